@@ -1,0 +1,174 @@
+/* strbuf: growing buffers and the escapes the wire formats need. */
+#include "strbuf.h"
+#include "mem.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sb_init(struct strbuf *sb)
+{
+	sb->buf = NULL;
+	sb->len = sb->cap = 0;
+}
+
+void sb_free(struct strbuf *sb)
+{
+	free(sb->buf);
+	sb_init(sb);
+}
+
+void sb_reset(struct strbuf *sb)
+{
+	sb->len = 0;
+	if (sb->buf)
+		sb->buf[0] = '\0';
+}
+
+void sb_grow(struct strbuf *sb, size_t extra)
+{
+	if (sb->len + extra + 1 <= sb->cap)
+		return;
+	size_t cap = sb->cap ? sb->cap : 256;
+	while (cap < sb->len + extra + 1)
+		cap *= 2;
+	sb->buf = xrealloc(sb->buf, cap);
+	sb->cap = cap;
+}
+
+void sb_add(struct strbuf *sb, const char *data, size_t n)
+{
+	sb_grow(sb, n);
+	memcpy(sb->buf + sb->len, data, n);
+	sb->len += n;
+	sb->buf[sb->len] = '\0';
+}
+
+void sb_puts(struct strbuf *sb, const char *s) { sb_add(sb, s, strlen(s)); }
+
+void sb_putc(struct strbuf *sb, char c)
+{
+	sb_grow(sb, 1);
+	sb->buf[sb->len++] = c;
+	sb->buf[sb->len] = '\0';
+}
+
+void sb_printf(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char tmp[256];
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof tmp) {
+		sb_add(sb, tmp, (size_t)n);
+		return;
+	}
+	sb_grow(sb, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	sb->len += (size_t)n;
+}
+
+char *sb_detach(struct strbuf *sb)
+{
+	char *p = sb->buf ? sb->buf : xstrdup("");
+	sb_init(sb);
+	return p;
+}
+
+void sb_xml_escape(struct strbuf *sb, const char *s)
+{
+	const char *run = s;
+	for (; *s; s++) {
+		const char *rep = NULL;
+		switch (*s) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = "&quot;"; break;
+		case '\r': rep = "&#13;"; break;
+		default: break;
+		}
+		if (rep) {
+			sb_add(sb, run, (size_t)(s - run));
+			sb_puts(sb, rep);
+			run = s + 1;
+		}
+	}
+	sb_add(sb, run, (size_t)(s - run));
+}
+
+/* Length of a valid UTF-8 sequence at p, or 0 if it is not one. */
+static size_t utf8_seq(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+			return 0;
+		if (p[0] == 0xe0 && p[1] < 0xa0)
+			return 0;
+		if (p[0] == 0xed && p[1] > 0x9f)
+			return 0;
+		return 3;
+	}
+	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+			return 0;
+		if (p[0] == 0xf0 && p[1] < 0x90)
+			return 0;
+		if (p[0] == 0xf4 && p[1] > 0x8f)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+void sb_json_string(struct strbuf *sb, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	sb_putc(sb, '"');
+	const unsigned char *run = p;
+	while (*p) {
+		const char *rep = NULL;
+		char tmp[8];
+		size_t adv = 1;
+		if (*p == '"')
+			rep = "\\\"";
+		else if (*p == '\\')
+			rep = "\\\\";
+		else if (*p == '\n')
+			rep = "\\n";
+		else if (*p == '\r')
+			rep = "\\r";
+		else if (*p == '\t')
+			rep = "\\t";
+		else if (*p < 0x20) {
+			snprintf(tmp, sizeof tmp, "\\u%04x", *p);
+			rep = tmp;
+		} else if (*p >= 0x80) {
+			adv = utf8_seq(p);
+			if (adv == 0) {
+				rep = "\xef\xbf\xbd";
+				adv = 1;
+			}
+		}
+		if (rep) {
+			sb_add(sb, (const char *)run, (size_t)(p - run));
+			sb_puts(sb, rep);
+			p += adv;
+			run = p;
+		} else {
+			p += adv;
+		}
+	}
+	sb_add(sb, (const char *)run, (size_t)(p - run));
+	sb_putc(sb, '"');
+}

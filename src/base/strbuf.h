@@ -1,0 +1,30 @@
+/* strbuf: a growing byte buffer, always NUL-terminated, used to build
+ * wire bodies and xe output without a thousand small allocations. */
+#ifndef XENON_STRBUF_H
+#define XENON_STRBUF_H
+
+#include <stddef.h>
+
+struct strbuf {
+	char *buf;
+	size_t len, cap;
+};
+
+#define STRBUF_INIT {NULL, 0, 0}
+
+void sb_init(struct strbuf *sb);
+void sb_free(struct strbuf *sb);
+void sb_reset(struct strbuf *sb);
+void sb_grow(struct strbuf *sb, size_t extra);
+void sb_add(struct strbuf *sb, const char *data, size_t n);
+void sb_puts(struct strbuf *sb, const char *s);
+void sb_putc(struct strbuf *sb, char c);
+void sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the buffer to the caller (never NULL) and resets sb. */
+char *sb_detach(struct strbuf *sb);
+/* XML text escaping of &, <, > (and " in attributes). */
+void sb_xml_escape(struct strbuf *sb, const char *s);
+/* JSON string, with quotes; invalid UTF-8 bytes become U+FFFD. */
+void sb_json_string(struct strbuf *sb, const char *s);
+
+#endif
