@@ -92,7 +92,13 @@ void sb_xml_escape(struct strbuf *sb, const char *s)
 		case '>': rep = "&gt;"; break;
 		case '"': rep = "&quot;"; break;
 		case '\r': rep = "&#13;"; break;
-		default: break;
+		case '\t': case '\n': break;
+		default:
+			/* XML 1.0 cannot carry other C0 controls even as
+			 * references; xapi drops them too */
+			if ((unsigned char)*s < 0x20)
+				rep = "";
+			break;
 		}
 		if (rep) {
 			sb_add(sb, run, (size_t)(s - run));

@@ -326,7 +326,8 @@ int xv_time_parse(const char *s, int64_t *out)
 	}
 	if (*p != '\0')
 		return -1;
-	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+	if (M < 1 || M > 12 || D < 1 || D > 31 || h < 0 || h > 23 || m < 0 || m > 59 ||
+	    sec < 0 || sec > 60)
 		return -1;
 	struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
 			.tm_hour = h, .tm_min = m, .tm_sec = sec};

@@ -183,6 +183,8 @@ def main():
                         if facts else [])
     not_persisted = NOT_PERSISTED | set(getattr(facts, "NON_PERSISTENT_CLASSES", [])
                                         if facts else [])
+    # Messages outlive a restart here (xapi keeps them in files of their own).
+    not_persisted.discard("message")
     no_events = NO_EVENTS | set(getattr(facts, "NO_EVENT_CLASSES", []) if facts else [])
 
     # Fields kept per class (Removed fields are not part of records).

@@ -1,0 +1,38 @@
+/* api: hand-written message implementations, one file per class. Each
+ * file registers its handlers with rpc_register from its init function. */
+#ifndef XENON_API_H
+#define XENON_API_H
+
+#include "../server/generic.h"
+#include "../server/rpc.h"
+#include "../server/server.h"
+
+void api_event_init(void);
+void api_session_init(void);
+void api_task_init(void);
+void api_host_init(void);
+void api_vm_init(void);
+
+/* Drops per-session state kept outside the store. */
+void event_session_gone(const char *session);
+
+/* Argument helpers: borrowed views of args[i]. */
+static inline const char *arg_str(xv *args, size_t i)
+{
+	const char *s = xv_as_str(xv_arr_get(args, i));
+	return s ? s : "";
+}
+
+static inline int64_t arg_int(xv *args, size_t i)
+{
+	const xv *v = xv_arr_get(args, i);
+	return v && v->kind == XV_INT ? v->u.i : 0;
+}
+
+static inline bool arg_bool(xv *args, size_t i)
+{
+	const xv *v = xv_arr_get(args, i);
+	return v && v->kind == XV_BOOL && v->u.b;
+}
+
+#endif

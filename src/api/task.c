@@ -1,0 +1,99 @@
+/* task: create/cancel/destroy and the setters an HTTP-transfer owner uses
+ * to report progress, with xapi's rules on which states allow what. */
+#include "api.h"
+#include "../server/task.h"
+
+#include <string.h>
+#include <time.h>
+
+static int create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	char ref[REF_STRLEN + 1];
+	if (task_create(ctx->srv, arg_str(args, 0), arg_str(args, 1), ctx->session, ref, err) < 0)
+		return -1;
+	*result = xv_str(ref);
+	return 0;
+}
+
+static int cancel(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *o = generic_lookup(ctx, SC_C_task, xv_arr_get(args, 0), err);
+	if (!o) {
+		db_abort(t);
+		return -1;
+	}
+	if (strcmp(db_peek_str(o, SC_F_task__status), "pending") != 0) {
+		db_abort(t);
+		return xerr_set(err, "OPERATION_NOT_ALLOWED", "task is not pending", NULL);
+	}
+	xv_map_set_str(db_edit(t, o, SC_F_task__current_operations), ctx->session, "cancel");
+	db_set_str(t, o, SC_F_task__status, "cancelling");
+	return db_commit(t, err);
+}
+
+/* Tasks created with task.create have no worker: cancelling them is
+ * finished by whoever set them up, or here if no one will. */
+static int destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *o = generic_lookup(ctx, SC_C_task, xv_arr_get(args, 0), err);
+	if (!o) {
+		db_abort(t);
+		return -1;
+	}
+	db_delete(t, o);
+	return db_commit(t, err);
+}
+
+static int set_field(struct rpc_ctx *ctx, xv *args, int field, struct xerr *err)
+{
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *o = generic_lookup(ctx, SC_C_task, xv_arr_get(args, 0), err);
+	if (!o) {
+		db_abort(t);
+		return -1;
+	}
+	db_set(t, o, field, xv_copy(xv_arr_get(args, 1)));
+	if (field == SC_F_task__status && strcmp(arg_str(args, 1), "pending") != 0 &&
+	    strcmp(arg_str(args, 1), "cancelling") != 0)
+		db_set(t, o, SC_F_task__finished, xv_time(time(NULL)));
+	return db_commit(t, err);
+}
+
+static int set_progress(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	return set_field(ctx, args, SC_F_task__progress, err);
+}
+
+static int set_status(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	return set_field(ctx, args, SC_F_task__status, err);
+}
+
+static int set_result(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	return set_field(ctx, args, SC_F_task__result, err);
+}
+
+static int set_error_info(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	return set_field(ctx, args, SC_F_task__error_info, err);
+}
+
+void api_task_init(void)
+{
+	rpc_register("task", "create", create, 0);
+	rpc_register("task", "cancel", cancel, 0);
+	rpc_register("task", "destroy", destroy, 0);
+	rpc_register("task", "set_progress", set_progress, 0);
+	rpc_register("task", "set_status", set_status, 0);
+	rpc_register("task", "set_result", set_result, 0);
+	rpc_register("task", "set_error_info", set_error_info, 0);
+}

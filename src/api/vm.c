@@ -1,0 +1,423 @@
+/* vm: the VM lifecycle with xapi's preconditions. Each operation marks the
+ * VM's current_operations in one transaction, lets the backend act with
+ * the store unlocked, then records the outcome in a second transaction —
+ * so concurrent callers see OTHER_OPERATION_IN_PROGRESS, not a race. */
+#include "api.h"
+#include "vm_ops.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../xenops/xenops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum ps { PS_HALTED = 1, PS_PAUSED = 2, PS_RUNNING = 4, PS_SUSPENDED = 8 };
+
+static int power_bit(const char *s)
+{
+	if (!strcmp(s, "Halted"))
+		return PS_HALTED;
+	if (!strcmp(s, "Paused"))
+		return PS_PAUSED;
+	if (!strcmp(s, "Running"))
+		return PS_RUNNING;
+	if (!strcmp(s, "Suspended"))
+		return PS_SUSPENDED;
+	return 0;
+}
+
+static const char *power_name(int bit)
+{
+	switch (bit) {
+	case PS_HALTED: return "halted";
+	case PS_PAUSED: return "paused";
+	case PS_RUNNING: return "running";
+	default: return "suspended";
+	}
+}
+
+/* Operations allowed in each power state (xapi_vm_lifecycle.ml). */
+static const struct {
+	const char *op;
+	int states;
+	bool template_ok;
+} op_table[] = {
+	{"start", PS_HALTED, false},
+	{"start_on", PS_HALTED, false},
+	{"provision", PS_HALTED, true},
+	{"unpause", PS_PAUSED, false},
+	{"resume", PS_SUSPENDED, false},
+	{"resume_on", PS_SUSPENDED, false},
+	{"clean_shutdown", PS_RUNNING, false},
+	{"clean_reboot", PS_RUNNING, false},
+	{"pause", PS_RUNNING, false},
+	{"suspend", PS_RUNNING, false},
+	{"pool_migrate", PS_RUNNING, false},
+	{"changing_VCPUs_live", PS_RUNNING, false},
+	{"changing_memory_live", PS_RUNNING, false},
+	{"hard_reboot", PS_RUNNING | PS_PAUSED, false},
+	{"hard_shutdown", PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false},
+	{"shutdown", PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false},
+	{"checkpoint", PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false},
+	{"clone", PS_HALTED | PS_SUSPENDED, true},
+	{"copy", PS_HALTED | PS_SUSPENDED, true},
+	{"destroy", PS_HALTED | PS_SUSPENDED, true},
+	{"export", PS_HALTED | PS_SUSPENDED, true},
+	{"snapshot", PS_HALTED | PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false},
+	{"revert", PS_HALTED | PS_RUNNING | PS_PAUSED | PS_SUSPENDED, true},
+	{"power_state_reset", PS_HALTED | PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false},
+	{"changing_static_range", PS_HALTED, true},
+	{"changing_dynamic_range", PS_HALTED | PS_RUNNING, true},
+	{"changing_shadow_memory", PS_HALTED, true},
+	{"changing_NVRAM", PS_HALTED, true},
+	{"make_into_template", PS_HALTED, false},
+	{"metadata_export", PS_HALTED | PS_RUNNING | PS_PAUSED | PS_SUSPENDED, true},
+};
+
+void vm_update_allowed_operations(struct db_txn *t, struct db_obj *vm)
+{
+	xv ops = xv_arr_new();
+	bool busy = xv_len(db_peek(vm, SC_F_VM__current_operations)) > 0;
+	bool tmpl = db_peek_bool(vm, SC_F_VM__is_a_template);
+	bool dom0 = db_peek_bool(vm, SC_F_VM__is_control_domain);
+	int ps = power_bit(db_peek_str(vm, SC_F_VM__power_state));
+	for (size_t i = 0; i < sizeof op_table / sizeof op_table[0] && !busy && !dom0; i++) {
+		if (!(op_table[i].states & ps))
+			continue;
+		if (tmpl && !op_table[i].template_ok)
+			continue;
+		xv_arr_push_str(&ops, op_table[i].op);
+	}
+	db_set(t, vm, SC_F_VM__allowed_operations, ops);
+}
+
+/* Checks that op may run now, and marks it on the VM under `token`. */
+static int begin_op(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vm, const char *op,
+		    const char *token, struct xerr *err)
+{
+	const xv *cur = db_peek(vm, SC_F_VM__current_operations);
+	if (xv_len(cur)) {
+		return xerr_set(err, "OTHER_OPERATION_IN_PROGRESS", "VM", vm->ref,
+				xv_as_str(&cur->u.m->vals[0]), cur->u.m->keys[0], NULL);
+	}
+	(void)ctx;
+	for (size_t i = 0; i < sizeof op_table / sizeof op_table[0]; i++) {
+		if (strcmp(op_table[i].op, op) != 0)
+			continue;
+		int ps = power_bit(db_peek_str(vm, SC_F_VM__power_state));
+		if (db_peek_bool(vm, SC_F_VM__is_a_template) && !op_table[i].template_ok)
+			return xerr_set(err, "VM_IS_TEMPLATE", vm->ref, op, NULL);
+		if (db_peek_bool(vm, SC_F_VM__is_control_domain))
+			return xerr_set(err, "OPERATION_NOT_ALLOWED",
+					"This operation is not allowed on the control domain", NULL);
+		if (!(op_table[i].states & ps)) {
+			int want = op_table[i].states;
+			int first = want & -want;
+			return xerr_set(err, "VM_BAD_POWER_STATE", vm->ref, power_name(first),
+					power_name(ps), NULL);
+		}
+		break;
+	}
+	const xv *blocked = xv_map_get(db_peek(vm, SC_F_VM__blocked_operations), op);
+	if (blocked)
+		return xerr_set(err, "OPERATION_BLOCKED", vm->ref, xv_as_str(blocked) ?: "", NULL);
+	xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), token, op);
+	vm_update_allowed_operations(t, vm);
+	return 0;
+}
+
+static void end_op(struct db_txn *t, struct db_obj *vm, const char *token)
+{
+	if (xv_map_get(db_peek(vm, SC_F_VM__current_operations), token))
+		xv_map_del(db_edit(t, vm, SC_F_VM__current_operations), token);
+	vm_update_allowed_operations(t, vm);
+}
+
+static void spec_from(struct db_obj *vm, struct vm_spec *s)
+{
+	memset(s, 0, sizeof *s);
+	snprintf(s->uuid, sizeof s->uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
+	snprintf(s->name, sizeof s->name, "%s", db_peek_str(vm, SC_F_VM__name_label));
+	s->domid = db_peek_int(vm, SC_F_VM__domid);
+	s->vcpus_max = db_peek_int(vm, SC_F_VM__VCPUs_max);
+	s->vcpus_at_startup = db_peek_int(vm, SC_F_VM__VCPUs_at_startup);
+	s->memory_static_max = db_peek_int(vm, SC_F_VM__memory_static_max);
+	s->memory_dynamic_max = db_peek_int(vm, SC_F_VM__memory_dynamic_max);
+	s->memory_dynamic_min = db_peek_int(vm, SC_F_VM__memory_dynamic_min);
+	s->platform = xv_copy(db_peek(vm, SC_F_VM__platform));
+	s->hvm_boot_params = xv_copy(db_peek(vm, SC_F_VM__HVM_boot_params));
+	s->other_config = xv_copy(db_peek(vm, SC_F_VM__other_config));
+	s->pv_kernel = xstrdup(db_peek_str(vm, SC_F_VM__PV_kernel));
+	s->pv_ramdisk = xstrdup(db_peek_str(vm, SC_F_VM__PV_ramdisk));
+	s->pv_args = xstrdup(db_peek_str(vm, SC_F_VM__PV_args));
+}
+
+/* Domids grow like Xen's, so a vif name is not reused right away. */
+static int64_t next_domid(struct db *db)
+{
+	static int64_t last;
+	int64_t max = last;
+	for (struct db_obj *o = db_first(db, SC_C_VM); o; o = db_next(o))
+		if (db_peek_int(o, SC_F_VM__domid) > max)
+			max = db_peek_int(o, SC_F_VM__domid);
+	last = max + 1;
+	return last;
+}
+
+static struct db_obj *ensure_metrics(struct db_txn *t, struct db_obj *vm)
+{
+	struct db *db = db_txn_db(t);
+	struct db_obj *m = db_lookup_cls(db, SC_C_VM_metrics, db_peek_str(vm, SC_F_VM__metrics));
+	if (!m) {
+		m = db_create(t, SC_C_VM_metrics, NULL);
+		db_set_str(t, vm, SC_F_VM__metrics, m->ref);
+	}
+	return m;
+}
+
+static void record_running(struct db_txn *t, struct db_obj *vm, struct server *srv, bool paused,
+			   bool new_domain)
+{
+	struct db *db = db_txn_db(t);
+	db_set_str(t, vm, SC_F_VM__power_state, paused ? "Paused" : "Running");
+	if (new_domain)
+		db_set_int(t, vm, SC_F_VM__domid, next_domid(db));
+	db_set_str(t, vm, SC_F_VM__resident_on, srv->host_ref);
+	db_set_str(t, vm, SC_F_VM__scheduled_to_be_resident_on, REF_NULL);
+	struct db_obj *m = ensure_metrics(t, vm);
+	if (new_domain)
+		db_set(t, m, SC_F_VM_metrics__start_time, xv_time(time(NULL)));
+	db_set_int(t, m, SC_F_VM_metrics__VCPUs_number, db_peek_int(vm, SC_F_VM__VCPUs_at_startup));
+	db_set_int(t, m, SC_F_VM_metrics__memory_actual, db_peek_int(vm, SC_F_VM__memory_dynamic_max));
+	db_set(t, m, SC_F_VM_metrics__last_updated, xv_time(time(NULL)));
+	db_set_str(t, m, SC_F_VM_metrics__current_domain_type, db_peek_str(vm, SC_F_VM__domain_type));
+}
+
+static void record_halted(struct db_txn *t, struct db_obj *vm, const char *state)
+{
+	db_set_str(t, vm, SC_F_VM__power_state, state);
+	db_set_int(t, vm, SC_F_VM__domid, -1);
+	if (strcmp(state, "Suspended") != 0)
+		db_set_str(t, vm, SC_F_VM__resident_on, REF_NULL);
+	else
+		db_set_str(t, vm, SC_F_VM__resident_on, REF_NULL);
+	struct db_obj *m = db_lookup_cls(db_txn_db(t), SC_C_VM_metrics, db_peek_str(vm, SC_F_VM__metrics));
+	if (m) {
+		db_set_int(t, m, SC_F_VM_metrics__memory_actual, 0);
+		db_set_int(t, m, SC_F_VM_metrics__VCPUs_number, 0);
+	}
+}
+
+/* Memory a running VM holds on the host, as xapi accounts it. */
+static int64_t vm_footprint(const struct db_obj *vm)
+{
+	return db_peek_int(vm, SC_F_VM__memory_dynamic_max) + db_peek_int(vm, SC_F_VM__memory_overhead);
+}
+
+static int check_host_memory(struct server *srv, struct db_obj *vm, struct xerr *err)
+{
+	struct db *db = srv->db;
+	struct db_obj *host = db_lookup_cls(db, SC_C_host, srv->host_ref);
+	struct db_obj *hm = host ? db_lookup_cls(db, SC_C_host_metrics,
+						 db_peek_str(host, SC_F_host__metrics)) : NULL;
+	if (!hm)
+		return 0;
+	int64_t free_mem = db_peek_int(hm, SC_F_host_metrics__memory_total) -
+			   db_peek_int(host, SC_F_host__memory_overhead);
+	for (struct db_obj *o = db_first(db, SC_C_VM); o; o = db_next(o)) {
+		int ps = power_bit(db_peek_str(o, SC_F_VM__power_state));
+		if (o != vm && (ps & (PS_RUNNING | PS_PAUSED)) &&
+		    strcmp(db_peek_str(o, SC_F_VM__resident_on), srv->host_ref) == 0)
+			free_mem -= vm_footprint(o);
+	}
+	int64_t need = vm_footprint(vm);
+	if (need > free_mem) {
+		char n[32], a[32];
+		snprintf(n, sizeof n, "%lld", (long long)need);
+		snprintf(a, sizeof a, "%lld", (long long)(free_mem > 0 ? free_mem : 0));
+		return xerr_set(err, "HOST_NOT_ENOUGH_FREE_MEMORY", n, a, NULL);
+	}
+	return 0;
+}
+
+int vm_check_memory_constraints(struct db_obj *vm, struct xerr *err)
+{
+	int64_t smin = db_peek_int(vm, SC_F_VM__memory_static_min);
+	int64_t dmin = db_peek_int(vm, SC_F_VM__memory_dynamic_min);
+	int64_t dmax = db_peek_int(vm, SC_F_VM__memory_dynamic_max);
+	int64_t smax = db_peek_int(vm, SC_F_VM__memory_static_max);
+	if (!(smin <= dmin && dmin <= dmax && dmax <= smax))
+		return xerr_set(err, "MEMORY_CONSTRAINT_VIOLATION",
+				"Memory limits must satisfy: static_min <= dynamic_min <= dynamic_max <= static_max",
+				NULL);
+	return 0;
+}
+
+enum lifecycle {
+	L_START, L_CLEAN_SHUTDOWN, L_HARD_SHUTDOWN, L_SHUTDOWN, L_CLEAN_REBOOT, L_HARD_REBOOT,
+	L_PAUSE, L_UNPAUSE, L_SUSPEND, L_RESUME, L_POWER_STATE_RESET,
+};
+
+static const char *const lifecycle_op[] = {
+	"start", "clean_shutdown", "hard_shutdown", "shutdown", "clean_reboot", "hard_reboot",
+	"pause", "unpause", "suspend", "resume", "power_state_reset",
+};
+
+static int backend_do(struct server *srv, enum lifecycle l, const struct vm_spec *s, bool paused,
+		      struct xerr *err)
+{
+	const struct xenops_backend *b = srv->backend;
+	switch (l) {
+	case L_START: return b->start(srv, s, paused, err);
+	case L_CLEAN_SHUTDOWN: return b->shutdown(srv, s, true, err);
+	case L_HARD_SHUTDOWN: return b->shutdown(srv, s, false, err);
+	case L_SHUTDOWN:
+		if (b->shutdown(srv, s, true, err) == 0)
+			return 0;
+		xerr_clear(err);
+		return b->shutdown(srv, s, false, err);
+	case L_CLEAN_REBOOT: return b->reboot(srv, s, true, err);
+	case L_HARD_REBOOT: return b->reboot(srv, s, false, err);
+	case L_PAUSE: return b->pause(srv, s, err);
+	case L_UNPAUSE: return b->unpause(srv, s, err);
+	case L_SUSPEND: return b->suspend(srv, s, err);
+	case L_RESUME: return b->resume(srv, s, paused, err);
+	case L_POWER_STATE_RESET: return 0;
+	}
+	return 0;
+}
+
+static void record_outcome(struct db_txn *t, struct db_obj *vm, struct server *srv, enum lifecycle l,
+			   bool paused)
+{
+	switch (l) {
+	case L_START:
+	case L_RESUME:
+		record_running(t, vm, srv, paused, true);
+		break;
+	case L_CLEAN_REBOOT:
+	case L_HARD_REBOOT:
+		record_running(t, vm, srv, false, true);
+		break;
+	case L_UNPAUSE:
+		record_running(t, vm, srv, false, false);
+		break;
+	case L_PAUSE:
+		record_running(t, vm, srv, true, false);
+		break;
+	case L_SUSPEND:
+		record_halted(t, vm, "Suspended");
+		break;
+	case L_CLEAN_SHUTDOWN:
+	case L_HARD_SHUTDOWN:
+	case L_SHUTDOWN:
+	case L_POWER_STATE_RESET:
+		record_halted(t, vm, "Halted");
+		break;
+	}
+}
+
+static int lifecycle(struct rpc_ctx *ctx, xv *args, enum lifecycle l, bool paused, struct xerr *err)
+{
+	struct server *srv = ctx->srv;
+	char token[REF_STRLEN + 1];
+	if (ctx->task[0])
+		snprintf(token, sizeof token, "%s", ctx->task);
+	else
+		ref_generate(token);
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	if (!vm || begin_op(ctx, t, vm, lifecycle_op[l], token, err) < 0) {
+		db_abort(t);
+		return -1;
+	}
+	if ((l == L_START || l == L_RESUME) &&
+	    (vm_check_memory_constraints(vm, err) < 0 || check_host_memory(srv, vm, err) < 0)) {
+		db_abort(t);
+		return -1;
+	}
+	char ref[REF_STRLEN + 1];
+	memcpy(ref, vm->ref, sizeof ref);
+	struct vm_spec spec;
+	spec_from(vm, &spec);
+	if (db_commit(t, err) < 0) {
+		vm_spec_free(&spec);
+		return -1;
+	}
+
+	int r = backend_do(srv, l, &spec, paused, err);
+	vm_spec_free(&spec);
+
+	struct xerr e2 = XERR_INIT;
+	t = db_begin(ctx->db);
+	vm = db_lookup_cls(ctx->db, SC_C_VM, ref);
+	if (vm) {
+		if (r == 0)
+			record_outcome(t, vm, srv, l, paused);
+		end_op(t, vm, token);
+	}
+	if (db_commit(t, &e2) < 0 && r == 0) {
+		xerr_move(err, &e2);
+		return -1;
+	}
+	xerr_clear(&e2);
+	return r;
+}
+
+#define LIFECYCLE_HANDLER(fn, op, paused_arg)                                         \
+	static int fn(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)      \
+	{                                                                               \
+		(void)result;                                                           \
+		return lifecycle(ctx, args, op, paused_arg, err);                        \
+	}
+
+LIFECYCLE_HANDLER(vm_start, L_START, arg_bool(args, 1))
+LIFECYCLE_HANDLER(vm_start_on, L_START, arg_bool(args, 2))
+LIFECYCLE_HANDLER(vm_clean_shutdown, L_CLEAN_SHUTDOWN, false)
+LIFECYCLE_HANDLER(vm_hard_shutdown, L_HARD_SHUTDOWN, false)
+LIFECYCLE_HANDLER(vm_shutdown, L_SHUTDOWN, false)
+LIFECYCLE_HANDLER(vm_clean_reboot, L_CLEAN_REBOOT, false)
+LIFECYCLE_HANDLER(vm_hard_reboot, L_HARD_REBOOT, false)
+LIFECYCLE_HANDLER(vm_pause, L_PAUSE, false)
+LIFECYCLE_HANDLER(vm_unpause, L_UNPAUSE, false)
+LIFECYCLE_HANDLER(vm_suspend, L_SUSPEND, false)
+LIFECYCLE_HANDLER(vm_resume, L_RESUME, arg_bool(args, 1))
+LIFECYCLE_HANDLER(vm_resume_on, L_RESUME, arg_bool(args, 2))
+LIFECYCLE_HANDLER(vm_power_state_reset, L_POWER_STATE_RESET, false)
+
+/* VM.create: the generic constructor plus what xapi adds to every VM. */
+static int vm_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	rpc_handler generic = generic_handler(SC_C_VM, ctx->msg);
+	if (generic(ctx, args, result, err) < 0)
+		return -1;
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, xv_as_str(result));
+	if (vm) {
+		ensure_metrics(t, vm);
+		db_set_int(t, vm, SC_F_VM__domid, -1);
+		vm_update_allowed_operations(t, vm);
+	}
+	return db_commit(t, err);
+}
+
+void api_vm_init(void)
+{
+	rpc_register("VM", "start", vm_start, RPC_SLOW);
+	rpc_register("VM", "start_on", vm_start_on, RPC_SLOW);
+	rpc_register("VM", "clean_shutdown", vm_clean_shutdown, RPC_SLOW);
+	rpc_register("VM", "hard_shutdown", vm_hard_shutdown, RPC_SLOW);
+	rpc_register("VM", "shutdown", vm_shutdown, RPC_SLOW);
+	rpc_register("VM", "clean_reboot", vm_clean_reboot, RPC_SLOW);
+	rpc_register("VM", "hard_reboot", vm_hard_reboot, RPC_SLOW);
+	rpc_register("VM", "pause", vm_pause, RPC_SLOW);
+	rpc_register("VM", "unpause", vm_unpause, RPC_SLOW);
+	rpc_register("VM", "suspend", vm_suspend, RPC_SLOW);
+	rpc_register("VM", "resume", vm_resume, RPC_SLOW);
+	rpc_register("VM", "resume_on", vm_resume_on, RPC_SLOW);
+	rpc_register("VM", "power_state_reset", vm_power_state_reset, 0);
+	rpc_register("VM", "create", vm_create, 0);
+	vm_copy_init();
+}

@@ -1,0 +1,12 @@
+/* vm_ops: what VM modules share — allowed-operations bookkeeping and
+ * memory checks (vm.c), copies, snapshots and provisioning (vm_copy.c). */
+#ifndef XENON_VM_OPS_H
+#define XENON_VM_OPS_H
+
+#include "../db/db.h"
+
+void vm_update_allowed_operations(struct db_txn *t, struct db_obj *vm);
+int vm_check_memory_constraints(struct db_obj *vm, struct xerr *err);
+void vm_copy_init(void);
+
+#endif

@@ -1,0 +1,426 @@
+/* http: libmicrohttpd glue. Reads RPC bodies, runs calls, and parks
+ * connections whose call must wait (event.from) or runs long (slow sync
+ * calls) by suspending them, so no thread is held per waiting client. */
+#include "http.h"
+#include "rpc.h"
+#include "server.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../base/strbuf.h"
+#include "../wire/wire.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#if MHD_VERSION < 0x00097002
+typedef int MHD_RESULT_T;
+#else
+typedef enum MHD_Result MHD_RESULT_T;
+#endif
+
+enum req_state { ST_READ, ST_RUNNING, ST_WAITING, ST_DONE };
+
+struct http_req {
+	struct http_server *hs;
+	struct MHD_Connection *conn;
+	struct strbuf body;
+	bool too_big;
+	enum req_state state;
+	bool suspended;
+	bool is_rpc;
+	enum wire_proto proto;
+	xv id;
+	struct rpc_call call;
+	bool have_call;
+	struct db_waiter waiter;
+	bool waiter_added;
+	uint64_t gen_seen;
+	struct http_req *wnext, *wprev; /* list of waiting requests */
+};
+
+struct http_server {
+	struct server *srv;
+	struct MHD_Daemon *plain, *tls;
+	char *cert, *key;
+	pthread_mutex_t lock; /* suspended flags and the waiting list */
+	struct http_req *waiting;
+	pthread_t timer;
+	volatile int stopping;
+};
+
+/* ---- suspension ---- */
+
+static void resume_locked(struct http_req *r)
+{
+	if (r->suspended) {
+		r->suspended = false;
+		MHD_resume_connection(r->conn);
+	}
+}
+
+static void wake(void *arg)
+{
+	struct http_req *r = arg;
+	pthread_mutex_lock(&r->hs->lock);
+	resume_locked(r);
+	pthread_mutex_unlock(&r->hs->lock);
+}
+
+static void waiting_add(struct http_req *r)
+{
+	r->wprev = NULL;
+	r->wnext = r->hs->waiting;
+	if (r->hs->waiting)
+		r->hs->waiting->wprev = r;
+	r->hs->waiting = r;
+}
+
+static void waiting_del(struct http_req *r)
+{
+	if (r->wprev)
+		r->wprev->wnext = r->wnext;
+	else if (r->hs->waiting == r)
+		r->hs->waiting = r->wnext;
+	if (r->wnext)
+		r->wnext->wprev = r->wprev;
+	r->wnext = r->wprev = NULL;
+}
+
+/* Wakes parked calls whose deadline passed, so event.from returns on
+ * time even when nothing changes. */
+static void *timer_main(void *arg)
+{
+	struct http_server *hs = arg;
+	while (!hs->stopping) {
+		usleep(20000);
+		int64_t now = rpc_now_ms();
+		pthread_mutex_lock(&hs->lock);
+		for (struct http_req *r = hs->waiting; r; r = r->wnext)
+			if (r->call.ctx.deadline_ms && now >= r->call.ctx.deadline_ms)
+				resume_locked(r);
+		pthread_mutex_unlock(&hs->lock);
+	}
+	return NULL;
+}
+
+/* ---- responses ---- */
+
+static MHD_RESULT_T send_buf(struct MHD_Connection *c, unsigned status, const char *ctype,
+			     char *buf, size_t len)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+	if (ctype)
+		MHD_add_response_header(resp, "Content-Type", ctype);
+	MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+	MHD_RESULT_T ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static MHD_RESULT_T send_text(struct MHD_Connection *c, unsigned status, const char *text)
+{
+	return send_buf(c, status, "text/plain", xstrdup(text), strlen(text));
+}
+
+static MHD_RESULT_T send_rpc_result(struct http_req *r)
+{
+	struct strbuf sb = STRBUF_INIT;
+	if (r->call.err.code)
+		wire_write_failure(&sb, r->proto, &r->id, &r->call.err);
+	else
+		wire_write_success(&sb, r->proto, &r->id, &r->call.result);
+	const char *ctype = r->proto == WIRE_XMLRPC ? "text/xml" : "application/json";
+	size_t len = sb.len;
+	return send_buf(r->conn, MHD_HTTP_OK, ctype, sb_detach(&sb), len);
+}
+
+static MHD_RESULT_T send_cors_preflight(struct MHD_Connection *c)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+	MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS");
+	MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+				"Content-Type, Accept, Authorization, X-Requested-With");
+	MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+	MHD_RESULT_T ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* ---- running calls ---- */
+
+static void deferred_done(struct rpc_call *call, void *arg)
+{
+	struct http_req *r = arg;
+	(void)call;
+	pthread_mutex_lock(&r->hs->lock);
+	r->state = ST_DONE;
+	resume_locked(r);
+	pthread_mutex_unlock(&r->hs->lock);
+}
+
+static MHD_RESULT_T run_call(struct http_req *r)
+{
+	enum rpc_outcome out = rpc_call_run(&r->call);
+	switch (out) {
+	case RPC_DONE:
+		r->state = ST_DONE;
+		return send_rpc_result(r);
+	case RPC_DEFERRED:
+		pthread_mutex_lock(&r->hs->lock);
+		if (r->state != ST_DONE) {
+			r->state = ST_RUNNING;
+			r->suspended = true;
+			MHD_suspend_connection(r->conn);
+			pthread_mutex_unlock(&r->hs->lock);
+			return MHD_YES;
+		}
+		pthread_mutex_unlock(&r->hs->lock);
+		return send_rpc_result(r);
+	case RPC_WAITING:
+		break;
+	}
+	/* park until a commit or the deadline; then the call runs again */
+	struct db *db = r->hs->srv->db;
+	if (!r->waiter_added) {
+		r->waiter.wake = wake;
+		r->waiter.arg = r;
+		r->waiter.classes[0] = r->waiter.classes[1] = ~0ull;
+		db_waiter_add(db, &r->waiter);
+		r->waiter_added = true;
+	}
+	pthread_mutex_lock(&r->hs->lock);
+	r->state = ST_WAITING;
+	if (!r->wnext && !r->wprev && r->hs->waiting != r)
+		waiting_add(r);
+	r->suspended = true;
+	MHD_suspend_connection(r->conn);
+	/* a commit between the check and the suspension would be missed */
+	if (db_generation(db) != r->gen_seen)
+		resume_locked(r);
+	pthread_mutex_unlock(&r->hs->lock);
+	return MHD_YES;
+}
+
+static bool path_is(const char *url, const char *p)
+{
+	size_t n = strlen(p);
+	return strncmp(url, p, n) == 0 && (url[n] == '\0' || url[n] == '?' ||
+					   (url[n] == '/' && url[n + 1] == '\0'));
+}
+
+static MHD_RESULT_T start_rpc(struct http_req *r, bool json)
+{
+	struct wire_call wc;
+	memset(&wc, 0, sizeof wc);
+	struct xerr err = XERR_INIT;
+	const char *body = r->body.buf ? r->body.buf : "";
+	int rc = json ? wire_jsonrpc_parse_call(body, r->body.len, &wc, &err)
+		      : wire_xmlrpc_parse_call(body, r->body.len, &wc, &err);
+	if (rc < 0) {
+		char *msg = xasprintf("<html><body><h1>HTTP 500 internal server error</h1>"
+				      "An unexpected error occurred; please wait a while and try again. "
+				      "If the problem persists, please contact your support representative."
+				      "<h1> Additional information </h1>%s</body></html>",
+				      err.code ? err.code : "parse failure");
+		xerr_clear(&err);
+		return send_buf(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/html", msg, strlen(msg));
+	}
+	r->is_rpc = true;
+	r->proto = wc.proto;
+	r->id = wc.id;
+	wc.id = XV_NIL_INIT;
+	rpc_call_init(&r->call, r->hs->srv, wc.method, wc.params);
+	wc.params = XV_NIL_INIT;
+	wire_call_free(&wc);
+	r->have_call = true;
+	r->call.done = deferred_done;
+	r->call.done_arg = r;
+	r->call.ctx.may_wait = true;
+	r->gen_seen = db_generation(r->hs->srv->db);
+	return run_call(r);
+}
+
+static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const char *url,
+			       const char *method, const char *version, const char *upload_data,
+			       size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	struct http_server *hs = cls;
+	struct http_req *r = *con_cls;
+	if (!r) {
+		r = xcalloc(1, sizeof *r);
+		r->hs = hs;
+		r->conn = conn;
+		r->id = XV_NIL_INIT;
+		*con_cls = r;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (r->body.len + *upload_size > hs->srv->cfg.max_body)
+			r->too_big = true;
+		else
+			sb_add(&r->body, upload_data, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	switch (r->state) {
+	case ST_DONE:
+		return send_rpc_result(r);
+	case ST_WAITING:
+		r->gen_seen = db_generation(hs->srv->db);
+		return run_call(r);
+	case ST_RUNNING:
+		return MHD_YES; /* spurious wake-up */
+	case ST_READ:
+		break;
+	}
+	if (strcmp(method, "OPTIONS") == 0)
+		return send_cors_preflight(conn);
+	if (strcmp(method, "POST") == 0) {
+		bool json = path_is(url, "/jsonrpc");
+		bool xml = strcmp(url, "/") == 0 || path_is(url, "/RPC2") || path_is(url, "/xmlrpc") ||
+			   path_is(url, "/json");
+		if (json || xml) {
+			if (r->too_big)
+				return send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
+			return start_rpc(r, json);
+		}
+	}
+	if (strcmp(method, "GET") == 0 && strcmp(url, "/") == 0) {
+		const char *page = "<!doctype html><title>Xenon</title><h1>Xenon</h1>"
+				   "<p>XenAPI on /jsonrpc and /.</p>\n";
+		return send_buf(conn, MHD_HTTP_OK, "text/html", xstrdup(page), strlen(page));
+	}
+	return send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)conn;
+	(void)toe;
+	struct http_server *hs = cls;
+	struct http_req *r = *con_cls;
+	if (!r)
+		return;
+	if (r->waiter_added)
+		db_waiter_remove(hs->srv->db, &r->waiter);
+	pthread_mutex_lock(&hs->lock);
+	if (r->wnext || r->wprev || hs->waiting == r)
+		waiting_del(r);
+	pthread_mutex_unlock(&hs->lock);
+	if (r->have_call)
+		rpc_call_free(&r->call);
+	xv_free(&r->id);
+	sb_free(&r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
+static int parse_listen(const char *spec, struct sockaddr_in *sa)
+{
+	const char *colon = strrchr(spec, ':');
+	if (!colon)
+		return -1;
+	char host[64];
+	snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
+	memset(sa, 0, sizeof *sa);
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)atoi(colon + 1));
+	if (!host[0] || strcmp(host, "*") == 0)
+		sa->sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return -1;
+	return 0;
+}
+
+static struct MHD_Daemon *start_daemon(struct http_server *hs, const char *spec, bool tls,
+				       struct xerr *err)
+{
+	struct sockaddr_in sa;
+	if (parse_listen(spec, &sa) < 0) {
+		xerr_internal(err, "bad listen address '%s'", spec);
+		return NULL;
+	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG;
+	if (tls)
+		flags |= MHD_USE_TLS;
+	struct MHD_OptionItem opts[] = {
+		{MHD_OPTION_SOCK_ADDR, 0, &sa},
+		{MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)hs->srv->cfg.http_threads, NULL},
+		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, hs},
+		{MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL},
+		{MHD_OPTION_CONNECTION_LIMIT, 4000, NULL},
+		{MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
+		{tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, hs->key},
+		{tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, hs->cert},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	struct MHD_Daemon *d = MHD_start_daemon(flags, ntohs(sa.sin_port), NULL, NULL, on_request, hs,
+						MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	if (!d)
+		xerr_internal(err, "cannot listen on %s%s", spec, tls ? " (TLS)" : "");
+	return d;
+}
+
+struct http_server *http_start(struct server *srv, const char *cert_pem, const char *key_pem,
+			       struct xerr *err)
+{
+	struct http_server *hs = xcalloc(1, sizeof *hs);
+	hs->srv = srv;
+	pthread_mutex_init(&hs->lock, NULL);
+	hs->cert = cert_pem ? xstrdup(cert_pem) : NULL;
+	hs->key = key_pem ? xstrdup(key_pem) : NULL;
+	if (srv->cfg.listen[0] && !(hs->plain = start_daemon(hs, srv->cfg.listen, false, err)))
+		goto fail;
+	if (srv->cfg.tls_listen[0] && hs->cert &&
+	    !(hs->tls = start_daemon(hs, srv->cfg.tls_listen, true, err)))
+		goto fail;
+	pthread_create(&hs->timer, NULL, timer_main, hs);
+	if (srv->cfg.listen[0])
+		log_info("http: listening on %s", srv->cfg.listen);
+	if (hs->tls)
+		log_info("https: listening on %s", srv->cfg.tls_listen);
+	return hs;
+fail:
+	if (hs->plain)
+		MHD_stop_daemon(hs->plain);
+	free(hs->cert);
+	free(hs->key);
+	pthread_mutex_destroy(&hs->lock);
+	free(hs);
+	return NULL;
+}
+
+void http_stop(struct http_server *hs)
+{
+	if (!hs)
+		return;
+	hs->stopping = 1;
+	pthread_join(hs->timer, NULL);
+	/* wake every parked call so MHD can finish it before stopping */
+	pthread_mutex_lock(&hs->lock);
+	for (struct http_req *r = hs->waiting; r; r = r->wnext) {
+		r->call.ctx.deadline_ms = 1;
+		resume_locked(r);
+	}
+	pthread_mutex_unlock(&hs->lock);
+	if (hs->plain)
+		MHD_stop_daemon(hs->plain);
+	if (hs->tls)
+		MHD_stop_daemon(hs->tls);
+	free(hs->cert);
+	free(hs->key);
+	pthread_mutex_destroy(&hs->lock);
+	free(hs);
+}

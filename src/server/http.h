@@ -1,0 +1,14 @@
+/* http: the HTTP and HTTPS listeners serving the XenAPI (see http.c). */
+#ifndef XENON_HTTP_H
+#define XENON_HTTP_H
+
+#include "../base/xerr.h"
+
+struct server;
+struct http_server;
+
+struct http_server *http_start(struct server *srv, const char *cert_pem, const char *key_pem,
+			       struct xerr *err);
+void http_stop(struct http_server *hs);
+
+#endif

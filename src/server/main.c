@@ -1,0 +1,298 @@
+/* xenond: the per-host daemon. Reads its configuration, opens the store,
+ * makes sure the host's own records exist, and serves the XenAPI until it
+ * is told to stop. Running VMs do not depend on this process. */
+#include "bootstrap.h"
+#include "http.h"
+#include "rpc.h"
+#include "server.h"
+#include "session.h"
+#include "task.h"
+#include "tls.h"
+#include "users.h"
+#include "workq.h"
+#include "../api/api.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../base/uuid.h"
+#include "../xenops/xenops.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+void rpc_init(void)
+{
+	api_session_init();
+	api_event_init();
+	api_task_init();
+	api_host_init();
+	api_vm_init();
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: xenond [--config FILE] [--data-dir DIR] [--run-dir DIR]\n"
+	      "              [--listen ADDR:PORT] [--tls-listen ADDR:PORT]\n"
+	      "              [--root-password-file FILE] [--backend sim|qemu]\n"
+	      "              [--guest-kernel-dir DIR] [--log-level error|warn|info|debug]\n"
+	      "Serves the XenAPI in the foreground. An empty --listen or --tls-listen\n"
+	      "turns that listener off.\n",
+	      f);
+}
+
+static int mkdirs(const char *path)
+{
+	char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s == '/') {
+			*s = '\0';
+			mkdir(p, 0755);
+			*s = '/';
+		}
+	}
+	int r = mkdir(p, 0755);
+	free(p);
+	return r == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* The root password file holds "root\n<password>\n" (xe -pwf reads it
+ * as-is) or just the password. Missing: a random password is made. */
+static int setup_root_password(struct server *srv, char **password_out, struct xerr *err)
+{
+	const char *path = srv->cfg.root_password_file;
+	FILE *f = fopen(path, "r");
+	char line[512], pw[512] = "";
+	if (f) {
+		int lines = 0;
+		while (fgets(line, sizeof line, f)) {
+			line[strcspn(line, "\r\n")] = '\0';
+			if (!line[0])
+				continue;
+			lines++;
+			snprintf(pw, sizeof pw, "%s", line);
+		}
+		fclose(f);
+		if (!pw[0])
+			return xerr_internal(err, "%s holds no password", path);
+		(void)lines;
+	} else {
+		unsigned char rnd[12];
+		random_bytes(rnd, sizeof rnd);
+		static const char alphabet[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+		for (size_t i = 0; i < sizeof rnd; i++)
+			pw[i] = alphabet[rnd[i] % (sizeof alphabet - 1)];
+		pw[sizeof rnd] = '\0';
+		FILE *w = fopen(path, "w");
+		if (!w)
+			return xerr_internal(err, "cannot create %s: %s", path, strerror(errno));
+		fchmod(fileno(w), 0600);
+		fprintf(w, "root\n%s\n", pw);
+		fclose(w);
+		log_info("created %s with a new root password", path);
+	}
+	uint32_t roles;
+	if (users_check(srv->users, "root", pw, &roles) != 0 &&
+	    users_set_password(srv->users, "root", pw, err) < 0)
+		return -1;
+	*password_out = xstrdup(pw);
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct server_config *cfg)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"data-dir", required_argument, NULL, 'd'},
+		{"run-dir", required_argument, NULL, 'r'},
+		{"listen", required_argument, NULL, 'l'},
+		{"tls-listen", required_argument, NULL, 't'},
+		{"root-password-file", required_argument, NULL, 'p'},
+		{"backend", required_argument, NULL, 'b'},
+		{"guest-kernel-dir", required_argument, NULL, 'g'},
+		{"log-level", required_argument, NULL, 'L'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	/* the config file first, so flags override it */
+	for (int i = 1; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0) {
+			struct xerr e = XERR_INIT;
+			if (server_config_load(cfg, argv[i + 1], &e) < 0) {
+				fprintf(stderr, "xenond: %s\n", e.nparams ? e.params[0] : e.code);
+				return -1;
+			}
+		}
+	}
+	int c;
+	struct xerr e = XERR_INIT;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		const char *key = NULL;
+		switch (c) {
+		case 'c': continue;
+		case 'd': key = "data-dir"; break;
+		case 'r': key = "run-dir"; break;
+		case 'l': key = "listen"; break;
+		case 't': key = "tls-listen"; break;
+		case 'p': key = "root-password-file"; break;
+		case 'b': key = "backend"; break;
+		case 'g': key = "guest-kernel-dir"; break;
+		case 'L':
+			log_set_level(!strcmp(optarg, "debug") ? LOG_DEBUG : !strcmp(optarg, "warn") ? LOG_WARN
+				      : !strcmp(optarg, "error") ? LOG_ERROR : LOG_INFO);
+			continue;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+		if (server_config_set(cfg, key, optarg, &e) < 0) {
+			fprintf(stderr, "xenond: %s\n", e.params[0]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static void fill_derived_paths(struct server_config *cfg)
+{
+	char *d = cfg->data_dir;
+	if (!cfg->root_password_file[0]) {
+		free(cfg->root_password_file);
+		cfg->root_password_file = xasprintf("%s/root-password", d);
+	}
+	if (!cfg->run_dir[0]) {
+		free(cfg->run_dir);
+		cfg->run_dir = xasprintf("%s/run", d);
+	}
+	if (!cfg->cert_file[0]) {
+		free(cfg->cert_file);
+		cfg->cert_file = xasprintf("%s/xapi-ssl.crt", d);
+	}
+	if (!cfg->key_file[0]) {
+		free(cfg->key_file);
+		cfg->key_file = xasprintf("%s/xapi-ssl.key", d);
+	}
+	if (!cfg->guest_kernel_dir[0]) {
+		free(cfg->guest_kernel_dir);
+		cfg->guest_kernel_dir = xasprintf("%s/guest-kernels", d);
+	}
+}
+
+static void print_banner(struct server *srv, const char *password)
+{
+	const char *l = srv->cfg.listen, *t = srv->cfg.tls_listen;
+	const char *port = l[0] ? strrchr(l, ':') + 1 : strrchr(t, ':') + 1;
+	char host[64];
+	snprintf(host, sizeof host, "%.*s", (int)(strrchr(l[0] ? l : t, ':') - (l[0] ? l : t)),
+		 l[0] ? l : t);
+	if (!host[0] || !strcmp(host, "0.0.0.0"))
+		snprintf(host, sizeof host, "127.0.0.1");
+	fprintf(stderr,
+		"\nxenond is serving the XenAPI\n"
+		"  URL:      %s://%s:%s/\n"
+		"  login:    root / %s   (kept in %s)\n"
+		"  xe:       xe -s %s -p %s%s -u root -pwf %s vm-list\n\n",
+		l[0] ? "http" : "https", host, port, password, srv->cfg.root_password_file, host, port,
+		l[0] ? " --nossl" : "", srv->cfg.root_password_file);
+}
+
+int main(int argc, char **argv)
+{
+	struct server srv;
+	memset(&srv, 0, sizeof srv);
+	server_config_defaults(&srv.cfg);
+	if (parse_args(argc, argv, &srv.cfg) < 0)
+		return 2;
+	fill_derived_paths(&srv.cfg);
+	schema_init();
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	struct xerr err = XERR_INIT;
+	char *password = NULL, *cert = NULL, *key = NULL, *dbpath = NULL, *users_path = NULL;
+	struct http_server *hs = NULL;
+	int rc = 1;
+	if (mkdirs(srv.cfg.data_dir) < 0 || mkdirs(srv.cfg.run_dir) < 0) {
+		log_error("cannot create %s: %s", srv.cfg.data_dir, strerror(errno));
+		goto out;
+	}
+	srv.backend = xenops_find(srv.cfg.backend);
+	if (!srv.backend) {
+		log_error("unknown backend '%s'", srv.cfg.backend);
+		goto out;
+	}
+	users_path = xasprintf("%s/users", srv.cfg.data_dir);
+	srv.users = users_open(users_path, srv.cfg.auth, &err);
+	if (!srv.users || setup_root_password(&srv, &password, &err) < 0)
+		goto fail;
+	dbpath = xasprintf("%s/db.sqlite", srv.cfg.data_dir);
+	srv.db = db_open(dbpath, &err);
+	if (!srv.db)
+		goto fail;
+	struct bootstrap_opts bo = {.data_dir = srv.cfg.data_dir};
+	if (bootstrap_host(srv.db, &bo, &err) < 0)
+		goto fail;
+	db_rdlock(srv.db);
+	struct db_obj *host = bootstrap_this_host(srv.db);
+	struct db_obj *pool = db_first(srv.db, SC_C_pool);
+	snprintf(srv.host_ref, sizeof srv.host_ref, "%s", host ? host->ref : REF_NULL);
+	snprintf(srv.pool_ref, sizeof srv.pool_ref, "%s", pool ? pool->ref : REF_NULL);
+	char hostname[256];
+	snprintf(hostname, sizeof hostname, "%s", host ? db_peek_str(host, SC_F_host__hostname) : "xenon");
+	db_unlock(srv.db);
+	if (srv.backend->init(&srv, &err) < 0)
+		goto fail;
+	if (srv.cfg.tls_listen[0] &&
+	    tls_load_or_create(srv.cfg.cert_file, srv.cfg.key_file, hostname, &cert, &key, &err) < 0)
+		goto fail;
+	rpc_init();
+	srv.wq = workq_new(srv.cfg.workers);
+	hs = http_start(&srv, cert, key, &err);
+	if (!hs)
+		goto fail;
+	print_banner(&srv, password);
+	int ticks = 0;
+	while (!stop_requested) {
+		sleep(1);
+		if (++ticks % 10 == 0) {
+			session_gc(&srv);
+			task_gc(&srv);
+		}
+	}
+	log_info("stopping");
+	rc = 0;
+	goto out;
+fail:
+	log_error("%s%s%s", err.code ? err.code : "failed", err.nparams ? ": " : "",
+		  err.nparams ? err.params[0] : "");
+out:
+	http_stop(hs);
+	workq_free(srv.wq);
+	db_close(srv.db);
+	users_free(srv.users);
+	xerr_clear(&err);
+	free(password);
+	free(cert);
+	free(key);
+	free(dbpath);
+	free(users_path);
+	server_config_free(&srv.cfg);
+	return rc;
+}

@@ -1,0 +1,363 @@
+/* rpc: method lookup, argument checking and the run of one call (see
+ * rpc.h). The order of checks follows xapi: unknown method, then arity,
+ * then the session, then roles, then argument types. */
+#include "rpc.h"
+#include "generic.h"
+#include "server.h"
+#include "session.h"
+#include "task.h"
+#include "workq.h"
+#include "../base/hmap.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../base/strbuf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct handler {
+	char *key; /* "VM.start" */
+	int cls;
+	const struct sc_message *msg;
+	rpc_handler fn;
+	unsigned flags;
+};
+
+static struct hmap handlers; /* "Class.msg" -> struct handler */
+static struct hmap extras;   /* extension messages by "Class.msg" */
+
+int64_t rpc_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct handler *handler_put(const char *cls, const char *msg)
+{
+	char *key = xasprintf("%s.%s", cls, msg);
+	struct handler *h = hmap_get(&handlers, key);
+	if (h) {
+		free(key);
+		return h;
+	}
+	h = xcalloc(1, sizeof *h);
+	h->key = key;
+	h->cls = sc_class_find(cls);
+	hmap_put(&handlers, h->key, h);
+	return h;
+}
+
+void rpc_register(const char *cls, const char *msg, rpc_handler fn, unsigned flags)
+{
+	int c = sc_class_find(cls);
+	const struct sc_message *m = c >= 0 ? sc_message_find(c, msg) : NULL;
+	if (!m) {
+		log_error("rpc: %s.%s is not in the schema", cls, msg);
+		abort();
+	}
+	struct handler *h = handler_put(cls, msg);
+	h->msg = m;
+	h->fn = fn;
+	h->flags = flags;
+}
+
+void rpc_register_extra(const char *cls, const struct sc_message *m, rpc_handler fn, unsigned flags)
+{
+	struct handler *h = handler_put(cls, m->name);
+	h->msg = m;
+	h->fn = fn;
+	h->flags = flags;
+	hmap_put(&extras, h->key, h);
+}
+
+/* Trailing parameters xapi lets callers omit, with their values. */
+struct default_arg {
+	const char *method;
+	int from; /* first omittable parameter index (excluding session) */
+	const char *json[3];
+};
+
+static const struct default_arg default_args[] = {
+	{"session.login_with_password", 2, {"\"1.1\"", "\"\""}},
+	{"session.slave_local_login_with_password", 2, {NULL}},
+	{"VM.snapshot", 2, {"[]"}},
+	{"VM.migrate_send", 6, {"{}"}},
+	{"VM.assert_can_migrate", 6, {"{}"}},
+	{"host.evacuate", 1, {"\"OpaqueRef:NULL\"", "0"}},
+	{"event.from", 3, {NULL}},
+};
+
+#include "../wire/jsonv.h"
+
+static int fill_defaults(const char *method, const struct sc_message *m, xv *args, size_t given)
+{
+	for (size_t i = 0; i < sizeof default_args / sizeof default_args[0]; i++) {
+		const struct default_arg *d = &default_args[i];
+		if (strcmp(d->method, method) != 0)
+			continue;
+		if (given < (size_t)d->from)
+			return -1;
+		for (int p = (int)given; p < m->nparams; p++) {
+			const char *j = d->json[p - d->from];
+			if (!j)
+				return -1;
+			xv v;
+			struct xerr e = XERR_INIT;
+			if (jsonv_parse(j, strlen(j), &v, &e) < 0) {
+				xerr_clear(&e);
+				return -1;
+			}
+			xv_arr_push(args, v);
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static void count_mismatch(struct xerr *err, const char *method, int expected, size_t received)
+{
+	char e[16], r[16];
+	snprintf(e, sizeof e, "%d", expected);
+	snprintf(r, sizeof r, "%zu", received);
+	xerr_set(err, "MESSAGE_PARAMETER_COUNT_MISMATCH", method, e, r, NULL);
+}
+
+static int not_implemented(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)args;
+	(void)result;
+	char name[160];
+	snprintf(name, sizeof name, "%s.%s", sc_classes[ctx->cls].name, ctx->msg->name);
+	return xerr_set(err, "NOT_IMPLEMENTED", name, NULL);
+}
+
+static int list_methods(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)ctx;
+	(void)args;
+	(void)err;
+	*result = rpc_list_methods();
+	return 0;
+}
+
+void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method, xv params)
+{
+	memset(call, 0, sizeof *call);
+	call->ctx.srv = srv;
+	call->ctx.db = srv ? srv->db : NULL;
+	call->method = xstrdup(method);
+	call->params = params.kind == XV_ARR ? params : xv_arr_new();
+	if (params.kind != XV_ARR)
+		xv_free(&params);
+	call->result = XV_NIL_INIT;
+
+	if (strcmp(method, "system.listMethods") == 0) {
+		call->fn = list_methods;
+		return;
+	}
+	const char *name = method;
+	if (strncmp(name, "Async.", 6) == 0) {
+		call->async = true;
+		name += 6;
+	}
+	const char *dot = strchr(name, '.');
+	char cls_name[64];
+	const char *msg_name;
+	if (dot) {
+		snprintf(cls_name, sizeof cls_name, "%.*s", (int)(dot - name), name);
+		msg_name = dot + 1;
+	} else {
+		/* xapi also accepts Class_msg */
+		const char *us = strchr(name, '_');
+		if (!us) {
+			xerr_set(&call->err, "MESSAGE_METHOD_UNKNOWN", method, NULL);
+			return;
+		}
+		snprintf(cls_name, sizeof cls_name, "%.*s", (int)(us - name), name);
+		msg_name = us + 1;
+	}
+	int cls = sc_class_find(cls_name);
+	char key[192];
+	snprintf(key, sizeof key, "%s.%s", cls_name, msg_name);
+	struct handler *h = hmap_get(&handlers, key);
+	const struct sc_message *m = h ? h->msg : (cls >= 0 ? sc_message_find(cls, msg_name) : NULL);
+	if (!m || (call->async && !m->async)) {
+		xerr_set(&call->err, "MESSAGE_METHOD_UNKNOWN", method, NULL);
+		return;
+	}
+	call->ctx.cls = cls;
+	call->ctx.msg = m;
+	call->fn = h && h->fn ? h->fn : generic_handler(cls, m);
+	if (!call->fn)
+		call->fn = not_implemented;
+	call->flags = h ? h->flags : 0;
+
+	size_t given = xv_len(&call->params);
+	size_t want = (size_t)m->nparams + (m->session ? 1 : 0);
+	if (given != want) {
+		size_t nsess = m->session ? 1 : 0;
+		if (given < nsess || given > want ||
+		    fill_defaults(key, m, &call->params, given) < 0)
+			count_mismatch(&call->err, key, m->nparams, given >= nsess ? given - nsess : 0);
+	}
+}
+
+void rpc_call_free(struct rpc_call *call)
+{
+	free(call->method);
+	xv_free(&call->params);
+	xv_free(&call->result);
+	xerr_clear(&call->err);
+}
+
+/* Arguments without the session, coerced to the message's types. */
+static int prepare_args(struct rpc_call *call, xv *args)
+{
+	const struct sc_message *m = call->ctx.msg;
+	*args = xv_arr_new();
+	size_t first = m->session ? 1 : 0;
+	for (int i = 0; i < m->nparams; i++) {
+		xv v = xv_copy(xv_arr_get(&call->params, first + (size_t)i));
+		if (sc_coerce(m->params[i].type, m->params[i].name, &v, &call->err) < 0) {
+			xv_free(&v);
+			xv_free(args);
+			return -1;
+		}
+		xv_arr_push(args, v);
+	}
+	return 0;
+}
+
+static int check_session(struct rpc_call *call)
+{
+	const struct sc_message *m = call->ctx.msg;
+	if (!m || !m->session)
+		return 0;
+	const xv *s = xv_arr_get(&call->params, 0);
+	const char *ref = xv_as_str(s);
+	if (!ref)
+		return xerr_set(&call->err, "SESSION_INVALID", "", NULL);
+	if (session_check(call->ctx.srv, ref, &call->ctx, &call->err) < 0)
+		return -1;
+	if (!(m->roles & call->ctx.roles) && m->roles) {
+		char perm[192];
+		snprintf(perm, sizeof perm, "%s.%s", sc_classes[call->ctx.cls].name, m->name);
+		return xerr_set(&call->err, "RBAC_PERMISSION_DENIED", perm,
+				"No permission to call this method", NULL);
+	}
+	return 0;
+}
+
+struct async_job {
+	struct rpc_call *call;
+	xv args;
+	bool is_task; /* an Async call: complete its task; else call done() */
+};
+
+static void run_job(void *arg)
+{
+	struct async_job *j = arg;
+	struct rpc_call *call = j->call;
+	struct server *srv = call->ctx.srv;
+	int r;
+	if (j->is_task && task_cancelling(srv, call->ctx.task)) {
+		xerr_set(&call->err, "TASK_CANCELLED", call->ctx.task, NULL);
+		r = -1;
+	} else {
+		r = call->fn(&call->ctx, &j->args, &call->result, &call->err);
+		if (r == RPC_WAIT) /* a worker may simply block */
+			r = xerr_internal(&call->err, "wait outside a transport");
+	}
+	if (r < 0 && !call->err.code)
+		xerr_internal(&call->err, "handler failed without an error");
+	xv_free(&j->args);
+	if (j->is_task) {
+		if (r < 0)
+			task_fail(srv, call->ctx.task, &call->err);
+		else
+			task_complete(srv, call->ctx.task, &call->result);
+		rpc_call_free(call);
+		free(call);
+	} else {
+		call->done(call, call->done_arg);
+	}
+	free(j);
+}
+
+enum rpc_outcome rpc_call_run(struct rpc_call *call)
+{
+	if (call->err.code)
+		return RPC_DONE;
+	if (!call->ctx.msg) { /* system.* */
+		call->fn(&call->ctx, &call->params, &call->result, &call->err);
+		return RPC_DONE;
+	}
+	if (check_session(call) < 0)
+		return RPC_DONE;
+	xv args;
+	if (prepare_args(call, &args) < 0)
+		return RPC_DONE;
+
+	if (call->async) {
+		struct server *srv = call->ctx.srv;
+		char label[192];
+		snprintf(label, sizeof label, "Async.%s.%s", sc_classes[call->ctx.cls].name,
+			 call->ctx.msg->name);
+		char task[REF_STRLEN + 1];
+		if (task_create(srv, label, "", call->ctx.session, task, &call->err) < 0) {
+			xv_free(&args);
+			return RPC_DONE;
+		}
+		/* the worker owns a copy of the call; this one answers with the task */
+		struct rpc_call *bg = xcalloc(1, sizeof *bg);
+		bg->ctx = call->ctx;
+		snprintf(bg->ctx.task, sizeof bg->ctx.task, "%s", task);
+		bg->ctx.may_wait = false;
+		bg->method = xstrdup(call->method);
+		bg->params = xv_arr_new();
+		bg->fn = call->fn;
+		bg->flags = call->flags;
+		struct async_job *j = xcalloc(1, sizeof *j);
+		j->call = bg;
+		j->args = args;
+		j->is_task = true;
+		workq_push(srv->wq, run_job, j);
+		call->result = xv_str(task);
+		return RPC_DONE;
+	}
+	if ((call->flags & RPC_SLOW) && call->done) {
+		struct async_job *j = xcalloc(1, sizeof *j);
+		j->call = call;
+		j->args = args;
+		workq_push(call->ctx.srv->wq, run_job, j);
+		return RPC_DEFERRED;
+	}
+	int r = call->fn(&call->ctx, &args, &call->result, &call->err);
+	xv_free(&args);
+	if (r == RPC_WAIT)
+		return RPC_WAITING;
+	if (r < 0 && !call->err.code)
+		xerr_internal(&call->err, "handler failed without an error");
+	return RPC_DONE;
+}
+
+xv rpc_list_methods(void)
+{
+	xv out = xv_arr_new();
+	for (int c = 0; c < sc_nclasses; c++) {
+		const struct sc_class *cl = &sc_classes[c];
+		for (int i = 0; i < cl->nmessages; i++) {
+			char *n = xasprintf("%s.%s", cl->name, cl->messages[i].name);
+			xv_arr_push(&out, xv_str_own(n));
+		}
+	}
+	const char *k;
+	void *v;
+	for (size_t it = 0; hmap_next(&extras, &it, &k, &v);)
+		xv_arr_push_str(&out, k);
+	xv_arr_push_str(&out, "system.listMethods");
+	return out;
+}

@@ -1,0 +1,54 @@
+/* server: the daemon's shared state — configuration, the store, the worker
+ * pool, users and the VM backend — passed to every handler through
+ * rpc_ctx. One per process. */
+#ifndef XENON_SERVER_H
+#define XENON_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../base/uuid.h"
+#include "../db/db.h"
+
+struct workq;
+struct users;
+struct xenops_backend;
+
+struct server_config {
+	char *data_dir;
+	char *run_dir;
+	char *listen;     /* ADDR:PORT, "" to disable */
+	char *tls_listen; /* ADDR:PORT, "" to disable */
+	char *root_password_file;
+	char *backend; /* sim | qemu */
+	char *cert_file, *key_file;
+	char *auth; /* "local" or "pam" */
+	char *guest_kernel_dir;
+	size_t max_body;         /* bytes accepted in one RPC body */
+	int session_timeout_s;   /* idle sessions expire after this */
+	int task_gc_s;           /* completed tasks are destroyed after this */
+	int max_tasks;           /* at most this many completed tasks kept */
+	int workers;             /* worker threads for async and slow calls */
+	int http_threads;        /* polling threads of the HTTP server */
+	double event_wait_cap_s; /* longest event.from wait honoured */
+};
+
+struct server {
+	struct server_config cfg;
+	struct db *db;
+	struct workq *wq;
+	struct users *users;
+	const struct xenops_backend *backend;
+	char host_ref[REF_STRLEN + 1];
+	char pool_ref[REF_STRLEN + 1];
+	volatile int stopping;
+};
+
+/* Fills every key with its default (see server_config_load). */
+void server_config_defaults(struct server_config *c);
+/* Reads KEY=VALUE lines; unknown keys are an error so typos are caught. */
+int server_config_load(struct server_config *c, const char *path, struct xerr *err);
+int server_config_set(struct server_config *c, const char *key, const char *value, struct xerr *err);
+void server_config_free(struct server_config *c);
+
+#endif

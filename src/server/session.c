@@ -1,0 +1,180 @@
+/* session: the in-memory index of live sessions beside their rows (see
+ * session.h). The index is what every call checks, under its own mutex,
+ * so a check never waits for the store's write lock. */
+#include "session.h"
+#include "rpc.h"
+#include "users.h"
+#include "../base/hmap.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* xapi keeps at most this many sessions per user and originator, dropping
+ * the oldest, so clients that never log out cannot exhaust memory. */
+#define MAX_SESSIONS_PER_ORIGIN 500
+
+struct sess {
+	char ref[REF_STRLEN + 1];
+	char user[64];
+	char *originator;
+	uint32_t roles;
+	int64_t created, last_active;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hmap table;
+
+void session_init(void) {}
+
+static void destroy_rows(struct server *srv, char (*refs)[REF_STRLEN + 1], size_t n)
+{
+	if (!n)
+		return;
+	struct db_txn *t = db_begin(srv->db);
+	for (size_t i = 0; i < n; i++) {
+		struct db_obj *o = db_lookup_cls(srv->db, SC_C_session, refs[i]);
+		if (o)
+			db_delete(t, o);
+	}
+	struct xerr e = XERR_INIT;
+	db_commit(t, &e);
+	xerr_clear(&e);
+}
+
+/* Drops the oldest session of (user, originator) past the limit. */
+static void enforce_limit(struct server *srv, const char *user, const char *originator)
+{
+	size_t count = 0;
+	struct sess *oldest = NULL;
+	const char *k;
+	void *v;
+	pthread_mutex_lock(&lock);
+	for (size_t it = 0; hmap_next(&table, &it, &k, &v);) {
+		struct sess *s = v;
+		if (strcmp(s->user, user) || strcmp(s->originator, originator))
+			continue;
+		count++;
+		if (!oldest || s->last_active < oldest->last_active)
+			oldest = s;
+	}
+	char victim[1][REF_STRLEN + 1];
+	size_t n = 0;
+	if (count > MAX_SESSIONS_PER_ORIGIN && oldest) {
+		memcpy(victim[0], oldest->ref, sizeof victim[0]);
+		hmap_del(&table, oldest->ref);
+		free(oldest->originator);
+		free(oldest);
+		n = 1;
+	}
+	pthread_mutex_unlock(&lock);
+	destroy_rows(srv, victim, n);
+}
+
+int session_login(struct server *srv, const char *user, const char *password,
+		  const char *originator, char out[REF_STRLEN + 1], struct xerr *err)
+{
+	uint32_t roles = 0;
+	if (!user || !password || users_check(srv->users, user, password, &roles) < 0) {
+		log_info("session: failed login for '%s'", user ? user : "");
+		return xerr_set(err, "SESSION_AUTHENTICATION_FAILED", user ? user : "",
+				"Authentication failure", NULL);
+	}
+	struct db_txn *t = db_begin(srv->db);
+	struct db_obj *o = db_create(t, SC_C_session, NULL);
+	int64_t now = time(NULL);
+	db_set_str(t, o, SC_F_session__this_host, srv->host_ref[0] ? srv->host_ref : REF_NULL);
+	db_set(t, o, SC_F_session__last_active, xv_time(now));
+	db_set(t, o, SC_F_session__validation_time, xv_time(now));
+	db_set_bool(t, o, SC_F_session__is_local_superuser, strcmp(user, "root") == 0);
+	db_set_str(t, o, SC_F_session__auth_user_name, user);
+	db_set_str(t, o, SC_F_session__originator, originator ? originator : "");
+	char ref[REF_STRLEN + 1];
+	memcpy(ref, o->ref, sizeof ref);
+	if (db_commit(t, err) < 0)
+		return -1;
+	struct sess *s = xcalloc(1, sizeof *s);
+	memcpy(s->ref, ref, sizeof s->ref);
+	snprintf(s->user, sizeof s->user, "%s", user);
+	s->originator = xstrdup(originator ? originator : "");
+	s->roles = roles;
+	s->created = s->last_active = now;
+	pthread_mutex_lock(&lock);
+	hmap_put(&table, s->ref, s);
+	pthread_mutex_unlock(&lock);
+	memcpy(out, ref, REF_STRLEN + 1);
+	enforce_limit(srv, user, s->originator);
+	return 0;
+}
+
+int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, struct xerr *err)
+{
+	(void)srv;
+	pthread_mutex_lock(&lock);
+	struct sess *s = hmap_get(&table, ref);
+	if (s) {
+		s->last_active = time(NULL);
+		snprintf(ctx->session, sizeof ctx->session, "%s", s->ref);
+		snprintf(ctx->user, sizeof ctx->user, "%s", s->user);
+		ctx->roles = s->roles;
+	}
+	pthread_mutex_unlock(&lock);
+	if (!s)
+		return xerr_set(err, "SESSION_INVALID", ref, NULL);
+	return 0;
+}
+
+void session_forget(struct server *srv, const char *ref)
+{
+	pthread_mutex_lock(&lock);
+	struct sess *s = hmap_del(&table, ref);
+	pthread_mutex_unlock(&lock);
+	if (!s)
+		return;
+	char victim[1][REF_STRLEN + 1];
+	memcpy(victim[0], s->ref, sizeof victim[0]);
+	free(s->originator);
+	free(s);
+	destroy_rows(srv, victim, 1);
+}
+
+int session_logout(struct server *srv, const char *ref, struct xerr *err)
+{
+	(void)err;
+	session_forget(srv, ref);
+	return 0;
+}
+
+void session_gc(struct server *srv)
+{
+	int64_t cutoff = time(NULL) - srv->cfg.session_timeout_s;
+	size_t n = 0, cap = 0;
+	char (*victims)[REF_STRLEN + 1] = NULL;
+	pthread_mutex_lock(&lock);
+	const char *k;
+	void *v;
+	for (size_t it = 0; hmap_next(&table, &it, &k, &v);) {
+		struct sess *s = v;
+		if (s->last_active >= cutoff)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			victims = xrealloc(victims, sizeof(*victims) * cap);
+		}
+		memcpy(victims[n++], s->ref, REF_STRLEN + 1);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct sess *s = hmap_del(&table, victims[i]);
+		free(s->originator);
+		free(s);
+	}
+	pthread_mutex_unlock(&lock);
+	if (n)
+		log_info("session: expired %zu idle sessions", n);
+	destroy_rows(srv, victims, n);
+	free(victims);
+}

@@ -1,0 +1,107 @@
+/* tls: self-signed certificate generation with GnuTLS (see tls.h). */
+#include "tls.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../base/uuid.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = xmalloc((size_t)n + 1);
+	size_t got = fread(buf, 1, (size_t)n, f);
+	buf[got] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int write_file(const char *path, const void *data, size_t n, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	if (fd < 0)
+		return -1;
+	ssize_t w = write(fd, data, n);
+	int r = (w == (ssize_t)n && fsync(fd) == 0) ? 0 : -1;
+	close(fd);
+	return r;
+}
+
+static int generate(const char *cert_path, const char *key_path, const char *hostname,
+		    struct xerr *err)
+{
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	int r = -1;
+	unsigned char serial[16];
+	char buf[16384];
+	size_t len;
+	if (gnutls_x509_privkey_init(&key) < 0 ||
+	    gnutls_x509_privkey_generate(key, GNUTLS_PK_RSA, 2048, 0) < 0 ||
+	    gnutls_x509_crt_init(&crt) < 0)
+		goto out;
+	random_bytes(serial, sizeof serial);
+	serial[0] &= 0x7f;
+	time_t now = time(NULL);
+	gnutls_x509_crt_set_version(crt, 3);
+	gnutls_x509_crt_set_serial(crt, serial, sizeof serial);
+	gnutls_x509_crt_set_activation_time(crt, now - 3600);
+	gnutls_x509_crt_set_expiration_time(crt, now + 10L * 365 * 86400);
+	gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, hostname, (unsigned)strlen(hostname));
+	gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, hostname, (unsigned)strlen(hostname),
+					     GNUTLS_FSAN_SET);
+	gnutls_x509_crt_set_key(crt, key);
+	gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
+	gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_ENCIPHERMENT);
+	gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
+	if (gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0) < 0)
+		goto out;
+	len = sizeof buf;
+	if (gnutls_x509_privkey_export(key, GNUTLS_X509_FMT_PEM, buf, &len) < 0 ||
+	    write_file(key_path, buf, len, 0600) < 0)
+		goto out;
+	len = sizeof buf;
+	if (gnutls_x509_crt_export(crt, GNUTLS_X509_FMT_PEM, buf, &len) < 0 ||
+	    write_file(cert_path, buf, len, 0644) < 0)
+		goto out;
+	log_info("tls: created a self-signed certificate for %s in %s", hostname, cert_path);
+	r = 0;
+out:
+	if (r < 0)
+		xerr_internal(err, "cannot create a TLS certificate in %s", cert_path);
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	return r;
+}
+
+int tls_load_or_create(const char *cert_path, const char *key_path, const char *hostname,
+		       char **cert_pem, char **key_pem, struct xerr *err)
+{
+	if ((access(cert_path, R_OK) != 0 || access(key_path, R_OK) != 0) &&
+	    generate(cert_path, key_path, hostname, err) < 0)
+		return -1;
+	*cert_pem = read_file(cert_path);
+	*key_pem = read_file(key_path);
+	if (!*cert_pem || !*key_pem) {
+		free(*cert_pem);
+		free(*key_pem);
+		return xerr_internal(err, "cannot read %s / %s: %s", cert_path, key_path, strerror(errno));
+	}
+	return 0;
+}

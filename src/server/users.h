@@ -1,0 +1,24 @@
+/* users: who may log in. A local file of `name:crypt-hash:roles` lines
+ * (roles comma-separated, default pool-admin) under the data directory;
+ * PAM instead when configured with auth=pam. */
+#ifndef XENON_USERS_H
+#define XENON_USERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../base/xerr.h"
+
+struct users;
+
+struct users *users_open(const char *path, const char *auth, struct xerr *err);
+void users_free(struct users *u);
+/* 0 and the user's role bits when the password is right, -1 otherwise. */
+int users_check(struct users *u, const char *name, const char *password, uint32_t *roles);
+/* Creates or updates a user's password (hashed) and saves the file. */
+int users_set_password(struct users *u, const char *name, const char *password, struct xerr *err);
+bool users_exists(struct users *u, const char *name);
+/* Role names to bits; unknown names are ignored. */
+uint32_t users_roles_from_names(const char *csv);
+
+#endif
