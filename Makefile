@@ -1,0 +1,31 @@
+# The two commands of the README: `make run` and `make check`.
+BUILD ?= build
+XENOND_ARGS ?=
+
+.PHONY: all deps run check clean valgrind
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+deps:
+	scripts/deps.sh build
+
+# Builds and starts xenond in the foreground with the defaults: data in
+# /var/lib/xenon, HTTP on :80, HTTPS on :443, a root password printed.
+run: deps all
+	$(BUILD)/src/server/xenond $(XENOND_ARGS)
+
+check:
+	scripts/deps.sh test
+	scripts/check.sh
+
+# The integration suites under valgrind's leak checker.
+valgrind: deps all
+	XENOND_WRAPPER="valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99" \
+		meson test -C $(BUILD) --suite integration --print-errorlogs
+
+clean:
+	rm -rf $(BUILD) build-check

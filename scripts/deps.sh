@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs what building and testing Xenon needs on Debian 12, skipping
+# what is already there. Usage: scripts/deps.sh [build|test]
+set -e
+need="meson ninja-build pkg-config gcc libmicrohttpd-dev libjansson-dev libexpat1-dev \
+libsqlite3-dev libgnutls28-dev libcurl4-gnutls-dev libpam0g-dev libcrypt-dev libcmocka-dev"
+if [ "${1:-build}" = test ]; then
+	need="$need python3 nodejs npm valgrind"
+fi
+missing=""
+for p in $need; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+# npm may come from outside Debian's packages; accept any working npm/node.
+case "$missing" in *" npm"*|*" nodejs"*)
+	if command -v node >/dev/null && command -v npm >/dev/null; then
+		missing=$(echo "$missing" | sed 's/ npm//; s/ nodejs//')
+	fi
+esac
+if [ -n "$missing" ]; then
+	echo "installing:$missing"
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+fi
