@@ -132,8 +132,9 @@ static xv int_str(int64_t i)
 	return xv_str_own(xasprintf("%lld", (long long)i));
 }
 
-/* Until the schema declares relations, the many side of a link (host.PIFs)
- * is a stored set kept here; once it is derived the store answers it. */
+/* The many side of a link (host.PIFs from PIF.host) is derived by the store
+ * when the schema declares the relation; where it does not, it is a stored
+ * set and is kept in step here. */
 static void link_add(struct db_txn *t, struct db_obj *o, int field, const char *ref)
 {
 	if (sc_field_is_derived(&sc_classes[o->cls].fields[field]))
@@ -205,8 +206,9 @@ static int64_t dom0_memory(int64_t total)
 	return m / MiB * MiB;
 }
 
-/* ---- fresh host: creation ---- */
+/* ---- creation ---- */
 
+/* Driver records are created when missing, on every start. */
 static void ensure_sms(struct boot *b)
 {
 	for (size_t i = 0; i < sizeof sm_defs / sizeof sm_defs[0]; i++) {
