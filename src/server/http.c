@@ -234,6 +234,7 @@ static MHD_RESULT_T start_rpc(struct http_req *r, bool json)
 		xerr_clear(&err);
 		return send_buf(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/html", msg, strlen(msg));
 	}
+	log_debug("rpc: %s", wc.method);
 	r->is_rpc = true;
 	r->proto = wc.proto;
 	r->id = wc.id;
