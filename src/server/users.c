@@ -1,5 +1,6 @@
 /* users: the local password file and PAM (see users.h). Hashes are
- * crypt(3) SHA-512; the file is rewritten atomically (temp + rename). */
+ * crypt(3) SHA-512 through libxcrypt's crypt_rn (crypt_r is intercepted
+ * by ASan without a working fallback); the file is rewritten atomically. */
 #include "users.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -176,7 +177,7 @@ int users_check(struct users *u, const char *name, const char *password, uint32_
 	if (usr && usr->hash[0]) {
 		struct crypt_data cd;
 		memset(&cd, 0, sizeof cd);
-		const char *h = crypt_r(password, usr->hash, &cd);
+		const char *h = crypt_rn(password, usr->hash, &cd, (int)sizeof cd);
 		if (h && strcmp(h, usr->hash) == 0) {
 			*roles = users_roles_from_names(usr->roles);
 			r = 0;
@@ -231,7 +232,7 @@ int users_set_password(struct users *u, const char *name, const char *password, 
 	snprintf(setting, sizeof setting, "$6$%s$", salt_chars);
 	struct crypt_data cd;
 	memset(&cd, 0, sizeof cd);
-	const char *h = crypt_r(password, setting, &cd);
+	const char *h = crypt_rn(password, setting, &cd, (int)sizeof cd);
 	if (!h || h[0] == '*')
 		return xerr_internal(err, "cannot hash a password");
 	pthread_mutex_lock(&u->lock);
