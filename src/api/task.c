@@ -48,43 +48,22 @@ static int destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 	return db_commit(t, err);
 }
 
-static int set_field(struct rpc_ctx *ctx, xv *args, int field, struct xerr *err)
+/* set_progress, set_result and set_error_info are plain setters the
+ * generic layer serves; set_status also stamps the finish time. */
+static int set_status(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
+	(void)result;
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *o = generic_lookup(ctx, SC_C_task, xv_arr_get(args, 0), err);
 	if (!o) {
 		db_abort(t);
 		return -1;
 	}
-	db_set(t, o, field, xv_copy(xv_arr_get(args, 1)));
-	if (field == SC_F_task__status && strcmp(arg_str(args, 1), "pending") != 0 &&
-	    strcmp(arg_str(args, 1), "cancelling") != 0)
+	const char *status = arg_str(args, 1);
+	db_set_str(t, o, SC_F_task__status, status);
+	if (strcmp(status, "pending") != 0 && strcmp(status, "cancelling") != 0)
 		db_set(t, o, SC_F_task__finished, xv_time(time(NULL)));
 	return db_commit(t, err);
-}
-
-static int set_progress(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
-{
-	(void)result;
-	return set_field(ctx, args, SC_F_task__progress, err);
-}
-
-static int set_status(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
-{
-	(void)result;
-	return set_field(ctx, args, SC_F_task__status, err);
-}
-
-static int set_result(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
-{
-	(void)result;
-	return set_field(ctx, args, SC_F_task__result, err);
-}
-
-static int set_error_info(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
-{
-	(void)result;
-	return set_field(ctx, args, SC_F_task__error_info, err);
 }
 
 void api_task_init(void)
@@ -92,8 +71,5 @@ void api_task_init(void)
 	rpc_register("task", "create", create, 0);
 	rpc_register("task", "cancel", cancel, 0);
 	rpc_register("task", "destroy", destroy, 0);
-	rpc_register("task", "set_progress", set_progress, 0);
 	rpc_register("task", "set_status", set_status, 0);
-	rpc_register("task", "set_result", set_result, 0);
-	rpc_register("task", "set_error_info", set_error_info, 0);
 }
