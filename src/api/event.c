@@ -45,7 +45,7 @@ static int sub_parse(const xv *classes, struct subscription *s, struct xerr *err
 		snprintf(name, sizeof name, "%.*s", (int)(slash ? slash - c : (long)strlen(c)), c);
 		int cls = sc_class_find_lower(name);
 		if (cls < 0 || !sc_classes[cls].stored)
-			return xerr_set(err, "EVENT_SUBSCRIPTION_PARSE_FAILURE", c, NULL);
+			continue; /* xapi: a class with no table matches nothing */
 		if (slash) {
 			char *ref = xstrdup(slash + 1);
 			free(hmap_put(&s->objects, ref, ref));
@@ -75,9 +75,16 @@ static int token_parse(const char *tok, uint64_t *gen, struct xerr *err)
 		*gen = 0;
 		return 0;
 	}
+	/* "<db generation>,<message generation>", or a bare generation */
 	char *end;
 	unsigned long long g = strtoull(tok, &end, 10);
-	if (end == tok || (*end && *end != ','))
+	bool ok = end != tok && tok[0] >= '0' && tok[0] <= '9';
+	if (ok && *end == ',') {
+		const char *m = end + 1;
+		strtoull(m, &end, 10);
+		ok = end != m && m[0] >= '0' && m[0] <= '9';
+	}
+	if (!ok || *end)
 		return xerr_set(err, "EVENT_FROM_TOKEN_PARSE_FAILURE", tok, NULL);
 	*gen = g;
 	return 0;

@@ -38,42 +38,46 @@ static const char *power_name(int bit)
 	}
 }
 
-/* Operations allowed in each power state (xapi_vm_lifecycle.ml). */
+/* Operations allowed in each power state, and the list xapi names in
+ * VM_BAD_POWER_STATE (xapi_vm_lifecycle.ml allowed_power_states). */
+#define ALL_STATES (PS_HALTED | PS_PAUSED | PS_RUNNING | PS_SUSPENDED)
 static const struct {
 	const char *op;
 	int states;
+	const char *expected;
 	bool template_ok;
 } op_table[] = {
-	{"start", PS_HALTED, false},
-	{"start_on", PS_HALTED, false},
-	{"provision", PS_HALTED, true},
-	{"unpause", PS_PAUSED, false},
-	{"resume", PS_SUSPENDED, false},
-	{"resume_on", PS_SUSPENDED, false},
-	{"clean_shutdown", PS_RUNNING, false},
-	{"clean_reboot", PS_RUNNING, false},
-	{"pause", PS_RUNNING, false},
-	{"suspend", PS_RUNNING, false},
-	{"pool_migrate", PS_RUNNING, false},
-	{"changing_VCPUs_live", PS_RUNNING, false},
-	{"changing_memory_live", PS_RUNNING, false},
-	{"hard_reboot", PS_RUNNING | PS_PAUSED, false},
-	{"hard_shutdown", PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false},
-	{"shutdown", PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false},
-	{"checkpoint", PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false},
-	{"clone", PS_HALTED | PS_SUSPENDED, true},
-	{"copy", PS_HALTED | PS_SUSPENDED, true},
-	{"destroy", PS_HALTED | PS_SUSPENDED, true},
-	{"export", PS_HALTED | PS_SUSPENDED, true},
-	{"snapshot", PS_HALTED | PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false},
-	{"revert", PS_HALTED | PS_RUNNING | PS_PAUSED | PS_SUSPENDED, true},
-	{"power_state_reset", PS_HALTED | PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false},
-	{"changing_static_range", PS_HALTED, true},
-	{"changing_dynamic_range", PS_HALTED | PS_RUNNING, true},
-	{"changing_shadow_memory", PS_HALTED, true},
-	{"changing_NVRAM", PS_HALTED, true},
-	{"make_into_template", PS_HALTED, false},
-	{"metadata_export", PS_HALTED | PS_RUNNING | PS_PAUSED | PS_SUSPENDED, true},
+	{"start", PS_HALTED, "halted", false},
+	{"start_on", PS_HALTED, "halted", false},
+	{"provision", PS_HALTED, "halted", true},
+	{"unpause", PS_PAUSED, "paused", false},
+	{"resume", PS_SUSPENDED, "suspended", false},
+	{"resume_on", PS_SUSPENDED, "suspended", false},
+	{"clean_shutdown", PS_RUNNING, "running", false},
+	{"clean_reboot", PS_RUNNING, "running", false},
+	{"pause", PS_RUNNING, "running", false},
+	{"suspend", PS_RUNNING, "running", false},
+	{"pool_migrate", PS_RUNNING, "running", false},
+	{"changing_VCPUs_live", PS_RUNNING, "running", false},
+	{"changing_memory_live", PS_RUNNING, "running", false},
+	{"hard_reboot", PS_RUNNING | PS_PAUSED, "paused, running", false},
+	{"hard_shutdown", PS_RUNNING | PS_PAUSED | PS_SUSPENDED, "paused, suspended, running", false},
+	{"shutdown", PS_RUNNING | PS_PAUSED | PS_SUSPENDED, "paused, suspended, running", false},
+	{"checkpoint", PS_RUNNING | PS_PAUSED | PS_SUSPENDED, "paused, suspended, running", false},
+	/* snapshots may also be cloned while suspended (see vm_check_op) */
+	{"clone", PS_HALTED, "halted", true},
+	{"copy", PS_HALTED, "halted", true},
+	{"destroy", PS_HALTED | PS_SUSPENDED, "halted, suspended", true},
+	{"export", PS_HALTED | PS_SUSPENDED, "halted, suspended", true},
+	{"snapshot", ALL_STATES, "halted, paused, suspended, running", false},
+	{"revert", ALL_STATES, "halted, paused, suspended, running", true},
+	{"power_state_reset", ALL_STATES, "halted, paused, suspended, running", false},
+	{"changing_static_range", PS_HALTED, "halted", true},
+	{"changing_dynamic_range", PS_HALTED | PS_RUNNING, "halted, running", true},
+	{"changing_shadow_memory", PS_HALTED, "halted", true},
+	{"changing_NVRAM", PS_HALTED, "halted", true},
+	{"make_into_template", PS_HALTED, "halted", false},
+	{"metadata_export", ALL_STATES, "halted, paused, suspended, running", true},
 };
 
 void vm_update_allowed_operations(struct db_txn *t, struct db_obj *vm)
@@ -93,36 +97,46 @@ void vm_update_allowed_operations(struct db_txn *t, struct db_obj *vm)
 	db_set(t, vm, SC_F_VM__allowed_operations, ops);
 }
 
-/* Checks that op may run now, and marks it on the VM under `token`. */
-static int begin_op(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vm, const char *op,
-		    const char *token, struct xerr *err)
+int vm_check_op(struct db_obj *vm, const char *op, struct xerr *err)
 {
 	const xv *cur = db_peek(vm, SC_F_VM__current_operations);
 	if (xv_len(cur)) {
 		return xerr_set(err, "OTHER_OPERATION_IN_PROGRESS", "VM", vm->ref,
 				xv_as_str(&cur->u.m->vals[0]), cur->u.m->keys[0], NULL);
 	}
-	(void)ctx;
+	if (db_peek_bool(vm, SC_F_VM__is_control_domain))
+		return xerr_set(err, "OPERATION_NOT_ALLOWED",
+				"This operation is not allowed on the control domain", NULL);
+	int ps = power_bit(db_peek_str(vm, SC_F_VM__power_state));
 	for (size_t i = 0; i < sizeof op_table / sizeof op_table[0]; i++) {
 		if (strcmp(op_table[i].op, op) != 0)
 			continue;
-		int ps = power_bit(db_peek_str(vm, SC_F_VM__power_state));
-		if (db_peek_bool(vm, SC_F_VM__is_a_template) && !op_table[i].template_ok)
+		bool tmpl = db_peek_bool(vm, SC_F_VM__is_a_template);
+		bool snap = db_peek_bool(vm, SC_F_VM__is_a_snapshot);
+		if (tmpl && !op_table[i].template_ok)
 			return xerr_set(err, "VM_IS_TEMPLATE", vm->ref, op, NULL);
-		if (db_peek_bool(vm, SC_F_VM__is_control_domain))
-			return xerr_set(err, "OPERATION_NOT_ALLOWED",
-					"This operation is not allowed on the control domain", NULL);
-		if (!(op_table[i].states & ps)) {
-			int want = op_table[i].states;
-			int first = want & -want;
-			return xerr_set(err, "VM_BAD_POWER_STATE", vm->ref, power_name(first),
-					power_name(ps), NULL);
+		int states = op_table[i].states;
+		const char *expected = op_table[i].expected;
+		if (snap && (!strcmp(op, "clone") || !strcmp(op, "copy"))) {
+			states |= PS_SUSPENDED;
+			expected = "halted, suspended";
 		}
+		if (!(states & ps))
+			return xerr_set(err, "VM_BAD_POWER_STATE", vm->ref, expected, power_name(ps), NULL);
 		break;
 	}
 	const xv *blocked = xv_map_get(db_peek(vm, SC_F_VM__blocked_operations), op);
 	if (blocked)
 		return xerr_set(err, "OPERATION_BLOCKED", vm->ref, xv_as_str(blocked) ?: "", NULL);
+	return 0;
+}
+
+/* Checks that op may run now, and marks it on the VM under `token`. */
+static int begin_op(struct db_txn *t, struct db_obj *vm, const char *op, const char *token,
+		    struct xerr *err)
+{
+	if (vm_check_op(vm, op, err) < 0)
+		return -1;
 	xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), token, op);
 	vm_update_allowed_operations(t, vm);
 	return 0;
@@ -329,7 +343,7 @@ static int lifecycle(struct rpc_ctx *ctx, xv *args, enum lifecycle l, bool pause
 		ref_generate(token);
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
-	if (!vm || begin_op(ctx, t, vm, lifecycle_op[l], token, err) < 0) {
+	if (!vm || begin_op(t, vm, lifecycle_op[l], token, err) < 0) {
 		db_abort(t);
 		return -1;
 	}

@@ -8,5 +8,8 @@
 void vm_update_allowed_operations(struct db_txn *t, struct db_obj *vm);
 int vm_check_memory_constraints(struct db_obj *vm, struct xerr *err);
 void vm_copy_init(void);
+/* Whether op may start on vm now: power state, template, control domain,
+ * blocked_operations and operations in progress, with xapi's errors. */
+int vm_check_op(struct db_obj *vm, const char *op, struct xerr *err);
 
 #endif

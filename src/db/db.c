@@ -620,6 +620,17 @@ void db_waiter_remove(struct db *db, struct db_waiter *w)
 	pthread_mutex_unlock(&db->wait_lock);
 }
 
+void db_wake_all(struct db *db)
+{
+	pthread_mutex_lock(&db->wait_lock);
+	pthread_cond_broadcast(&db->wait_cond);
+	for (struct db_waiter *w = db->waiters, *n; w; w = n) {
+		n = w->next;
+		w->wake(w->arg);
+	}
+	pthread_mutex_unlock(&db->wait_lock);
+}
+
 size_t db_changes_since(struct db *db, uint64_t since, db_change_fn fn, void *arg)
 {
 	struct db_obj *o = db->chg_tail;

@@ -123,6 +123,8 @@ struct db *db_txn_db(struct db_txn *t);
 uint64_t db_generation(struct db *db);
 void db_waiter_add(struct db *db, struct db_waiter *w);
 void db_waiter_remove(struct db *db, struct db_waiter *w);
+/* Wakes every waiter, e.g. when a session ends so its waits can fail. */
+void db_wake_all(struct db *db);
 /* Objects changed since generation `since`, oldest first, filtered by a
  * callback; stops after max (0 = no limit). Hold the read lock. */
 typedef bool (*db_change_fn)(struct db_obj *o, void *arg);

@@ -1511,6 +1511,7 @@ static const struct sc_param params_2_9[] = {{"self", &sc_types[6]}};
 static const struct sc_param params_2_10[] = {{"args", &sc_types[15]}};
 static const struct sc_param params_2_11[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_2_12[] = {{"self", &sc_types[6]}};
+static const struct sc_param params_2_13[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_2[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_2_0, &sc_types[16]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_2_1, &sc_types[17]},
@@ -1525,6 +1526,7 @@ static const struct sc_message messages_2[] = {
 	{"create", SC_MSG_CREATE, -1, true, true, SC_PUBLISHED, 0x1, 1, params_2_10, &sc_types[6]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_2_11, &sc_types[6]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_2_12, &sc_types[15]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_2_13, &sc_types[16]},
 };
 static const struct sc_param params_3_0[] = {{0}};
 static const struct sc_param params_3_1[] = {{0}};
@@ -1540,6 +1542,7 @@ static const struct sc_param params_3_10[] = {{"self", &sc_types[13]}};
 static const struct sc_param params_3_11[] = {{"label", &sc_types[0]}};
 static const struct sc_param params_3_12[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_3_13[] = {{"self", &sc_types[13]}};
+static const struct sc_param params_3_14[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_3[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_3_0, &sc_types[19]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_3_1, &sc_types[14]},
@@ -1555,6 +1558,7 @@ static const struct sc_message messages_3[] = {
 	{"get_by_name_label", SC_MSG_GET_BY_NAME_LABEL, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_3_11, &sc_types[14]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_3_12, &sc_types[13]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_3_13, &sc_types[18]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_3_14, &sc_types[19]},
 };
 static const struct sc_param params_4_0[] = {{0}};
 static const struct sc_param params_4_1[] = {{0}};
@@ -1588,6 +1592,7 @@ static const struct sc_param params_4_28[] = {{"self", &sc_types[8]}};
 static const struct sc_param params_4_29[] = {{"label", &sc_types[0]}};
 static const struct sc_param params_4_30[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_4_31[] = {{"self", &sc_types[8]}};
+static const struct sc_param params_4_32[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_4[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_4_0, &sc_types[26]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_4_1, &sc_types[9]},
@@ -1621,6 +1626,7 @@ static const struct sc_message messages_4[] = {
 	{"get_by_name_label", SC_MSG_GET_BY_NAME_LABEL, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_4_29, &sc_types[9]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_4_30, &sc_types[8]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_4_31, &sc_types[25]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_4_32, &sc_types[26]},
 };
 static const struct sc_param params_5_0[] = {{"class", &sc_types[0]}, {"ref", &sc_types[0]}};
 static const struct sc_param params_5_1[] = {{0}};
@@ -1793,6 +1799,7 @@ static const struct sc_param params_6_153[] = {{"self", &sc_types[46]}};
 static const struct sc_param params_6_154[] = {{"self", &sc_types[46]}};
 static const struct sc_param params_6_155[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_6_156[] = {{"self", &sc_types[46]}};
+static const struct sc_param params_6_157[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_6[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_6_0, &sc_types[48]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_6_1, &sc_types[49]},
@@ -1951,6 +1958,7 @@ static const struct sc_message messages_6[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_6_154, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_6_155, &sc_types[46]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_6_156, &sc_types[47]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_6_157, &sc_types[48]},
 };
 static const struct sc_param params_7_0[] = {{0}};
 static const struct sc_param params_7_1[] = {{0}};
@@ -1977,6 +1985,7 @@ static const struct sc_param params_7_21[] = {{"self", &sc_types[66]}};
 static const struct sc_param params_7_22[] = {{"label", &sc_types[0]}};
 static const struct sc_param params_7_23[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_7_24[] = {{"self", &sc_types[66]}};
+static const struct sc_param params_7_25[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_7[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_DEPRECATED, 0x7f, 0, params_7_0, &sc_types[68]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_DEPRECATED, 0x7f, 0, params_7_1, &sc_types[69]},
@@ -2003,6 +2012,7 @@ static const struct sc_message messages_7[] = {
 	{"get_by_name_label", SC_MSG_GET_BY_NAME_LABEL, -1, true, false, SC_DEPRECATED, 0x7f, 1, params_7_22, &sc_types[69]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_DEPRECATED, 0x7f, 1, params_7_23, &sc_types[66]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_DEPRECATED, 0x7f, 1, params_7_24, &sc_types[67]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_DEPRECATED, 0x7f, 1, params_7_25, &sc_types[68]},
 };
 static const struct sc_param params_8_0[] = {{0}};
 static const struct sc_param params_8_1[] = {{0}};
@@ -2029,6 +2039,7 @@ static const struct sc_param params_8_21[] = {{"self", &sc_types[65]}};
 static const struct sc_param params_8_22[] = {{"label", &sc_types[0]}};
 static const struct sc_param params_8_23[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_8_24[] = {{"self", &sc_types[65]}};
+static const struct sc_param params_8_25[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_8[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_8_0, &sc_types[73]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_8_1, &sc_types[74]},
@@ -2055,6 +2066,7 @@ static const struct sc_message messages_8[] = {
 	{"get_by_name_label", SC_MSG_GET_BY_NAME_LABEL, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_8_22, &sc_types[74]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_8_23, &sc_types[65]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_8_24, &sc_types[72]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_8_25, &sc_types[73]},
 };
 static const struct sc_param params_9_0[] = {{0}};
 static const struct sc_param params_9_1[] = {{0}};
@@ -2273,6 +2285,7 @@ static const struct sc_param params_9_213[] = {{"self", &sc_types[51]}};
 static const struct sc_param params_9_214[] = {{"args", &sc_types[108]}};
 static const struct sc_param params_9_215[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_9_216[] = {{"self", &sc_types[51]}};
+static const struct sc_param params_9_217[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_9[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_9_0, &sc_types[109]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_9_1, &sc_types[55]},
@@ -2491,6 +2504,7 @@ static const struct sc_message messages_9[] = {
 	{"create", SC_MSG_CREATE, -1, true, true, SC_PUBLISHED, 0xf, 1, params_9_214, &sc_types[51]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_9_215, &sc_types[51]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_9_216, &sc_types[108]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_9_217, &sc_types[109]},
 };
 static const struct sc_param params_10_0[] = {{0}};
 static const struct sc_param params_10_1[] = {{0}};
@@ -2514,6 +2528,7 @@ static const struct sc_param params_10_18[] = {{"self", &sc_types[95]}};
 static const struct sc_param params_10_19[] = {{"self", &sc_types[95]}};
 static const struct sc_param params_10_20[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_10_21[] = {{"self", &sc_types[95]}};
+static const struct sc_param params_10_22[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_10[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_10_0, &sc_types[120]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_10_1, &sc_types[121]},
@@ -2537,6 +2552,7 @@ static const struct sc_message messages_10[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_10_19, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_10_20, &sc_types[95]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_10_21, &sc_types[119]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_10_22, &sc_types[120]},
 };
 static const struct sc_param params_11_0[] = {{0}};
 static const struct sc_param params_11_1[] = {{0}};
@@ -2557,6 +2573,7 @@ static const struct sc_param params_11_15[] = {{"self", &sc_types[96]}};
 static const struct sc_param params_11_16[] = {{"self", &sc_types[96]}};
 static const struct sc_param params_11_17[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_11_18[] = {{"self", &sc_types[96]}};
+static const struct sc_param params_11_19[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_11[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_11_0, &sc_types[125]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_11_1, &sc_types[126]},
@@ -2577,6 +2594,7 @@ static const struct sc_message messages_11[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_11_16, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_11_17, &sc_types[96]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_11_18, &sc_types[124]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_11_19, &sc_types[125]},
 };
 static const struct sc_param params_12_0[] = {{0}};
 static const struct sc_param params_12_1[] = {{0}};
@@ -2606,6 +2624,7 @@ static const struct sc_param params_12_24[] = {{"self", &sc_types[99]}};
 static const struct sc_param params_12_25[] = {{"args", &sc_types[129]}};
 static const struct sc_param params_12_26[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_12_27[] = {{"self", &sc_types[99]}};
+static const struct sc_param params_12_28[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_12[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_12_0, &sc_types[130]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_12_1, &sc_types[131]},
@@ -2635,6 +2654,7 @@ static const struct sc_message messages_12[] = {
 	{"create", SC_MSG_CREATE, -1, true, true, SC_PUBLISHED, 0x3, 1, params_12_25, &sc_types[99]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_12_26, &sc_types[99]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_12_27, &sc_types[129]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_12_28, &sc_types[130]},
 };
 static const struct sc_param params_13_0[] = {{0}};
 static const struct sc_param params_13_1[] = {{0}};
@@ -2658,6 +2678,7 @@ static const struct sc_param params_13_18[] = {{"self", &sc_types[100]}};
 static const struct sc_param params_13_19[] = {{"args", &sc_types[135]}};
 static const struct sc_param params_13_20[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_13_21[] = {{"self", &sc_types[100]}};
+static const struct sc_param params_13_22[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_13[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_13_0, &sc_types[136]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_13_1, &sc_types[137]},
@@ -2681,6 +2702,7 @@ static const struct sc_message messages_13[] = {
 	{"create", SC_MSG_CREATE, -1, true, true, SC_PUBLISHED, 0x3, 1, params_13_19, &sc_types[100]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_13_20, &sc_types[100]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_13_21, &sc_types[135]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_13_22, &sc_types[136]},
 };
 static const struct sc_param params_14_0[] = {{0}};
 static const struct sc_param params_14_1[] = {{0}};
@@ -2690,6 +2712,7 @@ static const struct sc_param params_14_4[] = {{"self", &sc_types[138]}};
 static const struct sc_param params_14_5[] = {{"self", &sc_types[138]}};
 static const struct sc_param params_14_6[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_14_7[] = {{"self", &sc_types[138]}};
+static const struct sc_param params_14_8[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_14[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_14_0, &sc_types[140]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_14_1, &sc_types[141]},
@@ -2699,6 +2722,7 @@ static const struct sc_message messages_14[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_14_5, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_14_6, &sc_types[138]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_14_7, &sc_types[139]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_14_8, &sc_types[140]},
 };
 static const struct sc_param params_15_0[] = {{0}};
 static const struct sc_param params_15_1[] = {{0}};
@@ -2868,6 +2892,7 @@ static const struct sc_param params_15_164[] = {{"self", &sc_types[1]}};
 static const struct sc_param params_15_165[] = {{"label", &sc_types[0]}};
 static const struct sc_param params_15_166[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_15_167[] = {{"self", &sc_types[1]}};
+static const struct sc_param params_15_168[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_15[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_15_0, &sc_types[165]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_15_1, &sc_types[54]},
@@ -3037,6 +3062,7 @@ static const struct sc_message messages_15[] = {
 	{"get_by_name_label", SC_MSG_GET_BY_NAME_LABEL, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_15_165, &sc_types[54]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_15_166, &sc_types[1]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_15_167, &sc_types[164]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_15_168, &sc_types[165]},
 };
 static const struct sc_param params_16_0[] = {{0}};
 static const struct sc_param params_16_1[] = {{0}};
@@ -3052,6 +3078,7 @@ static const struct sc_param params_16_10[] = {{"self", &sc_types[145]}};
 static const struct sc_param params_16_11[] = {{"self", &sc_types[145]}};
 static const struct sc_param params_16_12[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_16_13[] = {{"self", &sc_types[145]}};
+static const struct sc_param params_16_14[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_16[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_16_0, &sc_types[168]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_16_1, &sc_types[146]},
@@ -3067,6 +3094,7 @@ static const struct sc_message messages_16[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_16_11, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_16_12, &sc_types[145]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_16_13, &sc_types[167]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_16_14, &sc_types[168]},
 };
 static const struct sc_param params_17_0[] = {{0}};
 static const struct sc_param params_17_1[] = {{0}};
@@ -3088,6 +3116,7 @@ static const struct sc_param params_17_16[] = {{"self", &sc_types[61]}};
 static const struct sc_param params_17_17[] = {{"label", &sc_types[0]}};
 static const struct sc_param params_17_18[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_17_19[] = {{"self", &sc_types[61]}};
+static const struct sc_param params_17_20[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_17[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_DEPRECATED, 0x7f, 0, params_17_0, &sc_types[170]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_DEPRECATED, 0x7f, 0, params_17_1, &sc_types[62]},
@@ -3109,6 +3138,7 @@ static const struct sc_message messages_17[] = {
 	{"get_by_name_label", SC_MSG_GET_BY_NAME_LABEL, -1, true, false, SC_DEPRECATED, 0x7f, 1, params_17_17, &sc_types[62]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_DEPRECATED, 0x7f, 1, params_17_18, &sc_types[61]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_DEPRECATED, 0x7f, 1, params_17_19, &sc_types[169]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_DEPRECATED, 0x7f, 1, params_17_20, &sc_types[170]},
 };
 static const struct sc_param params_18_0[] = {{0}};
 static const struct sc_param params_18_1[] = {{0}};
@@ -3122,6 +3152,7 @@ static const struct sc_param params_18_8[] = {{"self", &sc_types[151]}};
 static const struct sc_param params_18_9[] = {{"self", &sc_types[151]}};
 static const struct sc_param params_18_10[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_18_11[] = {{"self", &sc_types[151]}};
+static const struct sc_param params_18_12[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_18[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_18_0, &sc_types[172]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_18_1, &sc_types[173]},
@@ -3135,6 +3166,7 @@ static const struct sc_message messages_18[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_18_9, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_18_10, &sc_types[151]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_18_11, &sc_types[171]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_18_12, &sc_types[172]},
 };
 static const struct sc_param params_19_0[] = {{0}};
 static const struct sc_param params_19_1[] = {{0}};
@@ -3156,6 +3188,7 @@ static const struct sc_param params_19_16[] = {{"self", &sc_types[149]}};
 static const struct sc_param params_19_17[] = {{"self", &sc_types[149]}};
 static const struct sc_param params_19_18[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_19_19[] = {{"self", &sc_types[149]}};
+static const struct sc_param params_19_20[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_19[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_DEPRECATED, 0x7f, 0, params_19_0, &sc_types[175]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_DEPRECATED, 0x7f, 0, params_19_1, &sc_types[150]},
@@ -3177,6 +3210,7 @@ static const struct sc_message messages_19[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_19_17, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_DEPRECATED, 0x7f, 1, params_19_18, &sc_types[149]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_DEPRECATED, 0x7f, 1, params_19_19, &sc_types[174]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_DEPRECATED, 0x7f, 1, params_19_20, &sc_types[175]},
 };
 static const struct sc_param params_20_0[] = {{0}};
 static const struct sc_param params_20_1[] = {{0}};
@@ -3214,6 +3248,7 @@ static const struct sc_param params_20_32[] = {{"self", &sc_types[60]}};
 static const struct sc_param params_20_33[] = {{"args", &sc_types[183]}};
 static const struct sc_param params_20_34[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_20_35[] = {{"self", &sc_types[60]}};
+static const struct sc_param params_20_36[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_20[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_20_0, &sc_types[184]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_20_1, &sc_types[185]},
@@ -3251,6 +3286,7 @@ static const struct sc_message messages_20[] = {
 	{"create", SC_MSG_CREATE, -1, true, true, SC_PUBLISHED, 0xf, 1, params_20_33, &sc_types[60]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_20_34, &sc_types[60]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_20_35, &sc_types[183]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_20_36, &sc_types[184]},
 };
 static const struct sc_param params_21_0[] = {{0}};
 static const struct sc_param params_21_1[] = {{0}};
@@ -3304,6 +3340,7 @@ static const struct sc_param params_21_48[] = {{"self", &sc_types[85]}};
 static const struct sc_param params_21_49[] = {{"args", &sc_types[192]}};
 static const struct sc_param params_21_50[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_21_51[] = {{"self", &sc_types[85]}};
+static const struct sc_param params_21_52[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_21[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_21_0, &sc_types[193]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_21_1, &sc_types[86]},
@@ -3357,6 +3394,7 @@ static const struct sc_message messages_21[] = {
 	{"create", SC_MSG_CREATE, -1, true, true, SC_PUBLISHED, 0xf, 1, params_21_49, &sc_types[85]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_21_50, &sc_types[85]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_21_51, &sc_types[192]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_21_52, &sc_types[193]},
 };
 static const struct sc_param params_22_0[] = {{0}};
 static const struct sc_param params_22_1[] = {{0}};
@@ -3414,6 +3452,7 @@ static const struct sc_param params_22_52[] = {{"self", &sc_types[58]}};
 static const struct sc_param params_22_53[] = {{"self", &sc_types[58]}};
 static const struct sc_param params_22_54[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_22_55[] = {{"self", &sc_types[58]}};
+static const struct sc_param params_22_56[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_22[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_22_0, &sc_types[209]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_22_1, &sc_types[59]},
@@ -3471,6 +3510,7 @@ static const struct sc_message messages_22[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_22_53, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_22_54, &sc_types[58]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_22_55, &sc_types[208]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_22_56, &sc_types[209]},
 };
 static const struct sc_param params_23_0[] = {{0}};
 static const struct sc_param params_23_1[] = {{0}};
@@ -3490,6 +3530,7 @@ static const struct sc_param params_23_14[] = {{"self", &sc_types[195]}};
 static const struct sc_param params_23_15[] = {{"self", &sc_types[195]}};
 static const struct sc_param params_23_16[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_23_17[] = {{"self", &sc_types[195]}};
+static const struct sc_param params_23_18[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_23[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_23_0, &sc_types[211]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_23_1, &sc_types[212]},
@@ -3509,6 +3550,7 @@ static const struct sc_message messages_23[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_23_15, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_23_16, &sc_types[195]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_23_17, &sc_types[210]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_23_18, &sc_types[211]},
 };
 static const struct sc_param params_24_0[] = {{0}};
 static const struct sc_param params_24_1[] = {{0}};
@@ -3530,6 +3572,7 @@ static const struct sc_param params_24_16[] = {{"self", &sc_types[197]}};
 static const struct sc_param params_24_17[] = {{"self", &sc_types[197]}};
 static const struct sc_param params_24_18[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_24_19[] = {{"self", &sc_types[197]}};
+static const struct sc_param params_24_20[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_24[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_24_0, &sc_types[215]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_24_1, &sc_types[198]},
@@ -3551,6 +3594,7 @@ static const struct sc_message messages_24[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_24_17, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_24_18, &sc_types[197]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_24_19, &sc_types[214]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_24_20, &sc_types[215]},
 };
 static const struct sc_param params_25_0[] = {{0}};
 static const struct sc_param params_25_1[] = {{0}};
@@ -3566,6 +3610,7 @@ static const struct sc_param params_25_10[] = {{"self", &sc_types[199]}};
 static const struct sc_param params_25_11[] = {{"self", &sc_types[199]}};
 static const struct sc_param params_25_12[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_25_13[] = {{"self", &sc_types[199]}};
+static const struct sc_param params_25_14[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_25[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_25_0, &sc_types[217]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_25_1, &sc_types[200]},
@@ -3581,6 +3626,7 @@ static const struct sc_message messages_25[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_25_11, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_25_12, &sc_types[199]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_25_13, &sc_types[216]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_25_14, &sc_types[217]},
 };
 static const struct sc_param params_26_0[] = {{0}};
 static const struct sc_param params_26_1[] = {{0}};
@@ -3604,6 +3650,7 @@ static const struct sc_param params_26_18[] = {{"self", &sc_types[219]}};
 static const struct sc_param params_26_19[] = {{"label", &sc_types[0]}};
 static const struct sc_param params_26_20[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_26_21[] = {{"self", &sc_types[219]}};
+static const struct sc_param params_26_22[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_26[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_26_0, &sc_types[221]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_26_1, &sc_types[222]},
@@ -3627,6 +3674,7 @@ static const struct sc_message messages_26[] = {
 	{"get_by_name_label", SC_MSG_GET_BY_NAME_LABEL, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_26_19, &sc_types[222]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_26_20, &sc_types[219]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_26_21, &sc_types[220]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_26_22, &sc_types[221]},
 };
 static const struct sc_param params_27_0[] = {{0}};
 static const struct sc_param params_27_1[] = {{0}};
@@ -3686,6 +3734,7 @@ static const struct sc_param params_27_54[] = {{"self", &sc_types[33]}};
 static const struct sc_param params_27_55[] = {{"label", &sc_types[0]}};
 static const struct sc_param params_27_56[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_27_57[] = {{"self", &sc_types[33]}};
+static const struct sc_param params_27_58[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_27[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_27_0, &sc_types[227]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_27_1, &sc_types[57]},
@@ -3745,6 +3794,7 @@ static const struct sc_message messages_27[] = {
 	{"get_by_name_label", SC_MSG_GET_BY_NAME_LABEL, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_27_55, &sc_types[57]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_27_56, &sc_types[33]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_27_57, &sc_types[226]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_27_58, &sc_types[227]},
 };
 static const struct sc_message messages_28[] = {
 	{0},
@@ -3834,6 +3884,7 @@ static const struct sc_param params_31_68[] = {{"self", &sc_types[36]}};
 static const struct sc_param params_31_69[] = {{"args", &sc_types[241]}};
 static const struct sc_param params_31_70[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_31_71[] = {{"self", &sc_types[36]}};
+static const struct sc_param params_31_72[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_31[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_31_0, &sc_types[242]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_31_1, &sc_types[37]},
@@ -3907,6 +3958,7 @@ static const struct sc_message messages_31[] = {
 	{"create", SC_MSG_CREATE, -1, true, true, SC_PUBLISHED, 0xf, 1, params_31_69, &sc_types[36]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_31_70, &sc_types[36]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_31_71, &sc_types[241]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_31_72, &sc_types[242]},
 };
 static const struct sc_param params_32_0[] = {{0}};
 static const struct sc_param params_32_1[] = {{0}};
@@ -3953,6 +4005,7 @@ static const struct sc_param params_32_41[] = {{"self", &sc_types[87]}};
 static const struct sc_param params_32_42[] = {{"args", &sc_types[250]}};
 static const struct sc_param params_32_43[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_32_44[] = {{"self", &sc_types[87]}};
+static const struct sc_param params_32_45[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_32[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_32_0, &sc_types[251]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_32_1, &sc_types[88]},
@@ -3999,6 +4052,7 @@ static const struct sc_message messages_32[] = {
 	{"create", SC_MSG_CREATE, -1, true, true, SC_PUBLISHED, 0xf, 1, params_32_42, &sc_types[87]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_32_43, &sc_types[87]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_32_44, &sc_types[250]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_32_45, &sc_types[251]},
 };
 static const struct sc_param params_33_0[] = {{0}};
 static const struct sc_param params_33_1[] = {{0}};
@@ -4018,6 +4072,7 @@ static const struct sc_param params_33_14[] = {{"self", &sc_types[147]}};
 static const struct sc_param params_33_15[] = {{"args", &sc_types[253]}};
 static const struct sc_param params_33_16[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_33_17[] = {{"self", &sc_types[147]}};
+static const struct sc_param params_33_18[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_33[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_33_0, &sc_types[254]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_33_1, &sc_types[148]},
@@ -4037,6 +4092,7 @@ static const struct sc_message messages_33[] = {
 	{"create", SC_MSG_CREATE, -1, true, true, SC_PUBLISHED, 0x3, 1, params_33_15, &sc_types[147]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_33_16, &sc_types[147]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_33_17, &sc_types[253]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_33_18, &sc_types[254]},
 };
 static const struct sc_param params_34_0[] = {{0}};
 static const struct sc_param params_34_1[] = {{0}};
@@ -4050,6 +4106,7 @@ static const struct sc_param params_34_8[] = {{"self", &sc_types[91]}};
 static const struct sc_param params_34_9[] = {{"self", &sc_types[91]}};
 static const struct sc_param params_34_10[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_34_11[] = {{"self", &sc_types[91]}};
+static const struct sc_param params_34_12[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_34[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_DEPRECATED, 0x7f, 0, params_34_0, &sc_types[256]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_DEPRECATED, 0x7f, 0, params_34_1, &sc_types[92]},
@@ -4063,6 +4120,7 @@ static const struct sc_message messages_34[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_34_9, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_DEPRECATED, 0x7f, 1, params_34_10, &sc_types[91]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_DEPRECATED, 0x7f, 1, params_34_11, &sc_types[255]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_DEPRECATED, 0x7f, 1, params_34_12, &sc_types[256]},
 };
 static const struct sc_param params_35_0[] = {{0}};
 static const struct sc_param params_35_1[] = {{0}};
@@ -4078,6 +4136,7 @@ static const struct sc_param params_35_10[] = {{"self", &sc_types[93]}};
 static const struct sc_param params_35_11[] = {{"self", &sc_types[93]}};
 static const struct sc_param params_35_12[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_35_13[] = {{"self", &sc_types[93]}};
+static const struct sc_param params_35_14[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_35[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PROTOTYPED, 0x7f, 0, params_35_0, &sc_types[262]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PROTOTYPED, 0x7f, 0, params_35_1, &sc_types[94]},
@@ -4093,6 +4152,7 @@ static const struct sc_message messages_35[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_35_11, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PROTOTYPED, 0x7f, 1, params_35_12, &sc_types[93]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PROTOTYPED, 0x7f, 1, params_35_13, &sc_types[261]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PROTOTYPED, 0x7f, 1, params_35_14, &sc_types[262]},
 };
 static const struct sc_param params_36_0[] = {{0}};
 static const struct sc_param params_36_1[] = {{0}};
@@ -4108,6 +4168,7 @@ static const struct sc_param params_36_10[] = {{"self", &sc_types[83]}};
 static const struct sc_param params_36_11[] = {{"args", &sc_types[264]}};
 static const struct sc_param params_36_12[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_36_13[] = {{"self", &sc_types[83]}};
+static const struct sc_param params_36_14[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_36[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_36_0, &sc_types[265]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_36_1, &sc_types[84]},
@@ -4123,6 +4184,7 @@ static const struct sc_message messages_36[] = {
 	{"create", SC_MSG_CREATE, -1, true, true, SC_PUBLISHED, 0xf, 1, params_36_11, &sc_types[83]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_36_12, &sc_types[83]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_36_13, &sc_types[264]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_36_14, &sc_types[265]},
 };
 static const struct sc_param params_37_0[] = {{"self", &sc_types[2]}, {"key", &sc_types[0]}};
 static const struct sc_param params_37_1[] = {{"self", &sc_types[2]}, {"key", &sc_types[0]}, {"value", &sc_types[0]}};
@@ -4170,6 +4232,7 @@ static const struct sc_param params_39_13[] = {{"self", &sc_types[34]}};
 static const struct sc_param params_39_14[] = {{"label", &sc_types[0]}};
 static const struct sc_param params_39_15[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_39_16[] = {{"self", &sc_types[34]}};
+static const struct sc_param params_39_17[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_39[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_39_0, &sc_types[268]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_39_1, &sc_types[269]},
@@ -4188,6 +4251,7 @@ static const struct sc_message messages_39[] = {
 	{"get_by_name_label", SC_MSG_GET_BY_NAME_LABEL, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_39_14, &sc_types[269]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_39_15, &sc_types[34]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_39_16, &sc_types[267]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_39_17, &sc_types[268]},
 };
 static const struct sc_param params_40_0[] = {{"expr", &sc_types[0]}};
 static const struct sc_param params_40_1[] = {{0}};
@@ -4200,16 +4264,16 @@ static const struct sc_param params_40_7[] = {{"messages", &sc_types[274]}};
 static const struct sc_param params_40_8[] = {{"self", &sc_types[271]}};
 static const struct sc_param params_40_9[] = {{"name", &sc_types[0]}, {"priority", &sc_types[28]}, {"cls", &sc_types[270]}, {"obj_uuid", &sc_types[0]}, {"body", &sc_types[0]}};
 static const struct sc_message messages_40[] = {
-	{"get_all_records_where", SC_MSG_CUSTOM, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_40_0, &sc_types[273]},
-	{"get_all_records", SC_MSG_CUSTOM, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_40_1, &sc_types[273]},
-	{"get_by_uuid", SC_MSG_CUSTOM, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_40_2, &sc_types[271]},
-	{"get_record", SC_MSG_CUSTOM, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_40_3, &sc_types[272]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_40_0, &sc_types[273]},
+	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_40_1, &sc_types[273]},
+	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_40_2, &sc_types[271]},
+	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_40_3, &sc_types[272]},
 	{"get_since", SC_MSG_CUSTOM, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_40_4, &sc_types[273]},
-	{"get_all", SC_MSG_CUSTOM, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_40_5, &sc_types[274]},
+	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_40_5, &sc_types[274]},
 	{"get", SC_MSG_CUSTOM, -1, true, false, SC_PUBLISHED, 0x7f, 3, params_40_6, &sc_types[273]},
 	{"destroy_many", SC_MSG_CUSTOM, -1, true, true, SC_PROTOTYPED, 0x3, 1, params_40_7, &sc_types[11]},
-	{"destroy", SC_MSG_CUSTOM, -1, true, false, SC_PUBLISHED, 0x3, 1, params_40_8, &sc_types[11]},
-	{"create", SC_MSG_CUSTOM, -1, true, false, SC_PUBLISHED, 0x3, 5, params_40_9, &sc_types[271]},
+	{"destroy", SC_MSG_DESTROY, -1, true, true, SC_PUBLISHED, 0x3, 1, params_40_8, &sc_types[11]},
+	{"create", SC_MSG_CREATE, -1, true, true, SC_PUBLISHED, 0x3, 5, params_40_9, &sc_types[271]},
 };
 static const struct sc_param params_41_0[] = {{0}};
 static const struct sc_param params_41_1[] = {{0}};
@@ -4224,6 +4288,7 @@ static const struct sc_param params_41_9[] = {{"self", &sc_types[43]}};
 static const struct sc_param params_41_10[] = {{"args", &sc_types[275]}};
 static const struct sc_param params_41_11[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_41_12[] = {{"self", &sc_types[43]}};
+static const struct sc_param params_41_13[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_41[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x3, 0, params_41_0, &sc_types[276]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x3, 0, params_41_1, &sc_types[277]},
@@ -4238,6 +4303,7 @@ static const struct sc_message messages_41[] = {
 	{"create", SC_MSG_CREATE, -1, true, true, SC_PUBLISHED, 0x3, 1, params_41_10, &sc_types[43]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x3, 1, params_41_11, &sc_types[43]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x3, 1, params_41_12, &sc_types[275]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x3, 1, params_41_13, &sc_types[276]},
 };
 static const struct sc_param params_42_0[] = {{0}};
 static const struct sc_param params_42_1[] = {{0}};
@@ -4258,6 +4324,7 @@ static const struct sc_param params_42_15[] = {{"self", &sc_types[201]}};
 static const struct sc_param params_42_16[] = {{"self", &sc_types[201]}};
 static const struct sc_param params_42_17[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_42_18[] = {{"self", &sc_types[201]}};
+static const struct sc_param params_42_19[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_42[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_42_0, &sc_types[280]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_42_1, &sc_types[202]},
@@ -4278,6 +4345,7 @@ static const struct sc_message messages_42[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_42_16, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_42_17, &sc_types[201]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_42_18, &sc_types[279]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_42_19, &sc_types[280]},
 };
 static const struct sc_param params_43_0[] = {{0}};
 static const struct sc_param params_43_1[] = {{0}};
@@ -4291,6 +4359,7 @@ static const struct sc_param params_43_8[] = {{"self", &sc_types[206]}};
 static const struct sc_param params_43_9[] = {{"self", &sc_types[206]}};
 static const struct sc_param params_43_10[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_43_11[] = {{"self", &sc_types[206]}};
+static const struct sc_param params_43_12[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_43[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_43_0, &sc_types[283]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_43_1, &sc_types[207]},
@@ -4304,6 +4373,7 @@ static const struct sc_message messages_43[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_43_9, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_43_10, &sc_types[206]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_43_11, &sc_types[282]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_43_12, &sc_types[283]},
 };
 static const struct sc_param params_44_0[] = {{0}};
 static const struct sc_param params_44_1[] = {{0}};
@@ -4323,6 +4393,7 @@ static const struct sc_param params_44_14[] = {{"self", &sc_types[103]}};
 static const struct sc_param params_44_15[] = {{"self", &sc_types[103]}};
 static const struct sc_param params_44_16[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_44_17[] = {{"self", &sc_types[103]}};
+static const struct sc_param params_44_18[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_44[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_44_0, &sc_types[285]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_44_1, &sc_types[104]},
@@ -4342,6 +4413,7 @@ static const struct sc_message messages_44[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_44_15, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_44_16, &sc_types[103]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_44_17, &sc_types[284]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_44_18, &sc_types[285]},
 };
 static const struct sc_param params_45_0[] = {{0}};
 static const struct sc_param params_45_1[] = {{0}};
@@ -4369,6 +4441,7 @@ static const struct sc_param params_45_22[] = {{"self", &sc_types[152]}};
 static const struct sc_param params_45_23[] = {{"self", &sc_types[152]}};
 static const struct sc_param params_45_24[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_45_25[] = {{"self", &sc_types[152]}};
+static const struct sc_param params_45_26[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_45[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_45_0, &sc_types[291]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_45_1, &sc_types[153]},
@@ -4396,6 +4469,7 @@ static const struct sc_message messages_45[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_45_23, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_45_24, &sc_types[152]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_45_25, &sc_types[290]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_45_26, &sc_types[291]},
 };
 static const struct sc_param params_46_0[] = {{0}};
 static const struct sc_param params_46_1[] = {{0}};
@@ -4421,6 +4495,7 @@ static const struct sc_param params_46_20[] = {{"self", &sc_types[115]}};
 static const struct sc_param params_46_21[] = {{"label", &sc_types[0]}};
 static const struct sc_param params_46_22[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_46_23[] = {{"self", &sc_types[115]}};
+static const struct sc_param params_46_24[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_46[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_46_0, &sc_types[294]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_46_1, &sc_types[295]},
@@ -4446,6 +4521,7 @@ static const struct sc_message messages_46[] = {
 	{"get_by_name_label", SC_MSG_GET_BY_NAME_LABEL, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_46_21, &sc_types[295]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_46_22, &sc_types[115]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_46_23, &sc_types[293]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_46_24, &sc_types[294]},
 };
 static const struct sc_param params_47_0[] = {{0}};
 static const struct sc_param params_47_1[] = {{0}};
@@ -4469,6 +4545,7 @@ static const struct sc_param params_47_18[] = {{"self", &sc_types[101]}};
 static const struct sc_param params_47_19[] = {{"self", &sc_types[101]}};
 static const struct sc_param params_47_20[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_47_21[] = {{"self", &sc_types[101]}};
+static const struct sc_param params_47_22[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_47[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_47_0, &sc_types[297]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_47_1, &sc_types[102]},
@@ -4492,6 +4569,7 @@ static const struct sc_message messages_47[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_47_19, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_47_20, &sc_types[101]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_47_21, &sc_types[296]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_47_22, &sc_types[297]},
 };
 static const struct sc_param params_48_0[] = {{0}};
 static const struct sc_param params_48_1[] = {{0}};
@@ -4513,6 +4591,7 @@ static const struct sc_param params_48_16[] = {{"self", &sc_types[286]}};
 static const struct sc_param params_48_17[] = {{"self", &sc_types[286]}};
 static const struct sc_param params_48_18[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_48_19[] = {{"self", &sc_types[286]}};
+static const struct sc_param params_48_20[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_48[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_48_0, &sc_types[300]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_48_1, &sc_types[287]},
@@ -4534,6 +4613,7 @@ static const struct sc_message messages_48[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_48_17, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_48_18, &sc_types[286]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_48_19, &sc_types[299]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_48_20, &sc_types[300]},
 };
 static const struct sc_param params_49_0[] = {{0}};
 static const struct sc_param params_49_1[] = {{0}};
@@ -4552,6 +4632,7 @@ static const struct sc_param params_49_13[] = {{"self", &sc_types[307]}};
 static const struct sc_param params_49_14[] = {{"label", &sc_types[0]}};
 static const struct sc_param params_49_15[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_49_16[] = {{"self", &sc_types[307]}};
+static const struct sc_param params_49_17[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_49[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_49_0, &sc_types[309]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_49_1, &sc_types[310]},
@@ -4570,6 +4651,7 @@ static const struct sc_message messages_49[] = {
 	{"get_by_name_label", SC_MSG_GET_BY_NAME_LABEL, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_49_14, &sc_types[310]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_49_15, &sc_types[307]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_49_16, &sc_types[308]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_49_17, &sc_types[309]},
 };
 static const struct sc_param params_50_0[] = {{0}};
 static const struct sc_param params_50_1[] = {{0}};
@@ -4582,6 +4664,7 @@ static const struct sc_param params_50_7[] = {{"self", &sc_types[303]}};
 static const struct sc_param params_50_8[] = {{"self", &sc_types[303]}};
 static const struct sc_param params_50_9[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_50_10[] = {{"self", &sc_types[303]}};
+static const struct sc_param params_50_11[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_50[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_50_0, &sc_types[312]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_50_1, &sc_types[304]},
@@ -4594,6 +4677,7 @@ static const struct sc_message messages_50[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_50_8, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_50_9, &sc_types[303]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_50_10, &sc_types[311]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_50_11, &sc_types[312]},
 };
 static const struct sc_param params_51_0[] = {{0}};
 static const struct sc_param params_51_1[] = {{0}};
@@ -4606,6 +4690,7 @@ static const struct sc_param params_51_7[] = {{"self", &sc_types[305]}};
 static const struct sc_param params_51_8[] = {{"self", &sc_types[305]}};
 static const struct sc_param params_51_9[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_51_10[] = {{"self", &sc_types[305]}};
+static const struct sc_param params_51_11[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_51[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_51_0, &sc_types[315]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_51_1, &sc_types[306]},
@@ -4618,6 +4703,7 @@ static const struct sc_message messages_51[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_51_8, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_51_9, &sc_types[305]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_51_10, &sc_types[314]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_51_11, &sc_types[315]},
 };
 static const struct sc_param params_52_0[] = {{0}};
 static const struct sc_param params_52_1[] = {{0}};
@@ -4631,6 +4717,7 @@ static const struct sc_param params_52_8[] = {{"self", &sc_types[301]}};
 static const struct sc_param params_52_9[] = {{"args", &sc_types[316]}};
 static const struct sc_param params_52_10[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_52_11[] = {{"self", &sc_types[301]}};
+static const struct sc_param params_52_12[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_52[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_52_0, &sc_types[317]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_52_1, &sc_types[302]},
@@ -4644,6 +4731,7 @@ static const struct sc_message messages_52[] = {
 	{"create", SC_MSG_CREATE, -1, true, true, SC_PUBLISHED, 0x3, 1, params_52_9, &sc_types[301]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_52_10, &sc_types[301]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_52_11, &sc_types[316]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_52_12, &sc_types[317]},
 };
 static const struct sc_param params_53_0[] = {{0}};
 static const struct sc_param params_53_1[] = {{0}};
@@ -4657,6 +4745,7 @@ static const struct sc_param params_53_8[] = {{"self", &sc_types[158]}};
 static const struct sc_param params_53_9[] = {{"label", &sc_types[0]}};
 static const struct sc_param params_53_10[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_53_11[] = {{"self", &sc_types[158]}};
+static const struct sc_param params_53_12[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_53[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_53_0, &sc_types[319]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_53_1, &sc_types[159]},
@@ -4670,6 +4759,7 @@ static const struct sc_message messages_53[] = {
 	{"get_by_name_label", SC_MSG_GET_BY_NAME_LABEL, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_53_9, &sc_types[159]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_53_10, &sc_types[158]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_53_11, &sc_types[318]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_53_12, &sc_types[319]},
 };
 static const struct sc_param params_54_0[] = {{0}};
 static const struct sc_param params_54_1[] = {{0}};
@@ -4681,6 +4771,7 @@ static const struct sc_param params_54_6[] = {{"self", &sc_types[321]}};
 static const struct sc_param params_54_7[] = {{"self", &sc_types[321]}};
 static const struct sc_param params_54_8[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_54_9[] = {{"self", &sc_types[321]}};
+static const struct sc_param params_54_10[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_54[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_54_0, &sc_types[323]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_54_1, &sc_types[324]},
@@ -4692,6 +4783,7 @@ static const struct sc_message messages_54[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_54_7, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_54_8, &sc_types[321]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_54_9, &sc_types[322]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_54_10, &sc_types[323]},
 };
 static const struct sc_message messages_55[] = {
 	{0},
@@ -4719,6 +4811,7 @@ static const struct sc_param params_56_19[] = {{"self", &sc_types[154]}};
 static const struct sc_param params_56_20[] = {{"self", &sc_types[154]}};
 static const struct sc_param params_56_21[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_56_22[] = {{"self", &sc_types[154]}};
+static const struct sc_param params_56_23[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_56[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_56_0, &sc_types[327]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_56_1, &sc_types[155]},
@@ -4743,6 +4836,7 @@ static const struct sc_message messages_56[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_56_20, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_56_21, &sc_types[154]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_56_22, &sc_types[326]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_56_23, &sc_types[327]},
 };
 static const struct sc_param params_57_0[] = {{0}};
 static const struct sc_param params_57_1[] = {{0}};
@@ -4762,6 +4856,7 @@ static const struct sc_param params_57_14[] = {{"self", &sc_types[325]}};
 static const struct sc_param params_57_15[] = {{"label", &sc_types[0]}};
 static const struct sc_param params_57_16[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_57_17[] = {{"self", &sc_types[325]}};
+static const struct sc_param params_57_18[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_57[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_57_0, &sc_types[329]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_57_1, &sc_types[330]},
@@ -4781,6 +4876,7 @@ static const struct sc_message messages_57[] = {
 	{"get_by_name_label", SC_MSG_GET_BY_NAME_LABEL, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_57_15, &sc_types[330]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_57_16, &sc_types[325]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_57_17, &sc_types[328]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_57_18, &sc_types[329]},
 };
 static const struct sc_param params_58_0[] = {{0}};
 static const struct sc_param params_58_1[] = {{0}};
@@ -4799,6 +4895,7 @@ static const struct sc_param params_58_13[] = {{"self", &sc_types[89]}};
 static const struct sc_param params_58_14[] = {{"self", &sc_types[89]}};
 static const struct sc_param params_58_15[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_58_16[] = {{"self", &sc_types[89]}};
+static const struct sc_param params_58_17[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_58[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_58_0, &sc_types[335]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_58_1, &sc_types[90]},
@@ -4817,6 +4914,7 @@ static const struct sc_message messages_58[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_58_14, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_58_15, &sc_types[89]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_58_16, &sc_types[334]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_58_17, &sc_types[335]},
 };
 static const struct sc_param params_59_0[] = {{0}};
 static const struct sc_param params_59_1[] = {{0}};
@@ -4847,6 +4945,7 @@ static const struct sc_param params_59_25[] = {{"self", &sc_types[341]}};
 static const struct sc_param params_59_26[] = {{"self", &sc_types[341]}};
 static const struct sc_param params_59_27[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_59_28[] = {{"self", &sc_types[341]}};
+static const struct sc_param params_59_29[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_59[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_59_0, &sc_types[343]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_59_1, &sc_types[344]},
@@ -4877,6 +4976,7 @@ static const struct sc_message messages_59[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_59_26, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_59_27, &sc_types[341]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_59_28, &sc_types[342]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_59_29, &sc_types[343]},
 };
 static const struct sc_param params_60_0[] = {{0}};
 static const struct sc_param params_60_1[] = {{0}};
@@ -4898,6 +4998,7 @@ static const struct sc_param params_60_16[] = {{"self", &sc_types[336]}};
 static const struct sc_param params_60_17[] = {{"self", &sc_types[336]}};
 static const struct sc_param params_60_18[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_60_19[] = {{"self", &sc_types[336]}};
+static const struct sc_param params_60_20[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_60[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_60_0, &sc_types[349]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_60_1, &sc_types[337]},
@@ -4919,6 +5020,7 @@ static const struct sc_message messages_60[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_60_17, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_60_18, &sc_types[336]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_60_19, &sc_types[348]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_60_20, &sc_types[349]},
 };
 static const struct sc_param params_61_0[] = {{0}};
 static const struct sc_param params_61_1[] = {{0}};
@@ -4931,6 +5033,7 @@ static const struct sc_param params_61_7[] = {{"self", &sc_types[160]}};
 static const struct sc_param params_61_8[] = {{"self", &sc_types[160]}};
 static const struct sc_param params_61_9[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_61_10[] = {{"self", &sc_types[160]}};
+static const struct sc_param params_61_11[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_61[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_61_0, &sc_types[352]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_61_1, &sc_types[161]},
@@ -4943,6 +5046,7 @@ static const struct sc_message messages_61[] = {
 	{"get_uuid", SC_MSG_GET_FIELD, 0, true, false, SC_PUBLISHED, 0x7f, 1, params_61_8, &sc_types[0]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_61_9, &sc_types[160]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_61_10, &sc_types[351]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_61_11, &sc_types[352]},
 };
 static const struct sc_param params_62_0[] = {{0}};
 static const struct sc_param params_62_1[] = {{0}};
@@ -4962,6 +5066,7 @@ static const struct sc_param params_62_14[] = {{"self", &sc_types[41]}};
 static const struct sc_param params_62_15[] = {{"label", &sc_types[0]}};
 static const struct sc_param params_62_16[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_62_17[] = {{"self", &sc_types[41]}};
+static const struct sc_param params_62_18[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_62[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_62_0, &sc_types[354]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PUBLISHED, 0x7f, 0, params_62_1, &sc_types[42]},
@@ -4981,6 +5086,7 @@ static const struct sc_message messages_62[] = {
 	{"get_by_name_label", SC_MSG_GET_BY_NAME_LABEL, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_62_15, &sc_types[42]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_62_16, &sc_types[41]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_62_17, &sc_types[353]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PUBLISHED, 0x7f, 1, params_62_18, &sc_types[354]},
 };
 static const struct sc_param params_63_0[] = {{0}};
 static const struct sc_param params_63_1[] = {{0}};
@@ -5004,6 +5110,7 @@ static const struct sc_param params_63_18[] = {{"self", &sc_types[355]}};
 static const struct sc_param params_63_19[] = {{"args", &sc_types[356]}};
 static const struct sc_param params_63_20[] = {{"uuid", &sc_types[0]}};
 static const struct sc_param params_63_21[] = {{"self", &sc_types[355]}};
+static const struct sc_param params_63_22[] = {{"expr", &sc_types[0]}};
 static const struct sc_message messages_63[] = {
 	{"get_all_records", SC_MSG_GET_ALL_RECORDS, -1, true, false, SC_PROTOTYPED, 0x7f, 0, params_63_0, &sc_types[357]},
 	{"get_all", SC_MSG_GET_ALL, -1, true, false, SC_PROTOTYPED, 0x7f, 0, params_63_1, &sc_types[358]},
@@ -5027,73 +5134,74 @@ static const struct sc_message messages_63[] = {
 	{"create", SC_MSG_CREATE, -1, true, true, SC_PROTOTYPED, 0x1, 1, params_63_19, &sc_types[355]},
 	{"get_by_uuid", SC_MSG_GET_BY_UUID, -1, true, false, SC_PROTOTYPED, 0x7f, 1, params_63_20, &sc_types[355]},
 	{"get_record", SC_MSG_GET_RECORD, -1, true, false, SC_PROTOTYPED, 0x7f, 1, params_63_21, &sc_types[356]},
+	{"get_all_records_where", SC_MSG_GET_ALL_RECORDS_WHERE, -1, true, false, SC_PROTOTYPED, 0x7f, 1, params_63_22, &sc_types[357]},
 };
 
 const struct sc_class sc_classes[] = {
 	{"session", "session", SC_PUBLISHED, false, false, false, 16, fields_0, 29, messages_0, 0, -1},
 	{"auth", "auth", SC_PUBLISHED, false, false, false, 0, fields_1, 3, messages_1, -1, -1},
-	{"subject", "subject", SC_PUBLISHED, true, true, true, 4, fields_2, 13, messages_2, 0, -1},
-	{"role", "role", SC_PUBLISHED, true, true, true, 5, fields_3, 14, messages_3, 0, 1},
-	{"task", "task", SC_PUBLISHED, true, false, true, 17, fields_4, 32, messages_4, 0, 1},
+	{"subject", "subject", SC_PUBLISHED, true, true, true, 4, fields_2, 14, messages_2, 0, -1},
+	{"role", "role", SC_PUBLISHED, true, true, true, 5, fields_3, 15, messages_3, 0, 1},
+	{"task", "task", SC_PUBLISHED, true, false, true, 17, fields_4, 33, messages_4, 0, 1},
 	{"event", "event", SC_PUBLISHED, false, false, false, 7, fields_5, 6, messages_5, -1, -1},
-	{"pool", "pool", SC_PUBLISHED, true, true, true, 57, fields_6, 157, messages_6, 0, 1},
-	{"pool_patch", "pool_patch", SC_DEPRECATED, true, true, true, 10, fields_7, 25, messages_7, 0, 1},
-	{"pool_update", "pool_update", SC_PUBLISHED, true, true, true, 11, fields_8, 25, messages_8, 0, 1},
-	{"VM", "vm", SC_PUBLISHED, true, true, true, 89, fields_9, 217, messages_9, 0, 3},
-	{"VM_metrics", "vm_metrics", SC_PUBLISHED, true, true, true, 15, fields_10, 22, messages_10, 0, -1},
-	{"VM_guest_metrics", "vm_guest_metrics", SC_PUBLISHED, true, true, true, 12, fields_11, 19, messages_11, 0, -1},
-	{"VMSS", "vmss", SC_PUBLISHED, true, true, true, 10, fields_12, 28, messages_12, 0, 1},
-	{"VM_appliance", "vm_appliance", SC_PUBLISHED, true, true, true, 6, fields_13, 22, messages_13, 0, 1},
-	{"DR_task", "dr_task", SC_PUBLISHED, true, true, true, 2, fields_14, 8, messages_14, 0, -1},
-	{"host", "host", SC_PUBLISHED, true, true, true, 70, fields_15, 168, messages_15, 0, 1},
-	{"host_crashdump", "host_crashdump", SC_PUBLISHED, true, true, true, 5, fields_16, 14, messages_16, 0, -1},
-	{"host_patch", "host_patch", SC_DEPRECATED, true, true, true, 10, fields_17, 20, messages_17, 0, 1},
-	{"host_metrics", "host_metrics", SC_PUBLISHED, true, true, true, 5, fields_18, 12, messages_18, 0, -1},
-	{"host_cpu", "host_cpu", SC_DEPRECATED, true, true, true, 13, fields_19, 20, messages_19, 0, -1},
-	{"network", "network", SC_PUBLISHED, true, true, true, 16, fields_20, 36, messages_20, 0, 1},
-	{"VIF", "vif", SC_PUBLISHED, true, true, true, 26, fields_21, 52, messages_21, 0, -1},
-	{"PIF", "pif", SC_PUBLISHED, true, true, true, 35, fields_22, 56, messages_22, 0, -1},
-	{"PIF_metrics", "pif_metrics", SC_PUBLISHED, true, true, true, 11, fields_23, 18, messages_23, 0, -1},
-	{"Bond", "bond", SC_PUBLISHED, true, true, true, 9, fields_24, 20, messages_24, 0, -1},
-	{"VLAN", "vlan", SC_PUBLISHED, true, true, true, 5, fields_25, 14, messages_25, 0, -1},
-	{"SM", "sm", SC_PUBLISHED, true, true, true, 14, fields_26, 22, messages_26, 0, 1},
-	{"SR", "sr", SC_PUBLISHED, true, true, true, 21, fields_27, 58, messages_27, 0, 1},
+	{"pool", "pool", SC_PUBLISHED, true, true, true, 57, fields_6, 158, messages_6, 0, 1},
+	{"pool_patch", "pool_patch", SC_DEPRECATED, true, true, true, 10, fields_7, 26, messages_7, 0, 1},
+	{"pool_update", "pool_update", SC_PUBLISHED, true, true, true, 11, fields_8, 26, messages_8, 0, 1},
+	{"VM", "vm", SC_PUBLISHED, true, true, true, 89, fields_9, 218, messages_9, 0, 3},
+	{"VM_metrics", "vm_metrics", SC_PUBLISHED, true, true, true, 15, fields_10, 23, messages_10, 0, -1},
+	{"VM_guest_metrics", "vm_guest_metrics", SC_PUBLISHED, true, true, true, 12, fields_11, 20, messages_11, 0, -1},
+	{"VMSS", "vmss", SC_PUBLISHED, true, true, true, 10, fields_12, 29, messages_12, 0, 1},
+	{"VM_appliance", "vm_appliance", SC_PUBLISHED, true, true, true, 6, fields_13, 23, messages_13, 0, 1},
+	{"DR_task", "dr_task", SC_PUBLISHED, true, true, true, 2, fields_14, 9, messages_14, 0, -1},
+	{"host", "host", SC_PUBLISHED, true, true, true, 70, fields_15, 169, messages_15, 0, 1},
+	{"host_crashdump", "host_crashdump", SC_PUBLISHED, true, true, true, 5, fields_16, 15, messages_16, 0, -1},
+	{"host_patch", "host_patch", SC_DEPRECATED, true, true, true, 10, fields_17, 21, messages_17, 0, 1},
+	{"host_metrics", "host_metrics", SC_PUBLISHED, true, true, true, 5, fields_18, 13, messages_18, 0, -1},
+	{"host_cpu", "host_cpu", SC_DEPRECATED, true, true, true, 13, fields_19, 21, messages_19, 0, -1},
+	{"network", "network", SC_PUBLISHED, true, true, true, 16, fields_20, 37, messages_20, 0, 1},
+	{"VIF", "vif", SC_PUBLISHED, true, true, true, 26, fields_21, 53, messages_21, 0, -1},
+	{"PIF", "pif", SC_PUBLISHED, true, true, true, 35, fields_22, 57, messages_22, 0, -1},
+	{"PIF_metrics", "pif_metrics", SC_PUBLISHED, true, true, true, 11, fields_23, 19, messages_23, 0, -1},
+	{"Bond", "bond", SC_PUBLISHED, true, true, true, 9, fields_24, 21, messages_24, 0, -1},
+	{"VLAN", "vlan", SC_PUBLISHED, true, true, true, 5, fields_25, 15, messages_25, 0, -1},
+	{"SM", "sm", SC_PUBLISHED, true, true, true, 14, fields_26, 23, messages_26, 0, 1},
+	{"SR", "sr", SC_PUBLISHED, true, true, true, 21, fields_27, 59, messages_27, 0, 1},
 	{"sr_stat", "sr_stat", SC_PUBLISHED, false, false, false, 7, fields_28, 0, messages_28, 0, 1},
 	{"probe_result", "probe_result", SC_PUBLISHED, false, false, false, 4, fields_29, 0, messages_29, -1, -1},
 	{"LVHD", "lvhd", SC_PUBLISHED, false, false, false, 1, fields_30, 4, messages_30, 0, -1},
-	{"VDI", "vdi", SC_PUBLISHED, true, true, true, 32, fields_31, 72, messages_31, 0, 1},
-	{"VBD", "vbd", SC_PUBLISHED, true, true, true, 21, fields_32, 45, messages_32, 0, -1},
-	{"PBD", "pbd", SC_PUBLISHED, true, true, true, 6, fields_33, 18, messages_33, 0, -1},
-	{"crashdump", "crashdump", SC_DEPRECATED, true, true, true, 4, fields_34, 12, messages_34, 0, -1},
-	{"VTPM", "vtpm", SC_PROTOTYPED, true, true, true, 8, fields_35, 14, messages_35, 0, -1},
-	{"console", "console", SC_PUBLISHED, true, true, true, 5, fields_36, 14, messages_36, 0, -1},
+	{"VDI", "vdi", SC_PUBLISHED, true, true, true, 32, fields_31, 73, messages_31, 0, 1},
+	{"VBD", "vbd", SC_PUBLISHED, true, true, true, 21, fields_32, 46, messages_32, 0, -1},
+	{"PBD", "pbd", SC_PUBLISHED, true, true, true, 6, fields_33, 19, messages_33, 0, -1},
+	{"crashdump", "crashdump", SC_DEPRECATED, true, true, true, 4, fields_34, 13, messages_34, 0, -1},
+	{"VTPM", "vtpm", SC_PROTOTYPED, true, true, true, 8, fields_35, 15, messages_35, 0, -1},
+	{"console", "console", SC_PUBLISHED, true, true, true, 5, fields_36, 15, messages_36, 0, -1},
 	{"user", "user", SC_DEPRECATED, false, false, false, 4, fields_37, 12, messages_37, 0, -1},
 	{"data_source", "data_source", SC_PUBLISHED, false, false, false, 8, fields_38, 0, messages_38, -1, 0},
-	{"blob", "blob", SC_PUBLISHED, true, true, true, 7, fields_39, 17, messages_39, 0, 1},
+	{"blob", "blob", SC_PUBLISHED, true, true, true, 7, fields_39, 18, messages_39, 0, 1},
 	{"message", "message", SC_PUBLISHED, true, true, true, 7, fields_40, 10, messages_40, 0, -1},
-	{"secret", "secret", SC_PUBLISHED, true, true, false, 3, fields_41, 13, messages_41, 0, -1},
-	{"tunnel", "tunnel", SC_PUBLISHED, true, true, true, 6, fields_42, 19, messages_42, 0, -1},
-	{"network_sriov", "network_sriov", SC_PUBLISHED, true, true, true, 5, fields_43, 12, messages_43, 0, -1},
-	{"PCI", "pci", SC_PUBLISHED, true, true, true, 11, fields_44, 18, messages_44, 0, -1},
-	{"PGPU", "pgpu", SC_PUBLISHED, true, true, true, 12, fields_45, 26, messages_45, 0, -1},
-	{"GPU_group", "gpu_group", SC_PUBLISHED, true, true, true, 10, fields_46, 24, messages_46, 0, 1},
-	{"VGPU", "vgpu", SC_PUBLISHED, true, true, true, 12, fields_47, 22, messages_47, 0, -1},
-	{"VGPU_type", "vgpu_type", SC_PUBLISHED, true, true, true, 16, fields_48, 20, messages_48, 0, -1},
-	{"PVS_site", "pvs_site", SC_PUBLISHED, true, true, true, 7, fields_49, 17, messages_49, 0, 1},
-	{"PVS_server", "pvs_server", SC_PUBLISHED, true, true, true, 5, fields_50, 11, messages_50, 0, -1},
-	{"PVS_proxy", "pvs_proxy", SC_PUBLISHED, true, true, true, 5, fields_51, 11, messages_51, 0, -1},
-	{"PVS_cache_storage", "pvs_cache_storage", SC_PUBLISHED, true, true, true, 6, fields_52, 12, messages_52, 0, -1},
-	{"Feature", "feature", SC_PUBLISHED, true, true, true, 7, fields_53, 12, messages_53, 0, 1},
-	{"SDN_controller", "sdn_controller", SC_PUBLISHED, true, true, true, 4, fields_54, 10, messages_54, 0, -1},
+	{"secret", "secret", SC_PUBLISHED, true, true, false, 3, fields_41, 14, messages_41, 0, -1},
+	{"tunnel", "tunnel", SC_PUBLISHED, true, true, true, 6, fields_42, 20, messages_42, 0, -1},
+	{"network_sriov", "network_sriov", SC_PUBLISHED, true, true, true, 5, fields_43, 13, messages_43, 0, -1},
+	{"PCI", "pci", SC_PUBLISHED, true, true, true, 11, fields_44, 19, messages_44, 0, -1},
+	{"PGPU", "pgpu", SC_PUBLISHED, true, true, true, 12, fields_45, 27, messages_45, 0, -1},
+	{"GPU_group", "gpu_group", SC_PUBLISHED, true, true, true, 10, fields_46, 25, messages_46, 0, 1},
+	{"VGPU", "vgpu", SC_PUBLISHED, true, true, true, 12, fields_47, 23, messages_47, 0, -1},
+	{"VGPU_type", "vgpu_type", SC_PUBLISHED, true, true, true, 16, fields_48, 21, messages_48, 0, -1},
+	{"PVS_site", "pvs_site", SC_PUBLISHED, true, true, true, 7, fields_49, 18, messages_49, 0, 1},
+	{"PVS_server", "pvs_server", SC_PUBLISHED, true, true, true, 5, fields_50, 12, messages_50, 0, -1},
+	{"PVS_proxy", "pvs_proxy", SC_PUBLISHED, true, true, true, 5, fields_51, 12, messages_51, 0, -1},
+	{"PVS_cache_storage", "pvs_cache_storage", SC_PUBLISHED, true, true, true, 6, fields_52, 13, messages_52, 0, -1},
+	{"Feature", "feature", SC_PUBLISHED, true, true, true, 7, fields_53, 13, messages_53, 0, 1},
+	{"SDN_controller", "sdn_controller", SC_PUBLISHED, true, true, true, 4, fields_54, 11, messages_54, 0, -1},
 	{"vdi_nbd_server_info", "vdi_nbd_server_info", SC_PUBLISHED, false, false, false, 5, fields_55, 0, messages_55, -1, -1},
-	{"PUSB", "pusb", SC_PUBLISHED, true, true, true, 14, fields_56, 23, messages_56, 0, -1},
-	{"USB_group", "usb_group", SC_PUBLISHED, true, true, true, 6, fields_57, 18, messages_57, 0, 1},
-	{"VUSB", "vusb", SC_PUBLISHED, true, true, true, 7, fields_58, 17, messages_58, 0, -1},
-	{"Cluster", "cluster", SC_PUBLISHED, true, true, true, 15, fields_59, 29, messages_59, 0, -1},
-	{"Cluster_host", "cluster_host", SC_PUBLISHED, true, true, true, 11, fields_60, 20, messages_60, 0, -1},
-	{"Certificate", "certificate", SC_PUBLISHED, true, true, true, 7, fields_61, 11, messages_61, 0, -1},
-	{"Repository", "repository", SC_PUBLISHED, true, true, true, 8, fields_62, 18, messages_62, 0, 1},
-	{"Observer", "observer", SC_PROTOTYPED, true, true, true, 8, fields_63, 22, messages_63, 0, 1},
+	{"PUSB", "pusb", SC_PUBLISHED, true, true, true, 14, fields_56, 24, messages_56, 0, -1},
+	{"USB_group", "usb_group", SC_PUBLISHED, true, true, true, 6, fields_57, 19, messages_57, 0, 1},
+	{"VUSB", "vusb", SC_PUBLISHED, true, true, true, 7, fields_58, 18, messages_58, 0, -1},
+	{"Cluster", "cluster", SC_PUBLISHED, true, true, true, 15, fields_59, 30, messages_59, 0, -1},
+	{"Cluster_host", "cluster_host", SC_PUBLISHED, true, true, true, 11, fields_60, 21, messages_60, 0, -1},
+	{"Certificate", "certificate", SC_PUBLISHED, true, true, true, 7, fields_61, 12, messages_61, 0, -1},
+	{"Repository", "repository", SC_PUBLISHED, true, true, true, 8, fields_62, 19, messages_62, 0, 1},
+	{"Observer", "observer", SC_PROTOTYPED, true, true, true, 8, fields_63, 23, messages_63, 0, 1},
 };
 const int sc_nclasses = 64;
 

@@ -92,6 +92,7 @@ static const struct default_arg default_args[] = {
 
 #include "../wire/jsonv.h"
 
+/* given counts the parameters after the session. */
 static int fill_defaults(const char *method, const struct sc_message *m, xv *args, size_t given)
 {
 	for (size_t i = 0; i < sizeof default_args / sizeof default_args[0]; i++) {
@@ -200,7 +201,7 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 	if (given != want) {
 		size_t nsess = m->session ? 1 : 0;
 		if (given < nsess || given > want ||
-		    fill_defaults(key, m, &call->params, given) < 0)
+		    fill_defaults(key, m, &call->params, given - nsess) < 0)
 			count_mismatch(&call->err, key, m->nparams, given >= nsess ? given - nsess : 0);
 	}
 }
@@ -220,7 +221,12 @@ static int prepare_args(struct rpc_call *call, xv *args)
 	*args = xv_arr_new();
 	size_t first = m->session ? 1 : 0;
 	for (int i = 0; i < m->nparams; i++) {
-		xv v = xv_copy(xv_arr_get(&call->params, first + (size_t)i));
+		const xv *p = xv_arr_get(&call->params, first + (size_t)i);
+		if (!p) {
+			xv_free(args);
+			return xerr_internal(&call->err, "missing argument %d", i);
+		}
+		xv v = xv_copy(p);
 		if (sc_coerce(m->params[i].type, m->params[i].name, &v, &call->err) < 0) {
 			xv_free(&v);
 			xv_free(args);

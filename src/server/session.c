@@ -140,6 +140,8 @@ void session_forget(struct server *srv, const char *ref)
 	free(s->originator);
 	free(s);
 	destroy_rows(srv, victim, 1);
+	/* calls parked on this session re-run and fail with SESSION_INVALID */
+	db_wake_all(srv->db);
 }
 
 int session_logout(struct server *srv, const char *ref, struct xerr *err)

@@ -61,9 +61,9 @@ static void finish(struct server *srv, const char *task, const char *status, xv 
 
 void task_complete(struct server *srv, const char *task, const xv *result)
 {
+	/* a void result is xapi's empty string: "<value></value>" */
 	struct strbuf sb = STRBUF_INIT;
-	if (result->kind != XV_NIL)
-		wire_xml_value(&sb, result);
+	wire_xml_value(&sb, result);
 	finish(srv, task, "success", xv_str_own(sb_detach(&sb)), xv_arr_new());
 }
 
