@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Generates the C SDK's typed calls (xenon_calls.h, xenon_calls.c) from the
+XenAPI datamodel JSON: one C function per non-removed message, plus an
+xen_async_* variant for every message that has an Async form.
+
+Usage: gen_client.py DATAMODEL.json OUTDIR
+
+Each function packs its arguments into xv values and hands them to xc_gen,
+which calls the server and converts the result with sc_coerce using the
+schema's result type, so the generated code stays a few lines per message.
+The output is committed; rerun this when the datamodel changes.
+"""
+import json
+import os
+import sys
+
+# Kept in step with src/schema/gen_schema.py: classes whose explicit
+# messages have no Async variant, and the facts file's sync-only list.
+NO_ASYNC_CLASSES = {"session", "event", "task", "data_source", "blob"}
+RESERVED = {"c", "err", "result", "task", "a"}
+
+
+def load_facts():
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.join(here, "..", "schema"))
+    try:
+        import xapi_facts  # noqa: E402
+        return xapi_facts
+    except ImportError:
+        return None
+
+
+def base_kind(t):
+    if t in ("string",) or t.endswith(" ref") or t.startswith("enum "):
+        return "str"
+    if t in ("int", "datetime", "bool", "float", "void"):
+        return t
+    if t.endswith(" set"):
+        return "set"
+    return "map"  # maps, records, options, event batches
+
+
+C_ARG = {"str": "const char *", "int": "int64_t ", "datetime": "int64_t ",
+         "bool": "bool ", "float": "double ", "set": "const xv *", "map": "const xv *"}
+C_RES = {"str": "char **", "int": "int64_t *", "datetime": "int64_t *",
+         "bool": "bool *", "float": "double *", "set": "xv *", "map": "xv *"}
+PACK = {"str": "xc_s(%s)", "int": "xv_int(%s)", "datetime": "xv_time(%s)",
+        "bool": "xv_bool(%s)", "float": "xv_float(%s)", "set": "xc_set(%s)",
+        "map": "xc_map(%s)"}
+
+
+def cname(n):
+    return n + "_" if n in RESERVED else n
+
+
+def main():
+    src, outdir = sys.argv[1], sys.argv[2]
+    with open(src) as f:
+        dm = json.load(f)
+    facts = load_facts()
+    sync_only = set(getattr(facts, "SYNC_ONLY", []) if facts else [])
+
+    protos, bodies = [], []
+    seen = set()
+    for c in dm["classes"]:
+        if c["state"] == "Removed_s":
+            continue
+        cls = c["name"]
+        protos.append("")
+        protos.append("/* ---- %s ---- */" % cls)
+        for m in c["messages"]:
+            if m["state"] == "Removed_s":
+                continue
+            params = m["params"]
+            has_session = bool(params) and params[0] == ["session ref", "session_id"]
+            ps = params[1:] if has_session else params
+            fn = "xen_%s_%s" % (cls, m["name"])
+            if fn in seen:
+                raise SystemExit("duplicate function " + fn)
+            seen.add(fn)
+            method = "%s.%s" % (cls, m["name"])
+            args = ["struct xc *c"] + ["%s%s" % (C_ARG[base_kind(t)], cname(n)) for t, n in ps]
+            rk = base_kind(m["result"])
+            sig_args = list(args)
+            if rk != "void":
+                sig_args.append(C_RES[rk] + "result")
+            sig_args.append("struct xerr *err")
+            sig = "int %s(%s)" % (fn, ", ".join(sig_args))
+            dep = " /* deprecated */" if m["state"] == "Deprecated_s" else ""
+            protos.append(sig + ";" + dep)
+            packs = [PACK[base_kind(t)] % cname(n) for t, n in ps]
+            res = "result" if rk != "void" else "NULL"
+            bodies.append(sig)
+            bodies.append("{")
+            if packs:
+                bodies.append("\treturn xc_gen(c, \"%s\", (xv[]){%s}, %d, %s, err);"
+                              % (method, ", ".join(packs), len(packs), res))
+            else:
+                bodies.append("\treturn xc_gen(c, \"%s\", NULL, 0, %s, err);" % (method, res))
+            bodies.append("}")
+            # Async variants: custom messages with a session, outside the
+            # classes xapi never runs asynchronously, plus constructors and
+            # destructors (which xapi also offers as Async).
+            implicit = m.get("implicit", False)
+            is_async = has_session and cls not in NO_ASYNC_CLASSES and method not in sync_only and (
+                not implicit or m["name"] in ("create", "destroy"))
+            if not is_async:
+                continue
+            afn = "xen_async_%s_%s" % (cls, m["name"])
+            asig = "int %s(%s)" % (afn, ", ".join(args + ["char **task", "struct xerr *err"]))
+            protos.append(asig + ";")
+            bodies.append(asig)
+            bodies.append("{")
+            if packs:
+                bodies.append("\treturn xc_gen_async(c, \"%s\", (xv[]){%s}, %d, task, err);"
+                              % (method, ", ".join(packs), len(packs)))
+            else:
+                bodies.append("\treturn xc_gen_async(c, \"%s\", NULL, 0, task, err);" % method)
+            bodies.append("}")
+
+    h = ["/* Generated by gen_client.py from the XenAPI datamodel: do not edit.",
+         " * Typed XenAPI calls: one function per message; results are owned by",
+         " * the caller (free char *, xv_free xv). xen_async_* return a task ref",
+         " * to pass to xc_task_wait. */",
+         "#ifndef XENON_CALLS_H", "#define XENON_CALLS_H", "",
+         "#include <stdbool.h>", "#include <stdint.h>", "",
+         '#include "client.h"'] + protos + ["", "#endif"]
+    cc = ["/* Generated by gen_client.py from the XenAPI datamodel: do not edit. */",
+          '#include "xenon_calls.h"', ""] + bodies
+    with open(os.path.join(outdir, "xenon_calls.h"), "w") as f:
+        f.write("\n".join(h) + "\n")
+    with open(os.path.join(outdir, "xenon_calls.c"), "w") as f:
+        f.write("\n".join(cc) + "\n")
+
+
+if __name__ == "__main__":
+    main()
