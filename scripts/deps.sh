@@ -3,7 +3,7 @@
 # what is already there. Usage: scripts/deps.sh [build|test]
 set -e
 need="meson ninja-build pkg-config gcc libmicrohttpd-dev libjansson-dev libexpat1-dev \
-libsqlite3-dev libgnutls28-dev libcurl4-gnutls-dev libpam0g-dev libcrypt-dev libcmocka-dev"
+libsqlite3-dev libgnutls28-dev libcurl4-gnutls-dev libpam0g-dev libcrypt-dev libcmocka-dev qemu-utils"
 if [ "${1:-build}" = test ]; then
 	need="$need python3 nodejs npm valgrind"
 fi

@@ -12,6 +12,7 @@ void api_session_init(void);
 void api_task_init(void);
 void api_host_init(void);
 void api_vm_init(void);
+void api_storage_init(void); /* VDI, SR, PBD, VBD (api/storage.c) */
 
 /* Drops per-session state kept outside the store. */
 void event_session_gone(const char *session);

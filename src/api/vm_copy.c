@@ -1,10 +1,14 @@
-/* vm_copy: clone, copy, snapshot, checkpoint, revert, provision and
- * destroy, at the level of records. Disks are copied as VDI records here;
- * the storage layer turns each into copy-on-write data. */
-#include "api.h"
+/* vm_copy: clone, copy, snapshot, checkpoint, revert and destroy. Disks go
+ * through the storage drivers: clone and snapshot make each VDI a
+ * copy-on-write child of a new hidden base (O(1) in disk size), copy makes
+ * full copies. The disks are checked and marked in one transaction, the
+ * image work runs with the store unlocked, and every record is made in one
+ * final transaction — whose failure undoes the image work. */
+#include "storage.h"
 #include "vm_ops.h"
+#include "../base/log.h"
 #include "../base/mem.h"
-#include "../base/strbuf.h"
+#include "../xenops/xenops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,47 +54,233 @@ static struct db_obj *copy_fields(struct db_txn *t, int cls, struct db_obj *src,
 	return dst;
 }
 
-static bool vdi_instance_field(int f)
-{
-	switch (f) {
-	case SC_F_VDI__allowed_operations:
-	case SC_F_VDI__current_operations:
-	case SC_F_VDI__location:
-	case SC_F_VDI__is_a_snapshot:
-	case SC_F_VDI__snapshot_of:
-	case SC_F_VDI__snapshot_time:
-		return true;
-	default:
-		return false;
-	}
-}
+enum copy_kind { COPY_CLONE, COPY_COPY, COPY_SNAPSHOT, COPY_CHECKPOINT };
+static const char *const op_names[] = {"clone", "copy", "snapshot", "checkpoint"};
 
-static bool plain_instance_field(int f)
-{
-	(void)f;
-	return false;
-}
+/* One disk of the VM: its source VDI and what the drivers made of it. */
+struct disk {
+	char vbd[REF_STRLEN + 1], vdi[REF_STRLEN + 1];
+	char dst_sr[REF_STRLEN + 1];
+	char userdevice[32];
+	bool full;   /* a full copy: VM.copy, or an SR without copy-on-write */
+	int same_as; /* another VBD of the same VDI: index of that disk, or -1 */
+	bool done;   /* the image work happened: undo it on failure */
+	struct sm_sr src, dst;
+	struct sm_vdi v, base, snap; /* snap: the new image, for both kinds */
+	char new_vdi[REF_STRLEN + 1];
+};
 
-/* A new VDI record with the source's data description. */
-static struct db_obj *copy_vdi(struct db_txn *t, struct db_obj *src, const char *sr, bool snapshot)
+struct plan {
+	enum copy_kind kind;
+	char token[REF_STRLEN + 1];
+	char vm[REF_STRLEN + 1];
+	char vm_uuid[UUID_STRLEN + 1];
+	bool live; /* a running VM's disks: through sm_live_ops */
+	size_t n;
+	struct disk *d;
+	xv marked; /* VDI refs carrying token */
+};
+
+static struct disk *plan_add(struct plan *p)
 {
-	struct db_obj *d = copy_fields(t, SC_C_VDI, src, vdi_instance_field);
-	db_set_str(t, d, SC_F_VDI__location, db_peek_str(d, SC_F_VDI__uuid));
-	if (sr)
-		db_set_str(t, d, SC_F_VDI__SR, sr);
-	if (snapshot) {
-		db_set_bool(t, d, SC_F_VDI__is_a_snapshot, true);
-		db_set_str(t, d, SC_F_VDI__snapshot_of, src->ref);
-		db_set(t, d, SC_F_VDI__snapshot_time, xv_time(time(NULL)));
-	}
+	p->d = xrealloc(p->d, sizeof *p->d * (p->n + 1));
+	struct disk *d = &p->d[p->n++];
+	memset(d, 0, sizeof *d);
+	d->same_as = -1;
+	d->src.device_config = xv_map_new();
+	d->dst.device_config = xv_map_new();
+	sm_vdi_init(&d->v);
+	sm_vdi_init(&d->base);
+	sm_vdi_init(&d->snap);
 	return d;
 }
 
-enum copy_kind { COPY_CLONE, COPY_COPY, COPY_SNAPSHOT, COPY_CHECKPOINT };
+static void plan_free(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct disk *d = &p->d[i];
+		sm_sr_close(&d->src);
+		sm_sr_close(&d->dst);
+		sm_vdi_free(&d->v);
+		sm_vdi_free(&d->base);
+		sm_vdi_free(&d->snap);
+	}
+	free(p->d);
+	xv_free(&p->marked);
+}
 
-/* Copies the VM with its disks (VBDs and, except CDs, VDIs) and VIFs. */
+static bool vbd_is_cd(const struct db_obj *vbd)
+{
+	return strcmp(db_peek_str(vbd, SC_F_VBD__type), "CD") == 0;
+}
+
+/* Checks each disk the operation touches, opens its SRs and marks its VDI
+ * with the operation. Inside the marking transaction. */
+static int plan_disks(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vm, const char *sr_ref,
+		      const xv *ignore, struct plan *p, struct xerr *err)
+{
+	struct db *db = ctx->db;
+	bool snap = p->kind == COPY_SNAPSHOT || p->kind == COPY_CHECKPOINT;
+	xv vbds = db_get(db, vm, SC_F_VM__VBDs);
+	int rc = 0;
+	for (size_t i = 0; i < xv_len(&vbds) && rc == 0; i++) {
+		struct db_obj *vbd = db_lookup_cls(db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
+		struct db_obj *vdi = vbd ? db_lookup_cls(db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI)) : NULL;
+		if (!vdi || vbd_is_cd(vbd))
+			continue; /* CDs are shared, not copied */
+		xv r = xv_str(vdi->ref);
+		bool skip = ignore && xv_arr_contains(ignore, &r);
+		xv_free(&r);
+		if (skip)
+			continue;
+		struct disk *d = plan_add(p);
+		snprintf(d->vbd, sizeof d->vbd, "%s", vbd->ref);
+		snprintf(d->vdi, sizeof d->vdi, "%s", vdi->ref);
+		snprintf(d->userdevice, sizeof d->userdevice, "%s", db_peek_str(vbd, SC_F_VBD__userdevice));
+		for (size_t k = 0; k + 1 < p->n; k++)
+			if (!strcmp(p->d[k].vdi, d->vdi) && p->d[k].same_as < 0)
+				d->same_as = (int)k;
+		if (d->same_as >= 0)
+			continue;
+		if (!db_peek_bool(vdi, SC_F_VDI__managed)) {
+			rc = xerr_set(err, "VDI_NOT_MANAGED", vdi->ref, NULL);
+			break;
+		}
+		struct db_obj *src_sr = db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
+		if (!src_sr) {
+			rc = handle_invalid(err, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
+			break;
+		}
+		xv_free(&d->src.device_config);
+		if ((rc = storage_sr_open(ctx, src_sr, true, &d->src, err)) < 0)
+			break;
+		d->full = p->kind == COPY_COPY || !(snap ? d->src.drv->vdi_snapshot : d->src.drv->vdi_clone);
+		struct db_obj *dst = d->full && sr_ref ? db_lookup_cls(db, SC_C_SR, sr_ref) : src_sr;
+		snprintf(d->dst_sr, sizeof d->dst_sr, "%s", dst->ref);
+		if (d->full) {
+			xv_free(&d->dst.device_config);
+			if ((rc = storage_sr_open(ctx, dst, true, &d->dst, err)) < 0)
+				break;
+			if (!d->dst.drv->vdi_create) {
+				rc = xerr_set(err, "SR_OPERATION_NOT_SUPPORTED", dst->ref, NULL);
+				break;
+			}
+		}
+		if ((rc = storage_vdi_begin(t, vdi, p->token, d->full ? "copy" : snap ? "snapshot" : "clone",
+					    err)) < 0)
+			break;
+		xv_arr_push_str(&p->marked, vdi->ref);
+		storage_vdi_view(vdi, &d->v);
+	}
+	xv_free(&vbds);
+	return rc;
+}
+
+static void undo_disk(struct disk *d)
+{
+	if (!d->done)
+		return;
+	if (d->full)
+		storage_undo_create(&d->dst, &d->snap);
+	else if (d->src.drv->vdi_clone_undo(&d->src, &d->v, &d->base, &d->snap, NULL) < 0)
+		log_error("VM: cannot undo the copy-on-write of %s", d->v.location);
+	d->done = false;
+}
+
+/* The image work, store unlocked; on failure what was done is undone. */
+static int do_disks(struct plan *p, struct xerr *err)
+{
+	bool snap = p->kind == COPY_SNAPSHOT || p->kind == COPY_CHECKPOINT;
+	for (size_t i = 0; i < p->n; i++) {
+		struct disk *d = &p->d[i];
+		if (d->same_as >= 0)
+			continue;
+		int rc;
+		if (d->full) {
+			uuid_generate_str(d->snap.uuid);
+			d->snap.virtual_size = d->v.virtual_size;
+			rc = d->dst.drv->vdi_create(&d->dst, &d->snap, err);
+			if (rc == 0) {
+				d->done = true;
+				rc = sm_vdi_copy(&d->src, &d->v, &d->dst, &d->snap, err);
+			}
+		} else {
+			rc = storage_cow(&d->src, &d->v, &d->base, &d->snap, snap, p->live ? p->vm_uuid : NULL,
+					 d->userdevice, err);
+			d->done = rc == 0;
+		}
+		if (rc < 0) {
+			for (size_t k = i + 1; k-- > 0;)
+				undo_disk(&p->d[k]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The new VDI records, one per disk; inside the final transaction. */
+static int record_disks(struct db_txn *t, struct plan *p, struct xerr *err)
+{
+	struct db *db = db_txn_db(t);
+	bool snap = p->kind == COPY_SNAPSHOT || p->kind == COPY_CHECKPOINT;
+	for (size_t i = 0; i < p->n; i++) {
+		struct disk *d = &p->d[i];
+		if (d->same_as >= 0) {
+			memcpy(d->new_vdi, p->d[d->same_as].new_vdi, sizeof d->new_vdi);
+			continue;
+		}
+		struct db_obj *vdi = db_lookup_cls(db, SC_C_VDI, d->vdi);
+		struct db_obj *sr = db_lookup_cls(db, SC_C_SR, d->dst_sr);
+		if (!vdi || !sr)
+			return handle_invalid(err, vdi ? SC_C_SR : SC_C_VDI, vdi ? d->dst_sr : d->vdi);
+		struct db_obj *n;
+		if (d->full) {
+			n = storage_vdi_new(t, sr, &d->snap);
+			static const int copied[] = {
+				SC_F_VDI__name_label, SC_F_VDI__name_description, SC_F_VDI__type,
+				SC_F_VDI__sharable, SC_F_VDI__other_config, SC_F_VDI__xenstore_data,
+				SC_F_VDI__tags, SC_F_VDI__on_boot, SC_F_VDI__allow_caching,
+			};
+			for (size_t k = 0; k < sizeof copied / sizeof copied[0]; k++)
+				db_set(t, n, copied[k], xv_copy(db_peek(vdi, copied[k])));
+			if (snap) {
+				db_set_bool(t, n, SC_F_VDI__is_a_snapshot, true);
+				db_set_str(t, n, SC_F_VDI__snapshot_of, vdi->ref);
+				db_set(t, n, SC_F_VDI__snapshot_time, xv_time(time(NULL)));
+			}
+		} else {
+			n = storage_cow_records(t, vdi, &d->v, &d->base, &d->snap, snap);
+		}
+		memcpy(d->new_vdi, n->ref, sizeof d->new_vdi);
+		storage_vdi_end(t, vdi, p->token);
+	}
+	/* each SR touched, once: its accounting */
+	for (size_t i = 0; i < p->n; i++) {
+		struct disk *d = &p->d[i];
+		bool first = d->same_as < 0;
+		for (size_t k = 0; k < i && first; k++)
+			first = strcmp(p->d[k].dst_sr, d->dst_sr) != 0;
+		struct db_obj *sr = first ? db_lookup_cls(db, SC_C_SR, d->dst_sr) : NULL;
+		struct sm_sr *h = d->full ? &d->dst : &d->src;
+		struct sm_stat st;
+		if (sr)
+			storage_sr_refresh(t, sr, h->drv && h->drv->sr_stat(h, &st, NULL) == 0 ? &st : NULL);
+	}
+	return 0;
+}
+
+static const struct disk *plan_find(const struct plan *p, const char *vbd)
+{
+	for (size_t i = 0; p && i < p->n; i++)
+		if (!strcmp(p->d[i].vbd, vbd))
+			return &p->d[i];
+	return NULL;
+}
+
+/* Copies the VM record with its VBDs (pointing at the new VDIs the plan
+ * made; CDs keep theirs) and VIFs. */
 static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *name,
-			      enum copy_kind kind, const char *sr, const xv *ignore_vdis)
+			      enum copy_kind kind, const xv *ignore_vdis, const struct plan *p)
 {
 	struct db *db = db_txn_db(t);
 	struct db_obj *n = copy_fields(t, SC_C_VM, vm, instance_field);
@@ -122,22 +312,19 @@ static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *n
 		if (!vbd)
 			continue;
 		struct db_obj *vdi = db_lookup_cls(db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI));
-		bool cd = strcmp(db_peek_str(vbd, SC_F_VBD__type), "CD") == 0;
 		xv vdi_ref = vdi ? xv_str(vdi->ref) : XV_NIL_INIT;
-		if (vdi && ignore_vdis && xv_arr_contains(ignore_vdis, &vdi_ref)) {
-			xv_free(&vdi_ref);
-			continue;
-		}
+		bool ignored = vdi && !vbd_is_cd(vbd) && ignore_vdis && xv_arr_contains(ignore_vdis, &vdi_ref);
 		xv_free(&vdi_ref);
-		struct db_obj *nb = copy_fields(t, SC_C_VBD, vbd, plain_instance_field);
+		if (ignored)
+			continue;
+		struct db_obj *nb = copy_fields(t, SC_C_VBD, vbd, NULL);
 		db_set_str(t, nb, SC_F_VBD__VM, n->ref);
 		db_set_bool(t, nb, SC_F_VBD__currently_attached, false);
 		db_set(t, nb, SC_F_VBD__allowed_operations, xv_arr_new());
 		db_set(t, nb, SC_F_VBD__current_operations, xv_map_new());
-		if (vdi && !cd) {
-			struct db_obj *nd = copy_vdi(t, vdi, kind == COPY_COPY && sr ? sr : NULL, snap);
-			db_set_str(t, nb, SC_F_VBD__VDI, nd->ref);
-		}
+		const struct disk *d = plan_find(p, vbd->ref);
+		if (d)
+			db_set_str(t, nb, SC_F_VBD__VDI, d->new_vdi);
 	}
 	xv_free(&vbds);
 	xv vifs = db_get(db, vm, SC_F_VM__VIFs);
@@ -145,7 +332,7 @@ static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *n
 		struct db_obj *vif = db_lookup_cls(db, SC_C_VIF, xv_as_str(xv_arr_get(&vifs, i)));
 		if (!vif)
 			continue;
-		struct db_obj *nv = copy_fields(t, SC_C_VIF, vif, plain_instance_field);
+		struct db_obj *nv = copy_fields(t, SC_C_VIF, vif, NULL);
 		db_set_str(t, nv, SC_F_VIF__VM, n->ref);
 		db_set_bool(t, nv, SC_F_VIF__currently_attached, false);
 	}
@@ -157,32 +344,16 @@ static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *n
 static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err,
 			enum copy_kind kind)
 {
-	static const char *const op_names[] = {"clone", "copy", "snapshot", "checkpoint"};
+	struct plan p = {.kind = kind, .marked = xv_arr_new()};
+	storage_token(ctx, p.token);
+	const xv *ignore = kind == COPY_SNAPSHOT ? xv_arr_get(args, 2) : NULL;
+	int rc = -1;
+
+	/* 1: check, and mark the VM and its VDIs */
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
-	if (!vm)
+	if (!vm || vm_check_op(vm, op_names[kind], err) < 0)
 		goto fail;
-	bool tmpl = db_peek_bool(vm, SC_F_VM__is_a_template);
-	const char *ps = db_peek_str(vm, SC_F_VM__power_state);
-	if (db_peek_bool(vm, SC_F_VM__is_control_domain)) {
-		xerr_set(err, "OPERATION_NOT_ALLOWED", "This operation is not allowed on the control domain", NULL);
-		goto fail;
-	}
-	if ((kind == COPY_CLONE || kind == COPY_COPY) && strcmp(ps, "Halted") && strcmp(ps, "Suspended")) {
-		xerr_set(err, "VM_BAD_POWER_STATE", vm->ref, "halted", ps, NULL);
-		goto fail;
-	}
-	if ((kind == COPY_SNAPSHOT || kind == COPY_CHECKPOINT) && tmpl &&
-	    !db_peek_bool(vm, SC_F_VM__is_a_snapshot)) {
-		xerr_set(err, "VM_IS_TEMPLATE", vm->ref, op_names[kind], NULL);
-		goto fail;
-	}
-	if (xv_len(db_peek(vm, SC_F_VM__current_operations))) {
-		const xv *cur = db_peek(vm, SC_F_VM__current_operations);
-		xerr_set(err, "OTHER_OPERATION_IN_PROGRESS", "VM", vm->ref,
-			 xv_as_str(&cur->u.m->vals[0]), cur->u.m->keys[0], NULL);
-		goto fail;
-	}
 	const char *sr = NULL;
 	if (kind == COPY_COPY) {
 		sr = arg_str(args, 2);
@@ -193,17 +364,71 @@ static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		if (ref_is_null(sr))
 			sr = NULL;
 	}
-	const xv *ignore = kind == COPY_SNAPSHOT ? xv_arr_get(args, 2) : NULL;
-	struct db_obj *n = copy_vm(t, vm, arg_str(args, 1), kind, sr, ignore);
-	*result = xv_str(n->ref);
-	if (db_commit(t, err) < 0) {
-		xv_free(result);
-		return -1;
+	if (plan_disks(ctx, t, vm, sr, ignore, &p, err) < 0)
+		goto fail;
+	memcpy(p.vm, vm->ref, sizeof p.vm);
+	snprintf(p.vm_uuid, sizeof p.vm_uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
+	const char *ps = db_peek_str(vm, SC_F_VM__power_state);
+	p.live = sm_get_live_ops() && (!strcmp(ps, "Running") || !strcmp(ps, "Paused"));
+	if (p.n) {
+		xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), p.token, op_names[kind]);
+		vm_update_allowed_operations(t, vm);
 	}
-	return 0;
+	if (p.n == 0) {
+		/* no disk to touch: records only, in this one transaction */
+		struct db_obj *n = copy_vm(t, vm, arg_str(args, 1), kind, ignore, NULL);
+		char nref[REF_STRLEN + 1];
+		memcpy(nref, n->ref, sizeof nref);
+		rc = db_commit(t, err);
+		if (rc == 0)
+			*result = xv_str(nref);
+		goto out;
+	}
+	if (db_commit(t, err) < 0)
+		goto out;
+
+	/* 2: the image work, store unlocked */
+	storage_ops_lock();
+	if (do_disks(&p, err) < 0) {
+		storage_unlock();
+		storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
+		goto out;
+	}
+
+	/* 3: every record in one transaction */
+	t = db_begin(ctx->db);
+	vm = db_lookup_cls(ctx->db, SC_C_VM, p.vm);
+	if (!vm) {
+		handle_invalid(err, SC_C_VM, p.vm);
+		db_abort(t);
+		goto undo;
+	}
+	if (record_disks(t, &p, err) < 0) {
+		db_abort(t);
+		goto undo;
+	}
+	struct db_obj *n = copy_vm(t, vm, arg_str(args, 1), kind, ignore, &p);
+	char nref[REF_STRLEN + 1];
+	memcpy(nref, n->ref, sizeof nref);
+	xv_map_del(db_edit(t, vm, SC_F_VM__current_operations), p.token);
+	vm_update_allowed_operations(t, vm);
+	if (db_commit(t, err) < 0)
+		goto undo;
+	storage_unlock();
+	*result = xv_str(nref);
+	rc = 0;
+	goto out;
+undo:
+	for (size_t k = p.n; k-- > 0;)
+		undo_disk(&p.d[k]);
+	storage_unlock();
+	storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
+	goto out;
 fail:
 	db_abort(t);
-	return -1;
+out:
+	plan_free(&p);
+	return rc;
 }
 
 static int vm_clone(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
@@ -232,10 +457,13 @@ static void delete_vm(struct db_txn *t, struct db_obj *vm)
 	struct db *db = db_txn_db(t);
 	static const int owned[] = {SC_F_VM__VBDs, SC_F_VM__VIFs, SC_F_VM__consoles};
 	static const int owned_cls[] = {SC_C_VBD, SC_C_VIF, SC_C_console};
+	xv vdis = xv_arr_new();
 	for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++) {
 		xv refs = db_get(db, vm, owned[k]);
 		for (size_t i = 0; i < xv_len(&refs); i++) {
 			struct db_obj *o = db_lookup_cls(db, owned_cls[k], xv_as_str(xv_arr_get(&refs, i)));
+			if (o && o->cls == SC_C_VBD)
+				xv_arr_push_str(&vdis, db_peek_str(o, SC_F_VBD__VDI));
 			if (o)
 				db_delete(t, o);
 		}
@@ -248,6 +476,13 @@ static void delete_vm(struct db_txn *t, struct db_obj *vm)
 	if (gm)
 		db_delete(t, gm);
 	db_delete(t, vm);
+	/* the disks left behind may now be destroyed */
+	for (size_t i = 0; i < xv_len(&vdis); i++) {
+		struct db_obj *v = db_lookup_cls(db, SC_C_VDI, xv_as_str(xv_arr_get(&vdis, i)));
+		if (v)
+			storage_vdi_update_allowed(t, v);
+	}
+	xv_free(&vdis);
 }
 
 static int vm_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
@@ -257,15 +492,8 @@ static int vm_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
 	if (!vm)
 		goto fail;
-	if (db_peek_bool(vm, SC_F_VM__is_control_domain)) {
-		xerr_set(err, "OPERATION_NOT_ALLOWED", "This operation is not allowed on the control domain", NULL);
+	if (vm_check_op(vm, "destroy", err) < 0)
 		goto fail;
-	}
-	const char *ps = db_peek_str(vm, SC_F_VM__power_state);
-	if (strcmp(ps, "Halted") && strcmp(ps, "Suspended")) {
-		xerr_set(err, "VM_BAD_POWER_STATE", vm->ref, "halted", ps, NULL);
-		goto fail;
-	}
 	delete_vm(t, vm);
 	return db_commit(t, err);
 fail:
@@ -273,10 +501,73 @@ fail:
 	return -1;
 }
 
-/* Reverting copies the snapshot's configuration back onto its VM. */
+/* After a failed revert that had already stopped the VM: the VM is halted
+ * whatever else happened. */
+static void record_stopped(struct db *db, const char *vm_ref)
+{
+	struct db_txn *t = db_begin(db);
+	struct db_obj *vm = db_lookup_cls(db, SC_C_VM, vm_ref);
+	if (vm) {
+		db_set_str(t, vm, SC_F_VM__power_state, "Halted");
+		db_set_int(t, vm, SC_F_VM__domid, -1);
+		db_set_str(t, vm, SC_F_VM__resident_on, REF_NULL);
+		vm_update_allowed_operations(t, vm);
+	}
+	struct xerr e = XERR_INIT;
+	db_commit(t, &e);
+	xerr_clear(&e);
+}
+
+/* The VM's VBDs become copies of the snapshot's, on the clones the plan
+ * made; the VDIs it had are listed in old. Inside the final transaction. */
+static void revert_vbds(struct db_txn *t, struct db_obj *vm, struct db_obj *snap,
+			const struct plan *p, xv *old)
+{
+	struct db *db = db_txn_db(t);
+	xv vbds = db_get(db, vm, SC_F_VM__VBDs);
+	for (size_t i = 0; i < xv_len(&vbds); i++) {
+		struct db_obj *vbd = db_lookup_cls(db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
+		if (!vbd)
+			continue;
+		if (!vbd_is_cd(vbd) && !ref_is_null(db_peek_str(vbd, SC_F_VBD__VDI)))
+			xv_arr_push_str(old, db_peek_str(vbd, SC_F_VBD__VDI));
+		db_delete(t, vbd);
+	}
+	xv_free(&vbds);
+	vbds = db_get(db, snap, SC_F_VM__VBDs);
+	for (size_t i = 0; i < xv_len(&vbds); i++) {
+		struct db_obj *vbd = db_lookup_cls(db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
+		if (!vbd)
+			continue;
+		struct db_obj *nb = copy_fields(t, SC_C_VBD, vbd, NULL);
+		db_set_str(t, nb, SC_F_VBD__VM, vm->ref);
+		db_set_bool(t, nb, SC_F_VBD__currently_attached, false);
+		db_set(t, nb, SC_F_VBD__allowed_operations, xv_arr_new());
+		db_set(t, nb, SC_F_VBD__current_operations, xv_map_new());
+		const struct disk *d = plan_find(p, vbd->ref);
+		if (d)
+			db_set_str(t, nb, SC_F_VBD__VDI, d->new_vdi);
+	}
+	xv_free(&vbds);
+}
+
+/* VM.revert(snapshot): as xapi's Xapi_vm_snapshot.revert — a running VM is
+ * stopped; it takes back the snapshot's configuration and power state
+ * (Halted, or Suspended for a checkpoint); each disk becomes a fresh
+ * copy-on-write clone of the snapshot's disk and the disks it had are
+ * destroyed. */
 static int vm_revert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
+	struct plan p = {.kind = COPY_CLONE, .marked = xv_arr_new()};
+	storage_token(ctx, p.token);
+	xv old = xv_arr_new();
+	struct vm_spec spec;
+	memset(&spec, 0, sizeof spec);
+	bool stop = false;
+	int rc = -1;
+	char snap_ref[REF_STRLEN + 1];
+
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *snap = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
 	if (!snap)
@@ -290,6 +581,47 @@ static int vm_revert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 		xerr_set(err, "VM_REVERT_FAILED", snap->ref, "the snapshot's VM no longer exists", NULL);
 		goto fail;
 	}
+	if (vm_check_op(vm, "revert", err) < 0 || plan_disks(ctx, t, snap, NULL, NULL, &p, err) < 0)
+		goto fail;
+	memcpy(p.vm, vm->ref, sizeof p.vm);
+	memcpy(snap_ref, snap->ref, sizeof snap_ref);
+	const char *ps = db_peek_str(vm, SC_F_VM__power_state);
+	stop = !strcmp(ps, "Running") || !strcmp(ps, "Paused");
+	if (stop) {
+		snprintf(spec.uuid, sizeof spec.uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
+		snprintf(spec.name, sizeof spec.name, "%s", db_peek_str(vm, SC_F_VM__name_label));
+		spec.domid = db_peek_int(vm, SC_F_VM__domid);
+	}
+	xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), p.token, "revert");
+	vm_update_allowed_operations(t, vm);
+	if (db_commit(t, err) < 0)
+		goto out;
+
+	if (stop && ctx->srv->backend->shutdown(ctx->srv, &spec, false, err) < 0) {
+		storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
+		goto out;
+	}
+	storage_ops_lock();
+	if (do_disks(&p, err) < 0) {
+		storage_unlock();
+		if (stop)
+			record_stopped(ctx->db, p.vm);
+		storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
+		goto out;
+	}
+	t = db_begin(ctx->db);
+	vm = db_lookup_cls(ctx->db, SC_C_VM, p.vm);
+	snap = db_lookup_cls(ctx->db, SC_C_VM, snap_ref);
+	if (!vm || !snap) {
+		handle_invalid(err, SC_C_VM, vm ? snap_ref : p.vm);
+		db_abort(t);
+		goto undo;
+	}
+	if (record_disks(t, &p, err) < 0) {
+		db_abort(t);
+		goto undo;
+	}
+	revert_vbds(t, vm, snap, &p, &old);
 	const struct sc_class *c = &sc_classes[SC_C_VM];
 	for (int f = 0; f < c->nfields; f++) {
 		if (instance_field(f) || sc_field_is_derived(&c->fields[f]) || f == SC_F_VM__name_label ||
@@ -297,101 +629,54 @@ static int vm_revert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 			continue;
 		db_set(t, vm, f, xv_copy(db_peek(snap, f)));
 	}
+	bool suspended = !strcmp(db_peek_str(snap, SC_F_VM__power_state), "Suspended");
+	db_set_str(t, vm, SC_F_VM__power_state, suspended ? "Suspended" : "Halted");
+	db_set_int(t, vm, SC_F_VM__domid, -1);
+	db_set_str(t, vm, SC_F_VM__resident_on, REF_NULL);
 	db_set_str(t, vm, SC_F_VM__parent, snap->ref);
+	xv_map_del(db_edit(t, vm, SC_F_VM__current_operations), p.token);
 	vm_update_allowed_operations(t, vm);
-	return db_commit(t, err);
-fail:
-	db_abort(t);
-	return -1;
-}
-
-/* Reads one attribute of a <disk .../> element of the provision XML. */
-static char *xml_attr(const char *elem, const char *name)
-{
-	char pat[64];
-	snprintf(pat, sizeof pat, " %s=\"", name);
-	const char *p = strstr(elem, pat);
-	if (!p)
-		return NULL;
-	p += strlen(pat);
-	const char *q = strchr(p, '"');
-	return q ? xstrndup(p, (size_t)(q - p)) : NULL;
-}
-
-static const char *default_sr(struct db *db)
-{
-	struct db_obj *pool = db_first(db, SC_C_pool);
-	return pool ? db_peek_str(pool, SC_F_pool__default_SR) : REF_NULL;
-}
-
-static int vm_provision(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
-{
-	(void)result;
-	struct db_txn *t = db_begin(ctx->db);
-	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
-	if (!vm)
-		goto fail;
-	const char *disks = xv_map_get_str(db_peek(vm, SC_F_VM__other_config), "disks");
-	char *xml = xstrdup(disks ? disks : "");
-	for (char *p = strstr(xml, "<disk"); p; p = strstr(p + 5, "<disk")) {
-		char *end = strchr(p, '>');
-		if (!end)
-			break;
-		char save = *end;
-		*end = '\0';
-		char *device = xml_attr(p, "device"), *size = xml_attr(p, "size");
-		char *sr = xml_attr(p, "sr"), *boot = xml_attr(p, "bootable"), *type = xml_attr(p, "type");
-		*end = save;
-		const char *sr_ref = NULL;
-		struct db_obj *sro = NULL;
-		if (sr && *sr)
-			sro = db_lookup_uuid(ctx->db, SC_C_SR, sr);
-		if (!sro)
-			sro = db_lookup_cls(ctx->db, SC_C_SR, sr && *sr ? sr : default_sr(ctx->db));
-		if (sro)
-			sr_ref = sro->ref;
-		if (!sr_ref || !device || !size) {
-			if (sr_ref)
-				xerr_set(err, "INVALID_VALUE", "other_config:disks", disks, NULL);
-			else
-				handle_invalid(err, SC_C_SR, sr ? sr : "");
-			free(device), free(size), free(sr), free(boot), free(type), free(xml);
-			goto fail;
-		}
-		struct db_obj *vdi = db_create(t, SC_C_VDI, NULL);
-		char *label = xasprintf("%s %s", db_peek_str(vm, SC_F_VM__name_label), device);
-		db_set_str(t, vdi, SC_F_VDI__name_label, label);
-		free(label);
-		db_set_str(t, vdi, SC_F_VDI__SR, sr_ref);
-		db_set_int(t, vdi, SC_F_VDI__virtual_size, strtoll(size, NULL, 10));
-		db_set_str(t, vdi, SC_F_VDI__type, type && !strcmp(type, "system") ? "system" : "user");
-		db_set_str(t, vdi, SC_F_VDI__location, db_peek_str(vdi, SC_F_VDI__uuid));
-		struct db_obj *vbd = db_create(t, SC_C_VBD, NULL);
-		db_set_str(t, vbd, SC_F_VBD__VM, vm->ref);
-		db_set_str(t, vbd, SC_F_VBD__VDI, vdi->ref);
-		db_set_str(t, vbd, SC_F_VBD__userdevice, device);
-		db_set_bool(t, vbd, SC_F_VBD__bootable, boot && !strcmp(boot, "true"));
-		db_set_str(t, vbd, SC_F_VBD__type, "Disk");
-		db_set_str(t, vbd, SC_F_VBD__mode, "RW");
-		free(device), free(size), free(sr), free(boot), free(type);
+	if (db_commit(t, err) < 0)
+		goto undo;
+	storage_unlock();
+	rc = 0;
+	/* the disks the VM had before: nothing uses them any more */
+	for (size_t i = 0; i < xv_len(&old); i++) {
+		struct xerr e = XERR_INIT;
+		if (storage_vdi_destroy(ctx, xv_as_str(xv_arr_get(&old, i)), &e) < 0)
+			log_warn("VM.revert: left VDI %s: %s", xv_as_str(xv_arr_get(&old, i)), e.code);
+		xerr_clear(&e);
 	}
-	free(xml);
-	xv_map_del(db_edit(t, vm, SC_F_VM__other_config), "disks");
-	db_set_bool(t, vm, SC_F_VM__is_a_template, false);
-	vm_update_allowed_operations(t, vm);
-	return db_commit(t, err);
+	goto out;
+undo:
+	for (size_t k = p.n; k-- > 0;)
+		undo_disk(&p.d[k]);
+	storage_unlock();
+	if (stop)
+		record_stopped(ctx->db, p.vm);
+	storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
+	goto out;
 fail:
 	db_abort(t);
-	return -1;
+out:
+	vm_spec_free(&spec);
+	xv_free(&old);
+	plan_free(&p);
+	return rc;
+}
+
+void vm_revert_init(void)
+{
+	rpc_register("VM", "revert", vm_revert, RPC_SLOW);
 }
 
 void vm_copy_init(void)
 {
-	rpc_register("VM", "clone", vm_clone, 0);
-	rpc_register("VM", "copy", vm_copy, 0);
-	rpc_register("VM", "snapshot", vm_snapshot, 0);
-	rpc_register("VM", "checkpoint", vm_checkpoint, 0);
-	rpc_register("VM", "revert", vm_revert, 0);
-	rpc_register("VM", "provision", vm_provision, 0);
+	rpc_register("VM", "clone", vm_clone, RPC_SLOW);
+	rpc_register("VM", "copy", vm_copy, RPC_SLOW);
+	rpc_register("VM", "snapshot", vm_snapshot, RPC_SLOW);
+	rpc_register("VM", "checkpoint", vm_checkpoint, RPC_SLOW);
 	rpc_register("VM", "destroy", vm_destroy, 0);
+	vm_provision_init();
+	vm_revert_init();
 }

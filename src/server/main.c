@@ -41,6 +41,7 @@ void rpc_init(void)
 	api_task_init();
 	api_host_init();
 	api_vm_init();
+	api_storage_init();
 }
 
 static void usage(FILE *f)
@@ -278,10 +279,9 @@ int main(int argc, char **argv)
 	int ticks = 0;
 	while (!stop_requested) {
 		sleep(1);
-		if (++ticks % 10 == 0) {
-			session_gc(&srv);
+		session_gc(&srv); /* cheap: one pass over the session index */
+		if (++ticks % 10 == 0)
 			task_gc(&srv);
-		}
 	}
 	log_info("stopping");
 	rc = 0;

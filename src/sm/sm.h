@@ -1,0 +1,220 @@
+/* sm: the storage driver interface. A driver serves one kind of SR (a
+ * directory of qcow2 files, a directory of ISO images; later NFS, LVM…)
+ * behind a small table of function pointers, as libvirt's storage backends
+ * do. Drivers never touch the store: the API layer (src/api/vdi.c, sr.c)
+ * copies what a driver needs out of the records, calls it with the store
+ * unlocked, and records what it reports. */
+#ifndef XENON_SM_H
+#define XENON_SM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../base/uuid.h"
+#include "../base/xerr.h"
+#include "../base/xv.h"
+
+struct sm_driver;
+
+/* An SR as a driver sees it: its identity, the PBD's device_config and the
+ * directory that config names (checked: absolute, no "." or ".." parts). */
+struct sm_sr {
+	const struct sm_driver *drv;
+	char uuid[UUID_STRLEN + 1];
+	xv device_config; /* owned copy */
+	char *path;       /* owned */
+};
+
+/* A VDI as a driver sees it. In calls, uuid/location/virtual_size describe
+ * the image; drivers fill the rest (and new uuids and locations). */
+struct sm_vdi {
+	char uuid[UUID_STRLEN + 1];
+	char *location;   /* owned: the image's name inside the SR */
+	char *name_label; /* owned, may be NULL: a name a scan suggests */
+	int64_t virtual_size;
+	int64_t physical_utilisation;
+	bool read_only;
+	/* A base image left behind by a snapshot or clone: read-only and kept
+	 * out of clients' sight (VDI.managed = false), like xapi's hidden VHD
+	 * parents. */
+	bool hidden;
+	char parent[UUID_STRLEN + 1]; /* uuid of the base below, "" if none */
+	xv sm_config;                 /* owned map: keys the driver sets */
+};
+
+struct sm_vdi_list {
+	size_t n;
+	struct sm_vdi *v;
+};
+
+struct sm_stat {
+	int64_t physical_size, physical_utilisation;
+};
+
+/* What a VM backend needs to open a disk. */
+struct sm_attach_info {
+	char *path;         /* owned, absolute */
+	const char *format; /* "qcow2", "raw" */
+	bool read_only;
+};
+
+struct sm_driver {
+	const char *type; /* SR.type it serves */
+	const char *name, *description;
+	const char *content_type; /* the SR's, when SR.create is not told */
+	const char *image_format; /* of its VDIs, for sm_config image-format */
+	const char *const *path_keys; /* device_config keys naming the directory */
+	const char *const *features;  /* SM.features: name, version, …, NULL */
+
+	int (*sr_create)(struct sm_sr *sr, struct xerr *err);
+	int (*sr_attach)(struct sm_sr *sr, struct xerr *err);
+	int (*sr_detach)(struct sm_sr *sr, struct xerr *err);
+	/* Every image in the SR, hidden bases included. */
+	int (*sr_scan)(struct sm_sr *sr, struct sm_vdi_list *out, struct xerr *err);
+	/* The SRs device_config points at, as xapi's probe XML. */
+	int (*sr_probe)(struct sm_sr *sr, char **xml, struct xerr *err);
+	/* Removes what the driver made; refuses while images remain. */
+	int (*sr_delete)(struct sm_sr *sr, struct xerr *err);
+	int (*sr_stat)(struct sm_sr *sr, struct sm_stat *st, struct xerr *err);
+
+	/* vdi->uuid and virtual_size given; fills location, sizes, sm_config. */
+	int (*vdi_create)(struct sm_sr *sr, struct sm_vdi *vdi, struct xerr *err);
+	/* Deletes the image, then bases no image depends on any more; their
+	 * uuids are appended to gc (an array) so their records can go too. */
+	int (*vdi_delete)(struct sm_sr *sr, const struct sm_vdi *vdi, xv *gc, struct xerr *err);
+	/* Copy-on-write: vdi's data becomes the read-only base (new uuid,
+	 * hidden), vdi and the new image become empty overlays on it. vdi keeps
+	 * its uuid and location. Fills base and snap (initialised by the
+	 * caller); updates vdi. */
+	int (*vdi_snapshot)(struct sm_sr *sr, struct sm_vdi *vdi, struct sm_vdi *base,
+			    struct sm_vdi *snap, struct xerr *err);
+	int (*vdi_clone)(struct sm_sr *sr, struct sm_vdi *vdi, struct sm_vdi *base,
+			 struct sm_vdi *snap, struct xerr *err);
+	/* Undoes a snapshot or clone whose records could not be committed. */
+	int (*vdi_clone_undo)(struct sm_sr *sr, struct sm_vdi *vdi, const struct sm_vdi *base,
+			      const struct sm_vdi *snap, struct xerr *err);
+	/* Grows the image; size is rounded up and written back. */
+	int (*vdi_resize)(struct sm_sr *sr, struct sm_vdi *vdi, int64_t *size, struct xerr *err);
+	int (*vdi_attach)(struct sm_sr *sr, const struct sm_vdi *vdi, bool writable,
+			  struct sm_attach_info *out, struct xerr *err);
+	int (*vdi_detach)(struct sm_sr *sr, const struct sm_vdi *vdi, struct xerr *err);
+};
+
+/* ---- the driver table ---- */
+const struct sm_driver *sm_driver_find(const char *type);
+/* SR types served, for SR.get_supported_types: a NULL-terminated list. */
+const char *const *sm_driver_types(void);
+
+/* Fills sr for the driver of `type`: SR_UNKNOWN_DRIVER, or the driver's
+ * "missing location" failure when device_config names no usable path. */
+int sm_sr_open(struct sm_sr *sr, const char *type, const char *uuid, const xv *device_config,
+	       struct xerr *err);
+void sm_sr_close(struct sm_sr *sr);
+
+void sm_vdi_init(struct sm_vdi *v);
+void sm_vdi_free(struct sm_vdi *v);
+void sm_vdi_list_free(struct sm_vdi_list *l);
+struct sm_vdi *sm_vdi_list_add(struct sm_vdi_list *l);
+void sm_attach_info_free(struct sm_attach_info *a);
+
+/* Full copy of src's data (its whole chain, flattened) into dst, which
+ * exists and is at least as large: qemu-img convert between whatever the
+ * two drivers attach. */
+int sm_vdi_copy(struct sm_sr *src_sr, const struct sm_vdi *src, struct sm_sr *dst_sr,
+		const struct sm_vdi *dst, struct xerr *err);
+
+/* ---- helpers for drivers ---- */
+
+/* SR_BACKEND_FAILURE [code, "<SM description> [opterr=<opterr>]", detail]:
+ * SM's numbered errors (XE_SR_ERRORCODES) in the shape xapi reports them.
+ * detail carries a tool's stderr. Returns -1. */
+int sm_fail(struct xerr *err, int code, const char *opterr, const char *detail);
+
+/* SM error numbers used here (XE_SR_ERRORCODES.xml). */
+enum {
+	SM_E_VDI_IN_USE = 24,
+	SM_E_UNIMPLEMENTED = 38,
+	SM_E_SR_NOT_EMPTY = 39,
+	SM_E_SR_SCAN = 40,
+	SM_E_SR_EXISTS = 42,
+	SM_E_VDI_EXISTS = 43,
+	SM_E_SR_NO_SPACE = 44,
+	SM_E_VDI_UNAVAILABLE = 46,
+	SM_E_SR_UNAVAILABLE = 47,
+	SM_E_FILE_SR_CREATE = 61,
+	SM_E_FILE_SR_RMDIR = 62,
+	SM_E_VDI_REMOVE = 64,
+	SM_E_VDI_CREATE = 78,
+	SM_E_VDI_SIZE = 79,
+	SM_E_VDI_CLONE = 81,
+	SM_E_VDI_SNAPSHOT = 82,
+	SM_E_CONFIG_LOCATION_MISSING = 94,
+	SM_E_VDI_RESIZE = 110,
+	SM_E_VDI_MISSING = 144,
+	SM_E_ISO_LOCATION_MISSING = 220,
+	SM_E_ISO_MOUNT_FAILURE = 222,
+	SM_E_ISO_LOCAL_PATH = 226,
+};
+
+/* <sr dir>/<name>, refusing any name that could leave the directory or
+ * hide in it: empty, "/", a leading ".", control bytes, over 255 bytes.
+ * NULL with SR_BACKEND_FAILURE (VDIUnavailable) otherwise. */
+char *sm_path(const struct sm_sr *sr, const char *name, struct xerr *err);
+bool sm_name_ok(const char *name);
+/* An absolute directory path without "." or ".." components. */
+bool sm_dir_path_ok(const char *path);
+
+/* Runs a program found in PATH with argv, never through a shell, and
+ * captures its stdout and stderr (first 64 KiB of each). Returns its exit
+ * status, 127 if it could not be started, or 128+signal. */
+struct sm_run {
+	int status;
+	char *out, *err; /* owned, NUL-terminated */
+};
+int sm_run(const char *const *argv, struct sm_run *res);
+/* n programs at once (res[n]); returns the first non-zero status, else 0. */
+int sm_run_many(const char *const *const *argvs, size_t n, struct sm_run *res);
+void sm_run_free(struct sm_run *res);
+
+/* qemu-img ARGS…: on failure sets sm_fail(code, what, stderr). *out gets
+ * its stdout when out is not NULL. The binary is $XENON_QEMU_IMG, else
+ * "qemu-img" (sm_set_qemu_img overrides both, for tests). */
+int sm_qemu_img(const char *const *args, char **out, int code, const char *what,
+		struct xerr *err);
+/* n qemu-img runs at once (no stdout kept): what a snapshot's two
+ * overlays need, so each costs one process start, not two in a row. */
+int sm_qemu_img_many(const char *const *const *args, size_t n, int code, const char *what,
+		     struct xerr *err);
+void sm_set_qemu_img(const char *path);
+
+/* One lock for image metadata changes (renames, creates, deletes) across
+ * drivers: a snapshot's rename-then-create must not interleave with a
+ * delete's garbage collection. Not held across long copies. */
+void sm_lock(void);
+void sm_unlock(void);
+
+/* Free space of the filesystem holding path, as FileSR reports it. */
+int sm_statvfs(const char *path, struct sm_stat *st);
+
+/* ---- running VMs ----
+ * A disk open in a running QEMU cannot simply have its file renamed and
+ * replaced: QEMU would keep writing to the old inode, which has become the
+ * shared base. The QEMU backend registers these operations; VM.snapshot
+ * and VDI.snapshot of a disk of a running VM then:
+ *   freeze(vm)                   QMP 'stop': no guest writes in between
+ *   driver vdi_snapshot          rename A→base, new overlay at A's path
+ *   reopen(vm, userdevice, path) QMP blockdev-add path (backing: the open
+ *                                node, now the base) + blockdev-snapshot
+ *   thaw(vm)                     QMP 'cont'
+ * While none are registered (the sim backend opens no files), disks of
+ * running VMs are snapshotted as halted ones are. */
+struct sm_live_ops {
+	int (*freeze)(const char *vm_uuid, struct xerr *err);
+	int (*reopen)(const char *vm_uuid, const char *userdevice, const struct sm_attach_info *disk,
+		      struct xerr *err);
+	void (*thaw)(const char *vm_uuid);
+};
+void sm_set_live_ops(const struct sm_live_ops *ops);
+const struct sm_live_ops *sm_get_live_ops(void);
+
+#endif
