@@ -392,6 +392,8 @@ xv db_record(struct db *db, const struct db_obj *o)
 
 /* ---- writing ---- */
 
+static void mark_changed(struct db_txn *t, struct db_obj *o);
+
 struct db_txn *db_begin(struct db *db)
 {
 	struct db_txn *t = xcalloc(1, sizeof *t);
@@ -440,11 +442,34 @@ struct db_obj *db_create(struct db_txn *t, int cls, const char *ref)
 	return o;
 }
 
+/* The other end of a relation shows the change too (VBD.VM moving changes
+ * VM.VBDs), so the targets get a new generation and a mod event, as
+ * xapi's database does. */
+static void touch_target(struct db_txn *t, const xv *ref)
+{
+	const char *r = xv_as_str(ref);
+	struct db_obj *target = ref_is_null(r) ? NULL : db_lookup(t->db, r);
+	if (target)
+		mark_changed(t, target);
+}
+
+static void touch_relations(struct db_txn *t, struct db_obj *o)
+{
+	const struct sc_class *c = &sc_classes[o->cls];
+	for (int f = 0; f < c->nfields; f++)
+		if (c->fields[f].rel_index >= 0)
+			touch_target(t, &o->f[f]);
+}
+
 void db_set(struct db_txn *t, struct db_obj *o, int field, xv val)
 {
 	if (xv_equal(&o->f[field], &val)) {
 		xv_free(&val);
 		return;
+	}
+	if (sc_classes[o->cls].fields[field].rel_index >= 0) {
+		touch_target(t, &o->f[field]);
+		touch_target(t, &val);
 	}
 	undo_push(t, U_SET, o, field, xv_copy(&o->f[field]));
 	set_raw(t->db, o, field, val);
@@ -478,6 +503,7 @@ void db_delete(struct db_txn *t, struct db_obj *o)
 {
 	if (o->deleted)
 		return;
+	touch_relations(t, o);
 	index_obj(t->db, o, false);
 	o->deleted = true;
 	undo_push(t, U_DELETE, o, -1, XV_NIL_INIT);

@@ -26,7 +26,7 @@ void server_config_defaults(struct server_config *c)
 	c->task_gc_s = 65 * 60;
 	c->max_tasks = 200;
 	c->workers = 16;
-	c->http_threads = 2;
+	c->http_threads = 4;
 	c->event_wait_cap_s = 60.0;
 }
 
@@ -63,7 +63,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		if (strcmp(key, strs[i].key) == 0)
 			return set_str(strs[i].slot, v);
-	long n;
+	long n = 0;
 	struct {
 		const char *key;
 		int *slot;

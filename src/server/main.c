@@ -17,6 +17,8 @@
 #include "../xenops/xenops.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -195,6 +197,20 @@ static void fill_derived_paths(struct server_config *cfg)
 	}
 }
 
+/* One daemon per data directory: a second one would serve a diverging
+ * copy of the store. The lock lives as long as the process. */
+static int lock_data_dir(const char *dir, struct xerr *err)
+{
+	char *path = xasprintf("%s/xenond.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(path);
+	if (fd < 0)
+		return xerr_internal(err, "cannot open the lock in %s: %s", dir, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return xerr_internal(err, "another xenond is using %s", dir);
+	return 0;
+}
+
 static void print_banner(struct server *srv, const char *password)
 {
 	const char *l = srv->cfg.listen, *t = srv->cfg.tls_listen;
@@ -241,6 +257,8 @@ int main(int argc, char **argv)
 		log_error("cannot create %s: %s", srv.cfg.data_dir, strerror(errno));
 		goto out;
 	}
+	if (lock_data_dir(srv.cfg.data_dir, &err) < 0)
+		goto fail;
 	srv.backend = xenops_find(srv.cfg.backend);
 	if (!srv.backend) {
 		log_error("unknown backend '%s'", srv.cfg.backend);

@@ -195,6 +195,9 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 	if (!call->fn)
 		call->fn = not_implemented;
 	call->flags = h ? h->flags : 0;
+	/* whole-table reads take long on big stores: keep them off the HTTP threads */
+	if (m->kind == SC_MSG_GET_ALL_RECORDS || m->kind == SC_MSG_GET_ALL_RECORDS_WHERE)
+		call->flags |= RPC_SLOW;
 
 	size_t given = xv_len(&call->params);
 	size_t want = (size_t)m->nparams + (m->session ? 1 : 0);

@@ -116,6 +116,17 @@ static void test_relations(void **state)
 	xv_free(&vbds);
 	db_unlock(db);
 
+	/* the VM whose set changed gets a new generation, as its record did */
+	t = db_begin(db);
+	struct db_obj *c = db_create(t, SC_C_VBD, NULL);
+	db_set_str(t, c, SC_F_VBD__VM, vm->ref);
+	db_commit(t, NULL);
+	assert_int_equal(vm->mtime, db_generation(db));
+	t = db_begin(db);
+	db_delete(t, c);
+	db_commit(t, NULL);
+	assert_int_equal(vm->mtime, db_generation(db));
+
 	/* deleting the VBD empties the set; an aborted move leaves it as it was */
 	t = db_begin(db);
 	db_set_str(t, a, SC_F_VBD__VM, vm2->ref);
