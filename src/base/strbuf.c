@@ -54,6 +54,20 @@ void sb_putc(struct strbuf *sb, char c)
 	sb->buf[sb->len] = '\0';
 }
 
+void sb_put_i64(struct strbuf *sb, long long v)
+{
+	char tmp[24];
+	int i = (int)sizeof tmp;
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		tmp[--i] = '-';
+	sb_add(sb, tmp + i, sizeof tmp - (size_t)i);
+}
+
 void sb_printf(struct strbuf *sb, const char *fmt, ...)
 {
 	va_list ap;

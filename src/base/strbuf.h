@@ -19,6 +19,8 @@ void sb_grow(struct strbuf *sb, size_t extra);
 void sb_add(struct strbuf *sb, const char *data, size_t n);
 void sb_puts(struct strbuf *sb, const char *s);
 void sb_putc(struct strbuf *sb, char c);
+/* Decimal, without printf's cost: ints are most of a record. */
+void sb_put_i64(struct strbuf *sb, long long v);
 void sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Hands the buffer to the caller (never NULL) and resets sb. */
 char *sb_detach(struct strbuf *sb);

@@ -26,6 +26,11 @@ xv xv_str_own(char *s)
 	return (xv){.kind = XV_STR, .u.s = s ? s : xstrdup("")};
 }
 
+xv xv_raw_own(char *encoded)
+{
+	return (xv){.kind = XV_RAW, .u.s = encoded};
+}
+
 xv xv_int(int64_t i) { return (xv){.kind = XV_INT, .u.i = i}; }
 xv xv_i32(int32_t i) { return (xv){.kind = XV_I32, .u.i = i}; }
 xv xv_bool(bool b) { return (xv){.kind = XV_BOOL, .u.b = b}; }
@@ -48,6 +53,7 @@ void xv_free(xv *v)
 		return;
 	switch (v->kind) {
 	case XV_STR:
+	case XV_RAW:
 		free(v->u.s);
 		break;
 	case XV_ARR:
@@ -78,6 +84,8 @@ xv xv_copy(const xv *v)
 	switch (v->kind) {
 	case XV_STR:
 		return xv_str(v->u.s);
+	case XV_RAW:
+		return xv_raw_own(xstrdup(v->u.s));
 	case XV_ARR:
 		r = xv_arr_new();
 		r.u.a->cap = v->u.a->n;
@@ -115,6 +123,7 @@ bool xv_equal(const xv *a, const xv *b)
 	case XV_NIL:
 		return true;
 	case XV_STR:
+	case XV_RAW:
 		return strcmp(a->u.s, b->u.s) == 0;
 	case XV_INT:
 	case XV_I32:

@@ -18,6 +18,8 @@ enum xv_kind {
 	XV_TIME,    /* seconds since the epoch, UTC */
 	XV_ARR,
 	XV_MAP,     /* string keys, insertion order kept; records are maps too */
+	XV_RAW,     /* already encoded for the wire at hand (u.s): a whole record
+		     * written straight from the store, without a copy tree */
 };
 
 struct xv_arr;
@@ -51,6 +53,7 @@ struct xv_map {
 xv xv_str(const char *s);             /* copies s */
 xv xv_strn(const char *s, size_t n);  /* copies n bytes */
 xv xv_str_own(char *s);               /* takes ownership of a malloc'd s */
+xv xv_raw_own(char *encoded);         /* XV_RAW; takes ownership */
 xv xv_int(int64_t i);
 xv xv_i32(int32_t i);
 xv xv_bool(bool b);

@@ -4,6 +4,8 @@
 #include "generic.h"
 #include "../base/mem.h"
 #include "../db/filter.h"
+#include "../wire/jsonv.h"
+#include "../wire/wire.h"
 
 #include <string.h>
 
@@ -24,12 +26,61 @@ struct db_obj *generic_lookup(struct rpc_ctx *ctx, int cls, const xv *ref, struc
 
 static const xv *arg(xv *args, size_t i) { return xv_arr_get(args, i); }
 
+/* ---- records written straight from the store ----
+ * get_record and get_all_records on a big store spent most of their time
+ * copying rows into xv trees only to encode and free them; under the read
+ * lock we encode the rows directly for the caller's protocol instead. */
+
+static void write_field(struct strbuf *sb, struct db *db, const struct db_obj *o, int f, bool json)
+{
+	const struct sc_field *fd = &sc_classes[o->cls].fields[f];
+	xv derived = XV_NIL_INIT;
+	const xv *v = &o->f[f];
+	if (sc_field_is_derived(fd)) {
+		derived = db_get(db, o, f);
+		v = &derived;
+	}
+	if (json) {
+		sb_putc(sb, '"');
+		sb_puts(sb, fd->name);
+		sb_puts(sb, "\":");
+		jsonv_write(sb, v);
+	} else {
+		sb_puts(sb, "<member><name>");
+		sb_puts(sb, fd->name);
+		sb_puts(sb, "</name>");
+		wire_xml_value(sb, v);
+		sb_puts(sb, "</member>");
+	}
+	xv_free(&derived);
+}
+
+static void write_record(struct strbuf *sb, struct db *db, const struct db_obj *o, bool json)
+{
+	const struct sc_class *c = &sc_classes[o->cls];
+	sb_puts(sb, json ? "{" : "<value><struct>");
+	for (int f = 0; f < c->nfields; f++) {
+		if (json && f)
+			sb_putc(sb, ',');
+		write_field(sb, db, o, f, json);
+	}
+	sb_puts(sb, json ? "}" : "</struct></value>");
+}
+
+static bool proto_known(const struct rpc_ctx *ctx) { return ctx->proto >= 0; }
+static bool proto_json(const struct rpc_ctx *ctx) { return ctx->proto != WIRE_XMLRPC; }
+
 static int get_record(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	db_rdlock(ctx->db);
 	struct db_obj *o = generic_lookup(ctx, ctx->cls, arg(args, 0), err);
-	if (o)
+	if (o && proto_known(ctx)) {
+		struct strbuf sb = STRBUF_INIT;
+		write_record(&sb, ctx->db, o, proto_json(ctx));
+		*result = xv_raw_own(sb_detach(&sb));
+	} else if (o) {
 		*result = db_record(ctx->db, o);
+	}
 	db_unlock(ctx->db);
 	return o ? 0 : -1;
 }
@@ -75,6 +126,36 @@ static int get_all(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 
 static void records_where(struct rpc_ctx *ctx, const struct db_filter *flt, xv *result)
 {
+	if (proto_known(ctx)) {
+		bool json = proto_json(ctx);
+		struct strbuf sb = STRBUF_INIT;
+		sb_puts(&sb, json ? "{" : "<value><struct>");
+		bool first = true;
+		db_rdlock(ctx->db);
+		for (struct db_obj *o = db_first(ctx->db, ctx->cls); o; o = db_next(o)) {
+			if (flt && !db_filter_eval(flt, ctx->db, o))
+				continue;
+			if (json) {
+				if (!first)
+					sb_putc(&sb, ',');
+				sb_putc(&sb, '"');
+				sb_puts(&sb, o->ref);
+				sb_puts(&sb, "\":");
+			} else {
+				sb_puts(&sb, "<member><name>");
+				sb_puts(&sb, o->ref);
+				sb_puts(&sb, "</name>");
+			}
+			write_record(&sb, ctx->db, o, json);
+			if (!json)
+				sb_puts(&sb, "</member>");
+			first = false;
+		}
+		db_unlock(ctx->db);
+		sb_puts(&sb, json ? "}" : "</struct></value>");
+		*result = xv_raw_own(sb_detach(&sb));
+		return;
+	}
 	*result = xv_map_new();
 	db_rdlock(ctx->db);
 	for (struct db_obj *o = db_first(ctx->db, ctx->cls); o; o = db_next(o))

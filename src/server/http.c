@@ -246,6 +246,7 @@ static MHD_RESULT_T start_rpc(struct http_req *r, bool json)
 	r->call.done = deferred_done;
 	r->call.done_arg = r;
 	r->call.ctx.may_wait = true;
+	r->call.ctx.proto = (int)r->proto;
 	r->gen_seen = db_generation(r->hs->srv->db);
 	return run_call(r);
 }

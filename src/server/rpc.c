@@ -149,6 +149,7 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 	memset(call, 0, sizeof *call);
 	call->ctx.srv = srv;
 	call->ctx.db = srv ? srv->db : NULL;
+	call->ctx.proto = -1;
 	call->method = xstrdup(method);
 	call->params = params.kind == XV_ARR ? params : xv_arr_new();
 	if (params.kind != XV_ARR)
@@ -325,6 +326,7 @@ enum rpc_outcome rpc_call_run(struct rpc_call *call)
 		bg->ctx = call->ctx;
 		snprintf(bg->ctx.task, sizeof bg->ctx.task, "%s", task);
 		bg->ctx.may_wait = false;
+		bg->ctx.proto = -1; /* a task's result is XML-RPC text, built later */
 		bg->method = xstrdup(call->method);
 		bg->params = xv_arr_new();
 		bg->fn = call->fn;

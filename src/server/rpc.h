@@ -29,6 +29,9 @@ struct rpc_ctx {
 	 * re-runs. 0 until set. */
 	int64_t deadline_ms;
 	bool may_wait; /* the transport can suspend and retry this call */
+	/* The caller's wire protocol (enum wire_proto), or -1: lets bulk
+	 * readers write records straight into the reply as XV_RAW. */
+	int proto;
 };
 
 /* Handlers return 0 with *result set, or -1 with err set, or RPC_WAIT when

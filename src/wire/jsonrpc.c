@@ -45,6 +45,7 @@ char *wire_param_text(const xv *v)
 		return xstrdup(tmp);
 	case XV_ARR:
 	case XV_MAP:
+	case XV_RAW:
 		break;
 	}
 	jsonv_write(&sb, v);

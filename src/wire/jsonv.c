@@ -88,7 +88,10 @@ void jsonv_write(struct strbuf *sb, const xv *v)
 		break;
 	case XV_INT:
 	case XV_I32:
-		sb_printf(sb, "%lld", (long long)v->u.i);
+		sb_put_i64(sb, (long long)v->u.i);
+		break;
+	case XV_RAW:
+		sb_puts(sb, v->u.s);
 		break;
 	case XV_BOOL:
 		sb_puts(sb, v->u.b ? "true" : "false");

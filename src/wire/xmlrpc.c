@@ -690,7 +690,12 @@ void wire_xml_value(struct strbuf *out, const xv *v)
 		sb_puts(out, "</value>");
 		break;
 	case XV_INT:
-		sb_printf(out, "<value>%lld</value>", (long long)v->u.i);
+		sb_puts(out, "<value>");
+		sb_put_i64(out, (long long)v->u.i);
+		sb_puts(out, "</value>");
+		break;
+	case XV_RAW:
+		sb_puts(out, v->u.s);
 		break;
 	case XV_I32:
 		sb_printf(out, "<value><i4>%lld</i4></value>", (long long)v->u.i);
