@@ -30,7 +30,6 @@ command -v libvirtd >/dev/null 2>&1 ||
 
 if [ -z "${XENOND:-}" ]; then
 	if [ ! -x build-bench/src/server/xenond ]; then
-		# werror off: -O3 raises a maybe-uninitialized warning in src/server/config.c
 		meson setup build-bench -Dbuildtype=release >/dev/null
 	fi
 	ninja -C build-bench src/server/xenond >/dev/null
