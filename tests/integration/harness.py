@@ -5,7 +5,8 @@ it, raw HTTP, and the xe binary). Python standard library only.
 
 Each test_*.py is a standalone unittest module; call harness.main() from it.
 Environment: XENOND and XE name the binaries (defaults: build/src/server/xenond
-and build/src/cli/xe under the repository root)."""
+and build/src/cli/xe under the repository root); XENOND_WRAPPER is a command
+prefix for the daemon (valgrind)."""
 
 import atexit
 import ctypes
@@ -171,6 +172,10 @@ class Server:
             if self.log_level:
                 args += ["--log-level", self.log_level]
             args += self.extra_args
+            # XENOND_WRAPPER runs the daemon under a tool, e.g. valgrind (make valgrind)
+            wrapper = os.environ.get("XENOND_WRAPPER")
+            if wrapper:
+                args = wrapper.split() + args
             self._log = open(self.log_path, "ab")
             self._log.write(("\n==== %s: %s\n" % (time.strftime("%H:%M:%S"), " ".join(args))).encode())
             self._log.flush()
