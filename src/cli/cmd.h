@@ -18,6 +18,7 @@ struct xe_ctx {
 	const struct xe_params *params;
 	const struct xe_cmd *cmd;
 	const char *argv0;
+	const char *server_url; /* http(s)://host:port, for the transfer handlers */
 };
 
 typedef int (*xe_handler)(struct xe_ctx *x, struct xerr *err);
@@ -45,6 +46,8 @@ extern const struct xe_cmd xe_vm_cmds[];
 extern const size_t xe_vm_ncmds;
 extern const struct xe_cmd xe_misc_cmds[];
 extern const size_t xe_misc_ncmds;
+extern const struct xe_cmd xe_transfer_cmds[];
+extern const size_t xe_transfer_ncmds;
 
 /* Registers the hand-written and the per-class commands (idempotent). */
 void xe_cmdtable_init(void);

@@ -82,9 +82,10 @@ static int run(struct xe_cmdline *cl, struct xe_out *out, struct xerr *err)
 			       .connect_timeout_s = 30};
 	char *url = server_url(&cl->conn);
 	struct xc *c = xc_new(url, &opts);
-	free(url);
-	if (!c)
+	if (!c) {
+		free(url);
 		return xe_fail(err, "cannot initialise the HTTP client");
+	}
 	int rc = xc_login(c, cl->conn.username, cl->conn.password, err);
 	if (rc < 0) {
 		if (xerr_is(err, "SESSION_AUTHENTICATION_FAILED"))
@@ -93,11 +94,12 @@ static int run(struct xe_cmdline *cl, struct xe_out *out, struct xerr *err)
 						    : "Username/password must be specified",
 				 NULL);
 		xc_free(c);
+		free(url);
 		return -1;
 	}
 	struct xe_session s;
 	xs_init(&s, c);
-	struct xe_ctx x = {c, &s, out, &cl->params, cmd, "xe"};
+	struct xe_ctx x = {c, &s, out, &cl->params, cmd, "xe", url};
 	rc = cmd->fn(&x, err);
 	if (rc < 0 && err->code && strncmp(err->code, "XE_", 3) != 0)
 		describe_refs(&s, err);
@@ -106,6 +108,7 @@ static int run(struct xe_cmdline *cl, struct xe_out *out, struct xerr *err)
 	xc_logout(c, &ignored);
 	xerr_clear(&ignored);
 	xc_free(c);
+	free(url);
 	return rc;
 }
 

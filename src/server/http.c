@@ -2,6 +2,7 @@
  * connections whose call must wait (event.from) or runs long (slow sync
  * calls) by suspending them, so no thread is held per waiting client. */
 #include "http.h"
+#include "http_route.h"
 #include "rpc.h"
 #include "server.h"
 #include "../base/log.h"
@@ -18,12 +19,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#if MHD_VERSION < 0x00097002
-typedef int MHD_RESULT_T;
-#else
-typedef enum MHD_Result MHD_RESULT_T;
-#endif
 
 enum req_state { ST_READ, ST_RUNNING, ST_WAITING, ST_DONE };
 
@@ -42,6 +37,7 @@ struct http_req {
 	struct db_waiter waiter;
 	bool waiter_added;
 	uint64_t gen_seen;
+	struct route_req *route; /* a transfer endpoint (http_route.c), else NULL */
 	struct http_req *wnext, *wprev; /* list of waiting requests */
 };
 
@@ -263,9 +259,14 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const cha
 		r->hs = hs;
 		r->conn = conn;
 		r->id = XV_NIL_INIT;
+		r->route = route_begin(hs->srv, conn, url, method);
 		*con_cls = r;
-		return MHD_YES;
+		/* transfers start on the headers: a refusal goes out before MHD
+		 * reads any body */
+		return r->route ? route_step(r->route, upload_data, upload_size) : MHD_YES;
 	}
+	if (r->route)
+		return route_step(r->route, upload_data, upload_size);
 	if (*upload_size) {
 		if (r->body.len + *upload_size > hs->srv->cfg.max_body)
 			r->too_big = true;
@@ -309,11 +310,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	(void)conn;
-	(void)toe;
 	struct http_server *hs = cls;
 	struct http_req *r = *con_cls;
 	if (!r)
 		return;
+	if (r->route)
+		route_end(r->route, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	if (r->waiter_added)
 		db_waiter_remove(hs->srv->db, &r->waiter);
 	pthread_mutex_lock(&hs->lock);

@@ -1,0 +1,424 @@
+/* http_route: authentication, task handling and body plumbing shared by
+ * the transfer endpoints (see http_route.h). A transfer's task always ends
+ * success or failure: on the handler's verdict, or failure (after the
+ * handler's abort undid its work) when the client goes away. */
+#include "http_route.h"
+#include "session.h"
+#include "task.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../base/strbuf.h"
+#include "../wire/wire.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+static const struct route *const routes[] = {
+	&route_export_raw_vdi, &route_import_raw_vdi, &route_export_xva,
+	&route_export_metadata, &route_import_xva, NULL,
+};
+
+/* "/p", "/p/" and "/p?…" (MHD strips the query already) */
+static bool path_match(const char *url, const char *p)
+{
+	size_t n = strlen(p);
+	return strncmp(url, p, n) == 0 && (url[n] == '\0' || (url[n] == '/' && url[n + 1] == '\0'));
+}
+
+struct route_req *route_begin(struct server *srv, struct MHD_Connection *conn, const char *url,
+			      const char *method)
+{
+	for (size_t i = 0; routes[i]; i++) {
+		const struct route *rt = routes[i];
+		if (strcmp(method, rt->method) || !path_match(url, rt->path))
+			continue;
+		struct route_req *rr = xcalloc(1, sizeof *rr);
+		rr->srv = srv;
+		rr->conn = conn;
+		rr->rt = rt;
+		rr->result = XV_NIL_INIT;
+		rr->refs = 1;
+		rr->ctx.srv = srv;
+		rr->ctx.db = srv->db;
+		rr->ctx.proto = -1;
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+		if (cl) {
+			rr->has_length = true;
+			rr->content_length = strtoull(cl, NULL, 10);
+		}
+		return rr;
+	}
+	return NULL;
+}
+
+const char *route_arg(struct route_req *rr, const char *key)
+{
+	return MHD_lookup_connection_value(rr->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+bool route_arg_bool(struct route_req *rr, const char *key)
+{
+	const char *v = route_arg(rr, key);
+	return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes"));
+}
+
+static MHD_RESULT_T reply(struct route_req *rr, unsigned status, const char *ctype, char *body)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type", ctype);
+	if (rr->task[0])
+		MHD_add_response_header(resp, "task-id", rr->task);
+	MHD_RESULT_T ret = MHD_queue_response(rr->conn, status, resp);
+	MHD_destroy_response(resp);
+	rr->queued = true;
+	return ret;
+}
+
+/* session_id (query, then cookie), else HTTP Basic as a temporary
+ * session, in xapi's order. */
+static int authenticate(struct route_req *rr)
+{
+	const char *sid = route_arg(rr, "session_id");
+	if (!sid)
+		sid = MHD_lookup_connection_value(rr->conn, MHD_COOKIE_KIND, "session_id");
+	if (sid)
+		return session_check(rr->srv, sid, &rr->ctx, &rr->err);
+	char *pass = NULL;
+	char *user = MHD_basic_auth_get_username_password(rr->conn, &pass);
+	if (!user) {
+		free(pass);
+		return xerr_set(&rr->err, "SESSION_AUTHENTICATION_FAILED", "", "no credentials", NULL);
+	}
+	char ref[REF_STRLEN + 1];
+	int rc = session_login(rr->srv, user, pass, "http-basic", ref, &rr->err);
+	MHD_free(user);
+	if (pass)
+		MHD_free(pass);
+	if (rc < 0)
+		return -1;
+	rr->temp_session = true;
+	return session_check(rr->srv, ref, &rr->ctx, &rr->err);
+}
+
+static int attach_task(struct route_req *rr)
+{
+	const char *tid = route_arg(rr, "task_id");
+	if (tid && *tid) {
+		db_rdlock(rr->srv->db);
+		bool ok = db_lookup_cls(rr->srv->db, SC_C_task, tid) != NULL;
+		db_unlock(rr->srv->db);
+		if (!ok)
+			return xerr_set(&rr->err, "HANDLE_INVALID", "task", tid, NULL);
+		snprintf(rr->task, sizeof rr->task, "%s", tid);
+	} else {
+		char label[128];
+		snprintf(label, sizeof label, "%s %s", rr->rt->method, rr->rt->path);
+		if (task_create(rr->srv, label, "", rr->ctx.session, rr->task, &rr->err) < 0)
+			return -1;
+		rr->own_task = true;
+	}
+	snprintf(rr->ctx.task, sizeof rr->ctx.task, "%s", rr->task);
+	return 0;
+}
+
+static MHD_RESULT_T fail_reply(struct route_req *rr)
+{
+	unsigned status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	const char *c = rr->err.code ? rr->err.code : "INTERNAL_ERROR";
+	if (!strcmp(c, "SESSION_INVALID") || !strcmp(c, "SESSION_AUTHENTICATION_FAILED"))
+		status = MHD_HTTP_UNAUTHORIZED;
+	else if (!strcmp(c, "HANDLE_INVALID") || !strcmp(c, "UUID_INVALID"))
+		status = MHD_HTTP_NOT_FOUND;
+	else if (!strcmp(c, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED"))
+		status = MHD_HTTP_FORBIDDEN;
+	struct strbuf sb = STRBUF_INIT;
+	sb_printf(&sb, "%s", c);
+	for (size_t i = 0; i < rr->err.nparams; i++)
+		sb_printf(&sb, " %s", rr->err.params[i]);
+	sb_add(&sb, "\n", 1);
+	return reply(rr, status, "text/plain", sb_detach(&sb));
+}
+
+/* Ends the task (once) with the handler's verdict. */
+static void settle(struct route_req *rr, bool ok)
+{
+	if (rr->finished)
+		return;
+	rr->finished = true;
+	if (!ok && rr->rt->abort)
+		rr->rt->abort(rr);
+	if (!rr->task[0])
+		return;
+	if (ok) {
+		task_complete(rr->srv, rr->task, &rr->result);
+	} else {
+		if (!rr->err.code)
+			xerr_set(&rr->err, "VDI_IO_ERROR", "transfer interrupted", NULL);
+		log_info("http: %s %s failed: %s", rr->rt->method, rr->rt->path, rr->err.code);
+		task_fail(rr->srv, rr->task, &rr->err);
+	}
+}
+
+/* ---- slow steps off the MHD thread ----
+ * A GET's begin (a qcow2 copy, a delta's comparison) and a PUT's finish
+ * (copying a staged image in) can take minutes; MHD's polling threads
+ * serve many connections each, so these run on a thread of their own
+ * while the connection is suspended. */
+
+static void *work_main(void *arg)
+{
+	struct route_req *rr = arg;
+	int rc = rr->work == W_BEGIN ? rr->rt->begin(rr) : rr->rt->finish ? rr->rt->finish(rr) : 0;
+	rr->work_rc = rc;
+	__atomic_store_n(&rr->worked, true, __ATOMIC_RELEASE);
+	MHD_resume_connection(rr->conn);
+	return NULL;
+}
+
+static MHD_RESULT_T off_thread(struct route_req *rr, enum work w)
+{
+	rr->work = w;
+	rr->working = true;
+	MHD_suspend_connection(rr->conn);
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, work_main, rr) != 0) {
+		rr->work_rc = xerr_internal(&rr->err, "cannot start a thread");
+		__atomic_store_n(&rr->worked, true, __ATOMIC_RELEASE);
+		MHD_resume_connection(rr->conn);
+	}
+	pthread_attr_destroy(&a);
+	return MHD_YES;
+}
+
+static MHD_RESULT_T finished(struct route_req *rr);
+
+/* The connection is back from its thread. */
+static MHD_RESULT_T worked(struct route_req *rr)
+{
+	rr->working = false;
+	if (rr->work == W_FINISH) {
+		if (rr->work_rc < 0)
+			rr->failed = true;
+		return finished(rr);
+	}
+	if (rr->work_rc == 0 && !rr->resp)
+		rr->work_rc = xerr_internal(&rr->err, "no response was prepared");
+	if (rr->work_rc < 0) {
+		if (rr->resp)
+			MHD_destroy_response(rr->resp);
+		rr->resp = NULL;
+		settle(rr, false);
+		return fail_reply(rr);
+	}
+	MHD_RESULT_T ret = MHD_queue_response(rr->conn, MHD_HTTP_OK, rr->resp);
+	MHD_destroy_response(rr->resp);
+	rr->resp = NULL;
+	rr->queued = true;
+	return ret;
+}
+
+static MHD_RESULT_T start(struct route_req *rr)
+{
+	rr->started = true;
+	if (authenticate(rr) < 0)
+		return fail_reply(rr);
+	/* Xen Orchestra probes an import with an empty PUT and no task first;
+	 * it only needs a 2xx answer */
+	if (!strcmp(rr->rt->method, "PUT") && rr->has_length && rr->content_length == 0 &&
+	    !route_arg(rr, "task_id")) {
+		rr->finished = true;
+		return reply(rr, MHD_HTTP_OK, "text/plain", xstrdup(""));
+	}
+	if (attach_task(rr) < 0)
+		return fail_reply(rr);
+	if (!strcmp(rr->rt->method, "GET"))
+		return off_thread(rr, W_BEGIN);
+	if (rr->rt->begin(rr) < 0) {
+		settle(rr, false);
+		return fail_reply(rr);
+	}
+	return MHD_YES;
+}
+
+/* Whether the client has closed its side with nothing left unread. MHD
+ * misses a close that arrives together with the last data and would keep
+ * the connection until its timeout, leaving the task pending. */
+static bool peer_closed(struct route_req *rr)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(rr->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char c;
+	return ci && recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* The upload ended early: whole anyway (complete), else a failure. */
+static void hung_up(struct route_req *rr)
+{
+	if (rr->finished)
+		return;
+	bool ok = false;
+	if (!rr->failed && rr->received && rr->rt->complete && rr->rt->complete(rr))
+		ok = !rr->rt->finish || rr->rt->finish(rr) == 0;
+	settle(rr, ok);
+}
+
+MHD_RESULT_T route_step(struct route_req *rr, const char *upload_data, size_t *upload_size)
+{
+	if (rr->working) /* resumed once its thread is done; else spurious */
+		return __atomic_load_n(&rr->worked, __ATOMIC_ACQUIRE) ? worked(rr) : MHD_YES;
+	if (!rr->started) {
+		MHD_RESULT_T r = start(rr);
+		if (rr->queued || !*upload_size)
+			return r;
+	}
+	if (rr->queued) { /* answered already (an error): drop the rest */
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		size_t n = *upload_size;
+		*upload_size = 0;
+		rr->received += n;
+		if (!rr->failed && rr->rt->data && rr->rt->data(rr, upload_data, n) < 0) {
+			/* the task fails (and the work is undone) now; the rest of
+			 * the body is read and dropped so the client gets the answer */
+			rr->failed = true;
+			settle(rr, false);
+		}
+		if (rr->received < rr->content_length && peer_closed(rr)) {
+			hung_up(rr); /* no-op when already settled */
+			return MHD_NO; /* MHD closes the connection */
+		}
+		return MHD_YES;
+	}
+	/* the whole body is in (or it was a GET whose response is queued) */
+	if (!strcmp(rr->rt->method, "GET"))
+		return MHD_YES;
+	if (!rr->failed)
+		return off_thread(rr, W_FINISH);
+	return finished(rr);
+}
+
+/* A PUT's end: the verdict to the task, the answer to the client. */
+static MHD_RESULT_T finished(struct route_req *rr)
+{
+	settle(rr, !rr->failed);
+	if (rr->failed)
+		return fail_reply(rr);
+	struct strbuf sb = STRBUF_INIT;
+	wire_xml_value(&sb, &rr->result);
+	return reply(rr, MHD_HTTP_OK, "text/plain", sb_detach(&sb));
+}
+
+static void route_unref(struct route_req *rr)
+{
+	if (__atomic_sub_fetch(&rr->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	if (rr->rt->free)
+		rr->rt->free(rr);
+	xerr_clear(&rr->err);
+	xv_free(&rr->result);
+	free(rr);
+}
+
+void route_end(struct route_req *rr, bool completed_ok)
+{
+	if (rr->started && !rr->finished) {
+		if (completed_ok && rr->streaming_done && !rr->failed)
+			settle(rr, true);
+		else
+			hung_up(rr);
+	}
+	if (rr->temp_session)
+		session_forget(rr->srv, rr->ctx.session);
+	if (rr->resp) { /* made but never queued */
+		MHD_destroy_response(rr->resp);
+		rr->resp = NULL;
+	}
+	route_unref(rr);
+}
+
+/* ---- streamed responses ---- */
+
+static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct route_req *rr = cls;
+	if (rr->failed)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	ssize_t n = rr->reader(rr, pos, buf, max);
+	if (n < 0) {
+		rr->failed = true;
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	if (n == 0) {
+		rr->streaming_done = true;
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	if (rr->stream_size != MHD_SIZE_UNKNOWN && pos + (uint64_t)n >= rr->stream_size)
+		rr->streaming_done = true;
+	return n;
+}
+
+static void stream_free(void *cls)
+{
+	route_unref(cls);
+}
+
+int route_send_stream(struct route_req *rr, uint64_t size, const char *ctype,
+		      const char *disposition, route_reader read)
+{
+	rr->reader = read;
+	rr->stream_size = size;
+	if (size == 0)
+		rr->streaming_done = true;
+	__atomic_add_fetch(&rr->refs, 1, __ATOMIC_ACQ_REL);
+	struct MHD_Response *resp =
+		MHD_create_response_from_callback(size, 1 << 20, stream_cb, rr, stream_free);
+	if (!resp) {
+		route_unref(rr);
+		return xerr_internal(&rr->err, "cannot create a response");
+	}
+	MHD_add_response_header(resp, "Content-Type", ctype);
+	if (disposition)
+		MHD_add_response_header(resp, "Content-Disposition", disposition);
+	MHD_add_response_header(resp, "task-id", rr->task);
+	rr->resp = resp; /* queued by worked(), on the MHD thread */
+	return 0;
+}
+
+void route_progress(struct route_req *rr, double p)
+{
+	if (rr->task[0])
+		task_set_progress(rr->srv, rr->task, p);
+}
+
+int route_call(struct route_req *rr, const char *method, xv params, xv *result)
+{
+	xv args = xv_arr_new();
+	xv_arr_push(&args, xv_str(rr->ctx.session));
+	for (size_t i = 0; params.kind == XV_ARR && i < params.u.a->n; i++)
+		xv_arr_push(&args, xv_copy(&params.u.a->items[i]));
+	xv_free(&params);
+	struct rpc_call c;
+	rpc_call_init(&c, rr->srv, method, args);
+	rpc_call_run(&c);
+	int rc = 0;
+	if (c.err.code) {
+		xerr_clear(&rr->err);
+		xerr_move(&rr->err, &c.err);
+		rc = -1;
+	} else if (result) {
+		*result = c.result;
+		c.result = XV_NIL_INIT;
+	}
+	rpc_call_free(&c);
+	return rc;
+}

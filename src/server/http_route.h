@@ -1,0 +1,99 @@
+/* http_route: the non-RPC HTTP endpoints (disk and VM transfers). http.c
+ * hands a request here when its path matches; this file authenticates it,
+ * attaches or creates its task, feeds the handler the body and drives the
+ * task to success or failure when the transfer ends, however it ends. */
+#ifndef XENON_HTTP_ROUTE_H
+#define XENON_HTTP_ROUTE_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../base/uuid.h"
+#include "../base/xerr.h"
+#include "../base/xv.h"
+#include "rpc.h"
+#include "server.h"
+
+#if MHD_VERSION < 0x00097002
+typedef int MHD_RESULT_T;
+#else
+typedef enum MHD_Result MHD_RESULT_T;
+#endif
+
+struct route_req;
+
+/* One endpoint. begin runs once the caller is authenticated and the task
+ * known: a GET handler prepares its response there (route_send_stream),
+ * on a thread of its own; a PUT handler prepares to receive. data gets the
+ * body in pieces; finish runs (on its own thread) once it has all arrived.
+ * Handlers return 0, or -1 with rr->err set. abort undoes whatever a
+ * failed transfer left (records, files); free releases the state. */
+struct route {
+	const char *method, *path;
+	int (*begin)(struct route_req *rr);
+	int (*data)(struct route_req *rr, const char *buf, size_t n);
+	int (*finish)(struct route_req *rr);
+	/* When the client hangs up before Content-Length: whether what came is
+	 * whole anyway (Xen Orchestra sends 1 PiB for "unknown" and closes
+	 * after the data); finish then runs as usual. NULL: never. */
+	bool (*complete)(struct route_req *rr);
+	void (*abort)(struct route_req *rr);
+	void (*free)(struct route_req *rr);
+};
+
+struct route_req {
+	struct server *srv;
+	struct MHD_Connection *conn;
+	const struct route *rt;
+	struct rpc_ctx ctx; /* the caller's session, user and roles; ctx.task set */
+	char task[REF_STRLEN + 1];
+	bool own_task;     /* created here: nobody else watches it */
+	bool temp_session; /* HTTP Basic: logged out at the end */
+	bool started, queued, failed, finished, streaming_done;
+	bool has_length;
+	uint64_t content_length, received;
+	struct xerr err;
+	xv result; /* the task's result on success (XV_NIL: empty) */
+	/* a slow step on its own thread while the connection is suspended */
+	enum work { W_BEGIN, W_FINISH } work;
+	bool working, worked;
+	int work_rc;
+	struct MHD_Response *resp; /* a GET's response, made by begin */
+	void *h;   /* the handler's state */
+	ssize_t (*reader)(struct route_req *rr, uint64_t pos, char *buf, size_t max);
+	uint64_t stream_size;
+	int refs;  /* route_end and a streamed response's free callback */
+};
+
+/* The route for method and url, or NULL: http.c's hook. */
+struct route_req *route_begin(struct server *srv, struct MHD_Connection *conn, const char *url,
+			      const char *method);
+/* Every later call of on_request for this request. */
+MHD_RESULT_T route_step(struct route_req *rr, const char *upload_data, size_t *upload_size);
+/* The request is over (MHD's notify-completed); completed_ok when the
+ * whole response went out. */
+void route_end(struct route_req *rr, bool completed_ok);
+
+/* The Content-Length Xen Orchestra sends when it does not know one. */
+#define ROUTE_UNKNOWN_LENGTH (1ull << 50)
+
+/* ---- for handlers ---- */
+const char *route_arg(struct route_req *rr, const char *key);
+bool route_arg_bool(struct route_req *rr, const char *key);
+/* Prepares the streamed response (a GET's begin ends with it; it goes
+ * out once begin returns): size MHD_SIZE_UNKNOWN for no length. read
+ * returns bytes written into buf, 0 at the end, -1 on error (rr->err). */
+typedef ssize_t (*route_reader)(struct route_req *rr, uint64_t pos, char *buf, size_t max);
+int route_send_stream(struct route_req *rr, uint64_t size, const char *ctype,
+		      const char *disposition, route_reader read);
+void route_progress(struct route_req *rr, double p);
+/* Runs an API call internally as the request's session (synchronously). */
+int route_call(struct route_req *rr, const char *method, xv params, xv *result);
+
+/* Handlers: vdi_stream.c, xva_export.c, xva_import.c. */
+extern const struct route route_export_raw_vdi, route_import_raw_vdi;
+extern const struct route route_export_xva, route_export_metadata, route_import_xva;
+
+#endif

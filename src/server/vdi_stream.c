@@ -1,0 +1,455 @@
+/* vdi_stream: GET /export_raw_vdi and PUT /import_raw_vdi. Exports read
+ * the image through stream.c, so only allocated extents are read; raw is
+ * sent as is, vhd as a dynamic VHD generated on the fly (vhd_out.c), qcow2
+ * as a flattened copy. Imports write through the same NBD path, skipping
+ * zero blocks of a fresh image; a VDI created for the upload is destroyed
+ * again if the upload fails. */
+#include "http_route.h"
+#include "vdi_stream.h"
+#include "../api/storage.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../sm/stream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BUFSZ (1 << 20)
+
+int vdi_image_open(struct route_req *rr, const char *id, bool writable, struct vdi_image *out)
+{
+	memset(out, 0, sizeof *out);
+	sm_vdi_init(&out->v);
+	if (!id || !*id)
+		return xerr_set(&rr->err, "INVALID_VALUE", "vdi", "", NULL);
+	struct db *db = rr->srv->db;
+	db_rdlock(db);
+	struct db_obj *vdi = strncmp(id, "OpaqueRef:", 10) ? db_lookup_uuid(db, SC_C_VDI, id)
+							  : db_lookup_cls(db, SC_C_VDI, id);
+	struct db_obj *sro = vdi ? db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
+	int rc = -1;
+	if (!vdi)
+		xerr_set(&rr->err, "HANDLE_INVALID", "VDI", id, NULL);
+	else if (!sro)
+		xerr_set(&rr->err, "HANDLE_INVALID", "SR", db_peek_str(vdi, SC_F_VDI__SR), NULL);
+	else if ((rc = storage_sr_open(&rr->ctx, sro, true, &out->sr, &rr->err)) == 0) {
+		snprintf(out->ref, sizeof out->ref, "%s", vdi->ref);
+		storage_vdi_view(vdi, &out->v);
+	}
+	db_unlock(db);
+	if (rc < 0)
+		return -1;
+	if (!out->sr.drv->vdi_attach)
+		return xerr_set(&rr->err, "SR_OPERATION_NOT_SUPPORTED", out->ref, NULL);
+	if (out->sr.drv->vdi_attach(&out->sr, &out->v, writable, &out->att, &rr->err) < 0)
+		return -1;
+	out->attached = true;
+	out->im = img_open(out->att.path, out->att.format, writable, &rr->err);
+	return out->im ? 0 : -1;
+}
+
+void vdi_image_close(struct vdi_image *vi)
+{
+	img_close(vi->im);
+	vi->im = NULL;
+	if (vi->attached && vi->sr.drv->vdi_detach)
+		vi->sr.drv->vdi_detach(&vi->sr, &vi->v, NULL);
+	vi->attached = false;
+	sm_attach_info_free(&vi->att);
+	sm_vdi_free(&vi->v);
+	sm_sr_close(&vi->sr);
+}
+
+/* ---- export ---- */
+
+struct exp {
+	struct vdi_image vi, base;
+	int fd; /* qcow2: the flattened copy, already unlinked */
+	struct vhd_out *vhd;
+	int64_t last_progress;
+};
+
+static ssize_t read_raw(struct route_req *rr, uint64_t pos, char *buf, size_t max)
+{
+	struct exp *e = rr->h;
+	int64_t size = img_size(e->vi.im);
+	if ((int64_t)pos >= size)
+		return 0;
+	size_t n = (uint64_t)size - pos < max ? (size_t)((uint64_t)size - pos) : max;
+	if (img_read(e->vi.im, buf, n, (int64_t)pos, &rr->err) < 0)
+		return -1;
+	if ((int64_t)pos - e->last_progress > size / 50) {
+		e->last_progress = (int64_t)pos;
+		route_progress(rr, (double)pos / (double)size);
+	}
+	return (ssize_t)n;
+}
+
+static ssize_t read_file(struct route_req *rr, uint64_t pos, char *buf, size_t max)
+{
+	struct exp *e = rr->h;
+	ssize_t n = pread(e->fd, buf, max, (off_t)pos);
+	if (n < 0)
+		xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
+	return n;
+}
+
+static ssize_t read_vhd(struct route_req *rr, uint64_t pos, char *buf, size_t max)
+{
+	struct exp *e = rr->h;
+	return vhd_out_read(e->vhd, e->vi.im, pos, buf, max, &rr->err);
+}
+
+/* A flattened qcow2 copy of the chain next to the image, unlinked at once
+ * so nothing is left behind whatever happens to the transfer. */
+static int qcow2_copy(struct route_req *rr, struct exp *e)
+{
+	char *tmp = xasprintf("%s/.export-%s.qcow2", e->vi.sr.path, rr->task + 10);
+	const char *args[] = {"convert", "-q", "-O", "qcow2", "-f", e->vi.att.format,
+			      e->vi.att.path, tmp, NULL};
+	int rc = sm_qemu_img(args, NULL, SM_E_VDI_UNAVAILABLE, "export failed", &rr->err);
+	if (rc == 0) {
+		e->fd = open(tmp, O_RDONLY | O_CLOEXEC);
+		if (e->fd < 0)
+			rc = xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
+	}
+	unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+static int export_begin(struct route_req *rr)
+{
+	struct exp *e = xcalloc(1, sizeof *e);
+	e->fd = -1;
+	rr->h = e;
+	const char *fmt = route_arg(rr, "format");
+	if (!fmt)
+		fmt = "raw";
+	const char *base = route_arg(rr, "base");
+	if (base && !*base)
+		base = NULL;
+	if (strcmp(fmt, "raw") && strcmp(fmt, "vhd") && strcmp(fmt, "qcow2"))
+		return xerr_set(&rr->err, "INVALID_VALUE", "format", fmt, NULL);
+	/* a delta needs a format that can leave blocks out */
+	if (base && strcmp(fmt, "vhd"))
+		return xerr_set(&rr->err, "INVALID_VALUE", "base", "deltas are exported as format=vhd",
+				NULL);
+	if (vdi_image_open(rr, route_arg(rr, "vdi"), false, &e->vi) < 0)
+		return -1;
+	if (base && vdi_image_open(rr, base, false, &e->base) < 0)
+		return -1;
+	if (!strcmp(fmt, "raw"))
+		return route_send_stream(rr, (uint64_t)img_size(e->vi.im), "application/octet-stream",
+					 NULL, read_raw);
+	if (!strcmp(fmt, "vhd")) {
+		e->vhd = vhd_out_new(e->vi.im, e->base.im, e->vi.v.uuid, &rr->err);
+		if (!e->vhd)
+			return -1;
+		return route_send_stream(rr, vhd_out_size(e->vhd), "application/vhd", NULL, read_vhd);
+	}
+	if (qcow2_copy(rr, e) < 0)
+		return -1;
+	struct stat st;
+	fstat(e->fd, &st);
+	return route_send_stream(rr, (uint64_t)st.st_size, "application/x-qemu-disk", NULL, read_file);
+}
+
+static void export_free(struct route_req *rr)
+{
+	struct exp *e = rr->h;
+	if (!e)
+		return;
+	vdi_image_close(&e->vi);
+	vdi_image_close(&e->base);
+	if (e->fd >= 0)
+		close(e->fd);
+	vhd_out_free(e->vhd);
+	free(e);
+}
+
+const struct route route_export_raw_vdi = {
+	.method = "GET", .path = "/export_raw_vdi", .begin = export_begin, .free = export_free,
+};
+
+/* ---- import ---- */
+
+struct imp {
+	struct vdi_image vi;
+	char new_vdi[REF_STRLEN + 1]; /* created for this upload: destroyed on failure */
+	bool fresh;                   /* all zero before: zero blocks need no write */
+	char *buf;
+	size_t fill;
+	int64_t off; /* image offset of buf */
+	int64_t limit; /* bytes of the body that are disk data */
+	struct vhd_in *vhd; /* format=vhd: the parser */
+	char *tmp; /* qcow2: the upload lands here first */
+	int tfd;
+	int64_t last_progress;
+};
+
+int route_target_sr(struct route_req *rr, char out[REF_STRLEN + 1])
+{
+	const char *sr = route_arg(rr, "sr_id");
+	if (!sr)
+		sr = route_arg(rr, "sr_uuid");
+	out[0] = '\0';
+	struct db *db = rr->srv->db;
+	db_rdlock(db);
+	struct db_obj *o = NULL;
+	if (sr)
+		o = strncmp(sr, "OpaqueRef:", 10) ? db_lookup_uuid(db, SC_C_SR, sr)
+						  : db_lookup_cls(db, SC_C_SR, sr);
+	else {
+		struct db_obj *pool = db_first(db, SC_C_pool);
+		if (pool)
+			o = db_lookup_cls(db, SC_C_SR, db_peek_str(pool, SC_F_pool__default_SR));
+	}
+	if (o)
+		snprintf(out, REF_STRLEN + 1, "%s", o->ref);
+	db_unlock(db);
+	if (!out[0])
+		return xerr_set(&rr->err, "HANDLE_INVALID", "SR", sr ? sr : "", NULL);
+	return 0;
+}
+
+/* A new VDI of the upload's size in sr_id (or the pool's default SR). */
+static int create_vdi(struct route_req *rr, struct imp *im)
+{
+	if (!rr->has_length || rr->content_length >= ROUTE_UNKNOWN_LENGTH)
+		return xerr_set(&rr->err, "IMPORT_ERROR", "a new VDI needs a Content-Length", NULL);
+	char sr_ref[REF_STRLEN + 1];
+	if (route_target_sr(rr, sr_ref) < 0)
+		return -1;
+	xv rec = xv_map_new();
+	xv_map_set_str(&rec, "name_label", "imported disk");
+	xv_map_set_str(&rec, "SR", sr_ref);
+	xv_map_set(&rec, "virtual_size", xv_int((int64_t)rr->content_length));
+	xv_map_set_str(&rec, "type", "user");
+	xv args = xv_arr_new();
+	xv_arr_push(&args, rec);
+	xv res = XV_NIL_INIT;
+	if (route_call(rr, "VDI.create", args, &res) < 0)
+		return -1;
+	snprintf(im->new_vdi, sizeof im->new_vdi, "%s", xv_as_str(&res));
+	xv_free(&res);
+	return 0;
+}
+
+static int flush_buf(struct route_req *rr, struct imp *im)
+{
+	if (!im->fill)
+		return 0;
+	int rc = 0;
+	if (im->off + (int64_t)im->fill > img_size(im->vi.im))
+		rc = xerr_set(&rr->err, "IMPORT_ERROR", "the upload is larger than the disk", NULL);
+	else if (buf_is_zero(im->buf, im->fill))
+		rc = im->fresh ? 0 : img_zero(im->vi.im, im->fill, im->off, &rr->err);
+	else
+		rc = img_write(im->vi.im, im->buf, im->fill, im->off, &rr->err);
+	im->off += (int64_t)im->fill;
+	im->fill = 0;
+	int64_t total = img_size(im->vi.im);
+	if (rc == 0 && im->off - im->last_progress > total / 50) {
+		im->last_progress = im->off;
+		route_progress(rr, (double)im->off / (double)total);
+	}
+	return rc;
+}
+
+/* Data the VHD parser found, at its place on the disk. */
+static int vhd_write(void *arg, int64_t off, const char *p, size_t n, struct xerr *err)
+{
+	struct route_req *rr = arg;
+	struct imp *im = rr->h;
+	if (off + (int64_t)n > img_size(im->vi.im))
+		return xerr_set(err, "IMPORT_ERROR", "the upload is larger than the disk", NULL);
+	if (buf_is_zero(p, n))
+		return im->fresh ? 0 : img_zero(im->vi.im, n, off, err);
+	return img_write(im->vi.im, p, n, off, err);
+}
+
+static int import_begin(struct route_req *rr)
+{
+	struct imp *im = xcalloc(1, sizeof *im);
+	im->tfd = -1;
+	rr->h = im;
+	const char *fmt = route_arg(rr, "format");
+	if (!fmt)
+		fmt = "raw";
+	if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2") && strcmp(fmt, "vhd"))
+		return xerr_set(&rr->err, "INVALID_VALUE", "format", fmt, NULL);
+	if (route_arg(rr, "chunked"))
+		return xerr_set(&rr->err, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED", NULL);
+	const char *vdi = route_arg(rr, "vdi");
+	if (!vdi || !*vdi) {
+		if (strcmp(fmt, "raw"))
+			return xerr_set(&rr->err, "IMPORT_ERROR", "a new VDI needs a raw upload", NULL);
+		if (create_vdi(rr, im) < 0)
+			return -1;
+		vdi = im->new_vdi;
+		im->fresh = true;
+	}
+	if (vdi_image_open(rr, vdi, true, &im->vi) < 0)
+		return -1;
+	if (!strcmp(fmt, "qcow2")) {
+		im->tmp = xasprintf("%s/.import-%s.qcow2", im->vi.sr.path, rr->task + 10);
+		im->tfd = open(im->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (im->tfd < 0)
+			return xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
+		return 0;
+	}
+	if (!strcmp(fmt, "vhd")) {
+		im->vhd = vhd_in_new(vhd_write, rr, rr->has_length ? (int64_t)rr->content_length : -1);
+		return 0;
+	}
+	im->buf = xmalloc(BUFSZ);
+	return 0;
+}
+
+static int import_data(struct route_req *rr, const char *p, size_t n)
+{
+	struct imp *im = rr->h;
+	if (im->vhd)
+		return vhd_in_feed(im->vhd, p, n, &rr->err);
+	if (im->tfd >= 0) {
+		while (n) {
+			ssize_t w = write(im->tfd, p, n);
+			if (w < 0)
+				return xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
+			p += w;
+			n -= (size_t)w;
+		}
+		return 0;
+	}
+	while (n) {
+		size_t k = BUFSZ - im->fill < n ? BUFSZ - im->fill : n;
+		memcpy(im->buf + im->fill, p, k);
+		im->fill += k;
+		p += k;
+		n -= k;
+		if (im->fill == BUFSZ && flush_buf(rr, im) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* qcow2 uploads: checked to name no other file (a backing or data file
+ * would read the server's files), then copied extent by extent. */
+static int import_qcow2(struct route_req *rr, struct imp *im)
+{
+	char *info = NULL;
+	const char *args[] = {"info", "--output=json", "-f", "qcow2", im->tmp, NULL};
+	if (sm_qemu_img(args, &info, SM_E_VDI_UNAVAILABLE, "not a qcow2 image", &rr->err) < 0)
+		return xerr_set(&rr->err, "IMPORT_ERROR", "not a valid qcow2 image", NULL);
+	bool external = strstr(info, "\"backing-filename\"") || strstr(info, "\"data-file\"");
+	free(info);
+	if (external)
+		return xerr_set(&rr->err, "IMPORT_ERROR", "qcow2 uploads may not name other files",
+				NULL);
+	struct img *src = img_open(im->tmp, "qcow2", false, &rr->err);
+	if (!src)
+		return -1;
+	int rc = 0;
+	int64_t size = img_size(src);
+	if (size > img_size(im->vi.im))
+		rc = xerr_set(&rr->err, "IMPORT_ERROR", "the image is larger than the disk", NULL);
+	char *buf = xmalloc(BUFSZ);
+	for (int64_t off = 0; rc == 0 && off < size;) {
+		int64_t len;
+		bool data;
+		if ((rc = img_extent(src, off, &len, &data, &rr->err)) < 0)
+			break;
+		if (len > BUFSZ)
+			len = BUFSZ;
+		if (!data)
+			rc = img_zero(im->vi.im, (size_t)len, off, &rr->err);
+		else if ((rc = img_read(src, buf, (size_t)len, off, &rr->err)) == 0)
+			rc = img_write(im->vi.im, buf, (size_t)len, off, &rr->err);
+		off += len;
+	}
+	free(buf);
+	img_close(src);
+	return rc;
+}
+
+static int import_finish(struct route_req *rr)
+{
+	struct imp *im = rr->h;
+	int rc;
+	if (im->tfd >= 0) {
+		close(im->tfd);
+		im->tfd = -1;
+		rc = import_qcow2(rr, im);
+	} else if (im->vhd) {
+		rc = vhd_in_end(im->vhd, &rr->err);
+	} else {
+		rc = flush_buf(rr, im);
+	}
+	if (rc == 0)
+		rc = img_flush(im->vi.im, &rr->err);
+	img_close(im->vi.im);
+	im->vi.im = NULL;
+	if (rc == 0 && im->new_vdi[0])
+		rr->result = xv_str(im->new_vdi);
+	return rc;
+}
+
+/* Raw and VHD uploads of unknown length end when the client hangs up. */
+static bool import_complete(struct route_req *rr)
+{
+	struct imp *im = rr->h;
+	if (rr->content_length < ROUTE_UNKNOWN_LENGTH || im->tfd >= 0)
+		return false;
+	struct xerr e = XERR_INIT;
+	bool ok = !im->vhd || vhd_in_end(im->vhd, &e) == 0;
+	xerr_clear(&e);
+	return ok;
+}
+
+static void import_abort(struct route_req *rr)
+{
+	struct imp *im = rr->h;
+	if (!im)
+		return;
+	/* the image must be closed (qemu-nbd gone) before its file goes */
+	vdi_image_close(&im->vi);
+	if (im->new_vdi[0]) {
+		struct xerr keep = XERR_INIT;
+		xerr_move(&keep, &rr->err);
+		xv args = xv_arr_new();
+		xv_arr_push(&args, xv_str(im->new_vdi));
+		if (route_call(rr, "VDI.destroy", args, NULL) < 0)
+			log_error("import: could not remove VDI %s: %s", im->new_vdi, rr->err.code);
+		xerr_clear(&rr->err);
+		xerr_move(&rr->err, &keep);
+	}
+}
+
+static void import_free(struct route_req *rr)
+{
+	struct imp *im = rr->h;
+	if (!im)
+		return;
+	vdi_image_close(&im->vi);
+	if (im->tfd >= 0)
+		close(im->tfd);
+	if (im->tmp) {
+		unlink(im->tmp);
+		free(im->tmp);
+	}
+	free(im->buf);
+	vhd_in_free(im->vhd);
+	free(im);
+}
+
+const struct route route_import_raw_vdi = {
+	.method = "PUT", .path = "/import_raw_vdi", .begin = import_begin, .data = import_data,
+	.finish = import_finish, .complete = import_complete, .abort = import_abort,
+	.free = import_free,
+};

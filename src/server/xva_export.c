@@ -1,0 +1,366 @@
+/* xva_export: GET /export and /export_metadata. ova.xml describes the VM
+ * and what it references with refs rewritten to Ref:N; then each disk goes
+ * out as 1 MiB chunks with their XXH64 files. Chunks that hold no data are
+ * left out without being read (the allocation map says so), so a large
+ * empty disk costs little. Output is generated as MHD pulls it, through
+ * gzip or zstd when asked. */
+#include "http_route.h"
+#include "vdi_stream.h"
+#include "xva.h"
+#include "../base/mem.h"
+#include "../base/strbuf.h"
+#include "../wire/wire.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* xapi's counter is process-global and need not start at 0 */
+static unsigned long ref_counter;
+
+struct refmap {
+	size_t n;
+	char (*ref)[REF_STRLEN + 1];
+	unsigned long *id;
+};
+
+static unsigned long refmap_add(struct refmap *m, const char *ref)
+{
+	m->ref = xrealloc(m->ref, (m->n + 1) * sizeof *m->ref);
+	m->id = xrealloc(m->id, (m->n + 1) * sizeof *m->id);
+	snprintf(m->ref[m->n], sizeof m->ref[0], "%s", ref);
+	m->id[m->n] = __atomic_fetch_add(&ref_counter, 1, __ATOMIC_RELAXED);
+	return m->id[m->n++];
+}
+
+static long refmap_find(const struct refmap *m, const char *ref)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->ref[i], ref))
+			return (long)m->id[i];
+	return -1;
+}
+
+/* Every ref in v becomes Ref:N, or OpaqueRef:NULL when not exported. */
+static void rewrite(xv *v, const struct refmap *m)
+{
+	if (v->kind == XV_STR && !strncmp(v->u.s, "OpaqueRef:", 10)) {
+		long id = refmap_find(m, v->u.s);
+		xv_free(v);
+		*v = id < 0 ? xv_str("OpaqueRef:NULL") : xv_str_own(xasprintf("Ref:%ld", id));
+	} else if (v->kind == XV_ARR) {
+		for (size_t i = 0; i < v->u.a->n; i++)
+			rewrite(&v->u.a->items[i], m);
+	} else if (v->kind == XV_MAP) {
+		for (size_t i = 0; i < v->u.m->n; i++)
+			rewrite(&v->u.m->vals[i], m);
+	}
+}
+
+struct xdisk {
+	char id[32]; /* Ref:N */
+	struct vdi_image vi;
+	int64_t size, nchunks;
+};
+
+struct xout {
+	enum zkind zk;
+	struct zout *z;
+	char *ova;
+	size_t ndisks;
+	struct xdisk *disks;
+	int stage; /* 0 ova.xml, 1 disks, 2 end blocks, 3 done */
+	size_t disk;
+	int64_t chunk;
+	char *buf;
+	struct strbuf raw, out;
+	size_t out_pos;
+	int64_t total_chunks, done_chunks;
+};
+
+static bool is_iso_vdi(struct db *db, struct db_obj *vdi)
+{
+	struct db_obj *sr = db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
+	return !sr || !strcmp(db_peek_str(sr, SC_F_SR__content_type), "iso");
+}
+
+static void add_obj(xv *objs, struct db *db, const char *cls, struct db_obj *o, long id)
+{
+	xv e = xv_map_new();
+	xv_map_set_str(&e, "class", cls);
+	xv_map_set(&e, "id", xv_str_own(xasprintf("Ref:%ld", id)));
+	xv_map_set(&e, "snapshot", db_record(db, o));
+	xv_arr_push(objs, e);
+}
+
+/* ova.xml and the disks to send, under the read lock. */
+static int plan(struct route_req *rr, struct xout *x, bool metadata_only, xv *vdi_refs)
+{
+	const char *id = route_arg(rr, "uuid");
+	if (!id)
+		id = route_arg(rr, "ref");
+	if (!id)
+		return xerr_set(&rr->err, "INVALID_VALUE", "uuid", "", NULL);
+	struct db *db = rr->srv->db;
+	db_rdlock(db);
+	struct db_obj *vm = strncmp(id, "OpaqueRef:", 10) ? db_lookup_uuid(db, SC_C_VM, id)
+							 : db_lookup_cls(db, SC_C_VM, id);
+	if (!vm) {
+		db_unlock(db);
+		return xerr_set(&rr->err, "HANDLE_INVALID", "VM", id, NULL);
+	}
+	/* disks in use change under the export: xapi wants the VM halted or
+	 * suspended (clients export a snapshot of a running VM) */
+	const char *ps = db_peek_str(vm, SC_F_VM__power_state);
+	if (!metadata_only && (!strcmp(ps, "Running") || !strcmp(ps, "Paused"))) {
+		xerr_set(&rr->err, "VM_BAD_POWER_STATE", vm->ref, "halted", ps, NULL);
+		db_unlock(db);
+		return -1;
+	}
+	struct refmap m = {0};
+	struct eobj {
+		const char *name;
+		struct db_obj *o;
+	} objs[512];
+	size_t n = 0;
+	objs[n++] = (struct eobj){"VM", vm};
+	refmap_add(&m, vm->ref);
+	struct db_obj *met = db_lookup_cls(db, SC_C_VM_metrics, db_peek_str(vm, SC_F_VM__metrics));
+	if (met) {
+		objs[n++] = (struct eobj){"VM_metrics", met};
+		refmap_add(&m, met->ref);
+	}
+	xv vbds = db_get(db, vm, SC_F_VM__VBDs);
+	for (size_t i = 0; i < xv_len(&vbds) && n < 500; i++) {
+		struct db_obj *vbd = db_lookup_cls(db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
+		if (!vbd)
+			continue;
+		objs[n++] = (struct eobj){"VBD", vbd};
+		refmap_add(&m, vbd->ref);
+		struct db_obj *vdi = db_lookup_cls(db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI));
+		bool cd = !strcmp(db_peek_str(vbd, SC_F_VBD__type), "CD");
+		if (!vdi || cd || is_iso_vdi(db, vdi) || refmap_find(&m, vdi->ref) >= 0)
+			continue;
+		objs[n++] = (struct eobj){"VDI", vdi};
+		unsigned long vid = refmap_add(&m, vdi->ref);
+		struct db_obj *sr = db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
+		if (sr && refmap_find(&m, sr->ref) < 0) {
+			objs[n++] = (struct eobj){"SR", sr};
+			refmap_add(&m, sr->ref);
+		}
+		if (!metadata_only) {
+			x->disks = xrealloc(x->disks, (x->ndisks + 1) * sizeof *x->disks);
+			struct xdisk *d = &x->disks[x->ndisks++];
+			memset(d, 0, sizeof *d);
+			snprintf(d->id, sizeof d->id, "Ref:%lu", vid);
+			xv_arr_push_str(vdi_refs, vdi->ref);
+		}
+	}
+	xv_free(&vbds);
+	xv vifs = db_get(db, vm, SC_F_VM__VIFs);
+	for (size_t i = 0; i < xv_len(&vifs) && n < 500; i++) {
+		struct db_obj *vif = db_lookup_cls(db, SC_C_VIF, xv_as_str(xv_arr_get(&vifs, i)));
+		if (!vif)
+			continue;
+		objs[n++] = (struct eobj){"VIF", vif};
+		refmap_add(&m, vif->ref);
+		struct db_obj *net = db_lookup_cls(db, SC_C_network, db_peek_str(vif, SC_F_VIF__network));
+		if (net && refmap_find(&m, net->ref) < 0) {
+			objs[n++] = (struct eobj){"network", net};
+			refmap_add(&m, net->ref);
+		}
+	}
+	xv_free(&vifs);
+
+	xv list = xv_arr_new();
+	for (size_t i = 0; i < n; i++)
+		add_obj(&list, db, objs[i].name, objs[i].o, refmap_find(&m, objs[i].o->ref));
+	rewrite(&list, &m);
+	struct db_obj *host = db_lookup_cls(db, SC_C_host, rr->srv->host_ref);
+	xv ver = xv_map_new();
+	char date[32];
+	time_t now = time(NULL);
+	strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
+	xv_map_set_str(&ver, "hostname", host ? db_peek_str(host, SC_F_host__hostname) : "xenon");
+	xv_map_set_str(&ver, "date", date);
+	xv_map_set_str(&ver, "product_version", "8.4.0");
+	xv_map_set_str(&ver, "product_brand", "Xenon");
+	xv_map_set_str(&ver, "build_number", "xenon");
+	xv_map_set(&ver, "xapi_major", xv_int(host ? db_peek_int(host, SC_F_host__API_version_major) : 2));
+	xv_map_set(&ver, "xapi_minor", xv_int(host ? db_peek_int(host, SC_F_host__API_version_minor) : 21));
+	xv_map_set(&ver, "export_vsn", xv_int(2));
+	db_unlock(db);
+	xv top = xv_map_new();
+	xv_map_set(&top, "version", ver);
+	xv_map_set(&top, "objects", list);
+	struct strbuf sb = STRBUF_INIT;
+	wire_xml_value(&sb, &top);
+	xv_free(&top);
+	x->ova = sb_detach(&sb);
+	free(m.ref);
+	free(m.id);
+	return 0;
+}
+
+static void put_file(struct xout *x, const char *name, const void *p, size_t n)
+{
+	unsigned char h[512];
+	tar_header(h, name, n);
+	sb_add(&x->raw, (const char *)h, 512);
+	sb_add(&x->raw, p, n);
+	static const char zero[512];
+	if (n % 512)
+		sb_add(&x->raw, zero, 512 - n % 512);
+}
+
+/* The next piece of tar into x->raw. */
+static int produce(struct route_req *rr, struct xout *x)
+{
+	if (x->stage == 0) {
+		put_file(x, "ova.xml", x->ova, strlen(x->ova));
+		x->stage = 1;
+		return 0;
+	}
+	while (x->stage == 1) {
+		if (x->disk >= x->ndisks) {
+			x->stage = 2;
+			break;
+		}
+		struct xdisk *d = &x->disks[x->disk];
+		if (x->chunk >= d->nchunks) {
+			x->disk++;
+			x->chunk = 0;
+			continue;
+		}
+		int64_t c = x->chunk, off = c * XVA_CHUNK;
+		bool edge = c == 0 || c == d->nchunks - 1;
+		size_t len = d->size - off < XVA_CHUNK ? (size_t)(d->size - off) : XVA_CHUNK;
+		if (!edge) { /* a hole: jump over it without reading */
+			int64_t elen;
+			bool data;
+			if (img_extent(d->vi.im, off, &elen, &data, &rr->err) < 0)
+				return -1;
+			if (!data) {
+				int64_t next = (off + elen) / XVA_CHUNK;
+				if (next > d->nchunks - 1)
+					next = d->nchunks - 1;
+				x->chunk = next > c ? next : c + 1;
+				x->done_chunks += x->chunk - c;
+				continue;
+			}
+		}
+		if (img_read(d->vi.im, x->buf, len, off, &rr->err) < 0)
+			return -1;
+		x->chunk++;
+		x->done_chunks++;
+		if (!edge && buf_is_zero(x->buf, len))
+			continue;
+		char name[64], hex[17];
+		snprintf(name, sizeof name, "%s/%08" PRId64, d->id, c);
+		put_file(x, name, x->buf, len);
+		snprintf(hex, sizeof hex, "%016" PRIX64, xva_xxh64(x->buf, len));
+		strcat(name, ".xxhash");
+		put_file(x, name, hex, 16);
+		if (x->done_chunks % 64 == 0 && x->total_chunks)
+			route_progress(rr, (double)x->done_chunks / (double)x->total_chunks);
+		return 0;
+	}
+	if (x->stage == 2) {
+		static const char zero[1024];
+		sb_add(&x->raw, zero, sizeof zero);
+		x->stage = 3;
+	}
+	return 0;
+}
+
+static ssize_t read_xva(struct route_req *rr, uint64_t pos, char *buf, size_t max)
+{
+	struct xout *x = rr->h;
+	(void)pos;
+	while (x->out_pos == x->out.len) {
+		if (x->stage == 4)
+			return 0;
+		sb_reset(&x->out);
+		x->out_pos = 0;
+		sb_reset(&x->raw);
+		if (x->stage == 3) {
+			if (zout_end(x->z, &x->out, &rr->err) < 0)
+				return -1;
+			x->stage = 4;
+			continue;
+		}
+		if (produce(rr, x) < 0)
+			return -1;
+		if (x->raw.len && zout_write(x->z, x->raw.buf, x->raw.len, &x->out, &rr->err) < 0)
+			return -1;
+	}
+	size_t n = x->out.len - x->out_pos < max ? x->out.len - x->out_pos : max;
+	memcpy(buf, x->out.buf + x->out_pos, n);
+	x->out_pos += n;
+	return (ssize_t)n;
+}
+
+static int begin(struct route_req *rr, bool metadata_only)
+{
+	struct xout *x = xcalloc(1, sizeof *x);
+	rr->h = x;
+	const char *c = route_arg(rr, "use_compression");
+	x->zk = !c || !strcasecmp(c, "false") ? ZK_NONE : !strcasecmp(c, "zstd") ? ZK_ZSTD : ZK_GZIP;
+	if (metadata_only)
+		x->zk = ZK_NONE;
+	xv refs = xv_arr_new();
+	int rc = plan(rr, x, metadata_only, &refs);
+	for (size_t i = 0; rc == 0 && i < x->ndisks; i++) {
+		struct xdisk *d = &x->disks[i];
+		rc = vdi_image_open(rr, xv_as_str(xv_arr_get(&refs, i)), false, &d->vi);
+		if (rc == 0) {
+			d->size = img_size(d->vi.im);
+			d->nchunks = (d->size + XVA_CHUNK - 1) / XVA_CHUNK;
+			x->total_chunks += d->nchunks;
+		}
+	}
+	xv_free(&refs);
+	if (rc < 0)
+		return -1;
+	if (!(x->z = zout_new(x->zk, &rr->err)))
+		return -1;
+	x->buf = xmalloc(XVA_CHUNK);
+	return route_send_stream(rr, MHD_SIZE_UNKNOWN, "application/octet-stream",
+				 "attachment; filename=\"export.xva\"", read_xva);
+}
+
+static int begin_full(struct route_req *rr)
+{
+	return begin(rr, false);
+}
+
+static int begin_meta(struct route_req *rr)
+{
+	return begin(rr, true);
+}
+
+static void xout_free(struct route_req *rr)
+{
+	struct xout *x = rr->h;
+	if (!x)
+		return;
+	for (size_t i = 0; i < x->ndisks; i++)
+		vdi_image_close(&x->disks[i].vi);
+	free(x->disks);
+	free(x->ova);
+	free(x->buf);
+	zout_free(x->z);
+	sb_free(&x->raw);
+	sb_free(&x->out);
+	free(x);
+}
+
+const struct route route_export_xva = {
+	.method = "GET", .path = "/export", .begin = begin_full, .free = xout_free,
+};
+const struct route route_export_metadata = {
+	.method = "GET", .path = "/export_metadata", .begin = begin_meta, .free = xout_free,
+};

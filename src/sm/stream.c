@@ -1,0 +1,266 @@
+/* stream: VDI images through qemu-nbd and libnbd (see stream.h). The
+ * allocation map is fetched lazily, a window at a time, and cached, since
+ * readers walk the image front to back. */
+#include "stream.h"
+#include "../base/mem.h"
+#include "../base/strbuf.h"
+
+#include <libnbd.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WINDOW (1LL << 30) /* block status asked per request */
+
+struct ext {
+	int64_t off, len;
+	bool data;
+};
+
+struct img {
+	struct nbd_handle *h;
+	int aio_err; /* errno of a failed queued write, reported on the next call */
+	int64_t size;
+	struct ext *ext; /* cached extents, contiguous from ext_from */
+	size_t n, cap;
+	int64_t ext_from, ext_to;
+};
+
+static int nbd_fail(struct xerr *err, const char *what)
+{
+	return xerr_set(err, "VDI_IO_ERROR", what, nbd_get_error() ? nbd_get_error() : "", NULL);
+}
+
+struct img *img_open(const char *path, const char *format, bool writable, struct xerr *err)
+{
+	struct nbd_handle *h = nbd_create();
+	if (!h) {
+		nbd_fail(err, "nbd_create");
+		return NULL;
+	}
+	nbd_add_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION);
+	const char *fmt = format ? format : "raw";
+	/* Read-only opens skip the image lock (--image-opts, file.locking=off):
+	 * a running VM's QEMU holds it, and xapi exports such disks too. */
+	struct strbuf opts = STRBUF_INIT;
+	sb_printf(&opts, "driver=%s,file.driver=file,file.locking=off,file.filename=", fmt);
+	for (const char *p = path; *p; p++) { /* commas are doubled in option values */
+		if (*p == ',')
+			sb_putc(&opts, ',');
+		sb_putc(&opts, *p);
+	}
+	char *ro_argv[] = {"qemu-nbd", "-r", "--image-opts", opts.buf, NULL};
+	char *rw_argv[] = {"qemu-nbd", "-f", (char *)fmt, "--cache=writeback", "--discard=unmap",
+			   (char *)path, NULL};
+	int rc = nbd_connect_systemd_socket_activation(h, writable ? rw_argv : ro_argv);
+	sb_free(&opts);
+	if (rc < 0) {
+		nbd_fail(err, "cannot serve the image");
+		nbd_close(h);
+		return NULL;
+	}
+	struct img *im = xcalloc(1, sizeof *im);
+	im->h = h;
+	im->size = nbd_get_size(h);
+	if (im->size < 0) {
+		nbd_fail(err, "nbd_get_size");
+		img_close(im);
+		return NULL;
+	}
+	return im;
+}
+
+void img_close(struct img *im)
+{
+	if (!im)
+		return;
+	if (im->h) {
+		nbd_shutdown(im->h, 0);
+		nbd_close(im->h);
+	}
+	free(im->ext);
+	free(im);
+}
+
+int64_t img_size(const struct img *im)
+{
+	return im->size;
+}
+
+static int status_cb(void *user, const char *metacontext, uint64_t offset, uint32_t *entries,
+		     size_t nr, int *error)
+{
+	struct img *im = user;
+	(void)error;
+	if (strcmp(metacontext, LIBNBD_CONTEXT_BASE_ALLOCATION))
+		return 0;
+	int64_t off = (int64_t)offset;
+	for (size_t i = 0; i + 1 < nr; i += 2) {
+		bool data = !(entries[i + 1] & LIBNBD_STATE_ZERO);
+		int64_t len = entries[i];
+		if (im->n && im->ext[im->n - 1].data == data &&
+		    im->ext[im->n - 1].off + im->ext[im->n - 1].len == off) {
+			im->ext[im->n - 1].len += len;
+		} else {
+			if (im->n == im->cap) {
+				im->cap = im->cap ? im->cap * 2 : 64;
+				im->ext = xrealloc(im->ext, im->cap * sizeof *im->ext);
+			}
+			im->ext[im->n++] = (struct ext){off, len, data};
+		}
+		off += len;
+	}
+	im->ext_to = off;
+	return 0;
+}
+
+static int fetch(struct img *im, int64_t off, struct xerr *err)
+{
+	im->n = 0;
+	im->ext_from = im->ext_to = off;
+	int64_t want = im->size - off < WINDOW ? im->size - off : WINDOW;
+	if (nbd_can_meta_context(im->h, LIBNBD_CONTEXT_BASE_ALLOCATION) != 1) {
+		im->ext = xrealloc(im->ext, sizeof *im->ext);
+		im->ext[0] = (struct ext){off, want, true};
+		im->n = 1;
+		im->ext_to = off + want;
+		return 0;
+	}
+	nbd_extent_callback cb = {.callback = status_cb, .user_data = im};
+	if (nbd_block_status(im->h, (uint64_t)want, (uint64_t)off, cb, 0) < 0)
+		return nbd_fail(err, "block status");
+	if (im->ext_to <= off)
+		return nbd_fail(err, "block status made no progress");
+	return 0;
+}
+
+int img_extent(struct img *im, int64_t off, int64_t *len, bool *data, struct xerr *err)
+{
+	if (off >= im->size) {
+		*len = 0;
+		*data = false;
+		return 0;
+	}
+	if (off < im->ext_from || off >= im->ext_to) {
+		if (fetch(im, off, err) < 0)
+			return -1;
+	}
+	/* extents are few and sorted: binary search */
+	size_t lo = 0, hi = im->n;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (im->ext[mid].off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	const struct ext *e = &im->ext[lo];
+	*len = e->off + e->len - off;
+	if (off + *len > im->size)
+		*len = im->size - off;
+	*data = e->data;
+	return 0;
+}
+
+int img_read(struct img *im, void *buf, size_t n, int64_t off, struct xerr *err)
+{
+	char *p = buf;
+	while (n) {
+		int64_t len;
+		bool data;
+		if (img_extent(im, off, &len, &data, err) < 0)
+			return -1;
+		if (len <= 0)
+			return xerr_set(err, "VDI_IO_ERROR", "read beyond the end", NULL);
+		size_t k = (uint64_t)len < n ? (size_t)len : n;
+		if (!data)
+			memset(p, 0, k);
+		else if (nbd_pread(im->h, p, k, (uint64_t)off, 0) < 0)
+			return nbd_fail(err, "read");
+		p += k;
+		off += (int64_t)k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* Writes are queued (a copy of the data each), so receiving the next
+ * piece overlaps qemu-nbd writing this one; at most MAX_QUEUED in flight.
+ * NBD may complete them in any order: callers never write a range twice
+ * (transfers are sequential), and img_flush waits for them all. */
+#define MAX_QUEUED 8
+
+static int write_done(void *user, int *error)
+{
+	struct img *im = *(struct img **)user;
+	if (*error && !im->aio_err)
+		im->aio_err = *error;
+	return 1; /* retire the command */
+}
+
+static int aio_check(struct img *im, struct xerr *err)
+{
+	if (im->aio_err)
+		return xerr_set(err, "VDI_IO_ERROR", "write", strerror(im->aio_err), NULL);
+	return 0;
+}
+
+int img_write(struct img *im, const void *buf, size_t n, int64_t off, struct xerr *err)
+{
+	im->ext_from = im->ext_to = 0; /* the cached map is stale now */
+	while (nbd_aio_in_flight(im->h) >= MAX_QUEUED)
+		if (nbd_poll(im->h, -1) < 0)
+			return nbd_fail(err, "write");
+	if (aio_check(im, err) < 0)
+		return -1;
+	/* the copy starts with the img pointer; the free callback drops it */
+	struct img **copy = xmalloc(sizeof *copy + n);
+	*copy = im;
+	memcpy(copy + 1, buf, n);
+	nbd_completion_callback cb = {.callback = write_done, .user_data = copy, .free = free};
+	if (nbd_aio_pwrite(im->h, copy + 1, n, (uint64_t)off, cb, 0) < 0)
+		return nbd_fail(err, "write");
+	nbd_poll(im->h, 0); /* move what is ready along without waiting */
+	return 0;
+}
+
+int img_zero(struct img *im, size_t n, int64_t off, struct xerr *err)
+{
+	im->ext_from = im->ext_to = 0;
+	if (nbd_zero(im->h, n, (uint64_t)off, 0) < 0)
+		return nbd_fail(err, "write zeroes");
+	return 0;
+}
+
+int img_flush(struct img *im, struct xerr *err)
+{
+	while (nbd_aio_in_flight(im->h) > 0)
+		if (nbd_poll(im->h, -1) < 0)
+			return nbd_fail(err, "write");
+	if (aio_check(im, err) < 0)
+		return -1;
+	if (nbd_flush(im->h, 0) < 0)
+		return nbd_fail(err, "flush");
+	return 0;
+}
+
+bool buf_is_zero(const void *buf, size_t n)
+{
+	const unsigned char *p = buf;
+	/* a word at a time once aligned */
+	while (n && ((uintptr_t)p & 7)) {
+		if (*p)
+			return false;
+		p++;
+		n--;
+	}
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+	for (; n >= 8; n -= 8)
+		if (*w++)
+			return false;
+	p = (const unsigned char *)w;
+	while (n--)
+		if (*p++)
+			return false;
+	return true;
+}

@@ -1,0 +1,34 @@
+/* stream: sequential access to a VDI image's data for transfers. The image
+ * is served by a qemu-nbd child (socket activation through libnbd), so
+ * every format qemu reads works, backing chains are followed, and the
+ * allocation map (NBD block status) lets readers skip holes: a 100 GiB
+ * empty disk costs a few requests, not 100 GiB of reads. */
+#ifndef XENON_SM_STREAM_H
+#define XENON_SM_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/xerr.h"
+
+struct img;
+
+/* format: "qcow2", "raw", "vpc"… Writable opens allow pwrite. */
+struct img *img_open(const char *path, const char *format, bool writable, struct xerr *err);
+void img_close(struct img *im);
+int64_t img_size(const struct img *im);
+/* The extent holding off: *len bytes from off that are all data
+ * (*data = true) or all zero (*data = false). */
+int img_extent(struct img *im, int64_t off, int64_t *len, bool *data, struct xerr *err);
+/* Reads n bytes at off, holes as zeros (only data extents are read). */
+int img_read(struct img *im, void *buf, size_t n, int64_t off, struct xerr *err);
+/* Queued: buf may be reused at once; errors show on a later write or on
+ * img_flush, which waits for every queued write. */
+int img_write(struct img *im, const void *buf, size_t n, int64_t off, struct xerr *err);
+int img_zero(struct img *im, size_t n, int64_t off, struct xerr *err);
+int img_flush(struct img *im, struct xerr *err);
+
+bool buf_is_zero(const void *buf, size_t n);
+
+#endif
