@@ -68,6 +68,8 @@ int storage_vdi_begin(struct db_txn *t, struct db_obj *vdi, const char *token, c
 		      struct xerr *err);
 void storage_vdi_end(struct db_txn *t, struct db_obj *vdi, const char *token);
 void storage_vdi_update_allowed(struct db_txn *t, struct db_obj *vdi);
+/* A VBD's allowed_operations, which follow its VM's power state. */
+void storage_vbd_update_allowed(struct db_txn *t, struct db_obj *vbd);
 /* Clears token from the VDIs (and a VM) named by refs in its own
  * transaction: the clean-up after a failed operation. */
 void storage_clear_marks(struct db *db, const xv *vdi_refs, const char *vm_ref, const char *token);

@@ -64,7 +64,7 @@ static bool vm_live(const struct db_obj *vm)
 	return !strcmp(ps, "Running") || !strcmp(ps, "Paused");
 }
 
-static void update_allowed(struct db_txn *t, struct db_obj *vbd)
+void storage_vbd_update_allowed(struct db_txn *t, struct db_obj *vbd)
 {
 	struct db_obj *vm = db_lookup_cls(db_txn_db(t), SC_C_VM, db_peek_str(vbd, SC_F_VBD__VM));
 	xv ops = xv_arr_new();
@@ -197,7 +197,7 @@ static int vbd_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	db_set_str(t, o, SC_F_VBD__userdevice,
 		   strcmp(xv_as_str(&vals[I_USERDEVICE]), "autodetect") == 0 ? num : xv_as_str(&vals[I_USERDEVICE]));
 	db_set_str(t, o, SC_F_VBD__VDI, vdi ? vdi->ref : REF_NULL);
-	update_allowed(t, o);
+	storage_vbd_update_allowed(t, o);
 	if (vdi)
 		storage_vdi_update_allowed(t, vdi);
 	char ref[REF_STRLEN + 1];
@@ -294,7 +294,7 @@ static int vbd_insert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	 * blockdev-change-medium); the sim backend has nothing to change */
 	db_set_str(t, vbd, SC_F_VBD__VDI, vdi->ref);
 	db_set_bool(t, vbd, SC_F_VBD__empty, false);
-	update_allowed(t, vbd);
+	storage_vbd_update_allowed(t, vbd);
 	storage_vdi_update_allowed(t, vdi);
 	return db_commit(t, err);
 }
@@ -319,7 +319,7 @@ static int vbd_eject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 	struct db_obj *vdi = db_lookup_cls(ctx->db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI));
 	db_set_str(t, vbd, SC_F_VBD__VDI, REF_NULL);
 	db_set_bool(t, vbd, SC_F_VBD__empty, true);
-	update_allowed(t, vbd);
+	storage_vbd_update_allowed(t, vbd);
 	if (vdi)
 		storage_vdi_update_allowed(t, vdi);
 	return db_commit(t, err);
@@ -359,7 +359,7 @@ static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, str
 		device_name(n < 0 ? 0 : n, dev);
 		db_set_str(t, vbd, SC_F_VBD__device, dev);
 	}
-	update_allowed(t, vbd);
+	storage_vbd_update_allowed(t, vbd);
 	struct db_obj *vdi = db_lookup_cls(ctx->db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI));
 	if (vdi)
 		storage_vdi_update_allowed(t, vdi);

@@ -153,6 +153,7 @@ static void spec_from(struct db_obj *vm, struct vm_spec *s)
 {
 	memset(s, 0, sizeof *s);
 	snprintf(s->uuid, sizeof s->uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
+	snprintf(s->ref, sizeof s->ref, "%s", vm->ref);
 	snprintf(s->name, sizeof s->name, "%s", db_peek_str(vm, SC_F_VM__name_label));
 	s->domid = db_peek_int(vm, SC_F_VM__domid);
 	s->vcpus_max = db_peek_int(vm, SC_F_VM__VCPUs_max);
@@ -166,10 +167,19 @@ static void spec_from(struct db_obj *vm, struct vm_spec *s)
 	s->pv_kernel = xstrdup(db_peek_str(vm, SC_F_VM__PV_kernel));
 	s->pv_ramdisk = xstrdup(db_peek_str(vm, SC_F_VM__PV_ramdisk));
 	s->pv_args = xstrdup(db_peek_str(vm, SC_F_VM__PV_args));
+	s->pv_bootloader = xstrdup(db_peek_str(vm, SC_F_VM__PV_bootloader));
+	/* xapi's Helpers.boot_method_of_vm */
+	s->boot = *db_peek_str(vm, SC_F_VM__HVM_boot_policy) ? VM_BOOT_FIRMWARE
+		  : !*s->pv_bootloader                        ? VM_BOOT_DIRECT
+							      : VM_BOOT_BOOTLOADER;
+	const char *fw = xv_map_get_str(&s->hvm_boot_params, "firmware");
+	snprintf(s->firmware, sizeof s->firmware, "%s", fw && *fw ? fw : "bios");
+	const char *order = xv_map_get_str(&s->hvm_boot_params, "order");
+	s->boot_order = xstrdup(order && *order ? order : "cd");
 }
 
 /* Domids grow like Xen's, so a vif name is not reused right away. */
-static int64_t next_domid(struct db *db)
+int64_t vm_next_domid(struct db *db)
 {
 	static int64_t last;
 	int64_t max = last;
@@ -191,36 +201,39 @@ static struct db_obj *ensure_metrics(struct db_txn *t, struct db_obj *vm)
 	return m;
 }
 
-static void record_running(struct db_txn *t, struct db_obj *vm, struct server *srv, bool paused,
-			   bool new_domain)
+void vm_record_running(struct db_txn *t, struct db_obj *vm, struct server *srv, bool paused,
+		       int64_t domid, bool new_domain)
 {
-	struct db *db = db_txn_db(t);
 	db_set_str(t, vm, SC_F_VM__power_state, paused ? "Paused" : "Running");
 	if (new_domain)
-		db_set_int(t, vm, SC_F_VM__domid, next_domid(db));
+		db_set_int(t, vm, SC_F_VM__domid, domid >= 0 ? domid : vm_next_domid(db_txn_db(t)));
 	db_set_str(t, vm, SC_F_VM__resident_on, srv->host_ref);
 	db_set_str(t, vm, SC_F_VM__scheduled_to_be_resident_on, REF_NULL);
 	struct db_obj *m = ensure_metrics(t, vm);
-	if (new_domain)
+	if (new_domain) {
 		db_set(t, m, SC_F_VM_metrics__start_time, xv_time(time(NULL)));
+		vm_vbds_mark(t, vm, true);
+	}
 	db_set_int(t, m, SC_F_VM_metrics__VCPUs_number, db_peek_int(vm, SC_F_VM__VCPUs_at_startup));
 	db_set_int(t, m, SC_F_VM_metrics__memory_actual, db_peek_int(vm, SC_F_VM__memory_dynamic_max));
 	db_set(t, m, SC_F_VM_metrics__last_updated, xv_time(time(NULL)));
 	db_set_str(t, m, SC_F_VM_metrics__current_domain_type, db_peek_str(vm, SC_F_VM__domain_type));
+	db_set_bool(t, m, SC_F_VM_metrics__hvm, *db_peek_str(vm, SC_F_VM__HVM_boot_policy) != '\0');
 }
 
-static void record_halted(struct db_txn *t, struct db_obj *vm, const char *state)
+void vm_record_halted(struct db_txn *t, struct db_obj *vm, const char *state)
 {
 	db_set_str(t, vm, SC_F_VM__power_state, state);
 	db_set_int(t, vm, SC_F_VM__domid, -1);
+	db_set_str(t, vm, SC_F_VM__resident_on, REF_NULL);
+	/* a suspended VM's disks stay its own (VBDs attached), as in xapi */
 	if (strcmp(state, "Suspended") != 0)
-		db_set_str(t, vm, SC_F_VM__resident_on, REF_NULL);
-	else
-		db_set_str(t, vm, SC_F_VM__resident_on, REF_NULL);
+		vm_vbds_mark(t, vm, false);
 	struct db_obj *m = db_lookup_cls(db_txn_db(t), SC_C_VM_metrics, db_peek_str(vm, SC_F_VM__metrics));
 	if (m) {
 		db_set_int(t, m, SC_F_VM_metrics__memory_actual, 0);
 		db_set_int(t, m, SC_F_VM_metrics__VCPUs_number, 0);
+		db_set(t, m, SC_F_VM_metrics__last_updated, xv_time(time(NULL)));
 	}
 }
 
@@ -304,46 +317,61 @@ static int backend_do(struct server *srv, enum lifecycle l, const struct vm_spec
 }
 
 static void record_outcome(struct db_txn *t, struct db_obj *vm, struct server *srv, enum lifecycle l,
-			   bool paused)
+			   bool paused, int64_t domid)
 {
 	switch (l) {
 	case L_START:
 	case L_RESUME:
-		record_running(t, vm, srv, paused, true);
+		vm_record_running(t, vm, srv, paused, domid, true);
 		break;
 	case L_CLEAN_REBOOT:
 	case L_HARD_REBOOT:
-		record_running(t, vm, srv, false, true);
+		vm_record_running(t, vm, srv, false, domid, true);
 		break;
 	case L_UNPAUSE:
-		record_running(t, vm, srv, false, false);
+		vm_record_running(t, vm, srv, false, -1, false);
 		break;
 	case L_PAUSE:
-		record_running(t, vm, srv, true, false);
+		vm_record_running(t, vm, srv, true, -1, false);
 		break;
 	case L_SUSPEND:
-		record_halted(t, vm, "Suspended");
+		vm_record_halted(t, vm, "Suspended");
 		break;
 	case L_CLEAN_SHUTDOWN:
 	case L_HARD_SHUTDOWN:
 	case L_SHUTDOWN:
 	case L_POWER_STATE_RESET:
-		record_halted(t, vm, "Halted");
+		vm_record_halted(t, vm, "Halted");
 		break;
 	}
 }
 
-static int lifecycle(struct rpc_ctx *ctx, xv *args, enum lifecycle l, bool paused, struct xerr *err)
+/* Operations that build a new domain, and those that end one. */
+static bool builds_domain(enum lifecycle l)
 {
-	struct server *srv = ctx->srv;
-	char token[REF_STRLEN + 1];
-	if (ctx->task[0])
-		snprintf(token, sizeof token, "%s", ctx->task);
-	else
-		ref_generate(token);
-	struct db_txn *t = db_begin(ctx->db);
-	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
-	if (!vm || begin_op(t, vm, lifecycle_op[l], token, err) < 0) {
+	return l == L_START || l == L_RESUME || l == L_CLEAN_REBOOT || l == L_HARD_REBOOT;
+}
+
+static bool ends_domain(enum lifecycle l)
+{
+	return l == L_CLEAN_SHUTDOWN || l == L_HARD_SHUTDOWN || l == L_SHUTDOWN || l == L_SUSPEND;
+}
+
+/* Runs l on vm, found inside the open transaction t (committed or aborted
+ * here). automatic: a backend's report asked for it (no client, no
+ * blocked_operations; 1 when another operation holds the VM). */
+static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm, enum lifecycle l,
+			 bool paused, const char *token, bool automatic, struct xerr *err)
+{
+	struct db *db = db_txn_db(t);
+	if (automatic) {
+		if (xv_len(db_peek(vm, SC_F_VM__current_operations))) {
+			db_abort(t);
+			return 1;
+		}
+		xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), token, lifecycle_op[l]);
+		vm_update_allowed_operations(t, vm);
+	} else if (begin_op(t, vm, lifecycle_op[l], token, err) < 0) {
 		db_abort(t);
 		return -1;
 	}
@@ -356,28 +384,83 @@ static int lifecycle(struct rpc_ctx *ctx, xv *args, enum lifecycle l, bool pause
 	memcpy(ref, vm->ref, sizeof ref);
 	struct vm_spec spec;
 	spec_from(vm, &spec);
+	struct vm_build *build = NULL;
+	if (builds_domain(l)) {
+		spec.domid = vm_next_domid(db);
+		if (vm_boot_files(srv, &spec, err) < 0 || !(build = vm_build_collect(srv, vm, err))) {
+			db_abort(t);
+			vm_spec_free(&spec);
+			return -1;
+		}
+	} else if (ends_domain(l)) {
+		/* to detach the disks once the domain is gone */
+		struct xerr ignore = XERR_INIT;
+		build = vm_build_collect(srv, vm, &ignore);
+		xerr_clear(&ignore);
+	}
 	if (db_commit(t, err) < 0) {
 		vm_spec_free(&spec);
+		vm_build_free(build);
 		return -1;
 	}
 
-	int r = backend_do(srv, l, &spec, paused, err);
-	vm_spec_free(&spec);
+	int r = builds_domain(l) ? vm_build_attach(build, &spec, err) : 0;
+	if (r == 0)
+		r = backend_do(srv, l, &spec, paused, err);
+	if ((r < 0 && (l == L_START || l == L_RESUME)) || (r == 0 && ends_domain(l)))
+		vm_build_detach(build);
+	/* a reboot that failed after the old domain went leaves none */
+	bool gone = r < 0 && (l == L_CLEAN_REBOOT || l == L_HARD_REBOOT) && srv->backend->active &&
+		    !srv->backend->active(srv, spec.uuid);
 
 	struct xerr e2 = XERR_INIT;
-	t = db_begin(ctx->db);
-	vm = db_lookup_cls(ctx->db, SC_C_VM, ref);
+	t = db_begin(db);
+	vm = db_lookup_cls(db, SC_C_VM, ref);
 	if (vm) {
 		if (r == 0)
-			record_outcome(t, vm, srv, l, paused);
+			record_outcome(t, vm, srv, l, paused, spec.domid);
+		else if (gone)
+			vm_record_halted(t, vm, "Halted");
 		end_op(t, vm, token);
 	}
+	vm_spec_free(&spec);
+	vm_build_free(build);
 	if (db_commit(t, &e2) < 0 && r == 0) {
 		xerr_move(err, &e2);
 		return -1;
 	}
 	xerr_clear(&e2);
 	return r;
+}
+
+static int lifecycle(struct rpc_ctx *ctx, xv *args, enum lifecycle l, bool paused, struct xerr *err)
+{
+	char token[REF_STRLEN + 1];
+	if (ctx->task[0])
+		snprintf(token, sizeof token, "%s", ctx->task);
+	else
+		ref_generate(token);
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	if (!vm) {
+		db_abort(t);
+		return -1;
+	}
+	return lifecycle_run(ctx->srv, t, vm, l, paused, token, false, err);
+}
+
+int vm_lifecycle_auto(struct server *srv, const char *vm_ref, bool restart, struct xerr *err)
+{
+	char token[REF_STRLEN + 1];
+	ref_generate(token);
+	struct db_txn *t = db_begin(srv->db);
+	struct db_obj *vm = db_lookup_cls(srv->db, SC_C_VM, vm_ref);
+	if (!vm) {
+		db_abort(t);
+		return 0;
+	}
+	return lifecycle_run(srv, t, vm, restart ? L_HARD_REBOOT : L_HARD_SHUTDOWN, false, token, true,
+			     err);
 }
 
 #define LIFECYCLE_HANDLER(fn, op, paused_arg)                                         \

@@ -4,6 +4,9 @@
 #define XENON_VM_OPS_H
 
 #include "../db/db.h"
+#include "../xenops/xenops.h"
+
+struct server;
 
 void vm_update_allowed_operations(struct db_txn *t, struct db_obj *vm);
 int vm_check_memory_constraints(struct db_obj *vm, struct xerr *err);
@@ -11,5 +14,38 @@ void vm_copy_init(void);
 /* Whether op may start on vm now: power state, template, control domain,
  * blocked_operations and operations in progress, with xapi's errors. */
 int vm_check_op(struct db_obj *vm, const char *op, struct xerr *err);
+
+
+/* ---- the VM lifecycle (vm.c) as backends' reports need it ---- */
+
+/* The automatic actions after a guest-initiated change: a hard shutdown
+ * (destroy) or a hard reboot (restart) of vm_ref, marked in
+ * current_operations like a client's call but not subject to
+ * blocked_operations. 1 while another operation holds the VM. */
+int vm_lifecycle_auto(struct server *srv, const char *vm_ref, bool restart, struct xerr *err);
+/* Records a live domain (Running or Paused, domid, resident_on, metrics)
+ * or a halted VM, with the VBDs and VDIs that follow. */
+void vm_record_running(struct db_txn *t, struct db_obj *vm, struct server *srv, bool paused,
+		       int64_t domid, bool new_domain);
+void vm_record_halted(struct db_txn *t, struct db_obj *vm, const char *state);
+/* A domid no VM holds, growing like Xen's. Inside a transaction. */
+int64_t vm_next_domid(struct db *db);
+
+/* ---- building a domain (vm_build.c) ---- */
+
+/* Resolves a direct-boot VM's PV_kernel and PV_ramdisk inside the host's
+ * guest-kernel directory: PERMISSION_DENIED for a path elsewhere (as
+ * xapi's boot-file whitelist), BOOTLOADER_FAILED for a missing file. */
+int vm_boot_files(struct server *srv, struct vm_spec *s, struct xerr *err);
+/* The VM's disks: their SRs opened and images found under the store's
+ * lock (collect), then attached by the drivers with it released. */
+struct vm_build;
+struct vm_build *vm_build_collect(struct server *srv, struct db_obj *vm, struct xerr *err);
+int vm_build_attach(struct vm_build *b, struct vm_spec *s, struct xerr *err);
+void vm_build_detach(struct vm_build *b);
+void vm_build_free(struct vm_build *b);
+/* VBD.currently_attached and device, and the allowed_operations of the
+ * VM's VBDs and VDIs, after the domain started (attached) or ended. */
+void vm_vbds_mark(struct db_txn *t, struct db_obj *vm, bool attached);
 
 #endif

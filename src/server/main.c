@@ -310,6 +310,8 @@ fail:
 out:
 	http_stop(hs);
 	workq_free(srv.wq);
+	if (srv.db && srv.backend && srv.backend->fini)
+		srv.backend->fini(&srv); /* VMs run on; the next xenond adopts them */
 	db_close(srv.db);
 	users_free(srv.users);
 	xerr_clear(&err);

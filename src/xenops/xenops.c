@@ -5,9 +5,11 @@
 #include <string.h>
 
 extern const struct xenops_backend xenops_sim;
+extern const struct xenops_backend xenops_qemu;
 
 static const struct xenops_backend *const backends[] = {
 	&xenops_sim,
+	&xenops_qemu,
 };
 
 const struct xenops_backend *xenops_find(const char *name)
@@ -26,4 +28,11 @@ void vm_spec_free(struct vm_spec *s)
 	free(s->pv_kernel);
 	free(s->pv_ramdisk);
 	free(s->pv_args);
+	free(s->pv_bootloader);
+	free(s->boot_order);
+	for (size_t i = 0; i < s->ndisks; i++)
+		free(s->disks[i].path);
+	free(s->disks);
+	s->disks = NULL;
+	s->ndisks = 0;
 }

@@ -13,31 +13,97 @@
 
 struct server;
 
+/* A disk as the backend opens it: the storage driver's attach result for
+ * one VBD, or an empty CD drive. */
+struct vm_disk {
+	int position;    /* VBD.userdevice as a number (0 = xvda / hda) */
+	char *path;      /* owned, absolute; NULL for an empty CD drive */
+	char format[16]; /* "qcow2", "raw" */
+	bool read_only, is_cdrom, bootable;
+	char vdi_uuid[40]; /* "" for an empty drive */
+};
+
+/* How the VM boots, as xapi's Helpers.boot_method_of_vm decides it:
+ * HVM_boot_policy set → firmware; else PV_bootloader empty → the kernel
+ * named by PV_kernel; else a bootloader run on the boot disk. */
+enum vm_boot { VM_BOOT_FIRMWARE, VM_BOOT_DIRECT, VM_BOOT_BOOTLOADER };
+
 /* What a backend needs to run a VM, copied out of the store so the
  * backend works without holding the store's lock. */
 struct vm_spec {
 	char uuid[40];
+	char ref[48];
 	char name[256];
+	/* The domain's id: for start, resume and reboot the new domain's,
+	 * chosen before the backend is called (it persists it). */
 	int64_t domid;
 	int64_t vcpus_max, vcpus_at_startup;
 	int64_t memory_static_max, memory_dynamic_max, memory_dynamic_min;
 	xv platform, hvm_boot_params, other_config; /* owned maps */
+	enum vm_boot boot;
+	char firmware[16]; /* VM_BOOT_FIRMWARE: "bios" or "uefi" */
+	char *boot_order; /* VM_BOOT_FIRMWARE: HVM_boot_params order, "cd" by default */
+	/* VM_BOOT_DIRECT: absolute paths inside the host's guest-kernel
+	 * directory (checked by the VM logic), "" when unset */
 	char *pv_kernel, *pv_ramdisk, *pv_args;
+	char *pv_bootloader;
+	/* start, resume and reboot only: the VM's VBDs, attached */
+	struct vm_disk *disks;
+	size_t ndisks;
+	/* TODO(vifs): NICs (VIF.device, MAC, the network's bridge) come with
+	 * src/net; backends then add a tap vif<domid>.<device> per NIC. */
 };
 
 void vm_spec_free(struct vm_spec *s);
 
 struct xenops_backend {
 	const char *name;
+	/* Called once before the API is served: finds domains that outlived an
+	 * earlier daemon and reports them with xenops_reconcile. */
 	int (*init)(struct server *srv, struct xerr *err);
 	int (*start)(struct server *srv, const struct vm_spec *vm, bool paused, struct xerr *err);
 	int (*shutdown)(struct server *srv, const struct vm_spec *vm, bool clean, struct xerr *err);
+	/* A new domain (vm->domid) from vm's current configuration. */
 	int (*reboot)(struct server *srv, const struct vm_spec *vm, bool clean, struct xerr *err);
 	int (*pause)(struct server *srv, const struct vm_spec *vm, struct xerr *err);
 	int (*unpause)(struct server *srv, const struct vm_spec *vm, struct xerr *err);
 	int (*suspend)(struct server *srv, const struct vm_spec *vm, struct xerr *err);
 	int (*resume)(struct server *srv, const struct vm_spec *vm, bool paused, struct xerr *err);
+	/* Optional. Whether the VM has a domain here: after a failed reboot
+	 * the old one may be gone. NULL means "as the records say". */
+	bool (*active)(struct server *srv, const char *vm_uuid);
+	/* Optional. At daemon exit: stop watching domains (they keep running). */
+	void (*fini)(struct server *srv);
 };
+
+/* ---- what backends report to the VM logic (src/api/vm_events.c) ---- */
+
+enum xenops_event {
+	XENOPS_EV_SHUTDOWN, /* the guest powered itself off */
+	XENOPS_EV_REBOOT,   /* the guest asked to be rebooted */
+	XENOPS_EV_CRASH,    /* the guest crashed (panicked) */
+	XENOPS_EV_DIED,     /* the domain is gone without being asked (QEMU exited) */
+};
+
+/* A guest-initiated change: applies the VM's actions_after_shutdown,
+ * _reboot or _crash through the backend and records the outcome. Returns
+ * 0 when done (or nothing was to be done), 1 while an operation on the VM
+ * is in progress — report again once it has finished. */
+int xenops_report(struct server *srv, const char *vm_uuid, enum xenops_event ev);
+
+/* A domain found alive at start. */
+struct xenops_domain {
+	char uuid[40];
+	int64_t domid;
+	bool paused;
+};
+
+/* Makes the VM records agree with the domains found alive at start:
+ * those VMs Running or Paused with their domids (a domain without one, -1,
+ * gets a new one, written back into live), VMs recorded as running without
+ * a domain Halted; operations left marked by an earlier daemon are cleared
+ * (no task survives a restart). */
+void xenops_reconcile(struct server *srv, struct xenops_domain *live, size_t n);
 
 const struct xenops_backend *xenops_find(const char *name);
 

@@ -486,6 +486,9 @@ class StorageTest(unittest.TestCase):
             iso_copy = self.api("VDI.copy", iso, self.sr, NULL, NULL)
             self.assertEqual(self.api("VDI.get_virtual_size", iso_copy), 8192)
             self.api("VDI.destroy", iso_copy)
+            # VM.start attached every VBD (as xapi does); unplug to plug again
+            self.assertTrue(self.api("VBD.get_currently_attached", b2))
+            self.api("VBD.unplug", b2)
             self.api("VBD.plug", b2)
             self.assertTrue(self.api("VBD.get_currently_attached", b2))
             self.assertXapi("DEVICE_ALREADY_ATTACHED", "VBD.plug", b2, expect=[b2])

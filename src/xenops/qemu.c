@@ -1,0 +1,784 @@
+/* qemu: the QEMU backend. Each running VM is a daemonized QEMU (its files
+ * in <run-dir>/vm/<uuid>/) held through one QMP connection whose reader
+ * thread tracks what the guest does; one dispatcher thread hands guest-
+ * initiated shutdowns, reboots, crashes and QEMU deaths to the VM logic
+ * (xenops_report), which applies the VM's actions_after_*. At start the
+ * backend re-adopts every QEMU that outlived an earlier xenond. */
+#include "qemu_int.h"
+#include "qmp.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../base/uuid.h"
+#include "../server/server.h"
+#include "../sm/sm.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QMP_TIMEOUT_MS 10000
+#define CLEAN_TIMEOUT_S 60 /* a guest that ignores ACPI or its agent this long failed */
+#define QUIT_GRACE_MS 5000 /* after QMP quit, before SIGKILL */
+
+/* What the guest is doing, as QEMU's events tell. The last four are
+ * "stopped, waiting for the toolstack" (or gone). */
+enum qstate { Q_RUNNING, Q_PAUSED, Q_SHUTDOWN, Q_REBOOTED, Q_CRASHED, Q_DEAD };
+#define QS(s) (1u << (s))
+#define Q_ENDED (QS(Q_SHUTDOWN) | QS(Q_REBOOTED) | QS(Q_CRASHED) | QS(Q_DEAD))
+
+struct qvm {
+	char uuid[40];
+	char *dir;
+	pid_t pid;
+	int64_t domid;
+	struct qmp *qmp; /* NULL for an adopted QEMU whose monitor did not answer */
+	enum qstate state;
+	bool busy;        /* an operation owns it; the dispatcher waits */
+	bool handled;     /* the current state was given to the VM logic */
+	int64_t retry_at; /* ms: when the dispatcher may try again */
+	struct qvm *next;
+};
+
+static struct {
+	struct server *srv;
+	struct qemu_host host;
+	pthread_mutex_t lock; /* vms and every qvm's state, busy, handled */
+	pthread_cond_t cond;  /* any change of those */
+	struct qvm *vms;
+	bool stopping, dispatching;
+	pthread_t dispatcher;
+} Q = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void deadline_ts(int64_t at_ms, struct timespec *ts)
+{
+	ts->tv_sec = at_ms / 1000;
+	ts->tv_nsec = (long)(at_ms % 1000) * 1000000L;
+}
+
+/* ---- the registry ---- */
+
+static struct qvm *find_locked(const char *uuid)
+{
+	for (struct qvm *v = Q.vms; v; v = v->next)
+		if (!strcmp(v->uuid, uuid))
+			return v;
+	return NULL;
+}
+
+static void set_state_locked(struct qvm *v, enum qstate s)
+{
+	if (v->state == s)
+		return;
+	v->state = s;
+	v->handled = false;
+	v->retry_at = 0;
+	pthread_cond_broadcast(&Q.cond);
+}
+
+static void set_state(struct qvm *v, enum qstate s)
+{
+	pthread_mutex_lock(&Q.lock);
+	set_state_locked(v, s);
+	pthread_mutex_unlock(&Q.lock);
+}
+
+/* The VM's qvm, owned by the caller until release(); waits while another
+ * operation owns it. NULL when the VM has no QEMU here. */
+static struct qvm *claim(const char *uuid)
+{
+	pthread_mutex_lock(&Q.lock);
+	struct qvm *v;
+	while ((v = find_locked(uuid)) && v->busy)
+		pthread_cond_wait(&Q.cond, &Q.lock);
+	if (v)
+		v->busy = true;
+	pthread_mutex_unlock(&Q.lock);
+	return v;
+}
+
+static void release(struct qvm *v)
+{
+	pthread_mutex_lock(&Q.lock);
+	v->busy = false;
+	pthread_cond_broadcast(&Q.cond);
+	pthread_mutex_unlock(&Q.lock);
+}
+
+struct qvm *qemu_claim(const char *uuid)
+{
+	return claim(uuid);
+}
+
+void qemu_release(struct qvm *v)
+{
+	release(v);
+}
+
+struct qmp *qemu_vm_qmp(struct qvm *v)
+{
+	return v->qmp;
+}
+
+bool qemu_vm_running(struct qvm *v)
+{
+	pthread_mutex_lock(&Q.lock);
+	bool r = v->state == Q_RUNNING;
+	pthread_mutex_unlock(&Q.lock);
+	return r;
+}
+
+/* Waits until v's state is in mask; false on timeout. */
+static bool wait_state(struct qvm *v, unsigned mask, int timeout_ms)
+{
+	int64_t until = now_ms() + timeout_ms;
+	struct timespec ts;
+	deadline_ts(until, &ts);
+	pthread_mutex_lock(&Q.lock);
+	while (!(QS(v->state) & mask) && now_ms() < until)
+		pthread_cond_timedwait(&Q.cond, &Q.lock, &ts);
+	bool ok = QS(v->state) & mask;
+	pthread_mutex_unlock(&Q.lock);
+	return ok;
+}
+
+static void free_qvm(struct qvm *v)
+{
+	qmp_close(v->qmp); /* joins its reader: no callback refers to v after this */
+	free(v->dir);
+	free(v);
+}
+
+/* Forgets a claimed qvm. */
+static void drop(struct qvm *v)
+{
+	pthread_mutex_lock(&Q.lock);
+	for (struct qvm **pp = &Q.vms; *pp; pp = &(*pp)->next) {
+		if (*pp == v) {
+			*pp = v->next;
+			break;
+		}
+	}
+	pthread_cond_broadcast(&Q.cond);
+	pthread_mutex_unlock(&Q.lock);
+	free_qvm(v);
+}
+
+/* ---- QMP events (on each connection's reader thread) ---- */
+
+static void on_event(void *arg, const char *name, json_t *data)
+{
+	struct qvm *v = arg;
+	log_debug("qemu %s: event %s", v->uuid, name);
+	if (!strcmp(name, "SHUTDOWN")) {
+		/* host-initiated ones (our quit, a signal) end in the monitor
+		 * closing, which says enough */
+		if (!json_is_true(json_object_get(data, "guest")))
+			return;
+		const char *reason = json_string_value(json_object_get(data, "reason"));
+		reason = reason ? reason : "";
+		set_state(v, !strcmp(reason, "guest-reset")   ? Q_REBOOTED
+			     : !strcmp(reason, "guest-panic") ? Q_CRASHED
+							      : Q_SHUTDOWN);
+	} else if (!strcmp(name, "GUEST_PANICKED")) {
+		set_state(v, Q_CRASHED);
+	}
+}
+
+static void on_closed(void *arg)
+{
+	struct qvm *v = arg;
+	log_debug("qemu %s: monitor closed", v->uuid);
+	set_state(v, Q_DEAD);
+}
+
+static int connect_qmp(struct qvm *v, int timeout_ms, struct xerr *err)
+{
+	char *path = qemu_file(v->dir, "qmp.sock");
+	struct qmp_handlers h = {.event = on_event, .closed = on_closed, .arg = v};
+	v->qmp = qmp_open(path, timeout_ms, &h, err);
+	free(path);
+	return v->qmp ? 0 : -1;
+}
+
+static int qmp_simple(struct qvm *v, const char *cmd, json_t *args, struct xerr *err)
+{
+	if (!v->qmp) {
+		json_decref(args);
+		return xerr_internal(err, "VM %s: no monitor connection to its QEMU (pid %d)", v->uuid,
+				     (int)v->pid);
+	}
+	return qmp_exec(v->qmp, cmd, args, NULL, QMP_TIMEOUT_MS, err);
+}
+
+/* ---- the dispatcher ---- */
+
+static enum xenops_event event_of(enum qstate s)
+{
+	switch (s) {
+	case Q_REBOOTED: return XENOPS_EV_REBOOT;
+	case Q_CRASHED: return XENOPS_EV_CRASH;
+	case Q_DEAD: return XENOPS_EV_DIED;
+	default: return XENOPS_EV_SHUTDOWN;
+	}
+}
+
+static void *dispatcher_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&Q.lock);
+	while (!Q.stopping) {
+		int64_t now = now_ms(), wake = now + 1000;
+		struct qvm *pick = NULL;
+		for (struct qvm *v = Q.vms; v && !pick; v = v->next) {
+			/* an adopted QEMU without a monitor tells nothing: its
+			 * process is all there is to watch */
+			if (!v->qmp && !v->busy && v->state != Q_DEAD && !qemu_pid_is_vm(v->pid, v->uuid))
+				set_state_locked(v, Q_DEAD);
+			if (v->busy || v->handled || !(QS(v->state) & Q_ENDED))
+				continue;
+			if (v->retry_at <= now)
+				pick = v;
+			else if (v->retry_at < wake)
+				wake = v->retry_at;
+		}
+		if (!pick) {
+			struct timespec ts;
+			deadline_ts(wake, &ts);
+			pthread_cond_timedwait(&Q.cond, &Q.lock, &ts);
+			continue;
+		}
+		char uuid[40];
+		memcpy(uuid, pick->uuid, sizeof uuid);
+		enum qstate st = pick->state;
+		pick->handled = true;
+		pthread_mutex_unlock(&Q.lock);
+		int r = xenops_report(Q.srv, uuid, event_of(st));
+		pthread_mutex_lock(&Q.lock);
+		struct qvm *v = find_locked(uuid);
+		if (r == 1 && v && v->state == st) {
+			/* an operation holds the VM: look again once it may be done */
+			v->handled = false;
+			v->retry_at = now_ms() + 250;
+		}
+	}
+	pthread_mutex_unlock(&Q.lock);
+	return NULL;
+}
+
+/* ---- starting and stopping QEMU ---- */
+
+static int copy_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	char buf[65536];
+	ssize_t n;
+	int rc = 0;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			rc = -1;
+	if (n < 0)
+		rc = -1;
+	close(in);
+	if (close(out) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* Ends v's QEMU — QMP quit (QEMU flushes its disks), SIGKILL after a grace
+ * period — removes its files and forgets v. */
+static int destroy_domain(struct qvm *v, struct xerr *err)
+{
+	if (v->state != Q_DEAD && v->qmp) {
+		struct xerr e = XERR_INIT;
+		if (qmp_exec(v->qmp, "quit", NULL, NULL, QMP_TIMEOUT_MS, &e) < 0)
+			log_warn("qemu %s: quit: %s", v->uuid, e.nparams ? e.params[0] : e.code);
+		xerr_clear(&e);
+		wait_state(v, QS(Q_DEAD), QUIT_GRACE_MS);
+	}
+	if (!qemu_wait_gone(v->pid, v->uuid, v->qmp ? 2000 : 0)) {
+		log_warn("qemu %s: pid %d still there after quit: SIGKILL", v->uuid, (int)v->pid);
+		kill(v->pid, SIGKILL);
+		if (!qemu_wait_gone(v->pid, v->uuid, 10000)) {
+			release(v);
+			return xerr_internal(err, "QEMU pid %d of VM %s does not die", (int)v->pid, v->uuid);
+		}
+	}
+	qemu_clean_dir(v->dir);
+	drop(v);
+	return 0;
+}
+
+/* What a start that failed leaves: nothing of its own. */
+static void undo_start_files(const char *dir, bool rotated)
+{
+	qemu_clean_dir(dir);
+	static const char *const mine[] = {"qemu.log", "serial.log", NULL};
+	for (const char *const *n = mine; *n; n++) {
+		char *p = qemu_file(dir, *n);
+		unlink(p);
+		free(p);
+	}
+	if (rotated) {
+		char *a = qemu_file(dir, "serial.log.1"), *b = qemu_file(dir, "serial.log");
+		rename(a, b);
+		free(a);
+		free(b);
+	}
+	rmdir(dir); /* only when nothing older is kept there */
+}
+
+/* A new QEMU for vm; with resume, its state comes from the suspend image. */
+static int do_start(const struct vm_spec *vm, bool paused, bool resume, struct xerr *err)
+{
+	struct server *srv = Q.srv;
+	char *dir = qemu_vm_dir(srv->cfg.run_dir, vm->uuid);
+	struct qemu_argv argv;
+	bool rotated = false;
+	struct qvm *v = NULL;
+	pid_t pid = -1;
+	if (qemu_argv_build(&Q.host, vm, dir, resume, &argv, err) < 0) {
+		free(dir);
+		return -1;
+	}
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		xerr_set(err, "FAILED_TO_START_EMULATOR", vm->ref, "qemu", strerror(errno), NULL);
+		goto fail;
+	}
+	qemu_clean_dir(dir);
+	char *log = qemu_file(dir, "serial.log"), *old = qemu_file(dir, "serial.log.1");
+	rotated = rename(log, old) == 0; /* the previous boot's console stays one run */
+	free(log);
+	free(old);
+	if (vm->boot == VM_BOOT_FIRMWARE && !strcmp(vm->firmware, "uefi") && Q.host.ovmf_vars) {
+		/* TODO(nvram): keep the variables in VM.NVRAM across boots */
+		char *vars = qemu_file(dir, "OVMF_VARS.fd");
+		int r = copy_file(Q.host.ovmf_vars, vars);
+		free(vars);
+		if (r < 0) {
+			xerr_internal(err, "cannot copy %s: %s", Q.host.ovmf_vars, strerror(errno));
+			goto fail;
+		}
+	}
+	if (qemu_launch(&argv, dir, vm->ref, &pid, err) < 0)
+		goto fail;
+	qemu_write_domid(dir, vm->domid);
+	v = xcalloc(1, sizeof *v);
+	snprintf(v->uuid, sizeof v->uuid, "%s", vm->uuid);
+	v->dir = xstrdup(dir);
+	v->pid = pid;
+	v->domid = vm->domid;
+	v->state = Q_PAUSED; /* -S: nothing runs before we say so */
+	v->busy = true;
+	if (connect_qmp(v, QMP_TIMEOUT_MS, err) < 0) {
+		char *m = xasprintf("QEMU started but its monitor did not answer: %s",
+				    err->nparams ? err->params[0] : "");
+		xerr_set(err, "FAILED_TO_START_EMULATOR", vm->ref, "qemu", m, NULL);
+		free(m);
+		goto fail;
+	}
+	pthread_mutex_lock(&Q.lock);
+	v->next = Q.vms;
+	Q.vms = v;
+	pthread_mutex_unlock(&Q.lock);
+	if (resume) {
+		char *img = qemu_file(dir, "suspend.img");
+		int r = qemu_load_state(v->qmp, img, err);
+		if (r == 0)
+			unlink(img); /* the domain holds the state now */
+		free(img);
+		if (r < 0) {
+			struct xerr e2 = XERR_INIT;
+			destroy_domain(v, &e2);
+			xerr_clear(&e2);
+			v = NULL;
+			goto fail;
+		}
+	}
+	if (vm->memory_dynamic_max > 0 && vm->memory_dynamic_max < vm->memory_static_max) {
+		/* the balloon driver brings the guest down to its target */
+		struct xerr e = XERR_INIT;
+		qmp_simple(v, "balloon", json_pack("{sI}", "value", (json_int_t)vm->memory_dynamic_max), &e);
+		xerr_clear(&e);
+	}
+	if (!paused) {
+		if (qmp_simple(v, "cont", NULL, err) < 0) {
+			struct xerr e2 = XERR_INIT;
+			destroy_domain(v, &e2);
+			xerr_clear(&e2);
+			v = NULL;
+			goto fail;
+		}
+		set_state(v, Q_RUNNING);
+	}
+	release(v);
+	log_info("qemu %s: started, pid %d, domid %lld%s", vm->uuid, (int)pid, (long long)vm->domid,
+		 paused ? " (paused)" : "");
+	qemu_argv_free(&argv);
+	free(dir);
+	return 0;
+fail:
+	if (v && !v->qmp) {
+		free(v->dir);
+		free(v);
+	}
+	if (pid > 0 && qemu_pid_is_vm(pid, vm->uuid)) {
+		kill(pid, SIGKILL);
+		qemu_wait_gone(pid, vm->uuid, 5000);
+	}
+	undo_start_files(dir, rotated);
+	qemu_argv_free(&argv);
+	free(dir);
+	return -1;
+}
+
+static int q_start(struct server *srv, const struct vm_spec *vm, bool paused, struct xerr *err)
+{
+	(void)srv;
+	struct qvm *v = claim(vm->uuid);
+	if (v) {
+		/* a QEMU the records forgot (its death not yet handled): only a
+		 * dead one may be replaced */
+		if (v->state != Q_DEAD) {
+			release(v);
+			return xerr_internal(err, "VM %s still has a QEMU (pid %d)", vm->uuid, (int)v->pid);
+		}
+		if (destroy_domain(v, err) < 0)
+			return -1;
+	}
+	return do_start(vm, paused, false, err);
+}
+
+static int timeout_error(const struct vm_spec *vm, struct xerr *err)
+{
+	/* xapi's Failed_to_shutdown(vm, timeout): the timeout as OCaml
+	 * prints a float */
+	char t[16];
+	snprintf(t, sizeof t, "%d.", CLEAN_TIMEOUT_S);
+	return xerr_set(err, "VM_SHUTDOWN_TIMEOUT", vm->ref, t, NULL);
+}
+
+static int q_shutdown(struct server *srv, const struct vm_spec *vm, bool clean, struct xerr *err)
+{
+	struct qvm *v = claim(vm->uuid);
+	if (!v) {
+		/* a suspended VM (its state goes with it), or the records were
+		 * behind: leave no stale files */
+		char *dir = qemu_vm_dir(srv->cfg.run_dir, vm->uuid);
+		char *img = qemu_file(dir, "suspend.img");
+		unlink(img);
+		qemu_clean_dir(dir);
+		free(img);
+		free(dir);
+		return 0;
+	}
+	if (clean && !(QS(v->state) & Q_ENDED)) {
+		if (v->state == Q_PAUSED) {
+			release(v);
+			return xerr_set(err, "VM_BAD_POWER_STATE", vm->ref, "running", "paused", NULL);
+		}
+		/* the ACPI power button: the guest decides how to go down */
+		if (qmp_simple(v, "system_powerdown", NULL, err) < 0) {
+			release(v);
+			return -1;
+		}
+		if (!wait_state(v, Q_ENDED, CLEAN_TIMEOUT_S * 1000)) {
+			release(v);
+			return timeout_error(vm, err);
+		}
+	}
+	return destroy_domain(v, err);
+}
+
+static int q_reboot(struct server *srv, const struct vm_spec *vm, bool clean, struct xerr *err)
+{
+	(void)srv;
+	struct qvm *v = claim(vm->uuid);
+	if (v && clean && v->state == Q_RUNNING) {
+		/* xapi asks the guest; its agent reboots it like a user would.
+		 * Without an agent, the reboot is a hard one. */
+		char *ga = qemu_file(v->dir, "ga.sock");
+		struct xerr e = XERR_INIT;
+		int r = qga_exec(ga, "guest-shutdown", json_pack("{ss}", "mode", "reboot"), false, NULL,
+				 5000, &e);
+		free(ga);
+		if (r == -2) {
+			log_info("qemu %s: no guest agent: rebooting without the guest's help", vm->uuid);
+		} else if (r < 0) {
+			release(v);
+			xerr_move(err, &e);
+			return -1;
+		} else if (!wait_state(v, Q_ENDED, CLEAN_TIMEOUT_S * 1000)) {
+			release(v);
+			return timeout_error(vm, err);
+		}
+		xerr_clear(&e);
+	}
+	/* a new domain from the current configuration, as xapi builds one */
+	if (v && destroy_domain(v, err) < 0)
+		return -1;
+	return do_start(vm, false, false, err);
+}
+
+static int q_pause(struct server *srv, const struct vm_spec *vm, struct xerr *err)
+{
+	(void)srv;
+	struct qvm *v = claim(vm->uuid);
+	if (!v)
+		return xerr_internal(err, "VM %s has no QEMU", vm->uuid);
+	int r = qmp_simple(v, "stop", NULL, err);
+	if (r == 0) {
+		pthread_mutex_lock(&Q.lock);
+		if (v->state == Q_RUNNING)
+			set_state_locked(v, Q_PAUSED);
+		pthread_mutex_unlock(&Q.lock);
+	}
+	release(v);
+	return r;
+}
+
+static int q_unpause(struct server *srv, const struct vm_spec *vm, struct xerr *err)
+{
+	(void)srv;
+	struct qvm *v = claim(vm->uuid);
+	if (!v)
+		return xerr_internal(err, "VM %s has no QEMU", vm->uuid);
+	int r = qmp_simple(v, "cont", NULL, err);
+	if (r == 0) {
+		pthread_mutex_lock(&Q.lock);
+		if (v->state == Q_PAUSED)
+			set_state_locked(v, Q_RUNNING);
+		pthread_mutex_unlock(&Q.lock);
+	}
+	release(v);
+	return r;
+}
+
+static int q_suspend(struct server *srv, const struct vm_spec *vm, struct xerr *err)
+{
+	/* TODO(suspend-vdi): xapi keeps the image in a VDI (VM.suspend_VDI) on
+	 * the suspend SR; it lives in the run directory for now */
+	struct qvm *v = claim(vm->uuid);
+	if (!v)
+		return xerr_internal(err, "VM %s has no QEMU", vm->uuid);
+	if (!v->qmp || (QS(v->state) & Q_ENDED)) {
+		release(v);
+		return xerr_internal(err, "VM %s: its QEMU cannot save its state now", vm->uuid);
+	}
+	char *img = qemu_file(v->dir, "suspend.img");
+	int r = qemu_save_state(v->qmp, img, err);
+	free(img);
+	if (r < 0) {
+		release(v); /* a failed migration leaves the guest as it was */
+		return -1;
+	}
+	log_info("qemu %s: suspended", vm->uuid);
+	return destroy_domain(v, err);
+}
+
+static int q_resume(struct server *srv, const struct vm_spec *vm, bool paused, struct xerr *err)
+{
+	(void)srv;
+	struct qvm *v = claim(vm->uuid);
+	if (v) {
+		release(v);
+		return xerr_internal(err, "VM %s still has a QEMU (pid %d)", vm->uuid, (int)v->pid);
+	}
+	return do_start(vm, paused, true, err);
+}
+
+static bool q_active(struct server *srv, const char *uuid)
+{
+	(void)srv;
+	pthread_mutex_lock(&Q.lock);
+	struct qvm *v = find_locked(uuid);
+	bool alive = v && v->state != Q_DEAD;
+	pthread_mutex_unlock(&Q.lock);
+	return alive;
+}
+
+/* ---- adoption ---- */
+
+static bool uuid_like(const char *s)
+{
+	if (strlen(s) != UUID_STRLEN)
+		return false;
+	for (int i = 0; i < UUID_STRLEN; i++)
+		if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' : !strchr("0123456789abcdef", s[i]))
+			return false;
+	return true;
+}
+
+static enum qstate state_of_status(const char *status)
+{
+	if (!strcmp(status, "running"))
+		return Q_RUNNING;
+	if (!strcmp(status, "shutdown"))
+		return Q_SHUTDOWN;
+	if (!strcmp(status, "guest-panicked"))
+		return Q_CRASHED;
+	return Q_PAUSED; /* paused, prelaunch, suspended, io-error, … */
+}
+
+/* A QEMU left by an earlier xenond: a qvm for it, or NULL when nothing
+ * lives there (its stale files are then removed). */
+static struct qvm *adopt(const char *run_vm, const char *uuid)
+{
+	char *dir = xasprintf("%s/%s", run_vm, uuid);
+	pid_t pid = qemu_read_pid(dir);
+	if (pid < 0) {
+		free(dir);
+		return NULL;
+	}
+	if (!qemu_pid_is_vm(pid, uuid)) {
+		log_info("qemu %s: pid %d is gone; removing its stale files", uuid, (int)pid);
+		qemu_clean_dir(dir);
+		free(dir);
+		return NULL;
+	}
+	struct qvm *v = xcalloc(1, sizeof *v);
+	snprintf(v->uuid, sizeof v->uuid, "%s", uuid);
+	v->dir = dir;
+	v->pid = pid;
+	v->domid = qemu_read_domid(dir);
+	v->state = Q_RUNNING;
+	struct xerr e = XERR_INIT;
+	json_t *st = NULL;
+	if (connect_qmp(v, 5000, &e) < 0 ||
+	    qmp_exec(v->qmp, "query-status", NULL, &st, QMP_TIMEOUT_MS, &e) < 0) {
+		/* alive but deaf (another client holds its monitor?): still a
+		 * running VM — only a hard shutdown (by signal) can end it */
+		log_error("qemu %s: pid %d is alive but its monitor does not answer (%s); adopted without it",
+			  uuid, (int)pid, e.nparams ? e.params[0] : e.code);
+		qmp_close(v->qmp);
+		v->qmp = NULL;
+	} else {
+		const char *status = json_string_value(json_object_get(st, "status"));
+		v->state = state_of_status(status ? status : "");
+	}
+	json_decref(st);
+	xerr_clear(&e);
+	log_info("qemu %s: adopted pid %d, domid %lld, state %d", uuid, (int)pid, (long long)v->domid,
+		 v->state);
+	return v;
+}
+
+static int q_init(struct server *srv, struct xerr *err)
+{
+	Q.srv = srv;
+	qemu_host_probe(&Q.host);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&Q.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	log_info("qemu: %s, acceleration %s%s", Q.host.binary,
+		 Q.host.accel ? Q.host.accel : Q.host.kvm ? "kvm:tcg" : "tcg",
+		 Q.host.ovmf_code ? ", UEFI firmware found" : ", no UEFI firmware");
+
+	char *run_vm = xasprintf("%s/vm", srv->cfg.run_dir);
+	if (mkdir(run_vm, 0750) < 0 && errno != EEXIST) {
+		xerr_internal(err, "cannot create %s: %s", run_vm, strerror(errno));
+		free(run_vm);
+		return -1;
+	}
+	struct xenops_domain *live = NULL;
+	size_t n = 0;
+	DIR *d = opendir(run_vm);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (!uuid_like(de->d_name))
+			continue;
+		struct qvm *v = adopt(run_vm, de->d_name);
+		if (!v)
+			continue;
+		v->next = Q.vms;
+		Q.vms = v;
+		live = xrealloc(live, (n + 1) * sizeof *live);
+		memset(&live[n], 0, sizeof live[n]);
+		snprintf(live[n].uuid, sizeof live[n].uuid, "%s", v->uuid);
+		live[n].domid = v->domid;
+		live[n].paused = v->state == Q_PAUSED;
+		n++;
+	}
+	if (d)
+		closedir(d);
+	free(run_vm);
+	xenops_reconcile(srv, live, n);
+	/* the domids the records settled on (new ones for domains without a
+	 * domid file) go back into the run directory */
+	pthread_mutex_lock(&Q.lock);
+	for (size_t i = 0; i < n; i++) {
+		struct qvm *v = find_locked(live[i].uuid);
+		if (v && live[i].domid != v->domid) {
+			v->domid = live[i].domid;
+			qemu_write_domid(v->dir, v->domid);
+		}
+	}
+	pthread_mutex_unlock(&Q.lock);
+	free(live);
+	if (pthread_create(&Q.dispatcher, NULL, dispatcher_main, NULL) != 0)
+		return xerr_internal(err, "cannot start the QEMU event thread");
+	Q.dispatching = true;
+	sm_set_live_ops(&qemu_live_ops);
+	return 0;
+}
+
+static void q_fini(struct server *srv)
+{
+	(void)srv;
+	sm_set_live_ops(NULL);
+	pthread_mutex_lock(&Q.lock);
+	Q.stopping = true;
+	pthread_cond_broadcast(&Q.cond);
+	pthread_mutex_unlock(&Q.lock);
+	if (Q.dispatching)
+		pthread_join(Q.dispatcher, NULL);
+	Q.dispatching = false;
+	/* the VMs run on; the next xenond adopts them */
+	pthread_mutex_lock(&Q.lock);
+	struct qvm *all = Q.vms;
+	Q.vms = NULL;
+	pthread_mutex_unlock(&Q.lock);
+	while (all) {
+		struct qvm *next = all->next;
+		free_qvm(all);
+		all = next;
+	}
+	qemu_host_free(&Q.host);
+}
+
+const struct xenops_backend xenops_qemu = {
+	.name = "qemu",
+	.init = q_init,
+	.start = q_start,
+	.shutdown = q_shutdown,
+	.reboot = q_reboot,
+	.pause = q_pause,
+	.unpause = q_unpause,
+	.suspend = q_suspend,
+	.resume = q_resume,
+	.active = q_active,
+	.fini = q_fini,
+};

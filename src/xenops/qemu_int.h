@@ -1,0 +1,97 @@
+/* qemu_int: what the QEMU backend's files share — the registry of running
+ * QEMUs (qemu.c), the command line (qemu_argv.c), the processes and their
+ * files in the run directory (qemu_proc.c), live snapshots (qemu_live.c). */
+#ifndef XENON_QEMU_INT_H
+#define XENON_QEMU_INT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "xenops.h"
+
+/* Host facts the command line depends on, found once at init. */
+struct qemu_host {
+	char *binary;    /* $XENON_QEMU, else qemu-system-x86_64 */
+	bool kvm;        /* hardware virtualisation usable: -accel kvm first */
+	char *accel;     /* $XENON_QEMU_ACCEL ("kvm", "tcg", "kvm:tcg"), else NULL */
+	char *ovmf_code; /* NULL when no OVMF firmware is installed */
+	char *ovmf_vars; /* its variable-store template */
+};
+
+void qemu_host_probe(struct qemu_host *h);
+void qemu_host_free(struct qemu_host *h);
+
+/* A NULL-terminated argv of owned strings. */
+struct qemu_argv {
+	char **v;
+	size_t n, cap;
+};
+void qemu_argv_free(struct qemu_argv *a);
+
+/* The command line for vm in dir (<run-dir>/vm/<uuid>): daemonized, stopped
+ * (-S) until the backend says cont, with QMP, serial, VNC and the guest
+ * agent on unix sockets in dir. incoming adds -incoming defer (resume).
+ * INVALID_DEVICE, BOOTLOADER_FAILED, UNKNOWN_BOOTLOADER, … on what QEMU
+ * cannot be given. */
+int qemu_argv_build(const struct qemu_host *h, const struct vm_spec *vm, const char *dir,
+		    bool incoming, struct qemu_argv *out, struct xerr *err);
+
+/* ---- processes and run-directory files (qemu_proc.c) ---- */
+
+/* <run-dir>/vm/<uuid>, owned. */
+char *qemu_vm_dir(const char *run_dir, const char *uuid);
+/* <dir>/<name>, owned. */
+char *qemu_file(const char *dir, const char *name);
+
+/* Runs argv (QEMU with -daemonize) in a session of its own, with no file
+ * descriptor of the daemon's, and waits until it has daemonized: 0 and the
+ * daemon's pid (from its pidfile), or FAILED_TO_START_EMULATOR with what
+ * QEMU printed. */
+int qemu_launch(const struct qemu_argv *argv, const char *dir, const char *vm_ref, pid_t *pid,
+		struct xerr *err);
+
+/* The pid in dir/qemu.pid, or -1. */
+pid_t qemu_read_pid(const char *dir);
+/* Whether pid is a live (not zombie) QEMU started for uuid (its command
+ * line names guest=<uuid>), so a recycled pid is never taken for it. */
+bool qemu_pid_is_vm(pid_t pid, const char *uuid);
+/* Waits up to timeout_ms for pid to be gone (or a zombie). */
+bool qemu_wait_gone(pid_t pid, const char *uuid, int timeout_ms);
+
+int64_t qemu_read_domid(const char *dir);
+void qemu_write_domid(const char *dir, int64_t domid);
+
+/* Removes what a running QEMU keeps in dir (sockets, pid and domid files);
+ * the serial log stays for whoever wants to read how the guest ended. */
+void qemu_clean_dir(const char *dir);
+/* Removes dir and everything in it (a start that failed). */
+void qemu_remove_dir(const char *dir);
+
+/* ---- the registry of running QEMUs (qemu.c) ---- */
+
+struct qvm;
+struct qmp;
+/* The VM's QEMU, owned by the caller until qemu_release (other operations
+ * on it wait); NULL when the VM has none here. */
+struct qvm *qemu_claim(const char *uuid);
+void qemu_release(struct qvm *v);
+/* Its monitor connection; NULL for an adopted QEMU whose monitor did not
+ * answer. */
+struct qmp *qemu_vm_qmp(struct qvm *v);
+bool qemu_vm_running(struct qvm *v);
+
+/* ---- suspend images (qemu_save.c) ---- */
+
+/* The running QEMU's state into path (written to path.tmp, synced, then
+ * renamed): the guest is stopped at the end. */
+int qemu_save_state(struct qmp *q, const char *path, struct xerr *err);
+/* Loads path into a QEMU started with -incoming defer; the guest is left
+ * stopped (-S). */
+int qemu_load_state(struct qmp *q, const char *path, struct xerr *err);
+
+/* ---- live snapshots of running disks (qemu_live.c) ---- */
+
+struct sm_live_ops;
+extern const struct sm_live_ops qemu_live_ops;
+
+#endif

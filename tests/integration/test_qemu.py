@@ -1,0 +1,489 @@
+"""Real VMs: xenond with --backend qemu boots the tiny test guest
+(scripts/build-test-guest.sh) by direct kernel boot under QEMU (TCG here)
+and drives it over QMP: start, pause/unpause, ACPI clean shutdown, a disk
+from the default SR, guest-initiated reboot and power-off handled by
+actions_after_*, a QEMU killed behind xenond's back, clean reboot through the
+guest agent, and kill -9 of xenond with the VM re-adopted by the next one.
+Bad input (a kernel outside the guest-kernel directory, memory that does not
+fit) starts nothing and leaves no files.
+
+Skipped only when qemu-system-x86_64 is missing."""
+
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import XapiError, NULL_REF  # noqa: E402
+
+MiB = 1 << 20
+QEMU = shutil.which("qemu-system-x86_64")
+BUILD = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(harness.XENOND))))
+GUEST = os.path.join(BUILD, "guest")
+ARGS = "console=ttyS0 quiet acpi=noirq panic=-1"
+READY = "XENON-GUEST: ready"
+
+_run_dirs = []
+
+
+@atexit.register
+def _kill_leftover_qemus():
+    # VMs outlive xenond by design: whatever a failed test left running goes
+    # here (registered after harness's atexit, so it runs before the tmpdirs go)
+    for run in _run_dirs:
+        for pid, _uuid in qemus_in(run):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def qemus_in(run_dir):
+    """(pid, uuid) of each live QEMU with a pid file under run_dir/vm."""
+    out = []
+    base = os.path.join(run_dir, "vm")
+    for uuid in os.listdir(base) if os.path.isdir(base) else []:
+        pid = read_pid(os.path.join(base, uuid))
+        if pid and qemu_alive(pid, uuid):
+            out.append((pid, uuid))
+    return out
+
+
+def read_pid(vm_dir):
+    try:
+        with open(os.path.join(vm_dir, "qemu.pid")) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def qemu_alive(pid, uuid):
+    """pid is a live (not zombie) QEMU of the VM uuid."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return False
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return ("guest=%s," % uuid).encode() in f.read()
+    except OSError:
+        return False
+
+
+def qemu_of_uuid(uuid):
+    """Pids of any QEMU process whose command line names this VM."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit() and qemu_alive(int(d), uuid):
+            pids.append(int(d))
+    return pids
+
+
+@unittest.skipIf(QEMU is None, "qemu-system-x86_64 is not installed")
+class QemuTest(harness.ServerTestCase):
+    timings = {}
+
+    @classmethod
+    def setUpClass(cls):
+        t = time.monotonic()
+        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), GUEST],
+                       check=True, stdout=subprocess.DEVNULL, timeout=900)
+        cls.timings["guest build (or reuse)"] = time.monotonic() - t
+        cls.srv = harness.Server(backend="qemu")
+        cls.kdir = os.path.join(cls.srv.data_dir, "guest-kernels")
+        os.makedirs(cls.kdir)
+        # vmlinux (PVH entry) boots ~3 s faster than vmlinuz under TCG
+        cls.kernel = "vmlinux" if os.path.exists(os.path.join(GUEST, "vmlinux")) else "vmlinuz"
+        for f in (cls.kernel, "initrd.img"):
+            shutil.copy(os.path.join(GUEST, f), cls.kdir)
+        cls.run_dir = os.path.join(cls.srv.data_dir, "run")
+        _run_dirs.append(cls.run_dir)
+        cls.srv.start()
+        cls.api = cls.srv.api
+        cls.vms = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for vm in cls.vms:
+            try:
+                if cls.srv.api.VM.get_power_state(vm) != "Halted":
+                    cls.srv.api.VM.hard_shutdown(vm)
+            except Exception:
+                pass
+        cls.srv.stop()
+        _kill_leftover_qemus()
+        sys.stderr.write("\n" + "".join("  %-40s %6.2f s\n" % kv for kv in cls.timings.items()))
+
+    # ---- helpers ----
+
+    def new_vm(self, name="qemu-vm", kernel=None, ramdisk="initrd.img", mem=256 * MiB, **extra):
+        rec = {
+            "name_label": name, "name_description": "", "user_version": 1, "is_a_template": False,
+            "affinity": NULL_REF, "memory_static_max": mem, "memory_dynamic_max": mem,
+            "memory_dynamic_min": mem, "memory_static_min": min(mem, 128 * MiB), "VCPUs_params": {},
+            "VCPUs_max": 1, "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy",
+            "actions_after_reboot": "restart", "actions_after_crash": "destroy",
+            "PV_bootloader": "", "PV_kernel": kernel or self.kernel, "PV_ramdisk": ramdisk,
+            "PV_args": ARGS, "PV_bootloader_args": "", "PV_legacy_args": "", "HVM_boot_policy": "",
+            "HVM_boot_params": {}, "platform": {}, "PCI_bus": "", "other_config": {},
+            "recommendations": "", "domain_type": "pv"}
+        rec.update(extra)
+        vm = self.api.VM.create(rec)
+        self.vms.append(vm)
+        return vm
+
+    uuids = {}
+
+    def vm_dir(self, vm):
+        # remembered: asked while xenond is down, too
+        if vm not in self.uuids:
+            self.uuids[vm] = self.api.VM.get_uuid(vm)
+        return os.path.join(self.run_dir, "vm", self.uuids[vm])
+
+    def serial(self, vm):
+        try:
+            with open(os.path.join(self.vm_dir(vm), "serial.log"), "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def wait_serial(self, vm, text, timeout=90):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.serial(vm):
+                return
+            time.sleep(0.05)
+        self.fail("no %r on the serial console within %ds:\n%s" % (text, timeout, self.serial(vm)[-3000:]))
+
+    def console(self, vm, line):
+        """Types a line into the guest's shell on its serial console."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(os.path.join(self.vm_dir(vm), "serial.sock"))
+        s.sendall(line.encode() + b"\n")
+        time.sleep(0.2)
+        s.close()
+
+    def start_ready(self, vm, what="start -> ready"):
+        t = time.monotonic()
+        self.api.VM.start(vm, False, False)
+        self.timings.setdefault("VM.start call", time.monotonic() - t)
+        self.wait_serial(vm, READY)
+        self.timings.setdefault(what, time.monotonic() - t)
+        pid = read_pid(self.vm_dir(vm))
+        self.assertTrue(pid and qemu_alive(pid, self.api.VM.get_uuid(vm)))
+        return pid
+
+    def wait_power(self, vm, state, timeout=30):
+        return self.wait_for(lambda: self.api.VM.get_power_state(vm) == state, timeout,
+                             msg="VM power_state %s" % state)
+
+    def assert_no_qemu(self, vm, files_gone=True):
+        uuid = self.api.VM.get_uuid(vm)
+        self.wait_for(lambda: not qemu_of_uuid(uuid), 10, msg="QEMU of %s gone" % uuid)
+        d = self.vm_dir(vm)
+        if files_gone:
+            self.assertFalse(os.path.exists(d), "%s left: %s" % (d, os.listdir(d) if os.path.isdir(d) else ""))
+        else:
+            left = set(os.listdir(d)) - {"serial.log", "serial.log.1"}
+            self.assertEqual(left, set(), "files left in %s" % d)
+
+    # ---- bad input: nothing starts, nothing is left ----
+
+    def test_01_kernel_outside_guest_dir(self):
+        outside = os.path.join(self.srv.data_dir, "vmlinuz-outside")
+        shutil.copy(os.path.join(self.kdir, self.kernel), outside)
+        os.symlink(outside, os.path.join(self.kdir, "link-out"))
+        for kernel in (outside, "/etc/passwd", "../vmlinuz-outside", "link-out",
+                       os.path.join(self.kdir, "..", "vmlinuz-outside")):
+            vm = self.new_vm("bad-kernel", kernel=kernel)
+            e = self.assertXapiError("PERMISSION_DENIED", self.api.VM.start, vm, False, False)
+            self.assertIn("illegal boot file path", e.params[0])
+            self.assertEqual(self.api.VM.get_power_state(vm), "Halted")
+            self.assertEqual(self.api.VM.get_current_operations(vm), {})
+            self.assert_no_qemu(vm)
+        # the ramdisk is held to the same rule
+        vm = self.new_vm("bad-ramdisk", ramdisk="/etc/hostname")
+        self.assertXapiError("PERMISSION_DENIED", self.api.VM.start, vm, False, False)
+        self.assert_no_qemu(vm)
+        # inside the directory but missing: the boot itself fails
+        vm = self.new_vm("no-kernel", kernel="no-such-kernel")
+        e = self.assertXapiError("BOOTLOADER_FAILED", self.api.VM.start, vm, False, False)
+        self.assertEqual(e.params[0], vm)
+        self.assert_no_qemu(vm)
+
+    def test_02_memory_that_does_not_fit(self):
+        vm = self.new_vm("too-big", mem=1 << 50)
+        self.assertXapiError("HOST_NOT_ENOUGH_FREE_MEMORY", self.api.VM.start, vm, False, False)
+        self.assertEqual(self.api.VM.get_power_state(vm), "Halted")
+        self.assert_no_qemu(vm)
+
+    # ---- the lifecycle of one VM ----
+
+    def test_03_start_pause_clean_shutdown(self):
+        sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
+        vdi = self.api.VDI.create({
+            "name_label": "qemu-disk", "name_description": "", "SR": sr, "virtual_size": str(64 * MiB),
+            "type": "user", "sharable": False, "read_only": False, "other_config": {},
+            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vm = self.new_vm("qemu-life")
+        vbd = self.api.VBD.create({
+            "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
+            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
+            "qos_algorithm_params": {}})
+        self.assertIn("destroy", self.api.VDI.get_allowed_operations(vdi))
+        pid = self.start_ready(vm)
+        rec = self.api.VM.get_record(vm)
+        self.assertEqual(rec["power_state"], "Running")
+        self.assertGreater(int(rec["domid"]), 0)
+        self.assertEqual(rec["resident_on"], self.api.host.get_all()[0])
+        with open(os.path.join(self.vm_dir(vm), "domid")) as f:
+            self.assertEqual(int(f.read()), int(rec["domid"]))
+        m = self.api.VM_metrics.get_record(rec["metrics"])
+        self.assertEqual(int(m["VCPUs_number"]), 1)
+        self.assertEqual(int(m["memory_actual"]), 256 * MiB)
+        # QEMU is in neither xenond's session nor its process group
+        self.assertNotEqual(os.getsid(pid), os.getsid(self.srv.pid))
+        self.assertNotEqual(os.getpgid(pid), os.getpgid(self.srv.pid))
+        for f in ("qmp.sock", "vnc.sock", "serial.sock", "qemu.pid", "serial.log"):
+            self.assertTrue(os.path.exists(os.path.join(self.vm_dir(vm), f)), f)
+        # the disk: attached, in use, and the guest sees it (64 MiB = 131072 sectors)
+        self.assertTrue(self.api.VBD.get_currently_attached(vbd))
+        self.assertNotIn("destroy", self.api.VDI.get_allowed_operations(vdi))
+        self.console(vm, "echo DISK-$(cat /sys/block/vda/size)-END")
+        self.wait_serial(vm, "DISK-131072-END", 15)
+
+        self.api.VM.pause(vm)
+        self.assertEqual(self.api.VM.get_power_state(vm), "Paused")
+        self.api.VM.unpause(vm)
+        self.assertEqual(self.api.VM.get_power_state(vm), "Running")
+        # $((…)) so the console's echo of the typed line does not match
+        self.console(vm, "echo UNPAUSED-$((40+2))")
+        self.wait_serial(vm, "UNPAUSED-42", 15)
+        # a live snapshot: what the guest writes afterwards goes to the disk,
+        # not into the snapshot
+        self.console(vm, "echo BEFORE-SNAP >/tmp/m; dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync"
+                         " 2>/dev/null; echo WROTE-$((0+1))")
+        self.wait_serial(vm, "WROTE-1", 15)
+        snap = self.api.VDI.snapshot(vdi, {})
+        self.assertEqual(self.api.VM.get_power_state(vm), "Running")
+        self.console(vm, "echo AFTER-SNAP >/tmp/m; dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync"
+                         " 2>/dev/null; echo WROTE-$((1+1))")
+        self.wait_serial(vm, "WROTE-2", 15)
+
+        t = time.monotonic()
+        self.api.VM.clean_shutdown(vm)
+        self.timings["clean_shutdown (ACPI)"] = time.monotonic() - t
+        self.assertIn("power button", self.serial(vm))
+        rec = self.api.VM.get_record(vm)
+        self.assertEqual(rec["power_state"], "Halted")
+        self.assertEqual(int(rec["domid"]), -1)
+        self.assertFalse(qemu_alive(pid, rec["uuid"]))
+        self.assert_no_qemu(vm, files_gone=False)
+        self.assertFalse(self.api.VBD.get_currently_attached(vbd))
+        self.assertIn("destroy", self.api.VDI.get_allowed_operations(vdi))
+        self.assertTrue(self.first_sector(vdi).startswith(b"AFTER-SNAP"))
+        self.assertTrue(self.first_sector(snap).startswith(b"BEFORE-SNAP"))
+        self.api.VBD.destroy(vbd)
+        self.api.VDI.destroy(snap)
+        self.api.VDI.destroy(vdi)
+
+    def first_sector(self, vdi):
+        sr = self.api.VDI.get_SR(vdi)
+        loc = self.api.PBD.get_device_config(self.api.SR.get_PBDs(sr)[0])["path"]
+        img = os.path.join(loc, self.api.VDI.get_location(vdi) + ".qcow2")
+        out = os.path.join(self.srv.data_dir, "sector.raw")
+        subprocess.run(["qemu-img", "dd", "-f", "qcow2", "-O", "raw", "bs=512", "count=1",
+                        "if=" + img, "of=" + out], check=True, stdout=subprocess.DEVNULL)
+        with open(out, "rb") as f:
+            return f.read(512)
+
+    def test_04_guest_reboot_and_poweroff(self):
+        vm = self.new_vm("qemu-guest-initiated")
+        pid = self.start_ready(vm)
+        domid = int(self.api.VM.get_domid(vm))
+        # the guest reboots itself: actions_after_reboot = restart, a new domain
+        t = time.monotonic()
+        self.console(vm, "reboot -f")
+        self.wait_for(lambda: int(self.api.VM.get_domid(vm)) not in (domid, -1), 30, msg="new domid")
+        self.wait_serial(vm, READY)
+        self.timings["guest reboot -> ready again"] = time.monotonic() - t
+        self.assertEqual(self.api.VM.get_power_state(vm), "Running")
+        self.assertFalse(qemu_alive(pid, self.api.VM.get_uuid(vm)))
+        pid = read_pid(self.vm_dir(vm))
+        self.assertTrue(qemu_alive(pid, self.api.VM.get_uuid(vm)))
+        # it powers itself off: actions_after_shutdown = destroy
+        self.console(vm, "poweroff -f")
+        self.wait_power(vm, "Halted")
+        self.assertEqual(int(self.api.VM.get_domid(vm)), -1)
+        self.assert_no_qemu(vm, files_gone=False)
+
+    def test_05_qemu_killed_behind_our_back(self):
+        vm = self.new_vm("qemu-killed")
+        self.api.VM.start(vm, False, False)
+        pid = read_pid(self.vm_dir(vm))
+        os.kill(pid, signal.SIGKILL)
+        self.wait_power(vm, "Halted")
+        self.assertEqual(self.api.VM.get_current_operations(vm), {})
+        self.assert_no_qemu(vm, files_gone=False)
+        # and it starts again afterwards
+        self.api.VM.start(vm, True, False)
+        self.assertEqual(self.api.VM.get_power_state(vm), "Paused")
+        self.api.VM.hard_shutdown(vm)
+        self.assert_no_qemu(vm, files_gone=False)
+
+    def test_06_clean_reboot_via_guest_agent(self):
+        vm = self.new_vm("qemu-clean-reboot")
+        self.start_ready(vm)
+        domid = int(self.api.VM.get_domid(vm))
+        t = time.monotonic()
+        self.api.VM.clean_reboot(vm)
+        with open(os.path.join(self.vm_dir(vm), "serial.log.1")) as f:
+            self.assertIn("shutdown (reboot) requested", f.read())
+        self.assertGreater(int(self.api.VM.get_domid(vm)), domid)
+        self.wait_serial(vm, READY)
+        self.timings["clean_reboot -> ready again"] = time.monotonic() - t
+        self.api.VM.hard_shutdown(vm)
+        self.assert_no_qemu(vm, files_gone=False)
+
+    def test_07_xenond_killed_vm_adopted(self):
+        vm = self.new_vm("qemu-adopt")
+        pid = self.start_ready(vm)
+        uuid = self.api.VM.get_uuid(vm)
+        domid = int(self.api.VM.get_domid(vm))
+        self.srv.kill9()
+        time.sleep(0.5)
+        self.assertTrue(qemu_alive(pid, uuid), "QEMU died with xenond")
+        t = time.monotonic()
+        self.srv.start()
+        self.timings["xenond restart with a running VM"] = time.monotonic() - t
+        rec = self.api.VM.get_record(vm)
+        self.assertEqual(rec["power_state"], "Running")
+        self.assertEqual(int(rec["domid"]), domid)
+        self.assertEqual(rec["current_operations"], {})
+        self.assertEqual(read_pid(self.vm_dir(vm)), pid)
+        self.assertTrue(qemu_alive(pid, uuid))
+        # the re-adopted QEMU answers: pause and unpause go through QMP
+        self.api.VM.pause(vm)
+        self.api.VM.unpause(vm)
+        self.console(vm, "echo ADOPTED-$((40+2))")
+        self.wait_serial(vm, "ADOPTED-42", 15)
+        # a graceful stop leaves it running too
+        self.srv.restart()
+        self.assertEqual(self.api.VM.get_power_state(vm), "Running")
+        self.assertEqual(int(self.api.VM.get_domid(vm)), domid)
+        self.assertTrue(qemu_alive(pid, uuid))
+        t = time.monotonic()
+        self.api.VM.hard_shutdown(vm)
+        self.timings["hard_shutdown"] = time.monotonic() - t
+        self.assertEqual(self.api.VM.get_power_state(vm), "Halted")
+        self.assertFalse(qemu_alive(pid, uuid))
+        self.assert_no_qemu(vm, files_gone=False)
+
+    def test_08_vm_died_while_xenond_was_down(self):
+        vm = self.new_vm("qemu-died-while-down")
+        self.api.VM.start(vm, True, False)
+        uuid = self.api.VM.get_uuid(vm)
+        pid = read_pid(self.vm_dir(vm))
+        self.srv.kill9()
+        os.kill(pid, signal.SIGKILL)
+        self.wait_for(lambda: not qemu_alive(pid, uuid), 10, msg="QEMU gone")
+        self.srv.start()
+        rec = self.api.VM.get_record(vm)
+        self.assertEqual(rec["power_state"], "Halted")
+        self.assertEqual(int(rec["domid"]), -1)
+        self.assert_no_qemu(vm, files_gone=False)
+
+    def test_09_guest_powered_off_while_xenond_down(self):
+        vm = self.new_vm("qemu-off-while-down")
+        pid = self.start_ready(vm)
+        uuid = self.api.VM.get_uuid(vm)
+        self.srv.kill9()
+        self.console(vm, "poweroff -f")
+        self.wait_for(lambda: "reboot: Power down" in self.serial(vm), 15, msg="guest powered off")
+        # QEMU waits, stopped, for the toolstack (as a shut-down Xen domain does)
+        self.assertTrue(qemu_alive(pid, uuid))
+        self.srv.start()
+        self.wait_power(vm, "Halted")
+        self.assertFalse(qemu_alive(pid, uuid))
+        self.assert_no_qemu(vm, files_gone=False)
+
+    def test_10_firmware_boot(self):
+        """HVM guests: SeaBIOS (and OVMF when installed) with a disk and an
+        empty CD drive on emulated IDE, boot order from HVM_boot_params; no
+        OS on the disk, so only QEMU's side is checked."""
+        firmwares = ["bios"] + (["uefi"] if os.path.exists("/usr/share/OVMF") else [])
+        sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
+        for fw in firmwares:
+            vm = self.new_vm("qemu-hvm-" + fw, kernel="", ramdisk="", HVM_boot_policy="BIOS order",
+                             HVM_boot_params={"order": "dc", "firmware": fw}, domain_type="hvm")
+            vdi = self.api.VDI.create({
+                "name_label": "hvm-disk", "name_description": "", "SR": sr, "virtual_size": str(MiB),
+                "type": "user", "sharable": False, "read_only": False, "other_config": {},
+                "xenstore_data": {}, "sm_config": {}, "tags": []})
+            self.api.VBD.create({
+                "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": True, "mode": "RW", "type": "Disk",
+                "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
+                "qos_algorithm_params": {}})
+            self.api.VBD.create({
+                "VM": vm, "VDI": NULL_REF, "userdevice": "3", "bootable": False, "mode": "RO",
+                "type": "CD", "unpluggable": True, "empty": True, "other_config": {},
+                "qos_algorithm_type": "", "qos_algorithm_params": {}})
+            self.api.VM.start(vm, False, False)
+            uuid = self.api.VM.get_uuid(vm)
+            pid = read_pid(self.vm_dir(vm))
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+            self.assertIn(b"ide-cd,bus=ide.1,unit=1,id=vbd3,bootindex=0", argv)
+            self.assertIn(b"ide-hd,bus=ide.0,unit=0,id=vbd0,drive=vbd0,bootindex=1", argv)
+            self.assertNotIn(b"-kernel", argv)
+            self.assertEqual(any(b"pflash" in a for a in argv), fw == "uefi")
+            self.assertTrue(self.api.VM_metrics.get_hvm(self.api.VM.get_metrics(vm)))
+            time.sleep(0.5)
+            self.assertTrue(qemu_alive(pid, uuid))
+            self.api.VM.hard_shutdown(vm)
+            self.assert_no_qemu(vm, files_gone=False)
+            self.api.VDI.destroy(vdi)
+        vm = self.new_vm("qemu-bad-fw", kernel="", HVM_boot_policy="BIOS order",
+                         HVM_boot_params={"firmware": "coreboot"})
+        self.assertXapiError("INVALID_VALUE", self.api.VM.start, vm, False, False,
+                             params=["HVM_boot_params:firmware", "coreboot"])
+        self.assert_no_qemu(vm)
+
+    def test_11_suspend_resume(self):
+        vm = self.new_vm("qemu-suspend")
+        self.start_ready(vm)
+        uuid = self.api.VM.get_uuid(vm)
+        # something only the guest's memory holds
+        self.console(vm, "echo MEM-$((6*7)) >/tmp/mark; echo MARKED-$((1+1))")
+        self.wait_serial(vm, "MARKED-2", 15)
+        t = time.monotonic()
+        self.api.VM.suspend(vm)
+        self.timings["suspend (256 MiB guest)"] = time.monotonic() - t
+        rec = self.api.VM.get_record(vm)
+        self.assertEqual(rec["power_state"], "Suspended")
+        self.assertEqual(int(rec["domid"]), -1)
+        self.assertFalse(qemu_of_uuid(uuid))
+        self.assertTrue(os.path.exists(os.path.join(self.vm_dir(vm), "suspend.img")))
+        t = time.monotonic()
+        self.api.VM.resume(vm, False, False)
+        self.timings["resume"] = time.monotonic() - t
+        self.assertEqual(self.api.VM.get_power_state(vm), "Running")
+        self.assertGreater(int(self.api.VM.get_domid(vm)), 0)
+        self.assertFalse(os.path.exists(os.path.join(self.vm_dir(vm), "suspend.img")))
+        self.console(vm, "cat /tmp/mark")
+        self.wait_serial(vm, "MEM-42", 15)
+        # suspended, then shut down: the image goes with the state
+        self.api.VM.suspend(vm)
+        self.api.VM.hard_shutdown(vm)
+        self.assertEqual(self.api.VM.get_power_state(vm), "Halted")
+        self.assert_no_qemu(vm, files_gone=False)
+
+
+if __name__ == "__main__":
+    harness.main()
