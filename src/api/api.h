@@ -13,6 +13,11 @@ void api_task_init(void);
 void api_host_init(void);
 void api_vm_init(void);
 void api_storage_init(void); /* VDI, SR, PBD, VBD (api/storage.c) */
+void api_vm_guest_init(void); /* VM.guest_* extensions (api/vm_guest.c) */
+/* The guest-metrics poller (api/vm_guest.c): one thread for all VMs, only
+ * for backends with a guest agent. */
+void vm_guest_start(struct server *srv);
+void vm_guest_stop(void);
 
 /* Drops per-session state kept outside the store. */
 void event_session_gone(const char *session);

@@ -113,8 +113,12 @@ int storage_sr_open(struct rpc_ctx *ctx, struct db_obj *sr, bool need_plugged, s
 	if (!pbd || (need_plugged && !db_peek_bool(pbd, SC_F_PBD__currently_attached)))
 		return xerr_set(err, "SR_HAS_NO_PBDS", sr->ref, NULL);
 	xv_free(&out->device_config);
-	return sm_sr_open(out, db_peek_str(sr, SC_F_SR__type), db_peek_str(sr, SC_F_SR__uuid),
-			  db_peek(pbd, SC_F_PBD__device_config), err);
+	if (sm_sr_open(out, db_peek_str(sr, SC_F_SR__type), db_peek_str(sr, SC_F_SR__uuid),
+		       db_peek(pbd, SC_F_PBD__device_config), err) < 0)
+		return -1;
+	const char *alloc = xv_map_get_str(db_peek(sr, SC_F_SR__sm_config), "allocation");
+	out->thick = alloc && !strcmp(alloc, "thick");
+	return 0;
 }
 
 void storage_vdi_view(struct db_obj *vdi, struct sm_vdi *out)
@@ -187,6 +191,8 @@ struct db_obj *storage_cow_records(struct db_txn *t, struct db_obj *src, const s
 		db_set_bool(t, n, SC_F_VDI__is_a_snapshot, true);
 		db_set_str(t, n, SC_F_VDI__snapshot_of, src->ref);
 		db_set(t, n, SC_F_VDI__snapshot_time, xv_time(time(NULL)));
+		/* a snapshot keeps tracking state; a clone starts without (xapi) */
+		db_set_bool(t, n, SC_F_VDI__cbt_enabled, db_peek_bool(src, SC_F_VDI__cbt_enabled));
 	}
 	storage_vdi_apply(t, src, srcv);
 	storage_vdi_update_allowed(t, n);
@@ -246,8 +252,22 @@ void storage_vdi_update_allowed(struct db_txn *t, struct db_obj *vdi)
 	struct db_obj *sr = db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
 	const struct sm_driver *drv = sr ? sm_driver_find(db_peek_str(sr, SC_F_SR__type)) : NULL;
 	bool busy = xv_len(db_peek(vdi, SC_F_VDI__current_operations)) > 0;
-	if (drv && !busy && db_peek_bool(vdi, SC_F_VDI__managed)) {
+	bool cbt_meta = !strcmp(db_peek_str(vdi, SC_F_VDI__type), "cbt_metadata");
+	if (drv && !busy && db_peek_bool(vdi, SC_F_VDI__managed) && cbt_meta) {
+		/* a snapshot whose data VDI.data_destroy removed */
+		xv_arr_push_str(&ops, "destroy");
+		xv_arr_push_str(&ops, "forget");
+		xv_arr_push_str(&ops, "list_changed_blocks");
+	} else if (drv && !busy && db_peek_bool(vdi, SC_F_VDI__managed)) {
 		bool used = storage_vdi_in_use(db, vdi);
+		bool snap = db_peek_bool(vdi, SC_F_VDI__is_a_snapshot);
+		bool cbt = db_peek_bool(vdi, SC_F_VDI__cbt_enabled);
+		if (drv->vdi_changed_blocks && !snap)
+			xv_arr_push_str(&ops, cbt ? "disable_cbt" : "enable_cbt");
+		if (drv->vdi_changed_blocks && cbt)
+			xv_arr_push_str(&ops, "list_changed_blocks");
+		if (snap && cbt && !used)
+			xv_arr_push_str(&ops, "data_destroy");
 		if (drv->vdi_clone)
 			xv_arr_push_str(&ops, "clone");
 		if (!storage_vdi_in_use_rw(db, vdi))

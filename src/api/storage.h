@@ -9,6 +9,8 @@
 #include "../sm/sm.h"
 
 void api_vdi_init(void);
+void api_vdi_cbt_init(void); /* vdi_cbt.c, from api_vdi_init */
+void api_vdi_nbd_init(void); /* vdi_nbd.c, from api_vdi_init */
 void api_sr_init(void);
 void api_vbd_init(void);
 void vm_provision_init(void);
@@ -73,6 +75,13 @@ void storage_vbd_update_allowed(struct db_txn *t, struct db_obj *vbd);
 /* Clears token from the VDIs (and a VM) named by refs in its own
  * transaction: the clean-up after a failed operation. */
 void storage_clear_marks(struct db *db, const xv *vdi_refs, const char *vm_ref, const char *token);
+
+/* The checks every VDI operation with driver work shares (managed, SR
+ * plugged, not in use unless op is snapshot/clone, not cbt_metadata unless
+ * destroying), then the mark; fills sr and v. Runs inside t. */
+struct db_obj *storage_vdi_begin_op(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vdi,
+				    const char *op, const char *token, struct sm_sr *sr,
+				    struct sm_vdi *v, struct xerr *err);
 
 /* VDI.destroy: the image (and bases nothing needs any more) and records. */
 int storage_vdi_destroy(struct rpc_ctx *ctx, const char *vdi_ref, struct xerr *err);

@@ -112,6 +112,18 @@ static struct db_obj *begin(struct rpc_ctx *ctx, struct db_txn *t, const xv *ref
 	struct db_obj *vdi = generic_lookup(ctx, SC_C_VDI, ref, err);
 	if (!vdi)
 		return NULL;
+	return storage_vdi_begin_op(ctx, t, vdi, op, token, sr, v, err);
+}
+
+struct db_obj *storage_vdi_begin_op(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vdi,
+				    const char *op, const char *token, struct sm_sr *sr,
+				    struct sm_vdi *v, struct xerr *err)
+{
+	/* a cbt_metadata VDI has no data left to work on */
+	if (!strcmp(db_peek_str(vdi, SC_F_VDI__type), "cbt_metadata") && strcmp(op, "destroy") != 0) {
+		xerr_set(err, "VDI_INCOMPATIBLE_TYPE", vdi->ref, "cbt_metadata", NULL);
+		return NULL;
+	}
 	if (!db_peek_bool(vdi, SC_F_VDI__managed)) {
 		xerr_set(err, "VDI_NOT_MANAGED", vdi->ref, NULL);
 		return NULL;
@@ -592,4 +604,6 @@ void api_vdi_init(void)
 	rpc_register("VDI", "copy", vdi_copy, RPC_SLOW);
 	rpc_register("VDI", "forget", vdi_forget, 0);
 	rpc_register("VDI", "update", vdi_update, RPC_SLOW);
+	api_vdi_cbt_init();
+	api_vdi_nbd_init();
 }

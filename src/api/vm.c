@@ -219,6 +219,7 @@ void vm_record_running(struct db_txn *t, struct db_obj *vm, struct server *srv, 
 	db_set(t, m, SC_F_VM_metrics__last_updated, xv_time(time(NULL)));
 	db_set_str(t, m, SC_F_VM_metrics__current_domain_type, db_peek_str(vm, SC_F_VM__domain_type));
 	db_set_bool(t, m, SC_F_VM_metrics__hvm, *db_peek_str(vm, SC_F_VM__HVM_boot_policy) != '\0');
+	vm_consoles_ensure(t, vm, srv);
 }
 
 void vm_record_halted(struct db_txn *t, struct db_obj *vm, const char *state)
@@ -226,6 +227,7 @@ void vm_record_halted(struct db_txn *t, struct db_obj *vm, const char *state)
 	db_set_str(t, vm, SC_F_VM__power_state, state);
 	db_set_int(t, vm, SC_F_VM__domid, -1);
 	db_set_str(t, vm, SC_F_VM__resident_on, REF_NULL);
+	vm_consoles_destroy(t, vm);
 	/* a suspended VM's disks stay its own (VBDs attached), as in xapi */
 	if (strcmp(state, "Suspended") != 0)
 		vm_vbds_mark(t, vm, false);

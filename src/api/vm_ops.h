@@ -28,6 +28,9 @@ int vm_lifecycle_auto(struct server *srv, const char *vm_ref, bool restart, stru
 void vm_record_running(struct db_txn *t, struct db_obj *vm, struct server *srv, bool paused,
 		       int64_t domid, bool new_domain);
 void vm_record_halted(struct db_txn *t, struct db_obj *vm, const char *state);
+/* The rfb and vt100 console records of a live VM (vm_console.c). */
+void vm_consoles_ensure(struct db_txn *t, struct db_obj *vm, struct server *srv);
+void vm_consoles_destroy(struct db_txn *t, struct db_obj *vm);
 /* A domid no VM holds, growing like Xen's. Inside a transaction. */
 int64_t vm_next_domid(struct db *db);
 

@@ -48,6 +48,8 @@ extern const struct xe_cmd xe_misc_cmds[];
 extern const size_t xe_misc_ncmds;
 extern const struct xe_cmd xe_transfer_cmds[];
 extern const size_t xe_transfer_ncmds;
+extern const struct xe_cmd xe_console_cmds[];
+extern const size_t xe_console_ncmds;
 
 /* Registers the hand-written and the per-class commands (idempotent). */
 void xe_cmdtable_init(void);
@@ -70,6 +72,10 @@ int xe_gen_param_clear(struct xe_ctx *x, struct xerr *err);
 
 /* Whole-VM commands (cmd_install.c). */
 int xe_vm_install(struct xe_ctx *x, struct xerr *err);
+/* cmd_guest.c: through the VM's guest agent */
+int xe_vm_guest_exec(struct xe_ctx *x, struct xerr *err);
+int xe_vm_guest_file_read(struct xe_ctx *x, struct xerr *err);
+int xe_vm_guest_file_write(struct xe_ctx *x, struct xerr *err);
 int xe_vm_uninstall(struct xe_ctx *x, struct xerr *err);
 int xe_template_uninstall(struct xe_ctx *x, struct xerr *err);
 int xe_snapshot_uninstall(struct xe_ctx *x, struct xerr *err);

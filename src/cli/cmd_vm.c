@@ -307,6 +307,16 @@ const struct xe_cmd xe_vm_cmds[] = {
 	 "Install a new VM from a template: clone it (or copy it onto the given SR), put its "
 	 "disks on that SR or the pool's default SR, and provision them. Prints the new uuid.",
 	 XE_CMD_STANDARD, xe_vm_install, NULL},
+	{"vm-guest-exec", L("command"), L("stdin", "timeout"),
+	 "Run a shell command line in the selected running VM through its guest agent (a Xenon "
+	 "extension); prints its output and exits with its exit code.",
+	 STD_VM, xe_vm_guest_exec, NULL},
+	{"vm-guest-file-read", L("path", "filename"), NULL,
+	 "Copy the file path of the selected running VM into the local file filename (guest "
+	 "agent; a Xenon extension).", STD_VM, xe_vm_guest_file_read, NULL},
+	{"vm-guest-file-write", L("path", "filename"), NULL,
+	 "Copy the local file filename into the selected running VM as path (guest agent; a "
+	 "Xenon extension).", STD_VM, xe_vm_guest_file_write, NULL},
 	{"vm-uninstall", NULL, L("force"),
 	 "Destroy the selected VM(s), their snapshots and the disks they own.", STD_VM,
 	 xe_vm_uninstall, NULL},

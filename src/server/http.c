@@ -2,6 +2,7 @@
  * connections whose call must wait (event.from) or runs long (slow sync
  * calls) by suspending them, so no thread is held per waiting client. */
 #include "http.h"
+#include "console.h"
 #include "http_route.h"
 #include "rpc.h"
 #include "server.h"
@@ -38,6 +39,7 @@ struct http_req {
 	bool waiter_added;
 	uint64_t gen_seen;
 	struct route_req *route; /* a transfer endpoint (http_route.c), else NULL */
+	bool console;            /* /console (console_http.c): answered at once */
 	struct http_req *wnext, *wprev; /* list of waiting requests */
 };
 
@@ -261,12 +263,20 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const cha
 		r->id = XV_NIL_INIT;
 		r->route = route_begin(hs->srv, conn, url, method);
 		*con_cls = r;
+		if (!r->route && console_is_path(url)) {
+			r->console = true;
+			return console_request(hs->srv, conn, method);
+		}
 		/* transfers start on the headers: a refusal goes out before MHD
 		 * reads any body */
 		return r->route ? route_step(r->route, upload_data, upload_size) : MHD_YES;
 	}
 	if (r->route)
 		return route_step(r->route, upload_data, upload_size);
+	if (r->console) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
 	if (*upload_size) {
 		if (r->body.len + *upload_size > hs->srv->cfg.max_body)
 			r->too_big = true;
@@ -356,7 +366,7 @@ static struct MHD_Daemon *start_daemon(struct http_server *hs, const char *spec,
 		return NULL;
 	}
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG;
+			 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
 	if (tls)
 		flags |= MHD_USE_TLS;
 	struct MHD_OptionItem opts[] = {

@@ -44,6 +44,7 @@ void rpc_init(void)
 	api_host_init();
 	api_vm_init();
 	api_storage_init();
+	api_vm_guest_init();
 }
 
 static void usage(FILE *f)
@@ -290,6 +291,7 @@ int main(int argc, char **argv)
 		goto fail;
 	rpc_init();
 	srv.wq = workq_new(srv.cfg.workers);
+	vm_guest_start(&srv);
 	hs = http_start(&srv, cert, key, &err);
 	if (!hs)
 		goto fail;
@@ -309,6 +311,7 @@ fail:
 		  err.nparams ? err.params[0] : "");
 out:
 	http_stop(hs);
+	vm_guest_stop();
 	workq_free(srv.wq);
 	if (srv.db && srv.backend && srv.backend->fini)
 		srv.backend->fini(&srv); /* VMs run on; the next xenond adopts them */

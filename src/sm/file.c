@@ -24,7 +24,8 @@ static const char *const path_keys[] = {"path", "location", NULL};
 static const char *const features[] = {
 	"SR_PROBE", "1", "SR_UPDATE", "1", "VDI_CREATE", "1", "VDI_DELETE", "1", "VDI_ATTACH", "1",
 	"VDI_DETACH", "1", "VDI_UPDATE", "1", "VDI_CLONE", "1", "VDI_SNAPSHOT", "1",
-	"VDI_RESIZE", "1", "VDI_GENERATE_CONFIG", "1", "THIN_PROVISIONING", "1", NULL,
+	"VDI_RESIZE", "1", "VDI_GENERATE_CONFIG", "1", "THIN_PROVISIONING", "1",
+	"VDI_CONFIG_CBT", "1", NULL,
 };
 
 /* ---- the qcow2 header: size and backing file, read without spawning
@@ -126,10 +127,25 @@ static int fail_errno(struct xerr *err, int code, const char *what, const char *
 	return -1;
 }
 
+/* How many images make up the chain from uuid down (0 for ""). */
+static int chain_depth(const struct sm_sr *sr, const char *uuid)
+{
+	char cur[UUID_STRLEN + 1];
+	snprintf(cur, sizeof cur, "%s", uuid);
+	int n = 0;
+	while (cur[0] && n < 1000) {
+		char parent[UUID_STRLEN + 1];
+		if (sm_file_backing(sr, cur, parent) < 0)
+			break;
+		n++;
+		memcpy(cur, parent, sizeof cur);
+	}
+	return n;
+}
+
 /* Fills v from the image at path (location = uuid). */
 static int describe(const struct sm_sr *sr, const char *uuid_in, const char *path, struct sm_vdi *v)
 {
-	(void)sr;
 	struct qhdr h;
 	if (read_qhdr(path, &h) < 0)
 		return -1;
@@ -145,11 +161,26 @@ static int describe(const struct sm_sr *sr, const char *uuid_in, const char *pat
 	v->read_only = v->hidden;
 	backing_uuid(h.backing, v->parent);
 	xv_map_set_str(&v->sm_config, "image-format", "qcow2");
+	/* images QEMU opens for this one, itself included */
+	char depth[16];
+	snprintf(depth, sizeof depth, "%d", 1 + chain_depth(sr, v->parent));
+	xv_map_set_str(&v->sm_config, "chain-depth", depth);
 	if (v->parent[0])
 		xv_map_set_str(&v->sm_config, "vhd-parent", v->parent);
 	else
 		xv_map_del(&v->sm_config, "vhd-parent");
 	return 0;
+}
+
+int sm_file_backing(const struct sm_sr *sr, const char *uuid, char parent[UUID_STRLEN + 1])
+{
+	char *path = image_path(sr, uuid, NULL);
+	struct qhdr h;
+	int rc = path ? read_qhdr(path, &h) : -1;
+	free(path);
+	if (rc == 0)
+		backing_uuid(h.backing, parent);
+	return rc;
 }
 
 /* ---- SR ---- */
@@ -312,6 +343,8 @@ static int file_vdi_create(struct sm_sr *sr, struct sm_vdi *vdi, struct xerr *er
 {
 	if (vdi->virtual_size < 0 || vdi->virtual_size > (INT64_C(1) << 55))
 		return sm_fail(err, SM_E_VDI_SIZE, "size out of range", "");
+	if (sm_space_for(sr, 0, round_up(vdi->virtual_size), 1, sr->thick, err) < 0)
+		return -1;
 	char *path = image_path(sr, vdi->uuid, err);
 	if (!path)
 		return -1;
@@ -327,7 +360,12 @@ static int file_vdi_create(struct sm_sr *sr, struct sm_vdi *vdi, struct xerr *er
 	int64_t size = round_up(vdi->virtual_size);
 	char sz[32];
 	snprintf(sz, sizeof sz, "%lld", (long long)size);
-	const char *args[] = {"create", "-q", "-f", "qcow2", path, sz, NULL};
+	const char *args[] = {"create", "-q", "-f", "qcow2", path, sz, NULL, NULL, NULL};
+	if (sr->thick) {
+		/* the whole disk reserved now: writes can never find the SR full */
+		args[6] = "-o";
+		args[7] = "preallocation=falloc";
+	}
 	int rc = sm_qemu_img(args, NULL, SM_E_VDI_CREATE, "qemu-img create failed", err);
 	if (rc == 0)
 		rc = describe(sr, vdi->uuid, path, vdi) < 0 ? sm_fail(err, SM_E_VDI_CREATE, "unreadable image", "") : 0;
@@ -435,6 +473,9 @@ static int cow(struct sm_sr *sr, struct sm_vdi *vdi, struct sm_vdi *base, struct
 		sm_fail(err, code, "hidden VDI", "");
 		goto out;
 	}
+	/* two empty overlays; on a thick SR a clone may fill its whole size */
+	if (sm_space_for(sr, 0, h.size, 2, sr->thick && code == SM_E_VDI_CLONE, err) < 0)
+		goto out;
 	/* the data keeps living in the same inode, now also named as the base;
 	 * A's name is only ever re-pointed atomically at the new overlay */
 	bool linked = link(src, bpath) == 0;
@@ -521,10 +562,17 @@ static int file_vdi_resize(struct sm_sr *sr, struct sm_vdi *vdi, int64_t *size, 
 		goto out;
 	}
 	int64_t want = round_up(*size);
+	if (want != h.size && sm_space_for(sr, h.size, want, 1, sr->thick, err) < 0)
+		goto out;
 	if (want != h.size) {
 		char sz[32];
 		snprintf(sz, sizeof sz, "%lld", (long long)want);
-		const char *args[] = {"resize", "-q", "-f", "qcow2", path, sz, NULL};
+		const char *args[] = {"resize", "-q", "-f", "qcow2", path, sz, NULL, NULL};
+		if (sr->thick) {
+			args[4] = "--preallocation=falloc";
+			args[5] = path;
+			args[6] = sz;
+		}
 		if (sm_qemu_img(args, NULL, SM_E_VDI_RESIZE, "qemu-img resize failed", err) < 0)
 			goto out;
 	}
@@ -571,7 +619,8 @@ static int file_vdi_detach(struct sm_sr *sr, const struct sm_vdi *vdi, struct xe
 	.vdi_create = file_vdi_create, .vdi_delete = file_vdi_delete,                   \
 	.vdi_snapshot = file_vdi_snapshot, .vdi_clone = file_vdi_clone,                 \
 	.vdi_clone_undo = file_vdi_clone_undo, .vdi_resize = file_vdi_resize,           \
-	.vdi_attach = file_vdi_attach, .vdi_detach = file_vdi_detach
+	.vdi_attach = file_vdi_attach, .vdi_detach = file_vdi_detach,                  \
+	.vdi_changed_blocks = sm_cbt_changed_blocks
 
 const struct sm_driver sm_file_driver = {
 	.type = "ext",

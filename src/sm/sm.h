@@ -23,6 +23,9 @@ struct sm_sr {
 	char uuid[UUID_STRLEN + 1];
 	xv device_config; /* owned copy */
 	char *path;       /* owned */
+	/* SR.sm_config allocation=thick: whole disks are reserved up front,
+	 * not only their metadata (thin provisioning, the default). */
+	bool thick;
 };
 
 /* A VDI as a driver sees it. In calls, uuid/location/virtual_size describe
@@ -98,7 +101,36 @@ struct sm_driver {
 	int (*vdi_attach)(struct sm_sr *sr, const struct sm_vdi *vdi, bool writable,
 			  struct sm_attach_info *out, struct xerr *err);
 	int (*vdi_detach)(struct sm_sr *sr, const struct sm_vdi *vdi, struct xerr *err);
+	/* Changed-block tracking: the blocks (SM_CBT_BLOCK each) whose data
+	 * differs between two snapshots of one disk, as xapi's base64 bitmap
+	 * (bit b of byte b/8 least significant first). from may have lost its
+	 * data to VDI.data_destroy; from->parent then names its base. */
+	int (*vdi_changed_blocks)(struct sm_sr *sr, const struct sm_vdi *from,
+				  const struct sm_vdi *to, char **b64, struct xerr *err);
 };
+
+#define SM_CBT_BLOCK 65536
+
+/* ---- free space (space.c) ---- */
+/* Bytes the SR's filesystem still has for its user (statvfs f_bavail). */
+int64_t sm_free_space(const char *path);
+int sm_qcow2_measure(int64_t size, int64_t *empty, int64_t *full, struct xerr *err);
+/* SR_FULL(need, available) when need bytes do not fit. */
+int sm_space_check(const struct sm_sr *sr, int64_t need, struct xerr *err);
+/* Room to make n_meta empty qcow2 images of new_size (old_size 0), or to
+ * grow one from old_size; whole: fully allocated (thick), not metadata. */
+int sm_space_for(const struct sm_sr *sr, int64_t old_size, int64_t new_size, int n_meta,
+		 bool whole, struct xerr *err);
+
+/* ---- qcow2 chains (file driver, cbt.c) ---- */
+/* 0 and uuid's backing uuid ("" at the root) when <uuid>.qcow2 exists. */
+int sm_file_backing(const struct sm_sr *sr, const char *uuid, char parent[UUID_STRLEN + 1]);
+int sm_cbt_changed_blocks(struct sm_sr *sr, const struct sm_vdi *from, const struct sm_vdi *to,
+			  char **out, struct xerr *err);
+/* Sets the bits of blocks `qemu-img map` of <uuid>.qcow2 finds allocated
+ * in the top `layers` images of its chain. */
+int sm_cbt_map_layers(const struct sm_sr *sr, const char *uuid, size_t layers, unsigned char *bm,
+		      int64_t nblocks, struct xerr *err);
 
 /* ---- the driver table ---- */
 const struct sm_driver *sm_driver_find(const char *type);

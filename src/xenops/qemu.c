@@ -781,4 +781,5 @@ const struct xenops_backend xenops_qemu = {
 	.resume = q_resume,
 	.active = q_active,
 	.fini = q_fini,
+	.agent_call = qemu_agent_call,
 };

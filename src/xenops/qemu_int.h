@@ -94,4 +94,8 @@ int qemu_load_state(struct qmp *q, const char *path, struct xerr *err);
 struct sm_live_ops;
 extern const struct sm_live_ops qemu_live_ops;
 
+/* qemu_agent.c: xenops_backend.agent_call */
+int qemu_agent_call(struct server *srv, const char *vm_uuid, const char *json_cmd, xv *result,
+		    int timeout_ms, struct xerr *err);
+
 #endif

@@ -74,6 +74,12 @@ struct xenops_backend {
 	bool (*active)(struct server *srv, const char *vm_uuid);
 	/* Optional. At daemon exit: stop watching domains (they keep running). */
 	void (*fini)(struct server *srv);
+	/* Optional. Runs one guest-agent command, json_cmd as qemu-ga takes it
+	 * ({"execute": …, "arguments": {…}}); *result gets its "return" value.
+	 * -2 (err set) when no agent answers, -1 on other failures. NULL: the
+	 * backend has no guest agent (the simulator). */
+	int (*agent_call)(struct server *srv, const char *vm_uuid, const char *json_cmd, xv *result,
+			  int timeout_ms, struct xerr *err);
 };
 
 /* ---- what backends report to the VM logic (src/api/vm_events.c) ---- */

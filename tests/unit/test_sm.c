@@ -626,6 +626,87 @@ static void test_failures_leave_nothing(void **state)
 	sm_vdi_free(&a), sm_vdi_free(&v), sm_vdi_free(&b), sm_vdi_free(&s);
 }
 
+/* Changed blocks between two snapshots: blocks written in between, one bit
+ * per 64 KiB block, LSB first; still answered once the older snapshot's
+ * image is gone (data_destroy keeps its parent). */
+static void test_changed_blocks(void **state)
+{
+	struct fx *f = *state;
+	struct xerr e = XERR_INIT;
+	struct sm_vdi a, b1, s1, b2, s2;
+	make_vdi(f, &a, 4 * MiB);
+	char *pa = image(f, a.uuid);
+	write_pattern(pa, 1, "0", "64k");
+	sm_vdi_init(&b1);
+	sm_vdi_init(&s1);
+	assert_int_equal(f->sr.drv->vdi_snapshot(&f->sr, &a, &b1, &s1, &e), 0);
+	write_pattern(pa, 2, "1M", "8k");
+	write_pattern(pa, 3, "3M", "128k");
+	sm_vdi_init(&b2);
+	sm_vdi_init(&s2);
+	assert_int_equal(f->sr.drv->vdi_snapshot(&f->sr, &a, &b2, &s2, &e), 0);
+	char *out = NULL;
+	assert_int_equal(f->sr.drv->vdi_changed_blocks(&f->sr, &s1, &s2, &out, &e), 0);
+	/* 64 blocks = 8 bytes: block 16 (byte 2 bit 0), 48 and 49 (byte 6) */
+	assert_string_equal(out, "AAABAAAAAwA=");
+	free(out);
+	assert_int_equal(f->sr.drv->vdi_changed_blocks(&f->sr, &s2, &s2, &out, &e), 0);
+	assert_string_equal(out, "AAAAAAAAAAA=");
+	free(out);
+	xv gc = xv_arr_new();
+	assert_int_equal(f->sr.drv->vdi_delete(&f->sr, &s1, &gc, &e), 0);
+	assert_int_equal(xv_len(&gc), 0); /* b1 is still b2's base */
+	assert_int_equal(f->sr.drv->vdi_changed_blocks(&f->sr, &s1, &s2, &out, &e), 0);
+	assert_string_equal(out, "AAABAAAAAwA=");
+	free(out);
+	xv_free(&gc);
+	free(pa);
+	sm_vdi_free(&a);
+	sm_vdi_free(&b1);
+	sm_vdi_free(&s1);
+	sm_vdi_free(&b2);
+	sm_vdi_free(&s2);
+}
+
+/* SR_FULL(requested, maximum) when a disk cannot fit; a thick SR
+ * preallocates whole disks and checks for all of them. */
+static void test_space(void **state)
+{
+	struct fx *f = *state;
+	struct xerr e = XERR_INIT;
+	assert_int_equal(sm_space_check(&f->sr, INT64_C(1) << 60, &e), -1);
+	assert_string_equal(e.code, "SR_FULL");
+	assert_int_equal(e.nparams, 2);
+	assert_string_equal(e.params[0], "1152921504606846976");
+	assert_true(strtoll(e.params[1], NULL, 10) == sm_free_space(f->sr.path));
+	xerr_clear(&e);
+	assert_int_equal(sm_space_check(&f->sr, 4096, &e), 0);
+
+	/* thin: a disk larger than the filesystem is fine */
+	struct sm_vdi v, t;
+	make_vdi(f, &v, INT64_C(1) << 40);
+	f->sr.thick = true;
+	sm_vdi_init(&t);
+	uuid_generate_str(t.uuid);
+	t.virtual_size = INT64_C(1) << 50;
+	assert_int_equal(f->sr.drv->vdi_create(&f->sr, &t, &e), -1);
+	assert_string_equal(e.code, "SR_FULL");
+	xerr_clear(&e);
+	sm_vdi_free(&t);
+	make_vdi(f, &t, 4 * MiB);
+	assert_true(t.physical_utilisation >= 4 * MiB);
+	int64_t size = 8 * MiB;
+	assert_int_equal(f->sr.drv->vdi_resize(&f->sr, &t, &size, &e), 0);
+	assert_true(t.physical_utilisation >= 8 * MiB);
+	size = INT64_C(1) << 50;
+	assert_int_equal(f->sr.drv->vdi_resize(&f->sr, &t, &size, &e), -1);
+	assert_string_equal(e.code, "SR_FULL");
+	xerr_clear(&e);
+	assert_int_equal(t.virtual_size, 8 * MiB);
+	sm_vdi_free(&v);
+	sm_vdi_free(&t);
+}
+
 static void test_run(void **state)
 {
 	(void)state;
@@ -666,6 +747,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_iso, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failures_leave_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changed_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_space, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,370 @@
+/* console_http: the /console endpoint. Authenticates like the transfer
+ * endpoints, finds the console record, and after a 101 bridges the client
+ * (raw bytes or RFC 6455 frames) to the VM's serial hub or VNC socket. */
+#include "console.h"
+#include "rpc.h"
+#include "session.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct bridge {
+	bool ws;
+	int vnc;                      /* rfb: the VNC socket, else -1 */
+	struct serial_client *serial; /* vt100 */
+	/* the client side, once upgraded */
+	int sock;
+	struct MHD_UpgradeResponseHandle *urh;
+	char *extra;
+	size_t nextra;
+	/* WebSocket input not yet a whole frame */
+	unsigned char *in;
+	size_t nin;
+};
+
+bool console_is_path(const char *url)
+{
+	return !strcmp(url, "/console") || !strcmp(url, "/console/");
+}
+
+static MHD_RESULT_T text(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(msg), (void *)msg, MHD_RESPMEM_MUST_COPY);
+	MHD_add_response_header(r, "Content-Type", "text/plain");
+	MHD_RESULT_T ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* ---- the client side ---- */
+
+static int send_all(int fd, const void *p, size_t n)
+{
+	const char *b = p;
+	while (n) {
+		ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd pf = {.fd = fd, .events = POLLOUT};
+			poll(&pf, 1, 1000);
+			continue;
+		}
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int ws_send(int fd, unsigned op, const void *p, size_t n)
+{
+	unsigned char h[10];
+	size_t hl = 2;
+	h[0] = (unsigned char)(0x80 | op);
+	if (n < 126) {
+		h[1] = (unsigned char)n;
+	} else if (n < 65536) {
+		h[1] = 126;
+		h[2] = (unsigned char)(n >> 8);
+		h[3] = (unsigned char)n;
+		hl = 4;
+	} else {
+		h[1] = 127;
+		for (int i = 0; i < 8; i++)
+			h[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+		hl = 10;
+	}
+	return send_all(fd, h, hl) < 0 || send_all(fd, p, n) < 0 ? -1 : 0;
+}
+
+static int to_client(struct bridge *b, const char *p, size_t n)
+{
+	return b->ws ? ws_send(b->sock, 2, p, n) : send_all(b->sock, p, n);
+}
+
+static int to_guest(struct bridge *b, const char *p, size_t n)
+{
+	if (!n)
+		return 0;
+	return b->serial ? serial_write(b->serial, p, n) : send_all(b->vnc, p, n);
+}
+
+/* Client bytes in: raw ones go through; WebSocket frames are unmasked.
+ * 1 once the client closed. */
+static int from_client(struct bridge *b, const char *p, size_t n)
+{
+	if (!b->ws)
+		return to_guest(b, p, n);
+	b->in = xrealloc(b->in, b->nin + n);
+	memcpy(b->in + b->nin, p, n);
+	b->nin += n;
+	for (;;) {
+		unsigned char *f = b->in;
+		if (b->nin < 2)
+			return 0;
+		unsigned op = f[0] & 0x0f;
+		bool masked = f[1] & 0x80;
+		uint64_t len = f[1] & 0x7f;
+		size_t hl = 2;
+		if (len == 126) {
+			if (b->nin < 4)
+				return 0;
+			len = (uint64_t)f[2] << 8 | f[3];
+			hl = 4;
+		} else if (len == 127) {
+			if (b->nin < 10)
+				return 0;
+			len = 0;
+			for (int i = 0; i < 8; i++)
+				len = len << 8 | f[2 + i];
+			hl = 10;
+		}
+		if (len > (16u << 20))
+			return -1;
+		size_t mk = hl;
+		if (masked)
+			hl += 4;
+		if (b->nin < hl + len)
+			return 0;
+		unsigned char *pl = f + hl;
+		if (masked)
+			for (uint64_t i = 0; i < len; i++)
+				pl[i] ^= f[mk + (i & 3)];
+		int rc = 0;
+		if (op == 8) {
+			ws_send(b->sock, 8, pl, len >= 2 ? 2 : 0);
+			rc = 1;
+		} else if (op == 9) {
+			rc = ws_send(b->sock, 10, pl, (size_t)len);
+		} else if (op <= 2) {
+			rc = to_guest(b, (char *)pl, (size_t)len);
+		}
+		memmove(b->in, b->in + hl + len, b->nin - hl - len);
+		b->nin -= hl + (size_t)len;
+		if (rc)
+			return rc;
+	}
+}
+
+static void *bridge_main(void *arg)
+{
+	struct bridge *b = arg;
+	char *buf = xmalloc(65536);
+	int fl = fcntl(b->sock, F_GETFL);
+	if (fl >= 0)
+		fcntl(b->sock, F_SETFL, fl & ~O_NONBLOCK);
+	int rc = b->nextra ? from_client(b, b->extra, b->nextra) : 0;
+	while (rc == 0) {
+		struct pollfd p[2] = {
+			{.fd = b->sock, .events = POLLIN},
+			{.fd = b->serial ? serial_client_fd(b->serial) : b->vnc, .events = POLLIN},
+		};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents) {
+			ssize_t n = recv(b->sock, buf, 65536, 0);
+			if (n <= 0)
+				break;
+			rc = from_client(b, buf, (size_t)n);
+		}
+		if (rc == 0 && p[1].revents) {
+			ssize_t n = b->serial ? serial_read(b->serial, buf, 65536, 0)
+					      : recv(b->vnc, buf, 65536, 0);
+			if (n < 0 || (n == 0 && !b->serial))
+				break;
+			if (n > 0)
+				rc = to_client(b, buf, (size_t)n);
+		}
+	}
+	free(buf);
+	if (b->serial)
+		serial_detach(b->serial);
+	if (b->vnc >= 0)
+		close(b->vnc);
+	MHD_upgrade_action(b->urh, MHD_UPGRADE_ACTION_CLOSE);
+	free(b->extra);
+	free(b->in);
+	free(b);
+	return NULL;
+}
+
+static void upgraded(void *cls, struct MHD_Connection *conn, void *req_cls, const char *extra_in,
+		     size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+	struct bridge *b = cls;
+	b->sock = sock;
+	b->urh = urh;
+	if (extra_in_size) {
+		b->extra = xmalloc(extra_in_size);
+		memcpy(b->extra, extra_in, extra_in_size);
+		b->nextra = extra_in_size;
+	}
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, bridge_main, b) != 0) {
+		if (b->serial)
+			serial_detach(b->serial);
+		if (b->vnc >= 0)
+			close(b->vnc);
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		free(b->extra);
+		free(b);
+	}
+	pthread_attr_destroy(&a);
+}
+
+/* ---- the request ---- */
+
+static void base64(const unsigned char *in, size_t n, char *out)
+{
+	static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
+			     (i + 2 < n ? in[i + 2] : 0);
+		out[o++] = A[v >> 18 & 63];
+		out[o++] = A[v >> 12 & 63];
+		out[o++] = i + 1 < n ? A[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? A[v & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+/* session_id (query, then cookie), else HTTP Basic. */
+static int authenticate(struct server *srv, struct MHD_Connection *conn, struct xerr *err)
+{
+	struct rpc_ctx ctx;
+	memset(&ctx, 0, sizeof ctx);
+	ctx.srv = srv;
+	ctx.db = srv->db;
+	ctx.proto = -1;
+	const char *sid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "session_id");
+	if (!sid)
+		sid = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "session_id");
+	if (sid)
+		return session_check(srv, sid, &ctx, err);
+	char *pass = NULL;
+	char *user = MHD_basic_auth_get_username_password(conn, &pass);
+	if (!user) {
+		free(pass);
+		return xerr_set(err, "SESSION_AUTHENTICATION_FAILED", "", "no credentials", NULL);
+	}
+	char ref[REF_STRLEN + 1];
+	int rc = session_login(srv, user, pass ? pass : "", "http-basic", ref, err);
+	MHD_free(user);
+	if (pass)
+		MHD_free(pass);
+	if (rc == 0)
+		session_logout(srv, ref, NULL);
+	return rc;
+}
+
+static int connect_unix(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path)
+		return -1;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+MHD_RESULT_T console_request(struct server *srv, struct MHD_Connection *conn, const char *method)
+{
+	if (strcmp(method, "CONNECT") && strcmp(method, "GET"))
+		return text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "CONNECT or GET\n");
+	struct xerr err = XERR_INIT;
+	if (authenticate(srv, conn, &err) < 0) {
+		xerr_clear(&err);
+		return text(conn, MHD_HTTP_UNAUTHORIZED, "SESSION_AUTHENTICATION_FAILED\n");
+	}
+	const char *uuid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "uuid");
+	const char *ref = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "ref");
+	char proto[16] = "", vm_uuid[64] = "";
+	db_rdlock(srv->db);
+	struct db_obj *c = uuid ? db_lookup_uuid(srv->db, SC_C_console, uuid)
+			   : ref ? db_lookup_cls(srv->db, SC_C_console, ref) : NULL;
+	struct db_obj *vm = c ? db_lookup_cls(srv->db, SC_C_VM, db_peek_str(c, SC_F_console__VM)) : NULL;
+	if (vm) {
+		snprintf(proto, sizeof proto, "%s", db_peek_str(c, SC_F_console__protocol));
+		snprintf(vm_uuid, sizeof vm_uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
+	}
+	db_unlock(srv->db);
+	if (!vm)
+		return text(conn, MHD_HTTP_NOT_FOUND, "HANDLE_INVALID console\n");
+
+	const char *up = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
+	const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	bool ws = up && !strcasecmp(up, "websocket") && key;
+	if (!strcmp(method, "GET") && !up)
+		return text(conn, MHD_HTTP_BAD_REQUEST, "use CONNECT, a WebSocket or an Upgrade\n");
+
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/vm/%s", srv->cfg.run_dir, vm_uuid);
+	struct bridge *b = xcalloc(1, sizeof *b);
+	b->ws = ws;
+	b->vnc = -1;
+	if (!strcmp(proto, "vt100")) {
+		b->serial = serial_attach(dir, vm_uuid);
+	} else {
+		char path[4200];
+		snprintf(path, sizeof path, "%s/vnc.sock", dir);
+		b->vnc = connect_unix(path);
+	}
+	if (!b->serial && b->vnc < 0) {
+		free(b);
+		return text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "VM_BAD_POWER_STATE console unavailable\n");
+	}
+	struct MHD_Response *r = MHD_create_response_for_upgrade(upgraded, b);
+	if (ws) {
+		char buf[128], acc[64];
+		unsigned char sha[20];
+		snprintf(buf, sizeof buf, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
+		gnutls_hash_fast(GNUTLS_DIG_SHA1, buf, strlen(buf), sha);
+		base64(sha, sizeof sha, acc);
+		MHD_add_response_header(r, "Upgrade", "websocket");
+		MHD_add_response_header(r, "Sec-WebSocket-Accept", acc);
+		const char *sp = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Protocol");
+		if (sp && strstr(sp, "binary"))
+			MHD_add_response_header(r, "Sec-WebSocket-Protocol", "binary");
+	} else {
+		MHD_add_response_header(r, "Upgrade", up ? up : "console");
+	}
+	MHD_add_response_header(r, "Connection", "Upgrade");
+	MHD_RESULT_T ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+	MHD_destroy_response(r);
+	if (ret != MHD_YES) {
+		log_warn("console: MHD refused the upgrade for VM %s", vm_uuid);
+		if (b->serial)
+			serial_detach(b->serial);
+		if (b->vnc >= 0)
+			close(b->vnc);
+		free(b);
+	}
+	return ret;
+}

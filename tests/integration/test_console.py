@@ -1,0 +1,252 @@
+"""Consoles: a VM started on the qemu backend gets an rfb and a vt100
+console record (xapi's https://<address>/console?uuid= location), gone when
+it halts; /console bridges clients to the guest's serial port (history
+replay from a ring seeded by serial.log, then live, input to the guest) and
+to its VNC server, over CONNECT/Upgrade (raw) or a WebSocket (`binary`).
+One guest boot that floods 10 MB to the console before anyone attaches."""
+
+import base64
+import hashlib
+import os
+import select
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+import test_qemu as tq  # noqa: E402
+
+MiB = 1 << 20
+FLOOD = int(os.environ.get("XENON_CONSOLE_FLOOD", 10 * MiB))
+
+
+def recv_headers(s):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head.decode("latin-1"), rest
+
+
+def ws_frame(payload, op=2):
+    mask = os.urandom(4)
+    n = len(payload)
+    hdr = bytes([0x80 | op])
+    if n < 126:
+        hdr += bytes([0x80 | n])
+    else:
+        hdr += bytes([0x80 | 126]) + struct.pack(">H", n)
+    return hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+class WsReader:
+    def __init__(self, s, buf):
+        self.s, self.buf = s, buf
+
+    def frame(self):
+        while True:
+            b = self.buf
+            if len(b) >= 2:
+                n, hl = b[1] & 0x7f, 2
+                if n == 126 and len(b) >= 4:
+                    n, hl = struct.unpack(">H", b[2:4])[0], 4
+                elif n == 127 and len(b) >= 10:
+                    n, hl = struct.unpack(">Q", b[2:10])[0], 10
+                if (b[1] & 0x7f) < 126 or len(b) >= hl:
+                    if len(b) >= hl + n:
+                        self.buf = b[hl + n:]
+                        return b[0] & 0x0f, b[hl:hl + n]
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+
+
+@unittest.skipIf(tq.QEMU is None, "qemu-system-x86_64 is not installed")
+class ConsoleTest(harness.ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), tq.GUEST],
+                       check=True, stdout=subprocess.DEVNULL, timeout=900)
+        cls.srv = harness.Server(backend="qemu")
+        cls.kdir = os.path.join(cls.srv.data_dir, "guest-kernels")
+        os.makedirs(cls.kdir)
+        cls.kernel = "vmlinux" if os.path.exists(os.path.join(tq.GUEST, "vmlinux")) else "vmlinuz"
+        for f in (cls.kernel, "initrd.img"):
+            shutil.copy(os.path.join(tq.GUEST, f), cls.kdir)
+        cls.run_dir = os.path.join(cls.srv.data_dir, "run")
+        tq._run_dirs.append(cls.run_dir)
+        cls.srv.start()
+        cls.api = cls.srv.api
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        tq._kill_leftover_qemus()
+
+    def open(self, cons, method="CONNECT", ws=False, session=True, timeout=10):
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=timeout)
+        q = "/console?uuid=%s" % cons
+        if session and not ws:
+            q += "&session_id=%s" % self.srv.session
+        req = "%s %s HTTP/1.1\r\nHost: localhost\r\n" % (method, q)
+        key = base64.b64encode(os.urandom(16)).decode()
+        if ws:
+            req += ("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Protocol: binary\r\n" % key)
+            if session:
+                req += "Cookie: session_id=%s\r\n" % self.srv.session
+        elif method == "GET":
+            req += "Upgrade: console\r\nConnection: Upgrade\r\n"
+        s.sendall((req + "\r\n").encode())
+        head, rest = recv_headers(s)
+        if ws and head.startswith("HTTP/1.1 101"):
+            want = base64.b64encode(hashlib.sha1(
+                (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+            self.assertIn("sec-websocket-accept: " + want, head.lower().replace(want.lower(), want))
+            self.assertIn("sec-websocket-protocol: binary", head.lower())
+        return s, head, rest
+
+    def read_until(self, s, rest, needle, ws=None, timeout=15):
+        data = rest
+        deadline = time.monotonic() + timeout
+        while needle not in data:
+            if time.monotonic() > deadline:
+                self.fail("no %r in %r\n%s" % (needle, data[-500:], self.srv.log_tail(30)))
+            if ws:
+                op, p = ws.frame()
+                data += p
+            else:
+                try:
+                    chunk = s.recv(65536)
+                except TimeoutError:
+                    continue
+                self.assertTrue(chunk, "closed before %r" % needle)
+                data += chunk
+        return data
+
+    def test_console(self):
+        api = self.api
+        vm = api.VM.create({
+            "name_label": "console-vm", "name_description": "", "user_version": 1,
+            "is_a_template": False, "affinity": harness.NULL_REF, "memory_static_max": 256 * MiB,
+            "memory_dynamic_max": 256 * MiB, "memory_dynamic_min": 256 * MiB,
+            "memory_static_min": 128 * MiB, "VCPUs_params": {}, "VCPUs_max": 1,
+            "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy",
+            "actions_after_reboot": "restart", "actions_after_crash": "destroy",
+            "PV_bootloader": "", "PV_kernel": self.kernel, "PV_ramdisk": "initrd.img",
+            "PV_args": tq.ARGS + " xenon.flood=%d" % FLOOD, "PV_bootloader_args": "",
+            "PV_legacy_args": "", "HVM_boot_policy": "", "HVM_boot_params": {}, "platform": {},
+            "PCI_bus": "", "other_config": {}, "recommendations": "", "domain_type": "pv"})
+        self.assertEqual(api.VM.get_consoles(vm), [])
+        api.VM.start(vm, False, False)
+        uuid = api.VM.get_uuid(vm)
+        log = os.path.join(self.run_dir, "vm", uuid, "serial.log")
+
+        # the records
+        cons = {}
+        for c in api.VM.get_consoles(vm):
+            rec = api.console.get_record(c)
+            cons[rec["protocol"]] = rec["uuid"]
+            self.assertRegex(rec["location"], r"^https://[^/]+/console\?uuid=%s$" % rec["uuid"])
+            self.assertEqual(rec["VM"], vm)
+        self.assertEqual(sorted(cons), ["rfb", "vt100"])
+
+        # nobody attached while the guest floods 10 MB: nothing blocks, nothing lost
+        deadline = time.monotonic() + 150
+        while tq.READY.encode() not in open(log, "rb").read()[-4096:]:
+            self.assertLess(time.monotonic(), deadline, "guest not ready")
+            time.sleep(0.2)
+        self.assertGreaterEqual(os.path.getsize(log), FLOOD)
+
+        # errors
+        _s, head, _ = self.open("00000000-0000-0000-0000-000000000000")
+        self.assertTrue(head.startswith("HTTP/1.1 404"), head)
+        _s, head, _ = self.open(cons["vt100"], session=False)
+        self.assertTrue(head.startswith("HTTP/1.1 401"), head)
+        _s, head, _ = self.open(cons["vt100"], ws=True, session=False)
+        self.assertTrue(head.startswith("HTTP/1.1 401"), head)
+
+        # CONNECT: history, then a command and its output
+        s, head, rest = self.open(cons["vt100"])
+        self.assertRegex(head, r"^HTTP/1.1 (101|200)")
+        self.read_until(s, rest, b"XENON-GUEST: ready")
+        tag = "hello-%d" % os.getpid()
+        s.sendall(("echo %s\n" % tag).encode())
+        self.read_until(s, b"", ("\n%s" % tag).encode())
+        s.close()
+
+        # reattach (raw GET upgrade): the history again, the last command in it
+        s, head, rest = self.open(cons["vt100"], method="GET")
+        self.assertTrue(head.startswith("HTTP/1.1 101"), head)
+        self.read_until(s, rest, ("\n%s" % tag).encode())
+        s.close()
+
+        # WebSocket: history and input
+        s, head, rest = self.open(cons["vt100"], method="GET", ws=True)
+        self.assertTrue(head.startswith("HTTP/1.1 101"), head)
+        ws = WsReader(s, rest)
+        self.read_until(s, b"", b"XENON-GUEST: ready", ws=ws)
+        s.sendall(ws_frame(b"echo ws-%d\n" % os.getpid()))
+        self.read_until(s, b"", b"\nws-%d" % os.getpid(), ws=ws)
+        s.sendall(ws_frame(b"\x03\xe8", op=8))
+        s.close()
+
+        # xe console: history, a command, Ctrl-] to leave
+        if os.path.exists(harness.XE):
+            srv = self.srv
+            xe = subprocess.Popen([harness.XE, "-s", "127.0.0.1", "-p", str(srv.port), "--nossl",
+                                   "-u", "root", "-pw", srv.password, "console", "vm=console-vm"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+            xe.stdin.write(b"echo xe-%d\n" % os.getpid())
+            xe.stdin.flush()
+            out, deadline = b"", time.monotonic() + 15
+            while b"\nxe-%d" % os.getpid() not in out and time.monotonic() < deadline:
+                if select.select([xe.stdout], [], [], 0.5)[0]:
+                    chunk = os.read(xe.stdout.fileno(), 65536)
+                    if not chunk:
+                        break
+                    out += chunk
+            xe.stdin.write(b"\x1d")
+            xe.stdin.flush()
+            self.assertEqual(xe.wait(10), 0, xe.stderr.read())
+            self.assertIn(b"XENON-GUEST: ready", out)
+            self.assertIn(b"\nxe-%d" % os.getpid(), out)
+
+        # VNC through CONNECT and through a WebSocket
+        s, head, rest = self.open(cons["rfb"])
+        self.assertRegex(head, r"^HTTP/1.1 (101|200)")
+        self.assertEqual(self.read_until(s, rest, b"\n")[:12], b"RFB 003.008\n")
+        s.close()
+        s, head, rest = self.open(cons["rfb"], method="GET", ws=True)
+        ws = WsReader(s, rest)
+        self.assertEqual(self.read_until(s, b"", b"\n", ws=ws)[:12], b"RFB 003.008\n")
+        s.close()
+
+        # the serial port is given back when the last client leaves
+        time.sleep(0.3)
+        tag2 = "direct-%d" % os.getpid()
+        d = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        d.connect(os.path.join(self.run_dir, "vm", uuid, "serial.sock"))
+        d.sendall(("echo %s\n" % tag2).encode())
+        deadline = time.monotonic() + 15
+        while ("\n" + tag2).encode() not in open(log, "rb").read()[-4096:]:
+            self.assertLess(time.monotonic(), deadline, "direct serial input ignored")
+            time.sleep(0.1)
+        d.close()
+
+        api.VM.hard_shutdown(vm)
+        self.assertEqual(api.VM.get_consoles(vm), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
