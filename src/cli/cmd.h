@@ -120,6 +120,8 @@ int xe_do_selected(struct xe_ctx *x, const char *xe_class, bool with_control, bo
 int xe_call_wait(struct xe_ctx *x, const char *method, const xv *args, xv *result, struct xerr *err);
 /* Sizes as xe takes them: bytes, or with a KiB/MiB/GiB/TiB suffix. */
 int xe_parse_size(const char *s, int64_t *out);
+/* The VM named by vm= or uuid= (a uuid or a unique name-label); owned ref. */
+int xe_vm_ref(struct xe_ctx *x, char **ref, struct xerr *err);
 /* Prints a uuid for a ref just made. */
 int xe_print_uuid_of(struct xe_ctx *x, int cls, const char *ref, struct xerr *err);
 

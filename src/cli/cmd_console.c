@@ -14,30 +14,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-static int find_vm(struct xe_ctx *x, char **ref, struct xerr *err)
-{
-	const char *v = xe_param(x->params, "vm");
-	if (!v)
-		v = xe_param(x->params, "uuid");
-	if (!v)
-		return xe_fail(err, "vm= or uuid= is required");
-	struct xerr e = XERR_INIT;
-	if (xs_by_uuid(x->s, SC_C_VM, v, ref, &e) == 0)
-		return 0;
-	xerr_clear(&e);
-	xv refs = XV_NIL_INIT;
-	if (xs_call(x->s, "VM.get_by_name_label", &refs, err, v, NULL) < 0)
-		return -1;
-	int rc = 0;
-	if (xv_len(&refs) != 1)
-		rc = xe_fail(err, xv_len(&refs) ? "More than one VM is called '%s'"
-						: "No matching VMs found for '%s'", v);
-	else
-		*ref = xstrdup(xv_as_str(xv_arr_get(&refs, 0)));
-	xv_free(&refs);
-	return rc;
-}
-
 /* The uuid of vm's vt100 console. */
 static int vt100_uuid(struct xe_ctx *x, const char *vm, char **uuid, struct xerr *err)
 {
@@ -150,7 +126,7 @@ static void relay(int fd, const char *early, size_t nearly)
 static int h_console(struct xe_ctx *x, struct xerr *err)
 {
 	char *vm = NULL, *uuid = NULL;
-	if (find_vm(x, &vm, err) < 0)
+	if (xe_vm_ref(x, &vm, err) < 0)
 		return -1;
 	int rc = vt100_uuid(x, vm, &uuid, err);
 	free(vm);

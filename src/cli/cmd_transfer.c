@@ -112,34 +112,10 @@ static const char *compression(struct xe_ctx *x)
 	return !strcmp(c, "zstd") ? "zstd" : "true";
 }
 
-static int vm_ref(struct xe_ctx *x, char **ref, struct xerr *err)
-{
-	const char *v = xe_param(x->params, "vm");
-	if (!v)
-		v = xe_param(x->params, "uuid");
-	if (!v)
-		return xe_fail(err, "vm= or uuid= is required");
-	struct xerr e = XERR_INIT;
-	if (xs_by_uuid(x->s, SC_C_VM, v, ref, &e) == 0)
-		return 0;
-	xerr_clear(&e);
-	xv refs = XV_NIL_INIT;
-	if (xs_call(x->s, "VM.get_by_name_label", &refs, err, v, NULL) < 0)
-		return -1;
-	int rc = 0;
-	if (xv_len(&refs) != 1)
-		rc = xe_fail(err, xv_len(&refs) ? "More than one VM is called '%s'"
-						: "No matching VMs found for '%s'", v);
-	else
-		*ref = xstrdup(xv_as_str(xv_arr_get(&refs, 0)));
-	xv_free(&refs);
-	return rc;
-}
-
 static int h_vm_export(struct xe_ctx *x, struct xerr *err)
 {
 	char *ref = NULL;
-	if (vm_ref(x, &ref, err) < 0)
+	if (xe_vm_ref(x, &ref, err) < 0)
 		return -1;
 	bool meta = false;
 	if (xe_param_bool(x->params, "metadata", false, &meta, err) < 0) {

@@ -337,3 +337,27 @@ int xe_print_uuid_of(struct xe_ctx *x, int cls, const char *ref, struct xerr *er
 	xv_free(&u);
 	return 0;
 }
+
+int xe_vm_ref(struct xe_ctx *x, char **ref, struct xerr *err)
+{
+	const char *v = xe_param(x->params, "vm");
+	if (!v)
+		v = xe_param(x->params, "uuid");
+	if (!v)
+		return xe_fail(err, "vm= or uuid= is required");
+	struct xerr e = XERR_INIT;
+	if (xs_by_uuid(x->s, SC_C_VM, v, ref, &e) == 0)
+		return 0;
+	xerr_clear(&e);
+	xv refs = XV_NIL_INIT;
+	if (xs_call(x->s, "VM.get_by_name_label", &refs, err, v, NULL) < 0)
+		return -1;
+	int rc = 0;
+	if (xv_len(&refs) != 1)
+		rc = xe_fail(err, xv_len(&refs) ? "More than one VM is called '%s'"
+						: "No matching VMs found for '%s'", v);
+	else
+		*ref = xstrdup(xv_as_str(xv_arr_get(&refs, 0)));
+	xv_free(&refs);
+	return rc;
+}
