@@ -191,17 +191,27 @@ out:
 	return rc;
 }
 
+/* Opens the SR named by args[0] for a driver call made with the store
+ * unlocked; its ref is copied out so the record can be found again. */
+static int open_arg_sr(struct rpc_ctx *ctx, xv *args, struct sm_sr *sr, char ref[REF_STRLEN + 1],
+		       struct xerr *err)
+{
+	db_rdlock(ctx->db);
+	struct db_obj *sro = generic_lookup(ctx, SC_C_SR, xv_arr_get(args, 0), err);
+	int rc = sro ? storage_sr_open(ctx, sro, true, sr, err) : -1;
+	if (rc == 0)
+		memcpy(ref, sro->ref, REF_STRLEN + 1);
+	db_unlock(ctx->db);
+	return rc;
+}
+
 static int sr_scan(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
 	struct sm_sr sr = {0};
 	char ref[REF_STRLEN + 1];
-	db_rdlock(ctx->db);
-	struct db_obj *sro = generic_lookup(ctx, SC_C_SR, xv_arr_get(args, 0), err);
-	int rc = sro ? storage_sr_open(ctx, sro, true, &sr, err) : -1;
-	if (rc == 0)
-		memcpy(ref, sro->ref, sizeof ref);
-	db_unlock(ctx->db);
+	int rc = open_arg_sr(ctx, args, &sr, ref, err);
+	struct db_obj *sro;
 	if (rc < 0) {
 		sm_sr_close(&sr);
 		return -1;
@@ -231,12 +241,8 @@ static int sr_update(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 	(void)result;
 	struct sm_sr sr = {0};
 	char ref[REF_STRLEN + 1];
-	db_rdlock(ctx->db);
-	struct db_obj *sro = generic_lookup(ctx, SC_C_SR, xv_arr_get(args, 0), err);
-	int rc = sro ? storage_sr_open(ctx, sro, true, &sr, err) : -1;
-	if (rc == 0)
-		memcpy(ref, sro->ref, sizeof ref);
-	db_unlock(ctx->db);
+	int rc = open_arg_sr(ctx, args, &sr, ref, err);
+	struct db_obj *sro;
 	struct sm_stat st;
 	if (rc == 0)
 		rc = sr.drv->sr_stat(&sr, &st, err);
