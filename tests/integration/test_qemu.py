@@ -351,39 +351,62 @@ class QemuTest(harness.ServerTestCase):
         self.api.VM.hard_shutdown(vm)
         self.assert_no_qemu(vm, files_gone=False)
 
-    def test_07_xenond_killed_vm_adopted(self):
-        vm = self.new_vm("qemu-adopt")
-        pid = self.start_ready(vm)
-        uuid = self.api.VM.get_uuid(vm)
-        domid = int(self.api.VM.get_domid(vm))
+    def test_07_xenond_killed_vms_adopted(self):
+        vms = [self.new_vm("qemu-adopt-%d" % i) for i in (1, 2)]
+        for vm in vms:
+            self.api.VM.start(vm, False, False)
+        for vm in vms:
+            self.wait_serial(vm, READY)
+        before = {}
+        for vm in vms:
+            uuid = self.api.VM.get_uuid(vm)
+            before[vm] = (uuid, read_pid(self.vm_dir(vm)), int(self.api.VM.get_domid(vm)))
+        self.assertEqual(len({b[2] for b in before.values()}), 2, "domids differ")
         self.srv.kill9()
         time.sleep(0.5)
-        self.assertTrue(qemu_alive(pid, uuid), "QEMU died with xenond")
+        for uuid, pid, _ in before.values():
+            self.assertTrue(qemu_alive(pid, uuid), "QEMU died with xenond")
         t = time.monotonic()
         self.srv.start()
-        self.timings["xenond restart with a running VM"] = time.monotonic() - t
-        rec = self.api.VM.get_record(vm)
-        self.assertEqual(rec["power_state"], "Running")
-        self.assertEqual(int(rec["domid"]), domid)
-        self.assertEqual(rec["current_operations"], {})
-        self.assertEqual(read_pid(self.vm_dir(vm)), pid)
-        self.assertTrue(qemu_alive(pid, uuid))
-        # the re-adopted QEMU answers: pause and unpause go through QMP
-        self.api.VM.pause(vm)
-        self.api.VM.unpause(vm)
-        self.console(vm, "echo ADOPTED-$((40+2))")
-        self.wait_serial(vm, "ADOPTED-42", 15)
-        # a graceful stop leaves it running too
-        self.srv.restart()
+        self.timings["xenond restart with two running VMs"] = time.monotonic() - t
+        for vm, (uuid, pid, domid) in before.items():
+            rec = self.api.VM.get_record(vm)
+            self.assertEqual(rec["power_state"], "Running")
+            self.assertEqual(int(rec["domid"]), domid)
+            self.assertEqual(rec["current_operations"], {})
+            self.assertEqual(read_pid(self.vm_dir(vm)), pid)
+            self.assertTrue(qemu_alive(pid, uuid))
+            # the re-adopted QEMU answers: pause and unpause go through QMP
+            self.api.VM.pause(vm)
+            self.api.VM.unpause(vm)
+            self.console(vm, "echo ADOPTED-$((40+%d))" % domid)
+            self.wait_serial(vm, "ADOPTED-%d" % (40 + domid), 15)
+        vm = vms[0]
+        uuid, pid, domid = before[vm]
+        # bad input against a running VM: errors, and nothing changes
+        for fn, args in ((self.api.VM.start, (False, False)), (self.api.VM.unpause, ()),
+                         (self.api.VM.resume, (False, False)), (self.api.VM.start, (True, False))):
+            e = self.assertXapiError("VM_BAD_POWER_STATE", fn, vm, *args)
+            self.assertEqual(e.params[0], vm)
+        bogus = "OpaqueRef:00000000-dead-beef-0000-000000000000"
+        self.assertXapiError("HANDLE_INVALID", self.api.VM.start, bogus, False, False,
+                             params=["VM", bogus])
         self.assertEqual(self.api.VM.get_power_state(vm), "Running")
-        self.assertEqual(int(self.api.VM.get_domid(vm)), domid)
-        self.assertTrue(qemu_alive(pid, uuid))
+        self.assertEqual(qemu_of_uuid(uuid), [pid])
+        # a graceful stop leaves them running too
+        self.srv.restart()
+        for v, (u, p, d) in before.items():
+            self.assertEqual(self.api.VM.get_power_state(v), "Running")
+            self.assertEqual(int(self.api.VM.get_domid(v)), d)
+            self.assertTrue(qemu_alive(p, u))
         t = time.monotonic()
         self.api.VM.hard_shutdown(vm)
         self.timings["hard_shutdown"] = time.monotonic() - t
         self.assertEqual(self.api.VM.get_power_state(vm), "Halted")
         self.assertFalse(qemu_alive(pid, uuid))
         self.assert_no_qemu(vm, files_gone=False)
+        self.api.VM.clean_shutdown(vms[1])
+        self.assert_no_qemu(vms[1], files_gone=False)
 
     def test_08_vm_died_while_xenond_was_down(self):
         vm = self.new_vm("qemu-died-while-down")
