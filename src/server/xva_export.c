@@ -75,7 +75,6 @@ struct xout {
 	int stage; /* 0 ova.xml, 1 disks, 2 end blocks, 3 done */
 	size_t disk;
 	int64_t chunk;
-	char *buf;
 	struct strbuf raw, out;
 	size_t out_pos;
 	int64_t total_chunks, done_chunks;
@@ -205,15 +204,42 @@ static int plan(struct route_req *rr, struct xout *x, bool metadata_only, xv *vd
 	return 0;
 }
 
+static void pad_block(struct strbuf *sb, size_t n)
+{
+	static const char zero[512];
+	if (n % 512)
+		sb_add(sb, zero, 512 - n % 512);
+}
+
 static void put_file(struct xout *x, const char *name, const void *p, size_t n)
 {
 	unsigned char h[512];
 	tar_header(h, name, n);
 	sb_add(&x->raw, (const char *)h, 512);
 	sb_add(&x->raw, p, n);
-	static const char zero[512];
-	if (n % 512)
-		sb_add(&x->raw, zero, 512 - n % 512);
+	pad_block(&x->raw, n);
+}
+
+/* One chunk file and its checksum file into x->raw. The data is read
+ * straight into place after the header: no copy of the chunk is made. */
+static int put_chunk(struct route_req *rr, struct xout *x, struct xdisk *d, int64_t c, size_t len,
+		     bool edge)
+{
+	sb_grow(&x->raw, 512 + len + 1024);
+	char *data = x->raw.buf + x->raw.len + 512;
+	if (img_read(d->vi.im, data, len, c * XVA_CHUNK, &rr->err) < 0)
+		return -1;
+	if (!edge && buf_is_zero(data, len))
+		return 0;
+	char name[64], hex[17];
+	snprintf(name, sizeof name, "%s/%08" PRId64, d->id, c);
+	tar_header((unsigned char *)x->raw.buf + x->raw.len, name, len);
+	x->raw.len += 512 + len;
+	pad_block(&x->raw, len);
+	snprintf(hex, sizeof hex, "%016" PRIX64, xva_xxh64(data, len));
+	strcat(name, ".xxhash");
+	put_file(x, name, hex, 16);
+	return 0;
 }
 
 /* The next piece of tar into x->raw. */
@@ -252,18 +278,13 @@ static int produce(struct route_req *rr, struct xout *x)
 				continue;
 			}
 		}
-		if (img_read(d->vi.im, x->buf, len, off, &rr->err) < 0)
+		size_t before = x->raw.len;
+		if (put_chunk(rr, x, d, c, len, edge) < 0)
 			return -1;
 		x->chunk++;
 		x->done_chunks++;
-		if (!edge && buf_is_zero(x->buf, len))
-			continue;
-		char name[64], hex[17];
-		snprintf(name, sizeof name, "%s/%08" PRId64, d->id, c);
-		put_file(x, name, x->buf, len);
-		snprintf(hex, sizeof hex, "%016" PRIX64, xva_xxh64(x->buf, len));
-		strcat(name, ".xxhash");
-		put_file(x, name, hex, 16);
+		if (x->raw.len == before)
+			continue; /* all zeros: skipped */
 		if (x->done_chunks % 64 == 0 && x->total_chunks)
 			route_progress(rr, (double)x->done_chunks / (double)x->total_chunks);
 		return 0;
@@ -294,8 +315,13 @@ static ssize_t read_xva(struct route_req *rr, uint64_t pos, char *buf, size_t ma
 		}
 		if (produce(rr, x) < 0)
 			return -1;
-		if (x->raw.len && zout_write(x->z, x->raw.buf, x->raw.len, &x->out, &rr->err) < 0)
+		if (x->zk == ZK_NONE) { /* nothing to transform: hand the piece over */
+			struct strbuf t = x->out;
+			x->out = x->raw;
+			x->raw = t;
+		} else if (x->raw.len && zout_write(x->z, x->raw.buf, x->raw.len, &x->out, &rr->err) < 0) {
 			return -1;
+		}
 	}
 	size_t n = x->out.len - x->out_pos < max ? x->out.len - x->out_pos : max;
 	memcpy(buf, x->out.buf + x->out_pos, n);
@@ -327,7 +353,6 @@ static int begin(struct route_req *rr, bool metadata_only)
 		return -1;
 	if (!(x->z = zout_new(x->zk, &rr->err)))
 		return -1;
-	x->buf = xmalloc(XVA_CHUNK);
 	return route_send_stream(rr, MHD_SIZE_UNKNOWN, "application/octet-stream",
 				 "attachment; filename=\"export.xva\"", read_xva);
 }
@@ -351,7 +376,6 @@ static void xout_free(struct route_req *rr)
 		vdi_image_close(&x->disks[i].vi);
 	free(x->disks);
 	free(x->ova);
-	free(x->buf);
 	zout_free(x->z);
 	sb_free(&x->raw);
 	sb_free(&x->out);

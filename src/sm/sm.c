@@ -225,15 +225,19 @@ int sm_statvfs(const char *path, struct sm_stat *st)
 
 /* ---- running programs ---- */
 
-#define RUN_CAP (64 * 1024)
+/* stderr is kept for error messages only, so a bounded head of it does;
+ * stdout is the tool's answer (a `qemu-img map` of a fragmented image runs
+ * to megabytes) and is kept whole up to a limit no honest answer reaches. */
+#define ERR_CAP (64 * 1024)
+#define OUT_CAP (256 * 1024 * 1024)
 
-static void drain(int fd, struct strbuf *sb, bool *open)
+static void drain(int fd, struct strbuf *sb, size_t cap, bool *open)
 {
-	char buf[4096];
+	char buf[65536];
 	ssize_t n = read(fd, buf, sizeof buf);
 	if (n > 0) {
-		if (sb->len < RUN_CAP)
-			sb_add(sb, buf, (size_t)n < RUN_CAP - sb->len ? (size_t)n : RUN_CAP - sb->len);
+		if (sb->len < cap)
+			sb_add(sb, buf, (size_t)n < cap - sb->len ? (size_t)n : cap - sb->len);
 	} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
 		*open = false;
 	}
@@ -320,7 +324,7 @@ int sm_run_many(const char *const *const *argvs, size_t n, struct sm_run *res)
 				continue;
 			struct child *ch = &c[i / 2];
 			bool open = true;
-			drain(p[i].fd, i % 2 ? &ch->eb : &ch->ob, &open);
+			drain(p[i].fd, i % 2 ? &ch->eb : &ch->ob, i % 2 ? ERR_CAP : OUT_CAP, &open);
 			if (!open) {
 				close(p[i].fd);
 				*(i % 2 ? &ch->err : &ch->out) = -1;

@@ -197,7 +197,7 @@ bool sm_name_ok(const char *name);
 bool sm_dir_path_ok(const char *path);
 
 /* Runs a program found in PATH with argv, never through a shell, and
- * captures its stdout and stderr (first 64 KiB of each). Returns its exit
+ * captures its stdout (whole, up to 256 MiB) and stderr (first 64 KiB). Returns its exit
  * status, 127 if it could not be started, or 128+signal. */
 struct sm_run {
 	int status;

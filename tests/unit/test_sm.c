@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/mem.h"
+#include "sm/imgmap.h"
 #include "sm/sm.h"
 #include "wire/jsonv.h"
 
@@ -726,6 +727,147 @@ static void test_run(void **state)
 	sm_run_free(&r);
 }
 
+/* stdout is the answer and is kept whole (a qemu-img map runs long) */
+static void test_run_long_output(void **state)
+{
+	(void)state;
+	const char *argv[] = {"sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a", NULL};
+	struct sm_run r;
+	assert_int_equal(sm_run(argv, &r), 0);
+	assert_int_equal(strlen(r.out), 300000);
+	sm_run_free(&r);
+}
+
+static void test_imgmap_parse(void **state)
+{
+	(void)state;
+	struct imgmap m;
+	char **files;
+	const char *info = "[{\"filename\": \"/a/top.qcow2\", \"format\": \"qcow2\", \"virtual-size\": 3145728},"
+			   " {\"filename\": \"/a/base.qcow2\", \"format\": \"qcow2\", \"virtual-size\": 3145728}]";
+	const char *map = "[{\"start\": 0, \"length\": 1048576, \"depth\": 1, \"present\": true, \"zero\": false,"
+			  " \"data\": true, \"offset\": 327680},"
+			  " {\"start\": 1048576, \"length\": 1048576, \"depth\": 1, \"present\": false, \"zero\": true, \"data\": false},"
+			  " {\"start\": 2097152, \"length\": 1048576, \"depth\": 0, \"present\": true, \"zero\": true, \"data\": false}]";
+	assert_int_equal(imgmap_parse(info, map, &m, &files), 0);
+	assert_int_equal(m.size, 3 * MiB);
+	assert_int_equal(m.nfds, 2);
+	assert_string_equal(files[1], "/a/base.qcow2");
+	/* the two zero extents are one hole */
+	assert_int_equal(m.n, 2);
+	assert_true(m.ext[0].data);
+	assert_int_equal(m.ext[0].depth, 1);
+	assert_int_equal(m.ext[0].foff, 327680);
+	assert_false(m.ext[1].data);
+	assert_int_equal(m.ext[1].len, 2 * MiB);
+	assert_ptr_equal(imgmap_find(&m, 2 * MiB + 5), &m.ext[1]);
+	free(files[0]);
+	free(files[1]);
+	free(files);
+	free(m.ext);
+	/* what cannot be read with pread is refused: compressed data, data
+	 * with no offset, relative or protocol names, other formats, gaps */
+	const char *bad_maps[] = {
+		"[{\"start\": 0, \"length\": 3145728, \"depth\": 0, \"present\": true, \"zero\": false,"
+		" \"data\": true, \"offset\": 0, \"compressed\": true}]",
+		"[{\"start\": 0, \"length\": 3145728, \"depth\": 0, \"present\": true, \"zero\": false, \"data\": true}]",
+		"[{\"start\": 0, \"length\": 1048576, \"depth\": 0, \"present\": false, \"zero\": true, \"data\": false}]",
+		"[{\"start\": 0, \"length\": 3145728, \"depth\": 5, \"present\": true, \"zero\": false,"
+		" \"data\": true, \"offset\": 0}]",
+		"not json",
+	};
+	for (size_t i = 0; i < sizeof bad_maps / sizeof *bad_maps; i++) {
+		assert_int_equal(imgmap_parse(info, bad_maps[i], &m, &files), -1);
+		assert_null(files);
+	}
+	const char *ok_map = "[{\"start\": 0, \"length\": 3145728, \"depth\": 0, \"present\": false,"
+			     " \"zero\": true, \"data\": false}]";
+	const char *bad_infos[] = {
+		"[{\"filename\": \"top.qcow2\", \"format\": \"qcow2\", \"virtual-size\": 3145728}]",
+		"[{\"filename\": \"nfs://h/x\", \"format\": \"qcow2\", \"virtual-size\": 3145728}]",
+		"[{\"filename\": \"/a/x.vmdk\", \"format\": \"vmdk\", \"virtual-size\": 3145728}]",
+		"[{\"filename\": \"/a/x\", \"format\": \"qcow2\", \"virtual-size\": 3145728, \"encrypted\": true}]",
+		"[]",
+	};
+	for (size_t i = 0; i < sizeof bad_infos / sizeof *bad_infos; i++)
+		assert_int_equal(imgmap_parse(bad_infos[i], ok_map, &m, &files), -1);
+	/* a single image: qemu-img prints an object, not a list */
+	assert_int_equal(imgmap_parse("{\"filename\": \"/a/x.raw\", \"format\": \"raw\", \"virtual-size\": 3145728}",
+				      ok_map, &m, &files), 0);
+	free(files[0]);
+	free(files);
+	free(m.ext);
+}
+
+static void qimg(const char *const *args)
+{
+	struct sm_run r;
+	int rc = sm_run(args, &r);
+	if (rc)
+		fprintf(stderr, "%s: %s\n", args[0], r.err);
+	assert_int_equal(rc, 0);
+	sm_run_free(&r);
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	*n = (size_t)ftell(f);
+	rewind(f);
+	char *b = xmalloc(*n ? *n : 1);
+	assert_int_equal(fread(b, 1, *n, f), *n);
+	fclose(f);
+	return b;
+}
+
+/* A real chain read with pread gives what qemu-img reads, byte for byte;
+ * a compressed image is left to the NBD path. */
+static void test_imgmap_chain(void **state)
+{
+	struct fx *f = *state;
+	char *base = xasprintf("%s/base.qcow2", f->dir), *top = xasprintf("%s/top.qcow2", f->dir);
+	char *flat = xasprintf("%s/flat.raw", f->dir), *comp = xasprintf("%s/comp.qcow2", f->dir);
+	qimg((const char *[]){"qemu-img", "create", "-q", "-f", "qcow2", base, "4M", NULL});
+	qimg((const char *[]){"qemu-io", "-c", "write -P 0x11 0 1M", "-c", "write -P 0x22 3M 512k", base, NULL});
+	qimg((const char *[]){"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, top, NULL});
+	qimg((const char *[]){"qemu-io", "-c", "write -P 0x33 512k 1M", "-c", "write -z 3M 64k", top, NULL});
+	qimg((const char *[]){"qemu-img", "convert", "-f", "qcow2", "-O", "raw", top, flat, NULL});
+	size_t n;
+	char *want = slurp(flat, &n);
+	assert_int_equal(n, 4 * MiB);
+	struct imgmap *m = imgmap_open(top, "qcow2");
+	assert_non_null(m);
+	assert_int_equal(m->size, 4 * MiB);
+	assert_int_equal(m->nfds, 2);
+	char *got = xmalloc(n);
+	/* in odd pieces, so reads cross extent boundaries */
+	for (size_t off = 0; off < n; off += 300000) {
+		size_t k = n - off < 300000 ? n - off : 300000;
+		assert_int_equal(imgmap_read(m, got + off, k, (int64_t)off), 0);
+	}
+	assert_memory_equal(got, want, n);
+	assert_int_equal(imgmap_read(m, got, 2, 4 * MiB - 1), -1);
+	imgmap_free(m);
+	/* raw files qualify too */
+	m = imgmap_open(flat, "raw");
+	assert_non_null(m);
+	assert_int_equal(imgmap_read(m, got, n, 0), 0);
+	assert_memory_equal(got, want, n);
+	imgmap_free(m);
+	qimg((const char *[]){"qemu-img", "convert", "-c", "-f", "qcow2", "-O", "qcow2", top, comp, NULL});
+	assert_null(imgmap_open(comp, "qcow2"));
+	assert_null(imgmap_open(comp, "vpc"));
+	assert_null(imgmap_open("relative.qcow2", "qcow2"));
+	free(got);
+	free(want);
+	free(base);
+	free(top);
+	free(flat);
+	free(comp);
+}
+
 int main(void)
 {
 	const char *qi[] = {"qemu-img", "--version", NULL};
@@ -738,6 +880,9 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_run),
+		cmocka_unit_test(test_run_long_output),
+		cmocka_unit_test(test_imgmap_parse),
+		cmocka_unit_test_setup_teardown(test_imgmap_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_gc, setup, teardown),

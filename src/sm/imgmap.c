@@ -1,0 +1,216 @@
+/* imgmap: a local image's chain and extent map from qemu-img, read with
+ * pread (see imgmap.h). */
+#include "imgmap.h"
+#include "sm.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READAHEAD (16 << 20)
+
+static void free_files(char **files, size_t n)
+{
+	for (size_t i = 0; files && i < n; i++)
+		free(files[i]);
+	free(files);
+}
+
+static int64_t num(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+}
+
+static bool flag(json_t *o, const char *key)
+{
+	return json_is_true(json_object_get(o, key));
+}
+
+/* The chain, top first: every member a local file of a format whose
+ * offsets qemu-img reports as file offsets. */
+static int parse_chain(json_t *info, struct imgmap *m, char ***files)
+{
+	size_t n = json_array_size(info);
+	if (!json_is_array(info) || n == 0)
+		return -1;
+	*files = xcalloc(n, sizeof **files);
+	m->nfds = n;
+	for (size_t i = 0; i < n; i++) {
+		json_t *img = json_array_get(info, i);
+		const char *fmt = json_string_value(json_object_get(img, "format"));
+		const char *name = json_string_value(json_object_get(img, "filename"));
+		if (!fmt || !name || name[0] != '/' || (strcmp(fmt, "qcow2") && strcmp(fmt, "raw")))
+			return -1;
+		if (flag(img, "encrypted"))
+			return -1;
+		(*files)[i] = xstrdup(name);
+	}
+	m->size = num(json_array_get(info, 0), "virtual-size");
+	return m->size < 0 ? -1 : 0;
+}
+
+static int parse_map(json_t *map, struct imgmap *m)
+{
+	size_t n = json_array_size(map);
+	if (!json_is_array(map))
+		return -1;
+	m->ext = xcalloc(n ? n : 1, sizeof *m->ext);
+	int64_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(map, i);
+		int64_t start = num(e, "start"), len = num(e, "length"), depth = num(e, "depth");
+		if (start != at || len <= 0)
+			return -1; /* extents must tile the disk */
+		struct imgmap_ext x = {.off = start, .len = len};
+		/* unallocated in the whole chain, or known zero: no read */
+		x.data = flag(e, "present") && flag(e, "data") && !flag(e, "zero");
+		if (x.data) {
+			x.foff = num(e, "offset");
+			if (x.foff < 0 || depth < 0 || (size_t)depth >= m->nfds || flag(e, "compressed"))
+				return -1; /* data with no plain file offset */
+			x.depth = (int)depth;
+		}
+		if (m->n && !x.data && !m->ext[m->n - 1].data)
+			m->ext[m->n - 1].len += len;
+		else
+			m->ext[m->n++] = x;
+		at = start + len;
+	}
+	return at == m->size ? 0 : -1;
+}
+
+int imgmap_parse(const char *info_json, const char *map_json, struct imgmap *m, char ***files)
+{
+	memset(m, 0, sizeof *m);
+	*files = NULL;
+	json_t *info = json_loads(info_json, 0, NULL);
+	json_t *map = json_loads(map_json, 0, NULL);
+	/* `info --backing-chain` on a single image prints an object, not a list */
+	if (json_is_object(info)) {
+		json_t *a = json_array();
+		json_array_append_new(a, info);
+		info = a;
+	}
+	int rc = info && map && parse_chain(info, m, files) == 0 && parse_map(map, m) == 0 ? 0 : -1;
+	json_decref(info);
+	json_decref(map);
+	if (rc < 0) {
+		free_files(*files, m->nfds);
+		*files = NULL;
+		free(m->ext);
+		memset(m, 0, sizeof *m);
+	}
+	return rc;
+}
+
+struct imgmap *imgmap_open(const char *path, const char *format)
+{
+	if (!format || (strcmp(format, "qcow2") && strcmp(format, "raw")) || path[0] != '/')
+		return NULL;
+	/* -U: a running VM's QEMU holds the image lock; readers share it, as
+	 * the NBD path does with file.locking=off */
+	const char *info_args[] = {"info", "-U", "--backing-chain", "--output=json", "-f", format, path, NULL};
+	const char *map_args[] = {"map", "-U", "--output=json", "-f", format, path, NULL};
+	char *info = NULL, *map = NULL;
+	struct xerr err = XERR_INIT;
+	struct imgmap *m = NULL;
+	char **files = NULL;
+	size_t nfiles = 0;
+	if (sm_qemu_img(info_args, &info, SM_E_VDI_UNAVAILABLE, "qemu-img info", &err) < 0 ||
+	    sm_qemu_img(map_args, &map, SM_E_VDI_UNAVAILABLE, "qemu-img map", &err) < 0)
+		goto out;
+	m = xcalloc(1, sizeof *m);
+	if (imgmap_parse(info, map, m, &files) < 0) {
+		log_debug("imgmap: %s: not a plain local chain, reading through NBD", path);
+		free(m);
+		m = NULL;
+		goto out;
+	}
+	nfiles = m->nfds;
+	m->fds = xcalloc(m->nfds, sizeof *m->fds);
+	for (size_t i = 0; i < m->nfds; i++)
+		m->fds[i] = -1;
+	for (size_t i = 0; i < m->nfds; i++) {
+		if ((m->fds[i] = open(files[i], O_RDONLY | O_CLOEXEC)) < 0) {
+			log_debug("imgmap: %s: %s", files[i], strerror(errno));
+			imgmap_free(m);
+			m = NULL;
+			break;
+		}
+	}
+out:
+	free_files(files, nfiles);
+	xerr_clear(&err);
+	free(info);
+	free(map);
+	return m;
+}
+
+void imgmap_free(struct imgmap *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; m->fds && i < m->nfds; i++)
+		if (m->fds[i] >= 0)
+			close(m->fds[i]);
+	free(m->fds);
+	free(m->ext);
+	free(m);
+}
+
+const struct imgmap_ext *imgmap_find(const struct imgmap *m, int64_t off)
+{
+	size_t lo = 0, hi = m->n;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (m->ext[mid].off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &m->ext[lo];
+}
+
+int imgmap_read(const struct imgmap *m, void *buf, size_t n, int64_t off)
+{
+	char *p = buf;
+	while (n) {
+		if (off >= m->size) {
+			errno = EINVAL;
+			return -1;
+		}
+		const struct imgmap_ext *e = imgmap_find(m, off);
+		int64_t left = e->off + e->len - off;
+		size_t k = (uint64_t)left < n ? (size_t)left : n;
+		if (!e->data) {
+			memset(p, 0, k);
+		} else {
+			int fd = m->fds[e->depth];
+			int64_t at = e->foff + (off - e->off);
+			for (size_t got = 0; got < k;) {
+				ssize_t r = pread(fd, p + got, k - got, (off_t)(at + (int64_t)got));
+				if (r < 0 && errno == EINTR)
+					continue;
+				if (r <= 0) {
+					if (r == 0) /* the file is shorter than its map says */
+						errno = EIO;
+					return -1;
+				}
+				got += (size_t)r;
+			}
+			/* readers go front to back: have the kernel fetch what
+			 * comes next while this piece is being sent */
+			posix_fadvise(fd, (off_t)(at + (int64_t)k), READAHEAD, POSIX_FADV_WILLNEED);
+		}
+		p += k;
+		off += (int64_t)k;
+		n -= k;
+	}
+	return 0;
+}

@@ -1,0 +1,47 @@
+/* imgmap: where a local image's bytes live. qemu-img names the files of
+ * the image's backing chain and, for each extent of the virtual disk, the
+ * chain member and file offset holding its data, or that it reads as
+ * zeros. With that map a read-only transfer preads the files itself: no
+ * NBD server in between, so an export runs at the speed of the disk. Only
+ * plain qcow2 and raw chains qualify; anything else (compressed or
+ * encrypted clusters, other formats, files named by protocol) is refused
+ * and the caller keeps the NBD path, which reads every format. */
+#ifndef XENON_SM_IMGMAP_H
+#define XENON_SM_IMGMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct imgmap_ext {
+	int64_t off, len; /* in the virtual disk */
+	bool data;        /* false: reads as zeros */
+	int depth;        /* data: which chain member (0 = the image itself) */
+	int64_t foff;     /* data: offset in that member's file */
+};
+
+struct imgmap {
+	int64_t size; /* the virtual size */
+	int *fds;     /* read-only, one per chain member */
+	size_t nfds;
+	struct imgmap_ext *ext; /* sorted, contiguous, covering [0, size) */
+	size_t n;
+};
+
+/* NULL when the image does not qualify or qemu-img fails (the reason is
+ * logged at debug level). format: "qcow2" or "raw". */
+struct imgmap *imgmap_open(const char *path, const char *format);
+void imgmap_free(struct imgmap *m);
+
+/* Parses `qemu-img info --backing-chain --output=json` and `qemu-img map
+ * --output=json` output into m (fds left unopened, nfds = members named in
+ * *files, owned). Split out for unit tests; -1 when it does not qualify. */
+int imgmap_parse(const char *info_json, const char *map_json, struct imgmap *m, char ***files);
+
+/* The extent holding off (off < m->size). */
+const struct imgmap_ext *imgmap_find(const struct imgmap *m, int64_t off);
+
+/* n bytes at off into buf, zeros for holes. -1 with errno on failure. */
+int imgmap_read(const struct imgmap *m, void *buf, size_t n, int64_t off);
+
+#endif
