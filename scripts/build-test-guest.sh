@@ -38,6 +38,9 @@ export LC_ALL=C
 MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
 failover net_failover virtio_net virtio_blk virtio_console virtio_balloon
 button evdev"
+# Modules in the guest but loaded only when a test asks (modprobe): the IDE
+# CD drive and ISO 9660, for CD insert/eject tests, cost boot time otherwise.
+ONDEMAND="ata_piix sr_mod isofs"
 GA=/usr/sbin/qemu-ga
 
 log() { echo "build-test-guest: $*" >&2; }
@@ -149,8 +152,8 @@ fi
 
 # Resolve the wanted modules and all their dependencies from modules.dep,
 # in load order (every module after everything it depends on).
-ORDER=$WORK/modules.order
-awk -v want="$MODULES" -v builtin="$MODBASE/modules.builtin" '
+resolve() {
+awk -v want="$1" -v builtin="$MODBASE/modules.builtin" '
 function modname(p,   n) { n = p; sub(/.*\//, "", n); sub(/\.ko(\.[a-z]+)?$/, "", n); gsub(/-/, "_", n); return n }
 function visit(p,   n, i, d) {
 	if (state[p] == 2) return
@@ -176,7 +179,12 @@ END {
 		if (m in path) visit(path[m])
 		else if (!(m in isbuiltin)) { print "module " m " not found" > "/dev/stderr"; exit 1 }
 	}
-}' "$MODBASE/modules.dep" >"$ORDER" || die "cannot resolve modules"
+}' "$MODBASE/modules.dep"
+}
+ORDER=$WORK/modules.order
+ALLMODS=$WORK/modules.all
+resolve "$MODULES" >"$ORDER" || die "cannot resolve modules"
+resolve "$MODULES $ONDEMAND" >"$ALLMODS" || die "cannot resolve modules"
 
 # --- initramfs tree -----------------------------------------------------------
 log "assembling initramfs"
@@ -199,10 +207,10 @@ done
 while read -r m; do
 	mkdir -p "$ROOT/lib/modules/$KVER/$(dirname "$m")"
 	cp "$MODBASE/$m" "$ROOT/lib/modules/$KVER/$m"
-done <"$ORDER"
+done <"$ALLMODS"
 cp "$ORDER" "$ROOT/etc/modules.order"
 # A modules.dep for just these, so busybox modprobe works in the guest too.
-awk 'NR == FNR { keep[$1 ":"] = 1; next } ($1 in keep)' "$ORDER" "$MODBASE/modules.dep" \
+awk 'NR == FNR { keep[$1 ":"] = 1; next } ($1 in keep)' "$ALLMODS" "$MODBASE/modules.dep" \
 	>"$ROOT/lib/modules/$KVER/modules.dep"
 
 # qemu-guest-agent with every shared library it links (at the same paths).

@@ -57,6 +57,13 @@ static void boot_cleanup(void)
 		storage_vdi_update_allowed(t, v);
 		n++;
 	}
+	for (struct db_obj *v = db_first(db, SC_C_VBD); v; v = db_next(v)) {
+		if (!xv_len(db_peek(v, SC_F_VBD__current_operations)))
+			continue;
+		db_set(t, v, SC_F_VBD__current_operations, xv_map_new());
+		storage_vbd_update_allowed(t, v);
+		n++;
+	}
 	for (struct db_obj *vm = db_first(db, SC_C_VM); vm; vm = db_next(vm)) {
 		const xv *cur = db_peek(vm, SC_F_VM__current_operations);
 		const struct xv_map *m = cur->kind == XV_MAP ? cur->u.m : NULL;

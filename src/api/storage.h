@@ -24,7 +24,9 @@ void storage_ops_lock(void);
 void storage_scan_lock(void);
 void storage_unlock(void);
 
-/* The key for current_operations: the Async task, else a fresh ref. */
+/* The key for current_operations: the Async task, else a fresh ref. Call
+ * it outside any transaction: the daemon's first call clears the marks an
+ * earlier daemon left, in a transaction of its own. */
 void storage_token(const struct rpc_ctx *ctx, char out[REF_STRLEN + 1]);
 
 /* This host's PBD of sr, or NULL. */
@@ -72,6 +74,11 @@ void storage_vdi_end(struct db_txn *t, struct db_obj *vdi, const char *token);
 void storage_vdi_update_allowed(struct db_txn *t, struct db_obj *vdi);
 /* A VBD's allowed_operations, which follow its VM's power state. */
 void storage_vbd_update_allowed(struct db_txn *t, struct db_obj *vbd);
+/* A VBD device name as a number: "3", "xvdd", "hdd", "sdd" are all 3; -1
+ * if it is none of these. */
+int storage_vbd_position(const char *userdevice);
+/* The guest's name for device number n: 0 → xvda, 26 → xvdaa. */
+void storage_vbd_device_name(int n, char out[16]);
 /* Clears token from the VDIs (and a VM) named by refs in its own
  * transaction: the clean-up after a failed operation. */
 void storage_clear_marks(struct db *db, const xv *vdi_refs, const char *vm_ref, const char *token);

@@ -1,9 +1,11 @@
 /* vbd: VBD messages with xapi's checks — create (with "autodetect" device
  * numbers and empty CD drives), destroy, CD insert/eject, plug/unplug.
- * Plugging changes records only for now: hot-plug into a running QEMU
- * comes with the QEMU backend (the marked spots below). */
+ * On a running VM whose backend hot-plugs, plug/unplug/insert/eject are
+ * carried into the domain by vbd_live.c; otherwise they change records. */
 #include "storage.h"
+#include "vbd_live.h"
 #include "../base/mem.h"
+#include "../server/server.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -12,9 +14,7 @@
 
 #define MAX_DEVICE 254 /* xapi's allowed_VBD_devices_HVM: 0..254 */
 
-/* A device name as a number: "3", "xvdd", "hdd", "sdd" are all 3; -1 if
- * it is none of these. */
-static int device_number(const char *s)
+int storage_vbd_position(const char *s)
 {
 	if (!*s)
 		return -1;
@@ -38,7 +38,7 @@ static int device_number(const char *s)
 	return n - 1;
 }
 
-static void device_name(int n, char out[16])
+void storage_vbd_device_name(int n, char out[16])
 {
 	char tmp[8];
 	int i = 0;
@@ -70,6 +70,10 @@ void storage_vbd_update_allowed(struct db_txn *t, struct db_obj *vbd)
 	xv ops = xv_arr_new();
 	bool cd = !strcmp(db_peek_str(vbd, SC_F_VBD__type), "CD");
 	bool attached = db_peek_bool(vbd, SC_F_VBD__currently_attached);
+	if (xv_len(db_peek(vbd, SC_F_VBD__current_operations))) {
+		db_set(t, vbd, SC_F_VBD__allowed_operations, ops);
+		return;
+	}
 	if (vm && vm_live(vm)) {
 		xv_arr_push_str(&ops, attached ? "unplug" : "plug");
 		if (attached)
@@ -130,7 +134,7 @@ static int pick_device(struct db *db, struct db_obj *vm, const char *userdevice,
 	xv vbds = db_get(db, vm, SC_F_VM__VBDs);
 	for (size_t i = 0; i < xv_len(&vbds); i++) {
 		struct db_obj *b = db_lookup_cls(db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
-		int n = b ? device_number(db_peek_str(b, SC_F_VBD__userdevice)) : -1;
+		int n = b ? storage_vbd_position(db_peek_str(b, SC_F_VBD__userdevice)) : -1;
 		if (n >= 0)
 			used[n] = true;
 	}
@@ -141,7 +145,7 @@ static int pick_device(struct db *db, struct db_obj *vm, const char *userdevice,
 				return n;
 		return xerr_set(err, "INVALID_DEVICE", userdevice, NULL);
 	}
-	int n = device_number(userdevice);
+	int n = storage_vbd_position(userdevice);
 	if (n < 0)
 		return xerr_set(err, "INVALID_DEVICE", userdevice, NULL);
 	if (used[n])
@@ -266,6 +270,8 @@ static int not_suspended(struct db_obj *vm, struct xerr *err)
 static int vbd_insert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
+	char token[REF_STRLEN + 1];
+	storage_token(ctx, token); /* before the transaction: the first clears old marks in its own */
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vm = NULL;
 	struct db_obj *vbd = generic_lookup(ctx, SC_C_VBD, xv_arr_get(args, 0), err);
@@ -290,18 +296,29 @@ static int vbd_insert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 		db_abort(t);
 		return -1;
 	}
-	/* a running VM: the QEMU backend will change the medium here (QMP
-	 * blockdev-change-medium); the sim backend has nothing to change */
+	bool live = vbd_live_applies(ctx->srv, vm);
+	if (live) {
+		if (vbd_live_begin(t, vbd, token, VBD_LIVE_INSERT, err) < 0) {
+			db_abort(t);
+			return -1;
+		}
+	}
 	db_set_str(t, vbd, SC_F_VBD__VDI, vdi->ref);
 	db_set_bool(t, vbd, SC_F_VBD__empty, false);
 	storage_vbd_update_allowed(t, vbd);
 	storage_vdi_update_allowed(t, vdi);
-	return db_commit(t, err);
+	char ref[REF_STRLEN + 1];
+	snprintf(ref, sizeof ref, "%s", vbd->ref);
+	if (db_commit(t, err) < 0)
+		return -1;
+	return live ? vbd_live_run(ctx, ref, token, VBD_LIVE_INSERT, false, err) : 0;
 }
 
 static int vbd_eject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
+	char token[REF_STRLEN + 1];
+	storage_token(ctx, token); /* before the transaction: the first clears old marks in its own */
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vm = NULL;
 	struct db_obj *vbd = removable(ctx, xv_arr_get(args, 0), &vm, err);
@@ -315,7 +332,17 @@ static int vbd_eject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 		db_abort(t);
 		return -1;
 	}
-	/* a running VM: QMP blockdev-open-tray/remove-medium, with QEMU */
+	if (vbd_live_applies(ctx->srv, vm)) {
+		char ref[REF_STRLEN + 1];
+		snprintf(ref, sizeof ref, "%s", vbd->ref);
+		if (vbd_live_begin(t, vbd, token, VBD_LIVE_EJECT, err) < 0) {
+			db_abort(t);
+			return -1;
+		}
+		if (db_commit(t, err) < 0)
+			return -1;
+		return vbd_live_run(ctx, ref, token, VBD_LIVE_EJECT, false, err);
+	}
 	struct db_obj *vdi = db_lookup_cls(ctx->db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI));
 	db_set_str(t, vbd, SC_F_VBD__VDI, REF_NULL);
 	db_set_bool(t, vbd, SC_F_VBD__empty, true);
@@ -325,8 +352,38 @@ static int vbd_eject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 	return db_commit(t, err);
 }
 
+/* Hot-plug into a running domain: a virtio disk, as the guest brings its
+ * drivers; the emulated IDE devices of a firmware-booted VM (its first four
+ * disks, its CD drives) cannot be added or removed while it runs. */
+static int plug_live(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vbd, struct db_obj *vm, bool plug,
+		     bool force, const char *token, struct xerr *err)
+{
+	bool firmware = *db_peek_str(vm, SC_F_VM__HVM_boot_policy) != '\0';
+	int pos = storage_vbd_position(db_peek_str(vbd, SC_F_VBD__userdevice));
+	bool cd = !strcmp(db_peek_str(vbd, SC_F_VBD__type), "CD");
+	int rc = 0;
+	if (cd)
+		rc = xerr_set(err, "OPERATION_NOT_ALLOWED", "CD drives cannot be hot-plugged", NULL);
+	else if (firmware && pos >= 0 && pos < 4)
+		rc = xerr_set(err, "VM_MISSING_PV_DRIVERS", vm->ref, NULL);
+	else if (plug && (db_peek_bool(vbd, SC_F_VBD__empty) ||
+			  !db_lookup_cls(ctx->db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI))))
+		rc = xerr_set(err, "VBD_IS_EMPTY", vbd->ref, NULL);
+	char ref[REF_STRLEN + 1];
+	snprintf(ref, sizeof ref, "%s", vbd->ref);
+	if (rc < 0 || vbd_live_begin(t, vbd, token, plug ? VBD_LIVE_PLUG : VBD_LIVE_UNPLUG, err) < 0) {
+		db_abort(t);
+		return -1;
+	}
+	if (db_commit(t, err) < 0)
+		return -1;
+	return vbd_live_run(ctx, ref, token, plug ? VBD_LIVE_PLUG : VBD_LIVE_UNPLUG, force, err);
+}
+
 static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, struct xerr *err)
 {
+	char token[REF_STRLEN + 1];
+	storage_token(ctx, token); /* before the transaction: the first clears old marks in its own */
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vbd = generic_lookup(ctx, SC_C_VBD, xv_arr_get(args, 0), err);
 	struct db_obj *vm = vbd ? db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(vbd, SC_F_VBD__VM)) : NULL;
@@ -350,13 +407,13 @@ static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, str
 		db_abort(t);
 		return -1;
 	}
-	/* hot-plug: the QEMU backend attaches the VDI (sm vdi_attach) and
-	 * issues blockdev-add/device_add here; records only until then */
+	if (vbd_live_applies(ctx->srv, vm))
+		return plug_live(ctx, t, vbd, vm, plug, force, token, err);
 	db_set_bool(t, vbd, SC_F_VBD__currently_attached, plug);
 	if (plug) {
 		char dev[16];
-		int n = device_number(db_peek_str(vbd, SC_F_VBD__userdevice));
-		device_name(n < 0 ? 0 : n, dev);
+		int n = storage_vbd_position(db_peek_str(vbd, SC_F_VBD__userdevice));
+		storage_vbd_device_name(n < 0 ? 0 : n, dev);
 		db_set_str(t, vbd, SC_F_VBD__device, dev);
 	}
 	storage_vbd_update_allowed(t, vbd);

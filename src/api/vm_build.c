@@ -103,26 +103,6 @@ struct vm_build {
 	struct build_disk *d;
 };
 
-/* A userdevice as a number: "3", or xvdd / hdd / sdd; -1 if neither. */
-static int position_of(const char *s)
-{
-	if (isdigit((unsigned char)*s)) {
-		char *end;
-		long n = strtol(s, &end, 10);
-		return *end || n > 254 ? -1 : (int)n;
-	}
-	const char *p = !strncmp(s, "xvd", 3) ? s + 3 : !strncmp(s, "hd", 2) || !strncmp(s, "sd", 2) ? s + 2 : NULL;
-	if (!p || !*p)
-		return -1;
-	int n = 0;
-	for (; *p; p++) {
-		if (*p < 'a' || *p > 'z' || n > 255)
-			return -1;
-		n = n * 26 + (*p - 'a' + 1);
-	}
-	return n - 1;
-}
-
 void vm_build_free(struct vm_build *b)
 {
 	if (!b)
@@ -137,6 +117,45 @@ void vm_build_free(struct vm_build *b)
 	free(b);
 }
 
+/* One VBD into b: an image to attach (its SR opened) or an empty CD drive;
+ * a disk without an image is left out. */
+static int collect_vbd(struct vm_build *b, struct rpc_ctx *ctx, struct db_obj *vbd, struct xerr *err)
+{
+	struct db *db = ctx->db;
+	const char *type = db_peek_str(vbd, SC_F_VBD__type);
+	if (strcmp(type, "Disk") != 0 && strcmp(type, "CD") != 0)
+		return 0; /* floppies: not emulated */
+	struct build_disk *d = &b->d[b->n];
+	memset(d, 0, sizeof *d);
+	d->position = storage_vbd_position(db_peek_str(vbd, SC_F_VBD__userdevice));
+	d->cd = !strcmp(type, "CD");
+	d->bootable = db_peek_bool(vbd, SC_F_VBD__bootable);
+	struct db_obj *vdi = db_lookup_cls(db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI));
+	d->empty = db_peek_bool(vbd, SC_F_VBD__empty) || !vdi;
+	if (d->empty && !d->cd)
+		return 0; /* a disk without an image: nothing to give the guest */
+	if (d->position < 0)
+		return xerr_set(err, "INVALID_DEVICE", db_peek_str(vbd, SC_F_VBD__userdevice), NULL);
+	b->n++;
+	if (d->empty)
+		return 0;
+	d->writable = !strcmp(db_peek_str(vbd, SC_F_VBD__mode), "RW") && !db_peek_bool(vdi, SC_F_VDI__read_only) &&
+		      !d->cd;
+	struct db_obj *sr = db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
+	if (!sr) {
+		d->empty = true;
+		return xerr_set(err, "VDI_MISSING", vdi->ref, REF_NULL, NULL);
+	}
+	if (storage_sr_open(ctx, sr, true, &d->sr, err) < 0) {
+		sm_sr_close(&d->sr);
+		d->empty = true;
+		return -1;
+	}
+	sm_vdi_init(&d->vdi);
+	storage_vdi_view(vdi, &d->vdi);
+	return 0;
+}
+
 struct vm_build *vm_build_collect(struct server *srv, struct db_obj *vm, struct xerr *err)
 {
 	struct db *db = srv->db;
@@ -144,51 +163,30 @@ struct vm_build *vm_build_collect(struct server *srv, struct db_obj *vm, struct 
 	struct vm_build *b = xcalloc(1, sizeof *b);
 	xv vbds = db_get(db, vm, SC_F_VM__VBDs);
 	b->d = xcalloc(xv_len(&vbds) + 1, sizeof *b->d);
-	for (size_t i = 0; i < xv_len(&vbds); i++) {
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < xv_len(&vbds); i++) {
 		struct db_obj *vbd = db_lookup_cls(db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
-		if (!vbd)
-			continue;
-		const char *type = db_peek_str(vbd, SC_F_VBD__type);
-		if (strcmp(type, "Disk") != 0 && strcmp(type, "CD") != 0)
-			continue; /* floppies: not emulated */
-		struct build_disk *d = &b->d[b->n];
-		memset(d, 0, sizeof *d);
-		d->position = position_of(db_peek_str(vbd, SC_F_VBD__userdevice));
-		d->cd = !strcmp(type, "CD");
-		d->bootable = db_peek_bool(vbd, SC_F_VBD__bootable);
-		struct db_obj *vdi = db_lookup_cls(db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI));
-		d->empty = db_peek_bool(vbd, SC_F_VBD__empty) || !vdi;
-		if (d->empty && !d->cd)
-			continue; /* a disk without an image: nothing to give the guest */
-		if (d->position < 0) {
-			xerr_set(err, "INVALID_DEVICE", db_peek_str(vbd, SC_F_VBD__userdevice), NULL);
-			goto fail;
-		}
-		b->n++;
-		if (d->empty)
-			continue;
-		d->writable = !strcmp(db_peek_str(vbd, SC_F_VBD__mode), "RW") &&
-			      !db_peek_bool(vdi, SC_F_VDI__read_only) && !d->cd;
-		struct db_obj *sr = db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
-		if (!sr) {
-			xerr_set(err, "VDI_MISSING", vdi->ref, REF_NULL, NULL);
-			d->empty = true;
-			goto fail;
-		}
-		if (storage_sr_open(&ctx, sr, true, &d->sr, err) < 0) {
-			sm_sr_close(&d->sr);
-			d->empty = true;
-			goto fail;
-		}
-		sm_vdi_init(&d->vdi);
-		storage_vdi_view(vdi, &d->vdi);
+		if (vbd)
+			rc = collect_vbd(b, &ctx, vbd, err);
 	}
 	xv_free(&vbds);
+	if (rc < 0) {
+		vm_build_free(b);
+		return NULL;
+	}
 	return b;
-fail:
-	xv_free(&vbds);
-	vm_build_free(b);
-	return NULL;
+}
+
+struct vm_build *vm_build_collect_vbd(struct server *srv, struct db_obj *vbd, struct xerr *err)
+{
+	struct rpc_ctx ctx = {.srv = srv, .db = srv->db};
+	struct vm_build *b = xcalloc(1, sizeof *b);
+	b->d = xcalloc(1, sizeof *b->d);
+	if (collect_vbd(b, &ctx, vbd, err) < 0) {
+		vm_build_free(b);
+		return NULL;
+	}
+	return b;
 }
 
 int vm_build_attach(struct vm_build *b, struct vm_spec *s, struct xerr *err)
@@ -238,18 +236,6 @@ void vm_build_detach(struct vm_build *b)
 
 /* ---- records that follow the domain ---- */
 
-static void device_name(int n, char out[16])
-{
-	char tmp[8];
-	int i = 0;
-	for (n = n + 1; n > 0 && i < 7; n = (n - 1) / 26)
-		tmp[i++] = (char)('a' + (n - 1) % 26);
-	int k = snprintf(out, 16, "xvd");
-	while (i > 0 && k < 15)
-		out[k++] = tmp[--i];
-	out[k] = '\0';
-}
-
 void vm_vbds_mark(struct db_txn *t, struct db_obj *vm, bool attached)
 {
 	struct db *db = db_txn_db(t);
@@ -261,10 +247,10 @@ void vm_vbds_mark(struct db_txn *t, struct db_obj *vm, bool attached)
 		bool plugged = attached && (db_peek_bool(vbd, SC_F_VBD__empty) ||
 					    strcmp(db_peek_str(vbd, SC_F_VBD__VDI), REF_NULL) != 0);
 		db_set_bool(t, vbd, SC_F_VBD__currently_attached, plugged);
-		int pos = position_of(db_peek_str(vbd, SC_F_VBD__userdevice));
+		int pos = storage_vbd_position(db_peek_str(vbd, SC_F_VBD__userdevice));
 		char dev[16] = "";
 		if (plugged && pos >= 0)
-			device_name(pos, dev);
+			storage_vbd_device_name(pos, dev);
 		if (plugged || strcmp(db_peek_str(vm, SC_F_VM__power_state), "Suspended") != 0)
 			db_set_str(t, vbd, SC_F_VBD__device, dev);
 		storage_vbd_update_allowed(t, vbd);

@@ -782,4 +782,7 @@ const struct xenops_backend xenops_qemu = {
 	.active = q_active,
 	.fini = q_fini,
 	.agent_call = qemu_agent_call,
+	.disk_plug = qemu_disk_plug,
+	.disk_unplug = qemu_disk_unplug,
+	.cd_change = qemu_cd_change,
 };

@@ -80,6 +80,15 @@ struct xenops_backend {
 	 * backend has no guest agent (the simulator). */
 	int (*agent_call)(struct server *srv, const char *vm_uuid, const char *json_cmd, xv *result,
 			  int timeout_ms, struct xerr *err);
+	/* Optional, all three or none. Disks of a running VM: d (attached,
+	 * not a CD) hot-plugged at d->position; the disk at position let go
+	 * (DEVICE_DETACH_TIMEOUT naming vbd_ref when the guest holds on to it;
+	 * force waits less); a CD drive's medium changed to d->path, or
+	 * ejected when d->path is NULL. NULL: changes are records only. */
+	int (*disk_plug)(struct server *srv, const char *vm_uuid, const struct vm_disk *d, struct xerr *err);
+	int (*disk_unplug)(struct server *srv, const char *vm_uuid, int position, bool force,
+			   const char *vbd_ref, struct xerr *err);
+	int (*cd_change)(struct server *srv, const char *vm_uuid, const struct vm_disk *d, struct xerr *err);
 };
 
 /* ---- what backends report to the VM logic (src/api/vm_events.c) ---- */

@@ -351,6 +351,113 @@ class QemuTest(harness.ServerTestCase):
         self.api.VM.hard_shutdown(vm)
         self.assert_no_qemu(vm, files_gone=False)
 
+    def iso_sr(self):
+        for sr in self.api.SR.get_all():
+            if self.api.SR.get_type(sr) == "iso":
+                return sr
+        self.fail("no ISO SR")
+
+    def test_06b_disk_hotplug_and_cd(self):
+        """A disk plugged into and out of the running guest, and an ISO
+        inserted, read, ejected and inserted again, all live."""
+        # an ISO in the host's ISO library, found by a scan
+        iso_sr = self.iso_sr()
+        iso_dir = self.api.PBD.get_device_config(self.api.SR.get_PBDs(iso_sr)[0])["location"]
+        src = os.path.join(self.srv.data_dir, "cd-src")
+        os.makedirs(src)
+        with open(os.path.join(src, "hello.txt"), "w") as f:
+            f.write("CD-CONTENT-%d\n" % (6 * 7))
+        subprocess.run(["genisoimage", "-quiet", "-o", os.path.join(iso_dir, "hotplug.iso"), src], check=True)
+        self.api.SR.scan(iso_sr)
+        iso = [v for v in self.api.SR.get_VDIs(iso_sr) if self.api.VDI.get_name_label(v) == "hotplug.iso"][0]
+
+        vm = self.new_vm("qemu-hotplug")
+        cd = self.api.VBD.create({
+            "VM": vm, "VDI": NULL_REF, "userdevice": "3", "bootable": False, "mode": "RO", "type": "CD",
+            "unpluggable": True, "empty": True, "other_config": {}, "qos_algorithm_type": "",
+            "qos_algorithm_params": {}})
+        self.start_ready(vm)
+        sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
+        vdi = self.api.VDI.create({
+            "name_label": "hotplug-disk", "name_description": "", "SR": sr, "virtual_size": str(32 * MiB),
+            "type": "user", "sharable": False, "read_only": False, "other_config": {},
+            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vbd = self.api.VBD.create({
+            "VM": vm, "VDI": vdi, "userdevice": "1", "bootable": False, "mode": "RW", "type": "Disk",
+            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
+            "qos_algorithm_params": {}})
+        self.assertFalse(self.api.VBD.get_currently_attached(vbd))
+        self.assertEqual(self.api.VBD.get_allowed_operations(vbd), ["plug"])
+        t = time.monotonic()
+        self.api.VBD.plug(vbd)
+        self.timings["VBD.plug (hot-plug)"] = time.monotonic() - t
+        self.assertTrue(self.api.VBD.get_currently_attached(vbd))
+        self.assertEqual(self.api.VBD.get_device(vbd), "xvdb")
+        self.assertEqual(self.api.VBD.get_current_operations(vbd), {})
+        self.assertXapiError("DEVICE_ALREADY_ATTACHED", self.api.VBD.plug, vbd)
+        # the guest, which had no disk, sees a 32 MiB one (65536 sectors)
+        # appear as its first virtio disk, and writes to it
+        self.console(vm, "sleep 1; echo HP-$(cat /sys/block/vda/size)-END")
+        self.wait_serial(vm, "HP-65536-END", 30)
+        # typed lines stay shorter than the guest's 80-column terminal
+        self.console(vm, "echo HOTPLUGGED >/tmp/h; echo W-$((1+1))")
+        self.wait_serial(vm, "W-2", 15)
+        self.console(vm, "dd if=/tmp/h of=/dev/vda conv=sync,fsync count=1; echo HPW-$((2+3))")
+        self.wait_serial(vm, "HPW-5", 15)
+        self.assertNotIn("destroy", self.api.VDI.get_allowed_operations(vdi))
+        t = time.monotonic()
+        self.api.VBD.unplug(vbd)
+        self.timings["VBD.unplug (guest releases)"] = time.monotonic() - t
+        self.assertFalse(self.api.VBD.get_currently_attached(vbd))
+        self.assertEqual(self.api.VBD.get_allowed_operations(vbd), ["plug"])
+        self.console(vm, "echo GONE-$(ls /sys/block | grep -c vda)-END")
+        self.wait_serial(vm, "GONE-0-END", 15)
+        self.assertTrue(self.first_sector(vdi).startswith(b"HOTPLUGGED"))
+        # plugged again, it holds what was written
+        self.api.VBD.plug(vbd)
+        self.console(vm, "sleep 1; echo AGAIN-$(head -c 10 /dev/vda)-END")
+        self.wait_serial(vm, "AGAIN-HOTPLUGGED-END", 30)
+        self.api.VBD.unplug(vbd)
+        self.api.VBD.destroy(vbd)
+        self.api.VDI.destroy(vdi)
+        # an empty disk VBD has nothing to plug
+        empty = self.api.VBD.create({
+            "VM": vm, "VDI": NULL_REF, "userdevice": "2", "bootable": False, "mode": "RO", "type": "CD",
+            "unpluggable": True, "empty": True, "other_config": {}, "qos_algorithm_type": "",
+            "qos_algorithm_params": {}})
+        self.assertXapiError("OPERATION_NOT_ALLOWED", self.api.VBD.plug, empty)
+        self.api.VBD.destroy(empty)
+
+        # the CD: insert, read in the guest, eject, insert again
+        self.console(vm, "modprobe -a ata_piix sr_mod isofs; mkdir -p /mnt; echo MODS-$((1+1))")
+        self.wait_serial(vm, "MODS-2", 30)
+        self.assertIn("insert", self.api.VBD.get_allowed_operations(cd))
+        t = time.monotonic()
+        self.api.VBD.insert(cd, iso)
+        self.timings["VBD.insert (live)"] = time.monotonic() - t
+        self.assertFalse(self.api.VBD.get_empty(cd))
+        self.assertEqual(self.api.VBD.get_VDI(cd), iso)
+        self.assertXapiError("VBD_NOT_EMPTY", self.api.VBD.insert, cd, iso)
+        # the first read after a medium change reports it (unit attention)
+        self.console(vm, "m() { mount -t iso9660 -o ro /dev/sr0 /mnt 2>/dev/null; }")
+        self.console(vm, "for i in 1 2 3; do m && break; sleep 1; done; cat /mnt/*; umount /mnt")
+        self.wait_serial(vm, "CD-CONTENT-42", 30)
+        self.api.VBD.eject(cd)
+        self.assertTrue(self.api.VBD.get_empty(cd))
+        self.assertEqual(self.api.VBD.get_VDI(cd), NULL_REF)
+        self.assertXapiError("VBD_IS_EMPTY", self.api.VBD.eject, cd)
+        self.console(vm, "m && echo STILL-MOUNTED || echo NO-MEDIUM-$((1+1))")
+        self.wait_serial(vm, "NO-MEDIUM-2", 15)
+        self.api.VBD.insert(cd, iso)
+        self.console(vm, "for i in 1 2 3; do m && break; sleep 1; done; echo 2-$(cat /mnt/*)")
+        self.wait_serial(vm, "2-CD-CONTENT-42", 30)
+        self.console(vm, "umount /mnt")
+        self.api.VM.hard_shutdown(vm)
+        self.assert_no_qemu(vm, files_gone=False)
+        # halted: insert/eject are records only
+        self.api.VBD.eject(cd)
+        self.assertTrue(self.api.VBD.get_empty(cd))
+
     def test_07_xenond_killed_vms_adopted(self):
         vms = [self.new_vm("qemu-adopt-%d" % i) for i in (1, 2)]
         for vm in vms:

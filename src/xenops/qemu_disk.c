@@ -1,0 +1,208 @@
+/* qemu_disk: disks changed while the VM runs — a virtio disk hot-plugged
+ * or unplugged (blockdev-add + device_add, device_del + blockdev-del) and a
+ * CD drive's medium inserted or ejected. Devices and nodes are named as at
+ * start (device vbd<position>), so a disk plugged live looks to later
+ * operations (live snapshots, unplug) like one the VM started with. */
+#include "qemu_int.h"
+#include "qmp.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define DISK_QMP_TIMEOUT_MS 10000
+/* How long a guest gets to let a device go (ACPI eject); xapi's unplug
+ * waits for the guest's frontend likewise. */
+#define UNPLUG_WAIT_MS 20000
+#define UNPLUG_FORCE_WAIT_MS 3000
+
+/* The VM's QEMU and its monitor, claimed; NULL (err set) when it has none. */
+static struct qvm *monitor_of(const char *uuid, struct qmp **q, struct xerr *err)
+{
+	struct qvm *v = qemu_claim(uuid);
+	if (!v) {
+		xerr_internal(err, "VM %s has no QEMU on this host", uuid);
+		return NULL;
+	}
+	if (!(*q = qemu_vm_qmp(v))) {
+		xerr_internal(err, "VM %s: no monitor connection to its QEMU", uuid);
+		qemu_release(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* Whether QEMU has a device with this id. */
+static bool device_exists(struct qmp *q, const char *id)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/machine/peripheral/%s", id);
+	struct xerr e = XERR_INIT;
+	json_t *ret = NULL;
+	int r = qmp_exec(q, "qom-get", json_pack("{ss ss}", "path", path, "property", "type"), &ret,
+			 DISK_QMP_TIMEOUT_MS, &e);
+	json_decref(ret);
+	xerr_clear(&e);
+	return r == 0;
+}
+
+static void del_node(struct qmp *q, const char *node)
+{
+	struct xerr e = XERR_INIT;
+	qmp_exec(q, "blockdev-del", json_pack("{ss}", "node-name", node), NULL, DISK_QMP_TIMEOUT_MS, &e);
+	xerr_clear(&e);
+}
+
+/* Deletes the block nodes of disk pos that no device uses any more: those
+ * named vbd<pos>… (start, hot-plug and live-snapshot nodes alike), in as
+ * many rounds as the chain is deep, since a node goes only after the one
+ * above it. */
+static void del_nodes(struct qmp *q, int pos)
+{
+	char prefix[24], exact[24];
+	snprintf(exact, sizeof exact, "vbd%d", pos);
+	snprintf(prefix, sizeof prefix, "vbd%d-", pos);
+	for (int round = 0; round < 16; round++) {
+		json_t *nodes = NULL;
+		struct xerr e = XERR_INIT;
+		if (qmp_exec(q, "query-named-block-nodes", json_pack("{sb}", "flat", 1), &nodes,
+			     DISK_QMP_TIMEOUT_MS, &e) < 0) {
+			xerr_clear(&e);
+			return;
+		}
+		size_t before = json_array_size(nodes), i;
+		json_t *n;
+		json_array_foreach(nodes, i, n) {
+			const char *name = json_string_value(json_object_get(n, "node-name"));
+			if (name && (!strcmp(name, exact) || !strncmp(name, prefix, strlen(prefix))))
+				del_node(q, name);
+		}
+		json_decref(nodes);
+		nodes = NULL;
+		if (qmp_exec(q, "query-named-block-nodes", json_pack("{sb}", "flat", 1), &nodes,
+			     DISK_QMP_TIMEOUT_MS, &e) < 0) {
+			xerr_clear(&e);
+			return;
+		}
+		size_t after = json_array_size(nodes);
+		json_decref(nodes);
+		if (after == before)
+			return;
+	}
+}
+
+int qemu_disk_plug(struct server *srv, const char *uuid, const struct vm_disk *d, struct xerr *err)
+{
+	(void)srv;
+	if (!d->path || d->is_cdrom)
+		return xerr_internal(err, "VM %s: only disks with an image are hot-plugged", uuid);
+	struct qmp *q;
+	struct qvm *v = monitor_of(uuid, &q, err);
+	if (!v)
+		return -1;
+	char id[24], node[40], file[48];
+	snprintf(id, sizeof id, "vbd%d", d->position);
+	static unsigned gen;
+	unsigned g = __atomic_add_fetch(&gen, 1, __ATOMIC_RELAXED);
+	snprintf(node, sizeof node, "vbd%d-h%u", d->position, g);
+	snprintf(file, sizeof file, "%s-file", node);
+	int r = -1;
+	if (device_exists(q, id)) {
+		xerr_set(err, "DEVICE_ALREADY_EXISTS", id, NULL);
+		goto out;
+	}
+	bool ro = d->read_only;
+	if (qmp_exec(q, "blockdev-add",
+		     json_pack("{ss ss ss sb}", "driver", "file", "node-name", file, "filename", d->path,
+			       "read-only", ro),
+		     NULL, DISK_QMP_TIMEOUT_MS, err) < 0)
+		goto out;
+	if (qmp_exec(q, "blockdev-add",
+		     json_pack("{ss ss ss sb}", "driver", d->format, "node-name", node, "file", file,
+			       "read-only", ro),
+		     NULL, DISK_QMP_TIMEOUT_MS, err) < 0) {
+		del_node(q, file);
+		goto out;
+	}
+	if (qmp_exec(q, "device_add", json_pack("{ss ss ss}", "driver", "virtio-blk-pci", "id", id, "drive", node),
+		     NULL, DISK_QMP_TIMEOUT_MS, err) < 0) {
+		del_node(q, node);
+		del_node(q, file);
+		goto out;
+	}
+	log_info("qemu %s: disk %d plugged (%s)", uuid, d->position, d->path);
+	r = 0;
+out:
+	qemu_release(v);
+	return r;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int qemu_disk_unplug(struct server *srv, const char *uuid, int position, bool force, const char *vbd_ref,
+		     struct xerr *err)
+{
+	(void)srv;
+	struct qmp *q;
+	struct qvm *v = monitor_of(uuid, &q, err);
+	if (!v)
+		return -1;
+	char id[24];
+	snprintf(id, sizeof id, "vbd%d", position);
+	int r = -1;
+	if (!device_exists(q, id)) {
+		r = 0; /* already gone (a guest that ejected it): only the nodes are left */
+	} else if (qmp_exec(q, "device_del", json_pack("{ss}", "id", id), NULL, DISK_QMP_TIMEOUT_MS, err) == 0) {
+		/* the guest lets the device go in its own time */
+		int64_t until = mono_ms() + (force ? UNPLUG_FORCE_WAIT_MS : UNPLUG_WAIT_MS);
+		struct timespec nap = {0, 50 * 1000000};
+		while (device_exists(q, id) && mono_ms() < until)
+			nanosleep(&nap, NULL);
+		if (device_exists(q, id))
+			xerr_set(err, "DEVICE_DETACH_TIMEOUT", "VBD", vbd_ref, NULL);
+		else
+			r = 0;
+	}
+	if (r == 0) {
+		del_nodes(q, position);
+		log_info("qemu %s: disk %d unplugged", uuid, position);
+	}
+	qemu_release(v);
+	return r;
+}
+
+int qemu_cd_change(struct server *srv, const char *uuid, const struct vm_disk *d, struct xerr *err)
+{
+	(void)srv;
+	struct qmp *q;
+	struct qvm *v = monitor_of(uuid, &q, err);
+	if (!v)
+		return -1;
+	char id[24];
+	snprintf(id, sizeof id, "vbd%d", d->position);
+	int r;
+	if (d->path) {
+		/* a closed tray with nothing in it takes the new medium at once */
+		r = qmp_exec(q, "blockdev-change-medium",
+			     json_pack("{ss ss ss ss}", "id", id, "filename", d->path, "format", d->format,
+				       "read-only-mode", "read-only"),
+			     NULL, DISK_QMP_TIMEOUT_MS, err);
+	} else {
+		/* force: a guest that locked the tray does not keep the ISO busy */
+		r = qmp_exec(q, "eject", json_pack("{ss sb}", "id", id, "force", 1), NULL, DISK_QMP_TIMEOUT_MS, err);
+		if (r == 0)
+			del_nodes(q, d->position); /* the nodes the VM started with, if any */
+	}
+	if (r == 0)
+		log_info("qemu %s: CD drive %d %s%s", uuid, d->position, d->path ? "now holds " : "emptied",
+			 d->path ? d->path : "");
+	qemu_release(v);
+	return r;
+}
