@@ -458,6 +458,87 @@ class QemuTest(harness.ServerTestCase):
         self.api.VBD.eject(cd)
         self.assertTrue(self.api.VBD.get_empty(cd))
 
+    def sector(self, vdi, n):
+        """512 bytes at sector n of a VDI, read through qemu-img."""
+        sr = self.api.VDI.get_SR(vdi)
+        loc = self.api.PBD.get_device_config(self.api.SR.get_PBDs(sr)[0])["path"]
+        img = os.path.join(loc, self.api.VDI.get_location(vdi) + ".qcow2")
+        chk = subprocess.run(["qemu-img", "check", "-U", "-q", img], capture_output=True, text=True)
+        self.assertEqual(chk.returncode, 0, "qemu-img check %s: %s" % (img, chk.stdout + chk.stderr))
+        out = os.path.join(self.srv.data_dir, "whole.raw")
+        subprocess.run(["qemu-img", "convert", "-U", "-f", "qcow2", "-O", "raw", img, out], check=True)
+        try:
+            with open(out, "rb") as f:
+                f.seek(512 * n)
+                return f.read(512)
+        finally:
+            os.unlink(out)
+
+    def test_06c_snapshot_running_guest_while_it_writes(self):
+        """VM.snapshot of a running guest that writes without pause: the VM
+        runs on, every snapshot is a consistent image holding what was
+        written before it, and revert brings that back."""
+        sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
+        vdi = self.api.VDI.create({
+            "name_label": "busy-disk", "name_description": "", "SR": sr, "virtual_size": str(64 * MiB),
+            "type": "user", "sharable": False, "read_only": False, "other_config": {},
+            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vm = self.new_vm("qemu-busy-writer")
+        self.api.VBD.create({
+            "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
+            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
+            "qos_algorithm_params": {}})
+        pid = self.start_ready(vm)
+        self.console(vm, "echo BEFORE-SNAP >/tmp/m; echo W-$((4+4))")
+        self.wait_serial(vm, "W-8", 15)
+        self.console(vm, "dd if=/tmp/m of=/dev/vda conv=sync,fsync count=1; echo W-$((4+5))")
+        self.wait_serial(vm, "W-9", 15)
+        # a writer that never stops: a counter into sector 100, synced each time
+        self.console(vm, "w() { i=0; while :; do i=$((i+1)); echo C$i >/tmp/c; w1; done; }")
+        self.console(vm, "w1() { dd if=/tmp/c of=/dev/vda seek=100 conv=sync,fsync 2>/dev/null; }")
+        self.console(vm, "w & echo WRITER-$((3*3))")
+        self.wait_serial(vm, "WRITER-9", 15)
+        time.sleep(1)
+        snaps = []
+        for i in range(3):
+            t = time.monotonic()
+            snaps.append(self.api.VM.snapshot(vm, "busy-%d" % i, []))
+            self.timings.setdefault("VM.snapshot of a running, writing guest", time.monotonic() - t)
+            self.assertEqual(self.api.VM.get_power_state(vm), "Running")
+            time.sleep(0.5)
+        self.assertTrue(qemu_alive(pid, self.api.VM.get_uuid(vm)))
+        # the writer went on through the snapshots
+        self.console(vm, "kill %1; sleep 1; echo AFTER-SNAP >/tmp/m; echo W-$((5+5))")
+        self.wait_serial(vm, "W-10", 15)
+        self.console(vm, "dd if=/tmp/m of=/dev/vda conv=sync,fsync count=1; echo W-$((5+6))")
+        self.wait_serial(vm, "W-11", 15)
+        counters = []
+        for snap in snaps:
+            svdi = [self.api.VBD.get_VDI(b) for b in self.api.VM.get_VBDs(snap)
+                    if self.api.VBD.get_type(b) == "Disk"][0]
+            self.assertEqual(self.api.VDI.get_snapshot_of(svdi), vdi)
+            self.assertTrue(self.sector(svdi, 0).startswith(b"BEFORE-SNAP"))
+            c = self.sector(svdi, 100)
+            self.assertTrue(c.startswith(b"C"), c[:16])
+            counters.append(int(c[1:c.index(b"\n")]))
+        # each snapshot saw the writer further along
+        self.assertEqual(counters, sorted(counters))
+        self.assertGreater(counters[-1], counters[0])
+        self.api.VM.hard_shutdown(vm)
+        self.assertTrue(self.sector(vdi, 0).startswith(b"AFTER-SNAP"))
+        final = self.sector(vdi, 100)
+        self.assertGreater(int(final[1:final.index(b"\n")]), counters[-1])
+        # revert: the disk holds what it held at the first snapshot
+        self.api.VM.revert(snaps[0])
+        cur = [self.api.VBD.get_VDI(b) for b in self.api.VM.get_VBDs(vm)
+               if self.api.VBD.get_type(b) == "Disk"][0]
+        self.assertTrue(self.sector(cur, 0).startswith(b"BEFORE-SNAP"))
+        c = self.sector(cur, 100)
+        self.assertEqual(int(c[1:c.index(b"\n")]), counters[0])
+        # and the reverted VM boots from it
+        self.start_ready(vm)
+        self.api.VM.hard_shutdown(vm)
+
     def test_07_xenond_killed_vms_adopted(self):
         vms = [self.new_vm("qemu-adopt-%d" % i) for i in (1, 2)]
         for vm in vms:
