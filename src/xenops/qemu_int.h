@@ -94,7 +94,7 @@ int qemu_load_state(struct qmp *q, const char *path, struct xerr *err);
 struct sm_live_ops;
 extern const struct sm_live_ops qemu_live_ops;
 
-/* qemu_disk.c: xenops_backend.disk_plug, disk_unplug and cd_change */
+/* qemu_hotplug.c: xenops_backend.disk_plug, disk_unplug and cd_change */
 int qemu_disk_plug(struct server *srv, const char *uuid, const struct vm_disk *d, struct xerr *err);
 int qemu_disk_unplug(struct server *srv, const char *uuid, int position, bool force, const char *vbd_ref,
 		     struct xerr *err);

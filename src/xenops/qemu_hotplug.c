@@ -1,4 +1,4 @@
-/* qemu_disk: disks changed while the VM runs — a virtio disk hot-plugged
+/* qemu_hotplug: disks changed while the VM runs — a virtio disk hot-plugged
  * or unplugged (blockdev-add + device_add, device_del + blockdev-del) and a
  * CD drive's medium inserted or ejected. Devices and nodes are named as at
  * start (device vbd<position>), so a disk plugged live looks to later
