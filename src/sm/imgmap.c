@@ -164,17 +164,22 @@ void imgmap_free(struct imgmap *m)
 	free(m);
 }
 
-const struct imgmap_ext *imgmap_find(const struct imgmap *m, int64_t off)
+const struct imgmap_ext *imgmap_ext_find(const struct imgmap_ext *ext, size_t n, int64_t off)
 {
-	size_t lo = 0, hi = m->n;
+	size_t lo = 0, hi = n;
 	while (hi - lo > 1) {
 		size_t mid = (lo + hi) / 2;
-		if (m->ext[mid].off <= off)
+		if (ext[mid].off <= off)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	return &m->ext[lo];
+	return &ext[lo];
+}
+
+const struct imgmap_ext *imgmap_find(const struct imgmap *m, int64_t off)
+{
+	return imgmap_ext_find(m->ext, m->n, off);
 }
 
 int imgmap_read(const struct imgmap *m, void *buf, size_t n, int64_t off)

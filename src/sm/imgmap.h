@@ -40,6 +40,9 @@ int imgmap_parse(const char *info_json, const char *map_json, struct imgmap *m, 
 
 /* The extent holding off (off < m->size). */
 const struct imgmap_ext *imgmap_find(const struct imgmap *m, int64_t off);
+/* The same in any sorted, contiguous extent list of n > 0 entries
+ * starting at or before off. */
+const struct imgmap_ext *imgmap_ext_find(const struct imgmap_ext *ext, size_t n, int64_t off);
 
 /* n bytes at off into buf, zeros for holes. -1 with errno on failure. */
 int imgmap_read(const struct imgmap *m, void *buf, size_t n, int64_t off);

@@ -13,17 +13,12 @@
 
 #define WINDOW (1LL << 30) /* block status asked per request */
 
-struct ext {
-	int64_t off, len;
-	bool data;
-};
-
 struct img {
 	struct imgmap *map; /* read-only local chains: read directly, no NBD */
 	struct nbd_handle *h;
 	int aio_err; /* errno of a failed queued write, reported on the next call */
 	int64_t size;
-	struct ext *ext; /* cached extents, contiguous from ext_from */
+	struct imgmap_ext *ext; /* cached extents, contiguous from ext_from */
 	size_t n, cap;
 	int64_t ext_from, ext_to;
 };
@@ -116,7 +111,7 @@ static int status_cb(void *user, const char *metacontext, uint64_t offset, uint3
 				im->cap = im->cap ? im->cap * 2 : 64;
 				im->ext = xrealloc(im->ext, im->cap * sizeof *im->ext);
 			}
-			im->ext[im->n++] = (struct ext){off, len, data};
+			im->ext[im->n++] = (struct imgmap_ext){.off = off, .len = len, .data = data};
 		}
 		off += len;
 	}
@@ -131,7 +126,7 @@ static int fetch(struct img *im, int64_t off, struct xerr *err)
 	int64_t want = im->size - off < WINDOW ? im->size - off : WINDOW;
 	if (nbd_can_meta_context(im->h, LIBNBD_CONTEXT_BASE_ALLOCATION) != 1) {
 		im->ext = xrealloc(im->ext, sizeof *im->ext);
-		im->ext[0] = (struct ext){off, want, true};
+		im->ext[0] = (struct imgmap_ext){.off = off, .len = want, .data = true};
 		im->n = 1;
 		im->ext_to = off + want;
 		return 0;
@@ -161,16 +156,7 @@ int img_extent(struct img *im, int64_t off, int64_t *len, bool *data, struct xer
 		if (fetch(im, off, err) < 0)
 			return -1;
 	}
-	/* extents are few and sorted: binary search */
-	size_t lo = 0, hi = im->n;
-	while (hi - lo > 1) {
-		size_t mid = (lo + hi) / 2;
-		if (im->ext[mid].off <= off)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	const struct ext *e = &im->ext[lo];
+	const struct imgmap_ext *e = imgmap_ext_find(im->ext, im->n, off);
 	*len = e->off + e->len - off;
 	if (off + *len > im->size)
 		*len = im->size - off;
