@@ -375,6 +375,11 @@ static struct MHD_Daemon *start_daemon(struct http_server *hs, const char *spec,
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, hs},
 		{MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL},
 		{MHD_OPTION_CONNECTION_LIMIT, 4000, NULL},
+		/* uploads arrive in pieces as large as a connection's buffer: the
+		 * default 32 KiB means a callback (and a wake-up) per 32 KiB of
+		 * a disk image. The pool is mapped lazily, so idle connections
+		 * (parked event.from calls) do not pay for it. */
+		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, 512 * 1024, NULL},
 		{tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, hs->key},
 		{tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, hs->cert},
 		{MHD_OPTION_END, 0, NULL},

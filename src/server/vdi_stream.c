@@ -250,8 +250,11 @@ static int flush_buf(struct route_req *rr, struct imp *im)
 		rc = xerr_set(&rr->err, "IMPORT_ERROR", "the upload is larger than the disk", NULL);
 	else if (buf_is_zero(im->buf, im->fill))
 		rc = im->fresh ? 0 : img_zero(im->vi.im, im->fill, im->off, &rr->err);
-	else
-		rc = img_write(im->vi.im, im->buf, im->fill, im->off, &rr->err);
+	else {
+		/* the full buffer goes to the image as it is; a fresh one takes its place */
+		rc = img_write_take(im->vi.im, im->buf, im->fill, im->off, &rr->err);
+		im->buf = img_wbuf(BUFSZ);
+	}
 	im->off += (int64_t)im->fill;
 	im->fill = 0;
 	int64_t total = img_size(im->vi.im);
@@ -308,7 +311,7 @@ static int import_begin(struct route_req *rr)
 		im->vhd = vhd_in_new(vhd_write, rr, rr->has_length ? (int64_t)rr->content_length : -1);
 		return 0;
 	}
-	im->buf = xmalloc(BUFSZ);
+	im->buf = img_wbuf(BUFSZ);
 	return 0;
 }
 
@@ -443,7 +446,7 @@ static void import_free(struct route_req *rr)
 		unlink(im->tmp);
 		free(im->tmp);
 	}
-	free(im->buf);
+	img_wbuf_free(im->buf);
 	vhd_in_free(im->vhd);
 	free(im);
 }

@@ -8,6 +8,7 @@
 
 #include <libnbd.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,7 +200,7 @@ int img_read(struct img *im, void *buf, size_t n, int64_t off, struct xerr *err)
 
 static int write_done(void *user, int *error)
 {
-	struct img *im = *(struct img **)user;
+	struct img *im = *(struct img **)user; /* struct wbuf starts with it */
 	if (*error && !im->aio_err)
 		im->aio_err = *error;
 	return 1; /* retire the command */
@@ -212,23 +213,51 @@ static int aio_check(struct img *im, struct xerr *err)
 	return 0;
 }
 
-int img_write(struct img *im, const void *buf, size_t n, int64_t off, struct xerr *err)
+/* A write buffer: the image pointer the completion needs, then the data. */
+struct wbuf {
+	struct img *im;
+	char data[];
+};
+
+void *img_wbuf(size_t n)
 {
+	struct wbuf *w = xmalloc(sizeof *w + n);
+	return w->data;
+}
+
+void img_wbuf_free(void *buf)
+{
+	if (buf)
+		free((char *)buf - offsetof(struct wbuf, data));
+}
+
+int img_write_take(struct img *im, void *buf, size_t n, int64_t off, struct xerr *err)
+{
+	struct wbuf *w = (struct wbuf *)(void *)((char *)buf - offsetof(struct wbuf, data));
 	im->ext_from = im->ext_to = 0; /* the cached map is stale now */
 	while (nbd_aio_in_flight(im->h) >= MAX_QUEUED)
-		if (nbd_poll(im->h, -1) < 0)
+		if (nbd_poll(im->h, -1) < 0) {
+			free(w);
 			return nbd_fail(err, "write");
-	if (aio_check(im, err) < 0)
+		}
+	if (aio_check(im, err) < 0) {
+		free(w);
 		return -1;
-	/* the copy starts with the img pointer; the free callback drops it */
-	struct img **copy = xmalloc(sizeof *copy + n);
-	*copy = im;
-	memcpy(copy + 1, buf, n);
-	nbd_completion_callback cb = {.callback = write_done, .user_data = copy, .free = free};
-	if (nbd_aio_pwrite(im->h, copy + 1, n, (uint64_t)off, cb, 0) < 0)
+	}
+	w->im = im;
+	/* the free callback drops the buffer once NBD is done with it */
+	nbd_completion_callback cb = {.callback = write_done, .user_data = w, .free = free};
+	if (nbd_aio_pwrite(im->h, w->data, n, (uint64_t)off, cb, 0) < 0)
 		return nbd_fail(err, "write");
 	nbd_poll(im->h, 0); /* move what is ready along without waiting */
 	return 0;
+}
+
+int img_write(struct img *im, const void *buf, size_t n, int64_t off, struct xerr *err)
+{
+	void *copy = img_wbuf(n);
+	memcpy(copy, buf, n);
+	return img_write_take(im, copy, n, off, err);
 }
 
 int img_zero(struct img *im, size_t n, int64_t off, struct xerr *err)

@@ -26,6 +26,11 @@ int img_read(struct img *im, void *buf, size_t n, int64_t off, struct xerr *err)
 /* Queued: buf may be reused at once; errors show on a later write or on
  * img_flush, which waits for every queued write. */
 int img_write(struct img *im, const void *buf, size_t n, int64_t off, struct xerr *err);
+/* The same without the copy: buf comes from img_wbuf and is the image's
+ * from now on, freed once written (or on failure). */
+void *img_wbuf(size_t n);
+void img_wbuf_free(void *buf);
+int img_write_take(struct img *im, void *buf, size_t n, int64_t off, struct xerr *err);
 int img_zero(struct img *im, size_t n, int64_t off, struct xerr *err);
 int img_flush(struct img *im, struct xerr *err);
 
