@@ -320,15 +320,14 @@ void sm_nfs_close(struct sm_sr *sr)
 	sr->priv = NULL;
 }
 
-/* Whether the failure came before any NFS reply: nothing at that address
- * answers as a portmapper/mountd/NFS server (SM's "NFSTarget"), rather
- * than a server refusing the export. */
-static bool unreachable(int rc, const char *why)
+/* Whether the failure came before the server answered the mount: nothing
+ * at that address speaks NFS (SM's "NFSTarget": a refused connection, no
+ * portmapper or no NFS program registered) rather than a server refusing
+ * the export, which libnfs reports with the mount protocol's status. */
+static bool unreachable(const char *why)
 {
-	if (rc == -ECONNREFUSED || rc == -EHOSTUNREACH || rc == -ENETUNREACH || rc == -ETIMEDOUT)
-		return true;
-	return why && (strstr(why, "connect") || strstr(why, "portmap") || strstr(why, "Portmap") ||
-		       strstr(why, "socket") || strstr(why, "timed out") || strstr(why, "Timeout"));
+	return !why || !(strstr(why, "MNT3ERR") || strstr(why, "Mount failed") ||
+			 strstr(why, "NFS4ERR") || strstr(why, "NFS3ERR"));
 }
 
 int sm_nfs_connect(const struct sm_sr *sr, int target_code, int mount_code, struct xerr *err)
@@ -350,7 +349,7 @@ int sm_nfs_connect(const struct sm_sr *sr, int target_code, int mount_code, stru
 	if (rc == 0)
 		return 0;
 	char *why = xasprintf("%s:%s: %s", p->server, p->export, p->why ? p->why : strerror(-rc));
-	sm_fail(err, unreachable(rc, p->why) ? target_code : mount_code, why, "");
+	sm_fail(err, unreachable(p->why) ? target_code : mount_code, why, "");
 	free(why);
 	return -1;
 }

@@ -397,6 +397,27 @@ void sm_set_qemu_img(const char *path)
 	pthread_mutex_unlock(&cfg_lock);
 }
 
+static char *run_dir;
+
+void sm_set_run_dir(const char *dir)
+{
+	pthread_mutex_lock(&cfg_lock);
+	free(run_dir);
+	run_dir = dir && *dir ? xstrdup(dir) : NULL;
+	pthread_mutex_unlock(&cfg_lock);
+}
+
+const char *sm_run_dir(void)
+{
+	pthread_mutex_lock(&cfg_lock);
+	const char *d = run_dir;
+	pthread_mutex_unlock(&cfg_lock);
+	if (d)
+		return d;
+	const char *t = getenv("TMPDIR");
+	return t && *t ? t : "/tmp";
+}
+
 static char *qemu_img_binary(void)
 {
 	pthread_mutex_lock(&cfg_lock);

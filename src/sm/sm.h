@@ -249,6 +249,12 @@ int sm_qemu_img_many(const char *const *const *args, size_t n, int code, const c
 		     struct xerr *err);
 void sm_set_qemu_img(const char *path);
 
+/* Where drivers keep sockets of helper processes (the daemon's run
+ * directory; $TMPDIR or /tmp until set). sm_run_dir's result stays valid
+ * until the next sm_set_run_dir. */
+void sm_set_run_dir(const char *dir);
+const char *sm_run_dir(void);
+
 /* One lock for image metadata changes (renames, creates, deletes) across
  * drivers: a snapshot's rename-then-create must not interleave with a
  * delete's garbage collection. Not held across long copies. */
