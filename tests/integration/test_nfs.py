@@ -83,6 +83,8 @@ NFSV4 { Graceless = true; RecoveryRoot = %s; }
 EXPORT {
   Export_Id = 7701; Path = %s; Pseudo = %s;
   Access_Type = RW; Squash = No_Root_Squash; Protocols = 3, 4; Transports = TCP; SecType = sys;
+  # files the test puts into the export directly must show at once
+  Attr_Expiration_Time = 0;
   FSAL { Name = VFS; }
 }
 """ % (self.nfs_port, self.mnt_port, os.path.join(base, "recovery"), self.export, self.export))
