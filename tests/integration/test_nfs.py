@@ -485,6 +485,39 @@ class NfsTest(harness.ServerTestCase):
         self.assertEqual([f for f in os.listdir(self.nfs.export) if not f.endswith(".iso")
                           and f != "isos"], [])
 
+    def http(self, method, path, body=None, **q):
+        import urllib.parse
+        q.setdefault("session_id", self.srv.session)
+        c = self.srv.connection(60)
+        try:
+            hdrs = {"Content-Length": str(len(body))} if body is not None else {}
+            c.request(method, path + "?" + urllib.parse.urlencode(q), body=body, headers=hdrs)
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def test_06_import_export_through_http(self):
+        """/import_raw_vdi and /export_raw_vdi (raw and qcow2) read and write
+        NFS images through their URLs; nothing is left on the export."""
+        sr = self.create_nfs_sr("nfs-http")
+        data = bytes(range(256)) * 4096 * 3  # 3 MiB
+        vdi = self.new_vdi(sr, len(data), "http-disk")
+        st, body = self.http("PUT", "/import_raw_vdi", data, vdi=vdi)
+        self.assertEqual(st, 200, body)
+        st, body = self.http("GET", "/export_raw_vdi", vdi=vdi)
+        self.assertEqual((st, body), (200, data))
+        st, body = self.http("GET", "/export_raw_vdi", vdi=vdi, format="qcow2")
+        self.assertEqual(st, 200)
+        self.assertTrue(body.startswith(b"QFI\xfb"))
+        # the qcow2 stream goes back into another disk on the NFS SR
+        other = self.new_vdi(sr, len(data), "http-copy")
+        st, _ = self.http("PUT", "/import_raw_vdi", body, vdi=other, format="qcow2")
+        self.assertEqual(st, 200)
+        st, back = self.http("GET", "/export_raw_vdi", vdi=other)
+        self.assertEqual(back, data)
+        self.assertEqual(sorted(f for f in os.listdir(self.sr_dir(sr)) if f.startswith(".")), [])
+
     # ---- ISO SRs and a guest using both kinds of share ----
 
     def test_05_iso_srs_and_a_guest(self):
