@@ -615,16 +615,25 @@ class NfsTest(harness.ServerTestCase):
         self.console(vm, "echo NFS-WROTE-THIS >/tmp/m; dd if=/tmp/m of=/dev/vda bs=512 count=1 "
                          "conv=sync,fsync 2>/dev/null && echo WROTE-$((40+2))")
         self.wait_serial(vm, "WROTE-42", 30)
+        # a live snapshot: QEMU goes on writing to a new overlay on the export
+        snap = self.api.VDI.snapshot(disk, {})
+        self.console(vm, "echo AFTER-SNAPSHOT >/tmp/m; dd if=/tmp/m of=/dev/vda bs=512 count=1 "
+                         "conv=sync,fsync 2>/dev/null && echo WROTE-$((40+3))")
+        self.wait_serial(vm, "WROTE-43", 30)
         self.api.VM.hard_shutdown(vm)
-        # the data is on the export, read back through the image's nfs:// URL
-        out = os.path.join(self.tmp, "sector0")
-        r = subprocess.run(["qemu-img", "dd", "-f", "qcow2", "-O", "raw", "bs=512", "count=1",
-                            "if=nfs://127.0.0.1%s/%s" % (self.sr_dir(sr), self.image(disk)),
-                            "of=" + out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        with open(out, "rb") as f:
-            self.assertTrue(f.read().startswith(b"NFS-WROTE-THIS\n"))
+
+        # the data is on the export, read back through the images' nfs:// URLs
+        def sector0(v):
+            out = os.path.join(self.tmp, "sector0")
+            r = subprocess.run(["qemu-img", "dd", "-f", "qcow2", "-O", "raw", "bs=512", "count=1",
+                                "if=nfs://127.0.0.1%s/%s" % (self.sr_dir(sr), self.image(v)),
+                                "of=" + out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(out, "rb") as f:
+                return f.read()
+        self.assertTrue(sector0(snap).startswith(b"NFS-WROTE-THIS\n"))
+        self.assertTrue(sector0(disk).startswith(b"AFTER-SNAPSHOT\n"))
         # the nbdkit for the SMB ISO went with its only client
         self.wait_for(lambda: not nbdkits_on(sock_dir), 15, msg="nbdkit gone after the VM")
 
