@@ -4,9 +4,12 @@
 set -e
 need="meson ninja-build pkg-config gcc libmicrohttpd-dev libjansson-dev libexpat1-dev \
 libsqlite3-dev libgnutls28-dev libcurl4-gnutls-dev libpam0g-dev libcrypt-dev libcmocka-dev qemu-utils \
-libnbd-dev libzstd-dev libxxhash-dev zlib1g-dev"
+libnbd-dev libzstd-dev libxxhash-dev zlib1g-dev libnfs-dev libsmbclient-dev nbdkit-plugin-dev"
 if [ "${1:-build}" = test ]; then
-	need="$need python3 nodejs npm valgrind qemu-system-x86 ovmf genisoimage"
+	need="$need python3 nodejs npm valgrind qemu-system-x86 ovmf"
+	# shared storage: QEMU's nfs:// driver, nbdkit for ISOs on SMB shares,
+	# and the NFS and SMB servers test_nfs runs on loopback
+	need="$need qemu-block-extra nbdkit nfs-ganesha nfs-ganesha-vfs rpcbind samba genisoimage"
 fi
 missing=""
 for p in $need; do

@@ -25,7 +25,9 @@ static void ensure_sm(struct db_txn *t, const struct sm_driver *drv)
 	db_set_str(t, sm, SC_F_SM__version, "1.0");
 	db_set_str(t, sm, SC_F_SM__required_api_version, "1.0");
 	xv conf = xv_map_new(), caps = xv_arr_new(), feats = xv_map_new();
-	for (const char *const *k = drv->path_keys; k && *k; k++)
+	for (const char *const *k = drv->configuration; k && k[0] && k[1]; k += 2)
+		xv_map_set_str(&conf, k[0], k[1]);
+	for (const char *const *k = drv->path_keys; !drv->configuration && k && *k; k++)
 		xv_map_set_str(&conf, *k, "local directory holding the images");
 	for (const char *const *f = drv->features; f && f[0]; f += 2) {
 		xv_arr_push_str(&caps, f[0]);
@@ -167,7 +169,7 @@ static int sr_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 	db_set_str(t, o, SC_F_SR__name_description, arg_str(args, 4));
 	db_set_str(t, o, SC_F_SR__type, sr.drv->type);
 	db_set_str(t, o, SC_F_SR__content_type, *content_type ? content_type : sr.drv->content_type);
-	db_set_bool(t, o, SC_F_SR__shared, arg_bool(args, 7));
+	db_set_bool(t, o, SC_F_SR__shared, arg_bool(args, 7) || sr.drv->shared);
 	db_set(t, o, SC_F_SR__sm_config, xv_copy(xv_arr_get(args, 8)));
 	struct db_obj *pbd = db_create(t, SC_C_PBD, NULL);
 	db_set_str(t, pbd, SC_F_PBD__host, host_ref);

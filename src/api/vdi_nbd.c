@@ -95,8 +95,13 @@ static int start_export(const struct sm_attach_info *a, const char *addr, int po
 			sb_putc(&opts, ',');
 		sb_putc(&opts, *c);
 	}
-	const char *argv[] = {"qemu-nbd", "--fork", "-r", "-b", addr, "-p", p, "-x", name,
-			      "--image-opts", opts.buf, NULL};
+	const char *argv[13] = {"qemu-nbd", "--fork", "-r", "-b", addr, "-p", p, "-x", name,
+				"--image-opts", opts.buf, NULL};
+	if (a->path[0] != '/') { /* a share's URL (nfs://…): no local file to unlock */
+		argv[9] = "-f";
+		argv[10] = a->format;
+		argv[11] = a->path;
+	}
 	struct sm_run r;
 	int rc = sm_run(argv, &r);
 	sb_free(&opts);

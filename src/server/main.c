@@ -14,6 +14,7 @@
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/uuid.h"
+#include "../sm/sm.h"
 #include "../xenops/xenops.h"
 
 #include <errno.h>
@@ -238,6 +239,7 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &srv.cfg) < 0)
 		return 2;
 	fill_derived_paths(&srv.cfg);
+	sm_set_run_dir(srv.cfg.run_dir); /* helper sockets of storage drivers */
 	schema_init();
 	/* every client parked in event.from holds a socket */
 	struct rlimit rl;

@@ -109,7 +109,9 @@ static ssize_t read_vhd(struct route_req *rr, uint64_t pos, char *buf, size_t ma
  * so nothing is left behind whatever happens to the transfer. */
 static int qcow2_copy(struct route_req *rr, struct exp *e)
 {
-	char *tmp = xasprintf("%s/.export-%s.qcow2", e->vi.sr.path, rr->task + 10);
+	/* an SR on a share has no local directory: the run directory then */
+	const char *dir = e->vi.sr.path[0] == '/' ? e->vi.sr.path : sm_run_dir();
+	char *tmp = xasprintf("%s/.export-%s.qcow2", dir, rr->task + 10);
 	const char *args[] = {"convert", "-q", "-O", "qcow2", "-f", e->vi.att.format,
 			      e->vi.att.path, tmp, NULL};
 	int rc = sm_qemu_img(args, NULL, SM_E_VDI_UNAVAILABLE, "export failed", &rr->err);
@@ -301,7 +303,8 @@ static int import_begin(struct route_req *rr)
 	if (vdi_image_open(rr, vdi, true, &im->vi) < 0)
 		return -1;
 	if (!strcmp(fmt, "qcow2")) {
-		im->tmp = xasprintf("%s/.import-%s.qcow2", im->vi.sr.path, rr->task + 10);
+		const char *dir = im->vi.sr.path[0] == '/' ? im->vi.sr.path : sm_run_dir();
+		im->tmp = xasprintf("%s/.import-%s.qcow2", dir, rr->task + 10);
 		im->tfd = open(im->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (im->tfd < 0)
 			return xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);

@@ -4,10 +4,11 @@
  * base and leaves two empty overlays on it, so it costs the same for a
  * 1 MiB or a 1 TiB disk. Bases are marked by their mode (no write bits). */
 #include "sm.h"
+#include "file.h"
+#include "fs.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -49,30 +50,24 @@ static uint32_t be32(const unsigned char *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static int read_qhdr(const char *path, struct qhdr *h)
+static int read_qhdr(const struct sm_sr *sr, const char *path, struct qhdr *h)
 {
 	memset(h, 0, sizeof *h);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -1;
+	const struct sm_fs *fs = sm_fs_of(sr);
 	unsigned char b[32];
-	int rc = -1;
-	if (pread(fd, b, sizeof b, 0) != (ssize_t)sizeof b || memcmp(b, "QFI\xfb", 4) != 0)
-		goto out;
+	if (fs->pread(sr, path, b, sizeof b, 0) != (ssize_t)sizeof b || memcmp(b, "QFI\xfb", 4) != 0)
+		return -1;
 	uint64_t boff = be64(b + 8);
 	uint32_t blen = be32(b + 16);
 	h->size = (int64_t)be64(b + 24);
 	if (boff && blen) {
 		if (blen >= sizeof h->backing)
-			goto out;
-		if (pread(fd, h->backing, blen, (off_t)boff) != (ssize_t)blen)
-			goto out;
+			return -1;
+		if (fs->pread(sr, path, h->backing, blen, (off_t)boff) != (ssize_t)blen)
+			return -1;
 		h->backing[blen] = '\0';
 	}
-	rc = 0;
-out:
-	close(fd);
-	return rc;
+	return 0;
 }
 
 /* The uuid a backing file name refers to: bases are always written as the
@@ -92,16 +87,16 @@ static void backing_uuid(const char *backing, char out[UUID_STRLEN + 1])
 		memcpy(out, u, UUID_STRLEN + 1);
 }
 
-static int64_t allocated(const char *path)
+static int64_t allocated(const struct sm_sr *sr, const char *path)
 {
 	struct stat st;
-	return stat(path, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0;
+	return sm_fs_of(sr)->stat(sr, path, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0;
 }
 
-static bool is_hidden(const char *path)
+static bool is_hidden(const struct sm_sr *sr, const char *path)
 {
 	struct stat st;
-	return stat(path, &st) == 0 && !(st.st_mode & 0222);
+	return sm_fs_of(sr)->stat(sr, path, &st) == 0 && !(st.st_mode & 0222);
 }
 
 /* <dir>/<uuid>.qcow2 for a location, which must be a uuid. */
@@ -147,7 +142,7 @@ static int chain_depth(const struct sm_sr *sr, const char *uuid)
 static int describe(const struct sm_sr *sr, const char *uuid_in, const char *path, struct sm_vdi *v)
 {
 	struct qhdr h;
-	if (read_qhdr(path, &h) < 0)
+	if (read_qhdr(sr, path, &h) < 0)
 		return -1;
 	/* uuid_in may be v's own uuid or location */
 	char uuid[UUID_STRLEN + 1];
@@ -156,8 +151,8 @@ static int describe(const struct sm_sr *sr, const char *uuid_in, const char *pat
 	free(v->location);
 	v->location = xstrdup(uuid);
 	v->virtual_size = h.size;
-	v->physical_utilisation = allocated(path);
-	v->hidden = is_hidden(path);
+	v->physical_utilisation = allocated(sr, path);
+	v->hidden = is_hidden(sr, path);
 	v->read_only = v->hidden;
 	backing_uuid(h.backing, v->parent);
 	xv_map_set_str(&v->sm_config, "image-format", "qcow2");
@@ -176,7 +171,7 @@ int sm_file_backing(const struct sm_sr *sr, const char *uuid, char parent[UUID_S
 {
 	char *path = image_path(sr, uuid, NULL);
 	struct qhdr h;
-	int rc = path ? read_qhdr(path, &h) : -1;
+	int rc = path ? read_qhdr(sr, path, &h) : -1;
 	free(path);
 	if (rc == 0)
 		backing_uuid(h.backing, parent);
@@ -185,10 +180,10 @@ int sm_file_backing(const struct sm_sr *sr, const char *uuid, char parent[UUID_S
 
 /* ---- SR ---- */
 
-static int file_sr_attach(struct sm_sr *sr, struct xerr *err)
+int sm_file_sr_attach(struct sm_sr *sr, struct xerr *err)
 {
 	struct stat st;
-	if (stat(sr->path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (sm_fs_of(sr)->stat(sr, sr->path, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		char *why = xasprintf("no such directory %s", sr->path);
 		sm_fail(err, SM_E_SR_UNAVAILABLE, why, "");
 		free(why);
@@ -197,7 +192,7 @@ static int file_sr_attach(struct sm_sr *sr, struct xerr *err)
 	return 0;
 }
 
-static int file_sr_detach(struct sm_sr *sr, struct xerr *err)
+int sm_file_sr_detach(struct sm_sr *sr, struct xerr *err)
 {
 	(void)sr;
 	(void)err;
@@ -216,30 +211,30 @@ static bool image_name(const char *name, char uuid[UUID_STRLEN + 1])
 
 static int scan_locked(struct sm_sr *sr, struct sm_vdi_list *out, struct xerr *err)
 {
-	DIR *d = opendir(sr->path);
-	if (!d)
+	char **names;
+	size_t n;
+	if (sm_fs_of(sr)->list(sr, sr->path, &names, &n) < 0)
 		return fail_errno(err, SM_E_SR_SCAN, "cannot read", sr->path);
-	struct dirent *e;
-	while ((e = readdir(d))) {
+	for (size_t i = 0; i < n; i++) {
 		char uuid[UUID_STRLEN + 1];
-		if (!image_name(e->d_name, uuid))
+		if (!image_name(names[i], uuid))
 			continue;
-		char *path = xasprintf("%s/%s", sr->path, e->d_name);
+		char *path = sm_path(sr, names[i], NULL);
 		struct sm_vdi *v = sm_vdi_list_add(out);
-		if (describe(sr, uuid, path, v) < 0) {
+		if (!path || describe(sr, uuid, path, v) < 0) {
 			log_warn("sm file: %s is not a qcow2 image; left out of the scan", path);
 			sm_vdi_free(v);
 			out->n--;
 		}
 		free(path);
 	}
-	closedir(d);
+	sm_fs_names_free(names, n);
 	return 0;
 }
 
-static int file_sr_scan(struct sm_sr *sr, struct sm_vdi_list *out, struct xerr *err)
+int sm_file_sr_scan(struct sm_sr *sr, struct sm_vdi_list *out, struct xerr *err)
 {
-	if (file_sr_attach(sr, err) < 0)
+	if (sm_file_sr_attach(sr, err) < 0)
 		return -1;
 	sm_lock();
 	int rc = scan_locked(sr, out, err);
@@ -259,7 +254,7 @@ static int file_sr_create(struct sm_sr *sr, struct xerr *err)
 		}
 		/* images already there belong to another SR: introduce it instead */
 		struct sm_vdi_list l = {0};
-		int rc = file_sr_scan(sr, &l, err);
+		int rc = sm_file_sr_scan(sr, &l, err);
 		size_t n = l.n;
 		sm_vdi_list_free(&l);
 		if (rc < 0)
@@ -290,21 +285,21 @@ static int file_sr_create(struct sm_sr *sr, struct xerr *err)
 
 static int file_sr_probe(struct sm_sr *sr, char **xml, struct xerr *err)
 {
-	if (file_sr_attach(sr, err) < 0)
+	if (sm_file_sr_attach(sr, err) < 0)
 		return -1;
 	/* qcow2 files carry no SR identity to report */
 	*xml = xstrdup("<?xml version=\"1.0\" ?>\n<SRlist/>\n");
 	return 0;
 }
 
-static int file_sr_stat(struct sm_sr *sr, struct sm_stat *st, struct xerr *err)
+int sm_file_sr_stat(struct sm_sr *sr, struct sm_stat *st, struct xerr *err)
 {
-	if (sm_statvfs(sr->path, st) < 0)
+	if (sm_sr_statvfs(sr, st, NULL) < 0)
 		return fail_errno(err, SM_E_SR_UNAVAILABLE, "cannot stat", sr->path);
 	return 0;
 }
 
-static int file_sr_delete(struct sm_sr *sr, struct xerr *err)
+int sm_file_sr_delete(struct sm_sr *sr, struct xerr *err)
 {
 	struct sm_vdi_list l = {0};
 	sm_lock();
@@ -315,7 +310,7 @@ static int file_sr_delete(struct sm_sr *sr, struct xerr *err)
 	/* what is left are bases whose disks are gone */
 	for (size_t i = 0; rc == 0 && i < l.n; i++) {
 		char *path = image_path(sr, l.v[i].location, err);
-		if (path && unlink(path) < 0 && errno != ENOENT)
+		if (path && sm_fs_of(sr)->unlink(sr, path) < 0 && errno != ENOENT)
 			rc = fail_errno(err, SM_E_VDI_REMOVE, "cannot remove", path);
 		free(path);
 	}
@@ -324,7 +319,7 @@ static int file_sr_delete(struct sm_sr *sr, struct xerr *err)
 	if (rc < 0)
 		return -1;
 	/* files that are not ours stay, and so does their directory */
-	if (rmdir(sr->path) < 0 && errno != ENOENT) {
+	if (sm_fs_of(sr)->rmdir(sr, sr->path) < 0 && errno != ENOENT) {
 		if (errno != ENOTEMPTY && errno != EEXIST)
 			return fail_errno(err, SM_E_FILE_SR_RMDIR, "cannot remove", sr->path);
 		log_warn("sm file: %s holds other files; left in place", sr->path);
@@ -339,7 +334,7 @@ static int64_t round_up(int64_t size)
 	return (size + SECTOR - 1) / SECTOR * SECTOR;
 }
 
-static int file_vdi_create(struct sm_sr *sr, struct sm_vdi *vdi, struct xerr *err)
+int sm_file_vdi_create(struct sm_sr *sr, struct sm_vdi *vdi, struct xerr *err)
 {
 	if (vdi->virtual_size < 0 || vdi->virtual_size > (INT64_C(1) << 55))
 		return sm_fail(err, SM_E_VDI_SIZE, "size out of range", "");
@@ -349,14 +344,12 @@ static int file_vdi_create(struct sm_sr *sr, struct sm_vdi *vdi, struct xerr *er
 	if (!path)
 		return -1;
 	/* reserve the name: qemu-img would silently overwrite */
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
+	if (sm_fs_of(sr)->create_excl(sr, path, 0644, 0) < 0) {
 		int rc = errno == EEXIST ? sm_fail(err, SM_E_VDI_EXISTS, vdi->uuid, "")
 					 : fail_errno(err, SM_E_VDI_CREATE, "cannot create", path);
 		free(path);
 		return rc;
 	}
-	close(fd);
 	int64_t size = round_up(vdi->virtual_size);
 	char sz[32];
 	snprintf(sz, sizeof sz, "%lld", (long long)size);
@@ -370,7 +363,7 @@ static int file_vdi_create(struct sm_sr *sr, struct sm_vdi *vdi, struct xerr *er
 	if (rc == 0)
 		rc = describe(sr, vdi->uuid, path, vdi) < 0 ? sm_fail(err, SM_E_VDI_CREATE, "unreadable image", "") : 0;
 	if (rc < 0)
-		unlink(path);
+		sm_fs_of(sr)->unlink(sr, path);
 	free(path);
 	return rc;
 }
@@ -383,7 +376,7 @@ static void gc_chain(struct sm_sr *sr, const char *parent, xv *gc)
 	while (p[0]) {
 		char *path = image_path(sr, p, NULL);
 		struct qhdr h;
-		if (!path || !is_hidden(path) || read_qhdr(path, &h) < 0) {
+		if (!path || !is_hidden(sr, path) || read_qhdr(sr, path, &h) < 0) {
 			free(path);
 			return;
 		}
@@ -392,7 +385,7 @@ static void gc_chain(struct sm_sr *sr, const char *parent, xv *gc)
 		for (size_t i = 0; i < l.n && !used; i++)
 			used = strcmp(l.v[i].parent, p) == 0;
 		sm_vdi_list_free(&l);
-		if (used || unlink(path) < 0) {
+		if (used || sm_fs_of(sr)->unlink(sr, path) < 0) {
 			free(path);
 			return;
 		}
@@ -404,7 +397,7 @@ static void gc_chain(struct sm_sr *sr, const char *parent, xv *gc)
 	}
 }
 
-static int file_vdi_delete(struct sm_sr *sr, const struct sm_vdi *vdi, xv *gc, struct xerr *err)
+int sm_file_vdi_delete(struct sm_sr *sr, const struct sm_vdi *vdi, xv *gc, struct xerr *err)
 {
 	char *path = image_path(sr, vdi->location, err);
 	if (!path)
@@ -412,11 +405,11 @@ static int file_vdi_delete(struct sm_sr *sr, const struct sm_vdi *vdi, xv *gc, s
 	sm_lock();
 	struct qhdr h;
 	char parent[UUID_STRLEN + 1] = "";
-	if (read_qhdr(path, &h) == 0)
+	if (read_qhdr(sr, path, &h) == 0)
 		backing_uuid(h.backing, parent);
 	int rc = 0;
 	/* already gone is what delete wants */
-	if (unlink(path) < 0 && errno != ENOENT)
+	if (sm_fs_of(sr)->unlink(sr, path) < 0 && errno != ENOENT)
 		rc = fail_errno(err, SM_E_VDI_REMOVE, "cannot remove", path);
 	if (rc == 0 && parent[0])
 		gc_chain(sr, parent, gc);
@@ -429,23 +422,29 @@ static int file_vdi_delete(struct sm_sr *sr, const struct sm_vdi *vdi, xv *gc, s
  * made by two qemu-img runs at once: the new image at its own name, and
  * A's through a temporary name renamed over A, so A's name always holds
  * either the old image or the complete new one. */
-static int make_overlays(const char *a_path, const char *s_path, const char *base_uuid,
-			 int64_t size, int code, struct xerr *err)
+static int make_overlays(const struct sm_sr *sr, const char *a_path, const char *s_path,
+			 const char *base_uuid, int64_t size, int code, struct xerr *err)
 {
+	const struct sm_fs *fs = sm_fs_of(sr);
 	char *tmp = xasprintf("%s.new", a_path);
 	char *backing = xasprintf("%s%s", base_uuid, EXT);
+	if (fs->full_backing_names) {
+		char *full = sm_path(sr, backing, NULL);
+		free(backing);
+		backing = full;
+	}
 	char sz[32];
 	snprintf(sz, sizeof sz, "%lld", (long long)size);
-	unlink(tmp);
+	fs->unlink(sr, tmp);
 	const char *a_args[] = {"create", "-q", "-f", "qcow2", "-b", backing, "-F", "qcow2", tmp, sz, NULL};
 	const char *s_args[] = {"create", "-q", "-f", "qcow2", "-b", backing, "-F", "qcow2", s_path, sz, NULL};
 	const char *const *all[] = {a_args, s_args};
 	int rc = sm_qemu_img_many(all, 2, code, "cannot create overlay", err);
-	if (rc == 0 && rename(tmp, a_path) < 0)
+	if (rc == 0 && fs->rename(sr, tmp, a_path) < 0)
 		rc = fail_errno(err, code, "cannot rename", tmp);
 	if (rc < 0) {
-		unlink(tmp);
-		unlink(s_path);
+		fs->unlink(sr, tmp);
+		fs->unlink(sr, s_path);
 	}
 	free(tmp);
 	free(backing);
@@ -463,13 +462,14 @@ static int cow(struct sm_sr *sr, struct sm_vdi *vdi, struct sm_vdi *base, struct
 	uuid_generate_str(su);
 	char *bpath = image_path(sr, bu, err), *spath = image_path(sr, su, err);
 	int rc = -1;
+	const struct sm_fs *fs = sm_fs_of(sr);
 	sm_lock();
 	struct qhdr h;
-	if (read_qhdr(src, &h) < 0) {
+	if (read_qhdr(sr, src, &h) < 0) {
 		fail_errno(err, SM_E_VDI_UNAVAILABLE, "cannot read", src);
 		goto out;
 	}
-	if (is_hidden(src)) {
+	if (is_hidden(sr, src)) {
 		sm_fail(err, code, "hidden VDI", "");
 		goto out;
 	}
@@ -478,22 +478,22 @@ static int cow(struct sm_sr *sr, struct sm_vdi *vdi, struct sm_vdi *base, struct
 		goto out;
 	/* the data keeps living in the same inode, now also named as the base;
 	 * A's name is only ever re-pointed atomically at the new overlay */
-	bool linked = link(src, bpath) == 0;
-	if (!linked && rename(src, bpath) < 0) {
+	bool linked = fs->link && fs->link(sr, src, bpath) == 0;
+	if (!linked && fs->rename(sr, src, bpath) < 0) {
 		fail_errno(err, code, "cannot rename", src);
 		goto out;
 	}
-	if (make_overlays(src, spath, bu, h.size, code, err) < 0) {
+	if (make_overlays(sr, src, spath, bu, h.size, code, err) < 0) {
 		/* A's name was not touched: only the base's name goes */
 		if (linked)
-			unlink(bpath);
+			fs->unlink(sr, bpath);
 		else
-			rename(bpath, src);
+			fs->rename(sr, bpath, src);
 		goto out;
 	}
 	/* now the base's only name is its own: make it read-only, the mark of
 	 * a base that garbage collection and scans go by */
-	chmod(bpath, 0444);
+	fs->chmod(sr, bpath, 0444);
 	rc = 0;
 	describe(sr, bu, bpath, base);
 	describe(sr, su, spath, snap);
@@ -506,19 +506,19 @@ out:
 	return rc;
 }
 
-static int file_vdi_snapshot(struct sm_sr *sr, struct sm_vdi *vdi, struct sm_vdi *base,
+int sm_file_vdi_snapshot(struct sm_sr *sr, struct sm_vdi *vdi, struct sm_vdi *base,
 			     struct sm_vdi *snap, struct xerr *err)
 {
 	return cow(sr, vdi, base, snap, SM_E_VDI_SNAPSHOT, err);
 }
 
-static int file_vdi_clone(struct sm_sr *sr, struct sm_vdi *vdi, struct sm_vdi *base,
+int sm_file_vdi_clone(struct sm_sr *sr, struct sm_vdi *vdi, struct sm_vdi *base,
 			  struct sm_vdi *snap, struct xerr *err)
 {
 	return cow(sr, vdi, base, snap, SM_E_VDI_CLONE, err);
 }
 
-static int file_vdi_clone_undo(struct sm_sr *sr, struct sm_vdi *vdi, const struct sm_vdi *base,
+int sm_file_vdi_clone_undo(struct sm_sr *sr, struct sm_vdi *vdi, const struct sm_vdi *base,
 			       const struct sm_vdi *snap, struct xerr *err)
 {
 	char *src = image_path(sr, vdi->location, err);
@@ -527,10 +527,11 @@ static int file_vdi_clone_undo(struct sm_sr *sr, struct sm_vdi *vdi, const struc
 	int rc = -1;
 	sm_lock();
 	if (spath) {
-		unlink(spath);
-		chmod(bpath, 0644);
+		const struct sm_fs *fs = sm_fs_of(sr);
+		fs->unlink(sr, spath);
+		fs->chmod(sr, bpath, 0644);
 		/* the base holds A's data as it was: it is A again */
-		rc = rename(bpath, src) < 0 ? fail_errno(err, SM_E_VDI_CLONE, "cannot restore", src) : 0;
+		rc = fs->rename(sr, bpath, src) < 0 ? fail_errno(err, SM_E_VDI_CLONE, "cannot restore", src) : 0;
 		if (rc == 0)
 			describe(sr, vdi->location, src, vdi);
 	}
@@ -541,7 +542,7 @@ static int file_vdi_clone_undo(struct sm_sr *sr, struct sm_vdi *vdi, const struc
 	return rc;
 }
 
-static int file_vdi_resize(struct sm_sr *sr, struct sm_vdi *vdi, int64_t *size, struct xerr *err)
+int sm_file_vdi_resize(struct sm_sr *sr, struct sm_vdi *vdi, int64_t *size, struct xerr *err)
 {
 	char *path = image_path(sr, vdi->location, err);
 	if (!path)
@@ -549,11 +550,11 @@ static int file_vdi_resize(struct sm_sr *sr, struct sm_vdi *vdi, int64_t *size, 
 	int rc = -1;
 	sm_lock();
 	struct qhdr h;
-	if (read_qhdr(path, &h) < 0) {
+	if (read_qhdr(sr, path, &h) < 0) {
 		fail_errno(err, SM_E_VDI_UNAVAILABLE, "cannot read", path);
 		goto out;
 	}
-	if (is_hidden(path)) {
+	if (is_hidden(sr, path)) {
 		sm_fail(err, SM_E_VDI_RESIZE, "hidden VDI", "");
 		goto out;
 	}
@@ -585,14 +586,14 @@ out:
 	return rc;
 }
 
-static int file_vdi_attach(struct sm_sr *sr, const struct sm_vdi *vdi, bool writable,
-			   struct sm_attach_info *out, struct xerr *err)
+int sm_file_vdi_attach(struct sm_sr *sr, const struct sm_vdi *vdi, bool writable,
+		       struct sm_attach_info *out, struct xerr *err)
 {
 	char *path = image_path(sr, vdi->location, err);
 	if (!path)
 		return -1;
 	struct stat st;
-	if (stat(path, &st) < 0) {
+	if (sm_fs_of(sr)->stat(sr, path, &st) < 0) {
 		int rc = fail_errno(err, SM_E_VDI_UNAVAILABLE, "cannot open", path);
 		free(path);
 		return rc;
@@ -603,7 +604,7 @@ static int file_vdi_attach(struct sm_sr *sr, const struct sm_vdi *vdi, bool writ
 	return 0;
 }
 
-static int file_vdi_detach(struct sm_sr *sr, const struct sm_vdi *vdi, struct xerr *err)
+int sm_file_vdi_detach(struct sm_sr *sr, const struct sm_vdi *vdi, struct xerr *err)
 {
 	(void)sr;
 	(void)vdi;
@@ -613,13 +614,13 @@ static int file_vdi_detach(struct sm_sr *sr, const struct sm_vdi *vdi, struct xe
 
 #define FILE_DRIVER_OPS                                                                 \
 	.content_type = "user", .image_format = "qcow2", .path_keys = path_keys,        \
-	.features = features, .sr_create = file_sr_create, .sr_attach = file_sr_attach, \
-	.sr_detach = file_sr_detach, .sr_scan = file_sr_scan, .sr_probe = file_sr_probe, \
-	.sr_delete = file_sr_delete, .sr_stat = file_sr_stat,                           \
-	.vdi_create = file_vdi_create, .vdi_delete = file_vdi_delete,                   \
-	.vdi_snapshot = file_vdi_snapshot, .vdi_clone = file_vdi_clone,                 \
-	.vdi_clone_undo = file_vdi_clone_undo, .vdi_resize = file_vdi_resize,           \
-	.vdi_attach = file_vdi_attach, .vdi_detach = file_vdi_detach,                  \
+	.features = features, .sr_create = file_sr_create, .sr_attach = sm_file_sr_attach, \
+	.sr_detach = sm_file_sr_detach, .sr_scan = sm_file_sr_scan, .sr_probe = file_sr_probe, \
+	.sr_delete = sm_file_sr_delete, .sr_stat = sm_file_sr_stat,                           \
+	.vdi_create = sm_file_vdi_create, .vdi_delete = sm_file_vdi_delete,                   \
+	.vdi_snapshot = sm_file_vdi_snapshot, .vdi_clone = sm_file_vdi_clone,                 \
+	.vdi_clone_undo = sm_file_vdi_clone_undo, .vdi_resize = sm_file_vdi_resize,           \
+	.vdi_attach = sm_file_vdi_attach, .vdi_detach = sm_file_vdi_detach,                  \
 	.vdi_changed_blocks = sm_cbt_changed_blocks
 
 const struct sm_driver sm_file_driver = {

@@ -2,6 +2,7 @@
  * checks that keep every image inside its SR's directory, and running
  * qemu-img safely (argv, no shell, stderr captured for the error). */
 #include "sm.h"
+#include "fs.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
@@ -21,13 +22,14 @@
 
 extern char **environ;
 
-extern const struct sm_driver sm_file_driver, sm_file_alias_driver, sm_iso_driver;
+extern const struct sm_driver sm_file_driver, sm_file_alias_driver, sm_iso_driver, sm_nfs_driver;
 
 /* Adding a driver: its file, and one line here. */
 static const struct sm_driver *const drivers[] = {
 	&sm_file_driver,
 	&sm_file_alias_driver,
 	&sm_iso_driver,
+	&sm_nfs_driver,
 };
 #define NDRIVERS (sizeof drivers / sizeof drivers[0])
 
@@ -69,11 +71,23 @@ static const struct {
 	{SM_E_VDI_SIZE, "VDI Invalid size"},
 	{SM_E_VDI_CLONE, "Failed to clone VDI"},
 	{SM_E_VDI_SNAPSHOT, "Failed to snapshot VDI"},
+	{SM_E_NFS_VERSION, "Required NFS server version unsupported"},
+	{SM_E_NFS_MOUNT, "NFS mount error"},
+	{SM_E_NFS_DELETE, "Failed to remove NFS mount point"},
+	{SM_E_NFS_CREATE, "NFS SR creation error"},
 	{SM_E_CONFIG_LOCATION_MISSING, "The request is missing the location parameter"},
+	{SM_E_CONFIG_SERVERPATH_MISSING, "The request is missing the serverpath parameter"},
+	{SM_E_CONFIG_SERVER_MISSING, "The request is missing the server parameter"},
+	{SM_E_CONFIG_SERVERPATH_BAD, "The serverpath argument is not valid"},
+	{SM_E_NFS_TARGET, "Unable to detect an NFS service on this target."},
+	{SM_E_SMB_MOUNT, "SMB mount error"},
+	{SM_E_DNS, "Incorrect DNS name, unable to resolve."},
 	{SM_E_VDI_RESIZE, "VDI resize failed"},
 	{SM_E_VDI_MISSING, "VDI could not be found"},
 	{SM_E_ISO_LOCATION_MISSING, "'Location' parameter must be specified in Device Configuration"},
 	{SM_E_ISO_MOUNT_FAILURE, "Could not mount the directory specified in Device Configuration"},
+	{SM_E_ISO_SHARENAME_FAILURE, "Could not locate the ISO sharename on the target, or the access permissions may be incorrect."},
+	{SM_E_ISO_LOCATION_STRING, "Incorrect Location string format. String must be in the format SERVER:PATH for NFS targets, or \\\\SERVER\\PATH for CIFS targets"},
 	{SM_E_ISO_LOCAL_PATH, "Invalid local path"},
 };
 
@@ -148,9 +162,12 @@ int sm_sr_open(struct sm_sr *sr, const char *type, const char *uuid, const xv *d
 	memset(sr, 0, sizeof *sr);
 	sr->device_config = device_config ? xv_copy(device_config) : xv_map_new();
 	snprintf(sr->uuid, sizeof sr->uuid, "%s", uuid ? uuid : "");
+	sr->fs = &sm_posix_fs;
 	sr->drv = sm_driver_find(type);
 	if (!sr->drv)
 		return xerr_set(err, "SR_UNKNOWN_DRIVER", type ? type : "", NULL);
+	if (sr->drv->sr_open)
+		return sr->drv->sr_open(sr, err);
 	const char *p = NULL;
 	for (const char *const *k = sr->drv->path_keys; k && *k && !p; k++)
 		p = xv_map_get_str(&sr->device_config, *k);
@@ -170,6 +187,9 @@ int sm_sr_open(struct sm_sr *sr, const char *type, const char *uuid, const xv *d
 
 void sm_sr_close(struct sm_sr *sr)
 {
+	if (sr->drv && sr->drv->sr_close)
+		sr->drv->sr_close(sr);
+	sr->priv = NULL;
 	xv_free(&sr->device_config);
 	free(sr->path);
 	sr->path = NULL;
@@ -221,6 +241,13 @@ int sm_statvfs(const char *path, struct sm_stat *st)
 	st->physical_size = (int64_t)vfs.f_blocks * (int64_t)vfs.f_frsize;
 	st->physical_utilisation = (int64_t)(vfs.f_blocks - vfs.f_bfree) * (int64_t)vfs.f_frsize;
 	return 0;
+}
+
+int sm_sr_statvfs(const struct sm_sr *sr, struct sm_stat *st, int64_t *avail)
+{
+	int64_t a;
+	st->physical_size = st->physical_utilisation = 0;
+	return sm_fs_of(sr)->statvfs(sr, sr->path, st, avail ? avail : &a);
 }
 
 /* ---- running programs ---- */
@@ -372,6 +399,27 @@ void sm_set_qemu_img(const char *path)
 	free(qemu_img_override);
 	qemu_img_override = path ? xstrdup(path) : NULL;
 	pthread_mutex_unlock(&cfg_lock);
+}
+
+static char *run_dir;
+
+void sm_set_run_dir(const char *dir)
+{
+	pthread_mutex_lock(&cfg_lock);
+	free(run_dir);
+	run_dir = dir && *dir ? xstrdup(dir) : NULL;
+	pthread_mutex_unlock(&cfg_lock);
+}
+
+const char *sm_run_dir(void)
+{
+	pthread_mutex_lock(&cfg_lock);
+	const char *d = run_dir;
+	pthread_mutex_unlock(&cfg_lock);
+	if (d)
+		return d;
+	const char *t = getenv("TMPDIR");
+	return t && *t ? t : "/tmp";
 }
 
 static char *qemu_img_binary(void)

@@ -15,14 +15,20 @@
 #include "../base/xv.h"
 
 struct sm_driver;
+struct sm_fs;
 
 /* An SR as a driver sees it: its identity, the PBD's device_config and the
- * directory that config names (checked: absolute, no "." or ".." parts). */
+ * directory that config names (checked: absolute, no "." or ".." parts),
+ * or for a remote share the URL of that directory (nfs://server/path). */
 struct sm_sr {
 	const struct sm_driver *drv;
 	char uuid[UUID_STRLEN + 1];
 	xv device_config; /* owned copy */
 	char *path;       /* owned */
+	/* how the driver reaches path's files (fs.h): local calls unless the
+	 * driver's sr_open chose a remote client; priv is that client's */
+	const struct sm_fs *fs;
+	void *priv;
 	/* SR.sm_config allocation=thick: whole disks are reserved up front,
 	 * not only their metadata (thin provisioning, the default). */
 	bool thick;
@@ -68,6 +74,18 @@ struct sm_driver {
 	const char *image_format; /* of its VDIs, for sm_config image-format */
 	const char *const *path_keys; /* device_config keys naming the directory */
 	const char *const *features;  /* SM.features: name, version, …, NULL */
+	/* SM.configuration: key, description, …, NULL; when NULL, the
+	 * path_keys, each "local directory holding the images" */
+	const char *const *configuration;
+	/* Storage every host reaches (a network share): SR.create makes the
+	 * SR shared whatever the call says. */
+	bool shared;
+
+	/* Optional: fills sr->path (and fs, priv) from device_config when the
+	 * SR is not a local directory named by path_keys; sr_close releases
+	 * what it made. */
+	int (*sr_open)(struct sm_sr *sr, struct xerr *err);
+	void (*sr_close)(struct sm_sr *sr);
 
 	int (*sr_create)(struct sm_sr *sr, struct xerr *err);
 	int (*sr_attach)(struct sm_sr *sr, struct xerr *err);
@@ -180,11 +198,23 @@ enum {
 	SM_E_VDI_SIZE = 79,
 	SM_E_VDI_CLONE = 81,
 	SM_E_VDI_SNAPSHOT = 82,
+	SM_E_NFS_VERSION = 72,
+	SM_E_NFS_MOUNT = 73,
+	SM_E_NFS_CREATE = 88,
+	SM_E_NFS_DELETE = 76,
 	SM_E_CONFIG_LOCATION_MISSING = 94,
+	SM_E_CONFIG_SERVERPATH_MISSING = 101,
+	SM_E_CONFIG_SERVER_MISSING = 102,
+	SM_E_CONFIG_SERVERPATH_BAD = 103,
+	SM_E_NFS_TARGET = 108,
+	SM_E_SMB_MOUNT = 111,
+	SM_E_DNS = 140,
 	SM_E_VDI_RESIZE = 110,
 	SM_E_VDI_MISSING = 144,
 	SM_E_ISO_LOCATION_MISSING = 220,
 	SM_E_ISO_MOUNT_FAILURE = 222,
+	SM_E_ISO_SHARENAME_FAILURE = 224,
+	SM_E_ISO_LOCATION_STRING = 225,
 	SM_E_ISO_LOCAL_PATH = 226,
 };
 
@@ -219,6 +249,12 @@ int sm_qemu_img_many(const char *const *const *args, size_t n, int code, const c
 		     struct xerr *err);
 void sm_set_qemu_img(const char *path);
 
+/* Where drivers keep sockets of helper processes (the daemon's run
+ * directory; $TMPDIR or /tmp until set). sm_run_dir's result stays valid
+ * until the next sm_set_run_dir. */
+void sm_set_run_dir(const char *dir);
+const char *sm_run_dir(void);
+
 /* One lock for image metadata changes (renames, creates, deletes) across
  * drivers: a snapshot's rename-then-create must not interleave with a
  * delete's garbage collection. Not held across long copies. */
@@ -227,6 +263,9 @@ void sm_unlock(void);
 
 /* Free space of the filesystem holding path, as FileSR reports it. */
 int sm_statvfs(const char *path, struct sm_stat *st);
+/* The same through the SR's fs (fs.h), with what its user may still
+ * write in *avail (may be NULL). */
+int sm_sr_statvfs(const struct sm_sr *sr, struct sm_stat *st, int64_t *avail);
 
 /* ---- running VMs ----
  * A disk open in a running QEMU cannot simply have its file renamed and

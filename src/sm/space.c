@@ -49,7 +49,10 @@ int64_t sm_free_space(const char *path)
 
 int sm_space_check(const struct sm_sr *sr, int64_t need, struct xerr *err)
 {
-	int64_t avail = sm_free_space(sr->path);
+	struct sm_stat st;
+	int64_t avail = -1;
+	if (sm_sr_statvfs(sr, &st, &avail) < 0)
+		avail = -1;
 	if (avail < 0 || need <= avail)
 		return 0; /* an unreadable filesystem fails in the operation itself */
 	char r[32], m[32];

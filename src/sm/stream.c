@@ -55,9 +55,12 @@ struct img *img_open(const char *path, const char *format, bool writable, struct
 		sb_putc(&opts, *p);
 	}
 	char *ro_argv[] = {"qemu-nbd", "-r", "--image-opts", opts.buf, NULL};
+	/* a share's URL (nfs://…) has no local file to unlock: opened as is */
+	char *ro_url_argv[] = {"qemu-nbd", "-r", "-f", (char *)fmt, (char *)path, NULL};
 	char *rw_argv[] = {"qemu-nbd", "-f", (char *)fmt, "--cache=writeback", "--discard=unmap",
 			   (char *)path, NULL};
-	int rc = nbd_connect_systemd_socket_activation(h, writable ? rw_argv : ro_argv);
+	int rc = nbd_connect_systemd_socket_activation(h, writable ? rw_argv
+								  : path[0] == '/' ? ro_argv : ro_url_argv);
 	sb_free(&opts);
 	if (rc < 0) {
 		nbd_fail(err, "cannot serve the image");

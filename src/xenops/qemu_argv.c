@@ -1,6 +1,7 @@
 /* qemu_argv: a VM's QEMU command line, built from its vm_spec. Every path is
  * absolute (-daemonize changes to "/"), every device has a stable id named
  * after its Xen counterpart (vbd<position>) so QMP can find it later. */
+#include "qemu_disk.h"
 #include "qemu_int.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
@@ -99,6 +100,24 @@ static bool format_ok(const char *f)
 	return true;
 }
 
+/* A disk on a share an SR driver reaches in userspace (an nfs:// or
+ * nbd+unix:// URL, qemu_disk.c), as -blockdev JSON. */
+static int push_share(struct qemu_argv *a, const struct vm_disk *d, bool ro, struct xerr *err)
+{
+	json_t *file = qemu_disk_file_node(d->path);
+	if (!file)
+		return xerr_internal(err, "disk %d: cannot open '%s'", d->position, d->path);
+	char node[32];
+	snprintf(node, sizeof node, "vbd%d-file", d->position);
+	json_object_set_new(file, "node-name", json_string(node));
+	json_object_set_new(file, "read-only", json_boolean(ro));
+	char *js = json_dumps(file, JSON_COMPACT);
+	json_decref(file);
+	push(a, "%s", js);
+	free(js);
+	return 0;
+}
+
 /* Where a disk goes: emulated IDE for the first four devices of a
  * firmware-booted VM (what an HVM guest without drivers boots from, as
  * qemu-trad gives Xen HVM guests), virtio for the rest and for direct-boot
@@ -116,13 +135,18 @@ static int add_disk(const struct vm_spec *vm, const struct vm_disk *d, int booti
 	if (d->path) {
 		if (!format_ok(d->format))
 			return xerr_internal(err, "disk %d: unknown image format '%s'", d->position, d->format);
-		char *p = esc(d->path);
 		push(a, "-blockdev");
-		push(a, "driver=file,node-name=vbd%d-file,filename=%s,read-only=%s", d->position, p, ro);
+		if (d->path[0] == '/') {
+			char *p = esc(d->path);
+			push(a, "driver=file,node-name=vbd%d-file,filename=%s,read-only=%s", d->position, p,
+			     ro);
+			free(p);
+		} else if (push_share(a, d, ro[1] == 'n', err) < 0) {
+			return -1;
+		}
 		push(a, "-blockdev");
 		push(a, "driver=%s,node-name=vbd%d,file=vbd%d-file,read-only=%s", d->format, d->position,
 		     d->position, ro);
-		free(p);
 	}
 	char drive[32] = "", boot[32] = "";
 	if (d->path)

@@ -3,6 +3,7 @@
  * CD drive's medium inserted or ejected. Devices and nodes are named as at
  * start (device vbd<position>), so a disk plugged live looks to later
  * operations (live snapshots, unplug) like one the VM started with. */
+#include "qemu_disk.h"
 #include "qemu_int.h"
 #include "qmp.h"
 #include "../base/log.h"
@@ -114,10 +115,14 @@ int qemu_disk_plug(struct server *srv, const char *uuid, const struct vm_disk *d
 		goto out;
 	}
 	bool ro = d->read_only;
-	if (qmp_exec(q, "blockdev-add",
-		     json_pack("{ss ss ss sb}", "driver", "file", "node-name", file, "filename", d->path,
-			       "read-only", ro),
-		     NULL, DISK_QMP_TIMEOUT_MS, err) < 0)
+	json_t *fnode = qemu_disk_file_node(d->path); /* a local file or a share's URL */
+	if (!fnode) {
+		xerr_internal(err, "VM %s: cannot open disk '%s'", uuid, d->path);
+		goto out;
+	}
+	json_object_set_new(fnode, "node-name", json_string(file));
+	json_object_set_new(fnode, "read-only", json_boolean(ro));
+	if (qmp_exec(q, "blockdev-add", fnode, NULL, DISK_QMP_TIMEOUT_MS, err) < 0)
 		goto out;
 	if (qmp_exec(q, "blockdev-add",
 		     json_pack("{ss ss ss sb}", "driver", d->format, "node-name", node, "file", file,

@@ -4,6 +4,7 @@
  * stopped) and thaw, reopen opens the overlay as a new node and makes it the
  * disk's top with the open node as its backing (QMP blockdev-snapshot), so
  * the guest's writes land in the overlay from then on. */
+#include "qemu_disk.h"
 #include "qemu_int.h"
 #include "qmp.h"
 #include "../base/log.h"
@@ -107,8 +108,13 @@ static int live_reopen(const char *uuid, const char *userdevice, const struct sm
 	char node[32];
 	snprintf(node, sizeof node, "vbd%ld-s%u", pos, __atomic_add_fetch(&gen, 1, __ATOMIC_RELAXED));
 	/* backing null: blockdev-snapshot gives it the open node */
-	json_t *add = json_pack("{ss ss s{ss ss} sn}", "driver", disk->format, "node-name", node, "file",
-				"driver", "file", "filename", disk->path, "backing");
+	json_t *file = qemu_disk_file_node(disk->path);
+	if (!file) {
+		free(top);
+		return xerr_internal(err, "VM %s: cannot open '%s'", uuid, disk->path);
+	}
+	json_t *add = json_pack("{ss ss so sn}", "driver", disk->format, "node-name", node, "file",
+				file, "backing");
 	int r = qmp_exec(q, "blockdev-add", add, NULL, LIVE_QMP_TIMEOUT_MS, err);
 	if (r == 0) {
 		r = qmp_exec(q, "blockdev-snapshot", json_pack("{ss ss}", "node", top, "overlay", node), NULL,

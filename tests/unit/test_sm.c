@@ -868,6 +868,73 @@ static void test_imgmap_chain(void **state)
 	free(comp);
 }
 
+/* Where remote SRs point, decided when they are opened (no server is
+ * contacted yet): the URL their files are reached by, or SM's error for a
+ * device_config XenServer refuses. */
+static int open_dc(struct sm_sr *sr, const char *type, const char *uuid, const char *const *kv,
+		   struct xerr *e)
+{
+	xv dc = xv_map_new();
+	for (; kv[0]; kv += 2)
+		xv_map_set_str(&dc, kv[0], kv[1]);
+	int rc = sm_sr_open(sr, type, uuid, &dc, e);
+	xv_free(&dc);
+	return rc;
+}
+
+static void expect_path(const char *type, const char *const *kv, const char *path)
+{
+	struct sm_sr sr;
+	struct xerr e = XERR_INIT;
+	assert_int_equal(open_dc(&sr, type, "5d8b3c51-2f3e-4b1a-9c7d-0e6f1a2b3c4d", kv, &e), 0);
+	assert_string_equal(sr.path, path);
+	sm_sr_close(&sr);
+}
+
+static void expect_failure(const char *type, const char *const *kv, const char *code)
+{
+	struct sm_sr sr;
+	struct xerr e = XERR_INIT;
+	assert_int_equal(open_dc(&sr, type, "u", kv, &e), -1);
+	assert_backend_failure(&e, code);
+	sm_sr_close(&sr);
+}
+
+static void test_remote_locations(void **state)
+{
+	(void)state;
+	/* NFS SR: <serverpath>/<sr-uuid> on the export */
+	expect_path("nfs", (const char *const[]){"server", "nas", "serverpath", "/exports/vm/", NULL},
+		    "nfs://nas/exports/vm/5d8b3c51-2f3e-4b1a-9c7d-0e6f1a2b3c4d");
+	expect_path("nfs", (const char *const[]){"server", "10.0.0.5", "serverpath", "/", "nfsversion",
+						 "4.1", NULL},
+		    "nfs://10.0.0.5/5d8b3c51-2f3e-4b1a-9c7d-0e6f1a2b3c4d");
+	/* NFSSR.load's checks, in its order */
+	expect_failure("nfs", (const char *const[]){"serverpath", "/x", NULL}, "102");
+	expect_failure("nfs", (const char *const[]){"server", "nas", NULL}, "101");
+	expect_failure("nfs", (const char *const[]){"server", "nas", "serverpath", "/a/../b", NULL}, "103");
+	expect_failure("nfs", (const char *const[]){"server", "nas", "serverpath", "/x", "nfsversion", "2",
+						    NULL},
+		       "72");
+	expect_failure("nfs", (const char *const[]){"server", "nas/evil", "serverpath", "/x", NULL}, "140");
+	/* ISO SRs: a local directory, NFS server:/path, SMB //server/share */
+	expect_path("iso", (const char *const[]){"location", "/srv/isos", NULL}, "/srv/isos");
+	expect_path("iso", (const char *const[]){"location", "nas:/isos/linux", NULL}, "nfs://nas/isos/linux");
+	expect_path("iso", (const char *const[]){"location", "//nas/isos", NULL}, "smb://nas/isos");
+	expect_path("iso", (const char *const[]){"location", "//nas:4450/isos/linux/", "type", "cifs", NULL},
+		    "smb://nas:4450/isos/linux");
+	expect_path("iso", (const char *const[]){"location", "\\\\nas\\isos", NULL}, "smb://nas/isos");
+	expect_path("iso", (const char *const[]){"location", "nas:/isos", "type", "nfs_iso", NULL},
+		    "nfs://nas/isos");
+	/* a location of the wrong kind for the type given, or no share */
+	expect_failure("iso", (const char *const[]){"location", "nas:/isos", "type", "cifs", NULL}, "225");
+	expect_failure("iso", (const char *const[]){"location", "//nas/isos", "type", "nfs_iso", NULL}, "225");
+	expect_failure("iso", (const char *const[]){"location", "//nas", NULL}, "225");
+	expect_failure("iso", (const char *const[]){"location", "//nas:99999/isos", NULL}, "225");
+	expect_failure("iso", (const char *const[]){"location", "nas:/isos/../etc", NULL}, "225");
+	expect_failure("iso", (const char *const[]){"location", "relative/dir", NULL}, "226");
+}
+
 int main(void)
 {
 	const char *qi[] = {"qemu-img", "--version", NULL};
@@ -894,6 +961,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failures_leave_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_space, setup, teardown),
+		cmocka_unit_test(test_remote_locations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
