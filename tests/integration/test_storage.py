@@ -365,10 +365,14 @@ class StorageTest(unittest.TestCase):
         # the page cache's write-back of the gigabyte just written is not the
         # snapshot's cost (the store's fsync would otherwise wait for it)
         os.sync()
-        t0 = time.monotonic()
+        # O(1) shown by what happens to the files, not by the clock (bench/
+        # times it): the data stays in its inode, which becomes the base,
+        # and the new top holds no data
+        ino = os.stat(p).st_ino
         snap_vm = self.api("VM.snapshot", vm, "snap", [])
-        dt = time.monotonic() - t0
-        self.assertLess(dt, 0.2, "VM.snapshot of a 20 GiB disk with 1 GiB written took %.3fs" % dt)
+        base = os.path.join(os.path.dirname(p), chain(p)[1])
+        self.assertEqual(os.stat(base).st_ino, ino, "the data was copied, not kept in place")
+        self.assertLess(os.stat(p).st_blocks * 512, 2 * MiB, "the new top holds data")
         self.assertTrue(self.api("VM.get_is_a_snapshot", snap_vm))
         svbds = [self.api("VBD.get_record", b) for b in self.api("VM.get_VBDs", snap_vm)]
         sdisk = [b for b in svbds if b["type"] == "Disk" and b["VDI"] != NULL]
@@ -384,20 +388,17 @@ class StorageTest(unittest.TestCase):
         self.assertTrue(reads_pattern(self.path(svdi), 0x61, "0", "1M"))
         self.assertTrue(reads_pattern(self.path(svdi), 0x61, str(1023 * MiB), "1M"))
 
-        t0 = time.monotonic()
         clone_vm = self.api("VM.clone", vm, "clone")
-        dt = time.monotonic() - t0
-        self.assertLess(dt, 0.2, "VM.clone took %.3fs" % dt)
         cvdis = [self.api("VBD.get_VDI", b) for b in self.api("VM.get_VBDs", clone_vm)]
         cvdis = [v for v in cvdis if v != NULL]
         self.assertEqual(len(cvdis), 1)
         self.assertNotEqual(cvdis[0], vdi)
         self.assertFalse(self.api("VDI.get_is_a_snapshot", cvdis[0]))
         self.assertTrue(reads_pattern(self.path(cvdis[0]), 0x61, "0", "1M"))
+        self.assertLess(os.stat(self.path(cvdis[0])).st_blocks * 512, 2 * MiB)
 
-        t0 = time.monotonic()
         self.api("VDI.snapshot", vdi, {})
-        self.assertLess(time.monotonic() - t0, 0.2)
+        self.assertLess(os.stat(p).st_blocks * 512, 2 * MiB)
 
         # no operation marks are left behind
         self.assertEqual(self.api("VM.get_current_operations", vm), {})
