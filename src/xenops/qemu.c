@@ -134,6 +134,11 @@ struct qmp *qemu_vm_qmp(struct qvm *v)
 	return v->qmp;
 }
 
+pid_t qemu_vm_pid(struct qvm *v)
+{
+	return v->pid;
+}
+
 bool qemu_vm_running(struct qvm *v)
 {
 	pthread_mutex_lock(&Q.lock);
@@ -326,6 +331,7 @@ static int destroy_domain(struct qvm *v, struct xerr *err)
 		}
 	}
 	qemu_clean_dir(v->dir);
+	qemu_cgroup_remove(v->uuid);
 	drop(v);
 	return 0;
 }
@@ -782,4 +788,7 @@ const struct xenops_backend xenops_qemu = {
 	.active = q_active,
 	.fini = q_fini,
 	.agent_call = qemu_agent_call,
+	.set_memory_target = qemu_set_memory_target,
+	.set_vcpus = qemu_set_vcpus,
+	.set_vcpu_params = qemu_set_vcpu_params,
 };

@@ -94,6 +94,29 @@ int qemu_load_state(struct qmp *q, const char *path, struct xerr *err);
 struct sm_live_ops;
 extern const struct sm_live_ops qemu_live_ops;
 
+/* The QEMU's pid. */
+pid_t qemu_vm_pid(struct qvm *v);
+
+/* ---- live memory, vCPUs and VCPUs_params (qemu_resources.c) ---- */
+
+int qemu_set_memory_target(struct server *srv, const struct vm_spec *vm, int64_t target,
+			   int64_t *actual, struct xerr *err);
+int qemu_set_vcpus(struct server *srv, const struct vm_spec *vm, int64_t n, int64_t *now,
+		   struct xerr *err);
+int qemu_set_vcpu_params(struct server *srv, const struct vm_spec *vm, const xv *params,
+			 xv *applied, struct xerr *err);
+
+/* ---- the VM's cgroup (qemu_cgroup.c) ---- */
+
+struct vcpu_params;
+/* Puts pid into the VM's cgroup with p's weight and cap (defaults for
+ * those absent): -1 when no cgroup with a cpu controller can be had.
+ * *weight_done / *cap_done: the key was given and written. */
+int qemu_cgroup_apply(const char *uuid, pid_t pid, const struct vcpu_params *p, bool *weight_done,
+		      bool *cap_done);
+/* Removes the VM's cgroup (once its QEMU is gone). */
+void qemu_cgroup_remove(const char *uuid);
+
 /* qemu_agent.c: xenops_backend.agent_call */
 int qemu_agent_call(struct server *srv, const char *vm_uuid, const char *json_cmd, xv *result,
 		    int timeout_ms, struct xerr *err);

@@ -80,6 +80,19 @@ struct xenops_backend {
 	 * backend has no guest agent (the simulator). */
 	int (*agent_call)(struct server *srv, const char *vm_uuid, const char *json_cmd, xv *result,
 			  int timeout_ms, struct xerr *err);
+	/* Optional live changes of a running VM (NULL: not supported).
+	 * The guest's memory target (balloon) in bytes; *actual gets what the
+	 * guest holds once it has moved there (or stopped trying). */
+	int (*set_memory_target)(struct server *srv, const struct vm_spec *vm, int64_t target,
+				 int64_t *actual, struct xerr *err);
+	/* Hot-plugs or unplugs vCPUs to n (1..VCPUs_max, checked by the VM
+	 * logic); *now gets the count present afterwards, -1 if unknown. */
+	int (*set_vcpus)(struct server *srv, const struct vm_spec *vm, int64_t n, int64_t *now,
+			 struct xerr *err);
+	/* Applies VCPUs_params (weight, cap, mask); *applied (owned) gets the
+	 * keys that took effect with their values — only those. */
+	int (*set_vcpu_params)(struct server *srv, const struct vm_spec *vm, const xv *params,
+			       xv *applied, struct xerr *err);
 };
 
 /* ---- what backends report to the VM logic (src/api/vm_events.c) ---- */
