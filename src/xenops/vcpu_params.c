@@ -30,10 +30,11 @@ static bool number(const char *s, int64_t *out)
 static bool cpu_list(const char *s, size_t len, cpu_set_t *set)
 {
 	CPU_ZERO(set);
-	char *copy = strndup(s, len), *save = NULL;
+	char *copy = strndup(s, len), *rest = copy;
 	bool ok = copy != NULL, any = false;
-	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && ok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	/* strsep, not strtok: "1,,2" and "1," have an empty item, refused */
+	for (char *tok = rest ? strsep(&rest, ",") : NULL; tok && ok;
+	     tok = rest ? strsep(&rest, ",") : NULL) {
 		int64_t a, b;
 		char *dash = strchr(tok, '-');
 		if (dash)
