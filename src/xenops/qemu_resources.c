@@ -9,6 +9,7 @@
 #include "vcpu_params.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../server/server.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -142,8 +143,59 @@ static int cpus_present(struct qmp *q, int64_t *n, char **highest, struct xerr *
 	return 0;
 }
 
-static int plug(struct qmp *q, const struct vm_spec *vm, int64_t want, int64_t have, struct xerr *err)
+/* Under TCG, QEMU (7.2) gives each vCPU thread it ever starts one of
+ * maxcpus translation contexts and never takes one back on unplug: a plug
+ * past that aborts QEMU. The threads started so far are counted in the run
+ * directory (so a restarted xenond knows), and such a plug is refused. */
+static bool under_tcg(struct qmp *q)
 {
+	json_t *r = NULL;
+	struct xerr e = XERR_INIT;
+	bool tcg = qmp_exec(q, "query-kvm", NULL, &r, RES_QMP_TIMEOUT_MS, &e) == 0 &&
+		   !json_is_true(json_object_get(r, "enabled"));
+	json_decref(r);
+	xerr_clear(&e);
+	return tcg;
+}
+
+static int64_t threads_started(const char *dir, int64_t present)
+{
+	char *p = qemu_file(dir, "vcpu-threads");
+	FILE *f = fopen(p, "re");
+	long long n = -1;
+	if (f) {
+		if (fscanf(f, "%lld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	free(p);
+	return n > present ? n : present;
+}
+
+static void threads_record(const char *dir, int64_t n)
+{
+	char *p = qemu_file(dir, "vcpu-threads");
+	FILE *f = fopen(p, "we");
+	if (f) {
+		fprintf(f, "%lld\n", (long long)n);
+		fclose(f);
+	}
+	free(p);
+}
+
+static int plug(struct qmp *q, const struct vm_spec *vm, const char *dir, int64_t want, int64_t have,
+		struct xerr *err)
+{
+	bool tcg = under_tcg(q);
+	int64_t started = tcg ? threads_started(dir, have) : 0;
+	if (tcg && started + (want - have) > vm->vcpus_max) {
+		char *m = xasprintf("this VM's QEMU runs under TCG, which cannot start another vCPU after "
+				    "a vCPU unplug (%lld of %lld vCPU threads used): reboot the VM to get "
+				    "%lld vCPUs", (long long)started, (long long)vm->vcpus_max, (long long)want);
+		xerr_set(err, "OPERATION_NOT_ALLOWED", m, NULL);
+		free(m);
+		return -1;
+	}
 	json_t *r = NULL;
 	if (qmp_exec(q, "query-hotpluggable-cpus", NULL, &r, RES_QMP_TIMEOUT_MS, err) < 0)
 		return -1;
@@ -176,6 +228,8 @@ static int plug(struct qmp *q, const struct vm_spec *vm, int64_t want, int64_t h
 		json_object_set_new(args, "driver", json_string(free_slots[k].type));
 		json_object_set_new(args, "id", json_string(id));
 		rc = qmp_exec(q, "device_add", args, NULL, RES_QMP_TIMEOUT_MS, err);
+		if (rc == 0 && tcg)
+			threads_record(dir, ++started);
 	}
 	free(free_slots);
 	json_decref(r);
@@ -215,17 +269,18 @@ static int unplug(struct qmp *q, const struct vm_spec *vm, int64_t want, int64_t
 int qemu_set_vcpus(struct server *srv, const struct vm_spec *vm, int64_t n, int64_t *now,
 		   struct xerr *err)
 {
-	(void)srv;
 	struct qmp *q;
 	struct qvm *v = claim_qmp(vm, &q, err);
 	if (!v)
 		return -1;
 	int64_t have = 0;
 	int rc = cpus_present(q, &have, NULL, err);
+	char *dir = qemu_vm_dir(srv->cfg.run_dir, vm->uuid);
 	if (rc == 0 && n > have)
-		rc = plug(q, vm, n, have, err);
+		rc = plug(q, vm, dir, n, have, err);
 	else if (rc == 0 && n < have)
 		rc = unplug(q, vm, n, have, err);
+	free(dir);
 	/* what is there now, whatever happened */
 	struct xerr e2 = XERR_INIT;
 	if (cpus_present(q, now, NULL, &e2) < 0)
