@@ -64,6 +64,25 @@ void vm_record_vcpu_params(struct db_txn *t, struct db_obj *vm, const xv *applie
 		       applied && applied->kind == XV_MAP ? xv_copy(applied) : xv_map_new());
 }
 
+void xenops_report_memory(struct server *srv, const char *vm_uuid, int64_t actual)
+{
+	struct db_txn *t = db_begin(srv->db);
+	struct db_obj *vm = db_lookup_uuid(srv->db, SC_C_VM, vm_uuid);
+	const char *ps = vm ? db_peek_str(vm, SC_F_VM__power_state) : "";
+	struct db_obj *m = vm ? metrics_of(t, vm) : NULL;
+	if (!m || (strcmp(ps, "Running") != 0 && strcmp(ps, "Paused") != 0) ||
+	    db_peek_int(m, SC_F_VM_metrics__memory_actual) == actual) {
+		db_abort(t);
+		return;
+	}
+	db_set_int(t, m, SC_F_VM_metrics__memory_actual, actual);
+	db_set(t, m, SC_F_VM_metrics__last_updated, xv_time(time(NULL)));
+	struct xerr e = XERR_INIT;
+	if (db_commit(t, &e) < 0)
+		log_warn("vm %s: recording memory_actual: %s", vm_uuid, e.code);
+	xerr_clear(&e);
+}
+
 /* ---- memory ---- */
 
 /* The dynamic range: on a halted VM the record only; on a running one the

@@ -44,6 +44,8 @@ struct qvm {
 	bool busy;        /* an operation owns it; the dispatcher waits */
 	bool handled;     /* the current state was given to the VM logic */
 	int64_t retry_at; /* ms: when the dispatcher may try again */
+	int64_t balloon_actual; /* BALLOON_CHANGE: for VM_metrics.memory_actual */
+	bool balloon_dirty;     /* not yet reported */
 	struct qvm *next;
 };
 
@@ -201,6 +203,13 @@ static void on_event(void *arg, const char *name, json_t *data)
 							      : Q_SHUTDOWN);
 	} else if (!strcmp(name, "GUEST_PANICKED")) {
 		set_state(v, Q_CRASHED);
+	} else if (!strcmp(name, "BALLOON_CHANGE")) {
+		/* the dispatcher reports it: the store is not for this thread */
+		pthread_mutex_lock(&Q.lock);
+		v->balloon_actual = (int64_t)json_integer_value(json_object_get(data, "actual"));
+		v->balloon_dirty = true;
+		pthread_cond_broadcast(&Q.cond);
+		pthread_mutex_unlock(&Q.lock);
 	}
 }
 
@@ -249,6 +258,20 @@ static void *dispatcher_main(void *arg)
 	while (!Q.stopping) {
 		int64_t now = now_ms(), wake = now + 1000;
 		struct qvm *pick = NULL;
+		struct qvm *ballooned = NULL;
+		for (struct qvm *v = Q.vms; v && !ballooned; v = v->next)
+			if (v->balloon_dirty)
+				ballooned = v;
+		if (ballooned) {
+			char buuid[40];
+			memcpy(buuid, ballooned->uuid, sizeof buuid);
+			int64_t actual = ballooned->balloon_actual;
+			ballooned->balloon_dirty = false;
+			pthread_mutex_unlock(&Q.lock);
+			xenops_report_memory(Q.srv, buuid, actual);
+			pthread_mutex_lock(&Q.lock);
+			continue;
+		}
 		for (struct qvm *v = Q.vms; v && !pick; v = v->next) {
 			/* an adopted QEMU without a monitor tells nothing: its
 			 * process is all there is to watch */

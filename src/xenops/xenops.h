@@ -110,6 +110,10 @@ enum xenops_event {
  * is in progress — report again once it has finished. */
 int xenops_report(struct server *srv, const char *vm_uuid, enum xenops_event ev);
 
+/* What the guest holds now (bytes), as its balloon driver moved it:
+ * VM_metrics.memory_actual of a live VM follows (api/vm_resources.c). */
+void xenops_report_memory(struct server *srv, const char *vm_uuid, int64_t actual);
+
 /* A domain found alive at start. */
 struct xenops_domain {
 	char uuid[40];

@@ -214,6 +214,14 @@ def test_1_memory_live(self):
     _wait_agent(self, vm)
     self.wait_for(lambda: abs(_mem_total_kib(self, vm) - low) <= 2048, 30, interval=0.5,
                   msg="guest ballooned to 160 MiB at boot")
+    # memory_actual follows what the guest does, with no call: its balloon
+    # driver unloaded gives all memory back, loaded again takes it
+    _sh(self, vm, "rmmod virtio_balloon")
+    self.wait_for(lambda: _metrics(self, vm)["memory_actual"] == 256 * MiB, 20, interval=0.2,
+                  msg="memory_actual 256 MiB after the guest's balloon went")
+    _sh(self, vm, "modprobe virtio_balloon")
+    self.wait_for(lambda: abs(_metrics(self, vm)["memory_actual"] - 160 * MiB) <= MiB, 20, interval=0.2,
+                  msg="memory_actual back to 160 MiB")
     self.api.VM.hard_shutdown(vm)
     self.assert_no_qemu(vm, files_gone=False)
 
