@@ -252,6 +252,7 @@ void vm_record_halted(struct db_txn *t, struct db_obj *vm, const char *state)
 	if (m) {
 		db_set_int(t, m, SC_F_VM_metrics__memory_actual, 0);
 		db_set_int(t, m, SC_F_VM_metrics__VCPUs_number, 0);
+		db_set(t, m, SC_F_VM_metrics__VCPUs_params, xv_map_new()); /* none applied */
 		db_set(t, m, SC_F_VM_metrics__last_updated, xv_time(time(NULL)));
 	}
 }

@@ -340,6 +340,7 @@ def test_2_vcpus_live(self):
     if cg:
         self.assertFalse(os.path.exists(cg), cg + " left behind")
     self.assertEqual(_metrics(self, vm)["VCPUs_number"], 0)
+    self.assertEqual(_metrics(self, vm)["VCPUs_params"], {})
 
 
 @_test
