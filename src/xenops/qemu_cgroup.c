@@ -128,12 +128,10 @@ static char *v1_cgroup(const char *root, const char *uuid)
 	return dir;
 }
 
-int qemu_cgroup_apply(const char *uuid, pid_t pid, const struct vcpu_params *p, bool *weight_done,
-		      bool *cap_done)
+int qemu_cgroup_apply_at(const char *v2, const char *v1, const char *uuid, pid_t pid,
+			 const struct vcpu_params *p, bool *weight_done, bool *cap_done)
 {
 	*weight_done = *cap_done = false;
-	char *v2 = NULL, *v1 = NULL;
-	find_mounts(&v2, &v1);
 	char *dir = v2 ? v2_cgroup(v2, uuid) : NULL;
 	bool is_v2 = dir != NULL;
 	if (!dir && v1)
@@ -142,8 +140,6 @@ int qemu_cgroup_apply(const char *uuid, pid_t pid, const struct vcpu_params *p, 
 		log_warn("qemu %s: VCPUs_params weight/cap not applied: no cgroup cpu controller "
 			 "(cgroup v2 at %s lacks it, no v1 cpu hierarchy)",
 			 uuid, v2 ? v2 : "(none)");
-		free(v2);
-		free(v1);
 		return -1;
 	}
 	/* absent keys go back to the defaults: the map is the whole truth */
@@ -182,15 +178,32 @@ int qemu_cgroup_apply(const char *uuid, pid_t pid, const struct vcpu_params *p, 
 	*weight_done = wok && p->has_weight;
 	*cap_done = cok && p->has_cap;
 	free(dir);
+	return moved ? 0 : -1;
+}
+
+int qemu_cgroup_apply(const char *uuid, pid_t pid, const struct vcpu_params *p, bool *weight_done,
+		      bool *cap_done)
+{
+	char *v2 = NULL, *v1 = NULL;
+	find_mounts(&v2, &v1);
+	int r = qemu_cgroup_apply_at(v2, v1, uuid, pid, p, weight_done, cap_done);
 	free(v2);
 	free(v1);
-	return moved ? 0 : -1;
+	return r;
 }
 
 void qemu_cgroup_remove(const char *uuid)
 {
-	char *roots[2];
-	find_mounts(&roots[0], &roots[1]);
+	char *v2 = NULL, *v1 = NULL;
+	find_mounts(&v2, &v1);
+	qemu_cgroup_remove_at(v2, v1, uuid);
+	free(v2);
+	free(v1);
+}
+
+void qemu_cgroup_remove_at(const char *v2, const char *v1, const char *uuid)
+{
+	const char *roots[2] = {v2, v1};
 	for (int i = 0; i < 2; i++) {
 		if (!roots[i])
 			continue;
@@ -201,6 +214,5 @@ void qemu_cgroup_remove(const char *uuid)
 		if (access(dir, F_OK) == 0)
 			log_warn("cgroup: cannot remove %s: %s", dir, strerror(errno));
 		free(dir);
-		free(roots[i]);
 	}
 }

@@ -116,6 +116,11 @@ int qemu_cgroup_apply(const char *uuid, pid_t pid, const struct vcpu_params *p, 
 		      bool *cap_done);
 /* Removes the VM's cgroup (once its QEMU is gone). */
 void qemu_cgroup_remove(const char *uuid);
+/* The same with the cgroup v2 mount and the v1 cpu hierarchy given (NULL:
+ * absent) rather than found in /proc/self/mounts. */
+int qemu_cgroup_apply_at(const char *v2root, const char *v1cpu_root, const char *uuid, pid_t pid,
+			 const struct vcpu_params *p, bool *weight_done, bool *cap_done);
+void qemu_cgroup_remove_at(const char *v2root, const char *v1cpu_root, const char *uuid);
 
 /* qemu_agent.c: xenops_backend.agent_call */
 int qemu_agent_call(struct server *srv, const char *vm_uuid, const char *json_cmd, xv *result,
