@@ -303,7 +303,9 @@ def test_2_vcpus_live(self):
         self.assertNotIn("weight", _metrics(self, vm)["VCPUs_params"])
 
     # unplug: 2 -> 1, the guest lets the CPU go
+    t = time.monotonic()
     self.api.VM.set_VCPUs_number_live(vm, 1)
+    self.timings["vCPU unplug (guest acknowledged)"] = time.monotonic() - t
     self.assertEqual(_guest_cpus(self, vm), ["cpu0"])
     self.assertEqual(_metrics(self, vm)["VCPUs_number"], 1)
     self.assertEqual(len(vcpu_threads(pid)), 1)
@@ -356,6 +358,21 @@ def test_3_memory_that_does_not_fit(self):
     self.assertEqual(self.api.VM.get_power_state(vm), "Halted")
     self.assertEqual(qemu_of_uuid(uuid), [])
     self.assertFalse(os.path.exists(self.vm_dir(vm)))
+
+    # the running VMs' dynamic_max (and overheads) count: one that fits an
+    # empty host is refused next to a running one, by exactly its share
+    host = self.api.host.get_all()[0]
+    free_before = self.api.host.compute_free_memory(host)
+    other = self.new_vm("res-other", mem=256 * MiB)
+    self.api.VM.start(other, False, False)
+    share = 256 * MiB + self.api.VM.get_memory_overhead(other)
+    self.assertEqual(self.api.host.compute_free_memory(host), free_before - share)
+    fits_alone = free_before - 64 * MiB
+    self.api.VM.set_memory_limits(vm, 128 * MiB, fits_alone, fits_alone, fits_alone)
+    e = self.assertXapiError("HOST_NOT_ENOUGH_FREE_MEMORY", self.api.VM.start, vm, False, False)
+    self.assertEqual([int(x) for x in e.params], [fits_alone, free_before - share])
+    self.assertEqual(qemu_of_uuid(uuid), [])
+    self.api.VM.hard_shutdown(other)
 
 
 # ---- the simulator: API paths without a guest ----
