@@ -73,6 +73,8 @@ static const struct {
 	{"revert", ALL_STATES, "halted, paused, suspended, running", true},
 	{"power_state_reset", ALL_STATES, "halted, paused, suspended, running", false},
 	{"changing_static_range", PS_HALTED, "halted", true},
+	{"changing_memory_limits", PS_HALTED, "halted", true},
+	{"changing_VCPUs", PS_HALTED, "halted", true},
 	{"changing_dynamic_range", PS_HALTED | PS_RUNNING, "halted, running", true},
 	{"changing_shadow_memory", PS_HALTED, "halted", true},
 	{"changing_NVRAM", PS_HALTED, "halted", true},
@@ -178,6 +180,21 @@ static void spec_from(struct db_obj *vm, struct vm_spec *s)
 	s->boot_order = xstrdup(order && *order ? order : "cd");
 }
 
+int vm_op_begin(struct db_txn *t, struct db_obj *vm, const char *op, const char *token, struct xerr *err)
+{
+	return begin_op(t, vm, op, token, err);
+}
+
+void vm_op_end(struct db_txn *t, struct db_obj *vm, const char *token)
+{
+	end_op(t, vm, token);
+}
+
+void vm_spec_of(struct db_obj *vm, struct vm_spec *s)
+{
+	spec_from(vm, s);
+}
+
 /* Domids grow like Xen's, so a vif name is not reused right away. */
 int64_t vm_next_domid(struct db *db)
 {
@@ -235,6 +252,7 @@ void vm_record_halted(struct db_txn *t, struct db_obj *vm, const char *state)
 	if (m) {
 		db_set_int(t, m, SC_F_VM_metrics__memory_actual, 0);
 		db_set_int(t, m, SC_F_VM_metrics__VCPUs_number, 0);
+		db_set(t, m, SC_F_VM_metrics__VCPUs_params, xv_map_new()); /* none applied */
 		db_set(t, m, SC_F_VM_metrics__last_updated, xv_time(time(NULL)));
 	}
 }
@@ -245,22 +263,30 @@ static int64_t vm_footprint(const struct db_obj *vm)
 	return db_peek_int(vm, SC_F_VM__memory_dynamic_max) + db_peek_int(vm, SC_F_VM__memory_overhead);
 }
 
-static int check_host_memory(struct server *srv, struct db_obj *vm, struct xerr *err)
+int64_t vm_host_free_memory(struct server *srv, const struct db_obj *except)
 {
 	struct db *db = srv->db;
 	struct db_obj *host = db_lookup_cls(db, SC_C_host, srv->host_ref);
 	struct db_obj *hm = host ? db_lookup_cls(db, SC_C_host_metrics,
 						 db_peek_str(host, SC_F_host__metrics)) : NULL;
 	if (!hm)
-		return 0;
+		return -1;
 	int64_t free_mem = db_peek_int(hm, SC_F_host_metrics__memory_total) -
 			   db_peek_int(host, SC_F_host__memory_overhead);
 	for (struct db_obj *o = db_first(db, SC_C_VM); o; o = db_next(o)) {
 		int ps = power_bit(db_peek_str(o, SC_F_VM__power_state));
-		if (o != vm && (ps & (PS_RUNNING | PS_PAUSED)) &&
+		if (o != except && (ps & (PS_RUNNING | PS_PAUSED)) &&
 		    strcmp(db_peek_str(o, SC_F_VM__resident_on), srv->host_ref) == 0)
 			free_mem -= vm_footprint(o);
 	}
+	return free_mem;
+}
+
+static int check_host_memory(struct server *srv, struct db_obj *vm, struct xerr *err)
+{
+	int64_t free_mem = vm_host_free_memory(srv, vm);
+	if (free_mem == -1)
+		return 0;
 	int64_t need = vm_footprint(vm);
 	if (need > free_mem) {
 		char n[32], a[32];
@@ -386,12 +412,14 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 	memcpy(ref, vm->ref, sizeof ref);
 	struct vm_spec spec;
 	spec_from(vm, &spec);
+	xv vcpu_params = xv_copy(db_peek(vm, SC_F_VM__VCPUs_params));
 	struct vm_build *build = NULL;
 	if (builds_domain(l)) {
 		spec.domid = vm_next_domid(db);
 		if (vm_boot_files(srv, &spec, err) < 0 || !(build = vm_build_collect(srv, vm, err))) {
 			db_abort(t);
 			vm_spec_free(&spec);
+			xv_free(&vcpu_params);
 			return -1;
 		}
 	} else if (ends_domain(l)) {
@@ -403,12 +431,16 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 	if (db_commit(t, err) < 0) {
 		vm_spec_free(&spec);
 		vm_build_free(build);
+		xv_free(&vcpu_params);
 		return -1;
 	}
 
 	int r = builds_domain(l) ? vm_build_attach(build, &spec, err) : 0;
 	if (r == 0)
 		r = backend_do(srv, l, &spec, paused, err);
+	xv vcpu_applied = XV_NIL_INIT; /* VCPUs_params as the new domain took them */
+	if (r == 0 && builds_domain(l))
+		vm_apply_vcpu_params(srv, &spec, &vcpu_params, &vcpu_applied);
 	if ((r < 0 && (l == L_START || l == L_RESUME)) || (r == 0 && ends_domain(l)))
 		vm_build_detach(build);
 	/* a reboot that failed after the old domain went leaves none */
@@ -423,10 +455,14 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 			record_outcome(t, vm, srv, l, paused, spec.domid);
 		else if (gone)
 			vm_record_halted(t, vm, "Halted");
+		if (r == 0 && builds_domain(l))
+			vm_record_vcpu_params(t, vm, &vcpu_applied);
 		end_op(t, vm, token);
 	}
 	vm_spec_free(&spec);
 	vm_build_free(build);
+	xv_free(&vcpu_params);
+	xv_free(&vcpu_applied);
 	if (db_commit(t, &e2) < 0 && r == 0) {
 		xerr_move(err, &e2);
 		return -1;
@@ -519,4 +555,5 @@ void api_vm_init(void)
 	rpc_register("VM", "power_state_reset", vm_power_state_reset, 0);
 	rpc_register("VM", "create", vm_create, 0);
 	vm_copy_init();
+	vm_resources_init();
 }

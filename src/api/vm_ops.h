@@ -34,6 +34,26 @@ void vm_consoles_destroy(struct db_txn *t, struct db_obj *vm);
 /* A domid no VM holds, growing like Xen's. Inside a transaction. */
 int64_t vm_next_domid(struct db *db);
 
+/* Marks op on vm under token (after vm_check_op), and unmarks it. */
+int vm_op_begin(struct db_txn *t, struct db_obj *vm, const char *op, const char *token,
+		struct xerr *err);
+void vm_op_end(struct db_txn *t, struct db_obj *vm, const char *token);
+/* What the backend needs of vm, copied out of the store. */
+void vm_spec_of(struct db_obj *vm, struct vm_spec *s);
+/* Host memory left for guests, counting every running or paused VM here
+ * but except (dynamic_max + overhead each) and the host's overhead; -1
+ * when the host has no metrics. */
+int64_t vm_host_free_memory(struct server *srv, const struct db_obj *except);
+
+/* ---- live memory and vCPUs (vm_resources.c) ---- */
+
+void vm_resources_init(void);
+/* Applies VCPUs_params to a domain just built (backend permitting);
+ * *applied gets the keys that took effect. */
+void vm_apply_vcpu_params(struct server *srv, const struct vm_spec *s, const xv *params, xv *applied);
+/* VM_metrics.VCPUs_params := applied (a map; NIL counts as empty). */
+void vm_record_vcpu_params(struct db_txn *t, struct db_obj *vm, const xv *applied);
+
 /* ---- building a domain (vm_build.c) ---- */
 
 /* Resolves a direct-boot VM's PV_kernel and PV_ramdisk inside the host's

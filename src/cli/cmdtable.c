@@ -156,6 +156,8 @@ void xe_cmdtable_init(void)
 		add(&xe_transfer_cmds[i]);
 	for (size_t i = 0; i < xe_console_ncmds; i++)
 		add(&xe_console_cmds[i]);
+	for (size_t i = 0; i < xe_resource_ncmds; i++)
+		add(&xe_resource_cmds[i]);
 	for (int i = 0; i < xe_nclasses; i++)
 		gen_class(&xe_classes[i]);
 	qsort(table, ntable, sizeof *table, by_name);

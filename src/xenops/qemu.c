@@ -44,6 +44,8 @@ struct qvm {
 	bool busy;        /* an operation owns it; the dispatcher waits */
 	bool handled;     /* the current state was given to the VM logic */
 	int64_t retry_at; /* ms: when the dispatcher may try again */
+	int64_t balloon_actual; /* BALLOON_CHANGE: for VM_metrics.memory_actual */
+	bool balloon_dirty;     /* not yet reported */
 	struct qvm *next;
 };
 
@@ -134,6 +136,11 @@ struct qmp *qemu_vm_qmp(struct qvm *v)
 	return v->qmp;
 }
 
+pid_t qemu_vm_pid(struct qvm *v)
+{
+	return v->pid;
+}
+
 bool qemu_vm_running(struct qvm *v)
 {
 	pthread_mutex_lock(&Q.lock);
@@ -196,6 +203,13 @@ static void on_event(void *arg, const char *name, json_t *data)
 							      : Q_SHUTDOWN);
 	} else if (!strcmp(name, "GUEST_PANICKED")) {
 		set_state(v, Q_CRASHED);
+	} else if (!strcmp(name, "BALLOON_CHANGE")) {
+		/* the dispatcher reports it: the store is not for this thread */
+		pthread_mutex_lock(&Q.lock);
+		v->balloon_actual = (int64_t)json_integer_value(json_object_get(data, "actual"));
+		v->balloon_dirty = true;
+		pthread_cond_broadcast(&Q.cond);
+		pthread_mutex_unlock(&Q.lock);
 	}
 }
 
@@ -244,6 +258,20 @@ static void *dispatcher_main(void *arg)
 	while (!Q.stopping) {
 		int64_t now = now_ms(), wake = now + 1000;
 		struct qvm *pick = NULL;
+		struct qvm *ballooned = NULL;
+		for (struct qvm *v = Q.vms; v && !ballooned; v = v->next)
+			if (v->balloon_dirty)
+				ballooned = v;
+		if (ballooned) {
+			char buuid[40];
+			memcpy(buuid, ballooned->uuid, sizeof buuid);
+			int64_t actual = ballooned->balloon_actual;
+			ballooned->balloon_dirty = false;
+			pthread_mutex_unlock(&Q.lock);
+			xenops_report_memory(Q.srv, buuid, actual);
+			pthread_mutex_lock(&Q.lock);
+			continue;
+		}
 		for (struct qvm *v = Q.vms; v && !pick; v = v->next) {
 			/* an adopted QEMU without a monitor tells nothing: its
 			 * process is all there is to watch */
@@ -326,6 +354,7 @@ static int destroy_domain(struct qvm *v, struct xerr *err)
 		}
 	}
 	qemu_clean_dir(v->dir);
+	qemu_cgroup_remove(v->uuid);
 	drop(v);
 	return 0;
 }
@@ -785,4 +814,7 @@ const struct xenops_backend xenops_qemu = {
 	.disk_plug = qemu_disk_plug,
 	.disk_unplug = qemu_disk_unplug,
 	.cd_change = qemu_cd_change,
+	.set_memory_target = qemu_set_memory_target,
+	.set_vcpus = qemu_set_vcpus,
+	.set_vcpu_params = qemu_set_vcpu_params,
 };

@@ -99,6 +99,33 @@ int qemu_disk_plug(struct server *srv, const char *uuid, const struct vm_disk *d
 int qemu_disk_unplug(struct server *srv, const char *uuid, int position, bool force, const char *vbd_ref,
 		     struct xerr *err);
 int qemu_cd_change(struct server *srv, const char *uuid, const struct vm_disk *d, struct xerr *err);
+/* The QEMU's pid. */
+pid_t qemu_vm_pid(struct qvm *v);
+
+/* ---- live memory, vCPUs and VCPUs_params (qemu_resources.c) ---- */
+
+int qemu_set_memory_target(struct server *srv, const struct vm_spec *vm, int64_t target,
+			   int64_t *actual, struct xerr *err);
+int qemu_set_vcpus(struct server *srv, const struct vm_spec *vm, int64_t n, int64_t *now,
+		   struct xerr *err);
+int qemu_set_vcpu_params(struct server *srv, const struct vm_spec *vm, const xv *params,
+			 xv *applied, struct xerr *err);
+
+/* ---- the VM's cgroup (qemu_cgroup.c) ---- */
+
+struct vcpu_params;
+/* Puts pid into the VM's cgroup with p's weight and cap (defaults for
+ * those absent): -1 when no cgroup with a cpu controller can be had.
+ * *weight_done / *cap_done: the key was given and written. */
+int qemu_cgroup_apply(const char *uuid, pid_t pid, const struct vcpu_params *p, bool *weight_done,
+		      bool *cap_done);
+/* Removes the VM's cgroup (once its QEMU is gone). */
+void qemu_cgroup_remove(const char *uuid);
+/* The same with the cgroup v2 mount and the v1 cpu hierarchy given (NULL:
+ * absent) rather than found in /proc/self/mounts. */
+int qemu_cgroup_apply_at(const char *v2root, const char *v1cpu_root, const char *uuid, pid_t pid,
+			 const struct vcpu_params *p, bool *weight_done, bool *cap_done);
+void qemu_cgroup_remove_at(const char *v2root, const char *v1cpu_root, const char *uuid);
 
 /* qemu_agent.c: xenops_backend.agent_call */
 int qemu_agent_call(struct server *srv, const char *vm_uuid, const char *json_cmd, xv *result,

@@ -234,7 +234,8 @@ void qemu_write_domid(const char *dir, int64_t domid)
 void qemu_clean_dir(const char *dir)
 {
 	static const char *const names[] = {"qmp.sock", "vnc.sock", "serial.sock", "ga.sock",
-					    "qemu.pid", "domid", "OVMF_VARS.fd", "qemu.log", NULL};
+					    "qemu.pid", "domid", "OVMF_VARS.fd", "qemu.log",
+					    "vcpu-threads", NULL};
 	for (const char *const *n = names; *n; n++) {
 		char *p = qemu_file(dir, *n);
 		unlink(p);

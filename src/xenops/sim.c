@@ -29,6 +29,35 @@ static int sim_simple(struct server *srv, const struct vm_spec *vm, struct xerr 
 	return 0;
 }
 
+/* Live changes: the simulated guest does at once what it is asked. */
+static int sim_memory(struct server *srv, const struct vm_spec *vm, int64_t target, int64_t *actual,
+		      struct xerr *err)
+{
+	(void)srv, (void)vm, (void)err;
+	*actual = target;
+	return 0;
+}
+
+static int sim_vcpus(struct server *srv, const struct vm_spec *vm, int64_t n, int64_t *now,
+		     struct xerr *err)
+{
+	(void)srv, (void)vm, (void)err;
+	*now = n;
+	return 0;
+}
+
+static int sim_vcpu_params(struct server *srv, const struct vm_spec *vm, const xv *params,
+			   xv *applied, struct xerr *err)
+{
+	(void)srv, (void)vm, (void)err;
+	*applied = xv_map_new();
+	static const char *const keys[] = {"weight", "cap", "mask"};
+	for (int i = 0; i < 3; i++)
+		if (xv_map_get_str(params, keys[i]))
+			xv_map_set_str(applied, keys[i], xv_map_get_str(params, keys[i]));
+	return 0;
+}
+
 const struct xenops_backend xenops_sim = {
 	.name = "sim",
 	.init = sim_init,
@@ -39,4 +68,7 @@ const struct xenops_backend xenops_sim = {
 	.unpause = sim_simple,
 	.suspend = sim_simple,
 	.resume = sim_start,
+	.set_memory_target = sim_memory,
+	.set_vcpus = sim_vcpus,
+	.set_vcpu_params = sim_vcpu_params,
 };

@@ -89,6 +89,19 @@ struct xenops_backend {
 	int (*disk_unplug)(struct server *srv, const char *vm_uuid, int position, bool force,
 			   const char *vbd_ref, struct xerr *err);
 	int (*cd_change)(struct server *srv, const char *vm_uuid, const struct vm_disk *d, struct xerr *err);
+	/* Optional live changes of a running VM (NULL: not supported).
+	 * The guest's memory target (balloon) in bytes; *actual gets what the
+	 * guest holds once it has moved there (or stopped trying). */
+	int (*set_memory_target)(struct server *srv, const struct vm_spec *vm, int64_t target,
+				 int64_t *actual, struct xerr *err);
+	/* Hot-plugs or unplugs vCPUs to n (1..VCPUs_max, checked by the VM
+	 * logic); *now gets the count present afterwards, -1 if unknown. */
+	int (*set_vcpus)(struct server *srv, const struct vm_spec *vm, int64_t n, int64_t *now,
+			 struct xerr *err);
+	/* Applies VCPUs_params (weight, cap, mask); *applied (owned) gets the
+	 * keys that took effect with their values — only those. */
+	int (*set_vcpu_params)(struct server *srv, const struct vm_spec *vm, const xv *params,
+			       xv *applied, struct xerr *err);
 };
 
 /* ---- what backends report to the VM logic (src/api/vm_events.c) ---- */
@@ -105,6 +118,10 @@ enum xenops_event {
  * 0 when done (or nothing was to be done), 1 while an operation on the VM
  * is in progress — report again once it has finished. */
 int xenops_report(struct server *srv, const char *vm_uuid, enum xenops_event ev);
+
+/* What the guest holds now (bytes), as its balloon driver moved it:
+ * VM_metrics.memory_actual of a live VM follows (api/vm_resources.c). */
+void xenops_report_memory(struct server *srv, const char *vm_uuid, int64_t actual);
 
 /* A domain found alive at start. */
 struct xenops_domain {
