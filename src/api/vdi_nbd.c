@@ -1,11 +1,16 @@
 /* vdi_nbd: VDI.get_nbd_info and the network purposes it goes by. Each
  * call starts a read-only qemu-nbd export of the VDI on every address of
- * this host on an insecure_nbd network; the export serves one client
- * connection and exits, so nothing is left running for idle VDIs. */
+ * this host on a network with purpose nbd (TLS, with a certificate whose
+ * CA the answer carries for the client to trust) or
+ * insecure_nbd (plain); the export serves one client connection and exits,
+ * so nothing is left running for idle VDIs. */
 #include "storage.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
+#include "../server/server.h"
+#include "../server/tls.h"
+
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -83,7 +88,7 @@ static int free_port(const char *addr)
 
 /* qemu-nbd --fork returns once the export listens; init reaps it. */
 static int start_export(const struct sm_attach_info *a, const char *addr, int port,
-			const char *name, struct xerr *err)
+			const char *name, const char *tls_dir, struct xerr *err)
 {
 	char p[16];
 	snprintf(p, sizeof p, "%d", port);
@@ -95,24 +100,50 @@ static int start_export(const struct sm_attach_info *a, const char *addr, int po
 			sb_putc(&opts, ',');
 		sb_putc(&opts, *c);
 	}
-	const char *argv[13] = {"qemu-nbd", "--fork", "-r", "-b", addr, "-p", p, "-x", name,
+	const char *argv[17] = {"qemu-nbd", "--fork", "-r", "-b", addr, "-p", p, "-x", name,
 				"--image-opts", opts.buf, NULL};
+	size_t n = 11;
 	if (a->path[0] != '/') { /* a share's URL (nfs://…): no local file to unlock */
 		argv[9] = "-f";
 		argv[10] = a->format;
 		argv[11] = a->path;
+		n = 12;
 	}
+	char *obj = NULL;
+	if (tls_dir) {
+		/* clients are not asked for certificates, as with xapi's exports */
+		obj = xasprintf("tls-creds-x509,id=tls0,endpoint=server,verify-peer=off,dir=%s", tls_dir);
+		argv[n++] = "--object";
+		argv[n++] = obj;
+		argv[n++] = "--tls-creds";
+		argv[n++] = "tls0";
+	}
+	argv[n] = NULL;
 	struct sm_run r;
 	int rc = sm_run(argv, &r);
 	sb_free(&opts);
+	free(obj);
 	if (rc != 0)
 		sm_fail(err, SM_E_VDI_UNAVAILABLE, "qemu-nbd failed", r.err);
 	sm_run_free(&r);
 	return rc ? -1 : 0;
 }
 
+/* qemu-nbd's x509 credentials for TLS exports, in the run directory;
+ * *cert_pem gets the CA certificate a client verifies the export with. */
+static char *tls_dir(struct server *srv, const char *hostname, char **cert_pem, struct xerr *err)
+{
+	char *dir = xasprintf("%s/nbd-tls", srv->cfg.run_dir);
+	if (tls_make_ca_signed(dir, hostname, cert_pem, err) < 0) {
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
 struct target {
 	char address[64], subject[256];
+	bool tls;
 };
 
 static int vdi_get_nbd_info(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
@@ -135,19 +166,21 @@ static int vdi_get_nbd_info(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	} else if (storage_sr_open(ctx, sro, false, &sr, err) == 0) {
 		storage_vdi_view(vdi, &v);
 		rc = 0;
-		/* this host's PIFs with an address on insecure_nbd networks;
-		 * TLS exports (purpose nbd) are not served yet */
+		/* this host's PIFs with an address on nbd (TLS) or insecure_nbd
+		 * networks */
 		for (struct db_obj *p = db_first(ctx->db, SC_C_PIF); p; p = db_next(p)) {
 			struct db_obj *net = db_lookup_cls(ctx->db, SC_C_network,
 							   db_peek_str(p, SC_F_PIF__network));
 			const char *ip = db_peek_str(p, SC_F_PIF__IP);
+			bool tls = net && has_purpose(net, "nbd");
 			if (!net || !ip[0] || strcmp(db_peek_str(p, SC_F_PIF__host), ctx->srv->host_ref) ||
-			    !has_purpose(net, "insecure_nbd"))
+			    !(tls || has_purpose(net, "insecure_nbd")))
 				continue;
 			tg = xrealloc(tg, (nt + 1) * sizeof *tg);
 			snprintf(tg[nt].address, sizeof tg[nt].address, "%s", ip);
 			snprintf(tg[nt].subject, sizeof tg[nt].subject, "%s",
 				 host ? db_peek_str(host, SC_F_host__hostname) : "");
+			tg[nt].tls = tls;
 			nt++;
 		}
 	}
@@ -157,11 +190,16 @@ static int vdi_get_nbd_info(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	if (rc == 0 && nt)
 		rc = sr.drv->vdi_attach(&sr, &v, false, &a, err);
 	char *name = xasprintf("/%s?session_id=%s", v.uuid, ctx->session);
+	char *cert = NULL, *tdir = NULL;
 	for (size_t i = 0; rc == 0 && i < nt; i++) {
+		if (tg[i].tls && !tdir && !(tdir = tls_dir(ctx->srv, tg[i].subject, &cert, err))) {
+			rc = -1;
+			break;
+		}
 		int port = free_port(tg[i].address);
 		if (port < 0)
 			continue; /* not an IPv4 address of ours */
-		if (start_export(&a, tg[i].address, port, name, err) < 0) {
+		if (start_export(&a, tg[i].address, port, name, tg[i].tls ? tdir : NULL, err) < 0) {
 			rc = -1;
 			break;
 		}
@@ -169,11 +207,13 @@ static int vdi_get_nbd_info(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 		xv_map_set_str(&rec, "exportname", name);
 		xv_map_set_str(&rec, "address", tg[i].address);
 		xv_map_set(&rec, "port", xv_int(port));
-		xv_map_set_str(&rec, "cert", "");
+		xv_map_set_str(&rec, "cert", tg[i].tls ? cert : "");
 		xv_map_set_str(&rec, "subject", tg[i].subject);
 		xv_arr_push(&out, rec);
 	}
 	free(name);
+	free(cert);
+	free(tdir);
 	if (rc == 0)
 		*result = out;
 	else

@@ -5,6 +5,7 @@
 #include "../base/uuid.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -41,19 +42,18 @@ static int write_file(const char *path, const void *data, size_t n, mode_t mode)
 	return r;
 }
 
-static int generate(const char *cert_path, const char *key_path, const char *hostname,
-		    struct xerr *err)
+/* A new RSA key and a certificate for it naming hostname: a CA when
+ * is_ca, else a TLS server certificate; signed by issuer (NULL: by
+ * itself). */
+static int make_cert(const char *hostname, bool is_ca, gnutls_x509_crt_t issuer, gnutls_x509_privkey_t issuer_key,
+		     gnutls_x509_crt_t *crt_out, gnutls_x509_privkey_t *key_out)
 {
 	gnutls_x509_privkey_t key = NULL;
 	gnutls_x509_crt_t crt = NULL;
-	int r = -1;
 	unsigned char serial[16];
-	char buf[16384];
-	size_t len;
-	if (gnutls_x509_privkey_init(&key) < 0 ||
-	    gnutls_x509_privkey_generate(key, GNUTLS_PK_RSA, 2048, 0) < 0 ||
+	if (gnutls_x509_privkey_init(&key) < 0 || gnutls_x509_privkey_generate(key, GNUTLS_PK_RSA, 2048, 0) < 0 ||
 	    gnutls_x509_crt_init(&crt) < 0)
-		goto out;
+		goto fail;
 	random_bytes(serial, sizeof serial);
 	serial[0] &= 0x7f;
 	time_t now = time(NULL);
@@ -62,21 +62,46 @@ static int generate(const char *cert_path, const char *key_path, const char *hos
 	gnutls_x509_crt_set_activation_time(crt, now - 3600);
 	gnutls_x509_crt_set_expiration_time(crt, now + 10L * 365 * 86400);
 	gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, hostname, (unsigned)strlen(hostname));
-	gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, hostname, (unsigned)strlen(hostname),
-					     GNUTLS_FSAN_SET);
 	gnutls_x509_crt_set_key(crt, key);
-	gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
-	gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_ENCIPHERMENT);
-	gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
-	if (gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0) < 0)
-		goto out;
-	len = sizeof buf;
-	if (gnutls_x509_privkey_export(key, GNUTLS_X509_FMT_PEM, buf, &len) < 0 ||
-	    write_file(key_path, buf, len, 0600) < 0)
-		goto out;
-	len = sizeof buf;
-	if (gnutls_x509_crt_export(crt, GNUTLS_X509_FMT_PEM, buf, &len) < 0 ||
-	    write_file(cert_path, buf, len, 0644) < 0)
+	gnutls_x509_crt_set_basic_constraints(crt, is_ca, -1);
+	if (is_ca) {
+		gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN);
+	} else {
+		gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, hostname, (unsigned)strlen(hostname),
+						     GNUTLS_FSAN_SET);
+		gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_ENCIPHERMENT);
+		gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
+	}
+	if (gnutls_x509_crt_sign2(crt, issuer ? issuer : crt, issuer ? issuer_key : key, GNUTLS_DIG_SHA256, 0) < 0)
+		goto fail;
+	*crt_out = crt;
+	*key_out = key;
+	return 0;
+fail:
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	return -1;
+}
+
+static int export_pem(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const char *path, mode_t mode)
+{
+	char buf[16384];
+	size_t len = sizeof buf;
+	int r = crt ? gnutls_x509_crt_export(crt, GNUTLS_X509_FMT_PEM, buf, &len)
+		    : gnutls_x509_privkey_export(key, GNUTLS_X509_FMT_PEM, buf, &len);
+	return r < 0 ? -1 : write_file(path, buf, len, mode);
+}
+
+static int generate(const char *cert_path, const char *key_path, const char *hostname,
+		    struct xerr *err)
+{
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	int r = -1;
+	if (make_cert(hostname, false, NULL, NULL, &crt, &key) < 0 || export_pem(NULL, key, key_path, 0600) < 0 ||
+	    export_pem(crt, NULL, cert_path, 0644) < 0)
 		goto out;
 	log_info("tls: created a self-signed certificate for %s in %s", hostname, cert_path);
 	r = 0;
@@ -87,6 +112,41 @@ out:
 		gnutls_x509_crt_deinit(crt);
 	if (key)
 		gnutls_x509_privkey_deinit(key);
+	return r;
+}
+
+int tls_make_ca_signed(const char *dir, const char *hostname, char **ca_pem, struct xerr *err)
+{
+	char *ca_path = xasprintf("%s/ca-cert.pem", dir);
+	char *cert_path = xasprintf("%s/server-cert.pem", dir);
+	char *key_path = xasprintf("%s/server-key.pem", dir);
+	gnutls_x509_crt_t ca = NULL, crt = NULL;
+	gnutls_x509_privkey_t ca_key = NULL, key = NULL;
+	int r = 0;
+	if (access(ca_path, R_OK) != 0 || access(cert_path, R_OK) != 0 || access(key_path, R_OK) != 0) {
+		r = -1;
+		if ((mkdir(dir, 0700) == 0 || errno == EEXIST) &&
+		    make_cert(hostname, true, NULL, NULL, &ca, &ca_key) == 0 &&
+		    make_cert(hostname, false, ca, ca_key, &crt, &key) == 0 &&
+		    export_pem(NULL, key, key_path, 0600) == 0 && export_pem(crt, NULL, cert_path, 0644) == 0 &&
+		    export_pem(ca, NULL, ca_path, 0644) == 0)
+			r = 0;
+	}
+	if (r == 0 && !(*ca_pem = read_file(ca_path)))
+		r = -1;
+	if (r < 0)
+		xerr_internal(err, "cannot create TLS credentials in %s", dir);
+	if (ca)
+		gnutls_x509_crt_deinit(ca);
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (ca_key)
+		gnutls_x509_privkey_deinit(ca_key);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	free(ca_path);
+	free(cert_path);
+	free(key_path);
 	return r;
 }
 

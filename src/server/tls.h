@@ -9,4 +9,11 @@
 int tls_load_or_create(const char *cert_path, const char *key_path, const char *hostname,
 		       char **cert_pem, char **key_pem, struct xerr *err);
 
+/* In dir (created if missing): a CA of its own (ca-cert.pem) and a server
+ * certificate it signed for hostname (server-cert.pem, server-key.pem), as
+ * QEMU's x509 credentials want them — they refuse one self-signed
+ * certificate as both. Kept once made. *ca_pem gets the CA certificate,
+ * what a client trusts. */
+int tls_make_ca_signed(const char *dir, const char *hostname, char **ca_pem, struct xerr *err);
+
 #endif

@@ -194,6 +194,38 @@ class NbdTest(unittest.TestCase):
         finally:
             self.api("network.remove_purpose", net, "insecure_nbd")
         self.assertEqual(self.api("network.get_purpose", net), [])
+
+        # purpose nbd: the export speaks TLS with the host's certificate,
+        # which the answer carries for the client to trust
+        self.api("network.add_purpose", net, "nbd")
+        try:
+            i = self.api("VDI.get_nbd_info", vdi)[0]
+            self.assertTrue(i["cert"].startswith("-----BEGIN CERTIFICATE-----"), i["cert"][:40])
+            host = self.api("host.get_all")[0]
+            self.assertEqual(i["subject"], self.api("host.get_hostname", host))
+            cdir = os.path.join(self.tmp, "client-tls")
+            os.makedirs(cdir, exist_ok=True)
+            with open(os.path.join(cdir, "ca-cert.pem"), "w") as f:
+                f.write(i["cert"])
+            got = os.path.join(self.tmp, "got-tls.raw")
+            base = "driver=nbd,server.type=inet,server.host=%s,server.port=%d,export=%s" % (
+                i["address"], i["port"], i["exportname"])
+            # without TLS the export does not talk
+            r = subprocess.run(["qemu-img", "convert", "--image-opts", base, "-O", "raw", got],
+                               capture_output=True, text=True)
+            self.assertNotEqual(r.returncode, 0)
+            i = self.api("VDI.get_nbd_info", vdi)[0]
+            base = "driver=nbd,server.type=inet,server.host=%s,server.port=%d,export=%s" % (
+                i["address"], i["port"], i["exportname"])
+            r = subprocess.run(["qemu-img", "convert", "--object",
+                                "tls-creds-x509,id=tls0,endpoint=client,dir=" + cdir, "--image-opts",
+                                base + ",tls-creds=tls0,tls-hostname=" + i["subject"], "-O", "raw", got],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(got, "rb") as a, open(want, "rb") as b:
+                self.assertEqual(a.read(), b.read())
+        finally:
+            self.api("network.remove_purpose", net, "nbd")
         self.api("VDI.destroy", vdi)
 
 
