@@ -92,8 +92,10 @@ void route_progress(struct route_req *rr, double p);
 /* Runs an API call internally as the request's session (synchronously). */
 int route_call(struct route_req *rr, const char *method, xv params, xv *result);
 
-/* Handlers: vdi_stream.c, xva_export.c, xva_import.c. */
+/* Handlers: vdi_stream.c, xva_export.c, xva_import.c; /import picks
+ * between the XVA importer and ova_import.c by the body's first bytes. */
 extern const struct route route_export_raw_vdi, route_import_raw_vdi;
 extern const struct route route_export_xva, route_export_metadata, route_import_xva;
+extern const struct route route_import;
 
 #endif

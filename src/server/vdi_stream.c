@@ -2,8 +2,11 @@
  * the image through stream.c, so only allocated extents are read; raw is
  * sent as is, vhd as a dynamic VHD generated on the fly (vhd_out.c), qcow2
  * as a flattened copy. Imports write through the same NBD path, skipping
- * zero blocks of a fresh image; a VDI created for the upload is destroyed
- * again if the upload fails. */
+ * zero blocks of a fresh image; qcow2 and VMDK uploads (and VHD ones for a
+ * new VDI, whose size is only known from the image) are staged in a file
+ * of the SR and checked first (foreign.c). A VDI created for the upload is
+ * destroyed again if the upload fails. */
+#include "foreign.h"
 #include "http_route.h"
 #include "vdi_stream.h"
 #include "../api/storage.h"
@@ -188,7 +191,8 @@ struct imp {
 	int64_t off; /* image offset of buf */
 	int64_t limit; /* bytes of the body that are disk data */
 	struct vhd_in *vhd; /* format=vhd: the parser */
-	char *tmp; /* qcow2: the upload lands here first */
+	const char *staged; /* qcow2, vmdk (vhd for a new VDI): its format */
+	char *tmp; /* ... and the file the upload lands in first */
 	int tfd;
 	int64_t last_progress;
 };
@@ -218,18 +222,16 @@ int route_target_sr(struct route_req *rr, char out[REF_STRLEN + 1])
 	return 0;
 }
 
-/* A new VDI of the upload's size in sr_id (or the pool's default SR). */
-static int create_vdi(struct route_req *rr, struct imp *im)
+/* A new VDI of size bytes in sr_id (or the pool's default SR). */
+static int create_vdi(struct route_req *rr, struct imp *im, int64_t size)
 {
-	if (!rr->has_length || rr->content_length >= ROUTE_UNKNOWN_LENGTH)
-		return xerr_set(&rr->err, "IMPORT_ERROR", "a new VDI needs a Content-Length", NULL);
 	char sr_ref[REF_STRLEN + 1];
 	if (route_target_sr(rr, sr_ref) < 0)
 		return -1;
 	xv rec = xv_map_new();
 	xv_map_set_str(&rec, "name_label", "imported disk");
 	xv_map_set_str(&rec, "SR", sr_ref);
-	xv_map_set(&rec, "virtual_size", xv_int((int64_t)rr->content_length));
+	xv_map_set(&rec, "virtual_size", xv_int(size));
 	xv_map_set_str(&rec, "type", "user");
 	xv args = xv_arr_new();
 	xv_arr_push(&args, rec);
@@ -274,6 +276,35 @@ static int vhd_write(void *arg, int64_t off, const char *p, size_t n, struct xer
 	return img_write(im->vi.im, p, n, off, err);
 }
 
+/* The staging file in the target SR (the VDI's, else sr_id's), after a
+ * check that the upload fits there. */
+static int stage_open(struct route_req *rr, struct imp *im, const char *vdi)
+{
+	if (vdi) {
+		if (vdi_image_open(rr, vdi, true, &im->vi) < 0)
+			return -1;
+	} else {
+		char sr_ref[REF_STRLEN + 1];
+		if (route_target_sr(rr, sr_ref) < 0)
+			return -1;
+		db_rdlock(rr->srv->db);
+		struct db_obj *sro = db_lookup_cls(rr->srv->db, SC_C_SR, sr_ref);
+		int rc = sro ? storage_sr_open(&rr->ctx, sro, true, &im->vi.sr, &rr->err)
+			     : xerr_set(&rr->err, "HANDLE_INVALID", "SR", sr_ref, NULL);
+		db_unlock(rr->srv->db);
+		if (rc < 0)
+			return -1;
+	}
+	if (rr->has_length && rr->content_length < ROUTE_UNKNOWN_LENGTH &&
+	    sm_space_check(&im->vi.sr, (int64_t)rr->content_length, &rr->err) < 0)
+		return -1;
+	im->tmp = xasprintf("%s/.import-%s.%s", im->vi.sr.path, rr->task + 10, im->staged);
+	im->tfd = open(im->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (im->tfd < 0)
+		return xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
+	return 0;
+}
+
 static int import_begin(struct route_req *rr)
 {
 	struct imp *im = xcalloc(1, sizeof *im);
@@ -282,28 +313,27 @@ static int import_begin(struct route_req *rr)
 	const char *fmt = route_arg(rr, "format");
 	if (!fmt)
 		fmt = "raw";
-	if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2") && strcmp(fmt, "vhd"))
+	if (strcmp(fmt, "raw") && !foreign_format(fmt))
 		return xerr_set(&rr->err, "INVALID_VALUE", "format", fmt, NULL);
 	if (route_arg(rr, "chunked"))
 		return xerr_set(&rr->err, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED", NULL);
 	const char *vdi = route_arg(rr, "vdi");
-	if (!vdi || !*vdi) {
-		if (strcmp(fmt, "raw"))
-			return xerr_set(&rr->err, "IMPORT_ERROR", "a new VDI needs a raw upload", NULL);
-		if (create_vdi(rr, im) < 0)
+	bool fresh_vdi = !vdi || !*vdi;
+	if (foreign_format(fmt) && (strcmp(fmt, "vhd") || fresh_vdi))
+		im->staged = fmt;
+	if (fresh_vdi && !im->staged) {
+		if (!rr->has_length || rr->content_length >= ROUTE_UNKNOWN_LENGTH)
+			return xerr_set(&rr->err, "IMPORT_ERROR", "a new VDI needs a Content-Length",
+					NULL);
+		if (create_vdi(rr, im, (int64_t)rr->content_length) < 0)
 			return -1;
 		vdi = im->new_vdi;
 		im->fresh = true;
 	}
+	if (im->staged)
+		return stage_open(rr, im, fresh_vdi ? NULL : vdi);
 	if (vdi_image_open(rr, vdi, true, &im->vi) < 0)
 		return -1;
-	if (!strcmp(fmt, "qcow2")) {
-		im->tmp = xasprintf("%s/.import-%s.qcow2", im->vi.sr.path, rr->task + 10);
-		im->tfd = open(im->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (im->tfd < 0)
-			return xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
-		return 0;
-	}
 	if (!strcmp(fmt, "vhd")) {
 		im->vhd = vhd_in_new(vhd_write, rr, rr->has_length ? (int64_t)rr->content_length : -1);
 		return 0;
@@ -339,43 +369,25 @@ static int import_data(struct route_req *rr, const char *p, size_t n)
 	return 0;
 }
 
-/* qcow2 uploads: checked to name no other file (a backing or data file
- * would read the server's files), then copied extent by extent. */
-static int import_qcow2(struct route_req *rr, struct imp *im)
+/* A staged upload: checked (foreign.c), then copied into the VDI, which
+ * is made now for an upload that named none. */
+static int import_staged(struct route_req *rr, struct imp *im)
 {
-	char *info = NULL;
-	const char *args[] = {"info", "--output=json", "-f", "qcow2", im->tmp, NULL};
-	if (sm_qemu_img(args, &info, SM_E_VDI_UNAVAILABLE, "not a qcow2 image", &rr->err) < 0)
-		return xerr_set(&rr->err, "IMPORT_ERROR", "not a valid qcow2 image", NULL);
-	bool external = strstr(info, "\"backing-filename\"") || strstr(info, "\"data-file\"");
-	free(info);
-	if (external)
-		return xerr_set(&rr->err, "IMPORT_ERROR", "qcow2 uploads may not name other files",
-				NULL);
-	struct img *src = img_open(im->tmp, "qcow2", false, &rr->err);
-	if (!src)
+	int64_t vsize;
+	if (foreign_inspect(im->tmp, im->staged, &vsize, &rr->err) < 0)
 		return -1;
-	int rc = 0;
-	int64_t size = img_size(src);
-	if (size > img_size(im->vi.im))
-		rc = xerr_set(&rr->err, "IMPORT_ERROR", "the image is larger than the disk", NULL);
-	char *buf = xmalloc(BUFSZ);
-	for (int64_t off = 0; rc == 0 && off < size;) {
-		int64_t len;
-		bool data;
-		if ((rc = img_extent(src, off, &len, &data, &rr->err)) < 0)
-			break;
-		if (len > BUFSZ)
-			len = BUFSZ;
-		if (!data)
-			rc = img_zero(im->vi.im, (size_t)len, off, &rr->err);
-		else if ((rc = img_read(src, buf, (size_t)len, off, &rr->err)) == 0)
-			rc = img_write(im->vi.im, buf, (size_t)len, off, &rr->err);
-		off += len;
+	if (!im->vi.im) {
+		vdi_image_close(&im->vi); /* only the SR was open, for staging */
+		if (create_vdi(rr, im, vsize) < 0 || vdi_image_open(rr, im->new_vdi, true, &im->vi) < 0)
+			return -1;
+		im->fresh = true;
 	}
-	free(buf);
-	img_close(src);
-	return rc;
+	if (vsize > img_size(im->vi.im)) {
+		char n[32];
+		snprintf(n, sizeof n, "%lld", (long long)vsize);
+		return xerr_set(&rr->err, "VDI_TOO_SMALL", im->vi.ref, n, NULL);
+	}
+	return foreign_copy(im->tmp, im->staged, im->vi.im, im->fresh, &rr->err);
 }
 
 static int import_finish(struct route_req *rr)
@@ -385,7 +397,7 @@ static int import_finish(struct route_req *rr)
 	if (im->tfd >= 0) {
 		close(im->tfd);
 		im->tfd = -1;
-		rc = import_qcow2(rr, im);
+		rc = import_staged(rr, im);
 	} else if (im->vhd) {
 		rc = vhd_in_end(im->vhd, &rr->err);
 	} else {
@@ -404,8 +416,10 @@ static int import_finish(struct route_req *rr)
 static bool import_complete(struct route_req *rr)
 {
 	struct imp *im = rr->h;
-	if (rr->content_length < ROUTE_UNKNOWN_LENGTH || im->tfd >= 0)
+	if (rr->content_length < ROUTE_UNKNOWN_LENGTH)
 		return false;
+	if (im->tfd >= 0) /* a staged image is checked whole before use */
+		return true;
 	struct xerr e = XERR_INIT;
 	bool ok = !im->vhd || vhd_in_end(im->vhd, &e) == 0;
 	xerr_clear(&e);

@@ -102,7 +102,8 @@ def pattern(size, seed=1):
     return bytes(out)
 
 
-class ExportTest(ServerTestCase):
+class TransferCase(ServerTestCase):
+    """The helpers transfer tests share (test_import_foreign.py too)."""
 
     @classmethod
     def setUpClass(cls):
@@ -144,6 +145,46 @@ class ExportTest(ServerTestCase):
         self.assertEqual(after[0], before[0], "VMs left behind")
         self.assertEqual(after[1], before[1], "VDIs left behind")
         self.assertEqual(after[2], before[2], "files left behind in the SR")
+
+    def cleanup_vm(self, vm):
+        vdis = [self.api.VBD.get_VDI(b) for b in self.api.VM.get_VBDs(vm)]
+        self.api.VM.destroy(vm)
+        for v in vdis:
+            if v != harness.NULL_REF and v in self.api.VDI.get_all():
+                self.api.VDI.destroy(v)
+
+    def import_xva(self, body, expect_ok=True, **q):
+        task = self.api.task.create("Xapi#putResource /import", "")
+        st, h, reply = self.put("/import/", body, task_id=task, **q)
+        rec = self.wait_task(task)
+        if expect_ok:
+            self.assertEqual(st, 200, reply)
+            self.assertEqual(rec["status"], "success", rec["error_info"])
+            self.assertTrue(rec["result"].startswith("<value><array><data><value>OpaqueRef:"),
+                            rec["result"])
+            return rec["result"].split("<value>")[2].split("</value>")[0]
+        self.assertNotEqual(st, 200)
+        self.assertEqual(rec["status"], "failure")
+        return rec["error_info"]
+
+    def disk_sums(self, vm):
+        out = {}
+        for b in self.api.VM.get_VBDs(vm):
+            r = self.api.VBD.get_record(b)
+            if r["type"] != "Disk":
+                continue
+            st, _, body = self.request("GET", "/export_raw_vdi", vdi=r["VDI"])
+            out[r["userdevice"]] = hashlib.sha256(body).hexdigest()
+        return out
+
+    def xe_bin(self, *args, stdin=None):
+        cmd = [harness.XE, "-s", "127.0.0.1", "-p", str(self.srv.port), "--nossl", "-u", "root",
+               "-pw", self.srv.password] + list(args)
+        return subprocess.run(cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=120)
+
+
+class ExportTest(TransferCase):
 
     # ---- raw VDI ----
 
@@ -318,42 +359,11 @@ class ExportTest(ServerTestCase):
                              "qos_algorithm_params": {}})
         return vm, vdis, datas
 
-    def cleanup_vm(self, vm):
-        vdis = [self.api.VBD.get_VDI(b) for b in self.api.VM.get_VBDs(vm)]
-        self.api.VM.destroy(vm)
-        for v in vdis:
-            if v != harness.NULL_REF and v in self.api.VDI.get_all():
-                self.api.VDI.destroy(v)
-
     def export_xva(self, vm, **q):
         st, h, body = self.request("GET", "/export/", ref=vm, **q)
         self.assertEqual(st, 200, body[:300])
         self.assertEqual(self.wait_task(h["task-id"])["status"], "success")
         return body
-
-    def import_xva(self, body, expect_ok=True, **q):
-        task = self.api.task.create("Xapi#putResource /import", "")
-        st, h, reply = self.put("/import/", body, task_id=task, **q)
-        rec = self.wait_task(task)
-        if expect_ok:
-            self.assertEqual(st, 200, reply)
-            self.assertEqual(rec["status"], "success", rec["error_info"])
-            self.assertTrue(rec["result"].startswith("<value><array><data><value>OpaqueRef:"),
-                            rec["result"])
-            return rec["result"].split("<value>")[2].split("</value>")[0]
-        self.assertNotEqual(st, 200)
-        self.assertEqual(rec["status"], "failure")
-        return rec["error_info"]
-
-    def disk_sums(self, vm):
-        out = {}
-        for b in self.api.VM.get_VBDs(vm):
-            r = self.api.VBD.get_record(b)
-            if r["type"] != "Disk":
-                continue
-            st, _, body = self.request("GET", "/export_raw_vdi", vdi=r["VDI"])
-            out[r["userdevice"]] = hashlib.sha256(body).hexdigest()
-        return out
 
     def check_tar(self, body):
         """The archive as the format says: ova.xml first, chunk/xxhash pairs
@@ -588,12 +598,6 @@ class ExportTest(ServerTestCase):
         self.cleanup_vm(vm)
 
     # ---- xe ----
-
-    def xe_bin(self, *args, stdin=None):
-        cmd = [harness.XE, "-s", "127.0.0.1", "-p", str(self.srv.port), "--nossl", "-u", "root",
-               "-pw", self.srv.password] + list(args)
-        return subprocess.run(cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=120)
 
     @unittest.skipUnless(os.path.exists(harness.XE), "xe not built")
     def test_xe_transfers(self):
