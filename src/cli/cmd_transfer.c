@@ -188,16 +188,17 @@ const struct xe_cmd xe_transfer_cmds[] = {
 	 "metadata=true exports only its description.",
 	 XE_CMD_STANDARD, h_vm_export, NULL},
 	{"vm-import", L("filename"), L("sr-uuid", "force", "preserve", "dry-run"),
-	 "Import a VM from an XVA file (filename=- for stdin, plain, gzip or zstd); prints the "
-	 "new VM's uuid.",
+	 "Import a VM from an XVA file (filename=- for stdin, plain, gzip or zstd), an OVA "
+	 "package or a single qcow2, VMDK or VHD disk image (told apart by their contents); "
+	 "prints the new VM's uuid.",
 	 XE_CMD_STANDARD, h_vm_import, NULL},
 	{"vdi-export", L("uuid", "filename"), L("format", "base"),
 	 "Export a VDI's data to a file (filename=- for stdout): format=raw (default), vhd or "
 	 "qcow2.",
 	 0, h_vdi_export, NULL},
 	{"vdi-import", L("uuid", "filename"), L("format"),
-	 "Import data into a VDI from a file (filename=- for stdin): format=raw (default), vhd "
-	 "or qcow2.",
+	 "Import data into a VDI from a file (filename=- for stdin): format=raw (default), vhd, "
+	 "qcow2 or vmdk.",
 	 0, h_vdi_import, NULL},
 };
 const size_t xe_transfer_ncmds = sizeof xe_transfer_cmds / sizeof xe_transfer_cmds[0];
