@@ -40,6 +40,10 @@ struct route {
 	 * after the data); finish then runs as usual. NULL: never. */
 	bool (*complete)(struct route_req *rr);
 	void (*abort)(struct route_req *rr);
+	/* The transfer is over, its task about to end: lets go of what others
+	 * may be waiting for (a VDI's busy mark), since free may come later
+	 * than a client that saw the task end. NULL: nothing to release. */
+	void (*release)(struct route_req *rr);
 	void (*free)(struct route_req *rr);
 };
 

@@ -24,16 +24,52 @@
 
 #define BUFSZ (1 << 20)
 
+static struct db_obj *lookup_vdi(struct db *db, const char *id)
+{
+	return strncmp(id, "OpaqueRef:", 10) ? db_lookup_uuid(db, SC_C_VDI, id)
+					     : db_lookup_cls(db, SC_C_VDI, id);
+}
+
+/* The busy mark; "copy" is the vdi_operations value nearest a transfer. */
+static int mark_vdi(struct route_req *rr, const char *id, bool writable, struct vdi_image *out)
+{
+	struct db *db = rr->srv->db;
+	/* the token is the task; this also clears marks a previous run of the
+	 * daemon left, before this one's can be mistaken for them */
+	char token[REF_STRLEN + 1];
+	storage_token(&rr->ctx, token);
+	struct db_txn *t = db_begin(db);
+	struct db_obj *vdi = lookup_vdi(db, id);
+	int rc = 0;
+	if (!vdi)
+		rc = xerr_set(&rr->err, "HANDLE_INVALID", "VDI", id, NULL);
+	else if (writable && storage_vdi_in_use(db, vdi))
+		rc = xerr_set(&rr->err, "VDI_IN_USE", vdi->ref, "copy", NULL);
+	else
+		rc = storage_vdi_begin(t, vdi, token, "copy", &rr->err);
+	if (rc < 0) {
+		db_abort(t);
+		return -1;
+	}
+	if (db_commit(t, &rr->err) < 0)
+		return -1;
+	out->db = db;
+	snprintf(out->mark, sizeof out->mark, "%s", token);
+	snprintf(out->ref, sizeof out->ref, "%s", vdi->ref);
+	return 0;
+}
+
 int vdi_image_open(struct route_req *rr, const char *id, bool writable, struct vdi_image *out)
 {
 	memset(out, 0, sizeof *out);
 	sm_vdi_init(&out->v);
 	if (!id || !*id)
 		return xerr_set(&rr->err, "INVALID_VALUE", "vdi", "", NULL);
+	if (rr->task[0] && mark_vdi(rr, id, writable, out) < 0)
+		return -1;
 	struct db *db = rr->srv->db;
 	db_rdlock(db);
-	struct db_obj *vdi = strncmp(id, "OpaqueRef:", 10) ? db_lookup_uuid(db, SC_C_VDI, id)
-							  : db_lookup_cls(db, SC_C_VDI, id);
+	struct db_obj *vdi = lookup_vdi(db, id);
 	struct db_obj *sro = vdi ? db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
 	int rc = -1;
 	if (!vdi)
@@ -66,6 +102,13 @@ void vdi_image_close(struct vdi_image *vi)
 	sm_attach_info_free(&vi->att);
 	sm_vdi_free(&vi->v);
 	sm_sr_close(&vi->sr);
+	if (vi->mark[0]) {
+		xv refs = xv_arr_new();
+		xv_arr_push_str(&refs, vi->ref);
+		storage_clear_marks(vi->db, &refs, NULL, vi->mark);
+		xv_free(&refs);
+		vi->mark[0] = '\0';
+	}
 }
 
 /* ---- export ---- */
@@ -163,13 +206,21 @@ static int export_begin(struct route_req *rr)
 	return route_send_stream(rr, (uint64_t)st.st_size, "application/x-qemu-disk", NULL, read_file);
 }
 
-static void export_free(struct route_req *rr)
+static void export_release(struct route_req *rr)
 {
 	struct exp *e = rr->h;
 	if (!e)
 		return;
 	vdi_image_close(&e->vi);
 	vdi_image_close(&e->base);
+}
+
+static void export_free(struct route_req *rr)
+{
+	struct exp *e = rr->h;
+	if (!e)
+		return;
+	export_release(rr);
 	if (e->fd >= 0)
 		close(e->fd);
 	vhd_out_free(e->vhd);
@@ -177,7 +228,8 @@ static void export_free(struct route_req *rr)
 }
 
 const struct route route_export_raw_vdi = {
-	.method = "GET", .path = "/export_raw_vdi", .begin = export_begin, .free = export_free,
+	.method = "GET", .path = "/export_raw_vdi", .begin = export_begin,
+	.release = export_release, .free = export_free,
 };
 
 /* ---- import ---- */
@@ -405,8 +457,7 @@ static int import_finish(struct route_req *rr)
 	}
 	if (rc == 0)
 		rc = img_flush(im->vi.im, &rr->err);
-	img_close(im->vi.im);
-	im->vi.im = NULL;
+	vdi_image_close(&im->vi);
 	if (rc == 0 && im->new_vdi[0])
 		rr->result = xv_str(im->new_vdi);
 	return rc;

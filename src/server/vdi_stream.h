@@ -9,6 +9,10 @@
 
 struct vdi_image {
 	char ref[REF_STRLEN + 1];
+	/* the transfer's mark in VDI.current_operations (its task), cleared by
+	 * vdi_image_close */
+	struct db *db;
+	char mark[REF_STRLEN + 1];
 	struct sm_sr sr;
 	struct sm_vdi v;
 	struct sm_attach_info att;
@@ -17,7 +21,11 @@ struct vdi_image {
 };
 
 /* The VDI named by id (ref or uuid), attached and served for streaming;
- * on failure rr->err is set and vdi_image_close still must be called. */
+ * on failure rr->err is set and vdi_image_close still must be called.
+ * While open, the VDI is marked busy with the request's task, as xapi's
+ * handlers hold theirs attached: a concurrent destroy, resize or second
+ * transfer gets OTHER_OPERATION_IN_PROGRESS; a writable open of a disk a
+ * running VM uses is VDI_IN_USE. */
 int vdi_image_open(struct route_req *rr, const char *id, bool writable, struct vdi_image *out);
 void vdi_image_close(struct vdi_image *vi);
 /* The SR an import goes to: sr_id or sr_uuid (ref or uuid), else the

@@ -342,13 +342,19 @@ static int begin_meta(struct route_req *rr)
 	return begin(rr, true);
 }
 
+static void xout_release(struct route_req *rr)
+{
+	struct xout *x = rr->h;
+	for (size_t i = 0; x && i < x->ndisks; i++)
+		vdi_image_close(&x->disks[i].vi);
+}
+
 static void xout_free(struct route_req *rr)
 {
 	struct xout *x = rr->h;
 	if (!x)
 		return;
-	for (size_t i = 0; i < x->ndisks; i++)
-		vdi_image_close(&x->disks[i].vi);
+	xout_release(rr);
 	free(x->disks);
 	free(x->ova);
 	free(x->buf);
@@ -359,8 +365,10 @@ static void xout_free(struct route_req *rr)
 }
 
 const struct route route_export_xva = {
-	.method = "GET", .path = "/export", .begin = begin_full, .free = xout_free,
+	.method = "GET", .path = "/export", .begin = begin_full, .release = xout_release,
+	.free = xout_free,
 };
 const struct route route_export_metadata = {
-	.method = "GET", .path = "/export_metadata", .begin = begin_meta, .free = xout_free,
+	.method = "GET", .path = "/export_metadata", .begin = begin_meta, .release = xout_release,
+	.free = xout_free,
 };
