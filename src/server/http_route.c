@@ -19,7 +19,7 @@
 
 static const struct route *const routes[] = {
 	&route_export_raw_vdi, &route_import_raw_vdi, &route_export_xva,
-	&route_export_metadata, &route_import, NULL,
+	&route_export_metadata, &route_import, &route_import_metadata, NULL,
 };
 
 /* "/p", "/p/" and "/p?…" (MHD strips the query already) */

@@ -100,6 +100,6 @@ int route_call(struct route_req *rr, const char *method, xv params, xv *result);
  * between the XVA importer and ova_import.c by the body's first bytes. */
 extern const struct route route_export_raw_vdi, route_import_raw_vdi;
 extern const struct route route_export_xva, route_export_metadata, route_import_xva;
-extern const struct route route_import;
+extern const struct route route_import, route_import_metadata;
 
 #endif

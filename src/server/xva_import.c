@@ -3,7 +3,14 @@
  * written into them as they come, each checked against its .xxhash. The
  * VM, VBD and VIF records are made in one transaction only once the whole
  * archive is in and verified; before that a failure destroys the disks
- * made so far, so a bad upload leaves nothing behind. */
+ * made so far, so a bad upload leaves nothing behind.
+ *
+ * PUT /import_metadata takes the same archive without disk data (what GET
+ * /export_metadata writes): the VM's disks are VDIs that exist here
+ * already, found as xapi finds them (a vdi:<uuid>=<uuid> query mapping,
+ * else the SR by uuid and the VDI by location, else the same uuid); a disk
+ * not found is VDI_LOCATION_MISSING (VDI_CONTENT_ID_MISSING without the SR)
+ * unless force=true, which leaves its VBD out. */
 #include "http_route.h"
 #include "vdi_stream.h"
 #include "xva.h"
@@ -48,6 +55,7 @@ struct in_disk {
 	char ref[REF_STRLEN + 1];
 	struct vdi_image vi;
 	bool open;
+	bool existing; /* metadata import: a VDI found here, never to be destroyed */
 	int64_t vsize, chunk_size, pos;
 	long prev, hashed_counter;
 	uint64_t hash;
@@ -67,7 +75,7 @@ struct xin {
 	long counter;
 	struct strbuf ent;
 	xv top;
-	bool have_ova, force, dry_run, restore;
+	bool have_ova, force, dry_run, restore, metadata;
 	int vsn;
 	char sr_ref[REF_STRLEN + 1];
 	struct in_disk *disks;
@@ -128,6 +136,55 @@ static int create_disk(struct xin *x, struct in_disk *d)
 	return 0;
 }
 
+/* The exported object with this id (Ref:N) in ova.xml. */
+static const xv *snap_of(const xv *objs, const char *id)
+{
+	for (size_t i = 0; id && i < xv_len(objs); i++) {
+		const xv *o = xv_arr_get(objs, i);
+		const char *oid = xv_as_str(xv_map_get(o, "id"));
+		if (oid && !strcmp(oid, id))
+			return xv_map_get(o, "snapshot");
+	}
+	return NULL;
+}
+
+/* Metadata import: the local VDI a described disk is (see the top). */
+static int find_disk(struct xin *x, const xv *objs, struct in_disk *d)
+{
+	struct route_req *rr = x->rr;
+	struct db *db = rr->srv->db;
+	const char *uuid = xv_as_str(xv_map_get(d->snap, "uuid"));
+	const char *location = xv_as_str(xv_map_get(d->snap, "location"));
+	const xv *srsnap = snap_of(objs, xv_as_str(xv_map_get(d->snap, "SR")));
+	const char *sr_uuid = xv_as_str(xv_map_get(srsnap, "uuid"));
+	char key[80];
+	snprintf(key, sizeof key, "vdi:%s", uuid ? uuid : "");
+	const char *mapped = uuid ? route_arg(rr, key) : NULL;
+	db_rdlock(db);
+	struct db_obj *sr = sr_uuid ? db_lookup_uuid(db, SC_C_SR, sr_uuid) : NULL;
+	struct db_obj *found = mapped ? db_lookup_uuid(db, SC_C_VDI, mapped) : NULL;
+	for (struct db_obj *v = db_first(db, SC_C_VDI); !found && !mapped && sr && location && v;
+	     v = db_next(v))
+		if (!strcmp(db_peek_str(v, SC_F_VDI__SR), sr->ref) &&
+		    !strcmp(db_peek_str(v, SC_F_VDI__location), location))
+			found = v;
+	if (!found && !mapped && uuid)
+		found = db_lookup_uuid(db, SC_C_VDI, uuid);
+	int rc = 0;
+	if (found) {
+		snprintf(d->ref, sizeof d->ref, "%s", found->ref);
+		d->existing = true;
+	} else if (x->force) {
+		log_info("import: no VDI for %s here; left out (force)", uuid ? uuid : d->id);
+	} else if (sr) {
+		rc = xerr_set(&rr->err, "VDI_LOCATION_MISSING", sr->ref, location ? location : "", NULL);
+	} else {
+		rc = xerr_set(&rr->err, "VDI_CONTENT_ID_MISSING", NULL);
+	}
+	db_unlock(db);
+	return rc;
+}
+
 static int ova_done(struct xin *x)
 {
 	struct route_req *rr = x->rr;
@@ -171,7 +228,10 @@ static int ova_done(struct xin *x)
 	}
 	if (nvm != 1)
 		return imp_err(x, "ova.xml must describe exactly one VM");
-	for (size_t i = 0; !x->dry_run && i < x->ndisks; i++)
+	for (size_t i = 0; x->metadata && i < x->ndisks; i++)
+		if (find_disk(x, objs, &x->disks[i]) < 0)
+			return -1;
+	for (size_t i = 0; !x->metadata && !x->dry_run && i < x->ndisks; i++)
 		if (create_disk(x, &x->disks[i]) < 0)
 			return -1;
 	return 0;
@@ -235,6 +295,8 @@ static int classify(struct xin *x, const char *name, uint64_t size)
 		return 0;
 	if (!x->have_ova)
 		return imp_err(x, "disk data before ova.xml");
+	if (x->metadata)
+		return imp_err(x, "a metadata import carries no disk data");
 	char id[32];
 	snprintf(id, sizeof id, "%.*s", (int)(slash - name), name);
 	x->cur = disk_find(x, id);
@@ -324,9 +386,10 @@ static int tar_sink(void *arg, const char *p, size_t n)
 
 /* ---- the route ---- */
 
-static int import_begin(struct route_req *rr)
+static int begin(struct route_req *rr, bool metadata)
 {
 	struct xin *x = xcalloc(1, sizeof *x);
+	x->metadata = metadata;
 	rr->h = x;
 	x->rr = rr;
 	x->top = XV_NIL_INIT;
@@ -337,6 +400,16 @@ static int import_begin(struct route_req *rr)
 	if (!rr->has_length)
 		return xerr_set(&rr->err, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED", NULL);
 	return route_target_sr(rr, x->sr_ref);
+}
+
+static int import_begin(struct route_req *rr)
+{
+	return begin(rr, false);
+}
+
+static int import_begin_meta(struct route_req *rr)
+{
+	return begin(rr, true);
 }
 
 static int import_data(struct route_req *rr, const char *p, size_t n)
@@ -443,7 +516,8 @@ static int make_records(struct xin *x)
 	struct db_obj **made = xcalloc(xv_len(objs) + 1, sizeof *made);
 	const char *vm_ref = NULL;
 	for (size_t i = 0; i < x->ndisks; i++)
-		idmap_set(&x->map, x->disks[i].id, x->disks[i].ref);
+		if (x->disks[i].ref[0]) /* not a disk a forced metadata import left out */
+			idmap_set(&x->map, x->disks[i].id, x->disks[i].ref);
 	/* refs first, so fields can point at each other */
 	for (size_t i = 0; i < xv_len(objs); i++) {
 		const xv *o = xv_arr_get(objs, i);
@@ -460,6 +534,10 @@ static int make_records(struct xin *x)
 				idmap_set(&x->map, id, n);
 		}
 		if (c < 0)
+			continue;
+		/* a disk's VBD whose VDI a forced metadata import left out */
+		const char *vdi = xv_as_str(xv_map_get(snap, "VDI"));
+		if (c == SC_C_VBD && disk_find(x, vdi ? vdi : "") && !idmap_get(&x->map, vdi))
 			continue;
 		made[i] = db_create(t, c, NULL);
 		idmap_set(&x->map, id, made[i]->ref);
@@ -491,7 +569,7 @@ static int make_records(struct xin *x)
 		if (o->cls == SC_C_VIF)
 			db_set_bool(t, o, SC_F_VIF__currently_attached, false);
 	}
-	for (size_t i = 0; i < x->ndisks; i++) {
+	for (size_t i = 0; i < x->ndisks && !x->metadata; i++) {
 		struct db_obj *v = db_lookup_cls(db, SC_C_VDI, x->disks[i].ref);
 		const xv *ro = xv_map_get(x->disks[i].snap, "read_only");
 		if (v && ro && ro->kind == XV_BOOL && ro->u.b)
@@ -556,7 +634,7 @@ static void import_abort(struct route_req *rr)
 		if (d->open)
 			vdi_image_close(&d->vi);
 		d->open = false;
-		if (!d->ref[0])
+		if (!d->ref[0] || d->existing)
 			continue;
 		xv args = xv_arr_new();
 		xv_arr_push(&args, xv_str(d->ref));
@@ -591,4 +669,10 @@ const struct route route_import_xva = {
 	.method = "PUT", .path = "/import", .begin = import_begin, .data = import_data,
 	.finish = import_finish, .complete = import_complete, .abort = import_abort,
 	.free = import_free,
+};
+
+const struct route route_import_metadata = {
+	.method = "PUT", .path = "/import_metadata", .begin = import_begin_meta,
+	.data = import_data, .finish = import_finish, .complete = import_complete,
+	.abort = import_abort, .free = import_free,
 };

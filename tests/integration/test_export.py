@@ -446,6 +446,86 @@ class ExportTest(TransferCase):
                       .replace("<value>VDI</value>", "<name>VDI</name>"))
         self.cleanup_vm(vm)
 
+    def import_metadata(self, body, expect_ok=True, **q):
+        task = self.api.task.create("import_metadata", "")
+        st, _, reply = self.put("/import_metadata", body, task_id=task, **q)
+        rec = self.wait_task(task)
+        self.api.task.destroy(task)
+        if not expect_ok:
+            self.assertNotEqual(st, 200, reply)
+            self.assertEqual(rec["status"], "failure")
+            return rec["error_info"]
+        self.assertEqual(st, 200, reply)
+        self.assertEqual(rec["status"], "success", rec["error_info"])
+        refs = rec["result"].split("<value>")[2:]  # none for a dry run
+        return refs[0].split("</value>")[0] if refs else None
+
+    def test_import_metadata(self):
+        """export_metadata then import_metadata: a VM whose VBDs use the
+        very VDIs the description names, found here by SR and location."""
+        vm, vdis, _ = self.vm_with_disks([(MiB, MiB), (2 * MiB, MiB)], "meta-src")
+        uuid = self.api.VM.get_uuid(vm)
+        st, _, meta = self.request("GET", "/export_metadata", uuid=uuid)
+        self.assertEqual(st, 200)
+        # dry_run finds the disks and makes nothing
+        before = self.state()
+        self.assertIsNone(self.import_metadata(meta, dry_run="true"))
+        self.assertEqual(self.state(), before)
+        new = self.import_metadata(meta)
+        self.assertNotEqual(new, vm)
+        self.assertNotEqual(self.api.VM.get_uuid(new), uuid)  # the uuid is taken
+        self.assertEqual(self.api.VM.get_name_label(new), "meta-src")
+        got = {self.api.VBD.get_userdevice(b): self.api.VBD.get_VDI(b)
+               for b in self.api.VM.get_VBDs(new)}
+        self.assertEqual(got, {"0": vdis[0], "1": vdis[1]})
+        self.assertEqual(len(self.api.VM.get_VIFs(new)), 1)
+        self.assertEqual(set(self.api.VDI.get_all()), before[1], "disks were made")
+        self.api.VM.destroy(new)
+        # restore=true keeps the uuid once it is free again
+        self.api.VM.destroy(vm)
+        new = self.import_metadata(meta, restore="true")
+        self.assertEqual(self.api.VM.get_uuid(new), uuid)
+        self.api.VM.destroy(new)
+        # a disk not here: VDI_LOCATION_MISSING, nothing made; force leaves it out
+        loc = self.api.VDI.get_location(vdis[1])
+        self.api.VDI.destroy(vdis[1])
+        before = self.state()
+        err = self.import_metadata(meta, expect_ok=False)
+        self.assertEqual(err, ["VDI_LOCATION_MISSING", self.sr, loc])
+        self.assertNothingLeft(before)
+        new = self.import_metadata(meta, force="true")
+        got = {self.api.VBD.get_userdevice(b): self.api.VBD.get_VDI(b)
+               for b in self.api.VM.get_VBDs(new)}
+        self.assertEqual(got, {"0": vdis[0]})
+        # a mapping vdi:<uuid>=<uuid> puts another disk in its place
+        other = self.new_vdi(MiB, "meta-map")
+        q = {"vdi:" + self.api.VDI.get_uuid(vdis[0]): self.api.VDI.get_uuid(other)}
+        err = self.import_metadata(meta, expect_ok=False, **q)  # disk 1 is still missing
+        self.assertEqual(err[0], "VDI_LOCATION_MISSING")
+        new2 = self.import_metadata(meta, force="true", **q)
+        self.assertEqual([self.api.VBD.get_VDI(b) for b in self.api.VM.get_VBDs(new2)], [other])
+        # an archive with disk data is not metadata
+        st, _, full = self.request("GET", "/export", uuid=self.api.VM.get_uuid(new))
+        self.assertEqual(st, 200)
+        before = self.state()
+        err = self.import_metadata(full, expect_ok=False)
+        self.assertEqual(err[0], "IMPORT_ERROR")
+        self.assertNothingLeft(before)
+        self.api.VM.destroy(new2)
+        if os.path.exists(harness.XE):  # xe vm-import metadata=true
+            path = os.path.join(harness._tmpdir("xenon-meta-"), "meta.xva")
+            with open(path, "wb") as f:
+                f.write(meta)
+            r = self.xe_bin("vm-import", "filename=" + path, "metadata=true", "force=true")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            new2 = self.api.VM.get_by_uuid(r.stdout.decode().strip())
+            self.assertEqual([self.api.VBD.get_VDI(b) for b in self.api.VM.get_VBDs(new2)],
+                             [vdis[0]])
+            self.api.VM.destroy(new2)
+        self.api.VM.destroy(new)
+        self.api.VDI.destroy(other)
+        self.api.VDI.destroy(vdis[0])
+
     @staticmethod
     def build_xva(disk, name="handmade", chunk=MiB, keepalive=False):
         """An XVA written from the format description alone."""

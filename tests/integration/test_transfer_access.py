@@ -84,6 +84,7 @@ class TransferAccessTest(TransferCase):
                     self.denied(user, "PUT", "/import_raw_vdi", bytes(4096), vdi=vdi,
                                 basic=basic)
                     self.denied(user, "PUT", "/import", b"x" * 1024, basic=basic)
+                    self.denied(user, "PUT", "/import_metadata", b"x" * 1024, basic=basic)
             # Xen Orchestra's probe PUT is refused as well
             st, _, reply = self.request("PUT", "/import", b"", {"Content-Length": "0"},
                                         session_id=self.sessions[user])
