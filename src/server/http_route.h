@@ -101,5 +101,8 @@ int route_call(struct route_req *rr, const char *method, xv params, xv *result);
 extern const struct route route_export_raw_vdi, route_import_raw_vdi;
 extern const struct route route_export_xva, route_export_metadata, route_import_xva;
 extern const struct route route_import, route_import_metadata;
+/* format=tar of /export_raw_vdi and /import_raw_vdi (the XVA chunk
+ * stream of one disk), handed over by vdi_stream.c. */
+extern const struct route route_export_vdi_tar, route_import_vdi_tar;
 
 #endif

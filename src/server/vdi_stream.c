@@ -171,6 +171,11 @@ static int qcow2_copy(struct route_req *rr, struct exp *e)
 
 static int export_begin(struct route_req *rr)
 {
+	const char *tar = route_arg(rr, "format");
+	if (tar && !strcmp(tar, "tar") && !route_arg(rr, "base")) {
+		rr->rt = &route_export_vdi_tar; /* xva_export.c: XVA-style chunks */
+		return rr->rt->begin(rr);
+	}
 	struct exp *e = xcalloc(1, sizeof *e);
 	e->fd = -1;
 	rr->h = e;
@@ -359,6 +364,11 @@ static int stage_open(struct route_req *rr, struct imp *im, const char *vdi)
 
 static int import_begin(struct route_req *rr)
 {
+	const char *tar = route_arg(rr, "format");
+	if (tar && !strcmp(tar, "tar")) {
+		rr->rt = &route_import_vdi_tar; /* xva_import.c: XVA-style chunks */
+		return rr->rt->begin(rr);
+	}
 	struct imp *im = xcalloc(1, sizeof *im);
 	im->tfd = -1;
 	rr->h = im;

@@ -3,7 +3,10 @@
  * out as 1 MiB chunks with their XXH64 files. Chunks that hold no data are
  * left out without being read (the allocation map says so), so a large
  * empty disk costs little. Output is generated as MHD pulls it, through
- * gzip or zstd when asked. */
+ * gzip or zstd when asked.
+ *
+ * GET /export_raw_vdi?format=tar is the same chunk stream for one VDI
+ * under the name vdi/ and without ova.xml, as xapi's stream_vdi sends it. */
 #include "http_route.h"
 #include "vdi_stream.h"
 #include "xva.h"
@@ -220,7 +223,8 @@ static void put_file(struct xout *x, const char *name, const void *p, size_t n)
 static int produce(struct route_req *rr, struct xout *x)
 {
 	if (x->stage == 0) {
-		put_file(x, "ova.xml", x->ova, strlen(x->ova));
+		if (x->ova)
+			put_file(x, "ova.xml", x->ova, strlen(x->ova));
 		x->stage = 1;
 		return 0;
 	}
@@ -332,6 +336,30 @@ static int begin(struct route_req *rr, bool metadata_only)
 				 "attachment; filename=\"export.xva\"", read_xva);
 }
 
+/* export_raw_vdi?format=tar: one disk, chunks named vdi/NNNNNNNN. */
+static int begin_tar(struct route_req *rr)
+{
+	struct xout *x = xcalloc(1, sizeof *x);
+	rr->h = x;
+	x->zk = ZK_NONE;
+	x->disks = xcalloc(1, sizeof *x->disks);
+	x->ndisks = 1;
+	struct xdisk *d = &x->disks[0];
+	snprintf(d->id, sizeof d->id, "vdi");
+	if (vdi_image_open(rr, route_arg(rr, "vdi"), false, &d->vi) < 0)
+		return -1;
+	d->size = img_size(d->vi.im);
+	d->nchunks = (d->size + XVA_CHUNK - 1) / XVA_CHUNK;
+	x->total_chunks = d->nchunks;
+	if (!(x->z = zout_new(x->zk, &rr->err)))
+		return -1;
+	x->buf = xmalloc(XVA_CHUNK);
+	char *disp = xasprintf("attachment; filename=\"%s.tar\"", d->vi.v.uuid);
+	int rc = route_send_stream(rr, MHD_SIZE_UNKNOWN, "application/x-tar", disp, read_xva);
+	free(disp);
+	return rc;
+}
+
 static int begin_full(struct route_req *rr)
 {
 	return begin(rr, false);
@@ -370,5 +398,9 @@ const struct route route_export_xva = {
 };
 const struct route route_export_metadata = {
 	.method = "GET", .path = "/export_metadata", .begin = begin_meta, .release = xout_release,
+	.free = xout_free,
+};
+const struct route route_export_vdi_tar = {
+	.method = "GET", .path = "/export_raw_vdi", .begin = begin_tar, .release = xout_release,
 	.free = xout_free,
 };

@@ -10,7 +10,12 @@
  * already, found as xapi finds them (a vdi:<uuid>=<uuid> query mapping,
  * else the SR by uuid and the VDI by location, else the same uuid); a disk
  * not found is VDI_LOCATION_MISSING (VDI_CONTENT_ID_MISSING without the SR)
- * unless force=true, which leaves its VBD out. */
+ * unless force=true, which leaves its VBD out.
+ *
+ * PUT /import_raw_vdi?format=tar&vdi= is one disk's chunk stream (named
+ * vdi/NNNNNNNN, as GET /export_raw_vdi?format=tar and xapi send it) into
+ * an existing VDI; checksums are checked, and since the VDI may hold data
+ * already, left-out and zero chunks are written as zeros. */
 #include "http_route.h"
 #include "vdi_stream.h"
 #include "xva.h"
@@ -76,6 +81,7 @@ struct xin {
 	struct strbuf ent;
 	xv top;
 	bool have_ova, force, dry_run, restore, metadata;
+	bool tar_vdi; /* export_raw_vdi's tar format: one disk, no ova.xml */
 	int vsn;
 	char sr_ref[REF_STRLEN + 1];
 	struct in_disk *disks;
@@ -248,7 +254,11 @@ static int chunk_done(struct xin *x)
 	if (x->counter <= d->prev)
 		return imp_err(x, "chunks out of order");
 	/* skipped counters are zero chunks; zero-length ones are keep-alives */
-	d->pos += (x->counter - d->prev - 1) * d->chunk_size;
+	int64_t gap = (x->counter - d->prev - 1) * d->chunk_size;
+	if (gap && d->existing && !x->dry_run && d->pos + gap <= d->vsize &&
+	    img_zero(d->vi.im, (size_t)gap, d->pos, &x->rr->err) < 0)
+		return -1;
+	d->pos += gap;
 	d->prev = x->counter;
 	d->hash = xva_xxh64(x->ent.buf ? x->ent.buf : "", x->ent.len);
 	d->hashed_counter = x->counter;
@@ -257,8 +267,11 @@ static int chunk_done(struct xin *x)
 	if (d->pos + len > d->vsize)
 		return imp_err(x, "a disk's data runs past its virtual size");
 	int rc = 0;
-	if (!x->dry_run && !buf_is_zero(x->ent.buf, x->ent.len))
+	bool zero = buf_is_zero(x->ent.buf, x->ent.len);
+	if (!x->dry_run && !zero)
 		rc = img_write(d->vi.im, x->ent.buf, x->ent.len, d->pos, &x->rr->err);
+	else if (!x->dry_run && d->existing)
+		rc = img_zero(d->vi.im, x->ent.len, d->pos, &x->rr->err);
 	d->pos += len;
 	return rc;
 }
@@ -291,7 +304,7 @@ static int classify(struct xin *x, const char *name, uint64_t size)
 		return 0;
 	}
 	const char *slash = strchr(name, '/');
-	if (!slash || strncmp(name, "Ref:", 4))
+	if (!slash || (strncmp(name, "Ref:", 4) && !x->tar_vdi))
 		return 0;
 	if (!x->have_ova)
 		return imp_err(x, "disk data before ova.xml");
@@ -410,6 +423,33 @@ static int import_begin(struct route_req *rr)
 static int import_begin_meta(struct route_req *rr)
 {
 	return begin(rr, true);
+}
+
+/* import_raw_vdi?format=tar: the target VDI is the one disk, "vdi". */
+static int import_begin_tar(struct route_req *rr)
+{
+	if (begin(rr, false) < 0)
+		return -1;
+	struct xin *x = rr->h;
+	const char *vdi = route_arg(rr, "vdi");
+	if (!vdi || !*vdi)
+		return imp_err(x, "format=tar needs the vdi to import into");
+	x->tar_vdi = true;
+	x->have_ova = true;
+	x->vsn = 2; /* xapi: a VDI's tar always has inline checksums */
+	x->disks = xcalloc(1, sizeof *x->disks);
+	x->ndisks = 1;
+	struct in_disk *d = &x->disks[0];
+	snprintf(d->id, sizeof d->id, "vdi");
+	d->prev = -1;
+	d->hashed_counter = -1;
+	d->existing = true;
+	if (vdi_image_open(rr, vdi, true, &d->vi) < 0)
+		return -1;
+	d->open = true;
+	snprintf(d->ref, sizeof d->ref, "%s", d->vi.ref);
+	d->vsize = img_size(d->vi.im);
+	return 0;
 }
 
 static int import_data(struct route_req *rr, const char *p, size_t n)
@@ -594,6 +634,15 @@ static int import_finish(struct route_req *rr)
 	struct xin *x = rr->h;
 	if (x->st != 3 || !zin_complete(x->z))
 		return xerr_set(&rr->err, "IMPORT_ERROR_PREMATURE_EOF", NULL);
+	if (x->tar_vdi) { /* the disk is all there is; xapi's result: the VDI */
+		struct in_disk *d = &x->disks[0];
+		int rc = img_flush(d->vi.im, &rr->err);
+		vdi_image_close(&d->vi);
+		d->open = false;
+		if (rc == 0)
+			rr->result = xv_str(d->ref);
+		return rc;
+	}
 	if (!x->have_ova)
 		return imp_err(x, "no ova.xml in the archive");
 	for (size_t i = 0; i < x->ndisks; i++) {
@@ -673,6 +722,12 @@ const struct route route_import_xva = {
 
 const struct route route_import_metadata = {
 	.method = "PUT", .path = "/import_metadata", .begin = import_begin_meta,
+	.data = import_data, .finish = import_finish, .complete = import_complete,
+	.abort = import_abort, .free = import_free,
+};
+
+const struct route route_import_vdi_tar = {
+	.method = "PUT", .path = "/import_raw_vdi", .begin = import_begin_tar,
 	.data = import_data, .finish = import_finish, .complete = import_complete,
 	.abort = import_abort, .free = import_free,
 };
