@@ -132,12 +132,9 @@ int foreign_inspect(const char *path, const char *fmt, int64_t *vsize, struct xe
 	/* a cut-off image opens fine but points past its end: check finds it.
 	 * 0 clean, 3 leaked clusters only (harmless), 63 no check for this
 	 * format (vpc refuses truncated files at open already) */
-	const char *check_argv[] = {"qemu-img", "check", "-q", "-f", qf, path, NULL};
-	char *bin = getenv("XENON_QEMU_IMG");
-	if (bin && *bin)
-		check_argv[0] = bin;
+	const char *check_args[] = {"check", "-q", "-f", qf, path, NULL};
 	struct sm_run r;
-	int st = sm_run(check_argv, &r);
+	int st = sm_qemu_img_status(check_args, &r);
 	if (st != 0 && st != 3 && st != 63) {
 		log_info("import: qemu-img check of a %s upload: status %d: %s", fmt, st,
 			 r.err ? r.err : "");
