@@ -136,10 +136,8 @@ static int create_disk(struct xin *x, struct in_disk *d)
 		return -1;
 	snprintf(d->ref, sizeof d->ref, "%s", xv_as_str(&res));
 	xv_free(&res);
-	if (vdi_image_open(rr, d->ref, true, &d->vi) < 0)
-		return -1;
-	d->open = true;
-	return 0;
+	d->open = true; /* closed even if opening fails half-way (its busy mark) */
+	return vdi_image_open(rr, d->ref, true, &d->vi);
 }
 
 /* The exported object with this id (Ref:N) in ova.xml. */
@@ -444,9 +442,9 @@ static int import_begin_tar(struct route_req *rr)
 	d->prev = -1;
 	d->hashed_counter = -1;
 	d->existing = true;
+	d->open = true; /* closed even if opening fails half-way (its busy mark) */
 	if (vdi_image_open(rr, vdi, true, &d->vi) < 0)
 		return -1;
-	d->open = true;
 	snprintf(d->ref, sizeof d->ref, "%s", d->vi.ref);
 	d->vsize = img_size(d->vi.im);
 	return 0;
