@@ -10,6 +10,8 @@
 #include "http_route.h"
 #include "vdi_stream.h"
 #include "xva.h"
+#include "../api/storage.h"
+#include "../api/vm_ops.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
 #include "../wire/wire.h"
@@ -82,6 +84,8 @@ struct xout {
 	struct strbuf raw, out;
 	size_t out_pos;
 	int64_t total_chunks, done_chunks;
+	/* the VM's export or metadata_export mark (the task), as xapi's lock_vm */
+	char vm[REF_STRLEN + 1], mark[REF_STRLEN + 1];
 };
 
 static bool is_iso_vdi(struct db *db, struct db_obj *vdi)
@@ -307,6 +311,36 @@ static ssize_t read_xva(struct route_req *rr, uint64_t pos, char *buf, size_t ma
 	return (ssize_t)n;
 }
 
+/* The VM busy with the export while it runs: its other operations get
+ * OTHER_OPERATION_IN_PROGRESS, and it must allow op now (vm_check_op). */
+static int mark_vm(struct route_req *rr, struct xout *x, const char *op)
+{
+	const char *id = route_arg(rr, "uuid");
+	if (!id)
+		id = route_arg(rr, "ref");
+	char token[REF_STRLEN + 1];
+	storage_token(&rr->ctx, token);
+	struct db *db = rr->srv->db;
+	struct db_txn *t = db_begin(db);
+	struct db_obj *vm = strncmp(id, "OpaqueRef:", 10) ? db_lookup_uuid(db, SC_C_VM, id)
+							 : db_lookup_cls(db, SC_C_VM, id);
+	if (!vm) {
+		db_abort(t);
+		return xerr_set(&rr->err, "HANDLE_INVALID", "VM", id, NULL);
+	}
+	if (vm_check_op(vm, op, &rr->err) < 0) {
+		db_abort(t);
+		return -1;
+	}
+	xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), token, op);
+	vm_update_allowed_operations(t, vm);
+	snprintf(x->vm, sizeof x->vm, "%s", vm->ref);
+	if (db_commit(t, &rr->err) < 0)
+		return -1;
+	snprintf(x->mark, sizeof x->mark, "%s", token);
+	return 0;
+}
+
 static int begin(struct route_req *rr, bool metadata_only)
 {
 	struct xout *x = xcalloc(1, sizeof *x);
@@ -317,6 +351,8 @@ static int begin(struct route_req *rr, bool metadata_only)
 		x->zk = ZK_NONE;
 	xv refs = xv_arr_new();
 	int rc = plan(rr, x, metadata_only, &refs);
+	if (rc == 0)
+		rc = mark_vm(rr, x, metadata_only ? "metadata_export" : "export");
 	for (size_t i = 0; rc == 0 && i < x->ndisks; i++) {
 		struct xdisk *d = &x->disks[i];
 		rc = vdi_image_open(rr, xv_as_str(xv_arr_get(&refs, i)), false, &d->vi);
@@ -375,6 +411,12 @@ static void xout_release(struct route_req *rr)
 	struct xout *x = rr->h;
 	for (size_t i = 0; x && i < x->ndisks; i++)
 		vdi_image_close(&x->disks[i].vi);
+	if (x && x->mark[0]) {
+		xv none = xv_arr_new();
+		storage_clear_marks(rr->srv->db, &none, x->vm, x->mark);
+		xv_free(&none);
+		x->mark[0] = '\0';
+	}
 }
 
 static void xout_free(struct route_req *rr)

@@ -136,6 +136,48 @@ class TransferAccessTest(TransferCase):
         self.assertFree(vdi)
         self.api.VDI.destroy(vdi)
 
+    def test_vm_busy_during_xva_export(self):
+        """As xapi's lock_vm: the VM is marked export while its XVA streams,
+        and its disks are busy too."""
+        vm = self.new_vm("busy-xva", provision=False)
+        vdi = self.new_vdi(32 * MiB)
+        st, _, body = self.put("/import_raw_vdi", pattern(32 * MiB, 23), vdi=vdi)
+        self.assertEqual(st, 200, body)
+        self.api.VBD.create({"VM": vm, "VDI": vdi, "userdevice": "0", "bootable": True,
+                             "mode": "RW", "type": "Disk", "unpluggable": False,
+                             "empty": False, "other_config": {},
+                             "qos_algorithm_type": "", "qos_algorithm_params": {}})
+        task = self.api.task.create("export", "")
+        c = self.srv.connection(60)
+        c.request("GET", self.url("/export", ref=vm, task_id=task))
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        first = r.read(MiB)
+        rec = self.api.VM.get_record(vm)
+        self.assertEqual(rec["current_operations"], {task: "export"})
+        self.assertNotIn("destroy", rec["allowed_operations"])
+        e = self.assertXapiError("OTHER_OPERATION_IN_PROGRESS", self.api.VM.destroy, vm)
+        self.assertEqual(e.params[:2], ["VM", vm])
+        self.assertBusy(vdi, task)
+        # a second export of the same VM waits its turn
+        st, _, reply = self.request("GET", "/export", ref=vm)
+        self.assertNotEqual(st, 200)
+        self.assertIn(b"OTHER_OPERATION_IN_PROGRESS", reply)
+        rest = r.read()
+        c.close()
+        self.assertEqual((first + rest)[-1024:], bytes(1024))  # the whole archive
+        self.assertEqual(self.wait_task(task)["status"], "success")
+        rec = self.api.VM.get_record(vm)
+        self.assertEqual(rec["current_operations"], {})
+        self.assertIn("destroy", rec["allowed_operations"])
+        self.assertFree(vdi)
+        # a metadata export marks it metadata_export, and lets go at the end
+        st, _, meta = self.request("GET", "/export_metadata", ref=vm)
+        self.assertEqual(st, 200)
+        self.assertEqual(self.api.VM.get_current_operations(vm), {})
+        self.api.VM.destroy(vm)
+        self.api.VDI.destroy(vdi)
+
     def test_busy_during_import(self):
         vdi = self.new_vdi(8 * MiB)
         data = pattern(8 * MiB, 22)
