@@ -172,7 +172,7 @@ static int qcow2_copy(struct route_req *rr, struct exp *e)
 static int export_begin(struct route_req *rr)
 {
 	const char *tar = route_arg(rr, "format");
-	if (tar && !strcmp(tar, "tar") && !route_arg(rr, "base")) {
+	if (tar && !strcmp(tar, "tar")) {
 		rr->rt = &route_export_vdi_tar; /* xva_export.c: XVA-style chunks */
 		return rr->rt->begin(rr);
 	}

@@ -382,6 +382,10 @@ static int begin_tar(struct route_req *rr)
 	x->ndisks = 1;
 	struct xdisk *d = &x->disks[0];
 	snprintf(d->id, sizeof d->id, "vdi");
+	const char *base = route_arg(rr, "base");
+	if (base && *base)
+		return xerr_set(&rr->err, "INVALID_VALUE", "base", "deltas are exported as format=vhd",
+				NULL);
 	if (vdi_image_open(rr, route_arg(rr, "vdi"), false, &d->vi) < 0)
 		return -1;
 	d->size = img_size(d->vi.im);

@@ -415,6 +415,9 @@ class ExportTest(TransferCase):
                 self.assertEqual(rec["error_info"][0], code, rec["error_info"])
                 self.assertNothingLeft(before)
                 self.assertEqual(self.api.VDI.get_current_operations(other), {})
+        st, _, reply = self.request("GET", "/export_raw_vdi", vdi=vdi, format="tar", base=other)
+        self.assertEqual((st, reply.split()[:2]), (500, [b"INVALID_VALUE", b"base"]))
+        self.assertEqual(self.api.VDI.get_current_operations(vdi), {})
         if os.path.exists(harness.XE):  # xe passes format=tar through
             r = self.xe_bin("vdi-export", "uuid=" + self.api.VDI.get_uuid(vdi), "filename=-",
                             "format=tar")
