@@ -36,9 +36,10 @@ static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
 
 static bool storage_op(const char *op)
 {
-	/* the VM operations vm_copy.c and vm_provision.c mark */
+	/* the VM operations vm_copy.c and vm_provision.c mark, and the
+	 * exports of the HTTP handlers (xva_export.c) */
 	static const char *const ops[] = {"clone", "copy", "snapshot", "checkpoint", "provision",
-					  "revert", NULL};
+					  "revert", "export", "metadata_export", NULL};
 	for (const char *const *o = ops; *o; o++)
 		if (!strcmp(*o, op))
 			return true;

@@ -148,8 +148,15 @@ static int h_vm_import(struct xe_ctx *x, struct xerr *err)
 		if (b)
 			add_q(&q, flags[i][1], "true");
 	}
+	/* metadata=true: a description whose disks exist here (xe's own flag) */
+	bool meta = false;
+	if (xe_param_bool(x->params, "metadata", false, &meta, err) < 0) {
+		sb_free(&q);
+		return -1;
+	}
 	xv res = XV_NIL_INIT;
-	int rc = transfer(x, true, "/import", &q, xe_req(x, "filename"), &res, err);
+	int rc = transfer(x, true, meta ? "/import_metadata" : "/import", &q,
+			  xe_req(x, "filename"), &res, err);
 	sb_free(&q);
 	for (size_t i = 0; rc == 0 && i < xv_len(&res); i++)
 		rc = xe_print_uuid_of(x, SC_C_VM, xv_as_str(xv_arr_get(&res, i)), err);
@@ -187,17 +194,19 @@ const struct xe_cmd xe_transfer_cmds[] = {
 	 "Export a VM to an XVA file (filename=- for stdout); compress=true|zstd compresses it, "
 	 "metadata=true exports only its description.",
 	 XE_CMD_STANDARD, h_vm_export, NULL},
-	{"vm-import", L("filename"), L("sr-uuid", "force", "preserve", "dry-run"),
-	 "Import a VM from an XVA file (filename=- for stdin, plain, gzip or zstd); prints the "
-	 "new VM's uuid.",
+	{"vm-import", L("filename"), L("sr-uuid", "force", "preserve", "dry-run", "metadata"),
+	 "Import a VM from an XVA file (filename=- for stdin, plain, gzip or zstd), an OVA "
+	 "package or a single qcow2, VMDK or VHD disk image (told apart by their contents); "
+	 "metadata=true imports a description (vm-export metadata=true) whose disks exist "
+	 "here. Prints the new VM's uuid.",
 	 XE_CMD_STANDARD, h_vm_import, NULL},
 	{"vdi-export", L("uuid", "filename"), L("format", "base"),
 	 "Export a VDI's data to a file (filename=- for stdout): format=raw (default), vhd or "
 	 "qcow2.",
 	 0, h_vdi_export, NULL},
 	{"vdi-import", L("uuid", "filename"), L("format"),
-	 "Import data into a VDI from a file (filename=- for stdin): format=raw (default), vhd "
-	 "or qcow2.",
+	 "Import data into a VDI from a file (filename=- for stdin): format=raw (default), vhd, "
+	 "qcow2 or vmdk.",
 	 0, h_vdi_import, NULL},
 };
 const size_t xe_transfer_ncmds = sizeof xe_transfer_cmds / sizeof xe_transfer_cmds[0];

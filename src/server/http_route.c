@@ -19,7 +19,7 @@
 
 static const struct route *const routes[] = {
 	&route_export_raw_vdi, &route_import_raw_vdi, &route_export_xva,
-	&route_export_metadata, &route_import_xva, NULL,
+	&route_export_metadata, &route_import, &route_import_metadata, NULL,
 };
 
 /* "/p", "/p/" and "/p?…" (MHD strips the query already) */
@@ -105,6 +105,21 @@ static int authenticate(struct route_req *rr)
 	return session_check(rr->srv, ref, &rr->ctx, &rr->err);
 }
 
+/* RBAC as xapi's HTTP actions (datamodel http_actions): every transfer
+ * handler, export or import, is allowed to vm-admin and the roles above
+ * it; read-only and vm-operator sessions are refused, as on RPC, with the
+ * action's permission name (http/get_export_raw_vdi, http/put_import…). */
+static int rbac_check(struct route_req *rr)
+{
+	if (rr->ctx.roles & SC_ROLE_VM_ADMIN)
+		return 0;
+	char perm[64];
+	snprintf(perm, sizeof perm, "http/%s_%s", !strcmp(rr->rt->method, "GET") ? "get" : "put",
+		 rr->rt->path + 1);
+	return xerr_set(&rr->err, "RBAC_PERMISSION_DENIED", perm,
+			"No permission to call this method", NULL);
+}
+
 static int attach_task(struct route_req *rr)
 {
 	const char *tid = route_arg(rr, "task_id");
@@ -134,7 +149,8 @@ static MHD_RESULT_T fail_reply(struct route_req *rr)
 		status = MHD_HTTP_UNAUTHORIZED;
 	else if (!strcmp(c, "HANDLE_INVALID") || !strcmp(c, "UUID_INVALID"))
 		status = MHD_HTTP_NOT_FOUND;
-	else if (!strcmp(c, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED"))
+	else if (!strcmp(c, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED") ||
+		 !strcmp(c, "RBAC_PERMISSION_DENIED"))
 		status = MHD_HTTP_FORBIDDEN;
 	struct strbuf sb = STRBUF_INIT;
 	sb_printf(&sb, "%s", c);
@@ -152,6 +168,8 @@ static void settle(struct route_req *rr, bool ok)
 	rr->finished = true;
 	if (!ok && rr->rt->abort)
 		rr->rt->abort(rr);
+	if (rr->rt->release)
+		rr->rt->release(rr);
 	if (!rr->task[0])
 		return;
 	if (ok) {
@@ -235,10 +253,16 @@ static MHD_RESULT_T start(struct route_req *rr)
 	if (!strcmp(rr->rt->method, "PUT") && rr->has_length && rr->content_length == 0 &&
 	    !route_arg(rr, "task_id")) {
 		rr->finished = true;
+		if (rbac_check(rr) < 0)
+			return fail_reply(rr);
 		return reply(rr, MHD_HTTP_OK, "text/plain", xstrdup(""));
 	}
 	if (attach_task(rr) < 0)
 		return fail_reply(rr);
+	if (rbac_check(rr) < 0) { /* the caller's task learns it too */
+		settle(rr, false);
+		return fail_reply(rr);
+	}
 	if (!strcmp(rr->rt->method, "GET"))
 		return off_thread(rr, W_BEGIN);
 	if (rr->rt->begin(rr) < 0) {
@@ -360,10 +384,17 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 	}
 	if (n == 0) {
 		rr->streaming_done = true;
+		if (rr->rt->release) /* nothing more to read: let the VDIs go */
+			rr->rt->release(rr);
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	}
-	if (rr->stream_size != MHD_SIZE_UNKNOWN && pos + (uint64_t)n >= rr->stream_size)
+	if (rr->stream_size != MHD_SIZE_UNKNOWN && pos + (uint64_t)n >= rr->stream_size) {
 		rr->streaming_done = true;
+		/* the last bytes are read: the VDIs are free before the client
+		 * has them, so its next request does not find them busy */
+		if (rr->rt->release)
+			rr->rt->release(rr);
+	}
 	return n;
 }
 

@@ -40,6 +40,10 @@ struct route {
 	 * after the data); finish then runs as usual. NULL: never. */
 	bool (*complete)(struct route_req *rr);
 	void (*abort)(struct route_req *rr);
+	/* The transfer is over, its task about to end: lets go of what others
+	 * may be waiting for (a VDI's busy mark), since free may come later
+	 * than a client that saw the task end. NULL: nothing to release. */
+	void (*release)(struct route_req *rr);
 	void (*free)(struct route_req *rr);
 };
 
@@ -92,8 +96,13 @@ void route_progress(struct route_req *rr, double p);
 /* Runs an API call internally as the request's session (synchronously). */
 int route_call(struct route_req *rr, const char *method, xv params, xv *result);
 
-/* Handlers: vdi_stream.c, xva_export.c, xva_import.c. */
+/* Handlers: vdi_stream.c, xva_export.c, xva_import.c; /import picks
+ * between the XVA importer and ova_import.c by the body's first bytes. */
 extern const struct route route_export_raw_vdi, route_import_raw_vdi;
 extern const struct route route_export_xva, route_export_metadata, route_import_xva;
+extern const struct route route_import, route_import_metadata;
+/* format=tar of /export_raw_vdi and /import_raw_vdi (the XVA chunk
+ * stream of one disk), handed over by vdi_stream.c. */
+extern const struct route route_export_vdi_tar, route_import_vdi_tar;
 
 #endif

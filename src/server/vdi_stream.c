@@ -2,8 +2,11 @@
  * the image through stream.c, so only allocated extents are read; raw is
  * sent as is, vhd as a dynamic VHD generated on the fly (vhd_out.c), qcow2
  * as a flattened copy. Imports write through the same NBD path, skipping
- * zero blocks of a fresh image; a VDI created for the upload is destroyed
- * again if the upload fails. */
+ * zero blocks of a fresh image; qcow2 and VMDK uploads (and VHD ones for a
+ * new VDI, whose size is only known from the image) are staged in a file
+ * of the SR and checked first (foreign.c). A VDI created for the upload is
+ * destroyed again if the upload fails. */
+#include "foreign.h"
 #include "http_route.h"
 #include "vdi_stream.h"
 #include "../api/storage.h"
@@ -21,16 +24,52 @@
 
 #define BUFSZ (1 << 20)
 
+static struct db_obj *lookup_vdi(struct db *db, const char *id)
+{
+	return strncmp(id, "OpaqueRef:", 10) ? db_lookup_uuid(db, SC_C_VDI, id)
+					     : db_lookup_cls(db, SC_C_VDI, id);
+}
+
+/* The busy mark; "copy" is the vdi_operations value nearest a transfer. */
+static int mark_vdi(struct route_req *rr, const char *id, bool writable, struct vdi_image *out)
+{
+	struct db *db = rr->srv->db;
+	/* the token is the task; this also clears marks a previous run of the
+	 * daemon left, before this one's can be mistaken for them */
+	char token[REF_STRLEN + 1];
+	storage_token(&rr->ctx, token);
+	struct db_txn *t = db_begin(db);
+	struct db_obj *vdi = lookup_vdi(db, id);
+	int rc = 0;
+	if (!vdi)
+		rc = xerr_set(&rr->err, "HANDLE_INVALID", "VDI", id, NULL);
+	else if (writable && storage_vdi_in_use(db, vdi))
+		rc = xerr_set(&rr->err, "VDI_IN_USE", vdi->ref, "copy", NULL);
+	else
+		rc = storage_vdi_begin(t, vdi, token, "copy", &rr->err);
+	if (rc < 0) {
+		db_abort(t);
+		return -1;
+	}
+	if (db_commit(t, &rr->err) < 0)
+		return -1;
+	out->db = db;
+	snprintf(out->mark, sizeof out->mark, "%s", token);
+	snprintf(out->ref, sizeof out->ref, "%s", vdi->ref);
+	return 0;
+}
+
 int vdi_image_open(struct route_req *rr, const char *id, bool writable, struct vdi_image *out)
 {
 	memset(out, 0, sizeof *out);
 	sm_vdi_init(&out->v);
 	if (!id || !*id)
 		return xerr_set(&rr->err, "INVALID_VALUE", "vdi", "", NULL);
+	if (rr->task[0] && mark_vdi(rr, id, writable, out) < 0)
+		return -1;
 	struct db *db = rr->srv->db;
 	db_rdlock(db);
-	struct db_obj *vdi = strncmp(id, "OpaqueRef:", 10) ? db_lookup_uuid(db, SC_C_VDI, id)
-							  : db_lookup_cls(db, SC_C_VDI, id);
+	struct db_obj *vdi = lookup_vdi(db, id);
 	struct db_obj *sro = vdi ? db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
 	int rc = -1;
 	if (!vdi)
@@ -63,6 +102,13 @@ void vdi_image_close(struct vdi_image *vi)
 	sm_attach_info_free(&vi->att);
 	sm_vdi_free(&vi->v);
 	sm_sr_close(&vi->sr);
+	if (vi->mark[0]) {
+		xv refs = xv_arr_new();
+		xv_arr_push_str(&refs, vi->ref);
+		storage_clear_marks(vi->db, &refs, NULL, vi->mark);
+		xv_free(&refs);
+		vi->mark[0] = '\0';
+	}
 }
 
 /* ---- export ---- */
@@ -127,6 +173,11 @@ static int qcow2_copy(struct route_req *rr, struct exp *e)
 
 static int export_begin(struct route_req *rr)
 {
+	const char *tar = route_arg(rr, "format");
+	if (tar && !strcmp(tar, "tar")) {
+		rr->rt = &route_export_vdi_tar; /* xva_export.c: XVA-style chunks */
+		return rr->rt->begin(rr);
+	}
 	struct exp *e = xcalloc(1, sizeof *e);
 	e->fd = -1;
 	rr->h = e;
@@ -162,13 +213,21 @@ static int export_begin(struct route_req *rr)
 	return route_send_stream(rr, (uint64_t)st.st_size, "application/x-qemu-disk", NULL, read_file);
 }
 
-static void export_free(struct route_req *rr)
+static void export_release(struct route_req *rr)
 {
 	struct exp *e = rr->h;
 	if (!e)
 		return;
 	vdi_image_close(&e->vi);
 	vdi_image_close(&e->base);
+}
+
+static void export_free(struct route_req *rr)
+{
+	struct exp *e = rr->h;
+	if (!e)
+		return;
+	export_release(rr);
 	if (e->fd >= 0)
 		close(e->fd);
 	vhd_out_free(e->vhd);
@@ -176,7 +235,8 @@ static void export_free(struct route_req *rr)
 }
 
 const struct route route_export_raw_vdi = {
-	.method = "GET", .path = "/export_raw_vdi", .begin = export_begin, .free = export_free,
+	.method = "GET", .path = "/export_raw_vdi", .begin = export_begin,
+	.release = export_release, .free = export_free,
 };
 
 /* ---- import ---- */
@@ -190,10 +250,16 @@ struct imp {
 	int64_t off; /* image offset of buf */
 	int64_t limit; /* bytes of the body that are disk data */
 	struct vhd_in *vhd; /* format=vhd: the parser */
-	char *tmp; /* qcow2: the upload lands here first */
+	const char *staged; /* qcow2, vmdk (vhd for a new VDI): its format */
+	char *tmp; /* ... and the file the upload lands in first */
 	int tfd;
 	int64_t last_progress;
 };
+
+const char *route_staging_dir(const struct sm_sr *sr)
+{
+	return sr->path && sr->path[0] == '/' ? sr->path : sm_run_dir();
+}
 
 int route_target_sr(struct route_req *rr, char out[REF_STRLEN + 1])
 {
@@ -220,18 +286,16 @@ int route_target_sr(struct route_req *rr, char out[REF_STRLEN + 1])
 	return 0;
 }
 
-/* A new VDI of the upload's size in sr_id (or the pool's default SR). */
-static int create_vdi(struct route_req *rr, struct imp *im)
+/* A new VDI of size bytes in sr_id (or the pool's default SR). */
+static int create_vdi(struct route_req *rr, struct imp *im, int64_t size)
 {
-	if (!rr->has_length || rr->content_length >= ROUTE_UNKNOWN_LENGTH)
-		return xerr_set(&rr->err, "IMPORT_ERROR", "a new VDI needs a Content-Length", NULL);
 	char sr_ref[REF_STRLEN + 1];
 	if (route_target_sr(rr, sr_ref) < 0)
 		return -1;
 	xv rec = xv_map_new();
 	xv_map_set_str(&rec, "name_label", "imported disk");
 	xv_map_set_str(&rec, "SR", sr_ref);
-	xv_map_set(&rec, "virtual_size", xv_int((int64_t)rr->content_length));
+	xv_map_set(&rec, "virtual_size", xv_int(size));
 	xv_map_set_str(&rec, "type", "user");
 	xv args = xv_arr_new();
 	xv_arr_push(&args, rec);
@@ -279,37 +343,69 @@ static int vhd_write(void *arg, int64_t off, const char *p, size_t n, struct xer
 	return img_write(im->vi.im, p, n, off, err);
 }
 
+/* The staging file in the target SR (the VDI's, else sr_id's), after a
+ * check that the upload fits there. */
+static int stage_open(struct route_req *rr, struct imp *im, const char *vdi)
+{
+	if (vdi) {
+		if (vdi_image_open(rr, vdi, true, &im->vi) < 0)
+			return -1;
+	} else {
+		char sr_ref[REF_STRLEN + 1];
+		if (route_target_sr(rr, sr_ref) < 0)
+			return -1;
+		db_rdlock(rr->srv->db);
+		struct db_obj *sro = db_lookup_cls(rr->srv->db, SC_C_SR, sr_ref);
+		int rc = sro ? storage_sr_open(&rr->ctx, sro, true, &im->vi.sr, &rr->err)
+			     : xerr_set(&rr->err, "HANDLE_INVALID", "SR", sr_ref, NULL);
+		db_unlock(rr->srv->db);
+		if (rc < 0)
+			return -1;
+	}
+	if (rr->has_length && rr->content_length < ROUTE_UNKNOWN_LENGTH &&
+	    sm_space_check(&im->vi.sr, (int64_t)rr->content_length, &rr->err) < 0)
+		return -1;
+	im->tmp = xasprintf("%s/.import-%s.%s", route_staging_dir(&im->vi.sr), rr->task + 10, im->staged);
+	im->tfd = open(im->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (im->tfd < 0)
+		return xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
+	return 0;
+}
+
 static int import_begin(struct route_req *rr)
 {
+	const char *tar = route_arg(rr, "format");
+	if (tar && !strcmp(tar, "tar")) {
+		rr->rt = &route_import_vdi_tar; /* xva_import.c: XVA-style chunks */
+		return rr->rt->begin(rr);
+	}
 	struct imp *im = xcalloc(1, sizeof *im);
 	im->tfd = -1;
 	rr->h = im;
 	const char *fmt = route_arg(rr, "format");
 	if (!fmt)
 		fmt = "raw";
-	if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2") && strcmp(fmt, "vhd"))
+	if (strcmp(fmt, "raw") && !foreign_format(fmt))
 		return xerr_set(&rr->err, "INVALID_VALUE", "format", fmt, NULL);
 	if (route_arg(rr, "chunked"))
 		return xerr_set(&rr->err, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED", NULL);
 	const char *vdi = route_arg(rr, "vdi");
-	if (!vdi || !*vdi) {
-		if (strcmp(fmt, "raw"))
-			return xerr_set(&rr->err, "IMPORT_ERROR", "a new VDI needs a raw upload", NULL);
-		if (create_vdi(rr, im) < 0)
+	bool fresh_vdi = !vdi || !*vdi;
+	if (foreign_format(fmt) && (strcmp(fmt, "vhd") || fresh_vdi))
+		im->staged = fmt;
+	if (fresh_vdi && !im->staged) {
+		if (!rr->has_length || rr->content_length >= ROUTE_UNKNOWN_LENGTH)
+			return xerr_set(&rr->err, "IMPORT_ERROR", "a new VDI needs a Content-Length",
+					NULL);
+		if (create_vdi(rr, im, (int64_t)rr->content_length) < 0)
 			return -1;
 		vdi = im->new_vdi;
 		im->fresh = true;
 	}
+	if (im->staged)
+		return stage_open(rr, im, fresh_vdi ? NULL : vdi);
 	if (vdi_image_open(rr, vdi, true, &im->vi) < 0)
 		return -1;
-	if (!strcmp(fmt, "qcow2")) {
-		const char *dir = im->vi.sr.path[0] == '/' ? im->vi.sr.path : sm_run_dir();
-		im->tmp = xasprintf("%s/.import-%s.qcow2", dir, rr->task + 10);
-		im->tfd = open(im->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (im->tfd < 0)
-			return xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
-		return 0;
-	}
 	if (!strcmp(fmt, "vhd")) {
 		im->vhd = vhd_in_new(vhd_write, rr, rr->has_length ? (int64_t)rr->content_length : -1);
 		return 0;
@@ -345,43 +441,25 @@ static int import_data(struct route_req *rr, const char *p, size_t n)
 	return 0;
 }
 
-/* qcow2 uploads: checked to name no other file (a backing or data file
- * would read the server's files), then copied extent by extent. */
-static int import_qcow2(struct route_req *rr, struct imp *im)
+/* A staged upload: checked (foreign.c), then copied into the VDI, which
+ * is made now for an upload that named none. */
+static int import_staged(struct route_req *rr, struct imp *im)
 {
-	char *info = NULL;
-	const char *args[] = {"info", "--output=json", "-f", "qcow2", im->tmp, NULL};
-	if (sm_qemu_img(args, &info, SM_E_VDI_UNAVAILABLE, "not a qcow2 image", &rr->err) < 0)
-		return xerr_set(&rr->err, "IMPORT_ERROR", "not a valid qcow2 image", NULL);
-	bool external = strstr(info, "\"backing-filename\"") || strstr(info, "\"data-file\"");
-	free(info);
-	if (external)
-		return xerr_set(&rr->err, "IMPORT_ERROR", "qcow2 uploads may not name other files",
-				NULL);
-	struct img *src = img_open(im->tmp, "qcow2", false, &rr->err);
-	if (!src)
+	int64_t vsize;
+	if (foreign_inspect(im->tmp, im->staged, &vsize, &rr->err) < 0)
 		return -1;
-	int rc = 0;
-	int64_t size = img_size(src);
-	if (size > img_size(im->vi.im))
-		rc = xerr_set(&rr->err, "IMPORT_ERROR", "the image is larger than the disk", NULL);
-	char *buf = xmalloc(BUFSZ);
-	for (int64_t off = 0; rc == 0 && off < size;) {
-		int64_t len;
-		bool data;
-		if ((rc = img_extent(src, off, &len, &data, &rr->err)) < 0)
-			break;
-		if (len > BUFSZ)
-			len = BUFSZ;
-		if (!data)
-			rc = img_zero(im->vi.im, (size_t)len, off, &rr->err);
-		else if ((rc = img_read(src, buf, (size_t)len, off, &rr->err)) == 0)
-			rc = img_write(im->vi.im, buf, (size_t)len, off, &rr->err);
-		off += len;
+	if (!im->vi.im) {
+		vdi_image_close(&im->vi); /* only the SR was open, for staging */
+		if (create_vdi(rr, im, vsize) < 0 || vdi_image_open(rr, im->new_vdi, true, &im->vi) < 0)
+			return -1;
+		im->fresh = true;
 	}
-	free(buf);
-	img_close(src);
-	return rc;
+	if (vsize > img_size(im->vi.im)) {
+		char n[32];
+		snprintf(n, sizeof n, "%lld", (long long)vsize);
+		return xerr_set(&rr->err, "VDI_TOO_SMALL", im->vi.ref, n, NULL);
+	}
+	return foreign_copy(im->tmp, im->staged, im->vi.im, im->fresh, &rr->err);
 }
 
 static int import_finish(struct route_req *rr)
@@ -391,7 +469,7 @@ static int import_finish(struct route_req *rr)
 	if (im->tfd >= 0) {
 		close(im->tfd);
 		im->tfd = -1;
-		rc = import_qcow2(rr, im);
+		rc = import_staged(rr, im);
 	} else if (im->vhd) {
 		rc = vhd_in_end(im->vhd, &rr->err);
 	} else {
@@ -399,8 +477,7 @@ static int import_finish(struct route_req *rr)
 	}
 	if (rc == 0)
 		rc = img_flush(im->vi.im, &rr->err);
-	img_close(im->vi.im);
-	im->vi.im = NULL;
+	vdi_image_close(&im->vi);
 	if (rc == 0 && im->new_vdi[0])
 		rr->result = xv_str(im->new_vdi);
 	return rc;
@@ -410,8 +487,10 @@ static int import_finish(struct route_req *rr)
 static bool import_complete(struct route_req *rr)
 {
 	struct imp *im = rr->h;
-	if (rr->content_length < ROUTE_UNKNOWN_LENGTH || im->tfd >= 0)
+	if (rr->content_length < ROUTE_UNKNOWN_LENGTH)
 		return false;
+	if (im->tfd >= 0) /* a staged image is checked whole before use */
+		return true;
 	struct xerr e = XERR_INIT;
 	bool ok = !im->vhd || vhd_in_end(im->vhd, &e) == 0;
 	xerr_clear(&e);

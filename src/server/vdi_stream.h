@@ -9,6 +9,10 @@
 
 struct vdi_image {
 	char ref[REF_STRLEN + 1];
+	/* the transfer's mark in VDI.current_operations (its task), cleared by
+	 * vdi_image_close */
+	struct db *db;
+	char mark[REF_STRLEN + 1];
 	struct sm_sr sr;
 	struct sm_vdi v;
 	struct sm_attach_info att;
@@ -17,12 +21,20 @@ struct vdi_image {
 };
 
 /* The VDI named by id (ref or uuid), attached and served for streaming;
- * on failure rr->err is set and vdi_image_close still must be called. */
+ * on failure rr->err is set and vdi_image_close still must be called.
+ * While open, the VDI is marked busy with the request's task, as xapi's
+ * handlers hold theirs attached: a concurrent destroy, resize or second
+ * transfer gets OTHER_OPERATION_IN_PROGRESS; a writable open of a disk a
+ * running VM uses is VDI_IN_USE. */
 int vdi_image_open(struct route_req *rr, const char *id, bool writable, struct vdi_image *out);
 void vdi_image_close(struct vdi_image *vi);
 /* The SR an import goes to: sr_id or sr_uuid (ref or uuid), else the
  * pool's default SR. */
 int route_target_sr(struct route_req *rr, char out[REF_STRLEN + 1]);
+/* Where an upload is staged before qemu-img reads it: the SR's own
+ * directory when it is local (same filesystem, space checked), else the
+ * run directory (a share is reached by URL, not by path). */
+const char *route_staging_dir(const struct sm_sr *sr);
 
 /* A dynamic VHD of an image, generated as it is read: footer, header and
  * BAT from the allocation map, then the allocated 2 MiB blocks. With a

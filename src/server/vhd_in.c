@@ -31,6 +31,8 @@ struct vhd_in {
 	size_t nblks, next;
 	char *blk; /* bitmap + data of the block being read */
 	size_t bfill;
+	unsigned char tail[512]; /* fixed: the footer after the data, checked at the end */
+	size_t tfill;
 };
 
 static uint32_t rd32(const unsigned char *p)
@@ -161,6 +163,9 @@ int vhd_in_feed(struct vhd_in *v, const char *p, size_t n, struct xerr *err)
 			size_t k = left < n ? (size_t)left : n;
 			if (k && v->write(v->arg, (int64_t)v->pos, p, k, err) < 0)
 				return -1;
+			size_t t = n - k < sizeof v->tail - v->tfill ? n - k : sizeof v->tail - v->tfill;
+			memcpy(v->tail + v->tfill, p + k, t);
+			v->tfill += t;
 			v->pos += n;
 			return 0;
 		}
@@ -190,8 +195,12 @@ int vhd_in_feed(struct vhd_in *v, const char *p, size_t n, struct xerr *err)
 
 int vhd_in_end(struct vhd_in *v, struct xerr *err)
 {
-	if (v->phase == 2 && (int64_t)v->pos == v->body_len)
+	if (v->phase == 2 && (int64_t)v->pos == v->body_len) {
+		/* without its footer it was never a VHD, just bytes */
+		if (v->tfill < sizeof v->tail || memcmp(v->tail, "conectix", 8))
+			return bad(err, "no VHD footer at the end");
 		return 0;
+	}
 	if ((v->phase == 1 || v->phase == 3) && v->next == v->nblks)
 		return 0;
 	return xerr_set(err, "IMPORT_ERROR_PREMATURE_EOF", NULL);

@@ -3,10 +3,15 @@
  * out as 1 MiB chunks with their XXH64 files. Chunks that hold no data are
  * left out without being read (the allocation map says so), so a large
  * empty disk costs little. Output is generated as MHD pulls it, through
- * gzip or zstd when asked. */
+ * gzip or zstd when asked.
+ *
+ * GET /export_raw_vdi?format=tar is the same chunk stream for one VDI
+ * under the name vdi/ and without ova.xml, as xapi's stream_vdi sends it. */
 #include "http_route.h"
 #include "vdi_stream.h"
 #include "xva.h"
+#include "../api/storage.h"
+#include "../api/vm_ops.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
 #include "../wire/wire.h"
@@ -78,6 +83,8 @@ struct xout {
 	struct strbuf raw, out;
 	size_t out_pos;
 	int64_t total_chunks, done_chunks;
+	/* the VM's export or metadata_export mark (the task), as xapi's lock_vm */
+	char vm[REF_STRLEN + 1], mark[REF_STRLEN + 1];
 };
 
 static bool is_iso_vdi(struct db *db, struct db_obj *vdi)
@@ -246,7 +253,8 @@ static int put_chunk(struct route_req *rr, struct xout *x, struct xdisk *d, int6
 static int produce(struct route_req *rr, struct xout *x)
 {
 	if (x->stage == 0) {
-		put_file(x, "ova.xml", x->ova, strlen(x->ova));
+		if (x->ova)
+			put_file(x, "ova.xml", x->ova, strlen(x->ova));
 		x->stage = 1;
 		return 0;
 	}
@@ -329,6 +337,36 @@ static ssize_t read_xva(struct route_req *rr, uint64_t pos, char *buf, size_t ma
 	return (ssize_t)n;
 }
 
+/* The VM busy with the export while it runs: its other operations get
+ * OTHER_OPERATION_IN_PROGRESS, and it must allow op now (vm_check_op). */
+static int mark_vm(struct route_req *rr, struct xout *x, const char *op)
+{
+	const char *id = route_arg(rr, "uuid");
+	if (!id)
+		id = route_arg(rr, "ref");
+	char token[REF_STRLEN + 1];
+	storage_token(&rr->ctx, token);
+	struct db *db = rr->srv->db;
+	struct db_txn *t = db_begin(db);
+	struct db_obj *vm = strncmp(id, "OpaqueRef:", 10) ? db_lookup_uuid(db, SC_C_VM, id)
+							 : db_lookup_cls(db, SC_C_VM, id);
+	if (!vm) {
+		db_abort(t);
+		return xerr_set(&rr->err, "HANDLE_INVALID", "VM", id, NULL);
+	}
+	if (vm_check_op(vm, op, &rr->err) < 0) {
+		db_abort(t);
+		return -1;
+	}
+	xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), token, op);
+	vm_update_allowed_operations(t, vm);
+	snprintf(x->vm, sizeof x->vm, "%s", vm->ref);
+	if (db_commit(t, &rr->err) < 0)
+		return -1;
+	snprintf(x->mark, sizeof x->mark, "%s", token);
+	return 0;
+}
+
 static int begin(struct route_req *rr, bool metadata_only)
 {
 	struct xout *x = xcalloc(1, sizeof *x);
@@ -339,6 +377,8 @@ static int begin(struct route_req *rr, bool metadata_only)
 		x->zk = ZK_NONE;
 	xv refs = xv_arr_new();
 	int rc = plan(rr, x, metadata_only, &refs);
+	if (rc == 0)
+		rc = mark_vm(rr, x, metadata_only ? "metadata_export" : "export");
 	for (size_t i = 0; rc == 0 && i < x->ndisks; i++) {
 		struct xdisk *d = &x->disks[i];
 		rc = vdi_image_open(rr, xv_as_str(xv_arr_get(&refs, i)), false, &d->vi);
@@ -357,6 +397,33 @@ static int begin(struct route_req *rr, bool metadata_only)
 				 "attachment; filename=\"export.xva\"", read_xva);
 }
 
+/* export_raw_vdi?format=tar: one disk, chunks named vdi/NNNNNNNN. */
+static int begin_tar(struct route_req *rr)
+{
+	struct xout *x = xcalloc(1, sizeof *x);
+	rr->h = x;
+	x->zk = ZK_NONE;
+	x->disks = xcalloc(1, sizeof *x->disks);
+	x->ndisks = 1;
+	struct xdisk *d = &x->disks[0];
+	snprintf(d->id, sizeof d->id, "vdi");
+	const char *base = route_arg(rr, "base");
+	if (base && *base)
+		return xerr_set(&rr->err, "INVALID_VALUE", "base", "deltas are exported as format=vhd",
+				NULL);
+	if (vdi_image_open(rr, route_arg(rr, "vdi"), false, &d->vi) < 0)
+		return -1;
+	d->size = img_size(d->vi.im);
+	d->nchunks = (d->size + XVA_CHUNK - 1) / XVA_CHUNK;
+	x->total_chunks = d->nchunks;
+	if (!(x->z = zout_new(x->zk, &rr->err)))
+		return -1;
+	char *disp = xasprintf("attachment; filename=\"%s.tar\"", d->vi.v.uuid);
+	int rc = route_send_stream(rr, MHD_SIZE_UNKNOWN, "application/x-tar", disp, read_xva);
+	free(disp);
+	return rc;
+}
+
 static int begin_full(struct route_req *rr)
 {
 	return begin(rr, false);
@@ -367,13 +434,25 @@ static int begin_meta(struct route_req *rr)
 	return begin(rr, true);
 }
 
+static void xout_release(struct route_req *rr)
+{
+	struct xout *x = rr->h;
+	for (size_t i = 0; x && i < x->ndisks; i++)
+		vdi_image_close(&x->disks[i].vi);
+	if (x && x->mark[0]) {
+		xv none = xv_arr_new();
+		storage_clear_marks(rr->srv->db, &none, x->vm, x->mark);
+		xv_free(&none);
+		x->mark[0] = '\0';
+	}
+}
+
 static void xout_free(struct route_req *rr)
 {
 	struct xout *x = rr->h;
 	if (!x)
 		return;
-	for (size_t i = 0; i < x->ndisks; i++)
-		vdi_image_close(&x->disks[i].vi);
+	xout_release(rr);
 	free(x->disks);
 	free(x->ova);
 	zout_free(x->z);
@@ -383,8 +462,14 @@ static void xout_free(struct route_req *rr)
 }
 
 const struct route route_export_xva = {
-	.method = "GET", .path = "/export", .begin = begin_full, .free = xout_free,
+	.method = "GET", .path = "/export", .begin = begin_full, .release = xout_release,
+	.free = xout_free,
 };
 const struct route route_export_metadata = {
-	.method = "GET", .path = "/export_metadata", .begin = begin_meta, .free = xout_free,
+	.method = "GET", .path = "/export_metadata", .begin = begin_meta, .release = xout_release,
+	.free = xout_free,
+};
+const struct route route_export_vdi_tar = {
+	.method = "GET", .path = "/export_raw_vdi", .begin = begin_tar, .release = xout_release,
+	.free = xout_free,
 };

@@ -3,7 +3,19 @@
  * written into them as they come, each checked against its .xxhash. The
  * VM, VBD and VIF records are made in one transaction only once the whole
  * archive is in and verified; before that a failure destroys the disks
- * made so far, so a bad upload leaves nothing behind. */
+ * made so far, so a bad upload leaves nothing behind.
+ *
+ * PUT /import_metadata takes the same archive without disk data (what GET
+ * /export_metadata writes): the VM's disks are VDIs that exist here
+ * already, found as xapi finds them (a vdi:<uuid>=<uuid> query mapping,
+ * else the SR by uuid and the VDI by location, else the same uuid); a disk
+ * not found is VDI_LOCATION_MISSING (VDI_CONTENT_ID_MISSING without the SR)
+ * unless force=true, which leaves its VBD out.
+ *
+ * PUT /import_raw_vdi?format=tar&vdi= is one disk's chunk stream (named
+ * vdi/NNNNNNNN, as GET /export_raw_vdi?format=tar and xapi send it) into
+ * an existing VDI; checksums are checked, and since the VDI may hold data
+ * already, left-out and zero chunks are written as zeros. */
 #include "http_route.h"
 #include "vdi_stream.h"
 #include "xva.h"
@@ -48,6 +60,7 @@ struct in_disk {
 	char ref[REF_STRLEN + 1];
 	struct vdi_image vi;
 	bool open;
+	bool existing; /* metadata import: a VDI found here, never to be destroyed */
 	int64_t vsize, chunk_size, pos;
 	long prev, hashed_counter;
 	uint64_t hash;
@@ -67,7 +80,8 @@ struct xin {
 	long counter;
 	struct strbuf ent;
 	xv top;
-	bool have_ova, force, dry_run, restore;
+	bool have_ova, force, dry_run, restore, metadata;
+	bool tar_vdi; /* export_raw_vdi's tar format: one disk, no ova.xml */
 	int vsn;
 	char sr_ref[REF_STRLEN + 1];
 	struct in_disk *disks;
@@ -122,10 +136,57 @@ static int create_disk(struct xin *x, struct in_disk *d)
 		return -1;
 	snprintf(d->ref, sizeof d->ref, "%s", xv_as_str(&res));
 	xv_free(&res);
-	if (vdi_image_open(rr, d->ref, true, &d->vi) < 0)
-		return -1;
-	d->open = true;
-	return 0;
+	d->open = true; /* closed even if opening fails half-way (its busy mark) */
+	return vdi_image_open(rr, d->ref, true, &d->vi);
+}
+
+/* The exported object with this id (Ref:N) in ova.xml. */
+static const xv *snap_of(const xv *objs, const char *id)
+{
+	for (size_t i = 0; id && i < xv_len(objs); i++) {
+		const xv *o = xv_arr_get(objs, i);
+		const char *oid = xv_as_str(xv_map_get(o, "id"));
+		if (oid && !strcmp(oid, id))
+			return xv_map_get(o, "snapshot");
+	}
+	return NULL;
+}
+
+/* Metadata import: the local VDI a described disk is (see the top). */
+static int find_disk(struct xin *x, const xv *objs, struct in_disk *d)
+{
+	struct route_req *rr = x->rr;
+	struct db *db = rr->srv->db;
+	const char *uuid = xv_as_str(xv_map_get(d->snap, "uuid"));
+	const char *location = xv_as_str(xv_map_get(d->snap, "location"));
+	const xv *srsnap = snap_of(objs, xv_as_str(xv_map_get(d->snap, "SR")));
+	const char *sr_uuid = xv_as_str(xv_map_get(srsnap, "uuid"));
+	char key[80];
+	snprintf(key, sizeof key, "vdi:%s", uuid ? uuid : "");
+	const char *mapped = uuid ? route_arg(rr, key) : NULL;
+	db_rdlock(db);
+	struct db_obj *sr = sr_uuid ? db_lookup_uuid(db, SC_C_SR, sr_uuid) : NULL;
+	struct db_obj *found = mapped ? db_lookup_uuid(db, SC_C_VDI, mapped) : NULL;
+	for (struct db_obj *v = db_first(db, SC_C_VDI); !found && !mapped && sr && location && v;
+	     v = db_next(v))
+		if (!strcmp(db_peek_str(v, SC_F_VDI__SR), sr->ref) &&
+		    !strcmp(db_peek_str(v, SC_F_VDI__location), location))
+			found = v;
+	if (!found && !mapped && uuid)
+		found = db_lookup_uuid(db, SC_C_VDI, uuid);
+	int rc = 0;
+	if (found) {
+		snprintf(d->ref, sizeof d->ref, "%s", found->ref);
+		d->existing = true;
+	} else if (x->force) {
+		log_info("import: no VDI for %s here; left out (force)", uuid ? uuid : d->id);
+	} else if (sr) {
+		rc = xerr_set(&rr->err, "VDI_LOCATION_MISSING", sr->ref, location ? location : "", NULL);
+	} else {
+		rc = xerr_set(&rr->err, "VDI_CONTENT_ID_MISSING", NULL);
+	}
+	db_unlock(db);
+	return rc;
 }
 
 static int ova_done(struct xin *x)
@@ -171,7 +232,10 @@ static int ova_done(struct xin *x)
 	}
 	if (nvm != 1)
 		return imp_err(x, "ova.xml must describe exactly one VM");
-	for (size_t i = 0; !x->dry_run && i < x->ndisks; i++)
+	for (size_t i = 0; x->metadata && i < x->ndisks; i++)
+		if (find_disk(x, objs, &x->disks[i]) < 0)
+			return -1;
+	for (size_t i = 0; !x->metadata && !x->dry_run && i < x->ndisks; i++)
 		if (create_disk(x, &x->disks[i]) < 0)
 			return -1;
 	return 0;
@@ -188,7 +252,11 @@ static int chunk_done(struct xin *x)
 	if (x->counter <= d->prev)
 		return imp_err(x, "chunks out of order");
 	/* skipped counters are zero chunks; zero-length ones are keep-alives */
-	d->pos += (x->counter - d->prev - 1) * d->chunk_size;
+	int64_t gap = (x->counter - d->prev - 1) * d->chunk_size;
+	if (gap && d->existing && !x->dry_run && d->pos + gap <= d->vsize &&
+	    img_zero(d->vi.im, (size_t)gap, d->pos, &x->rr->err) < 0)
+		return -1;
+	d->pos += gap;
 	d->prev = x->counter;
 	d->hash = xva_xxh64(x->ent.buf ? x->ent.buf : "", x->ent.len);
 	d->hashed_counter = x->counter;
@@ -197,8 +265,11 @@ static int chunk_done(struct xin *x)
 	if (d->pos + len > d->vsize)
 		return imp_err(x, "a disk's data runs past its virtual size");
 	int rc = 0;
-	if (!x->dry_run && !buf_is_zero(x->ent.buf, x->ent.len))
+	bool zero = buf_is_zero(x->ent.buf, x->ent.len);
+	if (!x->dry_run && !zero)
 		rc = img_write(d->vi.im, x->ent.buf, x->ent.len, d->pos, &x->rr->err);
+	else if (!x->dry_run && d->existing)
+		rc = img_zero(d->vi.im, x->ent.len, d->pos, &x->rr->err);
 	d->pos += len;
 	return rc;
 }
@@ -231,10 +302,12 @@ static int classify(struct xin *x, const char *name, uint64_t size)
 		return 0;
 	}
 	const char *slash = strchr(name, '/');
-	if (!slash || strncmp(name, "Ref:", 4))
+	if (!slash || (strncmp(name, "Ref:", 4) && !x->tar_vdi))
 		return 0;
 	if (!x->have_ova)
 		return imp_err(x, "disk data before ova.xml");
+	if (x->metadata)
+		return imp_err(x, "a metadata import carries no disk data");
 	char id[32];
 	snprintf(id, sizeof id, "%.*s", (int)(slash - name), name);
 	x->cur = disk_find(x, id);
@@ -324,9 +397,10 @@ static int tar_sink(void *arg, const char *p, size_t n)
 
 /* ---- the route ---- */
 
-static int import_begin(struct route_req *rr)
+static int begin(struct route_req *rr, bool metadata)
 {
 	struct xin *x = xcalloc(1, sizeof *x);
+	x->metadata = metadata;
 	rr->h = x;
 	x->rr = rr;
 	x->top = XV_NIL_INIT;
@@ -337,6 +411,43 @@ static int import_begin(struct route_req *rr)
 	if (!rr->has_length)
 		return xerr_set(&rr->err, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED", NULL);
 	return route_target_sr(rr, x->sr_ref);
+}
+
+static int import_begin(struct route_req *rr)
+{
+	return begin(rr, false);
+}
+
+static int import_begin_meta(struct route_req *rr)
+{
+	return begin(rr, true);
+}
+
+/* import_raw_vdi?format=tar: the target VDI is the one disk, "vdi". */
+static int import_begin_tar(struct route_req *rr)
+{
+	if (begin(rr, false) < 0)
+		return -1;
+	struct xin *x = rr->h;
+	const char *vdi = route_arg(rr, "vdi");
+	if (!vdi || !*vdi)
+		return imp_err(x, "format=tar needs the vdi to import into");
+	x->tar_vdi = true;
+	x->have_ova = true;
+	x->vsn = 2; /* xapi: a VDI's tar always has inline checksums */
+	x->disks = xcalloc(1, sizeof *x->disks);
+	x->ndisks = 1;
+	struct in_disk *d = &x->disks[0];
+	snprintf(d->id, sizeof d->id, "vdi");
+	d->prev = -1;
+	d->hashed_counter = -1;
+	d->existing = true;
+	d->open = true; /* closed even if opening fails half-way (its busy mark) */
+	if (vdi_image_open(rr, vdi, true, &d->vi) < 0)
+		return -1;
+	snprintf(d->ref, sizeof d->ref, "%s", d->vi.ref);
+	d->vsize = img_size(d->vi.im);
+	return 0;
 }
 
 static int import_data(struct route_req *rr, const char *p, size_t n)
@@ -443,7 +554,8 @@ static int make_records(struct xin *x)
 	struct db_obj **made = xcalloc(xv_len(objs) + 1, sizeof *made);
 	const char *vm_ref = NULL;
 	for (size_t i = 0; i < x->ndisks; i++)
-		idmap_set(&x->map, x->disks[i].id, x->disks[i].ref);
+		if (x->disks[i].ref[0]) /* not a disk a forced metadata import left out */
+			idmap_set(&x->map, x->disks[i].id, x->disks[i].ref);
 	/* refs first, so fields can point at each other */
 	for (size_t i = 0; i < xv_len(objs); i++) {
 		const xv *o = xv_arr_get(objs, i);
@@ -460,6 +572,10 @@ static int make_records(struct xin *x)
 				idmap_set(&x->map, id, n);
 		}
 		if (c < 0)
+			continue;
+		/* a disk's VBD whose VDI a forced metadata import left out */
+		const char *vdi = xv_as_str(xv_map_get(snap, "VDI"));
+		if (c == SC_C_VBD && disk_find(x, vdi ? vdi : "") && !idmap_get(&x->map, vdi))
 			continue;
 		made[i] = db_create(t, c, NULL);
 		idmap_set(&x->map, id, made[i]->ref);
@@ -491,7 +607,7 @@ static int make_records(struct xin *x)
 		if (o->cls == SC_C_VIF)
 			db_set_bool(t, o, SC_F_VIF__currently_attached, false);
 	}
-	for (size_t i = 0; i < x->ndisks; i++) {
+	for (size_t i = 0; i < x->ndisks && !x->metadata; i++) {
 		struct db_obj *v = db_lookup_cls(db, SC_C_VDI, x->disks[i].ref);
 		const xv *ro = xv_map_get(x->disks[i].snap, "read_only");
 		if (v && ro && ro->kind == XV_BOOL && ro->u.b)
@@ -516,6 +632,15 @@ static int import_finish(struct route_req *rr)
 	struct xin *x = rr->h;
 	if (x->st != 3 || !zin_complete(x->z))
 		return xerr_set(&rr->err, "IMPORT_ERROR_PREMATURE_EOF", NULL);
+	if (x->tar_vdi) { /* the disk is all there is; xapi's result: the VDI */
+		struct in_disk *d = &x->disks[0];
+		int rc = img_flush(d->vi.im, &rr->err);
+		vdi_image_close(&d->vi);
+		d->open = false;
+		if (rc == 0)
+			rr->result = xv_str(d->ref);
+		return rc;
+	}
 	if (!x->have_ova)
 		return imp_err(x, "no ova.xml in the archive");
 	for (size_t i = 0; i < x->ndisks; i++) {
@@ -556,7 +681,7 @@ static void import_abort(struct route_req *rr)
 		if (d->open)
 			vdi_image_close(&d->vi);
 		d->open = false;
-		if (!d->ref[0])
+		if (!d->ref[0] || d->existing)
 			continue;
 		xv args = xv_arr_new();
 		xv_arr_push(&args, xv_str(d->ref));
@@ -591,4 +716,16 @@ const struct route route_import_xva = {
 	.method = "PUT", .path = "/import", .begin = import_begin, .data = import_data,
 	.finish = import_finish, .complete = import_complete, .abort = import_abort,
 	.free = import_free,
+};
+
+const struct route route_import_metadata = {
+	.method = "PUT", .path = "/import_metadata", .begin = import_begin_meta,
+	.data = import_data, .finish = import_finish, .complete = import_complete,
+	.abort = import_abort, .free = import_free,
+};
+
+const struct route route_import_vdi_tar = {
+	.method = "PUT", .path = "/import_raw_vdi", .begin = import_begin_tar,
+	.data = import_data, .finish = import_finish, .complete = import_complete,
+	.abort = import_abort, .free = import_free,
 };

@@ -431,6 +431,22 @@ static char *qemu_img_binary(void)
 	return b;
 }
 
+int sm_qemu_img_status(const char *const *args, struct sm_run *res)
+{
+	size_t n = 0;
+	while (args[n])
+		n++;
+	const char **argv = xcalloc(n + 2, sizeof *argv);
+	char *bin = qemu_img_binary();
+	argv[0] = bin;
+	for (size_t i = 0; i < n; i++)
+		argv[i + 1] = args[i];
+	int st = sm_run(argv, res);
+	free(argv);
+	free(bin);
+	return st;
+}
+
 int sm_qemu_img_many(const char *const *const *args, size_t n, int code, const char *what,
 		     struct xerr *err)
 {

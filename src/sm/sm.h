@@ -248,6 +248,9 @@ int sm_qemu_img(const char *const *args, char **out, int code, const char *what,
 int sm_qemu_img_many(const char *const *const *args, size_t n, int code, const char *what,
 		     struct xerr *err);
 void sm_set_qemu_img(const char *path);
+/* qemu-img ARGS… whose exit status means something (qemu-img check):
+ * the status, with res filled (sm_run_free it). */
+int sm_qemu_img_status(const char *const *args, struct sm_run *res);
 
 /* Where drivers keep sockets of helper processes (the daemon's run
  * directory; $TMPDIR or /tmp until set). sm_run_dir's result stays valid

@@ -1,6 +1,7 @@
 // Xen Orchestra's own XenAPI client (npm xen-api, pinned in package.json)
 // driven against a running xenond: steps 1-6, 8, 12 and 13 of the CI plan
-// in reference/xo-client.md §4. The client talks to xenond through a small
+// in reference/xo-client.md §4, and 14: disk and VM transfers the way Xen
+// Orchestra makes them (getResource/putResource), checked by checksum. The client talks to xenond through a small
 // recording proxy started here, so the wire sequence can be asserted
 // without relying on the server's logs.
 //
@@ -10,7 +11,9 @@
 // exit:  0 when every check passed, 1 otherwise.
 
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import http from 'node:http'
+import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createClient } from 'xen-api'
 
@@ -644,6 +647,130 @@ await check('xapi.disconnect() sends session.logout[s]', async () => {
   await waitFor('session.logout', () => findCall('session.logout', mark, e => e.params[0] === s && e.tDone) >= 0, 5e3)
   const r = await rawRpc('VM.get_all', [s])
   assert.equal(r.json?.error?.message, 'SESSION_INVALID')
+})
+
+// ===========================================================================
+currentStep = '[14 transfers]'
+
+// A client of its own, straight to xenond: the recording proxy buffers
+// whole requests, which a 1 PiB "unknown length" upload never ends.
+const xfer = createClient({ url, auth: { user, password }, allowUnauthorized: true, callTimeout: 60e3 })
+const sha = buf => createHash('sha256').update(buf).digest('hex')
+const OPAQUE_REF_RE = /OpaqueRef:[0-9a-z-]+/ // what Xen Orchestra extracts from a task result
+const made = { vms: [], vdis: [] }
+// 6 MiB + 4 KiB of data that is not all zero, in a 8 MiB disk
+const DISK = 8 << 20
+const disk = Buffer.alloc(6 * 1024 * 1024 + 4096)
+for (let i = 0; i < disk.length; i += 4096) disk.writeUInt32BE(((i / 4096) * 2654435761) >>> 0, i)
+const diskSum = sha(Buffer.concat([disk, Buffer.alloc(DISK - disk.length)]))
+
+async function readAll(response) {
+  const chunks = []
+  for await (const c of response.body) chunks.push(c)
+  return Buffer.concat(chunks)
+}
+async function exportRaw(vdi) {
+  const response = await xfer.getResource('/export_raw_vdi/', { query: { format: 'raw', vdi }, task: true })
+  const body = await readAll(response)
+  await response.task
+  return body
+}
+async function newVdi(name) {
+  const pools = await xfer.call('pool.get_all_records')
+  const srRef = Object.values(pools)[0].default_SR
+  const ref = await xfer.call('VDI.create', {
+    name_label: name, SR: srRef, virtual_size: DISK, type: 'user', sharable: false, read_only: false, other_config: {},
+  })
+  made.vdis.push(ref)
+  return ref
+}
+
+let xferVdi, xferVm
+await check('connect a second client for transfers', async () => {
+  await xfer.connect()
+  assert.equal(xfer.status, 'connected')
+})
+
+await check("putResource(buffer, '/import_raw_vdi/', {format:'raw', vdi}) → the task succeeds, getResource reads it back", async () => {
+  xferVdi = await newVdi('xo-xfer-raw')
+  await xfer.putResource(disk, '/import_raw_vdi/', { query: { format: 'raw', vdi: xferVdi }, task: true })
+  assert.equal(sha(await exportRaw(xferVdi)), diskSum)
+})
+
+await check("putResource(stream with .length, as XO sends an upload it knows the size of) → probe PUT, then the data", async () => {
+  const vdi = await newVdi('xo-xfer-stream')
+  const pieces = []
+  for (let i = 0; i < disk.length; i += 1 << 20) pieces.push(disk.subarray(i, i + (1 << 20)))
+  const stream = Readable.from(pieces)
+  stream.length = disk.length
+  await xfer.putResource(stream, '/import_raw_vdi/', { query: { format: 'raw', vdi }, task: true })
+  assert.equal(sha(await exportRaw(vdi)), diskSum)
+})
+
+await check("getResource('/export_raw_vdi/', format vhd) → putResource(…, format vhd) into another VDI: same content", async () => {
+  const response = await xfer.getResource('/export_raw_vdi/', { query: { format: 'vhd', vdi: xferVdi }, task: true })
+  assert.equal(response.headers['content-type'], 'application/vhd')
+  const vhd = await readAll(response)
+  await response.task
+  assert.equal(vhd.subarray(vhd.length - 512, vhd.length - 504).toString(), 'conectix')
+  const other = await newVdi('xo-xfer-vhd')
+  await xfer.putResource(vhd, '/import_raw_vdi/', { query: { format: 'vhd', vdi: other }, task: true })
+  assert.equal(sha(await exportRaw(other)), diskSum)
+})
+
+await check("VM: getResource('/export/', use_compression zstd) → putResource('/import/') → a new VM whose disk has the same checksum", async () => {
+  const tpls = await xfer.call('VM.get_by_name_label', 'Other install media')
+  xferVm = await xfer.callAsync('VM.clone', tpls[0], 'xo-xfer-vm')
+  made.vms.push(xferVm)
+  await xfer.call('VM.set_is_a_template', xferVm, false)
+  await xfer.call('VBD.create', {
+    VM: xferVm, VDI: xferVdi, userdevice: '0', bootable: true, mode: 'RW', type: 'Disk', unpluggable: false,
+    empty: false, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {},
+  })
+  const response = await xfer.getResource('/export/', {
+    query: { ref: xferVm, use_compression: 'zstd' }, task: true,
+  })
+  const xva = await readAll(response)
+  await response.task
+  assert.equal(xva.readUInt32LE(0), 0xfd2fb528, 'not zstd')
+  const srRef = await xfer.call('VDI.get_SR', xferVdi)
+  const result = await xfer.putResource(xva, '/import/', { query: { sr_id: srRef }, task: true })
+  const vmRef = OPAQUE_REF_RE.exec(result)?.[0]
+  assert.ok(vmRef, `no VM ref in the task result ${result}`)
+  made.vms.push(vmRef)
+  assert.equal(await xfer.call('VM.get_name_label', vmRef), 'xo-xfer-vm')
+  const vbds = await xfer.call('VM.get_VBDs', vmRef)
+  assert.equal(vbds.length, 1)
+  const vdi = await xfer.call('VBD.get_VDI', vbds[0])
+  made.vdis.push(vdi)
+  assert.notEqual(vdi, xferVdi)
+  assert.equal(sha(await exportRaw(vdi)), diskSum)
+})
+
+await check('a failed import rejects putResource; its task fails with IMPORT_ERROR', async () => {
+  // xapi would have answered 200 at once and failed only the task; xenond
+  // answers when it knows the outcome, so the client sees the HTTP status
+  // and the task holds the XenAPI error
+  const task = await xfer.call('task.create', 'xo-bad-import', '')
+  let error
+  try {
+    await xfer.putResource(Buffer.from('not an archive'.repeat(64)), '/import/', { task })
+  } catch (e) {
+    error = e
+  }
+  assert.ok(error, 'the import succeeded')
+  const rec = await xfer.call('task.get_record', task)
+  assert.equal(rec.status, 'failure')
+  assert.match(rec.error_info[0], /^IMPORT_ERROR/)
+  if (error.code !== undefined) assert.equal(error.code, rec.error_info[0])
+  else assert.equal(error.response?.statusCode, 500, String(error))
+  await xfer.call('task.destroy', task)
+})
+
+await check('clean up the transfer objects, then disconnect', async () => {
+  for (const vm of made.vms) await xfer.call('VM.destroy', vm).catch(() => {})
+  for (const vdi of made.vdis) await xfer.call('VDI.destroy', vdi).catch(() => {})
+  await xfer.disconnect()
 })
 
 // ===========================================================================

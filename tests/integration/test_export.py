@@ -102,7 +102,8 @@ def pattern(size, seed=1):
     return bytes(out)
 
 
-class ExportTest(ServerTestCase):
+class TransferCase(ServerTestCase):
+    """The helpers transfer tests share (test_import_foreign.py too)."""
 
     @classmethod
     def setUpClass(cls):
@@ -144,6 +145,46 @@ class ExportTest(ServerTestCase):
         self.assertEqual(after[0], before[0], "VMs left behind")
         self.assertEqual(after[1], before[1], "VDIs left behind")
         self.assertEqual(after[2], before[2], "files left behind in the SR")
+
+    def cleanup_vm(self, vm):
+        vdis = [self.api.VBD.get_VDI(b) for b in self.api.VM.get_VBDs(vm)]
+        self.api.VM.destroy(vm)
+        for v in vdis:
+            if v != harness.NULL_REF and v in self.api.VDI.get_all():
+                self.api.VDI.destroy(v)
+
+    def import_xva(self, body, expect_ok=True, **q):
+        task = self.api.task.create("Xapi#putResource /import", "")
+        st, h, reply = self.put("/import/", body, task_id=task, **q)
+        rec = self.wait_task(task)
+        if expect_ok:
+            self.assertEqual(st, 200, reply)
+            self.assertEqual(rec["status"], "success", rec["error_info"])
+            self.assertTrue(rec["result"].startswith("<value><array><data><value>OpaqueRef:"),
+                            rec["result"])
+            return rec["result"].split("<value>")[2].split("</value>")[0]
+        self.assertNotEqual(st, 200)
+        self.assertEqual(rec["status"], "failure")
+        return rec["error_info"]
+
+    def disk_sums(self, vm):
+        out = {}
+        for b in self.api.VM.get_VBDs(vm):
+            r = self.api.VBD.get_record(b)
+            if r["type"] != "Disk":
+                continue
+            st, _, body = self.request("GET", "/export_raw_vdi", vdi=r["VDI"])
+            out[r["userdevice"]] = hashlib.sha256(body).hexdigest()
+        return out
+
+    def xe_bin(self, *args, stdin=None):
+        cmd = [harness.XE, "-s", "127.0.0.1", "-p", str(self.srv.port), "--nossl", "-u", "root",
+               "-pw", self.srv.password] + list(args)
+        return subprocess.run(cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=120)
+
+
+class ExportTest(TransferCase):
 
     # ---- raw VDI ----
 
@@ -318,42 +359,72 @@ class ExportTest(ServerTestCase):
                              "qos_algorithm_params": {}})
         return vm, vdis, datas
 
-    def cleanup_vm(self, vm):
-        vdis = [self.api.VBD.get_VDI(b) for b in self.api.VM.get_VBDs(vm)]
-        self.api.VM.destroy(vm)
-        for v in vdis:
-            if v != harness.NULL_REF and v in self.api.VDI.get_all():
-                self.api.VDI.destroy(v)
-
     def export_xva(self, vm, **q):
         st, h, body = self.request("GET", "/export/", ref=vm, **q)
         self.assertEqual(st, 200, body[:300])
         self.assertEqual(self.wait_task(h["task-id"])["status"], "success")
         return body
 
-    def import_xva(self, body, expect_ok=True, **q):
-        task = self.api.task.create("Xapi#putResource /import", "")
-        st, h, reply = self.put("/import/", body, task_id=task, **q)
-        rec = self.wait_task(task)
-        if expect_ok:
-            self.assertEqual(st, 200, reply)
-            self.assertEqual(rec["status"], "success", rec["error_info"])
-            self.assertTrue(rec["result"].startswith("<value><array><data><value>OpaqueRef:"),
-                            rec["result"])
-            return rec["result"].split("<value>")[2].split("</value>")[0]
-        self.assertNotEqual(st, 200)
-        self.assertEqual(rec["status"], "failure")
-        return rec["error_info"]
+    # ---- format=tar: one VDI as XVA-style chunks ----
 
-    def disk_sums(self, vm):
-        out = {}
-        for b in self.api.VM.get_VBDs(vm):
-            r = self.api.VBD.get_record(b)
-            if r["type"] != "Disk":
-                continue
-            st, _, body = self.request("GET", "/export_raw_vdi", vdi=r["VDI"])
-            out[r["userdevice"]] = hashlib.sha256(body).hexdigest()
-        return out
+    def test_vdi_tar_round_trip(self):
+        size = 5 * MiB + 4096
+        data = bytearray(size)
+        data[:MiB] = pattern(MiB, 31)
+        data[3 * MiB:3 * MiB + 4096] = pattern(4096, 32)  # chunk 1, 2 and 4 stay zero
+        data = bytes(data)
+        vdi = self.new_vdi(size)
+        st, _, body = self.put("/import_raw_vdi", data, vdi=vdi)
+        self.assertEqual(st, 200, body)
+        st, h, tar = self.request("GET", "/export_raw_vdi", vdi=vdi, format="tar")
+        self.assertEqual(st, 200, tar[:200])
+        self.assertEqual(h["content-type"], "application/x-tar")
+        self.assertEqual(tar[-1024:], b"\0" * 1024)
+        tf = tarfile.open(fileobj=io.BytesIO(tar))
+        chunks = {}
+        for m in tf.getmembers():
+            blob = tf.extractfile(m).read()
+            if m.name.endswith(".xxhash"):
+                self.assertEqual(blob.decode(), "%016X" % xxh64(chunks[m.name[:-7]]))
+            else:
+                chunks[m.name] = blob
+        # the first and last chunks always, else only those with data
+        self.assertEqual(sorted(chunks), ["vdi/00000000", "vdi/00000003", "vdi/00000005"])
+        self.assertEqual(chunks["vdi/00000005"], bytes(4096))
+        # into a VDI holding other data: what the stream leaves out is zero
+        other = self.new_vdi(size)
+        st, _, body = self.put("/import_raw_vdi", pattern(size, 33), vdi=other)
+        self.assertEqual(st, 200, body)
+        st, h, body = self.put("/import_raw_vdi", tar, vdi=other, format="tar")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(self.wait_task(h["task-id"])["status"], "success")
+        st, _, back = self.request("GET", "/export_raw_vdi", vdi=other)
+        self.assertEqual(hashlib.sha256(back).hexdigest(), hashlib.sha256(data).hexdigest())
+        # a damaged chunk, a cut stream, no VDI named
+        bad = bytearray(tar)
+        bad[512 + 100] ^= 0xFF  # inside vdi/00000000's data
+        for body, code, q in ((bytes(bad), "IMPORT_ERROR_SOME_CHECKSUMS_FAILED", {"vdi": other}),
+                              (tar[:len(tar) // 2], "IMPORT_ERROR_PREMATURE_EOF", {"vdi": other}),
+                              (tar[:2048], "IMPORT_ERROR", {})):  # refused at once
+            with self.subTest(code=code):
+                task = self.api.task.create("tar", "")
+                before = self.state()
+                st, _, reply = self.put("/import_raw_vdi", body, format="tar", task_id=task, **q)
+                self.assertNotEqual(st, 200)
+                rec = self.wait_task(task)
+                self.assertEqual(rec["error_info"][0], code, rec["error_info"])
+                self.assertNothingLeft(before)
+                self.assertEqual(self.api.VDI.get_current_operations(other), {})
+        st, _, reply = self.request("GET", "/export_raw_vdi", vdi=vdi, format="tar", base=other)
+        self.assertEqual((st, reply.split()[:2]), (500, [b"INVALID_VALUE", b"base"]))
+        self.assertEqual(self.api.VDI.get_current_operations(vdi), {})
+        if os.path.exists(harness.XE):  # xe passes format=tar through
+            r = self.xe_bin("vdi-export", "uuid=" + self.api.VDI.get_uuid(vdi), "filename=-",
+                            "format=tar")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, tar)
+        self.api.VDI.destroy(vdi)
+        self.api.VDI.destroy(other)
 
     def check_tar(self, body):
         """The archive as the format says: ova.xml first, chunk/xxhash pairs
@@ -435,6 +506,86 @@ class ExportTest(ServerTestCase):
         self.assertIn("<name>VDI</name>", tf.extractfile("ova.xml").read().decode()
                       .replace("<value>VDI</value>", "<name>VDI</name>"))
         self.cleanup_vm(vm)
+
+    def import_metadata(self, body, expect_ok=True, **q):
+        task = self.api.task.create("import_metadata", "")
+        st, _, reply = self.put("/import_metadata", body, task_id=task, **q)
+        rec = self.wait_task(task)
+        self.api.task.destroy(task)
+        if not expect_ok:
+            self.assertNotEqual(st, 200, reply)
+            self.assertEqual(rec["status"], "failure")
+            return rec["error_info"]
+        self.assertEqual(st, 200, reply)
+        self.assertEqual(rec["status"], "success", rec["error_info"])
+        refs = rec["result"].split("<value>")[2:]  # none for a dry run
+        return refs[0].split("</value>")[0] if refs else None
+
+    def test_import_metadata(self):
+        """export_metadata then import_metadata: a VM whose VBDs use the
+        very VDIs the description names, found here by SR and location."""
+        vm, vdis, _ = self.vm_with_disks([(MiB, MiB), (2 * MiB, MiB)], "meta-src")
+        uuid = self.api.VM.get_uuid(vm)
+        st, _, meta = self.request("GET", "/export_metadata", uuid=uuid)
+        self.assertEqual(st, 200)
+        # dry_run finds the disks and makes nothing
+        before = self.state()
+        self.assertIsNone(self.import_metadata(meta, dry_run="true"))
+        self.assertEqual(self.state(), before)
+        new = self.import_metadata(meta)
+        self.assertNotEqual(new, vm)
+        self.assertNotEqual(self.api.VM.get_uuid(new), uuid)  # the uuid is taken
+        self.assertEqual(self.api.VM.get_name_label(new), "meta-src")
+        got = {self.api.VBD.get_userdevice(b): self.api.VBD.get_VDI(b)
+               for b in self.api.VM.get_VBDs(new)}
+        self.assertEqual(got, {"0": vdis[0], "1": vdis[1]})
+        self.assertEqual(len(self.api.VM.get_VIFs(new)), 1)
+        self.assertEqual(set(self.api.VDI.get_all()), before[1], "disks were made")
+        self.api.VM.destroy(new)
+        # restore=true keeps the uuid once it is free again
+        self.api.VM.destroy(vm)
+        new = self.import_metadata(meta, restore="true")
+        self.assertEqual(self.api.VM.get_uuid(new), uuid)
+        self.api.VM.destroy(new)
+        # a disk not here: VDI_LOCATION_MISSING, nothing made; force leaves it out
+        loc = self.api.VDI.get_location(vdis[1])
+        self.api.VDI.destroy(vdis[1])
+        before = self.state()
+        err = self.import_metadata(meta, expect_ok=False)
+        self.assertEqual(err, ["VDI_LOCATION_MISSING", self.sr, loc])
+        self.assertNothingLeft(before)
+        new = self.import_metadata(meta, force="true")
+        got = {self.api.VBD.get_userdevice(b): self.api.VBD.get_VDI(b)
+               for b in self.api.VM.get_VBDs(new)}
+        self.assertEqual(got, {"0": vdis[0]})
+        # a mapping vdi:<uuid>=<uuid> puts another disk in its place
+        other = self.new_vdi(MiB, "meta-map")
+        q = {"vdi:" + self.api.VDI.get_uuid(vdis[0]): self.api.VDI.get_uuid(other)}
+        err = self.import_metadata(meta, expect_ok=False, **q)  # disk 1 is still missing
+        self.assertEqual(err[0], "VDI_LOCATION_MISSING")
+        new2 = self.import_metadata(meta, force="true", **q)
+        self.assertEqual([self.api.VBD.get_VDI(b) for b in self.api.VM.get_VBDs(new2)], [other])
+        # an archive with disk data is not metadata
+        st, _, full = self.request("GET", "/export", uuid=self.api.VM.get_uuid(new))
+        self.assertEqual(st, 200)
+        before = self.state()
+        err = self.import_metadata(full, expect_ok=False)
+        self.assertEqual(err[0], "IMPORT_ERROR")
+        self.assertNothingLeft(before)
+        self.api.VM.destroy(new2)
+        if os.path.exists(harness.XE):  # xe vm-import metadata=true
+            path = os.path.join(harness._tmpdir("xenon-meta-"), "meta.xva")
+            with open(path, "wb") as f:
+                f.write(meta)
+            r = self.xe_bin("vm-import", "filename=" + path, "metadata=true", "force=true")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            new2 = self.api.VM.get_by_uuid(r.stdout.decode().strip())
+            self.assertEqual([self.api.VBD.get_VDI(b) for b in self.api.VM.get_VBDs(new2)],
+                             [vdis[0]])
+            self.api.VM.destroy(new2)
+        self.api.VM.destroy(new)
+        self.api.VDI.destroy(other)
+        self.api.VDI.destroy(vdis[0])
 
     @staticmethod
     def build_xva(disk, name="handmade", chunk=MiB, keepalive=False):
@@ -588,12 +739,6 @@ class ExportTest(ServerTestCase):
         self.cleanup_vm(vm)
 
     # ---- xe ----
-
-    def xe_bin(self, *args, stdin=None):
-        cmd = [harness.XE, "-s", "127.0.0.1", "-p", str(self.srv.port), "--nossl", "-u", "root",
-               "-pw", self.srv.password] + list(args)
-        return subprocess.run(cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=120)
 
     @unittest.skipUnless(os.path.exists(harness.XE), "xe not built")
     def test_xe_transfers(self):

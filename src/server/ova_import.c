@@ -1,0 +1,507 @@
+/* ova_import: PUT /import of something that is not an XVA — a Xenon
+ * extension, since xapi's /import takes XVAs only and Xen Orchestra parses
+ * OVAs and VMDKs in the browser. The body's first bytes decide:
+ *  - a tar whose first member is an .ovf: an OVA package; its disks are
+ *    staged in files of the SR as they stream in, and the VM gets the
+ *    OVF's name, vCPUs and memory;
+ *  - a qcow2, VMDK (sparse) or dynamic VHD image: a VM with that one disk
+ *    (named by the name_label query argument);
+ *  - anything else goes to the XVA importer (xva_import.c).
+ * Nothing is made before the whole body is in: then each disk is checked
+ * (foreign.c) and copied into a new VDI, and the VM and VBDs are created;
+ * a failure at any point removes what was made and the staged files. */
+#include "foreign.h"
+#include "http_route.h"
+#include "ovf.h"
+#include "vdi_stream.h"
+#include "xva.h"
+#include "../api/storage.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../base/strbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SNIFF 512
+#define MAX_OVF (4 << 20)
+#define MAX_FILES 64
+#define DEFAULT_MEMORY (1ll << 30)
+
+struct staged {
+	char *name; /* the member's name in the package (never used as a path) */
+	char *path; /* our file in the SR */
+	int fd;
+};
+
+struct oin {
+	bool ova; /* else one bare image */
+	struct sm_sr sr;
+	bool sr_open;
+	char sr_ref[REF_STRLEN + 1];
+	/* the tar stream (OVA) */
+	unsigned char hdr[512];
+	size_t hfill;
+	int st; /* 0 header, 1 data, 2 padding, 3 past the end */
+	uint64_t remain, pad;
+	bool in_ovf;
+	struct strbuf ovf;
+	struct staged files[MAX_FILES];
+	size_t nfiles;
+	int cur; /* the file being written, -1 none */
+	/* made at the end, removed on failure */
+	char vm[REF_STRLEN + 1];
+	char (*vdis)[REF_STRLEN + 1];
+	size_t nvdis;
+};
+
+static int stage_new(struct route_req *rr, struct oin *o, const char *name)
+{
+	if (o->nfiles == MAX_FILES)
+		return xerr_set(&rr->err, "IMPORT_ERROR", "too many files in the package", NULL);
+	struct staged *f = &o->files[o->nfiles];
+	f->path = xasprintf("%s/.import-%s-%zu", route_staging_dir(&o->sr), rr->task + 10, o->nfiles);
+	f->fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (f->fd < 0) {
+		free(f->path);
+		f->path = NULL;
+		return xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
+	}
+	f->name = xstrdup(name);
+	o->cur = (int)o->nfiles++;
+	return 0;
+}
+
+static int stage_write(struct route_req *rr, struct oin *o, const char *p, size_t n)
+{
+	int fd = o->files[o->cur].fd;
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0)
+			return xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && !strcasecmp(s + a - b, suffix);
+}
+
+/* One member of the OVA begins: the descriptor is kept in memory, a
+ * manifest or certificate skipped, anything else staged. */
+static int member(struct route_req *rr, struct oin *o, const char *name, uint64_t size)
+{
+	o->cur = -1;
+	o->in_ovf = false;
+	if (ends_with(name, ".ovf")) {
+		if (o->ovf.len || size > MAX_OVF)
+			return xerr_set(&rr->err, "IMPORT_ERROR", "one .ovf of at most 4 MiB expected",
+					NULL);
+		o->in_ovf = true;
+		return 0;
+	}
+	if (ends_with(name, ".mf") || ends_with(name, ".cert") || !size)
+		return 0;
+	return stage_new(rr, o, name);
+}
+
+static int tar_feed(struct route_req *rr, struct oin *o, const char *p, size_t n)
+{
+	while (n) {
+		if (o->st == 3)
+			return 0; /* zero padding after the end blocks */
+		if (o->st == 0) {
+			size_t k = 512 - o->hfill < n ? 512 - o->hfill : n;
+			memcpy(o->hdr + o->hfill, p, k);
+			o->hfill += k, p += k, n -= k;
+			if (o->hfill < 512)
+				return 0;
+			o->hfill = 0;
+			char name[256];
+			int r = tar_parse(o->hdr, name, &o->remain);
+			if (r < 0)
+				return xerr_set(&rr->err, "IMPORT_ERROR", "corrupt tar header", NULL);
+			if (r == 1) {
+				o->st = 3;
+				continue;
+			}
+			o->pad = (512 - o->remain % 512) % 512;
+			if (member(rr, o, name, o->remain) < 0)
+				return -1;
+			o->st = o->remain ? 1 : 0;
+			continue;
+		}
+		if (o->st == 1) {
+			size_t k = o->remain < n ? (size_t)o->remain : n;
+			if (o->in_ovf)
+				sb_add(&o->ovf, p, k);
+			else if (o->cur >= 0 && stage_write(rr, o, p, k) < 0)
+				return -1;
+			o->remain -= k, p += k, n -= k;
+			if (!o->remain)
+				o->st = o->pad ? 2 : 0;
+			continue;
+		}
+		size_t k = o->pad < n ? (size_t)o->pad : n;
+		o->pad -= k, p += k, n -= k;
+		if (!o->pad)
+			o->st = 0;
+	}
+	return 0;
+}
+
+/* ---- the route ---- */
+
+static int oin_begin(struct route_req *rr, bool ova)
+{
+	struct oin *o = xcalloc(1, sizeof *o);
+	rr->h = o;
+	o->ova = ova;
+	o->cur = -1;
+	if (route_target_sr(rr, o->sr_ref) < 0)
+		return -1;
+	db_rdlock(rr->srv->db);
+	struct db_obj *sro = db_lookup_cls(rr->srv->db, SC_C_SR, o->sr_ref);
+	int rc = sro ? storage_sr_open(&rr->ctx, sro, true, &o->sr, &rr->err)
+		     : xerr_set(&rr->err, "HANDLE_INVALID", "SR", o->sr_ref, NULL);
+	db_unlock(rr->srv->db);
+	if (rc < 0)
+		return -1;
+	o->sr_open = true;
+	/* the staged files and then the VDIs: twice the upload at worst */
+	if (rr->has_length && rr->content_length < ROUTE_UNKNOWN_LENGTH &&
+	    sm_space_check(&o->sr, 2 * (int64_t)rr->content_length, &rr->err) < 0)
+		return -1;
+	return ova ? 0 : stage_new(rr, o, "disk");
+}
+
+static int oin_data(struct route_req *rr, const char *p, size_t n)
+{
+	struct oin *o = rr->h;
+	if (!o->ova)
+		return stage_write(rr, o, p, n);
+	return tar_feed(rr, o, p, n);
+}
+
+/* A new VDI holding the staged image f. */
+static int make_disk(struct route_req *rr, struct oin *o, struct staged *f, const char *label,
+		     int64_t capacity)
+{
+	const char *fmt = foreign_sniff_file(f->path);
+	if (!fmt)
+		return xerr_set(&rr->err, "IMPORT_ERROR", "a disk of the package is not a qcow2, "
+				"VMDK or VHD image", NULL);
+	int64_t vsize;
+	if (foreign_inspect(f->path, fmt, &vsize, &rr->err) < 0)
+		return -1;
+	xv rec = xv_map_new();
+	xv_map_set_str(&rec, "name_label", label);
+	xv_map_set_str(&rec, "SR", o->sr_ref);
+	xv_map_set(&rec, "virtual_size", xv_int(capacity > vsize ? capacity : vsize));
+	xv_map_set_str(&rec, "type", "user");
+	xv args = xv_arr_new();
+	xv_arr_push(&args, rec);
+	xv res = XV_NIL_INIT;
+	if (route_call(rr, "VDI.create", args, &res) < 0)
+		return -1;
+	o->vdis = xrealloc(o->vdis, (o->nvdis + 1) * sizeof *o->vdis);
+	snprintf(o->vdis[o->nvdis++], REF_STRLEN + 1, "%s", xv_as_str(&res));
+	xv_free(&res);
+	struct vdi_image vi;
+	int rc = vdi_image_open(rr, o->vdis[o->nvdis - 1], true, &vi);
+	if (rc == 0)
+		rc = foreign_copy(f->path, fmt, vi.im, true, &rr->err);
+	if (rc == 0)
+		rc = img_flush(vi.im, &rr->err);
+	vdi_image_close(&vi);
+	/* the staged copy is not needed any more: free its space now */
+	unlink(f->path);
+	return rc;
+}
+
+static int make_vm(struct route_req *rr, struct oin *o, const char *name, int64_t vcpus,
+		   int64_t memory)
+{
+	xv rec = xv_map_new();
+	xv_map_set_str(&rec, "name_label", name);
+	xv_map_set_str(&rec, "name_description", o->ova ? "imported from an OVA" : "imported disk");
+	xv_map_set(&rec, "user_version", xv_int(1));
+	xv_map_set(&rec, "is_a_template", xv_bool(false));
+	xv_map_set_str(&rec, "affinity", REF_NULL);
+	xv_map_set(&rec, "memory_static_max", xv_int(memory));
+	xv_map_set(&rec, "memory_dynamic_max", xv_int(memory));
+	xv_map_set(&rec, "memory_dynamic_min", xv_int(memory));
+	xv_map_set(&rec, "memory_static_min", xv_int(memory));
+	xv_map_set(&rec, "VCPUs_params", xv_map_new());
+	xv_map_set(&rec, "VCPUs_max", xv_int(vcpus));
+	xv_map_set(&rec, "VCPUs_at_startup", xv_int(vcpus));
+	xv_map_set_str(&rec, "actions_after_shutdown", "destroy");
+	xv_map_set_str(&rec, "actions_after_reboot", "restart");
+	xv_map_set_str(&rec, "actions_after_crash", "restart");
+	static const char *const empty[] = {"PV_bootloader", "PV_kernel", "PV_ramdisk", "PV_args",
+					    "PV_bootloader_args", "PV_legacy_args", "PCI_bus",
+					    "recommendations", NULL};
+	for (size_t i = 0; empty[i]; i++)
+		xv_map_set_str(&rec, empty[i], "");
+	xv_map_set_str(&rec, "HVM_boot_policy", "BIOS order");
+	xv boot = xv_map_new();
+	xv_map_set_str(&boot, "order", "cd");
+	xv_map_set(&rec, "HVM_boot_params", boot);
+	xv plat = xv_map_new();
+	xv_map_set_str(&plat, "cores-per-socket", "1");
+	xv_map_set(&rec, "platform", plat);
+	xv_map_set(&rec, "other_config", xv_map_new());
+	xv_map_set_str(&rec, "domain_type", "hvm");
+	xv args = xv_arr_new();
+	xv_arr_push(&args, rec);
+	xv res = XV_NIL_INIT;
+	if (route_call(rr, "VM.create", args, &res) < 0)
+		return -1;
+	snprintf(o->vm, sizeof o->vm, "%s", xv_as_str(&res));
+	xv_free(&res);
+	for (size_t i = 0; i < o->nvdis; i++) {
+		char dev[24];
+		snprintf(dev, sizeof dev, "%zu", i);
+		xv vbd = xv_map_new();
+		xv_map_set_str(&vbd, "VM", o->vm);
+		xv_map_set_str(&vbd, "VDI", o->vdis[i]);
+		xv_map_set_str(&vbd, "userdevice", dev);
+		xv_map_set(&vbd, "bootable", xv_bool(i == 0));
+		xv_map_set_str(&vbd, "mode", "RW");
+		xv_map_set_str(&vbd, "type", "Disk");
+		xv_map_set(&vbd, "unpluggable", xv_bool(false));
+		xv_map_set(&vbd, "empty", xv_bool(false));
+		xv_map_set(&vbd, "other_config", xv_map_new());
+		xv_map_set_str(&vbd, "qos_algorithm_type", "");
+		xv_map_set(&vbd, "qos_algorithm_params", xv_map_new());
+		xv a = xv_arr_new();
+		xv_arr_push(&a, vbd);
+		if (route_call(rr, "VBD.create", a, NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static struct staged *find_file(struct oin *o, const char *href)
+{
+	for (size_t i = 0; i < o->nfiles; i++)
+		if (!strcmp(o->files[i].name, href))
+			return &o->files[i];
+	return NULL;
+}
+
+static int finish_ova(struct route_req *rr, struct oin *o)
+{
+	if (o->st != 3)
+		return xerr_set(&rr->err, "IMPORT_ERROR_PREMATURE_EOF", NULL);
+	struct ovf ovf;
+	if (ovf_parse(o->ovf.buf ? o->ovf.buf : "", o->ovf.len, &ovf, &rr->err) < 0)
+		return -1;
+	int rc = 0;
+	if (!ovf.ndisks)
+		rc = xerr_set(&rr->err, "IMPORT_ERROR", "the OVF describes no disk", NULL);
+	const char *name = ovf.name && *ovf.name ? ovf.name : "imported VM";
+	for (size_t i = 0; rc == 0 && i < ovf.ndisks; i++) {
+		struct staged *f = find_file(o, ovf.disks[i].href);
+		if (!f) {
+			rc = xerr_set(&rr->err, "IMPORT_ERROR", "a disk file of the OVF is missing",
+				      ovf.disks[i].href, NULL);
+			break;
+		}
+		char *label = xasprintf("%s disk %zu", name, i);
+		rc = make_disk(rr, o, f, label, ovf.disks[i].capacity);
+		free(label);
+	}
+	if (rc == 0)
+		rc = make_vm(rr, o, name, ovf.vcpus > 0 ? ovf.vcpus : 1,
+			     ovf.memory > 0 ? ovf.memory : DEFAULT_MEMORY);
+	ovf_free(&ovf);
+	return rc;
+}
+
+static int oin_finish(struct route_req *rr)
+{
+	struct oin *o = rr->h;
+	for (size_t i = 0; i < o->nfiles; i++) {
+		close(o->files[i].fd);
+		o->files[i].fd = -1;
+	}
+	int rc;
+	if (o->ova) {
+		rc = finish_ova(rr, o);
+	} else {
+		const char *name = route_arg(rr, "name_label");
+		name = name && *name ? name : "imported VM";
+		char *label = xasprintf("%s disk 0", name);
+		rc = make_disk(rr, o, &o->files[0], label, 0);
+		free(label);
+		if (rc == 0)
+			rc = make_vm(rr, o, name, 1, DEFAULT_MEMORY);
+	}
+	if (rc < 0)
+		return -1;
+	/* the result xapi's /import gives: the new VM's ref in an array */
+	rr->result = xv_arr_new();
+	xv_arr_push_str(&rr->result, o->vm);
+	return 0;
+}
+
+/* The upload ended early (unknown length): an OVA is whole at its end
+ * blocks; a bare image is checked whole in finish. */
+static bool oin_complete(struct route_req *rr)
+{
+	struct oin *o = rr->h;
+	return o && (!o->ova || o->st == 3);
+}
+
+static void oin_abort(struct route_req *rr)
+{
+	struct oin *o = rr->h;
+	if (!o)
+		return;
+	struct xerr keep = XERR_INIT;
+	xerr_move(&keep, &rr->err);
+	if (o->vm[0]) {
+		xv a = xv_arr_new();
+		xv_arr_push(&a, xv_str(o->vm));
+		if (route_call(rr, "VM.destroy", a, NULL) < 0)
+			log_error("import: could not remove VM %s: %s", o->vm, rr->err.code);
+		xerr_clear(&rr->err);
+	}
+	for (size_t i = 0; i < o->nvdis; i++) {
+		xv a = xv_arr_new();
+		xv_arr_push(&a, xv_str(o->vdis[i]));
+		if (route_call(rr, "VDI.destroy", a, NULL) < 0)
+			log_error("import: could not remove VDI %s: %s", o->vdis[i], rr->err.code);
+		xerr_clear(&rr->err);
+	}
+	o->nvdis = 0;
+	o->vm[0] = '\0';
+	xerr_move(&rr->err, &keep);
+}
+
+static void oin_free(struct route_req *rr)
+{
+	struct oin *o = rr->h;
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->nfiles; i++) {
+		if (o->files[i].fd >= 0)
+			close(o->files[i].fd);
+		unlink(o->files[i].path);
+		free(o->files[i].path);
+		free(o->files[i].name);
+	}
+	if (o->sr_open)
+		sm_sr_close(&o->sr);
+	sb_free(&o->ovf);
+	free(o->vdis);
+	free(o);
+}
+
+static int begin_ova(struct route_req *rr)
+{
+	return oin_begin(rr, true);
+}
+
+static int begin_image(struct route_req *rr)
+{
+	return oin_begin(rr, false);
+}
+
+static const struct route route_import_ova = {
+	.method = "PUT", .path = "/import", .begin = begin_ova, .data = oin_data,
+	.finish = oin_finish, .complete = oin_complete, .abort = oin_abort, .free = oin_free,
+};
+
+static const struct route route_import_image = {
+	.method = "PUT", .path = "/import", .begin = begin_image, .data = oin_data,
+	.finish = oin_finish, .complete = oin_complete, .abort = oin_abort, .free = oin_free,
+};
+
+/* ---- /import: the first bytes pick the importer ---- */
+
+struct sniff {
+	unsigned char buf[SNIFF];
+	size_t fill;
+};
+
+static const struct route *choose(const struct sniff *s)
+{
+	if (foreign_sniff(s->buf, s->fill))
+		return &route_import_image;
+	char name[256];
+	uint64_t size;
+	if (s->fill == SNIFF && !memcmp(s->buf + 257, "ustar", 5) &&
+	    tar_parse(s->buf, name, &size) == 0 && ends_with(name, ".ovf"))
+		return &route_import_ova;
+	return &route_import_xva;
+}
+
+/* Hands the request to its importer along with what was held back. */
+static int dispatch(struct route_req *rr)
+{
+	struct sniff *s = rr->h;
+	rr->h = NULL;
+	rr->rt = choose(s);
+	int rc = rr->rt->begin(rr);
+	if (rc == 0 && s->fill)
+		rc = rr->rt->data(rr, (const char *)s->buf, s->fill);
+	free(s);
+	return rc;
+}
+
+static int sniff_begin(struct route_req *rr)
+{
+	if (!rr->has_length) /* as xapi: an upload needs a Content-Length */
+		return xerr_set(&rr->err, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED", NULL);
+	rr->h = xcalloc(1, sizeof(struct sniff));
+	return 0;
+}
+
+static int sniff_data(struct route_req *rr, const char *p, size_t n)
+{
+	struct sniff *s = rr->h;
+	size_t k = SNIFF - s->fill < n ? SNIFF - s->fill : n;
+	memcpy(s->buf + s->fill, p, k);
+	s->fill += k;
+	if (s->fill < SNIFF)
+		return 0;
+	if (dispatch(rr) < 0)
+		return -1;
+	return n > k ? rr->rt->data(rr, p + k, n - k) : 0;
+}
+
+/* A body shorter than the sniff: decided on what there is. */
+static int sniff_finish(struct route_req *rr)
+{
+	if (dispatch(rr) < 0)
+		return -1;
+	return rr->rt->finish(rr);
+}
+
+static bool sniff_complete(struct route_req *rr)
+{
+	(void)rr;
+	xerr_set(&rr->err, "IMPORT_ERROR_PREMATURE_EOF", NULL);
+	return false;
+}
+
+static void sniff_free(struct route_req *rr)
+{
+	free(rr->h);
+	rr->h = NULL;
+}
+
+const struct route route_import = {
+	.method = "PUT", .path = "/import", .begin = sniff_begin, .data = sniff_data,
+	.finish = sniff_finish, .complete = sniff_complete, .free = sniff_free,
+};
