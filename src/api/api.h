@@ -18,6 +18,12 @@ void api_vm_guest_init(void); /* VM.guest_* extensions (api/vm_guest.c) */
  * for backends with a guest agent. */
 void vm_guest_start(struct server *srv);
 void vm_guest_stop(void);
+/* The coalescer (api/coalesce.c): one thread folding hidden bases with a
+ * single image left on them into that image. kick: look now (a VDI was
+ * destroyed, an SR scanned). */
+void storage_coalesce_start(struct server *srv);
+void storage_coalesce_stop(void);
+void storage_coalesce_kick(void);
 
 /* Drops per-session state kept outside the store. */
 void event_session_gone(const char *session);

@@ -3,6 +3,7 @@
  * store unlocked, then records the outcome in a second transaction; a
  * driver failure changes no record, and image files made for a commit
  * that fails are removed again. */
+#include "api.h"
 #include "storage.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -197,6 +198,7 @@ int storage_vdi_destroy(struct rpc_ctx *ctx, const char *vdi_ref, struct xerr *e
 	rc = db_commit(t, err);
 	storage_unlock();
 	xv_free(&gc);
+	storage_coalesce_kick(); /* a base may have one image left on it */
 out:
 	xv_free(&marked);
 	sm_sr_close(&sr);

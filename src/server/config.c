@@ -25,6 +25,7 @@ void server_config_defaults(struct server_config *c)
 	c->session_timeout_s = 24 * 3600;
 	c->task_gc_s = 65 * 60;
 	c->max_tasks = 200;
+	c->coalesce_delay_s = 60;
 	c->workers = 16;
 	c->http_threads = 4;
 	c->event_wait_cap_s = 60.0;
@@ -70,7 +71,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 	} ints[] = {
 		{"session-timeout", &c->session_timeout_s}, {"task-gc", &c->task_gc_s},
 		{"max-tasks", &c->max_tasks}, {"workers", &c->workers},
-		{"http-threads", &c->http_threads},
+		{"http-threads", &c->http_threads}, {"coalesce-delay", &c->coalesce_delay_s},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 		if (strcmp(key, ints[i].key) == 0) {

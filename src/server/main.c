@@ -294,6 +294,7 @@ int main(int argc, char **argv)
 	rpc_init();
 	srv.wq = workq_new(srv.cfg.workers);
 	vm_guest_start(&srv);
+	storage_coalesce_start(&srv);
 	hs = http_start(&srv, cert, key, &err);
 	if (!hs)
 		goto fail;
@@ -313,6 +314,7 @@ fail:
 		  err.nparams ? err.params[0] : "");
 out:
 	http_stop(hs);
+	storage_coalesce_stop();
 	vm_guest_stop();
 	workq_free(srv.wq);
 	if (srv.db && srv.backend && srv.backend->fini)

@@ -612,6 +612,93 @@ int sm_file_vdi_detach(struct sm_sr *sr, const struct sm_vdi *vdi, struct xerr *
 	return 0;
 }
 
+/* ---- coalescing ---- */
+
+int sm_file_vdi_coalesce(struct sm_sr *sr, struct sm_vdi *child, const char *vm_uuid,
+			 const char *userdevice, char gone[UUID_STRLEN + 1], struct xerr *err)
+{
+	gone[0] = '\0';
+	const struct sm_fs *fs = sm_fs_of(sr);
+	char *path = image_path(sr, child->location, err);
+	char *bpath = NULL, *ppath = NULL, *name = NULL;
+	char bu[UUID_STRLEN + 1] = "", pu[UUID_STRLEN + 1] = "";
+	int rc = -1;
+	if (!path)
+		return -1;
+	struct qhdr h, hb;
+	sm_lock();
+	bool ok = read_qhdr(sr, path, &h) == 0;
+	if (ok)
+		backing_uuid(h.backing, bu);
+	if (ok && bu[0])
+		bpath = image_path(sr, bu, NULL);
+	/* only a hidden base with this one image on it, read whole */
+	ok = ok && bpath && is_hidden(sr, bpath) && read_qhdr(sr, bpath, &hb) == 0;
+	if (ok) {
+		struct sm_vdi_list l = {0};
+		size_t users = 0;
+		ok = scan_locked(sr, &l, NULL) == 0;
+		for (size_t i = 0; ok && i < l.n; i++)
+			users += strcmp(l.v[i].parent, bu) == 0;
+		sm_vdi_list_free(&l);
+		ok = ok && users == 1;
+	}
+	sm_unlock();
+	if (!ok) {
+		rc = 0; /* nothing to do (now) */
+		goto out;
+	}
+	backing_uuid(hb.backing, pu);
+	if (pu[0]) {
+		ppath = image_path(sr, pu, err);
+		if (!ppath)
+			goto out;
+		name = xasprintf("%s%s", pu, EXT);
+		if (fs->full_backing_names) {
+			char *full = sm_path(sr, name, NULL);
+			free(name);
+			name = full;
+		}
+	}
+	const struct sm_live_ops *live = vm_uuid ? sm_get_live_ops() : NULL;
+	if (live && live->stream) {
+		/* the running emulator copies while the guest goes on writing */
+		if (live->stream(vm_uuid, userdevice, ppath, name ? name : "", err) < 0)
+			goto out;
+	} else if (vm_uuid) {
+		rc = 0; /* open in a VM that cannot stream: later */
+		goto out;
+	} else {
+		/* safe mode: what the base holds and its parent does not is
+		 * copied into the image first, so no byte it reads changes */
+		const char *args[] = {"rebase", "-q", "-f", "qcow2", "-F", "qcow2", "-b", name ? name : "", path, NULL};
+		const char *args_none[] = {"rebase", "-q", "-f", "qcow2", "-b", "", path, NULL};
+		if (sm_qemu_img(name ? args : args_none, NULL, SM_E_VDI_UNAVAILABLE, "cannot coalesce", err) < 0)
+			goto out;
+	}
+	/* the base goes if still nothing else backs onto it (a snapshot taken
+	 * meanwhile backs onto the image, whose inode it keeps) */
+	sm_lock();
+	struct sm_vdi_list l = {0};
+	bool used = scan_locked(sr, &l, NULL) < 0;
+	for (size_t i = 0; i < l.n && !used; i++)
+		used = strcmp(l.v[i].parent, bu) == 0;
+	sm_vdi_list_free(&l);
+	if (!used && fs->unlink(sr, bpath) == 0) {
+		snprintf(gone, UUID_STRLEN + 1, "%s", bu);
+		log_info("sm file: coalesced base %s into %s", bu, child->location);
+	}
+	describe(sr, child->location, path, child);
+	sm_unlock();
+	rc = 0;
+out:
+	free(path);
+	free(bpath);
+	free(ppath);
+	free(name);
+	return rc;
+}
+
 #define FILE_DRIVER_OPS                                                                 \
 	.content_type = "user", .image_format = "qcow2", .path_keys = path_keys,        \
 	.features = features, .sr_create = file_sr_create, .sr_attach = sm_file_sr_attach, \
@@ -621,7 +708,7 @@ int sm_file_vdi_detach(struct sm_sr *sr, const struct sm_vdi *vdi, struct xerr *
 	.vdi_snapshot = sm_file_vdi_snapshot, .vdi_clone = sm_file_vdi_clone,                 \
 	.vdi_clone_undo = sm_file_vdi_clone_undo, .vdi_resize = sm_file_vdi_resize,           \
 	.vdi_attach = sm_file_vdi_attach, .vdi_detach = sm_file_vdi_detach,                  \
-	.vdi_changed_blocks = sm_cbt_changed_blocks
+	.vdi_changed_blocks = sm_cbt_changed_blocks, .vdi_coalesce = sm_file_vdi_coalesce
 
 const struct sm_driver sm_file_driver = {
 	.type = "ext",

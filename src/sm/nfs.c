@@ -185,4 +185,5 @@ const struct sm_driver sm_nfs_driver = {
 	.vdi_attach = sm_file_vdi_attach,
 	.vdi_detach = sm_file_vdi_detach,
 	.vdi_changed_blocks = sm_cbt_changed_blocks,
+	.vdi_coalesce = sm_file_vdi_coalesce,
 };

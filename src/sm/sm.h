@@ -125,6 +125,16 @@ struct sm_driver {
 	 * data to VDI.data_destroy; from->parent then names its base. */
 	int (*vdi_changed_blocks)(struct sm_sr *sr, const struct sm_vdi *from,
 				  const struct sm_vdi *to, char **b64, struct xerr *err);
+	/* Optional. Coalescing: when child backs onto a hidden base that no
+	 * other image backs onto, the base's data is folded into child, child
+	 * then backs onto the base's own parent (or nothing) and the base is
+	 * deleted — so chains do not grow with every snapshot taken and
+	 * deleted. vm_uuid/userdevice: child is open in that running VM, whose
+	 * emulator does the copy (sm_live_ops.stream); NULL: qemu-img does.
+	 * child's uuid and location stay; its record is refreshed. *gone gets
+	 * the deleted base's uuid, "" when there was nothing to do. */
+	int (*vdi_coalesce)(struct sm_sr *sr, struct sm_vdi *child, const char *vm_uuid,
+			    const char *userdevice, char gone[UUID_STRLEN + 1], struct xerr *err);
 };
 
 #define SM_CBT_BLOCK 65536
@@ -287,6 +297,12 @@ struct sm_live_ops {
 	int (*reopen)(const char *vm_uuid, const char *userdevice, const struct sm_attach_info *disk,
 		      struct xerr *err);
 	void (*thaw)(const char *vm_uuid);
+	/* Copies into the running disk everything its chain holds below the
+	 * image at backing_path (NULL: the whole chain), then has it back onto
+	 * that image, recorded as backing_name in its header (QMP
+	 * block-stream); returns once the job has finished. */
+	int (*stream)(const char *vm_uuid, const char *userdevice, const char *backing_path,
+		      const char *backing_name, struct xerr *err);
 };
 void sm_set_live_ops(const struct sm_live_ops *ops);
 const struct sm_live_ops *sm_get_live_ops(void);

@@ -60,7 +60,7 @@ static void del_node(struct qmp *q, const char *node)
  * named vbd<pos>… (start, hot-plug and live-snapshot nodes alike), in as
  * many rounds as the chain is deep, since a node goes only after the one
  * above it. */
-static void del_nodes(struct qmp *q, int pos)
+void qemu_del_nodes(struct qmp *q, int pos)
 {
 	char prefix[24], exact[24];
 	snprintf(exact, sizeof exact, "vbd%d", pos);
@@ -176,7 +176,7 @@ int qemu_disk_unplug(struct server *srv, const char *uuid, int position, bool fo
 			r = 0;
 	}
 	if (r == 0) {
-		del_nodes(q, position);
+		qemu_del_nodes(q, position);
 		log_info("qemu %s: disk %d unplugged", uuid, position);
 	}
 	qemu_release(v);
@@ -203,7 +203,7 @@ int qemu_cd_change(struct server *srv, const char *uuid, const struct vm_disk *d
 		/* force: a guest that locked the tray does not keep the ISO busy */
 		r = qmp_exec(q, "eject", json_pack("{ss sb}", "id", id, "force", 1), NULL, DISK_QMP_TIMEOUT_MS, err);
 		if (r == 0)
-			del_nodes(q, d->position); /* the nodes the VM started with, if any */
+			qemu_del_nodes(q, d->position); /* the nodes the VM started with, if any */
 	}
 	if (r == 0)
 		log_info("qemu %s: CD drive %d %s%s", uuid, d->position, d->path ? "now holds " : "emptied",

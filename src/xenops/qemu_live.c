@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LIVE_QMP_TIMEOUT_MS 10000
 
@@ -148,8 +149,111 @@ static void live_thaw(const char *uuid)
 	free(f);
 }
 
+/* The node, in the whole graph, that opens the image at path. */
+static char *node_of_file(struct qmp *q, const char *path, struct xerr *err)
+{
+	json_t *nodes = NULL;
+	if (qmp_exec(q, "query-named-block-nodes", json_pack("{sb}", "flat", 1), &nodes, LIVE_QMP_TIMEOUT_MS,
+		     err) < 0)
+		return NULL;
+	char *found = NULL;
+	size_t i;
+	json_t *n;
+	json_array_foreach(nodes, i, n) {
+		const char *file = json_string_value(json_object_get(n, "file"));
+		const char *drv = json_string_value(json_object_get(n, "drv"));
+		const char *name = json_string_value(json_object_get(n, "node-name"));
+		/* the format node, not the protocol node under it */
+		if (!found && file && name && drv && strcmp(drv, "file") && !strcmp(file, path))
+			found = xstrdup(name);
+	}
+	json_decref(nodes);
+	if (!found)
+		xerr_internal(err, "no node opens %s", path);
+	return found;
+}
+
+/* Waits for a job started with auto-dismiss off, then dismisses it; its
+ * error, if any, into err. Block jobs run while the guest does: no limit
+ * but the job's own end. */
+static int wait_job(struct qmp *q, const char *id, struct xerr *err)
+{
+	for (;;) {
+		json_t *jobs = NULL;
+		if (qmp_exec(q, "query-jobs", NULL, &jobs, LIVE_QMP_TIMEOUT_MS, err) < 0)
+			return -1;
+		const char *status = NULL, *error = NULL;
+		char *msg = NULL;
+		size_t i;
+		json_t *j;
+		json_array_foreach(jobs, i, j) {
+			if (strcmp(json_string_value(json_object_get(j, "id")) ?: "", id))
+				continue;
+			status = json_string_value(json_object_get(j, "status"));
+			error = json_string_value(json_object_get(j, "error"));
+			if (error)
+				msg = xstrdup(error);
+		}
+		bool done = status && !strcmp(status, "concluded");
+		bool gone = !status;
+		json_decref(jobs);
+		if (done) {
+			struct xerr e = XERR_INIT;
+			qmp_exec(q, "job-dismiss", json_pack("{ss}", "id", id), NULL, LIVE_QMP_TIMEOUT_MS, &e);
+			xerr_clear(&e);
+			int rc = msg ? xerr_internal(err, "block job %s: %s", id, msg) : 0;
+			free(msg);
+			return rc;
+		}
+		free(msg);
+		if (gone)
+			return xerr_internal(err, "block job %s vanished", id);
+		struct timespec nap = {0, 100 * 1000000};
+		nanosleep(&nap, NULL);
+	}
+}
+
+static int live_stream(const char *uuid, const char *userdevice, const char *backing_path,
+		       const char *backing_name, struct xerr *err)
+{
+	char *end;
+	long pos = strtol(userdevice, &end, 10);
+	if (*end || pos < 0 || pos > 254)
+		return xerr_internal(err, "VM %s: no disk '%s'", uuid, userdevice);
+	struct qvm *v = qemu_claim(uuid);
+	if (!v)
+		return xerr_internal(err, "VM %s has no QEMU here", uuid);
+	struct qmp *q = qemu_vm_qmp(v);
+	char *top = q ? top_node(q, uuid, (int)pos, err) : NULL;
+	char *base = NULL;
+	int r = -1;
+	if (!q)
+		xerr_internal(err, "VM %s: no monitor connection to its QEMU", uuid);
+	else if (top && (!backing_path || (base = node_of_file(q, backing_path, err)))) {
+		char id[32];
+		snprintf(id, sizeof id, "coalesce-vbd%ld", pos);
+		json_t *args = json_pack("{ss ss sb}", "job-id", id, "device", top, "auto-dismiss", 0);
+		if (base) {
+			json_object_set_new(args, "base-node", json_string(base));
+			json_object_set_new(args, "backing-file", json_string(backing_name));
+		}
+		r = qmp_exec(q, "block-stream", args, NULL, LIVE_QMP_TIMEOUT_MS, err);
+		if (r == 0)
+			r = wait_job(q, id, err);
+		if (r == 0) {
+			qemu_del_nodes(q, (int)pos); /* the base's node, out of the chain now */
+			log_info("qemu %s: disk %ld streamed onto %s", uuid, pos, backing_path ? backing_path : "nothing");
+		}
+	}
+	free(top);
+	free(base);
+	qemu_release(v);
+	return r;
+}
+
 const struct sm_live_ops qemu_live_ops = {
 	.freeze = live_freeze,
 	.reopen = live_reopen,
 	.thaw = live_thaw,
+	.stream = live_stream,
 };

@@ -10,7 +10,9 @@ fit) starts nothing and leaves no files.
 Skipped only when qemu-system-x86_64 is missing."""
 
 import atexit
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -96,6 +98,11 @@ class QemuTest(harness.ServerTestCase):
                        check=True, stdout=subprocess.DEVNULL, timeout=900)
         cls.timings["guest build (or reuse)"] = time.monotonic() - t
         cls.srv = harness.Server(backend="qemu")
+        # bases left with one disk on them are coalesced after 1 s, not 60
+        conf = os.path.join(cls.srv.data_dir, "xenond.conf")
+        with open(conf, "w") as f:
+            f.write("coalesce-delay = 1\n")
+        cls.srv.extra_args += ["--config", conf]
         cls.kdir = os.path.join(cls.srv.data_dir, "guest-kernels")
         os.makedirs(cls.kdir)
         # vmlinux (PVH entry) boots ~3 s faster than vmlinuz under TCG
@@ -538,6 +545,57 @@ class QemuTest(harness.ServerTestCase):
         # and the reverted VM boots from it
         self.start_ready(vm)
         self.api.VM.hard_shutdown(vm)
+
+    def chain_len(self, vdi):
+        sr = self.api.VDI.get_SR(vdi)
+        loc = self.api.PBD.get_device_config(self.api.SR.get_PBDs(sr)[0])["path"]
+        img = os.path.join(loc, self.api.VDI.get_location(vdi) + ".qcow2")
+        out = subprocess.run(["qemu-img", "info", "-U", "--backing-chain", "--output=json", img],
+                             capture_output=True, text=True, check=True).stdout
+        return len(json.loads(out))
+
+    def test_06d_coalesce_under_a_running_guest(self):
+        """A base left with one running disk on it is streamed into that
+        disk by its QEMU while the guest writes: the guest sees the same
+        data before and after, and the chain is one image again."""
+        sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
+        vdi = self.api.VDI.create({
+            "name_label": "coalesce-live", "name_description": "", "SR": sr, "virtual_size": str(64 * MiB),
+            "type": "user", "sharable": False, "read_only": False, "other_config": {},
+            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vm = self.new_vm("qemu-coalesce")
+        self.api.VBD.create({
+            "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
+            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
+            "qos_algorithm_params": {}})
+        self.start_ready(vm)
+        self.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=16 conv=fsync 2>/dev/null; echo F-$((7+7))")
+        self.wait_serial(vm, "F-14", 60)
+        self.console(vm, "echo H1-$(head -c 16777216 /dev/vda | md5sum | cut -c1-32)-END")
+        self.wait_for(lambda: re.search(r"H1-[0-9a-f]{32}-END", self.serial(vm)), 30, msg="first checksum")
+        h1 = re.search(r"H1-([0-9a-f]{32})-END", self.serial(vm)).group(1)
+        snap = self.api.VDI.snapshot(vdi, {})
+        self.assertEqual(self.chain_len(vdi), 2)
+        # a writer past the first 32 MiB goes on throughout
+        self.console(vm, "w() { i=0; while :; do i=$((i+1)); echo C$i >/tmp/c; w1; done; }")
+        self.console(vm, "w1() { dd if=/tmp/c of=/dev/vda seek=65536 conv=sync,fsync 2>/dev/null; }")
+        self.console(vm, "w & echo WRITER-$((4*4))")
+        self.wait_serial(vm, "WRITER-16", 15)
+        t = time.monotonic()
+        self.api.VDI.destroy(snap)
+        self.wait_for(lambda: "vhd-parent" not in self.api.VDI.get_sm_config(vdi), 120, interval=0.2,
+                      msg="the chain coalesced")
+        self.assertEqual(self.chain_len(vdi), 1)
+        self.timings["coalesce of a 16 MiB base under a running guest"] = time.monotonic() - t
+        self.assertEqual(self.api.VM.get_power_state(vm), "Running")
+        self.assertEqual(self.api.VDI.get_current_operations(vdi), {})
+        self.console(vm, "kill %1; sleep 1; echo H2-$(head -c 16777216 /dev/vda | md5sum | cut -c1-32)-END")
+        self.wait_for(lambda: re.search(r"H2-[0-9a-f]{32}-END", self.serial(vm)), 30, msg="second checksum")
+        h2 = re.search(r"H2-([0-9a-f]{32})-END", self.serial(vm)).group(1)
+        self.assertEqual(h2, h1)
+        self.api.VM.hard_shutdown(vm)
+        c = self.sector(vdi, 65536)
+        self.assertTrue(c.startswith(b"C"), c[:16])
 
     def test_07_xenond_killed_vms_adopted(self):
         vms = [self.new_vm("qemu-adopt-%d" % i) for i in (1, 2)]

@@ -4,6 +4,7 @@ disk, VM install from a template (clone + provision make real images), VM
 snapshot/clone in O(1), ISO SR scans, SR/PBD/VBD handling and xapi's errors.
 Python standard library only; needs qemu-img and qemu-io (qemu-utils)."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -45,7 +46,7 @@ def run(*argv, check=True):
 
 def chain(path):
     """Filenames of the image's backing chain, top first."""
-    out = run("qemu-img", "info", "--backing-chain", "--output=json", path).stdout
+    out = run("qemu-img", "info", "-U", "--backing-chain", "--output=json", path).stdout
     return [os.path.basename(i["filename"]) for i in json.loads(out)]
 
 
@@ -66,14 +67,20 @@ def reads_pattern(path, pattern, off, length):
 class Xenond:
     """One xenond on a free loopback port in a temporary data directory."""
 
-    def __init__(self):
+    def __init__(self, config=None):
         self.dir = tempfile.mkdtemp(prefix="xenon-storage-")
         self.pwfile = os.path.join(self.dir, "root-password")
         self.log = open(os.path.join(self.dir, "xenond.log"), "wb")
         self.port = free_port()
+        extra = []
+        if config:
+            conf = os.path.join(self.dir, "xenond.conf")
+            with open(conf, "w") as f:
+                f.write(config)
+            extra = ["--config", conf]
         self.proc = subprocess.Popen(
             [XENOND, "--data-dir", self.dir, "--listen", "127.0.0.1:%d" % self.port,
-             "--tls-listen", "", "--root-password-file", self.pwfile, "--backend", "sim"],
+             "--tls-listen", "", "--root-password-file", self.pwfile, "--backend", "sim"] + extra,
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 30
         while True:
@@ -355,6 +362,75 @@ class StorageTest(unittest.TestCase):
         self.assertTrue(os.path.exists(p))
         self.api("VDI.destroy", vbd["VDI"])
         self.assertFalse(os.path.exists(p))
+
+    def raw_sha(self, vdi):
+        out = os.path.join(self.x.dir, "content.raw")
+        run("qemu-img", "convert", "-U", "-f", "qcow2", "-O", "raw", self.path(vdi), out)
+        try:
+            with open(out, "rb") as f:
+                return hashlib.sha256(f.read()).hexdigest()
+        finally:
+            os.unlink(out)
+
+    def wait_chain(self, path, n, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(chain(path)) == n:
+                return
+            time.sleep(0.1)
+        self.fail("chain of %s is %s, not %d long" % (path, chain(path), n))
+
+    def test_coalesce_after_snapshots_go(self):
+        """A base left with one image on it is folded into that image in
+        the background once it has stayed so for coalesce-delay: same
+        content, same uuid and file, shorter chain."""
+        # a daemon of its own that coalesces after 1 s instead of 60
+        self.x = Xenond(config="coalesce-delay = 1\n")
+        try:
+            self.sr = self.api("pool.get_default_SR", self.api("pool.get_all")[0])
+            self.sr_dir = self.api("PBD.get_device_config", self.api("SR.get_PBDs", self.sr)[0])["path"]
+            self.coalesce_checks()
+        finally:
+            self.x.stop()
+            del self.x, self.sr, self.sr_dir
+
+    def coalesce_checks(self):
+        vdi = self.new_vdi(64 * MiB, name="coalesce me")
+        p = self.path(vdi)
+        uuid = self.api("VDI.get_uuid", vdi)
+        write_pattern(p, 0x11, "0", "4M")
+        snaps = [self.api("VDI.snapshot", vdi, {})]
+        write_pattern(p, 0x22, "2M", "4M")
+        snaps.append(self.api("VDI.snapshot", vdi, {}))
+        write_pattern(p, 0x33, "5M", "1M")
+        self.assertEqual(len(chain(p)), 3)
+        want = self.raw_sha(vdi)
+        bases = chain(p)[1:]
+        for s in snaps:
+            self.api("VDI.destroy", s)
+        self.wait_chain(p, 1)
+        self.assertEqual(self.raw_sha(vdi), want)
+        self.assertEqual(self.api("VDI.get_uuid", vdi), uuid)
+        self.assertEqual(self.path(vdi), p)
+        self.assertNotIn("vhd-parent", self.api("VDI.get_sm_config", vdi))
+        self.assertEqual(self.api("VDI.get_current_operations", vdi), {})
+        for b in bases:
+            self.assertFalse(os.path.exists(os.path.join(os.path.dirname(p), b)), b)
+            self.assertXapi("UUID_INVALID", "VDI.get_by_uuid", b[:-len(".qcow2")])
+        # a base that a cbt_metadata VDI still compares against stays
+        self.api("VDI.enable_cbt", vdi)
+        snap = self.api("VDI.snapshot", vdi, {})
+        write_pattern(p, 0x44, "8M", "1M")
+        self.api("VDI.data_destroy", snap)
+        self.assertEqual(self.api("VDI.get_type", snap), "cbt_metadata")
+        kept = chain(p)[1]
+        other = self.new_vdi(8 * MiB, name="kick")
+        self.api("VDI.destroy", other)  # wakes the coalescer
+        time.sleep(2)
+        self.assertEqual(chain(p)[1], kept)
+        self.api("VDI.destroy", snap)
+        self.wait_chain(p, 1)
+        self.api("VDI.destroy", vdi)
 
     def test_vm_snapshot_and_clone_are_o1(self):
         vm = self.new_vm("big")
