@@ -6,7 +6,7 @@ need="meson ninja-build pkg-config gcc libmicrohttpd-dev libjansson-dev libexpat
 libsqlite3-dev libgnutls28-dev libcurl4-gnutls-dev libpam0g-dev libcrypt-dev libcmocka-dev qemu-utils \
 libnbd-dev libzstd-dev libxxhash-dev zlib1g-dev"
 if [ "${1:-build}" = test ]; then
-	need="$need python3 nodejs npm valgrind qemu-system-x86 ovmf"
+	need="$need python3 nodejs npm valgrind qemu-system-x86 ovmf iproute2 tcpdump"
 fi
 missing=""
 for p in $need; do

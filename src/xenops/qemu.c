@@ -326,6 +326,7 @@ static int destroy_domain(struct qvm *v, struct xerr *err)
 		}
 	}
 	qemu_clean_dir(v->dir);
+	qemu_nics_down(v->domid);
 	drop(v);
 	return 0;
 }
@@ -381,7 +382,7 @@ static int do_start(const struct vm_spec *vm, bool paused, bool resume, struct x
 			goto fail;
 		}
 	}
-	if (qemu_launch(&argv, dir, vm->ref, &pid, err) < 0)
+	if (qemu_nics_up(vm, err) < 0 || qemu_launch(&argv, dir, vm->ref, &pid, err) < 0)
 		goto fail;
 	qemu_write_domid(dir, vm->domid);
 	v = xcalloc(1, sizeof *v);
@@ -447,6 +448,7 @@ fail:
 		kill(pid, SIGKILL);
 		qemu_wait_gone(pid, vm->uuid, 5000);
 	}
+	qemu_nics_down(vm->domid);
 	undo_start_files(dir, rotated);
 	qemu_argv_free(&argv);
 	free(dir);
@@ -489,6 +491,7 @@ static int q_shutdown(struct server *srv, const struct vm_spec *vm, bool clean, 
 		char *img = qemu_file(dir, "suspend.img");
 		unlink(img);
 		qemu_clean_dir(dir);
+		qemu_nics_down(vm->domid);
 		free(img);
 		free(dir);
 		return 0;
@@ -728,6 +731,8 @@ static int q_init(struct server *srv, struct xerr *err)
 	xenops_reconcile(srv, live, n);
 	/* the domids the records settled on (new ones for domains without a
 	 * domid file) go back into the run directory */
+	const char **uuids = xcalloc(n + 1, sizeof *uuids);
+	int64_t *domids = xcalloc(n + 1, sizeof *domids);
 	pthread_mutex_lock(&Q.lock);
 	for (size_t i = 0; i < n; i++) {
 		struct qvm *v = find_locked(live[i].uuid);
@@ -735,8 +740,15 @@ static int q_init(struct server *srv, struct xerr *err)
 			v->domid = live[i].domid;
 			qemu_write_domid(v->dir, v->domid);
 		}
+		uuids[i] = live[i].uuid;
+		domids[i] = live[i].domid;
 	}
 	pthread_mutex_unlock(&Q.lock);
+	/* adopted domains keep their taps; those of domains that died while
+	 * no daemon watched go */
+	qemu_nics_sweep(srv, uuids, domids, n);
+	free(uuids);
+	free(domids);
 	free(live);
 	if (pthread_create(&Q.dispatcher, NULL, dispatcher_main, NULL) != 0)
 		return xerr_internal(err, "cannot start the QEMU event thread");
@@ -782,4 +794,6 @@ const struct xenops_backend xenops_qemu = {
 	.active = q_active,
 	.fini = q_fini,
 	.agent_call = qemu_agent_call,
+	.vif_plug = qemu_vif_plug,
+	.vif_unplug = qemu_vif_unplug,
 };

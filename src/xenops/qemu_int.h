@@ -94,6 +94,25 @@ int qemu_load_state(struct qmp *q, const char *path, struct xerr *err);
 struct sm_live_ops;
 extern const struct sm_live_ops qemu_live_ops;
 
+/* ---- NICs and their taps (qemu_net.c) ---- */
+
+/* The -netdev and -device option strings of a NIC, owned. */
+char *qemu_nic_netdev_opts(const struct vm_spec *vm, const struct vm_nic *nic);
+char *qemu_nic_device_opts(const struct vm_spec *vm, const struct vm_nic *nic);
+/* Bridges and taps for every NIC of vm before QEMU starts; on failure
+ * none of its taps is left. */
+int qemu_nics_up(const struct vm_spec *vm, struct xerr *err);
+/* Removes every tap of the domain (once its QEMU is gone). */
+void qemu_nics_down(int64_t domid);
+/* At start: removes taps this daemon made for its VMs whose domain is not
+ * among the live ones (uuids[i] with domids[i]). */
+void qemu_nics_sweep(struct server *srv, const char *const *uuids, const int64_t *domids, size_t n);
+/* xenops_backend.vif_plug / vif_unplug */
+int qemu_vif_plug(struct server *srv, const struct vm_spec *vm, const struct vm_nic *nic,
+		  struct xerr *err);
+int qemu_vif_unplug(struct server *srv, const struct vm_spec *vm, int device, bool force,
+		    struct xerr *err);
+
 /* qemu_agent.c: xenops_backend.agent_call */
 int qemu_agent_call(struct server *srv, const char *vm_uuid, const char *json_cmd, xv *result,
 		    int timeout_ms, struct xerr *err);
