@@ -109,10 +109,12 @@ static bool nic_of(struct db *db, struct db_obj *vif, struct vm_nic *nic)
 	/* VIF.MTU is what the VIF was created with; the network's otherwise */
 	nic->mtu = db_peek_int(vif, SC_F_VIF__MTU) > 0 ? db_peek_int(vif, SC_F_VIF__MTU)
 							: db_peek_int(net, SC_F_network__MTU);
+	nic->bridge_mtu = db_peek_int(net, SC_F_network__MTU);
 	return true;
 }
 
-int vm_nics_collect(struct db *db, struct db_obj *vm, struct vm_spec *s, struct xerr *err)
+int vm_nics_collect(struct db *db, struct db_obj *vm, struct vm_spec *s, bool only_attached,
+		    struct xerr *err)
 {
 	xv vifs = db_get(db, vm, SC_F_VM__VIFs);
 	s->nics = xcalloc(xv_len(&vifs) + 1, sizeof *s->nics);
@@ -120,7 +122,7 @@ int vm_nics_collect(struct db *db, struct db_obj *vm, struct vm_spec *s, struct 
 	int rc = 0;
 	for (size_t i = 0; i < xv_len(&vifs) && rc == 0; i++) {
 		struct db_obj *vif = db_lookup_cls(db, SC_C_VIF, xv_as_str(xv_arr_get(&vifs, i)));
-		if (!vif)
+		if (!vif || (only_attached && !db_peek_bool(vif, SC_F_VIF__currently_attached)))
 			continue;
 		if (!nic_of(db, vif, &s->nics[s->nnics])) {
 			/* xapi: a VIF whose network is gone stops the start */
@@ -226,7 +228,12 @@ static int vif_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vif = generic_lookup(ctx, SC_C_VIF, xv_arr_get(args, 0), err);
 	struct db_obj *vm = vif ? db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(vif, SC_F_VIF__VM)) : NULL;
-	if (vm && vm_running(vm) && db_peek_bool(vif, SC_F_VIF__currently_attached)) {
+	const xv *cur = vif ? db_peek(vif, SC_F_VIF__current_operations) : NULL;
+	if (cur && xv_len(cur)) {
+		xerr_set(err, "OTHER_OPERATION_IN_PROGRESS", "VIF", vif->ref, xv_as_str(&cur->u.m->vals[0]),
+			 cur->u.m->keys[0], NULL);
+		vif = NULL;
+	} else if (vm && vm_running(vm) && db_peek_bool(vif, SC_F_VIF__currently_attached)) {
 		xerr_set(err, "OPERATION_NOT_ALLOWED", "VIF currently attached to a running VM", NULL);
 		vif = NULL;
 	}

@@ -70,7 +70,7 @@ static int tap_up(const struct vm_spec *vm, const struct vm_nic *nic, struct xer
 	if (!mac_ok(nic->mac))
 		return xerr_set(err, "MAC_INVALID", nic->mac, NULL);
 	snprintf(label, sizeof label, LABEL_PREFIX "%s", vm->uuid);
-	if (net_bridge_ensure(nic->bridge, 0, err) < 0)
+	if (net_bridge_ensure(nic->bridge, nic->bridge_mtu, err) < 0)
 		return -1;
 	return net_tap_create(tap, nic->bridge, nic->mtu, label, err);
 }

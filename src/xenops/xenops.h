@@ -30,6 +30,7 @@ struct vm_nic {
 	char mac[18];       /* VIF.MAC, "xx:xx:xx:xx:xx:xx" */
 	char bridge[16];    /* network.bridge */
 	int64_t mtu;        /* VIF.MTU, else network.MTU; 0: the bridge's */
+	int64_t bridge_mtu; /* network.MTU; 0: leave the bridge's as it is */
 };
 
 /* How the VM boots, as xapi's Helpers.boot_method_of_vm decides it:

@@ -181,6 +181,23 @@ def test_1_records(self):
     # not running: nothing to plug into
     self.assertXapiError("VM_BAD_POWER_STATE", self.api.VIF.plug, v0, params=[vm, "running", "halted"])
     self.assertXapiError("VM_BAD_POWER_STATE", self.api.VIF.unplug, v0, params=[vm, "running", "halted"])
+    # xe: vif-create without mac= gets the derived MAC too, network-create a bridge
+    if os.path.exists(harness.XE):
+        self.api.VM.add_to_other_config(vm, "mac_seed", seed)
+        p = self.srv.xe("vif-create", "vm-uuid=" + self.api.VM.get_uuid(vm),
+                        "network-uuid=" + self.api.network.get_uuid(net), "device=2", minimal=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        v2 = self.api.VIF.get_by_uuid(p.stdout.strip())
+        self.assertEqual(self.api.VIF.get_MAC(v2), gen_mac(2, seed))
+        p = self.srv.xe("vif-create", "vm-uuid=" + self.api.VM.get_uuid(vm),
+                        "network-uuid=" + self.api.network.get_uuid(net), "device=8", "mac=nope")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("MAC_INVALID", p.stdout + p.stderr)
+        p = self.srv.xe("network-create", "name-label=by-xe", minimal=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        xnet = self.api.network.get_by_uuid(p.stdout.strip())
+        self.assertRegex(self.api.network.get_bridge(xnet), r"^xapi\d+$")
+        self.api.VIF.destroy(v2)
     for v in (v0, v3, given):
         self.api.VIF.destroy(v)
     self.assertEqual(vif_links(), set())
@@ -339,10 +356,14 @@ def test_5_shutdown_and_failed_start(self):
     self.assertEqual(vif_links(), set())
     self.assert_no_qemu(vm)
     # a network with an attached VIF cannot go
-    self.start_ready(vm1)
+    pid = self.start_ready(vm1)
+    self.assertEqual(vif_links(), {"vif%d.0" % self.api.VM.get_domid(vm1)})
     self.assertXapiError("NETWORK_CONTAINS_VIF", self.api.network.destroy, self.net, params=[vif1])
-    self.api.VM.hard_shutdown(vm1)
-    self.assertEqual(vif_links(), set())
+    # a QEMU that dies under a running xenond takes its taps along
+    os.kill(pid, signal.SIGKILL)
+    self.wait_power(vm1, "Halted")
+    self.wait_for(lambda: not vif_links(), 10, msg="taps of the dead domain gone")
+    self.assertFalse(self.api.VIF.get_currently_attached(vif1))
 
 
 if __name__ == "__main__":
