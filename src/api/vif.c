@@ -349,7 +349,9 @@ static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, str
 	t = db_begin(ctx->db);
 	vif = db_lookup_cls(ctx->db, SC_C_VIF, vif_ref);
 	if (vif) {
-		if (r == 0)
+		/* a domain that ended meanwhile left the VIF detached */
+		vm = db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(vif, SC_F_VIF__VM));
+		if (r == 0 && (!plug || (vm && vm_running(vm))))
 			db_set_bool(t, vif, SC_F_VIF__currently_attached, plug);
 		xv_map_del(db_edit(t, vif, SC_F_VIF__current_operations), token);
 		vif_update_allowed(t, vif);

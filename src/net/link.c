@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/ethtool.h>
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
 #include <net/if.h>
@@ -63,6 +64,31 @@ bool net_link_exists(const char *name)
 	return if_nametoindex(name) != 0;
 }
 
+/* The link's driver as ethtool names it ("bridge", "tun", "veth"…); ""
+ * when it cannot be told. */
+static void driver_of(int s, const char *name, char out[32])
+{
+	struct ethtool_drvinfo info = {.cmd = ETHTOOL_GDRVINFO};
+	struct ifreq ifr;
+	ifr_of(&ifr, name);
+	ifr.ifr_data = (char *)&info;
+	out[0] = '\0';
+	if (ioctl(s, SIOCETHTOOL, &ifr) == 0)
+		snprintf(out, 32, "%s", info.driver);
+}
+
+/* An existing link of that name must be of the expected kind: a network
+ * named after the host's eth0 or lo must not change them. */
+static int check_kind(int s, const char *name, const char *driver, struct xerr *err)
+{
+	char d[32];
+	driver_of(s, name, d);
+	if (strcmp(d, driver) != 0)
+		return xerr_internal(err, "%s exists and is not a %s (driver '%s')", name,
+				     !strcmp(driver, "tun") ? "tap" : driver, d);
+	return 0;
+}
+
 static int set_mtu(int s, const char *name, int64_t mtu, struct xerr *err)
 {
 	if (mtu <= 0)
@@ -103,6 +129,8 @@ int net_bridge_ensure(const char *bridge, int64_t mtu, struct xerr *err)
 		else
 			log_info("net: created bridge %s", bridge);
 	}
+	if (rc == 0)
+		rc = check_kind(s, bridge, "bridge", err);
 	if (rc == 0)
 		rc = set_mtu(s, bridge, mtu, err);
 	if (rc == 0)
@@ -148,12 +176,17 @@ static int enslave(int s, const char *bridge, const char *name, struct xerr *err
 int net_tap_create(const char *name, const char *bridge, int64_t mtu, const char *label,
 		   struct xerr *err)
 {
-	if (make_tap(name, err) < 0)
-		return -1;
 	int s = ctl_socket();
-	if (s < 0) {
-		fail(err, "cannot open a control socket for", name, errno);
-		goto undo;
+	if (s < 0)
+		return fail(err, "cannot open a control socket for", name, errno);
+	/* a link of that name that is no tap is not ours to take or remove */
+	if (net_link_exists(name) && check_kind(s, name, "tun", err) < 0) {
+		close(s);
+		return -1;
+	}
+	if (make_tap(name, err) < 0) {
+		close(s);
+		return -1;
 	}
 	/* MTU before enslaving: a bridge takes the smallest of its ports' */
 	int rc = set_mtu(s, name, mtu, err);
@@ -166,7 +199,6 @@ int net_tap_create(const char *name, const char *bridge, int64_t mtu, const char
 		rc = -1;
 	if (rc == 0)
 		return 0;
-undo:;
 	struct xerr e = XERR_INIT;
 	net_link_delete(name, &e);
 	xerr_clear(&e);

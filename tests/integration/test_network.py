@@ -356,8 +356,34 @@ def test_5_shutdown_and_failed_start(self):
     self.assertEqual(vif_links(), set())
     self.assert_no_qemu(vm)
     # a network with an attached VIF cannot go
+    # a link of the bridge's name that is no bridge is left alone, and the
+    # taps made before the failure go
+    with open("/sys/class/net/lo/mtu") as f:
+        lo_mtu = f.read()
+    on_lo = self.api.network.create({"name_label": "lo", "name_description": "", "MTU": 1500,
+                                     "other_config": {}, "bridge": "lo", "managed": True, "tags": []})
+    two, _ = self.net_vm("net-two", "10.77.0.7", self.net)
+    self.api.VIF.create({"device": "1", "network": on_lo, "VM": two, "MAC": "", "MTU": 1500,
+                         "other_config": {}, "qos_algorithm_type": "", "qos_algorithm_params": {}})
+    e = self.assertXapiError("INTERNAL_ERROR", self.api.VM.start, two, False, False)
+    self.assertIn("lo exists and is not a bridge", e.params[0])
+    self.assertEqual(vif_links(), set())
+    self.assertEqual(ports(self.bridge), set())
+    self.assert_no_qemu(two)
+    with open("/sys/class/net/lo/mtu") as f:
+        self.assertEqual(f.read(), lo_mtu)
+
     pid = self.start_ready(vm1)
-    self.assertEqual(vif_links(), {"vif%d.0" % self.api.VM.get_domid(vm1)})
+    old = self.api.VM.get_domid(vm1)
+    self.assertEqual(vif_links(), {"vif%d.0" % old})
+    # a reboot is a new domain: new taps, the old ones gone
+    self.api.VM.hard_reboot(vm1)
+    new = self.api.VM.get_domid(vm1)
+    self.assertNotEqual(new, old)
+    self.assertEqual(vif_links(), {"vif%d.0" % new})
+    self.assertEqual(ports(self.bridge), {"vif%d.0" % new})
+    self.wait_serial(vm1, test_qemu.READY)
+    pid = read_pid(self.vm_dir(vm1))
     self.assertXapiError("NETWORK_CONTAINS_VIF", self.api.network.destroy, self.net, params=[vif1])
     # a QEMU that dies under a running xenond takes its taps along
     os.kill(pid, signal.SIGKILL)
