@@ -326,7 +326,7 @@ static int destroy_domain(struct qvm *v, struct xerr *err)
 		}
 	}
 	qemu_clean_dir(v->dir);
-	qemu_nics_down(v->domid);
+	qemu_nics_down(v->uuid, v->domid);
 	drop(v);
 	return 0;
 }
@@ -448,7 +448,7 @@ fail:
 		kill(pid, SIGKILL);
 		qemu_wait_gone(pid, vm->uuid, 5000);
 	}
-	qemu_nics_down(vm->domid);
+	qemu_nics_down(vm->uuid, vm->domid);
 	undo_start_files(dir, rotated);
 	qemu_argv_free(&argv);
 	free(dir);
@@ -491,7 +491,7 @@ static int q_shutdown(struct server *srv, const struct vm_spec *vm, bool clean, 
 		char *img = qemu_file(dir, "suspend.img");
 		unlink(img);
 		qemu_clean_dir(dir);
-		qemu_nics_down(vm->domid);
+		qemu_nics_down(vm->uuid, vm->domid);
 		free(img);
 		free(dir);
 		return 0;

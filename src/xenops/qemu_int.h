@@ -102,8 +102,8 @@ char *qemu_nic_device_opts(const struct vm_spec *vm, const struct vm_nic *nic);
 /* Bridges and taps for every NIC of vm before QEMU starts; on failure
  * none of its taps is left. */
 int qemu_nics_up(const struct vm_spec *vm, struct xerr *err);
-/* Removes every tap of the domain (once its QEMU is gone). */
-void qemu_nics_down(int64_t domid);
+/* Removes every tap of the VM's domain (once its QEMU is gone). */
+void qemu_nics_down(const char *uuid, int64_t domid);
 /* At start: removes taps this daemon made for its VMs whose domain is not
  * among the live ones (uuids[i] with domids[i]). */
 void qemu_nics_sweep(struct server *srv, const char *const *uuids, const int64_t *domids, size_t n);

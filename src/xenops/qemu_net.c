@@ -61,15 +61,40 @@ char *qemu_nic_device_opts(const struct vm_spec *vm, const struct vm_nic *nic)
 			 nic->mac);
 }
 
+/* The label of the vif link `name`; false when there is no such link. */
+static bool vif_label(const char *name, char out[128])
+{
+	struct net_vif *v;
+	size_t n;
+	struct xerr e = XERR_INIT;
+	bool found = false;
+	if (net_vifs_list(&v, &n, &e) < 0) {
+		xerr_clear(&e);
+		return false;
+	}
+	for (size_t i = 0; i < n && !found; i++) {
+		if (!strcmp(v[i].name, name)) {
+			snprintf(out, 128, "%s", v[i].label);
+			found = true;
+		}
+	}
+	free(v);
+	return found;
+}
+
 static int tap_up(const struct vm_spec *vm, const struct vm_nic *nic, struct xerr *err)
 {
-	char tap[NET_IFNAMSIZ], label[64];
+	char tap[NET_IFNAMSIZ], label[64], held[128];
 	if (!net_vif_name(vm->domid, nic->device, tap))
 		return xerr_internal(err, "VIF device %d of domain %lld: no interface name fits", nic->device,
 				     (long long)vm->domid);
 	if (!mac_ok(nic->mac))
 		return xerr_set(err, "MAC_INVALID", nic->mac, NULL);
 	snprintf(label, sizeof label, LABEL_PREFIX "%s", vm->uuid);
+	/* a tap of this name that another VM (another xenond in this
+	 * namespace) holds is not taken over */
+	if (vif_label(tap, held) && strcmp(held, label) != 0)
+		return xerr_internal(err, "%s already exists (%s)", tap, *held ? held : "not made by xenond");
 	if (net_bridge_ensure(nic->bridge, nic->bridge_mtu, err) < 0)
 		return -1;
 	return net_tap_create(tap, nic->bridge, nic->mtu, label, err);
@@ -79,14 +104,14 @@ int qemu_nics_up(const struct vm_spec *vm, struct xerr *err)
 {
 	for (size_t i = 0; i < vm->nnics; i++) {
 		if (tap_up(vm, &vm->nics[i], err) < 0) {
-			qemu_nics_down(vm->domid);
+			qemu_nics_down(vm->uuid, vm->domid);
 			return -1;
 		}
 	}
 	return 0;
 }
 
-void qemu_nics_down(int64_t domid)
+void qemu_nics_down(const char *uuid, int64_t domid)
 {
 	if (domid < 0)
 		return;
@@ -99,8 +124,11 @@ void qemu_nics_down(int64_t domid)
 		xerr_clear(&e);
 		return;
 	}
+	char label[64];
+	snprintf(label, sizeof label, LABEL_PREFIX "%s", uuid);
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].domid != domid)
+		/* only this VM's: the namespace may hold another xenond's */
+		if (v[i].domid != domid || strcmp(v[i].label, label) != 0)
 			continue;
 		if (net_link_delete(v[i].name, &e) < 0) {
 			log_warn("qemu: %s", e.nparams ? e.params[0] : e.code);
@@ -267,7 +295,9 @@ int qemu_vif_unplug(struct server *srv, const struct vm_spec *vm, int device, bo
 	qmp_exec(q, "netdev_del", json_pack("{ss}", "id", id), NULL, QMP_TIMEOUT_MS, &e);
 	xerr_clear(&e);
 	qemu_release(v);
-	if (net_link_delete(tap, err) < 0)
+	char label[64], held[128];
+	snprintf(label, sizeof label, LABEL_PREFIX "%s", vm->uuid);
+	if (vif_label(tap, held) && !strcmp(held, label) && net_link_delete(tap, err) < 0)
 		return -1;
 	log_info("qemu %s: unplugged %s", vm->uuid, tap);
 	return 0;

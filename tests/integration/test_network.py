@@ -273,6 +273,11 @@ def test_3_hotplug(self):
     self.assertIn("vif%d.1" % d2, ports(self.bridge))
     self.wait_for(lambda: mac in self.guest_macs(vm2), 30, interval=0.5, msg="hot-plugged NIC in the guest")
     self.timings["VIF.plug -> NIC in guest"] = time.monotonic() - t
+    # the guest-metrics poller (every 5 s) meets a NIC without an address
+    time.sleep(6)
+    self.assertTrue(self.srv.alive(), "xenond survives a guest NIC without addresses")
+    gm = self.api.VM.get_guest_metrics(vm2)
+    self.assertEqual(self.api.VM_guest_metrics.get_networks(gm).get("0/ip"), "10.77.0.2")
     self.assertXapiError("DEVICE_ALREADY_ATTACHED", self.api.VIF.plug, extra, params=[extra])
     self.assertXapiError("OPERATION_NOT_ALLOWED", self.api.VIF.destroy, extra)
     t = time.monotonic()
@@ -385,11 +390,64 @@ def test_5_shutdown_and_failed_start(self):
     self.wait_serial(vm1, test_qemu.READY)
     pid = read_pid(self.vm_dir(vm1))
     self.assertXapiError("NETWORK_CONTAINS_VIF", self.api.network.destroy, self.net, params=[vif1])
+    # a tap of the same domid that xenond did not make (another toolstack's
+    # in this namespace) is not its to remove
+    foreign = "vif%d.9" % new
+    subprocess.run([IP, "tuntap", "add", "dev", foreign, "mode", "tap"], check=True)
     # a QEMU that dies under a running xenond takes its taps along
     os.kill(pid, signal.SIGKILL)
     self.wait_power(vm1, "Halted")
-    self.wait_for(lambda: not vif_links(), 10, msg="taps of the dead domain gone")
+    self.wait_for(lambda: vif_links() == {foreign}, 10, msg="taps of the dead domain gone")
     self.assertFalse(self.api.VIF.get_currently_attached(vif1))
+    subprocess.run([IP, "link", "del", foreign], check=True)
+    # nor does a start take over a foreign tap of the name it needs (domids
+    # grow by one: the next start is domain new + 1)
+    foreign = "vif%d.0" % (new + 1)
+    subprocess.run([IP, "tuntap", "add", "dev", foreign, "mode", "tap"], check=True)
+    e = self.assertXapiError("INTERNAL_ERROR", self.api.VM.start, vm1, False, False)
+    self.assertIn("%s already exists" % foreign, e.params[0])
+    self.assertEqual(vif_links(), {foreign})
+    self.assert_no_qemu(vm1, files_gone=False)
+    subprocess.run([IP, "link", "del", foreign], check=True)
+
+
+@unittest.skipIf(not os.environ.get(NETNS_ENV), "needs the test namespace")
+class SimNoTapsTest(harness.ServerTestCase):
+    """The simulator changes records only: VIFs attach and plug, no link is
+    made."""
+
+    def test_sim(self):
+        before = links()
+        mem = 256 << 20
+        vm = self.api.VM.create({
+            "name_label": "sim-net", "name_description": "", "user_version": 1, "is_a_template": False,
+            "affinity": NULL_REF, "memory_static_max": mem, "memory_dynamic_max": mem,
+            "memory_dynamic_min": mem, "memory_static_min": mem, "VCPUs_params": {}, "VCPUs_max": 1,
+            "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy", "actions_after_reboot": "restart",
+            "actions_after_crash": "restart", "PV_bootloader": "", "PV_kernel": "", "PV_ramdisk": "",
+            "PV_args": "", "PV_bootloader_args": "", "PV_legacy_args": "", "HVM_boot_policy": "BIOS order",
+            "HVM_boot_params": {"order": "cd"}, "platform": {}, "PCI_bus": "", "other_config": {},
+            "recommendations": "", "domain_type": "pv"})
+        net = self.api.network.create({"name_label": "sim", "name_description": "", "MTU": 1500,
+                                       "other_config": {}, "bridge": "", "managed": True, "tags": []})
+        rec = {"device": "0", "network": net, "VM": vm, "MAC": "", "MTU": 1500, "other_config": {},
+               "qos_algorithm_type": "", "qos_algorithm_params": {}}
+        v0 = self.api.VIF.create(rec)
+        self.api.VM.start(vm, False, False)
+        self.assertTrue(self.api.VIF.get_currently_attached(v0))
+        v1 = self.api.VIF.create(dict(rec, device="1"))
+        self.assertFalse(self.api.VIF.get_currently_attached(v1))
+        self.api.VIF.plug(v1)
+        self.assertTrue(self.api.VIF.get_currently_attached(v1))
+        self.api.VIF.unplug(v1)
+        self.assertFalse(self.api.VIF.get_currently_attached(v1))
+        self.assertEqual(links(), before, "the simulator makes no bridge and no tap")
+        self.api.VM.pause(vm)
+        self.assertXapiError("VM_BAD_POWER_STATE", self.api.VIF.plug, v1, params=[vm, "running", "paused"])
+        self.api.VM.hard_shutdown(vm)
+        self.assertFalse(self.api.VIF.get_currently_attached(v0))
+        self.api.network.destroy(net)
+        self.assertXapiError("HANDLE_INVALID", self.api.network.get_bridge, net)
 
 
 if __name__ == "__main__":
