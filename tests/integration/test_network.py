@@ -297,6 +297,23 @@ def test_3_hotplug(self):
 
 
 @_test
+def test_3b_suspend_resume(self):
+    vm1, vif1, vm2, vif2 = self.pair
+    d1, d2 = self.api.VM.get_domid(vm1), self.api.VM.get_domid(vm2)
+    self.api.VM.suspend(vm1)
+    self.assertEqual(vif_links(), {"vif%d.0" % d2}, "a suspended VM has no domain, so no tap")
+    # as in xapi, a suspended VM's VIFs stay attached: they come back with it
+    self.assertTrue(self.api.VIF.get_currently_attached(vif1))
+    t = time.monotonic()
+    self.api.VM.resume(vm1, False, False)
+    self.timings["resume"] = time.monotonic() - t
+    d1 = self.api.VM.get_domid(vm1)
+    self.assertEqual(ports(self.bridge), {"vif%d.0" % d1, "vif%d.0" % d2})
+    out = self.ping(vm1, "10.77.0.2")
+    self.assertEqual(out["exitcode"], "0", out)
+
+
+@_test
 def test_4_xenond_killed(self):
     vm1, vif1, vm2, vif2 = self.pair
     before = vif_links()
