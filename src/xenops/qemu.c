@@ -729,10 +729,10 @@ static int q_init(struct server *srv, struct xerr *err)
 		closedir(d);
 	free(run_vm);
 	xenops_reconcile(srv, live, n);
-	/* the domids the records settled on (new ones for domains without a
-	 * domid file) go back into the run directory */
 	const char **uuids = xcalloc(n + 1, sizeof *uuids);
 	int64_t *domids = xcalloc(n + 1, sizeof *domids);
+	/* the domids the records settled on (new ones for domains without a
+	 * domid file) go back into the run directory */
 	pthread_mutex_lock(&Q.lock);
 	for (size_t i = 0; i < n; i++) {
 		struct qvm *v = find_locked(live[i].uuid);
