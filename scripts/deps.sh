@@ -10,6 +10,7 @@ if [ "${1:-build}" = test ]; then
 	# shared storage: QEMU's nfs:// driver, nbdkit for ISOs on SMB shares,
 	# and the NFS and SMB servers test_nfs runs on loopback
 	need="$need qemu-block-extra nbdkit nfs-ganesha nfs-ganesha-vfs rpcbind samba genisoimage"
+	need="$need iproute2 tcpdump"
 fi
 missing=""
 for p in $need; do

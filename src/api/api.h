@@ -14,6 +14,8 @@ void api_host_init(void);
 void api_vm_init(void);
 void api_storage_init(void); /* VDI, SR, PBD, VBD (api/storage.c) */
 void api_vm_guest_init(void); /* VM.guest_* extensions (api/vm_guest.c) */
+void api_vif_init(void);      /* api/vif.c */
+void api_network_init(void);  /* api/network.c */
 /* The guest-metrics poller (api/vm_guest.c): one thread for all VMs, only
  * for backends with a guest agent. */
 void vm_guest_start(struct server *srv);

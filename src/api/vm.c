@@ -6,6 +6,7 @@
 #include "vm_ops.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/uuid.h"
 #include "../xenops/xenops.h"
 
 #include <stdio.h>
@@ -230,6 +231,7 @@ void vm_record_running(struct db_txn *t, struct db_obj *vm, struct server *srv, 
 	if (new_domain) {
 		db_set(t, m, SC_F_VM_metrics__start_time, xv_time(time(NULL)));
 		vm_vbds_mark(t, vm, true);
+		vm_vifs_mark(t, vm, true);
 	}
 	db_set_int(t, m, SC_F_VM_metrics__VCPUs_number, db_peek_int(vm, SC_F_VM__VCPUs_at_startup));
 	db_set_int(t, m, SC_F_VM_metrics__memory_actual, db_peek_int(vm, SC_F_VM__memory_dynamic_max));
@@ -246,8 +248,10 @@ void vm_record_halted(struct db_txn *t, struct db_obj *vm, const char *state)
 	db_set_str(t, vm, SC_F_VM__resident_on, REF_NULL);
 	vm_consoles_destroy(t, vm);
 	/* a suspended VM's disks stay its own (VBDs attached), as in xapi */
-	if (strcmp(state, "Suspended") != 0)
+	if (strcmp(state, "Suspended") != 0) {
 		vm_vbds_mark(t, vm, false);
+		vm_vifs_mark(t, vm, false);
+	}
 	struct db_obj *m = db_lookup_cls(db_txn_db(t), SC_C_VM_metrics, db_peek_str(vm, SC_F_VM__metrics));
 	if (m) {
 		db_set_int(t, m, SC_F_VM_metrics__memory_actual, 0);
@@ -416,7 +420,8 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 	struct vm_build *build = NULL;
 	if (builds_domain(l)) {
 		spec.domid = vm_next_domid(db);
-		if (vm_boot_files(srv, &spec, err) < 0 || !(build = vm_build_collect(srv, vm, err))) {
+		if (vm_boot_files(srv, &spec, err) < 0 || vm_nics_collect(db, vm, &spec, l == L_RESUME, err) < 0 ||
+		    !(build = vm_build_collect(srv, vm, err))) {
 			db_abort(t);
 			vm_spec_free(&spec);
 			xv_free(&vcpu_params);
@@ -533,6 +538,12 @@ static int vm_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 	if (vm) {
 		ensure_metrics(t, vm);
 		db_set_int(t, vm, SC_F_VM__domid, -1);
+		/* xapi gives every new VM a random mac_seed: its VIFs' MACs */
+		if (!xv_map_get(db_peek(vm, SC_F_VM__other_config), "mac_seed")) {
+			char seed[UUID_STRLEN + 1];
+			uuid_generate_str(seed);
+			xv_map_set_str(db_edit(t, vm, SC_F_VM__other_config), "mac_seed", seed);
+		}
 		vm_update_allowed_operations(t, vm);
 	}
 	return db_commit(t, err);

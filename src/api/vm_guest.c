@@ -344,9 +344,11 @@ static void fill_nets(struct guest_view *g, const xv *ifs)
 		const char *name = xv_map_get_str(ifc, "name");
 		if (!name || !strcmp(name, "lo"))
 			continue;
+		/* qemu-ga leaves the key out for an interface without addresses
+		 * (a NIC just hot-plugged) */
 		const xv *addrs = xv_map_get(ifc, "ip-addresses");
 		int n4 = 0, n6 = 0;
-		for (size_t j = 0; j < xv_len(addrs); j++) {
+		for (size_t j = 0; addrs && j < xv_len(addrs); j++) {
 			const xv *a = xv_arr_get(addrs, j);
 			const char *type = xv_map_get_str(a, "ip-address-type");
 			const char *ip = xv_map_get_str(a, "ip-address");
@@ -370,7 +372,7 @@ static void fill_info(struct guest_view *g, const xv *info)
 	static const char *const ver[] = {"major", "minor", "micro", "build"};
 	put_version(&g->pv, xv_map_get_str(info, "version"), ver, 4);
 	const xv *cmds = xv_map_get(info, "supported_commands");
-	for (size_t i = 0; i < xv_len(cmds); i++) {
+	for (size_t i = 0; cmds && i < xv_len(cmds); i++) {
 		const xv *c = xv_arr_get(cmds, i);
 		const char *name = xv_map_get_str(c, "name");
 		if (!name || !get_bool(c, "enabled"))

@@ -46,6 +46,8 @@ void rpc_init(void)
 	api_vm_init();
 	api_storage_init();
 	api_vm_guest_init();
+	api_vif_init();
+	api_network_init();
 }
 
 static void usage(FILE *f)

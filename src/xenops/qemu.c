@@ -355,6 +355,7 @@ static int destroy_domain(struct qvm *v, struct xerr *err)
 	}
 	qemu_clean_dir(v->dir);
 	qemu_cgroup_remove(v->uuid);
+	qemu_nics_down(v->uuid, v->domid);
 	drop(v);
 	return 0;
 }
@@ -410,7 +411,7 @@ static int do_start(const struct vm_spec *vm, bool paused, bool resume, struct x
 			goto fail;
 		}
 	}
-	if (qemu_launch(&argv, dir, vm->ref, &pid, err) < 0)
+	if (qemu_nics_up(vm, err) < 0 || qemu_launch(&argv, dir, vm->ref, &pid, err) < 0)
 		goto fail;
 	qemu_write_domid(dir, vm->domid);
 	v = xcalloc(1, sizeof *v);
@@ -476,6 +477,7 @@ fail:
 		kill(pid, SIGKILL);
 		qemu_wait_gone(pid, vm->uuid, 5000);
 	}
+	qemu_nics_down(vm->uuid, vm->domid);
 	undo_start_files(dir, rotated);
 	qemu_argv_free(&argv);
 	free(dir);
@@ -518,6 +520,7 @@ static int q_shutdown(struct server *srv, const struct vm_spec *vm, bool clean, 
 		char *img = qemu_file(dir, "suspend.img");
 		unlink(img);
 		qemu_clean_dir(dir);
+		qemu_nics_down(vm->uuid, vm->domid);
 		free(img);
 		free(dir);
 		return 0;
@@ -755,6 +758,8 @@ static int q_init(struct server *srv, struct xerr *err)
 		closedir(d);
 	free(run_vm);
 	xenops_reconcile(srv, live, n);
+	const char **uuids = xcalloc(n + 1, sizeof *uuids);
+	int64_t *domids = xcalloc(n + 1, sizeof *domids);
 	/* the domids the records settled on (new ones for domains without a
 	 * domid file) go back into the run directory */
 	pthread_mutex_lock(&Q.lock);
@@ -764,8 +769,15 @@ static int q_init(struct server *srv, struct xerr *err)
 			v->domid = live[i].domid;
 			qemu_write_domid(v->dir, v->domid);
 		}
+		uuids[i] = live[i].uuid;
+		domids[i] = live[i].domid;
 	}
 	pthread_mutex_unlock(&Q.lock);
+	/* adopted domains keep their taps; those of domains that died while
+	 * no daemon watched go */
+	qemu_nics_sweep(srv, uuids, domids, n);
+	free(uuids);
+	free(domids);
 	free(live);
 	if (pthread_create(&Q.dispatcher, NULL, dispatcher_main, NULL) != 0)
 		return xerr_internal(err, "cannot start the QEMU event thread");
@@ -817,4 +829,6 @@ const struct xenops_backend xenops_qemu = {
 	.set_memory_target = qemu_set_memory_target,
 	.set_vcpus = qemu_set_vcpus,
 	.set_vcpu_params = qemu_set_vcpu_params,
+	.vif_plug = qemu_vif_plug,
+	.vif_unplug = qemu_vif_unplug,
 };

@@ -308,7 +308,16 @@ int qemu_argv_build(const struct qemu_host *h, const struct vm_spec *vm, const c
 	push(a, "virtserialport,bus=vser0.0,chardev=ga0,name=org.qemu.guest_agent.0");
 	if (add_boot(h, vm, dir, a, err) < 0 || add_disks(vm, a, err) < 0)
 		goto fail;
-	/* TODO(vifs): -netdev tap,ifname=vif<domid>.<device> per VIF */
+	/* the taps exist already (qemu_net.c): QEMU only opens them */
+	for (size_t i = 0; i < vm->nnics; i++) {
+		char *netdev = qemu_nic_netdev_opts(vm, &vm->nics[i]), *dev = qemu_nic_device_opts(vm, &vm->nics[i]);
+		push(a, "-netdev");
+		push(a, "%s", netdev);
+		push(a, "-device");
+		push(a, "%s", dev);
+		free(netdev);
+		free(dev);
+	}
 	if (incoming) {
 		push(a, "-incoming");
 		push(a, "defer");

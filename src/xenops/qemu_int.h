@@ -130,6 +130,24 @@ void qemu_cgroup_remove(const char *uuid);
 int qemu_cgroup_apply_at(const char *v2root, const char *v1cpu_root, const char *uuid, pid_t pid,
 			 const struct vcpu_params *p, bool *weight_done, bool *cap_done);
 void qemu_cgroup_remove_at(const char *v2root, const char *v1cpu_root, const char *uuid);
+/* ---- NICs and their taps (qemu_net.c) ---- */
+
+/* The -netdev and -device option strings of a NIC, owned. */
+char *qemu_nic_netdev_opts(const struct vm_spec *vm, const struct vm_nic *nic);
+char *qemu_nic_device_opts(const struct vm_spec *vm, const struct vm_nic *nic);
+/* Bridges and taps for every NIC of vm before QEMU starts; on failure
+ * none of its taps is left. */
+int qemu_nics_up(const struct vm_spec *vm, struct xerr *err);
+/* Removes every tap of the VM's domain (once its QEMU is gone). */
+void qemu_nics_down(const char *uuid, int64_t domid);
+/* At start: removes taps this daemon made for its VMs whose domain is not
+ * among the live ones (uuids[i] with domids[i]). */
+void qemu_nics_sweep(struct server *srv, const char *const *uuids, const int64_t *domids, size_t n);
+/* xenops_backend.vif_plug / vif_unplug */
+int qemu_vif_plug(struct server *srv, const struct vm_spec *vm, const struct vm_nic *nic,
+		  struct xerr *err);
+int qemu_vif_unplug(struct server *srv, const struct vm_spec *vm, int device, bool force,
+		    struct xerr *err);
 
 /* qemu_agent.c: xenops_backend.agent_call */
 int qemu_agent_call(struct server *srv, const char *vm_uuid, const char *json_cmd, xv *result,

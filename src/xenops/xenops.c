@@ -35,4 +35,7 @@ void vm_spec_free(struct vm_spec *s)
 	free(s->disks);
 	s->disks = NULL;
 	s->ndisks = 0;
+	free(s->nics);
+	s->nics = NULL;
+	s->nnics = 0;
 }

@@ -23,6 +23,16 @@ struct vm_disk {
 	char vdi_uuid[40]; /* "" for an empty drive */
 };
 
+/* A NIC as the backend gives it: one VIF of the VM, on its network's
+ * bridge. The host side is a tap named vif<domid>.<device>. */
+struct vm_nic {
+	int device;         /* VIF.device as a number */
+	char mac[18];       /* VIF.MAC, "xx:xx:xx:xx:xx:xx" */
+	char bridge[16];    /* network.bridge */
+	int64_t mtu;        /* VIF.MTU, else network.MTU; 0: the bridge's */
+	int64_t bridge_mtu; /* network.MTU; 0: leave the bridge's as it is */
+};
+
 /* How the VM boots, as xapi's Helpers.boot_method_of_vm decides it:
  * HVM_boot_policy set → firmware; else PV_bootloader empty → the kernel
  * named by PV_kernel; else a bootloader run on the boot disk. */
@@ -50,8 +60,10 @@ struct vm_spec {
 	/* start, resume and reboot only: the VM's VBDs, attached */
 	struct vm_disk *disks;
 	size_t ndisks;
-	/* TODO(vifs): NICs (VIF.device, MAC, the network's bridge) come with
-	 * src/net; backends then add a tap vif<domid>.<device> per NIC. */
+	/* start, resume and reboot only: the VM's VIFs (src/net makes the
+	 * taps vif<domid>.<device> on each NIC's bridge) */
+	struct vm_nic *nics;
+	size_t nnics;
 };
 
 void vm_spec_free(struct vm_spec *s);
@@ -102,6 +114,13 @@ struct xenops_backend {
 	 * keys that took effect with their values — only those. */
 	int (*set_vcpu_params)(struct server *srv, const struct vm_spec *vm, const xv *params,
 			       xv *applied, struct xerr *err);
+	/* Optional. Hot-plug of one NIC into the running domain vm->domid,
+	 * and its removal (force: without waiting for the guest to let go).
+	 * NULL: plugging changes only the records (the simulator). */
+	int (*vif_plug)(struct server *srv, const struct vm_spec *vm, const struct vm_nic *nic,
+			struct xerr *err);
+	int (*vif_unplug)(struct server *srv, const struct vm_spec *vm, int device, bool force,
+			  struct xerr *err);
 };
 
 /* ---- what backends report to the VM logic (src/api/vm_events.c) ---- */

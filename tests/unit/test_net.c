@@ -1,0 +1,124 @@
+/* Unit tests of networking's pure parts: tap names vif<domid>.<devid> made
+ * and read back (what fits in IFNAMSIZ, what is not a vif), and the NICs
+ * of a QEMU command line — a tap opened by name, no scripts, the VIF's MAC,
+ * virtio-net for direct boot, rtl8139 for firmware boot as xenopsd's
+ * default, platform:nic_type when the template asks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "net/net.h"
+#include "xenops/qemu_int.h"
+
+static void test_vif_names(void **state)
+{
+	(void)state;
+	char n[NET_IFNAMSIZ];
+	assert_true(net_vif_name(3, 0, n));
+	assert_string_equal(n, "vif3.0");
+	assert_true(net_vif_name(1234567, 12, n));
+	assert_string_equal(n, "vif1234567.12");
+	assert_false(net_vif_name(123456789012LL, 0, n)); /* longer than IFNAMSIZ allows */
+	assert_false(net_vif_name(-1, 0, n));
+	int64_t d;
+	int dev;
+	assert_true(net_vif_parse("vif3.0", &d, &dev));
+	assert_int_equal(d, 3);
+	assert_int_equal(dev, 0);
+	assert_true(net_vif_parse("vif42.7", &d, &dev));
+	assert_int_equal(d, 42);
+	assert_int_equal(dev, 7);
+	static const char *const not_vifs[] = {"vif", "vif3", "vif3.", "vif.0", "vif3.0x", "vifa.0",
+					       "tap3.0", "xenbr0", "vif3.0.1", "vif-1.0", NULL};
+	for (const char *const *s = not_vifs; *s; s++)
+		assert_false(net_vif_parse(*s, &d, &dev));
+}
+
+static void spec_init(struct vm_spec *s, enum vm_boot boot)
+{
+	memset(s, 0, sizeof *s);
+	snprintf(s->uuid, sizeof s->uuid, "0b8e3b1e-1111-4a4a-9c9c-123456789abc");
+	snprintf(s->ref, sizeof s->ref, "OpaqueRef:0b8e3b1e-1111-4a4a-9c9c-123456789abc");
+	s->domid = 7;
+	s->vcpus_max = s->vcpus_at_startup = 1;
+	s->memory_static_max = s->memory_dynamic_max = 256 << 20;
+	s->platform = xv_map_new();
+	s->hvm_boot_params = xv_map_new();
+	s->other_config = xv_map_new();
+	s->boot = boot;
+	snprintf(s->firmware, sizeof s->firmware, "bios");
+	s->boot_order = xstrdup("cd");
+	s->pv_kernel = xstrdup("/k/vmlinuz");
+	s->pv_ramdisk = xstrdup("");
+	s->pv_args = xstrdup("");
+	s->pv_bootloader = xstrdup("");
+	s->nics = xcalloc(3, sizeof *s->nics);
+	s->nnics = 2;
+	s->nics[0] = (struct vm_nic){.device = 0, .mac = "02:16:3e:00:00:01", .bridge = "xapi0", .mtu = 1500};
+	s->nics[1] = (struct vm_nic){.device = 3, .mac = "02:16:3e:00:00:04", .bridge = "xapi1", .mtu = 9000};
+}
+
+/* Every argument after flag, joined by '|'. */
+static char *all_of(const struct qemu_argv *a, const char *flag)
+{
+	char *out = xstrdup("");
+	for (size_t i = 0; i + 1 < a->n; i++) {
+		if (strcmp(a->v[i], flag) != 0)
+			continue;
+		char *n = xasprintf("%s%s|", out, a->v[i + 1]);
+		free(out);
+		out = n;
+	}
+	return out;
+}
+
+static void check_nics(enum vm_boot boot, const char *nic_type, const char *model)
+{
+	struct qemu_host h = {.binary = xstrdup("qemu-system-x86_64"), .accel = xstrdup("tcg")};
+	struct vm_spec s;
+	spec_init(&s, boot);
+	if (nic_type)
+		xv_map_set_str(&s.platform, "nic_type", nic_type);
+	struct qemu_argv a;
+	struct xerr err = XERR_INIT;
+	assert_int_equal(qemu_argv_build(&h, &s, "/run/vm/x", false, &a, &err), 0);
+	char *netdevs = all_of(&a, "-netdev"), *devices = all_of(&a, "-device");
+	assert_string_equal(netdevs, "tap,id=vif0,ifname=vif7.0,script=no,downscript=no|"
+				     "tap,id=vif3,ifname=vif7.3,script=no,downscript=no|");
+	char *want0 = xasprintf("%s,id=nic0,netdev=vif0,mac=02:16:3e:00:00:01|", model);
+	char *want3 = xasprintf("%s,id=nic3,netdev=vif3,mac=02:16:3e:00:00:04|", model);
+	assert_non_null(strstr(devices, want0));
+	assert_non_null(strstr(devices, want3));
+	free(want0);
+	free(want3);
+	free(netdevs);
+	free(devices);
+	qemu_argv_free(&a);
+	vm_spec_free(&s);
+	qemu_host_free(&h);
+}
+
+static void test_nic_argv(void **state)
+{
+	(void)state;
+	check_nics(VM_BOOT_DIRECT, NULL, "virtio-net-pci");
+	check_nics(VM_BOOT_FIRMWARE, NULL, "rtl8139");
+	check_nics(VM_BOOT_FIRMWARE, "e1000", "e1000");
+	/* a value that is not a device name is not passed to QEMU */
+	check_nics(VM_BOOT_FIRMWARE, "e1000,romfile=/etc/passwd", "rtl8139");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vif_names),
+		cmocka_unit_test(test_nic_argv),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
