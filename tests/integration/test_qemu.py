@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -482,6 +483,67 @@ class QemuTest(harness.ServerTestCase):
         self.api.VM.suspend(vm)
         self.api.VM.hard_shutdown(vm)
         self.assertEqual(self.api.VM.get_power_state(vm), "Halted")
+        self.assert_no_qemu(vm, files_gone=False)
+
+    def test_12_restart_agent_keeps_vms(self):
+        """host.restart_agent and xe host-restart-agent: the call returns,
+        the daemon re-executes itself (same pid, listening sockets handed
+        over so no client is refused), the VM runs on untouched and is
+        still driven afterwards."""
+        vm = self.new_vm("qemu-restart-agent")
+        pid = self.start_ready(vm)
+        uuid = self.api.VM.get_uuid(vm)
+        domid = int(self.api.VM.get_domid(vm))
+        host = self.api.host.get_all()[0]
+        self.assertXapiError("HANDLE_INVALID", self.api.host.restart_agent, NULL_REF)
+        daemon = self.srv.pid
+
+        # a client calling all along: it may be cut short, never refused
+        refused, stop = [], [False]
+
+        def hammer():
+            while not stop[0]:
+                try:
+                    self.srv.jsonrpc_raw("system.listMethods", [], timeout=10)
+                except ConnectionRefusedError as e:
+                    refused.append(e)
+                except Exception:
+                    pass
+                time.sleep(0.01)
+        th = threading.Thread(target=hammer)
+        th.start()
+        try:
+            for how in ("api", "xe"):
+                old = self.srv.session
+                t = time.monotonic()
+                if how == "api":
+                    self.api.host.restart_agent(host)
+                    self.assertLess(time.monotonic() - t, 1.0, "the call waited for the restart")
+                else:
+                    r = self.srv.xe("host-restart-agent", "uuid=" + self.api.host.get_uuid(host))
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                self.srv.await_restart(old)
+                self.timings["restart_agent (%s) -> API back" % how] = time.monotonic() - t
+                self.assertEqual(self.srv.pid, daemon)
+                self.assertTrue(self.srv.alive())
+                rec = self.api.VM.get_record(vm)
+                self.assertEqual(rec["power_state"], "Running")
+                self.assertEqual(int(rec["domid"]), domid)
+                self.assertEqual(rec["current_operations"], {})
+                self.assertEqual(read_pid(self.vm_dir(vm)), pid)
+                self.assertTrue(qemu_alive(pid, uuid))
+        finally:
+            stop[0] = True
+            th.join()
+        self.assertEqual(refused, [])
+        self.assertEqual(self.srv.log_text().count("restart: executing a new image"), 2)
+        self.assertEqual(self.srv.log_text().count("took over the listening socket"), 2)
+        # the adopted QEMU is driven: its guest answers, then goes down by ACPI
+        self.console(vm, "echo RESTARTED-$((40+2))")
+        self.wait_serial(vm, "RESTARTED-42", 15)
+        self.api.VM.clean_shutdown(vm)
+        self.assertEqual(self.api.VM.get_power_state(vm), "Halted")
+        self.assertFalse(qemu_alive(pid, uuid))
         self.assert_no_qemu(vm, files_gone=False)
 
 
