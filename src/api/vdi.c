@@ -36,8 +36,13 @@ static int take_fields(const xv *rec, xv vals[NCREATE], struct xerr *err)
 
 static int vdi_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
+	return storage_vdi_create(ctx, xv_arr_get(args, 0), result, err);
+}
+
+int storage_vdi_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err)
+{
 	xv vals[NCREATE];
-	if (take_fields(xv_arr_get(args, 0), vals, err) < 0)
+	if (take_fields(rec, vals, err) < 0)
 		return -1;
 	const char *sr_ref = xv_as_str(&vals[2]);
 	struct sm_sr sr;

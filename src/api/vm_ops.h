@@ -34,6 +34,24 @@ void vm_consoles_destroy(struct db_txn *t, struct db_obj *vm);
 /* A domid no VM holds, growing like Xen's. Inside a transaction. */
 int64_t vm_next_domid(struct db *db);
 
+/* ---- the suspend image in a VDI (vm_suspend.c) ---- */
+
+/* VM.suspend, before the backend saves: the VM's suspend VDI made on the
+ * suspend SR (VM_NO_SUSPEND_SR, SR_SUSPEND_SPACE_INSUFFICIENT), recorded
+ * in VM.suspend_VDI and attached, its image in s->suspend_image. */
+struct vm_image;
+struct vm_image *vm_suspend_image_new(struct server *srv, const char *vm_ref, struct vm_spec *s,
+				      struct xerr *err);
+/* VM.resume: VM.suspend_VDI attached for the backend to load from; when
+ * the VM has none, VM_HAS_NO_SUSPEND_VDI and the VM is Halted (as xapi). */
+struct vm_image *vm_suspend_image_open(struct server *srv, const char *vm_ref, struct vm_spec *s,
+				       struct xerr *err);
+/* Detaches; destroy: the VDI is destroyed and VM.suspend_VDI cleared (a
+ * failed suspend, a done resume). NULL is a no-op. */
+void vm_suspend_image_done(struct vm_image *im, bool destroy);
+/* A suspended VM shut down: its suspend VDI goes (as xapi's hard_shutdown). */
+void vm_suspend_image_discard(struct server *srv, const char *vm_ref);
+
 /* ---- building a domain (vm_build.c) ---- */
 
 /* Resolves a direct-boot VM's PV_kernel and PV_ramdisk inside the host's

@@ -50,6 +50,11 @@ struct vm_spec {
 	/* start, resume and reboot only: the VM's VBDs, attached */
 	struct vm_disk *disks;
 	size_t ndisks;
+	/* suspend and resume only: where the memory image goes or comes
+	 * from — the image of the VM's suspend VDI as its driver attaches
+	 * it (VM.suspend_VDI, made and destroyed by the VM logic) */
+	char *suspend_image;
+	char suspend_format[16]; /* "qcow2", "raw" */
 	/* TODO(vifs): NICs (VIF.device, MAC, the network's bridge) come with
 	 * src/net; backends then add a tap vif<domid>.<device> per NIC. */
 };

@@ -219,7 +219,9 @@ class ConsoleTest(harness.ServerTestCase):
         # CONNECT: 200 as XenServer answers it, history, then a command and its output
         s, head, rest = self.open(cons["vt100"])
         self.assertTrue(head.startswith("HTTP/1.1 200 OK\r\n"), head)
-        self.read_until(s, rest, b"XENON-GUEST: ready")
+        data = self.read_until(s, rest, b"XENON-GUEST: ready")
+        # the shell starts after that line; what is typed before it may be lost
+        self.read_until(s, data[data.index(b"XENON-GUEST: ready"):], b"/# ")
         tag = "hello-%d" % os.getpid()
         s.sendall(("echo %s\n" % tag).encode())
         self.read_until(s, b"", ("\n%s" % tag).encode())

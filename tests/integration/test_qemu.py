@@ -456,10 +456,41 @@ class QemuTest(harness.ServerTestCase):
                              params=["HVM_boot_params:firmware", "coreboot"])
         self.assert_no_qemu(vm)
 
+    def image_of(self, vdi):
+        """The file behind a VDI of a file SR."""
+        sr = self.api.VDI.get_SR(vdi)
+        loc = self.api.PBD.get_device_config(self.api.SR.get_PBDs(sr)[0])["path"]
+        return os.path.join(loc, self.api.VDI.get_location(vdi) + ".qcow2")
+
+    def suspend_vdis(self):
+        return [v for v in self.api.VDI.get_all() if self.api.VDI.get_type(v) == "suspend"]
+
+    def assert_suspend_vdi(self, vm, sr):
+        """While Suspended: VM.suspend_VDI is a VDI of type suspend in sr,
+        sized for the memory, with a real image holding the state."""
+        vdi = self.api.VM.get_suspend_VDI(vm)
+        self.assertNotEqual(vdi, NULL_REF)
+        rec = self.api.VDI.get_record(vdi)
+        self.assertEqual(rec["type"], "suspend")
+        self.assertEqual(rec["SR"], sr)
+        self.assertEqual(rec["name_label"], "Suspend image")
+        self.assertGreaterEqual(int(rec["virtual_size"]), 256 * MiB * 1.2)
+        img = self.image_of(vdi)
+        out = subprocess.run(["qemu-img", "info", "--output=json", "-U", img], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout
+        self.assertIn('"format": "qcow2"', out)
+        # the migration stream is in it (a 256 MiB guest's is several MiB)
+        self.assertGreater(os.stat(img).st_blocks * 512, 2 * MiB)
+        self.assertEqual(self.suspend_vdis(), [vdi])
+        return vdi, img
+
     def test_11_suspend_resume(self):
         vm = self.new_vm("qemu-suspend")
         self.start_ready(vm)
         uuid = self.api.VM.get_uuid(vm)
+        pool = self.api.pool.get_all()[0]
+        default_sr = self.api.pool.get_suspend_image_SR(pool)
+        self.assertEqual(self.suspend_vdis(), [])
         # something only the guest's memory holds
         self.console(vm, "echo MEM-$((6*7)) >/tmp/mark; echo MARKED-$((1+1))")
         self.wait_serial(vm, "MARKED-2", 15)
@@ -470,20 +501,76 @@ class QemuTest(harness.ServerTestCase):
         self.assertEqual(rec["power_state"], "Suspended")
         self.assertEqual(int(rec["domid"]), -1)
         self.assertFalse(qemu_of_uuid(uuid))
-        self.assertTrue(os.path.exists(os.path.join(self.vm_dir(vm), "suspend.img")))
+        # the image is the suspend VDI's, on pool.suspend_image_SR
+        vdi, img = self.assert_suspend_vdi(vm, default_sr)
+        self.assertFalse(os.path.exists(os.path.join(self.vm_dir(vm), "suspend.img")))
         t = time.monotonic()
         self.api.VM.resume(vm, False, False)
         self.timings["resume"] = time.monotonic() - t
         self.assertEqual(self.api.VM.get_power_state(vm), "Running")
         self.assertGreater(int(self.api.VM.get_domid(vm)), 0)
-        self.assertFalse(os.path.exists(os.path.join(self.vm_dir(vm), "suspend.img")))
+        # spent: the VDI and its image are gone
+        self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
+        self.assertXapiError("HANDLE_INVALID", self.api.VDI.get_record, vdi)
+        self.assertFalse(os.path.exists(img))
+        self.assertEqual(self.suspend_vdis(), [])
         self.console(vm, "cat /tmp/mark")
         self.wait_serial(vm, "MEM-42", 15)
+
+        # VM.suspend_SR comes first; an SR without room refuses before the
+        # guest stops, leaving it running and no VDI behind
+        small = self.small_sr()
+        if small:
+            self.api.VM.set_suspend_SR(vm, small)
+            self.assertXapiError("SR_SUSPEND_SPACE_INSUFFICIENT", self.api.VM.suspend, vm,
+                                 params=[small])
+            rec = self.api.VM.get_record(vm)
+            self.assertEqual(rec["power_state"], "Running")
+            self.assertEqual(rec["suspend_VDI"], NULL_REF)
+            self.assertEqual(rec["current_operations"], {})
+            self.assertEqual(self.suspend_vdis(), [])
+            self.console(vm, "echo STILL-$((6*7))")
+            self.wait_serial(vm, "STILL-42", 15)
+        other = self.api.SR.create(self.api.host.get_all()[0],
+                                   {"path": os.path.join(self.srv.data_dir, "suspend-sr")}, "0",
+                                   "suspend images", "", "ext", "", False, {})
+        self.api.VM.set_suspend_SR(vm, other)
         # suspended, then shut down: the image goes with the state
         self.api.VM.suspend(vm)
+        vdi, img = self.assert_suspend_vdi(vm, other)
         self.api.VM.hard_shutdown(vm)
         self.assertEqual(self.api.VM.get_power_state(vm), "Halted")
+        self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
+        self.assertXapiError("HANDLE_INVALID", self.api.VDI.get_record, vdi)
+        self.assertFalse(os.path.exists(img))
         self.assert_no_qemu(vm, files_gone=False)
+        self.api.VM.set_suspend_SR(vm, NULL_REF)
+
+    def small_sr(self):
+        """A file SR on a 64 MiB filesystem of its own (None where nothing
+        can be mounted): too small for a 256 MiB guest's image."""
+        import test_cbt
+        mnt, img = test_cbt.mount_small(64)
+        if not mnt:
+            sys.stderr.write("\n  (no small filesystem: SR_SUSPEND_SPACE_INSUFFICIENT not tested)\n")
+            return None
+
+        def unmount():
+            subprocess.run(["umount", "-l", mnt], capture_output=True)
+            os.rmdir(mnt)
+            if img:
+                os.unlink(img)
+        self.addCleanup(unmount)
+        sr = self.api.SR.create(self.api.host.get_all()[0], {"path": os.path.join(mnt, "sr")}, "0",
+                                "small", "", "ext", "", False, {})
+
+
+        def forget():
+            for pbd in self.api.SR.get_PBDs(sr):
+                self.api.PBD.unplug(pbd)
+            self.api.SR.forget(sr)
+        self.addCleanup(forget)
+        return sr
 
     def test_12_restart_agent_keeps_vms(self):
         """host.restart_agent and xe host-restart-agent: the call returns,
