@@ -446,6 +446,11 @@ static int vm_snapshot(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 	return copy_handler(ctx, args, result, err, COPY_SNAPSHOT);
 }
 
+/* TODO(checkpoint-memory): xapi's checkpoint also saves the memory into a
+ * suspend VDI of the snapshot (the guest stopped across the disk
+ * snapshots and the save, then let run on), and revert gives the VM a
+ * clone of it; here the snapshot is Suspended with no suspend_VDI, so a
+ * resume after revert fails with VM_HAS_NO_SUSPEND_VDI (vm_suspend.c). */
 static int vm_checkpoint(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	return copy_handler(ctx, args, result, err, COPY_CHECKPOINT);
