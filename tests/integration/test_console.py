@@ -285,15 +285,18 @@ class ConsoleTest(harness.ServerTestCase):
             head, _ = recv_headers(c)
             self.assertTrue(head.startswith("HTTP/1.1 " + want), (q, head))
             c.close()
-        # HTTP Basic instead of a session
-        c = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+        # the session as a cookie, percent-encoded in the query, or HTTP Basic
         auth = base64.b64encode(("root:%s" % self.srv.password).encode()).decode()
-        c.sendall(("CONNECT /console?uuid=%s HTTP/1.1\r\nAuthorization: Basic %s\r\n\r\n"
-                   % (cons["rfb"], auth)).encode())
-        head, rest = recv_headers(c)
-        self.assertTrue(head.startswith("HTTP/1.1 200 OK"), head)
-        self.assertEqual(self.read_until(c, rest, b"\n")[:12], b"RFB 003.008\n")
-        c.close()
+        sid = self.srv.session
+        for q, hdr in (("uuid=%s" % cons["rfb"], "Authorization: Basic %s\r\n" % auth),
+                       ("uuid=%s" % cons["rfb"], "Cookie: a=b; session_id=%s\r\n" % sid),
+                       ("session_id=%s&uuid=%s" % (sid.replace(":", "%3A"), cons["rfb"]), "")):
+            c = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+            c.sendall(("CONNECT /console?%s HTTP/1.1\r\n%s\r\n" % (q, hdr)).encode())
+            head, rest = recv_headers(c)
+            self.assertTrue(head.startswith("HTTP/1.1 200 OK"), (q, hdr, head))
+            self.assertEqual(self.read_until(c, rest, b"\n")[:12], b"RFB 003.008\n")
+            c.close()
         # plain requests on the same port still reach the API
         self.assertEqual(self.api.VM.get_power_state(vm), "Running")
 
