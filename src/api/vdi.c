@@ -345,6 +345,16 @@ static int vdi_clone(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 	return snapshot_or_clone(ctx, args, result, err, false);
 }
 
+int storage_vdi_clone(struct rpc_ctx *ctx, const char *vdi_ref, xv *result, struct xerr *err)
+{
+	xv args = xv_arr_new();
+	xv_arr_push_str(&args, vdi_ref);
+	xv_arr_push(&args, xv_map_new());
+	int rc = snapshot_or_clone(ctx, &args, result, err, false);
+	xv_free(&args);
+	return rc;
+}
+
 static int vdi_resize(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;

@@ -410,7 +410,7 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 	int r = builds_domain(l) ? vm_build_attach(build, &spec, err) : 0;
 	struct vm_image *image = NULL; /* the suspend VDI (vm_suspend.c) */
 	if (r == 0 && (l == L_SUSPEND || l == L_RESUME)) {
-		image = l == L_SUSPEND ? vm_suspend_image_new(srv, ref, &spec, err)
+		image = l == L_SUSPEND ? vm_suspend_image_new(srv, ref, &spec, true, err)
 				       : vm_suspend_image_open(srv, ref, &spec, err);
 		r = image ? 0 : -1;
 	}

@@ -41,7 +41,7 @@ int64_t vm_next_domid(struct db *db);
  * in VM.suspend_VDI and attached, its image in s->suspend_image. */
 struct vm_image;
 struct vm_image *vm_suspend_image_new(struct server *srv, const char *vm_ref, struct vm_spec *s,
-				      struct xerr *err);
+				      bool record, struct xerr *err);
 /* VM.resume: VM.suspend_VDI attached for the backend to load from; when
  * the VM has none, VM_HAS_NO_SUSPEND_VDI and the VM is Halted (as xapi). */
 struct vm_image *vm_suspend_image_open(struct server *srv, const char *vm_ref, struct vm_spec *s,
@@ -51,6 +51,16 @@ struct vm_image *vm_suspend_image_open(struct server *srv, const char *vm_ref, s
 void vm_suspend_image_done(struct vm_image *im, bool destroy);
 /* A suspended VM shut down: its suspend VDI goes (as xapi's hard_shutdown). */
 void vm_suspend_image_discard(struct server *srv, const char *vm_ref);
+
+/* VM.checkpoint of a running or paused VM (vm_copy.c): begin makes the
+ * snapshot's suspend VDI and pauses a running guest; after the disk
+ * snapshots, save puts the memory into it; end lets the guest run again
+ * and, unless keep, destroys the VDI. */
+struct vm_checkpoint;
+struct vm_checkpoint *vm_checkpoint_begin(struct server *srv, const char *vm_ref, struct xerr *err);
+int vm_checkpoint_save(struct vm_checkpoint *c, struct xerr *err);
+const char *vm_checkpoint_vdi(const struct vm_checkpoint *c);
+void vm_checkpoint_end(struct vm_checkpoint *c, bool keep);
 
 /* ---- building a domain (vm_build.c) ---- */
 

@@ -24,6 +24,7 @@ struct vm_image {
 	struct sm_sr sr;
 	struct sm_vdi v;
 	bool attached;
+	bool recorded; /* it is VM.suspend_VDI (not a checkpoint's, yet) */
 };
 
 /* A context for calls the daemon makes on its own behalf. */
@@ -80,8 +81,8 @@ static void set_suspend_vdi(struct server *srv, const char *vm_ref, const char *
 }
 
 /* Destroys the VDI (logged, not fatal: xapi forgets it whatever happens)
- * and clears VM.suspend_VDI. */
-static void destroy_image(struct server *srv, const char *vm_ref, const char *vdi_ref)
+ * and, when it was recorded there, clears VM.suspend_VDI. */
+static void destroy_image(struct server *srv, const char *vm_ref, const char *vdi_ref, bool recorded)
 {
 	struct rpc_ctx ctx;
 	self_ctx(srv, &ctx);
@@ -90,7 +91,8 @@ static void destroy_image(struct server *srv, const char *vm_ref, const char *vd
 		log_warn("VM %s: cannot destroy its suspend VDI %s: %s %s", vm_ref, vdi_ref,
 			 e.code ? e.code : "", e.nparams ? e.params[0] : "");
 	xerr_clear(&e);
-	set_suspend_vdi(srv, vm_ref, REF_NULL);
+	if (recorded)
+		set_suspend_vdi(srv, vm_ref, REF_NULL);
 }
 
 /* Attaches the VDI for the backend: its image's path and format into s. */
@@ -134,7 +136,7 @@ static struct vm_image *attach(struct server *srv, const char *vm_ref, const cha
 }
 
 struct vm_image *vm_suspend_image_new(struct server *srv, const char *vm_ref, struct vm_spec *s,
-				      struct xerr *err)
+				      bool record, struct xerr *err)
 {
 	struct rpc_ctx ctx;
 	self_ctx(srv, &ctx);
@@ -193,10 +195,13 @@ struct vm_image *vm_suspend_image_new(struct server *srv, const char *vm_ref, st
 	char vdi_ref[REF_STRLEN + 1];
 	snprintf(vdi_ref, sizeof vdi_ref, "%s", xv_as_str(&result) ? xv_as_str(&result) : REF_NULL);
 	xv_free(&result);
-	set_suspend_vdi(srv, vm_ref, vdi_ref);
+	if (record)
+		set_suspend_vdi(srv, vm_ref, vdi_ref);
 	struct vm_image *im = attach(srv, vm_ref, vdi_ref, s, err);
 	if (!im)
-		destroy_image(srv, vm_ref, vdi_ref);
+		destroy_image(srv, vm_ref, vdi_ref, record);
+	else
+		im->recorded = record;
 	return im;
 }
 
@@ -229,7 +234,10 @@ struct vm_image *vm_suspend_image_open(struct server *srv, const char *vm_ref, s
 		xerr_set(err, "VM_HAS_NO_SUSPEND_VDI", "VM", vm_ref, NULL);
 		return NULL;
 	}
-	return attach(srv, vm_ref, vdi_ref, s, err);
+	struct vm_image *im = attach(srv, vm_ref, vdi_ref, s, err);
+	if (im)
+		im->recorded = true;
+	return im;
 }
 
 void vm_suspend_image_done(struct vm_image *im, bool destroy)
@@ -245,7 +253,7 @@ void vm_suspend_image_done(struct vm_image *im, bool destroy)
 	sm_sr_close(&im->sr);
 	sm_vdi_free(&im->v);
 	if (destroy)
-		destroy_image(im->srv, im->vm_ref, im->vdi_ref);
+		destroy_image(im->srv, im->vm_ref, im->vdi_ref, im->recorded);
 	free(im);
 }
 
@@ -258,5 +266,79 @@ void vm_suspend_image_discard(struct server *srv, const char *vm_ref)
 		snprintf(vdi_ref, sizeof vdi_ref, "%s", db_peek_str(vm, SC_F_VM__suspend_VDI));
 	db_unlock(srv->db);
 	if (vm)
-		destroy_image(srv, vm_ref, vdi_ref);
+		destroy_image(srv, vm_ref, vdi_ref, true);
+}
+
+/* ---- VM.checkpoint of a live VM ---- */
+
+struct vm_checkpoint {
+	struct server *srv;
+	struct vm_spec spec;
+	struct vm_image *im;
+	bool paused_here;
+};
+
+struct vm_checkpoint *vm_checkpoint_begin(struct server *srv, const char *vm_ref, struct xerr *err)
+{
+	struct vm_checkpoint *c = xcalloc(1, sizeof *c);
+	c->srv = srv;
+	bool running = false;
+	db_rdlock(srv->db);
+	struct db_obj *vm = db_lookup_cls(srv->db, SC_C_VM, vm_ref);
+	if (vm) {
+		snprintf(c->spec.uuid, sizeof c->spec.uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
+		snprintf(c->spec.ref, sizeof c->spec.ref, "%s", vm->ref);
+		snprintf(c->spec.name, sizeof c->spec.name, "%s", db_peek_str(vm, SC_F_VM__name_label));
+		c->spec.domid = db_peek_int(vm, SC_F_VM__domid);
+		running = !strcmp(db_peek_str(vm, SC_F_VM__power_state), "Running");
+	}
+	db_unlock(srv->db);
+	if (!vm) {
+		handle_invalid(err, SC_C_VM, vm_ref);
+		free(c);
+		return NULL;
+	}
+	c->im = vm_suspend_image_new(srv, vm_ref, &c->spec, false, err);
+	if (!c->im) {
+		vm_spec_free(&c->spec);
+		free(c);
+		return NULL;
+	}
+	/* memory and disks of one instant: the guest stays paused from the
+	 * disk snapshots until its memory is saved */
+	if (running) {
+		if (srv->backend->pause(srv, &c->spec, err) < 0) {
+			vm_checkpoint_end(c, false);
+			return NULL;
+		}
+		c->paused_here = true;
+	}
+	return c;
+}
+
+int vm_checkpoint_save(struct vm_checkpoint *c, struct xerr *err)
+{
+	/* a backend without memory to save (the simulator) leaves it empty */
+	if (!c->srv->backend->save)
+		return 0;
+	return c->srv->backend->save(c->srv, &c->spec, err);
+}
+
+const char *vm_checkpoint_vdi(const struct vm_checkpoint *c)
+{
+	return c->im->vdi_ref;
+}
+
+void vm_checkpoint_end(struct vm_checkpoint *c, bool keep)
+{
+	if (!c)
+		return;
+	struct xerr e = XERR_INIT;
+	if (c->paused_here && c->srv->backend->unpause(c->srv, &c->spec, &e) < 0)
+		log_error("VM %s: cannot let it run on after its checkpoint: %s", c->spec.ref,
+			  e.nparams ? e.params[0] : e.code);
+	xerr_clear(&e);
+	vm_suspend_image_done(c->im, !keep);
+	vm_spec_free(&c->spec);
+	free(c);
 }

@@ -590,6 +590,23 @@ static int q_suspend(struct server *srv, const struct vm_spec *vm, struct xerr *
 	return destroy_domain(v, err);
 }
 
+/* The checkpoint's save: QEMU's migration stream of a stopped guest, which
+ * stays stopped ("postmigrate", its disks inactive until the next cont). */
+static int q_save(struct server *srv, const struct vm_spec *vm, struct xerr *err)
+{
+	(void)srv;
+	if (!vm->suspend_image)
+		return xerr_internal(err, "VM %s: no image to save into", vm->uuid);
+	struct qvm *v = claim(vm->uuid);
+	if (!v)
+		return xerr_internal(err, "VM %s has no QEMU", vm->uuid);
+	int r = !v->qmp || (QS(v->state) & Q_ENDED)
+			? xerr_internal(err, "VM %s: its QEMU cannot save its state now", vm->uuid)
+			: qemu_save_state(v->qmp, vm->suspend_image, vm->suspend_format, err);
+	release(v);
+	return r;
+}
+
 static int q_resume(struct server *srv, const struct vm_spec *vm, bool paused, struct xerr *err)
 {
 	(void)srv;
@@ -772,6 +789,7 @@ const struct xenops_backend xenops_qemu = {
 	.unpause = q_unpause,
 	.suspend = q_suspend,
 	.resume = q_resume,
+	.save = q_save,
 	.active = q_active,
 	.fini = q_fini,
 	.agent_call = qemu_agent_call,

@@ -74,6 +74,10 @@ struct xenops_backend {
 	int (*unpause)(struct server *srv, const struct vm_spec *vm, struct xerr *err);
 	int (*suspend)(struct server *srv, const struct vm_spec *vm, struct xerr *err);
 	int (*resume)(struct server *srv, const struct vm_spec *vm, bool paused, struct xerr *err);
+	/* Optional. The live domain's state into vm->suspend_image, the
+	 * domain left as it was (VM.checkpoint; the caller paused it). NULL:
+	 * the backend has no memory to save (the simulator). */
+	int (*save)(struct server *srv, const struct vm_spec *vm, struct xerr *err);
 	/* Optional. Whether the VM has a domain here: after a failed reboot
 	 * the old one may be gone. NULL means "as the records say". */
 	bool (*active)(struct server *srv, const char *vm_uuid);

@@ -372,20 +372,31 @@ class Lifecycle(harness.ServerTestCase):
         self.assertTrue(c["is_a_snapshot"])
         self.assertEqual(c["power_state"], "Suspended")
         self.assert_state(vm, "Running")
+        # the memory goes into a suspend VDI of the snapshot's own
+        mem = c["suspend_VDI"]
+        self.assertEqual(self.api.VDI.get_type(mem), "suspend")
+        self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
         self.api.VM.hard_shutdown(vm)
         self.api.VM.revert(ck)
         self.assert_state(vm, "Suspended")
-        # the checkpoint holds no memory image yet (TODO(checkpoint-memory)
-        # in vm_copy.c): as xapi does for a Suspended VM without a
-        # suspend_VDI, resume fails and leaves the VM Halted
-        self.assertEqual(c["suspend_VDI"], harness.NULL_REF)
+        # the VM resumes from a clone of it; the snapshot keeps its own
+        clone = self.api.VM.get_suspend_VDI(vm)
+        self.assertNotIn(clone, (NULL_REF, mem))
+        self.assertEqual(self.api.VDI.get_type(clone), "suspend")
+        self.api.VM.resume(vm, False, False)
+        self.assert_state(vm, "Running")
+        self.assertXapiError("HANDLE_INVALID", self.api.VDI.get_record, clone)
+        self.assertEqual(self.api.VM.get_suspend_VDI(ck), mem)
+        self.api.VM.hard_shutdown(vm)
+        # a VM that lost its suspend VDI: xapi halts it on resume
+        self.api.VM.revert(ck)
+        self.api.VDI.destroy(self.api.VM.get_suspend_VDI(vm))
+        self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
         self.assertXapiError("VM_HAS_NO_SUSPEND_VDI", self.api.VM.resume, vm, False, False,
                              params=["VM", vm])
         self.assert_state(vm, "Halted")
         self.assertEqual(self.api.VM.get_current_operations(vm), {})
-        self.api.VM.start(vm, False, False)
-        self.assert_state(vm, "Running")
-        self.api.VM.hard_shutdown(vm)
+        self.api.VDI.destroy(mem)
 
     def test_checkpoint_needs_a_live_vm(self):
         vm = self.install("lc-ckpt-halted")
