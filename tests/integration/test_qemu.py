@@ -572,6 +572,62 @@ class QemuTest(harness.ServerTestCase):
         self.addCleanup(forget)
         return sr
 
+    def test_13_checkpoint_keeps_memory(self):
+        """VM.checkpoint of a running VM: the domain runs on; the snapshot
+        holds the memory in its suspend VDI and the disks of the same
+        instant; revert + resume bring both back."""
+        sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
+        vdi = self.api.VDI.create({
+            "name_label": "ck-disk", "name_description": "", "SR": sr, "virtual_size": str(16 * MiB),
+            "type": "user", "sharable": False, "read_only": False, "other_config": {},
+            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vm = self.new_vm("qemu-checkpoint")
+        self.api.VBD.create({
+            "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
+            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
+            "qos_algorithm_params": {}})
+        pid = self.start_ready(vm)
+        domid = int(self.api.VM.get_domid(vm))
+        # $((…)): what is typed never shows the value itself
+        self.console(vm, "echo CK-$((40+2)) >/tmp/mark; echo DA-$((3*3)) >/tmp/m; "
+                         "dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null; "
+                         "echo MARKED-$((1+2))")
+        self.wait_serial(vm, "MARKED-3", 15)
+        t = time.monotonic()
+        ck = self.api.VM.checkpoint(vm, "ck")
+        self.timings["checkpoint (256 MiB guest)"] = time.monotonic() - t
+        self.vms.append(ck)
+        # the domain ran on
+        self.assertEqual(self.api.VM.get_power_state(vm), "Running")
+        self.assertEqual(read_pid(self.vm_dir(vm)), pid)
+        self.assertEqual(int(self.api.VM.get_domid(vm)), domid)
+        self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
+        self.console(vm, "echo CK-$((50+5)) >/tmp/mark; echo DB-$((4*4)) >/tmp/m; "
+                         "dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null; "
+                         "echo MARKED-$((2+2))")
+        self.wait_serial(vm, "MARKED-4", 15)
+        rec = self.api.VM.get_record(ck)
+        self.assertEqual(rec["power_state"], "Suspended")
+        mem = rec["suspend_VDI"]
+        self.assertEqual(self.api.VDI.get_type(mem), "suspend")
+        self.assertGreater(os.stat(self.image_of(mem)).st_blocks * 512, 2 * MiB)
+
+        self.api.VM.hard_shutdown(vm)
+        self.api.VM.revert(ck)
+        self.assertEqual(self.api.VM.get_power_state(vm), "Suspended")
+        t = time.monotonic()
+        self.api.VM.resume(vm, False, False)
+        self.timings["resume from a checkpoint"] = time.monotonic() - t
+        self.console(vm, "cat /tmp/mark")
+        self.wait_serial(vm, "CK-42", 15)
+        self.assertNotIn("CK-55", self.serial(vm))
+        self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
+        self.api.VM.hard_shutdown(vm)
+        # the disk is the one of the checkpoint's instant
+        disk = self.api.VBD.get_VDI(self.api.VM.get_VBDs(vm)[0])
+        self.assertTrue(self.first_sector(disk).startswith(b"DA-9"))
+        self.assert_no_qemu(vm, files_gone=False)
+
     def test_12_restart_agent_keeps_vms(self):
         """host.restart_agent and xe host-restart-agent: the call returns,
         the daemon re-executes itself (same pid, listening sockets handed
