@@ -588,10 +588,13 @@ class QemuTest(harness.ServerTestCase):
             "qos_algorithm_params": {}})
         pid = self.start_ready(vm)
         domid = int(self.api.VM.get_domid(vm))
-        # $((…)): what is typed never shows the value itself
-        self.console(vm, "echo CK-$((40+2)) >/tmp/mark; echo DA-$((3*3)) >/tmp/m; "
-                         "dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null; "
-                         "echo MARKED-$((1+2))")
+        # typed once the shell is up, in short lines (a slow guest's UART
+        # drops what overflows it); $((…)): what is typed never shows the value
+        self.wait_serial(vm, "xenon-guest:/# ", 30)
+        dd = "dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null"
+        for line in ("echo CK-$((40+2)) >/tmp/mark", "echo DA-$((3*3)) >/tmp/m", dd,
+                     "echo MARKED-$((1+2))"):
+            self.console(vm, line)
         self.wait_serial(vm, "MARKED-3", 15)
         t = time.monotonic()
         ck = self.api.VM.checkpoint(vm, "ck")
@@ -602,9 +605,9 @@ class QemuTest(harness.ServerTestCase):
         self.assertEqual(read_pid(self.vm_dir(vm)), pid)
         self.assertEqual(int(self.api.VM.get_domid(vm)), domid)
         self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
-        self.console(vm, "echo CK-$((50+5)) >/tmp/mark; echo DB-$((4*4)) >/tmp/m; "
-                         "dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null; "
-                         "echo MARKED-$((2+2))")
+        for line in ("echo CK-$((50+5)) >/tmp/mark", "echo DB-$((4*4)) >/tmp/m", dd,
+                     "echo MARKED-$((2+2))"):
+            self.console(vm, line)
         self.wait_serial(vm, "MARKED-4", 15)
         rec = self.api.VM.get_record(ck)
         self.assertEqual(rec["power_state"], "Suspended")
