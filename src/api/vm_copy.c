@@ -300,7 +300,9 @@ static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *n
 		db_set_str(t, n, SC_F_VM__parent, db_peek_str(vm, SC_F_VM__parent));
 		db_set_str(t, vm, SC_F_VM__parent, n->ref);
 	} else {
-		db_set_str(t, n, SC_F_VM__power_state, "Halted");
+		/* a suspended snapshot's clone or copy stays suspended (xapi) */
+		db_set_str(t, n, SC_F_VM__power_state,
+			   !strcmp(db_peek_str(vm, SC_F_VM__power_state), "Suspended") ? "Suspended" : "Halted");
 		db_set_str(t, n, SC_F_VM__parent, vm->ref);
 		xv *oc = db_edit(t, n, SC_F_VM__other_config);
 		xv_map_del(oc, "default_template");
@@ -341,6 +343,26 @@ static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *n
 	return n;
 }
 
+/* The snapshot of a suspended VM: its own clone of the VM's suspend VDI
+ * (vdi_ref, REF_NULL for none) as its suspend_VDI, as xapi copies it. */
+static int clone_memory(struct rpc_ctx *ctx, const char *vdi_ref, const char *snap_ref,
+			struct xerr *err)
+{
+	if (ref_is_null(vdi_ref))
+		return 0;
+	xv clone = XV_NIL_INIT;
+	int rc = storage_vdi_clone(ctx, vdi_ref, &clone, err);
+	if (rc == 0) {
+		struct db_txn *t = db_begin(ctx->db);
+		struct db_obj *snap = db_lookup_cls(ctx->db, SC_C_VM, snap_ref);
+		if (snap)
+			db_set_str(t, snap, SC_F_VM__suspend_VDI, xv_as_str(&clone));
+		rc = db_commit(t, err);
+	}
+	xv_free(&clone);
+	return rc;
+}
+
 static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err,
 			enum copy_kind kind)
 {
@@ -371,8 +393,14 @@ static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	const char *ps = db_peek_str(vm, SC_F_VM__power_state);
 	bool live_vm = !strcmp(ps, "Running") || !strcmp(ps, "Paused");
 	p.live = sm_get_live_ops() && live_vm;
-	/* a checkpoint of a live VM keeps its memory too (vm_suspend.c) */
+	/* a checkpoint of a live VM keeps its memory too (vm_suspend.c); a
+	 * checkpoint, clone or copy of a suspended one (a snapshot) gets a
+	 * clone of its suspend VDI, as xapi's Xapi_vm_clone (a snapshot none) */
 	bool memory = kind == COPY_CHECKPOINT && live_vm;
+	char vm_mem[REF_STRLEN + 1];
+	snprintf(vm_mem, sizeof vm_mem, "%s",
+		 kind != COPY_SNAPSHOT && !strcmp(ps, "Suspended") ? db_peek_str(vm, SC_F_VM__suspend_VDI)
+								   : REF_NULL);
 	if (p.n || memory) {
 		xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), p.token, op_names[kind]);
 		vm_update_allowed_operations(t, vm);
@@ -383,6 +411,8 @@ static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		char nref[REF_STRLEN + 1];
 		memcpy(nref, n->ref, sizeof nref);
 		rc = db_commit(t, err);
+		if (rc == 0)
+			rc = clone_memory(ctx, vm_mem, nref, err);
 		if (rc == 0)
 			*result = xv_str(nref);
 		goto out;
@@ -433,8 +463,9 @@ static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		goto undo;
 	storage_unlock();
 	vm_checkpoint_end(ck, true);
-	*result = xv_str(nref);
-	rc = 0;
+	rc = clone_memory(ctx, vm_mem, nref, err);
+	if (rc == 0)
+		*result = xv_str(nref);
 	goto out;
 undo:
 	for (size_t k = p.n; k-- > 0;)

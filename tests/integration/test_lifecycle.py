@@ -388,6 +388,33 @@ class Lifecycle(harness.ServerTestCase):
         self.assertXapiError("HANDLE_INVALID", self.api.VDI.get_record, clone)
         self.assertEqual(self.api.VM.get_suspend_VDI(ck), mem)
         self.api.VM.hard_shutdown(vm)
+        # as xapi's Xapi_vm_clone: a checkpoint of the suspended VM and a
+        # clone of a suspended snapshot get their own copy of the memory, a
+        # plain snapshot is Halted without one
+        self.api.VM.revert(ck)
+        own = self.api.VM.get_suspend_VDI(vm)
+        snap = self.api.VM.snapshot(vm, "lc-snap-suspended")
+        ck2 = self.api.VM.checkpoint(vm, "lc-ckpt-suspended")
+        cl = self.api.VM.clone(ck, "lc-ckpt-clone")
+        self.vms += [snap, ck2, cl]
+        self.assertEqual(self.api.VM.get_power_state(snap), "Halted")
+        self.assertEqual(self.api.VM.get_suspend_VDI(snap), NULL_REF)
+        mems = [own, mem]
+        for other in (ck2, cl):
+            self.assertEqual(self.api.VM.get_power_state(other), "Suspended")
+            m = self.api.VM.get_suspend_VDI(other)
+            self.assertNotIn(m, [NULL_REF] + mems)
+            self.assertEqual(self.api.VDI.get_type(m), "suspend")
+            mems.append(m)
+        self.api.VM.hard_shutdown(vm)
+        self.assertXapiError("HANDLE_INVALID", self.api.VDI.get_record, own)
+        # the clone (a template, as a snapshot's clone is) resumes from its own copy
+        self.api.VM.set_is_a_template(cl, False)
+        self.api.VM.resume(cl, False, False)
+        self.assert_state(cl, "Running")
+        self.assertXapiError("HANDLE_INVALID", self.api.VDI.get_record, mems[3])
+        self.api.VM.hard_shutdown(cl)
+        self.api.VDI.destroy(mems[2])
         # a VM that lost its suspend VDI: xapi halts it on resume
         self.api.VM.revert(ck)
         self.api.VDI.destroy(self.api.VM.get_suspend_VDI(vm))
