@@ -1,7 +1,9 @@
 /* host: calls on this host that need more than its record — plugins,
  * server time, free memory, the management interface. */
 #include "api.h"
+#include "../base/log.h"
 #include "../base/mem.h"
+#include "../server/restart.h"
 
 #include <string.h>
 #include <time.h>
@@ -72,8 +74,26 @@ static int get_management_interface(struct rpc_ctx *ctx, xv *args, xv *result, s
 	return 0;
 }
 
+/* The call returns; a second later the daemon re-executes itself (see
+ * server/restart.c). Running VMs are not touched: the new image adopts
+ * them. Operations still under way when it stops are cut short, as
+ * xapi's documentation of the call warns. */
+static int restart_agent(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	db_rdlock(ctx->db);
+	struct db_obj *h = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
+	db_unlock(ctx->db);
+	if (!h)
+		return -1;
+	log_info("host.restart_agent: the daemon restarts in a second");
+	restart_request();
+	return 0;
+}
+
 void api_host_init(void)
 {
+	rpc_register("host", "restart_agent", restart_agent, 0);
 	rpc_register("host", "get_servertime", get_servertime, 0);
 	rpc_register("host", "call_plugin", call_plugin, 0);
 	rpc_register("host", "compute_free_memory", compute_free_memory, 0);

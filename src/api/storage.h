@@ -90,6 +90,10 @@ struct db_obj *storage_vdi_begin_op(struct rpc_ctx *ctx, struct db_txn *t, struc
 				    const char *op, const char *token, struct sm_sr *sr,
 				    struct sm_vdi *v, struct xerr *err);
 
+/* VDI.create from a record as the call takes it; *result its ref. */
+int storage_vdi_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err);
+/* VDI.clone(vdi_ref, {}); *result the clone's ref. */
+int storage_vdi_clone(struct rpc_ctx *ctx, const char *vdi_ref, xv *result, struct xerr *err);
 /* VDI.destroy: the image (and bases nothing needs any more) and records. */
 int storage_vdi_destroy(struct rpc_ctx *ctx, const char *vdi_ref, struct xerr *err);
 

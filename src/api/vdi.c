@@ -37,8 +37,13 @@ static int take_fields(const xv *rec, xv vals[NCREATE], struct xerr *err)
 
 static int vdi_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
+	return storage_vdi_create(ctx, xv_arr_get(args, 0), result, err);
+}
+
+int storage_vdi_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err)
+{
 	xv vals[NCREATE];
-	if (take_fields(xv_arr_get(args, 0), vals, err) < 0)
+	if (take_fields(rec, vals, err) < 0)
 		return -1;
 	const char *sr_ref = xv_as_str(&vals[2]);
 	struct sm_sr sr;
@@ -340,6 +345,16 @@ static int vdi_snapshot(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 static int vdi_clone(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	return snapshot_or_clone(ctx, args, result, err, false);
+}
+
+int storage_vdi_clone(struct rpc_ctx *ctx, const char *vdi_ref, xv *result, struct xerr *err)
+{
+	xv args = xv_arr_new();
+	xv_arr_push_str(&args, vdi_ref);
+	xv_arr_push(&args, xv_map_new());
+	int rc = snapshot_or_clone(ctx, &args, result, err, false);
+	xv_free(&args);
+	return rc;
 }
 
 static int vdi_resize(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)

@@ -414,6 +414,7 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 	}
 	char ref[REF_STRLEN + 1];
 	memcpy(ref, vm->ref, sizeof ref);
+	bool was_suspended = power_bit(db_peek_str(vm, SC_F_VM__power_state)) == PS_SUSPENDED;
 	struct vm_spec spec;
 	spec_from(vm, &spec);
 	xv vcpu_params = xv_copy(db_peek(vm, SC_F_VM__VCPUs_params));
@@ -441,11 +442,21 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 	}
 
 	int r = builds_domain(l) ? vm_build_attach(build, &spec, err) : 0;
+	struct vm_image *image = NULL; /* the suspend VDI (vm_suspend.c) */
+	if (r == 0 && (l == L_SUSPEND || l == L_RESUME)) {
+		image = l == L_SUSPEND ? vm_suspend_image_new(srv, ref, &spec, true, err)
+				       : vm_suspend_image_open(srv, ref, &spec, err);
+		r = image ? 0 : -1;
+	}
 	if (r == 0)
 		r = backend_do(srv, l, &spec, paused, err);
 	xv vcpu_applied = XV_NIL_INIT; /* VCPUs_params as the new domain took them */
 	if (r == 0 && builds_domain(l))
 		vm_apply_vcpu_params(srv, &spec, &vcpu_params, &vcpu_applied);
+	/* a failed suspend leaves no image behind; a resumed VM's is spent */
+	vm_suspend_image_done(image, l == L_SUSPEND ? r < 0 : r == 0);
+	if (r == 0 && was_suspended && (l == L_HARD_SHUTDOWN || l == L_SHUTDOWN))
+		vm_suspend_image_discard(srv, ref);
 	if ((r < 0 && (l == L_START || l == L_RESUME)) || (r == 0 && ends_domain(l)))
 		vm_build_detach(build);
 	/* a reboot that failed after the old domain went leaves none */

@@ -300,7 +300,9 @@ static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *n
 		db_set_str(t, n, SC_F_VM__parent, db_peek_str(vm, SC_F_VM__parent));
 		db_set_str(t, vm, SC_F_VM__parent, n->ref);
 	} else {
-		db_set_str(t, n, SC_F_VM__power_state, "Halted");
+		/* a suspended snapshot's clone or copy stays suspended (xapi) */
+		db_set_str(t, n, SC_F_VM__power_state,
+			   !strcmp(db_peek_str(vm, SC_F_VM__power_state), "Suspended") ? "Suspended" : "Halted");
 		db_set_str(t, n, SC_F_VM__parent, vm->ref);
 		xv *oc = db_edit(t, n, SC_F_VM__other_config);
 		xv_map_del(oc, "default_template");
@@ -341,6 +343,26 @@ static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *n
 	return n;
 }
 
+/* The snapshot of a suspended VM: its own clone of the VM's suspend VDI
+ * (vdi_ref, REF_NULL for none) as its suspend_VDI, as xapi copies it. */
+static int clone_memory(struct rpc_ctx *ctx, const char *vdi_ref, const char *snap_ref,
+			struct xerr *err)
+{
+	if (ref_is_null(vdi_ref))
+		return 0;
+	xv clone = XV_NIL_INIT;
+	int rc = storage_vdi_clone(ctx, vdi_ref, &clone, err);
+	if (rc == 0) {
+		struct db_txn *t = db_begin(ctx->db);
+		struct db_obj *snap = db_lookup_cls(ctx->db, SC_C_VM, snap_ref);
+		if (snap)
+			db_set_str(t, snap, SC_F_VM__suspend_VDI, xv_as_str(&clone));
+		rc = db_commit(t, err);
+	}
+	xv_free(&clone);
+	return rc;
+}
+
 static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err,
 			enum copy_kind kind)
 {
@@ -369,17 +391,28 @@ static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	memcpy(p.vm, vm->ref, sizeof p.vm);
 	snprintf(p.vm_uuid, sizeof p.vm_uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
 	const char *ps = db_peek_str(vm, SC_F_VM__power_state);
-	p.live = sm_get_live_ops() && (!strcmp(ps, "Running") || !strcmp(ps, "Paused"));
-	if (p.n) {
+	bool live_vm = !strcmp(ps, "Running") || !strcmp(ps, "Paused");
+	p.live = sm_get_live_ops() && live_vm;
+	/* a checkpoint of a live VM keeps its memory too (vm_suspend.c); a
+	 * checkpoint, clone or copy of a suspended one (a snapshot) gets a
+	 * clone of its suspend VDI, as xapi's Xapi_vm_clone (a snapshot none) */
+	bool memory = kind == COPY_CHECKPOINT && live_vm;
+	char vm_mem[REF_STRLEN + 1];
+	snprintf(vm_mem, sizeof vm_mem, "%s",
+		 kind != COPY_SNAPSHOT && !strcmp(ps, "Suspended") ? db_peek_str(vm, SC_F_VM__suspend_VDI)
+								   : REF_NULL);
+	if (p.n || memory) {
 		xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), p.token, op_names[kind]);
 		vm_update_allowed_operations(t, vm);
 	}
-	if (p.n == 0) {
+	if (p.n == 0 && !memory) {
 		/* no disk to touch: records only, in this one transaction */
 		struct db_obj *n = copy_vm(t, vm, arg_str(args, 1), kind, ignore, NULL);
 		char nref[REF_STRLEN + 1];
 		memcpy(nref, n->ref, sizeof nref);
 		rc = db_commit(t, err);
+		if (rc == 0)
+			rc = clone_memory(ctx, vm_mem, nref, err);
 		if (rc == 0)
 			*result = xv_str(nref);
 		goto out;
@@ -388,9 +421,21 @@ static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		goto out;
 
 	/* 2: the image work, store unlocked */
+	struct vm_checkpoint *ck = NULL;
+	if (memory && !(ck = vm_checkpoint_begin(ctx->srv, p.vm, err))) {
+		storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
+		goto out;
+	}
 	storage_ops_lock();
-	if (do_disks(&p, err) < 0) {
+	int drc = do_disks(&p, err);
+	if (drc == 0 && ck && vm_checkpoint_save(ck, err) < 0) {
+		for (size_t k = p.n; k-- > 0;)
+			undo_disk(&p.d[k]);
+		drc = -1;
+	}
+	if (drc < 0) {
 		storage_unlock();
+		vm_checkpoint_end(ck, false);
 		storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
 		goto out;
 	}
@@ -408,6 +453,8 @@ static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		goto undo;
 	}
 	struct db_obj *n = copy_vm(t, vm, arg_str(args, 1), kind, ignore, &p);
+	if (ck)
+		db_set_str(t, n, SC_F_VM__suspend_VDI, vm_checkpoint_vdi(ck));
 	char nref[REF_STRLEN + 1];
 	memcpy(nref, n->ref, sizeof nref);
 	xv_map_del(db_edit(t, vm, SC_F_VM__current_operations), p.token);
@@ -415,13 +462,16 @@ static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	if (db_commit(t, err) < 0)
 		goto undo;
 	storage_unlock();
-	*result = xv_str(nref);
-	rc = 0;
+	vm_checkpoint_end(ck, true);
+	rc = clone_memory(ctx, vm_mem, nref, err);
+	if (rc == 0)
+		*result = xv_str(nref);
 	goto out;
 undo:
 	for (size_t k = p.n; k-- > 0;)
 		undo_disk(&p.d[k]);
 	storage_unlock();
+	vm_checkpoint_end(ck, false);
 	storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
 	goto out;
 fail:
@@ -446,6 +496,10 @@ static int vm_snapshot(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 	return copy_handler(ctx, args, result, err, COPY_SNAPSHOT);
 }
 
+/* VM.checkpoint: a snapshot whose memory is kept too — for a running or
+ * paused VM, the guest is paused across the disk snapshots and the save
+ * of its memory into the snapshot's suspend VDI, then runs on; VM.revert
+ * gives the VM a clone of that VDI to resume from. */
 static int vm_checkpoint(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	return copy_handler(ctx, args, result, err, COPY_CHECKPOINT);
@@ -634,6 +688,13 @@ static int vm_revert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 	db_set_int(t, vm, SC_F_VM__domid, -1);
 	db_set_str(t, vm, SC_F_VM__resident_on, REF_NULL);
 	db_set_str(t, vm, SC_F_VM__parent, snap->ref);
+	/* the memory the VM had (suspended) goes with its old disks; a
+	 * checkpoint's comes back as a clone of the snapshot's suspend VDI */
+	char snap_mem[REF_STRLEN + 1];
+	snprintf(snap_mem, sizeof snap_mem, "%s", suspended ? db_peek_str(snap, SC_F_VM__suspend_VDI) : REF_NULL);
+	if (!ref_is_null(db_peek_str(vm, SC_F_VM__suspend_VDI)))
+		xv_arr_push_str(&old, db_peek_str(vm, SC_F_VM__suspend_VDI));
+	db_set_str(t, vm, SC_F_VM__suspend_VDI, REF_NULL);
 	xv_map_del(db_edit(t, vm, SC_F_VM__current_operations), p.token);
 	vm_update_allowed_operations(t, vm);
 	if (db_commit(t, err) < 0)
@@ -646,6 +707,18 @@ static int vm_revert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 		if (storage_vdi_destroy(ctx, xv_as_str(xv_arr_get(&old, i)), &e) < 0)
 			log_warn("VM.revert: left VDI %s: %s", xv_as_str(xv_arr_get(&old, i)), e.code);
 		xerr_clear(&e);
+	}
+	if (!ref_is_null(snap_mem)) {
+		xv clone = XV_NIL_INIT;
+		rc = storage_vdi_clone(ctx, snap_mem, &clone, err);
+		if (rc == 0) {
+			t = db_begin(ctx->db);
+			vm = db_lookup_cls(ctx->db, SC_C_VM, p.vm);
+			if (vm)
+				db_set_str(t, vm, SC_F_VM__suspend_VDI, xv_as_str(&clone));
+			rc = db_commit(t, err);
+		}
+		xv_free(&clone);
 	}
 	goto out;
 undo:

@@ -54,6 +54,34 @@ void vm_apply_vcpu_params(struct server *srv, const struct vm_spec *s, const xv 
 /* VM_metrics.VCPUs_params := applied (a map; NIL counts as empty). */
 void vm_record_vcpu_params(struct db_txn *t, struct db_obj *vm, const xv *applied);
 
+/* ---- the suspend image in a VDI (vm_suspend.c) ---- */
+
+/* VM.suspend, before the backend saves: the VM's suspend VDI made on the
+ * suspend SR (VM_NO_SUSPEND_SR, SR_SUSPEND_SPACE_INSUFFICIENT), recorded
+ * in VM.suspend_VDI and attached, its image in s->suspend_image. */
+struct vm_image;
+struct vm_image *vm_suspend_image_new(struct server *srv, const char *vm_ref, struct vm_spec *s,
+				      bool record, struct xerr *err);
+/* VM.resume: VM.suspend_VDI attached for the backend to load from; when
+ * the VM has none, VM_HAS_NO_SUSPEND_VDI and the VM is Halted (as xapi). */
+struct vm_image *vm_suspend_image_open(struct server *srv, const char *vm_ref, struct vm_spec *s,
+				       struct xerr *err);
+/* Detaches; destroy: the VDI is destroyed and VM.suspend_VDI cleared (a
+ * failed suspend, a done resume). NULL is a no-op. */
+void vm_suspend_image_done(struct vm_image *im, bool destroy);
+/* A suspended VM shut down: its suspend VDI goes (as xapi's hard_shutdown). */
+void vm_suspend_image_discard(struct server *srv, const char *vm_ref);
+
+/* VM.checkpoint of a running or paused VM (vm_copy.c): begin makes the
+ * snapshot's suspend VDI and pauses a running guest; after the disk
+ * snapshots, save puts the memory into it; end lets the guest run again
+ * and, unless keep, destroys the VDI. */
+struct vm_checkpoint;
+struct vm_checkpoint *vm_checkpoint_begin(struct server *srv, const char *vm_ref, struct xerr *err);
+int vm_checkpoint_save(struct vm_checkpoint *c, struct xerr *err);
+const char *vm_checkpoint_vdi(const struct vm_checkpoint *c);
+void vm_checkpoint_end(struct vm_checkpoint *c, bool keep);
+
 /* ---- building a domain (vm_build.c) ---- */
 
 /* Resolves a direct-boot VM's PV_kernel and PV_ramdisk inside the host's

@@ -372,6 +372,11 @@ static int h_host_disable(struct xe_ctx *x, struct xerr *err)
 	return xe_do_selected(x, "host", false, false, true, op_host, "host.disable", err);
 }
 
+static int h_host_restart_agent(struct xe_ctx *x, struct xerr *err)
+{
+	return xe_do_selected(x, "host", false, false, true, op_host, "host.restart_agent", err);
+}
+
 /* event-wait class=<c> field=value field=/=value: returns once an object
  * of the class matches every condition (now or after a change). */
 static int h_event_wait(struct xe_ctx *x, struct xerr *err)
@@ -495,6 +500,10 @@ const struct xe_cmd xe_misc_cmds[] = {
 	 h_host_enable, NULL},
 	{"host-disable", NULL, NULL, "Stop the selected host(s) from starting new VMs.",
 	 XE_CMD_HOST_SEL, h_host_disable, NULL},
+	{"host-restart-agent", NULL, NULL,
+	 "Restart the toolstack daemon on the selected host(s) a second after the call returns; "
+	 "running VMs are not affected.",
+	 XE_CMD_HOST_SEL, h_host_restart_agent, NULL},
 	{"secret-create", L("value"), NULL, "Store a secret; prints its uuid.", 0, h_create,
 	 &create_secret},
 	UUID_OP("secret-destroy", "secret", "secret.destroy", false, NULL, "Destroy a secret."),

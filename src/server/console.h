@@ -30,6 +30,27 @@ int serial_client_fd(struct serial_client *c);
 int serial_write(struct serial_client *c, const char *buf, size_t n);
 void serial_detach(struct serial_client *c);
 
+/* The checks and the bridge /console requests share (console_http.c),
+ * for console_connect.c. console_auth: a session_id, else user and
+ * password (HTTP Basic); 0 when they are good. */
+int console_auth(struct server *srv, const char *sid, const char *user, const char *pass,
+		 struct xerr *err);
+/* The console named by uuid (else ref) connected to its VM's serial hub or
+ * VNC socket, not yet bridged to a client; NULL with an HTTP status and a
+ * one-line message (404 no such console, 503 the VM has none now). */
+struct console_bridge;
+struct console_bridge *console_bridge_new(struct server *srv, const char *uuid, const char *ref,
+					 unsigned *status, const char **msg);
+/* Bridges raw bytes between sock (taken; closed at the end) and the VM on
+ * a thread of its own; extra: client bytes already read. */
+int console_bridge_run(struct console_bridge *b, int sock, const char *extra, size_t nextra);
+void console_bridge_free(struct console_bridge *b);
+
+/* CONNECT on the plain port (console_connect.c): reads the request from
+ * fd (taken), answers 200 and bridges, as XenServer does; other paths or
+ * failures get an HTTP error. Runs on a thread of its own. */
+void console_connect_serve(struct server *srv, int fd);
+
 /* http.c's hook: handles the request when url is /console. */
 bool console_is_path(const char *url);
 MHD_RESULT_T console_request(struct server *srv, struct MHD_Connection *conn, const char *method);

@@ -1,6 +1,8 @@
 /* console_http: the /console endpoint. Authenticates like the transfer
  * endpoints, finds the console record, and after a 101 bridges the client
- * (raw bytes or RFC 6455 frames) to the VM's serial hub or VNC socket. */
+ * (raw bytes or RFC 6455 frames) to the VM's serial hub or VNC socket.
+ * CONNECT on the plain port never gets here: console_connect.c answers it
+ * with 200 and reuses the lookup and the bridge below. */
 #include "console.h"
 #include "rpc.h"
 #include "session.h"
@@ -21,13 +23,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-struct bridge {
+struct console_bridge {
 	bool ws;
 	int vnc;                      /* rfb: the VNC socket, else -1 */
 	struct serial_client *serial; /* vt100 */
 	/* the client side, once upgraded */
 	int sock;
-	struct MHD_UpgradeResponseHandle *urh;
+	struct MHD_UpgradeResponseHandle *urh; /* NULL: sock is ours to close */
 	char *extra;
 	size_t nextra;
 	/* WebSocket input not yet a whole frame */
@@ -93,12 +95,12 @@ static int ws_send(int fd, unsigned op, const void *p, size_t n)
 	return send_all(fd, h, hl) < 0 || send_all(fd, p, n) < 0 ? -1 : 0;
 }
 
-static int to_client(struct bridge *b, const char *p, size_t n)
+static int to_client(struct console_bridge *b, const char *p, size_t n)
 {
 	return b->ws ? ws_send(b->sock, 2, p, n) : send_all(b->sock, p, n);
 }
 
-static int to_guest(struct bridge *b, const char *p, size_t n)
+static int to_guest(struct console_bridge *b, const char *p, size_t n)
 {
 	if (!n)
 		return 0;
@@ -107,7 +109,7 @@ static int to_guest(struct bridge *b, const char *p, size_t n)
 
 /* Client bytes in: raw ones go through; WebSocket frames are unmasked.
  * 1 once the client closed. */
-static int from_client(struct bridge *b, const char *p, size_t n)
+static int from_client(struct console_bridge *b, const char *p, size_t n)
 {
 	if (!b->ws)
 		return to_guest(b, p, n);
@@ -164,7 +166,7 @@ static int from_client(struct bridge *b, const char *p, size_t n)
 
 static void *bridge_main(void *arg)
 {
-	struct bridge *b = arg;
+	struct console_bridge *b = arg;
 	char *buf = xmalloc(65536);
 	int fl = fcntl(b->sock, F_GETFL);
 	if (fl >= 0)
@@ -200,17 +202,62 @@ static void *bridge_main(void *arg)
 		serial_detach(b->serial);
 	if (b->vnc >= 0)
 		close(b->vnc);
-	MHD_upgrade_action(b->urh, MHD_UPGRADE_ACTION_CLOSE);
+	if (b->urh)
+		MHD_upgrade_action(b->urh, MHD_UPGRADE_ACTION_CLOSE);
+	else
+		close(b->sock);
 	free(b->extra);
 	free(b->in);
 	free(b);
 	return NULL;
 }
 
+void console_bridge_free(struct console_bridge *b)
+{
+	if (!b)
+		return;
+	if (b->serial)
+		serial_detach(b->serial);
+	if (b->vnc >= 0)
+		close(b->vnc);
+	free(b->extra);
+	free(b->in);
+	free(b);
+}
+
+/* Runs the bridge on a thread of its own; false (nothing started) when no
+ * thread can be made. */
+static bool bridge_spawn(struct console_bridge *b)
+{
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	bool ok = pthread_create(&t, &a, bridge_main, b) == 0;
+	pthread_attr_destroy(&a);
+	return ok;
+}
+
+int console_bridge_run(struct console_bridge *b, int sock, const char *extra, size_t nextra)
+{
+	b->sock = sock;
+	b->urh = NULL;
+	if (nextra) {
+		b->extra = xmalloc(nextra);
+		memcpy(b->extra, extra, nextra);
+		b->nextra = nextra;
+	}
+	if (bridge_spawn(b))
+		return 0;
+	console_bridge_free(b);
+	close(sock);
+	return -1;
+}
+
 static void upgraded(void *cls, struct MHD_Connection *conn, void *req_cls, const char *extra_in,
 		     size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
-	struct bridge *b = cls;
+	struct console_bridge *b = cls;
 	b->sock = sock;
 	b->urh = urh;
 	if (extra_in_size) {
@@ -218,20 +265,10 @@ static void upgraded(void *cls, struct MHD_Connection *conn, void *req_cls, cons
 		memcpy(b->extra, extra_in, extra_in_size);
 		b->nextra = extra_in_size;
 	}
-	pthread_t t;
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &a, bridge_main, b) != 0) {
-		if (b->serial)
-			serial_detach(b->serial);
-		if (b->vnc >= 0)
-			close(b->vnc);
+	if (!bridge_spawn(b)) {
+		console_bridge_free(b);
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-		free(b->extra);
-		free(b);
 	}
-	pthread_attr_destroy(&a);
 }
 
 /* ---- the request ---- */
@@ -251,32 +288,41 @@ static void base64(const unsigned char *in, size_t n, char *out)
 	out[o] = '\0';
 }
 
+int console_auth(struct server *srv, const char *sid, const char *user, const char *pass,
+		 struct xerr *err)
+{
+	if (sid) {
+		struct rpc_ctx ctx;
+		memset(&ctx, 0, sizeof ctx);
+		ctx.srv = srv;
+		ctx.db = srv->db;
+		ctx.proto = -1;
+		return session_check(srv, sid, &ctx, err);
+	}
+	if (!user)
+		return xerr_set(err, "SESSION_AUTHENTICATION_FAILED", "", "no credentials", NULL);
+	char ref[REF_STRLEN + 1];
+	int rc = session_login(srv, user, pass ? pass : "", "http-basic", ref, err);
+	if (rc == 0)
+		session_logout(srv, ref, NULL);
+	return rc;
+}
+
 /* session_id (query, then cookie), else HTTP Basic. */
 static int authenticate(struct server *srv, struct MHD_Connection *conn, struct xerr *err)
 {
-	struct rpc_ctx ctx;
-	memset(&ctx, 0, sizeof ctx);
-	ctx.srv = srv;
-	ctx.db = srv->db;
-	ctx.proto = -1;
 	const char *sid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "session_id");
 	if (!sid)
 		sid = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "session_id");
 	if (sid)
-		return session_check(srv, sid, &ctx, err);
+		return console_auth(srv, sid, NULL, NULL, err);
 	char *pass = NULL;
 	char *user = MHD_basic_auth_get_username_password(conn, &pass);
-	if (!user) {
-		free(pass);
-		return xerr_set(err, "SESSION_AUTHENTICATION_FAILED", "", "no credentials", NULL);
-	}
-	char ref[REF_STRLEN + 1];
-	int rc = session_login(srv, user, pass ? pass : "", "http-basic", ref, err);
-	MHD_free(user);
+	int rc = console_auth(srv, NULL, user, pass, err);
+	if (user)
+		MHD_free(user);
 	if (pass)
 		MHD_free(pass);
-	if (rc == 0)
-		session_logout(srv, ref, NULL);
 	return rc;
 }
 
@@ -294,6 +340,45 @@ static int connect_unix(const char *path)
 	return fd;
 }
 
+struct console_bridge *console_bridge_new(struct server *srv, const char *uuid, const char *ref,
+					 unsigned *status, const char **msg)
+{
+	char proto[16] = "", vm_uuid[64] = "";
+	db_rdlock(srv->db);
+	struct db_obj *c = uuid ? db_lookup_uuid(srv->db, SC_C_console, uuid)
+			   : ref ? db_lookup_cls(srv->db, SC_C_console, ref) : NULL;
+	struct db_obj *vm = c ? db_lookup_cls(srv->db, SC_C_VM, db_peek_str(c, SC_F_console__VM)) : NULL;
+	if (vm) {
+		snprintf(proto, sizeof proto, "%s", db_peek_str(c, SC_F_console__protocol));
+		snprintf(vm_uuid, sizeof vm_uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
+	}
+	db_unlock(srv->db);
+	if (!vm) {
+		*status = MHD_HTTP_NOT_FOUND;
+		*msg = "HANDLE_INVALID console\n";
+		return NULL;
+	}
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/vm/%s", srv->cfg.run_dir, vm_uuid);
+	struct console_bridge *b = xcalloc(1, sizeof *b);
+	b->vnc = -1;
+	b->sock = -1;
+	if (!strcmp(proto, "vt100")) {
+		b->serial = serial_attach(dir, vm_uuid);
+	} else {
+		char path[4200];
+		snprintf(path, sizeof path, "%s/vnc.sock", dir);
+		b->vnc = connect_unix(path);
+	}
+	if (!b->serial && b->vnc < 0) {
+		free(b);
+		*status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		*msg = "VM_BAD_POWER_STATE console unavailable\n";
+		return NULL;
+	}
+	return b;
+}
+
 MHD_RESULT_T console_request(struct server *srv, struct MHD_Connection *conn, const char *method)
 {
 	if (strcmp(method, "CONNECT") && strcmp(method, "GET"))
@@ -305,41 +390,19 @@ MHD_RESULT_T console_request(struct server *srv, struct MHD_Connection *conn, co
 	}
 	const char *uuid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "uuid");
 	const char *ref = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "ref");
-	char proto[16] = "", vm_uuid[64] = "";
-	db_rdlock(srv->db);
-	struct db_obj *c = uuid ? db_lookup_uuid(srv->db, SC_C_console, uuid)
-			   : ref ? db_lookup_cls(srv->db, SC_C_console, ref) : NULL;
-	struct db_obj *vm = c ? db_lookup_cls(srv->db, SC_C_VM, db_peek_str(c, SC_F_console__VM)) : NULL;
-	if (vm) {
-		snprintf(proto, sizeof proto, "%s", db_peek_str(c, SC_F_console__protocol));
-		snprintf(vm_uuid, sizeof vm_uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
-	}
-	db_unlock(srv->db);
-	if (!vm)
-		return text(conn, MHD_HTTP_NOT_FOUND, "HANDLE_INVALID console\n");
-
 	const char *up = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
 	const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
 	bool ws = up && !strcasecmp(up, "websocket") && key;
-	if (!strcmp(method, "GET") && !up)
+	unsigned status = 0;
+	const char *msg = NULL;
+	struct console_bridge *b = console_bridge_new(srv, uuid, ref, &status, &msg);
+	if (!b)
+		return text(conn, status, msg);
+	if (!strcmp(method, "GET") && !up) {
+		console_bridge_free(b);
 		return text(conn, MHD_HTTP_BAD_REQUEST, "use CONNECT, a WebSocket or an Upgrade\n");
-
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/vm/%s", srv->cfg.run_dir, vm_uuid);
-	struct bridge *b = xcalloc(1, sizeof *b);
+	}
 	b->ws = ws;
-	b->vnc = -1;
-	if (!strcmp(proto, "vt100")) {
-		b->serial = serial_attach(dir, vm_uuid);
-	} else {
-		char path[4200];
-		snprintf(path, sizeof path, "%s/vnc.sock", dir);
-		b->vnc = connect_unix(path);
-	}
-	if (!b->serial && b->vnc < 0) {
-		free(b);
-		return text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "VM_BAD_POWER_STATE console unavailable\n");
-	}
 	struct MHD_Response *r = MHD_create_response_for_upgrade(upgraded, b);
 	if (ws) {
 		char buf[128], acc[64];
@@ -359,12 +422,8 @@ MHD_RESULT_T console_request(struct server *srv, struct MHD_Connection *conn, co
 	MHD_RESULT_T ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
 	MHD_destroy_response(r);
 	if (ret != MHD_YES) {
-		log_warn("console: MHD refused the upgrade for VM %s", vm_uuid);
-		if (b->serial)
-			serial_detach(b->serial);
-		if (b->vnc >= 0)
-			close(b->vnc);
-		free(b);
+		log_warn("console: MHD refused the upgrade");
+		console_bridge_free(b);
 	}
 	return ret;
 }

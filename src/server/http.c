@@ -3,6 +3,7 @@
  * calls) by suspending them, so no thread is held per waiting client. */
 #include "http.h"
 #include "console.h"
+#include "http_listen.h"
 #include "http_route.h"
 #include "rpc.h"
 #include "server.h"
@@ -46,6 +47,8 @@ struct http_req {
 struct http_server {
 	struct server *srv;
 	struct MHD_Daemon *plain, *tls;
+	struct http_acceptor *acceptor; /* the plain port's (http_listen.c) */
+	int plain_fd, tls_fd;           /* listening sockets, ours (-1: none) */
 	char *cert, *key;
 	pthread_mutex_t lock; /* suspended flags and the waiting list */
 	struct http_req *waiting;
@@ -340,37 +343,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-static int parse_listen(const char *spec, struct sockaddr_in *sa)
-{
-	const char *colon = strrchr(spec, ':');
-	if (!colon)
-		return -1;
-	char host[64];
-	snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
-	memset(sa, 0, sizeof *sa);
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)atoi(colon + 1));
-	if (!host[0] || strcmp(host, "*") == 0)
-		sa->sin_addr.s_addr = htonl(INADDR_ANY);
-	else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return -1;
-	return 0;
-}
-
-static struct MHD_Daemon *start_daemon(struct http_server *hs, const char *spec, bool tls,
+/* MHD on our listening socket lfd (TLS), or without one (plain: the
+ * acceptor adds connections). MHD_ALLOW_SUSPEND_RESUME brings the
+ * inter-thread channel that MHD_add_connection and MHD_quiesce_daemon
+ * need with internal polling threads. */
+static struct MHD_Daemon *start_daemon(struct http_server *hs, const char *spec, bool tls, int lfd,
 				       struct xerr *err)
 {
-	struct sockaddr_in sa;
-	if (parse_listen(spec, &sa) < 0) {
-		xerr_internal(err, "bad listen address '%s'", spec);
-		return NULL;
-	}
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
 	if (tls)
 		flags |= MHD_USE_TLS;
+	else
+		flags |= MHD_USE_NO_LISTEN_SOCKET;
 	struct MHD_OptionItem opts[] = {
-		{MHD_OPTION_SOCK_ADDR, 0, &sa},
 		{MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)hs->srv->cfg.http_threads, NULL},
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, hs},
 		{MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL},
@@ -382,9 +368,10 @@ static struct MHD_Daemon *start_daemon(struct http_server *hs, const char *spec,
 		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, 512 * 1024, NULL},
 		{tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, hs->key},
 		{tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, hs->cert},
+		{tls ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, lfd, NULL},
 		{MHD_OPTION_END, 0, NULL},
 	};
-	struct MHD_Daemon *d = MHD_start_daemon(flags, ntohs(sa.sin_port), NULL, NULL, on_request, hs,
+	struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, hs,
 						MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!d)
 		xerr_internal(err, "cannot listen on %s%s", spec, tls ? " (TLS)" : "");
@@ -397,12 +384,17 @@ struct http_server *http_start(struct server *srv, const char *cert_pem, const c
 	struct http_server *hs = xcalloc(1, sizeof *hs);
 	hs->srv = srv;
 	pthread_mutex_init(&hs->lock, NULL);
+	hs->plain_fd = hs->tls_fd = -1;
 	hs->cert = cert_pem ? xstrdup(cert_pem) : NULL;
 	hs->key = key_pem ? xstrdup(key_pem) : NULL;
-	if (srv->cfg.listen[0] && !(hs->plain = start_daemon(hs, srv->cfg.listen, false, err)))
+	if (srv->cfg.listen[0] &&
+	    ((hs->plain_fd = http_listen_open(srv->cfg.listen, HTTP_ENV_PLAIN_FD, err)) < 0 ||
+	     !(hs->plain = start_daemon(hs, srv->cfg.listen, false, -1, err)) ||
+	     !(hs->acceptor = http_acceptor_start(srv, hs->plain_fd, hs->plain, err))))
 		goto fail;
 	if (srv->cfg.tls_listen[0] && hs->cert &&
-	    !(hs->tls = start_daemon(hs, srv->cfg.tls_listen, true, err)))
+	    ((hs->tls_fd = http_listen_open(srv->cfg.tls_listen, HTTP_ENV_TLS_FD, err)) < 0 ||
+	     !(hs->tls = start_daemon(hs, srv->cfg.tls_listen, true, hs->tls_fd, err))))
 		goto fail;
 	pthread_create(&hs->timer, NULL, timer_main, hs);
 	if (srv->cfg.listen[0])
@@ -411,8 +403,13 @@ struct http_server *http_start(struct server *srv, const char *cert_pem, const c
 		log_info("https: listening on %s", srv->cfg.tls_listen);
 	return hs;
 fail:
+	http_acceptor_stop(hs->acceptor);
 	if (hs->plain)
 		MHD_stop_daemon(hs->plain);
+	if (hs->plain_fd >= 0)
+		close(hs->plain_fd);
+	if (hs->tls_fd >= 0)
+		close(hs->tls_fd);
 	free(hs->cert);
 	free(hs->key);
 	pthread_mutex_destroy(&hs->lock);
@@ -422,8 +419,26 @@ fail:
 
 void http_stop(struct http_server *hs)
 {
+	http_stop_handover(hs, NULL, NULL);
+}
+
+void http_stop_handover(struct http_server *hs, int *plain_fd, int *tls_fd)
+{
+	if (plain_fd)
+		*plain_fd = -1;
+	if (tls_fd)
+		*tls_fd = -1;
 	if (!hs)
 		return;
+	/* first no new connection: they wait in the backlog for whoever
+	 * listens next, or are refused once the sockets close */
+	int pfd = http_acceptor_stop(hs->acceptor);
+	if (plain_fd)
+		*plain_fd = pfd;
+	else if (pfd >= 0)
+		close(pfd);
+	if (hs->tls && tls_fd)
+		*tls_fd = MHD_quiesce_daemon(hs->tls); /* MHD no longer closes it */
 	hs->stopping = 1;
 	pthread_join(hs->timer, NULL);
 	/* wake every parked call so MHD can finish it before stopping */

@@ -3,6 +3,7 @@
  * is told to stop. Running VMs do not depend on this process. */
 #include "bootstrap.h"
 #include "http.h"
+#include "restart.h"
 #include "rpc.h"
 #include "server.h"
 #include "session.h"
@@ -202,7 +203,8 @@ static void fill_derived_paths(struct server_config *cfg)
 }
 
 /* One daemon per data directory: a second one would serve a diverging
- * copy of the store. The lock lives as long as the process. */
+ * copy of the store. The lock is held until the daemon is done with the
+ * store (released before a restart re-executes it). */
 static int lock_data_dir(const char *dir, struct xerr *err)
 {
 	char *path = xasprintf("%s/xenond.lock", dir);
@@ -210,9 +212,11 @@ static int lock_data_dir(const char *dir, struct xerr *err)
 	free(path);
 	if (fd < 0)
 		return xerr_internal(err, "cannot open the lock in %s: %s", dir, strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
 		return xerr_internal(err, "another xenond is using %s", dir);
-	return 0;
+	}
+	return fd;
 }
 
 static void print_banner(struct server *srv, const char *password)
@@ -237,6 +241,7 @@ int main(int argc, char **argv)
 {
 	struct server srv;
 	memset(&srv, 0, sizeof srv);
+	restart_save_argv(argc, argv);
 	server_config_defaults(&srv.cfg);
 	if (parse_args(argc, argv, &srv.cfg) < 0)
 		return 2;
@@ -257,12 +262,13 @@ int main(int argc, char **argv)
 	struct xerr err = XERR_INIT;
 	char *password = NULL, *cert = NULL, *key = NULL, *dbpath = NULL, *users_path = NULL;
 	struct http_server *hs = NULL;
-	int rc = 1;
+	int rc = 1, lock_fd = -1;
+	bool restarting = false;
 	if (mkdirs(srv.cfg.data_dir) < 0 || mkdirs(srv.cfg.run_dir) < 0) {
 		log_error("cannot create %s: %s", srv.cfg.data_dir, strerror(errno));
 		goto out;
 	}
-	if (lock_data_dir(srv.cfg.data_dir, &err) < 0)
+	if ((lock_fd = lock_data_dir(srv.cfg.data_dir, &err)) < 0)
 		goto fail;
 	srv.backend = xenops_find(srv.cfg.backend);
 	if (!srv.backend) {
@@ -302,20 +308,24 @@ int main(int argc, char **argv)
 		goto fail;
 	print_banner(&srv, password);
 	int ticks = 0;
-	while (!stop_requested) {
+	while (!stop_requested && !(restarting = restart_due())) {
 		sleep(1);
 		session_gc(&srv); /* cheap: one pass over the session index */
 		if (++ticks % 10 == 0)
 			task_gc(&srv);
 	}
-	log_info("stopping");
+	log_info(restarting ? "restarting (host.restart_agent)" : "stopping");
 	rc = 0;
 	goto out;
 fail:
 	log_error("%s%s%s", err.code ? err.code : "failed", err.nparams ? ": " : "",
 		  err.nparams ? err.params[0] : "");
-out:
-	http_stop(hs);
+out:;
+	int plain_fd = -1, tls_fd = -1;
+	if (restarting)
+		http_stop_handover(hs, &plain_fd, &tls_fd);
+	else
+		http_stop(hs);
 	storage_coalesce_stop();
 	vm_guest_stop();
 	workq_free(srv.wq);
@@ -330,5 +340,11 @@ out:
 	free(dbpath);
 	free(users_path);
 	server_config_free(&srv.cfg);
+	if (lock_fd >= 0)
+		close(lock_fd); /* the store is closed: the next daemon may have it */
+	if (restarting) {
+		restart_exec(plain_fd, tls_fd);
+		rc = 1; /* the new image did not start: say so, like a crash */
+	}
 	return rc;
 }

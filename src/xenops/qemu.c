@@ -433,11 +433,8 @@ static int do_start(const struct vm_spec *vm, bool paused, bool resume, struct x
 	Q.vms = v;
 	pthread_mutex_unlock(&Q.lock);
 	if (resume) {
-		char *img = qemu_file(dir, "suspend.img");
-		int r = qemu_load_state(v->qmp, img, err);
-		if (r == 0)
-			unlink(img); /* the domain holds the state now */
-		free(img);
+		int r = vm->suspend_image ? qemu_load_state(v->qmp, vm->suspend_image, vm->suspend_format, err)
+					  : xerr_internal(err, "VM %s: no suspend image to resume from", vm->uuid);
 		if (r < 0) {
 			struct xerr e2 = XERR_INIT;
 			destroy_domain(v, &e2);
@@ -514,14 +511,11 @@ static int q_shutdown(struct server *srv, const struct vm_spec *vm, bool clean, 
 {
 	struct qvm *v = claim(vm->uuid);
 	if (!v) {
-		/* a suspended VM (its state goes with it), or the records were
-		 * behind: leave no stale files */
+		/* a suspended VM (its image is its suspend VDI's, which the VM
+		 * logic destroys), or the records were behind: no stale files */
 		char *dir = qemu_vm_dir(srv->cfg.run_dir, vm->uuid);
-		char *img = qemu_file(dir, "suspend.img");
-		unlink(img);
 		qemu_clean_dir(dir);
 		qemu_nics_down(vm->uuid, vm->domid);
-		free(img);
 		free(dir);
 		return 0;
 	}
@@ -609,8 +603,9 @@ static int q_unpause(struct server *srv, const struct vm_spec *vm, struct xerr *
 
 static int q_suspend(struct server *srv, const struct vm_spec *vm, struct xerr *err)
 {
-	/* TODO(suspend-vdi): xapi keeps the image in a VDI (VM.suspend_VDI) on
-	 * the suspend SR; it lives in the run directory for now */
+	/* the image goes into the VM's suspend VDI, made by the VM logic */
+	if (!vm->suspend_image)
+		return xerr_internal(err, "VM %s: no suspend image to save into", vm->uuid);
 	struct qvm *v = claim(vm->uuid);
 	if (!v)
 		return xerr_internal(err, "VM %s has no QEMU", vm->uuid);
@@ -618,15 +613,30 @@ static int q_suspend(struct server *srv, const struct vm_spec *vm, struct xerr *
 		release(v);
 		return xerr_internal(err, "VM %s: its QEMU cannot save its state now", vm->uuid);
 	}
-	char *img = qemu_file(v->dir, "suspend.img");
-	int r = qemu_save_state(v->qmp, img, err);
-	free(img);
+	int r = qemu_save_state(v->qmp, vm->suspend_image, vm->suspend_format, err);
 	if (r < 0) {
 		release(v); /* a failed migration leaves the guest as it was */
 		return -1;
 	}
 	log_info("qemu %s: suspended", vm->uuid);
 	return destroy_domain(v, err);
+}
+
+/* The checkpoint's save: QEMU's migration stream of a stopped guest, which
+ * stays stopped ("postmigrate", its disks inactive until the next cont). */
+static int q_save(struct server *srv, const struct vm_spec *vm, struct xerr *err)
+{
+	(void)srv;
+	if (!vm->suspend_image)
+		return xerr_internal(err, "VM %s: no image to save into", vm->uuid);
+	struct qvm *v = claim(vm->uuid);
+	if (!v)
+		return xerr_internal(err, "VM %s has no QEMU", vm->uuid);
+	int r = !v->qmp || (QS(v->state) & Q_ENDED)
+			? xerr_internal(err, "VM %s: its QEMU cannot save its state now", vm->uuid)
+			: qemu_save_state(v->qmp, vm->suspend_image, vm->suspend_format, err);
+	release(v);
+	return r;
 }
 
 static int q_resume(struct server *srv, const struct vm_spec *vm, bool paused, struct xerr *err)
@@ -820,6 +830,7 @@ const struct xenops_backend xenops_qemu = {
 	.unpause = q_unpause,
 	.suspend = q_suspend,
 	.resume = q_resume,
+	.save = q_save,
 	.active = q_active,
 	.fini = q_fini,
 	.agent_call = qemu_agent_call,

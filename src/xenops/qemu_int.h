@@ -82,12 +82,12 @@ bool qemu_vm_running(struct qvm *v);
 
 /* ---- suspend images (qemu_save.c) ---- */
 
-/* The running QEMU's state into path (written to path.tmp, synced, then
- * renamed): the guest is stopped at the end. */
-int qemu_save_state(struct qmp *q, const char *path, struct xerr *err);
-/* Loads path into a QEMU started with -incoming defer; the guest is left
- * stopped (-S). */
-int qemu_load_state(struct qmp *q, const char *path, struct xerr *err);
+/* The running QEMU's state into the image at path (a suspend VDI's, in
+ * format), flushed before it returns: the guest is stopped at the end. */
+int qemu_save_state(struct qmp *q, const char *path, const char *format, struct xerr *err);
+/* Loads the image into a QEMU started with -incoming defer; the guest is
+ * left stopped (-S). */
+int qemu_load_state(struct qmp *q, const char *path, const char *format, struct xerr *err);
 
 /* ---- live snapshots of running disks (qemu_live.c) ---- */
 

@@ -30,6 +30,8 @@ void vm_spec_free(struct vm_spec *s)
 	free(s->pv_args);
 	free(s->pv_bootloader);
 	free(s->boot_order);
+	free(s->suspend_image);
+	s->suspend_image = NULL;
 	for (size_t i = 0; i < s->ndisks; i++)
 		free(s->disks[i].path);
 	free(s->disks);

@@ -64,6 +64,11 @@ struct vm_spec {
 	 * taps vif<domid>.<device> on each NIC's bridge) */
 	struct vm_nic *nics;
 	size_t nnics;
+	/* suspend and resume only: where the memory image goes or comes
+	 * from — the image of the VM's suspend VDI as its driver attaches
+	 * it (VM.suspend_VDI, made and destroyed by the VM logic) */
+	char *suspend_image;
+	char suspend_format[16]; /* "qcow2", "raw" */
 };
 
 void vm_spec_free(struct vm_spec *s);
@@ -81,6 +86,10 @@ struct xenops_backend {
 	int (*unpause)(struct server *srv, const struct vm_spec *vm, struct xerr *err);
 	int (*suspend)(struct server *srv, const struct vm_spec *vm, struct xerr *err);
 	int (*resume)(struct server *srv, const struct vm_spec *vm, bool paused, struct xerr *err);
+	/* Optional. The live domain's state into vm->suspend_image, the
+	 * domain left as it was (VM.checkpoint; the caller paused it). NULL:
+	 * the backend has no memory to save (the simulator). */
+	int (*save)(struct server *srv, const struct vm_spec *vm, struct xerr *err);
 	/* Optional. Whether the VM has a domain here: after a failed reboot
 	 * the old one may be gone. NULL means "as the records say". */
 	bool (*active)(struct server *srv, const char *vm_uuid);

@@ -244,6 +244,28 @@ class Server:
         self.stop()
         return self.start(timeout=timeout, port=self.port if same_port else None)
 
+    def await_restart(self, old_session, timeout=60.0):
+        """After host.restart_agent: waits until the daemon's new image
+        answers — the old session is then unknown (sessions do not outlive
+        the daemon, as in xapi) — and forgets the cached session. The
+        process stays the same (xenond re-executes itself in place), so
+        proc, pid and the log keep tracking it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("xenond exited (status %s) while restarting\n%s"
+                                   % (self.proc.returncode, self.log_tail()))
+            try:
+                self.call("session.get_uuid", old_session, old_session, timeout=5)
+            except XapiError as e:
+                if e.code == "SESSION_INVALID":
+                    self._session = None
+                    return
+            except (OSError, AssertionError, http.client.HTTPException, ValueError):
+                pass  # between two images: refused, reset or cut short
+            time.sleep(0.05)
+        raise RuntimeError("xenond did not come back after a restart\n" + self.log_tail())
+
     def log_tail(self, n=200):
         try:
             with open(self.log_path, "rb") as f:

@@ -11,6 +11,7 @@ import os
 import select
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -76,7 +77,9 @@ class ConsoleTest(harness.ServerTestCase):
     def setUpClass(cls):
         subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), tq.GUEST],
                        check=True, stdout=subprocess.DEVNULL, timeout=900)
-        cls.srv = harness.Server(backend="qemu")
+        cls.tls_port = harness.free_port()
+        cls.srv = harness.Server(backend="qemu",
+                                 extra_args=["--tls-listen", "127.0.0.1:%d" % cls.tls_port])
         cls.kdir = os.path.join(cls.srv.data_dir, "guest-kernels")
         os.makedirs(cls.kdir)
         cls.kernel = "vmlinux" if os.path.exists(os.path.join(tq.GUEST, "vmlinux")) else "vmlinuz"
@@ -92,8 +95,16 @@ class ConsoleTest(harness.ServerTestCase):
         cls.srv.stop()
         tq._kill_leftover_qemus()
 
-    def open(self, cons, method="CONNECT", ws=False, session=True, timeout=10):
-        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=timeout)
+    def open(self, cons, method="CONNECT", ws=False, session=True, timeout=10, tls=False):
+        if tls:
+            # the daemon's self-signed certificate, as a client that pinned it
+            ctx = ssl.create_default_context(
+                cafile=os.path.join(self.srv.data_dir, "xapi-ssl.crt"))
+            ctx.check_hostname = False
+            raw = socket.create_connection(("127.0.0.1", self.tls_port), timeout=timeout)
+            s = ctx.wrap_socket(raw)
+        else:
+            s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=timeout)
         q = "/console?uuid=%s" % cons
         if session and not ws:
             q += "&session_id=%s" % self.srv.session
@@ -132,6 +143,36 @@ class ConsoleTest(harness.ServerTestCase):
                 self.assertTrue(chunk, "closed before %r" % needle)
                 data += chunk
         return data
+
+    def rfb_handshake(self, s, ws):
+        """RFB 003.008 through WebSocket frames: version, security None,
+        ClientInit; returns the ServerInit's width, height and name."""
+        buf = b""
+
+        def need(n):
+            nonlocal buf
+            while len(buf) < n:
+                op, p = ws.frame()
+                self.assertIn(op, (0, 2), "not a binary frame")
+                buf += p
+            out, buf = buf[:n], buf[n:]
+            return out
+
+        self.assertEqual(need(12), b"RFB 003.008\n")
+        s.sendall(ws_frame(b"RFB 003.008\n"))
+        n = need(1)[0]
+        self.assertGreater(n, 0, "the server refused the connection")
+        types = need(n)
+        self.assertIn(1, types, "no security type None: %r" % types)
+        s.sendall(ws_frame(b"\x01"))
+        self.assertEqual(struct.unpack(">I", need(4))[0], 0, "SecurityResult")
+        s.sendall(ws_frame(b"\x01"))  # ClientInit: shared
+        w, h = struct.unpack(">HH", need(4))
+        need(16)  # pixel format
+        name = need(struct.unpack(">I", need(4))[0])
+        self.assertGreater(w, 0)
+        self.assertGreater(h, 0)
+        return w, h, name
 
     def test_console(self):
         api = self.api
@@ -175,10 +216,12 @@ class ConsoleTest(harness.ServerTestCase):
         _s, head, _ = self.open(cons["vt100"], ws=True, session=False)
         self.assertTrue(head.startswith("HTTP/1.1 401"), head)
 
-        # CONNECT: history, then a command and its output
+        # CONNECT: 200 as XenServer answers it, history, then a command and its output
         s, head, rest = self.open(cons["vt100"])
-        self.assertRegex(head, r"^HTTP/1.1 (101|200)")
-        self.read_until(s, rest, b"XENON-GUEST: ready")
+        self.assertTrue(head.startswith("HTTP/1.1 200 OK\r\n"), head)
+        data = self.read_until(s, rest, b"XENON-GUEST: ready")
+        # the shell starts after that line; what is typed before it may be lost
+        self.read_until(s, data[data.index(b"XENON-GUEST: ready"):], b"/# ")
         tag = "hello-%d" % os.getpid()
         s.sendall(("echo %s\n" % tag).encode())
         self.read_until(s, b"", ("\n%s" % tag).encode())
@@ -224,12 +267,57 @@ class ConsoleTest(harness.ServerTestCase):
 
         # VNC through CONNECT and through a WebSocket
         s, head, rest = self.open(cons["rfb"])
-        self.assertRegex(head, r"^HTTP/1.1 (101|200)")
+        self.assertTrue(head.startswith("HTTP/1.1 200 OK\r\n"), head)
         self.assertEqual(self.read_until(s, rest, b"\n")[:12], b"RFB 003.008\n")
         s.close()
         s, head, rest = self.open(cons["rfb"], method="GET", ws=True)
         ws = WsReader(s, rest)
         self.assertEqual(self.read_until(s, b"", b"\n", ws=ws)[:12], b"RFB 003.008\n")
+        s.close()
+
+        # CONNECT errors are answered like the other requests
+        for q, want in (("/console?uuid=%s" % cons["vt100"], "401"),
+                        ("/console?uuid=00000000-0000-0000-0000-000000000000&session_id=%s"
+                         % self.srv.session, "404"),
+                        ("/elsewhere?session_id=%s" % self.srv.session, "404")):
+            c = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+            c.sendall(("CONNECT %s HTTP/1.1\r\nHost: x\r\n\r\n" % q).encode())
+            head, _ = recv_headers(c)
+            self.assertTrue(head.startswith("HTTP/1.1 " + want), (q, head))
+            c.close()
+        # the session as a cookie, percent-encoded in the query, or HTTP Basic
+        auth = base64.b64encode(("root:%s" % self.srv.password).encode()).decode()
+        sid = self.srv.session
+        for q, hdr in (("uuid=%s" % cons["rfb"], "Authorization: Basic %s\r\n" % auth),
+                       ("uuid=%s" % cons["rfb"], "Cookie: a=b; session_id=%s\r\n" % sid),
+                       ("session_id=%s&uuid=%s" % (sid.replace(":", "%3A"), cons["rfb"]), "")):
+            c = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+            c.sendall(("CONNECT /console?%s HTTP/1.1\r\n%s\r\n" % (q, hdr)).encode())
+            head, rest = recv_headers(c)
+            self.assertTrue(head.startswith("HTTP/1.1 200 OK"), (q, hdr, head))
+            self.assertEqual(self.read_until(c, rest, b"\n")[:12], b"RFB 003.008\n")
+            c.close()
+        # plain requests on the same port still reach the API
+        self.assertEqual(self.api.VM.get_power_state(vm), "Running")
+
+        # over TLS: a WebSocket (wss) to VNC, through RFB 003.008's handshake
+        s, head, rest = self.open(cons["rfb"], method="GET", ws=True, tls=True)
+        self.assertTrue(head.startswith("HTTP/1.1 101"), head)
+        self.rfb_handshake(s, WsReader(s, rest))
+        s.close()
+        # … and to the serial console: history, input and its output
+        s, head, rest = self.open(cons["vt100"], method="GET", ws=True, tls=True)
+        self.assertTrue(head.startswith("HTTP/1.1 101"), head)
+        ws = WsReader(s, rest)
+        self.read_until(s, b"", b"XENON-GUEST: ready", ws=ws)
+        s.sendall(ws_frame(b"echo wss-$((%d+1))\n" % os.getpid()))
+        self.read_until(s, b"", b"\nwss-%d" % (os.getpid() + 1), ws=ws)
+        s.sendall(ws_frame(b"\x03\xe8", op=8))
+        s.close()
+        # CONNECT over TLS: libmicrohttpd answers it with 101 (see console_http.c)
+        s, head, rest = self.open(cons["rfb"], tls=True)
+        self.assertTrue(head.startswith("HTTP/1.1 101"), head)
+        self.assertEqual(self.read_until(s, rest, b"\n")[:12], b"RFB 003.008\n")
         s.close()
 
         # the serial port is given back when the last client leaves

@@ -310,6 +310,60 @@ class Lifecycle(harness.ServerTestCase):
         self.assertEqual(self.api.VM.get_snapshot_of(snap), vm)
         self.assertEqual(len(self.api.VM.get_VBDs(snap)), len(self.api.VM.get_VBDs(vm)))
 
+    def test_suspend_vdi(self):
+        """VM.suspend makes a VDI of type suspend on the suspend SR (VM's,
+        else the pool's, else the host's), VM.resume and a hard shutdown
+        destroy it; with no suspend SR at all nothing changes."""
+        vm = self.install("lc-suspend-vdi")
+        pool = self.api.pool.get_all()[0]
+        host = self.api.host.get_all()[0]
+        sr = self.api.pool.get_suspend_image_SR(pool)
+        self.assertNotEqual(sr, NULL_REF)
+        self.api.VM.start(vm, False, False)
+
+        def suspend_vdis():
+            return [v for v in self.api.VDI.get_all() if self.api.VDI.get_type(v) == "suspend"]
+        before = suspend_vdis()
+        self.api.VM.suspend(vm)
+        vdi = self.api.VM.get_suspend_VDI(vm)
+        rec = self.api.VDI.get_record(vdi)
+        self.assertEqual((rec["type"], rec["SR"], rec["name_label"]), ("suspend", sr, "Suspend image"))
+        # xapi's size: static_max with 20% and 5% margins, plus 100 MiB
+        # (rounded up to whole sectors by the file SR)
+        need = int(int(self.api.VM.get_memory_static_max(vm)) * 1.2 * 1.05) + (100 << 20)
+        self.assertEqual(int(rec["virtual_size"]), -(-need // 512) * 512)
+        self.assertEqual(rec["sm_config"].get("vm_hint"), self.api.VM.get_uuid(vm))
+        self.assertEqual(sorted(suspend_vdis()), sorted(before + [vdi]))
+        self.api.VM.resume(vm, False, False)
+        self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
+        self.assertXapiError("HANDLE_INVALID", self.api.VDI.get_record, vdi)
+        self.api.VM.suspend(vm)
+        vdi = self.api.VM.get_suspend_VDI(vm)
+        self.api.VM.hard_shutdown(vm)
+        self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
+        self.assertXapiError("HANDLE_INVALID", self.api.VDI.get_record, vdi)
+        self.assertEqual(sorted(suspend_vdis()), sorted(before))
+
+        # no suspend SR anywhere: VM_NO_SUSPEND_SR, the VM runs on
+        self.api.VM.start(vm, False, False)
+        self.api.pool.set_suspend_image_SR(pool, NULL_REF)
+        self.api.host.set_suspend_image_sr(host, NULL_REF)
+        try:
+            self.assertXapiError("VM_NO_SUSPEND_SR", self.api.VM.suspend, vm, params=[vm])
+            rec = self.assert_state(vm, "Running")
+            self.assertEqual(rec["current_operations"], {})
+            self.assertEqual(rec["suspend_VDI"], NULL_REF)
+            self.assertEqual(sorted(suspend_vdis()), sorted(before))
+            # VM.suspend_SR alone is enough
+            self.api.VM.set_suspend_SR(vm, sr)
+            self.api.VM.suspend(vm)
+            self.assertEqual(self.api.VDI.get_SR(self.api.VM.get_suspend_VDI(vm)), sr)
+            self.api.VM.hard_shutdown(vm)
+        finally:
+            self.api.pool.set_suspend_image_SR(pool, sr)
+            self.api.host.set_suspend_image_sr(host, sr)
+            self.api.VM.set_suspend_SR(vm, NULL_REF)
+
     def test_checkpoint_and_revert(self):
         vm = self.install("lc-ckpt")
         self.api.VM.start(vm, False, False)
@@ -319,12 +373,58 @@ class Lifecycle(harness.ServerTestCase):
         self.assertTrue(c["is_a_snapshot"])
         self.assertEqual(c["power_state"], "Suspended")
         self.assert_state(vm, "Running")
+        # the memory goes into a suspend VDI of the snapshot's own
+        mem = c["suspend_VDI"]
+        self.assertEqual(self.api.VDI.get_type(mem), "suspend")
+        self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
         self.api.VM.hard_shutdown(vm)
         self.api.VM.revert(ck)
         self.assert_state(vm, "Suspended")
+        # the VM resumes from a clone of it; the snapshot keeps its own
+        clone = self.api.VM.get_suspend_VDI(vm)
+        self.assertNotIn(clone, (NULL_REF, mem))
+        self.assertEqual(self.api.VDI.get_type(clone), "suspend")
         self.api.VM.resume(vm, False, False)
         self.assert_state(vm, "Running")
+        self.assertXapiError("HANDLE_INVALID", self.api.VDI.get_record, clone)
+        self.assertEqual(self.api.VM.get_suspend_VDI(ck), mem)
         self.api.VM.hard_shutdown(vm)
+        # as xapi's Xapi_vm_clone: a checkpoint of the suspended VM and a
+        # clone of a suspended snapshot get their own copy of the memory, a
+        # plain snapshot is Halted without one
+        self.api.VM.revert(ck)
+        own = self.api.VM.get_suspend_VDI(vm)
+        snap = self.api.VM.snapshot(vm, "lc-snap-suspended")
+        ck2 = self.api.VM.checkpoint(vm, "lc-ckpt-suspended")
+        cl = self.api.VM.clone(ck, "lc-ckpt-clone")
+        self.vms += [snap, ck2, cl]
+        self.assertEqual(self.api.VM.get_power_state(snap), "Halted")
+        self.assertEqual(self.api.VM.get_suspend_VDI(snap), NULL_REF)
+        mems = [own, mem]
+        for other in (ck2, cl):
+            self.assertEqual(self.api.VM.get_power_state(other), "Suspended")
+            m = self.api.VM.get_suspend_VDI(other)
+            self.assertNotIn(m, [NULL_REF] + mems)
+            self.assertEqual(self.api.VDI.get_type(m), "suspend")
+            mems.append(m)
+        self.api.VM.hard_shutdown(vm)
+        self.assertXapiError("HANDLE_INVALID", self.api.VDI.get_record, own)
+        # the clone (a template, as a snapshot's clone is) resumes from its own copy
+        self.api.VM.set_is_a_template(cl, False)
+        self.api.VM.resume(cl, False, False)
+        self.assert_state(cl, "Running")
+        self.assertXapiError("HANDLE_INVALID", self.api.VDI.get_record, mems[3])
+        self.api.VM.hard_shutdown(cl)
+        self.api.VDI.destroy(mems[2])
+        # a VM that lost its suspend VDI: xapi halts it on resume
+        self.api.VM.revert(ck)
+        self.api.VDI.destroy(self.api.VM.get_suspend_VDI(vm))
+        self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
+        self.assertXapiError("VM_HAS_NO_SUSPEND_VDI", self.api.VM.resume, vm, False, False,
+                             params=["VM", vm])
+        self.assert_state(vm, "Halted")
+        self.assertEqual(self.api.VM.get_current_operations(vm), {})
+        self.api.VDI.destroy(mem)
 
     def test_checkpoint_needs_a_live_vm(self):
         vm = self.install("lc-ckpt-halted")

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -724,10 +725,41 @@ class QemuTest(harness.ServerTestCase):
                              params=["HVM_boot_params:firmware", "coreboot"])
         self.assert_no_qemu(vm)
 
+    def image_of(self, vdi):
+        """The file behind a VDI of a file SR."""
+        sr = self.api.VDI.get_SR(vdi)
+        loc = self.api.PBD.get_device_config(self.api.SR.get_PBDs(sr)[0])["path"]
+        return os.path.join(loc, self.api.VDI.get_location(vdi) + ".qcow2")
+
+    def suspend_vdis(self):
+        return [v for v in self.api.VDI.get_all() if self.api.VDI.get_type(v) == "suspend"]
+
+    def assert_suspend_vdi(self, vm, sr):
+        """While Suspended: VM.suspend_VDI is a VDI of type suspend in sr,
+        sized for the memory, with a real image holding the state."""
+        vdi = self.api.VM.get_suspend_VDI(vm)
+        self.assertNotEqual(vdi, NULL_REF)
+        rec = self.api.VDI.get_record(vdi)
+        self.assertEqual(rec["type"], "suspend")
+        self.assertEqual(rec["SR"], sr)
+        self.assertEqual(rec["name_label"], "Suspend image")
+        self.assertGreaterEqual(int(rec["virtual_size"]), 256 * MiB * 1.2)
+        img = self.image_of(vdi)
+        out = subprocess.run(["qemu-img", "info", "--output=json", "-U", img], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout
+        self.assertIn('"format": "qcow2"', out)
+        # the migration stream is in it (a 256 MiB guest's is several MiB)
+        self.assertGreater(os.stat(img).st_blocks * 512, 2 * MiB)
+        self.assertEqual(self.suspend_vdis(), [vdi])
+        return vdi, img
+
     def test_11_suspend_resume(self):
         vm = self.new_vm("qemu-suspend")
         self.start_ready(vm)
         uuid = self.api.VM.get_uuid(vm)
+        pool = self.api.pool.get_all()[0]
+        default_sr = self.api.pool.get_suspend_image_SR(pool)
+        self.assertEqual(self.suspend_vdis(), [])
         # something only the guest's memory holds
         self.console(vm, "echo MEM-$((6*7)) >/tmp/mark; echo MARKED-$((1+1))")
         self.wait_serial(vm, "MARKED-2", 15)
@@ -738,19 +770,195 @@ class QemuTest(harness.ServerTestCase):
         self.assertEqual(rec["power_state"], "Suspended")
         self.assertEqual(int(rec["domid"]), -1)
         self.assertFalse(qemu_of_uuid(uuid))
-        self.assertTrue(os.path.exists(os.path.join(self.vm_dir(vm), "suspend.img")))
+        # the image is the suspend VDI's, on pool.suspend_image_SR
+        vdi, img = self.assert_suspend_vdi(vm, default_sr)
+        self.assertFalse(os.path.exists(os.path.join(self.vm_dir(vm), "suspend.img")))
         t = time.monotonic()
         self.api.VM.resume(vm, False, False)
         self.timings["resume"] = time.monotonic() - t
         self.assertEqual(self.api.VM.get_power_state(vm), "Running")
         self.assertGreater(int(self.api.VM.get_domid(vm)), 0)
-        self.assertFalse(os.path.exists(os.path.join(self.vm_dir(vm), "suspend.img")))
+        # spent: the VDI and its image are gone
+        self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
+        self.assertXapiError("HANDLE_INVALID", self.api.VDI.get_record, vdi)
+        self.assertFalse(os.path.exists(img))
+        self.assertEqual(self.suspend_vdis(), [])
         self.console(vm, "cat /tmp/mark")
         self.wait_serial(vm, "MEM-42", 15)
+
+        # VM.suspend_SR comes first; an SR without room refuses before the
+        # guest stops, leaving it running and no VDI behind
+        small = self.small_sr()
+        if small:
+            self.api.VM.set_suspend_SR(vm, small)
+            self.assertXapiError("SR_SUSPEND_SPACE_INSUFFICIENT", self.api.VM.suspend, vm,
+                                 params=[small])
+            rec = self.api.VM.get_record(vm)
+            self.assertEqual(rec["power_state"], "Running")
+            self.assertEqual(rec["suspend_VDI"], NULL_REF)
+            self.assertEqual(rec["current_operations"], {})
+            self.assertEqual(self.suspend_vdis(), [])
+            self.console(vm, "echo STILL-$((6*7))")
+            self.wait_serial(vm, "STILL-42", 15)
+        other = self.api.SR.create(self.api.host.get_all()[0],
+                                   {"path": os.path.join(self.srv.data_dir, "suspend-sr")}, "0",
+                                   "suspend images", "", "ext", "", False, {})
+        self.api.VM.set_suspend_SR(vm, other)
         # suspended, then shut down: the image goes with the state
         self.api.VM.suspend(vm)
+        vdi, img = self.assert_suspend_vdi(vm, other)
         self.api.VM.hard_shutdown(vm)
         self.assertEqual(self.api.VM.get_power_state(vm), "Halted")
+        self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
+        self.assertXapiError("HANDLE_INVALID", self.api.VDI.get_record, vdi)
+        self.assertFalse(os.path.exists(img))
+        self.assert_no_qemu(vm, files_gone=False)
+        self.api.VM.set_suspend_SR(vm, NULL_REF)
+
+    def small_sr(self):
+        """A file SR on a 64 MiB filesystem of its own (None where nothing
+        can be mounted): too small for a 256 MiB guest's image."""
+        import test_cbt
+        mnt, img = test_cbt.mount_small(64)
+        if not mnt:
+            sys.stderr.write("\n  (no small filesystem: SR_SUSPEND_SPACE_INSUFFICIENT not tested)\n")
+            return None
+
+        def unmount():
+            subprocess.run(["umount", "-l", mnt], capture_output=True)
+            os.rmdir(mnt)
+            if img:
+                os.unlink(img)
+        self.addCleanup(unmount)
+        sr = self.api.SR.create(self.api.host.get_all()[0], {"path": os.path.join(mnt, "sr")}, "0",
+                                "small", "", "ext", "", False, {})
+
+
+        def forget():
+            for pbd in self.api.SR.get_PBDs(sr):
+                self.api.PBD.unplug(pbd)
+            self.api.SR.forget(sr)
+        self.addCleanup(forget)
+        return sr
+
+    def test_13_checkpoint_keeps_memory(self):
+        """VM.checkpoint of a running VM: the domain runs on; the snapshot
+        holds the memory in its suspend VDI and the disks of the same
+        instant; revert + resume bring both back."""
+        sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
+        vdi = self.api.VDI.create({
+            "name_label": "ck-disk", "name_description": "", "SR": sr, "virtual_size": str(16 * MiB),
+            "type": "user", "sharable": False, "read_only": False, "other_config": {},
+            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vm = self.new_vm("qemu-checkpoint")
+        self.api.VBD.create({
+            "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
+            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
+            "qos_algorithm_params": {}})
+        pid = self.start_ready(vm)
+        domid = int(self.api.VM.get_domid(vm))
+        # typed once the shell is up, in short lines (a slow guest's UART
+        # drops what overflows it); $((…)): what is typed never shows the value
+        self.wait_serial(vm, "xenon-guest:/# ", 30)
+        dd = "dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null"
+        for line in ("echo CK-$((40+2)) >/tmp/mark", "echo DA-$((3*3)) >/tmp/m", dd,
+                     "echo MARKED-$((1+2))"):
+            self.console(vm, line)
+        self.wait_serial(vm, "MARKED-3", 15)
+        t = time.monotonic()
+        ck = self.api.VM.checkpoint(vm, "ck")
+        self.timings["checkpoint (256 MiB guest)"] = time.monotonic() - t
+        self.vms.append(ck)
+        # the domain ran on
+        self.assertEqual(self.api.VM.get_power_state(vm), "Running")
+        self.assertEqual(read_pid(self.vm_dir(vm)), pid)
+        self.assertEqual(int(self.api.VM.get_domid(vm)), domid)
+        self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
+        for line in ("echo CK-$((50+5)) >/tmp/mark", "echo DB-$((4*4)) >/tmp/m", dd,
+                     "echo MARKED-$((2+2))"):
+            self.console(vm, line)
+        self.wait_serial(vm, "MARKED-4", 15)
+        rec = self.api.VM.get_record(ck)
+        self.assertEqual(rec["power_state"], "Suspended")
+        mem = rec["suspend_VDI"]
+        self.assertEqual(self.api.VDI.get_type(mem), "suspend")
+        self.assertGreater(os.stat(self.image_of(mem)).st_blocks * 512, 2 * MiB)
+
+        self.api.VM.hard_shutdown(vm)
+        self.api.VM.revert(ck)
+        self.assertEqual(self.api.VM.get_power_state(vm), "Suspended")
+        t = time.monotonic()
+        self.api.VM.resume(vm, False, False)
+        self.timings["resume from a checkpoint"] = time.monotonic() - t
+        self.console(vm, "cat /tmp/mark")
+        self.wait_serial(vm, "CK-42", 15)
+        self.assertNotIn("CK-55", self.serial(vm))
+        self.assertEqual(self.api.VM.get_suspend_VDI(vm), NULL_REF)
+        self.api.VM.hard_shutdown(vm)
+        # the disk is the one of the checkpoint's instant
+        disk = self.api.VBD.get_VDI(self.api.VM.get_VBDs(vm)[0])
+        self.assertTrue(self.first_sector(disk).startswith(b"DA-9"))
+        self.assert_no_qemu(vm, files_gone=False)
+
+    def test_12_restart_agent_keeps_vms(self):
+        """host.restart_agent and xe host-restart-agent: the call returns,
+        the daemon re-executes itself (same pid, listening sockets handed
+        over so no client is refused), the VM runs on untouched and is
+        still driven afterwards."""
+        vm = self.new_vm("qemu-restart-agent")
+        pid = self.start_ready(vm)
+        uuid = self.api.VM.get_uuid(vm)
+        domid = int(self.api.VM.get_domid(vm))
+        host = self.api.host.get_all()[0]
+        self.assertXapiError("HANDLE_INVALID", self.api.host.restart_agent, NULL_REF)
+        daemon = self.srv.pid
+
+        # a client calling all along: it may be cut short, never refused
+        refused, stop = [], [False]
+
+        def hammer():
+            while not stop[0]:
+                try:
+                    self.srv.jsonrpc_raw("system.listMethods", [], timeout=10)
+                except ConnectionRefusedError as e:
+                    refused.append(e)
+                except Exception:
+                    pass
+                time.sleep(0.01)
+        th = threading.Thread(target=hammer)
+        th.start()
+        try:
+            for how in ("api", "xe"):
+                old = self.srv.session
+                t = time.monotonic()
+                if how == "api":
+                    self.api.host.restart_agent(host)
+                    self.assertLess(time.monotonic() - t, 1.0, "the call waited for the restart")
+                else:
+                    r = self.srv.xe("host-restart-agent", "uuid=" + self.api.host.get_uuid(host))
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                self.srv.await_restart(old)
+                self.timings["restart_agent (%s) -> API back" % how] = time.monotonic() - t
+                self.assertEqual(self.srv.pid, daemon)
+                self.assertTrue(self.srv.alive())
+                rec = self.api.VM.get_record(vm)
+                self.assertEqual(rec["power_state"], "Running")
+                self.assertEqual(int(rec["domid"]), domid)
+                self.assertEqual(rec["current_operations"], {})
+                self.assertEqual(read_pid(self.vm_dir(vm)), pid)
+                self.assertTrue(qemu_alive(pid, uuid))
+        finally:
+            stop[0] = True
+            th.join()
+        self.assertEqual(refused, [])
+        self.assertEqual(self.srv.log_text().count("restart: executing a new image"), 2)
+        self.assertEqual(self.srv.log_text().count("took over the listening socket"), 2)
+        # the adopted QEMU is driven: its guest answers, then goes down by ACPI
+        self.console(vm, "echo RESTARTED-$((40+2))")
+        self.wait_serial(vm, "RESTARTED-42", 15)
+        self.api.VM.clean_shutdown(vm)
+        self.assertEqual(self.api.VM.get_power_state(vm), "Halted")
+        self.assertFalse(qemu_alive(pid, uuid))
         self.assert_no_qemu(vm, files_gone=False)
 
 

@@ -1,0 +1,264 @@
+/* console_connect: `CONNECT /console?…` on the plain HTTP port, answered as
+ * XenServer answers it — "HTTP/1.1 200 OK", then raw bytes both ways.
+ * libmicrohttpd only lets a handler take a connection over with a 101, so
+ * the acceptor (http_listen.c) hands CONNECT requests here before MHD
+ * sees them; the lookup, authentication and bridge are console_http.c's. */
+#include "console.h"
+#include "../base/b64.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define HEAD_MAX 16384
+#define HEAD_TIMEOUT_S 30
+
+struct conn {
+	struct server *srv;
+	int fd;
+};
+
+static void send_str(int fd, const char *s)
+{
+	size_t n = strlen(s);
+	while (n) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void reply_error(int fd, unsigned status, const char *reason, const char *msg)
+{
+	char head[256];
+	snprintf(head, sizeof head,
+		 "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+		 "Connection: close\r\n\r\n",
+		 status, reason, strlen(msg));
+	send_str(fd, head);
+	send_str(fd, msg);
+}
+
+static const char *reason_of(unsigned status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 503: return "Service Unavailable";
+	default: return "Error";
+	}
+}
+
+/* %XX and '+' decoded in place. */
+static void url_decode(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (*s == '%' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2])) {
+			char hex[3] = {s[1], s[2], 0};
+			*o++ = (char)strtol(hex, NULL, 16);
+			s += 2;
+		} else {
+			*o++ = *s == '+' ? ' ' : *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* The value of key in a query string (decoded, owned), or NULL. */
+static char *query_arg(const char *query, const char *key)
+{
+	size_t kl = strlen(key);
+	for (const char *p = query; p && *p;) {
+		const char *end = strchr(p, '&');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
+			char *v = xasprintf("%.*s", (int)(len - kl - 1), p + kl + 1);
+			url_decode(v);
+			return v;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* The value of a header (its line in head, case-insensitive name), owned. */
+static char *header(const char *head, const char *name)
+{
+	size_t nl = strlen(name);
+	for (const char *p = strstr(head, "\r\n"); p; p = strstr(p, "\r\n")) {
+		p += 2;
+		if (!strncasecmp(p, name, nl) && p[nl] == ':') {
+			const char *v = p + nl + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			const char *e = strstr(v, "\r\n");
+			return xasprintf("%.*s", (int)(e ? e - v : (long)strlen(v)), v);
+		}
+	}
+	return NULL;
+}
+
+/* session_id=… from a Cookie header, owned. */
+static char *cookie_session(const char *cookie)
+{
+	for (const char *p = cookie; p && *p;) {
+		while (*p == ' ' || *p == ';')
+			p++;
+		const char *end = strchr(p, ';');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len > 11 && !strncmp(p, "session_id=", 11))
+			return xasprintf("%.*s", (int)(len - 11), p + 11);
+		p = end;
+	}
+	return NULL;
+}
+
+/* user and password from "Basic <base64>", owned. */
+static void basic_auth(const char *authz, char **user, char **pass)
+{
+	*user = *pass = NULL;
+	if (!authz || strncasecmp(authz, "Basic ", 6))
+		return;
+	size_t n;
+	unsigned char *raw = b64_decode(authz + 6, &n);
+	char *colon = raw ? memchr(raw, ':', n) : NULL;
+	if (colon) {
+		*colon = '\0';
+		*user = xstrdup((char *)raw);
+		*pass = xstrdup(colon + 1);
+	}
+	free(raw);
+}
+
+/* Reads up to the blank line ending the request's head: its length (the
+ * head NUL-terminated in buf), with *n the bytes read in all; -1. */
+static ssize_t read_head(int fd, char *buf, size_t max, size_t *n)
+{
+	*n = 0;
+	while (*n < max - 1) {
+		ssize_t r = recv(fd, buf + *n, max - 1 - *n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		*n += (size_t)r;
+		buf[*n] = '\0';
+		char *e = strstr(buf, "\r\n\r\n");
+		if (e) {
+			e[2] = '\0'; /* keeps the last header's CRLF for header() */
+			return e + 4 - buf;
+		}
+	}
+	return -1;
+}
+
+static void serve(struct server *srv, int fd)
+{
+	char *buf = xmalloc(HEAD_MAX);
+	size_t n;
+	ssize_t hl = read_head(fd, buf, HEAD_MAX, &n);
+	char *target = NULL, *uuid = NULL, *ref = NULL, *sid = NULL, *cookie = NULL, *authz = NULL;
+	char *user = NULL, *pass = NULL;
+	if (hl < 0) {
+		reply_error(fd, 400, reason_of(400), "bad request\n");
+		goto done;
+	}
+	/* CONNECT <target> HTTP/1.x */
+	char *sp1 = strchr(buf, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+	if (!sp2 || strncmp(sp2 + 1, "HTTP/1.", 7)) {
+		reply_error(fd, 400, reason_of(400), "bad request\n");
+		goto done;
+	}
+	target = xasprintf("%.*s", (int)(sp2 - sp1 - 1), sp1 + 1);
+	char *q = strchr(target, '?');
+	if (q)
+		*q++ = '\0';
+	if (!console_is_path(target)) {
+		reply_error(fd, 404, reason_of(404), "not found\n");
+		goto done;
+	}
+	uuid = query_arg(q, "uuid");
+	ref = query_arg(q, "ref");
+	sid = query_arg(q, "session_id");
+	if (!sid && (cookie = header(buf, "Cookie")))
+		sid = cookie_session(cookie);
+	if (!sid) {
+		authz = header(buf, "Authorization");
+		basic_auth(authz, &user, &pass);
+	}
+	struct xerr err = XERR_INIT;
+	if (console_auth(srv, sid, user, pass, &err) < 0) {
+		xerr_clear(&err);
+		reply_error(fd, 401, reason_of(401), "SESSION_AUTHENTICATION_FAILED\n");
+		goto done;
+	}
+	unsigned status = 0;
+	const char *msg = NULL;
+	struct console_bridge *b = console_bridge_new(srv, uuid, ref, &status, &msg);
+	if (!b) {
+		reply_error(fd, status, reason_of(status), msg);
+		goto done;
+	}
+	/* xapi's Http.http_200_ok */
+	send_str(fd, "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
+		     "Cache-Control: no-cache, no-store\r\n\r\n");
+	struct timeval none = {0, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+	console_bridge_run(b, fd, buf + hl, n - (size_t)hl);
+	fd = -1;
+done:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(target);
+	free(uuid);
+	free(ref);
+	free(sid);
+	free(cookie);
+	free(authz);
+	free(user);
+	free(pass);
+}
+
+static void *conn_main(void *arg)
+{
+	struct conn *c = arg;
+	serve(c->srv, c->fd);
+	free(c);
+	return NULL;
+}
+
+void console_connect_serve(struct server *srv, int fd)
+{
+	/* a client that never finishes its request does not hold a thread */
+	struct timeval tv = {HEAD_TIMEOUT_S, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	struct conn *c = xmalloc(sizeof *c);
+	c->srv = srv;
+	c->fd = fd;
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, conn_main, c) != 0) {
+		log_warn("console: no thread for a CONNECT request");
+		close(fd);
+		free(c);
+	}
+	pthread_attr_destroy(&a);
+}

@@ -1,0 +1,34 @@
+/* http_listen: listening sockets the daemon owns (and hands to its next
+ * image on host.restart_agent), and the plain port's acceptor that serves
+ * CONNECT itself and gives every other connection to libmicrohttpd. */
+#ifndef XENON_HTTP_LISTEN_H
+#define XENON_HTTP_LISTEN_H
+
+#include <microhttpd.h>
+#include <netinet/in.h>
+
+#include "../base/xerr.h"
+
+struct server;
+
+/* Where a restarting daemon leaves its listening sockets' numbers. */
+#define HTTP_ENV_PLAIN_FD "XENOND_LISTEN_FD"
+#define HTTP_ENV_TLS_FD "XENOND_TLS_LISTEN_FD"
+
+/* ADDR:PORT ("" or "*" for any address). */
+int http_parse_listen(const char *spec, struct sockaddr_in *sa);
+
+/* A listening socket for spec: the one an earlier image left in the
+ * environment variable env_name (see restart.c) when it matches, else a
+ * new one. */
+int http_listen_open(const char *spec, const char *env_name, struct xerr *err);
+
+/* Accepts on lfd (a socket MHD does not listen on) and hands each
+ * connection to mhd, or to console_connect_serve for CONNECT. */
+struct http_acceptor;
+struct http_acceptor *http_acceptor_start(struct server *srv, int lfd, struct MHD_Daemon *mhd,
+					  struct xerr *err);
+/* Stops accepting; returns the listening socket, still open. */
+int http_acceptor_stop(struct http_acceptor *a);
+
+#endif
