@@ -105,7 +105,8 @@ static int nfs_sr_create(struct sm_sr *sr, struct xerr *err)
 		sm_fs_names_free(names, n);
 		return n ? sm_fail(err, SM_E_SR_EXISTS, sr->path, "") : 0;
 	}
-	if (sr->fs->mkdir(sr, sr->path, 0755) < 0 && errno != EEXIST) {
+	/* not listable: made now, or something else (a file) has its name */
+	if (sr->fs->mkdir(sr, sr->path, 0755) < 0) {
 		char *why = xasprintf("remote directory creation error is %d", errno);
 		sm_fail(err, SM_E_NFS_CREATE, why, strerror(errno));
 		free(why);

@@ -117,6 +117,9 @@ EXPORT {
             return ""
 
     def stop(self):
+        if self.proc and self.proc.poll() is not None:
+            sys.stderr.write("\n*** ganesha.nfsd had exited (status %s):\n%s\n"
+                             % (self.proc.returncode, self.log_tail()))
         for p in (self.proc, self.rpcbind):
             if p and p.poll() is None:
                 p.send_signal(signal.SIGTERM)
