@@ -65,6 +65,10 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		if (strcmp(key, strs[i].key) == 0)
 			return set_str(strs[i].slot, v);
 	long n = 0;
+	if (strcmp(key, "coalesce-delay") == 0 && strcmp(v, "off") == 0) {
+		c->coalesce_delay_s = -1; /* no coalescing at all */
+		return 0;
+	}
 	struct {
 		const char *key;
 		int *slot;

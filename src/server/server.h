@@ -28,7 +28,7 @@ struct server_config {
 	int session_timeout_s;   /* idle sessions expire after this */
 	int task_gc_s;           /* completed tasks are destroyed after this */
 	int max_tasks;           /* at most this many completed tasks kept */
-	int coalesce_delay_s;    /* a base is coalesced once left with one image this long; <0: never */
+	int coalesce_delay_s;    /* a base is coalesced once left with one image this long; -1 ("off"): never */
 	int workers;             /* worker threads for async and slow calls */
 	int http_threads;        /* polling threads of the HTTP server */
 	double event_wait_cap_s; /* longest event.from wait honoured */
