@@ -15,6 +15,10 @@ separate process with its output to /dev/null or a file under $TMPDIR:
 
   export  cat <VDI's qcow2 file> > /dev/null           (reference)
           qemu-img convert -O raw <qcow2> <file>          (reference)
+          qemu-img convert <qcow2> to a null-co target    (reference: reading
+          and decoding the qcow2 only)
+          nbdcopy from `qemu-nbd -r` to null:             (reference: the
+          qemu-nbd that xenond reads through, without HTTP; libnbd-bin)
           curl GET /export_raw_vdi format=raw, vhd, qcow2 → /dev/null
           curl GET /export (XVA), uncompressed and use_compression=zstd → /dev/null
           zstd -3 -T2 of the uncompressed XVA file → /dev/null (reference for
@@ -253,8 +257,21 @@ class Bench:
             run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", self.qcow2, out])
             return os.stat(out).st_blocks * 512
 
+        def convert_null():
+            run(["qemu-img", "convert", "-n", "-f", "qcow2", self.qcow2, "--target-image-opts",
+                 "driver=null-co,size=%d" % self.size])
+            return os.stat(self.qcow2).st_blocks * 512
+
+        def nbdcopy():
+            run(["nbdcopy", "--", "[", "qemu-nbd", "-r", "-f", "qcow2", self.qcow2, "]", "null:"])
+            return os.stat(self.qcow2).st_blocks * 512
+
         m = [("export: cat qcow2 > /dev/null (reference)", self.qcow2, cat, None),
-             ("export: qemu-img convert qcow2 → raw file (reference)", self.qcow2, convert, rm_out)]
+             ("export: qemu-img convert qcow2 → raw file (reference)", self.qcow2, convert, rm_out),
+             ("export: qemu-img convert qcow2 → null-co (reference: read only)", self.qcow2, convert_null, None)]
+        if shutil.which("nbdcopy"):
+            m.append(("export: nbdcopy from qemu-nbd -r → null: (reference: xenond's read path, no HTTP)",
+                      self.qcow2, nbdcopy, None))
         for fmt in ("raw", "vhd", "qcow2"):
             m.append(("export: GET /export_raw_vdi format=%s" % fmt, self.qcow2,
                       lambda fmt=fmt: self.curl("GET", self.url("/export_raw_vdi", vdi=self.vdi, format=fmt)), None))
