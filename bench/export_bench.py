@@ -414,6 +414,11 @@ def main():
         if not shutil.which(tool):
             sys.exit("export_bench: %s missing (apt-get install %s)" % (tool, "curl" if tool == "curl" else "qemu-utils"))
     caches = ("warm", "cold") if a.cache == "both" else (a.cache,)
+    st = os.statvfs(os.environ.get("TMPDIR") or "/tmp")
+    need = a.size_gib * GiB // 2 * 5 + GiB  # raw file, VDI, 2 XVA files, one output
+    if st.f_bavail * st.f_frsize < need:
+        sys.exit("export_bench: %d GiB free under TMPDIR, %d GiB needed" % (
+            st.f_bavail * st.f_frsize // GiB, need // GiB))
     load0 = vmbench.loadavg()
     when = time.strftime("%Y-%m-%d %H:%M")
     work = vmbench.workdir("xenon-export-")
