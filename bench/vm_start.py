@@ -40,7 +40,8 @@ first complete line on the serial console (the log file QEMU writes), to
 
 Concurrent part (Xenon only): --concurrent VMs (20) of --concurrent-mem
 MiB (128), Async.VM.start on all at once; time until every task succeeded
-(all Running) and until every guest printed ready; xenond's CPU time
+(all Running; one task.get_all_records per 100 ms poll) and until every
+guest printed ready; xenond's CPU time
 (utime+stime from /proc) over that span, xenond's RSS growth per VM and
 QEMU's RSS per VM once all are ready; then Async.VM.clean_shutdown of all.
 
@@ -406,13 +407,17 @@ def concurrent(xen, n, mem, timeout):
     while len(ready) < n or len(running) < n:
         if time.monotonic() > deadline:
             raise TimeoutError("%d/%d Running, %d/%d ready after %.0f s" % (len(running), n, len(ready), n, timeout))
+        # one call per poll for all tasks, so that the polling adds little
+        # to xenond's CPU time
+        recs = api.task.get_all_records() if len(running) < n else {}
         for i, t in enumerate(tasks):
             if i not in running:
-                st = api.task.get_status(t)
+                rec = recs.get(t) or api.task.get_record(t)
+                st = rec["status"]
                 if st == "success":
                     running[i] = time.monotonic() - t0
                 elif st not in ("pending", "cancelling"):
-                    raise RuntimeError("Async.VM.start %s: %s %s" % (vms[i], st, api.task.get_error_info(t)))
+                    raise RuntimeError("Async.VM.start %s: %s %s" % (vms[i], st, rec["error_info"]))
             if i not in ready and READY in read_file(os.path.join(xen.vm_dir(uuids[i]), "serial.log")):
                 ready[i] = time.monotonic() - t0
         time.sleep(0.1)
@@ -428,12 +433,14 @@ def concurrent(xen, n, mem, timeout):
     while pending:
         if time.monotonic() > t1 + timeout:
             raise TimeoutError("clean shutdown of %d VMs: %d still pending" % (n, len(pending)))
+        recs = api.task.get_all_records()
         for i in list(pending):
-            st = api.task.get_status(tasks[i])
+            rec = recs.get(tasks[i]) or api.task.get_record(tasks[i])
+            st = rec["status"]
             if st == "success":
                 pending.discard(i)
             elif st not in ("pending", "cancelling"):
-                raise RuntimeError("Async.VM.clean_shutdown: %s %s" % (st, api.task.get_error_info(tasks[i])))
+                raise RuntimeError("Async.VM.clean_shutdown: %s %s" % (st, rec["error_info"]))
         time.sleep(0.1)
     t_down = time.monotonic() - t1
     for v in vms:
