@@ -207,7 +207,7 @@ class Hand:
             os.unlink(os.path.join(self.dir, f))
         t0 = time.monotonic()
         with open(os.path.join(self.dir, "qemu.log"), "wb") as err:
-            p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+            p = vmbench.spawn(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
             if p.wait(120) != 0:
                 raise RuntimeError("hand-launched QEMU failed: %s" % read_file(os.path.join(self.dir, "qemu.log")))
         with open(os.path.join(self.dir, "qemu.pid")) as f:
@@ -482,6 +482,7 @@ def main():
             "libvirt column skipped")
         use_libvirt = False
     ensure_guest()
+    vmbench.start_reaper()
     load0 = vmbench.loadavg()
     when = time.strftime("%Y-%m-%d %H:%M")
     work = vmbench.workdir("xenon-vmstart-")

@@ -1,14 +1,17 @@
 """Shared helpers for the real-VM and transfer benchmarks (vm_start.py,
 export_bench.py): a per-run work directory, /proc readings, a small QMP
 client, medians and table formatting. Loopback and unix sockets only."""
+import ctypes
 import json
 import os
 import shutil
 import signal
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -185,6 +188,78 @@ class Qmp:
 
     def close(self):
         self.s.close()
+
+
+# ---- reaping the QEMUs that daemonized ----
+#
+# A QEMU started with -daemonize (by xenond, by hand, by libvirtd) is
+# re-parented to init once it has forked. A normal init reaps it the moment
+# it exits; this machine's PID 1 leaves it a zombie for about a second, and
+# libvirt's "shut off" waits until the pid is really gone (kill(pid, 0)
+# fails), which added ~2 s to every virsh shutdown. So the benchmark makes
+# itself a child subreaper (the orphans come to it) and reaps exited QEMUs
+# at once, as init would. Its own direct children are left alone.
+
+_managed = set()
+_reap_lock = threading.Lock()
+
+
+def spawn(argv, **kw):
+    """subprocess.Popen, registered so that the reaper never waits for it."""
+    with _reap_lock:
+        p = subprocess.Popen(argv, **kw)
+        _managed.add(p.pid)
+    return p
+
+
+def _comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _zombie_children():
+    me = os.getpid()
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+                if st[0] == "Z" and int(st[1]) == me:
+                    out.append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def _reaper():
+    while True:
+        time.sleep(0.002)
+        with _reap_lock:
+            try:
+                si = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                continue
+            if si is None:
+                continue
+            cands = [si.si_pid] if si.si_pid not in _managed else _zombie_children()
+            for pid in cands:
+                if pid not in _managed and _comm(pid).startswith("qemu-system"):
+                    try:
+                        os.waitpid(pid, 0)
+                    except ChildProcessError:
+                        pass
+
+
+def start_reaper():
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+        log("warning: PR_SET_CHILD_SUBREAPER failed; exited QEMUs are reaped by init")
+        return
+    threading.Thread(target=_reaper, daemon=True, name="reaper").start()
 
 
 def rmtree(path):
