@@ -41,12 +41,16 @@ first complete line on the serial console (the log file QEMU writes), to
 Concurrent part (Xenon only): --concurrent VMs (20) of --concurrent-mem
 MiB (128), Async.VM.start on all at once; time until every task succeeded
 (all Running; one task.get_all_records per 100 ms poll) and until every
-guest printed ready; xenond's CPU time
-(utime+stime from /proc) over that span, xenond's RSS growth per VM and
-QEMU's RSS per VM once all are ready; then Async.VM.clean_shutdown of all.
+guest printed ready; xenond's CPU time (utime+stime from /proc) over that
+span, xenond's RSS growth per VM and QEMU's RSS per VM once all are ready;
+then Async.VM.clean_shutdown of all.
 
     python3 bench/vm_start.py [--runs 5] [--start-runs 15] [--quick] [--no-libvirt] [--no-hand]
                               [--no-concurrent] [--concurrent 20] [--concurrent-mem 128] [--mem 256]
+
+The script makes itself a child subreaper and reaps exited QEMUs at once,
+as a normal init does (see vmbench.py: this machine's PID 1 leaves them
+zombies for a second, which libvirt's "shut off" waits for).
 
 Prints a table; also writes it to $BENCH_OUT/vm_start.md. Every file goes
 under a fresh directory in $TMPDIR, removed at the end, with every QEMU and
