@@ -1,14 +1,22 @@
 #!/bin/sh
-# Runs the three Xenon benchmarks (see bench/README.md):
+# Runs the Xenon benchmarks (see bench/README.md):
 #   1. api_bench.py    VM.get_record / VM.get_all_records, JSON-RPC and XML-RPC,
 #                      1 and 8 keep-alive clients (wrk), beside libvirt's
 #                      virDomainGetInfo (test driver, in-process and via libvirtd)
 #   2. event_latency.py event.from wake-up after a VM.set_name_label commit
 #   3. cold_start.py   restart on the 10,000-VM data dir: time to login and
 #                      VM.get_all, VmRSS/VmHWM
+#   4. vm_start.py     real VMs (QEMU, TCG): VM.start beside the same QEMU argv
+#                      by hand and libvirt's virsh start; serial console, clean
+#                      shutdown; 20 VMs started at once
+#   5. export_bench.py export/import of a 4 GiB disk (2 GiB data) beside cat and
+#                      qemu-img convert; empty 100 GiB disk
 #
-#   bench/run_all.sh            # full run, about 8 minutes
-#   bench/run_all.sh --quick    # smoke test, about 2 minutes
+#   bench/run_all.sh            # full run, about 40 minutes
+#   bench/run_all.sh --quick    # smoke test, about 10 minutes
+#   options (any order): --quick, --no-api (skips 1-3), --no-vms (skips 4),
+#   --no-concurrent (the 20-VM part of 4), --no-libvirt (libvirt column of 4),
+#   --no-export (skips 5), --no-big-raw (the 100 GiB raw export of 5)
 #
 # Builds a release xenond in build-bench/ if there is none (XENOND=path to
 # use another), populates /tmp/xenon-bench/data with 10,000 VMs on first use
@@ -17,16 +25,38 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-QUICK=
-[ "${1:-}" = "--quick" ] && QUICK=1
+QUICK= NO_API= NO_VMS= NO_EXPORT= VM_OPTS= EXPORT_OPTS=
+for arg in "$@"; do
+	case "$arg" in
+	--quick) QUICK=1 ;;
+	--no-api) NO_API=1 ;;
+	--no-vms) NO_VMS=1 ;;
+	--no-export) NO_EXPORT=1 ;;
+	--no-concurrent | --no-libvirt) VM_OPTS="$VM_OPTS $arg" ;;
+	--no-big-raw) EXPORT_OPTS="$EXPORT_OPTS $arg" ;;
+	*) echo "run_all: unknown option $arg" >&2; exit 2 ;;
+	esac
+done
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "run_all: $1 missing (apt-get install $2)" >&2; exit 1; }; }
-need wrk wrk
-need cc gcc
-need pkg-config pkg-config
-pkg-config --exists libvirt || { echo "run_all: libvirt-dev missing (apt-get install libvirt-dev)" >&2; exit 1; }
-command -v libvirtd >/dev/null 2>&1 ||
-	echo "run_all: libvirtd not installed (apt-get install libvirt-daemon): libvirtd rows will be skipped" >&2
+if [ -z "$NO_API" ]; then
+	need wrk wrk
+	need cc gcc
+	need pkg-config pkg-config
+	pkg-config --exists libvirt || { echo "run_all: libvirt-dev missing (apt-get install libvirt-dev)" >&2; exit 1; }
+	command -v libvirtd >/dev/null 2>&1 ||
+		echo "run_all: libvirtd not installed (apt-get install libvirt-daemon): libvirtd rows will be skipped" >&2
+fi
+if [ -z "$NO_VMS" ]; then
+	need qemu-system-x86_64 qemu-system-x86
+	command -v virsh >/dev/null 2>&1 && command -v libvirtd >/dev/null 2>&1 ||
+		echo "run_all: virsh/libvirtd missing (apt-get install libvirt-clients libvirt-daemon-driver-qemu): libvirt column skipped" >&2
+fi
+if [ -z "$NO_EXPORT" ]; then
+	need curl curl
+	need qemu-img qemu-utils
+	need zstd zstd
+fi
 
 if [ -z "${XENOND:-}" ]; then
 	if [ ! -x build-bench/src/server/xenond ]; then
@@ -40,14 +70,28 @@ echo "machine: $(nproc) cores, $(uname -r), loadavg $(cut -d' ' -f1-3 /proc/load
 echo "xenond:  $XENOND"
 echo
 
-if [ -n "$QUICK" ]; then
-	python3 bench/api_bench.py --quick
-	python3 bench/event_latency.py --iterations 200
-	python3 bench/cold_start.py --runs 1
-else
-	python3 bench/api_bench.py
-	python3 bench/event_latency.py --iterations 1000
-	python3 bench/event_latency.py --iterations 1000 --op other_config
-	python3 bench/event_latency.py --iterations 200 --bg-all-records
-	python3 bench/cold_start.py --runs 3
+# the VM and transfer benchmarks keep their files (4 GiB and 100 GiB sparse
+# images) in a directory of their own under TMPDIR, removed at the end
+export TMPDIR="${TMPDIR:-/tmp}"
+
+if [ -z "$NO_API" ]; then
+	if [ -n "$QUICK" ]; then
+		python3 bench/api_bench.py --quick
+		python3 bench/event_latency.py --iterations 200
+		python3 bench/cold_start.py --runs 1
+	else
+		python3 bench/api_bench.py
+		python3 bench/event_latency.py --iterations 1000
+		python3 bench/event_latency.py --iterations 1000 --op other_config
+		python3 bench/event_latency.py --iterations 200 --bg-all-records
+		python3 bench/cold_start.py --runs 3
+	fi
+fi
+# shellcheck disable=SC2086 # option lists are split on purpose
+if [ -z "$NO_VMS" ]; then
+	python3 bench/vm_start.py ${QUICK:+--quick} $VM_OPTS
+fi
+# shellcheck disable=SC2086
+if [ -z "$NO_EXPORT" ]; then
+	python3 bench/export_bench.py ${QUICK:+--quick} $EXPORT_OPTS
 fi

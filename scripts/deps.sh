@@ -1,16 +1,24 @@
 #!/bin/sh
 # Installs what building and testing Xenon needs on Debian 12, skipping
-# what is already there. Usage: scripts/deps.sh [build|test]
+# what is already there. Usage: scripts/deps.sh [build|test|bench]
+# (bench: what bench/ needs on top of the test list, see bench/README.md)
 set -e
 need="meson ninja-build pkg-config gcc libmicrohttpd-dev libjansson-dev libexpat1-dev \
 libsqlite3-dev libgnutls28-dev libcurl4-gnutls-dev libpam0g-dev libcrypt-dev libcmocka-dev qemu-utils \
 libnbd-dev libzstd-dev libxxhash-dev zlib1g-dev libnfs-dev libsmbclient-dev nbdkit-plugin-dev"
-if [ "${1:-build}" = test ]; then
+case "${1:-build}" in test | bench)
 	need="$need python3 nodejs npm valgrind qemu-system-x86 ovmf"
 	# shared storage: QEMU's nfs:// driver, nbdkit for ISOs on SMB shares,
 	# and the NFS and SMB servers test_nfs runs on loopback
 	need="$need qemu-block-extra nbdkit nfs-ganesha nfs-ganesha-vfs rpcbind samba genisoimage"
 	need="$need iproute2 tcpdump"
+esac
+if [ "${1:-build}" = bench ]; then
+	# api_bench.py: wrk, libvirt's test driver (libvirt-dev) and libvirtd;
+	# vm_start.py and snapshot_bench.py: libvirtd with the qemu driver and
+	# virsh; export_bench.py: curl, zstd, fincore (util-linux), nbdcopy
+	need="$need wrk libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients curl zstd util-linux \
+libnbd-bin"
 fi
 missing=""
 for p in $need; do
