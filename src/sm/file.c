@@ -473,6 +473,11 @@ static int cow(struct sm_sr *sr, struct sm_vdi *vdi, struct sm_vdi *base, struct
 		sm_fail(err, code, "hidden VDI", "");
 		goto out;
 	}
+	/* the new overlay sits one deeper than the image does now */
+	if (1 + chain_depth(sr, vdi->location) > SM_MAX_CHAIN) {
+		sm_fail(err, SM_E_CHAIN_TOO_LONG, NULL, "");
+		goto out;
+	}
 	/* two empty overlays; on a thick SR a clone may fill its whole size */
 	if (sm_space_for(sr, 0, h.size, 2, sr->thick && code == SM_E_VDI_CLONE, err) < 0)
 		goto out;

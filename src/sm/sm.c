@@ -83,6 +83,7 @@ static const struct {
 	{SM_E_SMB_MOUNT, "SMB mount error"},
 	{SM_E_DNS, "Incorrect DNS name, unable to resolve."},
 	{SM_E_VDI_RESIZE, "VDI resize failed"},
+	{SM_E_CHAIN_TOO_LONG, "The snapshot chain is too long"},
 	{SM_E_VDI_MISSING, "VDI could not be found"},
 	{SM_E_ISO_LOCATION_MISSING, "'Location' parameter must be specified in Device Configuration"},
 	{SM_E_ISO_MOUNT_FAILURE, "Could not mount the directory specified in Device Configuration"},

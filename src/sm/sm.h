@@ -139,6 +139,11 @@ struct sm_driver {
 
 #define SM_CBT_BLOCK 65536
 
+/* The deepest chain a snapshot or clone may make (an image and its bases),
+ * as XenServer bounds VHD chains: past it, SR_BACKEND_FAILURE_109 until
+ * the coalescer has folded bases whose snapshots are gone. */
+#define SM_MAX_CHAIN 30
+
 /* ---- free space (space.c) ---- */
 /* Bytes the SR's filesystem still has for its user (statvfs f_bavail). */
 int64_t sm_free_space(const char *path);
@@ -220,6 +225,7 @@ enum {
 	SM_E_SMB_MOUNT = 111,
 	SM_E_DNS = 140,
 	SM_E_VDI_RESIZE = 110,
+	SM_E_CHAIN_TOO_LONG = 109,
 	SM_E_VDI_MISSING = 144,
 	SM_E_ISO_LOCATION_MISSING = 220,
 	SM_E_ISO_MOUNT_FAILURE = 222,

@@ -708,6 +708,42 @@ static void test_space(void **state)
 	sm_vdi_free(&t);
 }
 
+/* Chains are bounded as XenServer bounds VHD chains: the snapshot that
+ * would go past SM_MAX_CHAIN fails with 109 and changes nothing. */
+static void test_chain_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct xerr e = XERR_INIT;
+	struct sm_vdi a;
+	make_vdi(f, &a, 8 * MiB);
+	for (int i = 1; i < SM_MAX_CHAIN; i++) {
+		struct sm_vdi base, snap;
+		sm_vdi_init(&base);
+		sm_vdi_init(&snap);
+		assert_int_equal(f->sr.drv->vdi_snapshot(&f->sr, &a, &base, &snap, &e), 0);
+		sm_vdi_free(&base);
+		sm_vdi_free(&snap);
+	}
+	assert_string_equal(xv_map_get_str(&a.sm_config, "chain-depth"), "30");
+	char *pa = image(f, a.uuid);
+	struct stat before, after;
+	assert_int_equal(stat(pa, &before), 0);
+	struct sm_vdi base, snap;
+	sm_vdi_init(&base);
+	sm_vdi_init(&snap);
+	assert_int_equal(f->sr.drv->vdi_snapshot(&f->sr, &a, &base, &snap, &e), -1);
+	assert_string_equal(e.code, "SR_BACKEND_FAILURE");
+	assert_string_equal(e.params[0], "109");
+	assert_string_equal(e.params[1], "The snapshot chain is too long");
+	xerr_clear(&e);
+	assert_int_equal(stat(pa, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	sm_vdi_free(&base);
+	sm_vdi_free(&snap);
+	sm_vdi_free(&a);
+	free(pa);
+}
+
 static void test_run(void **state)
 {
 	(void)state;
@@ -952,6 +988,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_imgmap_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_undo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resize, setup, teardown),
