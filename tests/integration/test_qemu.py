@@ -10,6 +10,7 @@ fit) starts nothing and leaves no files.
 Skipped only when qemu-system-x86_64 is missing."""
 
 import atexit
+import base64
 import json
 import os
 import re
@@ -496,6 +497,9 @@ class QemuTest(harness.ServerTestCase):
             "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
             "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
             "qos_algorithm_params": {}})
+        # changed-block tracking on: the blocks between two snapshots are
+        # exactly those the guest wrote
+        self.api.VDI.enable_cbt(vdi)
         pid = self.start_ready(vm)
         self.console(vm, "echo BEFORE-SNAP >/tmp/m; echo W-$((4+4))")
         self.wait_serial(vm, "W-8", 15)
@@ -529,6 +533,12 @@ class QemuTest(harness.ServerTestCase):
             c = self.sector(svdi, 100)
             self.assertTrue(c.startswith(b"C"), c[:16])
             counters.append(int(c[1:c.index(b"\n")]))
+        # the writer touched sector 100 only: block 0 (64 KiB blocks), nothing else
+        svdis = [[self.api.VBD.get_VDI(b) for b in self.api.VM.get_VBDs(sn)
+                  if self.api.VBD.get_type(b) == "Disk"][0] for sn in snaps]
+        bm = base64.b64decode(self.api.VDI.list_changed_blocks(svdis[0], svdis[2]))
+        self.assertEqual(len(bm), 64 * MiB // 65536 // 8)
+        self.assertEqual([i for i in range(len(bm) * 8) if bm[i // 8] >> (i % 8) & 1], [0])
         # each snapshot saw the writer further along
         self.assertEqual(counters, sorted(counters))
         self.assertGreater(counters[-1], counters[0])
