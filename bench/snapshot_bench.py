@@ -9,8 +9,8 @@
 2. Guest disk throughput (dd with O_DIRECT inside the tiny guest, TCG) on a
    fresh disk and after 10 live snapshots (a chain 11 images deep): the ratio.
 3. Coalesce speed: a base with 1 GiB of data folded into its idle image
-   (qemu-img rebase), and a 256 MiB base streamed into a running guest's disk
-   (block-stream) with the guest's write throughput during and without it.
+   (qemu-img rebase), and a 1 GiB base streamed into a running guest's disk
+   (block-stream) with the guest's 4 KiB write latency during and without it.
 
     python3 bench/snapshot_bench.py [--reps N] [--quick] [--no-libvirt] [--no-guest]
 
@@ -279,22 +279,28 @@ class Guest:
 
     _n = 0
 
-    def dd(self, what):
-        """Runs dd in the guest; MB/s from the guest's own clock
+    def dd(self, what, bs="1M", count=64):
+        """Runs dd in the guest; seconds by the guest's own clock
         (/proc/uptime around it: busybox dd prints no timing)."""
         Guest._n += 1
         tag = "DD%d" % Guest._n
         if what == "write":
-            cmd = "dd if=/dev/zero of=/dev/vda bs=1M count=64 oflag=direct"
+            cmd = "dd if=/dev/zero of=/dev/vda bs=%s count=%d oflag=direct" % (bs, count)
         else:
-            cmd = "dd if=/dev/vda of=/dev/null bs=1M count=64 iflag=direct"
+            cmd = "dd if=/dev/vda of=/dev/null bs=%s count=%d iflag=direct" % (bs, count)
         self.type("u() { cut -d' ' -f1 /proc/uptime; }")
         self.type("a=$(u); %s 2>/dev/null; echo %s-$a-$(u)-END" % (cmd, tag))
         pat = re.compile(tag + r"-([0-9.]+)-([0-9.]+)-END")
         self.wait(pat, 300)
         m = pat.search(self.serial())
-        secs = float(m.group(2)) - float(m.group(1))
-        return 64 / max(secs, 0.01)
+        return max(float(m.group(2)) - float(m.group(1)), 0.01)
+
+    def mibs(self, what):
+        return 64 / self.dd(what)
+
+    def write_latency_ms(self):
+        """Mean time of one synchronous 4 KiB write (256 O_DIRECT writes)."""
+        return self.dd("write", "4k", 256) / 256 * 1000
 
     def stop(self):
         try:
@@ -308,14 +314,14 @@ def bench_guest(args, rows):
     g = Guest("coalesce-delay = off\n")  # no coalescing: the chain stays 11 deep
     try:
         g.boot("bench-io", 256 * MiB)
-        g.dd("write")  # allocate the clusters once
-        fresh_w = med([g.dd("write") for _ in range(args.reps)])
-        fresh_r = med([g.dd("read") for _ in range(args.reps)])
+        g.mibs("write")  # allocate the clusters once
+        fresh_w = med([g.mibs("write") for _ in range(args.reps)])
+        fresh_r = med([g.mibs("read") for _ in range(args.reps)])
         for i in range(10):
             g.d.api.VDI.snapshot(g.vdi, {})
         depth = chain_len(g.d.path(g.vdi))
-        deep_r = med([g.dd("read") for _ in range(args.reps)])  # data in the deepest base
-        deep_w = med([g.dd("write") for _ in range(args.reps)])
+        deep_r = med([g.mibs("read") for _ in range(args.reps)])  # data in the deepest base
+        deep_w = med([g.mibs("write") for _ in range(args.reps)])
         rows.append(("guest dd read 64 MiB O_DIRECT, fresh disk", "%.1f MiB/s" % fresh_r, "TCG"))
         rows.append(("guest dd read, after 10 snapshots (chain %d)" % depth, "%.1f MiB/s" % deep_r,
                      "ratio %.2f" % (deep_r / fresh_r)))
@@ -346,24 +352,26 @@ def bench_coalesce(args, rows):
         d.stop()
     if args.no_guest:
         return
-    # live: block-stream of a 256 MiB base under a guest that writes
+    # live: block-stream of a 1 GiB base under a guest that writes
     g = Guest("coalesce-delay = 0\n")
     try:
-        g.boot("bench-coalesce", 512 * MiB)
-        g.type("dd if=/dev/urandom of=/dev/vda bs=1M count=256 conv=fsync 2>/dev/null; echo FILLED-$((1+1))")
-        g.wait("FILLED-2", 600)
-        quiet = g.dd("write")
+        g.boot("bench-coalesce", 2 * GiB)
+        g.type("dd if=/dev/zero of=/dev/vda bs=1M count=1024 conv=fsync 2>/dev/null; echo FILLED-$((1+1))")
+        g.wait("FILLED-2", 900)
+        quiet_lat = med([g.write_latency_ms() for _ in range(3)])
         snap = g.d.api.VDI.snapshot(g.vdi, {})
         t = time.monotonic()
         g.d.api.VDI.destroy(snap)
-        during = g.dd("write")
+        during_lat = g.write_latency_ms()
+        streaming = "vhd-parent" in g.d.api.VDI.get_sm_config(g.vdi)
         while "vhd-parent" in g.d.api.VDI.get_sm_config(g.vdi):
             time.sleep(0.05)
         dt = time.monotonic() - t
-        rows.append(("coalesce, running guest, 256 MiB base (block-stream)", "%.0f MiB/s" % (256 / dt),
+        rows.append(("coalesce, running guest, 1 GiB base (block-stream)", "%.0f MiB/s" % (1024 / dt),
                      "%.2f s from VDI.destroy of the snapshot" % dt))
-        rows.append(("guest dd write during the stream vs without", "%.1f vs %.1f MiB/s" % (during, quiet),
-                     "ratio %.2f" % (during / quiet)))
+        rows.append(("guest 4 KiB O_DIRECT write latency during the stream vs without",
+                     "%.2f vs %.2f ms" % (during_lat, quiet_lat),
+                     "ratio %.2f%s" % (during_lat / quiet_lat, "" if streaming else " (stream ended first)")))
     finally:
         g.stop()
 
