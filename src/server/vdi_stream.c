@@ -59,7 +59,19 @@ static int mark_vdi(struct route_req *rr, const char *id, bool writable, struct 
 	return 0;
 }
 
+static int image_open(struct route_req *rr, const char *id, bool writable, bool fresh, struct vdi_image *out);
+
 int vdi_image_open(struct route_req *rr, const char *id, bool writable, struct vdi_image *out)
+{
+	return image_open(rr, id, writable, false, out);
+}
+
+int vdi_image_open_new(struct route_req *rr, const char *id, struct vdi_image *out)
+{
+	return image_open(rr, id, true, true, out);
+}
+
+static int image_open(struct route_req *rr, const char *id, bool writable, bool fresh, struct vdi_image *out)
 {
 	memset(out, 0, sizeof *out);
 	sm_vdi_init(&out->v);
@@ -88,7 +100,11 @@ int vdi_image_open(struct route_req *rr, const char *id, bool writable, struct v
 	if (out->sr.drv->vdi_attach(&out->sr, &out->v, writable, &out->att, &rr->err) < 0)
 		return -1;
 	out->attached = true;
-	out->im = img_open(out->att.path, out->att.format, writable, &rr->err);
+	/* a VDI made for this import, in a local file: written directly */
+	bool direct = fresh && !out->sr.thick && out->att.format && !strcmp(out->att.format, "qcow2") &&
+		      out->att.path[0] == '/';
+	out->im = direct ? img_open_fresh(out->att.path, out->v.virtual_size, &rr->err)
+			 : img_open(out->att.path, out->att.format, writable, &rr->err);
 	return out->im ? 0 : -1;
 }
 
@@ -404,7 +420,7 @@ static int import_begin(struct route_req *rr)
 	}
 	if (im->staged)
 		return stage_open(rr, im, fresh_vdi ? NULL : vdi);
-	if (vdi_image_open(rr, vdi, true, &im->vi) < 0)
+	if ((im->fresh ? vdi_image_open_new(rr, vdi, &im->vi) : vdi_image_open(rr, vdi, true, &im->vi)) < 0)
 		return -1;
 	if (!strcmp(fmt, "vhd")) {
 		im->vhd = vhd_in_new(vhd_write, rr, rr->has_length ? (int64_t)rr->content_length : -1);

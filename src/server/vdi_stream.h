@@ -27,6 +27,9 @@ struct vdi_image {
  * transfer gets OTHER_OPERATION_IN_PROGRESS; a writable open of a disk a
  * running VM uses is VDI_IN_USE. */
 int vdi_image_open(struct route_req *rr, const char *id, bool writable, struct vdi_image *out);
+/* The same for a VDI just made for an import, whose data comes in order:
+ * a local qcow2 is written without qemu-nbd (img_open_fresh). */
+int vdi_image_open_new(struct route_req *rr, const char *id, struct vdi_image *out);
 void vdi_image_close(struct vdi_image *vi);
 /* The SR an import goes to: sr_id or sr_uuid (ref or uuid), else the
  * pool's default SR. */

@@ -137,7 +137,7 @@ static int create_disk(struct xin *x, struct in_disk *d)
 	snprintf(d->ref, sizeof d->ref, "%s", xv_as_str(&res));
 	xv_free(&res);
 	d->open = true; /* closed even if opening fails half-way (its busy mark) */
-	return vdi_image_open(rr, d->ref, true, &d->vi);
+	return vdi_image_open_new(rr, d->ref, &d->vi);
 }
 
 /* The exported object with this id (Ref:N) in ova.xml. */

@@ -3,19 +3,27 @@
  * readers walk the image front to back. */
 #include "stream.h"
 #include "imgmap.h"
+#include "qcow2w.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
 
 #include <libnbd.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WINDOW (1LL << 30) /* block status asked per request */
 
 struct img {
 	struct imgmap *map; /* read-only local chains: read directly, no NBD */
+	/* new local qcow2 images: written in order to tmp, renamed to path
+	 * by img_flush */
+	struct qcow2w *qw;
+	char *qw_path, *qw_tmp;
+	bool qw_done;
 	struct nbd_handle *h;
 	int aio_err; /* errno of a failed queued write, reported on the next call */
 	int64_t size;
@@ -78,10 +86,40 @@ struct img *img_open(const char *path, const char *format, bool writable, struct
 	return im;
 }
 
+struct img *img_open_fresh(const char *path, int64_t size, struct xerr *err)
+{
+	char *tmp = xasprintf("%s.import", path);
+	unlink(tmp); /* one an earlier daemon left, never anyone else's */
+	struct qcow2w *w = qcow2w_create(tmp, size);
+	if (!w) {
+		xerr_set(err, "VDI_IO_ERROR", "cannot create", tmp, strerror(errno), NULL);
+		free(tmp);
+		return NULL;
+	}
+	struct img *im = xcalloc(1, sizeof *im);
+	im->qw = w;
+	im->size = size;
+	im->qw_path = xstrdup(path);
+	im->qw_tmp = tmp;
+	return im;
+}
+
+static int qw_fail(struct img *im, struct xerr *err)
+{
+	return xerr_set(err, "VDI_IO_ERROR", "write", im->qw_tmp, strerror(errno), NULL);
+}
+
 void img_close(struct img *im)
 {
 	if (!im)
 		return;
+	if (im->qw) {
+		qcow2w_free(im->qw);
+		if (!im->qw_done)
+			unlink(im->qw_tmp); /* unfinished: the VDI keeps its empty image */
+		free(im->qw_path);
+		free(im->qw_tmp);
+	}
 	if (im->h) {
 		nbd_shutdown(im->h, 0);
 		nbd_close(im->h);
@@ -150,6 +188,8 @@ int img_extent(struct img *im, int64_t off, int64_t *len, bool *data, struct xer
 		*data = false;
 		return 0;
 	}
+	if (im->qw)
+		return xerr_set(err, "VDI_IO_ERROR", "a new image being written is not read", NULL);
 	if (im->map) {
 		const struct imgmap_ext *e = imgmap_find(im->map, off);
 		*len = e->off + e->len - off;
@@ -170,6 +210,8 @@ int img_extent(struct img *im, int64_t off, int64_t *len, bool *data, struct xer
 
 int img_read(struct img *im, void *buf, size_t n, int64_t off, struct xerr *err)
 {
+	if (im->qw)
+		return xerr_set(err, "VDI_IO_ERROR", "a new image being written is not read", NULL);
 	if (im->map) {
 		if (imgmap_read(im->map, buf, n, off) < 0)
 			return xerr_set(err, "VDI_IO_ERROR", "read", strerror(errno), NULL);
@@ -237,6 +279,11 @@ void img_wbuf_free(void *buf)
 int img_write_take(struct img *im, void *buf, size_t n, int64_t off, struct xerr *err)
 {
 	struct wbuf *w = (struct wbuf *)(void *)((char *)buf - offsetof(struct wbuf, data));
+	if (im->qw) {
+		int rc = qcow2w_write(im->qw, w->data, n, off);
+		free(w);
+		return rc < 0 ? qw_fail(im, err) : 0;
+	}
 	im->ext_from = im->ext_to = 0; /* the cached map is stale now */
 	while (nbd_aio_in_flight(im->h) >= MAX_QUEUED)
 		if (nbd_poll(im->h, -1) < 0) {
@@ -258,6 +305,8 @@ int img_write_take(struct img *im, void *buf, size_t n, int64_t off, struct xerr
 
 int img_write(struct img *im, const void *buf, size_t n, int64_t off, struct xerr *err)
 {
+	if (im->qw)
+		return qcow2w_write(im->qw, buf, n, off) < 0 ? qw_fail(im, err) : 0;
 	void *copy = img_wbuf(n);
 	memcpy(copy, buf, n);
 	return img_write_take(im, copy, n, off, err);
@@ -265,6 +314,8 @@ int img_write(struct img *im, const void *buf, size_t n, int64_t off, struct xer
 
 int img_zero(struct img *im, size_t n, int64_t off, struct xerr *err)
 {
+	if (im->qw)
+		return 0; /* a new image reads as zeros where nothing was written */
 	im->ext_from = im->ext_to = 0;
 	if (nbd_zero(im->h, n, (uint64_t)off, 0) < 0)
 		return nbd_fail(err, "write zeroes");
@@ -273,6 +324,17 @@ int img_zero(struct img *im, size_t n, int64_t off, struct xerr *err)
 
 int img_flush(struct img *im, struct xerr *err)
 {
+	if (im->qw) {
+		if (im->qw_done)
+			return 0;
+		if (qcow2w_finish(im->qw) < 0)
+			return qw_fail(im, err);
+		/* the finished image takes the VDI's name in one step */
+		if (rename(im->qw_tmp, im->qw_path) < 0)
+			return xerr_set(err, "VDI_IO_ERROR", "rename", im->qw_path, strerror(errno), NULL);
+		im->qw_done = true;
+		return 0;
+	}
 	while (nbd_aio_in_flight(im->h) > 0)
 		if (nbd_poll(im->h, -1) < 0)
 			return nbd_fail(err, "write");

@@ -16,6 +16,11 @@ struct img;
 
 /* format: "qcow2", "raw", "vpc"… Writable opens allow pwrite. */
 struct img *img_open(const char *path, const char *format, bool writable, struct xerr *err);
+/* A new image for a VDI that holds nothing yet (a local qcow2 just made):
+ * written in order without qemu-nbd (qcow2w.c) beside path, and put in its
+ * place by img_flush; closing unflushed leaves path as it was. Writes and
+ * zeroes only, at growing offsets. */
+struct img *img_open_fresh(const char *path, int64_t size, struct xerr *err);
 void img_close(struct img *im);
 int64_t img_size(const struct img *im);
 /* The extent holding off: *len bytes from off that are all data
