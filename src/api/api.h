@@ -26,6 +26,10 @@ void vm_guest_stop(void);
 void storage_coalesce_start(struct server *srv);
 void storage_coalesce_stop(void);
 void storage_coalesce_kick(void);
+/* Ends NBD exports (VDI.get_nbd_info) whose session is gone (all: every
+ * one, when the daemon stops, since sessions do not outlive it), and
+ * forgets those that ended (api/vdi_nbd.c). */
+void vdi_nbd_gc(struct server *srv, bool all);
 
 /* Drops per-session state kept outside the store. */
 void event_session_gone(const char *session);

@@ -3,7 +3,8 @@
  * this host on a network with purpose nbd (TLS, with a certificate whose
  * CA the answer carries for the client to trust) or
  * insecure_nbd (plain); the export serves one client connection and exits,
- * so nothing is left running for idle VDIs. */
+ * and one never used ends with the session that asked for it. */
+#include "api.h"
 #include "storage.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -12,7 +13,10 @@
 #include "../server/tls.h"
 
 
+#include <dirent.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,8 +91,17 @@ static int free_port(const char *addr)
 }
 
 /* qemu-nbd --fork returns once the export listens; init reaps it. */
+/* <run-dir>/nbd: a pid file per export, named <session-uuid>.<port>.pid,
+ * so exports end with the session that asked for them (vdi_nbd_gc). */
+static char *pid_dir(struct server *srv)
+{
+	char *d = xasprintf("%s/nbd", srv->cfg.run_dir);
+	mkdir(d, 0700);
+	return d;
+}
+
 static int start_export(const struct sm_attach_info *a, const char *addr, int port,
-			const char *name, const char *tls_dir, struct xerr *err)
+			const char *name, const char *tls_dir, const char *pid_file, struct xerr *err)
 {
 	char p[16];
 	snprintf(p, sizeof p, "%d", port);
@@ -100,7 +113,7 @@ static int start_export(const struct sm_attach_info *a, const char *addr, int po
 			sb_putc(&opts, ',');
 		sb_putc(&opts, *c);
 	}
-	const char *argv[17] = {"qemu-nbd", "--fork", "-r", "-b", addr, "-p", p, "-x", name,
+	const char *argv[19] = {"qemu-nbd", "--fork", "-r", "-b", addr, "-p", p, "-x", name,
 				"--image-opts", opts.buf, NULL};
 	size_t n = 11;
 	if (a->path[0] != '/') { /* a share's URL (nfs://…): no local file to unlock */
@@ -118,6 +131,8 @@ static int start_export(const struct sm_attach_info *a, const char *addr, int po
 		argv[n++] = "--tls-creds";
 		argv[n++] = "tls0";
 	}
+	argv[n++] = "--pid-file";
+	argv[n++] = pid_file;
 	argv[n] = NULL;
 	struct sm_run r;
 	int rc = sm_run(argv, &r);
@@ -199,7 +214,13 @@ static int vdi_get_nbd_info(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 		int port = free_port(tg[i].address);
 		if (port < 0)
 			continue; /* not an IPv4 address of ours */
-		if (start_export(&a, tg[i].address, port, name, tg[i].tls ? tdir : NULL, err) < 0) {
+		char *pdir = pid_dir(ctx->srv);
+		const char *sess = ctx->session + (strncmp(ctx->session, "OpaqueRef:", 10) ? 0 : 10);
+		char *pid_file = xasprintf("%s/%s.%d.pid", pdir, sess, port);
+		int src = start_export(&a, tg[i].address, port, name, tg[i].tls ? tdir : NULL, pid_file, err);
+		free(pid_file);
+		free(pdir);
+		if (src < 0) {
 			rc = -1;
 			break;
 		}
@@ -223,6 +244,60 @@ static int vdi_get_nbd_info(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	sm_vdi_free(&v);
 	sm_sr_close(&sr);
 	return rc;
+}
+
+/* Whether pid is a qemu-nbd (not a recycled pid). */
+static bool is_qemu_nbd(pid_t pid)
+{
+	char path[64], comm[64] = "";
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	bool yes = fgets(comm, sizeof comm, f) && !strncmp(comm, "qemu-nbd", 8);
+	fclose(f);
+	return yes;
+}
+
+void vdi_nbd_gc(struct server *srv, bool all)
+{
+	char *dir = pid_dir(srv);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char sess[64];
+		int port;
+		if (sscanf(e->d_name, "%63[^.].%d.pid", sess, &port) != 2)
+			continue;
+		char *ref = xasprintf("OpaqueRef:%s", sess);
+		bool live = false;
+		if (!all) {
+			db_rdlock(srv->db);
+			live = db_lookup_cls(srv->db, SC_C_session, ref) != NULL;
+			db_unlock(srv->db);
+		}
+		free(ref);
+		char *path = xasprintf("%s/%s", dir, e->d_name);
+		FILE *f = fopen(path, "r");
+		int pid = 0;
+		if (f) {
+			if (fscanf(f, "%d", &pid) != 1)
+				pid = 0;
+			fclose(f);
+		}
+		bool running = pid > 0 && is_qemu_nbd((pid_t)pid);
+		if (!running || !live || all) {
+			if (running) {
+				kill((pid_t)pid, SIGTERM);
+				log_info("nbd: export on port %d ended with its session", port);
+			}
+			unlink(path);
+		}
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
 }
 
 void api_vdi_nbd_init(void)

@@ -311,8 +311,10 @@ int main(int argc, char **argv)
 	while (!stop_requested && !(restarting = restart_due())) {
 		sleep(1);
 		session_gc(&srv); /* cheap: one pass over the session index */
-		if (++ticks % 10 == 0)
+		if (++ticks % 10 == 0) {
 			task_gc(&srv);
+			vdi_nbd_gc(&srv, false);
+		}
 	}
 	log_info(restarting ? "restarting (host.restart_agent)" : "stopping");
 	rc = 0;
@@ -328,6 +330,8 @@ out:;
 		http_stop(hs);
 	storage_coalesce_stop();
 	vm_guest_stop();
+	if (srv.db)
+		vdi_nbd_gc(&srv, true); /* the sessions they serve end with the daemon */
 	workq_free(srv.wq);
 	if (srv.db && srv.backend && srv.backend->fini)
 		srv.backend->fini(&srv); /* VMs run on; the next xenond adopts them */

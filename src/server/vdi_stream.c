@@ -12,6 +12,7 @@
 #include "../api/storage.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../sm/imgmap.h"
 #include "../sm/stream.h"
 
 #include <errno.h>
@@ -59,19 +60,38 @@ static int mark_vdi(struct route_req *rr, const char *id, bool writable, struct 
 	return 0;
 }
 
-static int image_open(struct route_req *rr, const char *id, bool writable, bool fresh, struct vdi_image *out);
+enum fresh { NOT_FRESH, FRESH, FRESH_IF_EMPTY };
+static int image_open(struct route_req *rr, const char *id, bool writable, enum fresh fresh,
+		      struct vdi_image *out);
 
 int vdi_image_open(struct route_req *rr, const char *id, bool writable, struct vdi_image *out)
 {
-	return image_open(rr, id, writable, false, out);
+	return image_open(rr, id, writable, NOT_FRESH, out);
 }
 
 int vdi_image_open_new(struct route_req *rr, const char *id, struct vdi_image *out)
 {
-	return image_open(rr, id, true, true, out);
+	return image_open(rr, id, true, FRESH, out);
 }
 
-static int image_open(struct route_req *rr, const char *id, bool writable, bool fresh, struct vdi_image *out)
+int vdi_image_open_in_order(struct route_req *rr, const char *id, struct vdi_image *out)
+{
+	return image_open(rr, id, true, FRESH_IF_EMPTY, out);
+}
+
+/* Whether the local image at path holds nothing: one image, no data. */
+static bool image_empty(const char *path)
+{
+	struct imgmap *m = imgmap_open(path, "qcow2");
+	bool empty = m && m->nfds == 1;
+	for (size_t i = 0; empty && i < m->n; i++)
+		empty = !m->ext[i].data;
+	imgmap_free(m);
+	return empty;
+}
+
+static int image_open(struct route_req *rr, const char *id, bool writable, enum fresh fresh,
+		      struct vdi_image *out)
 {
 	memset(out, 0, sizeof *out);
 	sm_vdi_init(&out->v);
@@ -100,9 +120,11 @@ static int image_open(struct route_req *rr, const char *id, bool writable, bool 
 	if (out->sr.drv->vdi_attach(&out->sr, &out->v, writable, &out->att, &rr->err) < 0)
 		return -1;
 	out->attached = true;
-	/* a VDI made for this import, in a local file: written directly */
-	bool direct = fresh && !out->sr.thick && out->att.format && !strcmp(out->att.format, "qcow2") &&
-		      out->att.path[0] == '/';
+	/* a VDI made for this import (or one still empty, for an upload that
+	 * comes in order), in a local file: written directly */
+	bool direct = fresh != NOT_FRESH && !out->sr.thick && out->att.format &&
+		      !strcmp(out->att.format, "qcow2") && out->att.path[0] == '/' &&
+		      (fresh == FRESH || image_empty(out->att.path));
 	out->im = direct ? img_open_fresh(out->att.path, out->v.virtual_size, &rr->err)
 			 : img_open(out->att.path, out->att.format, writable, &rr->err);
 	return out->im ? 0 : -1;
@@ -420,7 +442,12 @@ static int import_begin(struct route_req *rr)
 	}
 	if (im->staged)
 		return stage_open(rr, im, fresh_vdi ? NULL : vdi);
-	if ((im->fresh ? vdi_image_open_new(rr, vdi, &im->vi) : vdi_image_open(rr, vdi, true, &im->vi)) < 0)
+	/* raw uploads come in order: into a new or still empty VDI they are
+	 * written without qemu-nbd */
+	int orc = im->fresh		  ? vdi_image_open_new(rr, vdi, &im->vi)
+		  : !strcmp(fmt, "raw") ? vdi_image_open_in_order(rr, vdi, &im->vi)
+					  : vdi_image_open(rr, vdi, true, &im->vi);
+	if (orc < 0)
 		return -1;
 	if (!strcmp(fmt, "vhd")) {
 		im->vhd = vhd_in_new(vhd_write, rr, rr->has_length ? (int64_t)rr->content_length : -1);

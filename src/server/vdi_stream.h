@@ -30,6 +30,9 @@ int vdi_image_open(struct route_req *rr, const char *id, bool writable, struct v
 /* The same for a VDI just made for an import, whose data comes in order:
  * a local qcow2 is written without qemu-nbd (img_open_fresh). */
 int vdi_image_open_new(struct route_req *rr, const char *id, struct vdi_image *out);
+/* For writes in order into an existing VDI: written directly when its
+ * local qcow2 still holds nothing, through qemu-nbd otherwise. */
+int vdi_image_open_in_order(struct route_req *rr, const char *id, struct vdi_image *out);
 void vdi_image_close(struct vdi_image *vi);
 /* The SR an import goes to: sr_id or sr_uuid (ref or uuid), else the
  * pool's default SR. */

@@ -136,6 +136,26 @@ struct qmp *qemu_vm_qmp(struct qvm *v)
 	return v->qmp;
 }
 
+struct qvm *qemu_claim_qmp(const char *uuid, struct qmp **q, struct xerr *err)
+{
+	struct qvm *v = claim(uuid);
+	if (!v) {
+		xerr_internal(err, "VM %s has no QEMU", uuid);
+		return NULL;
+	}
+	if (!(*q = v->qmp)) {
+		release(v);
+		xerr_internal(err, "VM %s: no monitor connection to its QEMU", uuid);
+		return NULL;
+	}
+	return v;
+}
+
+int64_t qemu_now_ms(void)
+{
+	return now_ms();
+}
+
 pid_t qemu_vm_pid(struct qvm *v)
 {
 	return v->pid;

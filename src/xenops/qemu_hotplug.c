@@ -19,22 +19,6 @@
 #define UNPLUG_WAIT_MS 20000
 #define UNPLUG_FORCE_WAIT_MS 3000
 
-/* The VM's QEMU and its monitor, claimed; NULL (err set) when it has none. */
-static struct qvm *monitor_of(const char *uuid, struct qmp **q, struct xerr *err)
-{
-	struct qvm *v = qemu_claim(uuid);
-	if (!v) {
-		xerr_internal(err, "VM %s has no QEMU on this host", uuid);
-		return NULL;
-	}
-	if (!(*q = qemu_vm_qmp(v))) {
-		xerr_internal(err, "VM %s: no monitor connection to its QEMU", uuid);
-		qemu_release(v);
-		return NULL;
-	}
-	return v;
-}
-
 /* Whether QEMU has a device with this id. */
 static bool device_exists(struct qmp *q, const char *id)
 {
@@ -100,7 +84,7 @@ int qemu_disk_plug(struct server *srv, const char *uuid, const struct vm_disk *d
 	if (!d->path || d->is_cdrom)
 		return xerr_internal(err, "VM %s: only disks with an image are hot-plugged", uuid);
 	struct qmp *q;
-	struct qvm *v = monitor_of(uuid, &q, err);
+	struct qvm *v = qemu_claim_qmp(uuid, &q, err);
 	if (!v)
 		return -1;
 	char id[24], node[40], file[48];
@@ -144,19 +128,12 @@ out:
 	return r;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int qemu_disk_unplug(struct server *srv, const char *uuid, int position, bool force, const char *vbd_ref,
 		     struct xerr *err)
 {
 	(void)srv;
 	struct qmp *q;
-	struct qvm *v = monitor_of(uuid, &q, err);
+	struct qvm *v = qemu_claim_qmp(uuid, &q, err);
 	if (!v)
 		return -1;
 	char id[24];
@@ -166,9 +143,9 @@ int qemu_disk_unplug(struct server *srv, const char *uuid, int position, bool fo
 		r = 0; /* already gone (a guest that ejected it): only the nodes are left */
 	} else if (qmp_exec(q, "device_del", json_pack("{ss}", "id", id), NULL, DISK_QMP_TIMEOUT_MS, err) == 0) {
 		/* the guest lets the device go in its own time */
-		int64_t until = mono_ms() + (force ? UNPLUG_FORCE_WAIT_MS : UNPLUG_WAIT_MS);
+		int64_t until = qemu_now_ms() + (force ? UNPLUG_FORCE_WAIT_MS : UNPLUG_WAIT_MS);
 		struct timespec nap = {0, 50 * 1000000};
-		while (device_exists(q, id) && mono_ms() < until)
+		while (device_exists(q, id) && qemu_now_ms() < until)
 			nanosleep(&nap, NULL);
 		if (device_exists(q, id))
 			xerr_set(err, "DEVICE_DETACH_TIMEOUT", "VBD", vbd_ref, NULL);
@@ -187,7 +164,7 @@ int qemu_cd_change(struct server *srv, const char *uuid, const struct vm_disk *d
 {
 	(void)srv;
 	struct qmp *q;
-	struct qvm *v = monitor_of(uuid, &q, err);
+	struct qvm *v = qemu_claim_qmp(uuid, &q, err);
 	if (!v)
 		return -1;
 	char id[24];

@@ -172,35 +172,12 @@ void qemu_nics_sweep(struct server *srv, const char *const *uuids, const int64_t
 
 /* ---- hot-plug ---- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct qvm *claim_live(const struct vm_spec *vm, struct qmp **q, struct xerr *err)
-{
-	struct qvm *v = qemu_claim(vm->uuid);
-	if (!v) {
-		xerr_internal(err, "VM %s has no QEMU", vm->uuid);
-		return NULL;
-	}
-	*q = qemu_vm_qmp(v);
-	if (!*q) {
-		qemu_release(v);
-		xerr_internal(err, "VM %s: no monitor connection to its QEMU", vm->uuid);
-		return NULL;
-	}
-	return v;
-}
-
 int qemu_vif_plug(struct server *srv, const struct vm_spec *vm, const struct vm_nic *nic,
 		  struct xerr *err)
 {
 	(void)srv;
 	struct qmp *q;
-	struct qvm *v = claim_live(vm, &q, err);
+	struct qvm *v = qemu_claim_qmp(vm->uuid, &q, err);
 	if (!v)
 		return -1;
 	char tap[NET_IFNAMSIZ], id[32], nid[32];
@@ -266,7 +243,7 @@ int qemu_vif_unplug(struct server *srv, const struct vm_spec *vm, int device, bo
 {
 	(void)srv;
 	struct qmp *q;
-	struct qvm *v = claim_live(vm, &q, err);
+	struct qvm *v = qemu_claim_qmp(vm->uuid, &q, err);
 	if (!v)
 		return -1;
 	char tap[NET_IFNAMSIZ], id[32], nid[32];
@@ -279,8 +256,8 @@ int qemu_vif_unplug(struct server *srv, const struct vm_spec *vm, int device, bo
 		if (qmp_exec(q, "device_del", json_pack("{ss}", "id", nid), NULL, QMP_TIMEOUT_MS, &e) < 0)
 			log_warn("qemu %s: device_del %s: %s", vm->uuid, nid, e.nparams ? e.params[0] : e.code);
 		xerr_clear(&e);
-		int64_t until = now_ms() + (force ? UNPLUG_FORCE_WAIT_MS : UNPLUG_WAIT_MS);
-		while (device_present(q, nid) && now_ms() < until)
+		int64_t until = qemu_now_ms() + (force ? UNPLUG_FORCE_WAIT_MS : UNPLUG_WAIT_MS);
+		while (device_present(q, nid) && qemu_now_ms() < until)
 			usleep(100 * 1000);
 		if (!force && device_present(q, nid)) {
 			qemu_release(v);

@@ -28,30 +28,6 @@ static void sleep_ms(int ms)
 	nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L}, NULL);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The VM's QEMU and its monitor, claimed; NULL with err set otherwise. */
-static struct qvm *claim_qmp(const struct vm_spec *vm, struct qmp **q, struct xerr *err)
-{
-	struct qvm *v = qemu_claim(vm->uuid);
-	if (!v) {
-		xerr_internal(err, "VM %s has no QEMU", vm->uuid);
-		return NULL;
-	}
-	*q = qemu_vm_qmp(v);
-	if (!*q) {
-		qemu_release(v);
-		xerr_internal(err, "VM %s: no monitor connection to its QEMU", vm->uuid);
-		return NULL;
-	}
-	return v;
-}
-
 static int64_t balloon_actual(struct qmp *q, struct xerr *err)
 {
 	json_t *r = NULL;
@@ -67,7 +43,7 @@ int qemu_set_memory_target(struct server *srv, const struct vm_spec *vm, int64_t
 {
 	(void)srv;
 	struct qmp *q;
-	struct qvm *v = claim_qmp(vm, &q, err);
+	struct qvm *v = qemu_claim_qmp(vm->uuid, &q, err);
 	if (!v)
 		return -1;
 	int rc = qmp_exec(q, "balloon", json_pack("{sI}", "value", (json_int_t)target), NULL,
@@ -78,13 +54,13 @@ int qemu_set_memory_target(struct server *srv, const struct vm_spec *vm, int64_t
 	 * has; a paused guest cannot move, and a guest without a balloon
 	 * driver never does: then the last value read stands */
 	bool running = qemu_vm_running(v);
-	for (int64_t until = mono_ms() + BALLOON_WAIT_MS; rc == 0;) {
+	for (int64_t until = qemu_now_ms() + BALLOON_WAIT_MS; rc == 0;) {
 		a = balloon_actual(q, err);
 		if (a < 0) {
 			rc = -1;
 			break;
 		}
-		if (llabs(a - target) <= BALLOON_TOLERANCE || !running || mono_ms() > until)
+		if (llabs(a - target) <= BALLOON_TOLERANCE || !running || qemu_now_ms() > until)
 			break;
 		sleep_ms(200);
 	}
@@ -251,8 +227,8 @@ static int unplug(struct qmp *q, const struct vm_spec *vm, int64_t want, int64_t
 		/* device_del takes a QOM path as well as an id: vCPUs of the
 		 * command line have no id */
 		int rc = qmp_exec(q, "device_del", json_pack("{ss}", "id", qom), NULL, RES_QMP_TIMEOUT_MS, err);
-		int64_t before = have, until = mono_ms() + UNPLUG_WAIT_MS;
-		while (rc == 0 && have == before && mono_ms() < until) {
+		int64_t before = have, until = qemu_now_ms() + UNPLUG_WAIT_MS;
+		while (rc == 0 && have == before && qemu_now_ms() < until) {
 			sleep_ms(200);
 			rc = cpus_present(q, &have, NULL, err);
 		}
@@ -270,7 +246,7 @@ int qemu_set_vcpus(struct server *srv, const struct vm_spec *vm, int64_t n, int6
 		   struct xerr *err)
 {
 	struct qmp *q;
-	struct qvm *v = claim_qmp(vm, &q, err);
+	struct qvm *v = qemu_claim_qmp(vm->uuid, &q, err);
 	if (!v)
 		return -1;
 	int64_t have = 0;
@@ -329,7 +305,7 @@ int qemu_set_vcpu_params(struct server *srv, const struct vm_spec *vm, const xv 
 		log_warn("qemu %s: VCPUs_params:%s%s%s not understood: ignored", vm->uuid,
 			 p.bad_weight ? " weight" : "", p.bad_cap ? " cap" : "", p.bad_mask ? " mask" : "");
 	struct qmp *q;
-	struct qvm *v = claim_qmp(vm, &q, err);
+	struct qvm *v = qemu_claim_qmp(vm->uuid, &q, err);
 	if (!v) {
 		xv_free(applied);
 		return -1;

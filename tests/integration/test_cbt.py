@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -214,6 +215,24 @@ class NbdTest(unittest.TestCase):
             r = subprocess.run(["qemu-img", "convert", "--image-opts", base, "-O", "raw", got],
                                capture_output=True, text=True)
             self.assertNotEqual(r.returncode, 0)
+            # an export nobody finished with ends with the session that asked
+            with open(self.x.pwfile) as f:
+                pw = [l.strip() for l in f if l.strip()][-1]
+            other = self.x.call("session.login_with_password", "root", pw, "1.0", "test_cbt")
+            j = self.x.call("VDI.get_nbd_info", other, vdi)[0]
+            self.assertTrue(j["exportname"].endswith(other))
+
+            def export_alive(port):
+                r = subprocess.run(["pgrep", "-f", "qemu-nbd --fork -r -b %s -p %d " % (j["address"], port)],
+                                   capture_output=True)
+                return r.returncode == 0
+            self.assertTrue(export_alive(j["port"]))
+            self.x.call("session.logout", other)
+            deadline = time.monotonic() + 30
+            while export_alive(j["port"]) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            self.assertFalse(export_alive(j["port"]), "the export outlived its session")
+            self.assertTrue(export_alive(i["port"]), "another session's export went too")
             i = self.api("VDI.get_nbd_info", vdi)[0]
             base = "driver=nbd,server.type=inet,server.host=%s,server.port=%d,export=%s" % (
                 i["address"], i["port"], i["exportname"])
