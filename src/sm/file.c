@@ -15,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXT ".qcow2"
+#define STALE_IMPORT_S 3600
 #define SECTOR 512
 
 static const char *const path_keys[] = {"path", "location", NULL};
@@ -232,6 +234,33 @@ static int scan_locked(struct sm_sr *sr, struct sm_vdi_list *out, struct xerr *e
 	return 0;
 }
 
+/* Removes the <uuid>.qcow2.import files of imports a daemon crash cut
+ * short (an import in progress writes its file all along, so one
+ * untouched for an hour is nobody's). Local SRs only: only they are
+ * written directly. */
+static void drop_stale_imports(struct sm_sr *sr)
+{
+	if (sr->path[0] != '/')
+		return;
+	char **names;
+	size_t n;
+	if (sm_fs_of(sr)->list(sr, sr->path, &names, &n) < 0)
+		return;
+	time_t now = time(NULL);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+		if (len < 7 || strcmp(names[i] + len - 7, ".import"))
+			continue;
+		char *path = sm_path(sr, names[i], NULL);
+		struct stat st;
+		if (path && lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > STALE_IMPORT_S &&
+		    unlink(path) == 0)
+			log_info("sm file: removed %s, an import that never finished", path);
+		free(path);
+	}
+	sm_fs_names_free(names, n);
+}
+
 int sm_file_sr_scan(struct sm_sr *sr, struct sm_vdi_list *out, struct xerr *err)
 {
 	if (sm_file_sr_attach(sr, err) < 0)
@@ -239,6 +268,8 @@ int sm_file_sr_scan(struct sm_sr *sr, struct sm_vdi_list *out, struct xerr *err)
 	sm_lock();
 	int rc = scan_locked(sr, out, err);
 	sm_unlock();
+	if (rc == 0)
+		drop_stale_imports(sr);
 	return rc;
 }
 

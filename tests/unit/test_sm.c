@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/mem.h"
@@ -710,6 +711,31 @@ static void test_space(void **state)
 	sm_vdi_free(&t);
 }
 
+/* A scan removes what an import cut short left an hour ago, not what one
+ * is writing now. */
+static void test_scan_drops_stale_imports(void **state)
+{
+	struct fx *f = *state;
+	char *stale = xasprintf("%s/sr/%s.qcow2.import", f->dir, "11111111-2222-3333-4444-555555555555");
+	char *fresh = xasprintf("%s/sr/%s.qcow2.import", f->dir, "66666666-7777-8888-9999-000000000000");
+	for (int i = 0; i < 2; i++) {
+		FILE *fp = fopen(i ? fresh : stale, "w");
+		assert_non_null(fp);
+		fputs("partial", fp);
+		fclose(fp);
+	}
+	struct timespec old[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+	assert_int_equal(utimensat(AT_FDCWD, stale, old, 0), 0);
+	struct sm_vdi_list l = {0};
+	struct xerr e = XERR_INIT;
+	assert_int_equal(f->sr.drv->sr_scan(&f->sr, &l, &e), 0);
+	sm_vdi_list_free(&l);
+	assert_int_equal(access(stale, F_OK), -1);
+	assert_int_equal(access(fresh, F_OK), 0);
+	free(stale);
+	free(fresh);
+}
+
 /* Chains are bounded as XenServer bounds VHD chains: the snapshot that
  * would go past SM_MAX_CHAIN fails with 109 and changes nothing. */
 static void test_chain_bounded(void **state)
@@ -1049,6 +1075,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_drops_stale_imports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qcow2_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_undo, setup, teardown),
