@@ -156,19 +156,11 @@ static int pick_device(struct db *db, struct db_obj *vm, const char *userdevice,
 static int vbd_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	const xv *rec = xv_arr_get(args, 0);
-	const struct sc_class *c = &sc_classes[SC_C_VBD];
 	xv vals[NCREATE];
-	size_t nv = 0;
 	int rc = -1;
-	for (; nv < NCREATE; nv++) {
-		const struct sc_field *f = &c->fields[create_fields[nv]];
-		const xv *given = xv_map_get(rec, f->name);
-		vals[nv] = given ? xv_copy(given) : xv_copy(sc_field_default(SC_C_VBD, create_fields[nv]));
-		if (sc_coerce(f->type, f->name, &vals[nv], err) < 0) {
-			nv++;
-			goto out;
-		}
-	}
+	if (generic_create_fields(SC_C_VBD, rec, create_fields, NCREATE, vals, err) < 0)
+		return -1;
+	size_t nv = NCREATE;
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, &vals[I_VM], err);
 	bool empty = vals[I_EMPTY].kind == XV_BOOL && vals[I_EMPTY].u.b;

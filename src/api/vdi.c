@@ -19,22 +19,6 @@ static const int create_fields[] = {
 };
 #define NCREATE (sizeof create_fields / sizeof create_fields[0])
 
-static int take_fields(const xv *rec, xv vals[NCREATE], struct xerr *err)
-{
-	const struct sc_class *c = &sc_classes[SC_C_VDI];
-	for (size_t i = 0; i < NCREATE; i++) {
-		const struct sc_field *f = &c->fields[create_fields[i]];
-		const xv *given = xv_map_get(rec, f->name);
-		vals[i] = given ? xv_copy(given) : xv_copy(sc_field_default(SC_C_VDI, create_fields[i]));
-		if (sc_coerce(f->type, f->name, &vals[i], err) < 0) {
-			for (size_t j = 0; j <= i; j++)
-				xv_free(&vals[j]);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 static int vdi_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	return storage_vdi_create(ctx, xv_arr_get(args, 0), result, err);
@@ -43,7 +27,7 @@ static int vdi_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 int storage_vdi_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err)
 {
 	xv vals[NCREATE];
-	if (take_fields(rec, vals, err) < 0)
+	if (generic_create_fields(SC_C_VDI, rec, create_fields, NCREATE, vals, err) < 0)
 		return -1;
 	const char *sr_ref = xv_as_str(&vals[2]);
 	struct sm_sr sr;

@@ -152,19 +152,11 @@ enum { I_DEVICE, I_NETWORK, I_VM, I_MAC, I_MTU, I_OTHER, I_ATTACHED };
 static int vif_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	const xv *rec = xv_arr_get(args, 0);
-	const struct sc_class *c = &sc_classes[SC_C_VIF];
 	xv vals[NCREATE];
-	size_t nv = 0;
 	int rc = -1;
-	for (; nv < NCREATE; nv++) {
-		const struct sc_field *f = &c->fields[create_fields[nv]];
-		const xv *given = xv_map_get(rec, f->name);
-		vals[nv] = given ? xv_copy(given) : xv_copy(sc_field_default(SC_C_VIF, create_fields[nv]));
-		if (sc_coerce(f->type, f->name, &vals[nv], err) < 0) {
-			nv++;
-			goto out;
-		}
-	}
+	if (generic_create_fields(SC_C_VIF, rec, create_fields, NCREATE, vals, err) < 0)
+		return -1;
+	size_t nv = NCREATE;
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, &vals[I_VM], err);
 	struct db_obj *net = vm ? generic_lookup(ctx, SC_C_network, &vals[I_NETWORK], err) : NULL;

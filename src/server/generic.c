@@ -24,6 +24,22 @@ struct db_obj *generic_lookup(struct rpc_ctx *ctx, int cls, const xv *ref, struc
 	return o;
 }
 
+int generic_create_fields(int cls, const xv *rec, const int *fields, size_t n, xv *vals, struct xerr *err)
+{
+	const struct sc_class *c = &sc_classes[cls];
+	for (size_t i = 0; i < n; i++) {
+		const struct sc_field *f = &c->fields[fields[i]];
+		const xv *given = xv_map_get(rec, f->name);
+		vals[i] = given ? xv_copy(given) : xv_copy(sc_field_default(cls, fields[i]));
+		if (sc_coerce(f->type, f->name, &vals[i], err) < 0) {
+			for (size_t j = 0; j <= i; j++)
+				xv_free(&vals[j]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static const xv *arg(xv *args, size_t i) { return xv_arr_get(args, i); }
 
 /* ---- records written straight from the store ----

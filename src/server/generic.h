@@ -13,5 +13,9 @@ rpc_handler generic_handler(int cls, const struct sc_message *m);
  * ref, or NULL with HANDLE_INVALID. Hold the read or write lock. */
 struct db_obj *generic_lookup(struct rpc_ctx *ctx, int cls, const xv *ref, struct xerr *err);
 int handle_invalid(struct xerr *err, int cls, const char *ref);
+/* The n fields of a create call's record: each as given, else the
+ * schema's default, coerced to its type. -1 (nothing left to free) on a
+ * value of the wrong type. */
+int generic_create_fields(int cls, const xv *rec, const int *fields, size_t n, xv *vals, struct xerr *err);
 
 #endif
