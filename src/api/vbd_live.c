@@ -144,11 +144,5 @@ int vbd_live_run(struct rpc_ctx *ctx, const char *vbd_ref, const char *token, en
 		if (vdi)
 			storage_vdi_update_allowed(t, vdi);
 	}
-	struct xerr e = XERR_INIT;
-	if (db_commit(t, &e) < 0 && rc == 0) {
-		xerr_move(err, &e);
-		rc = -1;
-	}
-	xerr_clear(&e);
-	return rc;
+	return db_commit_outcome(t, rc, err);
 }

@@ -337,7 +337,6 @@ static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, str
 		r = b->vif_unplug(srv, &spec, nic.device, force, err);
 	vm_spec_free(&spec);
 
-	struct xerr e2 = XERR_INIT;
 	t = db_begin(ctx->db);
 	vif = db_lookup_cls(ctx->db, SC_C_VIF, vif_ref);
 	if (vif) {
@@ -348,12 +347,7 @@ static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, str
 		xv_map_del(db_edit(t, vif, SC_F_VIF__current_operations), token);
 		vif_update_allowed(t, vif);
 	}
-	if (db_commit(t, &e2) < 0 && r == 0) {
-		xerr_move(err, &e2);
-		return -1;
-	}
-	xerr_clear(&e2);
-	return r;
+	return db_commit_outcome(t, r, err);
 }
 
 static int vif_plug(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)

@@ -463,7 +463,6 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 	bool gone = r < 0 && (l == L_CLEAN_REBOOT || l == L_HARD_REBOOT) && srv->backend->active &&
 		    !srv->backend->active(srv, spec.uuid);
 
-	struct xerr e2 = XERR_INIT;
 	t = db_begin(db);
 	vm = db_lookup_cls(db, SC_C_VM, ref);
 	if (vm) {
@@ -479,12 +478,7 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 	vm_build_free(build);
 	xv_free(&vcpu_params);
 	xv_free(&vcpu_applied);
-	if (db_commit(t, &e2) < 0 && r == 0) {
-		xerr_move(err, &e2);
-		return -1;
-	}
-	xerr_clear(&e2);
-	return r;
+	return db_commit_outcome(t, r, err);
 }
 
 static int lifecycle(struct rpc_ctx *ctx, xv *args, enum lifecycle l, bool paused, struct xerr *err)

@@ -161,13 +161,7 @@ static int dynamic_range(struct rpc_ctx *ctx, xv *args, int which, struct xerr *
 		}
 		vm_op_end(t, vm, token);
 	}
-	struct xerr e2 = XERR_INIT;
-	if (db_commit(t, &e2) < 0 && r == 0) {
-		xerr_move(err, &e2);
-		return -1;
-	}
-	xerr_clear(&e2);
-	return r;
+	return db_commit_outcome(t, r, err);
 }
 
 static int set_memory_dynamic_range(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
@@ -393,13 +387,7 @@ static int vcpu_live(struct rpc_ctx *ctx, xv *args, const struct vcpu_live *req,
 	}
 	xv_free(&params);
 	xv_free(&applied);
-	struct xerr e2 = XERR_INIT;
-	if (db_commit(t, &e2) < 0 && r == 0) {
-		xerr_move(err, &e2);
-		return -1;
-	}
-	xerr_clear(&e2);
-	return r;
+	return db_commit_outcome(t, r, err);
 }
 
 static int set_VCPUs_number_live(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)

@@ -524,6 +524,17 @@ static void txn_free(struct db_txn *t)
 	free(t);
 }
 
+int db_commit_outcome(struct db_txn *t, int rc, struct xerr *err)
+{
+	struct xerr e = XERR_INIT;
+	if (db_commit(t, &e) < 0 && rc == 0) {
+		xerr_move(err, &e);
+		rc = -1;
+	}
+	xerr_clear(&e);
+	return rc;
+}
+
 void db_abort(struct db_txn *t)
 {
 	struct db *db = t->db;

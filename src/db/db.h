@@ -117,6 +117,10 @@ void db_touch(struct db_txn *t, struct db_obj *o);
  * releases the lock. On a log failure the transaction is rolled back. */
 int db_commit(struct db_txn *t, struct xerr *err);
 void db_abort(struct db_txn *t);
+/* Commits the transaction that records how an operation went: rc when
+ * the commit succeeds or rc already says failure (its error stays in err),
+ * else -1 with the commit's error. */
+int db_commit_outcome(struct db_txn *t, int rc, struct xerr *err);
 struct db *db_txn_db(struct db_txn *t);
 
 /* ---- events ---- */
