@@ -10,6 +10,9 @@
 #include "../base/strbuf.h"
 #include "../wire/wire.h"
 
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +246,65 @@ static MHD_RESULT_T worked(struct route_req *rr)
 	return ret;
 }
 
+/* Writes straight onto the connection, past libmicrohttpd, which can only
+ * answer once a body has fully arrived. Runs on the connection's MHD
+ * thread inside its callback, so nothing else touches the socket or the
+ * TLS session meanwhile; the socket is non-blocking. */
+static int write_direct(struct route_req *rr, const char *p, size_t n)
+{
+	const union MHD_ConnectionInfo *fdi =
+		MHD_get_connection_info(rr->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *tls =
+		MHD_get_connection_info(rr->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (!fdi)
+		return -1;
+	gnutls_session_t ts = tls ? (gnutls_session_t)tls->tls_session : NULL;
+	while (n) {
+		ssize_t w = ts ? gnutls_record_send(ts, p, n) : send(fdi->connect_fd, p, n, MSG_NOSIGNAL);
+		bool again = ts ? (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED)
+				: (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+		if (again) {
+			struct pollfd pfd = {.fd = fdi->connect_fd, .events = POLLOUT};
+			if (poll(&pfd, 1, 30000) <= 0)
+				return -1;
+			continue;
+		}
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static bool unknown_length(const struct route_req *rr)
+{
+	return rr->has_length && rr->content_length >= ROUTE_UNKNOWN_LENGTH;
+}
+
+static bool expects_continue(struct route_req *rr)
+{
+	const char *e = MHD_lookup_connection_value(rr->conn, MHD_HEADER_KIND, "Expect");
+	return e && !strcasecmp(e, "100-continue");
+}
+
+/* An upload of unknown length (Xen Orchestra announces 1 PiB and waits for
+ * the answer's headers before it closes its side after the data) is
+ * answered as xapi answers every import: 200 and the task before the
+ * body, no keep-alive; the verdict is in the task alone. */
+static int answer_up_front(struct route_req *rr)
+{
+	char head[256 + REF_STRLEN];
+	int n = snprintf(head, sizeof head,
+			 "HTTP/1.1 200 OK\r\nConnection: close\r\ntask-id: %s\r\n"
+			 "Content-Type: application/octet-stream\r\n\r\n",
+			 rr->task);
+	if (write_direct(rr, head, (size_t)n) < 0)
+		return xerr_set(&rr->err, "VDI_IO_ERROR", "cannot answer the client", NULL);
+	rr->answered = true;
+	return 0;
+}
+
 static MHD_RESULT_T start(struct route_req *rr)
 {
 	rr->started = true;
@@ -265,6 +327,20 @@ static MHD_RESULT_T start(struct route_req *rr)
 	}
 	if (!strcmp(rr->rt->method, "GET"))
 		return off_thread(rr, W_BEGIN);
+	/* Xen Orchestra probes an upload of unknown length with an empty
+	 * body announcing 1 PiB, and needs the answer before any data; the
+	 * handler begins with the first data, so the probe takes nothing (a
+	 * VDI's busy mark) that its real upload, right behind, would find
+	 * taken. A client that expects "100 Continue" is answered after MHD
+	 * sent it, at the first data, or the 100 would land in our body. */
+	if (unknown_length(rr)) {
+		rr->begin_deferred = true;
+		if (!expects_continue(rr) && answer_up_front(rr) < 0) {
+			settle(rr, false);
+			return MHD_NO;
+		}
+		return MHD_YES;
+	}
 	if (rr->rt->begin(rr) < 0) {
 		settle(rr, false);
 		return fail_reply(rr);
@@ -311,11 +387,23 @@ MHD_RESULT_T route_step(struct route_req *rr, const char *upload_data, size_t *u
 		size_t n = *upload_size;
 		*upload_size = 0;
 		rr->received += n;
+		if (rr->begin_deferred && !rr->failed) {
+			rr->begin_deferred = false;
+			if ((!rr->answered && answer_up_front(rr) < 0) || rr->rt->begin(rr) < 0) {
+				rr->failed = true;
+				settle(rr, false);
+				return MHD_NO; /* answered: the task has the verdict */
+			}
+		}
 		if (!rr->failed && rr->rt->data && rr->rt->data(rr, upload_data, n) < 0) {
 			/* the task fails (and the work is undone) now; the rest of
-			 * the body is read and dropped so the client gets the answer */
+			 * the body is read and dropped so the client gets the answer,
+			 * unless it has its answer already: then the connection
+			 * closes and its sender stops */
 			rr->failed = true;
 			settle(rr, false);
+			if (rr->answered)
+				return MHD_NO;
 		}
 		if (rr->received < rr->content_length && peer_closed(rr)) {
 			hung_up(rr); /* no-op when already settled */
@@ -326,6 +414,12 @@ MHD_RESULT_T route_step(struct route_req *rr, const char *upload_data, size_t *u
 	/* the whole body is in (or it was a GET whose response is queued) */
 	if (!strcmp(rr->rt->method, "GET"))
 		return MHD_YES;
+	if (rr->answered) { /* a full 1 PiB: the verdict goes to the task only */
+		if (!rr->failed && rr->rt->finish && rr->rt->finish(rr) < 0)
+			rr->failed = true;
+		settle(rr, !rr->failed);
+		return MHD_NO;
+	}
 	if (!rr->failed)
 		return off_thread(rr, W_FINISH);
 	return finished(rr);

@@ -57,6 +57,8 @@ struct route_req {
 	bool temp_session; /* HTTP Basic: logged out at the end */
 	bool started, queued, failed, finished, streaming_done;
 	bool has_length;
+	bool answered;       /* 200 written up front (an upload of unknown length) */
+	bool begin_deferred; /* its handler begins with the first data */
 	uint64_t content_length, received;
 	struct xerr err;
 	xv result; /* the task's result on success (XV_NIL: empty) */

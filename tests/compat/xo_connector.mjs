@@ -5,9 +5,11 @@
 // recording proxy started here, so the wire sequence can be asserted
 // without relying on the server's logs.
 //
-// usage: node xo_connector.mjs URL USER PASSWORD
+// usage: node xo_connector.mjs URL USER PASSWORD [TLS_URL]
 // env:   XENON_EVENT_WAIT_CAP=<s>  the server caps event.from waits at this
 //                                  many seconds (enables the idle-return check)
+// TLS_URL: the same xenond over HTTPS; the uploads of unknown length are
+//          repeated there (Xen Orchestra normally connects over HTTPS)
 // exit:  0 when every check passed, 1 otherwise.
 
 import assert from 'node:assert/strict'
@@ -17,7 +19,7 @@ import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createClient } from 'xen-api'
 
-const [url, user, password] = process.argv.slice(2)
+const [url, user, password, tlsUrl] = process.argv.slice(2)
 if (!url || !user || password === undefined) {
   console.error('usage: node xo_connector.mjs URL USER PASSWORD')
   process.exit(2)
@@ -746,6 +748,64 @@ await check("VM: getResource('/export/', use_compression zstd) → putResource('
   assert.notEqual(vdi, xferVdi)
   assert.equal(sha(await exportRaw(vdi)), diskSum)
 })
+
+// Streams of unknown length: xen-api announces 1 PiB, waits for the
+// answer's headers while it sends, and closes after the data; xapi (and
+// xenond) answer 200 before the body and put the verdict in the task.
+const lengthless = buf => {
+  const pieces = []
+  for (let i = 0; i < buf.length; i += 1 << 20) pieces.push(buf.subarray(i, i + (1 << 20)))
+  return Readable.from(pieces) // no .length: putResource's "missing length" path
+}
+const within = (ms, p, what) =>
+  Promise.race([p, sleep(ms).then(() => { throw new Error(`${what}: no answer within ${ms / 1e3} s`) })])
+let plainXva
+for (const [scheme, client] of [['http', xfer], ['https', tlsUrl && createClient({ url: tlsUrl, auth: { user, password }, allowUnauthorized: true, callTimeout: 60e3 })]]) {
+  if (!client) continue
+  await check(`${scheme}: putResource(raw stream without length, '/import_raw_vdi/') → the task succeeds, same content`, async () => {
+    if (client !== xfer) await client.connect()
+    const vdi = await newVdi(`xo-xfer-nolength-${scheme}`)
+    await within(30e3, client.putResource(lengthless(disk), '/import_raw_vdi/', { query: { format: 'raw', vdi }, task: true }), 'putResource')
+    assert.equal(sha(await exportRaw(vdi)), diskSum)
+  })
+  await check(`${scheme}: putResource(XVA stream without length, '/import/') → a new VM, same disk content`, async () => {
+    if (!plainXva) {
+      const response = await xfer.getResource('/export/', { query: { ref: xferVm }, task: true })
+      plainXva = await readAll(response)
+      await response.task
+    }
+    const srRef = await xfer.call('VDI.get_SR', xferVdi)
+    const result = await within(30e3, client.putResource(lengthless(plainXva), '/import/', { query: { sr_id: srRef }, task: true }), 'putResource')
+    const vmRef = OPAQUE_REF_RE.exec(result)?.[0]
+    assert.ok(vmRef, `no VM ref in the task result ${result}`)
+    made.vms.push(vmRef)
+    const vbds = await xfer.call('VM.get_VBDs', vmRef)
+    const vdi = await xfer.call('VBD.get_VDI', vbds[0])
+    made.vdis.push(vdi)
+    assert.equal(sha(await exportRaw(vdi)), diskSum)
+  })
+  await check(`${scheme}: a truncated XVA stream without length → putResource rejects, the task fails, nothing is left`, async () => {
+    const vmsBefore = (await xfer.call('VM.get_all')).length
+    const vdisBefore = (await xfer.call('VDI.get_all')).length
+    const task = await client.call('task.create', `xo-truncated-${scheme}`, '')
+    const srRef = await xfer.call('VDI.get_SR', xferVdi)
+    let error
+    try {
+      await within(30e3, client.putResource(lengthless(plainXva.subarray(0, plainXva.length >> 1)), '/import/', { query: { sr_id: srRef }, task }), 'putResource')
+    } catch (e) {
+      error = e
+    }
+    assert.ok(error, 'the import succeeded')
+    assert.doesNotMatch(String(error), /no answer within/)
+    const rec = await client.call('task.get_record', task)
+    assert.equal(rec.status, 'failure')
+    assert.match(rec.error_info[0], /^IMPORT_ERROR/)
+    assert.equal((await xfer.call('VM.get_all')).length, vmsBefore)
+    assert.equal((await xfer.call('VDI.get_all')).length, vdisBefore)
+    await client.call('task.destroy', task)
+    if (client !== xfer) await client.disconnect()
+  })
+}
 
 await check('a failed import rejects putResource; its task fails with IMPORT_ERROR', async () => {
   // xapi would have answered 200 at once and failed only the task; xenond

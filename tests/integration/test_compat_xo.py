@@ -45,7 +45,8 @@ class XoConnector(unittest.TestCase):
         conf = os.path.join(cls.srv.data_dir, "xenond.conf")
         with open(conf, "w") as f:
             f.write("event-wait-cap = %d\n" % EVENT_CAP)
-        cls.srv.extra_args = ["--config", conf]
+        cls.tls_port = harness.free_port()
+        cls.srv.extra_args = ["--config", conf, "--tls-listen", "127.0.0.1:%d" % cls.tls_port]
         cls.srv.start()
 
     @classmethod
@@ -55,7 +56,7 @@ class XoConnector(unittest.TestCase):
     def test_1_xen_api_client(self):
         env = dict(os.environ, XENON_EVENT_WAIT_CAP=str(EVENT_CAP), NODE_NO_WARNINGS="1")
         r = subprocess.run(["node", os.path.join(COMPAT, "xo_connector.mjs"), self.srv.url + "/", "root",
-                            self.srv.password], cwd=COMPAT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            self.srv.password, "https://127.0.0.1:%d/" % self.tls_port], cwd=COMPAT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=400, env=env)
         sys.stderr.write("\n----- xo_connector.mjs -----\n%s\n" % r.stdout)
         self.assertTrue(self.srv.alive(), "xenond died during the run")

@@ -792,13 +792,24 @@ class ExportTest(TransferCase):
             self.assertEqual(r.status // 100, 2, path)
 
     def send_unknown_length(self, path, body, **q):
-        """Xen Orchestra's upload of unknown length: Content-Length 1 PiB,
-        then the data, then the socket closes."""
+        """Xen Orchestra's upload of unknown length: Content-Length 1 PiB;
+        it waits for the answer's headers (xapi answers 200 before the
+        body), sends the data and closes."""
         task = self.api.task.create("Xapi#putResource " + path, "")
         q.update({"session_id": self.srv.session, "task_id": task})
         s = socket.create_connection(("127.0.0.1", self.srv.port))
         s.sendall(("PUT %s?%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
-                   % (path, urllib.parse.urlencode(q), 1 << 50)).encode() + body)
+                   % (path, urllib.parse.urlencode(q), 1 << 50)).encode())
+        s.settimeout(10)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            got = s.recv(4096)
+            self.assertTrue(got, "closed before answering")
+            head += got
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+        self.assertIn(("task-id: %s\r\n" % task).encode(), head)
+        self.assertEqual(self.api.task.get_status(task), "pending")
+        s.sendall(body)
         s.close()  # at once: the close may arrive with the last data
         return self.wait_task(task)
 
