@@ -292,6 +292,20 @@ struct imp {
 	char *tmp; /* ... and the file the upload lands in first */
 	int tfd;
 	int64_t last_progress;
+	struct chunked *ck; /* chunked=true: the chunk reader */
+};
+
+/* xapi's "chunked" raw upload (vhd-tool's protocol): pieces of the disk,
+ * each a 12-byte header (offset u64, length u32, little-endian) and its
+ * data, ended by a header of zeros. Only the disk's data travels, so a
+ * sparse disk costs its allocated bytes. Pieces must come in ascending
+ * order (xapi's sender makes them so); what lies between them reads as
+ * zeros afterwards, as on xapi's pre-zeroed targets. */
+struct chunked {
+	unsigned char hdr[12];
+	size_t hfill;
+	uint64_t left; /* data bytes still due in the current piece */
+	bool ended;
 };
 
 const char *route_staging_dir(const struct sm_sr *sr)
@@ -425,9 +439,15 @@ static int import_begin(struct route_req *rr)
 		fmt = "raw";
 	if (strcmp(fmt, "raw") && !foreign_format(fmt))
 		return xerr_set(&rr->err, "INVALID_VALUE", "format", fmt, NULL);
-	if (route_arg(rr, "chunked"))
-		return xerr_set(&rr->err, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED", NULL);
 	const char *vdi = route_arg(rr, "vdi");
+	if (route_arg_bool(rr, "chunked")) {
+		/* as xapi: raw only; the pieces do not say how large the disk is */
+		if (strcmp(fmt, "raw"))
+			return xerr_set(&rr->err, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED", NULL);
+		if (!vdi || !*vdi)
+			return xerr_set(&rr->err, "IMPORT_ERROR", "a chunked upload needs vdi=", NULL);
+		im->ck = xcalloc(1, sizeof *im->ck);
+	}
 	bool fresh_vdi = !vdi || !*vdi;
 	if (foreign_format(fmt) && (strcmp(fmt, "vhd") || fresh_vdi))
 		im->staged = fmt;
@@ -457,9 +477,84 @@ static int import_begin(struct route_req *rr)
 	return 0;
 }
 
+static int buffer_data(struct route_req *rr, struct imp *im, const char *p, size_t n)
+{
+	while (n) {
+		size_t k = BUFSZ - im->fill < n ? BUFSZ - im->fill : n;
+		memcpy(im->buf + im->fill, p, k);
+		im->fill += k;
+		p += k;
+		n -= k;
+		if (im->fill == BUFSZ && flush_buf(rr, im) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Moves the write position forward to off; the gap reads as zeros. */
+static int skip_to(struct route_req *rr, struct imp *im, int64_t off)
+{
+	if (flush_buf(rr, im) < 0)
+		return -1;
+	if (off < im->off)
+		return xerr_set(&rr->err, "IMPORT_ERROR", "chunks must come in ascending order", NULL);
+	if (off > img_size(im->vi.im))
+		return xerr_set(&rr->err, "IMPORT_ERROR", "the upload is larger than the disk", NULL);
+	if (!im->fresh && off > im->off && img_zero(im->vi.im, (size_t)(off - im->off), im->off, &rr->err) < 0)
+		return -1;
+	im->off = off;
+	return 0;
+}
+
+static int chunked_data(struct route_req *rr, struct imp *im, const char *p, size_t n)
+{
+	struct chunked *ck = im->ck;
+	while (n) {
+		if (ck->ended)
+			return xerr_set(&rr->err, "IMPORT_ERROR", "data after the last chunk", NULL);
+		if (ck->left) {
+			size_t k = ck->left < n ? (size_t)ck->left : n;
+			if (buffer_data(rr, im, p, k) < 0)
+				return -1;
+			ck->left -= k;
+			p += k;
+			n -= k;
+			continue;
+		}
+		size_t k = sizeof ck->hdr - ck->hfill < n ? sizeof ck->hdr - ck->hfill : n;
+		memcpy(ck->hdr + ck->hfill, p, k);
+		ck->hfill += k;
+		p += k;
+		n -= k;
+		if (ck->hfill < sizeof ck->hdr)
+			break;
+		ck->hfill = 0;
+		uint64_t off = 0;
+		uint32_t len = 0;
+		for (int i = 7; i >= 0; i--)
+			off = off << 8 | ck->hdr[i];
+		for (int i = 11; i >= 8; i--)
+			len = len << 8 | ck->hdr[i];
+		if (off == 0 && len == 0) { /* the end: the rest of the disk is zeros too */
+			ck->ended = true;
+			if (skip_to(rr, im, img_size(im->vi.im)) < 0)
+				return -1;
+			continue;
+		}
+		if (off > (uint64_t)img_size(im->vi.im) || len > (uint64_t)img_size(im->vi.im) - off)
+			return xerr_set(&rr->err, "IMPORT_ERROR", "the upload is larger than the disk", NULL);
+		if ((int64_t)off != im->off + (int64_t)im->fill && skip_to(rr, im, (int64_t)off) < 0)
+			return -1;
+		ck->left = len;
+	}
+	return 0;
+}
+
 static int import_data(struct route_req *rr, const char *p, size_t n)
 {
 	struct imp *im = rr->h;
+	if (im->ck)
+		return chunked_data(rr, im, p, n);
 	if (im->vhd)
 		return vhd_in_feed(im->vhd, p, n, &rr->err);
 	if (im->tfd >= 0) {
@@ -472,16 +567,7 @@ static int import_data(struct route_req *rr, const char *p, size_t n)
 		}
 		return 0;
 	}
-	while (n) {
-		size_t k = BUFSZ - im->fill < n ? BUFSZ - im->fill : n;
-		memcpy(im->buf + im->fill, p, k);
-		im->fill += k;
-		p += k;
-		n -= k;
-		if (im->fill == BUFSZ && flush_buf(rr, im) < 0)
-			return -1;
-	}
-	return 0;
+	return buffer_data(rr, im, p, n);
 }
 
 /* A staged upload: checked (foreign.c), then copied into the VDI, which
@@ -515,6 +601,8 @@ static int import_finish(struct route_req *rr)
 		rc = import_staged(rr, im);
 	} else if (im->vhd) {
 		rc = vhd_in_end(im->vhd, &rr->err);
+	} else if (im->ck && !im->ck->ended) {
+		rc = xerr_set(&rr->err, "IMPORT_ERROR_PREMATURE_EOF", NULL);
 	} else {
 		rc = flush_buf(rr, im);
 	}
@@ -534,6 +622,8 @@ static bool import_complete(struct route_req *rr)
 		return false;
 	if (im->tfd >= 0) /* a staged image is checked whole before use */
 		return true;
+	if (im->ck)
+		return im->ck->ended;
 	struct xerr e = XERR_INIT;
 	bool ok = !im->vhd || vhd_in_end(im->vhd, &e) == 0;
 	xerr_clear(&e);
@@ -573,6 +663,7 @@ static void import_free(struct route_req *rr)
 	}
 	img_wbuf_free(im->buf);
 	vhd_in_free(im->vhd);
+	free(im->ck);
 	free(im);
 }
 

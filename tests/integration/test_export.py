@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import io
 import os
+import pty
 import shutil
 import socket
 import struct
@@ -779,6 +780,96 @@ class ExportTest(TransferCase):
         self.assertNotEqual(r.returncode, 0)
         self.api.VDI.destroy(other)
         self.cleanup_vm(vm)
+
+    @unittest.skipUnless(os.path.exists(harness.XE), "xe not built")
+    def test_xe_vdi_import_sparse_file(self):
+        """A raw file with holes goes as chunks of its data (chunked=true);
+        into a VDI that held data, the holes come out as zeros."""
+        tmp = harness._tmpdir("xenon-xe-")
+        path = os.path.join(tmp, "sparse.raw")
+        size = 16 * MiB
+        pieces = [(0, b"\x11" * 5000), (5 * MiB + 512, pattern(MiB, 3)), (size - 4096, b"\x22" * 4096)]
+        with open(path, "wb") as f:
+            f.truncate(size)
+            for off, data in pieces:
+                f.seek(off)
+                f.write(data)
+        want = bytearray(size)
+        for off, data in pieces:
+            want[off:off + len(data)] = data
+        for fill in (None, b"\x5a"):
+            vdi = self.new_vdi(size)
+            if fill:  # not empty before: the import must clear what it does not send
+                st, _, _ = self.request("PUT", "/import_raw_vdi", body=fill * size, vdi=vdi, format="raw")
+                self.assertEqual(st, 200)
+            r = self.xe_bin("vdi-import", "uuid=" + self.api.VDI.get_uuid(vdi), "filename=" + path,
+                            "format=raw")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            st, _, back = self.request("GET", "/export_raw_vdi", vdi=vdi)
+            self.assertEqual(hashlib.sha256(back).hexdigest(), hashlib.sha256(want).hexdigest())
+            self.api.VDI.destroy(vdi)
+        # on a terminal xe shows how far it is
+        vdi = self.new_vdi(size)
+        master, slave = pty.openpty()
+        cmd = [harness.XE, "-s", "127.0.0.1", "-p", str(self.srv.port), "--nossl", "-u", "root",
+               "-pw", self.srv.password, "vdi-import", "uuid=" + self.api.VDI.get_uuid(vdi),
+               "filename=" + path]
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=slave, timeout=120)
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                got = os.read(master, 4096)
+            except OSError:
+                break
+            if not got:
+                break
+            shown += got
+        os.close(master)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(shown.decode(), r"sent \d+ / \d+ MiB \( *\d+%\) \d+ MiB/s")
+        self.api.VDI.destroy(vdi)
+
+    @staticmethod
+    def chunk(off, data):
+        return struct.pack("<QI", off, len(data)) + data
+
+    def test_chunked_raw_import(self):
+        """xapi's chunked raw upload: (offset u64, length u32, data)...,
+        then a header of zeros."""
+        size = 4 * MiB
+        a, b = pattern(MiB, 5)[:300000], b"\x77" * 70000
+        body = self.chunk(4096, a) + self.chunk(3 * MiB + 100, b) + bytes(12)
+        want = bytearray(size)
+        want[4096:4096 + len(a)] = a
+        want[3 * MiB + 100:3 * MiB + 100 + len(b)] = b
+        vdi = self.new_vdi(size)
+        st, _, _ = self.request("PUT", "/import_raw_vdi", body=b"\x33" * size, vdi=vdi, format="raw")
+        self.assertEqual(st, 200)
+        st, _, reply = self.request("PUT", "/import_raw_vdi", body=body, vdi=vdi, chunked="true")
+        self.assertEqual(st, 200, reply)
+        st, _, back = self.request("GET", "/export_raw_vdi", vdi=vdi)
+        self.assertTrue(back == bytes(want), "content differs")
+        # refused: out of order, past the end, cut short, after the end, vhd, no vdi
+        bad = [
+            (self.chunk(MiB, b"x" * 10) + self.chunk(0, b"y" * 10) + bytes(12), "IMPORT_ERROR"),
+            (self.chunk(size - 5, b"z" * 10) + bytes(12), "IMPORT_ERROR"),
+            (self.chunk(0, b"z" * 100)[:50], "IMPORT_ERROR_PREMATURE_EOF"),
+            (self.chunk(0, b"z" * 10) + bytes(12) + b"more", "IMPORT_ERROR"),
+        ]
+        for data, code in bad:
+            task = self.api.task.create("chunked", "")
+            st, _, reply = self.request("PUT", "/import_raw_vdi", body=data, vdi=vdi, chunked="true",
+                                        task_id=task)
+            self.assertEqual(st, 500, reply)
+            rec = self.wait_task(task)
+            self.assertEqual(rec["error_info"][0], code, (data[:40], rec["error_info"]))
+        st, _, reply = self.request("PUT", "/import_raw_vdi", body=body, vdi=vdi, chunked="true",
+                                    format="vhd")
+        self.assertEqual((st, reply.split()[0]), (403, b"IMPORT_ERROR_CANNOT_HANDLE_CHUNKED"))
+        st, _, reply = self.request("PUT", "/import_raw_vdi", body=body, chunked="true", sr_id=self.sr)
+        self.assertEqual((st, reply.split()[0]), (500, b"IMPORT_ERROR"))
+        self.api.VDI.destroy(vdi)
 
     # ---- protocol ----
 
