@@ -619,13 +619,14 @@ class NfsTest(harness.ServerTestCase):
         with open(got, "rb") as a, open(os.path.join(self.smb.share, "smb-tools.iso"), "rb") as b:
             self.assertEqual(a.read(), b.read())
         # the guest writes to its NFS disk
-        self.console(vm, "echo NFS-WROTE-THIS >/tmp/m; dd if=/tmp/m of=/dev/vda bs=512 count=1 "
-                         "conv=sync,fsync 2>/dev/null && echo WROTE-$((40+2))")
+        self.console(vm, "wr() { dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null; }")
+        self.console(vm, "echo NFS-WROTE-THIS >/tmp/m")
+        self.console(vm, "wr && echo WROTE-$((40+2))")
         self.wait_serial(vm, "WROTE-42", 30)
         # a live snapshot: QEMU goes on writing to a new overlay on the export
         snap = self.api.VDI.snapshot(disk, {})
-        self.console(vm, "echo AFTER-SNAPSHOT >/tmp/m; dd if=/tmp/m of=/dev/vda bs=512 count=1 "
-                         "conv=sync,fsync 2>/dev/null && echo WROTE-$((40+3))")
+        self.console(vm, "echo AFTER-SNAPSHOT >/tmp/m")
+        self.console(vm, "wr && echo WROTE-$((40+3))")
         self.wait_serial(vm, "WROTE-43", 30)
         self.api.VM.hard_shutdown(vm)
 

@@ -276,13 +276,14 @@ class QemuTest(harness.ServerTestCase):
         self.wait_serial(vm, "UNPAUSED-42", 15)
         # a live snapshot: what the guest writes afterwards goes to the disk,
         # not into the snapshot
-        self.console(vm, "echo BEFORE-SNAP >/tmp/m; dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync"
-                         " 2>/dev/null; echo WROTE-$((0+1))")
+        dd = "dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null"
+        for line in ("echo BEFORE-SNAP >/tmp/m", dd, "echo WROTE-$((0+1))"):
+            self.console(vm, line)
         self.wait_serial(vm, "WROTE-1", 15)
         snap = self.api.VDI.snapshot(vdi, {})
         self.assertEqual(self.api.VM.get_power_state(vm), "Running")
-        self.console(vm, "echo AFTER-SNAP >/tmp/m; dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync"
-                         " 2>/dev/null; echo WROTE-$((1+1))")
+        for line in ("echo AFTER-SNAP >/tmp/m", dd, "echo WROTE-$((1+1))"):
+            self.console(vm, line)
         self.wait_serial(vm, "WROTE-2", 15)
 
         t = time.monotonic()
@@ -580,7 +581,8 @@ class QemuTest(harness.ServerTestCase):
             "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
             "qos_algorithm_params": {}})
         self.start_ready(vm)
-        self.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=16 conv=fsync 2>/dev/null; echo F-$((7+7))")
+        self.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=16 conv=fsync 2>/dev/null")
+        self.console(vm, "echo F-$((7+7))")
         self.wait_serial(vm, "F-14", 60)
         self.console(vm, "echo H1-$(head -c 16777216 /dev/vda | md5sum | cut -c1-32)-END")
         self.wait_for(lambda: re.search(r"H1-[0-9a-f]{32}-END", self.serial(vm)), 30, msg="first checksum")
@@ -600,7 +602,8 @@ class QemuTest(harness.ServerTestCase):
         self.timings["coalesce of a 16 MiB base under a running guest"] = time.monotonic() - t
         self.assertEqual(self.api.VM.get_power_state(vm), "Running")
         self.assertEqual(self.api.VDI.get_current_operations(vdi), {})
-        self.console(vm, "kill %1; sleep 1; echo H2-$(head -c 16777216 /dev/vda | md5sum | cut -c1-32)-END")
+        self.console(vm, "kill %1; sleep 1")
+        self.console(vm, "echo H2-$(head -c 16777216 /dev/vda | md5sum | cut -c1-32)-END")
         self.wait_for(lambda: re.search(r"H2-[0-9a-f]{32}-END", self.serial(vm)), 30, msg="second checksum")
         h2 = re.search(r"H2-([0-9a-f]{32})-END", self.serial(vm)).group(1)
         self.assertEqual(h2, h1)
