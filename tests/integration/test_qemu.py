@@ -9,14 +9,12 @@ fit) starts nothing and leaves no files.
 
 Skipped only when qemu-system-x86_64 is missing."""
 
-import atexit
 import base64
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,183 +23,13 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import XapiError, NULL_REF  # noqa: E402
-
-MiB = 1 << 20
-QEMU = shutil.which("qemu-system-x86_64")
-BUILD = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(harness.XENOND))))
-GUEST = os.path.join(BUILD, "guest")
-ARGS = "console=ttyS0 quiet acpi=noirq panic=-1"
-READY = "XENON-GUEST: ready"
-
-_run_dirs = []
-
-
-@atexit.register
-def _kill_leftover_qemus():
-    # VMs outlive xenond by design: whatever a failed test left running goes
-    # here (registered after harness's atexit, so it runs before the tmpdirs go)
-    for run in _run_dirs:
-        for pid, _uuid in qemus_in(run):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-
-
-def qemus_in(run_dir):
-    """(pid, uuid) of each live QEMU with a pid file under run_dir/vm."""
-    out = []
-    base = os.path.join(run_dir, "vm")
-    for uuid in os.listdir(base) if os.path.isdir(base) else []:
-        pid = read_pid(os.path.join(base, uuid))
-        if pid and qemu_alive(pid, uuid):
-            out.append((pid, uuid))
-    return out
-
-
-def read_pid(vm_dir):
-    try:
-        with open(os.path.join(vm_dir, "qemu.pid")) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def qemu_alive(pid, uuid):
-    """pid is a live (not zombie) QEMU of the VM uuid."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                return False
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return ("guest=%s," % uuid).encode() in f.read()
-    except OSError:
-        return False
-
-
-def qemu_of_uuid(uuid):
-    """Pids of any QEMU process whose command line names this VM."""
-    pids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit() and qemu_alive(int(d), uuid):
-            pids.append(int(d))
-    return pids
+import guest  # noqa: E402
+from harness import NULL_REF  # noqa: E402
+from guest import MiB, QEMU, READY, read_pid, qemu_alive, qemu_of_uuid  # noqa: E402
 
 
 @unittest.skipIf(QEMU is None, "qemu-system-x86_64 is not installed")
-class QemuTest(harness.ServerTestCase):
-    timings = {}
-
-    @classmethod
-    def setUpClass(cls):
-        t = time.monotonic()
-        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), GUEST],
-                       check=True, stdout=subprocess.DEVNULL, timeout=900)
-        cls.timings["guest build (or reuse)"] = time.monotonic() - t
-        cls.srv = harness.Server(backend="qemu")
-        # bases left with one disk on them are coalesced after 1 s, not 60
-        conf = os.path.join(cls.srv.data_dir, "xenond.conf")
-        with open(conf, "w") as f:
-            f.write("coalesce-delay = 1\n")
-        cls.srv.extra_args += ["--config", conf]
-        cls.kdir = os.path.join(cls.srv.data_dir, "guest-kernels")
-        os.makedirs(cls.kdir)
-        # vmlinux (PVH entry) boots ~3 s faster than vmlinuz under TCG
-        cls.kernel = "vmlinux" if os.path.exists(os.path.join(GUEST, "vmlinux")) else "vmlinuz"
-        for f in (cls.kernel, "initrd.img"):
-            shutil.copy(os.path.join(GUEST, f), cls.kdir)
-        cls.run_dir = os.path.join(cls.srv.data_dir, "run")
-        _run_dirs.append(cls.run_dir)
-        cls.srv.start()
-        cls.api = cls.srv.api
-        cls.vms = []
-
-    @classmethod
-    def tearDownClass(cls):
-        for vm in cls.vms:
-            try:
-                if cls.srv.api.VM.get_power_state(vm) != "Halted":
-                    cls.srv.api.VM.hard_shutdown(vm)
-            except Exception:
-                pass
-        cls.srv.stop()
-        _kill_leftover_qemus()
-        sys.stderr.write("\n" + "".join("  %-40s %6.2f s\n" % kv for kv in cls.timings.items()))
-
-    # ---- helpers ----
-
-    def new_vm(self, name="qemu-vm", kernel=None, ramdisk="initrd.img", mem=256 * MiB, **extra):
-        rec = {
-            "name_label": name, "name_description": "", "user_version": 1, "is_a_template": False,
-            "affinity": NULL_REF, "memory_static_max": mem, "memory_dynamic_max": mem,
-            "memory_dynamic_min": mem, "memory_static_min": min(mem, 128 * MiB), "VCPUs_params": {},
-            "VCPUs_max": 1, "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy",
-            "actions_after_reboot": "restart", "actions_after_crash": "destroy",
-            "PV_bootloader": "", "PV_kernel": kernel or self.kernel, "PV_ramdisk": ramdisk,
-            "PV_args": ARGS, "PV_bootloader_args": "", "PV_legacy_args": "", "HVM_boot_policy": "",
-            "HVM_boot_params": {}, "platform": {}, "PCI_bus": "", "other_config": {},
-            "recommendations": "", "domain_type": "pv"}
-        rec.update(extra)
-        vm = self.api.VM.create(rec)
-        self.vms.append(vm)
-        return vm
-
-    uuids = {}
-
-    def vm_dir(self, vm):
-        # remembered: asked while xenond is down, too
-        if vm not in self.uuids:
-            self.uuids[vm] = self.api.VM.get_uuid(vm)
-        return os.path.join(self.run_dir, "vm", self.uuids[vm])
-
-    def serial(self, vm):
-        try:
-            with open(os.path.join(self.vm_dir(vm), "serial.log"), "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def wait_serial(self, vm, text, timeout=90):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.serial(vm):
-                return
-            time.sleep(0.05)
-        self.fail("no %r on the serial console within %ds:\n%s" % (text, timeout, self.serial(vm)[-3000:]))
-
-    def console(self, vm, line):
-        """Types a line into the guest's shell on its serial console."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(os.path.join(self.vm_dir(vm), "serial.sock"))
-        s.sendall(line.encode() + b"\n")
-        time.sleep(0.2)
-        s.close()
-
-    def start_ready(self, vm, what="start -> ready"):
-        t = time.monotonic()
-        self.api.VM.start(vm, False, False)
-        self.timings.setdefault("VM.start call", time.monotonic() - t)
-        self.wait_serial(vm, READY)
-        self.timings.setdefault(what, time.monotonic() - t)
-        pid = read_pid(self.vm_dir(vm))
-        self.assertTrue(pid and qemu_alive(pid, self.api.VM.get_uuid(vm)))
-        return pid
-
-    def wait_power(self, vm, state, timeout=30):
-        return self.wait_for(lambda: self.api.VM.get_power_state(vm) == state, timeout,
-                             msg="VM power_state %s" % state)
-
-    def assert_no_qemu(self, vm, files_gone=True):
-        uuid = self.api.VM.get_uuid(vm)
-        self.wait_for(lambda: not qemu_of_uuid(uuid), 10, msg="QEMU of %s gone" % uuid)
-        d = self.vm_dir(vm)
-        if files_gone:
-            self.assertFalse(os.path.exists(d), "%s left: %s" % (d, os.listdir(d) if os.path.isdir(d) else ""))
-        else:
-            left = set(os.listdir(d)) - {"serial.log", "serial.log.1"}
-            self.assertEqual(left, set(), "files left in %s" % d)
-
+class QemuTest(guest.GuestTestCase):
     # ---- bad input: nothing starts, nothing is left ----
 
     def test_01_kernel_outside_guest_dir(self):
