@@ -30,6 +30,15 @@ from guest import MiB, QEMU, READY, read_pid, qemu_alive, qemu_of_uuid  # noqa: 
 
 @unittest.skipIf(QEMU is None, "qemu-system-x86_64 is not installed")
 class QemuTest(guest.GuestTestCase):
+    def assert_ran_on(self, vm, domid, pid):
+        """vm runs on in the same domain and QEMU, with no operation left."""
+        rec = self.api.VM.get_record(vm)
+        self.assertEqual(rec["power_state"], "Running")
+        self.assertEqual(int(rec["domid"]), domid)
+        self.assertEqual(rec["current_operations"], {})
+        self.assertEqual(read_pid(self.vm_dir(vm)), pid)
+        self.assertTrue(qemu_alive(pid, rec["uuid"]))
+
     # ---- bad input: nothing starts, nothing is left ----
 
     def test_01_kernel_outside_guest_dir(self):
@@ -64,15 +73,9 @@ class QemuTest(guest.GuestTestCase):
 
     def test_03_start_pause_clean_shutdown(self):
         sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
-        vdi = self.api.VDI.create({
-            "name_label": "qemu-disk", "name_description": "", "SR": sr, "virtual_size": str(64 * MiB),
-            "type": "user", "sharable": False, "read_only": False, "other_config": {},
-            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vdi = self.new_vdi(sr, 64 * MiB, "qemu-disk")
         vm = self.new_vm("qemu-life")
-        vbd = self.api.VBD.create({
-            "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
-            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
+        vbd = self.vbd(vm, vdi, 0)
         self.assertIn("destroy", self.api.VDI.get_allowed_operations(vdi))
         pid = self.start_ready(vm)
         rec = self.api.VM.get_record(vm)
@@ -132,9 +135,7 @@ class QemuTest(guest.GuestTestCase):
         self.api.VDI.destroy(vdi)
 
     def first_sector(self, vdi):
-        sr = self.api.VDI.get_SR(vdi)
-        loc = self.api.PBD.get_device_config(self.api.SR.get_PBDs(sr)[0])["path"]
-        img = os.path.join(loc, self.api.VDI.get_location(vdi) + ".qcow2")
+        img = self.image_of(vdi)
         out = os.path.join(self.srv.data_dir, "sector.raw")
         subprocess.run(["qemu-img", "dd", "-f", "qcow2", "-O", "raw", "bs=512", "count=1",
                         "if=" + img, "of=" + out], check=True, stdout=subprocess.DEVNULL)
@@ -210,20 +211,11 @@ class QemuTest(guest.GuestTestCase):
         iso = [v for v in self.api.SR.get_VDIs(iso_sr) if self.api.VDI.get_name_label(v) == "hotplug.iso"][0]
 
         vm = self.new_vm("qemu-hotplug")
-        cd = self.api.VBD.create({
-            "VM": vm, "VDI": NULL_REF, "userdevice": "3", "bootable": False, "mode": "RO", "type": "CD",
-            "unpluggable": True, "empty": True, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
+        cd = self.vbd(vm, NULL_REF, 3, "CD")
         self.start_ready(vm)
         sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
-        vdi = self.api.VDI.create({
-            "name_label": "hotplug-disk", "name_description": "", "SR": sr, "virtual_size": str(32 * MiB),
-            "type": "user", "sharable": False, "read_only": False, "other_config": {},
-            "xenstore_data": {}, "sm_config": {}, "tags": []})
-        vbd = self.api.VBD.create({
-            "VM": vm, "VDI": vdi, "userdevice": "1", "bootable": False, "mode": "RW", "type": "Disk",
-            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
+        vdi = self.new_vdi(sr, 32 * MiB, "hotplug-disk")
+        vbd = self.vbd(vm, vdi, 1)
         self.assertFalse(self.api.VBD.get_currently_attached(vbd))
         self.assertEqual(self.api.VBD.get_allowed_operations(vbd), ["plug"])
         t = time.monotonic()
@@ -259,10 +251,7 @@ class QemuTest(guest.GuestTestCase):
         self.api.VBD.destroy(vbd)
         self.api.VDI.destroy(vdi)
         # an empty disk VBD has nothing to plug
-        empty = self.api.VBD.create({
-            "VM": vm, "VDI": NULL_REF, "userdevice": "2", "bootable": False, "mode": "RO", "type": "CD",
-            "unpluggable": True, "empty": True, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
+        empty = self.vbd(vm, NULL_REF, 2, "CD")
         self.assertXapiError("OPERATION_NOT_ALLOWED", self.api.VBD.plug, empty)
         self.api.VBD.destroy(empty)
 
@@ -298,9 +287,7 @@ class QemuTest(guest.GuestTestCase):
 
     def sector(self, vdi, n):
         """512 bytes at sector n of a VDI, read through qemu-img."""
-        sr = self.api.VDI.get_SR(vdi)
-        loc = self.api.PBD.get_device_config(self.api.SR.get_PBDs(sr)[0])["path"]
-        img = os.path.join(loc, self.api.VDI.get_location(vdi) + ".qcow2")
+        img = self.image_of(vdi)
         chk = subprocess.run(["qemu-img", "check", "-U", "-q", img], capture_output=True, text=True)
         self.assertEqual(chk.returncode, 0, "qemu-img check %s: %s" % (img, chk.stdout + chk.stderr))
         out = os.path.join(self.srv.data_dir, "whole.raw")
@@ -317,15 +304,9 @@ class QemuTest(guest.GuestTestCase):
         runs on, every snapshot is a consistent image holding what was
         written before it, and revert brings that back."""
         sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
-        vdi = self.api.VDI.create({
-            "name_label": "busy-disk", "name_description": "", "SR": sr, "virtual_size": str(64 * MiB),
-            "type": "user", "sharable": False, "read_only": False, "other_config": {},
-            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vdi = self.new_vdi(sr, 64 * MiB, "busy-disk")
         vm = self.new_vm("qemu-busy-writer")
-        self.api.VBD.create({
-            "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
-            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
+        self.vbd(vm, vdi, 0)
         # changed-block tracking on: the blocks between two snapshots are
         # exactly those the guest wrote
         self.api.VDI.enable_cbt(vdi)
@@ -387,9 +368,7 @@ class QemuTest(guest.GuestTestCase):
         self.api.VM.hard_shutdown(vm)
 
     def chain_len(self, vdi):
-        sr = self.api.VDI.get_SR(vdi)
-        loc = self.api.PBD.get_device_config(self.api.SR.get_PBDs(sr)[0])["path"]
-        img = os.path.join(loc, self.api.VDI.get_location(vdi) + ".qcow2")
+        img = self.image_of(vdi)
         out = subprocess.run(["qemu-img", "info", "-U", "--backing-chain", "--output=json", img],
                              capture_output=True, text=True, check=True).stdout
         return len(json.loads(out))
@@ -399,15 +378,9 @@ class QemuTest(guest.GuestTestCase):
         disk by its QEMU while the guest writes: the guest sees the same
         data before and after, and the chain is one image again."""
         sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
-        vdi = self.api.VDI.create({
-            "name_label": "coalesce-live", "name_description": "", "SR": sr, "virtual_size": str(64 * MiB),
-            "type": "user", "sharable": False, "read_only": False, "other_config": {},
-            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vdi = self.new_vdi(sr, 64 * MiB, "coalesce-live")
         vm = self.new_vm("qemu-coalesce")
-        self.api.VBD.create({
-            "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
-            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
+        self.vbd(vm, vdi, 0)
         self.start_ready(vm)
         self.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=16 conv=fsync 2>/dev/null")
         self.console(vm, "echo F-$((7+7))")
@@ -458,12 +431,7 @@ class QemuTest(guest.GuestTestCase):
         self.srv.start()
         self.timings["xenond restart with two running VMs"] = time.monotonic() - t
         for vm, (uuid, pid, domid) in before.items():
-            rec = self.api.VM.get_record(vm)
-            self.assertEqual(rec["power_state"], "Running")
-            self.assertEqual(int(rec["domid"]), domid)
-            self.assertEqual(rec["current_operations"], {})
-            self.assertEqual(read_pid(self.vm_dir(vm)), pid)
-            self.assertTrue(qemu_alive(pid, uuid))
+            self.assert_ran_on(vm, domid, pid)
             # the re-adopted QEMU answers: pause and unpause go through QMP
             self.api.VM.pause(vm)
             self.api.VM.unpause(vm)
@@ -533,18 +501,9 @@ class QemuTest(guest.GuestTestCase):
         for fw in firmwares:
             vm = self.new_vm("qemu-hvm-" + fw, kernel="", ramdisk="", HVM_boot_policy="BIOS order",
                              HVM_boot_params={"order": "dc", "firmware": fw}, domain_type="hvm")
-            vdi = self.api.VDI.create({
-                "name_label": "hvm-disk", "name_description": "", "SR": sr, "virtual_size": str(MiB),
-                "type": "user", "sharable": False, "read_only": False, "other_config": {},
-                "xenstore_data": {}, "sm_config": {}, "tags": []})
-            self.api.VBD.create({
-                "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": True, "mode": "RW", "type": "Disk",
-                "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
-                "qos_algorithm_params": {}})
-            self.api.VBD.create({
-                "VM": vm, "VDI": NULL_REF, "userdevice": "3", "bootable": False, "mode": "RO",
-                "type": "CD", "unpluggable": True, "empty": True, "other_config": {},
-                "qos_algorithm_type": "", "qos_algorithm_params": {}})
+            vdi = self.new_vdi(sr, MiB, "hvm-disk")
+            self.vbd(vm, vdi, 0, bootable=True)
+            self.vbd(vm, NULL_REF, 3, "CD")
             self.api.VM.start(vm, False, False)
             uuid = self.api.VM.get_uuid(vm)
             pid = read_pid(self.vm_dir(vm))
@@ -687,15 +646,9 @@ class QemuTest(guest.GuestTestCase):
         holds the memory in its suspend VDI and the disks of the same
         instant; revert + resume bring both back."""
         sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
-        vdi = self.api.VDI.create({
-            "name_label": "ck-disk", "name_description": "", "SR": sr, "virtual_size": str(16 * MiB),
-            "type": "user", "sharable": False, "read_only": False, "other_config": {},
-            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vdi = self.new_vdi(sr, 16 * MiB, "ck-disk")
         vm = self.new_vm("qemu-checkpoint")
-        self.api.VBD.create({
-            "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
-            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
+        self.vbd(vm, vdi, 0)
         pid = self.start_ready(vm)
         domid = int(self.api.VM.get_domid(vm))
         # typed once the shell is up, in short lines (a slow guest's UART
@@ -782,12 +735,7 @@ class QemuTest(guest.GuestTestCase):
                 self.timings["restart_agent (%s) -> API back" % how] = time.monotonic() - t
                 self.assertEqual(self.srv.pid, daemon)
                 self.assertTrue(self.srv.alive())
-                rec = self.api.VM.get_record(vm)
-                self.assertEqual(rec["power_state"], "Running")
-                self.assertEqual(int(rec["domid"]), domid)
-                self.assertEqual(rec["current_operations"], {})
-                self.assertEqual(read_pid(self.vm_dir(vm)), pid)
-                self.assertTrue(qemu_alive(pid, uuid))
+                self.assert_ran_on(vm, domid, pid)
         finally:
             stop[0] = True
             th.join()
