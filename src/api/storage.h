@@ -89,6 +89,17 @@ void storage_clear_marks(struct db *db, const xv *vdi_refs, const char *vm_ref, 
 struct db_obj *storage_vdi_begin_op(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vdi,
 				    const char *op, const char *token, struct sm_sr *sr,
 				    struct sm_vdi *v, struct xerr *err);
+/* The rest of an operation that deletes a VDI's image (VDI.destroy,
+ * VDI.data_destroy), from t holding its mark on vdi (storage_vdi_begin_op):
+ * commits t, has the driver delete v's image and the bases nothing needs
+ * any more, then in one transaction lets record change the VDI's record
+ * (if it still exists; record also clears or drops the mark), drops the
+ * collected bases' records and refreshes the SR. A driver failure clears
+ * the mark and changes nothing else. */
+int storage_vdi_delete_image(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vdi,
+			     const char *token, struct sm_sr *sr, struct sm_vdi *v,
+			     void (*record)(struct db_txn *t, struct db_obj *vdi, const char *token),
+			     struct xerr *err);
 
 /* VDI.create from a record as the call takes it; *result its ref. */
 int storage_vdi_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err);

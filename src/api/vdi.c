@@ -139,9 +139,55 @@ struct db_obj *storage_vdi_begin_op(struct rpc_ctx *ctx, struct db_txn *t, struc
 	return vdi;
 }
 
+int storage_vdi_delete_image(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vdi,
+			     const char *token, struct sm_sr *sr, struct sm_vdi *v,
+			     void (*record)(struct db_txn *t, struct db_obj *vdi, const char *token),
+			     struct xerr *err)
+{
+	char ref[REF_STRLEN + 1];
+	memcpy(ref, vdi->ref, sizeof ref);
+	if (db_commit(t, err) < 0)
+		return -1;
+
+	storage_ops_lock();
+	xv gc = xv_arr_new();
+	if (sr->drv->vdi_delete(sr, v, &gc, err) < 0) {
+		storage_unlock();
+		xv marked = xv_arr_new();
+		xv_arr_push_str(&marked, ref);
+		storage_clear_marks(ctx->db, &marked, NULL, token);
+		xv_free(&marked);
+		xv_free(&gc);
+		return -1;
+	}
+	struct sm_stat st;
+	bool have_st = sr->drv->sr_stat(sr, &st, NULL) == 0;
+	t = db_begin(ctx->db);
+	vdi = db_lookup_cls(ctx->db, SC_C_VDI, ref);
+	/* the SR before record runs: destroy's record deletes the VDI */
+	struct db_obj *sro = vdi ? db_lookup_cls(ctx->db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
+	if (vdi)
+		record(t, vdi, token);
+	storage_forget_uuids(t, &gc);
+	if (sro)
+		storage_sr_refresh(t, sro, have_st ? &st : NULL);
+	/* the image is gone whatever happens now; a failed commit leaves a
+	 * record SR.scan will drop */
+	int rc = db_commit(t, err);
+	storage_unlock();
+	xv_free(&gc);
+	return rc;
+}
+
+static void forget_record(struct db_txn *t, struct db_obj *vdi, const char *token)
+{
+	(void)token; /* the mark goes with the record */
+	storage_vdi_forget(t, vdi);
+}
+
 int storage_vdi_destroy(struct rpc_ctx *ctx, const char *vdi_ref, struct xerr *err)
 {
-	char token[REF_STRLEN + 1], ref[REF_STRLEN + 1];
+	char token[REF_STRLEN + 1];
 	storage_token(ctx, token);
 	struct sm_sr sr = {0};
 	struct sm_vdi v;
@@ -150,46 +196,13 @@ int storage_vdi_destroy(struct rpc_ctx *ctx, const char *vdi_ref, struct xerr *e
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vdi = begin(ctx, t, &arg, "destroy", token, &sr, &v, err);
 	xv_free(&arg);
-	if (!vdi) {
-		db_abort(t);
-		sm_sr_close(&sr);
-		sm_vdi_free(&v);
-		return -1;
-	}
-	memcpy(ref, vdi->ref, sizeof ref);
-	xv marked = xv_arr_new();
-	xv_arr_push_str(&marked, ref);
-	int rc = db_commit(t, err);
-	if (rc < 0)
-		goto out;
-
-	storage_ops_lock();
-	xv gc = xv_arr_new();
-	rc = sr.drv->vdi_delete(&sr, &v, &gc, err);
-	if (rc < 0) {
-		storage_unlock();
-		storage_clear_marks(ctx->db, &marked, NULL, token);
-		xv_free(&gc);
-		goto out;
-	}
-	struct sm_stat st;
-	bool have_st = sr.drv->sr_stat(&sr, &st, NULL) == 0;
-	t = db_begin(ctx->db);
-	vdi = db_lookup_cls(ctx->db, SC_C_VDI, ref);
-	struct db_obj *sro = vdi ? db_lookup_cls(ctx->db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
+	int rc = -1;
 	if (vdi)
-		storage_vdi_forget(t, vdi);
-	storage_forget_uuids(t, &gc);
-	if (sro)
-		storage_sr_refresh(t, sro, have_st ? &st : NULL);
-	/* the image is gone whatever happens now; a failed commit leaves a
-	 * record SR.scan will drop */
-	rc = db_commit(t, err);
-	storage_unlock();
-	xv_free(&gc);
-	storage_coalesce_kick(); /* a base may have one image left on it */
-out:
-	xv_free(&marked);
+		rc = storage_vdi_delete_image(ctx, t, vdi, token, &sr, &v, forget_record, err);
+	else
+		db_abort(t);
+	if (rc == 0)
+		storage_coalesce_kick(); /* a base may have one image left on it */
 	sm_sr_close(&sr);
 	sm_vdi_free(&v);
 	return rc;

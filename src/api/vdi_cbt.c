@@ -119,18 +119,25 @@ static int vdi_list_changed_blocks(struct rpc_ctx *ctx, xv *args, xv *result, st
 	return rc;
 }
 
+/* data_destroy's record once the image is gone: metadata only. */
+static void to_cbt_metadata(struct db_txn *t, struct db_obj *vdi, const char *token)
+{
+	db_set_str(t, vdi, SC_F_VDI__type, "cbt_metadata");
+	db_set_int(t, vdi, SC_F_VDI__physical_utilisation, 0);
+	storage_vdi_end(t, vdi, token);
+}
+
 /* VDI.data_destroy: the snapshot's image goes (and bases nothing else
  * needs); the record stays as type cbt_metadata, keeping in sm_config
  * (vhd-parent) the base it was on for later comparisons. */
 static int vdi_data_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
-	char token[REF_STRLEN + 1], ref[REF_STRLEN + 1];
+	char token[REF_STRLEN + 1];
 	storage_token(ctx, token);
 	struct sm_sr sr = {0};
 	struct sm_vdi v;
 	sm_vdi_init(&v);
-	xv marked = xv_arr_new();
 	int rc = -1;
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vdi = generic_lookup(ctx, SC_C_VDI, xv_arr_get(args, 0), err);
@@ -150,41 +157,10 @@ static int vdi_data_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	}
 	if (vdi)
 		vdi = storage_vdi_begin_op(ctx, t, vdi, "data_destroy", token, &sr, &v, err);
-	if (!vdi) {
+	if (vdi)
+		rc = storage_vdi_delete_image(ctx, t, vdi, token, &sr, &v, to_cbt_metadata, err);
+	else
 		db_abort(t);
-		goto out;
-	}
-	memcpy(ref, vdi->ref, sizeof ref);
-	xv_arr_push_str(&marked, ref);
-	if (db_commit(t, err) < 0)
-		goto out;
-
-	storage_ops_lock();
-	xv gc = xv_arr_new();
-	if (sr.drv->vdi_delete(&sr, &v, &gc, err) < 0) {
-		storage_unlock();
-		storage_clear_marks(ctx->db, &marked, NULL, token);
-		xv_free(&gc);
-		goto out;
-	}
-	struct sm_stat st;
-	bool have_st = sr.drv->sr_stat(&sr, &st, NULL) == 0;
-	t = db_begin(ctx->db);
-	vdi = db_lookup_cls(ctx->db, SC_C_VDI, ref);
-	struct db_obj *sro = vdi ? db_lookup_cls(ctx->db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
-	if (vdi) {
-		db_set_str(t, vdi, SC_F_VDI__type, "cbt_metadata");
-		db_set_int(t, vdi, SC_F_VDI__physical_utilisation, 0);
-		storage_vdi_end(t, vdi, token);
-	}
-	storage_forget_uuids(t, &gc);
-	if (sro)
-		storage_sr_refresh(t, sro, have_st ? &st : NULL);
-	rc = db_commit(t, err);
-	storage_unlock();
-	xv_free(&gc);
-out:
-	xv_free(&marked);
 	sm_vdi_free(&v);
 	sm_sr_close(&sr);
 	return rc;

@@ -9,7 +9,6 @@ import base64
 import hashlib
 import os
 import select
-import shutil
 import socket
 import ssl
 import struct
@@ -20,7 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-import test_qemu as tq  # noqa: E402
+import guest  # noqa: E402
 
 MiB = 1 << 20
 FLOOD = int(os.environ.get("XENON_CONSOLE_FLOOD", 10 * MiB))
@@ -71,29 +70,21 @@ class WsReader:
             self.buf += chunk
 
 
-@unittest.skipIf(tq.QEMU is None, "qemu-system-x86_64 is not installed")
-class ConsoleTest(harness.ServerTestCase):
+@unittest.skipIf(guest.QEMU is None, "qemu-system-x86_64 is not installed")
+class ConsoleTest(guest.GuestMixin, harness.ServerTestCase):
     @classmethod
     def setUpClass(cls):
-        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), tq.GUEST],
-                       check=True, stdout=subprocess.DEVNULL, timeout=900)
         cls.tls_port = harness.free_port()
         cls.srv = harness.Server(backend="qemu",
                                  extra_args=["--tls-listen", "127.0.0.1:%d" % cls.tls_port])
-        cls.kdir = os.path.join(cls.srv.data_dir, "guest-kernels")
-        os.makedirs(cls.kdir)
-        cls.kernel = "vmlinux" if os.path.exists(os.path.join(tq.GUEST, "vmlinux")) else "vmlinuz"
-        for f in (cls.kernel, "initrd.img"):
-            shutil.copy(os.path.join(tq.GUEST, f), cls.kdir)
-        cls.run_dir = os.path.join(cls.srv.data_dir, "run")
-        tq._run_dirs.append(cls.run_dir)
+        guest.install(cls)
         cls.srv.start()
         cls.api = cls.srv.api
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        tq._kill_leftover_qemus()
+        guest._kill_leftover_qemus()
 
     def open(self, cons, method="CONNECT", ws=False, session=True, timeout=10, tls=False):
         if tls:
@@ -176,21 +167,11 @@ class ConsoleTest(harness.ServerTestCase):
 
     def test_console(self):
         api = self.api
-        vm = api.VM.create({
-            "name_label": "console-vm", "name_description": "", "user_version": 1,
-            "is_a_template": False, "affinity": harness.NULL_REF, "memory_static_max": 256 * MiB,
-            "memory_dynamic_max": 256 * MiB, "memory_dynamic_min": 256 * MiB,
-            "memory_static_min": 128 * MiB, "VCPUs_params": {}, "VCPUs_max": 1,
-            "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy",
-            "actions_after_reboot": "restart", "actions_after_crash": "destroy",
-            "PV_bootloader": "", "PV_kernel": self.kernel, "PV_ramdisk": "initrd.img",
-            "PV_args": tq.ARGS + " xenon.flood=%d" % FLOOD, "PV_bootloader_args": "",
-            "PV_legacy_args": "", "HVM_boot_policy": "", "HVM_boot_params": {}, "platform": {},
-            "PCI_bus": "", "other_config": {}, "recommendations": "", "domain_type": "pv"})
+        vm = self.new_vm("console-vm", PV_args=guest.ARGS + " xenon.flood=%d" % FLOOD)
         self.assertEqual(api.VM.get_consoles(vm), [])
         api.VM.start(vm, False, False)
         uuid = api.VM.get_uuid(vm)
-        log = os.path.join(self.run_dir, "vm", uuid, "serial.log")
+        log = os.path.join(self.vm_dir(vm), "serial.log")
 
         # the records
         cons = {}
@@ -203,7 +184,7 @@ class ConsoleTest(harness.ServerTestCase):
 
         # nobody attached while the guest floods 10 MB: nothing blocks, nothing lost
         deadline = time.monotonic() + 150
-        while tq.READY.encode() not in open(log, "rb").read()[-4096:]:
+        while guest.READY.encode() not in open(log, "rb").read()[-4096:]:
             self.assertLess(time.monotonic(), deadline, "guest not ready")
             time.sleep(0.2)
         self.assertGreaterEqual(os.path.getsize(log), FLOOD)
@@ -324,7 +305,7 @@ class ConsoleTest(harness.ServerTestCase):
         time.sleep(0.3)
         tag2 = "direct-%d" % os.getpid()
         d = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        d.connect(os.path.join(self.run_dir, "vm", uuid, "serial.sock"))
+        d.connect(os.path.join(self.vm_dir(vm), "serial.sock"))
         d.sendall(("echo %s\n" % tag2).encode())
         deadline = time.monotonic() + 15
         while ("\n" + tag2).encode() not in open(log, "rb").read()[-4096:]:

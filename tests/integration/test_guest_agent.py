@@ -15,24 +15,17 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-import test_qemu  # noqa: E402
-from test_qemu import QEMU, MiB  # noqa: E402
+import guest  # noqa: E402
+from guest import QEMU, MiB  # noqa: E402
 
 
 
 @unittest.skipIf(QEMU is None, "qemu-system-x86_64 is not installed")
-class GuestAgentTest(test_qemu.QemuTest):
-    # only the tests below: none of QemuTest's own
+class GuestAgentTest(guest.GuestTestCase):
     pass
 
 
-for _name in [n for n in dir(test_qemu.QemuTest) if n.startswith("test_")]:
-    setattr(GuestAgentTest, _name, None)
-
-
-def _test(fn):
-    setattr(GuestAgentTest, fn.__name__, fn)
-    return fn
+_test = guest.method_of(GuestAgentTest)
 
 
 @_test

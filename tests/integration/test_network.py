@@ -53,9 +53,9 @@ if __name__ == "__main__" and not os.environ.get(NETNS_ENV):
 
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
-import test_qemu  # noqa: E402
+import guest  # noqa: E402
 from harness import NULL_REF  # noqa: E402
-from test_qemu import QEMU, qemu_alive, qemu_of_uuid, read_pid  # noqa: E402
+from guest import QEMU, qemu_alive, qemu_of_uuid, read_pid  # noqa: E402
 
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
@@ -93,22 +93,15 @@ def ports(bridge):
 
 
 @unittest.skipIf(QEMU is None or not os.environ.get(NETNS_ENV), "needs qemu and the test namespace")
-class NetworkTest(test_qemu.QemuTest):
+class NetworkTest(guest.GuestTestCase):
     pass
 
 
-# only the tests below, none of QemuTest's own
-for _name in [n for n in dir(test_qemu.QemuTest) if n.startswith("test_")]:
-    setattr(NetworkTest, _name, None)
-
-
-def _test(fn):
-    setattr(NetworkTest, fn.__name__, fn)
-    return fn
+_test = guest.method_of(NetworkTest)
 
 
 def _net_vm(self, name, ip, net, mac=""):
-    vm = self.new_vm(name, PV_args=test_qemu.ARGS + " xenon.ip=%s/24" % ip)
+    vm = self.new_vm(name, PV_args=guest.ARGS + " xenon.ip=%s/24" % ip)
     vif = self.api.VIF.create({"device": "0", "network": net, "VM": vm, "MAC": mac, "MTU": 1500,
                                "other_config": {}, "qos_algorithm_type": "", "qos_algorithm_params": {}})
     return vm, vif
@@ -214,8 +207,8 @@ def test_2_two_guests_ping(self):
     t = time.monotonic()
     self.api.VM.start(vm1, False, False)
     self.api.VM.start(vm2, False, False)
-    self.wait_serial(vm1, test_qemu.READY)
-    self.wait_serial(vm2, test_qemu.READY)
+    self.wait_serial(vm1, guest.READY)
+    self.wait_serial(vm2, guest.READY)
     self.timings["two guests: start -> ready"] = time.monotonic() - t
     d1, d2 = self.api.VM.get_domid(vm1), self.api.VM.get_domid(vm2)
     tap1, tap2 = "vif%d.0" % d1, "vif%d.0" % d2
@@ -404,7 +397,7 @@ def test_5_shutdown_and_failed_start(self):
     self.assertNotEqual(new, old)
     self.assertEqual(vif_links(), {"vif%d.0" % new})
     self.assertEqual(ports(self.bridge), {"vif%d.0" % new})
-    self.wait_serial(vm1, test_qemu.READY)
+    self.wait_serial(vm1, guest.READY)
     pid = read_pid(self.vm_dir(vm1))
     self.assertXapiError("NETWORK_CONTAINS_VIF", self.api.network.destroy, self.net, params=[vif1])
     # a tap of the same domid that xenond did not make (another toolstack's

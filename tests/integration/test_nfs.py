@@ -21,14 +21,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import guest  # noqa: E402
 from harness import NULL_REF  # noqa: E402
-
-MiB = 1 << 20
-QEMU = shutil.which("qemu-system-x86_64")
-BUILD = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(harness.XENOND))))
-GUEST = os.path.join(BUILD, "guest")
-ARGS = "console=ttyS0 quiet acpi=noirq panic=-1"
-READY = "XENON-GUEST: ready"
+from guest import MiB, QEMU, READY  # noqa: E402
 
 
 def _which(*names):
@@ -223,7 +218,9 @@ def nbdkits_on(sock_dir):
 
 
 @unittest.skipIf(MISSING, "missing here: %s" % ", ".join(MISSING))
-class NfsTest(harness.ServerTestCase):
+class NfsTest(guest.GuestMixin, harness.ServerTestCase):
+    serial_timeout = 120
+
     @classmethod
     def setUpClass(cls):
         # a sanitizer build of xenond: libsmbclient's own leak is not ours
@@ -236,15 +233,8 @@ class NfsTest(harness.ServerTestCase):
         cls.nfs.start()
         try:
             cls.smb.start()
-            subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), GUEST],
-                           check=True, stdout=subprocess.DEVNULL, timeout=900)
             cls.srv = harness.Server(backend="qemu")
-            kdir = os.path.join(cls.srv.data_dir, "guest-kernels")
-            os.makedirs(kdir)
-            cls.kernel = "vmlinux" if os.path.exists(os.path.join(GUEST, "vmlinux")) else "vmlinuz"
-            for f in (cls.kernel, "initrd.img"):
-                shutil.copy(os.path.join(GUEST, f), kdir)
-            cls.run_dir = os.path.join(cls.srv.data_dir, "run")
+            guest.install(cls)
             cls.srv.start()
         except Exception:
             cls.smb.stop()
@@ -252,16 +242,10 @@ class NfsTest(harness.ServerTestCase):
             raise
         cls.api = cls.srv.api
         cls.host = cls.api.host.get_all()[0]
-        cls.vms = []
 
     @classmethod
     def tearDownClass(cls):
-        for vm in cls.vms:
-            try:
-                if cls.srv.api.VM.get_power_state(vm) != "Halted":
-                    cls.srv.api.VM.hard_shutdown(vm)
-            except Exception:
-                pass
+        guest.halt_all(cls)
         cls.srv.stop()
         cls.smb.stop()
         cls.nfs.stop()
@@ -294,12 +278,6 @@ class NfsTest(harness.ServerTestCase):
             self.api.PBD.unplug(pbd)
         self.api.SR.destroy(sr)
 
-    def new_vdi(self, sr, size=64 * MiB, name="disk"):
-        return self.api.VDI.create({
-            "name_label": name, "name_description": "", "SR": sr, "virtual_size": str(size),
-            "type": "user", "sharable": False, "read_only": False, "other_config": {},
-            "xenstore_data": {}, "sm_config": {}, "tags": []})
-
     def sr_dir(self, sr):
         return os.path.join(self.nfs.export, self.api.SR.get_uuid(sr))
 
@@ -315,55 +293,6 @@ class NfsTest(harness.ServerTestCase):
 
     def counts(self):
         return (len(self.api.SR.get_all()), len(self.api.PBD.get_all()))
-
-    def new_vm(self, name):
-        mem = 256 * MiB
-        vm = self.api.VM.create({
-            "name_label": name, "name_description": "", "user_version": 1, "is_a_template": False,
-            "affinity": NULL_REF, "memory_static_max": mem, "memory_dynamic_max": mem,
-            "memory_dynamic_min": mem, "memory_static_min": 128 * MiB, "VCPUs_params": {},
-            "VCPUs_max": 1, "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy",
-            "actions_after_reboot": "restart", "actions_after_crash": "destroy",
-            "PV_bootloader": "", "PV_kernel": self.kernel, "PV_ramdisk": "initrd.img",
-            "PV_args": ARGS, "PV_bootloader_args": "", "PV_legacy_args": "", "HVM_boot_policy": "",
-            "HVM_boot_params": {}, "platform": {}, "PCI_bus": "", "other_config": {},
-            "recommendations": "", "domain_type": "pv"})
-        self.vms.append(vm)
-        return vm
-
-    def vbd(self, vm, vdi, userdevice, kind="Disk"):
-        return self.api.VBD.create({
-            "VM": vm, "VDI": vdi, "userdevice": str(userdevice), "bootable": False,
-            "mode": "RW" if kind == "Disk" else "RO", "type": kind, "unpluggable": True,
-            "empty": vdi == NULL_REF, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
-
-    def vm_dir(self, vm):
-        return os.path.join(self.run_dir, "vm", self.api.VM.get_uuid(vm))
-
-    def serial(self, vm):
-        try:
-            with open(os.path.join(self.vm_dir(vm), "serial.log"), "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def wait_serial(self, vm, text, timeout=120):
-        self.wait_for(lambda: text in self.serial(vm), timeout,
-                      msg="%r on the serial console; got:\n%s" % (text, self.serial(vm)[-2000:]))
-
-    def console(self, vm, line):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(os.path.join(self.vm_dir(vm), "serial.sock"))
-        s.sendall(line.encode() + b"\n")
-        time.sleep(0.2)
-        s.close()
-
-    def qemu_cmdline(self, vm):
-        with open(os.path.join(self.vm_dir(vm), "qemu.pid")) as f:
-            pid = int(f.read())
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return [a.decode() for a in f.read().split(b"\0")]
 
     # ---- NFS SR ----
 
@@ -619,13 +548,14 @@ class NfsTest(harness.ServerTestCase):
         with open(got, "rb") as a, open(os.path.join(self.smb.share, "smb-tools.iso"), "rb") as b:
             self.assertEqual(a.read(), b.read())
         # the guest writes to its NFS disk
-        self.console(vm, "echo NFS-WROTE-THIS >/tmp/m; dd if=/tmp/m of=/dev/vda bs=512 count=1 "
-                         "conv=sync,fsync 2>/dev/null && echo WROTE-$((40+2))")
+        self.console(vm, "wr() { dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null; }")
+        self.console(vm, "echo NFS-WROTE-THIS >/tmp/m")
+        self.console(vm, "wr && echo WROTE-$((40+2))")
         self.wait_serial(vm, "WROTE-42", 30)
         # a live snapshot: QEMU goes on writing to a new overlay on the export
         snap = self.api.VDI.snapshot(disk, {})
-        self.console(vm, "echo AFTER-SNAPSHOT >/tmp/m; dd if=/tmp/m of=/dev/vda bs=512 count=1 "
-                         "conv=sync,fsync 2>/dev/null && echo WROTE-$((40+3))")
+        self.console(vm, "echo AFTER-SNAPSHOT >/tmp/m")
+        self.console(vm, "wr && echo WROTE-$((40+3))")
         self.wait_serial(vm, "WROTE-43", 30)
         self.api.VM.hard_shutdown(vm)
 

@@ -9,14 +9,12 @@ fit) starts nothing and leaves no files.
 
 Skipped only when qemu-system-x86_64 is missing."""
 
-import atexit
 import base64
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,182 +23,21 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import XapiError, NULL_REF  # noqa: E402
-
-MiB = 1 << 20
-QEMU = shutil.which("qemu-system-x86_64")
-BUILD = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(harness.XENOND))))
-GUEST = os.path.join(BUILD, "guest")
-ARGS = "console=ttyS0 quiet acpi=noirq panic=-1"
-READY = "XENON-GUEST: ready"
-
-_run_dirs = []
-
-
-@atexit.register
-def _kill_leftover_qemus():
-    # VMs outlive xenond by design: whatever a failed test left running goes
-    # here (registered after harness's atexit, so it runs before the tmpdirs go)
-    for run in _run_dirs:
-        for pid, _uuid in qemus_in(run):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-
-
-def qemus_in(run_dir):
-    """(pid, uuid) of each live QEMU with a pid file under run_dir/vm."""
-    out = []
-    base = os.path.join(run_dir, "vm")
-    for uuid in os.listdir(base) if os.path.isdir(base) else []:
-        pid = read_pid(os.path.join(base, uuid))
-        if pid and qemu_alive(pid, uuid):
-            out.append((pid, uuid))
-    return out
-
-
-def read_pid(vm_dir):
-    try:
-        with open(os.path.join(vm_dir, "qemu.pid")) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def qemu_alive(pid, uuid):
-    """pid is a live (not zombie) QEMU of the VM uuid."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                return False
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return ("guest=%s," % uuid).encode() in f.read()
-    except OSError:
-        return False
-
-
-def qemu_of_uuid(uuid):
-    """Pids of any QEMU process whose command line names this VM."""
-    pids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit() and qemu_alive(int(d), uuid):
-            pids.append(int(d))
-    return pids
+import guest  # noqa: E402
+from harness import NULL_REF  # noqa: E402
+from guest import MiB, QEMU, READY, read_pid, qemu_alive, qemu_of_uuid  # noqa: E402
 
 
 @unittest.skipIf(QEMU is None, "qemu-system-x86_64 is not installed")
-class QemuTest(harness.ServerTestCase):
-    timings = {}
-
-    @classmethod
-    def setUpClass(cls):
-        t = time.monotonic()
-        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), GUEST],
-                       check=True, stdout=subprocess.DEVNULL, timeout=900)
-        cls.timings["guest build (or reuse)"] = time.monotonic() - t
-        cls.srv = harness.Server(backend="qemu")
-        # bases left with one disk on them are coalesced after 1 s, not 60
-        conf = os.path.join(cls.srv.data_dir, "xenond.conf")
-        with open(conf, "w") as f:
-            f.write("coalesce-delay = 1\n")
-        cls.srv.extra_args += ["--config", conf]
-        cls.kdir = os.path.join(cls.srv.data_dir, "guest-kernels")
-        os.makedirs(cls.kdir)
-        # vmlinux (PVH entry) boots ~3 s faster than vmlinuz under TCG
-        cls.kernel = "vmlinux" if os.path.exists(os.path.join(GUEST, "vmlinux")) else "vmlinuz"
-        for f in (cls.kernel, "initrd.img"):
-            shutil.copy(os.path.join(GUEST, f), cls.kdir)
-        cls.run_dir = os.path.join(cls.srv.data_dir, "run")
-        _run_dirs.append(cls.run_dir)
-        cls.srv.start()
-        cls.api = cls.srv.api
-        cls.vms = []
-
-    @classmethod
-    def tearDownClass(cls):
-        for vm in cls.vms:
-            try:
-                if cls.srv.api.VM.get_power_state(vm) != "Halted":
-                    cls.srv.api.VM.hard_shutdown(vm)
-            except Exception:
-                pass
-        cls.srv.stop()
-        _kill_leftover_qemus()
-        sys.stderr.write("\n" + "".join("  %-40s %6.2f s\n" % kv for kv in cls.timings.items()))
-
-    # ---- helpers ----
-
-    def new_vm(self, name="qemu-vm", kernel=None, ramdisk="initrd.img", mem=256 * MiB, **extra):
-        rec = {
-            "name_label": name, "name_description": "", "user_version": 1, "is_a_template": False,
-            "affinity": NULL_REF, "memory_static_max": mem, "memory_dynamic_max": mem,
-            "memory_dynamic_min": mem, "memory_static_min": min(mem, 128 * MiB), "VCPUs_params": {},
-            "VCPUs_max": 1, "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy",
-            "actions_after_reboot": "restart", "actions_after_crash": "destroy",
-            "PV_bootloader": "", "PV_kernel": kernel or self.kernel, "PV_ramdisk": ramdisk,
-            "PV_args": ARGS, "PV_bootloader_args": "", "PV_legacy_args": "", "HVM_boot_policy": "",
-            "HVM_boot_params": {}, "platform": {}, "PCI_bus": "", "other_config": {},
-            "recommendations": "", "domain_type": "pv"}
-        rec.update(extra)
-        vm = self.api.VM.create(rec)
-        self.vms.append(vm)
-        return vm
-
-    uuids = {}
-
-    def vm_dir(self, vm):
-        # remembered: asked while xenond is down, too
-        if vm not in self.uuids:
-            self.uuids[vm] = self.api.VM.get_uuid(vm)
-        return os.path.join(self.run_dir, "vm", self.uuids[vm])
-
-    def serial(self, vm):
-        try:
-            with open(os.path.join(self.vm_dir(vm), "serial.log"), "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def wait_serial(self, vm, text, timeout=90):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.serial(vm):
-                return
-            time.sleep(0.05)
-        self.fail("no %r on the serial console within %ds:\n%s" % (text, timeout, self.serial(vm)[-3000:]))
-
-    def console(self, vm, line):
-        """Types a line into the guest's shell on its serial console."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(os.path.join(self.vm_dir(vm), "serial.sock"))
-        s.sendall(line.encode() + b"\n")
-        time.sleep(0.2)
-        s.close()
-
-    def start_ready(self, vm, what="start -> ready"):
-        t = time.monotonic()
-        self.api.VM.start(vm, False, False)
-        self.timings.setdefault("VM.start call", time.monotonic() - t)
-        self.wait_serial(vm, READY)
-        self.timings.setdefault(what, time.monotonic() - t)
-        pid = read_pid(self.vm_dir(vm))
-        self.assertTrue(pid and qemu_alive(pid, self.api.VM.get_uuid(vm)))
-        return pid
-
-    def wait_power(self, vm, state, timeout=30):
-        return self.wait_for(lambda: self.api.VM.get_power_state(vm) == state, timeout,
-                             msg="VM power_state %s" % state)
-
-    def assert_no_qemu(self, vm, files_gone=True):
-        uuid = self.api.VM.get_uuid(vm)
-        self.wait_for(lambda: not qemu_of_uuid(uuid), 10, msg="QEMU of %s gone" % uuid)
-        d = self.vm_dir(vm)
-        if files_gone:
-            self.assertFalse(os.path.exists(d), "%s left: %s" % (d, os.listdir(d) if os.path.isdir(d) else ""))
-        else:
-            left = set(os.listdir(d)) - {"serial.log", "serial.log.1"}
-            self.assertEqual(left, set(), "files left in %s" % d)
+class QemuTest(guest.GuestTestCase):
+    def assert_ran_on(self, vm, domid, pid):
+        """vm runs on in the same domain and QEMU, with no operation left."""
+        rec = self.api.VM.get_record(vm)
+        self.assertEqual(rec["power_state"], "Running")
+        self.assertEqual(int(rec["domid"]), domid)
+        self.assertEqual(rec["current_operations"], {})
+        self.assertEqual(read_pid(self.vm_dir(vm)), pid)
+        self.assertTrue(qemu_alive(pid, rec["uuid"]))
 
     # ---- bad input: nothing starts, nothing is left ----
 
@@ -236,15 +73,9 @@ class QemuTest(harness.ServerTestCase):
 
     def test_03_start_pause_clean_shutdown(self):
         sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
-        vdi = self.api.VDI.create({
-            "name_label": "qemu-disk", "name_description": "", "SR": sr, "virtual_size": str(64 * MiB),
-            "type": "user", "sharable": False, "read_only": False, "other_config": {},
-            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vdi = self.new_vdi(sr, 64 * MiB, "qemu-disk")
         vm = self.new_vm("qemu-life")
-        vbd = self.api.VBD.create({
-            "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
-            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
+        vbd = self.vbd(vm, vdi, 0)
         self.assertIn("destroy", self.api.VDI.get_allowed_operations(vdi))
         pid = self.start_ready(vm)
         rec = self.api.VM.get_record(vm)
@@ -276,13 +107,14 @@ class QemuTest(harness.ServerTestCase):
         self.wait_serial(vm, "UNPAUSED-42", 15)
         # a live snapshot: what the guest writes afterwards goes to the disk,
         # not into the snapshot
-        self.console(vm, "echo BEFORE-SNAP >/tmp/m; dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync"
-                         " 2>/dev/null; echo WROTE-$((0+1))")
+        dd = "dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null"
+        for line in ("echo BEFORE-SNAP >/tmp/m", dd, "echo WROTE-$((0+1))"):
+            self.console(vm, line)
         self.wait_serial(vm, "WROTE-1", 15)
         snap = self.api.VDI.snapshot(vdi, {})
         self.assertEqual(self.api.VM.get_power_state(vm), "Running")
-        self.console(vm, "echo AFTER-SNAP >/tmp/m; dd if=/tmp/m of=/dev/vda bs=512 count=1 conv=sync,fsync"
-                         " 2>/dev/null; echo WROTE-$((1+1))")
+        for line in ("echo AFTER-SNAP >/tmp/m", dd, "echo WROTE-$((1+1))"):
+            self.console(vm, line)
         self.wait_serial(vm, "WROTE-2", 15)
 
         t = time.monotonic()
@@ -303,9 +135,7 @@ class QemuTest(harness.ServerTestCase):
         self.api.VDI.destroy(vdi)
 
     def first_sector(self, vdi):
-        sr = self.api.VDI.get_SR(vdi)
-        loc = self.api.PBD.get_device_config(self.api.SR.get_PBDs(sr)[0])["path"]
-        img = os.path.join(loc, self.api.VDI.get_location(vdi) + ".qcow2")
+        img = self.image_of(vdi)
         out = os.path.join(self.srv.data_dir, "sector.raw")
         subprocess.run(["qemu-img", "dd", "-f", "qcow2", "-O", "raw", "bs=512", "count=1",
                         "if=" + img, "of=" + out], check=True, stdout=subprocess.DEVNULL)
@@ -381,20 +211,11 @@ class QemuTest(harness.ServerTestCase):
         iso = [v for v in self.api.SR.get_VDIs(iso_sr) if self.api.VDI.get_name_label(v) == "hotplug.iso"][0]
 
         vm = self.new_vm("qemu-hotplug")
-        cd = self.api.VBD.create({
-            "VM": vm, "VDI": NULL_REF, "userdevice": "3", "bootable": False, "mode": "RO", "type": "CD",
-            "unpluggable": True, "empty": True, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
+        cd = self.vbd(vm, NULL_REF, 3, "CD")
         self.start_ready(vm)
         sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
-        vdi = self.api.VDI.create({
-            "name_label": "hotplug-disk", "name_description": "", "SR": sr, "virtual_size": str(32 * MiB),
-            "type": "user", "sharable": False, "read_only": False, "other_config": {},
-            "xenstore_data": {}, "sm_config": {}, "tags": []})
-        vbd = self.api.VBD.create({
-            "VM": vm, "VDI": vdi, "userdevice": "1", "bootable": False, "mode": "RW", "type": "Disk",
-            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
+        vdi = self.new_vdi(sr, 32 * MiB, "hotplug-disk")
+        vbd = self.vbd(vm, vdi, 1)
         self.assertFalse(self.api.VBD.get_currently_attached(vbd))
         self.assertEqual(self.api.VBD.get_allowed_operations(vbd), ["plug"])
         t = time.monotonic()
@@ -430,10 +251,7 @@ class QemuTest(harness.ServerTestCase):
         self.api.VBD.destroy(vbd)
         self.api.VDI.destroy(vdi)
         # an empty disk VBD has nothing to plug
-        empty = self.api.VBD.create({
-            "VM": vm, "VDI": NULL_REF, "userdevice": "2", "bootable": False, "mode": "RO", "type": "CD",
-            "unpluggable": True, "empty": True, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
+        empty = self.vbd(vm, NULL_REF, 2, "CD")
         self.assertXapiError("OPERATION_NOT_ALLOWED", self.api.VBD.plug, empty)
         self.api.VBD.destroy(empty)
 
@@ -469,9 +287,7 @@ class QemuTest(harness.ServerTestCase):
 
     def sector(self, vdi, n):
         """512 bytes at sector n of a VDI, read through qemu-img."""
-        sr = self.api.VDI.get_SR(vdi)
-        loc = self.api.PBD.get_device_config(self.api.SR.get_PBDs(sr)[0])["path"]
-        img = os.path.join(loc, self.api.VDI.get_location(vdi) + ".qcow2")
+        img = self.image_of(vdi)
         chk = subprocess.run(["qemu-img", "check", "-U", "-q", img], capture_output=True, text=True)
         self.assertEqual(chk.returncode, 0, "qemu-img check %s: %s" % (img, chk.stdout + chk.stderr))
         out = os.path.join(self.srv.data_dir, "whole.raw")
@@ -488,15 +304,9 @@ class QemuTest(harness.ServerTestCase):
         runs on, every snapshot is a consistent image holding what was
         written before it, and revert brings that back."""
         sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
-        vdi = self.api.VDI.create({
-            "name_label": "busy-disk", "name_description": "", "SR": sr, "virtual_size": str(64 * MiB),
-            "type": "user", "sharable": False, "read_only": False, "other_config": {},
-            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vdi = self.new_vdi(sr, 64 * MiB, "busy-disk")
         vm = self.new_vm("qemu-busy-writer")
-        self.api.VBD.create({
-            "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
-            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
+        self.vbd(vm, vdi, 0)
         # changed-block tracking on: the blocks between two snapshots are
         # exactly those the guest wrote
         self.api.VDI.enable_cbt(vdi)
@@ -558,9 +368,7 @@ class QemuTest(harness.ServerTestCase):
         self.api.VM.hard_shutdown(vm)
 
     def chain_len(self, vdi):
-        sr = self.api.VDI.get_SR(vdi)
-        loc = self.api.PBD.get_device_config(self.api.SR.get_PBDs(sr)[0])["path"]
-        img = os.path.join(loc, self.api.VDI.get_location(vdi) + ".qcow2")
+        img = self.image_of(vdi)
         out = subprocess.run(["qemu-img", "info", "-U", "--backing-chain", "--output=json", img],
                              capture_output=True, text=True, check=True).stdout
         return len(json.loads(out))
@@ -570,17 +378,12 @@ class QemuTest(harness.ServerTestCase):
         disk by its QEMU while the guest writes: the guest sees the same
         data before and after, and the chain is one image again."""
         sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
-        vdi = self.api.VDI.create({
-            "name_label": "coalesce-live", "name_description": "", "SR": sr, "virtual_size": str(64 * MiB),
-            "type": "user", "sharable": False, "read_only": False, "other_config": {},
-            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vdi = self.new_vdi(sr, 64 * MiB, "coalesce-live")
         vm = self.new_vm("qemu-coalesce")
-        self.api.VBD.create({
-            "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
-            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
+        self.vbd(vm, vdi, 0)
         self.start_ready(vm)
-        self.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=16 conv=fsync 2>/dev/null; echo F-$((7+7))")
+        self.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=16 conv=fsync 2>/dev/null")
+        self.console(vm, "echo F-$((7+7))")
         self.wait_serial(vm, "F-14", 60)
         self.console(vm, "echo H1-$(head -c 16777216 /dev/vda | md5sum | cut -c1-32)-END")
         self.wait_for(lambda: re.search(r"H1-[0-9a-f]{32}-END", self.serial(vm)), 30, msg="first checksum")
@@ -600,7 +403,8 @@ class QemuTest(harness.ServerTestCase):
         self.timings["coalesce of a 16 MiB base under a running guest"] = time.monotonic() - t
         self.assertEqual(self.api.VM.get_power_state(vm), "Running")
         self.assertEqual(self.api.VDI.get_current_operations(vdi), {})
-        self.console(vm, "kill %1; sleep 1; echo H2-$(head -c 16777216 /dev/vda | md5sum | cut -c1-32)-END")
+        self.console(vm, "kill %1; sleep 1")
+        self.console(vm, "echo H2-$(head -c 16777216 /dev/vda | md5sum | cut -c1-32)-END")
         self.wait_for(lambda: re.search(r"H2-[0-9a-f]{32}-END", self.serial(vm)), 30, msg="second checksum")
         h2 = re.search(r"H2-([0-9a-f]{32})-END", self.serial(vm)).group(1)
         self.assertEqual(h2, h1)
@@ -627,12 +431,7 @@ class QemuTest(harness.ServerTestCase):
         self.srv.start()
         self.timings["xenond restart with two running VMs"] = time.monotonic() - t
         for vm, (uuid, pid, domid) in before.items():
-            rec = self.api.VM.get_record(vm)
-            self.assertEqual(rec["power_state"], "Running")
-            self.assertEqual(int(rec["domid"]), domid)
-            self.assertEqual(rec["current_operations"], {})
-            self.assertEqual(read_pid(self.vm_dir(vm)), pid)
-            self.assertTrue(qemu_alive(pid, uuid))
+            self.assert_ran_on(vm, domid, pid)
             # the re-adopted QEMU answers: pause and unpause go through QMP
             self.api.VM.pause(vm)
             self.api.VM.unpause(vm)
@@ -702,18 +501,9 @@ class QemuTest(harness.ServerTestCase):
         for fw in firmwares:
             vm = self.new_vm("qemu-hvm-" + fw, kernel="", ramdisk="", HVM_boot_policy="BIOS order",
                              HVM_boot_params={"order": "dc", "firmware": fw}, domain_type="hvm")
-            vdi = self.api.VDI.create({
-                "name_label": "hvm-disk", "name_description": "", "SR": sr, "virtual_size": str(MiB),
-                "type": "user", "sharable": False, "read_only": False, "other_config": {},
-                "xenstore_data": {}, "sm_config": {}, "tags": []})
-            self.api.VBD.create({
-                "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": True, "mode": "RW", "type": "Disk",
-                "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
-                "qos_algorithm_params": {}})
-            self.api.VBD.create({
-                "VM": vm, "VDI": NULL_REF, "userdevice": "3", "bootable": False, "mode": "RO",
-                "type": "CD", "unpluggable": True, "empty": True, "other_config": {},
-                "qos_algorithm_type": "", "qos_algorithm_params": {}})
+            vdi = self.new_vdi(sr, MiB, "hvm-disk")
+            self.vbd(vm, vdi, 0, bootable=True)
+            self.vbd(vm, NULL_REF, 3, "CD")
             self.api.VM.start(vm, False, False)
             uuid = self.api.VM.get_uuid(vm)
             pid = read_pid(self.vm_dir(vm))
@@ -856,15 +646,9 @@ class QemuTest(harness.ServerTestCase):
         holds the memory in its suspend VDI and the disks of the same
         instant; revert + resume bring both back."""
         sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
-        vdi = self.api.VDI.create({
-            "name_label": "ck-disk", "name_description": "", "SR": sr, "virtual_size": str(16 * MiB),
-            "type": "user", "sharable": False, "read_only": False, "other_config": {},
-            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vdi = self.new_vdi(sr, 16 * MiB, "ck-disk")
         vm = self.new_vm("qemu-checkpoint")
-        self.api.VBD.create({
-            "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
-            "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}})
+        self.vbd(vm, vdi, 0)
         pid = self.start_ready(vm)
         domid = int(self.api.VM.get_domid(vm))
         # typed once the shell is up, in short lines (a slow guest's UART
@@ -951,12 +735,7 @@ class QemuTest(harness.ServerTestCase):
                 self.timings["restart_agent (%s) -> API back" % how] = time.monotonic() - t
                 self.assertEqual(self.srv.pid, daemon)
                 self.assertTrue(self.srv.alive())
-                rec = self.api.VM.get_record(vm)
-                self.assertEqual(rec["power_state"], "Running")
-                self.assertEqual(int(rec["domid"]), domid)
-                self.assertEqual(rec["current_operations"], {})
-                self.assertEqual(read_pid(self.vm_dir(vm)), pid)
-                self.assertTrue(qemu_alive(pid, uuid))
+                self.assert_ran_on(vm, domid, pid)
         finally:
             stop[0] = True
             th.join()

@@ -18,8 +18,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-import test_qemu  # noqa: E402
-from test_qemu import QEMU, MiB, qemu_of_uuid  # noqa: E402
+import guest  # noqa: E402
+from guest import QEMU, MiB, qemu_of_uuid  # noqa: E402
 
 GiB = 1 << 30
 VCPU_LIVE_RULE = "VCPU values must satisfy: 0 < VCPUs ≤ VCPUs_max"
@@ -86,17 +86,11 @@ def vcpu_threads(pid):
 
 
 @unittest.skipIf(QEMU is None, "qemu-system-x86_64 is not installed")
-class VmResourcesTest(test_qemu.QemuTest):
+class VmResourcesTest(guest.GuestTestCase):
     pass
 
 
-for _name in [n for n in dir(test_qemu.QemuTest) if n.startswith("test_")]:
-    setattr(VmResourcesTest, _name, None)
-
-
-def _test(fn):
-    setattr(VmResourcesTest, fn.__name__, fn)
-    return fn
+_test = guest.method_of(VmResourcesTest)
 
 
 def _sh(self, vm, cmd):
