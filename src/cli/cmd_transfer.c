@@ -4,6 +4,7 @@
  * filename=-) and the socket; each transfer runs under a task xe creates
  * and waits for, so the server's verdict is what xe reports. */
 #include "cmd.h"
+#include "reader.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
 
@@ -34,45 +35,30 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* What an upload reads: a regular file, read ahead of curl so a cold file
- * comes off the disk with several requests in flight (the kernel's own
- * read-ahead keeps one), or a pipe. A raw disk image goes as xapi's
- * "chunked" pieces (offset, length, data) of its allocated extents only,
- * found with SEEK_DATA: the holes of a sparse image never travel. */
-#define READ_AHEAD (32 << 20)
+/* What an upload reads: a regular file, read ahead of curl by reader.c,
+ * or a pipe. A raw disk image goes as xapi's "chunked" pieces (offset,
+ * length, data) of its allocated extents only, found with SEEK_DATA: the
+ * holes of a sparse image never travel. */
 #define PIECE_MAX (64 << 20)
-
-struct piece {
-	off_t off;
-	uint32_t len;
-};
 
 struct upload {
 	FILE *f;
 	int fd;
 	bool pipe;
-	off_t pos, size, advised;
-	struct piece *pieces; /* chunked: the allocated extents, in order */
+	off_t pos, size;
+	struct reader *rd;
+	struct reader_seg whole;   /* a plain file: all of it */
+	struct reader_seg *pieces; /* chunked: the allocated extents, in order */
 	size_t npieces, cur;
-	uint32_t done_in_piece; /* of the current piece's data */
+	off_t done_in_piece; /* of the current piece's data */
 	unsigned char hdr[12];
 	size_t hdr_left; /* header bytes still to send; 12 = not started */
 	bool trailer_sent;
 };
 
-static void advise(struct upload *u, off_t at)
-{
-	if (at + READ_AHEAD / 4 < u->advised)
-		return;
-	off_t from = u->advised > at ? u->advised : at;
-	posix_fadvise(u->fd, from, at + READ_AHEAD - from, POSIX_FADV_WILLNEED);
-	u->advised = at + READ_AHEAD;
-}
-
 static size_t read_data(struct upload *u, off_t off, char *p, size_t max)
 {
-	advise(u, off);
-	ssize_t k = pread(u->fd, p, max, off);
+	ssize_t k = reader_get(u->rd, off, p, max);
 	return k > 0 ? (size_t)k : 0;
 }
 
@@ -93,7 +79,7 @@ static size_t read_chunked(struct upload *u, char *p, size_t max)
 				memset(u->hdr, 0, sizeof u->hdr); /* the last chunk: all zeros */
 		} else if (u->hdr_left == 12 && u->done_in_piece == 0) {
 			put_le(u->hdr, (uint64_t)u->pieces[u->cur].off, 8);
-			put_le(u->hdr + 8, u->pieces[u->cur].len, 4);
+			put_le(u->hdr + 8, (uint64_t)u->pieces[u->cur].len, 4);
 		}
 		if (u->hdr_left) {
 			size_t k = u->hdr_left < max - out ? u->hdr_left : max - out;
@@ -104,13 +90,14 @@ static size_t read_chunked(struct upload *u, char *p, size_t max)
 				u->trailer_sent = true;
 			continue;
 		}
-		struct piece *pc = &u->pieces[u->cur];
-		size_t want = pc->len - u->done_in_piece < max - out ? pc->len - u->done_in_piece : max - out;
+		struct reader_seg *pc = &u->pieces[u->cur];
+		size_t want = (size_t)(pc->len - u->done_in_piece) < max - out ? (size_t)(pc->len - u->done_in_piece)
+									 : max - out;
 		size_t k = read_data(u, pc->off + u->done_in_piece, p + out, want);
-		if (!k) /* the file shrank under us: end short, the server says so */
+		if (!k) /* a read failed, or the file shrank: end short, the server says so */
 			return CURL_READFUNC_ABORT;
 		out += k;
-		u->done_in_piece += (uint32_t)k;
+		u->done_in_piece += (off_t)k;
 		if (u->done_in_piece == pc->len) {
 			u->cur++;
 			u->done_in_piece = 0;
@@ -131,7 +118,11 @@ static size_t read_upload(char *p, size_t size, size_t n, void *arg)
 		size_t k = fread(p, 1, size * n, u->f);
 		return k ? k : CURL_READFUNC_ABORT;
 	}
+	if (u->pos == u->size)
+		return 0;
 	size_t k = read_data(u, u->pos, p, size * n);
+	if (!k)
+		return CURL_READFUNC_ABORT;
 	u->pos += (off_t)k;
 	return k;
 }
@@ -156,8 +147,8 @@ static curl_off_t plan_chunks(struct upload *u)
 		for (off_t o = d; o < h; o += PIECE_MAX) {
 			if (u->npieces == cap)
 				u->pieces = xrealloc(u->pieces, (cap = cap ? cap * 2 : 64) * sizeof *u->pieces);
-			uint32_t len = (uint32_t)(h - o < PIECE_MAX ? h - o : PIECE_MAX);
-			u->pieces[u->npieces++] = (struct piece){o, len};
+			off_t len = h - o < PIECE_MAX ? h - o : PIECE_MAX;
+			u->pieces[u->npieces++] = (struct reader_seg){o, len};
 			body += 12 + (curl_off_t)len;
 		}
 		pos = h;
@@ -223,9 +214,15 @@ static int transfer(struct xe_ctx *x, bool put, const char *path, struct strbuf 
 			len = plan_chunks(&u);
 			add_q(q, "chunked", "true");
 		}
+		if (!u.pipe) {
+			u.whole = (struct reader_seg){0, u.size};
+			u.rd = u.pieces ? reader_start(u.fd, filename, u.pieces, u.npieces)
+					: reader_start(u.fd, filename, &u.whole, 1);
+		}
 	}
 	xv t = XV_NIL_INIT;
 	if (xs_call(x->s, "task.create", &t, err, put ? "xe import" : "xe export", "", NULL) < 0) {
+		reader_stop(u.rd);
 		if (!std)
 			fclose(f);
 		free(u.pieces);
@@ -268,6 +265,7 @@ static int transfer(struct xe_ctx *x, bool put, const char *path, struct strbuf 
 		fputc('\n', stderr);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
+	reader_stop(u.rd);
 	free(u.pieces);
 	if (!std)
 		fclose(f);

@@ -802,6 +802,11 @@ class ExportTest(TransferCase):
             if fill:  # not empty before: the import must clear what it does not send
                 st, _, _ = self.request("PUT", "/import_raw_vdi", body=fill * size, vdi=vdi, format="raw")
                 self.assertEqual(st, 200)
+            if fill:  # not in the page cache: xe reads it with O_DIRECT
+                fd = os.open(path, os.O_RDONLY)
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                os.close(fd)
             r = self.xe_bin("vdi-import", "uuid=" + self.api.VDI.get_uuid(vdi), "filename=" + path,
                             "format=raw")
             self.assertEqual(r.returncode, 0, r.stderr)

@@ -1,0 +1,194 @@
+/* reader: reads the parts of a file an upload sends, in order, on a thread
+ * of its own so the disk works while the data before goes out. What the
+ * page cache holds is copied from it (mincore says which blocks); the
+ * rest is read with O_DIRECT, straight into the reader's buffers: a cold
+ * disk image read through the cache costs a page allocation and a copy
+ * per 4 KiB, more CPU than the upload itself. (preadv2's RWF_NOWAIT would
+ * start the cache's read-ahead while refusing, hence mincore.) */
+#include "reader.h"
+#include "../base/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ALIGN 4096
+#define BLOCK (4 << 20)
+#define NBLOCKS 4
+
+struct block {
+	off_t off;
+	size_t len, used;
+	int err;
+	char *buf;
+};
+
+struct reader {
+	int fd, dfd; /* dfd: O_DIRECT, -1 where the filesystem has none */
+	char *map;   /* the file mapped, for mincore only; NULL: none */
+	size_t map_len;
+	unsigned char *vec;
+	const struct reader_seg *segs;
+	size_t nsegs;
+	struct block ring[NBLOCKS];
+	size_t head, tail; /* blocks taken by the consumer / filled */
+	bool stop;
+	pthread_mutex_t mu;
+	pthread_cond_t filled, freed;
+	pthread_t thread;
+};
+
+/* Whether the page cache holds all of [off, off + len). */
+static bool cached(struct reader *r, off_t off, size_t len)
+{
+	if (!r->map || (size_t)off + len > r->map_len)
+		return false;
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t first = (size_t)off / (size_t)pg, n = ((size_t)off + len + (size_t)pg - 1) / (size_t)pg - first;
+	if (mincore(r->map + first * (size_t)pg, n * (size_t)pg, r->vec) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(r->vec[i] & 1))
+			return false;
+	return true;
+}
+
+/* One block at off, len bytes (off aligned; len may end at the file's
+ * end). 0, or an errno. */
+static int read_block(struct reader *r, char *buf, off_t off, size_t len, size_t *got)
+{
+	ssize_t k;
+	if (r->dfd >= 0 && !cached(r, off, len)) {
+		size_t whole = (len + ALIGN - 1) / ALIGN * ALIGN;
+		size_t done = 0;
+		while (done < len) {
+			k = pread(r->dfd, buf + done, whole - done, off + (off_t)done);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				break; /* not for O_DIRECT after all: the cache below */
+			if (k == 0)
+				return EIO; /* the file shrank */
+			done += (size_t)k;
+		}
+		if (done >= len) {
+			*got = len;
+			return 0;
+		}
+	}
+	size_t done = 0;
+	while (done < len) {
+		k = pread(r->fd, buf + done, len - done, off + (off_t)done);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? errno : EIO;
+		done += (size_t)k;
+	}
+	*got = len;
+	return 0;
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+	for (size_t s = 0; s < r->nsegs; s++) {
+		for (off_t o = 0; o < r->segs[s].len;) {
+			pthread_mutex_lock(&r->mu);
+			while (r->tail - r->head == NBLOCKS && !r->stop)
+				pthread_cond_wait(&r->freed, &r->mu);
+			bool stop = r->stop;
+			pthread_mutex_unlock(&r->mu);
+			if (stop)
+				return NULL;
+			struct block *b = &r->ring[r->tail % NBLOCKS];
+			size_t len = r->segs[s].len - o < BLOCK ? (size_t)(r->segs[s].len - o) : BLOCK;
+			b->off = r->segs[s].off + o;
+			b->used = 0;
+			b->err = read_block(r, b->buf, b->off, len, &b->len);
+			o += (off_t)len;
+			pthread_mutex_lock(&r->mu);
+			r->tail++;
+			pthread_cond_signal(&r->filled);
+			pthread_mutex_unlock(&r->mu);
+			if (b->err)
+				return NULL;
+		}
+	}
+	return NULL;
+}
+
+struct reader *reader_start(int fd, const char *path, const struct reader_seg *segs, size_t nsegs)
+{
+	struct reader *r = xcalloc(1, sizeof *r);
+	r->fd = fd;
+	r->dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	struct stat st;
+	if (r->dfd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		if (m != MAP_FAILED) {
+			r->map = m;
+			r->map_len = (size_t)st.st_size;
+			r->vec = xmalloc(BLOCK / 4096 + 2);
+		}
+	}
+	r->segs = segs;
+	r->nsegs = nsegs;
+	for (size_t i = 0; i < NBLOCKS; i++)
+		if (posix_memalign((void **)&r->ring[i].buf, ALIGN, BLOCK) != 0)
+			abort();
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->filled, NULL);
+	pthread_cond_init(&r->freed, NULL);
+	if (pthread_create(&r->thread, NULL, reader_main, r) != 0)
+		abort();
+	return r;
+}
+
+ssize_t reader_get(struct reader *r, off_t off, char *p, size_t max)
+{
+	pthread_mutex_lock(&r->mu);
+	while (r->head == r->tail)
+		pthread_cond_wait(&r->filled, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+	struct block *b = &r->ring[r->head % NBLOCKS];
+	if (b->err || off != b->off + (off_t)b->used)
+		return -1; /* a read failed, or the caller left the plan */
+	size_t k = b->len - b->used < max ? b->len - b->used : max;
+	memcpy(p, b->buf + b->used, k);
+	b->used += k;
+	if (b->used == b->len) {
+		pthread_mutex_lock(&r->mu);
+		r->head++;
+		pthread_cond_signal(&r->freed);
+		pthread_mutex_unlock(&r->mu);
+	}
+	return (ssize_t)k;
+}
+
+void reader_stop(struct reader *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_cond_signal(&r->freed);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->thread, NULL);
+	for (size_t i = 0; i < NBLOCKS; i++)
+		free(r->ring[i].buf);
+	if (r->dfd >= 0)
+		close(r->dfd);
+	if (r->map)
+		munmap(r->map, r->map_len);
+	free(r->vec);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->filled);
+	pthread_cond_destroy(&r->freed);
+	free(r);
+}
