@@ -166,20 +166,10 @@ static int oin_begin(struct route_req *rr, bool ova)
 	rr->h = o;
 	o->ova = ova;
 	o->cur = -1;
-	if (route_target_sr(rr, o->sr_ref) < 0)
-		return -1;
-	db_rdlock(rr->srv->db);
-	struct db_obj *sro = db_lookup_cls(rr->srv->db, SC_C_SR, o->sr_ref);
-	int rc = sro ? storage_sr_open(&rr->ctx, sro, true, &o->sr, &rr->err)
-		     : xerr_set(&rr->err, "HANDLE_INVALID", "SR", o->sr_ref, NULL);
-	db_unlock(rr->srv->db);
-	if (rc < 0)
+	/* the staged files and then the VDIs: twice the upload at worst */
+	if (route_open_target_sr(rr, o->sr_ref, &o->sr, 2) < 0)
 		return -1;
 	o->sr_open = true;
-	/* the staged files and then the VDIs: twice the upload at worst */
-	if (rr->has_length && rr->content_length < ROUTE_UNKNOWN_LENGTH &&
-	    sm_space_check(&o->sr, 2 * (int64_t)rr->content_length, &rr->err) < 0)
-		return -1;
 	return ova ? 0 : stage_new(rr, o, "disk");
 }
 
@@ -202,19 +192,11 @@ static int make_disk(struct route_req *rr, struct oin *o, struct staged *f, cons
 	int64_t vsize;
 	if (foreign_inspect(f->path, fmt, &vsize, &rr->err) < 0)
 		return -1;
-	xv rec = xv_map_new();
-	xv_map_set_str(&rec, "name_label", label);
-	xv_map_set_str(&rec, "SR", o->sr_ref);
-	xv_map_set(&rec, "virtual_size", xv_int(capacity > vsize ? capacity : vsize));
-	xv_map_set_str(&rec, "type", "user");
-	xv args = xv_arr_new();
-	xv_arr_push(&args, rec);
-	xv res = XV_NIL_INIT;
-	if (route_call(rr, "VDI.create", args, &res) < 0)
+	char ref[REF_STRLEN + 1];
+	if (route_create_vdi(rr, o->sr_ref, label, capacity > vsize ? capacity : vsize, ref) < 0)
 		return -1;
 	o->vdis = xrealloc(o->vdis, (o->nvdis + 1) * sizeof *o->vdis);
-	snprintf(o->vdis[o->nvdis++], REF_STRLEN + 1, "%s", xv_as_str(&res));
-	xv_free(&res);
+	snprintf(o->vdis[o->nvdis++], REF_STRLEN + 1, "%s", ref);
 	struct vdi_image vi;
 	int rc = vdi_image_open(rr, o->vdis[o->nvdis - 1], true, &vi);
 	if (rc == 0)

@@ -338,14 +338,31 @@ int route_target_sr(struct route_req *rr, char out[REF_STRLEN + 1])
 	return 0;
 }
 
-/* A new VDI of size bytes in sr_id (or the pool's default SR). */
-static int create_vdi(struct route_req *rr, struct imp *im, int64_t size)
+int route_open_target_sr(struct route_req *rr, char sr_ref[REF_STRLEN + 1], struct sm_sr *sr,
+			 int factor)
 {
-	char sr_ref[REF_STRLEN + 1];
 	if (route_target_sr(rr, sr_ref) < 0)
 		return -1;
+	db_rdlock(rr->srv->db);
+	struct db_obj *sro = db_lookup_cls(rr->srv->db, SC_C_SR, sr_ref);
+	int rc = sro ? storage_sr_open(&rr->ctx, sro, true, sr, &rr->err)
+		     : xerr_set(&rr->err, "HANDLE_INVALID", "SR", sr_ref, NULL);
+	db_unlock(rr->srv->db);
+	if (rc < 0)
+		return -1;
+	if (rr->has_length && rr->content_length < ROUTE_UNKNOWN_LENGTH &&
+	    sm_space_check(sr, factor * (int64_t)rr->content_length, &rr->err) < 0) {
+		sm_sr_close(sr);
+		return -1;
+	}
+	return 0;
+}
+
+int route_create_vdi(struct route_req *rr, const char *sr_ref, const char *label, int64_t size,
+		     char out[REF_STRLEN + 1])
+{
 	xv rec = xv_map_new();
-	xv_map_set_str(&rec, "name_label", "imported disk");
+	xv_map_set_str(&rec, "name_label", label);
 	xv_map_set_str(&rec, "SR", sr_ref);
 	xv_map_set(&rec, "virtual_size", xv_int(size));
 	xv_map_set_str(&rec, "type", "user");
@@ -354,9 +371,18 @@ static int create_vdi(struct route_req *rr, struct imp *im, int64_t size)
 	xv res = XV_NIL_INIT;
 	if (route_call(rr, "VDI.create", args, &res) < 0)
 		return -1;
-	snprintf(im->new_vdi, sizeof im->new_vdi, "%s", xv_as_str(&res));
+	snprintf(out, REF_STRLEN + 1, "%s", xv_as_str(&res));
 	xv_free(&res);
 	return 0;
+}
+
+/* A new VDI of size bytes in sr_id (or the pool's default SR). */
+static int create_vdi(struct route_req *rr, struct imp *im, int64_t size)
+{
+	char sr_ref[REF_STRLEN + 1];
+	if (route_target_sr(rr, sr_ref) < 0)
+		return -1;
+	return route_create_vdi(rr, sr_ref, "imported disk", size, im->new_vdi);
 }
 
 static int flush_buf(struct route_req *rr, struct imp *im)
@@ -402,21 +428,14 @@ static int stage_open(struct route_req *rr, struct imp *im, const char *vdi)
 	if (vdi) {
 		if (vdi_image_open(rr, vdi, true, &im->vi) < 0)
 			return -1;
+		if (rr->has_length && rr->content_length < ROUTE_UNKNOWN_LENGTH &&
+		    sm_space_check(&im->vi.sr, (int64_t)rr->content_length, &rr->err) < 0)
+			return -1;
 	} else {
 		char sr_ref[REF_STRLEN + 1];
-		if (route_target_sr(rr, sr_ref) < 0)
-			return -1;
-		db_rdlock(rr->srv->db);
-		struct db_obj *sro = db_lookup_cls(rr->srv->db, SC_C_SR, sr_ref);
-		int rc = sro ? storage_sr_open(&rr->ctx, sro, true, &im->vi.sr, &rr->err)
-			     : xerr_set(&rr->err, "HANDLE_INVALID", "SR", sr_ref, NULL);
-		db_unlock(rr->srv->db);
-		if (rc < 0)
+		if (route_open_target_sr(rr, sr_ref, &im->vi.sr, 1) < 0)
 			return -1;
 	}
-	if (rr->has_length && rr->content_length < ROUTE_UNKNOWN_LENGTH &&
-	    sm_space_check(&im->vi.sr, (int64_t)rr->content_length, &rr->err) < 0)
-		return -1;
 	im->tmp = xasprintf("%s/.import-%s.%s", route_staging_dir(&im->vi.sr), rr->task + 10, im->staged);
 	im->tfd = open(im->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (im->tfd < 0)

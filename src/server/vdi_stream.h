@@ -37,6 +37,15 @@ void vdi_image_close(struct vdi_image *vi);
 /* The SR an import goes to: sr_id or sr_uuid (ref or uuid), else the
  * pool's default SR. */
 int route_target_sr(struct route_req *rr, char out[REF_STRLEN + 1]);
+/* Opens the import's target SR (route_target_sr, its ref into sr_ref) and
+ * checks that factor times the announced upload fits in it (no check for
+ * an upload of unknown length); on failure the SR is not left open. */
+int route_open_target_sr(struct route_req *rr, char sr_ref[REF_STRLEN + 1], struct sm_sr *sr,
+			 int factor);
+/* VDI.create of a user disk of size bytes in sr_ref, as the request's
+ * session; its ref into out. */
+int route_create_vdi(struct route_req *rr, const char *sr_ref, const char *label, int64_t size,
+		     char out[REF_STRLEN + 1]);
 /* Where an upload is staged before qemu-img reads it: the SR's own
  * directory when it is local (same filesystem, space checked), else the
  * run directory (a share is reached by URL, not by path). */

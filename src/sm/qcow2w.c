@@ -8,6 +8,7 @@
 #include "../base/mem.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <fcntl.h>
@@ -22,12 +23,30 @@
 #define COPIED (UINT64_C(1) << 63)
 /* Direct I/O: buffers, offsets and lengths in multiples of this */
 #define DIO_ALIGN 4096
-#define BOUNCE (4 << 20)
+/* ... written by a thread of its own from a ring of buffers, so the disk
+ * works while the caller receives the next data */
+#define WBUF (4 << 20)
+#define NWBUF 4
+
+struct wring {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t more, less;
+	struct {
+		unsigned char *buf;
+		size_t len;
+		int64_t off;
+	} b[NWBUF];
+	size_t head, tail; /* written / handed to the thread */
+	bool cur;          /* b[tail % NWBUF] is being filled */
+	bool stop;
+	int err; /* the first write error (errno) */
+};
 
 struct qcow2w {
 	int fd;
-	bool direct;           /* opened O_DIRECT */
-	unsigned char *bounce; /* aligned copy of data that is not */
+	bool direct; /* opened O_DIRECT: writes go through the ring */
+	struct wring *r;
 	int64_t size, l1_size, next; /* next: where the next cluster goes */
 	uint64_t *l1;
 	int64_t l2_index, l2_off; /* the L2 table being filled, -1: none */
@@ -65,20 +84,92 @@ static int pwrite_all(int fd, const void *buf, size_t n, int64_t off)
 	return 0;
 }
 
+static void *writer_main(void *arg)
+{
+	struct qcow2w *w = arg;
+	struct wring *r = w->r;
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		while (r->head == r->tail - (r->cur ? 1 : 0) && !r->stop)
+			pthread_cond_wait(&r->more, &r->mu);
+		if (r->head == r->tail - (r->cur ? 1 : 0))
+			break; /* stopped, nothing left */
+		size_t i = r->head % NWBUF;
+		pthread_mutex_unlock(&r->mu);
+		int e = pwrite_all(w->fd, r->b[i].buf, r->b[i].len, r->b[i].off) < 0 ? (errno ? errno : EIO) : 0;
+		pthread_mutex_lock(&r->mu);
+		if (e && !r->err)
+			r->err = e;
+		r->head++;
+		pthread_cond_broadcast(&r->less);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* Hands the buffer being filled to the writer. Under the lock. */
+static void ring_submit(struct wring *r)
+{
+	if (r->cur) {
+		r->cur = false;
+		pthread_cond_signal(&r->more);
+	}
+}
+
+/* Waits until everything handed over is written; the first error. */
+static int ring_drain(struct qcow2w *w)
+{
+	struct wring *r = w->r;
+	if (!r)
+		return 0;
+	pthread_mutex_lock(&r->mu);
+	ring_submit(r);
+	while (r->head != r->tail)
+		pthread_cond_wait(&r->less, &r->mu);
+	int e = r->err;
+	pthread_mutex_unlock(&r->mu);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 /* Writes n bytes at off (both multiples of DIO_ALIGN, as every write here
  * is: whole clusters, a table rounded up to its clusters, the header's
- * block). Under O_DIRECT a buffer that is not aligned goes through the
- * bounce buffer. */
+ * block). Under O_DIRECT the data is copied into the ring (the caller's
+ * buffer is neither aligned nor kept), a run going on in the same buffer
+ * while it lies next to the one before in the file. */
 static int put(struct qcow2w *w, const void *buf, size_t n, int64_t off)
 {
-	if (!w->direct || ((uintptr_t)buf % DIO_ALIGN == 0))
+	struct wring *r = w->r;
+	if (!r)
 		return pwrite_all(w->fd, buf, n, off);
 	const unsigned char *p = buf;
 	while (n) {
-		size_t k = n < BOUNCE ? n : BOUNCE;
-		memcpy(w->bounce, p, k);
-		if (pwrite_all(w->fd, w->bounce, k, off) < 0)
+		/* one caller fills; the writer takes a buffer only once handed
+		 * over, so the copy runs without the lock */
+		pthread_mutex_lock(&r->mu);
+		int e = r->err;
+		size_t i = (r->tail - 1) % NWBUF;
+		if (!e && r->cur && (r->b[i].off + (int64_t)r->b[i].len != off || r->b[i].len == WBUF))
+			ring_submit(r);
+		if (!e && !r->cur) {
+			while (r->tail - r->head == NWBUF)
+				pthread_cond_wait(&r->less, &r->mu);
+			i = r->tail++ % NWBUF;
+			r->b[i].len = 0;
+			r->b[i].off = off;
+			r->cur = true;
+		}
+		pthread_mutex_unlock(&r->mu);
+		if (e) {
+			errno = e;
 			return -1;
+		}
+		size_t k = WBUF - r->b[i].len < n ? WBUF - r->b[i].len : n;
+		memcpy(r->b[i].buf + r->b[i].len, p, k);
+		r->b[i].len += k;
 		p += k;
 		n -= k;
 		off += (int64_t)k;
@@ -108,8 +199,17 @@ struct qcow2w *qcow2w_create(const char *path, int64_t size)
 	struct qcow2w *w = xcalloc(1, sizeof *w);
 	w->fd = fd;
 	w->direct = direct;
-	if (direct && posix_memalign((void **)&w->bounce, DIO_ALIGN, BOUNCE) != 0)
-		abort();
+	if (direct) {
+		struct wring *r = w->r = xcalloc(1, sizeof *r);
+		for (size_t i = 0; i < NWBUF; i++)
+			if (posix_memalign((void **)&r->b[i].buf, DIO_ALIGN, WBUF) != 0)
+				abort();
+		pthread_mutex_init(&r->mu, NULL);
+		pthread_cond_init(&r->more, NULL);
+		pthread_cond_init(&r->less, NULL);
+		if (pthread_create(&r->thread, NULL, writer_main, w) != 0)
+			abort();
+	}
 	w->size = size;
 	w->l1_size = (size + CS * L2_ENTRIES - 1) / (CS * L2_ENTRIES);
 	w->l1 = xcalloc((size_t)w->l1_size, sizeof *w->l1);
@@ -264,7 +364,7 @@ int qcow2w_finish(struct qcow2w *w)
 		rc = put(w, blk, CS, blocks_off + b * CS);
 	}
 	free(blk);
-	if (rc < 0 || fdatasync(w->fd) < 0)
+	if (rc < 0 || ring_drain(w) < 0 || fdatasync(w->fd) < 0)
 		return -1;
 	/* the header makes it an image: written after everything it points at */
 	unsigned char h[DIO_ALIGN] = {0}; /* 112 bytes, then the cluster's zeros */
@@ -278,7 +378,7 @@ int qcow2w_finish(struct qcow2w *w)
 	be32(h + 56, (uint32_t)ntable);
 	be32(h + 96, 4);   /* refcount_order: 16 bits */
 	be32(h + 100, 104); /* header length; the end-of-extensions marker follows (zeros) */
-	if (put(w, h, sizeof h, 0) < 0 || fdatasync(w->fd) < 0)
+	if (put(w, h, sizeof h, 0) < 0 || ring_drain(w) < 0 || fdatasync(w->fd) < 0)
 		return -1;
 	return 0;
 }
@@ -287,11 +387,25 @@ void qcow2w_free(struct qcow2w *w)
 {
 	if (!w)
 		return;
+	struct wring *r = w->r;
+	if (r) {
+		pthread_mutex_lock(&r->mu);
+		ring_submit(r);
+		r->stop = true;
+		pthread_cond_signal(&r->more);
+		pthread_mutex_unlock(&r->mu);
+		pthread_join(r->thread, NULL);
+		for (size_t i = 0; i < NWBUF; i++)
+			free(r->b[i].buf);
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->more);
+		pthread_cond_destroy(&r->less);
+		free(r);
+	}
 	if (w->fd >= 0)
 		close(w->fd);
 	free(w->l1);
 	free(w->l2);
 	free(w->pend);
-	free(w->bounce);
 	free(w);
 }
