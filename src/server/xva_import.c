@@ -25,6 +25,7 @@
 #include "../wire/wire.h"
 
 #include <inttypes.h>
+#include <xxhash.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,9 @@ struct xin {
 	enum entry kind;
 	struct in_disk *cur;
 	long counter;
-	struct strbuf ent;
+	struct strbuf ent; /* ova.xml, a checksum */
+	XXH64_state_t *hs; /* the chunk's hash so far */
+	int64_t chunk_off;  /* bytes of the chunk written */
 	xv top;
 	bool have_ova, force, dry_run, restore, metadata;
 	bool tar_vdi; /* export_raw_vdi's tar format: one disk, no ova.xml */
@@ -243,10 +246,13 @@ static int ova_done(struct xin *x)
 
 /* ---- chunks ---- */
 
-static int chunk_done(struct xin *x)
+/* A chunk's data is written as it streams in, hashed on the way (a chunk
+ * that fails its check fails the import, which removes what it wrote):
+ * buffering each chunk first cost a copy of every byte. */
+static int chunk_begin(struct xin *x, uint64_t size)
 {
 	struct in_disk *d = x->cur;
-	int64_t len = (int64_t)x->ent.len;
+	int64_t len = (int64_t)size;
 	if (d->chunk_size == 0 && len)
 		d->chunk_size = len;
 	if (x->counter <= d->prev)
@@ -258,20 +264,34 @@ static int chunk_done(struct xin *x)
 		return -1;
 	d->pos += gap;
 	d->prev = x->counter;
-	d->hash = xva_xxh64(x->ent.buf ? x->ent.buf : "", x->ent.len);
-	d->hashed_counter = x->counter;
-	if (!len)
-		return 0;
 	if (d->pos + len > d->vsize)
 		return imp_err(x, "a disk's data runs past its virtual size");
-	int rc = 0;
-	bool zero = buf_is_zero(x->ent.buf, x->ent.len);
-	if (!x->dry_run && !zero)
-		rc = img_write(d->vi.im, x->ent.buf, x->ent.len, d->pos, &x->rr->err);
-	else if (!x->dry_run && d->existing)
-		rc = img_zero(d->vi.im, x->ent.len, d->pos, &x->rr->err);
-	d->pos += len;
-	return rc;
+	XXH64_reset(x->hs, 0);
+	x->chunk_off = 0;
+	return 0;
+}
+
+static int chunk_data(struct xin *x, const char *p, size_t n)
+{
+	struct in_disk *d = x->cur;
+	XXH64_update(x->hs, p, n);
+	int64_t at = d->pos + x->chunk_off;
+	x->chunk_off += (int64_t)n;
+	if (x->dry_run)
+		return 0;
+	if (!buf_is_zero(p, n))
+		return img_write(d->vi.im, p, n, at, &x->rr->err);
+	/* a new image reads as zeros already */
+	return d->existing ? img_zero(d->vi.im, n, at, &x->rr->err) : 0;
+}
+
+static int chunk_done(struct xin *x)
+{
+	struct in_disk *d = x->cur;
+	d->hash = XXH64_digest(x->hs);
+	d->hashed_counter = x->counter;
+	d->pos += x->chunk_off;
+	return 0;
 }
 
 static int xxhash_done(struct xin *x)
@@ -321,6 +341,7 @@ static int classify(struct xin *x, const char *name, uint64_t size)
 		if (size > MAX_CHUNK)
 			return imp_err(x, "chunk too large");
 		x->kind = E_CHUNK;
+		return chunk_begin(x, size);
 	} else if (!strcmp(end, ".xxhash")) {
 		x->kind = size <= 64 ? E_XXHASH : E_SKIP;
 	} /* .checksum (legacy SHA-1): not verified */
@@ -377,8 +398,12 @@ static int tar_sink(void *arg, const char *p, size_t n)
 		}
 		if (x->st == 1) {
 			size_t k = x->remain < n ? (size_t)x->remain : n;
-			if (x->kind != E_SKIP)
+			if (x->kind == E_CHUNK) {
+				if (chunk_data(x, p, k) < 0)
+					return -1;
+			} else if (x->kind != E_SKIP) {
 				sb_add(&x->ent, p, k);
+			}
 			x->remain -= k, p += k, n -= k;
 			if (x->remain == 0) {
 				if (entry_done(x) < 0)
@@ -408,6 +433,9 @@ static int begin(struct route_req *rr, bool metadata)
 	x->dry_run = route_arg_bool(rr, "dry_run");
 	x->restore = route_arg_bool(rr, "restore");
 	x->z = zin_new(tar_sink, x);
+	x->hs = XXH64_createState();
+	if (!x->hs)
+		abort();
 	if (!rr->has_length)
 		return xerr_set(&rr->err, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED", NULL);
 	return route_target_sr(rr, x->sr_ref);
@@ -707,6 +735,7 @@ static void import_free(struct route_req *rr)
 	free(x->map.id);
 	free(x->map.ref);
 	zin_free(x->z);
+	XXH64_freeState(x->hs);
 	sb_free(&x->ent);
 	xv_free(&x->top);
 	free(x);
