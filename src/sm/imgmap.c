@@ -10,9 +10,13 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define READAHEAD (16 << 20)
+#define WIN (4 << 20)
+#define ALIGN 4096
 
 static void free_files(char **files, size_t n)
 {
@@ -136,12 +140,27 @@ struct imgmap *imgmap_open(const char *path, const char *format)
 	m->fds = xcalloc(m->nfds, sizeof *m->fds);
 	for (size_t i = 0; i < m->nfds; i++)
 		m->fds[i] = -1;
+	m->dfds = xcalloc(m->nfds, sizeof *m->dfds);
+	m->maps = xcalloc(m->nfds, sizeof *m->maps);
+	m->map_lens = xcalloc(m->nfds, sizeof *m->map_lens);
+	for (size_t i = 0; i < m->nfds; i++)
+		m->dfds[i] = -1;
+	m->win_depth = -1;
 	for (size_t i = 0; i < m->nfds; i++) {
 		if ((m->fds[i] = open(files[i], O_RDONLY | O_CLOEXEC)) < 0) {
 			log_debug("imgmap: %s: %s", files[i], strerror(errno));
 			imgmap_free(m);
 			m = NULL;
 			break;
+		}
+		struct stat st;
+		m->dfds[i] = open(files[i], O_RDONLY | O_CLOEXEC | O_DIRECT);
+		if (m->dfds[i] >= 0 && fstat(m->fds[i], &st) == 0 && st.st_size > 0) {
+			void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, m->fds[i], 0);
+			if (p != MAP_FAILED) {
+				m->maps[i] = p;
+				m->map_lens[i] = (size_t)st.st_size;
+			}
 		}
 	}
 out:
@@ -159,6 +178,17 @@ void imgmap_free(struct imgmap *m)
 	for (size_t i = 0; m->fds && i < m->nfds; i++)
 		if (m->fds[i] >= 0)
 			close(m->fds[i]);
+	for (size_t i = 0; m->dfds && i < m->nfds; i++) {
+		if (m->dfds[i] >= 0)
+			close(m->dfds[i]);
+		if (m->maps[i])
+			munmap(m->maps[i], m->map_lens[i]);
+	}
+	free(m->dfds);
+	free(m->maps);
+	free(m->map_lens);
+	free(m->vec);
+	free(m->win);
 	free(m->fds);
 	free(m->ext);
 	free(m);
@@ -182,7 +212,49 @@ const struct imgmap_ext *imgmap_find(const struct imgmap *m, int64_t off)
 	return imgmap_ext_find(m->ext, m->n, off);
 }
 
-int imgmap_read(const struct imgmap *m, void *buf, size_t n, int64_t off)
+/* Whether the page cache holds [at, at + k) of member d. */
+static bool cached(struct imgmap *m, int d, int64_t at, size_t k)
+{
+	if (!m->maps[d] || (uint64_t)at + k > m->map_lens[d])
+		return false;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), first = (size_t)at / pg;
+	size_t np = ((size_t)at + k + pg - 1) / pg - first;
+	if (!m->vec)
+		m->vec = xmalloc(WIN / 4096 + 2);
+	if (np > WIN / 4096 + 2 || mincore(m->maps[d] + first * pg, np * pg, m->vec) < 0)
+		return false;
+	for (size_t i = 0; i < np; i++)
+		if (!(m->vec[i] & 1))
+			return false;
+	return true;
+}
+
+/* k bytes at at of member d from the window, loaded with O_DIRECT when it
+ * does not hold them: 0, or -1 to read them the usual way. */
+static int from_window(struct imgmap *m, int d, int64_t at, size_t k, char *p)
+{
+	if (m->win_depth != d || at < m->win_off || at + (int64_t)k > m->win_off + m->win_len) {
+		if (m->dfds[d] < 0 || k > WIN - ALIGN || cached(m, d, at, k))
+			return -1;
+		if (!m->win && posix_memalign((void **)&m->win, ALIGN, WIN) != 0)
+			return -1;
+		int64_t start = at / ALIGN * ALIGN;
+		ssize_t r;
+		do
+			r = pread(m->dfds[d], m->win, WIN, (off_t)start);
+		while (r < 0 && errno == EINTR);
+		m->win_depth = -1;
+		if (r <= 0 || start + r < at + (int64_t)k)
+			return -1;
+		m->win_depth = d;
+		m->win_off = start;
+		m->win_len = r;
+	}
+	memcpy(p, m->win + (at - m->win_off), k);
+	return 0;
+}
+
+int imgmap_read(struct imgmap *m, void *buf, size_t n, int64_t off)
 {
 	char *p = buf;
 	while (n) {
@@ -198,6 +270,8 @@ int imgmap_read(const struct imgmap *m, void *buf, size_t n, int64_t off)
 		} else {
 			int fd = m->fds[e->depth];
 			int64_t at = e->foff + (off - e->off);
+			if (from_window(m, e->depth, at, k, p) == 0)
+				goto next;
 			for (size_t got = 0; got < k;) {
 				ssize_t r = pread(fd, p + got, k - got, (off_t)(at + (int64_t)got));
 				if (r < 0 && errno == EINTR)
@@ -213,6 +287,7 @@ int imgmap_read(const struct imgmap *m, void *buf, size_t n, int64_t off)
 			 * comes next while this piece is being sent */
 			posix_fadvise(fd, (off_t)(at + (int64_t)k), READAHEAD, POSIX_FADV_WILLNEED);
 		}
+	next:
 		p += k;
 		off += (int64_t)k;
 		n -= k;

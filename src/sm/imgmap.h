@@ -26,6 +26,17 @@ struct imgmap {
 	size_t nfds;
 	struct imgmap_ext *ext; /* sorted, contiguous, covering [0, size) */
 	size_t n;
+	/* Data the page cache does not hold is read with O_DIRECT into a
+	 * window of the file, so a cold export neither fills the cache nor
+	 * pays a page allocation per 4 KiB: dfds (-1: no O_DIRECT there),
+	 * the files mapped for mincore, and the window. */
+	int *dfds;
+	char **maps;
+	size_t *map_lens;
+	unsigned char *vec;
+	char *win;
+	int win_depth;
+	int64_t win_off, win_len;
 };
 
 /* NULL when the image does not qualify or qemu-img fails (the reason is
@@ -44,7 +55,8 @@ const struct imgmap_ext *imgmap_find(const struct imgmap *m, int64_t off);
  * starting at or before off. */
 const struct imgmap_ext *imgmap_ext_find(const struct imgmap_ext *ext, size_t n, int64_t off);
 
-/* n bytes at off into buf, zeros for holes. -1 with errno on failure. */
-int imgmap_read(const struct imgmap *m, void *buf, size_t n, int64_t off);
+/* n bytes at off into buf, zeros for holes. -1 with errno on failure.
+ * One reader at a time (the window). */
+int imgmap_read(struct imgmap *m, void *buf, size_t n, int64_t off);
 
 #endif

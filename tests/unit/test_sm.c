@@ -971,6 +971,24 @@ static void test_imgmap_chain(void **state)
 	}
 	assert_memory_equal(got, want, n);
 	assert_int_equal(imgmap_read(m, got, 2, 4 * MiB - 1), -1);
+	/* out of the page cache: read with O_DIRECT into the window (where the
+	 * filesystem has O_DIRECT), the same bytes */
+	const char *members[] = {top, base};
+	for (size_t i = 0; i < 2; i++) {
+		int fd = open(members[i], O_RDONLY);
+		assert_true(fd >= 0);
+		fsync(fd);
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
+	}
+	memset(got, 0, n);
+	for (size_t off = 0; off < n; off += 300000) {
+		size_t k = n - off < 300000 ? n - off : 300000;
+		assert_int_equal(imgmap_read(m, got + off, k, (int64_t)off), 0);
+	}
+	assert_memory_equal(got, want, n);
+	if (m->dfds[0] >= 0)
+		assert_non_null(m->win);
 	imgmap_free(m);
 	/* raw files qualify too */
 	m = imgmap_open(flat, "raw");
