@@ -28,6 +28,9 @@ separate process with its output to /dev/null or a file under $TMPDIR:
           curl PUT /import_raw_vdi format=raw of the raw file (all
           --size-gib GiB, holes as zeros, on the wire) into a new VDI
           curl PUT /import of the XVA file (uncompressed, and zstd)
+          xe vdi-import format=raw of the raw file (xe sends xapi's chunked
+          upload of the file's data extents only) into a new VDI
+          xe vm-import of the uncompressed XVA file
   empty   a 100 GiB VDI that holds nothing, in its own VM: XVA export,
           vhd export; and, once (not with --quick or --no-big-raw), the raw
           export, which has to send 100 GiB of zeros
@@ -38,7 +41,8 @@ once, untimed, just before it, so it reads from memory -- this measures the
 software path; with --cache cold, that one file is fsync'ed and dropped
 from the cache (posix_fadvise DONTNEED; checked with fincore; nothing
 global like drop_caches on a shared machine), so it reads from the disk.
---cache both (default) runs each round in both states. Writers (qemu-img convert, xenond's imports through qemu-nbd) end with a
+--cache both (default) runs each round in both states. Writers (qemu-img
+convert through the page cache, xenond's imports with O_DIRECT) end with a
 flush to the file system (fdatasync) in both cases. Imported VDIs and
 converted files are deleted after each run. The rounds interleave the
 methods (the order rotates), and each row is the median (min–max) over
@@ -49,7 +53,7 @@ rows compare directly; the bytes each client sent or received are shown
 beside it. Targets: export ≥ 0.8× cat, import ≥ 0.8× qemu-img convert.
 
     python3 bench/export_bench.py [--runs 3] [--quick] [--size-gib 4] [--cache warm|cold|both]
-                                  [--no-big-raw] [--no-empty] [--no-import]
+                                  [--no-big-raw] [--no-empty] [--no-import] [--no-export]
 
 Prints a table; also writes it to $BENCH_OUT/export.md. Everything goes
 under a fresh directory in $TMPDIR, removed at the end."""

@@ -19,12 +19,14 @@
 
 #define ALIGN 4096
 #define BLOCK (4 << 20)
-#define NBLOCKS 4
+#define NBLOCKS 6
+#define NTHREADS 2 /* reads in flight: one at a time leaves the disk idle between */
 
 struct block {
 	off_t off;
 	size_t len, used;
 	int err;
+	bool ready;
 	char *buf;
 };
 
@@ -36,11 +38,15 @@ struct reader {
 	const struct reader_seg *segs;
 	size_t nsegs;
 	struct block ring[NBLOCKS];
-	size_t head, tail; /* blocks taken by the consumer / filled */
+	/* blocks in plan order: head the consumer's, tail the next to claim
+	 * (readers fill theirs in any order; the consumer waits for ready) */
+	size_t head, tail;
+	size_t seg;    /* the plan's cursor: segment ... */
+	off_t seg_pos; /* ... and how far into it */
 	bool stop;
 	pthread_mutex_t mu;
 	pthread_cond_t filled, freed;
-	pthread_t thread;
+	pthread_t thread[NTHREADS];
 };
 
 /* Whether the page cache holds all of [off, off + len). */
@@ -97,29 +103,36 @@ static int read_block(struct reader *r, char *buf, off_t off, size_t len, size_t
 static void *reader_main(void *arg)
 {
 	struct reader *r = arg;
-	for (size_t s = 0; s < r->nsegs; s++) {
-		for (off_t o = 0; o < r->segs[s].len;) {
-			pthread_mutex_lock(&r->mu);
-			while (r->tail - r->head == NBLOCKS && !r->stop)
-				pthread_cond_wait(&r->freed, &r->mu);
-			bool stop = r->stop;
-			pthread_mutex_unlock(&r->mu);
-			if (stop)
-				return NULL;
-			struct block *b = &r->ring[r->tail % NBLOCKS];
-			size_t len = r->segs[s].len - o < BLOCK ? (size_t)(r->segs[s].len - o) : BLOCK;
-			b->off = r->segs[s].off + o;
-			b->used = 0;
-			b->err = read_block(r, b->buf, b->off, len, &b->len);
-			o += (off_t)len;
-			pthread_mutex_lock(&r->mu);
-			r->tail++;
-			pthread_cond_signal(&r->filled);
-			pthread_mutex_unlock(&r->mu);
-			if (b->err)
-				return NULL;
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		while (r->seg < r->nsegs && r->segs[r->seg].len == 0) /* nothing to read there */
+			r->seg++;
+		while (r->seg < r->nsegs && r->tail - r->head == NBLOCKS && !r->stop)
+			pthread_cond_wait(&r->freed, &r->mu);
+		if (r->stop || r->seg == r->nsegs)
+			break;
+		/* claim the plan's next block */
+		struct block *b = &r->ring[r->tail++ % NBLOCKS];
+		const struct reader_seg *sg = &r->segs[r->seg];
+		size_t len = sg->len - r->seg_pos < BLOCK ? (size_t)(sg->len - r->seg_pos) : BLOCK;
+		b->off = sg->off + r->seg_pos;
+		b->used = 0;
+		b->ready = false;
+		r->seg_pos += (off_t)len;
+		if (r->seg_pos == sg->len) {
+			r->seg++;
+			r->seg_pos = 0;
 		}
+		pthread_mutex_unlock(&r->mu);
+		int err = read_block(r, b->buf, b->off, len, &b->len);
+		pthread_mutex_lock(&r->mu);
+		b->err = err;
+		b->ready = true;
+		pthread_cond_broadcast(&r->filled);
+		if (err)
+			break;
 	}
+	pthread_mutex_unlock(&r->mu);
 	return NULL;
 }
 
@@ -145,18 +158,19 @@ struct reader *reader_start(int fd, const char *path, const struct reader_seg *s
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->filled, NULL);
 	pthread_cond_init(&r->freed, NULL);
-	if (pthread_create(&r->thread, NULL, reader_main, r) != 0)
-		abort();
+	for (size_t i = 0; i < NTHREADS; i++)
+		if (pthread_create(&r->thread[i], NULL, reader_main, r) != 0)
+			abort();
 	return r;
 }
 
 ssize_t reader_get(struct reader *r, off_t off, char *p, size_t max)
 {
+	struct block *b = &r->ring[r->head % NBLOCKS];
 	pthread_mutex_lock(&r->mu);
-	while (r->head == r->tail)
+	while (r->head == r->tail || !b->ready)
 		pthread_cond_wait(&r->filled, &r->mu);
 	pthread_mutex_unlock(&r->mu);
-	struct block *b = &r->ring[r->head % NBLOCKS];
 	if (b->err || off != b->off + (off_t)b->used)
 		return -1; /* a read failed, or the caller left the plan */
 	size_t k = b->len - b->used < max ? b->len - b->used : max;
@@ -165,7 +179,7 @@ ssize_t reader_get(struct reader *r, off_t off, char *p, size_t max)
 	if (b->used == b->len) {
 		pthread_mutex_lock(&r->mu);
 		r->head++;
-		pthread_cond_signal(&r->freed);
+		pthread_cond_broadcast(&r->freed);
 		pthread_mutex_unlock(&r->mu);
 	}
 	return (ssize_t)k;
@@ -177,9 +191,10 @@ void reader_stop(struct reader *r)
 		return;
 	pthread_mutex_lock(&r->mu);
 	r->stop = true;
-	pthread_cond_signal(&r->freed);
+	pthread_cond_broadcast(&r->freed);
 	pthread_mutex_unlock(&r->mu);
-	pthread_join(r->thread, NULL);
+	for (size_t i = 0; i < NTHREADS; i++)
+		pthread_join(r->thread[i], NULL);
 	for (size_t i = 0; i < NBLOCKS; i++)
 		free(r->ring[i].buf);
 	if (r->dfd >= 0)

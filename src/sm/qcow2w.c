@@ -26,19 +26,24 @@
 /* ... written by a thread of its own from a ring of buffers, so the disk
  * works while the caller receives the next data */
 #define WBUF (4 << 20)
-#define NWBUF 4
+#define NWBUF 6
+#define NWRITERS 2 /* writes in flight: one at a time leaves the disk idle between */
 
 struct wring {
-	pthread_t thread;
+	pthread_t thread[NWRITERS];
 	pthread_mutex_t mu;
 	pthread_cond_t more, less;
 	struct {
 		unsigned char *buf;
 		size_t len;
 		int64_t off;
+		bool busy; /* being filled, queued or written */
 	} b[NWBUF];
-	size_t head, tail; /* written / handed to the thread */
-	bool cur;          /* b[tail % NWBUF] is being filled */
+	/* buffers in order: tail handed to the caller (the last one being
+	 * filled while cur), taken by a writer up to taken; busy ones are
+	 * not reused until written (writers finish in any order) */
+	size_t tail, taken;
+	bool cur;
 	bool stop;
 	int err; /* the first write error (errno) */
 };
@@ -84,36 +89,49 @@ static int pwrite_all(int fd, const void *buf, size_t n, int64_t off)
 	return 0;
 }
 
+static size_t submitted(const struct wring *r)
+{
+	return r->tail - (r->cur ? 1 : 0);
+}
+
 static void *writer_main(void *arg)
 {
 	struct qcow2w *w = arg;
 	struct wring *r = w->r;
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
-		while (r->head == r->tail - (r->cur ? 1 : 0) && !r->stop)
+		while (r->taken == submitted(r) && !r->stop)
 			pthread_cond_wait(&r->more, &r->mu);
-		if (r->head == r->tail - (r->cur ? 1 : 0))
+		if (r->taken == submitted(r))
 			break; /* stopped, nothing left */
-		size_t i = r->head % NWBUF;
+		size_t i = r->taken++ % NWBUF;
 		pthread_mutex_unlock(&r->mu);
 		int e = pwrite_all(w->fd, r->b[i].buf, r->b[i].len, r->b[i].off) < 0 ? (errno ? errno : EIO) : 0;
 		pthread_mutex_lock(&r->mu);
 		if (e && !r->err)
 			r->err = e;
-		r->head++;
+		r->b[i].busy = false;
 		pthread_cond_broadcast(&r->less);
 	}
 	pthread_mutex_unlock(&r->mu);
 	return NULL;
 }
 
-/* Hands the buffer being filled to the writer. Under the lock. */
+/* Hands the buffer being filled to the writers. Under the lock. */
 static void ring_submit(struct wring *r)
 {
 	if (r->cur) {
 		r->cur = false;
 		pthread_cond_signal(&r->more);
 	}
+}
+
+static bool ring_idle(const struct wring *r)
+{
+	for (size_t i = 0; i < NWBUF; i++)
+		if (r->b[i].busy)
+			return false;
+	return true;
 }
 
 /* Waits until everything handed over is written; the first error. */
@@ -124,7 +142,7 @@ static int ring_drain(struct qcow2w *w)
 		return 0;
 	pthread_mutex_lock(&r->mu);
 	ring_submit(r);
-	while (r->head != r->tail)
+	while (!ring_idle(r))
 		pthread_cond_wait(&r->less, &r->mu);
 	int e = r->err;
 	pthread_mutex_unlock(&r->mu);
@@ -155,11 +173,12 @@ static int put(struct qcow2w *w, const void *buf, size_t n, int64_t off)
 		if (!e && r->cur && (r->b[i].off + (int64_t)r->b[i].len != off || r->b[i].len == WBUF))
 			ring_submit(r);
 		if (!e && !r->cur) {
-			while (r->tail - r->head == NWBUF)
+			while (r->b[r->tail % NWBUF].busy)
 				pthread_cond_wait(&r->less, &r->mu);
 			i = r->tail++ % NWBUF;
 			r->b[i].len = 0;
 			r->b[i].off = off;
+			r->b[i].busy = true;
 			r->cur = true;
 		}
 		pthread_mutex_unlock(&r->mu);
@@ -207,8 +226,9 @@ struct qcow2w *qcow2w_create(const char *path, int64_t size)
 		pthread_mutex_init(&r->mu, NULL);
 		pthread_cond_init(&r->more, NULL);
 		pthread_cond_init(&r->less, NULL);
-		if (pthread_create(&r->thread, NULL, writer_main, w) != 0)
-			abort();
+		for (size_t i = 0; i < NWRITERS; i++)
+			if (pthread_create(&r->thread[i], NULL, writer_main, w) != 0)
+				abort();
 	}
 	w->size = size;
 	w->l1_size = (size + CS * L2_ENTRIES - 1) / (CS * L2_ENTRIES);
@@ -392,9 +412,10 @@ void qcow2w_free(struct qcow2w *w)
 		pthread_mutex_lock(&r->mu);
 		ring_submit(r);
 		r->stop = true;
-		pthread_cond_signal(&r->more);
+		pthread_cond_broadcast(&r->more);
 		pthread_mutex_unlock(&r->mu);
-		pthread_join(r->thread, NULL);
+		for (size_t i = 0; i < NWRITERS; i++)
+			pthread_join(r->thread[i], NULL);
 		for (size_t i = 0; i < NWBUF; i++)
 			free(r->b[i].buf);
 		pthread_mutex_destroy(&r->mu);
