@@ -23,7 +23,7 @@
 #define COPIED (UINT64_C(1) << 63)
 /* Direct I/O: buffers, offsets and lengths in multiples of this */
 #define DIO_ALIGN 4096
-/* ... written by a thread of its own from a ring of buffers, so the disk
+/* ... written by threads of their own from a ring of buffers, so the disk
  * works while the caller receives the next data */
 #define WBUF (4 << 20)
 #define NWBUF 6
@@ -50,8 +50,7 @@ struct wring {
 
 struct qcow2w {
 	int fd;
-	bool direct; /* opened O_DIRECT: writes go through the ring */
-	struct wring *r;
+	struct wring *r; /* opened O_DIRECT: writes go through the ring; NULL: not */
 	int64_t size, l1_size, next; /* next: where the next cluster goes */
 	uint64_t *l1;
 	int64_t l2_index, l2_off; /* the L2 table being filled, -1: none */
@@ -217,7 +216,6 @@ struct qcow2w *qcow2w_create(const char *path, int64_t size)
 		return NULL;
 	struct qcow2w *w = xcalloc(1, sizeof *w);
 	w->fd = fd;
-	w->direct = direct;
 	if (direct) {
 		struct wring *r = w->r = xcalloc(1, sizeof *r);
 		for (size_t i = 0; i < NWBUF; i++)
