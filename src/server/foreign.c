@@ -40,9 +40,10 @@ static const char *qemu_fmt(const char *fmt)
 
 static int bad(struct xerr *err, const char *fmt, const char *why)
 {
-	char msg[160];
-	snprintf(msg, sizeof msg, "not a valid %s image: %s", fmt, why);
-	return xerr_set(err, "IMPORT_ERROR", msg, NULL);
+	char *msg = xasprintf("not a valid %s image: %s", fmt, why);
+	xerr_set(err, "IMPORT_ERROR", msg, NULL); /* copies it */
+	free(msg);
+	return -1;
 }
 
 const char *foreign_sniff_file(const char *path)
