@@ -1,20 +1,16 @@
 /* reader: reads the parts of a file an upload sends, in order, on a thread
  * of its own so the disk works while the data before goes out. What the
- * page cache holds is copied from it (mincore says which blocks); the
- * rest is read with O_DIRECT, straight into the reader's buffers: a cold
- * disk image read through the cache costs a page allocation and a copy
- * per 4 KiB, more CPU than the upload itself. (preadv2's RWF_NOWAIT would
- * start the cache's read-ahead while refusing, hence mincore.) */
+ * page cache holds is copied from it; the rest is read with O_DIRECT,
+ * straight into the reader's buffers (base/dio.h): a cold disk image read
+ * through the cache costs more CPU than the upload itself. */
 #include "reader.h"
+#include "../base/dio.h"
 #include "../base/mem.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define ALIGN 4096
@@ -31,10 +27,8 @@ struct block {
 };
 
 struct reader {
-	int fd, dfd; /* dfd: O_DIRECT, -1 where the filesystem has none */
-	char *map;   /* the file mapped, for mincore only; NULL: none */
-	size_t map_len;
-	unsigned char *vec;
+	int fd;
+	struct dio dio;
 	const struct reader_seg *segs;
 	size_t nsegs;
 	struct block ring[NBLOCKS];
@@ -49,31 +43,16 @@ struct reader {
 	pthread_t thread[NTHREADS];
 };
 
-/* Whether the page cache holds all of [off, off + len). */
-static bool cached(struct reader *r, off_t off, size_t len)
-{
-	if (!r->map || (size_t)off + len > r->map_len)
-		return false;
-	long pg = sysconf(_SC_PAGESIZE);
-	size_t first = (size_t)off / (size_t)pg, n = ((size_t)off + len + (size_t)pg - 1) / (size_t)pg - first;
-	if (mincore(r->map + first * (size_t)pg, n * (size_t)pg, r->vec) < 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!(r->vec[i] & 1))
-			return false;
-	return true;
-}
-
 /* One block at off, len bytes (off aligned; len may end at the file's
  * end). 0, or an errno. */
 static int read_block(struct reader *r, char *buf, off_t off, size_t len, size_t *got)
 {
 	ssize_t k;
-	if (r->dfd >= 0 && !cached(r, off, len)) {
+	if (!dio_cached(&r->dio, off, len)) {
 		size_t whole = (len + ALIGN - 1) / ALIGN * ALIGN;
 		size_t done = 0;
 		while (done < len) {
-			k = pread(r->dfd, buf + done, whole - done, off + (off_t)done);
+			k = pread(r->dio.fd, buf + done, whole - done, off + (off_t)done);
 			if (k < 0 && errno == EINTR)
 				continue;
 			if (k < 0)
@@ -140,16 +119,7 @@ struct reader *reader_start(int fd, const char *path, const struct reader_seg *s
 {
 	struct reader *r = xcalloc(1, sizeof *r);
 	r->fd = fd;
-	r->dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
-	struct stat st;
-	if (r->dfd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
-		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-		if (m != MAP_FAILED) {
-			r->map = m;
-			r->map_len = (size_t)st.st_size;
-			r->vec = xmalloc(BLOCK / 4096 + 2);
-		}
-	}
+	dio_open(&r->dio, fd, path);
 	r->segs = segs;
 	r->nsegs = nsegs;
 	for (size_t i = 0; i < NBLOCKS; i++)
@@ -197,11 +167,7 @@ void reader_stop(struct reader *r)
 		pthread_join(r->thread[i], NULL);
 	for (size_t i = 0; i < NBLOCKS; i++)
 		free(r->ring[i].buf);
-	if (r->dfd >= 0)
-		close(r->dfd);
-	if (r->map)
-		munmap(r->map, r->map_len);
-	free(r->vec);
+	dio_close(&r->dio);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->filled);
 	pthread_cond_destroy(&r->freed);

@@ -10,8 +10,6 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define READAHEAD (16 << 20)
@@ -140,11 +138,9 @@ struct imgmap *imgmap_open(const char *path, const char *format)
 	m->fds = xcalloc(m->nfds, sizeof *m->fds);
 	for (size_t i = 0; i < m->nfds; i++)
 		m->fds[i] = -1;
-	m->dfds = xcalloc(m->nfds, sizeof *m->dfds);
-	m->maps = xcalloc(m->nfds, sizeof *m->maps);
-	m->map_lens = xcalloc(m->nfds, sizeof *m->map_lens);
+	m->dio = xcalloc(m->nfds, sizeof *m->dio);
 	for (size_t i = 0; i < m->nfds; i++)
-		m->dfds[i] = -1;
+		m->dio[i].fd = -1;
 	m->win_depth = -1;
 	for (size_t i = 0; i < m->nfds; i++) {
 		if ((m->fds[i] = open(files[i], O_RDONLY | O_CLOEXEC)) < 0) {
@@ -153,15 +149,7 @@ struct imgmap *imgmap_open(const char *path, const char *format)
 			m = NULL;
 			break;
 		}
-		struct stat st;
-		m->dfds[i] = open(files[i], O_RDONLY | O_CLOEXEC | O_DIRECT);
-		if (m->dfds[i] >= 0 && fstat(m->fds[i], &st) == 0 && st.st_size > 0) {
-			void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, m->fds[i], 0);
-			if (p != MAP_FAILED) {
-				m->maps[i] = p;
-				m->map_lens[i] = (size_t)st.st_size;
-			}
-		}
+		dio_open(&m->dio[i], m->fds[i], files[i]);
 	}
 out:
 	free_files(files, nfiles);
@@ -178,16 +166,9 @@ void imgmap_free(struct imgmap *m)
 	for (size_t i = 0; m->fds && i < m->nfds; i++)
 		if (m->fds[i] >= 0)
 			close(m->fds[i]);
-	for (size_t i = 0; m->dfds && i < m->nfds; i++) {
-		if (m->dfds[i] >= 0)
-			close(m->dfds[i]);
-		if (m->maps[i])
-			munmap(m->maps[i], m->map_lens[i]);
-	}
-	free(m->dfds);
-	free(m->maps);
-	free(m->map_lens);
-	free(m->vec);
+	for (size_t i = 0; m->dio && i < m->nfds; i++)
+		dio_close(&m->dio[i]);
+	free(m->dio);
 	free(m->win);
 	free(m->fds);
 	free(m->ext);
@@ -212,36 +193,19 @@ const struct imgmap_ext *imgmap_find(const struct imgmap *m, int64_t off)
 	return imgmap_ext_find(m->ext, m->n, off);
 }
 
-/* Whether the page cache holds [at, at + k) of member d. */
-static bool cached(struct imgmap *m, int d, int64_t at, size_t k)
-{
-	if (!m->maps[d] || (uint64_t)at + k > m->map_lens[d])
-		return false;
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE), first = (size_t)at / pg;
-	size_t np = ((size_t)at + k + pg - 1) / pg - first;
-	if (!m->vec)
-		m->vec = xmalloc(WIN / 4096 + 2);
-	if (np > WIN / 4096 + 2 || mincore(m->maps[d] + first * pg, np * pg, m->vec) < 0)
-		return false;
-	for (size_t i = 0; i < np; i++)
-		if (!(m->vec[i] & 1))
-			return false;
-	return true;
-}
-
 /* k bytes at at of member d from the window, loaded with O_DIRECT when it
  * does not hold them: 0, or -1 to read them the usual way. */
 static int from_window(struct imgmap *m, int d, int64_t at, size_t k, char *p)
 {
 	if (m->win_depth != d || at < m->win_off || at + (int64_t)k > m->win_off + m->win_len) {
-		if (m->dfds[d] < 0 || k > WIN - ALIGN || cached(m, d, at, k))
+		if (k > WIN - ALIGN || dio_cached(&m->dio[d], at, k))
 			return -1;
 		if (!m->win && posix_memalign((void **)&m->win, ALIGN, WIN) != 0)
 			return -1;
 		int64_t start = at / ALIGN * ALIGN;
 		ssize_t r;
 		do
-			r = pread(m->dfds[d], m->win, WIN, (off_t)start);
+			r = pread(m->dio[d].fd, m->win, WIN, (off_t)start);
 		while (r < 0 && errno == EINTR);
 		m->win_depth = -1;
 		if (r <= 0 || start + r < at + (int64_t)k)

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../base/dio.h"
+
 struct imgmap_ext {
 	int64_t off, len; /* in the virtual disk */
 	bool data;        /* false: reads as zeros */
@@ -28,12 +30,8 @@ struct imgmap {
 	size_t n;
 	/* Data the page cache does not hold is read with O_DIRECT into a
 	 * window of the file, so a cold export neither fills the cache nor
-	 * pays a page allocation per 4 KiB: dfds (-1: no O_DIRECT there),
-	 * the files mapped for mincore, and the window. */
-	int *dfds;
-	char **maps;
-	size_t *map_lens;
-	unsigned char *vec;
+	 * pays a page allocation per 4 KiB (base/dio.h): one per member. */
+	struct dio *dio;
 	char *win;
 	int win_depth;
 	int64_t win_off, win_len;

@@ -987,7 +987,7 @@ static void test_imgmap_chain(void **state)
 		assert_int_equal(imgmap_read(m, got + off, k, (int64_t)off), 0);
 	}
 	assert_memory_equal(got, want, n);
-	if (m->dfds[0] >= 0)
+	if (m->dio[0].fd >= 0)
 		assert_non_null(m->win);
 	imgmap_free(m);
 	/* raw files qualify too */
