@@ -338,6 +338,15 @@ int route_target_sr(struct route_req *rr, char out[REF_STRLEN + 1])
 	return 0;
 }
 
+/* Whether factor times the announced upload fits in sr (an upload of
+ * unknown length is not checked). */
+static int space_check(struct route_req *rr, struct sm_sr *sr, int factor)
+{
+	if (!rr->has_length || rr->content_length >= ROUTE_UNKNOWN_LENGTH)
+		return 0;
+	return sm_space_check(sr, factor * (int64_t)rr->content_length, &rr->err);
+}
+
 int route_open_target_sr(struct route_req *rr, char sr_ref[REF_STRLEN + 1], struct sm_sr *sr,
 			 int factor)
 {
@@ -350,8 +359,7 @@ int route_open_target_sr(struct route_req *rr, char sr_ref[REF_STRLEN + 1], stru
 	db_unlock(rr->srv->db);
 	if (rc < 0)
 		return -1;
-	if (rr->has_length && rr->content_length < ROUTE_UNKNOWN_LENGTH &&
-	    sm_space_check(sr, factor * (int64_t)rr->content_length, &rr->err) < 0) {
+	if (space_check(rr, sr, factor) < 0) {
 		sm_sr_close(sr);
 		return -1;
 	}
@@ -426,10 +434,7 @@ static int vhd_write(void *arg, int64_t off, const char *p, size_t n, struct xer
 static int stage_open(struct route_req *rr, struct imp *im, const char *vdi)
 {
 	if (vdi) {
-		if (vdi_image_open(rr, vdi, true, &im->vi) < 0)
-			return -1;
-		if (rr->has_length && rr->content_length < ROUTE_UNKNOWN_LENGTH &&
-		    sm_space_check(&im->vi.sr, (int64_t)rr->content_length, &rr->err) < 0)
+		if (vdi_image_open(rr, vdi, true, &im->vi) < 0 || space_check(rr, &im->vi.sr, 1) < 0)
 			return -1;
 	} else {
 		char sr_ref[REF_STRLEN + 1];
