@@ -4,12 +4,14 @@
  * filename=-) and the socket; each transfer runs under a task xe creates
  * and waits for, so the server's verdict is what xe reports. */
 #include "cmd.h"
+#include "put.h"
 #include "reader.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,134 +29,37 @@ static void add_q(struct strbuf *sb, const char *k, const char *v)
 	curl_free(e);
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *arg)
-{
-	(void)p;
-	(void)arg;
-	return size * n;
-}
-
-/* What an upload reads: a regular file, read ahead of curl by reader.c,
- * or a pipe. A raw disk image goes as xapi's "chunked" pieces (offset,
- * length, data) of its allocated extents only, found with SEEK_DATA: the
- * holes of a sparse image never travel. */
+/* A raw disk image from a regular file goes as xapi's "chunked" pieces
+ * (offset, length, data) of its allocated extents only, found with
+ * SEEK_DATA: the holes of a sparse image never travel. */
 #define PIECE_MAX (64 << 20)
 
-struct upload {
-	FILE *f;
-	int fd;
-	bool pipe;
-	off_t pos, size;
-	struct reader *rd;
-	struct reader_seg whole;   /* a plain file: all of it */
-	struct reader_seg *pieces; /* chunked: the allocated extents, in order */
-	size_t npieces, cur;
-	off_t done_in_piece; /* of the current piece's data */
-	unsigned char hdr[12];
-	size_t hdr_left; /* header bytes still to send; 12 = not started */
-	bool trailer_sent;
-};
-
-static size_t read_data(struct upload *u, off_t off, char *p, size_t max)
+/* The allocated extents of fd's size bytes, cut into pieces. */
+static struct reader_seg *plan_chunks(int fd, off_t size, size_t *n)
 {
-	ssize_t k = reader_get(u->rd, off, p, max);
-	return k > 0 ? (size_t)k : 0;
-}
-
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static size_t read_chunked(struct upload *u, char *p, size_t max)
-{
-	size_t out = 0;
-	while (out < max) {
-		if (u->cur == u->npieces) {
-			if (u->trailer_sent)
-				break;
-			if (u->hdr_left == 12)
-				memset(u->hdr, 0, sizeof u->hdr); /* the last chunk: all zeros */
-		} else if (u->hdr_left == 12 && u->done_in_piece == 0) {
-			put_le(u->hdr, (uint64_t)u->pieces[u->cur].off, 8);
-			put_le(u->hdr + 8, (uint64_t)u->pieces[u->cur].len, 4);
-		}
-		if (u->hdr_left) {
-			size_t k = u->hdr_left < max - out ? u->hdr_left : max - out;
-			memcpy(p + out, u->hdr + 12 - u->hdr_left, k);
-			u->hdr_left -= k;
-			out += k;
-			if (!u->hdr_left && u->cur == u->npieces)
-				u->trailer_sent = true;
-			continue;
-		}
-		struct reader_seg *pc = &u->pieces[u->cur];
-		size_t want = (size_t)(pc->len - u->done_in_piece) < max - out ? (size_t)(pc->len - u->done_in_piece)
-									 : max - out;
-		size_t k = read_data(u, pc->off + u->done_in_piece, p + out, want);
-		if (!k) /* a read failed, or the file shrank: end short, the server says so */
-			return CURL_READFUNC_ABORT;
-		out += k;
-		u->done_in_piece += (off_t)k;
-		if (u->done_in_piece == pc->len) {
-			u->cur++;
-			u->done_in_piece = 0;
-			u->hdr_left = 12;
-		}
-	}
-	return out;
-}
-
-static size_t read_upload(char *p, size_t size, size_t n, void *arg)
-{
-	struct upload *u = arg;
-	if (u->pieces)
-		return read_chunked(u, p, size * n);
-	if (u->pipe) {
-		/* at its end the connection is dropped (the announced 1 PiB
-		 * cannot arrive); the server then finds the upload whole or not */
-		size_t k = fread(p, 1, size * n, u->f);
-		return k ? k : CURL_READFUNC_ABORT;
-	}
-	if (u->pos == u->size)
-		return 0;
-	size_t k = read_data(u, u->pos, p, size * n);
-	if (!k)
-		return CURL_READFUNC_ABORT;
-	u->pos += (off_t)k;
-	return k;
-}
-
-/* The allocated extents of a regular file, cut into pieces; returns the
- * bytes the chunked body will have. */
-static curl_off_t plan_chunks(struct upload *u)
-{
+	struct reader_seg *pieces = NULL;
 	size_t cap = 0;
-	curl_off_t body = 12; /* the last chunk */
 	off_t pos = 0;
-	while (pos < u->size) {
-		off_t d = lseek(u->fd, pos, SEEK_DATA);
+	*n = 0;
+	while (pos < size) {
+		off_t d = lseek(fd, pos, SEEK_DATA);
 		if (d < 0) {
 			if (errno == ENXIO) /* only a hole is left */
 				break;
 			d = pos; /* no SEEK_DATA here: all of it is data */
 		}
-		off_t h = lseek(u->fd, d, SEEK_HOLE);
-		if (h < 0 || h > u->size)
-			h = u->size;
+		off_t h = lseek(fd, d, SEEK_HOLE);
+		if (h < 0 || h > size)
+			h = size;
 		for (off_t o = d; o < h; o += PIECE_MAX) {
-			if (u->npieces == cap)
-				u->pieces = xrealloc(u->pieces, (cap = cap ? cap * 2 : 64) * sizeof *u->pieces);
+			if (*n == cap)
+				pieces = xrealloc(pieces, (cap = cap ? cap * 2 : 64) * sizeof *pieces);
 			off_t len = h - o < PIECE_MAX ? h - o : PIECE_MAX;
-			u->pieces[u->npieces++] = (struct reader_seg){o, len};
-			body += 12 + (curl_off_t)len;
+			pieces[(*n)++] = (struct reader_seg){o, len};
 		}
 		pos = h;
 	}
-	if (!u->pieces) /* an empty or all-hole file: just the last chunk */
-		u->pieces = xmalloc(sizeof *u->pieces);
-	return body;
+	return pieces;
 }
 
 /* Progress on a terminal: done / total, percent and rate, 4 times a second. */
@@ -170,24 +75,79 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int show_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-			 curl_off_t ulnow)
+static void show(struct progress *pg, bool up, uint64_t done, uint64_t total)
 {
-	struct progress *pg = arg;
-	bool up = ultotal > 0 || ulnow > 0;
-	curl_off_t total = up ? ultotal : dltotal, done = up ? ulnow : dlnow;
 	double t = now_s();
 	if (t - pg->last < 0.25 || done == 0)
-		return 0;
+		return;
 	pg->last = t;
 	pg->shown = true;
 	double mib = (double)done / 1048576.0, rate = mib / (t - pg->t0 > 1e-3 ? t - pg->t0 : 1e-3);
-	if (total > 0 && total < ((curl_off_t)1 << 50))
+	if (total > 0 && total < ((uint64_t)1 << 50))
 		fprintf(stderr, "\r%s %.0f / %.0f MiB (%3.0f%%) %.0f MiB/s  ", up ? "sent" : "received",
 			mib, (double)total / 1048576.0, 100.0 * (double)done / (double)total, rate);
 	else
 		fprintf(stderr, "\r%s %.0f MiB %.0f MiB/s  ", up ? "sent" : "received", mib, rate);
+}
+
+static int show_download(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			 curl_off_t ulnow)
+{
+	(void)ultotal;
+	(void)ulnow;
+	show(arg, false, (uint64_t)dlnow, (uint64_t)dltotal);
 	return 0;
+}
+
+static void show_upload(void *arg, uint64_t done, uint64_t total)
+{
+	show(arg, true, done, total);
+}
+
+/* The upload of filename (a regular file, or a pipe: stdin) to url.
+ * raw_disk: a raw disk image, sent as chunks of its data when it is a
+ * regular file. -1 when nothing could be sent, else the HTTP status (0:
+ * no answer). */
+static int upload(const char *url, const char *filename, bool raw_disk, struct progress *pg,
+		  struct strbuf *why)
+{
+	bool std = !strcmp(filename, "-");
+	int fd = std ? 0 : open(filename, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		sb_printf(why, "cannot open %s", filename);
+		if (fd > 0)
+			close(fd);
+		return -1;
+	}
+	struct put_body b = {.fd = fd, .path = std ? NULL : filename, .pipe = !S_ISREG(st.st_mode)};
+	if (isatty(2)) {
+		b.progress = show_upload;
+		b.progress_arg = pg;
+	}
+	struct reader_seg whole = {0, st.st_size}, *pieces = NULL;
+	if (b.pipe) {
+		/* a pipe's length is unknown: say 1 PiB and end our side after
+		 * the data, as Xen Orchestra does; the server judges whether
+		 * the upload is whole */
+		b.length = (uint64_t)1 << 50;
+	} else if (raw_disk) {
+		size_t n;
+		pieces = plan_chunks(fd, st.st_size, &n);
+		b.segs = pieces;
+		b.nsegs = n;
+		b.chunked = true;
+		b.length = put_chunked_length(pieces, n);
+	} else {
+		b.segs = &whole;
+		b.nsegs = 1;
+		b.length = (uint64_t)st.st_size;
+	}
+	int status = put_send(url, &b, why);
+	free(pieces);
+	if (!std)
+		close(fd);
+	return status;
 }
 
 /* Streams path?query between the server and filename; then waits for the
@@ -197,34 +157,20 @@ static int transfer(struct xe_ctx *x, bool put, const char *path, struct strbuf 
 		    const char *filename, bool raw_disk, xv *result, struct xerr *err)
 {
 	bool std = !strcmp(filename, "-");
-	FILE *f = std ? (put ? stdin : stdout) : fopen(filename, put ? "rb" : "wb");
-	if (!f)
+	FILE *f = NULL;
+	if (!put && !(f = std ? stdout : fopen(filename, "wb")))
 		return xe_fail(err, "cannot open %s", filename);
-	struct upload u = {.f = f, .fd = fileno(f), .hdr_left = 12};
-	curl_off_t len = 0;
-	if (put) {
+	if (put && !std && access(filename, R_OK) < 0)
+		return xe_fail(err, "cannot open %s", filename);
+	if (put && raw_disk && !std) {
 		struct stat st;
-		u.pipe = fstat(u.fd, &st) < 0 || !S_ISREG(st.st_mode);
-		u.size = u.pipe ? 0 : st.st_size;
-		/* a pipe's length is unknown: say 1 PiB and hang up after the
-		 * data, as Xen Orchestra does; the server judges completeness */
-		len = u.pipe ? (curl_off_t)1 << 50 : st.st_size;
-		if (!u.pipe && raw_disk) {
-			len = plan_chunks(&u);
+		if (stat(filename, &st) == 0 && S_ISREG(st.st_mode))
 			add_q(q, "chunked", "true");
-		}
-		if (!u.pipe) {
-			u.whole = (struct reader_seg){0, u.size};
-			u.rd = u.pieces ? reader_start(u.fd, filename, u.pieces, u.npieces)
-					: reader_start(u.fd, filename, &u.whole, 1);
-		}
 	}
 	xv t = XV_NIL_INIT;
 	if (xs_call(x->s, "task.create", &t, err, put ? "xe import" : "xe export", "", NULL) < 0) {
-		reader_stop(u.rd);
-		if (!std)
+		if (f && !std)
 			fclose(f);
-		free(u.pieces);
 		return -1;
 	}
 	char *task = xstrdup(xv_as_str(&t));
@@ -233,45 +179,51 @@ static int transfer(struct xe_ctx *x, bool put, const char *path, struct strbuf 
 	add_q(q, "task_id", task);
 	char *url = xasprintf("%s%s%s", x->server_url, path, q->buf);
 	int rc = -1;
+	struct progress pg = {.t0 = now_s()};
+	if (put) {
+		struct strbuf why = STRBUF_INIT;
+		int status = upload(url, filename, raw_disk, &pg, &why);
+		if (pg.shown)
+			fputc('\n', stderr);
+		if (status < 0) { /* nothing was sent: the task is ours to end */
+			xe_fail(err, "transfer failed: %s", why.buf);
+			xc_task_wait(x->c, task, 5, false, NULL, &(struct xerr)XERR_INIT);
+		} else if (status / 100 == 2 || why.len) {
+			/* the verdict is the task's (a cut-short upload too) */
+			rc = xc_task_wait(x->c, task, -1, false, result, err);
+		} else {
+			/* an error answer: the task has it, unless the request
+			 * never got as far as the task (then the status says) */
+			rc = xc_task_wait(x->c, task, 10, false, result, err);
+			if (rc < 0 && xerr_is(err, XC_ERR_TIMEOUT)) {
+				xerr_clear(err);
+				xe_fail(err, "transfer failed: HTTP %d", status);
+			}
+		}
+		sb_free(&why);
+		goto out;
+	}
 	CURL *h = curl_easy_init();
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L << 10);
-	struct progress pg = {.t0 = now_s()};
 	if (isatty(2)) {
 		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, show_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, show_download);
 		curl_easy_setopt(h, CURLOPT_XFERINFODATA, &pg);
 	}
-	struct curl_slist *hdrs = NULL;
-	if (put) {
-		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 2L << 20);
-		curl_easy_setopt(h, CURLOPT_READDATA, &u);
-		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_upload);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, len);
-		hdrs = curl_slist_append(hdrs, "Expect:");
-		/* the reply's body repeats the task's result: not for stdout */
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	} else {
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
-		curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-	}
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
+	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
 	CURLcode cc = curl_easy_perform(h);
 	if (pg.shown)
 		fputc('\n', stderr);
-	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
-	reader_stop(u.rd);
-	free(u.pieces);
 	if (!std)
 		fclose(f);
 	else
 		fflush(f);
-	/* an upload of unknown length ends in a transport error by design */
-	if (cc != CURLE_OK && !put) {
+	if (cc != CURLE_OK) {
 		xe_fail(err, "transfer failed: %s", curl_easy_strerror(cc));
 		xc_task_wait(x->c, task, 5, false, NULL, &(struct xerr)XERR_INIT);
 		goto out;

@@ -1,7 +1,8 @@
-/* reader: reads the parts of a file an upload sends, in order, on a thread
+/* reader: reads the parts of a file an upload sends, in order, on threads
  * of its own so the disk works while the data before goes out. What the
- * page cache holds is copied from it; the rest is read with O_DIRECT,
- * straight into the reader's buffers (base/dio.h): a cold disk image read
+ * page cache holds is copied from it, or left for the sender to pass to
+ * the socket straight from the cache (sendfile); the rest is read with
+ * O_DIRECT into the reader's buffers (base/dio.h): a cold disk image read
  * through the cache costs more CPU than the upload itself. */
 #include "reader.h"
 #include "../base/dio.h"
@@ -20,14 +21,16 @@
 
 struct block {
 	off_t off;
-	size_t len, used;
+	size_t len;
 	int err;
 	bool ready;
+	bool unread; /* in the page cache, left to the sender */
 	char *buf;
 };
 
 struct reader {
 	int fd;
+	bool from_file;
 	struct dio dio;
 	const struct reader_seg *segs;
 	size_t nsegs;
@@ -45,10 +48,18 @@ struct reader {
 
 /* One block at off, len bytes (off aligned; len may end at the file's
  * end). 0, or an errno. */
-static int read_block(struct reader *r, char *buf, off_t off, size_t len, size_t *got)
+static int read_block(struct reader *r, struct block *b, size_t len)
 {
 	ssize_t k;
-	if (!dio_cached(&r->dio, off, len)) {
+	char *buf = b->buf;
+	off_t off = b->off;
+	b->len = len;
+	if (dio_cached(&r->dio, off, len)) {
+		if (r->from_file) {
+			b->unread = true;
+			return 0;
+		}
+	} else {
 		size_t whole = (len + ALIGN - 1) / ALIGN * ALIGN;
 		size_t done = 0;
 		while (done < len) {
@@ -61,10 +72,8 @@ static int read_block(struct reader *r, char *buf, off_t off, size_t len, size_t
 				return EIO; /* the file shrank */
 			done += (size_t)k;
 		}
-		if (done >= len) {
-			*got = len;
+		if (done >= len)
 			return 0;
-		}
 	}
 	size_t done = 0;
 	while (done < len) {
@@ -75,7 +84,6 @@ static int read_block(struct reader *r, char *buf, off_t off, size_t len, size_t
 			return k < 0 ? errno : EIO;
 		done += (size_t)k;
 	}
-	*got = len;
 	return 0;
 }
 
@@ -86,8 +94,10 @@ static void *reader_main(void *arg)
 	for (;;) {
 		while (r->seg < r->nsegs && r->segs[r->seg].len == 0) /* nothing to read there */
 			r->seg++;
-		while (r->seg < r->nsegs && r->tail - r->head == NBLOCKS && !r->stop)
+		if (r->seg < r->nsegs && r->tail - r->head == NBLOCKS && !r->stop) {
 			pthread_cond_wait(&r->freed, &r->mu);
+			continue; /* the cursor may have moved meanwhile */
+		}
 		if (r->stop || r->seg == r->nsegs)
 			break;
 		/* claim the plan's next block */
@@ -95,15 +105,15 @@ static void *reader_main(void *arg)
 		const struct reader_seg *sg = &r->segs[r->seg];
 		size_t len = sg->len - r->seg_pos < BLOCK ? (size_t)(sg->len - r->seg_pos) : BLOCK;
 		b->off = sg->off + r->seg_pos;
-		b->used = 0;
 		b->ready = false;
+		b->unread = false;
 		r->seg_pos += (off_t)len;
 		if (r->seg_pos == sg->len) {
 			r->seg++;
 			r->seg_pos = 0;
 		}
 		pthread_mutex_unlock(&r->mu);
-		int err = read_block(r, b->buf, b->off, len, &b->len);
+		int err = read_block(r, b, len);
 		pthread_mutex_lock(&r->mu);
 		b->err = err;
 		b->ready = true;
@@ -111,14 +121,17 @@ static void *reader_main(void *arg)
 		if (err)
 			break;
 	}
+	pthread_cond_broadcast(&r->filled); /* a consumer asking past the plan */
 	pthread_mutex_unlock(&r->mu);
 	return NULL;
 }
 
-struct reader *reader_start(int fd, const char *path, const struct reader_seg *segs, size_t nsegs)
+struct reader *reader_start(int fd, const char *path, const struct reader_seg *segs, size_t nsegs,
+			    bool from_file)
 {
 	struct reader *r = xcalloc(1, sizeof *r);
 	r->fd = fd;
+	r->from_file = from_file;
 	dio_open(&r->dio, fd, path);
 	r->segs = segs;
 	r->nsegs = nsegs;
@@ -134,25 +147,28 @@ struct reader *reader_start(int fd, const char *path, const struct reader_seg *s
 	return r;
 }
 
-ssize_t reader_get(struct reader *r, off_t off, char *p, size_t max)
+int reader_next(struct reader *r, struct reader_block *out)
 {
 	struct block *b = &r->ring[r->head % NBLOCKS];
 	pthread_mutex_lock(&r->mu);
-	while (r->head == r->tail || !b->ready)
+	while ((r->head == r->tail && r->seg < r->nsegs) || (r->head != r->tail && !b->ready))
 		pthread_cond_wait(&r->filled, &r->mu);
+	bool none = r->head == r->tail;
 	pthread_mutex_unlock(&r->mu);
-	if (b->err || off != b->off + (off_t)b->used)
-		return -1; /* a read failed, or the caller left the plan */
-	size_t k = b->len - b->used < max ? b->len - b->used : max;
-	memcpy(p, b->buf + b->used, k);
-	b->used += k;
-	if (b->used == b->len) {
-		pthread_mutex_lock(&r->mu);
-		r->head++;
-		pthread_cond_broadcast(&r->freed);
-		pthread_mutex_unlock(&r->mu);
-	}
-	return (ssize_t)k;
+	if (none) /* asked past the plan */
+		return EINVAL;
+	if (b->err)
+		return b->err;
+	*out = (struct reader_block){b->off, b->len, b->unread ? NULL : b->buf};
+	return 0;
+}
+
+void reader_release(struct reader *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->head++;
+	pthread_cond_broadcast(&r->freed);
+	pthread_mutex_unlock(&r->mu);
 }
 
 void reader_stop(struct reader *r)

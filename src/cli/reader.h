@@ -14,12 +14,24 @@ struct reader_seg {
 
 struct reader;
 
+/* One block of the plan, in order: data holds its bytes, or is NULL when
+ * the reader left it unread because the page cache holds it and the
+ * caller sends it from the file itself (sendfile). */
+struct reader_block {
+	off_t off;
+	size_t len;
+	const char *data;
+};
+
 /* Starts reading segs (kept by the caller until reader_stop) of fd, which
- * is open on path. */
-struct reader *reader_start(int fd, const char *path, const struct reader_seg *segs, size_t nsegs);
-/* Up to max bytes at off, which must be where the plan has got to: bytes
- * copied, or -1 when a read failed. Blocks until they are read. */
-ssize_t reader_get(struct reader *r, off_t off, char *p, size_t max);
+ * is open on path. from_file: leave the blocks the page cache holds
+ * unread. Blocks never span two segs. */
+struct reader *reader_start(int fd, const char *path, const struct reader_seg *segs, size_t nsegs,
+			    bool from_file);
+/* The plan's next block, waiting until it is read: 0, or an errno when a
+ * read failed or the file shrank. Valid until reader_release. */
+int reader_next(struct reader *r, struct reader_block *b);
+void reader_release(struct reader *r);
 void reader_stop(struct reader *r);
 
 #endif
