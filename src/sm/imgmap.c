@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +16,8 @@
 #define READAHEAD (16 << 20)
 #define WIN (4 << 20)
 #define ALIGN 4096
+
+static void ahead_stop(struct imgmap_ahead *a);
 
 static void free_files(char **files, size_t n)
 {
@@ -163,6 +166,7 @@ void imgmap_free(struct imgmap *m)
 {
 	if (!m)
 		return;
+	ahead_stop(m->ahead); /* before the descriptors it reads go */
 	for (size_t i = 0; m->fds && i < m->nfds; i++)
 		if (m->fds[i] >= 0)
 			close(m->fds[i]);
@@ -193,6 +197,131 @@ const struct imgmap_ext *imgmap_find(const struct imgmap *m, int64_t off)
 	return imgmap_ext_find(m->ext, m->n, off);
 }
 
+/* The window after the current one, read by a thread of its own while
+ * the current one is sent: a cold export then takes as long as the disk
+ * or the transfer, whichever is slower, not the two added up. It guesses
+ * that the next window follows this one in the same file, which holds
+ * for the data clusters of an image written front to back. */
+struct imgmap_ahead {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	bool busy;  /* a read is asked for or under way: buf is the thread's */
+	int depth;  /* what buf holds (or will): member, */
+	int64_t off; /* offset, */
+	ssize_t len; /* bytes (< 0: nothing) */
+	const struct dio *dio;
+	char *buf;
+};
+
+static void *ahead_main(void *arg)
+{
+	struct imgmap_ahead *a = arg;
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		while (!a->busy && !a->stop)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (a->stop)
+			break;
+		const struct dio *d = &a->dio[a->depth];
+		int64_t off = a->off;
+		pthread_mutex_unlock(&a->mu);
+		ssize_t r = -1;
+		if (!dio_cached(d, off, WIN)) /* else the usual reads find it cached */
+			do
+				r = pread(d->fd, a->buf, WIN, (off_t)off);
+			while (r < 0 && errno == EINTR);
+		pthread_mutex_lock(&a->mu);
+		a->len = r;
+		a->busy = false;
+		pthread_cond_broadcast(&a->cv);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+static struct imgmap_ahead *ahead_start(const struct dio *dio)
+{
+	struct imgmap_ahead *a = xcalloc(1, sizeof *a);
+	if (posix_memalign((void **)&a->buf, ALIGN, WIN) != 0) {
+		free(a);
+		return NULL;
+	}
+	a->dio = dio;
+	a->len = -1;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	if (pthread_create(&a->thread, NULL, ahead_main, a) != 0) {
+		pthread_mutex_destroy(&a->mu);
+		pthread_cond_destroy(&a->cv);
+		free(a->buf);
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static void ahead_stop(struct imgmap_ahead *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->stop = true;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->thread, NULL);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->cv);
+	free(a->buf);
+	free(a);
+}
+
+/* Makes the window the read-ahead's when it holds [start, start + want):
+ * true, its old buffer handed over for the next read. Waits for a read of
+ * exactly that window still under way. */
+static bool ahead_take(struct imgmap *m, int d, int64_t start, int64_t want)
+{
+	struct imgmap_ahead *a = m->ahead;
+	if (!a)
+		return false;
+	pthread_mutex_lock(&a->mu);
+	while (a->busy && a->depth == d && a->off == start)
+		pthread_cond_wait(&a->cv, &a->mu);
+	bool hit = !a->busy && a->depth == d && a->off == start && a->len > 0 && start + a->len >= want;
+	if (hit) {
+		char *w = m->win;
+		m->win = a->buf;
+		a->buf = w;
+		m->win_depth = d;
+		m->win_off = start;
+		m->win_len = a->len;
+		a->len = -1;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return hit;
+}
+
+/* Asks for the window after the current one, unless a read is under way
+ * (its buffer is not free) or the window ended short (the file's end). */
+static void ahead_ask(struct imgmap *m)
+{
+	if (m->win_len < WIN)
+		return;
+	if (!m->ahead && !(m->ahead = ahead_start(m->dio)))
+		return;
+	struct imgmap_ahead *a = m->ahead;
+	pthread_mutex_lock(&a->mu);
+	if (!a->busy) {
+		a->depth = m->win_depth;
+		a->off = m->win_off + m->win_len;
+		a->len = -1;
+		a->busy = true;
+		pthread_cond_broadcast(&a->cv);
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
 /* k bytes at at of member d from the window, loaded with O_DIRECT when it
  * does not hold them: 0, or -1 to read them the usual way. */
 static int from_window(struct imgmap *m, int d, int64_t at, size_t k, char *p)
@@ -203,16 +332,21 @@ static int from_window(struct imgmap *m, int d, int64_t at, size_t k, char *p)
 		if (!m->win && posix_memalign((void **)&m->win, ALIGN, WIN) != 0)
 			return -1;
 		int64_t start = at / ALIGN * ALIGN;
-		ssize_t r;
-		do
-			r = pread(m->dio[d].fd, m->win, WIN, (off_t)start);
-		while (r < 0 && errno == EINTR);
-		m->win_depth = -1;
-		if (r <= 0 || start + r < at + (int64_t)k)
-			return -1;
-		m->win_depth = d;
-		m->win_off = start;
-		m->win_len = r;
+		if (ahead_take(m, d, start, at + (int64_t)k)) {
+			m->ahead_hits++;
+		} else {
+			ssize_t r;
+			do
+				r = pread(m->dio[d].fd, m->win, WIN, (off_t)start);
+			while (r < 0 && errno == EINTR);
+			m->win_depth = -1;
+			if (r <= 0 || start + r < at + (int64_t)k)
+				return -1;
+			m->win_depth = d;
+			m->win_off = start;
+			m->win_len = r;
+		}
+		ahead_ask(m);
 	}
 	memcpy(p, m->win + (at - m->win_off), k);
 	return 0;

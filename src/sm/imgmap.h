@@ -30,11 +30,14 @@ struct imgmap {
 	size_t n;
 	/* Data the page cache does not hold is read with O_DIRECT into a
 	 * window of the file, so a cold export neither fills the cache nor
-	 * pays a page allocation per 4 KiB (base/dio.h): one per member. */
+	 * pays a page allocation per 4 KiB (base/dio.h): one per member.
+	 * A thread reads the window after it meanwhile (ahead). */
 	struct dio *dio;
 	char *win;
 	int win_depth;
 	int64_t win_off, win_len;
+	struct imgmap_ahead *ahead;
+	uint64_t ahead_hits; /* windows found read ahead */
 };
 
 /* NULL when the image does not qualify or qemu-img fails (the reason is

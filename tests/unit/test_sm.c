@@ -944,6 +944,62 @@ static char *slurp(const char *path, size_t *n)
 	return b;
 }
 
+/* A cold image read front to back in 1 MiB pieces: the window after the
+ * current one is read ahead on a thread and taken over when reached; read
+ * back to front, every guess is wrong and the bytes still right. Each MiB
+ * holds its own pattern, so a window taken at the wrong place shows. */
+static void test_imgmap_read_ahead(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 24 };
+	char *img = xasprintf("%s/big.qcow2", f->dir), *flat = xasprintf("%s/big.raw", f->dir);
+	qimg((const char *[]){"qemu-img", "create", "-q", "-f", "qcow2", img, "32M", NULL});
+	const char *args[2 * N + 3];
+	char *cmds[N];
+	size_t a = 0;
+	args[a++] = "qemu-io";
+	for (int i = 0; i < N; i++) {
+		cmds[i] = xasprintf("write -P %d %dM 1M", 0x40 + i, i);
+		args[a++] = "-c";
+		args[a++] = cmds[i];
+	}
+	args[a++] = img;
+	args[a] = NULL;
+	qimg(args);
+	qimg((const char *[]){"qemu-img", "convert", "-f", "qcow2", "-O", "raw", img, flat, NULL});
+	size_t n;
+	char *want = slurp(flat, &n);
+	char *got = xmalloc(n);
+	for (int order = 0; order < 2; order++) {
+		int fd = open(img, O_RDONLY);
+		assert_true(fd >= 0);
+		fsync(fd);
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
+		struct imgmap *m = imgmap_open(img, "qcow2");
+		assert_non_null(m);
+		memset(got, 0, n);
+		for (size_t i = 0; i < n / MiB; i++) {
+			size_t off = (order == 0 ? i : n / MiB - 1 - i) * MiB;
+			assert_int_equal(imgmap_read(m, got + off, MiB, (int64_t)off), 0);
+		}
+		assert_memory_equal(got, want, n);
+		/* with O_DIRECT here: of the 6 windows of data, all but the
+		 * first are found read ahead; back to front, none */
+		if (m->dio[0].fd >= 0 && order == 0)
+			assert_true(m->ahead_hits >= 4);
+		if (order == 1)
+			assert_int_equal(m->ahead_hits, 0);
+		imgmap_free(m);
+	}
+	for (int i = 0; i < N; i++)
+		free(cmds[i]);
+	free(got);
+	free(want);
+	free(img);
+	free(flat);
+}
+
 /* A real chain read with pread gives what qemu-img reads, byte for byte;
  * a compressed image is left to the NBD path. */
 static void test_imgmap_chain(void **state)
@@ -1090,6 +1146,7 @@ int main(void)
 		cmocka_unit_test(test_run_long_output),
 		cmocka_unit_test(test_imgmap_parse),
 		cmocka_unit_test_setup_teardown(test_imgmap_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_imgmap_read_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_bounded, setup, teardown),
