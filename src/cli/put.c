@@ -38,6 +38,20 @@ static int wait_for(const struct conn *c, short ev)
 	return r > 0 ? 0 : -1;
 }
 
+/* After a socket call returned k: 1 to make it again (interrupted, or
+ * the socket was not ready and now is), 0 when k is its result, -1 when
+ * the socket stayed blocked too long. */
+static int again(const struct conn *c, ssize_t k, short ev)
+{
+	if (k >= 0)
+		return 0;
+	if (errno == EINTR)
+		return 1;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return wait_for(c, ev) < 0 ? -1 : 1;
+	return 0;
+}
+
 static int send_buf(const struct conn *c, const char *p, size_t n, bool more)
 {
 	while (n) {
@@ -53,14 +67,10 @@ static int send_buf(const struct conn *c, const char *p, size_t n, bool more)
 				return -1;
 		} else {
 			ssize_t k = send(c->s, p, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
-			if (k < 0 && errno == EINTR)
+			int a = again(c, k, POLLOUT);
+			if (a > 0)
 				continue;
-			if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-				if (wait_for(c, POLLOUT) < 0)
-					return -1;
-				continue;
-			}
-			if (k <= 0)
+			if (a < 0 || k <= 0)
 				return -1;
 			w = (size_t)k;
 		}
@@ -75,14 +85,10 @@ static int send_file(const struct conn *c, int fd, off_t off, size_t n)
 {
 	while (n) {
 		ssize_t k = sendfile(c->s, fd, &off, n);
-		if (k < 0 && errno == EINTR)
+		int a = again(c, k, POLLOUT);
+		if (a > 0)
 			continue;
-		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (wait_for(c, POLLOUT) < 0)
-				return -1;
-			continue;
-		}
-		if (k <= 0) /* 0: the file shrank */
+		if (a < 0 || k <= 0) /* 0: the file shrank */
 			return -1;
 		n -= (size_t)k;
 	}
@@ -197,14 +203,10 @@ static int read_status(const struct conn *c)
 				break;
 		} else {
 			ssize_t r = recv(c->s, p, room, 0);
-			if (r < 0 && errno == EINTR)
+			int a = again(c, r, POLLIN);
+			if (a > 0)
 				continue;
-			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-				if (wait_for(c, POLLIN) < 0)
-					break;
-				continue;
-			}
-			if (r <= 0)
+			if (a < 0 || r <= 0)
 				break;
 			k = (size_t)r;
 		}
