@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,11 @@ int put_send(const char *url, const struct put_body *b, struct strbuf *why)
 		sb_printf(why, "not a URL: %s", url);
 		return -1;
 	}
+	/* sendfile and TLS writes cannot be told MSG_NOSIGNAL: a server that
+	 * answers early and closes must give an error, not end xe */
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGPIPE, &ign, &old_pipe);
 	struct conn c = {.h = curl_easy_init(), .tls = !strncasecmp(url, "https:", 6)};
 	curl_easy_setopt(c.h, CURLOPT_URL, url);
 	curl_easy_setopt(c.h, CURLOPT_CONNECT_ONLY, 1L);
@@ -281,6 +287,7 @@ int put_send(const char *url, const struct put_body *b, struct strbuf *why)
 		}
 	}
 	curl_easy_cleanup(c.h);
+	sigaction(SIGPIPE, &old_pipe, NULL);
 	sb_free(&head);
 	return status;
 }

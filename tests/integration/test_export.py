@@ -782,6 +782,24 @@ class ExportTest(TransferCase):
         self.cleanup_vm(vm)
 
     @unittest.skipUnless(os.path.exists(harness.XE), "xe not built")
+    def test_xe_upload_refused(self):
+        """The server refuses an upload before its body (no such VDI) and
+        closes: xe reports the error (it is not ended by SIGPIPE while it
+        still sends), from a file, a sparse file as chunks and a pipe."""
+        tmp = harness._tmpdir("xenon-xe-")
+        path = os.path.join(tmp, "d.raw")
+        with open(path, "wb") as f:
+            f.truncate(256 * MiB)
+            f.write(pattern(64 * MiB, 5))
+        bogus = "uuid=00000000-0000-0000-0000-000000000000"
+        for args, stdin in (((bogus, "filename=" + path, "format=vhd"), None),
+                            ((bogus, "filename=" + path), None),
+                            ((bogus, "filename=-"), pattern(64 * MiB, 6))):
+            r = self.xe_bin("vdi-import", *args, stdin=stdin)
+            self.assertEqual(r.returncode, 1, (args[-1], r.returncode, r.stderr))
+            self.assertIn(b"class: VDI", r.stderr)
+
+    @unittest.skipUnless(os.path.exists(harness.XE), "xe not built")
     def test_xe_vdi_import_sparse_file(self):
         """A raw file with holes goes as chunks of its data (chunked=true);
         into a VDI that held data, the holes come out as zeros."""
