@@ -1056,6 +1056,10 @@ class XeOverTlsTest(TransferCase):
             self.assertEqual(self.disk_sums(new), sums, how)
             self.cleanup_vm(new)
         self.cleanup_vm(vm)
+        # an upload refused before its body (no such VDI) reports the error
+        r = self.xe_tls("vdi-import", "uuid=00000000-0000-0000-0000-000000000000", "filename=" + path)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"class: VDI", r.stderr)
         # a failed import is reported, and leaves nothing
         before = self.state()
         bad = os.path.join(tmp, "bad.xva")
