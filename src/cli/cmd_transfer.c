@@ -104,28 +104,20 @@ static void show_upload(void *arg, uint64_t done, uint64_t total)
 	show(arg, true, done, total);
 }
 
-/* The upload of filename (a regular file, or a pipe: stdin) to url.
+/* The upload of fd (st its fstat; a regular file, or a pipe) to url.
  * raw_disk: a raw disk image, sent as chunks of its data when it is a
- * regular file. -1 when nothing could be sent, else the HTTP status (0:
- * no answer). */
-static int upload(const char *url, const char *filename, bool raw_disk, struct progress *pg,
-		  struct strbuf *why)
+ * regular file (transfer() put chunked=true in url then). path: for
+ * O_DIRECT reads, or NULL. -1 when nothing could be sent, else the HTTP
+ * status (0: no answer). */
+static int upload(const char *url, int fd, const struct stat *st, const char *path, bool raw_disk,
+		  struct progress *pg, struct strbuf *why)
 {
-	bool std = !strcmp(filename, "-");
-	int fd = std ? 0 : open(filename, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		sb_printf(why, "cannot open %s", filename);
-		if (fd > 0)
-			close(fd);
-		return -1;
-	}
-	struct put_body b = {.fd = fd, .path = std ? NULL : filename, .pipe = !S_ISREG(st.st_mode)};
+	struct put_body b = {.fd = fd, .path = path, .pipe = !S_ISREG(st->st_mode)};
 	if (isatty(2)) {
 		b.progress = show_upload;
 		b.progress_arg = pg;
 	}
-	struct reader_seg whole = {0, st.st_size}, *pieces = NULL;
+	struct reader_seg whole = {0, st->st_size}, *pieces = NULL;
 	if (b.pipe) {
 		/* a pipe's length is unknown: say 1 PiB and end our side after
 		 * the data, as Xen Orchestra does; the server judges whether
@@ -133,7 +125,7 @@ static int upload(const char *url, const char *filename, bool raw_disk, struct p
 		b.length = (uint64_t)1 << 50;
 	} else if (raw_disk) {
 		size_t n;
-		pieces = plan_chunks(fd, st.st_size, &n);
+		pieces = plan_chunks(fd, st->st_size, &n);
 		b.segs = pieces;
 		b.nsegs = n;
 		b.chunked = true;
@@ -141,12 +133,10 @@ static int upload(const char *url, const char *filename, bool raw_disk, struct p
 	} else {
 		b.segs = &whole;
 		b.nsegs = 1;
-		b.length = (uint64_t)st.st_size;
+		b.length = (uint64_t)st->st_size;
 	}
 	int status = put_send(url, &b, why);
 	free(pieces);
-	if (!std)
-		close(fd);
 	return status;
 }
 
@@ -158,19 +148,26 @@ static int transfer(struct xe_ctx *x, bool put, const char *path, struct strbuf 
 {
 	bool std = !strcmp(filename, "-");
 	FILE *f = NULL;
-	if (!put && !(f = std ? stdout : fopen(filename, "wb")))
-		return xe_fail(err, "cannot open %s", filename);
-	if (put && !std && access(filename, R_OK) < 0)
-		return xe_fail(err, "cannot open %s", filename);
-	if (put && raw_disk && !std) {
-		struct stat st;
-		if (stat(filename, &st) == 0 && S_ISREG(st.st_mode))
+	int in = -1; /* an upload's input, opened and looked at once */
+	struct stat st;
+	if (put) {
+		in = std ? 0 : open(filename, O_RDONLY | O_CLOEXEC);
+		if (in < 0 || fstat(in, &st) < 0) {
+			if (in > 0)
+				close(in);
+			return xe_fail(err, "cannot open %s", filename);
+		}
+		if (raw_disk && S_ISREG(st.st_mode)) /* stdin from a file too */
 			add_q(q, "chunked", "true");
+	} else if (!(f = std ? stdout : fopen(filename, "wb"))) {
+		return xe_fail(err, "cannot open %s", filename);
 	}
 	xv t = XV_NIL_INIT;
 	if (xs_call(x->s, "task.create", &t, err, put ? "xe import" : "xe export", "", NULL) < 0) {
 		if (f && !std)
 			fclose(f);
+		if (in > 0)
+			close(in);
 		return -1;
 	}
 	char *task = xstrdup(xv_as_str(&t));
@@ -182,7 +179,9 @@ static int transfer(struct xe_ctx *x, bool put, const char *path, struct strbuf 
 	struct progress pg = {.t0 = now_s()};
 	if (put) {
 		struct strbuf why = STRBUF_INIT;
-		int status = upload(url, filename, raw_disk, &pg, &why);
+		int status = upload(url, in, &st, std ? NULL : filename, raw_disk, &pg, &why);
+		if (in > 0)
+			close(in);
 		if (pg.shown)
 			fputc('\n', stderr);
 		if (status < 0) { /* nothing was sent: the task is ours to end */

@@ -831,6 +831,17 @@ class ExportTest(TransferCase):
             st, _, back = self.request("GET", "/export_raw_vdi", vdi=vdi)
             self.assertEqual(hashlib.sha256(back).hexdigest(), hashlib.sha256(want).hexdigest())
             self.api.VDI.destroy(vdi)
+        # stdin redirected from the file (a regular file, not a pipe): sent
+        # as chunks as well, and said so in the query
+        vdi = self.new_vdi(size)
+        cmd = [harness.XE, "-s", "127.0.0.1", "-p", str(self.srv.port), "--nossl", "-u", "root",
+               "-pw", self.srv.password, "vdi-import", "uuid=" + self.api.VDI.get_uuid(vdi), "filename=-"]
+        with open(path, "rb") as f:
+            r = subprocess.run(cmd, stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st, _, back = self.request("GET", "/export_raw_vdi", vdi=vdi)
+        self.assertEqual(hashlib.sha256(back).hexdigest(), hashlib.sha256(want).hexdigest())
+        self.api.VDI.destroy(vdi)
         # on a terminal xe shows how far it is
         vdi = self.new_vdi(size)
         master, slave = pty.openpty()
