@@ -107,8 +107,8 @@ static void show_upload(void *arg, uint64_t done, uint64_t total)
 /* The upload of fd (st its fstat; a regular file, or a pipe) to url.
  * raw_disk: a raw disk image, sent as chunks of its data when it is a
  * regular file (transfer() put chunked=true in url then). path: for
- * O_DIRECT reads, or NULL. -1 when nothing could be sent, else the HTTP
- * status (0: no answer). */
+ * O_DIRECT reads of a regular file. -1 when nothing could be sent, else
+ * the HTTP status (0: no answer). */
 static int upload(const char *url, int fd, const struct stat *st, const char *path, bool raw_disk,
 		  struct progress *pg, struct strbuf *why)
 {
@@ -179,7 +179,8 @@ static int transfer(struct xe_ctx *x, bool put, const char *path, struct strbuf 
 	struct progress pg = {.t0 = now_s()};
 	if (put) {
 		struct strbuf why = STRBUF_INIT;
-		int status = upload(url, in, &st, std ? NULL : filename, raw_disk, &pg, &why);
+		/* stdin from a file: opened again (O_DIRECT) through /dev/stdin */
+		int status = upload(url, in, &st, std ? "/dev/stdin" : filename, raw_disk, &pg, &why);
 		if (in > 0)
 			close(in);
 		if (pg.shown)

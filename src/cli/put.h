@@ -12,7 +12,7 @@ struct strbuf;
 
 struct put_body {
 	int fd;           /* the file, or a pipe */
-	const char *path; /* for opening it O_DIRECT; NULL for a pipe */
+	const char *path; /* for opening a regular file O_DIRECT */
 	bool pipe;        /* read fd to its end; the length is unknown */
 	/* a file: these parts of it, in order (kept by the caller) */
 	const struct reader_seg *segs;
