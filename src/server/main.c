@@ -30,11 +30,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* An orderly stop that takes longer than this is cut short: SIGTERM
+ * always ends the daemon (its VMs run on, and are adopted next time). */
+#define STOP_GRACE_S 20
+
 static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int sig)
 {
 	(void)sig;
+	if (stop_requested)
+		_exit(1); /* a second signal: no more waiting */
 	stop_requested = 1;
 }
 
@@ -317,6 +323,10 @@ int main(int argc, char **argv)
 		}
 	}
 	log_info(restarting ? "restarting (host.restart_agent)" : "stopping");
+	if (!restarting) {
+		signal(SIGALRM, SIG_DFL);
+		alarm(STOP_GRACE_S);
+	}
 	rc = 0;
 	goto out;
 fail:
