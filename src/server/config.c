@@ -29,6 +29,14 @@ void server_config_defaults(struct server_config *c)
 	c->workers = 16;
 	c->http_threads = 4;
 	c->event_wait_cap_s = 60.0;
+	c->max_conns = 3000;
+	c->max_conns_per_addr = 256;
+	c->request_timeout_s = 10;
+	c->idle_timeout_s = 300;
+	/* TLS 1.2 and 1.3 only, AEAD ciphers with forward secrecy */
+	c->tls_priorities = xstrdup("SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:"
+				    "+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:"
+				    "-KX-ALL:+ECDHE-RSA:+ECDHE-ECDSA:%SERVER_PRECEDENCE");
 }
 
 static int set_str(char **slot, const char *v)
@@ -59,7 +67,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"listen", &c->listen}, {"tls-listen", &c->tls_listen},
 		{"root-password-file", &c->root_password_file}, {"backend", &c->backend},
 		{"cert-file", &c->cert_file}, {"key-file", &c->key_file}, {"auth", &c->auth},
-		{"guest-kernel-dir", &c->guest_kernel_dir},
+		{"guest-kernel-dir", &c->guest_kernel_dir}, {"tls-priorities", &c->tls_priorities},
 	};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		if (strcmp(key, strs[i].key) == 0)
@@ -76,6 +84,8 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"session-timeout", &c->session_timeout_s}, {"task-gc", &c->task_gc_s},
 		{"max-tasks", &c->max_tasks}, {"workers", &c->workers},
 		{"http-threads", &c->http_threads}, {"coalesce-delay", &c->coalesce_delay_s},
+		{"max-connections", &c->max_conns}, {"max-connections-per-address", &c->max_conns_per_addr},
+		{"request-timeout", &c->request_timeout_s}, {"idle-timeout", &c->idle_timeout_s},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 		if (strcmp(key, ints[i].key) == 0) {
@@ -142,4 +152,5 @@ void server_config_free(struct server_config *c)
 	free(c->key_file);
 	free(c->auth);
 	free(c->guest_kernel_dir);
+	free(c->tls_priorities);
 }

@@ -42,14 +42,22 @@ struct console_bridge;
 struct console_bridge *console_bridge_new(struct server *srv, const char *uuid, const char *ref,
 					 unsigned *status, const char **msg);
 /* Bridges raw bytes between sock (taken; closed at the end) and the VM on
- * a thread of its own; extra: client bytes already read. */
+ * the calling thread until either side leaves; extra: client bytes
+ * already read. */
 int console_bridge_run(struct console_bridge *b, int sock, const char *extra, size_t nextra);
 void console_bridge_free(struct console_bridge *b);
 
 /* CONNECT on the plain port (console_connect.c): reads the request from
  * fd (taken), answers 200 and bridges, as XenServer does; other paths or
- * failures get an HTTP error. Runs on a thread of its own. */
-void console_connect_serve(struct server *srv, int fd);
+ * failures get an HTTP error. Runs on a thread of its own; the request
+ * head must arrive whole within the request-timeout, and at most
+ * CONSOLE_HEADS_MAX connections wait for theirs at once (others get 503).
+ * Releases the connection from guard (admitted from addr) when it ends. */
+#define CONSOLE_HEADS_MAX 64
+struct http_guard;
+struct sockaddr_storage;
+void console_connect_serve(struct server *srv, int fd, struct http_guard *guard,
+			   const struct sockaddr_storage *addr);
 
 /* http.c's hook: handles the request when url is /console. */
 bool console_is_path(const char *url);

@@ -4,28 +4,34 @@
  * the acceptor (http_listen.c) hands CONNECT requests here before MHD
  * sees them; the lookup, authentication and bridge are console_http.c's. */
 #include "console.h"
+#include "http_guard.h"
+#include "rpc.h"
 #include "../base/b64.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #define HEAD_MAX 16384
-#define HEAD_TIMEOUT_S 30
 
 struct conn {
 	struct server *srv;
 	int fd;
+	struct http_guard *guard;
+	struct sockaddr_storage addr;
 };
+
+/* connections still reading their head: each holds a thread */
+static unsigned heads_waiting;
 
 static void send_str(int fd, const char *s)
 {
@@ -145,14 +151,24 @@ static void basic_auth(const char *authz, char **user, char **pass)
 	free(raw);
 }
 
-/* Reads up to the blank line ending the request's head: its length (the
- * head NUL-terminated in buf), with *n the bytes read in all; -1. */
-static ssize_t read_head(int fd, char *buf, size_t max, size_t *n)
+/* Reads up to the blank line ending the request's head, which must come
+ * whole by deadline (ms, rpc_now_ms): its length (the head NUL-terminated
+ * in buf), with *n the bytes read in all; -1. */
+static ssize_t read_head(int fd, char *buf, size_t max, size_t *n, int64_t deadline)
 {
 	*n = 0;
 	while (*n < max - 1) {
-		ssize_t r = recv(fd, buf + *n, max - 1 - *n, 0);
-		if (r < 0 && errno == EINTR)
+		int64_t left = deadline - rpc_now_ms();
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (left <= 0)
+			return -1;
+		int pr = poll(&p, 1, (int)left);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			return -1;
+		ssize_t r = recv(fd, buf + *n, max - 1 - *n, MSG_DONTWAIT);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r <= 0)
 			return -1;
@@ -171,7 +187,8 @@ static void serve(struct server *srv, int fd)
 {
 	char *buf = xmalloc(HEAD_MAX);
 	size_t n;
-	ssize_t hl = read_head(fd, buf, HEAD_MAX, &n);
+	ssize_t hl = read_head(fd, buf, HEAD_MAX, &n, rpc_now_ms() + (int64_t)srv->cfg.request_timeout_s * 1000);
+	__atomic_sub_fetch(&heads_waiting, 1, __ATOMIC_SEQ_CST);
 	char *target = NULL, *uuid = NULL, *ref = NULL, *sid = NULL, *cookie = NULL, *authz = NULL;
 	char *user = NULL, *pass = NULL;
 	if (hl < 0) {
@@ -217,8 +234,6 @@ static void serve(struct server *srv, int fd)
 	/* xapi's Http.http_200_ok */
 	send_str(fd, "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
 		     "Cache-Control: no-cache, no-store\r\n\r\n");
-	struct timeval none = {0, 0};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
 	console_bridge_run(b, fd, buf + hl, n - (size_t)hl);
 	fd = -1;
 done:
@@ -239,25 +254,35 @@ static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
 	serve(c->srv, c->fd);
+	http_guard_release(c->guard, (struct sockaddr *)&c->addr);
 	free(c);
 	return NULL;
 }
 
-void console_connect_serve(struct server *srv, int fd)
+void console_connect_serve(struct server *srv, int fd, struct http_guard *guard,
+			   const struct sockaddr_storage *addr)
 {
-	/* a client that never finishes its request does not hold a thread */
-	struct timeval tv = {HEAD_TIMEOUT_S, 0};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (__atomic_add_fetch(&heads_waiting, 1, __ATOMIC_SEQ_CST) > CONSOLE_HEADS_MAX) {
+		__atomic_sub_fetch(&heads_waiting, 1, __ATOMIC_SEQ_CST);
+		reply_error(fd, 503, reason_of(503), "too many console connections\n");
+		close(fd);
+		http_guard_release(guard, (const struct sockaddr *)addr);
+		return;
+	}
 	struct conn *c = xmalloc(sizeof *c);
 	c->srv = srv;
 	c->fd = fd;
+	c->guard = guard;
+	c->addr = *addr;
 	pthread_t t;
 	pthread_attr_t a;
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &a, conn_main, c) != 0) {
 		log_warn("console: no thread for a CONNECT request");
+		__atomic_sub_fetch(&heads_waiting, 1, __ATOMIC_SEQ_CST);
 		close(fd);
+		http_guard_release(guard, (const struct sockaddr *)addr);
 		free(c);
 	}
 	pthread_attr_destroy(&a);

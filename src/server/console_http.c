@@ -4,6 +4,7 @@
  * CONNECT on the plain port never gets here: console_connect.c answers it
  * with 200 and reuses the lookup and the bridge below. */
 #include "console.h"
+#include "http_guard.h"
 #include "rpc.h"
 #include "session.h"
 #include "../base/log.h"
@@ -247,11 +248,8 @@ int console_bridge_run(struct console_bridge *b, int sock, const char *extra, si
 		memcpy(b->extra, extra, nextra);
 		b->nextra = nextra;
 	}
-	if (bridge_spawn(b))
-		return 0;
-	console_bridge_free(b);
-	close(sock);
-	return -1;
+	bridge_main(b);
+	return 0;
 }
 
 static void upgraded(void *cls, struct MHD_Connection *conn, void *req_cls, const char *extra_in,
@@ -388,6 +386,7 @@ MHD_RESULT_T console_request(struct server *srv, struct MHD_Connection *conn, co
 		xerr_clear(&err);
 		return text(conn, MHD_HTTP_UNAUTHORIZED, "SESSION_AUTHENTICATION_FAILED\n");
 	}
+	http_guard_trust(conn, (unsigned)srv->cfg.idle_timeout_s);
 	const char *uuid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "uuid");
 	const char *ref = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "ref");
 	const char *up = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
@@ -418,7 +417,7 @@ MHD_RESULT_T console_request(struct server *srv, struct MHD_Connection *conn, co
 	} else {
 		MHD_add_response_header(r, "Upgrade", up ? up : "console");
 	}
-	MHD_add_response_header(r, "Connection", "Upgrade");
+	/* MHD adds "Connection: Upgrade" to every upgrade response itself */
 	MHD_RESULT_T ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
 	MHD_destroy_response(r);
 	if (ret != MHD_YES) {

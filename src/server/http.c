@@ -3,6 +3,7 @@
  * calls) by suspending them, so no thread is held per waiting client. */
 #include "http.h"
 #include "console.h"
+#include "http_guard.h"
 #include "http_listen.h"
 #include "http_route.h"
 #include "rpc.h"
@@ -13,12 +14,15 @@
 #include "../wire/wire.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,7 +32,7 @@ struct http_req {
 	struct http_server *hs;
 	struct MHD_Connection *conn;
 	struct strbuf body;
-	bool too_big;
+	size_t discarded; /* bytes of a body past max-body, read and dropped */
 	enum req_state state;
 	bool suspended;
 	bool is_rpc;
@@ -47,7 +51,8 @@ struct http_req {
 struct http_server {
 	struct server *srv;
 	struct MHD_Daemon *plain, *tls;
-	struct http_acceptor *acceptor; /* the plain port's (http_listen.c) */
+	struct http_acceptor *acceptor, *tls_acceptor; /* http_listen.c */
+	struct http_guard *guard;                      /* both ports' connections */
 	int plain_fd, tls_fd;           /* listening sockets, ours (-1: none) */
 	char *cert, *key;
 	pthread_mutex_t lock; /* suspended flags and the waiting list */
@@ -95,13 +100,17 @@ static void waiting_del(struct http_req *r)
 }
 
 /* Wakes parked calls whose deadline passed, so event.from returns on
- * time even when nothing changes. */
+ * time even when nothing changes; twice a second closes connections that
+ * have not authenticated and are late with their request. */
 static void *timer_main(void *arg)
 {
 	struct http_server *hs = arg;
+	unsigned tick = 0;
 	while (!hs->stopping) {
 		usleep(20000);
 		int64_t now = rpc_now_ms();
+		if (++tick % 25 == 0)
+			http_guard_sweep(hs->guard, now);
 		pthread_mutex_lock(&hs->lock);
 		for (struct http_req *r = hs->waiting; r; r = r->wnext)
 			if (r->call.ctx.deadline_ms && now >= r->call.ctx.deadline_ms)
@@ -168,9 +177,19 @@ static void deferred_done(struct rpc_call *call, void *arg)
 	pthread_mutex_unlock(&r->hs->lock);
 }
 
+/* A call that passed the session check, or a login that succeeded: the
+ * connection carries a client that authenticated. */
+static bool call_authenticated(const struct rpc_call *call)
+{
+	return call->ctx.session[0] ||
+	       (!call->err.code && !strncmp(call->method, "session.login", 13));
+}
+
 static MHD_RESULT_T run_call(struct http_req *r)
 {
 	enum rpc_outcome out = rpc_call_run(&r->call);
+	if (out == RPC_DONE && call_authenticated(&r->call))
+		http_guard_trust(r->conn, (unsigned)r->hs->srv->cfg.idle_timeout_s);
 	switch (out) {
 	case RPC_DONE:
 		r->state = ST_DONE;
@@ -252,6 +271,26 @@ static MHD_RESULT_T start_rpc(struct http_req *r, bool json)
 	return run_call(r);
 }
 
+/* How much of an RPC body past max-body is read and dropped so that its
+ * 413 reaches a client that reads only after sending. */
+static size_t discard_max(size_t max_body)
+{
+	return 16 * max_body;
+}
+
+/* A Content-Length past what is read at all: answered 413 before any of
+ * the body is read, and the connection closed. */
+static bool announced_too_big(struct MHD_Connection *conn, size_t max_body)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+	if (!cl)
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(cl, &end, 10);
+	return errno == ERANGE || n > max_body + discard_max(max_body);
+}
+
 static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			       const char *method, const char *version, const char *upload_data,
 			       size_t *upload_size, void **con_cls)
@@ -272,7 +311,11 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const cha
 		}
 		/* transfers start on the headers: a refusal goes out before MHD
 		 * reads any body */
-		return r->route ? route_step(r->route, upload_data, upload_size) : MHD_YES;
+		if (r->route)
+			return route_step(r->route, upload_data, upload_size);
+		if (announced_too_big(conn, hs->srv->cfg.max_body))
+			return send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
+		return MHD_YES;
 	}
 	if (r->route)
 		return route_step(r->route, upload_data, upload_size);
@@ -281,15 +324,27 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const cha
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (r->body.len + *upload_size > hs->srv->cfg.max_body)
-			r->too_big = true;
-		else
+		/* a body past the limit is read to its end and answered 413, so
+		 * the client that sends before it reads sees the answer, but only
+		 * up to discard_max: past that (a chunked body, whose length was
+		 * not announced) the connection is cut, as no answer can be
+		 * queued mid-body */
+		if (r->discarded || r->body.len + *upload_size > hs->srv->cfg.max_body) {
+			r->discarded += *upload_size;
+			if (r->discarded > discard_max(hs->srv->cfg.max_body))
+				return MHD_NO;
+		} else {
 			sb_add(&r->body, upload_data, *upload_size);
+		}
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (r->state == ST_READ)
+		http_guard_request_read(conn);
 	switch (r->state) {
 	case ST_DONE:
+		if (call_authenticated(&r->call))
+			http_guard_trust(conn, (unsigned)hs->srv->cfg.idle_timeout_s);
 		return send_rpc_result(r);
 	case ST_WAITING:
 		r->gen_seen = db_generation(hs->srv->db);
@@ -306,7 +361,7 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const cha
 		bool xml = strcmp(url, "/") == 0 || path_is(url, "/RPC2") || path_is(url, "/xmlrpc") ||
 			   path_is(url, "/json");
 		if (json || xml) {
-			if (r->too_big)
+			if (r->discarded)
 				return send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
 			return start_rpc(r, json);
 		}
@@ -322,9 +377,9 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const cha
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)conn;
 	struct http_server *hs = cls;
 	struct http_req *r = *con_cls;
+	http_guard_request_done(conn);
 	if (!r)
 		return;
 	if (r->route)
@@ -343,24 +398,44 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-/* MHD on our listening socket lfd (TLS), or without one (plain: the
- * acceptor adds connections). MHD_ALLOW_SUSPEND_RESUME brings the
- * inter-thread channel that MHD_add_connection and MHD_quiesce_daemon
- * need with internal polling threads. */
-static struct MHD_Daemon *start_daemon(struct http_server *hs, const char *spec, bool tls, int lfd,
+/* MHD's messages are about single connections (a client that left
+ * mid-request, a bad TLS hello): worth a debug line, not a warning each,
+ * which a flood would turn into thousands. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	if (log_get_level() < LOG_DEBUG)
+		return;
+	char line[512];
+	vsnprintf(line, sizeof line, fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_debug("mhd: %s", line);
+}
+
+/* An MHD daemon without a listening socket: the acceptor (http_listen.c)
+ * admits connections and adds them. MHD_ALLOW_SUSPEND_RESUME brings the
+ * inter-thread channel that MHD_add_connection needs with internal
+ * polling threads. MHD's connection limit is set so that no worker can
+ * reach its share of it even if every admitted connection landed on it:
+ * in MHD 0.9.75 a worker that refuses a connection at its limit keeps a
+ * lock and deadlocks. */
+static struct MHD_Daemon *start_daemon(struct http_server *hs, const char *spec, bool tls,
 				       struct xerr *err)
 {
+	const struct server_config *cfg = &hs->srv->cfg;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
+			 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
 	if (tls)
 		flags |= MHD_USE_TLS;
-	else
-		flags |= MHD_USE_NO_LISTEN_SOCKET;
+	unsigned threads = (unsigned)(cfg->http_threads > 0 ? cfg->http_threads : 1);
 	struct MHD_OptionItem opts[] = {
-		{MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)hs->srv->cfg.http_threads, NULL},
+		{MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, hs},
-		{MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL},
-		{MHD_OPTION_CONNECTION_LIMIT, 4000, NULL},
+		{MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_guard_notify, hs->guard},
+		{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
+		/* connections that authenticated get idle_timeout_s */
+		{MHD_OPTION_CONNECTION_TIMEOUT, cfg->request_timeout_s, NULL},
+		{MHD_OPTION_CONNECTION_LIMIT, (intptr_t)((unsigned)cfg->max_conns + 1) * threads, NULL},
 		/* uploads arrive in pieces as large as a connection's buffer: the
 		 * default 32 KiB means a callback (and a wake-up) per 32 KiB of
 		 * a disk image. The pool is mapped lazily, so idle connections
@@ -368,14 +443,33 @@ static struct MHD_Daemon *start_daemon(struct http_server *hs, const char *spec,
 		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, 512 * 1024, NULL},
 		{tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, hs->key},
 		{tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, hs->cert},
-		{tls ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, lfd, NULL},
+		{tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0, cfg->tls_priorities},
 		{MHD_OPTION_END, 0, NULL},
 	};
 	struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, hs,
 						MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!d)
-		xerr_internal(err, "cannot listen on %s%s", spec, tls ? " (TLS)" : "");
+		xerr_internal(err, "cannot serve %s%s", spec, tls ? " (TLS: check tls-priorities)" : "");
 	return d;
+}
+
+/* The guard's caps, within the descriptors this process may open: a
+ * quarter of them stays for disks, sockets to QEMU and the store. */
+static struct http_guard *guard_new(const struct server_config *cfg)
+{
+	struct http_guard_limits lim = {
+		.max_conns = (unsigned)cfg->max_conns,
+		.max_per_addr = (unsigned)cfg->max_conns_per_addr,
+		.untrusted_timeout_s = (unsigned)cfg->request_timeout_s,
+	};
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    lim.max_conns > rl.rlim_cur * 3 / 4) {
+		lim.max_conns = (unsigned)(rl.rlim_cur * 3 / 4);
+		log_warn("http: at most %u connections (open-file limit %llu)", lim.max_conns,
+			 (unsigned long long)rl.rlim_cur);
+	}
+	return http_guard_new(&lim);
 }
 
 struct http_server *http_start(struct server *srv, const char *cert_pem, const char *key_pem,
@@ -387,14 +481,19 @@ struct http_server *http_start(struct server *srv, const char *cert_pem, const c
 	hs->plain_fd = hs->tls_fd = -1;
 	hs->cert = cert_pem ? xstrdup(cert_pem) : NULL;
 	hs->key = key_pem ? xstrdup(key_pem) : NULL;
+	hs->guard = guard_new(&srv->cfg);
+	unsigned silent = (unsigned)srv->cfg.request_timeout_s;
 	if (srv->cfg.listen[0] &&
 	    ((hs->plain_fd = http_listen_open(srv->cfg.listen, HTTP_ENV_PLAIN_FD, err)) < 0 ||
-	     !(hs->plain = start_daemon(hs, srv->cfg.listen, false, -1, err)) ||
-	     !(hs->acceptor = http_acceptor_start(srv, hs->plain_fd, hs->plain, err))))
+	     !(hs->plain = start_daemon(hs, srv->cfg.listen, false, err)) ||
+	     !(hs->acceptor = http_acceptor_start(srv, hs->plain_fd, hs->plain, hs->guard, true,
+						  silent, err))))
 		goto fail;
 	if (srv->cfg.tls_listen[0] && hs->cert &&
 	    ((hs->tls_fd = http_listen_open(srv->cfg.tls_listen, HTTP_ENV_TLS_FD, err)) < 0 ||
-	     !(hs->tls = start_daemon(hs, srv->cfg.tls_listen, true, hs->tls_fd, err))))
+	     !(hs->tls = start_daemon(hs, srv->cfg.tls_listen, true, err)) ||
+	     !(hs->tls_acceptor = http_acceptor_start(srv, hs->tls_fd, hs->tls, hs->guard, false,
+						      silent, err))))
 		goto fail;
 	pthread_create(&hs->timer, NULL, timer_main, hs);
 	if (srv->cfg.listen[0])
@@ -403,6 +502,9 @@ struct http_server *http_start(struct server *srv, const char *cert_pem, const c
 		log_info("https: listening on %s", srv->cfg.tls_listen);
 	return hs;
 fail:
+	http_acceptor_stop(hs->tls_acceptor);
+	if (hs->tls)
+		MHD_stop_daemon(hs->tls);
 	http_acceptor_stop(hs->acceptor);
 	if (hs->plain)
 		MHD_stop_daemon(hs->plain);
@@ -410,6 +512,7 @@ fail:
 		close(hs->plain_fd);
 	if (hs->tls_fd >= 0)
 		close(hs->tls_fd);
+	http_guard_free(hs->guard);
 	free(hs->cert);
 	free(hs->key);
 	pthread_mutex_destroy(&hs->lock);
@@ -437,8 +540,11 @@ void http_stop_handover(struct http_server *hs, int *plain_fd, int *tls_fd)
 		*plain_fd = pfd;
 	else if (pfd >= 0)
 		close(pfd);
-	if (hs->tls && tls_fd)
-		*tls_fd = MHD_quiesce_daemon(hs->tls); /* MHD no longer closes it */
+	int tfd = http_acceptor_stop(hs->tls_acceptor);
+	if (tls_fd)
+		*tls_fd = tfd;
+	else if (tfd >= 0)
+		close(tfd);
 	hs->stopping = 1;
 	pthread_join(hs->timer, NULL);
 	/* wake every parked call so MHD can finish it before stopping */
@@ -452,6 +558,7 @@ void http_stop_handover(struct http_server *hs, int *plain_fd, int *tls_fd)
 		MHD_stop_daemon(hs->plain);
 	if (hs->tls)
 		MHD_stop_daemon(hs->tls);
+	http_guard_free(hs->guard); /* MHD released every connection on stopping */
 	free(hs->cert);
 	free(hs->key);
 	pthread_mutex_destroy(&hs->lock);

@@ -1,12 +1,16 @@
 /* http_listen: the daemon's listening sockets, owned here rather than by
- * libmicrohttpd. Two reasons: host.restart_agent re-executes xenond and
+ * libmicrohttpd. Three reasons: host.restart_agent re-executes xenond and
  * hands the sockets over (clients queue in the backlog instead of being
- * refused while the new image starts), and on the plain port every new
+ * refused while the new image starts); every connection, on either port,
+ * is admitted by the guard (http_guard.c) before MHD sees it, so MHD never
+ * reaches its own connection limit; and on the plain port every new
  * connection is peeked at (MSG_PEEK) so that CONNECT — which XenServer
  * answers with 200, something MHD cannot — is served by console_connect.c
  * while everything else goes to MHD with MHD_add_connection. */
 #include "http_listen.h"
 #include "console.h"
+#include "http_guard.h"
+#include "rpc.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
@@ -24,8 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PEEK_TIMEOUT_MS 10000 /* silent this long: MHD times it out instead */
-#define PENDING_MAX 1024
 
 int http_parse_listen(const char *spec, struct sockaddr_in *sa)
 {
@@ -92,7 +94,9 @@ int http_listen_open(const char *spec, const char *env_name, struct xerr *err)
 	return fd;
 }
 
-/* ---- the plain port's acceptor ---- */
+/* ---- the acceptor ---- */
+
+#define BACKOFF_MS 100 /* out of descriptors: accept again after this */
 
 struct pending {
 	int fd;
@@ -106,28 +110,29 @@ struct pending {
 struct http_acceptor {
 	struct server *srv;
 	struct MHD_Daemon *mhd;
+	struct http_guard *guard;
+	bool peek_connect; /* the plain port: CONNECT is ours */
+	unsigned silent_ms;  /* a client that sends nothing this long is closed */
 	int lfd, wake;
 	pthread_t thread;
 	struct pending *p;
 	size_t n;
+	int64_t backoff_until;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void to_mhd(struct http_acceptor *a, struct pending *c)
 {
-	/* MHD's epoll mode wants non-blocking sockets; it closes the socket
-	 * itself when it cannot take it */
+	/* MHD's epoll mode wants non-blocking sockets. MHD closes the socket
+	 * itself when it cannot take it, and only connections it took are
+	 * released by its close notification. The guard keeps the count far
+	 * below MHD's limit, whose refusal path MHD 0.9.75 leaves locked. */
 	int fl = fcntl(c->fd, F_GETFL);
 	if (fl >= 0)
 		fcntl(c->fd, F_SETFL, fl | O_NONBLOCK);
-	if (MHD_add_connection(a->mhd, c->fd, (struct sockaddr *)&c->addr, c->len) != MHD_YES)
+	if (MHD_add_connection(a->mhd, c->fd, (struct sockaddr *)&c->addr, c->len) != MHD_YES) {
 		log_warn("http: the server did not take a new connection");
+		http_guard_release(a->guard, (struct sockaddr *)&c->addr);
+	}
 }
 
 /* What the first bytes say: 1 CONNECT, 0 anything else, -1 wait for
@@ -151,22 +156,68 @@ static void drop_pending(struct http_acceptor *a, size_t i)
 	a->p[i] = a->p[--a->n];
 }
 
+static void refuse(struct http_acceptor *a, int fd)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+				   "Content-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n";
+	if (a->peek_connect && send(fd, busy, sizeof busy - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("http: refusing a connection: %s", strerror(errno));
+	close(fd);
+}
+
 static void accept_new(struct http_acceptor *a)
 {
 	for (;;) {
 		struct pending c = {.len = sizeof c.addr};
 		c.fd = accept4(a->lfd, (struct sockaddr *)&c.addr, &c.len, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (c.fd < 0)
+		if (c.fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				log_warn("http: cannot accept: %s", strerror(errno));
+				a->backoff_until = rpc_now_ms() + BACKOFF_MS;
+			}
 			return; /* EAGAIN, or a client gone before accept */
-		/* accept4's SOCK_NONBLOCK only served the peek loop */
-		fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) & ~O_NONBLOCK);
-		c.since = now_ms();
-		if (a->n >= PENDING_MAX) {
-			to_mhd(a, &c); /* flooded: no peeking, MHD's limits apply */
+		}
+		if (!http_guard_admit(a->guard, (struct sockaddr *)&c.addr)) {
+			refuse(a, c.fd);
 			continue;
 		}
+		c.since = rpc_now_ms();
+		if (!a->peek_connect) {
+			to_mhd(a, &c);
+			continue;
+		}
+		/* accept4's SOCK_NONBLOCK only served the peek loop */
+		fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) & ~O_NONBLOCK);
 		a->p = xrealloc(a->p, (a->n + 1) * sizeof *a->p);
 		a->p[a->n++] = c;
+	}
+}
+
+/* Decides the pending connections that have something to say, or have
+ * been silent too long. */
+static void look_pending(struct http_acceptor *a, const struct pollfd *pf, size_t polled)
+{
+	int64_t now = rpc_now_ms();
+	/* from the end, so dropping (swap with the last) keeps indexes */
+	for (size_t i = polled; i-- > 0;) {
+		struct pending *c = &a->p[i];
+		bool look = pf[i].revents || c->partial;
+		int k = look ? classify(c->fd) : -1;
+		if (k == -1 && look)
+			c->partial = true;
+		if (k == -1 && now - c->since >= a->silent_ms)
+			k = -2;
+		if (k == -1)
+			continue;
+		if (k == 1) {
+			console_connect_serve(a->srv, c->fd, a->guard, &c->addr);
+		} else if (k == 0) {
+			to_mhd(a, c);
+		} else {
+			close(c->fd);
+			http_guard_release(a->guard, (struct sockaddr *)&c->addr);
+		}
+		drop_pending(a, i);
 	}
 }
 
@@ -176,8 +227,10 @@ static void *acceptor_main(void *arg)
 	struct pollfd *pf = NULL;
 	for (;;) {
 		pf = xrealloc(pf, (a->n + 2) * sizeof *pf);
+		int64_t now = rpc_now_ms();
+		bool backoff = now < a->backoff_until;
 		pf[0] = (struct pollfd){.fd = a->wake, .events = POLLIN};
-		pf[1] = (struct pollfd){.fd = a->lfd, .events = POLLIN};
+		pf[1] = (struct pollfd){.fd = a->lfd, .events = backoff ? 0 : POLLIN};
 		bool partial = false;
 		for (size_t i = 0; i < a->n; i++) {
 			pf[i + 2] = (struct pollfd){.fd = a->p[i].fd,
@@ -185,30 +238,12 @@ static void *acceptor_main(void *arg)
 			partial |= a->p[i].partial;
 		}
 		size_t polled = a->n;
-		if (poll(pf, polled + 2, partial ? 20 : a->n ? 500 : -1) < 0 && errno != EINTR)
+		int timeout = partial ? 20 : backoff ? BACKOFF_MS : a->n ? 500 : -1;
+		if (poll(pf, polled + 2, timeout) < 0 && errno != EINTR)
 			break;
 		if (pf[0].revents)
 			break;
-		int64_t now = now_ms();
-		/* from the end, so dropping (swap with the last) keeps indexes */
-		for (size_t i = polled; i-- > 0;) {
-			struct pending *c = &a->p[i];
-			bool look = pf[i + 2].revents || c->partial;
-			int k = look ? classify(c->fd) : -1;
-			if (k == -1 && look)
-				c->partial = true;
-			if (k == -1 && now - c->since >= PEEK_TIMEOUT_MS)
-				k = 0;
-			if (k == -1)
-				continue;
-			if (k == 1)
-				console_connect_serve(a->srv, c->fd);
-			else if (k == 0)
-				to_mhd(a, c);
-			else
-				close(c->fd);
-			drop_pending(a, i);
-		}
+		look_pending(a, pf + 2, polled);
 		if (pf[1].revents)
 			accept_new(a);
 	}
@@ -217,11 +252,15 @@ static void *acceptor_main(void *arg)
 }
 
 struct http_acceptor *http_acceptor_start(struct server *srv, int lfd, struct MHD_Daemon *mhd,
-					  struct xerr *err)
+					  struct http_guard *guard, bool peek_connect,
+					  unsigned silent_s, struct xerr *err)
 {
 	struct http_acceptor *a = xcalloc(1, sizeof *a);
 	a->srv = srv;
 	a->mhd = mhd;
+	a->guard = guard;
+	a->peek_connect = peek_connect;
+	a->silent_ms = silent_s * 1000;
 	a->lfd = lfd;
 	a->wake = eventfd(0, EFD_CLOEXEC);
 	int fl = fcntl(lfd, F_GETFL);
@@ -244,8 +283,10 @@ int http_acceptor_stop(struct http_acceptor *a)
 	if (write(a->wake, &one, sizeof one) < 0)
 		log_warn("http: cannot wake the acceptor: %s", strerror(errno));
 	pthread_join(a->thread, NULL);
-	for (size_t i = 0; i < a->n; i++)
+	for (size_t i = 0; i < a->n; i++) {
 		close(a->p[i].fd); /* never answered: the client sees a reset and retries */
+		http_guard_release(a->guard, (struct sockaddr *)&a->p[i].addr);
+	}
 	int lfd = a->lfd;
 	close(a->wake);
 	free(a->p);

@@ -6,6 +6,7 @@
 
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 
 #include "../base/xerr.h"
 
@@ -23,11 +24,15 @@ int http_parse_listen(const char *spec, struct sockaddr_in *sa);
  * new one. */
 int http_listen_open(const char *spec, const char *env_name, struct xerr *err);
 
-/* Accepts on lfd (a socket MHD does not listen on) and hands each
- * connection to mhd, or to console_connect_serve for CONNECT. */
+/* Accepts on lfd (a socket MHD does not listen on), admits each
+ * connection through guard and hands it to mhd, or, with peek_connect (the
+ * plain port), CONNECT requests to console_connect_serve. A client that
+ * sends nothing for silent_s seconds is closed. */
 struct http_acceptor;
+struct http_guard;
 struct http_acceptor *http_acceptor_start(struct server *srv, int lfd, struct MHD_Daemon *mhd,
-					  struct xerr *err);
+					  struct http_guard *guard, bool peek_connect,
+					  unsigned silent_s, struct xerr *err);
 /* Stops accepting; returns the listening socket, still open. */
 int http_acceptor_stop(struct http_acceptor *a);
 

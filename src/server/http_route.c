@@ -3,6 +3,7 @@
  * success or failure: on the handler's verdict, or failure (after the
  * handler's abort undid its work) when the client goes away. */
 #include "http_route.h"
+#include "http_guard.h"
 #include "session.h"
 #include "task.h"
 #include "../base/log.h"
@@ -310,6 +311,7 @@ static MHD_RESULT_T start(struct route_req *rr)
 	rr->started = true;
 	if (authenticate(rr) < 0)
 		return fail_reply(rr);
+	http_guard_trust(rr->conn, (unsigned)rr->srv->cfg.idle_timeout_s);
 	/* Xen Orchestra probes an import with an empty PUT and no task first;
 	 * it only needs a 2xx answer */
 	if (!strcmp(rr->rt->method, "PUT") && rr->has_length && rr->content_length == 0 &&

@@ -32,6 +32,11 @@ struct server_config {
 	int workers;             /* worker threads for async and slow calls */
 	int http_threads;        /* polling threads of the HTTP server */
 	double event_wait_cap_s; /* longest event.from wait honoured */
+	int max_conns;           /* HTTP connections on both ports together */
+	int max_conns_per_addr;  /* HTTP connections from one source address */
+	int request_timeout_s;   /* an unauthenticated connection's time to send a request */
+	int idle_timeout_s;      /* an authenticated connection's idle time */
+	char *tls_priorities;    /* GnuTLS priority string of the HTTPS port */
 };
 
 struct server {

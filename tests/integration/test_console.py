@@ -110,6 +110,10 @@ class ConsoleTest(guest.GuestMixin, harness.ServerTestCase):
             req += "Upgrade: console\r\nConnection: Upgrade\r\n"
         s.sendall((req + "\r\n").encode())
         head, rest = recv_headers(s)
+        if head.startswith("HTTP/1.1 101"):
+            # one Connection header, naming the upgrade once
+            conn = [ln for ln in head.split("\r\n") if ln.lower().startswith("connection:")]
+            self.assertEqual([c.split(":", 1)[1].strip().lower() for c in conn], ["upgrade"], head)
         if ws and head.startswith("HTTP/1.1 101"):
             want = base64.b64encode(hashlib.sha1(
                 (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
