@@ -23,6 +23,10 @@ struct rpc_ctx {
 	char session[REF_STRLEN + 1]; /* the caller's session ref, "" if none */
 	char user[64];
 	uint32_t roles;
+	/* The local superuser's session (root): skips RBAC, as xapi's
+	 * is_local_superuser sessions do, and alone may call the messages
+	 * the datamodel gives no role (_R_LOCAL_ROOT_ONLY). */
+	bool rbac_exempt;
 	char task[REF_STRLEN + 1]; /* the task of an Async call, "" otherwise */
 	/* For calls that may wait (event.from): absolute deadline in ms since
 	 * boot, set by the transport on the first attempt and kept across

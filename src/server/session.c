@@ -9,6 +9,7 @@
 #include "../base/mem.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct sess {
 	char user[64];
 	char *originator;
 	uint32_t roles;
+	bool superuser; /* root: skips RBAC (is_local_superuser) */
 	int64_t created, last_active;
 };
 
@@ -90,7 +92,8 @@ int session_login(struct server *srv, const char *user, const char *password,
 	db_set_str(t, o, SC_F_session__this_host, srv->host_ref[0] ? srv->host_ref : REF_NULL);
 	db_set(t, o, SC_F_session__last_active, xv_time(now));
 	db_set(t, o, SC_F_session__validation_time, xv_time(now));
-	db_set_bool(t, o, SC_F_session__is_local_superuser, strcmp(user, "root") == 0);
+	bool superuser = strcmp(user, "root") == 0;
+	db_set_bool(t, o, SC_F_session__is_local_superuser, superuser);
 	db_set_str(t, o, SC_F_session__auth_user_name, user);
 	db_set_str(t, o, SC_F_session__originator, originator ? originator : "");
 	char ref[REF_STRLEN + 1];
@@ -102,6 +105,7 @@ int session_login(struct server *srv, const char *user, const char *password,
 	snprintf(s->user, sizeof s->user, "%s", user);
 	s->originator = xstrdup(originator ? originator : "");
 	s->roles = roles;
+	s->superuser = superuser;
 	s->created = s->last_active = now;
 	pthread_mutex_lock(&lock);
 	hmap_put(&table, s->ref, s);
@@ -121,6 +125,7 @@ int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, stru
 		snprintf(ctx->session, sizeof ctx->session, "%s", s->ref);
 		snprintf(ctx->user, sizeof ctx->user, "%s", s->user);
 		ctx->roles = s->roles;
+		ctx->rbac_exempt = s->superuser;
 	}
 	pthread_mutex_unlock(&lock);
 	if (!s)

@@ -14,7 +14,8 @@ struct rpc_ctx;
 
 int session_login(struct server *srv, const char *user, const char *password,
 		  const char *originator, char out[REF_STRLEN + 1], struct xerr *err);
-/* Validates ref and fills ctx->user/roles; SESSION_INVALID otherwise. */
+/* Validates ref and fills ctx->user, roles and rbac_exempt;
+ * SESSION_INVALID otherwise. */
 int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, struct xerr *err);
 int session_logout(struct server *srv, const char *ref, struct xerr *err);
 /* Expires sessions idle longer than cfg.session_timeout_s. */
