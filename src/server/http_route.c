@@ -97,8 +97,13 @@ static int authenticate(struct route_req *rr)
 		free(pass);
 		return xerr_set(&rr->err, "SESSION_AUTHENTICATION_FAILED", "", "no credentials", NULL);
 	}
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(rr->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char peer[AUTH_PEER_LEN];
+	authlimit_peer(ci ? ci->client_addr : NULL, peer);
+	struct session_creds c = {user, pass, "http-basic", peer, 0};
 	char ref[REF_STRLEN + 1];
-	int rc = session_login(rr->srv, user, pass, "http-basic", ref, &rr->err);
+	int rc = session_login(rr->srv, &c, ref, NULL, &rr->err);
 	MHD_free(user);
 	if (pass)
 		MHD_free(pass);
