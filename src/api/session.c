@@ -6,11 +6,26 @@
 
 #include <string.h>
 
+/* The password check waits its turn without holding a thread: the call
+ * parks until then (RPC_WAIT); a failure's answer is held back. A deadline
+ * from before the call began was moved there by a stopping transport: the
+ * login is answered at once. */
 static int login(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
+	struct session_creds c = {arg_str(args, 0), arg_str(args, 1), arg_str(args, 3), ctx->peer,
+				  ctx->started_ms};
+	bool may_park = ctx->may_wait && !(ctx->deadline_ms && ctx->deadline_ms < ctx->started_ms);
 	char ref[REF_STRLEN + 1];
-	if (session_login(ctx->srv, arg_str(args, 0), arg_str(args, 1), arg_str(args, 3), ref, err) < 0)
+	int64_t retry = 0;
+	int r = session_login(ctx->srv, &c, ref, may_park ? &retry : NULL, err);
+	if (r == RPC_WAIT) {
+		ctx->deadline_ms = retry;
+		return RPC_WAIT;
+	}
+	if (r < 0) {
+		ctx->reply_at_ms = rpc_now_ms() + AUTH_FAIL_DELAY_MS;
 		return -1;
+	}
 	*result = xv_str(ref);
 	return 0;
 }

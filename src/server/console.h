@@ -32,9 +32,10 @@ void serial_detach(struct serial_client *c);
 
 /* The checks and the bridge /console requests share (console_http.c),
  * for console_connect.c. console_auth: a session_id, else user and
- * password (HTTP Basic); 0 when they are good. */
+ * password (HTTP Basic) from the client address peer (authlimit_peer);
+ * 0 when they are good. */
 int console_auth(struct server *srv, const char *sid, const char *user, const char *pass,
-		 struct xerr *err);
+		 const char *peer, struct xerr *err);
 /* The console named by uuid (else ref) connected to its VM's serial hub or
  * VNC socket, not yet bridged to a client; NULL with an HTTP status and a
  * one-line message (404 no such console, 503 the VM has none now). */

@@ -4,6 +4,7 @@
  * the acceptor (http_listen.c) hands CONNECT requests here before MHD
  * sees them; the lookup, authentication and bridge are console_http.c's. */
 #include "console.h"
+#include "authlimit.h"
 #include "http_guard.h"
 #include "rpc.h"
 #include "../base/b64.h"
@@ -218,8 +219,13 @@ static void serve(struct server *srv, int fd)
 		authz = header(buf, "Authorization");
 		basic_auth(authz, &user, &pass);
 	}
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof sa;
+	char peer[AUTH_PEER_LEN];
+	authlimit_peer(getpeername(fd, (struct sockaddr *)&sa, &salen) == 0 ? (struct sockaddr *)&sa : NULL,
+		       peer);
 	struct xerr err = XERR_INIT;
-	if (console_auth(srv, sid, user, pass, &err) < 0) {
+	if (console_auth(srv, sid, user, pass, peer, &err) < 0) {
 		xerr_clear(&err);
 		reply_error(fd, 401, reason_of(401), "SESSION_AUTHENTICATION_FAILED\n");
 		goto done;

@@ -287,7 +287,7 @@ static void base64(const unsigned char *in, size_t n, char *out)
 }
 
 int console_auth(struct server *srv, const char *sid, const char *user, const char *pass,
-		 struct xerr *err)
+		 const char *peer, struct xerr *err)
 {
 	if (sid) {
 		struct rpc_ctx ctx;
@@ -299,8 +299,9 @@ int console_auth(struct server *srv, const char *sid, const char *user, const ch
 	}
 	if (!user)
 		return xerr_set(err, "SESSION_AUTHENTICATION_FAILED", "", "no credentials", NULL);
+	struct session_creds c = {user, pass ? pass : "", "http-basic", peer, 0};
 	char ref[REF_STRLEN + 1];
-	int rc = session_login(srv, user, pass ? pass : "", "http-basic", ref, err);
+	int rc = session_login(srv, &c, ref, NULL, err);
 	if (rc == 0)
 		session_logout(srv, ref, NULL);
 	return rc;
@@ -313,10 +314,14 @@ static int authenticate(struct server *srv, struct MHD_Connection *conn, struct 
 	if (!sid)
 		sid = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "session_id");
 	if (sid)
-		return console_auth(srv, sid, NULL, NULL, err);
+		return console_auth(srv, sid, NULL, NULL, NULL, err);
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char peer[AUTH_PEER_LEN];
+	authlimit_peer(ci ? ci->client_addr : NULL, peer);
 	char *pass = NULL;
 	char *user = MHD_basic_auth_get_username_password(conn, &pass);
-	int rc = console_auth(srv, NULL, user, pass, err);
+	int rc = console_auth(srv, NULL, user, pass, peer, err);
 	if (user)
 		MHD_free(user);
 	if (pass)

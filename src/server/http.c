@@ -267,6 +267,9 @@ static MHD_RESULT_T start_rpc(struct http_req *r, bool json)
 	r->call.done_arg = r;
 	r->call.ctx.may_wait = true;
 	r->call.ctx.proto = (int)r->proto;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	authlimit_peer(ci ? ci->client_addr : NULL, r->call.ctx.peer);
 	r->gen_seen = db_generation(r->hs->srv->db);
 	return run_call(r);
 }

@@ -98,8 +98,13 @@ static int authenticate(struct route_req *rr)
 		free(pass);
 		return xerr_set(&rr->err, "SESSION_AUTHENTICATION_FAILED", "", "no credentials", NULL);
 	}
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(rr->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char peer[AUTH_PEER_LEN];
+	authlimit_peer(ci ? ci->client_addr : NULL, peer);
+	struct session_creds c = {user, pass, "http-basic", peer, 0};
 	char ref[REF_STRLEN + 1];
-	int rc = session_login(rr->srv, user, pass, "http-basic", ref, &rr->err);
+	int rc = session_login(rr->srv, &c, ref, NULL, &rr->err);
 	MHD_free(user);
 	if (pass)
 		MHD_free(pass);
@@ -115,7 +120,7 @@ static int authenticate(struct route_req *rr)
  * action's permission name (http/get_export_raw_vdi, http/put_import…). */
 static int rbac_check(struct route_req *rr)
 {
-	if (rr->ctx.roles & SC_ROLE_VM_ADMIN)
+	if (rr->ctx.rbac_exempt || (rr->ctx.roles & SC_ROLE_VM_ADMIN))
 		return 0;
 	char perm[64];
 	snprintf(perm, sizeof perm, "http/%s_%s", !strcmp(rr->rt->method, "GET") ? "get" : "put",

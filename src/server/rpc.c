@@ -150,6 +150,7 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 	call->ctx.srv = srv;
 	call->ctx.db = srv ? srv->db : NULL;
 	call->ctx.proto = -1;
+	call->ctx.started_ms = rpc_now_ms();
 	call->method = xstrdup(method);
 	call->params = params.kind == XV_ARR ? params : xv_arr_new();
 	if (params.kind != XV_ARR)
@@ -241,6 +242,20 @@ static int prepare_args(struct rpc_call *call, xv *args)
 	return 0;
 }
 
+/* A message without roles in the datamodel is xapi's _R_LOCAL_ROOT_ONLY:
+ * only sessions that skip RBAC may call it, never a subject however
+ * privileged. */
+static int check_roles(struct rpc_call *call)
+{
+	const struct sc_message *m = call->ctx.msg;
+	if (call->ctx.rbac_exempt || (m->roles & call->ctx.roles))
+		return 0;
+	char perm[192];
+	snprintf(perm, sizeof perm, "%s.%s", sc_classes[call->ctx.cls].name, m->name);
+	return xerr_set(&call->err, "RBAC_PERMISSION_DENIED", perm,
+			"No permission to call this method", NULL);
+}
+
 static int check_session(struct rpc_call *call)
 {
 	const struct sc_message *m = call->ctx.msg;
@@ -252,13 +267,7 @@ static int check_session(struct rpc_call *call)
 		return xerr_set(&call->err, "SESSION_INVALID", "", NULL);
 	if (session_check(call->ctx.srv, ref, &call->ctx, &call->err) < 0)
 		return -1;
-	if (!(m->roles & call->ctx.roles) && m->roles) {
-		char perm[192];
-		snprintf(perm, sizeof perm, "%s.%s", sc_classes[call->ctx.cls].name, m->name);
-		return xerr_set(&call->err, "RBAC_PERMISSION_DENIED", perm,
-				"No permission to call this method", NULL);
-	}
-	return 0;
+	return check_roles(call);
 }
 
 struct async_job {
@@ -297,8 +306,23 @@ static void run_job(void *arg)
 	free(j);
 }
 
+/* After the handler: parks an answer the handler holds back, when the
+ * transport can park. */
+static enum rpc_outcome hold_reply(struct rpc_call *call)
+{
+	struct rpc_ctx *ctx = &call->ctx;
+	if (!ctx->may_wait || !ctx->reply_at_ms || rpc_now_ms() >= ctx->reply_at_ms)
+		return RPC_DONE;
+	call->held = true;
+	ctx->deadline_ms = ctx->reply_at_ms;
+	return RPC_WAITING;
+}
+
 enum rpc_outcome rpc_call_run(struct rpc_call *call)
 {
+	if (call->held) /* woken early by a commit: keep the answer back; not
+			 * when the transport, stopping, moved the deadline */
+		return rpc_now_ms() < call->ctx.deadline_ms ? RPC_WAITING : RPC_DONE;
 	if (call->err.code)
 		return RPC_DONE;
 	if (!call->ctx.msg) { /* system.* */
@@ -352,7 +376,7 @@ enum rpc_outcome rpc_call_run(struct rpc_call *call)
 		return RPC_WAITING;
 	if (r < 0 && !call->err.code)
 		xerr_internal(&call->err, "handler failed without an error");
-	return RPC_DONE;
+	return hold_reply(call);
 }
 
 xv rpc_list_methods(void)

@@ -12,6 +12,7 @@
 #include "../base/xv.h"
 #include "../db/db.h"
 #include "../schema/schema.h"
+#include "authlimit.h"
 
 struct server;
 
@@ -23,12 +24,21 @@ struct rpc_ctx {
 	char session[REF_STRLEN + 1]; /* the caller's session ref, "" if none */
 	char user[64];
 	uint32_t roles;
+	/* The local superuser's session (root): skips RBAC, as xapi's
+	 * is_local_superuser sessions do, and alone may call the messages
+	 * the datamodel gives no role (_R_LOCAL_ROOT_ONLY). */
+	bool rbac_exempt;
 	char task[REF_STRLEN + 1]; /* the task of an Async call, "" otherwise */
 	/* For calls that may wait (event.from): absolute deadline in ms since
 	 * boot, set by the transport on the first attempt and kept across
 	 * re-runs. 0 until set. */
 	int64_t deadline_ms;
 	bool may_wait; /* the transport can suspend and retry this call */
+	int64_t started_ms; /* when the call arrived (rpc_now_ms) */
+	/* A handler may hold its answer back until then (failed logins): a
+	 * transport that can park the call sends it no earlier. 0: at once. */
+	int64_t reply_at_ms;
+	char peer[AUTH_PEER_LEN]; /* the client's address (authlimit_peer), "" if unknown */
 	/* The caller's wire protocol (enum wire_proto), or -1: lets bulk
 	 * readers write records straight into the reply as XV_RAW. */
 	int proto;
@@ -65,6 +75,7 @@ struct rpc_call {
 	unsigned flags;
 	xv result;
 	struct xerr err;
+	bool held; /* ran; its answer waits for ctx.reply_at_ms */
 	/* for RPC_DEFERRED: called on the worker thread once result/err is set */
 	void (*done)(struct rpc_call *call, void *arg);
 	void *done_arg;

@@ -2,6 +2,7 @@
  * session.h). The index is what every call checks, under its own mutex,
  * so a check never waits for the store's write lock. */
 #include "session.h"
+#include "authlimit.h"
 #include "rpc.h"
 #include "users.h"
 #include "../base/hmap.h"
@@ -9,20 +10,25 @@
 #include "../base/mem.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* xapi keeps at most this many sessions per user and originator, dropping
  * the oldest, so clients that never log out cannot exhaust memory. */
 #define MAX_SESSIONS_PER_ORIGIN 500
+/* how long a login that cannot park may wait for a free authentication slot */
+#define BLOCKING_WAIT_MS 1000
 
 struct sess {
 	char ref[REF_STRLEN + 1];
 	char user[64];
 	char *originator;
 	uint32_t roles;
+	bool superuser; /* root: skips RBAC (is_local_superuser) */
 	int64_t created, last_active;
 };
 
@@ -75,22 +81,18 @@ static void enforce_limit(struct server *srv, const char *user, const char *orig
 	destroy_rows(srv, victim, n);
 }
 
-int session_login(struct server *srv, const char *user, const char *password,
-		  const char *originator, char out[REF_STRLEN + 1], struct xerr *err)
+/* The session of a user whose password was right. */
+static int session_open(struct server *srv, const char *user, uint32_t roles,
+			const char *originator, char out[REF_STRLEN + 1], struct xerr *err)
 {
-	uint32_t roles = 0;
-	if (!user || !password || users_check(srv->users, user, password, &roles) < 0) {
-		log_info("session: failed login for '%s'", user ? user : "");
-		return xerr_set(err, "SESSION_AUTHENTICATION_FAILED", user ? user : "",
-				"Authentication failure", NULL);
-	}
 	struct db_txn *t = db_begin(srv->db);
 	struct db_obj *o = db_create(t, SC_C_session, NULL);
 	int64_t now = time(NULL);
 	db_set_str(t, o, SC_F_session__this_host, srv->host_ref[0] ? srv->host_ref : REF_NULL);
 	db_set(t, o, SC_F_session__last_active, xv_time(now));
 	db_set(t, o, SC_F_session__validation_time, xv_time(now));
-	db_set_bool(t, o, SC_F_session__is_local_superuser, strcmp(user, "root") == 0);
+	bool superuser = strcmp(user, "root") == 0;
+	db_set_bool(t, o, SC_F_session__is_local_superuser, superuser);
 	db_set_str(t, o, SC_F_session__auth_user_name, user);
 	db_set_str(t, o, SC_F_session__originator, originator ? originator : "");
 	char ref[REF_STRLEN + 1];
@@ -102,6 +104,7 @@ int session_login(struct server *srv, const char *user, const char *password,
 	snprintf(s->user, sizeof s->user, "%s", user);
 	s->originator = xstrdup(originator ? originator : "");
 	s->roles = roles;
+	s->superuser = superuser;
 	s->created = s->last_active = now;
 	pthread_mutex_lock(&lock);
 	hmap_put(&table, s->ref, s);
@@ -109,6 +112,59 @@ int session_login(struct server *srv, const char *user, const char *password,
 	memcpy(out, ref, REF_STRLEN + 1);
 	enforce_limit(srv, user, s->originator);
 	return 0;
+}
+
+/* When the password check's turn has not come: RPC_WAIT for a caller that
+ * parks and can wait that long, else a refusal. */
+static int not_yet(const struct session_creds *c, enum auth_turn t, int64_t retry, int64_t since,
+		   int64_t *retry_ms, struct xerr *err)
+{
+	if (retry_ms && retry - since <= AUTH_MAX_WAIT_MS) {
+		*retry_ms = retry;
+		return RPC_WAIT;
+	}
+	const char *why = t == AUTH_THROTTLED ? "Too many failed logins from this address; try again later"
+					      : "Too many logins at once; try again later";
+	log_info("session: login for '%s' from %s refused: %s", c->user ? c->user : "", c->peer, why);
+	return xerr_set(err, "SESSION_AUTHENTICATION_FAILED", c->user ? c->user : "", why, NULL);
+}
+
+/* 0 once the check may start (authlimit_done must follow), else what
+ * not_yet says. Callers that cannot park sleep through a short wait for a
+ * free slot: checks are short. */
+static int await_turn(const struct session_creds *c, int64_t *retry_ms, struct xerr *err)
+{
+	int64_t since = retry_ms && c->since_ms ? c->since_ms : rpc_now_ms();
+	for (;;) {
+		int64_t now = rpc_now_ms(), retry = now;
+		enum auth_turn t = authlimit_start(c->peer, now, &retry);
+		if (t == AUTH_GO)
+			return 0;
+		if (retry_ms || t == AUTH_THROTTLED || retry - since > BLOCKING_WAIT_MS)
+			return not_yet(c, t, retry, since, retry_ms, err);
+		usleep((useconds_t)(retry - now) * 1000);
+	}
+}
+
+int session_login(struct server *srv, const struct session_creds *creds, char out[REF_STRLEN + 1],
+		  int64_t *retry_ms, struct xerr *err)
+{
+	struct session_creds cc = *creds;
+	const struct session_creds *c = &cc;
+	if (!cc.peer)
+		cc.peer = "";
+	int r = await_turn(c, retry_ms, err);
+	if (r != 0)
+		return r;
+	uint32_t roles = 0;
+	bool ok = c->user && c->password && users_check(srv->users, c->user, c->password, &roles) == 0;
+	authlimit_done(c->peer, ok, rpc_now_ms());
+	if (!ok) {
+		log_info("session: failed login for '%s' from %s", c->user ? c->user : "", c->peer);
+		return xerr_set(err, "SESSION_AUTHENTICATION_FAILED", c->user ? c->user : "",
+				"Authentication failure", NULL);
+	}
+	return session_open(srv, c->user, roles, c->originator, out, err);
 }
 
 int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, struct xerr *err)
@@ -121,6 +177,7 @@ int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, stru
 		snprintf(ctx->session, sizeof ctx->session, "%s", s->ref);
 		snprintf(ctx->user, sizeof ctx->user, "%s", s->user);
 		ctx->roles = s->roles;
+		ctx->rbac_exempt = s->superuser;
 	}
 	pthread_mutex_unlock(&lock);
 	if (!s)

@@ -1,6 +1,8 @@
 /* session: logins, the session table the RPC path checks on every call,
  * idle expiry, and logout. Sessions are rows of class session (so
- * session.get_record works) mirrored in a fast in-memory index. */
+ * session.get_record works) mirrored in a fast in-memory index. Password
+ * checks wait their turn (authlimit.h), so passwords cannot be guessed
+ * fast. */
 #ifndef XENON_SESSION_H
 #define XENON_SESSION_H
 
@@ -12,9 +14,22 @@
 
 struct rpc_ctx;
 
-int session_login(struct server *srv, const char *user, const char *password,
-		  const char *originator, char out[REF_STRLEN + 1], struct xerr *err);
-/* Validates ref and fills ctx->user/roles; SESSION_INVALID otherwise. */
+struct session_creds {
+	const char *user, *password, *originator;
+	const char *peer;   /* the client's address (authlimit_peer) */
+	int64_t since_ms;   /* when the login began (rpc_now_ms), for callers that park */
+};
+
+/* Logs in: 0 with out set, else -1 with err (SESSION_AUTHENTICATION_FAILED).
+ * The password check waits its turn (authlimit.h). With retry_ms, a login
+ * whose turn is still to come returns RPC_WAIT and when to try again: the
+ * caller parks the call meanwhile, up to AUTH_MAX_WAIT_MS from since_ms.
+ * Without, it waits a moment for a free slot, and is refused at once when
+ * its address is throttled. */
+int session_login(struct server *srv, const struct session_creds *c, char out[REF_STRLEN + 1],
+		  int64_t *retry_ms, struct xerr *err);
+/* Validates ref and fills ctx->user, roles and rbac_exempt;
+ * SESSION_INVALID otherwise. */
 int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, struct xerr *err);
 int session_logout(struct server *srv, const char *ref, struct xerr *err);
 /* Expires sessions idle longer than cfg.session_timeout_s. */

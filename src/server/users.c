@@ -143,6 +143,17 @@ static int pam_conv_fn(int n, const struct pam_message **msg, struct pam_respons
 	return PAM_SUCCESS;
 }
 
+#ifdef PAM_FAIL_DELAY
+/* pam_unix sleeps about 2 s after a wrong password, on the calling HTTP
+ * thread; the answer is held back without a thread instead (authlimit.h). */
+static void no_fail_delay(int status, unsigned int usec, void *data)
+{
+	(void)status;
+	(void)usec;
+	(void)data;
+}
+#endif
+
 static int pam_check(const char *name, const char *password)
 {
 	struct pam_creds c = {password};
@@ -150,6 +161,9 @@ static int pam_check(const char *name, const char *password)
 	pam_handle_t *h = NULL;
 	if (pam_start("xenon", name, &conv, &h) != PAM_SUCCESS)
 		return -1;
+#ifdef PAM_FAIL_DELAY
+	pam_set_item(h, PAM_FAIL_DELAY, (const void *)no_fail_delay);
+#endif
 	int r = pam_authenticate(h, 0);
 	if (r == PAM_SUCCESS)
 		r = pam_acct_mgmt(h, 0);
