@@ -58,6 +58,20 @@ def _cleanup():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def data_dir_with_users(users, password, prefix="xenon-users-"):
+    """A fresh data directory whose users file gives each user (name → role)
+    the same password, as crypt(3) SHA-512 hashes."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    data_dir = _tmpdir(prefix)
+    with open(os.path.join(data_dir, "users"), "w") as f:
+        for user, role in users.items():
+            f.write("%s:%s:%s\n" % (user, crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512)), role))
+    return data_dir
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

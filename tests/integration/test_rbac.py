@@ -8,14 +8,9 @@ that loses its roles in a later datamodel is covered without a new test."""
 import os
 import re
 import sys
-import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import crypt  # the users file holds crypt(3) hashes
 
 USERS = {"admin": "pool-admin", "reader": "read-only"}
 PASSWORD = "s3cret-pw"
@@ -52,12 +47,7 @@ class RolelessMessages(harness.ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        data_dir = harness._tmpdir("xenon-rbac-")
-        with open(os.path.join(data_dir, "users"), "w") as f:
-            for user, role in USERS.items():
-                h = crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_SHA512))
-                f.write("%s:%s:%s\n" % (user, h, role))
-        cls.server_kwargs = {"data_dir": data_dir}
+        cls.server_kwargs = {"data_dir": harness.data_dir_with_users(USERS, PASSWORD, "xenon-rbac-")}
         super().setUpClass()
         cls.sessions = {u: cls.srv.login(u, PASSWORD) for u in USERS}
         cls.host = cls.api.host.get_all()[0]

@@ -10,15 +10,10 @@ import base64
 import os
 import sys
 import urllib.parse
-import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from test_export import MiB, TransferCase, pattern  # noqa: E402
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import crypt  # the users file holds crypt(3) hashes
 
 USERS = {"reader": "read-only", "operator": "vm-operator", "vmadmin": "vm-admin"}
 PASSWORD = "s3cret-pw"
@@ -28,12 +23,7 @@ class TransferAccessTest(TransferCase):
 
     @classmethod
     def setUpClass(cls):
-        data_dir = harness._tmpdir("xenon-access-")
-        with open(os.path.join(data_dir, "users"), "w") as f:
-            for user, role in USERS.items():
-                h = crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_SHA512))
-                f.write("%s:%s:%s\n" % (user, h, role))
-        cls.server_kwargs = {"data_dir": data_dir}
+        cls.server_kwargs = {"data_dir": harness.data_dir_with_users(USERS, PASSWORD, "xenon-access-")}
         super().setUpClass()
         cls.sessions = {u: cls.srv.login(u, PASSWORD) for u in USERS}
 
