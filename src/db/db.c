@@ -17,6 +17,7 @@ struct undo {
 	struct db_obj *o;
 	int field;
 	xv old;
+	struct db_obj *cls_prev; /* U_DELETE: o's neighbour in its class list */
 };
 
 struct db_txn {
@@ -126,6 +127,24 @@ static void index_obj(struct db *db, struct db_obj *o, bool add)
 		o->cls_prev = o->cls_next = NULL;
 		tb->count--;
 	}
+}
+
+/* Moves o, the last of its class, back to just after prev (NULL: first):
+ * an undone deletion keeps the class's creation order. */
+static void cls_move_after(struct db *db, struct db_obj *o, struct db_obj *prev)
+{
+	struct db_class_table *tb = &db->tables[o->cls];
+	if (o->cls_prev == prev)
+		return;
+	tb->tail = o->cls_prev;
+	tb->tail->cls_next = NULL;
+	o->cls_prev = prev;
+	o->cls_next = prev ? prev->cls_next : tb->head;
+	if (prev)
+		prev->cls_next = o;
+	else
+		tb->head = o;
+	o->cls_next->cls_prev = o;
 }
 
 /* Swaps a stored value, keeping the relation and uuid indexes right. */
@@ -410,7 +429,7 @@ static void undo_push(struct db_txn *t, enum undo_kind k, struct db_obj *o, int 
 		t->capundo = t->capundo ? t->capundo * 2 : 16;
 		t->undo = xrealloc(t->undo, sizeof(struct undo) * t->capundo);
 	}
-	t->undo[t->nundo++] = (struct undo){k, o, field, old};
+	t->undo[t->nundo++] = (struct undo){.kind = k, .o = o, .field = field, .old = old};
 }
 
 static void mark_changed(struct db_txn *t, struct db_obj *o)
@@ -427,6 +446,8 @@ static void mark_changed(struct db_txn *t, struct db_obj *o)
 
 struct db_obj *db_create(struct db_txn *t, int cls, const char *ref)
 {
+	if (ref && hmap_get(&t->db->by_ref, ref))
+		return NULL; /* two objects under one ref would corrupt the index */
 	struct db_obj *o = db_obj_new_raw(t->db, cls, ref);
 	const struct sc_class *c = &sc_classes[cls];
 	if (c->uuid_field >= 0) {
@@ -504,9 +525,11 @@ void db_delete(struct db_txn *t, struct db_obj *o)
 	if (o->deleted)
 		return;
 	touch_relations(t, o);
+	struct db_obj *prev = o->cls_prev;
 	index_obj(t->db, o, false);
 	o->deleted = true;
 	undo_push(t, U_DELETE, o, -1, XV_NIL_INIT);
+	t->undo[t->nundo - 1].cls_prev = prev;
 	mark_changed(t, o);
 }
 
@@ -548,6 +571,7 @@ void db_abort(struct db_txn *t)
 		case U_DELETE:
 			u->o->deleted = false;
 			index_obj(db, u->o, true);
+			cls_move_after(db, u->o, u->cls_prev);
 			break;
 		case U_CREATE:
 			index_obj(db, u->o, false);

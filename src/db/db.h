@@ -101,7 +101,7 @@ const struct db_objvec *db_referrers(struct db *db, int relation, const char *re
 /* ---- writing ---- */
 struct db_txn *db_begin(struct db *db);
 /* New object with every field at its default and a fresh uuid. ref may be
- * NULL to generate one. */
+ * NULL to generate one; a ref already held by a live object: NULL. */
 struct db_obj *db_create(struct db_txn *t, int cls, const char *ref);
 /* Replaces a field; takes ownership of val. No-op (val freed) if equal. */
 void db_set(struct db_txn *t, struct db_obj *o, int field, xv val);

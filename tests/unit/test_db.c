@@ -1,11 +1,13 @@
-/* Unit tests of the object store: transactions and rollback, derived
- * relation fields, the change list behind event.from, the filter
- * language, and reloading from the durable log. */
+/* Unit tests of the object store: transactions and rollback, their
+ * serialisation, the ref/uuid/class indexes, derived relation fields, the
+ * change list and waiters behind event.from, the filter language, and
+ * reloading from the durable log. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +297,292 @@ static void test_durable_reload(void **state)
 	unlink(side);
 }
 
+/* The uuid index follows a uuid changed in a transaction, and an abort
+ * puts the old one back. */
+static void test_uuid_index(void **state)
+{
+	(void)state;
+	struct db *db = open_mem();
+	struct db_txn *t = db_begin(db);
+	struct db_obj *vm = db_create(t, SC_C_VM, NULL);
+	db_commit(t, NULL);
+	char old[UUID_STRLEN + 1];
+	snprintf(old, sizeof old, "%s", db_peek_str(vm, SC_F_VM__uuid));
+	const char *fresh = "00000000-0000-4000-8000-000000000001";
+
+	t = db_begin(db);
+	db_set_str(t, vm, SC_F_VM__uuid, fresh);
+	assert_ptr_equal(db_lookup_uuid(db, SC_C_VM, fresh), vm);
+	assert_null(db_lookup_uuid(db, SC_C_VM, old));
+	db_abort(t);
+	db_rdlock(db);
+	assert_ptr_equal(db_lookup_uuid(db, SC_C_VM, old), vm);
+	assert_null(db_lookup_uuid(db, SC_C_VM, fresh));
+	db_unlock(db);
+
+	t = db_begin(db);
+	db_set_str(t, vm, SC_F_VM__uuid, fresh);
+	db_commit(t, NULL);
+	db_rdlock(db);
+	assert_ptr_equal(db_lookup_uuid(db, SC_C_VM, fresh), vm);
+	assert_null(db_lookup_uuid(db, SC_C_VM, old));
+	assert_null(db_lookup_uuid(db, SC_C_SR, fresh)); /* per class */
+	db_unlock(db);
+
+	t = db_begin(db);
+	db_delete(t, vm);
+	db_commit(t, NULL);
+	db_rdlock(db);
+	assert_null(db_lookup_uuid(db, SC_C_VM, fresh));
+	db_unlock(db);
+	db_close(db);
+}
+
+/* Objects of a class are walked in creation order; a deleted one drops
+ * out, an aborted creation never shows, and the counts agree. */
+static void test_class_order_and_counts(void **state)
+{
+	(void)state;
+	struct db *db = open_mem();
+	char refs[5][REF_STRLEN + 1];
+	struct db_txn *t = db_begin(db);
+	for (int i = 0; i < 5; i++) {
+		struct db_obj *o = db_create(t, SC_C_VM, NULL);
+		memcpy(refs[i], o->ref, sizeof refs[i]);
+	}
+	db_create(t, SC_C_SR, NULL);
+	db_commit(t, NULL);
+	t = db_begin(db);
+	db_delete(t, db_lookup(db, refs[2]));
+	db_commit(t, NULL);
+	t = db_begin(db);
+	db_create(t, SC_C_VM, NULL);
+	db_delete(t, db_lookup(db, refs[0]));
+	db_abort(t);
+
+	db_rdlock(db);
+	assert_int_equal(db_count(db, SC_C_VM), 4);
+	assert_int_equal(db_count(db, SC_C_SR), 1);
+	const int want[] = {0, 1, 3, 4};
+	int i = 0;
+	for (struct db_obj *o = db_first(db, SC_C_VM); o; o = db_next(o), i++) {
+		assert_true(i < 4);
+		assert_string_equal(o->ref, refs[want[i]]);
+	}
+	assert_int_equal(i, 4);
+	db_unlock(db);
+	db_close(db);
+}
+
+/* A creation given its ref keeps it; a ref already taken, by any class,
+ * is refused. */
+static void test_create_with_ref(void **state)
+{
+	(void)state;
+	struct db *db = open_mem();
+	const char *ref = "OpaqueRef:00000000-0000-4000-8000-0000000000aa";
+	struct db_txn *t = db_begin(db);
+	struct db_obj *vm = db_create(t, SC_C_VM, ref);
+	assert_non_null(vm);
+	assert_string_equal(vm->ref, ref);
+	assert_null(db_create(t, SC_C_SR, ref));
+	db_commit(t, NULL);
+	db_rdlock(db);
+	assert_ptr_equal(db_lookup_cls(db, SC_C_VM, ref), vm);
+	db_unlock(db);
+	db_close(db);
+}
+
+struct woken {
+	int n;
+};
+
+static void on_wake(void *arg)
+{
+	((struct woken *)arg)->n++;
+}
+
+/* Waiters are woken by commits touching a class they asked for, not by
+ * other classes, aborts or empty transactions; each commit is one
+ * generation. */
+static void test_waiters_and_generations(void **state)
+{
+	(void)state;
+	struct db *db = open_mem();
+	struct woken vm_w = {0}, any_w = {0};
+	struct db_waiter wv = {.wake = on_wake, .arg = &vm_w};
+	wv.classes[SC_C_VM / 64] |= 1ull << (SC_C_VM % 64);
+	struct db_waiter wa = {.wake = on_wake, .arg = &any_w, .classes = {~0ull, ~0ull}};
+	db_waiter_add(db, &wv);
+	db_waiter_add(db, &wa);
+
+	struct db_txn *t = db_begin(db);
+	db_create(t, SC_C_VM, NULL);
+	db_commit(t, NULL);
+	assert_int_equal(vm_w.n, 1);
+	assert_int_equal(any_w.n, 1);
+	assert_int_equal(db_generation(db), 1);
+
+	t = db_begin(db);
+	db_create(t, SC_C_network, NULL);
+	db_commit(t, NULL);
+	assert_int_equal(vm_w.n, 1);
+	assert_int_equal(any_w.n, 2);
+	assert_int_equal(db_generation(db), 2);
+
+	t = db_begin(db);
+	db_create(t, SC_C_VM, NULL);
+	db_abort(t);
+	t = db_begin(db);
+	db_commit(t, NULL); /* nothing changed */
+	assert_int_equal(vm_w.n, 1);
+	assert_int_equal(any_w.n, 2);
+	assert_int_equal(db_generation(db), 2);
+
+	db_waiter_remove(db, &wv);
+	t = db_begin(db);
+	db_create(t, SC_C_VM, NULL);
+	db_commit(t, NULL);
+	assert_int_equal(vm_w.n, 1);
+	assert_int_equal(any_w.n, 3);
+	db_wake_all(db);
+	assert_int_equal(any_w.n, 4);
+	db_waiter_remove(db, &wa);
+	db_close(db);
+}
+
+/* A change written and then undone in one transaction still leaves the
+ * value as it was after an abort, and edits to maps are undone whole. */
+static void test_abort_after_many_edits(void **state)
+{
+	(void)state;
+	struct db *db = open_mem();
+	struct db_txn *t = db_begin(db);
+	struct db_obj *vm = db_create(t, SC_C_VM, NULL);
+	xv_map_set_str(db_edit(t, vm, SC_F_VM__other_config), "a", "1");
+	db_set_int(t, vm, SC_F_VM__VCPUs_max, 2);
+	db_commit(t, NULL);
+
+	t = db_begin(db);
+	for (int i = 0; i < 100; i++) {
+		char k[16];
+		snprintf(k, sizeof k, "k%d", i);
+		xv_map_set_str(db_edit(t, vm, SC_F_VM__other_config), k, "v");
+		db_set_int(t, vm, SC_F_VM__VCPUs_max, i);
+	}
+	xv_map_del(db_edit(t, vm, SC_F_VM__other_config), "a");
+	db_abort(t);
+	db_rdlock(db);
+	const xv *oc = db_peek(vm, SC_F_VM__other_config);
+	assert_int_equal(xv_len(oc), 1);
+	assert_string_equal(xv_map_get_str(oc, "a"), "1");
+	assert_int_equal(db_peek_int(vm, SC_F_VM__VCPUs_max), 2);
+	db_unlock(db);
+	db_close(db);
+}
+
+struct counter_arg {
+	struct db *db;
+	char ref[REF_STRLEN + 1];
+	int rounds;
+};
+
+static void *bump(void *arg)
+{
+	struct counter_arg *c = arg;
+	for (int i = 0; i < c->rounds; i++) {
+		struct db_txn *t = db_begin(c->db);
+		struct db_obj *vm = db_lookup(c->db, c->ref);
+		db_set_int(t, vm, SC_F_VM__VCPUs_max, db_peek_int(vm, SC_F_VM__VCPUs_max) + 1);
+		db_commit(t, NULL);
+	}
+	return NULL;
+}
+
+/* A transaction is serialised against every other: read-modify-write
+ * from two threads loses no update, and readers meanwhile never see a
+ * value going backwards. */
+static void test_transactions_serialise(void **state)
+{
+	(void)state;
+	struct db *db = open_mem();
+	struct db_txn *t = db_begin(db);
+	struct db_obj *vm = db_create(t, SC_C_VM, NULL);
+	db_set_int(t, vm, SC_F_VM__VCPUs_max, 0);
+	struct counter_arg c = {.db = db, .rounds = 2000};
+	memcpy(c.ref, vm->ref, sizeof c.ref);
+	db_commit(t, NULL);
+	pthread_t a, b;
+	pthread_create(&a, NULL, bump, &c);
+	pthread_create(&b, NULL, bump, &c);
+	int64_t last = 0;
+	for (int i = 0; i < 2000; i++) {
+		db_rdlock(db);
+		int64_t v = db_peek_int(db_lookup(db, c.ref), SC_F_VM__VCPUs_max);
+		db_unlock(db);
+		assert_true(v >= last);
+		last = v;
+	}
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	db_rdlock(db);
+	assert_int_equal(db_peek_int(db_lookup(db, c.ref), SC_F_VM__VCPUs_max), 4000);
+	db_unlock(db);
+	assert_int_equal(db_generation(db), 4001);
+	db_close(db);
+}
+
+/* What the durable log replays: deletions and later changes, not aborted
+ * transactions. */
+static void test_durable_changes_and_deletes(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/xenon-test-db-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	struct xerr e = XERR_INIT;
+	struct db *db = db_open(path, &e);
+	assert_non_null(db);
+	struct db_txn *t = db_begin(db);
+	struct db_obj *a = db_create(t, SC_C_VM, NULL);
+	struct db_obj *b = db_create(t, SC_C_VM, NULL);
+	char ra[REF_STRLEN + 1], rb[REF_STRLEN + 1], rc[REF_STRLEN + 1];
+	memcpy(ra, a->ref, sizeof ra);
+	memcpy(rb, b->ref, sizeof rb);
+	db_commit(t, &e);
+	t = db_begin(db);
+	db_set_str(t, a, SC_F_VM__name_label, "second");
+	db_delete(t, b);
+	db_commit(t, &e);
+	t = db_begin(db);
+	db_set_str(t, a, SC_F_VM__name_label, "aborted");
+	struct db_obj *c = db_create(t, SC_C_VM, NULL);
+	memcpy(rc, c->ref, sizeof rc);
+	db_abort(t);
+	db_close(db);
+
+	db = db_open(path, &e);
+	assert_non_null(db);
+	db_rdlock(db);
+	a = db_lookup(db, ra);
+	assert_non_null(a);
+	assert_string_equal(db_peek_str(a, SC_F_VM__name_label), "second");
+	assert_null(db_lookup(db, rb));
+	assert_null(db_lookup(db, rc));
+	assert_int_equal(db_count(db, SC_C_VM), 1);
+	db_unlock(db);
+	assert_int_equal(db_generation(db), 2);
+	db_close(db);
+	unlink(path);
+	char side[64];
+	snprintf(side, sizeof side, "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof side, "%s-shm", path);
+	unlink(side);
+}
+
 int main(void)
 {
 	schema_init();
@@ -305,6 +593,13 @@ int main(void)
 		cmocka_unit_test(test_change_list),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_durable_reload),
+		cmocka_unit_test(test_uuid_index),
+		cmocka_unit_test(test_class_order_and_counts),
+		cmocka_unit_test(test_create_with_ref),
+		cmocka_unit_test(test_waiters_and_generations),
+		cmocka_unit_test(test_abort_after_many_edits),
+		cmocka_unit_test(test_transactions_serialise),
+		cmocka_unit_test(test_durable_changes_and_deletes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
