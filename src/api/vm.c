@@ -532,6 +532,13 @@ LIFECYCLE_HANDLER(vm_resume, L_RESUME, arg_bool(args, 1))
 LIFECYCLE_HANDLER(vm_resume_on, L_RESUME, arg_bool(args, 2))
 LIFECYCLE_HANDLER(vm_power_state_reset, L_POWER_STATE_RESET, false)
 
+void vm_new_mac_seed(struct db_txn *t, struct db_obj *vm)
+{
+	char seed[UUID_STRLEN + 1];
+	uuid_generate_str(seed);
+	xv_map_set_str(db_edit(t, vm, SC_F_VM__other_config), "mac_seed", seed);
+}
+
 /* VM.create: the generic constructor plus what xapi adds to every VM. */
 static int vm_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
@@ -544,11 +551,8 @@ static int vm_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 		ensure_metrics(t, vm);
 		db_set_int(t, vm, SC_F_VM__domid, -1);
 		/* xapi gives every new VM a random mac_seed: its VIFs' MACs */
-		if (!xv_map_get(db_peek(vm, SC_F_VM__other_config), "mac_seed")) {
-			char seed[UUID_STRLEN + 1];
-			uuid_generate_str(seed);
-			xv_map_set_str(db_edit(t, vm, SC_F_VM__other_config), "mac_seed", seed);
-		}
+		if (!xv_map_get(db_peek(vm, SC_F_VM__other_config), "mac_seed"))
+			vm_new_mac_seed(t, vm);
 		vm_update_allowed_operations(t, vm);
 	}
 	return db_commit(t, err);

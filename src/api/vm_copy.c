@@ -304,9 +304,8 @@ static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *n
 		db_set_str(t, n, SC_F_VM__power_state,
 			   !strcmp(db_peek_str(vm, SC_F_VM__power_state), "Suspended") ? "Suspended" : "Halted");
 		db_set_str(t, n, SC_F_VM__parent, vm->ref);
-		xv *oc = db_edit(t, n, SC_F_VM__other_config);
-		xv_map_del(oc, "default_template");
-		xv_map_del(oc, "mac_seed");
+		xv_map_del(db_edit(t, n, SC_F_VM__other_config), "default_template");
+		vm_new_mac_seed(t, n);
 	}
 	xv vbds = db_get(db, vm, SC_F_VM__VBDs);
 	for (size_t i = 0; i < xv_len(&vbds); i++) {
@@ -336,6 +335,9 @@ static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *n
 			continue;
 		struct db_obj *nv = copy_fields(t, SC_C_VIF, vif, NULL);
 		db_set_str(t, nv, SC_F_VIF__VM, n->ref);
+		/* a snapshot keeps the MACs; a new VM's come from its new seed */
+		if (!snap)
+			vif_fresh_mac(t, nv, xv_map_get_str(db_peek(n, SC_F_VM__other_config), "mac_seed"));
 		db_set_bool(t, nv, SC_F_VIF__currently_attached, false);
 	}
 	xv_free(&vifs);
