@@ -2,7 +2,8 @@
  * mac_seed as xapi's gen_mac derives them, device numbers unique per VM),
  * destroy, plug/unplug/unplug_force into a running domain through the
  * backend — and the VIF state that follows a domain's life (the NICs a new
- * domain gets, currently_attached, allowed_operations). */
+ * domain gets, currently_attached, allowed_operations), and the device
+ * numbers still free on a VM (VM.get_allowed_VIF_devices). */
 #include "api.h"
 #include "vm_ops.h"
 #include "../base/log.h"
@@ -379,8 +380,41 @@ static int vif_unplug_force(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	return plug_common(ctx, args, false, true, err);
 }
 
+/* xapi's allowed_VIF_devices: 0..15 for HVM and PV guests alike (it
+ * once gave HVM guests without PV drivers 0..3 and others 0..6). */
+#define MAX_ALLOWED_VIF 15
+
+/* VM.get_allowed_VIF_devices: those of 0..15 no VIF of the VM has as its
+ * device, in order, as strings. */
+static int vm_get_allowed_vif_devices(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	bool used[MAX_ALLOWED_VIF + 1] = {false};
+	db_rdlock(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	xv vifs = vm ? db_get(ctx->db, vm, SC_F_VM__VIFs) : xv_arr_new();
+	for (size_t i = 0; i < xv_len(&vifs); i++) {
+		struct db_obj *o = db_lookup_cls(ctx->db, SC_C_VIF, xv_as_str(xv_arr_get(&vifs, i)));
+		int dev = o ? device_number(db_peek_str(o, SC_F_VIF__device)) : -1;
+		if (dev >= 0 && dev <= MAX_ALLOWED_VIF)
+			used[dev] = true;
+	}
+	db_unlock(ctx->db);
+	xv_free(&vifs);
+	if (!vm)
+		return -1;
+	*result = xv_arr_new();
+	for (int n = 0; n <= MAX_ALLOWED_VIF; n++) {
+		char num[16];
+		snprintf(num, sizeof num, "%d", n);
+		if (!used[n])
+			xv_arr_push_str(result, num);
+	}
+	return 0;
+}
+
 void api_vif_init(void)
 {
+	rpc_register("VM", "get_allowed_VIF_devices", vm_get_allowed_vif_devices, 0);
 	rpc_register("VIF", "create", vif_create, 0);
 	rpc_register("VIF", "destroy", vif_destroy, 0);
 	rpc_register("VIF", "plug", vif_plug, RPC_SLOW);

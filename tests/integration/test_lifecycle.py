@@ -492,6 +492,46 @@ class Lifecycle(harness.ServerTestCase):
         self.assertEqual(self.api.VM.get_other_config(snap).get("mac_seed"), seed)
         self.assertEqual({self.api.VIF.get_MAC(v) for v in self.api.VM.get_VIFs(snap)}, macs)
 
+    def test_allowed_devices(self):
+        # xapi_vm_helpers.ml allowed_VBD_devices / allowed_VIF_devices:
+        # 0..254 and 0..15, less the devices the VM's VBDs and VIFs hold
+        vm = self.install("lc-devices")
+        used = sorted(int(self.api.VBD.get_userdevice(v)) for v in self.api.VM.get_VBDs(vm))
+        self.assertEqual(self.api.VM.get_allowed_VBD_devices(vm),
+                         [str(n) for n in range(255) if n not in used])
+        vdi = self.api.VBD.get_VDI(self.api.VM.get_VBDs(vm)[0])
+        sr = self.api.VDI.get_SR(vdi)
+        for dev in ("3", "7"):
+            d = self.api.VDI.create({"name_label": "lc-dev", "SR": sr, "virtual_size": 1 << 20, "type": "user",
+                                     "sharable": False, "read_only": False, "other_config": {}})
+            self.api.VBD.create({"VM": vm, "VDI": d, "userdevice": dev, "bootable": False, "mode": "RW",
+                                 "type": "Disk", "empty": False, "other_config": {},
+                                 "qos_algorithm_type": "", "qos_algorithm_params": {}})
+        used += [3, 7]
+        self.assertEqual(self.api.VM.get_allowed_VBD_devices(vm),
+                         [str(n) for n in range(255) if n not in used])
+        self.assertEqual(self.api.VM.get_allowed_VIF_devices(vm), [str(n) for n in range(16)])
+        self.vif(vm, "0")
+        self.vif(vm, "5")
+        self.assertEqual(self.api.VM.get_allowed_VIF_devices(vm),
+                         [str(n) for n in range(16) if n not in (0, 5)])
+        if os.path.exists(harness.XE):
+            p = self.srv.xe("vm-param-get", "uuid=" + self.api.VM.get_uuid(vm), "param-name=allowed-VIF-devices")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.strip(), "; ".join(str(n) for n in range(16) if n not in (0, 5)))
+        for n in range(16):
+            if n not in (0, 5):
+                self.vif(vm, str(n))
+        self.assertEqual(self.api.VM.get_allowed_VIF_devices(vm), [])
+        for n in self.api.VM.get_allowed_VBD_devices(vm):
+            self.api.VBD.create({"VM": vm, "VDI": NULL_REF, "userdevice": n, "bootable": False, "mode": "RO",
+                                 "type": "CD", "empty": True, "other_config": {},
+                                 "qos_algorithm_type": "", "qos_algorithm_params": {}})
+        self.assertEqual(self.api.VM.get_allowed_VBD_devices(vm), [])
+        for m in ("get_allowed_VBD_devices", "get_allowed_VIF_devices"):
+            self.assertXapiError("HANDLE_INVALID", getattr(self.api.VM, m), "OpaqueRef:nope",
+                                 params=["VM", "OpaqueRef:nope"])
+
     def test_destroy(self):
         vm = self.install("lc-destroy")
         vbds = self.api.VM.get_VBDs(vm)
