@@ -288,6 +288,10 @@ static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *n
 	db_set_int(t, n, SC_F_VM__domid, -1);
 	struct db_obj *m = db_create(t, SC_C_VM_metrics, NULL);
 	db_set_str(t, n, SC_F_VM__metrics, m->ref);
+	/* the install time carries over, as xapi's copy_metrics */
+	struct db_obj *om = db_lookup_cls(db, SC_C_VM_metrics, db_peek_str(vm, SC_F_VM__metrics));
+	if (om)
+		db_set(t, m, SC_F_VM_metrics__install_time, db_get(db, om, SC_F_VM_metrics__install_time));
 	bool snap = kind == COPY_SNAPSHOT || kind == COPY_CHECKPOINT;
 	if (snap) {
 		db_set_bool(t, n, SC_F_VM__is_a_snapshot, true);

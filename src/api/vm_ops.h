@@ -14,6 +14,9 @@ void vm_copy_init(void);
 /* A fresh random other_config:mac_seed, which VIF.create derives MACs from
  * (xapi gives one to every new VM, clone and copy; snapshots keep theirs). */
 void vm_new_mac_seed(struct db_txn *t, struct db_obj *vm);
+/* is_a_template := value; false is the VM's install, as xapi counts it:
+ * VM_metrics.install_time := now. */
+void vm_set_template(struct db_txn *t, struct db_obj *vm, bool value);
 /* Whether op may start on vm now: power state, template, control domain,
  * blocked_operations and operations in progress, with xapi's errors. */
 int vm_check_op(struct db_obj *vm, const char *op, struct xerr *err);

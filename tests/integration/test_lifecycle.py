@@ -4,9 +4,11 @@ clone+provision, start, pause/unpause, suspend/resume, reboot, shutdown,
 snapshot/checkpoint/revert, copy, destroy, and the XenAPI errors of each,
 with nothing left half-done after a refused operation."""
 
+import calendar
 import os
 import re
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -491,6 +493,41 @@ class Lifecycle(harness.ServerTestCase):
         self.vms.append(snap)
         self.assertEqual(self.api.VM.get_other_config(snap).get("mac_seed"), seed)
         self.assertEqual({self.api.VIF.get_MAC(v) for v in self.api.VM.get_VIFs(snap)}, macs)
+
+    def test_install_time(self):
+        # xapi: VM.create writes the epoch, a clone copies the source's
+        # install_time, VM.set_is_a_template false (provision's last step) is
+        # the install: now
+        def install_time(vm):
+            t = self.api.VM_metrics.get_install_time(self.api.VM.get_metrics(vm))
+            return calendar.timegm(time.strptime(t, "%Y%m%dT%H:%M:%SZ"))
+
+        tpl = self.template("Other install media")
+        vm = self.api.VM.clone(tpl, "lc-installed")
+        self.vms.append(vm)
+        self.assertEqual(install_time(vm), install_time(tpl))
+        self.api.VM.provision(vm)
+        self.assertLess(abs(install_time(vm) - time.time()), 5)
+        other = self.api.VM.clone(tpl, "lc-installed-2")
+        self.vms.append(other)
+        self.api.VM.set_is_a_template(other, False)
+        self.assertFalse(self.api.VM.get_is_a_template(other))
+        self.assertLess(abs(install_time(other) - time.time()), 5)
+        self.assertIn("start", self.api.VM.get_allowed_operations(other))
+        mem = 256 << 20
+        created = self.api.VM.create({
+            "name_label": "lc-created", "name_description": "", "user_version": 1, "is_a_template": False,
+            "affinity": NULL_REF, "memory_static_max": mem, "memory_dynamic_max": mem,
+            "memory_dynamic_min": mem, "memory_static_min": mem, "VCPUs_params": {}, "VCPUs_max": 1,
+            "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy", "actions_after_reboot": "restart",
+            "actions_after_crash": "restart", "PV_bootloader": "", "PV_kernel": "", "PV_ramdisk": "",
+            "PV_args": "", "PV_bootloader_args": "", "PV_legacy_args": "", "HVM_boot_policy": "BIOS order",
+            "HVM_boot_params": {}, "platform": {}, "PCI_bus": "", "other_config": {},
+            "recommendations": "", "domain_type": "hvm"})
+        self.vms.append(created)
+        self.assertEqual(install_time(created), 0)
+        self.assertXapiError("HANDLE_INVALID", self.api.VM.set_is_a_template, "OpaqueRef:nope", False,
+                             params=["VM", "OpaqueRef:nope"])
 
     def test_allowed_devices(self):
         # xapi_vm_helpers.ml allowed_VBD_devices / allowed_VIF_devices:
