@@ -462,13 +462,7 @@ static int vm_get_allowed_vbd_devices(struct rpc_ctx *ctx, xv *args, xv *result,
 	db_unlock(ctx->db);
 	if (!vm)
 		return -1;
-	*result = xv_arr_new();
-	for (int n = 0; n <= MAX_DEVICE; n++) {
-		char num[16];
-		snprintf(num, sizeof num, "%d", n);
-		if (!used[n])
-			xv_arr_push_str(result, num);
-	}
+	*result = vm_free_devices(used, MAX_DEVICE);
 	return 0;
 }
 

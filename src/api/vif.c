@@ -402,13 +402,7 @@ static int vm_get_allowed_vif_devices(struct rpc_ctx *ctx, xv *args, xv *result,
 	xv_free(&vifs);
 	if (!vm)
 		return -1;
-	*result = xv_arr_new();
-	for (int n = 0; n <= MAX_ALLOWED_VIF; n++) {
-		char num[16];
-		snprintf(num, sizeof num, "%d", n);
-		if (!used[n])
-			xv_arr_push_str(result, num);
-	}
+	*result = vm_free_devices(used, MAX_ALLOWED_VIF);
 	return 0;
 }
 

@@ -532,6 +532,18 @@ LIFECYCLE_HANDLER(vm_resume, L_RESUME, arg_bool(args, 1))
 LIFECYCLE_HANDLER(vm_resume_on, L_RESUME, arg_bool(args, 2))
 LIFECYCLE_HANDLER(vm_power_state_reset, L_POWER_STATE_RESET, false)
 
+xv vm_free_devices(const bool *used, int max)
+{
+	xv list = xv_arr_new();
+	for (int n = 0; n <= max; n++) {
+		char num[16];
+		snprintf(num, sizeof num, "%d", n);
+		if (!used[n])
+			xv_arr_push_str(&list, num);
+	}
+	return list;
+}
+
 void vm_new_mac_seed(struct db_txn *t, struct db_obj *vm)
 {
 	char seed[UUID_STRLEN + 1];
