@@ -34,6 +34,10 @@ void vdi_nbd_gc(struct server *srv, bool all);
 /* Drops per-session state kept outside the store. */
 void event_session_gone(const char *session);
 
+/* The answer of VM.get_allowed_VBD_devices and _VIF_devices: the numbers
+ * 0..max that used[] does not mark, in order, as strings (vm.c). */
+xv vm_free_devices(const bool *used, int max);
+
 /* Argument helpers: borrowed views of args[i]. */
 static inline const char *arg_str(xv *args, size_t i)
 {

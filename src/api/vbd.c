@@ -1,7 +1,8 @@
 /* vbd: VBD messages with xapi's checks — create (with "autodetect" device
  * numbers and empty CD drives), destroy, CD insert/eject, plug/unplug.
  * On a running VM whose backend hot-plugs, plug/unplug/insert/eject are
- * carried into the domain by vbd_live.c; otherwise they change records. */
+ * carried into the domain by vbd_live.c; otherwise they change records.
+ * Also the device numbers still free on a VM (VM.get_allowed_VBD_devices). */
 #include "storage.h"
 #include "vbd_live.h"
 #include "../base/mem.h"
@@ -127,18 +128,31 @@ static int vbd_check(struct db *db, xv *vals, struct db_obj *vm, struct db_obj *
 	return 0;
 }
 
-/* The first device number no VBD of vm uses, or the number asked for. */
-static int pick_device(struct db *db, struct db_obj *vm, const char *userdevice, struct xerr *err)
+/* The device numbers vm's VBDs hold: each VBD's userdevice and, once it
+ * has one, its device ("xvdb"), as xapi's all_used_VBD_devices. */
+static void used_devices(struct db *db, struct db_obj *vm, bool used[MAX_DEVICE + 1])
 {
-	bool used[MAX_DEVICE + 1] = {false};
+	memset(used, 0, (MAX_DEVICE + 1) * sizeof *used);
 	xv vbds = db_get(db, vm, SC_F_VM__VBDs);
 	for (size_t i = 0; i < xv_len(&vbds); i++) {
 		struct db_obj *b = db_lookup_cls(db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
-		int n = b ? storage_vbd_position(db_peek_str(b, SC_F_VBD__userdevice)) : -1;
+		if (!b)
+			continue;
+		int n = storage_vbd_position(db_peek_str(b, SC_F_VBD__userdevice));
+		int d = storage_vbd_position(db_peek_str(b, SC_F_VBD__device));
 		if (n >= 0)
 			used[n] = true;
+		if (d >= 0)
+			used[d] = true;
 	}
 	xv_free(&vbds);
+}
+
+/* The first device number no VBD of vm uses, or the number asked for. */
+static int pick_device(struct db *db, struct db_obj *vm, const char *userdevice, struct xerr *err)
+{
+	bool used[MAX_DEVICE + 1];
+	used_devices(db, vm, used);
 	if (!strcmp(userdevice, "autodetect")) {
 		for (int n = 0; n <= MAX_DEVICE; n++)
 			if (!used[n])
@@ -433,8 +447,28 @@ static int vbd_unplug_force(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	return plug_common(ctx, args, false, true, err);
 }
 
+/* VM.get_allowed_VBD_devices: the numbers VBD.create would accept for a
+ * disk, in order. Current xapi allows 0..254 to every guest, HVM or PV
+ * (it stopped narrowing HVM guests without PV drivers to 0..3), and
+ * 0..255 to the control domain; Xenon's VBD.create takes 0..254 on any
+ * VM, dom0 included, so that is the range offered here. */
+static int vm_get_allowed_vbd_devices(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	bool used[MAX_DEVICE + 1];
+	db_rdlock(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	if (vm)
+		used_devices(ctx->db, vm, used);
+	db_unlock(ctx->db);
+	if (!vm)
+		return -1;
+	*result = vm_free_devices(used, MAX_DEVICE);
+	return 0;
+}
+
 void api_vbd_init(void)
 {
+	rpc_register("VM", "get_allowed_VBD_devices", vm_get_allowed_vbd_devices, 0);
 	rpc_register("VBD", "create", vbd_create, 0);
 	rpc_register("VBD", "destroy", vbd_destroy, 0);
 	rpc_register("VBD", "insert", vbd_insert, 0);

@@ -532,6 +532,47 @@ LIFECYCLE_HANDLER(vm_resume, L_RESUME, arg_bool(args, 1))
 LIFECYCLE_HANDLER(vm_resume_on, L_RESUME, arg_bool(args, 2))
 LIFECYCLE_HANDLER(vm_power_state_reset, L_POWER_STATE_RESET, false)
 
+xv vm_free_devices(const bool *used, int max)
+{
+	xv list = xv_arr_new();
+	for (int n = 0; n <= max; n++) {
+		char num[16];
+		snprintf(num, sizeof num, "%d", n);
+		if (!used[n])
+			xv_arr_push_str(&list, num);
+	}
+	return list;
+}
+
+void vm_new_mac_seed(struct db_txn *t, struct db_obj *vm)
+{
+	char seed[UUID_STRLEN + 1];
+	uuid_generate_str(seed);
+	xv_map_set_str(db_edit(t, vm, SC_F_VM__other_config), "mac_seed", seed);
+}
+
+void vm_set_template(struct db_txn *t, struct db_obj *vm, bool value)
+{
+	db_set_bool(t, vm, SC_F_VM__is_a_template, value);
+	if (!value)
+		db_set(t, ensure_metrics(t, vm), SC_F_VM_metrics__install_time, xv_time(time(NULL)));
+}
+
+/* VM.set_is_a_template: a template made a VM is installed now (xapi). */
+static int vm_set_is_a_template(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	if (!vm) {
+		db_abort(t);
+		return -1;
+	}
+	vm_set_template(t, vm, arg_bool(args, 1));
+	vm_update_allowed_operations(t, vm);
+	return db_commit(t, err);
+}
+
 /* VM.create: the generic constructor plus what xapi adds to every VM. */
 static int vm_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
@@ -544,11 +585,8 @@ static int vm_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 		ensure_metrics(t, vm);
 		db_set_int(t, vm, SC_F_VM__domid, -1);
 		/* xapi gives every new VM a random mac_seed: its VIFs' MACs */
-		if (!xv_map_get(db_peek(vm, SC_F_VM__other_config), "mac_seed")) {
-			char seed[UUID_STRLEN + 1];
-			uuid_generate_str(seed);
-			xv_map_set_str(db_edit(t, vm, SC_F_VM__other_config), "mac_seed", seed);
-		}
+		if (!xv_map_get(db_peek(vm, SC_F_VM__other_config), "mac_seed"))
+			vm_new_mac_seed(t, vm);
 		vm_update_allowed_operations(t, vm);
 	}
 	return db_commit(t, err);
@@ -570,6 +608,7 @@ void api_vm_init(void)
 	rpc_register("VM", "resume_on", vm_resume_on, RPC_SLOW);
 	rpc_register("VM", "power_state_reset", vm_power_state_reset, 0);
 	rpc_register("VM", "create", vm_create, 0);
+	rpc_register("VM", "set_is_a_template", vm_set_is_a_template, 0);
 	vm_copy_init();
 	vm_resources_init();
 }

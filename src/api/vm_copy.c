@@ -288,6 +288,10 @@ static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *n
 	db_set_int(t, n, SC_F_VM__domid, -1);
 	struct db_obj *m = db_create(t, SC_C_VM_metrics, NULL);
 	db_set_str(t, n, SC_F_VM__metrics, m->ref);
+	/* the install time carries over, as xapi's copy_metrics */
+	struct db_obj *om = db_lookup_cls(db, SC_C_VM_metrics, db_peek_str(vm, SC_F_VM__metrics));
+	if (om)
+		db_set(t, m, SC_F_VM_metrics__install_time, db_get(db, om, SC_F_VM_metrics__install_time));
 	bool snap = kind == COPY_SNAPSHOT || kind == COPY_CHECKPOINT;
 	if (snap) {
 		db_set_bool(t, n, SC_F_VM__is_a_snapshot, true);
@@ -304,9 +308,8 @@ static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *n
 		db_set_str(t, n, SC_F_VM__power_state,
 			   !strcmp(db_peek_str(vm, SC_F_VM__power_state), "Suspended") ? "Suspended" : "Halted");
 		db_set_str(t, n, SC_F_VM__parent, vm->ref);
-		xv *oc = db_edit(t, n, SC_F_VM__other_config);
-		xv_map_del(oc, "default_template");
-		xv_map_del(oc, "mac_seed");
+		xv_map_del(db_edit(t, n, SC_F_VM__other_config), "default_template");
+		vm_new_mac_seed(t, n);
 	}
 	xv vbds = db_get(db, vm, SC_F_VM__VBDs);
 	for (size_t i = 0; i < xv_len(&vbds); i++) {
@@ -336,6 +339,9 @@ static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *n
 			continue;
 		struct db_obj *nv = copy_fields(t, SC_C_VIF, vif, NULL);
 		db_set_str(t, nv, SC_F_VIF__VM, n->ref);
+		/* a snapshot keeps the MACs; a new VM's come from its new seed */
+		if (!snap)
+			vif_fresh_mac(t, nv, xv_map_get_str(db_peek(n, SC_F_VM__other_config), "mac_seed"));
 		db_set_bool(t, nv, SC_F_VIF__currently_attached, false);
 	}
 	xv_free(&vifs);

@@ -11,6 +11,12 @@ struct server;
 void vm_update_allowed_operations(struct db_txn *t, struct db_obj *vm);
 int vm_check_memory_constraints(struct db_obj *vm, struct xerr *err);
 void vm_copy_init(void);
+/* A fresh random other_config:mac_seed, which VIF.create derives MACs from
+ * (xapi gives one to every new VM, clone and copy; snapshots keep theirs). */
+void vm_new_mac_seed(struct db_txn *t, struct db_obj *vm);
+/* is_a_template := value; false is the VM's install, as xapi counts it:
+ * VM_metrics.install_time := now. */
+void vm_set_template(struct db_txn *t, struct db_obj *vm, bool value);
 /* Whether op may start on vm now: power state, template, control domain,
  * blocked_operations and operations in progress, with xapi's errors. */
 int vm_check_op(struct db_obj *vm, const char *op, struct xerr *err);
@@ -114,5 +120,8 @@ int vm_nics_collect(struct db *db, struct db_obj *vm, struct vm_spec *s, bool on
  * (attached) or ended. */
 void vm_vifs_mark(struct db_txn *t, struct db_obj *vm, bool attached);
 void vif_update_allowed(struct db_txn *t, struct db_obj *vif);
+/* The MAC derived from seed for the VIF's device, as VIF.create makes one
+ * for MAC "" (a clone's or copy's VIFs, as xapi's Xapi_vif_helpers.copy). */
+void vif_fresh_mac(struct db_txn *t, struct db_obj *vif, const char *seed);
 
 #endif

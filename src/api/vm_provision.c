@@ -165,7 +165,7 @@ static int vm_provision(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	if (n == 0) {
 		/* nothing to make: the bookkeeping alone */
 		xv_map_del(db_edit(t, vm, SC_F_VM__other_config), "disks");
-		db_set_bool(t, vm, SC_F_VM__is_a_template, false);
+		vm_set_template(t, vm, false);
 		vm_update_allowed_operations(t, vm);
 		rc = db_commit(t, err);
 		goto out;
@@ -206,7 +206,7 @@ static int vm_provision(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		if (rc == 0) {
 			xv_map_del(db_edit(t, vm, SC_F_VM__other_config), "disks");
 			xv_map_del(db_edit(t, vm, SC_F_VM__current_operations), token);
-			db_set_bool(t, vm, SC_F_VM__is_a_template, false);
+			vm_set_template(t, vm, false);
 			vm_update_allowed_operations(t, vm);
 			rc = db_commit(t, err);
 		} else {

@@ -174,7 +174,7 @@ static int mkdir_p(const char *path)
 		if (*s != '/' && !end)
 			continue;
 		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
 			rc = -errno;
 		if (end)
 			break;

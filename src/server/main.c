@@ -3,6 +3,7 @@
  * is told to stop. Running VMs do not depend on this process. */
 #include "bootstrap.h"
 #include "http.h"
+#include "private.h"
 #include "restart.h"
 #include "rpc.h"
 #include "server.h"
@@ -74,11 +75,11 @@ static int mkdirs(const char *path)
 	for (char *s = p + 1; *s; s++) {
 		if (*s == '/') {
 			*s = '\0';
-			mkdir(p, 0755);
+			mkdir(p, 0700);
 			*s = '/';
 		}
 	}
-	int r = mkdir(p, 0755);
+	int r = mkdir(p, 0700);
 	free(p);
 	return r == 0 || errno == EEXIST ? 0 : -1;
 }
@@ -110,10 +111,13 @@ static int setup_root_password(struct server *srv, char **password_out, struct x
 		for (size_t i = 0; i < sizeof rnd; i++)
 			pw[i] = alphabet[rnd[i] % (sizeof alphabet - 1)];
 		pw[sizeof rnd] = '\0';
-		FILE *w = fopen(path, "w");
-		if (!w)
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		FILE *w = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!w) {
+			if (fd >= 0)
+				close(fd);
 			return xerr_internal(err, "cannot create %s: %s", path, strerror(errno));
-		fchmod(fileno(w), 0600);
+		}
 		fprintf(w, "root\n%s\n", pw);
 		fclose(w);
 		log_info("created %s with a new root password", path);
@@ -247,6 +251,7 @@ int main(int argc, char **argv)
 {
 	struct server srv;
 	memset(&srv, 0, sizeof srv);
+	private_umask();
 	restart_save_argv(argc, argv);
 	server_config_defaults(&srv.cfg);
 	if (parse_args(argc, argv, &srv.cfg) < 0)
@@ -275,6 +280,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if ((lock_fd = lock_data_dir(srv.cfg.data_dir, &err)) < 0)
+		goto fail;
+	if (private_tighten(srv.cfg.data_dir, &err) < 0 || private_tighten(srv.cfg.run_dir, &err) < 0)
 		goto fail;
 	srv.backend = xenops_find(srv.cfg.backend);
 	if (!srv.backend) {

@@ -33,9 +33,13 @@ static char *read_file(const char *path)
 
 static int write_file(const char *path, const void *data, size_t n, mode_t mode)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -1;
+	if (fchmod(fd, mode) < 0) { /* one left by an older version */
+		close(fd);
+		return -1;
+	}
 	ssize_t w = write(fd, data, n);
 	int r = (w == (ssize_t)n && fsync(fd) == 0) ? 0 : -1;
 	close(fd);
@@ -101,7 +105,7 @@ static int generate(const char *cert_path, const char *key_path, const char *hos
 	gnutls_x509_crt_t crt = NULL;
 	int r = -1;
 	if (make_cert(hostname, false, NULL, NULL, &crt, &key) < 0 || export_pem(NULL, key, key_path, 0600) < 0 ||
-	    export_pem(crt, NULL, cert_path, 0644) < 0)
+	    export_pem(crt, NULL, cert_path, 0600) < 0)
 		goto out;
 	log_info("tls: created a self-signed certificate for %s in %s", hostname, cert_path);
 	r = 0;
@@ -128,8 +132,8 @@ int tls_make_ca_signed(const char *dir, const char *hostname, char **ca_pem, str
 		if ((mkdir(dir, 0700) == 0 || errno == EEXIST) &&
 		    make_cert(hostname, true, NULL, NULL, &ca, &ca_key) == 0 &&
 		    make_cert(hostname, false, ca, ca_key, &crt, &key) == 0 &&
-		    export_pem(NULL, key, key_path, 0600) == 0 && export_pem(crt, NULL, cert_path, 0644) == 0 &&
-		    export_pem(ca, NULL, ca_path, 0644) == 0)
+		    export_pem(NULL, key, key_path, 0600) == 0 && export_pem(crt, NULL, cert_path, 0600) == 0 &&
+		    export_pem(ca, NULL, ca_path, 0600) == 0)
 			r = 0;
 	}
 	if (r == 0 && !(*ca_pem = read_file(ca_path)))

@@ -528,8 +528,9 @@ static int cow(struct sm_sr *sr, struct sm_vdi *vdi, struct sm_vdi *base, struct
 		goto out;
 	}
 	/* now the base's only name is its own: make it read-only, the mark of
-	 * a base that garbage collection and scans go by */
-	fs->chmod(sr, bpath, 0444);
+	 * a base that garbage collection and scans go by (and its owner's
+	 * alone, as every image) */
+	fs->chmod(sr, bpath, 0400);
 	rc = 0;
 	describe(sr, bu, bpath, base);
 	describe(sr, su, spath, snap);
@@ -565,7 +566,7 @@ int sm_file_vdi_clone_undo(struct sm_sr *sr, struct sm_vdi *vdi, const struct sm
 	if (spath) {
 		const struct sm_fs *fs = sm_fs_of(sr);
 		fs->unlink(sr, spath);
-		fs->chmod(sr, bpath, 0644);
+		fs->chmod(sr, bpath, 0600);
 		/* the base holds A's data as it was: it is A again */
 		rc = fs->rename(sr, bpath, src) < 0 ? fail_errno(err, SM_E_VDI_CLONE, "cannot restore", src) : 0;
 		if (rc == 0)

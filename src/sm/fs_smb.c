@@ -305,7 +305,7 @@ int sm_smb_attach(const struct sm_sr *sr, const char *file_url, struct sm_attach
 {
 	struct smb_priv *p = sr->priv;
 	char *dir = xasprintf("%s/smb", sm_run_dir());
-	mkdir(sm_run_dir(), 0755);
+	mkdir(sm_run_dir(), 0700);
 	mkdir(dir, 0700);
 	char id[UUID_STRLEN + 1];
 	uuid_generate_str(id);

@@ -335,7 +335,7 @@ static int copy_file(const char *from, const char *to)
 	int in = open(from, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return -1;
-	int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (out < 0) {
 		close(in);
 		return -1;
@@ -412,7 +412,7 @@ static int do_start(const struct vm_spec *vm, bool paused, bool resume, struct x
 		free(dir);
 		return -1;
 	}
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		xerr_set(err, "FAILED_TO_START_EMULATOR", vm->ref, "qemu", strerror(errno), NULL);
 		goto fail;
 	}
@@ -760,7 +760,7 @@ static int q_init(struct server *srv, struct xerr *err)
 		 Q.host.ovmf_code ? ", UEFI firmware found" : ", no UEFI firmware");
 
 	char *run_vm = xasprintf("%s/vm", srv->cfg.run_dir);
-	if (mkdir(run_vm, 0750) < 0 && errno != EEXIST) {
+	if (mkdir(run_vm, 0700) < 0 && errno != EEXIST) {
 		xerr_internal(err, "cannot create %s: %s", run_vm, strerror(errno));
 		free(run_vm);
 		return -1;

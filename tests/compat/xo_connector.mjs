@@ -1,6 +1,7 @@
 // Xen Orchestra's own XenAPI client (npm xen-api, pinned in package.json)
 // driven against a running xenond: steps 1-6, 8, 12 and 13 of the CI plan
-// in reference/xo-client.md §4, and 14: disk and VM transfers the way Xen
+// in reference/xo-client.md §4, 8b: a new VM with a NIC added the way Xen
+// Orchestra adds one, and 14: disk and VM transfers the way Xen
 // Orchestra makes them (getResource/putResource), checked by checksum. The client talks to xenond through a small
 // recording proxy started here, so the wire sequence can be asserted
 // without relying on the server's logs.
@@ -546,6 +547,45 @@ await check("call('VM.get_record','OpaqueRef:bogus') → HANDLE_INVALID", async 
 await check("callAsync('VM.hard_shutdown') → Halted", async () => {
   await xapi.callAsync('VM.hard_shutdown', vm2Ref)
   await waitFor('power_state Halted', () => xapi.getObjectByRef(vm2Ref).power_state === 'Halted')
+})
+
+// ===========================================================================
+currentStep = '[8b nic]'
+
+// Xen Orchestra's VM creation: clone a template, provision it, then add a
+// NIC as @xen-orchestra/xapi's VIF create does (the first of
+// VM.get_allowed_VIF_devices, MAC '' for the server to derive), and start.
+let nicVmRef
+await check("clone 'Other install media', VIF.create with MAC '' on a free device, start", async () => {
+  const tpl = Object.values(xapi.objects.indexes.type.VM ?? {}).find(
+    vm => vm.is_a_template && vm.name_label === 'Other install media'
+  )
+  assert.ok(tpl, 'template "Other install media" not in the cache')
+  const network = Object.values(xapi.objects.indexes.type.network ?? {})[0]
+  assert.ok(network, 'no network in the cache')
+  nicVmRef = await xapi.callAsync('VM.clone', tpl.$ref, 'ci-vm-nic')
+  await xapi.callAsync('VM.provision', nicVmRef)
+  const devices = await xapi.call('VM.get_allowed_VIF_devices', nicVmRef)
+  assert.ok(Array.isArray(devices) && devices.length > 0, JSON.stringify(devices))
+  assert.equal(devices[0], '0')
+  const vifRef = await xapi.call('VIF.create', {
+    device: devices[0],
+    network: network.$ref,
+    VM: nicVmRef,
+    MAC: '',
+    MTU: 1500,
+    other_config: {},
+    qos_algorithm_type: '',
+    qos_algorithm_params: {},
+  })
+  assert.match(vifRef, REF_RE)
+  const vif = await waitFor('the VIF in the cache', () => xapi.getObjectByRef(vifRef, undefined))
+  assert.match(vif.MAC, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/)
+  assert.ok(!(await xapi.call('VM.get_allowed_VIF_devices', nicVmRef)).includes(devices[0]))
+  await xapi.callAsync('VM.start', nicVmRef, false, false)
+  await waitFor('power_state Running', () => xapi.getObjectByRef(nicVmRef).power_state === 'Running')
+  await xapi.callAsync('VM.hard_shutdown', nicVmRef)
+  await xapi.call('VM.destroy', nicVmRef)
 })
 
 // ===========================================================================

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import ssl
+import stat
 import subprocess
 import time
 import unittest
@@ -54,6 +55,72 @@ class Tls(unittest.TestCase):
         with open(cert) as f:
             self.assertEqual(f.read(), before)
         srv.stop()
+
+
+class Privacy(unittest.TestCase):
+    """Everything xenond keeps in its data and run directories (the store,
+    whose WAL holds secret values in plain text, the root password, the TLS
+    key) is its user's alone: directories 0700, files 0600 at most,
+    whatever the umask it was started with, and a directory left with wider
+    modes is tightened at start."""
+
+    LOG = "xenond.stderr"  # the harness's, written by the test process
+
+    def open_entries(self, *roots):
+        found = []
+        for root in roots:
+            for d, _dirs, files in os.walk(root):
+                for p in [d] + [os.path.join(d, f) for f in files if f != self.LOG]:
+                    st = os.lstat(p)
+                    if (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)) and st.st_mode & 0o077:
+                        found.append("%s %o" % (os.path.relpath(p, root), stat.S_IMODE(st.st_mode)))
+        return found
+
+    def start_with_umask(self, srv, mask):
+        old = os.umask(mask)
+        try:
+            srv.start()
+        finally:
+            os.umask(old)
+
+    def check(self, mask):
+        srv = harness.Server()
+        run_dir = harness._tmpdir("xenon-run-")
+        srv.extra_args = ["--tls-listen", "127.0.0.1:%d" % harness.free_port(), "--run-dir", run_dir]
+        # as directories made under a umask of 022 or 000 would be
+        for d in (srv.data_dir, run_dir):
+            os.chmod(d, 0o755 if mask else 0o777)
+        self.start_with_umask(srv, mask)
+        api = srv.api
+        value = "s3cr3t-%o" % mask
+        secret = api.secret.create({"value": value, "other_config": {}})
+        self.assertEqual(api.secret.get_value(secret), value)
+        vm = api.VM.clone(api.VM.get_by_name_label("Debian Bookworm 12")[0], "private")
+        api.VM.provision(vm)
+        api.VM.start(vm, False, False)
+        self.assertTrue(os.path.exists(os.path.join(srv.data_dir, "db.sqlite-wal")))
+        self.assertEqual(self.open_entries(srv.data_dir, run_dir), [])
+        api.VM.hard_shutdown(vm)
+        # a store and directories left readable (an older xenond) are closed at start
+        srv.stop()
+        os.chmod(srv.data_dir, 0o755)
+        os.chmod(os.path.join(srv.data_dir, "db.sqlite"), 0o644)
+        os.makedirs(os.path.join(srv.data_dir, "old"), mode=0o755)
+        os.chmod(os.path.join(srv.data_dir, "old"), 0o755)
+        with open(os.path.join(srv.data_dir, "old", "left"), "w") as f:
+            f.write(value)
+        os.chmod(os.path.join(srv.data_dir, "old", "left"), 0o666)
+        self.start_with_umask(srv, mask)
+        self.assertEqual(srv.api.secret.get_value(secret), value)
+        self.assertEqual(self.open_entries(srv.data_dir, run_dir), [])
+        srv.stop()
+        self.assertEqual(self.open_entries(srv.data_dir, run_dir), [])
+
+    def test_umask_022(self):
+        self.check(0o022)
+
+    def test_umask_000(self):
+        self.check(0o000)
 
 
 class Passwords(unittest.TestCase):
