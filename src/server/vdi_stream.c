@@ -615,6 +615,19 @@ static int import_staged(struct route_req *rr, struct imp *im)
 	return foreign_copy(im->tmp, im->staged, im->vi.im, im->fresh, &rr->err);
 }
 
+static void drop_staging(struct imp *im)
+{
+	if (im->tfd >= 0) {
+		close(im->tfd);
+		im->tfd = -1;
+	}
+	if (im->tmp) {
+		unlink(im->tmp);
+		free(im->tmp);
+		im->tmp = NULL;
+	}
+}
+
 static int import_finish(struct route_req *rr)
 {
 	struct imp *im = rr->h;
@@ -623,6 +636,7 @@ static int import_finish(struct route_req *rr)
 		close(im->tfd);
 		im->tfd = -1;
 		rc = import_staged(rr, im);
+		drop_staging(im); /* before the answer: nothing of it is left then */
 	} else if (im->vhd) {
 		rc = vhd_in_end(im->vhd, &rr->err);
 	} else if (im->ck && !im->ck->ended) {
@@ -661,6 +675,7 @@ static void import_abort(struct route_req *rr)
 		return;
 	/* the image must be closed (qemu-nbd gone) before its file goes */
 	vdi_image_close(&im->vi);
+	drop_staging(im);
 	if (im->new_vdi[0]) {
 		struct xerr keep = XERR_INIT;
 		xerr_move(&keep, &rr->err);
@@ -679,12 +694,7 @@ static void import_free(struct route_req *rr)
 	if (!im)
 		return;
 	vdi_image_close(&im->vi);
-	if (im->tfd >= 0)
-		close(im->tfd);
-	if (im->tmp) {
-		unlink(im->tmp);
-		free(im->tmp);
-	}
+	drop_staging(im);
 	img_wbuf_free(im->buf);
 	vhd_in_free(im->vhd);
 	free(im->ck);
