@@ -40,41 +40,62 @@ static void del_node(struct qmp *q, const char *node)
 	xerr_clear(&e);
 }
 
-/* Deletes the block nodes of disk pos that no device uses any more: those
- * named vbd<pos>… (start, hot-plug and live-snapshot nodes alike), in as
- * many rounds as the chain is deep, since a node goes only after the one
- * above it. */
-void qemu_del_nodes(struct qmp *q, int pos)
+/* How many block nodes of disk pos there are (named vbd<pos> or
+ * vbd<pos>-…), deleting each when del; -1 when QEMU does not answer. */
+static int disk_nodes(struct qmp *q, int pos, bool del)
 {
 	char prefix[24], exact[24];
 	snprintf(exact, sizeof exact, "vbd%d", pos);
 	snprintf(prefix, sizeof prefix, "vbd%d-", pos);
-	for (int round = 0; round < 16; round++) {
-		json_t *nodes = NULL;
-		struct xerr e = XERR_INIT;
-		if (qmp_exec(q, "query-named-block-nodes", json_pack("{sb}", "flat", 1), &nodes,
-			     DISK_QMP_TIMEOUT_MS, &e) < 0) {
-			xerr_clear(&e);
+	json_t *nodes = NULL, *n;
+	struct xerr e = XERR_INIT;
+	if (qmp_exec(q, "query-named-block-nodes", json_pack("{sb}", "flat", 1), &nodes,
+		     DISK_QMP_TIMEOUT_MS, &e) < 0) {
+		xerr_clear(&e);
+		return -1;
+	}
+	int found = 0;
+	size_t i;
+	json_array_foreach(nodes, i, n) {
+		const char *name = json_string_value(json_object_get(n, "node-name"));
+		if (!name || (strcmp(name, exact) && strncmp(name, prefix, strlen(prefix))))
+			continue;
+		found++;
+		if (del)
+			del_node(q, name);
+	}
+	json_decref(nodes);
+	return found;
+}
+
+/* Deletes the block nodes of disk pos that no device uses any more: those
+ * named vbd<pos>… (start, hot-plug and live-snapshot nodes alike), in as
+ * many rounds as the chain is deep, since a node goes only after the one
+ * above it. With all (the disk's device is gone), every node must go, and a
+ * device just deleted may hold its nodes a moment longer (requests still
+ * draining): rounds that free nothing are retried for up to
+ * NODES_GONE_WAIT_MS, so that the image is closed — its lock let go — when
+ * this returns. Otherwise it stops at the first round that frees nothing
+ * (the nodes a device still uses stay). */
+#define NODES_GONE_WAIT_MS 5000
+void qemu_del_nodes(struct qmp *q, int pos, bool all)
+{
+	int64_t until = qemu_now_ms() + NODES_GONE_WAIT_MS;
+	int left = disk_nodes(q, pos, false);
+	while (left > 0) {
+		disk_nodes(q, pos, true);
+		int now_left = disk_nodes(q, pos, false);
+		if (now_left < 0 || (now_left >= left && !all))
 			return;
+		if (now_left >= left) {
+			if (qemu_now_ms() >= until) {
+				log_warn("qemu: %d block node(s) of disk %d still in use", now_left, pos);
+				return;
+			}
+			struct timespec nap = {0, 50 * 1000000};
+			nanosleep(&nap, NULL);
 		}
-		size_t before = json_array_size(nodes), i;
-		json_t *n;
-		json_array_foreach(nodes, i, n) {
-			const char *name = json_string_value(json_object_get(n, "node-name"));
-			if (name && (!strcmp(name, exact) || !strncmp(name, prefix, strlen(prefix))))
-				del_node(q, name);
-		}
-		json_decref(nodes);
-		nodes = NULL;
-		if (qmp_exec(q, "query-named-block-nodes", json_pack("{sb}", "flat", 1), &nodes,
-			     DISK_QMP_TIMEOUT_MS, &e) < 0) {
-			xerr_clear(&e);
-			return;
-		}
-		size_t after = json_array_size(nodes);
-		json_decref(nodes);
-		if (after == before)
-			return;
+		left = now_left;
 	}
 }
 
@@ -153,7 +174,7 @@ int qemu_disk_unplug(struct server *srv, const char *uuid, int position, bool fo
 			r = 0;
 	}
 	if (r == 0) {
-		qemu_del_nodes(q, position);
+		qemu_del_nodes(q, position, true);
 		log_info("qemu %s: disk %d unplugged", uuid, position);
 	}
 	qemu_release(v);
@@ -180,7 +201,7 @@ int qemu_cd_change(struct server *srv, const char *uuid, const struct vm_disk *d
 		/* force: a guest that locked the tray does not keep the ISO busy */
 		r = qmp_exec(q, "eject", json_pack("{ss sb}", "id", id, "force", 1), NULL, DISK_QMP_TIMEOUT_MS, err);
 		if (r == 0)
-			qemu_del_nodes(q, d->position); /* the nodes the VM started with, if any */
+			qemu_del_nodes(q, d->position, false); /* the nodes the VM started with, if any */
 	}
 	if (r == 0)
 		log_info("qemu %s: CD drive %d %s%s", uuid, d->position, d->path ? "now holds " : "emptied",

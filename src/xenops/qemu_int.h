@@ -102,8 +102,9 @@ extern const struct sm_live_ops qemu_live_ops;
 /* qemu_hotplug.c: xenops_backend.disk_plug, disk_unplug and cd_change */
 struct qmp;
 /* Deletes the block nodes of disk pos (named vbd<pos>…) no device or
- * other node uses any more. */
-void qemu_del_nodes(struct qmp *q, int pos);
+ * other node uses any more; with all (its device is gone), waits until
+ * every one has gone, so its images are closed on return. */
+void qemu_del_nodes(struct qmp *q, int pos, bool all);
 int qemu_disk_plug(struct server *srv, const char *uuid, const struct vm_disk *d, struct xerr *err);
 int qemu_disk_unplug(struct server *srv, const char *uuid, int position, bool force, const char *vbd_ref,
 		     struct xerr *err);

@@ -241,7 +241,7 @@ static int live_stream(const char *uuid, const char *userdevice, const char *bac
 		if (r == 0)
 			r = wait_job(q, id, err);
 		if (r == 0) {
-			qemu_del_nodes(q, (int)pos); /* the base's node, out of the chain now */
+			qemu_del_nodes(q, (int)pos, false); /* the base's node, out of the chain now */
 			log_info("qemu %s: disk %ld streamed onto %s", uuid, pos, backing_path ? backing_path : "nothing");
 		}
 	}
