@@ -1,5 +1,6 @@
-/* b64: standard base64 (RFC 4648, with padding), for the guest-agent
- * calls whose bytes travel as base64 strings — daemon and xe alike. */
+/* b64: standard base64 (RFC 4648, with padding): XML-RPC's <base64>, the
+ * guest-agent calls' bytes, CBT bitmaps, the WebSocket handshake — daemon
+ * and xe alike. */
 #include "b64.h"
 #include "mem.h"
 
@@ -23,32 +24,53 @@ char *b64_encode(const unsigned char *p, size_t n)
 	return out;
 }
 
+static int digit(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Whitespace is skipped (RFC 2045 writers break lines); padding must
+ * complete the last quantum and nothing may follow it. */
 unsigned char *b64_decode(const char *s, size_t *len)
 {
-	size_t n = strlen(s);
-	unsigned char *out = xmalloc(n / 4 * 3 + 4), *o = out;
+	unsigned char *out = xmalloc(strlen(s) / 4 * 3 + 4), *o = out;
 	unsigned v = 0;
 	int bits = 0, pad = 0;
+	size_t digits = 0;
 	for (; *s; s++) {
-		const char *c = strchr(b64, *s);
+		if (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')
+			continue;
 		if (*s == '=') {
 			pad++;
 			continue;
 		}
-		if (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')
-			continue;
-		if (!c || !*s || pad) {
-			free(out);
-			return NULL;
-		}
-		v = v << 6 | (unsigned)(c - b64);
+		int d = digit(*s);
+		if (d < 0 || pad)
+			goto bad;
+		digits++;
+		v = (v << 6 | (unsigned)d) & 0xffffff;
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
 			*o++ = (unsigned char)(v >> bits);
 		}
 	}
+	if (digits % 4 == 1 || pad > 2 || (pad && (digits + (size_t)pad) % 4))
+		goto bad;
 	*o = 0;
 	*len = (size_t)(o - out);
 	return out;
+bad:
+	free(out);
+	return NULL;
 }

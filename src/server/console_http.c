@@ -7,6 +7,7 @@
 #include "http_guard.h"
 #include "rpc.h"
 #include "session.h"
+#include "../base/b64.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
@@ -271,21 +272,6 @@ static void upgraded(void *cls, struct MHD_Connection *conn, void *req_cls, cons
 
 /* ---- the request ---- */
 
-static void base64(const unsigned char *in, size_t n, char *out)
-{
-	static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
-			     (i + 2 < n ? in[i + 2] : 0);
-		out[o++] = A[v >> 18 & 63];
-		out[o++] = A[v >> 12 & 63];
-		out[o++] = i + 1 < n ? A[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? A[v & 63] : '=';
-	}
-	out[o] = '\0';
-}
-
 int console_auth(struct server *srv, const char *sid, const char *user, const char *pass,
 		 const char *peer, struct xerr *err)
 {
@@ -409,13 +395,14 @@ MHD_RESULT_T console_request(struct server *srv, struct MHD_Connection *conn, co
 	b->ws = ws;
 	struct MHD_Response *r = MHD_create_response_for_upgrade(upgraded, b);
 	if (ws) {
-		char buf[128], acc[64];
+		char buf[128];
 		unsigned char sha[20];
 		snprintf(buf, sizeof buf, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
 		gnutls_hash_fast(GNUTLS_DIG_SHA1, buf, strlen(buf), sha);
-		base64(sha, sizeof sha, acc);
+		char *acc = b64_encode(sha, sizeof sha);
 		MHD_add_response_header(r, "Upgrade", "websocket");
 		MHD_add_response_header(r, "Sec-WebSocket-Accept", acc);
+		free(acc);
 		const char *sp = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Protocol");
 		if (sp && strstr(sp, "binary"))
 			MHD_add_response_header(r, "Sec-WebSocket-Protocol", "binary");

@@ -3,6 +3,7 @@
  * those allocated in the layers of either chain above their deepest common
  * base, read with `qemu-img map`, as a bitmap of one bit per 64 KiB block. */
 #include "sm.h"
+#include "../base/b64.h"
 #include "../base/mem.h"
 
 #include <stdio.h>
@@ -82,22 +83,6 @@ int sm_cbt_map_layers(const struct sm_sr *sr, const char *uuid, size_t layers, u
 	return 0;
 }
 
-static char *base64(const unsigned char *d, size_t n)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *s = xmalloc((n + 2) / 3 * 4 + 1), *o = s;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
-			     (i + 2 < n ? d[i + 2] : 0);
-		*o++ = tab[v >> 18 & 63];
-		*o++ = tab[v >> 12 & 63];
-		*o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
-		*o++ = i + 2 < n ? tab[v & 63] : '=';
-	}
-	*o = '\0';
-	return s;
-}
-
 /* from may have lost its data (VDI.data_destroy): its chain then starts at
  * the base it was on, from->parent. */
 int sm_cbt_changed_blocks(struct sm_sr *sr, const struct sm_vdi *from, const struct sm_vdi *to,
@@ -131,7 +116,7 @@ int sm_cbt_changed_blocks(struct sm_sr *sr, const struct sm_vdi *from, const str
 	if (rc == 0 && nf)
 		rc = sm_cbt_map_layers(sr, fc[0], kf, bm, nblocks, err);
 	if (rc == 0)
-		*out = base64(bm, nbytes);
+		*out = b64_encode(bm, nbytes);
 	free(bm);
 out:
 	free(fc);

@@ -2,6 +2,7 @@
  * document through expat into xv with a stack of open elements; writing
  * reproduces xapi's bytes (ocaml-rpc's layout) exactly. */
 #include "wire_int.h"
+#include "../base/b64.h"
 #include "jsonv.h"
 #include "../base/mem.h"
 
@@ -301,62 +302,14 @@ static bool utf8_valid(const unsigned char *s, size_t n)
 	return true;
 }
 
-static int b64_digit(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decodes RFC 4648 base64, tolerating the line breaks RFC 2045 writers
- * insert. Returns the decoded length, or -1. */
-static long b64_decode(const char *s, unsigned char *out)
-{
-	unsigned acc = 0;
-	int bits = 0, pad = 0;
-	size_t n = 0, digits = 0;
-	for (; *s; s++) {
-		if (is_ws(*s))
-			continue;
-		if (*s == '=') {
-			pad++;
-			continue;
-		}
-		int d = b64_digit(*s);
-		if (d < 0 || pad)
-			return -1;
-		digits++;
-		acc = (acc << 6) | (unsigned)d;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (digits % 4 == 1 || pad > 2 || (pad && (digits + (size_t)pad) % 4))
-		return -1;
-	return (long)n;
-}
-
 static int parse_base64(struct xparse *st, const char *s, xv *out)
 {
-	unsigned char *buf = xmalloc(strlen(s) + 1);
-	long n = b64_decode(s, buf);
-	if (n < 0) {
-		free(buf);
+	size_t n;
+	unsigned char *buf = b64_decode(s, &n);
+	if (!buf)
 		return -1;
-	}
 	/* xv strings are C strings, and xapi refuses non-UTF-8 parameters */
-	if (memchr(buf, 0, (size_t)n) || !utf8_valid(buf, (size_t)n)) {
+	if (memchr(buf, 0, n) || !utf8_valid(buf, n)) {
 		free(buf);
 		fail(st, "INVALID_VALUE", "base64");
 		return -1;

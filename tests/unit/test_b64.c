@@ -53,6 +53,9 @@ static void test_rejects(void **state)
 	size_t n;
 	assert_null(b64_decode("!!", &n));
 	assert_null(b64_decode("Zg==Zg", &n));
+	assert_null(b64_decode("Z", &n));      /* a lone digit is not a byte */
+	assert_null(b64_decode("Zg=", &n));    /* padding short of the quantum */
+	assert_null(b64_decode("Zm9v===", &n)); /* more padding than a quantum takes */
 	unsigned char *d = b64_decode("Zm9v\nYmFy", &n); /* line breaks are fine */
 	assert_non_null(d);
 	assert_int_equal(n, 6);
