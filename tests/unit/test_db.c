@@ -24,6 +24,26 @@ static struct db *open_mem(void)
 	return db;
 }
 
+/* A name for a store file that does not exist yet. */
+static void tmp_db_path(char *path)
+{
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+}
+
+/* The store file and SQLite's files beside it. */
+static void rm_db_files(const char *path)
+{
+	char side[64];
+	unlink(path);
+	snprintf(side, sizeof side, "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof side, "%s-shm", path);
+	unlink(side);
+}
+
 static void test_create_and_defaults(void **state)
 {
 	(void)state;
@@ -252,10 +272,7 @@ static void test_durable_reload(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/xenon-test-db-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	unlink(path);
+	tmp_db_path(path);
 	struct xerr e = XERR_INIT;
 	struct db *db = db_open(path, &e);
 	assert_non_null(db);
@@ -289,12 +306,7 @@ static void test_durable_reload(void **state)
 	assert_null(db_lookup(db, sess_ref)); /* sessions do not outlive the process */
 	db_unlock(db);
 	db_close(db);
-	unlink(path);
-	char side[64];
-	snprintf(side, sizeof side, "%s-wal", path);
-	unlink(side);
-	snprintf(side, sizeof side, "%s-shm", path);
-	unlink(side);
+	rm_db_files(path);
 }
 
 /* The uuid index follows a uuid changed in a transaction, and an abort
@@ -538,10 +550,7 @@ static void test_durable_changes_and_deletes(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/xenon-test-db-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	unlink(path);
+	tmp_db_path(path);
 	struct xerr e = XERR_INIT;
 	struct db *db = db_open(path, &e);
 	assert_non_null(db);
@@ -575,12 +584,7 @@ static void test_durable_changes_and_deletes(void **state)
 	db_unlock(db);
 	assert_int_equal(db_generation(db), 2);
 	db_close(db);
-	unlink(path);
-	char side[64];
-	snprintf(side, sizeof side, "%s-wal", path);
-	unlink(side);
-	snprintf(side, sizeof side, "%s-shm", path);
-	unlink(side);
+	rm_db_files(path);
 }
 
 int main(void)
