@@ -59,6 +59,9 @@ const struct xe_cmd *xe_cmd_find(const char *name);
 size_t xe_cmd_count(void);
 const struct xe_cmd *xe_cmd_at(size_t i); /* sorted by name */
 /* `xe help [--all] [--minimal] [cmd...]`. */
+/* "Usage:" and xe's global options, for xe help and a bare xe. */
+struct strbuf;
+void xe_usage_head(struct strbuf *sb, const char *argv0);
 int xe_help(struct xe_out *o, const char *argv0, const struct xe_params *params);
 /* First required parameter missing from params, or NULL. */
 const char *xe_cmd_missing(const struct xe_cmd *cmd, const struct xe_params *params);

@@ -239,6 +239,22 @@ static void print_lines(struct xe_out *o, xv *lines)
 	xv_free(lines);
 }
 
+void xe_usage_head(struct strbuf *sb, const char *argv0)
+{
+	sb_printf(sb,
+		  "Usage:\n"
+		  "  %s <command>\n"
+		  "    [ -s <server> ]            Xenon host\n"
+		  "    [ -p <port> ]              Port number\n"
+		  "    [ -u <username> -pw <password> | -pwf <password file> ]\n"
+		  "                               User authentication (password or file)\n"
+		  "    [ --nossl ]                Disable SSL/TLS\n"
+		  "    [ --debug ]                Enable debug output\n"
+		  "    [ --minimal ]              Output only values in a comma-separated list\n"
+		  "    [ <other arguments> ... ]  Command-specific options\n",
+		  argv0);
+}
+
 int xe_help(struct xe_out *o, const char *argv0, const struct xe_params *params)
 {
 	static const char *const not_cmds[] = {"server", "username", "password", "port", "minimal",
@@ -273,20 +289,8 @@ int xe_help(struct xe_out *o, const char *argv0, const struct xe_params *params)
 		return 0;
 	}
 	struct strbuf h = STRBUF_INIT;
-	sb_printf(&h,
-		  "Usage:\n"
-		  "  %s <command>\n"
-		  "    [ -s <server> ]            Xenon host\n"
-		  "    [ -p <port> ]              Port number\n"
-		  "    [ -u <username> -pw <password> | -pwf <password file> ]\n"
-		  "                               User authentication (password or file)\n"
-		  "    [ --nossl ]                Disable SSL/TLS\n"
-		  "    [ --debug ]                Enable debug output\n"
-		  "    [ <other arguments> ... ]  Command-specific options\n"
-		  "\n"
-		  "To get help on a specific command:\n"
-		  "  %s help <command>\n\n",
-		  argv0, argv0);
+	xe_usage_head(&h, argv0);
+	sb_printf(&h, "\nTo get help on a specific command:\n  %s help <command>\n\n", argv0);
 	if (all) {
 		sb_puts(&h, "Full command list\n-----------------\n");
 		const char *hb = h.buf;

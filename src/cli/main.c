@@ -4,6 +4,7 @@
 #include "cmd.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/strbuf.h"
 #include "schema/schema.h"
 
 #include <stdlib.h>
@@ -50,21 +51,12 @@ static void describe_refs(struct xe_session *s, struct xerr *e)
 
 static void usage(const char *argv0)
 {
-	fprintf(stderr,
-		"Usage:\n"
-		"  %s <command>\n"
-		"    [ -s <server> ]            Xenon host\n"
-		"    [ -p <port> ]              Port number\n"
-		"    [ -u <username> -pw <password> | -pwf <password file> ]\n"
-		"                               User authentication (password or file)\n"
-		"    [ --nossl ]                Disable SSL/TLS\n"
-		"    [ --debug ]                Enable debug output\n"
-		"    [ --minimal ]              Output only values in a comma-separated lists\n"
-		"    [ <other arguments> ... ]  Command-specific options\n"
-		"\n"
-		"A full list of commands can be obtained by running\n"
-		"  %s help -s <server> -p <port>\n",
-		argv0, argv0);
+	struct strbuf sb = STRBUF_INIT;
+	xe_usage_head(&sb, argv0);
+	sb_printf(&sb, "\nA full list of commands can be obtained by running\n  %s help -s <server> -p <port>\n",
+		  argv0);
+	fputs(sb.buf, stderr);
+	sb_free(&sb);
 }
 
 static int run(struct xe_cmdline *cl, struct xe_out *out, struct xerr *err)
