@@ -3,6 +3,7 @@
 #include "api.h"
 #include "../server/session.h"
 #include "../server/users.h"
+#include "../base/clock.h"
 
 #include <string.h>
 
@@ -23,7 +24,7 @@ static int login(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 		return RPC_WAIT;
 	}
 	if (r < 0) {
-		ctx->reply_at_ms = rpc_now_ms() + AUTH_FAIL_DELAY_MS;
+		ctx->reply_at_ms = clock_now_ms() + AUTH_FAIL_DELAY_MS;
 		return -1;
 	}
 	*result = xv_str(ref);

@@ -8,6 +8,7 @@
 #include "http_route.h"
 #include "rpc.h"
 #include "server.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
@@ -108,7 +109,7 @@ static void *timer_main(void *arg)
 	unsigned tick = 0;
 	while (!hs->stopping) {
 		usleep(20000);
-		int64_t now = rpc_now_ms();
+		int64_t now = clock_now_ms();
 		if (++tick % 25 == 0)
 			http_guard_sweep(hs->guard, now);
 		pthread_mutex_lock(&hs->lock);

@@ -7,6 +7,7 @@
 #include "session.h"
 #include "task.h"
 #include "workq.h"
+#include "../base/clock.h"
 #include "../base/hmap.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -27,13 +28,6 @@ struct handler {
 
 static struct hmap handlers; /* "Class.msg" -> struct handler */
 static struct hmap extras;   /* extension messages by "Class.msg" */
-
-int64_t rpc_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct handler *handler_put(const char *cls, const char *msg)
 {
@@ -150,7 +144,7 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 	call->ctx.srv = srv;
 	call->ctx.db = srv ? srv->db : NULL;
 	call->ctx.proto = -1;
-	call->ctx.started_ms = rpc_now_ms();
+	call->ctx.started_ms = clock_now_ms();
 	call->method = xstrdup(method);
 	call->params = params.kind == XV_ARR ? params : xv_arr_new();
 	if (params.kind != XV_ARR)
@@ -311,7 +305,7 @@ static void run_job(void *arg)
 static enum rpc_outcome hold_reply(struct rpc_call *call)
 {
 	struct rpc_ctx *ctx = &call->ctx;
-	if (!ctx->may_wait || !ctx->reply_at_ms || rpc_now_ms() >= ctx->reply_at_ms)
+	if (!ctx->may_wait || !ctx->reply_at_ms || clock_now_ms() >= ctx->reply_at_ms)
 		return RPC_DONE;
 	call->held = true;
 	ctx->deadline_ms = ctx->reply_at_ms;
@@ -322,7 +316,7 @@ enum rpc_outcome rpc_call_run(struct rpc_call *call)
 {
 	if (call->held) /* woken early by a commit: keep the answer back; not
 			 * when the transport, stopping, moved the deadline */
-		return rpc_now_ms() < call->ctx.deadline_ms ? RPC_WAITING : RPC_DONE;
+		return clock_now_ms() < call->ctx.deadline_ms ? RPC_WAITING : RPC_DONE;
 	if (call->err.code)
 		return RPC_DONE;
 	if (!call->ctx.msg) { /* system.* */

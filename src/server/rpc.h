@@ -34,7 +34,7 @@ struct rpc_ctx {
 	 * re-runs. 0 until set. */
 	int64_t deadline_ms;
 	bool may_wait; /* the transport can suspend and retry this call */
-	int64_t started_ms; /* when the call arrived (rpc_now_ms) */
+	int64_t started_ms; /* when the call arrived (clock_now_ms) */
 	/* A handler may hold its answer back until then (failed logins): a
 	 * transport that can park the call sends it no earlier. 0: at once. */
 	int64_t reply_at_ms;
@@ -90,9 +90,6 @@ void rpc_call_free(struct rpc_call *call);
 
 /* Names for system.listMethods: every synchronous message. */
 xv rpc_list_methods(void);
-
-/* Monotonic milliseconds. */
-int64_t rpc_now_ms(void);
 
 /* Called by api/ modules at start: registers their handlers. */
 void rpc_init(void);

@@ -17,7 +17,7 @@ struct rpc_ctx;
 struct session_creds {
 	const char *user, *password, *originator;
 	const char *peer;   /* the client's address (authlimit_peer) */
-	int64_t since_ms;   /* when the login began (rpc_now_ms), for callers that park */
+	int64_t since_ms;   /* when the login began (clock_now_ms), for callers that park */
 };
 
 /* Logs in: 0 with out set, else -1 with err (SESSION_AUTHENTICATION_FAILED).

@@ -6,6 +6,7 @@
  * backend re-adopts every QEMU that outlived an earlier xenond. */
 #include "qemu_int.h"
 #include "qmp.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/uuid.h"
@@ -58,13 +59,6 @@ static struct {
 	bool stopping, dispatching;
 	pthread_t dispatcher;
 } Q = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void deadline_ts(int64_t at_ms, struct timespec *ts)
 {
@@ -153,7 +147,7 @@ struct qvm *qemu_claim_qmp(const char *uuid, struct qmp **q, struct xerr *err)
 
 int64_t qemu_now_ms(void)
 {
-	return now_ms();
+	return clock_now_ms();
 }
 
 pid_t qemu_vm_pid(struct qvm *v)
@@ -172,11 +166,11 @@ bool qemu_vm_running(struct qvm *v)
 /* Waits until v's state is in mask; false on timeout. */
 static bool wait_state(struct qvm *v, unsigned mask, int timeout_ms)
 {
-	int64_t until = now_ms() + timeout_ms;
+	int64_t until = clock_now_ms() + timeout_ms;
 	struct timespec ts;
 	deadline_ts(until, &ts);
 	pthread_mutex_lock(&Q.lock);
-	while (!(QS(v->state) & mask) && now_ms() < until)
+	while (!(QS(v->state) & mask) && clock_now_ms() < until)
 		pthread_cond_timedwait(&Q.cond, &Q.lock, &ts);
 	bool ok = QS(v->state) & mask;
 	pthread_mutex_unlock(&Q.lock);
@@ -276,7 +270,7 @@ static void *dispatcher_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&Q.lock);
 	while (!Q.stopping) {
-		int64_t now = now_ms(), wake = now + 1000;
+		int64_t now = clock_now_ms(), wake = now + 1000;
 		struct qvm *pick = NULL;
 		struct qvm *ballooned = NULL;
 		for (struct qvm *v = Q.vms; v && !ballooned; v = v->next)
@@ -321,7 +315,7 @@ static void *dispatcher_main(void *arg)
 		if (r == 1 && v && v->state == st) {
 			/* an operation holds the VM: look again once it may be done */
 			v->handled = false;
-			v->retry_at = now_ms() + 250;
+			v->retry_at = clock_now_ms() + 250;
 		}
 	}
 	pthread_mutex_unlock(&Q.lock);
