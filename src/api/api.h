@@ -3,13 +3,11 @@
 #ifndef XENON_API_H
 #define XENON_API_H
 
-#include "../server/generic.h"
-#include "../server/rpc.h"
-#include "../server/server.h"
+#include "generic.h"
+#include "rpc_table.h"
+#include "server.h"
 
 void api_event_init(void);
-void api_session_init(void);
-void api_task_init(void);
 void api_host_init(void);
 void api_vm_init(void);
 void api_storage_init(void); /* VDI, SR, PBD, VBD (api/storage.c) */

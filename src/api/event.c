@@ -5,7 +5,7 @@
 #include "../base/clock.h"
 #include "../base/hmap.h"
 #include "../base/mem.h"
-#include "../server/generic.h"
+#include "generic.h"
 
 #include <inttypes.h>
 #include <pthread.h>

@@ -8,7 +8,7 @@
 #include "vbd_live.h"
 #include "vm_ops.h"
 #include "../base/log.h"
-#include "../server/server.h"
+#include "server.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,8 +9,8 @@
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
-#include "../server/server.h"
-#include "../server/tls.h"
+#include "server.h"
+#include "tls.h"
 
 
 #include <dirent.h>

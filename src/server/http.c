@@ -2,12 +2,13 @@
  * connections whose call must wait (event.from) or runs long (slow sync
  * calls) by suspending them, so no thread is held per waiting client. */
 #include "http.h"
+#include "authlimit.h"
 #include "console.h"
 #include "http_guard.h"
 #include "http_listen.h"
 #include "http_route.h"
 #include "rpc.h"
-#include "server.h"
+#include "../api/server.h"
 #include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"

@@ -5,10 +5,10 @@
 #include "http.h"
 #include "restart.h"
 #include "rpc.h"
-#include "server.h"
+#include "config.h"
 #include "session.h"
 #include "task.h"
-#include "tls.h"
+#include "../api/tls.h"
 #include "users.h"
 #include "workq.h"
 #include "../api/api.h"
@@ -46,9 +46,9 @@ static void on_signal(int sig)
 
 void rpc_init(void)
 {
-	api_session_init();
+	session_calls_init();
 	api_event_init();
-	api_task_init();
+	task_calls_init();
 	api_host_init();
 	api_vm_init();
 	api_storage_init();
@@ -276,6 +276,7 @@ int main(int argc, char **argv)
 	}
 	if ((lock_fd = lock_data_dir(srv.cfg.data_dir, &err)) < 0)
 		goto fail;
+	srv.request_restart = restart_request;
 	srv.backend = xenops_find(srv.cfg.backend);
 	if (!srv.backend) {
 		log_error("unknown backend '%s'", srv.cfg.backend);

@@ -10,7 +10,7 @@
 
 #include "../base/uuid.h"
 #include "../base/xerr.h"
-#include "server.h"
+#include "../api/server.h"
 
 struct rpc_ctx;
 
@@ -37,5 +37,7 @@ void session_gc(struct server *srv);
 /* Kills a session without a call (tests, user removal). */
 void session_forget(struct server *srv, const char *ref);
 void session_init(void);
+/* Registers the session.* messages (session_calls.c). */
+void session_calls_init(void);
 
 #endif

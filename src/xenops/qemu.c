@@ -10,7 +10,7 @@
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/uuid.h"
-#include "../server/server.h"
+#include "../api/server.h"
 #include "../sm/sm.h"
 
 #include <dirent.h>

@@ -4,7 +4,7 @@
 #include "qemu_int.h"
 #include "qmp.h"
 #include "../base/mem.h"
-#include "../server/server.h"
+#include "../api/server.h"
 #include "../wire/jsonv.h"
 
 #include <jansson.h>

@@ -11,7 +11,7 @@
 #include "../db/db.h"
 #include "../net/net.h"
 #include "../schema/schema_gen.h"
-#include "../server/server.h"
+#include "../api/server.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
 #include "vcpu_params.h"
 #include "../base/log.h"
 #include "../base/mem.h"
-#include "../server/server.h"
+#include "../api/server.h"
 
 #include <errno.h>
 #include <sched.h>
