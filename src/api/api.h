@@ -29,6 +29,10 @@ void storage_coalesce_kick(void);
  * forgets those that ended (api/vdi_nbd.c). */
 void vdi_nbd_gc(struct server *srv, bool all);
 
+/* Fills srv->xh, what the VM backend is given (xenops.h): the run
+ * directory and the VM logic's report operations. Before backend->init. */
+void vm_events_host_init(struct server *srv);
+
 /* Drops per-session state kept outside the store. */
 void event_session_gone(const char *session);
 

@@ -10,10 +10,10 @@
 
 #include "../base/uuid.h"
 #include "../db/db.h"
+#include "../xenops/xenops.h"
 
 struct workq;
 struct users;
-struct xenops_backend;
 
 struct server_config {
 	char *data_dir;
@@ -46,6 +46,7 @@ struct server {
 	struct workq *wq;
 	struct users *users;
 	const struct xenops_backend *backend;
+	struct xenops_host xh; /* what backend gets instead of this (vm_events_host_init) */
 	char host_ref[REF_STRLEN + 1];
 	char pool_ref[REF_STRLEN + 1];
 	volatile int stopping;

@@ -40,7 +40,7 @@ static int agent(struct server *srv, const char *uuid, const char *ref, const ch
 	char *text = json_dumps(cmd, JSON_COMPACT);
 	json_decref(cmd);
 	struct xerr e = XERR_INIT;
-	int r = srv->backend->agent_call(srv, uuid, text, ret, timeout_ms, &e);
+	int r = srv->backend->agent_call(&srv->xh, uuid, text, ret, timeout_ms, &e);
 	free(text);
 	if (r == -2) {
 		xerr_clear(&e);

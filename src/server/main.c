@@ -301,7 +301,8 @@ int main(int argc, char **argv)
 	char hostname[256];
 	snprintf(hostname, sizeof hostname, "%s", host ? db_peek_str(host, SC_F_host__hostname) : "xenon");
 	db_unlock(srv.db);
-	if (srv.backend->init(&srv, &err) < 0)
+	vm_events_host_init(&srv);
+	if (srv.backend->init(&srv.xh, &err) < 0)
 		goto fail;
 	if (srv.cfg.tls_listen[0] &&
 	    tls_load_or_create(srv.cfg.cert_file, srv.cfg.key_file, hostname, &cert, &key, &err) < 0)
@@ -345,7 +346,7 @@ out:;
 		vdi_nbd_gc(&srv, true); /* the sessions they serve end with the daemon */
 	workq_free(srv.wq);
 	if (srv.db && srv.backend && srv.backend->fini)
-		srv.backend->fini(&srv); /* VMs run on; the next xenond adopts them */
+		srv.backend->fini(&srv.xh); /* VMs run on; the next xenond adopts them */
 	db_close(srv.db);
 	users_free(srv.users);
 	xerr_clear(&err);

@@ -540,22 +540,3 @@ out_a:
 	sm_attach_info_free(&a);
 	return rc;
 }
-
-/* ---- running VMs ---- */
-
-static const struct sm_live_ops *live_ops;
-
-void sm_set_live_ops(const struct sm_live_ops *ops)
-{
-	pthread_mutex_lock(&cfg_lock);
-	live_ops = ops;
-	pthread_mutex_unlock(&cfg_lock);
-}
-
-const struct sm_live_ops *sm_get_live_ops(void)
-{
-	pthread_mutex_lock(&cfg_lock);
-	const struct sm_live_ops *o = live_ops;
-	pthread_mutex_unlock(&cfg_lock);
-	return o;
-}
