@@ -4,7 +4,7 @@
 #include "../base/mem.h"
 #include "../base/xv.h"
 #include "../sm/sm.h"
-#include "../wire/jsonv.h"
+#include "../base/jsonv.h"
 
 #include <fcntl.h>
 #include <inttypes.h>

@@ -12,7 +12,7 @@
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
-#include "../wire/jsonv.h"
+#include "../base/jsonv.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * document through expat into xv with a stack of open elements; writing
  * reproduces xapi's bytes (ocaml-rpc's layout) exactly. */
 #include "wire_int.h"
-#include "jsonv.h"
+#include "../base/jsonv.h"
 #include "../base/mem.h"
 
 #include <errno.h>

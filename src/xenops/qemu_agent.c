@@ -4,7 +4,7 @@
 #include "qemu_int.h"
 #include "qmp.h"
 #include "../base/mem.h"
-#include "../wire/jsonv.h"
+#include "../base/jsonv.h"
 
 #include <jansson.h>
 #include <pthread.h>

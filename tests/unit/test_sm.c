@@ -22,7 +22,7 @@
 #include "sm/qcow2w.h"
 #include "sm/sm.h"
 #include "sm/stream.h"
-#include "wire/jsonv.h"
+#include "base/jsonv.h"
 
 #define MiB (INT64_C(1) << 20)
 
