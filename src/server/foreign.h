@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "../base/xerr.h"
-#include "../sm/stream.h"
+#include "../formats/img.h"
 
 /* The largest virtual size accepted (VDI_TOO_LARGE beyond): what a qcow2
  * VDI of the file SR is allowed to grow to. */

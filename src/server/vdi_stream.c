@@ -12,8 +12,8 @@
 #include "../api/storage.h"
 #include "../base/log.h"
 #include "../base/mem.h"
-#include "../sm/imgmap.h"
-#include "../sm/stream.h"
+#include "../formats/imgmap.h"
+#include "../formats/img.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,7 +82,7 @@ int vdi_image_open_in_order(struct route_req *rr, const char *id, struct vdi_ima
 /* Whether the local image at path holds nothing: one image, no data. */
 static bool image_empty(const char *path)
 {
-	struct imgmap *m = imgmap_open(path, "qcow2");
+	struct imgmap *m = sm_imgmap_open(path, "qcow2");
 	bool empty = m && m->nfds == 1;
 	for (size_t i = 0; empty && i < m->n; i++)
 		empty = !m->ext[i].data;
@@ -126,7 +126,7 @@ static int image_open(struct route_req *rr, const char *id, bool writable, enum 
 		      !strcmp(out->att.format, "qcow2") && out->att.path[0] == '/' &&
 		      (fresh == FRESH || image_empty(out->att.path));
 	out->im = direct ? img_open_fresh(out->att.path, out->v.virtual_size, &rr->err)
-			 : img_open(out->att.path, out->att.format, writable, &rr->err);
+			 : sm_img_open(out->att.path, out->att.format, writable, &rr->err);
 	return out->im ? 0 : -1;
 }
 

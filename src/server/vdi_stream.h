@@ -5,7 +5,7 @@
 
 #include "http_route.h"
 #include "../sm/sm.h"
-#include "../sm/stream.h"
+#include "../formats/img.h"
 
 struct vdi_image {
 	char ref[REF_STRLEN + 1];

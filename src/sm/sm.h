@@ -17,6 +17,8 @@
 struct sm_driver;
 struct sm_fs;
 struct sm_live_ops;
+struct imgmap;
+struct img;
 
 /* An SR as a driver sees it: its identity, the PBD's device_config and the
  * directory that config names (checked: absolute, no "." or ".." parts),
@@ -276,6 +278,14 @@ int sm_qemu_img_status(const char *const *args, struct sm_run *res);
  * until the next sm_set_run_dir. */
 void sm_set_run_dir(const char *dir);
 const char *sm_run_dir(void);
+
+/* The extent map of a local qcow2 or raw image (formats/imgmap.h) from
+ * qemu-img info and map; NULL when the image does not qualify or qemu-img
+ * fails (logged at debug level). */
+struct imgmap *sm_imgmap_open(const char *path, const char *format);
+/* The image reader of formats/img.h; read-only opens of local qcow2 and
+ * raw chains get their extent map, so reads skip qemu-nbd. */
+struct img *sm_img_open(const char *path, const char *format, bool writable, struct xerr *err);
 
 /* One lock for image metadata changes (renames, creates, deletes) across
  * drivers: a snapshot's rename-then-create must not interleave with a
