@@ -1,7 +1,7 @@
 /* xenond: the per-host daemon. Reads its configuration, opens the store,
  * makes sure the host's own records exist, and serves the XenAPI until it
  * is told to stop. Running VMs do not depend on this process. */
-#include "bootstrap.h"
+#include "../api/bootstrap.h"
 #include "http.h"
 #include "restart.h"
 #include "rpc.h"

@@ -10,11 +10,11 @@
  * Nothing is made before the whole body is in: then each disk is checked
  * (foreign.c) and copied into a new VDI, and the VM and VBDs are created;
  * a failure at any point removes what was made and the staged files. */
-#include "foreign.h"
+#include "../sm/foreign.h"
 #include "http_route.h"
-#include "ovf.h"
+#include "../formats/ovf.h"
 #include "vdi_stream.h"
-#include "xva.h"
+#include "../formats/xva.h"
 #include "../api/storage.h"
 #include "../base/log.h"
 #include "../base/mem.h"

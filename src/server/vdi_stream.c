@@ -1,14 +1,15 @@
 /* vdi_stream: GET /export_raw_vdi and PUT /import_raw_vdi. Exports read
- * the image through stream.c, so only allocated extents are read; raw is
+ * the image through formats/img.c, so only allocated extents are read; raw is
  * sent as is, vhd as a dynamic VHD generated on the fly (vhd_out.c), qcow2
  * as a flattened copy. Imports write through the same NBD path, skipping
  * zero blocks of a fresh image; qcow2 and VMDK uploads (and VHD ones for a
  * new VDI, whose size is only known from the image) are staged in a file
  * of the SR and checked first (foreign.c). A VDI created for the upload is
  * destroyed again if the upload fails. */
-#include "foreign.h"
+#include "../sm/foreign.h"
 #include "http_route.h"
 #include "vdi_stream.h"
+#include "../formats/vhd.h"
 #include "../api/storage.h"
 #include "../base/log.h"
 #include "../base/mem.h"

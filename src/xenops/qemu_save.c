@@ -2,7 +2,7 @@
  * QEMU writes (or reads) its migration stream on a pipe handed to it on the
  * monitor socket (getfd), so QEMU opens no path and no shell runs; a pump
  * thread here moves the stream between the pipe and the VDI's image,
- * opened through QEMU's block layer (qemu-nbd, sm/stream.c), so the image
+ * opened through QEMU's block layer (qemu-nbd, formats/img.c), so the image
  * can be any format its storage driver keeps (a qcow2 on the file SR).
  * Suspend saves and quits; resume starts QEMU with -incoming defer and
  * loads. */

@@ -3,7 +3,7 @@
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/xv.h"
-#include "../sm/sm.h"
+#include "sm.h"
 #include "../base/jsonv.h"
 
 #include <fcntl.h>
