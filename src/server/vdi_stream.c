@@ -1,10 +1,10 @@
 /* vdi_stream: GET /export_raw_vdi and PUT /import_raw_vdi. Exports read
  * the image through formats/img.c, so only allocated extents are read; raw is
- * sent as is, vhd as a dynamic VHD generated on the fly (vhd_out.c), qcow2
+ * sent as is, vhd as a dynamic VHD generated on the fly (formats/vhd_out.c), qcow2
  * as a flattened copy. Imports write through the same NBD path, skipping
  * zero blocks of a fresh image; qcow2 and VMDK uploads (and VHD ones for a
  * new VDI, whose size is only known from the image) are staged in a file
- * of the SR and checked first (foreign.c). A VDI created for the upload is
+ * of the SR and checked first (sm/foreign.c). A VDI created for the upload is
  * destroyed again if the upload fails. */
 #include "../sm/foreign.h"
 #include "http_route.h"
@@ -595,7 +595,7 @@ static int import_data(struct route_req *rr, const char *p, size_t n)
 	return buffer_data(rr, im, p, n);
 }
 
-/* A staged upload: checked (foreign.c), then copied into the VDI, which
+/* A staged upload: checked (sm/foreign.c), then copied into the VDI, which
  * is made now for an upload that named none. */
 static int import_staged(struct route_req *rr, struct imp *im)
 {

@@ -1,5 +1,5 @@
 /* vdi_stream: what the disk and VM transfer handlers share — a VDI's image
- * opened for streaming — and the dynamic VHD writer (vhd_out.c). */
+ * opened for streaming (VHD itself is formats/vhd.h). */
 #ifndef XENON_VDI_STREAM_H
 #define XENON_VDI_STREAM_H
 
