@@ -3,13 +3,11 @@
 #ifndef XENON_API_H
 #define XENON_API_H
 
-#include "../server/generic.h"
-#include "../server/rpc.h"
-#include "../server/server.h"
+#include "generic.h"
+#include "rpc_table.h"
+#include "server.h"
 
 void api_event_init(void);
-void api_session_init(void);
-void api_task_init(void);
 void api_host_init(void);
 void api_vm_init(void);
 void api_storage_init(void); /* VDI, SR, PBD, VBD (api/storage.c) */
@@ -30,6 +28,10 @@ void storage_coalesce_kick(void);
  * one, when the daemon stops, since sessions do not outlive it), and
  * forgets those that ended (api/vdi_nbd.c). */
 void vdi_nbd_gc(struct server *srv, bool all);
+
+/* Fills srv->xh, what the VM backend is given (xenops.h): the run
+ * directory and the VM logic's report operations. Before backend->init. */
+void vm_events_host_init(struct server *srv);
 
 /* Drops per-session state kept outside the store. */
 void event_session_gone(const char *session);

@@ -214,7 +214,7 @@ static void coalesce_one(struct server *srv, const struct cand *c)
 	char gone[UUID_STRLEN + 1] = "";
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = sr.drv->vdi_coalesce(&sr, &v, c->live ? c->vm_uuid : NULL, c->live ? c->userdevice : NULL, gone,
+	rc = sr.drv->vdi_coalesce(&sr, &v, srv->backend->live, c->live ? c->vm_uuid : NULL, c->live ? c->userdevice : NULL, gone,
 				  &err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	t = db_begin(db);

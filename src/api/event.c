@@ -2,9 +2,10 @@
  * register/next/unregister queue, inject and get_current_id. Waiting is
  * done by the transport (RPC_WAIT), so a waiting client holds no thread. */
 #include "api.h"
+#include "../base/clock.h"
 #include "../base/hmap.h"
 #include "../base/mem.h"
-#include "../server/generic.h"
+#include "generic.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -145,7 +146,7 @@ static size_t gather(struct db *db, const struct subscription *sub, uint64_t sin
 /* Sets the deadline on the first attempt; true once it has passed. */
 static bool deadline_passed(struct rpc_ctx *ctx, double timeout_s)
 {
-	int64_t now = rpc_now_ms();
+	int64_t now = clock_now_ms();
 	if (!ctx->deadline_ms) {
 		double cap = ctx->srv->cfg.event_wait_cap_s;
 		if (timeout_s > cap)
@@ -163,10 +164,10 @@ static bool deadline_passed(struct rpc_ctx *ctx, double timeout_s)
 static void block_until_commit(struct db *db, uint64_t gen, int64_t deadline_ms)
 {
 	pthread_mutex_lock(&db->wait_lock);
-	while (db_generation(db) == gen && rpc_now_ms() < deadline_ms) {
+	while (db_generation(db) == gen && clock_now_ms() < deadline_ms) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		int64_t left = deadline_ms - rpc_now_ms();
+		int64_t left = deadline_ms - clock_now_ms();
 		if (left > 100)
 			left = 100;
 		ts.tv_nsec += left * 1000000;
@@ -350,8 +351,8 @@ static int next(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 		pthread_mutex_unlock(&legacy_lock);
 		xv_free(&events);
 		/* no deadline: wait for the next relevant commit, as long as it takes */
-		if (!ctx->deadline_ms || rpc_now_ms() >= ctx->deadline_ms)
-			ctx->deadline_ms = rpc_now_ms() + 3600 * 1000;
+		if (!ctx->deadline_ms || clock_now_ms() >= ctx->deadline_ms)
+			ctx->deadline_ms = clock_now_ms() + 3600 * 1000;
 		if (ctx->may_wait)
 			return RPC_WAIT;
 		block_until_commit(ctx->db, gen, ctx->deadline_ms);

@@ -3,7 +3,6 @@
 #include "api.h"
 #include "../base/log.h"
 #include "../base/mem.h"
-#include "../server/restart.h"
 
 #include <string.h>
 #include <time.h>
@@ -87,7 +86,9 @@ static int restart_agent(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr 
 	if (!h)
 		return -1;
 	log_info("host.restart_agent: the daemon restarts in a second");
-	restart_request();
+	if (!ctx->srv->request_restart)
+		return xerr_set(err, "NOT_IMPLEMENTED", "host.restart_agent", NULL);
+	ctx->srv->request_restart();
 	return 0;
 }
 

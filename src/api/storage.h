@@ -54,9 +54,10 @@ struct db_obj *storage_cow_records(struct db_txn *t, struct db_obj *src, const s
 
 /* The driver's snapshot or clone of v (base and snap initialised by the
  * caller), wrapped in the running VM's freeze and reopen when vm_uuid names
- * the VM whose QEMU holds the disk and a backend registered sm_live_ops. */
+ * the VM whose QEMU holds the disk and live (the backend's) is not NULL. */
 int storage_cow(struct sm_sr *sr, struct sm_vdi *v, struct sm_vdi *base, struct sm_vdi *snap,
-		bool is_snapshot, const char *vm_uuid, const char *userdevice, struct xerr *err);
+		bool is_snapshot, const struct sm_live_ops *live, const char *vm_uuid, const char *userdevice,
+		struct xerr *err);
 
 /* A VDI is in use while a VBD of it is attached or belongs to a VM that is
  * running, paused or suspended (the VM backend holds its disks then). */

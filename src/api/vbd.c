@@ -6,7 +6,7 @@
 #include "storage.h"
 #include "vbd_live.h"
 #include "../base/mem.h"
-#include "../server/server.h"
+#include "server.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #include "vbd_live.h"
 #include "vm_ops.h"
 #include "../base/log.h"
-#include "../server/server.h"
+#include "server.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +33,7 @@ static struct vm_build *collect(struct rpc_ctx *ctx, const char *vbd_ref, struct
 
 /* Attaches the VBD's VDI and hands it to fn (plug or medium change). */
 static int attach_and(struct rpc_ctx *ctx, const struct live *l,
-		      int (*fn)(struct server *, const char *, const struct vm_disk *, struct xerr *),
+		      int (*fn)(const struct xenops_host *, const char *, const struct vm_disk *, struct xerr *),
 		      struct xerr *err)
 {
 	struct vm_build *b = collect(ctx, l->vbd, err);
@@ -44,7 +44,7 @@ static int attach_and(struct rpc_ctx *ctx, const struct live *l,
 	int rc = vm_build_attach(b, &s, err);
 	if (rc == 0 && s.ndisks != 1)
 		rc = xerr_set(err, "VBD_IS_EMPTY", l->vbd, NULL);
-	if (rc == 0 && (rc = fn(ctx->srv, l->vm_uuid, &s.disks[0], err)) < 0)
+	if (rc == 0 && (rc = fn(&ctx->srv->xh, l->vm_uuid, &s.disks[0], err)) < 0)
 		vm_build_detach(b);
 	for (size_t i = 0; i < s.ndisks; i++)
 		free(s.disks[i].path);
@@ -69,7 +69,7 @@ static void detach(struct rpc_ctx *ctx, const struct live *l)
 static int cd_empty(struct server *srv, const char *uuid, int position, struct xerr *err)
 {
 	struct vm_disk d = {.position = position, .is_cdrom = true};
-	return srv->backend->cd_change(srv, uuid, &d, err);
+	return srv->backend->cd_change(&srv->xh, uuid, &d, err);
 }
 
 bool vbd_live_applies(struct server *srv, struct db_obj *vm)
@@ -116,7 +116,7 @@ int vbd_live_run(struct rpc_ctx *ctx, const char *vbd_ref, const char *token, en
 		rc = attach_and(ctx, &l, srv->backend->cd_change, err);
 	} else {
 		rc = op == VBD_LIVE_EJECT ? cd_empty(srv, l.vm_uuid, l.position, err)
-					  : srv->backend->disk_unplug(srv, l.vm_uuid, l.position, force, vbd_ref, err);
+					  : srv->backend->disk_unplug(&srv->xh, l.vm_uuid, l.position, force, vbd_ref, err);
 		if (rc == 0)
 			detach(ctx, &l);
 	}

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 
 #include "../db/db.h"
-#include "../server/rpc.h"
+#include "rpc_table.h"
 
 struct server;
 

@@ -221,10 +221,10 @@ struct live_target {
 	char userdevice[32];
 };
 
-static void find_live(struct db *db, struct db_obj *vdi, struct live_target *lt)
+static void find_live(struct db *db, const struct sm_live_ops *live, struct db_obj *vdi, struct live_target *lt)
 {
 	memset(lt, 0, sizeof *lt);
-	struct db_obj *vbd = sm_get_live_ops() ? storage_vdi_running_vbd(db, vdi) : NULL;
+	struct db_obj *vbd = live ? storage_vdi_running_vbd(db, vdi) : NULL;
 	struct db_obj *vm = vbd ? db_lookup_cls(db, SC_C_VM, db_peek_str(vbd, SC_F_VBD__VM)) : NULL;
 	if (!vm)
 		return;
@@ -234,9 +234,11 @@ static void find_live(struct db *db, struct db_obj *vdi, struct live_target *lt)
 }
 
 int storage_cow(struct sm_sr *sr, struct sm_vdi *v, struct sm_vdi *base, struct sm_vdi *snap,
-		bool is_snapshot, const char *vm_uuid, const char *userdevice, struct xerr *err)
+		bool is_snapshot, const struct sm_live_ops *live, const char *vm_uuid, const char *userdevice,
+		struct xerr *err)
 {
-	const struct sm_live_ops *live = vm_uuid ? sm_get_live_ops() : NULL;
+	if (!vm_uuid)
+		live = NULL;
 	if (live && live->freeze(vm_uuid, err) < 0)
 		return -1;
 	int rc = is_snapshot ? sr->drv->vdi_snapshot(sr, v, base, snap, err)
@@ -287,12 +289,13 @@ static int snapshot_or_clone(struct rpc_ctx *ctx, xv *args, xv *result, struct x
 	}
 	memcpy(ref, vdi->ref, sizeof ref);
 	xv_arr_push_str(&marked, ref);
-	find_live(ctx->db, vdi, &lt);
+	find_live(ctx->db, ctx->srv->backend->live, vdi, &lt);
 	if (db_commit(t, err) < 0)
 		goto out;
 
 	storage_ops_lock();
-	if (storage_cow(&sr, &v, &base, &snap, is_snapshot, lt.live ? lt.vm_uuid : NULL, lt.userdevice,
+	if (storage_cow(&sr, &v, &base, &snap, is_snapshot, ctx->srv->backend->live, lt.live ? lt.vm_uuid : NULL,
+			lt.userdevice,
 			err) < 0) {
 		storage_unlock();
 		storage_clear_marks(ctx->db, &marked, NULL, token);

@@ -9,8 +9,8 @@
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
-#include "../server/server.h"
-#include "../server/tls.h"
+#include "server.h"
+#include "tls.h"
 
 
 #include <dirent.h>
@@ -105,7 +105,7 @@ static int start_export(const struct sm_attach_info *a, const char *addr, int po
 {
 	char p[16];
 	snprintf(p, sizeof p, "%d", port);
-	/* no image lock, as stream.c: a running VM's QEMU may hold it */
+	/* no image lock, as formats/img.c: a running VM's QEMU may hold it */
 	struct strbuf opts = STRBUF_INIT;
 	sb_printf(&opts, "driver=%s,file.driver=file,file.locking=off,file.filename=", a->format);
 	for (const char *c = a->path; *c; c++) { /* commas are doubled in option values */

@@ -344,9 +344,9 @@ static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, str
 	const struct xenops_backend *b = srv->backend;
 	int r = 0;
 	if (plug && b->vif_plug)
-		r = b->vif_plug(srv, &spec, &nic, err);
+		r = b->vif_plug(&srv->xh, &spec, &nic, err);
 	else if (!plug && b->vif_unplug)
-		r = b->vif_unplug(srv, &spec, nic.device, force, err);
+		r = b->vif_unplug(&srv->xh, &spec, nic.device, force, err);
 	vm_spec_free(&spec);
 
 	t = db_begin(ctx->db);

@@ -328,21 +328,22 @@ static int backend_do(struct server *srv, enum lifecycle l, const struct vm_spec
 		      struct xerr *err)
 {
 	const struct xenops_backend *b = srv->backend;
+	const struct xenops_host *h = &srv->xh;
 	switch (l) {
-	case L_START: return b->start(srv, s, paused, err);
-	case L_CLEAN_SHUTDOWN: return b->shutdown(srv, s, true, err);
-	case L_HARD_SHUTDOWN: return b->shutdown(srv, s, false, err);
+	case L_START: return b->start(h, s, paused, err);
+	case L_CLEAN_SHUTDOWN: return b->shutdown(h, s, true, err);
+	case L_HARD_SHUTDOWN: return b->shutdown(h, s, false, err);
 	case L_SHUTDOWN:
-		if (b->shutdown(srv, s, true, err) == 0)
+		if (b->shutdown(h, s, true, err) == 0)
 			return 0;
 		xerr_clear(err);
-		return b->shutdown(srv, s, false, err);
-	case L_CLEAN_REBOOT: return b->reboot(srv, s, true, err);
-	case L_HARD_REBOOT: return b->reboot(srv, s, false, err);
-	case L_PAUSE: return b->pause(srv, s, err);
-	case L_UNPAUSE: return b->unpause(srv, s, err);
-	case L_SUSPEND: return b->suspend(srv, s, err);
-	case L_RESUME: return b->resume(srv, s, paused, err);
+		return b->shutdown(h, s, false, err);
+	case L_CLEAN_REBOOT: return b->reboot(h, s, true, err);
+	case L_HARD_REBOOT: return b->reboot(h, s, false, err);
+	case L_PAUSE: return b->pause(h, s, err);
+	case L_UNPAUSE: return b->unpause(h, s, err);
+	case L_SUSPEND: return b->suspend(h, s, err);
+	case L_RESUME: return b->resume(h, s, paused, err);
 	case L_POWER_STATE_RESET: return 0;
 	}
 	return 0;
@@ -461,7 +462,7 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 		vm_build_detach(build);
 	/* a reboot that failed after the old domain went leaves none */
 	bool gone = r < 0 && (l == L_CLEAN_REBOOT || l == L_HARD_REBOOT) && srv->backend->active &&
-		    !srv->backend->active(srv, spec.uuid);
+		    !srv->backend->active(&srv->xh, spec.uuid);
 
 	t = db_begin(db);
 	vm = db_lookup_cls(db, SC_C_VM, ref);

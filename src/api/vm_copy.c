@@ -75,7 +75,8 @@ struct plan {
 	char token[REF_STRLEN + 1];
 	char vm[REF_STRLEN + 1];
 	char vm_uuid[UUID_STRLEN + 1];
-	bool live; /* a running VM's disks: through sm_live_ops */
+	bool live; /* a running VM's disks: through live_ops */
+	const struct sm_live_ops *live_ops; /* the VM backend's */
 	size_t n;
 	struct disk *d;
 	xv marked; /* VDI refs carrying token */
@@ -205,7 +206,7 @@ static int do_disks(struct plan *p, struct xerr *err)
 				rc = sm_vdi_copy(&d->src, &d->v, &d->dst, &d->snap, err);
 			}
 		} else {
-			rc = storage_cow(&d->src, &d->v, &d->base, &d->snap, snap, p->live ? p->vm_uuid : NULL,
+			rc = storage_cow(&d->src, &d->v, &d->base, &d->snap, snap, p->live_ops, p->live ? p->vm_uuid : NULL,
 					 d->userdevice, err);
 			d->done = rc == 0;
 		}
@@ -398,7 +399,8 @@ static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	snprintf(p.vm_uuid, sizeof p.vm_uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
 	const char *ps = db_peek_str(vm, SC_F_VM__power_state);
 	bool live_vm = !strcmp(ps, "Running") || !strcmp(ps, "Paused");
-	p.live = sm_get_live_ops() && live_vm;
+	p.live_ops = ctx->srv->backend->live;
+	p.live = p.live_ops && live_vm;
 	/* a checkpoint of a live VM keeps its memory too (vm_suspend.c); a
 	 * checkpoint, clone or copy of a suspended one (a snapshot) gets a
 	 * clone of its suspend VDI, as xapi's Xapi_vm_clone (a snapshot none) */
@@ -657,7 +659,7 @@ static int vm_revert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 	if (db_commit(t, err) < 0)
 		goto out;
 
-	if (stop && ctx->srv->backend->shutdown(ctx->srv, &spec, false, err) < 0) {
+	if (stop && ctx->srv->backend->shutdown(&ctx->srv->xh, &spec, false, err) < 0) {
 		storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
 		goto out;
 	}

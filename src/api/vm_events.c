@@ -1,7 +1,9 @@
 /* vm_events: what the VM logic does with a backend's reports — a guest
  * that shut down, rebooted or crashed gets its actions_after_* (through the
  * same lifecycle as clients' calls), and at start the records are made to
- * agree with the domains that outlived the previous daemon. */
+ * agree with the domains that outlived the previous daemon. These are the
+ * operations the VM logic registers with the backend (struct xenops_ops):
+ * the backend calls up only through them. */
 #include "api.h"
 #include "vm_ops.h"
 #include "../base/log.h"
@@ -18,8 +20,9 @@ static bool live_state(const char *ps)
 	return !strcmp(ps, "Running") || !strcmp(ps, "Paused");
 }
 
-int xenops_report(struct server *srv, const char *vm_uuid, enum xenops_event ev)
+static int vm_events_report(void *arg, const char *vm_uuid, enum xenops_event ev)
 {
+	struct server *srv = arg;
 	struct db *db = srv->db;
 	db_rdlock(db);
 	struct db_obj *vm = db_lookup_uuid(db, SC_C_VM, vm_uuid);
@@ -72,8 +75,9 @@ int xenops_report(struct server *srv, const char *vm_uuid, enum xenops_event ev)
 	return r == 1 ? 1 : 0;
 }
 
-void xenops_reconcile(struct server *srv, struct xenops_domain *live, size_t n)
+static void vm_events_reconcile(void *arg, struct xenops_domain *live, size_t n)
 {
+	struct server *srv = arg;
 	struct db *db = srv->db;
 	struct db_txn *t = db_begin(db);
 	bool *seen = xcalloc(n + 1, sizeof *seen);
@@ -123,4 +127,32 @@ void xenops_reconcile(struct server *srv, struct xenops_domain *live, size_t n)
 	else
 		log_info("reconcile: %zu running VMs adopted, %zu found halted", adopted, halted);
 	xerr_clear(&e);
+}
+
+static void vm_events_memory(void *arg, const char *vm_uuid, int64_t actual)
+{
+	vm_memory_reported(arg, vm_uuid, actual);
+}
+
+static bool vm_events_vm_known(void *arg, const char *vm_uuid)
+{
+	struct server *srv = arg;
+	db_rdlock(srv->db);
+	bool known = db_lookup_uuid(srv->db, SC_C_VM, vm_uuid) != NULL;
+	db_unlock(srv->db);
+	return known;
+}
+
+static const struct xenops_ops vm_events_ops = {
+	.report = vm_events_report,
+	.report_memory = vm_events_memory,
+	.reconcile = vm_events_reconcile,
+	.vm_known = vm_events_vm_known,
+};
+
+void vm_events_host_init(struct server *srv)
+{
+	srv->xh.run_dir = srv->cfg.run_dir;
+	srv->xh.ops = &vm_events_ops;
+	srv->xh.arg = srv;
 }

@@ -3,6 +3,7 @@
  * VM.guest_exec, VM.guest_file_read and VM.guest_file_write. */
 #include "api.h"
 #include "../base/b64.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
@@ -39,7 +40,7 @@ static int agent(struct server *srv, const char *uuid, const char *ref, const ch
 	char *text = json_dumps(cmd, JSON_COMPACT);
 	json_decref(cmd);
 	struct xerr e = XERR_INIT;
-	int r = srv->backend->agent_call(srv, uuid, text, ret, timeout_ms, &e);
+	int r = srv->backend->agent_call(&srv->xh, uuid, text, ret, timeout_ms, &e);
 	free(text);
 	if (r == -2) {
 		xerr_clear(&e);
@@ -89,13 +90,6 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static xv decoded_str(const xv *status, const char *key)
 {
 	const char *s = xv_map_get_str(status, key);
@@ -136,7 +130,7 @@ static int vm_guest_exec(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr 
 	xv_free(&ret);
 	if (pid < 0)
 		return xerr_internal(err, "guest-exec returned no pid");
-	int64_t deadline = now_ms() + timeout * 1000;
+	int64_t deadline = clock_now_ms() + timeout * 1000;
 	for (int wait = 20;; wait = wait < 500 ? wait * 2 : 500) {
 		if (agent(ctx->srv, uuid, ref, "guest-exec-status", json_pack("{sI}", "pid", (json_int_t)pid),
 			  &ret, 10000, err) < 0)
@@ -144,7 +138,7 @@ static int vm_guest_exec(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr 
 		if (get_bool(&ret, "exited"))
 			break;
 		xv_free(&ret);
-		if (now_ms() > deadline)
+		if (clock_now_ms() > deadline)
 			return xerr_internal(err, "guest command timed out after %lld s", (long long)timeout);
 		sleep_ms(wait);
 	}

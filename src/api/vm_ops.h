@@ -54,6 +54,9 @@ int64_t vm_host_free_memory(struct server *srv, const struct db_obj *except);
 /* ---- live memory and vCPUs (vm_resources.c) ---- */
 
 void vm_resources_init(void);
+/* What the guest holds now (bytes), as its balloon driver moved it: the
+ * backend's report_memory (xenops.h); VM_metrics.memory_actual follows. */
+void vm_memory_reported(struct server *srv, const char *vm_uuid, int64_t actual);
 /* Applies VCPUs_params to a domain just built (backend permitting);
  * *applied gets the keys that took effect. */
 void vm_apply_vcpu_params(struct server *srv, const struct vm_spec *s, const xv *params, xv *applied);

@@ -49,7 +49,7 @@ void vm_apply_vcpu_params(struct server *srv, const struct vm_spec *s, const xv 
 	if (!srv->backend->set_vcpu_params || !xv_len(params))
 		return;
 	struct xerr e = XERR_INIT;
-	if (srv->backend->set_vcpu_params(srv, s, params, applied, &e) < 0) {
+	if (srv->backend->set_vcpu_params(&srv->xh, s, params, applied, &e) < 0) {
 		log_warn("vm %s: VCPUs_params not applied: %s", s->uuid, e.nparams ? e.params[0] : e.code);
 		xv_free(applied);
 	}
@@ -64,7 +64,7 @@ void vm_record_vcpu_params(struct db_txn *t, struct db_obj *vm, const xv *applie
 		       applied && applied->kind == XV_MAP ? xv_copy(applied) : xv_map_new());
 }
 
-void xenops_report_memory(struct server *srv, const char *vm_uuid, int64_t actual)
+void vm_memory_reported(struct server *srv, const char *vm_uuid, int64_t actual)
 {
 	struct db_txn *t = db_begin(srv->db);
 	struct db_obj *vm = db_lookup_uuid(srv->db, SC_C_VM, vm_uuid);
@@ -144,7 +144,7 @@ static int dynamic_range(struct rpc_ctx *ctx, xv *args, int which, struct xerr *
 		return -1;
 	}
 	int64_t actual = -1;
-	int r = srv->backend->set_memory_target(srv, &spec, max, &actual, err);
+	int r = srv->backend->set_memory_target(&srv->xh, &spec, max, &actual, err);
 	vm_spec_free(&spec);
 	t = db_begin(ctx->db);
 	vm = db_lookup_cls(ctx->db, SC_C_VM, ref);
@@ -361,7 +361,7 @@ static int vcpu_live(struct rpc_ctx *ctx, xv *args, const struct vcpu_live *req,
 	int64_t now = -1;
 	int r = 0;
 	if (!req->key)
-		r = b->set_vcpus(srv, &spec, req->nvcpu, &now, err);
+		r = b->set_vcpus(&srv->xh, &spec, req->nvcpu, &now, err);
 	/* a new vCPU takes the mask too; a new key takes effect now */
 	xv applied = XV_NIL_INIT;
 	bool reapply = req->key || (r == 0 && xv_map_get(&params, "mask"));

@@ -307,7 +307,7 @@ struct vm_checkpoint *vm_checkpoint_begin(struct server *srv, const char *vm_ref
 	/* memory and disks of one instant: the guest stays paused from the
 	 * disk snapshots until its memory is saved */
 	if (running) {
-		if (srv->backend->pause(srv, &c->spec, err) < 0) {
+		if (srv->backend->pause(&srv->xh, &c->spec, err) < 0) {
 			vm_checkpoint_end(c, false);
 			return NULL;
 		}
@@ -321,7 +321,7 @@ int vm_checkpoint_save(struct vm_checkpoint *c, struct xerr *err)
 	/* a backend without memory to save (the simulator) leaves it empty */
 	if (!c->srv->backend->save)
 		return 0;
-	return c->srv->backend->save(c->srv, &c->spec, err);
+	return c->srv->backend->save(&c->srv->xh, &c->spec, err);
 }
 
 const char *vm_checkpoint_vdi(const struct vm_checkpoint *c)
@@ -334,7 +334,7 @@ void vm_checkpoint_end(struct vm_checkpoint *c, bool keep)
 	if (!c)
 		return;
 	struct xerr e = XERR_INIT;
-	if (c->paused_here && c->srv->backend->unpause(c->srv, &c->spec, &e) < 0)
+	if (c->paused_here && c->srv->backend->unpause(&c->srv->xh, &c->spec, &e) < 0)
 		log_error("VM %s: cannot let it run on after its checkpoint: %s", c->spec.ref,
 			  e.nparams ? e.params[0] : e.code);
 	xerr_clear(&e);

@@ -5,7 +5,7 @@
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
-#include "../wire/jsonv.h"
+#include "../base/jsonv.h"
 
 #include <jansson.h>
 #include <sqlite3.h>

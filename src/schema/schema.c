@@ -4,7 +4,7 @@
 #include "../base/hmap.h"
 #include "../base/log.h"
 #include "../base/mem.h"
-#include "../wire/jsonv.h"
+#include "../base/jsonv.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -31,7 +31,7 @@ enum auth_turn {
 	AUTH_THROTTLED, /* the address failed too often: not its turn yet */
 };
 
-/* Whether a password check from peer may start at now (rpc_now_ms); when
+/* Whether a password check from peer may start at now (clock_now_ms); when
  * not, *retry_ms is when to ask again. */
 enum auth_turn authlimit_start(const char *peer, int64_t now, int64_t *retry_ms);
 /* Ends a check authlimit_start let go: frees its slot, and counts a

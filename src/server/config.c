@@ -1,6 +1,6 @@
 /* config: xenond.conf keys, each with a default so the daemon runs with
  * no file at all; command-line flags override the file. */
-#include "server.h"
+#include "config.h"
 #include "../base/mem.h"
 
 #include <errno.h>

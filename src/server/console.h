@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "http_route.h"
-#include "server.h"
+#include "../api/server.h"
 
 #define CONSOLE_RING (1u << 20)
 

@@ -8,6 +8,7 @@
 #include "http_guard.h"
 #include "rpc.h"
 #include "../base/b64.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
@@ -153,13 +154,13 @@ static void basic_auth(const char *authz, char **user, char **pass)
 }
 
 /* Reads up to the blank line ending the request's head, which must come
- * whole by deadline (ms, rpc_now_ms): its length (the head NUL-terminated
+ * whole by deadline (ms, clock_now_ms): its length (the head NUL-terminated
  * in buf), with *n the bytes read in all; -1. */
 static ssize_t read_head(int fd, char *buf, size_t max, size_t *n, int64_t deadline)
 {
 	*n = 0;
 	while (*n < max - 1) {
-		int64_t left = deadline - rpc_now_ms();
+		int64_t left = deadline - clock_now_ms();
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		if (left <= 0)
 			return -1;
@@ -188,7 +189,7 @@ static void serve(struct server *srv, int fd)
 {
 	char *buf = xmalloc(HEAD_MAX);
 	size_t n;
-	ssize_t hl = read_head(fd, buf, HEAD_MAX, &n, rpc_now_ms() + (int64_t)srv->cfg.request_timeout_s * 1000);
+	ssize_t hl = read_head(fd, buf, HEAD_MAX, &n, clock_now_ms() + (int64_t)srv->cfg.request_timeout_s * 1000);
 	__atomic_sub_fetch(&heads_waiting, 1, __ATOMIC_SEQ_CST);
 	char *target = NULL, *uuid = NULL, *ref = NULL, *sid = NULL, *cookie = NULL, *authz = NULL;
 	char *user = NULL, *pass = NULL;

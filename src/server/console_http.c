@@ -4,6 +4,7 @@
  * CONNECT on the plain port never gets here: console_connect.c answers it
  * with 200 and reuses the lookup and the bridge below. */
 #include "console.h"
+#include "authlimit.h"
 #include "http_guard.h"
 #include "rpc.h"
 #include "session.h"

@@ -2,12 +2,14 @@
  * connections whose call must wait (event.from) or runs long (slow sync
  * calls) by suspending them, so no thread is held per waiting client. */
 #include "http.h"
+#include "authlimit.h"
 #include "console.h"
 #include "http_guard.h"
 #include "http_listen.h"
 #include "http_route.h"
 #include "rpc.h"
-#include "server.h"
+#include "../api/server.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
@@ -108,7 +110,7 @@ static void *timer_main(void *arg)
 	unsigned tick = 0;
 	while (!hs->stopping) {
 		usleep(20000);
-		int64_t now = rpc_now_ms();
+		int64_t now = clock_now_ms();
 		if (++tick % 25 == 0)
 			http_guard_sweep(hs->guard, now);
 		pthread_mutex_lock(&hs->lock);

@@ -5,6 +5,7 @@
  * the descriptor and closes it when its read sees the end). */
 #include "http_guard.h"
 #include "rpc.h"
+#include "../base/clock.h"
 #include "../base/hmap.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -136,7 +137,7 @@ void http_guard_notify(void *cls, struct MHD_Connection *conn, void **socket_con
 		c->g = g;
 		c->fd = fi ? fi->connect_fd : -1;
 		c->timed = true;
-		c->since = rpc_now_ms();
+		c->since = clock_now_ms();
 		pthread_mutex_lock(&g->lock);
 		c->next = g->conns;
 		if (g->conns)
@@ -186,7 +187,7 @@ void http_guard_request_done(struct MHD_Connection *conn)
 	pthread_mutex_lock(&c->g->lock);
 	if (!c->trusted) {
 		c->timed = true;
-		c->since = rpc_now_ms();
+		c->since = clock_now_ms();
 	}
 	pthread_mutex_unlock(&c->g->lock);
 }

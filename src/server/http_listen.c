@@ -11,6 +11,7 @@
 #include "console.h"
 #include "http_guard.h"
 #include "rpc.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
@@ -173,7 +174,7 @@ static void accept_new(struct http_acceptor *a)
 		if (c.fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				log_warn("http: cannot accept: %s", strerror(errno));
-				a->backoff_until = rpc_now_ms() + BACKOFF_MS;
+				a->backoff_until = clock_now_ms() + BACKOFF_MS;
 			}
 			return; /* EAGAIN, or a client gone before accept */
 		}
@@ -181,7 +182,7 @@ static void accept_new(struct http_acceptor *a)
 			refuse(a, c.fd);
 			continue;
 		}
-		c.since = rpc_now_ms();
+		c.since = clock_now_ms();
 		if (!a->peek_connect) {
 			to_mhd(a, &c);
 			continue;
@@ -197,7 +198,7 @@ static void accept_new(struct http_acceptor *a)
  * been silent too long. */
 static void look_pending(struct http_acceptor *a, const struct pollfd *pf, size_t polled)
 {
-	int64_t now = rpc_now_ms();
+	int64_t now = clock_now_ms();
 	/* from the end, so dropping (swap with the last) keeps indexes */
 	for (size_t i = polled; i-- > 0;) {
 		struct pending *c = &a->p[i];
@@ -227,7 +228,7 @@ static void *acceptor_main(void *arg)
 	struct pollfd *pf = NULL;
 	for (;;) {
 		pf = xrealloc(pf, (a->n + 2) * sizeof *pf);
-		int64_t now = rpc_now_ms();
+		int64_t now = clock_now_ms();
 		bool backoff = now < a->backoff_until;
 		pf[0] = (struct pollfd){.fd = a->wake, .events = POLLIN};
 		pf[1] = (struct pollfd){.fd = a->lfd, .events = backoff ? 0 : POLLIN};

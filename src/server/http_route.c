@@ -3,6 +3,7 @@
  * success or failure: on the handler's verdict, or failure (after the
  * handler's abort undid its work) when the client goes away. */
 #include "http_route.h"
+#include "authlimit.h"
 #include "http_guard.h"
 #include "session.h"
 #include "task.h"

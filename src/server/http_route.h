@@ -14,7 +14,7 @@
 #include "../base/xerr.h"
 #include "../base/xv.h"
 #include "rpc.h"
-#include "server.h"
+#include "../api/server.h"
 
 #if MHD_VERSION < 0x00097002
 typedef int MHD_RESULT_T;

@@ -1,15 +1,15 @@
 /* xenond: the per-host daemon. Reads its configuration, opens the store,
  * makes sure the host's own records exist, and serves the XenAPI until it
  * is told to stop. Running VMs do not depend on this process. */
-#include "bootstrap.h"
+#include "../api/bootstrap.h"
 #include "http.h"
 #include "private.h"
 #include "restart.h"
 #include "rpc.h"
-#include "server.h"
+#include "config.h"
 #include "session.h"
 #include "task.h"
-#include "tls.h"
+#include "../api/tls.h"
 #include "users.h"
 #include "workq.h"
 #include "../api/api.h"
@@ -47,9 +47,9 @@ static void on_signal(int sig)
 
 void rpc_init(void)
 {
-	api_session_init();
+	session_calls_init();
 	api_event_init();
-	api_task_init();
+	task_calls_init();
 	api_host_init();
 	api_vm_init();
 	api_storage_init();
@@ -283,6 +283,7 @@ int main(int argc, char **argv)
 		goto fail;
 	if (private_tighten(srv.cfg.data_dir, &err) < 0 || private_tighten(srv.cfg.run_dir, &err) < 0)
 		goto fail;
+	srv.request_restart = restart_request;
 	srv.backend = xenops_find(srv.cfg.backend);
 	if (!srv.backend) {
 		log_error("unknown backend '%s'", srv.cfg.backend);
@@ -307,7 +308,8 @@ int main(int argc, char **argv)
 	char hostname[256];
 	snprintf(hostname, sizeof hostname, "%s", host ? db_peek_str(host, SC_F_host__hostname) : "xenon");
 	db_unlock(srv.db);
-	if (srv.backend->init(&srv, &err) < 0)
+	vm_events_host_init(&srv);
+	if (srv.backend->init(&srv.xh, &err) < 0)
 		goto fail;
 	if (srv.cfg.tls_listen[0] &&
 	    tls_load_or_create(srv.cfg.cert_file, srv.cfg.key_file, hostname, &cert, &key, &err) < 0)
@@ -351,7 +353,7 @@ out:;
 		vdi_nbd_gc(&srv, true); /* the sessions they serve end with the daemon */
 	workq_free(srv.wq);
 	if (srv.db && srv.backend && srv.backend->fini)
-		srv.backend->fini(&srv); /* VMs run on; the next xenond adopts them */
+		srv.backend->fini(&srv.xh); /* VMs run on; the next xenond adopts them */
 	db_close(srv.db);
 	users_free(srv.users);
 	xerr_clear(&err);

@@ -8,13 +8,13 @@
  *    (named by the name_label query argument);
  *  - anything else goes to the XVA importer (xva_import.c).
  * Nothing is made before the whole body is in: then each disk is checked
- * (foreign.c) and copied into a new VDI, and the VM and VBDs are created;
+ * (sm/foreign.c) and copied into a new VDI, and the VM and VBDs are created;
  * a failure at any point removes what was made and the staged files. */
-#include "foreign.h"
+#include "../sm/foreign.h"
 #include "http_route.h"
-#include "ovf.h"
+#include "../formats/ovf.h"
 #include "vdi_stream.h"
-#include "xva.h"
+#include "../formats/xva.h"
 #include "../api/storage.h"
 #include "../base/log.h"
 #include "../base/mem.h"

@@ -3,6 +3,7 @@
  * keeps tracking it; QEMUs run in sessions of their own and are untouched. */
 #include "restart.h"
 #include "http_listen.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
@@ -22,13 +23,6 @@ static char **saved_argv;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t due_at; /* CLOCK_MONOTONIC ms; 0: none asked for */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void restart_save_argv(int argc, char **argv)
 {
 	saved_argv = xcalloc((size_t)argc + 1, sizeof *saved_argv);
@@ -40,14 +34,14 @@ void restart_request(void)
 {
 	pthread_mutex_lock(&lock);
 	if (!due_at)
-		due_at = now_ms() + RESTART_DELAY_MS;
+		due_at = clock_now_ms() + RESTART_DELAY_MS;
 	pthread_mutex_unlock(&lock);
 }
 
 bool restart_due(void)
 {
 	pthread_mutex_lock(&lock);
-	bool due = due_at && now_ms() >= due_at;
+	bool due = due_at && clock_now_ms() >= due_at;
 	pthread_mutex_unlock(&lock);
 	return due;
 }

@@ -2,76 +2,24 @@
  * rpc.h). The order of checks follows xapi: unknown method, then arity,
  * then the session, then roles, then argument types. */
 #include "rpc.h"
-#include "generic.h"
-#include "server.h"
+#include "authlimit.h"
+#include "../api/generic.h"
+#include "../api/server.h"
 #include "session.h"
 #include "task.h"
 #include "workq.h"
-#include "../base/hmap.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
+#include "../base/jsonv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-struct handler {
-	char *key; /* "VM.start" */
-	int cls;
-	const struct sc_message *msg;
-	rpc_handler fn;
-	unsigned flags;
-};
-
-static struct hmap handlers; /* "Class.msg" -> struct handler */
-static struct hmap extras;   /* extension messages by "Class.msg" */
-
-int64_t rpc_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct handler *handler_put(const char *cls, const char *msg)
-{
-	char *key = xasprintf("%s.%s", cls, msg);
-	struct handler *h = hmap_get(&handlers, key);
-	if (h) {
-		free(key);
-		return h;
-	}
-	h = xcalloc(1, sizeof *h);
-	h->key = key;
-	h->cls = sc_class_find(cls);
-	hmap_put(&handlers, h->key, h);
-	return h;
-}
-
-void rpc_register(const char *cls, const char *msg, rpc_handler fn, unsigned flags)
-{
-	int c = sc_class_find(cls);
-	const struct sc_message *m = c >= 0 ? sc_message_find(c, msg) : NULL;
-	if (!m) {
-		log_error("rpc: %s.%s is not in the schema", cls, msg);
-		abort();
-	}
-	struct handler *h = handler_put(cls, msg);
-	h->msg = m;
-	h->fn = fn;
-	h->flags = flags;
-}
-
-void rpc_register_extra(const char *cls, const struct sc_message *m, rpc_handler fn, unsigned flags)
-{
-	struct handler *h = handler_put(cls, m->name);
-	h->msg = m;
-	h->fn = fn;
-	h->flags = flags;
-	hmap_put(&extras, h->key, h);
-}
+_Static_assert(AUTH_PEER_LEN == RPC_PEER_LEN, "rpc_ctx.peer holds authlimit_peer's text");
 
 /* Trailing parameters xapi lets callers omit, with their values. */
 struct default_arg {
@@ -89,8 +37,6 @@ static const struct default_arg default_args[] = {
 	{"host.evacuate", 1, {"\"OpaqueRef:NULL\"", "0"}},
 	{"event.from", 3, {NULL}},
 };
-
-#include "../wire/jsonv.h"
 
 /* given counts the parameters after the session. */
 static int fill_defaults(const char *method, const struct sc_message *m, xv *args, size_t given)
@@ -150,7 +96,7 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 	call->ctx.srv = srv;
 	call->ctx.db = srv ? srv->db : NULL;
 	call->ctx.proto = -1;
-	call->ctx.started_ms = rpc_now_ms();
+	call->ctx.started_ms = clock_now_ms();
 	call->method = xstrdup(method);
 	call->params = params.kind == XV_ARR ? params : xv_arr_new();
 	if (params.kind != XV_ARR)
@@ -185,7 +131,7 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 	int cls = sc_class_find(cls_name);
 	char key[192];
 	snprintf(key, sizeof key, "%s.%s", cls_name, msg_name);
-	struct handler *h = hmap_get(&handlers, key);
+	const struct rpc_entry *h = rpc_table_find(key);
 	const struct sc_message *m = h ? h->msg : (cls >= 0 ? sc_message_find(cls, msg_name) : NULL);
 	if (!m || (call->async && !m->async)) {
 		xerr_set(&call->err, "MESSAGE_METHOD_UNKNOWN", method, NULL);
@@ -311,7 +257,7 @@ static void run_job(void *arg)
 static enum rpc_outcome hold_reply(struct rpc_call *call)
 {
 	struct rpc_ctx *ctx = &call->ctx;
-	if (!ctx->may_wait || !ctx->reply_at_ms || rpc_now_ms() >= ctx->reply_at_ms)
+	if (!ctx->may_wait || !ctx->reply_at_ms || clock_now_ms() >= ctx->reply_at_ms)
 		return RPC_DONE;
 	call->held = true;
 	ctx->deadline_ms = ctx->reply_at_ms;
@@ -322,7 +268,7 @@ enum rpc_outcome rpc_call_run(struct rpc_call *call)
 {
 	if (call->held) /* woken early by a commit: keep the answer back; not
 			 * when the transport, stopping, moved the deadline */
-		return rpc_now_ms() < call->ctx.deadline_ms ? RPC_WAITING : RPC_DONE;
+		return clock_now_ms() < call->ctx.deadline_ms ? RPC_WAITING : RPC_DONE;
 	if (call->err.code)
 		return RPC_DONE;
 	if (!call->ctx.msg) { /* system.* */
@@ -377,22 +323,4 @@ enum rpc_outcome rpc_call_run(struct rpc_call *call)
 	if (r < 0 && !call->err.code)
 		xerr_internal(&call->err, "handler failed without an error");
 	return hold_reply(call);
-}
-
-xv rpc_list_methods(void)
-{
-	xv out = xv_arr_new();
-	for (int c = 0; c < sc_nclasses; c++) {
-		const struct sc_class *cl = &sc_classes[c];
-		for (int i = 0; i < cl->nmessages; i++) {
-			char *n = xasprintf("%s.%s", cl->name, cl->messages[i].name);
-			xv_arr_push(&out, xv_str_own(n));
-		}
-	}
-	const char *k;
-	void *v;
-	for (size_t it = 0; hmap_next(&extras, &it, &k, &v);)
-		xv_arr_push_str(&out, k);
-	xv_arr_push_str(&out, "system.listMethods");
-	return out;
 }

@@ -5,6 +5,7 @@
 #include "authlimit.h"
 #include "rpc.h"
 #include "users.h"
+#include "../base/clock.h"
 #include "../base/hmap.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -134,9 +135,9 @@ static int not_yet(const struct session_creds *c, enum auth_turn t, int64_t retr
  * free slot: checks are short. */
 static int await_turn(const struct session_creds *c, int64_t *retry_ms, struct xerr *err)
 {
-	int64_t since = retry_ms && c->since_ms ? c->since_ms : rpc_now_ms();
+	int64_t since = retry_ms && c->since_ms ? c->since_ms : clock_now_ms();
 	for (;;) {
-		int64_t now = rpc_now_ms(), retry = now;
+		int64_t now = clock_now_ms(), retry = now;
 		enum auth_turn t = authlimit_start(c->peer, now, &retry);
 		if (t == AUTH_GO)
 			return 0;
@@ -158,7 +159,7 @@ int session_login(struct server *srv, const struct session_creds *creds, char ou
 		return r;
 	uint32_t roles = 0;
 	bool ok = c->user && c->password && users_check(srv->users, c->user, c->password, &roles) == 0;
-	authlimit_done(c->peer, ok, rpc_now_ms());
+	authlimit_done(c->peer, ok, clock_now_ms());
 	if (!ok) {
 		log_info("session: failed login for '%s' from %s", c->user ? c->user : "", c->peer);
 		return xerr_set(err, "SESSION_AUTHENTICATION_FAILED", c->user ? c->user : "",

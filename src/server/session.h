@@ -10,14 +10,14 @@
 
 #include "../base/uuid.h"
 #include "../base/xerr.h"
-#include "server.h"
+#include "../api/server.h"
 
 struct rpc_ctx;
 
 struct session_creds {
 	const char *user, *password, *originator;
 	const char *peer;   /* the client's address (authlimit_peer) */
-	int64_t since_ms;   /* when the login began (rpc_now_ms), for callers that park */
+	int64_t since_ms;   /* when the login began (clock_now_ms), for callers that park */
 };
 
 /* Logs in: 0 with out set, else -1 with err (SESSION_AUTHENTICATION_FAILED).
@@ -37,5 +37,7 @@ void session_gc(struct server *srv);
 /* Kills a session without a call (tests, user removal). */
 void session_forget(struct server *srv, const char *ref);
 void session_init(void);
+/* Registers the session.* messages (session_calls.c). */
+void session_calls_init(void);
 
 #endif

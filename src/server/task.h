@@ -9,7 +9,7 @@
 #include "../base/uuid.h"
 #include "../base/xerr.h"
 #include "../base/xv.h"
-#include "server.h"
+#include "../api/server.h"
 
 int task_create(struct server *srv, const char *label, const char *desc, const char *session,
 		char out[REF_STRLEN + 1], struct xerr *err);
@@ -20,5 +20,7 @@ void task_set_progress(struct server *srv, const char *task, double progress);
 /* Destroys completed tasks older than cfg.task_gc_s and the oldest ones
  * beyond cfg.max_tasks; pending ones after a day. */
 void task_gc(struct server *srv);
+/* Registers the task.* messages (task_calls.c). */
+void task_calls_init(void);
 
 #endif

@@ -1,19 +1,20 @@
 /* vdi_stream: GET /export_raw_vdi and PUT /import_raw_vdi. Exports read
- * the image through stream.c, so only allocated extents are read; raw is
- * sent as is, vhd as a dynamic VHD generated on the fly (vhd_out.c), qcow2
+ * the image through formats/img.c, so only allocated extents are read; raw is
+ * sent as is, vhd as a dynamic VHD generated on the fly (formats/vhd_out.c), qcow2
  * as a flattened copy. Imports write through the same NBD path, skipping
  * zero blocks of a fresh image; qcow2 and VMDK uploads (and VHD ones for a
  * new VDI, whose size is only known from the image) are staged in a file
- * of the SR and checked first (foreign.c). A VDI created for the upload is
+ * of the SR and checked first (sm/foreign.c). A VDI created for the upload is
  * destroyed again if the upload fails. */
-#include "foreign.h"
+#include "../sm/foreign.h"
 #include "http_route.h"
 #include "vdi_stream.h"
+#include "../formats/vhd.h"
 #include "../api/storage.h"
 #include "../base/log.h"
 #include "../base/mem.h"
-#include "../sm/imgmap.h"
-#include "../sm/stream.h"
+#include "../formats/imgmap.h"
+#include "../formats/img.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,7 +83,7 @@ int vdi_image_open_in_order(struct route_req *rr, const char *id, struct vdi_ima
 /* Whether the local image at path holds nothing: one image, no data. */
 static bool image_empty(const char *path)
 {
-	struct imgmap *m = imgmap_open(path, "qcow2");
+	struct imgmap *m = sm_imgmap_open(path, "qcow2");
 	bool empty = m && m->nfds == 1;
 	for (size_t i = 0; empty && i < m->n; i++)
 		empty = !m->ext[i].data;
@@ -126,7 +127,7 @@ static int image_open(struct route_req *rr, const char *id, bool writable, enum 
 		      !strcmp(out->att.format, "qcow2") && out->att.path[0] == '/' &&
 		      (fresh == FRESH || image_empty(out->att.path));
 	out->im = direct ? img_open_fresh(out->att.path, out->v.virtual_size, &rr->err)
-			 : img_open(out->att.path, out->att.format, writable, &rr->err);
+			 : sm_img_open(out->att.path, out->att.format, writable, &rr->err);
 	return out->im ? 0 : -1;
 }
 
@@ -594,7 +595,7 @@ static int import_data(struct route_req *rr, const char *p, size_t n)
 	return buffer_data(rr, im, p, n);
 }
 
-/* A staged upload: checked (foreign.c), then copied into the VDI, which
+/* A staged upload: checked (sm/foreign.c), then copied into the VDI, which
  * is made now for an upload that named none. */
 static int import_staged(struct route_req *rr, struct imp *im)
 {

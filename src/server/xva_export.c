@@ -9,7 +9,7 @@
  * under the name vdi/ and without ova.xml, as xapi's stream_vdi sends it. */
 #include "http_route.h"
 #include "vdi_stream.h"
-#include "xva.h"
+#include "../formats/xva.h"
 #include "../api/storage.h"
 #include "../api/vm_ops.h"
 #include "../base/mem.h"

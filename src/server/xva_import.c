@@ -18,7 +18,7 @@
  * already, left-out and zero chunks are written as zeros. */
 #include "http_route.h"
 #include "vdi_stream.h"
-#include "xva.h"
+#include "../formats/xva.h"
 #include "../api/vm_ops.h"
 #include "../base/log.h"
 #include "../base/mem.h"

@@ -651,7 +651,8 @@ int sm_file_vdi_detach(struct sm_sr *sr, const struct sm_vdi *vdi, struct xerr *
 
 /* ---- coalescing ---- */
 
-int sm_file_vdi_coalesce(struct sm_sr *sr, struct sm_vdi *child, const char *vm_uuid,
+int sm_file_vdi_coalesce(struct sm_sr *sr, struct sm_vdi *child, const struct sm_live_ops *live,
+			 const char *vm_uuid,
 			 const char *userdevice, char gone[UUID_STRLEN + 1], struct xerr *err)
 {
 	gone[0] = '\0';
@@ -697,8 +698,7 @@ int sm_file_vdi_coalesce(struct sm_sr *sr, struct sm_vdi *child, const char *vm_
 			name = full;
 		}
 	}
-	const struct sm_live_ops *live = vm_uuid ? sm_get_live_ops() : NULL;
-	if (live && live->stream) {
+	if (vm_uuid && live && live->stream) {
 		/* the running emulator copies while the guest goes on writing */
 		if (live->stream(vm_uuid, userdevice, ppath, name ? name : "", err) < 0)
 			goto out;

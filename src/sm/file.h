@@ -23,7 +23,8 @@ int sm_file_vdi_resize(struct sm_sr *sr, struct sm_vdi *vdi, int64_t *size, stru
 int sm_file_vdi_attach(struct sm_sr *sr, const struct sm_vdi *vdi, bool writable,
 		       struct sm_attach_info *out, struct xerr *err);
 int sm_file_vdi_detach(struct sm_sr *sr, const struct sm_vdi *vdi, struct xerr *err);
-int sm_file_vdi_coalesce(struct sm_sr *sr, struct sm_vdi *child, const char *vm_uuid,
+int sm_file_vdi_coalesce(struct sm_sr *sr, struct sm_vdi *child, const struct sm_live_ops *live,
+			 const char *vm_uuid,
 			 const char *userdevice, char gone[UUID_STRLEN + 1], struct xerr *err);
 
 #endif

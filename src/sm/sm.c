@@ -6,6 +6,8 @@
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
+#include "../formats/img.h"
+#include "../formats/imgmap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -506,6 +508,32 @@ int sm_qemu_img(const char *const *args, char **out, int code, const char *what,
 	return rc == 0 ? 0 : -1;
 }
 
+struct imgmap *sm_imgmap_open(const char *path, const char *format)
+{
+	if (!format || (strcmp(format, "qcow2") && strcmp(format, "raw")) || path[0] != '/')
+		return NULL;
+	/* -U: a running VM's QEMU holds the image lock; readers share it, as
+	 * the NBD path does with file.locking=off */
+	const char *info_args[] = {"info", "-U", "--backing-chain", "--output=json", "-f", format, path, NULL};
+	const char *map_args[] = {"map", "-U", "--output=json", "-f", format, path, NULL};
+	char *info = NULL, *map = NULL;
+	struct xerr err = XERR_INIT;
+	struct imgmap *m = NULL;
+	if (sm_qemu_img(info_args, &info, SM_E_VDI_UNAVAILABLE, "qemu-img info", &err) == 0 &&
+	    sm_qemu_img(map_args, &map, SM_E_VDI_UNAVAILABLE, "qemu-img map", &err) == 0)
+		m = imgmap_open_json(path, info, map);
+	xerr_clear(&err);
+	free(info);
+	free(map);
+	return m;
+}
+
+struct img *sm_img_open(const char *path, const char *format, bool writable, struct xerr *err)
+{
+	struct imgmap *map = writable ? NULL : sm_imgmap_open(path, format ? format : "raw");
+	return img_open(path, format, writable, map, err);
+}
+
 /* ---- shared operations ---- */
 
 static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -539,23 +567,4 @@ out_a:
 	src_sr->drv->vdi_detach(src_sr, src, NULL);
 	sm_attach_info_free(&a);
 	return rc;
-}
-
-/* ---- running VMs ---- */
-
-static const struct sm_live_ops *live_ops;
-
-void sm_set_live_ops(const struct sm_live_ops *ops)
-{
-	pthread_mutex_lock(&cfg_lock);
-	live_ops = ops;
-	pthread_mutex_unlock(&cfg_lock);
-}
-
-const struct sm_live_ops *sm_get_live_ops(void)
-{
-	pthread_mutex_lock(&cfg_lock);
-	const struct sm_live_ops *o = live_ops;
-	pthread_mutex_unlock(&cfg_lock);
-	return o;
 }

@@ -16,6 +16,9 @@
 
 struct sm_driver;
 struct sm_fs;
+struct sm_live_ops;
+struct imgmap;
+struct img;
 
 /* An SR as a driver sees it: its identity, the PBD's device_config and the
  * directory that config names (checked: absolute, no "." or ".." parts),
@@ -130,10 +133,12 @@ struct sm_driver {
 	 * then backs onto the base's own parent (or nothing) and the base is
 	 * deleted — so chains do not grow with every snapshot taken and
 	 * deleted. vm_uuid/userdevice: child is open in that running VM, whose
-	 * emulator does the copy (sm_live_ops.stream); NULL: qemu-img does.
+	 * emulator does the copy (live->stream, live being the VM backend's
+	 * operations, NULL if it has none); vm_uuid NULL: qemu-img does.
 	 * child's uuid and location stay; its record is refreshed. *gone gets
 	 * the deleted base's uuid, "" when there was nothing to do. */
-	int (*vdi_coalesce)(struct sm_sr *sr, struct sm_vdi *child, const char *vm_uuid,
+	int (*vdi_coalesce)(struct sm_sr *sr, struct sm_vdi *child, const struct sm_live_ops *live,
+			    const char *vm_uuid,
 			    const char *userdevice, char gone[UUID_STRLEN + 1], struct xerr *err);
 };
 
@@ -274,6 +279,14 @@ int sm_qemu_img_status(const char *const *args, struct sm_run *res);
 void sm_set_run_dir(const char *dir);
 const char *sm_run_dir(void);
 
+/* The extent map of a local qcow2 or raw image (formats/imgmap.h) from
+ * qemu-img info and map; NULL when the image does not qualify or qemu-img
+ * fails (logged at debug level). */
+struct imgmap *sm_imgmap_open(const char *path, const char *format);
+/* The image reader of formats/img.h; read-only opens of local qcow2 and
+ * raw chains get their extent map, so reads skip qemu-nbd. */
+struct img *sm_img_open(const char *path, const char *format, bool writable, struct xerr *err);
+
 /* One lock for image metadata changes (renames, creates, deletes) across
  * drivers: a snapshot's rename-then-create must not interleave with a
  * delete's garbage collection. Not held across long copies. */
@@ -289,14 +302,15 @@ int sm_sr_statvfs(const struct sm_sr *sr, struct sm_stat *st, int64_t *avail);
 /* ---- running VMs ----
  * A disk open in a running QEMU cannot simply have its file renamed and
  * replaced: QEMU would keep writing to the old inode, which has become the
- * shared base. The QEMU backend registers these operations; VM.snapshot
- * and VDI.snapshot of a disk of a running VM then:
+ * shared base. The QEMU backend has these operations (its
+ * xenops_backend.live), which the VM logic passes to the calls that need
+ * them; VM.snapshot and VDI.snapshot of a disk of a running VM then:
  *   freeze(vm)                   QMP 'stop': no guest writes in between
  *   driver vdi_snapshot          rename A→base, new overlay at A's path
  *   reopen(vm, userdevice, path) QMP blockdev-add path (backing: the open
  *                                node, now the base) + blockdev-snapshot
  *   thaw(vm)                     QMP 'cont'
- * While none are registered (the sim backend opens no files), disks of
+ * Without them (the sim backend opens no files), disks of
  * running VMs are snapshotted as halted ones are. */
 struct sm_live_ops {
 	int (*freeze)(const char *vm_uuid, struct xerr *err);
@@ -310,7 +324,5 @@ struct sm_live_ops {
 	int (*stream)(const char *vm_uuid, const char *userdevice, const char *backing_path,
 		      const char *backing_name, struct xerr *err);
 };
-void sm_set_live_ops(const struct sm_live_ops *ops);
-const struct sm_live_ops *sm_get_live_ops(void);
 
 #endif

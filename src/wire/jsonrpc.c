@@ -2,7 +2,7 @@
  * written with jsonv in xapi's envelopes. Also home to the protocol-neutral
  * entry points (wire_call_free, wire_write_*) and the shared error helpers. */
 #include "wire_int.h"
-#include "jsonv.h"
+#include "../base/jsonv.h"
 #include "../base/mem.h"
 
 #include <jansson.h>

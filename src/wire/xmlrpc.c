@@ -3,7 +3,7 @@
  * reproduces xapi's bytes (ocaml-rpc's layout) exactly. */
 #include "wire_int.h"
 #include "../base/b64.h"
-#include "jsonv.h"
+#include "../base/jsonv.h"
 #include "../base/mem.h"
 
 #include <errno.h>

@@ -2,14 +2,14 @@
  * in <run-dir>/vm/<uuid>/) held through one QMP connection whose reader
  * thread tracks what the guest does; one dispatcher thread hands guest-
  * initiated shutdowns, reboots, crashes and QEMU deaths to the VM logic
- * (xenops_report), which applies the VM's actions_after_*. At start the
+ * (the report it registered, struct xenops_host), which applies the VM's actions_after_*. At start the
  * backend re-adopts every QEMU that outlived an earlier xenond. */
 #include "qemu_int.h"
 #include "qmp.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/uuid.h"
-#include "../server/server.h"
 #include "../sm/sm.h"
 
 #include <dirent.h>
@@ -50,7 +50,7 @@ struct qvm {
 };
 
 static struct {
-	struct server *srv;
+	const struct xenops_host *xh; /* whom to report to (q_init) */
 	struct qemu_host host;
 	pthread_mutex_t lock; /* vms and every qvm's state, busy, handled */
 	pthread_cond_t cond;  /* any change of those */
@@ -58,13 +58,6 @@ static struct {
 	bool stopping, dispatching;
 	pthread_t dispatcher;
 } Q = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void deadline_ts(int64_t at_ms, struct timespec *ts)
 {
@@ -153,7 +146,7 @@ struct qvm *qemu_claim_qmp(const char *uuid, struct qmp **q, struct xerr *err)
 
 int64_t qemu_now_ms(void)
 {
-	return now_ms();
+	return clock_now_ms();
 }
 
 pid_t qemu_vm_pid(struct qvm *v)
@@ -172,11 +165,11 @@ bool qemu_vm_running(struct qvm *v)
 /* Waits until v's state is in mask; false on timeout. */
 static bool wait_state(struct qvm *v, unsigned mask, int timeout_ms)
 {
-	int64_t until = now_ms() + timeout_ms;
+	int64_t until = clock_now_ms() + timeout_ms;
 	struct timespec ts;
 	deadline_ts(until, &ts);
 	pthread_mutex_lock(&Q.lock);
-	while (!(QS(v->state) & mask) && now_ms() < until)
+	while (!(QS(v->state) & mask) && clock_now_ms() < until)
 		pthread_cond_timedwait(&Q.cond, &Q.lock, &ts);
 	bool ok = QS(v->state) & mask;
 	pthread_mutex_unlock(&Q.lock);
@@ -276,7 +269,7 @@ static void *dispatcher_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&Q.lock);
 	while (!Q.stopping) {
-		int64_t now = now_ms(), wake = now + 1000;
+		int64_t now = clock_now_ms(), wake = now + 1000;
 		struct qvm *pick = NULL;
 		struct qvm *ballooned = NULL;
 		for (struct qvm *v = Q.vms; v && !ballooned; v = v->next)
@@ -288,7 +281,7 @@ static void *dispatcher_main(void *arg)
 			int64_t actual = ballooned->balloon_actual;
 			ballooned->balloon_dirty = false;
 			pthread_mutex_unlock(&Q.lock);
-			xenops_report_memory(Q.srv, buuid, actual);
+			Q.xh->ops->report_memory(Q.xh->arg, buuid, actual);
 			pthread_mutex_lock(&Q.lock);
 			continue;
 		}
@@ -315,13 +308,13 @@ static void *dispatcher_main(void *arg)
 		enum qstate st = pick->state;
 		pick->handled = true;
 		pthread_mutex_unlock(&Q.lock);
-		int r = xenops_report(Q.srv, uuid, event_of(st));
+		int r = Q.xh->ops->report(Q.xh->arg, uuid, event_of(st));
 		pthread_mutex_lock(&Q.lock);
 		struct qvm *v = find_locked(uuid);
 		if (r == 1 && v && v->state == st) {
 			/* an operation holds the VM: look again once it may be done */
 			v->handled = false;
-			v->retry_at = now_ms() + 250;
+			v->retry_at = clock_now_ms() + 250;
 		}
 	}
 	pthread_mutex_unlock(&Q.lock);
@@ -400,10 +393,10 @@ static void undo_start_files(const char *dir, bool rotated)
 }
 
 /* A new QEMU for vm; with resume, its state comes from the suspend image. */
-static int do_start(const struct vm_spec *vm, bool paused, bool resume, struct xerr *err)
+static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bool paused, bool resume,
+		    struct xerr *err)
 {
-	struct server *srv = Q.srv;
-	char *dir = qemu_vm_dir(srv->cfg.run_dir, vm->uuid);
+	char *dir = qemu_vm_dir(host->run_dir, vm->uuid);
 	struct qemu_argv argv;
 	bool rotated = false;
 	struct qvm *v = NULL;
@@ -501,9 +494,8 @@ fail:
 	return -1;
 }
 
-static int q_start(struct server *srv, const struct vm_spec *vm, bool paused, struct xerr *err)
+static int q_start(const struct xenops_host *host, const struct vm_spec *vm, bool paused, struct xerr *err)
 {
-	(void)srv;
 	struct qvm *v = claim(vm->uuid);
 	if (v) {
 		/* a QEMU the records forgot (its death not yet handled): only a
@@ -515,7 +507,7 @@ static int q_start(struct server *srv, const struct vm_spec *vm, bool paused, st
 		if (destroy_domain(v, err) < 0)
 			return -1;
 	}
-	return do_start(vm, paused, false, err);
+	return do_start(host, vm, paused, false, err);
 }
 
 static int timeout_error(const struct vm_spec *vm, struct xerr *err)
@@ -527,13 +519,13 @@ static int timeout_error(const struct vm_spec *vm, struct xerr *err)
 	return xerr_set(err, "VM_SHUTDOWN_TIMEOUT", vm->ref, t, NULL);
 }
 
-static int q_shutdown(struct server *srv, const struct vm_spec *vm, bool clean, struct xerr *err)
+static int q_shutdown(const struct xenops_host *host, const struct vm_spec *vm, bool clean, struct xerr *err)
 {
 	struct qvm *v = claim(vm->uuid);
 	if (!v) {
 		/* a suspended VM (its image is its suspend VDI's, which the VM
 		 * logic destroys), or the records were behind: no stale files */
-		char *dir = qemu_vm_dir(srv->cfg.run_dir, vm->uuid);
+		char *dir = qemu_vm_dir(host->run_dir, vm->uuid);
 		qemu_clean_dir(dir);
 		qemu_nics_down(vm->uuid, vm->domid);
 		free(dir);
@@ -557,9 +549,8 @@ static int q_shutdown(struct server *srv, const struct vm_spec *vm, bool clean, 
 	return destroy_domain(v, err);
 }
 
-static int q_reboot(struct server *srv, const struct vm_spec *vm, bool clean, struct xerr *err)
+static int q_reboot(const struct xenops_host *host, const struct vm_spec *vm, bool clean, struct xerr *err)
 {
-	(void)srv;
 	struct qvm *v = claim(vm->uuid);
 	if (v && clean && v->state == Q_RUNNING) {
 		/* xapi asks the guest; its agent reboots it like a user would.
@@ -584,12 +575,12 @@ static int q_reboot(struct server *srv, const struct vm_spec *vm, bool clean, st
 	/* a new domain from the current configuration, as xapi builds one */
 	if (v && destroy_domain(v, err) < 0)
 		return -1;
-	return do_start(vm, false, false, err);
+	return do_start(host, vm, false, false, err);
 }
 
-static int q_pause(struct server *srv, const struct vm_spec *vm, struct xerr *err)
+static int q_pause(const struct xenops_host *host, const struct vm_spec *vm, struct xerr *err)
 {
-	(void)srv;
+	(void)host;
 	struct qvm *v = claim(vm->uuid);
 	if (!v)
 		return xerr_internal(err, "VM %s has no QEMU", vm->uuid);
@@ -604,9 +595,9 @@ static int q_pause(struct server *srv, const struct vm_spec *vm, struct xerr *er
 	return r;
 }
 
-static int q_unpause(struct server *srv, const struct vm_spec *vm, struct xerr *err)
+static int q_unpause(const struct xenops_host *host, const struct vm_spec *vm, struct xerr *err)
 {
-	(void)srv;
+	(void)host;
 	struct qvm *v = claim(vm->uuid);
 	if (!v)
 		return xerr_internal(err, "VM %s has no QEMU", vm->uuid);
@@ -621,7 +612,7 @@ static int q_unpause(struct server *srv, const struct vm_spec *vm, struct xerr *
 	return r;
 }
 
-static int q_suspend(struct server *srv, const struct vm_spec *vm, struct xerr *err)
+static int q_suspend(const struct xenops_host *host, const struct vm_spec *vm, struct xerr *err)
 {
 	/* the image goes into the VM's suspend VDI, made by the VM logic */
 	if (!vm->suspend_image)
@@ -644,9 +635,9 @@ static int q_suspend(struct server *srv, const struct vm_spec *vm, struct xerr *
 
 /* The checkpoint's save: QEMU's migration stream of a stopped guest, which
  * stays stopped ("postmigrate", its disks inactive until the next cont). */
-static int q_save(struct server *srv, const struct vm_spec *vm, struct xerr *err)
+static int q_save(const struct xenops_host *host, const struct vm_spec *vm, struct xerr *err)
 {
-	(void)srv;
+	(void)host;
 	if (!vm->suspend_image)
 		return xerr_internal(err, "VM %s: no image to save into", vm->uuid);
 	struct qvm *v = claim(vm->uuid);
@@ -659,20 +650,19 @@ static int q_save(struct server *srv, const struct vm_spec *vm, struct xerr *err
 	return r;
 }
 
-static int q_resume(struct server *srv, const struct vm_spec *vm, bool paused, struct xerr *err)
+static int q_resume(const struct xenops_host *host, const struct vm_spec *vm, bool paused, struct xerr *err)
 {
-	(void)srv;
 	struct qvm *v = claim(vm->uuid);
 	if (v) {
 		release(v);
 		return xerr_internal(err, "VM %s still has a QEMU (pid %d)", vm->uuid, (int)v->pid);
 	}
-	return do_start(vm, paused, true, err);
+	return do_start(host, vm, paused, true, err);
 }
 
-static bool q_active(struct server *srv, const char *uuid)
+static bool q_active(const struct xenops_host *host, const char *uuid)
 {
-	(void)srv;
+	(void)host;
 	pthread_mutex_lock(&Q.lock);
 	struct qvm *v = find_locked(uuid);
 	bool alive = v && v->state != Q_DEAD;
@@ -746,9 +736,9 @@ static struct qvm *adopt(const char *run_vm, const char *uuid)
 	return v;
 }
 
-static int q_init(struct server *srv, struct xerr *err)
+static int q_init(const struct xenops_host *host, struct xerr *err)
 {
-	Q.srv = srv;
+	Q.xh = host;
 	qemu_host_probe(&Q.host);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -759,7 +749,7 @@ static int q_init(struct server *srv, struct xerr *err)
 		 Q.host.accel ? Q.host.accel : Q.host.kvm ? "kvm:tcg" : "tcg",
 		 Q.host.ovmf_code ? ", UEFI firmware found" : ", no UEFI firmware");
 
-	char *run_vm = xasprintf("%s/vm", srv->cfg.run_dir);
+	char *run_vm = xasprintf("%s/vm", host->run_dir);
 	if (mkdir(run_vm, 0700) < 0 && errno != EEXIST) {
 		xerr_internal(err, "cannot create %s: %s", run_vm, strerror(errno));
 		free(run_vm);
@@ -787,7 +777,7 @@ static int q_init(struct server *srv, struct xerr *err)
 	if (d)
 		closedir(d);
 	free(run_vm);
-	xenops_reconcile(srv, live, n);
+	host->ops->reconcile(host->arg, live, n);
 	const char **uuids = xcalloc(n + 1, sizeof *uuids);
 	int64_t *domids = xcalloc(n + 1, sizeof *domids);
 	/* the domids the records settled on (new ones for domains without a
@@ -805,21 +795,19 @@ static int q_init(struct server *srv, struct xerr *err)
 	pthread_mutex_unlock(&Q.lock);
 	/* adopted domains keep their taps; those of domains that died while
 	 * no daemon watched go */
-	qemu_nics_sweep(srv, uuids, domids, n);
+	qemu_nics_sweep(host, uuids, domids, n);
 	free(uuids);
 	free(domids);
 	free(live);
 	if (pthread_create(&Q.dispatcher, NULL, dispatcher_main, NULL) != 0)
 		return xerr_internal(err, "cannot start the QEMU event thread");
 	Q.dispatching = true;
-	sm_set_live_ops(&qemu_live_ops);
 	return 0;
 }
 
-static void q_fini(struct server *srv)
+static void q_fini(const struct xenops_host *host)
 {
-	(void)srv;
-	sm_set_live_ops(NULL);
+	(void)host;
 	pthread_mutex_lock(&Q.lock);
 	Q.stopping = true;
 	pthread_cond_broadcast(&Q.cond);
@@ -853,6 +841,7 @@ const struct xenops_backend xenops_qemu = {
 	.save = q_save,
 	.active = q_active,
 	.fini = q_fini,
+	.live = &qemu_live_ops,
 	.agent_call = qemu_agent_call,
 	.disk_plug = qemu_disk_plug,
 	.disk_unplug = qemu_disk_unplug,

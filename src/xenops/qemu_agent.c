@@ -4,8 +4,7 @@
 #include "qemu_int.h"
 #include "qmp.h"
 #include "../base/mem.h"
-#include "../server/server.h"
-#include "../wire/jsonv.h"
+#include "../base/jsonv.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -14,7 +13,7 @@
 
 static pthread_mutex_t agent_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int qemu_agent_call(struct server *srv, const char *vm_uuid, const char *json_cmd, xv *result,
+int qemu_agent_call(const struct xenops_host *host, const char *vm_uuid, const char *json_cmd, xv *result,
 		    int timeout_ms, struct xerr *err)
 {
 	json_error_t je;
@@ -26,7 +25,7 @@ int qemu_agent_call(struct server *srv, const char *vm_uuid, const char *json_cm
 	}
 	json_t *args = json_object_get(cmd, "arguments");
 	json_incref(args);
-	char *dir = qemu_vm_dir(srv->cfg.run_dir, vm_uuid);
+	char *dir = qemu_vm_dir(host->run_dir, vm_uuid);
 	char *path = qemu_file(dir, "ga.sock");
 	free(dir);
 	json_t *ret = NULL;

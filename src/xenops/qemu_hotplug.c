@@ -99,9 +99,9 @@ void qemu_del_nodes(struct qmp *q, int pos, bool all)
 	}
 }
 
-int qemu_disk_plug(struct server *srv, const char *uuid, const struct vm_disk *d, struct xerr *err)
+int qemu_disk_plug(const struct xenops_host *host, const char *uuid, const struct vm_disk *d, struct xerr *err)
 {
-	(void)srv;
+	(void)host;
 	if (!d->path || d->is_cdrom)
 		return xerr_internal(err, "VM %s: only disks with an image are hot-plugged", uuid);
 	struct qmp *q;
@@ -149,10 +149,10 @@ out:
 	return r;
 }
 
-int qemu_disk_unplug(struct server *srv, const char *uuid, int position, bool force, const char *vbd_ref,
+int qemu_disk_unplug(const struct xenops_host *host, const char *uuid, int position, bool force, const char *vbd_ref,
 		     struct xerr *err)
 {
-	(void)srv;
+	(void)host;
 	struct qmp *q;
 	struct qvm *v = qemu_claim_qmp(uuid, &q, err);
 	if (!v)
@@ -181,9 +181,9 @@ int qemu_disk_unplug(struct server *srv, const char *uuid, int position, bool fo
 	return r;
 }
 
-int qemu_cd_change(struct server *srv, const char *uuid, const struct vm_disk *d, struct xerr *err)
+int qemu_cd_change(const struct xenops_host *host, const char *uuid, const struct vm_disk *d, struct xerr *err)
 {
-	(void)srv;
+	(void)host;
 	struct qmp *q;
 	struct qvm *v = qemu_claim_qmp(uuid, &q, err);
 	if (!v)

@@ -105,20 +105,20 @@ struct qmp;
  * other node uses any more; with all (its device is gone), waits until
  * every one has gone, so its images are closed on return. */
 void qemu_del_nodes(struct qmp *q, int pos, bool all);
-int qemu_disk_plug(struct server *srv, const char *uuid, const struct vm_disk *d, struct xerr *err);
-int qemu_disk_unplug(struct server *srv, const char *uuid, int position, bool force, const char *vbd_ref,
+int qemu_disk_plug(const struct xenops_host *host, const char *uuid, const struct vm_disk *d, struct xerr *err);
+int qemu_disk_unplug(const struct xenops_host *host, const char *uuid, int position, bool force, const char *vbd_ref,
 		     struct xerr *err);
-int qemu_cd_change(struct server *srv, const char *uuid, const struct vm_disk *d, struct xerr *err);
+int qemu_cd_change(const struct xenops_host *host, const char *uuid, const struct vm_disk *d, struct xerr *err);
 /* The QEMU's pid. */
 pid_t qemu_vm_pid(struct qvm *v);
 
 /* ---- live memory, vCPUs and VCPUs_params (qemu_resources.c) ---- */
 
-int qemu_set_memory_target(struct server *srv, const struct vm_spec *vm, int64_t target,
+int qemu_set_memory_target(const struct xenops_host *host, const struct vm_spec *vm, int64_t target,
 			   int64_t *actual, struct xerr *err);
-int qemu_set_vcpus(struct server *srv, const struct vm_spec *vm, int64_t n, int64_t *now,
+int qemu_set_vcpus(const struct xenops_host *host, const struct vm_spec *vm, int64_t n, int64_t *now,
 		   struct xerr *err);
-int qemu_set_vcpu_params(struct server *srv, const struct vm_spec *vm, const xv *params,
+int qemu_set_vcpu_params(const struct xenops_host *host, const struct vm_spec *vm, const xv *params,
 			 xv *applied, struct xerr *err);
 
 /* ---- the VM's cgroup (qemu_cgroup.c) ---- */
@@ -148,15 +148,15 @@ int qemu_nics_up(const struct vm_spec *vm, struct xerr *err);
 void qemu_nics_down(const char *uuid, int64_t domid);
 /* At start: removes taps this daemon made for its VMs whose domain is not
  * among the live ones (uuids[i] with domids[i]). */
-void qemu_nics_sweep(struct server *srv, const char *const *uuids, const int64_t *domids, size_t n);
+void qemu_nics_sweep(const struct xenops_host *host, const char *const *uuids, const int64_t *domids, size_t n);
 /* xenops_backend.vif_plug / vif_unplug */
-int qemu_vif_plug(struct server *srv, const struct vm_spec *vm, const struct vm_nic *nic,
+int qemu_vif_plug(const struct xenops_host *host, const struct vm_spec *vm, const struct vm_nic *nic,
 		  struct xerr *err);
-int qemu_vif_unplug(struct server *srv, const struct vm_spec *vm, int device, bool force,
+int qemu_vif_unplug(const struct xenops_host *host, const struct vm_spec *vm, int device, bool force,
 		    struct xerr *err);
 
 /* qemu_agent.c: xenops_backend.agent_call */
-int qemu_agent_call(struct server *srv, const char *vm_uuid, const char *json_cmd, xv *result,
+int qemu_agent_call(const struct xenops_host *host, const char *vm_uuid, const char *json_cmd, xv *result,
 		    int timeout_ms, struct xerr *err);
 
 #endif

@@ -8,10 +8,7 @@
 #include "qmp.h"
 #include "../base/log.h"
 #include "../base/mem.h"
-#include "../db/db.h"
 #include "../net/net.h"
-#include "../schema/schema_gen.h"
-#include "../server/server.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -138,7 +135,7 @@ void qemu_nics_down(const char *uuid, int64_t domid)
 	free(v);
 }
 
-void qemu_nics_sweep(struct server *srv, const char *const *uuids, const int64_t *domids, size_t n)
+void qemu_nics_sweep(const struct xenops_host *host, const char *const *uuids, const int64_t *domids, size_t n)
 {
 	struct net_vif *v;
 	size_t nv;
@@ -148,12 +145,11 @@ void qemu_nics_sweep(struct server *srv, const char *const *uuids, const int64_t
 		xerr_clear(&e);
 		return;
 	}
-	db_rdlock(srv->db);
 	for (size_t i = 0; i < nv; i++) {
 		if (strncmp(v[i].label, LABEL_PREFIX, strlen(LABEL_PREFIX)) != 0)
 			continue; /* not made by a xenond */
 		const char *uuid = v[i].label + strlen(LABEL_PREFIX);
-		if (!db_lookup_uuid(srv->db, SC_C_VM, uuid))
+		if (!host->ops->vm_known(host->arg, uuid))
 			continue; /* another daemon's VM */
 		bool live = false;
 		for (size_t j = 0; j < n && !live; j++)
@@ -166,16 +162,15 @@ void qemu_nics_sweep(struct server *srv, const char *const *uuids, const int64_t
 			xerr_clear(&e);
 		}
 	}
-	db_unlock(srv->db);
 	free(v);
 }
 
 /* ---- hot-plug ---- */
 
-int qemu_vif_plug(struct server *srv, const struct vm_spec *vm, const struct vm_nic *nic,
+int qemu_vif_plug(const struct xenops_host *host, const struct vm_spec *vm, const struct vm_nic *nic,
 		  struct xerr *err)
 {
-	(void)srv;
+	(void)host;
 	struct qmp *q;
 	struct qvm *v = qemu_claim_qmp(vm->uuid, &q, err);
 	if (!v)
@@ -238,10 +233,10 @@ static bool device_present(struct qmp *q, const char *id)
 	return present;
 }
 
-int qemu_vif_unplug(struct server *srv, const struct vm_spec *vm, int device, bool force,
+int qemu_vif_unplug(const struct xenops_host *host, const struct vm_spec *vm, int device, bool force,
 		    struct xerr *err)
 {
-	(void)srv;
+	(void)host;
 	struct qmp *q;
 	struct qvm *v = qemu_claim_qmp(vm->uuid, &q, err);
 	if (!v)

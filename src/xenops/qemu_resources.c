@@ -9,7 +9,6 @@
 #include "vcpu_params.h"
 #include "../base/log.h"
 #include "../base/mem.h"
-#include "../server/server.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -38,10 +37,10 @@ static int64_t balloon_actual(struct qmp *q, struct xerr *err)
 	return a;
 }
 
-int qemu_set_memory_target(struct server *srv, const struct vm_spec *vm, int64_t target,
+int qemu_set_memory_target(const struct xenops_host *host, const struct vm_spec *vm, int64_t target,
 			   int64_t *actual, struct xerr *err)
 {
-	(void)srv;
+	(void)host;
 	struct qmp *q;
 	struct qvm *v = qemu_claim_qmp(vm->uuid, &q, err);
 	if (!v)
@@ -242,7 +241,7 @@ static int unplug(struct qmp *q, const struct vm_spec *vm, int64_t want, int64_t
 	return 0;
 }
 
-int qemu_set_vcpus(struct server *srv, const struct vm_spec *vm, int64_t n, int64_t *now,
+int qemu_set_vcpus(const struct xenops_host *host, const struct vm_spec *vm, int64_t n, int64_t *now,
 		   struct xerr *err)
 {
 	struct qmp *q;
@@ -251,7 +250,7 @@ int qemu_set_vcpus(struct server *srv, const struct vm_spec *vm, int64_t n, int6
 		return -1;
 	int64_t have = 0;
 	int rc = cpus_present(q, &have, NULL, err);
-	char *dir = qemu_vm_dir(srv->cfg.run_dir, vm->uuid);
+	char *dir = qemu_vm_dir(host->run_dir, vm->uuid);
 	if (rc == 0 && n > have)
 		rc = plug(q, vm, dir, n, have, err);
 	else if (rc == 0 && n < have)
@@ -294,10 +293,10 @@ static bool pin_vcpus(struct qmp *q, const struct vm_spec *vm, const struct vcpu
 	return ok;
 }
 
-int qemu_set_vcpu_params(struct server *srv, const struct vm_spec *vm, const xv *params,
+int qemu_set_vcpu_params(const struct xenops_host *host, const struct vm_spec *vm, const xv *params,
 			 xv *applied, struct xerr *err)
 {
-	(void)srv;
+	(void)host;
 	struct vcpu_params p;
 	vcpu_params_parse(params, &p);
 	*applied = xv_map_new();

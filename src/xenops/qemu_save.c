@@ -2,7 +2,7 @@
  * QEMU writes (or reads) its migration stream on a pipe handed to it on the
  * monitor socket (getfd), so QEMU opens no path and no shell runs; a pump
  * thread here moves the stream between the pipe and the VDI's image,
- * opened through QEMU's block layer (qemu-nbd, sm/stream.c), so the image
+ * opened through QEMU's block layer (qemu-nbd, formats/img.c), so the image
  * can be any format its storage driver keeps (a qcow2 on the file SR).
  * Suspend saves and quits; resume starts QEMU with -incoming defer and
  * loads. */
@@ -10,7 +10,8 @@
 #include "qmp.h"
 #include "../base/log.h"
 #include "../base/mem.h"
-#include "../sm/stream.h"
+#include "../formats/img.h"
+#include "../sm/sm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -177,7 +178,7 @@ static void *pump_main(void *arg)
 static int stream(struct qmp *q, const char *path, const char *format, bool save, struct xerr *err)
 {
 	struct pump p = {.save = save, .err = XERR_INIT};
-	p.im = img_open(path, format, save, err);
+	p.im = sm_img_open(path, format, save, err);
 	if (!p.im)
 		return -1;
 	int fds[2];

@@ -2,6 +2,7 @@
  * one per line; commands carry an id so a reply finds its caller even when
  * events and other callers' replies come in between. */
 #include "qmp.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/uuid.h"
@@ -26,13 +27,6 @@ struct linebuf {
 	size_t line; /* bytes of the line last returned, newline included */
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The next line (NUL-terminated, without its newline; valid until the next
  * call): 1, 0 at end of stream, -1 on error or when deadline_ms (absolute,
  * now_ms clock; < 0 for none) passes. */
@@ -50,7 +44,7 @@ static int lb_next(int fd, struct linebuf *lb, char **line, int64_t deadline_ms)
 		if (lb->len >= max_line)
 			return -1;
 		if (deadline_ms >= 0) {
-			int64_t left = deadline_ms - now_ms();
+			int64_t left = deadline_ms - clock_now_ms();
 			if (left <= 0)
 				return -1;
 			struct pollfd p = {fd, POLLIN, 0};
@@ -317,7 +311,7 @@ struct qmp *qmp_open(const char *path, int timeout_ms, const struct qmp_handlers
 
 	/* the greeting comes before anything else; a monitor that is busy
 	 * with another client leaves us waiting in its backlog */
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_now_ms() + timeout_ms;
 	char *line;
 	json_t *greeting = NULL;
 	if (lb_next(fd, &q->lb, &line, deadline) == 1) {
@@ -334,7 +328,7 @@ struct qmp *qmp_open(const char *path, int timeout_ms, const struct qmp_handlers
 		xerr_internal(err, "cannot start the QMP reader thread");
 		goto fail;
 	}
-	int left = (int)(deadline - now_ms());
+	int left = (int)(deadline - clock_now_ms());
 	if (qmp_exec(q, "qmp_capabilities", NULL, NULL, left > 100 ? left : 100, err) < 0) {
 		qmp_close(q);
 		return NULL;
@@ -424,7 +418,7 @@ int qga_exec(const char *path, const char *cmd, json_t *args, bool want_reply, j
 {
 	if (ret)
 		*ret = NULL;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_now_ms() + timeout_ms;
 	struct linebuf lb = {0};
 	int rc = -1;
 	int fd = unix_connect(path, err);

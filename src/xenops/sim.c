@@ -4,52 +4,52 @@
 
 #include <stdlib.h>
 
-static int sim_init(struct server *srv, struct xerr *err)
+static int sim_init(const struct xenops_host *host, struct xerr *err)
 {
-	(void)srv;
+	(void)host;
 	(void)err;
 	return 0;
 }
 
-static int sim_start(struct server *srv, const struct vm_spec *vm, bool paused, struct xerr *err)
+static int sim_start(const struct xenops_host *host, const struct vm_spec *vm, bool paused, struct xerr *err)
 {
-	(void)srv, (void)vm, (void)paused, (void)err;
+	(void)host, (void)vm, (void)paused, (void)err;
 	return 0;
 }
 
-static int sim_stop(struct server *srv, const struct vm_spec *vm, bool clean, struct xerr *err)
+static int sim_stop(const struct xenops_host *host, const struct vm_spec *vm, bool clean, struct xerr *err)
 {
-	(void)srv, (void)vm, (void)clean, (void)err;
+	(void)host, (void)vm, (void)clean, (void)err;
 	return 0;
 }
 
-static int sim_simple(struct server *srv, const struct vm_spec *vm, struct xerr *err)
+static int sim_simple(const struct xenops_host *host, const struct vm_spec *vm, struct xerr *err)
 {
-	(void)srv, (void)vm, (void)err;
+	(void)host, (void)vm, (void)err;
 	return 0;
 }
 
 /* Live changes: the simulated guest does at once what it is asked. */
-static int sim_memory(struct server *srv, const struct vm_spec *vm, int64_t target, int64_t *actual,
+static int sim_memory(const struct xenops_host *host, const struct vm_spec *vm, int64_t target, int64_t *actual,
 		      struct xerr *err)
 {
-	(void)srv, (void)vm, (void)err;
+	(void)host, (void)vm, (void)err;
 	*actual = target;
 	return 0;
 }
 
-static int sim_vcpus(struct server *srv, const struct vm_spec *vm, int64_t n, int64_t *now,
+static int sim_vcpus(const struct xenops_host *host, const struct vm_spec *vm, int64_t n, int64_t *now,
 		     struct xerr *err)
 {
-	(void)srv, (void)vm, (void)err;
+	(void)host, (void)vm, (void)err;
 	*now = n;
 	return 0;
 }
 
-static int sim_vcpu_params(struct server *srv, const struct vm_spec *vm, const xv *params,
+static int sim_vcpu_params(const struct xenops_host *host, const struct vm_spec *vm, const xv *params,
 			   xv *applied, struct xerr *err)
 {
-	(void)srv, (void)vm, (void)err;
+	(void)host, (void)vm, (void)err;
 	*applied = xv_map_new();
 	static const char *const keys[] = {"weight", "cap", "mask"};
 	for (int i = 0; i < 3; i++)

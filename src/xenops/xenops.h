@@ -11,7 +11,7 @@
 #include "../base/xerr.h"
 #include "../base/xv.h"
 
-struct server;
+struct sm_live_ops;
 
 /* A disk as the backend opens it: the storage driver's attach result for
  * one VBD, or an empty CD drive. */
@@ -73,66 +73,7 @@ struct vm_spec {
 
 void vm_spec_free(struct vm_spec *s);
 
-struct xenops_backend {
-	const char *name;
-	/* Called once before the API is served: finds domains that outlived an
-	 * earlier daemon and reports them with xenops_reconcile. */
-	int (*init)(struct server *srv, struct xerr *err);
-	int (*start)(struct server *srv, const struct vm_spec *vm, bool paused, struct xerr *err);
-	int (*shutdown)(struct server *srv, const struct vm_spec *vm, bool clean, struct xerr *err);
-	/* A new domain (vm->domid) from vm's current configuration. */
-	int (*reboot)(struct server *srv, const struct vm_spec *vm, bool clean, struct xerr *err);
-	int (*pause)(struct server *srv, const struct vm_spec *vm, struct xerr *err);
-	int (*unpause)(struct server *srv, const struct vm_spec *vm, struct xerr *err);
-	int (*suspend)(struct server *srv, const struct vm_spec *vm, struct xerr *err);
-	int (*resume)(struct server *srv, const struct vm_spec *vm, bool paused, struct xerr *err);
-	/* Optional. The live domain's state into vm->suspend_image, the
-	 * domain left as it was (VM.checkpoint; the caller paused it). NULL:
-	 * the backend has no memory to save (the simulator). */
-	int (*save)(struct server *srv, const struct vm_spec *vm, struct xerr *err);
-	/* Optional. Whether the VM has a domain here: after a failed reboot
-	 * the old one may be gone. NULL means "as the records say". */
-	bool (*active)(struct server *srv, const char *vm_uuid);
-	/* Optional. At daemon exit: stop watching domains (they keep running). */
-	void (*fini)(struct server *srv);
-	/* Optional. Runs one guest-agent command, json_cmd as qemu-ga takes it
-	 * ({"execute": …, "arguments": {…}}); *result gets its "return" value.
-	 * -2 (err set) when no agent answers, -1 on other failures. NULL: the
-	 * backend has no guest agent (the simulator). */
-	int (*agent_call)(struct server *srv, const char *vm_uuid, const char *json_cmd, xv *result,
-			  int timeout_ms, struct xerr *err);
-	/* Optional, all three or none. Disks of a running VM: d (attached,
-	 * not a CD) hot-plugged at d->position; the disk at position let go
-	 * (DEVICE_DETACH_TIMEOUT naming vbd_ref when the guest holds on to it;
-	 * force waits less); a CD drive's medium changed to d->path, or
-	 * ejected when d->path is NULL. NULL: changes are records only. */
-	int (*disk_plug)(struct server *srv, const char *vm_uuid, const struct vm_disk *d, struct xerr *err);
-	int (*disk_unplug)(struct server *srv, const char *vm_uuid, int position, bool force,
-			   const char *vbd_ref, struct xerr *err);
-	int (*cd_change)(struct server *srv, const char *vm_uuid, const struct vm_disk *d, struct xerr *err);
-	/* Optional live changes of a running VM (NULL: not supported).
-	 * The guest's memory target (balloon) in bytes; *actual gets what the
-	 * guest holds once it has moved there (or stopped trying). */
-	int (*set_memory_target)(struct server *srv, const struct vm_spec *vm, int64_t target,
-				 int64_t *actual, struct xerr *err);
-	/* Hot-plugs or unplugs vCPUs to n (1..VCPUs_max, checked by the VM
-	 * logic); *now gets the count present afterwards, -1 if unknown. */
-	int (*set_vcpus)(struct server *srv, const struct vm_spec *vm, int64_t n, int64_t *now,
-			 struct xerr *err);
-	/* Applies VCPUs_params (weight, cap, mask); *applied (owned) gets the
-	 * keys that took effect with their values — only those. */
-	int (*set_vcpu_params)(struct server *srv, const struct vm_spec *vm, const xv *params,
-			       xv *applied, struct xerr *err);
-	/* Optional. Hot-plug of one NIC into the running domain vm->domid,
-	 * and its removal (force: without waiting for the guest to let go).
-	 * NULL: plugging changes only the records (the simulator). */
-	int (*vif_plug)(struct server *srv, const struct vm_spec *vm, const struct vm_nic *nic,
-			struct xerr *err);
-	int (*vif_unplug)(struct server *srv, const struct vm_spec *vm, int device, bool force,
-			  struct xerr *err);
-};
-
-/* ---- what backends report to the VM logic (src/api/vm_events.c) ---- */
+/* ---- what a backend tells the VM logic above it ---- */
 
 enum xenops_event {
 	XENOPS_EV_SHUTDOWN, /* the guest powered itself off */
@@ -141,16 +82,6 @@ enum xenops_event {
 	XENOPS_EV_DIED,     /* the domain is gone without being asked (QEMU exited) */
 };
 
-/* A guest-initiated change: applies the VM's actions_after_shutdown,
- * _reboot or _crash through the backend and records the outcome. Returns
- * 0 when done (or nothing was to be done), 1 while an operation on the VM
- * is in progress — report again once it has finished. */
-int xenops_report(struct server *srv, const char *vm_uuid, enum xenops_event ev);
-
-/* What the guest holds now (bytes), as its balloon driver moved it:
- * VM_metrics.memory_actual of a live VM follows (api/vm_resources.c). */
-void xenops_report_memory(struct server *srv, const char *vm_uuid, int64_t actual);
-
 /* A domain found alive at start. */
 struct xenops_domain {
 	char uuid[40];
@@ -158,12 +89,103 @@ struct xenops_domain {
 	bool paused;
 };
 
-/* Makes the VM records agree with the domains found alive at start:
- * those VMs Running or Paused with their domids (a domain without one, -1,
- * gets a new one, written back into live), VMs recorded as running without
- * a domain Halted; operations left marked by an earlier daemon are cleared
- * (no task survives a restart). */
-void xenops_reconcile(struct server *srv, struct xenops_domain *live, size_t n);
+/* The VM logic's side (api/vm_events.c), registered with the backend
+ * through struct xenops_host: a backend never names a symbol of the layer
+ * above it. arg is the host's, passed back as it is. */
+struct xenops_ops {
+	/* A guest-initiated change: applies the VM's actions_after_shutdown,
+	 * _reboot or _crash through the backend and records the outcome.
+	 * Returns 0 when done (or nothing was to be done), 1 while an
+	 * operation on the VM is in progress — report again once it has
+	 * finished. */
+	int (*report)(void *arg, const char *vm_uuid, enum xenops_event ev);
+	/* What the guest holds now (bytes), as its balloon driver moved it:
+	 * VM_metrics.memory_actual of a live VM follows. */
+	void (*report_memory)(void *arg, const char *vm_uuid, int64_t actual);
+	/* Makes the VM records agree with the domains found alive at start:
+	 * those VMs Running or Paused with their domids (a domain without one,
+	 * -1, gets a new one, written back into live), VMs recorded as running
+	 * without a domain Halted; operations left marked by an earlier daemon
+	 * are cleared (no task survives a restart). */
+	void (*reconcile)(void *arg, struct xenops_domain *live, size_t n);
+	/* Whether the VM is this daemon's (its store has it): what a backend
+	 * finds of other daemons' VMs on the host it leaves alone. */
+	bool (*vm_known)(void *arg, const char *vm_uuid);
+};
+
+/* What a backend is given instead of the daemon: where its per-VM files
+ * go and whom it reports to. Filled by the VM logic before init; lives as
+ * long as the daemon. */
+struct xenops_host {
+	const char *run_dir; /* <run-dir>: VMs' sockets under <run-dir>/vm/<uuid>/ */
+	const struct xenops_ops *ops;
+	void *arg;
+};
+
+
+struct xenops_backend {
+	const char *name;
+	/* Called once before the API is served: finds domains that outlived an
+	 * earlier daemon and reports them with host->ops->reconcile. The
+	 * backend keeps host. */
+	int (*init)(const struct xenops_host *host, struct xerr *err);
+	int (*start)(const struct xenops_host *host, const struct vm_spec *vm, bool paused, struct xerr *err);
+	int (*shutdown)(const struct xenops_host *host, const struct vm_spec *vm, bool clean, struct xerr *err);
+	/* A new domain (vm->domid) from vm's current configuration. */
+	int (*reboot)(const struct xenops_host *host, const struct vm_spec *vm, bool clean, struct xerr *err);
+	int (*pause)(const struct xenops_host *host, const struct vm_spec *vm, struct xerr *err);
+	int (*unpause)(const struct xenops_host *host, const struct vm_spec *vm, struct xerr *err);
+	int (*suspend)(const struct xenops_host *host, const struct vm_spec *vm, struct xerr *err);
+	int (*resume)(const struct xenops_host *host, const struct vm_spec *vm, bool paused, struct xerr *err);
+	/* Optional. The live domain's state into vm->suspend_image, the
+	 * domain left as it was (VM.checkpoint; the caller paused it). NULL:
+	 * the backend has no memory to save (the simulator). */
+	int (*save)(const struct xenops_host *host, const struct vm_spec *vm, struct xerr *err);
+	/* Optional. Whether the VM has a domain here: after a failed reboot
+	 * the old one may be gone. NULL means "as the records say". */
+	bool (*active)(const struct xenops_host *host, const char *vm_uuid);
+	/* Optional. At daemon exit: stop watching domains (they keep running). */
+	void (*fini)(const struct xenops_host *host);
+	/* Optional. Snapshots and coalescing of disks the backend's running
+	 * VMs hold open (sm.h); the VM logic hands them to storage drivers.
+	 * NULL: disks of running VMs are handled as halted ones are. */
+	const struct sm_live_ops *live;
+	/* Optional. Runs one guest-agent command, json_cmd as qemu-ga takes it
+	 * ({"execute": …, "arguments": {…}}); *result gets its "return" value.
+	 * -2 (err set) when no agent answers, -1 on other failures. NULL: the
+	 * backend has no guest agent (the simulator). */
+	int (*agent_call)(const struct xenops_host *host, const char *vm_uuid, const char *json_cmd, xv *result,
+			  int timeout_ms, struct xerr *err);
+	/* Optional, all three or none. Disks of a running VM: d (attached,
+	 * not a CD) hot-plugged at d->position; the disk at position let go
+	 * (DEVICE_DETACH_TIMEOUT naming vbd_ref when the guest holds on to it;
+	 * force waits less); a CD drive's medium changed to d->path, or
+	 * ejected when d->path is NULL. NULL: changes are records only. */
+	int (*disk_plug)(const struct xenops_host *host, const char *vm_uuid, const struct vm_disk *d, struct xerr *err);
+	int (*disk_unplug)(const struct xenops_host *host, const char *vm_uuid, int position, bool force,
+			   const char *vbd_ref, struct xerr *err);
+	int (*cd_change)(const struct xenops_host *host, const char *vm_uuid, const struct vm_disk *d, struct xerr *err);
+	/* Optional live changes of a running VM (NULL: not supported).
+	 * The guest's memory target (balloon) in bytes; *actual gets what the
+	 * guest holds once it has moved there (or stopped trying). */
+	int (*set_memory_target)(const struct xenops_host *host, const struct vm_spec *vm, int64_t target,
+				 int64_t *actual, struct xerr *err);
+	/* Hot-plugs or unplugs vCPUs to n (1..VCPUs_max, checked by the VM
+	 * logic); *now gets the count present afterwards, -1 if unknown. */
+	int (*set_vcpus)(const struct xenops_host *host, const struct vm_spec *vm, int64_t n, int64_t *now,
+			 struct xerr *err);
+	/* Applies VCPUs_params (weight, cap, mask); *applied (owned) gets the
+	 * keys that took effect with their values — only those. */
+	int (*set_vcpu_params)(const struct xenops_host *host, const struct vm_spec *vm, const xv *params,
+			       xv *applied, struct xerr *err);
+	/* Optional. Hot-plug of one NIC into the running domain vm->domid,
+	 * and its removal (force: without waiting for the guest to let go).
+	 * NULL: plugging changes only the records (the simulator). */
+	int (*vif_plug)(const struct xenops_host *host, const struct vm_spec *vm, const struct vm_nic *nic,
+			struct xerr *err);
+	int (*vif_unplug)(const struct xenops_host *host, const struct vm_spec *vm, int device, bool force,
+			  struct xerr *err);
+};
 
 const struct xenops_backend *xenops_find(const char *name);
 

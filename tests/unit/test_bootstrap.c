@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "db/db.h"
-#include "server/bootstrap.h"
-#include "server/templates.h"
+#include "api/bootstrap.h"
+#include "api/templates.h"
 
 struct fixture {
 	char dir[64];

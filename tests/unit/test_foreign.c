@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "base/mem.h"
-#include "server/foreign.h"
-#include "server/ovf.h"
+#include "sm/foreign.h"
+#include "formats/ovf.h"
 #include "sm/sm.h"
 
 #define MiB (INT64_C(1) << 20)

@@ -18,11 +18,11 @@
 #include <unistd.h>
 
 #include "base/mem.h"
-#include "sm/imgmap.h"
-#include "sm/qcow2w.h"
+#include "formats/imgmap.h"
+#include "formats/qcow2w.h"
 #include "sm/sm.h"
-#include "sm/stream.h"
-#include "wire/jsonv.h"
+#include "formats/img.h"
+#include "base/jsonv.h"
 
 #define MiB (INT64_C(1) << 20)
 
@@ -976,7 +976,7 @@ static void test_imgmap_read_ahead(void **state)
 		fsync(fd);
 		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 		close(fd);
-		struct imgmap *m = imgmap_open(img, "qcow2");
+		struct imgmap *m = sm_imgmap_open(img, "qcow2");
 		assert_non_null(m);
 		memset(got, 0, n);
 		for (size_t i = 0; i < n / MiB; i++) {
@@ -1015,7 +1015,7 @@ static void test_imgmap_chain(void **state)
 	size_t n;
 	char *want = slurp(flat, &n);
 	assert_int_equal(n, 4 * MiB);
-	struct imgmap *m = imgmap_open(top, "qcow2");
+	struct imgmap *m = sm_imgmap_open(top, "qcow2");
 	assert_non_null(m);
 	assert_int_equal(m->size, 4 * MiB);
 	assert_int_equal(m->nfds, 2);
@@ -1047,15 +1047,15 @@ static void test_imgmap_chain(void **state)
 		assert_non_null(m->win);
 	imgmap_free(m);
 	/* raw files qualify too */
-	m = imgmap_open(flat, "raw");
+	m = sm_imgmap_open(flat, "raw");
 	assert_non_null(m);
 	assert_int_equal(imgmap_read(m, got, n, 0), 0);
 	assert_memory_equal(got, want, n);
 	imgmap_free(m);
 	qimg((const char *[]){"qemu-img", "convert", "-c", "-f", "qcow2", "-O", "qcow2", top, comp, NULL});
-	assert_null(imgmap_open(comp, "qcow2"));
-	assert_null(imgmap_open(comp, "vpc"));
-	assert_null(imgmap_open("relative.qcow2", "qcow2"));
+	assert_null(sm_imgmap_open(comp, "qcow2"));
+	assert_null(sm_imgmap_open(comp, "vpc"));
+	assert_null(sm_imgmap_open("relative.qcow2", "qcow2"));
 	free(got);
 	free(want);
 	free(base);

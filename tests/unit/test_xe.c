@@ -17,7 +17,7 @@
 #include "cli/records.h"
 #include "cli/xe.h"
 #include "schema/schema.h"
-#include "wire/jsonv.h"
+#include "base/jsonv.h"
 
 /* ---- command line ---- */
 

@@ -1,6 +1,6 @@
 /* jsonv: JSON <-> xv (see jsonv.h). */
 #include "jsonv.h"
-#include "../base/mem.h"
+#include "mem.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -5,8 +5,8 @@
  * memory, and the tables, refcounts and header written once at the end.
  * The file is valid only after qcow2w_finish (its header comes last), so a
  * failed import leaves nothing that looks like an image. */
-#ifndef XENON_SM_QCOW2W_H
-#define XENON_SM_QCOW2W_H
+#ifndef XENON_FORMATS_QCOW2W_H
+#define XENON_FORMATS_QCOW2W_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -3,8 +3,8 @@
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/xv.h"
-#include "../sm/sm.h"
-#include "../wire/jsonv.h"
+#include "sm.h"
+#include "../base/jsonv.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -149,7 +149,7 @@ int foreign_inspect(const char *path, const char *fmt, int64_t *vsize, struct xe
 int foreign_copy(const char *path, const char *fmt, struct img *dst, bool fresh,
 		 struct xerr *err)
 {
-	struct img *src = img_open(path, qemu_fmt(fmt), false, err);
+	struct img *src = sm_img_open(path, qemu_fmt(fmt), false, err);
 	if (!src)
 		return -1;
 	int rc = 0;

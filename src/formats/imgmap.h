@@ -6,8 +6,8 @@
  * plain qcow2 and raw chains qualify; anything else (compressed or
  * encrypted clusters, other formats, files named by protocol) is refused
  * and the caller keeps the NBD path, which reads every format. */
-#ifndef XENON_SM_IMGMAP_H
-#define XENON_SM_IMGMAP_H
+#ifndef XENON_FORMATS_IMGMAP_H
+#define XENON_FORMATS_IMGMAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,9 +40,12 @@ struct imgmap {
 	uint64_t ahead_hits; /* windows found read ahead */
 };
 
-/* NULL when the image does not qualify or qemu-img fails (the reason is
- * logged at debug level). format: "qcow2" or "raw". */
-struct imgmap *imgmap_open(const char *path, const char *format);
+/* The map of the image at path from what `qemu-img info --backing-chain
+ * --output=json` and `qemu-img map --output=json` printed for it (the
+ * caller runs them: sm_imgmap_open in sm/sm.h), its chain's files opened.
+ * NULL when the image does not qualify (the reason is logged at debug
+ * level). */
+struct imgmap *imgmap_open_json(const char *path, const char *info_json, const char *map_json);
 void imgmap_free(struct imgmap *m);
 
 /* Parses `qemu-img info --backing-chain --output=json` and `qemu-img map

@@ -1,5 +1,5 @@
-/* xva: the XVA container shared by export and import — tar headers,
- * chunk names, XXH64 checksums and the gzip/zstd codecs (xva_common.c). */
+/* xva: the XVA container shared by export and import — chunk size, XXH64
+ * checksums and the gzip/zstd codecs (xva.c); its tar framing is tar.h. */
 #ifndef XENON_XVA_H
 #define XENON_XVA_H
 
@@ -10,13 +10,9 @@
 #include "../base/strbuf.h"
 #include "../base/xerr.h"
 
-#define XVA_CHUNK (1 << 20)
+#include "tar.h"
 
-/* A 512-byte ustar header for a regular file. */
-void tar_header(unsigned char hdr[512], const char *name, uint64_t size);
-/* Name and size of a header; 1 for an all-zero block (the end), 0 for a
- * file, -1 if the header is damaged. */
-int tar_parse(const unsigned char hdr[512], char name[256], uint64_t *size);
+#define XVA_CHUNK (1 << 20)
 
 uint64_t xva_xxh64(const void *p, size_t n);
 

@@ -1,6 +1,7 @@
 /* server: the daemon's shared state — configuration, the store, the worker
  * pool, users and the VM backend — passed to every handler through
- * rpc_ctx. One per process. */
+ * rpc_ctx. One per process, made by server/main.c; the api layer reads it
+ * and calls the daemon back only through the hooks it filled in. */
 #ifndef XENON_SERVER_H
 #define XENON_SERVER_H
 
@@ -9,10 +10,10 @@
 
 #include "../base/uuid.h"
 #include "../db/db.h"
+#include "../xenops/xenops.h"
 
 struct workq;
 struct users;
-struct xenops_backend;
 
 struct server_config {
 	char *data_dir;
@@ -45,16 +46,13 @@ struct server {
 	struct workq *wq;
 	struct users *users;
 	const struct xenops_backend *backend;
+	struct xenops_host xh; /* what backend gets instead of this (vm_events_host_init) */
 	char host_ref[REF_STRLEN + 1];
 	char pool_ref[REF_STRLEN + 1];
 	volatile int stopping;
+	/* Set by the daemon: host.restart_agent asks it to re-execute itself
+	 * (server/restart.c). NULL: restarts are refused. */
+	void (*request_restart)(void);
 };
-
-/* Fills every key with its default (see server_config_load). */
-void server_config_defaults(struct server_config *c);
-/* Reads KEY=VALUE lines; unknown keys are an error so typos are caught. */
-int server_config_load(struct server_config *c, const char *path, struct xerr *err);
-int server_config_set(struct server_config *c, const char *key, const char *value, struct xerr *err);
-void server_config_free(struct server_config *c);
 
 #endif

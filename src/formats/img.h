@@ -1,10 +1,11 @@
-/* stream: sequential access to a VDI image's data for transfers. The image
+/* img: the image reader and writer — sequential access to a disk image's
+ * data for transfers, with no daemon state. The image
  * is served by a qemu-nbd child (socket activation through libnbd), so
  * every format qemu reads works, backing chains are followed, and the
  * allocation map (NBD block status) lets readers skip holes: a 100 GiB
  * empty disk costs a few requests, not 100 GiB of reads. */
-#ifndef XENON_SM_STREAM_H
-#define XENON_SM_STREAM_H
+#ifndef XENON_FORMATS_IMG_H
+#define XENON_FORMATS_IMG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,9 +14,14 @@
 #include "../base/xerr.h"
 
 struct img;
+struct imgmap;
 
-/* format: "qcow2", "raw", "vpc"… Writable opens allow pwrite. */
-struct img *img_open(const char *path, const char *format, bool writable, struct xerr *err);
+/* format: "qcow2", "raw", "vpc"… Writable opens allow pwrite. map (taken,
+ * may be NULL): the image's extent map (imgmap.h) when the caller has one —
+ * reads then go straight to the files, else through qemu-nbd. sm_img_open
+ * (sm/sm.h) finds the map with qemu-img. */
+struct img *img_open(const char *path, const char *format, bool writable, struct imgmap *map,
+		     struct xerr *err);
 /* A new image for a VDI that holds nothing yet (a local qcow2 just made):
  * written in order without qemu-nbd (qcow2w.c) beside path, and put in its
  * place by img_flush; closing unflushed leaves path as it was. Writes and

@@ -1,7 +1,7 @@
 /* foreign: disk images made elsewhere (qcow2, VMDK, VHD) uploaded into a
  * VDI or as a new VM's disks. An upload is staged in a file of the SR,
  * inspected with qemu-img (always with an explicit format, never probing)
- * and copied into the VDI's own image through stream.c. Uploaded images
+ * and copied into the VDI's own image through formats/img.c. Uploaded images
  * are hostile until proven otherwise: one that names another file (a
  * backing file, a data file, a VMDK extent) would make qemu read the
  * server's files, so it is refused before anything opens it. */
@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "../base/xerr.h"
-#include "../sm/stream.h"
+#include "../formats/img.h"
 
 /* The largest virtual size accepted (VDI_TOO_LARGE beyond): what a qcow2
  * VDI of the file SR is allowed to grow to. */

@@ -4,7 +4,7 @@
 #include "generic.h"
 #include "../base/mem.h"
 #include "../db/filter.h"
-#include "../wire/jsonv.h"
+#include "../base/jsonv.h"
 #include "../wire/wire.h"
 
 #include <string.h>

@@ -3,7 +3,7 @@
  * each allocated block its sector bitmap (all set) and 2 MiB of data, then
  * the footer. Only blocks holding data are emitted, so the stream's size is
  * known before the first byte goes out. */
-#include "vdi_stream.h"
+#include "vhd.h"
 #include "../base/mem.h"
 #include "../base/uuid.h"
 

@@ -1,8 +1,11 @@
-/* session: login and logout calls (the checking itself is in
- * server/session.c). */
-#include "api.h"
-#include "../server/session.h"
-#include "../server/users.h"
+/* session_calls: the session.* messages — login, logout, password change —
+ * registered in api's table by the transport that owns sessions (the
+ * checking itself is in session.c). */
+#include "../api/api.h"
+#include "authlimit.h"
+#include "session.h"
+#include "users.h"
+#include "../base/clock.h"
 
 #include <string.h>
 
@@ -23,7 +26,7 @@ static int login(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 		return RPC_WAIT;
 	}
 	if (r < 0) {
-		ctx->reply_at_ms = rpc_now_ms() + AUTH_FAIL_DELAY_MS;
+		ctx->reply_at_ms = clock_now_ms() + AUTH_FAIL_DELAY_MS;
 		return -1;
 	}
 	*result = xv_str(ref);
@@ -65,7 +68,7 @@ static int logout_subject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 	return 0;
 }
 
-void api_session_init(void)
+void session_calls_init(void)
 {
 	rpc_register("session", "login_with_password", login, 0);
 	rpc_register("session", "logout", logout, 0);

@@ -1,5 +1,6 @@
-/* jsonv: JSON text <-> xv, shared by JSON-RPC, the durable log and the
- * schema's defaults. Decoding uses jansson; encoding writes directly. */
+/* jsonv: JSON text <-> xv, in base because every layer above speaks it:
+ * the schema's defaults, the durable log, JSON-RPC, the guest agent.
+ * Decoding uses jansson; encoding writes directly. */
 #ifndef XENON_JSONV_H
 #define XENON_JSONV_H
 

@@ -1,7 +1,8 @@
-/* task: create/cancel/destroy and the setters an HTTP-transfer owner uses
- * to report progress, with xapi's rules on which states allow what. */
-#include "api.h"
-#include "../server/task.h"
+/* task_calls: the task.* messages — create/cancel/destroy and the setters an
+ * HTTP-transfer owner uses to report progress, with xapi's rules on which
+ * states allow what — registered by the transport that owns tasks. */
+#include "../api/api.h"
+#include "task.h"
 
 #include <string.h>
 #include <time.h>
@@ -66,7 +67,7 @@ static int set_status(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	return db_commit(t, err);
 }
 
-void api_task_init(void)
+void task_calls_init(void)
 {
 	rpc_register("task", "create", create, 0);
 	rpc_register("task", "cancel", cancel, 0);

@@ -4,7 +4,7 @@
 #ifndef XENON_GENERIC_H
 #define XENON_GENERIC_H
 
-#include "rpc.h"
+#include "rpc_table.h"
 
 /* The generic implementation of m, or NULL if m needs a hand-written one. */
 rpc_handler generic_handler(int cls, const struct sc_message *m);

@@ -1,7 +1,6 @@
-/* imgmap: a local image's chain and extent map from qemu-img, read with
- * pread (see imgmap.h). */
+/* imgmap: a local image's chain and extent map from qemu-img's JSON, read
+ * with pread (see imgmap.h). */
 #include "imgmap.h"
-#include "sm.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
@@ -114,22 +113,13 @@ int imgmap_parse(const char *info_json, const char *map_json, struct imgmap *m, 
 	return rc;
 }
 
-struct imgmap *imgmap_open(const char *path, const char *format)
+struct imgmap *imgmap_open_json(const char *path, const char *info, const char *map)
 {
-	if (!format || (strcmp(format, "qcow2") && strcmp(format, "raw")) || path[0] != '/')
-		return NULL;
-	/* -U: a running VM's QEMU holds the image lock; readers share it, as
-	 * the NBD path does with file.locking=off */
-	const char *info_args[] = {"info", "-U", "--backing-chain", "--output=json", "-f", format, path, NULL};
-	const char *map_args[] = {"map", "-U", "--output=json", "-f", format, path, NULL};
-	char *info = NULL, *map = NULL;
-	struct xerr err = XERR_INIT;
 	struct imgmap *m = NULL;
 	char **files = NULL;
 	size_t nfiles = 0;
-	if (sm_qemu_img(info_args, &info, SM_E_VDI_UNAVAILABLE, "qemu-img info", &err) < 0 ||
-	    sm_qemu_img(map_args, &map, SM_E_VDI_UNAVAILABLE, "qemu-img map", &err) < 0)
-		goto out;
+	if (!info || !map)
+		return NULL;
 	m = xcalloc(1, sizeof *m);
 	if (imgmap_parse(info, map, m, &files) < 0) {
 		log_debug("imgmap: %s: not a plain local chain, reading through NBD", path);
@@ -156,9 +146,6 @@ struct imgmap *imgmap_open(const char *path, const char *format)
 	}
 out:
 	free_files(files, nfiles);
-	xerr_clear(&err);
-	free(info);
-	free(map);
 	return m;
 }
 

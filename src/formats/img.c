@@ -1,7 +1,8 @@
-/* stream: VDI images through qemu-nbd and libnbd (see stream.h). The
+/* img: disk images through qemu-nbd and libnbd, or read straight from
+ * their files with an extent map (see img.h). The
  * allocation map is fetched lazily, a window at a time, and cached, since
  * readers walk the image front to back. */
-#include "stream.h"
+#include "img.h"
 #include "imgmap.h"
 #include "qcow2w.h"
 #include "../base/mem.h"
@@ -37,9 +38,13 @@ static int nbd_fail(struct xerr *err, const char *what)
 	return xerr_set(err, "VDI_IO_ERROR", what, nbd_get_error() ? nbd_get_error() : "", NULL);
 }
 
-struct img *img_open(const char *path, const char *format, bool writable, struct xerr *err)
+struct img *img_open(const char *path, const char *format, bool writable, struct imgmap *map,
+		     struct xerr *err)
 {
-	struct imgmap *map = writable ? NULL : imgmap_open(path, format ? format : "raw");
+	if (map && writable) {
+		imgmap_free(map);
+		map = NULL;
+	}
 	if (map) {
 		struct img *im = xcalloc(1, sizeof *im);
 		im->map = map;

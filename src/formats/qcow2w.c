@@ -4,7 +4,7 @@
  * blocks. 64 KiB clusters, 16-bit refcounts, version 3, every cluster used
  * once (refcount 1, the COPIED flag set), as qemu-img would write it. */
 #include "qcow2w.h"
-#include "stream.h"
+#include "img.h"
 #include "../base/mem.h"
 
 #include <errno.h>

@@ -3,7 +3,7 @@
  * (sorted BAT) as they pass, each applied through its sector bitmap. A
  * fixed VHD is raw data followed by its footer. Differencing VHDs are
  * refused: their parent is not part of the upload. */
-#include "vdi_stream.h"
+#include "vhd.h"
 #include "../base/mem.h"
 
 #include <stdlib.h>
