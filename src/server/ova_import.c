@@ -309,6 +309,21 @@ static int finish_ova(struct route_req *rr, struct oin *o)
 	return rc;
 }
 
+static int oin_build(struct route_req *rr, struct oin *o);
+
+/* The staged files, gone before the answer so that a client never finds
+ * them in the SR after it. */
+static void drop_staged(struct oin *o)
+{
+	for (size_t i = 0; i < o->nfiles; i++) {
+		if (o->files[i].fd >= 0)
+			close(o->files[i].fd);
+		o->files[i].fd = -1;
+		if (o->files[i].path)
+			unlink(o->files[i].path);
+	}
+}
+
 static int oin_finish(struct route_req *rr)
 {
 	struct oin *o = rr->h;
@@ -316,6 +331,19 @@ static int oin_finish(struct route_req *rr)
 		close(o->files[i].fd);
 		o->files[i].fd = -1;
 	}
+	int rc = oin_build(rr, o);
+	drop_staged(o);
+	if (rc < 0)
+		return -1;
+	/* the result xapi's /import gives: the new VM's ref in an array */
+	rr->result = xv_arr_new();
+	xv_arr_push_str(&rr->result, o->vm);
+	return 0;
+}
+
+/* The disks and the VM of a whole upload. */
+static int oin_build(struct route_req *rr, struct oin *o)
+{
 	int rc;
 	if (o->ova) {
 		rc = finish_ova(rr, o);
@@ -328,12 +356,7 @@ static int oin_finish(struct route_req *rr)
 		if (rc == 0)
 			rc = make_vm(rr, o, name, 1, DEFAULT_MEMORY);
 	}
-	if (rc < 0)
-		return -1;
-	/* the result xapi's /import gives: the new VM's ref in an array */
-	rr->result = xv_arr_new();
-	xv_arr_push_str(&rr->result, o->vm);
-	return 0;
+	return rc;
 }
 
 /* The upload ended early (unknown length): an OVA is whole at its end
@@ -349,6 +372,7 @@ static void oin_abort(struct route_req *rr)
 	struct oin *o = rr->h;
 	if (!o)
 		return;
+	drop_staged(o);
 	struct xerr keep = XERR_INIT;
 	xerr_move(&keep, &rr->err);
 	if (o->vm[0]) {
@@ -375,10 +399,8 @@ static void oin_free(struct route_req *rr)
 	struct oin *o = rr->h;
 	if (!o)
 		return;
+	drop_staged(o);
 	for (size_t i = 0; i < o->nfiles; i++) {
-		if (o->files[i].fd >= 0)
-			close(o->files[i].fd);
-		unlink(o->files[i].path);
 		free(o->files[i].path);
 		free(o->files[i].name);
 	}
