@@ -3,6 +3,9 @@
 #   1. api_bench.py    VM.get_record / VM.get_all_records, JSON-RPC and XML-RPC,
 #                      1 and 8 keep-alive clients (wrk), beside libvirt's
 #                      virDomainGetInfo (test driver, in-process and via libvirtd)
+#      stream_bench.py 8 clients reading VM.get_all_records over and over:
+#                      RSS idle/peak/VmHWM, p50/p99 (BENCH_BEFORE=another
+#                      xenond puts it beside this one)
 #   2. event_latency.py event.from wake-up after a VM.set_name_label commit
 #   3. cold_start.py   restart on the 10,000-VM data dir: time to login and
 #                      VM.get_all, VmRSS/VmHWM
@@ -77,10 +80,12 @@ export TMPDIR="${TMPDIR:-/tmp}"
 if [ -z "$NO_API" ]; then
 	if [ -n "$QUICK" ]; then
 		python3 bench/api_bench.py --quick
+		python3 bench/stream_bench.py --seconds 5 ${BENCH_BEFORE:+--before "$BENCH_BEFORE"}
 		python3 bench/event_latency.py --iterations 200
 		python3 bench/cold_start.py --runs 1
 	else
 		python3 bench/api_bench.py
+		python3 bench/stream_bench.py ${BENCH_BEFORE:+--before "$BENCH_BEFORE"}
 		python3 bench/event_latency.py --iterations 1000
 		python3 bench/event_latency.py --iterations 1000 --op other_config
 		python3 bench/event_latency.py --iterations 200 --bg-all-records

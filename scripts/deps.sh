@@ -16,9 +16,10 @@ esac
 if [ "${1:-build}" = bench ]; then
 	# api_bench.py: wrk, libvirt's test driver (libvirt-dev) and libvirtd;
 	# vm_start.py and snapshot_bench.py: libvirtd with the qemu driver and
-	# virsh; export_bench.py: curl, zstd, fincore (util-linux), nbdcopy
+	# virsh; export_bench.py: curl, zstd, fincore (util-linux), nbdcopy;
+	# api_bench.py's reference rows: nginx (started on 127.0.0.1 with its own config)
 	need="$need wrk libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients curl zstd util-linux \
-libnbd-bin"
+libnbd-bin nginx"
 fi
 missing=""
 for p in $need; do

@@ -43,6 +43,25 @@ struct rpc_ctx {
 	/* The caller's wire protocol (enum wire_proto), or -1: lets bulk
 	 * readers write records straight into the reply as XV_RAW. */
 	int proto;
+	/* The transport can send a result in pieces (rpc_stream): set by the
+	 * HTTP transport, with proto. A handler may then answer with *stream
+	 * instead of *result; the caller owns it (rpc_call_free frees it). */
+	bool may_stream;
+	struct rpc_stream *stream;
+};
+
+struct strbuf;
+
+/* A result encoded as it is read, for answers too large to build whole
+ * (whole-table reads). Encodes for rpc_ctx.proto, exactly what the same
+ * result would encode to as a value built whole. */
+struct rpc_stream {
+	/* Appends the next piece of the encoding to out: about want bytes,
+	 * fewer (even none) when it has looked at enough rows for one go
+	 * (rows a filter leaves out), or at the end. Returns true once the
+	 * value is complete (nothing more to append). */
+	bool (*next)(struct rpc_stream *s, struct strbuf *out, size_t want);
+	void (*free)(struct rpc_stream *s);
 };
 
 /* Handlers return 0 with *result set, or -1 with err set, or RPC_WAIT when

@@ -162,6 +162,9 @@ void rpc_call_free(struct rpc_call *call)
 	free(call->method);
 	xv_free(&call->params);
 	xv_free(&call->result);
+	if (call->ctx.stream)
+		call->ctx.stream->free(call->ctx.stream);
+	call->ctx.stream = NULL;
 	xerr_clear(&call->err);
 }
 
@@ -297,6 +300,8 @@ enum rpc_outcome rpc_call_run(struct rpc_call *call)
 		snprintf(bg->ctx.task, sizeof bg->ctx.task, "%s", task);
 		bg->ctx.may_wait = false;
 		bg->ctx.proto = -1; /* a task's result is XML-RPC text, built later */
+		bg->ctx.may_stream = false;
+		bg->ctx.stream = NULL;
 		bg->method = xstrdup(call->method);
 		bg->params = xv_arr_new();
 		bg->fn = call->fn;

@@ -6,6 +6,7 @@
 #define XENON_RPC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../base/xerr.h"

@@ -272,21 +272,27 @@ static void put_result(struct strbuf *out, const xv *result)
 		jsonv_write(out, result);
 }
 
-void wire_jsonrpc_write_success(struct strbuf *out, enum wire_proto proto, const xv *id,
-				const xv *result)
+static void jsonrpc_success_head(struct strbuf *out, enum wire_proto proto)
 {
-	if (proto == WIRE_JSONRPC2) {
-		/* json-rpc-protocol, used by Xen Orchestra, rejects "error":null here */
-		sb_puts(out, "{\"jsonrpc\":\"2.0\",\"result\":");
-		put_result(out, result);
-	} else {
-		sb_puts(out, "{\"result\":");
-		put_result(out, result);
+	/* json-rpc-protocol, used by Xen Orchestra, rejects "error":null in 2.0 */
+	sb_puts(out, proto == WIRE_JSONRPC2 ? "{\"jsonrpc\":\"2.0\",\"result\":" : "{\"result\":");
+}
+
+static void jsonrpc_success_tail(struct strbuf *out, enum wire_proto proto, const xv *id)
+{
+	if (proto != WIRE_JSONRPC2)
 		sb_puts(out, ",\"error\":null");
-	}
 	sb_puts(out, ",\"id\":");
 	put_id(out, id);
 	sb_putc(out, '}');
+}
+
+void wire_jsonrpc_write_success(struct strbuf *out, enum wire_proto proto, const xv *id,
+				const xv *result)
+{
+	jsonrpc_success_head(out, proto);
+	put_result(out, result);
+	jsonrpc_success_tail(out, proto, id);
 }
 
 static void put_params(struct strbuf *out, const struct xerr *e, bool comma_first)
@@ -340,6 +346,22 @@ void wire_write_success(struct strbuf *out, enum wire_proto proto, const xv *id,
 		wire_xmlrpc_write_success(out, result);
 	else
 		wire_jsonrpc_write_success(out, proto, id, result);
+}
+
+void wire_write_success_head(struct strbuf *out, enum wire_proto proto)
+{
+	if (proto == WIRE_XMLRPC)
+		wire_xmlrpc_write_success_head(out);
+	else
+		jsonrpc_success_head(out, proto);
+}
+
+void wire_write_success_tail(struct strbuf *out, enum wire_proto proto, const xv *id)
+{
+	if (proto == WIRE_XMLRPC)
+		wire_xmlrpc_write_success_tail(out);
+	else
+		jsonrpc_success_tail(out, proto, id);
 }
 
 void wire_write_failure(struct strbuf *out, enum wire_proto proto, const xv *id, const struct xerr *e)

@@ -52,6 +52,12 @@ int wire_jsonrpc_parse_call(const char *body, size_t len, struct wire_call *out,
  */
 void wire_write_success(struct strbuf *out, enum wire_proto proto, const xv *id, const xv *result);
 void wire_write_failure(struct strbuf *out, enum wire_proto proto, const xv *id, const struct xerr *e);
+/* A success envelope written in pieces, for results encoded as they are
+ * read: head, then the result's own encoding (what wire_xml_value or
+ * jsonv_write give), then tail. head + value + tail is byte for byte what
+ * wire_write_success writes for the same result. */
+void wire_write_success_head(struct strbuf *out, enum wire_proto proto);
+void wire_write_success_tail(struct strbuf *out, enum wire_proto proto, const xv *id);
 
 /* One XML-RPC <value>…</value> as xapi writes it: strings bare and escaped,
  * XV_INT bare (as a string), XV_I32 <i4>, booleans <boolean>0|1</boolean>,

@@ -19,6 +19,8 @@ int wire_err_from_list(const xv *items, struct xerr *err);
 char *wire_param_text(const xv *v);
 
 void wire_xmlrpc_write_success(struct strbuf *out, const xv *result);
+void wire_xmlrpc_write_success_head(struct strbuf *out);
+void wire_xmlrpc_write_success_tail(struct strbuf *out);
 void wire_xmlrpc_write_failure(struct strbuf *out, const struct xerr *e);
 void wire_jsonrpc_write_success(struct strbuf *out, enum wire_proto proto, const xv *id,
 				const xv *result);

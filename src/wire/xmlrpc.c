@@ -711,12 +711,19 @@ static void envelope_close(struct strbuf *out)
 	sb_puts(out, "</member></struct></value></param></params></methodResponse>");
 }
 
-void wire_xmlrpc_write_success(struct strbuf *out, const xv *result)
+void wire_xmlrpc_write_success_head(struct strbuf *out)
 {
 	envelope_open(out, "Success");
 	sb_puts(out, "Value</name>");
+}
+
+void wire_xmlrpc_write_success_tail(struct strbuf *out) { envelope_close(out); }
+
+void wire_xmlrpc_write_success(struct strbuf *out, const xv *result)
+{
+	wire_xmlrpc_write_success_head(out);
 	wire_xml_value(out, result); /* XV_NIL is <value></value>: xapi's void "" */
-	envelope_close(out);
+	wire_xmlrpc_write_success_tail(out);
 }
 
 void wire_xmlrpc_write_failure(struct strbuf *out, const struct xerr *e)

@@ -587,6 +587,64 @@ static void test_durable_changes_and_deletes(void **state)
 	rm_db_files(path);
 }
 
+/* Every field of rows holding what the fast row reader must hand back
+ * as jansson would (escapes, control characters, non-ASCII text that
+ * goes the slow way, floats, huge and negative integers, nested maps)
+ * reloads equal to what was stored. */
+static void test_durable_reload_values(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/xenon-test-db-XXXXXX";
+	tmp_db_path(path);
+	struct xerr e = XERR_INIT;
+	struct db *db = db_open(path, &e);
+	assert_non_null(db);
+	static const char *names[] = {
+		"plain", "", "q\"uote\\back/slash", "ctl\n\t\r\b\f\x01\x1f", "caf\xc3\xa9 \xf0\x9f\x98\x80",
+		"<xml>&amp;", "{\"json\":[1,2]}", "  spaces  ",
+	};
+	enum { N = sizeof names / sizeof names[0] };
+	char refs[N + 1][REF_STRLEN + 1];
+	struct db_txn *t = db_begin(db);
+	for (int i = 0; i < N; i++) {
+		struct db_obj *vm = db_create(t, SC_C_VM, NULL);
+		memcpy(refs[i], vm->ref, REF_STRLEN + 1);
+		db_set_str(t, vm, SC_F_VM__name_label, names[i]);
+		db_set_int(t, vm, SC_F_VM__memory_static_max, i % 2 ? INT64_MAX : INT64_MIN + i);
+		xv *oc = db_edit(t, vm, SC_F_VM__other_config);
+		xv_map_set_str(oc, names[i], names[(i + 1) % N]);
+		xv_map_set_str(oc, "k", "\\u0041");
+		xv_map_set_str(db_edit(t, vm, SC_F_VM__VCPUs_params), "weight", "256");
+		xv_arr_push_str(db_edit(t, vm, SC_F_VM__tags), names[i]);
+	}
+	struct db_obj *cpu = db_create(t, SC_C_host_cpu, NULL);
+	memcpy(refs[N], cpu->ref, REF_STRLEN + 1);
+	db_set(t, cpu, SC_F_host_cpu__utilisation, xv_float(0.1 + 1e-300));
+	assert_int_equal(db_commit(t, &e), 0);
+	xv before[N + 1];
+	db_rdlock(db);
+	for (int i = 0; i <= N; i++)
+		before[i] = db_record(db, db_lookup(db, refs[i]));
+	db_unlock(db);
+	db_close(db);
+
+	db = db_open(path, &e);
+	assert_non_null(db);
+	db_rdlock(db);
+	for (int i = 0; i <= N; i++) {
+		struct db_obj *o = db_lookup(db, refs[i]);
+		assert_non_null(o);
+		xv after = db_record(db, o);
+		assert_true(xv_equal(&before[i], &after));
+		xv_free(&after);
+		xv_free(&before[i]);
+	}
+	assert_string_equal(db_peek_str(db_lookup(db, refs[3]), SC_F_VM__name_label), names[3]);
+	db_unlock(db);
+	db_close(db);
+	rm_db_files(path);
+}
+
 int main(void)
 {
 	schema_init();
@@ -604,6 +662,7 @@ int main(void)
 		cmocka_unit_test(test_abort_after_many_edits),
 		cmocka_unit_test(test_transactions_serialise),
 		cmocka_unit_test(test_durable_changes_and_deletes),
+		cmocka_unit_test(test_durable_reload_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
