@@ -26,7 +26,9 @@ static void read_stat(const char *root, struct rr_host_counters *c)
 	size_t cap = 0;
 	while (fgets(line, sizeof line, f)) {
 		int n;
-		if (strncmp(line, "cpu", 3) || sscanf(line + 3, "%d", &n) != 1 || n < 0)
+		/* cpu<N> lines only, not the "cpu " total */
+		if (strncmp(line, "cpu", 3) || line[3] < '0' || line[3] > '9' || sscanf(line + 3, "%d", &n) != 1 ||
+		    n > 4096)
 			continue;
 		long long v[10] = {0};
 		char *p = strchr(line, ' ');

@@ -45,4 +45,10 @@ void rr_store_unlock(struct rr_store *st);
  * NULL when it has none. */
 struct rr_entry *rr_store_entry(struct rr_store *st, enum rr_kind k, const char *uuid);
 
+/* Values of rows at times t[0..nrows) (newest first, step apart) of archive
+ * rra of e, into v (row stride ncols) from column col; NaN where the file
+ * has none. */
+void rr_fetch_rows(const struct rr_entry *e, int rra, int64_t step, const int64_t *t, size_t nrows, double *v,
+		   size_t ncols, size_t col);
+
 #endif

@@ -72,8 +72,8 @@ static size_t best_rras(const struct rr_entry *e, int64_t pdp_interval, const ch
 
 /* Column values of rows t[0..nrows) (newest first) of one archive of e,
  * into v (stride ncols) from column col. */
-static void fetch_into(const struct rr_entry *e, int rra, int64_t step, const int64_t *t, size_t nrows, double *v,
-		       size_t ncols, size_t col)
+void rr_fetch_rows(const struct rr_entry *e, int rra, int64_t step, const int64_t *t, size_t nrows, double *v,
+		   size_t ncols, size_t col)
 {
 	for (size_t r = 0; r < nrows; r++)
 		for (size_t d = 0; d < e->nds; d++)
@@ -187,7 +187,7 @@ int rr_xport_make(struct rr_store *st, const struct rr_xport_req *req, struct rr
 	c = 0;
 	for (size_t i = 0; i < ne; i++)
 		for (size_t j = 0; j < nr[i]; j++) {
-			fetch_into(ent[i], rras[i][j], step, x->t, nrows, x->v, x->ncols, c);
+			rr_fetch_rows(ent[i], rras[i][j], step, x->t, nrows, x->v, x->ncols, c);
 			c += ent[i]->nds;
 		}
 	free(rras);
