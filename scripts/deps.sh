@@ -5,13 +5,15 @@
 set -e
 need="meson ninja-build pkg-config gcc libmicrohttpd-dev libjansson-dev libexpat1-dev \
 libsqlite3-dev libgnutls28-dev libcurl4-gnutls-dev libpam0g-dev libcrypt-dev libcmocka-dev qemu-utils \
-libnbd-dev libzstd-dev libxxhash-dev zlib1g-dev libnfs-dev libsmbclient-dev nbdkit-plugin-dev"
+libnbd-dev libzstd-dev libxxhash-dev zlib1g-dev libnfs-dev libsmbclient-dev nbdkit-plugin-dev librrd-dev"
 case "${1:-build}" in test | bench)
 	need="$need python3 nodejs npm valgrind qemu-system-x86 ovmf"
 	# shared storage: QEMU's nfs:// driver, nbdkit for ISOs on SMB shares,
 	# and the NFS and SMB servers test_nfs runs on loopback
 	need="$need qemu-block-extra nbdkit nfs-ganesha nfs-ganesha-vfs rpcbind samba genisoimage"
 	need="$need iproute2 tcpdump"
+	# metrics: rrdtool (xport of the same files as a reference), promtool
+	need="$need rrdtool prometheus"
 esac
 if [ "${1:-build}" = bench ]; then
 	# api_bench.py: wrk, libvirt's test driver (libvirt-dev) and libvirtd;

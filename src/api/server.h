@@ -14,6 +14,7 @@
 
 struct workq;
 struct users;
+struct metrics;
 
 struct server_config {
 	char *data_dir;
@@ -46,6 +47,7 @@ struct server {
 	struct workq *wq;
 	struct users *users;
 	const struct xenops_backend *backend;
+	struct metrics *metrics; /* the 5-s sampler and the RRDs (api/metrics.c), NULL if off */
 	struct xenops_host xh; /* what backend gets instead of this (vm_events_host_init) */
 	char host_ref[REF_STRLEN + 1];
 	char pool_ref[REF_STRLEN + 1];

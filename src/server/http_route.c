@@ -24,7 +24,8 @@
 
 static const struct route *const routes[] = {
 	&route_export_raw_vdi, &route_import_raw_vdi, &route_export_xva,
-	&route_export_metadata, &route_import, &route_import_metadata, NULL,
+	&route_export_metadata, &route_import, &route_import_metadata, &route_rrd_updates,
+	&route_host_rrd, &route_vm_rrd, &route_sr_rrd, &route_host_rrds, &route_vm_rrds, NULL,
 };
 
 /* "/p", "/p/" and "/p?…" (MHD strips the query already) */
@@ -118,10 +119,12 @@ static int authenticate(struct route_req *rr)
 /* RBAC as xapi's HTTP actions (datamodel http_actions): every transfer
  * handler, export or import, is allowed to vm-admin and the roles above
  * it; read-only and vm-operator sessions are refused, as on RPC, with the
- * action's permission name (http/get_export_raw_vdi, http/put_import…). */
+ * action's permission name (http/get_export_raw_vdi, http/put_import…).
+ * The metrics are read-only's. */
 static int rbac_check(struct route_req *rr)
 {
-	if (rr->ctx.rbac_exempt || (rr->ctx.roles & SC_ROLE_VM_ADMIN))
+	uint32_t need = rr->rt->role ? rr->rt->role : SC_ROLE_VM_ADMIN;
+	if (rr->ctx.rbac_exempt || (rr->ctx.roles & need))
 		return 0;
 	char perm[64];
 	snprintf(perm, sizeof perm, "http/%s_%s", !strcmp(rr->rt->method, "GET") ? "get" : "put",
@@ -155,7 +158,9 @@ static MHD_RESULT_T fail_reply(struct route_req *rr)
 {
 	unsigned status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	const char *c = rr->err.code ? rr->err.code : "INTERNAL_ERROR";
-	if (!strcmp(c, "SESSION_INVALID") || !strcmp(c, "SESSION_AUTHENTICATION_FAILED"))
+	if (rr->status)
+		status = rr->status;
+	else if (!strcmp(c, "SESSION_INVALID") || !strcmp(c, "SESSION_AUTHENTICATION_FAILED"))
 		status = MHD_HTTP_UNAUTHORIZED;
 	else if (!strcmp(c, "HANDLE_INVALID") || !strcmp(c, "UUID_INVALID"))
 		status = MHD_HTTP_NOT_FOUND;
@@ -326,6 +331,13 @@ static MHD_RESULT_T start(struct route_req *rr)
 		if (rbac_check(rr) < 0)
 			return fail_reply(rr);
 		return reply(rr, MHD_HTTP_OK, "text/plain", xstrdup(""));
+	}
+	if (rr->rt->no_task) {
+		if (rbac_check(rr) < 0) {
+			rr->finished = true;
+			return fail_reply(rr);
+		}
+		return off_thread(rr, W_BEGIN);
 	}
 	if (attach_task(rr) < 0)
 		return fail_reply(rr);
@@ -522,9 +534,51 @@ int route_send_stream(struct route_req *rr, uint64_t size, const char *ctype,
 	MHD_add_response_header(resp, "Content-Type", ctype);
 	if (disposition)
 		MHD_add_response_header(resp, "Content-Disposition", disposition);
-	MHD_add_response_header(resp, "task-id", rr->task);
+	if (rr->task[0])
+		MHD_add_response_header(resp, "task-id", rr->task);
 	rr->resp = resp; /* queued by worked(), on the MHD thread */
 	return 0;
+}
+
+int route_send_buffer(struct route_req *rr, char *body, size_t len, const char *ctype)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return xerr_internal(&rr->err, "cannot create a response");
+	}
+	MHD_add_response_header(resp, "Content-Type", ctype);
+	if (rr->task[0])
+		MHD_add_response_header(resp, "task-id", rr->task);
+	rr->streaming_done = true;
+	rr->resp = resp;
+	return 0;
+}
+
+struct args_acc {
+	const char *key;
+	const char **v;
+	size_t n;
+};
+
+static MHD_RESULT_T collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct args_acc *a = cls;
+	if (key && !strcmp(key, a->key)) {
+		a->v = xrealloc(a->v, (a->n + 2) * sizeof *a->v);
+		a->v[a->n++] = value ? value : "";
+		a->v[a->n] = NULL;
+	}
+	return MHD_YES;
+}
+
+const char **route_args(struct route_req *rr, const char *key, size_t *n)
+{
+	struct args_acc a = {key, NULL, 0};
+	MHD_get_connection_values(rr->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+	*n = a.n;
+	return a.v;
 }
 
 void route_progress(struct route_req *rr, double p)

@@ -45,6 +45,11 @@ struct route {
 	 * than a client that saw the task end. NULL: nothing to release. */
 	void (*release)(struct route_req *rr);
 	void (*free)(struct route_req *rr);
+	/* A quick read (metrics): no task is made or attached, and the
+	 * response carries no task-id. */
+	bool no_task;
+	/* The least role allowed (SC_ROLE_*); 0: vm-admin, as transfers. */
+	uint32_t role;
 };
 
 struct route_req {
@@ -70,6 +75,7 @@ struct route_req {
 	void *h;   /* the handler's state */
 	ssize_t (*reader)(struct route_req *rr, uint64_t pos, char *buf, size_t max);
 	uint64_t stream_size;
+	unsigned status; /* a failing handler's HTTP status; 0: from err's code */
 	int refs;  /* route_end and a streamed response's free callback */
 };
 
@@ -95,6 +101,11 @@ typedef ssize_t (*route_reader)(struct route_req *rr, uint64_t pos, char *buf, s
 int route_send_stream(struct route_req *rr, uint64_t size, const char *ctype,
 		      const char *disposition, route_reader read);
 void route_progress(struct route_req *rr, double p);
+/* Prepares a response of body (taken), as route_send_stream does. */
+int route_send_buffer(struct route_req *rr, char *body, size_t len, const char *ctype);
+/* Every value of a query key, in the order given (owned array of
+ * borrowed strings, NULL-terminated). */
+const char **route_args(struct route_req *rr, const char *key, size_t *n);
 /* Runs an API call internally as the request's session (synchronously). */
 int route_call(struct route_req *rr, const char *method, xv params, xv *result);
 
@@ -106,5 +117,9 @@ extern const struct route route_import, route_import_metadata;
 /* format=tar of /export_raw_vdi and /import_raw_vdi (the XVA chunk
  * stream of one disk), handed over by vdi_stream.c. */
 extern const struct route route_export_vdi_tar, route_import_vdi_tar;
+/* The metrics (rrd_http.c): /rrd_updates, /host_rrd, /vm_rrd, /sr_rrd and
+ * the legacy /host_rrds, /vm_rrds. */
+extern const struct route route_rrd_updates, route_host_rrd, route_vm_rrd, route_sr_rrd, route_host_rrds,
+	route_vm_rrds;
 
 #endif

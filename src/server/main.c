@@ -13,6 +13,7 @@
 #include "users.h"
 #include "workq.h"
 #include "../api/api.h"
+#include "../api/metrics.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/uuid.h"
@@ -56,6 +57,7 @@ void rpc_init(void)
 	api_vm_guest_init();
 	api_vif_init();
 	api_network_init();
+	api_metrics_init();
 }
 
 static void usage(FILE *f)
@@ -318,6 +320,7 @@ int main(int argc, char **argv)
 	srv.wq = workq_new(srv.cfg.workers);
 	vm_guest_start(&srv);
 	storage_coalesce_start(&srv);
+	metrics_start(&srv);
 	hs = http_start(&srv, cert, key, &err);
 	if (!hs)
 		goto fail;
@@ -348,6 +351,7 @@ out:;
 	else
 		http_stop(hs);
 	storage_coalesce_stop();
+	metrics_stop(&srv);
 	vm_guest_stop();
 	if (srv.db)
 		vdi_nbd_gc(&srv, true); /* the sessions they serve end with the daemon */

@@ -2,7 +2,11 @@
  * once, so API tests and scale benchmarks need no guest. */
 #include "xenops.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 static int sim_init(const struct xenops_host *host, struct xerr *err)
 {
@@ -58,6 +62,80 @@ static int sim_vcpu_params(const struct xenops_host *host, const struct vm_spec 
 	return 0;
 }
 
+/* ---- metrics: plausible, deterministic series ----
+ * Each figure's rate is a + b·sin(ωt + φ) with a, b and φ drawn from the
+ * VM's uuid: the counter is its integral, so the sampler's rates come out
+ * as that curve (period 10 min) whatever the tick, and two runs agree. */
+
+static uint32_t mix(const char *s, uint32_t salt)
+{
+	uint32_t h = 2166136261u ^ salt;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	h ^= h >> 13;
+	h *= 0x5bd1e995u;
+	return h ^ (h >> 15);
+}
+
+static double unit(const char *uuid, uint32_t salt)
+{
+	return (double)(mix(uuid, salt) % 10000) / 10000.0;
+}
+
+/* ∫0..t of a + b·sin(ωu + φ) du */
+static double integral(double a, double b, double phi, double t)
+{
+	const double w = 2 * M_PI / 600;
+	return a * t + b / w * (cos(phi) - cos(w * t + phi));
+}
+
+static int sim_stats(const struct xenops_host *host, const struct xenops_stats_req *s, struct rr_vm_counters *o)
+{
+	(void)host;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	/* seconds since a fixed origin: small enough for exact doubles */
+	double t = (double)(ts.tv_sec - 1600000000) + ts.tv_nsec / 1e9;
+	o->nvcpus = s->vcpus > 0 ? (int)(s->vcpus < RR_MAX_VCPUS ? s->vcpus : RR_MAX_VCPUS) : 1;
+	for (int i = 0; i < o->nvcpus; i++) {
+		double a = 0.05 + 0.4 * unit(s->uuid, 1u + (uint32_t)i);
+		double b = 0.9 * (a < 1 - a ? a : 1 - a);
+		o->vcpu_ns[i] = (int64_t)(1e9 * integral(a, b, 6.283 * unit(s->uuid, 100u + (uint32_t)i), t));
+	}
+	o->memory = s->memory_actual > 0 ? s->memory_actual : s->memory_target;
+	o->memory_target = s->memory_target;
+	o->memory_internal_free = o->memory > 0 ? (int64_t)((double)o->memory / 1024 * (0.3 + 0.4 * unit(s->uuid, 7))) : -1;
+	o->ndisks = 0;
+	for (int i = 0; i < s->ndisks && o->ndisks < RR_MAX_DISKS; i++) {
+		if (s->disk[i].is_cdrom || s->disk[i].position < 0 || s->disk[i].position > 25)
+			continue;
+		struct rr_disk_counters *d = &o->disk[o->ndisks++];
+		snprintf(d->dev, sizeof d->dev, "xvd%c", 'a' + s->disk[i].position);
+		uint32_t k = 200u + (uint32_t)i * 8;
+		double ra = 1e5 + 4e6 * unit(s->uuid, k), wa = 1e5 + 2e6 * unit(s->uuid, k + 1);
+		double ph = 6.283 * unit(s->uuid, k + 2);
+		d->rd_bytes = (int64_t)integral(ra, 0.9 * ra, ph, t);
+		d->wr_bytes = (int64_t)integral(wa, 0.9 * wa, ph + 1, t);
+		d->rd_ops = d->rd_bytes / 16384;
+		d->wr_ops = d->wr_bytes / 16384;
+		d->rd_ns = d->rd_ops * 200000;
+		d->wr_ns = d->wr_ops * 400000;
+		d->inflight = (int64_t)(4 * unit(s->uuid, k + 3));
+	}
+	o->nvifs = 0;
+	for (int i = 0; i < s->nvifs && o->nvifs < RR_MAX_VIFS; i++) {
+		struct rr_vif_counters *v = &o->vif[o->nvifs++];
+		uint32_t k = 400u + (uint32_t)i * 8;
+		double ra = 1e4 + 1e6 * unit(s->uuid, k), ta = 1e4 + 5e5 * unit(s->uuid, k + 1);
+		double ph = 6.283 * unit(s->uuid, k + 2);
+		v->device = s->vif[i];
+		v->rx_bytes = (int64_t)integral(ra, 0.8 * ra, ph, t);
+		v->tx_bytes = (int64_t)integral(ta, 0.8 * ta, ph + 2, t);
+		v->rx_errors = v->tx_errors = 0;
+	}
+	return 0;
+}
+
 const struct xenops_backend xenops_sim = {
 	.name = "sim",
 	.init = sim_init,
@@ -71,4 +149,5 @@ const struct xenops_backend xenops_sim = {
 	.set_memory_target = sim_memory,
 	.set_vcpus = sim_vcpus,
 	.set_vcpu_params = sim_vcpu_params,
+	.stats = sim_stats,
 };

@@ -10,6 +10,7 @@
 
 #include "../base/xerr.h"
 #include "../base/xv.h"
+#include "../rrd/rr.h"
 
 struct sm_live_ops;
 
@@ -123,6 +124,23 @@ struct xenops_host {
 };
 
 
+/* What the metrics ask a backend about one running VM (api/metrics.c
+ * copies it out of the store each tick). */
+struct xenops_stats_req {
+	char uuid[40];
+	int64_t domid;
+	int64_t vcpus;          /* VCPUs_number now */
+	int64_t memory_target;  /* bytes (memory_target, else dynamic_max) */
+	int64_t memory_actual;  /* bytes (VM_metrics.memory_actual) */
+	int ndisks;
+	struct {
+		int position; /* userdevice: 0 → xvda */
+		bool is_cdrom;
+	} disk[RR_MAX_DISKS];
+	int nvifs;
+	int vif[RR_MAX_VIFS]; /* devices */
+};
+
 struct xenops_backend {
 	const char *name;
 	/* Called once before the API is served: finds domains that outlived an
@@ -185,6 +203,12 @@ struct xenops_backend {
 			struct xerr *err);
 	int (*vif_unplug)(const struct xenops_host *host, const struct vm_spec *vm, int device, bool force,
 			  struct xerr *err);
+	/* Optional. The running domain's cumulative counters for the 5-s
+	 * metrics (vCPU times, memory, disks, VIFs; rr.h), read without
+	 * spawning anything: called once per VM per tick. s says what the
+	 * VM has (uuid, domid, vCPUs, memory, disks' positions, VIFs'
+	 * devices). NULL: no figures. */
+	int (*stats)(const struct xenops_host *host, const struct xenops_stats_req *s, struct rr_vm_counters *out);
 };
 
 const struct xenops_backend *xenops_find(const char *name);

@@ -1,0 +1,355 @@
+/* metrics: the daemon's side of the rrd layer — it tells the sampler which
+ * VMs run here and asks the backend for their counters (one pass, copied
+ * out of the store first), keeps VM_metrics and host_metrics in step with
+ * the samples, and implements the data source messages of VM and host. */
+#include "api.h"
+#include "metrics.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct metrics {
+	struct server *srv;
+	struct rr_store *st;
+	struct rr_sampler *sampler;
+	char host_uuid[40];
+	pthread_mutex_t mu;
+	struct hmap last;  /* uuid → struct rr_sample: each object's latest sample */
+	char **pifs;       /* the host's physical PIF devices, NULL-terminated */
+	size_t npifs;
+};
+
+static void copy_req(struct db *db, struct db_obj *vm, struct xenops_stats_req *r)
+{
+	memset(r, 0, sizeof *r);
+	snprintf(r->uuid, sizeof r->uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
+	r->domid = db_peek_int(vm, SC_F_VM__domid);
+	struct db_obj *m = db_lookup_cls(db, SC_C_VM_metrics, db_peek_str(vm, SC_F_VM__metrics));
+	r->vcpus = m ? db_peek_int(m, SC_F_VM_metrics__VCPUs_number) : 0;
+	if (r->vcpus <= 0)
+		r->vcpus = db_peek_int(vm, SC_F_VM__VCPUs_at_startup);
+	r->memory_actual = m ? db_peek_int(m, SC_F_VM_metrics__memory_actual) : 0;
+	r->memory_target = db_peek_int(vm, SC_F_VM__memory_target);
+	if (r->memory_target <= 0)
+		r->memory_target = db_peek_int(vm, SC_F_VM__memory_dynamic_max);
+	const xv *vbds = db_peek(vm, SC_F_VM__VBDs);
+	for (size_t i = 0; vbds && vbds->kind == XV_ARR && i < vbds->u.a->n && r->ndisks < RR_MAX_DISKS; i++) {
+		struct db_obj *b = db_lookup_cls(db, SC_C_VBD, xv_as_str(&vbds->u.a->items[i]));
+		if (!b || !db_peek_bool(b, SC_F_VBD__currently_attached))
+			continue;
+		const char *ud = db_peek_str(b, SC_F_VBD__userdevice);
+		r->disk[r->ndisks].position = ud && *ud >= '0' && *ud <= '9' ? atoi(ud) : -1;
+		r->disk[r->ndisks].is_cdrom = !strcmp(db_peek_str(b, SC_F_VBD__type), "CD");
+		r->ndisks++;
+	}
+	const xv *vifs = db_peek(vm, SC_F_VM__VIFs);
+	for (size_t i = 0; vifs && vifs->kind == XV_ARR && i < vifs->u.a->n && r->nvifs < RR_MAX_VIFS; i++) {
+		struct db_obj *v = db_lookup_cls(db, SC_C_VIF, xv_as_str(&vifs->u.a->items[i]));
+		if (!v || !db_peek_bool(v, SC_F_VIF__currently_attached))
+			continue;
+		r->vif[r->nvifs++] = atoi(db_peek_str(v, SC_F_VIF__device));
+	}
+}
+
+static void collect_vms(void *arg, struct rr_tick *tick)
+{
+	struct metrics *m = arg;
+	struct server *srv = m->srv;
+	if (!srv->backend->stats)
+		return;
+	struct xenops_stats_req *reqs = NULL;
+	size_t n = 0, cap = 0;
+	db_rdlock(srv->db);
+	for (struct db_obj *vm = db_first(srv->db, SC_C_VM); vm; vm = db_next(vm)) {
+		const char *ps = db_peek_str(vm, SC_F_VM__power_state);
+		if ((strcmp(ps, "Running") && strcmp(ps, "Paused")) ||
+		    strcmp(db_peek_str(vm, SC_F_VM__resident_on), srv->host_ref) ||
+		    db_peek_bool(vm, SC_F_VM__is_control_domain))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			reqs = xrealloc(reqs, cap * sizeof *reqs);
+		}
+		copy_req(srv->db, vm, &reqs[n++]);
+	}
+	db_unlock(srv->db);
+	struct rr_vm_counters *c = xmalloc(sizeof *c);
+	for (size_t i = 0; i < n; i++) {
+		rr_vm_counters_init(c);
+		if (srv->backend->stats(&srv->xh, &reqs[i], c) == 0)
+			rr_tick_vm(tick, reqs[i].uuid, c);
+	}
+	free(c);
+	free(reqs);
+}
+
+static const char *const *pif_devices(void *arg)
+{
+	struct metrics *m = arg;
+	struct server *srv = m->srv;
+	for (size_t i = 0; i < m->npifs; i++)
+		free(m->pifs[i]);
+	m->npifs = 0;
+	db_rdlock(srv->db);
+	for (struct db_obj *p = db_first(srv->db, SC_C_PIF); p; p = db_next(p)) {
+		if (!db_peek_bool(p, SC_F_PIF__physical) || strcmp(db_peek_str(p, SC_F_PIF__host), srv->host_ref))
+			continue;
+		m->pifs = xrealloc(m->pifs, (m->npifs + 2) * sizeof *m->pifs);
+		m->pifs[m->npifs++] = xstrdup(db_peek_str(p, SC_F_PIF__device));
+	}
+	db_unlock(srv->db);
+	if (!m->npifs)
+		return NULL;
+	m->pifs[m->npifs] = NULL;
+	return (const char *const *)m->pifs;
+}
+
+static bool min_max(void *arg)
+{
+	struct metrics *m = arg;
+	db_rdlock(m->srv->db);
+	struct db_obj *pool = db_first(m->srv->db, SC_C_pool);
+	const char *v = pool ? xv_map_get_str(db_peek(pool, SC_F_pool__other_config), "create_min_max_in_new_VM_RRDs")
+			     : NULL;
+	bool on = v && !strcmp(v, "true");
+	db_unlock(m->srv->db);
+	return on;
+}
+
+/* The records follow the samples only where they differ, so a steady VM
+ * costs the store nothing. */
+static void published(void *arg, enum rr_kind k, const char *uuid, const struct rr_sample *s)
+{
+	struct metrics *m = arg;
+	pthread_mutex_lock(&m->mu);
+	struct rr_sample *keep = hmap_get(&m->last, uuid);
+	if (!keep) {
+		keep = xcalloc(1, sizeof *keep + 40);
+		char *key = (char *)(keep + 1);
+		snprintf(key, 40, "%s", uuid);
+		hmap_put(&m->last, key, keep);
+	}
+	rr_sample_reset(keep);
+	for (size_t i = 0; i < s->n; i++)
+		rr_sample_add(keep, s->v[i].name, s->v[i].v);
+	pthread_mutex_unlock(&m->mu);
+	if (k != RR_VM)
+		return;
+	double mem = rr_sample_get(s, "memory");
+	if (isnan(mem))
+		return;
+	struct db *db = m->srv->db;
+	db_rdlock(db);
+	struct db_obj *vm = db_lookup_uuid(db, SC_C_VM, uuid);
+	struct db_obj *vmm = vm ? db_lookup_cls(db, SC_C_VM_metrics, db_peek_str(vm, SC_F_VM__metrics)) : NULL;
+	bool differs = vmm && db_peek_int(vmm, SC_F_VM_metrics__memory_actual) != (int64_t)mem;
+	db_unlock(db);
+	if (!differs)
+		return;
+	struct db_txn *t = db_begin(db);
+	vm = db_lookup_uuid(db, SC_C_VM, uuid);
+	vmm = vm ? db_lookup_cls(db, SC_C_VM_metrics, db_peek_str(vm, SC_F_VM__metrics)) : NULL;
+	if (!vmm) {
+		db_abort(t);
+		return;
+	}
+	db_set_int(t, vmm, SC_F_VM_metrics__memory_actual, (int64_t)mem);
+	struct xerr err = XERR_INIT;
+	db_commit(t, &err);
+	xerr_clear(&err);
+}
+
+static const struct rr_ops metrics_ops = {
+	.collect_vms = collect_vms,
+	.pif_devices = pif_devices,
+	.min_max = min_max,
+	.published = published,
+};
+
+void metrics_start(struct server *srv)
+{
+	struct metrics *m = xcalloc(1, sizeof *m);
+	m->srv = srv;
+	pthread_mutex_init(&m->mu, NULL);
+	hmap_init(&m->last);
+	db_rdlock(srv->db);
+	struct db_obj *h = db_lookup_cls(srv->db, SC_C_host, srv->host_ref);
+	snprintf(m->host_uuid, sizeof m->host_uuid, "%s", h ? db_peek_str(h, SC_F_host__uuid) : "");
+	db_unlock(srv->db);
+	char *dir = xasprintf("%s/rrd", srv->cfg.data_dir);
+	struct xerr err = XERR_INIT;
+	/* a file written every 6 ticks (30 s): what a crash may lose */
+	m->st = rr_store_open(dir, 6, &err);
+	free(dir);
+	if (!m->st) {
+		log_error("metrics: %s", err.nparams ? err.params[0] : err.code);
+		xerr_clear(&err);
+		free(m);
+		return;
+	}
+	m->sampler = rr_sampler_start(m->st, m->host_uuid, &metrics_ops, m);
+	srv->metrics = m;
+}
+
+void metrics_stop(struct server *srv)
+{
+	struct metrics *m = srv->metrics;
+	if (!m)
+		return;
+	rr_sampler_stop(m->sampler);
+	rr_store_close(m->st); /* the pending updates to their files */
+	const char *k;
+	void *v;
+	for (size_t it = 0; hmap_next(&m->last, &it, &k, &v);) {
+		rr_sample_free(v);
+		free(v);
+	}
+	hmap_free(&m->last);
+	for (size_t i = 0; i < m->npifs; i++)
+		free(m->pifs[i]);
+	free(m->pifs);
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+	srv->metrics = NULL;
+}
+
+struct rr_store *metrics_store(struct server *srv)
+{
+	return srv->metrics ? srv->metrics->st : NULL;
+}
+
+const char *metrics_host_uuid(struct server *srv)
+{
+	return srv->metrics ? srv->metrics->host_uuid : "";
+}
+
+/* ---- VM/host.get_data_sources, query, record, forget ---- */
+
+static int target(struct rpc_ctx *ctx, xv *args, enum rr_kind *k, char uuid[40], struct xerr *err)
+{
+	if (!ctx->srv->metrics)
+		return xerr_set(err, "INTERNAL_ERROR", "metrics are not running", NULL);
+	int cls = ctx->cls == SC_C_host ? SC_C_host : SC_C_VM;
+	*k = cls == SC_C_host ? RR_HOST : RR_VM;
+	db_rdlock(ctx->db);
+	struct db_obj *o = generic_lookup(ctx, cls, xv_arr_get(args, 0), err);
+	if (o)
+		snprintf(uuid, 40, "%s", db_peek_str(o, cls == SC_C_host ? SC_F_host__uuid : SC_F_VM__uuid));
+	db_unlock(ctx->db);
+	return o ? 0 : -1;
+}
+
+static xv ds_record(enum rr_kind k, const char *name, bool enabled, double value)
+{
+	struct rr_ds_info info;
+	rr_ds_describe(k, name, &info);
+	xv r = xv_map_new();
+	xv_map_set(&r, "name_label", xv_str(name));
+	xv_map_set(&r, "name_description", xv_str(info.description));
+	xv_map_set(&r, "enabled", xv_bool(enabled));
+	xv_map_set(&r, "standard", xv_bool(info.dflt));
+	xv_map_set(&r, "units", xv_str(info.units));
+	/* xapi sends the range as floats; infinities would not encode */
+	xv_map_set(&r, "min", xv_float(isfinite(info.min) ? info.min : 0));
+	xv_map_set(&r, "max", xv_float(isfinite(info.max) ? info.max : 0));
+	xv_map_set(&r, "value", xv_float(isfinite(value) ? value : 0));
+	return r;
+}
+
+static int get_data_sources(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	enum rr_kind k;
+	char uuid[40];
+	if (target(ctx, args, &k, uuid, err) < 0)
+		return -1;
+	struct metrics *m = ctx->srv->metrics;
+	char **names = NULL;
+	double *last = NULL;
+	size_t n = 0;
+	xv out = xv_arr_new();
+	bool have = rr_store_sources(m->st, k, uuid, &names, &last, &n) == 0;
+	for (size_t i = 0; have && i < n; i++)
+		xv_arr_push(&out, ds_record(k, names[i], true, last[i]));
+	/* what the latest sample offers besides: not recorded */
+	pthread_mutex_lock(&m->mu);
+	const struct rr_sample *s = hmap_get(&m->last, uuid);
+	for (size_t i = 0; s && i < s->n; i++) {
+		bool in = false;
+		for (size_t j = 0; j < n && !in; j++)
+			in = !strcmp(names[j], s->v[i].name);
+		if (!in)
+			xv_arr_push(&out, ds_record(k, s->v[i].name, false, s->v[i].v));
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (have) {
+		rr_names_free(names, n);
+		free(last);
+	}
+	*result = out;
+	return 0;
+}
+
+static int query_data_source(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	enum rr_kind k;
+	char uuid[40];
+	if (target(ctx, args, &k, uuid, err) < 0)
+		return -1;
+	const char *want = arg_str(args, 1);
+	char **names = NULL;
+	double *last = NULL;
+	size_t n = 0;
+	if (rr_store_sources(ctx->srv->metrics->st, k, uuid, &names, &last, &n) < 0)
+		return xerr_set(err, "INTERNAL_ERROR", "Rrd.Invalid_data_source", want, NULL);
+	int rc = -1;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], want)) {
+			*result = xv_float(isfinite(last[i]) ? last[i] : 0);
+			rc = 0;
+		}
+	rr_names_free(names, n);
+	free(last);
+	if (rc < 0)
+		return xerr_set(err, "INTERNAL_ERROR", "Rrd.Invalid_data_source", want, NULL);
+	return 0;
+}
+
+static int record_data_source(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	enum rr_kind k;
+	char uuid[40];
+	if (target(ctx, args, &k, uuid, err) < 0)
+		return -1;
+	if (rr_store_record(ctx->srv->metrics->st, k, uuid, arg_str(args, 1), err) < 0)
+		return -1;
+	*result = XV_NIL_INIT;
+	return 0;
+}
+
+static int forget_data_source_archives(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	enum rr_kind k;
+	char uuid[40];
+	if (target(ctx, args, &k, uuid, err) < 0)
+		return -1;
+	if (rr_store_forget(ctx->srv->metrics->st, k, uuid, arg_str(args, 1), err) < 0)
+		return -1;
+	*result = XV_NIL_INIT;
+	return 0;
+}
+
+void api_metrics_init(void)
+{
+	static const char *const classes[] = {"VM", "host"};
+	for (int i = 0; i < 2; i++) {
+		rpc_register(classes[i], "get_data_sources", get_data_sources, 0);
+		rpc_register(classes[i], "query_data_source", query_data_source, 0);
+		rpc_register(classes[i], "record_data_source", record_data_source, RPC_SLOW);
+		rpc_register(classes[i], "forget_data_source_archives", forget_data_source_archives, RPC_SLOW);
+	}
+}

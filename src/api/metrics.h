@@ -1,0 +1,21 @@
+/* metrics: the 5-s sampler of this host and its VMs and their RRDs
+ * (api/metrics.c over src/rrd), started by the daemon. */
+#ifndef XENON_API_METRICS_H
+#define XENON_API_METRICS_H
+
+#include "../rrd/rr.h"
+#include "server.h"
+
+/* Opens <data-dir>/rrd and starts sampling; srv->metrics stays NULL if the
+ * directory cannot be made. */
+void metrics_start(struct server *srv);
+/* Stops sampling and writes every pending update to its file. */
+void metrics_stop(struct server *srv);
+struct rr_store *metrics_store(struct server *srv);
+/* This host's uuid, as the legend of /rrd_updates names it. */
+const char *metrics_host_uuid(struct server *srv);
+/* VM/host.get_data_sources, query_data_source, record_data_source,
+ * forget_data_source_archives. */
+void api_metrics_init(void);
+
+#endif

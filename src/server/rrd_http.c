@@ -1,0 +1,224 @@
+/* rrd_http: the metrics over HTTP as xapi serves them — /rrd_updates (the
+ * xport of this host and its VMs since start) and the whole RRD of the
+ * host, a VM or an SR (/host_rrd, /vm_rrd, /sr_rrd and the legacy plural
+ * names). Read-only's, no task, open to other origins (XO Lite fetches
+ * them cross-origin from every host). */
+#include "http_route.h"
+#include "../api/metrics.h"
+#include "../base/mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int bad_request(struct route_req *rr, const char *what)
+{
+	rr->status = MHD_HTTP_BAD_REQUEST;
+	return xerr_set(&rr->err, "INVALID_VALUE", what, NULL);
+}
+
+/* The q of the best range of an Accept header matching type/sub. */
+static double accept_q(const char *accept, const char *type, const char *sub)
+{
+	double best = 0;
+	int best_spec = -1;
+	const char *p = accept;
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char range[128];
+		snprintf(range, sizeof range, "%.*s", (int)(len < sizeof range ? len : sizeof range - 1), p);
+		double q = 1;
+		char *semi = strchr(range, ';');
+		if (semi) {
+			char *qs = strstr(semi, "q=");
+			if (qs)
+				q = strtod(qs + 2, NULL);
+			*semi = '\0';
+		}
+		char *r = range + strspn(range, " \t");
+		r[strcspn(r, " \t")] = '\0';
+		char *slash = strchr(r, '/');
+		int spec = -1;
+		if (slash) {
+			*slash = '\0';
+			const char *rt = r, *rs = slash + 1;
+			if (!strcasecmp(rt, type) && !strcasecmp(rs, sub))
+				spec = 2;
+			else if (!strcasecmp(rt, type) && !strcmp(rs, "*"))
+				spec = 1;
+			else if (!strcmp(rt, "*") && !strcmp(rs, "*"))
+				spec = 0;
+		}
+		if (spec > best_spec) {
+			best_spec = spec;
+			best = q;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return best;
+}
+
+/* A json key in the query, else an Accept header preferring JSON to XML
+ * (xapi's client_prefers_json; any type counts as JSON). */
+static bool wants_json(struct route_req *rr)
+{
+	if (route_arg(rr, "json"))
+		return true;
+	const char *accept = MHD_lookup_connection_value(rr->conn, MHD_HEADER_KIND, "Accept");
+	if (!accept)
+		return false;
+	double j = accept_q(accept, "application", "json"), x = accept_q(accept, "text", "xml");
+	return j > 0 && j >= x;
+}
+
+static void cors(struct route_req *rr)
+{
+	MHD_add_response_header(rr->resp, "Access-Control-Allow-Origin", "*");
+	MHD_add_response_header(rr->resp, "Access-Control-Allow-Headers", "X-Requested-With");
+}
+
+static bool parse_i64(const char *s, int64_t *out)
+{
+	if (!s || !*s)
+		return false;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+static void add_src(struct rr_xport_src **src, size_t *n, enum rr_kind k, const char *uuid)
+{
+	*src = xrealloc(*src, (*n + 1) * sizeof **src);
+	(*src)[*n].kind = k;
+	(*src)[*n].uuid = uuid;
+	(*n)++;
+}
+
+static int rrd_updates_begin(struct route_req *rr)
+{
+	struct rr_store *st = metrics_store(rr->srv);
+	int64_t start, interval = 0;
+	if (!parse_i64(route_arg(rr, "start"), &start))
+		return bad_request(rr, "start");
+	if (route_arg(rr, "interval") && !parse_i64(route_arg(rr, "interval"), &interval))
+		interval = 0;
+	if (!st)
+		return xerr_set(&rr->err, "INTERNAL_ERROR", "metrics are not running", NULL);
+	const char *cf = route_arg(rr, "cf");
+	if (cf && strcmp(cf, "AVERAGE") && strcmp(cf, "MIN") && strcmp(cf, "MAX") && strcmp(cf, "LAST"))
+		cf = NULL; /* xapi: an unknown cf means every archive */
+	const char *host = route_arg(rr, "host");
+	struct rr_xport_src *src = NULL;
+	size_t nsrc = 0;
+	if (host && !strcmp(host, "true"))
+		add_src(&src, &nsrc, RR_HOST, metrics_host_uuid(rr->srv));
+	/* the VMs: those asked for, else every one running here */
+	size_t nvm = 0;
+	const char **vms = route_args(rr, "vm_uuid", &nvm);
+	bool all = !nvm;
+	for (size_t i = 0; i < nvm; i++)
+		all |= !strcmp(vms[i], "all");
+	char **resident = NULL;
+	size_t nres = 0;
+	if (all) {
+		struct db *db = rr->srv->db;
+		db_rdlock(db);
+		for (struct db_obj *vm = db_first(db, SC_C_VM); vm; vm = db_next(vm)) {
+			const char *ps = db_peek_str(vm, SC_F_VM__power_state);
+			if ((strcmp(ps, "Running") && strcmp(ps, "Paused")) ||
+			    strcmp(db_peek_str(vm, SC_F_VM__resident_on), rr->srv->host_ref) ||
+			    db_peek_bool(vm, SC_F_VM__is_control_domain))
+				continue;
+			resident = xrealloc(resident, (nres + 1) * sizeof *resident);
+			resident[nres++] = xstrdup(db_peek_str(vm, SC_F_VM__uuid));
+		}
+		db_unlock(db);
+		for (size_t i = 0; i < nres; i++)
+			add_src(&src, &nsrc, RR_VM, resident[i]);
+	} else {
+		for (size_t i = 0; i < nvm; i++)
+			if (strcmp(vms[i], "none"))
+				add_src(&src, &nsrc, RR_VM, vms[i]);
+	}
+	size_t nsr = 0;
+	const char **srs = route_args(rr, "sr_uuid", &nsr);
+	for (size_t i = 0; i < nsr; i++)
+		if (strcmp(srs[i], "none") && strcmp(srs[i], "all"))
+			add_src(&src, &nsrc, RR_SR, srs[i]);
+	bool json = wants_json(rr);
+	struct rr_xport_req req = {.src = src, .nsrc = nsrc, .start = start, .interval = interval, .cf = cf};
+	struct rr_xport x;
+	int rc = rr_xport_make(st, &req, &x, &rr->err);
+	free(vms);
+	free(srs);
+	free(src);
+	for (size_t i = 0; i < nres; i++)
+		free(resident[i]);
+	free(resident);
+	if (rc < 0)
+		return -1;
+	struct strbuf sb = STRBUF_INIT;
+	if (json)
+		rr_xport_json(&x, &sb);
+	else
+		rr_xport_xml(&x, &sb);
+	rr_xport_free(&x);
+	size_t len = sb.len;
+	if (route_send_buffer(rr, sb_detach(&sb), len, json ? "application/json" : "text/xml") < 0)
+		return -1;
+	cors(rr);
+	return 0;
+}
+
+static int dump(struct route_req *rr, enum rr_kind k, const char *uuid)
+{
+	struct rr_store *st = metrics_store(rr->srv);
+	if (!st)
+		return xerr_set(&rr->err, "INTERNAL_ERROR", "metrics are not running", NULL);
+	if (!uuid)
+		return bad_request(rr, "uuid");
+	struct strbuf sb = STRBUF_INIT;
+	bool json = route_arg(rr, "json") != NULL;
+	if (rr_store_dump(st, k, uuid, json, &sb, &rr->err) < 0) {
+		sb_free(&sb);
+		rr->status = MHD_HTTP_NOT_FOUND;
+		return -1;
+	}
+	size_t len = sb.len;
+	if (route_send_buffer(rr, sb_detach(&sb), len, json ? "application/json" : "text/xml") < 0)
+		return -1;
+	cors(rr);
+	return 0;
+}
+
+static int host_rrd_begin(struct route_req *rr)
+{
+	return dump(rr, RR_HOST, metrics_host_uuid(rr->srv));
+}
+
+static int vm_rrd_begin(struct route_req *rr)
+{
+	return dump(rr, RR_VM, route_arg(rr, "uuid"));
+}
+
+static int sr_rrd_begin(struct route_req *rr)
+{
+	return dump(rr, RR_SR, route_arg(rr, "uuid"));
+}
+
+#define RRD_ROUTE(var, p, fn)                                                                                   \
+	const struct route var = {.method = "GET", .path = p, .begin = fn, .no_task = true, .role = SC_ROLE_READ_ONLY}
+
+RRD_ROUTE(route_rrd_updates, "/rrd_updates", rrd_updates_begin);
+RRD_ROUTE(route_host_rrd, "/host_rrd", host_rrd_begin);
+RRD_ROUTE(route_host_rrds, "/host_rrds", host_rrd_begin);
+RRD_ROUTE(route_vm_rrd, "/vm_rrd", vm_rrd_begin);
+RRD_ROUTE(route_vm_rrds, "/vm_rrds", vm_rrd_begin);
+RRD_ROUTE(route_sr_rrd, "/sr_rrd", sr_rrd_begin);
