@@ -33,6 +33,17 @@ static void tmp_db_path(char *path)
 	unlink(path);
 }
 
+/* A new store in a file of its own; path (a mkstemp template) gets its
+ * name. */
+static struct db *open_new_file(char *path)
+{
+	tmp_db_path(path);
+	struct xerr e = XERR_INIT;
+	struct db *db = db_open(path, &e);
+	assert_non_null(db);
+	return db;
+}
+
 /* The store file and SQLite's files beside it. */
 static void rm_db_files(const char *path)
 {
@@ -272,10 +283,8 @@ static void test_durable_reload(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/xenon-test-db-XXXXXX";
-	tmp_db_path(path);
 	struct xerr e = XERR_INIT;
-	struct db *db = db_open(path, &e);
-	assert_non_null(db);
+	struct db *db = open_new_file(path);
 	struct db_txn *t = db_begin(db);
 	struct db_obj *vm = db_create(t, SC_C_VM, NULL);
 	struct db_obj *vbd = db_create(t, SC_C_VBD, NULL);
@@ -550,10 +559,8 @@ static void test_durable_changes_and_deletes(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/xenon-test-db-XXXXXX";
-	tmp_db_path(path);
 	struct xerr e = XERR_INIT;
-	struct db *db = db_open(path, &e);
-	assert_non_null(db);
+	struct db *db = open_new_file(path);
 	struct db_txn *t = db_begin(db);
 	struct db_obj *a = db_create(t, SC_C_VM, NULL);
 	struct db_obj *b = db_create(t, SC_C_VM, NULL);
@@ -595,10 +602,8 @@ static void test_durable_reload_values(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/xenon-test-db-XXXXXX";
-	tmp_db_path(path);
 	struct xerr e = XERR_INIT;
-	struct db *db = db_open(path, &e);
-	assert_non_null(db);
+	struct db *db = open_new_file(path);
 	static const char *names[] = {
 		"plain", "", "q\"uote\\back/slash", "ctl\n\t\r\b\f\x01\x1f", "caf\xc3\xa9 \xf0\x9f\x98\x80",
 		"<xml>&amp;", "{\"json\":[1,2]}", "  spaces  ",
