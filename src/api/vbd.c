@@ -71,7 +71,7 @@ void storage_vbd_update_allowed(struct db_txn *t, struct db_obj *vbd)
 	xv ops = xv_arr_new();
 	bool cd = !strcmp(db_peek_str(vbd, SC_F_VBD__type), "CD");
 	bool attached = db_peek_bool(vbd, SC_F_VBD__currently_attached);
-	if (xv_len(db_peek(vbd, SC_F_VBD__current_operations))) {
+	if (op_busy(vbd)) {
 		db_set(t, vbd, SC_F_VBD__allowed_operations, ops);
 		return;
 	}

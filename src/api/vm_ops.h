@@ -3,6 +3,7 @@
 #ifndef XENON_VM_OPS_H
 #define XENON_VM_OPS_H
 
+#include "op.h"
 #include "../db/db.h"
 #include "../xenops/xenops.h"
 
@@ -40,10 +41,9 @@ void vm_consoles_destroy(struct db_txn *t, struct db_obj *vm);
 /* A domid no VM holds, growing like Xen's. Inside a transaction. */
 int64_t vm_next_domid(struct db *db);
 
-/* Marks op on vm under token (after vm_check_op), and unmarks it. */
+/* vm_check_op, then op_mark (op.c; op_end unmarks). */
 int vm_op_begin(struct db_txn *t, struct db_obj *vm, const char *op, const char *token,
 		struct xerr *err);
-void vm_op_end(struct db_txn *t, struct db_obj *vm, const char *token);
 /* What the backend needs of vm, copied out of the store. */
 void vm_spec_of(struct db_obj *vm, struct vm_spec *s);
 /* Host memory left for guests, counting every running or paused VM here

@@ -48,7 +48,7 @@ static int mark_vdi(struct route_req *rr, const char *id, bool writable, struct 
 	else if (writable && storage_vdi_in_use(db, vdi))
 		rc = xerr_set(&rr->err, "VDI_IN_USE", vdi->ref, "copy", NULL);
 	else
-		rc = storage_vdi_begin(t, vdi, token, "copy", &rr->err);
+		rc = op_begin(t, vdi, "copy", token, &rr->err);
 	if (rc < 0) {
 		db_abort(t);
 		return -1;
@@ -144,7 +144,7 @@ void vdi_image_close(struct vdi_image *vi)
 	if (vi->mark[0]) {
 		xv refs = xv_arr_new();
 		xv_arr_push_str(&refs, vi->ref);
-		storage_clear_marks(vi->db, &refs, NULL, vi->mark);
+		op_clear_marks(vi->db, &refs, NULL, vi->mark);
 		xv_free(&refs);
 		vi->mark[0] = '\0';
 	}

@@ -354,12 +354,10 @@ static int mark_vm(struct route_req *rr, struct xout *x, const char *op)
 		db_abort(t);
 		return xerr_set(&rr->err, "HANDLE_INVALID", "VM", id, NULL);
 	}
-	if (vm_check_op(vm, op, &rr->err) < 0) {
+	if (vm_op_begin(t, vm, op, token, &rr->err) < 0) {
 		db_abort(t);
 		return -1;
 	}
-	xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), token, op);
-	vm_update_allowed_operations(t, vm);
 	snprintf(x->vm, sizeof x->vm, "%s", vm->ref);
 	if (db_commit(t, &rr->err) < 0)
 		return -1;
@@ -440,9 +438,7 @@ static void xout_release(struct route_req *rr)
 	for (size_t i = 0; x && i < x->ndisks; i++)
 		vdi_image_close(&x->disks[i].vi);
 	if (x && x->mark[0]) {
-		xv none = xv_arr_new();
-		storage_clear_marks(rr->srv->db, &none, x->vm, x->mark);
-		xv_free(&none);
+		op_clear_marks(rr->srv->db, NULL, x->vm, x->mark);
 		x->mark[0] = '\0';
 	}
 }
