@@ -551,10 +551,9 @@ static int vm_set_is_a_template(struct rpc_ctx *ctx, xv *args, xv *result, struc
 }
 
 /* VM.create: the generic constructor plus what xapi adds to every VM. */
-static int vm_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+int vm_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err)
 {
-	rpc_handler generic = generic_handler(SC_C_VM, ctx->msg);
-	if (generic(ctx, args, result, err) < 0)
+	if (generic_create(ctx, SC_C_VM, rec, result, err) < 0)
 		return -1;
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, xv_as_str(result));
@@ -567,6 +566,11 @@ static int vm_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 		vm_update_allowed_operations(t, vm);
 	}
 	return db_commit(t, err);
+}
+
+static int call_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	return vm_create(ctx, xv_arr_get(args, 0), result, err);
 }
 
 void api_vm_init(void)
@@ -584,7 +588,7 @@ void api_vm_init(void)
 	rpc_register("VM", "resume", vm_resume, RPC_SLOW);
 	rpc_register("VM", "resume_on", vm_resume_on, RPC_SLOW);
 	rpc_register("VM", "power_state_reset", vm_power_state_reset, 0);
-	rpc_register("VM", "create", vm_create, 0);
+	rpc_register("VM", "create", call_create, 0);
 	rpc_register("VM", "set_is_a_template", vm_set_is_a_template, 0);
 	vm_copy_init();
 	vm_resources_init();

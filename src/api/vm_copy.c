@@ -545,11 +545,10 @@ static void delete_vm(struct db_txn *t, struct db_obj *vm)
 	xv_free(&vdis);
 }
 
-static int vm_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+static int destroy(struct rpc_ctx *ctx, const xv *ref, struct xerr *err)
 {
-	(void)result;
 	struct db_txn *t = db_begin(ctx->db);
-	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, ref, err);
 	if (!vm)
 		goto fail;
 	if (vm_check_op(vm, "destroy", err) < 0)
@@ -559,6 +558,20 @@ static int vm_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 fail:
 	db_abort(t);
 	return -1;
+}
+
+int vm_destroy(struct rpc_ctx *ctx, const char *vm_ref, struct xerr *err)
+{
+	xv ref = xv_str(vm_ref);
+	int rc = destroy(ctx, &ref, err);
+	xv_free(&ref);
+	return rc;
+}
+
+static int call_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	return destroy(ctx, xv_arr_get(args, 0), err);
 }
 
 /* After a failed revert that had already stopped the VM: the VM is halted
@@ -753,7 +766,7 @@ void vm_copy_init(void)
 	rpc_register("VM", "copy", vm_copy, RPC_SLOW);
 	rpc_register("VM", "snapshot", vm_snapshot, RPC_SLOW);
 	rpc_register("VM", "checkpoint", vm_checkpoint, RPC_SLOW);
-	rpc_register("VM", "destroy", vm_destroy, 0);
+	rpc_register("VM", "destroy", call_destroy, 0);
 	vm_provision_init();
 	vm_revert_init();
 }

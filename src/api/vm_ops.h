@@ -8,6 +8,7 @@
 #include "../xenops/xenops.h"
 
 struct server;
+struct rpc_ctx;
 
 void vm_update_allowed_operations(struct db_txn *t, struct db_obj *vm);
 int vm_check_memory_constraints(struct db_obj *vm, struct xerr *err);
@@ -44,6 +45,12 @@ int64_t vm_next_domid(struct db *db);
 /* vm_check_op, then op_mark (op.c; op_end unmarks). */
 int vm_op_begin(struct db_txn *t, struct db_obj *vm, const char *op, const char *token,
 		struct xerr *err);
+/* VM.create (vm.c) and VBD.create (vbd.c) from a record as the calls
+ * take it; *result the new ref. */
+int vm_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err);
+int vbd_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err);
+/* VM.destroy of a halted or suspended VM (vm_copy.c). */
+int vm_destroy(struct rpc_ctx *ctx, const char *vm_ref, struct xerr *err);
 /* What the backend needs of vm, copied out of the store. */
 void vm_spec_of(struct db_obj *vm, struct vm_spec *s);
 /* Host memory left for guests, counting every running or paused VM here

@@ -532,26 +532,3 @@ void route_progress(struct route_req *rr, double p)
 	if (rr->task[0])
 		task_set_progress(rr->srv, rr->task, p);
 }
-
-int route_call(struct route_req *rr, const char *method, xv params, xv *result)
-{
-	xv args = xv_arr_new();
-	xv_arr_push(&args, xv_str(rr->ctx.session));
-	for (size_t i = 0; params.kind == XV_ARR && i < params.u.a->n; i++)
-		xv_arr_push(&args, xv_copy(&params.u.a->items[i]));
-	xv_free(&params);
-	struct rpc_call c;
-	rpc_call_init(&c, rr->srv, method, args);
-	rpc_call_run(&c);
-	int rc = 0;
-	if (c.err.code) {
-		xerr_clear(&rr->err);
-		xerr_move(&rr->err, &c.err);
-		rc = -1;
-	} else if (result) {
-		*result = c.result;
-		c.result = XV_NIL_INIT;
-	}
-	rpc_call_free(&c);
-	return rc;
-}

@@ -95,8 +95,6 @@ typedef ssize_t (*route_reader)(struct route_req *rr, uint64_t pos, char *buf, s
 int route_send_stream(struct route_req *rr, uint64_t size, const char *ctype,
 		      const char *disposition, route_reader read);
 void route_progress(struct route_req *rr, double p);
-/* Runs an API call internally as the request's session (synchronously). */
-int route_call(struct route_req *rr, const char *method, xv params, xv *result);
 
 /* Handlers: vdi_stream.c, xva_export.c, xva_import.c; /import picks
  * between the XVA importer and ova_import.c by the body's first bytes. */
