@@ -73,9 +73,8 @@ struct route_req {
 	int refs;  /* route_end and a streamed response's free callback */
 };
 
-/* The route for method and url, or NULL: http.c's hook. */
-struct route_req *route_begin(struct server *srv, struct MHD_Connection *conn, const char *url,
-			      const char *method);
+/* A request for rt (url_table.c found it): http.c's hook. */
+struct route_req *route_begin(struct server *srv, struct MHD_Connection *conn, const struct route *rt);
 /* Every later call of on_request for this request. */
 MHD_RESULT_T route_step(struct route_req *rr, const char *upload_data, size_t *upload_size);
 /* The request is over (MHD's notify-completed); completed_ok when the
