@@ -4,6 +4,7 @@
 #define XENON_API_H
 
 #include "generic.h"
+#include "op.h"
 #include "rpc_table.h"
 #include "server.h"
 

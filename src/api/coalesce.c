@@ -146,10 +146,10 @@ static bool find(struct db *db, struct cand *c)
 		struct db_obj *base = db_lookup_uuid(db, SC_C_VDI, p);
 		if (!base || db_peek_bool(base, SC_F_VDI__managed) ||
 		    strcmp(db_peek_str(base, SC_F_VDI__SR), db_peek_str(v, SC_F_VDI__SR)) ||
-		    xv_len(db_peek(base, SC_F_VDI__current_operations)))
+		    op_busy(base))
 			continue;
 		if (!strcmp(db_peek_str(v, SC_F_VDI__type), "cbt_metadata") ||
-		    xv_len(db_peek(v, SC_F_VDI__current_operations)) ||
+		    op_busy(v) ||
 		    failed_recently(db_peek_str(v, SC_F_VDI__uuid)) || !quiet_enough(db_peek_str(v, SC_F_VDI__uuid)))
 			continue;
 		if (found)
@@ -193,7 +193,7 @@ static void coalesce_one(struct server *srv, const struct cand *c)
 	struct db_obj *vdi = db_lookup_cls(db, SC_C_VDI, c->child);
 	struct db_obj *sro = db_lookup_cls(db, SC_C_SR, c->sr);
 	int rc = -1;
-	if (vdi && sro && storage_vdi_begin(t, vdi, token, "blocked", &err) == 0) {
+	if (vdi && sro && op_begin(t, vdi, "blocked", token, &err) == 0) {
 		snprintf(uuid, sizeof uuid, "%s", db_peek_str(vdi, SC_F_VDI__uuid));
 		storage_vdi_view(vdi, &v);
 		rc = storage_sr_open(&ctx, sro, true, &sr, &err);
@@ -220,7 +220,7 @@ static void coalesce_one(struct server *srv, const struct cand *c)
 	t = db_begin(db);
 	vdi = db_lookup_cls(db, SC_C_VDI, c->child);
 	if (vdi) {
-		storage_vdi_end(t, vdi, token);
+		op_end(t, vdi, token);
 		if (rc == 0)
 			storage_vdi_apply(t, vdi, &v);
 	}

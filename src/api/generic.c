@@ -443,10 +443,9 @@ static int remove_from_set(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 
 /* Class.create(record): RW and RO/constructor fields may be given; the
  * rest take their defaults. Unknown keys are ignored, as xapi does. */
-static int create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+int generic_create(struct rpc_ctx *ctx, int cls, const xv *rec, xv *result, struct xerr *err)
 {
-	const xv *rec = arg(args, 0);
-	const struct sc_class *c = &sc_classes[ctx->cls];
+	const struct sc_class *c = &sc_classes[cls];
 	xv vals = xv_arr_new();
 	for (int f = 0; f < c->nfields; f++) {
 		const xv *given = xv_map_get(rec, c->fields[f].name);
@@ -463,7 +462,7 @@ static int create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 		xv_arr_push(&vals, v);
 	}
 	struct db_txn *t = db_begin(ctx->db);
-	struct db_obj *o = db_create(t, ctx->cls, NULL);
+	struct db_obj *o = db_create(t, cls, NULL);
 	for (int f = 0; f < c->nfields; f++) {
 		xv *v = &vals.u.a->items[f];
 		if (v->kind != XV_NIL) {
@@ -478,6 +477,11 @@ static int create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 		return -1;
 	}
 	return 0;
+}
+
+static int create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	return generic_create(ctx, ctx->cls, arg(args, 0), result, err);
 }
 
 static int destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)

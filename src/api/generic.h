@@ -16,6 +16,8 @@ int handle_invalid(struct xerr *err, int cls, const char *ref);
 /* The n fields of a create call's record: each as given, else the
  * schema's default, coerced to its type. -1 (nothing left to free) on a
  * value of the wrong type. */
+/* Class.create(rec) as the generic handler serves it; *result the ref. */
+int generic_create(struct rpc_ctx *ctx, int cls, const xv *rec, xv *result, struct xerr *err);
 int generic_create_fields(int cls, const xv *rec, const int *fields, size_t n, xv *vals, struct xerr *err);
 
 #endif

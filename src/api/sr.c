@@ -78,7 +78,7 @@ static void merge_scan(struct db_txn *t, struct db_obj *sro, struct sm_vdi_list 
 				db_set_bool(t, o, SC_F_VDI__managed, false);
 				storage_vdi_update_allowed(t, o);
 			}
-		} else if (xv_len(db_peek(o, SC_F_VDI__current_operations))) {
+		} else if (op_busy(o)) {
 			/* an operation is under way on it: its result will tell */
 		} else if (!strcmp(db_peek_str(o, SC_F_VDI__type), "cbt_metadata")) {
 			/* VDI.data_destroy removed its image on purpose */

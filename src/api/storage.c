@@ -2,6 +2,7 @@
  * storage.h). Also registers the storage handlers: api_storage_init is the
  * one entry point xenond's rpc_init calls. */
 #include "storage.h"
+#include "op.h"
 #include "vm_ops.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -52,34 +53,24 @@ static void boot_cleanup(void)
 	struct db_txn *t = db_begin(db);
 	size_t n = 0;
 	for (struct db_obj *v = db_first(db, SC_C_VDI); v; v = db_next(v)) {
-		if (!xv_len(db_peek(v, SC_F_VDI__current_operations)))
-			continue;
-		db_set(t, v, SC_F_VDI__current_operations, xv_map_new());
-		storage_vdi_update_allowed(t, v);
-		n++;
+		n += op_busy(v);
+		op_clear_all(t, v);
 	}
 	for (struct db_obj *v = db_first(db, SC_C_VBD); v; v = db_next(v)) {
-		if (!xv_len(db_peek(v, SC_F_VBD__current_operations)))
-			continue;
-		db_set(t, v, SC_F_VBD__current_operations, xv_map_new());
-		storage_vbd_update_allowed(t, v);
-		n++;
+		n += op_busy(v);
+		op_clear_all(t, v);
 	}
 	for (struct db_obj *vm = db_first(db, SC_C_VM); vm; vm = db_next(vm)) {
+		/* the keys first: op_end edits the map */
 		const xv *cur = db_peek(vm, SC_F_VM__current_operations);
-		const struct xv_map *m = cur->kind == XV_MAP ? cur->u.m : NULL;
-		bool stale = false;
-		for (size_t i = 0; m && i < m->n && !stale; i++)
-			stale = storage_op(xv_as_str(&m->vals[i]) ? xv_as_str(&m->vals[i]) : "");
-		if (!stale)
-			continue;
-		xv keep = xv_map_new();
-		for (size_t i = 0; i < m->n; i++)
-			if (!storage_op(xv_as_str(&m->vals[i]) ? xv_as_str(&m->vals[i]) : ""))
-				xv_map_set(&keep, m->keys[i], xv_copy(&m->vals[i]));
-		db_set(t, vm, SC_F_VM__current_operations, keep);
-		vm_update_allowed_operations(t, vm);
-		n++;
+		xv stale = xv_arr_new();
+		for (size_t i = 0; cur->kind == XV_MAP && i < cur->u.m->n; i++)
+			if (storage_op(xv_as_str(&cur->u.m->vals[i]) ?: ""))
+				xv_arr_push_str(&stale, cur->u.m->keys[i]);
+		for (size_t i = 0; i < xv_len(&stale); i++)
+			op_end(t, vm, xv_as_str(xv_arr_get(&stale, i)));
+		n += xv_len(&stale) > 0;
+		xv_free(&stale);
 	}
 	struct xerr e = XERR_INIT;
 	if (db_commit(t, &e) < 0)
@@ -259,7 +250,7 @@ void storage_vdi_update_allowed(struct db_txn *t, struct db_obj *vdi)
 	xv ops = xv_arr_new();
 	struct db_obj *sr = db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
 	const struct sm_driver *drv = sr ? sm_driver_find(db_peek_str(sr, SC_F_SR__type)) : NULL;
-	bool busy = xv_len(db_peek(vdi, SC_F_VDI__current_operations)) > 0;
+	bool busy = op_busy(vdi);
 	bool cbt_meta = !strcmp(db_peek_str(vdi, SC_F_VDI__type), "cbt_metadata");
 	if (drv && !busy && db_peek_bool(vdi, SC_F_VDI__managed) && cbt_meta) {
 		/* a snapshot whose data VDI.data_destroy removed */
@@ -291,45 +282,6 @@ void storage_vdi_update_allowed(struct db_txn *t, struct db_obj *vdi)
 		xv_arr_push_str(&ops, "update");
 	}
 	db_set(t, vdi, SC_F_VDI__allowed_operations, ops);
-}
-
-int storage_vdi_begin(struct db_txn *t, struct db_obj *vdi, const char *token, const char *op,
-		      struct xerr *err)
-{
-	const xv *cur = db_peek(vdi, SC_F_VDI__current_operations);
-	if (xv_len(cur))
-		return xerr_set(err, "OTHER_OPERATION_IN_PROGRESS", "VDI", vdi->ref,
-				xv_as_str(&cur->u.m->vals[0]), cur->u.m->keys[0], NULL);
-	xv_map_set_str(db_edit(t, vdi, SC_F_VDI__current_operations), token, op);
-	storage_vdi_update_allowed(t, vdi);
-	return 0;
-}
-
-void storage_vdi_end(struct db_txn *t, struct db_obj *vdi, const char *token)
-{
-	if (xv_map_get(db_peek(vdi, SC_F_VDI__current_operations), token))
-		xv_map_del(db_edit(t, vdi, SC_F_VDI__current_operations), token);
-	storage_vdi_update_allowed(t, vdi);
-}
-
-void storage_clear_marks(struct db *db, const xv *vdi_refs, const char *vm_ref, const char *token)
-{
-	struct db_txn *t = db_begin(db);
-	for (size_t i = 0; i < xv_len(vdi_refs); i++) {
-		struct db_obj *v = db_lookup_cls(db, SC_C_VDI, xv_as_str(xv_arr_get(vdi_refs, i)));
-		if (v)
-			storage_vdi_end(t, v, token);
-	}
-	struct db_obj *vm = vm_ref ? db_lookup_cls(db, SC_C_VM, vm_ref) : NULL;
-	if (vm) {
-		if (xv_map_get(db_peek(vm, SC_F_VM__current_operations), token))
-			xv_map_del(db_edit(t, vm, SC_F_VM__current_operations), token);
-		vm_update_allowed_operations(t, vm);
-	}
-	struct xerr e = XERR_INIT;
-	if (db_commit(t, &e) < 0)
-		log_error("storage: cannot clear operation %s: %s", token, e.code);
-	xerr_clear(&e);
 }
 
 void storage_vdi_forget(struct db_txn *t, struct db_obj *vdi)

@@ -6,6 +6,7 @@
 #define XENON_API_STORAGE_H
 
 #include "api.h"
+#include "op.h"
 #include "../sm/sm.h"
 
 void api_vdi_init(void);
@@ -67,11 +68,7 @@ bool storage_vdi_in_use_rw(struct db *db, struct db_obj *vdi);
 /* The VM and VBD using vdi in a running VM, for the live-snapshot hook. */
 struct db_obj *storage_vdi_running_vbd(struct db *db, struct db_obj *vdi);
 
-/* Marks an operation on a VDI (OTHER_OPERATION_IN_PROGRESS if another is
- * under way) and clears it; both refresh allowed_operations. */
-int storage_vdi_begin(struct db_txn *t, struct db_obj *vdi, const char *token, const char *op,
-		      struct xerr *err);
-void storage_vdi_end(struct db_txn *t, struct db_obj *vdi, const char *token);
+/* allowed_operations of a VDI (op.c marks and clears operations). */
 void storage_vdi_update_allowed(struct db_txn *t, struct db_obj *vdi);
 /* A VBD's allowed_operations, which follow its VM's power state. */
 void storage_vbd_update_allowed(struct db_txn *t, struct db_obj *vbd);
@@ -80,34 +77,32 @@ void storage_vbd_update_allowed(struct db_txn *t, struct db_obj *vbd);
 int storage_vbd_position(const char *userdevice);
 /* The guest's name for device number n: 0 → xvda, 26 → xvdaa. */
 void storage_vbd_device_name(int n, char out[16]);
-/* Clears token from the VDIs (and a VM) named by refs in its own
- * transaction: the clean-up after a failed operation. */
-void storage_clear_marks(struct db *db, const xv *vdi_refs, const char *vm_ref, const char *token);
+
+/* ---- VDI operations (vdi.c) ---- */
 
 /* The checks every VDI operation with driver work shares (managed, SR
  * plugged, not in use unless op is snapshot/clone, not cbt_metadata unless
  * destroying), then the mark; fills sr and v. Runs inside t. */
-struct db_obj *storage_vdi_begin_op(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vdi,
-				    const char *op, const char *token, struct sm_sr *sr,
-				    struct sm_vdi *v, struct xerr *err);
+struct db_obj *vdi_begin_op(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vdi, const char *op,
+			    const char *token, struct sm_sr *sr, struct sm_vdi *v, struct xerr *err);
 /* The rest of an operation that deletes a VDI's image (VDI.destroy,
- * VDI.data_destroy), from t holding its mark on vdi (storage_vdi_begin_op):
+ * VDI.data_destroy), from t holding its mark on vdi (vdi_begin_op):
  * commits t, has the driver delete v's image and the bases nothing needs
  * any more, then in one transaction lets record change the VDI's record
  * (if it still exists; record also clears or drops the mark), drops the
  * collected bases' records and refreshes the SR. A driver failure clears
  * the mark and changes nothing else. */
-int storage_vdi_delete_image(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vdi,
-			     const char *token, struct sm_sr *sr, struct sm_vdi *v,
-			     void (*record)(struct db_txn *t, struct db_obj *vdi, const char *token),
-			     struct xerr *err);
+int vdi_delete_image(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vdi, const char *token,
+		     struct sm_sr *sr, struct sm_vdi *v,
+		     void (*record)(struct db_txn *t, struct db_obj *vdi, const char *token),
+		     struct xerr *err);
 
 /* VDI.create from a record as the call takes it; *result its ref. */
-int storage_vdi_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err);
+int vdi_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err);
 /* VDI.clone(vdi_ref, {}); *result the clone's ref. */
-int storage_vdi_clone(struct rpc_ctx *ctx, const char *vdi_ref, xv *result, struct xerr *err);
+int vdi_clone(struct rpc_ctx *ctx, const char *vdi_ref, xv *result, struct xerr *err);
 /* VDI.destroy: the image (and bases nothing needs any more) and records. */
-int storage_vdi_destroy(struct rpc_ctx *ctx, const char *vdi_ref, struct xerr *err);
+int vdi_destroy(struct rpc_ctx *ctx, const char *vdi_ref, struct xerr *err);
 
 /* Deletes a VDI record with its VBDs, clearing any VM.suspend_VDI. */
 void storage_vdi_forget(struct db_txn *t, struct db_obj *vdi);

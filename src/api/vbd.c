@@ -5,6 +5,7 @@
  * Also the device numbers still free on a VM (VM.get_allowed_VBD_devices). */
 #include "storage.h"
 #include "vbd_live.h"
+#include "vm_ops.h"
 #include "../base/mem.h"
 #include "server.h"
 
@@ -71,7 +72,7 @@ void storage_vbd_update_allowed(struct db_txn *t, struct db_obj *vbd)
 	xv ops = xv_arr_new();
 	bool cd = !strcmp(db_peek_str(vbd, SC_F_VBD__type), "CD");
 	bool attached = db_peek_bool(vbd, SC_F_VBD__currently_attached);
-	if (xv_len(db_peek(vbd, SC_F_VBD__current_operations))) {
+	if (op_busy(vbd)) {
 		db_set(t, vbd, SC_F_VBD__allowed_operations, ops);
 		return;
 	}
@@ -167,9 +168,8 @@ static int pick_device(struct db *db, struct db_obj *vm, const char *userdevice,
 	return n;
 }
 
-static int vbd_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+int vbd_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err)
 {
-	const xv *rec = xv_arr_get(args, 0);
 	xv vals[NCREATE];
 	int rc = -1;
 	if (generic_create_fields(SC_C_VBD, rec, create_fields, NCREATE, vals, err) < 0)
@@ -219,6 +219,11 @@ out:
 	for (size_t i = 0; i < nv; i++)
 		xv_free(&vals[i]);
 	return rc;
+}
+
+static int call_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	return vbd_create(ctx, xv_arr_get(args, 0), result, err);
 }
 
 static int vbd_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
@@ -469,7 +474,7 @@ static int vm_get_allowed_vbd_devices(struct rpc_ctx *ctx, xv *args, xv *result,
 void api_vbd_init(void)
 {
 	rpc_register("VM", "get_allowed_VBD_devices", vm_get_allowed_vbd_devices, 0);
-	rpc_register("VBD", "create", vbd_create, 0);
+	rpc_register("VBD", "create", call_create, 0);
 	rpc_register("VBD", "destroy", vbd_destroy, 0);
 	rpc_register("VBD", "insert", vbd_insert, 0);
 	rpc_register("VBD", "eject", vbd_eject, 0);

@@ -82,13 +82,7 @@ int vbd_live_begin(struct db_txn *t, struct db_obj *vbd, const char *token, enum
 		   struct xerr *err)
 {
 	static const char *const names[] = {"plug", "unplug", "insert", "eject"};
-	const xv *cur = db_peek(vbd, SC_F_VBD__current_operations);
-	if (xv_len(cur))
-		return xerr_set(err, "OTHER_OPERATION_IN_PROGRESS", "VBD", vbd->ref,
-				xv_as_str(&cur->u.m->vals[0]), cur->u.m->keys[0], NULL);
-	xv_map_set_str(db_edit(t, vbd, SC_F_VBD__current_operations), token, names[op]);
-	storage_vbd_update_allowed(t, vbd);
-	return 0;
+	return op_begin(t, vbd, names[op], token, err);
 }
 
 int vbd_live_run(struct rpc_ctx *ctx, const char *vbd_ref, const char *token, enum vbd_live_op op,
@@ -125,8 +119,7 @@ int vbd_live_run(struct rpc_ctx *ctx, const char *vbd_ref, const char *token, en
 	struct db_txn *t = db_begin(ctx->db);
 	vbd = db_lookup_cls(ctx->db, SC_C_VBD, vbd_ref);
 	if (vbd) {
-		if (xv_map_get(db_peek(vbd, SC_F_VBD__current_operations), token))
-			xv_map_del(db_edit(t, vbd, SC_F_VBD__current_operations), token);
+		op_end(t, vbd, token);
 		if (rc == 0 && (op == VBD_LIVE_PLUG || op == VBD_LIVE_UNPLUG)) {
 			bool plug = op == VBD_LIVE_PLUG;
 			db_set_bool(t, vbd, SC_F_VBD__currently_attached, plug);

@@ -19,12 +19,12 @@ static const int create_fields[] = {
 };
 #define NCREATE (sizeof create_fields / sizeof create_fields[0])
 
-static int vdi_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+static int call_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
-	return storage_vdi_create(ctx, xv_arr_get(args, 0), result, err);
+	return vdi_create(ctx, xv_arr_get(args, 0), result, err);
 }
 
-int storage_vdi_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err)
+int vdi_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err)
 {
 	xv vals[NCREATE];
 	if (generic_create_fields(SC_C_VDI, rec, create_fields, NCREATE, vals, err) < 0)
@@ -102,12 +102,11 @@ static struct db_obj *begin(struct rpc_ctx *ctx, struct db_txn *t, const xv *ref
 	struct db_obj *vdi = generic_lookup(ctx, SC_C_VDI, ref, err);
 	if (!vdi)
 		return NULL;
-	return storage_vdi_begin_op(ctx, t, vdi, op, token, sr, v, err);
+	return vdi_begin_op(ctx, t, vdi, op, token, sr, v, err);
 }
 
-struct db_obj *storage_vdi_begin_op(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vdi,
-				    const char *op, const char *token, struct sm_sr *sr,
-				    struct sm_vdi *v, struct xerr *err)
+struct db_obj *vdi_begin_op(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vdi, const char *op,
+			    const char *token, struct sm_sr *sr, struct sm_vdi *v, struct xerr *err)
 {
 	/* a cbt_metadata VDI has no data left to work on */
 	if (!strcmp(db_peek_str(vdi, SC_F_VDI__type), "cbt_metadata") && strcmp(op, "destroy") != 0) {
@@ -133,16 +132,16 @@ struct db_obj *storage_vdi_begin_op(struct rpc_ctx *ctx, struct db_txn *t, struc
 		xerr_set(err, "VDI_IN_USE", vdi->ref, op, NULL);
 		return NULL;
 	}
-	if (storage_vdi_begin(t, vdi, token, op, err) < 0)
+	if (op_begin(t, vdi, op, token, err) < 0)
 		return NULL;
 	storage_vdi_view(vdi, v);
 	return vdi;
 }
 
-int storage_vdi_delete_image(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vdi,
-			     const char *token, struct sm_sr *sr, struct sm_vdi *v,
-			     void (*record)(struct db_txn *t, struct db_obj *vdi, const char *token),
-			     struct xerr *err)
+int vdi_delete_image(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vdi, const char *token,
+		     struct sm_sr *sr, struct sm_vdi *v,
+		     void (*record)(struct db_txn *t, struct db_obj *vdi, const char *token),
+		     struct xerr *err)
 {
 	char ref[REF_STRLEN + 1];
 	memcpy(ref, vdi->ref, sizeof ref);
@@ -155,7 +154,7 @@ int storage_vdi_delete_image(struct rpc_ctx *ctx, struct db_txn *t, struct db_ob
 		storage_unlock();
 		xv marked = xv_arr_new();
 		xv_arr_push_str(&marked, ref);
-		storage_clear_marks(ctx->db, &marked, NULL, token);
+		op_clear_marks(ctx->db, &marked, NULL, token);
 		xv_free(&marked);
 		xv_free(&gc);
 		return -1;
@@ -185,7 +184,7 @@ static void forget_record(struct db_txn *t, struct db_obj *vdi, const char *toke
 	storage_vdi_forget(t, vdi);
 }
 
-int storage_vdi_destroy(struct rpc_ctx *ctx, const char *vdi_ref, struct xerr *err)
+int vdi_destroy(struct rpc_ctx *ctx, const char *vdi_ref, struct xerr *err)
 {
 	char token[REF_STRLEN + 1];
 	storage_token(ctx, token);
@@ -198,7 +197,7 @@ int storage_vdi_destroy(struct rpc_ctx *ctx, const char *vdi_ref, struct xerr *e
 	xv_free(&arg);
 	int rc = -1;
 	if (vdi)
-		rc = storage_vdi_delete_image(ctx, t, vdi, token, &sr, &v, forget_record, err);
+		rc = vdi_delete_image(ctx, t, vdi, token, &sr, &v, forget_record, err);
 	else
 		db_abort(t);
 	if (rc == 0)
@@ -208,10 +207,10 @@ int storage_vdi_destroy(struct rpc_ctx *ctx, const char *vdi_ref, struct xerr *e
 	return rc;
 }
 
-static int vdi_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+static int call_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
-	return storage_vdi_destroy(ctx, arg_str(args, 0), err);
+	return vdi_destroy(ctx, arg_str(args, 0), err);
 }
 
 /* Where a disk of a running VM is, for the live-snapshot hook. */
@@ -298,7 +297,7 @@ static int snapshot_or_clone(struct rpc_ctx *ctx, xv *args, xv *result, struct x
 			lt.userdevice,
 			err) < 0) {
 		storage_unlock();
-		storage_clear_marks(ctx->db, &marked, NULL, token);
+		op_clear_marks(ctx->db, &marked, NULL, token);
 		goto out;
 	}
 	struct sm_stat st;
@@ -317,13 +316,13 @@ static int snapshot_or_clone(struct rpc_ctx *ctx, xv *args, xv *result, struct x
 	struct db_obj *n = storage_cow_records(t, vdi, &v, &base, &snap, is_snapshot);
 	char nref[REF_STRLEN + 1];
 	memcpy(nref, n->ref, sizeof nref);
-	storage_vdi_end(t, vdi, token);
+	op_end(t, vdi, token);
 	storage_sr_refresh(t, sro, have_st ? &st : NULL);
 	rc = db_commit(t, err);
 	if (rc < 0) {
 		sr.drv->vdi_clone_undo(&sr, &v, &base, &snap, NULL);
 		storage_unlock();
-		storage_clear_marks(ctx->db, &marked, NULL, token);
+		op_clear_marks(ctx->db, &marked, NULL, token);
 		goto out;
 	}
 	storage_unlock();
@@ -342,12 +341,12 @@ static int vdi_snapshot(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	return snapshot_or_clone(ctx, args, result, err, true);
 }
 
-static int vdi_clone(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+static int call_clone(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	return snapshot_or_clone(ctx, args, result, err, false);
 }
 
-int storage_vdi_clone(struct rpc_ctx *ctx, const char *vdi_ref, xv *result, struct xerr *err)
+int vdi_clone(struct rpc_ctx *ctx, const char *vdi_ref, xv *result, struct xerr *err)
 {
 	xv args = xv_arr_new();
 	xv_arr_push_str(&args, vdi_ref);
@@ -386,7 +385,7 @@ static int vdi_resize(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	storage_ops_lock();
 	if (sr.drv->vdi_resize(&sr, &v, &size, err) < 0) {
 		storage_unlock();
-		storage_clear_marks(ctx->db, &marked, NULL, token);
+		op_clear_marks(ctx->db, &marked, NULL, token);
 		goto out;
 	}
 	struct sm_stat st;
@@ -396,7 +395,7 @@ static int vdi_resize(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	struct db_obj *sro = vdi ? db_lookup_cls(ctx->db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
 	if (vdi) {
 		storage_vdi_apply(t, vdi, &v);
-		storage_vdi_end(t, vdi, token);
+		op_end(t, vdi, token);
 	}
 	if (sro)
 		storage_sr_refresh(t, sro, have_st ? &st : NULL);
@@ -405,7 +404,7 @@ static int vdi_resize(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	rc = db_commit(t, err);
 	storage_unlock();
 	if (rc < 0)
-		storage_clear_marks(ctx->db, &marked, NULL, token);
+		op_clear_marks(ctx->db, &marked, NULL, token);
 out:
 	xv_free(&marked);
 	sm_vdi_free(&v);
@@ -467,7 +466,7 @@ static int vdi_copy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 		xerr_set(err, "SR_OPERATION_NOT_SUPPORTED", dsro->ref, NULL);
 		goto fail;
 	}
-	if (into && (storage_vdi_begin(t, into, token, "copy", err) < 0))
+	if (into && (op_begin(t, into, "copy", token, err) < 0))
 		goto fail;
 	snprintf(dst_sr_ref, sizeof dst_sr_ref, "%s", dsro->ref);
 	xv_arr_push_str(&marked, ref);
@@ -512,9 +511,9 @@ static int vdi_copy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 		for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++)
 			db_set(t, n, copied[i], xv_copy(db_peek(vdi, copied[i])));
 	} else {
-		storage_vdi_end(t, n, token);
+		op_end(t, n, token);
 	}
-	storage_vdi_end(t, vdi, token);
+	op_end(t, vdi, token);
 	storage_sr_refresh(t, dsro, have_st ? &st : NULL);
 	char nref[REF_STRLEN + 1];
 	memcpy(nref, n->ref, sizeof nref);
@@ -528,7 +527,7 @@ undo:
 	if (created)
 		storage_undo_create(&dsr, &d);
 	storage_unlock();
-	storage_clear_marks(ctx->db, &marked, NULL, token);
+	op_clear_marks(ctx->db, &marked, NULL, token);
 	rc = -1;
 	goto out;
 fail:
@@ -548,10 +547,7 @@ static int vdi_forget(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	(void)result;
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vdi = generic_lookup(ctx, SC_C_VDI, xv_arr_get(args, 0), err);
-	const xv *cur = vdi ? db_peek(vdi, SC_F_VDI__current_operations) : NULL;
-	if (vdi && xv_len(cur)) {
-		xerr_set(err, "OTHER_OPERATION_IN_PROGRESS", "VDI", vdi->ref,
-			 xv_as_str(&cur->u.m->vals[0]), cur->u.m->keys[0], NULL);
+	if (vdi && op_check_idle(vdi, err) < 0) {
 		vdi = NULL;
 	} else if (vdi && storage_vdi_in_use(ctx->db, vdi)) {
 		xerr_set(err, "VDI_IN_USE", vdi->ref, "forget", NULL);
@@ -613,10 +609,10 @@ static int vdi_update(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 
 void api_vdi_init(void)
 {
-	rpc_register("VDI", "create", vdi_create, RPC_SLOW);
-	rpc_register("VDI", "destroy", vdi_destroy, RPC_SLOW);
+	rpc_register("VDI", "create", call_create, RPC_SLOW);
+	rpc_register("VDI", "destroy", call_destroy, RPC_SLOW);
 	rpc_register("VDI", "snapshot", vdi_snapshot, RPC_SLOW);
-	rpc_register("VDI", "clone", vdi_clone, RPC_SLOW);
+	rpc_register("VDI", "clone", call_clone, RPC_SLOW);
 	rpc_register("VDI", "resize", vdi_resize, RPC_SLOW);
 	rpc_register("VDI", "copy", vdi_copy, RPC_SLOW);
 	rpc_register("VDI", "forget", vdi_forget, 0);

@@ -27,7 +27,6 @@ static int set_cbt(struct rpc_ctx *ctx, xv *args, bool on, struct xerr *err)
 	struct db_obj *vdi = generic_lookup(ctx, SC_C_VDI, xv_arr_get(args, 0), err);
 	const struct sm_driver *drv = vdi ? driver_of(ctx->db, vdi) : NULL;
 	const char *type = vdi ? db_peek_str(vdi, SC_F_VDI__type) : "";
-	const xv *cur = vdi ? db_peek(vdi, SC_F_VDI__current_operations) : NULL;
 	if (!vdi) {
 	} else if (db_peek_bool(vdi, SC_F_VDI__is_a_snapshot)) {
 		char *why = xasprintf("VDI is a snapshot: %s", vdi->ref);
@@ -44,9 +43,7 @@ static int set_cbt(struct rpc_ctx *ctx, xv *args, bool on, struct xerr *err)
 	} else if (!strcmp(db_peek_str(vdi, SC_F_VDI__on_boot), "reset")) {
 		xerr_set(err, "VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION", NULL);
 		vdi = NULL;
-	} else if (xv_len(cur)) {
-		xerr_set(err, "OTHER_OPERATION_IN_PROGRESS", "VDI", vdi->ref,
-			 xv_as_str(&cur->u.m->vals[0]), cur->u.m->keys[0], NULL);
+	} else if (op_check_idle(vdi, err) < 0) {
 		vdi = NULL;
 	}
 	if (!vdi) {
@@ -124,7 +121,7 @@ static void to_cbt_metadata(struct db_txn *t, struct db_obj *vdi, const char *to
 {
 	db_set_str(t, vdi, SC_F_VDI__type, "cbt_metadata");
 	db_set_int(t, vdi, SC_F_VDI__physical_utilisation, 0);
-	storage_vdi_end(t, vdi, token);
+	op_end(t, vdi, token);
 }
 
 /* VDI.data_destroy: the snapshot's image goes (and bases nothing else
@@ -156,9 +153,9 @@ static int vdi_data_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 		return 0;
 	}
 	if (vdi)
-		vdi = storage_vdi_begin_op(ctx, t, vdi, "data_destroy", token, &sr, &v, err);
+		vdi = vdi_begin_op(ctx, t, vdi, "data_destroy", token, &sr, &v, err);
 	if (vdi)
-		rc = storage_vdi_delete_image(ctx, t, vdi, token, &sr, &v, to_cbt_metadata, err);
+		rc = vdi_delete_image(ctx, t, vdi, token, &sr, &v, to_cbt_metadata, err);
 	else
 		db_abort(t);
 	sm_vdi_free(&v);

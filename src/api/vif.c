@@ -83,7 +83,7 @@ void vif_update_allowed(struct db_txn *t, struct db_obj *vif)
 {
 	struct db_obj *vm = db_lookup_cls(db_txn_db(t), SC_C_VM, db_peek_str(vif, SC_F_VIF__VM));
 	xv ops = xv_arr_new();
-	if (!xv_len(db_peek(vif, SC_F_VIF__current_operations))) {
+	if (!op_busy(vif)) {
 		xv_arr_push_str(&ops, "attach");
 		if (vm && vm_running(vm) && !db_peek_bool(vm, SC_F_VM__is_control_domain))
 			xv_arr_push_str(&ops, db_peek_bool(vif, SC_F_VIF__currently_attached) ? "unplug" : "plug");
@@ -232,10 +232,7 @@ static int vif_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vif = generic_lookup(ctx, SC_C_VIF, xv_arr_get(args, 0), err);
 	struct db_obj *vm = vif ? db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(vif, SC_F_VIF__VM)) : NULL;
-	const xv *cur = vif ? db_peek(vif, SC_F_VIF__current_operations) : NULL;
-	if (cur && xv_len(cur)) {
-		xerr_set(err, "OTHER_OPERATION_IN_PROGRESS", "VIF", vif->ref, xv_as_str(&cur->u.m->vals[0]),
-			 cur->u.m->keys[0], NULL);
+	if (vif && op_check_idle(vif, err) < 0) {
 		vif = NULL;
 	} else if (vm && vm_running(vm) && db_peek_bool(vif, SC_F_VIF__currently_attached)) {
 		xerr_set(err, "OPERATION_NOT_ALLOWED", "VIF currently attached to a running VM", NULL);
@@ -263,15 +260,8 @@ static void lower(const char *s, char *out, size_t n)
  * error first. */
 static int check_plug(struct db *db, struct db_obj *vif, struct db_obj *vm, bool plug, struct xerr *err)
 {
-	const xv *cur = db_peek(vif, SC_F_VIF__current_operations);
-	if (xv_len(cur)) {
-		char *types = xasprintf("{%s}", xv_as_str(&cur->u.m->vals[0]));
-		char *refs = xasprintf("{%s}", cur->u.m->keys[0]);
-		xerr_set(err, "OTHER_OPERATION_IN_PROGRESS", "VIF", vif->ref, types, refs, NULL);
-		free(types);
-		free(refs);
+	if (op_check_idle_sets(vif, err) < 0)
 		return -1;
-	}
 	if (plug && db_peek_bool(vm, SC_F_VM__is_control_domain))
 		return xerr_set(err, "OPERATION_NOT_ALLOWED", "Control domain does not support hotplug", NULL);
 	bool attached = db_peek_bool(vif, SC_F_VIF__currently_attached);
@@ -335,8 +325,7 @@ static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, str
 	struct vm_spec spec;
 	vm_spec_of(vm, &spec);
 	memcpy(vif_ref, vif->ref, sizeof vif_ref);
-	xv_map_set_str(db_edit(t, vif, SC_F_VIF__current_operations), token, plug ? "plug" : "unplug");
-	vif_update_allowed(t, vif);
+	op_mark(t, vif, plug ? "plug" : "unplug", token);
 	if (db_commit(t, err) < 0) {
 		vm_spec_free(&spec);
 		return -1;
@@ -356,8 +345,7 @@ static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, str
 		vm = db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(vif, SC_F_VIF__VM));
 		if (r == 0 && (!plug || (vm && vm_running(vm))))
 			db_set_bool(t, vif, SC_F_VIF__currently_attached, plug);
-		xv_map_del(db_edit(t, vif, SC_F_VIF__current_operations), token);
-		vif_update_allowed(t, vif);
+		op_end(t, vif, token);
 	}
 	return db_commit_outcome(t, r, err);
 }

@@ -86,7 +86,7 @@ static const struct {
 void vm_update_allowed_operations(struct db_txn *t, struct db_obj *vm)
 {
 	xv ops = xv_arr_new();
-	bool busy = xv_len(db_peek(vm, SC_F_VM__current_operations)) > 0;
+	bool busy = op_busy(vm);
 	bool tmpl = db_peek_bool(vm, SC_F_VM__is_a_template);
 	bool dom0 = db_peek_bool(vm, SC_F_VM__is_control_domain);
 	int ps = power_bit(db_peek_str(vm, SC_F_VM__power_state));
@@ -102,11 +102,8 @@ void vm_update_allowed_operations(struct db_txn *t, struct db_obj *vm)
 
 int vm_check_op(struct db_obj *vm, const char *op, struct xerr *err)
 {
-	const xv *cur = db_peek(vm, SC_F_VM__current_operations);
-	if (xv_len(cur)) {
-		return xerr_set(err, "OTHER_OPERATION_IN_PROGRESS", "VM", vm->ref,
-				xv_as_str(&cur->u.m->vals[0]), cur->u.m->keys[0], NULL);
-	}
+	if (op_check_idle(vm, err) < 0)
+		return -1;
 	if (db_peek_bool(vm, SC_F_VM__is_control_domain))
 		return xerr_set(err, "OPERATION_NOT_ALLOWED",
 				"This operation is not allowed on the control domain", NULL);
@@ -132,24 +129,6 @@ int vm_check_op(struct db_obj *vm, const char *op, struct xerr *err)
 	if (blocked)
 		return xerr_set(err, "OPERATION_BLOCKED", vm->ref, xv_as_str(blocked) ?: "", NULL);
 	return 0;
-}
-
-/* Checks that op may run now, and marks it on the VM under `token`. */
-static int begin_op(struct db_txn *t, struct db_obj *vm, const char *op, const char *token,
-		    struct xerr *err)
-{
-	if (vm_check_op(vm, op, err) < 0)
-		return -1;
-	xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), token, op);
-	vm_update_allowed_operations(t, vm);
-	return 0;
-}
-
-static void end_op(struct db_txn *t, struct db_obj *vm, const char *token)
-{
-	if (xv_map_get(db_peek(vm, SC_F_VM__current_operations), token))
-		xv_map_del(db_edit(t, vm, SC_F_VM__current_operations), token);
-	vm_update_allowed_operations(t, vm);
 }
 
 static void spec_from(struct db_obj *vm, struct vm_spec *s)
@@ -183,12 +162,10 @@ static void spec_from(struct db_obj *vm, struct vm_spec *s)
 
 int vm_op_begin(struct db_txn *t, struct db_obj *vm, const char *op, const char *token, struct xerr *err)
 {
-	return begin_op(t, vm, op, token, err);
-}
-
-void vm_op_end(struct db_txn *t, struct db_obj *vm, const char *token)
-{
-	end_op(t, vm, token);
+	if (vm_check_op(vm, op, err) < 0)
+		return -1;
+	op_mark(t, vm, op, token);
+	return 0;
 }
 
 void vm_spec_of(struct db_obj *vm, struct vm_spec *s)
@@ -398,13 +375,12 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 {
 	struct db *db = db_txn_db(t);
 	if (automatic) {
-		if (xv_len(db_peek(vm, SC_F_VM__current_operations))) {
+		if (op_busy(vm)) {
 			db_abort(t);
 			return 1;
 		}
-		xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), token, lifecycle_op[l]);
-		vm_update_allowed_operations(t, vm);
-	} else if (begin_op(t, vm, lifecycle_op[l], token, err) < 0) {
+		op_mark(t, vm, lifecycle_op[l], token);
+	} else if (vm_op_begin(t, vm, lifecycle_op[l], token, err) < 0) {
 		db_abort(t);
 		return -1;
 	}
@@ -473,7 +449,7 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 			vm_record_halted(t, vm, "Halted");
 		if (r == 0 && builds_domain(l))
 			vm_record_vcpu_params(t, vm, &vcpu_applied);
-		end_op(t, vm, token);
+		op_end(t, vm, token);
 	}
 	vm_spec_free(&spec);
 	vm_build_free(build);
@@ -575,10 +551,9 @@ static int vm_set_is_a_template(struct rpc_ctx *ctx, xv *args, xv *result, struc
 }
 
 /* VM.create: the generic constructor plus what xapi adds to every VM. */
-static int vm_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+int vm_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err)
 {
-	rpc_handler generic = generic_handler(SC_C_VM, ctx->msg);
-	if (generic(ctx, args, result, err) < 0)
+	if (generic_create(ctx, SC_C_VM, rec, result, err) < 0)
 		return -1;
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, xv_as_str(result));
@@ -591,6 +566,11 @@ static int vm_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 		vm_update_allowed_operations(t, vm);
 	}
 	return db_commit(t, err);
+}
+
+static int call_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	return vm_create(ctx, xv_arr_get(args, 0), result, err);
 }
 
 void api_vm_init(void)
@@ -608,7 +588,7 @@ void api_vm_init(void)
 	rpc_register("VM", "resume", vm_resume, RPC_SLOW);
 	rpc_register("VM", "resume_on", vm_resume_on, RPC_SLOW);
 	rpc_register("VM", "power_state_reset", vm_power_state_reset, 0);
-	rpc_register("VM", "create", vm_create, 0);
+	rpc_register("VM", "create", call_create, 0);
 	rpc_register("VM", "set_is_a_template", vm_set_is_a_template, 0);
 	vm_copy_init();
 	vm_resources_init();

@@ -167,8 +167,8 @@ static int plan_disks(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vm, 
 				break;
 			}
 		}
-		if ((rc = storage_vdi_begin(t, vdi, p->token, d->full ? "copy" : snap ? "snapshot" : "clone",
-					    err)) < 0)
+		if ((rc = op_begin(t, vdi, d->full ? "copy" : snap ? "snapshot" : "clone", p->token,
+				   err)) < 0)
 			break;
 		xv_arr_push_str(&p->marked, vdi->ref);
 		storage_vdi_view(vdi, &d->v);
@@ -253,7 +253,7 @@ static int record_disks(struct db_txn *t, struct plan *p, struct xerr *err)
 			n = storage_cow_records(t, vdi, &d->v, &d->base, &d->snap, snap);
 		}
 		memcpy(d->new_vdi, n->ref, sizeof d->new_vdi);
-		storage_vdi_end(t, vdi, p->token);
+		op_end(t, vdi, p->token);
 	}
 	/* each SR touched, once: its accounting */
 	for (size_t i = 0; i < p->n; i++) {
@@ -358,7 +358,7 @@ static int clone_memory(struct rpc_ctx *ctx, const char *vdi_ref, const char *sn
 	if (ref_is_null(vdi_ref))
 		return 0;
 	xv clone = XV_NIL_INIT;
-	int rc = storage_vdi_clone(ctx, vdi_ref, &clone, err);
+	int rc = vdi_clone(ctx, vdi_ref, &clone, err);
 	if (rc == 0) {
 		struct db_txn *t = db_begin(ctx->db);
 		struct db_obj *snap = db_lookup_cls(ctx->db, SC_C_VM, snap_ref);
@@ -410,8 +410,7 @@ static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		 kind != COPY_SNAPSHOT && !strcmp(ps, "Suspended") ? db_peek_str(vm, SC_F_VM__suspend_VDI)
 								   : REF_NULL);
 	if (p.n || memory) {
-		xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), p.token, op_names[kind]);
-		vm_update_allowed_operations(t, vm);
+		op_mark(t, vm, op_names[kind], p.token);
 	}
 	if (p.n == 0 && !memory) {
 		/* no disk to touch: records only, in this one transaction */
@@ -431,7 +430,7 @@ static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	/* 2: the image work, store unlocked */
 	struct vm_checkpoint *ck = NULL;
 	if (memory && !(ck = vm_checkpoint_begin(ctx->srv, p.vm, err))) {
-		storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
+		op_clear_marks(ctx->db, &p.marked, p.vm, p.token);
 		goto out;
 	}
 	storage_ops_lock();
@@ -444,7 +443,7 @@ static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	if (drc < 0) {
 		storage_unlock();
 		vm_checkpoint_end(ck, false);
-		storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
+		op_clear_marks(ctx->db, &p.marked, p.vm, p.token);
 		goto out;
 	}
 
@@ -465,8 +464,7 @@ static int copy_handler(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		db_set_str(t, n, SC_F_VM__suspend_VDI, vm_checkpoint_vdi(ck));
 	char nref[REF_STRLEN + 1];
 	memcpy(nref, n->ref, sizeof nref);
-	xv_map_del(db_edit(t, vm, SC_F_VM__current_operations), p.token);
-	vm_update_allowed_operations(t, vm);
+	op_end(t, vm, p.token);
 	if (db_commit(t, err) < 0)
 		goto undo;
 	storage_unlock();
@@ -480,7 +478,7 @@ undo:
 		undo_disk(&p.d[k]);
 	storage_unlock();
 	vm_checkpoint_end(ck, false);
-	storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
+	op_clear_marks(ctx->db, &p.marked, p.vm, p.token);
 	goto out;
 fail:
 	db_abort(t);
@@ -547,11 +545,10 @@ static void delete_vm(struct db_txn *t, struct db_obj *vm)
 	xv_free(&vdis);
 }
 
-static int vm_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+static int destroy(struct rpc_ctx *ctx, const xv *ref, struct xerr *err)
 {
-	(void)result;
 	struct db_txn *t = db_begin(ctx->db);
-	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, ref, err);
 	if (!vm)
 		goto fail;
 	if (vm_check_op(vm, "destroy", err) < 0)
@@ -561,6 +558,20 @@ static int vm_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 fail:
 	db_abort(t);
 	return -1;
+}
+
+int vm_destroy(struct rpc_ctx *ctx, const char *vm_ref, struct xerr *err)
+{
+	xv ref = xv_str(vm_ref);
+	int rc = destroy(ctx, &ref, err);
+	xv_free(&ref);
+	return rc;
+}
+
+static int call_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	return destroy(ctx, xv_arr_get(args, 0), err);
 }
 
 /* After a failed revert that had already stopped the VM: the VM is halted
@@ -654,13 +665,12 @@ static int vm_revert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 		snprintf(spec.name, sizeof spec.name, "%s", db_peek_str(vm, SC_F_VM__name_label));
 		spec.domid = db_peek_int(vm, SC_F_VM__domid);
 	}
-	xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), p.token, "revert");
-	vm_update_allowed_operations(t, vm);
+	op_mark(t, vm, "revert", p.token);
 	if (db_commit(t, err) < 0)
 		goto out;
 
 	if (stop && ctx->srv->backend->shutdown(&ctx->srv->xh, &spec, false, err) < 0) {
-		storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
+		op_clear_marks(ctx->db, &p.marked, p.vm, p.token);
 		goto out;
 	}
 	storage_ops_lock();
@@ -668,7 +678,7 @@ static int vm_revert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 		storage_unlock();
 		if (stop)
 			record_stopped(ctx->db, p.vm);
-		storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
+		op_clear_marks(ctx->db, &p.marked, p.vm, p.token);
 		goto out;
 	}
 	t = db_begin(ctx->db);
@@ -703,8 +713,7 @@ static int vm_revert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 	if (!ref_is_null(db_peek_str(vm, SC_F_VM__suspend_VDI)))
 		xv_arr_push_str(&old, db_peek_str(vm, SC_F_VM__suspend_VDI));
 	db_set_str(t, vm, SC_F_VM__suspend_VDI, REF_NULL);
-	xv_map_del(db_edit(t, vm, SC_F_VM__current_operations), p.token);
-	vm_update_allowed_operations(t, vm);
+	op_end(t, vm, p.token);
 	if (db_commit(t, err) < 0)
 		goto undo;
 	storage_unlock();
@@ -712,13 +721,13 @@ static int vm_revert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 	/* the disks the VM had before: nothing uses them any more */
 	for (size_t i = 0; i < xv_len(&old); i++) {
 		struct xerr e = XERR_INIT;
-		if (storage_vdi_destroy(ctx, xv_as_str(xv_arr_get(&old, i)), &e) < 0)
+		if (vdi_destroy(ctx, xv_as_str(xv_arr_get(&old, i)), &e) < 0)
 			log_warn("VM.revert: left VDI %s: %s", xv_as_str(xv_arr_get(&old, i)), e.code);
 		xerr_clear(&e);
 	}
 	if (!ref_is_null(snap_mem)) {
 		xv clone = XV_NIL_INIT;
-		rc = storage_vdi_clone(ctx, snap_mem, &clone, err);
+		rc = vdi_clone(ctx, snap_mem, &clone, err);
 		if (rc == 0) {
 			t = db_begin(ctx->db);
 			vm = db_lookup_cls(ctx->db, SC_C_VM, p.vm);
@@ -735,7 +744,7 @@ undo:
 	storage_unlock();
 	if (stop)
 		record_stopped(ctx->db, p.vm);
-	storage_clear_marks(ctx->db, &p.marked, p.vm, p.token);
+	op_clear_marks(ctx->db, &p.marked, p.vm, p.token);
 	goto out;
 fail:
 	db_abort(t);
@@ -757,7 +766,7 @@ void vm_copy_init(void)
 	rpc_register("VM", "copy", vm_copy, RPC_SLOW);
 	rpc_register("VM", "snapshot", vm_snapshot, RPC_SLOW);
 	rpc_register("VM", "checkpoint", vm_checkpoint, RPC_SLOW);
-	rpc_register("VM", "destroy", vm_destroy, 0);
+	rpc_register("VM", "destroy", call_destroy, 0);
 	vm_provision_init();
 	vm_revert_init();
 }

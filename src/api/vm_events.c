@@ -31,7 +31,7 @@ static int vm_events_report(void *arg, const char *vm_uuid, enum xenops_event ev
 		log_warn("vm %s: guest %s, but no VM has this uuid", vm_uuid, event_names[ev]);
 		return 0;
 	}
-	if (xv_len(db_peek(vm, SC_F_VM__current_operations))) {
+	if (op_busy(vm)) {
 		db_unlock(db);
 		return 1; /* the operation in progress decides; asked again after it */
 	}
@@ -86,8 +86,7 @@ static void vm_events_reconcile(void *arg, struct xenops_domain *live, size_t n)
 		if (db_peek_bool(vm, SC_F_VM__is_control_domain))
 			continue;
 		/* no task outlives the daemon that ran it */
-		if (xv_len(db_peek(vm, SC_F_VM__current_operations)))
-			db_set(t, vm, SC_F_VM__current_operations, xv_map_new());
+		op_clear_all(t, vm);
 		const char *uuid = db_peek_str(vm, SC_F_VM__uuid);
 		struct xenops_domain *d = NULL;
 		for (size_t i = 0; i < n && !d; i++)

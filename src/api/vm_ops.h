@@ -3,10 +3,12 @@
 #ifndef XENON_VM_OPS_H
 #define XENON_VM_OPS_H
 
+#include "op.h"
 #include "../db/db.h"
 #include "../xenops/xenops.h"
 
 struct server;
+struct rpc_ctx;
 
 void vm_update_allowed_operations(struct db_txn *t, struct db_obj *vm);
 int vm_check_memory_constraints(struct db_obj *vm, struct xerr *err);
@@ -40,10 +42,15 @@ void vm_consoles_destroy(struct db_txn *t, struct db_obj *vm);
 /* A domid no VM holds, growing like Xen's. Inside a transaction. */
 int64_t vm_next_domid(struct db *db);
 
-/* Marks op on vm under token (after vm_check_op), and unmarks it. */
+/* vm_check_op, then op_mark (op.c; op_end unmarks). */
 int vm_op_begin(struct db_txn *t, struct db_obj *vm, const char *op, const char *token,
 		struct xerr *err);
-void vm_op_end(struct db_txn *t, struct db_obj *vm, const char *token);
+/* VM.create (vm.c) and VBD.create (vbd.c) from a record as the calls
+ * take it; *result the new ref. */
+int vm_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err);
+int vbd_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err);
+/* VM.destroy of a halted or suspended VM (vm_copy.c). */
+int vm_destroy(struct rpc_ctx *ctx, const char *vm_ref, struct xerr *err);
 /* What the backend needs of vm, copied out of the store. */
 void vm_spec_of(struct db_obj *vm, struct vm_spec *s);
 /* Host memory left for guests, counting every running or paused VM here

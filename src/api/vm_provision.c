@@ -170,8 +170,7 @@ static int vm_provision(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		rc = db_commit(t, err);
 		goto out;
 	}
-	xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), token, "provision");
-	vm_update_allowed_operations(t, vm);
+	op_mark(t, vm, "provision", token);
 	if ((rc = db_commit(t, err)) < 0)
 		goto out;
 
@@ -205,9 +204,8 @@ static int vm_provision(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		}
 		if (rc == 0) {
 			xv_map_del(db_edit(t, vm, SC_F_VM__other_config), "disks");
-			xv_map_del(db_edit(t, vm, SC_F_VM__current_operations), token);
 			vm_set_template(t, vm, false);
-			vm_update_allowed_operations(t, vm);
+			op_end(t, vm, token);
 			rc = db_commit(t, err);
 		} else {
 			db_abort(t);
@@ -217,7 +215,7 @@ static int vm_provision(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		undo(d, n);
 	storage_unlock();
 	if (rc < 0)
-		storage_clear_marks(ctx->db, NULL, vm_ref, token);
+		op_clear_marks(ctx->db, NULL, vm_ref, token);
 out:
 	pdisks_free(d, n);
 	return rc;

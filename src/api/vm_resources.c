@@ -159,7 +159,7 @@ static int dynamic_range(struct rpc_ctx *ctx, xv *args, int which, struct xerr *
 			db_set_int(t, m, SC_F_VM_metrics__memory_actual, actual);
 			db_set(t, m, SC_F_VM_metrics__last_updated, xv_time(time(NULL)));
 		}
-		vm_op_end(t, vm, token);
+		op_end(t, vm, token);
 	}
 	return db_commit_outcome(t, r, err);
 }
@@ -383,7 +383,7 @@ static int vcpu_live(struct rpc_ctx *ctx, xv *args, const struct vcpu_live *req,
 			vm_record_vcpu_params(t, vm, &applied);
 		if (m)
 			db_set(t, m, SC_F_VM_metrics__last_updated, xv_time(time(NULL)));
-		vm_op_end(t, vm, token);
+		op_end(t, vm, token);
 	}
 	xv_free(&params);
 	xv_free(&applied);

@@ -87,7 +87,7 @@ static void destroy_image(struct server *srv, const char *vm_ref, const char *vd
 	struct rpc_ctx ctx;
 	self_ctx(srv, &ctx);
 	struct xerr e = XERR_INIT;
-	if (!ref_is_null(vdi_ref) && storage_vdi_destroy(&ctx, vdi_ref, &e) < 0)
+	if (!ref_is_null(vdi_ref) && vdi_destroy(&ctx, vdi_ref, &e) < 0)
 		log_warn("VM %s: cannot destroy its suspend VDI %s: %s %s", vm_ref, vdi_ref,
 			 e.code ? e.code : "", e.nparams ? e.params[0] : "");
 	xerr_clear(&e);
@@ -181,7 +181,7 @@ struct vm_image *vm_suspend_image_new(struct server *srv, const char *vm_ref, st
 	xv_map_set(&rec, "sm_config", smc);
 	xv_map_set(&rec, "tags", xv_arr_new());
 	xv result = XV_NIL_INIT;
-	rc = storage_vdi_create(&ctx, &rec, &result, err);
+	rc = vdi_create(&ctx, &rec, &result, err);
 	xv_free(&rec);
 	if (rc < 0) {
 		/* the SR's own no-space failures, as xapi reports them here */

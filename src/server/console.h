@@ -60,8 +60,7 @@ struct sockaddr_storage;
 void console_connect_serve(struct server *srv, int fd, struct http_guard *guard,
 			   const struct sockaddr_storage *addr);
 
-/* http.c's hook: handles the request when url is /console. */
-bool console_is_path(const char *url);
+/* http.c's hook for /console (url_table.c). */
 MHD_RESULT_T console_request(struct server *srv, struct MHD_Connection *conn, const char *method);
 
 #endif

@@ -4,6 +4,7 @@
  * the acceptor (http_listen.c) hands CONNECT requests here before MHD
  * sees them; the lookup, authentication and bridge are console_http.c's. */
 #include "console.h"
+#include "url_table.h"
 #include "authlimit.h"
 #include "http_guard.h"
 #include "rpc.h"
@@ -207,7 +208,7 @@ static void serve(struct server *srv, int fd)
 	char *q = strchr(target, '?');
 	if (q)
 		*q++ = '\0';
-	if (!console_is_path(target)) {
+	if (url_lookup("CONNECT", target).kind != URL_CONSOLE) {
 		reply_error(fd, 404, reason_of(404), "not found\n");
 		goto done;
 	}

@@ -40,11 +40,6 @@ struct console_bridge {
 	size_t nin;
 };
 
-bool console_is_path(const char *url)
-{
-	return !strcmp(url, "/console") || !strcmp(url, "/console/");
-}
-
 static MHD_RESULT_T text(struct MHD_Connection *c, unsigned status, const char *msg)
 {
 	struct MHD_Response *r =

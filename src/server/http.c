@@ -7,6 +7,7 @@
 #include "http_guard.h"
 #include "http_listen.h"
 #include "http_route.h"
+#include "url_table.h"
 #include "rpc.h"
 #include "../api/server.h"
 #include "../base/clock.h"
@@ -47,6 +48,7 @@ struct http_req {
 	uint64_t gen_seen;
 	struct route_req *route; /* a transfer endpoint (http_route.c), else NULL */
 	bool console;            /* /console (console_http.c): answered at once */
+	struct url_match url;    /* what serves it (url_table.c) */
 	struct http_req *wnext, *wprev; /* list of waiting requests */
 };
 
@@ -305,13 +307,6 @@ static MHD_RESULT_T run_call(struct http_req *r)
 	return MHD_YES;
 }
 
-static bool path_is(const char *url, const char *p)
-{
-	size_t n = strlen(p);
-	return strncmp(url, p, n) == 0 && (url[n] == '\0' || url[n] == '?' ||
-					   (url[n] == '/' && url[n + 1] == '\0'));
-}
-
 static MHD_RESULT_T start_rpc(struct http_req *r, bool json)
 {
 	struct wire_call wc;
@@ -382,9 +377,11 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const cha
 		r->hs = hs;
 		r->conn = conn;
 		r->id = XV_NIL_INIT;
-		r->route = route_begin(hs->srv, conn, url, method);
+		r->url = url_lookup(method, url);
+		if (r->url.kind == URL_TRANSFER)
+			r->route = route_begin(hs->srv, conn, r->url.route);
 		*con_cls = r;
-		if (!r->route && console_is_path(url)) {
+		if (r->url.kind == URL_CONSOLE) {
 			r->console = true;
 			return console_request(hs->srv, conn, method);
 		}
@@ -435,17 +432,12 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const cha
 	}
 	if (strcmp(method, "OPTIONS") == 0)
 		return send_cors_preflight(conn);
-	if (strcmp(method, "POST") == 0) {
-		bool json = path_is(url, "/jsonrpc");
-		bool xml = strcmp(url, "/") == 0 || path_is(url, "/RPC2") || path_is(url, "/xmlrpc") ||
-			   path_is(url, "/json");
-		if (json || xml) {
-			if (r->discarded)
-				return send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
-			return start_rpc(r, json);
-		}
+	if (r->url.kind == URL_RPC_XML || r->url.kind == URL_RPC_JSON) {
+		if (r->discarded)
+			return send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
+		return start_rpc(r, r->url.kind == URL_RPC_JSON);
 	}
-	if (strcmp(method, "GET") == 0 && strcmp(url, "/") == 0) {
+	if (r->url.kind == URL_STATUS) {
 		const char *page = "<!doctype html><title>Xenon</title><h1>Xenon</h1>"
 				   "<p>XenAPI on /jsonrpc and /.</p>\n";
 		return send_buf(conn, MHD_HTTP_OK, "text/html", xstrdup(page), strlen(page));

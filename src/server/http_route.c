@@ -22,43 +22,23 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-static const struct route *const routes[] = {
-	&route_export_raw_vdi, &route_import_raw_vdi, &route_export_xva,
-	&route_export_metadata, &route_import, &route_import_metadata, &route_rrd_updates,
-	&route_host_rrd, &route_vm_rrd, &route_sr_rrd, &route_host_rrds, &route_vm_rrds, NULL,
-};
-
-/* "/p", "/p/" and "/p?…" (MHD strips the query already) */
-static bool path_match(const char *url, const char *p)
+struct route_req *route_begin(struct server *srv, struct MHD_Connection *conn, const struct route *rt)
 {
-	size_t n = strlen(p);
-	return strncmp(url, p, n) == 0 && (url[n] == '\0' || (url[n] == '/' && url[n + 1] == '\0'));
-}
-
-struct route_req *route_begin(struct server *srv, struct MHD_Connection *conn, const char *url,
-			      const char *method)
-{
-	for (size_t i = 0; routes[i]; i++) {
-		const struct route *rt = routes[i];
-		if (strcmp(method, rt->method) || !path_match(url, rt->path))
-			continue;
-		struct route_req *rr = xcalloc(1, sizeof *rr);
-		rr->srv = srv;
-		rr->conn = conn;
-		rr->rt = rt;
-		rr->result = XV_NIL_INIT;
-		rr->refs = 1;
-		rr->ctx.srv = srv;
-		rr->ctx.db = srv->db;
-		rr->ctx.proto = -1;
-		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-		if (cl) {
-			rr->has_length = true;
-			rr->content_length = strtoull(cl, NULL, 10);
-		}
-		return rr;
+	struct route_req *rr = xcalloc(1, sizeof *rr);
+	rr->srv = srv;
+	rr->conn = conn;
+	rr->rt = rt;
+	rr->result = XV_NIL_INIT;
+	rr->refs = 1;
+	rr->ctx.srv = srv;
+	rr->ctx.db = srv->db;
+	rr->ctx.proto = -1;
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+	if (cl) {
+		rr->has_length = true;
+		rr->content_length = strtoull(cl, NULL, 10);
 	}
-	return NULL;
+	return rr;
 }
 
 const char *route_arg(struct route_req *rr, const char *key)
@@ -585,27 +565,4 @@ void route_progress(struct route_req *rr, double p)
 {
 	if (rr->task[0])
 		task_set_progress(rr->srv, rr->task, p);
-}
-
-int route_call(struct route_req *rr, const char *method, xv params, xv *result)
-{
-	xv args = xv_arr_new();
-	xv_arr_push(&args, xv_str(rr->ctx.session));
-	for (size_t i = 0; params.kind == XV_ARR && i < params.u.a->n; i++)
-		xv_arr_push(&args, xv_copy(&params.u.a->items[i]));
-	xv_free(&params);
-	struct rpc_call c;
-	rpc_call_init(&c, rr->srv, method, args);
-	rpc_call_run(&c);
-	int rc = 0;
-	if (c.err.code) {
-		xerr_clear(&rr->err);
-		xerr_move(&rr->err, &c.err);
-		rc = -1;
-	} else if (result) {
-		*result = c.result;
-		c.result = XV_NIL_INIT;
-	}
-	rpc_call_free(&c);
-	return rc;
 }

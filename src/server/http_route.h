@@ -79,9 +79,8 @@ struct route_req {
 	int refs;  /* route_end and a streamed response's free callback */
 };
 
-/* The route for method and url, or NULL: http.c's hook. */
-struct route_req *route_begin(struct server *srv, struct MHD_Connection *conn, const char *url,
-			      const char *method);
+/* A request for rt (url_table.c found it): http.c's hook. */
+struct route_req *route_begin(struct server *srv, struct MHD_Connection *conn, const struct route *rt);
 /* Every later call of on_request for this request. */
 MHD_RESULT_T route_step(struct route_req *rr, const char *upload_data, size_t *upload_size);
 /* The request is over (MHD's notify-completed); completed_ok when the
@@ -106,8 +105,6 @@ int route_send_buffer(struct route_req *rr, char *body, size_t len, const char *
 /* Every value of a query key, in the order given (owned array of
  * borrowed strings, NULL-terminated). */
 const char **route_args(struct route_req *rr, const char *key, size_t *n);
-/* Runs an API call internally as the request's session (synchronously). */
-int route_call(struct route_req *rr, const char *method, xv params, xv *result);
 
 /* Handlers: vdi_stream.c, xva_export.c, xva_import.c; /import picks
  * between the XVA importer and ova_import.c by the body's first bytes. */

@@ -64,7 +64,7 @@ static int stage_new(struct route_req *rr, struct oin *o, const char *name)
 	if (o->nfiles == MAX_FILES)
 		return xerr_set(&rr->err, "IMPORT_ERROR", "too many files in the package", NULL);
 	struct staged *f = &o->files[o->nfiles];
-	f->path = xasprintf("%s/.import-%s-%zu", route_staging_dir(&o->sr), rr->task + 10, o->nfiles);
+	f->path = xasprintf("%s/.import-%s-%zu", transfer_staging_dir(&o->sr), rr->task + 10, o->nfiles);
 	f->fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (f->fd < 0) {
 		free(f->path);
@@ -167,7 +167,7 @@ static int oin_begin(struct route_req *rr, bool ova)
 	o->ova = ova;
 	o->cur = -1;
 	/* the staged files and then the VDIs: twice the upload at worst */
-	if (route_open_target_sr(rr, o->sr_ref, &o->sr, 2) < 0)
+	if (import_open_target_sr(rr, o->sr_ref, &o->sr, 2) < 0)
 		return -1;
 	o->sr_open = true;
 	return ova ? 0 : stage_new(rr, o, "disk");
@@ -193,17 +193,18 @@ static int make_disk(struct route_req *rr, struct oin *o, struct staged *f, cons
 	if (foreign_inspect(f->path, fmt, &vsize, &rr->err) < 0)
 		return -1;
 	char ref[REF_STRLEN + 1];
-	if (route_create_vdi(rr, o->sr_ref, label, capacity > vsize ? capacity : vsize, ref) < 0)
+	if (transfer_vdi_create_user(&rr->ctx, o->sr_ref, label, capacity > vsize ? capacity : vsize, ref,
+				     &rr->err) < 0)
 		return -1;
 	o->vdis = xrealloc(o->vdis, (o->nvdis + 1) * sizeof *o->vdis);
 	snprintf(o->vdis[o->nvdis++], REF_STRLEN + 1, "%s", ref);
-	struct vdi_image vi;
-	int rc = vdi_image_open(rr, o->vdis[o->nvdis - 1], true, &vi);
+	struct transfer_image vi;
+	int rc = stream_open_image(rr, o->vdis[o->nvdis - 1], true, TRANSFER_EXISTING, &vi);
 	if (rc == 0)
 		rc = foreign_copy(f->path, fmt, vi.im, true, &rr->err);
 	if (rc == 0)
 		rc = img_flush(vi.im, &rr->err);
-	vdi_image_close(&vi);
+	transfer_image_close(&vi);
 	/* the staged copy is not needed any more: free its space now */
 	unlink(f->path);
 	return rc;
@@ -242,13 +243,8 @@ static int make_vm(struct route_req *rr, struct oin *o, const char *name, int64_
 	xv_map_set(&rec, "platform", plat);
 	xv_map_set(&rec, "other_config", xv_map_new());
 	xv_map_set_str(&rec, "domain_type", "hvm");
-	xv args = xv_arr_new();
-	xv_arr_push(&args, rec);
-	xv res = XV_NIL_INIT;
-	if (route_call(rr, "VM.create", args, &res) < 0)
+	if (transfer_vm_create(&rr->ctx, rec, o->vm, &rr->err) < 0)
 		return -1;
-	snprintf(o->vm, sizeof o->vm, "%s", xv_as_str(&res));
-	xv_free(&res);
 	for (size_t i = 0; i < o->nvdis; i++) {
 		char dev[24];
 		snprintf(dev, sizeof dev, "%zu", i);
@@ -264,9 +260,7 @@ static int make_vm(struct route_req *rr, struct oin *o, const char *name, int64_
 		xv_map_set(&vbd, "other_config", xv_map_new());
 		xv_map_set_str(&vbd, "qos_algorithm_type", "");
 		xv_map_set(&vbd, "qos_algorithm_params", xv_map_new());
-		xv a = xv_arr_new();
-		xv_arr_push(&a, vbd);
-		if (route_call(rr, "VBD.create", a, NULL) < 0)
+		if (transfer_vbd_create(&rr->ctx, vbd, &rr->err) < 0)
 			return -1;
 	}
 	return 0;
@@ -373,25 +367,12 @@ static void oin_abort(struct route_req *rr)
 	if (!o)
 		return;
 	drop_staged(o);
-	struct xerr keep = XERR_INIT;
-	xerr_move(&keep, &rr->err);
-	if (o->vm[0]) {
-		xv a = xv_arr_new();
-		xv_arr_push(&a, xv_str(o->vm));
-		if (route_call(rr, "VM.destroy", a, NULL) < 0)
-			log_error("import: could not remove VM %s: %s", o->vm, rr->err.code);
-		xerr_clear(&rr->err);
-	}
-	for (size_t i = 0; i < o->nvdis; i++) {
-		xv a = xv_arr_new();
-		xv_arr_push(&a, xv_str(o->vdis[i]));
-		if (route_call(rr, "VDI.destroy", a, NULL) < 0)
-			log_error("import: could not remove VDI %s: %s", o->vdis[i], rr->err.code);
-		xerr_clear(&rr->err);
-	}
+	if (o->vm[0])
+		transfer_vm_discard(&rr->ctx, o->vm);
+	for (size_t i = 0; i < o->nvdis; i++)
+		transfer_vdi_discard(&rr->ctx, o->vdis[i]);
 	o->nvdis = 0;
 	o->vm[0] = '\0';
-	xerr_move(&rr->err, &keep);
 }
 
 static void oin_free(struct route_req *rr)

@@ -2,6 +2,7 @@
  * the XML-RPC text of the value even for JSON-RPC clients, as xapi does:
  * Xen Orchestra parses it with an XML-RPC value parser. */
 #include "task.h"
+#include "../api/op.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
@@ -48,7 +49,7 @@ static void finish(struct server *srv, const char *task, const char *status, xv 
 		db_set(t, o, SC_F_task__progress, xv_float(1.0));
 	db_set(t, o, SC_F_task__result, result_text);
 	db_set(t, o, SC_F_task__error_info, error_info);
-	db_set(t, o, SC_F_task__current_operations, xv_map_new());
+	op_clear_all(t, o);
 	xv ops = xv_arr_new();
 	xv_arr_push_str(&ops, "destroy");
 	db_set(t, o, SC_F_task__allowed_operations, ops);

@@ -29,7 +29,7 @@ static int cancel(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 		db_abort(t);
 		return xerr_set(err, "OPERATION_NOT_ALLOWED", "task is not pending", NULL);
 	}
-	xv_map_set_str(db_edit(t, o, SC_F_task__current_operations), ctx->session, "cancel");
+	op_mark(t, o, "cancel", ctx->session);
 	db_set_str(t, o, SC_F_task__status, "cancelling");
 	return db_commit(t, err);
 }

@@ -26,134 +26,16 @@
 
 #define BUFSZ (1 << 20)
 
-static struct db_obj *lookup_vdi(struct db *db, const char *id)
+int stream_open_image(struct route_req *rr, const char *id, bool writable, enum transfer_fresh fresh,
+		      struct transfer_image *out)
 {
-	return strncmp(id, "OpaqueRef:", 10) ? db_lookup_uuid(db, SC_C_VDI, id)
-					     : db_lookup_cls(db, SC_C_VDI, id);
-}
-
-/* The busy mark; "copy" is the vdi_operations value nearest a transfer. */
-static int mark_vdi(struct route_req *rr, const char *id, bool writable, struct vdi_image *out)
-{
-	struct db *db = rr->srv->db;
-	/* the token is the task; this also clears marks a previous run of the
-	 * daemon left, before this one's can be mistaken for them */
-	char token[REF_STRLEN + 1];
-	storage_token(&rr->ctx, token);
-	struct db_txn *t = db_begin(db);
-	struct db_obj *vdi = lookup_vdi(db, id);
-	int rc = 0;
-	if (!vdi)
-		rc = xerr_set(&rr->err, "HANDLE_INVALID", "VDI", id, NULL);
-	else if (writable && storage_vdi_in_use(db, vdi))
-		rc = xerr_set(&rr->err, "VDI_IN_USE", vdi->ref, "copy", NULL);
-	else
-		rc = storage_vdi_begin(t, vdi, token, "copy", &rr->err);
-	if (rc < 0) {
-		db_abort(t);
-		return -1;
-	}
-	if (db_commit(t, &rr->err) < 0)
-		return -1;
-	out->db = db;
-	snprintf(out->mark, sizeof out->mark, "%s", token);
-	snprintf(out->ref, sizeof out->ref, "%s", vdi->ref);
-	return 0;
-}
-
-enum fresh { NOT_FRESH, FRESH, FRESH_IF_EMPTY };
-static int image_open(struct route_req *rr, const char *id, bool writable, enum fresh fresh,
-		      struct vdi_image *out);
-
-int vdi_image_open(struct route_req *rr, const char *id, bool writable, struct vdi_image *out)
-{
-	return image_open(rr, id, writable, NOT_FRESH, out);
-}
-
-int vdi_image_open_new(struct route_req *rr, const char *id, struct vdi_image *out)
-{
-	return image_open(rr, id, true, FRESH, out);
-}
-
-int vdi_image_open_in_order(struct route_req *rr, const char *id, struct vdi_image *out)
-{
-	return image_open(rr, id, true, FRESH_IF_EMPTY, out);
-}
-
-/* Whether the local image at path holds nothing: one image, no data. */
-static bool image_empty(const char *path)
-{
-	struct imgmap *m = sm_imgmap_open(path, "qcow2");
-	bool empty = m && m->nfds == 1;
-	for (size_t i = 0; empty && i < m->n; i++)
-		empty = !m->ext[i].data;
-	imgmap_free(m);
-	return empty;
-}
-
-static int image_open(struct route_req *rr, const char *id, bool writable, enum fresh fresh,
-		      struct vdi_image *out)
-{
-	memset(out, 0, sizeof *out);
-	sm_vdi_init(&out->v);
-	if (!id || !*id)
-		return xerr_set(&rr->err, "INVALID_VALUE", "vdi", "", NULL);
-	if (rr->task[0] && mark_vdi(rr, id, writable, out) < 0)
-		return -1;
-	struct db *db = rr->srv->db;
-	db_rdlock(db);
-	struct db_obj *vdi = lookup_vdi(db, id);
-	struct db_obj *sro = vdi ? db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
-	int rc = -1;
-	if (!vdi)
-		xerr_set(&rr->err, "HANDLE_INVALID", "VDI", id, NULL);
-	else if (!sro)
-		xerr_set(&rr->err, "HANDLE_INVALID", "SR", db_peek_str(vdi, SC_F_VDI__SR), NULL);
-	else if ((rc = storage_sr_open(&rr->ctx, sro, true, &out->sr, &rr->err)) == 0) {
-		snprintf(out->ref, sizeof out->ref, "%s", vdi->ref);
-		storage_vdi_view(vdi, &out->v);
-	}
-	db_unlock(db);
-	if (rc < 0)
-		return -1;
-	if (!out->sr.drv->vdi_attach)
-		return xerr_set(&rr->err, "SR_OPERATION_NOT_SUPPORTED", out->ref, NULL);
-	if (out->sr.drv->vdi_attach(&out->sr, &out->v, writable, &out->att, &rr->err) < 0)
-		return -1;
-	out->attached = true;
-	/* a VDI made for this import (or one still empty, for an upload that
-	 * comes in order), in a local file: written directly */
-	bool direct = fresh != NOT_FRESH && !out->sr.thick && out->att.format &&
-		      !strcmp(out->att.format, "qcow2") && out->att.path[0] == '/' &&
-		      (fresh == FRESH || image_empty(out->att.path));
-	out->im = direct ? img_open_fresh(out->att.path, out->v.virtual_size, &rr->err)
-			 : sm_img_open(out->att.path, out->att.format, writable, &rr->err);
-	return out->im ? 0 : -1;
-}
-
-void vdi_image_close(struct vdi_image *vi)
-{
-	img_close(vi->im);
-	vi->im = NULL;
-	if (vi->attached && vi->sr.drv->vdi_detach)
-		vi->sr.drv->vdi_detach(&vi->sr, &vi->v, NULL);
-	vi->attached = false;
-	sm_attach_info_free(&vi->att);
-	sm_vdi_free(&vi->v);
-	sm_sr_close(&vi->sr);
-	if (vi->mark[0]) {
-		xv refs = xv_arr_new();
-		xv_arr_push_str(&refs, vi->ref);
-		storage_clear_marks(vi->db, &refs, NULL, vi->mark);
-		xv_free(&refs);
-		vi->mark[0] = '\0';
-	}
+	return transfer_image_open(&rr->ctx, id, writable, fresh, out, &rr->err);
 }
 
 /* ---- export ---- */
 
 struct exp {
-	struct vdi_image vi, base;
+	struct transfer_image vi, base;
 	int fd; /* qcow2: the flattened copy, already unlinked */
 	struct vhd_out *vhd;
 	int64_t last_progress;
@@ -232,9 +114,9 @@ static int export_begin(struct route_req *rr)
 	if (base && strcmp(fmt, "vhd"))
 		return xerr_set(&rr->err, "INVALID_VALUE", "base", "deltas are exported as format=vhd",
 				NULL);
-	if (vdi_image_open(rr, route_arg(rr, "vdi"), false, &e->vi) < 0)
+	if (stream_open_image(rr, route_arg(rr, "vdi"), false, TRANSFER_EXISTING, &e->vi) < 0)
 		return -1;
-	if (base && vdi_image_open(rr, base, false, &e->base) < 0)
+	if (base && stream_open_image(rr, base, false, TRANSFER_EXISTING, &e->base) < 0)
 		return -1;
 	if (!strcmp(fmt, "raw"))
 		return route_send_stream(rr, (uint64_t)img_size(e->vi.im), "application/octet-stream",
@@ -257,8 +139,8 @@ static void export_release(struct route_req *rr)
 	struct exp *e = rr->h;
 	if (!e)
 		return;
-	vdi_image_close(&e->vi);
-	vdi_image_close(&e->base);
+	transfer_image_close(&e->vi);
+	transfer_image_close(&e->base);
 }
 
 static void export_free(struct route_req *rr)
@@ -281,7 +163,7 @@ const struct route route_export_raw_vdi = {
 /* ---- import ---- */
 
 struct imp {
-	struct vdi_image vi;
+	struct transfer_image vi;
 	char new_vdi[REF_STRLEN + 1]; /* created for this upload: destroyed on failure */
 	bool fresh;                   /* all zero before: zero blocks need no write */
 	char *buf;
@@ -309,34 +191,10 @@ struct chunked {
 	bool ended;
 };
 
-const char *route_staging_dir(const struct sm_sr *sr)
-{
-	return sr->path && sr->path[0] == '/' ? sr->path : sm_run_dir();
-}
-
-int route_target_sr(struct route_req *rr, char out[REF_STRLEN + 1])
+int import_target_sr(struct route_req *rr, char out[REF_STRLEN + 1])
 {
 	const char *sr = route_arg(rr, "sr_id");
-	if (!sr)
-		sr = route_arg(rr, "sr_uuid");
-	out[0] = '\0';
-	struct db *db = rr->srv->db;
-	db_rdlock(db);
-	struct db_obj *o = NULL;
-	if (sr)
-		o = strncmp(sr, "OpaqueRef:", 10) ? db_lookup_uuid(db, SC_C_SR, sr)
-						  : db_lookup_cls(db, SC_C_SR, sr);
-	else {
-		struct db_obj *pool = db_first(db, SC_C_pool);
-		if (pool)
-			o = db_lookup_cls(db, SC_C_SR, db_peek_str(pool, SC_F_pool__default_SR));
-	}
-	if (o)
-		snprintf(out, REF_STRLEN + 1, "%s", o->ref);
-	db_unlock(db);
-	if (!out[0])
-		return xerr_set(&rr->err, "HANDLE_INVALID", "SR", sr ? sr : "", NULL);
-	return 0;
+	return transfer_target_sr(&rr->ctx, sr ? sr : route_arg(rr, "sr_uuid"), out, &rr->err);
 }
 
 /* Whether factor times the announced upload fits in sr (an upload of
@@ -348,17 +206,10 @@ static int space_check(struct route_req *rr, struct sm_sr *sr, int factor)
 	return sm_space_check(sr, factor * (int64_t)rr->content_length, &rr->err);
 }
 
-int route_open_target_sr(struct route_req *rr, char sr_ref[REF_STRLEN + 1], struct sm_sr *sr,
-			 int factor)
+int import_open_target_sr(struct route_req *rr, char sr_ref[REF_STRLEN + 1], struct sm_sr *sr,
+			  int factor)
 {
-	if (route_target_sr(rr, sr_ref) < 0)
-		return -1;
-	db_rdlock(rr->srv->db);
-	struct db_obj *sro = db_lookup_cls(rr->srv->db, SC_C_SR, sr_ref);
-	int rc = sro ? storage_sr_open(&rr->ctx, sro, true, sr, &rr->err)
-		     : xerr_set(&rr->err, "HANDLE_INVALID", "SR", sr_ref, NULL);
-	db_unlock(rr->srv->db);
-	if (rc < 0)
+	if (import_target_sr(rr, sr_ref) < 0 || transfer_sr_open(&rr->ctx, sr_ref, sr, &rr->err) < 0)
 		return -1;
 	if (space_check(rr, sr, factor) < 0) {
 		sm_sr_close(sr);
@@ -367,31 +218,13 @@ int route_open_target_sr(struct route_req *rr, char sr_ref[REF_STRLEN + 1], stru
 	return 0;
 }
 
-int route_create_vdi(struct route_req *rr, const char *sr_ref, const char *label, int64_t size,
-		     char out[REF_STRLEN + 1])
-{
-	xv rec = xv_map_new();
-	xv_map_set_str(&rec, "name_label", label);
-	xv_map_set_str(&rec, "SR", sr_ref);
-	xv_map_set(&rec, "virtual_size", xv_int(size));
-	xv_map_set_str(&rec, "type", "user");
-	xv args = xv_arr_new();
-	xv_arr_push(&args, rec);
-	xv res = XV_NIL_INIT;
-	if (route_call(rr, "VDI.create", args, &res) < 0)
-		return -1;
-	snprintf(out, REF_STRLEN + 1, "%s", xv_as_str(&res));
-	xv_free(&res);
-	return 0;
-}
-
 /* A new VDI of size bytes in sr_id (or the pool's default SR). */
 static int create_vdi(struct route_req *rr, struct imp *im, int64_t size)
 {
 	char sr_ref[REF_STRLEN + 1];
-	if (route_target_sr(rr, sr_ref) < 0)
+	if (import_target_sr(rr, sr_ref) < 0)
 		return -1;
-	return route_create_vdi(rr, sr_ref, "imported disk", size, im->new_vdi);
+	return transfer_vdi_create_user(&rr->ctx, sr_ref, "imported disk", size, im->new_vdi, &rr->err);
 }
 
 static int flush_buf(struct route_req *rr, struct imp *im)
@@ -435,14 +268,15 @@ static int vhd_write(void *arg, int64_t off, const char *p, size_t n, struct xer
 static int stage_open(struct route_req *rr, struct imp *im, const char *vdi)
 {
 	if (vdi) {
-		if (vdi_image_open(rr, vdi, true, &im->vi) < 0 || space_check(rr, &im->vi.sr, 1) < 0)
+		if (stream_open_image(rr, vdi, true, TRANSFER_EXISTING, &im->vi) < 0 ||
+		    space_check(rr, &im->vi.sr, 1) < 0)
 			return -1;
 	} else {
 		char sr_ref[REF_STRLEN + 1];
-		if (route_open_target_sr(rr, sr_ref, &im->vi.sr, 1) < 0)
+		if (import_open_target_sr(rr, sr_ref, &im->vi.sr, 1) < 0)
 			return -1;
 	}
-	im->tmp = xasprintf("%s/.import-%s.%s", route_staging_dir(&im->vi.sr), rr->task + 10, im->staged);
+	im->tmp = xasprintf("%s/.import-%s.%s", transfer_staging_dir(&im->vi.sr), rr->task + 10, im->staged);
 	im->tfd = open(im->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (im->tfd < 0)
 		return xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
@@ -489,9 +323,9 @@ static int import_begin(struct route_req *rr)
 		return stage_open(rr, im, fresh_vdi ? NULL : vdi);
 	/* raw uploads come in order: into a new or still empty VDI they are
 	 * written without qemu-nbd */
-	int orc = im->fresh		  ? vdi_image_open_new(rr, vdi, &im->vi)
-		  : !strcmp(fmt, "raw") ? vdi_image_open_in_order(rr, vdi, &im->vi)
-					  : vdi_image_open(rr, vdi, true, &im->vi);
+	int orc = im->fresh		  ? stream_open_image(rr, vdi, true, TRANSFER_FRESH, &im->vi)
+		  : !strcmp(fmt, "raw") ? stream_open_image(rr, vdi, true, TRANSFER_FRESH_IF_EMPTY, &im->vi)
+					  : stream_open_image(rr, vdi, true, TRANSFER_EXISTING, &im->vi);
 	if (orc < 0)
 		return -1;
 	if (!strcmp(fmt, "vhd")) {
@@ -603,8 +437,8 @@ static int import_staged(struct route_req *rr, struct imp *im)
 	if (foreign_inspect(im->tmp, im->staged, &vsize, &rr->err) < 0)
 		return -1;
 	if (!im->vi.im) {
-		vdi_image_close(&im->vi); /* only the SR was open, for staging */
-		if (create_vdi(rr, im, vsize) < 0 || vdi_image_open(rr, im->new_vdi, true, &im->vi) < 0)
+		transfer_image_close(&im->vi); /* only the SR was open, for staging */
+		if (create_vdi(rr, im, vsize) < 0 || stream_open_image(rr, im->new_vdi, true, TRANSFER_EXISTING, &im->vi) < 0)
 			return -1;
 		im->fresh = true;
 	}
@@ -647,7 +481,7 @@ static int import_finish(struct route_req *rr)
 	}
 	if (rc == 0)
 		rc = img_flush(im->vi.im, &rr->err);
-	vdi_image_close(&im->vi);
+	transfer_image_close(&im->vi);
 	if (rc == 0 && im->new_vdi[0])
 		rr->result = xv_str(im->new_vdi);
 	return rc;
@@ -675,17 +509,10 @@ static void import_abort(struct route_req *rr)
 	if (!im)
 		return;
 	/* the image must be closed (qemu-nbd gone) before its file goes */
-	vdi_image_close(&im->vi);
+	transfer_image_close(&im->vi);
 	drop_staging(im);
 	if (im->new_vdi[0]) {
-		struct xerr keep = XERR_INIT;
-		xerr_move(&keep, &rr->err);
-		xv args = xv_arr_new();
-		xv_arr_push(&args, xv_str(im->new_vdi));
-		if (route_call(rr, "VDI.destroy", args, NULL) < 0)
-			log_error("import: could not remove VDI %s: %s", im->new_vdi, rr->err.code);
-		xerr_clear(&rr->err);
-		xerr_move(&rr->err, &keep);
+		transfer_vdi_discard(&rr->ctx, im->new_vdi);
 	}
 }
 
@@ -694,7 +521,7 @@ static void import_free(struct route_req *rr)
 	struct imp *im = rr->h;
 	if (!im)
 		return;
-	vdi_image_close(&im->vi);
+	transfer_image_close(&im->vi);
 	drop_staging(im);
 	img_wbuf_free(im->buf);
 	vhd_in_free(im->vhd);

@@ -10,8 +10,6 @@
 #include "http_route.h"
 #include "vdi_stream.h"
 #include "../formats/xva.h"
-#include "../api/storage.h"
-#include "../api/vm_ops.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
 #include "../wire/wire.h"
@@ -23,51 +21,9 @@
 #include <strings.h>
 #include <time.h>
 
-/* xapi's counter is process-global and need not start at 0 */
-static unsigned long ref_counter;
-
-struct refmap {
-	size_t n;
-	char (*ref)[REF_STRLEN + 1];
-	unsigned long *id;
-};
-
-static unsigned long refmap_add(struct refmap *m, const char *ref)
-{
-	m->ref = xrealloc(m->ref, (m->n + 1) * sizeof *m->ref);
-	m->id = xrealloc(m->id, (m->n + 1) * sizeof *m->id);
-	snprintf(m->ref[m->n], sizeof m->ref[0], "%s", ref);
-	m->id[m->n] = __atomic_fetch_add(&ref_counter, 1, __ATOMIC_RELAXED);
-	return m->id[m->n++];
-}
-
-static long refmap_find(const struct refmap *m, const char *ref)
-{
-	for (size_t i = 0; i < m->n; i++)
-		if (!strcmp(m->ref[i], ref))
-			return (long)m->id[i];
-	return -1;
-}
-
-/* Every ref in v becomes Ref:N, or OpaqueRef:NULL when not exported. */
-static void rewrite(xv *v, const struct refmap *m)
-{
-	if (v->kind == XV_STR && !strncmp(v->u.s, "OpaqueRef:", 10)) {
-		long id = refmap_find(m, v->u.s);
-		xv_free(v);
-		*v = id < 0 ? xv_str("OpaqueRef:NULL") : xv_str_own(xasprintf("Ref:%ld", id));
-	} else if (v->kind == XV_ARR) {
-		for (size_t i = 0; i < v->u.a->n; i++)
-			rewrite(&v->u.a->items[i], m);
-	} else if (v->kind == XV_MAP) {
-		for (size_t i = 0; i < v->u.m->n; i++)
-			rewrite(&v->u.m->vals[i], m);
-	}
-}
-
 struct xdisk {
 	char id[32]; /* Ref:N */
-	struct vdi_image vi;
+	struct transfer_image vi;
 	int64_t size, nchunks;
 };
 
@@ -87,22 +43,7 @@ struct xout {
 	char vm[REF_STRLEN + 1], mark[REF_STRLEN + 1];
 };
 
-static bool is_iso_vdi(struct db *db, struct db_obj *vdi)
-{
-	struct db_obj *sr = db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
-	return !sr || !strcmp(db_peek_str(sr, SC_F_SR__content_type), "iso");
-}
-
-static void add_obj(xv *objs, struct db *db, const char *cls, struct db_obj *o, long id)
-{
-	xv e = xv_map_new();
-	xv_map_set_str(&e, "class", cls);
-	xv_map_set(&e, "id", xv_str_own(xasprintf("Ref:%ld", id)));
-	xv_map_set(&e, "snapshot", db_record(db, o));
-	xv_arr_push(objs, e);
-}
-
-/* ova.xml and the disks to send, under the read lock. */
+/* ova.xml and the disks to send. */
 static int plan(struct route_req *rr, struct xout *x, bool metadata_only, xv *vdi_refs)
 {
 	const char *id = route_arg(rr, "uuid");
@@ -110,104 +51,20 @@ static int plan(struct route_req *rr, struct xout *x, bool metadata_only, xv *vd
 		id = route_arg(rr, "ref");
 	if (!id)
 		return xerr_set(&rr->err, "INVALID_VALUE", "uuid", "", NULL);
-	struct db *db = rr->srv->db;
-	db_rdlock(db);
-	struct db_obj *vm = strncmp(id, "OpaqueRef:", 10) ? db_lookup_uuid(db, SC_C_VM, id)
-							 : db_lookup_cls(db, SC_C_VM, id);
-	if (!vm) {
-		db_unlock(db);
-		return xerr_set(&rr->err, "HANDLE_INVALID", "VM", id, NULL);
-	}
-	/* disks in use change under the export: xapi wants the VM halted or
-	 * suspended (clients export a snapshot of a running VM) */
-	const char *ps = db_peek_str(vm, SC_F_VM__power_state);
-	if (!metadata_only && (!strcmp(ps, "Running") || !strcmp(ps, "Paused"))) {
-		xerr_set(&rr->err, "VM_BAD_POWER_STATE", vm->ref, "halted", ps, NULL);
-		db_unlock(db);
+	xv top = XV_NIL_INIT, ids = xv_arr_new();
+	if (transfer_xva_plan(&rr->ctx, id, metadata_only, &top, vdi_refs, &ids, &rr->err) < 0) {
+		xv_free(&ids);
 		return -1;
 	}
-	struct refmap m = {0};
-	struct eobj {
-		const char *name;
-		struct db_obj *o;
-	} objs[512];
-	size_t n = 0;
-	objs[n++] = (struct eobj){"VM", vm};
-	refmap_add(&m, vm->ref);
-	struct db_obj *met = db_lookup_cls(db, SC_C_VM_metrics, db_peek_str(vm, SC_F_VM__metrics));
-	if (met) {
-		objs[n++] = (struct eobj){"VM_metrics", met};
-		refmap_add(&m, met->ref);
-	}
-	xv vbds = db_get(db, vm, SC_F_VM__VBDs);
-	for (size_t i = 0; i < xv_len(&vbds) && n < 500; i++) {
-		struct db_obj *vbd = db_lookup_cls(db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
-		if (!vbd)
-			continue;
-		objs[n++] = (struct eobj){"VBD", vbd};
-		refmap_add(&m, vbd->ref);
-		struct db_obj *vdi = db_lookup_cls(db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI));
-		bool cd = !strcmp(db_peek_str(vbd, SC_F_VBD__type), "CD");
-		if (!vdi || cd || is_iso_vdi(db, vdi) || refmap_find(&m, vdi->ref) >= 0)
-			continue;
-		objs[n++] = (struct eobj){"VDI", vdi};
-		unsigned long vid = refmap_add(&m, vdi->ref);
-		struct db_obj *sr = db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
-		if (sr && refmap_find(&m, sr->ref) < 0) {
-			objs[n++] = (struct eobj){"SR", sr};
-			refmap_add(&m, sr->ref);
-		}
-		if (!metadata_only) {
-			x->disks = xrealloc(x->disks, (x->ndisks + 1) * sizeof *x->disks);
-			struct xdisk *d = &x->disks[x->ndisks++];
-			memset(d, 0, sizeof *d);
-			snprintf(d->id, sizeof d->id, "Ref:%lu", vid);
-			xv_arr_push_str(vdi_refs, vdi->ref);
-		}
-	}
-	xv_free(&vbds);
-	xv vifs = db_get(db, vm, SC_F_VM__VIFs);
-	for (size_t i = 0; i < xv_len(&vifs) && n < 500; i++) {
-		struct db_obj *vif = db_lookup_cls(db, SC_C_VIF, xv_as_str(xv_arr_get(&vifs, i)));
-		if (!vif)
-			continue;
-		objs[n++] = (struct eobj){"VIF", vif};
-		refmap_add(&m, vif->ref);
-		struct db_obj *net = db_lookup_cls(db, SC_C_network, db_peek_str(vif, SC_F_VIF__network));
-		if (net && refmap_find(&m, net->ref) < 0) {
-			objs[n++] = (struct eobj){"network", net};
-			refmap_add(&m, net->ref);
-		}
-	}
-	xv_free(&vifs);
-
-	xv list = xv_arr_new();
-	for (size_t i = 0; i < n; i++)
-		add_obj(&list, db, objs[i].name, objs[i].o, refmap_find(&m, objs[i].o->ref));
-	rewrite(&list, &m);
-	struct db_obj *host = db_lookup_cls(db, SC_C_host, rr->srv->host_ref);
-	xv ver = xv_map_new();
-	char date[32];
-	time_t now = time(NULL);
-	strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
-	xv_map_set_str(&ver, "hostname", host ? db_peek_str(host, SC_F_host__hostname) : "xenon");
-	xv_map_set_str(&ver, "date", date);
-	xv_map_set_str(&ver, "product_version", "8.4.0");
-	xv_map_set_str(&ver, "product_brand", "Xenon");
-	xv_map_set_str(&ver, "build_number", "xenon");
-	xv_map_set(&ver, "xapi_major", xv_int(host ? db_peek_int(host, SC_F_host__API_version_major) : 2));
-	xv_map_set(&ver, "xapi_minor", xv_int(host ? db_peek_int(host, SC_F_host__API_version_minor) : 21));
-	xv_map_set(&ver, "export_vsn", xv_int(2));
-	db_unlock(db);
-	xv top = xv_map_new();
-	xv_map_set(&top, "version", ver);
-	xv_map_set(&top, "objects", list);
+	x->ndisks = xv_len(&ids);
+	x->disks = xcalloc(x->ndisks + 1, sizeof *x->disks);
+	for (size_t i = 0; i < x->ndisks; i++)
+		snprintf(x->disks[i].id, sizeof x->disks[i].id, "%s", xv_as_str(xv_arr_get(&ids, i)));
+	xv_free(&ids);
 	struct strbuf sb = STRBUF_INIT;
 	wire_xml_value(&sb, &top);
 	xv_free(&top);
 	x->ova = sb_detach(&sb);
-	free(m.ref);
-	free(m.id);
 	return 0;
 }
 
@@ -337,34 +194,13 @@ static ssize_t read_xva(struct route_req *rr, uint64_t pos, char *buf, size_t ma
 	return (ssize_t)n;
 }
 
-/* The VM busy with the export while it runs: its other operations get
- * OTHER_OPERATION_IN_PROGRESS, and it must allow op now (vm_check_op). */
+/* The VM busy with the export while it runs (transfer_vm_mark). */
 static int mark_vm(struct route_req *rr, struct xout *x, const char *op)
 {
 	const char *id = route_arg(rr, "uuid");
 	if (!id)
 		id = route_arg(rr, "ref");
-	char token[REF_STRLEN + 1];
-	storage_token(&rr->ctx, token);
-	struct db *db = rr->srv->db;
-	struct db_txn *t = db_begin(db);
-	struct db_obj *vm = strncmp(id, "OpaqueRef:", 10) ? db_lookup_uuid(db, SC_C_VM, id)
-							 : db_lookup_cls(db, SC_C_VM, id);
-	if (!vm) {
-		db_abort(t);
-		return xerr_set(&rr->err, "HANDLE_INVALID", "VM", id, NULL);
-	}
-	if (vm_check_op(vm, op, &rr->err) < 0) {
-		db_abort(t);
-		return -1;
-	}
-	xv_map_set_str(db_edit(t, vm, SC_F_VM__current_operations), token, op);
-	vm_update_allowed_operations(t, vm);
-	snprintf(x->vm, sizeof x->vm, "%s", vm->ref);
-	if (db_commit(t, &rr->err) < 0)
-		return -1;
-	snprintf(x->mark, sizeof x->mark, "%s", token);
-	return 0;
+	return transfer_vm_mark(&rr->ctx, id, op, x->vm, x->mark, &rr->err);
 }
 
 static int begin(struct route_req *rr, bool metadata_only)
@@ -381,7 +217,7 @@ static int begin(struct route_req *rr, bool metadata_only)
 		rc = mark_vm(rr, x, metadata_only ? "metadata_export" : "export");
 	for (size_t i = 0; rc == 0 && i < x->ndisks; i++) {
 		struct xdisk *d = &x->disks[i];
-		rc = vdi_image_open(rr, xv_as_str(xv_arr_get(&refs, i)), false, &d->vi);
+		rc = stream_open_image(rr, xv_as_str(xv_arr_get(&refs, i)), false, TRANSFER_EXISTING, &d->vi);
 		if (rc == 0) {
 			d->size = img_size(d->vi.im);
 			d->nchunks = (d->size + XVA_CHUNK - 1) / XVA_CHUNK;
@@ -411,7 +247,7 @@ static int begin_tar(struct route_req *rr)
 	if (base && *base)
 		return xerr_set(&rr->err, "INVALID_VALUE", "base", "deltas are exported as format=vhd",
 				NULL);
-	if (vdi_image_open(rr, route_arg(rr, "vdi"), false, &d->vi) < 0)
+	if (stream_open_image(rr, route_arg(rr, "vdi"), false, TRANSFER_EXISTING, &d->vi) < 0)
 		return -1;
 	d->size = img_size(d->vi.im);
 	d->nchunks = (d->size + XVA_CHUNK - 1) / XVA_CHUNK;
@@ -438,11 +274,9 @@ static void xout_release(struct route_req *rr)
 {
 	struct xout *x = rr->h;
 	for (size_t i = 0; x && i < x->ndisks; i++)
-		vdi_image_close(&x->disks[i].vi);
+		transfer_image_close(&x->disks[i].vi);
 	if (x && x->mark[0]) {
-		xv none = xv_arr_new();
-		storage_clear_marks(rr->srv->db, &none, x->vm, x->mark);
-		xv_free(&none);
+		transfer_vm_unmark(&rr->ctx, x->vm, x->mark);
 		x->mark[0] = '\0';
 	}
 }

@@ -19,7 +19,6 @@
 #include "http_route.h"
 #include "vdi_stream.h"
 #include "../formats/xva.h"
-#include "../api/vm_ops.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../wire/wire.h"
@@ -33,33 +32,11 @@
 #define MAX_OVA (64 << 20)
 #define MAX_CHUNK (64 << 20)
 
-struct idmap {
-	size_t n;
-	char **id;
-	char (*ref)[REF_STRLEN + 1];
-};
-
-static void idmap_set(struct idmap *m, const char *id, const char *ref)
-{
-	m->id = xrealloc(m->id, (m->n + 1) * sizeof *m->id);
-	m->ref = xrealloc(m->ref, (m->n + 1) * sizeof *m->ref);
-	m->id[m->n] = xstrdup(id);
-	snprintf(m->ref[m->n++], REF_STRLEN + 1, "%s", ref);
-}
-
-static const char *idmap_get(const struct idmap *m, const char *id)
-{
-	for (size_t i = 0; i < m->n; i++)
-		if (!strcmp(m->id[i], id))
-			return m->ref[i];
-	return NULL;
-}
-
 struct in_disk {
 	char id[32];
 	const xv *snap;
 	char ref[REF_STRLEN + 1];
-	struct vdi_image vi;
+	struct transfer_image vi;
 	bool open;
 	bool existing; /* metadata import: a VDI found here, never to be destroyed */
 	int64_t vsize, chunk_size, pos;
@@ -89,7 +66,6 @@ struct xin {
 	char sr_ref[REF_STRLEN + 1];
 	struct in_disk *disks;
 	size_t ndisks;
-	struct idmap map;
 	int64_t last_progress;
 };
 
@@ -132,15 +108,10 @@ static int create_disk(struct xin *x, struct in_disk *d)
 	xv_map_set_str(&rec, "SR", x->sr_ref);
 	xv_map_set(&rec, "virtual_size", xv_int(d->vsize));
 	xv_map_set(&rec, "read_only", xv_bool(false)); /* set once the data is in */
-	xv args = xv_arr_new();
-	xv_arr_push(&args, rec);
-	xv res = XV_NIL_INIT;
-	if (route_call(rr, "VDI.create", args, &res) < 0)
+	if (transfer_vdi_create(&rr->ctx, rec, d->ref, &rr->err) < 0)
 		return -1;
-	snprintf(d->ref, sizeof d->ref, "%s", xv_as_str(&res));
-	xv_free(&res);
 	d->open = true; /* closed even if opening fails half-way (its busy mark) */
-	return vdi_image_open_new(rr, d->ref, &d->vi);
+	return stream_open_image(rr, d->ref, true, TRANSFER_FRESH, &d->vi);
 }
 
 /* The exported object with this id (Ref:N) in ova.xml. */
@@ -159,37 +130,21 @@ static const xv *snap_of(const xv *objs, const char *id)
 static int find_disk(struct xin *x, const xv *objs, struct in_disk *d)
 {
 	struct route_req *rr = x->rr;
-	struct db *db = rr->srv->db;
-	const char *uuid = xv_as_str(xv_map_get(d->snap, "uuid"));
-	const char *location = xv_as_str(xv_map_get(d->snap, "location"));
 	const xv *srsnap = snap_of(objs, xv_as_str(xv_map_get(d->snap, "SR")));
-	const char *sr_uuid = xv_as_str(xv_map_get(srsnap, "uuid"));
+	struct transfer_xva_where w = {
+		.id = d->id,
+		.uuid = xv_as_str(xv_map_get(d->snap, "uuid")),
+		.location = xv_as_str(xv_map_get(d->snap, "location")),
+		.sr_uuid = xv_as_str(xv_map_get(srsnap, "uuid")),
+		.force = x->force,
+	};
 	char key[80];
-	snprintf(key, sizeof key, "vdi:%s", uuid ? uuid : "");
-	const char *mapped = uuid ? route_arg(rr, key) : NULL;
-	db_rdlock(db);
-	struct db_obj *sr = sr_uuid ? db_lookup_uuid(db, SC_C_SR, sr_uuid) : NULL;
-	struct db_obj *found = mapped ? db_lookup_uuid(db, SC_C_VDI, mapped) : NULL;
-	for (struct db_obj *v = db_first(db, SC_C_VDI); !found && !mapped && sr && location && v;
-	     v = db_next(v))
-		if (!strcmp(db_peek_str(v, SC_F_VDI__SR), sr->ref) &&
-		    !strcmp(db_peek_str(v, SC_F_VDI__location), location))
-			found = v;
-	if (!found && !mapped && uuid)
-		found = db_lookup_uuid(db, SC_C_VDI, uuid);
-	int rc = 0;
-	if (found) {
-		snprintf(d->ref, sizeof d->ref, "%s", found->ref);
-		d->existing = true;
-	} else if (x->force) {
-		log_info("import: no VDI for %s here; left out (force)", uuid ? uuid : d->id);
-	} else if (sr) {
-		rc = xerr_set(&rr->err, "VDI_LOCATION_MISSING", sr->ref, location ? location : "", NULL);
-	} else {
-		rc = xerr_set(&rr->err, "VDI_CONTENT_ID_MISSING", NULL);
-	}
-	db_unlock(db);
-	return rc;
+	snprintf(key, sizeof key, "vdi:%s", w.uuid ? w.uuid : "");
+	w.mapped = w.uuid ? route_arg(rr, key) : NULL;
+	if (transfer_xva_find_disk(&rr->ctx, &w, d->ref, &rr->err) < 0)
+		return -1;
+	d->existing = d->ref[0] != '\0';
+	return 0;
 }
 
 static int ova_done(struct xin *x)
@@ -205,11 +160,8 @@ static int ova_done(struct xin *x)
 	if (!ver || !objs || objs->kind != XV_ARR)
 		return imp_err(x, "ova.xml lacks version or objects");
 	x->vsn = (int)as_int(xv_map_get(ver, "export_vsn"));
-	db_rdlock(rr->srv->db);
-	struct db_obj *host = db_lookup_cls(rr->srv->db, SC_C_host, rr->srv->host_ref);
-	int64_t major = host ? db_peek_int(host, SC_F_host__API_version_major) : 2;
-	int64_t minor = host ? db_peek_int(host, SC_F_host__API_version_minor) : 21;
-	db_unlock(rr->srv->db);
+	int64_t major, minor;
+	transfer_api_version(&rr->ctx, &major, &minor);
 	int64_t vmaj = as_int(xv_map_get(ver, "xapi_major")), vmin = as_int(xv_map_get(ver, "xapi_minor"));
 	if (!x->force && (vmaj > major || (vmaj == major && vmin > minor)))
 		return xerr_set(&rr->err, "IMPORT_INCOMPATIBLE_VERSION", NULL);
@@ -438,7 +390,7 @@ static int begin(struct route_req *rr, bool metadata)
 		abort();
 	if (!rr->has_length)
 		return xerr_set(&rr->err, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED", NULL);
-	return route_target_sr(rr, x->sr_ref);
+	return import_target_sr(rr, x->sr_ref);
 }
 
 static int import_begin(struct route_req *rr)
@@ -471,7 +423,7 @@ static int import_begin_tar(struct route_req *rr)
 	d->hashed_counter = -1;
 	d->existing = true;
 	d->open = true; /* closed even if opening fails half-way (its busy mark) */
-	if (vdi_image_open(rr, vdi, true, &d->vi) < 0)
+	if (stream_open_image(rr, vdi, true, TRANSFER_EXISTING, &d->vi) < 0)
 		return -1;
 	snprintf(d->ref, sizeof d->ref, "%s", d->vi.ref);
 	d->vsize = img_size(d->vi.im);
@@ -490,168 +442,23 @@ static int import_data(struct route_req *rr, const char *p, size_t n)
 	return 0;
 }
 
-/* Snapshot fields that describe the exporting host's instance. */
-static bool skip_field(int cls, int f)
-{
-	if (cls == SC_C_VM)
-		switch (f) {
-		case SC_F_VM__allowed_operations: case SC_F_VM__current_operations:
-		case SC_F_VM__resident_on: case SC_F_VM__scheduled_to_be_resident_on:
-		case SC_F_VM__domid: case SC_F_VM__metrics: case SC_F_VM__guest_metrics:
-		case SC_F_VM__is_control_domain: case SC_F_VM__is_default_template:
-		case SC_F_VM__parent: case SC_F_VM__suspend_VDI: case SC_F_VM__power_state:
-		case SC_F_VM__affinity:
-			return true;
-		}
-	if (cls == SC_C_VBD)
-		switch (f) {
-		case SC_F_VBD__allowed_operations: case SC_F_VBD__current_operations:
-		case SC_F_VBD__currently_attached:
-			return true;
-		}
-	if (cls == SC_C_VIF)
-		switch (f) {
-		case SC_F_VIF__allowed_operations: case SC_F_VIF__current_operations:
-		case SC_F_VIF__currently_attached:
-			return true;
-		}
-	return false;
-}
-
-/* Ref:N becomes what it was imported as; foreign refs become NULL. */
-static void remap(xv *v, const struct idmap *m)
-{
-	if (v->kind == XV_STR && (!strncmp(v->u.s, "Ref:", 4) ||
-				  (!strncmp(v->u.s, "OpaqueRef:", 10) && strcmp(v->u.s, "OpaqueRef:NULL")))) {
-		const char *r = idmap_get(m, v->u.s);
-		xv_free(v);
-		*v = xv_str(r ? r : "OpaqueRef:NULL");
-	} else if (v->kind == XV_ARR) {
-		for (size_t i = 0; i < v->u.a->n; i++)
-			remap(&v->u.a->items[i], m);
-	} else if (v->kind == XV_MAP) {
-		for (size_t i = 0; i < v->u.m->n; i++)
-			remap(&v->u.m->vals[i], m);
-	}
-}
-
-static void set_fields(struct db_txn *t, struct db_obj *o, int cls, const xv *snap,
-		       const struct idmap *m)
-{
-	const struct sc_class *c = &sc_classes[cls];
-	for (size_t i = 0; snap->kind == XV_MAP && i < snap->u.m->n; i++) {
-		int f = sc_field_find(cls, snap->u.m->keys[i]);
-		if (f < 0 || f == c->uuid_field || sc_field_is_derived(&c->fields[f]) || skip_field(cls, f))
-			continue;
-		xv v = xv_copy(&snap->u.m->vals[i]);
-		remap(&v, m);
-		struct xerr e = XERR_INIT;
-		if (sc_coerce(c->fields[f].type, c->fields[f].name, &v, &e) < 0) {
-			xerr_clear(&e);
-			xv_free(&v);
-			continue;
-		}
-		db_set(t, o, f, v);
-	}
-}
-
-/* A local network for an exported one: same bridge, else same name, else
- * the first there is. */
-static const char *local_network(struct db *db, const xv *snap)
-{
-	const char *bridge = xv_as_str(xv_map_get(snap, "bridge"));
-	const char *name = xv_as_str(xv_map_get(snap, "name_label"));
-	struct db_obj *first = NULL, *by_name = NULL;
-	for (struct db_obj *n = db_first(db, SC_C_network); n; n = db_next(n)) {
-		if (bridge && !strcmp(db_peek_str(n, SC_F_network__bridge), bridge))
-			return n->ref;
-		if (name && !by_name && !strcmp(db_peek_str(n, SC_F_network__name_label), name))
-			by_name = n;
-		if (!first)
-			first = n;
-	}
-	return by_name ? by_name->ref : first ? first->ref : NULL;
-}
-
 static int make_records(struct xin *x)
 {
 	struct route_req *rr = x->rr;
-	struct db *db = rr->srv->db;
-	const xv *objs = xv_map_get(&x->top, "objects");
-	struct db_txn *t = db_begin(db);
-	struct db_obj **made = xcalloc(xv_len(objs) + 1, sizeof *made);
-	const char *vm_ref = NULL;
+	struct transfer_xva_disk *disks = xcalloc(x->ndisks + 1, sizeof *disks);
 	for (size_t i = 0; i < x->ndisks; i++)
-		if (x->disks[i].ref[0]) /* not a disk a forced metadata import left out */
-			idmap_set(&x->map, x->disks[i].id, x->disks[i].ref);
-	/* refs first, so fields can point at each other */
-	for (size_t i = 0; i < xv_len(objs); i++) {
-		const xv *o = xv_arr_get(objs, i);
-		const char *cls = xv_as_str(xv_map_get(o, "class"));
-		const char *id = xv_as_str(xv_map_get(o, "id"));
-		const xv *snap = xv_map_get(o, "snapshot");
-		int c = !strcmp(cls, "VM") ? SC_C_VM : !strcmp(cls, "VBD") ? SC_C_VBD
-						 : !strcmp(cls, "VIF") ? SC_C_VIF : -1;
-		if (!strcmp(cls, "SR"))
-			idmap_set(&x->map, id, x->sr_ref);
-		if (!strcmp(cls, "network")) {
-			const char *n = local_network(db, snap);
-			if (n)
-				idmap_set(&x->map, id, n);
-		}
-		if (c < 0)
-			continue;
-		/* a disk's VBD whose VDI a forced metadata import left out */
-		const char *vdi = xv_as_str(xv_map_get(snap, "VDI"));
-		if (c == SC_C_VBD && disk_find(x, vdi ? vdi : "") && !idmap_get(&x->map, vdi))
-			continue;
-		made[i] = db_create(t, c, NULL);
-		idmap_set(&x->map, id, made[i]->ref);
-		if (c == SC_C_VM)
-			vm_ref = made[i]->ref;
-	}
-	for (size_t i = 0; i < xv_len(objs); i++) {
-		if (!made[i])
-			continue;
-		const xv *snap = xv_map_get(xv_arr_get(objs, i), "snapshot");
-		struct db_obj *o = made[i];
-		set_fields(t, o, o->cls, snap, &x->map);
-		if (o->cls == SC_C_VM) {
-			db_set_str(t, o, SC_F_VM__power_state, "Halted");
-			db_set_int(t, o, SC_F_VM__domid, -1);
-			struct db_obj *m = db_create(t, SC_C_VM_metrics, NULL);
-			db_set_str(t, o, SC_F_VM__metrics, m->ref);
-			const char *uuid = xv_as_str(xv_map_get(snap, "uuid"));
-			if (x->restore && uuid && !db_lookup_uuid(db, SC_C_VM, uuid))
-				db_set_str(t, o, SC_F_VM__uuid, uuid);
-		}
-		if (o->cls == SC_C_VBD) {
-			db_set_bool(t, o, SC_F_VBD__currently_attached, false);
-			/* a CD's disc stays behind: an empty drive */
-			const char *vdi = xv_as_str(xv_map_get(snap, "VDI"));
-			if (!vdi || !idmap_get(&x->map, vdi))
-				db_set_bool(t, o, SC_F_VBD__empty, true);
-		}
-		if (o->cls == SC_C_VIF)
-			db_set_bool(t, o, SC_F_VIF__currently_attached, false);
-	}
-	for (size_t i = 0; i < x->ndisks && !x->metadata; i++) {
-		struct db_obj *v = db_lookup_cls(db, SC_C_VDI, x->disks[i].ref);
-		const xv *ro = xv_map_get(x->disks[i].snap, "read_only");
-		if (v && ro && ro->kind == XV_BOOL && ro->u.b)
-			db_set_bool(t, v, SC_F_VDI__read_only, true);
-	}
-	for (size_t i = 0; i < xv_len(objs); i++)
-		if (made[i] && made[i]->cls == SC_C_VM)
-			vm_update_allowed_operations(t, made[i]);
-	char ref[REF_STRLEN + 1] = "";
-	if (vm_ref)
-		snprintf(ref, sizeof ref, "%s", vm_ref);
-	free(made);
-	if (db_commit(t, &rr->err) < 0)
+		disks[i] = (struct transfer_xva_disk){x->disks[i].id, x->disks[i].ref, x->disks[i].snap};
+	struct transfer_xva t = {
+		.objs = xv_map_get(&x->top, "objects"), .disks = disks, .ndisks = x->ndisks,
+		.sr_ref = x->sr_ref, .restore = x->restore, .metadata = x->metadata,
+	};
+	char vm[REF_STRLEN + 1];
+	int rc = transfer_xva_commit(&rr->ctx, &t, vm, &rr->err);
+	free(disks);
+	if (rc < 0)
 		return -1;
 	rr->result = xv_arr_new();
-	xv_arr_push_str(&rr->result, ref);
+	xv_arr_push_str(&rr->result, vm);
 	return 0;
 }
 
@@ -663,7 +470,7 @@ static int import_finish(struct route_req *rr)
 	if (x->tar_vdi) { /* the disk is all there is; xapi's result: the VDI */
 		struct in_disk *d = &x->disks[0];
 		int rc = img_flush(d->vi.im, &rr->err);
-		vdi_image_close(&d->vi);
+		transfer_image_close(&d->vi);
 		d->open = false;
 		if (rc == 0)
 			rr->result = xv_str(d->ref);
@@ -675,7 +482,7 @@ static int import_finish(struct route_req *rr)
 		struct in_disk *d = &x->disks[i];
 		if (d->open && img_flush(d->vi.im, &rr->err) < 0)
 			return -1;
-		vdi_image_close(&d->vi);
+		transfer_image_close(&d->vi);
 		d->open = false;
 	}
 	if (x->dry_run) {
@@ -707,15 +514,11 @@ static void import_abort(struct route_req *rr)
 	for (size_t i = 0; i < x->ndisks; i++) {
 		struct in_disk *d = &x->disks[i];
 		if (d->open)
-			vdi_image_close(&d->vi);
+			transfer_image_close(&d->vi);
 		d->open = false;
 		if (!d->ref[0] || d->existing)
 			continue;
-		xv args = xv_arr_new();
-		xv_arr_push(&args, xv_str(d->ref));
-		if (route_call(rr, "VDI.destroy", args, NULL) < 0)
-			log_error("import: could not remove VDI %s: %s", d->ref, rr->err.code);
-		xerr_clear(&rr->err);
+		transfer_vdi_discard(&rr->ctx, d->ref);
 		d->ref[0] = '\0';
 	}
 	xerr_move(&rr->err, &keep);
@@ -728,12 +531,8 @@ static void import_free(struct route_req *rr)
 		return;
 	for (size_t i = 0; i < x->ndisks; i++)
 		if (x->disks[i].open)
-			vdi_image_close(&x->disks[i].vi);
+			transfer_image_close(&x->disks[i].vi);
 	free(x->disks);
-	for (size_t i = 0; i < x->map.n; i++)
-		free(x->map.id[i]);
-	free(x->map.id);
-	free(x->map.ref);
 	zin_free(x->z);
 	XXH64_freeState(x->hs);
 	sb_free(&x->ent);

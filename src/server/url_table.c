@@ -1,0 +1,63 @@
+/* url_table: the one list of paths and what serves them, so that routing
+ * is decided in one place and a new endpoint is one line here. */
+#include "url_table.h"
+
+#include <string.h>
+
+struct url_entry {
+	const char *path;
+	const char *method; /* NULL: any (the console answers methods itself) */
+	enum url_kind kind;
+	const struct route *route; /* a transfer: path and method are its own */
+};
+
+static const struct url_entry table[] = {
+	{"/", "POST", URL_RPC_XML, NULL},
+	{"/", "GET", URL_STATUS, NULL},
+	{"/RPC2", "POST", URL_RPC_XML, NULL},
+	{"/xmlrpc", "POST", URL_RPC_XML, NULL},
+	{"/json", "POST", URL_RPC_XML, NULL},
+	{"/jsonrpc", "POST", URL_RPC_JSON, NULL},
+	{"/console", NULL, URL_CONSOLE, NULL},
+	{NULL, NULL, URL_TRANSFER, &route_export_raw_vdi},
+	{NULL, NULL, URL_TRANSFER, &route_import_raw_vdi},
+	{NULL, NULL, URL_TRANSFER, &route_export_xva},
+	{NULL, NULL, URL_TRANSFER, &route_export_metadata},
+	{NULL, NULL, URL_TRANSFER, &route_import},
+	{NULL, NULL, URL_TRANSFER, &route_import_metadata},
+	{NULL, NULL, URL_TRANSFER, &route_rrd_updates},
+	{NULL, NULL, URL_TRANSFER, &route_host_rrd},
+	{NULL, NULL, URL_TRANSFER, &route_host_rrds},
+	{NULL, NULL, URL_TRANSFER, &route_vm_rrd},
+	{NULL, NULL, URL_TRANSFER, &route_vm_rrds},
+	{NULL, NULL, URL_TRANSFER, &route_sr_rrd},
+};
+
+/* "/p", "/p/" and "/p?…"; "/" only as itself (or "/?…"). */
+static bool path_match(const char *url, const char *p)
+{
+	size_t n = strlen(p);
+	if (strncmp(url, p, n) != 0)
+		return false;
+	if (url[n] == '\0' || url[n] == '?')
+		return true;
+	return n > 1 && url[n] == '/' && (url[n + 1] == '\0' || url[n + 1] == '?');
+}
+
+struct url_match url_lookup(const char *method, const char *url)
+{
+	struct url_match m = {URL_NOT_FOUND, NULL};
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+		const struct url_entry *e = &table[i];
+		const char *path = e->route ? e->route->path : e->path;
+		const char *want = e->route ? e->route->method : e->method;
+		if (!path_match(url, path))
+			continue;
+		if (want && strcmp(want, method) != 0) {
+			m.kind = URL_BAD_METHOD;
+			continue;
+		}
+		return (struct url_match){e->kind, e->route};
+	}
+	return m;
+}
