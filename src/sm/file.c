@@ -3,6 +3,7 @@
  * VHDs: a snapshot or clone turns the disk's data into a hidden read-only
  * base and leaves two empty overlays on it, so it costs the same for a
  * 1 MiB or a 1 TiB disk. Bases are marked by their mode (no write bits). */
+#include "drivers.h"
 #include "sm.h"
 #include "file.h"
 #include "fs.h"
