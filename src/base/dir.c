@@ -7,16 +7,17 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-/* mkdir, where a directory already there counts as made. */
+/* mkdir, where a directory already there counts as made (even one in a
+ * parent we may not write: EACCES, EROFS); anything else there is
+ * ENOTDIR. */
 static int make_one(const char *p, mode_t mode)
 {
-	if (mkdir(p, mode) == 0 || errno == EEXIST)
+	if (mkdir(p, mode) == 0)
 		return 0;
 	int e = errno;
 	struct stat st;
-	/* a parent we may not write (EACCES, EROFS) but that exists */
-	if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
-		return 0;
+	if (stat(p, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 	return -e;
 }
 

@@ -6,8 +6,9 @@
 #include <sys/types.h>
 
 /* Makes path and every missing parent with mode; one that exists already
- * (as a directory) is fine. 0, or -errno of the first component that could
- * not be made, with *failed (if given) that component, owned. */
+ * as a directory is fine, anything else there is -ENOTDIR. 0, or -errno of
+ * the first component that could not be made, with *failed (if given)
+ * that component, owned. */
 int dir_make_all(const char *path, mode_t mode, char **failed);
 
 #endif
