@@ -4,6 +4,7 @@
 #include "bootstrap.h"
 #include "hostinfo.h"
 #include "templates.h"
+#include "../base/dir.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
@@ -165,25 +166,6 @@ static void map_field_set(struct db_txn *t, struct db_obj *o, int field, const c
 		xv_map_set_str(db_edit(t, o, field), key, val);
 }
 
-static int mkdir_p(const char *path)
-{
-	char *p = xstrdup(path);
-	int rc = 0;
-	for (char *s = p + 1; rc == 0; s++) {
-		bool end = *s == '\0';
-		if (*s != '/' && !end)
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			rc = -errno;
-		if (end)
-			break;
-		*s = '/';
-	}
-	free(p);
-	return rc;
-}
-
 static void fs_sizes(const char *path, int64_t *size, int64_t *used)
 {
 	struct statvfs st;
@@ -261,7 +243,7 @@ static void create_pbd(struct boot *b, struct db_obj *sr, xv device_config)
 
 static int make_dir(const char *path, struct xerr *err)
 {
-	int rc = mkdir_p(path);
+	int rc = dir_make_all(path, 0700, NULL);
 	if (rc < 0)
 		return xerr_internal(err, "cannot create %s: %s", path, strerror(-rc));
 	return 0;

@@ -51,7 +51,6 @@ struct server {
 	struct xenops_host xh; /* what backend gets instead of this (vm_events_host_init) */
 	char host_ref[REF_STRLEN + 1];
 	char pool_ref[REF_STRLEN + 1];
-	volatile int stopping;
 	/* Set by the daemon: host.restart_agent asks it to re-execute itself
 	 * (server/restart.c). NULL: restarts are refused. */
 	void (*request_restart)(void);

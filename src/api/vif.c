@@ -125,8 +125,8 @@ static bool nic_of(struct db *db, struct db_obj *vif, struct vm_nic *nic)
 	return true;
 }
 
-int vm_nics_collect(struct db *db, struct db_obj *vm, struct vm_spec *s, bool only_attached,
-		    struct xerr *err)
+int vif_spec_nics(struct db *db, struct db_obj *vm, struct vm_spec *s, bool only_attached,
+		  struct xerr *err)
 {
 	xv vifs = db_get(db, vm, SC_F_VM__VIFs);
 	s->nics = xcalloc(xv_len(&vifs) + 1, sizeof *s->nics);

@@ -398,7 +398,7 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 	struct vm_build *build = NULL;
 	if (builds_domain(l)) {
 		spec.domid = vm_next_domid(db);
-		if (vm_boot_files(srv, &spec, err) < 0 || vm_nics_collect(db, vm, &spec, l == L_RESUME, err) < 0 ||
+		if (vm_boot_files(srv, &spec, err) < 0 || vif_spec_nics(db, vm, &spec, l == L_RESUME, err) < 0 ||
 		    !(build = vm_build_collect(srv, vm, err))) {
 			db_abort(t);
 			vm_spec_free(&spec);

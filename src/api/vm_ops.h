@@ -120,12 +120,11 @@ void vm_vbds_mark(struct db_txn *t, struct db_obj *vm, bool attached);
 
 /* ---- VIFs (vif.c) ---- */
 
-/* The VM's record as a backend needs it (vm.c). */
-void vm_spec_of(struct db_obj *vm, struct vm_spec *s);
-/* The VM's VIFs as NICs into s (network bridge, MAC, MTU); only_attached
- * for a resumed domain, whose saved state has only the NICs it had. */
-int vm_nics_collect(struct db *db, struct db_obj *vm, struct vm_spec *s, bool only_attached,
-		    struct xerr *err);
+/* The VM's VIFs as the NICs of its spec s (network bridge, MAC, MTU);
+ * only_attached for a resumed domain, whose saved state has only the NICs
+ * it had. */
+int vif_spec_nics(struct db *db, struct db_obj *vm, struct vm_spec *s, bool only_attached,
+		  struct xerr *err);
 /* VIF.currently_attached and allowed_operations after the domain started
  * (attached) or ended. */
 void vm_vifs_mark(struct db_txn *t, struct db_obj *vm, bool attached);

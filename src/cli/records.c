@@ -2,31 +2,50 @@
  * first rendered to strings (scalar, set or map) so printing, filtering and
  * param-get share one path; refs print as the uuid of what they point to. */
 #include "records.h"
+#include "base/hmap.h"
 #include "base/mem.h"
 #include "base/strbuf.h"
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NOT_IN_DB "<not in database>"
 
+/* Classes by name and each class's parameters by name, built once from
+ * the generated tables and read-only afterwards. */
+static struct hmap class_by_name, *param_by_name;
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+
+static void index_build(void)
+{
+	hmap_init(&class_by_name);
+	param_by_name = xcalloc((size_t)xe_nclasses, sizeof *param_by_name);
+	/* backwards: the first of a name wins, as a linear search found it */
+	for (int i = xe_nclasses - 1; i >= 0; i--) {
+		const struct xe_class *xc = &xe_classes[i];
+		hmap_put(&class_by_name, xc->name, (void *)xc);
+		hmap_init(&param_by_name[i]);
+		for (int j = xc->nparams - 1; j >= 0; j--)
+			hmap_put(&param_by_name[i], xc->params[j].name, (void *)&xc->params[j]);
+	}
+}
+
 const struct xe_class *xe_class_find(const char *name)
 {
-	for (int i = 0; i < xe_nclasses; i++)
-		if (strcmp(xe_classes[i].name, name) == 0)
-			return &xe_classes[i];
-	return NULL;
+	pthread_once(&index_once, index_build);
+	return hmap_get(&class_by_name, name);
 }
 
 const struct xe_param *xe_param_find(const struct xe_class *xc, const char *name)
 {
-	for (int i = 0; i < xc->nparams; i++)
-		if (strcmp(xc->params[i].name, name) == 0)
-			return &xc->params[i];
-	return NULL;
+	pthread_once(&index_once, index_build);
+	ptrdiff_t i = xc - xe_classes;
+	return hmap_get(&param_by_name[i], name);
 }
 
 const char *xe_access_suffix(enum xe_access a)

@@ -2,6 +2,7 @@
  * one side only (VBD.VM); the other side (VM.VBDs) is answered from an
  * index kept here, so the two can never disagree. */
 #include "db.h"
+#include "db_int.h"
 #include "durable.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -246,8 +247,6 @@ static struct db *db_alloc(void)
 	return db;
 }
 
-struct db_obj *db_obj_new_raw(struct db *db, int cls, const char *ref);
-
 /* Used by the loader: an object with default fields, not yet indexed. */
 struct db_obj *db_obj_new_raw(struct db *db, int cls, const char *ref)
 {
@@ -267,8 +266,6 @@ struct db_obj *db_obj_new_raw(struct db *db, int cls, const char *ref)
 	}
 	return o;
 }
-
-void db_obj_insert_loaded(struct db *db, struct db_obj *o, uint64_t gen);
 
 void db_obj_insert_loaded(struct db *db, struct db_obj *o, uint64_t gen)
 {

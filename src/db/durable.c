@@ -2,6 +2,7 @@
  * (a field added or retired) needs no migration: unknown names are
  * ignored on load and missing ones take their defaults. */
 #include "durable.h"
+#include "db_int.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
@@ -17,9 +18,6 @@ struct durable {
 	sqlite3 *sql;
 	sqlite3_stmt *put, *del, *setgen, *begin, *commit, *rollback;
 };
-
-struct db_obj *db_obj_new_raw(struct db *db, int cls, const char *ref);
-void db_obj_insert_loaded(struct db *db, struct db_obj *o, uint64_t gen);
 
 static int sql_fail(struct durable *d, struct xerr *err, const char *what)
 {

@@ -14,6 +14,7 @@
 #include "workq.h"
 #include "../api/api.h"
 #include "../api/metrics.h"
+#include "../base/dir.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/uuid.h"
@@ -69,21 +70,6 @@ static void usage(FILE *f)
 	      "Serves the XenAPI in the foreground. An empty --listen or --tls-listen\n"
 	      "turns that listener off.\n",
 	      f);
-}
-
-static int mkdirs(const char *path)
-{
-	char *p = xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s == '/') {
-			*s = '\0';
-			mkdir(p, 0700);
-			*s = '/';
-		}
-	}
-	int r = mkdir(p, 0700);
-	free(p);
-	return r == 0 || errno == EEXIST ? 0 : -1;
 }
 
 /* The root password file holds "root\n<password>\n" (xe -pwf reads it
@@ -277,8 +263,13 @@ int main(int argc, char **argv)
 	struct http_server *hs = NULL;
 	int rc = 1, lock_fd = -1;
 	bool restarting = false;
-	if (mkdirs(srv.cfg.data_dir) < 0 || mkdirs(srv.cfg.run_dir) < 0) {
-		log_error("cannot create %s: %s", srv.cfg.data_dir, strerror(errno));
+	char *failed = NULL;
+	int made = dir_make_all(srv.cfg.data_dir, 0700, &failed);
+	if (made == 0)
+		made = dir_make_all(srv.cfg.run_dir, 0700, &failed);
+	if (made < 0) {
+		log_error("cannot create %s: %s", failed, strerror(-made));
+		free(failed);
 		goto out;
 	}
 	if ((lock_fd = lock_data_dir(srv.cfg.data_dir, &err)) < 0)

@@ -3,9 +3,11 @@
  * VHDs: a snapshot or clone turns the disk's data into a hidden read-only
  * base and leaves two empty overlays on it, so it costs the same for a
  * 1 MiB or a 1 TiB disk. Bases are marked by their mode (no write bits). */
+#include "drivers.h"
 #include "sm.h"
 #include "file.h"
 #include "fs.h"
+#include "../base/dir.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
@@ -295,22 +297,14 @@ static int file_sr_create(struct sm_sr *sr, struct xerr *err)
 		return 0;
 	}
 	/* parents first: the SR root may not exist yet on a fresh host */
-	char *p = xstrdup(sr->path);
-	for (char *s = p + 1;; s++) {
-		bool end = *s == '\0';
-		if (*s != '/' && !end)
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-			int rc = fail_errno(err, SM_E_FILE_SR_CREATE, "cannot create", p);
-			free(p);
-			return rc;
-		}
-		if (end)
-			break;
-		*s = '/';
+	char *failed = NULL;
+	int e = dir_make_all(sr->path, 0755, &failed);
+	if (e < 0) {
+		errno = -e;
+		int rc = fail_errno(err, SM_E_FILE_SR_CREATE, "cannot create", failed);
+		free(failed);
+		return rc;
 	}
-	free(p);
 	return 0;
 }
 

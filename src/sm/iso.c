@@ -5,6 +5,7 @@
  * or SMB (location //server/share, through libsmbclient; images reach QEMU
  * as NBD exports of nbdkit). A scan is the source of truth: new files
  * appear, removed ones disappear. */
+#include "drivers.h"
 #include "sm.h"
 #include "fs.h"
 #include "fs_nfs.h"

@@ -5,6 +5,7 @@
  * is mounted: the daemon reaches the files with libnfs, qemu-img and QEMU
  * open them as nfs:// URLs, so it works on hosts and in containers without
  * a kernel NFS client. */
+#include "drivers.h"
 #include "sm.h"
 #include "file.h"
 #include "fs_nfs.h"

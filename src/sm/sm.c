@@ -2,6 +2,7 @@
  * checks that keep every image inside its SR's directory, and running
  * qemu-img safely (argv, no shell, stderr captured for the error). */
 #include "sm.h"
+#include "drivers.h"
 #include "fs.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -24,9 +25,7 @@
 
 extern char **environ;
 
-extern const struct sm_driver sm_file_driver, sm_file_alias_driver, sm_iso_driver, sm_nfs_driver;
-
-/* Adding a driver: its file, and one line here. */
+/* Adding a driver: its file, its line in drivers.h, and one here. */
 static const struct sm_driver *const drivers[] = {
 	&sm_file_driver,
 	&sm_file_alias_driver,

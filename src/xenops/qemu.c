@@ -4,6 +4,7 @@
  * initiated shutdowns, reboots, crashes and QEMU deaths to the VM logic
  * (the report it registered, struct xenops_host), which applies the VM's actions_after_*. At start the
  * backend re-adopts every QEMU that outlived an earlier xenond. */
+#include "backends.h"
 #include "qemu_int.h"
 #include "qmp.h"
 #include "../base/clock.h"

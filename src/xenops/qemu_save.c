@@ -72,7 +72,7 @@ struct pump {
 	struct img *im;
 	int fd;          /* this side of the pipe */
 	bool save;       /* pipe → image; else image → pipe */
-	volatile int stop; /* the migration is over: drain (save) or quit (load) */
+	bool stop; /* the migration is over: drain (save) or quit (load); __atomic */
 	int rc;
 	struct xerr err;
 	int64_t bytes;
@@ -89,7 +89,7 @@ static int wait_fd(struct pump *p, short ev)
 			return 1;
 		if (r < 0 && errno != EINTR)
 			return -1;
-		if (p->stop)
+		if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
 			return 0;
 	}
 }
@@ -135,7 +135,7 @@ static void pump_save(struct pump *p, char *buf)
 static void pump_load(struct pump *p, char *buf)
 {
 	int64_t size = img_size(p->im);
-	for (int64_t off = 0; off < size && !p->stop;) {
+	for (int64_t off = 0; off < size && !__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE);) {
 		size_t n = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
 		if (img_read(p->im, buf, n, off, &p->err) < 0) {
 			p->rc = -1;
@@ -206,7 +206,7 @@ static int stream(struct qmp *q, const char *path, const char *format, bool save
 			     QMP_MS, err);
 	if (r == 0)
 		r = wait_migration(q, save ? "suspend" : "resume", err);
-	p.stop = 1;
+	__atomic_store_n(&p.stop, true, __ATOMIC_RELEASE);
 	if (pumping) {
 		pthread_join(t, NULL);
 	} else {

@@ -1,5 +1,6 @@
 /* sim: a backend whose VMs are only state. Every operation succeeds at
  * once, so API tests and scale benchmarks need no guest. */
+#include "backends.h"
 #include "xenops.h"
 
 #include <math.h>

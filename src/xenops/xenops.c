@@ -1,11 +1,9 @@
 /* xenops: the table of backends (see xenops.h). */
 #include "xenops.h"
+#include "backends.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-extern const struct xenops_backend xenops_sim;
-extern const struct xenops_backend xenops_qemu;
 
 static const struct xenops_backend *const backends[] = {
 	&xenops_sim,

@@ -34,6 +34,8 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 TOKEN_RE = re.compile(r"^[0-9]{20},[0-9]{20}$")
 XMLRPC_DATETIME_RE = re.compile(r"^[0-9]{8}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
 NULL_REF = "OpaqueRef:NULL"
+MiB = 1 << 20
+GiB = 1 << 30
 
 _servers = []          # every Server made in this process, for the failure dump
 _tmpdirs = []          # removed at exit
@@ -128,7 +130,8 @@ class HttpResponse:
 
 
 class _Dispatcher:
-    """srv.api.VM.get_record(ref) → JSON-RPC "VM.get_record" [session, ref]."""
+    """srv.api.VM.get_record(ref) → JSON-RPC "VM.get_record" [session, ref];
+    srv.api("VM.get_record", ref) the same, with the name given whole."""
 
     def __init__(self, send, name=None):
         self._send = send
@@ -140,19 +143,30 @@ class _Dispatcher:
         return _Dispatcher(self._send, name if self._name is None else self._name + "." + name)
 
     def __call__(self, *args):
+        if self._name is None:
+            return self._send(args[0], args[1:])
         return self._send(self._name, args)
 
 
 class Server:
     """One xenond process. start() picks a free port; the data directory is
-    kept across restart() so durability can be checked."""
+    kept across restart() so durability can be checked. config is the text
+    of a xenond.conf written into the data directory; call_timeout the
+    default seconds an RPC may take."""
 
-    def __init__(self, data_dir=None, log_level=None, extra_args=(), backend="sim"):
+    def __init__(self, data_dir=None, log_level=None, extra_args=(), backend="sim", config=None,
+                 call_timeout=30):
         self.data_dir = data_dir or _tmpdir("xenon-it-")
         self.password_file = os.path.join(self.data_dir, "root-password")
         self.log_path = os.path.join(self.data_dir, "xenond.stderr")
         self.log_level = log_level
         self.extra_args = list(extra_args)
+        if config is not None:
+            conf = os.path.join(self.data_dir, "xenond.conf")
+            with open(conf, "w") as f:
+                f.write(config)
+            self.extra_args += ["--config", conf]
+        self.call_timeout = call_timeout
         self.backend = backend
         self.proc = None
         self.port = None
@@ -358,9 +372,9 @@ class Server:
             raise AssertionError("%s: HTTP %d %r" % (method, r.status, r.body[:500]))
         return r.json()
 
-    def call(self, method, *params, timeout=30):
+    def call(self, method, *params, timeout=None):
         """JSON-RPC 2.0 call; the result, or XapiError."""
-        env = self.jsonrpc(method, params, 2, timeout=timeout)
+        env = self.jsonrpc(method, params, 2, timeout=timeout or self.call_timeout)
         if "error" in env:
             e = env["error"]
             if not isinstance(e, dict):
@@ -368,9 +382,9 @@ class Server:
             raise XapiError(e.get("message"), e.get("data") or [], env)
         return env["result"]
 
-    def call1(self, method, *params, timeout=30):
+    def call1(self, method, *params, timeout=None):
         """JSON-RPC 1.0 call."""
-        env = self.jsonrpc(method, params, 1, timeout=timeout)
+        env = self.jsonrpc(method, params, 1, timeout=timeout or self.call_timeout)
         if env.get("error") is not None:
             e = env["error"]
             raise XapiError(e[0], e[1:], env)
@@ -604,6 +618,38 @@ class ServerTestCase(unittest.TestCase):
             self.api.VM.destroy(vm)
         except XapiError:
             pass
+
+
+# ---- disk images on the host (qemu-img, qemu-io from qemu-utils) ----
+
+def run(*argv, check=True):
+    """Runs argv, text output captured; AssertionError when it fails and check."""
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if check and r.returncode != 0:
+        raise AssertionError("%s failed: %s" % (" ".join(argv), r.stderr))
+    return r
+
+
+def image_chain(path):
+    """Filenames of the image's backing chain, top first."""
+    out = run("qemu-img", "info", "-U", "--backing-chain", "--output=json", path).stdout
+    return [os.path.basename(i["filename"]) for i in json.loads(out)]
+
+
+def image_info(path):
+    return json.loads(run("qemu-img", "info", "--output=json", path).stdout)
+
+
+def write_pattern(path, pattern, off, length):
+    """Writes byte `pattern` over [off, off+length) of a qcow2 image."""
+    run("qemu-io", "-f", "qcow2", "-c", "write -P %d %s %s" % (pattern, off, length), path)
+
+
+def reads_pattern(path, pattern, off, length):
+    """Whether [off, off+length) of a qcow2 image holds byte `pattern`."""
+    r = run("qemu-io", "-r", "-f", "qcow2", "-c", "read -P %d %s %s" % (pattern, off, length),
+            path, check=False)
+    return r.returncode == 0 and "Pattern verification failed" not in r.stdout
 
 
 def classes_with(srv, suffix=".get_all_records"):

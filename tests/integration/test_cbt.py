@@ -15,7 +15,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_storage import MiB, XapiError, Xenond, write_pattern  # noqa: E402
+import harness  # noqa: E402
+from harness import MiB, XapiError, write_pattern  # noqa: E402
 
 BLOCK = 64 * 1024
 
@@ -31,7 +32,7 @@ class CbtTest(unittest.TestCase):
     def setUpClass(cls):
         if not shutil.which("qemu-img") or not shutil.which("qemu-io"):
             raise unittest.SkipTest("qemu-img/qemu-io missing (scripts/deps.sh installs qemu-utils)")
-        cls.x = Xenond()
+        cls.x = harness.Server(call_timeout=120).start()
         api = cls.x.api
         pool = api("pool.get_all")[0]
         cls.sr = api("pool.get_default_SR", pool)
@@ -141,7 +142,7 @@ class NbdTest(unittest.TestCase):
     def setUpClass(cls):
         if not shutil.which("qemu-nbd") or not shutil.which("qemu-img"):
             raise unittest.SkipTest("qemu-nbd/qemu-img missing (scripts/deps.sh installs qemu-utils)")
-        cls.x = Xenond()
+        cls.x = harness.Server(call_timeout=120).start()
         api = cls.x.api
         cls.sr = api("pool.get_default_SR", api("pool.get_all")[0])
         cls.sr_dir = api("PBD.get_device_config", api("SR.get_PBDs", cls.sr)[0])["path"]
@@ -216,9 +217,7 @@ class NbdTest(unittest.TestCase):
                                capture_output=True, text=True)
             self.assertNotEqual(r.returncode, 0)
             # an export nobody finished with ends with the session that asked
-            with open(self.x.pwfile) as f:
-                pw = [l.strip() for l in f if l.strip()][-1]
-            other = self.x.call("session.login_with_password", "root", pw, "1.0", "test_cbt")
+            other = self.x.login()
             j = self.x.call("VDI.get_nbd_info", other, vdi)[0]
             self.assertTrue(j["exportname"].endswith(other))
 
@@ -279,7 +278,7 @@ class SpaceTest(unittest.TestCase):
         cls.mnt, cls.img = mount_small()
         if not cls.mnt:
             raise unittest.SkipTest("cannot mount a small filesystem here")
-        cls.x = Xenond()
+        cls.x = harness.Server(call_timeout=120).start()
         cls.host = cls.x.api("host.get_all")[0]
 
     @classmethod
@@ -385,4 +384,4 @@ class SpaceTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    harness.main()

@@ -5,132 +5,25 @@ snapshot/clone in O(1), ISO SR scans, SR/PBD/VBD handling and xapi's errors.
 Python standard library only; needs qemu-img and qemu-io (qemu-utils)."""
 
 import hashlib
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-XENOND = os.environ.get("XENOND") or os.path.join(ROOT, "build", "src", "server", "xenond")
-NULL = "OpaqueRef:NULL"
-MiB = 1 << 20
-GiB = 1 << 30
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import (GiB, MiB, XapiError, image_chain, image_info, reads_pattern,  # noqa: E402
+                     run, write_pattern)
 
-
-class XapiError(Exception):
-    def __init__(self, code, params):
-        super().__init__("%s %r" % (code, params))
-        self.code = code
-        self.params = params
+NULL = harness.NULL_REF
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run(*argv, check=True):
-    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if check and r.returncode != 0:
-        raise AssertionError("%s failed: %s" % (" ".join(argv), r.stderr))
-    return r
-
-
-def chain(path):
-    """Filenames of the image's backing chain, top first."""
-    out = run("qemu-img", "info", "-U", "--backing-chain", "--output=json", path).stdout
-    return [os.path.basename(i["filename"]) for i in json.loads(out)]
-
-
-def info(path):
-    return json.loads(run("qemu-img", "info", "--output=json", path).stdout)
-
-
-def write_pattern(path, pattern, off, length):
-    run("qemu-io", "-f", "qcow2", "-c", "write -P %d %s %s" % (pattern, off, length), path)
-
-
-def reads_pattern(path, pattern, off, length):
-    r = run("qemu-io", "-r", "-f", "qcow2", "-c", "read -P %d %s %s" % (pattern, off, length),
-            path, check=False)
-    return r.returncode == 0 and "Pattern verification failed" not in r.stdout
-
-
-class Xenond:
-    """One xenond on a free loopback port in a temporary data directory."""
-
-    def __init__(self, config=None):
-        self.dir = tempfile.mkdtemp(prefix="xenon-storage-")
-        self.pwfile = os.path.join(self.dir, "root-password")
-        self.log = open(os.path.join(self.dir, "xenond.log"), "wb")
-        self.port = free_port()
-        extra = []
-        if config:
-            conf = os.path.join(self.dir, "xenond.conf")
-            with open(conf, "w") as f:
-                f.write(config)
-            extra = ["--config", conf]
-        self.proc = subprocess.Popen(
-            [XENOND, "--data-dir", self.dir, "--listen", "127.0.0.1:%d" % self.port,
-             "--tls-listen", "", "--root-password-file", self.pwfile, "--backend", "sim"] + extra,
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError("xenond exited: %s" % self.log_text())
-            try:
-                if os.path.exists(self.pwfile):
-                    self.call_raw("system.listMethods", [])
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("xenond did not start: %s" % self.log_text())
-            time.sleep(0.05)
-        with open(self.pwfile) as f:
-            pw = [l.strip() for l in f if l.strip()][-1]
-        self.session = self.call("session.login_with_password", "root", pw, "1.0", "test_storage")
-
-    def log_text(self):
-        with open(os.path.join(self.dir, "xenond.log"), "rb") as f:
-            return f.read().decode("utf-8", "replace")[-6000:]
-
-    def call_raw(self, method, params, timeout=120):
-        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": 1}).encode()
-        req = urllib.request.Request("http://127.0.0.1:%d/jsonrpc" % self.port, data=body,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return json.loads(r.read())
-
-    def call(self, method, *params):
-        env = self.call_raw(method, list(params))
-        if "error" in env:
-            e = env["error"]
-            raise XapiError(e.get("message"), e.get("data") or [])
-        return env["result"]
-
-    def api(self, method, *params):
-        return self.call(method, self.session, *params)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        if not os.environ.get("XENON_KEEP_TMP"):
-            shutil.rmtree(self.dir, ignore_errors=True)
+def start_xenond(config=None):
+    """A sim-backed xenond of the storage suites' own; calls may take long
+    (whole-image copies under the sanitizers)."""
+    return harness.Server(config=config, call_timeout=120).start()
 
 
 class StorageTest(unittest.TestCase):
@@ -138,7 +31,7 @@ class StorageTest(unittest.TestCase):
     def setUpClass(cls):
         if not shutil.which("qemu-img") or not shutil.which("qemu-io"):
             raise unittest.SkipTest("qemu-img/qemu-io missing (scripts/deps.sh installs qemu-utils)")
-        cls.x = Xenond()
+        cls.x = start_xenond()
         api = cls.x.api
         pool = api("pool.get_all")[0]
         cls.sr = api("pool.get_default_SR", pool)
@@ -149,7 +42,6 @@ class StorageTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.log_tail = cls.x.log_text()
         cls.x.stop()
 
     # ---- helpers ----
@@ -203,8 +95,8 @@ class StorageTest(unittest.TestCase):
         self.assertTrue(rec["managed"])
         self.assertGreater(rec["physical_utilisation"], 0)
         p = self.path(vdi)
-        self.assertEqual(info(p)["format"], "qcow2")
-        self.assertEqual(info(p)["virtual-size"], 64 * MiB + 512)
+        self.assertEqual(image_info(p)["format"], "qcow2")
+        self.assertEqual(image_info(p)["virtual-size"], 64 * MiB + 512)
         self.assertIn("destroy", rec["allowed_operations"])
         sr = self.api("SR.get_record", self.sr)
         self.assertGreaterEqual(sr["virtual_allocation"], 64 * MiB)
@@ -232,8 +124,8 @@ class StorageTest(unittest.TestCase):
         self.assertTrue(brec["read_only"])
         self.assertEqual(brec["name_label"], "base copy")
         self.assertEqual(brec["allowed_operations"], [])
-        self.assertEqual(chain(p), [rec["uuid"] + ".qcow2", base_uuid + ".qcow2"])
-        self.assertEqual(chain(self.path(snap)), [srec["uuid"] + ".qcow2", base_uuid + ".qcow2"])
+        self.assertEqual(image_chain(p), [rec["uuid"] + ".qcow2", base_uuid + ".qcow2"])
+        self.assertEqual(image_chain(self.path(snap)), [srec["uuid"] + ".qcow2", base_uuid + ".qcow2"])
         write_pattern(p, 0x42, "0", "1M")
         self.assertTrue(reads_pattern(self.path(snap), 0x41, "0", "1M"))
 
@@ -241,7 +133,7 @@ class StorageTest(unittest.TestCase):
         crec = self.api("VDI.get_record", clone)
         self.assertFalse(crec["is_a_snapshot"])
         self.assertTrue(reads_pattern(self.path(clone), 0x42, "0", "1M"))
-        self.assertEqual(len(chain(self.path(clone))), 3)
+        self.assertEqual(len(image_chain(self.path(clone))), 3)
 
         # a base is not the client's to touch
         self.assertXapi("VDI_NOT_MANAGED", "VDI.destroy", base, expect=[base])
@@ -249,11 +141,11 @@ class StorageTest(unittest.TestCase):
 
         self.api("VDI.resize", vdi, str(128 * MiB))
         self.assertEqual(self.api("VDI.get_virtual_size", vdi), 128 * MiB)
-        self.assertEqual(info(p)["virtual-size"], 128 * MiB)
+        self.assertEqual(image_info(p)["virtual-size"], 128 * MiB)
         params = self.assertXapi("SR_BACKEND_FAILURE", "VDI.resize", vdi, str(MiB))
         self.assertEqual(params[0], "79")
         self.assertEqual(self.api("VDI.get_virtual_size", vdi), 128 * MiB)
-        self.assertEqual(info(p)["virtual-size"], 128 * MiB)
+        self.assertEqual(image_info(p)["virtual-size"], 128 * MiB)
 
         n_before = len(self.api("VDI.get_all"))
         for v in (snap, clone, vdi):
@@ -264,7 +156,7 @@ class StorageTest(unittest.TestCase):
         self.assertEqual(set(os.listdir(self.sr_dir)), before)
 
     def test_vdi_copy_between_srs(self):
-        other_dir = tempfile.mkdtemp(prefix="xenon-sr-", dir=self.x.dir)
+        other_dir = tempfile.mkdtemp(prefix="xenon-sr-", dir=self.x.data_dir)
         host = self.api("host.get_all")[0]
         other = self.api("SR.create", host, {"path": other_dir}, "0", "other", "", "ext", "",
                          False, {})
@@ -277,7 +169,7 @@ class StorageTest(unittest.TestCase):
         self.assertEqual(crec["SR"], other)
         self.assertEqual(crec["name_label"], "src")
         cp = os.path.join(other_dir, crec["location"] + ".qcow2")
-        self.assertEqual(len(chain(cp)), 1)  # flattened
+        self.assertEqual(len(image_chain(cp)), 1)  # flattened
         run("qemu-img", "compare", "-q", self.path(vdi), cp)
         # into an existing VDI
         into = self.new_vdi(16 * MiB, name="into", sr=other)
@@ -302,7 +194,7 @@ class StorageTest(unittest.TestCase):
         self.assertXapi("HANDLE_INVALID", "SR.get_record", other)
 
     def test_sr_create_ext(self):
-        d = os.path.join(self.x.dir, "made-by-sr-create", "sr")
+        d = os.path.join(self.x.data_dir, "made-by-sr-create", "sr")
         host = self.api("host.get_all")[0]
         sr = self.api("SR.create", host, {"path": d}, "0", "made", "desc", "ext", "user", False, {})
         rec = self.api("SR.get_record", sr)
@@ -352,7 +244,7 @@ class StorageTest(unittest.TestCase):
         self.assertEqual(vdi["type"], "system")
         self.assertEqual(vdi["SR"], self.sr)
         p = self.path(vbd["VDI"])
-        self.assertEqual(info(p)["virtual-size"], vdi["virtual_size"])
+        self.assertEqual(image_info(p)["virtual-size"], vdi["virtual_size"])
         self.assertGreaterEqual(vdi["virtual_size"], 4 * GiB)
         # a sparse image: nothing like its virtual size on disk
         self.assertLess(os.stat(p).st_blocks * 512, 8 * MiB)
@@ -364,7 +256,7 @@ class StorageTest(unittest.TestCase):
         self.assertFalse(os.path.exists(p))
 
     def raw_sha(self, vdi):
-        out = os.path.join(self.x.dir, "content.raw")
+        out = os.path.join(self.x.data_dir, "content.raw")
         run("qemu-img", "convert", "-U", "-f", "qcow2", "-O", "raw", self.path(vdi), out)
         try:
             with open(out, "rb") as f:
@@ -377,18 +269,18 @@ class StorageTest(unittest.TestCase):
         (the base gone from sm_config, its "blocked" mark cleared)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if (len(chain(path)) == 1 and "vhd-parent" not in self.api("VDI.get_sm_config", vdi)
+            if (len(image_chain(path)) == 1 and "vhd-parent" not in self.api("VDI.get_sm_config", vdi)
                     and self.api("VDI.get_current_operations", vdi) == {}):
                 return
             time.sleep(0.1)
-        self.fail("%s not coalesced: chain %s" % (path, chain(path)))
+        self.fail("%s not coalesced: chain %s" % (path, image_chain(path)))
 
     def test_coalesce_after_snapshots_go(self):
         """A base left with one image on it is folded into that image in
         the background once it has stayed so for coalesce-delay: same
         content, same uuid and file, shorter chain."""
         # a daemon of its own that coalesces after 1 s instead of 60
-        self.x = Xenond(config="coalesce-delay = 1\n")
+        self.x = start_xenond(config="coalesce-delay = 1\n")
         try:
             self.sr = self.api("pool.get_default_SR", self.api("pool.get_all")[0])
             self.sr_dir = self.api("PBD.get_device_config", self.api("SR.get_PBDs", self.sr)[0])["path"]
@@ -406,9 +298,9 @@ class StorageTest(unittest.TestCase):
         write_pattern(p, 0x22, "2M", "4M")
         snaps.append(self.api("VDI.snapshot", vdi, {}))
         write_pattern(p, 0x33, "5M", "1M")
-        self.assertEqual(len(chain(p)), 3)
+        self.assertEqual(len(image_chain(p)), 3)
         want = self.raw_sha(vdi)
-        bases = chain(p)[1:]
+        bases = image_chain(p)[1:]
         for s in snaps:
             self.api("VDI.destroy", s)
         self.wait_coalesced(vdi, p)
@@ -426,11 +318,11 @@ class StorageTest(unittest.TestCase):
         write_pattern(p, 0x44, "8M", "1M")
         self.api("VDI.data_destroy", snap)
         self.assertEqual(self.api("VDI.get_type", snap), "cbt_metadata")
-        kept = chain(p)[1]
+        kept = image_chain(p)[1]
         other = self.new_vdi(8 * MiB, name="kick")
         self.api("VDI.destroy", other)  # wakes the coalescer
         time.sleep(2)
-        self.assertEqual(chain(p)[1], kept)
+        self.assertEqual(image_chain(p)[1], kept)
         self.api("VDI.destroy", snap)
         self.wait_coalesced(vdi, p)
         self.api("VDI.destroy", vdi)
@@ -449,7 +341,7 @@ class StorageTest(unittest.TestCase):
         # and the new top holds no data
         ino = os.stat(p).st_ino
         snap_vm = self.api("VM.snapshot", vm, "snap", [])
-        base = os.path.join(os.path.dirname(p), chain(p)[1])
+        base = os.path.join(os.path.dirname(p), image_chain(p)[1])
         self.assertEqual(os.stat(base).st_ino, ino, "the data was copied, not kept in place")
         self.assertLess(os.stat(p).st_blocks * 512, 2 * MiB, "the new top holds data")
         self.assertTrue(self.api("VM.get_is_a_snapshot", snap_vm))
@@ -462,7 +354,7 @@ class StorageTest(unittest.TestCase):
         # the VM's own VBD still points at the same VDI, same file
         self.assertEqual(self.api("VDI.get_location", vdi), self.api("VDI.get_uuid", vdi))
         self.assertIn(vdi, [self.api("VBD.get_VDI", b) for b in self.api("VM.get_VBDs", vm)])
-        self.assertEqual(len(chain(p)), 2)
+        self.assertEqual(len(image_chain(p)), 2)
         # data written before the snapshot is in it
         self.assertTrue(reads_pattern(self.path(svdi), 0x61, "0", "1M"))
         self.assertTrue(reads_pattern(self.path(svdi), 0x61, str(1023 * MiB), "1M"))
@@ -490,7 +382,7 @@ class StorageTest(unittest.TestCase):
         self.add_disk(vm, vdi)
         write_pattern(self.path(vdi), 0x71, "0", "1M")
         self.api("VDI.snapshot", vdi, {})
-        other_dir = tempfile.mkdtemp(prefix="xenon-copy-", dir=self.x.dir)
+        other_dir = tempfile.mkdtemp(prefix="xenon-copy-", dir=self.x.data_dir)
         host = self.api("host.get_all")[0]
         other = self.api("SR.create", host, {"path": other_dir}, "0", "copy target", "", "ext",
                          "", False, {})
@@ -502,14 +394,14 @@ class StorageTest(unittest.TestCase):
         self.assertEqual(rec["SR"], other)
         self.assertEqual(rec["name_label"], "copied disk")
         np_ = os.path.join(other_dir, rec["location"] + ".qcow2")
-        self.assertEqual(len(chain(np_)), 1)
+        self.assertEqual(len(image_chain(np_)), 1)
         run("qemu-img", "compare", "-q", self.path(vdi), np_)
         # NULL SR: a full copy next to the original
         same = self.api("VM.copy", vm, "copy2", NULL)
         svdi = [v for v in (self.api("VBD.get_VDI", b) for b in self.api("VM.get_VBDs", same))
                 if v != NULL][0]
         self.assertEqual(self.api("VDI.get_SR", svdi), self.sr)
-        self.assertEqual(len(chain(self.path(svdi))), 1)
+        self.assertEqual(len(image_chain(self.path(svdi))), 1)
 
     # ---- VBDs ----
 
@@ -617,7 +509,7 @@ class StorageTest(unittest.TestCase):
         self.assertNotIn(name, [self.api("VDI.get_location", v) for v in self.vdis_in(self.iso_sr)])
 
         # SR.create of an ISO library finds its images at once
-        lib = tempfile.mkdtemp(prefix="xenon-isos-", dir=self.x.dir)
+        lib = tempfile.mkdtemp(prefix="xenon-isos-", dir=self.x.data_dir)
         with open(os.path.join(lib, "a.iso"), "wb") as f:
             f.write(b"x" * 2048)
         host = self.api("host.get_all")[0]
@@ -632,7 +524,7 @@ class StorageTest(unittest.TestCase):
             "SR": sr, "virtual_size": "4096", "type": "user", "sm_config": {"path": "../evil.iso"}})
         self.assertEqual(params[0], "78")
         self.assertEqual(len(self.api("VDI.get_all")), n)  # nothing half-made
-        self.assertFalse(os.path.exists(os.path.join(self.x.dir, "evil.iso")))
+        self.assertFalse(os.path.exists(os.path.join(self.x.data_dir, "evil.iso")))
         self.api("VDI.destroy", up)
         self.assertFalse(os.path.exists(os.path.join(lib, "upload.iso")))
         self.api("PBD.unplug", self.api("SR.get_PBDs", sr)[0])
@@ -677,8 +569,4 @@ class StorageTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    prog = unittest.main(exit=False, verbosity=2)
-    r = prog.result
-    if not r.wasSuccessful():
-        sys.stderr.write("\n==== xenond log ====\n%s\n" % getattr(StorageTest, "log_tail", ""))
-    sys.exit(0 if r.wasSuccessful() else 1)
+    harness.main()

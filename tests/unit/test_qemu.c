@@ -2,7 +2,17 @@
  * turns into (boot methods, disks and their buses, boot order, vCPU
  * topology, escaping, xapi's errors for what cannot be built) and the QMP
  * client against a fake monitor (greeting, ids matched across interleaved
- * events, errors, timeouts, the peer going away). */
+ * events, errors, timeouts, the peer going away).
+ *
+ * Whole command lines are compared against golden files, one argument a
+ * line, in tests/unit/golden/qemu/<case>.args (see golden_cases below), so
+ * an extra, missing or reordered flag fails. After a deliberate change to
+ * the command line, rewrite them and review the diff:
+ *
+ *     XENON_REGENERATE_GOLDEN=1 meson test -C build-check test_qemu
+ */
+#include <dirent.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -205,6 +215,331 @@ static void test_errors(void **state)
 	vm_spec_free(&s);
 }
 
+/* ---- whole command lines against golden files ---- */
+
+/* Everything the argv depends on is fixed here: no host probing, no
+ * environment, the run directory named after the spec's uuid. */
+#define RUN_DIR "/run/xenon/vm/0b8e3b1e-1111-4a4a-9c9c-123456789abc"
+
+static void add_nic(struct vm_spec *s, int device, const char *mac)
+{
+	s->nics = xrealloc(s->nics, (s->nnics + 1) * sizeof *s->nics);
+	struct vm_nic *n = &s->nics[s->nnics++];
+	memset(n, 0, sizeof *n);
+	n->device = device;
+	snprintf(n->mac, sizeof n->mac, "%s", mac);
+	snprintf(n->bridge, sizeof n->bridge, "xenbr0");
+}
+
+/* A firmware-booted (HVM) guest with BIOS and one disk and a CD. */
+static void hvm(struct qemu_host *h, struct vm_spec *s)
+{
+	(void)h;
+	s->boot = VM_BOOT_FIRMWARE;
+	add_disk(s, 0, "/sr/5f0c/disk0.qcow2", false, false);
+	add_disk(s, 3, "/iso/debian.iso", true, true);
+}
+
+static void case_hvm_bios(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)incoming;
+	hvm(h, s);
+}
+
+static void case_hvm_uefi(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)incoming;
+	hvm(h, s);
+	snprintf(s->firmware, sizeof s->firmware, "uefi");
+	h->ovmf_code = xstrdup("/usr/share/OVMF/OVMF_CODE_4M.fd");
+	h->ovmf_vars = xstrdup("/usr/share/OVMF/OVMF_VARS_4M.fd");
+}
+
+/* No hardware virtualisation and no XENON_QEMU_ACCEL: TCG alone; a
+ * Cirrus card asked for by platform:vga. */
+static void case_hvm_tcg_cirrus(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)incoming;
+	hvm(h, s);
+	free(h->accel);
+	h->accel = NULL;
+	h->kvm = false;
+	xv_map_set_str(&s->platform, "vga", "cirrus");
+}
+
+/* Hardware virtualisation found, no accel configured: kvm then tcg. */
+static void case_hvm_kvm_probed(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)incoming;
+	hvm(h, s);
+	free(h->accel);
+	h->accel = NULL;
+	h->kvm = true;
+}
+
+/* Direct kernel boot with initrd and command line; disks on virtio; a
+ * comma in a path doubled. */
+static void case_direct_kernel(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)h;
+	(void)incoming;
+	add_disk(s, 0, "/sr/5f0c/root,1.qcow2", false, false);
+	add_disk(s, 1, "/sr/5f0c/data.raw", false, true);
+	snprintf(s->disks[1].format, sizeof s->disks[1].format, "raw");
+}
+
+/* Direct boot with only a kernel: no -initrd, no -append. */
+static void case_direct_kernel_only(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)h;
+	(void)incoming;
+	free(s->pv_ramdisk);
+	s->pv_ramdisk = xstrdup("");
+	free(s->pv_args);
+	s->pv_args = xstrdup("");
+}
+
+/* Several disks and CDs, boot order "dc": IDE for the first four
+ * positions, virtio beyond; an empty CD drive; a read-only disk. */
+static void case_disks_and_cds(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)h;
+	(void)incoming;
+	s->boot = VM_BOOT_FIRMWARE;
+	free(s->boot_order);
+	s->boot_order = xstrdup("dc");
+	add_disk(s, 0, "/sr/5f0c/a.qcow2", false, false);
+	add_disk(s, 1, "/sr/5f0c/b.qcow2", false, true);
+	add_disk(s, 2, NULL, true, true);
+	add_disk(s, 3, "/iso/x.iso", true, true);
+	add_disk(s, 4, "/sr/5f0c/c.qcow2", false, false);
+	add_disk(s, 7, "/sr/5f0c/d.qcow2", false, false);
+}
+
+/* Disks reached in userspace: an NFS share and an NBD export. */
+static void case_share_disks(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)h;
+	(void)incoming;
+	add_disk(s, 0, "nfs://filer/export/sr/a.qcow2", false, false);
+	add_disk(s, 1, "nbd+unix:///iso?socket=/run/xenon/smb/1.sock", false, true);
+	snprintf(s->disks[1].format, sizeof s->disks[1].format, "raw");
+}
+
+/* Three NICs of a firmware-booted guest (rtl8139 by default). */
+static void case_nics_hvm(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)incoming;
+	hvm(h, s);
+	s->domid = 7;
+	add_nic(s, 0, "aa:bb:cc:00:00:01");
+	add_nic(s, 1, "aa:bb:cc:00:00:02");
+	add_nic(s, 4, "aa:bb:cc:00:00:05");
+}
+
+/* NICs of a direct-boot guest (virtio), and a model from platform:nic_type. */
+static void case_nics_model(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)h;
+	(void)incoming;
+	s->domid = 12;
+	add_nic(s, 0, "aa:bb:cc:00:01:01");
+	add_nic(s, 1, "aa:bb:cc:00:01:02");
+	xv_map_set_str(&s->platform, "nic_type", "e1000");
+}
+
+/* One vCPU, no topology; memory rounded up to whole MiB. */
+static void case_vcpu_one(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)h;
+	(void)incoming;
+	s->vcpus_max = 1;
+	s->vcpus_at_startup = 1;
+	s->memory_static_max = (100 << 20) + 1;
+}
+
+/* More at startup than the maximum (clamped), sockets of 4 cores, 8 GiB. */
+static void case_vcpu_topology(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)h;
+	(void)incoming;
+	s->vcpus_max = 8;
+	s->vcpus_at_startup = 12;
+	s->memory_static_max = 8LL << 30;
+	xv_map_set_str(&s->platform, "cores-per-socket", "4");
+}
+
+/* Too little memory: 16 MiB at least; unset vCPU counts: one. */
+static void case_memory_floor(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)h;
+	(void)incoming;
+	s->vcpus_max = 0;
+	s->vcpus_at_startup = 0;
+	s->memory_static_max = 4 << 20;
+}
+
+/* Resume: QEMU waits for the migration stream. */
+static void case_resume(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	hvm(h, s);
+	*incoming = true;
+}
+
+static const struct golden_case {
+	const char *name;
+	void (*setup)(struct qemu_host *h, struct vm_spec *s, bool *incoming);
+} golden_cases[] = {
+	{"hvm_bios", case_hvm_bios},
+	{"hvm_uefi", case_hvm_uefi},
+	{"hvm_tcg_cirrus", case_hvm_tcg_cirrus},
+	{"hvm_kvm_probed", case_hvm_kvm_probed},
+	{"direct_kernel", case_direct_kernel},
+	{"direct_kernel_only", case_direct_kernel_only},
+	{"disks_and_cds", case_disks_and_cds},
+	{"share_disks", case_share_disks},
+	{"nics_hvm", case_nics_hvm},
+	{"nics_model", case_nics_model},
+	{"vcpu_one", case_vcpu_one},
+	{"vcpu_topology", case_vcpu_topology},
+	{"memory_floor", case_memory_floor},
+	{"resume", case_resume},
+};
+#define NGOLDEN (sizeof golden_cases / sizeof golden_cases[0])
+
+static char *golden_path(const char *name)
+{
+	return xasprintf("%s/qemu/%s.args", GOLDEN_DIR, name);
+}
+
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *p = NULL;
+	size_t n = 0, got;
+	char chunk[4096];
+	while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		p = xrealloc(p, n + got + 1);
+		memcpy(p + n, chunk, got);
+		n += got;
+	}
+	fclose(f);
+	if (!p)
+		p = xcalloc(1, 1);
+	p[n] = 0;
+	return p;
+}
+
+/* The argv one argument a line; an argument holding a newline could not
+ * be told apart, so none may. */
+static char *argv_text(const struct qemu_argv *a)
+{
+	size_t len = 1;
+	for (size_t i = 0; i < a->n; i++) {
+		assert_null(strchr(a->v[i], '\n'));
+		len += strlen(a->v[i]) + 1;
+	}
+	char *t = xcalloc(1, len), *p = t;
+	for (size_t i = 0; i < a->n; i++)
+		p += sprintf(p, "%s\n", a->v[i]);
+	return t;
+}
+
+/* Line number (from 1) of the first difference, and both lines. */
+static void report_difference(const char *name, const char *want, const char *got)
+{
+	int line = 1;
+	const char *w = want, *g = got;
+	while (*w && *g) {
+		const char *we = strchr(w, '\n'), *ge = strchr(g, '\n');
+		size_t wl = we ? (size_t)(we - w) : strlen(w), gl = ge ? (size_t)(ge - g) : strlen(g);
+		if (wl != gl || memcmp(w, g, wl) != 0)
+			break;
+		w += wl + (we ? 1 : 0);
+		g += gl + (ge ? 1 : 0);
+		line++;
+	}
+	fprintf(stderr, "golden %s: line %d differs\n  expected: %.*s\n  built:    %.*s\n", name, line,
+		(int)strcspn(w, "\n"), *w ? w : "(end of file)", (int)strcspn(g, "\n"), *g ? g : "(end of argv)");
+	fprintf(stderr, "whole argv built for %s:\n%s", name, got);
+	fprintf(stderr, "if the change is meant: XENON_REGENERATE_GOLDEN=1 meson test -C <build> test_qemu\n");
+}
+
+static void test_golden(void **state)
+{
+	(void)state;
+	const char *regen = getenv("XENON_REGENERATE_GOLDEN");
+	bool write = regen && *regen && strcmp(regen, "0") != 0;
+	int failed = 0;
+	for (size_t i = 0; i < NGOLDEN; i++) {
+		const struct golden_case *c = &golden_cases[i];
+		struct qemu_host h = host();
+		struct vm_spec s;
+		spec_init(&s);
+		bool incoming = false;
+		c->setup(&h, &s, &incoming);
+		struct qemu_argv a;
+		struct xerr err = XERR_INIT;
+		if (qemu_argv_build(&h, &s, RUN_DIR, incoming, &a, &err) < 0)
+			fail_msg("golden %s: %s %s", c->name, err.code, err.nparams ? err.params[0] : "");
+		char *got = argv_text(&a), *path = golden_path(c->name);
+		if (write) {
+			FILE *f = fopen(path, "w");
+			if (!f)
+				fail_msg("cannot write %s: %s", path, strerror(errno));
+			fputs(got, f);
+			assert_int_equal(fclose(f), 0);
+		} else {
+			char *want = read_all(path);
+			if (!want) {
+				fprintf(stderr, "golden %s: %s is missing\n", c->name, path);
+				failed++;
+			} else if (strcmp(want, got) != 0) {
+				report_difference(c->name, want, got);
+				failed++;
+			}
+			free(want);
+		}
+		free(got);
+		free(path);
+		qemu_argv_free(&a);
+		vm_spec_free(&s);
+		qemu_host_free(&h);
+	}
+	assert_int_equal(failed, 0);
+}
+
+/* Every file in golden/qemu belongs to a case: a case renamed or removed
+ * leaves no file that nothing checks. */
+static void test_golden_no_strays(void **state)
+{
+	(void)state;
+	char *dir = xasprintf("%s/qemu", GOLDEN_DIR);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int strays = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		size_t n = strlen(e->d_name);
+		if (e->d_name[0] == '.')
+			continue;
+		bool known = false;
+		for (size_t i = 0; i < NGOLDEN && !known; i++) {
+			size_t cn = strlen(golden_cases[i].name);
+			known = n == cn + 5 && !strncmp(e->d_name, golden_cases[i].name, cn) &&
+				!strcmp(e->d_name + cn, ".args");
+		}
+		if (!known) {
+			fprintf(stderr, "%s/%s belongs to no case of test_qemu.c\n", dir, e->d_name);
+			strays++;
+		}
+	}
+	closedir(d);
+	free(dir);
+	assert_int_equal(strays, 0);
+}
+
 /* ---- QMP against a fake monitor ---- */
 
 struct fake {
@@ -358,6 +693,8 @@ int main(void)
 		cmocka_unit_test(test_direct_boot),
 		cmocka_unit_test(test_firmware_boot),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_golden_no_strays),
 		cmocka_unit_test(test_qmp_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
