@@ -198,7 +198,7 @@ static struct rr_entry *entry_get(struct rr_store *st, enum rr_kind k, const cha
 
 struct rr_store *rr_store_open(const char *dir, int flush_ticks, struct xerr *err)
 {
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		xerr_internal(err, "cannot create %s: %s", dir, strerror(errno));
 		return NULL;
 	}
@@ -271,6 +271,10 @@ static int build(struct rr_entry *e, struct rr_ds_slot *ds, size_t n, time_t las
 	rrd_clear_error();
 	unlink(tmp);
 	int rc = rrd_create_r2(tmp, RR_STEP, last_up, 0, e->exists ? sources : NULL, NULL, argc, argv);
+	/* librrd gives its files 0644 whatever the umask: the daemon's files
+	 * are its own */
+	if (rc == 0 && chmod(tmp, 0600) < 0)
+		rc = -1;
 	for (int i = 0; i < argc; i++)
 		free((char *)argv[i]);
 	free(argv);
