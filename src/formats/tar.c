@@ -63,3 +63,76 @@ int tar_parse(const unsigned char h[512], char name[256], uint64_t *size)
 		name[0] = '\0'; /* not a regular file: ignored */
 	return 0;
 }
+
+void tar_reader_init(struct tar_reader *t, const struct tar_reader_ops *ops, void *arg)
+{
+	memset(t, 0, sizeof *t);
+	t->ops = ops;
+	t->arg = arg;
+}
+
+bool tar_reader_ended(const struct tar_reader *t)
+{
+	return t->st == 3;
+}
+
+/* A whole header in t->hdr: the next member, or the end. */
+static int header_done(struct tar_reader *t)
+{
+	char name[256];
+	int r = tar_parse(t->hdr, name, &t->remain);
+	if (r < 0)
+		return TAR_BAD_HEADER;
+	if (r == 1) {
+		t->st = 3;
+		return 0;
+	}
+	t->pad = (512 - t->remain % 512) % 512;
+	int rc = t->ops->member(t->arg, name, t->remain);
+	if (rc < 0)
+		return rc;
+	t->st = 1;
+	if (t->remain == 0) {
+		t->st = t->pad ? 2 : 0;
+		return t->ops->member_end(t->arg);
+	}
+	return 0;
+}
+
+int tar_reader_feed(struct tar_reader *t, const char *p, size_t n)
+{
+	while (n) {
+		if (t->st == 3)
+			return 0; /* past the end-of-archive blocks: padding */
+		if (t->st == 0) {
+			size_t k = 512 - t->hfill < n ? 512 - t->hfill : n;
+			memcpy(t->hdr + t->hfill, p, k);
+			t->hfill += k, p += k, n -= k;
+			if (t->hfill < 512)
+				return 0;
+			t->hfill = 0;
+			int rc = header_done(t);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (t->st == 1) {
+			size_t k = t->remain < n ? (size_t)t->remain : n;
+			int rc = t->ops->data(t->arg, p, k);
+			if (rc < 0)
+				return rc;
+			t->remain -= k, p += k, n -= k;
+			if (t->remain == 0) {
+				t->st = t->pad ? 2 : 0;
+				if ((rc = t->ops->member_end(t->arg)) < 0)
+					return rc;
+			}
+			continue;
+		}
+		size_t k = t->pad < n ? (size_t)t->pad : n;
+		t->pad -= k, p += k, n -= k;
+		if (t->pad == 0)
+			t->st = 0;
+	}
+	return 0;
+}

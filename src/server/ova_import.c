@@ -13,6 +13,7 @@
 #include "../sm/foreign.h"
 #include "http_route.h"
 #include "../formats/ovf.h"
+#include "../formats/tar.h"
 #include "vdi_stream.h"
 #include "../formats/xva.h"
 #include "../api/storage.h"
@@ -43,11 +44,8 @@ struct oin {
 	struct sm_sr sr;
 	bool sr_open;
 	char sr_ref[REF_STRLEN + 1];
-	/* the tar stream (OVA) */
-	unsigned char hdr[512];
-	size_t hfill;
-	int st; /* 0 header, 1 data, 2 padding, 3 past the end */
-	uint64_t remain, pad;
+	struct route_req *rr;
+	struct tar_reader tar; /* the OVA's stream */
 	bool in_ovf;
 	struct strbuf ovf;
 	struct staged files[MAX_FILES];
@@ -97,8 +95,10 @@ static bool ends_with(const char *s, const char *suffix)
 
 /* One member of the OVA begins: the descriptor is kept in memory, a
  * manifest or certificate skipped, anything else staged. */
-static int member(struct route_req *rr, struct oin *o, const char *name, uint64_t size)
+static int member(void *arg, const char *name, uint64_t size)
 {
+	struct oin *o = arg;
+	struct route_req *rr = o->rr;
 	o->cur = -1;
 	o->in_ovf = false;
 	if (ends_with(name, ".ovf")) {
@@ -113,50 +113,23 @@ static int member(struct route_req *rr, struct oin *o, const char *name, uint64_
 	return stage_new(rr, o, name);
 }
 
-static int tar_feed(struct route_req *rr, struct oin *o, const char *p, size_t n)
+static int member_data(void *arg, const char *p, size_t n)
 {
-	while (n) {
-		if (o->st == 3)
-			return 0; /* zero padding after the end blocks */
-		if (o->st == 0) {
-			size_t k = 512 - o->hfill < n ? 512 - o->hfill : n;
-			memcpy(o->hdr + o->hfill, p, k);
-			o->hfill += k, p += k, n -= k;
-			if (o->hfill < 512)
-				return 0;
-			o->hfill = 0;
-			char name[256];
-			int r = tar_parse(o->hdr, name, &o->remain);
-			if (r < 0)
-				return xerr_set(&rr->err, "IMPORT_ERROR", "corrupt tar header", NULL);
-			if (r == 1) {
-				o->st = 3;
-				continue;
-			}
-			o->pad = (512 - o->remain % 512) % 512;
-			if (member(rr, o, name, o->remain) < 0)
-				return -1;
-			o->st = o->remain ? 1 : 0;
-			continue;
-		}
-		if (o->st == 1) {
-			size_t k = o->remain < n ? (size_t)o->remain : n;
-			if (o->in_ovf)
-				sb_add(&o->ovf, p, k);
-			else if (o->cur >= 0 && stage_write(rr, o, p, k) < 0)
-				return -1;
-			o->remain -= k, p += k, n -= k;
-			if (!o->remain)
-				o->st = o->pad ? 2 : 0;
-			continue;
-		}
-		size_t k = o->pad < n ? (size_t)o->pad : n;
-		o->pad -= k, p += k, n -= k;
-		if (!o->pad)
-			o->st = 0;
-	}
+	struct oin *o = arg;
+	if (o->in_ovf)
+		sb_add(&o->ovf, p, n);
+	else if (o->cur >= 0)
+		return stage_write(o->rr, o, p, n);
 	return 0;
 }
+
+static int member_end(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+static const struct tar_reader_ops ova_members = {member, member_data, member_end};
 
 /* ---- the route ---- */
 
@@ -166,6 +139,8 @@ static int oin_begin(struct route_req *rr, bool ova)
 	rr->h = o;
 	o->ova = ova;
 	o->cur = -1;
+	o->rr = rr;
+	tar_reader_init(&o->tar, &ova_members, o);
 	/* the staged files and then the VDIs: twice the upload at worst */
 	if (import_open_target_sr(rr, o->sr_ref, &o->sr, 2) < 0)
 		return -1;
@@ -178,7 +153,10 @@ static int oin_data(struct route_req *rr, const char *p, size_t n)
 	struct oin *o = rr->h;
 	if (!o->ova)
 		return stage_write(rr, o, p, n);
-	return tar_feed(rr, o, p, n);
+	int rc = tar_reader_feed(&o->tar, p, n);
+	if (rc == TAR_BAD_HEADER)
+		return xerr_set(&rr->err, "IMPORT_ERROR", "corrupt tar header", NULL);
+	return rc;
 }
 
 /* A new VDI holding the staged image f. */
@@ -276,7 +254,7 @@ static struct staged *find_file(struct oin *o, const char *href)
 
 static int finish_ova(struct route_req *rr, struct oin *o)
 {
-	if (o->st != 3)
+	if (!tar_reader_ended(&o->tar))
 		return xerr_set(&rr->err, "IMPORT_ERROR_PREMATURE_EOF", NULL);
 	struct ovf ovf;
 	if (ovf_parse(o->ovf.buf ? o->ovf.buf : "", o->ovf.len, &ovf, &rr->err) < 0)
@@ -358,7 +336,7 @@ static int oin_build(struct route_req *rr, struct oin *o)
 static bool oin_complete(struct route_req *rr)
 {
 	struct oin *o = rr->h;
-	return o && (!o->ova || o->st == 3);
+	return o && (!o->ova || tar_reader_ended(&o->tar));
 }
 
 static void oin_abort(struct route_req *rr)

@@ -18,6 +18,7 @@
  * already, left-out and zero chunks are written as zeros. */
 #include "http_route.h"
 #include "vdi_stream.h"
+#include "../formats/tar.h"
 #include "../formats/xva.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -49,10 +50,7 @@ enum entry { E_SKIP, E_OVA, E_CHUNK, E_XXHASH };
 struct xin {
 	struct route_req *rr;
 	struct zin *z;
-	unsigned char hdr[512];
-	size_t hfill;
-	int st; /* 0 header, 1 data, 2 padding, 3 past the end */
-	uint64_t remain, pad;
+	struct tar_reader tar; /* the decompressed stream */
 	enum entry kind;
 	struct in_disk *cur;
 	long counter;
@@ -315,61 +313,34 @@ static int entry_done(struct xin *x)
 	return 0;
 }
 
+static int member(void *arg, const char *name, uint64_t size)
+{
+	return classify(arg, name, size);
+}
+
+static int member_data(void *arg, const char *p, size_t n)
+{
+	struct xin *x = arg;
+	if (x->kind == E_CHUNK)
+		return chunk_data(x, p, n);
+	if (x->kind != E_SKIP)
+		sb_add(&x->ent, p, n);
+	return 0;
+}
+
+static int member_end(void *arg)
+{
+	return entry_done(arg);
+}
+
+static const struct tar_reader_ops xva_members = {member, member_data, member_end};
+
 /* The decompressed tar stream. */
 static int tar_sink(void *arg, const char *p, size_t n)
 {
 	struct xin *x = arg;
-	while (n) {
-		if (x->st == 3)
-			return 0; /* past the end-of-archive blocks: padding */
-		if (x->st == 0) {
-			size_t k = 512 - x->hfill < n ? 512 - x->hfill : n;
-			memcpy(x->hdr + x->hfill, p, k);
-			x->hfill += k, p += k, n -= k;
-			if (x->hfill < 512)
-				return 0;
-			x->hfill = 0;
-			char name[256];
-			int r = tar_parse(x->hdr, name, &x->remain);
-			if (r < 0)
-				return imp_err(x, "corrupt tar header");
-			if (r == 1) {
-				x->st = 3;
-				continue;
-			}
-			x->pad = (512 - x->remain % 512) % 512;
-			if (classify(x, name, x->remain) < 0)
-				return -1;
-			x->st = 1;
-			if (x->remain == 0) {
-				if (entry_done(x) < 0)
-					return -1;
-				x->st = 0;
-			}
-			continue;
-		}
-		if (x->st == 1) {
-			size_t k = x->remain < n ? (size_t)x->remain : n;
-			if (x->kind == E_CHUNK) {
-				if (chunk_data(x, p, k) < 0)
-					return -1;
-			} else if (x->kind != E_SKIP) {
-				sb_add(&x->ent, p, k);
-			}
-			x->remain -= k, p += k, n -= k;
-			if (x->remain == 0) {
-				if (entry_done(x) < 0)
-					return -1;
-				x->st = x->pad ? 2 : 0;
-			}
-			continue;
-		}
-		size_t k = x->pad < n ? (size_t)x->pad : n;
-		x->pad -= k, p += k, n -= k;
-		if (x->pad == 0)
-			x->st = 0;
-	}
-	return 0;
+	int rc = tar_reader_feed(&x->tar, p, n);
+	return rc == TAR_BAD_HEADER ? imp_err(x, "corrupt tar header") : rc;
 }
 
 /* ---- the route ---- */
@@ -384,6 +355,7 @@ static int begin(struct route_req *rr, bool metadata)
 	x->force = route_arg_bool(rr, "force");
 	x->dry_run = route_arg_bool(rr, "dry_run");
 	x->restore = route_arg_bool(rr, "restore");
+	tar_reader_init(&x->tar, &xva_members, x);
 	x->z = zin_new(tar_sink, x);
 	x->hs = XXH64_createState();
 	if (!x->hs)
@@ -465,7 +437,7 @@ static int make_records(struct xin *x)
 static int import_finish(struct route_req *rr)
 {
 	struct xin *x = rr->h;
-	if (x->st != 3 || !zin_complete(x->z))
+	if (!tar_reader_ended(&x->tar) || !zin_complete(x->z))
 		return xerr_set(&rr->err, "IMPORT_ERROR_PREMATURE_EOF", NULL);
 	if (x->tar_vdi) { /* the disk is all there is; xapi's result: the VDI */
 		struct in_disk *d = &x->disks[0];
@@ -497,7 +469,7 @@ static int import_finish(struct route_req *rr)
 static bool import_complete(struct route_req *rr)
 {
 	struct xin *x = rr->h;
-	if (x->st == 3 && zin_complete(x->z))
+	if (tar_reader_ended(&x->tar) && zin_complete(x->z))
 		return true;
 	if (!rr->err.code)
 		xerr_set(&rr->err, "IMPORT_ERROR_PREMATURE_EOF", NULL);
