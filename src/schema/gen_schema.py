@@ -326,16 +326,19 @@ def main():
 
     w("")
     w("const struct sc_class sc_classes[] = {")
+    first_message = 0
     for ci, c in enumerate(classes):
         names = [m["name"] for m in c["messages"]]
         stored = c["name"] not in NOT_STORED and "get_all_records" in names
-        w("\t{%s, %s, %s, %s, %s, %s, %d, fields_%d, %d, messages_%d, %d, %d}," % (
+        w("\t{%s, %s, %s, %s, %s, %s, %d, fields_%d, %d, messages_%d, %d, %d, %d}," % (
             c_str(c["name"]), c_str(c["name"].lower()), STATES[c["state"]],
             "true" if stored else "false",
             "true" if stored and c["name"] not in not_persisted else "false",
             "true" if stored and c["name"] not in no_events else "false",
             len(cfields[ci]), ci, c["_nmsgs"], ci,
-            field_index[ci].get("uuid", -1), field_index[ci].get("name_label", -1)))
+            field_index[ci].get("uuid", -1), field_index[ci].get("name_label", -1),
+            first_message))
+        first_message += c["_nmsgs"]
     w("};")
     w("const int sc_nclasses = %d;" % len(classes))
     w("")
@@ -369,6 +372,19 @@ def main():
             out_h.append("\tSC_F_%s__%s = %d," % (c_ident(c["name"]), c_ident(f["name"]), fi))
         out_h.append("\tSC_NF_%s = %d," % (c_ident(c["name"]), len(cfields[ci])))
         out_h.append("};")
+    out_h.append("")
+    # Every message of every class, numbered in class order: the index of
+    # a message in handler tables (sc_message_id()).
+    out_h.append("enum sc_message_id {")
+    n = 0
+    for ci, c in enumerate(classes):
+        for m in c["messages"]:
+            if m["state"] == "Removed_s":
+                continue
+            out_h.append("\tSC_M_%s__%s = %d," % (c_ident(c["name"]), c_ident(m["name"]), n))
+            n += 1
+    out_h.append("\tSC_NMESSAGES = %d," % n)
+    out_h.append("};")
     out_h.append("")
     out_h.append("enum sc_enum_id {")
     for i, (name, values) in enumerate(enums_list):
