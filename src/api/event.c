@@ -371,12 +371,9 @@ void event_session_gone(const char *session)
 	}
 }
 
-void api_event_init(void)
-{
-	rpc_register("event", "from", event_from, 0);
-	rpc_register("event", "get_current_id", get_current_id, 0);
-	rpc_register("event", "inject", inject, 0);
-	rpc_register("event", "register", reg, 0);
-	rpc_register("event", "unregister", unreg, 0);
-	rpc_register("event", "next", next, 0);
-}
+RPC_IMPL(event, from, event_from, 0);
+RPC_IMPL(event, get_current_id, get_current_id, 0);
+RPC_IMPL(event, inject, inject, 0);
+RPC_IMPL(event, register, reg, 0);
+RPC_IMPL(event, unregister, unreg, 0);
+RPC_IMPL(event, next, next, 0);

@@ -92,11 +92,8 @@ static int restart_agent(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr 
 	return 0;
 }
 
-void api_host_init(void)
-{
-	rpc_register("host", "restart_agent", restart_agent, 0);
-	rpc_register("host", "get_servertime", get_servertime, 0);
-	rpc_register("host", "call_plugin", call_plugin, 0);
-	rpc_register("host", "compute_free_memory", compute_free_memory, 0);
-	rpc_register("host", "get_management_interface", get_management_interface, 0);
-}
+RPC_IMPL(host, restart_agent, restart_agent, 0);
+RPC_IMPL(host, get_servertime, get_servertime, 0);
+RPC_IMPL(host, call_plugin, call_plugin, 0);
+RPC_IMPL(host, compute_free_memory, compute_free_memory, 0);
+RPC_IMPL(host, get_management_interface, get_management_interface, 0);

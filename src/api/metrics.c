@@ -343,13 +343,11 @@ static int forget_data_source_archives(struct rpc_ctx *ctx, xv *args, xv *result
 	return 0;
 }
 
-void api_metrics_init(void)
-{
-	static const char *const classes[] = {"VM", "host"};
-	for (int i = 0; i < 2; i++) {
-		rpc_register(classes[i], "get_data_sources", get_data_sources, 0);
-		rpc_register(classes[i], "query_data_source", query_data_source, 0);
-		rpc_register(classes[i], "record_data_source", record_data_source, RPC_SLOW);
-		rpc_register(classes[i], "forget_data_source_archives", forget_data_source_archives, RPC_SLOW);
-	}
-}
+RPC_IMPL(VM, get_data_sources, get_data_sources, 0);
+RPC_IMPL(VM, query_data_source, query_data_source, 0);
+RPC_IMPL(VM, record_data_source, record_data_source, RPC_SLOW);
+RPC_IMPL(VM, forget_data_source_archives, forget_data_source_archives, RPC_SLOW);
+RPC_IMPL(host, get_data_sources, get_data_sources, 0);
+RPC_IMPL(host, query_data_source, query_data_source, 0);
+RPC_IMPL(host, record_data_source, record_data_source, RPC_SLOW);
+RPC_IMPL(host, forget_data_source_archives, forget_data_source_archives, RPC_SLOW);

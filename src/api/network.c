@@ -111,8 +111,5 @@ static int network_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	return db_commit(t, err);
 }
 
-void api_network_init(void)
-{
-	rpc_register("network", "create", network_create, 0);
-	rpc_register("network", "destroy", network_destroy, 0);
-}
+RPC_IMPL(network, create, network_create, 0);
+RPC_IMPL(network, destroy, network_destroy, 0);

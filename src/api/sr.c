@@ -469,15 +469,12 @@ static int pbd_unplug(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	return pbd_plug_common(ctx, args, false, err);
 }
 
-void api_sr_init(void)
-{
-	rpc_register("SR", "create", sr_create, RPC_SLOW);
-	rpc_register("SR", "scan", sr_scan, RPC_SLOW);
-	rpc_register("SR", "update", sr_update, 0);
-	rpc_register("SR", "destroy", sr_destroy, RPC_SLOW);
-	rpc_register("SR", "forget", sr_forget, 0);
-	rpc_register("SR", "probe", sr_probe, RPC_SLOW);
-	rpc_register("SR", "get_supported_types", sr_get_supported_types, 0);
-	rpc_register("PBD", "plug", pbd_plug, RPC_SLOW);
-	rpc_register("PBD", "unplug", pbd_unplug, RPC_SLOW);
-}
+RPC_IMPL(SR, create, sr_create, RPC_SLOW);
+RPC_IMPL(SR, scan, sr_scan, RPC_SLOW);
+RPC_IMPL(SR, update, sr_update, 0);
+RPC_IMPL(SR, destroy, sr_destroy, RPC_SLOW);
+RPC_IMPL(SR, forget, sr_forget, 0);
+RPC_IMPL(SR, probe, sr_probe, RPC_SLOW);
+RPC_IMPL(SR, get_supported_types, sr_get_supported_types, 0);
+RPC_IMPL(PBD, plug, pbd_plug, RPC_SLOW);
+RPC_IMPL(PBD, unplug, pbd_unplug, RPC_SLOW);

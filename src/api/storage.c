@@ -335,10 +335,3 @@ void storage_undo_create(struct sm_sr *sr, const struct sm_vdi *v)
 			  v->location ? v->location : "", sr->uuid, e.nparams > 1 ? e.params[1] : "");
 	xerr_clear(&e);
 }
-
-void api_storage_init(void)
-{
-	api_vdi_init();
-	api_sr_init();
-	api_vbd_init();
-}

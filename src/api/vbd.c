@@ -471,14 +471,11 @@ static int vm_get_allowed_vbd_devices(struct rpc_ctx *ctx, xv *args, xv *result,
 	return 0;
 }
 
-void api_vbd_init(void)
-{
-	rpc_register("VM", "get_allowed_VBD_devices", vm_get_allowed_vbd_devices, 0);
-	rpc_register("VBD", "create", call_create, 0);
-	rpc_register("VBD", "destroy", vbd_destroy, 0);
-	rpc_register("VBD", "insert", vbd_insert, 0);
-	rpc_register("VBD", "eject", vbd_eject, 0);
-	rpc_register("VBD", "plug", vbd_plug, 0);
-	rpc_register("VBD", "unplug", vbd_unplug, 0);
-	rpc_register("VBD", "unplug_force", vbd_unplug_force, 0);
-}
+RPC_IMPL(VM, get_allowed_VBD_devices, vm_get_allowed_vbd_devices, 0);
+RPC_IMPL(VBD, create, call_create, 0);
+RPC_IMPL(VBD, destroy, vbd_destroy, 0);
+RPC_IMPL(VBD, insert, vbd_insert, 0);
+RPC_IMPL(VBD, eject, vbd_eject, 0);
+RPC_IMPL(VBD, plug, vbd_plug, 0);
+RPC_IMPL(VBD, unplug, vbd_unplug, 0);
+RPC_IMPL(VBD, unplug_force, vbd_unplug_force, 0);

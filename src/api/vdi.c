@@ -607,16 +607,11 @@ static int vdi_update(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	return rc;
 }
 
-void api_vdi_init(void)
-{
-	rpc_register("VDI", "create", call_create, RPC_SLOW);
-	rpc_register("VDI", "destroy", call_destroy, RPC_SLOW);
-	rpc_register("VDI", "snapshot", vdi_snapshot, RPC_SLOW);
-	rpc_register("VDI", "clone", call_clone, RPC_SLOW);
-	rpc_register("VDI", "resize", vdi_resize, RPC_SLOW);
-	rpc_register("VDI", "copy", vdi_copy, RPC_SLOW);
-	rpc_register("VDI", "forget", vdi_forget, 0);
-	rpc_register("VDI", "update", vdi_update, RPC_SLOW);
-	api_vdi_cbt_init();
-	api_vdi_nbd_init();
-}
+RPC_IMPL(VDI, create, call_create, RPC_SLOW);
+RPC_IMPL(VDI, destroy, call_destroy, RPC_SLOW);
+RPC_IMPL(VDI, snapshot, vdi_snapshot, RPC_SLOW);
+RPC_IMPL(VDI, clone, call_clone, RPC_SLOW);
+RPC_IMPL(VDI, resize, vdi_resize, RPC_SLOW);
+RPC_IMPL(VDI, copy, vdi_copy, RPC_SLOW);
+RPC_IMPL(VDI, forget, vdi_forget, 0);
+RPC_IMPL(VDI, update, vdi_update, RPC_SLOW);

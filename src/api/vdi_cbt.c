@@ -163,10 +163,7 @@ static int vdi_data_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	return rc;
 }
 
-void api_vdi_cbt_init(void)
-{
-	rpc_register("VDI", "enable_cbt", vdi_enable_cbt, 0);
-	rpc_register("VDI", "disable_cbt", vdi_disable_cbt, 0);
-	rpc_register("VDI", "list_changed_blocks", vdi_list_changed_blocks, RPC_SLOW);
-	rpc_register("VDI", "data_destroy", vdi_data_destroy, RPC_SLOW);
-}
+RPC_IMPL(VDI, enable_cbt, vdi_enable_cbt, 0);
+RPC_IMPL(VDI, disable_cbt, vdi_disable_cbt, 0);
+RPC_IMPL(VDI, list_changed_blocks, vdi_list_changed_blocks, RPC_SLOW);
+RPC_IMPL(VDI, data_destroy, vdi_data_destroy, RPC_SLOW);

@@ -300,9 +300,6 @@ void vdi_nbd_gc(struct server *srv, bool all)
 	free(dir);
 }
 
-void api_vdi_nbd_init(void)
-{
-	rpc_register("VDI", "get_nbd_info", vdi_get_nbd_info, RPC_SLOW);
-	rpc_register("network", "add_purpose", network_add_purpose, 0);
-	rpc_register("network", "remove_purpose", network_remove_purpose, 0);
-}
+RPC_IMPL(VDI, get_nbd_info, vdi_get_nbd_info, RPC_SLOW);
+RPC_IMPL(network, add_purpose, network_add_purpose, 0);
+RPC_IMPL(network, remove_purpose, network_remove_purpose, 0);

@@ -394,12 +394,9 @@ static int vm_get_allowed_vif_devices(struct rpc_ctx *ctx, xv *args, xv *result,
 	return 0;
 }
 
-void api_vif_init(void)
-{
-	rpc_register("VM", "get_allowed_VIF_devices", vm_get_allowed_vif_devices, 0);
-	rpc_register("VIF", "create", vif_create, 0);
-	rpc_register("VIF", "destroy", vif_destroy, 0);
-	rpc_register("VIF", "plug", vif_plug, RPC_SLOW);
-	rpc_register("VIF", "unplug", vif_unplug, RPC_SLOW);
-	rpc_register("VIF", "unplug_force", vif_unplug_force, RPC_SLOW);
-}
+RPC_IMPL(VM, get_allowed_VIF_devices, vm_get_allowed_vif_devices, 0);
+RPC_IMPL(VIF, create, vif_create, 0);
+RPC_IMPL(VIF, destroy, vif_destroy, 0);
+RPC_IMPL(VIF, plug, vif_plug, RPC_SLOW);
+RPC_IMPL(VIF, unplug, vif_unplug, RPC_SLOW);
+RPC_IMPL(VIF, unplug_force, vif_unplug_force, RPC_SLOW);

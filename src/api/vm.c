@@ -573,23 +573,18 @@ static int call_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 	return vm_create(ctx, xv_arr_get(args, 0), result, err);
 }
 
-void api_vm_init(void)
-{
-	rpc_register("VM", "start", vm_start, RPC_SLOW);
-	rpc_register("VM", "start_on", vm_start_on, RPC_SLOW);
-	rpc_register("VM", "clean_shutdown", vm_clean_shutdown, RPC_SLOW);
-	rpc_register("VM", "hard_shutdown", vm_hard_shutdown, RPC_SLOW);
-	rpc_register("VM", "shutdown", vm_shutdown, RPC_SLOW);
-	rpc_register("VM", "clean_reboot", vm_clean_reboot, RPC_SLOW);
-	rpc_register("VM", "hard_reboot", vm_hard_reboot, RPC_SLOW);
-	rpc_register("VM", "pause", vm_pause, RPC_SLOW);
-	rpc_register("VM", "unpause", vm_unpause, RPC_SLOW);
-	rpc_register("VM", "suspend", vm_suspend, RPC_SLOW);
-	rpc_register("VM", "resume", vm_resume, RPC_SLOW);
-	rpc_register("VM", "resume_on", vm_resume_on, RPC_SLOW);
-	rpc_register("VM", "power_state_reset", vm_power_state_reset, 0);
-	rpc_register("VM", "create", call_create, 0);
-	rpc_register("VM", "set_is_a_template", vm_set_is_a_template, 0);
-	vm_copy_init();
-	vm_resources_init();
-}
+RPC_IMPL(VM, start, vm_start, RPC_SLOW);
+RPC_IMPL(VM, start_on, vm_start_on, RPC_SLOW);
+RPC_IMPL(VM, clean_shutdown, vm_clean_shutdown, RPC_SLOW);
+RPC_IMPL(VM, hard_shutdown, vm_hard_shutdown, RPC_SLOW);
+RPC_IMPL(VM, shutdown, vm_shutdown, RPC_SLOW);
+RPC_IMPL(VM, clean_reboot, vm_clean_reboot, RPC_SLOW);
+RPC_IMPL(VM, hard_reboot, vm_hard_reboot, RPC_SLOW);
+RPC_IMPL(VM, pause, vm_pause, RPC_SLOW);
+RPC_IMPL(VM, unpause, vm_unpause, RPC_SLOW);
+RPC_IMPL(VM, suspend, vm_suspend, RPC_SLOW);
+RPC_IMPL(VM, resume, vm_resume, RPC_SLOW);
+RPC_IMPL(VM, resume_on, vm_resume_on, RPC_SLOW);
+RPC_IMPL(VM, power_state_reset, vm_power_state_reset, 0);
+RPC_IMPL(VM, create, call_create, 0);
+RPC_IMPL(VM, set_is_a_template, vm_set_is_a_template, 0);

@@ -755,18 +755,10 @@ out:
 	return rc;
 }
 
-void vm_revert_init(void)
-{
-	rpc_register("VM", "revert", vm_revert, RPC_SLOW);
-}
+RPC_IMPL(VM, revert, vm_revert, RPC_SLOW);
 
-void vm_copy_init(void)
-{
-	rpc_register("VM", "clone", vm_clone, RPC_SLOW);
-	rpc_register("VM", "copy", vm_copy, RPC_SLOW);
-	rpc_register("VM", "snapshot", vm_snapshot, RPC_SLOW);
-	rpc_register("VM", "checkpoint", vm_checkpoint, RPC_SLOW);
-	rpc_register("VM", "destroy", call_destroy, 0);
-	vm_provision_init();
-	vm_revert_init();
-}
+RPC_IMPL(VM, clone, vm_clone, RPC_SLOW);
+RPC_IMPL(VM, copy, vm_copy, RPC_SLOW);
+RPC_IMPL(VM, snapshot, vm_snapshot, RPC_SLOW);
+RPC_IMPL(VM, checkpoint, vm_checkpoint, RPC_SLOW);
+RPC_IMPL(VM, destroy, call_destroy, 0);

@@ -277,12 +277,9 @@ static const struct sc_message msg_read = {
 	.name = "guest_file_read", .session = true, .async = true, .roles = ADMIN,
 	.nparams = 2, .params = read_params, .result = &t_string};
 
-void api_vm_guest_init(void)
-{
-	rpc_register_extra("VM", &msg_exec, vm_guest_exec, RPC_SLOW);
-	rpc_register_extra("VM", &msg_write, vm_guest_file_write, RPC_SLOW);
-	rpc_register_extra("VM", &msg_read, vm_guest_file_read, RPC_SLOW);
-}
+RPC_EXTRA(VM, guest_exec, &msg_exec, vm_guest_exec, RPC_SLOW);
+RPC_EXTRA(VM, guest_file_write, &msg_write, vm_guest_file_write, RPC_SLOW);
+RPC_EXTRA(VM, guest_file_read, &msg_read, vm_guest_file_read, RPC_SLOW);
 
 /* ---- VM_guest_metrics: the poller ---- */
 

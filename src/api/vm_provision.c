@@ -221,7 +221,4 @@ out:
 	return rc;
 }
 
-void vm_provision_init(void)
-{
-	rpc_register("VM", "provision", vm_provision, RPC_SLOW);
-}
+RPC_IMPL(VM, provision, vm_provision, RPC_SLOW);

@@ -407,19 +407,16 @@ static int add_to_VCPUs_params_live(struct rpc_ctx *ctx, xv *args, xv *result, s
 	return vcpu_live(ctx, args, &req, err);
 }
 
-void vm_resources_init(void)
-{
-	rpc_register("VM", "set_memory_dynamic_range", set_memory_dynamic_range, RPC_SLOW);
-	rpc_register("VM", "set_memory_dynamic_min", set_memory_dynamic_min, RPC_SLOW);
-	rpc_register("VM", "set_memory_dynamic_max", set_memory_dynamic_max, RPC_SLOW);
-	rpc_register("VM", "set_memory_static_range", set_memory_static_range, 0);
-	rpc_register("VM", "set_memory_static_min", set_memory_static_min, 0);
-	rpc_register("VM", "set_memory_static_max", set_memory_static_max, 0);
-	rpc_register("VM", "set_memory_limits", set_memory_limits, 0);
-	rpc_register("VM", "set_memory", set_memory, 0);
-	rpc_register("VM", "set_memory_target_live", set_memory_target_live, 0);
-	rpc_register("VM", "set_VCPUs_max", set_VCPUs_max, 0);
-	rpc_register("VM", "set_VCPUs_at_startup", set_VCPUs_at_startup, 0);
-	rpc_register("VM", "set_VCPUs_number_live", set_VCPUs_number_live, RPC_SLOW);
-	rpc_register("VM", "add_to_VCPUs_params_live", add_to_VCPUs_params_live, RPC_SLOW);
-}
+RPC_IMPL(VM, set_memory_dynamic_range, set_memory_dynamic_range, RPC_SLOW);
+RPC_IMPL(VM, set_memory_dynamic_min, set_memory_dynamic_min, RPC_SLOW);
+RPC_IMPL(VM, set_memory_dynamic_max, set_memory_dynamic_max, RPC_SLOW);
+RPC_IMPL(VM, set_memory_static_range, set_memory_static_range, 0);
+RPC_IMPL(VM, set_memory_static_min, set_memory_static_min, 0);
+RPC_IMPL(VM, set_memory_static_max, set_memory_static_max, 0);
+RPC_IMPL(VM, set_memory_limits, set_memory_limits, 0);
+RPC_IMPL(VM, set_memory, set_memory, 0);
+RPC_IMPL(VM, set_memory_target_live, set_memory_target_live, 0);
+RPC_IMPL(VM, set_VCPUs_max, set_VCPUs_max, 0);
+RPC_IMPL(VM, set_VCPUs_at_startup, set_VCPUs_at_startup, 0);
+RPC_IMPL(VM, set_VCPUs_number_live, set_VCPUs_number_live, RPC_SLOW);
+RPC_IMPL(VM, add_to_VCPUs_params_live, add_to_VCPUs_params_live, RPC_SLOW);

@@ -131,8 +131,14 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 	int cls = sc_class_find(cls_name);
 	char key[192];
 	snprintf(key, sizeof key, "%s.%s", cls_name, msg_name);
-	const struct rpc_entry *h = rpc_table_find(key);
-	const struct sc_message *m = h ? h->msg : (cls >= 0 ? sc_message_find(cls, msg_name) : NULL);
+	const struct sc_message *m = cls >= 0 ? sc_message_find(cls, msg_name) : NULL;
+	const struct rpc_entry *h;
+	if (m) {
+		h = rpc_handlers[sc_message_id(cls, m)];
+	} else {
+		h = rpc_extra_find(key);
+		m = h ? h->msg : NULL;
+	}
 	if (!m || (call->async && !m->async)) {
 		xerr_set(&call->err, "MESSAGE_METHOD_UNKNOWN", method, NULL);
 		return;

@@ -68,12 +68,9 @@ static int logout_subject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 	return 0;
 }
 
-void session_calls_init(void)
-{
-	rpc_register("session", "login_with_password", login, 0);
-	rpc_register("session", "logout", logout, 0);
-	rpc_register("session", "local_logout", logout, 0);
-	rpc_register("session", "change_password", change_password, 0);
-	rpc_register("session", "get_all_subject_identifiers", subject_ids, 0);
-	rpc_register("session", "logout_subject_identifier", logout_subject, 0);
-}
+RPC_IMPL(session, login_with_password, login, 0);
+RPC_IMPL(session, logout, logout, 0);
+RPC_IMPL(session, local_logout, logout, 0);
+RPC_IMPL(session, change_password, change_password, 0);
+RPC_IMPL(session, get_all_subject_identifiers, subject_ids, 0);
+RPC_IMPL(session, logout_subject_identifier, logout_subject, 0);

@@ -67,10 +67,7 @@ static int set_status(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	return db_commit(t, err);
 }
 
-void task_calls_init(void)
-{
-	rpc_register("task", "create", create, 0);
-	rpc_register("task", "cancel", cancel, 0);
-	rpc_register("task", "destroy", destroy, 0);
-	rpc_register("task", "set_status", set_status, 0);
-}
+RPC_IMPL(task, create, create, 0);
+RPC_IMPL(task, cancel, cancel, 0);
+RPC_IMPL(task, destroy, destroy, 0);
+RPC_IMPL(task, set_status, set_status, 0);

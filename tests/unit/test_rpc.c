@@ -98,7 +98,6 @@ static int setup(void **state)
 	assert_int_equal(db_commit(t, &err), 0);
 
 	session_init();
-	session_calls_init();
 	rpc_register_extra("VM", &msg_echo, echo, 0);
 	rpc_register_extra("VM", &msg_root, root_only, 0);
 	return 0;
