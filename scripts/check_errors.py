@@ -6,8 +6,9 @@ Usage: check_errors.py SRCDIR [--stamp FILE]
 Reads src/schema/errors_gen.h (ERR_<CODE> and ERR_<CODE>_NPARAMS, from the
 datamodel and errors_extra.txt) and every xerr_set / xerr_setv / xerr_is
 call under SRCDIR whose code is a literal or an ERR_* constant: the code must
-be in the table, and xerr_set must pass exactly its number of parameters,
-unless the site is in ALLOWED below. Codes passed in variables (a fault
+be spelt as its constant (so a misspelling does not compile), be in the
+table, and xerr_set must pass exactly its number of parameters, unless the
+site is in ALLOWED below. Codes passed in variables (a fault
 relayed from the wire) are not checked. The client's and xe's own codes
 (XC_ERR_*, XE_ERR_*) are not XenAPI errors and are skipped.
 """
@@ -124,6 +125,9 @@ def main():
             continue
         checked += 1
         where = "%s:%d" % (rel, line)
+        if args[1].startswith('"'):
+            bad.append("%s: spell %s as the constant ERR_%s" % (where, args[1], code))
+            continue
         if code not in codes:
             bad.append("%s: %s is not in schema/errors_gen.h (add it to errors_extra.txt)"
                        % (where, code))

@@ -46,7 +46,7 @@ static int change_password(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	(void)result;
 	uint32_t roles;
 	if (users_check(ctx->srv->users, ctx->user, arg_str(args, 0), &roles) < 0)
-		return xerr_set(err, "CHANGE_PASSWORD_REJECTED", "Authentication failure", NULL);
+		return xerr_set(err, ERR_CHANGE_PASSWORD_REJECTED, "Authentication failure", NULL);
 	return users_set_password(ctx->srv->users, ctx->user, arg_str(args, 1), err);
 }
 
