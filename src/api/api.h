@@ -1,5 +1,6 @@
 /* api: hand-written message implementations, one file per class. Each
- * file registers its handlers with rpc_register from its init function. */
+ * file defines its handlers' entries with RPC_IMPL (rpc_table.h) for the
+ * messages api/messages.list names. */
 #ifndef XENON_API_H
 #define XENON_API_H
 
@@ -8,13 +9,6 @@
 #include "rpc_table.h"
 #include "server.h"
 
-void api_event_init(void);
-void api_host_init(void);
-void api_vm_init(void);
-void api_storage_init(void); /* VDI, SR, PBD, VBD (api/storage.c) */
-void api_vm_guest_init(void); /* VM.guest_* extensions (api/vm_guest.c) */
-void api_vif_init(void);      /* api/vif.c */
-void api_network_init(void);  /* api/network.c */
 /* The guest-metrics poller (api/vm_guest.c): one thread for all VMs, only
  * for backends with a guest agent. */
 void vm_guest_start(struct server *srv);

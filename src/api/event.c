@@ -36,7 +36,7 @@ static int sub_parse(const xv *classes, struct subscription *s, struct xerr *err
 	for (size_t i = 0; i < xv_len(classes); i++) {
 		const char *c = xv_as_str(xv_arr_get(classes, i));
 		if (!c)
-			return xerr_set(err, "EVENT_SUBSCRIPTION_PARSE_FAILURE", "", NULL);
+			return xerr_set(err, ERR_EVENT_SUBSCRIPTION_PARSE_FAILURE, "", NULL);
 		if (strcmp(c, "*") == 0) {
 			s->classes[0] = s->classes[1] = ~0ull;
 			continue;
@@ -86,7 +86,7 @@ static int token_parse(const char *tok, uint64_t *gen, struct xerr *err)
 		ok = end != m && m[0] >= '0' && m[0] <= '9';
 	}
 	if (!ok || *end)
-		return xerr_set(err, "EVENT_FROM_TOKEN_PARSE_FAILURE", tok, NULL);
+		return xerr_set(err, ERR_EVENT_FROM_TOKEN_PARSE_FAILURE, tok, NULL);
 	*gen = g;
 	return 0;
 }
@@ -203,7 +203,7 @@ static int event_from(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 			xv_free(&events);
 			xv_free(&counts);
 			sub_free(&sub);
-			return xerr_set(err, "EVENTS_LOST", NULL);
+			return xerr_set(err, ERR_EVENTS_LOST, NULL);
 		}
 		if (n || expired) {
 			char tok[64];
@@ -243,7 +243,7 @@ static int inject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 	struct db_obj *o = cls >= 0 ? db_lookup_cls(ctx->db, cls, ref) : NULL;
 	if (!o) {
 		db_abort(t);
-		return xerr_set(err, "HANDLE_INVALID", cname, ref, NULL);
+		return xerr_set(err, ERR_HANDLE_INVALID, cname, ref, NULL);
 	}
 	uint64_t before = ctx->db->gen;
 	db_touch(t, o);
@@ -328,7 +328,7 @@ static int next(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 		struct legacy *l = hmap_get(&legacy_by_session, ctx->session);
 		if (!l) {
 			pthread_mutex_unlock(&legacy_lock);
-			return xerr_set(err, "SESSION_NOT_REGISTERED", ctx->session, NULL);
+			return xerr_set(err, ERR_SESSION_NOT_REGISTERED, ctx->session, NULL);
 		}
 		xv events = xv_arr_new();
 		uint64_t gen;
@@ -340,7 +340,7 @@ static int next(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 			l->since = gen;
 			pthread_mutex_unlock(&legacy_lock);
 			xv_free(&events);
-			return xerr_set(err, "EVENTS_LOST", NULL);
+			return xerr_set(err, ERR_EVENTS_LOST, NULL);
 		}
 		if (n) {
 			l->since = gen;
@@ -371,12 +371,9 @@ void event_session_gone(const char *session)
 	}
 }
 
-void api_event_init(void)
-{
-	rpc_register("event", "from", event_from, 0);
-	rpc_register("event", "get_current_id", get_current_id, 0);
-	rpc_register("event", "inject", inject, 0);
-	rpc_register("event", "register", reg, 0);
-	rpc_register("event", "unregister", unreg, 0);
-	rpc_register("event", "next", next, 0);
-}
+RPC_IMPL(event, from, event_from, 0);
+RPC_IMPL(event, get_current_id, get_current_id, 0);
+RPC_IMPL(event, inject, inject, 0);
+RPC_IMPL(event, register, reg, 0);
+RPC_IMPL(event, unregister, unreg, 0);
+RPC_IMPL(event, next, next, 0);

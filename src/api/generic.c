@@ -12,7 +12,7 @@
 
 int handle_invalid(struct xerr *err, int cls, const char *ref)
 {
-	return xerr_set(err, "HANDLE_INVALID", cls >= 0 ? sc_classes[cls].name : "", ref ? ref : "",
+	return xerr_set(err, ERR_HANDLE_INVALID, cls >= 0 ? sc_classes[cls].name : "", ref ? ref : "",
 			NULL);
 }
 
@@ -111,7 +111,7 @@ static int get_by_uuid(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 		*result = xv_str(o->ref);
 	db_unlock(ctx->db);
 	if (!o)
-		return xerr_set(err, "UUID_INVALID", sc_classes[ctx->cls].name, uuid, NULL);
+		return xerr_set(err, ERR_UUID_INVALID, sc_classes[ctx->cls].name, uuid, NULL);
 	return 0;
 }
 
@@ -369,7 +369,7 @@ static int edit_add_to_map(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj 
 	int f = field_of(ctx);
 	const char *key = xv_as_str(arg(args, 1));
 	if (xv_map_get(db_peek(o, f), key))
-		return xerr_set(err, "MAP_DUPLICATE_KEY", sc_classes[o->cls].name,
+		return xerr_set(err, ERR_MAP_DUPLICATE_KEY, sc_classes[o->cls].name,
 				sc_classes[o->cls].fields[f].name, o->ref, key, NULL);
 	xv *m = db_edit(t, o, f);
 	xv_map_set(m, key, xv_copy(arg(args, 2)));

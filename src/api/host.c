@@ -28,7 +28,7 @@ static int call_plugin(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 		*result = xv_str("[]");
 		return 0;
 	}
-	return xerr_set(err, "XENAPI_MISSING_PLUGIN", plugin, NULL);
+	return xerr_set(err, ERR_XENAPI_MISSING_PLUGIN, plugin, NULL);
 }
 
 static int compute_free_memory(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
@@ -87,16 +87,13 @@ static int restart_agent(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr 
 		return -1;
 	log_info("host.restart_agent: the daemon restarts in a second");
 	if (!ctx->srv->request_restart)
-		return xerr_set(err, "NOT_IMPLEMENTED", "host.restart_agent", NULL);
+		return xerr_set(err, ERR_NOT_IMPLEMENTED, "host.restart_agent", NULL);
 	ctx->srv->request_restart();
 	return 0;
 }
 
-void api_host_init(void)
-{
-	rpc_register("host", "restart_agent", restart_agent, 0);
-	rpc_register("host", "get_servertime", get_servertime, 0);
-	rpc_register("host", "call_plugin", call_plugin, 0);
-	rpc_register("host", "compute_free_memory", compute_free_memory, 0);
-	rpc_register("host", "get_management_interface", get_management_interface, 0);
-}
+RPC_IMPL(host, restart_agent, restart_agent, 0);
+RPC_IMPL(host, get_servertime, get_servertime, 0);
+RPC_IMPL(host, call_plugin, call_plugin, 0);
+RPC_IMPL(host, compute_free_memory, compute_free_memory, 0);
+RPC_IMPL(host, get_management_interface, get_management_interface, 0);

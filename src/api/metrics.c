@@ -233,7 +233,7 @@ const char *metrics_host_uuid(struct server *srv)
 static int target(struct rpc_ctx *ctx, xv *args, enum rr_kind *k, char uuid[40], struct xerr *err)
 {
 	if (!ctx->srv->metrics)
-		return xerr_set(err, "INTERNAL_ERROR", "metrics are not running", NULL);
+		return xerr_set(err, ERR_INTERNAL_ERROR, "metrics are not running", NULL);
 	int cls = ctx->cls == SC_C_host ? SC_C_host : SC_C_VM;
 	*k = cls == SC_C_host ? RR_HOST : RR_VM;
 	db_rdlock(ctx->db);
@@ -305,7 +305,7 @@ static int query_data_source(struct rpc_ctx *ctx, xv *args, xv *result, struct x
 	double *last = NULL;
 	size_t n = 0;
 	if (rr_store_sources(ctx->srv->metrics->st, k, uuid, &names, &last, &n) < 0)
-		return xerr_set(err, "INTERNAL_ERROR", "Rrd.Invalid_data_source", want, NULL);
+		return xerr_set(err, ERR_INTERNAL_ERROR, "Rrd.Invalid_data_source", want, NULL);
 	int rc = -1;
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(names[i], want)) {
@@ -315,7 +315,7 @@ static int query_data_source(struct rpc_ctx *ctx, xv *args, xv *result, struct x
 	rr_names_free(names, n);
 	free(last);
 	if (rc < 0)
-		return xerr_set(err, "INTERNAL_ERROR", "Rrd.Invalid_data_source", want, NULL);
+		return xerr_set(err, ERR_INTERNAL_ERROR, "Rrd.Invalid_data_source", want, NULL);
 	return 0;
 }
 
@@ -343,13 +343,11 @@ static int forget_data_source_archives(struct rpc_ctx *ctx, xv *args, xv *result
 	return 0;
 }
 
-void api_metrics_init(void)
-{
-	static const char *const classes[] = {"VM", "host"};
-	for (int i = 0; i < 2; i++) {
-		rpc_register(classes[i], "get_data_sources", get_data_sources, 0);
-		rpc_register(classes[i], "query_data_source", query_data_source, 0);
-		rpc_register(classes[i], "record_data_source", record_data_source, RPC_SLOW);
-		rpc_register(classes[i], "forget_data_source_archives", forget_data_source_archives, RPC_SLOW);
-	}
-}
+RPC_IMPL(VM, get_data_sources, get_data_sources, 0);
+RPC_IMPL(VM, query_data_source, query_data_source, 0);
+RPC_IMPL(VM, record_data_source, record_data_source, RPC_SLOW);
+RPC_IMPL(VM, forget_data_source_archives, forget_data_source_archives, RPC_SLOW);
+RPC_IMPL(host, get_data_sources, get_data_sources, 0);
+RPC_IMPL(host, query_data_source, query_data_source, 0);
+RPC_IMPL(host, record_data_source, record_data_source, RPC_SLOW);
+RPC_IMPL(host, forget_data_source_archives, forget_data_source_archives, RPC_SLOW);

@@ -14,8 +14,5 @@ void metrics_stop(struct server *srv);
 struct rr_store *metrics_store(struct server *srv);
 /* This host's uuid, as the legend of /rrd_updates names it. */
 const char *metrics_host_uuid(struct server *srv);
-/* VM/host.get_data_sources, query_data_source, record_data_source,
- * forget_data_source_archives. */
-void api_metrics_init(void);
 
 #endif

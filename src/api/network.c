@@ -47,9 +47,9 @@ static int network_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 		for (size_t i = 0; i < sizeof reserved / sizeof reserved[0] && !bad; i++)
 			bad = !strncmp(given, reserved[i], strlen(reserved[i]));
 		if (bad)
-			rc = xerr_set(err, "INVALID_VALUE", "bridge", given, NULL);
+			rc = xerr_set(err, ERR_INVALID_VALUE, "bridge", given, NULL);
 		else if (bridge_taken(ctx->db, given))
-			rc = xerr_set(err, "BRIDGE_NAME_EXISTS", given, NULL);
+			rc = xerr_set(err, ERR_BRIDGE_NAME_EXISTS, given, NULL);
 		else
 			snprintf(bridge, sizeof bridge, "%s", given);
 	}
@@ -111,8 +111,5 @@ static int network_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	return db_commit(t, err);
 }
 
-void api_network_init(void)
-{
-	rpc_register("network", "create", network_create, 0);
-	rpc_register("network", "destroy", network_destroy, 0);
-}
+RPC_IMPL(network, create, network_create, 0);
+RPC_IMPL(network, destroy, network_destroy, 0);

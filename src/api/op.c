@@ -50,10 +50,10 @@ static int in_progress(const struct db_obj *o, bool sets, struct xerr *err)
 	const char *cls = sc_classes[o->cls].name;
 	const char *op = xv_as_str(&cur->u.m->vals[0]);
 	if (!sets)
-		return xerr_set(err, "OTHER_OPERATION_IN_PROGRESS", cls, o->ref, op, cur->u.m->keys[0], NULL);
+		return xerr_set(err, ERR_OTHER_OPERATION_IN_PROGRESS, cls, o->ref, op, cur->u.m->keys[0], NULL);
 	char *ops = xasprintf("{%s}", op);
 	char *refs = xasprintf("{%s}", cur->u.m->keys[0]);
-	xerr_set(err, "OTHER_OPERATION_IN_PROGRESS", cls, o->ref, ops, refs, NULL);
+	xerr_set(err, ERR_OTHER_OPERATION_IN_PROGRESS, cls, o->ref, ops, refs, NULL);
 	free(ops);
 	free(refs);
 	return -1;

@@ -1,6 +1,7 @@
 /* rpc_table: what a message implementation is — the context it runs in,
- * its signature — and the table of implementations by "Class.message"
- * that api/ modules fill at start and the transport (server/rpc.c) reads. */
+ * its signature — and how a file declares one (RPC_IMPL, RPC_EXTRA) for
+ * the table generated from api/messages.list, which the transport
+ * (server/rpc.c) indexes by the message's number (SC_M_*). */
 #ifndef XENON_RPC_TABLE_H
 #define XENON_RPC_TABLE_H
 
@@ -74,22 +75,36 @@ enum rpc_flags {
 	RPC_SLOW = 1 << 0, /* may block: run a sync call on the worker pool */
 };
 
-/* Registers the implementation of "Class.message". */
-void rpc_register(const char *cls, const char *msg, rpc_handler fn, unsigned flags);
-/* Registers a message the schema does not have (Xenon's extensions, e.g.
- * VM.guest_exec); params excludes the session. */
-void rpc_register_extra(const char *cls, const struct sc_message *m, rpc_handler fn, unsigned flags);
-
-/* A registered implementation. */
+/* An implementation. */
 struct rpc_entry {
 	int cls;                     /* -1 for a class the schema lacks */
-	const struct sc_message *msg;
+	const struct sc_message *msg; /* an extension's; NULL for the schema's */
 	rpc_handler fn;
 	unsigned flags;
 };
 
-/* The implementation registered for "Class.message", or NULL. */
-const struct rpc_entry *rpc_table_find(const char *key);
+#include "api/rpc_list.h" /* generated from messages.list */
+
+/* The implementation of schema message Class.msg, at file scope: defines
+ * rpc_impl_Class__msg, which the generated table puts in the slot
+ * SC_M_Class__msg. Fails to compile unless messages.list names it and the
+ * schema has it. */
+#define RPC_IMPL(c, m, fn, flags)                                                   \
+	_Static_assert(RPC_LISTED_##c##__##m, #c "." #m " is not in api/messages.list"); \
+	const struct rpc_entry rpc_impl_##c##__##m = {SC_C_##c, NULL, fn, flags}
+
+/* An extension (a message the schema lacks, e.g. VM.guest_exec), listed as
+ * "extra Class.msg"; msgp describes it (params exclude the session). */
+#define RPC_EXTRA(c, m, msgp, fn, flags)                                                  \
+	_Static_assert(RPC_EXTRA_LISTED_##c##__##m, #c "." #m " is not in api/messages.list"); \
+	const struct rpc_entry rpc_impl_##c##__##m = {SC_C_##c, msgp, fn, flags}
+
+/* Adds an extension message at run time: rpc_init does so for the listed
+ * ones; tests add their own. */
+void rpc_register_extra(const char *cls, const struct sc_message *m, rpc_handler fn, unsigned flags);
+
+/* The extension registered as "Class.message", or NULL. */
+const struct rpc_entry *rpc_extra_find(const char *key);
 
 /* Names for system.listMethods: every synchronous message. */
 xv rpc_list_methods(void);

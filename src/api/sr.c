@@ -271,9 +271,9 @@ static int assert_unplugged(struct db *db, struct db_obj *sro, struct xerr *err)
 	xv_free(&pbds);
 	const char *indestructible = xv_map_get_str(db_peek(sro, SC_F_SR__other_config), "indestructible");
 	if (indestructible && !strcmp(indestructible, "true"))
-		return xerr_set(err, "SR_INDESTRUCTIBLE", sro->ref, NULL);
+		return xerr_set(err, ERR_SR_INDESTRUCTIBLE, sro->ref, NULL);
 	if (attached)
-		return xerr_set(err, "SR_HAS_PBD", sro->ref, NULL);
+		return xerr_set(err, ERR_SR_HAS_PBD, sro->ref, NULL);
 	return 0;
 }
 
@@ -336,7 +336,7 @@ static int sr_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	size_t npbds = xv_len(&pbds);
 	xv_free(&pbds);
 	if (npbds == 0) {
-		xerr_set(err, "SR_HAS_NO_PBDS", sro->ref, NULL);
+		xerr_set(err, ERR_SR_HAS_NO_PBDS, sro->ref, NULL);
 		goto unlock;
 	}
 	xv vdis = db_get(ctx->db, sro, SC_F_SR__VDIs);
@@ -347,7 +347,7 @@ static int sr_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	}
 	xv_free(&vdis);
 	if (managed) {
-		xerr_set(err, "SR_NOT_EMPTY", NULL);
+		xerr_set(err, ERR_SR_NOT_EMPTY, NULL);
 		goto unlock;
 	}
 	rc = storage_sr_open(ctx, sro, false, &sr, err);
@@ -422,7 +422,7 @@ static int pbd_plug_common(struct rpc_ctx *ctx, xv *args, bool plug, struct xerr
 			struct db_obj *v = db_lookup_cls(ctx->db, SC_C_VDI, xv_as_str(xv_arr_get(&vdis, i)));
 			if (v && storage_vdi_in_use(ctx->db, v)) {
 				if (!err->code)
-					xerr_set(err, "VDI_IN_USE", NULL);
+					xerr_set(err, ERR_VDI_IN_USE, NULL);
 				xerr_add(err, v->ref);
 			}
 		}
@@ -469,15 +469,12 @@ static int pbd_unplug(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	return pbd_plug_common(ctx, args, false, err);
 }
 
-void api_sr_init(void)
-{
-	rpc_register("SR", "create", sr_create, RPC_SLOW);
-	rpc_register("SR", "scan", sr_scan, RPC_SLOW);
-	rpc_register("SR", "update", sr_update, 0);
-	rpc_register("SR", "destroy", sr_destroy, RPC_SLOW);
-	rpc_register("SR", "forget", sr_forget, 0);
-	rpc_register("SR", "probe", sr_probe, RPC_SLOW);
-	rpc_register("SR", "get_supported_types", sr_get_supported_types, 0);
-	rpc_register("PBD", "plug", pbd_plug, RPC_SLOW);
-	rpc_register("PBD", "unplug", pbd_unplug, RPC_SLOW);
-}
+RPC_IMPL(SR, create, sr_create, RPC_SLOW);
+RPC_IMPL(SR, scan, sr_scan, RPC_SLOW);
+RPC_IMPL(SR, update, sr_update, 0);
+RPC_IMPL(SR, destroy, sr_destroy, RPC_SLOW);
+RPC_IMPL(SR, forget, sr_forget, 0);
+RPC_IMPL(SR, probe, sr_probe, RPC_SLOW);
+RPC_IMPL(SR, get_supported_types, sr_get_supported_types, 0);
+RPC_IMPL(PBD, plug, pbd_plug, RPC_SLOW);
+RPC_IMPL(PBD, unplug, pbd_unplug, RPC_SLOW);

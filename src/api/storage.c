@@ -110,7 +110,7 @@ int storage_sr_open(struct rpc_ctx *ctx, struct db_obj *sr, bool need_plugged, s
 	out->device_config = xv_map_new();
 	struct db_obj *pbd = storage_pbd(ctx->db, ctx->srv->host_ref, sr);
 	if (!pbd || (need_plugged && !db_peek_bool(pbd, SC_F_PBD__currently_attached)))
-		return xerr_set(err, "SR_HAS_NO_PBDS", sr->ref, NULL);
+		return xerr_set(err, ERR_SR_HAS_NO_PBDS, sr->ref, NULL);
 	xv_free(&out->device_config);
 	if (sm_sr_open(out, db_peek_str(sr, SC_F_SR__type), db_peek_str(sr, SC_F_SR__uuid),
 		       db_peek(pbd, SC_F_PBD__device_config), err) < 0)
@@ -334,11 +334,4 @@ void storage_undo_create(struct sm_sr *sr, const struct sm_vdi *v)
 		log_error("storage: cannot remove %s from SR %s after a failed commit: %s",
 			  v->location ? v->location : "", sr->uuid, e.nparams > 1 ? e.params[1] : "");
 	xerr_clear(&e);
-}
-
-void api_storage_init(void)
-{
-	api_vdi_init();
-	api_sr_init();
-	api_vbd_init();
 }

@@ -9,13 +9,6 @@
 #include "op.h"
 #include "../sm/sm.h"
 
-void api_vdi_init(void);
-void api_vdi_cbt_init(void); /* vdi_cbt.c, from api_vdi_init */
-void api_vdi_nbd_init(void); /* vdi_nbd.c, from api_vdi_init */
-void api_sr_init(void);
-void api_vbd_init(void);
-void vm_provision_init(void);
-void vm_revert_init(void);
 
 /* Mutations of images hold this shared from their driver call until their
  * records are committed; SR.scan holds it exclusively, so a scan never sees

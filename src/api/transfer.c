@@ -28,9 +28,9 @@ static int mark_vdi(struct rpc_ctx *ctx, const char *id, bool writable, struct t
 	struct db_obj *vdi = lookup(ctx->db, SC_C_VDI, id);
 	int rc = 0;
 	if (!vdi)
-		rc = xerr_set(err, "HANDLE_INVALID", "VDI", id, NULL);
+		rc = xerr_set(err, ERR_HANDLE_INVALID, "VDI", id, NULL);
 	else if (writable && storage_vdi_in_use(ctx->db, vdi))
-		rc = xerr_set(err, "VDI_IN_USE", vdi->ref, "copy", NULL);
+		rc = xerr_set(err, ERR_VDI_IN_USE, vdi->ref, "copy", NULL);
 	else
 		rc = op_begin(t, vdi, "copy", token, err);
 	if (rc < 0) {
@@ -53,9 +53,9 @@ static int view_vdi(struct rpc_ctx *ctx, const char *id, struct transfer_image *
 	struct db_obj *sro = vdi ? db_lookup_cls(ctx->db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
 	int rc = -1;
 	if (!vdi)
-		xerr_set(err, "HANDLE_INVALID", "VDI", id, NULL);
+		xerr_set(err, ERR_HANDLE_INVALID, "VDI", id, NULL);
 	else if (!sro)
-		xerr_set(err, "HANDLE_INVALID", "SR", db_peek_str(vdi, SC_F_VDI__SR), NULL);
+		xerr_set(err, ERR_HANDLE_INVALID, "SR", db_peek_str(vdi, SC_F_VDI__SR), NULL);
 	else if ((rc = storage_sr_open(ctx, sro, true, &out->sr, err)) == 0) {
 		snprintf(out->ref, sizeof out->ref, "%s", vdi->ref);
 		storage_vdi_view(vdi, &out->v);
@@ -81,13 +81,13 @@ int transfer_image_open(struct rpc_ctx *ctx, const char *id, bool writable, enum
 	memset(out, 0, sizeof *out);
 	sm_vdi_init(&out->v);
 	if (!id || !*id)
-		return xerr_set(err, "INVALID_VALUE", "vdi", "", NULL);
+		return xerr_set(err, ERR_INVALID_VALUE, "vdi", "", NULL);
 	if (ctx->task[0] && mark_vdi(ctx, id, writable, out, err) < 0)
 		return -1;
 	if (view_vdi(ctx, id, out, err) < 0)
 		return -1;
 	if (!out->sr.drv->vdi_attach)
-		return xerr_set(err, "SR_OPERATION_NOT_SUPPORTED", out->ref, NULL);
+		return xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, out->ref, NULL);
 	if (out->sr.drv->vdi_attach(&out->sr, &out->v, writable, &out->att, err) < 0)
 		return -1;
 	out->attached = true;
@@ -133,7 +133,7 @@ int transfer_target_sr(struct rpc_ctx *ctx, const char *id, char out[REF_STRLEN 
 		snprintf(out, REF_STRLEN + 1, "%s", o->ref);
 	db_unlock(ctx->db);
 	if (!out[0])
-		return xerr_set(err, "HANDLE_INVALID", "SR", id ? id : "", NULL);
+		return xerr_set(err, ERR_HANDLE_INVALID, "SR", id ? id : "", NULL);
 	return 0;
 }
 
@@ -141,7 +141,7 @@ int transfer_sr_open(struct rpc_ctx *ctx, const char *sr_ref, struct sm_sr *out,
 {
 	db_rdlock(ctx->db);
 	struct db_obj *sro = db_lookup_cls(ctx->db, SC_C_SR, sr_ref);
-	int rc = sro ? storage_sr_open(ctx, sro, true, out, err) : xerr_set(err, "HANDLE_INVALID", "SR", sr_ref, NULL);
+	int rc = sro ? storage_sr_open(ctx, sro, true, out, err) : xerr_set(err, ERR_HANDLE_INVALID, "SR", sr_ref, NULL);
 	db_unlock(ctx->db);
 	return rc;
 }

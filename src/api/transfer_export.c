@@ -103,13 +103,13 @@ int transfer_xva_plan(struct rpc_ctx *ctx, const char *id, bool metadata_only, x
 							 : db_lookup_cls(db, SC_C_VM, id);
 	if (!vm) {
 		db_unlock(db);
-		return xerr_set(err, "HANDLE_INVALID", "VM", id, NULL);
+		return xerr_set(err, ERR_HANDLE_INVALID, "VM", id, NULL);
 	}
 	/* disks in use change under the export: xapi wants the VM halted or
 	 * suspended (clients export a snapshot of a running VM) */
 	const char *ps = db_peek_str(vm, SC_F_VM__power_state);
 	if (!metadata_only && (!strcmp(ps, "Running") || !strcmp(ps, "Paused"))) {
-		xerr_set(err, "VM_BAD_POWER_STATE", vm->ref, "halted", ps, NULL);
+		xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "halted", ps, NULL);
 		db_unlock(db);
 		return -1;
 	}
@@ -187,7 +187,7 @@ int transfer_vm_mark(struct rpc_ctx *ctx, const char *id, const char *op, char v
 							 : db_lookup_cls(ctx->db, SC_C_VM, id);
 	if (!vm) {
 		db_abort(t);
-		return xerr_set(err, "HANDLE_INVALID", "VM", id, NULL);
+		return xerr_set(err, ERR_HANDLE_INVALID, "VM", id, NULL);
 	}
 	if (vm_op_begin(t, vm, op, token, err) < 0) {
 		db_abort(t);

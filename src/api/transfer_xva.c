@@ -240,9 +240,9 @@ int transfer_xva_find_disk(struct rpc_ctx *ctx, const struct transfer_xva_where 
 	else if (w->force)
 		log_info("import: no VDI for %s here; left out (force)", w->uuid ? w->uuid : w->id);
 	else if (sr)
-		rc = xerr_set(err, "VDI_LOCATION_MISSING", sr->ref, w->location ? w->location : "", NULL);
+		rc = xerr_set(err, ERR_VDI_LOCATION_MISSING, sr->ref, w->location ? w->location : "", NULL);
 	else
-		rc = xerr_set(err, "VDI_CONTENT_ID_MISSING", NULL);
+		rc = xerr_set(err, ERR_VDI_CONTENT_ID_MISSING, NULL);
 	db_unlock(db);
 	return rc;
 }

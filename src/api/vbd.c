@@ -110,19 +110,19 @@ static int vbd_check(struct db *db, xv *vals, struct db_obj *vm, struct db_obj *
 		for (const char *const *k = ok; *k && !fine; k++)
 			fine = !strcmp(*k, type);
 		if (!fine)
-			return xerr_set(err, "VDI_INCOMPATIBLE_TYPE", vdi->ref, type, NULL);
+			return xerr_set(err, ERR_VDI_INCOMPATIBLE_TYPE, vdi->ref, type, NULL);
 	}
 	if (cd && strcmp(xv_as_str(&vals[I_MODE]), "RO") != 0)
-		return xerr_set(err, "VBD_CDS_MUST_BE_READONLY", NULL);
+		return xerr_set(err, ERR_VBD_CDS_MUST_BE_READONLY, NULL);
 	if (!cd && empty)
-		return xerr_set(err, "VBD_NOT_REMOVABLE_MEDIA", "in constructor", NULL);
+		return xerr_set(err, ERR_VBD_NOT_REMOVABLE_MEDIA, "in constructor", NULL);
 	if (vdi && !strcmp(xv_as_str(&vals[I_MODE]), "RW") && db_peek_bool(vdi, SC_F_VDI__read_only))
-		return xerr_set(err, "VDI_READONLY", vdi->ref, NULL);
+		return xerr_set(err, ERR_VDI_READONLY, vdi->ref, NULL);
 	const xv *cur = db_peek(vm, SC_F_VM__current_operations);
 	for (size_t i = 0; i < xv_len(cur); i++) {
 		const char *op = xv_as_str(&cur->u.m->vals[i]);
 		if (!strcmp(op, "migrate_send") || !strcmp(op, "pool_migrate"))
-			return xerr_set(err, "OTHER_OPERATION_IN_PROGRESS", "VM", vm->ref, op,
+			return xerr_set(err, ERR_OTHER_OPERATION_IN_PROGRESS, "VM", vm->ref, op,
 					cur->u.m->keys[i], NULL);
 	}
 	(void)db;
@@ -158,13 +158,13 @@ static int pick_device(struct db *db, struct db_obj *vm, const char *userdevice,
 		for (int n = 0; n <= MAX_DEVICE; n++)
 			if (!used[n])
 				return n;
-		return xerr_set(err, "INVALID_DEVICE", userdevice, NULL);
+		return xerr_set(err, ERR_INVALID_DEVICE, userdevice, NULL);
 	}
 	int n = storage_vbd_position(userdevice);
 	if (n < 0)
-		return xerr_set(err, "INVALID_DEVICE", userdevice, NULL);
+		return xerr_set(err, ERR_INVALID_DEVICE, userdevice, NULL);
 	if (used[n])
-		return xerr_set(err, "DEVICE_ALREADY_EXISTS", userdevice, NULL);
+		return xerr_set(err, ERR_DEVICE_ALREADY_EXISTS, userdevice, NULL);
 	return n;
 }
 
@@ -235,7 +235,7 @@ static int vbd_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 		struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(vbd, SC_F_VBD__VM));
 		char *msg = xasprintf("VBD '%s' still attached to '%s'", db_peek_str(vbd, SC_F_VBD__uuid),
 				      vm ? db_peek_str(vm, SC_F_VM__uuid) : "");
-		xerr_set(err, "OPERATION_NOT_ALLOWED", msg, NULL);
+		xerr_set(err, ERR_OPERATION_NOT_ALLOWED, msg, NULL);
 		free(msg);
 		vbd = NULL;
 	}
@@ -265,7 +265,7 @@ static struct db_obj *removable(struct rpc_ctx *ctx, const xv *ref, struct db_ob
 	}
 	*vmp = vm;
 	if (strcmp(db_peek_str(vbd, SC_F_VBD__type), "CD") != 0) {
-		xerr_set(err, "VBD_NOT_REMOVABLE_MEDIA", vbd->ref, NULL);
+		xerr_set(err, ERR_VBD_NOT_REMOVABLE_MEDIA, vbd->ref, NULL);
 		return NULL;
 	}
 	return vbd;
@@ -274,7 +274,7 @@ static struct db_obj *removable(struct rpc_ctx *ctx, const xv *ref, struct db_ob
 static int not_suspended(struct db_obj *vm, struct xerr *err)
 {
 	if (!strcmp(db_peek_str(vm, SC_F_VM__power_state), "Suspended"))
-		return xerr_set(err, "VM_BAD_POWER_STATE", vm->ref, "halted, running", "suspended", NULL);
+		return xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "halted, running", "suspended", NULL);
 	return 0;
 }
 
@@ -295,12 +295,12 @@ static int vbd_insert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	if (vbd)
 		vbd = removable(ctx, xv_arr_get(args, 0), &vm, err);
 	if (vbd && !db_peek_bool(vbd, SC_F_VBD__empty)) {
-		xerr_set(err, "VBD_NOT_EMPTY", vbd->ref, NULL);
+		xerr_set(err, ERR_VBD_NOT_EMPTY, vbd->ref, NULL);
 		vbd = NULL;
 	}
 	struct db_obj *vdi = vbd ? generic_lookup(ctx, SC_C_VDI, xv_arr_get(args, 1), err) : NULL;
 	if (vdi && !db_peek_bool(vdi, SC_F_VDI__managed)) {
-		xerr_set(err, "VDI_NOT_MANAGED", vdi->ref, NULL);
+		xerr_set(err, ERR_VDI_NOT_MANAGED, vdi->ref, NULL);
 		vdi = NULL;
 	}
 	if (!vdi) {
@@ -334,7 +334,7 @@ static int vbd_eject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 	struct db_obj *vm = NULL;
 	struct db_obj *vbd = removable(ctx, xv_arr_get(args, 0), &vm, err);
 	if (vbd && db_peek_bool(vbd, SC_F_VBD__empty)) {
-		xerr_set(err, "VBD_IS_EMPTY", vbd->ref, NULL);
+		xerr_set(err, ERR_VBD_IS_EMPTY, vbd->ref, NULL);
 		vbd = NULL;
 	}
 	if (vbd && not_suspended(vm, err) < 0)
@@ -374,12 +374,12 @@ static int plug_live(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vbd, 
 	bool cd = !strcmp(db_peek_str(vbd, SC_F_VBD__type), "CD");
 	int rc = 0;
 	if (cd)
-		rc = xerr_set(err, "OPERATION_NOT_ALLOWED", "CD drives cannot be hot-plugged", NULL);
+		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "CD drives cannot be hot-plugged", NULL);
 	else if (firmware && pos >= 0 && pos < 4)
-		rc = xerr_set(err, "VM_MISSING_PV_DRIVERS", vm->ref, NULL);
+		rc = xerr_set(err, ERR_VM_MISSING_PV_DRIVERS, vm->ref, NULL);
 	else if (plug && (db_peek_bool(vbd, SC_F_VBD__empty) ||
 			  !db_lookup_cls(ctx->db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI))))
-		rc = xerr_set(err, "VBD_IS_EMPTY", vbd->ref, NULL);
+		rc = xerr_set(err, ERR_VBD_IS_EMPTY, vbd->ref, NULL);
 	char ref[REF_STRLEN + 1];
 	snprintf(ref, sizeof ref, "%s", vbd->ref);
 	if (rc < 0 || vbd_live_begin(t, vbd, token, plug ? VBD_LIVE_PLUG : VBD_LIVE_UNPLUG, err) < 0) {
@@ -403,7 +403,7 @@ static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, str
 	if (vm && !vm_live(vm)) {
 		char ps[32];
 		lower(db_peek_str(vm, SC_F_VM__power_state), ps, sizeof ps);
-		xerr_set(err, "VM_BAD_POWER_STATE", vm->ref, "running", ps, NULL);
+		xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "running", ps, NULL);
 		vm = NULL;
 	}
 	if (vm && db_peek_bool(vbd, SC_F_VBD__currently_attached) == plug) {
@@ -411,7 +411,7 @@ static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, str
 		vm = NULL;
 	}
 	if (vm && !plug && !force && !db_peek_bool(vbd, SC_F_VBD__unpluggable)) {
-		xerr_set(err, "VBD_NOT_UNPLUGGABLE", vbd->ref, NULL);
+		xerr_set(err, ERR_VBD_NOT_UNPLUGGABLE, vbd->ref, NULL);
 		vm = NULL;
 	}
 	if (!vm) {
@@ -471,14 +471,11 @@ static int vm_get_allowed_vbd_devices(struct rpc_ctx *ctx, xv *args, xv *result,
 	return 0;
 }
 
-void api_vbd_init(void)
-{
-	rpc_register("VM", "get_allowed_VBD_devices", vm_get_allowed_vbd_devices, 0);
-	rpc_register("VBD", "create", call_create, 0);
-	rpc_register("VBD", "destroy", vbd_destroy, 0);
-	rpc_register("VBD", "insert", vbd_insert, 0);
-	rpc_register("VBD", "eject", vbd_eject, 0);
-	rpc_register("VBD", "plug", vbd_plug, 0);
-	rpc_register("VBD", "unplug", vbd_unplug, 0);
-	rpc_register("VBD", "unplug_force", vbd_unplug_force, 0);
-}
+RPC_IMPL(VM, get_allowed_VBD_devices, vm_get_allowed_vbd_devices, 0);
+RPC_IMPL(VBD, create, call_create, 0);
+RPC_IMPL(VBD, destroy, vbd_destroy, 0);
+RPC_IMPL(VBD, insert, vbd_insert, 0);
+RPC_IMPL(VBD, eject, vbd_eject, 0);
+RPC_IMPL(VBD, plug, vbd_plug, 0);
+RPC_IMPL(VBD, unplug, vbd_unplug, 0);
+RPC_IMPL(VBD, unplug_force, vbd_unplug_force, 0);

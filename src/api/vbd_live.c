@@ -26,7 +26,7 @@ static struct vm_build *collect(struct rpc_ctx *ctx, const char *vbd_ref, struct
 	struct db_obj *vbd = db_lookup_cls(ctx->db, SC_C_VBD, vbd_ref);
 	struct vm_build *b = vbd ? vm_build_collect_vbd(ctx->srv, vbd, err) : NULL;
 	if (!vbd)
-		xerr_set(err, "HANDLE_INVALID", "VBD", vbd_ref, NULL);
+		xerr_set(err, ERR_HANDLE_INVALID, "VBD", vbd_ref, NULL);
 	db_unlock(ctx->db);
 	return b;
 }
@@ -43,7 +43,7 @@ static int attach_and(struct rpc_ctx *ctx, const struct live *l,
 	memset(&s, 0, sizeof s);
 	int rc = vm_build_attach(b, &s, err);
 	if (rc == 0 && s.ndisks != 1)
-		rc = xerr_set(err, "VBD_IS_EMPTY", l->vbd, NULL);
+		rc = xerr_set(err, ERR_VBD_IS_EMPTY, l->vbd, NULL);
 	if (rc == 0 && (rc = fn(&ctx->srv->xh, l->vm_uuid, &s.disks[0], err)) < 0)
 		vm_build_detach(b);
 	for (size_t i = 0; i < s.ndisks; i++)
@@ -103,7 +103,7 @@ int vbd_live_run(struct rpc_ctx *ctx, const char *vbd_ref, const char *token, en
 	struct server *srv = ctx->srv;
 	int rc;
 	if (!vm || l.position < 0) {
-		rc = xerr_set(err, "HANDLE_INVALID", "VBD", vbd_ref, NULL);
+		rc = xerr_set(err, ERR_HANDLE_INVALID, "VBD", vbd_ref, NULL);
 	} else if (op == VBD_LIVE_PLUG) {
 		rc = attach_and(ctx, &l, srv->backend->disk_plug, err);
 	} else if (op == VBD_LIVE_INSERT) {

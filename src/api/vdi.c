@@ -43,7 +43,7 @@ int vdi_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err)
 		goto out;
 	rc = -1;
 	if (!sr.drv->vdi_create) {
-		xerr_set(err, "SR_OPERATION_NOT_SUPPORTED", sr_ref, NULL);
+		xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, sr_ref, NULL);
 		goto out;
 	}
 	uuid_generate_str(v.uuid);
@@ -110,11 +110,11 @@ struct db_obj *vdi_begin_op(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj
 {
 	/* a cbt_metadata VDI has no data left to work on */
 	if (!strcmp(db_peek_str(vdi, SC_F_VDI__type), "cbt_metadata") && strcmp(op, "destroy") != 0) {
-		xerr_set(err, "VDI_INCOMPATIBLE_TYPE", vdi->ref, "cbt_metadata", NULL);
+		xerr_set(err, ERR_VDI_INCOMPATIBLE_TYPE, vdi->ref, "cbt_metadata", NULL);
 		return NULL;
 	}
 	if (!db_peek_bool(vdi, SC_F_VDI__managed)) {
-		xerr_set(err, "VDI_NOT_MANAGED", vdi->ref, NULL);
+		xerr_set(err, ERR_VDI_NOT_MANAGED, vdi->ref, NULL);
 		return NULL;
 	}
 	struct db_obj *sro = db_lookup_cls(ctx->db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
@@ -129,7 +129,7 @@ struct db_obj *vdi_begin_op(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj
 	bool used = !strcmp(op, "copy") ? storage_vdi_in_use_rw(ctx->db, vdi)
 					: storage_vdi_in_use(ctx->db, vdi);
 	if (!live_ok && used) {
-		xerr_set(err, "VDI_IN_USE", vdi->ref, op, NULL);
+		xerr_set(err, ERR_VDI_IN_USE, vdi->ref, op, NULL);
 		return NULL;
 	}
 	if (op_begin(t, vdi, op, token, err) < 0)
@@ -273,13 +273,13 @@ static int snapshot_or_clone(struct rpc_ctx *ctx, xv *args, xv *result, struct x
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vdi = generic_lookup(ctx, SC_C_VDI, xv_arr_get(args, 0), err);
 	if (vdi && is_snapshot && db_peek_bool(vdi, SC_F_VDI__sharable)) {
-		xerr_set(err, "VDI_IS_SHARABLE", vdi->ref, NULL);
+		xerr_set(err, ERR_VDI_IS_SHARABLE, vdi->ref, NULL);
 		vdi = NULL;
 	}
 	if (vdi)
 		vdi = begin(ctx, t, xv_arr_get(args, 0), op, token, &sr, &v, err);
 	if (vdi && !(is_snapshot ? sr.drv->vdi_snapshot : sr.drv->vdi_clone)) {
-		xerr_set(err, "SR_OPERATION_NOT_SUPPORTED", db_peek_str(vdi, SC_F_VDI__SR), NULL);
+		xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, db_peek_str(vdi, SC_F_VDI__SR), NULL);
 		vdi = NULL;
 	}
 	if (!vdi) {
@@ -370,7 +370,7 @@ static int vdi_resize(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vdi = begin(ctx, t, xv_arr_get(args, 0), "resize", token, &sr, &v, err);
 	if (vdi && !sr.drv->vdi_resize) {
-		xerr_set(err, "SR_OPERATION_NOT_SUPPORTED", db_peek_str(vdi, SC_F_VDI__SR), NULL);
+		xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, db_peek_str(vdi, SC_F_VDI__SR), NULL);
 		vdi = NULL;
 	}
 	if (!vdi) {
@@ -443,17 +443,17 @@ static int vdi_copy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 	}
 	if (into) {
 		if (db_peek_bool(into, SC_F_VDI__read_only)) {
-			xerr_set(err, "VDI_READONLY", into->ref, NULL);
+			xerr_set(err, ERR_VDI_READONLY, into->ref, NULL);
 			goto fail;
 		}
 		if (db_peek_int(into, SC_F_VDI__virtual_size) < v.virtual_size) {
 			char n[32];
 			snprintf(n, sizeof n, "%lld", (long long)v.virtual_size);
-			xerr_set(err, "VDI_TOO_SMALL", into->ref, n, NULL);
+			xerr_set(err, ERR_VDI_TOO_SMALL, into->ref, n, NULL);
 			goto fail;
 		}
 		if (storage_vdi_in_use(ctx->db, into)) {
-			xerr_set(err, "VDI_IN_USE", into->ref, "copy", NULL);
+			xerr_set(err, ERR_VDI_IN_USE, into->ref, "copy", NULL);
 			goto fail;
 		}
 		dsro = db_lookup_cls(ctx->db, SC_C_SR, db_peek_str(into, SC_F_VDI__SR));
@@ -463,7 +463,7 @@ static int vdi_copy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 	if (!dsro || storage_sr_open(ctx, dsro, true, &dsr, err) < 0)
 		goto fail;
 	if (!into && !dsr.drv->vdi_create) {
-		xerr_set(err, "SR_OPERATION_NOT_SUPPORTED", dsro->ref, NULL);
+		xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, dsro->ref, NULL);
 		goto fail;
 	}
 	if (into && (op_begin(t, into, "copy", token, err) < 0))
@@ -550,7 +550,7 @@ static int vdi_forget(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	if (vdi && op_check_idle(vdi, err) < 0) {
 		vdi = NULL;
 	} else if (vdi && storage_vdi_in_use(ctx->db, vdi)) {
-		xerr_set(err, "VDI_IN_USE", vdi->ref, "forget", NULL);
+		xerr_set(err, ERR_VDI_IN_USE, vdi->ref, "forget", NULL);
 		vdi = NULL;
 	}
 	if (!vdi) {
@@ -594,7 +594,7 @@ static int vdi_update(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 		if (l.v[i].location && strcmp(l.v[i].location, location) == 0)
 			found = &l.v[i];
 	if (rc == 0 && !found)
-		rc = xerr_set(err, "VDI_MISSING", sr_ref, ref, NULL);
+		rc = xerr_set(err, ERR_VDI_MISSING, sr_ref, ref, NULL);
 	if (rc == 0) {
 		struct db_txn *t = db_begin(ctx->db);
 		vdi = db_lookup_cls(ctx->db, SC_C_VDI, ref);
@@ -607,16 +607,11 @@ static int vdi_update(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	return rc;
 }
 
-void api_vdi_init(void)
-{
-	rpc_register("VDI", "create", call_create, RPC_SLOW);
-	rpc_register("VDI", "destroy", call_destroy, RPC_SLOW);
-	rpc_register("VDI", "snapshot", vdi_snapshot, RPC_SLOW);
-	rpc_register("VDI", "clone", call_clone, RPC_SLOW);
-	rpc_register("VDI", "resize", vdi_resize, RPC_SLOW);
-	rpc_register("VDI", "copy", vdi_copy, RPC_SLOW);
-	rpc_register("VDI", "forget", vdi_forget, 0);
-	rpc_register("VDI", "update", vdi_update, RPC_SLOW);
-	api_vdi_cbt_init();
-	api_vdi_nbd_init();
-}
+RPC_IMPL(VDI, create, call_create, RPC_SLOW);
+RPC_IMPL(VDI, destroy, call_destroy, RPC_SLOW);
+RPC_IMPL(VDI, snapshot, vdi_snapshot, RPC_SLOW);
+RPC_IMPL(VDI, clone, call_clone, RPC_SLOW);
+RPC_IMPL(VDI, resize, vdi_resize, RPC_SLOW);
+RPC_IMPL(VDI, copy, vdi_copy, RPC_SLOW);
+RPC_IMPL(VDI, forget, vdi_forget, 0);
+RPC_IMPL(VDI, update, vdi_update, RPC_SLOW);

@@ -30,18 +30,18 @@ static int set_cbt(struct rpc_ctx *ctx, xv *args, bool on, struct xerr *err)
 	if (!vdi) {
 	} else if (db_peek_bool(vdi, SC_F_VDI__is_a_snapshot)) {
 		char *why = xasprintf("VDI is a snapshot: %s", vdi->ref);
-		xerr_set(err, "OPERATION_NOT_ALLOWED", why, NULL);
+		xerr_set(err, ERR_OPERATION_NOT_ALLOWED, why, NULL);
 		free(why);
 		vdi = NULL;
 	} else if (!drv || !drv->vdi_changed_blocks) {
-		xerr_set(err, "SR_OPERATION_NOT_SUPPORTED", db_peek_str(vdi, SC_F_VDI__SR), NULL);
+		xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, db_peek_str(vdi, SC_F_VDI__SR), NULL);
 		vdi = NULL;
 	} else if (!strcmp(type, "ha_statefile") || !strcmp(type, "redo_log") ||
 		   !strcmp(type, "cbt_metadata") || !db_peek_bool(vdi, SC_F_VDI__managed)) {
-		xerr_set(err, "VDI_INCOMPATIBLE_TYPE", vdi->ref, type, NULL);
+		xerr_set(err, ERR_VDI_INCOMPATIBLE_TYPE, vdi->ref, type, NULL);
 		vdi = NULL;
 	} else if (!strcmp(db_peek_str(vdi, SC_F_VDI__on_boot), "reset")) {
-		xerr_set(err, "VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION", NULL);
+		xerr_set(err, ERR_VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION, NULL);
 		vdi = NULL;
 	} else if (op_check_idle(vdi, err) < 0) {
 		vdi = NULL;
@@ -82,23 +82,23 @@ static int vdi_list_changed_blocks(struct rpc_ctx *ctx, xv *args, xv *result, st
 	struct db_obj *sro = o ? db_lookup_cls(ctx->db, SC_C_SR, db_peek_str(f, SC_F_VDI__SR)) : NULL;
 	if (!o) {
 	} else if (!db_peek_bool(f, SC_F_VDI__cbt_enabled)) {
-		xerr_set(err, "VDI_NO_CBT_METADATA", f->ref, NULL);
+		xerr_set(err, ERR_VDI_NO_CBT_METADATA, f->ref, NULL);
 	} else if (!db_peek_bool(o, SC_F_VDI__cbt_enabled)) {
-		xerr_set(err, "VDI_NO_CBT_METADATA", o->ref, NULL);
+		xerr_set(err, ERR_VDI_NO_CBT_METADATA, o->ref, NULL);
 	} else if (is_cbt_meta(o)) {
 		/* the newer side must still have its data to compare against */
-		xerr_set(err, "VDI_INCOMPATIBLE_TYPE", o->ref, "cbt_metadata", NULL);
+		xerr_set(err, ERR_VDI_INCOMPATIBLE_TYPE, o->ref, "cbt_metadata", NULL);
 	} else if (!sro) {
 		handle_invalid(err, SC_C_SR, db_peek_str(f, SC_F_VDI__SR));
 	} else if (strcmp(db_peek_str(f, SC_F_VDI__SR), db_peek_str(o, SC_F_VDI__SR)) != 0) {
-		xerr_set(err, "SR_OPERATION_NOT_SUPPORTED", sro->ref, NULL);
+		xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, sro->ref, NULL);
 	} else if (storage_sr_open(ctx, sro, true, &sr, err) == 0) {
 		if (sr.drv->vdi_changed_blocks) {
 			storage_vdi_view(f, &from);
 			storage_vdi_view(o, &to);
 			rc = 0;
 		} else {
-			xerr_set(err, "SR_OPERATION_NOT_SUPPORTED", sro->ref, NULL);
+			xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, sro->ref, NULL);
 		}
 	}
 	db_unlock(ctx->db);
@@ -140,11 +140,11 @@ static int vdi_data_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	struct db_obj *vdi = generic_lookup(ctx, SC_C_VDI, xv_arr_get(args, 0), err);
 	if (vdi && !db_peek_bool(vdi, SC_F_VDI__is_a_snapshot)) {
 		char *why = xasprintf("VDI is not a snapshot: %s", vdi->ref);
-		xerr_set(err, "OPERATION_NOT_ALLOWED", why, NULL);
+		xerr_set(err, ERR_OPERATION_NOT_ALLOWED, why, NULL);
 		free(why);
 		vdi = NULL;
 	} else if (vdi && !db_peek_bool(vdi, SC_F_VDI__cbt_enabled)) {
-		xerr_set(err, "VDI_NO_CBT_METADATA", vdi->ref, NULL);
+		xerr_set(err, ERR_VDI_NO_CBT_METADATA, vdi->ref, NULL);
 		vdi = NULL;
 	}
 	if (vdi && is_cbt_meta(vdi)) {
@@ -163,10 +163,7 @@ static int vdi_data_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	return rc;
 }
 
-void api_vdi_cbt_init(void)
-{
-	rpc_register("VDI", "enable_cbt", vdi_enable_cbt, 0);
-	rpc_register("VDI", "disable_cbt", vdi_disable_cbt, 0);
-	rpc_register("VDI", "list_changed_blocks", vdi_list_changed_blocks, RPC_SLOW);
-	rpc_register("VDI", "data_destroy", vdi_data_destroy, RPC_SLOW);
-}
+RPC_IMPL(VDI, enable_cbt, vdi_enable_cbt, 0);
+RPC_IMPL(VDI, disable_cbt, vdi_disable_cbt, 0);
+RPC_IMPL(VDI, list_changed_blocks, vdi_list_changed_blocks, RPC_SLOW);
+RPC_IMPL(VDI, data_destroy, vdi_data_destroy, RPC_SLOW);

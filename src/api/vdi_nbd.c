@@ -40,13 +40,13 @@ static int network_add_purpose(struct rpc_ctx *ctx, xv *args, xv *result, struct
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *net = generic_lookup(ctx, SC_C_network, xv_arr_get(args, 0), err);
 	if (net && strcmp(value, "nbd") != 0 && strcmp(value, "insecure_nbd") != 0) {
-		xerr_set(err, "INVALID_VALUE", "purpose", value, NULL);
+		xerr_set(err, ERR_INVALID_VALUE, "purpose", value, NULL);
 		net = NULL;
 	}
 	const char *other = !strcmp(value, "nbd") ? "insecure_nbd" : "nbd";
 	for (struct db_obj *n = db_first(ctx->db, SC_C_network); net && n; n = db_next(n))
 		if (has_purpose(n, other)) {
-			xerr_set(err, "NETWORK_INCOMPATIBLE_PURPOSES", value, other, NULL);
+			xerr_set(err, ERR_NETWORK_INCOMPATIBLE_PURPOSES, value, other, NULL);
 			net = NULL;
 		}
 	if (!net) {
@@ -175,7 +175,7 @@ static int vdi_get_nbd_info(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	struct db_obj *host = db_lookup_cls(ctx->db, SC_C_host, ctx->srv->host_ref);
 	if (!vdi) {
 	} else if (!strcmp(db_peek_str(vdi, SC_F_VDI__type), "cbt_metadata")) {
-		xerr_set(err, "VDI_INCOMPATIBLE_TYPE", vdi->ref, "cbt_metadata", NULL);
+		xerr_set(err, ERR_VDI_INCOMPATIBLE_TYPE, vdi->ref, "cbt_metadata", NULL);
 	} else if (!sro) {
 		handle_invalid(err, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
 	} else if (storage_sr_open(ctx, sro, false, &sr, err) == 0) {
@@ -300,9 +300,6 @@ void vdi_nbd_gc(struct server *srv, bool all)
 	free(dir);
 }
 
-void api_vdi_nbd_init(void)
-{
-	rpc_register("VDI", "get_nbd_info", vdi_get_nbd_info, RPC_SLOW);
-	rpc_register("network", "add_purpose", network_add_purpose, 0);
-	rpc_register("network", "remove_purpose", network_remove_purpose, 0);
-}
+RPC_IMPL(VDI, get_nbd_info, vdi_get_nbd_info, RPC_SLOW);
+RPC_IMPL(network, add_purpose, network_add_purpose, 0);
+RPC_IMPL(network, remove_purpose, network_remove_purpose, 0);

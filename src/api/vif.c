@@ -140,7 +140,7 @@ int vif_spec_nics(struct db *db, struct db_obj *vm, struct vm_spec *s, bool only
 			/* xapi: a VIF whose network is gone stops the start */
 			const char *net = db_peek_str(vif, SC_F_VIF__network);
 			rc = db_lookup_cls(db, SC_C_network, net)
-				     ? xerr_set(err, "INVALID_DEVICE", db_peek_str(vif, SC_F_VIF__device), NULL)
+				     ? xerr_set(err, ERR_INVALID_DEVICE, db_peek_str(vif, SC_F_VIF__device), NULL)
 				     : handle_invalid(err, SC_C_network, net);
 			break;
 		}
@@ -176,7 +176,7 @@ static int vif_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	const char *mac = xv_as_str(&vals[I_MAC]);
 	int dev = net ? device_number(device) : -1;
 	if (net && dev < 0)
-		xerr_set(err, "INVALID_DEVICE", device, NULL);
+		xerr_set(err, ERR_INVALID_DEVICE, device, NULL);
 	/* an empty MAC is derived from the VM's seed, as xapi does */
 	char made[18] = "";
 	const char *seed = vm ? xv_map_get_str(db_peek(vm, SC_F_VM__other_config), "mac_seed") : NULL;
@@ -185,7 +185,7 @@ static int vif_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 		mac = made;
 	}
 	if (dev >= 0 && !mac_valid(mac)) {
-		xerr_set(err, "MAC_INVALID", mac, NULL);
+		xerr_set(err, ERR_MAC_INVALID, mac, NULL);
 		dev = -1;
 	}
 	if (dev >= 0) {
@@ -193,7 +193,7 @@ static int vif_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 		for (size_t i = 0; i < xv_len(&vifs) && dev >= 0; i++) {
 			struct db_obj *o = db_lookup_cls(ctx->db, SC_C_VIF, xv_as_str(xv_arr_get(&vifs, i)));
 			if (o && device_number(db_peek_str(o, SC_F_VIF__device)) == dev) {
-				xerr_set(err, "DEVICE_ALREADY_EXISTS", device, NULL);
+				xerr_set(err, ERR_DEVICE_ALREADY_EXISTS, device, NULL);
 				dev = -1;
 			}
 		}
@@ -235,7 +235,7 @@ static int vif_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 	if (vif && op_check_idle(vif, err) < 0) {
 		vif = NULL;
 	} else if (vm && vm_running(vm) && db_peek_bool(vif, SC_F_VIF__currently_attached)) {
-		xerr_set(err, "OPERATION_NOT_ALLOWED", "VIF currently attached to a running VM", NULL);
+		xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "VIF currently attached to a running VM", NULL);
 		vif = NULL;
 	}
 	if (!vif) {
@@ -263,17 +263,17 @@ static int check_plug(struct db *db, struct db_obj *vif, struct db_obj *vm, bool
 	if (op_check_idle_sets(vif, err) < 0)
 		return -1;
 	if (plug && db_peek_bool(vm, SC_F_VM__is_control_domain))
-		return xerr_set(err, "OPERATION_NOT_ALLOWED", "Control domain does not support hotplug", NULL);
+		return xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "Control domain does not support hotplug", NULL);
 	bool attached = db_peek_bool(vif, SC_F_VIF__currently_attached);
 	if (!vm_running(vm)) {
 		char ps[32];
 		lower(db_peek_str(vm, SC_F_VM__power_state), ps, sizeof ps);
-		return xerr_set(err, "VM_BAD_POWER_STATE", vm->ref, "running", ps, NULL);
+		return xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "running", ps, NULL);
 	}
 	if (plug && attached)
-		return xerr_set(err, "DEVICE_ALREADY_ATTACHED", vif->ref, NULL);
+		return xerr_set(err, ERR_DEVICE_ALREADY_ATTACHED, vif->ref, NULL);
 	if (!plug && !attached)
-		return xerr_set(err, "DEVICE_ALREADY_DETACHED", vif->ref, NULL);
+		return xerr_set(err, ERR_DEVICE_ALREADY_DETACHED, vif->ref, NULL);
 	const xv *vops = db_peek(vm, SC_F_VM__current_operations);
 	for (size_t i = 0; i < xv_len(vops); i++) {
 		const char *op = xv_as_str(&vops->u.m->vals[i]);
@@ -282,7 +282,7 @@ static int check_plug(struct db *db, struct db_obj *vif, struct db_obj *vm, bool
 			if (strcmp(op, blocking[k]) != 0)
 				continue;
 			char *m = xasprintf("Current operation on VM:%s is %s", vm->ref, op);
-			xerr_set(err, "OPERATION_NOT_ALLOWED", m, NULL);
+			xerr_set(err, ERR_OPERATION_NOT_ALLOWED, m, NULL);
 			free(m);
 			return -1;
 		}
@@ -291,7 +291,7 @@ static int check_plug(struct db *db, struct db_obj *vif, struct db_obj *vm, bool
 	if (!strcmp(db_peek_str(vm, SC_F_VM__domain_type), "hvm")) {
 		struct db_obj *gm = db_lookup_cls(db, SC_C_VM_guest_metrics, db_peek_str(vm, SC_F_VM__guest_metrics));
 		if (!gm || !db_peek_bool(gm, SC_F_VM_guest_metrics__PV_drivers_detected))
-			return xerr_set(err, "VM_MISSING_PV_DRIVERS", vm->ref, NULL);
+			return xerr_set(err, ERR_VM_MISSING_PV_DRIVERS, vm->ref, NULL);
 	}
 	return 0;
 }
@@ -394,12 +394,9 @@ static int vm_get_allowed_vif_devices(struct rpc_ctx *ctx, xv *args, xv *result,
 	return 0;
 }
 
-void api_vif_init(void)
-{
-	rpc_register("VM", "get_allowed_VIF_devices", vm_get_allowed_vif_devices, 0);
-	rpc_register("VIF", "create", vif_create, 0);
-	rpc_register("VIF", "destroy", vif_destroy, 0);
-	rpc_register("VIF", "plug", vif_plug, RPC_SLOW);
-	rpc_register("VIF", "unplug", vif_unplug, RPC_SLOW);
-	rpc_register("VIF", "unplug_force", vif_unplug_force, RPC_SLOW);
-}
+RPC_IMPL(VM, get_allowed_VIF_devices, vm_get_allowed_vif_devices, 0);
+RPC_IMPL(VIF, create, vif_create, 0);
+RPC_IMPL(VIF, destroy, vif_destroy, 0);
+RPC_IMPL(VIF, plug, vif_plug, RPC_SLOW);
+RPC_IMPL(VIF, unplug, vif_unplug, RPC_SLOW);
+RPC_IMPL(VIF, unplug_force, vif_unplug_force, RPC_SLOW);

@@ -105,7 +105,7 @@ int vm_check_op(struct db_obj *vm, const char *op, struct xerr *err)
 	if (op_check_idle(vm, err) < 0)
 		return -1;
 	if (db_peek_bool(vm, SC_F_VM__is_control_domain))
-		return xerr_set(err, "OPERATION_NOT_ALLOWED",
+		return xerr_set(err, ERR_OPERATION_NOT_ALLOWED,
 				"This operation is not allowed on the control domain", NULL);
 	int ps = power_bit(db_peek_str(vm, SC_F_VM__power_state));
 	for (size_t i = 0; i < sizeof op_table / sizeof op_table[0]; i++) {
@@ -114,7 +114,7 @@ int vm_check_op(struct db_obj *vm, const char *op, struct xerr *err)
 		bool tmpl = db_peek_bool(vm, SC_F_VM__is_a_template);
 		bool snap = db_peek_bool(vm, SC_F_VM__is_a_snapshot);
 		if (tmpl && !op_table[i].template_ok)
-			return xerr_set(err, "VM_IS_TEMPLATE", vm->ref, op, NULL);
+			return xerr_set(err, ERR_VM_IS_TEMPLATE, vm->ref, op, NULL);
 		int states = op_table[i].states;
 		const char *expected = op_table[i].expected;
 		if (snap && (!strcmp(op, "clone") || !strcmp(op, "copy"))) {
@@ -122,12 +122,12 @@ int vm_check_op(struct db_obj *vm, const char *op, struct xerr *err)
 			expected = "halted, suspended";
 		}
 		if (!(states & ps))
-			return xerr_set(err, "VM_BAD_POWER_STATE", vm->ref, expected, power_name(ps), NULL);
+			return xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, expected, power_name(ps), NULL);
 		break;
 	}
 	const xv *blocked = xv_map_get(db_peek(vm, SC_F_VM__blocked_operations), op);
 	if (blocked)
-		return xerr_set(err, "OPERATION_BLOCKED", vm->ref, xv_as_str(blocked) ?: "", NULL);
+		return xerr_set(err, ERR_OPERATION_BLOCKED, vm->ref, xv_as_str(blocked) ?: "", NULL);
 	return 0;
 }
 
@@ -273,7 +273,7 @@ static int check_host_memory(struct server *srv, struct db_obj *vm, struct xerr 
 		char n[32], a[32];
 		snprintf(n, sizeof n, "%lld", (long long)need);
 		snprintf(a, sizeof a, "%lld", (long long)(free_mem > 0 ? free_mem : 0));
-		return xerr_set(err, "HOST_NOT_ENOUGH_FREE_MEMORY", n, a, NULL);
+		return xerr_set(err, ERR_HOST_NOT_ENOUGH_FREE_MEMORY, n, a, NULL);
 	}
 	return 0;
 }
@@ -285,7 +285,7 @@ int vm_check_memory_constraints(struct db_obj *vm, struct xerr *err)
 	int64_t dmax = db_peek_int(vm, SC_F_VM__memory_dynamic_max);
 	int64_t smax = db_peek_int(vm, SC_F_VM__memory_static_max);
 	if (!(smin <= dmin && dmin <= dmax && dmax <= smax))
-		return xerr_set(err, "MEMORY_CONSTRAINT_VIOLATION",
+		return xerr_set(err, ERR_MEMORY_CONSTRAINT_VIOLATION,
 				"Memory limits must satisfy: static_min <= dynamic_min <= dynamic_max <= static_max",
 				NULL);
 	return 0;
@@ -573,23 +573,18 @@ static int call_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 	return vm_create(ctx, xv_arr_get(args, 0), result, err);
 }
 
-void api_vm_init(void)
-{
-	rpc_register("VM", "start", vm_start, RPC_SLOW);
-	rpc_register("VM", "start_on", vm_start_on, RPC_SLOW);
-	rpc_register("VM", "clean_shutdown", vm_clean_shutdown, RPC_SLOW);
-	rpc_register("VM", "hard_shutdown", vm_hard_shutdown, RPC_SLOW);
-	rpc_register("VM", "shutdown", vm_shutdown, RPC_SLOW);
-	rpc_register("VM", "clean_reboot", vm_clean_reboot, RPC_SLOW);
-	rpc_register("VM", "hard_reboot", vm_hard_reboot, RPC_SLOW);
-	rpc_register("VM", "pause", vm_pause, RPC_SLOW);
-	rpc_register("VM", "unpause", vm_unpause, RPC_SLOW);
-	rpc_register("VM", "suspend", vm_suspend, RPC_SLOW);
-	rpc_register("VM", "resume", vm_resume, RPC_SLOW);
-	rpc_register("VM", "resume_on", vm_resume_on, RPC_SLOW);
-	rpc_register("VM", "power_state_reset", vm_power_state_reset, 0);
-	rpc_register("VM", "create", call_create, 0);
-	rpc_register("VM", "set_is_a_template", vm_set_is_a_template, 0);
-	vm_copy_init();
-	vm_resources_init();
-}
+RPC_IMPL(VM, start, vm_start, RPC_SLOW);
+RPC_IMPL(VM, start_on, vm_start_on, RPC_SLOW);
+RPC_IMPL(VM, clean_shutdown, vm_clean_shutdown, RPC_SLOW);
+RPC_IMPL(VM, hard_shutdown, vm_hard_shutdown, RPC_SLOW);
+RPC_IMPL(VM, shutdown, vm_shutdown, RPC_SLOW);
+RPC_IMPL(VM, clean_reboot, vm_clean_reboot, RPC_SLOW);
+RPC_IMPL(VM, hard_reboot, vm_hard_reboot, RPC_SLOW);
+RPC_IMPL(VM, pause, vm_pause, RPC_SLOW);
+RPC_IMPL(VM, unpause, vm_unpause, RPC_SLOW);
+RPC_IMPL(VM, suspend, vm_suspend, RPC_SLOW);
+RPC_IMPL(VM, resume, vm_resume, RPC_SLOW);
+RPC_IMPL(VM, resume_on, vm_resume_on, RPC_SLOW);
+RPC_IMPL(VM, power_state_reset, vm_power_state_reset, 0);
+RPC_IMPL(VM, create, call_create, 0);
+RPC_IMPL(VM, set_is_a_template, vm_set_is_a_template, 0);

@@ -20,7 +20,7 @@
 static int illegal(const char *name, struct xerr *err)
 {
 	char *m = xasprintf("illegal boot file path %s", name);
-	xerr_set(err, "PERMISSION_DENIED", m, NULL);
+	xerr_set(err, ERR_PERMISSION_DENIED, m, NULL);
 	free(m);
 	return -1;
 }
@@ -55,7 +55,7 @@ static int boot_file(struct server *srv, const char *vm_ref, const char *name, c
 		int e = errno;
 		char *m = xasprintf("cannot open %s: %s", full, strerror(have_dir ? e : ENOENT));
 		free(full);
-		xerr_set(err, "BOOTLOADER_FAILED", vm_ref, m, NULL);
+		xerr_set(err, ERR_BOOTLOADER_FAILED, vm_ref, m, NULL);
 		free(m);
 		return -1;
 	}
@@ -135,7 +135,7 @@ static int collect_vbd(struct vm_build *b, struct rpc_ctx *ctx, struct db_obj *v
 	if (d->empty && !d->cd)
 		return 0; /* a disk without an image: nothing to give the guest */
 	if (d->position < 0)
-		return xerr_set(err, "INVALID_DEVICE", db_peek_str(vbd, SC_F_VBD__userdevice), NULL);
+		return xerr_set(err, ERR_INVALID_DEVICE, db_peek_str(vbd, SC_F_VBD__userdevice), NULL);
 	b->n++;
 	if (d->empty)
 		return 0;
@@ -144,7 +144,7 @@ static int collect_vbd(struct vm_build *b, struct rpc_ctx *ctx, struct db_obj *v
 	struct db_obj *sr = db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
 	if (!sr) {
 		d->empty = true;
-		return xerr_set(err, "VDI_MISSING", vdi->ref, REF_NULL, NULL);
+		return xerr_set(err, ERR_VDI_MISSING, vdi->ref, REF_NULL, NULL);
 	}
 	if (storage_sr_open(ctx, sr, true, &d->sr, err) < 0) {
 		sm_sr_close(&d->sr);

@@ -144,7 +144,7 @@ static int plan_disks(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vm, 
 		if (d->same_as >= 0)
 			continue;
 		if (!db_peek_bool(vdi, SC_F_VDI__managed)) {
-			rc = xerr_set(err, "VDI_NOT_MANAGED", vdi->ref, NULL);
+			rc = xerr_set(err, ERR_VDI_NOT_MANAGED, vdi->ref, NULL);
 			break;
 		}
 		struct db_obj *src_sr = db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
@@ -163,7 +163,7 @@ static int plan_disks(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vm, 
 			if ((rc = storage_sr_open(ctx, dst, true, &d->dst, err)) < 0)
 				break;
 			if (!d->dst.drv->vdi_create) {
-				rc = xerr_set(err, "SR_OPERATION_NOT_SUPPORTED", dst->ref, NULL);
+				rc = xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, dst->ref, NULL);
 				break;
 			}
 		}
@@ -646,12 +646,12 @@ static int vm_revert(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 	if (!snap)
 		goto fail;
 	if (!db_peek_bool(snap, SC_F_VM__is_a_snapshot)) {
-		xerr_set(err, "REVERT_ONLY_ALLOWED_ON_SNAPSHOT", NULL);
+		xerr_set(err, ERR_REVERT_ONLY_ALLOWED_ON_SNAPSHOT, NULL);
 		goto fail;
 	}
 	struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(snap, SC_F_VM__snapshot_of));
 	if (!vm) {
-		xerr_set(err, "VM_REVERT_FAILED", snap->ref, "the snapshot's VM no longer exists", NULL);
+		xerr_set(err, ERR_VM_REVERT_FAILED, snap->ref, "the snapshot's VM no longer exists", NULL);
 		goto fail;
 	}
 	if (vm_check_op(vm, "revert", err) < 0 || plan_disks(ctx, t, snap, NULL, NULL, &p, err) < 0)
@@ -755,18 +755,10 @@ out:
 	return rc;
 }
 
-void vm_revert_init(void)
-{
-	rpc_register("VM", "revert", vm_revert, RPC_SLOW);
-}
+RPC_IMPL(VM, revert, vm_revert, RPC_SLOW);
 
-void vm_copy_init(void)
-{
-	rpc_register("VM", "clone", vm_clone, RPC_SLOW);
-	rpc_register("VM", "copy", vm_copy, RPC_SLOW);
-	rpc_register("VM", "snapshot", vm_snapshot, RPC_SLOW);
-	rpc_register("VM", "checkpoint", vm_checkpoint, RPC_SLOW);
-	rpc_register("VM", "destroy", call_destroy, 0);
-	vm_provision_init();
-	vm_revert_init();
-}
+RPC_IMPL(VM, clone, vm_clone, RPC_SLOW);
+RPC_IMPL(VM, copy, vm_copy, RPC_SLOW);
+RPC_IMPL(VM, snapshot, vm_snapshot, RPC_SLOW);
+RPC_IMPL(VM, checkpoint, vm_checkpoint, RPC_SLOW);
+RPC_IMPL(VM, destroy, call_destroy, 0);

@@ -32,7 +32,7 @@ static int agent(struct server *srv, const char *uuid, const char *ref, const ch
 	*ret = XV_NIL_INIT;
 	if (!srv->backend->agent_call) {
 		json_decref(args);
-		return xerr_set(err, "VM_MISSING_PV_DRIVERS", ref, NULL);
+		return xerr_set(err, ERR_VM_MISSING_PV_DRIVERS, ref, NULL);
 	}
 	json_t *cmd = json_pack("{ss}", "execute", execute);
 	if (args)
@@ -44,7 +44,7 @@ static int agent(struct server *srv, const char *uuid, const char *ref, const ch
 	free(text);
 	if (r == -2) {
 		xerr_clear(&e);
-		return xerr_set(err, "VM_MISSING_PV_DRIVERS", ref, NULL);
+		return xerr_set(err, ERR_VM_MISSING_PV_DRIVERS, ref, NULL);
 	}
 	if (r < 0)
 		xerr_move(err, &e);
@@ -79,7 +79,7 @@ static int running_vm(struct rpc_ctx *ctx, xv *args, char *uuid, char *ref, stru
 	const char *ps = db_peek_str(vm, SC_F_VM__power_state);
 	int r = 0;
 	if (strcmp(ps, "Running") != 0)
-		r = xerr_set(err, "VM_BAD_POWER_STATE", ref, "running", ps, NULL);
+		r = xerr_set(err, ERR_VM_BAD_POWER_STATE, ref, "running", ps, NULL);
 	db_unlock(ctx->db);
 	return r;
 }
@@ -108,7 +108,7 @@ static int vm_guest_exec(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr 
 		return -1;
 	const xv *argv = xv_arr_get(args, 1);
 	if (!argv || xv_len(argv) == 0)
-		return xerr_set(err, "INVALID_VALUE", "argv", "[]", NULL);
+		return xerr_set(err, ERR_INVALID_VALUE, "argv", "[]", NULL);
 	const char *in = arg_str(args, 2);
 	int64_t timeout = arg_int(args, 3);
 	if (timeout <= 0 || timeout > 3600)
@@ -184,10 +184,10 @@ static int vm_guest_file_write(struct rpc_ctx *ctx, xv *args, xv *result, struct
 	size_t n;
 	unsigned char *data = b64_decode(arg_str(args, 2), &n);
 	if (!data)
-		return xerr_set(err, "INVALID_VALUE", "data", "not base64", NULL);
+		return xerr_set(err, ERR_INVALID_VALUE, "data", "not base64", NULL);
 	if (n > FILE_MAX) {
 		free(data);
-		return xerr_set(err, "INVALID_VALUE", "data", "larger than 64 MiB", NULL);
+		return xerr_set(err, ERR_INVALID_VALUE, "data", "larger than 64 MiB", NULL);
 	}
 	int64_t h;
 	if (file_open(ctx, uuid, ref, arg_str(args, 1), "wb", &h, err) < 0) {
@@ -237,7 +237,7 @@ static int vm_guest_file_read(struct rpc_ctx *ctx, xv *args, xv *result, struct 
 		bool eof = get_bool(&ret, "eof") || n == 0;
 		xv_free(&ret);
 		if (sb.len > FILE_MAX) {
-			r = xerr_set(err, "INVALID_VALUE", "path", "file larger than 64 MiB", NULL);
+			r = xerr_set(err, ERR_INVALID_VALUE, "path", "file larger than 64 MiB", NULL);
 			break;
 		}
 		if (eof)
@@ -277,12 +277,9 @@ static const struct sc_message msg_read = {
 	.name = "guest_file_read", .session = true, .async = true, .roles = ADMIN,
 	.nparams = 2, .params = read_params, .result = &t_string};
 
-void api_vm_guest_init(void)
-{
-	rpc_register_extra("VM", &msg_exec, vm_guest_exec, RPC_SLOW);
-	rpc_register_extra("VM", &msg_write, vm_guest_file_write, RPC_SLOW);
-	rpc_register_extra("VM", &msg_read, vm_guest_file_read, RPC_SLOW);
-}
+RPC_EXTRA(VM, guest_exec, &msg_exec, vm_guest_exec, RPC_SLOW);
+RPC_EXTRA(VM, guest_file_write, &msg_write, vm_guest_file_write, RPC_SLOW);
+RPC_EXTRA(VM, guest_file_read, &msg_read, vm_guest_file_read, RPC_SLOW);
 
 /* ---- VM_guest_metrics: the poller ---- */
 

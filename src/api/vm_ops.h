@@ -12,7 +12,6 @@ struct rpc_ctx;
 
 void vm_update_allowed_operations(struct db_txn *t, struct db_obj *vm);
 int vm_check_memory_constraints(struct db_obj *vm, struct xerr *err);
-void vm_copy_init(void);
 /* A fresh random other_config:mac_seed, which VIF.create derives MACs from
  * (xapi gives one to every new VM, clone and copy; snapshots keep theirs). */
 void vm_new_mac_seed(struct db_txn *t, struct db_obj *vm);
@@ -60,7 +59,6 @@ int64_t vm_host_free_memory(struct server *srv, const struct db_obj *except);
 
 /* ---- live memory and vCPUs (vm_resources.c) ---- */
 
-void vm_resources_init(void);
 /* What the guest holds now (bytes), as its balloon driver moved it: the
  * backend's report_memory (xenops.h); VM_metrics.memory_actual follows. */
 void vm_memory_reported(struct server *srv, const char *vm_uuid, int64_t actual);

@@ -54,7 +54,7 @@ static int parse_disk(struct rpc_ctx *ctx, const char *elem, const char *xml, st
 	char *end = NULL;
 	long long sz = size ? strtoll(size, &end, 10) : -1;
 	if (!device || !*device || strlen(device) >= sizeof d->device || !size || !end || *end || sz < 0) {
-		rc = xerr_set(err, "INVALID_VALUE", "other_config:disks", xml, NULL);
+		rc = xerr_set(err, ERR_INVALID_VALUE, "other_config:disks", xml, NULL);
 		goto out;
 	}
 	struct db_obj *sro = NULL;
@@ -63,7 +63,7 @@ static int parse_disk(struct rpc_ctx *ctx, const char *elem, const char *xml, st
 	if (!sro)
 		sro = db_lookup_cls(ctx->db, SC_C_SR, sr && *sr ? sr : default_sr(ctx->db));
 	if (!sro) {
-		rc = xerr_set(err, "UUID_INVALID", "sr", sr ? sr : "", NULL);
+		rc = xerr_set(err, ERR_UUID_INVALID, "sr", sr ? sr : "", NULL);
 		goto out;
 	}
 	snprintf(d->device, sizeof d->device, "%s", device);
@@ -74,7 +74,7 @@ static int parse_disk(struct rpc_ctx *ctx, const char *elem, const char *xml, st
 	xv_free(&d->h.device_config);
 	rc = storage_sr_open(ctx, sro, true, &d->h, err);
 	if (rc == 0 && !d->h.drv->vdi_create)
-		rc = xerr_set(err, "SR_OPERATION_NOT_SUPPORTED", sro->ref, NULL);
+		rc = xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, sro->ref, NULL);
 out:
 	free(device), free(size), free(sr), free(boot), free(type);
 	return rc;
@@ -221,7 +221,4 @@ out:
 	return rc;
 }
 
-void vm_provision_init(void)
-{
-	rpc_register("VM", "provision", vm_provision, RPC_SLOW);
-}
+RPC_IMPL(VM, provision, vm_provision, RPC_SLOW);

@@ -30,7 +30,7 @@ static int check_order(int64_t smin, int64_t dmin, int64_t dmax, int64_t smax, s
 {
 	if (smin <= dmin && dmin <= dmax && dmax <= smax)
 		return 0;
-	return xerr_set(err, "MEMORY_CONSTRAINT_VIOLATION_ORDER", NULL);
+	return xerr_set(err, ERR_MEMORY_CONSTRAINT_VIOLATION_ORDER, NULL);
 }
 
 static struct db_obj *metrics_of(struct db_txn *t, struct db_obj *vm)
@@ -118,7 +118,7 @@ static int dynamic_range(struct rpc_ctx *ctx, xv *args, int which, struct xerr *
 			snprintf(need_k, sizeof need_k, "%lld", (long long)((max - old_max) / 1024));
 			snprintf(avail_k, sizeof avail_k, "%lld", (long long)(avail / 1024));
 			db_abort(t);
-			return xerr_set(err, "HOST_NOT_ENOUGH_FREE_MEMORY", need_k, avail_k, NULL);
+			return xerr_set(err, ERR_HOST_NOT_ENOUGH_FREE_MEMORY, need_k, avail_k, NULL);
 		}
 	}
 	/* memory_target is unused; xapi keeps it at dynamic_min */
@@ -268,7 +268,7 @@ static int invalid_vcpus(const char *rule, int64_t n, struct xerr *err)
 {
 	char s[32];
 	snprintf(s, sizeof s, "%lld", (long long)n);
-	return xerr_set(err, "INVALID_VALUE", rule, s, NULL);
+	return xerr_set(err, ERR_INVALID_VALUE, rule, s, NULL);
 }
 
 static int set_VCPUs_max(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
@@ -298,7 +298,7 @@ static int set_VCPUs_at_startup(struct rpc_ctx *ctx, xv *args, xv *result, struc
 	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
 	int r = vm ? 0 : -1;
 	if (r == 0 && db_peek_bool(vm, SC_F_VM__is_control_domain))
-		r = xerr_set(err, "OPERATION_NOT_ALLOWED", "set_VCPUs_at_startup is not allowed on dom0", NULL);
+		r = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "set_VCPUs_at_startup is not allowed on dom0", NULL);
 	if (r == 0 && (v < 1 || v > db_peek_int(vm, SC_F_VM__VCPUs_max)))
 		r = invalid_vcpus(VCPU_RULE, v, err);
 	if (r < 0) {
@@ -334,7 +334,7 @@ static int vcpu_live(struct rpc_ctx *ctx, xv *args, const struct vcpu_live *req,
 	}
 	if ((!req->key && !b->set_vcpus) || (req->key && !b->set_vcpu_params)) {
 		db_abort(t);
-		return xerr_set(err, "OPERATION_NOT_ALLOWED",
+		return xerr_set(err, ERR_OPERATION_NOT_ALLOWED,
 				"this host's VM backend cannot change vCPUs live", NULL);
 	}
 	xv params = xv_copy(db_peek(vm, SC_F_VM__VCPUs_params));
@@ -407,19 +407,16 @@ static int add_to_VCPUs_params_live(struct rpc_ctx *ctx, xv *args, xv *result, s
 	return vcpu_live(ctx, args, &req, err);
 }
 
-void vm_resources_init(void)
-{
-	rpc_register("VM", "set_memory_dynamic_range", set_memory_dynamic_range, RPC_SLOW);
-	rpc_register("VM", "set_memory_dynamic_min", set_memory_dynamic_min, RPC_SLOW);
-	rpc_register("VM", "set_memory_dynamic_max", set_memory_dynamic_max, RPC_SLOW);
-	rpc_register("VM", "set_memory_static_range", set_memory_static_range, 0);
-	rpc_register("VM", "set_memory_static_min", set_memory_static_min, 0);
-	rpc_register("VM", "set_memory_static_max", set_memory_static_max, 0);
-	rpc_register("VM", "set_memory_limits", set_memory_limits, 0);
-	rpc_register("VM", "set_memory", set_memory, 0);
-	rpc_register("VM", "set_memory_target_live", set_memory_target_live, 0);
-	rpc_register("VM", "set_VCPUs_max", set_VCPUs_max, 0);
-	rpc_register("VM", "set_VCPUs_at_startup", set_VCPUs_at_startup, 0);
-	rpc_register("VM", "set_VCPUs_number_live", set_VCPUs_number_live, RPC_SLOW);
-	rpc_register("VM", "add_to_VCPUs_params_live", add_to_VCPUs_params_live, RPC_SLOW);
-}
+RPC_IMPL(VM, set_memory_dynamic_range, set_memory_dynamic_range, RPC_SLOW);
+RPC_IMPL(VM, set_memory_dynamic_min, set_memory_dynamic_min, RPC_SLOW);
+RPC_IMPL(VM, set_memory_dynamic_max, set_memory_dynamic_max, RPC_SLOW);
+RPC_IMPL(VM, set_memory_static_range, set_memory_static_range, 0);
+RPC_IMPL(VM, set_memory_static_min, set_memory_static_min, 0);
+RPC_IMPL(VM, set_memory_static_max, set_memory_static_max, 0);
+RPC_IMPL(VM, set_memory_limits, set_memory_limits, 0);
+RPC_IMPL(VM, set_memory, set_memory, 0);
+RPC_IMPL(VM, set_memory_target_live, set_memory_target_live, 0);
+RPC_IMPL(VM, set_VCPUs_max, set_VCPUs_max, 0);
+RPC_IMPL(VM, set_VCPUs_at_startup, set_VCPUs_at_startup, 0);
+RPC_IMPL(VM, set_VCPUs_number_live, set_VCPUs_number_live, RPC_SLOW);
+RPC_IMPL(VM, add_to_VCPUs_params_live, add_to_VCPUs_params_live, RPC_SLOW);

@@ -57,7 +57,7 @@ static struct db_obj *choose_sr(struct server *srv, struct db_obj *vm, struct xe
 		if (sr && storage_pbd(db, host_ref, sr))
 			return sr;
 	}
-	xerr_set(err, "VM_NO_SUSPEND_SR", vm->ref, NULL);
+	xerr_set(err, ERR_VM_NO_SUSPEND_SR, vm->ref, NULL);
 	return NULL;
 }
 
@@ -117,7 +117,7 @@ static struct vm_image *attach(struct server *srv, const char *vm_ref, const cha
 	db_unlock(srv->db);
 	struct sm_attach_info ai = {0};
 	if (rc == 0 && !im->sr.drv->vdi_attach)
-		rc = xerr_set(err, "SR_OPERATION_NOT_SUPPORTED", sro ? sro->ref : REF_NULL, NULL);
+		rc = xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, sro ? sro->ref : REF_NULL, NULL);
 	if (rc == 0)
 		rc = im->sr.drv->vdi_attach(&im->sr, &im->v, true, &ai, err);
 	if (rc < 0) {
@@ -158,7 +158,7 @@ struct vm_image *vm_suspend_image_new(struct server *srv, const char *vm_ref, st
 	 * the whole image must fit before the guest is stopped */
 	if (rc == 0 && sm_space_check(&sr, need, err) < 0) {
 		xerr_clear(err);
-		rc = xerr_set(err, "SR_SUSPEND_SPACE_INSUFFICIENT", sr_ref, NULL);
+		rc = xerr_set(err, ERR_SR_SUSPEND_SPACE_INSUFFICIENT, sr_ref, NULL);
 	}
 	sm_sr_close(&sr);
 	if (rc < 0)
@@ -188,7 +188,7 @@ struct vm_image *vm_suspend_image_new(struct server *srv, const char *vm_ref, st
 		if (err->code && (!strcmp(err->code, "SR_FULL") ||
 				  !strcmp(err->code, "SR_BACKEND_FAILURE_44"))) {
 			xerr_clear(err);
-			xerr_set(err, "SR_SUSPEND_SPACE_INSUFFICIENT", sr_ref, NULL);
+			xerr_set(err, ERR_SR_SUSPEND_SPACE_INSUFFICIENT, sr_ref, NULL);
 		}
 		return NULL;
 	}
@@ -231,7 +231,7 @@ struct vm_image *vm_suspend_image_open(struct server *srv, const char *vm_ref, s
 		struct xerr e = XERR_INIT;
 		db_commit(t, &e);
 		xerr_clear(&e);
-		xerr_set(err, "VM_HAS_NO_SUSPEND_VDI", "VM", vm_ref, NULL);
+		xerr_set(err, ERR_VM_HAS_NO_SUSPEND_VDI, "VM", vm_ref, NULL);
 		return NULL;
 	}
 	struct vm_image *im = attach(srv, vm_ref, vdi_ref, s, err);

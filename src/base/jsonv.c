@@ -30,7 +30,7 @@ int jsonv_from_jansson(const void *jp, xv *out, struct xerr *err)
 		*out = xv_strn(json_string_value(j), json_string_length(j));
 		if (strlen(out->u.s) != json_string_length(j)) {
 			xv_free(out);
-			return xerr_set(err, "INVALID_VALUE", "string", "embedded NUL", NULL);
+			return xerr_set(err, ERR_INVALID_VALUE, "string", "embedded NUL", NULL);
 		}
 		return 0;
 	case JSON_ARRAY: {
@@ -62,7 +62,7 @@ int jsonv_from_jansson(const void *jp, xv *out, struct xerr *err)
 		return 0;
 	}
 	}
-	return xerr_set(err, "INVALID_VALUE", "json", "unknown type", NULL);
+	return xerr_set(err, ERR_INVALID_VALUE, "json", "unknown type", NULL);
 }
 
 int jsonv_parse(const char *text, size_t len, xv *out, struct xerr *err)
@@ -70,7 +70,7 @@ int jsonv_parse(const char *text, size_t len, xv *out, struct xerr *err)
 	json_error_t je;
 	json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
 	if (!j)
-		return xerr_set(err, "PARSE_FAILURE", je.text, NULL);
+		return xerr_set(err, ERR_PARSE_FAILURE, je.text, NULL);
 	int r = jsonv_from_jansson(j, out, err);
 	json_decref(j);
 	return r;

@@ -59,7 +59,7 @@ int xerr_internal(struct xerr *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	return xerr_set(e, "INTERNAL_ERROR", buf, NULL);
+	return xerr_set(e, ERR_INTERNAL_ERROR, buf, NULL);
 }
 
 void xerr_move(struct xerr *dst, struct xerr *src)

@@ -7,6 +7,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* ERR_<CODE>: every code xenond sends, generated from the datamodel (macros
+ * only, so any layer may use them). */
+#include "../schema/errors_gen.h"
+
 struct xerr {
 	char *code;      /* NULL when no error is set */
 	size_t nparams;

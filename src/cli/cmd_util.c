@@ -318,7 +318,7 @@ int xe_call_wait(struct xe_ctx *x, const char *method, const xv *args, xv *resul
 	if (xc_call_wait(x->c, method, args, result, err) == 0)
 		return 0;
 	/* A server without the Async form still does the work synchronously. */
-	if (!xerr_is(err, "MESSAGE_METHOD_UNKNOWN"))
+	if (!xerr_is(err, ERR_MESSAGE_METHOD_UNKNOWN))
 		return -1;
 	xerr_clear(err);
 	return xc_call(x->c, method, args, result, err);

@@ -258,7 +258,7 @@ static int h_destroy(struct xe_ctx *x, struct xerr *err)
 	const xv *cd = xv_map_get(&rec, "is_control_domain");
 	int rc;
 	if (cd && cd->kind == XV_BOOL && cd->u.b)
-		rc = xerr_set(err, "OPERATION_NOT_ALLOWED",
+		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED,
 			      "You cannot destroy a control domain via the CLI", NULL);
 	else
 		rc = xs_call(x->s, "VM.destroy", NULL, err, ref, NULL);

@@ -80,7 +80,7 @@ static int run(struct xe_cmdline *cl, struct xe_out *out, struct xerr *err)
 	}
 	int rc = xc_login(c, cl->conn.username, cl->conn.password, err);
 	if (rc < 0) {
-		if (xerr_is(err, "SESSION_AUTHENTICATION_FAILED"))
+		if (xerr_is(err, ERR_SESSION_AUTHENTICATION_FAILED))
 			xerr_set(err, XE_ERR_AUTH,
 				 *cl->conn.username ? "Authentication failed"
 						    : "Username/password must be specified",

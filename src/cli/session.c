@@ -59,7 +59,7 @@ int xs_get_all(struct xe_session *s, int cls, xv *out, struct xerr *err)
 		return -1;
 	if (all.kind != XV_MAP) {
 		xv_free(&all);
-		return xerr_set(err, "PARSE_FAILURE", "get_all_records did not return a map", NULL);
+		return xerr_set(err, ERR_PARSE_FAILURE, "get_all_records did not return a map", NULL);
 	}
 	for (size_t i = 0; i < all.u.m->n; i++) {
 		xe_record_coerce(cls, &all.u.m->vals[i]);
@@ -90,7 +90,7 @@ int xs_by_uuid(struct xe_session *s, int cls, const char *uuid, char **ref, stru
 		return -1;
 	if (r.kind != XV_STR) {
 		xv_free(&r);
-		return xerr_set(err, "PARSE_FAILURE", "get_by_uuid did not return a ref", NULL);
+		return xerr_set(err, ERR_PARSE_FAILURE, "get_by_uuid did not return a ref", NULL);
 	}
 	*ref = r.u.s;
 	return 0;

@@ -218,7 +218,7 @@ int xc_login(struct xc *c, const char *user, const char *password, struct xerr *
 		return -1;
 	if (ref.kind != XV_STR) {
 		xv_free(&ref);
-		return xerr_set(err, "PARSE_FAILURE", "login did not return a session ref", NULL);
+		return xerr_set(err, ERR_PARSE_FAILURE, "login did not return a session ref", NULL);
 	}
 	free(c->session);
 	c->session = ref.u.s; /* take the string */
@@ -245,7 +245,7 @@ int xc_call_async(struct xc *c, const char *method, const xv *args, char **task,
 		return -1;
 	if (res.kind != XV_STR) {
 		xv_free(&res);
-		return xerr_set(err, "PARSE_FAILURE", "Async call did not return a task ref", NULL);
+		return xerr_set(err, ERR_PARSE_FAILURE, "Async call did not return a task ref", NULL);
 	}
 	*task = res.u.s;
 	return 0;
@@ -272,8 +272,8 @@ static int task_error(const xv *rec, struct xerr *err)
 	if (n == 0) {
 		const char *st = xv_map_get_str(rec, "status");
 		if (st && strcasecmp(st, "cancelled") == 0)
-			return xerr_set(err, "TASK_CANCELLED", NULL);
-		return xerr_set(err, "INTERNAL_ERROR", "task failed without error_info", NULL);
+			return xerr_set(err, ERR_TASK_CANCELLED, NULL);
+		return xerr_set(err, ERR_INTERNAL_ERROR, "task failed without error_info", NULL);
 	}
 	const char *code = xv_as_str(xv_arr_get(info, 0));
 	xerr_set(err, code ? code : "INTERNAL_ERROR", NULL);
@@ -298,7 +298,7 @@ int xc_task_wait(struct xc *c, const char *task, double timeout_s, bool keep, xv
 		const char *st = xv_map_get_str(&rec, "status");
 		if (!st || rec.kind != XV_MAP) {
 			xv_free(&rec);
-			rc = xerr_set(err, "PARSE_FAILURE", "task record without status", NULL);
+			rc = xerr_set(err, ERR_PARSE_FAILURE, "task record without status", NULL);
 			break;
 		}
 		if (strcasecmp(st, "success") == 0) {

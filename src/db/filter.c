@@ -192,7 +192,7 @@ struct db_filter *db_filter_parse(const char *expr, int cls, struct xerr *err)
 	skip_ws(&ps);
 	if (ps.failed || *ps.p) {
 		db_filter_free(f);
-		xerr_set(err, "INVALID_VALUE", "expr", expr, NULL);
+		xerr_set(err, ERR_INVALID_VALUE, "expr", expr, NULL);
 		return NULL;
 	}
 	return f;

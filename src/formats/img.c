@@ -35,7 +35,7 @@ struct img {
 
 static int nbd_fail(struct xerr *err, const char *what)
 {
-	return xerr_set(err, "VDI_IO_ERROR", what, nbd_get_error() ? nbd_get_error() : "", NULL);
+	return xerr_set(err, ERR_VDI_IO_ERROR, what, nbd_get_error() ? nbd_get_error() : "", NULL);
 }
 
 struct img *img_open(const char *path, const char *format, bool writable, struct imgmap *map,
@@ -97,7 +97,7 @@ struct img *img_open_fresh(const char *path, int64_t size, struct xerr *err)
 	unlink(tmp); /* one an earlier daemon left, never anyone else's */
 	struct qcow2w *w = qcow2w_create(tmp, size);
 	if (!w) {
-		xerr_set(err, "VDI_IO_ERROR", "cannot create", tmp, strerror(errno), NULL);
+		xerr_set(err, ERR_VDI_IO_ERROR, "cannot create", tmp, strerror(errno), NULL);
 		free(tmp);
 		return NULL;
 	}
@@ -111,7 +111,7 @@ struct img *img_open_fresh(const char *path, int64_t size, struct xerr *err)
 
 static int qw_fail(struct img *im, struct xerr *err)
 {
-	return xerr_set(err, "VDI_IO_ERROR", "write", im->qw_tmp, strerror(errno), NULL);
+	return xerr_set(err, ERR_VDI_IO_ERROR, "write", im->qw_tmp, strerror(errno), NULL);
 }
 
 void img_close(struct img *im)
@@ -194,7 +194,7 @@ int img_extent(struct img *im, int64_t off, int64_t *len, bool *data, struct xer
 		return 0;
 	}
 	if (im->qw)
-		return xerr_set(err, "VDI_IO_ERROR", "a new image being written is not read", NULL);
+		return xerr_set(err, ERR_VDI_IO_ERROR, "a new image being written is not read", NULL);
 	if (im->map) {
 		const struct imgmap_ext *e = imgmap_find(im->map, off);
 		*len = e->off + e->len - off;
@@ -216,10 +216,10 @@ int img_extent(struct img *im, int64_t off, int64_t *len, bool *data, struct xer
 int img_read(struct img *im, void *buf, size_t n, int64_t off, struct xerr *err)
 {
 	if (im->qw)
-		return xerr_set(err, "VDI_IO_ERROR", "a new image being written is not read", NULL);
+		return xerr_set(err, ERR_VDI_IO_ERROR, "a new image being written is not read", NULL);
 	if (im->map) {
 		if (imgmap_read(im->map, buf, n, off) < 0)
-			return xerr_set(err, "VDI_IO_ERROR", "read", strerror(errno), NULL);
+			return xerr_set(err, ERR_VDI_IO_ERROR, "read", strerror(errno), NULL);
 		return 0;
 	}
 	char *p = buf;
@@ -229,7 +229,7 @@ int img_read(struct img *im, void *buf, size_t n, int64_t off, struct xerr *err)
 		if (img_extent(im, off, &len, &data, err) < 0)
 			return -1;
 		if (len <= 0)
-			return xerr_set(err, "VDI_IO_ERROR", "read beyond the end", NULL);
+			return xerr_set(err, ERR_VDI_IO_ERROR, "read beyond the end", NULL);
 		size_t k = (uint64_t)len < n ? (size_t)len : n;
 		if (!data)
 			memset(p, 0, k);
@@ -259,7 +259,7 @@ static int write_done(void *user, int *error)
 static int aio_check(struct img *im, struct xerr *err)
 {
 	if (im->aio_err)
-		return xerr_set(err, "VDI_IO_ERROR", "write", strerror(im->aio_err), NULL);
+		return xerr_set(err, ERR_VDI_IO_ERROR, "write", strerror(im->aio_err), NULL);
 	return 0;
 }
 
@@ -336,7 +336,7 @@ int img_flush(struct img *im, struct xerr *err)
 			return qw_fail(im, err);
 		/* the finished image takes the VDI's name in one step */
 		if (rename(im->qw_tmp, im->qw_path) < 0)
-			return xerr_set(err, "VDI_IO_ERROR", "rename", im->qw_path, strerror(errno), NULL);
+			return xerr_set(err, ERR_VDI_IO_ERROR, "rename", im->qw_path, strerror(errno), NULL);
 		im->qw_done = true;
 		return 0;
 	}

@@ -172,7 +172,7 @@ int ovf_parse(const char *xml, size_t len, struct ovf *out, struct xerr *err)
 	XML_SetCharacterDataHandler(p, on_text);
 	int rc = 0;
 	if (XML_Parse(p, xml, (int)len, 1) != XML_STATUS_OK || !s.envelope)
-		rc = xerr_set(err, "IMPORT_ERROR", "the package's .ovf is not an OVF envelope", NULL);
+		rc = xerr_set(err, ERR_IMPORT_ERROR, "the package's .ovf is not an OVF envelope", NULL);
 	XML_ParserFree(p);
 	if (rc == 0 && !out->name && s.vs_id)
 		out->name = xstrdup(s.vs_id);
@@ -183,7 +183,7 @@ int ovf_parse(const char *xml, size_t len, struct ovf *out, struct xerr *err)
 			if (!strcmp(s.files[k].id, s.disks[i].file_ref))
 				href = s.files[k].href;
 		if (!href) {
-			rc = xerr_set(err, "IMPORT_ERROR", "an OVF disk names no file of the package",
+			rc = xerr_set(err, ERR_IMPORT_ERROR, "an OVF disk names no file of the package",
 				      NULL);
 			break;
 		}

@@ -63,7 +63,7 @@ static int cmp_blk(const void *a, const void *b)
 
 static int bad(struct xerr *err, const char *why)
 {
-	return xerr_set(err, "IMPORT_ERROR", why, NULL);
+	return xerr_set(err, ERR_IMPORT_ERROR, why, NULL);
 }
 
 /* The head buffer holds head_need bytes: decide what comes next. */
@@ -203,7 +203,7 @@ int vhd_in_end(struct vhd_in *v, struct xerr *err)
 	}
 	if ((v->phase == 1 || v->phase == 3) && v->next == v->nblks)
 		return 0;
-	return xerr_set(err, "IMPORT_ERROR_PREMATURE_EOF", NULL);
+	return xerr_set(err, ERR_IMPORT_ERROR_PREMATURE_EOF, NULL);
 }
 
 int64_t vhd_in_size(const struct vhd_in *v)

@@ -125,7 +125,7 @@ struct vhd_out *vhd_out_new(struct img *im, struct img *base, const char *uuid, 
 {
 	int64_t size = img_size(im);
 	if (size > 2040LL << 30) {
-		xerr_set(err, "VDI_IO_ERROR", "VHD is limited to 2 TiB", NULL);
+		xerr_set(err, ERR_VDI_IO_ERROR, "VHD is limited to 2 TiB", NULL);
 		return NULL;
 	}
 	struct vhd_out *v = xcalloc(1, sizeof *v);

@@ -143,7 +143,7 @@ static int feed(struct zin *z, const char *in, size_t n, struct xerr *err)
 			z->gz.avail_out = ZBUF;
 			int rc = inflate(&z->gz, Z_NO_FLUSH);
 			if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
-				return xerr_set(err, "IMPORT_ERROR", "corrupt gzip stream", NULL);
+				return xerr_set(err, ERR_IMPORT_ERROR, "corrupt gzip stream", NULL);
 			if (rc == Z_STREAM_END)
 				z->ended = true;
 			if (ZBUF - z->gz.avail_out && z->sink(z->arg, z->buf, ZBUF - z->gz.avail_out) < 0)
@@ -156,7 +156,7 @@ static int feed(struct zin *z, const char *in, size_t n, struct xerr *err)
 		ZSTD_outBuffer ob = {z->buf, ZBUF, 0};
 		size_t rc = ZSTD_decompressStream(z->zd, &ob, &ib);
 		if (ZSTD_isError(rc))
-			return xerr_set(err, "IMPORT_ERROR", "corrupt zstd stream", NULL);
+			return xerr_set(err, ERR_IMPORT_ERROR, "corrupt zstd stream", NULL);
 		z->ended = rc == 0;
 		if (ob.pos && z->sink(z->arg, z->buf, ob.pos) < 0)
 			return -1;

@@ -118,7 +118,7 @@ static int set_up(int s, const char *name, struct xerr *err)
 int net_bridge_ensure(const char *bridge, int64_t mtu, struct xerr *err)
 {
 	if (!*bridge || strlen(bridge) >= IFNAMSIZ)
-		return xerr_set(err, "INVALID_VALUE", "bridge", bridge, NULL);
+		return xerr_set(err, ERR_INVALID_VALUE, "bridge", bridge, NULL);
 	int s = ctl_socket();
 	if (s < 0)
 		return fail(err, "cannot open a control socket for", bridge, errno);

@@ -69,7 +69,7 @@ int rr_store_dump(struct rr_store *st, enum rr_kind k, const char *uuid, bool js
 	rrd_info_t *info = e ? rrd_info_r(e->path) : NULL;
 	if (!info) {
 		rr_store_unlock(st);
-		return xerr_set(err, "HANDLE_INVALID", rr_kind_name(k), uuid, NULL);
+		return xerr_set(err, ERR_HANDLE_INVALID, rr_kind_name(k), uuid, NULL);
 	}
 	bool first = true;
 	sb_puts(sb, json ? "{" : "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rrd>");

@@ -118,7 +118,7 @@ int rr_xport_make(struct rr_store *st, const struct rr_xport_req *req, struct rr
 	}
 	int rc = -1;
 	if (!ne) {
-		xerr_set(err, "NO_RRA_AVAILABLE", NULL);
+		xerr_set(err, ERR_NO_RRA_AVAILABLE, NULL);
 		goto out;
 	}
 	int64_t pdp_interval = req->interval / RR_STEP;
@@ -146,7 +146,7 @@ int rr_xport_make(struct rr_store *st, const struct rr_xport_req *req, struct rr
 		}
 	}
 	if (!fe) {
-		xerr_set(err, "NO_RRA_AVAILABLE", NULL);
+		xerr_set(err, ERR_NO_RRA_AVAILABLE, NULL);
 		free(rras);
 		free(nr);
 		goto out;

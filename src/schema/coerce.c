@@ -11,7 +11,7 @@
 
 static int type_error(const char *name, struct xerr *err)
 {
-	return xerr_set(err, "FIELD_TYPE_ERROR", name, NULL);
+	return xerr_set(err, ERR_FIELD_TYPE_ERROR, name, NULL);
 }
 
 static int parse_int(const char *s, int64_t *out)
@@ -39,7 +39,7 @@ static int coerce_key(const struct sc_type *t, const char *name, char **key, str
 	case SC_ENUM: {
 		int k = sc_enum_find(t->en, *key);
 		if (k < 0)
-			return xerr_set(err, "INVALID_VALUE", name, *key, NULL);
+			return xerr_set(err, ERR_INVALID_VALUE, name, *key, NULL);
 		free(*key);
 		*key = xstrdup(sc_enums[t->en].values[k]);
 		return 0;
@@ -126,7 +126,7 @@ int sc_coerce(const struct sc_type *t, const char *name, xv *v, struct xerr *err
 			return type_error(name, err);
 		int k = sc_enum_find(t->en, v->u.s);
 		if (k < 0)
-			return xerr_set(err, "INVALID_VALUE", name, v->u.s, NULL);
+			return xerr_set(err, ERR_INVALID_VALUE, name, v->u.s, NULL);
 		if (strcmp(v->u.s, sc_enums[t->en].values[k]) != 0) {
 			xv_free(v);
 			*v = xv_str(sc_enums[t->en].values[k]);

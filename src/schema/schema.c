@@ -88,6 +88,17 @@ const struct sc_message *sc_message_find(int cls, const char *name)
 	return hmap_get(&msg_by_name[cls], name);
 }
 
+int sc_message_id(int cls, const struct sc_message *m)
+{
+	if (cls < 0 || cls >= sc_nclasses || !m)
+		return -1;
+	const struct sc_class *c = &sc_classes[cls];
+	uintptr_t p = (uintptr_t)m, base = (uintptr_t)c->messages;
+	if (p < base || p >= base + (size_t)c->nmessages * sizeof *m)
+		return -1;
+	return c->first_message + (int)((p - base) / sizeof *m);
+}
+
 const struct sc_error *sc_error_find(const char *name)
 {
 	return hmap_get(&error_by_name, name);

@@ -122,6 +122,7 @@ struct sc_class {
 	int nmessages;
 	const struct sc_message *messages;
 	int uuid_field, name_label_field; /* -1 if absent */
+	int first_message; /* sc_message_id of messages[0] */
 };
 
 struct sc_error {
@@ -147,6 +148,9 @@ int sc_field_find(int cls, const char *name);
 int sc_field_find_xe(int cls, const char *xe_name);
 const struct sc_message *sc_message_find(int cls, const char *name);
 const struct sc_error *sc_error_find(const char *name);
+/* The number (enum sc_message_id) of a message of class cls from the
+ * schema's tables, or -1 for one that is not (an extension's). */
+int sc_message_id(int cls, const struct sc_message *m);
 /* The parsed default value of a field (borrowed). */
 const xv *sc_field_default(int cls, int field);
 /* Index of value in an enum, case-insensitive; -1 if absent. */

@@ -78,7 +78,7 @@ static int authenticate(struct route_req *rr)
 	char *user = MHD_basic_auth_get_username_password(rr->conn, &pass);
 	if (!user) {
 		free(pass);
-		return xerr_set(&rr->err, "SESSION_AUTHENTICATION_FAILED", "", "no credentials", NULL);
+		return xerr_set(&rr->err, ERR_SESSION_AUTHENTICATION_FAILED, "", "no credentials", NULL);
 	}
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(rr->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -109,7 +109,7 @@ static int rbac_check(struct route_req *rr)
 	char perm[64];
 	snprintf(perm, sizeof perm, "http/%s_%s", !strcmp(rr->rt->method, "GET") ? "get" : "put",
 		 rr->rt->path + 1);
-	return xerr_set(&rr->err, "RBAC_PERMISSION_DENIED", perm,
+	return xerr_set(&rr->err, ERR_RBAC_PERMISSION_DENIED, perm,
 			"No permission to call this method", NULL);
 }
 
@@ -121,7 +121,7 @@ static int attach_task(struct route_req *rr)
 		bool ok = db_lookup_cls(rr->srv->db, SC_C_task, tid) != NULL;
 		db_unlock(rr->srv->db);
 		if (!ok)
-			return xerr_set(&rr->err, "HANDLE_INVALID", "task", tid, NULL);
+			return xerr_set(&rr->err, ERR_HANDLE_INVALID, "task", tid, NULL);
 		snprintf(rr->task, sizeof rr->task, "%s", tid);
 	} else {
 		char label[128];
@@ -171,7 +171,7 @@ static void settle(struct route_req *rr, bool ok)
 		task_complete(rr->srv, rr->task, &rr->result);
 	} else {
 		if (!rr->err.code)
-			xerr_set(&rr->err, "VDI_IO_ERROR", "transfer interrupted", NULL);
+			xerr_set(&rr->err, ERR_VDI_IO_ERROR, "transfer interrupted", NULL);
 		log_info("http: %s %s failed: %s", rr->rt->method, rr->rt->path, rr->err.code);
 		task_fail(rr->srv, rr->task, &rr->err);
 	}
@@ -292,7 +292,7 @@ static int answer_up_front(struct route_req *rr)
 			 "Content-Type: application/octet-stream\r\n\r\n",
 			 rr->task);
 	if (write_direct(rr, head, (size_t)n) < 0)
-		return xerr_set(&rr->err, "VDI_IO_ERROR", "cannot answer the client", NULL);
+		return xerr_set(&rr->err, ERR_VDI_IO_ERROR, "cannot answer the client", NULL);
 	rr->answered = true;
 	return 0;
 }

@@ -47,20 +47,6 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-void rpc_init(void)
-{
-	session_calls_init();
-	api_event_init();
-	task_calls_init();
-	api_host_init();
-	api_vm_init();
-	api_storage_init();
-	api_vm_guest_init();
-	api_vif_init();
-	api_network_init();
-	api_metrics_init();
-}
-
 static void usage(FILE *f)
 {
 	fputs("usage: xenond [--config FILE] [--data-dir DIR] [--run-dir DIR]\n"

@@ -60,14 +60,14 @@ struct oin {
 static int stage_new(struct route_req *rr, struct oin *o, const char *name)
 {
 	if (o->nfiles == MAX_FILES)
-		return xerr_set(&rr->err, "IMPORT_ERROR", "too many files in the package", NULL);
+		return xerr_set(&rr->err, ERR_IMPORT_ERROR, "too many files in the package", NULL);
 	struct staged *f = &o->files[o->nfiles];
 	f->path = xasprintf("%s/.import-%s-%zu", transfer_staging_dir(&o->sr), rr->task + 10, o->nfiles);
 	f->fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (f->fd < 0) {
 		free(f->path);
 		f->path = NULL;
-		return xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
+		return xerr_set(&rr->err, ERR_VDI_IO_ERROR, strerror(errno), NULL);
 	}
 	f->name = xstrdup(name);
 	o->cur = (int)o->nfiles++;
@@ -80,7 +80,7 @@ static int stage_write(struct route_req *rr, struct oin *o, const char *p, size_
 	while (n) {
 		ssize_t w = write(fd, p, n);
 		if (w < 0)
-			return xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
+			return xerr_set(&rr->err, ERR_VDI_IO_ERROR, strerror(errno), NULL);
 		p += w;
 		n -= (size_t)w;
 	}
@@ -103,7 +103,7 @@ static int member(void *arg, const char *name, uint64_t size)
 	o->in_ovf = false;
 	if (ends_with(name, ".ovf")) {
 		if (o->ovf.len || size > MAX_OVF)
-			return xerr_set(&rr->err, "IMPORT_ERROR", "one .ovf of at most 4 MiB expected",
+			return xerr_set(&rr->err, ERR_IMPORT_ERROR, "one .ovf of at most 4 MiB expected",
 					NULL);
 		o->in_ovf = true;
 		return 0;
@@ -155,7 +155,7 @@ static int oin_data(struct route_req *rr, const char *p, size_t n)
 		return stage_write(rr, o, p, n);
 	int rc = tar_reader_feed(&o->tar, p, n);
 	if (rc == TAR_BAD_HEADER)
-		return xerr_set(&rr->err, "IMPORT_ERROR", "corrupt tar header", NULL);
+		return xerr_set(&rr->err, ERR_IMPORT_ERROR, "corrupt tar header", NULL);
 	return rc;
 }
 
@@ -165,7 +165,7 @@ static int make_disk(struct route_req *rr, struct oin *o, struct staged *f, cons
 {
 	const char *fmt = foreign_sniff_file(f->path);
 	if (!fmt)
-		return xerr_set(&rr->err, "IMPORT_ERROR", "a disk of the package is not a qcow2, "
+		return xerr_set(&rr->err, ERR_IMPORT_ERROR, "a disk of the package is not a qcow2, "
 				"VMDK or VHD image", NULL);
 	int64_t vsize;
 	if (foreign_inspect(f->path, fmt, &vsize, &rr->err) < 0)
@@ -255,18 +255,18 @@ static struct staged *find_file(struct oin *o, const char *href)
 static int finish_ova(struct route_req *rr, struct oin *o)
 {
 	if (!tar_reader_ended(&o->tar))
-		return xerr_set(&rr->err, "IMPORT_ERROR_PREMATURE_EOF", NULL);
+		return xerr_set(&rr->err, ERR_IMPORT_ERROR_PREMATURE_EOF, NULL);
 	struct ovf ovf;
 	if (ovf_parse(o->ovf.buf ? o->ovf.buf : "", o->ovf.len, &ovf, &rr->err) < 0)
 		return -1;
 	int rc = 0;
 	if (!ovf.ndisks)
-		rc = xerr_set(&rr->err, "IMPORT_ERROR", "the OVF describes no disk", NULL);
+		rc = xerr_set(&rr->err, ERR_IMPORT_ERROR, "the OVF describes no disk", NULL);
 	const char *name = ovf.name && *ovf.name ? ovf.name : "imported VM";
 	for (size_t i = 0; rc == 0 && i < ovf.ndisks; i++) {
 		struct staged *f = find_file(o, ovf.disks[i].href);
 		if (!f) {
-			rc = xerr_set(&rr->err, "IMPORT_ERROR", "a disk file of the OVF is missing",
+			rc = xerr_set(&rr->err, ERR_IMPORT_ERROR, "a disk file of the OVF is missing",
 				      ovf.disks[i].href, NULL);
 			break;
 		}
@@ -425,7 +425,7 @@ static int dispatch(struct route_req *rr)
 static int sniff_begin(struct route_req *rr)
 {
 	if (!rr->has_length) /* as xapi: an upload needs a Content-Length */
-		return xerr_set(&rr->err, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED", NULL);
+		return xerr_set(&rr->err, ERR_IMPORT_ERROR_CANNOT_HANDLE_CHUNKED, NULL);
 	rr->h = xcalloc(1, sizeof(struct sniff));
 	return 0;
 }
@@ -454,7 +454,7 @@ static int sniff_finish(struct route_req *rr)
 static bool sniff_complete(struct route_req *rr)
 {
 	(void)rr;
-	xerr_set(&rr->err, "IMPORT_ERROR_PREMATURE_EOF", NULL);
+	xerr_set(&rr->err, ERR_IMPORT_ERROR_PREMATURE_EOF, NULL);
 	return false;
 }
 

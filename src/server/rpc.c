@@ -69,7 +69,7 @@ static void count_mismatch(struct xerr *err, const char *method, int expected, s
 	char e[16], r[16];
 	snprintf(e, sizeof e, "%d", expected);
 	snprintf(r, sizeof r, "%zu", received);
-	xerr_set(err, "MESSAGE_PARAMETER_COUNT_MISMATCH", method, e, r, NULL);
+	xerr_set(err, ERR_MESSAGE_PARAMETER_COUNT_MISMATCH, method, e, r, NULL);
 }
 
 static int not_implemented(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
@@ -78,7 +78,7 @@ static int not_implemented(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	(void)result;
 	char name[160];
 	snprintf(name, sizeof name, "%s.%s", sc_classes[ctx->cls].name, ctx->msg->name);
-	return xerr_set(err, "NOT_IMPLEMENTED", name, NULL);
+	return xerr_set(err, ERR_NOT_IMPLEMENTED, name, NULL);
 }
 
 static int list_methods(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
@@ -122,7 +122,7 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 		/* xapi also accepts Class_msg */
 		const char *us = strchr(name, '_');
 		if (!us) {
-			xerr_set(&call->err, "MESSAGE_METHOD_UNKNOWN", method, NULL);
+			xerr_set(&call->err, ERR_MESSAGE_METHOD_UNKNOWN, method, NULL);
 			return;
 		}
 		snprintf(cls_name, sizeof cls_name, "%.*s", (int)(us - name), name);
@@ -131,10 +131,16 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 	int cls = sc_class_find(cls_name);
 	char key[192];
 	snprintf(key, sizeof key, "%s.%s", cls_name, msg_name);
-	const struct rpc_entry *h = rpc_table_find(key);
-	const struct sc_message *m = h ? h->msg : (cls >= 0 ? sc_message_find(cls, msg_name) : NULL);
+	const struct sc_message *m = cls >= 0 ? sc_message_find(cls, msg_name) : NULL;
+	const struct rpc_entry *h;
+	if (m) {
+		h = rpc_handlers[sc_message_id(cls, m)];
+	} else {
+		h = rpc_extra_find(key);
+		m = h ? h->msg : NULL;
+	}
 	if (!m || (call->async && !m->async)) {
-		xerr_set(&call->err, "MESSAGE_METHOD_UNKNOWN", method, NULL);
+		xerr_set(&call->err, ERR_MESSAGE_METHOD_UNKNOWN, method, NULL);
 		return;
 	}
 	call->ctx.cls = cls;
@@ -201,7 +207,7 @@ static int check_roles(struct rpc_call *call)
 		return 0;
 	char perm[192];
 	snprintf(perm, sizeof perm, "%s.%s", sc_classes[call->ctx.cls].name, m->name);
-	return xerr_set(&call->err, "RBAC_PERMISSION_DENIED", perm,
+	return xerr_set(&call->err, ERR_RBAC_PERMISSION_DENIED, perm,
 			"No permission to call this method", NULL);
 }
 
@@ -213,7 +219,7 @@ static int check_session(struct rpc_call *call)
 	const xv *s = xv_arr_get(&call->params, 0);
 	const char *ref = xv_as_str(s);
 	if (!ref)
-		return xerr_set(&call->err, "SESSION_INVALID", "", NULL);
+		return xerr_set(&call->err, ERR_SESSION_INVALID, "", NULL);
 	if (session_check(call->ctx.srv, ref, &call->ctx, &call->err) < 0)
 		return -1;
 	return check_roles(call);
@@ -232,7 +238,7 @@ static void run_job(void *arg)
 	struct server *srv = call->ctx.srv;
 	int r;
 	if (j->is_task && task_cancelling(srv, call->ctx.task)) {
-		xerr_set(&call->err, "TASK_CANCELLED", call->ctx.task, NULL);
+		xerr_set(&call->err, ERR_TASK_CANCELLED, call->ctx.task, NULL);
 		r = -1;
 	} else {
 		r = call->fn(&call->ctx, &j->args, &call->result, &call->err);

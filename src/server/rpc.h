@@ -41,7 +41,12 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 enum rpc_outcome rpc_call_run(struct rpc_call *call);
 void rpc_call_free(struct rpc_call *call);
 
-/* Called at start: every module registers its handlers (main.c). */
+/* The implementation of each schema message, by its number (SC_M_*);
+ * NULL for those without one (generated from api/messages.list). */
+extern const struct rpc_entry *const rpc_handlers[SC_NMESSAGES];
+
+/* Called at start: adds the extension messages api/messages.list names
+ * to the handler table (rpc_handlers.c, generated from that list). */
 void rpc_init(void);
 
 #endif

@@ -16,7 +16,7 @@
 static int bad_request(struct route_req *rr, const char *what)
 {
 	rr->status = MHD_HTTP_BAD_REQUEST;
-	return xerr_set(&rr->err, "INVALID_VALUE", what, NULL);
+	return xerr_set(&rr->err, ERR_INVALID_VALUE, what, NULL);
 }
 
 /* The q of the best range of an Accept header matching type/sub. */
@@ -110,7 +110,7 @@ static int rrd_updates_begin(struct route_req *rr)
 	if (route_arg(rr, "interval") && !parse_i64(route_arg(rr, "interval"), &interval))
 		interval = 0;
 	if (!st)
-		return xerr_set(&rr->err, "INTERNAL_ERROR", "metrics are not running", NULL);
+		return xerr_set(&rr->err, ERR_INTERNAL_ERROR, "metrics are not running", NULL);
 	const char *cf = route_arg(rr, "cf");
 	if (cf && strcmp(cf, "AVERAGE") && strcmp(cf, "MIN") && strcmp(cf, "MAX") && strcmp(cf, "LAST"))
 		cf = NULL; /* xapi: an unknown cf means every archive */
@@ -181,7 +181,7 @@ static int dump(struct route_req *rr, enum rr_kind k, const char *uuid)
 {
 	struct rr_store *st = metrics_store(rr->srv);
 	if (!st)
-		return xerr_set(&rr->err, "INTERNAL_ERROR", "metrics are not running", NULL);
+		return xerr_set(&rr->err, ERR_INTERNAL_ERROR, "metrics are not running", NULL);
 	if (!uuid)
 		return bad_request(rr, "uuid");
 	struct strbuf sb = STRBUF_INIT;

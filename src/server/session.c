@@ -127,7 +127,7 @@ static int not_yet(const struct session_creds *c, enum auth_turn t, int64_t retr
 	const char *why = t == AUTH_THROTTLED ? "Too many failed logins from this address; try again later"
 					      : "Too many logins at once; try again later";
 	log_info("session: login for '%s' from %s refused: %s", c->user ? c->user : "", c->peer, why);
-	return xerr_set(err, "SESSION_AUTHENTICATION_FAILED", c->user ? c->user : "", why, NULL);
+	return xerr_set(err, ERR_SESSION_AUTHENTICATION_FAILED, c->user ? c->user : "", why, NULL);
 }
 
 /* 0 once the check may start (authlimit_done must follow), else what
@@ -162,7 +162,7 @@ int session_login(struct server *srv, const struct session_creds *creds, char ou
 	authlimit_done(c->peer, ok, clock_now_ms());
 	if (!ok) {
 		log_info("session: failed login for '%s' from %s", c->user ? c->user : "", c->peer);
-		return xerr_set(err, "SESSION_AUTHENTICATION_FAILED", c->user ? c->user : "",
+		return xerr_set(err, ERR_SESSION_AUTHENTICATION_FAILED, c->user ? c->user : "",
 				"Authentication failure", NULL);
 	}
 	return session_open(srv, c->user, roles, c->originator, out, err);
@@ -182,7 +182,7 @@ int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, stru
 	}
 	pthread_mutex_unlock(&lock);
 	if (!s)
-		return xerr_set(err, "SESSION_INVALID", ref, NULL);
+		return xerr_set(err, ERR_SESSION_INVALID, ref, NULL);
 	return 0;
 }
 

@@ -37,7 +37,5 @@ void session_gc(struct server *srv);
 /* Kills a session without a call (tests, user removal). */
 void session_forget(struct server *srv, const char *ref);
 void session_init(void);
-/* Registers the session.* messages (session_calls.c). */
-void session_calls_init(void);
 
 #endif

@@ -46,7 +46,7 @@ static int change_password(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	(void)result;
 	uint32_t roles;
 	if (users_check(ctx->srv->users, ctx->user, arg_str(args, 0), &roles) < 0)
-		return xerr_set(err, "CHANGE_PASSWORD_REJECTED", "Authentication failure", NULL);
+		return xerr_set(err, ERR_CHANGE_PASSWORD_REJECTED, "Authentication failure", NULL);
 	return users_set_password(ctx->srv->users, ctx->user, arg_str(args, 1), err);
 }
 
@@ -68,12 +68,9 @@ static int logout_subject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 	return 0;
 }
 
-void session_calls_init(void)
-{
-	rpc_register("session", "login_with_password", login, 0);
-	rpc_register("session", "logout", logout, 0);
-	rpc_register("session", "local_logout", logout, 0);
-	rpc_register("session", "change_password", change_password, 0);
-	rpc_register("session", "get_all_subject_identifiers", subject_ids, 0);
-	rpc_register("session", "logout_subject_identifier", logout_subject, 0);
-}
+RPC_IMPL(session, login_with_password, login, 0);
+RPC_IMPL(session, logout, logout, 0);
+RPC_IMPL(session, local_logout, logout, 0);
+RPC_IMPL(session, change_password, change_password, 0);
+RPC_IMPL(session, get_all_subject_identifiers, subject_ids, 0);
+RPC_IMPL(session, logout_subject_identifier, logout_subject, 0);

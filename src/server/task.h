@@ -20,7 +20,5 @@ void task_set_progress(struct server *srv, const char *task, double progress);
 /* Destroys completed tasks older than cfg.task_gc_s and the oldest ones
  * beyond cfg.max_tasks; pending ones after a day. */
 void task_gc(struct server *srv);
-/* Registers the task.* messages (task_calls.c). */
-void task_calls_init(void);
 
 #endif

@@ -27,7 +27,7 @@ static int cancel(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 	}
 	if (strcmp(db_peek_str(o, SC_F_task__status), "pending") != 0) {
 		db_abort(t);
-		return xerr_set(err, "OPERATION_NOT_ALLOWED", "task is not pending", NULL);
+		return xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "task is not pending", NULL);
 	}
 	op_mark(t, o, "cancel", ctx->session);
 	db_set_str(t, o, SC_F_task__status, "cancelling");
@@ -67,10 +67,7 @@ static int set_status(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	return db_commit(t, err);
 }
 
-void task_calls_init(void)
-{
-	rpc_register("task", "create", create, 0);
-	rpc_register("task", "cancel", cancel, 0);
-	rpc_register("task", "destroy", destroy, 0);
-	rpc_register("task", "set_status", set_status, 0);
-}
+RPC_IMPL(task, create, create, 0);
+RPC_IMPL(task, cancel, cancel, 0);
+RPC_IMPL(task, destroy, destroy, 0);
+RPC_IMPL(task, set_status, set_status, 0);

@@ -62,7 +62,7 @@ static ssize_t read_file(struct route_req *rr, uint64_t pos, char *buf, size_t m
 	struct exp *e = rr->h;
 	ssize_t n = pread(e->fd, buf, max, (off_t)pos);
 	if (n < 0)
-		xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
+		xerr_set(&rr->err, ERR_VDI_IO_ERROR, strerror(errno), NULL);
 	return n;
 }
 
@@ -85,7 +85,7 @@ static int qcow2_copy(struct route_req *rr, struct exp *e)
 	if (rc == 0) {
 		e->fd = open(tmp, O_RDONLY | O_CLOEXEC);
 		if (e->fd < 0)
-			rc = xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
+			rc = xerr_set(&rr->err, ERR_VDI_IO_ERROR, strerror(errno), NULL);
 	}
 	unlink(tmp);
 	free(tmp);
@@ -109,10 +109,10 @@ static int export_begin(struct route_req *rr)
 	if (base && !*base)
 		base = NULL;
 	if (strcmp(fmt, "raw") && strcmp(fmt, "vhd") && strcmp(fmt, "qcow2"))
-		return xerr_set(&rr->err, "INVALID_VALUE", "format", fmt, NULL);
+		return xerr_set(&rr->err, ERR_INVALID_VALUE, "format", fmt, NULL);
 	/* a delta needs a format that can leave blocks out */
 	if (base && strcmp(fmt, "vhd"))
-		return xerr_set(&rr->err, "INVALID_VALUE", "base", "deltas are exported as format=vhd",
+		return xerr_set(&rr->err, ERR_INVALID_VALUE, "base", "deltas are exported as format=vhd",
 				NULL);
 	if (stream_open_image(rr, route_arg(rr, "vdi"), false, TRANSFER_EXISTING, &e->vi) < 0)
 		return -1;
@@ -233,7 +233,7 @@ static int flush_buf(struct route_req *rr, struct imp *im)
 		return 0;
 	int rc = 0;
 	if (im->off + (int64_t)im->fill > img_size(im->vi.im))
-		rc = xerr_set(&rr->err, "IMPORT_ERROR", "the upload is larger than the disk", NULL);
+		rc = xerr_set(&rr->err, ERR_IMPORT_ERROR, "the upload is larger than the disk", NULL);
 	else if (buf_is_zero(im->buf, im->fill))
 		rc = im->fresh ? 0 : img_zero(im->vi.im, im->fill, im->off, &rr->err);
 	else {
@@ -257,7 +257,7 @@ static int vhd_write(void *arg, int64_t off, const char *p, size_t n, struct xer
 	struct route_req *rr = arg;
 	struct imp *im = rr->h;
 	if (off + (int64_t)n > img_size(im->vi.im))
-		return xerr_set(err, "IMPORT_ERROR", "the upload is larger than the disk", NULL);
+		return xerr_set(err, ERR_IMPORT_ERROR, "the upload is larger than the disk", NULL);
 	if (buf_is_zero(p, n))
 		return im->fresh ? 0 : img_zero(im->vi.im, n, off, err);
 	return img_write(im->vi.im, p, n, off, err);
@@ -279,7 +279,7 @@ static int stage_open(struct route_req *rr, struct imp *im, const char *vdi)
 	im->tmp = xasprintf("%s/.import-%s.%s", transfer_staging_dir(&im->vi.sr), rr->task + 10, im->staged);
 	im->tfd = open(im->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (im->tfd < 0)
-		return xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
+		return xerr_set(&rr->err, ERR_VDI_IO_ERROR, strerror(errno), NULL);
 	return 0;
 }
 
@@ -297,14 +297,14 @@ static int import_begin(struct route_req *rr)
 	if (!fmt)
 		fmt = "raw";
 	if (strcmp(fmt, "raw") && !foreign_format(fmt))
-		return xerr_set(&rr->err, "INVALID_VALUE", "format", fmt, NULL);
+		return xerr_set(&rr->err, ERR_INVALID_VALUE, "format", fmt, NULL);
 	const char *vdi = route_arg(rr, "vdi");
 	if (route_arg_bool(rr, "chunked")) {
 		/* as xapi: raw only; the pieces do not say how large the disk is */
 		if (strcmp(fmt, "raw"))
-			return xerr_set(&rr->err, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED", NULL);
+			return xerr_set(&rr->err, ERR_IMPORT_ERROR_CANNOT_HANDLE_CHUNKED, NULL);
 		if (!vdi || !*vdi)
-			return xerr_set(&rr->err, "IMPORT_ERROR", "a chunked upload needs vdi=", NULL);
+			return xerr_set(&rr->err, ERR_IMPORT_ERROR, "a chunked upload needs vdi=", NULL);
 		im->ck = xcalloc(1, sizeof *im->ck);
 	}
 	bool fresh_vdi = !vdi || !*vdi;
@@ -312,7 +312,7 @@ static int import_begin(struct route_req *rr)
 		im->staged = fmt;
 	if (fresh_vdi && !im->staged) {
 		if (!rr->has_length || rr->content_length >= ROUTE_UNKNOWN_LENGTH)
-			return xerr_set(&rr->err, "IMPORT_ERROR", "a new VDI needs a Content-Length",
+			return xerr_set(&rr->err, ERR_IMPORT_ERROR, "a new VDI needs a Content-Length",
 					NULL);
 		if (create_vdi(rr, im, (int64_t)rr->content_length) < 0)
 			return -1;
@@ -356,9 +356,9 @@ static int skip_to(struct route_req *rr, struct imp *im, int64_t off)
 	if (flush_buf(rr, im) < 0)
 		return -1;
 	if (off < im->off)
-		return xerr_set(&rr->err, "IMPORT_ERROR", "chunks must come in ascending order", NULL);
+		return xerr_set(&rr->err, ERR_IMPORT_ERROR, "chunks must come in ascending order", NULL);
 	if (off > img_size(im->vi.im))
-		return xerr_set(&rr->err, "IMPORT_ERROR", "the upload is larger than the disk", NULL);
+		return xerr_set(&rr->err, ERR_IMPORT_ERROR, "the upload is larger than the disk", NULL);
 	if (!im->fresh && off > im->off && img_zero(im->vi.im, (size_t)(off - im->off), im->off, &rr->err) < 0)
 		return -1;
 	im->off = off;
@@ -370,7 +370,7 @@ static int chunked_data(struct route_req *rr, struct imp *im, const char *p, siz
 	struct chunked *ck = im->ck;
 	while (n) {
 		if (ck->ended)
-			return xerr_set(&rr->err, "IMPORT_ERROR", "data after the last chunk", NULL);
+			return xerr_set(&rr->err, ERR_IMPORT_ERROR, "data after the last chunk", NULL);
 		if (ck->left) {
 			size_t k = ck->left < n ? (size_t)ck->left : n;
 			if (buffer_data(rr, im, p, k) < 0)
@@ -401,7 +401,7 @@ static int chunked_data(struct route_req *rr, struct imp *im, const char *p, siz
 			continue;
 		}
 		if (off > (uint64_t)img_size(im->vi.im) || len > (uint64_t)img_size(im->vi.im) - off)
-			return xerr_set(&rr->err, "IMPORT_ERROR", "the upload is larger than the disk", NULL);
+			return xerr_set(&rr->err, ERR_IMPORT_ERROR, "the upload is larger than the disk", NULL);
 		if ((int64_t)off != im->off + (int64_t)im->fill && skip_to(rr, im, (int64_t)off) < 0)
 			return -1;
 		ck->left = len;
@@ -420,7 +420,7 @@ static int import_data(struct route_req *rr, const char *p, size_t n)
 		while (n) {
 			ssize_t w = write(im->tfd, p, n);
 			if (w < 0)
-				return xerr_set(&rr->err, "VDI_IO_ERROR", strerror(errno), NULL);
+				return xerr_set(&rr->err, ERR_VDI_IO_ERROR, strerror(errno), NULL);
 			p += w;
 			n -= (size_t)w;
 		}
@@ -445,7 +445,7 @@ static int import_staged(struct route_req *rr, struct imp *im)
 	if (vsize > img_size(im->vi.im)) {
 		char n[32];
 		snprintf(n, sizeof n, "%lld", (long long)vsize);
-		return xerr_set(&rr->err, "VDI_TOO_SMALL", im->vi.ref, n, NULL);
+		return xerr_set(&rr->err, ERR_VDI_TOO_SMALL, im->vi.ref, n, NULL);
 	}
 	return foreign_copy(im->tmp, im->staged, im->vi.im, im->fresh, &rr->err);
 }
@@ -475,7 +475,7 @@ static int import_finish(struct route_req *rr)
 	} else if (im->vhd) {
 		rc = vhd_in_end(im->vhd, &rr->err);
 	} else if (im->ck && !im->ck->ended) {
-		rc = xerr_set(&rr->err, "IMPORT_ERROR_PREMATURE_EOF", NULL);
+		rc = xerr_set(&rr->err, ERR_IMPORT_ERROR_PREMATURE_EOF, NULL);
 	} else {
 		rc = flush_buf(rr, im);
 	}

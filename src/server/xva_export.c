@@ -50,7 +50,7 @@ static int plan(struct route_req *rr, struct xout *x, bool metadata_only, xv *vd
 	if (!id)
 		id = route_arg(rr, "ref");
 	if (!id)
-		return xerr_set(&rr->err, "INVALID_VALUE", "uuid", "", NULL);
+		return xerr_set(&rr->err, ERR_INVALID_VALUE, "uuid", "", NULL);
 	xv top = XV_NIL_INIT, ids = xv_arr_new();
 	if (transfer_xva_plan(&rr->ctx, id, metadata_only, &top, vdi_refs, &ids, &rr->err) < 0) {
 		xv_free(&ids);
@@ -245,7 +245,7 @@ static int begin_tar(struct route_req *rr)
 	snprintf(d->id, sizeof d->id, "vdi");
 	const char *base = route_arg(rr, "base");
 	if (base && *base)
-		return xerr_set(&rr->err, "INVALID_VALUE", "base", "deltas are exported as format=vhd",
+		return xerr_set(&rr->err, ERR_INVALID_VALUE, "base", "deltas are exported as format=vhd",
 				NULL);
 	if (stream_open_image(rr, route_arg(rr, "vdi"), false, TRANSFER_EXISTING, &d->vi) < 0)
 		return -1;

@@ -69,7 +69,7 @@ struct xin {
 
 static int imp_err(struct xin *x, const char *msg)
 {
-	return xerr_set(&x->rr->err, "IMPORT_ERROR", msg, NULL);
+	return xerr_set(&x->rr->err, ERR_IMPORT_ERROR, msg, NULL);
 }
 
 static int64_t as_int(const xv *v)
@@ -162,7 +162,7 @@ static int ova_done(struct xin *x)
 	transfer_api_version(&rr->ctx, &major, &minor);
 	int64_t vmaj = as_int(xv_map_get(ver, "xapi_major")), vmin = as_int(xv_map_get(ver, "xapi_minor"));
 	if (!x->force && (vmaj > major || (vmaj == major && vmin > minor)))
-		return xerr_set(&rr->err, "IMPORT_INCOMPATIBLE_VERSION", NULL);
+		return xerr_set(&rr->err, ERR_IMPORT_INCOMPATIBLE_VERSION, NULL);
 	size_t nvm = 0;
 	for (size_t i = 0; i < xv_len(objs); i++) {
 		const xv *o = xv_arr_get(objs, i);
@@ -255,7 +255,7 @@ static int xxhash_done(struct xin *x)
 	uint64_t want = strtoull(hex, NULL, 16);
 	if (d->hashed_counter != x->counter || want != d->hash) {
 		log_info("import: checksum mismatch in %s chunk %ld", d->id, x->counter);
-		return xerr_set(&x->rr->err, "IMPORT_ERROR_SOME_CHECKSUMS_FAILED", NULL);
+		return xerr_set(&x->rr->err, ERR_IMPORT_ERROR_SOME_CHECKSUMS_FAILED, NULL);
 	}
 	return 0;
 }
@@ -361,7 +361,7 @@ static int begin(struct route_req *rr, bool metadata)
 	if (!x->hs)
 		abort();
 	if (!rr->has_length)
-		return xerr_set(&rr->err, "IMPORT_ERROR_CANNOT_HANDLE_CHUNKED", NULL);
+		return xerr_set(&rr->err, ERR_IMPORT_ERROR_CANNOT_HANDLE_CHUNKED, NULL);
 	return import_target_sr(rr, x->sr_ref);
 }
 
@@ -438,7 +438,7 @@ static int import_finish(struct route_req *rr)
 {
 	struct xin *x = rr->h;
 	if (!tar_reader_ended(&x->tar) || !zin_complete(x->z))
-		return xerr_set(&rr->err, "IMPORT_ERROR_PREMATURE_EOF", NULL);
+		return xerr_set(&rr->err, ERR_IMPORT_ERROR_PREMATURE_EOF, NULL);
 	if (x->tar_vdi) { /* the disk is all there is; xapi's result: the VDI */
 		struct in_disk *d = &x->disks[0];
 		int rc = img_flush(d->vi.im, &rr->err);
@@ -472,7 +472,7 @@ static bool import_complete(struct route_req *rr)
 	if (tar_reader_ended(&x->tar) && zin_complete(x->z))
 		return true;
 	if (!rr->err.code)
-		xerr_set(&rr->err, "IMPORT_ERROR_PREMATURE_EOF", NULL);
+		xerr_set(&rr->err, ERR_IMPORT_ERROR_PREMATURE_EOF, NULL);
 	return false;
 }
 

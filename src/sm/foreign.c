@@ -41,7 +41,7 @@ static const char *qemu_fmt(const char *fmt)
 static int bad(struct xerr *err, const char *fmt, const char *why)
 {
 	char *msg = xasprintf("not a valid %s image: %s", fmt, why);
-	xerr_set(err, "IMPORT_ERROR", msg, NULL); /* copies it */
+	xerr_set(err, ERR_IMPORT_ERROR, msg, NULL); /* copies it */
 	free(msg);
 	return -1;
 }
@@ -95,7 +95,7 @@ static bool names_other_file(const xv *info, const char *path)
 int foreign_inspect(const char *path, const char *fmt, int64_t *vsize, struct xerr *err)
 {
 	if (!foreign_format(fmt))
-		return xerr_set(err, "INVALID_VALUE", "format", fmt ? fmt : "", NULL);
+		return xerr_set(err, ERR_INVALID_VALUE, "format", fmt ? fmt : "", NULL);
 	if (check_magic(path, fmt, err) < 0)
 		return -1;
 	const char *qf = qemu_fmt(fmt);
@@ -120,7 +120,7 @@ int foreign_inspect(const char *path, const char *fmt, int64_t *vsize, struct xe
 	xv_free(&info);
 	if (other) {
 		log_warn("import: refused %s image naming another file", fmt);
-		return xerr_set(err, "IMPORT_ERROR", "the image names another file (backing file, "
+		return xerr_set(err, ERR_IMPORT_ERROR, "the image names another file (backing file, "
 				"data file or extent): not accepted", NULL);
 	}
 	if (*vsize <= 0)
@@ -128,7 +128,7 @@ int foreign_inspect(const char *path, const char *fmt, int64_t *vsize, struct xe
 	if (*vsize > FOREIGN_MAX_SIZE) {
 		char m[32];
 		snprintf(m, sizeof m, "%lld", (long long)FOREIGN_MAX_SIZE);
-		return xerr_set(err, "VDI_TOO_LARGE", "OpaqueRef:NULL", m, NULL);
+		return xerr_set(err, ERR_VDI_TOO_LARGE, "OpaqueRef:NULL", m, NULL);
 	}
 	/* a cut-off image opens fine but points past its end: check finds it.
 	 * 0 clean, 3 leaked clusters only (harmless), 63 no check for this

@@ -107,7 +107,7 @@ int sm_fail(struct xerr *err, int code, const char *opterr, const char *detail)
 	size_t n = strlen(d);
 	while (n && (d[n - 1] == '\n' || d[n - 1] == '\r'))
 		d[--n] = '\0';
-	xerr_set(err, "SR_BACKEND_FAILURE", num, msg, d, NULL);
+	xerr_set(err, ERR_SR_BACKEND_FAILURE, num, msg, d, NULL);
 	free(msg);
 	free(d);
 	return -1;
@@ -167,7 +167,7 @@ int sm_sr_open(struct sm_sr *sr, const char *type, const char *uuid, const xv *d
 	sr->fs = &sm_posix_fs;
 	sr->drv = sm_driver_find(type);
 	if (!sr->drv)
-		return xerr_set(err, "SR_UNKNOWN_DRIVER", type ? type : "", NULL);
+		return xerr_set(err, ERR_SR_UNKNOWN_DRIVER, type ? type : "", NULL);
 	if (sr->drv->sr_open)
 		return sr->drv->sr_open(sr, err);
 	const char *p = NULL;

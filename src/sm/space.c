@@ -58,7 +58,7 @@ int sm_space_check(const struct sm_sr *sr, int64_t need, struct xerr *err)
 	char r[32], m[32];
 	snprintf(r, sizeof r, "%lld", (long long)need);
 	snprintf(m, sizeof m, "%lld", (long long)avail);
-	return xerr_set(err, "SR_FULL", r, m, NULL);
+	return xerr_set(err, ERR_SR_FULL, r, m, NULL);
 }
 
 /* An empty qcow2's size with 64 KiB clusters: header, refcount table and

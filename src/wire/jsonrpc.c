@@ -56,7 +56,7 @@ int wire_err_from_list(const xv *items, struct xerr *err)
 {
 	const xv *code = xv_arr_get(items, 0);
 	if (!code || code->kind != XV_STR || !code->u.s[0])
-		return xerr_set(err, "PARSE_FAILURE", "error is not [code, params...]", NULL);
+		return xerr_set(err, ERR_PARSE_FAILURE, "error is not [code, params...]", NULL);
 	xerr_set(err, code->u.s, NULL);
 	for (size_t i = 1; i < items->u.a->n; i++) {
 		char *p = wire_param_text(&items->u.a->items[i]);
@@ -70,7 +70,7 @@ int wire_err_from_list(const xv *items, struct xerr *err)
 
 static int perr(struct xerr *err, const char *why)
 {
-	return xerr_set(err, "PARSE_FAILURE", why, NULL);
+	return xerr_set(err, ERR_PARSE_FAILURE, why, NULL);
 }
 
 static bool depth_ok(const json_t *j, int depth)

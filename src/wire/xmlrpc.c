@@ -515,7 +515,7 @@ static int xml_parse(const char *body, size_t len, enum el root, xv *out, char *
 {
 	*out = XV_NIL_INIT;
 	if (len > INT_MAX)
-		return xerr_set(err, "PARSE_FAILURE", "body too large", NULL);
+		return xerr_set(err, ERR_PARSE_FAILURE, "body too large", NULL);
 	struct xparse st = {.want_root = root, .err = err};
 	st.p = XML_ParserCreate(NULL);
 	if (!st.p)
@@ -534,7 +534,7 @@ static int xml_parse(const char *body, size_t len, enum el root, xv *out, char *
 		snprintf(why, sizeof why, "line %lu: %s",
 			 (unsigned long)XML_GetCurrentLineNumber(st.p),
 			 XML_ErrorString(XML_GetErrorCode(st.p)));
-		xerr_set(err, "PARSE_FAILURE", why, NULL);
+		xerr_set(err, ERR_PARSE_FAILURE, why, NULL);
 		st.failed = true;
 	}
 	if (!st.failed && st.depth == 1 && st.stack[0].filled) {
@@ -547,7 +547,7 @@ static int xml_parse(const char *body, size_t len, enum el root, xv *out, char *
 		if (fault)
 			*fault = st.fault;
 	} else if (!st.failed) {
-		xerr_set(err, "PARSE_FAILURE", "incomplete document", NULL);
+		xerr_set(err, ERR_PARSE_FAILURE, "incomplete document", NULL);
 		st.failed = true;
 	}
 	while (st.depth)
@@ -578,9 +578,9 @@ static int fault_to_err(const xv *v, struct xerr *err)
 	const xv *code = xv_map_get(v, "faultCode");
 	const xv *msg = xv_map_get(v, "faultString");
 	if (!code || !msg)
-		return xerr_set(err, "PARSE_FAILURE", "malformed fault", NULL);
+		return xerr_set(err, ERR_PARSE_FAILURE, "malformed fault", NULL);
 	char *c = wire_param_text(code), *m = wire_param_text(msg);
-	xerr_set(err, "XMLRPC_FAULT", c, m, NULL);
+	xerr_set(err, ERR_XMLRPC_FAULT, c, m, NULL);
 	free(c);
 	free(m);
 	return 1;
@@ -602,7 +602,7 @@ static int envelope_to_result(xv *v, xv *result, struct xerr *err)
 		if (desc)
 			return wire_err_from_list(desc, err);
 	}
-	return xerr_set(err, "PARSE_FAILURE", "not a XenAPI response envelope", NULL);
+	return xerr_set(err, ERR_PARSE_FAILURE, "not a XenAPI response envelope", NULL);
 }
 
 int wire_xmlrpc_parse_response(const char *body, size_t len, xv *result, struct xerr *err)

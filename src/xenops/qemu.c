@@ -407,7 +407,7 @@ static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bo
 		return -1;
 	}
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		xerr_set(err, "FAILED_TO_START_EMULATOR", vm->ref, "qemu", strerror(errno), NULL);
+		xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm->ref, "qemu", strerror(errno), NULL);
 		goto fail;
 	}
 	qemu_clean_dir(dir);
@@ -438,7 +438,7 @@ static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bo
 	if (connect_qmp(v, QMP_TIMEOUT_MS, err) < 0) {
 		char *m = xasprintf("QEMU started but its monitor did not answer: %s",
 				    err->nparams ? err->params[0] : "");
-		xerr_set(err, "FAILED_TO_START_EMULATOR", vm->ref, "qemu", m, NULL);
+		xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm->ref, "qemu", m, NULL);
 		free(m);
 		goto fail;
 	}
@@ -517,7 +517,7 @@ static int timeout_error(const struct vm_spec *vm, struct xerr *err)
 	 * prints a float */
 	char t[16];
 	snprintf(t, sizeof t, "%d.", CLEAN_TIMEOUT_S);
-	return xerr_set(err, "VM_SHUTDOWN_TIMEOUT", vm->ref, t, NULL);
+	return xerr_set(err, ERR_VM_SHUTDOWN_TIMEOUT, vm->ref, t, NULL);
 }
 
 static int q_shutdown(const struct xenops_host *host, const struct vm_spec *vm, bool clean, struct xerr *err)
@@ -535,7 +535,7 @@ static int q_shutdown(const struct xenops_host *host, const struct vm_spec *vm, 
 	if (clean && !(QS(v->state) & Q_ENDED)) {
 		if (v->state == Q_PAUSED) {
 			release(v);
-			return xerr_set(err, "VM_BAD_POWER_STATE", vm->ref, "running", "paused", NULL);
+			return xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "running", "paused", NULL);
 		}
 		/* the ACPI power button: the guest decides how to go down */
 		if (qmp_simple(v, "system_powerdown", NULL, err) < 0) {

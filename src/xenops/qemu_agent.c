@@ -21,7 +21,7 @@ int qemu_agent_call(const struct xenops_host *host, const char *vm_uuid, const c
 	const char *name = cmd ? json_string_value(json_object_get(cmd, "execute")) : NULL;
 	if (!name) {
 		json_decref(cmd);
-		return xerr_set(err, "INTERNAL_ERROR", "agent_call: bad command", NULL);
+		return xerr_set(err, ERR_INTERNAL_ERROR, "agent_call: bad command", NULL);
 	}
 	json_t *args = json_object_get(cmd, "arguments");
 	json_incref(args);

@@ -80,7 +80,7 @@ static int add_cpus(const struct vm_spec *vm, struct qemu_argv *a, struct xerr *
 	int64_t cps = platform_int(vm, "cores-per-socket", 0);
 	if (cps < 0 || (cps > 0 && max % cps != 0))
 		/* xapi's Vm_platform check, same words */
-		return xerr_set(err, "INVALID_VALUE", "platform:cores-per-socket",
+		return xerr_set(err, ERR_INVALID_VALUE, "platform:cores-per-socket",
 				"VCPUs_max must be a multiple of this field", NULL);
 	if (cps > 0)
 		push(a, "cpus=%lld,maxcpus=%lld,sockets=%lld,cores=%lld,threads=1", (long long)now,
@@ -130,7 +130,7 @@ static int add_disk(const struct vm_spec *vm, const struct vm_disk *d, int booti
 	snprintf(pos, sizeof pos, "%d", d->position);
 	bool ide = d->is_cdrom || (vm->boot == VM_BOOT_FIRMWARE && d->position < 4);
 	if (d->position < 0 || (ide && d->position >= 4))
-		return xerr_set(err, "INVALID_DEVICE", pos, NULL);
+		return xerr_set(err, ERR_INVALID_DEVICE, pos, NULL);
 	const char *ro = d->read_only || d->is_cdrom ? "on" : "off";
 	if (d->path) {
 		if (!format_ok(d->format))
@@ -209,16 +209,16 @@ static int add_boot(const struct qemu_host *h, const struct vm_spec *vm, const c
 			free(code);
 			free(vars);
 		} else if (strcmp(vm->firmware, "bios") != 0) {
-			return xerr_set(err, "INVALID_VALUE", "HVM_boot_params:firmware", vm->firmware, NULL);
+			return xerr_set(err, ERR_INVALID_VALUE, "HVM_boot_params:firmware", vm->firmware, NULL);
 		}
 		for (const char *o = vm->boot_order ? vm->boot_order : ""; *o; o++)
 			if (!strchr("cdn", *o))
-				return xerr_set(err, "INVALID_VALUE", "HVM_boot_params:order",
+				return xerr_set(err, ERR_INVALID_VALUE, "HVM_boot_params:order",
 						vm->boot_order, NULL);
 		return 0;
 	case VM_BOOT_DIRECT:
 		if (!vm->pv_kernel || !*vm->pv_kernel)
-			return xerr_set(err, "BOOTLOADER_FAILED", vm->ref,
+			return xerr_set(err, ERR_BOOTLOADER_FAILED, vm->ref,
 					"PV_kernel is empty: there is no kernel to boot", NULL);
 		push(a, "-kernel");
 		push(a, "%s", vm->pv_kernel);
@@ -233,7 +233,7 @@ static int add_boot(const struct qemu_host *h, const struct vm_spec *vm, const c
 		return 0;
 	case VM_BOOT_BOOTLOADER:
 		/* TODO(pygrub): extract the kernel from the boot disk */
-		return xerr_set(err, "UNKNOWN_BOOTLOADER", vm->ref, vm->pv_bootloader, NULL);
+		return xerr_set(err, ERR_UNKNOWN_BOOTLOADER, vm->ref, vm->pv_bootloader, NULL);
 	}
 	return 0;
 }

@@ -116,7 +116,7 @@ int qemu_disk_plug(const struct xenops_host *host, const char *uuid, const struc
 	snprintf(file, sizeof file, "%s-file", node);
 	int r = -1;
 	if (device_exists(q, id)) {
-		xerr_set(err, "DEVICE_ALREADY_EXISTS", id, NULL);
+		xerr_set(err, ERR_DEVICE_ALREADY_EXISTS, id, NULL);
 		goto out;
 	}
 	bool ro = d->read_only;
@@ -169,7 +169,7 @@ int qemu_disk_unplug(const struct xenops_host *host, const char *uuid, int posit
 		while (device_exists(q, id) && qemu_now_ms() < until)
 			nanosleep(&nap, NULL);
 		if (device_exists(q, id))
-			xerr_set(err, "DEVICE_DETACH_TIMEOUT", "VBD", vbd_ref, NULL);
+			xerr_set(err, ERR_DEVICE_DETACH_TIMEOUT, "VBD", vbd_ref, NULL);
 		else
 			r = 0;
 	}

@@ -86,7 +86,7 @@ static int tap_up(const struct vm_spec *vm, const struct vm_nic *nic, struct xer
 		return xerr_internal(err, "VIF device %d of domain %lld: no interface name fits", nic->device,
 				     (long long)vm->domid);
 	if (!mac_ok(nic->mac))
-		return xerr_set(err, "MAC_INVALID", nic->mac, NULL);
+		return xerr_set(err, ERR_MAC_INVALID, nic->mac, NULL);
 	snprintf(label, sizeof label, LABEL_PREFIX "%s", vm->uuid);
 	/* a tap of this name that another VM (another xenond in this
 	 * namespace) holds is not taken over */
@@ -258,7 +258,7 @@ int qemu_vif_unplug(const struct xenops_host *host, const struct vm_spec *vm, in
 			qemu_release(v);
 			/* xapi's words when the device stays */
 			char *m = xasprintf("vif_unplug: the guest did not release %s", tap);
-			xerr_set(err, "INTERNAL_ERROR", m, NULL);
+			xerr_set(err, ERR_INTERNAL_ERROR, m, NULL);
 			free(m);
 			return -1;
 		}

@@ -81,7 +81,7 @@ int qemu_launch(const struct qemu_argv *argv, const char *dir, const char *vm_re
 	if (logfd < 0) {
 		int e = errno;
 		free(logp);
-		return xerr_set(err, "FAILED_TO_START_EMULATOR", vm_ref, "qemu", strerror(e), NULL);
+		return xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm_ref, "qemu", strerror(e), NULL);
 	}
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
@@ -114,7 +114,7 @@ int qemu_launch(const struct qemu_argv *argv, const char *dir, const char *vm_re
 	if (e != 0) {
 		free(logp);
 		char *m = xasprintf("%s: %s", argv->v[0], strerror(e));
-		xerr_set(err, "FAILED_TO_START_EMULATOR", vm_ref, "qemu", m, NULL);
+		xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm_ref, "qemu", m, NULL);
 		free(m);
 		return -1;
 	}
@@ -131,7 +131,7 @@ int qemu_launch(const struct qemu_argv *argv, const char *dir, const char *vm_re
 		kill(child, SIGKILL);
 		waitpid(child, &st, 0);
 		free(logp);
-		return xerr_set(err, "FAILED_TO_START_EMULATOR", vm_ref, "qemu",
+		return xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm_ref, "qemu",
 				"QEMU did not finish starting within 120 s", NULL);
 	}
 	if (w < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -141,14 +141,14 @@ int qemu_launch(const struct qemu_argv *argv, const char *dir, const char *vm_re
 			free(msg);
 			msg = xasprintf("QEMU exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 		}
-		xerr_set(err, "FAILED_TO_START_EMULATOR", vm_ref, "qemu", msg, NULL);
+		xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm_ref, "qemu", msg, NULL);
 		free(msg);
 		return -1;
 	}
 	free(logp);
 	*pid = qemu_read_pid(dir);
 	if (*pid < 0)
-		return xerr_set(err, "FAILED_TO_START_EMULATOR", vm_ref, "qemu",
+		return xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm_ref, "qemu",
 				"QEMU daemonized but wrote no pid file", NULL);
 	return 0;
 }

@@ -167,7 +167,7 @@ static int plug(struct qmp *q, const struct vm_spec *vm, const char *dir, int64_
 		char *m = xasprintf("this VM's QEMU runs under TCG, which cannot start another vCPU after "
 				    "a vCPU unplug (%lld of %lld vCPU threads used): reboot the VM to get "
 				    "%lld vCPUs", (long long)started, (long long)vm->vcpus_max, (long long)want);
-		xerr_set(err, "OPERATION_NOT_ALLOWED", m, NULL);
+		xerr_set(err, ERR_OPERATION_NOT_ALLOWED, m, NULL);
 		free(m);
 		return -1;
 	}

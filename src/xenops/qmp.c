@@ -269,7 +269,7 @@ static int exec_common(struct qmp *q, const char *cmd, json_t *args, int pass_fd
 	int rc = 0;
 	if (json_object_get(p.reply, "error")) {
 		char *m = describe_error(cmd, p.reply);
-		rc = xerr_set(err, "INTERNAL_ERROR", m, NULL);
+		rc = xerr_set(err, ERR_INTERNAL_ERROR, m, NULL);
 		free(m);
 	} else if (ret) {
 		*ret = json_incref(json_object_get(p.reply, "return"));
@@ -457,7 +457,7 @@ int qga_exec(const char *path, const char *cmd, json_t *args, bool want_reply, j
 	}
 	if (json_object_get(r, "error")) {
 		char *m = describe_error(cmd, r);
-		xerr_set(err, "INTERNAL_ERROR", m, NULL);
+		xerr_set(err, ERR_INTERNAL_ERROR, m, NULL);
 		free(m);
 	} else {
 		if (ret)

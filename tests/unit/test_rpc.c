@@ -98,7 +98,6 @@ static int setup(void **state)
 	assert_int_equal(db_commit(t, &err), 0);
 
 	session_init();
-	session_calls_init();
 	rpc_register_extra("VM", &msg_echo, echo, 0);
 	rpc_register_extra("VM", &msg_root, root_only, 0);
 	return 0;
@@ -180,6 +179,21 @@ static xv strs(const char *first, ...)
 static char *login(const char *user)
 {
 	return ok("session.login_with_password", user, PASSWORD, "1.0", "test_rpc", NULL);
+}
+
+/* The table generated from api/messages.list: a slot per schema message,
+ * filled for the implemented ones with their flags. */
+static void test_handler_table(void **state)
+{
+	(void)state;
+	const struct sc_message *m = sc_message_find(SC_C_VM, "start");
+	assert_non_null(m);
+	assert_int_equal(sc_message_id(SC_C_VM, m), SC_M_VM__start);
+	assert_non_null(rpc_handlers[SC_M_VM__start]);
+	assert_true(rpc_handlers[SC_M_VM__start]->flags & RPC_SLOW);
+	assert_non_null(rpc_handlers[SC_M_session__login_with_password]);
+	assert_null(rpc_handlers[SC_M_VM__pool_migrate]);
+	assert_int_equal(sc_message_id(SC_C_VM, NULL), -1);
 }
 
 static void test_lookup(void **state)
@@ -319,6 +333,7 @@ static void test_async(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_handler_table),
 		cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_unknown_method),
 		cmocka_unit_test(test_parameter_count),
