@@ -15,6 +15,8 @@ void api_storage_init(void); /* VDI, SR, PBD, VBD (api/storage.c) */
 void api_vm_guest_init(void); /* VM.guest_* extensions (api/vm_guest.c) */
 void api_vif_init(void);      /* api/vif.c */
 void api_network_init(void);  /* api/network.c */
+/* debug.fault_* (api/debug_fault.c): only when fault points are enabled */
+void api_debug_fault_init(void);
 /* The guest-metrics poller (api/vm_guest.c): one thread for all VMs, only
  * for backends with a guest agent. */
 void vm_guest_start(struct server *srv);
