@@ -9,6 +9,8 @@
 #include "rpc_table.h"
 #include "server.h"
 
+/* debug.fault_* (api/debug_fault.c): only when fault points are enabled */
+void api_debug_fault_init(void);
 /* The guest-metrics poller (api/vm_guest.c): one thread for all VMs, only
  * for backends with a guest agent. */
 void vm_guest_start(struct server *srv);

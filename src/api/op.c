@@ -108,17 +108,24 @@ void op_clear_all(struct db_txn *t, struct db_obj *o)
 
 void op_clear_marks(struct db *db, const xv *refs, const char *ref, const char *token)
 {
-	struct db_txn *t = db_begin(db);
-	for (size_t i = 0; refs && i < xv_len(refs); i++) {
-		struct db_obj *o = db_lookup(db, xv_as_str(xv_arr_get(refs, i)));
+	/* a clean-up lost to a failed commit would hold the objects until the
+	 * daemon restarts: tried again, a few times */
+	for (int attempt = 1;; attempt++) {
+		struct db_txn *t = db_begin(db);
+		for (size_t i = 0; refs && i < xv_len(refs); i++) {
+			struct db_obj *o = db_lookup(db, xv_as_str(xv_arr_get(refs, i)));
+			if (o)
+				op_end(t, o, token);
+		}
+		struct db_obj *o = ref ? db_lookup(db, ref) : NULL;
 		if (o)
 			op_end(t, o, token);
+		struct xerr e = XERR_INIT;
+		int rc = db_commit(t, &e);
+		if (rc < 0)
+			log_error("cannot clear operation %s (attempt %d): %s", token, attempt, e.code);
+		xerr_clear(&e);
+		if (rc == 0 || attempt == 3)
+			return;
 	}
-	struct db_obj *o = ref ? db_lookup(db, ref) : NULL;
-	if (o)
-		op_end(t, o, token);
-	struct xerr e = XERR_INIT;
-	if (db_commit(t, &e) < 0)
-		log_error("cannot clear operation %s: %s", token, e.code);
-	xerr_clear(&e);
 }

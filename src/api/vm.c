@@ -451,11 +451,29 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 			vm_record_vcpu_params(t, vm, &vcpu_applied);
 		op_end(t, vm, token);
 	}
+	struct xerr ce = XERR_INIT;
+	if (db_commit(t, &ce) < 0) {
+		/* the outcome is not recorded, so the record still says what it
+		 * said before: a domain started for it goes again, and the mark
+		 * is cleared on its own */
+		if (r == 0 && l == L_START) {
+			struct xerr e = XERR_INIT;
+			backend_do(srv, L_HARD_SHUTDOWN, &spec, false, &e);
+			xerr_clear(&e);
+			vm_build_detach(build);
+		}
+		op_clear_marks(db, NULL, ref, token);
+		if (r == 0) {
+			xerr_move(err, &ce);
+			r = -1;
+		}
+	}
+	xerr_clear(&ce);
 	vm_spec_free(&spec);
 	vm_build_free(build);
 	xv_free(&vcpu_params);
 	xv_free(&vcpu_applied);
-	return db_commit_outcome(t, r, err);
+	return r;
 }
 
 static int lifecycle(struct rpc_ctx *ctx, xv *args, enum lifecycle l, bool paused, struct xerr *err)

@@ -1,5 +1,6 @@
 /* strbuf: growing buffers and the escapes the wire formats need. */
 #include "strbuf.h"
+#include "fault.h"
 #include "mem.h"
 
 #include <stdarg.h>
@@ -30,6 +31,7 @@ void sb_grow(struct strbuf *sb, size_t extra)
 {
 	if (sb->len + extra + 1 <= sb->cap)
 		return;
+	fault_alloc_note();
 	size_t cap = sb->cap ? sb->cap : 256;
 	while (cap < sb->len + extra + 1)
 		cap *= 2;

@@ -1,6 +1,7 @@
 /* xv: construction, copying, comparison and container helpers for the
  * tagged value used across the daemon, the client library and xe. */
 #include "xv.h"
+#include "fault.h"
 #include "mem.h"
 
 #include <stdio.h>
@@ -157,6 +158,7 @@ void xv_arr_push(xv *arr, xv item)
 {
 	struct xv_arr *a = arr->u.a;
 	if (a->n == a->cap) {
+		fault_alloc_note();
 		a->cap = a->cap ? a->cap * 2 : 4;
 		a->items = xrealloc(a->items, sizeof(xv) * a->cap);
 	}
@@ -219,6 +221,7 @@ void xv_map_append(xv *map, const char *key, xv val)
 {
 	struct xv_map *m = map->u.m;
 	if (m->n == m->cap) {
+		fault_alloc_note();
 		m->cap = m->cap ? m->cap * 2 : 8;
 		m->keys = xrealloc(m->keys, sizeof(char *) * m->cap);
 		m->vals = xrealloc(m->vals, sizeof(xv) * m->cap);

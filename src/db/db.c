@@ -4,6 +4,7 @@
 #include "db.h"
 #include "db_int.h"
 #include "durable.h"
+#include "../base/fault.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
@@ -415,6 +416,7 @@ struct db_txn *db_begin(struct db *db)
 	struct db_txn *t = xcalloc(1, sizeof *t);
 	t->db = db;
 	pthread_rwlock_wrlock(&db->lock);
+	fault_alloc_scope_begin();
 	return t;
 }
 
@@ -582,6 +584,7 @@ void db_abort(struct db_txn *t)
 		if (o->ctime == UINT64_MAX)
 			obj_free(o);
 	}
+	fault_alloc_scope_end();
 	pthread_rwlock_unlock(&db->lock);
 	txn_free(t);
 }
@@ -590,11 +593,17 @@ int db_commit(struct db_txn *t, struct xerr *err)
 {
 	struct db *db = t->db;
 	if (t->nchanged == 0) {
+		fault_alloc_scope_end();
 		pthread_rwlock_unlock(&db->lock);
 		txn_free(t);
 		return 0;
 	}
 	uint64_t gen = db->gen + 1;
+	if (fault_alloc_failed()) { /* an injected allocation failure in the transaction */
+		xerr_internal(err, "out of memory in a transaction");
+		db_abort(t);
+		return -1;
+	}
 	if (db->durable && durable_write(db->durable, db, t->changed, t->nchanged, gen, err) < 0) {
 		log_error("db: durable write failed: %s", err && err->code ? err->code : "?");
 		db_abort(t);
@@ -633,6 +642,7 @@ int db_commit(struct db_txn *t, struct xerr *err)
 		}
 	}
 	tomb_gc(db);
+	fault_alloc_scope_end();
 	pthread_rwlock_unlock(&db->lock);
 	txn_free(t);
 

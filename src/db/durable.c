@@ -3,6 +3,7 @@
  * ignored on load and missing ones take their defaults. */
 #include "durable.h"
 #include "db_int.h"
+#include "../base/fault.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
@@ -154,7 +155,13 @@ int durable_write(struct durable *d, struct db *db, struct db_obj **objs, size_t
 	char g[32];
 	snprintf(g, sizeof g, "%llu", (unsigned long long)gen);
 	sqlite3_bind_text(d->setgen, 1, g, -1, SQLITE_TRANSIENT);
-	if (step(d->setgen) < 0 || step(d->commit) < 0) {
+	/* the rows' encoding grew buffers: an injected allocation failure there */
+	if (fault_alloc_failed()) {
+		xerr_internal(err, "out of memory writing the database");
+		step(d->rollback);
+		return -1;
+	}
+	if (step(d->setgen) < 0 || fault_hit(FAULT_SQL_COMMIT) || step(d->commit) < 0) {
 		sql_fail(d, err, "commit");
 		step(d->rollback);
 		return -1;

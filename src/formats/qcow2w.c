@@ -5,6 +5,7 @@
  * once (refcount 1, the COPIED flag set), as qemu-img would write it. */
 #include "qcow2w.h"
 #include "img.h"
+#include "../base/fault.h"
 #include "../base/mem.h"
 
 #include <errno.h>
@@ -72,11 +73,21 @@ static void be32(unsigned char *p, uint32_t v)
 		p[i] = (unsigned char)v;
 }
 
+/* fdatasync, and the "fsync" fault point */
+static int flush(int fd)
+{
+	if (fault_hit(FAULT_FSYNC)) {
+		errno = EIO;
+		return -1;
+	}
+	return fdatasync(fd);
+}
+
 static int pwrite_all(int fd, const void *buf, size_t n, int64_t off)
 {
 	const char *p = buf;
 	while (n) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		ssize_t w = fault_hit(FAULT_WRITE) ? (errno = EIO, -1) : pwrite(fd, p, n, (off_t)off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -382,7 +393,7 @@ int qcow2w_finish(struct qcow2w *w)
 		rc = put(w, blk, CS, blocks_off + b * CS);
 	}
 	free(blk);
-	if (rc < 0 || ring_drain(w) < 0 || fdatasync(w->fd) < 0)
+	if (rc < 0 || ring_drain(w) < 0 || flush(w->fd) < 0)
 		return -1;
 	/* the header makes it an image: written after everything it points at */
 	unsigned char h[DIO_ALIGN] = {0}; /* 112 bytes, then the cluster's zeros */
@@ -396,7 +407,7 @@ int qcow2w_finish(struct qcow2w *w)
 	be32(h + 56, (uint32_t)ntable);
 	be32(h + 96, 4);   /* refcount_order: 16 bits */
 	be32(h + 100, 104); /* header length; the end-of-extensions marker follows (zeros) */
-	if (put(w, h, sizeof h, 0) < 0 || ring_drain(w) < 0 || fdatasync(w->fd) < 0)
+	if (put(w, h, sizeof h, 0) < 0 || ring_drain(w) < 0 || flush(w->fd) < 0)
 		return -1;
 	return 0;
 }

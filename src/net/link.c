@@ -2,6 +2,7 @@
  * and tunctl make) — create a bridge, make a persistent tap, enslave it,
  * set MTU and bring links up. Names and labels are in rtnl.c. */
 #include "net.h"
+#include "../base/fault.h"
 #include "../base/log.h"
 
 #include <errno.h>
@@ -167,6 +168,11 @@ static int enslave(int s, const char *bridge, const char *name, struct xerr *err
 	ifr.ifr_ifindex = (int)if_nametoindex(name);
 	if (!ifr.ifr_ifindex)
 		return fail(err, "no such link", name, errno);
+	/* the "tap" fault point: the tap exists, its bridge refuses it */
+	if (fault_hit(FAULT_TAP)) {
+		errno = EIO;
+		return fail(err, "cannot add to its bridge tap", name, errno);
+	}
 	/* EBUSY: already a port (a tap reused after a restart) */
 	if (ioctl(s, SIOCBRADDIF, &ifr) < 0 && errno != EBUSY)
 		return fail(err, "cannot add to its bridge tap", name, errno);

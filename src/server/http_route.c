@@ -5,6 +5,7 @@
 #include "http_route.h"
 #include "authlimit.h"
 #include "http_guard.h"
+#include "../base/fault.h"
 #include "session.h"
 #include "task.h"
 #include "../base/log.h"
@@ -472,6 +473,8 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 	if (rr->failed)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	ssize_t n = rr->reader(rr, pos, buf, max);
+	if (n > 0 && fault_hit(FAULT_HTTP_WRITE))
+		n = -1; /* as a reader or the connection failing mid-body */
 	if (n < 0) {
 		rr->failed = true;
 		return MHD_CONTENT_READER_END_WITH_ERROR;

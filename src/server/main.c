@@ -13,6 +13,7 @@
 #include "users.h"
 #include "workq.h"
 #include "../api/api.h"
+#include "../base/fault.h"
 #include "../api/metrics.h"
 #include "../base/dir.h"
 #include "../base/log.h"
@@ -53,6 +54,7 @@ static void usage(FILE *f)
 	      "              [--listen ADDR:PORT] [--tls-listen ADDR:PORT]\n"
 	      "              [--root-password-file FILE] [--backend sim|qemu]\n"
 	      "              [--guest-kernel-dir DIR] [--log-level error|warn|info|debug]\n"
+	      "              [--debug-faults]\n"
 	      "Serves the XenAPI in the foreground. An empty --listen or --tls-listen\n"
 	      "turns that listener off.\n",
 	      f);
@@ -116,6 +118,7 @@ static int parse_args(int argc, char **argv, struct server_config *cfg)
 		{"backend", required_argument, NULL, 'b'},
 		{"guest-kernel-dir", required_argument, NULL, 'g'},
 		{"log-level", required_argument, NULL, 'L'},
+		{"debug-faults", no_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -146,6 +149,7 @@ static int parse_args(int argc, char **argv, struct server_config *cfg)
 			log_set_level(!strcmp(optarg, "debug") ? LOG_DEBUG : !strcmp(optarg, "warn") ? LOG_WARN
 				      : !strcmp(optarg, "error") ? LOG_ERROR : LOG_INFO);
 			continue;
+		case 'F': fault_enable(); continue; /* and debug.fault_* (tests only) */
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -230,6 +234,16 @@ int main(int argc, char **argv)
 	server_config_defaults(&srv.cfg);
 	if (parse_args(argc, argv, &srv.cfg) < 0)
 		return 2;
+	/* fault points armed for a test: XENON_FAULT=qmp:3,qemu_img:1 */
+	const char *faults = getenv("XENON_FAULT");
+	if (faults && *faults) {
+		if (fault_arm_spec(faults) < 0) {
+			fprintf(stderr, "xenond: XENON_FAULT: cannot read %s\n", faults);
+			return 2;
+		}
+		fault_enable();
+		log_warn("fault points enabled: %s", faults);
+	}
 	fill_derived_paths(&srv.cfg);
 	sm_set_run_dir(srv.cfg.run_dir); /* helper sockets of storage drivers */
 	schema_init();
@@ -294,6 +308,8 @@ int main(int argc, char **argv)
 	    tls_load_or_create(srv.cfg.cert_file, srv.cfg.key_file, hostname, &cert, &key, &err) < 0)
 		goto fail;
 	rpc_init();
+	if (fault_is_enabled())
+		api_debug_fault_init(); /* debug.fault_*: test runs only */
 	srv.wq = workq_new(srv.cfg.workers);
 	vm_guest_start(&srv);
 	storage_coalesce_start(&srv);

@@ -2,6 +2,7 @@
  * one per line; commands carry an id so a reply finds its caller even when
  * events and other callers' replies come in between. */
 #include "qmp.h"
+#include "../base/fault.h"
 #include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -213,6 +214,10 @@ static int exec_common(struct qmp *q, const char *cmd, json_t *args, int pass_fd
 {
 	if (ret)
 		*ret = NULL;
+	if (fault_hit(FAULT_QMP)) { /* as QEMU refusing the command */
+		json_decref(args);
+		return xerr_internal(err, "QMP %s failed: GenericError: injected fault", cmd);
+	}
 	struct pending p = {0};
 	pthread_mutex_lock(&q->lock);
 	if (q->closed) {
