@@ -3,7 +3,7 @@
 
 Usage: check_errors.py SRCDIR [--stamp FILE]
 
-Reads src/schema/errors_gen.h (ERR_<CODE> and ERR_<CODE>_NPARAMS, from the
+Reads src/base/errors_gen.h (ERR_<CODE> and ERR_<CODE>_NPARAMS, from the
 datamodel and errors_extra.txt) and every xerr_set / xerr_setv / xerr_is
 call under SRCDIR whose code is a literal or an ERR_* constant: the code must
 be spelt as its constant (so a misspelling does not compile), be in the
@@ -41,7 +41,7 @@ CALL = re.compile(r"\bxerr_(set|setv|is)\s*\(")
 
 def table(srcdir):
     codes = {}
-    with open(os.path.join(srcdir, "schema", "errors_gen.h")) as f:
+    with open(os.path.join(srcdir, "base", "errors_gen.h")) as f:
         for line in f:
             m = re.match(r"#define ERR_(\w+)_NPARAMS (\d+)$", line.strip())
             if m:
@@ -129,7 +129,7 @@ def main():
             bad.append("%s: spell %s as the constant ERR_%s" % (where, args[1], code))
             continue
         if code not in codes:
-            bad.append("%s: %s is not in schema/errors_gen.h (add it to errors_extra.txt)"
+            bad.append("%s: %s is not in base/errors_gen.h (add it to errors_extra.txt)"
                        % (where, code))
             continue
         if fn != "set":

@@ -9,7 +9,7 @@
 
 /* ERR_<CODE>: every code xenond sends, generated from the datamodel (macros
  * only, so any layer may use them). */
-#include "../schema/errors_gen.h"
+#include "errors_gen.h"
 
 struct xerr {
 	char *code;      /* NULL when no error is set */

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Generates Xenon's schema tables (schema_gen.c, schema_gen.h) and the
-error codes (errors_gen.h) from the XenAPI datamodel JSON, the facts in
+error codes (base/errors_gen.h) from the XenAPI datamodel JSON, the facts in
 xapi_facts.py and the errors the datamodel lacks in errors_extra.txt.
 
 Usage: gen_schema.py DATAMODEL.json OUTDIR
@@ -414,7 +414,9 @@ def main():
         errors_h.append("#define ERR_%s %s" % (e["name"], c_str(e["name"])))
         errors_h.append("#define ERR_%s_NPARAMS %d" % (e["name"], len(e["params"] or [])))
     errors_h += ["", "#endif"]
-    with open(os.path.join(outdir, "errors_gen.h"), "w") as f:
+    # the codes are plain text values every layer sets, base included: the
+    # header lives in base/ so that including it runs no arrow upward
+    with open(os.path.join(outdir, "..", "base", "errors_gen.h"), "w") as f:
         f.write("\n".join(errors_h) + "\n")
 
     with open(os.path.join(outdir, "schema_gen.c"), "w") as f:
