@@ -280,7 +280,7 @@ int console_auth(struct server *srv, const char *sid, const char *user, const ch
 		return session_check(srv, sid, &ctx, err);
 	}
 	if (!user)
-		return xerr_set(err, ERR_SESSION_AUTHENTICATION_FAILED, "", "no credentials", NULL);
+		return xerr_set(err, ERR_SESSION_AUTHENTICATION_FAILED, NULL); /* as xapi_http.ml */
 	struct session_creds c = {user, pass ? pass : "", "http-basic", peer, 0};
 	char ref[REF_STRLEN + 1];
 	int rc = session_login(srv, &c, ref, NULL, err);

@@ -79,7 +79,8 @@ static int authenticate(struct route_req *rr)
 	char *user = MHD_basic_auth_get_username_password(rr->conn, &pass);
 	if (!user) {
 		free(pass);
-		return xerr_set(&rr->err, ERR_SESSION_AUTHENTICATION_FAILED, "", "no credentials", NULL);
+		/* xapi_http.ml fails an HTTP request without credentials so */
+		return xerr_set(&rr->err, ERR_SESSION_AUTHENTICATION_FAILED, NULL);
 	}
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(rr->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
