@@ -294,6 +294,16 @@ static int get_data_sources(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	return 0;
 }
 
+/* xapi relays rrdd's exception as an internal error whose one parameter
+ * is the exception printed. */
+static int no_such_source(struct xerr *err, const char *name)
+{
+	char *msg = xasprintf("Rrd.Invalid_data_source(\"%s\")", name);
+	xerr_set(err, ERR_INTERNAL_ERROR, msg, NULL);
+	free(msg);
+	return -1;
+}
+
 static int query_data_source(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	enum rr_kind k;
@@ -305,7 +315,7 @@ static int query_data_source(struct rpc_ctx *ctx, xv *args, xv *result, struct x
 	double *last = NULL;
 	size_t n = 0;
 	if (rr_store_sources(ctx->srv->metrics->st, k, uuid, &names, &last, &n) < 0)
-		return xerr_set(err, ERR_INTERNAL_ERROR, "Rrd.Invalid_data_source", want, NULL);
+		return no_such_source(err, want);
 	int rc = -1;
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(names[i], want)) {
@@ -315,7 +325,7 @@ static int query_data_source(struct rpc_ctx *ctx, xv *args, xv *result, struct x
 	rr_names_free(names, n);
 	free(last);
 	if (rc < 0)
-		return xerr_set(err, ERR_INTERNAL_ERROR, "Rrd.Invalid_data_source", want, NULL);
+		return no_such_source(err, want);
 	return 0;
 }
 

@@ -94,8 +94,11 @@ static int network_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 			const char **p = xcalloc(xv_len(in) + 1, sizeof *p);
 			for (size_t i = 0; i < xv_len(in); i++)
 				p[i] = xv_as_str(xv_arr_get(in, i));
-			xerr_setv(err, in == &attached ? "NETWORK_CONTAINS_VIF" : "NETWORK_CONTAINS_PIF",
-				  xv_len(in), p);
+			/* every VIF or PIF, as xapi lists them */
+			if (in == &attached)
+				xerr_setv(err, ERR_NETWORK_CONTAINS_VIF, xv_len(in), p);
+			else
+				xerr_setv(err, ERR_NETWORK_CONTAINS_PIF, xv_len(in), p);
 			free(p);
 			net = NULL;
 		}

@@ -117,6 +117,14 @@ void transfer_image_close(struct transfer_image *ti)
 	}
 }
 
+int transfer_task_check(struct rpc_ctx *ctx, const char *task_ref, struct xerr *err)
+{
+	db_rdlock(ctx->db);
+	bool ok = db_lookup_cls(ctx->db, SC_C_task, task_ref) != NULL;
+	db_unlock(ctx->db);
+	return ok ? 0 : xerr_set(err, ERR_HANDLE_INVALID, "task", task_ref, NULL);
+}
+
 int transfer_target_sr(struct rpc_ctx *ctx, const char *id, char out[REF_STRLEN + 1], struct xerr *err)
 {
 	out[0] = '\0';

@@ -37,6 +37,10 @@ int transfer_image_open(struct rpc_ctx *ctx, const char *id, bool writable, enum
 			struct transfer_image *out, struct xerr *err);
 void transfer_image_close(struct transfer_image *ti);
 
+/* The task a transfer reports to, given by the client (task_id=): a task
+ * that does not exist is HANDLE_INVALID. */
+int transfer_task_check(struct rpc_ctx *ctx, const char *task_ref, struct xerr *err);
+
 /* The SR an import goes to: id (ref or uuid), else the pool's default. */
 int transfer_target_sr(struct rpc_ctx *ctx, const char *id, char out[REF_STRLEN + 1],
 		       struct xerr *err);

@@ -407,7 +407,10 @@ static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, str
 		vm = NULL;
 	}
 	if (vm && db_peek_bool(vbd, SC_F_VBD__currently_attached) == plug) {
-		xerr_set(err, plug ? "DEVICE_ALREADY_ATTACHED" : "DEVICE_ALREADY_DETACHED", vbd->ref, NULL);
+		if (plug)
+			xerr_set(err, ERR_DEVICE_ALREADY_ATTACHED, vbd->ref, NULL);
+		else
+			xerr_set(err, ERR_DEVICE_ALREADY_DETACHED, vbd->ref, NULL);
 		vm = NULL;
 	}
 	if (vm && !plug && !force && !db_peek_bool(vbd, SC_F_VBD__unpluggable)) {

@@ -336,7 +336,6 @@ static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, str
 		r = b->vif_plug(&srv->xh, &spec, &nic, err);
 	else if (!plug && b->vif_unplug)
 		r = b->vif_unplug(&srv->xh, &spec, nic.device, force, err);
-	vm_spec_free(&spec);
 
 	t = db_begin(ctx->db);
 	vif = db_lookup_cls(ctx->db, SC_C_VIF, vif_ref);
@@ -347,7 +346,25 @@ static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, str
 			db_set_bool(t, vif, SC_F_VIF__currently_attached, plug);
 		op_end(t, vif, token);
 	}
-	return db_commit_outcome(t, r, err);
+	struct xerr e = XERR_INIT;
+	if (db_commit(t, &e) < 0) {
+		/* the record cannot say what was done: a plugged NIC goes again
+		 * (its tap with it), and the mark is cleared on its own */
+		if (r == 0 && plug && b->vif_unplug) {
+			struct xerr u = XERR_INIT;
+			if (b->vif_unplug(&srv->xh, &spec, nic.device, true, &u) < 0)
+				log_warn("VIF.plug rolled back: %s", u.nparams ? u.params[0] : u.code);
+			xerr_clear(&u);
+		}
+		op_clear_marks(ctx->db, NULL, vif_ref, token);
+		if (r == 0) {
+			xerr_move(err, &e);
+			r = -1;
+		}
+	}
+	xerr_clear(&e);
+	vm_spec_free(&spec);
+	return r;
 }
 
 static int vif_plug(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)

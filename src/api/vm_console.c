@@ -2,6 +2,7 @@
  * one vt100 console when its domain starts (or is adopted) and loses them
  * when it halts; location is xapi's https://<host address>/console?uuid=. */
 #include "api.h"
+#include "vm_console.h"
 #include "vm_ops.h"
 
 #include <stdio.h>
@@ -41,4 +42,21 @@ void vm_consoles_destroy(struct db_txn *t, struct db_obj *vm)
 			db_delete(t, c);
 	}
 	xv_free(&cons);
+}
+
+int vm_console_target(struct server *srv, const char *uuid, const char *ref, char proto[16],
+		      char vm_uuid[64], struct xerr *err)
+{
+	db_rdlock(srv->db);
+	struct db_obj *c = uuid ? db_lookup_uuid(srv->db, SC_C_console, uuid)
+			   : ref ? db_lookup_cls(srv->db, SC_C_console, ref) : NULL;
+	struct db_obj *vm = c ? db_lookup_cls(srv->db, SC_C_VM, db_peek_str(c, SC_F_console__VM)) : NULL;
+	if (vm) {
+		snprintf(proto, 16, "%s", db_peek_str(c, SC_F_console__protocol));
+		snprintf(vm_uuid, 64, "%s", db_peek_str(vm, SC_F_VM__uuid));
+	}
+	db_unlock(srv->db);
+	if (!vm)
+		return xerr_set(err, ERR_HANDLE_INVALID, "console", uuid ? uuid : ref ? ref : "", NULL);
+	return 0;
 }

@@ -264,15 +264,16 @@ static void sleep_s(double s)
 	nanosleep(&ts, NULL);
 }
 
-/* error_info is [CODE, params...]; an empty one still has to fail. */
-static int task_error(const xv *rec, struct xerr *err)
+/* error_info is [CODE, params...]; an empty one still has to fail (a
+ * cancelled task as xapi reports it: TASK_CANCELLED with the task). */
+static int task_error(const char *task, const xv *rec, struct xerr *err)
 {
 	const xv *info = xv_map_get(rec, "error_info");
 	size_t n = info ? xv_len(info) : 0;
 	if (n == 0) {
 		const char *st = xv_map_get_str(rec, "status");
 		if (st && strcasecmp(st, "cancelled") == 0)
-			return xerr_set(err, ERR_TASK_CANCELLED, NULL);
+			return xerr_set(err, ERR_TASK_CANCELLED, task, NULL);
 		return xerr_set(err, ERR_INTERNAL_ERROR, "task failed without error_info", NULL);
 	}
 	const char *code = xv_as_str(xv_arr_get(info, 0));
@@ -313,7 +314,7 @@ int xc_task_wait(struct xc *c, const char *task, double timeout_s, bool keep, xv
 			break;
 		}
 		if (strcasecmp(st, "failure") == 0 || strcasecmp(st, "cancelled") == 0) {
-			rc = task_error(&rec, err);
+			rc = task_error(task, &rec, err);
 			xv_free(&rec);
 			break;
 		}

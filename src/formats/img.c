@@ -10,6 +10,7 @@
 
 #include <libnbd.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +34,22 @@ struct img {
 	int64_t ext_from, ext_to;
 };
 
+/* VDI_IO_ERROR carries one description of the failure, as xapi's do
+ * ("Device I/O errors"): what failed, on what, and why, in one string. */
+static int io_fail(struct xerr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int io_fail(struct xerr *err, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return xerr_set(err, ERR_VDI_IO_ERROR, msg, NULL);
+}
+
 static int nbd_fail(struct xerr *err, const char *what)
 {
-	return xerr_set(err, ERR_VDI_IO_ERROR, what, nbd_get_error() ? nbd_get_error() : "", NULL);
+	return io_fail(err, "%s: %s", what, nbd_get_error() ? nbd_get_error() : "");
 }
 
 struct img *img_open(const char *path, const char *format, bool writable, struct imgmap *map,
@@ -97,7 +111,7 @@ struct img *img_open_fresh(const char *path, int64_t size, struct xerr *err)
 	unlink(tmp); /* one an earlier daemon left, never anyone else's */
 	struct qcow2w *w = qcow2w_create(tmp, size);
 	if (!w) {
-		xerr_set(err, ERR_VDI_IO_ERROR, "cannot create", tmp, strerror(errno), NULL);
+		io_fail(err, "cannot create %s: %s", tmp, strerror(errno));
 		free(tmp);
 		return NULL;
 	}
@@ -111,7 +125,7 @@ struct img *img_open_fresh(const char *path, int64_t size, struct xerr *err)
 
 static int qw_fail(struct img *im, struct xerr *err)
 {
-	return xerr_set(err, ERR_VDI_IO_ERROR, "write", im->qw_tmp, strerror(errno), NULL);
+	return io_fail(err, "write %s: %s", im->qw_tmp, strerror(errno));
 }
 
 void img_close(struct img *im)
@@ -219,7 +233,7 @@ int img_read(struct img *im, void *buf, size_t n, int64_t off, struct xerr *err)
 		return xerr_set(err, ERR_VDI_IO_ERROR, "a new image being written is not read", NULL);
 	if (im->map) {
 		if (imgmap_read(im->map, buf, n, off) < 0)
-			return xerr_set(err, ERR_VDI_IO_ERROR, "read", strerror(errno), NULL);
+			return io_fail(err, "read: %s", strerror(errno));
 		return 0;
 	}
 	char *p = buf;
@@ -259,7 +273,7 @@ static int write_done(void *user, int *error)
 static int aio_check(struct img *im, struct xerr *err)
 {
 	if (im->aio_err)
-		return xerr_set(err, ERR_VDI_IO_ERROR, "write", strerror(im->aio_err), NULL);
+		return io_fail(err, "write: %s", strerror(im->aio_err));
 	return 0;
 }
 
@@ -336,7 +350,7 @@ int img_flush(struct img *im, struct xerr *err)
 			return qw_fail(im, err);
 		/* the finished image takes the VDI's name in one step */
 		if (rename(im->qw_tmp, im->qw_path) < 0)
-			return xerr_set(err, ERR_VDI_IO_ERROR, "rename", im->qw_path, strerror(errno), NULL);
+			return io_fail(err, "rename to %s: %s", im->qw_path, strerror(errno));
 		im->qw_done = true;
 		return 0;
 	}

@@ -8,6 +8,7 @@
 #include "http_guard.h"
 #include "rpc.h"
 #include "session.h"
+#include "../api/vm_console.h"
 #include "../base/b64.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -280,7 +281,7 @@ int console_auth(struct server *srv, const char *sid, const char *user, const ch
 		return session_check(srv, sid, &ctx, err);
 	}
 	if (!user)
-		return xerr_set(err, ERR_SESSION_AUTHENTICATION_FAILED, "", "no credentials", NULL);
+		return xerr_set(err, ERR_SESSION_AUTHENTICATION_FAILED, NULL); /* as xapi_http.ml */
 	struct session_creds c = {user, pass ? pass : "", "http-basic", peer, 0};
 	char ref[REF_STRLEN + 1];
 	int rc = session_login(srv, &c, ref, NULL, err);
@@ -329,16 +330,10 @@ struct console_bridge *console_bridge_new(struct server *srv, const char *uuid, 
 					 unsigned *status, const char **msg)
 {
 	char proto[16] = "", vm_uuid[64] = "";
-	db_rdlock(srv->db);
-	struct db_obj *c = uuid ? db_lookup_uuid(srv->db, SC_C_console, uuid)
-			   : ref ? db_lookup_cls(srv->db, SC_C_console, ref) : NULL;
-	struct db_obj *vm = c ? db_lookup_cls(srv->db, SC_C_VM, db_peek_str(c, SC_F_console__VM)) : NULL;
-	if (vm) {
-		snprintf(proto, sizeof proto, "%s", db_peek_str(c, SC_F_console__protocol));
-		snprintf(vm_uuid, sizeof vm_uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
-	}
-	db_unlock(srv->db);
-	if (!vm) {
+	struct xerr err = XERR_INIT;
+	int found = vm_console_target(srv, uuid, ref, proto, vm_uuid, &err);
+	xerr_clear(&err);
+	if (found < 0) {
 		*status = MHD_HTTP_NOT_FOUND;
 		*msg = "HANDLE_INVALID console\n";
 		return NULL;

@@ -62,7 +62,7 @@ struct http_server {
 	pthread_mutex_t lock; /* suspended flags and the waiting list */
 	struct http_req *waiting;
 	pthread_t timer;
-	volatile int stopping;
+	bool stopping; /* set once by http_server_stop, read by the timer: __atomic */
 };
 
 /* ---- suspension ---- */
@@ -110,7 +110,7 @@ static void *timer_main(void *arg)
 {
 	struct http_server *hs = arg;
 	unsigned tick = 0;
-	while (!hs->stopping) {
+	while (!__atomic_load_n(&hs->stopping, __ATOMIC_ACQUIRE)) {
 		usleep(20000);
 		int64_t now = clock_now_ms();
 		if (++tick % 25 == 0)
@@ -620,7 +620,7 @@ void http_stop_handover(struct http_server *hs, int *plain_fd, int *tls_fd)
 		*tls_fd = tfd;
 	else if (tfd >= 0)
 		close(tfd);
-	hs->stopping = 1;
+	__atomic_store_n(&hs->stopping, true, __ATOMIC_RELEASE);
 	pthread_join(hs->timer, NULL);
 	/* wake every parked call so MHD can finish it before stopping */
 	pthread_mutex_lock(&hs->lock);

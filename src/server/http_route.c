@@ -8,6 +8,7 @@
 #include "../base/fault.h"
 #include "session.h"
 #include "task.h"
+#include "../api/transfer.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
@@ -79,7 +80,8 @@ static int authenticate(struct route_req *rr)
 	char *user = MHD_basic_auth_get_username_password(rr->conn, &pass);
 	if (!user) {
 		free(pass);
-		return xerr_set(&rr->err, ERR_SESSION_AUTHENTICATION_FAILED, "", "no credentials", NULL);
+		/* xapi_http.ml fails an HTTP request without credentials so */
+		return xerr_set(&rr->err, ERR_SESSION_AUTHENTICATION_FAILED, NULL);
 	}
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(rr->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -118,11 +120,8 @@ static int attach_task(struct route_req *rr)
 {
 	const char *tid = route_arg(rr, "task_id");
 	if (tid && *tid) {
-		db_rdlock(rr->srv->db);
-		bool ok = db_lookup_cls(rr->srv->db, SC_C_task, tid) != NULL;
-		db_unlock(rr->srv->db);
-		if (!ok)
-			return xerr_set(&rr->err, ERR_HANDLE_INVALID, "task", tid, NULL);
+		if (transfer_task_check(&rr->ctx, tid, &rr->err) < 0)
+			return -1;
 		snprintf(rr->task, sizeof rr->task, "%s", tid);
 	} else {
 		char label[128];

@@ -266,8 +266,9 @@ static int finish_ova(struct route_req *rr, struct oin *o)
 	for (size_t i = 0; rc == 0 && i < ovf.ndisks; i++) {
 		struct staged *f = find_file(o, ovf.disks[i].href);
 		if (!f) {
-			rc = xerr_set(&rr->err, ERR_IMPORT_ERROR, "a disk file of the OVF is missing",
-				      ovf.disks[i].href, NULL);
+			char *msg = xasprintf("a disk file of the OVF is missing: %s", ovf.disks[i].href);
+			rc = xerr_set(&rr->err, ERR_IMPORT_ERROR, msg, NULL);
+			free(msg);
 			break;
 		}
 		char *label = xasprintf("%s disk %zu", name, i);

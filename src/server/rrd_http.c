@@ -13,10 +13,12 @@
 #include <string.h>
 #include <strings.h>
 
-static int bad_request(struct route_req *rr, const char *what)
+/* xapi's INVALID_VALUE: the query parameter and the value it was given. */
+static int bad_request(struct route_req *rr, const char *field)
 {
+	const char *value = route_arg(rr, field);
 	rr->status = MHD_HTTP_BAD_REQUEST;
-	return xerr_set(&rr->err, ERR_INVALID_VALUE, what, NULL);
+	return xerr_set(&rr->err, ERR_INVALID_VALUE, field, value ? value : "", NULL);
 }
 
 /* The q of the best range of an Accept header matching type/sub. */

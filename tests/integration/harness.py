@@ -74,6 +74,31 @@ def data_dir_with_users(users, password, prefix="xenon-users-"):
     return data_dir
 
 
+NETNS_ENV = "XENON_TEST_NETNS"
+
+
+def run_in_netns(path):
+    """For the suites that make links (test_network, test_faults_vif):
+    outside a namespace, makes one of its own (xenon-test-<random>, its
+    loopback up), runs the test file path inside it with the same
+    arguments and NETNS_ENV naming it, removes it; returns the exit code.
+    The daemon, its QEMUs and the test then share the namespace."""
+    import random
+    ip = shutil.which("ip")
+    ns = "xenon-test-%08x" % random.getrandbits(32)
+    subprocess.run([ip, "netns", "add", ns], check=True)
+    try:
+        subprocess.run([ip, "-n", ns, "link", "set", "lo", "up"], check=True)
+        env = dict(os.environ, **{NETNS_ENV: ns})
+        p = subprocess.run([ip, "netns", "exec", ns, sys.executable, os.path.abspath(path)] + sys.argv[1:],
+                           env=env)
+        return p.returncode
+    finally:
+        # QEMUs left by a crashed run keep the namespace's devices alive;
+        # the test's atexit kills them, so by now deleting is final
+        subprocess.run([ip, "netns", "del", ns])
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

@@ -77,9 +77,10 @@ class FaultCase(TransferCase):
         self.assertEqual(after[2], before[2], "%s: taps differ" % what)
         self.assertEqual(after[3], before[3], "%s: QEMU processes differ" % what)
 
-    def sweep(self, name, op, undo, points, expect=None):
+    def sweep(self, name, op, undo, points, expect=None, check=None):
         """op() runs the operation (returns what undo takes, raises
-        XapiError); each point of `points` is failed at each of its hits."""
+        XapiError); each point of `points` is failed at each of its hits.
+        check(what), when given, asserts more after each failure."""
         s0 = self.status()
         undo(op())
         s1 = self.status()
@@ -99,6 +100,8 @@ class FaultCase(TransferCase):
                     if expect:
                         self.assertIn(e.code, expect, "%s: %s %r" % (what, e.code, e.params))
                     self.assertSameWorld(before, what)
+                    if check:
+                        check(what)
                 else:
                     # the point was hit fewer times this run, or a failure
                     # there is one the operation may survive (best effort)
@@ -247,9 +250,9 @@ class Faults(FaultCase):
 
 @unittest.skipIf(guest.QEMU is None, "needs qemu-system-x86_64")
 class QemuFaults(guest.GuestMixin, FaultCase):
-    """VM.start on the QEMU backend (the tiny guest, no VIF: taps need the
-    network namespace of test_network): the QMP commands of a start, the
-    disk's attach, and its commits."""
+    """VM.start on the QEMU backend (the tiny guest, no VIF: taps need a
+    network namespace, and test_faults_vif runs there): the QMP commands
+    of a start, the disk's attach, and its commits."""
 
     @classmethod
     def setUpClass(cls):

@@ -117,6 +117,8 @@ class MetricsTest(unittest.TestCase):
 
     def test_refusals_and_roles(self):
         self.assertEqual(self.get("/rrd_updates", host="true").status, 400)
+        r = self.get("/rrd_updates", host="true", start="soon")
+        self.assertEqual((r.status, r.body.split()[:3]), (400, [b"INVALID_VALUE", b"start", b"soon"]))
         self.assertEqual(self.get("/rrd_updates", session=False, start=-60).status, 401)
         self.assertEqual(self.get("/rrd_updates", session="OpaqueRef:nope", start=-60).status, 401)
         reader = self.srv.login("reader", PASSWORD)
@@ -141,7 +143,11 @@ class MetricsTest(unittest.TestCase):
         hds = {d["name_label"] for d in api.host.get_data_sources(self.host)}
         self.assertIn("memory_total_kib", hds)
         self.assertGreater(api.host.query_data_source(self.host, "memory_total_kib"), 0)
-        self.assertRaises(harness.XapiError, api.VM.query_data_source, self.vm, "no_such_source")
+        # xapi relays rrdd's exception as INTERNAL_ERROR [the exception printed]
+        with self.assertRaises(harness.XapiError) as cm:
+            api.VM.query_data_source(self.vm, "no_such_source")
+        self.assertEqual((cm.exception.code, cm.exception.params),
+                         ("INTERNAL_ERROR", ['Rrd.Invalid_data_source("no_such_source")']))
         api.VM.forget_data_source_archives(self.vm, "memory_target")
         r = self.srv.xe("vm-data-source-list", "vm=metrics-vm")
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -14,7 +14,6 @@ namespace (and its loopback)."""
 
 import hashlib
 import os
-import random
 import re
 import shutil
 import signal
@@ -24,35 +23,19 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-NETNS_ENV = "XENON_TEST_NETNS"
+sys.path.insert(0, HERE)
+import harness  # noqa: E402
+
+NETNS_ENV = harness.NETNS_ENV
 IP = shutil.which("ip")
 TCPDUMP = shutil.which("tcpdump")
-
-
-def _run_in_namespace():
-    """Outside the namespace: make it, run this file inside, remove it."""
-    ns = "xenon-test-%08x" % random.getrandbits(32)
-    subprocess.run([IP, "netns", "add", ns], check=True)
-    try:
-        subprocess.run([IP, "-n", ns, "link", "set", "lo", "up"], check=True)
-        env = dict(os.environ, **{NETNS_ENV: ns})
-        p = subprocess.run([IP, "netns", "exec", ns, sys.executable, os.path.abspath(__file__)] + sys.argv[1:],
-                           env=env)
-        return p.returncode
-    finally:
-        # QEMUs left by a crashed run keep the namespace's devices alive;
-        # the test's atexit kills them, so by now deleting is final
-        subprocess.run([IP, "netns", "del", ns])
-
 
 if __name__ == "__main__" and not os.environ.get(NETNS_ENV):
     if os.geteuid() != 0 or not IP or not TCPDUMP or not shutil.which("qemu-system-x86_64"):
         print("skipped: needs root, ip, tcpdump and qemu-system-x86_64", file=sys.stderr)
         sys.exit(77)
-    sys.exit(_run_in_namespace())
+    sys.exit(harness.run_in_netns(__file__))
 
-sys.path.insert(0, HERE)
-import harness  # noqa: E402
 import guest  # noqa: E402
 from harness import NULL_REF  # noqa: E402
 from guest import QEMU, qemu_alive, qemu_of_uuid, read_pid  # noqa: E402

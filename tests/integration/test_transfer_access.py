@@ -57,6 +57,16 @@ class TransferAccessTest(TransferCase):
         self.assertEqual(rec["error_info"][:2], ["RBAC_PERMISSION_DENIED", perm])
         self.api.task.destroy(task)
 
+    def test_unknown_task(self):
+        """A task_id that names no task is refused before anything is read."""
+        vdi = self.new_vdi(MiB)
+        nope = "OpaqueRef:00000000-0000-0000-0000-000000000001"
+        st, _h, reply = self.request("GET", "/export_raw_vdi", vdi=vdi, task_id=nope)
+        self.assertNotEqual(st, 200)
+        self.assertEqual(reply.decode().split()[:3], ["HANDLE_INVALID", "task", nope])
+        self.assertEqual(self.api.VDI.get_current_operations(vdi), {})
+        self.api.VDI.destroy(vdi)
+
     def test_rbac(self):
         data = pattern(MiB, 21)
         vdi = self.new_vdi(MiB)
