@@ -180,7 +180,7 @@ class Server:
     default seconds an RPC may take."""
 
     def __init__(self, data_dir=None, log_level=None, extra_args=(), backend="sim", config=None,
-                 call_timeout=30):
+                 call_timeout=30, host="127.0.0.1", prefix=()):
         self.data_dir = data_dir or _tmpdir("xenon-it-")
         self.password_file = os.path.join(self.data_dir, "root-password")
         self.log_path = os.path.join(self.data_dir, "xenond.stderr")
@@ -193,6 +193,10 @@ class Server:
             self.extra_args += ["--config", conf]
         self.call_timeout = call_timeout
         self.backend = backend
+        # the address it listens on and is reached at, and a command prefix
+        # (e.g. ip netns exec NS) that runs it elsewhere (tests/integration/lab.py)
+        self.host = host
+        self.prefix = list(prefix)
         self.proc = None
         self.port = None
         self.password = None
@@ -208,7 +212,7 @@ class Server:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "http://%s:%d" % (self.host, self.port)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -219,7 +223,7 @@ class Server:
         last = None
         for _attempt in range(3):
             self.port = port or free_port()
-            args = [XENOND, "--data-dir", self.data_dir, "--listen", "127.0.0.1:%d" % self.port,
+            args = [XENOND, "--data-dir", self.data_dir, "--listen", "%s:%d" % (self.host, self.port),
                     "--tls-listen", "", "--root-password-file", self.password_file,
                     "--backend", self.backend]
             if self.log_level:
@@ -229,6 +233,7 @@ class Server:
             wrapper = os.environ.get("XENOND_WRAPPER")
             if wrapper:
                 args = wrapper.split() + args
+            args = self.prefix + args
             self._log = open(self.log_path, "ab")
             self._log.write(("\n==== %s: %s\n" % (time.strftime("%H:%M:%S"), " ".join(args))).encode())
             self._log.flush()
@@ -252,7 +257,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError("xenond exited with status %s" % self.proc.returncode)
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                with socket.create_connection((self.host, self.port), timeout=0.5):
                     pass
                 # accepting connections; make sure it answers RPCs too
                 r = self.post("/jsonrpc", json.dumps({"jsonrpc": "2.0", "method": "system.listMethods",
@@ -344,7 +349,7 @@ class Server:
     # ---- raw HTTP ----
 
     def connection(self, timeout=30):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def post(self, path, body, headers=None, timeout=30, method="POST"):
         c = self.connection(timeout)
@@ -358,7 +363,7 @@ class Server:
     def raw_request(self, data, timeout=30):
         """Send bytes on a fresh socket and read the whole reply (for bodies
         the server may refuse before reading them)."""
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        s = socket.create_connection((self.host, self.port), timeout=timeout)
         try:
             try:
                 s.sendall(data)
@@ -441,7 +446,7 @@ class Server:
     # ---- xe ----
 
     def xe(self, *args, timeout=60, minimal=False, password=None):
-        cmd = [XE, "-s", "127.0.0.1", "-p", str(self.port), "--nossl", "-u", "root",
+        cmd = [XE, "-s", self.host, "-p", str(self.port), "--nossl", "-u", "root",
                "-pw", self.password if password is None else password]
         cmd += list(args)
         if minimal:
