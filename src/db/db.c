@@ -422,6 +422,11 @@ struct db_txn *db_begin(struct db *db)
 
 struct db *db_txn_db(struct db_txn *t) { return t->db; }
 
+size_t db_txn_encode(struct db_txn *t, struct strbuf *sb)
+{
+	return durable_entry_encode(t->changed, t->nchanged, sb);
+}
+
 static void undo_push(struct db_txn *t, enum undo_kind k, struct db_obj *o, int field, xv old)
 {
 	if (t->nundo == t->capundo) {

@@ -122,6 +122,10 @@ void db_abort(struct db_txn *t);
  * else -1 with the commit's error. */
 int db_commit_outcome(struct db_txn *t, int rc, struct xerr *err);
 struct db *db_txn_db(struct db_txn *t);
+/* The transaction's changes so far as an entry of the replicated log
+ * (durable_entry_encode); returns the number of rows. */
+struct strbuf;
+size_t db_txn_encode(struct db_txn *t, struct strbuf *sb);
 
 /* ---- events ---- */
 uint64_t db_generation(struct db *db);

@@ -549,3 +549,117 @@ int durable_load(struct durable *d, struct db *db, struct xerr *err)
 	log_info("db: loaded %zu objects at generation %llu", n, (unsigned long long)gen);
 	return 0;
 }
+
+/* ---- entries of the replicated log (durable.h) ---- */
+
+size_t durable_entry_encode(struct db_obj **objs, size_t n, struct strbuf *sb)
+{
+	size_t rows = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct db_obj *o = objs[i];
+		if (!sc_classes[o->cls].persist)
+			continue;
+		sb_putc(sb, o->deleted ? 'D' : 'P');
+		sb_putc(sb, '\t');
+		sb_puts(sb, o->ref);
+		sb_putc(sb, '\t');
+		sb_puts(sb, sc_classes[o->cls].name);
+		if (!o->deleted) {
+			sb_putc(sb, '\t');
+			row_json(sb, o); /* jsonv_write escapes control characters */
+		}
+		sb_putc(sb, '\n');
+		rows++;
+	}
+	return rows;
+}
+
+static int apply_row(struct db_txn *t, char kind, const char *ref, const char *cls_name,
+		     const char *data, struct xerr *err)
+{
+	struct db *db = db_txn_db(t);
+	int cls = sc_class_find(cls_name);
+	if (cls < 0) {
+		log_warn("db: entry names %s of unknown class %s", ref, cls_name);
+		return 0;
+	}
+	struct db_obj *o = db_lookup(db, ref);
+	if (o && o->cls != cls)
+		return xerr_internal(err, "entry: %s is a %s, not a %s", ref, sc_classes[o->cls].name,
+				     cls_name);
+	if (kind == 'D') {
+		if (o)
+			db_delete(t, o);
+		return 0;
+	}
+	const struct sc_class *c = &sc_classes[cls];
+	size_t max = 2 * (size_t)c->nfields, n;
+	struct row_field *fields = xmalloc(max * sizeof *fields);
+	if (rd_row(data, cls, fields, max, &n) < 0 && jansson_row(ref, data, cls, fields, max, &n) < 0) {
+		free(fields);
+		return xerr_internal(err, "entry: unreadable row %s", ref);
+	}
+	if (!o)
+		o = db_create(t, cls, ref);
+	/* every stored field: the row's value, or the default when it has none */
+	xv *vals = xcalloc((size_t)c->nfields + 1, sizeof(xv));
+	bool *have = xcalloc((size_t)c->nfields + 1, sizeof(bool));
+	for (size_t i = 0; i < n; i++) {
+		int f = fields[i].f;
+		xv v = fields[i].v;
+		struct xerr e = XERR_INIT;
+		if (sc_coerce(c->fields[f].type, c->fields[f].name, &v, &e) < 0) {
+			xv_free(&v);
+			xerr_clear(&e);
+			continue;
+		}
+		if (have[f])
+			xv_free(&vals[f]);
+		vals[f] = v;
+		have[f] = true;
+	}
+	free(fields);
+	for (int f = 0; f < c->nfields; f++) {
+		if (sc_field_is_derived(&c->fields[f]))
+			continue;
+		db_set(t, o, f, have[f] ? vals[f] : xv_copy(sc_field_default(cls, f)));
+	}
+	free(vals);
+	free(have);
+	return 0;
+}
+
+int db_apply_entry(struct db *db, const char *data, size_t len, struct xerr *err)
+{
+	char *text = xmalloc(len + 1);
+	memcpy(text, data, len);
+	text[len] = 0;
+	struct db_txn *t = db_begin(db);
+	int rc = 0;
+	for (char *line = text, *next; *line && rc == 0; line = next) {
+		char *nl = strchr(line, '\n');
+		next = nl ? nl + 1 : line + strlen(line);
+		if (nl)
+			*nl = 0;
+		char *f[4] = {line, NULL, NULL, NULL};
+		for (int i = 1; i < 4; i++) {
+			char *tab = f[i - 1] ? strchr(f[i - 1], '\t') : NULL;
+			if (!tab)
+				break;
+			*tab = 0;
+			f[i] = tab + 1;
+		}
+		if (!f[1] || !f[2] || strlen(f[0]) != 1 || (f[0][0] != 'P' && f[0][0] != 'D') ||
+		    (f[0][0] == 'P' && !f[3])) {
+			rc = xerr_internal(err, "entry: malformed line");
+			break;
+		}
+		rc = apply_row(t, f[0][0], f[1], f[2], f[3], err);
+	}
+	free(text);
+	if (rc < 0) {
+		db_abort(t);
+		return -1;
+	}
+	return db_commit(t, err);
+}

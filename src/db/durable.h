@@ -16,4 +16,18 @@ int durable_load(struct durable *d, struct db *db, struct xerr *err);
 int durable_write(struct durable *d, struct db *db, struct db_obj **objs, size_t n,
 		  uint64_t gen, struct xerr *err);
 
+/* A committed transaction as one entry of the pool's replicated log: one
+ * line per changed row of a persistent class, with the row's encoding in
+ * SQLite (a JSON object keyed by field name):
+ *   P <tab> ref <tab> class <tab> row-json <newline>   (put)
+ *   D <tab> ref <tab> class <newline>                  (delete)
+ * Returns the number of rows written. */
+struct strbuf;
+size_t durable_entry_encode(struct db_obj **objs, size_t n, struct strbuf *sb);
+/* Applies an entry to db as one transaction (memory, events, and SQLite
+ * when db has a durable log), so a host applying the log ends with the
+ * rows the leader wrote. A row of an unknown class is skipped. Takes the
+ * write lock: not to be called inside a transaction. */
+int db_apply_entry(struct db *db, const char *data, size_t len, struct xerr *err);
+
 #endif
