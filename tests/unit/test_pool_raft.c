@@ -1,0 +1,312 @@
+/* pool_raft: three Raft nodes (threads of this process, each with its own
+ * store in SQLite and its own log) on loopback ports. A leader is elected;
+ * 100 transactions submitted on it are on every store, the same; a submit
+ * on a follower gets NOT_LEADER with the leader's address; the leader
+ * stopped, another is elected within seconds and nothing committed is
+ * lost. Also the entry encoding on its own. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/strbuf.h"
+#include "db/db.h"
+#include "db/durable.h"
+#include "pool/raft.h"
+
+#define N 3
+#define TXNS 100
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int free_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof a;
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &l), 0);
+	close(s);
+	return ntohs(a.sin_port);
+}
+
+static char *rm_dir;
+
+static void cleanup(void)
+{
+	if (rm_dir && !getenv("XENON_KEEP_TMP")) {
+		char cmd[600];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", rm_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", rm_dir);
+	}
+}
+
+/* A transaction made on a scratch store and encoded, as db_commit on the
+ * master will encode it: a VM named vm-<i> with a key in other_config,
+ * or, for del, the deletion of ref. */
+static size_t make_entry(struct db *scratch, int i, const char *del, struct strbuf *sb, char ref[64])
+{
+	int vm = sc_class_find("VM");
+	struct db_txn *t = db_begin(scratch);
+	size_t rows;
+	if (del) {
+		struct db_obj *o = db_create(t, vm, del);
+		db_commit(t, NULL);
+		t = db_begin(scratch);
+		db_delete(t, o);
+	} else {
+		struct db_obj *o = db_create(t, vm, NULL);
+		char name[32];
+		snprintf(name, sizeof name, "vm-%d", i);
+		db_set_str(t, o, sc_field_find(vm, "name_label"), name);
+		xv *oc = db_edit(t, o, sc_field_find(vm, "other_config"));
+		char v[32];
+		snprintf(v, sizeof v, "%d", i * 7);
+		xv_map_set(oc, "k", xv_str(v));
+		snprintf(ref, 64, "%s", o->ref);
+	}
+	sb_reset(sb);
+	rows = db_txn_encode(t, sb);
+	db_abort(t);
+	return rows;
+}
+
+/* Every VM of a, field by field, the same on b, and as many. */
+static void assert_same_vms(struct db *a, struct db *b)
+{
+	int vm = sc_class_find("VM");
+	db_rdlock(a);
+	db_rdlock(b);
+	assert_int_equal(db_count(a, vm), db_count(b, vm));
+	for (struct db_obj *o = db_first(a, vm); o; o = db_next(o)) {
+		struct db_obj *p = db_lookup_cls(b, vm, o->ref);
+		assert_non_null(p);
+		for (int f = 0; f < sc_classes[vm].nfields; f++)
+			if (!sc_field_is_derived(&sc_classes[vm].fields[f]))
+				assert_true(xv_equal(db_peek(o, f), db_peek(p, f)));
+	}
+	db_unlock(b);
+	db_unlock(a);
+}
+
+static size_t vm_count(struct db *d)
+{
+	db_rdlock(d);
+	size_t n = db_count(d, sc_class_find("VM"));
+	db_unlock(d);
+	return n;
+}
+
+static void test_entry_roundtrip(void **state)
+{
+	(void)state;
+	struct db *src = db_open(NULL, NULL), *dst = db_open(NULL, NULL);
+	int vm = sc_class_find("VM");
+	struct strbuf sb = STRBUF_INIT;
+	struct db_txn *t = db_begin(src);
+	struct db_obj *o = db_create(t, vm, NULL);
+	db_set_str(t, o, sc_field_find(vm, "name_label"), "tab\there \"quoted\"\nnewline é");
+	struct db_obj *gone = db_create(t, vm, NULL);
+	assert_int_equal(db_txn_encode(t, &sb), 2);
+	assert_int_equal(db_commit(t, NULL), 0);
+	assert_int_equal(db_apply_entry(dst, sb.buf, sb.len, NULL), 0);
+	assert_same_vms(src, dst);
+
+	t = db_begin(src);
+	db_delete(t, gone);
+	db_set_str(t, o, sc_field_find(vm, "name_label"), "renamed");
+	sb_reset(&sb);
+	assert_int_equal(db_txn_encode(t, &sb), 2);
+	assert_int_equal(db_commit(t, NULL), 0);
+	uint64_t g = db_generation(dst);
+	assert_int_equal(db_apply_entry(dst, sb.buf, sb.len, NULL), 0);
+	assert_int_equal(db_generation(dst), g + 1);
+	assert_same_vms(src, dst);
+	assert_int_equal(vm_count(dst), 1);
+
+	struct xerr e = XERR_INIT;
+	assert_int_equal(db_apply_entry(dst, "X\tnonsense\n", 11, &e), -1);
+	xerr_clear(&e);
+	assert_int_equal(vm_count(dst), 1);
+	sb_free(&sb);
+	db_close(src);
+	db_close(dst);
+}
+
+struct node {
+	struct pool_raft *raft;
+	struct db *db;
+	char addr[64];
+	char dir[512];
+};
+
+static int wait_leader(struct node *n, int skip, double timeout)
+{
+	double end = now() + timeout;
+	while (now() < end) {
+		for (int i = 0; i < N; i++)
+			if (i != skip && n[i].raft && pool_raft_is_leader(n[i].raft))
+				return i;
+		usleep(5000);
+	}
+	return -1;
+}
+
+static void wait_count(struct node *n, int skip, size_t want, double timeout)
+{
+	double end = now() + timeout;
+	for (;;) {
+		bool all = true;
+		for (int i = 0; i < N; i++)
+			if (i != skip && vm_count(n[i].db) != want)
+				all = false;
+		if (all || now() > end)
+			return;
+		usleep(5000);
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void test_three_nodes(void **state)
+{
+	(void)state;
+	char tmpl[] = "/tmp/xenon-raft-XXXXXX";
+	rm_dir = strdup(mkdtemp(tmpl));
+	atexit(cleanup);
+	struct node n[N];
+	struct pool_raft_peer peers[N];
+	memset(n, 0, sizeof n);
+	for (int i = 0; i < N; i++) {
+		snprintf(n[i].addr, sizeof n[i].addr, "127.0.0.1:%d", free_port());
+		peers[i] = (struct pool_raft_peer){(uint64_t)i + 1, n[i].addr};
+	}
+	double t0 = now();
+	for (int i = 0; i < N; i++) {
+		char path[600];
+		snprintf(path, sizeof path, "%s/h%d/state.db", rm_dir, i + 1);
+		snprintf(n[i].dir, sizeof n[i].dir, "%s/h%d/raft", rm_dir, i + 1);
+		char hdir[560];
+		snprintf(hdir, sizeof hdir, "%s/h%d", rm_dir, i + 1);
+		assert_int_equal(mkdir(hdir, 0700), 0);
+		struct xerr e = XERR_INIT;
+		n[i].db = db_open(path, &e);
+		assert_non_null(n[i].db);
+		struct pool_raft_config c = {.id = (uint64_t)i + 1, .address = n[i].addr, .dir = n[i].dir,
+					     .db = n[i].db, .peers = peers, .npeers = N};
+		n[i].raft = pool_raft_start(&c, &e);
+		if (!n[i].raft)
+			fail_msg("start: %s", e.nparams ? e.params[0] : e.code);
+		assert_non_null(n[i].raft);
+	}
+	int leader = wait_leader(n, -1, 10);
+	assert_true(leader >= 0);
+	printf("# leader elected after %.0f ms: node %d (%s)\n", (now() - t0) * 1000, leader + 1,
+	       n[leader].addr);
+
+	/* 100 transactions through the leader */
+	struct db *scratch = db_open(NULL, NULL);
+	struct strbuf sb = STRBUF_INIT;
+	double lat[TXNS];
+	char refs[TXNS][64];
+	for (int i = 0; i < TXNS; i++) {
+		assert_int_equal(make_entry(scratch, i, NULL, &sb, refs[i]), 1);
+		char la[POOL_ADDR_MAX];
+		struct xerr e = XERR_INIT;
+		double s = now();
+		enum pool_submit_result r = pool_raft_submit(n[leader].raft, sb.buf, sb.len, la, &e);
+		lat[i] = now() - s;
+		if (r != POOL_SUBMIT_OK)
+			fail_msg("submit %d: %d %s", i, r, e.nparams ? e.params[0] : "");
+		/* acknowledged means applied on the leader already */
+		db_rdlock(n[leader].db);
+		assert_non_null(db_lookup(n[leader].db, refs[i]));
+		db_unlock(n[leader].db);
+	}
+	qsort(lat, TXNS, sizeof lat[0], cmp_double);
+	printf("# commit latency over %d submits: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", TXNS,
+	       lat[TXNS / 2] * 1000, lat[TXNS * 99 / 100] * 1000, lat[TXNS - 1] * 1000);
+	wait_count(n, -1, TXNS, 5);
+	for (int i = 0; i < N; i++)
+		if (i != leader)
+			assert_same_vms(n[leader].db, n[i].db);
+
+	/* a follower refuses, naming the leader */
+	int follower = (leader + 1) % N;
+	char la[POOL_ADDR_MAX];
+	assert_int_equal(pool_raft_submit(n[follower].raft, sb.buf, sb.len, la, NULL),
+			 POOL_SUBMIT_NOT_LEADER);
+	assert_string_equal(la, n[leader].addr);
+	char known[POOL_ADDR_MAX];
+	assert_int_equal(pool_raft_leader(n[follower].raft, known), (uint64_t)leader + 1);
+
+	/* the leader goes: another within seconds, nothing committed lost */
+	pool_raft_stop(n[leader].raft);
+	n[leader].raft = NULL;
+	t0 = now();
+	int next = wait_leader(n, leader, 10);
+	assert_true(next >= 0 && next != leader);
+	printf("# new leader after the old one stopped: %.0f ms (node %d)\n", (now() - t0) * 1000, next + 1);
+	for (int i = 0; i < 10; i++) {
+		char ref[64];
+		make_entry(scratch, TXNS + i, NULL, &sb, ref);
+		assert_int_equal(pool_raft_submit(n[next].raft, sb.buf, sb.len, NULL, NULL), POOL_SUBMIT_OK);
+	}
+	wait_count(n, leader, TXNS + 10, 5);
+	int other = 3 - leader - next;
+	assert_same_vms(n[next].db, n[other].db);
+	assert_int_equal(vm_count(n[next].db), TXNS + 10);
+	for (int i = 0; i < TXNS; i++) {
+		db_rdlock(n[next].db);
+		assert_non_null(db_lookup(n[next].db, refs[i]));
+		db_unlock(n[next].db);
+	}
+	/* the old leader's store, reopened, holds what it had acknowledged */
+	db_close(n[leader].db);
+	char path[600];
+	snprintf(path, sizeof path, "%s/h%d/state.db", rm_dir, leader + 1);
+	n[leader].db = db_open(path, NULL);
+	assert_int_equal(vm_count(n[leader].db), TXNS);
+
+	for (int i = 0; i < N; i++) {
+		pool_raft_stop(n[i].raft);
+		db_close(n[i].db);
+	}
+	sb_free(&sb);
+	db_close(scratch);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN); /* as xenond: peers that go mid-write */
+	log_set_level(LOG_WARN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_entry_roundtrip),
+		cmocka_unit_test(test_three_nodes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
