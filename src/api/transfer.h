@@ -61,6 +61,13 @@ int transfer_vdi_create_user(struct rpc_ctx *ctx, const char *sr_ref, const char
  * the VM's ref into out. */
 int transfer_vm_create(struct rpc_ctx *ctx, xv rec, char out[REF_STRLEN + 1], struct xerr *err);
 int transfer_vbd_create(struct rpc_ctx *ctx, xv rec, struct xerr *err);
+/* The VM vm describes (formats/ova.h) with a VBD for each of vdis in
+ * order, the first bootable; the VM's ref into out (set as soon as the VM
+ * is made, so that a failure after it can discard it). */
+struct ova_vm;
+int transfer_ova_vm_create(struct rpc_ctx *ctx, const struct ova_vm *vm,
+			   const char (*vdis)[REF_STRLEN + 1], size_t nvdis, char out[REF_STRLEN + 1],
+			   struct xerr *err);
 /* What a failed import made goes again: logged, never an error. */
 void transfer_vdi_discard(struct rpc_ctx *ctx, const char *vdi_ref);
 void transfer_vm_discard(struct rpc_ctx *ctx, const char *vm_ref);

@@ -8,6 +8,7 @@
 #include "http_guard.h"
 #include "rpc.h"
 #include "session.h"
+#include "url_table.h"
 #include "../api/vm_console.h"
 #include "../base/b64.h"
 #include "../base/log.h"
@@ -361,7 +362,10 @@ struct console_bridge *console_bridge_new(struct server *srv, const char *uuid, 
 
 MHD_RESULT_T console_request(struct server *srv, struct MHD_Connection *conn, const char *method)
 {
-	if (strcmp(method, "CONNECT") && strcmp(method, "GET"))
+	const char *up = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
+	const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	enum url_kind kind = url_console_kind(method, up, key);
+	if (kind == URL_BAD_METHOD)
 		return text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "CONNECT or GET\n");
 	struct xerr err = XERR_INIT;
 	if (authenticate(srv, conn, &err) < 0) {
@@ -371,15 +375,13 @@ MHD_RESULT_T console_request(struct server *srv, struct MHD_Connection *conn, co
 	http_guard_trust(conn, (unsigned)srv->cfg.idle_timeout_s);
 	const char *uuid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "uuid");
 	const char *ref = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "ref");
-	const char *up = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
-	const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
-	bool ws = up && !strcasecmp(up, "websocket") && key;
+	bool ws = kind == URL_CONSOLE_WS;
 	unsigned status = 0;
 	const char *msg = NULL;
 	struct console_bridge *b = console_bridge_new(srv, uuid, ref, &status, &msg);
 	if (!b)
 		return text(conn, status, msg);
-	if (!strcmp(method, "GET") && !up) {
+	if (kind == URL_CONSOLE_NO_UPGRADE) {
 		console_bridge_free(b);
 		return text(conn, MHD_HTTP_BAD_REQUEST, "use CONNECT, a WebSocket or an Upgrade\n");
 	}

@@ -8,11 +8,13 @@
  *    (named by the name_label query argument);
  *  - anything else goes to the XVA importer (xva_import.c).
  * Nothing is made before the whole body is in: then each disk is checked
- * (sm/foreign.c) and copied into a new VDI, and the VM and VBDs are created;
- * a failure at any point removes what was made and the staged files. */
+ * (sm/foreign.c) and copied into a new VDI, and the VM and VBDs are created
+ * (api/transfer_ova.c); a failure at any point removes what was made and
+ * the staged files. What the body, its members and the new VM are is
+ * decided in formats/ova.c; here are the HTTP route and the staging. */
 #include "../sm/foreign.h"
 #include "http_route.h"
-#include "../formats/ovf.h"
+#include "../formats/ova.h"
 #include "../formats/tar.h"
 #include "vdi_stream.h"
 #include "../formats/xva.h"
@@ -28,10 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SNIFF 512
-#define MAX_OVF (4 << 20)
 #define MAX_FILES 64
-#define DEFAULT_MEMORY (1ll << 30)
 
 struct staged {
 	char *name; /* the member's name in the package (never used as a path) */
@@ -87,12 +86,6 @@ static int stage_write(struct route_req *rr, struct oin *o, const char *p, size_
 	return 0;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && !strcasecmp(s + a - b, suffix);
-}
-
 /* One member of the OVA begins: the descriptor is kept in memory, a
  * manifest or certificate skipped, anything else staged. */
 static int member(void *arg, const char *name, uint64_t size)
@@ -101,15 +94,18 @@ static int member(void *arg, const char *name, uint64_t size)
 	struct route_req *rr = o->rr;
 	o->cur = -1;
 	o->in_ovf = false;
-	if (ends_with(name, ".ovf")) {
-		if (o->ovf.len || size > MAX_OVF)
+	switch (ova_member_kind(name, size)) {
+	case OVA_MEMBER_OVF:
+		if (o->ovf.len || size > OVA_MAX_OVF)
 			return xerr_set(&rr->err, ERR_IMPORT_ERROR, "one .ovf of at most 4 MiB expected",
 					NULL);
 		o->in_ovf = true;
 		return 0;
-	}
-	if (ends_with(name, ".mf") || ends_with(name, ".cert") || !size)
+	case OVA_MEMBER_SKIP:
 		return 0;
+	case OVA_MEMBER_FILE:
+		break;
+	}
 	return stage_new(rr, o, name);
 }
 
@@ -160,8 +156,8 @@ static int oin_data(struct route_req *rr, const char *p, size_t n)
 }
 
 /* A new VDI holding the staged image f. */
-static int make_disk(struct route_req *rr, struct oin *o, struct staged *f, const char *label,
-		     int64_t capacity)
+static int make_disk(struct route_req *rr, struct oin *o, struct staged *f,
+		     const struct ova_disk *d)
 {
 	const char *fmt = foreign_sniff_file(f->path);
 	if (!fmt)
@@ -171,8 +167,8 @@ static int make_disk(struct route_req *rr, struct oin *o, struct staged *f, cons
 	if (foreign_inspect(f->path, fmt, &vsize, &rr->err) < 0)
 		return -1;
 	char ref[REF_STRLEN + 1];
-	if (transfer_vdi_create_user(&rr->ctx, o->sr_ref, label, capacity > vsize ? capacity : vsize, ref,
-				     &rr->err) < 0)
+	if (transfer_vdi_create_user(&rr->ctx, o->sr_ref, d->label,
+				     d->capacity > vsize ? d->capacity : vsize, ref, &rr->err) < 0)
 		return -1;
 	o->vdis = xrealloc(o->vdis, (o->nvdis + 1) * sizeof *o->vdis);
 	snprintf(o->vdis[o->nvdis++], REF_STRLEN + 1, "%s", ref);
@@ -188,68 +184,31 @@ static int make_disk(struct route_req *rr, struct oin *o, struct staged *f, cons
 	return rc;
 }
 
-static int make_vm(struct route_req *rr, struct oin *o, const char *name, int64_t vcpus,
-		   int64_t memory)
-{
-	xv rec = xv_map_new();
-	xv_map_set_str(&rec, "name_label", name);
-	xv_map_set_str(&rec, "name_description", o->ova ? "imported from an OVA" : "imported disk");
-	xv_map_set(&rec, "user_version", xv_int(1));
-	xv_map_set(&rec, "is_a_template", xv_bool(false));
-	xv_map_set_str(&rec, "affinity", REF_NULL);
-	xv_map_set(&rec, "memory_static_max", xv_int(memory));
-	xv_map_set(&rec, "memory_dynamic_max", xv_int(memory));
-	xv_map_set(&rec, "memory_dynamic_min", xv_int(memory));
-	xv_map_set(&rec, "memory_static_min", xv_int(memory));
-	xv_map_set(&rec, "VCPUs_params", xv_map_new());
-	xv_map_set(&rec, "VCPUs_max", xv_int(vcpus));
-	xv_map_set(&rec, "VCPUs_at_startup", xv_int(vcpus));
-	xv_map_set_str(&rec, "actions_after_shutdown", "destroy");
-	xv_map_set_str(&rec, "actions_after_reboot", "restart");
-	xv_map_set_str(&rec, "actions_after_crash", "restart");
-	static const char *const empty[] = {"PV_bootloader", "PV_kernel", "PV_ramdisk", "PV_args",
-					    "PV_bootloader_args", "PV_legacy_args", "PCI_bus",
-					    "recommendations", NULL};
-	for (size_t i = 0; empty[i]; i++)
-		xv_map_set_str(&rec, empty[i], "");
-	xv_map_set_str(&rec, "HVM_boot_policy", "BIOS order");
-	xv boot = xv_map_new();
-	xv_map_set_str(&boot, "order", "cd");
-	xv_map_set(&rec, "HVM_boot_params", boot);
-	xv plat = xv_map_new();
-	xv_map_set_str(&plat, "cores-per-socket", "1");
-	xv_map_set(&rec, "platform", plat);
-	xv_map_set(&rec, "other_config", xv_map_new());
-	xv_map_set_str(&rec, "domain_type", "hvm");
-	if (transfer_vm_create(&rr->ctx, rec, o->vm, &rr->err) < 0)
-		return -1;
-	for (size_t i = 0; i < o->nvdis; i++) {
-		char dev[24];
-		snprintf(dev, sizeof dev, "%zu", i);
-		xv vbd = xv_map_new();
-		xv_map_set_str(&vbd, "VM", o->vm);
-		xv_map_set_str(&vbd, "VDI", o->vdis[i]);
-		xv_map_set_str(&vbd, "userdevice", dev);
-		xv_map_set(&vbd, "bootable", xv_bool(i == 0));
-		xv_map_set_str(&vbd, "mode", "RW");
-		xv_map_set_str(&vbd, "type", "Disk");
-		xv_map_set(&vbd, "unpluggable", xv_bool(false));
-		xv_map_set(&vbd, "empty", xv_bool(false));
-		xv_map_set(&vbd, "other_config", xv_map_new());
-		xv_map_set_str(&vbd, "qos_algorithm_type", "");
-		xv_map_set(&vbd, "qos_algorithm_params", xv_map_new());
-		if (transfer_vbd_create(&rr->ctx, vbd, &rr->err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static struct staged *find_file(struct oin *o, const char *href)
 {
 	for (size_t i = 0; i < o->nfiles; i++)
 		if (!strcmp(o->files[i].name, href))
 			return &o->files[i];
 	return NULL;
+}
+
+/* The disks, then the VM and its VBDs. */
+static int make_all(struct route_req *rr, struct oin *o, const struct ova_vm *vm)
+{
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		const struct ova_disk *d = &vm->disks[i];
+		struct staged *f = d->href ? find_file(o, d->href) : &o->files[0];
+		if (!f) {
+			char *msg = xasprintf("a disk file of the OVF is missing: %s", d->href);
+			xerr_set(&rr->err, ERR_IMPORT_ERROR, msg, NULL);
+			free(msg);
+			return -1;
+		}
+		if (make_disk(rr, o, f, d) < 0)
+			return -1;
+	}
+	return transfer_ova_vm_create(&rr->ctx, vm, (const char (*)[REF_STRLEN + 1])o->vdis, o->nvdis,
+				      o->vm, &rr->err);
 }
 
 static int finish_ova(struct route_req *rr, struct oin *o)
@@ -259,26 +218,13 @@ static int finish_ova(struct route_req *rr, struct oin *o)
 	struct ovf ovf;
 	if (ovf_parse(o->ovf.buf ? o->ovf.buf : "", o->ovf.len, &ovf, &rr->err) < 0)
 		return -1;
-	int rc = 0;
-	if (!ovf.ndisks)
-		rc = xerr_set(&rr->err, ERR_IMPORT_ERROR, "the OVF describes no disk", NULL);
-	const char *name = ovf.name && *ovf.name ? ovf.name : "imported VM";
-	for (size_t i = 0; rc == 0 && i < ovf.ndisks; i++) {
-		struct staged *f = find_file(o, ovf.disks[i].href);
-		if (!f) {
-			char *msg = xasprintf("a disk file of the OVF is missing: %s", ovf.disks[i].href);
-			rc = xerr_set(&rr->err, ERR_IMPORT_ERROR, msg, NULL);
-			free(msg);
-			break;
-		}
-		char *label = xasprintf("%s disk %zu", name, i);
-		rc = make_disk(rr, o, f, label, ovf.disks[i].capacity);
-		free(label);
-	}
-	if (rc == 0)
-		rc = make_vm(rr, o, name, ovf.vcpus > 0 ? ovf.vcpus : 1,
-			     ovf.memory > 0 ? ovf.memory : DEFAULT_MEMORY);
+	struct ova_vm vm;
+	int rc = ova_vm_from_ovf(&ovf, &vm, &rr->err);
 	ovf_free(&ovf);
+	if (rc < 0)
+		return -1;
+	rc = make_all(rr, o, &vm);
+	ova_vm_free(&vm);
 	return rc;
 }
 
@@ -317,18 +263,12 @@ static int oin_finish(struct route_req *rr)
 /* The disks and the VM of a whole upload. */
 static int oin_build(struct route_req *rr, struct oin *o)
 {
-	int rc;
-	if (o->ova) {
-		rc = finish_ova(rr, o);
-	} else {
-		const char *name = route_arg(rr, "name_label");
-		name = name && *name ? name : "imported VM";
-		char *label = xasprintf("%s disk 0", name);
-		rc = make_disk(rr, o, &o->files[0], label, 0);
-		free(label);
-		if (rc == 0)
-			rc = make_vm(rr, o, name, 1, DEFAULT_MEMORY);
-	}
+	if (o->ova)
+		return finish_ova(rr, o);
+	struct ova_vm vm;
+	ova_vm_from_image(route_arg(rr, "name_label"), &vm);
+	int rc = make_all(rr, o, &vm);
+	ova_vm_free(&vm);
 	return rc;
 }
 
@@ -394,19 +334,20 @@ static const struct route route_import_image = {
 /* ---- /import: the first bytes pick the importer ---- */
 
 struct sniff {
-	unsigned char buf[SNIFF];
+	unsigned char buf[OVA_SNIFF];
 	size_t fill;
 };
 
 static const struct route *choose(const struct sniff *s)
 {
-	if (foreign_sniff(s->buf, s->fill))
+	switch (ova_body_kind(s->buf, s->fill)) {
+	case OVA_BODY_IMAGE:
 		return &route_import_image;
-	char name[256];
-	uint64_t size;
-	if (s->fill == SNIFF && !memcmp(s->buf + 257, "ustar", 5) &&
-	    tar_parse(s->buf, name, &size) == 0 && ends_with(name, ".ovf"))
+	case OVA_BODY_OVA:
 		return &route_import_ova;
+	case OVA_BODY_OTHER:
+		break;
+	}
 	return &route_import_xva;
 }
 
@@ -434,10 +375,10 @@ static int sniff_begin(struct route_req *rr)
 static int sniff_data(struct route_req *rr, const char *p, size_t n)
 {
 	struct sniff *s = rr->h;
-	size_t k = SNIFF - s->fill < n ? SNIFF - s->fill : n;
+	size_t k = OVA_SNIFF - s->fill < n ? OVA_SNIFF - s->fill : n;
 	memcpy(s->buf + s->fill, p, k);
 	s->fill += k;
-	if (s->fill < SNIFF)
+	if (s->fill < OVA_SNIFF)
 		return 0;
 	if (dispatch(rr) < 0)
 		return -1;

@@ -3,6 +3,7 @@
 #include "url_table.h"
 
 #include <string.h>
+#include <strings.h>
 
 struct url_entry {
 	const char *path;
@@ -59,5 +60,26 @@ struct url_match url_lookup(const char *method, const char *url)
 		}
 		return (struct url_match){e->kind, e->route};
 	}
+	return m;
+}
+
+enum url_kind url_console_kind(const char *method, const char *upgrade, const char *ws_key)
+{
+	bool connect = !strcmp(method, "CONNECT");
+	if (!connect && strcmp(method, "GET"))
+		return URL_BAD_METHOD;
+	if (upgrade && !strcasecmp(upgrade, "websocket") && ws_key)
+		return URL_CONSOLE_WS;
+	if (!connect && !upgrade)
+		return URL_CONSOLE_NO_UPGRADE;
+	return URL_CONSOLE;
+}
+
+struct url_match url_lookup_upgrade(const char *method, const char *url, const char *upgrade,
+				    const char *ws_key)
+{
+	struct url_match m = url_lookup(method, url);
+	if (m.kind == URL_CONSOLE)
+		m.kind = url_console_kind(method, upgrade, ws_key);
 	return m;
 }

@@ -13,7 +13,10 @@ enum url_kind {
 	URL_RPC_JSON,   /* JSON-RPC calls (POST) */
 	URL_STATUS,     /* the status page (GET /) */
 	URL_TRANSFER,   /* a transfer (http_route.c), its route in url_match.route */
-	URL_CONSOLE,    /* /console: CONNECT, WebSocket or Upgrade (console_http.c) */
+	URL_CONSOLE,    /* /console (console_http.c); with the headers known: raw bytes after
+			 * a CONNECT or an Upgrade other than a WebSocket */
+	URL_CONSOLE_WS, /* /console: a WebSocket upgrade (Upgrade: websocket and a key) */
+	URL_CONSOLE_NO_UPGRADE, /* /console: a GET asking for no upgrade (400) */
 };
 
 struct url_match {
@@ -24,5 +27,15 @@ struct url_match {
 /* What serves method on url. A path matches "/p", "/p/" and "/p?query";
  * "/" matches only itself (and "/?query"). */
 struct url_match url_lookup(const char *method, const char *url);
+
+/* The same, told by the request's Upgrade and Sec-WebSocket-Key headers
+ * (NULL when absent) what kind of console it asks for: /console is
+ * URL_CONSOLE_WS for a WebSocket upgrade (any method the console takes),
+ * URL_CONSOLE for CONNECT or another Upgrade, URL_CONSOLE_NO_UPGRADE for
+ * a GET without one and URL_BAD_METHOD for other methods. */
+struct url_match url_lookup_upgrade(const char *method, const char *url, const char *upgrade,
+				    const char *ws_key);
+/* That decision for a request already routed to /console. */
+enum url_kind url_console_kind(const char *method, const char *upgrade, const char *ws_key);
 
 #endif

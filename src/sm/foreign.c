@@ -1,42 +1,16 @@
-/* foreign: staged foreign images checked and copied in (see foreign.h). */
+/* foreign: staged foreign images checked and copied in (see foreign.h);
+ * the checks themselves are formats/foreign.c's. */
 #include "foreign.h"
 #include "../base/log.h"
 #include "../base/mem.h"
-#include "../base/xv.h"
 #include "sm.h"
-#include "../base/jsonv.h"
 
 #include <fcntl.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define BUFSZ (1 << 20)
-
-const char *foreign_sniff(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	if (n >= 4 && !memcmp(b, "QFI\xfb", 4))
-		return "qcow2";
-	if (n >= 4 && !memcmp(b, "KDMV", 4))
-		return "vmdk";
-	if (n >= 8 && !memcmp(b, "conectix", 8))
-		return "vhd";
-	return NULL;
-}
-
-bool foreign_format(const char *fmt)
-{
-	return fmt && (!strcmp(fmt, "qcow2") || !strcmp(fmt, "vmdk") || !strcmp(fmt, "vhd"));
-}
-
-/* qemu's driver name for an API format name */
-static const char *qemu_fmt(const char *fmt)
-{
-	return !strcmp(fmt, "vhd") ? "vpc" : fmt;
-}
 
 static int bad(struct xerr *err, const char *fmt, const char *why)
 {
@@ -46,59 +20,56 @@ static int bad(struct xerr *err, const char *fmt, const char *why)
 	return -1;
 }
 
+/* The first FOREIGN_HEADER_BYTES of the file and the last 512; their
+ * lengths in *nhead and *ntail (0 when unreadable). */
+static void read_ends(int fd, unsigned char *head, size_t *nhead, unsigned char *tail,
+		      size_t *ntail)
+{
+	ssize_t n = pread(fd, head, FOREIGN_HEADER_BYTES, 0);
+	*nhead = n > 0 ? (size_t)n : 0;
+	*ntail = 0;
+	off_t end = lseek(fd, 0, SEEK_END);
+	if (end >= 512 && pread(fd, tail, 512, end - 512) == 512)
+		*ntail = 512;
+}
+
 const char *foreign_sniff_file(const char *path)
 {
-	unsigned char head[8] = {0};
+	unsigned char head[FOREIGN_HEADER_BYTES], tail[512];
+	size_t nh, nt;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	ssize_t n = pread(fd, head, sizeof head, 0);
-	const char *f = n > 0 ? foreign_sniff(head, (size_t)n) : NULL;
-	off_t end = lseek(fd, 0, SEEK_END);
-	if (!f && end >= 512 && pread(fd, head, sizeof head, end - 512) == 8 &&
-	    !memcmp(head, "conectix", 8))
-		f = "vhd"; /* a fixed VHD: its footer only at the end */
+	read_ends(fd, head, &nh, tail, &nt);
 	close(fd);
-	return f;
+	const char *f = foreign_sniff(head, nh);
+	return f ? f : foreign_sniff_tail(tail, nt); /* a fixed VHD: its footer only at the end */
 }
 
-/* The magic must agree with the format asked for: a VMDK text descriptor
- * (which names its extents' files) or any non-image never reaches qemu. A
- * fixed VHD has its footer only at the end. */
-static int check_magic(const char *path, const char *fmt, struct xerr *err)
+/* The header must agree with the format asked for (a VMDK text descriptor,
+ * which names its extents' files, or any non-image never reaches qemu) and
+ * pass foreign_check_header. A fixed VHD has its footer only at the end. */
+static int check_header(const char *path, const char *fmt, struct xerr *err)
 {
-	const char *seen = foreign_sniff_file(path);
-	if (!seen || strcmp(seen, fmt))
-		return bad(err, fmt, "wrong magic");
-	return 0;
-}
-
-/* Whether a qemu-img info record names any file but path: a backing file,
- * an external data file, or (VMDK) an extent elsewhere. */
-static bool names_other_file(const xv *info, const char *path)
-{
-	if (xv_map_get(info, "backing-filename") || xv_map_get(info, "full-backing-filename") ||
-	    xv_map_get(info, "backing-filename-format"))
-		return true;
-	const xv *data = xv_map_get(xv_map_get(info, "format-specific"), "data");
-	if (xv_map_get(data, "data-file") || xv_map_get(data, "data-file-raw"))
-		return true;
-	const xv *ext = xv_map_get(data, "extents");
-	for (size_t i = 0; ext && i < xv_len(ext); i++) {
-		const char *f = xv_as_str(xv_map_get(xv_arr_get(ext, i), "filename"));
-		if (!f || strcmp(f, path))
-			return true;
+	unsigned char head[FOREIGN_HEADER_BYTES], tail[512];
+	size_t nh = 0, nt = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		read_ends(fd, head, &nh, tail, &nt);
+		close(fd);
 	}
-	return false;
+	if (!strcmp(fmt, "vhd") && !foreign_sniff(head, nh) && foreign_sniff_tail(tail, nt))
+		return foreign_check_header(fmt, tail, nt, err);
+	return foreign_check_header(fmt, head, nh, err);
 }
 
 int foreign_inspect(const char *path, const char *fmt, int64_t *vsize, struct xerr *err)
 {
 	if (!foreign_format(fmt))
 		return xerr_set(err, ERR_INVALID_VALUE, "format", fmt ? fmt : "", NULL);
-	if (check_magic(path, fmt, err) < 0)
+	if (check_header(path, fmt, err) < 0)
 		return -1;
-	const char *qf = qemu_fmt(fmt);
+	const char *qf = foreign_qemu_fmt(fmt);
 	char *out = NULL;
 	struct xerr e = XERR_INIT;
 	const char *info_args[] = {"info", "--output=json", "-f", qf, path, NULL};
@@ -106,30 +77,10 @@ int foreign_inspect(const char *path, const char *fmt, int64_t *vsize, struct xe
 	xerr_clear(&e);
 	if (rc < 0)
 		return bad(err, fmt, "qemu-img cannot open it (truncated or corrupt)");
-	xv info = XV_NIL_INIT;
-	rc = jsonv_parse(out, strlen(out), &info, &e);
+	rc = foreign_check_info(out, path, fmt, vsize, err);
 	free(out);
-	xerr_clear(&e);
-	if (rc < 0 || info.kind != XV_MAP) {
-		xv_free(&info);
-		return bad(err, fmt, "unreadable qemu-img info");
-	}
-	const xv *vs = xv_map_get(&info, "virtual-size");
-	*vsize = vs && vs->kind == XV_INT ? vs->u.i : -1;
-	bool other = names_other_file(&info, path);
-	xv_free(&info);
-	if (other) {
-		log_warn("import: refused %s image naming another file", fmt);
-		return xerr_set(err, ERR_IMPORT_ERROR, "the image names another file (backing file, "
-				"data file or extent): not accepted", NULL);
-	}
-	if (*vsize <= 0)
-		return bad(err, fmt, "no virtual size");
-	if (*vsize > FOREIGN_MAX_SIZE) {
-		char m[32];
-		snprintf(m, sizeof m, "%lld", (long long)FOREIGN_MAX_SIZE);
-		return xerr_set(err, ERR_VDI_TOO_LARGE, "OpaqueRef:NULL", m, NULL);
-	}
+	if (rc < 0)
+		return -1;
 	/* a cut-off image opens fine but points past its end: check finds it.
 	 * 0 clean, 3 leaked clusters only (harmless), 63 no check for this
 	 * format (vpc refuses truncated files at open already) */
@@ -149,7 +100,7 @@ int foreign_inspect(const char *path, const char *fmt, int64_t *vsize, struct xe
 int foreign_copy(const char *path, const char *fmt, struct img *dst, bool fresh,
 		 struct xerr *err)
 {
-	struct img *src = sm_img_open(path, qemu_fmt(fmt), false, err);
+	struct img *src = sm_img_open(path, foreign_qemu_fmt(fmt), false, err);
 	if (!src)
 		return -1;
 	int rc = 0;

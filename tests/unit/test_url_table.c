@@ -1,6 +1,8 @@
 /* Unit tests of src/server/url_table: which kind of handler serves a
  * method on a path — exact paths, a trailing slash, query strings, a
- * method the path does not take, unknown paths, CONNECT to the console. */
+ * method the path does not take, unknown paths, CONNECT to the console,
+ * and the console's kind told by the method and the Upgrade and
+ * Sec-WebSocket-Key headers (WebSocket, raw, no upgrade, other methods). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,6 +77,47 @@ static void test_console(void **state)
 	assert_int_equal(kind("CONNECT", "/export"), URL_BAD_METHOD);
 }
 
+static enum url_kind ukind(const char *method, const char *url, const char *up, const char *key)
+{
+	return url_lookup_upgrade(method, url, up, key).kind;
+}
+
+static void test_console_upgrade(void **state)
+{
+	(void)state;
+	const char *key = "dGhlIHNhbXBsZSBub25jZQ==";
+	/* a WebSocket: the header's value in any case, with its key */
+	assert_int_equal(ukind("GET", "/console?uuid=abc", "websocket", key), URL_CONSOLE_WS);
+	assert_int_equal(ukind("GET", "/console/", "WebSocket", key), URL_CONSOLE_WS);
+	assert_int_equal(ukind("CONNECT", "/console", "websocket", key), URL_CONSOLE_WS);
+	/* no key: a raw upgrade that happens to be called websocket */
+	assert_int_equal(ukind("GET", "/console", "websocket", NULL), URL_CONSOLE);
+	/* another protocol, or CONNECT: raw bytes */
+	assert_int_equal(ukind("GET", "/console?ref=OpaqueRef:x", "console", NULL), URL_CONSOLE);
+	assert_int_equal(ukind("GET", "/console", "websockets", key), URL_CONSOLE);
+	assert_int_equal(ukind("GET", "/console", "", key), URL_CONSOLE);
+	assert_int_equal(ukind("CONNECT", "/console?uuid=abc", NULL, NULL), URL_CONSOLE);
+	assert_int_equal(ukind("CONNECT", "/console", "console", NULL), URL_CONSOLE);
+	/* a plain GET asks for nothing the console serves */
+	assert_int_equal(ukind("GET", "/console", NULL, NULL), URL_CONSOLE_NO_UPGRADE);
+	assert_int_equal(ukind("GET", "/console", NULL, key), URL_CONSOLE_NO_UPGRADE);
+	/* other methods, upgrade or not */
+	assert_int_equal(ukind("POST", "/console", "websocket", key), URL_BAD_METHOD);
+	assert_int_equal(ukind("PUT", "/console", NULL, NULL), URL_BAD_METHOD);
+	assert_int_equal(ukind("get", "/console", "websocket", key), URL_BAD_METHOD);
+	/* the path-only lookup leaves the decision to the console's handler */
+	assert_int_equal(kind("POST", "/console"), URL_CONSOLE);
+	/* the headers change nothing elsewhere */
+	assert_int_equal(ukind("GET", "/", "websocket", key), URL_STATUS);
+	assert_int_equal(ukind("POST", "/jsonrpc", "websocket", key), URL_RPC_JSON);
+	assert_int_equal(ukind("GET", "/consolex", "websocket", key), URL_NOT_FOUND);
+	assert_ptr_equal(url_lookup_upgrade("GET", "/export", "websocket", key).route, &route_export_xva);
+	/* the decision alone, for a request already routed to /console */
+	assert_int_equal(url_console_kind("GET", "websocket", key), URL_CONSOLE_WS);
+	assert_int_equal(url_console_kind("GET", NULL, NULL), URL_CONSOLE_NO_UPGRADE);
+	assert_int_equal(url_console_kind("DELETE", NULL, NULL), URL_BAD_METHOD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -83,6 +126,7 @@ int main(void)
 		cmocka_unit_test(test_transfers),
 		cmocka_unit_test(test_unknown_and_method_mismatch),
 		cmocka_unit_test(test_console),
+		cmocka_unit_test(test_console_upgrade),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
