@@ -24,6 +24,13 @@ struct metrics {
 	size_t npifs;
 };
 
+/* The relation behind a derived set field (the one-side field it inverts). */
+static int field_relation(int cls, int field)
+{
+	const struct sc_field *f = &sc_classes[cls].fields[field];
+	return sc_classes[f->rel_cls].fields[f->rel_field].rel_index;
+}
+
 static void copy_req(struct db *db, struct db_obj *vm, struct xenops_stats_req *r)
 {
 	memset(r, 0, sizeof *r);
@@ -37,20 +44,21 @@ static void copy_req(struct db *db, struct db_obj *vm, struct xenops_stats_req *
 	r->memory_target = db_peek_int(vm, SC_F_VM__memory_target);
 	if (r->memory_target <= 0)
 		r->memory_target = db_peek_int(vm, SC_F_VM__memory_dynamic_max);
-	const xv *vbds = db_peek(vm, SC_F_VM__VBDs);
-	for (size_t i = 0; vbds && vbds->kind == XV_ARR && i < vbds->u.a->n && r->ndisks < RR_MAX_DISKS; i++) {
-		struct db_obj *b = db_lookup_cls(db, SC_C_VBD, xv_as_str(&vbds->u.a->items[i]));
-		if (!b || !db_peek_bool(b, SC_F_VBD__currently_attached))
+	/* VM.VBDs and VM.VIFs are derived: the objects pointing at the VM */
+	const struct db_objvec *vbds = db_referrers(db, field_relation(SC_C_VM, SC_F_VM__VBDs), vm->ref);
+	for (size_t i = 0; vbds && i < vbds->n && r->ndisks < RR_MAX_DISKS; i++) {
+		struct db_obj *b = vbds->v[i];
+		if (!db_peek_bool(b, SC_F_VBD__currently_attached))
 			continue;
 		const char *ud = db_peek_str(b, SC_F_VBD__userdevice);
 		r->disk[r->ndisks].position = ud && *ud >= '0' && *ud <= '9' ? atoi(ud) : -1;
 		r->disk[r->ndisks].is_cdrom = !strcmp(db_peek_str(b, SC_F_VBD__type), "CD");
 		r->ndisks++;
 	}
-	const xv *vifs = db_peek(vm, SC_F_VM__VIFs);
-	for (size_t i = 0; vifs && vifs->kind == XV_ARR && i < vifs->u.a->n && r->nvifs < RR_MAX_VIFS; i++) {
-		struct db_obj *v = db_lookup_cls(db, SC_C_VIF, xv_as_str(&vifs->u.a->items[i]));
-		if (!v || !db_peek_bool(v, SC_F_VIF__currently_attached))
+	const struct db_objvec *vifs = db_referrers(db, field_relation(SC_C_VM, SC_F_VM__VIFs), vm->ref);
+	for (size_t i = 0; vifs && i < vifs->n && r->nvifs < RR_MAX_VIFS; i++) {
+		struct db_obj *v = vifs->v[i];
+		if (!db_peek_bool(v, SC_F_VIF__currently_attached))
 			continue;
 		r->vif[r->nvifs++] = atoi(db_peek_str(v, SC_F_VIF__device));
 	}
