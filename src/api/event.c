@@ -371,6 +371,14 @@ void event_session_gone(const char *session)
 	}
 }
 
+size_t event_registered_count(void)
+{
+	pthread_mutex_lock(&legacy_lock);
+	size_t n = hmap_count(&legacy_by_session);
+	pthread_mutex_unlock(&legacy_lock);
+	return n;
+}
+
 void api_event_init(void)
 {
 	rpc_register("event", "from", event_from, 0);

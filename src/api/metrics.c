@@ -172,6 +172,132 @@ static void published(void *arg, enum rr_kind k, const char *uuid, const struct 
 	xerr_clear(&err);
 }
 
+/* ---- Prometheus ---- */
+
+struct prom_family {
+	struct strbuf lines;
+};
+
+static void prom_label(struct strbuf *sb, const char *k, const char *v, bool first)
+{
+	if (!first)
+		sb_putc(sb, ',');
+	sb_puts(sb, k);
+	sb_puts(sb, "=\"");
+	for (const char *p = v; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			sb_putc(sb, '\\'), sb_putc(sb, *p);
+		else if (*p == '\n')
+			sb_puts(sb, "\\n");
+		else
+			sb_putc(sb, *p);
+	}
+	sb_putc(sb, '"');
+}
+
+static void prom_value(struct strbuf *sb, double v)
+{
+	char buf[40];
+	if (isinf(v))
+		sb_puts(sb, v > 0 ? "+Inf" : "-Inf");
+	else {
+		snprintf(buf, sizeof buf, "%.17g", v);
+		sb_puts(sb, buf);
+	}
+}
+
+/* One object's sample into the families (name -> struct prom_family). */
+static void prom_object(struct hmap *fam, enum rr_kind k, const struct rr_sample *s, const char *labels)
+{
+	char name[RR_NAME_MAX + 16];
+	for (size_t i = 0; i < s->n; i++) {
+		if (isnan(s->v[i].v))
+			continue;
+		snprintf(name, sizeof name, "xen_%s_%s", rr_kind_name(k), s->v[i].name);
+		for (char *p = name; *p; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			      *p == '_'))
+				*p = '_';
+		/* a gauge may not end as counters and histograms do:
+		 * vbd_xvda_iops_total -> xen_vm_vbd_xvda_iops_all */
+		size_t len = strlen(name);
+		if (len > 6 && !strcmp(name + len - 6, "_total"))
+			strcpy(name + len - 6, "_all");
+		struct prom_family *f = hmap_get(fam, name);
+		if (!f) {
+			f = xcalloc(1, sizeof *f + strlen(name) + 1);
+			char *key = (char *)(f + 1);
+			strcpy(key, name);
+			struct rr_ds_info info;
+			rr_ds_describe(k, s->v[i].name, &info);
+			sb_printf(&f->lines, "# HELP %s %s", key, info.description);
+			if (info.units && *info.units)
+				sb_printf(&f->lines, " (%s)", info.units);
+			sb_printf(&f->lines, "\n# TYPE %s gauge\n", key);
+			hmap_put(fam, key, f);
+		}
+		sb_puts(&f->lines, name);
+		sb_putc(&f->lines, '{');
+		sb_puts(&f->lines, labels);
+		sb_puts(&f->lines, "} ");
+		prom_value(&f->lines, s->v[i].v);
+		sb_putc(&f->lines, '\n');
+	}
+}
+
+void metrics_prometheus(struct server *srv, struct strbuf *out)
+{
+	struct metrics *m = srv->metrics;
+	if (!m)
+		return;
+	struct hmap fam;
+	hmap_init(&fam);
+	struct strbuf labels = STRBUF_INIT;
+	struct db *db = srv->db;
+	/* published() never holds mu while it takes the store's lock */
+	db_rdlock(db);
+	pthread_mutex_lock(&m->mu);
+	const struct rr_sample *hs = hmap_get(&m->last, m->host_uuid);
+	if (hs) {
+		prom_label(&labels, "host_uuid", m->host_uuid, true);
+		prom_object(&fam, RR_HOST, hs, labels.buf);
+	}
+	for (struct db_obj *vm = db_first(db, SC_C_VM); vm; vm = db_next(vm)) {
+		const char *ps = db_peek_str(vm, SC_F_VM__power_state);
+		if ((strcmp(ps, "Running") && strcmp(ps, "Paused")) ||
+		    strcmp(db_peek_str(vm, SC_F_VM__resident_on), srv->host_ref))
+			continue;
+		const struct rr_sample *s = hmap_get(&m->last, db_peek_str(vm, SC_F_VM__uuid));
+		if (!s)
+			continue;
+		sb_reset(&labels);
+		prom_label(&labels, "vm_uuid", db_peek_str(vm, SC_F_VM__uuid), true);
+		prom_label(&labels, "vm_name", db_peek_str(vm, SC_F_VM__name_label), false);
+		prom_object(&fam, RR_VM, s, labels.buf);
+	}
+	for (struct db_obj *sr = db_first(db, SC_C_SR); sr; sr = db_next(sr)) {
+		const struct rr_sample *s = hmap_get(&m->last, db_peek_str(sr, SC_F_SR__uuid));
+		if (!s)
+			continue;
+		sb_reset(&labels);
+		prom_label(&labels, "sr_uuid", db_peek_str(sr, SC_F_SR__uuid), true);
+		prom_label(&labels, "sr_name", db_peek_str(sr, SC_F_SR__name_label), false);
+		prom_object(&fam, RR_SR, s, labels.buf);
+	}
+	pthread_mutex_unlock(&m->mu);
+	db_unlock(db);
+	sb_free(&labels);
+	const char *k;
+	void *v;
+	for (size_t it = 0; hmap_next(&fam, &it, &k, &v);) {
+		struct prom_family *f = v;
+		sb_add(out, f->lines.buf, f->lines.len);
+		sb_free(&f->lines);
+		free(f);
+	}
+	hmap_free(&fam);
+}
+
 static const struct rr_ops metrics_ops = {
 	.collect_vms = collect_vms,
 	.pif_devices = pif_devices,

@@ -25,7 +25,7 @@
 static const struct route *const routes[] = {
 	&route_export_raw_vdi, &route_import_raw_vdi, &route_export_xva,
 	&route_export_metadata, &route_import, &route_import_metadata, &route_rrd_updates,
-	&route_host_rrd, &route_vm_rrd, &route_sr_rrd, &route_host_rrds, &route_vm_rrds, NULL,
+	&route_host_rrd, &route_vm_rrd, &route_sr_rrd, &route_host_rrds, &route_vm_rrds, &route_metrics, NULL,
 };
 
 /* "/p", "/p/" and "/p?…" (MHD strips the query already) */
@@ -89,6 +89,10 @@ static MHD_RESULT_T reply(struct route_req *rr, unsigned status, const char *cty
  * session, in xapi's order. */
 static int authenticate(struct route_req *rr)
 {
+	if (rr->rt->credential && rr->rt->credential(rr)) {
+		rr->ctx.roles = SC_ROLE_READ_ONLY;
+		return 0;
+	}
 	const char *sid = route_arg(rr, "session_id");
 	if (!sid)
 		sid = MHD_lookup_connection_value(rr->conn, MHD_COOKIE_KIND, "session_id");
