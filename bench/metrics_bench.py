@@ -14,6 +14,7 @@ rrdtool's own xport of the same files in the same run.
   3. GET /rrd_updates?start=<servertime−600>&cf=AVERAGE&interval=5&host=true
      as XML and as JSON, --repeat times each: latency (median, min, max),
      bytes, rows, columns.
+     GET /metrics (Prometheus) the same way.
   4. The reference: `rrdtool xport` of every one of those files over the
      same start, end and step (one xport per file, all through one
      `rrdtool -` process, so no process is spawned per file), as XML and
@@ -237,6 +238,17 @@ def main():
                 dt, body = rrd_updates(session, start, json_)
                 times.append(dt)
             res[json_] = (times, body)
+        prom = []
+        for _ in range(a.repeat):
+            c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=300)
+            t1 = time.monotonic()
+            c.request("GET", "/metrics?session_id=" + session)
+            resp = c.getresponse()
+            pbody = resp.read()
+            prom.append(time.monotonic() - t1)
+            c.close()
+            if resp.status != 200:
+                raise RuntimeError("/metrics: HTTP %d" % resp.status)
         import json as js
         meta = js.loads(res[True][1])["meta"]
         nrows, ncols, end = len(js.loads(res[True][1])["data"]), meta["columns"], meta["end"]
@@ -270,6 +282,9 @@ def main():
             print("| xenond /rrd_updates %s | %.0f ms | %.0f ms | %.0f ms | %d |"
                   % ("JSON" if json_ else "XML", 1000 * statistics.median(times), 1000 * min(times),
                      1000 * max(times), len(body)))
+        print("| xenond /metrics (Prometheus, %d samples) | %.0f ms | %.0f ms | %.0f ms | %d |"
+              % (sum(1 for l in pbody.split(b"\n") if l and not l.startswith(b"#")),
+                 1000 * statistics.median(prom), 1000 * min(prom), 1000 * max(prom), len(pbody)))
         for json_ in (False, True):
             times, size, ncol = ref[json_]
             print("| `rrdtool xport%s`, one per file (%d files, %d columns) | %.0f ms | %.0f ms | %.0f ms | %d |"
