@@ -32,6 +32,8 @@ void vm_events_host_init(struct server *srv);
 
 /* Drops per-session state kept outside the store. */
 void event_session_gone(const char *session);
+/* Sessions registered for the legacy event.next queue. */
+size_t event_registered_count(void);
 
 /* The answer of VM.get_allowed_VBD_devices and _VIF_devices: the numbers
  * 0..max that used[] does not mark, in order, as strings (vm.c). */

@@ -371,6 +371,14 @@ void event_session_gone(const char *session)
 	}
 }
 
+size_t event_registered_count(void)
+{
+	pthread_mutex_lock(&legacy_lock);
+	size_t n = hmap_count(&legacy_by_session);
+	pthread_mutex_unlock(&legacy_lock);
+	return n;
+}
+
 RPC_IMPL(event, from, event_from, 0);
 RPC_IMPL(event, get_current_id, get_current_id, 0);
 RPC_IMPL(event, inject, inject, 0);

@@ -24,6 +24,13 @@ struct metrics {
 	size_t npifs;
 };
 
+/* The relation behind a derived set field (the one-side field it inverts). */
+static int field_relation(int cls, int field)
+{
+	const struct sc_field *f = &sc_classes[cls].fields[field];
+	return sc_classes[f->rel_cls].fields[f->rel_field].rel_index;
+}
+
 static void copy_req(struct db *db, struct db_obj *vm, struct xenops_stats_req *r)
 {
 	memset(r, 0, sizeof *r);
@@ -37,20 +44,21 @@ static void copy_req(struct db *db, struct db_obj *vm, struct xenops_stats_req *
 	r->memory_target = db_peek_int(vm, SC_F_VM__memory_target);
 	if (r->memory_target <= 0)
 		r->memory_target = db_peek_int(vm, SC_F_VM__memory_dynamic_max);
-	const xv *vbds = db_peek(vm, SC_F_VM__VBDs);
-	for (size_t i = 0; vbds && vbds->kind == XV_ARR && i < vbds->u.a->n && r->ndisks < RR_MAX_DISKS; i++) {
-		struct db_obj *b = db_lookup_cls(db, SC_C_VBD, xv_as_str(&vbds->u.a->items[i]));
-		if (!b || !db_peek_bool(b, SC_F_VBD__currently_attached))
+	/* VM.VBDs and VM.VIFs are derived: the objects pointing at the VM */
+	const struct db_objvec *vbds = db_referrers(db, field_relation(SC_C_VM, SC_F_VM__VBDs), vm->ref);
+	for (size_t i = 0; vbds && i < vbds->n && r->ndisks < RR_MAX_DISKS; i++) {
+		struct db_obj *b = vbds->v[i];
+		if (!db_peek_bool(b, SC_F_VBD__currently_attached))
 			continue;
 		const char *ud = db_peek_str(b, SC_F_VBD__userdevice);
 		r->disk[r->ndisks].position = ud && *ud >= '0' && *ud <= '9' ? atoi(ud) : -1;
 		r->disk[r->ndisks].is_cdrom = !strcmp(db_peek_str(b, SC_F_VBD__type), "CD");
 		r->ndisks++;
 	}
-	const xv *vifs = db_peek(vm, SC_F_VM__VIFs);
-	for (size_t i = 0; vifs && vifs->kind == XV_ARR && i < vifs->u.a->n && r->nvifs < RR_MAX_VIFS; i++) {
-		struct db_obj *v = db_lookup_cls(db, SC_C_VIF, xv_as_str(&vifs->u.a->items[i]));
-		if (!v || !db_peek_bool(v, SC_F_VIF__currently_attached))
+	const struct db_objvec *vifs = db_referrers(db, field_relation(SC_C_VM, SC_F_VM__VIFs), vm->ref);
+	for (size_t i = 0; vifs && i < vifs->n && r->nvifs < RR_MAX_VIFS; i++) {
+		struct db_obj *v = vifs->v[i];
+		if (!db_peek_bool(v, SC_F_VIF__currently_attached))
 			continue;
 		r->vif[r->nvifs++] = atoi(db_peek_str(v, SC_F_VIF__device));
 	}
@@ -162,6 +170,132 @@ static void published(void *arg, enum rr_kind k, const char *uuid, const struct 
 	struct xerr err = XERR_INIT;
 	db_commit(t, &err);
 	xerr_clear(&err);
+}
+
+/* ---- Prometheus ---- */
+
+struct prom_family {
+	struct strbuf lines;
+};
+
+static void prom_label(struct strbuf *sb, const char *k, const char *v, bool first)
+{
+	if (!first)
+		sb_putc(sb, ',');
+	sb_puts(sb, k);
+	sb_puts(sb, "=\"");
+	for (const char *p = v; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			sb_putc(sb, '\\'), sb_putc(sb, *p);
+		else if (*p == '\n')
+			sb_puts(sb, "\\n");
+		else
+			sb_putc(sb, *p);
+	}
+	sb_putc(sb, '"');
+}
+
+static void prom_value(struct strbuf *sb, double v)
+{
+	char buf[40];
+	if (isinf(v))
+		sb_puts(sb, v > 0 ? "+Inf" : "-Inf");
+	else {
+		snprintf(buf, sizeof buf, "%.17g", v);
+		sb_puts(sb, buf);
+	}
+}
+
+/* One object's sample into the families (name -> struct prom_family). */
+static void prom_object(struct hmap *fam, enum rr_kind k, const struct rr_sample *s, const char *labels)
+{
+	char name[RR_NAME_MAX + 16];
+	for (size_t i = 0; i < s->n; i++) {
+		if (isnan(s->v[i].v))
+			continue;
+		snprintf(name, sizeof name, "xen_%s_%s", rr_kind_name(k), s->v[i].name);
+		for (char *p = name; *p; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			      *p == '_'))
+				*p = '_';
+		/* a gauge may not end as counters and histograms do:
+		 * vbd_xvda_iops_total -> xen_vm_vbd_xvda_iops_all */
+		size_t len = strlen(name);
+		if (len > 6 && !strcmp(name + len - 6, "_total"))
+			strcpy(name + len - 6, "_all");
+		struct prom_family *f = hmap_get(fam, name);
+		if (!f) {
+			f = xcalloc(1, sizeof *f + strlen(name) + 1);
+			char *key = (char *)(f + 1);
+			strcpy(key, name);
+			struct rr_ds_info info;
+			rr_ds_describe(k, s->v[i].name, &info);
+			sb_printf(&f->lines, "# HELP %s %s", key, info.description);
+			if (info.units && *info.units)
+				sb_printf(&f->lines, " (%s)", info.units);
+			sb_printf(&f->lines, "\n# TYPE %s gauge\n", key);
+			hmap_put(fam, key, f);
+		}
+		sb_puts(&f->lines, name);
+		sb_putc(&f->lines, '{');
+		sb_puts(&f->lines, labels);
+		sb_puts(&f->lines, "} ");
+		prom_value(&f->lines, s->v[i].v);
+		sb_putc(&f->lines, '\n');
+	}
+}
+
+void metrics_prometheus(struct server *srv, struct strbuf *out)
+{
+	struct metrics *m = srv->metrics;
+	if (!m)
+		return;
+	struct hmap fam;
+	hmap_init(&fam);
+	struct strbuf labels = STRBUF_INIT;
+	struct db *db = srv->db;
+	/* published() never holds mu while it takes the store's lock */
+	db_rdlock(db);
+	pthread_mutex_lock(&m->mu);
+	const struct rr_sample *hs = hmap_get(&m->last, m->host_uuid);
+	if (hs) {
+		prom_label(&labels, "host_uuid", m->host_uuid, true);
+		prom_object(&fam, RR_HOST, hs, labels.buf);
+	}
+	for (struct db_obj *vm = db_first(db, SC_C_VM); vm; vm = db_next(vm)) {
+		const char *ps = db_peek_str(vm, SC_F_VM__power_state);
+		if ((strcmp(ps, "Running") && strcmp(ps, "Paused")) ||
+		    strcmp(db_peek_str(vm, SC_F_VM__resident_on), srv->host_ref))
+			continue;
+		const struct rr_sample *s = hmap_get(&m->last, db_peek_str(vm, SC_F_VM__uuid));
+		if (!s)
+			continue;
+		sb_reset(&labels);
+		prom_label(&labels, "vm_uuid", db_peek_str(vm, SC_F_VM__uuid), true);
+		prom_label(&labels, "vm_name", db_peek_str(vm, SC_F_VM__name_label), false);
+		prom_object(&fam, RR_VM, s, labels.buf);
+	}
+	for (struct db_obj *sr = db_first(db, SC_C_SR); sr; sr = db_next(sr)) {
+		const struct rr_sample *s = hmap_get(&m->last, db_peek_str(sr, SC_F_SR__uuid));
+		if (!s)
+			continue;
+		sb_reset(&labels);
+		prom_label(&labels, "sr_uuid", db_peek_str(sr, SC_F_SR__uuid), true);
+		prom_label(&labels, "sr_name", db_peek_str(sr, SC_F_SR__name_label), false);
+		prom_object(&fam, RR_SR, s, labels.buf);
+	}
+	pthread_mutex_unlock(&m->mu);
+	db_unlock(db);
+	sb_free(&labels);
+	const char *k;
+	void *v;
+	for (size_t it = 0; hmap_next(&fam, &it, &k, &v);) {
+		struct prom_family *f = v;
+		sb_add(out, f->lines.buf, f->lines.len);
+		sb_free(&f->lines);
+		free(f);
+	}
+	hmap_free(&fam);
 }
 
 static const struct rr_ops metrics_ops = {

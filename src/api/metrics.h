@@ -14,5 +14,11 @@ void metrics_stop(struct server *srv);
 struct rr_store *metrics_store(struct server *srv);
 /* This host's uuid, as the legend of /rrd_updates names it. */
 const char *metrics_host_uuid(struct server *srv);
+/* The latest sample of this host, of each VM running here and of each SR
+ * in Prometheus' text exposition format, appended to out: one family per
+ * data source, xen_<host|vm|sr>_<name> (a final _total made _all, as
+ * Prometheus keeps that suffix for counters), labelled host_uuid, vm_uuid and
+ * vm_name, or sr_uuid; unknown (NaN) values left out. */
+void metrics_prometheus(struct server *srv, struct strbuf *out);
 
 #endif

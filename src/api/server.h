@@ -39,6 +39,7 @@ struct server_config {
 	int request_timeout_s;   /* an unauthenticated connection's time to send a request */
 	int idle_timeout_s;      /* an authenticated connection's idle time */
 	char *tls_priorities;    /* GnuTLS priority string of the HTTPS port */
+	char *metrics_token;     /* metrics-token: a Bearer token that may read GET /metrics; NULL: none */
 };
 
 struct server {

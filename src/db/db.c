@@ -680,6 +680,16 @@ void db_waiter_add(struct db *db, struct db_waiter *w)
 	pthread_mutex_unlock(&db->wait_lock);
 }
 
+size_t db_waiter_count(struct db *db)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&db->wait_lock);
+	for (struct db_waiter *w = db->waiters; w; w = w->next)
+		n++;
+	pthread_mutex_unlock(&db->wait_lock);
+	return n;
+}
+
 void db_waiter_remove(struct db *db, struct db_waiter *w)
 {
 	pthread_mutex_lock(&db->wait_lock);

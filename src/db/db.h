@@ -131,6 +131,8 @@ size_t db_txn_encode(struct db_txn *t, struct strbuf *sb);
 uint64_t db_generation(struct db *db);
 void db_waiter_add(struct db *db, struct db_waiter *w);
 void db_waiter_remove(struct db *db, struct db_waiter *w);
+/* How many waiters there are now. */
+size_t db_waiter_count(struct db *db);
 /* Wakes every waiter, e.g. when a session ends so its waits can fail. */
 void db_wake_all(struct db *db);
 /* Objects changed since generation `since`, oldest first, filtered by a

@@ -68,6 +68,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"root-password-file", &c->root_password_file}, {"backend", &c->backend},
 		{"cert-file", &c->cert_file}, {"key-file", &c->key_file}, {"auth", &c->auth},
 		{"guest-kernel-dir", &c->guest_kernel_dir}, {"tls-priorities", &c->tls_priorities},
+		{"metrics-token", &c->metrics_token},
 	};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		if (strcmp(key, strs[i].key) == 0)
@@ -142,6 +143,7 @@ int server_config_load(struct server_config *c, const char *path, struct xerr *e
 
 void server_config_free(struct server_config *c)
 {
+	free(c->metrics_token);
 	free(c->data_dir);
 	free(c->run_dir);
 	free(c->listen);

@@ -71,6 +71,10 @@ static MHD_RESULT_T reply(struct route_req *rr, unsigned status, const char *cty
  * session, in xapi's order. */
 static int authenticate(struct route_req *rr)
 {
+	if (rr->rt->credential && rr->rt->credential(rr)) {
+		rr->ctx.roles = SC_ROLE_READ_ONLY;
+		return 0;
+	}
 	const char *sid = route_arg(rr, "session_id");
 	if (!sid)
 		sid = MHD_lookup_connection_value(rr->conn, MHD_COOKIE_KIND, "session_id");

@@ -50,6 +50,10 @@ struct route {
 	bool no_task;
 	/* The least role allowed (SC_ROLE_*); 0: vm-admin, as transfers. */
 	uint32_t role;
+	/* Optional: a credential of the route's own (a Bearer token) checked
+	 * before any session; when it holds, the request runs without a
+	 * session as read-only. */
+	bool (*credential)(struct route_req *rr);
 };
 
 struct route_req {
@@ -116,6 +120,8 @@ extern const struct route route_import, route_import_metadata;
 extern const struct route route_export_vdi_tar, route_import_vdi_tar;
 /* The metrics (rrd_http.c): /rrd_updates, /host_rrd, /vm_rrd, /sr_rrd and
  * the legacy /host_rrds, /vm_rrds. */
+/* GET /metrics in Prometheus' text format (prom_http.c). */
+extern const struct route route_metrics;
 extern const struct route route_rrd_updates, route_host_rrd, route_vm_rrd, route_sr_rrd, route_host_rrds,
 	route_vm_rrds;
 

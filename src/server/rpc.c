@@ -6,6 +6,7 @@
 #include "../api/generic.h"
 #include "../api/server.h"
 #include "session.h"
+#include "prom.h"
 #include "task.h"
 #include "workq.h"
 #include "../base/clock.h"
@@ -97,6 +98,9 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 	call->ctx.db = srv ? srv->db : NULL;
 	call->ctx.proto = -1;
 	call->ctx.started_ms = clock_now_ms();
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	call->t0_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	call->method = xstrdup(method);
 	call->params = params.kind == XV_ARR ? params : xv_arr_new();
 	if (params.kind != XV_ARR)
@@ -165,6 +169,9 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 
 void rpc_call_free(struct rpc_call *call)
 {
+	/* an Async call's run on a worker is counted as the call that made it */
+	if (call->t0_ns && !call->ctx.task[0])
+		prom_count_call(call);
 	free(call->method);
 	xv_free(&call->params);
 	xv_free(&call->result);

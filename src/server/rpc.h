@@ -32,6 +32,7 @@ struct rpc_call {
 	/* for RPC_DEFERRED: called on the worker thread once result/err is set */
 	void (*done)(struct rpc_call *call, void *arg);
 	void *done_arg;
+	int64_t t0_ns; /* when it arrived (CLOCK_MONOTONIC), for the metrics */
 };
 
 /* Prepares a call from a method name and its params (takes ownership of

@@ -47,6 +47,9 @@ struct qvm {
 	int64_t retry_at; /* ms: when the dispatcher may try again */
 	int64_t balloon_actual; /* BALLOON_CHANGE: for VM_metrics.memory_actual */
 	bool balloon_dirty;     /* not yet reported */
+	/* the metrics' vCPU thread ids (query-cpus-fast), for pid */
+	int nvcpu_tids;
+	pid_t vcpu_tid[RR_MAX_VCPUS];
 	struct qvm *next;
 };
 
@@ -123,6 +126,45 @@ struct qvm *qemu_claim(const char *uuid)
 void qemu_release(struct qvm *v)
 {
 	release(v);
+}
+
+struct qvm *qemu_try_claim(const char *uuid, int wait_ms)
+{
+	int64_t until = clock_now_ms() + wait_ms;
+	struct timespec ts;
+	deadline_ts(until, &ts);
+	pthread_mutex_lock(&Q.lock);
+	struct qvm *v;
+	while ((v = find_locked(uuid)) && v->busy && clock_now_ms() < until)
+		pthread_cond_timedwait(&Q.cond, &Q.lock, &ts);
+	if (v && v->busy)
+		v = NULL;
+	if (v)
+		v->busy = true;
+	pthread_mutex_unlock(&Q.lock);
+	return v;
+}
+
+int qemu_vcpu_tids(const char *uuid, pid_t *pid, pid_t *tids, int max)
+{
+	pthread_mutex_lock(&Q.lock);
+	struct qvm *v = find_locked(uuid);
+	int n = -1;
+	if (v) {
+		*pid = v->pid;
+		n = v->nvcpu_tids < max ? v->nvcpu_tids : max;
+		memcpy(tids, v->vcpu_tid, (size_t)n * sizeof *tids);
+	}
+	pthread_mutex_unlock(&Q.lock);
+	return n;
+}
+
+void qemu_set_vcpu_tids(struct qvm *v, const pid_t *tids, int n)
+{
+	pthread_mutex_lock(&Q.lock);
+	v->nvcpu_tids = n < RR_MAX_VCPUS ? n : RR_MAX_VCPUS;
+	memcpy(v->vcpu_tid, tids, (size_t)v->nvcpu_tids * sizeof *tids);
+	pthread_mutex_unlock(&Q.lock);
 }
 
 struct qmp *qemu_vm_qmp(struct qvm *v)
@@ -852,4 +894,5 @@ const struct xenops_backend xenops_qemu = {
 	.set_vcpu_params = qemu_set_vcpu_params,
 	.vif_plug = qemu_vif_plug,
 	.vif_unplug = qemu_vif_unplug,
+	.stats = qemu_stats,
 };

@@ -75,6 +75,15 @@ struct qmp;
  * on it wait); NULL when the VM has none here. */
 struct qvm *qemu_claim(const char *uuid);
 void qemu_release(struct qvm *v);
+/* qemu_claim waiting at most wait_ms while another operation owns the
+ * VM: NULL when it has no QEMU here or is still owned then. */
+struct qvm *qemu_try_claim(const char *uuid, int wait_ms);
+/* The metrics' cache of the VM's vCPU thread ids: the QEMU's pid and up
+ * to max ids into tids, their count (0 before any was set), -1 when the VM
+ * has no QEMU here. Read without claiming the VM. */
+int qemu_vcpu_tids(const char *uuid, pid_t *pid, pid_t *tids, int max);
+/* Sets that cache (v claimed). */
+void qemu_set_vcpu_tids(struct qvm *v, const pid_t *tids, int n);
 /* Its monitor connection; NULL for an adopted QEMU whose monitor did not
  * answer. */
 struct qmp *qemu_vm_qmp(struct qvm *v);
@@ -120,6 +129,12 @@ int qemu_set_vcpus(const struct xenops_host *host, const struct vm_spec *vm, int
 		   struct xerr *err);
 int qemu_set_vcpu_params(const struct xenops_host *host, const struct vm_spec *vm, const xv *params,
 			 xv *applied, struct xerr *err);
+
+/* ---- the metrics' counters (qemu_stats.c) ---- */
+
+/* xenops_backend.stats: vCPU thread times from /proc, disks from QMP
+ * query-blockstats, memory from query-balloon, NICs from their taps. */
+int qemu_stats(const struct xenops_host *host, const struct xenops_stats_req *s, struct rr_vm_counters *out);
 
 /* ---- the VM's cgroup (qemu_cgroup.c) ---- */
 

@@ -4,9 +4,12 @@ legend Xen Orchestra matches, newest rows first), its refusals (no start:
 400, no session: 401; read-only allowed), the data source messages and xe
 commands, and RRDs that outlive a restart of the daemon."""
 
+import base64
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import time
 import unittest
@@ -23,6 +26,8 @@ with warnings.catch_warnings():
 
 XO_LEGEND = re.compile(r"^AVERAGE:([^:]+):(.+):(.+)$")
 PASSWORD = "s3cret-pw"
+TOKEN = "scrape-0123456789abcdef"
+PROMTOOL = shutil.which("promtool")
 
 
 class MetricsTest(unittest.TestCase):
@@ -33,7 +38,11 @@ class MetricsTest(unittest.TestCase):
         with open(os.path.join(data_dir, "users"), "w") as f:
             h = crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_SHA512))
             f.write("reader:%s:read-only\n" % h)
+        conf = os.path.join(data_dir, "xenond.conf")
+        with open(conf, "w") as f:
+            f.write("metrics-token = %s\n" % TOKEN)
         cls.srv = harness.Server(data_dir=data_dir)
+        cls.srv.extra_args += ["--config", conf]
         cls.srv.start()
         api = cls.srv.api
         tpl = [r for r, v in api.VM.get_all_records().items()
@@ -160,6 +169,45 @@ class MetricsTest(unittest.TestCase):
         self.assertIn("loadavg", r.stdout)
         r = self.srv.xe("host-data-source-query", "data-source=memory_total_kib")
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_prometheus(self):
+        r = self.get("/metrics")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertTrue(r.content_type.startswith("text/plain"), r.content_type)
+        self.assertIn("version=0.0.4", r.header("Content-Type"))
+        text = r.body.decode()
+        samples = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                samples[k] = float(v)
+        vm_labels = '{vm_uuid="%s",vm_name="metrics-vm"}' % self.vm_uuid
+        self.assertIn("xen_vm_cpu0" + vm_labels, samples)
+        self.assertGreater(samples["xen_vm_memory" + vm_labels], 0)
+        self.assertGreater(samples['xen_host_memory_total_kib{host_uuid="%s"}' % self.host_uuid], 0)
+        self.assertGreaterEqual(samples['xenond_api_calls_total{method="VM.start",status="success"}'], 1)
+        self.assertGreater(samples["xenond_api_call_duration_seconds_count"], 0)
+        self.assertEqual(samples['xenond_api_call_duration_seconds_bucket{le="+Inf"}'],
+                         samples["xenond_api_call_duration_seconds_count"])
+        self.assertGreater(samples["xenond_db_objects_stored"], 0)
+        self.assertIn("xenond_tasks", samples)
+        self.assertIn("xenond_event_waiting_calls", samples)
+        if "vbd_xvda_read" in text:  # a gauge never ends in _total
+            self.assertIn("xen_vm_vbd_xvda_iops_all" + vm_labels, samples)
+        if PROMTOOL:
+            p = subprocess.run([PROMTOOL, "check", "metrics"], input=r.body, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout.decode())
+        # the token alone, a wrong one, none; basic auth; read-only allowed
+        r = self.get("/metrics", session=False, headers={"Authorization": "Bearer " + TOKEN})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertIn(b"xen_vm_cpu0", r.body)
+        r = self.get("/metrics", session=False, headers={"Authorization": "Bearer nope"})
+        self.assertEqual(r.status, 401)
+        self.assertEqual(self.get("/metrics", session=False).status, 401)
+        basic = "Basic " + base64.b64encode(("reader:" + PASSWORD).encode()).decode()
+        r = self.get("/metrics", session=False, headers={"Authorization": basic})
+        self.assertEqual(r.status, 200, r.body)
 
     def test_zz_restart_keeps_the_archives(self):
         before = json.loads(self.get("/rrd_updates", start=-60, json="1", host="true").body)
