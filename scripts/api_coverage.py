@@ -147,10 +147,10 @@ def classify(msgs, listed, absent):
     for m in msgs:
         a = absent.get(m.key)
         impl = m.key in listed
-        if m.kind != "SC_MSG_CUSTOM":
-            state, detail = "generic", ""
-        elif impl:
+        if impl:
             state, detail = "implemented", ""
+        elif m.kind != "SC_MSG_CUSTOM":
+            state, detail = "generic", ""
         else:
             state, detail = "NOT_IMPLEMENTED", ""
         if a:
