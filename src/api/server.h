@@ -15,6 +15,7 @@
 struct workq;
 struct users;
 struct metrics;
+struct pool_raft;
 
 struct server_config {
 	char *data_dir;
@@ -40,6 +41,11 @@ struct server_config {
 	int idle_timeout_s;      /* an authenticated connection's idle time */
 	char *tls_priorities;    /* GnuTLS priority string of the HTTPS port */
 	char *metrics_token;     /* metrics-token: a Bearer token that may read GET /metrics; NULL: none */
+	/* A pooled host (empty pool_address: a pool of one, no Raft at all).
+	 * Also read from <data-dir>/pool.conf when that file exists. */
+	char *pool_address; /* this host's Raft address, IP:PORT */
+	char *pool_peers;   /* ID@IP:PORT,...: the voters of a new pool's first configuration */
+	int pool_id;        /* this host's Raft id (> 0) */
 };
 
 struct server {
@@ -52,6 +58,8 @@ struct server {
 	struct xenops_host xh; /* what backend gets instead of this (vm_events_host_init) */
 	char host_ref[REF_STRLEN + 1];
 	char pool_ref[REF_STRLEN + 1];
+	/* the Raft node of a pooled host (its store's replicator), else NULL */
+	struct pool_raft *raft;
 	/* Set by the daemon: host.restart_agent asks it to re-execute itself
 	 * (server/restart.c). NULL: restarts are refused. */
 	void (*request_restart)(void);

@@ -7,6 +7,7 @@
 #include "../base/fault.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/strbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ struct db_txn {
 	size_t nundo, capundo;
 	struct db_obj **changed;
 	size_t nchanged, capchanged;
+	bool from_log; /* db_txn_from_log */
 };
 
 /* ---- relation index ---- */
@@ -421,6 +423,7 @@ struct db_txn *db_begin(struct db *db)
 }
 
 struct db *db_txn_db(struct db_txn *t) { return t->db; }
+void db_txn_from_log(struct db_txn *t) { t->from_log = true; }
 
 size_t db_txn_encode(struct db_txn *t, struct strbuf *sb)
 {
@@ -609,10 +612,34 @@ int db_commit(struct db_txn *t, struct xerr *err)
 		db_abort(t);
 		return -1;
 	}
-	if (db->durable && durable_write(db->durable, db, t->changed, t->nchanged, gen, err) < 0) {
-		log_error("db: durable write failed: %s", err && err->code ? err->code : "?");
-		db_abort(t);
-		return -1;
+	bool replicated = false;
+	if (db->repl.replicate && !t->from_log) {
+		struct strbuf sb;
+		sb_init(&sb);
+		int r = 0;
+		if (db_txn_encode(t, &sb) > 0) {
+			r = db->repl.replicate(db->repl.arg, sb.buf, sb.len, err);
+			replicated = r == 0;
+		}
+		sb_free(&sb);
+		if (r < 0) {
+			db_abort(t);
+			return -1;
+		}
+	}
+	struct xerr de = XERR_INIT;
+	if (db->durable && durable_write(db->durable, db, t->changed, t->nchanged, gen, &de) < 0) {
+		log_error("db: durable write failed: %s", de.code ? de.code : "?");
+		if (!replicated) {
+			if (err)
+				xerr_move(err, &de);
+			xerr_clear(&de);
+			db_abort(t);
+			return -1;
+		}
+		/* the pool has committed it: memory keeps it, this host's SQLite
+		 * misses it until the log is applied again at the next start */
+		xerr_clear(&de);
 	}
 	db->gen = gen;
 	uint64_t mask[2] = {0, 0};
@@ -660,6 +687,11 @@ int db_commit(struct db_txn *t, struct xerr *err)
 	}
 	pthread_mutex_unlock(&db->wait_lock);
 	return 0;
+}
+
+void db_set_replicator(struct db *db, const struct db_replicator *r)
+{
+	db->repl = r ? *r : (struct db_replicator){0};
 }
 
 /* ---- events ---- */

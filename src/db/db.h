@@ -52,6 +52,19 @@ struct db_waiter {
 
 struct durable;
 
+/* Replication of commits on a pooled host, set by the layer above (the
+ * daemon registers pool_raft's). db_commit calls replicate with the
+ * transaction's entry (db_txn_encode) while it holds the write lock, after
+ * the changes are made in memory and before they are written to SQLite or
+ * published; replicate returns 0 once the pool has committed the entry
+ * (this host's store already holds it: the pool must not apply it here
+ * again), or -1 with err, and the transaction is rolled back. A
+ * transaction of local classes only (nothing encoded) is not replicated. */
+struct db_replicator {
+	int (*replicate)(void *arg, const char *entry, size_t len, struct xerr *err);
+	void *arg;
+};
+
 struct db {
 	pthread_rwlock_t lock;
 	uint64_t gen;
@@ -62,6 +75,7 @@ struct db {
 	size_t ntombs;
 	uint64_t tomb_floor; /* tombstones at or below this generation were dropped */
 	struct durable *durable;
+	struct db_replicator repl; /* replicate NULL: a pool of one */
 
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond; /* broadcast on every commit */
@@ -117,6 +131,8 @@ void db_touch(struct db_txn *t, struct db_obj *o);
  * releases the lock. On a log failure the transaction is rolled back. */
 int db_commit(struct db_txn *t, struct xerr *err);
 void db_abort(struct db_txn *t);
+/* Sets (r NULL: clears) the replicator; before any transaction runs. */
+void db_set_replicator(struct db *db, const struct db_replicator *r);
 /* Commits the transaction that records how an operation went: rc when
  * the commit succeeds or rc already says failure (its error stays in err),
  * else -1 with the commit's error. */

@@ -13,5 +13,8 @@
 struct db_obj *db_obj_new_raw(struct db *db, int cls, const char *ref);
 /* Indexes o as loaded at generation gen. */
 void db_obj_insert_loaded(struct db *db, struct db_obj *o, uint64_t gen);
+/* Marks a transaction as applying an entry of the replicated log: its
+ * commit does not call the replicator. */
+void db_txn_from_log(struct db_txn *t);
 
 #endif

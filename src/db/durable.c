@@ -629,12 +629,14 @@ static int apply_row(struct db_txn *t, char kind, const char *ref, const char *c
 	return 0;
 }
 
-int db_apply_entry(struct db *db, const char *data, size_t len, struct xerr *err)
+static int apply_entry(struct db *db, const char *data, size_t len, bool from_log, struct xerr *err)
 {
 	char *text = xmalloc(len + 1);
 	memcpy(text, data, len);
 	text[len] = 0;
 	struct db_txn *t = db_begin(db);
+	if (from_log)
+		db_txn_from_log(t);
 	int rc = 0;
 	for (char *line = text, *next; *line && rc == 0; line = next) {
 		char *nl = strchr(line, '\n');
@@ -662,4 +664,14 @@ int db_apply_entry(struct db *db, const char *data, size_t len, struct xerr *err
 		return -1;
 	}
 	return db_commit(t, err);
+}
+
+int db_apply_entry(struct db *db, const char *data, size_t len, struct xerr *err)
+{
+	return apply_entry(db, data, len, true, err);
+}
+
+int db_write_entry(struct db *db, const char *data, size_t len, struct xerr *err)
+{
+	return apply_entry(db, data, len, false, err);
 }

@@ -27,7 +27,12 @@ size_t durable_entry_encode(struct db_obj **objs, size_t n, struct strbuf *sb);
 /* Applies an entry to db as one transaction (memory, events, and SQLite
  * when db has a durable log), so a host applying the log ends with the
  * rows the leader wrote. A row of an unknown class is skipped. Takes the
- * write lock: not to be called inside a transaction. */
+ * write lock: not to be called inside a transaction. The transaction
+ * comes from the log: it is not handed to the store's replicator. */
 int db_apply_entry(struct db *db, const char *data, size_t len, struct xerr *err);
+/* The same rows written as a transaction of this host: replicated like any
+ * other commit when the store has a replicator (a pool master recreating a
+ * joining host's records). */
+int db_write_entry(struct db *db, const char *data, size_t len, struct xerr *err);
 
 #endif

@@ -4,6 +4,7 @@
 #include "raft.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/uuid.h"
 #include "../db/db.h"
 #include "../db/durable.h"
 
@@ -23,10 +24,29 @@ struct submit {
 	struct raft_buffer buf;
 	struct pool_raft *node;
 	struct submit *next;
+	bool own; /* the submitter's store holds it already (pool_raft_replicate) */
+	uint64_t seq;
 	bool done;
 	enum pool_submit_result rc;
 	char leader[POOL_ADDR_MAX];
 	char errmsg[160];
+};
+
+/* 'O' (made by db_commit on the leader, already in its store) or 'A'
+ * (applied on every host), the maker's nonce and its sequence number. */
+#define ENTRY_HDR 17
+
+struct membership {
+	struct raft_change req;
+	struct pool_raft *node;
+	uint64_t id;
+	char address[POOL_ADDR_MAX];
+	int role;
+	int step; /* 0: add, 1: assign */
+	bool done;
+	int status;
+	char errmsg[160];
+	struct membership *next;
 };
 
 struct pool_raft {
@@ -42,6 +62,15 @@ struct pool_raft {
 	struct raft_fsm fsm;
 	struct raft raft;
 	pthread_t thread;
+	/* entries carry a header (see ENTRY_HDR): the process that made one
+	 * and its number there, so the leader skips its own entry in flight */
+	uint64_t nonce;
+	uint64_t next_seq;    /* under lock */
+	uint64_t inflight;    /* loop thread: seq of the own entry awaiting commit, 0: none */
+	struct raft_barrier barrier;
+	bool barrier_pending; /* loop thread */
+	uint64_t ready_term;  /* loop thread: term whose barrier completed */
+	struct membership *mqueue; /* under lock */
 
 	pthread_mutex_t lock; /* guards what follows */
 	pthread_cond_t cond;
@@ -52,6 +81,7 @@ struct pool_raft {
 	uint64_t leader_id;
 	char leader_addr[POOL_ADDR_MAX];
 	uint64_t applied;
+	unsigned nvoters;
 };
 
 /* ---- the state machine: the store ---- */
@@ -61,7 +91,18 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	struct pool_raft *p = fsm->data;
 	struct xerr e = XERR_INIT;
 	*result = NULL;
-	if (db_apply_entry(p->db, buf->base, buf->len, &e) < 0) {
+	const unsigned char *b = buf->base;
+	uint64_t nonce = 0, seq = 0;
+	if (buf->len >= ENTRY_HDR) {
+		memcpy(&nonce, b + 1, 8);
+		memcpy(&seq, b + 9, 8);
+	}
+	if (buf->len < ENTRY_HDR || (b[0] != 'O' && b[0] != 'A')) {
+		log_error("pool: an entry without its header skipped");
+	} else if (b[0] == 'O' && nonce == p->nonce && seq && seq == p->inflight) {
+		/* this host's own commit: its store holds it already (db_commit
+		 * waits under the write lock for this very apply) */
+	} else if (db_apply_entry(p->db, (const char *)b + ENTRY_HDR, buf->len - ENTRY_HDR, &e) < 0) {
 		/* every node applies the same entries: one that fails here fails
 		 * everywhere, and the store stays as it was on all of them */
 		log_error("pool: applying an entry failed: %s", e.nparams ? e.params[0] : e.code ? e.code : "?");
@@ -94,13 +135,46 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 
 /* ---- on the loop thread ---- */
 
+static void drain(struct pool_raft *p);
+
+static void barrier_done(struct raft_barrier *req, int status)
+{
+	struct pool_raft *p = req->data;
+	p->barrier_pending = false;
+	if (status == 0 && raft_state(&p->raft) == RAFT_LEADER)
+		p->ready_term = p->raft.current_term;
+	drain(p);
+}
+
+/* A new leader takes submissions only once every entry of earlier terms is
+ * applied: an own entry waits for its commit with the store's write lock
+ * held, so no other entry may need applying while it waits. */
+static bool leader_ready(struct pool_raft *p)
+{
+	if (raft_state(&p->raft) != RAFT_LEADER)
+		return false;
+	if (p->ready_term == p->raft.current_term)
+		return true;
+	if (!p->barrier_pending) {
+		p->barrier.data = p;
+		if (raft_barrier(&p->raft, &p->barrier, barrier_done) == 0)
+			p->barrier_pending = true;
+	}
+	return false;
+}
+
 static void refresh_view(struct pool_raft *p)
 {
 	raft_id id = 0;
 	const char *addr = NULL;
 	raft_leader(&p->raft, &id, &addr);
+	bool ready = leader_ready(p);
+	unsigned voters = 0;
+	for (unsigned i = 0; i < p->raft.configuration.n; i++)
+		voters += p->raft.configuration.servers[i].role == RAFT_VOTER;
 	pthread_mutex_lock(&p->lock);
-	p->leader_here = raft_state(&p->raft) == RAFT_LEADER;
+	p->nvoters = voters;
+	p->leader_here = ready;
 	p->leader_id = id;
 	snprintf(p->leader_addr, sizeof p->leader_addr, "%s", addr ? addr : "");
 	pthread_mutex_unlock(&p->lock);
@@ -124,6 +198,8 @@ static void apply_done(struct raft_apply *req, int status, void *result)
 	(void)result;
 	struct submit *s = req->data;
 	struct pool_raft *p = s->node;
+	if (s->own && p->inflight == s->seq)
+		p->inflight = 0;
 	refresh_view(p);
 	if (status == 0)
 		finish(p, s, POOL_SUBMIT_OK, NULL);
@@ -135,14 +211,36 @@ static void apply_done(struct raft_apply *req, int status, void *result)
 		finish(p, s, POOL_SUBMIT_FAILED, raft_strerror(status));
 }
 
+static void membership_step(struct pool_raft *p, struct membership *m);
+
 static void drain(struct pool_raft *p)
 {
-	pthread_mutex_lock(&p->lock);
-	struct submit *q = p->queue;
-	p->queue = p->queue_tail = NULL;
-	bool stopping = p->stopping;
-	pthread_mutex_unlock(&p->lock);
 	refresh_view(p);
+	bool ready = leader_ready(p);
+	pthread_mutex_lock(&p->lock);
+	bool stopping = p->stopping;
+	/* a leader not ready yet keeps them queued; barrier_done drains again */
+	bool wait = !stopping && !ready && raft_state(&p->raft) == RAFT_LEADER;
+	struct submit *q = wait ? NULL : p->queue;
+	if (!wait)
+		p->queue = p->queue_tail = NULL;
+	struct membership *mq = wait ? NULL : p->mqueue;
+	if (!wait)
+		p->mqueue = NULL;
+	pthread_mutex_unlock(&p->lock);
+	while (mq) {
+		struct membership *m = mq;
+		mq = mq->next;
+		if (stopping || !ready) {
+			pthread_mutex_lock(&p->lock);
+			m->status = stopping ? RAFT_CANCELED : RAFT_NOTLEADER;
+			m->done = true;
+			pthread_cond_broadcast(&p->cond);
+			pthread_mutex_unlock(&p->lock);
+			continue;
+		}
+		membership_step(p, m);
+	}
 	while (q) {
 		struct submit *s = q;
 		q = q->next;
@@ -151,19 +249,61 @@ static void drain(struct pool_raft *p)
 			finish(p, s, POOL_SUBMIT_FAILED, "the node is stopping");
 			continue;
 		}
-		if (raft_state(&p->raft) != RAFT_LEADER) {
+		if (!ready) {
 			raft_free(s->buf.base);
 			finish(p, s, POOL_SUBMIT_NOT_LEADER, NULL);
 			continue;
 		}
 		s->req.data = s;
 		s->node = p;
+		if (s->own)
+			p->inflight = s->seq;
 		int r = raft_apply(&p->raft, &s->req, &s->buf, 1, apply_done);
 		if (r != 0) {
+			if (s->own)
+				p->inflight = 0;
 			raft_free(s->buf.base);
 			finish(p, s, r == RAFT_NOTLEADER ? POOL_SUBMIT_NOT_LEADER : POOL_SUBMIT_FAILED,
 			       raft_strerror(r));
 		}
+	}
+}
+
+static void membership_done(struct raft_change *req, int status)
+{
+	struct membership *m = req->data;
+	struct pool_raft *p = m->node;
+	if (status == 0 && m->step == 0 && m->role != RAFT_SPARE) {
+		m->step = 1;
+		membership_step(p, m);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	m->status = status;
+	if (status)
+		snprintf(m->errmsg, sizeof m->errmsg, "%s", raft_strerror(status));
+	m->done = true;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void membership_step(struct pool_raft *p, struct membership *m)
+{
+	m->req.data = m;
+	m->node = p;
+	int r = m->step == 0 ? raft_add(&p->raft, &m->req, m->id, m->address, membership_done)
+			     : raft_assign(&p->raft, &m->req, m->id, m->role, membership_done);
+	if (r == RAFT_DUPLICATEID && m->step == 0) { /* already a member: assign its role */
+		m->step = 1;
+		r = raft_assign(&p->raft, &m->req, m->id, m->role, membership_done);
+	}
+	if (r != 0) {
+		pthread_mutex_lock(&p->lock);
+		m->status = r;
+		snprintf(m->errmsg, sizeof m->errmsg, "%s (%s)", raft_strerror(r), raft_errmsg(&p->raft));
+		m->done = true;
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
 	}
 }
 
@@ -235,6 +375,7 @@ struct pool_raft *pool_raft_start(const struct pool_raft_config *c, struct xerr 
 	p->id = c->id;
 	snprintf(p->address, sizeof p->address, "%s", c->address);
 	p->db = c->db;
+	random_bytes(&p->nonce, sizeof p->nonce);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	uv_loop_init(&p->loop);
@@ -328,19 +469,28 @@ void pool_raft_stop(struct pool_raft *p)
 	free(p);
 }
 
-enum pool_submit_result pool_raft_submit(struct pool_raft *p, const void *entry, size_t len,
-					 char leader[POOL_ADDR_MAX], struct xerr *err)
+static enum pool_submit_result submit(struct pool_raft *p, bool own, const void *entry, size_t len,
+				     char leader[POOL_ADDR_MAX], struct xerr *err)
 {
 	struct submit *s = xcalloc(1, sizeof *s);
-	s->buf.base = raft_malloc(len ? len : 1);
+	/* padded with NULs (the end of the entry's text) to a multiple of 8:
+	 * libraft's wire decoding reads entries in 8-byte words */
+	size_t total = (len + ENTRY_HDR + 7) & ~(size_t)7;
+	s->buf.base = raft_calloc(1, total);
 	if (!s->buf.base) {
 		free(s);
 		xerr_internal(err, "pool: out of memory");
 		return POOL_SUBMIT_FAILED;
 	}
-	memcpy(s->buf.base, entry, len);
-	s->buf.len = len;
+	s->own = own;
+	unsigned char *b = s->buf.base;
+	b[0] = own ? 'O' : 'A';
+	memcpy(b + 1, &p->nonce, 8);
+	memcpy(b + ENTRY_HDR, entry, len);
+	s->buf.len = total;
 	pthread_mutex_lock(&p->lock);
+	s->seq = ++p->next_seq;
+	memcpy(b + 9, &s->seq, 8);
 	if (p->stopping) {
 		pthread_mutex_unlock(&p->lock);
 		raft_free(s->buf.base);
@@ -366,6 +516,70 @@ enum pool_submit_result pool_raft_submit(struct pool_raft *p, const void *entry,
 		xerr_internal(err, "pool: %s", s->errmsg[0] ? s->errmsg : "submit failed");
 	free(s);
 	return rc;
+}
+
+enum pool_submit_result pool_raft_submit(struct pool_raft *p, const void *entry, size_t len,
+					 char leader[POOL_ADDR_MAX], struct xerr *err)
+{
+	return submit(p, false, entry, len, leader, err);
+}
+
+int pool_raft_replicate(void *arg, const char *entry, size_t len, struct xerr *err)
+{
+	struct pool_raft *p = arg;
+	char leader[POOL_ADDR_MAX];
+	struct xerr e = XERR_INIT;
+	enum pool_submit_result r = submit(p, true, entry, len, leader, &e);
+	if (r == POOL_SUBMIT_OK)
+		return 0;
+	if (r == POOL_SUBMIT_NOT_LEADER) {
+		xerr_clear(&e);
+		char *colon = strrchr(leader, ':'); /* the master's API is on the same address */
+		if (colon)
+			*colon = 0;
+		return xerr_set(err, ERR_HOST_IS_SLAVE, leader, NULL);
+	}
+	if (err)
+		xerr_move(err, &e);
+	xerr_clear(&e);
+	return -1;
+}
+
+int pool_raft_add_member(struct pool_raft *p, uint64_t id, const char *address, bool voter,
+			 struct xerr *err)
+{
+	struct membership *m = xcalloc(1, sizeof *m);
+	m->id = id;
+	snprintf(m->address, sizeof m->address, "%s", address);
+	m->role = voter ? RAFT_VOTER : RAFT_STANDBY;
+	pthread_mutex_lock(&p->lock);
+	if (p->stopping) {
+		pthread_mutex_unlock(&p->lock);
+		free(m);
+		return xerr_internal(err, "pool: the node is stopping");
+	}
+	m->next = p->mqueue;
+	p->mqueue = m;
+	pthread_mutex_unlock(&p->lock);
+	uv_async_send(&p->wake);
+	pthread_mutex_lock(&p->lock);
+	while (!m->done)
+		pthread_cond_wait(&p->cond, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	int rc = 0;
+	if (m->status)
+		rc = xerr_internal(err, "pool: adding member %llu at %s: %s", (unsigned long long)id,
+				   address, m->errmsg[0] ? m->errmsg : raft_strerror(m->status));
+	free(m);
+	return rc;
+}
+
+unsigned pool_raft_voters(struct pool_raft *p)
+{
+	pthread_mutex_lock(&p->lock);
+	unsigned n = p->nvoters;
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }
 
 bool pool_raft_is_leader(struct pool_raft *p)

@@ -8,12 +8,26 @@
  * thread. pool_raft_submit hands an entry to the leader and returns once
  * Raft has committed it and this node has applied it.
  *
+ * Writes on a pooled host: the daemon registers pool_raft_replicate as
+ * the store's replicator (struct db_replicator), so db_commit on the
+ * leader hands each transaction to Raft with the store's write lock held
+ * and acknowledges it once committed. One path applies each entry once:
+ * the leader's own entries are in its store already (db_commit made them
+ * in memory and writes them to SQLite after the commit), and its FSM
+ * skips the entry it is waiting for (entries carry a header naming the
+ * process that made them and their number there); every other node, and
+ * the leader for entries made under earlier leaders, applies entries with
+ * db_apply_entry (a transaction marked as coming from the log, which is
+ * not replicated again). A new leader accepts writes only once a barrier
+ * has applied every entry of earlier terms, so no other entry needs the
+ * write lock while an own entry waits. A write on another node fails with
+ * HOST_IS_SLAVE and the leader's address.
+ *
  * Not there yet (the issue stays open): snapshots (the threshold is set
- * out of reach; see the TODO in raft.c), membership changes (the
- * configuration is the bootstrap one), remembering the last applied index
- * in SQLite so a restarted node does not re-apply its log from the start,
- * and db_commit on the master going through submit. A caller must not
- * hold the store's write lock while it submits: applying takes it. The
+ * out of reach; see the TODO in raft.c), removing members, remembering
+ * the last applied index in SQLite so a restarted node does not re-apply
+ * its log from the start. A caller of pool_raft_submit must not hold the
+ * store's write lock: applying takes it. The
  * process must ignore SIGPIPE (xenond does): the transport writes to peers
  * that may have gone. */
 #ifndef XENON_POOL_RAFT_H
@@ -61,6 +75,20 @@ enum pool_submit_result {
 enum pool_submit_result pool_raft_submit(struct pool_raft *p, const void *entry, size_t len,
 					 char leader[POOL_ADDR_MAX], struct xerr *err);
 
+/* The store's replicator (struct db_replicator's replicate, arg the node):
+ * submits an entry already applied to this node's store and waits for its
+ * commit; on a node not leading: -1 with HOST_IS_SLAVE [leader's host]. */
+int pool_raft_replicate(void *arg, const char *entry, size_t len, struct xerr *err);
+
+/* On the leader: adds a node (raft_add) and makes it a voter or a standby
+ * (raft_assign); blocks until the configuration change commits. */
+int pool_raft_add_member(struct pool_raft *p, uint64_t id, const char *address, bool voter,
+			 struct xerr *err);
+/* Voters in the configuration this node knows. */
+unsigned pool_raft_voters(struct pool_raft *p);
+
+/* True on the leader once it has applied the entries of earlier terms
+ * (it then takes writes). */
 bool pool_raft_is_leader(struct pool_raft *p);
 /* The leader this node knows of: its id (0 if none) and address. */
 uint64_t pool_raft_leader(struct pool_raft *p, char address[POOL_ADDR_MAX]);

@@ -21,6 +21,8 @@ void server_config_defaults(struct server_config *c)
 	c->key_file = xstrdup("");
 	c->auth = xstrdup("local");
 	c->guest_kernel_dir = xstrdup("");
+	c->pool_address = xstrdup("");
+	c->pool_peers = xstrdup("");
 	c->max_body = 1 << 20;
 	c->session_timeout_s = 24 * 3600;
 	c->task_gc_s = 65 * 60;
@@ -69,6 +71,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"cert-file", &c->cert_file}, {"key-file", &c->key_file}, {"auth", &c->auth},
 		{"guest-kernel-dir", &c->guest_kernel_dir}, {"tls-priorities", &c->tls_priorities},
 		{"metrics-token", &c->metrics_token},
+		{"pool-address", &c->pool_address}, {"pool-peers", &c->pool_peers},
 	};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		if (strcmp(key, strs[i].key) == 0)
@@ -87,6 +90,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"http-threads", &c->http_threads}, {"coalesce-delay", &c->coalesce_delay_s},
 		{"max-connections", &c->max_conns}, {"max-connections-per-address", &c->max_conns_per_addr},
 		{"request-timeout", &c->request_timeout_s}, {"idle-timeout", &c->idle_timeout_s},
+		{"pool-id", &c->pool_id},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 		if (strcmp(key, ints[i].key) == 0) {
@@ -155,4 +159,6 @@ void server_config_free(struct server_config *c)
 	free(c->auth);
 	free(c->guest_kernel_dir);
 	free(c->tls_priorities);
+	free(c->pool_address);
+	free(c->pool_peers);
 }

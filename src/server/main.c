@@ -19,6 +19,7 @@
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/uuid.h"
+#include "../pool/raft.h"
 #include "../sm/sm.h"
 #include "../xenops/xenops.h"
 
@@ -207,6 +208,81 @@ static int lock_data_dir(const char *dir, struct xerr *err)
 	return fd;
 }
 
+/* A pooled host: <data-dir>/pool.conf (pool-* keys, as the join writes
+ * them) or the same keys in the configuration. None: a pool of one, and
+ * no Raft at all. */
+static int pool_config(struct server_config *cfg, struct xerr *err)
+{
+	char *path = xasprintf("%s/pool.conf", cfg->data_dir);
+	int r = access(path, F_OK) == 0 ? server_config_load(cfg, path, err) : 0;
+	free(path);
+	if (r == 0 && cfg->pool_address[0] && cfg->pool_id <= 0)
+		r = xerr_internal(err, "config: pool-address needs a pool-id > 0");
+	return r;
+}
+
+/* Starts this host's Raft node and makes it the store's replicator. */
+static int pool_start(struct server *srv, struct xerr *err)
+{
+	struct server_config *c = &srv->cfg;
+	struct pool_raft_peer peers[16];
+	size_t n = 0;
+	char *list = xstrdup(c->pool_peers), *save = NULL;
+	for (char *tok = strtok_r(list, ",", &save); tok && n < 16; tok = strtok_r(NULL, ",", &save)) {
+		char *at = strchr(tok, '@');
+		if (!at || atoi(tok) <= 0) {
+			free(list);
+			return xerr_internal(err, "config: pool-peers: '%s' is not ID@IP:PORT", tok);
+		}
+		*at = 0;
+		peers[n++] = (struct pool_raft_peer){(uint64_t)atoi(tok), at + 1};
+	}
+	char *dir = xasprintf("%s/raft", c->data_dir);
+	struct pool_raft_config rc = {.id = (uint64_t)c->pool_id, .address = c->pool_address, .dir = dir,
+				      .db = srv->db, .peers = peers, .npeers = n};
+	srv->raft = pool_raft_start(&rc, err);
+	free(dir);
+	free(list);
+	if (!srv->raft)
+		return -1;
+	db_set_replicator(srv->db, &(struct db_replicator){pool_raft_replicate, srv->raft});
+	return 0;
+}
+
+/* Waits a while for a leader; true if it is this host. */
+static bool pool_wait_leader(struct server *srv, int seconds)
+{
+	for (int i = 0; i < seconds * 20 && !stop_requested; i++) {
+		if (pool_raft_is_leader(srv->raft))
+			return true;
+		if (pool_raft_leader(srv->raft, NULL) != 0)
+			return false;
+		usleep(50000);
+	}
+	return false;
+}
+
+/* On the master: pool.master names this host (after a failover too). */
+static void pool_claim_master(struct server *srv)
+{
+	if (!srv->raft || !pool_raft_is_leader(srv->raft) || ref_is_null(srv->host_ref))
+		return;
+	db_rdlock(srv->db);
+	struct db_obj *pool = db_first(srv->db, SC_C_pool);
+	bool same = !pool || !strcmp(db_peek_str(pool, SC_F_pool__master), srv->host_ref);
+	db_unlock(srv->db);
+	if (same)
+		return;
+	struct db_txn *t = db_begin(srv->db);
+	pool = db_first(srv->db, SC_C_pool);
+	if (pool)
+		db_set_str(t, pool, SC_F_pool__master, srv->host_ref);
+	struct xerr e = XERR_INIT;
+	if (db_commit(t, &e) == 0)
+		log_info("pool: this host is the master");
+	xerr_clear(&e);
+}
+
 static void print_banner(struct server *srv, const char *password)
 {
 	const char *l = srv->cfg.listen, *t = srv->cfg.tls_listen;
@@ -290,11 +366,17 @@ int main(int argc, char **argv)
 	srv.db = db_open(dbpath, &err);
 	if (!srv.db)
 		goto fail;
+	if (pool_config(&srv.cfg, &err) < 0 || (srv.cfg.pool_address[0] && pool_start(&srv, &err) < 0))
+		goto fail;
+	/* a pooled host writes its records only as master; a slave's come
+	 * through the log */
 	struct bootstrap_opts bo = {.data_dir = srv.cfg.data_dir};
-	if (bootstrap_host(srv.db, &bo, &err) < 0)
+	if ((!srv.raft || pool_wait_leader(&srv, 10)) && bootstrap_host(srv.db, &bo, &err) < 0)
 		goto fail;
 	db_rdlock(srv.db);
 	struct db_obj *host = bootstrap_this_host(srv.db);
+	if (srv.raft && !pool_raft_is_leader(srv.raft))
+		host = NULL; /* TODO(pools): this host's record, once pool.join makes it */
 	struct db_obj *pool = db_first(srv.db, SC_C_pool);
 	snprintf(srv.host_ref, sizeof srv.host_ref, "%s", host ? host->ref : REF_NULL);
 	snprintf(srv.pool_ref, sizeof srv.pool_ref, "%s", pool ? pool->ref : REF_NULL);
@@ -322,6 +404,7 @@ int main(int argc, char **argv)
 	while (!stop_requested && !(restarting = restart_due())) {
 		sleep(1);
 		session_gc(&srv); /* cheap: one pass over the session index */
+		pool_claim_master(&srv);
 		if (++ticks % 10 == 0) {
 			task_gc(&srv);
 			vdi_nbd_gc(&srv, false);
@@ -351,6 +434,10 @@ out:;
 	workq_free(srv.wq);
 	if (srv.db && srv.backend && srv.backend->fini)
 		srv.backend->fini(&srv.xh); /* VMs run on; the next xenond adopts them */
+	if (srv.raft) {
+		pool_raft_stop(srv.raft);
+		db_set_replicator(srv.db, NULL);
+	}
 	db_close(srv.db);
 	users_free(srv.users);
 	xerr_clear(&err);

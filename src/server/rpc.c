@@ -14,6 +14,7 @@
 #include "../base/mem.h"
 #include "../base/strbuf.h"
 #include "../base/jsonv.h"
+#include "../pool/raft.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,17 +219,40 @@ static int check_roles(struct rpc_call *call)
 			"No permission to call this method", NULL);
 }
 
+/* A pooled host that is not the master answers logins, and calls whose
+ * session it does not know, with HOST_IS_SLAVE and the master's address,
+ * as xapi's slaves do. */
+static bool slave_redirect(struct rpc_call *call)
+{
+	struct pool_raft *raft = call->ctx.srv ? call->ctx.srv->raft : NULL;
+	if (!raft || pool_raft_is_leader(raft))
+		return false;
+	char master[POOL_ADDR_MAX];
+	pool_raft_leader(raft, master);
+	char *colon = strrchr(master, ':'); /* its API is on its Raft address */
+	if (colon)
+		*colon = 0;
+	xerr_clear(&call->err);
+	xerr_set(&call->err, ERR_HOST_IS_SLAVE, master, NULL);
+	return true;
+}
+
 static int check_session(struct rpc_call *call)
 {
 	const struct sc_message *m = call->ctx.msg;
-	if (!m || !m->session)
+	if (!m || !m->session) {
+		if (m && call->ctx.cls == SC_C_session && !strcmp(m->name, "login_with_password") &&
+		    slave_redirect(call))
+			return -1;
 		return 0;
+	}
 	const xv *s = xv_arr_get(&call->params, 0);
 	const char *ref = xv_as_str(s);
-	if (!ref)
-		return xerr_set(&call->err, ERR_SESSION_INVALID, "", NULL);
-	if (session_check(call->ctx.srv, ref, &call->ctx, &call->err) < 0)
+	if (!ref || session_check(call->ctx.srv, ref, &call->ctx, &call->err) < 0) {
+		if (!slave_redirect(call) && !call->err.code)
+			xerr_set(&call->err, ERR_SESSION_INVALID, "", NULL);
 		return -1;
+	}
 	return check_roles(call);
 }
 
