@@ -45,9 +45,11 @@ void prom_count_call(const struct rpc_call *call)
 	if (ns < 0)
 		ns = 0;
 	char name[160];
-	if (call->ctx.msg)
+	if (call->ctx.msg && call->ctx.cls >= 0 && call->ctx.cls < sc_nclasses)
 		snprintf(name, sizeof name, "%s%s.%s", call->async ? "Async." : "", sc_classes[call->ctx.cls].name,
 			 call->ctx.msg->name);
+	else if (call->ctx.msg && call->method) /* an extension outside the schema's classes (debug.*) */
+		snprintf(name, sizeof name, "%s", call->method);
 	else if (call->method && !strcmp(call->method, "system.listMethods"))
 		snprintf(name, sizeof name, "%s", call->method);
 	else
