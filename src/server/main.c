@@ -249,13 +249,16 @@ static int pool_start(struct server *srv, struct xerr *err)
 	return 0;
 }
 
-/* Waits a while for a leader; true if it is this host. */
+/* Waits a while for a leader; true if it is this host. A host elected
+ * leader knows it before it may write (until the entries of earlier terms
+ * are applied): only another host as leader ends the wait early. */
 static bool pool_wait_leader(struct server *srv, int seconds)
 {
 	for (int i = 0; i < seconds * 20 && !stop_requested; i++) {
 		if (pool_raft_is_leader(srv->raft))
 			return true;
-		if (pool_raft_leader(srv->raft, NULL) != 0)
+		uint64_t leader = pool_raft_leader(srv->raft, NULL);
+		if (leader != 0 && leader != (uint64_t)srv->cfg.pool_id)
 			return false;
 		usleep(50000);
 	}

@@ -23,7 +23,7 @@ def slave_error(h):
     try:
         h.server.call("session.login_with_password", "root", h.server.password, "1.0", "t")
     except harness.XapiError as e:
-        return e.args[0], list(e.args[1])
+        return e.code, list(e.params)
     return None, None
 
 
@@ -57,11 +57,29 @@ class PoolTest(unittest.TestCase):
                 h.server = harness.Server(
                     data_dir=h.data_dir, host=h.address, prefix=[lab.IP, "netns", "exec", h.netns],
                     config="pool-address=%s:%d\npool-id=%d\npool-peers=%s\n" % (h.address, RAFT_PORT, i + 1, peers))
-            threads = [threading.Thread(target=h.start) for h in l.hosts]
+            # started together (each waits for a leader, which needs the
+            # others); the starting threads live as long as the test, since
+            # a daemon dies with the thread that started it (PDEATHSIG)
+            done = threading.Event()
+            started = [threading.Event() for _ in l.hosts]
+            failed = []
+
+            def run(h, ev):
+                try:
+                    h.start()
+                except Exception as e:  # reported below
+                    failed.append(e)
+                ev.set()
+                done.wait()
+
+            threads = [threading.Thread(target=run, args=(h, ev), daemon=True)
+                       for h, ev in zip(l.hosts, started)]
             for t in threads:
                 t.start()
-            for t in threads:
-                t.join()
+            self.addCleanup(done.set)
+            for ev in started:
+                ev.wait(60)
+            self.assertEqual(failed, [])
             self.assertTrue(all(h.server.alive() for h in l.hosts))
             master = find_master(l.hosts, 15)
             self.assertIsNotNone(master, "one host serves the API")
@@ -114,4 +132,4 @@ class PoolTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    harness.main()
