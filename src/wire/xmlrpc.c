@@ -651,10 +651,13 @@ void wire_xml_value(struct strbuf *out, const xv *v)
 		sb_puts(out, v->u.s);
 		break;
 	case XV_I32:
-		sb_printf(out, "<value><i4>%lld</i4></value>", (long long)v->u.i);
+		sb_puts(out, "<value><i4>");
+		sb_put_i64(out, (long long)v->u.i);
+		sb_puts(out, "</i4></value>");
 		break;
 	case XV_BOOL:
-		sb_printf(out, "<value><boolean>%d</boolean></value>", v->u.b ? 1 : 0);
+		sb_puts(out, v->u.b ? "<value><boolean>1</boolean></value>"
+				    : "<value><boolean>0</boolean></value>");
 		break;
 	case XV_FLOAT:
 		sb_puts(out, "<value><double>");
@@ -663,7 +666,9 @@ void wire_xml_value(struct strbuf *out, const xv *v)
 		break;
 	case XV_TIME:
 		xv_time_format(v->u.i, tmp, sizeof tmp);
-		sb_printf(out, "<value><dateTime.iso8601>%s</dateTime.iso8601></value>", tmp);
+		sb_puts(out, "<value><dateTime.iso8601>");
+		sb_puts(out, tmp);
+		sb_puts(out, "</dateTime.iso8601></value>");
 		break;
 	case XV_ARR:
 		sb_puts(out, "<value><array><data>");
