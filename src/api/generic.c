@@ -7,6 +7,7 @@
 #include "../base/jsonv.h"
 #include "../wire/wire.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,24 +49,52 @@ static const xv *arg(xv *args, size_t i) { return xv_arr_get(args, i); }
  * copying rows into xv trees only to encode and free them; under the read
  * lock we encode the rows directly for the caller's protocol instead. */
 
-static void write_field(struct strbuf *sb, struct db *db, const struct db_obj *o, int f, bool json)
+/* Each field's name as it opens its member: ',"name":' (the comma
+ * skipped for the first) and '<member><name>name</name>', made once for
+ * every class. */
+struct field_key {
+	const char *json, *xml;
+	size_t json_len, xml_len;
+};
+static struct field_key **field_keys; /* [class][field] */
+static pthread_once_t field_keys_once = PTHREAD_ONCE_INIT;
+
+static void field_keys_make(void)
+{
+	field_keys = xcalloc((size_t)sc_nclasses, sizeof *field_keys);
+	for (int c = 0; c < sc_nclasses; c++) {
+		const struct sc_class *cl = &sc_classes[c];
+		field_keys[c] = xcalloc((size_t)cl->nfields + 1, sizeof **field_keys);
+		for (int f = 0; f < cl->nfields; f++) {
+			struct field_key *k = &field_keys[c][f];
+			char *j = xasprintf(",\"%s\":", cl->fields[f].name);
+			char *x = xasprintf("<member><name>%s</name>", cl->fields[f].name);
+			k->json = j;
+			k->json_len = strlen(j);
+			k->xml = x;
+			k->xml_len = strlen(x);
+		}
+	}
+}
+
+static void write_field(struct strbuf *sb, struct db *db, const struct db_obj *o, int f,
+			const struct field_key *k, bool json)
 {
 	const struct sc_field *fd = &sc_classes[o->cls].fields[f];
 	xv derived = XV_NIL_INIT;
 	const xv *v = &o->f[f];
-	if (sc_field_is_derived(fd)) {
+	if (fd->rel_cls >= 0) { /* sc_field_is_derived */
 		derived = db_get(db, o, f);
 		v = &derived;
 	}
 	if (json) {
-		sb_putc(sb, '"');
-		sb_puts(sb, fd->name);
-		sb_puts(sb, "\":");
+		if (f)
+			sb_add(sb, k->json, k->json_len);
+		else
+			sb_add(sb, k->json + 1, k->json_len - 1);
 		jsonv_write(sb, v);
 	} else {
-		sb_puts(sb, "<member><name>");
-		sb_puts(sb, fd->name);
-		sb_puts(sb, "</name>");
+		sb_add(sb, k->xml, k->xml_len);
 		wire_xml_value(sb, v);
 		sb_puts(sb, "</member>");
 	}
@@ -75,12 +104,11 @@ static void write_field(struct strbuf *sb, struct db *db, const struct db_obj *o
 static void write_record(struct strbuf *sb, struct db *db, const struct db_obj *o, bool json)
 {
 	const struct sc_class *c = &sc_classes[o->cls];
+	pthread_once(&field_keys_once, field_keys_make);
+	const struct field_key *keys = field_keys[o->cls];
 	sb_puts(sb, json ? "{" : "<value><struct>");
-	for (int f = 0; f < c->nfields; f++) {
-		if (json && f)
-			sb_putc(sb, ',');
-		write_field(sb, db, o, f, json);
-	}
+	for (int f = 0; f < c->nfields; f++)
+		write_field(sb, db, o, f, &keys[f], json);
 	sb_puts(sb, json ? "}" : "</struct></value>");
 }
 

@@ -740,6 +740,8 @@ static void put_float(struct strbuf *out, double f)
 	char tmp[64];
 	if (isnan(f) || isinf(f))
 		sb_puts(out, "NaN");
+	else if (fabs(f) < 1e15 && f == (double)(long long)f && (f != 0 || !signbit(f)))
+		sb_put_i64(out, (long long)f); /* what %.16g gives, without printf's cost */
 	else {
 		snprintf(tmp, sizeof tmp, "%.16g", f);
 		sb_puts(out, tmp);

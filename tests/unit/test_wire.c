@@ -959,6 +959,35 @@ static void test_task_result_values(void **state)
 	xml_value_bad("OpaqueRef:x", "PARSE_FAILURE");
 }
 
+/* Whole numbers are written without printf, the rest with %.16g: the
+ * bytes are %.16g's either way (".0" added in JSON to keep it a real). */
+static void test_float_bytes(void **state)
+{
+	(void)state;
+	static const struct {
+		double f;
+		const char *text;
+	} cases[] = {
+		{0.0, "0"}, {-0.0, "-0"}, {1, "1"}, {-3, "-3"}, {0.5, "0.5"},
+		{999999999999999.0, "999999999999999"}, {1e15, "1000000000000000"}, {-1e15, "-1000000000000000"}, {1e16, "1e+16"},
+		{123456789012345.0, "123456789012345"}, {1e300, "1e+300"}, {-2.5e-7, "-2.5e-07"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char want[96];
+		struct strbuf sb = STRBUF_INIT;
+		xv v = xv_float(cases[i].f);
+		wire_xml_value(&sb, &v);
+		snprintf(want, sizeof want, "<value><double>%s</double></value>", cases[i].text);
+		assert_string_equal(sb.buf, want);
+		sb_reset(&sb);
+		wire_write_success(&sb, WIRE_JSONRPC2, &(xv){.kind = XV_INT, .u.i = 1}, &v);
+		snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"result\":%s%s,\"id\":1}", cases[i].text,
+			 strpbrk(cases[i].text, ".e") ? "" : ".0");
+		assert_string_equal(sb.buf, want);
+		sb_free(&sb);
+	}
+}
+
 /* ---- the quick readers of the usual call against the general ones ---- */
 
 typedef int (*call_parser)(const char *, size_t, struct wire_call *, struct xerr *);
@@ -1110,6 +1139,7 @@ int main(void)
 		cmocka_unit_test(test_json_bad_calls),
 		cmocka_unit_test(test_json_parse_response),
 		cmocka_unit_test(test_task_result_values),
+		cmocka_unit_test(test_float_bytes),
 		cmocka_unit_test(test_json_quick_call),
 		cmocka_unit_test(test_xml_quick_call),
 	};
