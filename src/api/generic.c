@@ -77,28 +77,50 @@ static void field_keys_make(void)
 	}
 }
 
+/* A derived set of refs, as jsonv_write / wire_xml_value write an array
+ * of strings, without building it. */
+static void write_derived(struct strbuf *sb, const struct db_objvec *v, bool json)
+{
+	size_t n = v ? v->n : 0;
+	if (json) {
+		sb_putc(sb, '[');
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				sb_putc(sb, ',');
+			sb_json_string(sb, v->v[i]->ref);
+		}
+		sb_putc(sb, ']');
+	} else {
+		sb_puts(sb, "<value><array><data>");
+		for (size_t i = 0; i < n; i++) {
+			sb_puts(sb, "<value>");
+			sb_xml_escape(sb, v->v[i]->ref);
+			sb_puts(sb, "</value>");
+		}
+		sb_puts(sb, "</data></array></value>");
+	}
+}
+
 static void write_field(struct strbuf *sb, struct db *db, const struct db_obj *o, int f,
 			const struct field_key *k, bool json)
 {
 	const struct sc_field *fd = &sc_classes[o->cls].fields[f];
-	xv derived = XV_NIL_INIT;
-	const xv *v = &o->f[f];
-	if (fd->rel_cls >= 0) { /* sc_field_is_derived */
-		derived = db_get(db, o, f);
-		v = &derived;
-	}
 	if (json) {
 		if (f)
 			sb_add(sb, k->json, k->json_len);
 		else
 			sb_add(sb, k->json + 1, k->json_len - 1);
-		jsonv_write(sb, v);
 	} else {
 		sb_add(sb, k->xml, k->xml_len);
-		wire_xml_value(sb, v);
-		sb_puts(sb, "</member>");
 	}
-	xv_free(&derived);
+	if (sc_field_is_derived(fd))
+		write_derived(sb, db_derived(db, o, f), json);
+	else if (json)
+		jsonv_write(sb, &o->f[f]);
+	else
+		wire_xml_value(sb, &o->f[f]);
+	if (!json)
+		sb_puts(sb, "</member>");
 }
 
 static void write_record(struct strbuf *sb, struct db *db, const struct db_obj *o, bool json)
