@@ -2,6 +2,7 @@
  * reads or writes through the store, so relation fields, events and the
  * durable log behave the same for every class. */
 #include "generic.h"
+#include "../base/hmap.h"
 #include "../base/mem.h"
 #include "../db/filter.h"
 #include "../base/jsonv.h"
@@ -101,8 +102,14 @@ static void write_derived(struct strbuf *sb, const struct db_objvec *v, bool jso
 	}
 }
 
+/* hmap_hash(o->ref), computed at the first derived field of a record */
+struct ref_hash {
+	uint32_t h;
+	bool known;
+};
+
 static void write_field(struct strbuf *sb, struct db *db, const struct db_obj *o, int f,
-			const struct field_key *k, bool json)
+			const struct field_key *k, bool json, struct ref_hash *rh)
 {
 	const struct sc_field *fd = &sc_classes[o->cls].fields[f];
 	if (json) {
@@ -113,8 +120,11 @@ static void write_field(struct strbuf *sb, struct db *db, const struct db_obj *o
 	} else {
 		sb_add(sb, k->xml, k->xml_len);
 	}
-	if (sc_field_is_derived(fd))
-		write_derived(sb, db_derived(db, o, f), json);
+	if (sc_field_is_derived(fd)) {
+		if (!rh->known)
+			*rh = (struct ref_hash){hmap_hash(o->ref), true};
+		write_derived(sb, db_derived(db, o, f, rh->h), json);
+	}
 	else if (json)
 		jsonv_write(sb, &o->f[f]);
 	else
@@ -128,9 +138,10 @@ static void write_record(struct strbuf *sb, struct db *db, const struct db_obj *
 	const struct sc_class *c = &sc_classes[o->cls];
 	pthread_once(&field_keys_once, field_keys_make);
 	const struct field_key *keys = field_keys[o->cls];
+	struct ref_hash rh = {0, false};
 	sb_puts(sb, json ? "{" : "<value><struct>");
 	for (int f = 0; f < c->nfields; f++)
-		write_field(sb, db, o, f, &keys[f], json);
+		write_field(sb, db, o, f, &keys[f], json, &rh);
 	sb_puts(sb, json ? "}" : "</struct></value>");
 }
 
