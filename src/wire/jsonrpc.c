@@ -258,9 +258,12 @@ static int fast_parse_call(const char *body, size_t len, struct wire_call *out)
 				/* 0 or [1-9][0-9]*, at most 18 digits: no sign, fraction,
 				 * exponent or overflow to think about */
 				const char *ds = p;
-				while (p < end && *p >= '0' && *p <= '9')
-					idn = idn * 10 + (*p++ - '0');
-				if (p == ds || p - ds > 18 || (*ds == '0' && p - ds > 1))
+				for (; p < end && *p >= '0' && *p <= '9'; p++) {
+					if (p - ds == 18)
+						goto fail;
+					idn = idn * 10 + (*p - '0');
+				}
+				if (p == ds || (*ds == '0' && p - ds > 1))
 					goto fail;
 				id_int = true;
 			}
