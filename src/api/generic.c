@@ -2,11 +2,13 @@
  * reads or writes through the store, so relation fields, events and the
  * durable log behave the same for every class. */
 #include "generic.h"
+#include "../base/hmap.h"
 #include "../base/mem.h"
 #include "../db/filter.h"
 #include "../base/jsonv.h"
 #include "../wire/wire.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,39 +50,107 @@ static const xv *arg(xv *args, size_t i) { return xv_arr_get(args, i); }
  * copying rows into xv trees only to encode and free them; under the read
  * lock we encode the rows directly for the caller's protocol instead. */
 
-static void write_field(struct strbuf *sb, struct db *db, const struct db_obj *o, int f, bool json)
+/* Each field's name as it opens its member: ',"name":' (the comma
+ * skipped for the first) and '<member><name>name</name>', made once for
+ * every class. */
+struct field_key {
+	const char *json, *xml;
+	size_t json_len, xml_len;
+};
+static struct field_key **field_keys; /* [class][field] */
+static pthread_once_t field_keys_once = PTHREAD_ONCE_INIT;
+
+static void field_keys_make(void)
+{
+	field_keys = xcalloc((size_t)sc_nclasses, sizeof *field_keys);
+	for (int c = 0; c < sc_nclasses; c++) {
+		const struct sc_class *cl = &sc_classes[c];
+		field_keys[c] = xcalloc((size_t)cl->nfields + 1, sizeof **field_keys);
+		for (int f = 0; f < cl->nfields; f++) {
+			struct field_key *k = &field_keys[c][f];
+			char *j = xasprintf(",\"%s\":", cl->fields[f].name);
+			char *x = xasprintf("<member><name>%s</name>", cl->fields[f].name);
+			k->json = j;
+			k->json_len = strlen(j);
+			k->xml = x;
+			k->xml_len = strlen(x);
+		}
+	}
+}
+
+/* A derived set of refs, as jsonv_write / wire_xml_value write an array
+ * of strings, without building it. */
+static void write_derived(struct strbuf *sb, const struct db_objvec *v, bool json)
+{
+	size_t n = v ? v->n : 0;
+	if (json) {
+		sb_putc(sb, '[');
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				sb_putc(sb, ',');
+			sb_json_string(sb, v->v[i]->ref);
+		}
+		sb_putc(sb, ']');
+	} else {
+		sb_puts(sb, "<value><array><data>");
+		for (size_t i = 0; i < n; i++) {
+			sb_puts(sb, "<value>");
+			sb_xml_escape(sb, v->v[i]->ref);
+			sb_puts(sb, "</value>");
+		}
+		sb_puts(sb, "</data></array></value>");
+	}
+}
+
+/* hmap_hash(o->ref), computed at the first derived field of a record */
+struct ref_hash {
+	uint32_t h;
+	bool known;
+};
+
+static void write_field(struct strbuf *sb, struct db *db, const struct db_obj *o, int f,
+			const struct field_key *k, bool json, struct ref_hash *rh)
 {
 	const struct sc_field *fd = &sc_classes[o->cls].fields[f];
-	xv derived = XV_NIL_INIT;
-	const xv *v = &o->f[f];
-	if (sc_field_is_derived(fd)) {
-		derived = db_get(db, o, f);
-		v = &derived;
-	}
 	if (json) {
-		sb_putc(sb, '"');
-		sb_puts(sb, fd->name);
-		sb_puts(sb, "\":");
-		jsonv_write(sb, v);
+		if (f)
+			sb_add(sb, k->json, k->json_len);
+		else
+			sb_add(sb, k->json + 1, k->json_len - 1);
 	} else {
-		sb_puts(sb, "<member><name>");
-		sb_puts(sb, fd->name);
-		sb_puts(sb, "</name>");
-		wire_xml_value(sb, v);
-		sb_puts(sb, "</member>");
+		sb_add(sb, k->xml, k->xml_len);
 	}
-	xv_free(&derived);
+	if (sc_field_is_derived(fd)) {
+		if (!rh->known)
+			*rh = (struct ref_hash){hmap_hash(o->ref), true};
+		write_derived(sb, db_derived(db, o, f, rh->h), json);
+	}
+	else if (json)
+		jsonv_write(sb, &o->f[f]);
+	else
+		wire_xml_value(sb, &o->f[f]);
+	if (!json)
+		sb_puts(sb, "</member>");
 }
 
 static void write_record(struct strbuf *sb, struct db *db, const struct db_obj *o, bool json)
 {
 	const struct sc_class *c = &sc_classes[o->cls];
-	sb_puts(sb, json ? "{" : "<value><struct>");
+	pthread_once(&field_keys_once, field_keys_make);
+	const struct field_key *keys = field_keys[o->cls];
+	struct ref_hash rh = {0, false};
+	/* a record's strings, sets and maps are allocations of their own,
+	 * apart from the row and mostly out of cache on a big store: ask for
+	 * them all now, so the misses overlap instead of coming one by one
+	 * as the fields are written */
 	for (int f = 0; f < c->nfields; f++) {
-		if (json && f)
-			sb_putc(sb, ',');
-		write_field(sb, db, o, f, json);
+		const xv *v = &o->f[f];
+		if (v->kind == XV_STR || v->kind == XV_ARR || v->kind == XV_MAP)
+			__builtin_prefetch(v->u.s);
 	}
+	sb_puts(sb, json ? "{" : "<value><struct>");
+	for (int f = 0; f < c->nfields; f++)
+		write_field(sb, db, o, f, &keys[f], json, &rh);
 	sb_puts(sb, json ? "}" : "</struct></value>");
 }
 

@@ -64,6 +64,12 @@ static void rehash(struct hmap *m, size_t cap)
 	free(old);
 }
 
+void *hmap_get_hashed(const struct hmap *m, const char *key, uint32_t hash)
+{
+	struct hmap_slot *s = find(m, key, hash);
+	return s ? s->val : NULL;
+}
+
 void *hmap_get(const struct hmap *m, const char *key)
 {
 	struct hmap_slot *s = find(m, key, hmap_hash(key));

@@ -20,6 +20,8 @@ struct hmap {
 void hmap_init(struct hmap *m);
 void hmap_free(struct hmap *m);
 void *hmap_get(const struct hmap *m, const char *key);
+/* hmap_get with hash = hmap_hash(key), for one key looked up in many maps. */
+void *hmap_get_hashed(const struct hmap *m, const char *key, uint32_t hash);
 /* Inserts or replaces; returns the previous value or NULL. */
 void *hmap_put(struct hmap *m, const char *key, void *val);
 void *hmap_del(struct hmap *m, const char *key);

@@ -99,6 +99,12 @@ void jsonv_write(struct strbuf *sb, const xv *v)
 	case XV_FLOAT:
 		if (isnan(v->u.f) || isinf(v->u.f)) {
 			sb_puts(sb, "\"NaN\"");
+		} else if (fabs(v->u.f) < 1e15 && v->u.f == (double)(long long)v->u.f &&
+			   (v->u.f != 0 || !signbit(v->u.f))) {
+			/* what %.16g gives a whole number of up to 15 digits,
+			 * without printf's cost */
+			sb_put_i64(sb, (long long)v->u.f);
+			sb_puts(sb, ".0");
 		} else {
 			snprintf(tmp, sizeof tmp, "%.16g", v->u.f);
 			sb_puts(sb, tmp);

@@ -39,23 +39,6 @@ void sb_grow(struct strbuf *sb, size_t extra)
 	sb->cap = cap;
 }
 
-void sb_add(struct strbuf *sb, const char *data, size_t n)
-{
-	sb_grow(sb, n);
-	memcpy(sb->buf + sb->len, data, n);
-	sb->len += n;
-	sb->buf[sb->len] = '\0';
-}
-
-void sb_puts(struct strbuf *sb, const char *s) { sb_add(sb, s, strlen(s)); }
-
-void sb_putc(struct strbuf *sb, char c)
-{
-	sb_grow(sb, 1);
-	sb->buf[sb->len++] = c;
-	sb->buf[sb->len] = '\0';
-}
-
 void sb_put_i64(struct strbuf *sb, long long v)
 {
 	char tmp[24];
@@ -97,30 +80,50 @@ char *sb_detach(struct strbuf *sb)
 	return p;
 }
 
+/* Bytes copied as they are: 1 in XML text, 2 in a JSON string. */
+#define PLAIN_XML 1
+#define PLAIN_JSON 2
+static const unsigned char plain[256] = {
+	['\t'] = PLAIN_XML, ['\n'] = PLAIN_XML,
+	[0x20] = 3, 3, 0 /* " */, 3, 3, 3, 2 /* & */, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x20-0x2f */
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2 /* < */, 3, 2 /* > */, 3,          /* 0x30-0x3f */
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,                          /* 0x40-0x4f */
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1 /* \ */, 3, 3, 3,                  /* 0x50-0x5f */
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,                          /* 0x60-0x6f */
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,                          /* 0x70-0x7f */
+	/* 0x80-0xff: XML copies them, JSON checks the UTF-8 */
+	[0x80] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 void sb_xml_escape(struct strbuf *sb, const char *s)
 {
 	const char *run = s;
-	for (; *s; s++) {
-		const char *rep = NULL;
+	for (;; s++) {
+		while (plain[(unsigned char)*s] & PLAIN_XML)
+			s++;
+		if (!*s)
+			break;
+		const char *rep;
 		switch (*s) {
 		case '&': rep = "&amp;"; break;
 		case '<': rep = "&lt;"; break;
 		case '>': rep = "&gt;"; break;
 		case '"': rep = "&quot;"; break;
 		case '\r': rep = "&#13;"; break;
-		case '\t': case '\n': break;
-		default:
-			/* XML 1.0 cannot carry other C0 controls even as
-			 * references; xapi drops them too */
-			if ((unsigned char)*s < 0x20)
-				rep = "";
-			break;
+		/* XML 1.0 cannot carry other C0 controls even as references;
+		 * xapi drops them too */
+		default: rep = ""; break;
 		}
-		if (rep) {
-			sb_add(sb, run, (size_t)(s - run));
-			sb_puts(sb, rep);
-			run = s + 1;
-		}
+		sb_add(sb, run, (size_t)(s - run));
+		sb_puts(sb, rep);
+		run = s + 1;
 	}
 	sb_add(sb, run, (size_t)(s - run));
 }
@@ -158,7 +161,11 @@ void sb_json_string(struct strbuf *sb, const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 	sb_putc(sb, '"');
 	const unsigned char *run = p;
-	while (*p) {
+	for (;;) {
+		while (plain[*p] & PLAIN_JSON)
+			p++;
+		if (!*p)
+			break;
 		const char *rep = NULL;
 		char tmp[8];
 		size_t adv = 1;
@@ -175,7 +182,7 @@ void sb_json_string(struct strbuf *sb, const char *s)
 		else if (*p < 0x20) {
 			snprintf(tmp, sizeof tmp, "\\u%04x", *p);
 			rep = tmp;
-		} else if (*p >= 0x80) {
+		} else {
 			adv = utf8_seq(p);
 			if (adv == 0) {
 				rep = "\xef\xbf\xbd";

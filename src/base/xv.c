@@ -297,7 +297,23 @@ void xv_time_format(int64_t t, char *buf, size_t len)
 	time_t tt = (time_t)t;
 	struct tm tm;
 	gmtime_r(&tt, &tm);
-	strftime(buf, len, "%Y%m%dT%H:%M:%SZ", &tm);
+	int y = tm.tm_year + 1900;
+	if (len < 19 || y < 1000 || y > 9999) {
+		strftime(buf, len, "%Y%m%dT%H:%M:%SZ", &tm);
+		return;
+	}
+	/* strftime's bytes for four-digit years, without its cost: a record
+	 * holds a few of these */
+	int parts[] = {y / 100, y % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec};
+	static const char after[] = {0, 0, 0, 'T', ':', ':', 'Z'};
+	char *p = buf;
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+		*p++ = (char)('0' + parts[i] / 10);
+		*p++ = (char)('0' + parts[i] % 10);
+		if (after[i])
+			*p++ = after[i];
+	}
+	*p = '\0';
 }
 
 int xv_time_parse(const char *s, int64_t *out)

@@ -365,14 +365,22 @@ const struct db_objvec *db_referrers(struct db *db, int relation, const char *re
 	return rv ? &rv->vec : NULL;
 }
 
+const struct db_objvec *db_derived(struct db *db, const struct db_obj *o, int field,
+				   uint32_t ref_hash)
+{
+	const struct sc_field *f = &sc_classes[o->cls].fields[field];
+	int rel = sc_classes[f->rel_cls].fields[f->rel_field].rel_index;
+	struct relvec *rv = hmap_get_hashed(&db->rel_index[rel], o->ref, ref_hash);
+	return rv ? &rv->vec : NULL;
+}
+
 xv db_get(struct db *db, const struct db_obj *o, int field)
 {
 	const struct sc_field *f = &sc_classes[o->cls].fields[field];
 	if (!sc_field_is_derived(f))
 		return xv_copy(&o->f[field]);
 	xv set = xv_arr_new();
-	int rel = sc_classes[f->rel_cls].fields[f->rel_field].rel_index;
-	const struct db_objvec *v = db_referrers(db, rel, o->ref);
+	const struct db_objvec *v = db_derived(db, o, field, hmap_hash(o->ref));
 	for (size_t i = 0; v && i < v->n; i++)
 		xv_arr_push_str(&set, v->v[i]->ref);
 	return set;

@@ -111,6 +111,10 @@ bool db_peek_bool(const struct db_obj *o, int field);
 xv db_record(struct db *db, const struct db_obj *o);
 /* Objects whose one-side field (rel's one_field) points at ref. */
 const struct db_objvec *db_referrers(struct db *db, int relation, const char *ref);
+/* The objects a derived field lists (db_get's refs, in its order), or
+ * NULL for none; ref_hash is hmap_hash(o->ref), reused across fields. */
+const struct db_objvec *db_derived(struct db *db, const struct db_obj *o, int field,
+				   uint32_t ref_hash);
 
 /* ---- writing ---- */
 struct db_txn *db_begin(struct db *db);

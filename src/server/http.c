@@ -45,6 +45,7 @@ struct http_req {
 	bool have_call;
 	struct db_waiter waiter;
 	bool waiter_added;
+	bool shared; /* deferred or parked: known to threads other than MHD's */
 	uint64_t gen_seen;
 	struct route_req *route; /* a transfer endpoint (http_route.c), else NULL */
 	bool console;            /* /console (console_http.c): answered at once */
@@ -265,6 +266,8 @@ static bool call_authenticated(const struct rpc_call *call)
 static MHD_RESULT_T run_call(struct http_req *r)
 {
 	enum rpc_outcome out = rpc_call_run(&r->call);
+	if (out != RPC_DONE)
+		r->shared = true;
 	if (out == RPC_DONE && call_authenticated(&r->call))
 		http_guard_trust(r->conn, (unsigned)r->hs->srv->cfg.idle_timeout_s);
 	switch (out) {
@@ -457,10 +460,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		route_end(r->route, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	if (r->waiter_added)
 		db_waiter_remove(hs->srv->db, &r->waiter);
-	pthread_mutex_lock(&hs->lock);
-	if (r->wnext || r->wprev || hs->waiting == r)
-		waiting_del(r);
-	pthread_mutex_unlock(&hs->lock);
+	/* Another thread may still hold r (deferred_done, wake) only if the
+	 * call was deferred or parked: then the lock waits for it to let go
+	 * and takes r off the waiting list. A call answered at once was never
+	 * seen by any other thread and needs neither. */
+	if (r->shared) {
+		pthread_mutex_lock(&hs->lock);
+		if (r->wnext || r->wprev || hs->waiting == r)
+			waiting_del(r);
+		pthread_mutex_unlock(&hs->lock);
+	}
 	if (r->have_call)
 		rpc_call_free(&r->call);
 	xv_free(&r->id);

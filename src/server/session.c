@@ -168,6 +168,16 @@ int session_login(struct server *srv, const struct session_creds *creds, char ou
 	return session_open(srv, c->user, roles, c->originator, out, err);
 }
 
+/* snprintf(dst, cap, "%s", src) without printf: checked on every call */
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, struct xerr *err)
 {
 	(void)srv;
@@ -175,8 +185,8 @@ int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, stru
 	struct sess *s = hmap_get(&table, ref);
 	if (s) {
 		s->last_active = time(NULL);
-		snprintf(ctx->session, sizeof ctx->session, "%s", s->ref);
-		snprintf(ctx->user, sizeof ctx->user, "%s", s->user);
+		copy_text(ctx->session, sizeof ctx->session, s->ref);
+		copy_text(ctx->user, sizeof ctx->user, s->user);
 		ctx->roles = s->roles;
 		ctx->rbac_exempt = s->superuser;
 	}

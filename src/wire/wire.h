@@ -39,6 +39,13 @@ int wire_xmlrpc_parse_call(const char *body, size_t len, struct wire_call *out, 
  * of "jsonrpc":"2.0" selects WIRE_JSONRPC2. A missing or null id, a missing
  * method, or params that are not an array give -1 ("PARSE_FAILURE"). */
 int wire_jsonrpc_parse_call(const char *body, size_t len, struct wire_call *out, struct xerr *err);
+/* The general readers behind the two above, which first try a quick read
+ * of the usual shape (string parameters, plain ASCII) and hand anything
+ * else to these. Same results; the unit tests compare the two. */
+int wire_xmlrpc_parse_call_general(const char *body, size_t len, struct wire_call *out,
+				   struct xerr *err);
+int wire_jsonrpc_parse_call_general(const char *body, size_t len, struct wire_call *out,
+				    struct xerr *err);
 
 /* Responses, in xapi's exact envelopes:
  *  XML-RPC: <methodResponse><params><param><value><struct>

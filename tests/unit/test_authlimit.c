@@ -39,6 +39,19 @@ static void test_peer_keys(void **state)
 	assert_string_equal(k, "2001:db8:1:2::/64");
 	authlimit_peer(NULL, k);
 	assert_string_equal(k, "");
+	/* IPv4 keys are inet_ntop's text, every octet value in every place */
+	for (unsigned v = 0; v < 256; v++) {
+		struct sockaddr_in sin;
+		memset(&sin, 0, sizeof sin);
+		sin.sin_family = AF_INET;
+		unsigned char *a = (unsigned char *)&sin.sin_addr;
+		a[0] = (unsigned char)v, a[1] = (unsigned char)(255 - v), a[2] = (unsigned char)(v / 3),
+		a[3] = (unsigned char)(v * 7);
+		char want[INET_ADDRSTRLEN];
+		assert_non_null(inet_ntop(AF_INET, &sin.sin_addr, want, sizeof want));
+		authlimit_peer((struct sockaddr *)&sin, k);
+		assert_string_equal(k, want);
+	}
 }
 
 /* One check from peer at now: whether it could start (then it fails). */

@@ -959,6 +959,163 @@ static void test_task_result_values(void **state)
 	xml_value_bad("OpaqueRef:x", "PARSE_FAILURE");
 }
 
+/* Whole numbers are written without printf, the rest with %.16g: the
+ * bytes are %.16g's either way (".0" added in JSON to keep it a real). */
+static void test_float_bytes(void **state)
+{
+	(void)state;
+	static const struct {
+		double f;
+		const char *text;
+	} cases[] = {
+		{0.0, "0"}, {-0.0, "-0"}, {1, "1"}, {-3, "-3"}, {0.5, "0.5"},
+		{999999999999999.0, "999999999999999"}, {1e15, "1000000000000000"}, {-1e15, "-1000000000000000"}, {1e16, "1e+16"},
+		{123456789012345.0, "123456789012345"}, {1e300, "1e+300"}, {-2.5e-7, "-2.5e-07"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char want[96];
+		struct strbuf sb = STRBUF_INIT;
+		xv v = xv_float(cases[i].f);
+		wire_xml_value(&sb, &v);
+		snprintf(want, sizeof want, "<value><double>%s</double></value>", cases[i].text);
+		assert_string_equal(sb.buf, want);
+		sb_reset(&sb);
+		wire_write_success(&sb, WIRE_JSONRPC2, &(xv){.kind = XV_INT, .u.i = 1}, &v);
+		snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"result\":%s%s,\"id\":1}", cases[i].text,
+			 strpbrk(cases[i].text, ".e") ? "" : ".0");
+		assert_string_equal(sb.buf, want);
+		sb_free(&sb);
+	}
+}
+
+/* ---- the quick readers of the usual call against the general ones ---- */
+
+typedef int (*call_parser)(const char *, size_t, struct wire_call *, struct xerr *);
+
+/* body read by both readers: same outcome, method, params, id, error */
+static void same_call(const char *body, size_t len, call_parser quick, call_parser general)
+{
+	struct wire_call a, b;
+	struct xerr ea = XERR_INIT, eb = XERR_INIT;
+	int ra = quick(body, len, &a, &ea), rb = general(body, len, &b, &eb);
+	if (ra != rb)
+		fail_msg("%.*s: %d vs %d", (int)len, body, ra, rb);
+	if (ra == 0) {
+		assert_int_equal(a.proto, b.proto);
+		assert_string_equal(a.method, b.method);
+		if (!xv_equal(&a.params, &b.params) || !xv_equal(&a.id, &b.id) ||
+		    a.params.kind != b.params.kind || a.id.kind != b.id.kind)
+			fail_msg("%.*s: values differ", (int)len, body);
+	} else {
+		assert_string_equal(ea.code, eb.code);
+		assert_int_equal(ea.nparams, eb.nparams);
+		for (size_t i = 0; i < ea.nparams; i++)
+			assert_string_equal(ea.params[i], eb.params[i]);
+	}
+	wire_call_free(&a);
+	wire_call_free(&b);
+	xerr_clear(&ea);
+	xerr_clear(&eb);
+}
+
+/* each body, then 3,000 variants with a byte replaced, inserted or
+ * removed, a few at a time, from bytes that mean something to the readers */
+static void same_calls(const char *const *bodies, size_t n, call_parser quick, call_parser general)
+{
+	static const char alphabet[] = "\"\\{}[]:,<>/&; \t\r\n0123456789-.eE\x01\x80\xc3\xa9" "ax";
+	char buf[512];
+	unsigned seed = 7;
+	for (size_t i = 0; i < n; i++) {
+		same_call(bodies[i], strlen(bodies[i]), quick, general);
+		for (int k = 0; k < 3000; k++) {
+			size_t len = strlen(bodies[i]);
+			memcpy(buf, bodies[i], len);
+			for (int m = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 3; m > 0; m--) {
+				seed = seed * 1103515245u + 12345u;
+				size_t at = (seed >> 8) % (len + 1);
+				char c = alphabet[(seed >> 20) % (sizeof alphabet - 1)];
+				switch ((seed >> 28) % 3) {
+				case 0:
+					if (at < len)
+						buf[at] = c;
+					break;
+				case 1:
+					if (len + 1 < sizeof buf) {
+						memmove(buf + at + 1, buf + at, len - at);
+						buf[at] = c;
+						len++;
+					}
+					break;
+				default:
+					if (at < len) {
+						memmove(buf + at, buf + at + 1, len - at - 1);
+						len--;
+					}
+					break;
+				}
+			}
+			same_call(buf, len, quick, general);
+		}
+	}
+}
+
+static void test_json_quick_call(void **state)
+{
+	(void)state;
+	static const char *const bodies[] = {
+		"{\"jsonrpc\":\"2.0\",\"method\":\"VM.get_record\",\"params\":[\"OpaqueRef:s\","
+		"\"OpaqueRef:0002810c-0b2e-4d63-95b4-ea22d7361b21\"],\"id\":1}",
+		"{\"method\":\"session.login_with_password\",\"params\":[\"root\",\"pw\",\"1.0\",\"xo\"],"
+		"\"id\":\"abc\"}",
+		"{\"id\":0,\"jsonrpc\":\"2.0\",\"method\":\"VM.get_all_records\",\"params\":[\"s\"]}",
+		" { \"jsonrpc\" : \"2.0\" , \"method\" : \"pool.get_all\" , \"id\" : 5 } \n",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":[],\"id\":123456789012345678}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":[],\"id\":999999999999999999}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":[],\"id\":9223372036854775807}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":[],\"id\":99999999999999999999}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":[\"\",\"a b\"],\"id\":\"\"}",
+		"{\"method\":\"m\",\"id\":1}",
+		"{\"jsonrpc\":\"1.0\",\"method\":\"m\",\"params\":[],\"id\":1}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":[1,true,null],\"id\":1}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":[\"x\"],\"id\":1,\"id\":2}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"\",\"params\":[\"x\"],\"id\":-1}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":[\"\\u00e9\"],\"id\":1.5}",
+		"{}",
+		"[]",
+	};
+	same_calls(bodies, sizeof bodies / sizeof bodies[0], wire_jsonrpc_parse_call,
+		   wire_jsonrpc_parse_call_general);
+}
+
+static void test_xml_quick_call(void **state)
+{
+	(void)state;
+	static const char *const bodies[] = {
+		"<?xml version=\"1.0\"?><methodCall><methodName>VM.get_record</methodName><params>"
+		"<param><value><string>OpaqueRef:s</string></value></param><param><value><string>"
+		"OpaqueRef:0002810c-0b2e-4d63-95b4-ea22d7361b21</string></value></param></params>"
+		"</methodCall>",
+		/* Python's xmlrpc.client */
+		"<?xml version='1.0'?>\n<methodCall>\n<methodName>session.login_with_password"
+		"</methodName>\n<params>\n<param>\n<value><string>root</string></value>\n</param>\n"
+		"<param>\n<value><string>pw</string></value>\n</param>\n</params>\n</methodCall>\n",
+		"<methodCall><methodName>pool.get_all</methodName><params></params></methodCall>",
+		"<methodCall><methodName>m</methodName><params><param><value>bare text</value></param>"
+		"<param><value></value></param><param><value><string></string></value></param>"
+		"</params></methodCall>",
+		"<methodCall><methodName> m </methodName><params/></methodCall>",
+		"<methodCall><methodName>m</methodName></methodCall>",
+		"<methodCall><methodName>m</methodName><params><param><value><int>1</int></value>"
+		"</param></params></methodCall>",
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?><methodCall><methodName>m</methodName>"
+		"<params><param><value>a &amp; b</value></param></params></methodCall>",
+		"<methodCall><methodName>m</methodName><params><param><value>x</value><value>y"
+		"</value></param></params></methodCall>",
+	};
+	same_calls(bodies, sizeof bodies / sizeof bodies[0], wire_xmlrpc_parse_call,
+		   wire_xmlrpc_parse_call_general);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -985,6 +1142,9 @@ int main(void)
 		cmocka_unit_test(test_json_bad_calls),
 		cmocka_unit_test(test_json_parse_response),
 		cmocka_unit_test(test_task_result_values),
+		cmocka_unit_test(test_float_bytes),
+		cmocka_unit_test(test_json_quick_call),
+		cmocka_unit_test(test_xml_quick_call),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
