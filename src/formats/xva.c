@@ -191,6 +191,9 @@ int zin_feed(struct zin *z, const char *in, size_t n, struct xerr *err)
 
 bool zin_complete(const struct zin *z)
 {
+	/* fewer than the four bytes that tell the kind: held back, never passed on */
+	if (!z->known)
+		return z->nmagic == 0;
 	return z->k == ZK_NONE || z->ended;
 }
 
