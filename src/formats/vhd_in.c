@@ -6,6 +6,7 @@
 #include "vhd.h"
 #include "../base/mem.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,16 @@ static uint64_t rd64(const unsigned char *p)
 	return (uint64_t)rd32(p) << 32 | rd32(p + 4);
 }
 
+/* The one's complement of the byte sum, the checksum field counted as zero. */
+static bool sum_ok(const unsigned char *p, size_t n, size_t at)
+{
+	uint32_t s = 0;
+	for (size_t i = 0; i < n; i++)
+		if (i < at || i >= at + 4)
+			s += p[i];
+	return ~s == rd32(p + at);
+}
+
 struct vhd_in *vhd_in_new(vhd_write_fn write, void *arg, int64_t body_len)
 {
 	struct vhd_in *v = xcalloc(1, sizeof *v);
@@ -78,6 +89,8 @@ static int head_step(struct vhd_in *v, struct xerr *err)
 			v->vsize = v->body_len - 512;
 			return 0;
 		}
+		if (!sum_ok(h, 512, 64))
+			return bad(err, "bad VHD footer checksum");
 		uint32_t type = rd32(h + 60);
 		if (type == 4)
 			return bad(err, "differencing VHDs cannot be imported");
@@ -95,6 +108,8 @@ static int head_step(struct vhd_in *v, struct xerr *err)
 	if (v->hlen == hdr + 1024) {
 		if (memcmp(d, "cxsparse", 8))
 			return bad(err, "bad VHD dynamic header");
+		if (!sum_ok(d, 1024, 36))
+			return bad(err, "bad VHD dynamic header checksum");
 		uint64_t bat = rd64(d + 16);
 		uint32_t n = rd32(d + 28);
 		v->block_size = rd32(d + 32);
@@ -199,6 +214,8 @@ int vhd_in_end(struct vhd_in *v, struct xerr *err)
 		/* without its footer it was never a VHD, just bytes */
 		if (v->tfill < sizeof v->tail || memcmp(v->tail, "conectix", 8))
 			return bad(err, "no VHD footer at the end");
+		if (!sum_ok(v->tail, 512, 64) || rd32(v->tail + 60) != 2)
+			return bad(err, "bad fixed VHD footer");
 		return 0;
 	}
 	if ((v->phase == 1 || v->phase == 3) && v->next == v->nblks)
