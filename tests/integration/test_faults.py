@@ -58,6 +58,17 @@ class FaultCase(TransferCase):
     server_kwargs = {"extra_args": ["--debug-faults"]}
     report = []
 
+    @classmethod
+    def start_qemu_server(cls):
+        """A QEMU-backed daemon with fault points, the tiny guest's kernel
+        installed, and the pool's default SR in cls.sr (guest.GuestMixin)."""
+        cls.srv = harness.Server(backend="qemu", extra_args=["--debug-faults"])
+        guest.install(cls)
+        cls.srv.start()
+        cls.api = cls.srv.api
+        pool = cls.api.pool.get_all()[0]
+        cls.sr = cls.api.pool.get_default_SR(pool)
+
     def status(self):
         return self.api.debug.fault_status()
 
@@ -256,12 +267,7 @@ class QemuFaults(guest.GuestMixin, FaultCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.srv = harness.Server(backend="qemu", extra_args=["--debug-faults"])
-        guest.install(cls)
-        cls.srv.start()
-        cls.api = cls.srv.api
-        pool = cls.api.pool.get_all()[0]
-        cls.sr = cls.api.pool.get_default_SR(pool)
+        cls.start_qemu_server()
 
     @classmethod
     def tearDownClass(cls):

@@ -38,12 +38,7 @@ class VifFaults(guest.GuestMixin, FaultCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.srv = harness.Server(backend="qemu", extra_args=["--debug-faults"])
-        guest.install(cls)
-        cls.srv.start()
-        cls.api = cls.srv.api
-        pool = cls.api.pool.get_all()[0]
-        cls.sr = cls.api.pool.get_default_SR(pool)
+        cls.start_qemu_server()
         cls.net = cls.api.network.create({"name_label": "fault-net", "name_description": "", "MTU": 1500,
                                           "other_config": {}, "bridge": "", "managed": True, "tags": []})
 
