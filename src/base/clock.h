@@ -7,5 +7,7 @@
 
 /* Milliseconds of CLOCK_MONOTONIC: never jumps with the wall clock. */
 int64_t clock_now_ms(void);
+/* The same clock in nanoseconds, for durations too short for ms. */
+int64_t clock_now_ns(void);
 
 #endif

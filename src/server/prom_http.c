@@ -10,6 +10,7 @@
 #include "rpc.h"
 #include "../api/api.h"
 #include "../api/metrics.h"
+#include "../base/clock.h"
 #include "../base/hmap.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
@@ -39,9 +40,7 @@ static _Atomic uint64_t hist_sum_ns, hist_count;
 
 void prom_count_call(const struct rpc_call *call)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	int64_t ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - call->t0_ns;
+	int64_t ns = clock_now_ns() - call->t0_ns;
 	if (ns < 0)
 		ns = 0;
 	char name[160];

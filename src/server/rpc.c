@@ -98,10 +98,8 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 	call->ctx.srv = srv;
 	call->ctx.db = srv ? srv->db : NULL;
 	call->ctx.proto = -1;
-	call->ctx.started_ms = clock_now_ms();
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	call->t0_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	call->t0_ns = clock_now_ns();
+	call->ctx.started_ms = call->t0_ns / 1000000; /* one reading of the clock */
 	call->method = xstrdup(method);
 	call->params = params.kind == XV_ARR ? params : xv_arr_new();
 	if (params.kind != XV_ARR)

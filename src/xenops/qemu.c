@@ -187,11 +187,6 @@ struct qvm *qemu_claim_qmp(const char *uuid, struct qmp **q, struct xerr *err)
 	return v;
 }
 
-int64_t qemu_now_ms(void)
-{
-	return clock_now_ms();
-}
-
 pid_t qemu_vm_pid(struct qvm *v)
 {
 	return v->pid;

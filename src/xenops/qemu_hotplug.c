@@ -6,6 +6,7 @@
 #include "qemu_disk.h"
 #include "qemu_int.h"
 #include "qmp.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
@@ -80,7 +81,7 @@ static int disk_nodes(struct qmp *q, int pos, bool del)
 #define NODES_GONE_WAIT_MS 5000
 void qemu_del_nodes(struct qmp *q, int pos, bool all)
 {
-	int64_t until = qemu_now_ms() + NODES_GONE_WAIT_MS;
+	int64_t until = clock_now_ms() + NODES_GONE_WAIT_MS;
 	int left = disk_nodes(q, pos, false);
 	while (left > 0) {
 		disk_nodes(q, pos, true);
@@ -88,7 +89,7 @@ void qemu_del_nodes(struct qmp *q, int pos, bool all)
 		if (now_left < 0 || (now_left >= left && !all))
 			return;
 		if (now_left >= left) {
-			if (qemu_now_ms() >= until) {
+			if (clock_now_ms() >= until) {
 				log_warn("qemu: %d block node(s) of disk %d still in use", now_left, pos);
 				return;
 			}
@@ -164,9 +165,9 @@ int qemu_disk_unplug(const struct xenops_host *host, const char *uuid, int posit
 		r = 0; /* already gone (a guest that ejected it): only the nodes are left */
 	} else if (qmp_exec(q, "device_del", json_pack("{ss}", "id", id), NULL, DISK_QMP_TIMEOUT_MS, err) == 0) {
 		/* the guest lets the device go in its own time */
-		int64_t until = qemu_now_ms() + (force ? UNPLUG_FORCE_WAIT_MS : UNPLUG_WAIT_MS);
+		int64_t until = clock_now_ms() + (force ? UNPLUG_FORCE_WAIT_MS : UNPLUG_WAIT_MS);
 		struct timespec nap = {0, 50 * 1000000};
-		while (device_exists(q, id) && qemu_now_ms() < until)
+		while (device_exists(q, id) && clock_now_ms() < until)
 			nanosleep(&nap, NULL);
 		if (device_exists(q, id))
 			xerr_set(err, ERR_DEVICE_DETACH_TIMEOUT, "VBD", vbd_ref, NULL);

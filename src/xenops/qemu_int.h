@@ -90,8 +90,6 @@ struct qmp *qemu_vm_qmp(struct qvm *v);
 /* qemu_claim with its monitor: NULL (err set) when the VM has no QEMU or
  * its monitor does not answer. */
 struct qvm *qemu_claim_qmp(const char *uuid, struct qmp **q, struct xerr *err);
-/* A monotonic clock in milliseconds, for the backend's waits. */
-int64_t qemu_now_ms(void);
 bool qemu_vm_running(struct qvm *v);
 
 /* ---- suspend images (qemu_save.c) ---- */

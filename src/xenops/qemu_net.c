@@ -6,6 +6,7 @@
  * restarted after kill -9 removes its own strays and nobody else's. */
 #include "qemu_int.h"
 #include "qmp.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../net/net.h"
@@ -251,8 +252,8 @@ int qemu_vif_unplug(const struct xenops_host *host, const struct vm_spec *vm, in
 		if (qmp_exec(q, "device_del", json_pack("{ss}", "id", nid), NULL, QMP_TIMEOUT_MS, &e) < 0)
 			log_warn("qemu %s: device_del %s: %s", vm->uuid, nid, e.nparams ? e.params[0] : e.code);
 		xerr_clear(&e);
-		int64_t until = qemu_now_ms() + (force ? UNPLUG_FORCE_WAIT_MS : UNPLUG_WAIT_MS);
-		while (device_present(q, nid) && qemu_now_ms() < until)
+		int64_t until = clock_now_ms() + (force ? UNPLUG_FORCE_WAIT_MS : UNPLUG_WAIT_MS);
+		while (device_present(q, nid) && clock_now_ms() < until)
 			usleep(100 * 1000);
 		if (!force && device_present(q, nid)) {
 			qemu_release(v);

@@ -7,6 +7,7 @@
 #include "qemu_int.h"
 #include "qmp.h"
 #include "vcpu_params.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
@@ -53,13 +54,13 @@ int qemu_set_memory_target(const struct xenops_host *host, const struct vm_spec 
 	 * has; a paused guest cannot move, and a guest without a balloon
 	 * driver never does: then the last value read stands */
 	bool running = qemu_vm_running(v);
-	for (int64_t until = qemu_now_ms() + BALLOON_WAIT_MS; rc == 0;) {
+	for (int64_t until = clock_now_ms() + BALLOON_WAIT_MS; rc == 0;) {
 		a = balloon_actual(q, err);
 		if (a < 0) {
 			rc = -1;
 			break;
 		}
-		if (llabs(a - target) <= BALLOON_TOLERANCE || !running || qemu_now_ms() > until)
+		if (llabs(a - target) <= BALLOON_TOLERANCE || !running || clock_now_ms() > until)
 			break;
 		sleep_ms(200);
 	}
@@ -226,8 +227,8 @@ static int unplug(struct qmp *q, const struct vm_spec *vm, int64_t want, int64_t
 		/* device_del takes a QOM path as well as an id: vCPUs of the
 		 * command line have no id */
 		int rc = qmp_exec(q, "device_del", json_pack("{ss}", "id", qom), NULL, RES_QMP_TIMEOUT_MS, err);
-		int64_t before = have, until = qemu_now_ms() + UNPLUG_WAIT_MS;
-		while (rc == 0 && have == before && qemu_now_ms() < until) {
+		int64_t before = have, until = clock_now_ms() + UNPLUG_WAIT_MS;
+		while (rc == 0 && have == before && clock_now_ms() < until) {
 			sleep_ms(200);
 			rc = cpus_present(q, &have, NULL, err);
 		}
