@@ -16,15 +16,26 @@ static int create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 	return 0;
 }
 
+/* A transaction on the task named by the call's first argument; NULL
+ * (nothing held) when there is no such task. */
+static struct db_txn *task_txn(struct rpc_ctx *ctx, xv *args, struct db_obj **o, struct xerr *err)
+{
+	struct db_txn *t = db_begin(ctx->db);
+	*o = generic_lookup(ctx, SC_C_task, xv_arr_get(args, 0), err);
+	if (!*o) {
+		db_abort(t);
+		return NULL;
+	}
+	return t;
+}
+
 static int cancel(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
-	struct db_txn *t = db_begin(ctx->db);
-	struct db_obj *o = generic_lookup(ctx, SC_C_task, xv_arr_get(args, 0), err);
-	if (!o) {
-		db_abort(t);
+	struct db_obj *o;
+	struct db_txn *t = task_txn(ctx, args, &o, err);
+	if (!t)
 		return -1;
-	}
 	if (strcmp(db_peek_str(o, SC_F_task__status), "pending") != 0) {
 		db_abort(t);
 		return xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "task is not pending", NULL);
@@ -39,12 +50,10 @@ static int cancel(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 static int destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
-	struct db_txn *t = db_begin(ctx->db);
-	struct db_obj *o = generic_lookup(ctx, SC_C_task, xv_arr_get(args, 0), err);
-	if (!o) {
-		db_abort(t);
+	struct db_obj *o;
+	struct db_txn *t = task_txn(ctx, args, &o, err);
+	if (!t)
 		return -1;
-	}
 	db_delete(t, o);
 	return db_commit(t, err);
 }
@@ -54,12 +63,10 @@ static int destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 static int set_status(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
-	struct db_txn *t = db_begin(ctx->db);
-	struct db_obj *o = generic_lookup(ctx, SC_C_task, xv_arr_get(args, 0), err);
-	if (!o) {
-		db_abort(t);
+	struct db_obj *o;
+	struct db_txn *t = task_txn(ctx, args, &o, err);
+	if (!t)
 		return -1;
-	}
 	const char *status = arg_str(args, 1);
 	db_set_str(t, o, SC_F_task__status, status);
 	if (strcmp(status, "pending") != 0 && strcmp(status, "cancelling") != 0)
