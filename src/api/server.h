@@ -46,6 +46,8 @@ struct server_config {
 	char *pool_address; /* this host's Raft address, IP:PORT */
 	char *pool_peers;   /* ID@IP:PORT,...: the voters of a new pool's first configuration */
 	int pool_id;        /* this host's Raft id (> 0) */
+	int pool_snapshot_threshold; /* log entries between snapshots (0: the default) */
+	int pool_snapshot_trailing;  /* entries kept after one (0: the default) */
 };
 
 struct server {

@@ -76,6 +76,11 @@ struct db {
 	uint64_t tomb_floor; /* tombstones at or below this generation were dropped */
 	struct durable *durable;
 	struct db_replicator repl; /* replicate NULL: a pool of one */
+	/* on a pooled host: index of the pool's log entry being applied (or,
+	 * on the leader, being committed), written to SQLite in the same
+	 * transaction as its rows (meta 'log-index'); set under the write
+	 * lock, 0 on a pool of one */
+	uint64_t log_index;
 
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond; /* broadcast on every commit */

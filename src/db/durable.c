@@ -17,7 +17,7 @@
 
 struct durable {
 	sqlite3 *sql;
-	sqlite3_stmt *put, *del, *setgen, *begin, *commit, *rollback;
+	sqlite3_stmt *put, *del, *setgen, *setidx, *begin, *commit, *rollback;
 };
 
 static int sql_fail(struct durable *d, struct xerr *err, const char *what)
@@ -65,6 +65,7 @@ struct durable *durable_open(const char *path, struct xerr *err)
 		{&d->put, "INSERT OR REPLACE INTO objects (ref, class, data) VALUES (?1, ?2, ?3)"},
 		{&d->del, "DELETE FROM objects WHERE ref = ?1"},
 		{&d->setgen, "INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?1)"},
+		{&d->setidx, "INSERT OR REPLACE INTO meta (key, value) VALUES ('log-index', ?1)"},
 		{&d->begin, "BEGIN IMMEDIATE"},
 		{&d->commit, "COMMIT"},
 		{&d->rollback, "ROLLBACK"},
@@ -84,7 +85,7 @@ void durable_close(struct durable *d)
 {
 	if (!d)
 		return;
-	sqlite3_stmt *all[] = {d->put, d->del, d->setgen, d->begin, d->commit, d->rollback};
+	sqlite3_stmt *all[] = {d->put, d->del, d->setgen, d->setidx, d->begin, d->commit, d->rollback};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		sqlite3_finalize(all[i]);
 	sqlite3_close(d->sql);
@@ -119,7 +120,6 @@ static void row_json(struct strbuf *sb, const struct db_obj *o)
 int durable_write(struct durable *d, struct db *db, struct db_obj **objs, size_t n,
 		  uint64_t gen, struct xerr *err)
 {
-	(void)db;
 	bool any = false;
 	for (size_t i = 0; i < n && !any; i++)
 		any = sc_classes[objs[i]->cls].persist;
@@ -161,7 +161,11 @@ int durable_write(struct durable *d, struct db *db, struct db_obj **objs, size_t
 		step(d->rollback);
 		return -1;
 	}
-	if (step(d->setgen) < 0 || fault_hit(FAULT_SQL_COMMIT) || step(d->commit) < 0) {
+	char li[32];
+	snprintf(li, sizeof li, "%llu", (unsigned long long)db->log_index);
+	sqlite3_bind_text(d->setidx, 1, li, -1, SQLITE_TRANSIENT);
+	if (step(d->setgen) < 0 || (db->log_index && step(d->setidx) < 0) || fault_hit(FAULT_SQL_COMMIT) ||
+	    step(d->commit) < 0) {
 		sql_fail(d, err, "commit");
 		step(d->rollback);
 		return -1;
@@ -629,7 +633,8 @@ static int apply_row(struct db_txn *t, char kind, const char *ref, const char *c
 	return 0;
 }
 
-static int apply_entry(struct db *db, const char *data, size_t len, bool from_log, struct xerr *err)
+static int apply_entry(struct db *db, const char *data, size_t len, bool from_log, uint64_t index,
+		       struct xerr *err)
 {
 	char *text = xmalloc(len + 1);
 	memcpy(text, data, len);
@@ -637,6 +642,8 @@ static int apply_entry(struct db *db, const char *data, size_t len, bool from_lo
 	struct db_txn *t = db_begin(db);
 	if (from_log)
 		db_txn_from_log(t);
+	if (index)
+		db->log_index = index;
 	int rc = 0;
 	for (char *line = text, *next; *line && rc == 0; line = next) {
 		char *nl = strchr(line, '\n');
@@ -668,10 +675,175 @@ static int apply_entry(struct db *db, const char *data, size_t len, bool from_lo
 
 int db_apply_entry(struct db *db, const char *data, size_t len, struct xerr *err)
 {
-	return apply_entry(db, data, len, true, err);
+	return apply_entry(db, data, len, true, 0, err);
 }
 
 int db_write_entry(struct db *db, const char *data, size_t len, struct xerr *err)
 {
-	return apply_entry(db, data, len, false, err);
+	return apply_entry(db, data, len, false, 0, err);
+}
+
+int db_apply_entry_at(struct db *db, const char *data, size_t len, uint64_t index, struct xerr *err)
+{
+	return apply_entry(db, data, len, true, index, err);
+}
+
+/* ---- snapshots (durable.h) ---- */
+
+static uint64_t meta_log_index(sqlite3 *sql)
+{
+	sqlite3_stmt *st;
+	uint64_t idx = 0;
+	if (sqlite3_prepare_v2(sql, "SELECT value FROM meta WHERE key='log-index'", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		idx = strtoull((const char *)sqlite3_column_text(st, 0), NULL, 10);
+	sqlite3_finalize(st);
+	return idx;
+}
+
+uint64_t db_stored_log_index(struct db *db)
+{
+	return db->durable ? meta_log_index(db->durable->sql) : 0;
+}
+
+int durable_image(const char *path, void *(*alloc)(size_t), void **image, size_t *len,
+		  uint64_t *index, struct xerr *err)
+{
+	sqlite3 *sql = NULL;
+	int rc = -1;
+	if (sqlite3_open_v2(path, &sql, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		xerr_internal(err, "database image: %s", sql ? sqlite3_errmsg(sql) : "open");
+		sqlite3_close(sql);
+		return -1;
+	}
+	sqlite3_busy_timeout(sql, 5000);
+	/* one read transaction: the pages and the index are of one commit */
+	if (sqlite3_exec(sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		xerr_internal(err, "database image: %s", sqlite3_errmsg(sql));
+		goto out;
+	}
+	*index = meta_log_index(sql);
+	sqlite3_int64 size = 0;
+	unsigned char *img = sqlite3_serialize(sql, "main", &size, 0);
+	if (!img) {
+		xerr_internal(err, "database image: cannot serialize %s", path);
+		goto out;
+	}
+	*image = alloc((size_t)size);
+	if (!*image) {
+		sqlite3_free(img);
+		xerr_internal(err, "database image: out of memory");
+		goto out;
+	}
+	memcpy(*image, img, (size_t)size);
+	sqlite3_free(img);
+	*len = (size_t)size;
+	rc = 0;
+out:
+	sqlite3_exec(sql, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(sql);
+	return rc;
+}
+
+static int ref_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int db_install_image(struct db *db, const void *image, size_t len, uint64_t have, uint64_t *index,
+		     struct xerr *err)
+{
+	if (len < 100 || len > (size_t)INT64_MAX)
+		return xerr_internal(err, "database image: %zu bytes is no SQLite database", len);
+	unsigned char *copy = sqlite3_malloc64(len);
+	if (!copy)
+		return xerr_internal(err, "database image: out of memory");
+	memcpy(copy, image, len);
+	/* an image of a WAL database: read it as a rollback-journal one (the
+	 * file format is the same; memory databases have no WAL) */
+	if (copy[18] == 2 && copy[19] == 2)
+		copy[18] = copy[19] = 1;
+	sqlite3 *m = NULL;
+	if (sqlite3_open_v2(":memory:", &m, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		sqlite3_free(copy);
+		sqlite3_close(m);
+		return xerr_internal(err, "database image: cannot open a memory database");
+	}
+	if (sqlite3_deserialize(m, "main", copy, (sqlite3_int64)len, (sqlite3_int64)len,
+				SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) != SQLITE_OK) {
+		sqlite3_close(m);
+		return xerr_internal(err, "database image: not a SQLite database");
+	}
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(m, "SELECT ref, class, data FROM objects ORDER BY ref", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		xerr_internal(err, "database image: %s", sqlite3_errmsg(m));
+		sqlite3_close(m);
+		return -1;
+	}
+	uint64_t idx = meta_log_index(m);
+	if (index)
+		*index = idx;
+	if (idx && idx <= have) { /* the store holds as much already */
+		sqlite3_finalize(st);
+		sqlite3_close(m);
+		return 0;
+	}
+	size_t nrefs = 0, cap = 0;
+	char **refs = NULL;
+	struct db_txn *t = db_begin(db);
+	db_txn_from_log(t);
+	int rc = 0, r;
+	while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *ref = (const char *)sqlite3_column_text(st, 0);
+		const char *cls = (const char *)sqlite3_column_text(st, 1);
+		const char *data = (const char *)sqlite3_column_text(st, 2);
+		if (!ref || !cls || !data)
+			continue;
+		if (nrefs == cap) {
+			cap = cap ? 2 * cap : 256;
+			refs = xrealloc(refs, cap * sizeof *refs);
+		}
+		refs[nrefs++] = xstrdup(ref);
+		rc = apply_row(t, 'P', ref, cls, data, err);
+	}
+	if (rc == 0 && r != SQLITE_DONE)
+		rc = xerr_internal(err, "database image: %s", sqlite3_errmsg(m));
+	sqlite3_finalize(st);
+	sqlite3_close(m);
+	if (rc == 0) {
+		qsort(refs, nrefs, sizeof *refs, ref_cmp);
+		/* rows this store has and the image has not */
+		struct db_obj **gone = NULL;
+		size_t ngone = 0, gcap = 0;
+		for (int c = 0; c < sc_nclasses; c++) {
+			if (!sc_classes[c].persist)
+				continue;
+			for (struct db_obj *o = db_first(db, c); o; o = db_next(o)) {
+				const char *key = o->ref;
+				if (bsearch(&key, refs, nrefs, sizeof *refs, ref_cmp))
+					continue;
+				if (ngone == gcap) {
+					gcap = gcap ? 2 * gcap : 64;
+					gone = xrealloc(gone, gcap * sizeof *gone);
+				}
+				gone[ngone++] = o;
+			}
+		}
+		for (size_t i = 0; i < ngone; i++)
+			db_delete(t, gone[i]);
+		free(gone);
+	}
+	for (size_t i = 0; i < nrefs; i++)
+		free(refs[i]);
+	free(refs);
+	if (rc < 0) {
+		db_abort(t);
+		return -1;
+	}
+	db->log_index = idx;
+	if (index)
+		*index = idx;
+	return db_commit(t, err);
 }

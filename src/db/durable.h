@@ -35,4 +35,26 @@ int db_apply_entry(struct db *db, const char *data, size_t len, struct xerr *err
  * joining host's records). */
 int db_write_entry(struct db *db, const char *data, size_t len, struct xerr *err);
 
+/* The same, for the entry at index of the pool's log: its index is
+ * written to SQLite with its rows (struct db's log_index). */
+int db_apply_entry_at(struct db *db, const char *data, size_t len, uint64_t index, struct xerr *err);
+
+/* ---- snapshots of the pool's log: the SQLite database itself ----
+ * The index of the last log entry whose rows SQLite holds (meta
+ * 'log-index'; 0 when none or no durable log). Call before any write or
+ * with the store locked. */
+uint64_t db_stored_log_index(struct db *db);
+/* A consistent image of the SQLite file at path (one read transaction, in
+ * an allocation of alloc's), and the log index it holds. */
+int durable_image(const char *path, void *(*alloc)(size_t), void **image, size_t *len,
+		  uint64_t *index, struct xerr *err);
+/* Makes the store what image holds, as one transaction from the log:
+ * every row of the image put, every row of a persistent class missing
+ * from it deleted, SQLite rewritten in the same SQLite transaction with
+ * the image's log index (returned in index). Nothing changes when the
+ * image's index is at most have (the store holds as much). Takes the
+ * write lock. */
+int db_install_image(struct db *db, const void *image, size_t len, uint64_t have, uint64_t *index,
+		     struct xerr *err);
+
 #endif

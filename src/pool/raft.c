@@ -53,6 +53,9 @@ struct pool_raft {
 	uint64_t id;
 	char address[POOL_ADDR_MAX];
 	struct db *db;
+	char *db_path;         /* its SQLite file: the snapshots */
+	uint64_t skip_through; /* loop thread: entries up to here are in SQLite already */
+	uint64_t last_own;     /* loop thread: index of the last own entry applied */
 
 	uv_loop_t loop;
 	uv_async_t wake;
@@ -91,6 +94,9 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	struct pool_raft *p = fsm->data;
 	struct xerr e = XERR_INIT;
 	*result = NULL;
+	/* libraft applies entries in order and counts them applied after this
+	 * returns: this is the entry after the last one applied */
+	uint64_t index = p->raft.last_applied + 1;
 	const unsigned char *b = buf->base;
 	uint64_t nonce = 0, seq = 0;
 	if (buf->len >= ENTRY_HDR) {
@@ -101,36 +107,80 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 		log_error("pool: an entry without its header skipped");
 	} else if (b[0] == 'O' && nonce == p->nonce && seq && seq == p->inflight) {
 		/* this host's own commit: its store holds it already (db_commit
-		 * waits under the write lock for this very apply) */
-	} else if (db_apply_entry(p->db, (const char *)b + ENTRY_HDR, buf->len - ENTRY_HDR, &e) < 0) {
+		 * waits under the write lock for this very apply, and writes the
+		 * index to SQLite with the rows) */
+		p->db->log_index = index;
+		p->last_own = index;
+	} else if (index <= p->skip_through) {
+		/* applied before this process started: SQLite holds its rows */
+	} else if (db_apply_entry_at(p->db, (const char *)b + ENTRY_HDR, buf->len - ENTRY_HDR, index, &e) < 0) {
 		/* every node applies the same entries: one that fails here fails
 		 * everywhere, and the store stays as it was on all of them */
 		log_error("pool: applying an entry failed: %s", e.nparams ? e.params[0] : e.code ? e.code : "?");
 		xerr_clear(&e);
 	}
 	pthread_mutex_lock(&p->lock);
-	p->applied++;
+	p->applied = index;
 	pthread_mutex_unlock(&p->lock);
 	return 0;
 }
 
-/* TODO(pools): snapshots are the SQLite database (sqlite3_serialize on the
- * loop thread; restore = replace the file and reload the store). Until
- * then the snapshot threshold is out of reach, so these are never called
- * and a new or lagging node is sent the whole log. */
+/* Snapshots are the SQLite database: an image taken in one read
+ * transaction. SQLite must hold every entry applied so far: a leader's own
+ * entry is written by its committer after the apply, so while SQLite lags
+ * behind the last own entry the snapshot waits for a later apply. */
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
 {
-	(void)fsm;
-	(void)bufs;
-	(void)n;
-	return RAFT_NOTFOUND;
+	struct pool_raft *p = fsm->data;
+	struct xerr e = XERR_INIT;
+	void *image = NULL;
+	size_t len = 0;
+	uint64_t index = 0;
+	if (!p->db_path)
+		return RAFT_NOTFOUND;
+	if (durable_image(p->db_path, raft_malloc, &image, &len, &index, &e) < 0) {
+		log_error("pool: snapshot: %s", e.nparams ? e.params[0] : "?");
+		xerr_clear(&e);
+		return RAFT_IOERR;
+	}
+	if (index < p->last_own) {
+		raft_free(image);
+		return RAFT_BUSY;
+	}
+	*bufs = raft_malloc(sizeof **bufs);
+	if (!*bufs) {
+		raft_free(image);
+		return RAFT_NOMEM;
+	}
+	(*bufs)[0].base = image;
+	(*bufs)[0].len = len;
+	*n = 1;
+	log_info("pool: snapshot at log index %llu (%zu bytes, rows up to %llu)",
+		 (unsigned long long)p->raft.last_applied, len, (unsigned long long)index);
+	return 0;
 }
 
+/* At start-up (the last snapshot on disk) and on a node that is behind
+ * (one the leader sent): the store becomes the image unless SQLite holds
+ * as much already. */
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
-	(void)fsm;
-	(void)buf;
-	return RAFT_NOTFOUND;
+	struct pool_raft *p = fsm->data;
+	struct xerr e = XERR_INIT;
+	db_rdlock(p->db);
+	uint64_t have = db_stored_log_index(p->db);
+	db_unlock(p->db);
+	uint64_t index = 0;
+	if (db_install_image(p->db, buf->base, buf->len, have, &index, &e) < 0) {
+		log_error("pool: installing a snapshot: %s", e.nparams ? e.params[0] : e.code ? e.code : "?");
+		xerr_clear(&e);
+		return RAFT_IOERR;
+	}
+	if (index > have)
+		log_info("pool: snapshot installed (rows up to log index %llu)", (unsigned long long)index);
+	p->skip_through = index > have ? index : have;
+	raft_free(buf->base);
+	return 0;
 }
 
 /* ---- on the loop thread ---- */
@@ -173,6 +223,8 @@ static void refresh_view(struct pool_raft *p)
 	for (unsigned i = 0; i < p->raft.configuration.n; i++)
 		voters += p->raft.configuration.servers[i].role == RAFT_VOTER;
 	pthread_mutex_lock(&p->lock);
+	if (p->raft.last_applied > p->applied) /* after a snapshot's install */
+		p->applied = p->raft.last_applied;
 	p->nvoters = voters;
 	p->leader_here = ready;
 	p->leader_id = id;
@@ -375,6 +427,12 @@ struct pool_raft *pool_raft_start(const struct pool_raft_config *c, struct xerr 
 	p->id = c->id;
 	snprintf(p->address, sizeof p->address, "%s", c->address);
 	p->db = c->db;
+	p->db_path = c->db_path ? xstrdup(c->db_path) : NULL;
+	/* what SQLite holds already is not applied again */
+	db_rdlock(p->db);
+	p->skip_through = db_stored_log_index(p->db);
+	db_unlock(p->db);
+	p->applied = p->skip_through;
 	random_bytes(&p->nonce, sizeof p->nonce);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
@@ -394,7 +452,8 @@ struct pool_raft *pool_raft_start(const struct pool_raft_config *c, struct xerr 
 	p->raft.data = p;
 	raft_set_election_timeout(&p->raft, c->election_timeout_ms ? c->election_timeout_ms : 500);
 	raft_set_heartbeat_timeout(&p->raft, c->heartbeat_ms ? c->heartbeat_ms : 100);
-	raft_set_snapshot_threshold(&p->raft, UINT_MAX); /* see fsm_snapshot */
+	raft_set_snapshot_threshold(&p->raft, c->snapshot_threshold ? c->snapshot_threshold : 4096);
+	raft_set_snapshot_trailing(&p->raft, c->snapshot_trailing ? c->snapshot_trailing : 1024);
 	raft_set_pre_vote(&p->raft, true);
 	if (c->npeers) {
 		struct raft_configuration conf;
@@ -448,6 +507,7 @@ fail_done:
 	uv_loop_close(&p->loop);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
+	free(p->db_path);
 	free(p);
 	return NULL;
 }
@@ -466,6 +526,7 @@ void pool_raft_stop(struct pool_raft *p)
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 	log_info("pool: Raft node %llu stopped", (unsigned long long)p->id);
+	free(p->db_path);
 	free(p);
 }
 
@@ -529,7 +590,13 @@ int pool_raft_replicate(void *arg, const char *entry, size_t len, struct xerr *e
 	struct pool_raft *p = arg;
 	char leader[POOL_ADDR_MAX];
 	struct xerr e = XERR_INIT;
-	enum pool_submit_result r = submit(p, true, entry, len, leader, &e);
+	/* not leading: refused at once (the loop may be applying entries,
+	 * which needs the write lock this caller holds) */
+	enum pool_submit_result r = POOL_SUBMIT_NOT_LEADER;
+	if (pool_raft_is_leader(p))
+		r = submit(p, true, entry, len, leader, &e);
+	else
+		pool_raft_leader(p, leader);
 	if (r == POOL_SUBMIT_OK)
 		return 0;
 	if (r == POOL_SUBMIT_NOT_LEADER) {

@@ -54,6 +54,9 @@ struct pool_raft_config {
 	const char *address; /* this node's host:port (one of peers when bootstrapping) */
 	const char *dir;     /* its Raft log (created if missing) */
 	struct db *db;       /* where committed entries are applied */
+	const char *db_path; /* its SQLite file, whose images are the snapshots (NULL: none) */
+	unsigned snapshot_threshold; /* entries between snapshots; 0: 4096 */
+	unsigned snapshot_trailing;  /* entries kept in the log after one; 0: 1024 */
 	/* the voters of the first configuration; ignored when dir holds a log */
 	const struct pool_raft_peer *peers;
 	size_t npeers;

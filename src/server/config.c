@@ -90,7 +90,8 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"http-threads", &c->http_threads}, {"coalesce-delay", &c->coalesce_delay_s},
 		{"max-connections", &c->max_conns}, {"max-connections-per-address", &c->max_conns_per_addr},
 		{"request-timeout", &c->request_timeout_s}, {"idle-timeout", &c->idle_timeout_s},
-		{"pool-id", &c->pool_id},
+		{"pool-id", &c->pool_id}, {"pool-snapshot-threshold", &c->pool_snapshot_threshold},
+		{"pool-snapshot-trailing", &c->pool_snapshot_trailing},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 		if (strcmp(key, ints[i].key) == 0) {

@@ -237,11 +237,14 @@ static int pool_start(struct server *srv, struct xerr *err)
 		*at = 0;
 		peers[n++] = (struct pool_raft_peer){(uint64_t)atoi(tok), at + 1};
 	}
-	char *dir = xasprintf("%s/raft", c->data_dir);
+	char *dir = xasprintf("%s/raft", c->data_dir), *dbpath = xasprintf("%s/db.sqlite", c->data_dir);
 	struct pool_raft_config rc = {.id = (uint64_t)c->pool_id, .address = c->pool_address, .dir = dir,
-				      .db = srv->db, .peers = peers, .npeers = n};
+				      .db = srv->db, .db_path = dbpath, .peers = peers, .npeers = n,
+				      .snapshot_threshold = (unsigned)c->pool_snapshot_threshold,
+				      .snapshot_trailing = (unsigned)c->pool_snapshot_trailing};
 	srv->raft = pool_raft_start(&rc, err);
 	free(dir);
+	free(dbpath);
 	free(list);
 	if (!srv->raft)
 		return -1;
