@@ -85,6 +85,7 @@ struct pool_raft {
 	char leader_addr[POOL_ADDR_MAX];
 	uint64_t applied;
 	unsigned nvoters;
+	struct pool_raft_stats stats;
 };
 
 /* ---- the state machine: the store ---- */
@@ -97,6 +98,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	/* libraft applies entries in order and counts them applied after this
 	 * returns: this is the entry after the last one applied */
 	uint64_t index = p->raft.last_applied + 1;
+	bool skipped = false, applied = false;
 	const unsigned char *b = buf->base;
 	uint64_t nonce = 0, seq = 0;
 	if (buf->len >= ENTRY_HDR) {
@@ -113,13 +115,18 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 		p->last_own = index;
 	} else if (index <= p->skip_through) {
 		/* applied before this process started: SQLite holds its rows */
+		skipped = true;
 	} else if (db_apply_entry_at(p->db, (const char *)b + ENTRY_HDR, buf->len - ENTRY_HDR, index, &e) < 0) {
 		/* every node applies the same entries: one that fails here fails
 		 * everywhere, and the store stays as it was on all of them */
 		log_error("pool: applying an entry failed: %s", e.nparams ? e.params[0] : e.code ? e.code : "?");
 		xerr_clear(&e);
+	} else {
+		applied = true;
 	}
 	pthread_mutex_lock(&p->lock);
+	p->stats.skipped += skipped;
+	p->stats.replayed += applied;
 	p->applied = index;
 	pthread_mutex_unlock(&p->lock);
 	return 0;
@@ -155,6 +162,9 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 	(*bufs)[0].base = image;
 	(*bufs)[0].len = len;
 	*n = 1;
+	pthread_mutex_lock(&p->lock);
+	p->stats.snapshots_taken++;
+	pthread_mutex_unlock(&p->lock);
 	log_info("pool: snapshot at log index %llu (%zu bytes, rows up to %llu)",
 		 (unsigned long long)p->raft.last_applied, len, (unsigned long long)index);
 	return 0;
@@ -176,6 +186,10 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 		xerr_clear(&e);
 		return RAFT_IOERR;
 	}
+	pthread_mutex_lock(&p->lock);
+	if (index > have)
+		p->stats.snapshots_installed++;
+	pthread_mutex_unlock(&p->lock);
 	if (index > have)
 		log_info("pool: snapshot installed (rows up to log index %llu)", (unsigned long long)index);
 	p->skip_through = index > have ? index : have;
@@ -673,4 +687,11 @@ uint64_t pool_raft_applied(struct pool_raft *p)
 	uint64_t a = p->applied;
 	pthread_mutex_unlock(&p->lock);
 	return a;
+}
+
+void pool_raft_get_stats(struct pool_raft *p, struct pool_raft_stats *st)
+{
+	pthread_mutex_lock(&p->lock);
+	*st = p->stats;
+	pthread_mutex_unlock(&p->lock);
 }

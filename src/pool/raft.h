@@ -23,11 +23,12 @@
  * write lock while an own entry waits. A write on another node fails with
  * HOST_IS_SLAVE and the leader's address.
  *
- * Not there yet (the issue stays open): snapshots (the threshold is set
- * out of reach; see the TODO in raft.c), removing members, remembering
- * the last applied index in SQLite so a restarted node does not re-apply
- * its log from the start. A caller of pool_raft_submit must not hold the
- * store's write lock: applying takes it. The
+ * Snapshots are the SQLite database (an image read in one transaction);
+ * a node that is behind installs one as a single transaction from the log
+ * (db_install_image). Each entry's index is written to SQLite with its
+ * rows, so a restarted node skips the entries its SQLite holds. Not
+ * there yet: removing members. A caller of pool_raft_submit must not hold
+ * the store's write lock: applying takes it. The
  * process must ignore SIGPIPE (xenond does): the transport writes to peers
  * that may have gone. */
 #ifndef XENON_POOL_RAFT_H
@@ -97,5 +98,14 @@ bool pool_raft_is_leader(struct pool_raft *p);
 uint64_t pool_raft_leader(struct pool_raft *p, char address[POOL_ADDR_MAX]);
 /* Index of the last entry applied to the store here. */
 uint64_t pool_raft_applied(struct pool_raft *p);
+
+/* What this node did since it started. */
+struct pool_raft_stats {
+	uint64_t replayed;  /* entries applied to the store from the log */
+	uint64_t skipped;   /* entries SQLite held already (applied before a restart) */
+	uint64_t snapshots_taken;
+	uint64_t snapshots_installed; /* images that replaced the store */
+};
+void pool_raft_get_stats(struct pool_raft *p, struct pool_raft_stats *st);
 
 #endif

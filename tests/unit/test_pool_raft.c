@@ -356,6 +356,135 @@ static void test_three_nodes(void **state)
 	db_close(scratch);
 }
 
+static size_t count_snapshots(const char *dir)
+{
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "ls '%s' | grep -c '^snapshot-.*[0-9]$'", dir);
+	FILE *f = popen(cmd, "r");
+	size_t n = 0;
+	if (f) {
+		if (fscanf(f, "%zu", &n) != 1)
+			n = 0;
+		pclose(f);
+	}
+	return n;
+}
+
+static struct pool_raft *start_node(struct node *n, int i, struct pool_raft_peer *peers, const char *base)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/s%d/state.db", base, i + 1);
+	snprintf(n->dir, sizeof n->dir, "%s/s%d/raft", base, i + 1);
+	struct xerr e = XERR_INIT;
+	if (!n->db)
+		n->db = db_open(path, &e);
+	assert_non_null(n->db);
+	struct pool_raft_config c = {.id = (uint64_t)i + 1, .address = n->addr, .dir = n->dir, .db = n->db,
+				     .db_path = path, .peers = peers, .npeers = N,
+				     .snapshot_threshold = 32, .snapshot_trailing = 8};
+	n->raft = pool_raft_start(&c, &e);
+	if (!n->raft)
+		fail_msg("start: %s", e.nparams ? e.params[0] : e.code);
+	return n->raft;
+}
+
+/* Snapshots (threshold 32 entries, 8 kept after one): a follower down
+ * while 200 entries commit gets the leader's SQLite image and then the
+ * rest, and ends with the same store; a node restarted re-applies none of
+ * the entries its SQLite holds, only those made while it was down. */
+static void test_snapshots_and_restart(void **state)
+{
+	(void)state;
+	char tmpl[] = "/tmp/xenon-raftsnap-XXXXXX";
+	char *base = mkdtemp(tmpl);
+	assert_non_null(base);
+	struct node n[N];
+	struct pool_raft_peer peers[N];
+	memset(n, 0, sizeof n);
+	for (int i = 0; i < N; i++) {
+		snprintf(n[i].addr, sizeof n[i].addr, "127.0.0.1:%d", free_port());
+		peers[i] = (struct pool_raft_peer){(uint64_t)i + 1, n[i].addr};
+		char d[560];
+		snprintf(d, sizeof d, "%s/s%d", base, i + 1);
+		assert_int_equal(mkdir(d, 0700), 0);
+	}
+	for (int i = 0; i < N; i++)
+		start_node(&n[i], i, peers, base);
+	int leader = wait_leader(n, -1, 10);
+	assert_true(leader >= 0);
+	struct db *scratch = db_open(NULL, NULL);
+	struct strbuf sb = STRBUF_INIT;
+	char ref[64];
+	for (int i = 0; i < 10; i++) {
+		make_entry(scratch, i, NULL, &sb, ref);
+		assert_int_equal(pool_raft_submit(n[leader].raft, sb.buf, sb.len, NULL, NULL), POOL_SUBMIT_OK);
+	}
+	wait_count(n, -1, 10, 5);
+	int down = (leader + 1) % N, other = 3 - leader - down;
+	pool_raft_stop(n[down].raft);
+	n[down].raft = NULL;
+	db_close(n[down].db);
+	n[down].db = NULL;
+	for (int i = 10; i < 210; i++) {
+		make_entry(scratch, i, NULL, &sb, ref);
+		assert_int_equal(pool_raft_submit(n[leader].raft, sb.buf, sb.len, NULL, NULL), POOL_SUBMIT_OK);
+	}
+	/* and a deletion: the image must drop what the store holds no more */
+	make_entry(scratch, 0, ref, &sb, ref);
+	assert_int_equal(pool_raft_submit(n[leader].raft, sb.buf, sb.len, NULL, NULL), POOL_SUBMIT_OK);
+	struct pool_raft_stats st;
+	pool_raft_get_stats(n[leader].raft, &st);
+	assert_true(st.snapshots_taken >= 5);
+	assert_true(count_snapshots(n[leader].dir) >= 1);
+
+	start_node(&n[down], down, peers, base);
+	for (double end = now() + 10; vm_count(n[down].db) != 209 && now() < end;)
+		usleep(5000);
+	assert_int_equal(vm_count(n[down].db), 209);
+	assert_same_vms(n[leader].db, n[down].db);
+	pool_raft_get_stats(n[down].raft, &st);
+	assert_true(st.snapshots_installed >= 1);
+	assert_true(st.replayed < 50); /* the image, then only the entries after it */
+	printf("# behind by 201 entries: %llu snapshot(s) installed, %llu entries after\n",
+	       (unsigned long long)st.snapshots_installed, (unsigned long long)st.replayed);
+
+	/* a restart: nothing the SQLite of the node holds is applied again */
+	uint64_t was = pool_raft_applied(n[other].raft);
+	pool_raft_stop(n[other].raft);
+	n[other].raft = NULL;
+	db_close(n[other].db);
+	n[other].db = NULL;
+	for (int i = 0; i < 5; i++) {
+		make_entry(scratch, 300 + i, NULL, &sb, ref);
+		assert_int_equal(pool_raft_submit(n[leader].raft, sb.buf, sb.len, NULL, NULL), POOL_SUBMIT_OK);
+	}
+	start_node(&n[other], other, peers, base);
+	assert_true(pool_raft_applied(n[other].raft) >= was - 1);
+	for (double end = now() + 10; vm_count(n[other].db) != 214 && now() < end;)
+		usleep(5000);
+	assert_int_equal(vm_count(n[other].db), 214);
+	assert_same_vms(n[leader].db, n[other].db);
+	pool_raft_get_stats(n[other].raft, &st);
+	printf("# restarted node: %llu entries applied, %llu skipped, %llu snapshot(s) installed\n",
+	       (unsigned long long)st.replayed, (unsigned long long)st.skipped,
+	       (unsigned long long)st.snapshots_installed);
+	assert_int_equal(st.replayed, 5);
+	assert_int_equal(st.snapshots_installed, 0);
+
+	for (int i = 0; i < N; i++) {
+		pool_raft_stop(n[i].raft);
+		db_close(n[i].db);
+	}
+	sb_free(&sb);
+	db_close(scratch);
+	if (!getenv("XENON_KEEP_TMP")) {
+		char cmd[600];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", base);
+	}
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* as xenond: peers that go mid-write */
@@ -363,6 +492,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_entry_roundtrip),
 		cmocka_unit_test(test_three_nodes),
+		cmocka_unit_test(test_snapshots_and_restart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
