@@ -270,9 +270,10 @@ static void apply_done(struct raft_apply *req, int status, void *result)
 	if (status == 0)
 		finish(p, s, POOL_SUBMIT_OK, NULL);
 	else if (status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST)
-		/* lost before commit: it may still commit under the next leader */
-		finish(p, s, status == RAFT_NOTLEADER ? POOL_SUBMIT_NOT_LEADER : POOL_SUBMIT_FAILED,
-		       raft_strerror(status));
+		/* lost once in the log: it may still commit under the next leader,
+		 * so the caller learns the outcome is unknown (HOST_IS_SLAVE says
+		 * the entry was never taken) */
+		finish(p, s, POOL_SUBMIT_FAILED, raft_strerror(status));
 	else
 		finish(p, s, POOL_SUBMIT_FAILED, raft_strerror(status));
 }
