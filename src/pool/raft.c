@@ -74,6 +74,18 @@ struct pool_raft {
 	bool barrier_pending; /* loop thread */
 	uint64_t ready_term;  /* loop thread: term whose barrier completed */
 	struct membership *mqueue; /* under lock */
+	/* the leader's watch over its voters (loop thread) */
+	struct seen { raft_id id; uint64_t at; } seen[POOL_MAX_MEMBERS];
+	unsigned nseen;
+	struct raft_change role_change;
+	bool role_change_pending;
+	raft_id demote_after; /* the voter a promotion replaces, demoted next */
+	unsigned voter_timeout_ms;
+	struct raft_transfer transfer;
+	bool transfer_pending;
+	raft_id transfer_to; /* under lock: asked for by pool_raft_transfer */
+	bool transfer_done;  /* under lock */
+	bool transfer_refused; /* under lock: libraft refused it */
 
 	pthread_mutex_t lock; /* guards what follows */
 	pthread_cond_t cond;
@@ -85,6 +97,9 @@ struct pool_raft {
 	char leader_addr[POOL_ADDR_MAX];
 	uint64_t applied;
 	unsigned nvoters;
+	struct pool_raft_member members[POOL_MAX_MEMBERS];
+	unsigned nmembers;
+	uint64_t commit_index;
 	struct pool_raft_stats stats;
 };
 
@@ -200,6 +215,7 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 /* ---- on the loop thread ---- */
 
 static void drain(struct pool_raft *p);
+static void start_transfer(struct pool_raft *p);
 
 static void barrier_done(struct raft_barrier *req, int status)
 {
@@ -237,6 +253,16 @@ static void refresh_view(struct pool_raft *p)
 	for (unsigned i = 0; i < p->raft.configuration.n; i++)
 		voters += p->raft.configuration.servers[i].role == RAFT_VOTER;
 	pthread_mutex_lock(&p->lock);
+	p->nmembers = 0;
+	for (unsigned i = 0; i < p->raft.configuration.n && i < POOL_MAX_MEMBERS; i++) {
+		const struct raft_server *sv = &p->raft.configuration.servers[i];
+		struct pool_raft_member *m = &p->members[p->nmembers++];
+		m->id = sv->id;
+		snprintf(m->address, sizeof m->address, "%s", sv->address);
+		m->voter = sv->role == RAFT_VOTER;
+		m->match = raft_state(&p->raft) == RAFT_LEADER ? p->raft.leader_state.progress[i].match_index : 0;
+	}
+	p->commit_index = p->raft.commit_index;
 	if (p->raft.last_applied > p->applied) /* after a snapshot's install */
 		p->applied = p->raft.last_applied;
 	p->nvoters = voters;
@@ -392,6 +418,7 @@ static void on_wake(uv_async_t *h)
 {
 	struct pool_raft *p = h->data;
 	drain(p);
+	start_transfer(p);
 	pthread_mutex_lock(&p->lock);
 	bool stop = p->stopping && !p->stopped;
 	if (stop)
@@ -403,9 +430,130 @@ static void on_wake(uv_async_t *h)
 	}
 }
 
+unsigned pool_raft_voters_for(unsigned members)
+{
+	if (members == 2)
+		return 1; /* the master alone; the other holds the log */
+	if (members <= 3)
+		return members;
+	return members < 5 ? 3 : 5;
+}
+
+static void role_change_done(struct raft_change *req, int status)
+{
+	struct pool_raft *p = req->data;
+	p->role_change_pending = false;
+	if (status != 0)
+		log_warn("pool: changing a member's role: %s", raft_strerror(status));
+	else if (p->demote_after) {
+		raft_id id = p->demote_after;
+		p->demote_after = 0;
+		p->role_change.data = p;
+		if (raft_assign(&p->raft, &p->role_change, id, RAFT_STANDBY, role_change_done) == 0) {
+			p->role_change_pending = true;
+			log_info("pool: member %llu, gone, is a standby now", (unsigned long long)id);
+		}
+	}
+	refresh_view(p);
+}
+
+static uint64_t *seen_at(struct pool_raft *p, raft_id id)
+{
+	for (unsigned i = 0; i < p->nseen; i++)
+		if (p->seen[i].id == id)
+			return &p->seen[i].at;
+	if (p->nseen == POOL_MAX_MEMBERS)
+		return NULL;
+	p->seen[p->nseen] = (struct seen){id, uv_now(&p->loop)};
+	return &p->seen[p->nseen++].at;
+}
+
+/* On the leader: the voters the pool's size asks for (pool_raft_voters_for),
+ * a standby that answers promoted in place of a voter silent for longer
+ * than voter_timeout_ms (the silent one then demoted), one change at a time
+ * and only through libraft's configuration changes. */
+static void keep_voters(struct pool_raft *p)
+{
+	if (raft_state(&p->raft) != RAFT_LEADER || p->ready_term != p->raft.current_term) {
+		p->nseen = 0;
+		return;
+	}
+	uint64_t now = uv_now(&p->loop);
+	const struct raft_configuration *c = &p->raft.configuration;
+	unsigned members = 0, voters = 0;
+	raft_id silent = 0, standby = 0;
+	for (unsigned i = 0; i < c->n; i++) {
+		const struct raft_server *sv = &c->servers[i];
+		if (sv->role == RAFT_SPARE)
+			continue;
+		members++;
+		voters += sv->role == RAFT_VOTER;
+		uint64_t *at = seen_at(p, sv->id);
+		if (!at)
+			continue;
+		if (sv->id == p->id || p->raft.leader_state.progress[i].recent_recv)
+			*at = now;
+		bool alive = now - *at < p->voter_timeout_ms;
+		if (sv->role == RAFT_VOTER && !alive && !silent)
+			silent = sv->id;
+		if (sv->role == RAFT_STANDBY && now - *at < 1000 && !standby)
+			standby = sv->id;
+	}
+	if (p->role_change_pending || p->transfer_pending || !standby)
+		return;
+	unsigned want = pool_raft_voters_for(members);
+	if (voters >= want && !silent)
+		return;
+	p->role_change.data = p;
+	if (raft_assign(&p->raft, &p->role_change, standby, RAFT_VOTER, role_change_done) == 0) {
+		p->role_change_pending = true;
+		p->demote_after = voters >= want ? silent : 0;
+		log_info("pool: standby %llu promoted to voter%s", (unsigned long long)standby,
+			 silent && voters >= want ? " in place of a silent one" : "");
+	}
+}
+
+static void transfer_done(struct raft_transfer *req)
+{
+	struct pool_raft *p = req->data;
+	p->transfer_pending = false;
+	refresh_view(p);
+	pthread_mutex_lock(&p->lock);
+	p->transfer_done = true;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void start_transfer(struct pool_raft *p)
+{
+	pthread_mutex_lock(&p->lock);
+	raft_id to = p->transfer_to;
+	p->transfer_to = 0;
+	pthread_mutex_unlock(&p->lock);
+	if (!to)
+		return;
+	int r = RAFT_NOTLEADER;
+	if (raft_state(&p->raft) == RAFT_LEADER && !p->transfer_pending) {
+		p->transfer.data = p;
+		r = raft_transfer(&p->raft, &p->transfer, to, transfer_done);
+	}
+	if (r == 0) {
+		p->transfer_pending = true;
+		return;
+	}
+	log_warn("pool: leadership transfer to %llu: %s", (unsigned long long)to, raft_strerror(r));
+	pthread_mutex_lock(&p->lock);
+	p->transfer_refused = true;
+	p->transfer_done = true;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
 static void on_tick(uv_timer_t *t)
 {
-	refresh_view(t->data);
+	struct pool_raft *p = t->data;
+	keep_voters(p);
+	refresh_view(p);
 }
 
 static void *loop_main(void *arg)
@@ -470,11 +618,14 @@ struct pool_raft *pool_raft_start(const struct pool_raft_config *c, struct xerr 
 	raft_set_snapshot_threshold(&p->raft, c->snapshot_threshold ? c->snapshot_threshold : 4096);
 	raft_set_snapshot_trailing(&p->raft, c->snapshot_trailing ? c->snapshot_trailing : 1024);
 	raft_set_pre_vote(&p->raft, true);
+	p->voter_timeout_ms = c->voter_timeout_ms ? c->voter_timeout_ms : 10000;
 	if (c->npeers) {
 		struct raft_configuration conf;
 		raft_configuration_init(&conf);
+		unsigned voters = pool_raft_voters_for((unsigned)c->npeers);
 		for (size_t i = 0; i < c->npeers; i++)
-			raft_configuration_add(&conf, c->peers[i].id, c->peers[i].address, RAFT_VOTER);
+			raft_configuration_add(&conf, c->peers[i].id, c->peers[i].address,
+					       i < voters ? RAFT_VOTER : RAFT_STANDBY);
 		what = "bootstrap";
 		r = raft_bootstrap(&p->raft, &conf);
 		raft_configuration_close(&conf);
@@ -695,4 +846,35 @@ void pool_raft_get_stats(struct pool_raft *p, struct pool_raft_stats *st)
 	pthread_mutex_lock(&p->lock);
 	*st = p->stats;
 	pthread_mutex_unlock(&p->lock);
+}
+
+bool pool_raft_transfer(struct pool_raft *p, uint64_t id, struct xerr *err)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->stopping) {
+		pthread_mutex_unlock(&p->lock);
+		return xerr_internal(err, "pool: the node is stopping") == 0;
+	}
+	p->transfer_to = id;
+	p->transfer_done = false;
+	p->transfer_refused = false;
+	pthread_mutex_unlock(&p->lock);
+	uv_async_send(&p->wake);
+	pthread_mutex_lock(&p->lock);
+	while (!p->transfer_done)
+		pthread_cond_wait(&p->cond, &p->lock);
+	bool ok = !p->transfer_refused && p->leader_id == id;
+	pthread_mutex_unlock(&p->lock);
+	if (!ok)
+		xerr_internal(err, "pool: the leadership did not move to member %llu", (unsigned long long)id);
+	return ok;
+}
+
+unsigned pool_raft_members(struct pool_raft *p, struct pool_raft_member *out, unsigned max)
+{
+	pthread_mutex_lock(&p->lock);
+	unsigned n = p->nmembers < max ? p->nmembers : max;
+	memcpy(out, p->members, n * sizeof *out);
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }

@@ -44,6 +44,7 @@ struct db;
 struct pool_raft;
 
 #define POOL_ADDR_MAX 128
+#define POOL_MAX_MEMBERS 16
 
 struct pool_raft_peer {
 	uint64_t id;         /* > 0, unique in the pool */
@@ -62,6 +63,7 @@ struct pool_raft_config {
 	const struct pool_raft_peer *peers;
 	size_t npeers;
 	unsigned election_timeout_ms; /* 0: 500 */
+	unsigned voter_timeout_ms;    /* a voter silent this long is replaced by a standby; 0: 10 s */
 	unsigned heartbeat_ms;        /* 0: 100 */
 };
 
@@ -90,6 +92,29 @@ int pool_raft_add_member(struct pool_raft *p, uint64_t id, const char *address, 
 			 struct xerr *err);
 /* Voters in the configuration this node knows. */
 unsigned pool_raft_voters(struct pool_raft *p);
+
+/* How many of a pool's members vote: every one up to 3, 5 from 5, and
+ * in a pool of two only the first (the master; the other is a standby
+ * holding the log). A new pool's first configuration gives the first ones
+ * of its peers the vote; the leader keeps the count as members come and
+ * go, promoting a standby in place of a voter silent for voter_timeout_ms
+ * (configuration changes through libraft, one at a time). */
+unsigned pool_raft_voters_for(unsigned members);
+
+/* The configuration as this node knows it; match is the last entry the
+ * leader knows the member holds (0 on other nodes). */
+struct pool_raft_member {
+	uint64_t id;
+	char address[POOL_ADDR_MAX];
+	bool voter;
+	uint64_t match;
+};
+unsigned pool_raft_members(struct pool_raft *p, struct pool_raft_member *out, unsigned max);
+
+/* On the leader: hands the leadership to voter id (libraft's transfer) and
+ * waits until it has moved or the attempt timed out (an election timeout);
+ * true once id leads. */
+bool pool_raft_transfer(struct pool_raft *p, uint64_t id, struct xerr *err);
 
 /* True on the leader once it has applied the entries of earlier terms
  * (it then takes writes). */

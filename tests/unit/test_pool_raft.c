@@ -485,6 +485,115 @@ static void test_snapshots_and_restart(void **state)
 	}
 }
 
+/* Roles: a pool of two has one voter (the first; the other a standby that
+ * holds the log), so the master keeps committing alone; in three, the
+ * leadership moves to a chosen voter (libraft's transfer). */
+static void test_roles_and_transfer(void **state)
+{
+	(void)state;
+	assert_int_equal(pool_raft_voters_for(1), 1);
+	assert_int_equal(pool_raft_voters_for(2), 1);
+	assert_int_equal(pool_raft_voters_for(3), 3);
+	assert_int_equal(pool_raft_voters_for(4), 3);
+	assert_int_equal(pool_raft_voters_for(5), 5);
+	assert_int_equal(pool_raft_voters_for(16), 5);
+	char tmpl[] = "/tmp/xenon-raftroles-XXXXXX";
+	char *base = mkdtemp(tmpl);
+	assert_non_null(base);
+	struct node n[N];
+	struct pool_raft_peer peers[N];
+	memset(n, 0, sizeof n);
+	for (int i = 0; i < N; i++) {
+		snprintf(n[i].addr, sizeof n[i].addr, "127.0.0.1:%d", free_port());
+		peers[i] = (struct pool_raft_peer){(uint64_t)i + 1, n[i].addr};
+		char d[560];
+		snprintf(d, sizeof d, "%s/s%d", base, i + 1);
+		assert_int_equal(mkdir(d, 0700), 0);
+	}
+	/* a pool of two */
+	for (int i = 0; i < 2; i++) {
+		char path[600];
+		snprintf(path, sizeof path, "%s/s%d/state.db", base, i + 1);
+		snprintf(n[i].dir, sizeof n[i].dir, "%s/s%d/raft2", base, i + 1);
+		n[i].db = db_open(path, NULL);
+		struct pool_raft_config c = {.id = (uint64_t)i + 1, .address = n[i].addr, .dir = n[i].dir,
+					     .db = n[i].db, .peers = peers, .npeers = 2};
+		n[i].raft = pool_raft_start(&c, NULL);
+		assert_non_null(n[i].raft);
+	}
+	double end = now() + 10;
+	while (!pool_raft_is_leader(n[0].raft) && now() < end)
+		usleep(5000);
+	assert_true(pool_raft_is_leader(n[0].raft));
+	assert_false(pool_raft_is_leader(n[1].raft));
+	assert_int_equal(pool_raft_voters(n[0].raft), 1);
+	struct pool_raft_member m[4];
+	assert_int_equal(pool_raft_members(n[0].raft, m, 4), 2);
+	assert_true(m[0].voter);
+	assert_false(m[1].voter);
+	struct db *scratch = db_open(NULL, NULL);
+	struct strbuf sb = STRBUF_INIT;
+	char ref[64];
+	for (int i = 0; i < 20; i++) {
+		make_entry(scratch, i, NULL, &sb, ref);
+		assert_int_equal(pool_raft_submit(n[0].raft, sb.buf, sb.len, NULL, NULL), POOL_SUBMIT_OK);
+	}
+	for (end = now() + 5; vm_count(n[1].db) != 20 && now() < end;)
+		usleep(5000);
+	assert_int_equal(vm_count(n[1].db), 20); /* the standby holds the log */
+	pool_raft_stop(n[1].raft);
+	n[1].raft = NULL;
+	for (int i = 20; i < 25; i++) { /* the master alone still commits */
+		make_entry(scratch, i, NULL, &sb, ref);
+		assert_int_equal(pool_raft_submit(n[0].raft, sb.buf, sb.len, NULL, NULL), POOL_SUBMIT_OK);
+	}
+	pool_raft_stop(n[0].raft);
+	for (int i = 0; i < 2; i++) {
+		db_close(n[i].db);
+		n[i].db = NULL;
+	}
+
+	/* three: the leadership moved to a chosen follower */
+	for (int i = 0; i < N; i++) {
+		char path[600];
+		snprintf(path, sizeof path, "%s/s%d/state3.db", base, i + 1);
+		snprintf(n[i].dir, sizeof n[i].dir, "%s/s%d/raft3", base, i + 1);
+		n[i].db = db_open(path, NULL);
+		struct pool_raft_config c = {.id = (uint64_t)i + 1, .address = n[i].addr, .dir = n[i].dir,
+					     .db = n[i].db, .peers = peers, .npeers = N};
+		n[i].raft = pool_raft_start(&c, NULL);
+		assert_non_null(n[i].raft);
+	}
+	int leader = wait_leader(n, -1, 10);
+	assert_true(leader >= 0);
+	assert_int_equal(pool_raft_voters(n[leader].raft), 3);
+	int target = (leader + 1) % N;
+	struct xerr e = XERR_INIT;
+	double t0 = now();
+	assert_true(pool_raft_transfer(n[leader].raft, (uint64_t)target + 1, &e));
+	assert_int_equal(wait_leader(n, leader, 5), target);
+	printf("# leadership moved in %.0f ms\n", (now() - t0) * 1000);
+	make_entry(scratch, 100, NULL, &sb, ref);
+	assert_int_equal(pool_raft_submit(n[target].raft, sb.buf, sb.len, NULL, NULL), POOL_SUBMIT_OK);
+	/* to itself or to no member: refused */
+	assert_false(pool_raft_transfer(n[target].raft, (uint64_t)target + 1, &e));
+	xerr_clear(&e);
+	assert_false(pool_raft_transfer(n[target].raft, 99, &e));
+	xerr_clear(&e);
+	for (int i = 0; i < N; i++) {
+		pool_raft_stop(n[i].raft);
+		db_close(n[i].db);
+	}
+	sb_free(&sb);
+	db_close(scratch);
+	if (!getenv("XENON_KEEP_TMP")) {
+		char cmd[600];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", base);
+	}
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* as xenond: peers that go mid-write */
@@ -493,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_entry_roundtrip),
 		cmocka_unit_test(test_three_nodes),
 		cmocka_unit_test(test_snapshots_and_restart),
+		cmocka_unit_test(test_roles_and_transfer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
