@@ -30,6 +30,10 @@ void vdi_nbd_gc(struct server *srv, bool all);
  * directory and the VM logic's report operations. Before backend->init. */
 void vm_events_host_init(struct server *srv);
 
+/* Once a second on a pooled host (api/pool_master.c): on the master,
+ * host records for every member, pool.master, POOL_MASTER_TRANSITION. */
+void pool_master_tick(struct server *srv);
+
 /* Drops per-session state kept outside the store. */
 void event_session_gone(const char *session);
 /* Sessions registered for the legacy event.next queue. */

@@ -81,6 +81,7 @@ struct pool_raft {
 	bool role_change_pending;
 	raft_id demote_after; /* the voter a promotion replaces, demoted next */
 	unsigned voter_timeout_ms;
+	uint64_t manual_change_at; /* loop thread: last add_member or transfer asked for */
 	struct raft_transfer transfer;
 	bool transfer_pending;
 	raft_id transfer_to; /* under lock: asked for by pool_raft_transfer */
@@ -260,7 +261,10 @@ static void refresh_view(struct pool_raft *p)
 		m->id = sv->id;
 		snprintf(m->address, sizeof m->address, "%s", sv->address);
 		m->voter = sv->role == RAFT_VOTER;
-		m->match = raft_state(&p->raft) == RAFT_LEADER ? p->raft.leader_state.progress[i].match_index : 0;
+		/* progress is gone while libraft steps down (callbacks run then) */
+		m->match = raft_state(&p->raft) == RAFT_LEADER && p->raft.leader_state.progress
+				   ? p->raft.leader_state.progress[i].match_index
+				   : 0;
 	}
 	p->commit_index = p->raft.commit_index;
 	if (p->raft.last_applied > p->applied) /* after a snapshot's install */
@@ -382,6 +386,7 @@ static void membership_done(struct raft_change *req, int status)
 
 static void membership_step(struct pool_raft *p, struct membership *m)
 {
+	p->manual_change_at = uv_now(&p->loop);
 	m->req.data = m;
 	m->node = p;
 	int r = m->step == 0 ? raft_add(&p->raft, &m->req, m->id, m->address, membership_done)
@@ -474,7 +479,8 @@ static uint64_t *seen_at(struct pool_raft *p, raft_id id)
  * and only through libraft's configuration changes. */
 static void keep_voters(struct pool_raft *p)
 {
-	if (raft_state(&p->raft) != RAFT_LEADER || p->ready_term != p->raft.current_term) {
+	if (raft_state(&p->raft) != RAFT_LEADER || p->ready_term != p->raft.current_term ||
+	    !p->raft.leader_state.progress) {
 		p->nseen = 0;
 		return;
 	}
@@ -499,9 +505,25 @@ static void keep_voters(struct pool_raft *p)
 		if (sv->role == RAFT_STANDBY && now - *at < 1000 && !standby)
 			standby = sv->id;
 	}
-	if (p->role_change_pending || p->transfer_pending || !standby)
-		return;
 	unsigned want = pool_raft_voters_for(members);
+	if (p->role_change_pending || p->transfer_pending)
+		return;
+	if (voters > want && now - p->manual_change_at > 3000) {
+		/* one vote too many (a standby given it to take the master
+		 * over, a pool grown smaller): a silent voter loses it first */
+		raft_id extra = silent;
+		for (unsigned i = 0; i < c->n && !extra; i++)
+			if (c->servers[i].role == RAFT_VOTER && c->servers[i].id != p->id)
+				extra = c->servers[i].id;
+		p->role_change.data = p;
+		if (extra && raft_assign(&p->raft, &p->role_change, extra, RAFT_STANDBY, role_change_done) == 0) {
+			p->role_change_pending = true;
+			log_info("pool: member %llu is a standby now", (unsigned long long)extra);
+		}
+		return;
+	}
+	if (!standby)
+		return;
 	if (voters >= want && !silent)
 		return;
 	p->role_change.data = p;
@@ -533,6 +555,7 @@ static void start_transfer(struct pool_raft *p)
 	if (!to)
 		return;
 	int r = RAFT_NOTLEADER;
+	p->manual_change_at = uv_now(&p->loop);
 	if (raft_state(&p->raft) == RAFT_LEADER && !p->transfer_pending) {
 		p->transfer.data = p;
 		r = raft_transfer(&p->raft, &p->transfer, to, transfer_done);
@@ -877,4 +900,12 @@ unsigned pool_raft_members(struct pool_raft *p, struct pool_raft_member *out, un
 	memcpy(out, p->members, n * sizeof *out);
 	pthread_mutex_unlock(&p->lock);
 	return n;
+}
+
+uint64_t pool_raft_commit_index(struct pool_raft *p)
+{
+	pthread_mutex_lock(&p->lock);
+	uint64_t c = p->commit_index;
+	pthread_mutex_unlock(&p->lock);
+	return c;
 }

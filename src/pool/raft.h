@@ -110,6 +110,8 @@ struct pool_raft_member {
 	uint64_t match;
 };
 unsigned pool_raft_members(struct pool_raft *p, struct pool_raft_member *out, unsigned max);
+/* The last entry this node knows committed. */
+uint64_t pool_raft_commit_index(struct pool_raft *p);
 
 /* On the leader: hands the leadership to voter id (libraft's transfer) and
  * waits until it has moved or the attempt timed out (an election timeout);

@@ -268,27 +268,6 @@ static bool pool_wait_leader(struct server *srv, int seconds)
 	return false;
 }
 
-/* On the master: pool.master names this host (after a failover too). */
-static void pool_claim_master(struct server *srv)
-{
-	if (!srv->raft || !pool_raft_is_leader(srv->raft) || ref_is_null(srv->host_ref))
-		return;
-	db_rdlock(srv->db);
-	struct db_obj *pool = db_first(srv->db, SC_C_pool);
-	bool same = !pool || !strcmp(db_peek_str(pool, SC_F_pool__master), srv->host_ref);
-	db_unlock(srv->db);
-	if (same)
-		return;
-	struct db_txn *t = db_begin(srv->db);
-	pool = db_first(srv->db, SC_C_pool);
-	if (pool)
-		db_set_str(t, pool, SC_F_pool__master, srv->host_ref);
-	struct xerr e = XERR_INIT;
-	if (db_commit(t, &e) == 0)
-		log_info("pool: this host is the master");
-	xerr_clear(&e);
-}
-
 static void print_banner(struct server *srv, const char *password)
 {
 	const char *l = srv->cfg.listen, *t = srv->cfg.tls_listen;
@@ -410,7 +389,7 @@ int main(int argc, char **argv)
 	while (!stop_requested && !(restarting = restart_due())) {
 		sleep(1);
 		session_gc(&srv); /* cheap: one pass over the session index */
-		pool_claim_master(&srv);
+		pool_master_tick(&srv);
 		if (++ticks % 10 == 0) {
 			task_gc(&srv);
 			vdi_nbd_gc(&srv, false);

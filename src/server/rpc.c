@@ -217,9 +217,9 @@ static int check_roles(struct rpc_call *call)
 			"No permission to call this method", NULL);
 }
 
-/* A pooled host that is not the master answers logins, and calls whose
- * session it does not know, with HOST_IS_SLAVE and the master's address,
- * as xapi's slaves do. */
+/* A pooled host that is not the master answers logins and every call with
+ * HOST_IS_SLAVE and the master's address, as xapi's slaves do to logins
+ * and calls whose session they do not know. */
 static bool slave_redirect(struct rpc_call *call)
 {
 	struct pool_raft *raft = call->ctx.srv ? call->ctx.srv->raft : NULL;
@@ -251,6 +251,10 @@ static int check_session(struct rpc_call *call)
 			xerr_set(&call->err, ERR_SESSION_INVALID, "", NULL);
 		return -1;
 	}
+	/* a master that lost the leadership serves nothing more, not even to
+	 * sessions made while it led: its store may be behind the pool's */
+	if (slave_redirect(call))
+		return -1;
 	return check_roles(call);
 }
 
