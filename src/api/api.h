@@ -33,6 +33,9 @@ void vm_events_host_init(struct server *srv);
 /* Once a second on a pooled host (api/pool_master.c): on the master,
  * host records for every member, pool.master, POOL_MASTER_TRANSITION. */
 void pool_master_tick(struct server *srv);
+/* Says clearly, on stderr and in the log, that no master was elected
+ * within seconds of starting, and what this host can reach. */
+void pool_report_no_leader(struct server *srv, int seconds);
 
 /* Drops per-session state kept outside the store. */
 void event_session_gone(const char *session);

@@ -136,6 +136,26 @@ void pool_master_tick(struct server *srv)
 	xerr_clear(&e);
 }
 
+void pool_report_no_leader(struct server *srv, int seconds)
+{
+	struct pool_raft_member m[POOL_MAX_MEMBERS];
+	unsigned n = pool_raft_members(srv->raft, m, POOL_MAX_MEMBERS), voters = 0;
+	char list[POOL_MAX_MEMBERS * (POOL_ADDR_MAX + 24)] = "";
+	size_t off = 0;
+	for (unsigned i = 0; i < n; i++) {
+		voters += m[i].voter;
+		off += (size_t)snprintf(list + off, sizeof list - off, "%s%llu@%s%s", i ? ", " : "",
+					(unsigned long long)m[i].id, m[i].address, m[i].voter ? "" : " (standby)");
+		if (off >= sizeof list)
+			break;
+	}
+	log_error("pool: NO MASTER: no leader was elected within %d s of starting. This host is member "
+		  "%d at %s; the pool's members are %s. A master needs a majority of the %u voter(s) "
+		  "running and reachable on their pool addresses. Until one is elected this host answers "
+		  "every call with HOST_IS_SLAVE and no address.",
+		  seconds, srv->cfg.pool_id, srv->cfg.pool_address, n ? list : "(none known)", voters);
+}
+
 /* The member of the configuration at the host's address. */
 static bool member_of_host(struct server *srv, const char *address, struct pool_raft_member *out)
 {

@@ -358,6 +358,8 @@ int main(int argc, char **argv)
 	struct bootstrap_opts bo = {.data_dir = srv.cfg.data_dir};
 	if ((!srv.raft || pool_wait_leader(&srv, 10)) && bootstrap_host(srv.db, &bo, &err) < 0)
 		goto fail;
+	if (srv.raft && !pool_raft_leader(srv.raft, NULL))
+		pool_report_no_leader(&srv, 10);
 	db_rdlock(srv.db);
 	struct db_obj *host = bootstrap_this_host(srv.db);
 	if (srv.raft && !pool_raft_is_leader(srv.raft))

@@ -173,6 +173,28 @@ class PoolMasterTest(unittest.TestCase):
             self.wait_pool_master(new.server.api, self.host_ref(new.server.api, new))
             self.assertEqual(len(transitions(new.server.api)), n_before + 1)
 
+    def test_no_leader_reported(self):
+        """One host of a configured pool of three started alone: no
+        master, said plainly in its log, and HOST_IS_SLAVE with no address."""
+        l = lab.Lab(3)
+        with l:
+            pool = pool_util.Pool(l)
+            self.addCleanup(pool.close)
+            t0 = time.monotonic()
+            pool.start([l.hosts[0]])
+            took = time.monotonic() - t0
+            h = l.hosts[0]
+            self.assertGreaterEqual(took, 9.5, "it waited for a leader")
+            log = h.server.log_text()
+            self.assertIn("pool: NO MASTER: no leader was elected within 10 s", log)
+            self.assertIn("1@10.77.0.1:%d, 2@10.77.0.2:%d, 3@10.77.0.3:%d" % ((pool_util.RAFT_PORT,) * 3), log)
+            self.assertEqual(pool_util.slave_error(h), ("HOST_IS_SLAVE", [""]))
+            # the others come: a master is elected, and the first host follows it
+            pool.start(l.hosts[1:])
+            m = self.wait_master(pool)
+            self.assertEqual(pool_util.slave_error([x for x in l.hosts if x is not m][0]),
+                             ("HOST_IS_SLAVE", [m.address]))
+
 
 if __name__ == "__main__":
     harness.main()

@@ -594,6 +594,80 @@ static void test_roles_and_transfer(void **state)
 	}
 }
 
+/* Four members: three voters and a standby; a voter stopped for longer
+ * than voter_timeout_ms is replaced by the standby (promoted, then the
+ * silent one demoted), so losing one more host still leaves a majority. */
+static void test_standby_promoted(void **state)
+{
+	(void)state;
+	enum { M = 4 };
+	char tmpl[] = "/tmp/xenon-raftpromo-XXXXXX";
+	char *base = mkdtemp(tmpl);
+	assert_non_null(base);
+	struct node n[M];
+	struct pool_raft_peer peers[M];
+	memset(n, 0, sizeof n);
+	for (int i = 0; i < M; i++) {
+		snprintf(n[i].addr, sizeof n[i].addr, "127.0.0.1:%d", free_port());
+		peers[i] = (struct pool_raft_peer){(uint64_t)i + 1, n[i].addr};
+	}
+	for (int i = 0; i < M; i++) {
+		char path[600];
+		snprintf(n[i].dir, sizeof n[i].dir, "%s/p%d/raft", base, i + 1);
+		snprintf(path, sizeof path, "%s/p%d", base, i + 1);
+		assert_int_equal(mkdir(path, 0700), 0);
+		snprintf(path, sizeof path, "%s/p%d/state.db", base, i + 1);
+		n[i].db = db_open(path, NULL);
+		struct pool_raft_config c = {.id = (uint64_t)i + 1, .address = n[i].addr, .dir = n[i].dir,
+					     .db = n[i].db, .peers = peers, .npeers = M, .voter_timeout_ms = 1500};
+		n[i].raft = pool_raft_start(&c, NULL);
+		assert_non_null(n[i].raft);
+	}
+	int leader = -1;
+	for (double end = now() + 10; leader < 0 && now() < end; usleep(5000))
+		for (int i = 0; i < M; i++)
+			if (pool_raft_is_leader(n[i].raft))
+				leader = i;
+	assert_true(leader >= 0 && leader < 3); /* the first three vote */
+	struct pool_raft_member m[M];
+	assert_int_equal(pool_raft_members(n[leader].raft, m, M), M);
+	assert_int_equal(pool_raft_voters(n[leader].raft), 3);
+	assert_false(m[3].voter);
+	int gone = (leader + 1) % 3;
+	pool_raft_stop(n[gone].raft);
+	n[gone].raft = NULL;
+	double t0 = now();
+	bool replaced = false;
+	while (!replaced && now() < t0 + 15) {
+		usleep(20000);
+		pool_raft_members(n[leader].raft, m, M);
+		replaced = m[3].voter && !m[gone].voter && pool_raft_voters(n[leader].raft) == 3;
+	}
+	assert_true(replaced);
+	printf("# the standby voted in place of the stopped voter after %.1f s\n", now() - t0);
+	/* one more voter lost: the remaining two of three still commit */
+	int second = 3 - leader - gone;
+	pool_raft_stop(n[second].raft);
+	n[second].raft = NULL;
+	struct db *scratch = db_open(NULL, NULL);
+	struct strbuf sb = STRBUF_INIT;
+	char ref[64];
+	make_entry(scratch, 1, NULL, &sb, ref);
+	assert_int_equal(pool_raft_submit(n[leader].raft, sb.buf, sb.len, NULL, NULL), POOL_SUBMIT_OK);
+	for (int i = 0; i < M; i++) {
+		pool_raft_stop(n[i].raft);
+		db_close(n[i].db);
+	}
+	sb_free(&sb);
+	db_close(scratch);
+	if (!getenv("XENON_KEEP_TMP")) {
+		char cmd[600];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", base);
+	}
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* as xenond: peers that go mid-write */
@@ -603,6 +677,7 @@ int main(void)
 		cmocka_unit_test(test_three_nodes),
 		cmocka_unit_test(test_snapshots_and_restart),
 		cmocka_unit_test(test_roles_and_transfer),
+		cmocka_unit_test(test_standby_promoted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
