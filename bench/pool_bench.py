@@ -169,7 +169,8 @@ def run_lag(seconds, out):
         pool.start()
         m = pool.find_master(20)
         standby = [h for h in l.hosts if h is not m][0]
-        cons = {h.name: sqlite3.connect("file:%s/db.sqlite?mode=ro" % h.data_dir, uri=True, timeout=5)
+        cons = {h.name: sqlite3.connect("file:%s/db.sqlite?mode=ro" % h.data_dir, uri=True, timeout=5,
+                                        check_same_thread=False)
                 for h in l.hosts}
         seen_m, seen_s = {}, {}
         stop = threading.Event()

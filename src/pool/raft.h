@@ -26,9 +26,18 @@
  * Snapshots are the SQLite database (an image read in one transaction);
  * a node that is behind installs one as a single transaction from the log
  * (db_install_image). Each entry's index is written to SQLite with its
- * rows, so a restarted node skips the entries its SQLite holds. Not
- * there yet: removing members. A caller of pool_raft_submit must not hold
- * the store's write lock: applying takes it. The
+ * rows, so a restarted node skips the entries its SQLite holds.
+ *
+ * Roles: pool_raft_voters_for gives the number of voters (the rest are
+ * standbys); the leader keeps it, promoting a standby in place of a voter
+ * silent for voter_timeout_ms. pool_raft_transfer moves the leadership.
+ *
+ * Not there yet: removing members; reads are served by a leader until
+ * libraft steps it down (about an election timeout after it lost its
+ * majority), with no lease, so a client that still reaches a deposed
+ * leader in that window may read a value a newer leader has replaced.
+ * A caller of pool_raft_submit must not hold the store's write lock:
+ * applying takes it. The
  * process must ignore SIGPIPE (xenond does): the transport writes to peers
  * that may have gone. */
 #ifndef XENON_POOL_RAFT_H
