@@ -303,5 +303,84 @@ static int pool_sync_database(struct rpc_ctx *ctx, xv *args, xv *result, struct 
 	return xerr_set(err, ERR_HOST_OFFLINE, ref, NULL);
 }
 
+/* On a slave whose master is gone (a pool of two whose master died, or a
+ * pool that lost its majority for good): this host leads alone from now
+ * on, the others left out until pool.recover_slaves. Refused while a
+ * master is known: two masters would each take writes. */
+static int pool_emergency_transition_to_master(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)args;
+	(void)result;
+	struct server *srv = ctx->srv;
+	if (!srv->raft || pool_raft_is_leader(srv->raft))
+		return 0;
+	if (pool_raft_leader_heard(srv->raft))
+		return not_master(srv, err);
+	if (pool_raft_recover_alone(srv->raft, err) < 0)
+		return -1;
+	for (int i = 0; i < 100 && !pool_raft_is_leader(srv->raft); i++)
+		usleep(50000);
+	if (!pool_raft_is_leader(srv->raft))
+		return xerr_internal(err, "pool: this host did not take the leadership");
+	pool_master_tick(srv); /* pool.master and the message, now */
+	return 0;
+}
+
+/* On a host told that master_address is the master now (the old master
+ * coming back after an emergency transition elsewhere): its log is
+ * dropped and it waits, empty, for that master to add it again
+ * (pool.recover_slaves there); the master's image then replaces its store. */
+static int pool_emergency_reset_master(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	struct server *srv = ctx->srv;
+	const char *master = arg_str(args, 0);
+	char me[POOL_ADDR_MAX];
+	ip_of(srv->cfg.pool_address, me);
+	if (!srv->raft)
+		return xerr_internal(err, "pool: this host is a pool of one");
+	if (!strcmp(master, me) || !strcmp(master, "127.0.0.1"))
+		return xerr_set(err, ERR_HOST_ITS_OWN_SLAVE, NULL);
+	log_warn("pool: %s is the master now: this host drops its log", master);
+	return pool_raft_reset(srv->raft, err);
+}
+
+/* On a master after an emergency transition: the hosts left out are
+ * members again (standbys; the master gives votes as the pool's size
+ * asks), each to be caught up from this master's image once it runs
+ * reset (pool.emergency_reset_master on it). Returns their host refs. */
+static int pool_recover_slaves(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)args;
+	struct server *srv = ctx->srv;
+	*result = xv_arr_new();
+	if (!srv->raft)
+		return 0;
+	if (!pool_raft_is_leader(srv->raft))
+		return not_master(srv, err);
+	struct pool_raft_member m[POOL_MAX_MEMBERS];
+	unsigned n = pool_raft_former(srv->raft, m, POOL_MAX_MEMBERS);
+	for (unsigned i = 0; i < n; i++) {
+		struct xerr e = XERR_INIT;
+		if (pool_raft_add_member(srv->raft, m[i].id, m[i].address, false, &e) < 0) {
+			log_warn("pool: adding %s back: %s", m[i].address, e.nparams ? e.params[0] : "?");
+			xerr_clear(&e);
+			continue;
+		}
+		pool_raft_forget_former(srv->raft, m[i].id);
+		char ip[POOL_ADDR_MAX];
+		ip_of(m[i].address, ip);
+		db_rdlock(ctx->db);
+		struct db_obj *h = host_by_address(ctx->db, ip);
+		if (h)
+			xv_arr_push_str(result, h->ref);
+		db_unlock(ctx->db);
+	}
+	return 0;
+}
+
 RPC_IMPL(pool, designate_new_master, pool_designate_new_master, 0);
+RPC_IMPL(pool, emergency_transition_to_master, pool_emergency_transition_to_master, 0);
+RPC_IMPL(pool, emergency_reset_master, pool_emergency_reset_master, 0);
+RPC_IMPL(pool, recover_slaves, pool_recover_slaves, 0);
 RPC_IMPL(pool, sync_database, pool_sync_database, 0);

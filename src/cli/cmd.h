@@ -29,6 +29,7 @@ enum {
 	XE_CMD_HOST_SEL = 1u << 2,
 	XE_CMD_SR_SEL = 1u << 3,
 	XE_CMD_HIDDEN = 1u << 4,
+	XE_CMD_LOCAL = 1u << 5,    /* logs in with a session of that host alone (emergency calls) */
 };
 
 struct xe_cmd {

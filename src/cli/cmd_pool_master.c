@@ -28,6 +28,40 @@ static int h_call0(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+static int h_reset(struct xe_ctx *x, struct xerr *err)
+{
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, xe_req(x, "master-address"));
+	int rc = xc_call(x->c, "pool.emergency_reset_master", &a, NULL, err);
+	xv_free(&a);
+	return rc;
+}
+
+static int h_recover(struct xe_ctx *x, struct xerr *err)
+{
+	xv a = xv_arr_new(), hosts = XV_NIL_INIT;
+	int rc = xc_call(x->c, "pool.recover_slaves", &a, &hosts, err);
+	xv_free(&a);
+	size_t n = rc == 0 ? xv_len(&hosts) : 0;
+	xv uuids = xv_arr_new();
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		xv uuid = XV_NIL_INIT;
+		rc = xs_call(x->s, "host.get_uuid", &uuid, err, xv_as_str(xv_arr_get(&hosts, i)), NULL);
+		xv_arr_push_str(&uuids, xv_as_str(&uuid) ? xv_as_str(&uuid) : "");
+		xv_free(&uuid);
+	}
+	if (rc == 0) {
+		const char **items = xcalloc(n + 1, sizeof *items);
+		for (size_t i = 0; i < n; i++)
+			items[i] = xv_as_str(xv_arr_get(&uuids, i));
+		xe_print_list(x->out, items, n);
+		free(items);
+	}
+	xv_free(&uuids);
+	xv_free(&hosts);
+	return rc;
+}
+
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 const struct xe_cmd xe_pool_master_cmds[] = {
@@ -35,6 +69,18 @@ const struct xe_cmd xe_pool_master_cmds[] = {
 	 "Make the given host the pool's master (the leadership moves to it once it holds the whole "
 	 "database).",
 	 0, h_designate, NULL},
+	{"pool-emergency-transition-to-master", NULL, NULL,
+	 "On a slave whose master is gone: make this host the master, alone (the others are added "
+	 "back by pool-recover-slaves).",
+	 XE_CMD_LOCAL, h_call0, "pool.emergency_transition_to_master"},
+	{"pool-emergency-reset-master", L("master-address"), NULL,
+	 "On a host that was master: follow the master at master-address (this host's log is "
+	 "dropped; the master's pool-recover-slaves adds it back).",
+	 XE_CMD_LOCAL, h_reset, NULL},
+	{"pool-recover-slaves", NULL, NULL,
+	 "On a master after an emergency transition: add the hosts left out back to the pool; prints "
+	 "their uuids.",
+	 0, h_recover, NULL},
 	{"pool-sync-database", NULL, NULL,
 	 "Wait until every host of the pool holds the database up to its last change.", 0, h_call0,
 	 "pool.sync_database"},

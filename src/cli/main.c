@@ -78,7 +78,8 @@ static int run(struct xe_cmdline *cl, struct xe_out *out, struct xerr *err)
 		free(url);
 		return xe_fail(err, "cannot initialise the HTTP client");
 	}
-	int rc = xc_login(c, cl->conn.username, cl->conn.password, err);
+	int rc = (cmd->flags & XE_CMD_LOCAL) ? xc_login_local(c, cl->conn.username, cl->conn.password, err)
+					       : xc_login(c, cl->conn.username, cl->conn.password, err);
 	if (rc < 0) {
 		if (xerr_is(err, ERR_SESSION_AUTHENTICATION_FAILED))
 			xerr_set(err, XE_ERR_AUTH,

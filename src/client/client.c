@@ -204,15 +204,17 @@ int xc_call_strs(struct xc *c, const char *method, xv *result, struct xerr *err,
 	return rc;
 }
 
-int xc_login(struct xc *c, const char *user, const char *password, struct xerr *err)
+static int login(struct xc *c, const char *method, const char *user, const char *password, struct xerr *err)
 {
 	xv params = xv_arr_new();
 	xv_arr_push_str(&params, user ? user : "");
 	xv_arr_push_str(&params, password ? password : "");
-	xv_arr_push_str(&params, "1.1");
-	xv_arr_push_str(&params, c->originator);
+	if (!strcmp(method, "session.login_with_password")) {
+		xv_arr_push_str(&params, "1.1");
+		xv_arr_push_str(&params, c->originator);
+	}
 	xv ref = XV_NIL_INIT;
-	int rc = xc_call_raw(c, "session.login_with_password", &params, &ref, err);
+	int rc = xc_call_raw(c, method, &params, &ref, err);
 	xv_free(&params);
 	if (rc < 0)
 		return -1;
@@ -223,6 +225,16 @@ int xc_login(struct xc *c, const char *user, const char *password, struct xerr *
 	free(c->session);
 	c->session = ref.u.s; /* take the string */
 	return 0;
+}
+
+int xc_login(struct xc *c, const char *user, const char *password, struct xerr *err)
+{
+	return login(c, "session.login_with_password", user, password, err);
+}
+
+int xc_login_local(struct xc *c, const char *user, const char *password, struct xerr *err)
+{
+	return login(c, "session.slave_local_login_with_password", user, password, err);
 }
 
 int xc_logout(struct xc *c, struct xerr *err)

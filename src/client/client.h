@@ -45,6 +45,9 @@ struct xc *xc_new(const char *url, const struct xc_opts *opts);
 void xc_free(struct xc *c);
 
 int xc_login(struct xc *c, const char *user, const char *password, struct xerr *err);
+/* session.slave_local_login_with_password: a session good on that host
+ * alone, which a slave gives too (for its emergency calls). */
+int xc_login_local(struct xc *c, const char *user, const char *password, struct xerr *err);
 /* Logs out if logged in; the handle stays usable for another login. */
 int xc_logout(struct xc *c, struct xerr *err);
 /* The current session ref (borrowed; NULL before login). */

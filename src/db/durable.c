@@ -707,6 +707,16 @@ uint64_t db_stored_log_index(struct db *db)
 	return db->durable ? meta_log_index(db->durable->sql) : 0;
 }
 
+void db_forget_log_index(struct db *db)
+{
+	pthread_rwlock_wrlock(&db->lock);
+	db->log_index = 0;
+	if (db->durable && sqlite3_exec(db->durable->sql, "DELETE FROM meta WHERE key='log-index'", NULL, NULL,
+					NULL) != SQLITE_OK)
+		log_warn("db: cannot forget the log index: %s", sqlite3_errmsg(db->durable->sql));
+	pthread_rwlock_unlock(&db->lock);
+}
+
 int durable_image(const char *path, void *(*alloc)(size_t), void **image, size_t *len,
 		  uint64_t *index, struct xerr *err)
 {

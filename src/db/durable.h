@@ -44,6 +44,9 @@ int db_apply_entry_at(struct db *db, const char *data, size_t len, uint64_t inde
  * 'log-index'; 0 when none or no durable log). Call before any write or
  * with the store locked. */
 uint64_t db_stored_log_index(struct db *db);
+/* Forgets the log index (the pool's log this store followed is gone):
+ * takes the write lock. */
+void db_forget_log_index(struct db *db);
 /* A consistent image of the SQLite file at path (one read transaction, in
  * an allocation of alloc's), and the log index it holds. */
 int durable_image(const char *path, void *(*alloc)(size_t), void **image, size_t *len,

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 struct submit {
@@ -54,13 +56,18 @@ struct pool_raft {
 	char address[POOL_ADDR_MAX];
 	struct db *db;
 	char *db_path;         /* its SQLite file: the snapshots */
+	char *dir;             /* its Raft log */
+	unsigned election_timeout_ms, heartbeat_ms, snapshot_threshold, snapshot_trailing;
 	uint64_t skip_through; /* loop thread: entries up to here are in SQLite already */
 	uint64_t last_own;     /* loop thread: index of the last own entry applied */
 
 	uv_loop_t loop;
 	uv_async_t wake;
 	uv_timer_t tick;
-	struct raft_uv_transport transport;
+	struct raft_uv_transport transport; /* libraft's TCP transport */
+	struct raft_uv_transport filter;    /* what libraft's I/O uses: the same, filtered */
+	raft_uv_accept_cb accept_cb;
+	raft_uv_transport_close_cb filter_close_cb;
 	struct raft_io io;
 	struct raft_fsm fsm;
 	struct raft raft;
@@ -92,6 +99,9 @@ struct pool_raft {
 	pthread_cond_t cond;
 	struct submit *queue, *queue_tail;
 	bool stopping, stopped;
+	bool paused; /* between node_close and node_open: nothing is sent to the loop */
+	struct pool_raft_member former[POOL_MAX_MEMBERS]; /* left out by an emergency transition */
+	unsigned nformer;
 	/* the loop thread's view, for other threads */
 	bool leader_here;
 	uint64_t leader_id;
@@ -101,6 +111,7 @@ struct pool_raft {
 	struct pool_raft_member members[POOL_MAX_MEMBERS];
 	unsigned nmembers;
 	uint64_t commit_index;
+	uint64_t leader_quiet_ms; /* on a follower: since it last heard from its leader */
 	struct pool_raft_stats stats;
 };
 
@@ -267,6 +278,10 @@ static void refresh_view(struct pool_raft *p)
 				   : 0;
 	}
 	p->commit_index = p->raft.commit_index;
+	/* a follower's election timer restarts at every message from its leader */
+	p->leader_quiet_ms = raft_state(&p->raft) == RAFT_FOLLOWER
+				     ? uv_now(&p->loop) - p->raft.election_timer_start
+				     : 0;
 	if (p->raft.last_applied > p->applied) /* after a snapshot's install */
 		p->applied = p->raft.last_applied;
 	p->nvoters = voters;
@@ -603,51 +618,136 @@ static int mkdir_p(const char *dir)
 	return mkdir(buf, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-struct pool_raft *pool_raft_start(const struct pool_raft_config *c, struct xerr *err)
+/* ---- the transport, filtered ----
+ * Connections from a server outside this node's configuration are closed
+ * at once (a node with no configuration yet, waiting to be added, takes
+ * any). After an emergency transition the old master, back with its own
+ * log and the same term, would otherwise send this node entries of a
+ * history it does not share. */
+
+static void free_stream(uv_handle_t *h)
 {
-	if (mkdir_p(c->dir) < 0) {
-		xerr_internal(err, "pool: cannot make %s: %s", c->dir, strerror(errno));
-		return NULL;
+	raft_free(h);
+}
+
+static void filter_accept(struct raft_uv_transport *t, raft_id id, const char *address,
+			  struct uv_stream_s *stream)
+{
+	struct pool_raft *p = t->data;
+	const struct raft_configuration *c = &p->raft.configuration;
+	bool known = c->n == 0;
+	for (unsigned i = 0; i < c->n && !known; i++)
+		known = c->servers[i].id == id;
+	if (!known) {
+		log_warn("pool: refused a connection from %llu at %s, not a member here",
+			 (unsigned long long)id, address);
+		uv_close((uv_handle_t *)stream, free_stream);
+		return;
 	}
-	struct pool_raft *p = xcalloc(1, sizeof *p);
-	p->id = c->id;
-	snprintf(p->address, sizeof p->address, "%s", c->address);
-	p->db = c->db;
-	p->db_path = c->db_path ? xstrdup(c->db_path) : NULL;
-	/* what SQLite holds already is not applied again */
-	db_rdlock(p->db);
-	p->skip_through = db_stored_log_index(p->db);
-	db_unlock(p->db);
-	p->applied = p->skip_through;
-	random_bytes(&p->nonce, sizeof p->nonce);
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
+	p->accept_cb(&p->filter, id, address, stream);
+}
+
+static int filter_tinit(struct raft_uv_transport *t, raft_id id, const char *address)
+{
+	struct pool_raft *p = t->impl;
+	return p->transport.init(&p->transport, id, address);
+}
+
+static int filter_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+{
+	struct pool_raft *p = t->impl;
+	p->accept_cb = cb;
+	return p->transport.listen(&p->transport, filter_accept);
+}
+
+static int filter_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+			  const char *address, raft_uv_connect_cb cb)
+{
+	struct pool_raft *p = t->impl;
+	return p->transport.connect(&p->transport, req, id, address, cb);
+}
+
+static void filter_closed(struct raft_uv_transport *t)
+{
+	struct pool_raft *p = t->data;
+	if (p->filter_close_cb)
+		p->filter_close_cb(&p->filter);
+}
+
+static void filter_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
+{
+	struct pool_raft *p = t->impl;
+	p->filter_close_cb = cb;
+	p->transport.close(&p->transport, filter_closed);
+}
+
+static void filter_init(struct pool_raft *p)
+{
+	memset(&p->filter, 0, sizeof p->filter);
+	p->filter.impl = p;
+	p->filter.init = filter_tinit;
+	p->filter.listen = filter_listen;
+	p->filter.connect = filter_connect;
+	p->filter.close = filter_close;
+	p->transport.data = p;
+}
+
+enum open_mode {
+	OPEN_NORMAL,  /* bootstrap the configured peers unless the log holds a configuration */
+	OPEN_ALONE,   /* force a configuration of this node alone (raft_recover) */
+	OPEN_BLANK,   /* an empty log, waiting to be added by a leader */
+};
+
+/* A marker in the log directory: this node was reset to be added by a
+ * leader, so the configured peers are not bootstrapped again. */
+#define NO_BOOTSTRAP "no-bootstrap"
+
+/* Starts the libuv loop, libraft and the loop thread on p (its settings
+ * in p already). */
+static int node_open(struct pool_raft *p, const struct pool_raft_peer *peers, size_t npeers,
+		     enum open_mode mode, struct xerr *err)
+{
+	if (mkdir_p(p->dir) < 0)
+		return xerr_internal(err, "pool: cannot make %s: %s", p->dir, strerror(errno));
+	char marker[PATH_MAX];
+	snprintf(marker, sizeof marker, "%s/" NO_BOOTSTRAP, p->dir);
+	if (mode == OPEN_NORMAL && access(marker, F_OK) == 0)
+		npeers = 0;
 	uv_loop_init(&p->loop);
 	int r;
 	const char *what = "transport";
 	if ((r = raft_uv_tcp_init(&p->transport, &p->loop)) != 0)
 		goto fail_loop;
 	what = "log";
-	if ((r = raft_uv_init(&p->io, &p->loop, c->dir, &p->transport)) != 0)
+	filter_init(p);
+	if ((r = raft_uv_init(&p->io, &p->loop, p->dir, &p->filter)) != 0)
 		goto fail_transport;
 	p->fsm = (struct raft_fsm){.version = 1, .data = p, .apply = fsm_apply,
 				   .snapshot = fsm_snapshot, .restore = fsm_restore};
 	what = "node";
-	if ((r = raft_init(&p->raft, &p->io, &p->fsm, c->id, p->address)) != 0)
+	if ((r = raft_init(&p->raft, &p->io, &p->fsm, p->id, p->address)) != 0)
 		goto fail_io;
 	p->raft.data = p;
-	raft_set_election_timeout(&p->raft, c->election_timeout_ms ? c->election_timeout_ms : 500);
-	raft_set_heartbeat_timeout(&p->raft, c->heartbeat_ms ? c->heartbeat_ms : 100);
-	raft_set_snapshot_threshold(&p->raft, c->snapshot_threshold ? c->snapshot_threshold : 4096);
-	raft_set_snapshot_trailing(&p->raft, c->snapshot_trailing ? c->snapshot_trailing : 1024);
+	raft_set_election_timeout(&p->raft, p->election_timeout_ms);
+	raft_set_heartbeat_timeout(&p->raft, p->heartbeat_ms);
+	raft_set_snapshot_threshold(&p->raft, p->snapshot_threshold);
+	raft_set_snapshot_trailing(&p->raft, p->snapshot_trailing);
 	raft_set_pre_vote(&p->raft, true);
-	p->voter_timeout_ms = c->voter_timeout_ms ? c->voter_timeout_ms : 10000;
-	if (c->npeers) {
+	if (mode == OPEN_ALONE) {
 		struct raft_configuration conf;
 		raft_configuration_init(&conf);
-		unsigned voters = pool_raft_voters_for((unsigned)c->npeers);
-		for (size_t i = 0; i < c->npeers; i++)
-			raft_configuration_add(&conf, c->peers[i].id, c->peers[i].address,
+		raft_configuration_add(&conf, p->id, p->address, RAFT_VOTER);
+		what = "recover";
+		r = raft_recover(&p->raft, &conf);
+		raft_configuration_close(&conf);
+		if (r != 0)
+			goto fail_raft;
+	} else if (mode == OPEN_NORMAL && npeers) {
+		struct raft_configuration conf;
+		raft_configuration_init(&conf);
+		unsigned voters = pool_raft_voters_for((unsigned)npeers);
+		for (size_t i = 0; i < npeers; i++)
+			raft_configuration_add(&conf, peers[i].id, peers[i].address,
 					       i < voters ? RAFT_VOTER : RAFT_STANDBY);
 		what = "bootstrap";
 		r = raft_bootstrap(&p->raft, &conf);
@@ -672,11 +772,13 @@ struct pool_raft *pool_raft_start(const struct pool_raft_config *c, struct xerr 
 		on_wake(&p->wake);
 		uv_run(&p->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&p->loop);
-		free(p);
-		return NULL;
+		return -1;
 	}
+	pthread_mutex_lock(&p->lock);
+	p->paused = false;
+	pthread_mutex_unlock(&p->lock);
 	log_info("pool: Raft node %llu on %s started", (unsigned long long)p->id, p->address);
-	return p;
+	return 0;
 
 fail_raft:
 	xerr_internal(err, "pool: Raft %s: %s (%s)", what, raft_strerror(r), raft_errmsg(&p->raft));
@@ -694,29 +796,152 @@ fail_loop:
 fail_done:
 	uv_run(&p->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&p->loop);
+	return -1;
+}
+
+/* Stops the loop thread and closes libraft and the loop; p stays, paused
+ * (submissions refused) until node_open. */
+static void node_close(struct pool_raft *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	p->paused = true;
+	uv_async_send(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	if (uv_loop_close(&p->loop) != 0)
+		log_warn("pool: Raft loop closed with handles open");
+	pthread_mutex_lock(&p->lock);
+	p->stopping = p->stopped = false;
+	p->leader_here = false;
+	p->leader_id = 0;
+	p->leader_addr[0] = 0;
+	p->transfer_done = true;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	p->ready_term = 0;
+	p->barrier_pending = p->role_change_pending = p->transfer_pending = false;
+	p->inflight = 0;
+	p->nseen = 0;
+}
+
+static void node_free(struct pool_raft *p)
+{
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 	free(p->db_path);
+	free(p->dir);
 	free(p);
-	return NULL;
+}
+
+struct pool_raft *pool_raft_start(const struct pool_raft_config *c, struct xerr *err)
+{
+	struct pool_raft *p = xcalloc(1, sizeof *p);
+	p->id = c->id;
+	snprintf(p->address, sizeof p->address, "%s", c->address);
+	p->db = c->db;
+	p->db_path = c->db_path ? xstrdup(c->db_path) : NULL;
+	p->dir = xstrdup(c->dir);
+	p->election_timeout_ms = c->election_timeout_ms ? c->election_timeout_ms : 500;
+	p->heartbeat_ms = c->heartbeat_ms ? c->heartbeat_ms : 100;
+	p->snapshot_threshold = c->snapshot_threshold ? c->snapshot_threshold : 4096;
+	p->snapshot_trailing = c->snapshot_trailing ? c->snapshot_trailing : 1024;
+	p->voter_timeout_ms = c->voter_timeout_ms ? c->voter_timeout_ms : 10000;
+	/* what SQLite holds already is not applied again */
+	db_rdlock(p->db);
+	p->skip_through = db_stored_log_index(p->db);
+	db_unlock(p->db);
+	p->applied = p->skip_through;
+	random_bytes(&p->nonce, sizeof p->nonce);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	if (node_open(p, c->peers, c->npeers, OPEN_NORMAL, err) < 0) {
+		node_free(p);
+		return NULL;
+	}
+	return p;
 }
 
 void pool_raft_stop(struct pool_raft *p)
 {
 	if (!p)
 		return;
-	pthread_mutex_lock(&p->lock);
-	p->stopping = true;
-	pthread_mutex_unlock(&p->lock);
-	uv_async_send(&p->wake);
-	pthread_join(p->thread, NULL);
-	if (uv_loop_close(&p->loop) != 0)
-		log_warn("pool: Raft loop closed with handles open");
-	pthread_mutex_destroy(&p->lock);
-	pthread_cond_destroy(&p->cond);
+	node_close(p);
 	log_info("pool: Raft node %llu stopped", (unsigned long long)p->id);
-	free(p->db_path);
-	free(p);
+	node_free(p);
+}
+
+int pool_raft_recover_alone(struct pool_raft *p, struct xerr *err)
+{
+	struct pool_raft_member m[POOL_MAX_MEMBERS];
+	unsigned n = pool_raft_members(p, m, POOL_MAX_MEMBERS);
+	node_close(p);
+	pthread_mutex_lock(&p->lock);
+	for (unsigned i = 0; i < n; i++)
+		if (m[i].id != p->id && p->nformer < POOL_MAX_MEMBERS)
+			p->former[p->nformer++] = m[i];
+	pthread_mutex_unlock(&p->lock);
+	log_warn("pool: forcing a configuration of this node alone (emergency transition)");
+	if (node_open(p, NULL, 0, OPEN_ALONE, err) == 0)
+		return 0;
+	/* the log is as it was: run on with it */
+	struct xerr e = XERR_INIT;
+	if (node_open(p, NULL, 0, OPEN_NORMAL, &e) < 0)
+		log_error("pool: the Raft node could not start again: %s", e.nparams ? e.params[0] : "?");
+	xerr_clear(&e);
+	return -1;
+}
+
+int pool_raft_reset(struct pool_raft *p, struct xerr *err)
+{
+	node_close(p);
+	log_warn("pool: dropping this node's log to be added again by the master");
+	DIR *d = opendir(p->dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/%s", p->dir, de->d_name);
+		if (unlink(path) < 0)
+			log_warn("pool: cannot remove %s: %s", path, strerror(errno));
+	}
+	if (d)
+		closedir(d);
+	char marker[PATH_MAX];
+	snprintf(marker, sizeof marker, "%s/" NO_BOOTSTRAP, p->dir);
+	FILE *f = fopen(marker, "w");
+	if (f)
+		fclose(f);
+	/* the store is replaced by the master's image: nothing it holds counts */
+	db_forget_log_index(p->db);
+	p->skip_through = 0;
+	p->last_own = 0;
+	pthread_mutex_lock(&p->lock);
+	p->applied = 0;
+	p->nformer = 0;
+	pthread_mutex_unlock(&p->lock);
+	return node_open(p, NULL, 0, OPEN_BLANK, err);
+}
+
+unsigned pool_raft_former(struct pool_raft *p, struct pool_raft_member *out, unsigned max)
+{
+	pthread_mutex_lock(&p->lock);
+	unsigned n = p->nformer < max ? p->nformer : max;
+	memcpy(out, p->former, n * sizeof *out);
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+void pool_raft_forget_former(struct pool_raft *p, uint64_t id)
+{
+	pthread_mutex_lock(&p->lock);
+	for (unsigned i = 0; i < p->nformer; i++)
+		if (p->former[i].id == id) {
+			p->former[i] = p->former[--p->nformer];
+			break;
+		}
+	pthread_mutex_unlock(&p->lock);
 }
 
 static enum pool_submit_result submit(struct pool_raft *p, bool own, const void *entry, size_t len,
@@ -741,7 +966,7 @@ static enum pool_submit_result submit(struct pool_raft *p, bool own, const void 
 	pthread_mutex_lock(&p->lock);
 	s->seq = ++p->next_seq;
 	memcpy(b + 9, &s->seq, 8);
-	if (p->stopping) {
+	if (p->stopping || p->paused) {
 		pthread_mutex_unlock(&p->lock);
 		raft_free(s->buf.base);
 		free(s);
@@ -753,9 +978,7 @@ static enum pool_submit_result submit(struct pool_raft *p, bool own, const void 
 	else
 		p->queue = s;
 	p->queue_tail = s;
-	pthread_mutex_unlock(&p->lock);
-	uv_async_send(&p->wake);
-	pthread_mutex_lock(&p->lock);
+	uv_async_send(&p->wake); /* under the lock: node_close waits for it */
 	while (!s->done)
 		pthread_cond_wait(&p->cond, &p->lock);
 	pthread_mutex_unlock(&p->lock);
@@ -809,16 +1032,14 @@ int pool_raft_add_member(struct pool_raft *p, uint64_t id, const char *address, 
 	snprintf(m->address, sizeof m->address, "%s", address);
 	m->role = voter ? RAFT_VOTER : RAFT_STANDBY;
 	pthread_mutex_lock(&p->lock);
-	if (p->stopping) {
+	if (p->stopping || p->paused) {
 		pthread_mutex_unlock(&p->lock);
 		free(m);
 		return xerr_internal(err, "pool: the node is stopping");
 	}
 	m->next = p->mqueue;
 	p->mqueue = m;
-	pthread_mutex_unlock(&p->lock);
-	uv_async_send(&p->wake);
-	pthread_mutex_lock(&p->lock);
+	uv_async_send(&p->wake); /* under the lock: node_close waits for it */
 	while (!m->done)
 		pthread_cond_wait(&p->cond, &p->lock);
 	pthread_mutex_unlock(&p->lock);
@@ -874,16 +1095,14 @@ void pool_raft_get_stats(struct pool_raft *p, struct pool_raft_stats *st)
 bool pool_raft_transfer(struct pool_raft *p, uint64_t id, struct xerr *err)
 {
 	pthread_mutex_lock(&p->lock);
-	if (p->stopping) {
+	if (p->stopping || p->paused) {
 		pthread_mutex_unlock(&p->lock);
 		return xerr_internal(err, "pool: the node is stopping") == 0;
 	}
 	p->transfer_to = id;
 	p->transfer_done = false;
 	p->transfer_refused = false;
-	pthread_mutex_unlock(&p->lock);
-	uv_async_send(&p->wake);
-	pthread_mutex_lock(&p->lock);
+	uv_async_send(&p->wake); /* under the lock: node_close waits for it */
 	while (!p->transfer_done)
 		pthread_cond_wait(&p->cond, &p->lock);
 	bool ok = !p->transfer_refused && p->leader_id == id;
@@ -908,4 +1127,12 @@ uint64_t pool_raft_commit_index(struct pool_raft *p)
 	uint64_t c = p->commit_index;
 	pthread_mutex_unlock(&p->lock);
 	return c;
+}
+
+bool pool_raft_leader_heard(struct pool_raft *p)
+{
+	pthread_mutex_lock(&p->lock);
+	bool heard = p->leader_here || (p->leader_id && p->leader_quiet_ms < 2 * p->election_timeout_ms);
+	pthread_mutex_unlock(&p->lock);
+	return heard;
 }

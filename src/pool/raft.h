@@ -127,6 +127,25 @@ uint64_t pool_raft_commit_index(struct pool_raft *p);
  * true once id leads. */
 bool pool_raft_transfer(struct pool_raft *p, uint64_t id, struct xerr *err);
 
+/* True when a leader is known and this node heard from it within two
+ * election timeouts (or leads). */
+bool pool_raft_leader_heard(struct pool_raft *p);
+
+/* Emergency transition (a pool that lost its master's majority for good,
+ * e.g. a pool of two whose master is gone): restarts this node with a
+ * configuration of itself alone (libraft's raft_recover), so it leads at
+ * once; the members left out are remembered (pool_raft_former). */
+int pool_raft_recover_alone(struct pool_raft *p, struct xerr *err);
+/* Emergency reset (an old master told another host leads now): drops this
+ * node's log and snapshots, forgets the log index in SQLite, and restarts
+ * it empty, never bootstrapping the configured peers again, until a
+ * leader adds it (its image then replaces this store). */
+int pool_raft_reset(struct pool_raft *p, struct xerr *err);
+/* The members an emergency transition left out, until forgotten (added
+ * back by the master's pool.recover_slaves). */
+unsigned pool_raft_former(struct pool_raft *p, struct pool_raft_member *out, unsigned max);
+void pool_raft_forget_former(struct pool_raft *p, uint64_t id);
+
 /* True on the leader once it has applied the entries of earlier terms
  * (it then takes writes). */
 bool pool_raft_is_leader(struct pool_raft *p);

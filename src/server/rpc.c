@@ -235,6 +235,20 @@ static bool slave_redirect(struct rpc_call *call)
 	return true;
 }
 
+/* What a slave serves itself, as xapi's emergency calls. */
+static bool emergency_call(const struct rpc_call *call)
+{
+	static const char *const calls[][2] = {
+		{"pool", "emergency_transition_to_master"}, {"pool", "emergency_reset_master"},
+		{"session", "local_logout"}, {"session", "logout"},
+	};
+	const char *cls = sc_classes[call->ctx.cls].name, *m = call->ctx.msg->name;
+	for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+		if (!strcmp(cls, calls[i][0]) && !strcmp(m, calls[i][1]))
+			return true;
+	return false;
+}
+
 static int check_session(struct rpc_call *call)
 {
 	const struct sc_message *m = call->ctx.msg;
@@ -252,8 +266,9 @@ static int check_session(struct rpc_call *call)
 		return -1;
 	}
 	/* a master that lost the leadership serves nothing more, not even to
-	 * sessions made while it led: its store may be behind the pool's */
-	if (slave_redirect(call))
+	 * sessions made while it led (its store may be behind the pool's),
+	 * but the emergency calls */
+	if (!emergency_call(call) && slave_redirect(call))
 		return -1;
 	return check_roles(call);
 }

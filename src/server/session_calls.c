@@ -33,6 +33,20 @@ static int login(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 	return 0;
 }
 
+/* session.slave_local_login_with_password: a session of this host alone,
+ * given by a slave too (the emergency calls need one there). */
+static int local_login(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	struct session_creds c = {arg_str(args, 0), arg_str(args, 1), "slave-local", ctx->peer, ctx->started_ms};
+	char ref[REF_STRLEN + 1];
+	if (session_login(ctx->srv, &c, ref, NULL, err) < 0) {
+		ctx->reply_at_ms = clock_now_ms() + AUTH_FAIL_DELAY_MS;
+		return -1;
+	}
+	*result = xv_str(ref);
+	return 0;
+}
+
 static int logout(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)args;
@@ -71,6 +85,7 @@ static int logout_subject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 RPC_IMPL(session, login_with_password, login, 0);
 RPC_IMPL(session, logout, logout, 0);
 RPC_IMPL(session, local_logout, logout, 0);
+RPC_IMPL(session, slave_local_login_with_password, local_login, 0);
 RPC_IMPL(session, change_password, change_password, 0);
 RPC_IMPL(session, get_all_subject_identifiers, subject_ids, 0);
 RPC_IMPL(session, logout_subject_identifier, logout_subject, 0);
