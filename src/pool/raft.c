@@ -89,6 +89,9 @@ struct pool_raft {
 	raft_id demote_after; /* the voter a promotion replaces, demoted next */
 	unsigned voter_timeout_ms;
 	uint64_t manual_change_at; /* loop thread: last add_member or transfer asked for */
+	/* loop thread, for report_caught_up: the applied index last seen,
+	 * when it last moved, and the one reported (+1; 0: none) */
+	uint64_t last_seen_applied, applied_moved_at, reported_applied;
 	struct raft_transfer transfer;
 	bool transfer_pending;
 	raft_id transfer_to; /* under lock: asked for by pool_raft_transfer */
@@ -587,11 +590,38 @@ static void start_transfer(struct pool_raft *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* How this node caught up with the pool, in the log: once its applied
+ * index has stood still for a second under a known leader (after start,
+ * after a catch-up), with what it did since it started. */
+static void report_caught_up(struct pool_raft *p)
+{
+	uint64_t now = uv_now(&p->loop);
+	if (p->raft.last_applied != p->last_seen_applied) {
+		p->last_seen_applied = p->raft.last_applied;
+		p->applied_moved_at = now;
+		return;
+	}
+	raft_id id = 0;
+	const char *addr = NULL;
+	raft_leader(&p->raft, &id, &addr);
+	if (!id || now - p->applied_moved_at < 1000 || p->reported_applied == p->raft.last_applied + 1)
+		return;
+	p->reported_applied = p->raft.last_applied + 1;
+	pthread_mutex_lock(&p->lock);
+	struct pool_raft_stats st = p->stats;
+	pthread_mutex_unlock(&p->lock);
+	log_info("pool: caught up at log index %llu: %llu entries applied, %llu skipped (in SQLite already), "
+		 "%llu snapshot(s) installed",
+		 (unsigned long long)p->raft.last_applied, (unsigned long long)st.replayed,
+		 (unsigned long long)st.skipped, (unsigned long long)st.snapshots_installed);
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	struct pool_raft *p = t->data;
 	keep_voters(p);
 	refresh_view(p);
+	report_caught_up(p);
 }
 
 static void *loop_main(void *arg)
@@ -823,6 +853,7 @@ static void node_close(struct pool_raft *p)
 	p->barrier_pending = p->role_change_pending = p->transfer_pending = false;
 	p->inflight = 0;
 	p->nseen = 0;
+	p->reported_applied = 0;
 }
 
 static void node_free(struct pool_raft *p)
