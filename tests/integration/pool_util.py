@@ -129,3 +129,22 @@ def stored_rows(h, cls):
     finally:
         con.close()
     return {r: json.loads(d) for (r, d) in rows}
+
+
+def on_master(pool, method, *args, timeout=30):
+    """method (e.g. "pool.set_name_label") called on whichever host is
+    master, again on the next one when the leadership moved under it (a
+    busy machine can delay heartbeats past an election timeout): for calls
+    that may be repeated."""
+    end = time.monotonic() + timeout
+    while True:
+        m = pool.find_master(max(1, end - time.monotonic()))
+        if m is None:
+            raise TimeoutError("no master")
+        try:
+            return m.server.call(method, m.server.session, *args)
+        except harness.XapiError as e:
+            lost = e.code == "HOST_IS_SLAVE" or (e.code == "INTERNAL_ERROR" and "leadership" in str(e.params))
+            if not lost or time.monotonic() > end:
+                raise
+            m.server._session = None

@@ -41,13 +41,17 @@ class PoolSnapshotTest(unittest.TestCase):
                 time.sleep(0.05)
             down.server.kill9()
 
+            # (on whichever host is master: a loaded machine may move it)
+            call = lambda *a: pool_util.on_master(pool, *a)
             for i in range(150):
-                api.pool.set_name_label(pool_ref, "name-%d" % i)
-            late = [api.VM.clone(tmpl, "late-%d" % i) for i in range(20)]
+                call("pool.set_name_label", pool_ref, "name-%d" % i)
+            late = [call("VM.clone", tmpl, "late-%d" % i) for i in range(20)]
             for vm in early[:3]:
-                api.VM.destroy(vm)
+                call("VM.destroy", vm)
             for i in range(30):
-                api.VM.set_name_description(late[i % 20], "d-%d" % i)
+                call("VM.set_name_description", late[i % 20], "d-%d" % i)
+            m = pool.find_master(15)
+            api = m.server.api
             want = {ref: r.get("name_label") for ref, r in pool_util.stored_rows(m, "VM").items()}
 
             offset = len(down.server.log_text())
@@ -86,7 +90,7 @@ class PoolSnapshotTest(unittest.TestCase):
             self.assertGreaterEqual(again[-1][0], first[-1][0])
             self.assertEqual(again[-1][1], 0, "no entry applied again")
             self.assertEqual(again[-1][3], 0, "no image installed again")
-            api.pool.set_name_label(pool_ref, "after-restart")
+            pool_util.on_master(pool, "pool.set_name_label", pool_ref, "after-restart")
             end = time.monotonic() + 10
             while [r.get("name_label") for r in pool_util.stored_rows(down, "pool").values()] != ["after-restart"]:
                 self.assertLess(time.monotonic(), end)
