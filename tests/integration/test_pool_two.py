@@ -6,7 +6,8 @@ logged in with a session of that host alone) with every write it had
 received; the old master, back, is told the new master
 (xe pool-emergency-reset-master) and added again by xe
 pool-recover-slaves: it ends a slave holding the new master's database,
-its own solo write gone."""
+its own solo write gone. And the standby designated master: the vote
+moves with the leadership."""
 
 import time
 import unittest
@@ -90,6 +91,36 @@ class PoolOfTwoTest(unittest.TestCase):
             h1.server.kill9()
             a2.pool.set_name_label(pool_ref, "w4")
             self.assertEqual(a2.pool.get_name_label(pool_ref), "w4")
+
+    def test_designate_the_standby(self):
+        """The standby designated master: it gets the vote, takes the
+        leadership, and the old master becomes the standby (one voter
+        again), so the new master keeps working with the old one gone."""
+        l = lab.Lab(2)
+        with l:
+            pool = pool_util.Pool(l)
+            self.addCleanup(pool.close)
+            pool.start()
+            h1, h2 = l.hosts
+            self.assertIs(pool.find_master(15), h1)
+            api = h1.server.api
+            end = time.monotonic() + 10
+            while len(api.host.get_all()) < 2 and time.monotonic() < end:
+                time.sleep(0.1)
+            h2_ref = [ref for ref, rec in api.host.get_all_records().items() if rec["address"] == h2.address][0]
+            pool_ref = api.pool.get_all()[0]
+            api.pool.set_name_label(pool_ref, "before")
+            api.pool.designate_new_master(h2_ref)
+            self.assertIsNone(pool_util.slave_error(h2)[0])
+            self.assertEqual(pool_util.slave_error(h1), ("HOST_IS_SLAVE", [h2.address]))
+            a2 = h2.server.api
+            self.assertEqual(a2.pool.get_master(pool_ref), h2_ref)
+            a2.pool.set_name_label(pool_ref, "after")
+            self.wait_label(h1, "after")
+            time.sleep(1.5)  # the new master takes the old one's vote away
+            h1.server.kill9()
+            a2.pool.set_name_label(pool_ref, "alone")
+            self.assertEqual(a2.pool.get_name_label(pool_ref), "alone")
 
 
 if __name__ == "__main__":
