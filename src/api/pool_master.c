@@ -95,10 +95,23 @@ static void find_own_record(struct server *srv)
 	db_unlock(srv->db);
 }
 
+static pthread_mutex_t tick_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void master_tick(struct server *srv);
+
+/* From the daemon's main loop, and at once after an emergency transition
+ * (an RPC thread): one at a time. */
 void pool_master_tick(struct server *srv)
 {
 	if (!srv->raft)
 		return;
+	pthread_mutex_lock(&tick_lock);
+	master_tick(srv);
+	pthread_mutex_unlock(&tick_lock);
+}
+
+static void master_tick(struct server *srv)
+{
 	find_own_record(srv);
 	if (!pool_raft_is_leader(srv->raft))
 		return;
