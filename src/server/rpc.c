@@ -242,6 +242,8 @@ static bool emergency_call(const struct rpc_call *call)
 		{"pool", "emergency_transition_to_master"}, {"pool", "emergency_reset_master"},
 		{"session", "local_logout"}, {"session", "logout"},
 	};
+	if (call->ctx.cls < 0 || !call->ctx.msg) /* extensions (debug.*) are none */
+		return false;
 	const char *cls = sc_classes[call->ctx.cls].name, *m = call->ctx.msg->name;
 	for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
 		if (!strcmp(cls, calls[i][0]) && !strcmp(m, calls[i][1]))
@@ -268,7 +270,7 @@ static int check_session(struct rpc_call *call)
 	/* a master that lost the leadership serves nothing more, not even to
 	 * sessions made while it led (its store may be behind the pool's),
 	 * but the emergency calls */
-	if (!emergency_call(call) && slave_redirect(call))
+	if (call->ctx.srv && call->ctx.srv->raft && !emergency_call(call) && slave_redirect(call))
 		return -1;
 	return check_roles(call);
 }
