@@ -31,6 +31,11 @@
  * Roles: pool_raft_voters_for gives the number of voters (the rest are
  * standbys); the leader keeps it, promoting a standby in place of a voter
  * silent for voter_timeout_ms. pool_raft_transfer moves the leadership.
+ * When the master's majority is gone for good (a pool of two whose master
+ * died), pool_raft_recover_alone makes a node the only member and
+ * pool_raft_reset empties a node (the old master) to be added again. The
+ * transport closes connections from servers outside the configuration,
+ * so an old master back with its own history cannot reach the new one.
  *
  * Not there yet: removing members; reads are served by a leader until
  * libraft steps it down (about an election timeout after it lost its
