@@ -13,6 +13,8 @@
 #include "users.h"
 #include "workq.h"
 #include "../api/api.h"
+#include "../api/rbac.h"
+#include "url_table.h"
 #include "../base/fault.h"
 #include "../api/metrics.h"
 #include "../base/dir.h"
@@ -375,6 +377,9 @@ int main(int argc, char **argv)
 	 * through the log */
 	struct bootstrap_opts bo = {.data_dir = srv.cfg.data_dir};
 	if ((!srv.raft || pool_wait_leader(&srv, 10)) && bootstrap_host(srv.db, &bo, &err) < 0)
+		goto fail;
+	url_table_permissions(rbac_add_http_perm);
+	if ((!srv.raft || pool_raft_is_leader(srv.raft)) && rbac_install(srv.db, &err) < 0)
 		goto fail;
 	db_rdlock(srv.db);
 	struct db_obj *host = bootstrap_this_host(srv.db);

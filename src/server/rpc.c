@@ -4,6 +4,7 @@
 #include "rpc.h"
 #include "authlimit.h"
 #include "../api/generic.h"
+#include "../api/rbac.h"
 #include "../api/server.h"
 #include "session.h"
 #include "prom.h"
@@ -205,16 +206,31 @@ static int prepare_args(struct rpc_call *call, xv *args)
 
 /* A message without roles in the datamodel is xapi's _R_LOCAL_ROOT_ONLY:
  * only sessions that skip RBAC may call it, never a subject however
- * privileged. */
+ * privileged. The permission is the call's lowercased name (rbac.h). */
+/* The schema's number of the call's message, -1 for an extension. */
+static int msg_id(const struct rpc_call *call)
+{
+	int cls = call->ctx.cls;
+	const struct sc_message *m = call->ctx.msg;
+	if (cls < 0 || m < sc_classes[cls].messages || m >= sc_classes[cls].messages + sc_classes[cls].nmessages)
+		return -1;
+	return sc_message_id(cls, m);
+}
+
 static int check_roles(struct rpc_call *call)
 {
 	const struct sc_message *m = call->ctx.msg;
 	if (call->ctx.rbac_exempt || (m->roles & call->ctx.roles))
 		return 0;
+	int id = msg_id(call);
+	if (id >= 0)
+		return rbac_denied(&call->err, rbac_perms[rbac_msg_perm[id]].name, m->roles);
 	char perm[192];
-	snprintf(perm, sizeof perm, "%s.%s", sc_classes[call->ctx.cls].name, m->name);
-	return xerr_set(&call->err, ERR_RBAC_PERMISSION_DENIED, perm,
-			"No permission to call this method", NULL);
+	snprintf(perm, sizeof perm, "%s.%s", call->ctx.cls >= 0 ? sc_classes[call->ctx.cls].name : "",
+		 m->name);
+	for (char *c = perm; *c; c++)
+		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+	return rbac_denied(&call->err, perm, m->roles);
 }
 
 /* A pooled host that is not the master answers logins, and calls whose
@@ -318,6 +334,10 @@ enum rpc_outcome rpc_call_run(struct rpc_call *call)
 	xv args;
 	if (prepare_args(call, &args) < 0)
 		return RPC_DONE;
+	if (msg_id(call) >= 0 && rbac_check_keys(&call->ctx, msg_id(call), &args, &call->err) < 0) {
+		xv_free(&args);
+		return RPC_DONE;
+	}
 
 	if (call->async) {
 		struct server *srv = call->ctx.srv;

@@ -5,6 +5,7 @@
 #include "authlimit.h"
 #include "rpc.h"
 #include "users.h"
+#include "../api/rbac.h"
 #include "../base/clock.h"
 #include "../base/hmap.h"
 #include "../base/log.h"
@@ -30,6 +31,7 @@ struct sess {
 	char *originator;
 	uint32_t roles;
 	bool superuser; /* root: skips RBAC (is_local_superuser) */
+	char sid[32];   /* a subject's login: the user's identifier (u<uid>), else "" */
 	int64_t created, last_active;
 };
 
@@ -83,8 +85,9 @@ static void enforce_limit(struct server *srv, const char *user, const char *orig
 }
 
 /* The session of a user whose password was right. */
-static int session_open(struct server *srv, const char *user, uint32_t roles,
-			const char *originator, char out[REF_STRLEN + 1], struct xerr *err)
+static int session_open(struct server *srv, const char *user, uint32_t roles, const char *sid,
+			const char *subject, const char *originator, char out[REF_STRLEN + 1],
+			struct xerr *err)
 {
 	struct db_txn *t = db_begin(srv->db);
 	struct db_obj *o = db_create(t, SC_C_session, NULL);
@@ -95,6 +98,8 @@ static int session_open(struct server *srv, const char *user, uint32_t roles,
 	bool superuser = strcmp(user, "root") == 0;
 	db_set_bool(t, o, SC_F_session__is_local_superuser, superuser);
 	db_set_str(t, o, SC_F_session__auth_user_name, user);
+	db_set_str(t, o, SC_F_session__auth_user_sid, sid);
+	db_set_str(t, o, SC_F_session__subject, subject[0] ? subject : REF_NULL);
 	db_set_str(t, o, SC_F_session__originator, originator ? originator : "");
 	char ref[REF_STRLEN + 1];
 	memcpy(ref, o->ref, sizeof ref);
@@ -106,6 +111,7 @@ static int session_open(struct server *srv, const char *user, uint32_t roles,
 	s->originator = xstrdup(originator ? originator : "");
 	s->roles = roles;
 	s->superuser = superuser;
+	snprintf(s->sid, sizeof s->sid, "%s", sid);
 	s->created = s->last_active = now;
 	pthread_mutex_lock(&lock);
 	hmap_put(&table, s->ref, s);
@@ -113,6 +119,32 @@ static int session_open(struct server *srv, const char *user, uint32_t roles,
 	memcpy(out, ref, REF_STRLEN + 1);
 	enforce_limit(srv, user, s->originator);
 	return 0;
+}
+
+/* A subject's login, its password good: the subjects among the user and
+ * its groups (resolved now, so group changes count from the next login)
+ * give the session its roles, as xapi's external authentication does. */
+static int subject_login(struct server *srv, const struct session_creds *c, char out[REF_STRLEN + 1],
+			 struct xerr *err)
+{
+	size_t n = 0, matched = 0;
+	char **sids = rbac_user_sids(c->user, &n);
+	char subject[REF_STRLEN + 1] = "";
+	uint32_t roles = sids ? rbac_subject_roles(srv->db, (const char *const *)sids, n, &matched, subject) : 0;
+	char sid[32];
+	snprintf(sid, sizeof sid, "%s", sids ? sids[0] : "");
+	rbac_sids_free(sids, n);
+	if (!matched) {
+		log_info("session: '%s' from %s is not a subject", c->user, c->peer);
+		return xerr_set(err, ERR_SESSION_AUTHORIZATION_FAILED, c->user,
+				"The user is not a subject, nor in a group that is one", NULL);
+	}
+	if (!roles) {
+		log_info("session: subject '%s' from %s has no role", c->user, c->peer);
+		return rbac_denied(err, "session.login_with_password", rbac_role_closure(SC_ROLE_POOL_ADMIN));
+	}
+	log_info("session: subject '%s' (%s) logged in from %s", c->user, sid, c->peer);
+	return session_open(srv, c->user, roles, sid, subject, c->originator, out, err);
 }
 
 /* When the password check's turn has not come: RPC_WAIT for a caller that
@@ -158,14 +190,21 @@ int session_login(struct server *srv, const struct session_creds *creds, char ou
 	if (r != 0)
 		return r;
 	uint32_t roles = 0;
-	bool ok = c->user && c->password && users_check(srv->users, c->user, c->password, &roles) == 0;
+	/* root and the local password file's users as before; anyone else is
+	 * a subject: a system account checked by PAM */
+	bool local = c->user && (!strcmp(c->user, "root") || users_exists(srv->users, c->user));
+	bool ok = c->user && c->password &&
+		  (local ? users_check(srv->users, c->user, c->password, &roles) == 0
+			 : users_system_check(srv->users, c->user, c->password) == 0);
 	authlimit_done(c->peer, ok, clock_now_ms());
 	if (!ok) {
 		log_info("session: failed login for '%s' from %s", c->user ? c->user : "", c->peer);
 		return xerr_set(err, ERR_SESSION_AUTHENTICATION_FAILED, c->user ? c->user : "",
 				"Authentication failure", NULL);
 	}
-	return session_open(srv, c->user, roles, c->originator, out, err);
+	if (local)
+		return session_open(srv, c->user, roles, "", "", c->originator, out, err);
+	return subject_login(srv, c, out, err);
 }
 
 /* snprintf(dst, cap, "%s", src) without printf: checked on every call */
@@ -210,6 +249,48 @@ void session_forget(struct server *srv, const char *ref)
 	destroy_rows(srv, victim, 1);
 	/* calls parked on this session re-run and fail with SESSION_INVALID */
 	db_wake_all(srv->db);
+}
+
+xv session_subject_identifiers(void)
+{
+	xv out = xv_arr_new();
+	pthread_mutex_lock(&lock);
+	const char *k;
+	void *v;
+	for (size_t it = 0; hmap_next(&table, &it, &k, &v);) {
+		struct sess *s = v;
+		xv id = xv_str(s->sid);
+		if (s->sid[0] && !xv_arr_contains(&out, &id))
+			xv_arr_push(&out, id);
+		else
+			xv_free(&id);
+	}
+	pthread_mutex_unlock(&lock);
+	return out;
+}
+
+size_t session_logout_subject(struct server *srv, const char *sid, const char *keep)
+{
+	size_t n = 0, cap = 0;
+	char (*victims)[REF_STRLEN + 1] = NULL;
+	pthread_mutex_lock(&lock);
+	const char *k;
+	void *v;
+	for (size_t it = 0; hmap_next(&table, &it, &k, &v);) {
+		struct sess *s = v;
+		if (strcmp(s->sid, sid) || !strcmp(s->ref, keep))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			victims = xrealloc(victims, sizeof(*victims) * cap);
+		}
+		memcpy(victims[n++], s->ref, REF_STRLEN + 1);
+	}
+	pthread_mutex_unlock(&lock);
+	for (size_t i = 0; i < n; i++)
+		session_forget(srv, victims[i]);
+	free(victims);
+	return n;
 }
 
 int session_logout(struct server *srv, const char *ref, struct xerr *err)

@@ -55,16 +55,16 @@ static int subject_ids(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 	(void)ctx;
 	(void)args;
 	(void)err;
-	*result = xv_arr_new(); /* no external directory: no subjects */
+	*result = session_subject_identifiers();
 	return 0;
 }
 
+/* Every session of the subject but the caller's own ends, as in xapi. */
 static int logout_subject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
-	(void)ctx;
-	(void)args;
 	(void)result;
 	(void)err;
+	session_logout_subject(ctx->srv, arg_str(args, 0), ctx->session);
 	return 0;
 }
 

@@ -201,6 +201,18 @@ int users_check(struct users *u, const char *name, const char *password, uint32_
 	return r;
 }
 
+int users_system_check(struct users *u, const char *name, const char *password)
+{
+	(void)u;
+#ifdef HAVE_PAM
+	return pam_check(name, password);
+#else
+	(void)name;
+	(void)password;
+	return -1;
+#endif
+}
+
 bool users_exists(struct users *u, const char *name)
 {
 	pthread_mutex_lock(&u->lock);

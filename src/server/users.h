@@ -17,6 +17,8 @@ void users_free(struct users *u);
 int users_check(struct users *u, const char *name, const char *password, uint32_t *roles);
 /* Creates or updates a user's password (hashed) and saves the file. */
 int users_set_password(struct users *u, const char *name, const char *password, struct xerr *err);
+/* 0 when PAM accepts the system account's password (subjects), else -1. */
+int users_system_check(struct users *u, const char *name, const char *password);
 bool users_exists(struct users *u, const char *name);
 /* Role names to bits; unknown names are ignored. */
 uint32_t users_roles_from_names(const char *csv);
