@@ -93,7 +93,7 @@ def main():
             cls, field = parts[0].split(".", 1)
             found = False
             for mid, c, m, kind, fname, _roles in msgs:
-                if c == cls and fname == field and kind in ("SET_FIELD", "ADD_TO_MAP", "REMOVE_FROM_MAP"):
+                if c == cls and fname == field and kind in ("ADD_TO_MAP", "REMOVE_FROM_MAP"):
                     wire = "%s.%s/key:%s" % (c, m, parts[1])
                     perms[wire] = least_to_bits(parts[2])
                     guards.append((mid, parts[1], wire.lower(), least_to_bits(parts[2])))

@@ -194,37 +194,14 @@ static bool key_matches(const char *pattern, const char *key)
 	return strcasecmp(pattern, key) == 0;
 }
 
-static int check_key(const struct rpc_ctx *ctx, int msg_id, const char *key, struct xerr *err)
+const struct rbac_key_guard *rbac_key_guard(int msg_id, const char *key)
 {
-	for (size_t i = 0; i < rbac_nkey_guards; i++) {
+	for (size_t i = 0; key && i < rbac_nkey_guards; i++) {
 		const struct rbac_key_guard *g = &rbac_key_guards[i];
-		if (g->msg != msg_id || !key_matches(g->key, key))
-			continue;
-		if (!(g->roles & ctx->roles))
-			return rbac_denied(err, rbac_perms[g->perm].name, g->roles);
+		if (g->msg == msg_id && key_matches(g->key, key))
+			return g;
 	}
-	return 0;
-}
-
-int rbac_check_keys(const struct rpc_ctx *ctx, int msg_id, const xv *args, struct xerr *err)
-{
-	if (ctx->rbac_exempt)
-		return 0;
-	bool guarded = false;
-	for (size_t i = 0; i < rbac_nkey_guards && !guarded; i++)
-		guarded = rbac_key_guards[i].msg == msg_id;
-	if (!guarded)
-		return 0;
-	const xv *v = xv_arr_get(args, 1);
-	if (!v)
-		return 0;
-	if (v->kind == XV_STR) /* add_to_/remove_from_: the key */
-		return check_key(ctx, msg_id, v->u.s, err);
-	if (v->kind == XV_MAP) /* set_: every key of the new map */
-		for (size_t i = 0; i < v->u.m->n; i++)
-			if (check_key(ctx, msg_id, v->u.m->keys[i], err) < 0)
-				return -1;
-	return 0;
+	return NULL;
 }
 
 /* ---- subjects ---- */

@@ -63,10 +63,9 @@ int rbac_install(struct db *db, struct xerr *err);
 /* RBAC_PERMISSION_DENIED [perm; "No permission in user session. (Roles
  * with this permission: …)"], as xapi words it; returns -1. */
 int rbac_denied(struct xerr *err, const char *perm, uint32_t roles);
-/* The check of a call's guarded map keys, after its arguments are
- * coerced: 0, or -1 with RBAC_PERMISSION_DENIED for the first key the
- * session's roles may not write. */
-int rbac_check_keys(const struct rpc_ctx *ctx, int msg_id, const xv *args, struct xerr *err);
+/* The guard of map key key for message msg_id (an add_to_/remove_from_
+ * call), or NULL: a guarded key's permission replaces the call's. */
+const struct rbac_key_guard *rbac_key_guard(int msg_id, const char *key);
 
 /* The role bits of the subjects among sids (a user's and its groups'
  * identifiers): 0 and the union of their roles (with their closures),

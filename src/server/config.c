@@ -32,6 +32,8 @@ void server_config_defaults(struct server_config *c)
 	c->http_threads = 4;
 	c->event_wait_cap_s = 60.0;
 	c->max_conns = 3000;
+	c->audit_log_max = 16L << 20;
+	c->audit_log_keep = 5;
 	c->max_conns_per_addr = 256;
 	c->request_timeout_s = 10;
 	c->idle_timeout_s = 300;
@@ -90,7 +92,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"http-threads", &c->http_threads}, {"coalesce-delay", &c->coalesce_delay_s},
 		{"max-connections", &c->max_conns}, {"max-connections-per-address", &c->max_conns_per_addr},
 		{"request-timeout", &c->request_timeout_s}, {"idle-timeout", &c->idle_timeout_s},
-		{"pool-id", &c->pool_id},
+		{"pool-id", &c->pool_id}, {"audit-log-keep", &c->audit_log_keep},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 		if (strcmp(key, ints[i].key) == 0) {
@@ -106,6 +108,8 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		c->max_body = (size_t)n;
 		return 0;
 	}
+	if (strcmp(key, "audit-log-max") == 0)
+		return set_num(&c->audit_log_max, key, v, err);
 	if (strcmp(key, "event-wait-cap") == 0) {
 		c->event_wait_cap_s = atof(v);
 		return 0;

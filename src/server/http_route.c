@@ -3,6 +3,7 @@
  * success or failure: on the handler's verdict, or failure (after the
  * handler's abort undid its work) when the client goes away. */
 #include "http_route.h"
+#include "audit.h"
 #include "authlimit.h"
 #include "http_guard.h"
 #include "../base/fault.h"
@@ -125,11 +126,11 @@ uint32_t route_roles(const struct route *rt)
 static int rbac_check(struct route_req *rr)
 {
 	uint32_t need = route_roles(rr->rt);
-	if (rr->ctx.rbac_exempt || (rr->ctx.roles & need))
-		return 0;
 	char perm[64];
 	route_permission(rr->rt, perm, sizeof perm);
-	return rbac_denied(&rr->err, perm, need);
+	bool ok = rr->ctx.rbac_exempt || (rr->ctx.roles & need);
+	audit_http(rr, perm, ok);
+	return ok ? 0 : rbac_denied(&rr->err, perm, need);
 }
 
 static int attach_task(struct route_req *rr)

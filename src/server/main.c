@@ -2,6 +2,7 @@
  * makes sure the host's own records exist, and serves the XenAPI until it
  * is told to stop. Running VMs do not depend on this process. */
 #include "../api/bootstrap.h"
+#include "audit.h"
 #include "http.h"
 #include "private.h"
 #include "restart.h"
@@ -379,6 +380,8 @@ int main(int argc, char **argv)
 	if ((!srv.raft || pool_wait_leader(&srv, 10)) && bootstrap_host(srv.db, &bo, &err) < 0)
 		goto fail;
 	url_table_permissions(rbac_add_http_perm);
+	if (audit_open(srv.cfg.data_dir, (size_t)srv.cfg.audit_log_max, srv.cfg.audit_log_keep, &err) < 0)
+		goto fail;
 	if ((!srv.raft || pool_raft_is_leader(srv.raft)) && rbac_install(srv.db, &err) < 0)
 		goto fail;
 	db_rdlock(srv.db);
@@ -446,6 +449,7 @@ out:;
 		pool_raft_stop(srv.raft);
 		db_set_replicator(srv.db, NULL);
 	}
+	audit_close();
 	db_close(srv.db);
 	users_free(srv.users);
 	xerr_clear(&err);

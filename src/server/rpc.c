@@ -2,6 +2,7 @@
  * rpc.h). The order of checks follows xapi: unknown method, then arity,
  * then the session, then roles, then argument types. */
 #include "rpc.h"
+#include "audit.h"
 #include "authlimit.h"
 #include "../api/generic.h"
 #include "../api/rbac.h"
@@ -170,8 +171,10 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 void rpc_call_free(struct rpc_call *call)
 {
 	/* an Async call's run on a worker is counted as the call that made it */
-	if (call->t0_ns && !call->ctx.task[0])
+	if (call->t0_ns && !call->ctx.task[0]) {
 		prom_count_call(call);
+		audit_call(call);
+	}
 	free(call->method);
 	xv_free(&call->params);
 	xv_free(&call->result);
@@ -220,9 +223,19 @@ static int msg_id(const struct rpc_call *call)
 static int check_roles(struct rpc_call *call)
 {
 	const struct sc_message *m = call->ctx.msg;
-	if (call->ctx.rbac_exempt || (m->roles & call->ctx.roles))
+	if (call->ctx.rbac_exempt)
 		return 0;
 	int id = msg_id(call);
+	if (id >= 0 && (m->kind == SC_MSG_ADD_TO_MAP || m->kind == SC_MSG_REMOVE_FROM_MAP)) {
+		/* a guarded key (VM.other_config:folder) needs its own permission */
+		const struct rbac_key_guard *g =
+			rbac_key_guard(id, xv_as_str(xv_arr_get(&call->params, 2)));
+		if (g)
+			return (g->roles & call->ctx.roles) ? 0
+							    : rbac_denied(&call->err, rbac_perms[g->perm].name, g->roles);
+	}
+	if (m->roles & call->ctx.roles)
+		return 0;
 	if (id >= 0)
 		return rbac_denied(&call->err, rbac_perms[rbac_msg_perm[id]].name, m->roles);
 	char perm[192];
@@ -334,10 +347,6 @@ enum rpc_outcome rpc_call_run(struct rpc_call *call)
 	xv args;
 	if (prepare_args(call, &args) < 0)
 		return RPC_DONE;
-	if (msg_id(call) >= 0 && rbac_check_keys(&call->ctx, msg_id(call), &args, &call->err) < 0) {
-		xv_free(&args);
-		return RPC_DONE;
-	}
 
 	if (call->async) {
 		struct server *srv = call->ctx.srv;

@@ -228,6 +228,8 @@ int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, stru
 		copy_text(ctx->user, sizeof ctx->user, s->user);
 		ctx->roles = s->roles;
 		ctx->rbac_exempt = s->superuser;
+		copy_text(ctx->sid, sizeof ctx->sid, s->sid);
+		copy_text(ctx->originator, sizeof ctx->originator, s->originator);
 	}
 	pthread_mutex_unlock(&lock);
 	if (!s)

@@ -1,6 +1,7 @@
 /* url_table: the one list of paths and what serves them, so that routing
  * is decided in one place and a new endpoint is one line here. */
 #include "url_table.h"
+#include "audit.h"
 #include "console.h"
 
 #include <string.h>
@@ -34,6 +35,7 @@ static const struct url_entry table[] = {
 	{NULL, NULL, URL_TRANSFER, &route_vm_rrds},
 	{NULL, NULL, URL_TRANSFER, &route_sr_rrd},
 	{NULL, NULL, URL_TRANSFER, &route_metrics},
+	{NULL, NULL, URL_TRANSFER, &route_audit_log},
 };
 
 void url_table_permissions(void (*fn)(const char *perm, uint32_t roles))
