@@ -171,10 +171,8 @@ void rpc_call_init(struct rpc_call *call, struct server *srv, const char *method
 void rpc_call_free(struct rpc_call *call)
 {
 	/* an Async call's run on a worker is counted as the call that made it */
-	if (call->t0_ns && !call->ctx.task[0]) {
+	if (call->t0_ns && !call->ctx.task[0])
 		prom_count_call(call);
-		audit_call(call);
-	}
 	free(call->method);
 	xv_free(&call->params);
 	xv_free(&call->result);
@@ -283,6 +281,8 @@ static int check_session(struct rpc_call *call)
 	return check_roles(call);
 }
 
+static void audit_once(struct rpc_call *call);
+
 struct async_job {
 	struct rpc_call *call;
 	xv args;
@@ -314,6 +314,7 @@ static void run_job(void *arg)
 		rpc_call_free(call);
 		free(call);
 	} else {
+		audit_once(call);
 		call->done(call, call->done_arg);
 	}
 	free(j);
@@ -331,7 +332,25 @@ static enum rpc_outcome hold_reply(struct rpc_call *call)
 	return RPC_WAITING;
 }
 
+/* Once a call's answer is final, before it goes out: its audit line. */
+static void audit_once(struct rpc_call *call)
+{
+	if (!call->audited && call->t0_ns && !call->ctx.task[0])
+		audit_call(call);
+	call->audited = true;
+}
+
+static enum rpc_outcome run_call(struct rpc_call *call);
+
 enum rpc_outcome rpc_call_run(struct rpc_call *call)
+{
+	enum rpc_outcome o = run_call(call);
+	if (o == RPC_DONE)
+		audit_once(call);
+	return o;
+}
+
+static enum rpc_outcome run_call(struct rpc_call *call)
 {
 	if (call->held) /* woken early by a commit: keep the answer back; not
 			 * when the transport, stopping, moved the deadline */
