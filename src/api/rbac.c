@@ -206,12 +206,10 @@ const struct rbac_key_guard *rbac_key_guard(int msg_id, const char *key)
 
 /* ---- subjects ---- */
 
-uint32_t rbac_subject_roles(struct db *db, const char *const *sids, size_t n, size_t *matched,
-			    char subject[REF_STRLEN + 1])
+uint32_t rbac_subject_roles(struct db *db, const char *const *sids, size_t n, xv *matched)
 {
 	uint32_t bits = 0;
-	*matched = 0;
-	subject[0] = 0;
+	*matched = xv_arr_new();
 	db_rdlock(db);
 	for (struct db_obj *o = db_first(db, SC_C_subject); o; o = db_next(o)) {
 		const char *sid = db_peek_str(o, SC_F_subject__subject_identifier);
@@ -220,9 +218,13 @@ uint32_t rbac_subject_roles(struct db *db, const char *const *sids, size_t n, si
 			hit = strcmp(sid, sids[i]) == 0;
 		if (!hit)
 			continue;
-		if (!subject[0] || strcmp(sid, sids[0]) == 0) /* the user's own first */
-			snprintf(subject, REF_STRLEN + 1, "%s", o->ref);
-		(*matched)++;
+		xv_arr_push_str(matched, o->ref);
+		size_t last = xv_len(matched) - 1;
+		if (last && !strcmp(sid, sids[0])) { /* the user's own first */
+			xv *items = matched->u.a->items, t = items[0];
+			items[0] = items[last];
+			items[last] = t;
+		}
 		const xv *roles = db_peek(o, SC_F_subject__roles);
 		for (size_t i = 0; i < xv_len(roles); i++) {
 			int b = rbac_role_find(xv_as_str(xv_arr_get(roles, i)));

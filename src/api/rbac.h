@@ -68,11 +68,10 @@ int rbac_denied(struct xerr *err, const char *perm, uint32_t roles);
 const struct rbac_key_guard *rbac_key_guard(int msg_id, const char *key);
 
 /* The role bits of the subjects among sids (a user's and its groups'
- * identifiers): 0 and the union of their roles (with their closures),
- * *matched the number of subjects found, *subject the first's ref ("" if
- * none). Takes the read lock. */
-uint32_t rbac_subject_roles(struct db *db, const char *const *sids, size_t n, size_t *matched,
-			    char subject[REF_STRLEN + 1]);
+ * identifiers): the union of their roles (with their closures); *matched
+ * gets the refs of the subjects found (an array, the user's own first).
+ * Takes the read lock. */
+uint32_t rbac_subject_roles(struct db *db, const char *const *sids, size_t n, xv *matched);
 
 /* The identifiers of a user: "u<uid>" and "g<gid>" of every group it is
  * in (primary first). An owned array of owned strings; NULL if unknown. */

@@ -32,6 +32,7 @@ struct sess {
 	uint32_t roles;
 	bool superuser; /* root: skips RBAC (is_local_superuser) */
 	char sid[32];   /* a subject's login: the user's identifier (u<uid>), else "" */
+	xv subjects;    /* and the refs of the subjects that let it in */
 	int64_t created, last_active;
 };
 
@@ -39,6 +40,13 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hmap table;
 
 void session_init(void) {}
+
+static void sess_free(struct sess *s)
+{
+	free(s->originator);
+	xv_free(&s->subjects);
+	free(s);
+}
 
 static void destroy_rows(struct server *srv, char (*refs)[REF_STRLEN + 1], size_t n)
 {
@@ -76,8 +84,7 @@ static void enforce_limit(struct server *srv, const char *user, const char *orig
 	if (count > MAX_SESSIONS_PER_ORIGIN && oldest) {
 		memcpy(victim[0], oldest->ref, sizeof victim[0]);
 		hmap_del(&table, oldest->ref);
-		free(oldest->originator);
-		free(oldest);
+		sess_free(oldest);
 		n = 1;
 	}
 	pthread_mutex_unlock(&lock);
@@ -85,10 +92,13 @@ static void enforce_limit(struct server *srv, const char *user, const char *orig
 }
 
 /* The session of a user whose password was right. */
+/* subjects: the refs of the subjects a subject's login matched (taken),
+ * NULL for root and password-file users. */
 static int session_open(struct server *srv, const char *user, uint32_t roles, const char *sid,
-			const char *subject, const char *originator, char out[REF_STRLEN + 1],
+			xv *subjects, const char *originator, char out[REF_STRLEN + 1],
 			struct xerr *err)
 {
+	const char *subject = subjects ? xv_as_str(xv_arr_get(subjects, 0)) : NULL;
 	struct db_txn *t = db_begin(srv->db);
 	struct db_obj *o = db_create(t, SC_C_session, NULL);
 	int64_t now = time(NULL);
@@ -99,13 +109,17 @@ static int session_open(struct server *srv, const char *user, uint32_t roles, co
 	db_set_bool(t, o, SC_F_session__is_local_superuser, superuser);
 	db_set_str(t, o, SC_F_session__auth_user_name, user);
 	db_set_str(t, o, SC_F_session__auth_user_sid, sid);
-	db_set_str(t, o, SC_F_session__subject, subject[0] ? subject : REF_NULL);
+	db_set_str(t, o, SC_F_session__subject, subject ? subject : REF_NULL);
 	db_set_str(t, o, SC_F_session__originator, originator ? originator : "");
 	char ref[REF_STRLEN + 1];
 	memcpy(ref, o->ref, sizeof ref);
-	if (db_commit(t, err) < 0)
+	if (db_commit(t, err) < 0) {
+		if (subjects)
+			xv_free(subjects);
 		return -1;
+	}
 	struct sess *s = xcalloc(1, sizeof *s);
+	s->subjects = subjects ? *subjects : XV_NIL_INIT;
 	memcpy(s->ref, ref, sizeof s->ref);
 	snprintf(s->user, sizeof s->user, "%s", user);
 	s->originator = xstrdup(originator ? originator : "");
@@ -127,24 +141,26 @@ static int session_open(struct server *srv, const char *user, uint32_t roles, co
 static int subject_login(struct server *srv, const struct session_creds *c, char out[REF_STRLEN + 1],
 			 struct xerr *err)
 {
-	size_t n = 0, matched = 0;
+	size_t n = 0;
 	char **sids = rbac_user_sids(c->user, &n);
-	char subject[REF_STRLEN + 1] = "";
-	uint32_t roles = sids ? rbac_subject_roles(srv->db, (const char *const *)sids, n, &matched, subject) : 0;
+	xv matched = XV_NIL_INIT;
+	uint32_t roles = sids ? rbac_subject_roles(srv->db, (const char *const *)sids, n, &matched) : 0;
 	char sid[32];
 	snprintf(sid, sizeof sid, "%s", sids ? sids[0] : "");
 	rbac_sids_free(sids, n);
-	if (!matched) {
+	if (!xv_len(&matched)) {
+		xv_free(&matched);
 		log_info("session: '%s' from %s is not a subject", c->user, c->peer);
 		return xerr_set(err, ERR_SESSION_AUTHORIZATION_FAILED, c->user,
 				"The user is not a subject, nor in a group that is one", NULL);
 	}
 	if (!roles) {
+		xv_free(&matched);
 		log_info("session: subject '%s' from %s has no role", c->user, c->peer);
 		return rbac_denied(err, "session.login_with_password", rbac_role_closure(SC_ROLE_POOL_ADMIN));
 	}
 	log_info("session: subject '%s' (%s) logged in from %s", c->user, sid, c->peer);
-	return session_open(srv, c->user, roles, sid, subject, c->originator, out, err);
+	return session_open(srv, c->user, roles, sid, &matched, c->originator, out, err);
 }
 
 /* When the password check's turn has not come: RPC_WAIT for a caller that
@@ -203,7 +219,7 @@ int session_login(struct server *srv, const struct session_creds *creds, char ou
 				"Authentication failure", NULL);
 	}
 	if (local)
-		return session_open(srv, c->user, roles, "", "", c->originator, out, err);
+		return session_open(srv, c->user, roles, "", NULL, c->originator, out, err);
 	return subject_login(srv, c, out, err);
 }
 
@@ -246,12 +262,13 @@ void session_forget(struct server *srv, const char *ref)
 		return;
 	char victim[1][REF_STRLEN + 1];
 	memcpy(victim[0], s->ref, sizeof victim[0]);
-	free(s->originator);
-	free(s);
+	sess_free(s);
 	destroy_rows(srv, victim, 1);
 	/* calls parked on this session re-run and fail with SESSION_INVALID */
 	db_wake_all(srv->db);
 }
+
+static size_t end_sessions(struct server *srv, const char *sid, const char *subject, const char *keep);
 
 xv session_subject_identifiers(void)
 {
@@ -273,6 +290,17 @@ xv session_subject_identifiers(void)
 
 size_t session_logout_subject(struct server *srv, const char *sid, const char *keep)
 {
+	return end_sessions(srv, sid, NULL, keep);
+}
+
+size_t session_logout_subject_ref(struct server *srv, const char *subject)
+{
+	return end_sessions(srv, NULL, subject, "");
+}
+
+/* Ends the sessions of identifier sid, or those subject let in, but keep. */
+static size_t end_sessions(struct server *srv, const char *sid, const char *subject, const char *keep)
+{
 	size_t n = 0, cap = 0;
 	char (*victims)[REF_STRLEN + 1] = NULL;
 	pthread_mutex_lock(&lock);
@@ -280,7 +308,10 @@ size_t session_logout_subject(struct server *srv, const char *sid, const char *k
 	void *v;
 	for (size_t it = 0; hmap_next(&table, &it, &k, &v);) {
 		struct sess *s = v;
-		if (strcmp(s->sid, sid) || !strcmp(s->ref, keep))
+		xv sref = xv_str(subject ? subject : "");
+		bool hit = sid ? !strcmp(s->sid, sid) : s->subjects.kind == XV_ARR && xv_arr_contains(&s->subjects, &sref);
+		xv_free(&sref);
+		if (!hit || !strcmp(s->ref, keep))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 8;
@@ -321,9 +352,7 @@ void session_gc(struct server *srv)
 		memcpy(victims[n++], s->ref, REF_STRLEN + 1);
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct sess *s = hmap_del(&table, victims[i]);
-		free(s->originator);
-		free(s);
+		sess_free(hmap_del(&table, victims[i]));
 	}
 	pthread_mutex_unlock(&lock);
 	if (n)

@@ -41,5 +41,7 @@ void session_init(void);
 xv session_subject_identifiers(void);
 /* Ends every session of subject identifier sid but keep; how many. */
 size_t session_logout_subject(struct server *srv, const char *sid, const char *keep);
+/* Ends every session the subject (ref) let in; how many. */
+size_t session_logout_subject_ref(struct server *srv, const char *subject);
 
 #endif

@@ -163,7 +163,10 @@ class Subjects(harness.ServerTestCase):
         s3 = self.login()
         self.assertXapiError("RBAC_PERMISSION_DENIED", self.srv.call, "subject.destroy", s3,
                              self.subject_of(USER)[0])
+        self.srv.call("session.get_uuid", s3, s3)
         self.xe("subject-remove", "subject-uuid=" + uuid)
+        # its sessions end with it, and it may not log in again
+        self.assertXapiError("SESSION_INVALID", self.srv.call, "session.get_uuid", s3, s3)
         self.assertXapiError("SESSION_AUTHORIZATION_FAILED", self.login)
 
     def test_role_list(self):
