@@ -34,6 +34,7 @@ void server_config_defaults(struct server_config *c)
 	c->max_conns = 3000;
 	c->audit_log_max = 16L << 20;
 	c->audit_log_keep = 5;
+	c->max_sessions_per_subject = 100;
 	c->max_conns_per_addr = 256;
 	c->request_timeout_s = 10;
 	c->idle_timeout_s = 300;
@@ -93,6 +94,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"max-connections", &c->max_conns}, {"max-connections-per-address", &c->max_conns_per_addr},
 		{"request-timeout", &c->request_timeout_s}, {"idle-timeout", &c->idle_timeout_s},
 		{"pool-id", &c->pool_id}, {"audit-log-keep", &c->audit_log_keep},
+		{"max-sessions-per-subject", &c->max_sessions_per_subject},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 		if (strcmp(key, ints[i].key) == 0) {

@@ -33,6 +33,7 @@ struct sess {
 	bool superuser; /* root: skips RBAC (is_local_superuser) */
 	char sid[32];   /* a subject's login: the user's identifier (u<uid>), else "" */
 	xv subjects;    /* and the refs of the subjects that let it in */
+	uint64_t seq;   /* order of creation */
 	int64_t created, last_active;
 };
 
@@ -63,29 +64,45 @@ static void destroy_rows(struct server *srv, char (*refs)[REF_STRLEN + 1], size_
 	xerr_clear(&e);
 }
 
-/* Drops the oldest session of (user, originator) past the limit. */
-static void enforce_limit(struct server *srv, const char *user, const char *originator)
+/* Drops the oldest session of (user, originator) past the limit, and of
+ * a subject's identifier sid ("" for none) past max-sessions-per-subject. */
+static void enforce_limit(struct server *srv, const char *user, const char *originator, const char *sid,
+			  const char *newest)
 {
-	size_t count = 0;
-	struct sess *oldest = NULL;
+	size_t count = 0, nsub = 0;
+	struct sess *oldest = NULL, *oldest_sub = NULL;
 	const char *k;
 	void *v;
 	pthread_mutex_lock(&lock);
 	for (size_t it = 0; hmap_next(&table, &it, &k, &v);) {
 		struct sess *s = v;
+		if (sid[0] && !strcmp(s->sid, sid) && strcmp(s->ref, newest)) {
+			nsub++;
+			if (!oldest_sub || s->seq < oldest_sub->seq)
+				oldest_sub = s;
+		}
 		if (strcmp(s->user, user) || strcmp(s->originator, originator))
 			continue;
 		count++;
 		if (!oldest || s->last_active < oldest->last_active)
 			oldest = s;
 	}
-	char victim[1][REF_STRLEN + 1];
+	char victim[2][REF_STRLEN + 1];
 	size_t n = 0;
 	if (count > MAX_SESSIONS_PER_ORIGIN && oldest) {
-		memcpy(victim[0], oldest->ref, sizeof victim[0]);
+		memcpy(victim[n++], oldest->ref, sizeof victim[0]);
 		hmap_del(&table, oldest->ref);
+		if (oldest_sub == oldest)
+			oldest_sub = NULL, nsub--;
 		sess_free(oldest);
-		n = 1;
+	}
+	if (oldest_sub && srv->cfg.max_sessions_per_subject > 0 &&
+	    nsub + 1 > (size_t)srv->cfg.max_sessions_per_subject) {
+		log_info("session: subject %s has more than %d sessions; the oldest ends", sid,
+			 srv->cfg.max_sessions_per_subject);
+		memcpy(victim[n++], oldest_sub->ref, sizeof victim[0]);
+		hmap_del(&table, oldest_sub->ref);
+		sess_free(oldest_sub);
 	}
 	pthread_mutex_unlock(&lock);
 	destroy_rows(srv, victim, n);
@@ -127,11 +144,16 @@ static int session_open(struct server *srv, const char *user, uint32_t roles, co
 	s->superuser = superuser;
 	snprintf(s->sid, sizeof s->sid, "%s", sid);
 	s->created = s->last_active = now;
+	char origin[256], sid_copy[sizeof s->sid];
+	snprintf(origin, sizeof origin, "%s", s->originator);
+	memcpy(sid_copy, s->sid, sizeof sid_copy);
 	pthread_mutex_lock(&lock);
+	static uint64_t next_seq;
+	s->seq = ++next_seq;
 	hmap_put(&table, s->ref, s);
 	pthread_mutex_unlock(&lock);
 	memcpy(out, ref, REF_STRLEN + 1);
-	enforce_limit(srv, user, s->originator);
+	enforce_limit(srv, user, origin, sid_copy, out);
 	return 0;
 }
 

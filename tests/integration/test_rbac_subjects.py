@@ -45,6 +45,7 @@ class Subjects(harness.ServerTestCase):
         sh("usermod", "-a", "-G", GROUP, USER)
         cls.uid = pwd.getpwnam(USER).pw_uid
         cls.gid = grp.getgrnam(GROUP).gr_gid
+        cls.server_kwargs = {"config": "max-sessions-per-subject = 3\n"}
         super().setUpClass()
 
     @classmethod
@@ -168,6 +169,21 @@ class Subjects(harness.ServerTestCase):
         # its sessions end with it, and it may not log in again
         self.assertXapiError("SESSION_INVALID", self.srv.call, "session.get_uuid", s3, s3)
         self.assertXapiError("SESSION_AUTHORIZATION_FAILED", self.login)
+
+    def test_sessions_per_subject_are_limited(self):
+        uuid = self.xe("subject-add", "subject-name=" + USER)
+        self.xe("subject-role-add", "uuid=" + uuid, "role-name=read-only")
+        first = [self.login() for _ in range(3)]
+        for s in first:
+            self.srv.call("session.get_uuid", s, s)
+        newest = self.login()  # the fourth: the oldest ends
+        self.assertXapiError("SESSION_INVALID", self.srv.call, "session.get_uuid", first[0], first[0])
+        for s in first[1:] + [newest]:
+            self.srv.call("session.get_uuid", s, s)
+        # root is no subject: not counted
+        for _ in range(4):
+            self.srv.login()
+        self.srv.call("session.get_uuid", newest, newest)
 
     def test_role_list(self):
         out = self.xe("role-list", "is-internal=false", "params=name-label", "--minimal")
