@@ -1,7 +1,8 @@
-/* cmd_rbac: xe's subject, role and audit log commands, as xapi's CLI has
- * them: subject-add resolves a name to its identifier (auth.*) and makes
- * the subject, subject-role-add/-remove take role-name= or role-uuid=,
- * audit-log-get downloads GET /audit_log. */
+/* cmd_rbac: xe's subject, role, audit log and certificate commands, as
+ * xapi's CLI has them: subject-add resolves a name to its identifier
+ * (auth.*) and makes the subject, subject-role-add/-remove take role-name=
+ * or role-uuid=, audit-log-get downloads GET /audit_log, the certificate
+ * commands send PEM files read here. */
 #include "cmd.h"
 #include "base/mem.h"
 #include "base/strbuf.h"
@@ -144,7 +145,112 @@ static int h_audit_log_get(struct xe_ctx *x, struct xerr *err)
 	return 0;
 }
 
+/* A whole PEM file (owned), or NULL with err. */
+static char *slurp(const char *path, struct xerr *err)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		xe_fail(err, "cannot read %s", path);
+		return NULL;
+	}
+	struct strbuf sb = STRBUF_INIT;
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0 && sb.len < (1u << 20))
+		sb_add(&sb, buf, n);
+	fclose(f);
+	sb_add(&sb, "", 0);
+	return sb_detach(&sb);
+}
+
+/* host-uuid=, else the pool's master (the host xe talks to). */
+static int host_ref(struct xe_ctx *x, char **ref, struct xerr *err)
+{
+	const char *uuid = xe_param(x->params, "host-uuid");
+	if (uuid)
+		return xs_by_uuid(x->s, SC_C_host, uuid, ref, err);
+	xv pools = XV_NIL_INIT, master = XV_NIL_INIT;
+	if (xs_call(x->s, "pool.get_all", &pools, err, NULL) < 0)
+		return -1;
+	int rc = xs_call(x->s, "pool.get_master", &master, err, xv_as_str(xv_arr_get(&pools, 0)), NULL);
+	if (rc == 0)
+		*ref = xstrdup(xv_as_str(&master));
+	xv_free(&pools);
+	xv_free(&master);
+	return rc;
+}
+
+static int h_cert_install(struct xe_ctx *x, struct xerr *err)
+{
+	char *host = NULL, *cert = NULL, *key = NULL, *chain = NULL;
+	const char *chain_file = xe_param(x->params, "certificate-chain");
+	int rc = -1;
+	if (host_ref(x, &host, err) < 0 || !(cert = slurp(xe_req(x, "certificate"), err)) ||
+	    !(key = slurp(xe_req(x, "private-key"), err)) || (chain_file && !(chain = slurp(chain_file, err))))
+		goto out;
+	xv r = XV_NIL_INIT;
+	rc = xs_call(x->s, "host.install_server_certificate", &r, err, host, cert, key, chain ? chain : "", NULL);
+	xv_free(&r);
+out:
+	free(host);
+	free(cert);
+	if (key)
+		memset(key, 0, strlen(key));
+	free(key);
+	free(chain);
+	return rc;
+}
+
+static int h_cert_reset(struct xe_ctx *x, struct xerr *err)
+{
+	char *host = NULL;
+	if (host_ref(x, &host, err) < 0)
+		return -1;
+	xv r = XV_NIL_INIT;
+	int rc = xs_call(x->s, "host.reset_server_certificate", &r, err, host, NULL);
+	xv_free(&r);
+	free(host);
+	return rc;
+}
+
+static int h_ca_install(struct xe_ctx *x, struct xerr *err)
+{
+	const char *file = xe_req(x, "filename");
+	const char *name = xe_param(x->params, "name");
+	if (!name) {
+		name = strrchr(file, '/');
+		name = name ? name + 1 : file;
+	}
+	char *cert = slurp(file, err);
+	if (!cert)
+		return -1;
+	xv r = XV_NIL_INIT;
+	int rc = xs_call(x->s, "pool.install_ca_certificate", &r, err, name, cert, NULL);
+	xv_free(&r);
+	free(cert);
+	return rc;
+}
+
+static int h_ca_uninstall(struct xe_ctx *x, struct xerr *err)
+{
+	xv r = XV_NIL_INIT;
+	int rc = xs_call(x->s, "pool.uninstall_ca_certificate", &r, err, xe_req(x, "name"), NULL);
+	xv_free(&r);
+	return rc;
+}
+
 const struct xe_cmd xe_rbac_cmds[] = {
+	{"host-server-certificate-install", L("certificate", "private-key"), L("certificate-chain", "host-uuid"),
+	 "Install a TLS server certificate and its key (PEM files) on the host; the HTTPS port presents it "
+	 "from the next connection.",
+	 0, h_cert_install, NULL},
+	{"host-reset-server-certificate", NULL, L("host-uuid"),
+	 "Replace the host's TLS server certificate by a new self-signed one.", 0, h_cert_reset, NULL},
+	{"pool-install-ca-certificate", L("filename"), L("name"),
+	 "Trust a CA certificate (PEM file) in the pool, under name (default: the file's name).", 0,
+	 h_ca_install, NULL},
+	{"pool-uninstall-ca-certificate", L("name"), NULL, "Stop trusting the named CA certificate.", 0,
+	 h_ca_uninstall, NULL},
 	{"subject-add", L("subject-name"), NULL,
 	 "Add a user or group the host's accounts (PAM/NSS) know as a subject; prints its uuid.", 0,
 	 h_subject_add, NULL},

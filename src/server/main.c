@@ -3,6 +3,7 @@
  * is told to stop. Running VMs do not depend on this process. */
 #include "../api/bootstrap.h"
 #include "audit.h"
+#include "cert_calls.h"
 #include "http.h"
 #include "private.h"
 #include "restart.h"
@@ -399,6 +400,8 @@ int main(int argc, char **argv)
 		goto fail;
 	if (srv.cfg.tls_listen[0] &&
 	    tls_load_or_create(srv.cfg.cert_file, srv.cfg.key_file, hostname, &cert, &key, &err) < 0)
+		goto fail;
+	if (cert_startup(&srv, cert, &err) < 0)
 		goto fail;
 	rpc_init();
 	if (fault_is_enabled())
