@@ -211,11 +211,7 @@ static int prepare_args(struct rpc_call *call, xv *args)
 /* The schema's number of the call's message, -1 for an extension. */
 static int msg_id(const struct rpc_call *call)
 {
-	int cls = call->ctx.cls;
-	const struct sc_message *m = call->ctx.msg;
-	if (cls < 0 || m < sc_classes[cls].messages || m >= sc_classes[cls].messages + sc_classes[cls].nmessages)
-		return -1;
-	return sc_message_id(cls, m);
+	return sc_message_id(call->ctx.cls, call->ctx.msg);
 }
 
 static int check_roles(struct rpc_call *call)
