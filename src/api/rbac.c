@@ -464,7 +464,7 @@ static int subject_get_permissions_name_label(struct rpc_ctx *ctx, xv *args, xv 
 	struct db_obj *o = generic_lookup(ctx, SC_C_subject, xv_arr_get(args, 0), err);
 	uint32_t bits = 0;
 	const xv *roles = o ? db_peek(o, SC_F_subject__roles) : NULL;
-	for (size_t i = 0; i < xv_len(roles); i++) {
+	for (size_t i = 0; roles && i < xv_len(roles); i++) {
 		int b = rbac_role_find(xv_as_str(xv_arr_get(roles, i)));
 		if (b >= 0)
 			bits |= 1u << b;

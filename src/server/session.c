@@ -312,6 +312,8 @@ xv session_subject_identifiers(void)
 
 size_t session_logout_subject(struct server *srv, const char *sid, const char *keep)
 {
+	if (!sid[0]) /* root and password-file users have none: not theirs to end */
+		return 0;
 	return end_sessions(srv, sid, NULL, keep);
 }
 

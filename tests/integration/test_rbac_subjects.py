@@ -160,6 +160,10 @@ class Subjects(harness.ServerTestCase):
         for s in (s1, s2):
             self.assertXapiError("SESSION_INVALID", self.srv.call, "session.get_uuid", s, s)
         self.assertNotIn(sid, self.api.session.get_all_subject_identifiers())
+        # root's sessions belong to no subject: an empty identifier ends none
+        other_root = self.srv.login()
+        self.srv.call("session.logout_subject_identifier", self.srv.session, "")
+        self.srv.call("session.get_uuid", other_root, other_root)
         # subjects need pool-admin to manage subjects
         s3 = self.login()
         self.assertXapiError("RBAC_PERMISSION_DENIED", self.srv.call, "subject.destroy", s3,
