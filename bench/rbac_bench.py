@@ -10,10 +10,12 @@ user of the daemon's password file stands in (same check per call).
 
 wrk (bench/wrk_rpc.lua) drives JSON-RPC over keep-alive connections, 1
 and 8 clients, a random VM of BENCH_NVMS (1,000) per call; each config runs
---reps times per session, alternating root and subject, and the medians
-are compared. Every answer is checked for success.
+--reps times per session, alternating root and subject; the medians and
+the bests are compared, and the daemon's CPU time per call (less swayed by
+other load on the machine than calls/s). Every answer is checked for
+success.
 
-    python3 bench/rbac_bench.py [--seconds 5] [--reps 3]
+    python3 bench/rbac_bench.py [--seconds 3] [--reps 7]
 
 Uses XENOND (default build-bench/src/server/xenond, a release build).
 Loopback only."""
@@ -38,10 +40,65 @@ def make_account():
     subprocess.run(["chpasswd"], input="%s:%s\n" % (ACCOUNT, PASSWORD), text=True, check=True)
 
 
+def callgrind(data, refs_file, n):
+    """Instructions per VM.get_record call, root and read-only, with the
+    daemon under callgrind (counted only around n calls of each, after 200
+    uncounted ones): a measure the machine's other load does not move."""
+    port = xbench.PORT + 7
+    out = os.path.join(os.path.dirname(data), "cg")
+    os.makedirs(out, exist_ok=True)
+    vg = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                           "--callgrind-out-file=" + os.path.join(out, "cg.%p"), xbench.XENOND,
+                           "--data-dir", data, "--listen", "127.0.0.1:%d" % port, "--tls-listen", "",
+                           "--root-password-file", os.path.join(data, "root-password"), "--backend", "sim",
+                           "--log-level", "warn"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import time
+        for _ in range(600):
+            try:
+                r = xbench.Rpc(port, timeout=300)
+                root = xbench.login(r, data)
+                break
+            except Exception:  # still starting under valgrind
+                time.sleep(0.5)
+        ro = r.call("session.login_with_password", ACCOUNT, PASSWORD, "1.0", "rbac-bench")
+        client = os.path.join(xbench.HERE, "rpc_client.py")
+        per = {}
+        for who, s in (("root", root), ("ro", ro)):
+            subprocess.run([sys.executable, client, str(port), s, refs_file, "json", "200"], check=True)
+            subprocess.run(["callgrind_control", "-i", "on", str(vg.pid)], capture_output=True)
+            subprocess.run([sys.executable, client, str(port), s, refs_file, "json", str(n)], check=True)
+            subprocess.run(["callgrind_control", "-d", who, str(vg.pid)], capture_output=True)
+            subprocess.run(["callgrind_control", "-i", "off", str(vg.pid)], capture_output=True)
+            subprocess.run(["callgrind_control", "-z", str(vg.pid)], capture_output=True)
+        r.close()
+    finally:
+        vg.terminate()
+        vg.wait()
+    for f in sorted(os.listdir(out)):
+        path = os.path.join(out, f)
+        who = total = None
+        with open(path) as fh:
+            for line in fh:
+                if line.startswith("desc: Trigger"):
+                    who = line.split()[-1]
+                elif line.startswith(("summary:", "totals:")) and total is None:
+                    total = int(line.split()[1])
+        if who in ("root", "ro") and total:
+            per[who] = total / n
+    if "root" in per and "ro" in per:
+        xbench.log("callgrind: %.0f instructions a call as root, %.0f as the read-only subject" % (
+            per["root"], per["ro"]))
+        print("\ncallgrind, %d calls each: %.0f instructions a VM.get_record as root, %.0f as the read-only "
+              "subject (%.4f×)" % (n, per["root"], per["ro"], per["ro"] / per["root"]))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--callgrind", type=int, default=2000,
+                    help="calls counted under callgrind per session (0: skip)")
     ap.add_argument("--vms", type=int, default=int(os.environ.get("BENCH_NVMS", "1000")))
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="xenon-rbac-bench-")
@@ -87,20 +144,28 @@ def main():
                     out = run_wrk(d, "json", "VM.get_record", conns, a.seconds, s, refs_file)
                     if int(out["bad"]):
                         raise SystemExit("%s: %s failed answers" % (who, out["bad"]))
-                    res[who].append(float(out["calls_per_s"]))
-            med = {w: sorted(v)[len(v) // 2] for w, v in res.items()}
-            ratio = med["ro"] / med["root"]
-            rows.append((conns, med["root"], med["ro"], ratio, res))
-            xbench.log("c=%d root %.0f calls/s, read-only %.0f calls/s: %.3f×  (runs root %s, ro %s)" % (
-                conns, med["root"], med["ro"], ratio, ["%.0f" % x for x in res["root"]],
-                ["%.0f" % x for x in res["ro"]]))
-        print("| clients | root calls/s | read-only subject calls/s | ratio | runs (root / read-only) |")
-        print("|---|---|---|---|---|")
-        for conns, a_, b, ratio, res in rows:
-            print("| %d | %.0f | %.0f | %.3f× | %s / %s |" % (conns, a_, b, ratio,
-                  ", ".join("%.0f" % x for x in res["root"]), ", ".join("%.0f" % x for x in res["ro"])))
+                    res[who].append((float(out["calls_per_s"]), float(out["server_cpu_us_per_call"])))
+            med = {w: sorted(x[0] for x in v)[len(v) // 2] for w, v in res.items()}
+            best = {w: max(x[0] for x in v) for w, v in res.items()}
+            cpu = {w: sorted(x[1] for x in v)[len(v) // 2] for w, v in res.items()}
+            rows.append((conns, med, best, cpu, res))
+            xbench.log("c=%d median root %.0f / read-only %.0f calls/s (%.3f×), best %.0f / %.0f (%.3f×), "
+                       "server CPU %.1f / %.1f µs a call" % (
+                           conns, med["root"], med["ro"], med["ro"] / med["root"], best["root"], best["ro"],
+                           best["ro"] / best["root"], cpu["root"], cpu["ro"]))
+        print("| clients | root calls/s (median / best) | read-only subject calls/s (median / best) | "
+              "ratio of medians | ratio of bests | server CPU µs a call, root / read-only | runs root | runs read-only |")
+        print("|---|---|---|---|---|---|---|---|")
+        for conns, med, best, cpu, res in rows:
+            print("| %d | %.0f / %.0f | %.0f / %.0f | %.3f× | %.3f× | %.1f / %.1f | %s | %s |" % (
+                conns, med["root"], best["root"], med["ro"], best["ro"], med["ro"] / med["root"],
+                best["ro"] / best["root"], cpu["root"], cpu["ro"],
+                ", ".join("%.0f" % x[0] for x in res["root"]), ", ".join("%.0f" % x[0] for x in res["ro"])))
         print("load average at the end: %s" % loadavg())
         r.close()
+        d.stop()
+        if a.callgrind and shutil.which("valgrind"):
+            callgrind(data, refs_file, a.callgrind)
     finally:
         d.stop()
         if as_root:
