@@ -58,6 +58,7 @@ int cert_startup(struct server *srv, const char *cert_pem, struct xerr *err)
 	bool on = h && db_peek_bool(h, SC_F_host__https_only);
 	db_unlock(srv->db);
 	tls_live_set_https_only(on);
+	cert_expiry_check(srv);
 	return 0;
 }
 
@@ -67,9 +68,10 @@ static int put_in_place(struct server *srv, const char *served, const char *key_
 	if (tls_write_file(srv->cfg.key_file, key_pem, 0600, err) < 0 ||
 	    tls_write_file(srv->cfg.cert_file, served, 0644, err) < 0)
 		return -1;
-	if (tls_live_set(served, key_pem, err) < 0)
+	if (tls_live_set(served, key_pem, err) < 0 || host_row(srv, served, err) < 0)
 		return -1;
-	return host_row(srv, served, err);
+	cert_expiry_check(srv);
+	return 0;
 }
 
 static int this_host(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
@@ -180,6 +182,8 @@ static int install_ca_certificate(struct rpc_ctx *ctx, xv *args, xv *result, str
 	r = db_commit(t, err);
 	if (r < 0)
 		unlink(path);
+	else
+		cert_expiry_check(ctx->srv);
 out:
 	free(dir);
 	free(path);
@@ -202,7 +206,111 @@ static int uninstall_ca_certificate(struct rpc_ctx *ctx, xv *args, xv *result, s
 	char *path = xasprintf("%s/ca/%s", ctx->srv->cfg.data_dir, name);
 	unlink(path);
 	free(path);
+	cert_expiry_check(ctx->srv);
 	return 0;
+}
+
+/* ---- expiry messages, as xapi's certificate check raises them ---- */
+
+struct alert {
+	char name[48], cls[8], obj_uuid[UUID_STRLEN + 1], body[512];
+	int64_t priority;
+	bool seen;
+};
+
+/* The alert for a certificate expiring at not_after, if within 30 days. */
+static bool alert_for(const char *prefix, const char *what, int64_t not_after, int64_t now, struct alert *a)
+{
+	int64_t left = not_after - now;
+	int64_t days = left < 0 ? -1 : left / 86400;
+	if (days > 30)
+		return false;
+	char date[32];
+	xv_time_format(not_after, date, sizeof date);
+	if (days < 0) {
+		snprintf(a->name, sizeof a->name, "%s_EXPIRED", prefix);
+		snprintf(a->body, sizeof a->body, "<body><message>%s expired</message><date>%s</date></body>", what,
+			 date);
+	} else {
+		snprintf(a->name, sizeof a->name, "%s_EXPIRING_%s", prefix, days < 8 ? "07" : days < 15 ? "14" : "30");
+		snprintf(a->body, sizeof a->body,
+			 "<body><message>%s expires in %lld days</message><date>%s</date></body>", what,
+			 (long long)days, date);
+	}
+	a->priority = days < 8 ? 1 : days < 15 ? 2 : 3;
+	return true;
+}
+
+static bool is_cert_alert(const char *name)
+{
+	return !strncmp(name, "HOST_SERVER_CERTIFICATE_EXPIR", 29) || !strncmp(name, "POOL_CA_CERTIFICATE_EXPIR", 25);
+}
+
+void cert_expiry_check(struct server *srv)
+{
+	int64_t now = time(NULL);
+	struct alert want[64];
+	size_t n = 0;
+	struct db_txn *t = db_begin(srv->db);
+	struct db_obj *host = db_lookup_cls(srv->db, SC_C_host, srv->host_ref);
+	struct db_obj *pool = db_first(srv->db, SC_C_pool);
+	for (struct db_obj *o = db_first(srv->db, SC_C_Certificate); o && n < 64; o = db_next(o)) {
+		const char *type = db_peek_str(o, SC_F_Certificate__type);
+		const xv *na = db_peek(o, SC_F_Certificate__not_after);
+		int64_t not_after = na && na->kind == XV_TIME ? na->u.i : 0;
+		char what[300];
+		struct alert *a = &want[n];
+		memset(a, 0, sizeof *a);
+		if (!strcmp(type, "host") && host && !strcmp(db_peek_str(o, SC_F_Certificate__host), srv->host_ref)) {
+			snprintf(what, sizeof what, "The TLS server certificate of host %s",
+				 db_peek_str(host, SC_F_host__hostname));
+			if (!alert_for("HOST_SERVER_CERTIFICATE", what, not_after, now, a))
+				continue;
+			snprintf(a->cls, sizeof a->cls, "Host");
+			snprintf(a->obj_uuid, sizeof a->obj_uuid, "%s", db_peek_str(host, SC_F_host__uuid));
+		} else if (!strcmp(type, "ca") && pool) {
+			snprintf(what, sizeof what, "The trusted CA certificate %s",
+				 db_peek_str(o, SC_F_Certificate__name));
+			if (!alert_for("POOL_CA_CERTIFICATE", what, not_after, now, a))
+				continue;
+			snprintf(a->cls, sizeof a->cls, "Pool");
+			snprintf(a->obj_uuid, sizeof a->obj_uuid, "%s", db_peek_str(pool, SC_F_pool__uuid));
+		} else {
+			continue;
+		}
+		n++;
+	}
+	/* the messages already there stay; stale ones go; missing ones come */
+	for (struct db_obj *m = db_first(srv->db, SC_C_message); m;) {
+		struct db_obj *next = db_next(m);
+		if (is_cert_alert(db_peek_str(m, SC_F_message__name))) {
+			bool keep = false;
+			for (size_t i = 0; i < n && !keep; i++)
+				if (!want[i].seen && !strcmp(want[i].name, db_peek_str(m, SC_F_message__name)) &&
+				    !strcmp(want[i].obj_uuid, db_peek_str(m, SC_F_message__obj_uuid)) &&
+				    !strcmp(want[i].body, db_peek_str(m, SC_F_message__body)))
+					keep = want[i].seen = true;
+			if (!keep)
+				db_delete(t, m);
+		}
+		m = next;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (want[i].seen)
+			continue;
+		struct db_obj *m = db_create(t, SC_C_message, NULL);
+		db_set_str(t, m, SC_F_message__name, want[i].name);
+		db_set_int(t, m, SC_F_message__priority, want[i].priority);
+		db_set_str(t, m, SC_F_message__cls, want[i].cls);
+		db_set_str(t, m, SC_F_message__obj_uuid, want[i].obj_uuid);
+		db_set(t, m, SC_F_message__timestamp, xv_time(now));
+		db_set_str(t, m, SC_F_message__body, want[i].body);
+		log_warn("tls: %s", want[i].name);
+	}
+	struct xerr e = XERR_INIT;
+	if (db_commit(t, &e) < 0)
+		log_warn("tls: cannot record certificate expiry messages: %s", e.code ? e.code : "");
+	xerr_clear(&e);
 }
 
 /* ---- https-only ---- */

@@ -9,5 +9,10 @@
 /* At start: the host's Certificate object for the certificate it serves,
  * and the https-only setting from its record. */
 int cert_startup(struct server *srv, const char *cert_pem, struct xerr *err);
+/* Messages for certificates within 30 days of expiry or past it, as xapi
+ * raises them (HOST_SERVER_CERTIFICATE_EXPIRING_07/14/30, _EXPIRED, and
+ * POOL_CA_CERTIFICATE_… for the pool's CAs); stale ones are removed. At
+ * start, after each change and hourly. */
+void cert_expiry_check(struct server *srv);
 
 #endif

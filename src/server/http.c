@@ -416,6 +416,7 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const cha
 		r->url = url_lookup(method, url);
 		if (tls_live_https_only() && hs->tls && on_plain(conn)) {
 			r->console = true; /* answered here, nothing more to read */
+			*con_cls = r;
 			return https_only_answer(hs, conn, method, r->url.kind);
 		}
 		if (r->url.kind == URL_TRANSFER)

@@ -423,6 +423,8 @@ int main(int argc, char **argv)
 			task_gc(&srv);
 			vdi_nbd_gc(&srv, false);
 		}
+		if (ticks % 3600 == 0)
+			cert_expiry_check(&srv);
 	}
 	log_info(restarting ? "restarting (host.restart_agent)" : "stopping");
 	if (!restarting) {

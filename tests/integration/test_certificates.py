@@ -193,6 +193,37 @@ class Certificates(harness.ServerTestCase):
         self.assertEqual([c for c in self.api.Certificate.get_all_records().values() if c["type"] == "ca"], [])
         self.assertXapiError("CERTIFICATE_DOES_NOT_EXIST", self.api.pool.uninstall_ca_certificate, "ca1.pem")
 
+    def cert_messages(self):
+        return sorted((m["name"], m["cls"], m["obj_uuid"], int(m["priority"]))
+                      for m in self.api.message.get_all_records().values()
+                      if "CERTIFICATE_EXPIR" in m["name"])
+
+    def test_expiry_messages(self):
+        host = self.api.host.get_all()[0]
+        pool = self.api.pool.get_all()[0]
+        hu, pu = self.api.host.get_uuid(host), self.api.pool.get_uuid(pool)
+        self.assertEqual(self.cert_messages(), [])
+        key = make_key()
+        self.api.host.install_server_certificate(host, make_cert(key, days=10), key, "")
+        self.assertEqual(self.cert_messages(), [("HOST_SERVER_CERTIFICATE_EXPIRING_14", "Host", hu, 2)])
+        (body,) = [m["body"] for m in self.api.message.get_all_records().values()
+                   if m["name"] == "HOST_SERVER_CERTIFICATE_EXPIRING_14"]
+        self.assertRegex(body, r"expires in (9|10) days</message><date>\d{8}T")
+        ca_soon = make_cert(make_key(), ca=True, days=3, cn="soon-ca")
+        ca_gone = make_cert(make_key(), ca=True, cn="old-ca", activation="2019-01-01 00:00:00",
+                            expiration="2020-01-01 00:00:00")
+        self.api.pool.install_ca_certificate("soon.pem", ca_soon)
+        self.api.pool.install_ca_certificate("old.pem", ca_gone)
+        self.assertEqual(self.cert_messages(), sorted([
+            ("HOST_SERVER_CERTIFICATE_EXPIRING_14", "Host", hu, 2),
+            ("POOL_CA_CERTIFICATE_EXPIRING_07", "Pool", pu, 1),
+            ("POOL_CA_CERTIFICATE_EXPIRED", "Pool", pu, 1)]))
+        # a fresh certificate and the CAs gone: their messages go too
+        self.api.host.reset_server_certificate(host)
+        self.api.pool.uninstall_ca_certificate("soon.pem")
+        self.api.pool.uninstall_ca_certificate("old.pem")
+        self.assertEqual(self.cert_messages(), [])
+
     def test_https_only(self):
         host = self.api.host.get_all()[0]
         self.api.host.set_https_only(host, True)
