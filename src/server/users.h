@@ -1,6 +1,9 @@
-/* users: who may log in. A local file of `name:crypt-hash:roles` lines
- * (roles comma-separated, default pool-admin) under the data directory;
- * PAM instead when configured with auth=pam. */
+/* users: whose password is good. root and a local file of
+ * `name:crypt-hash:roles` lines (roles comma-separated, default
+ * pool-admin) under the data directory, checked against the file, or by
+ * PAM for those names when configured with auth=pam; any other name is a
+ * system account (a subject's, rbac.h), checked by PAM. PAM runs in the
+ * xenon-auth helper process. */
 #ifndef XENON_USERS_H
 #define XENON_USERS_H
 
