@@ -190,10 +190,10 @@ class Subjects(harness.ServerTestCase):
         self.srv.call("session.get_uuid", newest, newest)
 
     def test_role_list(self):
-        out = self.xe("role-list", "is-internal=false", "params=name-label", "--minimal")
+        out = self.xe("role-list", "is-internal=false", "params=name", "--minimal")
         self.assertEqual(set(out.split(",")), {"pool-admin", "pool-operator", "vm-power-admin", "vm-admin",
                                                "vm-operator", "read-only", "client-cert"})
-        perms = self.xe("role-list", "name-label=vm.start", "params=uuid,is-internal")
+        perms = self.xe("role-list", "name=vm.start", "params=uuid,is-internal")
         self.assertIn("true", perms)
 
 
