@@ -11,6 +11,7 @@
 #include "../api/tls.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../pool/raft.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -51,7 +52,7 @@ static int host_row(struct server *srv, const char *cert_pem, struct xerr *err)
 
 int cert_startup(struct server *srv, const char *cert_pem, struct xerr *err)
 {
-	if (srv->host_ref[0] && strcmp(srv->host_ref, REF_NULL) && cert_pem && host_row(srv, cert_pem, err) < 0)
+	if ((!srv->raft || pool_raft_is_leader(srv->raft)) && srv->host_ref[0] && strcmp(srv->host_ref, REF_NULL) && cert_pem && host_row(srv, cert_pem, err) < 0)
 		return -1;
 	db_rdlock(srv->db);
 	struct db_obj *h = db_lookup_cls(srv->db, SC_C_host, srv->host_ref);
@@ -248,6 +249,8 @@ static bool is_cert_alert(const char *name)
 
 void cert_expiry_check(struct server *srv)
 {
+	if (srv->raft && !pool_raft_is_leader(srv->raft))
+		return; /* the master writes the pool's messages */
 	int64_t now = time(NULL);
 	struct alert want[64];
 	size_t n = 0;
