@@ -285,8 +285,10 @@ static int audit_log_begin(struct route_req *rr)
 {
 	int64_t since = 0;
 	const char *s = route_arg(rr, "since");
-	if (s && *s && xv_time_parse(s, &since) < 0)
+	if (s && *s && xv_time_parse(s, &since) < 0) {
+		rr->status = 400;
 		return xerr_set(&rr->err, ERR_INVALID_VALUE, "since", s, NULL);
+	}
 	struct strbuf out = STRBUF_INIT;
 	sb_puts(&out, "");
 	pthread_mutex_lock(&lock);

@@ -83,7 +83,8 @@ class AuditLog(harness.ServerTestCase):
         self.api.VM.get_all()
         self.assertEqual(self.served(self.reader, future), "")
         r = self.srv.post("/audit_log?session_id=%s&since=yesterday" % self.reader, b"", method="GET")
-        self.assertNotEqual(r.status, 200)
+        self.assertEqual(r.status, 400)
+        self.assertIn(b"INVALID_VALUE since yesterday", r.body)
         # xe audit-log-get, with since= just before a change
         since = datetime.datetime.utcnow().strftime("%Y%m%dT%H:%M:%SZ")
         vm = self.new_vm("audit-xe", provision=False)
