@@ -26,6 +26,8 @@ struct rpc_ctx {
 	char session[REF_STRLEN + 1]; /* the caller's session ref, "" if none */
 	char user[64];
 	uint32_t roles;
+	char sid[32];        /* a subject's identifier (u<uid>), "" for root and local users */
+	char originator[64]; /* the session's originator */
 	/* The local superuser's session (root): skips RBAC, as xapi's
 	 * is_local_superuser sessions do, and alone may call the messages
 	 * the datamodel gives no role (_R_LOCAL_ROOT_ONLY). */

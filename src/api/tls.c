@@ -3,6 +3,7 @@
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/uuid.h"
+#include "../base/xv.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -168,4 +169,158 @@ int tls_load_or_create(const char *cert_path, const char *key_path, const char *
 		return xerr_internal(err, "cannot read %s / %s: %s", cert_path, key_path, strerror(errno));
 	}
 	return 0;
+}
+
+/* ---- installed certificates (host.install_server_certificate, pool CAs) ---- */
+
+static gnutls_datum_t datum(const char *s)
+{
+	return (gnutls_datum_t){(unsigned char *)(uintptr_t)s, (unsigned)strlen(s)};
+}
+
+static void fill_info(gnutls_x509_crt_t crt, struct tls_cert_info *info)
+{
+	unsigned char d[32];
+	size_t n = sizeof d;
+	info->fingerprint[0] = 0;
+	if (gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, d, &n) < 0)
+		n = 0;
+	size_t o = 0; /* "AB:CD:…" */
+	for (size_t i = 0; i < n && o < sizeof info->fingerprint; i++)
+		o += (size_t)snprintf(info->fingerprint + o, sizeof info->fingerprint - o, "%s%02X", i ? ":" : "", d[i]);
+	info->not_before = (int64_t)gnutls_x509_crt_get_activation_time(crt);
+	info->not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
+}
+
+int tls_cert_info(const char *cert_pem, struct tls_cert_info *info)
+{
+	gnutls_x509_crt_t crt;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return -1;
+	gnutls_datum_t d = datum(cert_pem);
+	int r = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM);
+	if (r == 0)
+		fill_info(crt, info);
+	gnutls_x509_crt_deinit(crt);
+	return r < 0 ? -1 : 0;
+}
+
+static void time_text(int64_t t, char *buf, size_t n)
+{
+	xv_time_format(t, buf, n);
+}
+
+int tls_check_server(const char *cert_pem, const char *key_pem, const char *chain_pem,
+		     struct tls_cert_info *info, struct xerr *err)
+{
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	int r = -1;
+	gnutls_datum_t kd = datum(key_pem), cd = datum(cert_pem);
+	if (gnutls_x509_privkey_init(&key) < 0 || gnutls_x509_privkey_import(key, &kd, GNUTLS_X509_FMT_PEM) < 0) {
+		xerr_set(err, ERR_SERVER_CERTIFICATE_KEY_INVALID, NULL);
+		goto out;
+	}
+	unsigned bits = 0;
+	int algo = gnutls_x509_privkey_get_pk_algorithm2(key, &bits);
+	if (algo != GNUTLS_PK_RSA) {
+		xerr_set(err, ERR_SERVER_CERTIFICATE_KEY_ALGORITHM_NOT_SUPPORTED, gnutls_pk_get_name((gnutls_pk_algorithm_t)algo) ?
+			 gnutls_pk_get_name((gnutls_pk_algorithm_t)algo) : "unknown", NULL);
+		goto out;
+	}
+	if (bits < 2048 || bits > 4096) {
+		char b[16];
+		snprintf(b, sizeof b, "%u", bits);
+		xerr_set(err, ERR_SERVER_CERTIFICATE_KEY_RSA_LENGTH_NOT_SUPPORTED, b, NULL);
+		goto out;
+	}
+	if (gnutls_x509_crt_init(&crt) < 0 || gnutls_x509_crt_import(crt, &cd, GNUTLS_X509_FMT_PEM) < 0) {
+		xerr_set(err, ERR_SERVER_CERTIFICATE_INVALID, NULL);
+		goto out;
+	}
+	fill_info(crt, info);
+	int64_t now = time(NULL);
+	char tn[32], tc[32];
+	time_text(now, tn, sizeof tn);
+	if (info->not_before > now) {
+		time_text(info->not_before, tc, sizeof tc);
+		xerr_set(err, ERR_SERVER_CERTIFICATE_NOT_VALID_YET, tn, tc, NULL);
+		goto out;
+	}
+	if (info->not_after < now) {
+		time_text(info->not_after, tc, sizeof tc);
+		xerr_set(err, ERR_SERVER_CERTIFICATE_EXPIRED, tn, tc, NULL);
+		goto out;
+	}
+	int sig = gnutls_x509_crt_get_signature_algorithm(crt);
+	gnutls_digest_algorithm_t dig = gnutls_sign_get_hash_algorithm((gnutls_sign_algorithm_t)sig);
+	if (dig != GNUTLS_DIG_SHA256 && dig != GNUTLS_DIG_SHA384 && dig != GNUTLS_DIG_SHA512) {
+		xerr_set(err, ERR_SERVER_CERTIFICATE_SIGNATURE_NOT_SUPPORTED, NULL);
+		goto out;
+	}
+	/* the key must be the certificate's */
+	unsigned char a[64], b[64];
+	size_t an = sizeof a, bn = sizeof b;
+	if (gnutls_x509_crt_get_key_id(crt, 0, a, &an) < 0 || gnutls_x509_privkey_get_key_id(key, 0, b, &bn) < 0 ||
+	    an != bn || memcmp(a, b, an) != 0) {
+		xerr_set(err, ERR_SERVER_CERTIFICATE_KEY_MISMATCH, NULL);
+		goto out;
+	}
+	if (chain_pem && *chain_pem) {
+		gnutls_x509_crt_t *list = NULL;
+		unsigned n = 0;
+		gnutls_datum_t chd = datum(chain_pem);
+		if (gnutls_x509_crt_list_import2(&list, &n, &chd, GNUTLS_X509_FMT_PEM, 0) < 0 || n == 0) {
+			xerr_set(err, ERR_SERVER_CERTIFICATE_CHAIN_INVALID, NULL);
+			goto out;
+		}
+		for (unsigned i = 0; i < n; i++)
+			gnutls_x509_crt_deinit(list[i]);
+		gnutls_free(list);
+	}
+	r = 0;
+out:
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	return r;
+}
+
+int tls_new_self_signed(const char *hostname, char **cert_pem, char **key_pem, struct xerr *err)
+{
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t c = {NULL, 0}, k = {NULL, 0};
+	int r = -1;
+	if (make_cert(hostname, false, NULL, NULL, &crt, &key) == 0 &&
+	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &c) == 0 &&
+	    gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &k) == 0) {
+		*cert_pem = xasprintf("%.*s", (int)c.size, (const char *)c.data);
+		*key_pem = xasprintf("%.*s", (int)k.size, (const char *)k.data);
+		r = 0;
+	} else {
+		xerr_internal(err, "cannot make a certificate for %s", hostname);
+	}
+	gnutls_free(c.data);
+	gnutls_free(k.data);
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	return r;
+}
+
+int tls_write_file(const char *path, const char *pem, mode_t mode, struct xerr *err)
+{
+	char *tmp = xasprintf("%s.new", path);
+	int r = write_file(tmp, pem, strlen(pem), mode);
+	if (r == 0 && rename(tmp, path) != 0)
+		r = -1;
+	if (r < 0) {
+		xerr_internal(err, "cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	return r;
 }

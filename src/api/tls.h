@@ -3,6 +3,9 @@
 #ifndef XENON_TLS_H
 #define XENON_TLS_H
 
+#include <stdint.h>
+#include <sys/types.h>
+
 #include "../base/xerr.h"
 
 /* Loads PEM cert and key from the files, creating both if missing. */
@@ -15,5 +18,23 @@ int tls_load_or_create(const char *cert_path, const char *key_path, const char *
  * certificate as both. Kept once made. *ca_pem gets the CA certificate,
  * what a client trusts. */
 int tls_make_ca_signed(const char *dir, const char *hostname, char **ca_pem, struct xerr *err);
+
+/* What a certificate says of itself: its SHA-256 fingerprint as xapi
+ * writes it (AB:CD:…) and its validity. */
+struct tls_cert_info {
+	char fingerprint[100];
+	int64_t not_before, not_after;
+};
+int tls_cert_info(const char *cert_pem, struct tls_cert_info *info);
+
+/* The checks of host.install_server_certificate, with xapi's errors: an
+ * RSA key of 2048 to 4096 bits, a certificate valid now, signed with
+ * SHA-2, for that key, and a chain (may be NULL or "") that parses. */
+int tls_check_server(const char *cert_pem, const char *key_pem, const char *chain_pem,
+		     struct tls_cert_info *info, struct xerr *err);
+/* A new self-signed server certificate and key for hostname (owned PEM). */
+int tls_new_self_signed(const char *hostname, char **cert_pem, char **key_pem, struct xerr *err);
+/* Replaces path with pem (written aside, then renamed). */
+int tls_write_file(const char *path, const char *pem, mode_t mode, struct xerr *err);
 
 #endif

@@ -30,13 +30,15 @@ EXTRA_LIST_DEFAULTS = {
     "secret": ["uuid", "value"],
     "blob": ["uuid", "name-label", "name-description", "mime-type", "size"],
     "subject": ["uuid", "subject-identifier", "other-config", "roles"],
-    "role": ["uuid", "name", "description", "subroles"],
+    "role": ["uuid", "name", "description"],
     "host-crashdump": ["uuid", "host", "timestamp", "size"],
     "patch": ["uuid", "name-label", "name-description", "size", "hosts", "after-apply-guidance"],
     "update": ["uuid", "name-label", "name-description", "version", "installation-size", "hosts",
                "after-apply-guidance"],
     "appliance": ["uuid", "name-label", "name-description", "VMs"],
 }
+# Parameters xe names otherwise than the field, hyphenated (xapi's records.ml).
+XE_PARAM_RENAMES = {("role", "name_label"): "name", ("role", "name_description"): "description"}
 # Commands listed by a plain `xe help` (xe's "Standard" flag).
 STANDARD_LIST = {"vm", "network", "sr"}
 # Metrics and other internal classes xe has no commands for.
@@ -179,7 +181,7 @@ def schema_params(model, cls):
             acc = "XE_MRW" if "add_to_" + n in msgs else "XE_MRO"
         else:
             acc = "XE_RW" if "set_" + n in msgs else "XE_RO"
-        rows.append({"name": n.replace("_", "-"), "acc": acc,
+        rows.append({"name": XE_PARAM_RENAMES.get((cls, n), n.replace("_", "-")), "acc": acc,
                      "flags": "XE_F_DEPRECATED" if f["state"] == "Deprecated_s" else "0",
                      "field": model.fid(cls, n), "via": "-1", "via_cls": "-1", "fallback": None,
                      "sep": "; ", "style": "XS_WIRE", "shape": "XSH_AUTO", "special": None})

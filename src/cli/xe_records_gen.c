@@ -469,8 +469,8 @@ static const struct xe_param params_subject[] = {
 };
 static const struct xe_param params_role[] = {
 	{"uuid", XE_RO, 0, SC_F_role__uuid, -1, -1, NULL, "; ", XS_WIRE, XSH_AUTO, NULL},
-	{"name-label", XE_RO, 0, SC_F_role__name_label, -1, -1, NULL, "; ", XS_WIRE, XSH_AUTO, NULL},
-	{"name-description", XE_RO, 0, SC_F_role__name_description, -1, -1, NULL, "; ", XS_WIRE, XSH_AUTO, NULL},
+	{"name", XE_RO, 0, SC_F_role__name_label, -1, -1, NULL, "; ", XS_WIRE, XSH_AUTO, NULL},
+	{"description", XE_RO, 0, SC_F_role__name_description, -1, -1, NULL, "; ", XS_WIRE, XSH_AUTO, NULL},
 	{"subroles", XE_SRO, 0, SC_F_role__subroles, -1, -1, NULL, "; ", XS_WIRE, XSH_AUTO, NULL},
 	{"is-internal", XE_RO, 0, SC_F_role__is_internal, -1, -1, NULL, "; ", XS_WIRE, XSH_AUTO, NULL},
 };
@@ -932,7 +932,7 @@ static const char *const list_pvs_site[] = {"uuid", "name-label", "name-descript
 static const char *const filters_pvs_site[] = {NULL};
 static const char *const list_repository[] = {"uuid", "name-label", "name-description", NULL};
 static const char *const filters_repository[] = {NULL};
-static const char *const list_role[] = {"uuid", "name", "description", "subroles", NULL};
+static const char *const list_role[] = {"uuid", "name", "description", NULL};
 static const char *const filters_role[] = {NULL};
 static const char *const list_sdn_controller[] = {"uuid", NULL};
 static const char *const filters_sdn_controller[] = {NULL};

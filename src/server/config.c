@@ -32,6 +32,9 @@ void server_config_defaults(struct server_config *c)
 	c->http_threads = 4;
 	c->event_wait_cap_s = 60.0;
 	c->max_conns = 3000;
+	c->audit_log_max = 16L << 20;
+	c->audit_log_keep = 5;
+	c->max_sessions_per_subject = 100;
 	c->max_conns_per_addr = 256;
 	c->request_timeout_s = 10;
 	c->idle_timeout_s = 300;
@@ -91,7 +94,8 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"max-connections", &c->max_conns}, {"max-connections-per-address", &c->max_conns_per_addr},
 		{"request-timeout", &c->request_timeout_s}, {"idle-timeout", &c->idle_timeout_s},
 		{"pool-id", &c->pool_id}, {"pool-snapshot-threshold", &c->pool_snapshot_threshold},
-		{"pool-snapshot-trailing", &c->pool_snapshot_trailing},
+		{"pool-snapshot-trailing", &c->pool_snapshot_trailing}, {"audit-log-keep", &c->audit_log_keep},
+		{"max-sessions-per-subject", &c->max_sessions_per_subject},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 		if (strcmp(key, ints[i].key) == 0) {
@@ -107,6 +111,8 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		c->max_body = (size_t)n;
 		return 0;
 	}
+	if (strcmp(key, "audit-log-max") == 0)
+		return set_num(&c->audit_log_max, key, v, err);
 	if (strcmp(key, "event-wait-cap") == 0) {
 		c->event_wait_cap_s = atof(v);
 		return 0;

@@ -33,7 +33,9 @@ void serial_detach(struct serial_client *c);
 /* The checks and the bridge /console requests share (console_http.c),
  * for console_connect.c. console_auth: a session_id, else user and
  * password (HTTP Basic) from the client address peer (authlimit_peer);
- * 0 when they are good. */
+ * 0 when they are good and the session holds CONSOLE_PERMISSION, else
+ * -1 (RBAC_PERMISSION_DENIED for a session too weak). */
+#define CONSOLE_PERMISSION "http/connect_console"
 int console_auth(struct server *srv, const char *sid, const char *user, const char *pass,
 		 const char *peer, struct xerr *err);
 /* The console named by uuid (else ref) connected to its VM's serial hub or

@@ -66,6 +66,7 @@ static const char *reason_of(unsigned status)
 	switch (status) {
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 503: return "Service Unavailable";
 	default: return "Error";
@@ -228,8 +229,12 @@ static void serve(struct server *srv, int fd)
 		       peer);
 	struct xerr err = XERR_INIT;
 	if (console_auth(srv, sid, user, pass, peer, &err) < 0) {
+		bool denied = err.code && !strcmp(err.code, ERR_RBAC_PERMISSION_DENIED);
 		xerr_clear(&err);
-		reply_error(fd, 401, reason_of(401), "SESSION_AUTHENTICATION_FAILED\n");
+		if (denied)
+			reply_error(fd, 403, reason_of(403), "RBAC_PERMISSION_DENIED " CONSOLE_PERMISSION "\n");
+		else
+			reply_error(fd, 401, reason_of(401), "SESSION_AUTHENTICATION_FAILED\n");
 		goto done;
 	}
 	unsigned status = 0;

@@ -9,6 +9,7 @@
 #include "rpc.h"
 #include "session.h"
 #include "url_table.h"
+#include "../api/rbac.h"
 #include "../api/vm_console.h"
 #include "../base/b64.h"
 #include "../base/log.h"
@@ -273,20 +274,30 @@ static void upgraded(void *cls, struct MHD_Connection *conn, void *req_cls, cons
 int console_auth(struct server *srv, const char *sid, const char *user, const char *pass,
 		 const char *peer, struct xerr *err)
 {
+	struct rpc_ctx ctx;
+	memset(&ctx, 0, sizeof ctx);
+	ctx.srv = srv;
+	ctx.db = srv->db;
+	ctx.proto = -1;
+	char ref[REF_STRLEN + 1] = "";
 	if (sid) {
-		struct rpc_ctx ctx;
-		memset(&ctx, 0, sizeof ctx);
-		ctx.srv = srv;
-		ctx.db = srv->db;
-		ctx.proto = -1;
-		return session_check(srv, sid, &ctx, err);
+		if (session_check(srv, sid, &ctx, err) < 0)
+			return -1;
+	} else {
+		if (!user)
+			return xerr_set(err, ERR_SESSION_AUTHENTICATION_FAILED, NULL); /* as xapi_http.ml */
+		struct session_creds c = {user, pass ? pass : "", "http-basic", peer, 0};
+		if (session_login(srv, &c, ref, NULL, err) < 0)
+			return -1;
+		if (session_check(srv, ref, &ctx, err) < 0)
+			return -1;
 	}
-	if (!user)
-		return xerr_set(err, ERR_SESSION_AUTHENTICATION_FAILED, NULL); /* as xapi_http.ml */
-	struct session_creds c = {user, pass ? pass : "", "http-basic", peer, 0};
-	char ref[REF_STRLEN + 1];
-	int rc = session_login(srv, &c, ref, NULL, err);
-	if (rc == 0)
+	/* xapi's http/connect_console: vm-operator and above */
+	uint32_t need = (SC_ROLE_VM_OPERATOR << 1) - 1;
+	int rc = 0;
+	if (!ctx.rbac_exempt && !(ctx.roles & need))
+		rc = rbac_denied(err, CONSOLE_PERMISSION, need);
+	if (ref[0])
 		session_logout(srv, ref, NULL);
 	return rc;
 }
@@ -369,7 +380,10 @@ MHD_RESULT_T console_request(struct server *srv, struct MHD_Connection *conn, co
 		return text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "CONNECT or GET\n");
 	struct xerr err = XERR_INIT;
 	if (authenticate(srv, conn, &err) < 0) {
+		bool denied = err.code && !strcmp(err.code, ERR_RBAC_PERMISSION_DENIED);
 		xerr_clear(&err);
+		if (denied)
+			return text(conn, MHD_HTTP_FORBIDDEN, "RBAC_PERMISSION_DENIED " CONSOLE_PERMISSION "\n");
 		return text(conn, MHD_HTTP_UNAUTHORIZED, "SESSION_AUTHENTICATION_FAILED\n");
 	}
 	http_guard_trust(conn, (unsigned)srv->cfg.idle_timeout_s);

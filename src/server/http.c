@@ -2,6 +2,7 @@
  * connections whose call must wait (event.from) or runs long (slow sync
  * calls) by suspending them, so no thread is held per waiting client. */
 #include "http.h"
+#include "tls_live.h"
 #include "authlimit.h"
 #include "console.h"
 #include "http_guard.h"
@@ -368,6 +369,38 @@ static bool announced_too_big(struct MHD_Connection *conn, size_t max_body)
 	return errno == ERANGE || n > max_body + discard_max(max_body);
 }
 
+/* A connection without a TLS session came to the plain-HTTP port. */
+static bool on_plain(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	return !ci || !ci->tls_session;
+}
+
+/* https-only (host.set_https_only): on plain HTTP, GET / is sent to the
+ * HTTPS port and everything else is refused. */
+static MHD_RESULT_T https_only_answer(struct http_server *hs, struct MHD_Connection *conn, const char *method,
+				      enum url_kind kind)
+{
+	if (kind != URL_STATUS || strcmp(method, "GET"))
+		return send_text(conn, MHD_HTTP_FORBIDDEN, "HTTPS only: this host refuses plain-HTTP requests\n");
+	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+	const char *tp = strrchr(hs->srv->cfg.tls_listen, ':');
+	char name[256];
+	snprintf(name, sizeof name, "%s", host ? host : "localhost");
+	char *colon = name[0] == '[' ? strchr(name, ']') : strrchr(name, ':'); /* drop the port */
+	if (colon && name[0] == '[')
+		colon[1] = 0;
+	else if (colon)
+		*colon = 0;
+	char loc[400];
+	snprintf(loc, sizeof loc, "https://%s:%s/", name, tp ? tp + 1 : "443");
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(resp, "Location", loc);
+	MHD_RESULT_T ret = MHD_queue_response(conn, MHD_HTTP_MOVED_PERMANENTLY, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			       const char *method, const char *version, const char *upload_data,
 			       size_t *upload_size, void **con_cls)
@@ -381,6 +414,11 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const cha
 		r->conn = conn;
 		r->id = XV_NIL_INIT;
 		r->url = url_lookup(method, url);
+		if (tls_live_https_only() && hs->tls && on_plain(conn)) {
+			r->console = true; /* answered here, nothing more to read */
+			*con_cls = r;
+			return https_only_answer(hs, conn, method, r->url.kind);
+		}
 		if (r->url.kind == URL_TRANSFER)
 			r->route = route_begin(hs->srv, conn, r->url.route);
 		*con_cls = r;
@@ -525,8 +563,9 @@ static struct MHD_Daemon *start_daemon(struct http_server *hs, const char *spec,
 		 * 64 and 512 KiB. The pool is mapped lazily, so idle connections
 		 * (parked event.from calls) do not pay for it. */
 		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
-		{tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, hs->key},
-		{tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, hs->cert},
+		/* the certificate at each handshake: host.install_server_certificate
+		 * switches it while the port serves (tls_live.h) */
+		{tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0, (void *)tls_live_retrieve},
 		{tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0, cfg->tls_priorities},
 		{MHD_OPTION_END, 0, NULL},
 	};
@@ -574,7 +613,7 @@ struct http_server *http_start(struct server *srv, const char *cert_pem, const c
 						  silent, err))))
 		goto fail;
 	if (srv->cfg.tls_listen[0] && hs->cert &&
-	    ((hs->tls_fd = http_listen_open(srv->cfg.tls_listen, HTTP_ENV_TLS_FD, err)) < 0 ||
+	    (tls_live_set(hs->cert, hs->key, err) < 0 || (hs->tls_fd = http_listen_open(srv->cfg.tls_listen, HTTP_ENV_TLS_FD, err)) < 0 ||
 	     !(hs->tls = start_daemon(hs, srv->cfg.tls_listen, true, err)) ||
 	     !(hs->tls_acceptor = http_acceptor_start(srv, hs->tls_fd, hs->tls, hs->guard, false,
 						      silent, err))))
@@ -589,6 +628,7 @@ fail:
 	http_acceptor_stop(hs->tls_acceptor);
 	if (hs->tls)
 		MHD_stop_daemon(hs->tls);
+	tls_live_free();
 	http_acceptor_stop(hs->acceptor);
 	if (hs->plain)
 		MHD_stop_daemon(hs->plain);
@@ -642,6 +682,7 @@ void http_stop_handover(struct http_server *hs, int *plain_fd, int *tls_fd)
 		MHD_stop_daemon(hs->plain);
 	if (hs->tls)
 		MHD_stop_daemon(hs->tls);
+	tls_live_free();
 	http_guard_free(hs->guard); /* MHD released every connection on stopping */
 	free(hs->cert);
 	free(hs->key);

@@ -3,11 +3,13 @@
  * success or failure: on the handler's verdict, or failure (after the
  * handler's abort undid its work) when the client goes away. */
 #include "http_route.h"
+#include "audit.h"
 #include "authlimit.h"
 #include "http_guard.h"
 #include "../base/fault.h"
 #include "session.h"
 #include "task.h"
+#include "../api/rbac.h"
 #include "../api/transfer.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -103,6 +105,19 @@ static int authenticate(struct route_req *rr)
 	return session_check(rr->srv, ref, &rr->ctx, &rr->err);
 }
 
+void route_permission(const struct route *rt, char *out, size_t cap)
+{
+	snprintf(out, cap, "http/%s_%s", rt->method, rt->path + 1);
+	for (char *c = out; *c; c++)
+		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+}
+
+uint32_t route_roles(const struct route *rt)
+{
+	uint32_t least = rt->role ? rt->role : SC_ROLE_VM_ADMIN;
+	return (least << 1) - 1; /* that role and every more privileged one */
+}
+
 /* RBAC as xapi's HTTP actions (datamodel http_actions): every transfer
  * handler, export or import, is allowed to vm-admin and the roles above
  * it; read-only and vm-operator sessions are refused, as on RPC, with the
@@ -110,14 +125,12 @@ static int authenticate(struct route_req *rr)
  * The metrics are read-only's. */
 static int rbac_check(struct route_req *rr)
 {
-	uint32_t need = rr->rt->role ? rr->rt->role : SC_ROLE_VM_ADMIN;
-	if (rr->ctx.rbac_exempt || (rr->ctx.roles & need))
-		return 0;
+	uint32_t need = route_roles(rr->rt);
 	char perm[64];
-	snprintf(perm, sizeof perm, "http/%s_%s", !strcmp(rr->rt->method, "GET") ? "get" : "put",
-		 rr->rt->path + 1);
-	return xerr_set(&rr->err, ERR_RBAC_PERMISSION_DENIED, perm,
-			"No permission to call this method", NULL);
+	route_permission(rr->rt, perm, sizeof perm);
+	bool ok = rr->ctx.rbac_exempt || (rr->ctx.roles & need);
+	audit_http(rr, perm, ok);
+	return ok ? 0 : rbac_denied(&rr->err, perm, need);
 }
 
 static int attach_task(struct route_req *rr)

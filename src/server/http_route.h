@@ -83,6 +83,12 @@ struct route_req {
 	int refs;  /* route_end and a streamed response's free callback */
 };
 
+/* The route's RBAC permission, http/<method>_<path> lowercased as xapi
+ * names HTTP actions (http/get_rrd_updates, http/put_import), and the
+ * SC_ROLE_* bits of the roles that hold it. */
+void route_permission(const struct route *rt, char *out, size_t cap);
+uint32_t route_roles(const struct route *rt);
+
 /* A request for rt (url_table.c found it): http.c's hook. */
 struct route_req *route_begin(struct server *srv, struct MHD_Connection *conn, const struct route *rt);
 /* Every later call of on_request for this request. */

@@ -2,6 +2,8 @@
  * makes sure the host's own records exist, and serves the XenAPI until it
  * is told to stop. Running VMs do not depend on this process. */
 #include "../api/bootstrap.h"
+#include "audit.h"
+#include "cert_calls.h"
 #include "http.h"
 #include "private.h"
 #include "restart.h"
@@ -13,6 +15,8 @@
 #include "users.h"
 #include "workq.h"
 #include "../api/api.h"
+#include "../api/rbac.h"
+#include "url_table.h"
 #include "../base/fault.h"
 #include "../api/metrics.h"
 #include "../base/dir.h"
@@ -360,6 +364,11 @@ int main(int argc, char **argv)
 		goto fail;
 	if (srv.raft && !pool_raft_leader(srv.raft, NULL))
 		pool_report_no_leader(&srv, 10);
+	url_table_permissions(rbac_add_http_perm);
+	if (audit_open(srv.cfg.data_dir, (size_t)srv.cfg.audit_log_max, srv.cfg.audit_log_keep, &err) < 0)
+		goto fail;
+	if ((!srv.raft || pool_raft_is_leader(srv.raft)) && rbac_install(srv.db, &err) < 0)
+		goto fail;
 	db_rdlock(srv.db);
 	struct db_obj *host = bootstrap_this_host(srv.db);
 	if (srv.raft && !pool_raft_is_leader(srv.raft))
@@ -375,6 +384,8 @@ int main(int argc, char **argv)
 		goto fail;
 	if (srv.cfg.tls_listen[0] &&
 	    tls_load_or_create(srv.cfg.cert_file, srv.cfg.key_file, hostname, &cert, &key, &err) < 0)
+		goto fail;
+	if (cert_startup(&srv, cert, &err) < 0)
 		goto fail;
 	rpc_init();
 	if (fault_is_enabled())
@@ -396,6 +407,8 @@ int main(int argc, char **argv)
 			task_gc(&srv);
 			vdi_nbd_gc(&srv, false);
 		}
+		if (ticks % 3600 == 0)
+			cert_expiry_check(&srv);
 	}
 	log_info(restarting ? "restarting (host.restart_agent)" : "stopping");
 	if (!restarting) {
@@ -425,6 +438,7 @@ out:;
 		pool_raft_stop(srv.raft);
 		db_set_replicator(srv.db, NULL);
 	}
+	audit_close();
 	db_close(srv.db);
 	users_free(srv.users);
 	xerr_clear(&err);

@@ -2,8 +2,10 @@
  * rpc.h). The order of checks follows xapi: unknown method, then arity,
  * then the session, then roles, then argument types. */
 #include "rpc.h"
+#include "audit.h"
 #include "authlimit.h"
 #include "../api/generic.h"
+#include "../api/rbac.h"
 #include "../api/server.h"
 #include "session.h"
 #include "prom.h"
@@ -205,16 +207,37 @@ static int prepare_args(struct rpc_call *call, xv *args)
 
 /* A message without roles in the datamodel is xapi's _R_LOCAL_ROOT_ONLY:
  * only sessions that skip RBAC may call it, never a subject however
- * privileged. */
+ * privileged. The permission is the call's lowercased name (rbac.h). */
+/* The schema's number of the call's message, -1 for an extension. */
+static int msg_id(const struct rpc_call *call)
+{
+	return sc_message_id(call->ctx.cls, call->ctx.msg);
+}
+
 static int check_roles(struct rpc_call *call)
 {
 	const struct sc_message *m = call->ctx.msg;
-	if (call->ctx.rbac_exempt || (m->roles & call->ctx.roles))
+	if (call->ctx.rbac_exempt)
 		return 0;
+	int id = msg_id(call);
+	if (id >= 0 && (m->kind == SC_MSG_ADD_TO_MAP || m->kind == SC_MSG_REMOVE_FROM_MAP)) {
+		/* a guarded key (VM.other_config:folder) needs its own permission */
+		const struct rbac_key_guard *g =
+			rbac_key_guard(id, xv_as_str(xv_arr_get(&call->params, 2)));
+		if (g)
+			return (g->roles & call->ctx.roles) ? 0
+							    : rbac_denied(&call->err, rbac_perms[g->perm].name, g->roles);
+	}
+	if (m->roles & call->ctx.roles)
+		return 0;
+	if (id >= 0)
+		return rbac_denied(&call->err, rbac_perms[rbac_msg_perm[id]].name, m->roles);
 	char perm[192];
-	snprintf(perm, sizeof perm, "%s.%s", sc_classes[call->ctx.cls].name, m->name);
-	return xerr_set(&call->err, ERR_RBAC_PERMISSION_DENIED, perm,
-			"No permission to call this method", NULL);
+	snprintf(perm, sizeof perm, "%s.%s", call->ctx.cls >= 0 ? sc_classes[call->ctx.cls].name : "",
+		 m->name);
+	for (char *c = perm; *c; c++)
+		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+	return rbac_denied(&call->err, perm, m->roles);
 }
 
 /* A pooled host that is not the master answers logins and every call with
@@ -275,6 +298,8 @@ static int check_session(struct rpc_call *call)
 	return check_roles(call);
 }
 
+static void audit_once(struct rpc_call *call);
+
 struct async_job {
 	struct rpc_call *call;
 	xv args;
@@ -306,6 +331,7 @@ static void run_job(void *arg)
 		rpc_call_free(call);
 		free(call);
 	} else {
+		audit_once(call);
 		call->done(call, call->done_arg);
 	}
 	free(j);
@@ -323,7 +349,25 @@ static enum rpc_outcome hold_reply(struct rpc_call *call)
 	return RPC_WAITING;
 }
 
+/* Once a call's answer is final, before it goes out: its audit line. */
+static void audit_once(struct rpc_call *call)
+{
+	if (!call->audited && call->t0_ns && !call->ctx.task[0])
+		audit_call(call);
+	call->audited = true;
+}
+
+static enum rpc_outcome run_call(struct rpc_call *call);
+
 enum rpc_outcome rpc_call_run(struct rpc_call *call)
+{
+	enum rpc_outcome o = run_call(call);
+	if (o == RPC_DONE)
+		audit_once(call);
+	return o;
+}
+
+static enum rpc_outcome run_call(struct rpc_call *call)
 {
 	if (call->held) /* woken early by a commit: keep the answer back; not
 			 * when the transport, stopping, moved the deadline */

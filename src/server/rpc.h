@@ -29,6 +29,7 @@ struct rpc_call {
 	xv result;
 	struct xerr err;
 	bool held; /* ran; its answer waits for ctx.reply_at_ms */
+	bool audited; /* its audit line (audit.h) is written */
 	/* for RPC_DEFERRED: called on the worker thread once result/err is set */
 	void (*done)(struct rpc_call *call, void *arg);
 	void *done_arg;

@@ -5,6 +5,7 @@
 #include "authlimit.h"
 #include "rpc.h"
 #include "users.h"
+#include "../api/rbac.h"
 #include "../base/clock.h"
 #include "../base/hmap.h"
 #include "../base/log.h"
@@ -30,6 +31,9 @@ struct sess {
 	char *originator;
 	uint32_t roles;
 	bool superuser; /* root: skips RBAC (is_local_superuser) */
+	char sid[32];   /* a subject's login: the user's identifier (u<uid>), else "" */
+	xv subjects;    /* and the refs of the subjects that let it in */
+	uint64_t seq;   /* order of creation */
 	int64_t created, last_active;
 };
 
@@ -37,6 +41,13 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hmap table;
 
 void session_init(void) {}
+
+static void sess_free(struct sess *s)
+{
+	free(s->originator);
+	xv_free(&s->subjects);
+	free(s);
+}
 
 static void destroy_rows(struct server *srv, char (*refs)[REF_STRLEN + 1], size_t n)
 {
@@ -53,39 +64,58 @@ static void destroy_rows(struct server *srv, char (*refs)[REF_STRLEN + 1], size_
 	xerr_clear(&e);
 }
 
-/* Drops the oldest session of (user, originator) past the limit. */
-static void enforce_limit(struct server *srv, const char *user, const char *originator)
+/* Drops the oldest session of (user, originator) past the limit, and of
+ * a subject's identifier sid ("" for none) past max-sessions-per-subject. */
+static void enforce_limit(struct server *srv, const char *user, const char *originator, const char *sid,
+			  const char *newest)
 {
-	size_t count = 0;
-	struct sess *oldest = NULL;
+	size_t count = 0, nsub = 0;
+	struct sess *oldest = NULL, *oldest_sub = NULL;
 	const char *k;
 	void *v;
 	pthread_mutex_lock(&lock);
 	for (size_t it = 0; hmap_next(&table, &it, &k, &v);) {
 		struct sess *s = v;
+		if (sid[0] && !strcmp(s->sid, sid) && strcmp(s->ref, newest)) {
+			nsub++;
+			if (!oldest_sub || s->seq < oldest_sub->seq)
+				oldest_sub = s;
+		}
 		if (strcmp(s->user, user) || strcmp(s->originator, originator))
 			continue;
 		count++;
 		if (!oldest || s->last_active < oldest->last_active)
 			oldest = s;
 	}
-	char victim[1][REF_STRLEN + 1];
+	char victim[2][REF_STRLEN + 1];
 	size_t n = 0;
 	if (count > MAX_SESSIONS_PER_ORIGIN && oldest) {
-		memcpy(victim[0], oldest->ref, sizeof victim[0]);
+		memcpy(victim[n++], oldest->ref, sizeof victim[0]);
 		hmap_del(&table, oldest->ref);
-		free(oldest->originator);
-		free(oldest);
-		n = 1;
+		if (oldest_sub == oldest)
+			oldest_sub = NULL, nsub--;
+		sess_free(oldest);
+	}
+	if (oldest_sub && srv->cfg.max_sessions_per_subject > 0 &&
+	    nsub + 1 > (size_t)srv->cfg.max_sessions_per_subject) {
+		log_info("session: subject %s has more than %d sessions; the oldest ends", sid,
+			 srv->cfg.max_sessions_per_subject);
+		memcpy(victim[n++], oldest_sub->ref, sizeof victim[0]);
+		hmap_del(&table, oldest_sub->ref);
+		sess_free(oldest_sub);
 	}
 	pthread_mutex_unlock(&lock);
 	destroy_rows(srv, victim, n);
 }
 
 /* The session of a user whose password was right. */
-static int session_open(struct server *srv, const char *user, uint32_t roles,
-			const char *originator, char out[REF_STRLEN + 1], struct xerr *err)
+/* subjects: the refs of the subjects a subject's login matched (taken),
+ * NULL for root and password-file users. */
+static int session_open(struct server *srv, const char *user, uint32_t roles, const char *sid,
+			xv *subjects, const char *originator, char out[REF_STRLEN + 1],
+			struct xerr *err)
 {
+	const char *subject = subjects ? xv_as_str(xv_arr_get(subjects, 0)) : NULL;
 	struct db_txn *t = db_begin(srv->db);
 	struct db_obj *o = db_create(t, SC_C_session, NULL);
 	int64_t now = time(NULL);
@@ -95,24 +125,64 @@ static int session_open(struct server *srv, const char *user, uint32_t roles,
 	bool superuser = strcmp(user, "root") == 0;
 	db_set_bool(t, o, SC_F_session__is_local_superuser, superuser);
 	db_set_str(t, o, SC_F_session__auth_user_name, user);
+	db_set_str(t, o, SC_F_session__auth_user_sid, sid);
+	db_set_str(t, o, SC_F_session__subject, subject ? subject : REF_NULL);
 	db_set_str(t, o, SC_F_session__originator, originator ? originator : "");
 	char ref[REF_STRLEN + 1];
 	memcpy(ref, o->ref, sizeof ref);
-	if (db_commit(t, err) < 0)
+	if (db_commit(t, err) < 0) {
+		if (subjects)
+			xv_free(subjects);
 		return -1;
+	}
 	struct sess *s = xcalloc(1, sizeof *s);
+	s->subjects = subjects ? *subjects : XV_NIL_INIT;
 	memcpy(s->ref, ref, sizeof s->ref);
 	snprintf(s->user, sizeof s->user, "%s", user);
 	s->originator = xstrdup(originator ? originator : "");
 	s->roles = roles;
 	s->superuser = superuser;
+	snprintf(s->sid, sizeof s->sid, "%s", sid);
 	s->created = s->last_active = now;
+	char origin[256], sid_copy[sizeof s->sid];
+	snprintf(origin, sizeof origin, "%s", s->originator);
+	memcpy(sid_copy, s->sid, sizeof sid_copy);
 	pthread_mutex_lock(&lock);
+	static uint64_t next_seq;
+	s->seq = ++next_seq;
 	hmap_put(&table, s->ref, s);
 	pthread_mutex_unlock(&lock);
 	memcpy(out, ref, REF_STRLEN + 1);
-	enforce_limit(srv, user, s->originator);
+	enforce_limit(srv, user, origin, sid_copy, out);
 	return 0;
+}
+
+/* A subject's login, its password good: the subjects among the user and
+ * its groups (resolved now, so group changes count from the next login)
+ * give the session its roles, as xapi's external authentication does. */
+static int subject_login(struct server *srv, const struct session_creds *c, char out[REF_STRLEN + 1],
+			 struct xerr *err)
+{
+	size_t n = 0;
+	char **sids = rbac_user_sids(c->user, &n);
+	xv matched = XV_NIL_INIT;
+	uint32_t roles = sids ? rbac_subject_roles(srv->db, (const char *const *)sids, n, &matched) : 0;
+	char sid[32];
+	snprintf(sid, sizeof sid, "%s", sids ? sids[0] : "");
+	rbac_sids_free(sids, n);
+	if (!xv_len(&matched)) {
+		xv_free(&matched);
+		log_info("session: '%s' from %s is not a subject", c->user, c->peer);
+		return xerr_set(err, ERR_SESSION_AUTHORIZATION_FAILED, c->user,
+				"The user is not a subject, nor in a group that is one", NULL);
+	}
+	if (!roles) {
+		xv_free(&matched);
+		log_info("session: subject '%s' from %s has no role", c->user, c->peer);
+		return rbac_denied(err, "session.login_with_password", rbac_role_closure(SC_ROLE_POOL_ADMIN));
+	}
+	log_info("session: subject '%s' (%s) logged in from %s", c->user, sid, c->peer);
+	return session_open(srv, c->user, roles, sid, &matched, c->originator, out, err);
 }
 
 /* When the password check's turn has not come: RPC_WAIT for a caller that
@@ -158,14 +228,21 @@ int session_login(struct server *srv, const struct session_creds *creds, char ou
 	if (r != 0)
 		return r;
 	uint32_t roles = 0;
-	bool ok = c->user && c->password && users_check(srv->users, c->user, c->password, &roles) == 0;
+	/* root and the local password file's users as before; anyone else is
+	 * a subject: a system account checked by PAM */
+	bool local = c->user && (!strcmp(c->user, "root") || users_exists(srv->users, c->user));
+	bool ok = c->user && c->password &&
+		  (local ? users_check(srv->users, c->user, c->password, &roles) == 0
+			 : users_system_check(srv->users, c->user, c->password) == 0);
 	authlimit_done(c->peer, ok, clock_now_ms());
 	if (!ok) {
 		log_info("session: failed login for '%s' from %s", c->user ? c->user : "", c->peer);
 		return xerr_set(err, ERR_SESSION_AUTHENTICATION_FAILED, c->user ? c->user : "",
 				"Authentication failure", NULL);
 	}
-	return session_open(srv, c->user, roles, c->originator, out, err);
+	if (local)
+		return session_open(srv, c->user, roles, "", NULL, c->originator, out, err);
+	return subject_login(srv, c, out, err);
 }
 
 /* snprintf(dst, cap, "%s", src) without printf: checked on every call */
@@ -189,6 +266,8 @@ int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, stru
 		copy_text(ctx->user, sizeof ctx->user, s->user);
 		ctx->roles = s->roles;
 		ctx->rbac_exempt = s->superuser;
+		copy_text(ctx->sid, sizeof ctx->sid, s->sid);
+		copy_text(ctx->originator, sizeof ctx->originator, s->originator);
 	}
 	pthread_mutex_unlock(&lock);
 	if (!s)
@@ -205,11 +284,70 @@ void session_forget(struct server *srv, const char *ref)
 		return;
 	char victim[1][REF_STRLEN + 1];
 	memcpy(victim[0], s->ref, sizeof victim[0]);
-	free(s->originator);
-	free(s);
+	sess_free(s);
 	destroy_rows(srv, victim, 1);
 	/* calls parked on this session re-run and fail with SESSION_INVALID */
 	db_wake_all(srv->db);
+}
+
+static size_t end_sessions(struct server *srv, const char *sid, const char *subject, const char *keep);
+
+xv session_subject_identifiers(void)
+{
+	xv out = xv_arr_new();
+	pthread_mutex_lock(&lock);
+	const char *k;
+	void *v;
+	for (size_t it = 0; hmap_next(&table, &it, &k, &v);) {
+		struct sess *s = v;
+		xv id = xv_str(s->sid);
+		if (s->sid[0] && !xv_arr_contains(&out, &id))
+			xv_arr_push(&out, id);
+		else
+			xv_free(&id);
+	}
+	pthread_mutex_unlock(&lock);
+	return out;
+}
+
+size_t session_logout_subject(struct server *srv, const char *sid, const char *keep)
+{
+	if (!sid[0]) /* root and password-file users have none: not theirs to end */
+		return 0;
+	return end_sessions(srv, sid, NULL, keep);
+}
+
+size_t session_logout_subject_ref(struct server *srv, const char *subject)
+{
+	return end_sessions(srv, NULL, subject, "");
+}
+
+/* Ends the sessions of identifier sid, or those subject let in, but keep. */
+static size_t end_sessions(struct server *srv, const char *sid, const char *subject, const char *keep)
+{
+	size_t n = 0, cap = 0;
+	char (*victims)[REF_STRLEN + 1] = NULL;
+	pthread_mutex_lock(&lock);
+	const char *k;
+	void *v;
+	for (size_t it = 0; hmap_next(&table, &it, &k, &v);) {
+		struct sess *s = v;
+		xv sref = xv_str(subject ? subject : "");
+		bool hit = sid ? !strcmp(s->sid, sid) : s->subjects.kind == XV_ARR && xv_arr_contains(&s->subjects, &sref);
+		xv_free(&sref);
+		if (!hit || !strcmp(s->ref, keep))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			victims = xrealloc(victims, sizeof(*victims) * cap);
+		}
+		memcpy(victims[n++], s->ref, REF_STRLEN + 1);
+	}
+	pthread_mutex_unlock(&lock);
+	for (size_t i = 0; i < n; i++)
+		session_forget(srv, victims[i]);
+	free(victims);
+	return n;
 }
 
 int session_logout(struct server *srv, const char *ref, struct xerr *err)
@@ -238,9 +376,7 @@ void session_gc(struct server *srv)
 		memcpy(victims[n++], s->ref, REF_STRLEN + 1);
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct sess *s = hmap_del(&table, victims[i]);
-		free(s->originator);
-		free(s);
+		sess_free(hmap_del(&table, victims[i]));
 	}
 	pthread_mutex_unlock(&lock);
 	if (n)

@@ -37,5 +37,11 @@ void session_gc(struct server *srv);
 /* Kills a session without a call (tests, user removal). */
 void session_forget(struct server *srv, const char *ref);
 void session_init(void);
+/* The identifiers of the subjects with a live session (each once). */
+xv session_subject_identifiers(void);
+/* Ends every session of subject identifier sid but keep; how many. */
+size_t session_logout_subject(struct server *srv, const char *sid, const char *keep);
+/* Ends every session the subject (ref) let in; how many. */
+size_t session_logout_subject_ref(struct server *srv, const char *subject);
 
 #endif

@@ -69,19 +69,40 @@ static int subject_ids(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 	(void)ctx;
 	(void)args;
 	(void)err;
-	*result = xv_arr_new(); /* no external directory: no subjects */
+	*result = session_subject_identifiers();
 	return 0;
 }
 
+/* Every session of the subject but the caller's own ends, as in xapi. */
 static int logout_subject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
-	(void)ctx;
-	(void)args;
 	(void)result;
 	(void)err;
+	session_logout_subject(ctx->srv, arg_str(args, 0), ctx->session);
 	return 0;
 }
 
+/* subject.destroy: the subject goes, and with it the sessions it let in
+ * (a member of a removed group keeps no session of it), as in xapi. */
+static int subject_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *o = generic_lookup(ctx, SC_C_subject, xv_arr_get(args, 0), err);
+	if (!o) {
+		db_abort(t);
+		return -1;
+	}
+	char ref[REF_STRLEN + 1];
+	memcpy(ref, o->ref, sizeof ref);
+	db_delete(t, o);
+	if (db_commit(t, err) < 0)
+		return -1;
+	session_logout_subject_ref(ctx->srv, ref);
+	return 0;
+}
+
+RPC_IMPL(subject, destroy, subject_destroy, 0);
 RPC_IMPL(session, login_with_password, login, 0);
 RPC_IMPL(session, logout, logout, 0);
 RPC_IMPL(session, local_logout, logout, 0);

@@ -1,6 +1,8 @@
 /* url_table: the one list of paths and what serves them, so that routing
  * is decided in one place and a new endpoint is one line here. */
 #include "url_table.h"
+#include "audit.h"
+#include "console.h"
 
 #include <string.h>
 #include <strings.h>
@@ -33,7 +35,19 @@ static const struct url_entry table[] = {
 	{NULL, NULL, URL_TRANSFER, &route_vm_rrds},
 	{NULL, NULL, URL_TRANSFER, &route_sr_rrd},
 	{NULL, NULL, URL_TRANSFER, &route_metrics},
+	{NULL, NULL, URL_TRANSFER, &route_audit_log},
 };
+
+void url_table_permissions(void (*fn)(const char *perm, uint32_t roles))
+{
+	char perm[80];
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+		if (table[i].route) {
+			route_permission(table[i].route, perm, sizeof perm);
+			fn(perm, route_roles(table[i].route));
+		}
+	fn(CONSOLE_PERMISSION, (SC_ROLE_VM_OPERATOR << 1) - 1);
+}
 
 /* "/p", "/p/" and "/p?…"; "/" only as itself (or "/?…"). */
 static bool path_match(const char *url, const char *p)

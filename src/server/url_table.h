@@ -38,4 +38,8 @@ struct url_match url_lookup_upgrade(const char *method, const char *url, const c
 /* That decision for a request already routed to /console. */
 enum url_kind url_console_kind(const char *method, const char *upgrade, const char *ws_key);
 
+/* Calls fn with each HTTP action's RBAC permission and the roles that
+ * hold it (the routes' and the console's). */
+void url_table_permissions(void (*fn)(const char *perm, uint32_t roles));
+
 #endif

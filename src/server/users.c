@@ -4,6 +4,7 @@
 #include "users.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/strbuf.h"
 #include "../base/uuid.h"
 #include "../schema/schema.h"
 
@@ -16,9 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifdef HAVE_PAM
-#include <security/pam_appl.h>
-#endif
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 
 struct user {
 	char *name, *hash, *roles;
@@ -126,49 +127,63 @@ void users_free(struct users *u)
 }
 
 #ifdef HAVE_PAM
-struct pam_creds {
-	const char *password;
-};
-
-static int pam_conv_fn(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
-{
-	struct pam_creds *c = data;
-	struct pam_response *r = calloc((size_t)n, sizeof *r);
-	if (!r)
-		return PAM_BUF_ERR;
-	for (int i = 0; i < n; i++)
-		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
-			r[i].resp = strdup(c->password);
-	*resp = r;
-	return PAM_SUCCESS;
-}
-
-#ifdef PAM_FAIL_DELAY
-/* pam_unix sleeps about 2 s after a wrong password, on the calling HTTP
- * thread; the answer is held back without a thread instead (authlimit.h). */
-static void no_fail_delay(int status, unsigned int usec, void *data)
-{
-	(void)status;
-	(void)usec;
-	(void)data;
-}
+#ifndef XENON_AUTH_HELPER
+#define XENON_AUTH_HELPER "/usr/libexec/xenon/xenon-auth"
 #endif
+
+static char helper[4096];
+
+/* The PAM check runs in the xenon-auth helper (xenon_auth.c), found next
+ * to this executable (a build tree), else where it is installed. */
+static void find_helper(void)
+{
+	char self[2048];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = 0;
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = 0;
+			snprintf(helper, sizeof helper, "%s/xenon-auth", self);
+			if (access(helper, X_OK) == 0)
+				return;
+		}
+	}
+	snprintf(helper, sizeof helper, "%s", XENON_AUTH_HELPER);
+}
 
 static int pam_check(const char *name, const char *password)
 {
-	struct pam_creds c = {password};
-	struct pam_conv conv = {pam_conv_fn, &c};
-	pam_handle_t *h = NULL;
-	if (pam_start("xenon", name, &conv, &h) != PAM_SUCCESS)
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, find_helper);
+	int in[2];
+	if (pipe2(in, O_CLOEXEC) < 0)
 		return -1;
-#ifdef PAM_FAIL_DELAY
-	pam_set_item(h, PAM_FAIL_DELAY, (const void *)no_fail_delay);
-#endif
-	int r = pam_authenticate(h, 0);
-	if (r == PAM_SUCCESS)
-		r = pam_acct_mgmt(h, 0);
-	pam_end(h, r);
-	return r == PAM_SUCCESS ? 0 : -1;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	char *argv[] = {helper, NULL};
+	char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+	pid_t pid;
+	int rc = posix_spawn(&pid, helper, &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	if (rc != 0) {
+		log_error("users: cannot run %s: %s", helper, strerror(rc));
+		close(in[1]);
+		return -1;
+	}
+	struct strbuf sb = STRBUF_INIT;
+	sb_add(&sb, name, strlen(name) + 1);
+	sb_add(&sb, password, strlen(password) + 1);
+	ssize_t w = write(in[1], sb.buf, sb.len);
+	explicit_bzero(sb.buf, sb.len);
+	sb_free(&sb);
+	close(in[1]);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return w > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 #endif
 
@@ -199,6 +214,18 @@ int users_check(struct users *u, const char *name, const char *password, uint32_
 	}
 	pthread_mutex_unlock(&u->lock);
 	return r;
+}
+
+int users_system_check(struct users *u, const char *name, const char *password)
+{
+	(void)u;
+#ifdef HAVE_PAM
+	return pam_check(name, password);
+#else
+	(void)name;
+	(void)password;
+	return -1;
+#endif
 }
 
 bool users_exists(struct users *u, const char *name)

@@ -1,6 +1,9 @@
-/* users: who may log in. A local file of `name:crypt-hash:roles` lines
- * (roles comma-separated, default pool-admin) under the data directory;
- * PAM instead when configured with auth=pam. */
+/* users: whose password is good. root and a local file of
+ * `name:crypt-hash:roles` lines (roles comma-separated, default
+ * pool-admin) under the data directory, checked against the file, or by
+ * PAM for those names when configured with auth=pam; any other name is a
+ * system account (a subject's, rbac.h), checked by PAM. PAM runs in the
+ * xenon-auth helper process. */
 #ifndef XENON_USERS_H
 #define XENON_USERS_H
 
@@ -17,6 +20,8 @@ void users_free(struct users *u);
 int users_check(struct users *u, const char *name, const char *password, uint32_t *roles);
 /* Creates or updates a user's password (hashed) and saves the file. */
 int users_set_password(struct users *u, const char *name, const char *password, struct xerr *err);
+/* 0 when PAM accepts the system account's password (subjects), else -1. */
+int users_system_check(struct users *u, const char *name, const char *password);
 bool users_exists(struct users *u, const char *name);
 /* Role names to bits; unknown names are ignored. */
 uint32_t users_roles_from_names(const char *csv);

@@ -54,9 +54,9 @@ class RolelessMessages(harness.ServerTestCase):
 
     def denied(self, user, method, *args):
         s = self.sessions[user]
-        perm = method[len("Async."):] if method.startswith("Async.") else method
+        perm = (method[len("Async."):] if method.startswith("Async.") else method).lower()
         self.assertXapiError("RBAC_PERMISSION_DENIED", self.srv.call, method, s, *args,
-                             params=[perm, "No permission to call this method"])
+                             params=[perm, "No permission in user session. (Roles with this permission: )"])
 
     def vmss(self):
         return self.api.VMSS.create({"name_label": "rbac-vmss", "type": "snapshot",

@@ -287,10 +287,13 @@ static void test_roles(void **state)
 	free(name);
 	/* but not write */
 	fails("VM.set_name_label", strs(alice, vm_ref, "renamed", NULL), "RBAC_PERMISSION_DENIED",
-	      "VM.set_name_label", "No permission to call this method", NULL);
+	      "vm.set_name_label",
+	      "No permission in user session. (Roles with this permission: pool-admin, pool-operator, "
+	      "vm-power-admin, vm-admin)",
+	      NULL);
 	/* a message with no role: refused to every subject, the superuser's alone */
-	fails("VM.xtest_root", strs(alice, NULL), "RBAC_PERMISSION_DENIED", "VM.xtest_root",
-	      "No permission to call this method", NULL);
+	fails("VM.xtest_root", strs(alice, NULL), "RBAC_PERMISSION_DENIED", "vm.xtest_root",
+	      "No permission in user session. (Roles with this permission: )", NULL);
 	char *r = ok("VM.xtest_root", root, NULL);
 	assert_string_equal(r, "done");
 	free(r);
