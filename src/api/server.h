@@ -41,6 +41,7 @@ struct server_config {
 	int idle_timeout_s;      /* an authenticated connection's idle time */
 	char *tls_priorities;    /* GnuTLS priority string of the HTTPS port */
 	char *metrics_token;     /* metrics-token: a Bearer token that may read GET /metrics; NULL: none */
+	char *web_dir;           /* web-dir: the web console's built files (server/web_static.c) */
 	/* A pooled host (empty pool_address: a pool of one, no Raft at all).
 	 * Also read from <data-dir>/pool.conf when that file exists. */
 	char *pool_address; /* this host's Raft address, IP:PORT */
