@@ -16,36 +16,45 @@ const ranges = [
 interface Chart {
   id: string;
   title: string;
-  pick: (s: Series, uuid: string) => number[][]; // one array per line
+  pick: (s: Series, uuid: string) => Line[]; // one array per line
   lines: string[];
   fmt: (v: number) => string;
 }
 
-function sum(s: Series, uuid: string, re: RegExp): number[] {
-  const out = s.times.map(() => 0);
+// The sum of the VM's columns whose name matches, null where none has a
+// value (before the VM ran, or no such source).
+type Line = (number | null)[];
+function sum(s: Series, uuid: string, re: RegExp): Line {
+  const out: Line = s.times.map(() => null);
   for (const [k, col] of s.cols) {
     const [kind, u, name] = k.split(":");
-    if (kind === "vm" && u === uuid && re.test(name)) col.forEach((v, i) => (out[i] += isFinite(v) ? v : 0));
+    if (kind === "vm" && u === uuid && re.test(name))
+      col.forEach((v, i) => {
+        if (isFinite(v)) out[i] = (out[i] ?? 0) + v;
+      });
   }
   return out;
 }
-function avg(s: Series, uuid: string, re: RegExp): number[] {
+function avg(s: Series, uuid: string, re: RegExp): Line {
   let n = 0;
   for (const k of s.cols.keys()) {
     const [kind, u, name] = k.split(":");
     if (kind === "vm" && u === uuid && re.test(name)) n++;
   }
-  return sum(s, uuid, re).map((v) => (n ? (v / n) * 100 : 0));
+  return sum(s, uuid, re).map((v) => (v === null || !n ? null : (v / n) * 100));
+}
+function minus(a: Line, b: Line, scale: number): Line {
+  return a.map((v, i) => (v === null ? null : v - (b[i] ?? 0) * scale));
 }
 
 const charts: Chart[] = [
   { id: "cpu", title: "CPU", lines: ["CPU %"], pick: (s, u) => [avg(s, u, /^cpu\d+$/)], fmt: (v) => v.toFixed(1) + " %" },
-  { id: "memory", title: "Memory", lines: ["Used"], pick: (s, u) => [sum(s, u, /^memory$/).map((m, i) => m - sum(s, u, /^memory_internal_free$/)[i] * 1024)], fmt: bytes },
+  { id: "memory", title: "Memory", lines: ["Used"], pick: (s, u) => [minus(sum(s, u, /^memory$/), sum(s, u, /^memory_internal_free$/), 1024)], fmt: bytes },
   { id: "disk", title: "Disk", lines: ["Read/s", "Write/s"], pick: (s, u) => [sum(s, u, /^vbd_.*_read$/), sum(s, u, /^vbd_.*_write$/)], fmt: (v) => bytes(v) + "/s" },
   { id: "network", title: "Network", lines: ["Received/s", "Sent/s"], pick: (s, u) => [sum(s, u, /^vif_.*_rx$/), sum(s, u, /^vif_.*_tx$/)], fmt: (v) => bytes(v) + "/s" },
 ];
 
-function Plot({ c, data, width }: { c: Chart; data: number[][]; width: number }) {
+function Plot({ c, data, width }: { c: Chart; data: Line[]; width: number }) {
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   useEffect(() => {
@@ -66,7 +75,8 @@ function Plot({ c, data, width }: { c: Chart; data: number[][]; width: number })
   useEffect(() => {
     plot.current?.setData(data as uPlot.AlignedData);
   }, [data]);
-  const points = data[0]?.length || 0;
+  // points: readings of the first line that have a value
+  const points = (data[1] || []).filter((v) => v !== null && isFinite(v)).length;
   return (
     <figure class="chart" id={"chart-" + c.id} data-points={points}>
       <figcaption>
@@ -82,6 +92,7 @@ export function VmCharts({ vm, host }: { vm: store.Rec; host: string }) {
   const [series, setSeries] = useState<Series | null>(null);
   const [err, setErr] = useState("");
   const hostRef = host && host !== "OpaqueRef:NULL" ? host : store.all("host")[0]?._ref;
+  const live = vm.power_state === "Running" || vm.power_state === "Paused";
   useEffect(() => {
     let alive = true;
     const r = ranges[range];
@@ -98,12 +109,13 @@ export function VmCharts({ vm, host }: { vm: store.Rec; host: string }) {
       }
     };
     tick();
-    const t = setInterval(tick, Math.max(5, Math.min(r.interval, 60)) * 1000);
+    // a halted VM's history does not change: read it once
+    const t = live ? setInterval(tick, Math.max(5, Math.min(r.interval, 60)) * 1000) : undefined;
     return () => {
       alive = false;
       clearInterval(t);
     };
-  }, [range, vm.uuid, hostRef]);
+  }, [range, vm.uuid, hostRef, live]);
   const width = Math.max(260, Math.min(560, (document.querySelector("main")?.clientWidth || 800) / 2 - 40));
   return (
     <section class="card charts" aria-label="Charts">
@@ -115,10 +127,10 @@ export function VmCharts({ vm, host }: { vm: store.Rec; host: string }) {
           </button>
         ))}
       </div>
-      {err && <p class="error">{err}</p>}
+      {err && <p class="muted">No metrics for this VM yet.</p>}
       <div class="chart-grid">
         {charts.map((c) => {
-          const data = series ? [series.times, ...c.pick(series, vm.uuid)] : [[], ...c.lines.map(() => [])];
+          const data: Line[] = series ? [series.times, ...c.pick(series, vm.uuid)] : [[], ...c.lines.map(() => [])];
           return <Plot key={c.id + range} c={c} data={data} width={width} />;
         })}
       </div>

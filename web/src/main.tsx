@@ -78,7 +78,7 @@ function Tree() {
     <li key={v._ref}>
       <a href={href("vm", v._ref)} data-power={v.power_state}>
         <span class={"dot " + v.power_state} aria-hidden="true" />
-        {v.name_label}
+        <span class="label">{v.name_label}</span>
         <span class="sr-only"> ({v.power_state})</span>
       </a>
     </li>
@@ -104,7 +104,7 @@ function Tree() {
             {hosts.map((h) => (
               <li key={h._ref}>
                 <a href={href("host", h._ref)} class="host">
-                  {h.name_label}
+                  <span class="label">{h.name_label}</span>
                 </a>
                 <ul>{(byHost.get(h._ref) || []).sort((a, b) => a.name_label.localeCompare(b.name_label)).slice(0, 200).map(vmItem)}</ul>
               </li>
