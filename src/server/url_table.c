@@ -15,12 +15,14 @@ struct url_entry {
 static const struct url_entry table[] = {
 	{"/", "POST", URL_RPC_XML, NULL},
 	{"/", "GET", URL_STATUS, NULL},
+	{"/", "HEAD", URL_STATUS, NULL},
 	{"/RPC2", "POST", URL_RPC_XML, NULL},
 	{"/xmlrpc", "POST", URL_RPC_XML, NULL},
 	{"/json", "POST", URL_RPC_XML, NULL},
 	{"/jsonrpc", "POST", URL_RPC_JSON, NULL},
 	{"/console", NULL, URL_CONSOLE, NULL},
 	{"/assets/", "GET", URL_STATIC, NULL}, /* the web console's files (web_static.c) */
+	{"/assets/", "HEAD", URL_STATIC, NULL},
 	{NULL, NULL, URL_TRANSFER, &route_export_raw_vdi},
 	{NULL, NULL, URL_TRANSFER, &route_import_raw_vdi},
 	{NULL, NULL, URL_TRANSFER, &route_export_xva},

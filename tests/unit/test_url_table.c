@@ -53,6 +53,8 @@ static void test_assets(void **state)
 	assert_int_equal(kind("GET", "/assets/"), URL_NOT_FOUND);
 	assert_int_equal(kind("GET", "/assets"), URL_NOT_FOUND);
 	assert_int_equal(kind("GET", "/assetsx/a.js"), URL_NOT_FOUND);
+	assert_int_equal(kind("HEAD", "/assets/a.js"), URL_STATIC);
+	assert_int_equal(kind("HEAD", "/"), URL_STATUS);
 	assert_int_equal(kind("POST", "/assets/a.js"), URL_BAD_METHOD);
 	/* names: what the build writes, nothing that leaves the directory */
 	assert_true(web_static_name_ok("index-3F2A1B.js"));
