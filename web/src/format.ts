@@ -29,3 +29,7 @@ export function when(s: string | undefined): string {
   if (!d || d.getTime() <= 0) return "—";
   return d.toLocaleString();
 }
+
+// Names in the user's order, numbers in them by value ("vm-9" before "vm-10").
+export const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+export const byName = (a: Record<string, any>, b: Record<string, any>) => collator.compare(String(a.name_label), String(b.name_label));

@@ -7,6 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { canAct, getSession, login, logout, onSessionLost, call } from "./api";
 import * as store from "./store";
 import { ErrorBox, href, perms, useRoute } from "./ui";
+import { byName } from "./format";
 import { Dashboard } from "./pages/dashboard";
 import { VmList } from "./pages/vmlist";
 import { VmPage } from "./pages/vm";
@@ -59,11 +60,13 @@ function Login({ onIn }: { onIn: () => void }) {
   );
 }
 
+const TREE_MAX = 300;
+
 function Tree() {
   store.useStore();
   const [open, setOpen] = useState<Record<string, boolean>>({});
   const pools = store.all("pool");
-  const hosts = store.all("host").sort((a, b) => a.name_label.localeCompare(b.name_label));
+  const hosts = store.all("host").sort(byName);
   const vms = store.all("vm").filter((v) => !v.is_a_template && !v.is_control_domain && !v.is_a_snapshot);
   const byHost = new Map<string, store.Rec[]>();
   const elsewhere: store.Rec[] = [];
@@ -83,21 +86,30 @@ function Tree() {
       </a>
     </li>
   );
-  const group = (key: string, label: string, items: store.Rec[], render: (r: store.Rec) => any) => {
-    const isOpen = open[key] !== false && items.length <= 200;
+  // past TREE_MAX items a branch links to the VM list instead
+  const items = (list: store.Rec[], render: (r: store.Rec) => any) =>
+    list.length > TREE_MAX ? (
+      <li>
+        <a href={href("vms")}>{list.length} VMs: open the list</a>
+      </li>
+    ) : (
+      list.sort(byName).map(render)
+    );
+  const group = (key: string, label: string, list: store.Rec[], render: (r: store.Rec) => any) => {
+    const isOpen = open[key] !== false;
     return (
       <li>
         <button type="button" class="twisty" aria-expanded={isOpen} onClick={() => setOpen({ ...open, [key]: !isOpen })}>
-          {label} <span class="muted">({items.length})</span>
+          {label} <span class="muted">({list.length})</span>
         </button>
-        {isOpen && <ul>{items.sort((a, b) => a.name_label.localeCompare(b.name_label)).slice(0, 200).map(render)}</ul>}
+        {isOpen && <ul>{items(list, render)}</ul>}
       </li>
     );
   };
   const pool = pools[0];
   return (
     <nav class="tree" aria-label="Pool">
-      <ul role="tree">
+      <ul>
         <li>
           <a href={href("dashboard")}>{pool ? pool.name_label || "Pool" : "Pool"}</a>
           <ul>
@@ -106,7 +118,7 @@ function Tree() {
                 <a href={href("host", h._ref)} class="host">
                   <span class="label">{h.name_label}</span>
                 </a>
-                <ul>{(byHost.get(h._ref) || []).sort((a, b) => a.name_label.localeCompare(b.name_label)).slice(0, 200).map(vmItem)}</ul>
+                <ul>{items(byHost.get(h._ref) || [], vmItem)}</ul>
               </li>
             ))}
             {group("halted", "Other VMs", elsewhere, vmItem)}

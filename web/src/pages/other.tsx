@@ -1,7 +1,7 @@
 // Hosts, storage and networks.
 import * as store from "../store";
 import { asyncCall, call } from "../api";
-import { bytes, when } from "../format";
+import { bytes, byName, when } from "../format";
 import { Card, ErrorBox, href, Meter, perms, useAction } from "../ui";
 
 export function HostPage({ hostRef }: { hostRef: string }) {
@@ -70,7 +70,7 @@ export function HostPage({ hostRef }: { hostRef: string }) {
 
 export function SrList() {
   store.useStore();
-  const srs = store.all("sr").sort((a, b) => a.name_label.localeCompare(b.name_label));
+  const srs = store.all("sr").sort(byName);
   return (
     <div class="page">
       <h1>Storage</h1>
@@ -105,7 +105,7 @@ export function SrPage({ srRef }: { srRef: string }) {
   const [run, busy, error, clear] = useAction();
   const s = store.get("sr", srRef);
   if (!s) return <p class="muted">Loading…</p>;
-  const vdis = store.all("vdi").filter((v) => v.SR === srRef).sort((a, b) => a.name_label.localeCompare(b.name_label));
+  const vdis = store.all("vdi").filter((v) => v.SR === srRef).sort(byName);
   const size = Number(s.physical_size), used = Number(s.physical_utilisation);
   return (
     <div class="page">

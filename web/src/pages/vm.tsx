@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ComponentType } from "preact";
 import * as store from "../store";
-import { asyncCall, call } from "../api";
+import { asyncCall, call, getSession } from "../api";
 import { bytes, when } from "../format";
 import { Card, ErrorBox, href, perms, useAction } from "../ui";
 
@@ -209,6 +209,11 @@ export function VmPage({ vmRef }: { vmRef: string }) {
                 {a.label}
               </button>
             ))}
+          {vm.power_state === "Halted" && (
+            <a class="button" href={`/export?uuid=${encodeURIComponent(vm.uuid)}&session_id=${encodeURIComponent(getSession())}`} download={`${vm.name_label}.xva`}>
+              Export
+            </a>
+          )}
           {vm.power_state === "Halted" && (
             <button
               type="button"

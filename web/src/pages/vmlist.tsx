@@ -2,7 +2,7 @@
 // scroller so that 10,000 cost as much as 30.
 import { useMemo, useState } from "preact/hooks";
 import * as store from "../store";
-import { bytes } from "../format";
+import { bytes, collator } from "../format";
 import { href } from "../ui";
 
 const ROW = 34;
@@ -32,8 +32,8 @@ export function VmList() {
     const { key, dir } = sort;
     list.sort((a, b) => {
       const x = a[key], y = b[key];
-      const c = typeof x === "number" ? x - (y as number) : String(x).localeCompare(String(y), undefined, { numeric: true });
-      return c * dir || a.name_label.localeCompare(b.name_label);
+      const c = typeof x === "number" ? x - (y as number) : collator.compare(String(x), String(y));
+      return c * dir || collator.compare(a.name_label, b.name_label);
     });
     return list;
   }, [v, filter, sort]);

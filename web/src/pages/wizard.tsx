@@ -4,7 +4,7 @@
 import { useState } from "preact/hooks";
 import * as store from "../store";
 import { call } from "../api";
-import { bytes } from "../format";
+import { bytes, byName } from "../format";
 import { ErrorBox, href, perms, useAction } from "../ui";
 
 const MiB = 1024 * 1024;
@@ -19,7 +19,7 @@ function templateDisk(t: store.Rec): number {
 export function Wizard() {
   store.useStore();
   const [run, busy, error, clear] = useAction();
-  const templates = store.all("vm").filter((v) => v.is_a_template && !v.is_a_snapshot).sort((a, b) => a.name_label.localeCompare(b.name_label));
+  const templates = store.all("vm").filter((v) => v.is_a_template && !v.is_a_snapshot).sort(byName);
   const srs = store.all("sr").filter((s) => s.content_type !== "iso" && (s.allowed_operations || []).includes("vdi_create"));
   const isoSrs = new Set(store.all("sr").filter((s) => s.content_type === "iso").map((s) => s._ref));
   const isos = store.all("vdi").filter((v) => isoSrs.has(v.SR));
