@@ -1,4 +1,6 @@
-"""The web console in a real browser: Debian's chromium, headless, driven by
+"""The web console. StaticTest: how xenond serves its built files (caching,
+encodings, CSP, names outside the directory, XML-RPC still on POST /).
+WebTest: the console in a real browser: Debian's chromium, headless, driven by
 Playwright (tests/web/ui_test.mjs) against a xenond on the qemu backend
 started here. Before the browser starts, the API makes two VMs, the tiny
 guest (halted) and a task; the driver then logs in (and fails to with a
@@ -25,6 +27,75 @@ CHROMIUM = os.environ.get("XENON_CHROMIUM", "/usr/bin/chromium")
 DRIVER = os.path.join(harness.ROOT, "tests", "web", "ui_test.mjs")
 PLAYWRIGHT = os.path.join(harness.ROOT, "web", "node_modules", "playwright-core")
 READER, PASSWORD = "reader", "reader-pw-1"
+
+
+class StaticTest(harness.ServerTestCase):
+    """How xenond serves the built files: index.html and hashed assets, their
+    caching, encodings and CSP, names that leave the directory, and the
+    XML-RPC that shares the path /."""
+
+    def setUp(self):
+        super().setUp()
+        r = self.srv.post("/", b"", method="GET")
+        if b"/assets/" not in r.body:
+            self.skipTest("the web console is not built (meson -Dweb=disabled?)")
+        self.index = r
+
+    def assets(self):
+        import re
+        return re.findall(r'/assets/([A-Za-z0-9._-]+)', self.index.body.decode())
+
+    def test_index_and_assets(self):
+        r = self.index
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Type"), "text/html; charset=utf-8")
+        self.assertEqual(r.header("Cache-Control"), "no-cache")
+        csp = r.header("Content-Security-Policy")
+        self.assertIn("default-src 'none'", csp)
+        self.assertIn("script-src 'self';", csp)
+        self.assertIn("frame-ancestors 'none'", csp)
+        self.assertNotIn("http", csp)
+        # the same ETag again: 304, no body
+        r2 = self.srv.post("/", b"", {"If-None-Match": r.header("ETag")}, method="GET")
+        self.assertEqual(r2.status, 304)
+        self.assertEqual(r2.body, b"")
+        names = self.assets()
+        self.assertTrue(any(n.endswith(".js") for n in names), names)
+        self.assertTrue(any(n.endswith(".css") for n in names), names)
+        for n in names:
+            with self.subTest(asset=n):
+                plain = self.srv.post("/assets/" + n, b"", method="GET")
+                self.assertEqual(plain.status, 200)
+                self.assertIsNone(plain.header("Content-Encoding"))
+                self.assertEqual(plain.header("Cache-Control"), "public, max-age=31536000, immutable")
+                self.assertEqual(plain.header("Vary"), "Accept-Encoding")
+                self.assertTrue(plain.header("Content-Type").startswith("text/javascript" if n.endswith(".js") else "text/css"))
+                for enc, unpack in (("gzip", __import__("gzip").decompress), ("br", None)):
+                    r = self.srv.post("/assets/" + n, b"", {"Accept-Encoding": "%s, identity" % enc}, method="GET")
+                    self.assertEqual(r.header("Content-Encoding"), enc)
+                    self.assertLess(len(r.body), len(plain.body))
+                    if unpack:
+                        self.assertEqual(unpack(r.body), plain.body)
+                # q=0 refuses a coding
+                r = self.srv.post("/assets/" + n, b"", {"Accept-Encoding": "gzip;q=0"}, method="GET")
+                self.assertIsNone(r.header("Content-Encoding"))
+                self.assertEqual(r.body, plain.body)
+
+    def test_names_outside_the_directory(self):
+        for path in ("/assets/../index.html", "/assets/%2e%2e%2froot-password", "/assets/.stamp",
+                     "/assets/nope.js", "/assets/", "/index.html", "/assets/a%00b.js"):
+            with self.subTest(path=path):
+                r = self.srv.post(path, b"", method="GET")
+                self.assertEqual(r.status, 404, r.body[:200])
+                self.assertNotIn(self.srv.password.encode(), r.body)
+
+    def test_xmlrpc_and_jsonrpc_still_answer(self):
+        body = ('<?xml version="1.0"?><methodCall><methodName>system.listMethods</methodName>'
+                '<params/></methodCall>').encode()
+        r = self.srv.post("/", body, {"Content-Type": "text/xml"})
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"VM.get_all_records", r.body)
+        self.assertTrue(self.api.VM.get_all())
 
 
 class WebTest(guest.GuestMixin, harness.ServerTestCase):
