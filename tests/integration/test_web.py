@@ -6,7 +6,8 @@ started here. Before the browser starts, the API makes two VMs, the tiny
 guest (halted) and a task; the driver then logs in (and fails to with a
 wrong password), finds the host and VMs in the tree and dashboard, sees an
 `xe` change within a second, snapshots and reverts, makes a VM in the
-wizard and finds it with `xe vm-list`, starts the guest and reads its boot
+wizard and finds it with `xe vm-list`, downloads an export and uploads it
+back as an import, starts the guest and reads its boot
 lines in the serial panel and a non-blank VNC canvas, pauses and unpauses
 it, waits for CPU chart points, cancels the task, and logs in as a
 read-only user who gets no action buttons. A failing step leaves a
@@ -136,6 +137,7 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
             "host": api.host.get_name_label(host),
             "vms": ["web-vm-1", "web-vm-2"],
             "vm1": made[0],
+            "vm2": made[1],
             "guest": g,
             "task": api.task.get_uuid(task),
             "xe": [harness.XE, "-s", self.srv.host, "-p", str(self.srv.port), "--nossl", "-u", "root",
@@ -154,7 +156,7 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
         sys.stderr.write("  browser run %.1f s\n" % (time.monotonic() - t0))
         names = [s["step"] for s in steps]
         for want in ("wrong password", "login", "tree and dashboard", "xe change is live", "snapshot and revert",
-                     "wizard", "start guest", "serial console", "vnc screen", "pause and unpause", "cpu chart",
+                     "export download", "import upload", "wizard", "start guest", "serial console", "vnc screen", "pause and unpause", "cpu chart",
                      "cancel task", "read-only user"):
             with self.subTest(step=want):
                 self.assertIn(want, names, p.stdout[-2000:])

@@ -4,6 +4,7 @@
 import { createRequire } from "node:module";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
 
 const conf = JSON.parse(process.env.XENON_WEB_TEST);
 const require = createRequire(join(conf.playwright, "package.json"));
@@ -125,6 +126,33 @@ await step("snapshot and revert", async () => {
   await api("VM.set_memory_limits", conf.vm1, 128 << 20, 192 << 20, 192 << 20, 192 << 20);
   await page.getByRole("button", { name: "Revert to snap-a" }).click();
   await until("the revert", async () => Number(await api("VM.get_memory_static_max", conf.vm1)) === 128 << 20, 15000);
+});
+
+let exported = "";
+await step("export download", async () => {
+  await page.goto(url + "/#/vm/" + encodeURIComponent(conf.vm2));
+  await waitText("#vm-name", "web-vm-2");
+  const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 20000 }), page.getByRole("link", { name: "Export" }).click()]);
+  exported = join(conf.shots, "web-vm-2.xva");
+  await dl.saveAs(exported);
+  check(/\.xva$/.test(dl.suggestedFilename()), "file name " + dl.suggestedFilename());
+  const head = readFileSync(exported).subarray(0, 512);
+  check(head.subarray(0, 7).toString() === "ova.xml", "not an XVA: " + JSON.stringify(head.subarray(0, 16).toString()));
+});
+
+await step("import upload", async () => {
+  check(exported, "nothing exported");
+  await page.goto(url + "/#/vms");
+  await page.locator('input[name="import"]').setInputFiles(exported);
+  const li = page.locator("li.upload").first();
+  await page.locator('li.upload[data-done="yes"]').first().waitFor({ timeout: 30000 });
+  const errors = await page.locator("li.upload .error").allTextContents();
+  check(errors.length === 0, "import error: " + errors.join(" "));
+  const bar = li.locator("progress");
+  check((await bar.getAttribute("value")) === (await bar.getAttribute("max")), "progress not at its end");
+  await li.getByRole("link", { name: "web-vm-2" }).waitFor({ timeout: 5000 });
+  const same = await api("VM.get_by_name_label", "web-vm-2");
+  check(same.length === 2, "VMs named web-vm-2: " + same.length);
 });
 
 await step("wizard", async () => {

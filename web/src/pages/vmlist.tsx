@@ -3,7 +3,8 @@
 import { useMemo, useState } from "preact/hooks";
 import * as store from "../store";
 import { bytes, collator } from "../format";
-import { href } from "../ui";
+import { href, perms } from "../ui";
+import { Import } from "./import";
 
 const ROW = 34;
 type Key = "name_label" | "power_state" | "memory" | "vcpus" | "host";
@@ -50,6 +51,7 @@ export function VmList() {
   return (
     <div class="page vmlist">
       <h1>VMs</h1>
+      {perms.canAct && <Import />}
       <label class="filter">
         Filter
         <input type="search" value={filter} onInput={(e) => { setFilter(e.currentTarget.value); setTop(0); }} placeholder="name, state or UUID" />
