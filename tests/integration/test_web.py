@@ -6,7 +6,8 @@ started here. Before the browser starts, the API makes two VMs, the tiny
 guest (halted) and a task; the driver then logs in (and fails to with a
 wrong password), finds the host and VMs in the tree and dashboard, sees an
 `xe` change within a second, snapshots and reverts, makes a VM in the
-wizard and finds it with `xe vm-list`, downloads an export and uploads it
+wizard and finds it with `xe vm-list`, copies a VM, makes an ISO SR and
+rescans it, makes a network, downloads an export and uploads it
 back as an import, starts the guest and reads its boot
 lines in the serial panel and a non-blank VNC canvas, pauses and unpauses
 it, waits for CPU chart points, cancels the task, and logs in as a
@@ -127,6 +128,10 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
         g = self.new_vm("web-guest", mem=256 * MiB)
         task = api.task.create("web-long-task", "a task the page cancels")
         api.task.set_progress(task, 0.4)
+        isodir = os.path.join(self.srv.data_dir, "isos")
+        os.makedirs(isodir)
+        with open(os.path.join(isodir, "tiny.iso"), "wb") as f:
+            f.write(b"\0" * MiB)
         shots = os.path.join(self.build, "web-test")
         shutil.rmtree(shots, ignore_errors=True)
         os.makedirs(shots)
@@ -138,6 +143,7 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
             "vms": ["web-vm-1", "web-vm-2"],
             "vm1": made[0],
             "vm2": made[1],
+            "isodir": isodir,
             "guest": g,
             "task": api.task.get_uuid(task),
             "xe": [harness.XE, "-s", self.srv.host, "-p", str(self.srv.port), "--nossl", "-u", "root",
@@ -156,7 +162,7 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
         sys.stderr.write("  browser run %.1f s\n" % (time.monotonic() - t0))
         names = [s["step"] for s in steps]
         for want in ("wrong password", "login", "tree and dashboard", "xe change is live", "snapshot and revert",
-                     "export download", "import upload", "wizard", "start guest", "serial console", "vnc screen", "pause and unpause", "cpu chart",
+                     "vm copy", "storage create and rescan", "network create", "export download", "import upload", "wizard", "start guest", "serial console", "vnc screen", "pause and unpause", "cpu chart",
                      "cancel task", "read-only user"):
             with self.subTest(step=want):
                 self.assertIn(want, names, p.stdout[-2000:])

@@ -4,7 +4,7 @@
 import { createRequire } from "node:module";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 
 const conf = JSON.parse(process.env.XENON_WEB_TEST);
 const require = createRequire(join(conf.playwright, "package.json"));
@@ -126,6 +126,42 @@ await step("snapshot and revert", async () => {
   await api("VM.set_memory_limits", conf.vm1, 128 << 20, 192 << 20, 192 << 20, 192 << 20);
   await page.getByRole("button", { name: "Revert to snap-a" }).click();
   await until("the revert", async () => Number(await api("VM.get_memory_static_max", conf.vm1)) === 128 << 20, 15000);
+});
+
+await step("vm copy", async () => {
+  const name = (await api("VM.get_name_label", conf.vm1)) + " (copy)";
+  await page.getByRole("toolbar", { name: "VM actions" }).getByRole("button", { name: "Copy", exact: true }).click();
+  const copies = await until("the copy", async () => {
+    const l = await api("VM.get_by_name_label", name);
+    return l.length ? l : null;
+  }, 20000);
+  check(copies.length === 1 && copies[0] !== conf.vm1, "copies: " + copies.length);
+});
+
+await step("storage create and rescan", async () => {
+  await page.goto(url + "/#/srs");
+  await page.getByLabel("Type").selectOption("iso");
+  await page.getByLabel("Storage name").fill("web-isos");
+  await page.getByLabel(/^Location/).fill(conf.isodir);
+  await page.getByRole("button", { name: "Create storage" }).click();
+  await page.getByRole("status").filter({ hasText: "Created" }).getByRole("link", { name: "web-isos" }).click();
+  await page.locator('tr[data-name="tiny.iso"]').waitFor({ timeout: 10000 });
+  writeFileSync(join(conf.isodir, "second.iso"), Buffer.alloc(1 << 20, 1));
+  check((await page.locator('tr[data-name="second.iso"]').count()) === 0, "second.iso before the rescan");
+  await page.getByRole("button", { name: "Rescan" }).click();
+  await page.locator('tr[data-name="second.iso"]').waitFor({ timeout: 15000 });
+  await page.locator('nav.tree .label, nav.tree a').getByText("web-isos", { exact: true }).first().waitFor({ timeout: 5000 });
+});
+
+await step("network create", async () => {
+  await page.goto(url + "/#/networks");
+  await page.getByLabel("Network name").fill("web-net");
+  await page.getByLabel("MTU").fill("9000");
+  await page.getByRole("button", { name: "Create network" }).click();
+  await page.locator("nav.tree a").getByText("web-net", { exact: true }).waitFor({ timeout: 10000 });
+  const nets = await api("network.get_by_name_label", "web-net");
+  check(nets.length === 1, "networks named web-net: " + nets.length);
+  check(Number(await api("network.get_MTU", nets[0])) === 9000, "MTU");
 });
 
 let exported = "";

@@ -1,4 +1,5 @@
 // Hosts, storage and networks.
+import { useState } from "preact/hooks";
 import * as store from "../store";
 import { asyncCall, call } from "../api";
 import { bytes, byName, when } from "../format";
@@ -68,12 +69,82 @@ export function HostPage({ hostRef }: { hostRef: string }) {
   );
 }
 
+// A new SR: an NFS share for disks, or a library of ISO images (a local
+// directory, server:/path on NFS or //server/share on SMB).
+function NewSr() {
+  const [run, busy, error, clear] = useAction();
+  const [kind, setKind] = useState<"iso" | "nfs">("iso");
+  const [name, setName] = useState("");
+  const [location, setLocation] = useState("");
+  const [server, setServer] = useState("");
+  const [path, setPath] = useState("");
+  const [made, setMade] = useState("");
+  const host = store.all("host")[0];
+  const create = async () => {
+    if (!name.trim()) throw new Error("Give the storage a name.");
+    const dc = kind === "iso" ? { location: location.trim(), ...(location.trim().startsWith("/") ? { legacy_mode: "true" } : {}) } : { server: server.trim(), serverpath: path.trim() };
+    const shared = kind === "nfs" || !location.trim().startsWith("/");
+    const sr = await call("SR.create", host._ref, dc, "0", name.trim(), "", kind, kind === "iso" ? "iso" : "", shared, {});
+    setMade(sr);
+  };
+  return (
+    <Card title="New storage">
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          run(create);
+        }}
+      >
+        <label>
+          Type
+          <select name="sr-type" value={kind} onChange={(e) => setKind(e.currentTarget.value as "iso" | "nfs")}>
+            <option value="iso">ISO library</option>
+            <option value="nfs">NFS (virtual disks)</option>
+          </select>
+        </label>
+        <label>
+          Storage name
+          <input name="sr-name" value={name} onInput={(e) => setName(e.currentTarget.value)} required />
+        </label>
+        {kind === "iso" ? (
+          <label>
+            Location (a directory, server:/path or //server/share)
+            <input name="sr-location" value={location} onInput={(e) => setLocation(e.currentTarget.value)} required />
+          </label>
+        ) : (
+          <>
+            <label>
+              NFS server
+              <input name="sr-server" value={server} onInput={(e) => setServer(e.currentTarget.value)} required />
+            </label>
+            <label>
+              Export path
+              <input name="sr-path" value={path} onInput={(e) => setPath(e.currentTarget.value)} required />
+            </label>
+          </>
+        )}
+        <button type="submit" disabled={busy}>
+          Create storage
+        </button>
+      </form>
+      <ErrorBox error={error} onClose={clear} />
+      {made && (
+        <p role="status">
+          Created <a href={href("sr", made)}>{store.get("sr", made)?.name_label || name}</a>.
+        </p>
+      )}
+    </Card>
+  );
+}
+
 export function SrList() {
   store.useStore();
   const srs = store.all("sr").sort(byName);
   return (
     <div class="page">
       <h1>Storage</h1>
+      {perms.canAct && <NewSr />}
       <table class="grid">
         <thead>
           <tr>
@@ -134,7 +205,7 @@ export function SrPage({ srRef }: { srRef: string }) {
           </thead>
           <tbody>
             {vdis.map((v) => (
-              <tr key={v._ref}>
+              <tr key={v._ref} data-name={v.name_label}>
                 <td>{v.name_label}</td>
                 <td>{bytes(v.virtual_size)}</td>
                 <td>{bytes(v.physical_utilisation)}</td>
@@ -148,11 +219,46 @@ export function SrPage({ srRef }: { srRef: string }) {
   );
 }
 
+function NewNetwork() {
+  const [run, busy, error, clear] = useAction();
+  const [name, setName] = useState("");
+  const [mtu, setMtu] = useState(1500);
+  return (
+    <Card title="New network">
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          run(async () => {
+            if (!name.trim()) throw new Error("Give the network a name.");
+            await call("network.create", { name_label: name.trim(), name_description: "", MTU: mtu, other_config: {}, tags: [] });
+            setName("");
+          });
+        }}
+      >
+        <label>
+          Network name
+          <input name="net-name" value={name} onInput={(e) => setName(e.currentTarget.value)} required />
+        </label>
+        <label>
+          MTU
+          <input name="net-mtu" type="number" min={68} max={9000} value={mtu} onInput={(e) => setMtu(Number(e.currentTarget.value))} />
+        </label>
+        <button type="submit" disabled={busy}>
+          Create network
+        </button>
+      </form>
+      <ErrorBox error={error} onClose={clear} />
+    </Card>
+  );
+}
+
 export function NetworkList() {
   store.useStore();
   return (
     <div class="page">
       <h1>Networks</h1>
+      {perms.canAct && <NewNetwork />}
       <ul class="plain">
         {store.all("network").map((n) => (
           <li key={n._ref}>

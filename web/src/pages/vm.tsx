@@ -35,11 +35,13 @@ const actions: Act[] = [
   { label: "Unpause", op: "unpause", run: (vm) => call("VM.unpause", vm._ref) },
   { label: "Suspend", op: "suspend", run: (vm) => asyncCall("VM.suspend", vm._ref) },
   { label: "Clone", op: "clone", run: (vm) => asyncCall("VM.clone", vm._ref, vm.name_label + " (clone)") },
+  // a full copy of every disk, onto the SRs they are on
+  { label: "Copy", op: "copy", run: (vm) => asyncCall("VM.copy", vm._ref, vm.name_label + " (copy)", "OpaqueRef:NULL") },
 ];
 
 // What the power state allows, when the record lists no operations.
 const byState: Record<string, string[]> = {
-  Halted: ["start", "clone", "destroy"],
+  Halted: ["start", "clone", "copy", "destroy"],
   Running: ["clean_shutdown", "hard_shutdown", "clean_reboot", "pause", "suspend"],
   Paused: ["unpause", "hard_shutdown"],
   Suspended: ["resume", "hard_shutdown"],
