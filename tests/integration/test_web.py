@@ -10,7 +10,7 @@ wizard and finds it with `xe vm-list`, copies a VM, makes an ISO SR and
 rescans it, makes a network, downloads an export and uploads it
 back as an import, starts the guest and reads its boot
 lines in the serial panel and a non-blank VNC canvas, pauses and unpauses
-it, waits for CPU chart points, cancels the task, and logs in as a
+it, opens the same serial console over HTTPS (wss), waits for CPU chart points, cancels the task, and logs in as a
 read-only user who gets no action buttons. A failing step leaves a
 screenshot under <build>/web-test/."""
 import json
@@ -106,8 +106,10 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
         missing = [p for p in (CHROMIUM, PLAYWRIGHT, shutil.which("node") or "/nonexistent") if not os.path.exists(p)]
         if missing:
             raise harness.unittest.SkipTest("needs %s" % ", ".join(missing))
+        cls.tls_port = harness.free_port()
         cls.srv = harness.Server(backend="qemu",
-                                 data_dir=harness.data_dir_with_users({READER: "read-only"}, PASSWORD, "xenon-web-"))
+                                 data_dir=harness.data_dir_with_users({READER: "read-only"}, PASSWORD, "xenon-web-"),
+                                 extra_args=["--tls-listen", "127.0.0.1:%d" % cls.tls_port])
         guest.install(cls)
         cls.srv.start()
         cls.api = cls.srv.api
@@ -137,6 +139,7 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
         os.makedirs(shots)
         conf = {
             "url": self.srv.url,
+            "https": "https://127.0.0.1:%d" % self.tls_port,
             "password": self.srv.password,
             "reader": [READER, PASSWORD],
             "host": api.host.get_name_label(host),
@@ -162,7 +165,7 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
         sys.stderr.write("  browser run %.1f s\n" % (time.monotonic() - t0))
         names = [s["step"] for s in steps]
         for want in ("wrong password", "login", "tree and dashboard", "xe change is live", "snapshot and revert",
-                     "vm copy", "storage create and rescan", "network create", "export download", "import upload", "wizard", "start guest", "serial console", "vnc screen", "pause and unpause", "cpu chart",
+                     "vm copy", "storage create and rescan", "network create", "export download", "import upload", "wizard", "start guest", "serial console", "https and wss", "vnc screen", "pause and unpause", "cpu chart",
                      "cancel task", "read-only user"):
             with self.subTest(step=want):
                 self.assertIn(want, names, p.stdout[-2000:])

@@ -126,6 +126,9 @@ await step("snapshot and revert", async () => {
   await api("VM.set_memory_limits", conf.vm1, 128 << 20, 192 << 20, 192 << 20, 192 << 20);
   await page.getByRole("button", { name: "Revert to snap-a" }).click();
   await until("the revert", async () => Number(await api("VM.get_memory_static_max", conf.vm1)) === 128 << 20, 15000);
+  await page.getByRole("button", { name: "Delete snap-a" }).click();
+  await page.locator('li.snapshot[data-name="snap-a"]').waitFor({ state: "detached", timeout: 15000 });
+  check((await api("VM.get_snapshots", conf.vm1)).length === 0, "the snapshot is still there");
 });
 
 await step("vm copy", async () => {
@@ -136,6 +139,12 @@ await step("vm copy", async () => {
     return l.length ? l : null;
   }, 20000);
   check(copies.length === 1 && copies[0] !== conf.vm1, "copies: " + copies.length);
+  // and delete it from its own page
+  await page.goto(url + "/#/vm/" + encodeURIComponent(copies[0]));
+  await waitText("#vm-name", name);
+  await page.getByRole("toolbar", { name: "VM actions" }).getByRole("button", { name: "Delete", exact: true }).click();
+  await until("the delete", async () => (await api("VM.get_by_name_label", name)).length === 0, 15000);
+  await page.locator("h1").filter({ hasText: "VMs" }).waitFor({ timeout: 5000 });
 });
 
 await step("storage create and rescan", async () => {
@@ -221,6 +230,25 @@ await step("serial console", async () => {
     timeout: 90000,
     polling: 250,
   });
+});
+
+await step("https and wss", async () => {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
+  const p = await ctx.newPage();
+  const old = page;
+  page = p;
+  try {
+    await p.goto(conf.https + "/");
+    await p.getByLabel("Password").fill(conf.password);
+    await p.getByRole("button", { name: "Log in" }).click();
+    await p.locator(".conn.on").waitFor({ timeout: 10000 });
+    await p.goto(conf.https + "/#/vm/" + encodeURIComponent(conf.guest));
+    // the history since boot comes first on a new connection
+    await p.waitForFunction(() => /XENON-GUEST: ready/.test(document.querySelector("#serial-panel .xterm-rows")?.textContent || ""), null, { timeout: 20000, polling: 250 });
+  } finally {
+    page = old;
+    await ctx.close();
+  }
 });
 
 await step("vnc screen", async () => {
