@@ -282,7 +282,16 @@ await step("pause and unpause", async () => {
 await step("cpu chart", async () => {
   const wait = 15000 - (Date.now() - started);
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  await page.waitForFunction(() => Number(document.querySelector("#chart-cpu")?.dataset.points || 0) > 0, null, { timeout: 20000, polling: 500 });
+  try {
+    await page.waitForFunction(() => Number(document.querySelector("#chart-cpu")?.dataset.points || 0) > 0, null, { timeout: 30000, polling: 500 });
+  } catch (e) {
+    // what the server has, to tell a page fault from missing metrics
+    const uuid = await api("VM.get_uuid", conf.guest);
+    const now = Math.floor(Date.now() / 1000);
+    const r = await fetch(`${url}/rrd_updates?session_id=${session}&start=${now - 600}&cf=AVERAGE&interval=5&json=true&vm_uuid=${uuid}`);
+    const body = await r.text();
+    throw new Error(`${e.message}; page shows ${await page.locator("#chart-cpu").getAttribute("data-points")} points; /rrd_updates: ${r.status} ${body.slice(0, 400)}`);
+  }
 });
 
 await step("cancel task", async () => {
@@ -300,6 +309,18 @@ await step("cancel task", async () => {
   });
   const errors = await row.locator(".error").allTextContents();
   check(errors.length === 0, "cancel showed an error: " + errors.join(" "));
+});
+
+await step("error with code and parameters", async () => {
+  // a failed task's error as xapi words it: its code, its parameters, and a sentence
+  const t = await api("task.create", "web-failed-task", "");
+  await api("task.set_error_info", t, ["VM_BAD_POWER_STATE", conf.vm1, "running", "halted"]);
+  await api("task.set_status", t, "failure");
+  const uuid = await api("task.get_uuid", t);
+  const box = page.locator(`li[data-task="${uuid}"] .error[data-code="VM_BAD_POWER_STATE"]`);
+  await box.waitFor({ timeout: 5000 });
+  const txt = await box.textContent();
+  check(txt.includes(conf.vm1) && txt.includes("running") && txt.includes("halted"), "error box: " + txt);
 });
 
 await step("read-only user", async () => {

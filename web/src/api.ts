@@ -40,6 +40,11 @@ export function call(method: string, ...args: unknown[]): Promise<any> {
   return rpc(method, [session, ...args]);
 }
 
+// The same with a signal that aborts it (the event loop's long poll).
+export function callAbortable(signal: AbortSignal, method: string, ...args: unknown[]): Promise<any> {
+  return rpc(method, [session, ...args], signal);
+}
+
 export async function login(user: string, password: string): Promise<void> {
   session = await rpc("session.login_with_password", [user, password, "1.0", "xenon-web"]);
   sessionStorage.setItem(KEY, session);
@@ -65,16 +70,23 @@ export async function canAct(): Promise<boolean> {
   }
 }
 
-// An Async call followed to its end through the store's task records.
-export function asyncCall(method: string, ...args: unknown[]): Promise<string> {
-  return call("Async." + method, ...args);
+// An Async call followed to its end through the task records the event
+// loop brings (no polling): resolves with the task's result, fails with
+// its error (TASK_CANCELLED when cancelled).
+let taskWatcher: (task: string) => Promise<any> = async () => undefined;
+export function setTaskWatcher(f: (task: string) => Promise<any>) {
+  taskWatcher = f;
+}
+export async function asyncCall(method: string, ...args: unknown[]): Promise<any> {
+  const task: string = await call("Async." + method, ...args);
+  return taskWatcher(task);
 }
 
 // Words for the errors a user meets most; any other shows its code and
 // parameters as they are.
 const words: Record<string, (p: string[]) => string> = {
   SESSION_AUTHENTICATION_FAILED: (p) => `Wrong user name or password for ${p[0] || "this user"}${p[1] ? ": " + p[1] : ""}.`,
-  VM_BAD_POWER_STATE: (p) => `The VM is ${p[3] || p[2] || "in another state"}; this needs it ${p[1] || p[2] || ""}.`,
+  VM_BAD_POWER_STATE: (p) => `The VM is ${p[2] || "in another state"}; this needs it ${p[1] || "in another state"}.`,
   OPERATION_NOT_ALLOWED: (p) => `Not allowed: ${p.join(" ")}`,
   HANDLE_INVALID: (p) => `There is no ${p[0] || "object"} ${p[1] || ""} (it may have been deleted).`,
   RBAC_PERMISSION_DENIED: (p) => `Your role may not do this (${p[0] || "this call"}).`,

@@ -1,6 +1,6 @@
 // Every record the pages show, kept current by one event.from loop.
 import { useEffect, useState } from "preact/hooks";
-import { call, XenAPIError } from "./api";
+import { callAbortable, setTaskWatcher, XenAPIError } from "./api";
 
 export type Rec = Record<string, any> & { _ref: string };
 
@@ -9,6 +9,7 @@ let version = 0;
 const listeners = new Set<() => void>();
 let scheduled = false;
 let running = false;
+let generation = 0; // one loop at a time: a loop from before a stop() ends on its next turn
 let stopper: AbortController | null = null;
 export let connected = false;
 
@@ -72,13 +73,15 @@ export function apply(events: XEvent[]) {
 export async function start(onFatal: (e: unknown) => void) {
   if (running) return;
   running = true;
-  stopper = new AbortController();
+  const mine = ++generation;
+  const abort = (stopper = new AbortController());
+  const live = () => running && generation === mine;
   let token = "";
   let failures = 0;
-  while (running) {
+  while (live()) {
     try {
-      const r = await call("event.from", ["*"], token, 30.0);
-      if (!running) break;
+      const r = await callAbortable(abort.signal, "event.from", ["*"], token, 30.0);
+      if (!live()) break;
       if (token === "") {
         tables.clear();
       }
@@ -90,7 +93,7 @@ export async function start(onFatal: (e: unknown) => void) {
         changed();
       }
     } catch (e) {
-      if (!running) break;
+      if (!live()) break;
       if (e instanceof XenAPIError && e.code === "EVENTS_LOST") {
         token = "";
         continue;
@@ -114,3 +117,25 @@ export function stop() {
   tables.clear();
   changed();
 }
+
+// Resolves when the task succeeds (with its result), fails with its error.
+function watchTask(task: string): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const t = get("task", task);
+      if (!t || t.status === "pending" || t.status === "cancelling") return false;
+      if (t.status === "success") resolve(t.result);
+      else if (t.status === "cancelled") reject(new XenAPIError("TASK_CANCELLED", [task]));
+      else {
+        const info: string[] = (t.error_info || []).map(String);
+        reject(new XenAPIError(info[0] || "TASK_FAILED", info.slice(1)));
+      }
+      return true;
+    };
+    if (check()) return;
+    const off = subscribe(() => {
+      if (check()) off();
+    });
+  });
+}
+setTaskWatcher(watchTask);
