@@ -51,6 +51,8 @@ async function step(name, fn) {
   const t = Date.now();
   try {
     await fn();
+    // XENON_WEB_SHOTS=all keeps a screenshot of every step, for a look
+    if (process.env.XENON_WEB_SHOTS === "all") await page.screenshot({ path: join(conf.shots, "ok-" + name.replace(/[^a-z0-9]+/gi, "-") + ".png"), fullPage: true });
     console.log(JSON.stringify({ step: name, ok: true, secs: (Date.now() - t) / 1000 }));
   } catch (e) {
     failed = true;

@@ -2,6 +2,7 @@
 // the serial port in xterm.js, the screen in noVNC.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Terminal } from "@xterm/xterm";
+import { FitAddon } from "@xterm/addon-fit";
 import RFB from "@novnc/novnc";
 import { getSession } from "./api";
 
@@ -21,7 +22,16 @@ export function SerialConsole({ uuid }: { uuid: string }) {
       fontSize: 13,
       theme: dark ? { background: "#111418", foreground: "#d8dee9" } : { background: "#fbfbfb", foreground: "#1a1a1a", cursor: "#1a1a1a", selectionBackground: "#b3d4fc" },
     });
+    const fit = new FitAddon();
+    term.loadAddon(fit);
     term.open(el.current!);
+    // as many rows and columns as the panel holds, again when it changes size
+    const refit = () => {
+      if (el.current && el.current.offsetParent) fit.fit();
+    };
+    refit();
+    const ro = new ResizeObserver(refit);
+    ro.observe(el.current!);
     let ws: WebSocket | null = null;
     let closed = false;
     let retry: ReturnType<typeof setTimeout> | undefined;
@@ -43,6 +53,7 @@ export function SerialConsole({ uuid }: { uuid: string }) {
       closed = true;
       clearTimeout(retry);
       sub.dispose();
+      ro.disconnect();
       ws?.close();
       term.dispose();
     };
