@@ -107,6 +107,12 @@ await step("tree and dashboard", async () => {
   check(/\d.* [KMGT]iB of \d.* [KMGT]iB/.test(mem), "host memory in binary units: " + mem);
 });
 
+await step("alarm on the dashboard", async () => {
+  const pool = (await api("pool.get_all"))[0];
+  await api("message.create", "WEB_TEST_ALARM", 2, "Pool", await api("pool.get_uuid", pool), "a message for the alarms card");
+  await page.locator("#card-alarms").getByText("WEB_TEST_ALARM").waitFor({ timeout: 1000 });
+});
+
 await step("xe change is live", async () => {
   await page.goto(url + "/#/vm/" + encodeURIComponent(conf.vm1));
   await waitText("#vm-name", "web-vm-1");
