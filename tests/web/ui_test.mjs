@@ -296,7 +296,7 @@ await step("cpu chart", async () => {
     // what the server has, to tell a page fault from missing metrics
     const uuid = await api("VM.get_uuid", conf.guest);
     const now = Math.floor(Date.now() / 1000);
-    const r = await fetch(`${url}/rrd_updates?session_id=${session}&start=${now - 600}&cf=AVERAGE&interval=5&json=true&vm_uuid=${uuid}`);
+    const r = await fetch(`${url}/rrd_updates?session_id=${session}&start=${now - 300}&cf=AVERAGE&interval=5&json=true&vm_uuid=${uuid}`);
     const body = await r.text();
     throw new Error(`${e.message}; page shows ${await page.locator("#chart-cpu").getAttribute("data-points")} points; /rrd_updates: ${r.status} ${body.slice(0, 400)}`);
   }

@@ -6,11 +6,14 @@ import * as store from "./store";
 import { serverNow, updates, Series } from "./rrd";
 import { bytes } from "./format";
 
+// Each span stays inside its archive (xapi's RRAs: 120 × 5 s, 120 × 1 min,
+// 168 × 1 h, 366 × 1 day): a start older than the archive holds makes the
+// server answer from the next coarser one.
 const ranges = [
-  { label: "5 s", interval: 5, span: 10 * 60 },
-  { label: "1 min", interval: 60, span: 2 * 3600 },
-  { label: "1 h", interval: 3600, span: 7 * 86400 },
-  { label: "1 day", interval: 86400, span: 365 * 86400 },
+  { label: "5 s", interval: 5, span: 5 * 60 },
+  { label: "1 min", interval: 60, span: 3600 },
+  { label: "1 h", interval: 3600, span: 6 * 86400 },
+  { label: "1 day", interval: 86400, span: 360 * 86400 },
 ];
 
 interface Chart {
