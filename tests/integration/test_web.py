@@ -166,7 +166,7 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
         names = [s["step"] for s in steps]
         for want in ("wrong password", "login", "tree and dashboard", "alarm on the dashboard", "xe change is live", "snapshot and revert",
                      "vm copy", "storage create and rescan", "network create", "export download", "import upload", "wizard", "start guest", "serial console", "https and wss", "vnc screen", "pause and unpause", "cpu chart",
-                     "cancel task", "error with code and parameters", "read-only user"):
+                     "cancel task", "error with code and parameters", "read-only user", "no CSP violations"):
             with self.subTest(step=want):
                 self.assertIn(want, names, p.stdout[-2000:])
                 s = steps[names.index(want)]

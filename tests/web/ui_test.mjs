@@ -12,6 +12,7 @@ const { chromium } = require(conf.playwright);
 
 const url = conf.url;
 let failed = false;
+const cspViolations = [];
 
 let rpcId = 1;
 async function rpc(method, params) {
@@ -67,6 +68,11 @@ async function newPage() {
   const p = await ctx.newPage();
   p.on("dialog", (d) => d.accept());
   p.on("pageerror", (e) => console.error("page error:", e.message));
+  p.on("console", (m) => {
+    if (m.type() !== "error" || /status of [45]\d\d/.test(m.text())) return;
+    console.error("console:", m.text());
+    if (/Content Security Policy/.test(m.text())) cspViolations.push(m.text());
+  });
   p.on("response", (r) => r.status() >= 400 && console.error("HTTP", r.status(), r.url().replace(/session_id=[^&]*/, "session_id=…")));
   return p;
 }
@@ -353,6 +359,10 @@ await step("read-only user", async () => {
   } finally {
     page = old;
   }
+});
+
+await step("no CSP violations", async () => {
+  check(cspViolations.length === 0, cspViolations.length + " violations, the first: " + cspViolations[0]);
 });
 
 await browser.close();
