@@ -109,8 +109,8 @@ await step("tree and dashboard", async () => {
   const vms = Object.values(await api("VM.get_all_records")).filter((v) => !v.is_a_template && !v.is_control_domain && !v.is_a_snapshot);
   const running = vms.filter((v) => v.power_state === "Running").length;
   check((await text("#vms-running")) === String(running), `running VMs: page ${await text("#vms-running")}, API ${running}`);
-  const mem = await text("#card-hosts .mem-value");
-  check(/\d.* [KMGT]iB of \d.* [KMGT]iB/.test(mem), "host memory in binary units: " + mem);
+  // memory used (from the host's metrics, read every 5 s) of its total, in binary units
+  await page.waitForFunction(() => /^\d[\d.]* [KMGT]iB of \d[\d.]* [KMGT]iB$/.test(document.querySelector("#card-hosts .mem-value")?.textContent || ""), null, { timeout: 15000, polling: 250 });
 });
 
 await step("alarm on the dashboard", async () => {
@@ -306,6 +306,7 @@ await step("cpu chart", async () => {
     const body = await r.text();
     throw new Error(`${e.message}; page shows ${await page.locator("#chart-cpu").getAttribute("data-points")} points; /rrd_updates: ${r.status} ${body.slice(0, 400)}`);
   }
+  if (process.env.XENON_WEB_SHOTS === "all") await page.locator("section.charts").screenshot({ path: join(conf.shots, "ok-charts.png") });
 });
 
 await step("cancel task", async () => {

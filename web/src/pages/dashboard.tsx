@@ -5,19 +5,28 @@ import { Card, href, Meter } from "../ui";
 import { serverNow, updates } from "../rrd";
 import { TaskRow } from "./tasks";
 
-// Each host's cpu_avg, its latest 5-s reading.
-function useHostCpu(hosts: store.Rec[]): Map<string, number> {
-  const [cpu, setCpu] = useState(new Map<string, number>());
+interface HostStats {
+  cpu?: number; // 0..1
+  free?: number; // bytes
+}
+const last = (col: number[] | undefined) => {
+  for (let i = (col?.length || 0) - 1; i >= 0; i--) if (isFinite(col![i])) return col![i];
+  return undefined;
+};
+
+// Each host's cpu_avg and memory_free_kib, their latest 5-s readings.
+function useHostStats(hosts: store.Rec[]): Map<string, HostStats> {
+  const [cpu, setCpu] = useState(new Map<string, HostStats>());
   const key = hosts.map((h) => h._ref).join(",");
   useEffect(() => {
     let alive = true;
     const tick = async () => {
-      const m = new Map<string, number>();
+      const m = new Map<string, HostStats>();
       for (const h of hosts) {
         try {
           const s = await updates(h._ref, { start: (await serverNow(h._ref)) - 60, interval: 5, host: true });
-          const col = s.cols.get(`host:${h.uuid}:cpu_avg`);
-          if (col && col.length) m.set(h._ref, col[col.length - 1]);
+          const free = last(s.cols.get(`host:${h.uuid}:memory_free_kib`));
+          m.set(h._ref, { cpu: last(s.cols.get(`host:${h.uuid}:cpu_avg`)), free: free === undefined ? undefined : free * 1024 });
         } catch {
           /* no metrics yet */
         }
@@ -37,7 +46,7 @@ function useHostCpu(hosts: store.Rec[]): Map<string, number> {
 export function Dashboard() {
   store.useStore();
   const hosts = store.all("host");
-  const cpu = useHostCpu(hosts);
+  const stats = useHostStats(hosts);
   const vms = store.all("vm").filter((v) => !v.is_a_template && !v.is_control_domain && !v.is_a_snapshot);
   const running = vms.filter((v) => v.power_state === "Running").length;
   const srs = store.all("sr").filter((s) => Number(s.physical_size) > 0);
@@ -53,9 +62,11 @@ export function Dashboard() {
           <ul class="plain">
             {hosts.map((h) => {
               const m = store.get("host_metrics", h.metrics);
+              const st = stats.get(h._ref) || {};
               const total = Number(m?.memory_total || 0);
-              const free = Number(m?.memory_free || 0);
-              const c = cpu.get(h._ref);
+              // host_metrics.memory_free where the record has it, else the metrics' reading
+              const free = m?.memory_free !== undefined ? Number(m.memory_free) : st.free;
+              const c = st.cpu;
               return (
                 <li key={h._ref} class="host-row">
                   <a href={href("host", h._ref)}>{h.name_label}</a>
@@ -64,8 +75,8 @@ export function Dashboard() {
                     <Meter value={c || 0} label={`CPU of ${h.name_label}`} />
                   </div>
                   <div class="stat">
-                    Memory <span class="mem-value">{bytes(total - free)} of {bytes(total)}</span>
-                    <Meter value={total ? (total - free) / total : 0} label={`Memory of ${h.name_label}`} />
+                    Memory <span class="mem-value">{free === undefined ? "—" : bytes(total - free)} of {bytes(total)}</span>
+                    <Meter value={total && free !== undefined ? (total - free) / total : 0} label={`Memory of ${h.name_label}`} />
                   </div>
                 </li>
               );

@@ -11,7 +11,8 @@ export function HostPage({ hostRef }: { hostRef: string }) {
   const h = store.get("host", hostRef);
   if (!h) return <p class="muted">Loading…</p>;
   const m = store.get("host_metrics", h.metrics);
-  const total = Number(m?.memory_total || 0), free = Number(m?.memory_free || 0);
+  const total = Number(m?.memory_total || 0);
+  const free = m?.memory_free !== undefined ? Number(m.memory_free) : undefined;
   const vms = store.all("vm").filter((v) => v.resident_on === hostRef && !v.is_control_domain);
   const sw = h.software_version || {};
   return (
@@ -48,8 +49,8 @@ export function HostPage({ hostRef }: { hostRef: string }) {
             <dd>{(h.host_CPUs || []).length}</dd>
             <dt>Memory</dt>
             <dd>
-              {bytes(total - free)} used of {bytes(total)}
-              <Meter value={total ? (total - free) / total : 0} label="Memory used" />
+              {free === undefined ? bytes(total) : `${bytes(total - free)} used of ${bytes(total)}`}
+              {free !== undefined && <Meter value={total ? (total - free) / total : 0} label="Memory used" />}
             </dd>
             <dt>Enabled</dt>
             <dd>{h.enabled ? "yes" : "no (maintenance)"}</dd>
