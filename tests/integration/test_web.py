@@ -164,7 +164,7 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
                                                                        s.get("error", "")) for s in steps))
         sys.stderr.write("  browser run %.1f s\n" % (time.monotonic() - t0))
         names = [s["step"] for s in steps]
-        for want in ("wrong password", "login", "tree and dashboard", "alarm on the dashboard", "xe change is live", "snapshot and revert",
+        for want in ("wrong password", "login", "keyboard focus", "tree and dashboard", "alarm on the dashboard", "xe change is live", "snapshot and revert",
                      "vm copy", "storage create and rescan", "network create", "export download", "import upload", "wizard", "start guest", "serial console", "https and wss", "vnc screen", "pause and unpause", "cpu chart",
                      "cancel task", "error with code and parameters", "read-only user", "no CSP violations"):
             with self.subTest(step=want):

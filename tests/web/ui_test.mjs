@@ -101,6 +101,21 @@ await step("login", async () => {
   await page.locator(".conn.on").waitFor({ timeout: 10000 });
 });
 
+await step("keyboard focus", async () => {
+  // the first Tab lands on the skip link, drawn with a visible outline
+  await page.locator("body").press("Tab").catch(() => page.keyboard.press("Tab"));
+  const f = await page.evaluate(() => {
+    const a = document.activeElement;
+    const st = a && getComputedStyle(a);
+    return { cls: a?.className, outline: st?.outlineStyle, width: st?.outlineWidth };
+  });
+  check(f.cls === "skip" && f.outline !== "none" && f.width !== "0px", "focus: " + JSON.stringify(f));
+  const before = await page.evaluate(() => location.hash);
+  await page.keyboard.press("Enter");
+  check(await page.evaluate(() => document.activeElement?.id === "main"), "the skip link does not reach the content");
+  check((await page.evaluate(() => location.hash)) === before, "the skip link changed the page");
+});
+
 await step("tree and dashboard", async () => {
   const tree = page.locator("nav.tree .label");
   await tree.getByText(conf.host, { exact: true }).first().waitFor({ timeout: 5000 });

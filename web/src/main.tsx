@@ -170,7 +170,17 @@ function Shell({ user, onOut }: { user: string; onOut: () => void }) {
   return (
     <div class="shell">
       <header>
-        <a class="skip" href="#main">Skip to content</a>
+        <a
+          class="skip"
+          href="#main"
+          onClick={(e) => {
+            // focus the content without touching the route in the hash
+            e.preventDefault();
+            document.getElementById("main")?.focus();
+          }}
+        >
+          Skip to content
+        </a>
         <span class="brand">Xenon</span>
         <nav class="top" aria-label="Pages">
           {link("dashboard", "Dashboard")}

@@ -253,18 +253,28 @@ export function VmPage({ vmRef }: { vmRef: string }) {
       </div>
       {live && (
         <section class="card consoles" aria-label="Consoles">
-          <div role="tablist" aria-label="Console">
-            <button type="button" role="tab" aria-selected={tab === "serial"} onClick={() => setTab("serial")}>
+          <div
+            role="tablist"
+            aria-label="Console"
+            onKeyDown={(e) => {
+              // arrows move between the tabs, as the ARIA tabs pattern has it
+              if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
+              const next = tab === "serial" ? "screen" : "serial";
+              setTab(next);
+              (e.currentTarget.querySelector(`#tab-${next}`) as HTMLElement | null)?.focus();
+            }}
+          >
+            <button type="button" role="tab" id="tab-serial" aria-controls="serial-panel" aria-selected={tab === "serial"} tabIndex={tab === "serial" ? 0 : -1} onClick={() => setTab("serial")}>
               Serial console
             </button>
-            <button type="button" role="tab" aria-selected={tab === "screen"} onClick={() => setTab("screen")}>
+            <button type="button" role="tab" id="tab-screen" aria-controls="screen-panel" aria-selected={tab === "screen"} tabIndex={tab === "screen" ? 0 : -1} onClick={() => setTab("screen")}>
               Screen
             </button>
           </div>
-          <div role="tabpanel" id="serial-panel" hidden={tab !== "serial"}>
+          <div role="tabpanel" id="serial-panel" aria-labelledby="tab-serial" hidden={tab !== "serial"}>
             {vt100 ? <Lazy key={vt100._ref} load={loadSerial} props={{ uuid: vt100.uuid }} /> : <p class="muted">This VM has no serial console.</p>}
           </div>
-          <div role="tabpanel" id="screen-panel" hidden={tab !== "screen"}>
+          <div role="tabpanel" id="screen-panel" aria-labelledby="tab-screen" hidden={tab !== "screen"}>
             {tab === "screen" && (rfb ? <Lazy key={rfb._ref} load={loadScreen} props={{ uuid: rfb.uuid, viewOnly: !perms.canAct }} /> : <p class="muted">This VM has no screen.</p>)}
           </div>
         </section>
