@@ -9,6 +9,7 @@
 #include "http_listen.h"
 #include "http_route.h"
 #include "url_table.h"
+#include "web_static.h"
 #include "rpc.h"
 #include "../api/server.h"
 #include "../base/clock.h"
@@ -478,7 +479,10 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const cha
 			return send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
 		return start_rpc(r, r->url.kind == URL_RPC_JSON);
 	}
-	if (r->url.kind == URL_STATUS) {
+	if (r->url.kind == URL_STATUS || r->url.kind == URL_STATIC) {
+		MHD_RESULT_T ret;
+		if (web_static_serve(conn, hs->srv->cfg.web_dir, url, &ret))
+			return ret;
 		const char *page = "<!doctype html><title>Xenon</title><h1>Xenon</h1>"
 				   "<p>XenAPI on /jsonrpc and /.</p>\n";
 		return send_buf(conn, MHD_HTTP_OK, "text/html", xstrdup(page), strlen(page));
