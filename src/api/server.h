@@ -40,6 +40,7 @@ struct server_config {
 	int request_timeout_s;   /* an unauthenticated connection's time to send a request */
 	int idle_timeout_s;      /* an authenticated connection's idle time */
 	char *tls_priorities;    /* GnuTLS priority string of the HTTPS port */
+	int capture_max;         /* live captures (GET /capture) at once */
 	char *metrics_token;     /* metrics-token: a Bearer token that may read GET /metrics; NULL: none */
 	/* A pooled host (empty pool_address: a pool of one, no Raft at all).
 	 * Also read from <data-dir>/pool.conf when that file exists. */

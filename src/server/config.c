@@ -35,6 +35,7 @@ void server_config_defaults(struct server_config *c)
 	c->max_conns_per_addr = 256;
 	c->request_timeout_s = 10;
 	c->idle_timeout_s = 300;
+	c->capture_max = 4;
 	/* TLS 1.2 and 1.3 only, AEAD ciphers with forward secrecy */
 	c->tls_priorities = xstrdup("SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:"
 				    "+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:"
@@ -90,7 +91,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"http-threads", &c->http_threads}, {"coalesce-delay", &c->coalesce_delay_s},
 		{"max-connections", &c->max_conns}, {"max-connections-per-address", &c->max_conns_per_addr},
 		{"request-timeout", &c->request_timeout_s}, {"idle-timeout", &c->idle_timeout_s},
-		{"pool-id", &c->pool_id},
+		{"pool-id", &c->pool_id}, {"capture-max", &c->capture_max},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 		if (strcmp(key, ints[i].key) == 0) {
