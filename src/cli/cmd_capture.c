@@ -48,18 +48,41 @@ static void add_q(struct strbuf *sb, const char *k, const char *v)
 	curl_free(e);
 }
 
-/* "CODE param..." of the server's error answer as err: the code, and the
- * rest of its line as one parameter (a filter's message has spaces). */
-static int server_error(struct strbuf *body, long status, struct xerr *err)
+/* "CODE param..." of the server's error answer as err. Parameters are
+ * split at spaces as many times as the error has them, the last taking
+ * the rest; a refused filter (spaces of its own) is known by what was
+ * sent. */
+static int server_error(struct strbuf *body, long status, const char *filter, struct xerr *err)
 {
 	char *t = body->buf ? body->buf : (char *)"";
 	t[strcspn(t, "\n")] = '\0';
 	if (!*t)
 		return xe_fail(err, "capture failed: HTTP %ld", status);
-	char *sp = strchr(t, ' ');
-	if (sp)
-		*sp++ = '\0';
-	return xerr_set(err, t, sp ? sp : NULL, NULL);
+	char *rest = strchr(t, ' ');
+	if (rest)
+		*rest++ = '\0';
+	xerr_set(err, t, NULL);
+	if (!rest)
+		return -1;
+	size_t fl = filter ? strlen(filter) : 0;
+	if (!strcmp(t, "CAPTURE_FILTER_INVALID") && fl && !strncmp(rest, filter, fl) && rest[fl] == ' ') {
+		rest[fl] = '\0';
+		xerr_add(err, rest);
+		xerr_add(err, rest + fl + 1);
+		return -1;
+	}
+	const struct sc_error *e = sc_error_find(t);
+	size_t n = e && e->nparams > 0 ? (size_t)e->nparams : 1;
+	for (size_t i = 1; i < n && rest; i++) {
+		char *sp = strchr(rest, ' ');
+		if (sp)
+			*sp++ = '\0';
+		xerr_add(err, rest);
+		rest = sp;
+	}
+	if (rest)
+		xerr_add(err, rest);
+	return -1;
 }
 
 static int capture(struct xe_ctx *x, int cls, struct xerr *err)
@@ -103,7 +126,7 @@ static int capture(struct xe_ctx *x, int cls, struct xerr *err)
 	sb_free(&url);
 	int rc = 0;
 	if (s.status && s.status != 200)
-		rc = server_error(&s.body, s.status, err);
+		rc = server_error(&s.body, s.status, xe_param(x->params, "filter"), err);
 	else if (s.failed_write)
 		rc = xe_fail(err, "cannot write %s", fn);
 	else if (cc != CURLE_OK)
