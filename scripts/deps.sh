@@ -13,6 +13,8 @@ case "${1:-build}" in test | bench)
 	# and the NFS and SMB servers test_nfs runs on loopback
 	need="$need qemu-block-extra nbdkit nfs-ganesha nfs-ganesha-vfs rpcbind samba genisoimage"
 	need="$need iproute2 tcpdump"
+	# internal networks' DHCP/TFTP and NAT (dnsmasq, nft), PXE ROMs for QEMU's NICs
+	need="$need dnsmasq-base nftables ipxe-qemu"
 	# metrics: rrdtool (xport of the same files as a reference), promtool
 	need="$need rrdtool prometheus"
 esac
