@@ -241,6 +241,7 @@ static int start_dnsmasq(const struct net_dhcp_nat *c, struct xerr *err)
 	argv[n++] = a_range;
 	argv[n++] = (char *)"--dhcp-authoritative";
 	argv[n++] = (char *)"--dhcp-no-override";
+	argv[n++] = (char *)"--no-ping"; /* no 3-s probe before each offer: the network is ours */
 	if (c->nat)
 		argv[n++] = a_router; /* the way out is through the host */
 	else
