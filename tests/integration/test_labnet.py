@@ -211,6 +211,14 @@ class LabNetTest(guest.GuestTestCase):
         self.srv.start()
         type(self).api = self.srv.api
         self.assert_services(bridge, True, False, "10.80.0.1/24")
+        # killed: its dnsmasq outlives it, and the next xenond ends it (one runs, not two)
+        old = dnsmasqs()
+        self.assertEqual(len(old), 1)
+        self.srv.kill9()
+        self.assertEqual(dnsmasqs(), old)
+        self.srv.start()
+        type(self).api = self.srv.api
+        self.wait_for(lambda: len(dnsmasqs()) == 1 and dnsmasqs() != old, 10, msg="a new dnsmasq, the old one gone")
         self.api.VM.hard_shutdown(vm)
         self.api.network.destroy(net)
         self.assert_nothing_left(bridge, bridge_gone=True)
