@@ -7,7 +7,9 @@ too. Refusals come before any byte: no session, a bad session, a role
 below pool-operator, a bad filter, a halted VM's VIF, one capture over
 capture-max. The daemon runs one HTTP thread and serves RPCs while
 captures stream; a client that hangs up ends its capture (the packet
-socket and the thread go); stopping xenond ends every capture. Skipped
+socket and the thread go); stopping xenond ends every capture. xe
+pif-capture captures the host's PIF once a device of its name (a veth
+eth0 made here) exists. Skipped
 without root, qemu-system-x86_64, ip or tcpdump."""
 
 import os
@@ -346,6 +348,40 @@ class CaptureTest(guest.GuestMixin, harness.ServerTestCase):
         self.assertEqual(packet_sockets(), 0)
         self.srv.start()
         type(self).api = self.srv.api
+
+    def test_6_pif(self):
+        """The host's PIF (eth0 in the record xenond starts with): refused
+        while no such device exists here, captured once a veth of that name
+        carries traffic."""
+        pif = [p for p in self.api.PIF.get_all() if self.api.PIF.get_device(p) == "eth0"][0]
+        uuid = self.api.PIF.get_uuid(pif)
+        sid = self.srv.session
+        self.assertRefused(409, "DEVICE_NOT_ATTACHED", {"session_id": sid, "ref": pif}, [pif])
+        subprocess.run([IP, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"], check=True)
+        try:
+            for dev in ("eth0", "eth0p"):
+                subprocess.run([IP, "link", "set", dev, "up"], check=True)
+            subprocess.run([IP, "addr", "add", "192.0.2.1/24", "dev", "eth0"], check=True)
+            out = os.path.join(self.srv.data_dir, "pif.pcap")
+            p = subprocess.Popen([harness.XE, "-s", self.srv.host, "-p", str(self.srv.port), "--nossl", "-u",
+                                  "root", "-pw", self.srv.password, "pif-capture", "uuid=" + uuid,
+                                  "filter=udp port 9", "duration=4", "filename=" + out],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self.wait_for(lambda: os.path.exists(out) and os.path.getsize(out) >= 24, 10, msg="the capture running")
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            u.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+            for i in range(3):
+                u.sendto(b"pif-%d" % i, ("192.0.2.255", 9))
+                u.sendto(b"other-%d" % i, ("192.0.2.255", 10))
+            u.close()
+            _, se = p.communicate(timeout=20)
+            self.assertEqual(p.returncode, 0, se)
+            lines = tcpdump_lines(out)
+            self.assertEqual(len(lines), 3, lines)
+            self.assertTrue(all("192.0.2.255.9:" in l for l in lines), lines)
+        finally:
+            subprocess.run([IP, "link", "del", "eth0"])
 
 
 if __name__ == "__main__":
