@@ -7,9 +7,9 @@ other_config dhcp=true nat=true gets its address from dnsmasq and pings
 the outside; an HVM VM with boot order n on a network with
 pxe_boot_file boots the tiny guest's kernel and initrd over TFTP through
 its NIC's iPXE ROM. dnsmasq and the nftables table go when the network is
-destroyed, when the config stops asking, and when xenond stops; a bad
-config starts nothing. Skipped without root, qemu-system-x86_64, ip, nft,
-dnsmasq or the iPXE ROMs."""
+destroyed, when the config stops asking, and when xenond stops; bad keys
+are refused with INVALID_VALUE where they are written. Skipped without
+root, qemu-system-x86_64, ip, nft, dnsmasq or the iPXE ROMs."""
 
 import os
 import random
@@ -114,7 +114,7 @@ class LabNetTest(guest.GuestTestCase):
         table = "xenon_" + bridge
         self.wait_for(lambda: link_exists(bridge) and addr in addrs(bridge), 10, msg="%s on %s" % (addr, bridge))
         self.wait_for(lambda: (len(dnsmasqs()) > 0) == dhcp, 10, msg="dnsmasq running: %s" % dhcp)
-        self.assertEqual(table in nft_tables(), nat)
+        self.wait_for(lambda: (table in nft_tables()) == nat, 10, msg="nft table %s: %s" % (table, nat))
 
     def assert_nothing_left(self, bridge, bridge_gone):
         deadline = time.monotonic() + 10
@@ -126,13 +126,29 @@ class LabNetTest(guest.GuestTestCase):
             self.wait_for(lambda: not link_exists(bridge), 10, msg="%s gone" % bridge)
 
     def test_1_dhcp_nat(self):
-        # a bad config starts nothing and says why
-        bad = self.mknet("lab-bad", dhcp="true", ip_begin="10.79.1.1", ip_end="10.79.1.9", netmask="255.0.255.0")
-        bad_bridge = self.api.network.get_bridge(bad)
-        self.wait_for(lambda: "other_config:netmask" in self.srv.log_text(), 10, msg="the refusal logged")
-        self.assertFalse(link_exists(bad_bridge))
-        self.assertEqual(dnsmasqs(), [])
-        self.api.network.destroy(bad)
+        # bad keys are refused where they are written, and nothing starts
+        n = len(self.api.network.get_all())
+        self.assertXapiError("INVALID_VALUE", self.mknet, "lab-bad", dhcp="true", ip_begin="10.79.1.1",
+                             ip_end="10.79.1.9", netmask="255.0.255.0", params=["other_config:netmask", "255.0.255.0"])
+        self.assertEqual(len(self.api.network.get_all()), n, "no network made")
+        part = self.mknet("lab-part", ip_begin="10.79.1.1", netmask="255.255.255.0")
+        self.assertXapiError("INVALID_VALUE", self.api.network.add_to_other_config, part, "dhcp", "true",
+                             params=["other_config:ip_end", ""])
+        self.api.network.add_to_other_config(part, "nat", "true")  # NAT needs no range
+        self.assertXapiError("INVALID_VALUE", self.api.network.remove_from_other_config, part, "netmask",
+                             params=["other_config:netmask", ""])
+        self.assertXapiError("INVALID_VALUE", self.api.network.set_other_config, part,
+                             {"nat": "true", "ip_begin": "10.79.1.0", "netmask": "255.255.255.0"},
+                             params=["other_config:ip_begin", "10.79.1.0"])
+        p = self.srv.xe("network-param-set", "uuid=" + self.api.network.get_uuid(part), "other-config:ip_begin=x")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("other_config:ip_begin", p.stdout + p.stderr)
+        self.assertEqual(self.api.network.get_other_config(part),
+                         {"ip_begin": "10.79.1.1", "netmask": "255.255.255.0", "nat": "true"})
+        part_bridge = self.api.network.get_bridge(part)
+        self.assert_services(part_bridge, False, True, "10.79.1.1/24")
+        self.api.network.destroy(part)
+        self.assert_nothing_left(part_bridge, bridge_gone=True)
 
         net = self.mknet("lab-nat", dhcp="true", nat="true", ip_begin="10.79.0.1", ip_end="10.79.0.50",
                          netmask="255.255.255.0")
