@@ -222,6 +222,7 @@ class LabNetTest(guest.GuestTestCase):
         self.assertRegex(out["stdout"], r"inet 10\.80\.0\.\d+/24")
         # xenond stops: nothing of the network's services is left
         self.srv.stop()
+        self.assertEqual(self.srv.proc.returncode, 0, self.srv.log_tail(30))
         self.assert_nothing_left(bridge, bridge_gone=False)
         self.assertEqual(addrs(bridge), [], "the host's address left the bridge")
         self.srv.start()
