@@ -6,7 +6,7 @@ set -e
 need="meson ninja-build pkg-config gcc libmicrohttpd-dev libjansson-dev libexpat1-dev \
 libsqlite3-dev libgnutls28-dev libcurl4-gnutls-dev libpam0g-dev libcrypt-dev libcmocka-dev qemu-utils \
 libnbd-dev libzstd-dev libxxhash-dev zlib1g-dev libnfs-dev libsmbclient-dev nbdkit-plugin-dev librrd-dev \
-libraft-dev libuv1-dev nodejs npm"
+libraft-dev libuv1-dev nodejs npm libpcap-dev"
 case "${1:-build}" in test | bench)
 	need="$need python3 valgrind qemu-system-x86 ovmf"
 	# the web console's browser tests (test_web): Playwright drives Debian's chromium
@@ -17,6 +17,8 @@ case "${1:-build}" in test | bench)
 	need="$need iproute2 tcpdump"
 	# test_certificates makes certificates with certtool
 	need="$need gnutls-bin"
+	# internal networks' DHCP/TFTP and NAT (dnsmasq, nft), PXE ROMs for QEMU's NICs
+	need="$need dnsmasq-base nftables ipxe-qemu"
 	# metrics: rrdtool (xport of the same files as a reference), promtool
 	need="$need rrdtool prometheus"
 esac

@@ -40,6 +40,7 @@ void server_config_defaults(struct server_config *c)
 	c->max_conns_per_addr = 256;
 	c->request_timeout_s = 10;
 	c->idle_timeout_s = 300;
+	c->capture_max = 4;
 	/* TLS 1.2 and 1.3 only, AEAD ciphers with forward secrecy */
 	c->tls_priorities = xstrdup("SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:"
 				    "+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:"
@@ -97,7 +98,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"request-timeout", &c->request_timeout_s}, {"idle-timeout", &c->idle_timeout_s},
 		{"pool-id", &c->pool_id}, {"pool-snapshot-threshold", &c->pool_snapshot_threshold},
 		{"pool-snapshot-trailing", &c->pool_snapshot_trailing}, {"audit-log-keep", &c->audit_log_keep},
-		{"max-sessions-per-subject", &c->max_sessions_per_subject},
+		{"max-sessions-per-subject", &c->max_sessions_per_subject}, {"capture-max", &c->capture_max},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 		if (strcmp(key, ints[i].key) == 0) {

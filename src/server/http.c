@@ -4,6 +4,7 @@
 #include "http.h"
 #include "tls_live.h"
 #include "authlimit.h"
+#include "capture_http.h"
 #include "console.h"
 #include "http_guard.h"
 #include "http_listen.h"
@@ -675,6 +676,7 @@ void http_stop_handover(struct http_server *hs, int *plain_fd, int *tls_fd)
 		close(tfd);
 	__atomic_store_n(&hs->stopping, true, __ATOMIC_RELEASE);
 	pthread_join(hs->timer, NULL);
+	capture_http_stop_all(); /* no capture left suspended either */
 	/* wake every parked call so MHD can finish it before stopping */
 	pthread_mutex_lock(&hs->lock);
 	for (struct http_req *r = hs->waiting; r; r = r->wnext) {

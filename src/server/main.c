@@ -394,6 +394,7 @@ int main(int argc, char **argv)
 	vm_guest_start(&srv);
 	storage_coalesce_start(&srv);
 	metrics_start(&srv);
+	net_services_start(&srv);
 	hs = http_start(&srv, cert, key, &err);
 	if (!hs)
 		goto fail;
@@ -428,6 +429,7 @@ out:;
 		http_stop(hs);
 	storage_coalesce_stop();
 	metrics_stop(&srv);
+	net_services_stop();
 	vm_guest_stop();
 	if (srv.db)
 		vdi_nbd_gc(&srv, true); /* the sessions they serve end with the daemon */

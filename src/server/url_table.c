@@ -39,6 +39,7 @@ static const struct url_entry table[] = {
 	{NULL, NULL, URL_TRANSFER, &route_sr_rrd},
 	{NULL, NULL, URL_TRANSFER, &route_metrics},
 	{NULL, NULL, URL_TRANSFER, &route_audit_log},
+	{NULL, NULL, URL_TRANSFER, &route_capture},
 };
 
 void url_table_permissions(void (*fn)(const char *perm, uint32_t roles))
