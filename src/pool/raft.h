@@ -95,4 +95,8 @@ uint64_t pool_raft_leader(struct pool_raft *p, char address[POOL_ADDR_MAX]);
 /* Index of the last entry applied to the store here. */
 uint64_t pool_raft_applied(struct pool_raft *p);
 
+/* On the leader: removes a node from the configuration (raft_remove);
+ * blocks until the change commits. */
+int pool_raft_remove_member(struct pool_raft *p, uint64_t id, struct xerr *err);
+
 #endif

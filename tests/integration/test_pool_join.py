@@ -1,0 +1,193 @@
+"""pool.join and pool.eject in the lab (lab.py): four standalone hosts;
+every pre-join refusal leaves both sides as they were; h2 and h3 join h1
+with `xe pool-join` and restart as members (their records, a halted VM
+among them, merged into the pool; the same host records in every host's
+SQLite); `xe host-list` on the master shows them all, `xe -s <slave>`
+reports HOST_IS_SLAVE with the master's address; the master's heartbeats
+keep host_metrics.live; a shared SR gets a PBD for a host joining later
+(h4); the master cannot be ejected; h3 is ejected and comes back as a
+fresh pool of one."""
+
+import json
+import os
+import sqlite3
+import time
+import unittest
+
+import harness
+import lab
+
+
+def stored(h, cls):
+    """{ref: row} of a class in the host's SQLite, read while it runs."""
+    con = sqlite3.connect("file:%s/db.sqlite?mode=ro" % h.data_dir, uri=True, timeout=5)
+    try:
+        rows = con.execute("SELECT ref, data FROM objects WHERE class = ?", (cls,)).fetchall()
+    finally:
+        con.close()
+    return {r: json.loads(d) for r, d in rows}
+
+
+def wait_for(pred, timeout, what):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        try:
+            last = pred()
+            if last:
+                return last
+        except (harness.XapiError, OSError, sqlite3.Error) as e:
+            last = e
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+def pool_files(h):
+    return sorted(f for f in ("pool.conf", "pool-host", "pool-reset") if os.path.exists(os.path.join(h.data_dir, f)))
+
+
+class PoolJoinTest(unittest.TestCase):
+    def assertError(self, code, fn, *args):
+        with self.assertRaises(harness.XapiError) as cm:
+            fn(*args)
+        self.assertEqual(cm.exception.code, code, cm.exception.params)
+        return list(cm.exception.params)
+
+    def assertStandalone(self, h):
+        api = h.server.api
+        self.assertEqual(len(api.host.get_all()), 1, h.name)
+        self.assertEqual(pool_files(h), [], h.name)
+
+    def test_join_eject(self):
+        l = lab.Lab(4)
+        with l:
+            l.start()
+            h1, h2, h3, h4 = l.hosts
+            m = h1.server
+            a1, a2 = m.api, h2.server.api
+            master_ref = a1.host.get_all()[0]
+            self.assertEqual(a1.host.get_address(master_ref), h1.address)
+
+            # ---- refusals: each the xapi error, nothing made on either side ----
+            join = lambda h, addr, pw: h.server.api.pool.join(addr, "root", pw)
+            self.assertError("JOINING_HOST_CONNECTION_FAILED", join, h2, lab.SUBNET + ".254", m.password)
+            self.assertError("SESSION_AUTHENTICATION_FAILED", join, h2, h1.address, "wrong-password")
+            params = self.assertError("OPERATION_NOT_ALLOWED", join, h2, h2.address, h2.server.password)
+            self.assertIn("itself", params[0])
+            # a running VM on the joiner
+            tpl = [v for v in a2.VM.get_all() if a2.VM.get_is_a_template(v)][0]
+            vm = a2.VM.clone(tpl, "web1")
+            a2.VM.provision(vm)
+            a2.VM.start(vm, False, False)
+            self.assertError("JOINING_HOST_CANNOT_HAVE_RUNNING_VMS", join, h2, h1.address, m.password)
+            a2.VM.hard_shutdown(vm)
+            # a shared SR on the joiner
+            a3 = h3.server.api
+            sr = a3.SR.create(a3.host.get_all()[0], {"path": os.path.join(h3.data_dir, "shared-sr")}, 0,
+                              "shared", "", "file", "user", True, {})
+            self.assertError("JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS", join, h3, h1.address, m.password)
+            for pbd in a3.SR.get_PBDs(sr):
+                a3.PBD.unplug(pbd)
+            a3.SR.forget(sr)
+            # the master's side joining someone: it is not a pool member yet
+            for h in (h1, h2, h3):
+                self.assertStandalone(h)
+
+            # ---- joins with xe ----
+            t0 = time.monotonic()
+            r = h2.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
+                             "master-password=" + m.password)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            wait_for(lambda: len(a1.host.get_all()) == 2, 30, "h2 in the pool")
+            r = h3.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
+                             "master-password=" + m.password)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            wait_for(lambda: len(a1.host.get_all()) == 3, 30, "h3 in the pool")
+            print("# two joins (xe pool-join to 3 hosts in the pool's records): %.1f s" % (time.monotonic() - t0))
+
+            # the members restarted as slaves: HOST_IS_SLAVE with the master's address
+            for h in (h2, h3):
+                def slave_err(h=h):
+                    try:
+                        h.server.login()
+                    except harness.XapiError as e:
+                        return (e.code, list(e.params))
+                    return None
+                self.assertEqual(wait_for(slave_err, 60, "%s a slave" % h.name), ("HOST_IS_SLAVE", [h1.address]))
+            r = h2.server.xe("vm-list", password=m.password)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn(h1.address, r.stdout + r.stderr)
+            self.assertIn("slave", (r.stdout + r.stderr).lower())
+
+            # host records: addresses, the master, the merged VM
+            hosts = a1.host.get_all_records()
+            by_addr = {rec["address"]: ref for ref, rec in hosts.items()}
+            self.assertEqual(sorted(by_addr), sorted([h1.address, h2.address, h3.address]))
+            pool = a1.pool.get_all()[0]
+            self.assertEqual(a1.pool.get_master(pool), by_addr[h1.address])
+            self.assertIn("web1", [a1.VM.get_name_label(v) for v in a1.VM.get_all()])
+            for ref in hosts:
+                self.assertEqual(len(a1.host.get_PIFs(ref)), len(hosts[ref]["PIFs"]))
+                self.assertTrue(hosts[ref]["PIFs"], "PIFs of %s" % hosts[ref]["address"])
+            # the joiners' management networks merged by bridge: one network
+            bridges = [a1.network.get_bridge(n) for n in a1.network.get_all()]
+            self.assertEqual(len(bridges), len(set(bridges)), bridges)
+            # control domains: one per host
+            doms = [v for v in a1.VM.get_all() if a1.VM.get_is_control_domain(v)]
+            self.assertEqual(sorted(a1.VM.get_resident_on(d) for d in doms), sorted(hosts))
+            out = m.xe("host-list", "params=address", minimal=True)
+            self.assertEqual(sorted(out.stdout.strip().split(",")), sorted(by_addr))
+            # liveness from the master's heartbeats
+            wait_for(lambda: all(a1.host_metrics.get_live(a1.host.get_metrics(h)) for h in hosts), 20,
+                     "every host live")
+
+            # the same host records in every host's store
+            def same_records():
+                ref = stored(h1, "host")
+                return all(stored(h, "host") == ref for h in (h2, h3)) and len(ref) == 3
+            wait_for(same_records, 20, "equal host records on all hosts")
+
+            # a write through the master reaches the members
+            a1.pool.set_name_label(pool, "joined")
+            wait_for(lambda: all(list(stored(h, "pool").values())[0]["name_label"] == "joined"
+                                 for h in (h2, h3)), 10, "the pool's name on every member")
+
+            # ---- a shared SR: a host joining later gets its PBD ----
+            spath = os.path.join(h1.data_dir, "shared-sr")
+            ssr = a1.SR.create(by_addr[h1.address], {"path": spath}, 0, "pool-shared", "", "file", "user",
+                               True, {})
+            r = h4.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
+                             "master-password=" + m.password)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            wait_for(lambda: len(a1.host.get_all()) == 4, 30, "h4 in the pool")
+            h4ref = [ref for ref in a1.host.get_all() if a1.host.get_address(ref) == h4.address][0]
+            pbds = [p for p in a1.SR.get_PBDs(ssr) if a1.PBD.get_host(p) == h4ref]
+            self.assertEqual(len(pbds), 1)
+            self.assertEqual(a1.PBD.get_device_config(pbds[0])["path"], spath)
+
+            # ---- eject ----
+            params = self.assertError("OPERATION_NOT_ALLOWED", a1.pool.eject, by_addr[h1.address])
+            h3ref = by_addr[h3.address]
+            h3uuid = a1.host.get_uuid(h3ref)
+            r = m.xe("pool-eject", "host-uuid=" + h3uuid)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertNotIn(h3ref, a1.host.get_all())
+            self.assertEqual(len(a1.host.get_all()), 3)
+
+            def standalone_again():
+                try:
+                    s = h3.server.login()
+                except harness.XapiError:
+                    return False
+                h3.server._session = s
+                return True
+            wait_for(standalone_again, 60, "h3 a pool of one")
+            self.assertStandalone(h3)
+            self.assertNotEqual(a3.host.get_uuid(a3.host.get_all()[0]), h3uuid)
+            # the pool still writes with h3 gone
+            a1.pool.set_name_label(pool, "after-eject")
+            self.assertEqual(a1.pool.get_name_label(pool), "after-eject")
+
+
+if __name__ == "__main__":
+    harness.main()
