@@ -26,6 +26,7 @@
  * secret) to drop its pool.conf, store and log and restart as a fresh pool
  * of one; the master removes it from Raft and deletes its records. */
 #include "pool_join.h"
+#include "pool_forward.h"
 #include "api.h"
 #include "pool_peer.h"
 #include "../base/jsonv.h"
@@ -94,10 +95,9 @@ static char *pool_secret(struct server *srv, bool make, struct xerr *err)
 	char *path = data_path(srv, POOL_SECRET_FILE);
 	char *s = read_line(path);
 	if (!s && make) {
-		char u[UUID_STRLEN + 1], v[UUID_STRLEN + 1];
+		char u[UUID_STRLEN + 1];
 		uuid_generate_str(u);
-		uuid_generate_str(v);
-		char *text = xasprintf("%s/%s\n", u, v);
+		char *text = xasprintf("%s\n", u);
 		if (write_file(path, text, err) == 0)
 			s = read_line(path);
 		free(text);
@@ -250,7 +250,7 @@ static int form_pool(struct server *srv, struct xerr *err)
 	entry = store_entry(srv->db, true);
 	db_unlock(srv->db);
 	char leader[POOL_ADDR_MAX];
-	db_set_replicator(srv->db, &(struct db_replicator){pool_raft_replicate, raft});
+	db_set_replicator(srv->db, &(struct db_replicator){pool_replicate, srv});
 	if (pool_raft_submit(raft, entry, strlen(entry), leader, err) != POOL_SUBMIT_OK) {
 		if (!err->code)
 			xerr_internal(err, "pool: the store's entry was refused");

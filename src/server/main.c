@@ -2,6 +2,7 @@
  * makes sure the host's own records exist, and serves the XenAPI until it
  * is told to stop. Running VMs do not depend on this process. */
 #include "../api/bootstrap.h"
+#include "../api/pool_forward.h"
 #include "../api/pool_join.h"
 #include "http.h"
 #include "private.h"
@@ -246,7 +247,7 @@ static int pool_start(struct server *srv, struct xerr *err)
 	free(list);
 	if (!srv->raft)
 		return -1;
-	db_set_replicator(srv->db, &(struct db_replicator){pool_raft_replicate, srv->raft});
+	db_set_replicator(srv->db, &(struct db_replicator){pool_replicate, srv});
 	return 0;
 }
 

@@ -76,8 +76,17 @@ class PoolJoinTest(unittest.TestCase):
             self.assertIn("itself", params[0])
             # a running VM on the joiner
             tpl = [v for v in a2.VM.get_all() if a2.VM.get_is_a_template(v)][0]
+            tpl_name = a2.VM.get_name_label(tpl)
             vm = a2.VM.clone(tpl, "web1")
             a2.VM.provision(vm)
+            sr2 = a2.pool.get_default_SR(a2.pool.get_all()[0])
+            vdi = a2.VDI.create({"name_label": "web1-disk", "name_description": "", "SR": sr2,
+                                 "virtual_size": str(harness.MiB), "type": "user", "sharable": False,
+                                 "read_only": False, "other_config": {}, "xenstore_data": {}, "sm_config": {},
+                                 "tags": []})
+            a2.VBD.create({"VM": vm, "VDI": vdi, "userdevice": "0", "bootable": True, "mode": "RW",
+                           "type": "Disk", "unpluggable": True, "empty": False, "other_config": {},
+                           "qos_algorithm_type": "", "qos_algorithm_params": {}})
             a2.VM.start(vm, False, False)
             self.assertError("JOINING_HOST_CANNOT_HAVE_RUNNING_VMS", join, h2, h1.address, m.password)
             a2.VM.hard_shutdown(vm)
@@ -137,6 +146,8 @@ class PoolJoinTest(unittest.TestCase):
             self.assertEqual(sorted(a1.VM.get_resident_on(d) for d in doms), sorted(hosts))
             out = m.xe("host-list", "params=address", minimal=True)
             self.assertEqual(sorted(out.stdout.strip().split(",")), sorted(by_addr))
+            tpl_master = [v for v in a1.VM.get_all() if a1.VM.get_is_a_template(v)
+                          and a1.VM.get_name_label(v) == tpl_name][0]
             # liveness from the master's heartbeats
             wait_for(lambda: all(a1.host_metrics.get_live(a1.host.get_metrics(h)) for h in hosts), 20,
                      "every host live")
@@ -151,6 +162,33 @@ class PoolJoinTest(unittest.TestCase):
             a1.pool.set_name_label(pool, "joined")
             wait_for(lambda: all(list(stored(h, "pool").values())[0]["name_label"] == "joined"
                                  for h in (h2, h3)), 10, "the pool's name on every member")
+
+            # ---- where calls run: placement and forwarding ----
+            web1 = [v for v in a1.VM.get_all() if a1.VM.get_name_label(v) == "web1"][0]
+            h2ref, h3ref = by_addr[h2.address], by_addr[h3.address]
+            # its disks are on h2's local SR: only h2 can boot it
+            self.assertEqual(a1.VM.get_possible_hosts(web1), [h2ref])
+            params = self.assertError("VM_REQUIRES_SR", a1.VM.assert_can_boot_here, web1, by_addr[h1.address])
+            self.assertEqual(params[0], web1)
+            self.assertError("VM_REQUIRES_SR", a1.VM.start_on, web1, h3ref, False, False)
+            a1.VM.start(web1, False, False)  # placed on h2, run by h2's xenond
+            self.assertEqual(a1.VM.get_power_state(web1), "Running")
+            self.assertEqual(a1.VM.get_resident_on(web1), h2ref)
+            # a VM without disks: anywhere; xe vm-start on=<host> through the master
+            free = a1.VM.clone(tpl_master, "free1")
+            a1.VM.set_is_a_template(free, False)
+            self.assertEqual(sorted(a1.VM.get_possible_hosts(free)), sorted(hosts))
+            r = m.xe("vm-start", "uuid=" + a1.VM.get_uuid(free), "on=" + a1.host.get_uuid(h3ref))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(a1.VM.get_resident_on(free), h3ref)
+            # calls on a VM resident elsewhere go to its host
+            a1.VM.hard_shutdown(free)
+            self.assertEqual(a1.VM.get_power_state(free), "Halted")
+            # the slaves' stores hold the same
+            wait_for(lambda: stored(h2, "VM")[web1]["power_state"] == "Running"
+                     and stored(h3, "VM")[free]["power_state"] == "Halted", 10, "VM states on the members")
+            # host.* for another host runs there
+            self.assertIsInstance(a1.host.get_servertime(h3ref), str)
 
             # ---- a shared SR: a host joining later gets its PBD ----
             spath = os.path.join(h1.data_dir, "shared-sr")
@@ -167,6 +205,10 @@ class PoolJoinTest(unittest.TestCase):
 
             # ---- eject ----
             params = self.assertError("OPERATION_NOT_ALLOWED", a1.pool.eject, by_addr[h1.address])
+            params = self.assertError("OPERATION_NOT_ALLOWED", a1.pool.eject, h2ref)  # web1 runs there
+            self.assertEqual(params, ["VM resident on host"])
+            a1.VM.hard_shutdown(web1)
+            self.assertEqual(a1.VM.get_power_state(web1), "Halted")
             h3ref = by_addr[h3.address]
             h3uuid = a1.host.get_uuid(h3ref)
             r = m.xe("pool-eject", "host-uuid=" + h3uuid)

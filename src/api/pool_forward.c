@@ -1,0 +1,404 @@
+/* pool_forward: where a call runs in a pool (see pool_forward.h).
+ *
+ * The master decides: VM.start picks a host (the VM's affinity if it can
+ * boot there, else the host with the most free memory among those that
+ * can), VM.start_on names one, a call on a VM resident on another host
+ * goes to that host, host.* calls that act on a machine go to it. Such a
+ * call is sent, with its arguments, to that host's xenond under the pool's
+ * session (the pool secret) and answered with what it answers; the
+ * caller's task, if any, stays on the master and completes with it. A host
+ * that is not live, or cannot be reached, is HOST_OFFLINE.
+ *
+ * A member's writes (its VM operations, guest events) go to the master:
+ * the store's replicator on a member sends each transaction to the
+ * master's internal pool.apply_entry, which commits it through Raft; the
+ * member's own copy comes back through the log. */
+#include "pool_forward.h"
+#include "api.h"
+#include "pool_join.h"
+#include "pool_peer.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../db/durable.h"
+#include "../pool/raft.h"
+
+#include <stdio.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the pool's session ---- */
+
+static bool pool_session(struct server *srv, char out[REF_STRLEN + 1])
+{
+	char *path = xasprintf("%s/%s", srv->cfg.data_dir, POOL_SECRET_FILE);
+	FILE *f = fopen(path, "r");
+	free(path);
+	char line[128] = "";
+	if (f) {
+		if (!fgets(line, sizeof line, f))
+			line[0] = 0;
+		fclose(f);
+	}
+	line[strcspn(line, "\r\n")] = 0;
+	if (strlen(line) != UUID_STRLEN)
+		return false;
+	snprintf(out, REF_STRLEN + 1, "OpaqueRef:%.36s", line);
+	return true;
+}
+
+bool pool_session_accept(struct server *srv, const char *ref, struct rpc_ctx *ctx)
+{
+	char mine[REF_STRLEN + 1];
+	if (!srv->raft || !ref || !pool_session(srv, mine) || strcmp(mine, ref))
+		return false;
+	snprintf(ctx->session, sizeof ctx->session, "%s", ref);
+	snprintf(ctx->user, sizeof ctx->user, "%s", "root");
+	ctx->roles = ~0u;
+	ctx->rbac_exempt = true;
+	return true;
+}
+
+static bool forwarded(const struct rpc_ctx *ctx)
+{
+	char mine[REF_STRLEN + 1];
+	return ctx->session[0] && pool_session(ctx->srv, mine) && !strcmp(mine, ctx->session);
+}
+
+/* ---- placement ---- */
+
+static int64_t host_free_memory(struct db *db, struct db_obj *h)
+{
+	struct db_obj *m = db_lookup_cls(db, SC_C_host_metrics, db_peek_str(h, SC_F_host__metrics));
+	int64_t total = m ? db_peek_int(m, SC_F_host_metrics__memory_total) : 0;
+	int64_t used = db_peek_int(h, SC_F_host__memory_overhead);
+	for (struct db_obj *vm = db_first(db, SC_C_VM); vm; vm = db_next(vm)) {
+		const char *ps = db_peek_str(vm, SC_F_VM__power_state);
+		if (!db_peek_bool(vm, SC_F_VM__is_control_domain) &&
+		    !strcmp(db_peek_str(vm, SC_F_VM__resident_on), h->ref) &&
+		    (!strcmp(ps, "Running") || !strcmp(ps, "Paused")))
+			used += db_peek_int(vm, SC_F_VM__memory_dynamic_max) + db_peek_int(vm, SC_F_VM__memory_overhead);
+	}
+	return total > used ? total - used : 0;
+}
+
+static bool host_live(struct db *db, struct db_obj *h)
+{
+	struct db_obj *m = db_lookup_cls(db, SC_C_host_metrics, db_peek_str(h, SC_F_host__metrics));
+	return m && db_peek_bool(m, SC_F_host_metrics__live);
+}
+
+/* xapi's assert_can_boot_here, as far as it applies here: the host is
+ * live and enabled, every SR of the VM's disks has a plugged PBD there,
+ * the VM's memory fits. Under the caller's read lock. */
+static int can_boot_on(struct db *db, struct db_obj *vm, struct db_obj *h, struct xerr *err)
+{
+	if (!host_live(db, h))
+		return xerr_set(err, ERR_HOST_NOT_LIVE, NULL);
+	if (!db_peek_bool(h, SC_F_host__enabled))
+		return xerr_set(err, ERR_HOST_DISABLED, h->ref, NULL);
+	for (struct db_obj *vbd = db_first(db, SC_C_VBD); vbd; vbd = db_next(vbd)) {
+		if (strcmp(db_peek_str(vbd, SC_F_VBD__VM), vm->ref) || db_peek_bool(vbd, SC_F_VBD__empty))
+			continue;
+		struct db_obj *vdi = db_lookup_cls(db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI));
+		const char *sr = vdi ? db_peek_str(vdi, SC_F_VDI__SR) : NULL;
+		if (!sr)
+			continue;
+		bool plugged = false;
+		for (struct db_obj *pbd = db_first(db, SC_C_PBD); pbd && !plugged; pbd = db_next(pbd))
+			plugged = !strcmp(db_peek_str(pbd, SC_F_PBD__SR), sr) &&
+				  !strcmp(db_peek_str(pbd, SC_F_PBD__host), h->ref) &&
+				  db_peek_bool(pbd, SC_F_PBD__currently_attached);
+		if (!plugged)
+			return xerr_set(err, ERR_VM_REQUIRES_SR, vm->ref, sr, NULL);
+	}
+	const char *ps = db_peek_str(vm, SC_F_VM__power_state);
+	bool resident = !strcmp(db_peek_str(vm, SC_F_VM__resident_on), h->ref) &&
+			(!strcmp(ps, "Running") || !strcmp(ps, "Paused"));
+	int64_t need = db_peek_int(vm, SC_F_VM__memory_static_max) + db_peek_int(vm, SC_F_VM__memory_overhead);
+	int64_t avail = host_free_memory(db, h);
+	if (!resident && need > avail) {
+		char n[24], a[24];
+		snprintf(n, sizeof n, "%lld", (long long)need);
+		snprintf(a, sizeof a, "%lld", (long long)avail);
+		return xerr_set(err, ERR_HOST_NOT_ENOUGH_FREE_MEMORY, n, a, NULL);
+	}
+	return 0;
+}
+
+/* The host VM.start runs on: affinity first, else the most free memory. */
+static struct db_obj *place(struct db *db, struct db_obj *vm)
+{
+	struct xerr e = XERR_INIT;
+	struct db_obj *aff = db_lookup_cls(db, SC_C_host, db_peek_str(vm, SC_F_VM__affinity));
+	if (aff && can_boot_on(db, vm, aff, &e) == 0)
+		return aff;
+	xerr_clear(&e);
+	struct db_obj *best = NULL;
+	int64_t best_free = -1;
+	for (struct db_obj *h = db_first(db, SC_C_host); h; h = db_next(h)) {
+		if (can_boot_on(db, vm, h, &e) < 0) {
+			xerr_clear(&e);
+			continue;
+		}
+		int64_t f = host_free_memory(db, h);
+		if (f > best_free) {
+			best = h;
+			best_free = f;
+		}
+	}
+	return best;
+}
+
+static int assert_can_boot_here(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	db_rdlock(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	struct db_obj *h = vm ? generic_lookup(ctx, SC_C_host, xv_arr_get(args, 1), err) : NULL;
+	int rc = h ? can_boot_on(ctx->db, vm, h, err) : -1;
+	db_unlock(ctx->db);
+	return rc;
+}
+
+static int get_possible_hosts(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	db_rdlock(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	if (vm) {
+		*result = xv_arr_new();
+		for (struct db_obj *h = db_first(ctx->db, SC_C_host); h; h = db_next(h)) {
+			struct xerr e = XERR_INIT;
+			if (can_boot_on(ctx->db, vm, h, &e) == 0)
+				xv_arr_push_str(result, h->ref);
+			xerr_clear(&e);
+		}
+	}
+	db_unlock(ctx->db);
+	return vm ? 0 : -1;
+}
+
+/* ---- which calls go where ---- */
+
+enum target { T_VM_RESIDENT, T_VM_START, T_ARG1_HOST, T_ARG0_HOST };
+
+static const struct {
+	int cls;
+	const char *msg;
+	enum target how;
+} routes[] = {
+	{SC_C_VM, "start", T_VM_START},
+	{SC_C_VM, "start_on", T_ARG1_HOST},
+	{SC_C_VM, "resume_on", T_ARG1_HOST},
+	{SC_C_VM, "clean_shutdown", T_VM_RESIDENT},
+	{SC_C_VM, "hard_shutdown", T_VM_RESIDENT},
+	{SC_C_VM, "shutdown", T_VM_RESIDENT},
+	{SC_C_VM, "clean_reboot", T_VM_RESIDENT},
+	{SC_C_VM, "hard_reboot", T_VM_RESIDENT},
+	{SC_C_VM, "pause", T_VM_RESIDENT},
+	{SC_C_VM, "unpause", T_VM_RESIDENT},
+	{SC_C_VM, "suspend", T_VM_RESIDENT},
+	{SC_C_VM, "set_memory_dynamic_range", T_VM_RESIDENT},
+	{SC_C_VM, "set_memory_target_live", T_VM_RESIDENT},
+	{SC_C_VM, "set_VCPUs_number_live", T_VM_RESIDENT},
+	{SC_C_VM, "guest_exec", T_VM_RESIDENT},
+	{SC_C_VM, "guest_file_write", T_VM_RESIDENT},
+	{SC_C_VM, "guest_file_read", T_VM_RESIDENT},
+	{SC_C_host, "restart_agent", T_ARG0_HOST},
+	{SC_C_host, "get_servertime", T_ARG0_HOST},
+	{SC_C_host, "get_server_localtime", T_ARG0_HOST},
+	{SC_C_host, "call_plugin", T_ARG0_HOST},
+	{SC_C_host, "dmesg_clear", T_ARG0_HOST},
+	{SC_C_host, "get_log", T_ARG0_HOST},
+};
+
+bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args)
+{
+	struct server *srv = ctx->srv;
+	struct pool_raft *raft = __atomic_load_n(&srv->raft, __ATOMIC_ACQUIRE);
+	if (!raft || !ctx->msg || !pool_raft_is_leader(raft))
+		return false;
+	int route = -1;
+	for (size_t i = 0; i < sizeof routes / sizeof *routes && route < 0; i++)
+		if (routes[i].cls == ctx->cls && !strcmp(routes[i].msg, ctx->msg->name))
+			route = (int)i;
+	if (route < 0 || forwarded(ctx))
+		return false;
+	char target[REF_STRLEN + 1] = "";
+	db_rdlock(ctx->db);
+	if (db_count(ctx->db, SC_C_host) > 1) {
+		const char *a0 = xv_as_str(xv_arr_get(args, 0)), *a1 = xv_as_str(xv_arr_get(args, 1));
+		struct db_obj *vm = a0 ? db_lookup_cls(ctx->db, SC_C_VM, a0) : NULL;
+		struct db_obj *h = NULL;
+		switch (routes[route].how) {
+		case T_VM_RESIDENT:
+			if (vm && strcmp(db_peek_str(vm, SC_F_VM__power_state), "Halted"))
+				h = db_lookup_cls(ctx->db, SC_C_host, db_peek_str(vm, SC_F_VM__resident_on));
+			break;
+		case T_VM_START:
+			if (vm && !strcmp(db_peek_str(vm, SC_F_VM__power_state), "Halted") &&
+			    !db_peek_bool(vm, SC_F_VM__is_a_template))
+				h = place(ctx->db, vm);
+			break;
+		case T_ARG1_HOST:
+			h = a1 && vm ? db_lookup_cls(ctx->db, SC_C_host, a1) : NULL;
+			break;
+		case T_ARG0_HOST:
+			h = a0 ? db_lookup_cls(ctx->db, SC_C_host, a0) : NULL;
+			break;
+		}
+		if (h && strcmp(h->ref, srv->host_ref))
+			snprintf(target, sizeof target, "%s", h->ref);
+	}
+	db_unlock(ctx->db);
+	if (!target[0])
+		return false;
+	xv_arr_push_str(args, target); /* pool_forward_call takes it back */
+	return true;
+}
+
+int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	struct server *srv = ctx->srv;
+	size_t n = xv_len(args);
+	const char *target = n ? xv_as_str(xv_arr_get(args, n - 1)) : NULL;
+	if (!target)
+		return xerr_internal(err, "pool: a forwarded call without its host");
+	char href[REF_STRLEN + 1], address[96] = "";
+	snprintf(href, sizeof href, "%s", target);
+	xv fwd = xv_arr_new();
+	for (size_t i = 0; i + 1 < n; i++)
+		xv_arr_push(&fwd, xv_copy(xv_arr_get(args, i)));
+	db_rdlock(ctx->db);
+	struct db_obj *h = db_lookup_cls(ctx->db, SC_C_host, href);
+	bool live = h && host_live(ctx->db, h);
+	if (h)
+		snprintf(address, sizeof address, "%s", db_peek_str(h, SC_F_host__address));
+	/* VM.start_on: the host must be able to boot the VM */
+	int rc = 0;
+	if (live && ctx->cls == SC_C_VM && !strcmp(ctx->msg->name, "start_on")) {
+		struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, xv_as_str(xv_arr_get(&fwd, 0)));
+		if (vm)
+			rc = can_boot_on(ctx->db, vm, h, err);
+	}
+	db_unlock(ctx->db);
+	char session[REF_STRLEN + 1];
+	if (rc == 0 && (!live || !pool_session(srv, session)))
+		rc = xerr_set(err, ERR_HOST_OFFLINE, href, NULL);
+	if (rc < 0) {
+		xv_free(&fwd);
+		return -1;
+	}
+	char method[128];
+	snprintf(method, sizeof method, "%s.%s", sc_classes[ctx->cls].name, ctx->msg->name);
+	struct peer *p = peer_open(address, pool_api_port(srv), 3600);
+	xv params = xv_arr_new();
+	xv_arr_push_str(&params, session);
+	for (size_t i = 0; i < xv_len(&fwd); i++)
+		xv_arr_push(&params, xv_copy(xv_arr_get(&fwd, i)));
+	xv_free(&fwd);
+	struct xerr e = XERR_INIT;
+	xv res = XV_NIL_INIT;
+	log_debug("pool: %s forwarded to %s", method, address);
+	/* the host first applies every entry this one has: the call sees what
+	 * the caller saw */
+	char applied[24];
+	snprintf(applied, sizeof applied, "%llu", (unsigned long long)pool_raft_applied(srv->raft));
+	xv wait = xv_arr_new();
+	xv_arr_push_str(&wait, session);
+	xv_arr_push_str(&wait, applied);
+	enum peer_result r = p ? peer_call(p, "pool.wait_applied", &wait, NULL, &e) : PEER_UNREACHABLE;
+	xv_free(&wait);
+	if (r == PEER_OK)
+		r = peer_call(p, method, &params, &res, &e);
+	xv_free(&params);
+	peer_close(p);
+	if (r == PEER_OK) {
+		*result = res;
+		return 0;
+	}
+	xv_free(&res);
+	if (r == PEER_FAILURE) {
+		xerr_move(err, &e);
+		return -1;
+	}
+	log_warn("pool: %s on %s: %s", method, address, e.nparams ? e.params[0] : "?");
+	xerr_clear(&e);
+	return xerr_set(err, ERR_HOST_OFFLINE, href, NULL);
+}
+
+/* ---- a member's writes ---- */
+
+int pool_replicate(void *arg, const char *entry, size_t len, struct xerr *err)
+{
+	struct server *srv = arg;
+	struct pool_raft *raft = __atomic_load_n(&srv->raft, __ATOMIC_ACQUIRE);
+	if (pool_raft_is_leader(raft))
+		return pool_raft_replicate(raft, entry, len, err);
+	char master[POOL_ADDR_MAX], session[REF_STRLEN + 1];
+	pool_raft_leader(raft, master);
+	char *colon = strrchr(master, ':');
+	if (colon)
+		*colon = 0;
+	if (!master[0] || !pool_session(srv, session))
+		return xerr_set(err, ERR_HOST_IS_SLAVE, master, NULL);
+	struct peer *p = peer_open(master, pool_api_port(srv), 10);
+	xv params = xv_arr_new();
+	xv_arr_push_str(&params, session);
+	xv_arr_push(&params, xv_strn(entry, len));
+	struct xerr e = XERR_INIT;
+	enum peer_result r = p ? peer_call(p, "pool.apply_entry", &params, NULL, &e) : PEER_UNREACHABLE;
+	xv_free(&params);
+	peer_close(p);
+	if (r == PEER_OK)
+		return 0;
+	log_warn("pool: a write sent to the master %s failed: %s", master,
+		 e.nparams ? e.params[0] : e.code ? e.code : "?");
+	if (r == PEER_FAILURE) {
+		xerr_move(err, &e);
+		return -1;
+	}
+	xerr_clear(&e);
+	return xerr_set(err, ERR_HOST_IS_SLAVE, master, NULL);
+}
+
+static int apply_entry(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	const char *entry = xv_as_str(xv_arr_get(args, 0));
+	if (!forwarded(ctx))
+		return xerr_set(err, ERR_PERMISSION_DENIED, "pool.apply_entry is for the pool's hosts", NULL);
+	if (!entry)
+		return xerr_set(err, ERR_FIELD_TYPE_ERROR, "entry", NULL);
+	return db_write_entry(ctx->db, entry, strlen(entry), err);
+}
+
+static int wait_applied(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	const char *text = xv_as_str(xv_arr_get(args, 0));
+	if (!forwarded(ctx))
+		return xerr_set(err, ERR_PERMISSION_DENIED, "pool.wait_applied is for the pool's hosts", NULL);
+	uint64_t want = text ? strtoull(text, NULL, 10) : 0;
+	for (int i = 0; i < 200 && pool_raft_applied(ctx->srv->raft) < want; i++)
+		usleep(50000);
+	if (pool_raft_applied(ctx->srv->raft) < want)
+		return xerr_set(err, ERR_HOST_OFFLINE, ctx->srv->host_ref, NULL);
+	return 0;
+}
+
+static const struct sc_type t_string = {.kind = SC_STRING, .text = "string"};
+static const struct sc_type t_void = {.kind = SC_VOID, .text = "void"};
+static const struct sc_param apply_params[] = {{"entry", &t_string}};
+static const struct sc_param wait_params[] = {{"index", &t_string}};
+static const struct sc_message msg_wait_applied = {
+	.name = "wait_applied", .session = true, .roles = SC_ROLE_POOL_ADMIN, .nparams = 1,
+	.params = wait_params, .result = &t_void};
+static const struct sc_message msg_apply_entry = {
+	.name = "apply_entry", .session = true, .roles = SC_ROLE_POOL_ADMIN, .nparams = 1,
+	.params = apply_params, .result = &t_void};
+
+RPC_IMPL(VM, assert_can_boot_here, assert_can_boot_here, 0);
+RPC_IMPL(VM, get_possible_hosts, get_possible_hosts, 0);
+RPC_EXTRA(pool, apply_entry, &msg_apply_entry, apply_entry, RPC_SLOW);
+RPC_EXTRA(pool, wait_applied, &msg_wait_applied, wait_applied, RPC_SLOW);

@@ -1,0 +1,28 @@
+/* pool_forward: the master runs a call where it belongs (another host's
+ * xenond, under the pool's session), VM placement (VM.start,
+ * VM.assert_can_boot_here, VM.get_possible_hosts), and a member's writes
+ * sent to the master (the store's replicator on every pooled host). See
+ * pool_forward.c. */
+#ifndef XENON_POOL_FORWARD_H
+#define XENON_POOL_FORWARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rpc_table.h"
+#include "server.h"
+
+/* A call under the pool's session (another host of the pool calling):
+ * fills ctx as the local superuser's. */
+bool pool_session_accept(struct server *srv, const char *ref, struct rpc_ctx *ctx);
+
+/* On the master, after the checks of a call: true if it runs on another
+ * host (the host is appended to args); pool_forward_call then runs it. */
+bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args);
+int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err);
+
+/* The store's replicator of a pooled host (arg: the server): on the
+ * master, Raft; on a member, the master's pool.apply_entry. */
+int pool_replicate(void *arg, const char *entry, size_t len, struct xerr *err);
+
+#endif
