@@ -22,6 +22,7 @@
 #include "../db/durable.h"
 #include "../pool/raft.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -63,6 +64,11 @@ static bool forwarded(const struct rpc_ctx *ctx)
 {
 	char mine[REF_STRLEN + 1];
 	return ctx->session[0] && pool_session(ctx->srv, mine) && !strcmp(mine, ctx->session);
+}
+
+static bool arg_true(const xv *v)
+{
+	return v && v->kind == XV_BOOL && v->u.b;
 }
 
 /* ---- placement ---- */
@@ -180,7 +186,7 @@ static int get_possible_hosts(struct rpc_ctx *ctx, xv *args, xv *result, struct 
 
 /* ---- which calls go where ---- */
 
-enum target { T_VM_RESIDENT, T_VM_START, T_ARG1_HOST, T_ARG0_HOST };
+enum target { T_VM_RESIDENT, T_VM_START, T_ARG1_HOST, T_ARG0_HOST, T_PBD_HOST, T_SR_CREATE };
 
 static const struct {
 	int cls;
@@ -204,6 +210,9 @@ static const struct {
 	{SC_C_VM, "guest_exec", T_VM_RESIDENT},
 	{SC_C_VM, "guest_file_write", T_VM_RESIDENT},
 	{SC_C_VM, "guest_file_read", T_VM_RESIDENT},
+	{SC_C_PBD, "plug", T_PBD_HOST},
+	{SC_C_PBD, "unplug", T_PBD_HOST},
+	{SC_C_SR, "create", T_SR_CREATE},
 	{SC_C_host, "restart_agent", T_ARG0_HOST},
 	{SC_C_host, "get_servertime", T_ARG0_HOST},
 	{SC_C_host, "get_server_localtime", T_ARG0_HOST},
@@ -246,6 +255,17 @@ bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args)
 		case T_ARG0_HOST:
 			h = a0 ? db_lookup_cls(ctx->db, SC_C_host, a0) : NULL;
 			break;
+		case T_PBD_HOST: {
+			struct db_obj *pbd = a0 ? db_lookup_cls(ctx->db, SC_C_PBD, a0) : NULL;
+			h = pbd ? db_lookup_cls(ctx->db, SC_C_host, db_peek_str(pbd, SC_F_PBD__host)) : NULL;
+			break;
+		}
+		case T_SR_CREATE:
+			h = a0 ? db_lookup_cls(ctx->db, SC_C_host, a0) : NULL;
+			/* a shared SR made here still needs its PBDs on the others */
+			if (h && !strcmp(h->ref, srv->host_ref) && arg_true(xv_arr_get(args, 7)))
+				snprintf(target, sizeof target, "%s", h->ref);
+			break;
 		}
 		if (h && strcmp(h->ref, srv->host_ref))
 			snprintf(target, sizeof target, "%s", h->ref);
@@ -257,46 +277,26 @@ bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args)
 	return true;
 }
 
-int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+/* Runs method with args (no session) on the host href's xenond, after it
+ * has applied every entry this host has. HOST_OFFLINE when it is not live
+ * or cannot be reached. */
+static int call_on_host(struct server *srv, const char *href, const char *method, const xv *args,
+			xv *result, struct xerr *err)
 {
-	struct server *srv = ctx->srv;
-	size_t n = xv_len(args);
-	const char *target = n ? xv_as_str(xv_arr_get(args, n - 1)) : NULL;
-	if (!target)
-		return xerr_internal(err, "pool: a forwarded call without its host");
-	char href[REF_STRLEN + 1], address[96] = "";
-	snprintf(href, sizeof href, "%s", target);
-	xv fwd = xv_arr_new();
-	for (size_t i = 0; i + 1 < n; i++)
-		xv_arr_push(&fwd, xv_copy(xv_arr_get(args, i)));
-	db_rdlock(ctx->db);
-	struct db_obj *h = db_lookup_cls(ctx->db, SC_C_host, href);
-	bool live = h && host_live(ctx->db, h);
+	char address[96] = "", session[REF_STRLEN + 1];
+	db_rdlock(srv->db);
+	struct db_obj *h = db_lookup_cls(srv->db, SC_C_host, href);
+	bool live = h && host_live(srv->db, h);
 	if (h)
 		snprintf(address, sizeof address, "%s", db_peek_str(h, SC_F_host__address));
-	/* VM.start_on: the host must be able to boot the VM */
-	int rc = 0;
-	if (live && ctx->cls == SC_C_VM && !strcmp(ctx->msg->name, "start_on")) {
-		struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, xv_as_str(xv_arr_get(&fwd, 0)));
-		if (vm)
-			rc = can_boot_on(ctx->db, vm, h, err);
-	}
-	db_unlock(ctx->db);
-	char session[REF_STRLEN + 1];
-	if (rc == 0 && (!live || !pool_session(srv, session)))
-		rc = xerr_set(err, ERR_HOST_OFFLINE, href, NULL);
-	if (rc < 0) {
-		xv_free(&fwd);
-		return -1;
-	}
-	char method[128];
-	snprintf(method, sizeof method, "%s.%s", sc_classes[ctx->cls].name, ctx->msg->name);
+	db_unlock(srv->db);
+	if (!live || !pool_session(srv, session))
+		return xerr_set(err, ERR_HOST_OFFLINE, href, NULL);
 	struct peer *p = peer_open(address, pool_api_port(srv), 3600);
 	xv params = xv_arr_new();
 	xv_arr_push_str(&params, session);
-	for (size_t i = 0; i < xv_len(&fwd); i++)
-		xv_arr_push(&params, xv_copy(xv_arr_get(&fwd, i)));
-	xv_free(&fwd);
+	for (size_t i = 0; i < xv_len(args); i++)
+		xv_arr_push(&params, xv_copy(xv_arr_get(args, i)));
 	struct xerr e = XERR_INIT;
 	xv res = XV_NIL_INIT;
 	log_debug("pool: %s forwarded to %s", method, address);
@@ -314,7 +314,10 @@ int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	xv_free(&params);
 	peer_close(p);
 	if (r == PEER_OK) {
-		*result = res;
+		if (result)
+			*result = res;
+		else
+			xv_free(&res);
 		return 0;
 	}
 	xv_free(&res);
@@ -325,6 +328,154 @@ int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	log_warn("pool: %s on %s: %s", method, address, e.nparams ? e.params[0] : "?");
 	xerr_clear(&e);
 	return xerr_set(err, ERR_HOST_OFFLINE, href, NULL);
+}
+
+static int call_pbd_plug(struct server *srv, const char *href, const char *pbd, struct xerr *err)
+{
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, pbd);
+	int rc = call_on_host(srv, href, "PBD.plug", &a, NULL, err);
+	xv_free(&a);
+	return rc;
+}
+
+/* A shared SR: a PBD for every other host (the device_config of the
+ * first, less SRmaster), each plugged there. A host that cannot plug it
+ * keeps it unplugged (logged), as it would after a failed PBD.plug. */
+static int share_sr(struct server *srv, const char *sr_ref, struct xerr *err)
+{
+	struct { char host[REF_STRLEN + 1], pbd[REF_STRLEN + 1]; } made[64];
+	size_t n = 0;
+	struct db_txn *t = db_begin(srv->db);
+	struct db_obj *sr = db_lookup_cls(srv->db, SC_C_SR, sr_ref);
+	const xv *cfg = NULL;
+	for (struct db_obj *pbd = db_first(srv->db, SC_C_PBD); pbd && sr && !cfg; pbd = db_next(pbd))
+		if (!strcmp(db_peek_str(pbd, SC_F_PBD__SR), sr_ref))
+			cfg = db_peek(pbd, SC_F_PBD__device_config);
+	for (struct db_obj *h = db_first(srv->db, SC_C_host); h && sr && n < 64; h = db_next(h)) {
+		bool has = false;
+		for (struct db_obj *pbd = db_first(srv->db, SC_C_PBD); pbd && !has; pbd = db_next(pbd))
+			has = !strcmp(db_peek_str(pbd, SC_F_PBD__SR), sr_ref) &&
+			      !strcmp(db_peek_str(pbd, SC_F_PBD__host), h->ref);
+		if (has)
+			continue;
+		char uuid[UUID_STRLEN + 1];
+		uuid_generate_str(uuid);
+		struct db_obj *pbd = db_create(t, SC_C_PBD, NULL);
+		db_set_str(t, pbd, SC_F_PBD__uuid, uuid);
+		db_set_str(t, pbd, SC_F_PBD__host, h->ref);
+		db_set_str(t, pbd, SC_F_PBD__SR, sr_ref);
+		xv dc = cfg ? xv_copy(cfg) : xv_map_new();
+		xv_map_del(&dc, "SRmaster");
+		db_set(t, pbd, SC_F_PBD__device_config, dc);
+		db_set(t, pbd, SC_F_PBD__other_config, xv_map_new());
+		db_set_bool(t, pbd, SC_F_PBD__currently_attached, false);
+		snprintf(made[n].host, sizeof made[n].host, "%s", h->ref);
+		snprintf(made[n].pbd, sizeof made[n].pbd, "%s", pbd->ref);
+		n++;
+	}
+	if (db_commit(t, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct xerr e = XERR_INIT;
+		if (call_pbd_plug(srv, made[i].host, made[i].pbd, &e) < 0)
+			log_warn("pool: plugging shared SR %s on host %s: %s", sr_ref, made[i].host,
+				 e.code ? e.code : "?");
+		xerr_clear(&e);
+	}
+	return 0;
+}
+
+/* The PBDs of shared SRs a host that joined was given, plugged once it
+ * answers (its xenond restarts into the pool first). */
+static void *plug_joined_main(void *arg)
+{
+	struct { struct server *srv; char host[REF_STRLEN + 1]; } *j = arg;
+	for (int i = 0; i < 120; i++) {
+		char pbds[32][REF_STRLEN + 1];
+		size_t n = 0;
+		bool live = false;
+		db_rdlock(j->srv->db);
+		struct db_obj *h = db_lookup_cls(j->srv->db, SC_C_host, j->host);
+		live = h && host_live(j->srv->db, h);
+		for (struct db_obj *pbd = db_first(j->srv->db, SC_C_PBD); pbd && h && n < 32; pbd = db_next(pbd)) {
+			struct db_obj *sr = db_lookup_cls(j->srv->db, SC_C_SR, db_peek_str(pbd, SC_F_PBD__SR));
+			if (sr && db_peek_bool(sr, SC_F_SR__shared) && !db_peek_bool(pbd, SC_F_PBD__currently_attached) &&
+			    !strcmp(db_peek_str(pbd, SC_F_PBD__host), j->host))
+				snprintf(pbds[n++], REF_STRLEN + 1, "%s", pbd->ref);
+		}
+		db_unlock(j->srv->db);
+		if (!h || (live && n == 0))
+			break;
+		size_t done = 0;
+		for (size_t k = 0; live && k < n; k++) {
+			struct xerr e = XERR_INIT;
+			if (call_pbd_plug(j->srv, j->host, pbds[k], &e) == 0)
+				done++;
+			else
+				log_warn("pool: plugging %s on a new member: %s", pbds[k], e.code ? e.code : "?");
+			xerr_clear(&e);
+		}
+		if (live && done == n)
+			break;
+		sleep(1);
+	}
+	free(j);
+	return NULL;
+}
+
+void pool_plug_joined(struct server *srv, const char *host_ref)
+{
+	struct { struct server *srv; char host[REF_STRLEN + 1]; } *j = xcalloc(1, sizeof *j);
+	j->srv = srv;
+	snprintf(j->host, sizeof j->host, "%s", host_ref);
+	pthread_t th;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &a, plug_joined_main, j) != 0)
+		free(j);
+	pthread_attr_destroy(&a);
+}
+
+int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	struct server *srv = ctx->srv;
+	size_t n = xv_len(args);
+	const char *target = n ? xv_as_str(xv_arr_get(args, n - 1)) : NULL;
+	if (!target)
+		return xerr_internal(err, "pool: a forwarded call without its host");
+	char href[REF_STRLEN + 1];
+	snprintf(href, sizeof href, "%s", target);
+	xv fwd = xv_arr_new();
+	for (size_t i = 0; i + 1 < n; i++)
+		xv_arr_push(&fwd, xv_copy(xv_arr_get(args, i)));
+	int rc = 0;
+	db_rdlock(ctx->db);
+	struct db_obj *h = db_lookup_cls(ctx->db, SC_C_host, href);
+	/* VM.start_on: the host must be able to boot the VM */
+	if (h && host_live(ctx->db, h) && ctx->cls == SC_C_VM && !strcmp(ctx->msg->name, "start_on")) {
+		struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, xv_as_str(xv_arr_get(&fwd, 0)));
+		if (vm)
+			rc = can_boot_on(ctx->db, vm, h, err);
+	}
+	db_unlock(ctx->db);
+	bool sr_create = ctx->cls == SC_C_SR && !strcmp(ctx->msg->name, "create");
+	if (rc == 0 && sr_create && !strcmp(href, srv->host_ref)) /* a shared SR made here */
+		rc = rpc_impl_SR__create.fn(ctx, &fwd, result, err);
+	else if (rc == 0) {
+		char method[128];
+		snprintf(method, sizeof method, "%s.%s", sc_classes[ctx->cls].name, ctx->msg->name);
+		rc = call_on_host(srv, href, method, &fwd, result, err);
+	}
+	bool shared = sr_create && arg_true(xv_arr_get(&fwd, 7));
+	xv_free(&fwd);
+	if (rc == 0 && shared && xv_as_str(result)) {
+		char sr[REF_STRLEN + 1];
+		snprintf(sr, sizeof sr, "%s", xv_as_str(result));
+		rc = share_sr(srv, sr, err);
+	}
+	return rc;
 }
 
 /* ---- a member's writes ---- */

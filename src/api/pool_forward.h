@@ -21,6 +21,10 @@ bool pool_session_accept(struct server *srv, const char *ref, struct rpc_ctx *ct
 bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args);
 int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err);
 
+/* On the master, after a host joined: plugs its PBDs of shared SRs once
+ * it answers (a thread of its own). */
+void pool_plug_joined(struct server *srv, const char *host_ref);
+
 /* The store's replicator of a pooled host (arg: the server): on the
  * master, Raft; on a member, the master's pool.apply_entry. */
 int pool_replicate(void *arg, const char *entry, size_t len, struct xerr *err);

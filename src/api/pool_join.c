@@ -536,6 +536,12 @@ static int join_merge(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	}
 	log_info("pool: host %s (%s) joined as member %llu", uuid, address, (unsigned long long)id);
 	promote_later(srv);
+	db_rdlock(srv->db);
+	struct db_obj *joined = db_lookup_uuid(srv->db, SC_C_host, uuid);
+	char joined_ref[REF_STRLEN + 1];
+	snprintf(joined_ref, sizeof joined_ref, "%s", joined ? joined->ref : REF_NULL);
+	db_unlock(srv->db);
+	pool_plug_joined(srv, joined_ref);
 	char idtext[24];
 	snprintf(idtext, sizeof idtext, "%llu", (unsigned long long)id);
 	*result = xv_map_new();

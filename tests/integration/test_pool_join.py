@@ -10,7 +10,11 @@ fresh pool of one."""
 
 import json
 import os
+import shutil
+import socket
 import sqlite3
+import subprocess
+import tempfile
 import time
 import unittest
 
@@ -26,6 +30,57 @@ def stored(h, cls):
     finally:
         con.close()
     return {r: json.loads(d) for r, d in rows}
+
+
+GANESHA = shutil.which("ganesha.nfsd") or "/usr/bin/ganesha.nfsd"
+
+
+class LabNfs:
+    """nfs-ganesha in the lab's switch namespace (the test thread lives
+    there, so a process it starts does too): NFSv4 only, on the switch's
+    address, port 2049 (NFSv4 needs no rpcbind)."""
+
+    def __init__(self, base):
+        self.base = base
+        self.export = os.path.join(base, "export")
+        os.makedirs(self.export)
+        os.makedirs(os.path.join(base, "recovery"))
+        self.conf = os.path.join(base, "ganesha.conf")
+        with open(self.conf, "w") as f:
+            f.write("""
+NFS_CORE_PARAM { NFS_Port = 2049; Bind_addr = %s.254; Enable_NLM = false; Enable_RQUOTA = false; Protocols = 4; }
+NFSV4 { Graceless = true; RecoveryRoot = %s; }
+EXPORT { Export_Id = 7703; Path = %s; Pseudo = %s; Access_Type = RW; Squash = No_Root_Squash;
+         Protocols = 4; Transports = TCP; SecType = sys; FSAL { Name = VFS; } }
+""" % (lab.SUBNET, os.path.join(base, "recovery"), self.export, self.export))
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([GANESHA, "-F", "-f", self.conf, "-L", os.path.join(self.base, "ganesha.log"),
+                                      "-p", os.path.join(self.base, "ganesha.pid"), "-N", "NIV_EVENT"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise RuntimeError("ganesha.nfsd exited")
+            try:
+                with socket.create_connection((lab.SUBNET + ".254", 2049), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+        wait_for(up, 30, "nfs-ganesha")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def device_config(self):
+        return {"server": lab.SUBNET + ".254", "serverpath": self.export, "nfsversion": "4"}
 
 
 def wait_for(pred, timeout, what):
@@ -62,6 +117,10 @@ class PoolJoinTest(unittest.TestCase):
         l = lab.Lab(4)
         with l:
             l.start()
+            nfs = LabNfs(tempfile.mkdtemp(prefix="xenon-lab-nfs-"))
+            self.addCleanup(shutil.rmtree, nfs.base, True)
+            self.addCleanup(nfs.stop)
+            nfs.start()
             h1, h2, h3, h4 = l.hosts
             m = h1.server
             a1, a2 = m.api, h2.server.api
@@ -190,18 +249,25 @@ class PoolJoinTest(unittest.TestCase):
             # host.* for another host runs there
             self.assertIsInstance(a1.host.get_servertime(h3ref), str)
 
-            # ---- a shared SR: a host joining later gets its PBD ----
-            spath = os.path.join(h1.data_dir, "shared-sr")
-            ssr = a1.SR.create(by_addr[h1.address], {"path": spath}, 0, "pool-shared", "", "file", "user",
+            # ---- a shared SR: a PBD plugged on every host, and on a host joining later ----
+            nsr = a1.SR.create(by_addr[h1.address], nfs.device_config(), "0", "nfs-shared", "", "nfs", "",
                                True, {})
+            self.assertTrue(a1.SR.get_shared(nsr))
+            pbds = a1.SR.get_PBDs(nsr)
+            self.assertEqual(sorted(a1.PBD.get_host(p) for p in pbds), sorted(hosts))
+            for p in pbds:
+                self.assertTrue(a1.PBD.get_currently_attached(p), a1.PBD.get_host(p))
+                self.assertEqual(a1.PBD.get_device_config(p), nfs.device_config())
+            # a host joining later gets a PBD of its own, plugged once it is a member
             r = h4.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
                              "master-password=" + m.password)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             wait_for(lambda: len(a1.host.get_all()) == 4, 30, "h4 in the pool")
             h4ref = [ref for ref in a1.host.get_all() if a1.host.get_address(ref) == h4.address][0]
-            pbds = [p for p in a1.SR.get_PBDs(ssr) if a1.PBD.get_host(p) == h4ref]
+            pbds = [p for p in a1.SR.get_PBDs(nsr) if a1.PBD.get_host(p) == h4ref]
             self.assertEqual(len(pbds), 1)
-            self.assertEqual(a1.PBD.get_device_config(pbds[0])["path"], spath)
+            self.assertEqual(a1.PBD.get_device_config(pbds[0]), nfs.device_config())
+            wait_for(lambda: a1.PBD.get_currently_attached(pbds[0]), 60, "h4's PBD plugged")
 
             # ---- eject ----
             params = self.assertError("OPERATION_NOT_ALLOWED", a1.pool.eject, by_addr[h1.address])
@@ -229,6 +295,14 @@ class PoolJoinTest(unittest.TestCase):
             # the pool still writes with h3 gone
             a1.pool.set_name_label(pool, "after-eject")
             self.assertEqual(a1.pool.get_name_label(pool), "after-eject")
+
+            # ---- a host that is gone: HOST_NOT_LIVE, HOST_OFFLINE ----
+            h4.server.kill9()
+            wait_for(lambda: not a1.host_metrics.get_live(a1.host.get_metrics(h4ref)), 20, "h4 not live")
+            self.assertError("HOST_NOT_LIVE", a1.VM.assert_can_boot_here, free, h4ref)
+            self.assertNotIn(h4ref, a1.VM.get_possible_hosts(free))
+            self.assertEqual(self.assertError("HOST_OFFLINE", a1.VM.start_on, free, h4ref, False, False), [h4ref])
+            self.assertEqual(a1.VM.get_power_state(free), "Halted")
 
 
 if __name__ == "__main__":
