@@ -71,6 +71,25 @@ static bool arg_true(const xv *v)
 	return v && v->kind == XV_BOOL && v->u.b;
 }
 
+bool pool_member_answers(struct server *srv, const char *address)
+{
+	char session[REF_STRLEN + 1];
+	if (!pool_session(srv, session))
+		return false;
+	struct peer *p = peer_open(address, pool_api_port(srv), 2);
+	if (!p)
+		return false;
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, session);
+	xv_arr_push_str(&a, "0");
+	struct xerr e = XERR_INIT;
+	bool ok = peer_call(p, "pool.wait_applied", &a, NULL, &e) == PEER_OK;
+	xerr_clear(&e);
+	xv_free(&a);
+	peer_close(p);
+	return ok;
+}
+
 /* ---- placement ---- */
 
 static int64_t host_free_memory(struct db *db, struct db_obj *h)

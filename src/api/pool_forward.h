@@ -21,6 +21,10 @@ bool pool_session_accept(struct server *srv, const char *ref, struct rpc_ctx *ct
 bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args);
 int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err);
 
+/* A host of the pool answers at address under the pool's session (the
+ * master's heartbeat: host_metrics.live). */
+bool pool_member_answers(struct server *srv, const char *address);
+
 /* On the master, after a host joined: plugs its PBDs of shared SRs once
  * it answers (a thread of its own). */
 void pool_plug_joined(struct server *srv, const char *host_ref);

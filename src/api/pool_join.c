@@ -455,6 +455,10 @@ static int after_merge(struct server *srv, const char *host_uuid, uint64_t id, s
 	char idtext[24];
 	snprintf(idtext, sizeof idtext, "%llu", (unsigned long long)id);
 	xv_map_set_str(db_edit(t, h, SC_F_host__other_config), POOL_MEMBER_KEY, idtext);
+	/* live once it answers as a member (the heartbeats) */
+	struct db_obj *hm = db_lookup_cls(srv->db, SC_C_host_metrics, db_peek_str(h, SC_F_host__metrics));
+	if (hm)
+		db_set_bool(t, hm, SC_F_host_metrics__live, false);
 	for (struct db_obj *sr = db_first(srv->db, SC_C_SR); sr; sr = db_next(sr)) {
 		if (!db_peek_bool(sr, SC_F_SR__shared))
 			continue;
@@ -982,7 +986,7 @@ static void *heartbeat_main(void *arg)
 			db_unlock(srv->db);
 			bool change = false;
 			for (size_t i = 0; i < n && !hb_stop; i++) {
-				pr[i].live = pr[i].self || peer_alive(pr[i].address, pool_api_port(srv), 1000);
+				pr[i].live = pr[i].self || pool_member_answers(srv, pr[i].address);
 				change |= pr[i].live != pr[i].was;
 			}
 			if (change && !hb_stop) {

@@ -178,23 +178,3 @@ enum peer_result peer_call_strs(struct peer *p, const char *method, xv *result, 
 	xv_free(&args);
 	return r;
 }
-
-bool peer_alive(const char *address, int port, long timeout_ms)
-{
-	pthread_once(&curl_once, curl_init_once);
-	CURL *h = curl_easy_init();
-	if (!h)
-		return false;
-	char *url = base_url(address, port, "/");
-	struct strbuf sink = STRBUF_INIT;
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-	CURLcode rc = curl_easy_perform(h);
-	curl_easy_cleanup(h);
-	sb_free(&sink);
-	free(url);
-	return rc == CURLE_OK;
-}

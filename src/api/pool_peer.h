@@ -27,7 +27,5 @@ enum peer_result peer_call(struct peer *p, const char *method, const xv *args, x
 /* The same, with string arguments ending in NULL. */
 enum peer_result peer_call_strs(struct peer *p, const char *method, xv *result, struct xerr *err, ...)
 	__attribute__((sentinel));
-/* True if anything answers HTTP on the peer's address. */
-bool peer_alive(const char *address, int port, long timeout_ms);
 
 #endif

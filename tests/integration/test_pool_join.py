@@ -211,11 +211,13 @@ class PoolJoinTest(unittest.TestCase):
             wait_for(lambda: all(a1.host_metrics.get_live(a1.host.get_metrics(h)) for h in hosts), 20,
                      "every host live")
 
-            # the same host records in every host's store
+            # the same records in every host's store
+            classes = ("host", "host_cpu", "PIF", "network", "SR", "PBD", "VDI", "VM", "VBD", "pool")
+
             def same_records():
-                ref = stored(h1, "host")
-                return all(stored(h, "host") == ref for h in (h2, h3)) and len(ref) == 3
-            wait_for(same_records, 20, "equal host records on all hosts")
+                ref = {c: stored(h1, c) for c in classes}
+                return len(ref["host"]) == 3 and all(stored(h, c) == ref[c] for h in (h2, h3) for c in classes)
+            wait_for(same_records, 20, "equal records on all hosts")
 
             # a write through the master reaches the members
             a1.pool.set_name_label(pool, "joined")
@@ -303,6 +305,65 @@ class PoolJoinTest(unittest.TestCase):
             self.assertNotIn(h4ref, a1.VM.get_possible_hosts(free))
             self.assertEqual(self.assertError("HOST_OFFLINE", a1.VM.start_on, free, h4ref, False, False), [h4ref])
             self.assertEqual(a1.VM.get_power_state(free), "Halted")
+
+    def test_guest_on_host2(self):
+        """The tiny guest (QEMU/TCG), started on the second host of a pool
+        of two through the master, and shut down through it."""
+        import guest
+        if not guest.QEMU:
+            self.skipTest("qemu-system-x86_64 is not installed")
+        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), guest.GUEST],
+                       check=True, stdout=subprocess.DEVNULL, timeout=900)
+        kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
+        l = lab.Lab(2)
+        with l:
+            for h in l.hosts:
+                kdir = os.path.join(h.data_dir, "guest-kernels")
+                os.makedirs(kdir)
+                for f in (kernel, "initrd.img"):
+                    shutil.copy(os.path.join(guest.GUEST, f), kdir)
+                guest._run_dirs.append(os.path.join(h.data_dir, "run"))
+                h.start(backend="qemu")
+            h1, h2 = l.hosts
+            a1 = h1.server.api
+            r = h2.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
+                             "master-password=" + h1.server.password)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            wait_for(lambda: len(a1.host.get_all()) == 2, 30, "h2 in the pool")
+            h2ref = [ref for ref in a1.host.get_all() if a1.host.get_address(ref) == h2.address][0]
+            wait_for(lambda: a1.host_metrics.get_live(a1.host.get_metrics(h2ref)), 30, "h2 live")
+            mem = 256 * guest.MiB
+            vm = a1.VM.create({
+                "name_label": "tiny", "name_description": "", "user_version": 1, "is_a_template": False,
+                "affinity": h2ref, "memory_static_max": mem, "memory_dynamic_max": mem,
+                "memory_dynamic_min": mem, "memory_static_min": 128 * guest.MiB, "VCPUs_params": {},
+                "VCPUs_max": 1, "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy",
+                "actions_after_reboot": "restart", "actions_after_crash": "destroy",
+                "PV_bootloader": "", "PV_kernel": kernel, "PV_ramdisk": "initrd.img",
+                "PV_args": guest.ARGS, "PV_bootloader_args": "", "PV_legacy_args": "", "HVM_boot_policy": "",
+                "HVM_boot_params": {}, "platform": {}, "PCI_bus": "", "other_config": {},
+                "recommendations": "", "domain_type": "pv"})
+            uuid = a1.VM.get_uuid(vm)
+            t0 = time.monotonic()
+            a1.VM.start(vm, False, False)  # its affinity: h2
+            self.assertEqual(a1.VM.get_resident_on(vm), h2ref)
+            self.assertEqual(a1.VM.get_power_state(vm), "Running")
+            serial = os.path.join(h2.data_dir, "run", "vm", uuid, "serial.log")
+
+            def ready():
+                try:
+                    with open(serial, "rb") as f:
+                        return guest.READY.encode() in f.read()
+                except OSError:
+                    return False
+            wait_for(ready, 90, "the guest ready on h2")
+            print("# VM.start through the master -> guest ready on h2: %.1f s" % (time.monotonic() - t0))
+            # QEMU runs on h2 (its run directory), none on h1
+            self.assertTrue(guest.qemus_in(os.path.join(h2.data_dir, "run")))
+            self.assertFalse(guest.qemus_in(os.path.join(h1.data_dir, "run")))
+            a1.VM.hard_shutdown(vm)
+            self.assertEqual(a1.VM.get_power_state(vm), "Halted")
+            wait_for(lambda: not guest.qemu_of_uuid(uuid), 20, "the guest's QEMU gone")
 
 
 if __name__ == "__main__":
