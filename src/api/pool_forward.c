@@ -19,6 +19,7 @@
 #include "pool_peer.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../wire/wire.h"
 #include "../db/durable.h"
 #include "../pool/raft.h"
 
@@ -79,8 +80,8 @@ bool pool_member_answers(struct server *srv, const char *address)
 	struct peer *p = peer_open(address, pool_api_port(srv), 2);
 	if (!p)
 		return false;
+	peer_set_session(p, session);
 	xv a = xv_arr_new();
-	xv_arr_push_str(&a, session);
 	xv_arr_push_str(&a, "0");
 	struct xerr e = XERR_INIT;
 	bool ok = peer_call(p, "pool.wait_applied", &a, NULL, &e) == PEER_OK;
@@ -299,8 +300,94 @@ bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args)
 /* Runs method with args (no session) on the host href's xenond, after it
  * has applied every entry this host has. HOST_OFFLINE when it is not live
  * or cannot be reached. */
+static bool local_task_cancelling(struct db *db, const char *task)
+{
+	bool r = false;
+	db_rdlock(db);
+	struct db_obj *o = db_lookup_cls(db, SC_C_task, task);
+	if (o) {
+		const xv *ops = db_peek(o, SC_F_task__current_operations);
+		for (size_t i = 0; i < xv_len(ops); i++)
+			r = r || !strcmp(xv_as_str(&ops->u.m->vals[i]) ? xv_as_str(&ops->u.m->vals[i]) : "", "cancel");
+		r = r || !strcmp(db_peek_str(o, SC_F_task__status), "cancelling");
+	}
+	db_unlock(db);
+	return r;
+}
+
+static void local_task_progress(struct db *db, const char *task, double progress)
+{
+	struct db_txn *t = db_begin(db);
+	struct db_obj *o = db_lookup_cls(db, SC_C_task, task);
+	if (o && db_peek(o, SC_F_task__progress)->u.f != progress)
+		db_set(t, o, SC_F_task__progress, xv_float(progress));
+	struct xerr e = XERR_INIT;
+	db_commit(t, &e);
+	xerr_clear(&e);
+}
+
+/* An Async call on the host p: its task followed until it ends, its
+ * progress copied to the caller's task, the caller's cancel passed on. */
+static enum peer_result follow_task(struct server *srv, struct peer *p, const char *task,
+				    const char *remote, xv *result, struct xerr *err)
+{
+	bool cancelled = false;
+	for (;;) {
+		xv st = XV_NIL_INIT, pr = XV_NIL_INIT;
+		enum peer_result r = peer_call_strs(p, "task.get_status", &st, err, remote, NULL);
+		if (r == PEER_OK)
+			r = peer_call_strs(p, "task.get_progress", &pr, err, remote, NULL);
+		char status[16];
+		snprintf(status, sizeof status, "%s", xv_as_str(&st) ? xv_as_str(&st) : "");
+		double progress = pr.kind == XV_FLOAT ? pr.u.f : 0;
+		xv_free(&st);
+		xv_free(&pr);
+		if (r != PEER_OK)
+			return r;
+		if (task[0])
+			local_task_progress(srv->db, task, progress);
+		if (!strcmp(status, "success")) {
+			xv text = XV_NIL_INIT;
+			r = peer_call_strs(p, "task.get_result", &text, err, remote, NULL);
+			const char *t = xv_as_str(&text);
+			if (r == PEER_OK && t && t[0] && wire_xml_parse_value(t, strlen(t), result, err) < 0)
+				r = PEER_BAD_ANSWER;
+			xv_free(&text);
+			break;
+		}
+		if (!strcmp(status, "failure") || !strcmp(status, "cancelled")) {
+			xv info = XV_NIL_INIT;
+			r = peer_call_strs(p, "task.get_error_info", &info, err, remote, NULL);
+			if (r == PEER_OK) {
+				const char *code = xv_as_str(xv_arr_get(&info, 0));
+				xerr_set(err, code ? code : ERR_INTERNAL_ERROR, NULL);
+				for (size_t i = 1; i < xv_len(&info); i++)
+					xerr_add(err, xv_as_str(xv_arr_get(&info, i)) ? xv_as_str(xv_arr_get(&info, i)) : "");
+				r = PEER_FAILURE;
+			}
+			xv_free(&info);
+			break;
+		}
+		if (!cancelled && task[0] && local_task_cancelling(srv->db, task)) {
+			struct xerr e = XERR_INIT;
+			peer_call_strs(p, "task.cancel", NULL, &e, remote, NULL);
+			xerr_clear(&e);
+			cancelled = true;
+		}
+		usleep(100000);
+	}
+	struct xerr e = XERR_INIT;
+	peer_call_strs(p, "task.destroy", NULL, &e, remote, NULL);
+	xerr_clear(&e);
+	return err && err->code ? PEER_FAILURE : PEER_OK;
+}
+
+/* Runs method with args (no session) on the host href's xenond, after it
+ * has applied every entry this host has; with the caller's task (task
+ * not ""), as an Async call there that the caller's task follows.
+ * HOST_OFFLINE when the host is not live or cannot be reached. */
 static int call_on_host(struct server *srv, const char *href, const char *method, const xv *args,
-			xv *result, struct xerr *err)
+			const char *task, xv *result, struct xerr *err)
 {
 	char address[96] = "", session[REF_STRLEN + 1];
 	db_rdlock(srv->db);
@@ -312,8 +399,9 @@ static int call_on_host(struct server *srv, const char *href, const char *method
 	if (!live || !pool_session(srv, session))
 		return xerr_set(err, ERR_HOST_OFFLINE, href, NULL);
 	struct peer *p = peer_open(address, pool_api_port(srv), 3600);
+	if (p)
+		peer_set_session(p, session);
 	xv params = xv_arr_new();
-	xv_arr_push_str(&params, session);
 	for (size_t i = 0; i < xv_len(args); i++)
 		xv_arr_push(&params, xv_copy(xv_arr_get(args, i)));
 	struct xerr e = XERR_INIT;
@@ -324,12 +412,20 @@ static int call_on_host(struct server *srv, const char *href, const char *method
 	char applied[24];
 	snprintf(applied, sizeof applied, "%llu", (unsigned long long)pool_raft_applied(srv->raft));
 	xv wait = xv_arr_new();
-	xv_arr_push_str(&wait, session);
 	xv_arr_push_str(&wait, applied);
 	enum peer_result r = p ? peer_call(p, "pool.wait_applied", &wait, NULL, &e) : PEER_UNREACHABLE;
 	xv_free(&wait);
+	bool async = task && task[0];
+	char amethod[160];
+	snprintf(amethod, sizeof amethod, "Async.%s", method);
 	if (r == PEER_OK)
-		r = peer_call(p, method, &params, &res, &e);
+		r = peer_call(p, async ? amethod : method, &params, &res, &e);
+	if (r == PEER_OK && async) {
+		char remote[REF_STRLEN + 1];
+		snprintf(remote, sizeof remote, "%s", xv_as_str(&res) ? xv_as_str(&res) : "");
+		xv_free(&res);
+		r = follow_task(srv, p, task, remote, &res, &e);
+	}
 	xv_free(&params);
 	peer_close(p);
 	if (r == PEER_OK) {
@@ -353,7 +449,7 @@ static int call_pbd_plug(struct server *srv, const char *href, const char *pbd, 
 {
 	xv a = xv_arr_new();
 	xv_arr_push_str(&a, pbd);
-	int rc = call_on_host(srv, href, "PBD.plug", &a, NULL, err);
+	int rc = call_on_host(srv, href, "PBD.plug", &a, NULL, NULL, err);
 	xv_free(&a);
 	return rc;
 }
@@ -485,7 +581,7 @@ int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	else if (rc == 0) {
 		char method[128];
 		snprintf(method, sizeof method, "%s.%s", sc_classes[ctx->cls].name, ctx->msg->name);
-		rc = call_on_host(srv, href, method, &fwd, result, err);
+		rc = call_on_host(srv, href, method, &fwd, ctx->task, result, err);
 	}
 	bool shared = sr_create && arg_true(xv_arr_get(&fwd, 7));
 	xv_free(&fwd);
@@ -513,8 +609,9 @@ int pool_replicate(void *arg, const char *entry, size_t len, struct xerr *err)
 	if (!master[0] || !pool_session(srv, session))
 		return xerr_set(err, ERR_HOST_IS_SLAVE, master, NULL);
 	struct peer *p = peer_open(master, pool_api_port(srv), 10);
+	if (p)
+		peer_set_session(p, session);
 	xv params = xv_arr_new();
-	xv_arr_push_str(&params, session);
 	xv_arr_push(&params, xv_strn(entry, len));
 	struct xerr e = XERR_INIT;
 	enum peer_result r = p ? peer_call(p, "pool.apply_entry", &params, NULL, &e) : PEER_UNREACHABLE;

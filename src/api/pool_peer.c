@@ -19,6 +19,7 @@ struct peer {
 	struct curl_slist *headers;
 	char *url;
 	char *session;
+	bool own_session; /* made by peer_login: peer_close logs it out */
 	struct strbuf resp;
 	char curl_err[CURL_ERROR_SIZE];
 	long next_id;
@@ -77,7 +78,7 @@ void peer_close(struct peer *p)
 {
 	if (!p)
 		return;
-	if (p->session) {
+	if (p->session && p->own_session) {
 		struct xerr e = XERR_INIT;
 		curl_easy_setopt(p->h, CURLOPT_TIMEOUT, 2L);
 		peer_call(p, "session.logout", NULL, NULL, &e);
@@ -148,9 +149,17 @@ enum peer_result peer_login(struct peer *p, const char *user, const char *passwo
 		}
 		free(p->session);
 		p->session = xstrdup(s);
+		p->own_session = true;
 	}
 	xv_free(&res);
 	return r;
+}
+
+void peer_set_session(struct peer *p, const char *session)
+{
+	free(p->session);
+	p->session = xstrdup(session);
+	p->own_session = false;
 }
 
 enum peer_result peer_call(struct peer *p, const char *method, const xv *args, xv *result,

@@ -21,6 +21,8 @@ struct peer *peer_open(const char *address, int port, long timeout_s);
 void peer_close(struct peer *p);
 /* Logs in; later calls carry the session (peer_close logs out). */
 enum peer_result peer_login(struct peer *p, const char *user, const char *password, struct xerr *err);
+/* Calls carry this session from now on (not logged out by peer_close). */
+void peer_set_session(struct peer *p, const char *session);
 /* Calls method with args (the session goes first when logged in). */
 enum peer_result peer_call(struct peer *p, const char *method, const xv *args, xv *result,
 			   struct xerr *err);

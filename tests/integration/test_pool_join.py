@@ -242,6 +242,11 @@ class PoolJoinTest(unittest.TestCase):
             r = m.xe("vm-start", "uuid=" + a1.VM.get_uuid(free), "on=" + a1.host.get_uuid(h3ref))
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertEqual(a1.VM.get_resident_on(free), h3ref)
+            # an Async call forwarded: the caller's task on the master ends with the host's error
+            task = a1.Async.VM.start_on(free, h3ref, False, False)
+            wait_for(lambda: a1.task.get_status(task) != "pending", 20, "the forwarded task")
+            self.assertEqual(a1.task.get_status(task), "failure")
+            self.assertEqual(a1.task.get_error_info(task)[0], "VM_BAD_POWER_STATE")
             # calls on a VM resident elsewhere go to its host
             a1.VM.hard_shutdown(free)
             self.assertEqual(a1.VM.get_power_state(free), "Halted")
@@ -345,7 +350,10 @@ class PoolJoinTest(unittest.TestCase):
                 "recommendations": "", "domain_type": "pv"})
             uuid = a1.VM.get_uuid(vm)
             t0 = time.monotonic()
-            a1.VM.start(vm, False, False)  # its affinity: h2
+            task = a1.Async.VM.start(vm, False, False)  # its affinity: h2
+            wait_for(lambda: a1.task.get_status(task) != "pending", 60, "VM.start's task")
+            self.assertEqual(a1.task.get_status(task), "success", a1.task.get_error_info(task))
+            self.assertEqual(a1.task.get_progress(task), 1.0)
             self.assertEqual(a1.VM.get_resident_on(vm), h2ref)
             self.assertEqual(a1.VM.get_power_state(vm), "Running")
             serial = os.path.join(h2.data_dir, "run", "vm", uuid, "serial.log")
