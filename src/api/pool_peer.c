@@ -105,7 +105,11 @@ static enum peer_result raw_call(struct peer *p, const char *method, const xv *p
 	sb_free(&body);
 	if (rc != CURLE_OK) {
 		xerr_internal(err, "%s: %s", p->url, p->curl_err[0] ? p->curl_err : curl_easy_strerror(rc));
-		return PEER_UNREACHABLE;
+		/* something answered, but not HTTP: a service, not the network */
+		return rc == CURLE_GOT_NOTHING || rc == CURLE_WEIRD_SERVER_REPLY ||
+				       rc == CURLE_UNSUPPORTED_PROTOCOL
+			       ? PEER_BAD_ANSWER
+			       : PEER_UNREACHABLE;
 	}
 	long status = 0;
 	curl_easy_getinfo(p->h, CURLINFO_RESPONSE_CODE, &status);

@@ -8,6 +8,7 @@ keep host_metrics.live; a shared SR gets a PBD for a host joining later
 (h4); the master cannot be ejected; h3 is ejected and comes back as a
 fresh pool of one."""
 
+import http.server
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -83,6 +85,11 @@ EXPORT { Export_Id = 7703; Path = %s; Pseudo = %s; Access_Type = RW; Squash = No
         return {"server": lab.SUBNET + ".254", "serverpath": self.export, "nfsversion": "4"}
 
 
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
 def wait_for(pred, timeout, what):
     end = time.monotonic() + timeout
     last = None
@@ -130,6 +137,12 @@ class PoolJoinTest(unittest.TestCase):
             # ---- refusals: each the xapi error, nothing made on either side ----
             join = lambda h, addr, pw: h.server.api.pool.join(addr, "root", pw)
             self.assertError("JOINING_HOST_CONNECTION_FAILED", join, h2, lab.SUBNET + ".254", m.password)
+            # a web server that is no XenAPI
+            web = http.server.HTTPServer((lab.SUBNET + ".254", 8081), QuietHandler)
+            threading.Thread(target=web.serve_forever, daemon=True).start()
+            self.addCleanup(web.server_close)
+            self.addCleanup(web.shutdown)
+            self.assertError("JOINING_HOST_SERVICE_FAILED", join, h2, lab.SUBNET + ".254:8081", m.password)
             self.assertError("SESSION_AUTHENTICATION_FAILED", join, h2, h1.address, "wrong-password")
             params = self.assertError("OPERATION_NOT_ALLOWED", join, h2, h2.address, h2.server.password)
             self.assertIn("itself", params[0])
