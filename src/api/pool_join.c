@@ -29,6 +29,7 @@
 #include "pool_forward.h"
 #include "api.h"
 #include "pool_peer.h"
+#include "hostinfo.h"
 #include "../base/jsonv.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -955,6 +956,25 @@ static int eject_self(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	free(rp);
 	free(sp);
 	return rc;
+}
+
+/* ---- a member at start ---- */
+
+void pool_member_refresh(struct server *srv)
+{
+	struct hostinfo hi;
+	hostinfo_read(&hi, NULL, NULL, 0);
+	struct db_txn *t = db_begin(srv->db);
+	struct db_obj *h = this_host(srv);
+	if (h && hi.address[0] && strcmp(db_peek_str(h, SC_F_host__address), hi.address)) {
+		log_info("pool: this host's address is now %s", hi.address);
+		db_set_str(t, h, SC_F_host__address, hi.address);
+	}
+	struct xerr e = XERR_INIT;
+	if (db_commit(t, &e) < 0)
+		log_warn("pool: updating this host's address: %s", e.nparams ? e.params[0] : e.code);
+	xerr_clear(&e);
+	hostinfo_free(&hi);
 }
 
 /* ---- heartbeats: the master marks host_metrics.live ---- */

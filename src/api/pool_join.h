@@ -28,6 +28,10 @@ int pool_api_port(struct server *srv);
  * it, deletes the store and the Raft log. */
 int pool_join_reset(const char *data_dir);
 
+/* On a member at start (its host_ref known): its host.address follows
+ * the machine's (written through the master). */
+void pool_member_refresh(struct server *srv);
+
 /* The master's liveness probes of the pool's hosts (host_metrics.live). */
 void pool_heartbeat_start(struct server *srv);
 void pool_heartbeat_stop(void);

@@ -433,6 +433,8 @@ int main(int argc, char **argv)
 	char hostname[256];
 	snprintf(hostname, sizeof hostname, "%s", host ? db_peek_str(host, SC_F_host__hostname) : "xenon");
 	db_unlock(srv.db);
+	if (srv.raft && !pool_raft_is_leader(srv.raft) && !ref_is_null(srv.host_ref))
+		pool_member_refresh(&srv);
 	vm_events_host_init(&srv);
 	if (srv.backend->init(&srv.xh, &err) < 0)
 		goto fail;

@@ -186,6 +186,10 @@ class PoolJoinTest(unittest.TestCase):
             wait_for(lambda: len(a1.host.get_all()) == 3, 30, "h3 in the pool")
             print("# two joins (xe pool-join to 3 hosts in the pool's records): %.1f s" % (time.monotonic() - t0))
 
+            # the master of others cannot join another pool
+            self.assertError("JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS", a1.pool.join, h4.address, "root",
+                             h4.server.password)
+            self.assertStandalone(h4)
             # the members restarted as slaves: HOST_IS_SLAVE with the master's address
             for h in (h2, h3):
                 def slave_err(h=h):
