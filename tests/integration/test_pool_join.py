@@ -292,6 +292,14 @@ class PoolJoinTest(unittest.TestCase):
             self.assertEqual(len(pbds), 1)
             self.assertEqual(a1.PBD.get_device_config(pbds[0]), nfs.device_config())
             wait_for(lambda: a1.PBD.get_currently_attached(pbds[0]), 60, "h4's PBD plugged")
+            # Raft: the first two members promoted to voters (3 voters), the fourth host a standby
+            ids = {a1.host.get_address(ref): a1.host.get_other_config(ref).get("pool_member_id")
+                   for ref in a1.host.get_all()}
+            self.assertEqual(sorted(v for v in ids.values() if v), ["2", "3", "4"])
+            wait_for(lambda: all("member %s is a voter" % ids[h.address] in m.log_text() for h in (h2, h3)),
+                     30, "two members promoted to voters")
+            time.sleep(1)
+            self.assertNotIn("member %s is a voter" % ids[h4.address], m.log_text())
 
             # ---- eject ----
             params = self.assertError("OPERATION_NOT_ALLOWED", a1.pool.eject, by_addr[h1.address])
