@@ -206,7 +206,10 @@ static int get_possible_hosts(struct rpc_ctx *ctx, xv *args, xv *result, struct 
 
 /* ---- which calls go where ---- */
 
-enum target { T_VM_RESIDENT, T_VM_START, T_ARG1_HOST, T_ARG0_HOST, T_PBD_HOST, T_SR_CREATE };
+enum target {
+	T_VM_RESIDENT, T_VM_START, T_ARG1_HOST, T_ARG0_HOST, T_PBD_HOST, T_SR_CREATE,
+	T_SR_ARG, T_SR_OF_VDI, T_SR_IN_RECORD, /* where the SR is plugged */
+};
 
 static const struct {
 	int cls;
@@ -233,6 +236,14 @@ static const struct {
 	{SC_C_PBD, "plug", T_PBD_HOST},
 	{SC_C_PBD, "unplug", T_PBD_HOST},
 	{SC_C_SR, "create", T_SR_CREATE},
+	{SC_C_SR, "scan", T_SR_ARG},
+	{SC_C_SR, "update", T_SR_ARG},
+	{SC_C_VDI, "create", T_SR_IN_RECORD},
+	{SC_C_VDI, "destroy", T_SR_OF_VDI},
+	{SC_C_VDI, "snapshot", T_SR_OF_VDI},
+	{SC_C_VDI, "clone", T_SR_OF_VDI},
+	{SC_C_VDI, "resize", T_SR_OF_VDI},
+	{SC_C_VDI, "update", T_SR_OF_VDI},
 	{SC_C_host, "restart_agent", T_ARG0_HOST},
 	{SC_C_host, "get_servertime", T_ARG0_HOST},
 	{SC_C_host, "get_server_localtime", T_ARG0_HOST},
@@ -240,6 +251,21 @@ static const struct {
 	{SC_C_host, "dmesg_clear", T_ARG0_HOST},
 	{SC_C_host, "get_log", T_ARG0_HOST},
 };
+
+/* A host the SR is plugged on: NULL when this one is (or none is). */
+static struct db_obj *sr_host(struct db *db, const char *sr, const char *me)
+{
+	struct db_obj *other = NULL;
+	for (struct db_obj *pbd = db_first(db, SC_C_PBD); pbd; pbd = db_next(pbd)) {
+		if (strcmp(db_peek_str(pbd, SC_F_PBD__SR), sr) || !db_peek_bool(pbd, SC_F_PBD__currently_attached))
+			continue;
+		if (!strcmp(db_peek_str(pbd, SC_F_PBD__host), me))
+			return NULL;
+		if (!other)
+			other = db_lookup_cls(db, SC_C_host, db_peek_str(pbd, SC_F_PBD__host));
+	}
+	return other;
+}
 
 bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args)
 {
@@ -266,8 +292,11 @@ bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args)
 			break;
 		case T_VM_START:
 			if (vm && !strcmp(db_peek_str(vm, SC_F_VM__power_state), "Halted") &&
-			    !db_peek_bool(vm, SC_F_VM__is_a_template))
+			    !db_peek_bool(vm, SC_F_VM__is_a_template)) {
 				h = place(ctx->db, vm);
+				if (!h) /* pool_forward_call answers NO_HOSTS_AVAILABLE */
+					snprintf(target, sizeof target, "%s", REF_NULL);
+			}
 			break;
 		case T_ARG1_HOST:
 			h = a1 && vm ? db_lookup_cls(ctx->db, SC_C_host, a1) : NULL;
@@ -278,6 +307,20 @@ bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args)
 		case T_PBD_HOST: {
 			struct db_obj *pbd = a0 ? db_lookup_cls(ctx->db, SC_C_PBD, a0) : NULL;
 			h = pbd ? db_lookup_cls(ctx->db, SC_C_host, db_peek_str(pbd, SC_F_PBD__host)) : NULL;
+			break;
+		}
+		case T_SR_ARG:
+		case T_SR_OF_VDI:
+		case T_SR_IN_RECORD: {
+			const char *sr = routes[route].how == T_SR_ARG ? a0
+					 : routes[route].how == T_SR_IN_RECORD
+						 ? xv_map_get_str(xv_arr_get(args, 0), "SR")
+						 : NULL;
+			if (routes[route].how == T_SR_OF_VDI) {
+				struct db_obj *vdi = a0 ? db_lookup_cls(ctx->db, SC_C_VDI, a0) : NULL;
+				sr = vdi ? db_peek_str(vdi, SC_F_VDI__SR) : NULL;
+			}
+			h = sr ? sr_host(ctx->db, sr, srv->host_ref) : NULL;
 			break;
 		}
 		case T_SR_CREATE:
@@ -560,6 +603,8 @@ int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	const char *target = n ? xv_as_str(xv_arr_get(args, n - 1)) : NULL;
 	if (!target)
 		return xerr_internal(err, "pool: a forwarded call without its host");
+	if (ref_is_null(target))
+		return xerr_set(err, ERR_NO_HOSTS_AVAILABLE, NULL);
 	char href[REF_STRLEN + 1];
 	snprintf(href, sizeof href, "%s", target);
 	xv fwd = xv_arr_new();

@@ -292,6 +292,15 @@ class PoolJoinTest(unittest.TestCase):
             self.assertEqual(len(pbds), 1)
             self.assertEqual(a1.PBD.get_device_config(pbds[0]), nfs.device_config())
             wait_for(lambda: a1.PBD.get_currently_attached(pbds[0]), 60, "h4's PBD plugged")
+            h4sr = [sr for sr in a1.SR.get_all() if a1.SR.get_type(sr) == "ext"
+                    and a1.PBD.get_host(a1.SR.get_PBDs(sr)[0]) == h4ref][0]
+            h4disk = a1.VDI.create({"name_label": "h4-disk", "name_description": "", "SR": h4sr,
+                                    "virtual_size": str(harness.MiB), "type": "user", "sharable": False,
+                                    "read_only": False, "other_config": {}, "xenstore_data": {},
+                                    "sm_config": {}, "tags": []})
+            # made by h4's xenond, in its local SR's directory
+            h4dir = os.path.join(h4.data_dir, "sr", a1.SR.get_uuid(h4sr))
+            self.assertTrue(any(a1.VDI.get_uuid(h4disk) in f for f in os.listdir(h4dir)), os.listdir(h4dir))
             # Raft: the first two members promoted to voters (3 voters), the fourth host a standby
             ids = {a1.host.get_address(ref): a1.host.get_other_config(ref).get("pool_member_id")
                    for ref in a1.host.get_all()}
@@ -334,6 +343,12 @@ class PoolJoinTest(unittest.TestCase):
             self.assertError("HOST_NOT_LIVE", a1.VM.assert_can_boot_here, free, h4ref)
             self.assertNotIn(h4ref, a1.VM.get_possible_hosts(free))
             self.assertEqual(self.assertError("HOST_OFFLINE", a1.VM.start_on, free, h4ref, False, False), [h4ref])
+            # a VM no live host can run: a disk on the local SR of h4, which is gone
+            a1.VBD.create({"VM": free, "VDI": h4disk, "userdevice": "1", "bootable": False, "mode": "RW",
+                           "type": "Disk", "unpluggable": True, "empty": False, "other_config": {},
+                           "qos_algorithm_type": "", "qos_algorithm_params": {}})
+            self.assertEqual(a1.VM.get_possible_hosts(free), [])
+            self.assertError("NO_HOSTS_AVAILABLE", a1.VM.start, free, False, False)
             self.assertEqual(a1.VM.get_power_state(free), "Halted")
 
     def test_guest_on_host2(self):
