@@ -19,6 +19,8 @@
 #include "pool_peer.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/strbuf.h"
+#include "tls.h"
 #include "../wire/wire.h"
 #include "../db/durable.h"
 #include "../pool/raft.h"
@@ -28,6 +30,21 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	struct strbuf sb = STRBUF_INIT;
+	char buf[4096];
+	for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;)
+		sb_add(&sb, buf, n);
+	fclose(f);
+	if (!sb.buf)
+		sb_puts(&sb, "");
+	return sb_detach(&sb);
+}
 
 /* ---- the pool's session ---- */
 
@@ -72,12 +89,74 @@ static bool arg_true(const xv *v)
 	return v && v->kind == XV_BOOL && v->u.b;
 }
 
-bool pool_member_answers(struct server *srv, const char *address)
+/* ---- the connection to another host ---- */
+
+/* uuid -> address of the pool's hosts, for the callers that may not read
+ * the store (a member's replicator runs under its write lock). */
+static pthread_mutex_t hosts_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { char uuid[UUID_STRLEN + 1], address[96]; } known[64];
+static size_t nknown;
+
+void pool_hosts_refresh(struct server *srv)
+{
+	pthread_mutex_lock(&hosts_lock);
+	db_rdlock(srv->db);
+	nknown = 0;
+	for (struct db_obj *h = db_first(srv->db, SC_C_host); h && nknown < 64; h = db_next(h)) {
+		snprintf(known[nknown].uuid, sizeof known[nknown].uuid, "%s", db_peek_str(h, SC_F_host__uuid));
+		snprintf(known[nknown].address, sizeof known[nknown].address, "%s",
+			 db_peek_str(h, SC_F_host__address));
+		nknown++;
+	}
+	db_unlock(srv->db);
+	pthread_mutex_unlock(&hosts_lock);
+}
+
+int pool_tls_port(struct server *srv)
+{
+	const char *colon = strrchr(srv->cfg.tls_listen, ':');
+	return colon ? atoi(colon + 1) : 0;
+}
+
+/* A connection to the host uuid (NULL: the host at address, as last
+ * seen): over TLS, its key pinned, when this host serves TLS and has the
+ * host's certificate (exchanged at its join); else plain HTTP. */
+struct peer *pool_open_peer(struct server *srv, const char *uuid, const char *address, long timeout_s)
+{
+	char found[UUID_STRLEN + 1] = "";
+	if (!uuid) {
+		pthread_mutex_lock(&hosts_lock);
+		for (size_t i = 0; i < nknown && !found[0]; i++)
+			if (!strcmp(known[i].address, address))
+				snprintf(found, sizeof found, "%s", known[i].uuid);
+		pthread_mutex_unlock(&hosts_lock);
+		uuid = found;
+	}
+	int tls_port = pool_tls_port(srv);
+	char *pem = NULL;
+	if (tls_port > 0 && uuid[0]) {
+		char *path = xasprintf("%s/%s/%s.pem", srv->cfg.data_dir, POOL_CERTS_DIR, uuid);
+		pem = read_text(path);
+		free(path);
+	}
+	if (!pem)
+		return peer_open(address, pool_api_port(srv), timeout_s);
+	struct xerr e = XERR_INIT;
+	char *pin = tls_cert_pin(pem, &e);
+	free(pem);
+	xerr_clear(&e);
+	/* a certificate that is no longer one: nothing to trust, no call */
+	struct peer *p = peer_open_tls(address, tls_port, pin ? pin : "sha256//none", timeout_s);
+	free(pin);
+	return p;
+}
+
+bool pool_member_answers(struct server *srv, const char *uuid, const char *address)
 {
 	char session[REF_STRLEN + 1];
 	if (!pool_session(srv, session))
 		return false;
-	struct peer *p = peer_open(address, pool_api_port(srv), 2);
+	struct peer *p = pool_open_peer(srv, uuid, address, 2);
 	if (!p)
 		return false;
 	peer_set_session(p, session);
@@ -429,19 +508,21 @@ static enum peer_result follow_task(struct server *srv, struct peer *p, const ch
  * has applied every entry this host has; with the caller's task (task
  * not ""), as an Async call there that the caller's task follows.
  * HOST_OFFLINE when the host is not live or cannot be reached. */
-static int call_on_host(struct server *srv, const char *href, const char *method, const xv *args,
-			const char *task, xv *result, struct xerr *err)
+int pool_call_on_host(struct server *srv, const char *href, const char *method, const xv *args,
+		      const char *task, xv *result, struct xerr *err)
 {
-	char address[96] = "", session[REF_STRLEN + 1];
+	char address[96] = "", uuid[UUID_STRLEN + 1] = "", session[REF_STRLEN + 1];
 	db_rdlock(srv->db);
 	struct db_obj *h = db_lookup_cls(srv->db, SC_C_host, href);
 	bool live = h && host_live(srv->db, h);
-	if (h)
+	if (h) {
 		snprintf(address, sizeof address, "%s", db_peek_str(h, SC_F_host__address));
+		snprintf(uuid, sizeof uuid, "%s", db_peek_str(h, SC_F_host__uuid));
+	}
 	db_unlock(srv->db);
 	if (!live || !pool_session(srv, session))
 		return xerr_set(err, ERR_HOST_OFFLINE, href, NULL);
-	struct peer *p = peer_open(address, pool_api_port(srv), 3600);
+	struct peer *p = pool_open_peer(srv, uuid, address, 3600);
 	if (p)
 		peer_set_session(p, session);
 	xv params = xv_arr_new();
@@ -492,7 +573,7 @@ static int call_pbd_plug(struct server *srv, const char *href, const char *pbd, 
 {
 	xv a = xv_arr_new();
 	xv_arr_push_str(&a, pbd);
-	int rc = call_on_host(srv, href, "PBD.plug", &a, NULL, NULL, err);
+	int rc = pool_call_on_host(srv, href, "PBD.plug", &a, NULL, NULL, err);
 	xv_free(&a);
 	return rc;
 }
@@ -626,7 +707,7 @@ int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	else if (rc == 0) {
 		char method[128];
 		snprintf(method, sizeof method, "%s.%s", sc_classes[ctx->cls].name, ctx->msg->name);
-		rc = call_on_host(srv, href, method, &fwd, ctx->task, result, err);
+		rc = pool_call_on_host(srv, href, method, &fwd, ctx->task, result, err);
 	}
 	bool shared = sr_create && arg_true(xv_arr_get(&fwd, 7));
 	xv_free(&fwd);
@@ -653,7 +734,7 @@ int pool_replicate(void *arg, const char *entry, size_t len, struct xerr *err)
 		*colon = 0;
 	if (!master[0] || !pool_session(srv, session))
 		return xerr_set(err, ERR_HOST_IS_SLAVE, master, NULL);
-	struct peer *p = peer_open(master, pool_api_port(srv), 10);
+	struct peer *p = pool_open_peer(srv, NULL, master, 10);
 	if (p)
 		peer_set_session(p, session);
 	xv params = xv_arr_new();

@@ -23,7 +23,26 @@ int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 
 /* A host of the pool answers at address under the pool's session (the
  * master's heartbeat: host_metrics.live). */
-bool pool_member_answers(struct server *srv, const char *address);
+bool pool_member_answers(struct server *srv, const char *uuid, const char *address);
+
+struct peer;
+/* A connection to the host uuid (NULL: the host at address): over TLS
+ * with its key pinned when this host serves TLS and has the host's
+ * certificate (exchanged at its join), else plain HTTP. */
+struct peer *pool_open_peer(struct server *srv, const char *uuid, const char *address, long timeout_s);
+/* Runs method (args without the session) on host href under the pool's
+ * session, once it has applied what this host has; task (or NULL): the
+ * caller's task, which follows an Async call there. HOST_OFFLINE when the
+ * host is not live or cannot be reached. */
+int pool_call_on_host(struct server *srv, const char *href, const char *method, const xv *args,
+		      const char *task, xv *result, struct xerr *err);
+
+/* The port of this host's TLS listener (that of every host of the pool),
+ * 0 when it has none. */
+int pool_tls_port(struct server *srv);
+/* Refreshes the hosts' addresses a member's replicator looks its master's
+ * certificate up by (the heartbeat thread, every 2 s). */
+void pool_hosts_refresh(struct server *srv);
 
 /* On the master, after a host joined: plugs its PBDs of shared SRs once
  * it answers (a thread of its own). */

@@ -30,6 +30,7 @@
 #include "api.h"
 #include "pool_peer.h"
 #include "hostinfo.h"
+#include "tls.h"
 #include "../base/jsonv.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -145,9 +146,14 @@ int pool_join_reset(const char *data_dir)
 		unlink(p);
 		free(p);
 	}
-	char *raft = xasprintf("%s/raft", data_dir);
+	char *raft = xasprintf("%s/raft", data_dir), *certs = xasprintf("%s/%s", data_dir, POOL_CERTS_DIR);
 	remove_dir_files(raft);
+	char *why = read_line(marker);
+	if (why && !strcmp(why, "eject")) /* a join keeps the certificates it was given */
+		remove_dir_files(certs);
+	free(why);
 	free(raft);
+	free(certs);
 	log_info("pool: the store and Raft log start empty (a join or an eject)");
 	int rc = unlink(marker);
 	free(marker);
@@ -560,6 +566,105 @@ out:
 	return rc;
 }
 
+/* ---- certificates ---- */
+
+static int store_cert(struct server *srv, const char *uuid, const char *pem, struct xerr *err)
+{
+	if (!uuid_is_valid(uuid))
+		return xerr_set(err, ERR_UUID_INVALID, "host", uuid, NULL);
+	char *pin = tls_cert_pin(pem, err);
+	if (!pin)
+		return -1;
+	free(pin);
+	char *dir = data_path(srv, POOL_CERTS_DIR);
+	mkdir(dir, 0700);
+	char *path = xasprintf("%s/%s.pem", dir, uuid);
+	int rc = write_file(path, pem, err);
+	free(path);
+	free(dir);
+	return rc;
+}
+
+static char *own_cert(struct server *srv)
+{
+	if (!srv->cfg.tls_listen[0])
+		return NULL;
+	FILE *f = fopen(srv->cfg.cert_file, "r");
+	if (!f)
+		return NULL;
+	struct strbuf sb = STRBUF_INIT;
+	char buf[4096];
+	for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;)
+		sb_add(&sb, buf, n);
+	fclose(f);
+	return sb.buf ? sb_detach(&sb) : NULL;
+}
+
+/* pool.exchange_certificates_on_join(uuid, certificate): keeps the
+ * joining host's certificate (on the master: also on every live member)
+ * and returns the pool's, "<uuid>.pem" -> PEM, this host's among them. */
+static int exchange_certificates(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	struct server *srv = ctx->srv;
+	const char *uuid = xv_as_str(xv_arr_get(args, 0));
+	const char *pem = xv_as_str(xv_arr_get(args, 1));
+	if (!uuid || !pem)
+		return xerr_set(err, ERR_FIELD_TYPE_ERROR, "certificate", NULL);
+	if (pem[0] && store_cert(srv, uuid, pem, err) < 0)
+		return -1;
+	db_rdlock(srv->db);
+	struct db_obj *me = this_host(srv);
+	char my_uuid[UUID_STRLEN + 1];
+	snprintf(my_uuid, sizeof my_uuid, "%s", me ? db_peek_str(me, SC_F_host__uuid) : "");
+	struct { char ref[REF_STRLEN + 1]; } others[64];
+	size_t n = 0;
+	for (struct db_obj *h = db_first(srv->db, SC_C_host); h && n < 64; h = db_next(h))
+		if (me && h != me && strcmp(db_peek_str(h, SC_F_host__uuid), uuid))
+			snprintf(others[n++].ref, sizeof others[0].ref, "%s", h->ref);
+	db_unlock(srv->db);
+	struct pool_raft *raft = __atomic_load_n(&srv->raft, __ATOMIC_ACQUIRE);
+	if (pem[0] && raft && pool_raft_is_leader(raft))
+		for (size_t i = 0; i < n; i++) { /* the members, for when one of them is master */
+			struct xerr e = XERR_INIT;
+			if (pool_call_on_host(srv, others[i].ref, "pool.exchange_certificates_on_join", args, NULL, NULL,
+					      &e) < 0)
+				log_warn("pool: a certificate not passed to %s: %s", others[i].ref, e.code);
+			xerr_clear(&e);
+		}
+	*result = xv_map_new();
+	char *mine = own_cert(srv);
+	if (mine && my_uuid[0]) {
+		char *key = xasprintf("%s.pem", my_uuid);
+		xv_map_set(result, key, xv_str_own(mine));
+		free(key);
+	} else {
+		free(mine);
+	}
+	char *dir = data_path(srv, POOL_CERTS_DIR);
+	DIR *d = opendir(dir);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		size_t len = strlen(e->d_name);
+		if (len != UUID_STRLEN + 4 || strcmp(e->d_name + UUID_STRLEN, ".pem"))
+			continue;
+		char *path = xasprintf("%s/%s", dir, e->d_name);
+		FILE *f = fopen(path, "r");
+		free(path);
+		if (!f)
+			continue;
+		struct strbuf sb = STRBUF_INIT;
+		char buf[4096];
+		for (size_t k; (k = fread(buf, 1, sizeof buf, f)) > 0;)
+			sb_add(&sb, buf, k);
+		fclose(f);
+		if (sb.buf)
+			xv_map_set(result, e->d_name, xv_str_own(sb_detach(&sb)));
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return 0;
+}
+
 static int initial_auth(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)args;
@@ -744,7 +849,29 @@ static int do_join(struct rpc_ctx *ctx, xv *args, bool force, struct xerr *err)
 		rc = xerr_set(err, ERR_JOINING_HOST_SERVICE_FAILED, NULL);
 		goto out;
 	}
-	/* accepted: from here on this host belongs to the pool */
+	/* accepted: from here on this host belongs to the pool; the hosts'
+	 * certificates are exchanged (TLS between them from the restart) */
+	xv bundle = XV_NIL_INIT, ex = xv_arr_new();
+	char *mine = own_cert(srv);
+	xv_arr_push_str(&ex, my_uuid);
+	xv_arr_push_str(&ex, mine ? mine : "");
+	free(mine);
+	r = peer_call(p, "pool.exchange_certificates_on_join", &ex, &bundle, &e);
+	xv_free(&ex);
+	if (r != PEER_OK) {
+		log_warn("pool.join: no certificates exchanged: %s", e.nparams ? e.params[0] : e.code ? e.code : "?");
+		xerr_clear(&e);
+	}
+	for (size_t i = 0; r == PEER_OK && bundle.kind == XV_MAP && i < bundle.u.m->n; i++) {
+		const char *name = bundle.u.m->keys[i], *pem = xv_as_str(&bundle.u.m->vals[i]);
+		char uuid[UUID_STRLEN + 1];
+		snprintf(uuid, sizeof uuid, "%.36s", name);
+		struct xerr ce = XERR_INIT;
+		if (!pem || store_cert(srv, uuid, pem, &ce) < 0)
+			log_warn("pool.join: certificate %s not kept", name);
+		xerr_clear(&ce);
+	}
+	xv_free(&bundle);
 	conf = xasprintf("pool-address=%s:%d\npool-id=%s\n", my_addr, POOL_RAFT_PORT, id);
 	char *sp = data_path(srv, POOL_SECRET_FILE), *hp = data_path(srv, POOL_HOST_FILE);
 	char *cp = data_path(srv, POOL_CONF_FILE), *rp = data_path(srv, POOL_RESET_FILE);
@@ -895,7 +1022,7 @@ static int pool_eject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 		return xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "The host is not a pool member", NULL);
 	pthread_mutex_lock(&join_lock);
 	char *secret = pool_secret(srv, false, err);
-	struct peer *p = secret ? peer_open(address, pool_api_port(srv), 30) : NULL;
+	struct peer *p = secret ? pool_open_peer(srv, uuid, address, 30) : NULL;
 	struct xerr e = XERR_INIT;
 	if (!secret) {
 		rc = -1;
@@ -915,6 +1042,9 @@ static int pool_eject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	} else if (delete_host_records(srv, href, err) < 0) {
 		rc = -1;
 	} else {
+		char *cert = xasprintf("%s/%s/%s.pem", srv->cfg.data_dir, POOL_CERTS_DIR, uuid);
+		unlink(cert);
+		free(cert);
 		promote_later(srv); /* the voters it leaves short of */
 		log_info("pool: host %s (%s) ejected", uuid, address);
 	}
@@ -979,6 +1109,66 @@ void pool_member_refresh(struct server *srv)
 
 /* ---- heartbeats: the master marks host_metrics.live ---- */
 
+/* A host that (again) answers gets every certificate of the pool it may
+ * lack (one it missed while restarting), so it can talk TLS to all if it
+ * becomes master. */
+static void push_certs(struct server *srv, const char *uuid)
+{
+	db_rdlock(srv->db);
+	struct db_obj *h = db_lookup_uuid(srv->db, SC_C_host, uuid), *me = this_host(srv);
+	char href[REF_STRLEN + 1], mine[UUID_STRLEN + 1];
+	snprintf(href, sizeof href, "%s", h ? h->ref : "");
+	snprintf(mine, sizeof mine, "%s", me ? db_peek_str(me, SC_F_host__uuid) : "");
+	db_unlock(srv->db);
+	if (!href[0])
+		return;
+	char *dir = data_path(srv, POOL_CERTS_DIR);
+	DIR *d = opendir(dir);
+	xv one = xv_arr_new();
+	char *own = own_cert(srv);
+	if (own && mine[0]) {
+		xv_arr_push_str(&one, mine);
+		xv_arr_push(&one, xv_str_own(own));
+		own = NULL;
+	}
+	free(own);
+	for (struct dirent *e = NULL;;) {
+		if (xv_len(&one) == 2) {
+			struct xerr err = XERR_INIT;
+			if (pool_call_on_host(srv, href, "pool.exchange_certificates_on_join", &one, NULL, NULL, &err) < 0)
+				log_warn("pool: certificates not passed to %s: %s", uuid, err.code ? err.code : "?");
+			xerr_clear(&err);
+		}
+		xv_free(&one);
+		one = xv_arr_new();
+		if (!d || !(e = readdir(d)))
+			break;
+		size_t len = strlen(e->d_name);
+		if (len != UUID_STRLEN + 4 || strcmp(e->d_name + UUID_STRLEN, ".pem") || !strncmp(e->d_name, uuid, UUID_STRLEN))
+			continue;
+		char *path = xasprintf("%s/%s", dir, e->d_name);
+		char *pem = NULL;
+		FILE *f = fopen(path, "r");
+		free(path);
+		if (f) {
+			struct strbuf sb = STRBUF_INIT;
+			char buf[4096];
+			for (size_t k; (k = fread(buf, 1, sizeof buf, f)) > 0;)
+				sb_add(&sb, buf, k);
+			fclose(f);
+			pem = sb.buf ? sb_detach(&sb) : NULL;
+		}
+		if (pem) {
+			xv_arr_push(&one, xv_strn(e->d_name, UUID_STRLEN));
+			xv_arr_push(&one, xv_str_own(pem));
+		}
+	}
+	xv_free(&one);
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
 static pthread_t hb_thread;
 static bool hb_running;
 static volatile bool hb_stop;
@@ -988,8 +1178,13 @@ static void *heartbeat_main(void *arg)
 	struct server *srv = arg;
 	while (!hb_stop) {
 		struct pool_raft *raft = __atomic_load_n(&srv->raft, __ATOMIC_ACQUIRE);
+		if (raft)
+			pool_hosts_refresh(srv);
 		if (raft && pool_raft_is_leader(raft)) {
-			struct probe { char metrics[REF_STRLEN + 1]; char address[128]; bool self, live, was; } pr[64];
+			struct probe {
+				char metrics[REF_STRLEN + 1], uuid[UUID_STRLEN + 1], address[128];
+				bool self, live, was;
+			} pr[64];
 			size_t n = 0;
 			db_rdlock(srv->db);
 			for (struct db_obj *h = db_first(srv->db, SC_C_host); h && n < 64; h = db_next(h)) {
@@ -999,6 +1194,7 @@ static void *heartbeat_main(void *arg)
 					continue;
 				snprintf(pr[n].metrics, sizeof pr[n].metrics, "%s", m->ref);
 				snprintf(pr[n].address, sizeof pr[n].address, "%s", db_peek_str(h, SC_F_host__address));
+				snprintf(pr[n].uuid, sizeof pr[n].uuid, "%s", db_peek_str(h, SC_F_host__uuid));
 				pr[n].self = !strcmp(h->ref, srv->host_ref);
 				pr[n].was = db_peek_bool(m, SC_F_host_metrics__live);
 				n++;
@@ -1006,7 +1202,7 @@ static void *heartbeat_main(void *arg)
 			db_unlock(srv->db);
 			bool change = false;
 			for (size_t i = 0; i < n && !hb_stop; i++) {
-				pr[i].live = pr[i].self || pool_member_answers(srv, pr[i].address);
+				pr[i].live = pr[i].self || pool_member_answers(srv, pr[i].uuid, pr[i].address);
 				change |= pr[i].live != pr[i].was;
 			}
 			if (change && !hb_stop) {
@@ -1019,6 +1215,9 @@ static void *heartbeat_main(void *arg)
 				struct xerr e = XERR_INIT;
 				db_commit(t, &e);
 				xerr_clear(&e);
+				for (size_t i = 0; i < n && !hb_stop; i++)
+					if (pr[i].live && !pr[i].was && !pr[i].self)
+						push_certs(srv, pr[i].uuid);
 			}
 		}
 		for (int i = 0; i < 20 && !hb_stop; i++)
@@ -1060,6 +1259,10 @@ static const struct sc_message msg_initial_auth = {
 static const struct sc_message msg_join_merge = {
 	.name = "join_merge", .session = true, .roles = POOL_ADMIN, .nparams = 3,
 	.params = merge_params, .result = &t_map};
+static const struct sc_param exchange_params[] = {{"uuid", &t_string}, {"certificate", &t_string}};
+static const struct sc_message msg_exchange = {
+	.name = "exchange_certificates_on_join", .session = true, .roles = SC_ROLE_POOL_ADMIN, .nparams = 2,
+	.params = exchange_params, .result = &t_map};
 static const struct sc_message msg_eject_self = {
 	.name = "eject_self", .session = false, .nparams = 2, .params = eject_params, .result = &t_void};
 
@@ -1069,3 +1272,4 @@ RPC_IMPL(pool, eject, pool_eject, RPC_SLOW);
 RPC_EXTRA(pool, initial_auth, &msg_initial_auth, initial_auth, 0);
 RPC_EXTRA(pool, join_merge, &msg_join_merge, join_merge, RPC_SLOW);
 RPC_EXTRA(pool, eject_self, &msg_eject_self, eject_self, RPC_SLOW);
+RPC_EXTRA(pool, exchange_certificates_on_join, &msg_exchange, exchange_certificates, RPC_SLOW);

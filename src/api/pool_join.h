@@ -17,6 +17,8 @@
 #define POOL_HOST_FILE "pool-host"
 #define POOL_SECRET_FILE "pool-secret"
 #define POOL_RESET_FILE "pool-reset"
+/* The pool's hosts' certificates, <uuid>.pem (exchanged at joins). */
+#define POOL_CERTS_DIR "pool-certs"
 
 /* host.other_config key: the host's Raft id. */
 #define POOL_MEMBER_KEY "pool_member_id"

@@ -18,6 +18,9 @@ enum peer_result {
 
 /* address: "IP", "IP:PORT" or "[IPv6]:PORT"; a bare address takes port. */
 struct peer *peer_open(const char *address, int port, long timeout_s);
+/* The same over TLS to the peer's https port, its public key pinned
+ * (tls_cert_pin): a peer with another key is PEER_UNREACHABLE. */
+struct peer *peer_open_tls(const char *address, int port, const char *pin, long timeout_s);
 void peer_close(struct peer *p);
 /* Logs in; later calls carry the session (peer_close logs out). */
 enum peer_result peer_login(struct peer *p, const char *user, const char *password, struct xerr *err);

@@ -16,4 +16,10 @@ int tls_load_or_create(const char *cert_path, const char *key_path, const char *
  * what a client trusts. */
 int tls_make_ca_signed(const char *dir, const char *hostname, char **ca_pem, struct xerr *err);
 
+/* The pin of a PEM certificate's public key as libcurl takes it
+ * (CURLOPT_PINNEDPUBLICKEY): "sha256//" and the base64 of the SHA-256 of
+ * its SubjectPublicKeyInfo. Caller frees; NULL with err set if the PEM is
+ * no certificate. */
+char *tls_cert_pin(const char *cert_pem, struct xerr *err);
+
 #endif

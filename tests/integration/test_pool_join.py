@@ -34,6 +34,7 @@ def stored(h, cls):
     return {r: json.loads(d) for r, d in rows}
 
 
+TLS_PORT = 8443
 GANESHA = shutil.which("ganesha.nfsd") or "/usr/bin/ganesha.nfsd"
 
 
@@ -123,7 +124,8 @@ class PoolJoinTest(unittest.TestCase):
     def test_join_eject(self):
         l = lab.Lab(4)
         with l:
-            l.start()
+            for h in l.hosts:  # TLS listeners: the hosts of the pool talk TLS to each other
+                h.start(extra_args=["--tls-listen", "%s:%d" % (h.address, TLS_PORT)])
             nfs = LabNfs(tempfile.mkdtemp(prefix="xenon-lab-nfs-"))
             self.addCleanup(shutil.rmtree, nfs.base, True)
             self.addCleanup(nfs.stop)
@@ -228,6 +230,28 @@ class PoolJoinTest(unittest.TestCase):
             wait_for(lambda: all(a1.host_metrics.get_live(a1.host.get_metrics(h)) for h in hosts), 20,
                      "every host live")
 
+            # certificates exchanged on join: every host has the others' (TLS between them)
+            uuid_of = {a1.host.get_address(ref): a1.host.get_uuid(ref) for ref in hosts}
+            for h in (h1, h2, h3):
+                others = {uuid_of[x.address] + ".pem" for x in (h1, h2, h3) if x is not h}
+                wait_for(lambda h=h, others=others: others <= set(os.listdir(os.path.join(h.data_dir, "pool-certs"))),
+                         10, "certificates on %s" % h.name)
+            # verified: a host whose key is not the one exchanged is not talked to
+            certs = os.path.join(h1.data_dir, "pool-certs")
+            h3cert = os.path.join(certs, uuid_of[h3.address] + ".pem")
+            with open(h3cert) as f:
+                good = f.read()
+            with open(os.path.join(certs, uuid_of[h2.address] + ".pem")) as f:
+                wrong = f.read()
+            with open(h3cert, "w") as f:
+                f.write(wrong)
+            wait_for(lambda: not a1.host_metrics.get_live(a1.host.get_metrics(by_addr[h3.address])), 20,
+                     "h3 not live with a wrong key")
+            self.assertError("HOST_OFFLINE", a1.host.get_servertime, by_addr[h3.address])
+            with open(h3cert, "w") as f:
+                f.write(good)
+            wait_for(lambda: a1.host_metrics.get_live(a1.host.get_metrics(by_addr[h3.address])), 20,
+                     "h3 live again")
             # the same records in every host's store
             classes = ("host", "host_cpu", "PIF", "network", "SR", "PBD", "VDI", "VM", "VBD", "pool")
 
