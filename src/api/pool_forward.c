@@ -84,6 +84,11 @@ static bool forwarded(const struct rpc_ctx *ctx)
 	return ctx->session[0] && pool_session(ctx->srv, mine) && !strcmp(mine, ctx->session);
 }
 
+bool pool_call_is_forwarded(const struct rpc_ctx *ctx)
+{
+	return forwarded(ctx);
+}
+
 static bool arg_true(const xv *v)
 {
 	return v && v->kind == XV_BOOL && v->u.b;

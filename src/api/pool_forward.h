@@ -16,6 +16,9 @@
  * fills ctx as the local superuser's. */
 bool pool_session_accept(struct server *srv, const char *ref, struct rpc_ctx *ctx);
 
+/* The call comes from another host of the pool (its session). */
+bool pool_call_is_forwarded(const struct rpc_ctx *ctx);
+
 /* On the master, after the checks of a call: true if it runs on another
  * host (the host is appended to args); pool_forward_call then runs it. */
 bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args);

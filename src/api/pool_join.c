@@ -585,11 +585,9 @@ static int store_cert(struct server *srv, const char *uuid, const char *pem, str
 	return rc;
 }
 
-static char *own_cert(struct server *srv)
+static char *read_file_text(const char *path)
 {
-	if (!srv->cfg.tls_listen[0])
-		return NULL;
-	FILE *f = fopen(srv->cfg.cert_file, "r");
+	FILE *f = fopen(path, "r");
 	if (!f)
 		return NULL;
 	struct strbuf sb = STRBUF_INIT;
@@ -598,6 +596,11 @@ static char *own_cert(struct server *srv)
 		sb_add(&sb, buf, n);
 	fclose(f);
 	return sb.buf ? sb_detach(&sb) : NULL;
+}
+
+static char *own_cert(struct server *srv)
+{
+	return srv->cfg.tls_listen[0] ? read_file_text(srv->cfg.cert_file) : NULL;
 }
 
 /* pool.exchange_certificates_on_join(uuid, certificate): keeps the
@@ -610,6 +613,17 @@ static int exchange_certificates(struct rpc_ctx *ctx, xv *args, xv *result, stru
 	const char *pem = xv_as_str(xv_arr_get(args, 1));
 	if (!uuid || !pem)
 		return xerr_set(err, ERR_FIELD_TYPE_ERROR, "certificate", NULL);
+	char *have = NULL;
+	if (uuid_is_valid(uuid)) {
+		char *path = xasprintf("%s/%s/%s.pem", srv->cfg.data_dir, POOL_CERTS_DIR, uuid);
+		have = read_file_text(path);
+		free(path);
+	}
+	/* a host's key, once exchanged, is replaced only by the pool's hosts */
+	bool replace = have && pem[0] && strcmp(have, pem) && !pool_call_is_forwarded(ctx);
+	free(have);
+	if (replace)
+		return xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "The host's certificate is already known", NULL);
 	if (pem[0] && store_cert(srv, uuid, pem, err) < 0)
 		return -1;
 	db_rdlock(srv->db);
@@ -647,17 +661,10 @@ static int exchange_certificates(struct rpc_ctx *ctx, xv *args, xv *result, stru
 		if (len != UUID_STRLEN + 4 || strcmp(e->d_name + UUID_STRLEN, ".pem"))
 			continue;
 		char *path = xasprintf("%s/%s", dir, e->d_name);
-		FILE *f = fopen(path, "r");
+		char *pem_text = read_file_text(path);
 		free(path);
-		if (!f)
-			continue;
-		struct strbuf sb = STRBUF_INIT;
-		char buf[4096];
-		for (size_t k; (k = fread(buf, 1, sizeof buf, f)) > 0;)
-			sb_add(&sb, buf, k);
-		fclose(f);
-		if (sb.buf)
-			xv_map_set(result, e->d_name, xv_str_own(sb_detach(&sb)));
+		if (pem_text)
+			xv_map_set(result, e->d_name, xv_str_own(pem_text));
 	}
 	if (d)
 		closedir(d);
@@ -1147,17 +1154,8 @@ static void push_certs(struct server *srv, const char *uuid)
 		if (len != UUID_STRLEN + 4 || strcmp(e->d_name + UUID_STRLEN, ".pem") || !strncmp(e->d_name, uuid, UUID_STRLEN))
 			continue;
 		char *path = xasprintf("%s/%s", dir, e->d_name);
-		char *pem = NULL;
-		FILE *f = fopen(path, "r");
+		char *pem = read_file_text(path);
 		free(path);
-		if (f) {
-			struct strbuf sb = STRBUF_INIT;
-			char buf[4096];
-			for (size_t k; (k = fread(buf, 1, sizeof buf, f)) > 0;)
-				sb_add(&sb, buf, k);
-			fclose(f);
-			pem = sb.buf ? sb_detach(&sb) : NULL;
-		}
 		if (pem) {
 			xv_arr_push(&one, xv_strn(e->d_name, UUID_STRLEN));
 			xv_arr_push(&one, xv_str_own(pem));

@@ -250,6 +250,11 @@ class PoolJoinTest(unittest.TestCase):
             self.assertError("HOST_OFFLINE", a1.host.get_servertime, by_addr[h3.address])
             with open(h3cert, "w") as f:
                 f.write(good)
+            # nor can a client replace a member's key
+            self.assertError("OPERATION_NOT_ALLOWED", a1.pool.exchange_certificates_on_join, uuid_of[h3.address],
+                             wrong)
+            with open(h3cert) as f:
+                self.assertEqual(f.read(), good)
             wait_for(lambda: a1.host_metrics.get_live(a1.host.get_metrics(by_addr[h3.address])), 20,
                      "h3 live again")
             # the same records in every host's store
