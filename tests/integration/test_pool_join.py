@@ -193,14 +193,15 @@ class PoolJoinTest(unittest.TestCase):
                              h4.server.password)
             self.assertStandalone(h4)
             # the members restarted as slaves: HOST_IS_SLAVE with the master's address
+            def slave_err(h):
+                try:
+                    h.server.login()
+                except harness.XapiError as e:
+                    return (e.code, list(e.params))
+                return None
             for h in (h2, h3):
-                def slave_err(h=h):
-                    try:
-                        h.server.login()
-                    except harness.XapiError as e:
-                        return (e.code, list(e.params))
-                    return None
-                self.assertEqual(wait_for(slave_err, 60, "%s a slave" % h.name), ("HOST_IS_SLAVE", [h1.address]))
+                self.assertEqual(wait_for(lambda h=h: slave_err(h), 60, "%s a slave" % h.name),
+                                 ("HOST_IS_SLAVE", [h1.address]))
             r = h2.server.xe("vm-list", password=m.password)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn(h1.address, r.stdout + r.stderr)
@@ -301,6 +302,14 @@ class PoolJoinTest(unittest.TestCase):
                      and stored(h3, "VM")[free]["power_state"] == "Halted", 10, "VM states on the members")
             # host.* for another host runs there
             self.assertIsInstance(a1.host.get_servertime(h3ref), str)
+            # a member restarted: its log and store again, still a slave, still running web1
+            h2.server.stop()
+            wait_for(lambda: not a1.host_metrics.get_live(a1.host.get_metrics(h2ref)), 20, "h2 not live")
+            h2.start()
+            wait_for(lambda: a1.host_metrics.get_live(a1.host.get_metrics(h2ref)), 60, "h2 live again")
+            self.assertEqual(slave_err(h2), ("HOST_IS_SLAVE", [h1.address]))
+            self.assertEqual(a1.VM.get_power_state(web1), "Running")
+            self.assertEqual(a1.host.get_servertime(h2ref)[:4], a1.host.get_servertime(h3ref)[:4])
 
             # ---- a shared SR: a PBD plugged on every host, and on a host joining later ----
             nsr = a1.SR.create(by_addr[h1.address], nfs.device_config(), "0", "nfs-shared", "", "nfs", "",
