@@ -726,19 +726,24 @@ int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 
 /* ---- a member's writes ---- */
 
-int pool_replicate(void *arg, const char *entry, size_t len, struct xerr *err)
+/* One try at sending a write to the master: 0, or -1 with err set and
+ * *again when another try may do (no master known, or it lost the
+ * leadership a moment). */
+static int send_to_master(struct server *srv, struct pool_raft *raft, const char *entry, size_t len,
+			  bool *again, struct xerr *err)
 {
-	struct server *srv = arg;
-	struct pool_raft *raft = __atomic_load_n(&srv->raft, __ATOMIC_ACQUIRE);
-	if (pool_raft_is_leader(raft))
-		return pool_raft_replicate(raft, entry, len, err);
 	char master[POOL_ADDR_MAX], session[REF_STRLEN + 1];
 	pool_raft_leader(raft, master);
 	char *colon = strrchr(master, ':');
 	if (colon)
 		*colon = 0;
-	if (!master[0] || !pool_session(srv, session))
+	*again = true;
+	if (!master[0])
 		return xerr_set(err, ERR_HOST_IS_SLAVE, master, NULL);
+	if (!pool_session(srv, session)) {
+		*again = false;
+		return xerr_set(err, ERR_HOST_IS_SLAVE, master, NULL);
+	}
 	struct peer *p = pool_open_peer(srv, NULL, master, 10);
 	if (p)
 		peer_set_session(p, session);
@@ -750,14 +755,39 @@ int pool_replicate(void *arg, const char *entry, size_t len, struct xerr *err)
 	peer_close(p);
 	if (r == PEER_OK)
 		return 0;
-	log_warn("pool: a write sent to the master %s failed: %s", master,
-		 e.nparams ? e.params[0] : e.code ? e.code : "?");
+	const char *why = e.nparams ? e.params[0] : e.code ? e.code : "?";
+	*again = r != PEER_FAILURE || !strcmp(e.code, ERR_HOST_IS_SLAVE) || strstr(why, "leader");
+	log_warn("pool: a write sent to the master %s failed: %s", master, why);
 	if (r == PEER_FAILURE) {
 		xerr_move(err, &e);
 		return -1;
 	}
 	xerr_clear(&e);
 	return xerr_set(err, ERR_HOST_IS_SLAVE, master, NULL);
+}
+
+int pool_replicate(void *arg, const char *entry, size_t len, struct xerr *err)
+{
+	struct server *srv = arg;
+	struct pool_raft *raft = __atomic_load_n(&srv->raft, __ATOMIC_ACQUIRE);
+	/* a master lost or elected a moment ago: tried again for up to 5 s (the
+	 * entry puts whole rows: one that did commit is the same again) */
+	for (int i = 0;; i++) {
+		if (pool_raft_is_leader(raft))
+			return pool_raft_replicate(raft, entry, len, err);
+		bool again = false;
+		struct xerr e = XERR_INIT;
+		if (send_to_master(srv, raft, entry, len, &again, &e) == 0)
+			return 0;
+		if (!again || i == 50) {
+			if (err)
+				xerr_move(err, &e);
+			xerr_clear(&e);
+			return -1;
+		}
+		xerr_clear(&e);
+		usleep(100000);
+	}
 }
 
 static int apply_entry(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)

@@ -397,7 +397,9 @@ static void *promote_main(void *arg)
 		size_t hosts = db_count(srv->db, SC_C_host);
 		for (struct db_obj *h = db_first(srv->db, SC_C_host); h && n < 64; h = db_next(h)) {
 			const char *s = other_config_get(h, SC_F_host__other_config, POOL_MEMBER_KEY);
-			if (!s || !strcmp(h->ref, srv->host_ref))
+			struct db_obj *hm = db_lookup_cls(srv->db, SC_C_host_metrics, db_peek_str(h, SC_F_host__metrics));
+			/* a host not answering is not caught up: left a standby for now */
+			if (!s || !strcmp(h->ref, srv->host_ref) || !hm || !db_peek_bool(hm, SC_F_host_metrics__live))
 				continue;
 			m[n].id = strtoull(s, NULL, 10);
 			snprintf(m[n].address, sizeof m[n].address, "%s:%d", db_peek_str(h, SC_F_host__address),
@@ -431,14 +433,18 @@ static void promote_later(struct server *srv)
 }
 
 /* A configuration change waits for the one in progress (a promotion
- * catching a member up): retried for a while. */
+ * catching a member up) and for a leadership lost a moment: retried for
+ * up to 10 s. */
 static int change_members(struct server *srv, uint64_t id, const char *address, bool add, struct xerr *err)
 {
 	for (int i = 0;; i++) {
 		struct xerr e = XERR_INIT;
 		int rc = add ? pool_raft_add_member(srv->raft, id, address, false, &e)
 			     : pool_raft_remove_member(srv->raft, id, &e);
-		if (rc == 0 || i == 100 || !e.nparams || !strstr(e.params[0], "in progress")) {
+		/* retried: a change in progress, and a leadership lost a moment
+		 * (an election under load) that this host wins back */
+		bool again = e.nparams && (strstr(e.params[0], "in progress") || strstr(e.params[0], "leader"));
+		if (rc == 0 || i == 100 || !again) {
 			if (rc < 0)
 				xerr_move(err, &e);
 			xerr_clear(&e);
@@ -1037,7 +1043,7 @@ static int pool_eject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 		rc = -1;
 	} else if (!p || peer_call_strs(p, "pool.eject_self", NULL, &e, secret, uuid, NULL) != PEER_OK) {
 		log_warn("pool.eject: %s: %s", address, e.nparams ? e.params[0] : e.code ? e.code : "?");
-		rc = xerr_set(err, ERR_CANNOT_CONTACT_HOST, href, NULL);
+		rc = xerr_set(err, ERR_HOST_OFFLINE, href, NULL);
 		char raft_addr[POOL_ADDR_MAX];
 		snprintf(raft_addr, sizeof raft_addr, "%s:%d", address, POOL_RAFT_PORT);
 		struct xerr e2 = XERR_INIT;

@@ -387,6 +387,11 @@ class PoolJoinTest(unittest.TestCase):
                            "qos_algorithm_type": "", "qos_algorithm_params": {}})
             self.assertEqual(a1.VM.get_possible_hosts(free), [])
             self.assertError("NO_HOSTS_AVAILABLE", a1.VM.start, free, False, False)
+            # a host that is gone cannot be ejected (it must reset itself): it stays a member
+            self.assertEqual(self.assertError("HOST_OFFLINE", a1.pool.eject, h4ref), [h4ref])
+            self.assertIn(h4ref, a1.host.get_all())
+            self.assertEqual(len(a1.SR.get_PBDs(h4sr)), 1)
+            a1.pool.set_name_label(pool, "still-writing")
             self.assertEqual(a1.VM.get_power_state(free), "Halted")
 
     def test_guest_on_host2(self):
