@@ -13,18 +13,23 @@
  * fewer than 3, or 5 from 5 hosts). A master that was a pool of one first
  * becomes a Raft node alone and puts its whole store in the log, so a
  * member that starts with an empty log (or gets a snapshot) has the pool.
- * Then the joiner writes its pool.conf and restarts: its store and Raft
- * log start empty and fill from the pool; its host record is the one it
- * sent (<data-dir>/pool-host names it).
+ * Then the hosts' certificates are exchanged (the internal
+ * pool.exchange_certificates_on_join; <data-dir>/pool-certs), and the
+ * joiner writes its pool.conf and restarts: its store and Raft log start
+ * empty and fill from the pool; its host record is the one it sent
+ * (<data-dir>/pool-host names it).
  *
  * Nothing half-made: every refusal comes before the master writes; the
  * master's merge is one transaction, undone if Raft cannot take the host;
- * the joiner changes nothing of its own until the master has accepted.
+ * the joiner changes nothing of its own until the master has accepted. Not
+ * undone: a pool of one that became a Raft node for a join that then
+ * failed stays one (its store is as it was).
  *
  * Eject (on the master): refused for the master and while a VM runs on the
- * host; the host is told (pool.eject_self, authenticated by the pool
- * secret) to drop its pool.conf, store and log and restart as a fresh pool
- * of one; the master removes it from Raft and deletes its records. */
+ * host; the host leaves Raft, is told (pool.eject_self, authenticated by
+ * the pool secret) to drop its pool.conf, store, log and certificates and
+ * restart as a fresh pool of one (unreachable: HOST_OFFLINE, and it is a
+ * member again), and the master deletes its records. */
 #include "pool_join.h"
 #include "pool_forward.h"
 #include "api.h"
@@ -239,12 +244,12 @@ static int form_pool(struct server *srv, struct xerr *err)
 	char *raft_addr = xasprintf("%s:%d", address, POOL_RAFT_PORT);
 	char *dir = data_path(srv, "raft");
 	struct pool_raft_peer self = {1, raft_addr};
-	struct pool_raft_config rc = {.id = 1, .address = raft_addr, .dir = dir, .db = srv->db,
+	struct pool_raft_config cfg = {.id = 1, .address = raft_addr, .dir = dir, .db = srv->db,
 				      .peers = &self, .npeers = 1};
-	struct pool_raft *raft = pool_raft_start(&rc, err);
+	struct pool_raft *raft = pool_raft_start(&cfg, err);
 	char *conf = NULL, *entry = NULL, *conf_path = data_path(srv, POOL_CONF_FILE);
 	char *host_path = data_path(srv, POOL_HOST_FILE), *secret = NULL;
-	int rc2 = -1;
+	int rc = -1;
 	if (!raft)
 		goto out;
 	for (int i = 0; i < 200 && !pool_raft_is_leader(raft); i++)
@@ -273,7 +278,7 @@ static int form_pool(struct server *srv, struct xerr *err)
 		goto fail;
 	__atomic_store_n(&srv->raft, raft, __ATOMIC_RELEASE);
 	log_info("pool: this host is now the master of a Raft pool (%s)", raft_addr);
-	rc2 = 0;
+	rc = 0;
 	goto out;
 fail:
 	db_set_replicator(srv->db, NULL);
@@ -290,7 +295,7 @@ out:
 	free(raft_addr);
 	free(address);
 	free(uuid);
-	return rc2;
+	return rc;
 }
 
 /* A network of the joiner with the bridge of one of the pool's becomes
