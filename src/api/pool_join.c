@@ -228,6 +228,15 @@ static void remove_pool_files(struct server *srv)
 	}
 }
 
+/* The store's replicator changed between two transactions (db_begin
+ * holds the write lock a commit reads it under). */
+static void set_replicator(struct db *db, const struct db_replicator *r)
+{
+	struct db_txn *t = db_begin(db);
+	db_set_replicator(db, r);
+	db_abort(t);
+}
+
 /* A pool of one becomes a Raft node alone (id 1), its whole store the
  * log's first entry, and writes its pool.conf. */
 static int form_pool(struct server *srv, struct xerr *err)
@@ -243,6 +252,7 @@ static int form_pool(struct server *srv, struct xerr *err)
 	}
 	char *raft_addr = xasprintf("%s:%d", address, POOL_RAFT_PORT);
 	char *dir = data_path(srv, "raft");
+	remove_dir_files(dir); /* a log without a pool.conf is left from a failed join: not replayed */
 	struct pool_raft_peer self = {1, raft_addr};
 	struct pool_raft_config cfg = {.id = 1, .address = raft_addr, .dir = dir, .db = srv->db,
 				      .peers = &self, .npeers = 1};
@@ -262,7 +272,7 @@ static int form_pool(struct server *srv, struct xerr *err)
 	entry = store_entry(srv->db, true);
 	db_unlock(srv->db);
 	char leader[POOL_ADDR_MAX];
-	db_set_replicator(srv->db, &(struct db_replicator){pool_replicate, srv});
+	set_replicator(srv->db, &(struct db_replicator){pool_replicate, srv});
 	if (pool_raft_submit(raft, entry, strlen(entry), leader, err) != POOL_SUBMIT_OK) {
 		if (!err->code)
 			xerr_internal(err, "pool: the store's entry was refused");
@@ -281,7 +291,7 @@ static int form_pool(struct server *srv, struct xerr *err)
 	rc = 0;
 	goto out;
 fail:
-	db_set_replicator(srv->db, NULL);
+	set_replicator(srv->db, NULL);
 	pool_raft_stop(raft);
 	remove_pool_files(srv);
 	remove_dir_files(dir); /* no log left for a later attempt to replay */
@@ -439,7 +449,7 @@ static void promote_later(struct server *srv)
 
 /* A configuration change waits for the one in progress (a promotion
  * catching a member up) and for a leadership lost a moment: retried for
- * up to 10 s. */
+ * up to 30 s. */
 static int change_members(struct server *srv, uint64_t id, const char *address, bool add, struct xerr *err)
 {
 	for (int i = 0;; i++) {
@@ -449,7 +459,7 @@ static int change_members(struct server *srv, uint64_t id, const char *address, 
 		/* retried: a change in progress, and a leadership lost a moment
 		 * (an election under load) that this host wins back */
 		bool again = e.nparams && (strstr(e.params[0], "in progress") || strstr(e.params[0], "leader"));
-		if (rc == 0 || i == 100 || !again) {
+		if (rc == 0 || i == 300 || !again) {
 			if (rc < 0)
 				xerr_move(err, &e);
 			xerr_clear(&e);
@@ -513,6 +523,7 @@ static int join_merge(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	pthread_mutex_lock(&join_lock);
 	int rc = -1;
 	char *merged = NULL, *undo = NULL;
+	bool formed = false;
 	db_rdlock(srv->db);
 	bool known = db_lookup_uuid(srv->db, SC_C_host, uuid) != NULL;
 	db_unlock(srv->db);
@@ -520,8 +531,11 @@ static int join_merge(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 		xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "The host is already a member of this pool", NULL);
 		goto out;
 	}
-	if (!srv->raft && form_pool(srv, err) < 0)
-		goto out;
+	if (!srv->raft) {
+		if (form_pool(srv, err) < 0)
+			goto out;
+		formed = true;
+	}
 	if (!pool_raft_is_leader(srv->raft)) {
 		char m[POOL_ADDR_MAX];
 		pool_raft_leader(srv->raft, m);
@@ -571,6 +585,16 @@ static int join_merge(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	xv_map_set_str(result, "raft_address", raft_addr);
 	rc = 0;
 out:
+	db_rdlock(srv->db);
+	bool alone = db_count(srv->db, SC_C_host) == 1;
+	db_unlock(srv->db);
+	if (rc < 0 && formed && alone) {
+		/* the pool this join made has no other host: the next start is a
+		 * pool of one again (the node runs on until then; its store is
+		 * the same either way) */
+		remove_pool_files(srv);
+		log_info("pool: the join failed; a pool of one again at the next start");
+	}
 	pthread_mutex_unlock(&join_lock);
 	free(merged);
 	free(undo);
