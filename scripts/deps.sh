@@ -13,6 +13,8 @@ case "${1:-build}" in test | bench)
 	# and the NFS and SMB servers test_nfs runs on loopback
 	need="$need qemu-block-extra nbdkit nfs-ganesha nfs-ganesha-vfs rpcbind samba genisoimage"
 	need="$need iproute2 tcpdump"
+	# the openvswitch network backend (ovsdb-server, ovs-vswitchd, ovs-vsctl)
+	need="$need openvswitch-switch"
 	# metrics: rrdtool (xport of the same files as a reference), promtool
 	need="$need rrdtool prometheus"
 esac

@@ -90,6 +90,9 @@ static void req_init(struct req *r, unsigned short type, int ifindex)
 
 int net_link_delete(const char *name, struct xerr *err)
 {
+	/* an Open vSwitch port outlives its link: it goes first */
+	if (net_backend() == NET_BACKEND_OVS && net_ovs_port_del(name, err) < 0)
+		return -1;
 	int idx = (int)if_nametoindex(name);
 	if (!idx)
 		return 0;

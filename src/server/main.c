@@ -20,6 +20,7 @@
 #include "../base/mem.h"
 #include "../base/uuid.h"
 #include "../pool/raft.h"
+#include "../net/net.h"
 #include "../sm/sm.h"
 #include "../xenops/xenops.h"
 
@@ -355,6 +356,8 @@ int main(int argc, char **argv)
 		goto fail;
 	if (private_tighten(srv.cfg.data_dir, &err) < 0 || private_tighten(srv.cfg.run_dir, &err) < 0)
 		goto fail;
+	if (net_backend_init(srv.cfg.network_backend, srv.cfg.data_dir, &err) < 0)
+		goto fail;
 	srv.request_restart = restart_request;
 	srv.backend = xenops_find(srv.cfg.backend);
 	if (!srv.backend) {
@@ -411,6 +414,7 @@ int main(int argc, char **argv)
 		if (++ticks % 10 == 0) {
 			task_gc(&srv);
 			vdi_nbd_gc(&srv, false);
+			net_backend_check();
 		}
 	}
 	log_info(restarting ? "restarting (host.restart_agent)" : "stopping");
