@@ -84,6 +84,8 @@ void net_set_state_dir(const char *data_dir);
 /* A NIC: a link backed by a device, or a veth (a namespaced host's cable);
  * never our bridges, taps, bonds or tunnels. */
 bool net_nic_is_physical(const char *name);
+/* The link's driver as ethtool names it ("veth", "e1000e"...); "" if unknown. */
+void net_link_driver(const char *name, char out[32]);
 /* The NICs of this namespace, sorted by name: *out (each and the array
  * owned, free()) of *n. */
 int net_nics_scan(char ***out, size_t *n);

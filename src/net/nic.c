@@ -30,7 +30,7 @@ void net_set_state_dir(const char *data_dir)
 	snprintf(state_dir, sizeof state_dir, "%s/net", data_dir);
 }
 
-static void driver_of(const char *name, char out[32])
+void net_link_driver(const char *name, char out[32])
 {
 	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct ethtool_drvinfo info = {.cmd = ETHTOOL_GDRVINFO};
@@ -65,7 +65,7 @@ bool net_nic_is_physical(const char *name)
 		return true;
 	/* a veth: what a host in a network namespace has for a cable */
 	char d[32];
-	driver_of(name, d);
+	net_link_driver(name, d);
 	return !strcmp(d, "veth");
 }
 

@@ -329,6 +329,13 @@ void net_backend_check(void)
 
 int net_ovs_bridge_ensure(const char *bridge, int64_t mtu, struct xerr *err)
 {
+	if (net_ovs_bridge_exists(bridge)) {
+		/* there already, perhaps a VLAN's fake bridge: only the MTU */
+		char m[64];
+		snprintf(m, sizeof m, "mtu_request=%lld", (long long)mtu);
+		const char *a[] = {"set", "interface", bridge, m, NULL};
+		return mtu > 0 ? net_ovs_vsctl(a, NULL, err) : 0;
+	}
 	char dp[64], m[64];
 	snprintf(dp, sizeof dp, "datapath_type=%s", datapath);
 	snprintf(m, sizeof m, "mtu_request=%lld", (long long)mtu);
