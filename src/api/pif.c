@@ -13,6 +13,7 @@
  * simulator's VMs make no links: the host's interfaces are left alone. */
 #include "api.h"
 #include "hostinfo.h"
+#include "pif.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../net/net.h"
@@ -23,10 +24,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* one host change at a time: plug, unplug, reconfigure, VLAN */
+/* one host change at a time: plug, unplug, reconfigure, VLAN, bond */
 static pthread_mutex_t host_net_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static bool live(struct rpc_ctx *ctx)
+void pif_lock(void)
+{
+	pthread_mutex_lock(&host_net_lock);
+}
+
+void pif_unlock(void)
+{
+	pthread_mutex_unlock(&host_net_lock);
+}
+
+bool pif_live(struct rpc_ctx *ctx)
 {
 	return strcmp(ctx->srv->backend->name, "sim") != 0;
 }
@@ -42,6 +53,11 @@ struct pif_view {
 	/* a VLAN PIF: the tagged PIF (its ref, bridge, whether attached) */
 	char tagged[REF_STRLEN + 1], tagged_bridge[NET_IFNAMSIZ];
 	bool tagged_attached;
+	/* a bond's master PIF: the mode, properties and members' devices */
+	char bond[REF_STRLEN + 1], bond_mode[32];
+	char hashing[32], lacp_time[16], fallback[16], aggkey[32];
+	char members[PIF_BOND_MAX][NET_IFNAMSIZ];
+	size_t nmembers;
 };
 
 static void cp(char *dst, size_t n, const char *s)
@@ -79,6 +95,20 @@ static void view_read(struct db *db, struct db_obj *p, struct pif_view *v)
 	}
 	struct db_obj *vlan = db_lookup_cls(db, SC_C_VLAN, db_peek_str(p, SC_F_PIF__VLAN_master_of));
 	struct db_obj *tagged = vlan ? db_lookup_cls(db, SC_C_PIF, db_peek_str(vlan, SC_F_VLAN__tagged_PIF)) : NULL;
+	for (struct db_obj *b = db_first(db, SC_C_Bond); b && !v->bond[0]; b = db_next(b)) {
+		if (strcmp(db_peek_str(b, SC_F_Bond__master), p->ref) != 0)
+			continue;
+		cp(v->bond, sizeof v->bond, b->ref);
+		cp(v->bond_mode, sizeof v->bond_mode, db_peek_str(b, SC_F_Bond__mode));
+		const xv *props = db_peek(b, SC_F_Bond__properties);
+		cp(v->hashing, sizeof v->hashing, xv_map_get_str(props, "hashing_algorithm"));
+		cp(v->lacp_time, sizeof v->lacp_time, xv_map_get_str(props, "lacp-time"));
+		cp(v->fallback, sizeof v->fallback, xv_map_get_str(props, "lacp-fallback-ab"));
+		cp(v->aggkey, sizeof v->aggkey, xv_map_get_str(props, "lacp-aggregation-key"));
+		for (struct db_obj *m = db_first(db, SC_C_PIF); m && v->nmembers < PIF_BOND_MAX; m = db_next(m))
+			if (!strcmp(db_peek_str(m, SC_F_PIF__bond_slave_of), b->ref))
+				cp(v->members[v->nmembers++], NET_IFNAMSIZ, db_peek_str(m, SC_F_PIF__device));
+	}
 	if (tagged) {
 		cp(v->tagged, sizeof v->tagged, tagged->ref);
 		v->tagged_attached = db_peek_bool(tagged, SC_F_PIF__currently_attached);
@@ -115,12 +145,77 @@ static void vlan_link(const struct pif_view *v, char out[NET_IFNAMSIZ])
 	snprintf(out, NET_IFNAMSIZ, "%.9s.%lld", v->device, (long long)v->vlan);
 }
 
+/* The bond's OVS settings (xapi networkd's mapping): lacp as lacp=active
+ * with balance-tcp (tcpudp_ports) or balance-slb (src_mac), other modes as
+ * themselves with lacp off; lacp-time and lacp-fallback-ab in the port's
+ * other_config, the aggregation key on each member. */
+static int bond_settings(const struct pif_view *v, struct xerr *err)
+{
+	bool lacp = !strcmp(v->bond_mode, "lacp");
+	char mode[64], lacpv[32], ltime[64], fb[64];
+	snprintf(mode, sizeof mode, "bond_mode=%s",
+		 !lacp ? v->bond_mode : !strcmp(v->hashing, "src_mac") ? "balance-slb" : "balance-tcp");
+	snprintf(lacpv, sizeof lacpv, "lacp=%s", lacp ? "active" : "off");
+	snprintf(ltime, sizeof ltime, "other_config:lacp-time=%s", v->lacp_time[0] ? v->lacp_time : "slow");
+	snprintf(fb, sizeof fb, "other_config:lacp-fallback-ab=%s", v->fallback[0] ? v->fallback : "true");
+	const char *a[] = {"set", "port", v->device, mode, lacpv, ltime, fb, NULL};
+	if (net_ovs_vsctl(a, NULL, err) < 0)
+		return -1;
+	for (size_t i = 0; lacp && v->aggkey[0] && i < v->nmembers; i++) {
+		char k[80];
+		snprintf(k, sizeof k, "other_config:lacp-aggregation-key=%s", v->aggkey);
+		const char *b[] = {"set", "interface", v->members[i], k, NULL};
+		if (net_ovs_vsctl(b, NULL, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int host_bond_up(const struct pif_view *v, struct xerr *err)
+{
+	if (net_backend() != NET_BACKEND_OVS)
+		return xerr_set(err, ERR_OPENVSWITCH_NOT_ACTIVE, NULL);
+	const char *a[8 + PIF_BOND_MAX] = {"--may-exist", "add-bond", v->bridge, v->device};
+	size_t k = 4;
+	for (size_t i = 0; i < v->nmembers; i++) {
+		if (!net_nic_is_physical(v->members[i]))
+			return xerr_set(err, ERR_PIF_DEVICE_NOT_FOUND, NULL);
+		/* a member leaves its own bridge first */
+		if (net_ovs_port_del(v->members[i], err) < 0)
+			return -1;
+		a[k++] = v->members[i];
+	}
+	a[k] = NULL;
+	if (net_ovs_vsctl(a, NULL, err) < 0 || bond_settings(v, err) < 0)
+		return -1;
+	for (size_t i = 0; i < v->nmembers; i++)
+		if (net_link_up(v->members[i], true, err) < 0)
+			return -1;
+	return 0;
+}
+
+int pif_bond_apply(struct rpc_ctx *ctx, const char *master, struct xerr *err)
+{
+	struct pif_view v;
+	db_rdlock(ctx->db);
+	struct db_obj *p = db_lookup_cls(ctx->db, SC_C_PIF, master);
+	if (p)
+		view_read(ctx->db, p, &v);
+	db_unlock(ctx->db);
+	if (!p || !v.attached || !pif_live(ctx) || net_backend() != NET_BACKEND_OVS)
+		return 0;
+	return bond_settings(&v, err);
+}
+
 static int host_plug(const struct pif_view *v, struct xerr *err)
 {
 	if (v->physical) {
 		if (!net_nic_is_physical(v->device))
 			return xerr_set(err, ERR_PIF_DEVICE_NOT_FOUND, NULL);
 		if (net_bridge_ensure(v->bridge, v->mtu, err) < 0 || net_port_add(v->bridge, v->device, err) < 0)
+			return -1;
+	} else if (v->bond[0]) {
+		if (net_bridge_ensure(v->bridge, v->mtu, err) < 0 || host_bond_up(v, err) < 0)
 			return -1;
 	} else if (v->vlan >= 0 && v->tagged[0]) {
 		char tag[24];
@@ -166,6 +261,8 @@ static int host_unplug(const struct pif_view *v, struct xerr *err)
 	xerr_clear(&e);
 	if (v->physical)
 		return net_port_del(v->bridge, v->device, err);
+	if (v->bond[0] && net_backend() == NET_BACKEND_OVS)
+		return net_ovs_port_del(v->device, err);
 	if (v->vlan >= 0 && net_backend() == NET_BACKEND_OVS) {
 		const char *a[] = {"--if-exists", "del-br", v->bridge, NULL};
 		return net_ovs_vsctl(a, NULL, err);
@@ -216,7 +313,7 @@ static int mark_attached(struct rpc_ctx *ctx, const char *ref, bool attached, st
 
 /* Plugs the PIF ref (its tagged PIF first, for a VLAN). Called with
  * host_net_lock held. */
-static int plug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
+int pif_plug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
 {
 	struct pif_view v;
 	db_rdlock(ctx->db);
@@ -229,9 +326,9 @@ static int plug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
 	if (v.bond_slave)
 		return xerr_set(err, ERR_CANNOT_PLUG_BOND_SLAVE, ref, NULL);
 	/* a VLAN's parent bridge first */
-	if (v.tagged[0] && !v.tagged_attached && plug_ref(ctx, v.tagged, err) < 0)
+	if (v.tagged[0] && !v.tagged_attached && pif_plug_ref(ctx, v.tagged, err) < 0)
 		return -1;
-	if (live(ctx)) {
+	if (pif_live(ctx)) {
 		if (host_plug(&v, err) < 0) {
 			struct xerr e = XERR_INIT;
 			host_unplug(&v, &e);
@@ -243,7 +340,7 @@ static int plug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
 	return mark_attached(ctx, ref, true, err);
 }
 
-static int unplug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
+int pif_unplug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
 {
 	struct pif_view v;
 	db_rdlock(ctx->db);
@@ -253,7 +350,7 @@ static int unplug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
 	db_unlock(ctx->db);
 	if (!p)
 		return xerr_set(err, ERR_HANDLE_INVALID, "PIF", ref, NULL);
-	if (live(ctx) && host_unplug(&v, err) < 0)
+	if (pif_live(ctx) && host_unplug(&v, err) < 0)
 		return -1;
 	return mark_attached(ctx, ref, false, err);
 }
@@ -277,7 +374,7 @@ static int pif_plug(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 	if (!p)
 		return -1;
 	pthread_mutex_lock(&host_net_lock);
-	int rc = plug_ref(ctx, ref, err);
+	int rc = pif_plug_ref(ctx, ref, err);
 	pthread_mutex_unlock(&host_net_lock);
 	return rc;
 }
@@ -300,7 +397,7 @@ static int pif_unplug(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	if (rc < 0)
 		return -1;
 	pthread_mutex_lock(&host_net_lock);
-	rc = unplug_ref(ctx, ref, err);
+	rc = pif_unplug_ref(ctx, ref, err);
 	pthread_mutex_unlock(&host_net_lock);
 	return rc;
 }
@@ -353,7 +450,7 @@ static int apply_if_attached(struct rpc_ctx *ctx, const char *ref, struct xerr *
 	if (p)
 		view_read(ctx->db, p, &v);
 	db_unlock(ctx->db);
-	if (!p || !v.attached || !live(ctx))
+	if (!p || !v.attached || !pif_live(ctx))
 		return 0;
 	return addresses_up(&v, err);
 }
@@ -453,7 +550,7 @@ static int pif_reconfigure_ipv6(struct rpc_ctx *ctx, xv *args, xv *result, struc
 		db_abort(t);
 		rc = -1;
 	}
-	if (rc == 0 && attached && live(ctx))
+	if (rc == 0 && attached && pif_live(ctx))
 		rc = net_ipv6_configure(bridge, !strcmp(mode, "Static") ? "Static" : "None", ip6, gw, err);
 	pthread_mutex_unlock(&host_net_lock);
 	return rc;
@@ -600,7 +697,7 @@ static int pif_forget(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	}
 	db_unlock(ctx->db);
 	if (rc == 0 && attached)
-		rc = unplug_ref(ctx, ref, err);
+		rc = pif_unplug_ref(ctx, ref, err);
 	if (rc == 0) {
 		struct db_txn *t = db_begin(ctx->db);
 		p = db_lookup_cls(ctx->db, SC_C_PIF, ref);
@@ -647,7 +744,7 @@ static int host_management_reconfigure(struct rpc_ctx *ctx, xv *args, xv *result
 		char ref[REF_STRLEN + 1];
 		cp(ref, sizeof ref, p->ref);
 		db_abort(t);
-		rc = plug_ref(ctx, ref, err);
+		rc = pif_plug_ref(ctx, ref, err);
 		t = db_begin(ctx->db);
 		p = db_lookup_cls(ctx->db, SC_C_PIF, ref);
 		host = p ? db_lookup_cls(ctx->db, SC_C_host, db_peek_str(p, SC_F_PIF__host)) : NULL;
@@ -768,7 +865,7 @@ static int vlan_create_one(struct rpc_ctx *ctx, const xv *tagged, int64_t tag, c
 {
 	if (vlan_create_txn(ctx, tagged, tag, net, pif_ref, vlan_ref, err) < 0)
 		return -1;
-	if (plug_ref(ctx, pif_ref, err) < 0) {
+	if (pif_plug_ref(ctx, pif_ref, err) < 0) {
 		vlan_records_delete(ctx, vlan_ref);
 		return -1;
 	}
@@ -789,7 +886,7 @@ static int vlan_destroy_ref(struct rpc_ctx *ctx, const char *vlan_ref, struct xe
 		}
 	}
 	db_unlock(ctx->db);
-	if (pif[0] && attached && unplug_ref(ctx, pif, err) < 0)
+	if (pif[0] && attached && pif_unplug_ref(ctx, pif, err) < 0)
 		return -1;
 	vlan_records_delete(ctx, vlan_ref);
 	return 0;

@@ -1,6 +1,7 @@
 /* cmd_net: xe's networking commands — pif-scan, pif-plug, pif-unplug,
  * pif-forget, pif-reconfigure-ip, pif-reconfigure-ipv6,
- * host-management-reconfigure, vlan-create and pool-vlan-create — each a
+ * host-management-reconfigure, vlan-create, pool-vlan-create, bond-create
+ * and bond-set-mode — each a
  * thin call of the PIF, VLAN, host or pool message with uuids turned into
  * refs, as xapi's xe has them. */
 #include "cmd.h"
@@ -159,6 +160,57 @@ static int h_vlan_create(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+/* bond-create network-uuid= pif-uuids=a,b[,...] [mac=] [mode=]
+ * [properties:k=v]: prints the bond's uuid. */
+static int h_bond_create(struct xe_ctx *x, struct xerr *err)
+{
+	char *net = NULL;
+	if (ref_param(x, SC_C_network, "network-uuid", &net, err) < 0)
+		return -1;
+	xv members = xv_arr_new(), props = xv_map_new();
+	char *list = xstrdup(xe_req(x, "pif-uuids")), *save = NULL;
+	int rc = 0;
+	for (char *u = strtok_r(list, ",", &save); u && rc == 0; u = strtok_r(NULL, ",", &save)) {
+		char *ref = NULL;
+		rc = xs_by_uuid(x->s, SC_C_PIF, u, &ref, err);
+		if (rc == 0)
+			xv_arr_push_str(&members, ref);
+		free(ref);
+	}
+	free(list);
+	for (size_t i = 0; i < x->params->n; i++)
+		if (!strncmp(x->params->items[i].k, "properties:", 11))
+			xv_map_set_str(&props, x->params->items[i].k + 11, x->params->items[i].v);
+	xv a = xv_arr_new(), res = XV_NIL_INIT;
+	xv_arr_push_str(&a, net);
+	xv_arr_push(&a, members);
+	xv_arr_push_str(&a, opt(x, "mac"));
+	xv_arr_push_str(&a, *opt(x, "mode") ? opt(x, "mode") : "balance-slb");
+	xv_arr_push(&a, props);
+	if (rc == 0)
+		rc = xe_call_wait(x, "Bond.create", &a, &res, err);
+	if (rc == 0)
+		rc = xe_print_uuid_of(x, SC_C_Bond, xv_as_str(&res), err);
+	xv_free(&a);
+	xv_free(&res);
+	free(net);
+	return rc;
+}
+
+static int h_bond_set_mode(struct xe_ctx *x, struct xerr *err)
+{
+	char *ref = NULL;
+	if (ref_param(x, SC_C_Bond, "uuid", &ref, err) < 0)
+		return -1;
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, ref);
+	xv_arr_push_str(&a, xe_req(x, "mode"));
+	int rc = xe_call_wait(x, "Bond.set_mode", &a, NULL, err);
+	xv_free(&a);
+	free(ref);
+	return rc;
+}
+
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 const struct xe_cmd xe_net_cmds[] = {
@@ -180,6 +232,10 @@ const struct xe_cmd xe_net_cmds[] = {
 	 NULL},
 	{"vlan-create", L("pif-uuid", "vlan", "network-uuid"), NULL,
 	 "Create a VLAN on a PIF's NIC, carrying the network; prints the VLAN's uuid.", 0, h_vlan_create, NULL},
+	{"bond-create", L("network-uuid", "pif-uuids"), L("mac", "mode", "properties:"),
+	 "Bond PIFs of one host (mode balance-slb, active-backup or lacp); prints the bond's uuid.", 0,
+	 h_bond_create, NULL},
+	{"bond-set-mode", L("uuid", "mode"), NULL, "Change a bond's mode.", 0, h_bond_set_mode, NULL},
 	{"pool-vlan-create", L("pif-uuid", "vlan", "network-uuid"), NULL,
 	 "Create the VLAN on every host's PIF of the same network; prints the new PIFs' uuids.", 0,
 	 h_vlan_create, NULL},
