@@ -58,11 +58,57 @@ struct pif_view {
 	char hashing[32], lacp_time[16], fallback[16], aggkey[32];
 	char members[PIF_BOND_MAX][NET_IFNAMSIZ];
 	size_t nmembers;
+	/* a tunnel's access PIF: protocol, key and the other ends */
+	char tunnel[REF_STRLEN + 1], proto[8];
+	uint32_t key;
+	char peers[PIF_TUNNEL_PEERS][64];
+	size_t npeers;
 };
 
 static void cp(char *dst, size_t n, const char *s)
 {
 	snprintf(dst, n, "%s", s ? s : "");
+}
+
+static void add_peer(struct pif_view *v, const char *ip)
+{
+	struct in_addr a;
+	if (!ip || inet_pton(AF_INET, ip, &a) != 1 || v->npeers == PIF_TUNNEL_PEERS)
+		return;
+	for (size_t i = 0; i < v->npeers; i++)
+		if (!strcmp(v->peers[i], ip))
+			return;
+	cp(v->peers[v->npeers++], sizeof v->peers[0], ip);
+}
+
+/* The key (VNI or GRE key): the network's other_config:tunnel_key, else
+ * 24 bits of its uuid, the same on every host of the pool. The other
+ * ends: the transport PIFs' addresses of the network's tunnels on the
+ * pool's other hosts, and other_config:tunnel_peers (addresses of hosts
+ * outside the pool, comma-separated). */
+static void tunnel_peers(struct db *db, struct db_obj *p, struct db_obj *net, struct pif_view *v)
+{
+	if (!net)
+		return;
+	const xv *oc = db_peek(net, SC_F_network__other_config);
+	const char *k = xv_map_get_str(oc, "tunnel_key");
+	char *end;
+	unsigned long key = k ? strtoul(k, &end, 10) : 0;
+	if (!k || *end || !*k || key > 0xffffff)
+		key = strtoul(db_peek_str(net, SC_F_network__uuid), NULL, 16) & 0xffffff;
+	v->key = (uint32_t)key;
+	for (struct db_obj *tu = db_first(db, SC_C_tunnel); tu; tu = db_next(tu)) {
+		struct db_obj *acc = db_lookup_cls(db, SC_C_PIF, db_peek_str(tu, SC_F_tunnel__access_PIF));
+		struct db_obj *tr = db_lookup_cls(db, SC_C_PIF, db_peek_str(tu, SC_F_tunnel__transport_PIF));
+		if (acc && tr && acc != p && !strcmp(db_peek_str(acc, SC_F_PIF__network), net->ref) &&
+		    strcmp(db_peek_str(acc, SC_F_PIF__host), db_peek_str(p, SC_F_PIF__host)) != 0)
+			add_peer(v, db_peek_str(tr, SC_F_PIF__IP));
+	}
+	const char *list = xv_map_get_str(oc, "tunnel_peers");
+	char *copy = xstrdup(list ? list : ""), *save = NULL;
+	for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+		add_peer(v, tok);
+	free(copy);
 }
 
 static void view_read(struct db *db, struct db_obj *p, struct pif_view *v)
@@ -108,6 +154,13 @@ static void view_read(struct db *db, struct db_obj *p, struct pif_view *v)
 		for (struct db_obj *m = db_first(db, SC_C_PIF); m && v->nmembers < PIF_BOND_MAX; m = db_next(m))
 			if (!strcmp(db_peek_str(m, SC_F_PIF__bond_slave_of), b->ref))
 				cp(v->members[v->nmembers++], NET_IFNAMSIZ, db_peek_str(m, SC_F_PIF__device));
+	}
+	for (struct db_obj *tu = db_first(db, SC_C_tunnel); tu && !v->tunnel[0]; tu = db_next(tu)) {
+		if (strcmp(db_peek_str(tu, SC_F_tunnel__access_PIF), p->ref) != 0)
+			continue;
+		cp(v->tunnel, sizeof v->tunnel, tu->ref);
+		cp(v->proto, sizeof v->proto, db_peek_str(tu, SC_F_tunnel__protocol));
+		tunnel_peers(db, p, net, v);
 	}
 	if (tagged) {
 		cp(v->tagged, sizeof v->tagged, tagged->ref);
@@ -207,6 +260,64 @@ int pif_bond_apply(struct rpc_ctx *ctx, const char *master, struct xerr *err)
 	return bond_settings(&v, err);
 }
 
+/* Tunnel ports: t<key:6 hex><peer address:8 hex>, one per other end. */
+static void tunnel_port(const struct pif_view *v, const char *peer, char out[NET_IFNAMSIZ])
+{
+	struct in_addr a = {0};
+	inet_pton(AF_INET, peer, &a);
+	snprintf(out, NET_IFNAMSIZ, "t%06x%08x", (unsigned)(v->key & 0xffffff), (unsigned)ntohl(a.s_addr));
+}
+
+/* Removes the bridge's tunnel ports of this key not in keep (NULL: all). */
+static int tunnel_ports_prune(const struct pif_view *v, bool keep_peers, struct xerr *err)
+{
+	char *out = NULL;
+	const char *ls[] = {"list-ports", v->bridge, NULL};
+	if (!net_ovs_bridge_exists(v->bridge))
+		return 0;
+	if (net_ovs_vsctl(ls, &out, err) < 0)
+		return -1;
+	char prefix[16];
+	snprintf(prefix, sizeof prefix, "t%06x", (unsigned)(v->key & 0xffffff));
+	int rc = 0;
+	char *save = NULL;
+	for (char *port = strtok_r(out, "\n", &save); port && rc == 0; port = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(port, prefix, strlen(prefix)) != 0 || strlen(port) != 15)
+			continue;
+		bool wanted = false;
+		for (size_t i = 0; keep_peers && i < v->npeers && !wanted; i++) {
+			char name[NET_IFNAMSIZ];
+			tunnel_port(v, v->peers[i], name);
+			wanted = !strcmp(name, port);
+		}
+		if (!wanted)
+			rc = net_ovs_port_del(port, err);
+	}
+	free(out);
+	return rc;
+}
+
+static int host_tunnel_up(const struct pif_view *v, struct xerr *err)
+{
+	if (net_backend() != NET_BACKEND_OVS)
+		return xerr_set(err, ERR_OPENVSWITCH_NOT_ACTIVE, NULL);
+	if (net_bridge_ensure(v->bridge, v->mtu, err) < 0)
+		return -1;
+	char key[32], type[32];
+	snprintf(key, sizeof key, "options:key=%u", (unsigned)v->key);
+	snprintf(type, sizeof type, "type=%s", !strcmp(v->proto, "vxlan") ? "vxlan" : "gre");
+	for (size_t i = 0; i < v->npeers; i++) {
+		char name[NET_IFNAMSIZ], remote[96];
+		tunnel_port(v, v->peers[i], name);
+		snprintf(remote, sizeof remote, "options:remote_ip=%s", v->peers[i]);
+		const char *a[] = {"--may-exist", "add-port", v->bridge, name, "--", "set", "interface", name, type,
+				   remote, key, NULL};
+		if (net_ovs_vsctl(a, NULL, err) < 0)
+			return -1;
+	}
+	return tunnel_ports_prune(v, true, err);
+}
+
 static int host_plug(const struct pif_view *v, struct xerr *err)
 {
 	if (v->physical) {
@@ -216,6 +327,9 @@ static int host_plug(const struct pif_view *v, struct xerr *err)
 			return -1;
 	} else if (v->bond[0]) {
 		if (net_bridge_ensure(v->bridge, v->mtu, err) < 0 || host_bond_up(v, err) < 0)
+			return -1;
+	} else if (v->tunnel[0]) {
+		if (host_tunnel_up(v, err) < 0)
 			return -1;
 	} else if (v->vlan >= 0 && v->tagged[0]) {
 		char tag[24];
@@ -263,6 +377,8 @@ static int host_unplug(const struct pif_view *v, struct xerr *err)
 		return net_port_del(v->bridge, v->device, err);
 	if (v->bond[0] && net_backend() == NET_BACKEND_OVS)
 		return net_ovs_port_del(v->device, err);
+	if (v->tunnel[0] && net_backend() == NET_BACKEND_OVS)
+		return tunnel_ports_prune(v, false, err);
 	if (v->vlan >= 0 && net_backend() == NET_BACKEND_OVS) {
 		const char *a[] = {"--if-exists", "del-br", v->bridge, NULL};
 		return net_ovs_vsctl(a, NULL, err);

@@ -7,6 +7,8 @@
 
 /* the most members a bond may have */
 #define PIF_BOND_MAX 8
+/* the most other ends a tunnel's bridge is given */
+#define PIF_TUNNEL_PEERS 16
 
 /* Serialises the calls that change the host's interfaces. */
 void pif_lock(void);

@@ -1,7 +1,7 @@
 /* cmd_net: xe's networking commands — pif-scan, pif-plug, pif-unplug,
  * pif-forget, pif-reconfigure-ip, pif-reconfigure-ipv6,
  * host-management-reconfigure, vlan-create, pool-vlan-create, bond-create
- * and bond-set-mode — each a
+ * bond-set-mode, tunnel-create and tunnel-destroy — each a
  * thin call of the PIF, VLAN, host or pool message with uuids turned into
  * refs, as xapi's xe has them. */
 #include "cmd.h"
@@ -211,6 +211,44 @@ static int h_bond_set_mode(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+static int h_tunnel_destroy(struct xe_ctx *x, struct xerr *err)
+{
+	char *ref = NULL;
+	if (ref_param(x, SC_C_tunnel, "uuid", &ref, err) < 0)
+		return -1;
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, ref);
+	int rc = xe_call_wait(x, "tunnel.destroy", &a, NULL, err);
+	xv_free(&a);
+	free(ref);
+	return rc;
+}
+
+/* tunnel-create pif-uuid= network-uuid= [protocol=gre|vxlan]: prints the
+ * tunnel's uuid. */
+static int h_tunnel_create(struct xe_ctx *x, struct xerr *err)
+{
+	char *pif = NULL, *net = NULL;
+	if (ref_param(x, SC_C_PIF, "pif-uuid", &pif, err) < 0)
+		return -1;
+	if (ref_param(x, SC_C_network, "network-uuid", &net, err) < 0) {
+		free(pif);
+		return -1;
+	}
+	xv a = xv_arr_new(), res = XV_NIL_INIT;
+	xv_arr_push_str(&a, pif);
+	xv_arr_push_str(&a, net);
+	xv_arr_push_str(&a, *opt(x, "protocol") ? opt(x, "protocol") : "gre");
+	int rc = xe_call_wait(x, "tunnel.create", &a, &res, err);
+	if (rc == 0)
+		rc = xe_print_uuid_of(x, SC_C_tunnel, xv_as_str(&res), err);
+	xv_free(&a);
+	xv_free(&res);
+	free(pif);
+	free(net);
+	return rc;
+}
+
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 const struct xe_cmd xe_net_cmds[] = {
@@ -236,6 +274,10 @@ const struct xe_cmd xe_net_cmds[] = {
 	 "Bond PIFs of one host (mode balance-slb, active-backup or lacp); prints the bond's uuid.", 0,
 	 h_bond_create, NULL},
 	{"bond-set-mode", L("uuid", "mode"), NULL, "Change a bond's mode.", 0, h_bond_set_mode, NULL},
+	{"tunnel-create", L("pif-uuid", "network-uuid"), L("protocol"),
+	 "Give a network a tunnel (gre or vxlan) over the PIF; prints the tunnel's uuid.", 0, h_tunnel_create,
+	 NULL},
+	{"tunnel-destroy", L("uuid"), NULL, "Destroy a tunnel.", 0, h_tunnel_destroy, NULL},
 	{"pool-vlan-create", L("pif-uuid", "vlan", "network-uuid"), NULL,
 	 "Create the VLAN on every host's PIF of the same network; prints the new PIFs' uuids.", 0,
 	 h_vlan_create, NULL},

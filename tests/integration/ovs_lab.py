@@ -67,10 +67,10 @@ class LabSwitch:
     def vsctl(self, *args):
         return self.exec("ovs-vsctl", "--db=unix:" + self.sock(), "--timeout=10", *args).stdout.strip()
 
-    def nic(self, name, peer_ns=None):
+    def nic(self, name, peer_ns=None, port=None):
         """A veth: name in peer_ns (default: the caller's namespace), its
-        other end a trunk port s-<name> of sw0."""
-        port = "s-" + name
+        other end a trunk port of sw0 (port, default s-<name>)."""
+        port = port or "s-" + name
         cmd = [IP] + (["-n", peer_ns] if peer_ns else []) + ["link", "add", name, "type", "veth", "peer", "name",
                                                              port, "netns", self.ns]
         _run(*cmd)
