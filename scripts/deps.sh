@@ -14,7 +14,7 @@ case "${1:-build}" in test | bench)
 	need="$need qemu-block-extra nbdkit nfs-ganesha nfs-ganesha-vfs rpcbind samba genisoimage"
 	need="$need iproute2 tcpdump"
 	# the openvswitch network backend (ovsdb-server, ovs-vswitchd, ovs-vsctl)
-	need="$need openvswitch-switch"
+	need="$need openvswitch-switch nftables"
 	# metrics: rrdtool (xport of the same files as a reference), promtool
 	need="$need rrdtool prometheus"
 esac

@@ -105,4 +105,30 @@ int net_ipv6_configure(const char *dev, const char *mode, const char *addr, cons
 /* The first IPv4 address of dev and its netmask, dotted; -1 if none. */
 int net_ipv4_of(const char *dev, char *addr, size_t alen, char *mask, size_t mlen);
 
+/* ---- what a VIF may do (vifpol.c) ---- */
+enum net_lock { NET_LOCK_UNLOCKED, NET_LOCK_LOCKED, NET_LOCK_DISABLED };
+#define NET_VIF_ADDRS 8
+struct net_vif_policy {
+	int lock;     /* enum net_lock, network_default resolved */
+	char mac[18]; /* the only source MAC a locked VIF may use */
+	char ipv4[NET_VIF_ADDRS][48];
+	size_t n4;
+	char ipv6[NET_VIF_ADDRS][64];
+	size_t n6;
+	int64_t kbps;     /* ratelimit of what the guest sends; 0: none */
+	bool promiscuous; /* sees all the bridge's traffic */
+	int64_t mtu;      /* the tap's; 0: left as it is */
+};
+/* Where rule files are written while they are loaded. */
+void net_vifpol_set_dir(const char *dir);
+/* Applies p to the tap on bridge (replacing what was applied before);
+ * 0 when the tap does not exist. */
+int net_vif_policy_apply(const char *tap, const char *bridge, const struct net_vif_policy *p, struct xerr *err);
+/* Removes what was applied for the tap (before the tap goes); called
+ * under net_vifpol_lock, which net_link_delete holds while it removes a
+ * vif link so that no policy is applied to it meanwhile. */
+void net_vif_policy_clear(const char *tap);
+void net_vifpol_lock(void);
+void net_vifpol_unlock(void);
+
 #endif

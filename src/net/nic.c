@@ -28,6 +28,12 @@ static char state_dir[512]; /* <data-dir>/net: DHCP client pid files */
 void net_set_state_dir(const char *data_dir)
 {
 	snprintf(state_dir, sizeof state_dir, "%s/net", data_dir);
+	net_vifpol_set_dir(state_dir);
+	char *failed = NULL;
+	if (dir_make_all(state_dir, 0700, &failed) < 0) {
+		log_warn("net: cannot create %s", failed);
+		free(failed);
+	}
 }
 
 void net_link_driver(const char *name, char out[32])

@@ -273,7 +273,11 @@ static int ovs_start(const char *data_dir, struct xerr *err)
 		if (start_daemon("ovsdb-server", argv, err) < 0)
 			return -1;
 	}
-	const char *init[] = {"--no-wait", "init", NULL};
+	/* guests' NICs hand large (GSO) frames to their taps: without
+	 * userspace TSO the netdev datapath drops them, and only small
+	 * packets (ping, ARP) would pass */
+	const char *init[] = {"--no-wait", "init", "--", "set", "Open_vSwitch", ".",
+			      "other_config:userspace-tso-enable=true", NULL};
 	if (net_ovs_vsctl(init, NULL, err) < 0)
 		return -1;
 	if (!pid_alive(pid2 + strlen("--pidfile="), NULL)) {
@@ -344,11 +348,59 @@ int net_ovs_bridge_ensure(const char *bridge, int64_t mtu, struct xerr *err)
 	return net_ovs_vsctl(args, NULL, err);
 }
 
+/* The userspace datapath reads a port's frames from a packet socket; the
+ * kernel would also take them into the host's own stack (which answers
+ * for any of its addresses on any link), so a guest could reach the host
+ * past the bridge and its rules. An nftables netdev ingress chain, which
+ * runs after packet sockets have their copy, drops them there. */
+static void stack_table(const char *dev, char out[64])
+{
+	snprintf(out, 64, "xenon_port_%s", dev);
+	for (char *c = out; *c; c++)
+		if (*c == '.' || *c == '-')
+			*c = '_';
+}
+
+static int stack_off(const char *dev, struct xerr *err)
+{
+	if (!strcmp(datapath, "system"))
+		return 0; /* the kernel datapath takes the frames itself */
+	char table[64], text[512], path[700];
+	stack_table(dev, table);
+	snprintf(text, sizeof text,
+		 "add table netdev %s\ndelete table netdev %s\n"
+		 "table netdev %s {\n chain port_in {\n  type filter hook ingress device \"%s\" priority 0; policy drop;\n }\n}\n",
+		 table, table, table, dev);
+	snprintf(path, sizeof path, "%s/%s.nft", ovs_rundir, table);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return xerr_internal(err, "cannot write %s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+	const char *a[] = {"nft", "-f", path, NULL};
+	char *o = NULL;
+	int rc = net_run(a, &o);
+	unlink(path);
+	if (rc != 0)
+		xerr_internal(err, "nft (keeping %s's frames from the host's stack): %s", dev, o && *o ? o : "failed");
+	free(o);
+	return rc == 0 ? 0 : -1;
+}
+
+static void stack_on(const char *dev)
+{
+	char table[64], *o = NULL;
+	stack_table(dev, table);
+	const char *a[] = {"nft", "delete", "table", "netdev", table, NULL};
+	net_run(a, &o); /* none: nothing to remove */
+	free(o);
+}
+
 int net_ovs_port_add(const char *bridge, const char *port, struct xerr *err)
 {
 	char *cur = NULL;
 	struct xerr e = XERR_INIT;
-	const char *q[] = {"--if-exists", "port-to-br", port, NULL};
+	const char *q[] = {"port-to-br", port, NULL};
 	if (net_ovs_vsctl(q, &cur, &e) == 0 && cur && *cur && strcmp(cur, bridge) != 0) {
 		/* left on another bridge (the VIF moved network) */
 		const char *d[] = {"--if-exists", "del-port", cur, port, NULL};
@@ -357,13 +409,24 @@ int net_ovs_port_add(const char *bridge, const char *port, struct xerr *err)
 	xerr_clear(&e);
 	free(cur);
 	const char *args[] = {"--may-exist", "add-port", bridge, port, NULL};
-	return net_ovs_vsctl(args, NULL, err);
+	if (net_ovs_vsctl(args, NULL, err) < 0)
+		return -1;
+	if (stack_off(port, err) < 0) {
+		struct xerr e2 = XERR_INIT;
+		net_ovs_port_del(port, &e2);
+		xerr_clear(&e2);
+		return -1;
+	}
+	return 0;
 }
 
 int net_ovs_port_del(const char *port, struct xerr *err)
 {
 	const char *args[] = {"--if-exists", "del-port", port, NULL};
-	return net_ovs_vsctl(args, NULL, err);
+	int rc = net_ovs_vsctl(args, NULL, err);
+	if (rc == 0)
+		stack_on(port);
+	return rc;
 }
 
 bool net_ovs_bridge_exists(const char *bridge)

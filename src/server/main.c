@@ -15,6 +15,7 @@
 #include "../api/api.h"
 #include "../base/fault.h"
 #include "../api/metrics.h"
+#include "../api/vif_policy.h"
 #include "../base/dir.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -402,6 +403,7 @@ int main(int argc, char **argv)
 	vm_guest_start(&srv);
 	storage_coalesce_start(&srv);
 	metrics_start(&srv);
+	vif_policy_start(&srv);
 	hs = http_start(&srv, cert, key, &err);
 	if (!hs)
 		goto fail;
@@ -435,6 +437,7 @@ out:;
 		http_stop(hs);
 	storage_coalesce_stop();
 	metrics_stop(&srv);
+	vif_policy_stop();
 	vm_guest_stop();
 	if (srv.db)
 		vdi_nbd_gc(&srv, true); /* the sessions they serve end with the daemon */
