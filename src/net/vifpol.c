@@ -238,6 +238,14 @@ static int nft_rules(const char *tap, const struct net_vif_policy *p, struct xer
 {
 	char table[48];
 	nft_table(table, tap);
+	if (p->lock == NET_LOCK_UNLOCKED && p->kbps <= 0) {
+		/* nothing to enforce: no table (and no need for nft at all) */
+		const char *d[] = {"nft", "delete", "table", "bridge", table, NULL};
+		char *o = NULL;
+		net_run(d, &o);
+		free(o);
+		return 0;
+	}
 	struct strbuf sb;
 	sb_init(&sb);
 	sb_printf(&sb, "add table bridge %s\ndelete table bridge %s\n", table, table);
