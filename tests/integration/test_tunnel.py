@@ -1,4 +1,4 @@
-"""Private networks across hosts: tunnel.create (vxlan; gre in the
+"""Private networks across hosts, and VLANs across hosts: tunnel.create (vxlan; gre in the
 two-argument form) between two hosts, each a network namespace running its
 own xenond with the openvswitch backend, whose NICs eth1 are cables to a
 lab switch (ovs_lab.LabSwitch). Until hosts can join a pool, each host's
@@ -6,7 +6,8 @@ network names the other end in other_config:tunnel_peers and both use
 other_config:tunnel_key. A guest on each host reaches the other through
 the tunnel (the switch has no route to the guests' subnet); tunnel.create's
 bad input gets xapi's errors and leaves nothing behind; tunnel.destroy
-removes the ports. Skipped without root, ip, Open vSwitch and
+removes the ports. Then VLAN 100 on both hosts: a guest on each reaches the
+other over the switch's trunk, and not host b's address on VLAN 200. Skipped without root, ip, Open vSwitch and
 qemu-system-x86_64."""
 
 import os
@@ -218,6 +219,45 @@ def test_3_gre_two_argument_form_and_destroy(self):
     self.assertEqual(self.api.tunnel.get_all(), [])
     self.assertXapiError("HANDLE_INVALID", self.api.PIF.get_record, acc)
     self.assertEqual(self.vsctl(self.srv, "list-ports", self.api.network.get_bridge(self.na)), "")
+
+
+@_test
+def test_4_vlan_across_hosts(self):
+    """VLAN 100 on both hosts' eth1: a guest on each reaches the other over
+    the lab switch's trunk; host b's own address on VLAN 200 (same
+    subnet) is out of reach of the guest on VLAN 100."""
+    a, b = self.eth1(self.api), self.eth1(self.apib)
+
+    def vnet(api, label):
+        return api.network.create({"name_label": label, "name_description": "", "MTU": 1500, "other_config": {},
+                                   "bridge": "", "managed": True, "tags": []})
+
+    na, nb, nb200 = vnet(self.api, "v100"), vnet(self.apib, "v100"), vnet(self.apib, "v200")
+    self.api.pool.create_VLAN_from_PIF(a, na, 100)
+    p = self.srvb.xe("vlan-create", "pif-uuid=" + self.apib.PIF.get_uuid(b), "vlan=100",
+                     "network-uuid=" + self.apib.network.get_uuid(nb))
+    self.assertEqual(p.returncode, 0, p.stderr)
+    self.apib.VLAN.create(b, 200, nb200)
+    p200 = [p for p, r in self.apib.PIF.get_all_records().items() if int(r["VLAN"]) == 200][0]
+    self.apib.PIF.reconfigure_ip(p200, "Static", "10.201.0.9", "255.255.255.0", "", "")
+    t = time.monotonic()
+    va = self.guest_on(self.api, na, "10.201.0.1")
+    vb = self.guest_on(self.apib, nb, "10.201.0.2")
+    self.vms.append(va)
+    self.wait_serial(va, guest.READY)
+    serial_b = os.path.join(self.srvb.data_dir, "run", "vm", self.apib.VM.get_uuid(vb), "serial.log")
+    self.wait_for(lambda: os.path.exists(serial_b) and guest.READY in open(serial_b, errors="replace").read(), 90,
+                  msg="guest on host b ready")
+    self.timings["two guests on VLAN 100: ready"] = time.monotonic() - t
+    out = self.api.VM.guest_exec(va, ["sh", "-c", "ping -c 3 -W 3 10.201.0.2"], "", 60)
+    self.assertEqual(out["exitcode"], "0", out)
+    # host b answers ARP only on the link that has the address, so only a
+    # frame that crossed from VLAN 100 into VLAN 200 could get an answer
+    sh(IP, "netns", "exec", self.nsb, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", check=True)
+    out = self.api.VM.guest_exec(va, ["sh", "-c", "ping -c 2 -W 2 10.201.0.9"], "", 60)
+    self.assertNotEqual(out["exitcode"], "0", "VLAN 100 does not reach VLAN 200")
+    self.apib.VM.hard_shutdown(vb)
+    self.api.VM.hard_shutdown(va)
 
 
 if __name__ == "__main__":
