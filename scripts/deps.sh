@@ -13,8 +13,9 @@ case "${1:-build}" in test | bench)
 	# and the NFS and SMB servers test_nfs runs on loopback
 	need="$need qemu-block-extra nbdkit nfs-ganesha nfs-ganesha-vfs rpcbind samba genisoimage"
 	need="$need iproute2 tcpdump"
-	# the openvswitch network backend (ovsdb-server, ovs-vswitchd, ovs-vsctl)
-	need="$need openvswitch-switch nftables"
+	# the openvswitch network backend (ovsdb-server, ovs-vswitchd, ovs-vsctl),
+	# VIF rules (nft) and the DHCP server of test_pif (dnsmasq)
+	need="$need openvswitch-switch nftables dnsmasq-base"
 	# metrics: rrdtool (xport of the same files as a reference), promtool
 	need="$need rrdtool prometheus"
 esac

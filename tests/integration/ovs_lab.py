@@ -42,7 +42,11 @@ class LabSwitch:
             _run("ovsdb-tool", "create", db, "/usr/share/openvswitch/vswitch.ovsschema")
             self.exec("ovsdb-server", db, "--remote=punix:" + self.sock(), "--pidfile=" + self.pid("ovsdb-server"),
                       "--detach", "--no-chdir", "--log-file=" + os.path.join(self.dir, "ovsdb-server.log"))
-            self.vsctl("--no-wait", "init")
+            # with userspace TSO the datapath reads the virtio-net header of
+            # frames from veths and completes their checksums; without it a
+            # UDP reply from an endpoint (DHCP) arrives with a bad checksum
+            self.vsctl("--no-wait", "init", "--", "set", "Open_vSwitch", ".",
+                       "other_config:userspace-tso-enable=true")
             self.exec("ovs-vswitchd", "unix:" + self.sock(), "--pidfile=" + self.pid("ovs-vswitchd"), "--detach",
                       "--no-chdir", "--log-file=" + os.path.join(self.dir, "ovs-vswitchd.log"))
             self.vsctl("add-br", "sw0", "--", "set", "bridge", "sw0", "datapath_type=netdev")

@@ -6,7 +6,8 @@ has machines (internal ports with addresses) untagged, on VLAN 100 and on
 VLAN 200 — the last two in one subnet, so only the VLAN keeps them apart.
 
 PIF.scan finds the NICs; reconfigure_ip and plug put the address on the
-NIC's bridge xenbr<N> and reach the switch; unplug takes it away;
+NIC's bridge xenbr<N> and reach the switch; DHCP gets a lease from a
+dnsmasq on the switch's machine; unplug takes it away;
 disallow_unplug, management_reconfigure and reconfigure_ipv6; VLAN.create
 and pool.create_VLAN_from_PIF make Open vSwitch fake bridges (parent and
 tag), a guest on VLAN 100 reaches VLAN 100 and not VLAN 200; each call's
@@ -15,6 +16,7 @@ and a VLAN whose plug fails is rolled back. Skipped without root, ip,
 Open vSwitch and qemu-system-x86_64."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -186,6 +188,34 @@ def test_2_reconfigure_plug_unplug(self):
     self.assertIn("fd00:99::1/64", addrs("xenbr1", "-6"))
     self.api.PIF.reconfigure_ipv6(eth1, "None", "", "", "")
     self.assertNotIn("fd00:99::1", addrs("xenbr1", "-6"))
+
+
+@_test
+def test_2b_dhcp(self):
+    """reconfigure_ip DHCP: a client on the bridge gets the switch's lease
+    (dnsmasq on the untagged machine); None ends it."""
+    if not shutil.which("dnsmasq"):
+        self.skipTest("no dnsmasq")
+    eth1 = self.pif_of("eth1")
+    d = subprocess.Popen(["ip", "netns", "exec", self.sw.ns + "-u0", "dnsmasq", "--keep-in-foreground",
+                          "--no-resolv", "--no-hosts", "--port=0", "--interface=eth0", "--bind-interfaces",
+                          "--dhcp-range=10.99.0.100,10.99.0.110,255.255.255.0,1h",
+                          "--dhcp-leasefile=" + os.path.join(self.srv.data_dir, "leases"), "--pid-file=", "--user=root"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        self.api.PIF.reconfigure_ip(eth1, "DHCP", "", "", "", "")
+        self.assertEqual(self.api.PIF.get_ip_configuration_mode(eth1), "DHCP")
+        lease = re.compile(r"inet 10\.99\.0\.1(0\d|10)/24")
+        self.wait_for(lambda: lease.search(addrs("xenbr1")), 20, interval=0.2, msg="a lease on xenbr1")
+        self.assertTrue(ping("xenbr1", "10.99.0.254"))
+        self.api.PIF.reconfigure_ip(eth1, "Static", "10.99.0.2", "255.255.255.0", "", "")
+        self.assertIn("10.99.0.2/24", addrs("xenbr1"))
+        self.assertIsNone(lease.search(addrs("xenbr1")), "the lease is let go")
+    finally:
+        d.terminate()
+        d.wait()
+        if self.api.PIF.get_ip_configuration_mode(eth1) != "Static":
+            self.api.PIF.reconfigure_ip(eth1, "Static", "10.99.0.2", "255.255.255.0", "", "")
 
 
 @_test
