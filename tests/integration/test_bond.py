@@ -8,7 +8,8 @@ bond of eth1 and eth2 takes eth1's address (the primary member's) and
 becomes an Open vSwitch bond port; a guest on the bonded network pings the
 switch's machine while the bond's active link is cut at the switch, in
 active-backup and balance-slb (packets lost counted and printed); lacp with
-no LACP partner falls back to active-backup (lacp-fallback-ab); set_mode
+no LACP partner falls back to active-backup (lacp-fallback-ab), and with
+the switch's ports made an LACP bond it negotiates and carries traffic; set_mode
 and set_property apply live; Bond.destroy gives eth1 its address back.
 Skipped without root, ip, Open vSwitch and qemu-system-x86_64."""
 
@@ -228,6 +229,20 @@ def test_4_lacp_fallback_and_properties(self):
             break
     self.assertEqual(out["exitcode"], "0", (out, self.appctl("bond/show", "bond0")))
     self.timings["lacp: fallback to active-backup"] = time.monotonic() - t
+    # with a partner: the switch's two ports become an LACP bond too
+    self.sw.vsctl("del-port", "sw0", "s-eth1", "--", "del-port", "sw0", "s-eth2")
+    self.sw.vsctl("add-bond", "sw0", "swbond", "s-eth1", "s-eth2", "lacp=active", "bond_mode=balance-tcp",
+                  "other_config:lacp-time=fast")
+    try:
+        t = time.monotonic()
+        self.wait_for(lambda: "lacp_status: negotiated" in self.appctl("bond/show", "bond0"), 30, interval=0.5,
+                      msg="LACP negotiated with the switch")
+        self.timings["lacp: negotiated with the switch"] = time.monotonic() - t
+        out = self.api.VM.guest_exec(self.vm, ["sh", "-c", "ping -c 3 -W 3 10.99.0.254"], "", 30)
+        self.assertEqual(out["exitcode"], "0", (out, self.appctl("bond/show", "bond0")))
+    finally:
+        self.sw.vsctl("del-port", "sw0", "swbond")
+        self.sw.vsctl("add-port", "sw0", "s-eth1", "--", "add-port", "sw0", "s-eth2")
 
 
 @_test
