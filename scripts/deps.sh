@@ -19,6 +19,8 @@ case "${1:-build}" in test | bench)
 	need="$need gnutls-bin"
 	# internal networks' DHCP/TFTP and NAT (dnsmasq, nft), PXE ROMs for QEMU's NICs
 	need="$need dnsmasq-base nftables ipxe-qemu"
+	# the openvswitch network backend (ovsdb-server, ovs-vswitchd, ovs-vsctl)
+	need="$need openvswitch-switch"
 	# metrics: rrdtool (xport of the same files as a reference), promtool
 	need="$need rrdtool prometheus"
 esac

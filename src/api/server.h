@@ -27,6 +27,7 @@ struct server_config {
 	char *cert_file, *key_file;
 	char *auth; /* "local" or "pam" */
 	char *guest_kernel_dir;
+	char *network_backend; /* bridge | openvswitch */
 	size_t max_body;         /* bytes accepted in one RPC body */
 	int session_timeout_s;   /* idle sessions expire after this */
 	int task_gc_s;           /* completed tasks are destroyed after this */

@@ -166,6 +166,8 @@ void xe_cmdtable_init(void)
 		add(&xe_rbac_cmds[i]);
 	for (size_t i = 0; i < xe_capture_ncmds; i++)
 		add(&xe_capture_cmds[i]);
+	for (size_t i = 0; i < xe_net_ncmds; i++)
+		add(&xe_net_cmds[i]);
 	for (int i = 0; i < xe_nclasses; i++)
 		gen_class(&xe_classes[i]);
 	qsort(table, ntable, sizeof *table, by_name);

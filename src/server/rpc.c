@@ -41,6 +41,7 @@ static const struct default_arg default_args[] = {
 	{"VM.assert_can_migrate", 6, {"{}"}},
 	{"host.evacuate", 1, {"\"OpaqueRef:NULL\"", "0"}},
 	{"event.from", 3, {NULL}},
+	{"tunnel.create", 2, {"\"gre\""}}, /* the form before protocols */
 };
 
 /* given counts the parameters after the session. */

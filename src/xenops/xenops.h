@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "../base/xerr.h"
+#include "../net/net.h"
 #include "../base/xv.h"
 #include "../rrd/rr.h"
 
@@ -32,6 +33,7 @@ struct vm_nic {
 	char bridge[16];    /* network.bridge */
 	int64_t mtu;        /* VIF.MTU, else network.MTU; 0: the bridge's */
 	int64_t bridge_mtu; /* network.MTU; 0: leave the bridge's as it is */
+	struct net_vif_policy policy; /* applied to the tap once it is made */
 };
 
 /* How the VM boots, as xapi's Helpers.boot_method_of_vm decides it:
