@@ -4,6 +4,7 @@
  * the samples, and implements the data source messages of VM and host. */
 #include "api.h"
 #include "metrics.h"
+#include "perfmon.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct metrics {
 	struct server *srv;
@@ -21,6 +23,7 @@ struct metrics {
 	pthread_mutex_t mu;
 	struct hmap last;  /* uuid → struct rr_sample: each object's latest sample */
 	char **pifs;       /* the host's physical PIF devices, NULL-terminated */
+	struct perfmon *pm; /* the alarms of other_config:perfmon (sampler thread only) */
 	size_t npifs;
 };
 
@@ -53,6 +56,10 @@ static void copy_req(struct db *db, struct db_obj *vm, struct xenops_stats_req *
 		const char *ud = db_peek_str(b, SC_F_VBD__userdevice);
 		r->disk[r->ndisks].position = ud && *ud >= '0' && *ud <= '9' ? atoi(ud) : -1;
 		r->disk[r->ndisks].is_cdrom = !strcmp(db_peek_str(b, SC_F_VBD__type), "CD");
+		struct db_obj *vdi = db_lookup_cls(db, SC_C_VDI, db_peek_str(b, SC_F_VBD__VDI));
+		struct db_obj *sr = vdi ? db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
+		snprintf(r->disk[r->ndisks].sr, sizeof r->disk[r->ndisks].sr, "%s",
+			 sr ? db_peek_str(sr, SC_F_SR__uuid) : "");
 		r->ndisks++;
 	}
 	const struct db_objvec *vifs = db_referrers(db, field_relation(SC_C_VM, SC_F_VM__VIFs), vm->ref);
@@ -89,8 +96,14 @@ static void collect_vms(void *arg, struct rr_tick *tick)
 	struct rr_vm_counters *c = xmalloc(sizeof *c);
 	for (size_t i = 0; i < n; i++) {
 		rr_vm_counters_init(c);
-		if (srv->backend->stats(&srv->xh, &reqs[i], c) == 0)
-			rr_tick_vm(tick, reqs[i].uuid, c);
+		if (srv->backend->stats(&srv->xh, &reqs[i], c) < 0)
+			continue;
+		/* each disk's SR, by its position (xvd<a + position>) */
+		for (int d = 0; d < c->ndisks; d++)
+			for (int j = 0; j < reqs[i].ndisks; j++)
+				if (reqs[i].disk[j].position == c->disk[d].dev[3] - 'a' && !reqs[i].disk[j].is_cdrom)
+					snprintf(c->disk[d].sr, sizeof c->disk[d].sr, "%s", reqs[i].disk[j].sr);
+		rr_tick_vm(tick, reqs[i].uuid, c);
 	}
 	free(c);
 	free(reqs);
@@ -146,6 +159,7 @@ static void published(void *arg, enum rr_kind k, const char *uuid, const struct 
 	for (size_t i = 0; i < s->n; i++)
 		rr_sample_add(keep, s->v[i].name, s->v[i].v);
 	pthread_mutex_unlock(&m->mu);
+	perfmon_sample(m->pm, m->srv->db, k, uuid, s, (int64_t)time(NULL));
 	if (k != RR_VM)
 		return;
 	double mem = rr_sample_get(s, "memory");
@@ -311,6 +325,7 @@ void metrics_start(struct server *srv)
 	m->srv = srv;
 	pthread_mutex_init(&m->mu, NULL);
 	hmap_init(&m->last);
+	m->pm = perfmon_new();
 	db_rdlock(srv->db);
 	struct db_obj *h = db_lookup_cls(srv->db, SC_C_host, srv->host_ref);
 	snprintf(m->host_uuid, sizeof m->host_uuid, "%s", h ? db_peek_str(h, SC_F_host__uuid) : "");
@@ -323,6 +338,7 @@ void metrics_start(struct server *srv)
 	if (!m->st) {
 		log_error("metrics: %s", err.nparams ? err.params[0] : err.code);
 		xerr_clear(&err);
+		perfmon_free(m->pm);
 		free(m);
 		return;
 	}
@@ -337,6 +353,7 @@ void metrics_stop(struct server *srv)
 		return;
 	rr_sampler_stop(m->sampler);
 	rr_store_close(m->st); /* the pending updates to their files */
+	perfmon_free(m->pm);
 	const char *k;
 	void *v;
 	for (size_t it = 0; hmap_next(&m->last, &it, &k, &v);) {

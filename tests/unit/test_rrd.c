@@ -229,6 +229,17 @@ static void test_minutes_hours_days(void **state)
 	assert_true(fabs(x.v[0] - (720 + 1440 + 1) / 2.0) < 1e-9); /* i = 721..1440 */
 	assert_true(fabs(x.v[2] - (1 + 720) / 2.0) < 1e-9);       /* i = 1..720 */
 	rr_xport_free(&x);
+	/* by start alone (interval 0): the finest archive reaching back to it —
+	 * 3 days: the hour archive (168 h); 30 days: the day archive (366 d) */
+	xport(st, all3, 1, LAST - 3 * 86400, 0, "AVERAGE", &x);
+	assert_int_equal(x.step, 3600);
+	assert_int_equal(x.end, LAST - LAST % 3600);
+	assert_int_equal(x.t[x.nrows - 1] >= LAST - 3 * 86400, 1);
+	rr_xport_free(&x);
+	xport(st, all3, 1, LAST - 30 * 86400, 0, "AVERAGE", &x);
+	assert_int_equal(x.step, 86400);
+	assert_int_equal(x.end, LAST - LAST % 86400);
+	rr_xport_free(&x);
 	/* nothing covers a start a year and more ago: the coarsest */
 	xport(st, all3, 2, 1, 0, "AVERAGE", &x);
 	assert_int_equal(x.step, 86400);
@@ -385,6 +396,56 @@ static void test_rates(void **state)
 	assert_string_equal(info.description, "Bytes per second received on physical interface eth0");
 }
 
+/* An SR's figures: the VBDs on it summed, latencies from the time the
+ * completed requests took; on the host named with the SR's first eight
+ * characters. */
+static void test_sr_io(void **state)
+{
+	(void)state;
+	struct rr_disk_counters a = {.dev = "xvda", .rd_ops = 10, .wr_ops = 10, .inflight = 1};
+	struct rr_disk_counters b = a, c = a, d = a;
+	b.rd_bytes = 5 * 1048576; /* 1 MiB/s over 5 s */
+	b.rd_ops = 10 + 50;       /* 10 reads/s … */
+	b.rd_ns = 50 * 200000;    /* … of 200 µs each */
+	d.wr_bytes = 10 * 1048576;
+	d.wr_ops = 10 + 25;
+	d.wr_ns = 25 * 1000000; /* 1 ms each */
+	d.inflight = 3;
+	struct rr_sr_io io = {0};
+	rr_sr_io_add(&io, &a, &b, 5);
+	rr_sr_io_add(&io, &c, &d, 5);
+	rr_sr_io_add(&io, NULL, &d, 5); /* a VM's first tick: only its requests in flight */
+	struct rr_sample s = {0};
+	rr_sr_rates(&io, "5f3a8c21-0000-4000-8000-00000000000a", &s);
+	assert_true(fabs(rr_sample_get(&s, "io_throughput_read_5f3a8c21") - 1) < 1e-12);
+	assert_true(fabs(rr_sample_get(&s, "io_throughput_write_5f3a8c21") - 2) < 1e-12);
+	assert_true(fabs(rr_sample_get(&s, "io_throughput_total_5f3a8c21") - 3) < 1e-12);
+	assert_true(fabs(rr_sample_get(&s, "iops_read_5f3a8c21") - 10) < 1e-12);
+	assert_true(fabs(rr_sample_get(&s, "iops_write_5f3a8c21") - 5) < 1e-12);
+	assert_true(fabs(rr_sample_get(&s, "iops_total_5f3a8c21") - 15) < 1e-12);
+	assert_true(fabs(rr_sample_get(&s, "read_latency_5f3a8c21") - 200) < 1e-9);
+	assert_true(fabs(rr_sample_get(&s, "write_latency_5f3a8c21") - 1000) < 1e-9);
+	assert_true(fabs(rr_sample_get(&s, "inflight_5f3a8c21") - 7) < 1e-12);
+	rr_sample_free(&s);
+	/* the SR's own RRD: the same figures without the suffix */
+	rr_sr_rates(&io, NULL, &s);
+	assert_true(fabs(rr_sample_get(&s, "iops_total") - 15) < 1e-12);
+	assert_true(fabs(rr_sample_get(&s, "latency") - (50 * 200 + 25 * 1000) / 75.0) < 1e-9);
+	rr_sample_free(&s);
+	/* a counter that went back (a new QEMU) adds nothing */
+	struct rr_sr_io z = {0};
+	rr_sr_io_add(&z, &b, &a, 5);
+	assert_true(z.rd_bytes == 0 && z.rd_ops == 0);
+	struct rr_ds_info info;
+	rr_ds_describe(RR_HOST, "write_latency_5f3a8c21", &info);
+	assert_string_equal(info.units, "μs");
+	assert_true(info.dflt);
+	rr_ds_describe(RR_SR, "io_throughput_total", &info);
+	assert_string_equal(info.units, "MiB/s");
+	rr_ds_describe(RR_HOST, "running_vcpus", &info);
+	assert_true(info.dflt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -395,6 +456,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_min_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sources_and_restart, setup, teardown),
 		cmocka_unit_test(test_rates),
+		cmocka_unit_test(test_sr_io),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
