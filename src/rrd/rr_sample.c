@@ -189,15 +189,15 @@ void rr_ds_describe(enum rr_kind k, const char *name, struct rr_ds_info *o)
 			const char *suf, *units, *fmt;
 			bool dflt;
 		} vbd[] = {
-			{"_read_latency", "μs", "Reads from device '%s' latency", false},
-			{"_write_latency", "μs", "Writes to device '%s' latency", false},
-			{"_iops_read", "requests/s", "Read requests per second from device '%s'", false},
-			{"_iops_write", "requests/s", "Write requests per second to device '%s'", false},
-			{"_iops_total", "requests/s", "I/O requests per second of device '%s'", false},
-			{"_io_throughput_read", "MiB/s", "Data read from device '%s', in MiB/s", false},
-			{"_io_throughput_write", "MiB/s", "Data written to device '%s', in MiB/s", false},
-			{"_io_throughput_total", "MiB/s", "All I/O of device '%s', in MiB/s", false},
-			{"_inflight", "requests", "Number of I/O requests currently in flight on device '%s'", false},
+			{"_read_latency", "μs", "Reads from device '%s' latency", true},
+			{"_write_latency", "μs", "Writes to device '%s' latency", true},
+			{"_iops_read", "requests/s", "Read requests per second from device '%s'", true},
+			{"_iops_write", "requests/s", "Write requests per second to device '%s'", true},
+			{"_iops_total", "requests/s", "I/O requests per second of device '%s'", true},
+			{"_io_throughput_read", "MiB/s", "Data read from device '%s', in MiB/s", true},
+			{"_io_throughput_write", "MiB/s", "Data written to device '%s', in MiB/s", true},
+			{"_io_throughput_total", "MiB/s", "All I/O of device '%s', in MiB/s", true},
+			{"_inflight", "requests", "Number of I/O requests currently in flight on device '%s'", true},
 			{"_read", "B/s", "Reads from device '%s' in bytes per second", true},
 			{"_write", "B/s", "Writes to device '%s' in bytes per second", true},
 		};

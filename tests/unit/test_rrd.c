@@ -140,7 +140,7 @@ static struct rr_store *filled(int n, bool min_max, int flush)
 		assert_int_equal(rr_store_update(st, RR_VM, VM1, t, &s, min_max, &err), 0);
 		rr_sample_reset(&s);
 		rr_sample_add(&s, "memory", 1000.0 + i);
-		rr_sample_add(&s, "vbd_xvda_inflight", 3); /* not a default source: left out */
+		rr_sample_add(&s, "vif_0_rx_errors", 3); /* not a default source: left out */
 		assert_int_equal(rr_store_update(st, RR_VM, VM2, t, &s, min_max, &err), 0);
 	}
 	rr_sample_free(&s);
@@ -342,7 +342,7 @@ static void test_sources_and_restart(void **state)
 	rr_names_free(names, n);
 	free(last);
 	/* record: a non-default source joins */
-	assert_int_equal(rr_store_record(st, RR_VM, VM2, "vbd_xvda_inflight", &err), 0);
+	assert_int_equal(rr_store_record(st, RR_VM, VM2, "vif_0_rx_errors", &err), 0);
 	assert_int_equal(rr_store_sources(st, RR_VM, VM2, &names, &last, &n), 0);
 	assert_int_equal(n, 2);
 	rr_names_free(names, n);
