@@ -1,7 +1,8 @@
 /* metrics: the daemon's side of the rrd layer — it tells the sampler which
  * VMs run here and asks the backend for their counters (one pass, copied
  * out of the store first), keeps VM_metrics and host_metrics in step with
- * the samples, and implements the data source messages of VM and host. */
+ * the samples, and implements the data source messages of VM, host and
+ * SR. */
 #include "api.h"
 #include "metrics.h"
 #include "perfmon.h"
@@ -385,12 +386,13 @@ static int target(struct rpc_ctx *ctx, xv *args, enum rr_kind *k, char uuid[40],
 {
 	if (!ctx->srv->metrics)
 		return xerr_set(err, ERR_INTERNAL_ERROR, "metrics are not running", NULL);
-	int cls = ctx->cls == SC_C_host ? SC_C_host : SC_C_VM;
-	*k = cls == SC_C_host ? RR_HOST : RR_VM;
+	int cls = ctx->cls == SC_C_host || ctx->cls == SC_C_SR ? ctx->cls : SC_C_VM;
+	*k = cls == SC_C_host ? RR_HOST : cls == SC_C_SR ? RR_SR : RR_VM;
 	db_rdlock(ctx->db);
 	struct db_obj *o = generic_lookup(ctx, cls, xv_arr_get(args, 0), err);
 	if (o)
-		snprintf(uuid, 40, "%s", db_peek_str(o, cls == SC_C_host ? SC_F_host__uuid : SC_F_VM__uuid));
+		snprintf(uuid, 40, "%s",
+			 db_peek_str(o, cls == SC_C_host ? SC_F_host__uuid : cls == SC_C_SR ? SC_F_SR__uuid : SC_F_VM__uuid));
 	db_unlock(ctx->db);
 	return o ? 0 : -1;
 }
@@ -512,3 +514,26 @@ RPC_IMPL(host, get_data_sources, get_data_sources, 0);
 RPC_IMPL(host, query_data_source, query_data_source, 0);
 RPC_IMPL(host, record_data_source, record_data_source, RPC_SLOW);
 RPC_IMPL(host, forget_data_source_archives, forget_data_source_archives, RPC_SLOW);
+RPC_IMPL(SR, get_data_sources, get_data_sources, 0);
+RPC_IMPL(SR, query_data_source, query_data_source, 0);
+RPC_IMPL(SR, record_data_source, record_data_source, RPC_SLOW);
+RPC_IMPL(SR, forget_data_source_archives, forget_data_source_archives, RPC_SLOW);
+
+/* host.backup_rrds: every RRD's pending updates written to its file now
+ * (xapi's backs them up to the master's disk; here the files are that
+ * copy). The delay xapi waits first is not needed. */
+static int backup_rrds(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	db_rdlock(ctx->db);
+	struct db_obj *h = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
+	db_unlock(ctx->db);
+	if (!h)
+		return -1;
+	if (!ctx->srv->metrics)
+		return xerr_set(err, ERR_INTERNAL_ERROR, "metrics are not running", NULL);
+	rr_store_flush(ctx->srv->metrics->st, NULL);
+	*result = XV_NIL_INIT;
+	return 0;
+}
+
+RPC_IMPL(host, backup_rrds, backup_rrds, RPC_SLOW);

@@ -145,6 +145,26 @@ class MetricsAlarmsTest(harness.ServerTestCase):
         self.assertEqual(ds["io_throughput_read_" + self.sr8]["units"], "MiB/s")
         self.assertEqual(ds["read_latency_" + self.sr8]["units"], "μs")
         self.assertTrue(ds["running_vcpus"]["enabled"])
+        # and the SR's, through the API and xe
+        sds = {d["name_label"]: d for d in self.api.SR.get_data_sources(self.sr)}
+        self.assertTrue(sds["iops_total"]["enabled"])
+        self.assertEqual(sds["write_latency"]["units"], "μs")
+        self.assertGreater(self.api.SR.query_data_source(self.sr, "io_throughput_read"), 0)
+        r = self.srv.xe("sr-data-source-list", "uuid=" + self.sr_uuid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("io_throughput_total", r.stdout)
+        r = self.srv.xe("sr-data-source-query", "uuid=" + self.sr_uuid, "data-source=iops_read")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreater(float(r.stdout.strip()), 0)
+        self.assertXapiError("INTERNAL_ERROR", self.api.SR.query_data_source, self.sr, "cpu0",
+                             params=['Rrd.Invalid_data_source("cpu0")'])
+        # host.backup_rrds: every pending update in its file now
+        self.api.host.backup_rrds(self.host, 0.0)
+        path = os.path.join(self.srv.data_dir, "rrd", "sr-%s.rrd" % self.sr_uuid)
+        if shutil.which("rrdtool"):
+            p = subprocess.run(["rrdtool", "lastupdate", path], stdout=subprocess.PIPE, text=True)
+            last = int(p.stdout.strip().splitlines()[-1].split(":")[0])
+            self.assertGreaterEqual(last, j["meta"]["end"])
 
     def test_min_max_archives_of_a_new_rrd(self):
         j = self.updates(start=-300, vm_uuid=self.vm_uuid, cf="MAX", interval=60)
