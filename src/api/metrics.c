@@ -145,7 +145,7 @@ static bool min_max(void *arg)
 
 /* The records follow the samples only where they differ, so a steady VM
  * costs the store nothing. */
-static void published(void *arg, enum rr_kind k, const char *uuid, const struct rr_sample *s)
+static void published(void *arg, enum rr_kind k, const char *uuid, const struct rr_sample *s, time_t at)
 {
 	struct metrics *m = arg;
 	pthread_mutex_lock(&m->mu);
@@ -160,7 +160,7 @@ static void published(void *arg, enum rr_kind k, const char *uuid, const struct 
 	for (size_t i = 0; i < s->n; i++)
 		rr_sample_add(keep, s->v[i].name, s->v[i].v);
 	pthread_mutex_unlock(&m->mu);
-	perfmon_sample(m->pm, m->srv->db, k, uuid, s, (int64_t)time(NULL));
+	perfmon_sample(m->pm, m->srv->db, k, uuid, s, (int64_t)at);
 	if (k != RR_VM)
 		return;
 	double mem = rr_sample_get(s, "memory");

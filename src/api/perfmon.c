@@ -15,7 +15,9 @@
  * trigger level and no default, a consolidation of file system figures
  * xenon does not sample) is left out and logged.
  *
- * Only the sampler's thread calls perfmon_sample, so the state needs no
+ * Times are the ticks' (multiples of 5 s), so an inhibit period of N s
+ * lets the alarm come again at the tick N s after the last one whatever
+ * the delay of each tick. Only the sampler's thread calls perfmon_sample, so the state needs no
  * lock. A changed configuration keeps the state of the variables whose
  * XML did not change, as perfmon does. */
 #include "api.h"
@@ -75,77 +77,148 @@ struct pm_parsed {
 	char *val[PM_TAGS]; /* the first value="" of each tag inside the variable */
 };
 
+/* The <variable> element as a tree, to print it as minidom does. */
+struct pm_node {
+	char *name;   /* NULL: a text node */
+	struct strbuf attrs; /* ' k="v"' each, escaped */
+	struct strbuf text;  /* a text node's data (adjacent pieces joined) */
+	struct pm_node **kids;
+	size_t nkids;
+	struct pm_node *parent;
+};
+
 struct pm_parse {
 	struct pm_parsed *vars;
 	size_t n;
-	int depth_in;     /* depth inside the current <variable>, 0: outside */
-	bool open_pending; /* the last element printed is still "<x …" */
-	struct strbuf xml;
+	struct pm_node *cur; /* inside a <variable>: the open element; NULL outside */
 };
 
-static void put_escaped(struct strbuf *sb, const char *s)
+/* Python's minidom _write_data: & < " > escaped. */
+static void put_escaped(struct strbuf *sb, const char *s, size_t n)
 {
-	for (; *s; s++) {
-		switch (*s) {
+	for (size_t i = 0; i < n; i++) {
+		switch (s[i]) {
 		case '&': sb_puts(sb, "&amp;"); break;
 		case '<': sb_puts(sb, "&lt;"); break;
 		case '>': sb_puts(sb, "&gt;"); break;
 		case '"': sb_puts(sb, "&quot;"); break;
-		default: sb_putc(sb, *s);
+		default: sb_putc(sb, s[i]);
 		}
 	}
+}
+
+static struct pm_node *node_add(struct pm_node *parent, const char *name)
+{
+	struct pm_node *n = xcalloc(1, sizeof *n);
+	n->name = name ? xstrdup(name) : NULL;
+	n->parent = parent;
+	if (parent) {
+		parent->kids = xrealloc(parent->kids, (parent->nkids + 1) * sizeof *parent->kids);
+		parent->kids[parent->nkids++] = n;
+	}
+	return n;
+}
+
+static void node_free(struct pm_node *n)
+{
+	for (size_t i = 0; i < n->nkids; i++)
+		node_free(n->kids[i]);
+	free(n->kids);
+	free(n->name);
+	sb_free(&n->attrs);
+	sb_free(&n->text);
+	free(n);
+}
+
+/* minidom's Element.writexml / Text.writexml with addindent "\t" and
+ * newl "\n" (what toprettyxml() uses). */
+static void node_print(const struct pm_node *n, struct strbuf *out, int depth)
+{
+	struct strbuf ind = STRBUF_INIT;
+	for (int i = 0; i < depth; i++)
+		sb_putc(&ind, '\t');
+	if (!n->name) {
+		sb_add(out, ind.buf ? ind.buf : "", ind.len);
+		put_escaped(out, n->text.buf ? n->text.buf : "", n->text.len);
+		sb_putc(out, '\n');
+		sb_free(&ind);
+		return;
+	}
+	sb_add(out, ind.buf ? ind.buf : "", ind.len);
+	sb_printf(out, "<%s", n->name);
+	sb_add(out, n->attrs.buf ? n->attrs.buf : "", n->attrs.len);
+	if (!n->nkids) {
+		sb_puts(out, "/>\n");
+	} else if (n->nkids == 1 && !n->kids[0]->name) {
+		sb_putc(out, '>');
+		put_escaped(out, n->kids[0]->text.buf ? n->kids[0]->text.buf : "", n->kids[0]->text.len);
+		sb_printf(out, "</%s>\n", n->name);
+	} else {
+		sb_puts(out, ">\n");
+		for (size_t i = 0; i < n->nkids; i++)
+			node_print(n->kids[i], out, depth + 1);
+		sb_add(out, ind.buf ? ind.buf : "", ind.len);
+		sb_printf(out, "</%s>\n", n->name);
+	}
+	sb_free(&ind);
 }
 
 static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
 	struct pm_parse *p = ud;
-	if (!p->depth_in) {
+	if (!p->cur) {
 		if (strcmp(name, "variable"))
 			return;
 		p->vars = xrealloc(p->vars, (p->n + 1) * sizeof *p->vars);
 		memset(&p->vars[p->n++], 0, sizeof *p->vars);
-		sb_reset(&p->xml);
 	} else {
+		/* getElementsByTagName: the first of each tag, at any depth */
 		struct pm_parsed *v = &p->vars[p->n - 1];
 		for (int i = 0; i < PM_TAGS; i++) {
 			if (strcmp(name, pm_tags[i]) || v->val[i])
 				continue;
+			v->val[i] = xstrdup("");
 			for (size_t a = 0; attrs[a]; a += 2)
-				if (!strcmp(attrs[a], "value"))
+				if (!strcmp(attrs[a], "value")) {
+					free(v->val[i]);
 					v->val[i] = xstrdup(attrs[a + 1]);
+				}
 		}
 	}
-	if (p->open_pending)
-		sb_puts(&p->xml, ">\n");
-	for (int i = 0; i < p->depth_in; i++)
-		sb_putc(&p->xml, '\t');
-	sb_putc(&p->xml, '<');
-	sb_puts(&p->xml, name);
+	struct pm_node *n = node_add(p->cur, name);
 	for (size_t a = 0; attrs[a]; a += 2) {
-		sb_printf(&p->xml, " %s=\"", attrs[a]);
-		put_escaped(&p->xml, attrs[a + 1]);
-		sb_putc(&p->xml, '"');
+		sb_printf(&n->attrs, " %s=\"", attrs[a]);
+		put_escaped(&n->attrs, attrs[a + 1], strlen(attrs[a + 1]));
+		sb_putc(&n->attrs, '"');
 	}
-	p->open_pending = true;
-	p->depth_in++;
+	p->cur = n;
+}
+
+static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
+{
+	struct pm_parse *p = ud;
+	if (!p->cur)
+		return;
+	struct pm_node *last = p->cur->nkids ? p->cur->kids[p->cur->nkids - 1] : NULL;
+	if (!last || last->name)
+		last = node_add(p->cur, NULL);
+	sb_add(&last->text, s, (size_t)len);
 }
 
 static void XMLCALL on_end(void *ud, const XML_Char *name)
 {
+	(void)name;
 	struct pm_parse *p = ud;
-	if (!p->depth_in)
+	if (!p->cur)
 		return;
-	p->depth_in--;
-	if (p->open_pending) {
-		sb_puts(&p->xml, "/>\n");
-	} else {
-		for (int i = 0; i < p->depth_in; i++)
-			sb_putc(&p->xml, '\t');
-		sb_printf(&p->xml, "</%s>\n", name);
-	}
-	p->open_pending = false;
-	if (!p->depth_in)
-		p->vars[p->n - 1].xml = xstrdup(p->xml.buf);
+	struct pm_node *n = p->cur;
+	p->cur = n->parent;
+	if (p->cur)
+		return;
+	struct strbuf out = STRBUF_INIT;
+	node_print(n, &out, 0);
+	p->vars[p->n - 1].xml = sb_detach(&out);
+	node_free(n);
 }
 
 static void parsed_free(struct pm_parsed *v, size_t n)
@@ -165,10 +238,16 @@ static int parse_config(const char *text, struct pm_parsed **out, size_t *n)
 	XML_Parser xp = XML_ParserCreate("UTF-8");
 	XML_SetUserData(xp, &p);
 	XML_SetElementHandler(xp, on_start, on_end);
+	XML_SetCharacterDataHandler(xp, on_text);
 	bool ok = XML_Parse(xp, text, (int)strlen(text), 1) == XML_STATUS_OK;
 	XML_ParserFree(xp);
-	sb_free(&p.xml);
-	if (!ok || p.depth_in) {
+	if (p.cur) { /* cut short inside a <variable> */
+		while (p.cur->parent)
+			p.cur = p.cur->parent;
+		node_free(p.cur);
+		ok = false;
+	}
+	if (!ok) {
 		parsed_free(p.vars, p.n);
 		return -1;
 	}

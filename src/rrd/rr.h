@@ -205,8 +205,9 @@ struct rr_ops {
 	/* Whether new RRDs get MIN and MAX archives (the pool's
 	 * other_config:create_min_max_in_new_VM_RRDs). */
 	bool (*min_max)(void *arg);
-	/* After a tick: the samples, for the metrics records. */
-	void (*published)(void *arg, enum rr_kind k, const char *uuid, const struct rr_sample *s);
+	/* After a tick: the samples (of the tick at t), for the metrics records
+	 * and the alarms. */
+	void (*published)(void *arg, enum rr_kind k, const char *uuid, const struct rr_sample *s, time_t t);
 };
 
 void rr_tick_vm(struct rr_tick *tick, const char *uuid, const struct rr_vm_counters *c);

@@ -95,7 +95,7 @@ void rr_tick_vm(struct rr_tick *tick, const char *uuid, const struct rr_vm_count
 		xerr_clear(&err);
 	}
 	if (s->ops->published)
-		s->ops->published(s->arg, RR_VM, uuid, &tick->sample);
+		s->ops->published(s->arg, RR_VM, uuid, &tick->sample, tick->t);
 }
 
 void rr_sampler_tick(struct rr_sampler *s, time_t t)
@@ -127,7 +127,7 @@ void rr_sampler_tick(struct rr_sampler *s, time_t t)
 			xerr_clear(&err);
 		}
 		if (s->ops->published)
-			s->ops->published(s->arg, RR_HOST, s->host_uuid, &tick.sample);
+			s->ops->published(s->arg, RR_HOST, s->host_uuid, &tick.sample, t);
 		rr_host_counters_free(&s->host);
 		s->host = now;
 		s->host_ms = ms;
@@ -146,7 +146,7 @@ void rr_sampler_tick(struct rr_sampler *s, time_t t)
 			xerr_clear(&err);
 		}
 		if (s->ops->published)
-			s->ops->published(s->arg, RR_SR, ss->uuid, &tick.sample);
+			s->ops->published(s->arg, RR_SR, ss->uuid, &tick.sample, t);
 	}
 	/* those gone since: halted; their RRDs written out as archives */
 	char **gone = NULL;

@@ -20,6 +20,7 @@ import time
 import unittest
 import urllib.parse
 import xml.etree.ElementTree as ET
+from xml.dom import minidom
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -34,6 +35,23 @@ VM_PERFMON = ('<config><variable><name value="cpu_usage"/><alarm_trigger_level v
 VM_BODY_XML = ('<variable>\n\t<name value="cpu_usage"/>\n\t<alarm_trigger_level value="0.001"/>\n'
                '\t<alarm_trigger_period value="%d"/>\n\t<alarm_auto_inhibit_period value="%d"/>\n'
                '\t<alarm_priority value="2"/>\n</variable>\n' % (TRIGGER_S, INHIBIT_S))
+# laid out by hand, with a text child: the body prints it as minidom does
+SR_PERFMON = """<config>
+  <variable>
+    <name value="sr_iops"/>
+    <rrd_regex value="iops_(read|write)"/>
+    <alarm_trigger_level value="0"/>
+    <alarm_trigger_period value="5"/>
+    <alarm_priority value="4"/>
+    <note>reads &amp; writes</note>
+  </variable>
+</config>"""
+
+
+def minidom_body(config):
+    """What perfmon puts after "config:\n": the <variable> as Python's
+    minidom prints it (toprettyxml)."""
+    return minidom.parseString(config).getElementsByTagName("variable")[0].toprettyxml()
 
 
 class MetricsAlarmsTest(harness.ServerTestCase):
@@ -73,10 +91,7 @@ class MetricsAlarmsTest(harness.ServerTestCase):
         api.host.add_to_other_config(cls.host, "perfmon", (
             '<config><variable><name value="memory_free_kib"/><alarm_trigger_level value="1e15"/>'
             '<alarm_trigger_period value="5"/></variable></config>'))
-        api.SR.add_to_other_config(cls.sr, "perfmon", (
-            '<config><variable><name value="sr_iops"/><rrd_regex value="iops_(read|write)"/>'
-            '<alarm_trigger_level value="0"/><alarm_trigger_period value="5"/>'
-            '<alarm_priority value="4"/></variable></config>'))
+        api.SR.add_to_other_config(cls.sr, "perfmon", SR_PERFMON)
         time.sleep(16)  # three ticks: the first has no rates
 
     def get(self, path, session=True, **q):
@@ -237,7 +252,8 @@ process.stdout.write(JSON.stringify(out));
         # the second once the period is over
         second = self.wait_for(lambda: self.alarms("VM", self.vm_uuid)[1:], 15, 0.5, "the second ALARM")[0]
         gap = harness_time(second["timestamp"]) - harness_time(first["timestamp"])
-        self.assertTrue(INHIBIT_S <= gap <= INHIBIT_S + 6, gap)
+        # the period counts from tick to tick; the stamps are when the ticks ran
+        self.assertTrue(INHIBIT_S - 2 <= gap <= INHIBIT_S + 6, gap)
         self.assertEqual(len(self.alarms("VM", self.vm_uuid)), 2)
         # the host's and the SR's
         h = self.alarms("Host", self.host_uuid)
@@ -247,6 +263,8 @@ process.stdout.write(JSON.stringify(out));
         s = self.alarms("SR", self.sr_uuid)
         self.assertEqual(len(s), 1, s)
         self.assertEqual(int(s[0]["priority"]), 4)
+        self.assertEqual(s[0]["body"].split("\n", 2)[2], minidom_body(SR_PERFMON))
+        self.assertEqual(VM_BODY_XML, minidom_body(VM_PERFMON))
         # events: the messages come through event.from
         ev = getattr(self.api.event, "from")(["message"], "", 0.1)
         refs = {e["ref"] for e in ev["events"] if e["class"] == "message"}
