@@ -82,6 +82,43 @@ static struct rr_xport small_xport(void)
 	return x;
 }
 
+/* The float text is printf's %0.15g for every value, whichever way it is
+ * made: random values over all magnitudes, integers, halves and the
+ * numbers next to powers of ten and to ties. */
+static void test_float_text_is_printf(void **state)
+{
+	(void)state;
+	char want[64];
+	unsigned long long x = 88172645463325252ULL;
+	for (int i = 0; i < 400000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+		double v;
+		switch (i % 5) {
+		case 0: /* any finite double */
+			memcpy(&v, &x, sizeof v);
+			if (!isfinite(v) || v == 0)
+				continue;
+			break;
+		case 1: /* uniform over 1e-6 .. 1e16 */
+			v = pow(10, (double)(x % 22000) / 1000.0 - 6) * ((x >> 40) & 1 ? -1 : 1);
+			break;
+		case 2: /* few digits: halves, integers, decimals */
+			v = (double)(long long)(x % 2000001) / (double)(1ULL << (x >> 60)) / pow(10, (double)((x >> 50) % 12));
+			break;
+		case 3: /* next to a power of ten */
+			v = nextafter(pow(10, (double)((int)(x % 24) - 5)), (x >> 32) & 1 ? 0 : INFINITY);
+			break;
+		default: /* a 15-digit tie and its neighbours */
+			v = ((double)(x % 1000000000000000ULL) + 0.5) / pow(10, (double)((x >> 55) % 20));
+			v = (x >> 33) & 1 ? nextafter(v, (x >> 34) & 1 ? 0 : INFINITY) : v;
+		}
+		if (v == 0)
+			continue;
+		snprintf(want, sizeof want, "%0.15g", v);
+		assert_string_equal(text_of(v), want);
+	}
+}
+
 static void test_xml_exact(void **state)
 {
 	(void)state;
@@ -450,6 +487,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_float_text),
+		cmocka_unit_test(test_float_text_is_printf),
 		cmocka_unit_test(test_xml_exact),
 		cmocka_unit_test_setup_teardown(test_five_seconds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_minutes_hours_days, setup, teardown),
