@@ -106,7 +106,8 @@ class QemuMetricsTest(guest.GuestTestCase):
         self.assertLess(max(before), 0.2, (before, cpu))
         mean = sum(during) / len(during)
         self.assertAlmostEqual(mean, share, delta=0.1, msg=(share, during, cpu))
-        self.assertGreater(mean, 0.3, (share, during, cpu))
+        if share > 0.35:  # a host so loaded that the vCPU got less shows that, as checked above
+            self.assertGreater(mean, 0.3, (share, during, cpu))
         self.assertGreater(mean, 5 * max(before), (share, during, cpu))
         if share > 0.9:
             self.assertGreater(min(during), 0.8, (share, during, cpu))
