@@ -14,7 +14,7 @@ case "${1:-build}" in test | bench)
 	# shared storage: QEMU's nfs:// driver, nbdkit for ISOs on SMB shares,
 	# and the NFS and SMB servers test_nfs runs on loopback
 	need="$need qemu-block-extra nbdkit nfs-ganesha nfs-ganesha-vfs rpcbind samba genisoimage"
-	need="$need iproute2 tcpdump"
+	need="$need iproute2 tcpdump iputils-ping"
 	# test_certificates makes certificates with certtool
 	need="$need gnutls-bin"
 	# internal networks' DHCP/TFTP and NAT (dnsmasq, nft), PXE ROMs for QEMU's NICs

@@ -138,6 +138,7 @@ struct xenops_stats_req {
 	struct {
 		int position; /* userdevice: 0 → xvda */
 		bool is_cdrom;
+		char sr[40]; /* its VDI's SR uuid ("" none) */
 	} disk[RR_MAX_DISKS];
 	int nvifs;
 	int vif[RR_MAX_VIFS]; /* devices */
