@@ -54,6 +54,8 @@ extern const struct xe_cmd xe_resource_cmds[];
 extern const size_t xe_resource_ncmds;
 extern const struct xe_cmd xe_metrics_cmds[];
 extern const size_t xe_metrics_ncmds;
+extern const struct xe_cmd xe_inspect_cmds[];
+extern const size_t xe_inspect_ncmds;
 
 /* Registers the hand-written and the per-class commands (idempotent). */
 void xe_cmdtable_init(void);

@@ -160,6 +160,8 @@ void xe_cmdtable_init(void)
 		add(&xe_resource_cmds[i]);
 	for (size_t i = 0; i < xe_metrics_ncmds; i++)
 		add(&xe_metrics_cmds[i]);
+	for (size_t i = 0; i < xe_inspect_ncmds; i++)
+		add(&xe_inspect_cmds[i]);
 	for (int i = 0; i < xe_nclasses; i++)
 		gen_class(&xe_classes[i]);
 	qsort(table, ntable, sizeof *table, by_name);

@@ -120,6 +120,9 @@ extern const struct route route_import, route_import_metadata;
 extern const struct route route_export_vdi_tar, route_import_vdi_tar;
 /* The metrics (rrd_http.c): /rrd_updates, /host_rrd, /vm_rrd, /sr_rrd and
  * the legacy /host_rrds, /vm_rrds. */
+/* GET and PUT /vdi_file: a file inside a VDI's guest filesystem
+ * (vdi_file_http.c). */
+extern const struct route route_vdi_file_get, route_vdi_file_put;
 /* GET /metrics in Prometheus' text format (prom_http.c). */
 extern const struct route route_metrics;
 extern const struct route route_rrd_updates, route_host_rrd, route_vm_rrd, route_sr_rrd, route_host_rrds,

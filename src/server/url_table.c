@@ -33,6 +33,8 @@ static const struct url_entry table[] = {
 	{NULL, NULL, URL_TRANSFER, &route_vm_rrds},
 	{NULL, NULL, URL_TRANSFER, &route_sr_rrd},
 	{NULL, NULL, URL_TRANSFER, &route_metrics},
+	{NULL, NULL, URL_TRANSFER, &route_vdi_file_get},
+	{NULL, NULL, URL_TRANSFER, &route_vdi_file_put},
 };
 
 /* "/p", "/p/" and "/p?…"; "/" only as itself (or "/?…"). */
