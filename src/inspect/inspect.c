@@ -70,6 +70,7 @@ static struct {
 	char *mounted; /* the filesystem mounted, "" none */
 	xv roots;      /* inspect_os's answer, kept with the appliance */
 	bool have_roots;
+	char **fss;    /* list_filesystems's, kept with the appliance (NULL: not yet) */
 	pid_t qemu_pid;
 	int64_t deadline_ms; /* 0: no request running */
 	bool killed;
@@ -90,6 +91,20 @@ uint64_t insp_max_write(void)
 
 /* ---- errors ---- */
 
+/* libguestfs reports a failed launch as several errors, the last of which
+ * ("guestfs_launch failed") says least: each is kept, and the first
+ * names the cause. Cleared before every request. */
+static struct strbuf errs = STRBUF_INIT;
+
+static void on_error(guestfs_h *g, void *opaque, const char *msg)
+{
+	(void)g;
+	(void)opaque;
+	if (errs.len > 4096)
+		return;
+	sb_printf(&errs, "%s%s", errs.len ? "; " : "", msg);
+}
+
 static int g_fail(struct xerr *err, const char *what)
 {
 	if (W.killed) {
@@ -98,13 +113,27 @@ static int g_fail(struct xerr *err, const char *what)
 		return xerr_set(err, ERR_INSPECT_TIMEOUT, s, NULL);
 	}
 	const char *m = W.g ? guestfs_last_error(W.g) : NULL;
+	/* during launch, the first error says why */
+	if (!strcmp(what, "starting the appliance") && errs.len)
+		m = errs.buf;
 	char *msg = xasprintf("%s: %s", what, m ? m : "failed");
+	/* libguestfs's advice to file a bug is not the caller's business */
+	char *cut = strstr(msg, "\nThis usually means");
+	if (cut)
+		*cut = '\0';
 	xerr_set(err, ERR_INSPECT_FAILED, msg, NULL);
 	free(msg);
 	return -1;
 }
 
 /* ---- the appliance ---- */
+
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
 
 static void held_free(struct held *h)
 {
@@ -138,6 +167,8 @@ static void close_appliance(void)
 	W.mounted = NULL;
 	xv_free(&W.roots);
 	W.have_roots = false;
+	free_strv(W.fss);
+	W.fss = NULL;
 }
 
 static bool same_image(const struct held *h, const struct insp_drive *d)
@@ -206,7 +237,7 @@ static int launch(const struct insp_drive *d, size_t n, bool rw, struct xerr *er
 	W.g = guestfs_create_flags(GUESTFS_CREATE_NO_ENVIRONMENT);
 	if (!W.g)
 		return xerr_set(err, ERR_INSPECT_FAILED, "cannot create a libguestfs handle", NULL);
-	guestfs_set_error_handler(W.g, NULL, NULL);
+	guestfs_set_error_handler(W.g, on_error, NULL);
 	guestfs_set_backend(W.g, "direct");
 	/* the appliance cache as libguestfs's tools find it */
 	const char *cache = getenv("LIBGUESTFS_CACHEDIR");
@@ -252,6 +283,7 @@ static int launch(const struct insp_drive *d, size_t n, bool rw, struct xerr *er
 		}
 	}
 	int64_t t0 = clock_now_ms();
+	sb_reset(&errs);
 	if (W.tcg_only) {
 		char *const tcg[] = {"force_tcg", NULL};
 		guestfs_set_backend_settings(W.g, tcg);
@@ -259,7 +291,7 @@ static int launch(const struct insp_drive *d, size_t n, bool rw, struct xerr *er
 	if (guestfs_launch(W.g) < 0) {
 		/* a /dev/kvm that QEMU cannot use (nested, or refused MSRs)
 		 * aborts it at once: once seen, the appliance runs under TCG */
-		const char *why = guestfs_last_error(W.g);
+		const char *why = errs.buf;
 		if (!W.tcg_only && clock_now_ms() - t0 < 5000 && !W.killed && why && strstr(why, "killed by signal")) {
 			log_warn("inspect: the appliance failed to start with KVM (%s); using TCG", why);
 			W.tcg_only = true;
@@ -280,12 +312,6 @@ static int launch(const struct insp_drive *d, size_t n, bool rw, struct xerr *er
 
 /* ---- what the appliance sees ---- */
 
-static void free_strv(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
 
 static void umount(void)
 {
@@ -298,6 +324,14 @@ static void umount(void)
 static int mount_dev(const char *dev, const char *where)
 {
 	return W.rw ? guestfs_mount(W.g, dev, where) : guestfs_mount_ro(W.g, dev, where);
+}
+
+/* list_filesystems once per appliance (it probes every device: slow). */
+static char **filesystems(struct xerr *err)
+{
+	if (!W.fss && !(W.fss = guestfs_list_filesystems(W.g)))
+		g_fail(err, "listing filesystems");
+	return W.fss;
 }
 
 /* inspect_os once per appliance. */
@@ -366,9 +400,9 @@ static int mount_fs(const char *fs, struct xerr *err)
 			return 0;
 		}
 	}
-	char **l = guestfs_list_filesystems(W.g);
+	char **l = filesystems(err);
 	if (!l)
-		return g_fail(err, "listing filesystems");
+		return -1;
 	const char *pick = NULL;
 	for (size_t i = 0; l[i] && l[i + 1]; i += 2)
 		if (*fs ? !strcmp(l[i], fs) : mountable(l[i + 1])) {
@@ -384,7 +418,6 @@ static int mount_fs(const char *fs, struct xerr *err)
 		free(W.mounted);
 		W.mounted = xstrdup(*fs ? fs : "\x02");
 	}
-	free_strv(l);
 	return rc;
 }
 
@@ -599,7 +632,7 @@ static int do_upload(struct job *j)
 		rc = xerr_set(j->err, ERR_INSPECT_PATH_INVALID, j->f->path, "not a regular file", NULL);
 	else if (guestfs_upload(W.g, j->host_file, p) < 0)
 		rc = g_fail(j->err, "writing the file");
-	else if (guestfs_chmod(W.g, j->mode >= 0 ? j->mode : st ? (int)(st->st_mode & 07777) : 0644, p) < 0)
+	else if (j->mode >= 0 && guestfs_chmod(W.g, j->mode, p) < 0)
 		rc = g_fail(j->err, "setting the file's mode");
 	else if (guestfs_sync(W.g) < 0)
 		rc = g_fail(j->err, "syncing the filesystem");
@@ -771,11 +804,9 @@ static int do_inspect(struct job *j)
 	}
 	free_strv(devs);
 	progress(j, 0.6);
-	char **l = guestfs_list_filesystems(W.g);
-	if (!l) {
-		g_fail(j->err, "listing filesystems");
+	char **l = filesystems(j->err);
+	if (!l)
 		goto out;
-	}
 	xv fss = xv_arr_new();
 	for (size_t i = 0; l[i] && l[i + 1]; i += 2) {
 		xv f = xv_map_new();
@@ -797,7 +828,6 @@ static int do_inspect(struct job *j)
 		}
 		xv_arr_push(&fss, f);
 	}
-	free_strv(l);
 	xv_map_set(&out, "filesystems", fss);
 	progress(j, 0.8);
 	if (roots(j->err) < 0)

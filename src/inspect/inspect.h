@@ -66,7 +66,8 @@ int insp_stat(const struct insp_file *f, xv *out, struct xerr *err);
  * gets its length. Fails when larger than max_read. */
 int insp_download(const struct insp_file *f, const char *host_file, uint64_t *size, struct xerr *err);
 /* host_file's content as the guest file (created or replaced) with mode
- * (permission bits; -1 keeps an existing file's, 0644 for a new one). The
+ * (permission bits; -1: an existing file keeps its own, a new one gets the
+ * filesystem's default). The
  * drive is attached read-write for this. */
 int insp_upload(const struct insp_file *f, const char *host_file, int mode, struct xerr *err);
 
