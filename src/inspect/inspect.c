@@ -113,14 +113,18 @@ static int g_fail(struct xerr *err, const char *what)
 		return xerr_set(err, ERR_INSPECT_TIMEOUT, s, NULL);
 	}
 	const char *m = W.g ? guestfs_last_error(W.g) : NULL;
-	/* during launch, the first error says why */
-	if (!strcmp(what, "starting the appliance") && errs.len)
+	/* while adding and launching, the first error says why */
+	if ((!strcmp(what, "starting the appliance") || !strcmp(what, "the image cannot be opened")) &&
+	    errs.len)
 		m = errs.buf;
 	char *msg = xasprintf("%s: %s", what, m ? m : "failed");
 	/* libguestfs's advice to file a bug is not the caller's business */
-	char *cut = strstr(msg, "\nThis usually means");
-	if (cut)
-		*cut = '\0';
+	static const char *const tails[] = {"\nThis usually means", "\nTo see full", ".\nTo see full"};
+	for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+		char *cut = strstr(msg, tails[i]);
+		if (cut)
+			*cut = '\0';
+	}
 	xerr_set(err, ERR_INSPECT_FAILED, msg, NULL);
 	free(msg);
 	return -1;
@@ -244,6 +248,7 @@ static int launch(const struct insp_drive *d, size_t n, bool rw, struct xerr *er
 	if (cache)
 		guestfs_set_cachedir(W.g, cache);
 	guestfs_set_autosync(W.g, 1);
+	sb_reset(&errs);
 	W.held = xcalloc(n, sizeof *W.held);
 	W.nheld = n;
 	W.rw = rw;
@@ -277,7 +282,7 @@ static int launch(const struct insp_drive *d, size_t n, bool rw, struct xerr *er
 			free(unixsrv);
 		}
 		if (r < 0) {
-			g_fail(err, "adding the disk");
+			g_fail(err, "the image cannot be opened");
 			close_appliance();
 			return -1;
 		}
@@ -400,15 +405,27 @@ static int mount_fs(const char *fs, struct xerr *err)
 			return 0;
 		}
 	}
-	char **l = filesystems(err);
-	if (!l)
-		return -1;
 	const char *pick = NULL;
-	for (size_t i = 0; l[i] && l[i + 1]; i += 2)
-		if (*fs ? !strcmp(l[i], fs) : mountable(l[i + 1])) {
-			pick = l[i];
-			break;
+	char **l = NULL;
+	if (*fs) {
+		/* a device named: one of the disks' partitions or whole disks
+		 * (cheap to list, where list_filesystems probes every one) */
+		for (int k = 0; k < 2 && !pick; k++) {
+			l = k ? guestfs_list_devices(W.g) : guestfs_list_partitions(W.g);
+			for (size_t i = 0; l && l[i] && !pick; i++)
+				if (!strcmp(l[i], fs))
+					pick = fs;
+			free_strv(l);
 		}
+	} else {
+		if (!(l = filesystems(err)))
+			return -1;
+		for (size_t i = 0; l[i] && l[i + 1]; i += 2)
+			if (mountable(l[i + 1])) {
+				pick = l[i];
+				break;
+			}
+	}
 	int rc = 0;
 	if (!pick)
 		rc = xerr_set(err, ERR_INSPECT_NO_FILESYSTEM, *fs ? fs : "", NULL);
