@@ -190,11 +190,20 @@ static int disk_open_rw(struct rpc_ctx *ctx, const char *id, struct disk *dk, st
 	struct db_obj *vdi = rc == 0 ? db_lookup_cls(ctx->db, SC_C_VDI, dk->ref) : NULL;
 	if (vdi && in_use)
 		rc = xerr_set(err, ERR_VDI_IN_USE, dk->ref, "write_file", NULL);
-	else if (vdi && db_peek_bool(vdi, SC_F_VDI__read_only))
+	/* a VM of this disk on its way up (or anywhere) holds it next */
+	xv vbds = vdi && rc == 0 ? db_get(ctx->db, vdi, SC_F_VDI__VBDs) : xv_arr_new();
+	for (size_t i = 0; rc == 0 && i < xv_len(&vbds); i++) {
+		struct db_obj *vbd = db_lookup_cls(ctx->db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
+		struct db_obj *vm = vbd ? db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(vbd, SC_F_VBD__VM)) : NULL;
+		if (vm && op_busy(vm))
+			rc = op_check_idle(vm, err);
+	}
+	xv_free(&vbds);
+	if (rc == 0 && vdi && db_peek_bool(vdi, SC_F_VDI__read_only))
 		rc = xerr_set(err, ERR_VDI_READONLY, dk->ref, NULL);
-	else if (vdi && db_peek_bool(vdi, SC_F_VDI__is_a_snapshot))
+	else if (rc == 0 && vdi && db_peek_bool(vdi, SC_F_VDI__is_a_snapshot))
 		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "a snapshot is not written to", NULL);
-	else if (vdi) {
+	else if (rc == 0 && vdi) {
 		struct sm_sr sr = {0};
 		struct sm_vdi v;
 		sm_vdi_init(&v);
