@@ -331,12 +331,72 @@ static int mount_dev(const char *dev, const char *where)
 	return W.rw ? guestfs_mount(W.g, dev, where) : guestfs_mount_ro(W.g, dev, where);
 }
 
-/* list_filesystems once per appliance (it probes every device: slow). */
+static void push2(char ***v, size_t *n, const char *a, const char *b)
+{
+	*v = xrealloc(*v, (*n + 3) * sizeof **v);
+	(*v)[(*n)++] = xstrdup(a);
+	(*v)[(*n)++] = xstrdup(b);
+	(*v)[*n] = NULL;
+}
+
+/* The filesystems on the disks, as list_filesystems pairs (device, type),
+ * once per appliance. list_filesystems itself probes for MD arrays and
+ * Windows dynamic disks and runs LVM's scan whatever the disks hold, which
+ * under TCG costs seconds (and inspect_os does it again): here each
+ * partition (or a disk without a table) is asked for its type, and LVM is
+ * scanned only when a physical volume is there. */
 static char **filesystems(struct xerr *err)
 {
-	if (!W.fss && !(W.fss = guestfs_list_filesystems(W.g)))
+	if (W.fss)
+		return W.fss;
+	char **parts = guestfs_list_partitions(W.g);
+	char **devs = guestfs_list_devices(W.g);
+	if (!parts || !devs) {
+		free_strv(parts);
+		free_strv(devs);
 		g_fail(err, "listing filesystems");
-	return W.fss;
+		return NULL;
+	}
+	char **out = xcalloc(1, sizeof *out);
+	size_t n = 0;
+	bool lvm = false;
+	guestfs_push_error_handler(W.g, NULL, NULL);
+	for (int k = 0; k < 2; k++) {
+		char **l = k ? devs : parts;
+		for (size_t i = 0; l[i]; i++) {
+			if (k) { /* a whole disk only when no partition is on it */
+				bool has = false;
+				for (size_t j = 0; parts[j] && !has; j++)
+					has = !strncmp(parts[j], l[i], strlen(l[i]));
+				if (has)
+					continue;
+			}
+			char *t = guestfs_vfs_type(W.g, l[i]);
+			if (t && !strcmp(t, "LVM2_member"))
+				lvm = true;
+			else if (t && *t)
+				push2(&out, &n, l[i], t);
+			free(t);
+		}
+	}
+	if (lvm) {
+		char **lvs = guestfs_lvs(W.g);
+		for (size_t i = 0; lvs && lvs[i]; i++) {
+			char *t = guestfs_vfs_type(W.g, lvs[i]);
+			push2(&out, &n, lvs[i], t && *t ? t : "unknown");
+			free(t);
+		}
+		free_strv(lvs);
+	}
+	guestfs_pop_error_handler(W.g);
+	free_strv(parts);
+	free_strv(devs);
+	if (W.killed) {
+		free_strv(out);
+		g_fail(err, "");
+		return NULL;
+	}
+	return W.fss = out;
 }
 
 /* inspect_os once per appliance. */
@@ -391,7 +451,8 @@ static int mount_fs(const char *fs, struct xerr *err)
 {
 	if (W.mounted && !strcmp(W.mounted, fs) && *fs)
 		return 0;
-	if (W.mounted && !*fs && !strcmp(W.mounted, "\x01"))
+	/* "" mounted as the OS root (\x01) or as the first filesystem (\x02) */
+	if (W.mounted && !*fs && (!strcmp(W.mounted, "\x01") || !strcmp(W.mounted, "\x02")))
 		return 0;
 	umount();
 	if (!*fs) {
