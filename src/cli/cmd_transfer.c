@@ -319,9 +319,44 @@ static int h_vdi_import(struct xe_ctx *x, struct xerr *err)
 	return h_vdi_transfer(x, true, err);
 }
 
+/* vdi-file-read and vdi-file-write: a file inside a VDI's guest
+ * filesystem over /vdi_file (disk inspection, a Xenon extension). */
+static int h_vdi_file(struct xe_ctx *x, bool put, struct xerr *err)
+{
+	struct strbuf q = STRBUF_INIT;
+	add_q(&q, "vdi", xe_req(x, "uuid"));
+	add_q(&q, "path", xe_req(x, "path"));
+	add_q(&q, "filesystem", xe_param(x->params, "filesystem"));
+	if (put)
+		add_q(&q, "mode", xe_param(x->params, "mode"));
+	int rc = transfer(x, put, "/vdi_file", &q, xe_req(x, "filename"), false, NULL, err);
+	sb_free(&q);
+	return rc;
+}
+
+static int h_vdi_file_read(struct xe_ctx *x, struct xerr *err)
+{
+	return h_vdi_file(x, false, err);
+}
+
+static int h_vdi_file_write(struct xe_ctx *x, struct xerr *err)
+{
+	return h_vdi_file(x, true, err);
+}
+
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 const struct xe_cmd xe_transfer_cmds[] = {
+	{"vdi-file-read", L("uuid", "path", "filename"), L("filesystem"),
+	 "Copy the file path inside the VDI's guest filesystem into the local file filename "
+	 "(filename=- for stdout); a disk a running VM uses is read through a snapshot "
+	 "(libguestfs; a Xenon extension).",
+	 XE_CMD_STANDARD, h_vdi_file_read, NULL},
+	{"vdi-file-write", L("uuid", "path", "filename"), L("filesystem", "mode"),
+	 "Copy the local file filename (filename=- for stdin) into the VDI's guest filesystem as "
+	 "path, with mode (octal, e.g. 0755); refused while a VM uses the disk (libguestfs; a "
+	 "Xenon extension).",
+	 XE_CMD_STANDARD, h_vdi_file_write, NULL},
 	{"vm-export", L("filename"), L("vm", "uuid", "compress", "metadata", "preserve-power-state"),
 	 "Export a VM to an XVA file (filename=- for stdout); compress=true|zstd compresses it, "
 	 "metadata=true exports only its description.",

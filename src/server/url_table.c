@@ -40,6 +40,8 @@ static const struct url_entry table[] = {
 	{NULL, NULL, URL_TRANSFER, &route_metrics},
 	{NULL, NULL, URL_TRANSFER, &route_audit_log},
 	{NULL, NULL, URL_TRANSFER, &route_capture},
+	{NULL, NULL, URL_TRANSFER, &route_vdi_file_get},
+	{NULL, NULL, URL_TRANSFER, &route_vdi_file_put},
 };
 
 void url_table_permissions(void (*fn)(const char *perm, uint32_t roles))
