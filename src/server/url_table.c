@@ -2,6 +2,7 @@
  * is decided in one place and a new endpoint is one line here. */
 #include "url_table.h"
 #include "audit.h"
+#include "blob_http.h"
 #include "console.h"
 
 #include <string.h>
@@ -36,6 +37,8 @@ static const struct url_entry table[] = {
 	{NULL, NULL, URL_TRANSFER, &route_sr_rrd},
 	{NULL, NULL, URL_TRANSFER, &route_metrics},
 	{NULL, NULL, URL_TRANSFER, &route_audit_log},
+	{NULL, NULL, URL_TRANSFER, &route_get_blob},
+	{NULL, NULL, URL_TRANSFER, &route_put_blob},
 };
 
 void url_table_permissions(void (*fn)(const char *perm, uint32_t roles))

@@ -1,0 +1,80 @@
+/* vm_misc: VM calls answered from the store — copy_bios_strings (the
+ * host's SMBIOS strings into a VM that has none, and the VM's affinity),
+ * assert_operation_valid (the checks an operation would meet), call_plugin
+ * (only xapi's guest-agent-operation plugin exists, and no guest here
+ * offers its control features) and query_services, which xapi itself
+ * answers NOT_IMPLEMENTED. */
+#include "api.h"
+#include "vm_ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int vm_copy_bios_strings(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	struct db_obj *h = vm ? generic_lookup(ctx, SC_C_host, xv_arr_get(args, 1), err) : NULL;
+	if (h && xv_len(db_peek(vm, SC_F_VM__bios_strings)) > 0) {
+		xerr_set(err, ERR_VM_BIOS_STRINGS_ALREADY_SET, NULL);
+		h = NULL;
+	}
+	if (!h) {
+		db_abort(t);
+		return -1;
+	}
+	db_set(t, vm, SC_F_VM__bios_strings, xv_copy(db_peek(h, SC_F_host__bios_strings)));
+	db_set_str(t, vm, SC_F_VM__affinity, h->ref);
+	return db_commit(t, err);
+}
+
+static int vm_assert_operation_valid(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	db_rdlock(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	int rc = vm ? vm_check_op(vm, arg_str(args, 1), err) : -1;
+	db_unlock(ctx->db);
+	return rc;
+}
+
+/* xapi_vm.ml call_plugin: XENAPI_MISSING_PLUGIN for any plugin but
+ * guest-agent-operation; its functions need the guest agent's control
+ * features, which no guest here advertises. */
+static int vm_call_plugin(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	db_rdlock(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	db_unlock(ctx->db);
+	if (!vm)
+		return -1;
+	const char *plugin = arg_str(args, 1), *fn = arg_str(args, 2);
+	if (strcmp(plugin, "guest-agent-operation"))
+		return xerr_set(err, ERR_XENAPI_MISSING_PLUGIN, plugin, NULL);
+	char msg[512];
+	if (strcmp(fn, "request-rdp-on") && strcmp(fn, "request-rdp-off") && strcmp(fn, "run-script")) {
+		snprintf(msg, sizeof msg, "The requested fn \"%s\" could not be found in plugin \"%s\".", fn, plugin);
+		return xerr_set(err, ERR_XENAPI_PLUGIN_FAILURE, "failed to find fn", msg, msg, NULL);
+	}
+	snprintf(msg, sizeof msg,
+		 "The requested fn \"%s\" of plugin \"%s\" could not be executed for lack of guest agent control "
+		 "feature.",
+		 fn, plugin);
+	return xerr_set(err, ERR_XENAPI_PLUGIN_FAILURE, "failed to execute fn", msg, msg, NULL);
+}
+
+static int vm_query_services(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	db_rdlock(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	db_unlock(ctx->db);
+	return vm ? xerr_set(err, ERR_NOT_IMPLEMENTED, "query_services", NULL) : -1;
+}
+
+RPC_IMPL(VM, copy_bios_strings, vm_copy_bios_strings, 0);
+RPC_IMPL(VM, assert_operation_valid, vm_assert_operation_valid, 0);
+RPC_IMPL(VM, call_plugin, vm_call_plugin, 0);
+RPC_IMPL(VM, query_services, vm_query_services, 0);
