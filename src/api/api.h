@@ -30,6 +30,10 @@ void vdi_nbd_gc(struct server *srv, bool all);
  * directory and the VM logic's report operations. Before backend->init. */
 void vm_events_host_init(struct server *srv);
 
+/* The VM snapshot schedules' thread (api/appliance.c). */
+void vmss_start(struct server *srv);
+void vmss_stop(void);
+
 /* Once a second on a pooled host (api/pool_master.c): on the master,
  * host records for every member, pool.master, POOL_MASTER_TRANSITION. */
 void pool_master_tick(struct server *srv);

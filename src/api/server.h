@@ -43,6 +43,7 @@ struct server_config {
 	long audit_log_max;      /* audit-log-max: bytes of audit.log before it is rotated */
 	int audit_log_keep;      /* audit-log-keep: rotated audit logs kept */
 	int max_sessions_per_subject; /* a subject's live sessions; past it the oldest ends */
+	int vmss_interval_s;     /* vmss-interval: every enabled VMSS runs this often (tests); 0: by its schedule */
 	char *metrics_token;     /* metrics-token: a Bearer token that may read GET /metrics; NULL: none */
 	/* A pooled host (empty pool_address: a pool of one, no Raft at all).
 	 * Also read from <data-dir>/pool.conf when that file exists. */

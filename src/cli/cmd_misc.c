@@ -160,6 +160,20 @@ static const struct field_spec pbd_fields[] = {
 static const struct field_spec secret_fields[] = {
 	{"value", "value", NULL}, {"other_config", NULL, ""}, {NULL, NULL, NULL}};
 
+static const struct field_spec appliance_fields[] = {
+	{"name_label", "name-label", NULL}, {"name_description", "name-description", ""}, {NULL, NULL, NULL}};
+static const struct field_spec vmss_fields[] = {
+	{"name_label", "name-label", NULL},
+	{"name_description", "name-description", ""},
+	{"enabled", "enabled", "true"},
+	{"type", "type", NULL},
+	{"retained_snapshots", "retained-snapshots", "7"},
+	{"frequency", "frequency", NULL},
+	{"schedule", "schedule:", NULL},
+	{NULL, NULL, NULL}};
+
+static const struct create_spec create_appliance = {SC_C_VM_appliance, appliance_fields, SC_C_VM_appliance};
+static const struct create_spec create_vmss = {SC_C_VMSS, vmss_fields, SC_C_VMSS};
 static const struct create_spec create_network = {SC_C_network, network_fields, SC_C_network};
 static const struct create_spec create_vdi = {SC_C_VDI, vdi_fields, SC_C_VDI};
 static const struct create_spec create_vbd = {SC_C_VBD, vbd_fields, SC_C_VBD};
@@ -357,6 +371,38 @@ static int h_message_create(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+/* appliance-start [paused=true]: VM_appliance.start, waited for. */
+static int h_appliance_start(struct xe_ctx *x, struct xerr *err)
+{
+	bool paused = false;
+	if (xe_param_bool(x->params, "paused", false, &paused, err) < 0)
+		return -1;
+	char *ref = NULL;
+	if (xs_by_uuid(x->s, SC_C_VM_appliance, xe_req(x, "uuid"), &ref, err) < 0)
+		return -1;
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, ref);
+	xv_arr_push(&a, xv_bool(paused));
+	int rc = xe_call_wait(x, "VM_appliance.start", &a, NULL, err);
+	xv_free(&a);
+	free(ref);
+	return rc;
+}
+
+/* vmss-snapshot-now: VMSS.snapshot_now, waited for. */
+static int h_vmss_snapshot_now(struct xe_ctx *x, struct xerr *err)
+{
+	char *ref = NULL;
+	if (xs_by_uuid(x->s, SC_C_VMSS, xe_req(x, "uuid"), &ref, err) < 0)
+		return -1;
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, ref);
+	int rc = xe_call_wait(x, "VMSS.snapshot_now", &a, NULL, err);
+	xv_free(&a);
+	free(ref);
+	return rc;
+}
+
 static int op_host(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct xerr *err)
 {
 	return xs_call(x->s, ud, NULL, err, o->ref, NULL);
@@ -509,6 +555,24 @@ const struct xe_cmd xe_misc_cmds[] = {
 	UUID_OP("secret-destroy", "secret", "secret.destroy", false, NULL, "Destroy a secret."),
 	UUID_OP("vlan-destroy", "vlan", "VLAN.destroy", false, NULL, "Destroy a VLAN."),
 	UUID_OP("bond-destroy", "bond", "Bond.destroy", false, NULL, "Destroy a bond."),
+	{"appliance-create", L("name-label"), L("name-description"),
+	 "Create a VM appliance; VMs join it through their appliance field. Prints its uuid.", 0, h_create,
+	 &create_appliance},
+	UUID_OP("appliance-destroy", "appliance", "VM_appliance.destroy", false, NULL, "Destroy a VM appliance."),
+	{"appliance-start", L("uuid"), L("paused"),
+	 "Start the appliance's VMs, in ascending order, each order group waiting its start delay.", 0,
+	 h_appliance_start, NULL},
+	UUID_OP("appliance-shutdown", "appliance", "VM_appliance.clean_shutdown", true,
+		"VM_appliance.hard_shutdown",
+		"Shut the appliance's VMs down in descending order (--force: hard shutdown)."),
+	{"vmss-create", L("name-label", "type", "frequency"),
+	 L("name-description", "enabled", "retained-snapshots", "schedule:"),
+	 "Create a VM snapshot schedule (type snapshot|checkpoint, frequency hourly|daily|weekly, "
+	 "schedule:min=, schedule:hour=, schedule:days=); prints its uuid.",
+	 0, h_create, &create_vmss},
+	UUID_OP("vmss-destroy", "vmss", "VMSS.destroy", false, NULL, "Destroy a VM snapshot schedule."),
+	{"vmss-snapshot-now", L("uuid"), NULL, "Run the VM snapshot schedule now.", 0, h_vmss_snapshot_now,
+	 NULL},
 	{"message-create", L("name", "priority", "body"),
 	 L("vm-uuid", "host-uuid", "sr-uuid", "pool-uuid"),
 	 "Create a message about an object; exactly one of the optional uuids must be given.", 0,

@@ -393,6 +393,7 @@ int main(int argc, char **argv)
 	srv.wq = workq_new(srv.cfg.workers);
 	vm_guest_start(&srv);
 	storage_coalesce_start(&srv);
+	vmss_start(&srv);
 	metrics_start(&srv);
 	hs = http_start(&srv, cert, key, &err);
 	if (!hs)
@@ -426,6 +427,7 @@ out:;
 		http_stop_handover(hs, &plain_fd, &tls_fd);
 	else
 		http_stop(hs);
+	vmss_stop();
 	storage_coalesce_stop();
 	metrics_stop(&srv);
 	vm_guest_stop();
