@@ -413,6 +413,55 @@ static int h_host_enable(struct xe_ctx *x, struct xerr *err)
 	return xe_do_selected(x, "host", false, false, true, op_host, "host.enable", err);
 }
 
+/* A host call with the host and the named params' values (strings), its
+ * string result printed when print is set. */
+struct host_call {
+	const char *method;
+	const char *const *params; /* xe params passed in order, or NULL */
+	bool print;
+};
+
+static int op_host_call(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct xerr *err)
+{
+	const struct host_call *hc = ud;
+	xv a = xv_arr_new(), res = XV_NIL_INIT;
+	xv_arr_push_str(&a, o->ref);
+	for (const char *const *p = hc->params; p && *p; p++)
+		xv_arr_push_str(&a, xe_param(x->params, *p) ?: "");
+	int rc = xc_call(x->c, hc->method, &a, &res, err);
+	if (rc == 0 && hc->print && xv_as_str(&res))
+		xe_print_line(x->out, xv_as_str(&res));
+	xv_free(&a);
+	xv_free(&res);
+	return rc;
+}
+
+static int h_host_call(struct xe_ctx *x, struct xerr *err)
+{
+	return xe_do_selected(x, "host", false, false, true, op_host_call, (void *)x->cmd->data, err);
+}
+
+/* host-bugreport-upload [url=] [http-proxy=]: the status archive PUT to url. */
+static int op_bugreport(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct xerr *err)
+{
+	(void)ud;
+	xv a = xv_arr_new(), opts = xv_map_new();
+	const char *proxy = xe_param(x->params, "http-proxy");
+	if (proxy)
+		xv_map_set_str(&opts, "http_proxy", proxy);
+	xv_arr_push_str(&a, o->ref);
+	xv_arr_push_str(&a, xe_param(x->params, "url") ?: "");
+	xv_arr_push(&a, opts);
+	int rc = xe_call_wait(x, "host.bugreport_upload", &a, NULL, err);
+	xv_free(&a);
+	return rc;
+}
+
+static int h_host_bugreport_upload(struct xe_ctx *x, struct xerr *err)
+{
+	return xe_do_selected(x, "host", false, false, true, op_bugreport, NULL, err);
+}
+
 static int h_host_disable(struct xe_ctx *x, struct xerr *err)
 {
 	return xe_do_selected(x, "host", false, false, true, op_host, "host.disable", err);
@@ -550,6 +599,29 @@ const struct xe_cmd xe_misc_cmds[] = {
 	 "Restart the toolstack daemon on the selected host(s) a second after the call returns; "
 	 "running VMs are not affected.",
 	 XE_CMD_HOST_SEL, h_host_restart_agent, NULL},
+	{"host-dmesg", NULL, NULL, "Print the kernel log of the selected host(s).", XE_CMD_HOST_SEL, h_host_call,
+	 &(const struct host_call){"host.dmesg", NULL, true}},
+	{"host-get-system-status-capabilities", NULL, NULL,
+	 "Print what the host's status archive holds (XML).", XE_CMD_HOST_SEL, h_host_call,
+	 &(const struct host_call){"host.get_system_status_capabilities", NULL, true}},
+	{"host-bugreport-upload", NULL, L("url", "http-proxy"),
+	 "Upload the host's status archive to url (http://, by PUT).", XE_CMD_HOST_SEL,
+	 h_host_bugreport_upload, NULL},
+	{"host-set-hostname-live", L("host-name"), NULL, "Change the host's hostname now.", XE_CMD_HOST_SEL,
+	 h_host_call, &(const struct host_call){"host.set_hostname_live", L("host-name"), false}},
+	{"host-syslog-reconfigure", NULL, NULL,
+	 "Send the daemon's log to the host's logging:syslog_destination (or stop when it is unset).",
+	 XE_CMD_HOST_SEL, h_host_call, &(const struct host_call){"host.syslog_reconfigure", NULL, false}},
+	{"host-send-debug-keys", L("keys"), NULL, "Send debug keys to the hypervisor (none here: no effect).",
+	 XE_CMD_HOST_SEL, h_host_call, &(const struct host_call){"host.send_debug_keys", L("keys"), false}},
+	{"host-sync-data", NULL, NULL, "Bring the host's copy of the pool's blobs up to date.", XE_CMD_HOST_SEL,
+	 h_host_call, &(const struct host_call){"host.sync_data", NULL, false}},
+	{"host-enable-display", NULL, NULL, "Enable the host's display (from the next boot); prints the state.",
+	 XE_CMD_HOST_SEL, h_host_call, &(const struct host_call){"host.enable_display", NULL, true}},
+	{"host-disable-display", NULL, NULL, "Disable the host's display (from the next boot); prints the state.",
+	 XE_CMD_HOST_SEL, h_host_call, &(const struct host_call){"host.disable_display", NULL, true}},
+	{"host-get-sched-gran", NULL, NULL, "Print the host's scheduler granularity.", XE_CMD_HOST_SEL,
+	 h_host_call, &(const struct host_call){"host.get_sched_gran", NULL, true}},
 	{"secret-create", L("value"), NULL, "Store a secret; prints its uuid.", 0, h_create,
 	 &create_secret},
 	UUID_OP("secret-destroy", "secret", "secret.destroy", false, NULL, "Destroy a secret."),

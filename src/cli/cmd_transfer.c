@@ -384,9 +384,23 @@ static int h_blob_put(struct xe_ctx *x, struct xerr *err)
 	return h_blob_transfer(x, true, err);
 }
 
+/* host-logs-download [file-name=]: the host's status archive (a tar). */
+static int h_host_logs_download(struct xe_ctx *x, struct xerr *err)
+{
+	struct strbuf q = STRBUF_INIT;
+	const char *f = xe_param(x->params, "file-name");
+	int rc = transfer(x, false, "/host_logs_download", &q, f ? f : "system-status.tar", false, NULL, err);
+	sb_free(&q);
+	return rc;
+}
+
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 const struct xe_cmd xe_transfer_cmds[] = {
+	{"host-logs-download", NULL, L("file-name"),
+	 "Download the host's status archive (system identity, kernel log, records without secrets, "
+	 "audit log) as a tar file.",
+	 XE_CMD_STANDARD, h_host_logs_download, NULL},
 	{"blob-create", L("name"), L("mime-type", "public", "vm-uuid", "host-uuid", "sr-uuid", "network-uuid",
 				     "pool-uuid"),
 	 "Create a binary blob attached to the VM, host, SR, network or pool given; prints its uuid.", 0,

@@ -3,6 +3,7 @@
 #include "url_table.h"
 #include "audit.h"
 #include "blob_http.h"
+#include "status_http.h"
 #include "console.h"
 
 #include <string.h>
@@ -39,6 +40,8 @@ static const struct url_entry table[] = {
 	{NULL, NULL, URL_TRANSFER, &route_audit_log},
 	{NULL, NULL, URL_TRANSFER, &route_get_blob},
 	{NULL, NULL, URL_TRANSFER, &route_put_blob},
+	{NULL, NULL, URL_TRANSFER, &route_system_status},
+	{NULL, NULL, URL_TRANSFER, &route_host_logs_download},
 };
 
 void url_table_permissions(void (*fn)(const char *perm, uint32_t roles))
