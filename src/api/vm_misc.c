@@ -74,6 +74,42 @@ static int vm_query_services(struct rpc_ctx *ctx, xv *args, xv *result, struct x
 	return vm ? xerr_set(err, ERR_NOT_IMPLEMENTED, "query_services", NULL) : -1;
 }
 
+/* VM.send_sysrq and send_trigger: to a running VM's domain through the
+ * backend (QEMU: the keyboard's Alt+SysRq+key, NMI, reset, power button). */
+static int vm_send_input(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	bool sysrq = !strcmp(ctx->msg->name, "send_sysrq");
+	const char *arg = arg_str(args, 1);
+	db_rdlock(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	struct vm_spec spec;
+	int rc = vm ? 0 : -1;
+	if (vm && strcmp(db_peek_str(vm, SC_F_VM__power_state), "Running")) {
+		char state[16];
+		snprintf(state, sizeof state, "%s", db_peek_str(vm, SC_F_VM__power_state));
+		state[0] = (char)(state[0] | 0x20);
+		rc = xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "running", state, NULL);
+	}
+	if (rc == 0)
+		vm_spec_of(vm, &spec);
+	db_unlock(ctx->db);
+	if (rc < 0)
+		return -1;
+	bool ok = sysrq ? strlen(arg) == 1 && ((arg[0] >= 'a' && arg[0] <= 'z') || (arg[0] >= '0' && arg[0] <= '9'))
+			: !strcmp(arg, "nmi") || !strcmp(arg, "reset") || !strcmp(arg, "power");
+	if (!ok)
+		rc = xerr_set(err, ERR_INVALID_VALUE, sysrq ? "key" : "trigger", arg, NULL);
+	else if (!ctx->srv->backend->send_input)
+		rc = xerr_set(err, ERR_NOT_IMPLEMENTED, ctx->msg->name, NULL);
+	else
+		rc = ctx->srv->backend->send_input(&ctx->srv->xh, &spec, sysrq ? "sysrq" : "trigger", arg, err);
+	vm_spec_free(&spec);
+	return rc;
+}
+
+RPC_IMPL(VM, send_sysrq, vm_send_input, RPC_SLOW);
+RPC_IMPL(VM, send_trigger, vm_send_input, RPC_SLOW);
 RPC_IMPL(VM, copy_bios_strings, vm_copy_bios_strings, 0);
 RPC_IMPL(VM, assert_operation_valid, vm_assert_operation_valid, 0);
 RPC_IMPL(VM, call_plugin, vm_call_plugin, 0);

@@ -2,12 +2,14 @@
 GET and PUT /blob with session and role checks (a public blob is readable
 without a session), xe blob-create/blob-get/blob-put — and the small VM calls
 answered from the store: copy_bios_strings, assert_operation_valid,
-call_plugin, maximise_memory, set_shadow_multiplier_live."""
+call_plugin, maximise_memory, set_shadow_multiplier_live; and VM.import from
+an http:// URL (an HTTP server on loopback serving an exported VM)."""
 
-import http.client
+import http.server
 import os
 import sys
 import tempfile
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -168,6 +170,60 @@ class ApiBlobs(harness.ServerTestCase):
             self.api.VM.hard_shutdown(vm)
         finally:
             self.destroy_vm(vm)
+
+
+class Serve(http.server.BaseHTTPRequestHandler):
+    files = {}
+
+    def do_GET(self):
+        body = Serve.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+class ImportFromUrl(harness.ServerTestCase):
+
+    def test_vm_import_from_url(self):
+        sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
+        vm = self.new_vm("exported-vm", provision=False)
+        vdi = self.api.VDI.create({"SR": sr, "virtual_size": str(MiB), "type": "user", "name_label": "d",
+                                   "sharable": False, "read_only": False, "other_config": {}})
+        self.api.VBD.create({"VM": vm, "VDI": vdi, "userdevice": "0", "bootable": True, "mode": "RW",
+                             "type": "Disk", "empty": False, "other_config": {}, "qos_algorithm_type": "",
+                             "qos_algorithm_params": {}})
+        conn = self.srv.connection()
+        conn.request("GET", "/export?ref=%s&session_id=%s" % (vm, self.srv.session))
+        r = conn.getresponse()
+        xva = r.read()
+        conn.close()
+        self.assertEqual(r.status, 200)
+        Serve.files = {"/vm.xva": xva}
+        web = http.server.HTTPServer(("127.0.0.1", 0), Serve)
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+        self.addCleanup(web.server_close)
+        self.addCleanup(web.shutdown)
+        base = "http://127.0.0.1:%d" % web.server_address[1]
+        made = self.srv.call("VM.import", self.srv.session, base + "/vm.xva", sr, False, False)
+        self.assertEqual(len(made), 1)
+        self.assertEqual(self.api.VM.get_name_label(made[0]), "exported-vm")
+        self.assertNotEqual(made[0], vm)
+        disks = [self.api.VBD.get_VDI(b) for b in self.api.VM.get_VBDs(made[0])]
+        self.assertEqual([int(self.api.VDI.get_virtual_size(d)) for d in disks], [MiB])
+        before = len(self.api.VM.get_all())
+        e = self.assertXapiError("IMPORT_ERROR", self.srv.call, "VM.import", self.srv.session,
+                                 base + "/missing.xva", sr, False, False)
+        self.assertIn("404", e.params[0])
+        self.assertXapiError("INVALID_VALUE", self.srv.call, "VM.import", self.srv.session, "ftp://x/y", sr,
+                             False, False)
+        self.assertEqual(len(self.api.VM.get_all()), before)
 
 
 if __name__ == "__main__":
