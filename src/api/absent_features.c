@@ -344,6 +344,27 @@ static int host_call_extension(struct rpc_ctx *ctx, xv *args, xv *result, struct
 	return xerr_set(err, ERR_MESSAGE_METHOD_UNKNOWN, name, NULL);
 }
 
+/* xapi: a new uuid in a new secret; the old secret goes. */
+static int pool_reset_telemetry_uuid(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *p = generic_lookup(ctx, SC_C_pool, xv_arr_get(args, 0), err);
+	if (!p) {
+		db_abort(t);
+		return -1;
+	}
+	struct db_obj *old = db_lookup_cls(ctx->db, SC_C_secret, db_peek_str(p, SC_F_pool__telemetry_uuid));
+	if (old)
+		db_delete(t, old);
+	char uuid[UUID_STRLEN + 1];
+	uuid_generate_str(uuid);
+	struct db_obj *s = db_create(t, SC_C_secret, NULL);
+	db_set_str(t, s, SC_F_secret__value, uuid);
+	db_set_str(t, p, SC_F_pool__telemetry_uuid, s->ref);
+	return db_commit(t, err);
+}
+
 static int pool_test_archive_target(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)ctx, (void)args, (void)result;
@@ -655,6 +676,7 @@ RPC_IMPL(pool, remove_from_guest_agent_config, pool_guest_agent_config, 0);
 RPC_IMPL(pool, has_extension, has_extension, 0);
 RPC_IMPL(host, has_extension, has_extension, 0);
 RPC_IMPL(host, call_extension, host_call_extension, 0);
+RPC_IMPL(pool, reset_telemetry_uuid, pool_reset_telemetry_uuid, 0);
 RPC_IMPL(pool, test_archive_target, pool_test_archive_target, 0);
 
 RPC_IMPL(GPU_group, create, group_create, 0);

@@ -108,6 +108,33 @@ static int vm_send_input(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr 
 	return rc;
 }
 
+/* VM.add_to_NVRAM and remove_from_NVRAM: plain edits of the map, as
+ * xapi's (adding a key already there: MAP_DUPLICATE_KEY). */
+static int vm_edit_nvram(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	bool add = !strcmp(ctx->msg->name, "add_to_NVRAM");
+	const char *key = arg_str(args, 1);
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	if (vm && add && xv_map_get(db_peek(vm, SC_F_VM__NVRAM), key)) {
+		xerr_set(err, ERR_MAP_DUPLICATE_KEY, "VM", "NVRAM", vm->ref, key, NULL);
+		vm = NULL;
+	}
+	if (!vm) {
+		db_abort(t);
+		return -1;
+	}
+	xv *m = db_edit(t, vm, SC_F_VM__NVRAM);
+	if (add)
+		xv_map_set_str(m, key, arg_str(args, 2));
+	else
+		xv_map_del(m, key);
+	return db_commit(t, err);
+}
+
+RPC_IMPL(VM, add_to_NVRAM, vm_edit_nvram, 0);
+RPC_IMPL(VM, remove_from_NVRAM, vm_edit_nvram, 0);
 RPC_IMPL(VM, send_sysrq, vm_send_input, RPC_SLOW);
 RPC_IMPL(VM, send_trigger, vm_send_input, RPC_SLOW);
 RPC_IMPL(VM, copy_bios_strings, vm_copy_bios_strings, 0);

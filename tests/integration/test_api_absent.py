@@ -127,6 +127,28 @@ class ApiAbsent(harness.ServerTestCase):
         self.api.SDN_controller.forget(sdn)
         self.assertEqual(self.api.SDN_controller.get_all(), [])
 
+    def test_telemetry_uuid_and_nvram(self):
+        old = self.api.pool.get_telemetry_uuid(self.pool)
+        self.api.pool.reset_telemetry_uuid(self.pool)
+        new = self.api.pool.get_telemetry_uuid(self.pool)
+        self.assertNotEqual(new, old)
+        value = self.api.secret.get_value(new)
+        self.assertRegex(value, r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+        if old != harness.NULL_REF:
+            self.assertXapiError("HANDLE_INVALID", self.api.secret.get_value, old)
+        self.api.pool.reset_telemetry_uuid(self.pool)
+        self.assertXapiError("HANDLE_INVALID", self.api.secret.get_value, new)
+
+        vm = self.new_vm("nvram-vm", provision=False)
+        try:
+            self.api.VM.add_to_NVRAM(vm, "EFI-variables", "AAAA")
+            self.assertEqual(self.api.VM.get_NVRAM(vm), {"EFI-variables": "AAAA"})
+            self.assertXapiError("MAP_DUPLICATE_KEY", self.api.VM.add_to_NVRAM, vm, "EFI-variables", "B")
+            self.api.VM.remove_from_NVRAM(vm, "EFI-variables")
+            self.assertEqual(self.api.VM.get_NVRAM(vm), {})
+        finally:
+            self.destroy_vm(vm)
+
 
 if __name__ == "__main__":
     harness.main()

@@ -108,6 +108,16 @@ class Appliance(harness.ServerTestCase):
         self.xe("appliance-destroy", "uuid=" + uuid)
         self.assertEqual(self.api.VM_appliance.get_all(), [])
 
+    def test_xe_help_names_the_commands(self):
+        out = self.srv.xe("help", "--all")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        names = {n.strip() for n in out.stdout.replace("\n", ",").split(",")}
+        for cmd in ("vm-copy-bios-strings", "host-dmesg", "host-bugreport-upload", "host-logs-download",
+                    "appliance-create", "appliance-destroy", "appliance-start", "appliance-shutdown",
+                    "appliance-list", "vmss-create", "vmss-destroy", "vmss-list", "message-list",
+                    "blob-create", "blob-get", "blob-put"):
+            self.assertIn(cmd, names)
+
     def test_snapshot_now_keeps_retained(self):
         vmss = self.api.VMSS.create({"name_label": "keep2", "enabled": False, "type": "snapshot",
                                      "retained_snapshots": "2", "frequency": "daily",
