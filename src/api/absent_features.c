@@ -365,6 +365,18 @@ static int pool_reset_telemetry_uuid(struct rpc_ctx *ctx, xv *args, xv *result, 
 	return db_commit(t, err);
 }
 
+/* The datamodel forwards this to the host extension of the same name;
+ * none is installed (xapi's find_extension: MESSAGE_METHOD_UNKNOWN). */
+static int lvhd_enable_thin_provisioning(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	db_rdlock(ctx->db);
+	bool ok = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err) &&
+		  generic_lookup(ctx, SC_C_SR, xv_arr_get(args, 1), err);
+	db_unlock(ctx->db);
+	return ok ? xerr_set(err, ERR_MESSAGE_METHOD_UNKNOWN, "LVHD.enable_thin_provisioning", NULL) : -1;
+}
+
 static int pool_test_archive_target(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)ctx, (void)args, (void)result;
@@ -677,6 +689,7 @@ RPC_IMPL(pool, has_extension, has_extension, 0);
 RPC_IMPL(host, has_extension, has_extension, 0);
 RPC_IMPL(host, call_extension, host_call_extension, 0);
 RPC_IMPL(pool, reset_telemetry_uuid, pool_reset_telemetry_uuid, 0);
+RPC_IMPL(LVHD, enable_thin_provisioning, lvhd_enable_thin_provisioning, 0);
 RPC_IMPL(pool, test_archive_target, pool_test_archive_target, 0);
 
 RPC_IMPL(GPU_group, create, group_create, 0);

@@ -81,6 +81,9 @@ class ApiAbsent(harness.ServerTestCase):
         self.assertXapiError("MESSAGE_METHOD_UNKNOWN", self.api.host.call_extension, self.host,
                              '{"jsonrpc":"2.0","method":"Host.ext","params":[],"id":1}', params=["Host.ext"])
         self.assertXapiError("MESSAGE_REMOVED", self.api.pool.test_archive_target, self.pool, {})
+        sr = self.api.pool.get_default_SR(self.pool)
+        self.assertXapiError("MESSAGE_METHOD_UNKNOWN", self.api.LVHD.enable_thin_provisioning, self.host, sr,
+                             "0", "0", params=["LVHD.enable_thin_provisioning"])
 
     def test_gpu_and_usb_groups(self):
         g = self.api.GPU_group.create("gpus", "none here", {"k": "v"})
