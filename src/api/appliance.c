@@ -379,17 +379,30 @@ static int vmss_edit_schedule(struct rpc_ctx *ctx, xv *args, xv *result, struct 
 	return db_commit(t, err);
 }
 
-/* Whether schedule v is due at now (local time), given its last run. */
-static bool due(const struct db_obj *v, time_t now, int interval_s)
+/* When the scheduler first saw each schedule: one that never ran is due
+ * at its first slot after that, not at once for a slot already past. */
+struct seen {
+	char ref[REF_STRLEN + 1];
+	int64_t at;
+};
+static struct seen *seen;
+static size_t nseen;
+
+static int64_t first_seen(const char *ref, time_t now)
 {
-	const xv *lr = db_peek(v, SC_F_VMSS__last_run_time);
-	int64_t last = lr && lr->kind == XV_TIME ? lr->u.i : 0;
-	if (interval_s > 0)
-		return now - last >= interval_s;
-	const xv *sch = db_peek(v, SC_F_VMSS__schedule);
+	for (size_t i = 0; i < nseen; i++)
+		if (!strcmp(seen[i].ref, ref))
+			return seen[i].at;
+	seen = xrealloc(seen, (nseen + 1) * sizeof *seen);
+	snprintf(seen[nseen].ref, sizeof seen[nseen].ref, "%s", ref);
+	seen[nseen].at = (int64_t)now;
+	return seen[nseen++].at;
+}
+
+bool vmss_slot_due(const char *freq, const xv *sch, int64_t last, time_t now)
+{
 	const char *min = xv_map_get_str(sch, "min"), *hour = xv_map_get_str(sch, "hour");
 	const char *days = xv_map_get_str(sch, "days");
-	const char *freq = db_peek_str(v, SC_F_VMSS__frequency);
 	struct tm tm;
 	localtime_r(&now, &tm);
 	struct tm slot = tm;
@@ -402,8 +415,21 @@ static bool due(const struct db_obj *v, time_t now, int interval_s)
 		if (!days || !strstr(days, today))
 			return false;
 	}
+	slot.tm_isdst = -1;
 	time_t at = mktime(&slot);
 	return at <= now && last < at;
+}
+
+/* Whether schedule v is due at now (local time), given its last run. */
+static bool due(const struct db_obj *v, time_t now, int interval_s)
+{
+	const xv *lr = db_peek(v, SC_F_VMSS__last_run_time);
+	int64_t last = lr && lr->kind == XV_TIME ? lr->u.i : 0;
+	if (interval_s > 0)
+		return now - last >= interval_s;
+	if (last == 0)
+		last = first_seen(v->ref, now);
+	return vmss_slot_due(db_peek_str(v, SC_F_VMSS__frequency), db_peek(v, SC_F_VMSS__schedule), last, now);
 }
 
 static struct {
@@ -466,6 +492,9 @@ void vmss_stop(void)
 	pthread_mutex_unlock(&S.lock);
 	pthread_join(S.thread, NULL);
 	S.running = false;
+	free(seen);
+	seen = NULL;
+	nseen = 0;
 }
 
 RPC_IMPL(VM_appliance, start, app_start, RPC_SLOW);
