@@ -255,6 +255,31 @@ static bool secret_field(const char *name)
 	       strstr(name, "token") || strstr(name, "key") != NULL;
 }
 
+/* Keys of maps (device_config, other_config, …) left out likewise. */
+static bool secret_key(const char *k)
+{
+	return strcasestr(k, "password") || strcasestr(k, "passwd") || strcasestr(k, "secret") ||
+	       strcasestr(k, "token") || strcasestr(k, "private") || strcasestr(k, "credential");
+}
+
+static void scrub_maps(xv *rec)
+{
+	for (size_t i = 0; rec->kind == XV_MAP && i < xv_len(rec); i++) {
+		xv *v = &rec->u.m->vals[i];
+		if (v->kind != XV_MAP)
+			continue;
+		for (size_t j = 0; j < xv_len(v);) {
+			if (secret_key(v->u.m->keys[j])) {
+				char *k = xstrdup(v->u.m->keys[j]);
+				xv_map_del(v, k);
+				free(k);
+			} else {
+				j++;
+			}
+		}
+	}
+}
+
 static char *records_json(struct db *db)
 {
 	xv all = xv_map_new();
@@ -268,6 +293,7 @@ static char *records_json(struct db *db)
 			for (int f = 0; f < sc_classes[c].nfields; f++)
 				if (secret_field(sc_classes[c].fields[f].name))
 					xv_map_del(&rec, sc_classes[c].fields[f].name);
+			scrub_maps(&rec);
 			xv_map_set(&recs, o->ref, rec);
 		}
 		if (xv_len(&recs))

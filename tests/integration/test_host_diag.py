@@ -128,7 +128,7 @@ class HostDiag(harness.ServerTestCase):
         with open(os.path.join(self.srv.data_dir, "users")) as f:
             hashes = [line.split(":")[1] for line in f if line.count(":") >= 2]
         self.assertTrue(hashes)
-        forbidden = [SECRET.encode(), self.srv.password.encode(), self.srv.session.encode(),
+        forbidden = [SECRET.encode(), (SECRET + "-pbd").encode(), self.srv.password.encode(), self.srv.session.encode(),
                      b"PRIVATE KEY"] + [h.encode() for h in hashes]
         for m in tar.getmembers():
             body = tar.extractfile(m).read()
@@ -140,6 +140,11 @@ class HostDiag(harness.ServerTestCase):
 
     def test_status_archive_has_no_secrets(self):
         secret = self.api.secret.create({"value": SECRET, "other_config": {}})
+        # a share's password in a PBD's device_config, as CIFS SRs keep it
+        sr = self.api.pool.get_default_SR(self.api.pool.get_all()[0])
+        pbd = self.api.PBD.create({"host": self.host, "SR": sr, "other_config": {},
+                                   "device_config": {"server": "x", "password": SECRET + "-pbd"}})
+        self.addCleanup(self.api.PBD.destroy, pbd)
         try:
             caps = ET.fromstring(self.api.host.get_system_status_capabilities(self.host))
             keys = [c.get("key") for c in caps.findall("capability")]
