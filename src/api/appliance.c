@@ -497,6 +497,24 @@ void vmss_stop(void)
 	nseen = 0;
 }
 
+/* xapi: a schedule still holding VMs stays (VMSS_HAS_VM). */
+static int vmss_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *v = generic_lookup(ctx, SC_C_VMSS, xv_arr_get(args, 0), err);
+	xv vms = v ? db_get(ctx->db, v, SC_F_VMSS__VMs) : xv_arr_new();
+	bool held = xv_len(&vms) > 0;
+	xv_free(&vms);
+	if (!v || held) {
+		db_abort(t);
+		return v ? xerr_set(err, ERR_VMSS_HAS_VM, NULL) : -1;
+	}
+	db_delete(t, v);
+	return db_commit(t, err);
+}
+
+RPC_IMPL(VMSS, destroy, vmss_destroy, 0);
 RPC_IMPL(VM_appliance, start, app_start, RPC_SLOW);
 RPC_IMPL(VM_appliance, clean_shutdown, app_clean_shutdown, RPC_SLOW);
 RPC_IMPL(VM_appliance, hard_shutdown, app_hard_shutdown, RPC_SLOW);

@@ -153,6 +153,7 @@ class Appliance(harness.ServerTestCase):
             self.api.VMSS.remove_from_schedule(vmss, "min")
             self.api.VMSS.add_to_schedule(vmss, "min", "45")
             self.assertEqual(self.api.VMSS.get_schedule(vmss), {"hour": "3", "min": "45"})
+            self.assertXapiError("VMSS_HAS_VM", self.api.VMSS.destroy, vmss)
             uuid = self.xe("vmss-create", "name-label=xe-vmss", "type=snapshot", "frequency=hourly",
                            "schedule:min=15", "enabled=false")
             self.assertEqual(self.api.VMSS.get_frequency(self.api.VMSS.get_by_uuid(uuid)), "hourly")
