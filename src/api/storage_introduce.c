@@ -198,6 +198,113 @@ static int sr_probe_ext(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	return xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, REF_NULL, NULL); /* no SR yet */
 }
 
+/* ---- database replication (disaster recovery) ----
+ * xapi keeps the pool's database in metadata VDIs on SRs whose SM
+ * declares SR_METADATA; no driver here does, so replication is refused as
+ * xapi refuses it on such an SR, and no VDI here holds a database. */
+
+static bool sm_has_feature(struct db *db, const char *type, const char *feature)
+{
+	for (struct db_obj *sm = db_first(db, SC_C_SM); sm; sm = db_next(sm))
+		if (!strcmp(db_peek_str(sm, SC_F_SM__type), type))
+			return xv_map_get(db_peek(sm, SC_F_SM__features), feature) != NULL;
+	return false;
+}
+
+/* xapi_sr.ml assert_supports_database_replication: every host has a
+ * plugged PBD of the SR (SR_HAS_NO_PBDS), its SM has SR_METADATA. */
+static int assert_replication(struct rpc_ctx *ctx, struct db_obj *sr, struct xerr *err)
+{
+	xv pbds = db_get(ctx->db, sr, SC_F_SR__PBDs);
+	size_t hosts = db_count(ctx->db, SC_C_host), plugged = 0;
+	for (size_t i = 0; i < xv_len(&pbds); i++) {
+		struct db_obj *p = db_lookup_cls(ctx->db, SC_C_PBD, xv_as_str(xv_arr_get(&pbds, i)));
+		plugged += p && db_peek_bool(p, SC_F_PBD__currently_attached);
+	}
+	size_t n = xv_len(&pbds);
+	xv_free(&pbds);
+	if (n < hosts || plugged < n)
+		return xerr_set(err, ERR_SR_HAS_NO_PBDS, sr->ref, NULL);
+	if (!sm_has_feature(ctx->db, db_peek_str(sr, SC_F_SR__type), "SR_METADATA"))
+		return xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, sr->ref, NULL);
+	return 0;
+}
+
+static int sr_assert_supports_replication(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	db_rdlock(ctx->db);
+	struct db_obj *sr = generic_lookup(ctx, SC_C_SR, xv_arr_get(args, 0), err);
+	int rc = sr ? assert_replication(ctx, sr, err) : -1;
+	db_unlock(ctx->db);
+	return rc;
+}
+
+static int sr_enable_replication(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	if (sr_assert_supports_replication(ctx, args, result, err) < 0)
+		return -1;
+	return xerr_set(err, ERR_INTERNAL_ERROR, "no metadata VDI writer on this host", NULL);
+}
+
+/* The pool's metadata VDIs on the SR go (there are none unless a restored
+ * database brought them). */
+static int sr_disable_replication(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	db_rdlock(ctx->db);
+	struct db_obj *sr = generic_lookup(ctx, SC_C_SR, xv_arr_get(args, 0), err);
+	struct db_obj *pool = db_first(ctx->db, SC_C_pool);
+	xv gone = xv_arr_new();
+	xv vdis = sr ? db_get(ctx->db, sr, SC_F_SR__VDIs) : xv_arr_new();
+	for (size_t i = 0; i < xv_len(&vdis); i++) {
+		struct db_obj *v = db_lookup_cls(ctx->db, SC_C_VDI, xv_as_str(xv_arr_get(&vdis, i)));
+		if (v && pool && !strcmp(db_peek_str(v, SC_F_VDI__type), "metadata") &&
+		    !strcmp(db_peek_str(v, SC_F_VDI__metadata_of_pool), pool->ref))
+			xv_arr_push_str(&gone, v->ref);
+	}
+	xv_free(&vdis);
+	db_unlock(ctx->db);
+	int rc = sr ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < xv_len(&gone); i++)
+		rc = vdi_destroy(ctx, xv_as_str(xv_arr_get(&gone, i)), err);
+	xv_free(&gone);
+	return rc;
+}
+
+/* xapi: a VDI that is not a metadata VDI is refused; a metadata VDI here
+ * holds no database this host can read. */
+static int vdi_open_database(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	db_rdlock(ctx->db);
+	struct db_obj *v = generic_lookup(ctx, SC_C_VDI, xv_arr_get(args, 0), err);
+	int rc = -1;
+	if (v && strcmp(db_peek_str(v, SC_F_VDI__type), "metadata"))
+		rc = xerr_set(err, ERR_VDI_INCOMPATIBLE_TYPE, v->ref, db_peek_str(v, SC_F_VDI__type), NULL);
+	else if (v)
+		rc = xerr_set(err, ERR_COULD_NOT_IMPORT_DATABASE, "no database found on the VDI", NULL);
+	db_unlock(ctx->db);
+	return rc;
+}
+
+/* xapi: the pool uuid of the database found on the VDI, "" when none. */
+static int vdi_read_database_pool_uuid(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	db_rdlock(ctx->db);
+	struct db_obj *v = generic_lookup(ctx, SC_C_VDI, xv_arr_get(args, 0), err);
+	db_unlock(ctx->db);
+	if (!v)
+		return -1;
+	*result = xv_str("");
+	return 0;
+}
+
+RPC_IMPL(SR, assert_supports_database_replication, sr_assert_supports_replication, 0);
+RPC_IMPL(SR, enable_database_replication, sr_enable_replication, 0);
+RPC_IMPL(SR, disable_database_replication, sr_disable_replication, RPC_SLOW);
+RPC_IMPL(VDI, open_database, vdi_open_database, 0);
+RPC_IMPL(VDI, read_database_pool_uuid, vdi_read_database_pool_uuid, 0);
 RPC_IMPL(SR, introduce, sr_introduce, 0);
 RPC_IMPL(SR, probe_ext, sr_probe_ext, 0);
 RPC_IMPL(VDI, introduce, vdi_introduce, RPC_SLOW);

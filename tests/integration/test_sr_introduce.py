@@ -97,6 +97,34 @@ class SrIntroduce(harness.ServerTestCase):
             self.api.VDI.destroy(disk)
         self.assertXapiError("HANDLE_INVALID", self.api.VBD.assert_attachable, harness.NULL_REF)
 
+    def test_database_replication_as_on_srs_without_sr_metadata(self):
+        pool = self.api.pool.get_all()[0]
+        sr = self.api.pool.get_default_SR(pool)
+        for m in (self.api.SR.assert_supports_database_replication, self.api.SR.enable_database_replication):
+            self.assertXapiError("SR_OPERATION_NOT_SUPPORTED", m, sr, params=[sr])
+        d = os.path.join(self.tmp, "unplugged")
+        os.mkdir(d)
+        other = self.api.SR.create(self.host, {"path": d}, "0", "unplugged", "", "ext", "user", False, {})
+        self.api.PBD.unplug(self.api.SR.get_PBDs(other)[0])
+        self.assertXapiError("SR_HAS_NO_PBDS", self.api.SR.assert_supports_database_replication, other,
+                             params=[other])
+        self.api.SR.forget(other)
+        user = self.vdi(sr, "not-metadata")
+        meta = self.api.VDI.create({"SR": sr, "virtual_size": str(harness.MiB), "type": "metadata",
+                                    "name_label": "meta", "sharable": False, "read_only": False,
+                                    "other_config": {}})
+        try:
+            self.assertXapiError("VDI_INCOMPATIBLE_TYPE", self.api.VDI.open_database, user, params=[user, "user"])
+            self.assertXapiError("COULD_NOT_IMPORT_DATABASE", self.api.VDI.open_database, meta)
+            self.assertEqual(self.api.VDI.read_database_pool_uuid(meta), "")
+        finally:
+            self.api.VDI.destroy(user)
+        # a metadata VDI of no pool (this one's is set only by replication) stays
+        self.assertEqual(self.api.VDI.get_metadata_of_pool(meta), harness.NULL_REF)
+        self.api.SR.disable_database_replication(sr)
+        self.assertEqual(self.api.VDI.get_type(meta), "metadata")
+        self.api.VDI.destroy(meta)
+
     def test_probe_ext(self):
         self.assertXapiError("SR_OPERATION_NOT_SUPPORTED", self.api.SR.probe_ext, self.host,
                              {"path": self.tmp}, "ext", {})
