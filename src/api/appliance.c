@@ -497,6 +497,107 @@ void vmss_stop(void)
 	nseen = 0;
 }
 
+/* ---- recovery checks (xapi_vm_helpers.ml) ----
+ * The SRs a VM needs: those of its VDIs but CDs, ISO SRs left out. The
+ * pool of session_to must have each with a plugged PBD. Sessions here are
+ * all of this pool (no other pool's database can be opened: VDI.open_
+ * database), so the answers are about this pool's SRs. */
+
+static void required_srs(struct db *db, struct db_obj *vm, xv *out)
+{
+	xv vbds = db_get(db, vm, SC_F_VM__VBDs);
+	for (size_t i = 0; i < xv_len(&vbds); i++) {
+		struct db_obj *b = db_lookup_cls(db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
+		if (!b || !strcmp(db_peek_str(b, SC_F_VBD__type), "CD"))
+			continue;
+		struct db_obj *v = db_lookup_cls(db, SC_C_VDI, db_peek_str(b, SC_F_VBD__VDI));
+		struct db_obj *sr = v ? db_lookup_cls(db, SC_C_SR, db_peek_str(v, SC_F_VDI__SR)) : NULL;
+		if (!sr || !strcmp(db_peek_str(sr, SC_F_SR__content_type), "iso"))
+			continue;
+		xv ref = xv_str(sr->ref);
+		if (!xv_arr_contains(out, &ref))
+			xv_arr_push(out, ref);
+		else
+			xv_free(&ref);
+	}
+	xv_free(&vbds);
+}
+
+static bool sr_plugged(struct db *db, const char *sr_ref)
+{
+	struct db_obj *sr = db_lookup_cls(db, SC_C_SR, sr_ref);
+	xv pbds = sr ? db_get(db, sr, SC_F_SR__PBDs) : xv_arr_new();
+	bool any = false;
+	for (size_t i = 0; i < xv_len(&pbds) && !any; i++) {
+		struct db_obj *p = db_lookup_cls(db, SC_C_PBD, xv_as_str(xv_arr_get(&pbds, i)));
+		any = p && db_peek_bool(p, SC_F_PBD__currently_attached);
+	}
+	xv_free(&pbds);
+	return any;
+}
+
+/* The VMs the call is about (a VM, or an appliance's), checked with
+ * session_to (args[1]); under the read lock. */
+static int recovery_vms(struct rpc_ctx *ctx, xv *args, xv *vms, struct xerr *err)
+{
+	struct db_obj *o = generic_lookup(ctx, ctx->cls, xv_arr_get(args, 0), err);
+	if (!o)
+		return -1;
+	const char *to = xv_as_str(xv_arr_get(args, 1)) ?: "";
+	if (!db_lookup_cls(ctx->db, SC_C_session, to))
+		return xerr_set(err, ERR_SESSION_INVALID, to, NULL);
+	if (ctx->cls == SC_C_VM) {
+		xv_arr_push_str(vms, o->ref);
+	} else {
+		xv_free(vms);
+		*vms = db_get(ctx->db, o, SC_F_VM_appliance__VMs);
+	}
+	return 0;
+}
+
+static int get_srs_required_for_recovery(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	xv vms = xv_arr_new(), srs = xv_arr_new();
+	db_rdlock(ctx->db);
+	int rc = recovery_vms(ctx, args, &vms, err);
+	for (size_t i = 0; rc == 0 && i < xv_len(&vms); i++) {
+		struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, xv_as_str(xv_arr_get(&vms, i)));
+		if (vm)
+			required_srs(ctx->db, vm, &srs);
+	}
+	if (rc == 0) {
+		*result = xv_arr_new();
+		for (size_t i = 0; i < xv_len(&srs); i++)
+			if (!sr_plugged(ctx->db, xv_as_str(xv_arr_get(&srs, i))))
+				xv_arr_push_str(result, xv_as_str(xv_arr_get(&srs, i)));
+	}
+	db_unlock(ctx->db);
+	xv_free(&vms);
+	xv_free(&srs);
+	return rc;
+}
+
+static int assert_can_be_recovered(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	xv vms = xv_arr_new();
+	db_rdlock(ctx->db);
+	int rc = recovery_vms(ctx, args, &vms, err);
+	for (size_t i = 0; rc == 0 && i < xv_len(&vms); i++) {
+		struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, xv_as_str(xv_arr_get(&vms, i)));
+		xv srs = xv_arr_new();
+		if (vm)
+			required_srs(ctx->db, vm, &srs);
+		for (size_t k = 0; rc == 0 && k < xv_len(&srs); k++)
+			if (!sr_plugged(ctx->db, xv_as_str(xv_arr_get(&srs, k))))
+				rc = xerr_set(err, ERR_VM_REQUIRES_SR, vm->ref, xv_as_str(xv_arr_get(&srs, k)), NULL);
+		xv_free(&srs);
+	}
+	db_unlock(ctx->db);
+	xv_free(&vms);
+	return rc;
+}
+
 /* xapi: a schedule still holding VMs stays (VMSS_HAS_VM). */
 static int vmss_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
@@ -515,6 +616,10 @@ static int vmss_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 }
 
 RPC_IMPL(VMSS, destroy, vmss_destroy, 0);
+RPC_IMPL(VM, get_SRs_required_for_recovery, get_srs_required_for_recovery, 0);
+RPC_IMPL(VM, assert_can_be_recovered, assert_can_be_recovered, 0);
+RPC_IMPL(VM_appliance, get_SRs_required_for_recovery, get_srs_required_for_recovery, 0);
+RPC_IMPL(VM_appliance, assert_can_be_recovered, assert_can_be_recovered, 0);
 RPC_IMPL(VM_appliance, start, app_start, RPC_SLOW);
 RPC_IMPL(VM_appliance, clean_shutdown, app_clean_shutdown, RPC_SLOW);
 RPC_IMPL(VM_appliance, hard_shutdown, app_hard_shutdown, RPC_SLOW);

@@ -125,6 +125,40 @@ class SrIntroduce(harness.ServerTestCase):
         self.assertEqual(self.api.VDI.get_type(meta), "metadata")
         self.api.VDI.destroy(meta)
 
+    def test_recovery_checks(self):
+        d = os.path.join(self.tmp, "recov")
+        os.mkdir(d)
+        sr = self.api.SR.create(self.host, {"path": d}, "0", "recov", "", "ext", "user", False, {})
+        disk = self.vdi(sr, "recov-disk")
+        vm = self.new_vm("recov-vm", provision=False)
+        app = self.api.VM_appliance.create({"name_label": "recov-app", "name_description": ""})
+        try:
+            self.api.VBD.create({"VM": vm, "VDI": disk, "userdevice": "0", "bootable": True, "mode": "RW",
+                                 "type": "Disk", "empty": False, "other_config": {}, "qos_algorithm_type": "",
+                                 "qos_algorithm_params": {}})
+            self.api.VM.set_appliance(vm, app)
+            to = self.srv.session
+            self.assertEqual(self.api.VM.get_SRs_required_for_recovery(vm, to), [])
+            self.api.VM.assert_can_be_recovered(vm, to)
+            self.api.VM_appliance.assert_can_be_recovered(app, to)
+            pbd = self.api.SR.get_PBDs(sr)[0]
+            self.api.PBD.unplug(pbd)
+            self.assertEqual(self.api.VM.get_SRs_required_for_recovery(vm, to), [sr])
+            self.assertEqual(self.api.VM_appliance.get_SRs_required_for_recovery(app, to), [sr])
+            self.assertXapiError("VM_REQUIRES_SR", self.api.VM.assert_can_be_recovered, vm, to, params=[vm, sr])
+            self.assertXapiError("VM_REQUIRES_SR", self.api.VM_appliance.assert_can_be_recovered, app, to,
+                                 params=[vm, sr])
+            self.assertXapiError("SESSION_INVALID", self.api.VM.get_SRs_required_for_recovery, vm,
+                                 harness.NULL_REF)
+            self.api.PBD.plug(pbd)
+        finally:
+            self.destroy_vm(vm)
+            self.api.VM_appliance.destroy(app)
+        for v in self.api.SR.get_VDIs(sr):
+            self.api.VDI.destroy(v)
+        self.api.PBD.unplug(self.api.SR.get_PBDs(sr)[0])
+        self.api.SR.forget(sr)
+
     def test_probe_ext(self):
         self.assertXapiError("SR_OPERATION_NOT_SUPPORTED", self.api.SR.probe_ext, self.host,
                              {"path": self.tmp}, "ext", {})
