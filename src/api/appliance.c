@@ -598,6 +598,44 @@ static int assert_can_be_recovered(struct rpc_ctx *ctx, xv *args, xv *result, st
 	return rc;
 }
 
+/* VM.recover and VM_appliance.recover: xapi imports the VMs' metadata
+ * from the database they were read from into session_to's pool, keeping
+ * their uuids (Xapi_dr.recover_vms, a full-restore metadata import). The
+ * VMs here come from this pool's own database, so each one's uuid is
+ * there already: as xapi's import decides for an existing VM, one not
+ * halted is skipped when forced (VM_BAD_POWER_STATE otherwise), a halted
+ * one is replaced by the same version when forced — nothing changes —
+ * and is refused otherwise (VM_TO_IMPORT_IS_NOT_NEWER_VERSION). */
+static int recover(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	if (assert_can_be_recovered(ctx, args, result, err) < 0)
+		return -1;
+	bool force = arg_bool(args, 2);
+	xv vms = xv_arr_new();
+	db_rdlock(ctx->db);
+	int rc = recovery_vms(ctx, args, &vms, err);
+	for (size_t i = 0; rc == 0 && i < xv_len(&vms); i++) {
+		struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, xv_as_str(xv_arr_get(&vms, i)));
+		if (!vm || force)
+			continue;
+		const char *ps = db_peek_str(vm, SC_F_VM__power_state);
+		if (strcmp(ps, "Halted")) {
+			char state[16];
+			snprintf(state, sizeof state, "%s", ps);
+			state[0] = (char)(state[0] | 0x20);
+			rc = xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "halted", state, NULL);
+		} else {
+			char v[24];
+			snprintf(v, sizeof v, "%lld", (long long)db_peek_int(vm, SC_F_VM__version));
+			rc = xerr_set(err, ERR_VM_TO_IMPORT_IS_NOT_NEWER_VERSION, vm->ref, v, v, NULL);
+		}
+	}
+	db_unlock(ctx->db);
+	xv_free(&vms);
+	return rc;
+}
+
 /* xapi: a schedule still holding VMs stays (VMSS_HAS_VM). */
 static int vmss_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
@@ -620,6 +658,8 @@ RPC_IMPL(VM, get_SRs_required_for_recovery, get_srs_required_for_recovery, 0);
 RPC_IMPL(VM, assert_can_be_recovered, assert_can_be_recovered, 0);
 RPC_IMPL(VM_appliance, get_SRs_required_for_recovery, get_srs_required_for_recovery, 0);
 RPC_IMPL(VM_appliance, assert_can_be_recovered, assert_can_be_recovered, 0);
+RPC_IMPL(VM, recover, recover, 0);
+RPC_IMPL(VM_appliance, recover, recover, 0);
 RPC_IMPL(VM_appliance, start, app_start, RPC_SLOW);
 RPC_IMPL(VM_appliance, clean_shutdown, app_clean_shutdown, RPC_SLOW);
 RPC_IMPL(VM_appliance, hard_shutdown, app_hard_shutdown, RPC_SLOW);

@@ -150,7 +150,19 @@ class SrIntroduce(harness.ServerTestCase):
                                  params=[vm, sr])
             self.assertXapiError("SESSION_INVALID", self.api.VM.get_SRs_required_for_recovery, vm,
                                  harness.NULL_REF)
+            self.assertXapiError("VM_REQUIRES_SR", self.api.VM.recover, vm, to, True, params=[vm, sr])
             self.api.PBD.plug(pbd)
+            # recovered into its own pool: the VM is there already
+            version = self.api.VM.get_version(vm)
+            self.assertXapiError("VM_TO_IMPORT_IS_NOT_NEWER_VERSION", self.api.VM.recover, vm, to, False,
+                                 params=[vm, str(version), str(version)])
+            self.api.VM.recover(vm, to, True)
+            self.api.VM_appliance.recover(app, to, True)
+            self.assertEqual(self.api.VM.get_appliance(vm), app)
+            self.api.VM.start(vm, False, False)
+            self.assertXapiError("VM_BAD_POWER_STATE", self.api.VM_appliance.recover, app, to, False,
+                                 params=[vm, "halted", "running"])
+            self.api.VM.hard_shutdown(vm)
         finally:
             self.destroy_vm(vm)
             self.api.VM_appliance.destroy(app)
