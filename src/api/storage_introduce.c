@@ -300,6 +300,71 @@ static int vdi_read_database_pool_uuid(struct rpc_ctx *ctx, xv *args, xv *result
 	return 0;
 }
 
+/* DR_task.create: xapi refuses SR types whose SM lacks SR_METADATA
+ * before it probes: every type here. */
+static int dr_task_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	const char *type = arg_str(args, 0);
+	db_rdlock(ctx->db);
+	bool meta = sm_has_feature(ctx->db, type, "SR_METADATA");
+	db_unlock(ctx->db);
+	if (!meta) {
+		char *msg = xasprintf("Disaster recovery not supported on SRs of type %s", type);
+		xerr_set(err, ERR_OPERATION_NOT_ALLOWED, msg, NULL);
+		free(msg);
+		return -1;
+	}
+	return xerr_set(err, ERR_INTERNAL_ERROR, "no metadata VDI reader on this host", NULL);
+}
+
+/* DR_task.destroy: the SRs it introduced are unplugged and forgotten,
+ * then the task. */
+static int dr_task_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	db_rdlock(ctx->db);
+	struct db_obj *d = generic_lookup(ctx, SC_C_DR_task, xv_arr_get(args, 0), err);
+	char ref[REF_STRLEN + 1] = "";
+	xv srs = d ? db_get(ctx->db, d, SC_F_DR_task__introduced_SRs) : xv_arr_new();
+	if (d)
+		snprintf(ref, sizeof ref, "%s", d->ref);
+	db_unlock(ctx->db);
+	int rc = d ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < xv_len(&srs); i++) {
+		const char *sr = xv_as_str(xv_arr_get(&srs, i));
+		db_rdlock(ctx->db);
+		struct db_obj *o = db_lookup_cls(ctx->db, SC_C_SR, sr);
+		xv pbds = o ? db_get(ctx->db, o, SC_F_SR__PBDs) : xv_arr_new();
+		db_unlock(ctx->db);
+		struct rpc_ctx sub = *ctx;
+		for (size_t k = 0; rc == 0 && k < xv_len(&pbds); k++) {
+			xv a = xv_arr_new();
+			xv_arr_push(&a, xv_copy(xv_arr_get(&pbds, k)));
+			sub.cls = SC_C_PBD;
+			rc = rpc_impl_PBD__unplug.fn(&sub, &a, result, err);
+			xv_free(&a);
+		}
+		xv_free(&pbds);
+		if (rc == 0 && o) {
+			xv a = xv_arr_new();
+			xv_arr_push_str(&a, sr);
+			sub.cls = SC_C_SR;
+			rc = rpc_impl_SR__forget.fn(&sub, &a, result, err);
+			xv_free(&a);
+		}
+	}
+	xv_free(&srs);
+	if (rc < 0)
+		return -1;
+	struct db_txn *t = db_begin(ctx->db);
+	d = db_lookup_cls(ctx->db, SC_C_DR_task, ref);
+	if (d)
+		db_delete(t, d);
+	return db_commit(t, err);
+}
+
+RPC_IMPL(DR_task, create, dr_task_create, 0);
+RPC_IMPL(DR_task, destroy, dr_task_destroy, RPC_SLOW);
 RPC_IMPL(SR, assert_supports_database_replication, sr_assert_supports_replication, 0);
 RPC_IMPL(SR, enable_database_replication, sr_enable_replication, 0);
 RPC_IMPL(SR, disable_database_replication, sr_disable_replication, RPC_SLOW);

@@ -171,6 +171,12 @@ class SrIntroduce(harness.ServerTestCase):
         self.api.PBD.unplug(self.api.SR.get_PBDs(sr)[0])
         self.api.SR.forget(sr)
 
+    def test_dr_task(self):
+        self.assertXapiError("OPERATION_NOT_ALLOWED", self.api.DR_task.create, "ext", {"path": self.tmp}, [],
+                             params=["Disaster recovery not supported on SRs of type ext"])
+        self.assertXapiError("HANDLE_INVALID", self.api.DR_task.destroy, harness.NULL_REF)
+        self.assertEqual(self.api.DR_task.get_all(), [])
+
     def test_probe_ext(self):
         self.assertXapiError("SR_OPERATION_NOT_SUPPORTED", self.api.SR.probe_ext, self.host,
                              {"path": self.tmp}, "ext", {})
