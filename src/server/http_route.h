@@ -81,6 +81,9 @@ struct route_req {
 	uint64_t stream_size;
 	unsigned status; /* a failing handler's HTTP status; 0: from err's code */
 	int refs;  /* route_end and a streamed response's free callback */
+	/* A request made inside the daemon (VM.import from a URL): its query
+	 * arguments, read instead of the connection's (conn is NULL). */
+	const xv *query;
 };
 
 /* The route's RBAC permission, http/<method>_<path> lowercased as xapi

@@ -446,6 +446,7 @@ int main(int argc, char **argv)
 	srv.wq = workq_new(srv.cfg.workers);
 	vm_guest_start(&srv);
 	storage_coalesce_start(&srv);
+	vmss_start(&srv);
 	metrics_start(&srv);
 	net_services_start(&srv);
 	vif_policy_start(&srv);
@@ -484,6 +485,7 @@ out:;
 	else
 		http_stop(hs);
 	pool_heartbeat_stop();
+	vmss_stop();
 	storage_coalesce_stop();
 	metrics_stop(&srv);
 	net_services_stop();

@@ -212,6 +212,12 @@ struct xenops_backend {
 	 * VM has (uuid, domid, vCPUs, memory, disks' positions, VIFs'
 	 * devices). NULL: no figures. */
 	int (*stats)(const struct xenops_host *host, const struct xenops_stats_req *s, struct rr_vm_counters *out);
+	/* Optional. Input to the running domain: kind "sysrq" presses
+	 * Alt+SysRq+arg (a letter or digit) on its keyboard; kind "trigger"
+	 * pulls arg: "nmi", "reset" or "power" (the power button). NULL: the
+	 * VM logic answers as xapi does (NOT_IMPLEMENTED). */
+	int (*send_input)(const struct xenops_host *host, const struct vm_spec *vm, const char *kind, const char *arg,
+			  struct xerr *err);
 };
 
 const struct xenops_backend *xenops_find(const char *name);
