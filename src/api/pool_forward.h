@@ -54,5 +54,8 @@ void pool_plug_joined(struct server *srv, const char *host_ref);
 /* The store's replicator of a pooled host (arg: the server): on the
  * master, Raft; on a member, the master's pool.apply_entry. */
 int pool_replicate(void *arg, const char *entry, size_t len, struct xerr *err);
+/* The store's pipelined replicator (struct db_replicator's submit). */
+struct db_pend;
+int pool_submit(void *arg, const char *entry, size_t len, struct db_pend *pd, struct xerr *err);
 
 #endif
