@@ -156,6 +156,21 @@ struct peer *pool_open_peer(struct server *srv, const char *uuid, const char *ad
 	return p;
 }
 
+int pool_call_at(struct server *srv, const char *address, const char *method, const xv *args, xv *result,
+		 struct xerr *err)
+{
+	char session[REF_STRLEN + 1];
+	if (!pool_session(srv, session))
+		return xerr_internal(err, "pool: this host has no pool secret");
+	struct peer *p = pool_open_peer(srv, NULL, address, 30);
+	if (!p)
+		return xerr_internal(err, "pool: no connection to %s", address);
+	peer_set_session(p, session);
+	enum peer_result r = peer_call(p, method, args, result, err);
+	peer_close(p);
+	return r == PEER_OK ? 0 : -1;
+}
+
 bool pool_member_answers(struct server *srv, const char *uuid, const char *address)
 {
 	char session[REF_STRLEN + 1];

@@ -28,6 +28,11 @@ int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
  * master's heartbeat: host_metrics.live). */
 bool pool_member_answers(struct server *srv, const char *uuid, const char *address);
 
+/* Calls method (args without the session) on the host at address (its
+ * IP) under the pool's session, whatever its role. */
+int pool_call_at(struct server *srv, const char *address, const char *method, const xv *args, xv *result,
+		 struct xerr *err);
+
 struct peer;
 /* A connection to the host uuid (NULL: the host at address): over TLS
  * with its key pinned when this host serves TLS and has the host's
