@@ -440,6 +440,19 @@ xv db_record(struct db *db, const struct db_obj *o)
 static void mark_changed(struct db_txn *t, struct db_obj *o);
 
 static void settle(struct db *db, bool force);
+static void wake_waiters(struct db *db, const uint64_t mask[2]);
+
+/* Releases the write lock, then wakes the event waiters of what settled
+ * under it (never with the lock held: a waiter's wake takes locks of its
+ * own). */
+static void wunlock(struct db *db)
+{
+	uint64_t mask[2] = {db->wake_mask[0], db->wake_mask[1]};
+	db->wake_mask[0] = db->wake_mask[1] = 0;
+	pthread_rwlock_unlock(&db->lock);
+	if (mask[0] || mask[1])
+		wake_waiters(db, mask);
+}
 
 static struct db_txn *begin(struct db *db, bool from_log)
 {
@@ -661,7 +674,7 @@ void db_abort(struct db_txn *t)
 	}
 	uint64_t seq = db->npend ? db->pend_seq : 0;
 	fault_alloc_scope_end();
-	pthread_rwlock_unlock(&db->lock);
+	wunlock(db);
 	txn_free(t);
 	/* what it saw may be a pending commit's: answered once that settled */
 	if (seq)
@@ -821,8 +834,8 @@ static void settle(struct db *db, bool force)
 	}
 	pthread_cond_broadcast(&db->pend_cond);
 	pthread_mutex_unlock(&db->pend_lock);
-	if (mask[0] || mask[1])
-		wake_waiters(db, mask);
+	db->wake_mask[0] |= mask[0];
+	db->wake_mask[1] |= mask[1];
 }
 
 void db_pend_complete(struct db_pend *pd, bool ok, uint64_t index, struct xerr *err)
@@ -855,7 +868,7 @@ static int pend_wait(struct db *db, struct db_pend *pd, struct xerr *err)
 			pthread_mutex_unlock(&db->pend_lock);
 			pthread_rwlock_wrlock(&db->lock);
 			settle(db, false);
-			pthread_rwlock_unlock(&db->lock);
+			wunlock(db);
 			pthread_mutex_lock(&db->pend_lock);
 			continue;
 		}
@@ -881,7 +894,7 @@ int db_commit(struct db_txn *t, struct xerr *err)
 	if (t->nchanged == 0) {
 		uint64_t seq = db->npend ? db->pend_seq : 0;
 		fault_alloc_scope_end();
-		pthread_rwlock_unlock(&db->lock);
+		wunlock(db);
 		txn_free(t);
 		/* what it saw may be a pending commit's: answered once that settled */
 		if (seq && !wait_settled(db, seq))
@@ -921,7 +934,7 @@ int db_commit(struct db_txn *t, struct xerr *err)
 						t->changed[i]->pend++;
 					}
 					fault_alloc_scope_end();
-					pthread_rwlock_unlock(&db->lock);
+					wunlock(db);
 					return pend_wait(db, pd, err);
 				}
 				/* answered at once: not in the pipeline */
@@ -971,7 +984,7 @@ int db_commit(struct db_txn *t, struct xerr *err)
 	uint64_t mask[2] = {0, 0};
 	publish(db, t, gen, mask, false);
 	fault_alloc_scope_end();
-	pthread_rwlock_unlock(&db->lock);
+	wunlock(db);
 	txn_free(t);
 	wake_waiters(db, mask);
 	return 0;
@@ -987,7 +1000,7 @@ void db_drain_begin(struct db *db)
 		if (db->npend)
 			settle(db, false);
 		size_t n = db->npend;
-		pthread_rwlock_unlock(&db->lock);
+		wunlock(db);
 		if (!n)
 			return;
 		pthread_mutex_lock(&db->pend_lock);

@@ -118,6 +118,7 @@ struct db {
 	uint64_t pend_seq, settled_seq; /* last queued, last settled */
 	uint64_t rb_lo, rb_hi;          /* the last range rolled back */
 	unsigned readers_waiting, drainers;
+	uint64_t wake_mask[2]; /* classes settled under the write lock, woken at its release */
 
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond; /* broadcast on every commit */
