@@ -277,6 +277,9 @@ class PoolTest(unittest.TestCase):
             self.assertIn("replicated-vm", [a2.VM.get_name_label(v) for v in a2.VM.get_all()])
             other = [h for h in slaves if h is not new][0]
             self.assertEqual(slave_error(other), ("HOST_IS_SLAVE", [new.address]))
+            r = xmlrpc.client.ServerProxy(other.server.url).VM.get_all(
+                "OpaqueRef:00000000-0000-0000-0000-000000000001")
+            self.assertEqual(r.get("ErrorDescription"), ["HOST_IS_SLAVE", new.address])
             r = xo_follow(other, new)
             if r is not None:
                 self.assertEqual(r.returncode, 0, r.stdout)
