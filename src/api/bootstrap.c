@@ -84,7 +84,7 @@ struct sm_def {
 };
 
 static const char *const sm_ext_features[] = {
-	"SR_PROBE", "1", "SR_UPDATE", "1", "SR_SUPPORTS_LOCAL_CACHING", "1", "VDI_CREATE", "1",
+	"SR_PROBE", "1", "SR_UPDATE", "1", "VDI_CREATE", "1",
 	"VDI_DELETE", "1", "VDI_ATTACH", "1", "VDI_DETACH", "1", "VDI_UPDATE", "1",
 	"VDI_CLONE", "1", "VDI_SNAPSHOT", "1", "VDI_RESIZE", "1", "VDI_MIRROR", "1",
 	"VDI_GENERATE_CONFIG", "1", "VDI_RESET_ON_BOOT", "2", "ATOMIC_PAUSE", "1",
