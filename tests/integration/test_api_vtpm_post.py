@@ -61,6 +61,18 @@ class VtpmCachingTestPost(harness.ServerTestCase):
                                  params=[vm, "halted", "running"])
             self.assertEqual(self.api.VTPM.get_all(), [])
             self.api.VM.hard_shutdown(vm)
+            # xe vtpm-create / vtpm-destroy as xapi's xe names them
+            uuid = self.api.VM.get_uuid(vm)
+            r = self.srv.xe("vtpm-create", "vm-uuid=" + uuid)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            vtpm = self.api.VTPM.get_by_uuid(r.stdout.strip())
+            self.assertEqual(self.api.VTPM.get_VM(vtpm), vm)
+            r = self.srv.xe("vtpm-create", "vm-uuid=" + uuid)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("VTPM_MAX_AMOUNT_REACHED", r.stdout + r.stderr)
+            r = self.srv.xe("vtpm-destroy", "uuid=" + self.api.VTPM.get_uuid(vtpm))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(self.api.VTPM.get_all(), [])
             # VM.destroy takes its VTPM with it
             vtpm = self.api.VTPM.create(vm, False)
             self.api.VM.destroy(vm)
