@@ -193,7 +193,10 @@ static int pool_send_test_post(struct rpc_ctx *ctx, xv *args, xv *result, struct
 	char *url = strchr(host, ':') ? xasprintf("https://[%s]:%lld/", host, (long long)port)
 				      : xasprintf("https://%s:%lld/", host, (long long)port);
 	struct strbuf out = STRBUF_INIT;
+	char *hosthdr = xasprintf("Host: %s", host); /* as xapi sends it: no port */
+	struct curl_slist *hdrs = curl_slist_append(NULL, hosthdr);
 	CURL *c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -207,6 +210,8 @@ static int pool_send_test_post(struct rpc_ctx *ctx, xv *args, xv *result, struct
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
 	CURLcode cc = curl_easy_perform(c);
 	curl_easy_cleanup(c);
+	curl_slist_free_all(hdrs);
+	free(hosthdr);
 	free(url);
 	int rc = 0;
 	if (cc == CURLE_OPERATION_TIMEDOUT)

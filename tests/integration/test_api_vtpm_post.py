@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -117,7 +118,7 @@ class VtpmCachingTestPost(harness.ServerTestCase):
             self.assertEqual(out, "got hello <xenon>")
             self.assertEqual(len(srv.seen), 1)
             self.assertEqual(srv.seen[0][0], "/")
-            self.assertEqual(srv.seen[0][1], "127.0.0.1:%d" % port)
+            self.assertEqual(srv.seen[0][1], "127.0.0.1")
             self.assertEqual(srv.seen[0][2], b"hello <xenon>")
         finally:
             srv.shutdown()
@@ -131,6 +132,19 @@ class VtpmCachingTestPost(harness.ServerTestCase):
         self.assertXapiError("INTERNAL_ERROR", self.api.pool.send_test_post, "no-such-host.invalid", "443", "x")
         self.assertXapiError("INTERNAL_ERROR", self.api.pool.send_test_post, "127.0.0.1", "0", "x")
         self.assertEqual(len(srv.seen), 1)
+
+    def test_send_test_post_times_out(self):
+        # a listener that never answers: xapi gives up after 30 s
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        try:
+            t0 = time.monotonic()
+            self.assertXapiError("WLB_TIMEOUT", self.api.pool.send_test_post, "127.0.0.1",
+                                 str(s.getsockname()[1]), "x", params=["30.0"])
+            self.assertGreaterEqual(time.monotonic() - t0, 29.0)
+        finally:
+            s.close()
 
     def test_import_convert_needs_its_plugin(self):
         sr = self.api.SR.get_by_name_label("Local storage")[0]
