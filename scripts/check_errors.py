@@ -22,6 +22,10 @@ import sys
 # error, so the list cannot outlive its reasons.
 XAPI_IO = "one description, as xapi's I/O errors carry (\"Device I/O errors\")"
 ALLOWED = {
+    ("api/vtpm.c", "FEATURE_RESTRICTED"):
+        (1, "the restriction's key, as xapi_vtpm.ml's assert_not_restricted sends it"),
+    ("api/pool_misc.c", "SR_OPERATION_NOT_SUPPORTED"):
+        (0, "xapi_host.ml's enable_local_storage_caching sends it without the SR"),
     ("server/session.c", "SESSION_AUTHENTICATION_FAILED"):
         (2, "the user and PAM's reason, as xapi_session.ml raises it"),
     ("server/http_route.c", "VDI_IO_ERROR"): (1, XAPI_IO),

@@ -84,7 +84,7 @@ struct sm_def {
 };
 
 static const char *const sm_ext_features[] = {
-	"SR_PROBE", "1", "SR_UPDATE", "1", "SR_SUPPORTS_LOCAL_CACHING", "1", "VDI_CREATE", "1",
+	"SR_PROBE", "1", "SR_UPDATE", "1", "VDI_CREATE", "1",
 	"VDI_DELETE", "1", "VDI_ATTACH", "1", "VDI_DETACH", "1", "VDI_UPDATE", "1",
 	"VDI_CLONE", "1", "VDI_SNAPSHOT", "1", "VDI_RESIZE", "1", "VDI_MIRROR", "1",
 	"VDI_GENERATE_CONFIG", "1", "VDI_RESET_ON_BOOT", "2", "ATOMIC_PAUSE", "1",
@@ -190,24 +190,26 @@ static int64_t dom0_memory(int64_t total)
 
 /* ---- creation ---- */
 
-/* Driver records are created when missing, on every start. */
+/* Driver records are created when missing, on every start; the features
+ * of those kept are set to what the driver declares now. */
 static void ensure_sms(struct boot *b)
 {
 	for (size_t i = 0; i < sizeof sm_defs / sizeof sm_defs[0]; i++) {
 		const struct sm_def *d = &sm_defs[i];
-		bool have = false;
-		for (struct db_obj *o = db_first(b->db, SC_C_SM); o && !have; o = db_next(o))
-			have = strcmp(db_peek_str(o, SC_F_SM__type), d->type) == 0;
-		if (have)
-			continue;
-		struct db_obj *sm = db_create(b->t, SC_C_SM, NULL);
-		db_set_str(b->t, sm, SC_F_SM__type, d->type);
-		db_set_str(b->t, sm, SC_F_SM__name_label, d->name);
-		db_set_str(b->t, sm, SC_F_SM__name_description, d->description);
-		db_set_str(b->t, sm, SC_F_SM__vendor, "Xenon");
-		db_set_str(b->t, sm, SC_F_SM__version, "1.0");
-		db_set_str(b->t, sm, SC_F_SM__required_api_version, "1.0");
-		db_set(b->t, sm, SC_F_SM__configuration, kv_map(d->configuration));
+		struct db_obj *sm = NULL;
+		for (struct db_obj *o = db_first(b->db, SC_C_SM); o && !sm; o = db_next(o))
+			if (strcmp(db_peek_str(o, SC_F_SM__type), d->type) == 0)
+				sm = o;
+		if (!sm) {
+			sm = db_create(b->t, SC_C_SM, NULL);
+			db_set_str(b->t, sm, SC_F_SM__type, d->type);
+			db_set_str(b->t, sm, SC_F_SM__name_label, d->name);
+			db_set_str(b->t, sm, SC_F_SM__name_description, d->description);
+			db_set_str(b->t, sm, SC_F_SM__vendor, "Xenon");
+			db_set_str(b->t, sm, SC_F_SM__version, "1.0");
+			db_set_str(b->t, sm, SC_F_SM__required_api_version, "1.0");
+			db_set(b->t, sm, SC_F_SM__configuration, kv_map(d->configuration));
+		}
 		xv caps = xv_arr_new(), feats = xv_map_new();
 		for (const char *const *f = d->features; f[0]; f += 2) {
 			xv_arr_push_str(&caps, f[0]);

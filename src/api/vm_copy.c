@@ -515,8 +515,8 @@ static int vm_checkpoint(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr 
 static void delete_vm(struct db_txn *t, struct db_obj *vm)
 {
 	struct db *db = db_txn_db(t);
-	static const int owned[] = {SC_F_VM__VBDs, SC_F_VM__VIFs, SC_F_VM__consoles};
-	static const int owned_cls[] = {SC_C_VBD, SC_C_VIF, SC_C_console};
+	static const int owned[] = {SC_F_VM__VBDs, SC_F_VM__VIFs, SC_F_VM__consoles, SC_F_VM__VTPMs};
+	static const int owned_cls[] = {SC_C_VBD, SC_C_VIF, SC_C_console, SC_C_VTPM};
 	xv vdis = xv_arr_new();
 	for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++) {
 		xv refs = db_get(db, vm, owned[k]);

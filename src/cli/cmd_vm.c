@@ -283,6 +283,36 @@ static int h_copy_bios_strings(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+/* vtpm-create vm-uuid=… [is-unique=]: prints the new VTPM's uuid. */
+static int h_vtpm_create(struct xe_ctx *x, struct xerr *err)
+{
+	bool unique;
+	if (xe_param_bool(x->params, "is-unique", false, &unique, err) < 0)
+		return -1;
+	char *vm = NULL;
+	if (xs_by_uuid(x->s, SC_C_VM, xe_req(x, "vm-uuid"), &vm, err) < 0)
+		return -1;
+	xv a[] = {xv_bool(unique)};
+	xv ref = XV_NIL_INIT;
+	int rc = vm_call(x, "VTPM.create", false, vm, a, 1, &ref, err);
+	free(vm);
+	if (rc == 0)
+		rc = xe_print_uuid_of(x, SC_C_VTPM, xv_as_str(&ref), err);
+	xv_free(&ref);
+	return rc;
+}
+
+/* vtpm-destroy uuid=…. */
+static int h_vtpm_destroy(struct xe_ctx *x, struct xerr *err)
+{
+	char *ref = NULL;
+	if (xs_by_uuid(x->s, SC_C_VTPM, xe_req(x, "uuid"), &ref, err) < 0)
+		return -1;
+	int rc = xs_call(x->s, "VTPM.destroy", NULL, err, ref, NULL);
+	free(ref);
+	return rc;
+}
+
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define STD_VM (XE_CMD_STANDARD | XE_CMD_VM_SEL)
 
@@ -335,6 +365,11 @@ const struct xe_cmd xe_vm_cmds[] = {
 	{"vm-copy-bios-strings", L("host-uuid"), NULL,
 	 "Copy the BIOS strings of the given host to the selected VM (once; a VM keeps them).", STD_VM,
 	 h_copy_bios_strings, NULL},
+	{"vtpm-create", L("vm-uuid"), L("is-unique"),
+	 "Give the halted VM a virtual TPM (one at most); prints its uuid.", XE_CMD_STANDARD,
+	 h_vtpm_create, NULL},
+	{"vtpm-destroy", L("uuid"), NULL, "Destroy a virtual TPM; its VM halted or suspended.",
+	 XE_CMD_STANDARD, h_vtpm_destroy, NULL},
 	{"vm-uninstall", NULL, L("force"),
 	 "Destroy the selected VM(s), their snapshots and the disks they own.", STD_VM,
 	 xe_vm_uninstall, NULL},
