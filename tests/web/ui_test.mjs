@@ -237,6 +237,37 @@ await step("networks show PIFs", async () => {
   console.error(`PIFs shown: ${pifs.length}`);
 });
 
+if (conf.nics.length) await step("vlan and bond", async () => {
+  const [a, b, c] = conf.nics;
+  const on = (d) => `${d} on ${conf.host}`;
+  await page.goto(url + "/#/networks");
+  await page.locator(`tr[data-pif="${c}"] td.addr`).filter({ hasText: "10.79.0.1/255.255.255.0" }).waitFor({ timeout: 5000 });
+  const nets = async () => (await api("network.get_all")).length;
+  await page.getByLabel("On PIF").selectOption({ label: on(c) });
+  await page.getByLabel("VLAN tag").fill("42");
+  await page.getByLabel("VLAN name").fill("web-vlan");
+  await page.getByRole("button", { name: "Create VLAN" }).click();
+  await page.getByRole("status").filter({ hasText: "Created web-vlan" }).waitFor({ timeout: 15000 });
+  const vlans = Object.values(await api("VLAN.get_all_records"));
+  check(vlans.length === 1 && Number(vlans[0].tag) === 42, "VLANs " + JSON.stringify(vlans));
+  // the same tag again: the daemon's error, and the network made for it taken back
+  const before = await nets();
+  await page.getByLabel("VLAN name").fill("web-vlan-again");
+  await page.getByRole("button", { name: "Create VLAN" }).click();
+  await page.locator('.error[data-code="PIF_VLAN_EXISTS"]').waitFor({ timeout: 10000 });
+  check((await nets()) === before, "the refused VLAN left a network");
+  await page.locator(`tr[data-pif="${c}.42"]`).waitFor({ timeout: 5000 });
+  // a bond of the other two
+  await page.getByLabel(on(a), { exact: true }).check();
+  await page.getByLabel(on(b), { exact: true }).check();
+  await page.getByLabel("Bond name").fill("web-bond");
+  await page.getByRole("button", { name: "Create bond" }).click();
+  await page.getByRole("status").filter({ hasText: "Created web-bond" }).waitFor({ timeout: 20000 });
+  const bonds = Object.values(await api("Bond.get_all_records"));
+  check(bonds.length === 1 && bonds[0].slaves.length === 2, "bonds " + JSON.stringify(bonds));
+  check((await api("network.get_by_name_label", "web-bond")).length === 1, "no web-bond network");
+});
+
 let exported = "";
 await step("export download", async () => {
   await page.goto(url + "/#/vm/" + encodeURIComponent(conf.vm2));
