@@ -13,7 +13,8 @@ one with an address, a VLAN on one and a bond of two made in the page, a
 bad VLAN tag refused and rolled back), downloads an export and uploads it
 back as an import, starts the guest and reads its boot
 lines in the serial panel and a non-blank VNC canvas, pauses and unpauses
-it, runs a command in it through its agent, captures its NIC to a pcap
+it, runs a command in it through its agent, uploads a file into it and
+downloads it back, captures its NIC to a pcap
 download (and sees a bad filter refused), adds a local user as a subject
 with a role and removes both, opens the same serial console over HTTPS (wss), waits for CPU chart points, cancels the task, and logs in as a
 read-only user who gets no action buttons. A failing step leaves a

@@ -381,6 +381,25 @@ await step("guest tools", async () => {
   await waitText("#guest-tools .exitcode", "3", 30000);
   check((await card.locator("pre.stdout").textContent()) === "web-42\n", "stdout " + (await card.locator("pre.stdout").textContent()));
   check((await card.locator("pre.stderr").textContent()) === "to-err\n", "stderr");
+  // a file up into the guest, checked there, and down again
+  const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7 + 3) & 255));
+  await card.locator('input[name="guest-upload"]').setInputFiles({ name: "web-up.bin", mimeType: "application/octet-stream", buffer: bytes });
+  await card.getByLabel(/^Into/).fill("/tmp/");
+  await card.getByRole("button", { name: "Upload to guest" }).click();
+  await card.getByRole("status").filter({ hasText: "Uploaded /tmp/web-up.bin." }).waitFor({ timeout: 15000 });
+  await card.getByLabel("Command").fill("wc -c < /tmp/web-up.bin");
+  await card.getByRole("button", { name: "Run in guest" }).click();
+  await page.waitForFunction(() => document.querySelector("#guest-tools pre.stdout")?.textContent?.trim() === "3000", null, { timeout: 15000, polling: 100 });
+  await card.getByLabel(/^File to download/).fill("/tmp/web-up.bin");
+  const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 15000 }), card.getByRole("button", { name: "Download from guest" }).click()]);
+  const f = join(conf.shots, "web-down.bin");
+  await dl.saveAs(f);
+  check(dl.suggestedFilename() === "web-up.bin", "file name " + dl.suggestedFilename());
+  check(Buffer.compare(readFileSync(f), bytes) === 0, "the file came back different");
+  // a file that is not there: the daemon's error in the page
+  await card.getByLabel(/^File to download/).fill("/tmp/no-such-file");
+  await card.getByRole("button", { name: "Download from guest" }).click();
+  await card.locator(".error").waitFor({ timeout: 15000 });
 });
 
 if (conf.guestVif) await step("vif capture", async () => {

@@ -317,11 +317,29 @@ function Nics({ vm }: { vm: store.Rec }) {
   );
 }
 
-// Guest tools through the VM's agent: run a command and see its output.
+// Base64 of bytes and back, in chunks (the agent's files travel as base64).
+function toBase64(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+function fromBase64(t: string): Uint8Array<ArrayBuffer> {
+  const s = atob(t);
+  const b = new Uint8Array(new ArrayBuffer(s.length));
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
+}
+
+// Guest tools through the VM's agent: run a command and see its output;
+// upload a file into the guest, download one from it.
 function GuestTools({ vm }: { vm: store.Rec }) {
   const [run, busy, error, clear] = useAction();
   const [cmd, setCmd] = useState("");
   const [out, setOut] = useState<{ exitcode: string; stdout: string; stderr: string } | null>(null);
+  const [upPath, setUpPath] = useState("/tmp/");
+  const [upFile, setUpFile] = useState<File | null>(null);
+  const [downPath, setDownPath] = useState("");
+  const [done, setDone] = useState("");
   return (
     <Card title="Guest tools" id="guest-tools">
       <form
@@ -341,7 +359,6 @@ function GuestTools({ vm }: { vm: store.Rec }) {
         </label>
         <button type="submit" disabled={busy}>Run in guest</button>
       </form>
-      <ErrorBox error={error} onClose={clear} />
       {out && (
         <div class="guest-out" aria-live="polite">
           <p>
@@ -351,6 +368,55 @@ function GuestTools({ vm }: { vm: store.Rec }) {
           {out.stderr && <pre class="stderr" aria-label="Standard error">{out.stderr}</pre>}
         </div>
       )}
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setDone("");
+          run(async () => {
+            if (!upFile) throw new Error("Choose a file.");
+            const path = upPath.endsWith("/") ? upPath + upFile.name : upPath;
+            await call("VM.guest_file_write", vm._ref, path, toBase64(new Uint8Array(await upFile.arrayBuffer())));
+            setDone(`Uploaded ${path}.`);
+          });
+        }}
+      >
+        <label>
+          File to upload
+          <input type="file" name="guest-upload" onChange={(e) => setUpFile(e.currentTarget.files?.[0] || null)} />
+        </label>
+        <label>
+          Into (a directory ending in / or a path)
+          <input name="guest-up-path" value={upPath} onInput={(e) => setUpPath(e.currentTarget.value)} />
+        </label>
+        <button type="submit" disabled={busy}>Upload to guest</button>
+      </form>
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setDone("");
+          run(async () => {
+            if (!downPath.trim()) throw new Error("Give the file's path in the guest.");
+            const data = fromBase64(await call("VM.guest_file_read", vm._ref, downPath.trim()));
+            const a = document.createElement("a");
+            a.href = URL.createObjectURL(new Blob([data]));
+            a.download = downPath.trim().split("/").pop() || "file";
+            document.body.appendChild(a);
+            a.click();
+            a.remove();
+            setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+          });
+        }}
+      >
+        <label>
+          File to download (path in the guest)
+          <input name="guest-down-path" value={downPath} onInput={(e) => setDownPath(e.currentTarget.value)} />
+        </label>
+        <button type="submit" disabled={busy}>Download from guest</button>
+      </form>
+      {done && <p role="status">{done}</p>}
+      <ErrorBox error={error} onClose={clear} />
     </Card>
   );
 }
