@@ -9,8 +9,8 @@ wrong password), finds the host and VMs in the tree and dashboard, sees an
 wizard and finds it with `xe vm-list`, copies a VM, makes an ISO SR and
 rescans it, makes a network, sets a NIC's locking mode, allowed
 addresses and rate limit, lists the PIFs (with Open vSwitch: veth PIFs,
-one with an address, a VLAN on one and a bond of two made in the page, a
-bad VLAN tag refused and rolled back), downloads an export and uploads it
+one with an address, a VLAN on one and a bond of two made in the page, the
+same VLAN tag again refused and its network taken back), downloads an export and uploads it
 back as an import, starts the guest and reads its boot
 lines in the serial panel and a non-blank VNC canvas, pauses and unpauses
 it, runs a command in it through its agent, uploads a file into it and
