@@ -449,7 +449,7 @@ static int subject_remove_from_roles(struct rpc_ctx *ctx, xv *args, xv *result, 
 }
 
 /* The names of the permissions of role bits. */
-static xv perm_names(uint32_t bits)
+xv rbac_perm_names(uint32_t bits)
 {
 	xv out = xv_arr_new();
 	for (size_t k = 0; k < nperms_all(); k++)
@@ -472,7 +472,7 @@ static int subject_get_permissions_name_label(struct rpc_ctx *ctx, xv *args, xv 
 	db_unlock(ctx->db);
 	if (!o)
 		return -1;
-	*result = perm_names(bits);
+	*result = rbac_perm_names(bits);
 	return 0;
 }
 
@@ -521,7 +521,7 @@ static int role_get_permissions_name_label(struct rpc_ctx *ctx, xv *args, xv *re
 	int b = role_of_ref(arg_str(args, 0), &p, err);
 	if (b < 0)
 		return -1;
-	*result = b < RBAC_NROLES ? perm_names(1u << b) : xv_arr_new();
+	*result = b < RBAC_NROLES ? rbac_perm_names(1u << b) : xv_arr_new();
 	return 0;
 }
 

@@ -48,6 +48,9 @@ const char *rbac_role_name(int i);
 const char *rbac_role_ref(int i);
 /* The bit of the role named so (or whose ref is given), or -1. */
 int rbac_role_find(const char *name_or_ref);
+/* The names of the permissions the roles in bits hold (xapi's
+ * session.rbac_permissions). */
+xv rbac_perm_names(uint32_t bits);
 /* A role's bits with every role it includes (pool-admin: all six). */
 uint32_t rbac_role_closure(uint32_t bits);
 

@@ -127,6 +127,8 @@ static int session_open(struct server *srv, const char *user, uint32_t roles, co
 	db_set_str(t, o, SC_F_session__auth_user_name, user);
 	db_set_str(t, o, SC_F_session__auth_user_sid, sid);
 	db_set_str(t, o, SC_F_session__subject, subject ? subject : REF_NULL);
+	/* as xapi: a superuser skips RBAC and has none listed */
+	db_set(t, o, SC_F_session__rbac_permissions, superuser ? xv_arr_new() : rbac_perm_names(roles));
 	db_set_str(t, o, SC_F_session__originator, originator ? originator : "");
 	char ref[REF_STRLEN + 1];
 	memcpy(ref, o->ref, sizeof ref);

@@ -7,10 +7,16 @@ guest (halted) and a task; the driver then logs in (and fails to with a
 wrong password), finds the host and VMs in the tree and dashboard, sees an
 `xe` change within a second, snapshots and reverts, makes a VM in the
 wizard and finds it with `xe vm-list`, copies a VM, makes an ISO SR and
-rescans it, makes a network, downloads an export and uploads it
+rescans it, makes a network, sets a NIC's locking mode, allowed
+addresses and rate limit, lists the PIFs (with Open vSwitch: veth PIFs,
+one with an address, a VLAN on one and a bond of two made in the page, the
+same VLAN tag again refused and its network taken back), downloads an export and uploads it
 back as an import, starts the guest and reads its boot
 lines in the serial panel and a non-blank VNC canvas, pauses and unpauses
-it, opens the same serial console over HTTPS (wss), waits for CPU chart points, cancels the task, and logs in as a
+it, runs a command in it through its agent, uploads a file into it and
+downloads it back, captures its NIC to a pcap
+download (and sees a bad filter refused), adds a local user as a subject
+with a role and removes both, opens the same serial console over HTTPS (wss), waits for CPU chart points, cancels the task, and logs in as a
 read-only user who gets no action buttons. A failing step leaves a
 screenshot under <build>/web-test/."""
 import json
@@ -21,14 +27,33 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import guest  # noqa: E402
 import harness  # noqa: E402
+
+# As root the test runs in a network namespace of its own: the guest's NIC
+# (captured from the page) and the local user (made with useradd, removed
+# after) need it.
+ROOT = os.geteuid() == 0 and shutil.which("ip") and shutil.which("useradd")
+if __name__ == "__main__" and ROOT and not os.environ.get(harness.NETNS_ENV):
+    sys.exit(harness.run_in_netns(__file__))
+
+import guest  # noqa: E402
+import ovs_lab  # noqa: E402
+
+# with Open vSwitch, xenond's networks are on it and the page makes a VLAN
+# and a bond of veth PIFs (the kernel here has no 8021q for the bridge backend)
+OVS = ROOT and shutil.which("ovs-vswitchd") and os.environ.get(harness.NETNS_ENV)
+NICS = ("xw1", "xw2", "xw3")
 
 MiB = 1 << 20
 CHROMIUM = os.environ.get("XENON_CHROMIUM", "/usr/bin/chromium")
 DRIVER = os.path.join(harness.ROOT, "tests", "web", "ui_test.mjs")
 PLAYWRIGHT = os.path.join(harness.ROOT, "web", "node_modules", "playwright-core")
 READER, PASSWORD = "reader", "reader-pw-1"
+LOCAL_USER, LOCAL_PASSWORD = "xnt-webuser", "Webuser-pw-1"
+
+
+def sh(*cmd, check=True, input=None):
+    return subprocess.run(cmd, check=check, input=input, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 class StaticTest(harness.ServerTestCase):
@@ -107,7 +132,11 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
         if missing:
             raise harness.unittest.SkipTest("needs %s" % ", ".join(missing))
         cls.tls_port = harness.free_port()
-        cls.srv = harness.Server(backend="qemu",
+        if OVS:
+            for n in NICS:
+                sh("ip", "link", "add", n, "type", "veth", "peer", "name", n + "p")
+                sh("ip", "link", "set", n + "p", "up")
+        cls.srv = harness.Server(backend="qemu", config="network-backend = openvswitch\n" if OVS else None,
                                  data_dir=harness.data_dir_with_users({READER: "read-only"}, PASSWORD, "xenon-web-"),
                                  extra_args=["--tls-listen", "127.0.0.1:%d" % cls.tls_port])
         guest.install(cls)
@@ -115,11 +144,22 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
         cls.api = cls.srv.api
         cls.build = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(harness.XENOND))))
 
+        if ROOT:
+            sh("userdel", LOCAL_USER, check=False)
+            sh("useradd", "-M", "-N", "-s", "/usr/sbin/nologin", LOCAL_USER)
+            sh("chpasswd", input="%s:%s\n" % (LOCAL_USER, LOCAL_PASSWORD))
+
     @classmethod
     def tearDownClass(cls):
-        guest.halt_all(cls)
-        cls.srv.stop()
-        guest._kill_leftover_qemus()
+        try:
+            guest.halt_all(cls)
+            cls.srv.stop()
+            guest._kill_leftover_qemus()
+            if OVS:
+                ovs_lab.stop_ovs_of(cls.srv.data_dir)
+        finally:
+            if ROOT:
+                sh("userdel", LOCAL_USER, check=False)
 
     def test_browser(self):
         api = self.api
@@ -128,6 +168,19 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
         for name in ("web-vm-1", "web-vm-2"):
             made.append(self.new_vm(name, mem=128 * MiB))
         g = self.new_vm("web-guest", mem=256 * MiB)
+        net = api.network.create({"name_label": "web-test-net", "name_description": "", "MTU": 1500,
+                                  "other_config": {}, "tags": []})
+
+        def vif(vm):
+            return api.VIF.create({"device": "0", "network": net, "VM": vm, "MAC": "", "MTU": 1500,
+                                   "other_config": {}, "qos_algorithm_type": "", "qos_algorithm_params": {}})
+        vif1 = vif(made[0])
+        if OVS:
+            api.PIF.scan(host)
+            pifs = {r["device"]: ref for ref, r in api.PIF.get_all_records().items()}
+            api.PIF.reconfigure_ip(pifs["xw3"], "Static", "10.79.0.1", "255.255.255.0", "", "")
+        if ROOT:
+            vif(g)
         task = api.task.create("web-long-task", "a task the page cancels")
         api.task.set_progress(task, 0.4)
         isodir = os.path.join(self.srv.data_dir, "isos")
@@ -148,6 +201,11 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
             "vm2": made[1],
             "isodir": isodir,
             "guest": g,
+            "vif1": vif1,
+            "guestVif": bool(ROOT),
+            "nics": list(NICS) if OVS else [],
+            "localUser": LOCAL_USER if ROOT else "",
+            "localPassword": LOCAL_PASSWORD,
             "task": api.task.get_uuid(task),
             "xe": [harness.XE, "-s", self.srv.host, "-p", str(self.srv.port), "--nossl", "-u", "root",
                    "-pw", self.srv.password],
@@ -164,8 +222,10 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
                                                                        s.get("error", "")) for s in steps))
         sys.stderr.write("  browser run %.1f s\n" % (time.monotonic() - t0))
         names = [s["step"] for s in steps]
-        for want in ("wrong password", "login", "keyboard focus", "tree and dashboard", "alarm on the dashboard", "xe change is live", "snapshot and revert",
-                     "vm copy", "storage create and rescan", "network create", "export download", "import upload", "wizard", "start guest", "serial console", "https and wss", "vnc screen", "pause and unpause", "cpu chart",
+        wanted = ("vif capture", "users and roles") if ROOT else ()
+        wanted += ("vlan and bond",) if OVS else ()
+        for want in wanted + ("wrong password", "login", "keyboard focus", "tree and dashboard", "alarm on the dashboard", "xe change is live", "snapshot and revert",
+                     "vm copy", "storage create and rescan", "network create", "export download", "import upload", "wizard", "start guest", "serial console", "https and wss", "vnc screen", "pause and unpause", "guest tools", "cpu chart", "vif controls", "networks show PIFs",
                      "cancel task", "error with code and parameters", "read-only user", "no CSP violations"):
             with self.subTest(step=want):
                 self.assertIn(want, names, p.stdout[-2000:])

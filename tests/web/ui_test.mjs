@@ -202,6 +202,72 @@ await step("network create", async () => {
   check(Number(await api("network.get_MTU", nets[0])) === 9000, "MTU");
 });
 
+await step("vif controls", async () => {
+  // locking mode with allowed addresses and a rate limit on vm1's NIC
+  await page.goto(url + "/#/vm/" + encodeURIComponent(conf.vm1));
+  await page.locator('tr[data-vif="0"]').waitFor({ timeout: 5000 });
+  const form = page.getByRole("form", { name: "Controls of NIC 0" });
+  await form.getByLabel("Locking mode").selectOption("locked");
+  await form.getByLabel("Allowed IPv4").fill("10.9.8.7 10.9.8.8");
+  await form.getByLabel(/^Rate limit/).fill("2048");
+  await form.getByRole("button", { name: "Save NIC 0" }).click();
+  await form.getByRole("status").filter({ hasText: "Saved." }).waitFor({ timeout: 5000 });
+  const v = await api("VIF.get_record", conf.vif1);
+  check(v.locking_mode === "locked", "locking_mode " + v.locking_mode);
+  check(JSON.stringify(v.ipv4_allowed) === '["10.9.8.7","10.9.8.8"]', "ipv4_allowed " + JSON.stringify(v.ipv4_allowed));
+  check(v.qos_algorithm_type === "ratelimit" && v.qos_algorithm_params.kbps === "2048", "qos " + JSON.stringify([v.qos_algorithm_type, v.qos_algorithm_params]));
+  await waitText('tr[data-vif="0"] .qos', "2048 kbps", 5000);
+  await waitText('tr[data-vif="0"] .locking', "locked: 10.9.8.7, 10.9.8.8", 5000);
+  // a bad address: the daemon's error in the page, the record as it was
+  await form.getByLabel("Allowed IPv4").fill("not-an-address");
+  await form.getByRole("button", { name: "Save NIC 0" }).click();
+  await form.locator(".error").waitFor({ timeout: 5000 });
+  check(JSON.stringify(await api("VIF.get_ipv4_allowed", conf.vif1)) === '["10.9.8.7","10.9.8.8"]', "a bad address changed ipv4_allowed");
+});
+
+await step("networks show PIFs", async () => {
+  await page.goto(url + "/#/networks");
+  await page.getByRole("table", { name: "PIFs" }).waitFor({ timeout: 5000 });
+  const pifs = Object.values(await api("PIF.get_all_records"));
+  for (const p of pifs) {
+    if (!p.IP) continue;
+    await page.locator("table[aria-label=PIFs] td.addr").filter({ hasText: p.IP }).first().waitFor({ timeout: 5000 });
+  }
+  if (!pifs.length) await page.getByText("No PIFs").waitFor({ timeout: 5000 });
+  console.error(`PIFs shown: ${pifs.length}`);
+});
+
+if (conf.nics.length) await step("vlan and bond", async () => {
+  const [a, b, c] = conf.nics;
+  const on = (d) => `${d} on ${conf.host}`;
+  await page.goto(url + "/#/networks");
+  await page.locator(`tr[data-pif="${c}"] td.addr`).filter({ hasText: "10.79.0.1/255.255.255.0" }).waitFor({ timeout: 5000 });
+  const nets = async () => (await api("network.get_all")).length;
+  await page.getByLabel("On PIF").selectOption({ label: on(c) });
+  await page.getByLabel("VLAN tag").fill("42");
+  await page.getByLabel("VLAN name").fill("web-vlan");
+  await page.getByRole("button", { name: "Create VLAN" }).click();
+  await page.getByRole("status").filter({ hasText: "Created web-vlan" }).waitFor({ timeout: 15000 });
+  const vlans = Object.values(await api("VLAN.get_all_records"));
+  check(vlans.length === 1 && Number(vlans[0].tag) === 42, "VLANs " + JSON.stringify(vlans));
+  // the same tag again: the daemon's error, and the network made for it taken back
+  const before = await nets();
+  await page.getByLabel("VLAN name").fill("web-vlan-again");
+  await page.getByRole("button", { name: "Create VLAN" }).click();
+  await page.locator('.error[data-code="PIF_VLAN_EXISTS"]').waitFor({ timeout: 10000 });
+  check((await nets()) === before, "the refused VLAN left a network");
+  await page.locator(`tr[data-pif="${c}.42"]`).waitFor({ timeout: 5000 });
+  // a bond of the other two
+  await page.getByLabel(on(a), { exact: true }).check();
+  await page.getByLabel(on(b), { exact: true }).check();
+  await page.getByLabel("Bond name").fill("web-bond");
+  await page.getByRole("button", { name: "Create bond" }).click();
+  await page.getByRole("status").filter({ hasText: "Created web-bond" }).waitFor({ timeout: 20000 });
+  const bonds = Object.values(await api("Bond.get_all_records"));
+  check(bonds.length === 1 && bonds[0].slaves.length === 2, "bonds " + JSON.stringify(bonds));
+  check((await api("network.get_by_name_label", "web-bond")).length === 1, "no web-bond network");
+});
+
 let exported = "";
 await step("export download", async () => {
   await page.goto(url + "/#/vm/" + encodeURIComponent(conf.vm2));
@@ -308,6 +374,52 @@ await step("pause and unpause", async () => {
   check((await api("VM.get_power_state", conf.guest)) === "Running", "API does not say Running");
 });
 
+await step("guest tools", async () => {
+  const card = page.locator("#guest-tools");
+  await card.getByLabel("Command").fill("echo web-$((6*7)); echo to-err >&2; exit 3");
+  await card.getByRole("button", { name: "Run in guest" }).click();
+  await waitText("#guest-tools .exitcode", "3", 30000);
+  check((await card.locator("pre.stdout").textContent()) === "web-42\n", "stdout " + (await card.locator("pre.stdout").textContent()));
+  check((await card.locator("pre.stderr").textContent()) === "to-err\n", "stderr");
+  // a file up into the guest, checked there, and down again
+  const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7 + 3) & 255));
+  await card.locator('input[name="guest-upload"]').setInputFiles({ name: "web-up.bin", mimeType: "application/octet-stream", buffer: bytes });
+  await card.getByLabel(/^Into/).fill("/tmp/");
+  await card.getByRole("button", { name: "Upload to guest" }).click();
+  await card.getByRole("status").filter({ hasText: "Uploaded /tmp/web-up.bin." }).waitFor({ timeout: 15000 });
+  await card.getByLabel("Command").fill("wc -c < /tmp/web-up.bin");
+  await card.getByRole("button", { name: "Run in guest" }).click();
+  await page.waitForFunction(() => document.querySelector("#guest-tools pre.stdout")?.textContent?.trim() === "3000", null, { timeout: 15000, polling: 100 });
+  await card.getByLabel(/^File to download/).fill("/tmp/web-up.bin");
+  const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 15000 }), card.getByRole("button", { name: "Download from guest" }).click()]);
+  const f = join(conf.shots, "web-down.bin");
+  await dl.saveAs(f);
+  check(dl.suggestedFilename() === "web-up.bin", "file name " + dl.suggestedFilename());
+  check(Buffer.compare(readFileSync(f), bytes) === 0, "the file came back different");
+  // a file that is not there: the daemon's error in the page
+  await card.getByLabel(/^File to download/).fill("/tmp/no-such-file");
+  await card.getByRole("button", { name: "Download from guest" }).click();
+  await card.locator(".error").waitFor({ timeout: 15000 });
+});
+
+if (conf.guestVif) await step("vif capture", async () => {
+  const form = page.getByRole("form", { name: "Capture on NIC 0" });
+  await form.getByLabel("Seconds").fill("2");
+  await form.getByLabel("Capture filter (BPF)").fill("no such filter ((");
+  await form.getByRole("button", { name: "Capture NIC 0" }).click();
+  const err = form.locator('.error[data-code="CAPTURE_FILTER_INVALID"]');
+  await err.waitFor({ timeout: 10000 });
+  check((await err.textContent()).includes("no such filter"), "error box: " + (await err.textContent()));
+  await form.getByLabel("Capture filter (BPF)").fill("icmp or udp");
+  const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 20000 }), form.getByRole("button", { name: "Capture NIC 0" }).click()]);
+  const f = join(conf.shots, "capture.pcap");
+  await dl.saveAs(f);
+  check(/\.pcap$/.test(dl.suggestedFilename()), "file name " + dl.suggestedFilename());
+  const head = readFileSync(f).subarray(0, 24);
+  check(head.length === 24 && head.readUInt32LE(0) === 0xa1b2c3d4, "not a pcap: " + head.toString("hex"));
+  check((await form.locator(".error").count()) === 0, "an error after a good capture");
+});
+
 await step("cpu chart", async () => {
   const wait = 15000 - (Date.now() - started);
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -353,6 +465,39 @@ await step("error with code and parameters", async () => {
   check(txt.includes(conf.vm1) && txt.includes("running") && txt.includes("halted"), "error box: " + txt);
 });
 
+if (conf.localUser) await step("users and roles", async () => {
+  const user = conf.localUser;
+  await page.goto(url + "/#/users");
+  await page.getByLabel("User or group name").fill(user);
+  await page.getByRole("button", { name: "Add subject" }).click();
+  const row = page.locator(`tr[data-subject="${user}"]`);
+  await row.waitFor({ timeout: 10000 });
+  const subj = await until("the subject", async () => {
+    const all = Object.values(await api("subject.get_all_records"));
+    return all.find((x) => x.other_config["subject-name"] === user);
+  });
+  await page.getByLabel(`Add a role to ${user}`).selectOption({ label: "vm-operator" });
+  await row.locator('.role[data-role="vm-operator"]').waitFor({ timeout: 5000 });
+  const roles = async () => Promise.all((await api("subject.get_record", await api("subject.get_by_uuid", subj.uuid))).roles.map((r) => api("role.get_name_label", r)));
+  check(JSON.stringify(await roles()) === '["vm-operator"]', "roles " + JSON.stringify(await roles()));
+  // the user logs in with that role: actions, no Users page
+  const p = await newPage();
+  try {
+    await login(p, user, conf.localPassword);
+    await p.locator(".conn.on").waitFor({ timeout: 10000 });
+    check((await p.locator("header .user").textContent()).indexOf("read-only") < 0, "vm-operator shown read-only");
+    check((await p.getByRole("link", { name: "Users" }).count()) === 0, "Users link for a vm-operator");
+  } finally {
+    await p.context().close();
+  }
+  await page.getByRole("button", { name: `Remove role vm-operator from ${user}` }).click();
+  await row.locator(".role").first().waitFor({ state: "detached", timeout: 5000 });
+  check((await roles()).length === 0, "role still there");
+  await page.getByRole("button", { name: `Remove subject ${user}` }).click();
+  await row.waitFor({ state: "detached", timeout: 5000 });
+  check(Object.values(await api("subject.get_all_records")).every((x) => x.other_config["subject-name"] !== user), "subject still there");
+});
+
 await step("read-only user", async () => {
   const p = await newPage();
   const old = page;
@@ -369,6 +514,8 @@ await step("read-only user", async () => {
         check((await p.getByRole("button", { name: n, exact: true }).count()) === 0, `button ${n} shown`);
     }
     check((await p.getByRole("link", { name: "New VM" }).count()) === 0, "New VM link shown");
+    check((await p.getByRole("link", { name: "Users" }).count()) === 0, "Users link shown");
+    check((await p.locator("#guest-tools, .vif-edit, .vif-capture").count()) === 0, "guest tools or NIC controls shown");
     await p.goto(url + "/#/tasks");
     await p.locator("h1").filter({ hasText: "Tasks" }).waitFor();
     check((await p.getByRole("button", { name: "Cancel" }).count()) === 0, "Cancel shown");

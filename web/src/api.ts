@@ -57,17 +57,18 @@ export async function logout(): Promise<void> {
   if (s) await rpc("session.logout", [s]).catch(() => {});
 }
 
-// May this session change things? The RBAC check comes before the
-// reference is looked up, so a call on the null reference tells it
-// without touching anything: RBAC_PERMISSION_DENIED for a read-only user,
-// HANDLE_INVALID for one who may act.
-export async function canAct(): Promise<boolean> {
-  try {
-    await call("VM.clean_shutdown", "OpaqueRef:NULL");
-    return true;
-  } catch (e) {
-    return !(e instanceof XenAPIError && e.code === "RBAC_PERMISSION_DENIED");
-  }
+// What this session may do, as xapi clients tell it: a local superuser
+// (root) may do everything; any other session lists the permissions of its
+// role in rbac_permissions (lower-case "class.message" names).
+export interface Rights {
+  superuser: boolean;
+  permissions: Set<string>;
+}
+export function rightsOf(session: { is_local_superuser?: boolean; rbac_permissions?: string[] }): Rights {
+  return { superuser: !!session.is_local_superuser, permissions: new Set((session.rbac_permissions || []).map((p) => p.toLowerCase())) };
+}
+export function may(r: Rights, permission: string): boolean {
+  return r.superuser || r.permissions.has(permission.toLowerCase());
 }
 
 // An Async call followed to its end through the task records the event

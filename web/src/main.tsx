@@ -4,9 +4,10 @@ import "@xterm/xterm/css/xterm.css";
 import "uplot/dist/uPlot.min.css";
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { canAct, getSession, login, logout, onSessionLost, call } from "./api";
+import { getSession, may, rightsOf, login, logout, onSessionLost, call } from "./api";
 import * as store from "./store";
 import { ErrorBox, href, perms, useRoute } from "./ui";
+import { Users } from "./pages/users";
 import { byName } from "./format";
 import { Dashboard } from "./pages/dashboard";
 import { VmList } from "./pages/vmlist";
@@ -159,6 +160,7 @@ function Shell({ user, onOut }: { user: string; onOut: () => void }) {
     case "srs": body = <SrList />; break;
     case "network": body = arg ? <NetworkPage key={arg} netRef={arg} /> : <NetworkList />; break;
     case "networks": body = <NetworkList />; break;
+    case "users": body = perms.admin ? <Users /> : <p class="muted">Users and roles are for pool administrators.</p>; break;
     default: body = <Dashboard />;
   }
   const [theme, setTheme] = useState(document.documentElement.dataset.theme || "light");
@@ -189,6 +191,7 @@ function Shell({ user, onOut }: { user: string; onOut: () => void }) {
           {link("srs", "Storage")}
           {link("networks", "Networks")}
           {link("tasks", "Tasks")}
+          {perms.admin && link("users", "Users")}
         </nav>
         <span class={"conn " + (store.connected ? "on" : "off")} role="status">
           {store.connected ? "Live" : "Connecting…"}
@@ -221,7 +224,9 @@ function App() {
     try {
       const rec = await call("session.get_record", getSession());
       setUser(rec.auth_user_name || "");
-      perms.canAct = await canAct();
+      const r = rightsOf(rec);
+      perms.canAct = may(r, "VM.clean_shutdown");
+      perms.admin = may(r, "subject.create");
       setState("in");
     } catch {
       await logout();

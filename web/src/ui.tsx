@@ -73,4 +73,5 @@ export function Meter({ value, label }: { value: number; label: string }) {
 }
 
 // The user's role allows acting (set after login).
-export const perms = { canAct: false };
+// admin: users and roles (pool-admin).
+export const perms = { canAct: false, admin: false };

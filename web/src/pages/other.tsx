@@ -260,6 +260,7 @@ export function NetworkList() {
     <div class="page">
       <h1>Networks</h1>
       {perms.canAct && <NewNetwork />}
+      <Pifs />
       <ul class="plain">
         {store.all("network").map((n) => (
           <li key={n._ref}>
@@ -295,5 +296,159 @@ export function NetworkPage({ netRef }: { netRef: string }) {
         </ul>
       </Card>
     </div>
+  );
+}
+
+// The hosts' PIFs with their addresses; a VLAN on one (a new network
+// tagged on that PIF, pool.create_VLAN_from_PIF) and a bond of several of
+// one host's PIFs (Bond.create on a new network).
+function Pifs() {
+  store.useStore();
+  const [run, busy, error, clear] = useAction();
+  const pifs = store.all("pif").sort((a, b) => String(a.device).localeCompare(String(b.device)) || Number(a.VLAN) - Number(b.VLAN));
+  const [pif, setPif] = useState("");
+  const [tag, setTag] = useState(10);
+  const [vlanName, setVlanName] = useState("");
+  const [members, setMembers] = useState<string[]>([]);
+  const [mode, setMode] = useState("active-backup");
+  const [bondName, setBondName] = useState("");
+  const [done, setDone] = useState("");
+  const physical = pifs.filter((p) => p.physical && Number(p.VLAN) < 0 && (!p.bond_slave_of || p.bond_slave_of === "OpaqueRef:NULL"));
+  const hostOf = (r: string) => store.get("host", r)?.name_label || "";
+  const newNet = async (name: string) =>
+    call("network.create", { name_label: name, name_description: "", MTU: 1500, other_config: {}, tags: [] });
+  return (
+    <>
+      <Card title="Physical interfaces (PIFs)">
+        <table class="grid" aria-label="PIFs">
+          <thead>
+            <tr>
+              <th scope="col">Host</th>
+              <th scope="col">Device</th>
+              <th scope="col">VLAN</th>
+              <th scope="col">Network</th>
+              <th scope="col">MAC</th>
+              <th scope="col">Address</th>
+              <th scope="col">Attached</th>
+            </tr>
+          </thead>
+          <tbody>
+            {pifs.map((p) => {
+              const n = store.get("network", p.network);
+              const v4 = p.IP ? `${p.IP}${p.netmask ? "/" + p.netmask : ""} (${p.ip_configuration_mode})` : p.ip_configuration_mode;
+              return (
+                <tr key={p._ref} data-pif={p.device + (Number(p.VLAN) >= 0 ? "." + p.VLAN : "")}>
+                  <td>{hostOf(p.host)}</td>
+                  <td>{p.device}</td>
+                  <td>{Number(p.VLAN) >= 0 ? p.VLAN : ""}</td>
+                  <td>{n ? <a href={href("network", n._ref)}>{n.name_label}</a> : ""}</td>
+                  <td>{p.MAC}</td>
+                  <td class="addr">{v4}{(p.IPv6 || []).length ? " " + p.IPv6.join(" ") : ""}</td>
+                  <td>{p.currently_attached ? "yes" : "no"}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+        {pifs.length === 0 && <p class="muted">No PIFs: the hosts have no managed interfaces.</p>}
+      </Card>
+      {perms.canAct && pifs.length > 0 && (
+        <Card title="New VLAN">
+          <form
+            class="inline"
+            onSubmit={(e) => {
+              e.preventDefault();
+              setDone("");
+              run(async () => {
+                const p = pifs.find((x) => x._ref === pif) || physical[0];
+                if (!p) throw new Error("Choose a PIF.");
+                const name = vlanName.trim() || `VLAN ${tag} on ${p.device}`;
+                const net = await newNet(name);
+                try {
+                  await call("pool.create_VLAN_from_PIF", p._ref, net, tag);
+                } catch (err) {
+                  await call("network.destroy", net).catch(() => {});
+                  throw err;
+                }
+                setDone(name);
+              });
+            }}
+          >
+            <label>
+              On PIF
+              <select value={pif} onChange={(e) => setPif(e.currentTarget.value)}>
+                {physical.map((p) => (
+                  <option key={p._ref} value={p._ref}>{`${p.device} on ${hostOf(p.host)}`}</option>
+                ))}
+              </select>
+            </label>
+            <label>
+              VLAN tag
+              <input type="number" min={0} max={4094} value={tag} onInput={(e) => setTag(Number(e.currentTarget.value))} />
+            </label>
+            <label>
+              VLAN name
+              <input value={vlanName} onInput={(e) => setVlanName(e.currentTarget.value)} />
+            </label>
+            <button type="submit" disabled={busy}>Create VLAN</button>
+          </form>
+        </Card>
+      )}
+      {perms.canAct && physical.length > 1 && (
+        <Card title="New bond">
+          <form
+            class="inline"
+            onSubmit={(e) => {
+              e.preventDefault();
+              setDone("");
+              run(async () => {
+                if (members.length < 2) throw new Error("Choose at least two PIFs of one host.");
+                const hosts = new Set(members.map((m) => store.get("pif", m)?.host));
+                if (hosts.size !== 1) throw new Error("A bond's PIFs are on one host.");
+                const name = bondName.trim() || "Bond " + members.map((m) => store.get("pif", m)?.device).join("+");
+                const net = await newNet(name);
+                try {
+                  await call("Bond.create", net, members, "", mode, {});
+                } catch (err) {
+                  await call("network.destroy", net).catch(() => {});
+                  throw err;
+                }
+                setMembers([]);
+                setDone(name);
+              });
+            }}
+          >
+            <fieldset>
+              <legend>Bond members</legend>
+              {physical.map((p) => (
+                <label key={p._ref}>
+                  <input
+                    type="checkbox"
+                    checked={members.includes(p._ref)}
+                    onChange={(e) => setMembers(e.currentTarget.checked ? [...members, p._ref] : members.filter((m) => m !== p._ref))}
+                  />
+                  {`${p.device} on ${hostOf(p.host)}`}
+                </label>
+              ))}
+            </fieldset>
+            <label>
+              Bond mode
+              <select value={mode} onChange={(e) => setMode(e.currentTarget.value)}>
+                {["active-backup", "balance-slb", "lacp"].map((m) => (
+                  <option key={m} value={m}>{m}</option>
+                ))}
+              </select>
+            </label>
+            <label>
+              Bond name
+              <input value={bondName} onInput={(e) => setBondName(e.currentTarget.value)} />
+            </label>
+            <button type="submit" disabled={busy}>Create bond</button>
+          </form>
+        </Card>
+      )}
+      {done && <p role="status">Created {done}.</p>}
+      <ErrorBox error={error} onClose={clear} />
+    </>
   );
 }

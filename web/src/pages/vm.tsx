@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ComponentType } from "preact";
 import * as store from "../store";
-import { asyncCall, call, getSession } from "../api";
+import { asyncCall, call, getSession, XenAPIError } from "../api";
 import { bytes, when } from "../format";
 import { Card, ErrorBox, href, perms, useAction } from "../ui";
 
@@ -152,8 +152,132 @@ function Disks({ vm }: { vm: store.Rec }) {
   );
 }
 
+// The NIC's allowed addresses made the wanted list: the new ones first
+// (the daemon checks each; a refusal takes back those added), then the
+// old ones go.
+async function setAllowed(v: store.Rec, fam: "ipv4" | "ipv6", want: string[]) {
+  const have: string[] = v[fam + "_allowed"] || [];
+  const added: string[] = [];
+  try {
+    for (const a of want.filter((a) => !have.includes(a))) {
+      await call(`VIF.add_${fam}_allowed`, v._ref, a);
+      added.push(a);
+    }
+  } catch (e) {
+    for (const a of added) await call(`VIF.remove_${fam}_allowed`, v._ref, a).catch(() => {});
+    throw e;
+  }
+  for (const a of have.filter((a) => !want.includes(a))) await call(`VIF.remove_${fam}_allowed`, v._ref, a);
+}
+
+// A NIC's controls: locking mode with its allowed addresses, and the
+// rate limit (qos_algorithm_type "ratelimit" with params kbps).
+function VifEdit({ v }: { v: store.Rec }) {
+  const [run, busy, error, clear] = useAction();
+  const [mode, setMode] = useState<string>(v.locking_mode || "network_default");
+  const [v4, setV4] = useState<string>((v.ipv4_allowed || []).join(" "));
+  const [v6, setV6] = useState<string>((v.ipv6_allowed || []).join(" "));
+  const [kbps, setKbps] = useState<string>(v.qos_algorithm_type === "ratelimit" ? v.qos_algorithm_params?.kbps || "" : "");
+  const [saved, setSaved] = useState(false);
+  const list = (t: string) => t.split(/[\s,]+/).filter(Boolean);
+  return (
+    <form
+      class="inline vif-edit"
+      aria-label={`Controls of NIC ${v.device}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        setSaved(false);
+        run(async () => {
+          await setAllowed(v, "ipv4", list(v4));
+          await setAllowed(v, "ipv6", list(v6));
+          await call("VIF.set_locking_mode", v._ref, mode);
+          if (kbps.trim()) {
+            await call("VIF.set_qos_algorithm_type", v._ref, "ratelimit");
+            await call("VIF.set_qos_algorithm_params", v._ref, { kbps: kbps.trim() });
+          } else {
+            await call("VIF.set_qos_algorithm_type", v._ref, "");
+            await call("VIF.set_qos_algorithm_params", v._ref, {});
+          }
+          setSaved(true);
+        });
+      }}
+    >
+      <label>
+        Locking mode
+        <select value={mode} onChange={(e) => setMode(e.currentTarget.value)}>
+          {["network_default", "unlocked", "locked", "disabled"].map((m) => (
+            <option key={m} value={m}>{m}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Allowed IPv4
+        <input value={v4} onInput={(e) => setV4(e.currentTarget.value)} placeholder="10.0.0.2 10.0.0.3" />
+      </label>
+      <label>
+        Allowed IPv6
+        <input value={v6} onInput={(e) => setV6(e.currentTarget.value)} />
+      </label>
+      <label>
+        Rate limit (kbps, empty for none)
+        <input value={kbps} inputMode="numeric" onInput={(e) => setKbps(e.currentTarget.value)} />
+      </label>
+      <button type="submit" disabled={busy}>Save NIC {v.device}</button>
+      {saved && <span role="status">Saved.</span>}
+      <ErrorBox error={error} onClose={clear} />
+    </form>
+  );
+}
+
+// A pcap of the NIC's traffic for some seconds from /capture, as a
+// download; a refusal (a bad filter, a role below pool-operator) is shown
+// with its code.
+function VifCapture({ v, vm }: { v: store.Rec; vm: store.Rec }) {
+  const [run, busy, error, clear] = useAction();
+  const [secs, setSecs] = useState(5);
+  const [filter, setFilter] = useState("");
+  return (
+    <form
+      class="inline vif-capture"
+      aria-label={`Capture on NIC ${v.device}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        run(async () => {
+          const q = new URLSearchParams({ session_id: getSession(), ref: v._ref, duration: String(secs) });
+          if (filter.trim()) q.set("filter", filter.trim());
+          const r = await fetch("/capture?" + q.toString());
+          if (!r.ok) {
+            const words = (await r.text()).trim().split(" ");
+            throw new XenAPIError(words[0] || "HTTP_" + r.status, words.slice(1));
+          }
+          const blob = await r.blob();
+          const a = document.createElement("a");
+          a.href = URL.createObjectURL(blob);
+          a.download = `${vm.name_label}-nic${v.device}.pcap`;
+          document.body.appendChild(a);
+          a.click();
+          a.remove();
+          setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+        });
+      }}
+    >
+      <label>
+        Seconds
+        <input type="number" min={1} max={600} value={secs} onInput={(e) => setSecs(Number(e.currentTarget.value))} />
+      </label>
+      <label>
+        Capture filter (BPF)
+        <input value={filter} onInput={(e) => setFilter(e.currentTarget.value)} placeholder="icmp or port 53" />
+      </label>
+      <button type="submit" disabled={busy}>{busy ? "Capturing…" : `Capture NIC ${v.device}`}</button>
+      <ErrorBox error={error} onClose={clear} />
+    </form>
+  );
+}
+
 function Nics({ vm }: { vm: store.Rec }) {
   const vifs = (vm.VIFs || []).map((r: string) => store.get("vif", r)).filter(Boolean) as store.Rec[];
+  const live = vm.power_state === "Running" || vm.power_state === "Paused";
   return (
     <Card title="Network interfaces" id="nics">
       <table class="grid">
@@ -162,21 +286,137 @@ function Nics({ vm }: { vm: store.Rec }) {
             <th scope="col">Device</th>
             <th scope="col">MAC</th>
             <th scope="col">Network</th>
+            <th scope="col">Locking</th>
+            <th scope="col">Rate limit</th>
           </tr>
         </thead>
         <tbody>
           {vifs.map((v) => {
             const n = store.get("network", v.network);
+            const allowed = [...(v.ipv4_allowed || []), ...(v.ipv6_allowed || [])];
             return (
-              <tr key={v._ref}>
+              <tr key={v._ref} data-vif={v.device}>
                 <td>{v.device}</td>
                 <td>{v.MAC}</td>
                 <td>{n ? <a href={href("network", n._ref)}>{n.name_label}</a> : ""}</td>
+                <td class="locking">{v.locking_mode}{allowed.length ? ": " + allowed.join(", ") : ""}</td>
+                <td class="qos">{v.qos_algorithm_type === "ratelimit" ? `${v.qos_algorithm_params?.kbps || "?"} kbps` : "none"}</td>
               </tr>
             );
           })}
         </tbody>
       </table>
+      {perms.canAct &&
+        vifs.map((v) => (
+          <div key={v._ref} class="vif-actions">
+            <VifEdit v={v} />
+            {live && <VifCapture v={v} vm={vm} />}
+          </div>
+        ))}
+    </Card>
+  );
+}
+
+// Base64 of bytes and back, in chunks (the agent's files travel as base64).
+function toBase64(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+function fromBase64(t: string): Uint8Array<ArrayBuffer> {
+  const s = atob(t);
+  const b = new Uint8Array(new ArrayBuffer(s.length));
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
+}
+
+// Guest tools through the VM's agent: run a command and see its output;
+// upload a file into the guest, download one from it.
+function GuestTools({ vm }: { vm: store.Rec }) {
+  const [run, busy, error, clear] = useAction();
+  const [cmd, setCmd] = useState("");
+  const [out, setOut] = useState<{ exitcode: string; stdout: string; stderr: string } | null>(null);
+  const [upPath, setUpPath] = useState("/tmp/");
+  const [upFile, setUpFile] = useState<File | null>(null);
+  const [downPath, setDownPath] = useState("");
+  const [done, setDone] = useState("");
+  return (
+    <Card title="Guest tools" id="guest-tools">
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          run(async () => {
+            setOut(null);
+            if (!cmd.trim()) throw new Error("Give a command.");
+            setOut(await call("VM.guest_exec", vm._ref, ["sh", "-c", cmd], "", 30));
+          });
+        }}
+      >
+        <label>
+          Command
+          <input name="guest-cmd" value={cmd} onInput={(e) => setCmd(e.currentTarget.value)} placeholder="uname -a" />
+        </label>
+        <button type="submit" disabled={busy}>Run in guest</button>
+      </form>
+      {out && (
+        <div class="guest-out" aria-live="polite">
+          <p>
+            Exit code <strong class="exitcode">{out.exitcode}</strong>
+          </p>
+          <pre class="stdout" aria-label="Standard output">{out.stdout}</pre>
+          {out.stderr && <pre class="stderr" aria-label="Standard error">{out.stderr}</pre>}
+        </div>
+      )}
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setDone("");
+          run(async () => {
+            if (!upFile) throw new Error("Choose a file.");
+            const path = upPath.endsWith("/") ? upPath + upFile.name : upPath;
+            await call("VM.guest_file_write", vm._ref, path, toBase64(new Uint8Array(await upFile.arrayBuffer())));
+            setDone(`Uploaded ${path}.`);
+          });
+        }}
+      >
+        <label>
+          File to upload
+          <input type="file" name="guest-upload" onChange={(e) => setUpFile(e.currentTarget.files?.[0] || null)} />
+        </label>
+        <label>
+          Into (a directory ending in / or a path)
+          <input name="guest-up-path" value={upPath} onInput={(e) => setUpPath(e.currentTarget.value)} />
+        </label>
+        <button type="submit" disabled={busy}>Upload to guest</button>
+      </form>
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setDone("");
+          run(async () => {
+            if (!downPath.trim()) throw new Error("Give the file's path in the guest.");
+            const data = fromBase64(await call("VM.guest_file_read", vm._ref, downPath.trim()));
+            const a = document.createElement("a");
+            a.href = URL.createObjectURL(new Blob([data]));
+            a.download = downPath.trim().split("/").pop() || "file";
+            document.body.appendChild(a);
+            a.click();
+            a.remove();
+            setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+          });
+        }}
+      >
+        <label>
+          File to download (path in the guest)
+          <input name="guest-down-path" value={downPath} onInput={(e) => setDownPath(e.currentTarget.value)} />
+        </label>
+        <button type="submit" disabled={busy}>Download from guest</button>
+      </form>
+      {done && <p role="status">{done}</p>}
+      <ErrorBox error={error} onClose={clear} />
     </Card>
   );
 }
@@ -283,6 +523,7 @@ export function VmPage({ vmRef }: { vmRef: string }) {
       <div class="cards">
         <Disks vm={vm} />
         <Nics vm={vm} />
+        {perms.canAct && vm.power_state === "Running" && <GuestTools vm={vm} />}
         <Snapshots vm={vm} />
       </div>
     </div>
