@@ -30,6 +30,7 @@ struct sr_state {
 	char uuid[40];
 	struct rr_sr_io io; /* this tick's */
 	double size, util;  /* the SR's space, NaN when not reported this tick */
+	bool had_disk;      /* seen with a disk: its I/O figures are reported */
 };
 
 struct rr_sampler {
@@ -92,6 +93,7 @@ void rr_tick_vm(struct rr_tick *tick, const char *uuid, const struct rr_vm_count
 			if (!strcmp(v->c.disk[j].dev, d->dev) && !strcmp(v->c.disk[j].sr, d->sr))
 				pd = &v->c.disk[j];
 		struct sr_state *ss = sr_get(s, d->sr);
+		ss->had_disk = true;
 		rr_sr_io_add(&ss->io, pd, d, dt);
 	}
 	v->c = *c;
@@ -140,7 +142,8 @@ void rr_sampler_tick(struct rr_sampler *s, time_t t)
 			      &tick.sample);
 		rr_sample_add(&tick.sample, "running_vcpus", tick.running_vcpus);
 		for (size_t it = 0; hmap_next(&s->srs, &it, &k, &v);)
-			rr_sr_rates(&((struct sr_state *)v)->io, ((struct sr_state *)v)->uuid, &tick.sample);
+			if (((struct sr_state *)v)->had_disk)
+				rr_sr_rates(&((struct sr_state *)v)->io, ((struct sr_state *)v)->uuid, &tick.sample);
 		struct xerr err = XERR_INIT;
 		if (rr_store_update(s->st, RR_HOST, s->host_uuid, t, &tick.sample, tick.min_max, &err) < 0) {
 			log_warn("rrd: host: %s", err.nparams ? err.params[0] : err.code);
@@ -165,7 +168,10 @@ void rr_sampler_tick(struct rr_sampler *s, time_t t)
 			rr_sample_add(&tick.sample, "physical_utilisation", ss->util);
 		if (!isnan(ss->size))
 			rr_sample_add(&tick.sample, "size", ss->size);
-		rr_sr_rates(&ss->io, NULL, &tick.sample);
+		if (ss->had_disk)
+			rr_sr_rates(&ss->io, NULL, &tick.sample);
+		if (!tick.sample.n)
+			continue;
 		struct xerr err = XERR_INIT;
 		if (rr_store_update(s->st, RR_SR, ss->uuid, t, &tick.sample, tick.min_max, &err) < 0) {
 			log_warn("rrd: SR %s: %s", ss->uuid, err.nparams ? err.params[0] : err.code);
