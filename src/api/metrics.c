@@ -110,6 +110,36 @@ static void collect_vms(void *arg, struct rr_tick *tick)
 	free(reqs);
 }
 
+/* The space of the SRs plugged here, from their records (the driver's
+ * last scan): the SR RRDs' size and physical_utilisation. */
+static void collect_srs(void *arg, struct rr_tick *tick)
+{
+	struct metrics *m = arg;
+	struct server *srv = m->srv;
+	struct sr_space {
+		char uuid[40];
+		double size, util;
+	} *sp = NULL;
+	size_t n = 0;
+	db_rdlock(srv->db);
+	for (struct db_obj *p = db_first(srv->db, SC_C_PBD); p; p = db_next(p)) {
+		if (!db_peek_bool(p, SC_F_PBD__currently_attached) || strcmp(db_peek_str(p, SC_F_PBD__host), srv->host_ref))
+			continue;
+		struct db_obj *sr = db_lookup_cls(srv->db, SC_C_SR, db_peek_str(p, SC_F_PBD__SR));
+		if (!sr)
+			continue;
+		sp = xrealloc(sp, (n + 1) * sizeof *sp);
+		snprintf(sp[n].uuid, sizeof sp[n].uuid, "%s", db_peek_str(sr, SC_F_SR__uuid));
+		sp[n].size = (double)db_peek_int(sr, SC_F_SR__physical_size);
+		sp[n].util = (double)db_peek_int(sr, SC_F_SR__physical_utilisation);
+		n++;
+	}
+	db_unlock(srv->db);
+	for (size_t i = 0; i < n; i++)
+		rr_tick_sr(tick, sp[i].uuid, sp[i].size, sp[i].util);
+	free(sp);
+}
+
 static const char *const *pif_devices(void *arg)
 {
 	struct metrics *m = arg;
@@ -143,6 +173,26 @@ static bool min_max(void *arg)
 	return on;
 }
 
+/* The host's control domain is watched with the host's tick: its
+ * variables (fs_usage, log_fs_usage, mem_usage) measure the host itself,
+ * as xapi's perfmon measures dom0's. */
+static void control_domain_sample(struct metrics *m, time_t at)
+{
+	char uuid[40] = "";
+	db_rdlock(m->srv->db);
+	for (struct db_obj *vm = db_first(m->srv->db, SC_C_VM); vm; vm = db_next(vm))
+		if (db_peek_bool(vm, SC_F_VM__is_control_domain) &&
+		    !strcmp(db_peek_str(vm, SC_F_VM__resident_on), m->srv->host_ref)) {
+			snprintf(uuid, sizeof uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
+			break;
+		}
+	db_unlock(m->srv->db);
+	if (!uuid[0])
+		return;
+	struct rr_sample s = {0}; /* dom0 has no RRD of its own here */
+	perfmon_sample(m->pm, m->srv->db, RR_VM, uuid, &s, (int64_t)at);
+}
+
 /* The records follow the samples only where they differ, so a steady VM
  * costs the store nothing. */
 static void published(void *arg, enum rr_kind k, const char *uuid, const struct rr_sample *s, time_t at)
@@ -161,6 +211,8 @@ static void published(void *arg, enum rr_kind k, const char *uuid, const struct 
 		rr_sample_add(keep, s->v[i].name, s->v[i].v);
 	pthread_mutex_unlock(&m->mu);
 	perfmon_sample(m->pm, m->srv->db, k, uuid, s, (int64_t)at);
+	if (k == RR_HOST)
+		control_domain_sample(m, at);
 	if (k != RR_VM)
 		return;
 	double mem = rr_sample_get(s, "memory");
@@ -318,6 +370,7 @@ static const struct rr_ops metrics_ops = {
 	.pif_devices = pif_devices,
 	.min_max = min_max,
 	.published = published,
+	.collect_srs = collect_srs,
 };
 
 void metrics_start(struct server *srv)

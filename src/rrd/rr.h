@@ -208,9 +208,15 @@ struct rr_ops {
 	/* After a tick: the samples (of the tick at t), for the metrics records
 	 * and the alarms. */
 	void (*published)(void *arg, enum rr_kind k, const char *uuid, const struct rr_sample *s, time_t t);
+	/* Called once a tick: reports the space of every SR plugged on this
+	 * host with rr_tick_sr (NULL: none). */
+	void (*collect_srs)(void *arg, struct rr_tick *tick);
 };
 
 void rr_tick_vm(struct rr_tick *tick, const char *uuid, const struct rr_vm_counters *c);
+/* An SR's size and physical_utilisation (bytes, from its record as its
+ * driver last reported them) for its RRD this tick. */
+void rr_tick_sr(struct rr_tick *tick, const char *uuid, double size, double physical_utilisation);
 
 struct rr_sampler;
 

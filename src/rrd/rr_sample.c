@@ -155,7 +155,13 @@ void rr_ds_describe(enum rr_kind k, const char *name, struct rr_ds_info *o)
 		return;
 	}
 	if (k == RR_SR) {
-		describe_sr_io(name, "", o);
+		/* the SR's space, as its driver reports it */
+		if (!strcmp(name, "size"))
+			set(o, "B", true, 0, INFINITY, "%sSize of the SR", "");
+		else if (!strcmp(name, "physical_utilisation"))
+			set(o, "B", true, 0, INFINITY, "%sPhysical utilisation of the SR", "");
+		else
+			describe_sr_io(name, "", o);
 		return;
 	}
 	if (k != RR_VM)

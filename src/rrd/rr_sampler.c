@@ -29,6 +29,8 @@ struct vm_state {
 struct sr_state {
 	char uuid[40];
 	struct rr_sr_io io; /* this tick's */
+	double size, util;  /* the SR's space, NaN when not reported this tick */
+	bool had_disk;      /* seen with a disk: its I/O figures are reported */
 };
 
 struct rr_sampler {
@@ -56,6 +58,18 @@ struct rr_tick {
 	int running_vcpus;
 };
 
+static struct sr_state *sr_get(struct rr_sampler *s, const char *uuid)
+{
+	struct sr_state *ss = hmap_get(&s->srs, uuid);
+	if (!ss) {
+		ss = xcalloc(1, sizeof *ss);
+		snprintf(ss->uuid, sizeof ss->uuid, "%s", uuid);
+		ss->size = ss->util = NAN;
+		hmap_put(&s->srs, ss->uuid, ss);
+	}
+	return ss;
+}
+
 void rr_tick_vm(struct rr_tick *tick, const char *uuid, const struct rr_vm_counters *c)
 {
 	struct rr_sampler *s = tick->s;
@@ -78,12 +92,8 @@ void rr_tick_vm(struct rr_tick *tick, const char *uuid, const struct rr_vm_count
 		for (int j = 0; !fresh && j < v->c.ndisks; j++)
 			if (!strcmp(v->c.disk[j].dev, d->dev) && !strcmp(v->c.disk[j].sr, d->sr))
 				pd = &v->c.disk[j];
-		struct sr_state *ss = hmap_get(&s->srs, d->sr);
-		if (!ss) {
-			ss = xcalloc(1, sizeof *ss);
-			snprintf(ss->uuid, sizeof ss->uuid, "%s", d->sr);
-			hmap_put(&s->srs, ss->uuid, ss);
-		}
+		struct sr_state *ss = sr_get(s, d->sr);
+		ss->had_disk = true;
 		rr_sr_io_add(&ss->io, pd, d, dt);
 	}
 	v->c = *c;
@@ -98,6 +108,13 @@ void rr_tick_vm(struct rr_tick *tick, const char *uuid, const struct rr_vm_count
 		s->ops->published(s->arg, RR_VM, uuid, &tick->sample, tick->t);
 }
 
+void rr_tick_sr(struct rr_tick *tick, const char *uuid, double size, double physical_utilisation)
+{
+	struct sr_state *ss = sr_get(tick->s, uuid);
+	ss->size = size;
+	ss->util = physical_utilisation;
+}
+
 void rr_sampler_tick(struct rr_sampler *s, time_t t)
 {
 	struct rr_tick tick = {.s = s, .t = t};
@@ -106,8 +123,13 @@ void rr_sampler_tick(struct rr_sampler *s, time_t t)
 	/* the VMs, first: the host's figures include their SRs' */
 	const char *k;
 	void *v;
-	for (size_t it = 0; hmap_next(&s->srs, &it, &k, &v);)
-		memset(&((struct sr_state *)v)->io, 0, sizeof((struct sr_state *)v)->io);
+	for (size_t it = 0; hmap_next(&s->srs, &it, &k, &v);) {
+		struct sr_state *ss = v;
+		memset(&ss->io, 0, sizeof ss->io);
+		ss->size = ss->util = NAN;
+	}
+	if (s->ops->collect_srs)
+		s->ops->collect_srs(s->arg, &tick);
 	if (s->ops->collect_vms)
 		s->ops->collect_vms(s->arg, &tick);
 	/* the host */
@@ -120,7 +142,8 @@ void rr_sampler_tick(struct rr_sampler *s, time_t t)
 			      &tick.sample);
 		rr_sample_add(&tick.sample, "running_vcpus", tick.running_vcpus);
 		for (size_t it = 0; hmap_next(&s->srs, &it, &k, &v);)
-			rr_sr_rates(&((struct sr_state *)v)->io, ((struct sr_state *)v)->uuid, &tick.sample);
+			if (((struct sr_state *)v)->had_disk)
+				rr_sr_rates(&((struct sr_state *)v)->io, ((struct sr_state *)v)->uuid, &tick.sample);
 		struct xerr err = XERR_INIT;
 		if (rr_store_update(s->st, RR_HOST, s->host_uuid, t, &tick.sample, tick.min_max, &err) < 0) {
 			log_warn("rrd: host: %s", err.nparams ? err.params[0] : err.code);
@@ -139,7 +162,16 @@ void rr_sampler_tick(struct rr_sampler *s, time_t t)
 	for (size_t it = 0; hmap_next(&s->srs, &it, &k, &v);) {
 		struct sr_state *ss = v;
 		rr_sample_reset(&tick.sample);
-		rr_sr_rates(&ss->io, NULL, &tick.sample);
+		/* physical_utilisation before size: perfmon's get_percent_sr_usage
+		 * takes them in this order */
+		if (!isnan(ss->util))
+			rr_sample_add(&tick.sample, "physical_utilisation", ss->util);
+		if (!isnan(ss->size))
+			rr_sample_add(&tick.sample, "size", ss->size);
+		if (ss->had_disk)
+			rr_sr_rates(&ss->io, NULL, &tick.sample);
+		if (!tick.sample.n)
+			continue;
 		struct xerr err = XERR_INIT;
 		if (rr_store_update(s->st, RR_SR, ss->uuid, t, &tick.sample, tick.min_max, &err) < 0) {
 			log_warn("rrd: SR %s: %s", ss->uuid, err.nparams ? err.params[0] : err.code);

@@ -250,7 +250,7 @@ static MHD_RESULT_T worked(struct route_req *rr)
 		settle(rr, false);
 		return fail_reply(rr);
 	}
-	MHD_RESULT_T ret = MHD_queue_response(rr->conn, MHD_HTTP_OK, rr->resp);
+	MHD_RESULT_T ret = MHD_queue_response(rr->conn, rr->ok_status ? rr->ok_status : MHD_HTTP_OK, rr->resp);
 	MHD_destroy_response(rr->resp);
 	rr->resp = NULL;
 	rr->queued = true;
@@ -554,6 +554,18 @@ int route_send_buffer(struct route_req *rr, char *body, size_t len, const char *
 	if (rr->task[0])
 		MHD_add_response_header(resp, "task-id", rr->task);
 	rr->streaming_done = true;
+	rr->resp = resp;
+	return 0;
+}
+
+int route_send_redirect(struct route_req *rr, const char *location)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return xerr_internal(&rr->err, "cannot create a response");
+	MHD_add_response_header(resp, "Location", location);
+	rr->streaming_done = true;
+	rr->ok_status = MHD_HTTP_FOUND;
 	rr->resp = resp;
 	return 0;
 }

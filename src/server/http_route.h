@@ -80,6 +80,7 @@ struct route_req {
 	ssize_t (*reader)(struct route_req *rr, uint64_t pos, char *buf, size_t max);
 	uint64_t stream_size;
 	unsigned status; /* a failing handler's HTTP status; 0: from err's code */
+	unsigned ok_status; /* a succeeding handler's HTTP status; 0: 200 */
 	int refs;  /* route_end and a streamed response's free callback */
 	/* A request made inside the daemon (VM.import from a URL): its query
 	 * arguments, read instead of the connection's (conn is NULL). */
@@ -118,6 +119,8 @@ int route_send_stream(struct route_req *rr, uint64_t size, const char *ctype,
 void route_progress(struct route_req *rr, double p);
 /* Prepares a response of body (taken), as route_send_stream does. */
 int route_send_buffer(struct route_req *rr, char *body, size_t len, const char *ctype);
+/* The answer is 302 Found to location (an empty body). */
+int route_send_redirect(struct route_req *rr, const char *location);
 /* Every value of a query key, in the order given (owned array of
  * borrowed strings, NULL-terminated). */
 const char **route_args(struct route_req *rr, const char *key, size_t *n);

@@ -5,6 +5,9 @@
  * them cross-origin from every host). */
 #include "http_route.h"
 #include "../api/metrics.h"
+#include "../api/pool_forward.h"
+#include "../pool/raft.h"
+#include "../base/strbuf.h"
 #include "../base/mem.h"
 
 #include <errno.h>
@@ -205,9 +208,84 @@ static int host_rrd_begin(struct route_req *rr)
 	return dump(rr, RR_HOST, metrics_host_uuid(rr->srv));
 }
 
+static void put_encoded(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
+			sb_putc(sb, (char)c);
+		else
+			sb_printf(sb, "%%%02X", c);
+	}
+}
+
+static MHD_RESULT_T add_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct strbuf *sb = cls;
+	sb_putc(sb, strchr(sb->buf, '?') ? '&' : '?');
+	put_encoded(sb, key ? key : "");
+	sb_putc(sb, '=');
+	put_encoded(sb, value ? value : "");
+	return MHD_YES;
+}
+
+/* 302 to the same path and query on the host at address (its API port:
+ * HTTPS where this host serves it, as xapi's https://address/…). */
+static int redirect_to(struct route_req *rr, const char *address, const char *path)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int tls = pool_tls_port(rr->srv);
+	const char *plain = strrchr(rr->srv->cfg.listen ? rr->srv->cfg.listen : "", ':');
+	bool v6 = strchr(address, ':') != NULL;
+	sb_printf(&sb, "%s://%s%s%s", tls > 0 ? "https" : "http", v6 ? "[" : "", address, v6 ? "]" : "");
+	if (tls > 0 && tls != 443)
+		sb_printf(&sb, ":%d", tls);
+	else if (tls <= 0 && plain && strcmp(plain + 1, "80"))
+		sb_printf(&sb, ":%s", plain + 1);
+	sb_puts(&sb, path);
+	MHD_get_connection_values(rr->conn, MHD_GET_ARGUMENT_KIND, add_query_arg, &sb);
+	int rc = route_send_redirect(rr, sb.buf);
+	sb_free(&sb);
+	if (rc == 0)
+		cors(rr);
+	return rc;
+}
+
+/* As xapi's get_vm_rrd_forwarder: a VM running on another host of the
+ * pool is read there (302 to it); one whose RRD this host has not (a
+ * halted VM's archive) is read on the master, from a member by a 302 to
+ * the master. */
 static int vm_rrd_begin(struct route_req *rr)
 {
-	return dump(rr, RR_VM, route_arg(rr, "uuid"));
+	const char *uuid = route_arg(rr, "uuid");
+	if (!uuid)
+		return bad_request(rr, "uuid");
+	struct server *srv = rr->srv;
+	char owner[256] = "";
+	db_rdlock(srv->db);
+	struct db_obj *vm = db_lookup_uuid(srv->db, SC_C_VM, uuid);
+	if (vm) {
+		const char *ps = db_peek_str(vm, SC_F_VM__power_state);
+		const char *on = db_peek_str(vm, SC_F_VM__resident_on);
+		struct db_obj *h = db_lookup_cls(srv->db, SC_C_host, on);
+		if (h && strcmp(on, srv->host_ref) && (!strcmp(ps, "Running") || !strcmp(ps, "Paused")))
+			snprintf(owner, sizeof owner, "%s", db_peek_str(h, SC_F_host__address));
+	}
+	db_unlock(srv->db);
+	if (owner[0])
+		return redirect_to(rr, owner, "/vm_rrd");
+	struct rr_store *st = metrics_store(srv);
+	if (st && !rr_store_has(st, RR_VM, uuid) && srv->raft && !pool_raft_is_leader(srv->raft)) {
+		char master[POOL_ADDR_MAX];
+		pool_raft_leader(srv->raft, master);
+		char *colon = strrchr(master, ':'); /* its API is on its Raft address */
+		if (colon)
+			*colon = 0;
+		if (master[0])
+			return redirect_to(rr, master, "/vm_rrd");
+	}
+	return dump(rr, RR_VM, uuid);
 }
 
 static int sr_rrd_begin(struct route_req *rr)

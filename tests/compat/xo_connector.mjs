@@ -1,7 +1,8 @@
 // Xen Orchestra's own XenAPI client (npm xen-api, pinned in package.json)
 // driven against a running xenond: steps 1-6, 8, 12 and 13 of the CI plan
 // in reference/xo-client.md §4, 8b: a new VM with a NIC added the way Xen
-// Orchestra adds one, and 14: disk and VM transfers the way Xen
+// Orchestra adds one, 15: /rrd_updates fetched and parsed as Xen
+// Orchestra's stats code does, and 14: disk and VM transfers the way Xen
 // Orchestra makes them (getResource/putResource), checked by checksum. The client talks to xenond through a small
 // recording proxy started here, so the wire sequence can be asserted
 // without relying on the server's logs.
@@ -865,6 +866,67 @@ await check('a failed import rejects putResource; its task fails with IMPORT_ERR
   if (error.code !== undefined) assert.equal(error.code, rec.error_info[0])
   else assert.equal(error.response?.statusCode, 500, String(error))
   await xfer.call('task.destroy', task)
+})
+
+// ===========================================================================
+currentStep = '[15 stats]'
+
+// Xen Orchestra's stats path (xo-server's xapi-stats): the host's server
+// time, start = now - 120 steps + 1 step, getResource('/rrd_updates') on
+// the host with its query (without XO's `host` option: with it xen-api
+// goes to the host's address on the scheme's default port, 80 or 443, and
+// xenond listens on a test port here; for the master of a pool of one the
+// URL is otherwise the same), the text parsed, meta.step compared with the
+// step asked (FaultyGranularity otherwise), each legend split by its
+// expression and the rows reversed to oldest first. The host and a
+// running VM must be there with their CPUs, memory and, for the host,
+// loadavg; "NaN" values become null as XO turns them.
+await check("getResource('/rrd_updates', {query: {cf, host, interval: 5, json, start}}) → XO's parse: host and VM series", async () => {
+  const hostRef = (await xfer.call('host.get_all'))[0]
+  const host = await xfer.getRecord('host', hostRef)
+  const tpls = await xfer.call('VM.get_by_name_label', 'Other install media')
+  const vm = await xfer.callAsync('VM.clone', tpls[0], 'xo-stats-vm')
+  made.vms.push(vm)
+  await xfer.callAsync('VM.provision', vm)
+  await xfer.callAsync('VM.start', vm, false, false)
+  const vmUuid = await xfer.call('VM.get_uuid', vm)
+  const step = 5
+  let json
+  const stats = await waitFor('two rows of the VM', async () => {
+    const servertime = await xfer.call('host.get_servertime', hostRef)
+    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/.exec(servertime)
+    assert.ok(m, `host.get_servertime: ${servertime}`)
+    const now = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) / 1e3
+    const start = now - step * 120 + step
+    const response = await xfer.getResource('/rrd_updates', {
+      query: { cf: 'AVERAGE', host: 'true', interval: step, json: 'true', start },
+    })
+    json = JSON.parse(await response.body.text()) // undici's response in xen-api 4.7.6 (XO: response.text())
+    assert.equal(json.meta.step, step, 'FaultyGranularity')
+    const data = [...json.data].reverse()
+    const out = { host: {}, vm: {} }
+    json.meta.legend.forEach((legend, index) => {
+      const [, type, uuid, metricType] = /^AVERAGE:([^:]+):(.+):(.+)$/.exec(legend)
+      const which = type === 'host' && uuid === host.uuid ? 'host' : type === 'vm' && uuid === vmUuid ? 'vm' : null
+      if (which === null) return
+      out[which][metricType] = data.map(({ values }) => (isNaN(values[index]) ? null : values[index]))
+    })
+    return out.vm.cpu0 && out.vm.cpu0.filter(v => v !== null).length >= 2 ? out : undefined
+  }, 30e3, 1000)
+  assert.equal(json.meta.rows, json.data.length)
+  assert.equal(json.meta.columns, json.meta.legend.length)
+  for (const n of ['cpu0', 'memory_total_kib', 'memory_free_kib', 'loadavg']) {
+    assert.ok(stats.host[n]?.some(v => v !== null && Number.isFinite(Number(v))), `host ${n}`)
+  }
+  // xapi's values are strings ("0.0123", "NaN"); XO keeps them and its
+  // transforms (value * 1024, value * 1e2) make numbers of them
+  assert.ok(stats.host.memory_total_kib.some(v => v * 1024 > 0))
+  assert.ok(stats.vm.memory.some(v => Number(v) > 0), 'VM memory')
+  assert.ok(stats.vm.cpu0.every(v => v === null || (v * 1e2 >= 0 && v * 1e2 <= 100)), 'VM cpu0 is a fraction')
+  // newest first on the wire: the reversed rows go up in time
+  const ts = json.data.map(r => r.t)
+  assert.deepEqual([...ts].sort((a, b) => b - a), ts)
+  await xfer.callAsync('VM.hard_shutdown', vm)
 })
 
 await check('clean up the transfer objects, then disconnect', async () => {

@@ -1,7 +1,8 @@
 """Xen Orchestra's XenAPI client (npm xen-api 4.7.6, tests/compat) against
 xenond: starts a daemon, installs the pinned client with `npm ci` when
 tests/compat/node_modules is missing, and runs tests/compat/xo_connector.mjs
-(xo-client.md §4 steps 1-6, 8, 12, 13, and 14: VDI and VM exports with
+(xo-client.md §4 steps 1-6, 8, 12, 13, 15: /rrd_updates fetched and parsed as
+Xen Orchestra's stats code does, and 14: VDI and VM exports with
 getResource and imports with putResource, checked by checksum). The server caps event.from waits at
 a few seconds (config key event-wait-cap) so the idle-return and re-login
 checks finish quickly; the client still sends 60.1."""
