@@ -9,6 +9,8 @@ libnbd-dev libzstd-dev libxxhash-dev zlib1g-dev libnfs-dev libsmbclient-dev nbdk
 libraft-dev libuv1-dev nodejs npm"
 case "${1:-build}" in test | bench)
 	need="$need python3 valgrind qemu-system-x86 ovmf"
+	# the fuzzing harnesses (scripts/fuzz.sh): clang with libFuzzer
+	need="$need clang"
 	# the web console's browser tests (test_web): Playwright drives Debian's chromium
 	need="$need chromium"
 	# shared storage: QEMU's nfs:// driver, nbdkit for ISOs on SMB shares,
