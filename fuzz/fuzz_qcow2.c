@@ -1,7 +1,9 @@
 /* The checks on an uploaded foreign image before qemu-img opens it: the
  * format its first bytes (or a VHD's last 512) announce, and the header
- * checks of qcow2, VMDK and VHD (backing files, data files, sizes). The
- * first byte picks the format the upload claims. */
+ * checks of qcow2, VMDK and VHD (backing files, data files, sizes), and
+ * the backing file a qcow2 header names (what xenond follows to give a
+ * VM's QEMU its disk chain). The first byte picks the format the upload
+ * claims. */
 #include "formats/foreign.h"
 
 #include <stdint.h>
@@ -31,6 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)foreign_check_header(sniffed, p, size, &err);
 		xerr_clear(&err);
 	}
+	char name[1024];
+	int r = foreign_qcow2_backing(p, size, name, sizeof name);
+	if (r == 1 && strlen(name) >= sizeof name)
+		abort();
 	free(p);
 	return 0;
 }
