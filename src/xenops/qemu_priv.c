@@ -4,8 +4,9 @@
  * names while still root and then drops to that uid; what it opens later —
  * a live snapshot's overlay, a hot-plugged disk, a CD put in, a backing
  * file reopened for writing by a commit — it opens as that uid. So each
- * file of the VM's disk chains gets an ACL entry for the uid (read-write,
- * read-only for read-only disks and CDs), and each directory above them
+ * file of the VM's disk chains gets an ACL entry for the uid (read-write
+ * for the image a disk writes to, read-only for its backing files and for
+ * read-only disks and CDs), and each directory above them
  * that others cannot search an entry to search it; no other VM's uid is in
  * them. Every grant is written to <vm-dir>/grants, so the entries are taken
  * away when the domain is destroyed, also by a restarted xenond. */
@@ -139,7 +140,10 @@ int qemu_grant_disk(const char *dir, uid_t uid, const char *path, bool write, st
 	/* the image and its qcow2 backing chain (a bounded walk) */
 	char *cur = xstrdup(path);
 	for (int depth = 0; cur && depth < 256; depth++) {
-		if (qemu_grant_path(dir, uid, cur, write, err) < 0) {
+		/* the backing files read-only: a base stays without write bits
+		 * (the mark the storage layer knows bases by, sm/file.c), and
+		 * QEMU writes only the top (block-stream copies into it) */
+		if (qemu_grant_path(dir, uid, cur, write && depth == 0, err) < 0) {
 			free(cur);
 			return -1;
 		}
