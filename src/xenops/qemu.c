@@ -7,7 +7,6 @@
 #include "backends.h"
 #include "qemu_int.h"
 #include "qmp.h"
-#include "vcpu_params.h"
 #include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -496,13 +495,8 @@ static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bo
 	free(taps);
 	if (lrc < 0)
 		goto fail;
-	{
-		/* a cgroup of its own from the start (VCPUs_params may set it later) */
-		struct vcpu_params none;
-		memset(&none, 0, sizeof none);
-		bool wd, cd;
-		qemu_cgroup_apply(vm->uuid, pid, &none, &wd, &cd);
-	}
+	/* a cgroup of its own from the start (VCPUs_params may set it later) */
+	qemu_cgroup_enter(vm->uuid, pid);
 	qemu_write_domid(dir, vm->domid);
 	v = xcalloc(1, sizeof *v);
 	snprintf(v->uuid, sizeof v->uuid, "%s", vm->uuid);

@@ -166,6 +166,12 @@ int qemu_cgroup_apply(const char *uuid, pid_t pid, const struct vcpu_params *p, 
 		      bool *cap_done);
 /* Removes the VM's cgroup (once its QEMU is gone). */
 void qemu_cgroup_remove(const char *uuid);
+/* Puts a new QEMU in a cgroup of its own, <v2 root>/xenon/<uuid>, with no
+ * controller of its own to set: it is counted and contained apart from
+ * xenond without changing how it is scheduled (on hosts whose v1 cpu
+ * hierarchy holds everything else at the root, a group would compete as
+ * one task). VCPUs_params put it in a cpu group (qemu_cgroup_apply). */
+int qemu_cgroup_enter(const char *uuid, pid_t pid);
 /* The same with the cgroup v2 mount and the v1 cpu hierarchy given (NULL:
  * absent) rather than found in /proc/self/mounts. */
 int qemu_cgroup_apply_at(const char *v2root, const char *v1cpu_root, const char *uuid, pid_t pid,
