@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +67,21 @@ pid_t qemu_read_pid(const char *dir)
 		fclose(f);
 	}
 	return pid > 1 ? (pid_t)pid : -1;
+}
+
+/* Whether a unix socket takes a connection (closed again at once). */
+static bool accepts(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path)
+		return false;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	bool ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	close(fd);
+	return ok;
 }
 
 /* Whether pid exists and is not a zombie (it need not be our child). */
@@ -172,15 +189,15 @@ int qemu_launch(const struct qemu_argv *argv, const char *dir, const char *vm_re
 		free(m);
 		return -1;
 	}
-	/* started once its monitor socket is there (the monitor then answers
-	 * as soon as devices are set up); a QEMU that exits first failed */
+	/* started once its monitor socket takes connections (the monitor then
+	 * answers as soon as devices are set up; the file alone may be there
+	 * before QEMU listens on it); a QEMU that exits first failed */
 	char *sock = qemu_file(dir, "qmp.sock");
 	bool up = false;
 	for (int waited = 0; waited < 120000; waited += 10) {
-		struct stat stt;
 		if (!proc_alive(g))
 			break;
-		if (stat(sock, &stt) == 0 && S_ISSOCK(stt.st_mode)) {
+		if (accepts(sock)) {
 			up = true;
 			break;
 		}
