@@ -2,7 +2,7 @@
 BUILD ?= build
 XENOND_ARGS ?=
 
-.PHONY: all deps run check clean valgrind
+.PHONY: all deps run check clean valgrind fuzz install
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -22,10 +22,24 @@ check:
 	scripts/deps.sh test
 	scripts/check.sh
 
+# Every libFuzzer harness of fuzz/ for FUZZ_SECONDS each (clang, build-fuzz).
+FUZZ_SECONDS ?= 300
+fuzz:
+	scripts/deps.sh test
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh run
+
 # The integration suites under valgrind's leak checker.
 valgrind: deps all
 	XENOND_WRAPPER="valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99" \
 		meson test -C $(BUILD) --suite integration --print-errorlogs
 
+# Installs the build: PREFIX (default /usr/local) and DESTDIR as usual.
+PREFIX ?= /usr/local
+install: deps
+	[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) --prefix $(PREFIX)
+	meson configure $(BUILD) --prefix $(PREFIX)
+	ninja -C $(BUILD)
+	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
+
 clean:
-	rm -rf $(BUILD) build-check
+	rm -rf $(BUILD) build-check build-fuzz

@@ -3,12 +3,14 @@
 # what is already there. Usage: scripts/deps.sh [build|test|bench]
 # (bench: what bench/ needs on top of the test list, see bench/README.md)
 set -e
-need="meson ninja-build pkg-config gcc libmicrohttpd-dev libjansson-dev libexpat1-dev \
+need="meson ninja-build pkg-config gcc scdoc libsystemd-dev libmicrohttpd-dev libjansson-dev libexpat1-dev \
 libsqlite3-dev libgnutls28-dev libcurl4-gnutls-dev libpam0g-dev libcrypt-dev libcmocka-dev qemu-utils \
 libnbd-dev libzstd-dev libxxhash-dev zlib1g-dev libnfs-dev libsmbclient-dev nbdkit-plugin-dev librrd-dev \
-libraft-dev libuv1-dev nodejs npm libpcap-dev libguestfs-dev"
+libraft-dev libuv1-dev libacl1-dev nodejs npm libpcap-dev libguestfs-dev"
 case "${1:-build}" in test | bench)
 	need="$need python3 valgrind qemu-system-x86 ovmf"
+	# the fuzzing harnesses (scripts/fuzz.sh): clang with libFuzzer
+	need="$need clang"
 	# the web console's browser tests (test_web): Playwright drives Debian's chromium
 	need="$need chromium"
 	# shared storage: QEMU's nfs:// driver, nbdkit for ISOs on SMB shares,

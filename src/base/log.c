@@ -6,13 +6,28 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 static enum log_level level = LOG_INFO;
+/* stderr goes to the systemd journal (JOURNAL_STREAM names its device and
+ * inode): each line starts with its syslog priority, <3> to <7>, which the
+ * journal reads (sd-daemon(3)), and no timestamp of ours */
+static int journal = -1;
+
+static int stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+	       (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 /* The remote syslog: a connected UDP socket, or -1. */
 static pthread_mutex_t remote_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -72,16 +87,24 @@ enum log_level log_get_level(void) { return level; }
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	static const char *names[] = {"error", "warn", "info", "debug"};
+	static const char *const prio[] = {"<3>", "<4>", "<6>", "<7>"};
 	if (lvl > level)
 		return;
+	if (journal < 0)
+		journal = stderr_is_journal();
 	char line[2048];
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	struct tm tm;
-	gmtime_r(&tv.tv_sec, &tm);
-	int n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-	n += snprintf(line + n, sizeof line - (size_t)n, ".%03ldZ [%s] ",
-		      (long)(tv.tv_usec / 1000), names[lvl]);
+	int n;
+	if (journal) {
+		n = snprintf(line, sizeof line, "%s", prio[lvl]);
+	} else {
+		struct timeval tv;
+		gettimeofday(&tv, NULL);
+		struct tm tm;
+		gmtime_r(&tv.tv_sec, &tm);
+		n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+		n += snprintf(line + n, sizeof line - (size_t)n, ".%03ldZ [%s] ", (long)(tv.tv_usec / 1000),
+			      names[lvl]);
+	}
 	va_list ap;
 	va_start(ap, fmt);
 	int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

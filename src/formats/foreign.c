@@ -103,6 +103,21 @@ static int check_qcow2(const unsigned char *b, size_t n, struct xerr *err)
 	return 0;
 }
 
+int foreign_qcow2_backing(const void *p, size_t n, char *out, size_t cap)
+{
+	const unsigned char *b = p;
+	if (n < QCOW2_V2_LEN || memcmp(b, "QFI\xfb", 4) != 0)
+		return -1;
+	uint64_t off = be(b + 8, 8), len = be(b + 16, 4);
+	if (off == 0 || len == 0)
+		return 0;
+	if (off >= n || len > n - off || len >= cap || memchr(b + off, '\0', len))
+		return -1;
+	memcpy(out, b + off, len);
+	out[len] = '\0';
+	return 1;
+}
+
 /* A VMDK sparse extent header (little-endian): version at 4, capacity in
  * sectors at 12, grain size at 20, descriptor offset and size at 28 and
  * 36, up to compressAlgorithm at 77. */

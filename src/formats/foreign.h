@@ -51,4 +51,10 @@ int foreign_check_header(const char *fmt, const void *p, size_t n, struct xerr *
 int foreign_check_info(const char *json, const char *path, const char *fmt, int64_t *vsize,
 		       struct xerr *err);
 
+/* The backing file a qcow2 header (its first n bytes) names, copied into
+ * out (NUL-terminated, as written: relative names are relative to the
+ * image's directory): 1; 0 when it names none; -1 when the header is not
+ * a qcow2 header or the name does not lie whole in the n bytes or cap. */
+int foreign_qcow2_backing(const void *p, size_t n, char *out, size_t cap);
+
 #endif

@@ -164,8 +164,19 @@ static int entry_load(struct rr_entry *e)
 	return 0;
 }
 
+/* Whether uuid can name a file in the store: letters, digits and '-' only,
+ * so a name from a request (/rrd_updates?vm_uuid=../x) cannot reach a file
+ * outside it, which a failed load would delete. */
+static bool plain_name(const char *uuid)
+{
+	size_t n = strlen(uuid);
+	return n > 0 && n <= 64 && strspn(uuid, "0123456789abcdefABCDEFghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ-") == n;
+}
+
 static struct rr_entry *entry_get(struct rr_store *st, enum rr_kind k, const char *uuid, bool create)
 {
+	if (!create && !plain_name(uuid))
+		return NULL;
 	char key[80];
 	snprintf(key, sizeof key, "%s-%s", rr_kind_name(k), uuid);
 	struct rr_entry *e = hmap_get(&st->map, key);

@@ -8,7 +8,7 @@
 #include "authlimit.h"
 #include "http_guard.h"
 #include "rpc.h"
-#include "../base/b64.h"
+#include "../base/httpq.h"
 #include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -73,88 +73,6 @@ static const char *reason_of(unsigned status)
 	}
 }
 
-/* %XX and '+' decoded in place. */
-static void url_decode(char *s)
-{
-	char *o = s;
-	for (; *s; s++) {
-		if (*s == '%' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2])) {
-			char hex[3] = {s[1], s[2], 0};
-			*o++ = (char)strtol(hex, NULL, 16);
-			s += 2;
-		} else {
-			*o++ = *s == '+' ? ' ' : *s;
-		}
-	}
-	*o = '\0';
-}
-
-/* The value of key in a query string (decoded, owned), or NULL. */
-static char *query_arg(const char *query, const char *key)
-{
-	size_t kl = strlen(key);
-	for (const char *p = query; p && *p;) {
-		const char *end = strchr(p, '&');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
-			char *v = xasprintf("%.*s", (int)(len - kl - 1), p + kl + 1);
-			url_decode(v);
-			return v;
-		}
-		p = end ? end + 1 : NULL;
-	}
-	return NULL;
-}
-
-/* The value of a header (its line in head, case-insensitive name), owned. */
-static char *header(const char *head, const char *name)
-{
-	size_t nl = strlen(name);
-	for (const char *p = strstr(head, "\r\n"); p; p = strstr(p, "\r\n")) {
-		p += 2;
-		if (!strncasecmp(p, name, nl) && p[nl] == ':') {
-			const char *v = p + nl + 1;
-			while (*v == ' ' || *v == '\t')
-				v++;
-			const char *e = strstr(v, "\r\n");
-			return xasprintf("%.*s", (int)(e ? e - v : (long)strlen(v)), v);
-		}
-	}
-	return NULL;
-}
-
-/* session_id=… from a Cookie header, owned. */
-static char *cookie_session(const char *cookie)
-{
-	for (const char *p = cookie; p && *p;) {
-		while (*p == ' ' || *p == ';')
-			p++;
-		const char *end = strchr(p, ';');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (len > 11 && !strncmp(p, "session_id=", 11))
-			return xasprintf("%.*s", (int)(len - 11), p + 11);
-		p = end;
-	}
-	return NULL;
-}
-
-/* user and password from "Basic <base64>", owned. */
-static void basic_auth(const char *authz, char **user, char **pass)
-{
-	*user = *pass = NULL;
-	if (!authz || strncasecmp(authz, "Basic ", 6))
-		return;
-	size_t n;
-	unsigned char *raw = b64_decode(authz + 6, &n);
-	char *colon = raw ? memchr(raw, ':', n) : NULL;
-	if (colon) {
-		*colon = '\0';
-		*user = xstrdup((char *)raw);
-		*pass = xstrdup(colon + 1);
-	}
-	free(raw);
-}
-
 /* Reads up to the blank line ending the request's head, which must come
  * whole by deadline (ms, clock_now_ms): its length (the head NUL-terminated
  * in buf), with *n the bytes read in all; -1. */
@@ -213,14 +131,14 @@ static void serve(struct server *srv, int fd)
 		reply_error(fd, 404, reason_of(404), "not found\n");
 		goto done;
 	}
-	uuid = query_arg(q, "uuid");
-	ref = query_arg(q, "ref");
-	sid = query_arg(q, "session_id");
-	if (!sid && (cookie = header(buf, "Cookie")))
-		sid = cookie_session(cookie);
+	uuid = httpq_query_arg(q, "uuid");
+	ref = httpq_query_arg(q, "ref");
+	sid = httpq_query_arg(q, "session_id");
+	if (!sid && (cookie = httpq_header(buf, "Cookie")))
+		sid = httpq_cookie_session(cookie);
 	if (!sid) {
-		authz = header(buf, "Authorization");
-		basic_auth(authz, &user, &pass);
+		authz = httpq_header(buf, "Authorization");
+		httpq_basic_auth(authz, &user, &pass);
 	}
 	struct sockaddr_storage sa;
 	socklen_t salen = sizeof sa;

@@ -11,6 +11,7 @@
 #include "http_route.h"
 #include "url_table.h"
 #include "web_static.h"
+#include "doc_http.h"
 #include "rpc.h"
 #include "../api/server.h"
 #include "../base/clock.h"
@@ -403,6 +404,13 @@ static MHD_RESULT_T https_only_answer(struct http_server *hs, struct MHD_Connect
 	return ret;
 }
 
+/* The API reference's directory, found once (doc_http.c). */
+static char *doc_dir;
+static void doc_dir_find(void)
+{
+	doc_dir = doc_http_default_dir();
+}
+
 static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			       const char *method, const char *version, const char *upload_data,
 			       size_t *upload_size, void **con_cls)
@@ -479,6 +487,11 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const cha
 		if (r->discarded)
 			return send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
 		return start_rpc(r, r->url.kind == URL_RPC_JSON);
+	}
+	if (r->url.kind == URL_DOC) {
+		static pthread_once_t once = PTHREAD_ONCE_INIT;
+		pthread_once(&once, doc_dir_find);
+		return doc_http_serve(conn, doc_dir, url);
 	}
 	if (r->url.kind == URL_STATUS || r->url.kind == URL_STATIC) {
 		MHD_RESULT_T ret;

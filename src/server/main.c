@@ -42,6 +42,12 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#else
+#define sd_notify(unset, state) ((void)(state), 0)
+#define sd_watchdog_enabled(unset, usec) ((void)(usec), 0)
+#endif
 
 /* An orderly stop that takes longer than this is cut short: SIGTERM
  * always ends the daemon (its VMs run on, and are adopted next time). */
@@ -455,9 +461,17 @@ int main(int argc, char **argv)
 		goto fail;
 	pool_heartbeat_start(&srv);
 	print_banner(&srv, password);
+	/* under systemd (Type=notify): serving now; the watchdog, when the
+	 * unit sets WatchdogSec, is fed from this loop, so a daemon whose main
+	 * loop hangs is restarted */
+	sd_notify(0, "READY=1");
+	uint64_t wd_usec = 0;
+	bool watchdog = sd_watchdog_enabled(0, &wd_usec) > 0;
 	int ticks = 0;
 	while (!stop_requested && !(restarting = restart_due())) {
 		sleep(1);
+		if (watchdog)
+			sd_notify(0, "WATCHDOG=1");
 		session_gc(&srv); /* cheap: one pass over the session index */
 		pool_master_tick(&srv);
 		if (++ticks % 10 == 0) {
@@ -469,6 +483,7 @@ int main(int argc, char **argv)
 			cert_expiry_check(&srv);
 	}
 	log_info(restarting ? "restarting (host.restart_agent)" : "stopping");
+	sd_notify(0, restarting ? "RELOADING=1" : "STOPPING=1");
 	if (!restarting) {
 		signal(SIGALRM, SIG_DFL);
 		alarm(STOP_GRACE_S);

@@ -8,6 +8,7 @@
 #include "../api/pool_forward.h"
 #include "../pool/raft.h"
 #include "../base/strbuf.h"
+#include "../base/httpq.h"
 #include "../base/mem.h"
 
 #include <errno.h>
@@ -24,48 +25,6 @@ static int bad_request(struct route_req *rr, const char *field)
 	return xerr_set(&rr->err, ERR_INVALID_VALUE, field, value ? value : "", NULL);
 }
 
-/* The q of the best range of an Accept header matching type/sub. */
-static double accept_q(const char *accept, const char *type, const char *sub)
-{
-	double best = 0;
-	int best_spec = -1;
-	const char *p = accept;
-	while (p && *p) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		char range[128];
-		snprintf(range, sizeof range, "%.*s", (int)(len < sizeof range ? len : sizeof range - 1), p);
-		double q = 1;
-		char *semi = strchr(range, ';');
-		if (semi) {
-			char *qs = strstr(semi, "q=");
-			if (qs)
-				q = strtod(qs + 2, NULL);
-			*semi = '\0';
-		}
-		char *r = range + strspn(range, " \t");
-		r[strcspn(r, " \t")] = '\0';
-		char *slash = strchr(r, '/');
-		int spec = -1;
-		if (slash) {
-			*slash = '\0';
-			const char *rt = r, *rs = slash + 1;
-			if (!strcasecmp(rt, type) && !strcasecmp(rs, sub))
-				spec = 2;
-			else if (!strcasecmp(rt, type) && !strcmp(rs, "*"))
-				spec = 1;
-			else if (!strcmp(rt, "*") && !strcmp(rs, "*"))
-				spec = 0;
-		}
-		if (spec > best_spec) {
-			best_spec = spec;
-			best = q;
-		}
-		p = end ? end + 1 : NULL;
-	}
-	return best;
-}
-
 /* A json key in the query, else an Accept header preferring JSON to XML
  * (xapi's client_prefers_json; any type counts as JSON). */
 static bool wants_json(struct route_req *rr)
@@ -75,7 +34,7 @@ static bool wants_json(struct route_req *rr)
 	const char *accept = MHD_lookup_connection_value(rr->conn, MHD_HEADER_KIND, "Accept");
 	if (!accept)
 		return false;
-	double j = accept_q(accept, "application", "json"), x = accept_q(accept, "text", "xml");
+	double j = httpq_accept_q(accept, "application", "json"), x = httpq_accept_q(accept, "text", "xml");
 	return j > 0 && j >= x;
 }
 
@@ -83,19 +42,6 @@ static void cors(struct route_req *rr)
 {
 	MHD_add_response_header(rr->resp, "Access-Control-Allow-Origin", "*");
 	MHD_add_response_header(rr->resp, "Access-Control-Allow-Headers", "X-Requested-With");
-}
-
-static bool parse_i64(const char *s, int64_t *out)
-{
-	if (!s || !*s)
-		return false;
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || *end)
-		return false;
-	*out = v;
-	return true;
 }
 
 static void add_src(struct rr_xport_src **src, size_t *n, enum rr_kind k, const char *uuid)
@@ -110,9 +56,9 @@ static int rrd_updates_begin(struct route_req *rr)
 {
 	struct rr_store *st = metrics_store(rr->srv);
 	int64_t start, interval = 0;
-	if (!parse_i64(route_arg(rr, "start"), &start))
+	if (!httpq_parse_i64(route_arg(rr, "start"), &start))
 		return bad_request(rr, "start");
-	if (route_arg(rr, "interval") && !parse_i64(route_arg(rr, "interval"), &interval))
+	if (route_arg(rr, "interval") && !httpq_parse_i64(route_arg(rr, "interval"), &interval))
 		interval = 0;
 	if (!st)
 		return xerr_set(&rr->err, ERR_INTERNAL_ERROR, "metrics are not running", NULL);

@@ -27,6 +27,8 @@ static const struct url_entry table[] = {
 	{"/console", NULL, URL_CONSOLE, NULL},
 	{"/assets/", "GET", URL_STATIC, NULL}, /* the web console's files (web_static.c) */
 	{"/assets/", "HEAD", URL_STATIC, NULL},
+	{"/doc", "GET", URL_DOC, NULL}, /* the API reference (doc_http.c) */
+	{"/doc/", "GET", URL_DOC, NULL},
 	{NULL, NULL, URL_TRANSFER, &route_export_raw_vdi},
 	{NULL, NULL, URL_TRANSFER, &route_import_raw_vdi},
 	{NULL, NULL, URL_TRANSFER, &route_export_xva},

@@ -12,6 +12,7 @@ enum url_kind {
 	URL_RPC_XML,    /* XML-RPC calls (POST) */
 	URL_RPC_JSON,   /* JSON-RPC calls (POST) */
 	URL_STATUS,     /* the web console's index.html, else a status page (GET /) */
+	URL_DOC,        /* the API reference (GET /doc, /doc/<name>) */
 	URL_STATIC,     /* the web console's hashed files (GET /assets/<name>) */
 	URL_TRANSFER,   /* a transfer (http_route.c), its route in url_match.route */
 	URL_CONSOLE,    /* /console (console_http.c); with the headers known: raw bytes after

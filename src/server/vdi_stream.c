@@ -9,6 +9,7 @@
 #include "../sm/foreign.h"
 #include "http_route.h"
 #include "vdi_stream.h"
+#include "../formats/chunked.h"
 #include "../formats/vhd.h"
 #include "../api/storage.h"
 #include "../base/log.h"
@@ -175,21 +176,10 @@ struct imp {
 	char *tmp; /* ... and the file the upload lands in first */
 	int tfd;
 	int64_t last_progress;
-	struct chunked *ck; /* chunked=true: the chunk reader */
+	struct chunked *ck; /* chunked=true: the chunk reader (formats/chunked.h) */
 };
 
-/* xapi's "chunked" raw upload (vhd-tool's protocol): pieces of the disk,
- * each a 12-byte header (offset u64, length u32, little-endian) and its
- * data, ended by a header of zeros. Only the disk's data travels, so a
- * sparse disk costs its allocated bytes. Pieces must come in ascending
- * order (xapi's sender makes them so); what lies between them reads as
- * zeros afterwards, as on xapi's pre-zeroed targets. */
-struct chunked {
-	unsigned char hdr[12];
-	size_t hfill;
-	uint64_t left; /* data bytes still due in the current piece */
-	bool ended;
-};
+static const struct chunked_ops ck_ops; /* below */
 
 int import_target_sr(struct route_req *rr, char out[REF_STRLEN + 1])
 {
@@ -332,6 +322,8 @@ static int import_begin(struct route_req *rr)
 		im->vhd = vhd_in_new(vhd_write, rr, rr->has_length ? (int64_t)rr->content_length : -1);
 		return 0;
 	}
+	if (im->ck)
+		chunked_init(im->ck, &ck_ops, rr, (uint64_t)img_size(im->vi.im));
 	im->buf = img_wbuf(BUFSZ);
 	return 0;
 }
@@ -365,55 +357,40 @@ static int skip_to(struct route_req *rr, struct imp *im, int64_t off)
 	return 0;
 }
 
-static int chunked_data(struct route_req *rr, struct imp *im, const char *p, size_t n)
+/* The chunked upload's pieces (formats/chunked.c reads the framing). */
+static int ck_piece(void *arg, uint64_t off, uint32_t len, struct xerr *err)
 {
-	struct chunked *ck = im->ck;
-	while (n) {
-		if (ck->ended)
-			return xerr_set(&rr->err, ERR_IMPORT_ERROR, "data after the last chunk", NULL);
-		if (ck->left) {
-			size_t k = ck->left < n ? (size_t)ck->left : n;
-			if (buffer_data(rr, im, p, k) < 0)
-				return -1;
-			ck->left -= k;
-			p += k;
-			n -= k;
-			continue;
-		}
-		size_t k = sizeof ck->hdr - ck->hfill < n ? sizeof ck->hdr - ck->hfill : n;
-		memcpy(ck->hdr + ck->hfill, p, k);
-		ck->hfill += k;
-		p += k;
-		n -= k;
-		if (ck->hfill < sizeof ck->hdr)
-			break;
-		ck->hfill = 0;
-		uint64_t off = 0;
-		uint32_t len = 0;
-		for (int i = 7; i >= 0; i--)
-			off = off << 8 | ck->hdr[i];
-		for (int i = 11; i >= 8; i--)
-			len = len << 8 | ck->hdr[i];
-		if (off == 0 && len == 0) { /* the end: the rest of the disk is zeros too */
-			ck->ended = true;
-			if (skip_to(rr, im, img_size(im->vi.im)) < 0)
-				return -1;
-			continue;
-		}
-		if (off > (uint64_t)img_size(im->vi.im) || len > (uint64_t)img_size(im->vi.im) - off)
-			return xerr_set(&rr->err, ERR_IMPORT_ERROR, "the upload is larger than the disk", NULL);
-		if ((int64_t)off != im->off + (int64_t)im->fill && skip_to(rr, im, (int64_t)off) < 0)
-			return -1;
-		ck->left = len;
-	}
+	struct route_req *rr = arg;
+	struct imp *im = rr->h;
+	(void)len;
+	(void)err;
+	if ((int64_t)off != im->off + (int64_t)im->fill)
+		return skip_to(rr, im, (int64_t)off);
 	return 0;
 }
+
+static int ck_data(void *arg, const char *p, size_t n, struct xerr *err)
+{
+	struct route_req *rr = arg;
+	(void)err;
+	return buffer_data(rr, rr->h, p, n);
+}
+
+static int ck_end(void *arg, struct xerr *err)
+{
+	struct route_req *rr = arg;
+	struct imp *im = rr->h;
+	(void)err;
+	return skip_to(rr, im, img_size(im->vi.im));
+}
+
+static const struct chunked_ops ck_ops = {.piece = ck_piece, .data = ck_data, .end = ck_end};
 
 static int import_data(struct route_req *rr, const char *p, size_t n)
 {
 	struct imp *im = rr->h;
 	if (im->ck)
-		return chunked_data(rr, im, p, n);
+		return chunked_feed(im->ck, p, n, &rr->err);
 	if (im->vhd)
 		return vhd_in_feed(im->vhd, p, n, &rr->err);
 	if (im->tfd >= 0) {

@@ -1,4 +1,4 @@
-/* qemu: the QEMU backend. Each running VM is a daemonized QEMU (its files
+/* qemu: the QEMU backend. Each running VM is an unprivileged QEMU (its files
  * in <run-dir>/vm/<uuid>/) held through one QMP connection whose reader
  * thread tracks what the guest does; one dispatcher thread hands guest-
  * initiated shutdowns, reboots, crashes and QEMU deaths to the VM logic
@@ -185,6 +185,11 @@ struct qvm *qemu_claim_qmp(const char *uuid, struct qmp **q, struct xerr *err)
 		return NULL;
 	}
 	return v;
+}
+
+int qemu_vm_grant(struct qvm *v, const char *path, bool write, struct xerr *err)
+{
+	return qemu_grant_disk(v->dir, qemu_vm_uid(v->domid), path, write, err);
 }
 
 pid_t qemu_vm_pid(struct qvm *v)
@@ -430,6 +435,18 @@ static void undo_start_files(const char *dir, bool rotated)
 	rmdir(dir); /* only when nothing older is kept there */
 }
 
+/* Lets the VM's QEMU uid open its disks (qemu_priv.c). */
+static int grant_disks(const char *dir, const struct vm_spec *vm, struct xerr *err)
+{
+	uid_t uid = qemu_vm_uid(vm->domid);
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		const struct vm_disk *d = &vm->disks[i];
+		if (qemu_grant_disk(dir, uid, d->path, !d->read_only && !d->is_cdrom, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* A new QEMU for vm; with resume, its state comes from the suspend image. */
 static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bool paused, bool resume,
 		    struct xerr *err)
@@ -462,8 +479,24 @@ static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bo
 			goto fail;
 		}
 	}
-	if (qemu_nics_up(vm, err) < 0 || qemu_launch(&argv, dir, vm->ref, &pid, err) < 0)
+	if (grant_disks(dir, vm, err) < 0 || qemu_nics_up(vm, err) < 0)
 		goto fail;
+	int *taps = xcalloc(vm->nnics + 1, sizeof *taps);
+	size_t ntaps = 0;
+	int lrc = 0;
+	for (; ntaps < vm->nnics && lrc == 0; ntaps++)
+		if ((taps[ntaps] = qemu_tap_open(vm, &vm->nics[ntaps], err)) < 0)
+			lrc = -1;
+	if (lrc == 0)
+		lrc = qemu_launch(&argv, dir, vm->ref, taps, vm->nnics, &pid, err);
+	for (size_t i = 0; i < ntaps; i++)
+		if (taps[i] >= 0)
+			close(taps[i]);
+	free(taps);
+	if (lrc < 0)
+		goto fail;
+	/* a cgroup of its own from the start (VCPUs_params may set it later) */
+	qemu_cgroup_enter(vm->uuid, pid);
 	qemu_write_domid(dir, vm->domid);
 	v = xcalloc(1, sizeof *v);
 	snprintf(v->uuid, sizeof v->uuid, "%s", vm->uuid);
@@ -473,8 +506,12 @@ static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bo
 	v->state = Q_PAUSED; /* -S: nothing runs before we say so */
 	v->busy = true;
 	if (connect_qmp(v, QMP_TIMEOUT_MS, err) < 0) {
-		char *m = xasprintf("QEMU started but its monitor did not answer: %s",
-				    err->nparams ? err->params[0] : "");
+		/* a QEMU that exited while setting up its devices says why */
+		char *tail = qemu_pid_is_vm(pid, vm->uuid) ? NULL : qemu_log_tail(dir);
+		char *m = tail && *tail ? xstrdup(tail)
+					: xasprintf("QEMU started but its monitor did not answer: %s",
+						    err->nparams ? err->params[0] : "");
+		free(tail);
 		xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm->ref, "qemu", m, NULL);
 		free(m);
 		goto fail;

@@ -1,5 +1,5 @@
 /* qemu_argv: a VM's QEMU command line, built from its vm_spec. Every path is
- * absolute (-daemonize changes to "/"), every device has a stable id named
+ * absolute (QEMU runs in "/"), every device has a stable id named
  * after its Xen counterpart (vbd<position>) so QMP can find it later. */
 #include "qemu_disk.h"
 #include "qemu_int.h"
@@ -300,14 +300,18 @@ int qemu_argv_build(const struct qemu_host *h, const struct vm_spec *vm, const c
 	 * the toolstack reaps it */
 	push(a, "-action");
 	push(a, "reboot=shutdown,shutdown=pause,panic=pause");
-	/* seccomp; elevateprivileges=deny and spawn=deny would forbid
-	 * -daemonize's setsid and fork */
+	/* seccomp with spawn denied (so no -daemonize: it forks after the
+	 * filter is in); elevateprivileges=deny would also forbid -runas's
+	 * setuid, which comes after the filter too (SIGSYS at start) */
 	push(a, "-sandbox");
-	push(a, "on,obsolete=deny,resourcecontrol=deny");
+	push(a, "on,obsolete=deny,spawn=deny,resourcecontrol=deny");
+	/* opens what this command line names as root, then runs as the VM's
+	 * own unprivileged uid (qemu_priv.c) */
+	push(a, "-runas");
+	push(a, "%u:%u", (unsigned)qemu_vm_uid(vm->domid), (unsigned)qemu_vm_uid(vm->domid));
 	push(a, "-rtc");
 	push(a, "base=utc");
 	push(a, "-S");
-	push(a, "-daemonize");
 	push(a, "-pidfile");
 	push(a, "%s/qemu.pid", dir);
 	push(a, "-chardev");
@@ -340,9 +344,11 @@ int qemu_argv_build(const struct qemu_host *h, const struct vm_spec *vm, const c
 	push(a, "virtserialport,bus=vser0.0,chardev=ga0,name=org.qemu.guest_agent.0");
 	if (add_boot(h, vm, dir, a, err) < 0 || add_disks(vm, a, err) < 0)
 		goto fail;
-	/* the taps exist already (qemu_net.c): QEMU only opens them */
+	/* the taps exist already (qemu_net.c) and xenond opens them: NIC i's
+	 * is QEMU's descriptor 3 + i (qemu_launch) */
 	for (size_t i = 0; i < vm->nnics; i++) {
-		char *netdev = qemu_nic_netdev_opts(vm, &vm->nics[i]), *dev = qemu_nic_device_opts(vm, &vm->nics[i]);
+		char *netdev = qemu_nic_netdev_fd_opts(&vm->nics[i], QEMU_TAP_FD0 + (int)i),
+		     *dev = qemu_nic_device_opts(vm, &vm->nics[i]);
 		push(a, "-netdev");
 		push(a, "%s", netdev);
 		push(a, "-device");

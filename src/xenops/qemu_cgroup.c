@@ -192,6 +192,29 @@ int qemu_cgroup_apply(const char *uuid, pid_t pid, const struct vcpu_params *p, 
 	return r;
 }
 
+int qemu_cgroup_enter(const char *uuid, pid_t pid)
+{
+	char *v2 = NULL, *v1 = NULL;
+	find_mounts(&v2, &v1);
+	free(v1);
+	if (!v2) {
+		log_warn("qemu %s: no cgroup v2 tree: QEMU stays in xenond's cgroup", uuid);
+		return -1;
+	}
+	char *parent = xasprintf("%s/%s", v2, CG_DIR), *dir = xasprintf("%s/%s", parent, uuid);
+	char pidbuf[32];
+	snprintf(pidbuf, sizeof pidbuf, "%d", (int)pid);
+	int rc = mkdir_ok(parent) && mkdir_ok(dir) ? write_file(dir, "cgroup.procs", pidbuf) : -1;
+	if (rc < 0)
+		log_warn("qemu %s: cannot put pid %d in cgroup %s: %s", uuid, (int)pid, dir, strerror(errno));
+	else
+		log_debug("qemu %s: in cgroup %s", uuid, dir);
+	free(parent);
+	free(dir);
+	free(v2);
+	return rc;
+}
+
 void qemu_cgroup_remove(const char *uuid)
 {
 	char *v2 = NULL, *v1 = NULL;

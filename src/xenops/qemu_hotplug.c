@@ -121,6 +121,8 @@ int qemu_disk_plug(const struct xenops_host *host, const char *uuid, const struc
 		goto out;
 	}
 	bool ro = d->read_only;
+	if (qemu_vm_grant(v, d->path, !ro, err) < 0)
+		goto out;
 	json_t *fnode = qemu_disk_file_node(d->path); /* a local file or a share's URL */
 	if (!fnode) {
 		xerr_internal(err, "VM %s: cannot open disk '%s'", uuid, d->path);
@@ -194,7 +196,9 @@ int qemu_cd_change(const struct xenops_host *host, const char *uuid, const struc
 	int r;
 	if (d->path) {
 		/* a closed tray with nothing in it takes the new medium at once */
-		r = qmp_exec(q, "blockdev-change-medium",
+		r = qemu_vm_grant(v, d->path, false, err);
+		if (r == 0)
+			r = qmp_exec(q, "blockdev-change-medium",
 			     json_pack("{ss ss ss ss}", "id", id, "filename", d->path, "format", d->format,
 				       "read-only-mode", "read-only"),
 			     NULL, DISK_QMP_TIMEOUT_MS, err);

@@ -28,7 +28,7 @@ struct qemu_argv {
 };
 void qemu_argv_free(struct qemu_argv *a);
 
-/* The command line for vm in dir (<run-dir>/vm/<uuid>): daemonized, stopped
+/* The command line for vm in dir (<run-dir>/vm/<uuid>): unprivileged, stopped
  * (-S) until the backend says cont, with QMP, serial, VNC and the guest
  * agent on unix sockets in dir. incoming adds -incoming defer (resume).
  * INVALID_DEVICE, BOOTLOADER_FAILED, UNKNOWN_BOOTLOADER, … on what QEMU
@@ -43,12 +43,32 @@ char *qemu_vm_dir(const char *run_dir, const char *uuid);
 /* <dir>/<name>, owned. */
 char *qemu_file(const char *dir, const char *name);
 
-/* Runs argv (QEMU with -daemonize) in a session of its own, with no file
- * descriptor of the daemon's, and waits until it has daemonized: 0 and the
- * daemon's pid (from its pidfile), or FAILED_TO_START_EMULATOR with what
- * QEMU printed. */
-int qemu_launch(const struct qemu_argv *argv, const char *dir, const char *vm_ref, pid_t *pid,
-		struct xerr *err);
+/* Runs argv in a session of its own (left to init, so it outlives
+ * xenond), with fds[i] as its descriptor 3 + i and no other descriptor of
+ * the daemon's, and waits until its monitor socket is there: 0 and its
+ * pid, or FAILED_TO_START_EMULATOR with what QEMU printed. */
+int qemu_launch(const struct qemu_argv *argv, const char *dir, const char *vm_ref, const int *fds, size_t nfds,
+		pid_t *pid, struct xerr *err);
+/* The last lines QEMU printed (dir/qemu.log), owned. */
+char *qemu_log_tail(const char *dir);
+
+/* ---- the unprivileged user and the files it may open (qemu_priv.c) ---- */
+
+/* QEMU of domid d runs as uid and gid QEMU_UID_BASE + d (mod the range). */
+#define QEMU_UID_BASE 720896u
+#define QEMU_UID_RANGE 65536u
+/* The descriptor NIC 0's tap is in QEMU (NIC i: + i). */
+#define QEMU_TAP_FD0 3
+uid_t qemu_vm_uid(int64_t domid);
+/* An ACL entry on path for uid (read, and write if write) and search on
+ * the directories above it that others cannot search, recorded in
+ * dir/grants. */
+int qemu_grant_path(const char *dir, uid_t uid, const char *path, bool write, struct xerr *err);
+/* The same for a disk: the image, its qcow2 backing chain, or the socket
+ * of an nbd+unix:// URL. */
+int qemu_grant_disk(const char *dir, uid_t uid, const char *path, bool write, struct xerr *err);
+/* Takes away every grant recorded in dir/grants (qemu_clean_dir does). */
+void qemu_revoke_all(const char *dir);
 
 /* The pid in dir/qemu.pid, or -1. */
 pid_t qemu_read_pid(const char *dir);
@@ -118,6 +138,8 @@ int qemu_disk_unplug(const struct xenops_host *host, const char *uuid, int posit
 int qemu_cd_change(const struct xenops_host *host, const char *uuid, const struct vm_disk *d, struct xerr *err);
 /* The QEMU's pid. */
 pid_t qemu_vm_pid(struct qvm *v);
+/* qemu_grant_disk for the running VM v's QEMU, before it opens path. */
+int qemu_vm_grant(struct qvm *v, const char *path, bool write, struct xerr *err);
 
 /* ---- live memory, vCPUs and VCPUs_params (qemu_resources.c) ---- */
 
@@ -144,6 +166,12 @@ int qemu_cgroup_apply(const char *uuid, pid_t pid, const struct vcpu_params *p, 
 		      bool *cap_done);
 /* Removes the VM's cgroup (once its QEMU is gone). */
 void qemu_cgroup_remove(const char *uuid);
+/* Puts a new QEMU in a cgroup of its own, <v2 root>/xenon/<uuid>, with no
+ * controller of its own to set: it is counted and contained apart from
+ * xenond without changing how it is scheduled (on hosts whose v1 cpu
+ * hierarchy holds everything else at the root, a group would compete as
+ * one task). VCPUs_params put it in a cpu group (qemu_cgroup_apply). */
+int qemu_cgroup_enter(const char *uuid, pid_t pid);
 /* The same with the cgroup v2 mount and the v1 cpu hierarchy given (NULL:
  * absent) rather than found in /proc/self/mounts. */
 int qemu_cgroup_apply_at(const char *v2root, const char *v1cpu_root, const char *uuid, pid_t pid,
@@ -154,6 +182,11 @@ void qemu_cgroup_remove_at(const char *v2root, const char *v1cpu_root, const cha
 /* The -netdev and -device option strings of a NIC, owned. */
 char *qemu_nic_netdev_opts(const struct vm_spec *vm, const struct vm_nic *nic);
 char *qemu_nic_device_opts(const struct vm_spec *vm, const struct vm_nic *nic);
+/* The -netdev of a NIC whose tap QEMU gets as descriptor fd. */
+char *qemu_nic_netdev_fd_opts(const struct vm_nic *nic, int fd);
+/* The NIC's tap (made by qemu_nics_up) opened for QEMU: the descriptor, or
+ * -1 with err set. */
+int qemu_tap_open(const struct vm_spec *vm, const struct vm_nic *nic, struct xerr *err);
 /* Bridges and taps for every NIC of vm before QEMU starts; on failure
  * none of its taps is left. */
 int qemu_nics_up(const struct vm_spec *vm, struct xerr *err);

@@ -108,6 +108,11 @@ static int live_reopen(const char *uuid, const char *userdevice, const struct sm
 	static unsigned gen;
 	char node[32];
 	snprintf(node, sizeof node, "vbd%ld-s%u", pos, __atomic_add_fetch(&gen, 1, __ATOMIC_RELAXED));
+	/* the overlay is opened by the VM's unprivileged QEMU */
+	if (qemu_vm_grant(f->v, disk->path, true, err) < 0) {
+		free(top);
+		return -1;
+	}
 	/* backing null: blockdev-snapshot gives it the open node */
 	json_t *file = qemu_disk_file_node(disk->path);
 	if (!file) {

@@ -12,6 +12,11 @@
 #include "../net/net.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +56,30 @@ char *qemu_nic_netdev_opts(const struct vm_spec *vm, const struct vm_nic *nic)
 	char tap[NET_IFNAMSIZ];
 	net_vif_name(vm->domid, nic->device, tap);
 	return xasprintf("tap,id=vif%d,ifname=%s,script=no,downscript=no", nic->device, tap);
+}
+
+char *qemu_nic_netdev_fd_opts(const struct vm_nic *nic, int fd)
+{
+	return xasprintf("tap,id=vif%d,fd=%d", nic->device, fd);
+}
+
+int qemu_tap_open(const struct vm_spec *vm, const struct vm_nic *nic, struct xerr *err)
+{
+	char tap[NET_IFNAMSIZ];
+	net_vif_name(vm->domid, nic->device, tap);
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", tap);
+	/* as QEMU would open it by name: no packet info, virtio-net headers */
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return xerr_internal(err, "cannot open tap %s: %s", tap, strerror(e));
+	}
+	return fd;
 }
 
 char *qemu_nic_device_opts(const struct vm_spec *vm, const struct vm_nic *nic)
@@ -190,10 +219,15 @@ int qemu_vif_plug(const struct xenops_host *host, const struct vm_spec *vm, cons
 	snprintf(nid, sizeof nid, "nic%d", nic->device);
 	int r = tap_up(vm, nic, err);
 	if (r == 0) {
-		r = qmp_exec(q, "netdev_add",
-			     json_pack("{ss ss ss ss ss}", "type", "tap", "id", id, "ifname", tap, "script", "no",
-				       "downscript", "no"),
-			     NULL, QMP_TIMEOUT_MS, err);
+		/* opened here and handed over: QEMU runs unprivileged */
+		int fd = qemu_tap_open(vm, nic, err);
+		r = fd < 0 ? -1
+			   : qmp_exec_fd(q, "getfd", json_pack("{ss}", "fdname", id), fd, NULL, QMP_TIMEOUT_MS, err);
+		if (fd >= 0)
+			close(fd);
+		if (r == 0)
+			r = qmp_exec(q, "netdev_add", json_pack("{ss ss ss}", "type", "tap", "id", id, "fd", id), NULL,
+				     QMP_TIMEOUT_MS, err);
 		if (r < 0) {
 			struct xerr e = XERR_INIT;
 			net_link_delete(tap, &e);

@@ -1,5 +1,5 @@
 /* qemu_proc: QEMU processes and their files under <run-dir>/vm/<uuid>/.
- * A QEMU is started in a session of its own and daemonizes, so it belongs
+ * A QEMU is started in a session of its own and left to init, so it belongs
  * to no process group of xenond's and outlives it; everything needed to find
  * it again (pid file, sockets, domid) lives in its directory. */
 #include "qemu_int.h"
@@ -10,16 +10,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 char *qemu_vm_dir(const char *run_dir, const char *uuid)
 {
@@ -70,86 +69,155 @@ pid_t qemu_read_pid(const char *dir)
 	return pid > 1 ? (pid_t)pid : -1;
 }
 
-int qemu_launch(const struct qemu_argv *argv, const char *dir, const char *vm_ref, pid_t *pid,
-		struct xerr *err)
+/* Whether a unix socket takes a connection (closed again at once). */
+static bool accepts(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path)
+		return false;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	bool ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	close(fd);
+	return ok;
+}
+
+/* Whether pid exists and is not a zombie (it need not be our child). */
+static bool proc_alive(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+char *qemu_log_tail(const char *dir)
+{
+	char *logp = qemu_file(dir, "qemu.log");
+	char *msg = tail_of(logp, 2000);
+	free(logp);
+	return msg;
+}
+
+int qemu_launch(const struct qemu_argv *argv, const char *dir, const char *vm_ref, const int *fds, size_t nfds,
+		pid_t *pid, struct xerr *err)
 {
 	*pid = -1;
-	/* QEMU's own messages until it has daemonized (then it points its
-	 * stderr at /dev/null): a file, so a failure can be quoted */
+	/* QEMU's messages (it does not daemonize: its seccomp filter forbids
+	 * the fork): a file, so a failure can be quoted */
 	char *logp = qemu_file(dir, "qemu.log");
 	int logfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (logfd < 0) {
+	free(logp);
+	int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int pfd[2] = {-1, -1};
+	if (logfd < 0 || nullfd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
 		int e = errno;
-		free(logp);
+		if (logfd >= 0)
+			close(logfd);
+		if (nullfd >= 0)
+			close(nullfd);
 		return xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm_ref, "qemu", strerror(e), NULL);
 	}
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, logfd, 2);
-	/* no socket, database or pipe of the daemon's may live on in QEMU: a
-	 * listening port held by a VM would keep a restarted xenond out */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawnattr_t attr;
-	posix_spawnattr_init(&attr);
-	sigset_t def, none;
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	sigaddset(&def, SIGINT);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGHUP);
-	sigemptyset(&none);
-	posix_spawnattr_setsigdefault(&attr, &def);
-	posix_spawnattr_setsigmask(&attr, &none);
-	/* its own session: a signal to xenond's process group (Ctrl-C, a
-	 * service manager stopping the daemon) does not reach the VMs */
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
-						POSIX_SPAWN_SETSIGMASK);
-	pid_t child;
-	int e = posix_spawnp(&child, argv->v[0], &fa, &attr, argv->v, environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
+	/* the descriptors QEMU gets become 3, 4, …: first moved above those
+	 * numbers so that placing one never overwrites another */
+	int low = 3 + (int)nfds, hi_log = fcntl(logfd, F_DUPFD_CLOEXEC, low), hi_null = fcntl(nullfd, F_DUPFD_CLOEXEC, low);
+	int *hi = xcalloc(nfds + 1, sizeof *hi);
+	for (size_t i = 0; i < nfds; i++)
+		hi[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, low);
 	close(logfd);
-	if (e != 0) {
-		free(logp);
-		char *m = xasprintf("%s: %s", argv->v[0], strerror(e));
+	close(nullfd);
+	/* the child runs only async-signal-safe calls: everything it needs is
+	 * ready before the fork */
+	pid_t child = fork();
+	if (child == 0) {
+		/* a session of its own: a signal to xenond's process group (Ctrl-C,
+		 * a service manager stopping the daemon) does not reach the VM;
+		 * the second fork leaves QEMU to init, so it outlives xenond */
+		setsid();
+		pid_t g = fork();
+		if (g != 0) {
+			(void)!write(pfd[1], &g, sizeof g);
+			_exit(g < 0);
+		}
+		struct sigaction dfl = {.sa_handler = SIG_DFL};
+		static const int sigs[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD};
+		for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+			sigaction(sigs[i], &dfl, NULL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (dup2(hi_null, 0) < 0 || dup2(hi_null, 1) < 0 || dup2(hi_log, 2) < 0)
+			_exit(126);
+		for (size_t i = 0; i < nfds; i++)
+			if (hi[i] < 0 || dup2(hi[i], 3 + (int)i) < 0)
+				_exit(126);
+		/* no socket, database or pipe of the daemon's may live on in QEMU:
+		 * a listening port held by a VM would keep a restarted xenond out */
+		close_range(3 + (unsigned)nfds, ~0U, 0);
+		if (chdir("/") < 0)
+			_exit(126);
+		execvp(argv->v[0], argv->v);
+		_exit(127);
+	}
+	close(pfd[1]);
+	close(hi_log);
+	close(hi_null);
+	for (size_t i = 0; i < nfds; i++)
+		if (hi[i] >= 0)
+			close(hi[i]);
+	free(hi);
+	pid_t g = -1;
+	if (child > 0) {
+		int st;
+		while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+			;
+		if (read(pfd[0], &g, sizeof g) != (ssize_t)sizeof g)
+			g = -1;
+	}
+	close(pfd[0]);
+	if (g <= 0) {
+		char *m = xasprintf("%s: cannot start it: %s", argv->v[0], strerror(errno));
 		xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm_ref, "qemu", m, NULL);
 		free(m);
 		return -1;
 	}
-	/* -daemonize: the first process exits once the daemon has set up every
-	 * device and socket (0) or failed (1) */
-	int st = 0;
-	pid_t w = 0;
-	for (int waited = 0; waited < 120000 && w == 0; waited += 10) {
-		w = waitpid(child, &st, WNOHANG);
-		if (w == 0)
-			sleep_ms(10);
+	/* started once its monitor socket takes connections (the monitor then
+	 * answers as soon as devices are set up; the file alone may be there
+	 * before QEMU listens on it); a QEMU that exits first failed */
+	char *sock = qemu_file(dir, "qmp.sock");
+	bool up = false;
+	for (int waited = 0; waited < 120000; waited += 10) {
+		if (!proc_alive(g))
+			break;
+		if (accepts(sock)) {
+			up = true;
+			break;
+		}
+		sleep_ms(10);
 	}
-	if (w == 0) {
-		kill(child, SIGKILL);
-		waitpid(child, &st, 0);
-		free(logp);
-		return xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm_ref, "qemu",
-				"QEMU did not finish starting within 120 s", NULL);
-	}
-	if (w < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		char *msg = tail_of(logp, 2000);
-		free(logp);
+	free(sock);
+	if (!up) {
+		bool alive = proc_alive(g);
+		if (alive)
+			kill(g, SIGKILL);
+		char *msg = alive ? xstrdup("QEMU did not finish starting within 120 s") : qemu_log_tail(dir);
 		if (!*msg) {
 			free(msg);
-			msg = xasprintf("QEMU exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+			msg = xstrdup("QEMU exited while starting");
 		}
 		xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm_ref, "qemu", msg, NULL);
 		free(msg);
 		return -1;
 	}
-	free(logp);
-	*pid = qemu_read_pid(dir);
-	if (*pid < 0)
-		return xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm_ref, "qemu",
-				"QEMU daemonized but wrote no pid file", NULL);
+	*pid = g;
 	return 0;
 }
 
@@ -233,6 +301,7 @@ void qemu_write_domid(const char *dir, int64_t domid)
 
 void qemu_clean_dir(const char *dir)
 {
+	qemu_revoke_all(dir);
 	static const char *const names[] = {"qmp.sock", "vnc.sock", "serial.sock", "ga.sock",
 					    "qemu.pid", "domid", "OVMF_VARS.fd", "qemu.log",
 					    "vcpu-threads", NULL};

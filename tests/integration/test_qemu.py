@@ -90,6 +90,9 @@ class QemuTest(guest.GuestTestCase):
         # QEMU is in neither xenond's session nor its process group
         self.assertNotEqual(os.getsid(pid), os.getsid(self.srv.pid))
         self.assertNotEqual(os.getpgid(pid), os.getpgid(self.srv.pid))
+        # in a cgroup of its own (v2), apart from xenond's
+        with open("/proc/%d/cgroup" % pid) as f:
+            self.assertIn("0::/xenon/" + rec["uuid"], f.read().splitlines())
         for f in ("qmp.sock", "vnc.sock", "serial.sock", "qemu.pid", "serial.log"):
             self.assertTrue(os.path.exists(os.path.join(self.vm_dir(vm), f)), f)
         # the disk: attached, in use, and the guest sees it (64 MiB = 131072 sectors)

@@ -114,7 +114,13 @@ static void test_direct_boot(void **state)
 	assert_non_null(arg_of(&a, "-blockdev", "driver=qcow2,node-name=vbd0,file=vbd0-file,read-only=off"));
 	assert_non_null(arg_of(&a, "-device", "virtio-blk-pci,id=vbd0,drive=vbd0"));
 	assert_string_equal(arg_of(&a, "-device", "ide-cd"), "ide-cd,bus=ide.1,unit=1,id=vbd3");
-	assert_non_null(arg_of(&a, "-S", "-daemonize"));
+	/* unprivileged (uid from the domid), seccomp forbidding fork and exec,
+	 * so no -daemonize */
+	assert_non_null(arg_of(&a, "-sandbox", "on,obsolete=deny,spawn=deny,resourcecontrol=deny"));
+	assert_non_null(arg_of(&a, "-runas", ""));
+	assert_true(strcmp(arg_of(&a, "-runas", ""), "0:0") != 0);
+	for (size_t i = 0; i < a.n; i++)
+		assert_string_not_equal(a.v[i], "-daemonize");
 	assert_null(arg_of(&a, "-incoming", ""));
 	qemu_argv_free(&a);
 	assert_int_equal(qemu_argv_build(&h, &s, "/run/vm/x", true, &a, &err), 0);

@@ -54,6 +54,13 @@ static void test_assets(void **state)
 	assert_int_equal(kind("GET", "/assets"), URL_NOT_FOUND);
 	assert_int_equal(kind("GET", "/assetsx/a.js"), URL_NOT_FOUND);
 	assert_int_equal(kind("HEAD", "/assets/a.js"), URL_STATIC);
+	/* the API reference: /doc, /doc/ and its pages; not /docs */
+	assert_int_equal(kind("GET", "/doc"), URL_DOC);
+	assert_int_equal(kind("GET", "/doc/"), URL_DOC);
+	assert_int_equal(kind("GET", "/doc/VM.html"), URL_DOC);
+	assert_int_equal(kind("GET", "/doc?x=1"), URL_DOC);
+	assert_int_not_equal(kind("GET", "/docs"), URL_DOC);
+	assert_int_equal(kind("POST", "/doc"), URL_BAD_METHOD);
 	assert_int_equal(kind("HEAD", "/"), URL_STATUS);
 	assert_int_equal(kind("POST", "/assets/a.js"), URL_BAD_METHOD);
 	/* names: what the build writes, nothing that leaves the directory */
