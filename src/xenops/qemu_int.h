@@ -92,6 +92,25 @@ struct qmp *qemu_vm_qmp(struct qvm *v);
 struct qvm *qemu_claim_qmp(const char *uuid, struct qmp **q, struct xerr *err);
 bool qemu_vm_running(struct qvm *v);
 
+/* ---- migration (qemu.c for the registry, qemu_migrate.c) ---- */
+
+/* A new QEMU for vm waiting for a migration stream (-incoming defer), left
+ * paused; the dispatcher reports nothing of it while incoming is set. */
+int qemu_start_incoming(const struct xenops_host *host, const struct vm_spec *vm, struct xerr *err);
+void qemu_set_incoming(struct qvm *v, bool incoming);
+/* Records the guest as running (cont) or paused (stop), unless it ended. */
+void qemu_mark_running(struct qvm *v, bool running);
+bool qemu_vm_dead(struct qvm *v);
+/* Ends v's QEMU (claimed), its taps and files, and forgets v. */
+int qemu_destroy(struct qvm *v, struct xerr *err);
+int qemu_migrate_receive(const struct xenops_host *host, const struct vm_spec *vm, const int *nbd_disks,
+			 size_t n_nbd, struct xenops_mig_listen *l, struct xerr *err);
+int qemu_migrate_finish(const struct xenops_host *host, const struct vm_spec *vm, bool paused, int timeout_s,
+			struct xerr *err);
+void qemu_migrate_abort(const struct xenops_host *host, const struct vm_spec *vm);
+int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, const struct xenops_mig_target *t,
+		      struct xenops_mig_stats *st, struct xerr *err);
+
 /* ---- suspend images (qemu_save.c) ---- */
 
 /* The running QEMU's state into the image at path (a suspend VDI's, in
