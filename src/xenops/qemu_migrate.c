@@ -404,9 +404,12 @@ int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, 
 	st->mirror_ms = clock_now_ms() - t0;
 	if (r == 0 && cancelled(t))
 		r = -2;
-	if (r == 0)
-		r = send_memory(q, t, st, err);
 	if (r == 0) {
+		st->phase = 1;
+		r = send_memory(q, t, st, err);
+	}
+	if (r == 0) {
+		st->phase = 2;
 		/* stopped here; the mirrors end as full copies */
 		qemu_mark_running(v, false);
 		if (end_mirrors(q, t, started, true, err) < 0) {

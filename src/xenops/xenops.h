@@ -173,6 +173,7 @@ struct xenops_mig_stats {
 	int64_t downtime_ms; /* QEMU's reported downtime */
 	int64_t mirror_ms;   /* disks mirrored before the memory started */
 	int64_t bytes;       /* RAM transferred */
+	int phase;           /* how far it got: 0 disks, 1 memory, 2 done */
 };
 
 struct xenops_backend {
