@@ -187,18 +187,14 @@ void qemu_migrate_abort(const struct xenops_host *host, const struct vm_spec *vm
 {
 	struct qvm *v = qemu_claim(vm->uuid);
 	struct xerr e = XERR_INIT;
-	if (v) {
-		if (qemu_destroy(v, &e) < 0)
-			log_warn("qemu %s: removing the incoming QEMU: %s", vm->uuid,
-				 e.nparams ? e.params[0] : e.code);
-	} else {
-		char *dir = qemu_vm_dir(host->run_dir, vm->uuid);
-		qemu_clean_dir(dir);
-		qemu_remove_dir(dir);
-		free(dir);
-		qemu_nics_down(vm->uuid, vm->domid);
-	}
+	if (v && qemu_destroy(v, &e) < 0)
+		log_warn("qemu %s: removing the incoming QEMU: %s", vm->uuid, e.nparams ? e.params[0] : e.code);
 	xerr_clear(&e);
+	/* no guest ran here: its files (the empty console log too) go */
+	char *dir = qemu_vm_dir(host->run_dir, vm->uuid);
+	qemu_remove_dir(dir);
+	free(dir);
+	qemu_nics_down(vm->uuid, vm->domid);
 	qemu_cgroup_remove(vm->uuid);
 }
 

@@ -287,6 +287,26 @@ class StorageMotionTest(unittest.TestCase):
             self.assertEqual(cm.exception.code, "HOST_DISABLED")
         finally:
             dapi.host.enable(dhost)
+        # the source host cannot go down while enabled, nor while it runs the VM
+        shost = s.api.host.get_all()[0]
+        with self.assertRaises(XapiError) as cm:
+            s.api.host.shutdown(shost)
+        self.assertEqual(cm.exception.code, "HOST_NOT_DISABLED")
+        s.api.host.disable(shost)
+        try:
+            self.assertFalse(s.api.host.get_enabled(shost))
+            for call in (s.api.host.shutdown, s.api.host.reboot):
+                with self.assertRaises(XapiError) as cm:
+                    call(shost)
+                self.assertEqual(cm.exception.code, "HOST_IN_USE")
+                self.assertEqual(cm.exception.params, [shost, "vm", vm])
+            # a standalone host has nowhere to send it
+            prevent = s.api.host.get_vms_which_prevent_evacuation(shost)
+            self.assertEqual(list(prevent), [vm])
+            self.assertEqual(prevent[vm][0], "VM_MIGRATE_FAILED")
+        finally:
+            s.api.host.enable(shost)
+        self.assertTrue(s.api.host.get_enabled(shost))
         self.assertEqual(s.api.VM.get_power_state(vm), "Running")
         self.assert_nothing_on_dest(uuid)
         s.api.VM.hard_shutdown(vm)
