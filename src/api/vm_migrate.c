@@ -979,6 +979,152 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	return committed ? 0 : -1;
 }
 
+/* ---- VDI.pool_migrate: one disk of a running VM to another SR here ---- */
+
+/* The VDI's SR opened and its view, for its driver. */
+static int open_vdi(struct rpc_ctx *ctx, const char *vdi_ref, struct sm_sr *sr, struct sm_vdi *v, struct xerr *err)
+{
+	sm_vdi_init(v);
+	memset(sr, 0, sizeof *sr);
+	db_rdlock(ctx->db);
+	struct db_obj *vdi = db_lookup_cls(ctx->db, SC_C_VDI, vdi_ref);
+	struct db_obj *sro = vdi ? db_lookup_cls(ctx->db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
+	int rc = !vdi ? handle_invalid(err, SC_C_VDI, vdi_ref)
+		 : !sro ? handle_invalid(err, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR))
+			: storage_sr_open(ctx, sro, true, sr, err);
+	if (rc == 0)
+		storage_vdi_view(vdi, v);
+	db_unlock(ctx->db);
+	return rc;
+}
+
+/* The VDI attached for the backend: its image's path and format. */
+static int attach_vdi(struct rpc_ctx *ctx, const char *vdi_ref, struct sm_sr *sr, struct sm_vdi *v,
+		      struct vm_disk *d, struct xerr *err)
+{
+	int rc = open_vdi(ctx, vdi_ref, sr, v, err);
+	if (rc == 0 && !sr->drv->vdi_attach)
+		rc = xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, vdi_ref, NULL);
+	struct sm_attach_info ai = {0};
+	if (rc == 0)
+		rc = sr->drv->vdi_attach(sr, v, true, &ai, err);
+	if (rc == 0) {
+		d->path = ai.path;
+		ai.path = NULL;
+		snprintf(d->format, sizeof d->format, "%s", ai.format ? ai.format : "raw");
+		sm_attach_info_free(&ai);
+	} else if (sr->drv) {
+		sm_sr_close(sr);
+	}
+	return rc;
+}
+
+static void detach_vdi(struct sm_sr *sr, struct sm_vdi *v)
+{
+	struct xerr e = XERR_INIT;
+	if (sr->drv && sr->drv->vdi_detach && sr->drv->vdi_detach(sr, v, &e) < 0)
+		log_warn("VDI.pool_migrate: detaching %s: %s", v->uuid, e.code);
+	xerr_clear(&e);
+	sm_sr_close(sr);
+	sm_vdi_free(v);
+}
+
+static int vdi_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	struct server *srv = ctx->srv;
+	db_rdlock(ctx->db);
+	struct db_obj *vdi = generic_lookup(ctx, SC_C_VDI, xv_arr_get(args, 0), err);
+	struct db_obj *sr = vdi ? generic_lookup(ctx, SC_C_SR, xv_arr_get(args, 1), err) : NULL;
+	struct db_obj *vbd = sr ? storage_vdi_running_vbd(ctx->db, vdi) : NULL;
+	struct db_obj *vm = vbd ? db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(vbd, SC_F_VBD__VM)) : NULL;
+	int rc = sr ? 0 : -1;
+	if (rc == 0 && !vm) {
+		/* xapi moves only disks of running VMs this way */
+		struct db_obj *any = NULL;
+		xv vbds = db_get(ctx->db, vdi, SC_F_VDI__VBDs);
+		if (xv_len(&vbds))
+			any = db_lookup_cls(ctx->db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, 0)));
+		xv_free(&vbds);
+		struct db_obj *o = any ? db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(any, SC_F_VBD__VM)) : NULL;
+		rc = o ? xerr_set(err, ERR_VM_BAD_POWER_STATE, o->ref, "running", db_peek_str(o, SC_F_VM__power_state),
+				  NULL)
+		       : xerr_set(err, ERR_VDI_NEEDS_VM_FOR_MIGRATE, vdi->ref, NULL);
+	}
+	if (rc == 0 && strcmp(db_peek_str(vm, SC_F_VM__resident_on), srv->host_ref) != 0)
+		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the VM runs on another host: call its xenond", NULL);
+	if (rc == 0 && !strcmp(db_peek_str(vdi, SC_F_VDI__SR), sr->ref))
+		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the VDI is on that SR already", NULL);
+	if (rc == 0 && db_peek_bool(vdi, SC_F_VDI__cbt_enabled))
+		rc = xerr_set(err, ERR_VDI_CBT_ENABLED, vdi->ref, NULL);
+	if (rc == 0 && !storage_pbd(ctx->db, srv->host_ref, sr))
+		rc = xerr_set(err, ERR_SR_NOT_ATTACHED, sr->ref, NULL);
+	if (rc == 0 && op_busy(vm))
+		rc = op_check_idle(vm, err);
+	char vdi_ref[REF_STRLEN + 1], vbd_ref[REF_STRLEN + 1], vm_uuid[40];
+	int pos = -1;
+	xv rec = XV_NIL_INIT;
+	if (rc == 0) {
+		snprintf(vdi_ref, sizeof vdi_ref, "%s", vdi->ref);
+		snprintf(vbd_ref, sizeof vbd_ref, "%s", vbd->ref);
+		snprintf(vm_uuid, sizeof vm_uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
+		pos = storage_vbd_position(db_peek_str(vbd, SC_F_VBD__userdevice));
+		rec = xv_map_new();
+		xv_map_set_str(&rec, "name_label", db_peek_str(vdi, SC_F_VDI__name_label));
+		xv_map_set_str(&rec, "name_description", db_peek_str(vdi, SC_F_VDI__name_description));
+		xv_map_set_str(&rec, "SR", sr->ref);
+		xv_map_set(&rec, "virtual_size", xv_int(db_peek_int(vdi, SC_F_VDI__virtual_size)));
+		xv_map_set_str(&rec, "type", db_peek_str(vdi, SC_F_VDI__type));
+		xv_map_set(&rec, "other_config", xv_copy(db_peek(vdi, SC_F_VDI__other_config)));
+	}
+	db_unlock(ctx->db);
+	if (rc < 0)
+		return -1;
+	if (!srv->backend->disk_move) {
+		xv_free(&rec);
+		return xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "this host's VM backend cannot move disks", NULL);
+	}
+	char new_ref[REF_STRLEN + 1];
+	if (transfer_vdi_create(ctx, rec, new_ref, err) < 0)
+		return -1;
+	struct sm_sr nsr, osr;
+	struct sm_vdi nv, ov;
+	struct vm_disk d;
+	memset(&d, 0, sizeof d);
+	d.position = pos;
+	rc = attach_vdi(ctx, new_ref, &nsr, &nv, &d, err);
+	bool attached = rc == 0;
+	if (rc == 0)
+		rc = srv->backend->disk_move(&srv->xh, vm_uuid, &d, err);
+	free(d.path);
+	if (rc == 0) {
+		struct db_txn *t = db_begin(ctx->db);
+		struct db_obj *b = db_lookup_cls(ctx->db, SC_C_VBD, vbd_ref);
+		if (b)
+			db_set_str(t, b, SC_F_VBD__VDI, new_ref);
+		rc = db_commit(t, err);
+	}
+	if (rc < 0) {
+		if (attached)
+			detach_vdi(&nsr, &nv);
+		transfer_vdi_discard(ctx, new_ref);
+		return -1;
+	}
+	/* the domain holds the new image; the old one goes */
+	sm_sr_close(&nsr);
+	sm_vdi_free(&nv);
+	/* the detach that pairs with the attach the VM's start made */
+	if (open_vdi(ctx, vdi_ref, &osr, &ov, err) == 0)
+		detach_vdi(&osr, &ov);
+	xerr_clear(err);
+	struct xerr e = XERR_INIT;
+	if (vdi_destroy(ctx, vdi_ref, &e) < 0)
+		log_warn("VDI.pool_migrate: the old VDI %s stays: %s", vdi_ref, e.code);
+	xerr_clear(&e);
+	log_info("VDI.pool_migrate: disk %d of VM %s moved to %s", pos, vm_uuid, new_ref);
+	*result = xv_str(new_ref);
+	return 0;
+}
+
 /* ---- the extension messages and the table ---- */
 
 static const struct sc_type t_string = {.kind = SC_STRING, .text = "string"};
@@ -1004,3 +1150,4 @@ RPC_EXTRA(host, migrate_receive_prepare, &msg_prepare, host_migrate_receive_prep
 RPC_EXTRA(host, migrate_receive_finish, &msg_finish, host_migrate_receive_finish, RPC_SLOW);
 RPC_IMPL(VM, assert_can_migrate, assert_can_migrate, RPC_SLOW);
 RPC_IMPL(VM, migrate_send, migrate_send, RPC_SLOW);
+RPC_IMPL(VDI, pool_migrate, vdi_pool_migrate, RPC_SLOW);

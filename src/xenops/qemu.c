@@ -946,4 +946,5 @@ const struct xenops_backend xenops_qemu = {
 	.migrate_finish = qemu_migrate_finish,
 	.migrate_abort = qemu_migrate_abort,
 	.migrate_send = qemu_migrate_send,
+	.disk_move = qemu_disk_move,
 };

@@ -111,6 +111,11 @@ void qemu_migrate_abort(const struct xenops_host *host, const struct vm_spec *vm
 int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, const struct xenops_mig_target *t,
 		      struct xenops_mig_stats *st, struct xerr *err);
 
+int qemu_disk_move(const struct xenops_host *host, const char *uuid, const struct vm_disk *to, struct xerr *err);
+/* The name of the node at the top of device vbd<pos> (owned), NULL (err
+ * set) when the VM has no such disk open (qemu_live.c). */
+char *qemu_top_node(struct qmp *q, const char *uuid, int pos, struct xerr *err);
+
 /* ---- suspend images (qemu_save.c) ---- */
 
 /* The running QEMU's state into the image at path (a suspend VDI's, in

@@ -17,6 +17,7 @@
  * mirrors: the guest runs on here as before. */
 #include "qemu_int.h"
 #include "qmp.h"
+#include "qemu_disk.h"
 #include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -256,25 +257,34 @@ static int end_mirrors(struct qmp *q, const struct xenops_mig_target *t, size_t 
 
 /* Mirrors every disk of t into its export and waits until all are in
  * step. *started: how many jobs were started (to be ended). */
-static int mirror_disks(struct qmp *q, const struct xenops_mig_target *t, size_t *started, struct xerr *err)
+static int mirror_disks(struct qmp *q, const char *uuid, const struct xenops_mig_target *t, size_t *started,
+			struct xerr *err)
 {
 	char port[16];
 	snprintf(port, sizeof port, "%d", t->nbd_port);
 	for (size_t i = 0; i < t->nmirror; i++) {
-		char id[32], node[32], src[32], exp[32];
+		char id[32], node[32], exp[32];
 		snprintf(id, sizeof id, "mig-vbd%d", t->mirror[i]);
 		snprintf(node, sizeof node, "mig-tgt%d", t->mirror[i]);
-		snprintf(src, sizeof src, "vbd%d", t->mirror[i]);
 		snprintf(exp, sizeof exp, "vbd%d", t->mirror[i]);
+		/* the disk as the guest sees it: its top node, whatever chain
+		 * of snapshots lies below (the copy is flat) */
+		char *src = qemu_top_node(q, uuid, t->mirror[i], err);
+		if (!src)
+			return -1;
 		if (qmp_exec(q, "blockdev-add",
 			     json_pack("{ss ss s{ssssss} ss}", "driver", "nbd", "node-name", node, "server", "type",
 				       "inet", "host", t->addr, "port", port, "export", exp),
-			     NULL, QMP_MS, err) < 0)
-			return -1;
-		if (qmp_exec(q, "blockdev-mirror",
-			     json_pack("{ss ss ss ss ss}", "job-id", id, "device", src, "target", node, "sync", "full",
-				       "copy-mode", "write-blocking"),
 			     NULL, QMP_MS, err) < 0) {
+			free(src);
+			return -1;
+		}
+		int mr = qmp_exec(q, "blockdev-mirror",
+				  json_pack("{ss ss ss ss ss}", "job-id", id, "device", src, "target", node, "sync",
+					    "full", "copy-mode", "write-blocking"),
+				  NULL, QMP_MS, err);
+		free(src);
+		if (mr < 0) {
 			struct xerr e = XERR_INIT;
 			qmp_exec(q, "blockdev-del", json_pack("{ss}", "node-name", node), NULL, QMP_MS, &e);
 			xerr_clear(&e);
@@ -396,7 +406,7 @@ int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, 
 	bool was_running = qemu_vm_running(v);
 	size_t started = 0;
 	int64_t t0 = clock_now_ms();
-	int r = t->nbd_port && t->nmirror ? mirror_disks(q, t, &started, err) : 0;
+	int r = t->nbd_port && t->nmirror ? mirror_disks(q, vm->uuid, t, &started, err) : 0;
 	st->mirror_ms = clock_now_ms() - t0;
 	if (r == 0 && cancelled(t))
 		r = -2;
@@ -427,5 +437,112 @@ int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, 
 		log_info("qemu %s: migrated to %s:%d in %lld ms (disks %lld ms), downtime %lld ms", vm->uuid, t->addr,
 			 t->port, (long long)(clock_now_ms() - t0), (long long)st->mirror_ms,
 			 (long long)st->downtime_ms);
+	return r;
+}
+
+/* ---- a disk of a running VM onto another image (VDI.pool_migrate) ---- */
+
+int qemu_disk_move(const struct xenops_host *host, const char *uuid, const struct vm_disk *to, struct xerr *err)
+{
+	(void)host;
+	if (!to->path || to->is_cdrom)
+		return xerr_internal(err, "VM %s: only a disk with an image moves", uuid);
+	struct qmp *q;
+	struct qvm *v = qemu_claim_qmp(uuid, &q, err);
+	if (!v)
+		return -1;
+	static unsigned gen;
+	unsigned g = __atomic_add_fetch(&gen, 1, __ATOMIC_RELAXED);
+	char node[40], file[48], job[32];
+	snprintf(node, sizeof node, "vbd%d-m%u", to->position, g);
+	snprintf(file, sizeof file, "%s-file", node);
+	snprintf(job, sizeof job, "move-vbd%d", to->position);
+	char *src = qemu_top_node(q, uuid, to->position, err);
+	json_t *fnode = src ? qemu_disk_file_node(to->path) : NULL;
+	int r = -1;
+	bool added = false, started = false;
+	if (src && !fnode)
+		xerr_internal(err, "VM %s: cannot open disk '%s'", uuid, to->path);
+	if (fnode) {
+		json_object_set_new(fnode, "node-name", json_string(file));
+		r = qmp_exec(q, "blockdev-add", fnode, NULL, QMP_MS, err);
+	}
+	if (r == 0) {
+		r = qmp_exec(q, "blockdev-add",
+			     json_pack("{ss ss ss}", "driver", to->format, "node-name", node, "file", file), NULL,
+			     QMP_MS, err);
+		if (r < 0) {
+			struct xerr e = XERR_INIT;
+			qmp_exec(q, "blockdev-del", json_pack("{ss}", "node-name", file), NULL, QMP_MS, &e);
+			xerr_clear(&e);
+		}
+		added = r == 0;
+	}
+	if (r == 0) {
+		r = qmp_exec(q, "blockdev-mirror",
+			     json_pack("{ss ss ss ss ss}", "job-id", job, "device", src, "target", node, "sync", "full",
+				       "copy-mode", "write-blocking"),
+			     NULL, QMP_MS, err);
+		started = r == 0;
+	}
+	/* in step, then the guest's disk becomes the copy (pivot) */
+	for (int64_t until = clock_now_ms() + MIRROR_TIMEOUT_S * 1000LL; r == 0;) {
+		bool present, ready;
+		if (job_state(q, job, &present, &ready, err) < 0) {
+			r = -1;
+		} else if (!present) {
+			r = xerr_internal(err, "VM %s: the copy of disk %d failed", uuid, to->position);
+			started = false;
+		} else if (ready) {
+			break;
+		} else if (clock_now_ms() > until) {
+			r = xerr_internal(err, "VM %s: disk %d not copied within %d s", uuid, to->position,
+					  MIRROR_TIMEOUT_S);
+		} else {
+			sleep_ms(POLL_MS * 5);
+		}
+	}
+	if (r == 0)
+		r = qmp_exec(q, "block-job-complete", json_pack("{ss}", "device", job), NULL, QMP_MS, err);
+	bool present = r == 0, ready;
+	for (int64_t until = clock_now_ms() + 60000; r == 0 && present && clock_now_ms() < until;) {
+		struct xerr e = XERR_INIT;
+		if (job_state(q, job, &present, &ready, &e) < 0)
+			present = false;
+		xerr_clear(&e);
+		if (present)
+			sleep_ms(POLL_MS);
+	}
+	char *now = r == 0 ? qemu_top_node(q, uuid, to->position, err) : NULL;
+	if (r == 0 && (!now || strcmp(now, node) != 0))
+		r = now ? xerr_internal(err, "VM %s: disk %d did not switch to its copy", uuid, to->position) : -1;
+	free(now);
+	if (r == 0) {
+		/* the old image's nodes are used by nothing now: closed */
+		qemu_del_nodes(q, to->position, false);
+		log_info("qemu %s: disk %d moved to %s", uuid, to->position, to->path);
+	} else {
+		struct xerr e = XERR_INIT;
+		if (started) {
+			qmp_exec(q, "block-job-cancel", json_pack("{sssb}", "device", job, "force", 1), NULL, QMP_MS,
+				 &e);
+			xerr_clear(&e);
+			for (int64_t until = clock_now_ms() + 30000; clock_now_ms() < until;) {
+				bool p2 = false, rd;
+				if (job_state(q, job, &p2, &rd, &e) < 0 || !p2)
+					break;
+				sleep_ms(POLL_MS);
+			}
+			xerr_clear(&e);
+		}
+		if (added) {
+			qmp_exec(q, "blockdev-del", json_pack("{ss}", "node-name", node), NULL, QMP_MS, &e);
+			xerr_clear(&e);
+			qmp_exec(q, "blockdev-del", json_pack("{ss}", "node-name", file), NULL, QMP_MS, &e);
+			xerr_clear(&e);
+		}
+	}
+	free(src);
+	qemu_release(v);
 	return r;
 }

@@ -262,6 +262,12 @@ struct xenops_backend {
 	void (*migrate_abort)(const struct xenops_host *host, const struct vm_spec *vm);
 	int (*migrate_send)(const struct xenops_host *host, const struct vm_spec *vm, const struct xenops_mig_target *t,
 			    struct xenops_mig_stats *st, struct xerr *err);
+	/* Optional. The running domain's disk at to->position copied into the
+	 * image to (attached, empty, as large) while the guest runs, then
+	 * used instead of the one it had, which is closed on return. NULL:
+	 * disks of running VMs do not move. */
+	int (*disk_move)(const struct xenops_host *host, const char *vm_uuid, const struct vm_disk *to,
+			 struct xerr *err);
 };
 
 const struct xenops_backend *xenops_find(const char *name);

@@ -336,6 +336,58 @@ class StorageMotionTest(unittest.TestCase):
         d.wait_serial(new_vm, "ALIVE-23", 20)
         dapi.VM.hard_shutdown(new_vm)
 
+    def test_5_vdi_pool_migrate(self):
+        s, vm, vdi = self.make_vm("vdi-move")
+        api = s.api
+        host = api.host.get_all()[0]
+        d = os.path.join(self.src.data_dir, "sr2")
+        os.makedirs(d)
+        sr2 = api.SR.create(host, {"path": d}, "0", "second", "", "ext", "", False, {})
+        # a halted VM's disk does not move this way
+        with self.assertRaises(XapiError) as cm:
+            api.VDI.pool_migrate(vdi, sr2, {})
+        self.assertEqual(cm.exception.code, "VM_BAD_POWER_STATE")
+        s.start_ready(vm)
+        s.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=8 conv=fsync 2>/dev/null")
+        s.console(vm, "echo M1-$(head -c 8388608 /dev/vda | md5sum | cut -c1-32)-END")
+        m1 = self.wait_re(s, vm, r"M1-([0-9a-f]{32})-END").group(1)
+        s.console(vm, WRITE)
+        s.console(vm, COUNT)
+        s.console(vm, LOOP)
+        s.wait_serial(vm, "C3")
+        out = self.src.server.xe("vdi-pool-migrate", "uuid=" + api.VDI.get_uuid(vdi),
+                                 "sr-uuid=" + api.SR.get_uuid(sr2), timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        new = api.VDI.get_by_uuid(out.stdout.strip())
+        self.assertEqual(api.VDI.get_SR(new), sr2)
+        with self.assertRaises(XapiError):
+            api.VDI.get_uuid(vdi)  # the old disk is gone
+        vbd = api.VM.get_VBDs(vm)[0]
+        self.assertEqual(api.VBD.get_VDI(vbd), new)
+        self.assertTrue(api.VBD.get_currently_attached(vbd))
+        # the guest went on counting and its data is there
+        n = self.counts(s.serial(vm))[-1]
+        s.wait_serial(vm, "C%d" % (n + 2), 10)
+        s.console(vm, "kill %1; sleep 0.5")
+        s.console(vm, "echo M2-$(head -c 8388608 /dev/vda | md5sum | cut -c1-32)-END")
+        self.assertEqual(self.wait_re(s, vm, r"M2-([0-9a-f]{32})-END").group(1), m1)
+        s.console(vm, "echo D-$(dd if=/dev/vda skip=50000 count=1 2>/dev/null | head -1)-E")
+        self.assertEqual(int(self.wait_re(s, vm, r"D-(\d+)-E").group(1)), self.counts(s.serial(vm))[-1])
+        # the image on the new SR is the one the QEMU has open
+        path = [f for f in os.listdir(d) if api.VDI.get_uuid(new) in f]
+        self.assertTrue(path, os.listdir(d))
+        pid = guest.read_pid(s.vm_dir(vm))
+        fds = [os.readlink("/proc/%d/fd/%s" % (pid, f)) for f in os.listdir("/proc/%d/fd" % pid)]
+        self.assertTrue(any(d in f for f in fds), "QEMU has the new image open")
+        self.assertFalse(any(self.local_sr_dir(self.src) in f and "sr2" not in f for f in fds if f.endswith(".qcow2")),
+                         "QEMU closed the old image")
+        api.VM.hard_shutdown(vm)
+
+    def local_sr_dir(self, host):
+        api = host.server.api
+        pbd = api.SR.get_PBDs(self.local_sr(host))[0]
+        return api.PBD.get_device_config(pbd).get("path", "/nonexistent")
+
 
 if __name__ == "__main__":
     harness.main()
