@@ -6,15 +6,19 @@ set -e
 need="meson ninja-build pkg-config gcc libmicrohttpd-dev libjansson-dev libexpat1-dev \
 libsqlite3-dev libgnutls28-dev libcurl4-gnutls-dev libpam0g-dev libcrypt-dev libcmocka-dev qemu-utils \
 libnbd-dev libzstd-dev libxxhash-dev zlib1g-dev libnfs-dev libsmbclient-dev nbdkit-plugin-dev librrd-dev \
-libraft-dev libuv1-dev"
+libraft-dev libuv1-dev nodejs npm libpcap-dev"
 case "${1:-build}" in test | bench)
-	need="$need python3 nodejs npm valgrind qemu-system-x86 ovmf"
+	need="$need python3 valgrind qemu-system-x86 ovmf"
+	# the web console's browser tests (test_web): Playwright drives Debian's chromium
+	need="$need chromium"
 	# shared storage: QEMU's nfs:// driver, nbdkit for ISOs on SMB shares,
 	# and the NFS and SMB servers test_nfs runs on loopback
 	need="$need qemu-block-extra nbdkit nfs-ganesha nfs-ganesha-vfs rpcbind samba genisoimage"
 	need="$need iproute2 tcpdump"
 	# test_certificates makes certificates with certtool
 	need="$need gnutls-bin"
+	# internal networks' DHCP/TFTP and NAT (dnsmasq, nft), PXE ROMs for QEMU's NICs
+	need="$need dnsmasq-base nftables ipxe-qemu"
 	# metrics: rrdtool (xport of the same files as a reference), promtool
 	need="$need rrdtool prometheus"
 esac

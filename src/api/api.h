@@ -15,6 +15,11 @@ void api_debug_fault_init(void);
  * for backends with a guest agent. */
 void vm_guest_start(struct server *srv);
 void vm_guest_stop(void);
+/* The built-in DHCP server and NAT of internal networks (api/net_services.c):
+ * one thread reconciling them to the networks' other_config; stop ends
+ * them all. Not with the simulated backend. */
+void net_services_start(struct server *srv);
+void net_services_stop(void);
 /* The coalescer (api/coalesce.c): one thread folding hidden bases with a
  * single image left on them into that image. kick: look now (a VDI was
  * destroyed, an SR scanned). */

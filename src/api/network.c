@@ -3,6 +3,7 @@
  * per bridge — and network.destroy refused while VIFs are attached or PIFs
  * remain. The bridge itself is made on demand when a VM needs it (src/net). */
 #include "api.h"
+#include "network_lab.h"
 #include "../base/mem.h"
 
 #include <pthread.h>
@@ -54,6 +55,8 @@ static int network_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 			snprintf(bridge, sizeof bridge, "%s", given);
 	}
 	db_unlock(ctx->db);
+	if (rc == 0) /* the built-in DHCP/NAT keys (network_lab.c) */
+		rc = network_lab_check(xv_map_get(rec, "other_config"), err);
 	if (rc < 0) {
 		pthread_mutex_unlock(&create_lock);
 		return -1;

@@ -43,7 +43,9 @@ struct server_config {
 	long audit_log_max;      /* audit-log-max: bytes of audit.log before it is rotated */
 	int audit_log_keep;      /* audit-log-keep: rotated audit logs kept */
 	int max_sessions_per_subject; /* a subject's live sessions; past it the oldest ends */
+	int capture_max;         /* live captures (GET /capture) at once */
 	char *metrics_token;     /* metrics-token: a Bearer token that may read GET /metrics; NULL: none */
+	char *web_dir;           /* web-dir: the web console's built files (server/web_static.c) */
 	/* A pooled host (empty pool_address: a pool of one, no Raft at all).
 	 * Also read from <data-dir>/pool.conf when that file exists. */
 	char *pool_address; /* this host's Raft address, IP:PORT */

@@ -1,5 +1,6 @@
 /* tls: self-signed certificate generation with GnuTLS (see tls.h). */
 #include "tls.h"
+#include "../base/b64.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/uuid.h"
@@ -9,6 +10,8 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,4 +326,29 @@ int tls_write_file(const char *path, const char *pem, mode_t mode, struct xerr *
 	}
 	free(tmp);
 	return r;
+}
+
+char *tls_cert_pin(const char *cert_pem, struct xerr *err)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t in = {(unsigned char *)cert_pem, (unsigned)strlen(cert_pem)}, der = {NULL, 0};
+	unsigned char digest[32];
+	char *pin = NULL;
+	if (gnutls_x509_crt_init(&crt) == 0 && gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) == 0 &&
+	    gnutls_pubkey_init(&pub) == 0 && gnutls_pubkey_import_x509(pub, crt, 0) == 0 &&
+	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &der) == 0 &&
+	    gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, digest) == 0) {
+		char *b = b64_encode(digest, sizeof digest);
+		pin = xasprintf("sha256//%s", b);
+		free(b);
+	}
+	gnutls_free(der.data);
+	if (pub)
+		gnutls_pubkey_deinit(pub);
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (!pin)
+		xerr_internal(err, "tls: not a PEM certificate");
+	return pin;
 }

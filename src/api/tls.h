@@ -36,5 +36,10 @@ int tls_check_server(const char *cert_pem, const char *key_pem, const char *chai
 int tls_new_self_signed(const char *hostname, char **cert_pem, char **key_pem, struct xerr *err);
 /* Replaces path with pem (written aside, then renamed). */
 int tls_write_file(const char *path, const char *pem, mode_t mode, struct xerr *err);
+/* The pin of a PEM certificate's public key as libcurl takes it
+ * (CURLOPT_PINNEDPUBLICKEY): "sha256//" and the base64 of the SHA-256 of
+ * its SubjectPublicKeyInfo. Caller frees; NULL with err set if the PEM is
+ * no certificate. */
+char *tls_cert_pin(const char *cert_pem, struct xerr *err);
 
 #endif

@@ -20,6 +20,7 @@
  * cancel of the call's task. */
 #include "api.h"
 #include "generic.h"
+#include "pool_peer.h"
 #include "storage.h"
 #include "transfer.h"
 #include "vm_ops.h"
@@ -29,11 +30,8 @@
 #include "../base/strbuf.h"
 #include "../base/clock.h"
 #include "server.h"
-#include "../wire/wire.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,106 +56,6 @@ static int api_port(struct server *srv)
 	const char *l = srv->cfg.listen && *srv->cfg.listen ? srv->cfg.listen : srv->cfg.tls_listen;
 	const char *c = l ? strrchr(l, ':') : NULL;
 	return c ? atoi(c + 1) : 80;
-}
-
-/* ---- XenAPI calls to the destination (JSON-RPC over HTTP) ---- */
-
-enum peer_result { PEER_OK = 0, PEER_FAILURE = -1, PEER_UNREACHABLE = -2, PEER_BAD_ANSWER = -3 };
-
-struct peer {
-	char *url;
-	char *session;
-	long timeout_s;
-};
-
-static struct peer *peer_open(const char *hostport, int port, long timeout_s)
-{
-	struct peer *p = xcalloc(1, sizeof *p);
-	p->url = strchr(hostport, ':') ? xasprintf("http://%s/jsonrpc", hostport)
-				       : xasprintf("http://%s:%d/jsonrpc", hostport, port);
-	p->timeout_s = timeout_s;
-	return p;
-}
-
-static void peer_set_session(struct peer *p, const char *session)
-{
-	free(p->session);
-	p->session = xstrdup(session ? session : "");
-}
-
-static void peer_close(struct peer *p)
-{
-	if (!p)
-		return;
-	free(p->url);
-	free(p->session);
-	free(p);
-}
-
-static size_t peer_body(char *data, size_t size, size_t n, void *arg)
-{
-	sb_add((struct strbuf *)arg, data, size * n);
-	return size * n;
-}
-
-static enum peer_result peer_call(struct peer *p, const char *method, const xv *args, xv *result,
-				  struct xerr *err)
-{
-	xv params = xv_arr_new();
-	if (p->session)
-		xv_arr_push_str(&params, p->session);
-	for (size_t i = 0; i < xv_len(args); i++)
-		xv_arr_push(&params, xv_copy(xv_arr_get(args, i)));
-	struct strbuf req, resp;
-	sb_init(&req);
-	sb_init(&resp);
-	wire_jsonrpc_write_call(&req, method, &params, 1);
-	xv_free(&params);
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, p->url);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.buf);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)req.len);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, peer_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, p->timeout_s);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	CURLcode cr = curl_easy_perform(c);
-	long status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	sb_free(&req);
-	enum peer_result r;
-	if (cr != CURLE_OK) {
-		xerr_internal(err, "%s: %s", p->url, curl_easy_strerror(cr));
-		r = PEER_UNREACHABLE;
-	} else if (status != 200) {
-		xerr_internal(err, "%s: HTTP %ld", p->url, status);
-		r = PEER_BAD_ANSWER;
-	} else {
-		int pr = wire_jsonrpc_parse_response(resp.buf ? resp.buf : "", resp.len, result, err);
-		r = pr == 0 ? PEER_OK : pr == 1 ? PEER_FAILURE : PEER_BAD_ANSWER;
-	}
-	sb_free(&resp);
-	return r;
-}
-
-static enum peer_result peer_call_strs(struct peer *p, const char *method, xv *result, struct xerr *err, ...)
-	__attribute__((sentinel));
-static enum peer_result peer_call_strs(struct peer *p, const char *method, xv *result, struct xerr *err, ...)
-{
-	xv args = xv_arr_new();
-	va_list ap;
-	va_start(ap, err);
-	for (const char *s; (s = va_arg(ap, const char *));)
-		xv_arr_push_str(&args, s);
-	va_end(ap);
-	enum peer_result r = peer_call(p, method, &args, result, err);
-	xv_free(&args);
-	return r;
 }
 
 /* ---- host.migrate_receive: the dest map ---- */

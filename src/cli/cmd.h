@@ -59,6 +59,8 @@ extern const struct xe_cmd xe_pool_master_cmds[];
 extern const size_t xe_pool_master_ncmds;
 extern const struct xe_cmd xe_rbac_cmds[];
 extern const size_t xe_rbac_ncmds;
+extern const struct xe_cmd xe_capture_cmds[];
+extern const size_t xe_capture_ncmds;
 extern const struct xe_cmd xe_migrate_cmds[];
 extern const size_t xe_migrate_ncmds;
 

@@ -357,6 +357,33 @@ static int h_message_create(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+static int h_pool_join(struct xe_ctx *x, struct xerr *err)
+{
+	bool force = false;
+	if (xe_param_bool(x->params, "force", false, &force, err) < 0)
+		return -1;
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, xe_req(x, "master-address"));
+	xv_arr_push_str(&a, xe_req(x, "master-username"));
+	xv_arr_push_str(&a, xe_req(x, "master-password"));
+	int rc = xe_call_wait(x, force ? "pool.join_force" : "pool.join", &a, NULL, err);
+	xv_free(&a);
+	return rc;
+}
+
+static int h_pool_eject(struct xe_ctx *x, struct xerr *err)
+{
+	char *ref = NULL;
+	if (xs_by_uuid(x->s, SC_C_host, xe_req(x, "host-uuid"), &ref, err) < 0)
+		return -1;
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, ref);
+	int rc = xe_call_wait(x, "pool.eject", &a, NULL, err);
+	xv_free(&a);
+	free(ref);
+	return rc;
+}
+
 static int op_host(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct xerr *err)
 {
 	return xs_call(x->s, ud, NULL, err, o->ref, NULL);
@@ -509,6 +536,14 @@ const struct xe_cmd xe_misc_cmds[] = {
 	UUID_OP("secret-destroy", "secret", "secret.destroy", false, NULL, "Destroy a secret."),
 	UUID_OP("vlan-destroy", "vlan", "VLAN.destroy", false, NULL, "Destroy a VLAN."),
 	UUID_OP("bond-destroy", "bond", "Bond.destroy", false, NULL, "Destroy a bond."),
+	{"pool-join", L("master-address", "master-username", "master-password"), L("force"),
+	 "Make this host a member of the pool whose master is at master-address; force=true "
+	 "skips the homogeneity checks. The host restarts its daemon as a member.",
+	 0, h_pool_join, NULL},
+	{"pool-eject", L("host-uuid"), NULL,
+	 "Remove a host from the pool: it restarts as a pool of one, with its VMs and local "
+	 "storage lost to the pool.",
+	 0, h_pool_eject, NULL},
 	{"message-create", L("name", "priority", "body"),
 	 L("vm-uuid", "host-uuid", "sr-uuid", "pool-uuid"),
 	 "Create a message about an object; exactly one of the optional uuids must be given.", 0,

@@ -164,6 +164,8 @@ void xe_cmdtable_init(void)
 		add(&xe_pool_master_cmds[i]);
 	for (size_t i = 0; i < xe_rbac_ncmds; i++)
 		add(&xe_rbac_cmds[i]);
+	for (size_t i = 0; i < xe_capture_ncmds; i++)
+		add(&xe_capture_cmds[i]);
 	for (size_t i = 0; i < xe_migrate_ncmds; i++)
 		add(&xe_migrate_cmds[i]);
 	for (int i = 0; i < xe_nclasses; i++)

@@ -407,8 +407,9 @@ static void membership_step(struct pool_raft *p, struct membership *m)
 	p->manual_change_at = uv_now(&p->loop);
 	m->req.data = m;
 	m->node = p;
-	int r = m->step == 0 ? raft_add(&p->raft, &m->req, m->id, m->address, membership_done)
-			     : raft_assign(&p->raft, &m->req, m->id, m->role, membership_done);
+	int r = m->step == 2   ? raft_remove(&p->raft, &m->req, m->id, membership_done)
+		: m->step == 0 ? raft_add(&p->raft, &m->req, m->id, m->address, membership_done)
+			       : raft_assign(&p->raft, &m->req, m->id, m->role, membership_done);
 	if (r == RAFT_DUPLICATEID && m->step == 0) { /* already a member: assign its role */
 		m->step = 1;
 		r = raft_assign(&p->raft, &m->req, m->id, m->role, membership_done);
@@ -1166,4 +1167,32 @@ bool pool_raft_leader_heard(struct pool_raft *p)
 	bool heard = p->leader_here || (p->leader_id && p->leader_quiet_ms < 2 * p->election_timeout_ms);
 	pthread_mutex_unlock(&p->lock);
 	return heard;
+}
+
+int pool_raft_remove_member(struct pool_raft *p, uint64_t id, struct xerr *err)
+{
+	struct membership *m = xcalloc(1, sizeof *m);
+	m->id = id;
+	m->step = 2;
+	m->role = RAFT_SPARE; /* membership_done: no assign after it */
+	pthread_mutex_lock(&p->lock);
+	if (p->stopping) {
+		pthread_mutex_unlock(&p->lock);
+		free(m);
+		return xerr_internal(err, "pool: the node is stopping");
+	}
+	m->next = p->mqueue;
+	p->mqueue = m;
+	pthread_mutex_unlock(&p->lock);
+	uv_async_send(&p->wake);
+	pthread_mutex_lock(&p->lock);
+	while (!m->done)
+		pthread_cond_wait(&p->cond, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	int rc = 0;
+	if (m->status)
+		rc = xerr_internal(err, "pool: removing member %llu: %s", (unsigned long long)id,
+				   m->errmsg[0] ? m->errmsg : raft_strerror(m->status));
+	free(m);
+	return rc;
 }

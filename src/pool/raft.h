@@ -167,5 +167,8 @@ struct pool_raft_stats {
 	uint64_t snapshots_installed; /* images that replaced the store */
 };
 void pool_raft_get_stats(struct pool_raft *p, struct pool_raft_stats *st);
+/* On the leader: removes a node from the configuration (raft_remove);
+ * blocks until the change commits. */
+int pool_raft_remove_member(struct pool_raft *p, uint64_t id, struct xerr *err);
 
 #endif

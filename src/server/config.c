@@ -2,6 +2,7 @@
  * no file at all; command-line flags override the file. */
 #include "config.h"
 #include "../base/mem.h"
+#include "web_static.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ void server_config_defaults(struct server_config *c)
 	c->guest_kernel_dir = xstrdup("");
 	c->pool_address = xstrdup("");
 	c->pool_peers = xstrdup("");
+	c->web_dir = web_static_default_dir();
 	c->max_body = 1 << 20;
 	c->session_timeout_s = 24 * 3600;
 	c->task_gc_s = 65 * 60;
@@ -38,6 +40,7 @@ void server_config_defaults(struct server_config *c)
 	c->max_conns_per_addr = 256;
 	c->request_timeout_s = 10;
 	c->idle_timeout_s = 300;
+	c->capture_max = 4;
 	/* TLS 1.2 and 1.3 only, AEAD ciphers with forward secrecy */
 	c->tls_priorities = xstrdup("SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:"
 				    "+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:"
@@ -73,7 +76,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"root-password-file", &c->root_password_file}, {"backend", &c->backend},
 		{"cert-file", &c->cert_file}, {"key-file", &c->key_file}, {"auth", &c->auth},
 		{"guest-kernel-dir", &c->guest_kernel_dir}, {"tls-priorities", &c->tls_priorities},
-		{"metrics-token", &c->metrics_token},
+		{"metrics-token", &c->metrics_token}, {"web-dir", &c->web_dir},
 		{"pool-address", &c->pool_address}, {"pool-peers", &c->pool_peers},
 	};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
@@ -95,7 +98,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"request-timeout", &c->request_timeout_s}, {"idle-timeout", &c->idle_timeout_s},
 		{"pool-id", &c->pool_id}, {"pool-snapshot-threshold", &c->pool_snapshot_threshold},
 		{"pool-snapshot-trailing", &c->pool_snapshot_trailing}, {"audit-log-keep", &c->audit_log_keep},
-		{"max-sessions-per-subject", &c->max_sessions_per_subject},
+		{"max-sessions-per-subject", &c->max_sessions_per_subject}, {"capture-max", &c->capture_max},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 		if (strcmp(key, ints[i].key) == 0) {
@@ -155,6 +158,7 @@ int server_config_load(struct server_config *c, const char *path, struct xerr *e
 void server_config_free(struct server_config *c)
 {
 	free(c->metrics_token);
+	free(c->web_dir);
 	free(c->data_dir);
 	free(c->run_dir);
 	free(c->listen);

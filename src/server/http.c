@@ -4,11 +4,13 @@
 #include "http.h"
 #include "tls_live.h"
 #include "authlimit.h"
+#include "capture_http.h"
 #include "console.h"
 #include "http_guard.h"
 #include "http_listen.h"
 #include "http_route.h"
 #include "url_table.h"
+#include "web_static.h"
 #include "rpc.h"
 #include "../api/server.h"
 #include "../base/clock.h"
@@ -478,7 +480,10 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const cha
 			return send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
 		return start_rpc(r, r->url.kind == URL_RPC_JSON);
 	}
-	if (r->url.kind == URL_STATUS) {
+	if (r->url.kind == URL_STATUS || r->url.kind == URL_STATIC) {
+		MHD_RESULT_T ret;
+		if (web_static_serve(conn, hs->srv->cfg.web_dir, url, &ret))
+			return ret;
 		const char *page = "<!doctype html><title>Xenon</title><h1>Xenon</h1>"
 				   "<p>XenAPI on /jsonrpc and /.</p>\n";
 		return send_buf(conn, MHD_HTTP_OK, "text/html", xstrdup(page), strlen(page));
@@ -671,6 +676,7 @@ void http_stop_handover(struct http_server *hs, int *plain_fd, int *tls_fd)
 		close(tfd);
 	__atomic_store_n(&hs->stopping, true, __ATOMIC_RELEASE);
 	pthread_join(hs->timer, NULL);
+	capture_http_stop_all(); /* no capture left suspended either */
 	/* wake every parked call so MHD can finish it before stopping */
 	pthread_mutex_lock(&hs->lock);
 	for (struct http_req *r = hs->waiting; r; r = r->wnext) {

@@ -489,6 +489,8 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 	if (rr->failed)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	ssize_t n = rr->reader(rr, pos, buf, max);
+	if (n == ROUTE_READ_WAIT)
+		return 0; /* suspended by the reader until it has more */
 	if (n > 0 && fault_hit(FAULT_HTTP_WRITE))
 		n = -1; /* as a reader or the connection failing mid-body */
 	if (n < 0) {

@@ -107,6 +107,9 @@ bool route_arg_bool(struct route_req *rr, const char *key);
  * out once begin returns): size MHD_SIZE_UNKNOWN for no length. read
  * returns bytes written into buf, 0 at the end, -1 on error (rr->err). */
 typedef ssize_t (*route_reader)(struct route_req *rr, uint64_t pos, char *buf, size_t max);
+/* A reader's "nothing yet": it suspended the connection itself and resumes
+ * it when there is more (a live stream). */
+#define ROUTE_READ_WAIT ((ssize_t)-2)
 int route_send_stream(struct route_req *rr, uint64_t size, const char *ctype,
 		      const char *disposition, route_reader read);
 void route_progress(struct route_req *rr, double p);
@@ -128,6 +131,8 @@ extern const struct route route_export_vdi_tar, route_import_vdi_tar;
  * the legacy /host_rrds, /vm_rrds. */
 /* GET /metrics in Prometheus' text format (prom_http.c). */
 extern const struct route route_metrics;
+/* GET /capture: a live pcap of a VIF or a PIF (capture_http.c). */
+extern const struct route route_capture;
 extern const struct route route_rrd_updates, route_host_rrd, route_vm_rrd, route_sr_rrd, route_host_rrds,
 	route_vm_rrds;
 

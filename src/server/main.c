@@ -4,6 +4,8 @@
 #include "../api/bootstrap.h"
 #include "audit.h"
 #include "cert_calls.h"
+#include "../api/pool_forward.h"
+#include "../api/pool_join.h"
 #include "http.h"
 #include "private.h"
 #include "restart.h"
@@ -252,7 +254,7 @@ static int pool_start(struct server *srv, struct xerr *err)
 	free(list);
 	if (!srv->raft)
 		return -1;
-	db_set_replicator(srv->db, &(struct db_replicator){pool_raft_replicate, srv->raft});
+	db_set_replicator(srv->db, &(struct db_replicator){pool_replicate, srv});
 	return 0;
 }
 
@@ -270,6 +272,41 @@ static bool pool_wait_leader(struct server *srv, int seconds)
 		usleep(50000);
 	}
 	return false;
+}
+
+/* The record of this host in a pool (<data-dir>/pool-host names it; a
+ * host that joined gets it through the log), under the caller's lock. */
+static struct db_obj *pool_own_host(struct server *srv)
+{
+	char *path = xasprintf("%s/%s", srv->cfg.data_dir, POOL_HOST_FILE);
+	FILE *f = fopen(path, "r");
+	free(path);
+	char uuid[64] = "";
+	if (f) {
+		if (!fgets(uuid, sizeof uuid, f))
+			uuid[0] = 0;
+		fclose(f);
+	}
+	uuid[strcspn(uuid, "\r\n")] = 0;
+	return uuid[0] ? db_lookup_uuid(srv->db, SC_C_host, uuid) : NULL;
+}
+
+/* A member waits until the log has brought its own record (none named:
+ * nothing to wait for). */
+static bool pool_wait_own_host(struct server *srv, int seconds)
+{
+	char *path = xasprintf("%s/%s", srv->cfg.data_dir, POOL_HOST_FILE);
+	bool named = access(path, F_OK) == 0;
+	free(path);
+	for (int i = 0; named && i < seconds * 20 && !stop_requested; i++) {
+		db_rdlock(srv->db);
+		bool there = pool_own_host(srv) != NULL;
+		db_unlock(srv->db);
+		if (there)
+			return true;
+		usleep(50000);
+	}
+	return !named;
 }
 
 static void print_banner(struct server *srv, const char *password)
@@ -351,6 +388,10 @@ int main(int argc, char **argv)
 	srv.users = users_open(users_path, srv.cfg.auth, &err);
 	if (!srv.users || setup_root_password(&srv, &password, &err) < 0)
 		goto fail;
+	if (pool_join_reset(srv.cfg.data_dir) < 0) { /* a join or an eject: a new store */
+		log_error("cannot reset the store for the pool: %s", strerror(errno));
+		goto out;
+	}
 	dbpath = xasprintf("%s/db.sqlite", srv.cfg.data_dir);
 	srv.db = db_open(dbpath, &err);
 	if (!srv.db)
@@ -364,21 +405,29 @@ int main(int argc, char **argv)
 		goto fail;
 	if (srv.raft && !pool_raft_leader(srv.raft, NULL))
 		pool_report_no_leader(&srv, 10);
+	if (srv.raft && !pool_wait_own_host(&srv, 60)) {
+		xerr_internal(&err, "pool: this host's record did not come from the pool");
+		goto fail;
+	}
 	url_table_permissions(rbac_add_http_perm);
 	if (audit_open(srv.cfg.data_dir, (size_t)srv.cfg.audit_log_max, srv.cfg.audit_log_keep, &err) < 0)
 		goto fail;
 	if ((!srv.raft || pool_raft_is_leader(srv.raft)) && rbac_install(srv.db, &err) < 0)
 		goto fail;
 	db_rdlock(srv.db);
-	struct db_obj *host = bootstrap_this_host(srv.db);
-	if (srv.raft && !pool_raft_is_leader(srv.raft))
-		host = NULL; /* TODO(pools): this host's record, once pool.join makes it */
+	struct db_obj *host = pool_own_host(&srv);
+	if (!host)
+		host = bootstrap_this_host(srv.db);
+	if (srv.raft && !pool_raft_is_leader(srv.raft) && !pool_own_host(&srv))
+		host = NULL; /* a configured member without a record of its own */
 	struct db_obj *pool = db_first(srv.db, SC_C_pool);
 	snprintf(srv.host_ref, sizeof srv.host_ref, "%s", host ? host->ref : REF_NULL);
 	snprintf(srv.pool_ref, sizeof srv.pool_ref, "%s", pool ? pool->ref : REF_NULL);
 	char hostname[256];
 	snprintf(hostname, sizeof hostname, "%s", host ? db_peek_str(host, SC_F_host__hostname) : "xenon");
 	db_unlock(srv.db);
+	if (srv.raft && !pool_raft_is_leader(srv.raft) && !ref_is_null(srv.host_ref))
+		pool_member_refresh(&srv);
 	vm_events_host_init(&srv);
 	if (srv.backend->init(&srv.xh, &err) < 0)
 		goto fail;
@@ -394,9 +443,11 @@ int main(int argc, char **argv)
 	vm_guest_start(&srv);
 	storage_coalesce_start(&srv);
 	metrics_start(&srv);
+	net_services_start(&srv);
 	hs = http_start(&srv, cert, key, &err);
 	if (!hs)
 		goto fail;
+	pool_heartbeat_start(&srv);
 	print_banner(&srv, password);
 	int ticks = 0;
 	while (!stop_requested && !(restarting = restart_due())) {
@@ -426,8 +477,10 @@ out:;
 		http_stop_handover(hs, &plain_fd, &tls_fd);
 	else
 		http_stop(hs);
+	pool_heartbeat_stop();
 	storage_coalesce_stop();
 	metrics_stop(&srv);
+	net_services_stop();
 	vm_guest_stop();
 	if (srv.db)
 		vdi_nbd_gc(&srv, true); /* the sessions they serve end with the daemon */

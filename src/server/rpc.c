@@ -6,6 +6,7 @@
 #include "authlimit.h"
 #include "../api/generic.h"
 #include "../api/rbac.h"
+#include "../api/pool_forward.h"
 #include "../api/server.h"
 #include "session.h"
 #include "prom.h"
@@ -286,6 +287,10 @@ static int check_session(struct rpc_call *call)
 	const xv *s = xv_arr_get(&call->params, 0);
 	const char *ref = xv_as_str(s);
 	if (!ref || session_check(call->ctx.srv, ref, &call->ctx, &call->err) < 0) {
+		if (pool_session_accept(call->ctx.srv, ref, &call->ctx)) { /* another host of the pool */
+			xerr_clear(&call->err);
+			return check_roles(call);
+		}
 		if (!slave_redirect(call) && !call->err.code)
 			xerr_set(&call->err, ERR_SESSION_INVALID, "", NULL);
 		return -1;
@@ -383,6 +388,10 @@ static enum rpc_outcome run_call(struct rpc_call *call)
 	xv args;
 	if (prepare_args(call, &args) < 0)
 		return RPC_DONE;
+	if (pool_forward_wanted(&call->ctx, &args)) { /* it runs on another host of the pool */
+		call->fn = pool_forward_call;
+		call->flags |= RPC_SLOW;
+	}
 
 	if (call->async) {
 		struct server *srv = call->ctx.srv;

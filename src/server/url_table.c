@@ -17,11 +17,14 @@ struct url_entry {
 static const struct url_entry table[] = {
 	{"/", "POST", URL_RPC_XML, NULL},
 	{"/", "GET", URL_STATUS, NULL},
+	{"/", "HEAD", URL_STATUS, NULL},
 	{"/RPC2", "POST", URL_RPC_XML, NULL},
 	{"/xmlrpc", "POST", URL_RPC_XML, NULL},
 	{"/json", "POST", URL_RPC_XML, NULL},
 	{"/jsonrpc", "POST", URL_RPC_JSON, NULL},
 	{"/console", NULL, URL_CONSOLE, NULL},
+	{"/assets/", "GET", URL_STATIC, NULL}, /* the web console's files (web_static.c) */
+	{"/assets/", "HEAD", URL_STATIC, NULL},
 	{NULL, NULL, URL_TRANSFER, &route_export_raw_vdi},
 	{NULL, NULL, URL_TRANSFER, &route_import_raw_vdi},
 	{NULL, NULL, URL_TRANSFER, &route_export_xva},
@@ -36,6 +39,7 @@ static const struct url_entry table[] = {
 	{NULL, NULL, URL_TRANSFER, &route_sr_rrd},
 	{NULL, NULL, URL_TRANSFER, &route_metrics},
 	{NULL, NULL, URL_TRANSFER, &route_audit_log},
+	{NULL, NULL, URL_TRANSFER, &route_capture},
 };
 
 void url_table_permissions(void (*fn)(const char *perm, uint32_t roles))
@@ -49,12 +53,15 @@ void url_table_permissions(void (*fn)(const char *perm, uint32_t roles))
 	fn(CONSOLE_PERMISSION, (SC_ROLE_VM_OPERATOR << 1) - 1);
 }
 
-/* "/p", "/p/" and "/p?…"; "/" only as itself (or "/?…"). */
+/* "/p", "/p/" and "/p?…"; "/" only as itself (or "/?…"); a path "/p/"
+ * ending in a slash is a prefix: "/p/name". */
 static bool path_match(const char *url, const char *p)
 {
 	size_t n = strlen(p);
 	if (strncmp(url, p, n) != 0)
 		return false;
+	if (n > 1 && p[n - 1] == '/')
+		return url[n] != '\0' && url[n] != '?';
 	if (url[n] == '\0' || url[n] == '?')
 		return true;
 	return n > 1 && url[n] == '/' && (url[n + 1] == '\0' || url[n + 1] == '?');

@@ -11,7 +11,8 @@ enum url_kind {
 	URL_BAD_METHOD, /* the path exists, not for this method (answered as not found) */
 	URL_RPC_XML,    /* XML-RPC calls (POST) */
 	URL_RPC_JSON,   /* JSON-RPC calls (POST) */
-	URL_STATUS,     /* the status page (GET /) */
+	URL_STATUS,     /* the web console's index.html, else a status page (GET /) */
+	URL_STATIC,     /* the web console's hashed files (GET /assets/<name>) */
 	URL_TRANSFER,   /* a transfer (http_route.c), its route in url_match.route */
 	URL_CONSOLE,    /* /console (console_http.c); with the headers known: raw bytes after
 			 * a CONNECT or an Upgrade other than a WebSocket */
@@ -25,7 +26,7 @@ struct url_match {
 };
 
 /* What serves method on url. A path matches "/p", "/p/" and "/p?query";
- * "/" matches only itself (and "/?query"). */
+ * "/" matches only itself (and "/?query"); "/assets/" is a prefix. */
 struct url_match url_lookup(const char *method, const char *url);
 
 /* The same, told by the request's Upgrade and Sec-WebSocket-Key headers

@@ -163,14 +163,46 @@ static int add_disk(const struct vm_spec *vm, const struct vm_disk *d, int booti
 }
 
 /* Boot priority from HVM_boot_params order: c = the disks, d = the CD
- * drives, n = network (no NICs yet), each group in device order. */
-static int boot_rank(const struct vm_spec *vm, const struct vm_disk *d)
+ * drives, n = the NICs (PXE through the model's iPXE ROM), each group in
+ * device order. */
+static int order_rank(const struct vm_spec *vm, char what)
 {
 	if (vm->boot != VM_BOOT_FIRMWARE)
 		return -1;
 	const char *order = vm->boot_order && *vm->boot_order ? vm->boot_order : "cd";
-	const char *at = strchr(order, d->is_cdrom ? 'd' : 'c');
+	const char *at = strchr(order, what);
 	return at ? (int)(at - order) : -1;
+}
+
+static int boot_rank(const struct vm_spec *vm, const struct vm_disk *d)
+{
+	return order_rank(vm, d->is_cdrom ? 'd' : 'c');
+}
+
+/* How many NICs boot before rank (all of them share the rank of n). */
+static int nics_before(const struct vm_spec *vm, int rank)
+{
+	int n = order_rank(vm, 'n');
+	return n >= 0 && n < rank ? (int)vm->nnics : 0;
+}
+
+/* The bootindex of NIC i: after the disks and CDs ranked before n, in
+ * device order; -1 when n is not in the order. */
+static int nic_bootindex(const struct vm_spec *vm, size_t i)
+{
+	int rank = order_rank(vm, 'n');
+	if (rank < 0)
+		return -1;
+	int idx = 0;
+	for (size_t j = 0; j < vm->ndisks; j++) {
+		int r = boot_rank(vm, &vm->disks[j]);
+		if (r >= 0 && r < rank)
+			idx++;
+	}
+	for (size_t j = 0; j < vm->nnics; j++)
+		if (vm->nics[j].device < vm->nics[i].device)
+			idx++;
+	return idx;
 }
 
 static int add_disks(const struct vm_spec *vm, struct qemu_argv *a, struct xerr *err)
@@ -180,7 +212,7 @@ static int add_disks(const struct vm_spec *vm, struct qemu_argv *a, struct xerr 
 		const struct vm_disk *d = &vm->disks[i];
 		int rank = boot_rank(vm, d), idx = -1;
 		if (rank >= 0) {
-			idx = 0;
+			idx = nics_before(vm, rank);
 			for (size_t j = 0; j < vm->ndisks; j++) {
 				int r = boot_rank(vm, &vm->disks[j]);
 				if (r >= 0 && (r < rank || (r == rank && vm->disks[j].position < d->position)))
@@ -314,7 +346,11 @@ int qemu_argv_build(const struct qemu_host *h, const struct vm_spec *vm, const c
 		push(a, "-netdev");
 		push(a, "%s", netdev);
 		push(a, "-device");
-		push(a, "%s", dev);
+		int boot = nic_bootindex(vm, i);
+		if (boot >= 0)
+			push(a, "%s,bootindex=%d", dev, boot);
+		else
+			push(a, "%s", dev);
 		free(netdev);
 		free(dev);
 	}

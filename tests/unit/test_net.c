@@ -2,7 +2,8 @@
  * and read back (what fits in IFNAMSIZ, what is not a vif), and the NICs
  * of a QEMU command line — a tap opened by name, no scripts, the VIF's MAC,
  * virtio-net for direct boot, rtl8139 for firmware boot as xenopsd's
- * default, platform:nic_type when the template asks. */
+ * default, platform:nic_type when the template asks — and the keys of an
+ * internal network's DHCP server and NAT (other_config) read or refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "net/dhcp_nat.h"
 #include "net/net.h"
 #include "xenops/qemu_int.h"
 
@@ -114,11 +116,58 @@ static void test_nic_argv(void **state)
 	check_nics(VM_BOOT_FIRMWARE, "e1000,romfile=/etc/passwd", "rtl8139");
 }
 
+/* ip_begin/ip_end/netmask, dhcp, nat: the host's address and the range,
+ * or INVALID_VALUE naming the key. */
+static void test_dhcp_nat_keys(void **state)
+{
+	(void)state;
+	struct net_dhcp_nat c;
+	struct xerr e = XERR_INIT;
+	assert_int_equal(net_dhcp_nat_parse(NULL, NULL, NULL, NULL, NULL, &c, &e), 1);
+	assert_int_equal(net_dhcp_nat_parse("10.0.0.1", "10.0.0.9", "255.255.255.0", "false", "no", &c, &e), 1);
+	assert_int_equal(net_dhcp_nat_parse("10.1.2.1", "10.1.2.200", "255.255.255.0", "true", "true", &c, &e), 0);
+	assert_true(c.dhcp && c.nat);
+	assert_int_equal(c.host_addr, 0x0a010201);
+	assert_int_equal(c.netmask, 0xffffff00);
+	assert_int_equal(c.range_lo, 0x0a010202);
+	assert_int_equal(c.range_hi, 0x0a0102c8);
+	/* NAT alone needs no range */
+	assert_int_equal(net_dhcp_nat_parse("192.168.7.1", NULL, "255.255.0.0", NULL, "true", &c, &e), 0);
+	assert_false(c.dhcp);
+	static const struct {
+		const char *b, *end, *mask, *key, *value;
+	} bad[] = {
+		{"10.0.0.x", "10.0.0.9", "255.255.255.0", "other_config:ip_begin", "10.0.0.x"},
+		{NULL, "10.0.0.9", "255.255.255.0", "other_config:ip_begin", ""},
+		{"10.0.0.0", "10.0.0.9", "255.255.255.0", "other_config:ip_begin", "10.0.0.0"},
+		{"10.0.0.255", "10.0.0.9", "255.255.255.0", "other_config:ip_begin", "10.0.0.255"},
+		{"10.0.0.1", "10.0.0.9", "255.0.255.0", "other_config:netmask", "255.0.255.0"},
+		{"10.0.0.1", "10.0.0.9", "255.255.255.254", "other_config:netmask", "255.255.255.254"},
+		{"10.0.0.1", "10.0.0.9", "", "other_config:netmask", ""},
+		{"10.0.0.1", "10.0.1.9", "255.255.255.0", "other_config:ip_end", "10.0.1.9"},
+		{"10.0.0.5", "10.0.0.5", "255.255.255.0", "other_config:ip_end", "10.0.0.5"},
+		{"10.0.0.1", "10.0.0.255", "255.255.255.0", "other_config:ip_end", "10.0.0.255"},
+		{"10.0.0.1", NULL, "255.255.255.0", "other_config:ip_end", ""},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(net_dhcp_nat_parse(bad[i].b, bad[i].end, bad[i].mask, "true", NULL, &c, &e), -1);
+		assert_string_equal(e.code, "INVALID_VALUE");
+		assert_int_equal(e.nparams, 2);
+		assert_string_equal(e.params[0], bad[i].key);
+		assert_string_equal(e.params[1], bad[i].value);
+		xerr_clear(&e);
+	}
+	char table[32];
+	net_dhcp_nat_table("xapi3", table);
+	assert_string_equal(table, "xenon_xapi3");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vif_names),
 		cmocka_unit_test(test_nic_argv),
+		cmocka_unit_test(test_dhcp_nat_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -337,6 +337,19 @@ static void case_nics_hvm(struct qemu_host *h, struct vm_spec *s, bool *incoming
 	add_nic(s, 4, "aa:bb:cc:00:00:05");
 }
 
+/* Boot order "dnc": the CD first, then the NICs in device order (their
+ * iPXE ROM), then the disk; the NICs get bootindex 1 and 2. */
+static void case_nics_pxe(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)incoming;
+	hvm(h, s);
+	s->domid = 9;
+	free(s->boot_order);
+	s->boot_order = xstrdup("dnc");
+	add_nic(s, 3, "aa:bb:cc:00:02:04");
+	add_nic(s, 0, "aa:bb:cc:00:02:01");
+}
+
 /* NICs of a direct-boot guest (virtio), and a model from platform:nic_type. */
 static void case_nics_model(struct qemu_host *h, struct vm_spec *s, bool *incoming)
 {
@@ -400,6 +413,7 @@ static const struct golden_case {
 	{"share_disks", case_share_disks},
 	{"nics_hvm", case_nics_hvm},
 	{"nics_model", case_nics_model},
+	{"nics_pxe", case_nics_pxe},
 	{"vcpu_one", case_vcpu_one},
 	{"vcpu_topology", case_vcpu_topology},
 	{"memory_floor", case_memory_floor},

@@ -2,7 +2,9 @@
  * method on a path — exact paths, a trailing slash, query strings, a
  * method the path does not take, unknown paths, CONNECT to the console,
  * and the console's kind told by the method and the Upgrade and
- * Sec-WebSocket-Key headers (WebSocket, raw, no upgrade, other methods). */
+ * Sec-WebSocket-Key headers (WebSocket, raw, no upgrade, other methods);
+ * the web console's /assets/ prefix and the names, types and
+ * encodings web_static picks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <cmocka.h>
 
 #include "server/url_table.h"
+#include "server/web_static.h"
 
 static enum url_kind kind(const char *method, const char *url)
 {
@@ -39,6 +42,42 @@ static void test_trailing_slash_and_query(void **state)
 	assert_int_equal(kind("POST", "//"), URL_NOT_FOUND);
 	assert_int_equal(kind("POST", "/jsonrpc/x"), URL_NOT_FOUND);
 	assert_int_equal(kind("GET", "/exportx"), URL_NOT_FOUND);
+}
+
+static void test_assets(void **state)
+{
+	(void)state;
+	assert_int_equal(kind("GET", "/assets/index-AB12.js"), URL_STATIC);
+	assert_int_equal(kind("GET", "/assets/x.css?v=1"), URL_STATIC);
+	/* the prefix alone names no file, and only GET reads one */
+	assert_int_equal(kind("GET", "/assets/"), URL_NOT_FOUND);
+	assert_int_equal(kind("GET", "/assets"), URL_NOT_FOUND);
+	assert_int_equal(kind("GET", "/assetsx/a.js"), URL_NOT_FOUND);
+	assert_int_equal(kind("HEAD", "/assets/a.js"), URL_STATIC);
+	assert_int_equal(kind("HEAD", "/"), URL_STATUS);
+	assert_int_equal(kind("POST", "/assets/a.js"), URL_BAD_METHOD);
+	/* names: what the build writes, nothing that leaves the directory */
+	assert_true(web_static_name_ok("index-3F2A1B.js"));
+	assert_true(web_static_name_ok("vm_page-X_Y.css"));
+	assert_false(web_static_name_ok(""));
+	assert_false(web_static_name_ok(".."));
+	assert_false(web_static_name_ok(".hidden"));
+	assert_false(web_static_name_ok("a/b.js"));
+	assert_false(web_static_name_ok("a%2fb.js"));
+	assert_string_equal(web_static_mime("a.js"), "text/javascript; charset=utf-8");
+	assert_string_equal(web_static_mime("a.css"), "text/css; charset=utf-8");
+	assert_string_equal(web_static_mime("index.html"), "text/html; charset=utf-8");
+	assert_string_equal(web_static_mime("a.bin"), "application/octet-stream");
+	/* Accept-Encoding: tokens, any case, q=0 refuses */
+	assert_true(web_static_accepts("gzip, deflate, br, zstd", "br"));
+	assert_true(web_static_accepts("gzip, deflate, br, zstd", "gzip"));
+	assert_true(web_static_accepts("GZIP;q=0.5", "gzip"));
+	assert_false(web_static_accepts("gzip;q=0, br", "gzip"));
+	assert_true(web_static_accepts("gzip;q=0, br", "br"));
+	assert_false(web_static_accepts("x-gzip, brotli", "gzip"));
+	assert_false(web_static_accepts("x-gzip, brotli", "br"));
+	assert_false(web_static_accepts(NULL, "gzip"));
+	assert_false(web_static_accepts("", "gzip"));
 }
 
 static void test_transfers(void **state)
@@ -123,6 +162,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rpc_paths),
 		cmocka_unit_test(test_trailing_slash_and_query),
+		cmocka_unit_test(test_assets),
 		cmocka_unit_test(test_transfers),
 		cmocka_unit_test(test_unknown_and_method_mismatch),
 		cmocka_unit_test(test_console),

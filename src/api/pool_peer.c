@@ -1,0 +1,216 @@
+/* pool_peer (pool_peer.h): one libcurl handle per peer, JSON-RPC bodies
+ * written and read by the wire layer. */
+#include "pool_peer.h"
+#include "../base/errors_gen.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../base/strbuf.h"
+#include "../wire/wire.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+struct peer {
+	CURL *h;
+	struct curl_slist *headers;
+	char *url;
+	char *session;
+	bool own_session; /* made by peer_login: peer_close logs it out */
+	struct strbuf resp;
+	char curl_err[CURL_ERROR_SIZE];
+	long next_id;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	sb_add(arg, data, size * n);
+	return size * n;
+}
+
+static char *base_url_scheme(const char *scheme, const char *address, int port, const char *path);
+
+static char *base_url(const char *address, int port, const char *path)
+{
+	return base_url_scheme("http", address, port, path);
+}
+
+static char *base_url_scheme(const char *scheme, const char *address, int port, const char *path)
+{
+	const char *close = strrchr(address, ']');
+	const char *colon = strrchr(address, ':');
+	bool has_port = colon && (!close || colon > close) && (close || strchr(address, ':') == colon);
+	bool v6 = !close && colon && strchr(address, ':') != colon;
+	if (has_port)
+		return xasprintf("%s://%s%s", scheme, address, path);
+	return xasprintf(v6 ? "%s://[%s]:%d%s" : "%s://%s:%d%s", scheme, address, port, path);
+}
+
+struct peer *peer_open(const char *address, int port, long timeout_s)
+{
+	pthread_once(&curl_once, curl_init_once);
+	CURL *h = curl_easy_init();
+	if (!h)
+		return NULL;
+	struct peer *p = xcalloc(1, sizeof *p);
+	p->h = h;
+	p->url = base_url(address, port, "/jsonrpc");
+	p->next_id = 1;
+	sb_init(&p->resp);
+	p->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	p->headers = curl_slist_append(p->headers, "Expect:");
+	curl_easy_setopt(h, CURLOPT_URL, p->url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, p->headers);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "xenond-pool/1");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &p->resp);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, p->curl_err);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s > 0 ? timeout_s : 60L);
+	return p;
+}
+
+struct peer *peer_open_tls(const char *address, int port, const char *pin, long timeout_s)
+{
+	struct peer *p = peer_open(address, port, timeout_s);
+	if (!p)
+		return NULL;
+	free(p->url);
+	p->url = base_url_scheme("https", address, port, "/jsonrpc");
+	curl_easy_setopt(p->h, CURLOPT_URL, p->url);
+	/* self-signed certificates named after their host's name: the key
+	 * exchanged at the join is what identifies the peer */
+	curl_easy_setopt(p->h, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(p->h, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(p->h, CURLOPT_PINNEDPUBLICKEY, pin);
+	return p;
+}
+
+void peer_close(struct peer *p)
+{
+	if (!p)
+		return;
+	if (p->session && p->own_session) {
+		struct xerr e = XERR_INIT;
+		curl_easy_setopt(p->h, CURLOPT_TIMEOUT, 2L);
+		peer_call(p, "session.logout", NULL, NULL, &e);
+		xerr_clear(&e);
+	}
+	curl_easy_cleanup(p->h);
+	curl_slist_free_all(p->headers);
+	free(p->url);
+	free(p->session);
+	sb_free(&p->resp);
+	free(p);
+}
+
+static enum peer_result raw_call(struct peer *p, const char *method, const xv *params, xv *result,
+				 struct xerr *err)
+{
+	struct strbuf body = STRBUF_INIT;
+	wire_jsonrpc_write_call(&body, method, params, p->next_id++);
+	sb_reset(&p->resp);
+	p->curl_err[0] = 0;
+	curl_easy_setopt(p->h, CURLOPT_POSTFIELDS, body.buf);
+	curl_easy_setopt(p->h, CURLOPT_POSTFIELDSIZE, (long)body.len);
+	CURLcode rc = curl_easy_perform(p->h);
+	sb_free(&body);
+	if (rc != CURLE_OK) {
+		xerr_internal(err, "%s: %s", p->url, p->curl_err[0] ? p->curl_err : curl_easy_strerror(rc));
+		/* something answered, but not HTTP: a service, not the network */
+		return rc == CURLE_GOT_NOTHING || rc == CURLE_WEIRD_SERVER_REPLY ||
+				       rc == CURLE_UNSUPPORTED_PROTOCOL
+			       ? PEER_BAD_ANSWER
+			       : PEER_UNREACHABLE;
+	}
+	long status = 0;
+	curl_easy_getinfo(p->h, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		xerr_internal(err, "%s: HTTP %ld", p->url, status);
+		return PEER_BAD_ANSWER;
+	}
+	if (!p->resp.buf)
+		sb_puts(&p->resp, "");
+	xv res = XV_NIL_INIT;
+	int r = wire_jsonrpc_parse_response(p->resp.buf, p->resp.len, &res, err);
+	if (r != 0) {
+		xv_free(&res);
+		/* a XenAPI failure sets a code of the datamodel; a body that is
+		 * no answer at all sets PARSE_FAILURE */
+		return err && err->code && !strcmp(err->code, ERR_PARSE_FAILURE) ? PEER_BAD_ANSWER
+									   : PEER_FAILURE;
+	}
+	if (result)
+		*result = res;
+	else
+		xv_free(&res);
+	return PEER_OK;
+}
+
+enum peer_result peer_login(struct peer *p, const char *user, const char *password, struct xerr *err)
+{
+	xv params = xv_arr_new(), res = XV_NIL_INIT;
+	xv_arr_push_str(&params, user);
+	xv_arr_push_str(&params, password);
+	xv_arr_push_str(&params, "2.21");
+	xv_arr_push_str(&params, "xenond-pool");
+	enum peer_result r = raw_call(p, "session.login_with_password", &params, &res, err);
+	xv_free(&params);
+	if (r == PEER_OK) {
+		const char *s = xv_as_str(&res);
+		if (!s) {
+			xv_free(&res);
+			xerr_internal(err, "%s: the login returned no session", p->url);
+			return PEER_BAD_ANSWER;
+		}
+		free(p->session);
+		p->session = xstrdup(s);
+		p->own_session = true;
+	}
+	xv_free(&res);
+	return r;
+}
+
+void peer_set_session(struct peer *p, const char *session)
+{
+	free(p->session);
+	p->session = xstrdup(session);
+	p->own_session = false;
+}
+
+enum peer_result peer_call(struct peer *p, const char *method, const xv *args, xv *result,
+			   struct xerr *err)
+{
+	xv params = xv_arr_new();
+	if (p->session)
+		xv_arr_push_str(&params, p->session);
+	for (size_t i = 0; args && xv_arr_get(args, i); i++)
+		xv_arr_push(&params, xv_copy(xv_arr_get(args, i)));
+	enum peer_result r = raw_call(p, method, &params, result, err);
+	xv_free(&params);
+	return r;
+}
+
+enum peer_result peer_call_strs(struct peer *p, const char *method, xv *result, struct xerr *err, ...)
+{
+	xv args = xv_arr_new();
+	va_list ap;
+	va_start(ap, err);
+	for (const char *s; (s = va_arg(ap, const char *));)
+		xv_arr_push_str(&args, s);
+	va_end(ap);
+	enum peer_result r = peer_call(p, method, &args, result, err);
+	xv_free(&args);
+	return r;
+}

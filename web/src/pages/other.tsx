@@ -1,0 +1,299 @@
+// Hosts, storage and networks.
+import { useState } from "preact/hooks";
+import * as store from "../store";
+import { asyncCall, call } from "../api";
+import { bytes, byName, when } from "../format";
+import { Card, ErrorBox, href, Meter, perms, useAction } from "../ui";
+
+export function HostPage({ hostRef }: { hostRef: string }) {
+  store.useStore();
+  const [run, busy, error, clear] = useAction();
+  const h = store.get("host", hostRef);
+  if (!h) return <p class="muted">Loading…</p>;
+  const m = store.get("host_metrics", h.metrics);
+  const total = Number(m?.memory_total || 0);
+  const free = m?.memory_free !== undefined ? Number(m.memory_free) : undefined;
+  const vms = store.all("vm").filter((v) => v.resident_on === hostRef && !v.is_control_domain);
+  const sw = h.software_version || {};
+  return (
+    <div class="page host">
+      <h1>{h.name_label}</h1>
+      {perms.canAct && (
+        <div class="actions" role="toolbar" aria-label="Host actions">
+          {h.enabled ? (
+            <button type="button" disabled={busy} onClick={() => run(() => call("host.disable", hostRef))}>
+              Enter maintenance mode
+            </button>
+          ) : (
+            <button type="button" disabled={busy} onClick={() => run(() => call("host.enable", hostRef))}>
+              Leave maintenance mode
+            </button>
+          )}
+          <button type="button" disabled={busy} onClick={() => run(() => asyncCall("host.evacuate", hostRef))}>
+            Evacuate
+          </button>
+          <button type="button" disabled={busy} onClick={() => confirm("Restart the toolstack on this host?") && run(() => call("host.restart_agent", hostRef))}>
+            Restart toolstack
+          </button>
+        </div>
+      )}
+      <ErrorBox error={error} onClose={clear} />
+      <div class="cards">
+        <Card title="System">
+          <dl>
+            <dt>Address</dt>
+            <dd>{h.address}</dd>
+            <dt>Version</dt>
+            <dd>{sw.product_brand} {sw.product_version}</dd>
+            <dt>CPUs</dt>
+            <dd>{(h.host_CPUs || []).length}</dd>
+            <dt>Memory</dt>
+            <dd>
+              {free === undefined ? bytes(total) : `${bytes(total - free)} used of ${bytes(total)}`}
+              {free !== undefined && <Meter value={total ? (total - free) / total : 0} label="Memory used" />}
+            </dd>
+            <dt>Enabled</dt>
+            <dd>{h.enabled ? "yes" : "no (maintenance)"}</dd>
+          </dl>
+        </Card>
+        <Card title="Running VMs">
+          <ul class="plain">
+            {vms.map((v) => (
+              <li key={v._ref}>
+                <a href={href("vm", v._ref)}>{v.name_label}</a> <span class="muted">{v.power_state}</span>
+              </li>
+            ))}
+          </ul>
+        </Card>
+      </div>
+    </div>
+  );
+}
+
+// A new SR: an NFS share for disks, or a library of ISO images (a local
+// directory, server:/path on NFS or //server/share on SMB).
+function NewSr() {
+  const [run, busy, error, clear] = useAction();
+  const [kind, setKind] = useState<"iso" | "nfs">("iso");
+  const [name, setName] = useState("");
+  const [location, setLocation] = useState("");
+  const [server, setServer] = useState("");
+  const [path, setPath] = useState("");
+  const [made, setMade] = useState("");
+  const host = store.all("host")[0];
+  const create = async () => {
+    if (!name.trim()) throw new Error("Give the storage a name.");
+    const dc = kind === "iso" ? { location: location.trim(), ...(location.trim().startsWith("/") ? { legacy_mode: "true" } : {}) } : { server: server.trim(), serverpath: path.trim() };
+    const shared = kind === "nfs" || !location.trim().startsWith("/");
+    const sr = await call("SR.create", host._ref, dc, "0", name.trim(), "", kind, kind === "iso" ? "iso" : "", shared, {});
+    setMade(sr);
+  };
+  return (
+    <Card title="New storage">
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          run(create);
+        }}
+      >
+        <label>
+          Type
+          <select name="sr-type" value={kind} onChange={(e) => setKind(e.currentTarget.value as "iso" | "nfs")}>
+            <option value="iso">ISO library</option>
+            <option value="nfs">NFS (virtual disks)</option>
+          </select>
+        </label>
+        <label>
+          Storage name
+          <input name="sr-name" value={name} onInput={(e) => setName(e.currentTarget.value)} required />
+        </label>
+        {kind === "iso" ? (
+          <label>
+            Location (a directory, server:/path or //server/share)
+            <input name="sr-location" value={location} onInput={(e) => setLocation(e.currentTarget.value)} required />
+          </label>
+        ) : (
+          <>
+            <label>
+              NFS server
+              <input name="sr-server" value={server} onInput={(e) => setServer(e.currentTarget.value)} required />
+            </label>
+            <label>
+              Export path
+              <input name="sr-path" value={path} onInput={(e) => setPath(e.currentTarget.value)} required />
+            </label>
+          </>
+        )}
+        <button type="submit" disabled={busy}>
+          Create storage
+        </button>
+      </form>
+      <ErrorBox error={error} onClose={clear} />
+      {made && (
+        <p role="status">
+          Created <a href={href("sr", made)}>{store.get("sr", made)?.name_label || name}</a>.
+        </p>
+      )}
+    </Card>
+  );
+}
+
+export function SrList() {
+  store.useStore();
+  const srs = store.all("sr").sort(byName);
+  return (
+    <div class="page">
+      <h1>Storage</h1>
+      {perms.canAct && <NewSr />}
+      <table class="grid">
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Type</th>
+            <th scope="col">Used</th>
+            <th scope="col">Size</th>
+          </tr>
+        </thead>
+        <tbody>
+          {srs.map((s) => (
+            <tr key={s._ref}>
+              <td>
+                <a href={href("sr", s._ref)}>{s.name_label}</a>
+              </td>
+              <td>{s.type}</td>
+              <td>{bytes(s.physical_utilisation)}</td>
+              <td>{bytes(s.physical_size)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function SrPage({ srRef }: { srRef: string }) {
+  store.useStore();
+  const [run, busy, error, clear] = useAction();
+  const s = store.get("sr", srRef);
+  if (!s) return <p class="muted">Loading…</p>;
+  const vdis = store.all("vdi").filter((v) => v.SR === srRef).sort(byName);
+  const size = Number(s.physical_size), used = Number(s.physical_utilisation);
+  return (
+    <div class="page">
+      <h1>{s.name_label}</h1>
+      <p>
+        {s.type}, {bytes(used)} used of {bytes(size)}
+      </p>
+      <Meter value={size ? used / size : 0} label="Space used" />
+      {perms.canAct && (
+        <div class="actions" role="toolbar" aria-label="Storage actions">
+          <button type="button" disabled={busy} onClick={() => run(() => asyncCall("SR.scan", srRef))}>
+            Rescan
+          </button>
+        </div>
+      )}
+      <ErrorBox error={error} onClose={clear} />
+      <Card title="Disks">
+        <table class="grid">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Size</th>
+              <th scope="col">Used</th>
+              <th scope="col">Snapshot</th>
+            </tr>
+          </thead>
+          <tbody>
+            {vdis.map((v) => (
+              <tr key={v._ref} data-name={v.name_label}>
+                <td>{v.name_label}</td>
+                <td>{bytes(v.virtual_size)}</td>
+                <td>{bytes(v.physical_utilisation)}</td>
+                <td>{v.is_a_snapshot ? when(v.snapshot_time) : ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Card>
+    </div>
+  );
+}
+
+function NewNetwork() {
+  const [run, busy, error, clear] = useAction();
+  const [name, setName] = useState("");
+  const [mtu, setMtu] = useState(1500);
+  return (
+    <Card title="New network">
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          run(async () => {
+            if (!name.trim()) throw new Error("Give the network a name.");
+            await call("network.create", { name_label: name.trim(), name_description: "", MTU: mtu, other_config: {}, tags: [] });
+            setName("");
+          });
+        }}
+      >
+        <label>
+          Network name
+          <input name="net-name" value={name} onInput={(e) => setName(e.currentTarget.value)} required />
+        </label>
+        <label>
+          MTU
+          <input name="net-mtu" type="number" min={68} max={9000} value={mtu} onInput={(e) => setMtu(Number(e.currentTarget.value))} />
+        </label>
+        <button type="submit" disabled={busy}>
+          Create network
+        </button>
+      </form>
+      <ErrorBox error={error} onClose={clear} />
+    </Card>
+  );
+}
+
+export function NetworkList() {
+  store.useStore();
+  return (
+    <div class="page">
+      <h1>Networks</h1>
+      {perms.canAct && <NewNetwork />}
+      <ul class="plain">
+        {store.all("network").map((n) => (
+          <li key={n._ref}>
+            <a href={href("network", n._ref)}>{n.name_label}</a> <span class="muted">{n.bridge}</span>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+export function NetworkPage({ netRef }: { netRef: string }) {
+  store.useStore();
+  const n = store.get("network", netRef);
+  if (!n) return <p class="muted">Loading…</p>;
+  const vifs = (n.VIFs || []).map((r: string) => store.get("vif", r)).filter(Boolean) as store.Rec[];
+  return (
+    <div class="page">
+      <h1>{n.name_label}</h1>
+      <p>
+        Bridge {n.bridge}, MTU {n.MTU}
+      </p>
+      <Card title="Connected VMs">
+        <ul class="plain">
+          {vifs.map((v) => {
+            const vm = store.get("vm", v.VM);
+            return (
+              <li key={v._ref}>
+                {vm ? <a href={href("vm", vm._ref)}>{vm.name_label}</a> : v.VM} <span class="muted">{v.MAC}</span>
+              </li>
+            );
+          })}
+        </ul>
+      </Card>
+    </div>
+  );
+}
