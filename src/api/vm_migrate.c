@@ -20,6 +20,7 @@
  * cancel of the call's task. */
 #include "api.h"
 #include "generic.h"
+#include "pool_forward.h"
 #include "pool_peer.h"
 #include "storage.h"
 #include "transfer.h"
@@ -119,6 +120,7 @@ struct incoming {
 	struct vm_spec spec;
 	struct vm_build *build;
 	xv vdis; /* the VDIs made here for it */
+	bool pooled; /* VM.pool_migrate: the records are the pool's, not made here */
 	struct incoming *next;
 };
 
@@ -398,6 +400,13 @@ static int host_migrate_receive_finish(struct rpc_ctx *ctx, xv *args, xv *result
 		rc = srv->backend->migrate_finish(&srv->xh, &in->spec, false, FINISH_TIMEOUT_S, err);
 	if (!commit || rc < 0) {
 		srv->backend->migrate_abort(&srv->xh, &in->spec);
+		if (in->pooled) {
+			/* the pool's records stay as they are: only the disks go */
+			vm_build_detach(in->build);
+			vm_build_free(in->build);
+			in->build = NULL;
+			in->vm_ref[0] = '\0';
+		}
 		discard(srv, in);
 		incoming_free(in);
 		*result = XV_NIL_INIT;
@@ -406,7 +415,11 @@ static int host_migrate_receive_finish(struct rpc_ctx *ctx, xv *args, xv *result
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, in->vm_ref);
 	if (vm) {
+		if (in->pooled)
+			vm_consoles_destroy(t, vm); /* the source's; this host's are made next */
 		vm_record_running(t, vm, srv, false, in->spec.domid, true);
+		/* for VM.pool_migrate the source's mark, ended with the outcome in
+		 * one write: the source writes nothing of the VM after this */
 		op_end(t, vm, in->token);
 	}
 	rc = db_commit(t, err);
@@ -1023,6 +1036,265 @@ static int vdi_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	return 0;
 }
 
+/* ---- VM.pool_migrate: to another host of the pool, disks on shared SRs ---- */
+
+/* The destination's side: the VM's domain built from the pool's records,
+ * waiting for the stream. */
+static int host_pool_migrate_prepare(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	struct server *srv = ctx->srv;
+	if (!srv->backend->migrate_receive)
+		return xerr_set(err, ERR_VM_MIGRATE_FAILED, REF_NULL, "", srv->host_ref,
+				"this host's VM backend cannot receive a migration", NULL);
+	struct incoming *in = xcalloc(1, sizeof *in);
+	in->vdis = xv_arr_new();
+	in->pooled = true;
+	char addr[64] = "";
+	db_rdlock(ctx->db);
+	struct db_obj *host = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
+	struct db_obj *vm = host ? generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 1), err) : NULL;
+	int rc = vm ? 0 : -1;
+	if (rc == 0 && strcmp(host->ref, srv->host_ref) != 0)
+		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the host is not this one", NULL);
+	if (rc == 0) {
+		snprintf(addr, sizeof addr, "%s", db_peek_str(host, SC_F_host__address));
+		int64_t free_mem = vm_host_free_memory(srv, vm);
+		int64_t need = db_peek_int(vm, SC_F_VM__memory_dynamic_max) + db_peek_int(vm, SC_F_VM__memory_overhead);
+		if (free_mem >= 0 && need > free_mem) {
+			char n[32], a[32];
+			snprintf(n, sizeof n, "%lld", (long long)need);
+			snprintf(a, sizeof a, "%lld", (long long)free_mem);
+			rc = xerr_set(err, ERR_HOST_NOT_ENOUGH_FREE_MEMORY, n, a, NULL);
+		}
+	}
+	if (rc == 0) {
+		snprintf(in->vm_ref, sizeof in->vm_ref, "%s", vm->ref);
+		snprintf(in->token, sizeof in->token, "%s", arg_str(args, 2) ? arg_str(args, 2) : "");
+		vm_spec_of(vm, &in->spec);
+		in->spec.domid = vm_next_domid(ctx->db);
+		if (vm_boot_files(srv, &in->spec, err) < 0 || vif_spec_nics(ctx->db, vm, &in->spec, false, err) < 0 ||
+		    !(in->build = vm_build_collect(srv, vm, err)))
+			rc = -1;
+	}
+	db_unlock(ctx->db);
+	if (rc == 0)
+		rc = vm_build_attach(in->build, &in->spec, err);
+	struct xenops_mig_listen l;
+	memset(&l, 0, sizeof l);
+	snprintf(l.addr, sizeof l.addr, "%s", addr);
+	if (rc == 0)
+		rc = srv->backend->migrate_receive(&srv->xh, &in->spec, NULL, 0, &l, err);
+	if (rc < 0) {
+		if (in->build) {
+			vm_build_detach(in->build);
+			vm_build_free(in->build);
+		}
+		incoming_free(in);
+		return -1;
+	}
+	pthread_mutex_lock(&in_lock);
+	in->next = incomings;
+	incomings = in;
+	pthread_mutex_unlock(&in_lock);
+	xv out = xv_map_new();
+	xv_map_set_str(&out, "address", l.addr);
+	xv_map_set(&out, "port", xv_int(l.port));
+	struct strbuf sb;
+	sb_init(&sb);
+	jsonv_write(&sb, &out);
+	xv_free(&out);
+	*result = xv_str_own(sb_detach(&sb));
+	return 0;
+}
+
+static bool truthy(const char *v)
+{
+	return v && (!strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"));
+}
+
+static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	struct server *srv = ctx->srv;
+	*result = XV_NIL_INIT;
+	const xv *opts = xv_arr_get(args, 2);
+	const char *live = xv_map_get_str(opts, "live");
+	if (live && !truthy(live) && strcmp(live, "false") && strcmp(live, "off") && strcmp(live, "0"))
+		return xerr_set(err, ERR_INVALID_VALUE, "live", live, NULL);
+	char token[REF_STRLEN + 1];
+	if (ctx->task[0])
+		snprintf(token, sizeof token, "%s", ctx->task);
+	else
+		ref_generate(token);
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	struct db_obj *dest = vm ? generic_lookup(ctx, SC_C_host, xv_arr_get(args, 1), err) : NULL;
+	int rc = dest ? 0 : -1;
+	if (rc == 0 && (db_peek_bool(vm, SC_F_VM__is_a_template) || db_peek_bool(vm, SC_F_VM__is_a_snapshot)))
+		rc = xerr_set(err, ERR_VM_IS_TEMPLATE, vm->ref, NULL);
+	const char *ps = rc == 0 ? db_peek_str(vm, SC_F_VM__power_state) : "";
+	if (rc == 0 && strcmp(ps, "Running") != 0)
+		rc = xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "running", ps, NULL);
+	if (rc == 0 && vm_check_op(vm, "pool_migrate", err) < 0)
+		rc = -1;
+	if (rc == 0 && !strcmp(db_peek_str(vm, SC_F_VM__resident_on), dest->ref))
+		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the VM runs on that host already", NULL);
+	if (rc == 0 && strcmp(db_peek_str(vm, SC_F_VM__resident_on), srv->host_ref) != 0)
+		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the VM does not run on this host", NULL);
+	if (rc == 0 && !db_peek_bool(dest, SC_F_host__enabled))
+		rc = xerr_set(err, ERR_HOST_DISABLED, dest->ref, NULL);
+	if (rc == 0) {
+		struct db_obj *m = db_lookup_cls(ctx->db, SC_C_host_metrics, db_peek_str(dest, SC_F_host__metrics));
+		if (!m || !db_peek_bool(m, SC_F_host_metrics__live))
+			rc = xerr_set(err, ERR_HOST_OFFLINE, dest->ref, NULL);
+	}
+	/* every disk on an SR the destination reaches: else storage motion
+	 * (VM_REQUIRES_SR, early, as XO expects) */
+	xv vbds = rc == 0 ? db_get(ctx->db, vm, SC_F_VM__VBDs) : xv_arr_new();
+	for (size_t i = 0; rc == 0 && i < xv_len(&vbds); i++) {
+		struct db_obj *vbd = db_lookup_cls(ctx->db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
+		struct db_obj *vdi = vbd && !db_peek_bool(vbd, SC_F_VBD__empty)
+					     ? db_lookup_cls(ctx->db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI))
+					     : NULL;
+		struct db_obj *sr = vdi ? db_lookup_cls(ctx->db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
+		if (sr && !storage_pbd(ctx->db, dest->ref, sr))
+			rc = xerr_set(err, ERR_VM_REQUIRES_SR, vm->ref, sr->ref, NULL);
+	}
+	xv_free(&vbds);
+	char vm_ref[REF_STRLEN + 1], dest_ref[REF_STRLEN + 1];
+	struct vm_spec spec;
+	memset(&spec, 0, sizeof spec);
+	if (rc == 0) {
+		snprintf(vm_ref, sizeof vm_ref, "%s", vm->ref);
+		snprintf(dest_ref, sizeof dest_ref, "%s", dest->ref);
+		vm_spec_of(vm, &spec);
+		spec.domid = db_peek_int(vm, SC_F_VM__domid);
+		op_mark(t, vm, "pool_migrate", token);
+		rc = db_commit(t, err);
+	} else {
+		db_abort(t);
+	}
+	if (rc < 0) {
+		vm_spec_free(&spec);
+		return -1;
+	}
+	/* the disks as this host attached them, to let go of afterwards */
+	db_rdlock(ctx->db);
+	vm = db_lookup_cls(ctx->db, SC_C_VM, vm_ref);
+	struct xerr be = XERR_INIT;
+	struct vm_build *build = vm ? vm_build_collect(srv, vm, &be) : NULL;
+	db_unlock(ctx->db);
+	xerr_clear(&be);
+
+	/* the destination waits for the stream */
+	xv pargs = xv_arr_new(), prep = XV_NIL_INIT, ans = XV_NIL_INIT;
+	xv_arr_push_str(&pargs, dest_ref);
+	xv_arr_push_str(&pargs, vm_ref);
+	xv_arr_push_str(&pargs, token);
+	rc = pool_call_on_host(srv, dest_ref, "host.pool_migrate_prepare", &pargs, NULL, &prep, err);
+	xv_free(&pargs);
+	struct xenops_mig_target tg;
+	memset(&tg, 0, sizeof tg);
+	if (rc == 0) {
+		const char *txt = xv_as_str(&prep);
+		if (!txt || jsonv_parse(txt, strlen(txt), &ans, err) < 0)
+			rc = xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
+				      "the destination's answer is no migration", NULL);
+	}
+	bool prepared = rc == 0;
+	if (rc == 0) {
+		snprintf(tg.addr, sizeof tg.addr, "%s", jstr(&ans, "address"));
+		const xv *port = xv_map_get(&ans, "port");
+		tg.port = port && port->kind == XV_INT ? (int)port->u.i : 0;
+	}
+	struct watch w = {.srv = srv};
+	snprintf(w.task, sizeof w.task, "%s", ctx->task);
+	pthread_t wt;
+	bool watching = false;
+	if (rc == 0 && ctx->task[0])
+		watching = pthread_create(&wt, NULL, watch_main, &w) == 0;
+	tg.cancel = &w.cancel;
+	struct xenops_mig_stats st;
+	memset(&st, 0, sizeof st);
+	int sent = rc == 0 ? srv->backend->migrate_send(&srv->xh, &spec, &tg, &st, err) : -1;
+	if (watching) {
+		__atomic_store_n(&w.stop, true, __ATOMIC_RELEASE);
+		pthread_join(wt, NULL);
+	}
+	if (rc == 0 && sent < 0) {
+		log_warn("pool_migrate: VM %s: %s %s", spec.uuid, err->code ? err->code : "",
+			 err->nparams ? err->params[0] : "");
+		xerr_clear(err);
+		if (sent == -2)
+			xerr_set(err, ERR_TASK_CANCELLED, ctx->task, NULL);
+		else
+			xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
+				 "the memory did not reach the destination", NULL);
+		rc = -1;
+	}
+	bool committed = false;
+	if (prepared) {
+		xv fargs = xv_arr_new(), r = XV_NIL_INIT;
+		xv_arr_push_str(&fargs, dest_ref);
+		xv_arr_push_str(&fargs, vm_ref);
+		xv_arr_push(&fargs, xv_bool(rc == 0));
+		struct xerr fe = XERR_INIT;
+		int fr = pool_call_on_host(srv, dest_ref, "host.migrate_receive_finish", &fargs, NULL, &r, &fe);
+		xv_free(&fargs);
+		xv_free(&r);
+		if (rc == 0 && fr == 0) {
+			committed = true;
+		} else if (rc == 0) {
+			/* it does not run there: it goes on here */
+			struct xerr e = XERR_INIT;
+			if (srv->backend->unpause(&srv->xh, &spec, &e) < 0)
+				log_error("pool_migrate: VM %s: cannot resume it here: %s", spec.uuid, e.code);
+			xerr_clear(&e);
+			xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
+				 fe.nparams ? fe.params[fe.nparams - 1] : fe.code ? fe.code : "", NULL);
+			rc = -1;
+		}
+		xerr_clear(&fe);
+	}
+	xv_free(&prep);
+	xv_free(&ans);
+	if (committed) {
+		/* the destination recorded it running there; this host's domain,
+		 * taps and attachments go */
+		struct xerr e = XERR_INIT;
+		if (srv->backend->shutdown(&srv->xh, &spec, false, &e) < 0)
+			log_warn("pool_migrate: VM %s: ending the source's domain: %s", spec.uuid, e.code);
+		xerr_clear(&e);
+		vm_build_detach(build);
+		log_info("pool_migrate: VM %s moved to %s (memory %lld ms, downtime %lld ms)", spec.uuid, dest_ref,
+			 (long long)st.total_ms, (long long)st.downtime_ms);
+	}
+	vm_build_free(build);
+	if (!committed) {
+		t = db_begin(ctx->db);
+		vm = db_lookup_cls(ctx->db, SC_C_VM, vm_ref);
+		if (vm)
+			op_end(t, vm, token);
+		struct xerr e = XERR_INIT;
+		db_commit(t, &e);
+		xerr_clear(&e);
+	}
+	vm_spec_free(&spec);
+	return committed ? 0 : -1;
+}
+
+int vm_pool_migrate_to(struct rpc_ctx *ctx, const char *vm, const char *host, struct xerr *err)
+{
+	xv args = xv_arr_new(), opts = xv_map_new(), res = XV_NIL_INIT;
+	xv_map_set_str(&opts, "live", "true");
+	xv_arr_push_str(&args, vm);
+	xv_arr_push_str(&args, host);
+	xv_arr_push(&args, opts);
+	int rc = vm_pool_migrate(ctx, &args, &res, err);
+	xv_free(&args);
+	xv_free(&res);
+	return rc;
+}
+
 /* ---- the extension messages and the table ---- */
 
 static const struct sc_type t_string = {.kind = SC_STRING, .text = "string"};
@@ -1032,12 +1304,17 @@ static const struct sc_type t_host = {.kind = SC_REF, .cls = SC_C_host, .text = 
 static const struct sc_type t_vm = {.kind = SC_REF, .cls = SC_C_VM, .text = "VM ref"};
 
 static const struct sc_param prepare_params[] = {{"host", &t_host}, {"spec", &t_string}};
+static const struct sc_param pool_prepare_params[] = {{"host", &t_host}, {"vm", &t_vm}, {"token", &t_string}};
 static const struct sc_param finish_params[] = {{"host", &t_host}, {"vm", &t_vm}, {"commit", &t_bool}};
 
 static const struct sc_message msg_prepare = {
 	.name = "migrate_receive_prepare", .session = true, .async = false,
 	.roles = SC_ROLE_POOL_ADMIN | SC_ROLE_POOL_OPERATOR | SC_ROLE_VM_POWER_ADMIN,
 	.nparams = 2, .params = prepare_params, .result = &t_string};
+static const struct sc_message msg_pool_prepare = {
+	.name = "pool_migrate_prepare", .session = true, .async = false,
+	.roles = SC_ROLE_POOL_ADMIN | SC_ROLE_POOL_OPERATOR | SC_ROLE_VM_POWER_ADMIN,
+	.nparams = 3, .params = pool_prepare_params, .result = &t_string};
 static const struct sc_message msg_finish = {
 	.name = "migrate_receive_finish", .session = true, .async = false,
 	.roles = SC_ROLE_POOL_ADMIN | SC_ROLE_POOL_OPERATOR | SC_ROLE_VM_POWER_ADMIN,
@@ -1049,3 +1326,5 @@ RPC_EXTRA(host, migrate_receive_finish, &msg_finish, host_migrate_receive_finish
 RPC_IMPL(VM, assert_can_migrate, assert_can_migrate, RPC_SLOW);
 RPC_IMPL(VM, migrate_send, migrate_send, RPC_SLOW);
 RPC_IMPL(VDI, pool_migrate, vdi_pool_migrate, RPC_SLOW);
+RPC_IMPL(VM, pool_migrate, vm_pool_migrate, RPC_SLOW);
+RPC_EXTRA(host, pool_migrate_prepare, &msg_pool_prepare, host_pool_migrate_prepare, RPC_SLOW);

@@ -286,7 +286,28 @@ static int h_vdi_pool_migrate(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+static int op_evacuate(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct xerr *err)
+{
+	(void)ud;
+	xv a = xv_arr_new(), res = XV_NIL_INIT;
+	xv_arr_push_str(&a, o->ref);
+	xv_arr_push_str(&a, "OpaqueRef:NULL");
+	xv_arr_push(&a, xv_int(0));
+	int rc = xe_call_wait(x, "host.evacuate", &a, &res, err);
+	xv_free(&a);
+	xv_free(&res);
+	return rc;
+}
+
+static int h_host_evacuate(struct xe_ctx *x, struct xerr *err)
+{
+	return xe_do_selected(x, "host", false, false, false, op_evacuate, NULL, err);
+}
+
 const struct xe_cmd xe_migrate_cmds[] = {
+	{"host-evacuate", NULL, NULL,
+	 "Live-migrate every VM running on the selected host to other hosts of the pool.",
+	 XE_CMD_STANDARD | XE_CMD_HOST_SEL, h_host_evacuate, NULL},
 	{"vm-migrate", NULL,
 	 L("host", "host-uuid", "live", "force", "compress", "network-uuid", "remote-master", "remote-username",
 	   "remote-password", "remote-network", "destination-sr-uuid", "vdi:", "vif:"),
