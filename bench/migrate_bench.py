@@ -10,7 +10,7 @@ migration done by hand:
    console, and a poller reads both hosts' serial logs every 2 ms, so the
    longest interval between two consecutive counter lines arriving (on
    either host) is the pause the guest's output saw.
-2. By hand: two bare QEMUs (the same machine type, CPU, memory, kernel,
+2. By hand (its rounds alternating with Xenon's): two bare QEMUs (the same machine type, CPU, memory, kernel,
    initrd and command line; -incoming on the destination), on the lab
    switch's address, QMP `migrate` with the same max-bandwidth Xenon sets
    and the same polling of query-migrate (20 ms). Per migration: the
@@ -121,9 +121,9 @@ def console(sock_path, line):
 
 # ---- Xenon ----
 
-def xenon_runs(rounds, log):
+def runs(rounds, log):
     kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
-    out = []
+    out, bare_out = [], []
     with lab.Lab(2) as l:
         for h in l.hosts:
             kdir = os.path.join(h.data_dir, "guest-kernels")
@@ -157,9 +157,15 @@ def xenon_runs(rounds, log):
         wait_for(lambda: os.path.exists(logs[0]) and guest.READY in open(logs[0], errors="replace").read(),
                  90, "the guest ready")
         console(os.path.join(h1.data_dir, "run", "vm", uuid, "serial.sock"), COUNTER)
+        # the bare QEMUs on the lab switch's address, as the hosts talk;
+        # their rounds alternate with Xenon's, so both see the same load
+        bare = Bare(log, lab.SUBNET + ".254")
+        bare.setup()
         time.sleep(2)
         where = 0
         for i in range(rounds):
+            bare_out.append(bare.one())
+            time.sleep(1)
             to = l.hosts[1 - where]
             src = l.hosts[where]
             w = GapWatch(logs).start()
@@ -171,15 +177,18 @@ def xenon_runs(rounds, log):
             text = src.server.log_text()
             m = re.findall(r"migrated to \S+ in (\d+) ms \(disks \d+ ms\), downtime (\d+) ms", text)
             qtotal = m[-1] if m else ("?", "?")
-            pm = re.findall(r"pool_migrate: VM \S+ moved to \S+ \(memory (\d+) ms, downtime (\d+) ms\)", text)
-            mem_ms, down = pm[-1] if pm else ("?", "?")
+            pm = re.findall(r"pool_migrate: VM \S+ moved to \S+ \(memory (\d+) ms, downtime (\d+) ms; prepare (\d+) "
+                            r"ms, send (\d+) ms, finish (\d+) ms, source ended (\d+) ms\)", text)
+            mem_ms, down, prep, send, fin, end = pm[-1] if pm else ("0",) * 6
             out.append({"wall": wall, "qemu_total_ms": int(mem_ms), "downtime_ms": int(down), "gap": gap})
-            log("  xenon  %d: %s -> %s  call %.3f s  QEMU total %s ms  downtime %s ms  counter gap %.0f ms" %
-                (i + 1, src.name, to.name, wall, mem_ms, down, gap * 1000))
+            log("  xenon  %d: %s -> %s  call %.3f s  QEMU total %s ms  downtime %s ms  counter gap %.0f ms  "
+                "(prepare %s ms, send %s ms, finish %s ms, source ended %s ms)" %
+                (i + 1, src.name, to.name, wall, mem_ms, down, gap * 1000, prep, send, fin, end))
             where = 1 - where
             time.sleep(1)
+        bare.close()
         a.VM.hard_shutdown(vm)
-    return out
+    return out, bare_out
 
 
 # ---- by hand ----
@@ -219,68 +228,73 @@ def qemu_argv(d, kernel, incoming=None):
     return argv
 
 
-def bare_runs(rounds, log, addr):
-    kernel = os.path.join(guest.GUEST, "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux"))
-                          else "vmlinuz")
-    base = tempfile.mkdtemp(prefix="xenon-bench-mig-")
-    out = []
-    procs = []
-    try:
-        d = os.path.join(base, "q0")
+class Bare:
+    """The guest under a bare QEMU, migrated by hand between bare QEMUs."""
+
+    def __init__(self, log, addr):
+        self.log, self.addr = log, addr
+        self.kernel = os.path.join(guest.GUEST, "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux"))
+                                   else "vmlinuz")
+        self.base = tempfile.mkdtemp(prefix="xenon-bench-mig-")
+        self.procs = []
+        self.n = 0
+
+    def setup(self):
+        d = os.path.join(self.base, "q0")
         os.makedirs(d)
-        p = subprocess.Popen(qemu_argv(d, kernel), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(p)
-        q = Qmp(os.path.join(d, "qmp.sock"))
-        q.cmd("cont")
+        self.procs.append(subprocess.Popen(qemu_argv(d, self.kernel), stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL))
+        self.q = Qmp(os.path.join(d, "qmp.sock"))
+        self.q.cmd("cont")
         log_path = os.path.join(d, "serial.log")
         wait_for(lambda: os.path.exists(log_path) and guest.READY in open(log_path, errors="replace").read(),
                  90, "the bare guest ready")
         console(os.path.join(d, "serial.sock"), COUNTER)
-        time.sleep(2)
-        logs = [log_path]
-        for i in range(rounds):
-            nd = os.path.join(base, "q%d" % (i + 1))
-            os.makedirs(nd)
-            port = 47000 + i
-            w = GapWatch(logs + [os.path.join(nd, "serial.log")]).start()
-            time.sleep(0.5)
-            t0 = time.monotonic()
-            np_ = subprocess.Popen(qemu_argv(nd, kernel, "tcp:%s:%d" % (addr, port)), stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-            procs.append(np_)
-            nq = Qmp(os.path.join(nd, "qmp.sock"))
-            t1 = time.monotonic()
-            q.cmd("migrate-set-parameters", **{"max-bandwidth": 8 << 30})
-            q.cmd("migrate", uri="tcp:%s:%d" % (addr, port))
-            while True:
-                info = q.cmd("query-migrate")
-                if info.get("status") in ("completed", "failed", "cancelled"):
-                    break
-                time.sleep(0.02)
-            t2 = time.monotonic()
-            assert info["status"] == "completed", info
-            while nq.cmd("query-status")["status"] == "inmigrate":
-                time.sleep(0.005)
-            nq.cmd("cont")
-            t3 = time.monotonic()
-            gap = w.finish()
-            q.cmd("quit")
-            q.close()
-            procs[-2].wait(10)
-            out.append({"start": t1 - t0, "migrate": t2 - t1, "wall": t3 - t0, "qemu_total_ms": info["total-time"],
-                        "downtime_ms": info["downtime"], "gap": gap})
-            log("  bare   %d: dest start %.3f s  migrate %.3f s  start+migrate+cont %.3f s  QEMU total %d ms  "
-                "downtime %d ms  counter gap %.0f ms" % (i + 1, t1 - t0, t2 - t1, t3 - t0, info["total-time"],
-                                                        info["downtime"], gap * 1000))
-            q, logs = nq, [os.path.join(nd, "serial.log")]
-            time.sleep(1)
+        self.logs = [log_path]
+
+    def one(self):
+        self.n += 1
+        nd = os.path.join(self.base, "q%d" % self.n)
+        os.makedirs(nd)
+        port = 47000 + self.n
+        w = GapWatch(self.logs + [os.path.join(nd, "serial.log")]).start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        self.procs.append(subprocess.Popen(qemu_argv(nd, self.kernel, "tcp:%s:%d" % (self.addr, port)),
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        nq = Qmp(os.path.join(nd, "qmp.sock"))
+        t1 = time.monotonic()
+        q = self.q
+        q.cmd("migrate-set-parameters", **{"max-bandwidth": 8 << 30})
+        q.cmd("migrate", uri="tcp:%s:%d" % (self.addr, port))
+        while True:
+            info = q.cmd("query-migrate")
+            if info.get("status") in ("completed", "failed", "cancelled"):
+                break
+            time.sleep(0.02)
+        t2 = time.monotonic()
+        assert info["status"] == "completed", info
+        while nq.cmd("query-status")["status"] == "inmigrate":
+            time.sleep(0.005)
+        nq.cmd("cont")
+        t3 = time.monotonic()
+        gap = w.finish()
         q.cmd("quit")
-    finally:
-        for p in procs:
+        q.close()
+        self.procs[-2].wait(10)
+        r = {"start": t1 - t0, "migrate": t2 - t1, "wall": t3 - t0, "qemu_total_ms": info["total-time"],
+             "downtime_ms": info["downtime"], "gap": gap}
+        self.log("  bare   %d: dest start %.3f s  migrate %.3f s  start+migrate+cont %.3f s  QEMU total %d ms  "
+                 "downtime %d ms  counter gap %.0f ms" % (self.n, t1 - t0, t2 - t1, t3 - t0, info["total-time"],
+                                                          info["downtime"], gap * 1000))
+        self.q, self.logs = nq, [os.path.join(nd, "serial.log")]
+        return r
+
+    def close(self):
+        for p in self.procs:
             if p.poll() is None:
                 p.kill()
-        shutil.rmtree(base, True)
-    return out
+        shutil.rmtree(self.base, True)
 
 
 def summary(name, runs, keys):
@@ -300,10 +314,7 @@ def main():
                    stdout=subprocess.DEVNULL, timeout=900)
     log = lambda s: print(s, flush=True)
     log("load average at start: %s" % open("/proc/loadavg").read().strip())
-    xr = xenon_runs(a.rounds, log)
-    # the bare QEMUs on the lab switch's address, as the hosts talk
-    with lab.Lab(1):
-        br = bare_runs(a.rounds, log, lab.SUBNET + ".254")
+    xr, br = runs(a.rounds, log)
     log(summary("xenon", xr, ["wall", "qemu_total_ms", "downtime_ms", "gap"]))
     log(summary("bare", br, ["start", "migrate", "wall", "qemu_total_ms", "downtime_ms", "gap"]))
     xw = statistics.median(r["wall"] for r in xr)

@@ -1186,6 +1186,7 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	xerr_clear(&be);
 
 	/* the destination waits for the stream */
+	int64_t t_prep = clock_now_ms();
 	xv pargs = xv_arr_new(), prep = XV_NIL_INIT, ans = XV_NIL_INIT;
 	xv_arr_push_str(&pargs, dest_ref);
 	xv_arr_push_str(&pargs, vm_ref);
@@ -1215,7 +1216,9 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	tg.cancel = &w.cancel;
 	struct xenops_mig_stats st;
 	memset(&st, 0, sizeof st);
+	int64_t t_send = clock_now_ms();
 	int sent = rc == 0 ? srv->backend->migrate_send(&srv->xh, &spec, &tg, &st, err) : -1;
+	int64_t t_finish = clock_now_ms();
 	if (watching) {
 		__atomic_store_n(&w.stop, true, __ATOMIC_RELEASE);
 		pthread_join(wt, NULL);
@@ -1257,6 +1260,7 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	}
 	xv_free(&prep);
 	xv_free(&ans);
+	int64_t t_end = clock_now_ms();
 	if (committed) {
 		/* the destination recorded it running there; this host's domain,
 		 * taps and attachments go */
@@ -1265,8 +1269,11 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 			log_warn("pool_migrate: VM %s: ending the source's domain: %s", spec.uuid, e.code);
 		xerr_clear(&e);
 		vm_build_detach(build);
-		log_info("pool_migrate: VM %s moved to %s (memory %lld ms, downtime %lld ms)", spec.uuid, dest_ref,
-			 (long long)st.total_ms, (long long)st.downtime_ms);
+		log_info("pool_migrate: VM %s moved to %s (memory %lld ms, downtime %lld ms; prepare %lld ms, send %lld "
+			 "ms, finish %lld ms, source ended %lld ms)",
+			 spec.uuid, dest_ref, (long long)st.total_ms, (long long)st.downtime_ms,
+			 (long long)(t_send - t_prep), (long long)(t_finish - t_send), (long long)(t_end - t_finish),
+			 (long long)(clock_now_ms() - t_end));
 	}
 	vm_build_free(build);
 	if (!committed) {

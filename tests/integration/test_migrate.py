@@ -137,9 +137,9 @@ class StorageMotionTest(unittest.TestCase):
         s, vm, vdi = self.make_vm("sxm")
         uuid = s.api.VM.get_uuid(vm)
         s.start_ready(vm)
-        # 16 MiB of random data whose checksum the guest checks afterwards
-        s.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=16 conv=fsync 2>/dev/null")
-        s.console(vm, "echo H1-$(head -c 16777216 /dev/vda | md5sum | cut -c1-32)-END")
+        # 4 MiB of random data whose checksum the guest checks afterwards
+        s.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=4 conv=fsync 2>/dev/null")
+        s.console(vm, "echo H1-$(head -c 4194304 /dev/vda | md5sum | cut -c1-32)-END")
         h1 = self.wait_re(s, vm, r"H1-([0-9a-f]{32})-END").group(1)
         s.console(vm, WRITE)
         s.console(vm, COUNT)
@@ -186,7 +186,7 @@ class StorageMotionTest(unittest.TestCase):
         self.assertEqual(after, list(range(after[0], after[0] + len(after))))
         # the guest checks its disk: the random data and the last count it wrote
         d.console(new_vm, "kill %1; sleep 0.5")
-        d.console(new_vm, "echo H2-$(head -c 16777216 /dev/vda | md5sum | cut -c1-32)-END")
+        d.console(new_vm, "echo H2-$(head -c 4194304 /dev/vda | md5sum | cut -c1-32)-END")
         h2 = self.wait_re(d, new_vm, r"H2-([0-9a-f]{32})-END").group(1)
         self.assertEqual(h1, h2, "the disk's data came along")
         d.console(new_vm, "echo D-$(dd if=/dev/vda skip=50000 count=1 2>/dev/null | head -1)-E")
@@ -262,6 +262,12 @@ class StorageMotionTest(unittest.TestCase):
         with self.assertRaises(XapiError) as cm:
             s.api.VM.migrate_send(vm, dest, True, {}, vifs, {}, {})  # 7 parameters
         self.assertEqual(cm.exception.code, "VDI_NOT_IN_MAP")
+        with self.assertRaises(XapiError) as cm:
+            s.api.VM.migrate_send(vm, dest, True, {}, vifs, {}, {}, {})  # 8: with vdi_format_map
+        self.assertEqual(cm.exception.code, "VDI_NOT_IN_MAP")
+        with self.assertRaises(XapiError) as cm:
+            s.api.VM.migrate_send(vm, dest, True, {}, vifs, {}, {}, {}, {})  # 9: too many
+        self.assertEqual(cm.exception.code, "MESSAGE_PARAMETER_COUNT_MISMATCH")
         # changed block tracking on a disk
         s.api.VDI.enable_cbt(vdi)
         with self.assertRaises(XapiError) as cm:
@@ -348,8 +354,8 @@ class StorageMotionTest(unittest.TestCase):
             api.VDI.pool_migrate(vdi, sr2, {})
         self.assertEqual(cm.exception.code, "VM_BAD_POWER_STATE")
         s.start_ready(vm)
-        s.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=8 conv=fsync 2>/dev/null")
-        s.console(vm, "echo M1-$(head -c 8388608 /dev/vda | md5sum | cut -c1-32)-END")
+        s.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=2 conv=fsync 2>/dev/null")
+        s.console(vm, "echo M1-$(head -c 2097152 /dev/vda | md5sum | cut -c1-32)-END")
         m1 = self.wait_re(s, vm, r"M1-([0-9a-f]{32})-END").group(1)
         s.console(vm, WRITE)
         s.console(vm, COUNT)
@@ -369,7 +375,7 @@ class StorageMotionTest(unittest.TestCase):
         n = self.counts(s.serial(vm))[-1]
         s.wait_serial(vm, "C%d" % (n + 2), 10)
         s.console(vm, "kill %1; sleep 0.5")
-        s.console(vm, "echo M2-$(head -c 8388608 /dev/vda | md5sum | cut -c1-32)-END")
+        s.console(vm, "echo M2-$(head -c 2097152 /dev/vda | md5sum | cut -c1-32)-END")
         self.assertEqual(self.wait_re(s, vm, r"M2-([0-9a-f]{32})-END").group(1), m1)
         s.console(vm, "echo D-$(dd if=/dev/vda skip=50000 count=1 2>/dev/null | head -1)-E")
         self.assertEqual(int(self.wait_re(s, vm, r"D-(\d+)-E").group(1)), self.counts(s.serial(vm))[-1])
