@@ -25,6 +25,7 @@
 #include "storage.h"
 #include "transfer.h"
 #include "vm_ops.h"
+#include "../base/b64.h"
 #include "../base/jsonv.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -396,8 +397,13 @@ static int host_migrate_receive_finish(struct rpc_ctx *ctx, xv *args, xv *result
 		return xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref ? vm_ref : REF_NULL, "", srv->host_ref,
 				"no migration of this VM is waiting here", NULL);
 	int rc = 0;
+	size_t hlen = 0;
+	const char *h64 = arg_str(args, 3);
+	unsigned char *hist = h64 && *h64 ? b64_decode(h64, &hlen) : NULL;
 	if (commit)
-		rc = srv->backend->migrate_finish(&srv->xh, &in->spec, false, FINISH_TIMEOUT_S, err);
+		rc = srv->backend->migrate_finish(&srv->xh, &in->spec, false, FINISH_TIMEOUT_S, (const char *)hist,
+						  hist ? hlen : 0, err);
+	free(hist);
 	if (!commit || rc < 0) {
 		srv->backend->migrate_abort(&srv->xh, &in->spec);
 		if (in->pooled) {
@@ -429,6 +435,19 @@ static int host_migrate_receive_finish(struct rpc_ctx *ctx, xv *args, xv *result
 	incoming_free(in);
 	*result = XV_NIL_INIT;
 	return rc;
+}
+
+/* The source's console history (its last 256 KiB), base64, for the
+ * destination's log; "" when there is none. */
+static xv console_history(struct server *srv, const char *uuid)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	if (!srv->backend->console_read || srv->backend->console_read(&srv->xh, uuid, 256 << 10, &buf, &n) < 0)
+		return xv_str("");
+	xv v = xv_str_own(b64_encode((const unsigned char *)buf, n));
+	free(buf);
+	return v;
 }
 
 /* ---- the source's side ---- */
@@ -829,6 +848,7 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		xv_arr_push_str(&fargs, p.dest_host);
 		xv_arr_push_str(&fargs, dest_vm);
 		xv_arr_push(&fargs, xv_bool(commit));
+		xv_arr_push(&fargs, commit ? console_history(srv, p.vm_uuid) : xv_str(""));
 		struct xerr fe = XERR_INIT;
 		enum peer_result pr = peer_call(peer, "host.migrate_receive_finish", &fargs, &r, &fe);
 		xv_free(&fargs);
@@ -1240,12 +1260,21 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 		xv_arr_push_str(&fargs, dest_ref);
 		xv_arr_push_str(&fargs, vm_ref);
 		xv_arr_push(&fargs, xv_bool(rc == 0));
+		xv_arr_push(&fargs, rc == 0 ? console_history(srv, spec.uuid) : xv_str(""));
 		struct xerr fe = XERR_INIT;
 		int fr = pool_call_on_host(srv, dest_ref, "host.migrate_receive_finish", &fargs, NULL, &r, &fe);
 		xv_free(&fargs);
 		xv_free(&r);
 		if (rc == 0 && fr == 0) {
 			committed = true;
+		} else if (rc == 0 && fe.code && !strcmp(fe.code, ERR_HOST_OFFLINE)) {
+			/* no answer: whether it runs there is unknown, so it stays
+			 * stopped here rather than run twice */
+			log_error("pool_migrate: VM %s: no answer from the destination at the end: left paused here",
+				  spec.uuid);
+			xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
+				 "the destination did not confirm; the VM is paused here", NULL);
+			rc = -1;
 		} else if (rc == 0) {
 			/* it does not run there: it goes on here */
 			struct xerr e = XERR_INIT;
@@ -1312,7 +1341,8 @@ static const struct sc_type t_vm = {.kind = SC_REF, .cls = SC_C_VM, .text = "VM 
 
 static const struct sc_param prepare_params[] = {{"host", &t_host}, {"spec", &t_string}};
 static const struct sc_param pool_prepare_params[] = {{"host", &t_host}, {"vm", &t_vm}, {"token", &t_string}};
-static const struct sc_param finish_params[] = {{"host", &t_host}, {"vm", &t_vm}, {"commit", &t_bool}};
+static const struct sc_param finish_params[] = {
+	{"host", &t_host}, {"vm", &t_vm}, {"commit", &t_bool}, {"console", &t_string}};
 
 static const struct sc_message msg_prepare = {
 	.name = "migrate_receive_prepare", .session = true, .async = false,
@@ -1325,7 +1355,7 @@ static const struct sc_message msg_pool_prepare = {
 static const struct sc_message msg_finish = {
 	.name = "migrate_receive_finish", .session = true, .async = false,
 	.roles = SC_ROLE_POOL_ADMIN | SC_ROLE_POOL_OPERATOR | SC_ROLE_VM_POWER_ADMIN,
-	.nparams = 3, .params = finish_params, .result = &t_void};
+	.nparams = 4, .params = finish_params, .result = &t_void};
 
 RPC_IMPL(host, migrate_receive, host_migrate_receive, 0);
 RPC_EXTRA(host, migrate_receive_prepare, &msg_prepare, host_migrate_receive_prepare, RPC_SLOW);

@@ -947,4 +947,5 @@ const struct xenops_backend xenops_qemu = {
 	.migrate_abort = qemu_migrate_abort,
 	.migrate_send = qemu_migrate_send,
 	.disk_move = qemu_disk_move,
+	.console_read = qemu_console_read,
 };

@@ -106,7 +106,8 @@ int qemu_destroy(struct qvm *v, struct xerr *err);
 int qemu_migrate_receive(const struct xenops_host *host, const struct vm_spec *vm, const int *nbd_disks,
 			 size_t n_nbd, struct xenops_mig_listen *l, struct xerr *err);
 int qemu_migrate_finish(const struct xenops_host *host, const struct vm_spec *vm, bool paused, int timeout_s,
-			struct xerr *err);
+			const char *history, size_t history_len, struct xerr *err);
+int qemu_console_read(const struct xenops_host *host, const char *uuid, size_t max, char **out, size_t *len);
 void qemu_migrate_abort(const struct xenops_host *host, const struct vm_spec *vm);
 int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, const struct xenops_mig_target *t,
 		      struct xenops_mig_stats *st, struct xerr *err);

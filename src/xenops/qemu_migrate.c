@@ -23,6 +23,7 @@
 #include "../base/mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,10 +136,53 @@ static const char *mig_status(struct qmp *q, json_t **info, struct xerr *err)
 	return st ? st : "";
 }
 
-int qemu_migrate_finish(const struct xenops_host *host, const struct vm_spec *vm, bool paused, int timeout_s,
-			struct xerr *err)
+/* The source's console history into this QEMU's log, before the guest
+ * writes anything here (it has not run yet). */
+static void write_history(const struct xenops_host *host, const char *uuid, const char *h, size_t n)
 {
-	(void)host;
+	char *dir = qemu_vm_dir(host->run_dir, uuid), *path = qemu_file(dir, "serial.log");
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	for (size_t done = 0; fd >= 0 && done < n;) {
+		ssize_t w = write(fd, h + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	free(dir);
+}
+
+int qemu_console_read(const struct xenops_host *host, const char *uuid, size_t max, char **out, size_t *len)
+{
+	char *dir = qemu_vm_dir(host->run_dir, uuid), *path = qemu_file(dir, "serial.log");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	free(dir);
+	if (fd < 0)
+		return -1;
+	off_t end = lseek(fd, 0, SEEK_END);
+	off_t from = end > (off_t)max ? end - (off_t)max : 0;
+	size_t want = (size_t)(end - from);
+	char *buf = xmalloc(want + 1);
+	ssize_t r = end >= 0 ? pread(fd, buf, want, from) : -1;
+	close(fd);
+	if (r < 0) {
+		free(buf);
+		return -1;
+	}
+	buf[r] = '\0';
+	*out = buf;
+	*len = (size_t)r;
+	return 0;
+}
+
+int qemu_migrate_finish(const struct xenops_host *host, const struct vm_spec *vm, bool paused, int timeout_s,
+			const char *history, size_t history_len, struct xerr *err)
+{
 	struct qmp *q;
 	struct qvm *v = qemu_claim_qmp(vm->uuid, &q, err);
 	if (!v)
@@ -172,6 +216,8 @@ int qemu_migrate_finish(const struct xenops_host *host, const struct vm_spec *vm
 		struct xerr e = XERR_INIT;
 		qmp_exec(q, "nbd-server-stop", NULL, NULL, QMP_MS, &e);
 		xerr_clear(&e);
+		if (history_len)
+			write_history(host, vm->uuid, history, history_len);
 		if (!paused && qmp_exec(q, "cont", NULL, NULL, QMP_MS, err) < 0)
 			r = -1;
 	}

@@ -258,10 +258,16 @@ struct xenops_backend {
 	int (*migrate_receive)(const struct xenops_host *host, const struct vm_spec *vm, const int *nbd_disks,
 			       size_t n_nbd, struct xenops_mig_listen *l, struct xerr *err);
 	int (*migrate_finish)(const struct xenops_host *host, const struct vm_spec *vm, bool paused, int timeout_s,
-			      struct xerr *err);
+			      const char *history, size_t history_len, struct xerr *err);
 	void (*migrate_abort)(const struct xenops_host *host, const struct vm_spec *vm);
 	int (*migrate_send)(const struct xenops_host *host, const struct vm_spec *vm, const struct xenops_mig_target *t,
 			    struct xenops_mig_stats *st, struct xerr *err);
+	/* Optional. The last max bytes (at most) of the VM's serial console
+	 * log here, owned into *out: the history a migration carries along
+	 * (migrate_finish's history, written into the destination's log before
+	 * the guest runs there). -1 when there is none. */
+	int (*console_read)(const struct xenops_host *host, const char *vm_uuid, size_t max, char **out,
+			    size_t *len);
 	/* Optional. The running domain's disk at to->position copied into the
 	 * image to (attached, empty, as large) while the guest runs, then
 	 * used instead of the one it had, which is closed on return. NULL:
