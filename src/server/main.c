@@ -256,7 +256,7 @@ static int pool_start(struct server *srv, struct xerr *err)
 	free(list);
 	if (!srv->raft)
 		return -1;
-	db_set_replicator(srv->db, &(struct db_replicator){pool_replicate, srv});
+	db_set_replicator(srv->db, &(struct db_replicator){pool_replicate, srv, pool_submit});
 	return 0;
 }
 

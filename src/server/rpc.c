@@ -265,7 +265,7 @@ static bool emergency_call(const struct rpc_call *call)
 {
 	static const char *const calls[][2] = {
 		{"pool", "emergency_transition_to_master"}, {"pool", "emergency_reset_master"},
-		{"session", "local_logout"}, {"session", "logout"},
+		{"session", "local_logout"}, {"session", "logout"}, {"host", "is_in_emergency_mode"},
 	};
 	if (call->ctx.cls < 0 || !call->ctx.msg) /* extensions (debug.*) are none */
 		return false;
