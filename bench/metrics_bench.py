@@ -11,7 +11,7 @@ rrdtool's own xport of the same files in the same run.
      each minute), RSS afterwards; RSS per VM = (RSS running − RSS halted)
      / N (each running VM's RRD, its buffered updates and latest sample),
      and the RRD files' size on disk per VM.
-  3. GET /rrd_updates?start=<servertime−600>&cf=AVERAGE&interval=5&host=true
+  3. GET /rrd_updates?start=<servertime−595>&cf=AVERAGE&interval=5&host=true
      as XML and as JSON, --repeat times each: latency (median, min, max),
      bytes, rows, columns.
      GET /metrics (Prometheus) the same way.
@@ -230,11 +230,15 @@ def main():
 
         r = Rpc(PORT)
         session = login(r, DATA)
-        start = servertime(r, session) - 600
+        # Xen Orchestra's start, taken before each request as it does:
+        # now − 5·120 + 5 from host.get_servertime (a start kept for
+        # several requests falls out of the 10-minute archive once a tick
+        # has passed, and the minute archive answers)
         res = {}
         for json_ in (False, True):
             times, body = [], b""
             for _ in range(a.repeat):
+                start = servertime(r, session) - 595
                 dt, body = rrd_updates(session, start, json_)
                 times.append(dt)
             res[json_] = (times, body)
@@ -252,6 +256,9 @@ def main():
         import json as js
         meta = js.loads(res[True][1])["meta"]
         nrows, ncols, end = len(js.loads(res[True][1])["data"]), meta["columns"], meta["end"]
+        start = meta["start"] - 5  # the rows of the last JSON answer
+        if meta["step"] != 5:
+            raise RuntimeError("/rrd_updates answered at step %d, not 5" % meta["step"])
         # the same files, flushed by the requests above, through rrdtool
         host_first = sorted(files, key=lambda f: not os.path.basename(f).startswith("host-"))
         names = ds_names(host_first)

@@ -16,8 +16,13 @@
    the log index each host's SQLite holds (meta 'log-index') every
    millisecond; the lag of an index is the time it appears on the standby
    minus the time it appears on the master.
+4. Join: a standalone host joins (pool.join) a pool of one whose database
+   holds V VMs (sim backend, made with VM.clone): the time pool.join
+   takes, the time until the joiner is a slave whose SQLite holds every
+   VM, and each xenond's resident memory (VmRSS) before and after.
 
     XENOND=build-bench/src/server/xenond python3 bench/pool_bench.py [--seconds 10] [--rounds 5]
+        [--only writes|failover|lag|join] [--vms 10000]
 
 Run as root (namespaces). Prints the figures; bench/README.md §8 has a run."""
 import argparse
@@ -205,11 +210,66 @@ def run_lag(seconds, out):
         pool.close()
 
 
+def rss_mib(server):
+    with open("/proc/%d/status" % server.pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_join(vms, out):
+    """A host joining a pool of one whose database holds vms VMs (sim
+    backend): the time pool.join takes, the time until the joiner is a
+    slave whose SQLite holds every VM, and each xenond's resident memory."""
+    with lab.Lab(2) as l:
+        h1, h2 = l.hosts
+        for h in l.hosts:
+            h.start(extra_args=["--tls-listen", "%s:%d" % (h.address, 8443)])
+        api = h1.server.api
+        tmpl = [v for v in api.VM.get_all() if api.VM.get_is_a_template(v)][0]
+        t0 = time.monotonic()
+
+        def clone(i):
+            c = Conn(h1.server)
+            for k in range(i, vms, 8):
+                c.call("VM.clone", c.session, tmpl, "join-bench-%d" % k)
+
+        threads = [threading.Thread(target=clone, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        made = time.monotonic() - t0
+        total = len(api.VM.get_all())
+        rss1 = rss_mib(h1.server)
+        rss2 = rss_mib(h2.server)
+        t0 = time.monotonic()
+        h2.server.api.pool.join(h1.address, "root", h1.server.password)
+        joined = time.monotonic() - t0
+        while time.monotonic() - t0 < 600:
+            try:
+                n = len(pool_util.stored_rows(h2, "VM"))
+            except Exception:
+                n = 0
+            if n >= total and len(api.host.get_all()) == 2 and pool_util.slave_error(h2)[0] == "HOST_IS_SLAVE":
+                break
+            time.sleep(0.1)
+        member = time.monotonic() - t0
+        out.append("VMs in the master's database: %d (%d made in %.1f s)" % (total, vms, made))
+        out.append("pool.join returned after %.2f s; the joiner a slave holding every VM after %.2f s"
+                   % (joined, member))
+        out.append("RSS before the join: master %.0f MiB, joiner %.0f MiB" % (rss1, rss2))
+        time.sleep(2)
+        out.append("RSS after the join: master %.0f MiB, joiner %.0f MiB" % (rss_mib(h1.server), rss_mib(h2.server)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--only", choices=["writes", "failover", "lag"])
+    ap.add_argument("--only", choices=["writes", "failover", "lag", "join"])
+    ap.add_argument("--vms", type=int, default=10000, help="VMs in the pool a host joins (--only join)")
     a = ap.parse_args()
     out = ["xenond: %s" % harness.XENOND, "load average at start: %.2f" % os.getloadavg()[0]]
     if a.only in (None, "writes"):
@@ -218,6 +278,8 @@ def main():
         run_failover(a.rounds, out)
     if a.only in (None, "lag"):
         run_lag(a.seconds, out)
+    if a.only in (None, "join"):
+        run_join(a.vms, out)
     out.append("load average at end: %.2f" % os.getloadavg()[0])
     print("\n".join(out))
 

@@ -14,12 +14,17 @@
 #                      shutdown; 20 VMs started at once
 #   5. export_bench.py export/import of a 4 GiB disk (2 GiB data) beside cat and
 #                      qemu-img convert; empty 100 GiB disk
+#   7. metrics_bench.py 1,000 sim VMs sampled every 5 s: xenond's CPU and RSS per
+#                      VM; /rrd_updates over 10 minutes (XML, JSON) and /metrics
+#                      beside `rrdtool xport` of the same files (13 minutes;
+#                      --quick: 100 VMs, 2 minutes)
 #
 #   bench/run_all.sh            # full run, about 40 minutes
 #   bench/run_all.sh --quick    # smoke test, about 10 minutes
 #   options (any order): --quick, --no-api (skips 1-3), --no-vms (skips 4),
 #   --no-concurrent (the 20-VM part of 4), --no-libvirt (libvirt column of 4),
-#   --no-export (skips 5), --no-big-raw (the 100 GiB raw export of 5)
+#   --no-export (skips 5), --no-big-raw (the 100 GiB raw export of 5),
+#   --no-metrics (skips 7)
 #
 # Builds a release xenond in build-bench/ if there is none (XENOND=path to
 # use another), populates /tmp/xenon-bench/data with 10,000 VMs on first use
@@ -28,13 +33,14 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-QUICK= NO_API= NO_VMS= NO_EXPORT= VM_OPTS= EXPORT_OPTS=
+QUICK= NO_API= NO_VMS= NO_EXPORT= NO_METRICS= VM_OPTS= EXPORT_OPTS=
 for arg in "$@"; do
 	case "$arg" in
 	--quick) QUICK=1 ;;
 	--no-api) NO_API=1 ;;
 	--no-vms) NO_VMS=1 ;;
 	--no-export) NO_EXPORT=1 ;;
+	--no-metrics) NO_METRICS=1 ;;
 	--no-concurrent | --no-libvirt) VM_OPTS="$VM_OPTS $arg" ;;
 	--no-big-raw) EXPORT_OPTS="$EXPORT_OPTS $arg" ;;
 	*) echo "run_all: unknown option $arg" >&2; exit 2 ;;
@@ -59,6 +65,10 @@ if [ -z "$NO_EXPORT" ]; then
 	need curl curl
 	need qemu-img qemu-utils
 	need zstd zstd
+fi
+
+if [ -z "$NO_METRICS" ]; then
+	need rrdtool rrdtool
 fi
 
 if [ -z "${XENOND:-}" ]; then
@@ -99,4 +109,11 @@ fi
 # shellcheck disable=SC2086
 if [ -z "$NO_EXPORT" ]; then
 	python3 bench/export_bench.py ${QUICK:+--quick} $EXPORT_OPTS
+fi
+if [ -z "$NO_METRICS" ]; then
+	if [ -n "$QUICK" ]; then
+		python3 bench/metrics_bench.py --vms 100 --minutes 2 --idle-seconds 10 --repeat 2
+	else
+		python3 bench/metrics_bench.py
+	fi
 fi

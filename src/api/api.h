@@ -9,6 +9,8 @@
 #include "rpc_table.h"
 #include "server.h"
 
+#include <time.h>
+
 /* debug.fault_* (api/debug_fault.c): only when fault points are enabled */
 void api_debug_fault_init(void);
 /* The guest-metrics poller (api/vm_guest.c): one thread for all VMs, only
@@ -34,6 +36,14 @@ void vdi_nbd_gc(struct server *srv, bool all);
 /* Fills srv->xh, what the VM backend is given (xenops.h): the run
  * directory and the VM logic's report operations. Before backend->init. */
 void vm_events_host_init(struct server *srv);
+
+/* The VM snapshot schedules' thread (api/appliance.c). */
+void vmss_start(struct server *srv);
+void vmss_stop(void);
+/* Whether a schedule of frequency freq (hourly, daily, weekly) and keys
+ * sch (min, hour, days) has a slot, in local time, after last and not
+ * after now: it is due. */
+bool vmss_slot_due(const char *freq, const xv *sch, int64_t last, time_t now);
 
 /* Once a second on a pooled host (api/pool_master.c): on the master,
  * host records for every member, pool.master, POOL_MASTER_TRANSITION. */

@@ -7,6 +7,7 @@
 #include "../base/dir.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../net/net.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -40,7 +41,6 @@ static const char *const software_version_fixed[] = {
 	"xen", "none", /* guests run under QEMU, not a Xen hypervisor */
 	"xencenter_min", "2.21",
 	"xencenter_max", "2.21",
-	"network_backend", "bridge",
 	"db_schema", "5.786",
 	"dbv", "2024.0902",
 	"date", "2024-09-02",
@@ -425,6 +425,7 @@ static int create_fresh(struct boot *b, struct xerr *err)
 static void refresh_software_version(struct boot *b)
 {
 	xv sv = kv_map(software_version_fixed);
+	xv_map_set_str(&sv, "network_backend", net_backend_name()); /* bridge | openvswitch */
 	xv_map_set_str(&sv, "hostname", b->hi->hostname);
 	xv_map_set_str(&sv, "linux", b->hi->kernel);
 	db_set(b->t, b->host, SC_F_host__software_version, sv);

@@ -7,6 +7,7 @@
 #include "op.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -113,6 +114,71 @@ static int host_list_methods(struct rpc_ctx *ctx, xv *args, xv *result, struct x
 	return xerr_set(err, ERR_NOT_IMPLEMENTED, "list_method", NULL);
 }
 
+/* xapi's maximise_memory: the largest static_max (whole MiB) whose start
+ * memory — static_max and the overhead it brings — fits in total, with 64
+ * vCPUs assumed when approximate. */
+static int vm_maximise_memory(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	db_rdlock(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	int64_t vcpus = 0;
+	double mult = 1.0;
+	if (vm) {
+		const xv *m = db_peek(vm, SC_F_VM__HVM_shadow_multiplier);
+		mult = m && m->kind == XV_FLOAT ? m->u.f : 1.0;
+		vcpus = arg_bool(args, 2) ? 64 : db_peek_int(vm, SC_F_VM__VCPUs_max);
+	}
+	db_unlock(ctx->db);
+	if (!vm)
+		return -1;
+	int64_t total = arg_int(args, 1), lo = 0, hi = total > 0 ? total : 0;
+	/* bisect for the largest fitting value, as xapi's Helpers.bisect */
+	while (lo < hi) {
+		int64_t mid = lo + (hi - lo + 1) / 2;
+		if (mid + vm_memory_overhead_bytes(mid, vcpus, mult) <= total)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	*result = xv_int(lo & ~(int64_t)((1 << 20) - 1));
+	return 0;
+}
+
+/* xapi: a running VM, a multiplier of at least 1; the overhead follows.
+ * Guests here have no Xen shadow pool to resize: the record is what
+ * changes. */
+static int vm_set_shadow_multiplier_live(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	const xv *mv = xv_arr_get(args, 1);
+	double mult = mv && mv->kind == XV_FLOAT ? mv->u.f : mv && mv->kind == XV_INT ? (double)mv->u.i : 0.0;
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	int rc = vm ? 0 : -1;
+	const char *ps = vm ? db_peek_str(vm, SC_F_VM__power_state) : "";
+	if (vm && strcmp(ps, "Running")) {
+		char lower[16];
+		snprintf(lower, sizeof lower, "%s", ps);
+		lower[0] = (char)(lower[0] | 0x20);
+		rc = xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "running", lower, NULL);
+	} else if (vm && !(mult >= 1.0)) {
+		char v[32];
+		snprintf(v, sizeof v, "%g", mult);
+		rc = xerr_set(err, ERR_INVALID_VALUE, "multiplier", v, NULL);
+	}
+	if (rc < 0) {
+		db_abort(t);
+		return -1;
+	}
+	db_set(t, vm, SC_F_VM__HVM_shadow_multiplier, xv_float(mult));
+	db_set_int(t, vm, SC_F_VM__memory_overhead,
+		   vm_memory_overhead_bytes(db_peek_int(vm, SC_F_VM__memory_static_max),
+					    db_peek_int(vm, SC_F_VM__VCPUs_max), mult));
+	return db_commit(t, err);
+}
+
+RPC_IMPL(VM, maximise_memory, vm_maximise_memory, 0);
+RPC_IMPL(VM, set_shadow_multiplier_live, vm_set_shadow_multiplier_live, 0);
 RPC_IMPL(host, get_server_localtime, get_server_localtime, 0);
 RPC_IMPL(host, compute_memory_overhead, host_compute_memory_overhead, 0);
 RPC_IMPL(VM, compute_memory_overhead, vm_compute_memory_overhead, 0);

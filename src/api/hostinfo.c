@@ -360,7 +360,7 @@ static void strip_hex_prefix(char *s)
 		memmove(s, s + 2, strlen(s + 2) + 1);
 }
 
-static void read_nic(struct hostinfo_nic *n, const char *iface)
+void hostinfo_nic_read(struct hostinfo_nic *n, const char *iface)
 {
 	char buf[64], path[PATH_MAX];
 	snprintf(n->name, sizeof n->name, "%s", iface);
@@ -397,7 +397,7 @@ static void read_network(struct hostinfo *hi, const char *address)
 	char mac[32];
 	bool usable = iface[0] && read_sysfs(iface, "address", mac, sizeof mac) && mac_usable(mac);
 	if (usable || pick_nic(iface, sizeof iface)) {
-		read_nic(&hi->nic, iface);
+		hostinfo_nic_read(&hi->nic, iface);
 		hi->have_nic = mac_usable(hi->nic.mac);
 	}
 	if (!hi->have_nic) {

@@ -46,5 +46,8 @@ struct hostinfo {
 void hostinfo_read(struct hostinfo *hi, const char *hostname, const char *address,
 		   int64_t memory_total);
 void hostinfo_free(struct hostinfo *hi);
+/* The facts /sys gives about the interface iface (MAC, speed, carrier,
+ * duplex, PCI vendor and device, driver). */
+void hostinfo_nic_read(struct hostinfo_nic *n, const char *iface);
 
 #endif

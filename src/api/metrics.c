@@ -1,9 +1,11 @@
 /* metrics: the daemon's side of the rrd layer — it tells the sampler which
  * VMs run here and asks the backend for their counters (one pass, copied
  * out of the store first), keeps VM_metrics and host_metrics in step with
- * the samples, and implements the data source messages of VM and host. */
+ * the samples, and implements the data source messages of VM, host and
+ * SR. */
 #include "api.h"
 #include "metrics.h"
+#include "perfmon.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct metrics {
 	struct server *srv;
@@ -21,6 +24,7 @@ struct metrics {
 	pthread_mutex_t mu;
 	struct hmap last;  /* uuid → struct rr_sample: each object's latest sample */
 	char **pifs;       /* the host's physical PIF devices, NULL-terminated */
+	struct perfmon *pm; /* the alarms of other_config:perfmon (sampler thread only) */
 	size_t npifs;
 };
 
@@ -53,6 +57,10 @@ static void copy_req(struct db *db, struct db_obj *vm, struct xenops_stats_req *
 		const char *ud = db_peek_str(b, SC_F_VBD__userdevice);
 		r->disk[r->ndisks].position = ud && *ud >= '0' && *ud <= '9' ? atoi(ud) : -1;
 		r->disk[r->ndisks].is_cdrom = !strcmp(db_peek_str(b, SC_F_VBD__type), "CD");
+		struct db_obj *vdi = db_lookup_cls(db, SC_C_VDI, db_peek_str(b, SC_F_VBD__VDI));
+		struct db_obj *sr = vdi ? db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
+		snprintf(r->disk[r->ndisks].sr, sizeof r->disk[r->ndisks].sr, "%s",
+			 sr ? db_peek_str(sr, SC_F_SR__uuid) : "");
 		r->ndisks++;
 	}
 	const struct db_objvec *vifs = db_referrers(db, field_relation(SC_C_VM, SC_F_VM__VIFs), vm->ref);
@@ -89,8 +97,14 @@ static void collect_vms(void *arg, struct rr_tick *tick)
 	struct rr_vm_counters *c = xmalloc(sizeof *c);
 	for (size_t i = 0; i < n; i++) {
 		rr_vm_counters_init(c);
-		if (srv->backend->stats(&srv->xh, &reqs[i], c) == 0)
-			rr_tick_vm(tick, reqs[i].uuid, c);
+		if (srv->backend->stats(&srv->xh, &reqs[i], c) < 0)
+			continue;
+		/* each disk's SR, by its position (xvd<a + position>) */
+		for (int d = 0; d < c->ndisks; d++)
+			for (int j = 0; j < reqs[i].ndisks; j++)
+				if (reqs[i].disk[j].position == c->disk[d].dev[3] - 'a' && !reqs[i].disk[j].is_cdrom)
+					snprintf(c->disk[d].sr, sizeof c->disk[d].sr, "%s", reqs[i].disk[j].sr);
+		rr_tick_vm(tick, reqs[i].uuid, c);
 	}
 	free(c);
 	free(reqs);
@@ -131,7 +145,7 @@ static bool min_max(void *arg)
 
 /* The records follow the samples only where they differ, so a steady VM
  * costs the store nothing. */
-static void published(void *arg, enum rr_kind k, const char *uuid, const struct rr_sample *s)
+static void published(void *arg, enum rr_kind k, const char *uuid, const struct rr_sample *s, time_t at)
 {
 	struct metrics *m = arg;
 	pthread_mutex_lock(&m->mu);
@@ -146,6 +160,7 @@ static void published(void *arg, enum rr_kind k, const char *uuid, const struct 
 	for (size_t i = 0; i < s->n; i++)
 		rr_sample_add(keep, s->v[i].name, s->v[i].v);
 	pthread_mutex_unlock(&m->mu);
+	perfmon_sample(m->pm, m->srv->db, k, uuid, s, (int64_t)at);
 	if (k != RR_VM)
 		return;
 	double mem = rr_sample_get(s, "memory");
@@ -311,6 +326,7 @@ void metrics_start(struct server *srv)
 	m->srv = srv;
 	pthread_mutex_init(&m->mu, NULL);
 	hmap_init(&m->last);
+	m->pm = perfmon_new();
 	db_rdlock(srv->db);
 	struct db_obj *h = db_lookup_cls(srv->db, SC_C_host, srv->host_ref);
 	snprintf(m->host_uuid, sizeof m->host_uuid, "%s", h ? db_peek_str(h, SC_F_host__uuid) : "");
@@ -323,6 +339,7 @@ void metrics_start(struct server *srv)
 	if (!m->st) {
 		log_error("metrics: %s", err.nparams ? err.params[0] : err.code);
 		xerr_clear(&err);
+		perfmon_free(m->pm);
 		free(m);
 		return;
 	}
@@ -337,6 +354,7 @@ void metrics_stop(struct server *srv)
 		return;
 	rr_sampler_stop(m->sampler);
 	rr_store_close(m->st); /* the pending updates to their files */
+	perfmon_free(m->pm);
 	const char *k;
 	void *v;
 	for (size_t it = 0; hmap_next(&m->last, &it, &k, &v);) {
@@ -368,12 +386,13 @@ static int target(struct rpc_ctx *ctx, xv *args, enum rr_kind *k, char uuid[40],
 {
 	if (!ctx->srv->metrics)
 		return xerr_set(err, ERR_INTERNAL_ERROR, "metrics are not running", NULL);
-	int cls = ctx->cls == SC_C_host ? SC_C_host : SC_C_VM;
-	*k = cls == SC_C_host ? RR_HOST : RR_VM;
+	int cls = ctx->cls == SC_C_host || ctx->cls == SC_C_SR ? ctx->cls : SC_C_VM;
+	*k = cls == SC_C_host ? RR_HOST : cls == SC_C_SR ? RR_SR : RR_VM;
 	db_rdlock(ctx->db);
 	struct db_obj *o = generic_lookup(ctx, cls, xv_arr_get(args, 0), err);
 	if (o)
-		snprintf(uuid, 40, "%s", db_peek_str(o, cls == SC_C_host ? SC_F_host__uuid : SC_F_VM__uuid));
+		snprintf(uuid, 40, "%s",
+			 db_peek_str(o, cls == SC_C_host ? SC_F_host__uuid : cls == SC_C_SR ? SC_F_SR__uuid : SC_F_VM__uuid));
 	db_unlock(ctx->db);
 	return o ? 0 : -1;
 }
@@ -495,3 +514,26 @@ RPC_IMPL(host, get_data_sources, get_data_sources, 0);
 RPC_IMPL(host, query_data_source, query_data_source, 0);
 RPC_IMPL(host, record_data_source, record_data_source, RPC_SLOW);
 RPC_IMPL(host, forget_data_source_archives, forget_data_source_archives, RPC_SLOW);
+RPC_IMPL(SR, get_data_sources, get_data_sources, 0);
+RPC_IMPL(SR, query_data_source, query_data_source, 0);
+RPC_IMPL(SR, record_data_source, record_data_source, RPC_SLOW);
+RPC_IMPL(SR, forget_data_source_archives, forget_data_source_archives, RPC_SLOW);
+
+/* host.backup_rrds: every RRD's pending updates written to its file now
+ * (xapi's backs them up to the master's disk; here the files are that
+ * copy). The delay xapi waits first is not needed. */
+static int backup_rrds(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	db_rdlock(ctx->db);
+	struct db_obj *h = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
+	db_unlock(ctx->db);
+	if (!h)
+		return -1;
+	if (!ctx->srv->metrics)
+		return xerr_set(err, ERR_INTERNAL_ERROR, "metrics are not running", NULL);
+	rr_store_flush(ctx->srv->metrics->st, NULL);
+	*result = XV_NIL_INIT;
+	return 0;
+}
+
+RPC_IMPL(host, backup_rrds, backup_rrds, RPC_SLOW);

@@ -133,7 +133,7 @@ struct peer *pool_open_peer(struct server *srv, const char *uuid, const char *ad
 		pthread_mutex_lock(&hosts_lock);
 		for (size_t i = 0; i < nknown && !found[0]; i++)
 			if (!strcmp(known[i].address, address))
-				snprintf(found, sizeof found, "%s", known[i].uuid);
+				snprintf(found, sizeof found, "%.*s", UUID_STRLEN, known[i].uuid);
 		pthread_mutex_unlock(&hosts_lock);
 		uuid = found;
 	}
@@ -154,6 +154,21 @@ struct peer *pool_open_peer(struct server *srv, const char *uuid, const char *ad
 	struct peer *p = peer_open_tls(address, tls_port, pin ? pin : "sha256//none", timeout_s);
 	free(pin);
 	return p;
+}
+
+int pool_call_at(struct server *srv, const char *address, const char *method, const xv *args, xv *result,
+		 struct xerr *err)
+{
+	char session[REF_STRLEN + 1];
+	if (!pool_session(srv, session))
+		return xerr_internal(err, "pool: this host has no pool secret");
+	struct peer *p = pool_open_peer(srv, NULL, address, 30);
+	if (!p)
+		return xerr_internal(err, "pool: no connection to %s", address);
+	peer_set_session(p, session);
+	enum peer_result r = peer_call(p, method, args, result, err);
+	peer_close(p);
+	return r == PEER_OK ? 0 : -1;
 }
 
 bool pool_member_answers(struct server *srv, const char *uuid, const char *address)
@@ -790,6 +805,16 @@ int pool_replicate(void *arg, const char *entry, size_t len, struct xerr *err)
 		xerr_clear(&e);
 		usleep(100000);
 	}
+}
+
+int pool_submit(void *arg, const char *entry, size_t len, struct db_pend *pd, struct xerr *err)
+{
+	struct server *srv = arg;
+	struct pool_raft *raft = __atomic_load_n(&srv->raft, __ATOMIC_ACQUIRE);
+	/* the leader pipelines its commits; elsewhere as pool_replicate */
+	if (raft && pool_raft_is_leader(raft))
+		return pool_raft_replicate_async(raft, entry, len, pd, err);
+	return pool_replicate(arg, entry, len, err);
 }
 
 static int apply_entry(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)

@@ -28,6 +28,11 @@ int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
  * master's heartbeat: host_metrics.live). */
 bool pool_member_answers(struct server *srv, const char *uuid, const char *address);
 
+/* Calls method (args without the session) on the host at address (its
+ * IP) under the pool's session, whatever its role. */
+int pool_call_at(struct server *srv, const char *address, const char *method, const xv *args, xv *result,
+		 struct xerr *err);
+
 struct peer;
 /* A connection to the host uuid (NULL: the host at address): over TLS
  * with its key pinned when this host serves TLS and has the host's
@@ -54,5 +59,8 @@ void pool_plug_joined(struct server *srv, const char *host_ref);
 /* The store's replicator of a pooled host (arg: the server): on the
  * master, Raft; on a member, the master's pool.apply_entry. */
 int pool_replicate(void *arg, const char *entry, size_t len, struct xerr *err);
+/* The store's pipelined replicator (struct db_replicator's submit). */
+struct db_pend;
+int pool_submit(void *arg, const char *entry, size_t len, struct db_pend *pd, struct xerr *err);
 
 #endif

@@ -272,7 +272,7 @@ static int form_pool(struct server *srv, struct xerr *err)
 	entry = store_entry(srv->db, true);
 	db_unlock(srv->db);
 	char leader[POOL_ADDR_MAX];
-	set_replicator(srv->db, &(struct db_replicator){pool_replicate, srv});
+	set_replicator(srv->db, &(struct db_replicator){pool_replicate, srv, pool_submit});
 	if (pool_raft_submit(raft, entry, strlen(entry), leader, err) != POOL_SUBMIT_OK) {
 		if (!err->code)
 			xerr_internal(err, "pool: the store's entry was refused");

@@ -18,6 +18,7 @@
  * last commit: with Raft every host already has the database to the last
  * replicated entry, so there is no dump to push. */
 #include "api.h"
+#include "pool_forward.h"
 #include "../base/log.h"
 #include "../pool/raft.h"
 
@@ -360,8 +361,11 @@ static int pool_emergency_reset_master(struct rpc_ctx *ctx, xv *args, xv *result
 
 /* On a master after an emergency transition: the hosts left out are
  * members again (standbys; the master gives votes as the pool's size
- * asks), each to be caught up from this master's image once it runs
- * reset (pool.emergency_reset_master on it). Returns their host refs. */
+ * asks), each caught up from this master's image once it is reset: the
+ * master calls pool.emergency_reset_master on it under the pool's session
+ * (an old master back with its own log drops it); one that cannot be
+ * reached is added all the same, to be reset by hand. Returns their host
+ * refs. */
 static int pool_recover_slaves(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)args;
@@ -373,16 +377,26 @@ static int pool_recover_slaves(struct rpc_ctx *ctx, xv *args, xv *result, struct
 		return not_master(srv, err);
 	struct pool_raft_member m[POOL_MAX_MEMBERS];
 	unsigned n = pool_raft_former(srv->raft, m, POOL_MAX_MEMBERS);
+	char me[POOL_ADDR_MAX];
+	ip_of(srv->cfg.pool_address, me);
 	for (unsigned i = 0; i < n; i++) {
 		struct xerr e = XERR_INIT;
+		char ip[POOL_ADDR_MAX];
+		ip_of(m[i].address, ip);
+		xv a = xv_arr_new();
+		xv_arr_push_str(&a, me);
+		if (pool_call_at(srv, ip, "pool.emergency_reset_master", &a, NULL, &e) < 0) {
+			log_warn("pool: %s not reset (pool.emergency_reset_master there by hand): %s", ip,
+				 e.nparams ? e.params[0] : e.code ? e.code : "?");
+			xerr_clear(&e);
+		}
+		xv_free(&a);
 		if (pool_raft_add_member(srv->raft, m[i].id, m[i].address, false, &e) < 0) {
 			log_warn("pool: adding %s back: %s", m[i].address, e.nparams ? e.params[0] : "?");
 			xerr_clear(&e);
 			continue;
 		}
 		pool_raft_forget_former(srv->raft, m[i].id);
-		char ip[POOL_ADDR_MAX];
-		ip_of(m[i].address, ip);
 		db_rdlock(ctx->db);
 		struct db_obj *h = host_by_address(ctx->db, ip);
 		if (h)
@@ -392,6 +406,23 @@ static int pool_recover_slaves(struct rpc_ctx *ctx, xv *args, xv *result, struct
 	return 0;
 }
 
+/* True on a host of a pool that has lost its master: not leading and
+ * no leader heard within two election timeouts (the emergency calls are
+ * what it serves then). Served by a slave itself, like xapi's. */
+static int host_is_in_emergency_mode(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)args;
+	(void)err;
+	struct pool_raft *raft = ctx->srv->raft;
+	*result = xv_bool(raft && !pool_raft_is_leader(raft) && !pool_raft_leader_heard(raft));
+	return 0;
+}
+
+static const struct sc_type t_bool = {.kind = SC_BOOL, .text = "bool"};
+static const struct sc_message msg_is_in_emergency_mode = {
+	.name = "is_in_emergency_mode", .session = true, .roles = ~0u, .nparams = 0, .result = &t_bool};
+
+RPC_EXTRA(host, is_in_emergency_mode, &msg_is_in_emergency_mode, host_is_in_emergency_mode, 0);
 RPC_IMPL(pool, designate_new_master, pool_designate_new_master, 0);
 RPC_IMPL(pool, emergency_transition_to_master, pool_emergency_transition_to_master, 0);
 RPC_IMPL(pool, emergency_reset_master, pool_emergency_reset_master, 0);

@@ -27,6 +27,7 @@ struct server_config {
 	char *cert_file, *key_file;
 	char *auth; /* "local" or "pam" */
 	char *guest_kernel_dir;
+	char *network_backend; /* bridge | openvswitch */
 	size_t max_body;         /* bytes accepted in one RPC body */
 	int session_timeout_s;   /* idle sessions expire after this */
 	int task_gc_s;           /* completed tasks are destroyed after this */
@@ -44,6 +45,7 @@ struct server_config {
 	int audit_log_keep;      /* audit-log-keep: rotated audit logs kept */
 	int max_sessions_per_subject; /* a subject's live sessions; past it the oldest ends */
 	int capture_max;         /* live captures (GET /capture) at once */
+	int vmss_interval_s;     /* vmss-interval: every enabled VMSS runs this often (tests); 0: by its schedule */
 	char *metrics_token;     /* metrics-token: a Bearer token that may read GET /metrics; NULL: none */
 	char *web_dir;           /* web-dir: the web console's built files (server/web_static.c) */
 	/* A pooled host (empty pool_address: a pool of one, no Raft at all).

@@ -443,16 +443,29 @@ unlock:
 	rc = plug ? sr.drv->sr_attach(&sr, err) : sr.drv->sr_detach(&sr, err);
 	struct sm_stat st;
 	bool have_st = plug && rc == 0 && sr.drv->sr_stat(&sr, &st, NULL) == 0;
+	/* an attach is followed by a scan, as SM's after_master_attach does:
+	 * an SR introduced again finds its VDIs */
+	struct sm_vdi_list l = {0};
+	bool scanned = false, locked = plug && rc == 0;
+	if (locked) {
+		storage_scan_lock();
+		scanned = sr.drv->sr_scan(&sr, &l, NULL) == 0;
+	}
 	if (rc == 0) {
 		struct db_txn *t = db_begin(ctx->db);
 		pbd = db_lookup_cls(ctx->db, SC_C_PBD, ref);
 		sro = db_lookup_cls(ctx->db, SC_C_SR, sr_ref);
 		if (pbd)
 			db_set_bool(t, pbd, SC_F_PBD__currently_attached, plug);
+		if (sro && scanned)
+			merge_scan(t, sro, &l);
 		if (sro)
 			storage_sr_refresh(t, sro, have_st ? &st : NULL);
 		rc = db_commit(t, err);
 	}
+	if (locked)
+		storage_unlock();
+	sm_vdi_list_free(&l);
 	sm_sr_close(&sr);
 	return rc;
 }

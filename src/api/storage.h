@@ -94,6 +94,8 @@ int vdi_delete_image(struct rpc_ctx *ctx, struct db_txn *t, struct db_obj *vdi, 
 int vdi_create(struct rpc_ctx *ctx, const xv *rec, xv *result, struct xerr *err);
 /* VDI.clone(vdi_ref, {}); *result the clone's ref. */
 int vdi_clone(struct rpc_ctx *ctx, const char *vdi_ref, xv *result, struct xerr *err);
+/* VDI.snapshot(vdi_ref, {}); *result the snapshot's ref. */
+int vdi_snapshot_of(struct rpc_ctx *ctx, const char *vdi_ref, xv *result, struct xerr *err);
 /* VDI.destroy: the image (and bases nothing needs any more) and records. */
 int vdi_destroy(struct rpc_ctx *ctx, const char *vdi_ref, struct xerr *err);
 

@@ -356,6 +356,16 @@ int vdi_clone(struct rpc_ctx *ctx, const char *vdi_ref, xv *result, struct xerr 
 	return rc;
 }
 
+int vdi_snapshot_of(struct rpc_ctx *ctx, const char *vdi_ref, xv *result, struct xerr *err)
+{
+	xv args = xv_arr_new();
+	xv_arr_push_str(&args, vdi_ref);
+	xv_arr_push(&args, xv_map_new());
+	int rc = snapshot_or_clone(ctx, &args, result, err, true);
+	xv_free(&args);
+	return rc;
+}
+
 static int vdi_resize(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;

@@ -5,6 +5,7 @@
  * domain gets, currently_attached, allowed_operations), and the device
  * numbers still free on a VM (VM.get_allowed_VIF_devices). */
 #include "api.h"
+#include "vif_policy.h"
 #include "vm_ops.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -122,6 +123,7 @@ static bool nic_of(struct db *db, struct db_obj *vif, struct vm_nic *nic)
 	nic->mtu = db_peek_int(vif, SC_F_VIF__MTU) > 0 ? db_peek_int(vif, SC_F_VIF__MTU)
 							: db_peek_int(net, SC_F_network__MTU);
 	nic->bridge_mtu = db_peek_int(net, SC_F_network__MTU);
+	vif_policy_of(db, vif, net, &nic->policy);
 	return true;
 }
 

@@ -141,6 +141,13 @@ static int collect_vbd(struct vm_build *b, struct rpc_ctx *ctx, struct db_obj *v
 		return 0;
 	d->writable = !strcmp(db_peek_str(vbd, SC_F_VBD__mode), "RW") && !db_peek_bool(vdi, SC_F_VDI__read_only) &&
 		      !d->cd;
+	/* files are being written into it (VDI.write_file holds it read-write) */
+	const xv *ops = db_peek(vdi, SC_F_VDI__current_operations);
+	for (size_t i = 0; i < xv_len(ops); i++)
+		if (!strcmp(xv_as_str(&ops->u.m->vals[i]), "blocked")) {
+			d->empty = true;
+			return op_check_idle(vdi, err);
+		}
 	struct db_obj *sr = db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR));
 	if (!sr) {
 		d->empty = true;

@@ -7,6 +7,10 @@ enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level lvl);
 enum log_level log_get_level(void);
+/* Also send every line to a remote syslog: dest "host" or "host:port"
+ * (UDP, default port 514, RFC 3164 with facility daemon); "" stops it.
+ * 0, or -1 when dest cannot be resolved (the previous setting stays). */
+int log_set_remote(const char *dest);
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)

@@ -61,6 +61,10 @@ extern const struct xe_cmd xe_rbac_cmds[];
 extern const size_t xe_rbac_ncmds;
 extern const struct xe_cmd xe_capture_cmds[];
 extern const size_t xe_capture_ncmds;
+extern const struct xe_cmd xe_net_cmds[];
+extern const size_t xe_net_ncmds;
+extern const struct xe_cmd xe_inspect_cmds[];
+extern const size_t xe_inspect_ncmds;
 extern const struct xe_cmd xe_migrate_cmds[];
 extern const size_t xe_migrate_ncmds;
 

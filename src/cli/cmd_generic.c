@@ -207,6 +207,20 @@ static int set_one(struct xe_ctx *x, const struct xe_class *xc, struct target *t
 		xv a[] = {xv_str(key), xv_str(v)};
 		return accessor(x, xc, "add_to_", f, t->ref, a, 2, err);
 	}
+	if (xe_param_is_set(p) && p->access == XE_SRW && f) {
+		/* a writable set takes a comma-separated list, as xapi's xe
+		 * (vif-param-set ipv4-allowed=a,b) */
+		xv list = xv_arr_new();
+		char *copy = xstrdup(v), *save = NULL;
+		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			while (*tok == ' ')
+				tok++;
+			if (*tok)
+				xv_arr_push_str(&list, tok);
+		}
+		free(copy);
+		return accessor(x, xc, "set_", f, t->ref, &list, 1, err);
+	}
 	if (xe_param_is_map(p) || xe_param_is_set(p)) {
 		if (p->access == XE_MRW || p->access == XE_SRW)
 			return xe_fail(err, "Field '%s' is a map or set. use the 'name:key=value' syntax.",

@@ -1,5 +1,5 @@
-/* cmd_metrics: xe's data source commands of VMs and hosts, as xapi's
- * cli_operations.ml has them: *-data-source-list prints each source's
+/* cmd_metrics: xe's data source commands of VMs, hosts and SRs, as xapi's
+ * cli_operations.ml has them (and the SRs'): *-data-source-list prints each source's
  * record, -query its latest value, -record and -forget change what the
  * object's RRD keeps. */
 #include "cmd.h"
@@ -11,7 +11,7 @@
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 struct ds_call {
-	const char *cls; /* "VM" or "host" */
+	const char *cls; /* "VM", "host" or "SR" */
 	const char *msg;
 };
 
@@ -97,6 +97,7 @@ static int op_named(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct x
 
 HANDLERS(vm, "VM", "vm")
 HANDLERS(host, "host", "host")
+HANDLERS(sr, "SR", "sr")
 
 const struct xe_cmd xe_metrics_cmds[] = {
 	{"vm-data-source-list", NULL, NULL, "List the data sources that can be recorded for a VM.",
@@ -117,5 +118,14 @@ const struct xe_cmd xe_metrics_cmds[] = {
 	{"host-data-source-forget", L("data-source"), NULL,
 	 "Stop recording the specified data source for a host, and forget all of the recorded data.",
 	 XE_CMD_HOST_SEL, host_forget, NULL},
+	{"sr-data-source-list", NULL, NULL, "List the data sources that can be recorded for an SR.",
+	 XE_CMD_SR_SEL, sr_list, NULL},
+	{"sr-data-source-query", L("data-source"), NULL, "Query the last value read from an SR data source.",
+	 XE_CMD_SR_SEL, sr_query, NULL},
+	{"sr-data-source-record", L("data-source"), NULL, "Record the specified data source for an SR.",
+	 XE_CMD_SR_SEL, sr_record, NULL},
+	{"sr-data-source-forget", L("data-source"), NULL,
+	 "Stop recording the specified data source for an SR, and forget all of the recorded data.",
+	 XE_CMD_SR_SEL, sr_forget, NULL},
 };
 const size_t xe_metrics_ncmds = sizeof xe_metrics_cmds / sizeof xe_metrics_cmds[0];

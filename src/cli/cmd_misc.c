@@ -160,6 +160,20 @@ static const struct field_spec pbd_fields[] = {
 static const struct field_spec secret_fields[] = {
 	{"value", "value", NULL}, {"other_config", NULL, ""}, {NULL, NULL, NULL}};
 
+static const struct field_spec appliance_fields[] = {
+	{"name_label", "name-label", NULL}, {"name_description", "name-description", ""}, {NULL, NULL, NULL}};
+static const struct field_spec vmss_fields[] = {
+	{"name_label", "name-label", NULL},
+	{"name_description", "name-description", ""},
+	{"enabled", "enabled", "true"},
+	{"type", "type", NULL},
+	{"retained_snapshots", "retained-snapshots", "7"},
+	{"frequency", "frequency", NULL},
+	{"schedule", "schedule:", NULL},
+	{NULL, NULL, NULL}};
+
+static const struct create_spec create_appliance = {SC_C_VM_appliance, appliance_fields, SC_C_VM_appliance};
+static const struct create_spec create_vmss = {SC_C_VMSS, vmss_fields, SC_C_VMSS};
 static const struct create_spec create_network = {SC_C_network, network_fields, SC_C_network};
 static const struct create_spec create_vdi = {SC_C_VDI, vdi_fields, SC_C_VDI};
 static const struct create_spec create_vbd = {SC_C_VBD, vbd_fields, SC_C_VBD};
@@ -384,6 +398,38 @@ static int h_pool_eject(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+/* appliance-start [paused=true]: VM_appliance.start, waited for. */
+static int h_appliance_start(struct xe_ctx *x, struct xerr *err)
+{
+	bool paused = false;
+	if (xe_param_bool(x->params, "paused", false, &paused, err) < 0)
+		return -1;
+	char *ref = NULL;
+	if (xs_by_uuid(x->s, SC_C_VM_appliance, xe_req(x, "uuid"), &ref, err) < 0)
+		return -1;
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, ref);
+	xv_arr_push(&a, xv_bool(paused));
+	int rc = xe_call_wait(x, "VM_appliance.start", &a, NULL, err);
+	xv_free(&a);
+	free(ref);
+	return rc;
+}
+
+/* vmss-snapshot-now: VMSS.snapshot_now, waited for. */
+static int h_vmss_snapshot_now(struct xe_ctx *x, struct xerr *err)
+{
+	char *ref = NULL;
+	if (xs_by_uuid(x->s, SC_C_VMSS, xe_req(x, "uuid"), &ref, err) < 0)
+		return -1;
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, ref);
+	int rc = xe_call_wait(x, "VMSS.snapshot_now", &a, NULL, err);
+	xv_free(&a);
+	free(ref);
+	return rc;
+}
+
 static int op_host(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct xerr *err)
 {
 	return xs_call(x->s, ud, NULL, err, o->ref, NULL);
@@ -392,6 +438,55 @@ static int op_host(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct xe
 static int h_host_enable(struct xe_ctx *x, struct xerr *err)
 {
 	return xe_do_selected(x, "host", false, false, true, op_host, "host.enable", err);
+}
+
+/* A host call with the host and the named params' values (strings), its
+ * string result printed when print is set. */
+struct host_call {
+	const char *method;
+	const char *const *params; /* xe params passed in order, or NULL */
+	bool print;
+};
+
+static int op_host_call(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct xerr *err)
+{
+	const struct host_call *hc = ud;
+	xv a = xv_arr_new(), res = XV_NIL_INIT;
+	xv_arr_push_str(&a, o->ref);
+	for (const char *const *p = hc->params; p && *p; p++)
+		xv_arr_push_str(&a, xe_param(x->params, *p) ?: "");
+	int rc = xc_call(x->c, hc->method, &a, &res, err);
+	if (rc == 0 && hc->print && xv_as_str(&res))
+		xe_print_line(x->out, xv_as_str(&res));
+	xv_free(&a);
+	xv_free(&res);
+	return rc;
+}
+
+static int h_host_call(struct xe_ctx *x, struct xerr *err)
+{
+	return xe_do_selected(x, "host", false, false, true, op_host_call, (void *)x->cmd->data, err);
+}
+
+/* host-bugreport-upload [url=] [http-proxy=]: the status archive PUT to url. */
+static int op_bugreport(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct xerr *err)
+{
+	(void)ud;
+	xv a = xv_arr_new(), opts = xv_map_new();
+	const char *proxy = xe_param(x->params, "http-proxy");
+	if (proxy)
+		xv_map_set_str(&opts, "http_proxy", proxy);
+	xv_arr_push_str(&a, o->ref);
+	xv_arr_push_str(&a, xe_param(x->params, "url") ?: "");
+	xv_arr_push(&a, opts);
+	int rc = xe_call_wait(x, "host.bugreport_upload", &a, NULL, err);
+	xv_free(&a);
+	return rc;
+}
+
+static int h_host_bugreport_upload(struct xe_ctx *x, struct xerr *err)
+{
+	return xe_do_selected(x, "host", false, false, true, op_bugreport, NULL, err);
 }
 
 static int h_host_disable(struct xe_ctx *x, struct xerr *err)
@@ -531,6 +626,29 @@ const struct xe_cmd xe_misc_cmds[] = {
 	 "Restart the toolstack daemon on the selected host(s) a second after the call returns; "
 	 "running VMs are not affected.",
 	 XE_CMD_HOST_SEL, h_host_restart_agent, NULL},
+	{"host-dmesg", NULL, NULL, "Print the kernel log of the selected host(s).", XE_CMD_HOST_SEL, h_host_call,
+	 &(const struct host_call){"host.dmesg", NULL, true}},
+	{"host-get-system-status-capabilities", NULL, NULL,
+	 "Print what the host's status archive holds (XML).", XE_CMD_HOST_SEL, h_host_call,
+	 &(const struct host_call){"host.get_system_status_capabilities", NULL, true}},
+	{"host-bugreport-upload", NULL, L("url", "http-proxy"),
+	 "Upload the host's status archive to url (http://, by PUT).", XE_CMD_HOST_SEL,
+	 h_host_bugreport_upload, NULL},
+	{"host-set-hostname-live", L("host-name"), NULL, "Change the host's hostname now.", XE_CMD_HOST_SEL,
+	 h_host_call, &(const struct host_call){"host.set_hostname_live", L("host-name"), false}},
+	{"host-syslog-reconfigure", NULL, NULL,
+	 "Send the daemon's log to the host's logging:syslog_destination (or stop when it is unset).",
+	 XE_CMD_HOST_SEL, h_host_call, &(const struct host_call){"host.syslog_reconfigure", NULL, false}},
+	{"host-send-debug-keys", L("keys"), NULL, "Send debug keys to the hypervisor (none here: no effect).",
+	 XE_CMD_HOST_SEL, h_host_call, &(const struct host_call){"host.send_debug_keys", L("keys"), false}},
+	{"host-sync-data", NULL, NULL, "Bring the host's copy of the pool's blobs up to date.", XE_CMD_HOST_SEL,
+	 h_host_call, &(const struct host_call){"host.sync_data", NULL, false}},
+	{"host-enable-display", NULL, NULL, "Enable the host's display (from the next boot); prints the state.",
+	 XE_CMD_HOST_SEL, h_host_call, &(const struct host_call){"host.enable_display", NULL, true}},
+	{"host-disable-display", NULL, NULL, "Disable the host's display (from the next boot); prints the state.",
+	 XE_CMD_HOST_SEL, h_host_call, &(const struct host_call){"host.disable_display", NULL, true}},
+	{"host-get-sched-gran", NULL, NULL, "Print the host's scheduler granularity.", XE_CMD_HOST_SEL,
+	 h_host_call, &(const struct host_call){"host.get_sched_gran", NULL, true}},
 	{"secret-create", L("value"), NULL, "Store a secret; prints its uuid.", 0, h_create,
 	 &create_secret},
 	UUID_OP("secret-destroy", "secret", "secret.destroy", false, NULL, "Destroy a secret."),
@@ -544,6 +662,24 @@ const struct xe_cmd xe_misc_cmds[] = {
 	 "Remove a host from the pool: it restarts as a pool of one, with its VMs and local "
 	 "storage lost to the pool.",
 	 0, h_pool_eject, NULL},
+	{"appliance-create", L("name-label"), L("name-description"),
+	 "Create a VM appliance; VMs join it through their appliance field. Prints its uuid.", 0, h_create,
+	 &create_appliance},
+	UUID_OP("appliance-destroy", "appliance", "VM_appliance.destroy", false, NULL, "Destroy a VM appliance."),
+	{"appliance-start", L("uuid"), L("paused"),
+	 "Start the appliance's VMs, in ascending order, each order group waiting its start delay.", 0,
+	 h_appliance_start, NULL},
+	UUID_OP("appliance-shutdown", "appliance", "VM_appliance.clean_shutdown", true,
+		"VM_appliance.hard_shutdown",
+		"Shut the appliance's VMs down in descending order (--force: hard shutdown)."),
+	{"vmss-create", L("name-label", "type", "frequency"),
+	 L("name-description", "enabled", "retained-snapshots", "schedule:"),
+	 "Create a VM snapshot schedule (type snapshot|checkpoint, frequency hourly|daily|weekly, "
+	 "schedule:min=, schedule:hour=, schedule:days=); prints its uuid.",
+	 0, h_create, &create_vmss},
+	UUID_OP("vmss-destroy", "vmss", "VMSS.destroy", false, NULL, "Destroy a VM snapshot schedule."),
+	{"vmss-snapshot-now", L("uuid"), NULL, "Run the VM snapshot schedule now.", 0, h_vmss_snapshot_now,
+	 NULL},
 	{"message-create", L("name", "priority", "body"),
 	 L("vm-uuid", "host-uuid", "sr-uuid", "pool-uuid"),
 	 "Create a message about an object; exactly one of the optional uuids must be given.", 0,

@@ -319,9 +319,131 @@ static int h_vdi_import(struct xe_ctx *x, struct xerr *err)
 	return h_vdi_transfer(x, true, err);
 }
 
+/* vdi-file-read and vdi-file-write: a file inside a VDI's guest
+ * filesystem over /vdi_file (disk inspection, a Xenon extension). */
+static int h_vdi_file(struct xe_ctx *x, bool put, struct xerr *err)
+{
+	struct strbuf q = STRBUF_INIT;
+	add_q(&q, "vdi", xe_req(x, "uuid"));
+	add_q(&q, "path", xe_req(x, "path"));
+	add_q(&q, "filesystem", xe_param(x->params, "filesystem"));
+	if (put)
+		add_q(&q, "mode", xe_param(x->params, "mode"));
+	int rc = transfer(x, put, "/vdi_file", &q, xe_req(x, "filename"), false, NULL, err);
+	sb_free(&q);
+	return rc;
+}
+
+/* blob-create: Class.create_new_blob on the one object named by its uuid. */
+static int h_blob_create(struct xe_ctx *x, struct xerr *err)
+{
+	static const struct {
+		const char *param, *cls;
+		int sc;
+	} owners[] = {{"vm-uuid", "VM", SC_C_VM},
+		      {"host-uuid", "host", SC_C_host},
+		      {"sr-uuid", "SR", SC_C_SR},
+		      {"network-uuid", "network", SC_C_network},
+		      {"pool-uuid", "pool", SC_C_pool}};
+	size_t which = 0, given = 0;
+	for (size_t i = 0; i < sizeof owners / sizeof owners[0]; i++)
+		if (xe_param(x->params, owners[i].param))
+			which = i, given++;
+	if (given != 1)
+		return xe_fail(err, "Exactly one of vm-uuid, host-uuid, sr-uuid, network-uuid or pool-uuid "
+				    "must be given");
+	bool pub = false;
+	if (xe_param_bool(x->params, "public", false, &pub, err) < 0)
+		return -1;
+	char *ref = NULL;
+	if (xs_by_uuid(x->s, owners[which].sc, xe_param(x->params, owners[which].param), &ref, err) < 0)
+		return -1;
+	const char *mime = xe_param(x->params, "mime-type");
+	xv a = xv_arr_new(), res = XV_NIL_INIT;
+	xv_arr_push_str(&a, ref);
+	xv_arr_push_str(&a, xe_req(x, "name"));
+	xv_arr_push_str(&a, mime ? mime : "");
+	xv_arr_push(&a, xv_bool(pub));
+	char *m = xasprintf("%s.create_new_blob", owners[which].cls);
+	int rc = xc_call(x->c, m, &a, &res, err);
+	if (rc == 0)
+		rc = xe_print_uuid_of(x, SC_C_blob, xv_as_str(&res), err);
+	free(m);
+	xv_free(&a);
+	xv_free(&res);
+	free(ref);
+	return rc;
+}
+
+/* blob-get / blob-put: the bytes through GET and PUT /blob. */
+static int h_blob_transfer(struct xe_ctx *x, bool put, struct xerr *err)
+{
+	char *ref = NULL;
+	if (xs_by_uuid(x->s, SC_C_blob, xe_req(x, "uuid"), &ref, err) < 0)
+		return -1;
+	struct strbuf q = STRBUF_INIT;
+	add_q(&q, "ref", ref);
+	int rc = transfer(x, put, "/blob", &q, xe_req(x, "filename"), false, NULL, err);
+	sb_free(&q);
+	free(ref);
+	return rc;
+}
+
+static int h_blob_get(struct xe_ctx *x, struct xerr *err)
+{
+	return h_blob_transfer(x, false, err);
+}
+
+static int h_blob_put(struct xe_ctx *x, struct xerr *err)
+{
+	return h_blob_transfer(x, true, err);
+}
+
+/* host-logs-download [file-name=]: the host's status archive (a tar). */
+static int h_host_logs_download(struct xe_ctx *x, struct xerr *err)
+{
+	struct strbuf q = STRBUF_INIT;
+	const char *f = xe_param(x->params, "file-name");
+	int rc = transfer(x, false, "/host_logs_download", &q, f ? f : "system-status.tar", false, NULL, err);
+	sb_free(&q);
+	return rc;
+}
+
+static int h_vdi_file_read(struct xe_ctx *x, struct xerr *err)
+{
+	return h_vdi_file(x, false, err);
+}
+
+static int h_vdi_file_write(struct xe_ctx *x, struct xerr *err)
+{
+	return h_vdi_file(x, true, err);
+}
+
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 const struct xe_cmd xe_transfer_cmds[] = {
+	{"vdi-file-read", L("uuid", "path", "filename"), L("filesystem"),
+	 "Copy the file path inside the VDI's guest filesystem into the local file filename "
+	 "(filename=- for stdout); a disk a running VM uses is read through a snapshot "
+	 "(libguestfs; a Xenon extension).",
+	 XE_CMD_STANDARD, h_vdi_file_read, NULL},
+	{"vdi-file-write", L("uuid", "path", "filename"), L("filesystem", "mode"),
+	 "Copy the local file filename (filename=- for stdin) into the VDI's guest filesystem as "
+	 "path, with mode (octal, e.g. 0755); refused while a VM uses the disk (libguestfs; a "
+	 "Xenon extension).",
+	 XE_CMD_STANDARD, h_vdi_file_write, NULL},
+	{"host-logs-download", NULL, L("file-name"),
+	 "Download the host's status archive (system identity, kernel log, records without secrets, "
+	 "audit log) as a tar file.",
+	 XE_CMD_STANDARD, h_host_logs_download, NULL},
+	{"blob-create", L("name"), L("mime-type", "public", "vm-uuid", "host-uuid", "sr-uuid", "network-uuid",
+				     "pool-uuid"),
+	 "Create a binary blob attached to the VM, host, SR, network or pool given; prints its uuid.", 0,
+	 h_blob_create, NULL},
+	{"blob-get", L("uuid", "filename"), NULL, "Save the binary blob's data to a file (filename=- for stdout).",
+	 0, h_blob_get, NULL},
+	{"blob-put", L("uuid", "filename"), NULL,
+	 "Replace the binary blob's data with a file's (filename=- for stdin).", 0, h_blob_put, NULL},
 	{"vm-export", L("filename"), L("vm", "uuid", "compress", "metadata", "preserve-power-state"),
 	 "Export a VM to an XVA file (filename=- for stdout); compress=true|zstd compresses it, "
 	 "metadata=true exports only its description.",

@@ -267,6 +267,21 @@ static int h_destroy(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+static int op_copy_bios(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct xerr *err)
+{
+	return xs_call(x->s, "VM.copy_bios_strings", NULL, err, o->ref, (const char *)ud, NULL);
+}
+
+/* vm-copy-bios-strings host-uuid=…: the host's BIOS strings into the VM. */
+static int h_copy_bios_strings(struct xe_ctx *x, struct xerr *err)
+{
+	char *host = NULL;
+	if (xs_by_uuid(x->s, SC_C_host, xe_req(x, "host-uuid"), &host, err) < 0)
+		return -1;
+	int rc = xe_do_selected(x, "vm", false, false, false, op_copy_bios, host, err);
+	free(host);
+	return rc;
+}
 
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define STD_VM (XE_CMD_STANDARD | XE_CMD_VM_SEL)
@@ -317,6 +332,9 @@ const struct xe_cmd xe_vm_cmds[] = {
 	{"vm-guest-file-write", L("path", "filename"), NULL,
 	 "Copy the local file filename into the selected running VM as path (guest agent; a "
 	 "Xenon extension).", STD_VM, xe_vm_guest_file_write, NULL},
+	{"vm-copy-bios-strings", L("host-uuid"), NULL,
+	 "Copy the BIOS strings of the given host to the selected VM (once; a VM keeps them).", STD_VM,
+	 h_copy_bios_strings, NULL},
 	{"vm-uninstall", NULL, L("force"),
 	 "Destroy the selected VM(s), their snapshots and the disks they own.", STD_VM,
 	 xe_vm_uninstall, NULL},

@@ -166,6 +166,10 @@ void xe_cmdtable_init(void)
 		add(&xe_rbac_cmds[i]);
 	for (size_t i = 0; i < xe_capture_ncmds; i++)
 		add(&xe_capture_cmds[i]);
+	for (size_t i = 0; i < xe_net_ncmds; i++)
+		add(&xe_net_cmds[i]);
+	for (size_t i = 0; i < xe_inspect_ncmds; i++)
+		add(&xe_inspect_cmds[i]);
 	for (size_t i = 0; i < xe_migrate_ncmds; i++)
 		add(&xe_migrate_cmds[i]);
 	for (int i = 0; i < xe_nclasses; i++)

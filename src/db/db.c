@@ -240,6 +240,8 @@ static struct db *db_alloc(void)
 	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&db->wait_lock, NULL);
 	pthread_cond_init(&db->wait_cond, NULL);
+	pthread_mutex_init(&db->pend_lock, NULL);
+	pthread_cond_init(&db->pend_cond, NULL);
 	hmap_init(&db->by_ref);
 	db->tables = xcalloc((size_t)sc_nclasses, sizeof(struct db_class_table));
 	for (int i = 0; i < sc_nclasses; i++)
@@ -334,7 +336,23 @@ void db_close(struct db *db)
 	free(db);
 }
 
-void db_rdlock(struct db *db) { pthread_rwlock_rdlock(&db->lock); }
+void db_rdlock(struct db *db)
+{
+	for (;;) {
+		pthread_rwlock_rdlock(&db->lock);
+		if (db->npend == 0) /* changes only under the write lock */
+			return;
+		pthread_rwlock_unlock(&db->lock);
+		/* a pipelined commit is not settled: its changes are in memory
+		 * but not committed yet */
+		pthread_mutex_lock(&db->pend_lock);
+		db->readers_waiting++;
+		while (db->npend)
+			pthread_cond_wait(&db->pend_cond, &db->pend_lock);
+		db->readers_waiting--;
+		pthread_mutex_unlock(&db->pend_lock);
+	}
+}
 void db_unlock(struct db *db) { pthread_rwlock_unlock(&db->lock); }
 
 /* ---- reading ---- */
@@ -421,14 +439,51 @@ xv db_record(struct db *db, const struct db_obj *o)
 
 static void mark_changed(struct db_txn *t, struct db_obj *o);
 
-struct db_txn *db_begin(struct db *db)
+static void settle(struct db *db, bool force);
+static void wake_waiters(struct db *db, const uint64_t mask[2]);
+
+/* Releases the write lock, then wakes the event waiters of what settled
+ * under it (never with the lock held: a waiter's wake takes locks of its
+ * own). */
+static void wunlock(struct db *db)
+{
+	uint64_t mask[2] = {db->wake_mask[0], db->wake_mask[1]};
+	db->wake_mask[0] = db->wake_mask[1] = 0;
+	pthread_rwlock_unlock(&db->lock);
+	if (mask[0] || mask[1])
+		wake_waiters(db, mask);
+}
+
+static struct db_txn *begin(struct db *db, bool from_log)
 {
 	struct db_txn *t = xcalloc(1, sizeof *t);
 	t->db = db;
+	t->from_log = from_log;
+	/* a transaction from the log is applied by the pool's own thread,
+	 * which pending commits wait for: it never waits here */
+	for (; !from_log;) {
+		/* readers waiting for the pipeline to empty, or a drain: new
+		 * writers wait too, so the pipeline does empty */
+		pthread_mutex_lock(&db->pend_lock);
+		bool hold = (db->npend && db->readers_waiting) || db->drainers;
+		if (hold)
+			pthread_cond_wait(&db->pend_cond, &db->pend_lock);
+		pthread_mutex_unlock(&db->pend_lock);
+		if (!hold)
+			break;
+	}
 	pthread_rwlock_wrlock(&db->lock);
+	/* from the log: this node no longer leads (a leader's own entries
+	 * are not applied from the log, and its others only when nothing is
+	 * pending, pool_raft_submit), so a pending commit can only fail */
+	if (db->npend)
+		settle(db, from_log);
 	fault_alloc_scope_begin();
 	return t;
 }
+
+struct db_txn *db_begin(struct db *db) { return begin(db, false); }
+struct db_txn *db_begin_log(struct db *db) { return begin(db, true); }
 
 struct db *db_txn_db(struct db_txn *t) { return t->db; }
 void db_txn_from_log(struct db_txn *t) { t->from_log = true; }
@@ -573,9 +628,8 @@ int db_commit_outcome(struct db_txn *t, int rc, struct xerr *err)
 	return rc;
 }
 
-void db_abort(struct db_txn *t)
+static void undo_txn(struct db *db, struct db_txn *t)
 {
-	struct db *db = t->db;
 	for (size_t i = t->nundo; i-- > 0;) {
 		struct undo *u = &t->undo[i];
 		switch (u->kind) {
@@ -594,24 +648,257 @@ void db_abort(struct db_txn *t)
 			break;
 		}
 	}
+}
+
+/* Waits until every pipelined commit queued up to seq is settled; false
+ * when one of them was rolled back. */
+static bool wait_settled(struct db *db, uint64_t seq)
+{
+	pthread_mutex_lock(&db->pend_lock);
+	while (db->settled_seq < seq)
+		pthread_cond_wait(&db->pend_cond, &db->pend_lock);
+	bool ok = !(db->rb_lo && seq >= db->rb_lo && seq <= db->rb_hi);
+	pthread_mutex_unlock(&db->pend_lock);
+	return ok;
+}
+
+void db_abort(struct db_txn *t)
+{
+	struct db *db = t->db;
+	undo_txn(db, t);
 	for (size_t i = 0; i < t->nchanged; i++) {
 		struct db_obj *o = t->changed[i];
 		o->in_txn = false;
-		if (o->ctime == UINT64_MAX)
+		if (o->ctime == UINT64_MAX && !o->pend)
 			obj_free(o);
 	}
+	uint64_t seq = db->npend ? db->pend_seq : 0;
 	fault_alloc_scope_end();
-	pthread_rwlock_unlock(&db->lock);
+	wunlock(db);
 	txn_free(t);
+	/* what it saw may be a pending commit's: answered once that settled */
+	if (seq)
+		wait_settled(db, seq);
+}
+
+struct db_pend {
+	struct db *db;
+	struct db_txn *t;
+	struct strbuf entry;
+	uint64_t seq;
+	int state; /* 0: waiting for the pool, 1: committed, 2: failed */
+	bool reported; /* db_pend_complete ran: the pool is done with it */
+	bool settled;  /* finished (result 0) or rolled back (-1) */
+	int result;
+	uint64_t index;
+	struct xerr err;
+	struct db_pend *next;
+};
+
+/* Makes a committed transaction's changes visible: generation, events'
+ * order, tombstones. An object a later pending transaction lists too is
+ * left to that one's finish. Returns the classes changed. */
+static void publish(struct db *db, struct db_txn *t, uint64_t gen, uint64_t mask[2], bool pipelined)
+{
+	for (size_t i = 0; i < t->nchanged; i++) {
+		struct db_obj *o = t->changed[i];
+		o->in_txn = false;
+		if (pipelined)
+			o->pend--;
+		bool created = o->ctime == UINT64_MAX;
+		if (created)
+			o->ctime = gen;
+		o->mtime = gen;
+		bool events = sc_classes[o->cls].events;
+		if (events)
+			mask[o->cls / 64] |= 1ull << (o->cls % 64);
+		if (o->pend) { /* a later transaction settles it */
+			if (events) {
+				if (!created)
+					chg_unlink(db, o);
+				chg_append(db, o);
+			}
+			continue;
+		}
+		if (o->deleted) {
+			if (!created && events)
+				chg_unlink(db, o);
+			if (created || !events) {
+				obj_free(o);
+				continue;
+			}
+			/* a tombstone keeps only its class, ref and generations */
+			for (int f = 0; f < sc_classes[o->cls].nfields; f++)
+				xv_free(&o->f[f]);
+			free(o->f);
+			o->f = NULL;
+			chg_append(db, o);
+			db->ntombs++;
+		} else if (events) {
+			if (!created)
+				chg_unlink(db, o);
+			chg_append(db, o);
+		}
+	}
+	tomb_gc(db);
+}
+
+static void wake_waiters(struct db *db, const uint64_t mask[2])
+{
+	pthread_mutex_lock(&db->wait_lock);
+	pthread_cond_broadcast(&db->wait_cond);
+	for (struct db_waiter *w = db->waiters, *n; w; w = n) {
+		n = w->next;
+		if ((w->classes[0] & mask[0]) || (w->classes[1] & mask[1]))
+			w->wake(w->arg);
+	}
+	pthread_mutex_unlock(&db->wait_lock);
+}
+
+/* With the write lock: settles the pending commits at the head of the
+ * pipeline whose outcome is known, in log order (force: every one, those
+ * not known yet as failed). A failed one is rolled back with every one
+ * after it (they were made on its changes; the pool fails them too, as
+ * they follow it in the log), last first. */
+static void settle(struct db *db, bool force)
+{
+	uint64_t mask[2] = {0, 0};
+	pthread_mutex_lock(&db->pend_lock);
+	while (db->pend_head && (db->pend_head->state || force)) {
+		struct db_pend *pd = db->pend_head;
+		if (pd->state == 1) {
+			pthread_mutex_unlock(&db->pend_lock);
+			uint64_t gen = db->gen + 1;
+			struct xerr de = XERR_INIT;
+			db->log_index = pd->index;
+			if (db->durable &&
+			    durable_write_entry(db->durable, pd->entry.buf, pd->entry.len, gen, pd->index, &de) < 0) {
+				/* the pool has committed it: memory keeps it, this
+				 * host's SQLite gets it from the log at the next start */
+				log_error("db: durable write failed: %s", de.code ? de.code : "?");
+				xerr_clear(&de);
+			}
+			db->gen = gen;
+			publish(db, pd->t, gen, mask, true);
+			txn_free(pd->t);
+			pd->t = NULL;
+			pthread_mutex_lock(&db->pend_lock);
+			db->pend_head = pd->next;
+			if (!db->pend_head)
+				db->pend_tail = NULL;
+			db->npend--;
+			db->settled_seq = pd->seq;
+			pd->settled = true;
+			pd->result = 0;
+			continue;
+		}
+		/* failed: roll back it and every later one */
+		size_t n = 0;
+		for (struct db_pend *q = pd; q; q = q->next)
+			n++;
+		struct db_pend **v = xcalloc(n, sizeof *v);
+		n = 0;
+		for (struct db_pend *q = pd; q; q = q->next)
+			v[n++] = q;
+		pthread_mutex_unlock(&db->pend_lock);
+		for (size_t k = n; k-- > 0;)
+			undo_txn(db, v[k]->t);
+		struct db_objvec gone = {0};
+		for (size_t k = 0; k < n; k++)
+			for (size_t i = 0; i < v[k]->t->nchanged; i++) {
+				struct db_obj *o = v[k]->t->changed[i];
+				o->pend--;
+				/* made by one of these: freed once (in_txn marks it listed) */
+				if (o->ctime == UINT64_MAX && o->deleted && !o->in_txn) {
+					o->in_txn = true;
+					vec_push(&gone, o);
+				}
+			}
+		for (size_t i = 0; i < gone.n; i++)
+			obj_free(gone.v[i]);
+		free(gone.v);
+		log_warn("db: %zu pipelined commits rolled back (the pool did not commit the first)", n);
+		pthread_mutex_lock(&db->pend_lock);
+		db->rb_lo = v[0]->seq;
+		db->rb_hi = v[n - 1]->seq;
+		for (size_t k = 0; k < n; k++) {
+			txn_free(v[k]->t);
+			v[k]->t = NULL;
+			v[k]->settled = true;
+			v[k]->result = -1;
+		}
+		db->settled_seq = v[n - 1]->seq;
+		db->pend_head = db->pend_tail = NULL;
+		db->npend = 0;
+		free(v);
+	}
+	pthread_cond_broadcast(&db->pend_cond);
+	pthread_mutex_unlock(&db->pend_lock);
+	db->wake_mask[0] |= mask[0];
+	db->wake_mask[1] |= mask[1];
+}
+
+void db_pend_complete(struct db_pend *pd, bool ok, uint64_t index, struct xerr *err)
+{
+	struct db *db = pd->db;
+	pthread_mutex_lock(&db->pend_lock);
+	if (ok && pd->settled && pd->result < 0)
+		log_error("db: a pipelined commit rolled back here was committed by the pool");
+	if (!pd->state) { /* not rolled back already */
+		pd->state = ok ? 1 : 2;
+		pd->index = index;
+	}
+	if (!ok && err)
+		xerr_move(&pd->err, err);
+	pd->reported = true;
+	pthread_cond_broadcast(&db->pend_cond);
+	pthread_mutex_unlock(&db->pend_lock);
+}
+
+/* The committer of a pipelined transaction, without the write lock: waits
+ * for its outcome, settling the head of the pipeline whenever its outcome
+ * is known (whichever committer gets there first does). */
+static int pend_wait(struct db *db, struct db_pend *pd, struct xerr *err)
+{
+	pthread_mutex_lock(&db->pend_lock);
+	for (;;) {
+		if (pd->settled && pd->reported)
+			break;
+		if (db->pend_head && db->pend_head->state) {
+			pthread_mutex_unlock(&db->pend_lock);
+			pthread_rwlock_wrlock(&db->lock);
+			settle(db, false);
+			wunlock(db);
+			pthread_mutex_lock(&db->pend_lock);
+			continue;
+		}
+		pthread_cond_wait(&db->pend_cond, &db->pend_lock);
+	}
+	pthread_mutex_unlock(&db->pend_lock);
+	int rc = pd->result;
+	if (rc < 0) {
+		if (pd->err.code)
+			xerr_move(err, &pd->err);
+		else
+			xerr_internal(err, "pool: an earlier write was not committed");
+	}
+	xerr_clear(&pd->err);
+	sb_free(&pd->entry);
+	free(pd);
+	return rc;
 }
 
 int db_commit(struct db_txn *t, struct xerr *err)
 {
 	struct db *db = t->db;
 	if (t->nchanged == 0) {
+		uint64_t seq = db->npend ? db->pend_seq : 0;
 		fault_alloc_scope_end();
-		pthread_rwlock_unlock(&db->lock);
+		wunlock(db);
 		txn_free(t);
+		/* what it saw may be a pending commit's: answered once that settled */
+		if (seq && !wait_settled(db, seq))
+			return xerr_internal(err, "pool: an earlier write was not committed");
 		return 0;
 	}
 	uint64_t gen = db->gen + 1;
@@ -626,7 +913,51 @@ int db_commit(struct db_txn *t, struct xerr *err)
 		sb_init(&sb);
 		int r = 0;
 		if (db_txn_encode(t, &sb) > 0) {
-			r = db->repl.replicate(db->repl.arg, sb.buf, sb.len, err);
+			if (db->repl.submit) {
+				struct db_pend *pd = xcalloc(1, sizeof *pd);
+				pd->db = db;
+				pd->t = t;
+				pd->entry = sb;
+				pthread_mutex_lock(&db->pend_lock);
+				pd->seq = ++db->pend_seq;
+				if (db->pend_tail)
+					db->pend_tail->next = pd;
+				else
+					db->pend_head = pd;
+				db->pend_tail = pd;
+				db->npend++;
+				pthread_mutex_unlock(&db->pend_lock);
+				r = db->repl.submit(db->repl.arg, sb.buf, sb.len, pd, err);
+				if (r == 1) {
+					for (size_t i = 0; i < t->nchanged; i++) {
+						t->changed[i]->in_txn = false;
+						t->changed[i]->pend++;
+					}
+					fault_alloc_scope_end();
+					wunlock(db);
+					return pend_wait(db, pd, err);
+				}
+				/* answered at once: not in the pipeline */
+				pthread_mutex_lock(&db->pend_lock);
+				struct db_pend **pp = &db->pend_head;
+				db->pend_tail = NULL;
+				while (*pp) {
+					if (*pp == pd)
+						*pp = pd->next;
+					else {
+						db->pend_tail = *pp;
+						pp = &(*pp)->next;
+					}
+				}
+				db->npend--;
+				db->pend_seq--; /* nobody saw it: the write lock was held */
+				pthread_cond_broadcast(&db->pend_cond);
+				pthread_mutex_unlock(&db->pend_lock);
+				xerr_clear(&pd->err);
+				free(pd);
+			} else {
+				r = db->repl.replicate(db->repl.arg, sb.buf, sb.len, err);
+			}
 			replicated = r == 0;
 		}
 		sb_free(&sb);
@@ -651,50 +982,40 @@ int db_commit(struct db_txn *t, struct xerr *err)
 	}
 	db->gen = gen;
 	uint64_t mask[2] = {0, 0};
-	for (size_t i = 0; i < t->nchanged; i++) {
-		struct db_obj *o = t->changed[i];
-		o->in_txn = false;
-		bool created = o->ctime == UINT64_MAX;
-		if (created)
-			o->ctime = gen;
-		o->mtime = gen;
-		bool events = sc_classes[o->cls].events;
-		if (events)
-			mask[o->cls / 64] |= 1ull << (o->cls % 64);
-		if (o->deleted) {
-			if (!created && events)
-				chg_unlink(db, o);
-			if (created || !events) {
-				obj_free(o);
-				continue;
-			}
-			/* a tombstone keeps only its class, ref and generations */
-			for (int f = 0; f < sc_classes[o->cls].nfields; f++)
-				xv_free(&o->f[f]);
-			free(o->f);
-			o->f = NULL;
-			chg_append(db, o);
-			db->ntombs++;
-		} else if (events) {
-			if (!created)
-				chg_unlink(db, o);
-			chg_append(db, o);
-		}
-	}
-	tomb_gc(db);
+	publish(db, t, gen, mask, false);
 	fault_alloc_scope_end();
-	pthread_rwlock_unlock(&db->lock);
+	wunlock(db);
 	txn_free(t);
-
-	pthread_mutex_lock(&db->wait_lock);
-	pthread_cond_broadcast(&db->wait_cond);
-	for (struct db_waiter *w = db->waiters, *n; w; w = n) {
-		n = w->next;
-		if ((w->classes[0] & mask[0]) || (w->classes[1] & mask[1]))
-			w->wake(w->arg);
-	}
-	pthread_mutex_unlock(&db->wait_lock);
+	wake_waiters(db, mask);
 	return 0;
+}
+
+void db_drain_begin(struct db *db)
+{
+	pthread_mutex_lock(&db->pend_lock);
+	db->drainers++;
+	pthread_mutex_unlock(&db->pend_lock);
+	for (;;) {
+		pthread_rwlock_wrlock(&db->lock);
+		if (db->npend)
+			settle(db, false);
+		size_t n = db->npend;
+		wunlock(db);
+		if (!n)
+			return;
+		pthread_mutex_lock(&db->pend_lock);
+		if (db->npend && !(db->pend_head && db->pend_head->state))
+			pthread_cond_wait(&db->pend_cond, &db->pend_lock);
+		pthread_mutex_unlock(&db->pend_lock);
+	}
+}
+
+void db_drain_end(struct db *db)
+{
+	pthread_mutex_lock(&db->pend_lock);
+	db->drainers--;
+	pthread_cond_broadcast(&db->pend_cond);
+	pthread_mutex_unlock(&db->pend_lock);
 }
 
 void db_set_replicator(struct db *db, const struct db_replicator *r)

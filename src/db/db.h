@@ -30,6 +30,7 @@ struct db_obj {
 	/* live objects of the class, in creation order */
 	struct db_obj *cls_prev, *cls_next;
 	bool in_txn; /* already listed in the current transaction */
+	unsigned pend; /* pipelined transactions listing it, not settled yet */
 };
 
 struct db_objvec {
@@ -53,17 +54,40 @@ struct db_waiter {
 struct durable;
 
 /* Replication of commits on a pooled host, set by the layer above (the
- * daemon registers pool_raft's). db_commit calls replicate with the
+ * daemon registers pool_raft's). With submit (pipelined commits, see
+ * struct db's pend_*), db_commit queues the entry, releases the write
+ * lock and waits for the outcome; a later transaction may build on a
+ * pending one (it follows it in the log), readers wait until none is
+ * pending, and a transaction that ends without a change (or aborts) while
+ * some are pending answers once they settled. Otherwise db_commit calls
+ * replicate with the
  * transaction's entry (db_txn_encode) while it holds the write lock, after
  * the changes are made in memory and before they are written to SQLite or
  * published; replicate returns 0 once the pool has committed the entry
  * (this host's store already holds it: the pool must not apply it here
  * again), or -1 with err, and the transaction is rolled back. A
  * transaction of local classes only (nothing encoded) is not replicated. */
+struct db;
+struct db_pend;
 struct db_replicator {
 	int (*replicate)(void *arg, const char *entry, size_t len, struct xerr *err);
 	void *arg;
+	/* Optional, for pipelined commits (the pool's leader): queues the
+	 * entry in the pool's log in the order of the calls (made with the
+	 * write lock held) and returns 1; the pool reports the outcome with
+	 * db_pend_complete, from another thread. Anything else: as replicate
+	 * (0 committed, -1 err), nothing reported later. */
+	int (*submit)(void *arg, const char *entry, size_t len, struct db_pend *pd, struct xerr *err);
 };
+/* The outcome of a submitted entry: ok (index: its place in the log) or
+ * failed (err, moved from; the entry may still commit later, and is then
+ * applied from the log like any other). */
+void db_pend_complete(struct db_pend *pd, bool ok, uint64_t index, struct xerr *err);
+/* A pool's own entries go into the log only when no pipelined commit is
+ * pending: waits until none is and holds new ones back (synchronous
+ * commits) until db_drain_end. */
+void db_drain_begin(struct db *db);
+void db_drain_end(struct db *db);
 
 struct db {
 	pthread_rwlock_t lock;
@@ -81,6 +105,20 @@ struct db {
 	 * transaction as its rows (meta 'log-index'); set under the write
 	 * lock, 0 on a pool of one */
 	uint64_t log_index;
+
+	/* pipelined commits (db_replicator's submit): transactions whose entry
+	 * is in the pool's log, in log order, settled (finished or rolled back)
+	 * in that order; readers wait until none is pending, so nobody reads
+	 * a change before it commits. Under pend_lock and, to change the
+	 * list, the write lock. */
+	pthread_mutex_t pend_lock;
+	pthread_cond_t pend_cond;
+	struct db_pend *pend_head, *pend_tail;
+	size_t npend;
+	uint64_t pend_seq, settled_seq; /* last queued, last settled */
+	uint64_t rb_lo, rb_hi;          /* the last range rolled back */
+	unsigned readers_waiting, drainers;
+	uint64_t wake_mask[2]; /* classes settled under the write lock, woken at its release */
 
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond; /* broadcast on every commit */

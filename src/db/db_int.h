@@ -16,5 +16,7 @@ void db_obj_insert_loaded(struct db *db, struct db_obj *o, uint64_t gen);
 /* Marks a transaction as applying an entry of the replicated log: its
  * commit does not call the replicator. */
 void db_txn_from_log(struct db_txn *t);
+/* db_begin for a transaction from the pool's log (db_txn_from_log). */
+struct db_txn *db_begin_log(struct db *db);
 
 #endif

@@ -173,6 +173,48 @@ int durable_write(struct durable *d, struct db *db, struct db_obj **objs, size_t
 	return 0;
 }
 
+int durable_write_entry(struct durable *d, const char *data, size_t len, uint64_t gen, uint64_t index,
+			struct xerr *err)
+{
+	if (step(d->begin) < 0)
+		return sql_fail(d, err, "begin");
+	const char *end = data + len;
+	for (const char *line = data; line < end && *line;) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		const char *le = nl ? nl : end;
+		const char *t1 = memchr(line, '\t', (size_t)(le - line));
+		const char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(le - t1 - 1)) : NULL;
+		const char *t3 = t2 ? memchr(t2 + 1, '\t', (size_t)(le - t2 - 1)) : NULL;
+		int r = 0;
+		if (t1 && t2 && line[0] == 'D') {
+			sqlite3_bind_text(d->del, 1, t1 + 1, (int)(t2 - t1 - 1), SQLITE_TRANSIENT);
+			r = step(d->del);
+		} else if (t1 && t2 && t3 && line[0] == 'P') {
+			sqlite3_bind_text(d->put, 1, t1 + 1, (int)(t2 - t1 - 1), SQLITE_TRANSIENT);
+			sqlite3_bind_text(d->put, 2, t2 + 1, (int)(t3 - t2 - 1), SQLITE_TRANSIENT);
+			sqlite3_bind_text(d->put, 3, t3 + 1, (int)(le - t3 - 1), SQLITE_TRANSIENT);
+			r = step(d->put);
+		}
+		if (r < 0) {
+			sql_fail(d, err, "write");
+			step(d->rollback);
+			return -1;
+		}
+		line = nl ? nl + 1 : end;
+	}
+	char g[32], li[32];
+	snprintf(g, sizeof g, "%llu", (unsigned long long)gen);
+	snprintf(li, sizeof li, "%llu", (unsigned long long)index);
+	sqlite3_bind_text(d->setgen, 1, g, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(d->setidx, 1, li, -1, SQLITE_TRANSIENT);
+	if (step(d->setgen) < 0 || (index && step(d->setidx) < 0) || step(d->commit) < 0) {
+		sql_fail(d, err, "commit");
+		step(d->rollback);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- a fast reader for the rows this file writes ----
  * Loading a big store was mostly jansson building a tree of every row
  * only for it to be copied into xv and freed. The rows were written by
@@ -639,9 +681,7 @@ static int apply_entry(struct db *db, const char *data, size_t len, bool from_lo
 	char *text = xmalloc(len + 1);
 	memcpy(text, data, len);
 	text[len] = 0;
-	struct db_txn *t = db_begin(db);
-	if (from_log)
-		db_txn_from_log(t);
+	struct db_txn *t = from_log ? db_begin_log(db) : db_begin(db);
 	if (index)
 		db->log_index = index;
 	int rc = 0;
@@ -802,8 +842,7 @@ int db_install_image(struct db *db, const void *image, size_t len, uint64_t have
 	}
 	size_t nrefs = 0, cap = 0;
 	char **refs = NULL;
-	struct db_txn *t = db_begin(db);
-	db_txn_from_log(t);
+	struct db_txn *t = db_begin_log(db);
 	int rc = 0, r;
 	while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *ref = (const char *)sqlite3_column_text(st, 0);

@@ -15,6 +15,11 @@ void durable_close(struct durable *d);
 int durable_load(struct durable *d, struct db *db, struct xerr *err);
 int durable_write(struct durable *d, struct db *db, struct db_obj **objs, size_t n,
 		  uint64_t gen, struct xerr *err);
+/* Writes an entry's rows (durable_entry_encode's text) as one SQLite
+ * transaction, with the generation and the entry's log index: a pipelined
+ * commit writes what its entry holds, whatever later ones changed since. */
+int durable_write_entry(struct durable *d, const char *data, size_t len, uint64_t gen, uint64_t index,
+			struct xerr *err);
 
 /* A committed transaction as one entry of the pool's replicated log: one
  * line per changed row of a persistent class, with the row's encoding in

@@ -120,6 +120,22 @@ int net_bridge_ensure(const char *bridge, int64_t mtu, struct xerr *err)
 {
 	if (!*bridge || strlen(bridge) >= IFNAMSIZ)
 		return xerr_set(err, ERR_INVALID_VALUE, "bridge", bridge, NULL);
+	if (net_backend() == NET_BACKEND_OVS) {
+		/* a link of that name that is no Open vSwitch bridge is not ours */
+		if (net_link_exists(bridge) && !net_ovs_bridge_exists(bridge))
+			return xerr_internal(err, "%s exists and is not an Open vSwitch bridge", bridge);
+		bool had = net_link_exists(bridge);
+		if (net_ovs_bridge_ensure(bridge, mtu, err) < 0)
+			return -1;
+		if (!had)
+			log_info("net: created Open vSwitch bridge %s (%s datapath)", bridge, net_ovs_datapath());
+		int s = ctl_socket();
+		if (s < 0)
+			return fail(err, "cannot open a control socket for", bridge, errno);
+		int rc = set_up(s, bridge, err);
+		close(s);
+		return rc;
+	}
 	int s = ctl_socket();
 	if (s < 0)
 		return fail(err, "cannot open a control socket for", bridge, errno);
@@ -173,6 +189,8 @@ static int enslave(int s, const char *bridge, const char *name, struct xerr *err
 		errno = EIO;
 		return fail(err, "cannot add to its bridge tap", name, errno);
 	}
+	if (net_backend() == NET_BACKEND_OVS)
+		return net_ovs_port_add(bridge, name, err);
 	/* EBUSY: already a port (a tap reused after a restart) */
 	if (ioctl(s, SIOCBRADDIF, &ifr) < 0 && errno != EBUSY)
 		return fail(err, "cannot add to its bridge tap", name, errno);

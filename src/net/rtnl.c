@@ -90,15 +90,28 @@ static void req_init(struct req *r, unsigned short type, int ifindex)
 
 int net_link_delete(const char *name, struct xerr *err)
 {
-	int idx = (int)if_nametoindex(name);
-	if (!idx)
-		return 0;
-	struct req r;
-	req_init(&r, RTM_DELLINK, idx);
-	int rc = nl_talk(&r);
-	if (rc < 0 && rc != -ENODEV)
-		return xerr_internal(err, "cannot delete link %s: %s", name, strerror(-rc));
-	return 0;
+	/* rules and an Open vSwitch port outlive the link: they go first */
+	int64_t d;
+	int dev;
+	bool vif = net_vif_parse(name, &d, &dev);
+	if (vif) {
+		net_vifpol_lock();
+		net_vif_policy_clear(name);
+	}
+	int rc = 0;
+	if (net_backend() == NET_BACKEND_OVS && net_ovs_port_del(name, err) < 0)
+		rc = -1;
+	int idx = rc == 0 ? (int)if_nametoindex(name) : 0;
+	if (idx) {
+		struct req r;
+		req_init(&r, RTM_DELLINK, idx);
+		int e = nl_talk(&r);
+		if (e < 0 && e != -ENODEV)
+			rc = xerr_internal(err, "cannot delete link %s: %s", name, strerror(-e));
+	}
+	if (vif)
+		net_vifpol_unlock();
+	return rc;
 }
 
 int net_link_set_alias(const char *name, const char *alias, struct xerr *err)

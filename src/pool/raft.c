@@ -26,7 +26,9 @@ struct submit {
 	struct raft_buffer buf;
 	struct pool_raft *node;
 	struct submit *next;
+	uint64_t index; /* where it committed (own entries) */
 	bool own; /* the submitter's store holds it already (pool_raft_replicate) */
+	struct db_pend *pd; /* pool_raft_replicate_async's: reported there, freed by the loop */
 	uint64_t seq;
 	bool done;
 	enum pool_submit_result rc;
@@ -76,7 +78,10 @@ struct pool_raft {
 	 * and its number there, so the leader skips its own entry in flight */
 	uint64_t nonce;
 	uint64_t next_seq;    /* under lock */
-	uint64_t inflight;    /* loop thread: seq of the own entry awaiting commit, 0: none */
+	/* loop thread: own entries in the log awaiting commit (in order) */
+	struct inflight { uint64_t seq; bool sync; } *inflight;
+	size_t ninflight, capinflight;
+	uint64_t poison; /* under lock: own entries up to this seq fail (one before failed) */
 	struct raft_barrier barrier;
 	bool barrier_pending; /* loop thread */
 	uint64_t ready_term;  /* loop thread: term whose barrier completed */
@@ -120,6 +125,32 @@ struct pool_raft {
 
 /* ---- the state machine: the store ---- */
 
+static struct inflight *inflight_find(struct pool_raft *p, uint64_t seq)
+{
+	for (size_t i = 0; i < p->ninflight; i++)
+		if (p->inflight[i].seq == seq)
+			return &p->inflight[i];
+	return NULL;
+}
+
+static void inflight_add(struct pool_raft *p, uint64_t seq, bool sync)
+{
+	if (p->ninflight == p->capinflight) {
+		p->capinflight = p->capinflight ? 2 * p->capinflight : 16;
+		p->inflight = xrealloc(p->inflight, p->capinflight * sizeof *p->inflight);
+	}
+	p->inflight[p->ninflight++] = (struct inflight){seq, sync};
+}
+
+static void inflight_remove(struct pool_raft *p, uint64_t seq)
+{
+	struct inflight *f = inflight_find(p, seq);
+	if (f) {
+		memmove(f, f + 1, (size_t)(p->inflight + p->ninflight - f - 1) * sizeof *f);
+		p->ninflight--;
+	}
+}
+
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
 	struct pool_raft *p = fsm->data;
@@ -137,11 +168,14 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	}
 	if (buf->len < ENTRY_HDR || (b[0] != 'O' && b[0] != 'A')) {
 		log_error("pool: an entry without its header skipped");
-	} else if (b[0] == 'O' && nonce == p->nonce && seq && seq == p->inflight) {
+	} else if (b[0] == 'O' && nonce == p->nonce && seq && inflight_find(p, seq)) {
 		/* this host's own commit: its store holds it already (db_commit
-		 * waits under the write lock for this very apply, and writes the
-		 * index to SQLite with the rows) */
-		p->db->log_index = index;
+		 * waits for this very apply, and writes the index to SQLite with
+		 * the rows: a synchronous one holds the write lock, a pipelined
+		 * one learns the index from the result) */
+		if (inflight_find(p, seq)->sync)
+			p->db->log_index = index;
+		*result = (void *)(uintptr_t)index;
 		p->last_own = index;
 	} else if (index <= p->skip_through) {
 		/* applied before this process started: SQLite holds its rows */
@@ -294,8 +328,42 @@ static void refresh_view(struct pool_raft *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
+static void result_err(enum pool_submit_result rc, const char *leader, const char *msg, struct xerr *err)
+{
+	if (rc == POOL_SUBMIT_NOT_LEADER) {
+		char host[POOL_ADDR_MAX];
+		snprintf(host, sizeof host, "%s", leader);
+		char *colon = strrchr(host, ':'); /* the master's API is on the same address */
+		if (colon)
+			*colon = 0;
+		xerr_set(err, ERR_HOST_IS_SLAVE, host, NULL);
+	} else {
+		xerr_internal(err, "pool: %s", msg && msg[0] ? msg : "submit failed");
+	}
+}
+
 static void finish(struct pool_raft *p, struct submit *s, enum pool_submit_result rc, const char *msg)
 {
+	if (s->own && rc != POOL_SUBMIT_OK) {
+		/* own entries after it were made on its changes: they fail too */
+		pthread_mutex_lock(&p->lock);
+		p->poison = p->next_seq;
+		pthread_mutex_unlock(&p->lock);
+	}
+	if (s->pd) {
+		struct xerr e = XERR_INIT;
+		if (rc != POOL_SUBMIT_OK) {
+			pthread_mutex_lock(&p->lock);
+			char leader[POOL_ADDR_MAX];
+			snprintf(leader, sizeof leader, "%s", p->leader_addr);
+			pthread_mutex_unlock(&p->lock);
+			result_err(rc, leader, msg, &e);
+		}
+		db_pend_complete(s->pd, rc == POOL_SUBMIT_OK, s->index, &e);
+		xerr_clear(&e);
+		free(s);
+		return;
+	}
 	pthread_mutex_lock(&p->lock);
 	s->rc = rc;
 	if (rc == POOL_SUBMIT_NOT_LEADER)
@@ -309,11 +377,11 @@ static void finish(struct pool_raft *p, struct submit *s, enum pool_submit_resul
 
 static void apply_done(struct raft_apply *req, int status, void *result)
 {
-	(void)result;
 	struct submit *s = req->data;
 	struct pool_raft *p = s->node;
-	if (s->own && p->inflight == s->seq)
-		p->inflight = 0;
+	if (s->own)
+		inflight_remove(p, s->seq);
+	s->index = (uint64_t)(uintptr_t)result;
 	refresh_view(p);
 	if (status == 0)
 		finish(p, s, POOL_SUBMIT_OK, NULL);
@@ -364,6 +432,14 @@ static void drain(struct pool_raft *p)
 			finish(p, s, POOL_SUBMIT_FAILED, "the node is stopping");
 			continue;
 		}
+		pthread_mutex_lock(&p->lock);
+		bool poisoned = s->own && s->seq <= p->poison;
+		pthread_mutex_unlock(&p->lock);
+		if (poisoned) {
+			raft_free(s->buf.base);
+			finish(p, s, POOL_SUBMIT_FAILED, "an earlier write was not committed");
+			continue;
+		}
 		if (!ready) {
 			raft_free(s->buf.base);
 			finish(p, s, POOL_SUBMIT_NOT_LEADER, NULL);
@@ -372,11 +448,11 @@ static void drain(struct pool_raft *p)
 		s->req.data = s;
 		s->node = p;
 		if (s->own)
-			p->inflight = s->seq;
+			inflight_add(p, s->seq, !s->pd);
 		int r = raft_apply(&p->raft, &s->req, &s->buf, 1, apply_done);
 		if (r != 0) {
 			if (s->own)
-				p->inflight = 0;
+				inflight_remove(p, s->seq);
 			raft_free(s->buf.base);
 			finish(p, s, r == RAFT_NOTLEADER ? POOL_SUBMIT_NOT_LEADER : POOL_SUBMIT_FAILED,
 			       raft_strerror(r));
@@ -852,7 +928,7 @@ static void node_close(struct pool_raft *p)
 	pthread_mutex_unlock(&p->lock);
 	p->ready_term = 0;
 	p->barrier_pending = p->role_change_pending = p->transfer_pending = false;
-	p->inflight = 0;
+	p->ninflight = 0;
 	p->nseen = 0;
 	p->reported_applied = 0;
 }
@@ -863,6 +939,7 @@ static void node_free(struct pool_raft *p)
 	pthread_cond_destroy(&p->cond);
 	free(p->db_path);
 	free(p->dir);
+	free(p->inflight);
 	free(p);
 }
 
@@ -976,8 +1053,9 @@ void pool_raft_forget_former(struct pool_raft *p, uint64_t id)
 	pthread_mutex_unlock(&p->lock);
 }
 
-static enum pool_submit_result submit(struct pool_raft *p, bool own, const void *entry, size_t len,
-				     char leader[POOL_ADDR_MAX], struct xerr *err)
+/* Queues an entry for the loop; NULL (err set) when the node is stopping. */
+static struct submit *enqueue(struct pool_raft *p, bool own, struct db_pend *pd, const void *entry, size_t len,
+			      struct xerr *err)
 {
 	struct submit *s = xcalloc(1, sizeof *s);
 	/* padded with NULs (the end of the entry's text) to a multiple of 8:
@@ -987,9 +1065,10 @@ static enum pool_submit_result submit(struct pool_raft *p, bool own, const void 
 	if (!s->buf.base) {
 		free(s);
 		xerr_internal(err, "pool: out of memory");
-		return POOL_SUBMIT_FAILED;
+		return NULL;
 	}
 	s->own = own;
+	s->pd = pd;
 	unsigned char *b = s->buf.base;
 	b[0] = own ? 'O' : 'A';
 	memcpy(b + 1, &p->nonce, 8);
@@ -1003,7 +1082,7 @@ static enum pool_submit_result submit(struct pool_raft *p, bool own, const void 
 		raft_free(s->buf.base);
 		free(s);
 		xerr_internal(err, "pool: the node is stopping");
-		return POOL_SUBMIT_FAILED;
+		return NULL;
 	}
 	if (p->queue_tail)
 		p->queue_tail->next = s;
@@ -1011,6 +1090,15 @@ static enum pool_submit_result submit(struct pool_raft *p, bool own, const void 
 		p->queue = s;
 	p->queue_tail = s;
 	uv_async_send(&p->wake); /* under the lock: node_close waits for it */
+	return s; /* p->lock held */
+}
+
+static enum pool_submit_result submit(struct pool_raft *p, bool own, const void *entry, size_t len,
+				     char leader[POOL_ADDR_MAX], struct xerr *err)
+{
+	struct submit *s = enqueue(p, own, NULL, entry, len, err);
+	if (!s)
+		return POOL_SUBMIT_FAILED;
 	while (!s->done)
 		pthread_cond_wait(&p->cond, &p->lock);
 	pthread_mutex_unlock(&p->lock);
@@ -1026,7 +1114,12 @@ static enum pool_submit_result submit(struct pool_raft *p, bool own, const void 
 enum pool_submit_result pool_raft_submit(struct pool_raft *p, const void *entry, size_t len,
 					 char leader[POOL_ADDR_MAX], struct xerr *err)
 {
-	return submit(p, false, entry, len, leader, err);
+	/* applied by the loop thread on every node, the leader included: no
+	 * pipelined commit may be pending under it */
+	db_drain_begin(p->db);
+	enum pool_submit_result r = submit(p, false, entry, len, leader, err);
+	db_drain_end(p->db);
+	return r;
 }
 
 int pool_raft_replicate(void *arg, const char *entry, size_t len, struct xerr *err)
@@ -1045,15 +1138,30 @@ int pool_raft_replicate(void *arg, const char *entry, size_t len, struct xerr *e
 		return 0;
 	if (r == POOL_SUBMIT_NOT_LEADER) {
 		xerr_clear(&e);
-		char *colon = strrchr(leader, ':'); /* the master's API is on the same address */
-		if (colon)
-			*colon = 0;
-		return xerr_set(err, ERR_HOST_IS_SLAVE, leader, NULL);
+		result_err(r, leader, NULL, err);
+		return -1;
 	}
 	if (err)
 		xerr_move(err, &e);
 	xerr_clear(&e);
 	return -1;
+}
+
+int pool_raft_replicate_async(void *arg, const char *entry, size_t len, struct db_pend *pd,
+			      struct xerr *err)
+{
+	struct pool_raft *p = arg;
+	if (!pool_raft_is_leader(p)) {
+		char leader[POOL_ADDR_MAX];
+		pool_raft_leader(p, leader);
+		result_err(POOL_SUBMIT_NOT_LEADER, leader, NULL, err);
+		return -1;
+	}
+	struct submit *s = enqueue(p, true, pd, entry, len, err);
+	if (!s)
+		return -1;
+	pthread_mutex_unlock(&p->lock);
+	return 1;
 }
 
 int pool_raft_add_member(struct pool_raft *p, uint64_t id, const char *address, bool voter,

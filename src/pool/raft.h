@@ -8,19 +8,24 @@
  * thread. pool_raft_submit hands an entry to the leader and returns once
  * Raft has committed it and this node has applied it.
  *
- * Writes on a pooled host: the daemon registers pool_raft_replicate as
- * the store's replicator (struct db_replicator), so db_commit on the
- * leader hands each transaction to Raft with the store's write lock held
- * and acknowledges it once committed. One path applies each entry once:
+ * Writes on a pooled host: the daemon registers pool_raft_replicate and
+ * pool_raft_replicate_async as the store's replicator (struct
+ * db_replicator), so db_commit on the leader queues each transaction in
+ * the log with the store's write lock held, releases the lock and
+ * acknowledges it once committed: the next transactions go into the log
+ * while earlier ones commit (libraft writes them with one sync), readers
+ * wait until nothing is pending, and the store settles pending commits in
+ * log order (db.h). One path applies each entry once:
  * the leader's own entries are in its store already (db_commit made them
  * in memory and writes them to SQLite after the commit), and its FSM
- * skips the entry it is waiting for (entries carry a header naming the
+ * skips the entries it is waiting for (entries carry a header naming the
  * process that made them and their number there); every other node, and
  * the leader for entries made under earlier leaders, applies entries with
  * db_apply_entry (a transaction marked as coming from the log, which is
  * not replicated again). A new leader accepts writes only once a barrier
- * has applied every entry of earlier terms, so no other entry needs the
- * write lock while an own entry waits. A write on another node fails with
+ * has applied every entry of earlier terms, and pool_raft_submit's
+ * entries go in only when no own entry is pending, so no other entry is
+ * applied on a leader's store between its own pending ones. A write on another node fails with
  * HOST_IS_SLAVE and the leader's address.
  *
  * Snapshots are the SQLite database (an image read in one transaction);
@@ -99,6 +104,16 @@ enum pool_submit_result pool_raft_submit(struct pool_raft *p, const void *entry,
  * submits an entry already applied to this node's store and waits for its
  * commit; on a node not leading: -1 with HOST_IS_SLAVE [leader's host]. */
 int pool_raft_replicate(void *arg, const char *entry, size_t len, struct xerr *err);
+
+/* The store's pipelined replicator (struct db_replicator's submit): on
+ * the leader, queues an entry already applied to this node's store and
+ * returns 1; its outcome is reported with db_pend_complete from the loop
+ * thread once committed (with its index) or failed. An own entry that
+ * fails fails every own entry queued after it (they were made on its
+ * changes). Not leading: -1 with HOST_IS_SLAVE [leader's host]. */
+struct db_pend;
+int pool_raft_replicate_async(void *arg, const char *entry, size_t len, struct db_pend *pd,
+			      struct xerr *err);
 
 /* On the leader: adds a node (raft_add) and makes it a voter or a standby
  * (raft_assign); blocks until the configuration change commits. */

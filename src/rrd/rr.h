@@ -66,6 +66,7 @@ struct rr_vm_counters {
 	int ndisks;
 	struct rr_disk_counters {
 		char dev[8]; /* "xvda" */
+		char sr[40]; /* the SR of its VDI ("" unknown): summed into the SR's figures */
 		int64_t rd_bytes, wr_bytes, rd_ops, wr_ops, rd_ns, wr_ns, inflight;
 	} disk[RR_MAX_DISKS];
 	int nvifs;
@@ -104,6 +105,20 @@ void rr_host_rates(const struct rr_host_counters *prev, const struct rr_host_cou
 		   struct rr_sample *out);
 void rr_vm_rates(const struct rr_vm_counters *prev, const struct rr_vm_counters *now, double dt,
 		 struct rr_sample *out);
+
+/* ---- an SR's I/O, summed over the VBDs of the running VMs on it ----
+ * Per-second figures over one tick; latencies from the time the
+ * completed requests took. */
+struct rr_sr_io {
+	double rd_bytes, wr_bytes, rd_ops, wr_ops, rd_ns, wr_ns, inflight;
+};
+/* The disk's share of its SR's I/O between two readings dt seconds apart
+ * (nothing when a counter went back or dt is not positive). */
+void rr_sr_io_add(struct rr_sr_io *acc, const struct rr_disk_counters *prev, const struct rr_disk_counters *now,
+		  double dt);
+/* The SR's figures: on the host with the SR's first eight characters
+ * (iops_read_<sr8>, …) when sr8 is given, in the SR's own RRD without. */
+void rr_sr_rates(const struct rr_sr_io *io, const char *sr8, struct rr_sample *out);
 
 /* ---- the archives ---- */
 
@@ -190,8 +205,9 @@ struct rr_ops {
 	/* Whether new RRDs get MIN and MAX archives (the pool's
 	 * other_config:create_min_max_in_new_VM_RRDs). */
 	bool (*min_max)(void *arg);
-	/* After a tick: the samples, for the metrics records. */
-	void (*published)(void *arg, enum rr_kind k, const char *uuid, const struct rr_sample *s);
+	/* After a tick: the samples (of the tick at t), for the metrics records
+	 * and the alarms. */
+	void (*published)(void *arg, enum rr_kind k, const char *uuid, const struct rr_sample *s, time_t t);
 };
 
 void rr_tick_vm(struct rr_tick *tick, const char *uuid, const struct rr_vm_counters *c);

@@ -72,6 +72,33 @@ static void set(struct rr_ds_info *o, const char *units, bool dflt, double min, 
 	snprintf(o->description, sizeof o->description, fmt, arg);
 }
 
+/* An SR's I/O figure by its name without the SR part: true if known. */
+static bool describe_sr_io(const char *base, const char *sr, struct rr_ds_info *o)
+{
+	static const struct {
+		const char *name, *units, *fmt;
+	} io[] = {
+		{"read", "B/s", "Reads from SR%s, in B/s"},
+		{"write", "B/s", "Writes to SR%s, in B/s"},
+		{"read_latency", "μs", "Read latency of SR%s, in microseconds"},
+		{"write_latency", "μs", "Write latency of SR%s, in microseconds"},
+		{"latency", "μs", "Average I/O latency of SR%s"},
+		{"iops_read", "requests/s", "Read requests per second of SR%s"},
+		{"iops_write", "requests/s", "Write requests per second of SR%s"},
+		{"iops_total", "requests/s", "I/O requests per second of SR%s"},
+		{"io_throughput_read", "MiB/s", "Data read from SR%s, in MiB/s"},
+		{"io_throughput_write", "MiB/s", "Data written to SR%s, in MiB/s"},
+		{"io_throughput_total", "MiB/s", "All I/O of SR%s, in MiB/s"},
+		{"inflight", "requests", "Number of I/O requests currently in flight on SR%s"},
+	};
+	for (size_t i = 0; i < sizeof io / sizeof io[0]; i++)
+		if (!strcmp(base, io[i].name)) {
+			set(o, io[i].units, true, 0, INFINITY, io[i].fmt, sr);
+			return true;
+		}
+	return false;
+}
+
 void rr_ds_describe(enum rr_kind k, const char *name, struct rr_ds_info *o)
 {
 	char mid[RR_NAME_MAX];
@@ -92,6 +119,8 @@ void rr_ds_describe(enum rr_kind k, const char *name, struct rr_ds_info *o)
 			set(o, "KiB", true, 0, INFINITY, "%sTotal amount of memory in the host", "");
 		else if (!strcmp(name, "memory_free_kib"))
 			set(o, "KiB", true, 0, INFINITY, "%sTotal amount of free memory", "");
+		else if (!strcmp(name, "running_vcpus"))
+			set(o, "count", true, 0, INFINITY, "%sThe total number of running vCPUs", "");
 		else if (!strcmp(name, "pif_aggr_rx"))
 			set(o, "B/s", true, 0, INFINITY, "%sBytes per second received on all physical interfaces", "");
 		else if (!strcmp(name, "pif_aggr_tx"))
@@ -113,7 +142,20 @@ void rr_ds_describe(enum rr_kind k, const char *name, struct rr_ds_info *o)
 					set(o, pif[i].units, pif[i].dflt, 0, INFINITY, pif[i].fmt, mid);
 					return;
 				}
+		} else {
+			/* <figure>_<sr8> */
+			size_t len = strlen(name);
+			if (len > 9 && name[len - 9] == '_' && strspn(name + len - 8, "0123456789abcdef") == 8) {
+				char sr[10];
+				snprintf(mid, sizeof mid, "%.*s", (int)(len - 9), name);
+				snprintf(sr, sizeof sr, " %s", name + len - 8);
+				describe_sr_io(mid, sr, o);
+			}
 		}
+		return;
+	}
+	if (k == RR_SR) {
+		describe_sr_io(name, "", o);
 		return;
 	}
 	if (k != RR_VM)
@@ -147,15 +189,15 @@ void rr_ds_describe(enum rr_kind k, const char *name, struct rr_ds_info *o)
 			const char *suf, *units, *fmt;
 			bool dflt;
 		} vbd[] = {
-			{"_read_latency", "μs", "Reads from device '%s' latency", false},
-			{"_write_latency", "μs", "Writes to device '%s' latency", false},
-			{"_iops_read", "requests/s", "Read requests per second from device '%s'", false},
-			{"_iops_write", "requests/s", "Write requests per second to device '%s'", false},
-			{"_iops_total", "requests/s", "I/O requests per second of device '%s'", false},
-			{"_io_throughput_read", "MiB/s", "Data read from device '%s', in MiB/s", false},
-			{"_io_throughput_write", "MiB/s", "Data written to device '%s', in MiB/s", false},
-			{"_io_throughput_total", "MiB/s", "All I/O of device '%s', in MiB/s", false},
-			{"_inflight", "requests", "Number of I/O requests currently in flight on device '%s'", false},
+			{"_read_latency", "μs", "Reads from device '%s' latency", true},
+			{"_write_latency", "μs", "Writes to device '%s' latency", true},
+			{"_iops_read", "requests/s", "Read requests per second from device '%s'", true},
+			{"_iops_write", "requests/s", "Write requests per second to device '%s'", true},
+			{"_iops_total", "requests/s", "I/O requests per second of device '%s'", true},
+			{"_io_throughput_read", "MiB/s", "Data read from device '%s', in MiB/s", true},
+			{"_io_throughput_write", "MiB/s", "Data written to device '%s', in MiB/s", true},
+			{"_io_throughput_total", "MiB/s", "All I/O of device '%s', in MiB/s", true},
+			{"_inflight", "requests", "Number of I/O requests currently in flight on device '%s'", true},
 			{"_read", "B/s", "Reads from device '%s' in bytes per second", true},
 			{"_write", "B/s", "Writes to device '%s' in bytes per second", true},
 		};
@@ -237,5 +279,57 @@ void rr_vm_rates(const struct rr_vm_counters *p, const struct rr_vm_counters *c,
 			snprintf(name, sizeof name, "vbd_%s_%s", d->dev, suf[k]);
 			rr_sample_add(out, name, val[k]);
 		}
+	}
+}
+
+/* ---- an SR's I/O ---- */
+
+void rr_sr_io_add(struct rr_sr_io *acc, const struct rr_disk_counters *p, const struct rr_disk_counters *c,
+		  double dt)
+{
+	if (c->inflight > 0)
+		acc->inflight += (double)c->inflight;
+	if (!p || dt <= 0 || c->rd_bytes < p->rd_bytes || c->wr_bytes < p->wr_bytes || c->rd_ops < p->rd_ops ||
+	    c->wr_ops < p->wr_ops || p->rd_bytes < 0 || p->wr_bytes < 0 || p->rd_ops < 0 || p->wr_ops < 0)
+		return;
+	acc->rd_bytes += (double)(c->rd_bytes - p->rd_bytes) / dt;
+	acc->wr_bytes += (double)(c->wr_bytes - p->wr_bytes) / dt;
+	acc->rd_ops += (double)(c->rd_ops - p->rd_ops) / dt;
+	acc->wr_ops += (double)(c->wr_ops - p->wr_ops) / dt;
+	if (c->rd_ns >= p->rd_ns && p->rd_ns >= 0)
+		acc->rd_ns += (double)(c->rd_ns - p->rd_ns) / dt;
+	if (c->wr_ns >= p->wr_ns && p->wr_ns >= 0)
+		acc->wr_ns += (double)(c->wr_ns - p->wr_ns) / dt;
+}
+
+void rr_sr_rates(const struct rr_sr_io *io, const char *sr8, struct rr_sample *out)
+{
+	/* mean time of a request completed in the tick, µs; 0 without any */
+	double rl = io->rd_ops > 0 ? io->rd_ns / io->rd_ops / 1e3 : 0;
+	double wl = io->wr_ops > 0 ? io->wr_ns / io->wr_ops / 1e3 : 0;
+	double ops = io->rd_ops + io->wr_ops;
+	double l = ops > 0 ? (io->rd_ns + io->wr_ns) / ops / 1e3 : 0;
+	static const char *const suf[] = {"read",	  "write",	   "read_latency",	  "write_latency",
+					   "latency",	  "iops_read",	   "iops_write",	  "iops_total",
+					   "io_throughput_read", "io_throughput_write", "io_throughput_total", "inflight"};
+	double val[] = {io->rd_bytes,
+			io->wr_bytes,
+			rl,
+			wl,
+			l,
+			io->rd_ops,
+			io->wr_ops,
+			ops,
+			io->rd_bytes / 1048576.0,
+			io->wr_bytes / 1048576.0,
+			(io->rd_bytes + io->wr_bytes) / 1048576.0,
+			io->inflight};
+	char name[RR_NAME_MAX];
+	for (size_t k = 0; k < sizeof suf / sizeof suf[0]; k++) {
+		if (sr8)
+			snprintf(name, sizeof name, "%s_%.8s", suf[k], sr8);
+		else
+			snprintf(name, sizeof name, "%s", suf[k]);
+		rr_sample_add(out, name, val[k]);
 	}
 }

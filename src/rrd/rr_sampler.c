@@ -1,9 +1,11 @@
 /* rr_sampler: every 5 s (on the wall clock's multiples of 5, as
  * xcp-rrdd), one pass: the host from /proc, then every running VM
  * through the ops the layer above registered; rates from the counters
- * kept since the last tick; one store update per object. A VM not
- * reported any more has halted: its RRD is flushed and stays as the
- * archive. */
+ * kept since the last tick; one store update per object. The VMs' disks
+ * are summed per SR: the host's iops_*_<sr8>, io_throughput_*_<sr8>,
+ * read/write_latency_<sr8> and the SR's own RRD; their vCPUs make the
+ * host's running_vcpus. A VM not reported any more has halted: its RRD
+ * is flushed and stays as the archive. */
 #include "rr_int.h"
 #include "../base/clock.h"
 #include "../base/log.h"
@@ -24,8 +26,14 @@ struct vm_state {
 	unsigned seen;
 };
 
+struct sr_state {
+	char uuid[40];
+	struct rr_sr_io io; /* this tick's */
+};
+
 struct rr_sampler {
 	struct rr_store *st;
+	struct hmap srs; /* uuid → struct sr_state: every SR seen with a disk */
 	char host_uuid[40];
 	const struct rr_ops *ops;
 	void *arg;
@@ -45,6 +53,7 @@ struct rr_tick {
 	time_t t;
 	bool min_max;
 	struct rr_sample sample;
+	int running_vcpus;
 };
 
 void rr_tick_vm(struct rr_tick *tick, const char *uuid, const struct rr_vm_counters *c)
@@ -59,7 +68,24 @@ void rr_tick_vm(struct rr_tick *tick, const char *uuid, const struct rr_vm_count
 		hmap_put(&s->vms, v->uuid, v);
 	}
 	rr_sample_reset(&tick->sample);
-	rr_vm_rates(fresh ? NULL : &v->c, c, fresh ? 0 : (double)(now - v->at_ms) / 1000.0, &tick->sample);
+	double dt = fresh ? 0 : (double)(now - v->at_ms) / 1000.0;
+	rr_vm_rates(fresh ? NULL : &v->c, c, dt, &tick->sample);
+	tick->running_vcpus += c->nvcpus;
+	for (int i = 0; i < c->ndisks && i < RR_MAX_DISKS; i++) {
+		const struct rr_disk_counters *d = &c->disk[i], *pd = NULL;
+		if (!d->sr[0])
+			continue;
+		for (int j = 0; !fresh && j < v->c.ndisks; j++)
+			if (!strcmp(v->c.disk[j].dev, d->dev) && !strcmp(v->c.disk[j].sr, d->sr))
+				pd = &v->c.disk[j];
+		struct sr_state *ss = hmap_get(&s->srs, d->sr);
+		if (!ss) {
+			ss = xcalloc(1, sizeof *ss);
+			snprintf(ss->uuid, sizeof ss->uuid, "%s", d->sr);
+			hmap_put(&s->srs, ss->uuid, ss);
+		}
+		rr_sr_io_add(&ss->io, pd, d, dt);
+	}
 	v->c = *c;
 	v->at_ms = now;
 	v->seen = s->gen;
@@ -69,7 +95,7 @@ void rr_tick_vm(struct rr_tick *tick, const char *uuid, const struct rr_vm_count
 		xerr_clear(&err);
 	}
 	if (s->ops->published)
-		s->ops->published(s->arg, RR_VM, uuid, &tick->sample);
+		s->ops->published(s->arg, RR_VM, uuid, &tick->sample, tick->t);
 }
 
 void rr_sampler_tick(struct rr_sampler *s, time_t t)
@@ -77,20 +103,31 @@ void rr_sampler_tick(struct rr_sampler *s, time_t t)
 	struct rr_tick tick = {.s = s, .t = t};
 	tick.min_max = s->ops->min_max ? s->ops->min_max(s->arg) : false;
 	s->gen++;
+	/* the VMs, first: the host's figures include their SRs' */
+	const char *k;
+	void *v;
+	for (size_t it = 0; hmap_next(&s->srs, &it, &k, &v);)
+		memset(&((struct sr_state *)v)->io, 0, sizeof((struct sr_state *)v)->io);
+	if (s->ops->collect_vms)
+		s->ops->collect_vms(s->arg, &tick);
 	/* the host */
 	struct rr_host_counters now;
 	const char *const *pifs = s->ops->pif_devices ? s->ops->pif_devices(s->arg) : NULL;
 	int64_t ms = clock_now_ms();
 	if (rr_host_read(NULL, pifs, &now) == 0) {
+		rr_sample_reset(&tick.sample);
 		rr_host_rates(s->have_host ? &s->host : NULL, &now, (double)(ms - s->host_ms) / 1000.0,
 			      &tick.sample);
+		rr_sample_add(&tick.sample, "running_vcpus", tick.running_vcpus);
+		for (size_t it = 0; hmap_next(&s->srs, &it, &k, &v);)
+			rr_sr_rates(&((struct sr_state *)v)->io, ((struct sr_state *)v)->uuid, &tick.sample);
 		struct xerr err = XERR_INIT;
 		if (rr_store_update(s->st, RR_HOST, s->host_uuid, t, &tick.sample, tick.min_max, &err) < 0) {
 			log_warn("rrd: host: %s", err.nparams ? err.params[0] : err.code);
 			xerr_clear(&err);
 		}
 		if (s->ops->published)
-			s->ops->published(s->arg, RR_HOST, s->host_uuid, &tick.sample);
+			s->ops->published(s->arg, RR_HOST, s->host_uuid, &tick.sample, t);
 		rr_host_counters_free(&s->host);
 		s->host = now;
 		s->host_ms = ms;
@@ -98,12 +135,20 @@ void rr_sampler_tick(struct rr_sampler *s, time_t t)
 	} else {
 		rr_host_counters_free(&now);
 	}
-	/* the VMs */
-	if (s->ops->collect_vms)
-		s->ops->collect_vms(s->arg, &tick);
+	/* the SRs */
+	for (size_t it = 0; hmap_next(&s->srs, &it, &k, &v);) {
+		struct sr_state *ss = v;
+		rr_sample_reset(&tick.sample);
+		rr_sr_rates(&ss->io, NULL, &tick.sample);
+		struct xerr err = XERR_INIT;
+		if (rr_store_update(s->st, RR_SR, ss->uuid, t, &tick.sample, tick.min_max, &err) < 0) {
+			log_warn("rrd: SR %s: %s", ss->uuid, err.nparams ? err.params[0] : err.code);
+			xerr_clear(&err);
+		}
+		if (s->ops->published)
+			s->ops->published(s->arg, RR_SR, ss->uuid, &tick.sample, t);
+	}
 	/* those gone since: halted; their RRDs written out as archives */
-	const char *k;
-	void *v;
 	char **gone = NULL;
 	size_t ngone = 0;
 	for (size_t it = 0; hmap_next(&s->vms, &it, &k, &v);) {
@@ -153,6 +198,7 @@ struct rr_sampler *rr_sampler_start(struct rr_store *st, const char *host_uuid, 
 	s->ops = ops;
 	s->arg = arg;
 	hmap_init(&s->vms);
+	hmap_init(&s->srs);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -181,6 +227,9 @@ void rr_sampler_stop(struct rr_sampler *s)
 	for (size_t it = 0; hmap_next(&s->vms, &it, &k, &v);)
 		free(v);
 	hmap_free(&s->vms);
+	for (size_t it = 0; hmap_next(&s->srs, &it, &k, &v);)
+		free(v);
+	hmap_free(&s->srs);
 	rr_host_counters_free(&s->host);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);

@@ -7,9 +7,79 @@
 
 #include <math.h>
 #include <rrd.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* %0.15g of v without printf where that is sure to give the same text:
+ * |v| in [1e-4, 1e15) (printf's fixed notation), its 15 significant digits
+ * taken from v·10^k in long double (64-bit mantissa: an error below 1e-4
+ * of the last digit), unless that lies so near a half that printf's
+ * exact rounding could differ. False: printf must do it. */
+static bool g15_fast(struct strbuf *sb, double v)
+{
+	static const long double p10[] = {1e0L,  1e1L,	1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+					  1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L};
+	double a = fabs(v);
+	if (!(a >= 1e-4 && a < 1e15))
+		return false;
+	int e = (int)floor(log10(a)); /* may be one off near powers of ten */
+	int k = 14 - e;
+	if (k < 0 || k > 19)
+		return false;
+	long double x = (long double)a * p10[k];
+	if (x < 1e14L) {
+		if (++k > 19)
+			return false;
+		e--;
+		x = (long double)a * p10[k];
+	} else if (x >= 1e15L) {
+		if (--k < 0)
+			return false;
+		e++;
+		x = (long double)a * p10[k];
+	}
+	long double fl = floorl(x), frac = x - fl;
+	if (fabsl(frac - 0.5L) < 1e-3L)
+		return false;
+	uint64_t m = (uint64_t)fl + (frac > 0.5L);
+	if (m >= 1000000000000000ULL) { /* 999…9.6 rounded up */
+		m /= 10;
+		e++;
+	}
+	if (e < -4 || e >= 15)
+		return false;
+	char d[16];
+	for (int i = 14; i >= 0; i--, m /= 10)
+		d[i] = (char)('0' + m % 10);
+	int last = 14; /* trailing zeros go */
+	while (last > 0 && d[last] == '0')
+		last--;
+	char out[40];
+	size_t n = 0;
+	if (v < 0)
+		out[n++] = '-';
+	if (e >= 0) {
+		for (int i = 0; i <= e; i++)
+			out[n++] = d[i];
+		if (last > e) {
+			out[n++] = '.';
+			for (int i = e + 1; i <= last; i++)
+				out[n++] = d[i];
+		}
+	} else {
+		out[n++] = '0';
+		out[n++] = '.';
+		for (int i = 0; i < -e - 1; i++)
+			out[n++] = '0';
+		for (int i = 0; i <= last; i++)
+			out[n++] = d[i];
+	}
+	sb_add(sb, out, n);
+	return true;
+}
 
 void rr_float_text(struct strbuf *sb, double v)
 {
@@ -24,7 +94,8 @@ void rr_float_text(struct strbuf *sb, double v)
 		sb_puts(sb, "0.0");
 		break;
 	default:
-		sb_printf(sb, "%0.15g", v);
+		if (!g15_fast(sb, v))
+			sb_printf(sb, "%0.15g", v);
 	}
 }
 

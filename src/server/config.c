@@ -22,6 +22,7 @@ void server_config_defaults(struct server_config *c)
 	c->key_file = xstrdup("");
 	c->auth = xstrdup("local");
 	c->guest_kernel_dir = xstrdup("");
+	c->network_backend = xstrdup("bridge");
 	c->pool_address = xstrdup("");
 	c->pool_peers = xstrdup("");
 	c->web_dir = web_static_default_dir();
@@ -77,6 +78,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"cert-file", &c->cert_file}, {"key-file", &c->key_file}, {"auth", &c->auth},
 		{"guest-kernel-dir", &c->guest_kernel_dir}, {"tls-priorities", &c->tls_priorities},
 		{"metrics-token", &c->metrics_token}, {"web-dir", &c->web_dir},
+		{"network-backend", &c->network_backend},
 		{"pool-address", &c->pool_address}, {"pool-peers", &c->pool_peers},
 	};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
@@ -99,6 +101,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"pool-id", &c->pool_id}, {"pool-snapshot-threshold", &c->pool_snapshot_threshold},
 		{"pool-snapshot-trailing", &c->pool_snapshot_trailing}, {"audit-log-keep", &c->audit_log_keep},
 		{"max-sessions-per-subject", &c->max_sessions_per_subject}, {"capture-max", &c->capture_max},
+		{"vmss-interval", &c->vmss_interval_s},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 		if (strcmp(key, ints[i].key) == 0) {
@@ -169,6 +172,7 @@ void server_config_free(struct server_config *c)
 	free(c->key_file);
 	free(c->auth);
 	free(c->guest_kernel_dir);
+	free(c->network_backend);
 	free(c->tls_priorities);
 	free(c->pool_address);
 	free(c->pool_peers);

@@ -47,6 +47,8 @@ struct route_req *route_begin(struct server *srv, struct MHD_Connection *conn, c
 
 const char *route_arg(struct route_req *rr, const char *key)
 {
+	if (rr->query)
+		return xv_map_get_str(rr->query, key);
 	return MHD_lookup_connection_value(rr->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
@@ -577,7 +579,13 @@ static MHD_RESULT_T collect_arg(void *cls, enum MHD_ValueKind kind, const char *
 const char **route_args(struct route_req *rr, const char *key, size_t *n)
 {
 	struct args_acc a = {key, NULL, 0};
-	MHD_get_connection_values(rr->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+	if (rr->query) {
+		const char *v = xv_map_get_str(rr->query, key);
+		if (v)
+			collect_arg(&a, MHD_GET_ARGUMENT_KIND, key, v);
+	} else {
+		MHD_get_connection_values(rr->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+	}
 	*n = a.n;
 	return a.v;
 }

@@ -81,6 +81,9 @@ struct route_req {
 	uint64_t stream_size;
 	unsigned status; /* a failing handler's HTTP status; 0: from err's code */
 	int refs;  /* route_end and a streamed response's free callback */
+	/* A request made inside the daemon (VM.import from a URL): its query
+	 * arguments, read instead of the connection's (conn is NULL). */
+	const xv *query;
 };
 
 /* The route's RBAC permission, http/<method>_<path> lowercased as xapi
@@ -129,6 +132,9 @@ extern const struct route route_import, route_import_metadata;
 extern const struct route route_export_vdi_tar, route_import_vdi_tar;
 /* The metrics (rrd_http.c): /rrd_updates, /host_rrd, /vm_rrd, /sr_rrd and
  * the legacy /host_rrds, /vm_rrds. */
+/* GET and PUT /vdi_file: a file inside a VDI's guest filesystem
+ * (vdi_file_http.c). */
+extern const struct route route_vdi_file_get, route_vdi_file_put;
 /* GET /metrics in Prometheus' text format (prom_http.c). */
 extern const struct route route_metrics;
 /* GET /capture: a live pcap of a VIF or a PIF (capture_http.c). */

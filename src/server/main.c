@@ -21,11 +21,13 @@
 #include "url_table.h"
 #include "../base/fault.h"
 #include "../api/metrics.h"
+#include "../api/vif_policy.h"
 #include "../base/dir.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/uuid.h"
 #include "../pool/raft.h"
+#include "../net/net.h"
 #include "../sm/sm.h"
 #include "../xenops/xenops.h"
 
@@ -254,7 +256,7 @@ static int pool_start(struct server *srv, struct xerr *err)
 	free(list);
 	if (!srv->raft)
 		return -1;
-	db_set_replicator(srv->db, &(struct db_replicator){pool_replicate, srv});
+	db_set_replicator(srv->db, &(struct db_replicator){pool_replicate, srv, pool_submit});
 	return 0;
 }
 
@@ -378,6 +380,8 @@ int main(int argc, char **argv)
 		goto fail;
 	if (private_tighten(srv.cfg.data_dir, &err) < 0 || private_tighten(srv.cfg.run_dir, &err) < 0)
 		goto fail;
+	if (net_backend_init(srv.cfg.network_backend, srv.cfg.data_dir, &err) < 0)
+		goto fail;
 	srv.request_restart = restart_request;
 	srv.backend = xenops_find(srv.cfg.backend);
 	if (!srv.backend) {
@@ -442,8 +446,10 @@ int main(int argc, char **argv)
 	srv.wq = workq_new(srv.cfg.workers);
 	vm_guest_start(&srv);
 	storage_coalesce_start(&srv);
+	vmss_start(&srv);
 	metrics_start(&srv);
 	net_services_start(&srv);
+	vif_policy_start(&srv);
 	hs = http_start(&srv, cert, key, &err);
 	if (!hs)
 		goto fail;
@@ -457,6 +463,7 @@ int main(int argc, char **argv)
 		if (++ticks % 10 == 0) {
 			task_gc(&srv);
 			vdi_nbd_gc(&srv, false);
+			net_backend_check();
 		}
 		if (ticks % 3600 == 0)
 			cert_expiry_check(&srv);
@@ -478,9 +485,11 @@ out:;
 	else
 		http_stop(hs);
 	pool_heartbeat_stop();
+	vmss_stop();
 	storage_coalesce_stop();
 	metrics_stop(&srv);
 	net_services_stop();
+	vif_policy_stop();
 	vm_guest_stop();
 	if (srv.db)
 		vdi_nbd_gc(&srv, true); /* the sessions they serve end with the daemon */

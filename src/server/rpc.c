@@ -41,6 +41,7 @@ static const struct default_arg default_args[] = {
 	{"VM.assert_can_migrate", 6, {"{}"}},
 	{"host.evacuate", 1, {"\"OpaqueRef:NULL\"", "0"}},
 	{"event.from", 3, {NULL}},
+	{"tunnel.create", 2, {"\"gre\""}}, /* the form before protocols */
 };
 
 /* Trailing parameters newer xapis take that this datamodel lacks: accepted
@@ -282,7 +283,7 @@ static bool emergency_call(const struct rpc_call *call)
 {
 	static const char *const calls[][2] = {
 		{"pool", "emergency_transition_to_master"}, {"pool", "emergency_reset_master"},
-		{"session", "local_logout"}, {"session", "logout"},
+		{"session", "local_logout"}, {"session", "logout"}, {"host", "is_in_emergency_mode"},
 	};
 	if (call->ctx.cls < 0 || !call->ctx.msg) /* extensions (debug.*) are none */
 		return false;

@@ -2,6 +2,8 @@
  * is decided in one place and a new endpoint is one line here. */
 #include "url_table.h"
 #include "audit.h"
+#include "blob_http.h"
+#include "status_http.h"
 #include "console.h"
 
 #include <string.h>
@@ -40,6 +42,12 @@ static const struct url_entry table[] = {
 	{NULL, NULL, URL_TRANSFER, &route_metrics},
 	{NULL, NULL, URL_TRANSFER, &route_audit_log},
 	{NULL, NULL, URL_TRANSFER, &route_capture},
+	{NULL, NULL, URL_TRANSFER, &route_vdi_file_get},
+	{NULL, NULL, URL_TRANSFER, &route_vdi_file_put},
+	{NULL, NULL, URL_TRANSFER, &route_get_blob},
+	{NULL, NULL, URL_TRANSFER, &route_put_blob},
+	{NULL, NULL, URL_TRANSFER, &route_system_status},
+	{NULL, NULL, URL_TRANSFER, &route_host_logs_download},
 };
 
 void url_table_permissions(void (*fn)(const char *perm, uint32_t roles))

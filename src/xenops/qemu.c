@@ -918,6 +918,28 @@ static void q_fini(const struct xenops_host *host)
 	qemu_host_free(&Q.host);
 }
 
+static int q_send_input(const struct xenops_host *host, const struct vm_spec *vm, const char *kind, const char *arg,
+			struct xerr *err)
+{
+	(void)host;
+	struct qvm *v = claim(vm->uuid);
+	if (!v)
+		return xerr_internal(err, "VM %s has no QEMU", vm->uuid);
+	int r;
+	if (!strcmp(kind, "sysrq")) {
+		json_t *keys = json_pack("[{ss ss}{ss ss}{ss ss}]", "type", "qcode", "data", "alt", "type", "qcode", "data",
+					 "sysrq", "type", "qcode", "data", arg);
+		r = qmp_simple(v, "send-key", json_pack("{so}", "keys", keys), err);
+	} else {
+		const char *cmd = !strcmp(arg, "nmi")     ? "inject-nmi"
+				  : !strcmp(arg, "reset") ? "system_reset"
+							  : "system_powerdown";
+		r = qmp_simple(v, cmd, NULL, err);
+	}
+	release(v);
+	return r;
+}
+
 const struct xenops_backend xenops_qemu = {
 	.name = "qemu",
 	.init = q_init,
@@ -942,6 +964,7 @@ const struct xenops_backend xenops_qemu = {
 	.vif_plug = qemu_vif_plug,
 	.vif_unplug = qemu_vif_unplug,
 	.stats = qemu_stats,
+	.send_input = q_send_input,
 	.migrate_receive = qemu_migrate_receive,
 	.migrate_finish = qemu_migrate_finish,
 	.migrate_abort = qemu_migrate_abort,

@@ -93,9 +93,17 @@ static int tap_up(const struct vm_spec *vm, const struct vm_nic *nic, struct xer
 	 * namespace) holds is not taken over */
 	if (vif_label(tap, held) && strcmp(held, label) != 0)
 		return xerr_internal(err, "%s already exists (%s)", tap, *held ? held : "not made by xenond");
-	if (net_bridge_ensure(nic->bridge, nic->bridge_mtu, err) < 0)
+	if (net_bridge_ensure(nic->bridge, nic->bridge_mtu, err) < 0 ||
+	    net_tap_create(tap, nic->bridge, nic->mtu, label, err) < 0)
 		return -1;
-	return net_tap_create(tap, nic->bridge, nic->mtu, label, err);
+	/* locking, QoS and the rest before the guest can send a frame */
+	if (net_vif_policy_apply(tap, nic->bridge, &nic->policy, err) < 0) {
+		struct xerr e = XERR_INIT;
+		net_link_delete(tap, &e);
+		xerr_clear(&e);
+		return -1;
+	}
+	return 0;
 }
 
 int qemu_nics_up(const struct vm_spec *vm, struct xerr *err)

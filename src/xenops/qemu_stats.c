@@ -5,7 +5,10 @@
  *     come from QMP query-cpus-fast once and are kept with the VM;
  *   - each disk's bytes, requests and their total time from QMP
  *     query-blockstats (devices vbd<position>, qemu_argv.c);
- *   - the memory the guest holds from QMP query-balloon;
+ *   - the memory the guest holds from QMP query-balloon, and what it has
+ *     free (memory_internal_free) from the balloon driver's statistics
+ *     (qom-get guest-stats of balloon0; the polling interval is set to
+ *     the tick's the first time a guest has reported none);
  *   - each NIC's bytes and errors from its tap's counters in
  *     /sys/class/net/vif<domid>.<device>/statistics (the guest receives
  *     what the tap transmits).
@@ -28,6 +31,7 @@
 
 #define STATS_CLAIM_WAIT_MS 20  /* another operation owns the VM: skip QMP this tick */
 #define STATS_QMP_TIMEOUT_MS 500
+#define BALLOON_PATH "/machine/peripheral/balloon0" /* qemu_argv.c's id */
 
 /* A small file's text into buf (NUL-terminated); -1 if unreadable. */
 static ssize_t read_small(const char *path, char *buf, size_t size)
@@ -173,6 +177,29 @@ static void read_balloon(struct qmp *q, const char *uuid, struct rr_vm_counters 
 	if (json_is_integer(a))
 		o->memory = json_integer_value(a);
 	json_decref(r);
+	/* the guest's own figures, as its balloon driver reports them */
+	r = NULL;
+	if (qmp_exec(q, "qom-get", json_pack("{ss ss}", "path", BALLOON_PATH, "property", "guest-stats"), &r,
+		     STATS_QMP_TIMEOUT_MS, &e) < 0) {
+		xerr_clear(&e);
+		return;
+	}
+	json_t *st = json_object_get(r, "stats");
+	json_t *av = json_object_get(st, "stat-available-memory");
+	json_int_t avail = json_is_integer(av) ? json_integer_value(av) : -1;
+	json_int_t free_ = json_integer_value(json_object_get(st, "stat-free-memory"));
+	bool never = json_integer_value(json_object_get(r, "last-update")) == 0;
+	json_decref(r);
+	/* MemAvailable when the guest tells it, else MemFree; -1: not told */
+	if (avail >= 0)
+		o->memory_internal_free = avail / 1024;
+	else if (free_ > 0)
+		o->memory_internal_free = free_ / 1024;
+	if (never &&
+	    qmp_exec(q, "qom-set",
+		     json_pack("{ss ss si}", "path", BALLOON_PATH, "property", "guest-stats-polling-interval", RR_STEP),
+		     NULL, STATS_QMP_TIMEOUT_MS, &e) < 0)
+		xerr_clear(&e);
 }
 
 static void read_vifs(const struct xenops_stats_req *s, struct rr_vm_counters *o)

@@ -137,6 +137,15 @@ static int sim_stats(const struct xenops_host *host, const struct xenops_stats_r
 	return 0;
 }
 
+/* A simulated domain has no keyboard or buttons: input is taken and has
+ * no effect, as xapi's simulated xenopsd answers. */
+static int sim_send_input(const struct xenops_host *host, const struct vm_spec *vm, const char *kind, const char *arg,
+			  struct xerr *err)
+{
+	(void)host, (void)vm, (void)kind, (void)arg, (void)err;
+	return 0;
+}
+
 const struct xenops_backend xenops_sim = {
 	.name = "sim",
 	.init = sim_init,
@@ -151,4 +160,5 @@ const struct xenops_backend xenops_sim = {
 	.set_vcpus = sim_vcpus,
 	.set_vcpu_params = sim_vcpu_params,
 	.stats = sim_stats,
+	.send_input = sim_send_input,
 };

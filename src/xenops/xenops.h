@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "../base/xerr.h"
+#include "../net/net.h"
 #include "../base/xv.h"
 #include "../rrd/rr.h"
 
@@ -32,6 +33,7 @@ struct vm_nic {
 	char bridge[16];    /* network.bridge */
 	int64_t mtu;        /* VIF.MTU, else network.MTU; 0: the bridge's */
 	int64_t bridge_mtu; /* network.MTU; 0: leave the bridge's as it is */
+	struct net_vif_policy policy; /* applied to the tap once it is made */
 };
 
 /* How the VM boots, as xapi's Helpers.boot_method_of_vm decides it:
@@ -136,6 +138,7 @@ struct xenops_stats_req {
 	struct {
 		int position; /* userdevice: 0 → xvda */
 		bool is_cdrom;
+		char sr[40]; /* its VDI's SR uuid ("" none) */
 	} disk[RR_MAX_DISKS];
 	int nvifs;
 	int vif[RR_MAX_VIFS]; /* devices */
@@ -244,6 +247,12 @@ struct xenops_backend {
 	 * VM has (uuid, domid, vCPUs, memory, disks' positions, VIFs'
 	 * devices). NULL: no figures. */
 	int (*stats)(const struct xenops_host *host, const struct xenops_stats_req *s, struct rr_vm_counters *out);
+	/* Optional. Input to the running domain: kind "sysrq" presses
+	 * Alt+SysRq+arg (a letter or digit) on its keyboard; kind "trigger"
+	 * pulls arg: "nmi", "reset" or "power" (the power button). NULL: the
+	 * VM logic answers as xapi does (NOT_IMPLEMENTED). */
+	int (*send_input)(const struct xenops_host *host, const struct vm_spec *vm, const char *kind, const char *arg,
+			  struct xerr *err);
 	/* Optional, all four or none: live migration. The destination:
 	 * migrate_receive starts vm's QEMU waiting for the stream (taps made
 	 * first; with disks, its NBD server exports the disks listed in

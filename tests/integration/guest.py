@@ -222,7 +222,9 @@ class GuestMixin:
 
 class GuestTestCase(GuestMixin, harness.ServerTestCase):
     """One xenond with the QEMU backend for the whole class; its VMs are shut
-    down and the timings printed at the end."""
+    down and the timings printed at the end. config: more xenond.conf lines."""
+
+    config = ""
 
     @classmethod
     def setUpClass(cls):
@@ -233,7 +235,7 @@ class GuestTestCase(GuestMixin, harness.ServerTestCase):
         # bases left with one disk on them are coalesced after 1 s, not 60
         conf = os.path.join(cls.srv.data_dir, "xenond.conf")
         with open(conf, "w") as f:
-            f.write("coalesce-delay = 1\n")
+            f.write("coalesce-delay = 1\n" + cls.config)
         cls.srv.extra_args += ["--config", conf]
         cls.srv.start()
         cls.api = cls.srv.api

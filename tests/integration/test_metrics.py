@@ -146,7 +146,7 @@ class MetricsTest(unittest.TestCase):
         byname = {d["name_label"]: d for d in ds}
         self.assertTrue(byname["cpu0"]["enabled"])
         self.assertEqual(byname["memory"]["units"], "B")
-        self.assertFalse(byname["vbd_xvda_iops_read"]["enabled"] if "vbd_xvda_iops_read" in byname else False)
+        self.assertTrue(byname["vbd_xvda_iops_read"]["enabled"] if "vbd_xvda_iops_read" in byname else True)
         mem = api.VM.query_data_source(self.vm, "memory")
         self.assertGreater(mem, 0)
         hds = {d["name_label"] for d in api.host.get_data_sources(self.host)}

@@ -650,6 +650,168 @@ static void test_durable_reload_values(void **state)
 	rm_db_files(path);
 }
 
+/* ---- pipelined commits (a pool leader's replicator with submit) ---- */
+
+struct fake_pool {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	struct db_pend *pd[8];
+	int n;
+};
+
+static int fake_replicate(void *arg, const char *entry, size_t len, struct xerr *err)
+{
+	(void)arg, (void)entry, (void)len, (void)err;
+	return 0;
+}
+
+static int fake_submit(void *arg, const char *entry, size_t len, struct db_pend *pd, struct xerr *err)
+{
+	(void)entry, (void)len, (void)err;
+	struct fake_pool *f = arg;
+	pthread_mutex_lock(&f->m);
+	f->pd[f->n++] = pd;
+	pthread_cond_broadcast(&f->c);
+	pthread_mutex_unlock(&f->m);
+	return 1;
+}
+
+static void fake_wait(struct fake_pool *f, int n)
+{
+	pthread_mutex_lock(&f->m);
+	while (f->n < n)
+		pthread_cond_wait(&f->c, &f->m);
+	pthread_mutex_unlock(&f->m);
+}
+
+struct pipe_writer {
+	struct db *db;
+	char vm[REF_STRLEN + 1];
+	int64_t set;        /* VCPUs_max to set */
+	int64_t seen;       /* what the transaction read first */
+	bool create;        /* also makes a VM (its ref in made) */
+	char del[REF_STRLEN + 1]; /* and deletes this one ("" none) */
+	char made[REF_STRLEN + 1];
+	int rc;
+};
+
+static void *pipe_write(void *arg)
+{
+	struct pipe_writer *w = arg;
+	struct db_txn *t = db_begin(w->db);
+	struct db_obj *vm = db_lookup(w->db, w->vm);
+	w->seen = db_peek_int(vm, SC_F_VM__VCPUs_max);
+	db_set_int(t, vm, SC_F_VM__VCPUs_max, w->set);
+	if (w->create) {
+		struct db_obj *o = db_create(t, SC_C_VM, NULL);
+		db_set_str(t, o, SC_F_VM__name_label, "made while pending");
+		memcpy(w->made, o->ref, sizeof w->made);
+	}
+	if (w->del[0])
+		db_delete(t, db_lookup(w->db, w->del));
+	struct xerr e = XERR_INIT;
+	w->rc = db_commit(t, &e);
+	xerr_clear(&e);
+	return NULL;
+}
+
+struct pipe_reader {
+	struct db *db;
+	char vm[REF_STRLEN + 1];
+	int64_t seen;
+	volatile bool done;
+};
+
+static void *pipe_read(void *arg)
+{
+	struct pipe_reader *r = arg;
+	db_rdlock(r->db);
+	r->seen = db_peek_int(db_lookup(r->db, r->vm), SC_F_VM__VCPUs_max);
+	db_unlock(r->db);
+	r->done = true;
+	return NULL;
+}
+
+/* Two commits in the pipeline at once: the second builds on the first,
+ * readers see neither until both committed, and when the first fails
+ * both are rolled back (the one made and the one deleted as they were). */
+static void test_pipelined_commits(void **state)
+{
+	(void)state;
+	struct db *db = open_mem();
+	struct db_txn *t = db_begin(db);
+	struct db_obj *vm = db_create(t, SC_C_VM, NULL);
+	db_set_int(t, vm, SC_F_VM__VCPUs_max, 0);
+	char ref[REF_STRLEN + 1];
+	memcpy(ref, vm->ref, sizeof ref);
+	assert_int_equal(db_commit(t, NULL), 0);
+	struct fake_pool f = {.n = 0};
+	pthread_mutex_init(&f.m, NULL);
+	pthread_cond_init(&f.c, NULL);
+	db_set_replicator(db, &(struct db_replicator){fake_replicate, &f, fake_submit});
+	uint64_t gen0 = db_generation(db);
+
+	/* committed: both visible, in order */
+	struct pipe_writer a = {.db = db, .set = 1}, b = {.db = db, .set = 2, .create = true};
+	memcpy(a.vm, ref, sizeof ref);
+	memcpy(b.vm, ref, sizeof ref);
+	pthread_t ta, tb, tr;
+	pthread_create(&ta, NULL, pipe_write, &a);
+	fake_wait(&f, 1);
+	pthread_create(&tb, NULL, pipe_write, &b);
+	fake_wait(&f, 2);
+	assert_int_equal(b.seen, 1); /* a later transaction builds on a pending one */
+	struct pipe_reader r = {.db = db};
+	memcpy(r.vm, ref, sizeof ref);
+	pthread_create(&tr, NULL, pipe_read, &r);
+	usleep(100000);
+	assert_false(r.done); /* nobody reads a change before its commit */
+	db_pend_complete(f.pd[0], true, 1, NULL);
+	db_pend_complete(f.pd[1], true, 2, NULL);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_join(tr, NULL);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(b.rc, 0);
+	assert_int_equal(r.seen, 2);
+	assert_int_equal(db_generation(db), gen0 + 2);
+	db_rdlock(db);
+	assert_non_null(db_lookup(db, b.made));
+	db_unlock(db);
+
+	/* the first fails: both rolled back, last first */
+	struct pipe_writer c = {.db = db, .set = 10}, d = {.db = db, .set = 11, .create = true};
+	memcpy(c.vm, ref, sizeof ref);
+	memcpy(d.vm, ref, sizeof ref);
+	memcpy(d.del, b.made, sizeof d.del);
+	pthread_create(&ta, NULL, pipe_write, &c);
+	fake_wait(&f, 3);
+	pthread_create(&tb, NULL, pipe_write, &d);
+	fake_wait(&f, 4);
+	assert_int_equal(d.seen, 10);
+	struct xerr e = XERR_INIT;
+	xerr_internal(&e, "leadership lost");
+	db_pend_complete(f.pd[2], false, 0, &e);
+	xerr_clear(&e);
+	xerr_internal(&e, "leadership lost");
+	db_pend_complete(f.pd[3], false, 0, &e);
+	xerr_clear(&e);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(c.rc, -1);
+	assert_int_equal(d.rc, -1);
+	db_rdlock(db);
+	assert_int_equal(db_peek_int(db_lookup(db, ref), SC_F_VM__VCPUs_max), 2);
+	assert_null(db_lookup(db, d.made));
+	assert_non_null(db_lookup(db, b.made));
+	db_unlock(db);
+	assert_int_equal(db_generation(db), gen0 + 2);
+	db_set_replicator(db, NULL);
+	db_close(db);
+	pthread_mutex_destroy(&f.m);
+	pthread_cond_destroy(&f.c);
+}
+
 int main(void)
 {
 	schema_init();
@@ -668,6 +830,7 @@ int main(void)
 		cmocka_unit_test(test_transactions_serialise),
 		cmocka_unit_test(test_durable_changes_and_deletes),
 		cmocka_unit_test(test_durable_reload_values),
+		cmocka_unit_test(test_pipelined_commits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -290,7 +290,7 @@ static void test_three_nodes(void **state)
 	 * (one generation a commit), a write on a follower is HOST_IS_SLAVE */
 	for (int i = 0; i < N; i++)
 		if (i != leader)
-			db_set_replicator(n[i].db, &(struct db_replicator){pool_raft_replicate, n[i].raft});
+			db_set_replicator(n[i].db, &(struct db_replicator){pool_raft_replicate, n[i].raft, pool_raft_replicate_async});
 	int vmc = sc_class_find("VM");
 	double clat[TXNS];
 	for (int i = 0; i < TXNS; i++) {

@@ -82,6 +82,43 @@ static struct rr_xport small_xport(void)
 	return x;
 }
 
+/* The float text is printf's %0.15g for every value, whichever way it is
+ * made: random values over all magnitudes, integers, halves and the
+ * numbers next to powers of ten and to ties. */
+static void test_float_text_is_printf(void **state)
+{
+	(void)state;
+	char want[64];
+	unsigned long long x = 88172645463325252ULL;
+	for (int i = 0; i < 400000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+		double v;
+		switch (i % 5) {
+		case 0: /* any finite double */
+			memcpy(&v, &x, sizeof v);
+			if (!isfinite(v) || v == 0)
+				continue;
+			break;
+		case 1: /* uniform over 1e-6 .. 1e16 */
+			v = pow(10, (double)(x % 22000) / 1000.0 - 6) * ((x >> 40) & 1 ? -1 : 1);
+			break;
+		case 2: /* few digits: halves, integers, decimals */
+			v = (double)(long long)(x % 2000001) / (double)(1ULL << (x >> 60)) / pow(10, (double)((x >> 50) % 12));
+			break;
+		case 3: /* next to a power of ten */
+			v = nextafter(pow(10, (double)((int)(x % 24) - 5)), (x >> 32) & 1 ? 0 : INFINITY);
+			break;
+		default: /* a 15-digit tie and its neighbours */
+			v = ((double)(x % 1000000000000000ULL) + 0.5) / pow(10, (double)((x >> 55) % 20));
+			v = (x >> 33) & 1 ? nextafter(v, (x >> 34) & 1 ? 0 : INFINITY) : v;
+		}
+		if (v == 0)
+			continue;
+		snprintf(want, sizeof want, "%0.15g", v);
+		assert_string_equal(text_of(v), want);
+	}
+}
+
 static void test_xml_exact(void **state)
 {
 	(void)state;
@@ -140,7 +177,7 @@ static struct rr_store *filled(int n, bool min_max, int flush)
 		assert_int_equal(rr_store_update(st, RR_VM, VM1, t, &s, min_max, &err), 0);
 		rr_sample_reset(&s);
 		rr_sample_add(&s, "memory", 1000.0 + i);
-		rr_sample_add(&s, "vbd_xvda_inflight", 3); /* not a default source: left out */
+		rr_sample_add(&s, "vif_0_rx_errors", 3); /* not a default source: left out */
 		assert_int_equal(rr_store_update(st, RR_VM, VM2, t, &s, min_max, &err), 0);
 	}
 	rr_sample_free(&s);
@@ -228,6 +265,17 @@ static void test_minutes_hours_days(void **state)
 	assert_int_equal(x.nrows, 2);
 	assert_true(fabs(x.v[0] - (720 + 1440 + 1) / 2.0) < 1e-9); /* i = 721..1440 */
 	assert_true(fabs(x.v[2] - (1 + 720) / 2.0) < 1e-9);       /* i = 1..720 */
+	rr_xport_free(&x);
+	/* by start alone (interval 0): the finest archive reaching back to it —
+	 * 3 days: the hour archive (168 h); 30 days: the day archive (366 d) */
+	xport(st, all3, 1, LAST - 3 * 86400, 0, "AVERAGE", &x);
+	assert_int_equal(x.step, 3600);
+	assert_int_equal(x.end, LAST - LAST % 3600);
+	assert_int_equal(x.t[x.nrows - 1] >= LAST - 3 * 86400, 1);
+	rr_xport_free(&x);
+	xport(st, all3, 1, LAST - 30 * 86400, 0, "AVERAGE", &x);
+	assert_int_equal(x.step, 86400);
+	assert_int_equal(x.end, LAST - LAST % 86400);
 	rr_xport_free(&x);
 	/* nothing covers a start a year and more ago: the coarsest */
 	xport(st, all3, 2, 1, 0, "AVERAGE", &x);
@@ -331,7 +379,7 @@ static void test_sources_and_restart(void **state)
 	rr_names_free(names, n);
 	free(last);
 	/* record: a non-default source joins */
-	assert_int_equal(rr_store_record(st, RR_VM, VM2, "vbd_xvda_inflight", &err), 0);
+	assert_int_equal(rr_store_record(st, RR_VM, VM2, "vif_0_rx_errors", &err), 0);
 	assert_int_equal(rr_store_sources(st, RR_VM, VM2, &names, &last, &n), 0);
 	assert_int_equal(n, 2);
 	rr_names_free(names, n);
@@ -385,16 +433,68 @@ static void test_rates(void **state)
 	assert_string_equal(info.description, "Bytes per second received on physical interface eth0");
 }
 
+/* An SR's figures: the VBDs on it summed, latencies from the time the
+ * completed requests took; on the host named with the SR's first eight
+ * characters. */
+static void test_sr_io(void **state)
+{
+	(void)state;
+	struct rr_disk_counters a = {.dev = "xvda", .rd_ops = 10, .wr_ops = 10, .inflight = 1};
+	struct rr_disk_counters b = a, c = a, d = a;
+	b.rd_bytes = 5 * 1048576; /* 1 MiB/s over 5 s */
+	b.rd_ops = 10 + 50;       /* 10 reads/s … */
+	b.rd_ns = 50 * 200000;    /* … of 200 µs each */
+	d.wr_bytes = 10 * 1048576;
+	d.wr_ops = 10 + 25;
+	d.wr_ns = 25 * 1000000; /* 1 ms each */
+	d.inflight = 3;
+	struct rr_sr_io io = {0};
+	rr_sr_io_add(&io, &a, &b, 5);
+	rr_sr_io_add(&io, &c, &d, 5);
+	rr_sr_io_add(&io, NULL, &d, 5); /* a VM's first tick: only its requests in flight */
+	struct rr_sample s = {0};
+	rr_sr_rates(&io, "5f3a8c21-0000-4000-8000-00000000000a", &s);
+	assert_true(fabs(rr_sample_get(&s, "io_throughput_read_5f3a8c21") - 1) < 1e-12);
+	assert_true(fabs(rr_sample_get(&s, "io_throughput_write_5f3a8c21") - 2) < 1e-12);
+	assert_true(fabs(rr_sample_get(&s, "io_throughput_total_5f3a8c21") - 3) < 1e-12);
+	assert_true(fabs(rr_sample_get(&s, "iops_read_5f3a8c21") - 10) < 1e-12);
+	assert_true(fabs(rr_sample_get(&s, "iops_write_5f3a8c21") - 5) < 1e-12);
+	assert_true(fabs(rr_sample_get(&s, "iops_total_5f3a8c21") - 15) < 1e-12);
+	assert_true(fabs(rr_sample_get(&s, "read_latency_5f3a8c21") - 200) < 1e-9);
+	assert_true(fabs(rr_sample_get(&s, "write_latency_5f3a8c21") - 1000) < 1e-9);
+	assert_true(fabs(rr_sample_get(&s, "inflight_5f3a8c21") - 7) < 1e-12);
+	rr_sample_free(&s);
+	/* the SR's own RRD: the same figures without the suffix */
+	rr_sr_rates(&io, NULL, &s);
+	assert_true(fabs(rr_sample_get(&s, "iops_total") - 15) < 1e-12);
+	assert_true(fabs(rr_sample_get(&s, "latency") - (50 * 200 + 25 * 1000) / 75.0) < 1e-9);
+	rr_sample_free(&s);
+	/* a counter that went back (a new QEMU) adds nothing */
+	struct rr_sr_io z = {0};
+	rr_sr_io_add(&z, &b, &a, 5);
+	assert_true(z.rd_bytes == 0 && z.rd_ops == 0);
+	struct rr_ds_info info;
+	rr_ds_describe(RR_HOST, "write_latency_5f3a8c21", &info);
+	assert_string_equal(info.units, "μs");
+	assert_true(info.dflt);
+	rr_ds_describe(RR_SR, "io_throughput_total", &info);
+	assert_string_equal(info.units, "MiB/s");
+	rr_ds_describe(RR_HOST, "running_vcpus", &info);
+	assert_true(info.dflt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_float_text),
+		cmocka_unit_test(test_float_text_is_printf),
 		cmocka_unit_test(test_xml_exact),
 		cmocka_unit_test_setup_teardown(test_five_seconds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_minutes_hours_days, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_min_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sources_and_restart, setup, teardown),
 		cmocka_unit_test(test_rates),
+		cmocka_unit_test(test_sr_io),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

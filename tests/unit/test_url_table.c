@@ -91,6 +91,10 @@ static void test_transfers(void **state)
 	assert_ptr_equal(url_lookup("PUT", "/import_raw_vdi").route, &route_import_raw_vdi);
 	assert_ptr_equal(url_lookup("PUT", "/import").route, &route_import);
 	assert_ptr_equal(url_lookup("PUT", "/import_metadata").route, &route_import_metadata);
+	/* one path, a route per method */
+	assert_ptr_equal(url_lookup("GET", "/vdi_file?vdi=x&path=/etc/hostname").route, &route_vdi_file_get);
+	assert_ptr_equal(url_lookup("PUT", "/vdi_file?vdi=x&path=/x").route, &route_vdi_file_put);
+	assert_int_equal(url_lookup("POST", "/vdi_file").kind, URL_BAD_METHOD);
 	assert_null(url_lookup("POST", "/").route);
 }
 
