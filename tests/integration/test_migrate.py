@@ -128,6 +128,18 @@ class StorageMotionTest(unittest.TestCase):
             time.sleep(0.05)
         self.fail("no %r on the console within %ds:\n%s" % (pattern, timeout, side.serial(vm)[-2000:]))
 
+    def shell_ready(self, side, vm):
+        """Types until the guest's shell answers (input typed before its
+        prompt is lost or mangled)."""
+        for attempt in range(15):
+            side.console(vm, "echo SH%d-$((40+2))" % attempt)
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:
+                if "SH%d-42" % attempt in side.serial(vm):
+                    return
+                time.sleep(0.05)
+        self.fail("the guest's shell does not answer")
+
     def define(self, side, vm):
         """Types the counter's functions until the guest's shell has both
         (a line typed while the guest is busy can be lost)."""
@@ -149,6 +161,7 @@ class StorageMotionTest(unittest.TestCase):
         s, vm, vdi = self.make_vm("sxm")
         uuid = s.api.VM.get_uuid(vm)
         s.start_ready(vm)
+        self.shell_ready(s, vm)
         # 4 MiB of random data whose checksum the guest checks afterwards
         s.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=4 conv=fsync 2>/dev/null")
         s.console(vm, "echo H1-$(head -c 4194304 /dev/vda | md5sum | cut -c1-32)-END")
@@ -225,6 +238,7 @@ class StorageMotionTest(unittest.TestCase):
         s, vm, vdi = self.make_vm("cancel", disk=512 * MiB)
         uuid = s.api.VM.get_uuid(vm)
         s.start_ready(vm)
+        self.shell_ready(s, vm)
         self.define(s, vm)
         s.console(vm, LOOP)
         s.wait_serial(vm, "C3")
@@ -265,6 +279,7 @@ class StorageMotionTest(unittest.TestCase):
             s.api.VM.assert_can_migrate(tpl, dest, True, {}, {}, {})
         self.assertEqual(cm.exception.code, "VM_IS_TEMPLATE")
         s.start_ready(vm)
+        self.shell_ready(s, vm)
         # a disk left out of the map
         with self.assertRaises(XapiError) as cm:
             s.api.VM.assert_can_migrate(vm, dest, True, {}, vifs, {})
@@ -338,6 +353,7 @@ class StorageMotionTest(unittest.TestCase):
         s, vm, vdi = self.make_vm("xe-sxm")
         uuid = s.api.VM.get_uuid(vm)
         s.start_ready(vm)
+        self.shell_ready(s, vm)
         dsr_uuid = self.dst.server.api.SR.get_uuid(self.local_sr(self.dst))
         vdi_uuid = s.api.VDI.get_uuid(vdi)
         self.src.server.xe("vm-migrate", "uuid=" + uuid, "remote-master=%s:%d" % (self.dst.address, self.dst.port),
@@ -365,6 +381,7 @@ class StorageMotionTest(unittest.TestCase):
             api.VDI.pool_migrate(vdi, sr2, {})
         self.assertEqual(cm.exception.code, "VM_BAD_POWER_STATE")
         s.start_ready(vm)
+        self.shell_ready(s, vm)
         s.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=2 conv=fsync 2>/dev/null")
         s.console(vm, "echo M1-$(head -c 2097152 /dev/vda | md5sum | cut -c1-32)-END")
         m1 = self.wait_re(s, vm, r"M1-([0-9a-f]{32})-END").group(1)
