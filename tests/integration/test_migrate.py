@@ -163,7 +163,10 @@ class StorageMotionTest(unittest.TestCase):
         s.start_ready(vm)
         self.shell_ready(s, vm)
         # 4 MiB of random data whose checksum the guest checks afterwards
-        s.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=4 conv=fsync 2>/dev/null")
+        # each command's output awaited before the next is typed: what
+        # arrives while the guest's shell is busy can be eaten
+        s.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=4 conv=fsync;echo D$((1+1))K")
+        self.wait_re(s, vm, r"D2K")
         s.console(vm, "echo H1-$(head -c 4194304 /dev/vda | md5sum | cut -c1-32)-END")
         h1 = self.wait_re(s, vm, r"H1-([0-9a-f]{32})-END").group(1)
         self.define(s, vm)
@@ -382,7 +385,8 @@ class StorageMotionTest(unittest.TestCase):
         self.assertEqual(cm.exception.code, "VM_BAD_POWER_STATE")
         s.start_ready(vm)
         self.shell_ready(s, vm)
-        s.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=2 conv=fsync 2>/dev/null")
+        s.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=2 conv=fsync;echo D$((1+1))K")
+        self.wait_re(s, vm, r"D2K")
         s.console(vm, "echo M1-$(head -c 2097152 /dev/vda | md5sum | cut -c1-32)-END")
         m1 = self.wait_re(s, vm, r"M1-([0-9a-f]{32})-END").group(1)
         self.define(s, vm)
