@@ -131,4 +131,9 @@ void vif_update_allowed(struct db_txn *t, struct db_obj *vif);
  * for MAC "" (a clone's or copy's VIFs, as xapi's Xapi_vif_helpers.copy). */
 void vif_fresh_mac(struct db_txn *t, struct db_obj *vif, const char *seed);
 
+/* ---- migration (vm_migrate.c) ---- */
+
+/* VM.pool_migrate of vm (running here) to host, live. */
+int vm_pool_migrate_to(struct rpc_ctx *ctx, const char *vm, const char *host, struct xerr *err);
+
 #endif

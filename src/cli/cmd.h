@@ -65,6 +65,8 @@ extern const struct xe_cmd xe_net_cmds[];
 extern const size_t xe_net_ncmds;
 extern const struct xe_cmd xe_inspect_cmds[];
 extern const size_t xe_inspect_ncmds;
+extern const struct xe_cmd xe_migrate_cmds[];
+extern const size_t xe_migrate_ncmds;
 
 /* Registers the hand-written and the per-class commands (idempotent). */
 void xe_cmdtable_init(void);

@@ -170,6 +170,8 @@ void xe_cmdtable_init(void)
 		add(&xe_net_cmds[i]);
 	for (size_t i = 0; i < xe_inspect_ncmds; i++)
 		add(&xe_inspect_cmds[i]);
+	for (size_t i = 0; i < xe_migrate_ncmds; i++)
+		add(&xe_migrate_cmds[i]);
 	for (int i = 0; i < xe_nclasses; i++)
 		gen_class(&xe_classes[i]);
 	qsort(table, ntable, sizeof *table, by_name);

@@ -43,6 +43,7 @@ struct qvm {
 	struct qmp *qmp; /* NULL for an adopted QEMU whose monitor did not answer */
 	enum qstate state;
 	bool busy;        /* an operation owns it; the dispatcher waits */
+	bool incoming;    /* waiting for a migration stream: its end is no guest's */
 	bool handled;     /* the current state was given to the VM logic */
 	int64_t retry_at; /* ms: when the dispatcher may try again */
 	int64_t balloon_actual; /* BALLOON_CHANGE: for VM_metrics.memory_actual */
@@ -333,7 +334,7 @@ static void *dispatcher_main(void *arg)
 			 * process is all there is to watch */
 			if (!v->qmp && !v->busy && v->state != Q_DEAD && !qemu_pid_is_vm(v->pid, v->uuid))
 				set_state_locked(v, Q_DEAD);
-			if (v->busy || v->handled || !(QS(v->state) & Q_ENDED))
+			if (v->busy || v->handled || v->incoming || !(QS(v->state) & Q_ENDED))
 				continue;
 			if (v->retry_at <= now)
 				pick = v;
@@ -447,16 +448,20 @@ static int grant_disks(const char *dir, const struct vm_spec *vm, struct xerr *e
 	return 0;
 }
 
-/* A new QEMU for vm; with resume, its state comes from the suspend image. */
-static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bool paused, bool resume,
+enum start_mode { START_BOOT, START_RESUME, START_MIGRATE };
+
+/* A new QEMU for vm; with START_RESUME, its state comes from the suspend
+ * image; with START_MIGRATE, it is left waiting (-incoming defer). */
+static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bool paused, enum start_mode mode,
 		    struct xerr *err)
 {
+	bool resume = mode == START_RESUME;
 	char *dir = qemu_vm_dir(host->run_dir, vm->uuid);
 	struct qemu_argv argv;
 	bool rotated = false;
 	struct qvm *v = NULL;
 	pid_t pid = -1;
-	if (qemu_argv_build(&Q.host, vm, dir, resume, &argv, err) < 0) {
+	if (qemu_argv_build(&Q.host, vm, dir, mode != START_BOOT, &argv, err) < 0) {
 		free(dir);
 		return -1;
 	}
@@ -505,6 +510,7 @@ static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bo
 	v->domid = vm->domid;
 	v->state = Q_PAUSED; /* -S: nothing runs before we say so */
 	v->busy = true;
+	v->incoming = mode == START_MIGRATE;
 	if (connect_qmp(v, QMP_TIMEOUT_MS, err) < 0) {
 		/* a QEMU that exited while setting up its devices says why */
 		char *tail = qemu_pid_is_vm(pid, vm->uuid) ? NULL : qemu_log_tail(dir);
@@ -530,6 +536,14 @@ static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bo
 			v = NULL;
 			goto fail;
 		}
+	}
+	if (mode == START_MIGRATE) {
+		release(v);
+		log_info("qemu %s: waiting for a migration, pid %d, domid %lld", vm->uuid, (int)pid,
+			 (long long)vm->domid);
+		qemu_argv_free(&argv);
+		free(dir);
+		return 0;
 	}
 	if (vm->memory_dynamic_max > 0 && vm->memory_dynamic_max < vm->memory_static_max) {
 		/* the balloon driver brings the guest down to its target */
@@ -582,7 +596,7 @@ static int q_start(const struct xenops_host *host, const struct vm_spec *vm, boo
 		if (destroy_domain(v, err) < 0)
 			return -1;
 	}
-	return do_start(host, vm, paused, false, err);
+	return do_start(host, vm, paused, START_BOOT, err);
 }
 
 static int timeout_error(const struct vm_spec *vm, struct xerr *err)
@@ -650,7 +664,7 @@ static int q_reboot(const struct xenops_host *host, const struct vm_spec *vm, bo
 	/* a new domain from the current configuration, as xapi builds one */
 	if (v && destroy_domain(v, err) < 0)
 		return -1;
-	return do_start(host, vm, false, false, err);
+	return do_start(host, vm, false, START_BOOT, err);
 }
 
 static int q_pause(const struct xenops_host *host, const struct vm_spec *vm, struct xerr *err)
@@ -732,7 +746,45 @@ static int q_resume(const struct xenops_host *host, const struct vm_spec *vm, bo
 		release(v);
 		return xerr_internal(err, "VM %s still has a QEMU (pid %d)", vm->uuid, (int)v->pid);
 	}
-	return do_start(host, vm, paused, true, err);
+	return do_start(host, vm, paused, START_RESUME, err);
+}
+
+int qemu_start_incoming(const struct xenops_host *host, const struct vm_spec *vm, struct xerr *err)
+{
+	struct qvm *v = claim(vm->uuid);
+	if (v) {
+		release(v);
+		return xerr_internal(err, "VM %s already has a QEMU here (pid %d)", vm->uuid, (int)v->pid);
+	}
+	return do_start(host, vm, true, START_MIGRATE, err);
+}
+
+void qemu_set_incoming(struct qvm *v, bool incoming)
+{
+	pthread_mutex_lock(&Q.lock);
+	v->incoming = incoming;
+	pthread_mutex_unlock(&Q.lock);
+}
+
+void qemu_mark_running(struct qvm *v, bool running)
+{
+	pthread_mutex_lock(&Q.lock);
+	if (!(QS(v->state) & Q_ENDED))
+		set_state_locked(v, running ? Q_RUNNING : Q_PAUSED);
+	pthread_mutex_unlock(&Q.lock);
+}
+
+bool qemu_vm_dead(struct qvm *v)
+{
+	pthread_mutex_lock(&Q.lock);
+	bool dead = v->state == Q_DEAD;
+	pthread_mutex_unlock(&Q.lock);
+	return dead;
+}
+
+int qemu_destroy(struct qvm *v, struct xerr *err)
+{
+	return destroy_domain(v, err);
 }
 
 static bool q_active(const struct xenops_host *host, const char *uuid)
@@ -950,4 +1002,10 @@ const struct xenops_backend xenops_qemu = {
 	.vif_unplug = qemu_vif_unplug,
 	.stats = qemu_stats,
 	.send_input = q_send_input,
+	.migrate_receive = qemu_migrate_receive,
+	.migrate_finish = qemu_migrate_finish,
+	.migrate_abort = qemu_migrate_abort,
+	.migrate_send = qemu_migrate_send,
+	.disk_move = qemu_disk_move,
+	.console_read = qemu_console_read,
 };

@@ -112,6 +112,31 @@ struct qmp *qemu_vm_qmp(struct qvm *v);
 struct qvm *qemu_claim_qmp(const char *uuid, struct qmp **q, struct xerr *err);
 bool qemu_vm_running(struct qvm *v);
 
+/* ---- migration (qemu.c for the registry, qemu_migrate.c) ---- */
+
+/* A new QEMU for vm waiting for a migration stream (-incoming defer), left
+ * paused; the dispatcher reports nothing of it while incoming is set. */
+int qemu_start_incoming(const struct xenops_host *host, const struct vm_spec *vm, struct xerr *err);
+void qemu_set_incoming(struct qvm *v, bool incoming);
+/* Records the guest as running (cont) or paused (stop), unless it ended. */
+void qemu_mark_running(struct qvm *v, bool running);
+bool qemu_vm_dead(struct qvm *v);
+/* Ends v's QEMU (claimed), its taps and files, and forgets v. */
+int qemu_destroy(struct qvm *v, struct xerr *err);
+int qemu_migrate_receive(const struct xenops_host *host, const struct vm_spec *vm, const int *nbd_disks,
+			 size_t n_nbd, struct xenops_mig_listen *l, struct xerr *err);
+int qemu_migrate_finish(const struct xenops_host *host, const struct vm_spec *vm, bool paused, int timeout_s,
+			const char *history, size_t history_len, struct xerr *err);
+int qemu_console_read(const struct xenops_host *host, const char *uuid, size_t max, char **out, size_t *len);
+void qemu_migrate_abort(const struct xenops_host *host, const struct vm_spec *vm);
+int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, const struct xenops_mig_target *t,
+		      struct xenops_mig_stats *st, struct xerr *err);
+
+int qemu_disk_move(const struct xenops_host *host, const char *uuid, const struct vm_disk *to, struct xerr *err);
+/* The name of the node at the top of device vbd<pos> (owned), NULL (err
+ * set) when the VM has no such disk open (qemu_live.c). */
+char *qemu_top_node(struct qmp *q, const char *uuid, int pos, struct xerr *err);
+
 /* ---- suspend images (qemu_save.c) ---- */
 
 /* The running QEMU's state into the image at path (a suspend VDI's, in

@@ -68,7 +68,7 @@ static int live_freeze(const char *uuid, struct xerr *err)
 }
 
 /* The name of the node at the top of device vbd<pos>. */
-static char *top_node(struct qmp *q, const char *uuid, int pos, struct xerr *err)
+char *qemu_top_node(struct qmp *q, const char *uuid, int pos, struct xerr *err)
 {
 	json_t *blocks = NULL;
 	if (qmp_exec(q, "query-block", NULL, &blocks, LIVE_QMP_TIMEOUT_MS, err) < 0)
@@ -102,7 +102,7 @@ static int live_reopen(const char *uuid, const char *userdevice, const struct sm
 	long pos = strtol(userdevice, &end, 10);
 	if (*end || pos < 0 || pos > 254 || !q)
 		return xerr_internal(err, "VM %s: cannot reopen disk '%s'", uuid, userdevice);
-	char *top = top_node(q, uuid, (int)pos, err);
+	char *top = qemu_top_node(q, uuid, (int)pos, err);
 	if (!top)
 		return -1;
 	static unsigned gen;
@@ -229,7 +229,7 @@ static int live_stream(const char *uuid, const char *userdevice, const char *bac
 	if (!v)
 		return xerr_internal(err, "VM %s has no QEMU here", uuid);
 	struct qmp *q = qemu_vm_qmp(v);
-	char *top = q ? top_node(q, uuid, (int)pos, err) : NULL;
+	char *top = q ? qemu_top_node(q, uuid, (int)pos, err) : NULL;
 	char *base = NULL;
 	int r = -1;
 	if (!q)

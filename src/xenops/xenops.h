@@ -144,6 +144,41 @@ struct xenops_stats_req {
 	int vif[RR_MAX_VIFS]; /* devices */
 };
 
+/* ---- live migration between hosts (either side's xenond) ---- */
+
+/* What the destination listens on: QEMU's incoming migration on
+ * addr:port, and, for disks that move with the VM, its NBD server on
+ * addr:nbd_port exporting each one (writable) as "vbd<position>". */
+struct xenops_mig_listen {
+	char addr[64];
+	int port;
+	int nbd_port; /* 0: no disk moves */
+};
+
+/* The source's side: where to send and what to mirror first. */
+struct xenops_mig_target {
+	char addr[64];
+	int port;
+	int nbd_port;      /* 0: the disks stay where they are (shared SR) */
+	const int *mirror; /* positions of the disks mirrored into the NBD exports */
+	size_t nmirror;
+	/* Set (from another thread) to stop: the migration is cancelled and
+	 * the VM goes on running here. __atomic */
+	const bool *cancel;
+	/* Optional: called with the progress 0..1 now and then. */
+	void (*progress)(void *arg, double fraction);
+	void *progress_arg;
+};
+
+/* What a migration measured (source side). */
+struct xenops_mig_stats {
+	int64_t total_ms;    /* the migrate command's run (QEMU's total-time) */
+	int64_t downtime_ms; /* QEMU's reported downtime */
+	int64_t mirror_ms;   /* disks mirrored before the memory started */
+	int64_t bytes;       /* RAM transferred */
+	int phase;           /* how far it got: 0 disks, 1 memory, 2 done */
+};
+
 struct xenops_backend {
 	const char *name;
 	/* Called once before the API is served: finds domains that outlived an
@@ -218,6 +253,36 @@ struct xenops_backend {
 	 * VM logic answers as xapi does (NOT_IMPLEMENTED). */
 	int (*send_input)(const struct xenops_host *host, const struct vm_spec *vm, const char *kind, const char *arg,
 			  struct xerr *err);
+	/* Optional, all four or none: live migration. The destination:
+	 * migrate_receive starts vm's QEMU waiting for the stream (taps made
+	 * first; with disks, its NBD server exports the disks listed in
+	 * nbd_disks) and fills where it listens (l->addr given by the
+	 * caller); migrate_finish waits for the stream's end, then runs the
+	 * guest (or leaves it paused); migrate_abort removes what receive
+	 * made (QEMU, taps, files). The source: migrate_send mirrors the
+	 * disks, then sends the memory; on success the guest is stopped here
+	 * (destroy it with shutdown once the destination runs it, or unpause
+	 * it when the destination failed); on failure (-1) or cancel (-2,
+	 * err set) the guest runs on here as before. */
+	int (*migrate_receive)(const struct xenops_host *host, const struct vm_spec *vm, const int *nbd_disks,
+			       size_t n_nbd, struct xenops_mig_listen *l, struct xerr *err);
+	int (*migrate_finish)(const struct xenops_host *host, const struct vm_spec *vm, bool paused, int timeout_s,
+			      const char *history, size_t history_len, struct xerr *err);
+	void (*migrate_abort)(const struct xenops_host *host, const struct vm_spec *vm);
+	int (*migrate_send)(const struct xenops_host *host, const struct vm_spec *vm, const struct xenops_mig_target *t,
+			    struct xenops_mig_stats *st, struct xerr *err);
+	/* Optional. The last max bytes (at most) of the VM's serial console
+	 * log here, owned into *out: the history a migration carries along
+	 * (migrate_finish's history, written into the destination's log before
+	 * the guest runs there). -1 when there is none. */
+	int (*console_read)(const struct xenops_host *host, const char *vm_uuid, size_t max, char **out,
+			    size_t *len);
+	/* Optional. The running domain's disk at to->position copied into the
+	 * image to (attached, empty, as large) while the guest runs, then
+	 * used instead of the one it had, which is closed on return. NULL:
+	 * disks of running VMs do not move. */
+	int (*disk_move)(const struct xenops_host *host, const char *vm_uuid, const struct vm_disk *to,
+			 struct xerr *err);
 };
 
 const struct xenops_backend *xenops_find(const char *name);

@@ -1,0 +1,327 @@
+#!/usr/bin/env python3
+"""Live migration of an idle 256 MiB tiny guest, in one run, beside the same
+migration done by hand:
+
+1. Xenon: a pool of two lab hosts (tests/integration/lab.py), the tiny guest
+   (no disk) started on host1, then VM.pool_migrate host1 -> host2 -> host1
+   R times. Per migration: the call's wall time, QEMU's reported downtime and
+   total time (from the source xenond's log line), and the gap the guest's
+   counter shows: the guest prints a counter every 10 ms on its serial
+   console, and a poller reads both hosts' serial logs every 2 ms, so the
+   longest interval between two consecutive counter lines arriving (on
+   either host) is the pause the guest's output saw.
+2. By hand (its rounds alternating with Xenon's): two bare QEMUs (the same machine type, CPU, memory, kernel,
+   initrd and command line; -incoming on the destination), on the lab
+   switch's address, QMP `migrate` with the same max-bandwidth Xenon sets
+   and the same polling of query-migrate (20 ms). Per migration: the
+   destination QEMU's start (launch to QMP ready), the migrate command's
+   wall time until "completed" and QEMU's downtime; the counter gap the same
+   way.
+
+The comparison is Xenon's whole call (the destination QEMU started, the
+stream, the records, the source QEMU ended) against the bare destination
+start plus its migrate.
+
+    XENOND=build-bench/src/server/xenond python3 bench/migrate_bench.py [--rounds 5]
+
+Run as root (namespaces). Prints the figures; bench/README.md §12 has runs."""
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+import guest  # noqa: E402
+import harness  # noqa: E402
+import lab  # noqa: E402
+
+MiB = 1 << 20
+COUNTER = "i=0; while :; do i=$((i+1)); echo C$i; usleep 10000; done &"
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.01)
+    raise RuntimeError("timed out waiting for " + what)
+
+
+class GapWatch:
+    """Polls serial logs every 2 ms; the longest interval between two
+    consecutive counter lines seen (by arrival time on the host)."""
+
+    def __init__(self, paths):
+        self.paths = paths
+        self.sizes = {}
+        self.last_n = None
+        self.last_t = None
+        self.max_gap = 0.0
+        self.stop = False
+        self.lines = {}
+        self.t = threading.Thread(target=self.run, daemon=True)
+
+    def start(self):
+        for p in self.paths:
+            self.sizes[p] = os.path.getsize(p) if os.path.exists(p) else 0
+            self.lines[p] = b""
+        self.t.start()
+        return self
+
+    def run(self):
+        while not self.stop:
+            now = time.monotonic()
+            for p in self.paths:
+                try:
+                    with open(p, "rb") as f:
+                        f.seek(self.sizes[p])
+                        data = f.read()
+                except OSError:
+                    continue
+                if not data:
+                    continue
+                self.sizes[p] += len(data)
+                buf = self.lines[p] + data
+                *full, rest = buf.split(b"\n")
+                self.lines[p] = rest
+                for line in full:
+                    m = re.match(rb"^C(\d+)\r?$", line)
+                    if m:
+                        n = int(m.group(1))
+                        if self.last_n is not None and n > self.last_n:
+                            self.max_gap = max(self.max_gap, now - self.last_t)
+                        if self.last_n is None or n > self.last_n:
+                            self.last_n, self.last_t = n, now
+            time.sleep(0.002)
+
+    def finish(self):
+        time.sleep(0.3)
+        self.stop = True
+        self.t.join()
+        return self.max_gap
+
+
+def console(sock_path, line):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock_path)
+    s.sendall(line.encode() + b"\n")
+    time.sleep(0.2)
+    s.close()
+
+
+# ---- Xenon ----
+
+def runs(rounds, log):
+    kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
+    out, bare_out = [], []
+    with lab.Lab(2) as l:
+        for h in l.hosts:
+            kdir = os.path.join(h.data_dir, "guest-kernels")
+            os.makedirs(kdir)
+            for f in (kernel, "initrd.img"):
+                shutil.copy(os.path.join(guest.GUEST, f), kdir)
+            guest._run_dirs.append(os.path.join(h.data_dir, "run"))
+            h.start(backend="qemu", log_level="info")
+        h1, h2 = l.hosts
+        r = h2.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
+                         "master-password=" + h1.server.password)
+        assert r.returncode == 0, r.stdout + r.stderr
+        a = h1.server.api
+        wait_for(lambda: len(a.host.get_all()) == 2, 30, "h2 in the pool")
+        ref = {h.address: [x for x in a.host.get_all() if a.host.get_address(x) == h.address][0] for h in l.hosts}
+        wait_for(lambda: all(a.host_metrics.get_live(a.host.get_metrics(x)) for x in ref.values()), 30, "live")
+        mem = 256 * MiB
+        vm = a.VM.create({
+            "name_label": "bench", "name_description": "", "user_version": 1, "is_a_template": False,
+            "affinity": ref[h1.address], "memory_static_max": mem, "memory_dynamic_max": mem,
+            "memory_dynamic_min": mem, "memory_static_min": 128 * MiB, "VCPUs_params": {},
+            "VCPUs_max": 1, "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy",
+            "actions_after_reboot": "restart", "actions_after_crash": "destroy",
+            "PV_bootloader": "", "PV_kernel": kernel, "PV_ramdisk": "initrd.img",
+            "PV_args": guest.ARGS, "PV_bootloader_args": "", "PV_legacy_args": "", "HVM_boot_policy": "",
+            "HVM_boot_params": {}, "platform": {}, "PCI_bus": "", "other_config": {},
+            "recommendations": "", "domain_type": "pv"})
+        uuid = a.VM.get_uuid(vm)
+        a.VM.start(vm, False, False)
+        logs = [os.path.join(h.data_dir, "run", "vm", uuid, "serial.log") for h in l.hosts]
+        wait_for(lambda: os.path.exists(logs[0]) and guest.READY in open(logs[0], errors="replace").read(),
+                 90, "the guest ready")
+        console(os.path.join(h1.data_dir, "run", "vm", uuid, "serial.sock"), COUNTER)
+        # the bare QEMUs on the lab switch's address, as the hosts talk;
+        # their rounds alternate with Xenon's, so both see the same load
+        bare = Bare(log, lab.SUBNET + ".254")
+        bare.setup()
+        time.sleep(2)
+        where = 0
+        for i in range(rounds):
+            bare_out.append(bare.one())
+            time.sleep(1)
+            to = l.hosts[1 - where]
+            src = l.hosts[where]
+            w = GapWatch(logs).start()
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            a.VM.pool_migrate(vm, ref[to.address], {"live": "true"})
+            wall = time.monotonic() - t0
+            gap = w.finish()
+            text = src.server.log_text()
+            m = re.findall(r"migrated to \S+ in (\d+) ms \(disks \d+ ms\), downtime (\d+) ms", text)
+            qtotal = m[-1] if m else ("?", "?")
+            pm = re.findall(r"pool_migrate: VM \S+ moved to \S+ \(memory (\d+) ms, downtime (\d+) ms; prepare (\d+) "
+                            r"ms, send (\d+) ms, finish (\d+) ms, source ended (\d+) ms\)", text)
+            mem_ms, down, prep, send, fin, end = pm[-1] if pm else ("0",) * 6
+            out.append({"wall": wall, "qemu_total_ms": int(mem_ms), "downtime_ms": int(down), "gap": gap})
+            log("  xenon  %d: %s -> %s  call %.3f s  QEMU total %s ms  downtime %s ms  counter gap %.0f ms  "
+                "(prepare %s ms, send %s ms, finish %s ms, source ended %s ms)" %
+                (i + 1, src.name, to.name, wall, mem_ms, down, gap * 1000, prep, send, fin, end))
+            where = 1 - where
+            time.sleep(1)
+        bare.close()
+        a.VM.hard_shutdown(vm)
+    return out, bare_out
+
+
+# ---- by hand ----
+
+class Qmp:
+    def __init__(self, path, timeout=30):
+        wait_for(lambda: os.path.exists(path), timeout, path)
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(path)
+        self.f = self.s.makefile("rwb")
+        self.f.readline()
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name, **args):
+        self.f.write(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
+        self.f.flush()
+        while True:
+            r = json.loads(self.f.readline())
+            if "return" in r:
+                return r["return"]
+            if "error" in r:
+                raise RuntimeError("%s: %s" % (name, r["error"]))
+
+    def close(self):
+        self.s.close()
+
+
+def qemu_argv(d, kernel, incoming=None):
+    argv = [guest.QEMU, "-name", "bench", "-no-user-config", "-nodefaults", "-machine", "pc", "-accel", "tcg",
+            "-cpu", "max", "-m", "256M", "-smp", "1", "-S", "-display", "none",
+            "-qmp", "unix:%s/qmp.sock,server=on,wait=off" % d,
+            "-chardev", "socket,id=s0,path=%s/serial.sock,server=on,wait=off,logfile=%s/serial.log" % (d, d),
+            "-serial", "chardev:s0", "-device", "VGA", "-device", "virtio-balloon-pci",
+            "-kernel", kernel, "-initrd", os.path.join(guest.GUEST, "initrd.img"), "-append", guest.ARGS]
+    if incoming:
+        argv += ["-incoming", incoming]
+    return argv
+
+
+class Bare:
+    """The guest under a bare QEMU, migrated by hand between bare QEMUs."""
+
+    def __init__(self, log, addr):
+        self.log, self.addr = log, addr
+        self.kernel = os.path.join(guest.GUEST, "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux"))
+                                   else "vmlinuz")
+        self.base = tempfile.mkdtemp(prefix="xenon-bench-mig-")
+        self.procs = []
+        self.n = 0
+
+    def setup(self):
+        d = os.path.join(self.base, "q0")
+        os.makedirs(d)
+        self.procs.append(subprocess.Popen(qemu_argv(d, self.kernel), stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL))
+        self.q = Qmp(os.path.join(d, "qmp.sock"))
+        self.q.cmd("cont")
+        log_path = os.path.join(d, "serial.log")
+        wait_for(lambda: os.path.exists(log_path) and guest.READY in open(log_path, errors="replace").read(),
+                 90, "the bare guest ready")
+        console(os.path.join(d, "serial.sock"), COUNTER)
+        self.logs = [log_path]
+
+    def one(self):
+        self.n += 1
+        nd = os.path.join(self.base, "q%d" % self.n)
+        os.makedirs(nd)
+        port = 47000 + self.n
+        w = GapWatch(self.logs + [os.path.join(nd, "serial.log")]).start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        self.procs.append(subprocess.Popen(qemu_argv(nd, self.kernel, "tcp:%s:%d" % (self.addr, port)),
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        nq = Qmp(os.path.join(nd, "qmp.sock"))
+        t1 = time.monotonic()
+        q = self.q
+        q.cmd("migrate-set-parameters", **{"max-bandwidth": 8 << 30})
+        q.cmd("migrate", uri="tcp:%s:%d" % (self.addr, port))
+        while True:
+            info = q.cmd("query-migrate")
+            if info.get("status") in ("completed", "failed", "cancelled"):
+                break
+            time.sleep(0.02)
+        t2 = time.monotonic()
+        assert info["status"] == "completed", info
+        while nq.cmd("query-status")["status"] == "inmigrate":
+            time.sleep(0.005)
+        nq.cmd("cont")
+        t3 = time.monotonic()
+        gap = w.finish()
+        q.cmd("quit")
+        q.close()
+        self.procs[-2].wait(10)
+        r = {"start": t1 - t0, "migrate": t2 - t1, "wall": t3 - t0, "qemu_total_ms": info["total-time"],
+             "downtime_ms": info["downtime"], "gap": gap}
+        self.log("  bare   %d: dest start %.3f s  migrate %.3f s  start+migrate+cont %.3f s  QEMU total %d ms  "
+                 "downtime %d ms  counter gap %.0f ms" % (self.n, t1 - t0, t2 - t1, t3 - t0, info["total-time"],
+                                                          info["downtime"], gap * 1000))
+        self.q, self.logs = nq, [os.path.join(nd, "serial.log")]
+        return r
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+        shutil.rmtree(self.base, True)
+
+
+def summary(name, runs, keys):
+    parts = []
+    for k in keys:
+        v = [r[k] for r in runs]
+        parts.append("%s median %s" % (k, ("%.3f" % statistics.median(v)) if isinstance(v[0], float)
+                                       else statistics.median(v)))
+    return "%-6s %s" % (name, ", ".join(parts))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    a = ap.parse_args()
+    subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), guest.GUEST], check=True,
+                   stdout=subprocess.DEVNULL, timeout=900)
+    log = lambda s: print(s, flush=True)
+    log("load average at start: %s" % open("/proc/loadavg").read().strip())
+    xr, br = runs(a.rounds, log)
+    log(summary("xenon", xr, ["wall", "qemu_total_ms", "downtime_ms", "gap"]))
+    log(summary("bare", br, ["start", "migrate", "wall", "qemu_total_ms", "downtime_ms", "gap"]))
+    xw = statistics.median(r["wall"] for r in xr)
+    bw = statistics.median(r["wall"] for r in br)
+    log("ratio of medians: xenon call / bare start+migrate+cont = %.2f" % (xw / bw))
+    log("load average at end: %s" % open("/proc/loadavg").read().strip())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""Live migration within a pool of two lab hosts (QEMU backend): the tiny
+guest counting on its serial console moves host1 -> host2 by
+VM.pool_migrate through the master, back by `xe vm-migrate host=`, and off
+a disabled host by `xe host-evacuate`; its counter never restarts, one QEMU
+runs it at any time, its records follow (resident_on, domid, metrics).
+Refusals with xapi's errors leave it running where it was: the host it is
+on, a disabled host, a template, a halted VM, a disk on a local SR."""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import unittest
+
+import guest
+import harness
+import lab
+from harness import XapiError
+
+MiB = 1 << 20
+LOOP = "i=0; while :; do i=$((i+1)); echo C$i; sleep 0.2; done &"
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class PoolMigrateTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), guest.GUEST],
+                       check=True, stdout=subprocess.DEVNULL, timeout=900)
+        cls.kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
+        cls.lab = lab.Lab(2).make()
+        for h in cls.lab.hosts:
+            kdir = os.path.join(h.data_dir, "guest-kernels")
+            os.makedirs(kdir)
+            for f in (cls.kernel, "initrd.img"):
+                shutil.copy(os.path.join(guest.GUEST, f), kdir)
+            guest._run_dirs.append(os.path.join(h.data_dir, "run"))
+            h.start(backend="qemu")
+        h1, h2 = cls.lab.hosts
+        r = h2.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
+                         "master-password=" + h1.server.password)
+        assert r.returncode == 0, r.stdout + r.stderr
+        cls.api = a1 = h1.server.api
+        wait_for(lambda: len(a1.host.get_all()) == 2, 30, "h2 in the pool")
+        cls.ref = {h.address: [x for x in a1.host.get_all() if a1.host.get_address(x) == h.address][0]
+                   for h in cls.lab.hosts}
+        wait_for(lambda: all(a1.host_metrics.get_live(a1.host.get_metrics(x)) for x in cls.ref.values()), 30,
+                 "both hosts live")
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            for vm in cls.api.VM.get_all():
+                if not cls.api.VM.get_is_a_template(vm) and cls.api.VM.get_power_state(vm) != "Halted":
+                    cls.api.VM.hard_shutdown(vm)
+        except Exception:
+            pass
+        cls.lab.close()
+        guest._kill_leftover_qemus()
+
+    def new_vm(self, name, affinity):
+        mem = 256 * MiB
+        return self.api.VM.create({
+            "name_label": name, "name_description": "", "user_version": 1, "is_a_template": False,
+            "affinity": affinity, "memory_static_max": mem, "memory_dynamic_max": mem,
+            "memory_dynamic_min": mem, "memory_static_min": 128 * MiB, "VCPUs_params": {},
+            "VCPUs_max": 1, "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy",
+            "actions_after_reboot": "restart", "actions_after_crash": "destroy",
+            "PV_bootloader": "", "PV_kernel": self.kernel, "PV_ramdisk": "initrd.img",
+            "PV_args": guest.ARGS, "PV_bootloader_args": "", "PV_legacy_args": "", "HVM_boot_policy": "",
+            "HVM_boot_params": {}, "platform": {}, "PCI_bus": "", "other_config": {},
+            "recommendations": "", "domain_type": "pv"})
+
+    def host_of(self, ref):
+        return [h for h in self.lab.hosts if self.ref[h.address] == ref][0]
+
+    def serial(self, vm):
+        h = self.host_of(self.api.VM.get_resident_on(vm))
+        try:
+            with open(os.path.join(h.data_dir, "run", "vm", self.api.VM.get_uuid(vm), "serial.log"), "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def console(self, vm, line):
+        h = self.host_of(self.api.VM.get_resident_on(vm))
+        import socket
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(os.path.join(h.data_dir, "run", "vm", self.api.VM.get_uuid(vm), "serial.sock"))
+        s.sendall(line.encode() + b"\n")
+        time.sleep(0.2)
+        s.close()
+
+    def shell_ready(self, vm):
+        """Types until the guest's shell answers (input typed too early is lost)."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            self.console(vm, "echo SH-$((40+2))")
+            t = time.monotonic()
+            while time.monotonic() < t + 2:
+                if "SH-42" in self.serial(vm):
+                    return
+                time.sleep(0.05)
+        self.fail("the guest's shell does not answer")
+
+    def counts(self, vm):
+        return [int(n) for n in re.findall(r"^C(\d+)\r?$", self.serial(vm), re.M)]
+
+    def assert_moved(self, vm, to, last_before):
+        a = self.api
+        uuid = a.VM.get_uuid(vm)
+        self.assertEqual(a.VM.get_resident_on(vm), self.ref[to.address])
+        self.assertEqual(a.VM.get_power_state(vm), "Running")
+        self.assertEqual(a.VM.get_current_operations(vm), {})
+        self.assertEqual(len(guest.qemu_of_uuid(uuid)), 1, "one QEMU runs the VM")
+        self.assertTrue(guest.qemus_in(os.path.join(to.data_dir, "run")))
+        # the console's history came along, and the counter goes on from it
+        self.assertIn(guest.READY, self.serial(vm))
+        wait_for(lambda: self.counts(vm) and self.counts(vm)[-1] >= last_before + 3, 15,
+                 "the counter on the new host")
+        after = self.counts(vm)
+        self.assertIn(last_before, after)
+        # (the first lines may share a line with the shell's prompt)
+        after = [n for n in after if n >= 5]
+        self.assertEqual(after, list(range(after[0], after[0] + len(after))), "the counter never restarts")
+        m = a.VM.get_metrics(vm)
+        self.assertEqual(int(a.VM_metrics.get_memory_actual(m)), 256 * MiB)
+
+    def test_pool_migrate_and_evacuate(self):
+        a = self.api
+        h1, h2 = self.lab.hosts
+        vm = self.new_vm("mover", self.ref[h1.address])
+        a.VM.start(vm, False, False)
+        self.assertEqual(a.VM.get_resident_on(vm), self.ref[h1.address])
+        wait_for(lambda: guest.READY in self.serial(vm), 90, "the guest ready")
+        self.shell_ready(vm)
+        self.console(vm, LOOP)
+        wait_for(lambda: len(self.counts(vm)) >= 5, 15, "the counter")
+        domid = a.VM.get_domid(vm)
+
+        # refusals first: each leaves it running on h1
+        for args, code in (((vm, self.ref[h1.address], {}), "OPERATION_NOT_ALLOWED"),
+                           ((vm, self.ref[h2.address], {"live": "maybe"}), "INVALID_VALUE")):
+            with self.assertRaises(XapiError) as cm:
+                a.VM.pool_migrate(*args)
+            self.assertEqual(cm.exception.code, code)
+        a.host.disable(self.ref[h2.address])
+        with self.assertRaises(XapiError) as cm:
+            a.VM.pool_migrate(vm, self.ref[h2.address], {"live": "true"})
+        self.assertEqual(cm.exception.code, "HOST_DISABLED")
+        a.host.enable(self.ref[h2.address])
+        tpl = [v for v in a.VM.get_all() if a.VM.get_is_a_template(v)][0]
+        with self.assertRaises(XapiError) as cm:
+            a.VM.pool_migrate(tpl, self.ref[h2.address], {})
+        self.assertEqual(cm.exception.code, "VM_IS_TEMPLATE")
+        self.assertEqual(a.VM.get_resident_on(vm), self.ref[h1.address])
+        self.assertFalse(guest.qemus_in(os.path.join(h2.data_dir, "run")), "nothing left on h2")
+
+        # h1 -> h2 through the master, as a task
+        last = self.counts(vm)[-1]
+        t0 = time.monotonic()
+        task = a.Async.VM.pool_migrate(vm, self.ref[h2.address], {"live": "true"})
+        wait_for(lambda: a.task.get_status(task) != "pending", 60, "pool_migrate's task")
+        took = time.monotonic() - t0
+        self.assertEqual(a.task.get_status(task), "success", a.task.get_error_info(task))
+        self.assert_moved(vm, h2, last)
+        self.assertNotEqual(a.VM.get_consoles(vm), [])
+        self.assertFalse(guest.qemus_in(os.path.join(h1.data_dir, "run")), "nothing left on h1")
+        print("  VM.pool_migrate h1 -> h2: %.2f s (domid %s -> %s)" % (took, domid, a.VM.get_domid(vm)))
+
+        # back with xe
+        last = self.counts(vm)[-1]
+        r = h1.server.xe("vm-migrate", "uuid=" + a.VM.get_uuid(vm),
+                         "host-uuid=" + a.host.get_uuid(self.ref[h1.address]), "live=true", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assert_moved(vm, h1, last)
+
+        # maintenance of h1: disabled, then emptied
+        last = self.counts(vm)[-1]
+        h1uuid = a.host.get_uuid(self.ref[h1.address])
+        r = h1.server.xe("host-disable", "uuid=" + h1uuid)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(a.host.get_vms_which_prevent_evacuation(self.ref[h1.address]), {})
+        with self.assertRaises(XapiError) as cm:
+            a.host.reboot(self.ref[h1.address])
+        self.assertEqual(cm.exception.code, "HOST_IN_USE")
+        r = h1.server.xe("host-evacuate", "uuid=" + h1uuid, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assert_moved(vm, h2, last)
+        r = h1.server.xe("host-enable", "uuid=" + h1uuid)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        a.VM.hard_shutdown(vm)
+        self.assertEqual(a.VM.get_power_state(vm), "Halted")
+        with self.assertRaises(XapiError) as cm:
+            a.VM.pool_migrate(vm, self.ref[h1.address], {})
+        self.assertEqual(cm.exception.code, "VM_BAD_POWER_STATE")
+
+    def test_local_disk_requires_sr(self):
+        a = self.api
+        h1, h2 = self.lab.hosts
+        vm = self.new_vm("local-disk", self.ref[h1.address])
+        # the master's own local SR: h2 has no PBD for it
+        sr = [s for s in a.SR.get_all() if not a.SR.get_shared(s) and a.SR.get_type(s) != "iso" and
+              any(a.PBD.get_host(p) == self.ref[h1.address] for p in a.SR.get_PBDs(s))][0]
+        vdi = a.VDI.create({"name_label": "d", "name_description": "", "SR": sr, "virtual_size": str(8 * MiB),
+                            "type": "user", "sharable": False, "read_only": False, "other_config": {},
+                            "xenstore_data": {}, "sm_config": {}, "tags": []})
+        a.VBD.create({"VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
+                      "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
+                      "qos_algorithm_params": {}})
+        a.VM.start(vm, False, False)
+        with self.assertRaises(XapiError) as cm:
+            a.VM.pool_migrate(vm, self.ref[h2.address], {"live": "true"})
+        self.assertEqual(cm.exception.code, "VM_REQUIRES_SR")
+        self.assertEqual(cm.exception.params, [vm, sr])
+        prevent = a.host.get_vms_which_prevent_evacuation(self.ref[h1.address])
+        self.assertEqual(prevent[vm][0], "VM_REQUIRES_SR")
+        with self.assertRaises(XapiError) as cm:
+            a.host.evacuate(self.ref[h1.address])
+        self.assertEqual(cm.exception.code, "VM_REQUIRES_SR")
+        self.assertEqual(a.VM.get_resident_on(vm), self.ref[h1.address])
+        self.assertEqual(a.VM.get_power_state(vm), "Running")
+        self.assertFalse(guest.qemus_in(os.path.join(h2.data_dir, "run")))
+        a.VM.hard_shutdown(vm)
+
+
+if __name__ == "__main__":
+    harness.main()
