@@ -14,6 +14,7 @@
 #include "api.h"
 #include "hostinfo.h"
 #include "pif.h"
+#include "pool_forward.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../net/net.h"
@@ -1084,6 +1085,72 @@ static int pool_create_vlan_from_pif(struct rpc_ctx *ctx, xv *args, xv *result, 
 	return rc;
 }
 
+/* pool.management_reconfigure(network): host.management_reconfigure on
+ * every host with its PIF on the network, the members first and this host
+ * last. Every host must have a configured PIF there of the address type
+ * of its management interface: checked before any host moves. */
+static int pool_management_reconfigure(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	db_rdlock(ctx->db);
+	struct db_obj *net = generic_lookup(ctx, SC_C_network, xv_arr_get(args, 0), err);
+	int rc = net ? 0 : -1;
+	xv hosts = xv_arr_new(), pifs = xv_arr_new();
+	for (struct db_obj *h = rc == 0 ? db_first(ctx->db, SC_C_host) : NULL; h && rc == 0; h = db_next(h)) {
+		struct db_obj *to = NULL, *now = NULL;
+		for (struct db_obj *q = db_first(ctx->db, SC_C_PIF); q; q = db_next(q)) {
+			if (strcmp(db_peek_str(q, SC_F_PIF__host), h->ref) != 0)
+				continue;
+			if (!strcmp(db_peek_str(q, SC_F_PIF__network), net->ref))
+				to = q;
+			if (db_peek_bool(q, SC_F_PIF__management))
+				now = q;
+		}
+		if (!to) {
+			rc = xerr_set(err, ERR_PIF_NOT_PRESENT, h->ref, net->ref, NULL);
+			break;
+		}
+		const char *type = db_peek_str(to, SC_F_PIF__primary_address_type);
+		const char *mode = db_peek_str(to, SC_F_PIF__ip_configuration_mode);
+		const xv *six = db_peek(to, SC_F_PIF__IPv6);
+		if (now && strcmp(db_peek_str(now, SC_F_PIF__primary_address_type), type) != 0)
+			rc = xerr_set(err, ERR_PIF_INCOMPATIBLE_PRIMARY_ADDRESS_TYPE, to->ref, NULL);
+		else if (!strcmp(type, "IPv6") ? (!six || !xv_len(six)) : (!*mode || !strcmp(mode, "None")))
+			rc = xerr_set(err, ERR_PIF_HAS_NO_NETWORK_CONFIGURATION, to->ref, NULL);
+		else {
+			xv_arr_push_str(&hosts, h->ref);
+			xv_arr_push_str(&pifs, to->ref);
+		}
+	}
+	db_unlock(ctx->db);
+	/* the members first, then this host */
+	size_t n = xv_len(&hosts);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const char *href = xv_as_str(xv_arr_get(&hosts, i));
+		if (!strcmp(href, ctx->srv->host_ref))
+			continue;
+		xv a = xv_arr_new();
+		xv_arr_push_str(&a, xv_as_str(xv_arr_get(&pifs, i)));
+		xv r = XV_NIL_INIT;
+		rc = pool_call_on_host(ctx->srv, href, "host.management_reconfigure", &a, NULL, &r, err);
+		xv_free(&r);
+		xv_free(&a);
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (strcmp(xv_as_str(xv_arr_get(&hosts, i)), ctx->srv->host_ref) != 0)
+			continue;
+		xv a = xv_arr_new();
+		xv_arr_push_str(&a, xv_as_str(xv_arr_get(&pifs, i)));
+		xv r = XV_NIL_INIT;
+		rc = host_management_reconfigure(ctx, &a, &r, err);
+		xv_free(&r);
+		xv_free(&a);
+	}
+	xv_free(&hosts);
+	xv_free(&pifs);
+	return rc;
+}
+
 RPC_IMPL(PIF, scan, pif_scan, 0);
 RPC_IMPL(PIF, plug, pif_plug, 0);
 RPC_IMPL(PIF, unplug, pif_unplug, 0);
@@ -1094,3 +1161,4 @@ RPC_IMPL(host, management_reconfigure, host_management_reconfigure, 0);
 RPC_IMPL(VLAN, create, vlan_create, 0);
 RPC_IMPL(VLAN, destroy, vlan_destroy, 0);
 RPC_IMPL(pool, create_VLAN_from_PIF, pool_create_vlan_from_pif, 0);
+RPC_IMPL(pool, management_reconfigure, pool_management_reconfigure, 0);

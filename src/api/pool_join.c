@@ -308,25 +308,109 @@ out:
 	return rc;
 }
 
-/* A network of the joiner with the bridge of one of the pool's becomes
- * that one: its line is dropped and its ref replaced everywhere. */
+/* The fields of an entry's line "P\t<ref>\t<class>\t<row>": false for
+ * other lines. */
+struct entry_line {
+	const char *ref, *cls, *row;
+	size_t ref_len, row_len;
+};
+
+static bool entry_put(const char *line, const char *end, struct entry_line *l)
+{
+	const char *f1 = memchr(line, '\t', (size_t)(end - line));
+	const char *f2 = f1 ? memchr(f1 + 1, '\t', (size_t)(end - f1 - 1)) : NULL;
+	const char *f3 = f2 ? memchr(f2 + 1, '\t', (size_t)(end - f2 - 1)) : NULL;
+	if (line[0] != 'P' || !f3)
+		return false;
+	l->ref = f1 + 1;
+	l->ref_len = (size_t)(f2 - f1 - 1);
+	l->cls = f2 + 1;
+	l->row = f3 + 1;
+	l->row_len = (size_t)(end - f3 - 1);
+	return true;
+}
+
+#define MERGE_MAX 64
+
+/* What the first pass learns of the joiner's records: the networks of its
+ * physical PIFs, and the bridges of its networks. */
+struct merge_scan {
+	char phys[MERGE_MAX][REF_STRLEN + 1];
+	size_t nphys;
+	char bridges[MERGE_MAX][16];
+	size_t nbridges;
+};
+
+static int merge_scan(const char *entry, struct merge_scan *m, struct xerr *err)
+{
+	for (const char *line = entry, *next; *line; line = next) {
+		const char *nl = strchr(line, '\n');
+		next = nl ? nl + 1 : line + strlen(line);
+		struct entry_line l;
+		if (!entry_put(line, nl ? nl : next, &l))
+			continue;
+		bool pif = !strncmp(l.cls, "PIF\t", 4), net = !strncmp(l.cls, "network\t", 8);
+		if (!pif && !net)
+			continue;
+		xv row = XV_NIL_INIT;
+		if (jsonv_parse(l.row, l.row_len, &row, err) < 0)
+			return -1;
+		const xv *phys = xv_map_get(&row, "physical");
+		const char *pnet = xv_map_get_str(&row, "network");
+		if (pif && phys && phys->kind == XV_BOOL && phys->u.b && pnet && m->nphys < MERGE_MAX)
+			snprintf(m->phys[m->nphys++], REF_STRLEN + 1, "%s", pnet);
+		const char *bridge = xv_map_get_str(&row, "bridge");
+		if (net && bridge && m->nbridges < MERGE_MAX)
+			snprintf(m->bridges[m->nbridges++], 16, "%s", bridge);
+		xv_free(&row);
+	}
+	return 0;
+}
+
+static bool scan_has(char (*list)[REF_STRLEN + 1], size_t n, const char *ref)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i], ref))
+			return true;
+	return false;
+}
+
+static bool bridge_in_use(struct db *db, const struct merge_scan *m, const char *bridge)
+{
+	for (size_t i = 0; i < m->nbridges; i++)
+		if (!strcmp(m->bridges[i], bridge))
+			return true;
+	for (struct db_obj *n = db_first(db, SC_C_network); n; n = db_next(n))
+		if (!strcmp(db_peek_str(n, SC_F_network__bridge), bridge))
+			return true;
+	return false;
+}
+
+/* As xapi: a physical network of the joiner (one with a physical PIF) with
+ * the bridge of one of the pool's becomes that one: its line is dropped and
+ * its ref replaced everywhere. Any other network of the joiner whose bridge
+ * the pool already uses (an internal xapi<N>) stays a network of its own
+ * and gets a bridge name free in the pool. */
 static char *merge_networks(struct db *db, const char *entry, struct xerr *err)
 {
+	struct merge_scan *m = xcalloc(1, sizeof *m);
+	if (merge_scan(entry, m, err) < 0) {
+		free(m);
+		return NULL;
+	}
 	struct strbuf out = STRBUF_INIT;
-	char *text = xstrdup(entry);
-	struct { char from[REF_STRLEN + 1], to[REF_STRLEN + 1]; } map[64];
+	struct { char from[REF_STRLEN + 1], to[REF_STRLEN + 1]; } map[MERGE_MAX];
 	size_t nmap = 0;
-	for (char *line = text, *next; *line; line = next) {
-		char *nl = strchr(line, '\n');
+	unsigned counter = 0;
+	for (const char *line = entry, *next; *line; line = next) {
+		const char *nl = strchr(line, '\n');
 		next = nl ? nl + 1 : line + strlen(line);
 		size_t len = (size_t)(next - line);
-		char *f1 = strchr(line, '\t'), *f2 = f1 ? strchr(f1 + 1, '\t') : NULL;
-		char *f3 = f2 ? strchr(f2 + 1, '\t') : NULL;
-		if (line[0] == 'P' && f3 && !strncmp(f2 + 1, "network\t", 8) && nmap < 64) {
+		struct entry_line l;
+		if (entry_put(line, nl ? nl : next, &l) && !strncmp(l.cls, "network\t", 8) && nmap < MERGE_MAX) {
 			xv row = XV_NIL_INIT;
-			size_t rowlen = (size_t)((nl ? nl : next) - (f3 + 1));
-			if (jsonv_parse(f3 + 1, rowlen, &row, err) < 0) {
-				free(text);
+			if (jsonv_parse(l.row, l.row_len, &row, err) < 0) {
+				free(m);
 				sb_free(&out);
 				return NULL;
 			}
@@ -337,17 +421,37 @@ static char *merge_networks(struct db *db, const char *entry, struct xerr *err)
 					same = n;
 					break;
 				}
-			xv_free(&row);
-			if (same) {
-				snprintf(map[nmap].from, sizeof map[nmap].from, "%.*s", (int)(f2 - f1 - 1), f1 + 1);
+			char ref[REF_STRLEN + 1];
+			snprintf(ref, sizeof ref, "%.*s", (int)l.ref_len, l.ref);
+			bool physical = scan_has(m->phys, m->nphys, ref);
+			if (same && physical) {
+				snprintf(map[nmap].from, sizeof map[nmap].from, "%s", ref);
 				snprintf(map[nmap].to, sizeof map[nmap].to, "%s", same->ref);
 				nmap++;
+				xv_free(&row);
 				continue;
 			}
+			if (same) {
+				char fresh[16];
+				do
+					snprintf(fresh, sizeof fresh, "xapi%u", counter++);
+				while (bridge_in_use(db, m, fresh));
+				if (m->nbridges < MERGE_MAX)
+					snprintf(m->bridges[m->nbridges++], 16, "%s", fresh);
+				log_info("pool: the joiner's network %s (bridge %s) gets bridge %s", ref, bridge, fresh);
+				xv_map_set_str(&row, "bridge", fresh);
+				sb_add(&out, line, (size_t)(l.row - line));
+				jsonv_write(&out, &row);
+				if (nl)
+					sb_puts(&out, "\n");
+				xv_free(&row);
+				continue;
+			}
+			xv_free(&row);
 		}
 		sb_add(&out, line, len);
 	}
-	free(text);
+	free(m);
 	if (!out.buf)
 		sb_puts(&out, "");
 	char *s = sb_detach(&out);
@@ -714,6 +818,17 @@ static int local_checks(struct server *srv, struct xerr *err)
 	for (struct db_obj *sr = db_first(srv->db, SC_C_SR); sr && !rc; sr = db_next(sr))
 		if (db_peek_bool(sr, SC_F_SR__shared))
 			rc = xerr_set(err, ERR_JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS, NULL);
+	/* xapi's network rules: the joiner's networks must be plain NICs (and
+	 * the management VLAN), so that they can merge with the pool's */
+	if (!rc && db_first(srv->db, SC_C_Bond))
+		rc = xerr_set(err, ERR_POOL_JOINING_HOST_HAS_BONDS, NULL);
+	if (!rc && db_first(srv->db, SC_C_tunnel))
+		rc = xerr_set(err, ERR_POOL_JOINING_HOST_HAS_TUNNELS, NULL);
+	for (struct db_obj *v = db_first(srv->db, SC_C_VLAN); v && !rc; v = db_next(v)) {
+		struct db_obj *pif = db_lookup_cls(srv->db, SC_C_PIF, db_peek_str(v, SC_F_VLAN__untagged_PIF));
+		if (!pif || !db_peek_bool(pif, SC_F_PIF__management))
+			rc = xerr_set(err, ERR_POOL_JOINING_HOST_HAS_NON_MANAGEMENT_VLANS, NULL);
+	}
 	db_unlock(srv->db);
 	return rc;
 }

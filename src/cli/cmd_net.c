@@ -1,7 +1,7 @@
 /* cmd_net: xe's networking commands — pif-scan, pif-plug, pif-unplug,
  * pif-forget, pif-reconfigure-ip, pif-reconfigure-ipv6,
- * host-management-reconfigure, vlan-create, pool-vlan-create, bond-create
- * bond-set-mode, tunnel-create and tunnel-destroy — each a
+ * host-management-reconfigure, pool-management-reconfigure, vlan-create,
+ * pool-vlan-create, bond-create, bond-set-mode, tunnel-create and tunnel-destroy — each a
  * thin call of the PIF, VLAN, host or pool message with uuids turned into
  * refs, as xapi's xe has them. */
 #include "cmd.h"
@@ -108,6 +108,19 @@ static int h_host_management_reconfigure(struct xe_ctx *x, struct xerr *err)
 	xv a = xv_arr_new();
 	xv_arr_push_str(&a, ref);
 	int rc = xe_call_wait(x, "host.management_reconfigure", &a, NULL, err);
+	xv_free(&a);
+	free(ref);
+	return rc;
+}
+
+static int h_pool_management_reconfigure(struct xe_ctx *x, struct xerr *err)
+{
+	char *ref = NULL;
+	if (ref_param(x, SC_C_network, "network-uuid", &ref, err) < 0)
+		return -1;
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, ref);
+	int rc = xe_call_wait(x, "pool.management_reconfigure", &a, NULL, err);
 	xv_free(&a);
 	free(ref);
 	return rc;
@@ -267,6 +280,9 @@ const struct xe_cmd xe_net_cmds[] = {
 	 h_pif_reconfigure_ipv6, NULL},
 	{"host-management-reconfigure", L("pif-uuid"), NULL,
 	 "Make the PIF the host's management interface (plugging it first).", 0, h_host_management_reconfigure,
+	 NULL},
+	{"pool-management-reconfigure", L("network-uuid"), NULL,
+	 "Make every host's PIF on the network its management interface.", 0, h_pool_management_reconfigure,
 	 NULL},
 	{"vlan-create", L("pif-uuid", "vlan", "network-uuid"), NULL,
 	 "Create a VLAN on a PIF's NIC, carrying the network; prints the VLAN's uuid.", 0, h_vlan_create, NULL},

@@ -341,6 +341,17 @@ fail:
 
 static bool bridge_has_ports(const char *bridge)
 {
+	if (net_backend() == NET_BACKEND_OVS) {
+		/* an Open vSwitch bridge has no brif directory: ask its database
+		 * (when it cannot answer, the bridge is kept) */
+		const char *a[] = {"list-ports", bridge, NULL};
+		char *out = NULL;
+		struct xerr e = XERR_INIT;
+		bool any = net_ovs_vsctl(a, &out, &e) < 0 || (out && *out);
+		xerr_clear(&e);
+		free(out);
+		return any;
+	}
 	char path[64];
 	snprintf(path, sizeof path, "/sys/class/net/%s/brif", bridge);
 	DIR *d = opendir(path);
@@ -361,8 +372,14 @@ void net_dhcp_nat_down(const char *bridge, const char *state_dir, bool delete_br
 	if (!net_link_exists(bridge))
 		return;
 	struct xerr e = XERR_INIT;
-	if (delete_bridge && !bridge_has_ports(bridge))
-		net_link_delete(bridge, &e);
+	if (delete_bridge && !bridge_has_ports(bridge)) {
+		if (net_backend() == NET_BACKEND_OVS) {
+			const char *a[] = {"--if-exists", "del-br", bridge, NULL};
+			net_ovs_vsctl(a, NULL, &e);
+		} else {
+			net_link_delete(bridge, &e);
+		}
+	}
 	else
 		set_addr(bridge, 0, 0, &e);
 	xerr_clear(&e);

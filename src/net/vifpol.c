@@ -126,15 +126,19 @@ static int ovs_flows(const char *tap, const char *bridge, const struct net_vif_p
 	char match[64], meter[32];
 	snprintf(match, sizeof match, "cookie=0x%llx/-1", cookie);
 	snprintf(meter, sizeof meter, "meter=%ld", port);
-	if (ofctl(err, "del-flows", parent, match) < 0)
-		return -1;
 	struct xerr e = XERR_INIT;
-	ofctl(&e, "del-meter", parent, meter); /* none: nothing to remove */
-	xerr_clear(&e);
-	if (p->lock == NET_LOCK_UNLOCKED && p->kbps <= 0)
+	if (p->lock == NET_LOCK_UNLOCKED && p->kbps <= 0) {
+		if (ofctl(err, "del-flows", parent, match) < 0)
+			return -1;
+		ofctl(&e, "del-meter", parent, meter); /* none: nothing to remove */
+		xerr_clear(&e);
 		return 0;
+	}
+	/* the old rules and the new ones are swapped in one bundle: a rule
+	 * changed while the guest sends lets nothing through in between */
 	struct strbuf sb;
 	sb_init(&sb);
+	sb_printf(&sb, "delete %s\n", match);
 	char pass[32] = "NORMAL";
 	if (p->kbps > 0) {
 		/* the burst holds a 64 KiB segment (userspace TSO) and a tenth
@@ -143,34 +147,43 @@ static int ovs_flows(const char *tap, const char *bridge, const struct net_vif_p
 		char m[160];
 		snprintf(m, sizeof m, "meter=%ld,kbps,burst,band=type=drop,rate=%lld,burst_size=%lld", port,
 			 (long long)p->kbps, burst);
-		if (ofctl(err, "add-meter", parent, m) < 0) {
-			sb_free(&sb);
-			return -1;
+		if (ofctl(&e, "mod-meter", parent, m) < 0) {
+			xerr_clear(&e);
+			if (ofctl(err, "add-meter", parent, m) < 0) {
+				sb_free(&sb);
+				return -1;
+			}
 		}
 		snprintf(pass, sizeof pass, "meter:%ld,NORMAL", port);
 	}
 	if (p->lock == NET_LOCK_LOCKED) {
 		for (size_t i = 0; i < p->n4; i++) {
-			sb_printf(&sb, "cookie=0x%llx,priority=20000,in_port=%ld,dl_src=%s,arp,arp_sha=%s,arp_spa=%s,"
-				       "actions=%s\n",
+			sb_printf(&sb,
+				  "add cookie=0x%llx,priority=20000,in_port=%ld,dl_src=%s,arp,arp_sha=%s,arp_spa=%s,"
+				  "actions=%s\n",
 				  cookie, port, p->mac, p->mac, p->ipv4[i], pass);
-			sb_printf(&sb, "cookie=0x%llx,priority=20000,in_port=%ld,dl_src=%s,ip,nw_src=%s,actions=%s\n",
+			sb_printf(&sb, "add cookie=0x%llx,priority=20000,in_port=%ld,dl_src=%s,ip,nw_src=%s,actions=%s\n",
 				  cookie, port, p->mac, p->ipv4[i], pass);
 		}
 		for (size_t i = 0; i < p->n6; i++)
-			sb_printf(&sb, "cookie=0x%llx,priority=20000,in_port=%ld,dl_src=%s,ipv6,ipv6_src=%s,actions=%s\n",
+			sb_printf(&sb,
+				  "add cookie=0x%llx,priority=20000,in_port=%ld,dl_src=%s,ipv6,ipv6_src=%s,actions=%s\n",
 				  cookie, port, p->mac, p->ipv6[i], pass);
 	} else if (p->lock == NET_LOCK_DISABLED) {
 		/* nothing reaches the guest either */
-		sb_printf(&sb, "cookie=0x%llx,priority=19000,dl_dst=%s,actions=drop\n", cookie, p->mac);
+		sb_printf(&sb, "add cookie=0x%llx,priority=19000,dl_dst=%s,actions=drop\n", cookie, p->mac);
 	}
 	if (p->lock == NET_LOCK_UNLOCKED)
-		sb_printf(&sb, "cookie=0x%llx,priority=19000,in_port=%ld,actions=%s\n", cookie, port, pass);
+		sb_printf(&sb, "add cookie=0x%llx,priority=19000,in_port=%ld,actions=%s\n", cookie, port, pass);
 	else
-		sb_printf(&sb, "cookie=0x%llx,priority=19000,in_port=%ld,actions=drop\n", cookie, port);
-	const char *add[] = {"ovs-ofctl", "-O", "OpenFlow13", "add-flows", parent};
-	int rc = run_with_file(add, 5, tap, sb.buf ? sb.buf : "", err);
+		sb_printf(&sb, "add cookie=0x%llx,priority=19000,in_port=%ld,actions=drop\n", cookie, port);
+	const char *add[] = {"ovs-ofctl", "-O", "OpenFlow13,OpenFlow14", "--bundle", "add-flows", parent};
+	int rc = run_with_file(add, 6, tap, sb.buf ? sb.buf : "", err);
 	sb_free(&sb);
+	if (rc == 0 && p->kbps <= 0) {
+		ofctl(&e, "del-meter", parent, meter); /* no flow uses it now */
+		xerr_clear(&e);
+	}
 	return rc;
 }
 
@@ -288,6 +301,11 @@ static int apply(const char *tap, const char *bridge, const struct net_vif_polic
 		snprintf(m, sizeof m, "%lld", (long long)p->mtu);
 		const char *a[] = {"ip", "link", "set", "dev", tap, "mtu", m, NULL};
 		if (run_tool(a, err) < 0)
+			return -1;
+		/* the network's bridge follows: the host's side of the network
+		 * (its address on an internal network, the NIC behind it) has
+		 * the MTU the guests have */
+		if (bridge && *bridge && net_link_exists(bridge) && net_bridge_ensure(bridge, p->mtu, err) < 0)
 			return -1;
 	}
 	if (net_backend() == NET_BACKEND_OVS) {

@@ -321,6 +321,21 @@ def test_5_management_and_destroy(self):
                          params=[eth1])
     self.api.host.management_reconfigure(old[0])
     self.assertFalse(self.api.PIF.get_management(eth1))
+    # pool.management_reconfigure: the host's PIF on the network, checked first
+    lone = self.api.network.create({"name_label": "no-pif", "name_description": "", "MTU": 1500,
+                                    "other_config": {}, "bridge": "", "managed": True, "tags": []})
+    self.assertXapiError("PIF_NOT_PRESENT", self.api.pool.management_reconfigure, lone, params=[host, lone])
+    self.assertXapiError("PIF_HAS_NO_NETWORK_CONFIGURATION", self.api.pool.management_reconfigure, n200,
+                         params=[p200])
+    self.assertTrue(self.api.PIF.get_management(old[0]), "nothing moved")
+    self.api.network.destroy(lone)
+    p = self.xe("pool-management-reconfigure", "network-uuid=" + self.api.network.get_uuid(self.api.PIF.get_network(eth1)))
+    self.assertEqual(p.returncode, 0, p.stderr)
+    self.assertTrue(self.api.PIF.get_management(eth1))
+    self.assertEqual(self.api.host.get_address(host), "10.99.0.2")
+    self.api.pool.management_reconfigure(self.api.PIF.get_network(old[0]))
+    self.assertTrue(self.api.PIF.get_management(old[0]))
+    self.assertFalse(self.api.PIF.get_management(eth1))
     # VLAN.destroy and xe vlan-destroy: fake bridges and records go
     b100, b200 = self.api.network.get_bridge(n100), self.api.network.get_bridge(n200)
     self.api.VLAN.destroy(vlan)

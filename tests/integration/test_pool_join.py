@@ -172,9 +172,28 @@ class PoolJoinTest(unittest.TestCase):
             for pbd in a3.SR.get_PBDs(sr):
                 a3.PBD.unplug(pbd)
             a3.SR.forget(sr)
+            # a VLAN on the joiner that is not its management interface
+            mgmt = [p for p in a3.PIF.get_all() if a3.PIF.get_management(p)][0]
+            vnet = a3.network.create({"name_label": "v100", "name_description": "", "MTU": 1500,
+                                      "other_config": {}, "bridge": "", "managed": True, "tags": []})
+            vlan = a3.VLAN.create(mgmt, 100, vnet)
+            nets_before = sorted(a1.network.get_all())
+            self.assertError("POOL_JOINING_HOST_HAS_NON_MANAGEMENT_VLANS", join, h3, h1.address, m.password)
+            self.assertEqual(sorted(a1.network.get_all()), nets_before, "nothing merged into the pool")
+            a3.VLAN.destroy(vlan)
+            a3.network.destroy(vnet)
             # the master's side joining someone: it is not a pool member yet
             for h in (h1, h2, h3):
                 self.assertStandalone(h)
+
+            # an internal network on the master and one on the joiner with the same
+            # bridge name: both stay, each with a bridge of its own
+            internal = {}
+            for name, api in (("int-master", a1), ("int-joiner", a2)):
+                n = api.network.create({"name_label": name, "name_description": "", "MTU": 1500,
+                                        "other_config": {}, "bridge": "", "managed": True, "tags": []})
+                internal[name] = api.network.get_bridge(n)
+            self.assertEqual(internal["int-master"], internal["int-joiner"], internal)
 
             # ---- joins with xe ----
             t0 = time.monotonic()
@@ -220,6 +239,11 @@ class PoolJoinTest(unittest.TestCase):
             # the joiners' management networks merged by bridge: one network
             bridges = [a1.network.get_bridge(n) for n in a1.network.get_all()]
             self.assertEqual(len(bridges), len(set(bridges)), bridges)
+            mgmt_nets = {a1.PIF.get_network(p) for p in a1.PIF.get_all() if a1.PIF.get_management(p)}
+            self.assertEqual(len(mgmt_nets), 1, "one management network for the pool's hosts")
+            labels = [a1.network.get_name_label(n) for n in a1.network.get_all()]
+            self.assertIn("int-master", labels)
+            self.assertIn("int-joiner", labels, "the joiner's internal network is not merged away")
             # control domains: one per host
             doms = [v for v in a1.VM.get_all() if a1.VM.get_is_control_domain(v)]
             self.assertEqual(sorted(a1.VM.get_resident_on(d) for d in doms), sorted(hosts))
@@ -320,6 +344,13 @@ class PoolJoinTest(unittest.TestCase):
             for p in pbds:
                 self.assertTrue(a1.PBD.get_currently_attached(p), a1.PBD.get_host(p))
                 self.assertEqual(a1.PBD.get_device_config(p), nfs.device_config())
+            # ---- a pool-wide VLAN: on every host; a host joining later gets it with xe vlan-create ----
+            vnet = a1.network.create({"name_label": "pool-v100", "name_description": "", "MTU": 1500,
+                                      "other_config": {}, "bridge": "", "managed": True, "tags": []})
+            m_mgmt = [p for p in a1.PIF.get_all() if a1.PIF.get_management(p)
+                      and a1.PIF.get_host(p) == by_addr[h1.address]][0]
+            a1.pool.create_VLAN_from_PIF(m_mgmt, vnet, 100)
+            self.assertEqual(sorted(a1.PIF.get_host(p) for p in a1.network.get_PIFs(vnet)), sorted(hosts))
             # a host joining later gets a PBD of its own, plugged once it is a member
             r = h4.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
                              "master-password=" + m.password)
@@ -330,6 +361,31 @@ class PoolJoinTest(unittest.TestCase):
             self.assertEqual(len(pbds), 1)
             self.assertEqual(a1.PBD.get_device_config(pbds[0]), nfs.device_config())
             wait_for(lambda: a1.PBD.get_currently_attached(pbds[0]), 60, "h4's PBD plugged")
+            self.assertNotIn(h4ref, [a1.PIF.get_host(p) for p in a1.network.get_PIFs(vnet)])
+            h4_mgmt = [p for p in a1.PIF.get_all() if a1.PIF.get_management(p) and a1.PIF.get_host(p) == h4ref][0]
+            args = ("vlan-create", "pif-uuid=" + a1.PIF.get_uuid(h4_mgmt), "vlan=100",
+                    "network-uuid=" + a1.network.get_uuid(vnet))
+            r = m.xe(*args)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(sorted(a1.PIF.get_host(p) for p in a1.network.get_PIFs(vnet)),
+                             sorted(list(hosts) + [h4ref]))
+            self.assertEqual({a1.PIF.get_VLAN(p) for p in a1.network.get_PIFs(vnet)}, {100})
+            r = m.xe(*args)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("PIF_VLAN_EXISTS", r.stdout + r.stderr)
+            self.assertEqual(len(a1.network.get_PIFs(vnet)), 4, "nothing half-made")
+            # pool.management_reconfigure: every host needs a configured PIF on the network,
+            # checked before any host moves; on the management network it runs on every host
+            int_master = [n for n in a1.network.get_all() if a1.network.get_name_label(n) == "int-master"][0]
+            params = self.assertError("PIF_NOT_PRESENT", a1.pool.management_reconfigure, int_master)
+            self.assertEqual(params[1], int_master)
+            params = self.assertError("PIF_HAS_NO_NETWORK_CONFIGURATION", a1.pool.management_reconfigure, vnet)
+            self.assertIn(params[0], a1.network.get_PIFs(vnet))
+            mnet = a1.PIF.get_network(m_mgmt)
+            a1.pool.management_reconfigure(mnet)
+            for ref in a1.host.get_all():
+                mg = [p for p in a1.PIF.get_all() if a1.PIF.get_host(p) == ref and a1.PIF.get_management(p)]
+                self.assertEqual([a1.PIF.get_network(p) for p in mg], [mnet])
             h4sr = [sr for sr in a1.SR.get_all() if a1.SR.get_type(sr) == "ext"
                     and a1.PBD.get_host(a1.SR.get_PBDs(sr)[0]) == h4ref][0]
             h4disk = a1.VDI.create({"name_label": "h4-disk", "name_description": "", "SR": h4sr,

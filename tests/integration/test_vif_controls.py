@@ -170,6 +170,22 @@ def test_2_locked(self):
     self.assertEqual(p.returncode, 0, p.stderr)
     self.assertEqual(self.api.VIF.get_locking_mode(self.vif), "locked")
     self.assertEqual(self.api.VIF.get_ipv4_allowed(self.vif), ["10.80.0.10"])
+    # IPv6 from the guest: dropped until its address is in ipv6_allowed, and
+    # then only from that address
+    sh("ip", "-6", "addr", "add", "fd00:80::1/64", "dev", self.bridge, "nodad", check=True)
+    # (no duplicate address detection: its probes come from no address)
+    self.gsh("echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad; ip -6 addr add fd00:80::10/64 dev eth0; "
+             "ip -6 addr add fd00:80::11/64 dev eth0")
+    ping6 = lambda src: self.gsh("ping6 -c 2 -W 2 -I %s fd00:80::1" % src)["exitcode"] == "0"
+    self.assertFalse(ping6("fd00:80::10"), "no IPv6 address allowed: dropped")
+    self.api.VIF.add_ipv6_allowed(self.vif, "fd00:80::10")
+    self.assertEqual(self.api.VIF.get_ipv6_allowed(self.vif), ["fd00:80::10"])
+    self.wait_for(lambda: ping6("fd00:80::10"), 20, interval=0.5, msg="the allowed IPv6 address passes")
+    self.assertFalse(ping6("fd00:80::11"), "another IPv6 address is dropped")
+    self.api.VIF.remove_ipv6_allowed(self.vif, "fd00:80::10")
+    self.wait_for(lambda: not ping6("fd00:80::10"), 20, interval=0.5, msg="dropped again once removed")
+    self.gsh("ip -6 addr del fd00:80::10/64 dev eth0; ip -6 addr del fd00:80::11/64 dev eth0")
+    sh("ip", "-6", "addr", "del", "fd00:80::1/64", "dev", self.bridge)
     self.wait_applied(lambda: self.locked_for("10.80.0.10"), "the lock's rules on the bridge")
     self.assertTrue(self.reaches(), "its own MAC and address pass")
     # another address: dropped
@@ -242,6 +258,7 @@ def test_5_promiscuous_and_shutdown(self):
     # the network's MTU, live on the tap
     self.api.network.set_MTU(self.net, 1400)
     self.wait_applied(lambda: read("/sys/class/net/%s/mtu" % self.tap) == "1400", "the tap's MTU")
+    self.wait_applied(lambda: read("/sys/class/net/%s/mtu" % self.bridge) == "1400", "the bridge's MTU")
     self.api.VIF.set_locking_mode(self.vif, "locked")
     self.wait_applied(lambda: not self.unlocked(), "locked again")
     self.api.VM.hard_shutdown(self.vm)
