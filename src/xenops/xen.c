@@ -11,6 +11,7 @@
 #include "../base/errors_gen.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../net/net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -277,10 +278,19 @@ static int do_start(const struct vm_spec *vm, bool paused, bool resume, struct x
 	bool created = false;
 	if (xen_config_build(vm, &cfg, err) < 0)
 		goto fail;
+	char *parent = xasprintf("%s/vm", X.xh->run_dir);
+	mkdir(X.xh->run_dir, 0700);
+	mkdir(parent, 0700);
+	free(parent);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		xerr_set(err, ERR_INTERNAL_ERROR, strerror(errno), NULL);
+		xerr_internal(err, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	/* netback's hotplug script puts vif<domid>.<device> on the bridge,
+	 * which must be there */
+	for (size_t i = 0; i < vm->nnics; i++)
+		if (net_bridge_ensure(vm->nics[i].bridge, vm->nics[i].bridge_mtu, err) < 0)
+			goto fail;
 	int rc;
 	if (resume) {
 		if (!vm->suspend_image) {
@@ -308,6 +318,12 @@ static int do_start(const struct vm_spec *vm, bool paused, bool resume, struct x
 		libxl_domain_restore_params_dispose(&params);
 	} else {
 		rc = libxl_domain_create_new(X.ctx, &cfg, &domid, NULL, NULL);
+		if (rc == ERROR_FAIL && cfg.c_info.domid) {
+			/* the domid is taken or recently used (domains made by
+			 * other tools): Xen picks one */
+			cfg.c_info.domid = 0;
+			rc = libxl_domain_create_new(X.ctx, &cfg, &domid, NULL, NULL);
+		}
 	}
 	if (rc) {
 		xerr_set(err, ERR_INTERNAL_ERROR, "libxl could not create the domain", NULL);
@@ -695,6 +711,8 @@ static int x_vif_plug(const struct xenops_host *host, const struct vm_spec *vm, 
 	uint32_t domid;
 	bool hvm;
 	if (domain_of(vm->uuid, &domid, &hvm, err) < 0)
+		return -1;
+	if (net_bridge_ensure(nic->bridge, nic->bridge_mtu, err) < 0)
 		return -1;
 	libxl_device_nic n;
 	/* a hot-plugged NIC is PV whatever the guest: no emulated twin */
