@@ -134,7 +134,7 @@ static void *events_main(void *arg)
 			case LIBXL_SHUTDOWN_REASON_REBOOT: set_state_locked(v, X_REBOOTED); break;
 			case LIBXL_SHUTDOWN_REASON_CRASH:
 			case LIBXL_SHUTDOWN_REASON_WATCHDOG: set_state_locked(v, X_CRASHED); break;
-			case LIBXL_SHUTDOWN_REASON_SUSPEND: set_state_locked(v, X_SHUTDOWN); break;
+			case LIBXL_SHUTDOWN_REASON_SUSPEND: break; /* ours: suspend and checkpoint */
 			default: set_state_locked(v, X_SHUTDOWN); break;
 			}
 		} else if (v && ev->type == LIBXL_EVENT_TYPE_DOMAIN_DEATH) {
@@ -335,7 +335,9 @@ static int do_start(const struct vm_spec *vm, bool paused, bool resume, struct x
 	if (!paused) {
 		if ((rc = libxl_domain_unpause(X.ctx, domid, NULL))) {
 			lxerr(err, vm, "unpause", rc);
-			destroy_domain(v, &(struct xerr){0});
+			struct xerr e2 = XERR_INIT;
+			destroy_domain(v, &e2);
+			xerr_clear(&e2);
 			created = false;
 			goto fail;
 		}
@@ -493,8 +495,16 @@ static int save_to_image(struct xvm *v, const struct vm_spec *vm, bool keep, str
 		lxerr(err, vm, "suspend", rc);
 		goto out;
 	}
-	if (keep)
+	if (keep) {
 		libxl_domain_resume(X.ctx, v->domid, 1, NULL);
+		/* libxl reports one shutdown a domain: watch the resumed one
+		 * afresh, so the guest's own shutdown later is seen */
+		if (v->evgen)
+			libxl_evdisable_domain_death(X.ctx, v->evgen);
+		v->evgen = NULL;
+		if (libxl_evenable_domain_death(X.ctx, v->domid, 0, &v->evgen))
+			log_warn("xen %s: no death events for domain %u", v->uuid, v->domid);
+	}
 	if (qcow2) {
 		/* into the VDI's existing image (-n: it is not made again) */
 		const char *argv[] = {"qemu-img", "convert", "-n", "-f", "raw", "-O", "qcow2", stream,
