@@ -128,10 +128,11 @@ int xen_nic_of(const struct vm_spec *vm, libxl_domain_type type, const struct vm
 	out->bridge = xstrdup(n->bridge);
 	if (n->mtu > 0)
 		out->mtu = (int)n->mtu;
-	/* netback's name, as xapi's hosts show it; HVM adds the emulated
-	 * twin vif<domid>.<device>-emu the PV drivers replace */
-	if (asprintf(&out->ifname, "vif%lld.%d", (long long)vm->domid, n->device) < 0)
-		abort();
+	/* no ifname: netback names it vif<domid>.<device> with the domid Xen
+	 * gave, as xapi's hosts show it (a name set here would have the hotplug
+	 * script rename it onto itself and fail); HVM adds the emulated twin
+	 * vif<domid>.<device>-emu the PV drivers replace */
+	(void)vm;
 	if (type == LIBXL_DOMAIN_TYPE_HVM) {
 		out->nictype = LIBXL_NIC_TYPE_VIF_IOEMU;
 		out->model = xstrdup("e1000");

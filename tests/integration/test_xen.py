@@ -154,6 +154,13 @@ class XenTest(unittest.TestCase):
             time.sleep(3)
         self.fail("%r not on the console of %s" % (text, uuid))
 
+    def tearDown(self):
+        # what the dom0 saw, when something failed
+        if any(e for _, e in getattr(self._outcome, "errors", []) if e) or \
+                getattr(self._outcome, "success", True) is False:
+            rc, out = self.dom0.run("xl list; grep -v audit /var/log/xenond.log | tail -n 40", timeout=60)
+            sys.stderr.write("---- dom0 ----\n%s\n" % out)
+
     def test_1_pv_lifecycle(self):
         """A PV tiny guest: start, console, xenstore_data, pause in xl list,
         kill -9 of xenond and adoption, a VIF on a bridge, hard shutdown."""

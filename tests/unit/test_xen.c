@@ -1,7 +1,7 @@
 /* Unit tests of the Xen backend's configuration builder: the
  * libxl_domain_config each kind of VM turns into (PV with a direct kernel or
  * pygrub, PVH, HVM with SeaBIOS or OVMF; disks as qdisk, CDs, VIFs named
- * vif<domid>.<device> on their bridges, xenstore and platform data, the
+ * netback's vif<domid>.<device> on their bridges, xenstore and platform data, the
  * platform flags xapi's hosts map), written by libxl's own JSON generator
  * (libxl_domain_config_to_json) and compared whole against
  * tests/unit/golden/xen/<case>.json; and xapi's errors for what cannot be
@@ -286,7 +286,8 @@ static void test_config_fields(void **state)
 	assert_string_equal(cfg.disks[2].vdev, "xvdd");
 	assert_int_equal(cfg.disks[2].is_cdrom, 1);
 	assert_int_equal(cfg.num_nics, 2);
-	assert_string_equal(cfg.nics[1].ifname, "vif7.1");
+	assert_null(cfg.nics[1].ifname); /* netback's vif<domid>.<device> */
+	assert_int_equal(cfg.nics[1].devid, 1);
 	assert_string_equal(cfg.nics[1].bridge, "xapi1");
 	assert_int_equal(cfg.nics[1].mtu, 9000);
 	assert_int_equal(cfg.nics[0].mac[5], 0x22);
