@@ -154,12 +154,14 @@ class XenTest(unittest.TestCase):
             time.sleep(3)
         self.fail("%r not on the console of %s" % (text, uuid))
 
-    def tearDown(self):
+    def run(self, result=None):
         # what the dom0 saw, when something failed
-        if any(e for _, e in getattr(self._outcome, "errors", []) if e) or \
-                getattr(self._outcome, "success", True) is False:
-            rc, out = self.dom0.run("xl list; grep -v audit /var/log/xenond.log | tail -n 40", timeout=60)
-            sys.stderr.write("---- dom0 ----\n%s\n" % out)
+        before = len(result.failures) + len(result.errors) if result else 0
+        out = super().run(result)
+        if result and len(result.failures) + len(result.errors) > before:
+            rc, text = self.dom0.run("xl list; grep -v audit /var/log/xenond.log | tail -n 40", timeout=60)
+            sys.stderr.write("---- dom0 ----\n%s\n" % text)
+        return out
 
     def test_1_pv_lifecycle(self):
         """A PV tiny guest: start, console, xenstore_data, pause in xl list,
@@ -191,9 +193,9 @@ class XenTest(unittest.TestCase):
         self.assertNotIn("p", self.xl_state("xen-pv"))
         # kill -9 of the daemon: the domain lives on and is adopted
         self.sh("kill -9 $(pidof xenond); sleep 1")
-        self.sh("xenond --backend xen --listen 0.0.0.0:8080 --tls-listen '' --data-dir /var/lib/xenon "
+        self.sh("(xenond --backend xen --listen 0.0.0.0:8080 --tls-listen '' --data-dir /var/lib/xenon "
                 "--root-password-file /var/lib/xenon/root-password "
-                "--guest-kernel-dir /var/lib/xenon/guest-kernels >>/var/log/xenond.log 2>&1 &")
+                "--guest-kernel-dir /var/lib/xenon/guest-kernels >>/var/log/xenond.log 2>&1 &)")
         self.connect()
         self.assertEqual(self.api.VM.get_power_state(vm), "Running")
         self.assertEqual(int(self.api.VM.get_domid(vm)), domid)
