@@ -6,7 +6,7 @@ set -e
 need="meson ninja-build pkg-config gcc scdoc libsystemd-dev libmicrohttpd-dev libjansson-dev libexpat1-dev \
 libsqlite3-dev libgnutls28-dev libcurl4-gnutls-dev libpam0g-dev libcrypt-dev libcmocka-dev qemu-utils \
 libnbd-dev libzstd-dev libxxhash-dev zlib1g-dev libnfs-dev libsmbclient-dev nbdkit-plugin-dev librrd-dev \
-libraft-dev libuv1-dev libacl1-dev nodejs npm libpcap-dev libguestfs-dev"
+libraft-dev libuv1-dev libacl1-dev nodejs npm libpcap-dev libguestfs-dev libxen-dev"
 case "${1:-build}" in test | bench)
 	need="$need python3 valgrind qemu-system-x86 ovmf"
 	# the fuzzing harnesses (scripts/fuzz.sh): clang with libFuzzer

@@ -146,6 +146,8 @@ static void spec_from(struct db_obj *vm, struct vm_spec *s)
 	s->platform = xv_copy(db_peek(vm, SC_F_VM__platform));
 	s->hvm_boot_params = xv_copy(db_peek(vm, SC_F_VM__HVM_boot_params));
 	s->other_config = xv_copy(db_peek(vm, SC_F_VM__other_config));
+	s->xenstore_data = xv_copy(db_peek(vm, SC_F_VM__xenstore_data));
+	snprintf(s->domain_type, sizeof s->domain_type, "%s", db_peek_str(vm, SC_F_VM__domain_type));
 	s->pv_kernel = xstrdup(db_peek_str(vm, SC_F_VM__PV_kernel));
 	s->pv_ramdisk = xstrdup(db_peek_str(vm, SC_F_VM__PV_ramdisk));
 	s->pv_args = xstrdup(db_peek_str(vm, SC_F_VM__PV_args));

@@ -67,7 +67,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: xenond [--config FILE] [--data-dir DIR] [--run-dir DIR]\n"
 	      "              [--listen ADDR:PORT] [--tls-listen ADDR:PORT]\n"
-	      "              [--root-password-file FILE] [--backend sim|qemu]\n"
+	      "              [--root-password-file FILE] [--backend sim|qemu|xen]\n"
 	      "              [--guest-kernel-dir DIR] [--log-level error|warn|info|debug]\n"
 	      "              [--debug-faults]\n"
 	      "Serves the XenAPI in the foreground. An empty --listen or --tls-listen\n"

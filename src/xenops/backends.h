@@ -7,5 +7,6 @@
 
 extern const struct xenops_backend xenops_sim;  /* sim.c */
 extern const struct xenops_backend xenops_qemu; /* qemu.c */
+extern const struct xenops_backend xenops_xen;  /* xen.c, built with libxl */
 
 #endif

@@ -8,6 +8,9 @@
 static const struct xenops_backend *const backends[] = {
 	&xenops_sim,
 	&xenops_qemu,
+#ifdef XENON_HAVE_XEN
+	&xenops_xen,
+#endif
 };
 
 const struct xenops_backend *xenops_find(const char *name)
@@ -23,6 +26,7 @@ void vm_spec_free(struct vm_spec *s)
 	xv_free(&s->platform);
 	xv_free(&s->hvm_boot_params);
 	xv_free(&s->other_config);
+	xv_free(&s->xenstore_data);
 	free(s->pv_kernel);
 	free(s->pv_ramdisk);
 	free(s->pv_args);

@@ -53,6 +53,8 @@ struct vm_spec {
 	int64_t vcpus_max, vcpus_at_startup;
 	int64_t memory_static_max, memory_dynamic_max, memory_dynamic_min;
 	xv platform, hvm_boot_params, other_config; /* owned maps */
+	xv xenstore_data;    /* owned map: VM.xenstore_data (the Xen backend's) */
+	char domain_type[16]; /* VM.domain_type: "hvm", "pv", "pvh", "pv_in_pvh", "" */
 	enum vm_boot boot;
 	char firmware[16]; /* VM_BOOT_FIRMWARE: "bios" or "uefi" */
 	char *boot_order; /* VM_BOOT_FIRMWARE: HVM_boot_params order, "cd" by default */

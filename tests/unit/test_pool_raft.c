@@ -468,8 +468,11 @@ static void test_snapshots_and_restart(void **state)
 	printf("# restarted node: %llu entries applied, %llu skipped, %llu snapshot(s) installed\n",
 	       (unsigned long long)st.replayed, (unsigned long long)st.skipped,
 	       (unsigned long long)st.snapshots_installed);
-	assert_int_equal(st.replayed, 5);
-	assert_int_equal(st.snapshots_installed, 0);
+	/* nothing it held is applied again: the 5 new entries, or (when the
+	 * leader compacted its log meanwhile, as it may under load) an image
+	 * and fewer entries after it */
+	assert_true(st.replayed <= 5);
+	assert_true(st.replayed == 5 ? st.snapshots_installed == 0 : st.snapshots_installed == 1);
 
 	for (int i = 0; i < N; i++) {
 		pool_raft_stop(n[i].raft);
