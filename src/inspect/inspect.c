@@ -200,7 +200,10 @@ static bool appliance_fits(const struct insp_drive *d, size_t n, bool rw)
 
 /* A share's image (a URL such as nfs://…) exported on a unix socket by
  * qemu-nbd through QEMU's own client of the share, since the appliance
- * reaches no share itself and this host has no kernel NBD or NFS. */
+ * reaches no share itself and this host has no kernel NBD or NFS. It
+ * stays up for every connection (-t): libguestfs probes the export once
+ * for its overlay before QEMU connects, and qemu-nbd would otherwise end
+ * with the first client. */
 static int export_url(const struct insp_drive *d, bool rw, struct held *h, struct xerr *err)
 {
 	static unsigned seq;
@@ -210,11 +213,11 @@ static int export_url(const struct insp_drive *d, bool rw, struct held *h, struc
 	pid_t pid = fork();
 	if (pid == 0) {
 		if (rw)
-			execlp("qemu-nbd", "qemu-nbd", "-k", h->sock, "-f", d->format, "-x", "d0", d->path,
+			execlp("qemu-nbd", "qemu-nbd", "-k", h->sock, "-f", d->format, "-x", "d0", "-t", d->path,
 			       (char *)NULL);
 		else
-			execlp("qemu-nbd", "qemu-nbd", "-r", "-k", h->sock, "-f", d->format, "-x", "d0", d->path,
-			       (char *)NULL);
+			execlp("qemu-nbd", "qemu-nbd", "-r", "-k", h->sock, "-f", d->format, "-x", "d0", "-t",
+			       d->path, (char *)NULL);
 		_exit(127);
 	}
 	if (pid < 0)
