@@ -5,7 +5,8 @@ so nothing is mounted: the test runs its own servers on loopback —
 nfs-ganesha (with rpcbind, started if none runs) exporting a temporary
 directory, and samba's smbd on a high port with a private smb.conf — and a
 xenond with the QEMU backend that boots the tiny test guest with a disk on
-the NFS SR and CDs from both ISO SRs.
+the NFS SR and CDs from both ISO SRs, and inspects a disk on the NFS SR
+through libguestfs (a qemu-nbd export of its nfs:// image).
 
 Skipped only when a server binary (ganesha.nfsd, rpcbind, smbd, smbpasswd),
 qemu-system-x86_64 or nbdkit is missing."""
