@@ -108,7 +108,7 @@ static void disk_close(struct rpc_ctx *ctx, struct disk *dk)
 				 e.code ? e.code : "?");
 		xerr_clear(&e);
 	}
-	disk_init(dk);
+	memset(dk, 0, sizeof *dk);
 }
 
 /* The checks a VDI gets before anything is looked at; fills ref/uuid and

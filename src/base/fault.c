@@ -15,6 +15,7 @@ static const char *const names[FAULT_NPOINTS] = {
 	[FAULT_QEMU_IMG] = "qemu_img",
 	[FAULT_TAP] = "tap",
 	[FAULT_HTTP_WRITE] = "http_write",
+	[FAULT_INSPECT_HANG] = "inspect_hang",
 };
 
 /* Per point: hits so far, the hit that fails (0: none), failures made.

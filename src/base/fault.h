@@ -30,6 +30,7 @@ enum fault_point {
 	FAULT_QEMU_IMG,   /* "qemu_img": a qemu-img run (sm/sm.c) */
 	FAULT_TAP,        /* "tap": a tap device created (net/link.c) */
 	FAULT_HTTP_WRITE, /* "http_write": a piece of a streamed HTTP body (server) */
+	FAULT_INSPECT_HANG, /* "inspect_hang": the inspection appliance stops answering (inspect) */
 	FAULT_NPOINTS
 };
 

@@ -7,6 +7,7 @@
  * disks. */
 #include "inspect.h"
 #include "../base/clock.h"
+#include "../base/fault.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
@@ -199,7 +200,10 @@ static bool appliance_fits(const struct insp_drive *d, size_t n, bool rw)
 
 /* A share's image (a URL such as nfs://…) exported on a unix socket by
  * qemu-nbd through QEMU's own client of the share, since the appliance
- * reaches no share itself and this host has no kernel NBD or NFS. */
+ * reaches no share itself and this host has no kernel NBD or NFS. It
+ * stays up for every connection (-t): libguestfs probes the export once
+ * for its overlay before QEMU connects, and qemu-nbd would otherwise end
+ * with the first client. */
 static int export_url(const struct insp_drive *d, bool rw, struct held *h, struct xerr *err)
 {
 	static unsigned seq;
@@ -209,11 +213,11 @@ static int export_url(const struct insp_drive *d, bool rw, struct held *h, struc
 	pid_t pid = fork();
 	if (pid == 0) {
 		if (rw)
-			execlp("qemu-nbd", "qemu-nbd", "-k", h->sock, "-f", d->format, "-x", "d0", d->path,
+			execlp("qemu-nbd", "qemu-nbd", "-k", h->sock, "-f", d->format, "-x", "d0", "-t", d->path,
 			       (char *)NULL);
 		else
-			execlp("qemu-nbd", "qemu-nbd", "-r", "-k", h->sock, "-f", d->format, "-x", "d0", d->path,
-			       (char *)NULL);
+			execlp("qemu-nbd", "qemu-nbd", "-r", "-k", h->sock, "-f", d->format, "-x", "d0", "-t",
+			       d->path, (char *)NULL);
 		_exit(127);
 	}
 	if (pid < 0)
@@ -306,8 +310,11 @@ static int launch(const struct insp_drive *d, size_t n, bool rw, struct xerr *er
 		close_appliance();
 		return -1;
 	}
+	/* the launch had its own time (the watchdog cannot stop it before the
+	 * pid is known): the request's limit counts from the appliance up */
 	pthread_mutex_lock(&W.mu);
 	W.qemu_pid = guestfs_get_pid(W.g);
+	W.deadline_ms = clock_now_ms() + (int64_t)W.cfg.timeout_s * 1000;
 	pthread_mutex_unlock(&W.mu);
 	W.mounted = xstrdup("");
 	log_info("inspect: appliance up in %lld ms (%zu disk(s), %s)", (long long)(clock_now_ms() - t0), n,
@@ -939,6 +946,13 @@ static void run(struct job *j)
 	if (!appliance_fits(j->d, j->n, j->rw))
 		rc = launch(j->d, j->n, j->rw, j->err);
 	progress(j, 0.5);
+	/* a test's appliance that stops answering: its QEMU is stopped, so
+	 * the request blocks inside libguestfs as on a hostile image until
+	 * the watchdog kills it */
+	if (rc == 0 && W.qemu_pid > 0 && fault_hit(FAULT_INSPECT_HANG)) {
+		log_warn("inspect: fault point inspect_hang: appliance stopped");
+		kill(W.qemu_pid, SIGSTOP);
+	}
 	if (rc == 0) {
 		switch (j->kind) {
 		case J_INSPECT: rc = do_inspect(j); break;

@@ -27,7 +27,7 @@ struct insp_drive {
 
 struct insp_config {
 	int idle_s;    /* the appliance is shut after this long unused */
-	int timeout_s; /* one request (launch included) at most this long */
+	int timeout_s; /* a launch, and then one request, at most this long each */
 	uint64_t max_read, max_write; /* bytes a read or write may move */
 };
 

@@ -5,7 +5,8 @@ so nothing is mounted: the test runs its own servers on loopback —
 nfs-ganesha (with rpcbind, started if none runs) exporting a temporary
 directory, and samba's smbd on a high port with a private smb.conf — and a
 xenond with the QEMU backend that boots the tiny test guest with a disk on
-the NFS SR and CDs from both ISO SRs.
+the NFS SR and CDs from both ISO SRs, and inspects a disk on the NFS SR
+through libguestfs (a qemu-nbd export of its nfs:// image).
 
 Skipped only when a server binary (ganesha.nfsd, rpcbind, smbd, smbpasswd),
 qemu-system-x86_64 or nbdkit is missing."""
@@ -453,6 +454,39 @@ class NfsTest(guest.GuestMixin, harness.ServerTestCase):
         st, back = self.http("GET", "/export_raw_vdi", vdi=other)
         self.assertEqual(back, data)
         self.assertEqual(sorted(f for f in os.listdir(self.sr_dir(sr)) if f.startswith(".")), [])
+
+    def test_07_inspect_a_disk_on_the_nfs_sr(self):
+        """VDI.inspect, vdi-ls and vdi-file-read of a disk on the NFS SR: the
+        image is reached through a qemu-nbd export (QEMU's own NFS client),
+        since neither this host nor the appliance mounts the share."""
+        import test_inspect
+        why = test_inspect.appliance_missing()
+        if why:
+            self.skipTest(why)
+        img = os.path.join(self.tmp, "nfs-small.vfat")
+        test_inspect.fs_image(img, "vfat", 8 * MiB, "XNFS", {"/on-nfs.txt": b"read over nbd\n"})
+        sr = self.create_nfs_sr("nfs-inspect")
+        vdi = self.new_vdi(sr, 8 * MiB, "inspect-disk")
+        with open(img, "rb") as f:
+            st, body = self.http("PUT", "/import_raw_vdi", f.read(), vdi=vdi)
+        self.assertEqual(st, 200, body)
+        uuid = self.api.VDI.get_uuid(vdi)
+        t = time.monotonic()
+        r = self.srv.xe("vdi-inspect", "uuid=" + uuid, timeout=240)
+        took = time.monotonic() - t
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("XNFS", r.stdout)
+        self.assertIn("vfat", r.stdout)
+        # the export is held with the warm appliance
+        ps = subprocess.run(["ps", "--ppid", str(self.srv.proc.pid), "-o", "args="],
+                            stdout=subprocess.PIPE, text=True).stdout
+        self.assertRegex(ps, r"qemu-nbd -r -k \S+ -f \S+ -x d0 -t nfs://")
+        r = self.srv.xe("vdi-ls", "uuid=" + uuid, "path=/", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("on-nfs.txt", r.stdout)
+        r = self.srv.xe("vdi-file-read", "uuid=" + uuid, "path=/on-nfs.txt", "filename=-", timeout=120)
+        self.assertEqual((r.returncode, r.stdout), (0, "read over nbd\n"), r.stderr)
+        sys.stderr.write("\n  NFS VDI inspected in %.1f s\n" % took)
 
     # ---- ISO SRs and a guest using both kinds of share ----
 

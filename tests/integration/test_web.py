@@ -17,7 +17,9 @@ it, runs a command in it through its agent, uploads a file into it and
 downloads it back, captures its NIC to a pcap
 download (and sees a bad filter refused), adds a local user as a subject
 with a role and removes both, opens the same serial console over HTTPS (wss), waits for CPU chart points, cancels the task, and logs in as a
-read-only user who gets no action buttons. A failing step leaves a
+read-only user who gets no action buttons. With libguestfs's appliance at
+hand it also browses a small vfat disk made here: the inspection report,
+a directory listing, a file downloaded through /vdi_file. A failing step leaves a
 screenshot under <build>/web-test/."""
 import json
 import os
@@ -187,6 +189,18 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
         os.makedirs(isodir)
         with open(os.path.join(isodir, "tiny.iso"), "wb") as f:
             f.write(b"\0" * MiB)
+        # a small vfat disk for the "browse disk" view (one appliance start)
+        import test_inspect
+        disk, disk_sr = "", ""
+        if not test_inspect.appliance_missing():
+            img = os.path.join(self.srv.data_dir, "web-disk.vfat")
+            test_inspect.fs_image(img, "vfat", 8 * MiB, "XWEB", {"/hello.txt": b"hello from the web disk\n",
+                                                                "/docs": None,
+                                                                "/docs/inner.txt": b"inner file\n"})
+            disk_sr = api.pool.get_default_SR(api.pool.get_all()[0])
+            disk = self.new_vdi(disk_sr, 8 * MiB, "web-disk")
+            r = self.srv.xe("vdi-import", "uuid=" + api.VDI.get_uuid(disk), "filename=" + img)
+            self.assertEqual(r.returncode, 0, r.stderr)
         shots = os.path.join(self.build, "web-test")
         shutil.rmtree(shots, ignore_errors=True)
         os.makedirs(shots)
@@ -207,6 +221,8 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
             "localUser": LOCAL_USER if ROOT else "",
             "localPassword": LOCAL_PASSWORD,
             "task": api.task.get_uuid(task),
+            "disk": disk,
+            "diskSr": disk_sr,
             "xe": [harness.XE, "-s", self.srv.host, "-p", str(self.srv.port), "--nossl", "-u", "root",
                    "-pw", self.srv.password],
             "chromium": CHROMIUM,
@@ -215,7 +231,7 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
         }
         t0 = time.monotonic()
         p = subprocess.run(["node", DRIVER], env=dict(os.environ, XENON_WEB_TEST=json.dumps(conf)),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=240)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=360)
         sys.stderr.write(p.stderr[-4000:])
         steps = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
         sys.stderr.write("\n" + "".join("  %-4s %-28s %6.2f s %s\n" % ("ok" if s["ok"] else "FAIL", s["step"], s["secs"],
@@ -224,6 +240,7 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
         names = [s["step"] for s in steps]
         wanted = ("vif capture", "users and roles") if ROOT else ()
         wanted += ("vlan and bond",) if OVS else ()
+        wanted += ("browse disk",) if disk else ()
         for want in wanted + ("wrong password", "login", "keyboard focus", "tree and dashboard", "alarm on the dashboard", "xe change is live", "snapshot and revert",
                      "vm copy", "storage create and rescan", "network create", "export download", "import upload", "wizard", "start guest", "serial console", "https and wss", "vnc screen", "pause and unpause", "guest tools", "cpu chart", "vif controls", "networks show PIFs",
                      "cancel task", "error with code and parameters", "read-only user", "no CSP violations"):

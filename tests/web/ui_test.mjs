@@ -498,6 +498,41 @@ if (conf.localUser) await step("users and roles", async () => {
   check(Object.values(await api("subject.get_all_records")).every((x) => x.other_config["subject-name"] !== user), "subject still there");
 });
 
+if (conf.disk) await step("browse disk", async () => {
+  // from the SR's disk list to the disk's page; the first look starts the
+  // inspection appliance (15-60 s under TCG)
+  await page.goto(url + "/#/sr/" + encodeURIComponent(conf.diskSr));
+  await page.locator('tr[data-name="web-disk"]').getByRole("link", { name: "Browse disk" }).click();
+  await page.locator("h1").filter({ hasText: "Browse disk: web-disk" }).waitFor({ timeout: 5000 });
+  const fsRow = page.locator('table[aria-label="Filesystems"] tr[data-device="/dev/sda"]');
+  await fsRow.waitFor({ timeout: 150000 });
+  const cells = await fsRow.locator("td").allTextContents();
+  check(cells[1] === "vfat" && cells[2] === "XWEB", "filesystem row: " + cells.join(" | "));
+  const want = await api("VDI.inspect", conf.disk);
+  check(cells[3] === want.filesystems[0].uuid, `uuid shown ${cells[3]}, VDI.inspect says ${want.filesystems[0].uuid}`);
+  check((await page.locator('[data-os="none"]').count()) === 1, "an operating system shown on a bare vfat disk");
+  // the only filesystem is listed at its root
+  const dir = page.locator('table[aria-label="Directory"]');
+  await dir.locator('tr[data-name="hello.txt"]').waitFor({ timeout: 60000 });
+  const names = (await dir.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.name))).sort();
+  check(JSON.stringify(names) === JSON.stringify(["docs", "hello.txt"]), "root listing: " + names.join(","));
+  check((await dir.locator('tr[data-name="hello.txt"] td').nth(2).textContent()).trim() !== "", "no size for hello.txt");
+  // into a directory, and a file downloaded from it
+  await dir.locator('tr[data-name="docs"]').getByRole("link").click();
+  await page.locator('[data-dir="/docs"]').waitFor({ timeout: 5000 });
+  await dir.locator('tr[data-name="inner.txt"]').waitFor({ timeout: 60000 });
+  const [dl] = await Promise.all([
+    page.waitForEvent("download", { timeout: 60000 }),
+    dir.locator('tr[data-name="inner.txt"]').getByRole("link", { name: "Download" }).click(),
+  ]);
+  check(dl.suggestedFilename() === "inner.txt", "download named " + dl.suggestedFilename());
+  const got = readFileSync(await dl.path(), "utf8");
+  check(got === "inner file\n", "downloaded " + JSON.stringify(got));
+  // and back up
+  await page.getByRole("button", { name: "Up", exact: true }).click();
+  await dir.locator('tr[data-name="hello.txt"]').waitFor({ timeout: 60000 });
+});
+
 await step("read-only user", async () => {
   const p = await newPage();
   const old = page;

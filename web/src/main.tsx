@@ -12,6 +12,7 @@ import { byName } from "./format";
 import { Dashboard } from "./pages/dashboard";
 import { VmList } from "./pages/vmlist";
 import { VmPage } from "./pages/vm";
+import { DiskPage } from "./pages/disk";
 import { Wizard } from "./pages/wizard";
 import { Tasks } from "./pages/tasks";
 import { HostPage, SrPage, NetworkPage, SrList, NetworkList } from "./pages/other";
@@ -153,6 +154,7 @@ function Shell({ user, onOut }: { user: string; onOut: () => void }) {
   switch (page) {
     case "vms": body = <VmList />; break;
     case "vm": body = <VmPage key={arg} vmRef={arg} />; break;
+    case "disk": body = <DiskPage key={arg} vdiRef={arg} />; break;
     case "new-vm": body = <Wizard />; break;
     case "tasks": body = <Tasks />; break;
     case "host": body = <HostPage key={arg} hostRef={arg} />; break;

@@ -202,6 +202,7 @@ export function SrPage({ srRef }: { srRef: string }) {
               <th scope="col">Size</th>
               <th scope="col">Used</th>
               <th scope="col">Snapshot</th>
+              <th scope="col"></th>
             </tr>
           </thead>
           <tbody>
@@ -211,6 +212,7 @@ export function SrPage({ srRef }: { srRef: string }) {
                 <td>{bytes(v.virtual_size)}</td>
                 <td>{bytes(v.physical_utilisation)}</td>
                 <td>{v.is_a_snapshot ? when(v.snapshot_time) : ""}</td>
+                <td>{v.type !== "iso" && <a href={href("disk", v._ref)}>Browse disk</a>}</td>
               </tr>
             ))}
           </tbody>

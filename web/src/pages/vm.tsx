@@ -130,6 +130,7 @@ function Disks({ vm }: { vm: store.Rec }) {
             <th scope="col">Name</th>
             <th scope="col">Size</th>
             <th scope="col">Storage</th>
+            <th scope="col"></th>
           </tr>
         </thead>
         <tbody>
@@ -143,6 +144,7 @@ function Disks({ vm }: { vm: store.Rec }) {
                 <td>{vdi ? vdi.name_label : b.empty ? "(empty)" : "—"}</td>
                 <td>{vdi ? bytes(vdi.virtual_size) : ""}</td>
                 <td>{sr ? <a href={href("sr", sr._ref)}>{sr.name_label}</a> : ""}</td>
+                <td>{vdi && b.type === "Disk" ? <a href={href("disk", vdi._ref)}>Browse disk</a> : ""}</td>
               </tr>
             );
           })}
