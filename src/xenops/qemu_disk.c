@@ -10,6 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The credentials go in explicitly: libnfs otherwise takes the process's
+ * uid when a node is opened, which is root for the disks QEMU opens before
+ * it drops to the VM's uid and that uid for one added later (a live
+ * snapshot's overlay, a hot-plugged disk), which the export's root-owned
+ * 0600 images refuse. The SR is the host's, reached as root as the storage
+ * driver reaches it (the export must not squash root, as NFSSR's). */
 static json_t *nfs_node(const char *url)
 {
 	const char *host = url + strlen("nfs://");
@@ -17,8 +23,8 @@ static json_t *nfs_node(const char *url)
 	if (!slash || slash == host || strchr(url, '?'))
 		return NULL;
 	char *h = xstrndup(host, (size_t)(slash - host));
-	json_t *n = json_pack("{ss s{ss ss} ss}", "driver", "nfs", "server", "type", "inet", "host", h,
-			      "path", slash);
+	json_t *n = json_pack("{ss s{ss ss} ss si si}", "driver", "nfs", "server", "type", "inet", "host", h,
+			      "path", slash, "user", 0, "group", 0);
 	free(h);
 	return n;
 }
