@@ -14,6 +14,7 @@
  * master's internal pool.apply_entry, which commits it through Raft; the
  * member's own copy comes back through the log. */
 #include "pool_forward.h"
+#include "../base/clock.h"
 #include "api.h"
 #include "pool_join.h"
 #include "pool_peer.h"
@@ -788,15 +789,21 @@ int pool_replicate(void *arg, const char *entry, size_t len, struct xerr *err)
 	struct server *srv = arg;
 	struct pool_raft *raft = __atomic_load_n(&srv->raft, __ATOMIC_ACQUIRE);
 	/* a master lost or elected a moment ago: tried again for up to 5 s (the
-	 * entry puts whole rows: one that did commit is the same again) */
-	for (int i = 0;; i++) {
+	 * entry puts whole rows: one that did commit is the same again). The
+	 * caller holds the store's write lock: a host elected master meanwhile
+	 * refuses the write at once, as its Raft node needs that lock to apply
+	 * the entries of the former master before it takes writes. */
+	int64_t until = clock_now_ms() + 5000;
+	for (;;) {
 		if (pool_raft_is_leader(raft))
 			return pool_raft_replicate(raft, entry, len, err);
+		if (pool_raft_taking_over(raft))
+			return xerr_set(err, ERR_HOST_IS_SLAVE, "", NULL);
 		bool again = false;
 		struct xerr e = XERR_INIT;
 		if (send_to_master(srv, raft, entry, len, &again, &e) == 0)
 			return 0;
-		if (!again || i == 50) {
+		if (!again || clock_now_ms() >= until) {
 			if (err)
 				xerr_move(err, &e);
 			xerr_clear(&e);

@@ -675,17 +675,18 @@ static int apply_row(struct db_txn *t, char kind, const char *ref, const char *c
 	return 0;
 }
 
-static int apply_entry(struct db *db, const char *data, size_t len, bool from_log, uint64_t index,
-		       struct xerr *err)
+/* One line of an entry: P (a whole row put) or D (a row deleted), the
+ * row's ref and class, its JSON. */
+struct line {
+	char kind;
+	const char *ref, *cls, *data;
+	size_t pos; /* its place among a batch's lines */
+};
+
+/* Splits text (modified in place) into lines appended to *v. */
+static int split_entry(char *text, struct line **v, size_t *n, size_t *cap, struct xerr *err)
 {
-	char *text = xmalloc(len + 1);
-	memcpy(text, data, len);
-	text[len] = 0;
-	struct db_txn *t = from_log ? db_begin_log(db) : db_begin(db);
-	if (index)
-		db->log_index = index;
-	int rc = 0;
-	for (char *line = text, *next; *line && rc == 0; line = next) {
+	for (char *line = text, *next; *line; line = next) {
 		char *nl = strchr(line, '\n');
 		next = nl ? nl + 1 : line + strlen(line);
 		if (nl)
@@ -699,18 +700,100 @@ static int apply_entry(struct db *db, const char *data, size_t len, bool from_lo
 			f[i] = tab + 1;
 		}
 		if (!f[1] || !f[2] || strlen(f[0]) != 1 || (f[0][0] != 'P' && f[0][0] != 'D') ||
-		    (f[0][0] == 'P' && !f[3])) {
-			rc = xerr_internal(err, "entry: malformed line");
-			break;
+		    (f[0][0] == 'P' && !f[3]))
+			return xerr_internal(err, "entry: malformed line");
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			*v = xrealloc(*v, *cap * sizeof **v);
 		}
-		rc = apply_row(t, f[0][0], f[1], f[2], f[3], err);
+		(*v)[*n] = (struct line){f[0][0], f[1], f[2], f[3], *n};
+		(*n)++;
 	}
+	return 0;
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+	const struct line *x = a, *y = b;
+	int c = strcmp(x->ref, y->ref);
+	if (!c)
+		c = strcmp(x->cls, y->cls);
+	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static int pos_cmp(const void *a, const void *b)
+{
+	const struct line *x = a, *y = b;
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* The lines of entries (copied into texts[]) applied into t; with
+ * last_only, a row that several lines write is written once, as the last
+ * of them leaves it (lines put or delete whole rows). */
+static int lines_into(struct db_txn *t, struct line *v, size_t n, bool last_only, struct xerr *err)
+{
+	size_t m = n;
+	if (last_only && n > 1) {
+		qsort(v, n, sizeof *v, line_cmp);
+		m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (i + 1 == n || strcmp(v[i].ref, v[i + 1].ref) || strcmp(v[i].cls, v[i + 1].cls))
+				v[m++] = v[i];
+		qsort(v, m, sizeof *v, pos_cmp);
+	}
+	for (size_t i = 0; i < m; i++)
+		if (apply_row(t, v[i].kind, v[i].ref, v[i].cls, v[i].data, err) < 0)
+			return -1;
+	return 0;
+}
+
+static int apply_entry(struct db *db, const char *data, size_t len, bool from_log, uint64_t index,
+		       struct xerr *err)
+{
+	char *text = xstrndup(data, len);
+	struct line *v = NULL;
+	size_t n = 0, cap = 0;
+	struct db_txn *t = from_log ? db_begin_log(db) : db_begin(db);
+	if (index)
+		db->log_index = index;
+	int rc = split_entry(text, &v, &n, &cap, err);
+	if (rc == 0)
+		rc = lines_into(t, v, n, false, err);
+	free(v);
 	free(text);
 	if (rc < 0) {
 		db_abort(t);
 		return -1;
 	}
 	return db_commit(t, err);
+}
+
+int db_apply_entries_at(struct db *db, const struct db_entry *e, size_t n, struct xerr *err)
+{
+	if (!n)
+		return 0;
+	char **texts = xcalloc(n, sizeof *texts);
+	struct line *v = NULL;
+	size_t nl = 0, cap = 0;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		texts[i] = xstrndup(e[i].data, e[i].len);
+		rc = split_entry(texts[i], &v, &nl, &cap, err);
+	}
+	if (rc == 0) {
+		struct db_txn *t = db_begin_log(db);
+		db->log_index = e[n - 1].index;
+		rc = lines_into(t, v, nl, true, err);
+		if (rc < 0)
+			db_abort(t);
+		else
+			rc = db_commit(t, err);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(texts[i]);
+	free(texts);
+	free(v);
+	return rc;
 }
 
 int db_apply_entry(struct db *db, const char *data, size_t len, struct xerr *err)

@@ -44,6 +44,15 @@ int db_write_entry(struct db *db, const char *data, size_t len, struct xerr *err
  * written to SQLite with its rows (struct db's log_index). */
 int db_apply_entry_at(struct db *db, const char *data, size_t len, uint64_t index, struct xerr *err);
 
+/* Consecutive entries of the log in one transaction (one write to
+ * SQLite), the last one's index written with them; on an error none is. */
+struct db_entry {
+	const char *data;
+	size_t len;
+	uint64_t index;
+};
+int db_apply_entries_at(struct db *db, const struct db_entry *e, size_t n, struct xerr *err);
+
 /* ---- snapshots of the pool's log: the SQLite database itself ----
  * The index of the last log entry whose rows SQLite holds (meta
  * 'log-index'; 0 when none or no durable log). Call before any write or

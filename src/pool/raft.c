@@ -2,6 +2,7 @@
  * threads talk to it through a queue and a uv_async_t: everything that
  * touches struct raft runs on the loop thread. */
 #include "raft.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/uuid.h"
@@ -30,10 +31,20 @@ struct submit {
 	bool own; /* the submitter's store holds it already (pool_raft_replicate) */
 	struct db_pend *pd; /* pool_raft_replicate_async's: reported there, freed by the loop */
 	uint64_t seq;
+	int64_t sent_at; /* loop thread: when it went into the log (ms, monotonic) */
+	uint64_t term;    /* loop thread: the term it went in under */
 	bool done;
 	enum pool_submit_result rc;
 	char leader[POOL_ADDR_MAX];
 	char errmsg[160];
+};
+
+/* A committed entry a follower has yet to put into its store. */
+struct queued {
+	struct queued *next;
+	uint64_t index;
+	size_t len;
+	char data[];
 };
 
 /* 'O' (made by db_commit on the leader, already in its store) or 'A'
@@ -85,6 +96,12 @@ struct pool_raft {
 	struct raft_barrier barrier;
 	bool barrier_pending; /* loop thread */
 	uint64_t ready_term;  /* loop thread: term whose barrier completed */
+	/* the leader's read lease (see pool_raft_confirm): a barrier asked for
+	 * by a reader, when it went into the log, the term it was asked in */
+	struct raft_barrier lease_req;
+	bool lease_pending;     /* loop thread */
+	int64_t lease_sent;     /* loop thread */
+	uint64_t lease_term;    /* loop thread */
 	struct membership *mqueue; /* under lock */
 	/* the leader's watch over its voters (loop thread) */
 	struct seen { raft_id id; uint64_t at; } seen[POOL_MAX_MEMBERS];
@@ -105,6 +122,14 @@ struct pool_raft {
 
 	pthread_mutex_t lock; /* guards what follows */
 	pthread_cond_t cond;
+	/* a follower's committed entries, applied to the store in order by
+	 * the applier thread (see fsm_apply) */
+	struct queued *aq_head, *aq_tail;
+	size_t aq_len;
+	bool aq_busy; /* the applier holds one taken off the queue */
+	bool aq_stop;
+	pthread_cond_t aq_cond;
+	pthread_t applier;
 	struct submit *queue, *queue_tail;
 	bool stopping, stopped;
 	bool paused; /* between node_close and node_open: nothing is sent to the loop */
@@ -112,6 +137,9 @@ struct pool_raft {
 	unsigned nformer;
 	/* the loop thread's view, for other threads */
 	bool leader_here;
+	bool leading; /* libraft's state is leader, ready or not */
+	int64_t lease_until; /* reads are served here until then (ms, monotonic) */
+	bool lease_wanted;   /* a reader waits for a barrier */
 	uint64_t leader_id;
 	char leader_addr[POOL_ADDR_MAX];
 	uint64_t applied;
@@ -151,6 +179,132 @@ static void inflight_remove(struct pool_raft *p, uint64_t seq)
 	}
 }
 
+/* A follower's loop thread never waits for the store's write lock: one of
+ * its API threads may hold it while its write goes to the leader, whose
+ * commit may need this very node's answer (two voters, or three with one
+ * down) - the loop blocked there would answer nothing and the leader step
+ * down. Its entries go to the applier thread instead, in order; a leader
+ * applies them here (its own writers wait for commits without the lock
+ * blocking anything: its loop needs no lock for its own entries) once the
+ * queue it may have had as a follower is empty. */
+static bool queue_entry(struct pool_raft *p, const unsigned char *data, size_t len, uint64_t index)
+{
+	pthread_mutex_lock(&p->lock);
+	bool queue = raft_state(&p->raft) != RAFT_LEADER || p->aq_head || p->aq_busy;
+	if (queue) {
+		struct queued *q = xmalloc(sizeof *q + len);
+		q->next = NULL;
+		q->index = index;
+		q->len = len;
+		memcpy(q->data, data, len);
+		if (p->aq_tail)
+			p->aq_tail->next = q;
+		else
+			p->aq_head = q;
+		p->aq_tail = q;
+		p->aq_len++;
+		pthread_cond_signal(&p->aq_cond);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return queue;
+}
+
+static bool queue_idle_locked(const struct pool_raft *p)
+{
+	return !p->aq_head && !p->aq_busy;
+}
+
+static bool queue_idle(struct pool_raft *p)
+{
+	pthread_mutex_lock(&p->lock);
+	bool idle = queue_idle_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	return idle;
+}
+
+/* Waits until the applier has emptied the queue (a snapshot's install). */
+static void queue_drain(struct pool_raft *p)
+{
+	pthread_mutex_lock(&p->lock);
+	while (!queue_idle_locked(p))
+		pthread_cond_wait(&p->cond, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* How many queued entries the applier puts into one transaction. */
+#define APPLY_BATCH 256
+
+/* Applies what it takes off the queue, all of it at once (one write to
+ * SQLite, the store's write lock taken once): a follower that fell behind
+ * catches up in a few transactions, not one per entry. An entry that fails
+ * fails alone, as in fsm_apply: the batch is then applied one by one. */
+static void apply_batch(struct pool_raft *p, struct queued *list, size_t n)
+{
+	struct db_entry *e = xcalloc(n, sizeof *e);
+	size_t i = 0;
+	for (struct queued *q = list; q; q = q->next, i++)
+		e[i] = (struct db_entry){q->data, q->len, q->index};
+	struct xerr err = XERR_INIT;
+	size_t ok = n;
+	if (db_apply_entries_at(p->db, e, n, &err) < 0) {
+		xerr_clear(&err);
+		ok = 0;
+		for (i = 0; i < n; i++) {
+			if (db_apply_entry_at(p->db, e[i].data, e[i].len, e[i].index, &err) == 0)
+				ok++;
+			else /* it fails on every node alike */
+				log_error("pool: applying an entry failed: %s",
+					  err.nparams ? err.params[0] : err.code ? err.code : "?");
+			xerr_clear(&err);
+		}
+	}
+	pthread_mutex_lock(&p->lock);
+	p->stats.replayed += ok;
+	p->applied = e[n - 1].index;
+	pthread_mutex_unlock(&p->lock);
+	free(e);
+}
+
+static void *applier_main(void *arg)
+{
+	struct pool_raft *p = arg;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->aq_head && !p->aq_stop)
+			pthread_cond_wait(&p->aq_cond, &p->lock);
+		struct queued *list = p->aq_head, *last = list;
+		if (!list)
+			break; /* stopping with nothing left */
+		size_t n = 1;
+		while (last->next && n < APPLY_BATCH) {
+			last = last->next;
+			n++;
+		}
+		p->aq_head = last->next;
+		last->next = NULL;
+		p->aq_len -= n;
+		if (!p->aq_head)
+			p->aq_tail = NULL;
+		p->aq_busy = true;
+		pthread_mutex_unlock(&p->lock);
+		apply_batch(p, list, n);
+		while (list) {
+			struct queued *q = list;
+			list = list->next;
+			free(q);
+		}
+		pthread_mutex_lock(&p->lock);
+		p->aq_busy = false;
+		if (!p->aq_head) {
+			pthread_cond_broadcast(&p->cond);
+			if (!p->paused && !p->stopping) /* a new leader waits for this */
+				uv_async_send(&p->wake);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
 	struct pool_raft *p = fsm->data;
@@ -180,6 +334,8 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	} else if (index <= p->skip_through) {
 		/* applied before this process started: SQLite holds its rows */
 		skipped = true;
+	} else if (queue_entry(p, b + ENTRY_HDR, buf->len - ENTRY_HDR, index)) {
+		return 0; /* the applier counts it applied */
 	} else if (db_apply_entry_at(p->db, (const char *)b + ENTRY_HDR, buf->len - ENTRY_HDR, index, &e) < 0) {
 		/* every node applies the same entries: one that fails here fails
 		 * everywhere, and the store stays as it was on all of them */
@@ -209,6 +365,8 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 	uint64_t index = 0;
 	if (!p->db_path)
 		return RAFT_NOTFOUND;
+	if (!queue_idle(p))
+		return RAFT_BUSY; /* SQLite lacks entries counted applied */
 	if (durable_image(p->db_path, raft_malloc, &image, &len, &index, &e) < 0) {
 		log_error("pool: snapshot: %s", e.nparams ? e.params[0] : "?");
 		xerr_clear(&e);
@@ -241,6 +399,7 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
 	struct pool_raft *p = fsm->data;
 	struct xerr e = XERR_INIT;
+	queue_drain(p); /* older entries than the image's */
 	db_rdlock(p->db);
 	uint64_t have = db_stored_log_index(p->db);
 	db_unlock(p->db);
@@ -282,6 +441,8 @@ static bool leader_ready(struct pool_raft *p)
 {
 	if (raft_state(&p->raft) != RAFT_LEADER)
 		return false;
+	if (!queue_idle(p)) /* the applier wakes the loop when done */
+		return false;
 	if (p->ready_term == p->raft.current_term)
 		return true;
 	if (!p->barrier_pending) {
@@ -290,6 +451,54 @@ static bool leader_ready(struct pool_raft *p)
 			p->barrier_pending = true;
 	}
 	return false;
+}
+
+/* A leader's read lease. A commit means a majority of voters took a
+ * message this leader sent at or after the entry went into the log; none of
+ * them grants a vote (libraft's followers refuse every vote while they know
+ * a leader, pre-votes too) before its election timer runs out, at least
+ * one election timeout after that message. So no other leader exists until
+ * sent + election timeout, and until then the store here has every
+ * committed change: reads need no round trip. The lease stops short of it
+ * (clocks run at slightly different rates) and ends with the term or when a
+ * leadership transfer starts (its target is elected without waiting). */
+static void extend_lease(struct pool_raft *p, int64_t sent, uint64_t term)
+{
+	if (raft_state(&p->raft) != RAFT_LEADER || p->raft.current_term != term || p->raft.transfer)
+		return;
+	int64_t until = sent + (int64_t)p->election_timeout_ms * 8 / 10;
+	pthread_mutex_lock(&p->lock);
+	if (until > p->lease_until)
+		p->lease_until = until;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void lease_done(struct raft_barrier *req, int status)
+{
+	struct pool_raft *p = req->data;
+	p->lease_pending = false;
+	if (status == 0)
+		extend_lease(p, p->lease_sent, p->lease_term);
+	pthread_mutex_lock(&p->lock);
+	pthread_cond_broadcast(&p->cond); /* readers look again, led or not */
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* A barrier for the readers waiting on an expired lease (one at a time). */
+static void renew_lease(struct pool_raft *p, bool ready)
+{
+	pthread_mutex_lock(&p->lock);
+	bool wanted = p->lease_wanted;
+	p->lease_wanted = false;
+	pthread_mutex_unlock(&p->lock);
+	if (!wanted || p->lease_pending || !ready || p->raft.transfer)
+		return;
+	p->lease_req.data = p;
+	p->lease_sent = clock_now_ms();
+	p->lease_term = p->raft.current_term;
+	if (raft_barrier(&p->raft, &p->lease_req, lease_done) == 0)
+		p->lease_pending = true;
 }
 
 static void refresh_view(struct pool_raft *p)
@@ -319,13 +528,27 @@ static void refresh_view(struct pool_raft *p)
 	p->leader_quiet_ms = raft_state(&p->raft) == RAFT_FOLLOWER
 				     ? uv_now(&p->loop) - p->raft.election_timer_start
 				     : 0;
-	if (p->raft.last_applied > p->applied) /* after a snapshot's install */
+	if (p->raft.last_applied > p->applied && queue_idle_locked(p)) /* after a snapshot's install */
 		p->applied = p->raft.last_applied;
 	p->nvoters = voters;
+	if (!ready || p->raft.transfer)
+		p->lease_until = 0;
+	bool changed = p->leader_here != ready;
+	if (changed) /* readers waiting in pool_raft_confirm */
+		pthread_cond_broadcast(&p->cond);
 	p->leader_here = ready;
+	bool elected = !p->leading && raft_state(&p->raft) == RAFT_LEADER;
+	size_t backlog = p->aq_len + p->aq_busy;
+	p->leading = raft_state(&p->raft) == RAFT_LEADER;
 	p->leader_id = id;
 	snprintf(p->leader_addr, sizeof p->leader_addr, "%s", addr ? addr : "");
 	pthread_mutex_unlock(&p->lock);
+	if (elected)
+		log_info("pool: elected leader (term %llu), %zu entries to apply first",
+			 (unsigned long long)p->raft.current_term, backlog);
+	if (changed)
+		log_info("pool: %s (term %llu, leader %llu)", ready ? "this host leads" : "this host no longer leads",
+			 (unsigned long long)p->raft.current_term, (unsigned long long)id);
 }
 
 static void result_err(enum pool_submit_result rc, const char *leader, const char *msg, struct xerr *err)
@@ -383,6 +606,8 @@ static void apply_done(struct raft_apply *req, int status, void *result)
 		inflight_remove(p, s->seq);
 	s->index = (uint64_t)(uintptr_t)result;
 	refresh_view(p);
+	if (status == 0)
+		extend_lease(p, s->sent_at, s->term);
 	if (status == 0)
 		finish(p, s, POOL_SUBMIT_OK, NULL);
 	else if (status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST)
@@ -449,6 +674,8 @@ static void drain(struct pool_raft *p)
 		s->node = p;
 		if (s->own)
 			inflight_add(p, s->seq, !s->pd);
+		s->sent_at = clock_now_ms();
+		s->term = p->raft.current_term;
 		int r = raft_apply(&p->raft, &s->req, &s->buf, 1, apply_done);
 		if (r != 0) {
 			if (s->own)
@@ -518,6 +745,7 @@ static void on_wake(uv_async_t *h)
 {
 	struct pool_raft *p = h->data;
 	drain(p);
+	renew_lease(p, leader_ready(p));
 	start_transfer(p);
 	pthread_mutex_lock(&p->lock);
 	bool stop = p->stopping && !p->stopped;
@@ -918,23 +1146,34 @@ static void node_close(struct pool_raft *p)
 	pthread_join(p->thread, NULL);
 	if (uv_loop_close(&p->loop) != 0)
 		log_warn("pool: Raft loop closed with handles open");
+	queue_drain(p); /* what follows may reset the store */
 	pthread_mutex_lock(&p->lock);
 	p->stopping = p->stopped = false;
-	p->leader_here = false;
+	p->leader_here = p->leading = false;
 	p->leader_id = 0;
 	p->leader_addr[0] = 0;
 	p->transfer_done = true;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	p->ready_term = 0;
-	p->barrier_pending = p->role_change_pending = p->transfer_pending = false;
+	p->barrier_pending = p->lease_pending = p->role_change_pending = p->transfer_pending = false;
 	p->ninflight = 0;
 	p->nseen = 0;
 	p->reported_applied = 0;
 }
 
+/* Stops the applier once it has applied what is queued (committed
+ * entries), then frees p. */
 static void node_free(struct pool_raft *p)
 {
+	pthread_mutex_lock(&p->lock);
+	bool running = !p->aq_stop;
+	p->aq_stop = true;
+	pthread_cond_signal(&p->aq_cond);
+	pthread_mutex_unlock(&p->lock);
+	if (running)
+		pthread_join(p->applier, NULL);
+	pthread_cond_destroy(&p->aq_cond);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 	free(p->db_path);
@@ -964,6 +1203,13 @@ struct pool_raft *pool_raft_start(const struct pool_raft_config *c, struct xerr 
 	random_bytes(&p->nonce, sizeof p->nonce);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	pthread_cond_init(&p->aq_cond, NULL);
+	if (pthread_create(&p->applier, NULL, applier_main, p) != 0) {
+		xerr_internal(err, "pool: cannot start the applier thread");
+		p->aq_stop = true; /* none to join */
+		node_free(p);
+		return NULL;
+	}
 	if (node_open(p, c->peers, c->npeers, OPEN_NORMAL, err) < 0) {
 		node_free(p);
 		return NULL;
@@ -1197,6 +1443,41 @@ unsigned pool_raft_voters(struct pool_raft *p)
 	unsigned n = p->nvoters;
 	pthread_mutex_unlock(&p->lock);
 	return n;
+}
+
+bool pool_raft_confirm(struct pool_raft *p, int timeout_ms)
+{
+	int64_t until = clock_now_ms() + timeout_ms;
+	pthread_mutex_lock(&p->lock);
+	bool ok = false;
+	while (p->leader_here && !p->stopping && !p->paused) {
+		if (clock_now_ms() < p->lease_until) {
+			ok = true;
+			break;
+		}
+		if (clock_now_ms() >= until)
+			break;
+		if (!p->lease_wanted) {
+			p->lease_wanted = true;
+			uv_async_send(&p->wake);
+		}
+		struct timespec ts; /* the condition waits on CLOCK_REALTIME */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t ns = ts.tv_nsec + (until - clock_now_ms()) * 1000000;
+		ts.tv_sec += ns / 1000000000;
+		ts.tv_nsec = ns % 1000000000;
+		pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
+bool pool_raft_taking_over(struct pool_raft *p)
+{
+	pthread_mutex_lock(&p->lock);
+	bool r = p->leading && !p->leader_here;
+	pthread_mutex_unlock(&p->lock);
+	return r;
 }
 
 bool pool_raft_is_leader(struct pool_raft *p)

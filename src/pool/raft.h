@@ -169,6 +169,14 @@ void pool_raft_forget_former(struct pool_raft *p, uint64_t id);
 /* True on the leader once it has applied the entries of earlier terms
  * (it then takes writes). */
 bool pool_raft_is_leader(struct pool_raft *p);
+/* True on a node elected leader that is still applying the entries of
+ * earlier terms (not leader for pool_raft_is_leader yet). */
+bool pool_raft_taking_over(struct pool_raft *p);
+/* True on the leader while it holds its read lease: no other leader can
+ * have been elected, so its store has every committed change. An expired
+ * lease is renewed with a barrier; false if that does not commit within
+ * timeout_ms or this node does not lead. */
+bool pool_raft_confirm(struct pool_raft *p, int timeout_ms);
 /* The leader this node knows of: its id (0 if none) and address. */
 uint64_t pool_raft_leader(struct pool_raft *p, char address[POOL_ADDR_MAX]);
 /* Index of the last entry applied to the store here. */

@@ -260,13 +260,18 @@ static int check_roles(struct rpc_call *call)
 	return rbac_denied(&call->err, perm, m->roles);
 }
 
+/* How long a call waits for its master to confirm it still leads. */
+#define CONFIRM_MS 2000
+
 /* A pooled host that is not the master answers logins and every call with
  * HOST_IS_SLAVE and the master's address, as xapi's slaves do to logins
  * and calls whose session they do not know. */
 static bool slave_redirect(struct rpc_call *call)
 {
 	struct pool_raft *raft = call->ctx.srv ? call->ctx.srv->raft : NULL;
-	if (!raft || pool_raft_is_leader(raft))
+	/* a leader answers only while no other can have been elected (a
+	 * deposed one cut off from the pool would serve stale reads) */
+	if (!raft || pool_raft_confirm(raft, CONFIRM_MS))
 		return false;
 	char master[POOL_ADDR_MAX];
 	pool_raft_leader(raft, master);

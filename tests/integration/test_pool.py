@@ -246,7 +246,8 @@ class PoolTest(unittest.TestCase):
                         unknown.append(key)
                         c = None
 
-            writers = [threading.Thread(target=writer, args=(t,)) for t in range(4)]
+            writers = [threading.Thread(target=writer, args=(t,), daemon=True) for t in range(4)]
+            self.addCleanup(stop.set)
             for w in writers:
                 w.start()
             time.sleep(1.0)

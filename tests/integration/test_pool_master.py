@@ -8,6 +8,7 @@ refused with DESIGNATE_NEW_MASTER_IN_PROGRESS while one runs, HOST_OFFLINE
 for a host cut off, then moving the master, twice in a row (the second
 call a no-op), and through xe; xe pool-sync-database."""
 
+import http.client
 import json
 import subprocess
 import threading
@@ -35,6 +36,28 @@ def call_inside(h, session, method, *params):
     if "error" in env:
         return (env["error"].get("message"), env["error"].get("data"))
     return (None, env["result"])
+
+
+def reader_inside(h, session, pool_ref, log, stop):
+    """Reads the pool's label on h, from inside h's namespace (a thread of
+    its own joins it), as fast as answers come, until stop is set: appends
+    (start, end, error code or None, value) to log."""
+    lab._setns("/run/netns/" + h.netns)
+    body = json.dumps({"jsonrpc": "2.0", "method": "pool.get_name_label", "params": [session, pool_ref],
+                       "id": 1})
+    while not stop.is_set():
+        t0 = time.monotonic()
+        try:
+            c = http.client.HTTPConnection(h.address, h.port, timeout=5)
+            c.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
+            env = json.loads(c.getresponse().read())
+            c.close()
+            err = env.get("error")
+            entry = (t0, time.monotonic(), err.get("message") if err else None, env.get("result"))
+        except Exception as e:
+            entry = (t0, time.monotonic(), type(e).__name__, None)
+        log.append(entry)
+        time.sleep(0.005)
 
 
 def pool_label_in_sqlite(h):
@@ -172,6 +195,110 @@ class PoolMasterTest(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0)
             self.wait_pool_master(new.server.api, self.host_ref(new.server.api, new))
             self.assertEqual(len(transitions(new.server.api)), n_before + 1)
+
+    def test_cut_master_reads_nothing_stale(self):
+        l = lab.Lab(3)
+        with l:
+            pool = pool_util.Pool(l)
+            self.addCleanup(pool.close)
+            pool.start()
+            old = self.wait_master(pool)
+            api = old.server.api
+            pool_ref = api.pool.get_all()[0]
+            api.pool.set_name_label(pool_ref, "before-cut")
+            log, stop = [], threading.Event()
+            t = threading.Thread(target=reader_inside, args=(old, old.server.session, pool_ref, log, stop),
+                                 daemon=True)
+            t.start()
+            time.sleep(1.5)
+            l.cut(old)
+            t_cut = time.monotonic()  # the link is down by now
+            others = [h for h in l.hosts if h is not old]
+            new = self.wait_master(pool, others, 15)
+            new.server.api.pool.set_name_label(pool_ref, "after-cut")
+            t_ack = time.monotonic()
+            end = t_ack + 10
+            while time.monotonic() < end and len([e for e in log if e[0] >= t_ack]) < 5:
+                time.sleep(0.1)
+            stop.set()
+            t.join(10)
+            before = [e for e in log if e[1] < t_cut]
+            self.assertGreater(len(before), 20, "the master answered reads before the cut")
+            self.assertTrue(all(e[2] is None and e[3] == "before-cut" for e in before), before[-3:])
+            served = [e for e in log if e[2] is None and e[0] >= t_cut]
+            last = max((e[0] - t_cut for e in served), default=0)
+            print("# after the cut: %d read(s) served, the last one started %.0f ms after it; "
+                  "new master's write acknowledged %.0f ms after it"
+                  % (len(served), last * 1000, (t_ack - t_cut) * 1000))
+            # the default election timeout is 500 ms: the lease is 400 ms
+            self.assertLess(last, 0.45, "no read is served once the lease is out")
+            stale = [e for e in log if e[0] >= t_ack and e[2] is None and e[3] != "after-cut"]
+            self.assertEqual(stale, [], "reads that missed an acknowledged write")
+            refused = [e for e in log if e[0] >= t_cut + 0.45]
+            self.assertTrue(refused and all(e[2] is not None for e in refused))
+            l.heal(old)
+
+    def test_member_writes_with_a_voter_down(self):
+        l = lab.Lab(3)
+        with l:
+            for h in l.hosts:
+                h.start()
+            m, member, down = l.hosts
+            api = m.server.api
+            for h in (member, down):
+                r = h.server.xe("pool-join", "master-address=" + m.address, "master-username=root",
+                                "master-password=" + m.server.password)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            # three voters: the members promoted from standbys
+            end = time.monotonic() + 60
+            while m.server.log_text().count("promoted to voter") < 2 and time.monotonic() < end:
+                time.sleep(0.2)
+            self.assertEqual(m.server.log_text().count("promoted to voter"), 2)
+            mref = self.host_ref(api, member)
+
+            def live():
+                try:
+                    return api.host_metrics.get_live(api.host.get_metrics(mref))
+                except harness.XapiError:
+                    return False
+            end = time.monotonic() + 30
+            while not live() and time.monotonic() < end:
+                time.sleep(0.2)
+            tpl = [v for v, rec in api.VM.get_all_records().items()
+                   if rec["is_a_template"] and rec["name_label"] == "Other install media"][0]
+            vm = api.VM.clone(tpl, "on-member")
+            api.VM.provision(vm)
+            down.server.kill9()
+            pool_ref = api.pool.get_all()[0]
+            stop, failures, writes = threading.Event(), [], [0]
+
+            def writer():
+                s = m.server.call("session.login_with_password", "root", m.server.password, "1.0", "w")
+                i = 0
+                while not stop.is_set():
+                    i += 1
+                    try:
+                        m.server.call("pool.set_name_description", s, pool_ref, "w%d" % i, timeout=10)
+                        writes[0] += 1
+                    except Exception as e:
+                        failures.append(repr(e))
+
+            t = threading.Thread(target=writer, daemon=True)
+            t.start()
+            t0 = time.monotonic()
+            for _ in range(4):
+                api.VM.start_on(vm, mref, False, False)
+                self.assertEqual(api.VM.get_resident_on(vm), mref)
+                api.VM.hard_shutdown(vm)
+            took = time.monotonic() - t0
+            stop.set()
+            t.join(15)
+            print("# 4 starts and shutdowns on the member in %.1f s while the master took %d writes"
+                  % (took, writes[0]))
+            self.assertEqual(failures, [])
+            self.assertGreater(writes[0], 20)
+            self.assertNotIn("this host no longer leads", m.server.log_text())
+            self.assertLess(took, 30)
 
     def test_no_leader_reported(self):
         """One host of a configured pool of three started alone: no
