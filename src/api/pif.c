@@ -196,7 +196,9 @@ static int addresses_up(const struct pif_view *v, struct xerr *err)
 /* The VLAN's own link on the bridge backend: <device>.<tag> */
 static void vlan_link(const struct pif_view *v, char out[NET_IFNAMSIZ])
 {
-	snprintf(out, NET_IFNAMSIZ, "%.9s.%lld", v->device, (long long)v->vlan);
+	/* tags are 0..4094: 9 + 1 + 4 characters fit */
+	if (snprintf(out, NET_IFNAMSIZ, "%.9s.%lld", v->device, (long long)v->vlan) >= NET_IFNAMSIZ)
+		out[NET_IFNAMSIZ - 1] = 0;
 }
 
 /* The bond's OVS settings (xapi networkd's mapping): lacp as lacp=active

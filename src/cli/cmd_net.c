@@ -143,7 +143,7 @@ static int h_vlan_create(struct xe_ctx *x, struct xerr *err)
 {
 	bool pool = !strcmp(x->cmd->name, "pool-vlan-create");
 	char *pif = NULL, *net = NULL;
-	int64_t tag;
+	int64_t tag = 0;
 	if (vlan_tag(x, &tag, err) < 0 || ref_param(x, SC_C_PIF, "pif-uuid", &pif, err) < 0)
 		return -1;
 	if (ref_param(x, SC_C_network, "network-uuid", &net, err) < 0) {

@@ -663,8 +663,8 @@ static int domain_of(const char *uuid, uint32_t *domid, bool *hvm, struct xerr *
 static int x_disk_plug(const struct xenops_host *host, const char *uuid, const struct vm_disk *d, struct xerr *err)
 {
 	(void)host;
-	uint32_t domid;
-	bool hvm;
+	uint32_t domid = 0;
+	bool hvm = false;
 	if (domain_of(uuid, &domid, &hvm, err) < 0)
 		return -1;
 	libxl_device_disk disk;
@@ -679,8 +679,8 @@ static int x_disk_unplug(const struct xenops_host *host, const char *uuid, int p
 			 const char *vbd_ref, struct xerr *err)
 {
 	(void)host;
-	uint32_t domid;
-	bool hvm;
+	uint32_t domid = 0;
+	bool hvm = false;
 	if (domain_of(uuid, &domid, &hvm, err) < 0)
 		return -1;
 	char vdev[8];
@@ -700,8 +700,8 @@ static int x_disk_unplug(const struct xenops_host *host, const char *uuid, int p
 static int x_cd_change(const struct xenops_host *host, const char *uuid, const struct vm_disk *d, struct xerr *err)
 {
 	(void)host;
-	uint32_t domid;
-	bool hvm;
+	uint32_t domid = 0;
+	bool hvm = false;
 	if (domain_of(uuid, &domid, &hvm, err) < 0)
 		return -1;
 	if (!hvm)
@@ -718,8 +718,8 @@ static int x_vif_plug(const struct xenops_host *host, const struct vm_spec *vm, 
 		      struct xerr *err)
 {
 	(void)host;
-	uint32_t domid;
-	bool hvm;
+	uint32_t domid = 0;
+	bool hvm = false;
 	if (domain_of(vm->uuid, &domid, &hvm, err) < 0)
 		return -1;
 	if (net_bridge_ensure(nic->bridge, nic->bridge_mtu, err) < 0)
@@ -737,8 +737,8 @@ static int x_vif_unplug(const struct xenops_host *host, const struct vm_spec *vm
 			struct xerr *err)
 {
 	(void)host;
-	uint32_t domid;
-	bool hvm;
+	uint32_t domid = 0;
+	bool hvm = false;
 	if (domain_of(vm->uuid, &domid, &hvm, err) < 0)
 		return -1;
 	libxl_device_nic n;
@@ -755,8 +755,8 @@ static int x_agent(const struct xenops_host *host, const char *uuid, const char 
 		   int timeout_ms, struct xerr *err)
 {
 	(void)host, (void)timeout_ms;
-	uint32_t domid;
-	bool hvm;
+	uint32_t domid = 0;
+	bool hvm = false;
 	if (domain_of(uuid, &domid, &hvm, err) < 0)
 		return -2;
 	return xen_guest_query(X.xs, domid, json_cmd, result, err);
