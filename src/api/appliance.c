@@ -17,6 +17,7 @@
  * enabled schedule that often instead. */
 #include "api.h"
 #include "vm_ops.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
@@ -446,8 +447,7 @@ static void *scheduler(void *arg)
 	pthread_mutex_lock(&S.lock);
 	while (!S.stop) {
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
+		clock_realtime_after(&ts, 1000);
 		pthread_cond_timedwait(&S.cond, &S.lock, &ts);
 		if (S.stop)
 			break;

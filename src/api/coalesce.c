@@ -15,6 +15,7 @@
  * coalesced its current_operations say "blocked". */
 #include "api.h"
 #include "storage.h"
+#include "../base/clock.h"
 #include "../base/hmap.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -270,11 +271,11 @@ static void *coalescer(void *arg)
 		pthread_mutex_lock(&C.lock);
 		if (C.kicked || C.stopping)
 			continue;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
 		/* candidates waiting out their quiet period are looked at again
 		 * when it ends */
-		ts.tv_sec += C.nwaiting && C.delay_s < POLL_S ? (C.delay_s > 0 ? C.delay_s : 1) : POLL_S;
+		int64_t wait_s = C.nwaiting && C.delay_s < POLL_S ? (C.delay_s > 0 ? C.delay_s : 1) : POLL_S;
+		struct timespec ts;
+		clock_realtime_after(&ts, 1000 * wait_s);
 		pthread_cond_timedwait(&C.cond, &C.lock, &ts);
 	}
 	pthread_mutex_unlock(&C.lock);

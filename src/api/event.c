@@ -165,14 +165,9 @@ static void block_until_commit(struct db *db, uint64_t gen, int64_t deadline_ms)
 {
 	pthread_mutex_lock(&db->wait_lock);
 	while (db_generation(db) == gen && clock_now_ms() < deadline_ms) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
 		int64_t left = deadline_ms - clock_now_ms();
-		if (left > 100)
-			left = 100;
-		ts.tv_nsec += left * 1000000;
-		ts.tv_sec += ts.tv_nsec / 1000000000;
-		ts.tv_nsec %= 1000000000;
+		struct timespec ts;
+		clock_realtime_after(&ts, left > 100 ? 100 : left);
 		pthread_cond_timedwait(&db->wait_cond, &db->wait_lock, &ts);
 	}
 	pthread_mutex_unlock(&db->wait_lock);

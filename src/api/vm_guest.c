@@ -558,8 +558,7 @@ static void *poller(void *arg)
 		if (P.stop)
 			break;
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
+		clock_realtime_after(&ts, 1000);
 		pthread_cond_timedwait(&P.cond, &P.lock, &ts);
 	}
 	pthread_mutex_unlock(&P.lock);

@@ -985,8 +985,7 @@ static void *worker(void *arg)
 				continue;
 			}
 			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += W.cfg.idle_s;
+			clock_realtime_after(&ts, (int64_t)W.cfg.idle_s * 1000);
 			if (pthread_cond_timedwait(&W.wake, &W.mu, &ts) == ETIMEDOUT && !W.head && !W.stop) {
 				pthread_mutex_unlock(&W.mu);
 				log_info("inspect: appliance idle for %d s, shut down", W.cfg.idle_s);

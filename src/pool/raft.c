@@ -485,11 +485,12 @@ static void lease_done(struct raft_barrier *req, int status)
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* A barrier for the readers waiting on an expired lease (one at a time). */
-static void renew_lease(struct pool_raft *p, bool ready)
+/* A barrier for the readers waiting on an expired lease (one at a time),
+ * on a leader that takes writes (refresh_view's view, just made). */
+static void renew_lease(struct pool_raft *p)
 {
 	pthread_mutex_lock(&p->lock);
-	bool wanted = p->lease_wanted;
+	bool wanted = p->lease_wanted, ready = p->leader_here;
 	p->lease_wanted = false;
 	pthread_mutex_unlock(&p->lock);
 	if (!wanted || p->lease_pending || !ready || p->raft.transfer)
@@ -606,11 +607,10 @@ static void apply_done(struct raft_apply *req, int status, void *result)
 		inflight_remove(p, s->seq);
 	s->index = (uint64_t)(uintptr_t)result;
 	refresh_view(p);
-	if (status == 0)
+	if (status == 0) {
 		extend_lease(p, s->sent_at, s->term);
-	if (status == 0)
 		finish(p, s, POOL_SUBMIT_OK, NULL);
-	else if (status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST)
+	} else if (status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST)
 		/* lost once in the log: it may still commit under the next leader,
 		 * so the caller learns the outcome is unknown (HOST_IS_SLAVE says
 		 * the entry was never taken) */
@@ -745,7 +745,7 @@ static void on_wake(uv_async_t *h)
 {
 	struct pool_raft *p = h->data;
 	drain(p);
-	renew_lease(p, leader_ready(p));
+	renew_lease(p);
 	start_transfer(p);
 	pthread_mutex_lock(&p->lock);
 	bool stop = p->stopping && !p->stopped;
@@ -1461,11 +1461,8 @@ bool pool_raft_confirm(struct pool_raft *p, int timeout_ms)
 			p->lease_wanted = true;
 			uv_async_send(&p->wake);
 		}
-		struct timespec ts; /* the condition waits on CLOCK_REALTIME */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		int64_t ns = ts.tv_nsec + (until - clock_now_ms()) * 1000000;
-		ts.tv_sec += ns / 1000000000;
-		ts.tv_nsec = ns % 1000000000;
+		struct timespec ts;
+		clock_realtime_after(&ts, until - clock_now_ms());
 		pthread_cond_timedwait(&p->cond, &p->lock, &ts);
 	}
 	pthread_mutex_unlock(&p->lock);
