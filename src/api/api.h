@@ -48,6 +48,11 @@ bool vmss_slot_due(const char *freq, const xv *sch, int64_t last, time_t now);
 /* Once a second on a pooled host (api/pool_master.c): on the master,
  * host records for every member, pool.master, POOL_MASTER_TRANSITION. */
 void pool_master_tick(struct server *srv);
+/* This host's record in a pool, under the caller's lock: the one
+ * <data-dir>/pool-host names (a host that joined or made the pool), else
+ * the one at its pool address (a configured member's, made by the master);
+ * NULL while the log has not brought it. */
+struct db_obj *pool_own_host(struct server *srv);
 /* Says clearly, on stderr and in the log, that no master was elected
  * within seconds of starting, and what this host can reach. */
 void pool_report_no_leader(struct server *srv, int seconds);

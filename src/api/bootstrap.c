@@ -115,6 +115,8 @@ struct boot {
 	struct db *db;
 	const struct hostinfo *hi;
 	const char *data_dir, *bridge;
+	bool pooled;
+	const char *host_ref;
 	struct db_obj *pool, *host;
 };
 
@@ -633,8 +635,12 @@ static int refresh_all(struct boot *b, struct xerr *err)
 {
 	struct db_obj *dom0 = db_lookup_cls(b->db, SC_C_VM,
 					    db_peek_str(b->host, SC_F_host__control_domain));
-	if (!dom0)
-		return xerr_internal(err, "bootstrap: host %s has no control domain", b->host->ref);
+	if (!dom0) { /* a member's bare record, made by the master of a configured pool */
+		create_dom0(b);
+		dom0 = db_lookup_cls(b->db, SC_C_VM, db_peek_str(b->host, SC_F_host__control_domain));
+		if (!dom0)
+			return xerr_internal(err, "bootstrap: host %s has no control domain", b->host->ref);
+	}
 	refresh_names(b, dom0);
 	refresh_host(b);
 	refresh_dom0(b, dom0);
@@ -663,6 +669,11 @@ static int bootstrap_txn(struct boot *b, struct xerr *err)
 	if (!b->pool) {
 		if (create_fresh(b, err) < 0)
 			return -1;
+	} else if (b->pooled) {
+		/* in a pool, this host's own record (the master may be another) */
+		b->host = b->host_ref ? db_lookup_cls(b->db, SC_C_host, b->host_ref) : NULL;
+		if (!b->host)
+			return 0; /* none yet: the master makes it */
 	} else {
 		b->host = bootstrap_this_host(b->db);
 		if (!b->host)
@@ -683,6 +694,8 @@ int bootstrap_host(struct db *db, const struct bootstrap_opts *o, struct xerr *e
 		.hi = &hi,
 		.data_dir = o->data_dir && *o->data_dir ? o->data_dir : "/var/lib/xenon",
 		.bridge = o->bridge && *o->bridge ? o->bridge : "xenbr0",
+		.pooled = o->pooled,
+		.host_ref = o->host_ref,
 	};
 	/* the SR root exists before the transaction so its size can be read */
 	char *root = xasprintf("%s/sr", b.data_dir);

@@ -4,6 +4,7 @@
 #ifndef XENON_BOOTSTRAP_H
 #define XENON_BOOTSTRAP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../base/xerr.h"
@@ -17,6 +18,9 @@ struct bootstrap_opts {
 	                         ISO library <data-dir>/iso; NULL: /var/lib/xenon */
 	const char *bridge;   /* network bridge name, default "xenbr0" */
 	int64_t memory_total; /* 0: read /proc/meminfo */
+	bool pooled;          /* a member of a Raft pool: refresh host_ref's record,
+	                         not the pool's master's (none yet: nothing to do) */
+	const char *host_ref;
 };
 
 /* Creates the records of a fresh host if the store has no pool; on every

@@ -19,11 +19,14 @@
  * replicated entry, so there is no dump to push. */
 #include "api.h"
 #include "pool_forward.h"
+#include "pool_join.h"
 #include "../base/log.h"
+#include "../base/mem.h"
 #include "../pool/raft.h"
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,16 +84,33 @@ static void ensure_member_records(struct server *srv)
 		xerr_clear(&e); /* lost the leadership meanwhile: the next master does it */
 }
 
+struct db_obj *pool_own_host(struct server *srv)
+{
+	char *path = xasprintf("%s/%s", srv->cfg.data_dir, POOL_HOST_FILE);
+	FILE *f = fopen(path, "r");
+	free(path);
+	char uuid[64] = "";
+	if (f) {
+		if (!fgets(uuid, sizeof uuid, f))
+			uuid[0] = 0;
+		fclose(f);
+	}
+	uuid[strcspn(uuid, "\r\n")] = 0;
+	if (uuid[0])
+		return db_lookup_uuid(srv->db, SC_C_host, uuid);
+	char ip[POOL_ADDR_MAX];
+	ip_of(srv->cfg.pool_address, ip);
+	return ip[0] ? host_by_address(srv->db, ip) : NULL;
+}
+
 /* This host's record: made by bootstrap on the first master, else found by
  * its pool address once the master has made or merged it. */
 static void find_own_record(struct server *srv)
 {
 	if (!ref_is_null(srv->host_ref))
 		return;
-	char ip[POOL_ADDR_MAX];
-	ip_of(srv->cfg.pool_address, ip);
 	db_rdlock(srv->db);
-	struct db_obj *h = host_by_address(srv->db, ip);
+	struct db_obj *h = pool_own_host(srv);
 	if (h)
 		snprintf(srv->host_ref, sizeof srv->host_ref, "%s", h->ref);
 	db_unlock(srv->db);

@@ -282,23 +282,6 @@ static bool pool_wait_leader(struct server *srv, int seconds)
 	return false;
 }
 
-/* The record of this host in a pool (<data-dir>/pool-host names it; a
- * host that joined gets it through the log), under the caller's lock. */
-static struct db_obj *pool_own_host(struct server *srv)
-{
-	char *path = xasprintf("%s/%s", srv->cfg.data_dir, POOL_HOST_FILE);
-	FILE *f = fopen(path, "r");
-	free(path);
-	char uuid[64] = "";
-	if (f) {
-		if (!fgets(uuid, sizeof uuid, f))
-			uuid[0] = 0;
-		fclose(f);
-	}
-	uuid[strcspn(uuid, "\r\n")] = 0;
-	return uuid[0] ? db_lookup_uuid(srv->db, SC_C_host, uuid) : NULL;
-}
-
 /* A member waits until the log has brought its own record (none named:
  * nothing to wait for). */
 static bool pool_wait_own_host(struct server *srv, int seconds)
@@ -410,9 +393,20 @@ int main(int argc, char **argv)
 		goto fail;
 	/* a pooled host writes its records only as master; a slave's come
 	 * through the log */
-	struct bootstrap_opts bo = {.data_dir = srv.cfg.data_dir};
-	if ((!srv.raft || pool_wait_leader(&srv, 10)) && bootstrap_host(srv.db, &bo, &err) < 0)
-		goto fail;
+	struct bootstrap_opts bo = {.data_dir = srv.cfg.data_dir, .pooled = srv.raft != NULL};
+	if (!srv.raft || pool_wait_leader(&srv, 10)) {
+		char own[REF_STRLEN + 1] = "";
+		if (srv.raft) {
+			db_rdlock(srv.db);
+			struct db_obj *h = pool_own_host(&srv);
+			if (h)
+				snprintf(own, sizeof own, "%s", h->ref);
+			db_unlock(srv.db);
+			bo.host_ref = own[0] ? own : NULL;
+		}
+		if (bootstrap_host(srv.db, &bo, &err) < 0)
+			goto fail;
+	}
 	if (srv.raft && !pool_raft_leader(srv.raft, NULL))
 		pool_report_no_leader(&srv, 10);
 	if (srv.raft && !pool_wait_own_host(&srv, 60)) {

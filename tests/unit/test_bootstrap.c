@@ -307,6 +307,56 @@ static void test_restart_durable(void **state)
 	free(before);
 }
 
+/* In a pool the master may be another host: a member elected master at
+ * its start refreshes its own record - a bare one, made for a configured
+ * member, gets its control domain - and leaves the master's alone. */
+static void test_pooled_member_record(void **state)
+{
+	struct fixture *f = *state;
+	run_bootstrap(f);
+	struct db_obj *master = bootstrap_this_host(f->db);
+	char master_ref[REF_STRLEN + 1], master_dom0[REF_STRLEN + 1];
+	snprintf(master_ref, sizeof master_ref, "%s", master->ref);
+	snprintf(master_dom0, sizeof master_dom0, "%s", db_peek_str(master, SC_F_host__control_domain));
+	struct db_txn *t = db_begin(f->db);
+	struct db_obj *bare = db_create(t, SC_C_host, NULL);
+	db_set_str(t, bare, SC_F_host__name_label, "10.0.0.2");
+	db_set_str(t, bare, SC_F_host__address, "10.0.0.2");
+	struct xerr err = XERR_INIT;
+	assert_int_equal(db_commit(t, &err), 0);
+	char bare_ref[REF_STRLEN + 1];
+	snprintf(bare_ref, sizeof bare_ref, "%s", bare->ref);
+
+	f->opts.hostname = "member";
+	f->opts.pooled = true;
+	f->opts.host_ref = bare_ref;
+	run_bootstrap(f);
+	bare = db_lookup_cls(f->db, SC_C_host, bare_ref);
+	struct db_obj *dom0 = db_lookup_cls(f->db, SC_C_VM, db_peek_str(bare, SC_F_host__control_domain));
+	assert_non_null(dom0);
+	assert_true(db_peek_bool(dom0, SC_F_VM__is_control_domain));
+	assert_string_equal(db_peek_str(dom0, SC_F_VM__resident_on), bare_ref);
+	assert_string_equal(db_peek_str(dom0, SC_F_VM__name_label), "Control domain on host: member");
+	assert_non_null(db_lookup_cls(f->db, SC_C_host_metrics, db_peek_str(bare, SC_F_host__metrics)));
+	master = db_lookup_cls(f->db, SC_C_host, master_ref);
+	assert_string_equal(db_peek_str(master, SC_F_host__hostname), "testhost");
+	assert_string_equal(db_peek_str(master, SC_F_host__control_domain), master_dom0);
+	size_t dom0s = 0;
+	for (struct db_obj *o = db_first(f->db, SC_C_VM); o; o = db_next(o))
+		dom0s += db_peek_bool(o, SC_F_VM__is_control_domain);
+	assert_int_equal(dom0s, 2);
+
+	/* again: nothing more made; a member whose record is not there yet
+	 * has nothing to refresh */
+	size_t vms = db_count(f->db, SC_C_VM);
+	run_bootstrap(f);
+	assert_int_equal(db_count(f->db, SC_C_VM), vms);
+	f->opts.host_ref = NULL;
+	run_bootstrap(f);
+	assert_int_equal(db_count(f->db, SC_C_VM), vms);
+	assert_int_equal(db_count(f->db, SC_C_host), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +364,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_second_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_template_recreated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_durable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pooled_member_record, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
