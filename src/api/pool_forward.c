@@ -748,7 +748,7 @@ int pool_forward_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
  * *again when another try may do (no master known, or it lost the
  * leadership a moment). */
 static int send_to_master(struct server *srv, struct pool_raft *raft, const char *entry, size_t len,
-			  bool *again, struct xerr *err)
+			  long timeout_s, bool *again, struct xerr *err)
 {
 	char master[POOL_ADDR_MAX], session[REF_STRLEN + 1];
 	pool_raft_leader(raft, master);
@@ -756,13 +756,15 @@ static int send_to_master(struct server *srv, struct pool_raft *raft, const char
 	if (colon)
 		*colon = 0;
 	*again = true;
-	if (!master[0])
+	/* a leader not heard from lately is likely cut off or gone: the
+	 * write waits for the next one rather than for a dead connection */
+	if (!master[0] || !pool_raft_leader_heard(raft))
 		return xerr_set(err, ERR_HOST_IS_SLAVE, master, NULL);
 	if (!pool_session(srv, session)) {
 		*again = false;
 		return xerr_set(err, ERR_HOST_IS_SLAVE, master, NULL);
 	}
-	struct peer *p = pool_open_peer(srv, NULL, master, 10);
+	struct peer *p = pool_open_peer(srv, NULL, master, timeout_s);
 	if (p)
 		peer_set_session(p, session);
 	xv params = xv_arr_new();
@@ -788,11 +790,13 @@ int pool_replicate(void *arg, const char *entry, size_t len, struct xerr *err)
 {
 	struct server *srv = arg;
 	struct pool_raft *raft = __atomic_load_n(&srv->raft, __ATOMIC_ACQUIRE);
-	/* a master lost or elected a moment ago: tried again for up to 5 s (the
-	 * entry puts whole rows: one that did commit is the same again). The
-	 * caller holds the store's write lock: a host elected master meanwhile
-	 * refuses the write at once, as its Raft node needs that lock to apply
-	 * the entries of the former master before it takes writes. */
+	/* a master lost or elected a moment ago: tried again for up to 5 s in
+	 * all, each try cut to what is left (the entry puts whole rows: one
+	 * that did commit is the same again). The caller holds the store's
+	 * write lock, which this host's applier needs: the whole wait is
+	 * bounded. A host elected master meanwhile refuses the write at once,
+	 * as its Raft node needs that lock to apply the entries of the former
+	 * master before it takes writes. */
 	int64_t until = clock_now_ms() + 5000;
 	for (;;) {
 		if (pool_raft_is_leader(raft))
@@ -801,7 +805,8 @@ int pool_replicate(void *arg, const char *entry, size_t len, struct xerr *err)
 			return xerr_set(err, ERR_HOST_IS_SLAVE, "", NULL);
 		bool again = false;
 		struct xerr e = XERR_INIT;
-		if (send_to_master(srv, raft, entry, len, &again, &e) == 0)
+		long left_s = (long)((until - clock_now_ms() + 999) / 1000);
+		if (send_to_master(srv, raft, entry, len, left_s < 1 ? 1 : left_s, &again, &e) == 0)
 			return 0;
 		if (!again || clock_now_ms() >= until) {
 			if (err)
