@@ -901,23 +901,27 @@ static void start_transfer(struct pool_raft *p)
 static void report_caught_up(struct pool_raft *p)
 {
 	uint64_t now = uv_now(&p->loop);
-	if (p->raft.last_applied != p->last_seen_applied) {
-		p->last_seen_applied = p->raft.last_applied;
+	/* what is in the store, not what libraft counts applied: a follower's
+	 * entries may still wait in the applier's queue */
+	pthread_mutex_lock(&p->lock);
+	uint64_t applied = p->applied;
+	struct pool_raft_stats st = p->stats;
+	pthread_mutex_unlock(&p->lock);
+	if (applied != p->last_seen_applied) {
+		p->last_seen_applied = applied;
 		p->applied_moved_at = now;
 		return;
 	}
 	raft_id id = 0;
 	const char *addr = NULL;
 	raft_leader(&p->raft, &id, &addr);
-	if (!id || now - p->applied_moved_at < 1000 || p->reported_applied == p->raft.last_applied + 1)
+	if (!id || now - p->applied_moved_at < 1000 || p->reported_applied == applied + 1 ||
+	    applied < p->raft.last_applied)
 		return;
-	p->reported_applied = p->raft.last_applied + 1;
-	pthread_mutex_lock(&p->lock);
-	struct pool_raft_stats st = p->stats;
-	pthread_mutex_unlock(&p->lock);
+	p->reported_applied = applied + 1;
 	log_info("pool: caught up at log index %llu: %llu entries applied, %llu skipped (in SQLite already), "
 		 "%llu snapshot(s) installed",
-		 (unsigned long long)p->raft.last_applied, (unsigned long long)st.replayed,
+		 (unsigned long long)applied, (unsigned long long)st.replayed,
 		 (unsigned long long)st.skipped, (unsigned long long)st.snapshots_installed);
 }
 
