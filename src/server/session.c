@@ -306,6 +306,10 @@ static bool remote_check(struct server *srv, const char *ref, struct rpc_ctx *ct
 {
 	if (!srv || !srv->raft || !ref || strlen(ref) > REF_STRLEN || pool_raft_is_leader(srv->raft))
 		return false;
+	struct rpc_ctx pool_ctx;
+	memset(&pool_ctx, 0, sizeof pool_ctx);
+	if (pool_session_accept(srv, ref, &pool_ctx)) /* the pool's own: the caller's to take */
+		return false;
 	int64_t now = clock_now_ms();
 	pthread_mutex_lock(&lock);
 	struct remote_sess *r = hmap_get(&remote, ref);
