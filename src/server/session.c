@@ -403,6 +403,7 @@ void session_forget(struct server *srv, const char *ref)
 {
 	pthread_mutex_lock(&lock);
 	struct sess *s = hmap_del(&table, ref);
+	free(hmap_del(&remote, ref)); /* a master's session this member knew */
 	pthread_mutex_unlock(&lock);
 	if (!s)
 		return;
