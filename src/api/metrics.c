@@ -479,6 +479,13 @@ void metrics_move_now(struct server *srv)
 	pthread_mutex_unlock(&m->mu);
 }
 
+void metrics_forget(struct server *srv, enum rr_kind k, const char *uuid)
+{
+	struct metrics *m = srv->metrics;
+	if (m && rr_store_remove(m->st, k, uuid, 0))
+		log_info("metrics: the RRD of %s %s removed with it", rr_kind_name(k), uuid);
+}
+
 /* pool.put_rrd(kind, uuid, data): another host of the pool hands this
  * one an object's RRD (rr_store_export's bundle, base64). */
 static int put_rrd(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)

@@ -8,7 +8,8 @@ does not hold (a halted VM) sends the client to the master with 302.
 Where a VM's RRD lives, as xapi keeps it: halted on a member, it is
 archived on the master, which answers /vm_rrd and /rrd_updates for it
 with the rows recorded while it ran; started on any host, its history
-goes on there; migrated, its rows go with it.
+goes on there; migrated, its rows go with it; destroyed, its archive
+goes.
 
 Sessions: one made by logging in to the master opens the member's HTTP
 handlers (/rrd_updates, /host_rrd, /metrics), by query or cookie, with the
@@ -218,7 +219,12 @@ class MetricsPoolTest(unittest.TestCase):
         wait_for(lambda: (lambda r: holds(r, on_h2) and max(r) > began + 5)(vm_rows(h2.server, uuid, sid)), 30,
                  "the whole history and new rows on h2")
         wait_for(lambda: vm_rows(h1.server, uuid, sid) == {}, 10, "the master to let go of it")
+        # destroyed once archived: its archive goes with it
         a1.VM.hard_shutdown(vm)
+        wait_for(lambda: get(h1.server, "/vm_rrd", uuid=uuid, session_id=sid)[0] == 200, 30, "the third archive")
+        a1.VM.destroy(vm)
+        self.assertEqual(get(h1.server, "/vm_rrd", uuid=uuid, session_id=sid)[0], 404)
+        self.assertEqual(vm_rows(h1.server, uuid, sid), {})
 
     def test_master_session_on_member_handlers(self):
         h1, h2 = self.lab.hosts
