@@ -8,6 +8,7 @@
 #include "perfmon.h"
 #include "pool_forward.h"
 #include "../base/b64.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../pool/raft.h"
 #include "../base/mem.h"
@@ -456,8 +457,7 @@ static void *mover_main(void *arg)
 	pthread_mutex_lock(&m->mu);
 	while (!m->stop) {
 		struct timespec at;
-		clock_gettime(CLOCK_REALTIME, &at);
-		at.tv_sec += MOVE_EVERY_S;
+		clock_realtime_after(&at, MOVE_EVERY_S * 1000);
 		pthread_cond_timedwait(&m->wake, &m->mu, &at);
 		if (m->stop)
 			break;
