@@ -6,7 +6,11 @@
 #include "api.h"
 #include "metrics.h"
 #include "perfmon.h"
+#include "pool_forward.h"
+#include "../base/b64.h"
+#include "../base/clock.h"
 #include "../base/log.h"
+#include "../pool/raft.h"
 #include "../base/mem.h"
 
 #include <math.h>
@@ -26,6 +30,9 @@ struct metrics {
 	char **pifs;       /* the host's physical PIF devices, NULL-terminated */
 	struct perfmon *pm; /* the alarms of other_config:perfmon (sampler thread only) */
 	size_t npifs;
+	pthread_t mover; /* moves VMs' RRDs where they belong (a pool's hosts) */
+	pthread_cond_t wake;
+	bool stop, moving;
 };
 
 /* The relation behind a derived set field (the one-side field it inverts). */
@@ -365,6 +372,160 @@ void metrics_prometheus(struct server *srv, struct strbuf *out)
 	hmap_free(&fam);
 }
 
+/* ---- where a VM's RRD lives in a pool ----
+ *
+ * As xapi keeps them: a running VM's on the host it runs on, a halted or
+ * suspended VM's archived on the master. A host that holds the RRD of a
+ * VM running elsewhere sends it there (the master, the archive of a VM
+ * started on a member; the source of a migration, to its destination);
+ * a member that holds a halted VM's sends it to the master. Each move
+ * waits until the receiver has applied what the sender saw (so it agrees
+ * where the VM is), and the sender drops its copy only if nothing was
+ * sampled into it meanwhile. */
+
+#define MOVE_EVERY_S 2
+#define MOVE_TIMEOUT_S 30
+
+/* Where the RRD of VM uuid belongs when not here: a host ref, or "". */
+static void rrd_home(struct server *srv, const char *uuid, bool master, char to[REF_STRLEN + 1])
+{
+	to[0] = 0;
+	db_rdlock(srv->db);
+	struct db_obj *vm = db_lookup_uuid(srv->db, SC_C_VM, uuid);
+	if (vm && !db_peek_bool(vm, SC_F_VM__is_control_domain)) {
+		const char *ps = db_peek_str(vm, SC_F_VM__power_state);
+		const char *on = db_peek_str(vm, SC_F_VM__resident_on);
+		bool running = !strcmp(ps, "Running") || !strcmp(ps, "Paused");
+		struct db_obj *pool = db_first(srv->db, SC_C_pool);
+		const char *mref = pool ? db_peek_str(pool, SC_F_pool__master) : "";
+		if (running && strcmp(on, srv->host_ref) && db_lookup_cls(srv->db, SC_C_host, on))
+			snprintf(to, REF_STRLEN + 1, "%s", on);
+		else if (!running && !master && db_lookup_cls(srv->db, SC_C_host, mref) && strcmp(mref, srv->host_ref))
+			snprintf(to, REF_STRLEN + 1, "%s", mref);
+	}
+	db_unlock(srv->db);
+}
+
+static void move_rrd(struct metrics *m, const char *uuid, const char *to)
+{
+	struct server *srv = m->srv;
+	struct strbuf sb = STRBUF_INIT;
+	time_t last = 0;
+	struct xerr err = XERR_INIT;
+	if (rr_store_export(m->st, RR_VM, uuid, &sb, &last, &err) < 0) {
+		xerr_clear(&err);
+		sb_free(&sb);
+		return;
+	}
+	char *data = b64_encode((const unsigned char *)sb.buf, sb.len);
+	sb_free(&sb);
+	xv args = xv_arr_new();
+	xv_arr_push_str(&args, "vm");
+	xv_arr_push_str(&args, uuid);
+	xv_arr_push(&args, xv_str_own(data));
+	int rc = pool_call_on_host_within(srv, to, "pool.put_rrd", &args, MOVE_TIMEOUT_S, NULL, &err);
+	xv_free(&args);
+	if (rc == 0) {
+		bool gone = rr_store_remove(m->st, RR_VM, uuid, last);
+		log_info("metrics: the RRD of VM %s sent to host %s%s", uuid, to, gone ? "" : " (kept here: sampled since)");
+	} else {
+		log_debug("metrics: the RRD of VM %s stays here for now: %s", uuid, err.code ? err.code : "?");
+	}
+	xerr_clear(&err);
+}
+
+static void move_rrds(struct metrics *m)
+{
+	struct server *srv = m->srv;
+	if (!srv->raft)
+		return;
+	bool master = pool_raft_is_leader(srv->raft);
+	size_t n = 0;
+	char **uuids = rr_store_list(m->st, RR_VM, &n);
+	for (size_t i = 0; i < n; i++) {
+		char to[REF_STRLEN + 1];
+		rrd_home(srv, uuids[i], master, to);
+		if (to[0])
+			move_rrd(m, uuids[i], to);
+	}
+	rr_names_free(uuids, n);
+}
+
+static void *mover_main(void *arg)
+{
+	struct metrics *m = arg;
+	pthread_mutex_lock(&m->mu);
+	while (!m->stop) {
+		struct timespec at;
+		clock_realtime_after(&at, MOVE_EVERY_S * 1000);
+		pthread_cond_timedwait(&m->wake, &m->mu, &at);
+		if (m->stop)
+			break;
+		pthread_mutex_unlock(&m->mu);
+		move_rrds(m);
+		pthread_mutex_lock(&m->mu);
+	}
+	pthread_mutex_unlock(&m->mu);
+	return NULL;
+}
+
+void metrics_move_now(struct server *srv)
+{
+	struct metrics *m = srv->metrics;
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->mu);
+	pthread_cond_signal(&m->wake);
+	pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_forget(struct server *srv, enum rr_kind k, const char *uuid)
+{
+	struct metrics *m = srv->metrics;
+	if (m && rr_store_remove(m->st, k, uuid, 0))
+		log_info("metrics: the RRD of %s %s removed with it", rr_kind_name(k), uuid);
+}
+
+/* pool.put_rrd(kind, uuid, data): another host of the pool hands this
+ * one an object's RRD (rr_store_export's bundle, base64). */
+static int put_rrd(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	*result = XV_NIL_INIT;
+	if (!pool_call_is_forwarded(ctx))
+		return xerr_set(err, ERR_PERMISSION_DENIED, "pool.put_rrd is for the pool's hosts", NULL);
+	if (!ctx->srv->metrics)
+		return xerr_set(err, ERR_INTERNAL_ERROR, "metrics are not running", NULL);
+	const char *kind = arg_str(args, 0), *uuid = arg_str(args, 1), *text = arg_str(args, 2);
+	enum rr_kind k;
+	if (kind && !strcmp(kind, "vm"))
+		k = RR_VM;
+	else if (kind && !strcmp(kind, "host"))
+		k = RR_HOST;
+	else if (kind && !strcmp(kind, "sr"))
+		k = RR_SR;
+	else
+		return xerr_set(err, ERR_INVALID_VALUE, "kind", kind ? kind : "", NULL);
+	size_t len = 0;
+	unsigned char *data = text ? b64_decode(text, &len) : NULL;
+	if (!data || !uuid)
+		return xerr_set(err, ERR_INVALID_VALUE, "data", "not base64", NULL);
+	int rc = rr_store_import(ctx->srv->metrics->st, k, uuid, (const char *)data, len, err);
+	free(data);
+	if (rc == 0)
+		log_info("metrics: the RRD of %s %s received", kind, uuid);
+	return rc;
+}
+
+static const struct sc_type t_rrd_string = {.kind = SC_STRING, .text = "string"};
+static const struct sc_type t_rrd_void = {.kind = SC_VOID, .text = "void"};
+static const struct sc_param put_rrd_params[] = {
+	{"kind", &t_rrd_string}, {"uuid", &t_rrd_string}, {"data", &t_rrd_string}};
+static const struct sc_message msg_put_rrd = {
+	.name = "put_rrd", .session = true, .roles = SC_ROLE_POOL_ADMIN, .nparams = 3,
+	.params = put_rrd_params, .result = &t_rrd_void};
+
+RPC_EXTRA(pool, put_rrd, &msg_put_rrd, put_rrd, RPC_SLOW);
+
 static const struct rr_ops metrics_ops = {
 	.collect_vms = collect_vms,
 	.pif_devices = pif_devices,
@@ -397,6 +558,8 @@ void metrics_start(struct server *srv)
 		return;
 	}
 	m->sampler = rr_sampler_start(m->st, m->host_uuid, &metrics_ops, m);
+	pthread_cond_init(&m->wake, NULL);
+	m->moving = pthread_create(&m->mover, NULL, mover_main, m) == 0;
 	srv->metrics = m;
 }
 
@@ -405,6 +568,14 @@ void metrics_stop(struct server *srv)
 	struct metrics *m = srv->metrics;
 	if (!m)
 		return;
+	if (m->moving) {
+		pthread_mutex_lock(&m->mu);
+		m->stop = true;
+		pthread_cond_signal(&m->wake);
+		pthread_mutex_unlock(&m->mu);
+		pthread_join(m->mover, NULL);
+	}
+	pthread_cond_destroy(&m->wake);
 	rr_sampler_stop(m->sampler);
 	rr_store_close(m->st); /* the pending updates to their files */
 	perfmon_free(m->pm);

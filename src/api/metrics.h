@@ -19,6 +19,11 @@ const char *metrics_host_uuid(struct server *srv);
  * data source, xen_<host|vm|sr>_<name> (a final _total made _all, as
  * Prometheus keeps that suffix for counters), labelled host_uuid, vm_uuid and
  * vm_name, or sr_uuid; unknown (NaN) values left out. */
+/* Looks now (not at the next round, every 2 s) for VMs' RRDs this host
+ * holds that belong on another host of the pool, and sends them there. */
+void metrics_move_now(struct server *srv);
+/* Drops the RRD this host holds of a destroyed object. */
+void metrics_forget(struct server *srv, enum rr_kind k, const char *uuid);
 void metrics_prometheus(struct server *srv, struct strbuf *out);
 
 #endif

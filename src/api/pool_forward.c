@@ -160,10 +160,16 @@ struct peer *pool_open_peer(struct server *srv, const char *uuid, const char *ad
 int pool_call_at(struct server *srv, const char *address, const char *method, const xv *args, xv *result,
 		 struct xerr *err)
 {
+	return pool_call_at_within(srv, address, method, args, 30, result, err);
+}
+
+int pool_call_at_within(struct server *srv, const char *address, const char *method, const xv *args,
+			long timeout_s, xv *result, struct xerr *err)
+{
 	char session[REF_STRLEN + 1];
 	if (!pool_session(srv, session))
 		return xerr_internal(err, "pool: this host has no pool secret");
-	struct peer *p = pool_open_peer(srv, NULL, address, 30);
+	struct peer *p = pool_open_peer(srv, NULL, address, timeout_s);
 	if (!p)
 		return xerr_internal(err, "pool: no connection to %s", address);
 	peer_set_session(p, session);
@@ -531,8 +537,23 @@ static enum peer_result follow_task(struct server *srv, struct peer *p, const ch
  * has applied every entry this host has; with the caller's task (task
  * not ""), as an Async call there that the caller's task follows.
  * HOST_OFFLINE when the host is not live or cannot be reached. */
+static int call_on_host(struct server *srv, const char *href, const char *method, const xv *args,
+			const char *task, long timeout_s, xv *result, struct xerr *err);
+
 int pool_call_on_host(struct server *srv, const char *href, const char *method, const xv *args,
 		      const char *task, xv *result, struct xerr *err)
+{
+	return call_on_host(srv, href, method, args, task, 3600, result, err);
+}
+
+int pool_call_on_host_within(struct server *srv, const char *href, const char *method, const xv *args,
+			     long timeout_s, xv *result, struct xerr *err)
+{
+	return call_on_host(srv, href, method, args, NULL, timeout_s, result, err);
+}
+
+static int call_on_host(struct server *srv, const char *href, const char *method, const xv *args,
+			const char *task, long timeout_s, xv *result, struct xerr *err)
 {
 	char address[96] = "", uuid[UUID_STRLEN + 1] = "", session[REF_STRLEN + 1];
 	db_rdlock(srv->db);
@@ -545,7 +566,7 @@ int pool_call_on_host(struct server *srv, const char *href, const char *method, 
 	db_unlock(srv->db);
 	if (!live || !pool_session(srv, session))
 		return xerr_set(err, ERR_HOST_OFFLINE, href, NULL);
-	struct peer *p = pool_open_peer(srv, uuid, address, 3600);
+	struct peer *p = pool_open_peer(srv, uuid, address, timeout_s);
 	if (p)
 		peer_set_session(p, session);
 	xv params = xv_arr_new();

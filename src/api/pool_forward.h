@@ -32,6 +32,9 @@ bool pool_member_answers(struct server *srv, const char *uuid, const char *addre
  * IP) under the pool's session, whatever its role. */
 int pool_call_at(struct server *srv, const char *address, const char *method, const xv *args, xv *result,
 		 struct xerr *err);
+/* The same, bounded by timeout_s. */
+int pool_call_at_within(struct server *srv, const char *address, const char *method, const xv *args,
+			long timeout_s, xv *result, struct xerr *err);
 
 struct peer;
 /* A connection to the host uuid (NULL: the host at address): over TLS
@@ -44,6 +47,9 @@ struct peer *pool_open_peer(struct server *srv, const char *uuid, const char *ad
  * host is not live or cannot be reached. */
 int pool_call_on_host(struct server *srv, const char *href, const char *method, const xv *args,
 		      const char *task, xv *result, struct xerr *err);
+/* The same without a task, each exchange bounded by timeout_s. */
+int pool_call_on_host_within(struct server *srv, const char *href, const char *method, const xv *args,
+			     long timeout_s, xv *result, struct xerr *err);
 
 /* The port of this host's TLS listener (that of every host of the pool),
  * 0 when it has none. */

@@ -3,6 +3,7 @@
  * the store unlocked, then records the outcome in a second transaction —
  * so concurrent callers see OTHER_OPERATION_IN_PROGRESS, not a race. */
 #include "api.h"
+#include "metrics.h"
 #include "vm_ops.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -491,7 +492,10 @@ static int lifecycle(struct rpc_ctx *ctx, xv *args, enum lifecycle l, bool pause
 		db_abort(t);
 		return -1;
 	}
-	return lifecycle_run(ctx->srv, t, vm, l, paused, token, false, err);
+	int rc = lifecycle_run(ctx->srv, t, vm, l, paused, token, false, err);
+	if (rc == 0 && ends_domain(l))
+		metrics_move_now(ctx->srv); /* a member's archive to the master */
+	return rc;
 }
 
 int vm_lifecycle_auto(struct server *srv, const char *vm_ref, bool restart, struct xerr *err)

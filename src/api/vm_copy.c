@@ -4,6 +4,7 @@
  * full copies. The disks are checked and marked in one transaction, the
  * image work runs with the store unlocked, and every record is made in one
  * final transaction — whose failure undoes the image work. */
+#include "metrics.h"
 #include "storage.h"
 #include "vm_ops.h"
 #include "../base/log.h"
@@ -553,8 +554,13 @@ static int destroy(struct rpc_ctx *ctx, const xv *ref, struct xerr *err)
 		goto fail;
 	if (vm_check_op(vm, "destroy", err) < 0)
 		goto fail;
+	char uuid[40];
+	snprintf(uuid, sizeof uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
 	delete_vm(t, vm);
-	return db_commit(t, err);
+	if (db_commit(t, err) < 0)
+		return -1;
+	metrics_forget(ctx->srv, RR_VM, uuid); /* its archive goes with it, as xapi's */
+	return 0;
 fail:
 	db_abort(t);
 	return -1;

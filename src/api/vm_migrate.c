@@ -20,6 +20,7 @@
  * cancel of the call's task. */
 #include "api.h"
 #include "generic.h"
+#include "metrics.h"
 #include "pool_forward.h"
 #include "pool_peer.h"
 #include "storage.h"
@@ -1315,6 +1316,8 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 		xerr_clear(&e);
 	}
 	vm_spec_free(&spec);
+	if (committed)
+		metrics_move_now(srv); /* its RRD follows it */
 	return committed ? 0 : -1;
 }
 

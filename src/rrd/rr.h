@@ -154,6 +154,27 @@ int rr_store_forget(struct rr_store *st, enum rr_kind k, const char *uuid, const
 int rr_store_dump(struct rr_store *st, enum rr_kind k, const char *uuid, bool json, struct strbuf *out,
 		  struct xerr *err);
 
+/* ---- an RRD moved to another host (a halted VM's to the master, a
+ * VM's to the host it runs on) ---- */
+
+/* The object's RRD (pending updates written first) as one bundle of its
+ * files into out, and its last update into *last; UUID_INVALID when it
+ * has none. */
+int rr_store_export(struct rr_store *st, enum rr_kind k, const char *uuid, struct strbuf *out, time_t *last,
+		    struct xerr *err);
+/* Installs a bundle rr_store_export made as the object's RRD. Rows this
+ * store recorded after the bundle's last update (a VM sampled here before
+ * its history arrived) go on in it. INVALID_VALUE for a bundle that is no
+ * RRD of 5-s steps. */
+int rr_store_import(struct rr_store *st, enum rr_kind k, const char *uuid, const char *data, size_t len,
+		    struct xerr *err);
+/* Drops the object's RRD if its last update is still last (0: whatever
+ * it is); whether it was dropped. */
+bool rr_store_remove(struct rr_store *st, enum rr_kind k, const char *uuid, time_t last);
+/* The uuids of the objects of kind k with an RRD file (owned array of
+ * owned strings, rr_names_free). */
+char **rr_store_list(struct rr_store *st, enum rr_kind k, size_t *n);
+
 /* ---- /rrd_updates ---- */
 
 struct rr_xport_src {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -538,4 +539,227 @@ struct rr_entry *rr_store_entry(struct rr_store *st, enum rr_kind k, const char 
 		return NULL;
 	flush_entry(e);
 	return e;
+}
+
+/* ---- an RRD moved between hosts ---- */
+
+#define BUNDLE_MAGIC "XRRD1"
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	*len = 0;
+	if (!f)
+		return NULL;
+	struct strbuf sb = STRBUF_INIT;
+	char buf[65536];
+	for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;)
+		sb_add(&sb, buf, n);
+	fclose(f);
+	*len = sb.len;
+	return sb.buf ? sb_detach(&sb) : xstrdup("");
+}
+
+static int spill(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	bool ok = fwrite(data, 1, len, f) == len;
+	ok &= fclose(f) == 0;
+	if (!ok || chmod(path, 0600) < 0) {
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+int rr_store_export(struct rr_store *st, enum rr_kind k, const char *uuid, struct strbuf *out, time_t *last,
+		    struct xerr *err)
+{
+	pthread_mutex_lock(&st->mu);
+	struct rr_entry *e = entry_get(st, k, uuid, false);
+	if (!e || !e->exists) {
+		pthread_mutex_unlock(&st->mu);
+		return xerr_set(err, ERR_UUID_INVALID, rr_kind_name(k), uuid, NULL);
+	}
+	flush_entry(e);
+	size_t nds = 0, nrrd = 0;
+	char *ds = slurp(e->map_path, &nds), *rrd = slurp(e->path, &nrrd);
+	*last = e->last;
+	pthread_mutex_unlock(&st->mu);
+	int rc = 0;
+	if (!rrd || !nrrd)
+		rc = xerr_internal(err, "rrd: cannot read the RRD of %s", uuid);
+	else {
+		sb_printf(out, "%s %zu %zu\n", BUNDLE_MAGIC, nds, nrrd);
+		sb_add(out, ds ? ds : "", nds);
+		sb_add(out, rrd, nrrd);
+	}
+	free(ds);
+	free(rrd);
+	return rc;
+}
+
+bool rr_store_remove(struct rr_store *st, enum rr_kind k, const char *uuid, time_t last)
+{
+	pthread_mutex_lock(&st->mu);
+	struct rr_entry *e = entry_get(st, k, uuid, false);
+	bool gone = e && (!last || e->last == last);
+	if (gone) {
+		hmap_del(&st->map, e->key);
+		unlink(e->path);
+		unlink(e->map_path);
+		entry_free(e);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return gone;
+}
+
+/* The rows of old's finest average archive after from (newest first up to
+ * 120, the archive's length), to go on in the file that replaces it. */
+static size_t later_rows(const struct rr_entry *old, time_t from, int64_t **t, double **v)
+{
+	int rra = -1;
+	for (int i = 0; i < old->nrra && rra < 0; i++)
+		if (old->rra[i].pdp == 1 && !strcmp(old->rra[i].cf, "AVERAGE"))
+			rra = i;
+	*t = NULL;
+	*v = NULL;
+	if (rra < 0 || !old->nds || old->last <= from)
+		return 0;
+	int64_t newest = (int64_t)old->last - (int64_t)old->last % RR_STEP;
+	size_t n = 0;
+	for (int64_t at = newest; at > (int64_t)from && n < 120; at -= RR_STEP)
+		n++;
+	if (!n)
+		return 0;
+	*t = xmalloc(n * sizeof **t);
+	*v = xmalloc(n * old->nds * sizeof **v);
+	for (size_t i = 0; i < n; i++)
+		(*t)[i] = newest - (int64_t)i * RR_STEP;
+	rr_fetch_rows(old, rra, RR_STEP, *t, n, *v, old->nds, 0);
+	return n;
+}
+
+int rr_store_import(struct rr_store *st, enum rr_kind k, const char *uuid, const char *data, size_t len,
+		    struct xerr *err)
+{
+	if (!plain_name(uuid))
+		return xerr_set(err, ERR_UUID_INVALID, rr_kind_name(k), uuid, NULL);
+	const char *nl = memchr(data, '\n', len < 64 ? len : 64);
+	size_t nds = 0, nrrd = 0;
+	char head[64] = "";
+	if (nl)
+		memcpy(head, data, (size_t)(nl - data));
+	if (!nl || sscanf(head, BUNDLE_MAGIC " %zu %zu", &nds, &nrrd) != 2 ||
+	    (size_t)(nl + 1 - data) + nds + nrrd != len || !nrrd)
+		return xerr_set(err, ERR_INVALID_VALUE, "rrd", "not an RRD bundle", NULL);
+	const char *ds = nl + 1, *rrd = ds + nds;
+	char key[80];
+	snprintf(key, sizeof key, "%s-%s", rr_kind_name(k), uuid);
+	char *tmp_rrd = xasprintf("%s/%s.rrd.in", st->dir, key), *tmp_ds = xasprintf("%s/%s.ds.in", st->dir, key);
+	int rc = 0;
+	time_t last = 0;
+	pthread_mutex_lock(&st->mu);
+	if (spill(tmp_rrd, rrd, nrrd) < 0 || spill(tmp_ds, ds, nds) < 0)
+		rc = xerr_internal(err, "rrd: cannot write %s: %s", tmp_rrd, strerror(errno));
+	if (rc == 0) {
+		rrd_clear_error();
+		rrd_info_t *info = rrd_info_r(tmp_rrd);
+		bool step_ok = false;
+		for (rrd_info_t *p = info; p; p = p->next) {
+			if (!strcmp(p->key, "last_update"))
+				last = (time_t)p->value.u_cnt;
+			else if (!strcmp(p->key, "step"))
+				step_ok = p->value.u_cnt == RR_STEP;
+		}
+		rrd_info_free(info);
+		if (!info || !step_ok || !last)
+			rc = xerr_set(err, ERR_INVALID_VALUE, "rrd", "not an RRD of 5-second steps", NULL);
+	}
+	/* what this host recorded since the incoming file's last update goes
+	 * on in it */
+	struct rr_entry *old = rc == 0 ? entry_get(st, k, uuid, false) : NULL;
+	int64_t *rt = NULL;
+	double *rv = NULL;
+	size_t nrows = 0, oldn = 0;
+	struct rr_ds_slot *oldds = NULL;
+	if (old) {
+		flush_entry(old);
+		if (old->exists) {
+			nrows = later_rows(old, last, &rt, &rv);
+			oldn = old->nds;
+			oldds = xmalloc((oldn ? oldn : 1) * sizeof *oldds);
+			if (oldn)
+				memcpy(oldds, old->ds, oldn * sizeof *oldds);
+		}
+		hmap_del(&st->map, old->key);
+		entry_free(old);
+	}
+	if (rc == 0) {
+		char *path = xasprintf("%s/%s.rrd", st->dir, key), *map = xasprintf("%s/%s.ds", st->dir, key);
+		if (rename(tmp_ds, map) < 0 || rename(tmp_rrd, path) < 0)
+			rc = xerr_internal(err, "rrd: cannot install %s: %s", path, strerror(errno));
+		free(path);
+		free(map);
+	}
+	struct rr_entry *e = rc == 0 ? entry_get(st, k, uuid, false) : NULL;
+	if (rc == 0 && (!e || !e->exists))
+		rc = xerr_set(err, ERR_INVALID_VALUE, "rrd", "the RRD cannot be read", NULL);
+	for (size_t r = nrows; rc == 0 && r-- > 0;) {
+		if ((time_t)rt[r] <= e->last)
+			continue;
+		struct strbuf sb = STRBUF_INIT;
+		sb_printf(&sb, "%lld", (long long)rt[r]);
+		for (size_t i = 0; i < e->nds; i++) {
+			double x = NAN;
+			for (size_t j = 0; j < oldn; j++)
+				if (!strcmp(oldds[j].name, e->ds[i].name))
+					x = rv[r * oldn + j];
+			if (isnan(x) || isinf(x))
+				sb_puts(&sb, ":U");
+			else
+				sb_printf(&sb, ":%.17g", x);
+		}
+		if (e->npend == e->cap_pend) {
+			e->cap_pend = e->cap_pend ? e->cap_pend * 2 : 8;
+			e->pend = xrealloc(e->pend, e->cap_pend * sizeof *e->pend);
+		}
+		e->pend[e->npend++] = sb_detach(&sb);
+		e->last = (time_t)rt[r];
+	}
+	if (e)
+		flush_entry(e);
+	pthread_mutex_unlock(&st->mu);
+	unlink(tmp_rrd);
+	unlink(tmp_ds);
+	free(tmp_rrd);
+	free(tmp_ds);
+	free(rt);
+	free(rv);
+	free(oldds);
+	return rc;
+}
+
+char **rr_store_list(struct rr_store *st, enum rr_kind k, size_t *n)
+{
+	*n = 0;
+	char **out = NULL;
+	const char *kind = rr_kind_name(k);
+	size_t kl = strlen(kind);
+	pthread_mutex_lock(&st->mu);
+	DIR *d = opendir(st->dir);
+	for (struct dirent *de; d && (de = readdir(d));) {
+		size_t l = strlen(de->d_name);
+		if (l <= kl + 5 || strncmp(de->d_name, kind, kl) || de->d_name[kl] != '-' ||
+		    strcmp(de->d_name + l - 4, ".rrd"))
+			continue;
+		out = xrealloc(out, (*n + 1) * sizeof *out);
+		out[(*n)++] = xasprintf("%.*s", (int)(l - kl - 5), de->d_name + kl + 1);
+	}
+	if (d)
+		closedir(d);
+	pthread_mutex_unlock(&st->mu);
+	return out;
 }

@@ -6,6 +6,8 @@
 #include "rpc.h"
 #include "users.h"
 #include "../api/rbac.h"
+#include "../api/pool_forward.h"
+#include "../pool/raft.h"
 #include "../base/clock.h"
 #include "../base/hmap.h"
 #include "../base/log.h"
@@ -257,9 +259,127 @@ static void copy_text(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
+/* ---- a member: the master's sessions, checked there ----
+ * Only the master makes sessions (a member answers logins with
+ * HOST_IS_SLAVE), and they are not replicated: a member asks the master
+ * about a session it does not know (pool.check_session, under the pool's
+ * session), as xapi's slaves check one against the master's database. The
+ * answer is kept a few seconds, so a client polling /rrd_updates costs the
+ * master one call per session in that time; a logout on the master is
+ * seen here once it runs out. */
+
+#define REMOTE_TTL_MS 5000
+#define REMOTE_MAX 1024
+#define REMOTE_TIMEOUT_S 5
+
+struct remote_sess {
+	char ref[REF_STRLEN + 1];
+	char user[64], sid[32], originator[64];
+	uint32_t roles;
+	bool superuser;
+	int64_t until;
+};
+
+static struct hmap remote; /* ref → struct remote_sess, under lock */
+
+static void remote_fill(const struct remote_sess *r, struct rpc_ctx *ctx)
+{
+	copy_text(ctx->session, sizeof ctx->session, r->ref);
+	copy_text(ctx->user, sizeof ctx->user, r->user);
+	ctx->roles = r->roles;
+	ctx->rbac_exempt = r->superuser;
+	copy_text(ctx->sid, sizeof ctx->sid, r->sid);
+	copy_text(ctx->originator, sizeof ctx->originator, r->originator);
+}
+
+static void remote_clear(void)
+{
+	const char *k;
+	void *v;
+	for (size_t it = 0; hmap_next(&remote, &it, &k, &v);)
+		free(v);
+	hmap_free(&remote);
+	hmap_init(&remote);
+}
+
+static bool remote_check(struct server *srv, const char *ref, struct rpc_ctx *ctx)
+{
+	if (!srv || !srv->raft || !ref || strlen(ref) > REF_STRLEN || pool_raft_is_leader(srv->raft))
+		return false;
+	struct rpc_ctx pool_ctx;
+	memset(&pool_ctx, 0, sizeof pool_ctx);
+	if (pool_session_accept(srv, ref, &pool_ctx)) /* the pool's own: the caller's to take */
+		return false;
+	int64_t now = clock_now_ms();
+	pthread_mutex_lock(&lock);
+	struct remote_sess *r = hmap_get(&remote, ref);
+	bool hit = r && r->until > now;
+	if (hit)
+		remote_fill(r, ctx);
+	pthread_mutex_unlock(&lock);
+	if (hit)
+		return true;
+	char master[POOL_ADDR_MAX];
+	pool_raft_leader(srv->raft, master);
+	char *colon = strrchr(master, ':'); /* its API is on its Raft address */
+	if (colon)
+		*colon = 0;
+	if (!master[0])
+		return false;
+	xv args = xv_arr_new(), res = XV_NIL_INIT;
+	xv_arr_push_str(&args, ref);
+	struct xerr e = XERR_INIT;
+	int rc = pool_call_at_within(srv, master, "pool.check_session", &args, REMOTE_TIMEOUT_S, &res, &e);
+	xv_free(&args);
+	if (rc < 0) {
+		if (!e.code || strcmp(e.code, ERR_SESSION_INVALID))
+			log_warn("session: the master cannot say whether %.24s… is valid: %s", ref,
+				 e.nparams ? e.params[0] : e.code ? e.code : "?");
+		xerr_clear(&e);
+		xv_free(&res);
+		return false;
+	}
+	struct remote_sess n = {0};
+	copy_text(n.ref, sizeof n.ref, ref);
+	const char *t;
+	copy_text(n.user, sizeof n.user, (t = xv_map_get_str(&res, "user")) ? t : "");
+	copy_text(n.sid, sizeof n.sid, (t = xv_map_get_str(&res, "sid")) ? t : "");
+	copy_text(n.originator, sizeof n.originator, (t = xv_map_get_str(&res, "originator")) ? t : "");
+	const xv *roles = xv_map_get(&res, "roles"), *su = xv_map_get(&res, "superuser");
+	n.roles = roles && roles->kind == XV_INT ? (uint32_t)roles->u.i : 0;
+	n.superuser = su && su->kind == XV_BOOL && su->u.b;
+	n.until = now + REMOTE_TTL_MS;
+	xv_free(&res);
+	remote_fill(&n, ctx);
+	pthread_mutex_lock(&lock);
+	if (hmap_count(&remote) >= REMOTE_MAX)
+		remote_clear();
+	struct remote_sess *old = hmap_del(&remote, n.ref);
+	free(old);
+	struct remote_sess *keep = xmalloc(sizeof *keep);
+	*keep = n;
+	hmap_put(&remote, keep->ref, keep);
+	pthread_mutex_unlock(&lock);
+	return true;
+}
+
+int session_describe(struct server *srv, const char *ref, xv *out, struct xerr *err)
+{
+	struct rpc_ctx c;
+	memset(&c, 0, sizeof c);
+	if (!ref || session_check(srv, ref, &c, err) < 0)
+		return ref ? -1 : xerr_set(err, ERR_SESSION_INVALID, "", NULL);
+	*out = xv_map_new();
+	xv_map_set_str(out, "user", c.user);
+	xv_map_set(out, "roles", xv_int((int64_t)c.roles));
+	xv_map_set(out, "superuser", xv_bool(c.rbac_exempt));
+	xv_map_set_str(out, "sid", c.sid);
+	xv_map_set_str(out, "originator", c.originator);
+	return 0;
+}
+
 int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, struct xerr *err)
 {
-	(void)srv;
 	pthread_mutex_lock(&lock);
 	struct sess *s = hmap_get(&table, ref);
 	if (s) {
@@ -272,6 +392,8 @@ int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, stru
 		copy_text(ctx->originator, sizeof ctx->originator, s->originator);
 	}
 	pthread_mutex_unlock(&lock);
+	if (!s && remote_check(srv, ref, ctx))
+		return 0;
 	if (!s)
 		return xerr_set(err, ERR_SESSION_INVALID, ref, NULL);
 	return 0;
@@ -281,6 +403,7 @@ void session_forget(struct server *srv, const char *ref)
 {
 	pthread_mutex_lock(&lock);
 	struct sess *s = hmap_del(&table, ref);
+	free(hmap_del(&remote, ref)); /* a master's session this member knew */
 	pthread_mutex_unlock(&lock);
 	if (!s)
 		return;

@@ -29,8 +29,12 @@ struct session_creds {
 int session_login(struct server *srv, const struct session_creds *c, char out[REF_STRLEN + 1],
 		  int64_t *retry_ms, struct xerr *err);
 /* Validates ref and fills ctx->user, roles and rbac_exempt;
- * SESSION_INVALID otherwise. */
+ * SESSION_INVALID otherwise. A member of a pool asks the master about a
+ * session it does not know (kept a few seconds). */
 int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, struct xerr *err);
+/* What a member needs of a session of this host's (pool.check_session):
+ * a map of user, roles, superuser, sid and originator; SESSION_INVALID. */
+int session_describe(struct server *srv, const char *ref, xv *out, struct xerr *err);
 int session_logout(struct server *srv, const char *ref, struct xerr *err);
 /* Expires sessions idle longer than cfg.session_timeout_s. */
 void session_gc(struct server *srv);

@@ -2,6 +2,7 @@
  * registered in api's table by the transport that owns sessions (the
  * checking itself is in session.c). */
 #include "../api/api.h"
+#include "../api/pool_forward.h"
 #include "authlimit.h"
 #include "session.h"
 #include "users.h"
@@ -110,3 +111,22 @@ RPC_IMPL(session, slave_local_login_with_password, local_login, 0);
 RPC_IMPL(session, change_password, change_password, 0);
 RPC_IMPL(session, get_all_subject_identifiers, subject_ids, 0);
 RPC_IMPL(session, logout_subject_identifier, logout_subject, 0);
+
+/* pool.check_session(ref): a member of the pool asks whether a session of
+ * this host's is valid, and what it may do (session.c's remote_check). */
+static int check_session(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	if (!pool_call_is_forwarded(ctx))
+		return xerr_set(err, ERR_PERMISSION_DENIED, "pool.check_session is for the pool's hosts", NULL);
+	return session_describe(ctx->srv, arg_str(args, 0), result, err);
+}
+
+static const struct sc_type t_session_ref = {.kind = SC_STRING, .text = "string"};
+static const struct sc_type t_session_map = {
+	.kind = SC_MAP, .text = "(string -> string) map", .key = &t_session_ref, .val = &t_session_ref};
+static const struct sc_param check_session_params[] = {{"session", &t_session_ref}};
+static const struct sc_message msg_check_session = {
+	.name = "check_session", .session = true, .roles = SC_ROLE_POOL_ADMIN, .nparams = 1,
+	.params = check_session_params, .result = &t_session_map};
+
+RPC_EXTRA(pool, check_session, &msg_check_session, check_session, 0);

@@ -146,6 +146,43 @@ static int sim_send_input(const struct xenops_host *host, const struct vm_spec *
 	return 0;
 }
 
+/* Live migration between two hosts of a pool (VM.pool_migrate): the
+ * simulated domain has no memory to send, so it moves at once; disks that
+ * would have to move with it (storage motion) are refused. */
+static int sim_migrate_receive(const struct xenops_host *host, const struct vm_spec *vm, const int *nbd_disks,
+			       size_t n_nbd, struct xenops_mig_listen *l, struct xerr *err)
+{
+	(void)host, (void)nbd_disks;
+	if (n_nbd)
+		return xerr_set(err, ERR_VM_MIGRATE_FAILED, vm->uuid, "", "", "the simulator moves no disks", NULL);
+	l->port = 0;
+	l->nbd_port = 0;
+	return 0;
+}
+
+static int sim_migrate_finish(const struct xenops_host *host, const struct vm_spec *vm, bool paused, int timeout_s,
+			      const char *history, size_t history_len, struct xerr *err)
+{
+	(void)host, (void)vm, (void)paused, (void)timeout_s, (void)history, (void)history_len, (void)err;
+	return 0;
+}
+
+static void sim_migrate_abort(const struct xenops_host *host, const struct vm_spec *vm)
+{
+	(void)host, (void)vm;
+}
+
+static int sim_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, const struct xenops_mig_target *t,
+			    struct xenops_mig_stats *st, struct xerr *err)
+{
+	(void)host;
+	if (t->nbd_port || t->nmirror)
+		return xerr_set(err, ERR_VM_MIGRATE_FAILED, vm->uuid, "", "", "the simulator moves no disks", NULL);
+	memset(st, 0, sizeof *st);
+	st->phase = 2;
+	return 0;
+}
+
 const struct xenops_backend xenops_sim = {
 	.name = "sim",
 	.init = sim_init,
@@ -161,4 +198,8 @@ const struct xenops_backend xenops_sim = {
 	.set_vcpu_params = sim_vcpu_params,
 	.stats = sim_stats,
 	.send_input = sim_send_input,
+	.migrate_receive = sim_migrate_receive,
+	.migrate_finish = sim_migrate_finish,
+	.migrate_abort = sim_migrate_abort,
+	.migrate_send = sim_migrate_send,
 };

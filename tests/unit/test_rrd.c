@@ -483,6 +483,93 @@ static void test_sr_io(void **state)
 	assert_true(info.dflt);
 }
 
+/* A VM's RRD moved to another host: the bundle installs there whole, and
+ * rows the receiver recorded after the bundle's last update (it sampled
+ * the VM before its history arrived) go on in it; the sender drops its
+ * copy only when nothing was sampled into it since the export. */
+static double row_value(const struct rr_xport *x, int64_t t, size_t col)
+{
+	for (size_t r = 0; r < x->nrows; r++)
+		if (x->t[r] == t)
+			return x->v[r * x->ncols + col];
+	return -1;
+}
+
+static void test_move(void **state)
+{
+	(void)state;
+	struct rr_store *a = filled(20, false, 6);
+	size_t n = 0;
+	char **vms = rr_store_list(a, RR_VM, &n);
+	assert_int_equal(n, 2);
+	assert_true((!strcmp(vms[0], VM1) && !strcmp(vms[1], VM2)) || (!strcmp(vms[0], VM2) && !strcmp(vms[1], VM1)));
+	rr_names_free(vms, n);
+	struct strbuf bundle = STRBUF_INIT;
+	time_t last = 0;
+	struct xerr err = XERR_INIT;
+	assert_int_equal(rr_store_export(a, RR_VM, VM2, &bundle, &last, &err), 0);
+	assert_int_equal(last, T0 + 100);
+	assert_int_equal(rr_store_export(a, RR_VM, "no-such-vm", &bundle, &last, &err), -1);
+	assert_string_equal(err.code, "UUID_INVALID");
+	xerr_clear(&err);
+	last = T0 + 100;
+
+	char bdir[96];
+	snprintf(bdir, sizeof bdir, "%s/b", dir);
+	struct rr_store *b = rr_store_open(bdir, 6, &err);
+	assert_non_null(b);
+	struct rr_sample s = {0};
+	for (int i = 21; i <= 24; i++) {
+		rr_sample_reset(&s);
+		rr_sample_add(&s, "memory", 5000.0 + i);
+		assert_int_equal(rr_store_update(b, RR_VM, VM2, (time_t)(T0 + 5LL * i), &s, false, &err), 0);
+	}
+	rr_sample_free(&s);
+	/* not a bundle: refused, what b has stays */
+	assert_int_equal(rr_store_import(b, RR_VM, VM2, "XRRD1 3 9\nabc", 14, &err), -1);
+	assert_string_equal(err.code, "INVALID_VALUE");
+	xerr_clear(&err);
+	assert_int_equal(rr_store_import(b, RR_VM, "../x", bundle.buf, bundle.len, &err), -1);
+	xerr_clear(&err);
+	assert_true(rr_store_has(b, RR_VM, VM2));
+	assert_int_equal(rr_store_import(b, RR_VM, VM2, bundle.buf, bundle.len, &err), 0);
+	sb_free(&bundle);
+
+	struct rr_xport_src src[] = {{RR_VM, VM2}};
+	struct rr_xport x;
+	xport(b, src, 1, T0, 5, "AVERAGE", &x);
+	assert_int_equal(x.ncols, 1);
+	assert_string_equal(x.legend[0], "AVERAGE:vm:" VM2 ":memory");
+	for (int i = 1; i <= 20; i++)
+		assert_true(row_value(&x, T0 + 5LL * i, 0) == 1000.0 + i);
+	for (int i = 21; i <= 24; i++)
+		assert_true(row_value(&x, T0 + 5LL * i, 0) == 5000.0 + i);
+	rr_xport_free(&x);
+	/* it goes on being sampled there */
+	rr_sample_add(&s, "memory", 7.0);
+	assert_int_equal(rr_store_update(b, RR_VM, VM2, (time_t)(T0 + 125), &s, false, &err), 0);
+	rr_sample_free(&s);
+	xport(b, src, 1, T0, 5, "AVERAGE", &x);
+	assert_true(row_value(&x, T0 + 125, 0) == 7.0);
+	assert_true(row_value(&x, T0 + 5, 0) == 1001.0);
+	rr_xport_free(&x);
+
+	/* the sender: kept when sampled since the export, else dropped */
+	rr_sample_add(&s, "memory", 1.0);
+	assert_int_equal(rr_store_update(a, RR_VM, VM2, (time_t)(T0 + 105), &s, false, &err), 0);
+	rr_sample_free(&s);
+	assert_false(rr_store_remove(a, RR_VM, VM2, last));
+	assert_true(rr_store_has(a, RR_VM, VM2));
+	assert_true(rr_store_remove(a, RR_VM, VM2, T0 + 105));
+	assert_false(rr_store_has(a, RR_VM, VM2));
+	vms = rr_store_list(a, RR_VM, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(vms[0], VM1);
+	rr_names_free(vms, n);
+	rr_store_close(a);
+	rr_store_close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -493,6 +580,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_minutes_hours_days, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_min_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sources_and_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move, setup, teardown),
 		cmocka_unit_test(test_rates),
 		cmocka_unit_test(test_sr_io),
 	};
