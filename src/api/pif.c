@@ -430,6 +430,23 @@ static int mark_attached(struct rpc_ctx *ctx, const char *ref, bool attached, st
 	return db_commit(t, err);
 }
 
+/* In a pool, a PIF of another host is plugged there: its xenond changes
+ * its links and records the result (the records, from any host). */
+static bool on_other_host(struct rpc_ctx *ctx, const struct pif_view *v)
+{
+	return pif_live(ctx) && ctx->srv->host_ref[0] && strcmp(v->host, ctx->srv->host_ref) != 0;
+}
+
+static int call_on_pif_host(struct rpc_ctx *ctx, const struct pif_view *v, const char *method, struct xerr *err)
+{
+	xv a = xv_arr_new(), r = XV_NIL_INIT;
+	xv_arr_push_str(&a, v->ref);
+	int rc = pool_call_on_host(ctx->srv, v->host, method, &a, NULL, &r, err);
+	xv_free(&r);
+	xv_free(&a);
+	return rc;
+}
+
 /* Plugs the PIF ref (its tagged PIF first, for a VLAN). Called with
  * host_net_lock held. */
 int pif_plug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
@@ -444,6 +461,8 @@ int pif_plug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
 		return xerr_set(err, ERR_HANDLE_INVALID, "PIF", ref, NULL);
 	if (v.bond_slave)
 		return xerr_set(err, ERR_CANNOT_PLUG_BOND_SLAVE, ref, NULL);
+	if (on_other_host(ctx, &v))
+		return call_on_pif_host(ctx, &v, "PIF.plug", err);
 	/* a VLAN's parent bridge first */
 	if (v.tagged[0] && !v.tagged_attached && pif_plug_ref(ctx, v.tagged, err) < 0)
 		return -1;
@@ -469,6 +488,8 @@ int pif_unplug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
 	db_unlock(ctx->db);
 	if (!p)
 		return xerr_set(err, ERR_HANDLE_INVALID, "PIF", ref, NULL);
+	if (on_other_host(ctx, &v))
+		return call_on_pif_host(ctx, &v, "PIF.unplug", err);
 	if (pif_live(ctx) && host_unplug(&v, err) < 0)
 		return -1;
 	return mark_attached(ctx, ref, false, err);

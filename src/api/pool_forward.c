@@ -309,6 +309,7 @@ static int get_possible_hosts(struct rpc_ctx *ctx, xv *args, xv *result, struct 
 enum target {
 	T_VM_RESIDENT, T_VM_START, T_ARG1_HOST, T_ARG0_HOST, T_PBD_HOST, T_SR_CREATE,
 	T_SR_ARG, T_SR_OF_VDI, T_SR_IN_RECORD, /* where the SR is plugged */
+	T_PIF_HOST, /* the host of the PIF (argument 0) */
 };
 
 static const struct {
@@ -352,6 +353,11 @@ static const struct {
 	{SC_C_host, "call_plugin", T_ARG0_HOST},
 	{SC_C_host, "dmesg_clear", T_ARG0_HOST},
 	{SC_C_host, "get_log", T_ARG0_HOST},
+	{SC_C_PIF, "scan", T_ARG0_HOST},
+	{SC_C_PIF, "plug", T_PIF_HOST},
+	{SC_C_PIF, "unplug", T_PIF_HOST},
+	{SC_C_PIF, "reconfigure_ip", T_PIF_HOST},
+	{SC_C_PIF, "reconfigure_ipv6", T_PIF_HOST},
 };
 
 /* A host the SR is plugged on: NULL when this one is (or none is). */
@@ -406,6 +412,11 @@ bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args)
 		case T_ARG0_HOST:
 			h = a0 ? db_lookup_cls(ctx->db, SC_C_host, a0) : NULL;
 			break;
+		case T_PIF_HOST: {
+			struct db_obj *pif = a0 ? db_lookup_cls(ctx->db, SC_C_PIF, a0) : NULL;
+			h = pif ? db_lookup_cls(ctx->db, SC_C_host, db_peek_str(pif, SC_F_PIF__host)) : NULL;
+			break;
+		}
 		case T_PBD_HOST: {
 			struct db_obj *pbd = a0 ? db_lookup_cls(ctx->db, SC_C_PBD, a0) : NULL;
 			h = pbd ? db_lookup_cls(ctx->db, SC_C_host, db_peek_str(pbd, SC_F_PBD__host)) : NULL;
@@ -590,6 +601,26 @@ int pool_call_on_host(struct server *srv, const char *href, const char *method, 
 	log_warn("pool: %s on %s: %s", method, address, e.nparams ? e.params[0] : "?");
 	xerr_clear(&e);
 	return xerr_set(err, ERR_HOST_OFFLINE, href, NULL);
+}
+
+struct peer *pool_peer_for_host(struct server *srv, const char *href, struct xerr *err)
+{
+	char address[96] = "", uuid[UUID_STRLEN + 1] = "", session[REF_STRLEN + 1];
+	db_rdlock(srv->db);
+	struct db_obj *h = db_lookup_cls(srv->db, SC_C_host, href);
+	bool live = h && host_live(srv->db, h);
+	if (h) {
+		snprintf(address, sizeof address, "%s", db_peek_str(h, SC_F_host__address));
+		snprintf(uuid, sizeof uuid, "%s", db_peek_str(h, SC_F_host__uuid));
+	}
+	db_unlock(srv->db);
+	struct peer *p = live && pool_session(srv, session) ? pool_open_peer(srv, uuid, address, 60) : NULL;
+	if (!p) {
+		xerr_set(err, ERR_HOST_OFFLINE, href, NULL);
+		return NULL;
+	}
+	peer_set_session(p, session);
+	return p;
 }
 
 static int call_pbd_plug(struct server *srv, const char *href, const char *pbd, struct xerr *err)

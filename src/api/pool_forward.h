@@ -45,6 +45,11 @@ struct peer *pool_open_peer(struct server *srv, const char *uuid, const char *ad
 int pool_call_on_host(struct server *srv, const char *href, const char *method, const xv *args,
 		      const char *task, xv *result, struct xerr *err);
 
+/* A connection to the host href under the pool's session (NULL and
+ * HOST_OFFLINE when it is not live): for a call or a streamed GET there
+ * (pool_peer.h); peer_close ends it. */
+struct peer *pool_peer_for_host(struct server *srv, const char *href, struct xerr *err);
+
 /* The port of this host's TLS listener (that of every host of the pool),
  * 0 when it has none. */
 int pool_tls_port(struct server *srv);
