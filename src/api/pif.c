@@ -313,8 +313,10 @@ static int host_tunnel_up(const struct pif_view *v, struct xerr *err)
 		char name[NET_IFNAMSIZ], remote[96];
 		tunnel_port(v, v->peers[i], name);
 		snprintf(remote, sizeof remote, "options:remote_ip=%s", v->peers[i]);
+		/* protected: what comes in from a tunnel never goes out through
+		 * another, so a full mesh of three hosts or more has no loop */
 		const char *a[] = {"--may-exist", "add-port", v->bridge, name, "--", "set", "interface", name, type,
-				   remote, key, NULL};
+				   remote, key, "--", "set", "port", name, "protected=true", NULL};
 		if (net_ovs_vsctl(a, NULL, err) < 0)
 			return -1;
 	}
@@ -1175,13 +1177,13 @@ static int pool_management_reconfigure(struct rpc_ctx *ctx, xv *args, xv *result
 }
 
 RPC_IMPL(PIF, scan, pif_scan, 0);
-RPC_IMPL(PIF, plug, pif_plug, 0);
-RPC_IMPL(PIF, unplug, pif_unplug, 0);
+RPC_IMPL(PIF, plug, pif_plug, RPC_SLOW);
+RPC_IMPL(PIF, unplug, pif_unplug, RPC_SLOW);
 RPC_IMPL(PIF, forget, pif_forget, 0);
 RPC_IMPL(PIF, reconfigure_ip, pif_reconfigure_ip, 0);
 RPC_IMPL(PIF, reconfigure_ipv6, pif_reconfigure_ipv6, 0);
 RPC_IMPL(host, management_reconfigure, host_management_reconfigure, 0);
-RPC_IMPL(VLAN, create, vlan_create, 0);
-RPC_IMPL(VLAN, destroy, vlan_destroy, 0);
-RPC_IMPL(pool, create_VLAN_from_PIF, pool_create_vlan_from_pif, 0);
-RPC_IMPL(pool, management_reconfigure, pool_management_reconfigure, 0);
+RPC_IMPL(VLAN, create, vlan_create, RPC_SLOW);
+RPC_IMPL(VLAN, destroy, vlan_destroy, RPC_SLOW);
+RPC_IMPL(pool, create_VLAN_from_PIF, pool_create_vlan_from_pif, RPC_SLOW);
+RPC_IMPL(pool, management_reconfigure, pool_management_reconfigure, RPC_SLOW);

@@ -14,6 +14,7 @@
  * master's internal pool.apply_entry, which commits it through Raft; the
  * member's own copy comes back through the log. */
 #include "pool_forward.h"
+#include "pif.h"
 #include "../base/clock.h"
 #include "api.h"
 #include "pool_join.h"
@@ -684,6 +685,7 @@ static int share_sr(struct server *srv, const char *sr_ref, struct xerr *err)
 static void *plug_joined_main(void *arg)
 {
 	struct { struct server *srv; char host[REF_STRLEN + 1]; } *j = arg;
+	bool tunnels = false;
 	for (int i = 0; i < 120; i++) {
 		char pbds[32][REF_STRLEN + 1];
 		size_t n = 0;
@@ -698,6 +700,11 @@ static void *plug_joined_main(void *arg)
 				snprintf(pbds[n++], REF_STRLEN + 1, "%s", pbd->ref);
 		}
 		db_unlock(j->srv->db);
+		/* the private networks of the pool reach it */
+		if (live && !tunnels) {
+			tunnels = true;
+			tunnel_joined_host(j->srv, j->host);
+		}
 		if (!h || (live && n == 0))
 			break;
 		size_t done = 0;

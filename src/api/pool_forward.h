@@ -58,7 +58,7 @@ int pool_tls_port(struct server *srv);
 void pool_hosts_refresh(struct server *srv);
 
 /* On the master, after a host joined: plugs its PBDs of shared SRs once
- * it answers (a thread of its own). */
+ * it answers (a thread of its own), and its tunnels (tunnel_joined_host). */
 void pool_plug_joined(struct server *srv, const char *host_ref);
 
 /* The store's replicator of a pooled host (arg: the server): on the

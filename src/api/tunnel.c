@@ -205,5 +205,52 @@ static int tunnel_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 	return rc;
 }
 
-RPC_IMPL(tunnel, create, tunnel_create, 0);
-RPC_IMPL(tunnel, destroy, tunnel_destroy, 0);
+void tunnel_joined_host(struct server *srv, const char *host_ref)
+{
+	struct rpc_ctx ctx = {.srv = srv, .db = srv->db, .rbac_exempt = true};
+	xv todo = xv_arr_new(); /* [transport PIF, network, protocol] … */
+	db_rdlock(srv->db);
+	for (struct db_obj *tu = db_first(srv->db, SC_C_tunnel); tu; tu = db_next(tu)) {
+		struct db_obj *acc = db_lookup_cls(srv->db, SC_C_PIF, db_peek_str(tu, SC_F_tunnel__access_PIF));
+		struct db_obj *tr = db_lookup_cls(srv->db, SC_C_PIF, db_peek_str(tu, SC_F_tunnel__transport_PIF));
+		if (!acc || !tr || !strcmp(db_peek_str(acc, SC_F_PIF__host), host_ref))
+			continue;
+		const char *net = db_peek_str(acc, SC_F_PIF__network), *tnet = db_peek_str(tr, SC_F_PIF__network);
+		struct db_obj *mine = NULL; /* the joined host's PIF there */
+		bool has = false;
+		for (struct db_obj *q = db_first(srv->db, SC_C_PIF); q; q = db_next(q)) {
+			if (strcmp(db_peek_str(q, SC_F_PIF__host), host_ref) != 0)
+				continue;
+			has = has || !strcmp(db_peek_str(q, SC_F_PIF__network), net);
+			const char *mode = db_peek_str(q, SC_F_PIF__ip_configuration_mode);
+			if (!strcmp(db_peek_str(q, SC_F_PIF__network), tnet) && *mode && strcmp(mode, "None"))
+				mine = q;
+		}
+		for (size_t i = 0; i < xv_len(&todo) && !has; i++)
+			has = !strcmp(xv_as_str(xv_arr_get(xv_arr_get(&todo, i), 1)), net);
+		if (has || !mine)
+			continue;
+		xv a = xv_arr_new();
+		xv_arr_push_str(&a, mine->ref);
+		xv_arr_push_str(&a, net);
+		xv_arr_push_str(&a, db_peek_str(tu, SC_F_tunnel__protocol));
+		xv_arr_push(&todo, a);
+	}
+	db_unlock(srv->db);
+	for (size_t i = 0; i < xv_len(&todo); i++) {
+		xv a = xv_copy(xv_arr_get(&todo, i)), r = XV_NIL_INIT;
+		struct xerr e = XERR_INIT;
+		if (tunnel_create(&ctx, &a, &r, &e) < 0)
+			log_warn("tunnel: none for the joined host on %s: %s", xv_as_str(xv_arr_get(&a, 1)),
+				 e.nparams ? e.params[0] : e.code ? e.code : "?");
+		else
+			log_info("tunnel: %s for the joined host", xv_as_str(&r));
+		xv_free(&a);
+		xv_free(&r);
+		xerr_clear(&e);
+	}
+	xv_free(&todo);
+}
+
+RPC_IMPL(tunnel, create, tunnel_create, RPC_SLOW);
+RPC_IMPL(tunnel, destroy, tunnel_destroy, RPC_SLOW);
