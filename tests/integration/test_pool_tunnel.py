@@ -12,8 +12,9 @@ that host's capture: the filter applied there, a pcap tcpdump -r reads, a
 refusal of a bad filter relayed as it was made. tunnel.destroy of one
 host's tunnel removes its ports on both hosts. A third host joining later
 gets the pool's tunnels on its configured eth1 (the other hosts a port to
-it) and its guest reaches the others. Skipped without root, ip, Open
-vSwitch, tcpdump and qemu-system-x86_64."""
+it) and its guest reaches the others. pool.create_VLAN_from_PIF on the
+master makes the VLAN on every host's Open vSwitch. Skipped without root,
+ip, Open vSwitch, tcpdump and qemu-system-x86_64."""
 
 import os
 import shutil
@@ -322,6 +323,24 @@ class PoolTunnelTest(unittest.TestCase):
         for h in (h1, h2, h3):
             self.assertEqual(self.ports(h, bvx) + self.ports(h, bgre), [])
         self.assertEqual([x for x in a.PIF.get_all() if a.PIF.get_device(x).startswith("tunnel")], [])
+
+    def test_2_pool_vlan_on_every_host(self):
+        """pool.create_VLAN_from_PIF on the master: each host's xenond makes
+        the VLAN on its own Open vSwitch (a fake bridge on xenbr1 with the
+        tag); destroying the VLANs removes them there."""
+        a = self.api
+        net = self.private("v100")
+        pifs = a.pool.create_VLAN_from_PIF(self.eth1(self.lab.hosts[0]), net, 100)
+        self.assertEqual(sorted(a.PIF.get_host(p) for p in pifs), sorted(self.ref.values()))
+        bridge = a.network.get_bridge(net)
+        for h in self.lab.hosts:
+            self.assertEqual(self.vsctl(h, "br-to-parent", bridge), "xenbr1", h.name)
+            self.assertEqual(self.vsctl(h, "br-to-vlan", bridge), "100", h.name)
+        for p in pifs:
+            self.assertTrue(a.PIF.get_currently_attached(p))
+            a.VLAN.destroy(a.PIF.get_VLAN_master_of(p))
+        for h in self.lab.hosts:
+            self.assertNotIn(bridge, self.vsctl(h, "list-br").split(), h.name)
 
 
 if __name__ == "__main__":
