@@ -355,11 +355,22 @@ static int forward_begin(struct route_req *rr, const char *host)
 	const union MHD_ConnectionInfo *fdi = MHD_get_connection_info(rr->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	f->client_fd = fdi ? fdi->connect_fd : -1;
 	rr->h = s;
+	/* a relay takes a slot here too (a thread and two connections) */
+	unsigned limit = (unsigned)(rr->srv->cfg.capture_max > 0 ? rr->srv->cfg.capture_max : 0);
 	pthread_mutex_lock(&all_lock);
-	s->next = all;
-	all = s;
-	nall++;
+	bool over = nall >= limit;
+	if (!over) {
+		s->next = all;
+		all = s;
+		nall++;
+	}
 	pthread_mutex_unlock(&all_lock);
+	if (over) {
+		char lim[16];
+		snprintf(lim, sizeof lim, "%u", limit);
+		rr->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		return xerr_set(&rr->err, ERR_CAPTURE_LIMIT_REACHED, lim, NULL);
+	}
 	if (pthread_create(&f->thread, NULL, fwd_main, s) != 0)
 		return xerr_internal(&rr->err, "capture: cannot start its relay");
 	f->started = true;
