@@ -9,7 +9,8 @@ it), and a guest on each host reaches the other through both networks (no
 route to the guests' subnets exists on the switch). GET /capture and xe
 vif-capture on the master for the VIF of the guest on the member stream
 that host's capture: the filter applied there, a pcap tcpdump -r reads, a
-refusal of a bad filter relayed as it was made. tunnel.destroy of one
+refusal of a bad filter relayed as it was made, a client hanging up ending
+the capture on the member. tunnel.destroy of one
 host's tunnel removes its ports on both hosts. A third host joining later
 gets the pool's tunnels on its configured eth1 (the other hosts a port to
 it) and its guest reaches the others. pool.create_VLAN_from_PIF on the
@@ -146,6 +147,11 @@ class PoolTunnelTest(unittest.TestCase):
     def ports(self, h, bridge):
         return sorted(p for p in self.vsctl(h, "list-ports", bridge).split() if p.startswith("t"))
 
+    def packet_sockets(self, h):
+        """Packet sockets open in h's namespace (libpcap's, Open vSwitch's)."""
+        out = h.exec("cat", "/proc/net/packet", capture_output=True, text=True).stdout
+        return len(out.splitlines()) - 1
+
     def eth1(self, h):
         a = self.api
         return [p for p in a.host.get_PIFs(self.ref[h.address]) if a.PIF.get_device(p) == "eth1"][0]
@@ -280,6 +286,20 @@ class PoolTunnelTest(unittest.TestCase):
         self.assertEqual(sum("10.200.0.2 > 10.200.0.1: ICMP echo request" in l for l in lines), 3, lines)
         self.assertEqual(sum("10.200.0.1 > 10.200.0.2: ICMP echo reply" in l for l in lines), 3, lines)
 
+        # a client that goes: the relay ends, and with it the member's capture
+        before = self.packet_sockets(h2)
+        c = h1.server.connection()
+        c.request("GET", "/capture?" + urllib.parse.urlencode({"session_id": sid, "ref": vif2}))
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(len(r.read(24)), 24, "the pcap header, relayed")
+        self.assertEqual(self.packet_sockets(h2), before + 1, "the capture runs on the member")
+        t = time.monotonic()
+        r.close()
+        c.close()
+        wait_for(lambda: self.packet_sockets(h2) == before, 10, "the member's capture closed")
+        self.timings["client gone: the member's capture closed"] = time.monotonic() - t
+
         # destroying the member's vxlan tunnel: its ports go on both hosts
         acc2 = a.tunnel.get_access_PIF(t2)
         p = h1.server.xe("tunnel-destroy", "uuid=" + a.tunnel.get_uuid(t2))
@@ -333,13 +353,14 @@ class PoolTunnelTest(unittest.TestCase):
         pifs = a.pool.create_VLAN_from_PIF(self.eth1(self.lab.hosts[0]), net, 100)
         self.assertEqual(sorted(a.PIF.get_host(p) for p in pifs), sorted(self.ref.values()))
         bridge = a.network.get_bridge(net)
-        for h in self.lab.hosts:
+        hosts = [h for h in self.lab.hosts if h.address in self.ref]  # three, after test_1
+        for h in hosts:
             self.assertEqual(self.vsctl(h, "br-to-parent", bridge), "xenbr1", h.name)
             self.assertEqual(self.vsctl(h, "br-to-vlan", bridge), "100", h.name)
         for p in pifs:
             self.assertTrue(a.PIF.get_currently_attached(p))
             a.VLAN.destroy(a.PIF.get_VLAN_master_of(p))
-        for h in self.lab.hosts:
+        for h in hosts:
             self.assertNotIn(bridge, self.vsctl(h, "list-br").split(), h.name)
 
 
