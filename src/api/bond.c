@@ -389,7 +389,7 @@ static int bond_set_property(struct rpc_ctx *ctx, xv *args, xv *result, struct x
 	return rc;
 }
 
-RPC_IMPL(Bond, create, bond_create, 0);
-RPC_IMPL(Bond, destroy, bond_destroy, 0);
+RPC_IMPL(Bond, create, bond_create, RPC_SLOW);
+RPC_IMPL(Bond, destroy, bond_destroy, RPC_SLOW);
 RPC_IMPL(Bond, set_mode, bond_set_mode, 0);
 RPC_IMPL(Bond, set_property, bond_set_property, 0);

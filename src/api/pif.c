@@ -313,8 +313,10 @@ static int host_tunnel_up(const struct pif_view *v, struct xerr *err)
 		char name[NET_IFNAMSIZ], remote[96];
 		tunnel_port(v, v->peers[i], name);
 		snprintf(remote, sizeof remote, "options:remote_ip=%s", v->peers[i]);
+		/* protected: what comes in from a tunnel never goes out through
+		 * another, so a full mesh of three hosts or more has no loop */
 		const char *a[] = {"--may-exist", "add-port", v->bridge, name, "--", "set", "interface", name, type,
-				   remote, key, NULL};
+				   remote, key, "--", "set", "port", name, "protected=true", NULL};
 		if (net_ovs_vsctl(a, NULL, err) < 0)
 			return -1;
 	}
@@ -430,6 +432,23 @@ static int mark_attached(struct rpc_ctx *ctx, const char *ref, bool attached, st
 	return db_commit(t, err);
 }
 
+/* In a pool, a PIF of another host is plugged there: its xenond changes
+ * its links and records the result (the records, from any host). */
+static bool on_other_host(struct rpc_ctx *ctx, const struct pif_view *v)
+{
+	return pif_live(ctx) && ctx->srv->host_ref[0] && strcmp(v->host, ctx->srv->host_ref) != 0;
+}
+
+static int call_on_pif_host(struct rpc_ctx *ctx, const struct pif_view *v, const char *method, struct xerr *err)
+{
+	xv a = xv_arr_new(), r = XV_NIL_INIT;
+	xv_arr_push_str(&a, v->ref);
+	int rc = pool_call_on_host(ctx->srv, v->host, method, &a, NULL, &r, err);
+	xv_free(&r);
+	xv_free(&a);
+	return rc;
+}
+
 /* Plugs the PIF ref (its tagged PIF first, for a VLAN). Called with
  * host_net_lock held. */
 int pif_plug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
@@ -444,6 +463,8 @@ int pif_plug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
 		return xerr_set(err, ERR_HANDLE_INVALID, "PIF", ref, NULL);
 	if (v.bond_slave)
 		return xerr_set(err, ERR_CANNOT_PLUG_BOND_SLAVE, ref, NULL);
+	if (on_other_host(ctx, &v))
+		return call_on_pif_host(ctx, &v, "PIF.plug", err);
 	/* a VLAN's parent bridge first */
 	if (v.tagged[0] && !v.tagged_attached && pif_plug_ref(ctx, v.tagged, err) < 0)
 		return -1;
@@ -469,6 +490,8 @@ int pif_unplug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
 	db_unlock(ctx->db);
 	if (!p)
 		return xerr_set(err, ERR_HANDLE_INVALID, "PIF", ref, NULL);
+	if (on_other_host(ctx, &v))
+		return call_on_pif_host(ctx, &v, "PIF.unplug", err);
 	if (pif_live(ctx) && host_unplug(&v, err) < 0)
 		return -1;
 	return mark_attached(ctx, ref, false, err);
@@ -1154,13 +1177,13 @@ static int pool_management_reconfigure(struct rpc_ctx *ctx, xv *args, xv *result
 }
 
 RPC_IMPL(PIF, scan, pif_scan, 0);
-RPC_IMPL(PIF, plug, pif_plug, 0);
-RPC_IMPL(PIF, unplug, pif_unplug, 0);
+RPC_IMPL(PIF, plug, pif_plug, RPC_SLOW);
+RPC_IMPL(PIF, unplug, pif_unplug, RPC_SLOW);
 RPC_IMPL(PIF, forget, pif_forget, 0);
 RPC_IMPL(PIF, reconfigure_ip, pif_reconfigure_ip, 0);
 RPC_IMPL(PIF, reconfigure_ipv6, pif_reconfigure_ipv6, 0);
 RPC_IMPL(host, management_reconfigure, host_management_reconfigure, 0);
-RPC_IMPL(VLAN, create, vlan_create, 0);
-RPC_IMPL(VLAN, destroy, vlan_destroy, 0);
-RPC_IMPL(pool, create_VLAN_from_PIF, pool_create_vlan_from_pif, 0);
-RPC_IMPL(pool, management_reconfigure, pool_management_reconfigure, 0);
+RPC_IMPL(VLAN, create, vlan_create, RPC_SLOW);
+RPC_IMPL(VLAN, destroy, vlan_destroy, RPC_SLOW);
+RPC_IMPL(pool, create_VLAN_from_PIF, pool_create_vlan_from_pif, RPC_SLOW);
+RPC_IMPL(pool, management_reconfigure, pool_management_reconfigure, RPC_SLOW);

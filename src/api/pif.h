@@ -20,5 +20,9 @@ int pif_plug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err);
 int pif_unplug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err);
 /* Applies a plugged bond master's mode and properties again. */
 int pif_bond_apply(struct rpc_ctx *ctx, const char *master, struct xerr *err);
+/* On the master, once the host host_ref joined: a tunnel on each private
+ * network the pool's other hosts reach by tunnels, over the joined host's
+ * configured PIF on the network their transport PIFs are on (tunnel.c). */
+void tunnel_joined_host(struct server *srv, const char *host_ref);
 
 #endif

@@ -14,6 +14,7 @@
  * master's internal pool.apply_entry, which commits it through Raft; the
  * member's own copy comes back through the log. */
 #include "pool_forward.h"
+#include "pif.h"
 #include "../base/clock.h"
 #include "api.h"
 #include "pool_join.h"
@@ -315,6 +316,7 @@ static int get_possible_hosts(struct rpc_ctx *ctx, xv *args, xv *result, struct 
 enum target {
 	T_VM_RESIDENT, T_VM_START, T_ARG1_HOST, T_ARG0_HOST, T_PBD_HOST, T_SR_CREATE,
 	T_SR_ARG, T_SR_OF_VDI, T_SR_IN_RECORD, /* where the SR is plugged */
+	T_PIF_HOST, /* the host of the PIF (argument 0) */
 };
 
 static const struct {
@@ -358,6 +360,11 @@ static const struct {
 	{SC_C_host, "call_plugin", T_ARG0_HOST},
 	{SC_C_host, "dmesg_clear", T_ARG0_HOST},
 	{SC_C_host, "get_log", T_ARG0_HOST},
+	{SC_C_PIF, "scan", T_ARG0_HOST},
+	{SC_C_PIF, "plug", T_PIF_HOST},
+	{SC_C_PIF, "unplug", T_PIF_HOST},
+	{SC_C_PIF, "reconfigure_ip", T_PIF_HOST},
+	{SC_C_PIF, "reconfigure_ipv6", T_PIF_HOST},
 };
 
 /* A host the SR is plugged on: NULL when this one is (or none is). */
@@ -412,6 +419,11 @@ bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args)
 		case T_ARG0_HOST:
 			h = a0 ? db_lookup_cls(ctx->db, SC_C_host, a0) : NULL;
 			break;
+		case T_PIF_HOST: {
+			struct db_obj *pif = a0 ? db_lookup_cls(ctx->db, SC_C_PIF, a0) : NULL;
+			h = pif ? db_lookup_cls(ctx->db, SC_C_host, db_peek_str(pif, SC_F_PIF__host)) : NULL;
+			break;
+		}
 		case T_PBD_HOST: {
 			struct db_obj *pbd = a0 ? db_lookup_cls(ctx->db, SC_C_PBD, a0) : NULL;
 			h = pbd ? db_lookup_cls(ctx->db, SC_C_host, db_peek_str(pbd, SC_F_PBD__host)) : NULL;
@@ -613,6 +625,26 @@ static int call_on_host(struct server *srv, const char *href, const char *method
 	return xerr_set(err, ERR_HOST_OFFLINE, href, NULL);
 }
 
+struct peer *pool_peer_for_host(struct server *srv, const char *href, struct xerr *err)
+{
+	char address[96] = "", uuid[UUID_STRLEN + 1] = "", session[REF_STRLEN + 1];
+	db_rdlock(srv->db);
+	struct db_obj *h = db_lookup_cls(srv->db, SC_C_host, href);
+	bool live = h && host_live(srv->db, h);
+	if (h) {
+		snprintf(address, sizeof address, "%s", db_peek_str(h, SC_F_host__address));
+		snprintf(uuid, sizeof uuid, "%s", db_peek_str(h, SC_F_host__uuid));
+	}
+	db_unlock(srv->db);
+	struct peer *p = live && pool_session(srv, session) ? pool_open_peer(srv, uuid, address, 60) : NULL;
+	if (!p) {
+		xerr_set(err, ERR_HOST_OFFLINE, href, NULL);
+		return NULL;
+	}
+	peer_set_session(p, session);
+	return p;
+}
+
 static int call_pbd_plug(struct server *srv, const char *href, const char *pbd, struct xerr *err)
 {
 	xv a = xv_arr_new();
@@ -674,6 +706,7 @@ static int share_sr(struct server *srv, const char *sr_ref, struct xerr *err)
 static void *plug_joined_main(void *arg)
 {
 	struct { struct server *srv; char host[REF_STRLEN + 1]; } *j = arg;
+	bool tunnels = false;
 	for (int i = 0; i < 120; i++) {
 		char pbds[32][REF_STRLEN + 1];
 		size_t n = 0;
@@ -688,6 +721,11 @@ static void *plug_joined_main(void *arg)
 				snprintf(pbds[n++], REF_STRLEN + 1, "%s", pbd->ref);
 		}
 		db_unlock(j->srv->db);
+		/* the private networks of the pool reach it */
+		if (live && !tunnels) {
+			tunnels = true;
+			tunnel_joined_host(j->srv, j->host);
+		}
 		if (!h || (live && n == 0))
 			break;
 		size_t done = 0;

@@ -51,6 +51,11 @@ int pool_call_on_host(struct server *srv, const char *href, const char *method, 
 int pool_call_on_host_within(struct server *srv, const char *href, const char *method, const xv *args,
 			     long timeout_s, xv *result, struct xerr *err);
 
+/* A connection to the host href under the pool's session (NULL and
+ * HOST_OFFLINE when it is not live): for a call or a streamed GET there
+ * (pool_peer.h); peer_close ends it. */
+struct peer *pool_peer_for_host(struct server *srv, const char *href, struct xerr *err);
+
 /* The port of this host's TLS listener (that of every host of the pool),
  * 0 when it has none. */
 int pool_tls_port(struct server *srv);
@@ -59,7 +64,7 @@ int pool_tls_port(struct server *srv);
 void pool_hosts_refresh(struct server *srv);
 
 /* On the master, after a host joined: plugs its PBDs of shared SRs once
- * it answers (a thread of its own). */
+ * it answers (a thread of its own), and its tunnels (tunnel_joined_host). */
 void pool_plug_joined(struct server *srv, const char *host_ref);
 
 /* The store's replicator of a pooled host (arg: the server): on the

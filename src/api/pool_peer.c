@@ -214,3 +214,65 @@ enum peer_result peer_call_strs(struct peer *p, const char *method, xv *result, 
 	xv_free(&args);
 	return r;
 }
+
+/* ---- a streamed GET ---- */
+
+struct stream_ctx {
+	struct peer *p;
+	peer_sink sink;
+	peer_go_on go_on;
+	void *arg;
+};
+
+static size_t on_stream(char *data, size_t size, size_t n, void *arg)
+{
+	struct stream_ctx *s = arg;
+	long status = 0;
+	curl_easy_getinfo(s->p->h, CURLINFO_RESPONSE_CODE, &status);
+	return s->sink(s->arg, status, data, size * n);
+}
+
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	(void)dt, (void)dn, (void)ut, (void)un;
+	struct stream_ctx *s = arg;
+	return s->go_on(s->arg) ? 0 : 1;
+}
+
+enum peer_result peer_get_stream(struct peer *p, const char *path, const char *query, peer_sink sink,
+				 peer_go_on go_on, void *arg, struct xerr *err)
+{
+	/* the peer's URL ends in /jsonrpc: the same host and port */
+	const char *tail = strrchr(p->url, '/');
+	struct strbuf url = STRBUF_INIT;
+	sb_add(&url, p->url, tail ? (size_t)(tail - p->url) : strlen(p->url));
+	sb_printf(&url, "%s?", path);
+	if (p->session) {
+		char *e = curl_easy_escape(p->h, p->session, 0);
+		sb_printf(&url, "session_id=%s%s", e, query && *query ? "&" : "");
+		curl_free(e);
+	}
+	sb_puts(&url, query ? query : "");
+	struct stream_ctx s = {p, sink, go_on, arg};
+	p->curl_err[0] = 0;
+	curl_easy_setopt(p->h, CURLOPT_URL, url.buf);
+	curl_easy_setopt(p->h, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(p->h, CURLOPT_TIMEOUT, 0L); /* as long as the stream lasts */
+	curl_easy_setopt(p->h, CURLOPT_WRITEFUNCTION, on_stream);
+	curl_easy_setopt(p->h, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(p->h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(p->h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(p->h, CURLOPT_XFERINFODATA, &s);
+	CURLcode rc = curl_easy_perform(p->h);
+	curl_easy_setopt(p->h, CURLOPT_NOPROGRESS, 1L);
+	curl_easy_setopt(p->h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(p->h, CURLOPT_WRITEDATA, &p->resp);
+	curl_easy_setopt(p->h, CURLOPT_URL, p->url);
+	enum peer_result r = PEER_OK;
+	if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR && rc != CURLE_ABORTED_BY_CALLBACK) {
+		xerr_internal(err, "%s: %s", url.buf, p->curl_err[0] ? p->curl_err : curl_easy_strerror(rc));
+		r = PEER_UNREACHABLE;
+	}
+	sb_free(&url);
+	return r;
+}

@@ -4,6 +4,9 @@
 #ifndef XENON_POOL_PEER_H
 #define XENON_POOL_PEER_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "../base/xerr.h"
 #include "../base/xv.h"
 
@@ -32,5 +35,16 @@ enum peer_result peer_call(struct peer *p, const char *method, const xv *args, x
 /* The same, with string arguments ending in NULL. */
 enum peer_result peer_call_strs(struct peer *p, const char *method, xv *result, struct xerr *err, ...)
 	__attribute__((sentinel));
+
+/* GET path?query (the session first as session_id) from the peer's host,
+ * its body given to sink as it comes with the HTTP status (sink returns
+ * len to go on, anything else ends it); go_on, asked about once a second
+ * and at each piece, ends it by returning false. Returns once the body
+ * ended or was ended: PEER_OK, or PEER_UNREACHABLE (err says why). The
+ * peer is for calls again afterwards. */
+typedef size_t (*peer_sink)(void *arg, long status, const char *data, size_t len);
+typedef bool (*peer_go_on)(void *arg);
+enum peer_result peer_get_stream(struct peer *p, const char *path, const char *query, peer_sink sink,
+				 peer_go_on go_on, void *arg, struct xerr *err);
 
 #endif

@@ -5,7 +5,10 @@
  * and the addresses in the network's other_config:tunnel_peers, with the
  * key other_config:tunnel_key or one derived from the network's uuid. The
  * packets leave through the transport PIF's bridge, whose address is the
- * tunnel's local end. */
+ * tunnel's local end. In a pool the master makes the records and each
+ * host plugs its own PIFs (pif_plug_ref calls the PIF's host): a tunnel
+ * made or destroyed on one host, the network's tunnels on the others get
+ * their ports again. */
 #include "pif.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -30,6 +33,31 @@ static void random_mac(char out[18])
 		b[i] = (unsigned char)strtoul((char[]){u[2 * i], u[2 * i + 1], 0}, NULL, 16);
 	b[0] = (unsigned char)((b[0] & 0xfe) | 0x02);
 	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+}
+
+/* The network's other tunnels, plugged, get their ports again: one to
+ * the tunnel made, none to the one gone. On their hosts (pif_plug_ref
+ * calls there); a host that cannot be reached now gets them when it plugs
+ * its tunnel again. Called with the PIF lock held. */
+static void others_refresh(struct rpc_ctx *ctx, const char *net, const char *except)
+{
+	xv accs = xv_arr_new();
+	db_rdlock(ctx->db);
+	for (struct db_obj *tu = db_first(ctx->db, SC_C_tunnel); tu; tu = db_next(tu)) {
+		struct db_obj *acc = db_lookup_cls(ctx->db, SC_C_PIF, db_peek_str(tu, SC_F_tunnel__access_PIF));
+		if (acc && strcmp(acc->ref, except) != 0 && !strcmp(db_peek_str(acc, SC_F_PIF__network), net) &&
+		    db_peek_bool(acc, SC_F_PIF__currently_attached))
+			xv_arr_push_str(&accs, acc->ref);
+	}
+	db_unlock(ctx->db);
+	for (size_t i = 0; i < xv_len(&accs); i++) {
+		struct xerr e = XERR_INIT;
+		if (pif_plug_ref(ctx, xv_as_str(xv_arr_get(&accs, i)), &e) < 0)
+			log_warn("tunnel: the ports of %s not refreshed: %s", xv_as_str(xv_arr_get(&accs, i)),
+				 e.nparams ? e.params[0] : e.code ? e.code : "?");
+		xerr_clear(&e);
+	}
+	xv_free(&accs);
 }
 
 static int tunnel_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
@@ -101,7 +129,8 @@ static int tunnel_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr 
 	xv st = xv_map_new();
 	xv_map_set_str(&st, "active", "false");
 	db_set(t, tu, SC_F_tunnel__status, st);
-	char tref[REF_STRLEN + 1], aref[REF_STRLEN + 1], trref[REF_STRLEN + 1];
+	char tref[REF_STRLEN + 1], aref[REF_STRLEN + 1], trref[REF_STRLEN + 1], nref[REF_STRLEN + 1];
+	cp(nref, sizeof nref, net->ref);
 	cp(tref, sizeof tref, tu->ref);
 	cp(aref, sizeof aref, acc->ref);
 	cp(trref, sizeof trref, tr->ref);
@@ -131,6 +160,7 @@ static int tunnel_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr 
 			xv_map_set_str(db_edit(u, o, SC_F_tunnel__status), "active", "true");
 		db_commit(u, &e);
 		xerr_clear(&e);
+		others_refresh(ctx, nref, aref);
 	}
 	pif_unlock();
 	if (rc == 0) {
@@ -146,13 +176,14 @@ static int tunnel_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 	pif_lock();
 	db_rdlock(ctx->db);
 	struct db_obj *tu = generic_lookup(ctx, SC_C_tunnel, xv_arr_get(args, 0), err);
-	char tref[REF_STRLEN + 1] = "", aref[REF_STRLEN + 1] = "";
+	char tref[REF_STRLEN + 1] = "", aref[REF_STRLEN + 1] = "", nref[REF_STRLEN + 1] = "";
 	bool attached = false;
 	if (tu) {
 		cp(tref, sizeof tref, tu->ref);
 		cp(aref, sizeof aref, db_peek_str(tu, SC_F_tunnel__access_PIF));
 		struct db_obj *acc = db_lookup_cls(ctx->db, SC_C_PIF, aref);
 		attached = acc && db_peek_bool(acc, SC_F_PIF__currently_attached);
+		cp(nref, sizeof nref, acc ? db_peek_str(acc, SC_F_PIF__network) : "");
 	}
 	db_unlock(ctx->db);
 	int rc = tu ? 0 : -1;
@@ -168,9 +199,58 @@ static int tunnel_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 			db_delete(t, o);
 		rc = db_commit(t, err);
 	}
+	if (rc == 0 && nref[0])
+		others_refresh(ctx, nref, aref);
 	pif_unlock();
 	return rc;
 }
 
-RPC_IMPL(tunnel, create, tunnel_create, 0);
-RPC_IMPL(tunnel, destroy, tunnel_destroy, 0);
+void tunnel_joined_host(struct server *srv, const char *host_ref)
+{
+	struct rpc_ctx ctx = {.srv = srv, .db = srv->db, .rbac_exempt = true};
+	xv todo = xv_arr_new(); /* [transport PIF, network, protocol] … */
+	db_rdlock(srv->db);
+	for (struct db_obj *tu = db_first(srv->db, SC_C_tunnel); tu; tu = db_next(tu)) {
+		struct db_obj *acc = db_lookup_cls(srv->db, SC_C_PIF, db_peek_str(tu, SC_F_tunnel__access_PIF));
+		struct db_obj *tr = db_lookup_cls(srv->db, SC_C_PIF, db_peek_str(tu, SC_F_tunnel__transport_PIF));
+		if (!acc || !tr || !strcmp(db_peek_str(acc, SC_F_PIF__host), host_ref))
+			continue;
+		const char *net = db_peek_str(acc, SC_F_PIF__network), *tnet = db_peek_str(tr, SC_F_PIF__network);
+		struct db_obj *mine = NULL; /* the joined host's PIF there */
+		bool has = false;
+		for (struct db_obj *q = db_first(srv->db, SC_C_PIF); q; q = db_next(q)) {
+			if (strcmp(db_peek_str(q, SC_F_PIF__host), host_ref) != 0)
+				continue;
+			has = has || !strcmp(db_peek_str(q, SC_F_PIF__network), net);
+			const char *mode = db_peek_str(q, SC_F_PIF__ip_configuration_mode);
+			if (!strcmp(db_peek_str(q, SC_F_PIF__network), tnet) && *mode && strcmp(mode, "None"))
+				mine = q;
+		}
+		for (size_t i = 0; i < xv_len(&todo) && !has; i++)
+			has = !strcmp(xv_as_str(xv_arr_get(xv_arr_get(&todo, i), 1)), net);
+		if (has || !mine)
+			continue;
+		xv a = xv_arr_new();
+		xv_arr_push_str(&a, mine->ref);
+		xv_arr_push_str(&a, net);
+		xv_arr_push_str(&a, db_peek_str(tu, SC_F_tunnel__protocol));
+		xv_arr_push(&todo, a);
+	}
+	db_unlock(srv->db);
+	for (size_t i = 0; i < xv_len(&todo); i++) {
+		xv a = xv_copy(xv_arr_get(&todo, i)), r = XV_NIL_INIT;
+		struct xerr e = XERR_INIT;
+		if (tunnel_create(&ctx, &a, &r, &e) < 0)
+			log_warn("tunnel: none for the joined host on %s: %s", xv_as_str(xv_arr_get(&a, 1)),
+				 e.nparams ? e.params[0] : e.code ? e.code : "?");
+		else
+			log_info("tunnel: %s for the joined host", xv_as_str(&r));
+		xv_free(&a);
+		xv_free(&r);
+		xerr_clear(&e);
+	}
+	xv_free(&todo);
+}
+
+RPC_IMPL(tunnel, create, tunnel_create, RPC_SLOW);
+RPC_IMPL(tunnel, destroy, tunnel_destroy, RPC_SLOW);

@@ -85,8 +85,6 @@ static void vm_events_reconcile(void *arg, struct xenops_domain *live, size_t n)
 	for (struct db_obj *vm = db_first(db, SC_C_VM); vm; vm = db_next(vm)) {
 		if (db_peek_bool(vm, SC_F_VM__is_control_domain))
 			continue;
-		/* no task outlives the daemon that ran it */
-		op_clear_all(t, vm);
 		const char *uuid = db_peek_str(vm, SC_F_VM__uuid);
 		struct xenops_domain *d = NULL;
 		for (size_t i = 0; i < n && !d; i++)
@@ -95,6 +93,14 @@ static void vm_events_reconcile(void *arg, struct xenops_domain *live, size_t n)
 				seen[i] = true;
 			}
 		bool was_live = live_state(db_peek_str(vm, SC_F_VM__power_state));
+		/* in a pool, a VM another host runs is that host's (a host that
+		 * joins, or restarts, finds the pool's VMs in the store) */
+		const char *on = db_peek_str(vm, SC_F_VM__resident_on);
+		if (!d && was_live && srv->host_ref[0] && strcmp(on, srv->host_ref) != 0 &&
+		    db_lookup_cls(db, SC_C_host, on))
+			continue;
+		/* no task outlives the daemon that ran it */
+		op_clear_all(t, vm);
 		if (d) {
 			if (d->domid < 0)
 				d->domid = db_peek_int(vm, SC_F_VM__domid) >= 0 ? db_peek_int(vm, SC_F_VM__domid)

@@ -9,6 +9,7 @@
 #include "../base/fault.h"
 #include "session.h"
 #include "task.h"
+#include "../api/pool_forward.h"
 #include "../api/rbac.h"
 #include "../api/transfer.h"
 #include "../base/log.h"
@@ -82,6 +83,9 @@ static int authenticate(struct route_req *rr)
 	const char *sid = route_arg(rr, "session_id");
 	if (!sid)
 		sid = MHD_lookup_connection_value(rr->conn, MHD_COOKIE_KIND, "session_id");
+	/* another host of the pool relaying its client's request */
+	if (sid && pool_session_accept(rr->srv, sid, &rr->ctx))
+		return 0;
 	if (sid)
 		return session_check(rr->srv, sid, &rr->ctx, &rr->err);
 	char *pass = NULL;

@@ -1,0 +1,368 @@
+"""Private networks across the hosts of a pool, and capture through the
+master: a pool of two lab hosts (lab.py, QEMU backend, the openvswitch
+network backend), each with a second NIC eth1 on the lab's switch, joined
+with pool.join. A vxlan private network the master had alone reaches the
+joining host (a tunnel made on its configured eth1); tunnel.create (gre)
+on each host's eth1, called on the master: each host's xenond programs its
+own Open vSwitch with a port to the other host's address (the pool knows
+it), and a guest on each host reaches the other through both networks (no
+route to the guests' subnets exists on the switch). GET /capture and xe
+vif-capture on the master for the VIF of the guest on the member stream
+that host's capture: the filter applied there, a pcap tcpdump -r reads, a
+refusal of a bad filter relayed as it was made, a client hanging up ending
+the capture on the member. tunnel.destroy of one
+host's tunnel removes its ports on both hosts. A third host joining later
+gets the pool's tunnels on its configured eth1 (the other hosts a port to
+it) and its guest reaches the others. pool.create_VLAN_from_PIF on the
+master makes the VLAN on every host's Open vSwitch. Skipped without root,
+ip, Open vSwitch, tcpdump and qemu-system-x86_64."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import guest  # noqa: E402
+import harness  # noqa: E402
+import lab  # noqa: E402
+import ovs_lab  # noqa: E402
+
+MiB = 1 << 20
+CONF = "network-backend = openvswitch\n"
+TCPDUMP = shutil.which("tcpdump")
+TRANSPORT = "10.99.0.%d"
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def tcpdump_lines(path):
+    p = subprocess.run([TCPDUMP, "-nn", "-r", path], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return [l for l in p.stdout.splitlines() if l.strip()]
+
+
+def port_name(key, peer):
+    a, b, c, d = (int(x) for x in peer.split("."))
+    return "t%06x%08x" % (key, (a << 24) | (b << 16) | (c << 8) | d)
+
+
+@unittest.skipIf(os.geteuid() != 0 or guest.QEMU is None or not shutil.which("ovs-vswitchd") or TCPDUMP is None,
+                 "needs root, qemu-system-x86_64, Open vSwitch and tcpdump")
+class PoolTunnelTest(unittest.TestCase):
+    timings = {}
+
+    @classmethod
+    def setUpClass(cls):
+        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), guest.GUEST],
+                       check=True, stdout=subprocess.DEVNULL, timeout=900)
+        cls.kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
+        cls.lab = lab.Lab(3).make()
+        try:
+            # the second NICs' segment: a bridge of its own in the switch's
+            # namespace (one segment with eth0 would have both NICs answer ARP)
+            lab._ip("-n", cls.lab.switch, "link", "add", "br1", "type", "bridge")
+            lab._ip("-n", cls.lab.switch, "link", "set", "br1", "up")
+            for h in cls.lab.hosts:
+                # the second NIC: a cable to the lab's switch, addresses of its own
+                lab._ip("-n", h.netns, "link", "add", "eth1", "type", "veth", "peer", "name", "q" + h.name,
+                        "netns", cls.lab.switch)
+                lab._ip("-n", cls.lab.switch, "link", "set", "q" + h.name, "master", "br1", "up")
+                lab._ip("-n", h.netns, "link", "set", "eth1", "up")
+                kdir = os.path.join(h.data_dir, "guest-kernels")
+                os.makedirs(kdir)
+                for f in (cls.kernel, "initrd.img"):
+                    shutil.copy(os.path.join(guest.GUEST, f), kdir)
+                guest._run_dirs.append(os.path.join(h.data_dir, "run"))
+            h1, h2, _ = cls.lab.hosts
+            for h in (h1, h2):
+                cls.standalone(h)
+            cls.api = a1 = h1.server.api
+            # a private network of the master alone: its tunnel has no other end yet
+            cls.vx = cls.private("vx")
+            eth1 = [p for p, r in a1.PIF.get_all_records().items() if r["device"] == "eth1"][0]
+            cls.t1 = a1.tunnel.create(eth1, cls.vx, "vxlan")
+            cls.join(h2)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def standalone(cls, h):
+        """Starts h's xenond alone and configures its eth1 (before it joins)."""
+        h.start(backend="qemu", config=CONF)
+        a = h.server.api
+        a.PIF.scan(a.host.get_all()[0])
+        eth1 = [p for p, r in a.PIF.get_all_records().items() if r["device"] == "eth1"][0]
+        a.PIF.reconfigure_ip(eth1, "Static", TRANSPORT % (h.index + 1), "255.255.255.0", "", "")
+        a.PIF.plug(eth1)
+
+    @classmethod
+    def join(cls, h):
+        h1 = cls.lab.hosts[0]
+        a1 = cls.api
+        n = len(a1.host.get_all())
+        r = h.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
+                        "master-password=" + h1.server.password)
+        assert r.returncode == 0, r.stdout + r.stderr
+        wait_for(lambda: len(a1.host.get_all()) == n + 1, 30, "%s in the pool" % h.name)
+        cls.ref = {x.address: [y for y in a1.host.get_all() if a1.host.get_address(y) == x.address][0]
+                   for x in cls.lab.hosts if x.server is not None and x.server.alive()}
+        wait_for(lambda: all(a1.host_metrics.get_live(a1.host.get_metrics(x)) for x in cls.ref.values()), 30,
+                 "every host live")
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            for vm in cls.api.VM.get_all():
+                if not cls.api.VM.get_is_a_template(vm) and cls.api.VM.get_power_state(vm) != "Halted":
+                    cls.api.VM.hard_shutdown(vm)
+        except Exception:
+            pass
+        cls.lab.close()
+        for h in cls.lab.hosts:
+            ovs_lab.stop_ovs_of(h.data_dir)
+        guest._kill_leftover_qemus()
+        for k, v in sorted(cls.timings.items()):
+            print("# %s: %.2f s" % (k, v))
+
+    # ---- helpers ----
+
+    def vsctl(self, h, *args):
+        db = "unix:" + os.path.join(h.data_dir, "ovs", "db.sock")
+        return subprocess.run(["ovs-vsctl", "--db=" + db, "--timeout=10"] + list(args), capture_output=True,
+                              text=True).stdout.strip()
+
+    def ports(self, h, bridge):
+        return sorted(p for p in self.vsctl(h, "list-ports", bridge).split() if p.startswith("t"))
+
+    def packet_sockets(self, h):
+        """Packet sockets open in h's namespace (libpcap's, Open vSwitch's)."""
+        out = h.exec("cat", "/proc/net/packet", capture_output=True, text=True).stdout
+        return len(out.splitlines()) - 1
+
+    def eth1(self, h):
+        a = self.api
+        return [p for p in a.host.get_PIFs(self.ref[h.address]) if a.PIF.get_device(p) == "eth1"][0]
+
+    @classmethod
+    def private(cls, label):
+        return cls.api.network.create({"name_label": label, "name_description": "", "MTU": 1500,
+                                        "other_config": {}, "bridge": "", "managed": True, "tags": []})
+
+    def key(self, net):
+        return int(self.api.network.get_uuid(net).replace("-", "")[:8], 16) & 0xffffff
+
+    def guest_on(self, h, nets, ip):
+        a = self.api
+        rec = {"name_label": "tun-" + h.name, "name_description": "", "user_version": 1, "is_a_template": False,
+               "affinity": harness.NULL_REF, "memory_static_max": 256 * MiB, "memory_dynamic_max": 256 * MiB,
+               "memory_dynamic_min": 256 * MiB, "memory_static_min": 128 * MiB, "VCPUs_params": {},
+               "VCPUs_max": 1, "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy",
+               "actions_after_reboot": "restart", "actions_after_crash": "destroy", "PV_bootloader": "",
+               "PV_kernel": self.kernel, "PV_ramdisk": "initrd.img",
+               "PV_args": guest.ARGS + " xenon.ip=%s/24" % ip, "PV_bootloader_args": "", "PV_legacy_args": "",
+               "HVM_boot_policy": "", "HVM_boot_params": {}, "platform": {}, "PCI_bus": "", "other_config": {},
+               "recommendations": "", "domain_type": "pv"}
+        vm = a.VM.create(rec)
+        for i, net in enumerate(nets):
+            a.VIF.create({"device": str(i), "network": net, "VM": vm, "MAC": "", "MTU": 1500, "other_config": {},
+                          "qos_algorithm_type": "", "qos_algorithm_params": {}})
+        a.VM.start_on(vm, self.ref[h.address], False, False)
+        return vm
+
+    def wait_ready(self, h, vm):
+        serial = os.path.join(h.data_dir, "run", "vm", self.api.VM.get_uuid(vm), "serial.log")
+
+        def ready():
+            if not os.path.exists(serial):
+                return False
+            with open(serial, errors="replace") as f:
+                return guest.READY in f.read()
+        wait_for(ready, 90, "the guest on %s ready" % h.name)
+
+    def run_in(self, vm, cmd, timeout=60):
+        return self.api.VM.guest_exec(vm, ["sh", "-c", cmd], "", timeout)
+
+    def ping(self, vm, ip, n=2):
+        out = self.run_in(vm, "ping -c %d -W 3 %s" % (n, ip))
+        self.assertEqual(out["exitcode"], "0", out)
+        self.assertIn("%d packets received" % n, out["stdout"])
+
+    # ---- the tests, in order ----
+
+    def test_1_tunnels_guests_capture_and_join(self):
+        a = self.api
+        h1, h2, h3 = self.lab.hosts
+        for h in (h1, h2):
+            self.assertEqual(a.PIF.get_IP(self.eth1(h)), TRANSPORT % (h.index + 1))
+            self.assertTrue(a.PIF.get_currently_attached(self.eth1(h)))
+        vx, t1, gre = self.vx, self.t1, self.private("gre")
+        # the vxlan network the master had before h2 joined: h2 got a tunnel
+        # on its configured eth1 when it joined, each host a port to the other
+        wait_for(lambda: len(a.tunnel.get_all()) == 2, 20, "h2's tunnel")
+        t2 = [tu for tu in a.tunnel.get_all() if tu != t1][0]
+        self.assertEqual(a.tunnel.get_transport_PIF(t2), self.eth1(h2))
+        bvx, kvx = a.network.get_bridge(vx), self.key(vx)
+        wait_for(lambda: self.ports(h1, bvx), 20, "h1's port to h2")
+        self.assertEqual(self.ports(h1, bvx), [port_name(kvx, TRANSPORT % 2)])
+        self.assertEqual(self.ports(h2, bvx), [port_name(kvx, TRANSPORT % 1)])
+        self.assertEqual(self.vsctl(h2, "get", "interface", port_name(kvx, TRANSPORT % 1), "type"), "vxlan")
+        self.assertEqual(self.vsctl(h2, "get", "interface", port_name(kvx, TRANSPORT % 1), "options:remote_ip"),
+                         '"%s"' % (TRANSPORT % 1))
+        for tu, h in ((t1, h1), (t2, h2)):
+            r = a.tunnel.get_record(tu)
+            self.assertEqual(r["status"], {"active": "true"})
+            acc = a.PIF.get_record(r["access_PIF"])
+            self.assertEqual((acc["host"], acc["network"], acc["currently_attached"]),
+                             (self.ref[h.address], vx, True))
+        # gre, made on the master for each host's eth1 (xe for the member's;
+        # the two-argument form for the master's)
+        t = time.monotonic()
+        a.tunnel.create(self.eth1(h1), gre)
+        p = h1.server.xe("tunnel-create", "pif-uuid=" + a.PIF.get_uuid(self.eth1(h2)),
+                         "network-uuid=" + a.network.get_uuid(gre), "protocol=gre")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.timings["two gre tunnels made"] = time.monotonic() - t
+        g2 = a.tunnel.get_by_uuid(p.stdout.strip())
+        self.assertEqual(a.tunnel.get_protocol(g2), "gre")
+        bgre, kgre = a.network.get_bridge(gre), self.key(gre)
+        self.assertEqual(self.vsctl(h1, "get", "interface", port_name(kgre, TRANSPORT % 2), "type"), "gre")
+        self.assertEqual(self.ports(h2, bgre), [port_name(kgre, TRANSPORT % 1)])
+
+        # a guest on each host, eth0 on the vxlan network and eth1 on the gre one
+        t = time.monotonic()
+        v1 = self.guest_on(h1, [vx, gre], "10.200.0.1")
+        v2 = self.guest_on(h2, [vx, gre], "10.200.0.2")
+        self.assertEqual(a.VM.get_resident_on(v2), self.ref[h2.address])
+        self.wait_ready(h1, v1)
+        self.wait_ready(h2, v2)
+        self.timings["two guests on two hosts: ready"] = time.monotonic() - t
+        for vm, ip in ((v1, "10.201.0.1"), (v2, "10.201.0.2")):
+            out = self.run_in(vm, "ip addr add %s/24 dev eth1 && ip link set eth1 up" % ip)
+            self.assertEqual(out["exitcode"], "0", out)
+        t = time.monotonic()
+        self.ping(v1, "10.200.0.2", 3)
+        self.timings["vxlan: first ping answered"] = time.monotonic() - t
+        self.ping(v2, "10.200.0.1")
+        self.ping(v1, "10.201.0.2")
+        self.ping(v2, "10.201.0.1")
+
+        # capture on the master of the member's guest VIF
+        vif2 = [v for v in a.VM.get_VIFs(v2) if a.VIF.get_device(v) == "0"][0]
+        sid = h1.server.session
+        c = h1.server.connection()
+        q = urllib.parse.urlencode({"session_id": sid, "ref": vif2, "filter": "icmp and bogus junk"})
+        c.request("GET", "/capture?" + q)
+        r = c.getresponse()
+        body = r.read().decode()
+        c.close()
+        self.assertEqual(r.status, 400, body)
+        self.assertTrue(body.startswith("CAPTURE_FILTER_INVALID icmp and bogus junk"), body)
+        out = os.path.join(h1.data_dir, "relayed.pcap")
+        p = subprocess.Popen([harness.XE, "-s", h1.address, "-p", str(h1.port), "--nossl", "-u", "root",
+                              "-pw", h1.server.password, "vif-capture", "uuid=" + a.VIF.get_uuid(vif2),
+                              "filter=icmp", "duration=8", "filename=" + out],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for(lambda: os.path.exists(out) and os.path.getsize(out) >= 24, 10, "the relayed capture running")
+        # ARP and the gre network's traffic are out of the filter or the VIF
+        self.run_in(v2, "ping -c 1 -W 3 10.201.0.1")
+        self.ping(v2, "10.200.0.1", 3)
+        so, se = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, se)
+        lines = tcpdump_lines(out)
+        self.assertEqual(len(lines), 6, lines)
+        self.assertEqual(sum("10.200.0.2 > 10.200.0.1: ICMP echo request" in l for l in lines), 3, lines)
+        self.assertEqual(sum("10.200.0.1 > 10.200.0.2: ICMP echo reply" in l for l in lines), 3, lines)
+
+        # a client that goes: the relay ends, and with it the member's capture
+        before = self.packet_sockets(h2)
+        c = h1.server.connection()
+        c.request("GET", "/capture?" + urllib.parse.urlencode({"session_id": sid, "ref": vif2}))
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(len(r.read(24)), 24, "the pcap header, relayed")
+        self.assertEqual(self.packet_sockets(h2), before + 1, "the capture runs on the member")
+        t = time.monotonic()
+        r.close()
+        c.close()
+        wait_for(lambda: self.packet_sockets(h2) == before, 10, "the member's capture closed")
+        self.timings["client gone: the member's capture closed"] = time.monotonic() - t
+
+        # destroying the member's vxlan tunnel: its ports go on both hosts
+        acc2 = a.tunnel.get_access_PIF(t2)
+        p = h1.server.xe("tunnel-destroy", "uuid=" + a.tunnel.get_uuid(t2))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.ports(h2, bvx), [])
+        self.assertEqual(self.ports(h1, bvx), [])
+        self.assertNotIn(acc2, a.PIF.get_all())
+        out = self.run_in(v1, "ping -c 2 -W 2 10.200.0.2")
+        self.assertNotEqual(out["exitcode"], "0", "no tunnel, no way across")
+        self.ping(v1, "10.201.0.2")  # the gre network is untouched
+        # and again: the ports come back on both
+        t2 = a.tunnel.create(self.eth1(h2), vx, "vxlan")
+        self.assertEqual(self.ports(h1, bvx), [port_name(kvx, TRANSPORT % 2)])
+        self.ping(v1, "10.200.0.2")
+
+        # a host joining later gets the pool's tunnels on its configured eth1
+        self.standalone(h3)
+        t = time.monotonic()
+        self.join(h3)
+        want = {(h, b): sorted(port_name(k, TRANSPORT % i) for i in (1, 2, 3) if i != h.index + 1)
+                for h in (h1, h2, h3) for b, k in ((bvx, kvx), (bgre, kgre))}
+        wait_for(lambda: all(self.ports(h, b) == w for (h, b), w in want.items()), 30,
+                 "the tunnels' ports to and on h3")
+        self.timings["a joining host: its tunnels up"] = time.monotonic() - t
+        protos = {a.tunnel.get_protocol(tu): a.PIF.get_network(a.tunnel.get_access_PIF(tu))
+                  for tu in a.tunnel.get_all()
+                  if a.PIF.get_host(a.tunnel.get_transport_PIF(tu)) == self.ref[h3.address]}
+        self.assertEqual(protos, {"vxlan": vx, "gre": gre})
+        v3 = self.guest_on(h3, [vx], "10.200.0.3")
+        self.wait_ready(h3, v3)
+        self.ping(v3, "10.200.0.1")
+        self.ping(v3, "10.200.0.2")
+        # what comes in from one tunnel never goes out through another (no loop)
+        for h in (h1, h2, h3):
+            for port in want[(h, bvx)]:
+                self.assertEqual(self.vsctl(h, "get", "port", port, "protected"), "true")
+        for vm in (v3, v2, v1):
+            a.VM.hard_shutdown(vm)
+        for tu in a.tunnel.get_all():
+            a.tunnel.destroy(tu)
+        for h in (h1, h2, h3):
+            self.assertEqual(self.ports(h, bvx) + self.ports(h, bgre), [])
+        self.assertEqual([x for x in a.PIF.get_all() if a.PIF.get_device(x).startswith("tunnel")], [])
+
+    def test_2_pool_vlan_on_every_host(self):
+        """pool.create_VLAN_from_PIF on the master: each host's xenond makes
+        the VLAN on its own Open vSwitch (a fake bridge on xenbr1 with the
+        tag); destroying the VLANs removes them there."""
+        a = self.api
+        net = self.private("v100")
+        pifs = a.pool.create_VLAN_from_PIF(self.eth1(self.lab.hosts[0]), net, 100)
+        self.assertEqual(sorted(a.PIF.get_host(p) for p in pifs), sorted(self.ref.values()))
+        bridge = a.network.get_bridge(net)
+        hosts = [h for h in self.lab.hosts if h.address in self.ref]  # three, after test_1
+        for h in hosts:
+            self.assertEqual(self.vsctl(h, "br-to-parent", bridge), "xenbr1", h.name)
+            self.assertEqual(self.vsctl(h, "br-to-vlan", bridge), "100", h.name)
+        for p in pifs:
+            self.assertTrue(a.PIF.get_currently_attached(p))
+            a.VLAN.destroy(a.PIF.get_VLAN_master_of(p))
+        for h in hosts:
+            self.assertNotIn(bridge, self.vsctl(h, "list-br").split(), h.name)
+
+
+if __name__ == "__main__":
+    harness.main()
