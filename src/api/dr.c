@@ -26,8 +26,14 @@
 #define DR_INTERVAL_MS 1000
 #define DR_FILE_MAX (1LL << 30)
 
+/* The SM's features: its record's, else its driver's (an SR introduced
+ * has no SM record made by SR.create). */
 static bool sm_has_feature(struct db *db, const char *type, const char *feature)
 {
+	const struct sm_driver *drv = sm_driver_find(type);
+	for (const char *const *f = drv && drv->features ? drv->features : NULL; f && f[0]; f += 2)
+		if (!strcmp(f[0], feature))
+			return true;
 	for (struct db_obj *sm = db_first(db, SC_C_SM); sm; sm = db_next(sm))
 		if (!strcmp(db_peek_str(sm, SC_F_SM__type), type))
 			return xv_map_get(db_peek(sm, SC_F_SM__features), feature) != NULL;
@@ -512,9 +518,19 @@ static int session_create_from_db_file(struct rpc_ctx *ctx, xv *args, xv *result
 	char pool[UUID_STRLEN + 1];
 	size_t img_len = len;
 	const char *img = buf;
-	if (parse_header(buf, len, pool, &img_len) == 0 && DR_HDR + img_len <= len)
+	void *sql = NULL;
+	uint64_t idx;
+	struct xerr e = XERR_INIT;
+	if (parse_header(buf, len, pool, &img_len) == 0 && DR_HDR + img_len <= len) {
 		img = buf + DR_HDR;
+	} else if (len >= 16 && !memcmp(buf, "SQLite format 3", 16)) {
+		/* a database file: read through SQLite, with what its WAL holds */
+		if (durable_image(name, malloc, &sql, &img_len, &idx, &e) == 0)
+			img = sql;
+		xerr_clear(&e);
+	}
 	struct db *db = db_of_image(img, img == buf ? len : img_len, err);
+	free(sql);
 	free(buf);
 	if (!db)
 		return -1;
