@@ -183,8 +183,14 @@ class DisasterRecovery(harness.ServerTestCase):
         fapi.VM.recover(fone, to, True)  # forced: replaced by the copy read again
         bone = bapi.VM.get_by_uuid(uuids["one"])
         self.assertEqual(len([v for v in bapi.VM.get_all() if bapi.VM.get_uuid(v) == uuids["one"]]), 1)
-        fapi.VM.recover(ftwo, to, False)
+        # xe reads the VM from the metadata VDI's database
+        r = b.xe("vm-assert-can-be-recovered", "uuid=" + uuids["three"], "database:vdi-uuid=" + meta_uuid)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("an SR needed by the VM", r.stdout + r.stderr)
+        r = b.xe("vm-recover", "uuid=" + uuids["two"], "database:vdi-uuid=" + meta_uuid)
+        self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(bapi.VM.get_name_label(bapi.VM.get_by_uuid(uuids["two"])), "dr-two")
+        self.assertEqual(bapi.VM.get_appliance(bapi.VM.get_by_uuid(uuids["two"])), harness.NULL_REF)
 
         # the recovered VM runs on B, its disk as A left it
         bapi.VM.start(bone, False, False)
@@ -213,12 +219,14 @@ class DisasterRecovery(harness.ServerTestCase):
         # B replicates its own database to the SR; disabling destroys that VDI
         # and leaves A's
         pool_b = bapi.pool.get_all()[0]
-        bapi.SR.enable_database_replication(bsr)
+        r = b.xe("sr-enable-database-replication", "uuid=" + sr_uuid)
+        self.assertEqual(r.returncode, 0, r.stderr)
         mine = bapi.pool.get_metadata_VDIs(pool_b)
         self.assertEqual(len(mine), 1)
         self.assertNotEqual(mine[0], bmeta)
         self.assertEqual(bapi.VDI.read_database_pool_uuid(mine[0]), bapi.pool.get_uuid(pool_b))
-        bapi.SR.disable_database_replication(bsr)
+        r = b.xe("sr-disable-database-replication", "uuid=" + sr_uuid)
+        self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(bapi.pool.get_metadata_VDIs(pool_b), [])
         self.assertXapiError("HANDLE_INVALID", bapi.VDI.get_uuid, mine[0])
         self.assertEqual(bapi.VDI.read_database_pool_uuid(bmeta), pool_a_uuid)
