@@ -543,11 +543,108 @@ static int session_create_from_db_file(struct rpc_ctx *ctx, xv *args, xv *result
 
 /* ---- DR_task ---- */
 
-/* DR_task.create: xapi refuses SR types whose SM lacks SR_METADATA
- * before it probes. */
+/* The SRs whose metadata VDIs the storage device_config names holds:
+ * each image of a database's size whose data is a database, the SR
+ * record of that database that has the image as a VDI. An array of maps
+ * (uuid, name_label, name_description). */
+static int probe_metadata(const char *type, const xv *dc, xv *out, struct xerr *err)
+{
+	char tmp_uuid[UUID_STRLEN + 1];
+	uuid_generate_str(tmp_uuid);
+	struct sm_sr sr = {0};
+	if (sm_sr_open(&sr, type, tmp_uuid, dc, err) < 0)
+		return -1;
+	struct sm_vdi_list l = {0};
+	int rc = sr.drv->sr_attach ? sr.drv->sr_attach(&sr, err) : 0;
+	bool attached = rc == 0;
+	if (rc == 0) {
+		storage_scan_lock();
+		rc = sr.drv->sr_scan(&sr, &l, err);
+		storage_unlock();
+	}
+	for (size_t i = 0; rc == 0 && i < l.n; i++) {
+		if (l.v[i].hidden || l.v[i].virtual_size != DR_VDI_SIZE)
+			continue;
+		char pool[UUID_STRLEN + 1];
+		void *buf = NULL;
+		size_t len = 0;
+		struct xerr e = XERR_INIT;
+		int r = read_vdi(&sr, &l.v[i], pool, &buf, &len, &e);
+		struct db *db = r == 0 ? db_of_image((char *)buf + DR_HDR, len, &e) : NULL;
+		free(buf);
+		xerr_clear(&e);
+		if (!db)
+			continue;
+		struct db_obj *v = db_lookup_uuid(db, SC_C_VDI, l.v[i].uuid);
+		struct db_obj *o = v ? db_lookup_cls(db, SC_C_SR, db_peek_str(v, SC_F_VDI__SR)) : NULL;
+		xv *seen = NULL;
+		for (size_t k = 0; o && k < xv_len(out); k++)
+			if (!strcmp(xv_map_get_str(xv_arr_get(out, k), "uuid"), db_peek_str(o, SC_F_SR__uuid)))
+				seen = (xv *)xv_arr_get(out, k);
+		if (o && !seen) {
+			xv m = xv_map_new();
+			xv_map_set_str(&m, "uuid", db_peek_str(o, SC_F_SR__uuid));
+			xv_map_set_str(&m, "name_label", db_peek_str(o, SC_F_SR__name_label));
+			xv_map_set_str(&m, "name_description", db_peek_str(o, SC_F_SR__name_description));
+			xv_map_set(&m, "metadata_VDIs", xv_arr_new());
+			xv_arr_push(out, m);
+			seen = (xv *)xv_arr_get(out, xv_len(out) - 1);
+		}
+		if (seen)
+			xv_arr_push_str((xv *)xv_map_get(seen, "metadata_VDIs"), l.v[i].uuid);
+		db_close(db);
+	}
+	sm_vdi_list_free(&l);
+	if (attached && sr.drv->sr_detach) {
+		struct xerr e = XERR_INIT;
+		sr.drv->sr_detach(&sr, &e);
+		xerr_clear(&e);
+	}
+	sm_sr_close(&sr);
+	return rc;
+}
+
+/* Undoes what a DR task made of its SRs: PBDs unplugged and gone, SRs
+ * forgotten. */
+static void dr_undo(struct rpc_ctx *ctx, const xv *srs)
+{
+	for (size_t i = 0; i < xv_len(srs); i++) {
+		const char *sr = xv_as_str(xv_arr_get(srs, i));
+		db_rdlock(ctx->db);
+		struct db_obj *o = db_lookup_cls(ctx->db, SC_C_SR, sr);
+		xv pbds = o ? db_get(ctx->db, o, SC_F_SR__PBDs) : xv_arr_new();
+		db_unlock(ctx->db);
+		struct rpc_ctx sub = *ctx;
+		xv res = XV_NIL_INIT;
+		struct xerr e = XERR_INIT;
+		for (size_t k = 0; k < xv_len(&pbds); k++) {
+			xv a = xv_arr_new();
+			xv_arr_push(&a, xv_copy(xv_arr_get(&pbds, k)));
+			sub.cls = SC_C_PBD;
+			rpc_impl_PBD__unplug.fn(&sub, &a, &res, &e);
+			xerr_clear(&e);
+			xv_free(&res);
+			xv_free(&a);
+		}
+		xv_free(&pbds);
+		xv a = xv_arr_new();
+		xv_arr_push_str(&a, sr);
+		sub.cls = SC_C_SR;
+		rpc_impl_SR__forget.fn(&sub, &a, &res, &e);
+		xerr_clear(&e);
+		xv_free(&res);
+		xv_free(&a);
+	}
+}
+
+/* DR_task.create(type, device_config, whitelist), as xapi's: SR types
+ * whose SM lacks SR_METADATA are refused before anything; the storage is
+ * probed for the SRs whose metadata VDIs it holds, those of the whitelist
+ * are introduced (shared, introduced_by the task) with a PBD of
+ * device_config plugged on every host. An SR this pool has already is
+ * left as it is. Any failure undoes the SRs and the task. */
 static int dr_task_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
-	(void)result;
 	const char *type = arg_str(args, 0);
 	db_rdlock(ctx->db);
 	bool meta = sm_has_feature(ctx->db, type, "SR_METADATA");
@@ -558,7 +655,103 @@ static int dr_task_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 		free(msg);
 		return -1;
 	}
-	return xerr_set(err, ERR_SR_OPERATION_NOT_SUPPORTED, REF_NULL, NULL);
+	const xv *dc = xv_arr_get(args, 1), *white = xv_arr_get(args, 2);
+	xv found = xv_arr_new(), made = xv_arr_new();
+	int rc = probe_metadata(type, dc, &found, err);
+	char task[REF_STRLEN + 1] = "";
+	if (rc == 0) {
+		struct db_txn *t = db_begin(ctx->db);
+		struct db_obj *d = db_create(t, SC_C_DR_task, NULL);
+		char u[UUID_STRLEN + 1];
+		uuid_generate_str(u);
+		db_set_str(t, d, SC_F_DR_task__uuid, u);
+		snprintf(task, sizeof task, "%s", d->ref);
+		rc = db_commit(t, err);
+	}
+	for (size_t i = 0; rc == 0 && i < xv_len(&found); i++) {
+		const xv *m = xv_arr_get(&found, i);
+		xv uuid = xv_str(xv_map_get_str(m, "uuid"));
+		bool wanted = white && xv_arr_contains(white, &uuid);
+		db_rdlock(ctx->db);
+		bool have = db_lookup_uuid(ctx->db, SC_C_SR, xv_as_str(&uuid)) != NULL;
+		db_unlock(ctx->db);
+		if (!wanted || have) {
+			xv_free(&uuid);
+			continue;
+		}
+		struct rpc_ctx sub = *ctx;
+		sub.cls = SC_C_SR;
+		xv a = xv_arr_new(), res = XV_NIL_INIT;
+		xv_arr_push(&a, uuid);
+		xv_arr_push_str(&a, xv_map_get_str(m, "name_label"));
+		xv_arr_push_str(&a, xv_map_get_str(m, "name_description"));
+		xv_arr_push_str(&a, type);
+		xv_arr_push_str(&a, "");
+		xv_arr_push(&a, xv_bool(true));
+		xv_arr_push(&a, xv_map_new());
+		rc = rpc_impl_SR__introduce.fn(&sub, &a, &res, err);
+		xv_free(&a);
+		if (rc < 0)
+			break;
+		char sr[REF_STRLEN + 1];
+		snprintf(sr, sizeof sr, "%s", xv_as_str(&res));
+		xv_arr_push(&made, res);
+		xv hosts = xv_arr_new();
+		struct db_txn *t = db_begin(ctx->db);
+		struct db_obj *o = db_lookup_cls(ctx->db, SC_C_SR, sr);
+		if (o)
+			db_set_str(t, o, SC_F_SR__introduced_by, task);
+		for (struct db_obj *h = db_first(ctx->db, SC_C_host); h; h = db_next(h))
+			xv_arr_push_str(&hosts, h->ref);
+		rc = db_commit(t, err);
+		for (size_t k = 0; rc == 0 && k < xv_len(&hosts); k++) {
+			xv rec = xv_map_new(), pbd = XV_NIL_INIT;
+			xv_map_set_str(&rec, "host", xv_as_str(xv_arr_get(&hosts, k)));
+			xv_map_set_str(&rec, "SR", sr);
+			xv_map_set(&rec, "device_config", xv_copy(dc));
+			xv_map_set(&rec, "other_config", xv_map_new());
+			sub.cls = SC_C_PBD;
+			rc = generic_create(&sub, SC_C_PBD, &rec, &pbd, err);
+			xv_free(&rec);
+			if (rc == 0) {
+				xv pa = xv_arr_new(), pres = XV_NIL_INIT;
+				xv_arr_push(&pa, pbd);
+				pbd = XV_NIL_INIT;
+				rc = rpc_impl_PBD__plug.fn(&sub, &pa, &pres, err);
+				xv_free(&pa);
+				xv_free(&pres);
+			}
+			xv_free(&pbd);
+		}
+		xv_free(&hosts);
+		/* the scan of the plug found the metadata VDIs as images */
+		const xv *metas = xv_map_get(m, "metadata_VDIs");
+		struct db_txn *mt = rc == 0 ? db_begin(ctx->db) : NULL;
+		for (size_t k = 0; mt && k < xv_len(metas); k++) {
+			struct db_obj *v = db_lookup_uuid(ctx->db, SC_C_VDI, xv_as_str(xv_arr_get(metas, k)));
+			if (v)
+				db_set_str(mt, v, SC_F_VDI__type, "metadata");
+		}
+		if (mt)
+			rc = db_commit(mt, err);
+	}
+	if (rc < 0) {
+		dr_undo(ctx, &made);
+		if (task[0]) {
+			struct db_txn *t = db_begin(ctx->db);
+			struct db_obj *d = db_lookup_cls(ctx->db, SC_C_DR_task, task);
+			if (d)
+				db_delete(t, d);
+			struct xerr e = XERR_INIT;
+			db_commit(t, &e);
+			xerr_clear(&e);
+		}
+	} else {
+		*result = xv_str(task);
+	}
+	xv_free(&found);
+	xv_free(&made);
+	return rc;
 }
 
 /* DR_task.destroy: the SRs it introduced are unplugged and forgotten,
@@ -606,7 +799,7 @@ static int dr_task_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	return db_commit(t, err);
 }
 
-RPC_IMPL(DR_task, create, dr_task_create, 0);
+RPC_IMPL(DR_task, create, dr_task_create, RPC_SLOW);
 RPC_IMPL(DR_task, destroy, dr_task_destroy, RPC_SLOW);
 RPC_IMPL(SR, assert_supports_database_replication, sr_assert_supports_replication, 0);
 RPC_IMPL(SR, enable_database_replication, sr_enable_replication, RPC_SLOW);

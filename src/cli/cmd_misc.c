@@ -482,6 +482,26 @@ static int h_dr_call(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+/* drtask-create type= sr-whitelist=uuid,… device-config:…: DR_task.create;
+ * prints the task's uuid. */
+static int h_drtask_create(struct xe_ctx *x, struct xerr *err)
+{
+	xv a = xv_arr_new(), white = xv_arr_new(), res = XV_NIL_INIT;
+	xv_arr_push_str(&a, xe_req(x, "type"));
+	xv_arr_push(&a, map_params(x, "device-config:"));
+	char *list = xstrdup(xe_req(x, "sr-whitelist"));
+	for (char *save = NULL, *u = strtok_r(list, ",", &save); u; u = strtok_r(NULL, ",", &save))
+		xv_arr_push_str(&white, u);
+	free(list);
+	xv_arr_push(&a, white);
+	int rc = xe_call_wait(x, "DR_task.create", &a, &res, err);
+	xv_free(&a);
+	if (rc == 0)
+		rc = xe_print_uuid_of(x, SC_C_DR_task, xv_as_str(&res), err);
+	xv_free(&res);
+	return rc;
+}
+
 /* vmss-snapshot-now: VMSS.snapshot_now, waited for. */
 static int h_vmss_snapshot_now(struct xe_ctx *x, struct xerr *err)
 {
@@ -751,6 +771,11 @@ const struct xe_cmd xe_misc_cmds[] = {
 	{"appliance-assert-can-be-recovered", L("uuid", "database:vdi-uuid"), NULL,
 	 "Check that this pool has the storage an appliance of a metadata VDI's database needs.", 0,
 	 h_dr_call, &(const struct dr_call){SC_C_VM_appliance, "VM_appliance.assert_can_be_recovered", false}},
+	{"drtask-create", L("type", "sr-whitelist"), L("device-config:"),
+	 "Introduce and plug the SRs of the whitelist whose metadata VDIs the storage holds; prints the "
+	 "task's uuid.", 0, h_drtask_create, NULL},
+	UUID_OP("drtask-destroy", "drtask", "DR_task.destroy", true, NULL,
+		"Unplug and forget the SRs a DR task introduced, then the task."),
 	UUID_OP("sr-enable-database-replication", "sr", "SR.enable_database_replication", true, NULL,
 		"Keep the pool's database in a metadata VDI on the SR, for disaster recovery."),
 	UUID_OP("sr-disable-database-replication", "sr", "SR.disable_database_replication", true, NULL,

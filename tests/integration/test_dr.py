@@ -231,6 +231,70 @@ class DisasterRecovery(harness.ServerTestCase):
         self.assertXapiError("HANDLE_INVALID", bapi.VDI.get_uuid, mine[0])
         self.assertEqual(bapi.VDI.read_database_pool_uuid(bmeta), pool_a_uuid)
 
+    def test_dr_task_introduces_the_srs_of_a_metadata_vdi(self):
+        """DR_task.create probes the storage for metadata VDIs and introduces
+        the whitelisted SRs they describe, plugged; DR_task.destroy forgets
+        them."""
+        c = harness.Server()
+        c.start()
+        capi, bapi = c.api, self.bapi
+        d = tempfile.mkdtemp(prefix="xenon-drtask-")
+        try:
+            host_c = capi.host.get_all()[0]
+            sr = capi.SR.create(host_c, {"path": d}, "0", "drtask-sr", "for DR_task", "file", "user", True, {})
+            sr_uuid = capi.SR.get_uuid(sr)
+            vm = capi.VM.clone(capi.VM.get_by_name_label("Other install media")[0], "drtask-vm")
+            capi.VM.set_is_a_template(vm, False)
+            self.attach(capi, vm, self.disk(capi, sr, "drtask-disk"))
+            vm_uuid = capi.VM.get_uuid(vm)
+            capi.SR.enable_database_replication(sr)
+            meta_uuid = capi.VDI.get_uuid(capi.pool.get_metadata_VDIs(capi.pool.get_all()[0])[0])
+            c.kill9()
+
+            self.assertXapiError("OPERATION_NOT_ALLOWED", bapi.DR_task.create, "ext", {"path": d}, [sr_uuid],
+                                 params=["Disaster recovery not supported on SRs of type ext"])
+            missing = os.path.join(d, "no-such-dir")
+            before = bapi.SR.get_all()
+            try:
+                bapi.DR_task.create("file", {"path": missing}, [sr_uuid])
+                self.fail("a probe of a missing directory succeeded")
+            except harness.XapiError as err:
+                self.assertTrue(err.code.startswith("SR_BACKEND_FAILURE"), err.code)
+            self.assertEqual(bapi.DR_task.get_all(), [])
+            self.assertEqual(bapi.SR.get_all(), before)
+            # not in the whitelist: nothing introduced
+            t0 = bapi.DR_task.create("file", {"path": d}, [])
+            self.assertEqual(bapi.DR_task.get_introduced_SRs(t0), [])
+            bapi.DR_task.destroy(t0)
+
+            r = self.b.xe("drtask-create", "type=file", "sr-whitelist=" + sr_uuid, "device-config:path=" + d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            task = bapi.DR_task.get_by_uuid(r.stdout.strip())
+            srs = bapi.DR_task.get_introduced_SRs(task)
+            self.assertEqual([bapi.SR.get_uuid(x) for x in srs], [sr_uuid])
+            bsr = srs[0]
+            self.assertEqual(bapi.SR.get_name_label(bsr), "drtask-sr")
+            self.assertTrue(bapi.SR.get_shared(bsr))
+            self.assertEqual(bapi.SR.get_introduced_by(bsr), task)
+            pbds = bapi.SR.get_PBDs(bsr)
+            self.assertEqual([bapi.PBD.get_currently_attached(p) for p in pbds], [True])
+            meta = bapi.VDI.get_by_uuid(meta_uuid)
+            self.assertEqual(bapi.VDI.get_type(meta), "metadata")
+            fs = bapi.VDI.open_database(meta)
+            fapi = self.b.api_for(fs)
+            fapi.VM.recover(fapi.VM.get_by_uuid(vm_uuid), self.b.session, False)
+            self.b.call("session.logout", fs)
+            self.assertEqual(bapi.VM.get_name_label(bapi.VM.get_by_uuid(vm_uuid)), "drtask-vm")
+            bapi.VM.destroy(bapi.VM.get_by_uuid(vm_uuid))
+            r = self.b.xe("drtask-destroy", "uuid=" + bapi.DR_task.get_uuid(task))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertXapiError("UUID_INVALID", bapi.SR.get_by_uuid, sr_uuid)
+            self.assertEqual(bapi.DR_task.get_all(), [])
+        finally:
+            if c.alive():
+                c.stop()
+            shutil.rmtree(d, ignore_errors=True)
+
 
 if __name__ == "__main__":
     harness.main()
