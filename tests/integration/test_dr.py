@@ -39,7 +39,7 @@ class DisasterRecovery(harness.ServerTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()  # host A: cls.srv, cls.api
-        cls.b = harness.Server()
+        cls.b = harness.Server(data_dir=harness.data_dir_with_users({"operator": "pool-operator"}, "dr-pw-4"))
         cls.b.start()
         cls.bapi = cls.b.api
         cls.shared = tempfile.mkdtemp(prefix="xenon-dr-")
@@ -212,6 +212,10 @@ class DisasterRecovery(harness.ServerTestCase):
         b.call("session.logout", fs2)
         self.assertXapiError("COULD_NOT_IMPORT_DATABASE", bapi.session.create_from_db_file,
                              os.path.join(self.shared, "no-such-file"))
+        # pool admins only
+        op = b.api_for(b.login("operator", "dr-pw-4"))
+        self.assertXapiError("RBAC_PERMISSION_DENIED", op.session.create_from_db_file,
+                             os.path.join(a.data_dir, "db.sqlite"))
         self.assertXapiError("COULD_NOT_IMPORT_DATABASE", bapi.session.create_from_db_file, "/etc/hostname")
         b.call("session.logout", fs)
         self.assertXapiError("SESSION_INVALID", fapi.VM.get_all)
