@@ -40,6 +40,9 @@ void vm_events_host_init(struct server *srv);
 /* The VM snapshot schedules' thread (api/appliance.c). */
 void vmss_start(struct server *srv);
 void vmss_stop(void);
+/* dr.c: the writer of the pool's database into its metadata VDIs */
+void dr_start(struct server *srv);
+void dr_stop(void);
 /* Whether a schedule of frequency freq (hourly, daily, weekly) and keys
  * sch (min, hour, days) has a slot, in local time, after last and not
  * after now: it is due. */

@@ -51,6 +51,9 @@ struct rpc_ctx {
 	 * instead of *result; the caller owns it (rpc_call_free frees it). */
 	bool may_stream;
 	struct rpc_stream *stream;
+	/* The session answers from a database read from a file or a metadata
+	 * VDI (VDI.open_database), not the pool's: db is that one, read-only. */
+	bool foreign_db;
 };
 
 struct strbuf;

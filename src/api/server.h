@@ -16,6 +16,8 @@ struct workq;
 struct users;
 struct metrics;
 struct pool_raft;
+struct rpc_ctx;
+struct db;
 
 struct server_config {
 	char *data_dir;
@@ -72,6 +74,14 @@ struct server {
 	/* Set by the daemon: host.restart_agent asks it to re-execute itself
 	 * (server/restart.c). NULL: restarts are refused. */
 	void (*request_restart)(void);
+	/* Set by the daemon: a session for ctx's user whose calls are answered
+	 * read-only from db (VDI.open_database), which the session owns from
+	 * then on (on success and failure). */
+	int (*session_open_db)(struct server *srv, const struct rpc_ctx *ctx, struct db *db,
+			       char out[REF_STRLEN + 1], struct xerr *err);
+	/* The store a session answers from (srv->db, or its own read-only
+	 * one), NULL when ref is no session. */
+	struct db *(*session_db)(struct server *srv, const char *ref);
 };
 
 #endif

@@ -416,6 +416,92 @@ static int h_appliance_start(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+/* vm-recover, vm-assert-can-be-recovered, appliance-recover and
+ * appliance-assert-can-be-recovered: the VM or appliance uuid= as the
+ * database of the metadata VDI database:vdi-uuid= knows it (a session on
+ * that database for the time of the call), else as this pool's does;
+ * recovered into this session's pool. */
+struct dr_call {
+	int cls;
+	const char *method;
+	bool force; /* takes force= */
+};
+
+static int h_dr_call(struct xe_ctx *x, struct xerr *err)
+{
+	const struct dr_call *d = x->cmd->data;
+	bool force = false;
+	if (d->force && xe_param_bool(x->params, "force", false, &force, err) < 0)
+		return -1;
+	const char *vdi_uuid = xe_param(x->params, "database:vdi-uuid");
+	char *to = xstrdup(xc_session(x->c)), *dbs = NULL, *ref = NULL;
+	int rc = 0;
+	if (vdi_uuid) {
+		char *vdi = NULL;
+		xv res = XV_NIL_INIT;
+		rc = xs_by_uuid(x->s, SC_C_VDI, vdi_uuid, &vdi, err);
+		if (rc == 0) {
+			xv a = xv_arr_new();
+			xv_arr_push_str(&a, vdi);
+			rc = xc_call(x->c, "VDI.open_database", &a, &res, err);
+			xv_free(&a);
+		}
+		if (rc == 0) {
+			dbs = xstrdup(xv_as_str(&res) ?: "");
+			xc_set_session(x->c, dbs);
+			xs_invalidate(x->s);
+		}
+		xv_free(&res);
+		free(vdi);
+	}
+	if (rc == 0)
+		rc = xs_by_uuid(x->s, d->cls, xe_req(x, "uuid"), &ref, err);
+	if (rc == 0) {
+		xv a = xv_arr_new(), res = XV_NIL_INIT;
+		xv_arr_push_str(&a, ref);
+		xv_arr_push_str(&a, to);
+		if (d->force)
+			xv_arr_push(&a, xv_bool(force));
+		rc = xc_call(x->c, d->method, &a, &res, err);
+		xv_free(&a);
+		xv_free(&res);
+	}
+	if (dbs) {
+		xv a = xv_arr_new(), res = XV_NIL_INIT;
+		struct xerr e = XERR_INIT;
+		xc_call(x->c, "session.logout", &a, &res, &e);
+		xerr_clear(&e);
+		xv_free(&a);
+		xv_free(&res);
+		xc_set_session(x->c, to);
+		xs_invalidate(x->s);
+	}
+	free(ref);
+	free(dbs);
+	free(to);
+	return rc;
+}
+
+/* drtask-create type= sr-whitelist=uuid,… device-config:…: DR_task.create;
+ * prints the task's uuid. */
+static int h_drtask_create(struct xe_ctx *x, struct xerr *err)
+{
+	xv a = xv_arr_new(), white = xv_arr_new(), res = XV_NIL_INIT;
+	xv_arr_push_str(&a, xe_req(x, "type"));
+	xv_arr_push(&a, map_params(x, "device-config:"));
+	char *list = xstrdup(xe_req(x, "sr-whitelist"));
+	for (char *save = NULL, *u = strtok_r(list, ",", &save); u; u = strtok_r(NULL, ",", &save))
+		xv_arr_push_str(&white, u);
+	free(list);
+	xv_arr_push(&a, white);
+	int rc = xe_call_wait(x, "DR_task.create", &a, &res, err);
+	xv_free(&a);
+	if (rc == 0)
+		rc = xe_print_uuid_of(x, SC_C_DR_task, xv_as_str(&res), err);
+	xv_free(&res);
+	return rc;
+}
+
 /* vmss-snapshot-now: VMSS.snapshot_now, waited for. */
 static int h_vmss_snapshot_now(struct xe_ctx *x, struct xerr *err)
 {
@@ -672,6 +758,28 @@ const struct xe_cmd xe_misc_cmds[] = {
 	UUID_OP("appliance-shutdown", "appliance", "VM_appliance.clean_shutdown", true,
 		"VM_appliance.hard_shutdown",
 		"Shut the appliance's VMs down in descending order (--force: hard shutdown)."),
+	{"vm-recover", L("uuid"), L("database:vdi-uuid", "force"),
+	 "Recover a VM from the database of a metadata VDI into this pool (force=true: replace a "
+	 "copy here that is not older).",
+	 0, h_dr_call, &(const struct dr_call){SC_C_VM, "VM.recover", true}},
+	{"vm-assert-can-be-recovered", L("uuid"), L("database:vdi-uuid"),
+	 "Check that this pool has the storage a VM of a metadata VDI's database needs.", 0, h_dr_call,
+	 &(const struct dr_call){SC_C_VM, "VM.assert_can_be_recovered", false}},
+	{"appliance-recover", L("uuid"), L("database:vdi-uuid", "force"),
+	 "Recover an appliance and its VMs from the database of a metadata VDI into this pool.", 0,
+	 h_dr_call, &(const struct dr_call){SC_C_VM_appliance, "VM_appliance.recover", true}},
+	{"appliance-assert-can-be-recovered", L("uuid", "database:vdi-uuid"), NULL,
+	 "Check that this pool has the storage an appliance of a metadata VDI's database needs.", 0,
+	 h_dr_call, &(const struct dr_call){SC_C_VM_appliance, "VM_appliance.assert_can_be_recovered", false}},
+	{"drtask-create", L("type", "sr-whitelist"), L("device-config:"),
+	 "Introduce and plug the SRs of the whitelist whose metadata VDIs the storage holds; prints the "
+	 "task's uuid.", 0, h_drtask_create, NULL},
+	UUID_OP("drtask-destroy", "drtask", "DR_task.destroy", true, NULL,
+		"Unplug and forget the SRs a DR task introduced, then the task."),
+	UUID_OP("sr-enable-database-replication", "sr", "SR.enable_database_replication", true, NULL,
+		"Keep the pool's database in a metadata VDI on the SR, for disaster recovery."),
+	UUID_OP("sr-disable-database-replication", "sr", "SR.disable_database_replication", true, NULL,
+		"Stop keeping the pool's database on the SR; its metadata VDI is destroyed."),
 	{"vmss-create", L("name-label", "type", "frequency"),
 	 L("name-description", "enabled", "retained-snapshots", "schedule:"),
 	 "Create a VM snapshot schedule (type snapshot|checkpoint, frequency hourly|daily|weekly, "

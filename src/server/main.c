@@ -372,6 +372,8 @@ int main(int argc, char **argv)
 	if (net_backend_init(srv.cfg.network_backend, srv.cfg.data_dir, &err) < 0)
 		goto fail;
 	srv.request_restart = restart_request;
+	srv.session_open_db = session_open_db;
+	srv.session_db = session_db;
 	srv.backend = xenops_find(srv.cfg.backend);
 	if (!srv.backend) {
 		log_error("unknown backend '%s'", srv.cfg.backend);
@@ -447,6 +449,7 @@ int main(int argc, char **argv)
 	vm_guest_start(&srv);
 	storage_coalesce_start(&srv);
 	vmss_start(&srv);
+	dr_start(&srv);
 	metrics_start(&srv);
 	net_services_start(&srv);
 	vif_policy_start(&srv);
@@ -495,6 +498,7 @@ out:;
 		http_stop(hs);
 	pool_heartbeat_stop();
 	vmss_stop();
+	dr_stop();
 	storage_coalesce_stop();
 	metrics_stop(&srv);
 	net_services_stop();

@@ -299,6 +299,23 @@ static bool emergency_call(const struct rpc_call *call)
 	return false;
 }
 
+/* What a session on a database read from a file or a metadata VDI may
+ * call: reads, the recovery of its VMs into another session's pool, and
+ * its own end. */
+static bool foreign_db_call(const struct rpc_call *call)
+{
+	const struct sc_message *m = call->ctx.msg;
+	if (m->kind >= SC_MSG_GET_RECORD && m->kind <= SC_MSG_GET_FIELD)
+		return true;
+	const char *cls = sc_classes[call->ctx.cls].name;
+	if (!strcmp(cls, "session"))
+		return !strcmp(m->name, "logout") || !strcmp(m->name, "local_logout");
+	if (!strcmp(cls, "VM") || !strcmp(cls, "VM_appliance"))
+		return !strcmp(m->name, "recover") || !strcmp(m->name, "assert_can_be_recovered") ||
+		       !strcmp(m->name, "get_SRs_required_for_recovery");
+	return false;
+}
+
 static int check_session(struct rpc_call *call)
 {
 	const struct sc_message *m = call->ctx.msg;
@@ -324,6 +341,9 @@ static int check_session(struct rpc_call *call)
 	 * but the emergency calls */
 	if (call->ctx.srv && call->ctx.srv->raft && !emergency_call(call) && slave_redirect(call))
 		return -1;
+	if (call->ctx.foreign_db && !foreign_db_call(call))
+		return xerr_set(&call->err, ERR_OPERATION_NOT_ALLOWED,
+				"The session's database is a read-only copy: only reads and VM recovery", NULL);
 	return check_roles(call);
 }
 

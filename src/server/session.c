@@ -37,6 +37,7 @@ struct sess {
 	xv subjects;    /* and the refs of the subjects that let it in */
 	uint64_t seq;   /* order of creation */
 	int64_t created, last_active;
+	struct db *db; /* a read-only database of its own (VDI.open_database), or NULL */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -44,8 +45,25 @@ static struct hmap table;
 
 void session_init(void) {}
 
+/* Databases of ended sessions: a call that checked the session just
+ * before it ended may still read one, so each is closed a while later. */
+#define FOREIGN_GRACE_S 60
+struct db_grave {
+	struct db *db;
+	int64_t since;
+	struct db_grave *next;
+};
+static struct db_grave *graves; /* under lock */
+
 static void sess_free(struct sess *s)
 {
+	if (s->db) {
+		struct db_grave *g = xcalloc(1, sizeof *g);
+		g->db = s->db;
+		g->since = time(NULL);
+		g->next = graves;
+		graves = g;
+	}
 	free(s->originator);
 	xv_free(&s->subjects);
 	free(s);
@@ -390,6 +408,9 @@ int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, stru
 		ctx->rbac_exempt = s->superuser;
 		copy_text(ctx->sid, sizeof ctx->sid, s->sid);
 		copy_text(ctx->originator, sizeof ctx->originator, s->originator);
+		ctx->foreign_db = s->db != NULL;
+		if (s->db)
+			ctx->db = s->db;
 	}
 	pthread_mutex_unlock(&lock);
 	if (!s && remote_check(srv, ref, ctx))
@@ -397,6 +418,36 @@ int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, stru
 	if (!s)
 		return xerr_set(err, ERR_SESSION_INVALID, ref, NULL);
 	return 0;
+}
+
+int session_open_db(struct server *srv, const struct rpc_ctx *ctx, struct db *db, char out[REF_STRLEN + 1],
+		    struct xerr *err)
+{
+	if (session_open(srv, ctx->user, ctx->roles, ctx->sid, NULL, ctx->originator, out, err) < 0) {
+		db_close(db);
+		return -1;
+	}
+	pthread_mutex_lock(&lock);
+	struct sess *s = hmap_get(&table, out);
+	if (s) {
+		s->db = db;
+		s->superuser = ctx->rbac_exempt;
+	}
+	pthread_mutex_unlock(&lock);
+	if (!s) { /* ended at once (the limit of sessions) */
+		db_close(db);
+		return xerr_set(err, ERR_SESSION_INVALID, out, NULL);
+	}
+	return 0;
+}
+
+struct db *session_db(struct server *srv, const char *ref)
+{
+	pthread_mutex_lock(&lock);
+	struct sess *s = ref ? hmap_get(&table, ref) : NULL;
+	struct db *db = s ? (s->db ? s->db : srv->db) : NULL;
+	pthread_mutex_unlock(&lock);
+	return db;
 }
 
 void session_forget(struct server *srv, const char *ref)
@@ -503,7 +554,24 @@ void session_gc(struct server *srv)
 	for (size_t i = 0; i < n; i++) {
 		sess_free(hmap_del(&table, victims[i]));
 	}
+	struct db_grave *done = NULL;
+	for (struct db_grave **g = &graves; *g;) {
+		if ((*g)->since < time(NULL) - FOREIGN_GRACE_S) {
+			struct db_grave *x = *g;
+			*g = x->next;
+			x->next = done;
+			done = x;
+		} else {
+			g = &(*g)->next;
+		}
+	}
 	pthread_mutex_unlock(&lock);
+	while (done) {
+		struct db_grave *x = done;
+		done = x->next;
+		db_close(x->db);
+		free(x);
+	}
 	if (n)
 		log_info("session: expired %zu idle sessions", n);
 	destroy_rows(srv, victims, n);

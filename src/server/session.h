@@ -36,6 +36,12 @@ int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, stru
  * a map of user, roles, superuser, sid and originator; SESSION_INVALID. */
 int session_describe(struct server *srv, const char *ref, xv *out, struct xerr *err);
 int session_logout(struct server *srv, const char *ref, struct xerr *err);
+/* A session of ctx's user answering read-only from db, which it owns
+ * from then on (closed on failure too). */
+int session_open_db(struct server *srv, const struct rpc_ctx *ctx, struct db *db, char out[REF_STRLEN + 1],
+		    struct xerr *err);
+/* The store session ref answers from, NULL when it is no session. */
+struct db *session_db(struct server *srv, const char *ref);
 /* Expires sessions idle longer than cfg.session_timeout_s. */
 void session_gc(struct server *srv);
 /* Kills a session without a call (tests, user removal). */

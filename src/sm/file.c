@@ -33,6 +33,15 @@ static const char *const features[] = {
 	"VDI_CONFIG_CBT", "1", NULL,
 };
 
+/* The shared-directory type also keeps a pool's database for disaster
+ * recovery (SM's SR_METADATA), as the file and NFS SRs of XenServer do. */
+static const char *const shared_features[] = {
+	"SR_PROBE", "1", "SR_UPDATE", "1", "VDI_CREATE", "1", "VDI_DELETE", "1", "VDI_ATTACH", "1",
+	"VDI_DETACH", "1", "VDI_UPDATE", "1", "VDI_CLONE", "1", "VDI_SNAPSHOT", "1",
+	"VDI_RESIZE", "1", "VDI_GENERATE_CONFIG", "1", "THIN_PROVISIONING", "1",
+	"VDI_CONFIG_CBT", "1", "SR_METADATA", "1", NULL,
+};
+
 /* ---- the qcow2 header: size and backing file, read without spawning
  * qemu-img, so a scan of many images stays cheap ---- */
 
@@ -732,7 +741,7 @@ out:
 
 #define FILE_DRIVER_OPS                                                                 \
 	.content_type = "user", .image_format = "qcow2", .path_keys = path_keys,        \
-	.features = features, .sr_create = file_sr_create, .sr_attach = sm_file_sr_attach, \
+	.sr_create = file_sr_create, .sr_attach = sm_file_sr_attach, \
 	.sr_detach = sm_file_sr_detach, .sr_scan = sm_file_sr_scan, .sr_probe = file_sr_probe, \
 	.sr_delete = sm_file_sr_delete, .sr_stat = sm_file_sr_stat,                           \
 	.vdi_create = sm_file_vdi_create, .vdi_delete = sm_file_vdi_delete,                   \
@@ -745,6 +754,7 @@ const struct sm_driver sm_file_driver = {
 	.type = "ext",
 	.name = "Local file storage",
 	.description = "Disks as copy-on-write image files in a local directory",
+	.features = features,
 	FILE_DRIVER_OPS,
 };
 
@@ -752,5 +762,6 @@ const struct sm_driver sm_file_alias_driver = {
 	.type = "file",
 	.name = "Local file storage",
 	.description = "Disks as copy-on-write image files in a directory",
+	.features = shared_features,
 	FILE_DRIVER_OPS,
 };

@@ -21,7 +21,7 @@ static const char *const features[] = {
 	"SR_PROBE", "1", "SR_UPDATE", "1", "VDI_CREATE", "1", "VDI_DELETE", "1", "VDI_ATTACH", "1",
 	"VDI_DETACH", "1", "VDI_UPDATE", "1", "VDI_CLONE", "1", "VDI_SNAPSHOT", "1",
 	"VDI_RESIZE", "1", "VDI_GENERATE_CONFIG", "1", "THIN_PROVISIONING", "1",
-	"VDI_CONFIG_CBT", "1", NULL,
+	"VDI_CONFIG_CBT", "1", "SR_METADATA", "1", NULL,
 };
 
 /* NFSSR's CONFIGURATION */

@@ -193,6 +193,14 @@ void sm_attach_info_free(struct sm_attach_info *a);
 int sm_vdi_copy(struct sm_sr *src_sr, const struct sm_vdi *src, struct sm_sr *dst_sr,
 		const struct sm_vdi *dst, struct xerr *err);
 
+/* ---- bytes at the start of a VDI (vdi_data.c) ----
+ * Writes len bytes at offset 0 of the VDI's virtual disk (they must fit). */
+int sm_vdi_write_data(struct sm_sr *sr, const struct sm_vdi *vdi, const void *data, size_t len,
+		      struct xerr *err);
+/* Reads the first len bytes (at most the virtual size) into *out, an
+ * allocation with a NUL after them. */
+int sm_vdi_read_data(struct sm_sr *sr, const struct sm_vdi *vdi, size_t len, void **out, struct xerr *err);
+
 /* ---- helpers for drivers ---- */
 
 /* SR_BACKEND_FAILURE [code, "<SM description> [opterr=<opterr>]", detail]:
