@@ -62,7 +62,16 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p / 100))] if xs else float("nan")
 
 
-def write_load(server, clients, seconds):
+def cpu_ms(pid):
+    """User and system CPU time of a process so far, in ms."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def write_load(server, clients, seconds, others=()):
+    """clients writers on server for seconds; with the CPU each daemon
+    (server, then others) spent per call meanwhile."""
     api = server.api
     tmpl = [v for v in api.VM.get_all() if api.VM.get_is_a_template(v)][0]
     vms = [api.VM.clone(tmpl, "bench-%d" % i) for i in range(clients)]
@@ -84,17 +93,21 @@ def write_load(server, clients, seconds):
     threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
+    daemons = [server] + list(others)
+    cpu0 = [cpu_ms(d.pid) for d in daemons]
     stop[0] = time.monotonic() + seconds
     t0 = time.monotonic()
     start.wait()
     for t in threads:
         t.join()
     took = time.monotonic() - t0
+    cpu = [cpu_ms(d.pid) - c for d, c in zip(daemons, cpu0)]
     for vm in vms:
         api.VM.destroy(vm)
     all_lat = [x for l in lat for x in l]
     return {"calls": len(all_lat), "rate": len(all_lat) / took, "p50": pct(all_lat, 50) * 1000,
-            "p99": pct(all_lat, 99) * 1000, "max": max(all_lat) * 1000}
+            "p99": pct(all_lat, 99) * 1000, "max": max(all_lat) * 1000,
+            "cpu": [c / max(1, len(all_lat)) for c in cpu]}
 
 
 def row(name, clients, r):
@@ -113,8 +126,9 @@ def run_writes(seconds, out):
         pool = pool_util.Pool(l)
         pool.start()
         m = pool.find_master(20)
+        others = [h.server for h in l.hosts if h is not m]
         for c in (1, 8):
-            results[("three", c)] = write_load(m.server, c, seconds)
+            results[("three", c)] = write_load(m.server, c, seconds, others)
         pool.close()
     out.append("| writes (VM.set_other_config)    |  C | calls/s  | p50 ms | p99 ms |  max ms |")
     out.append("|--------------------------------|----|----------|--------|--------|---------|")
@@ -124,6 +138,10 @@ def run_writes(seconds, out):
     for c in (1, 8):
         out.append("ratio three/one at %d client(s): %.2f" % (
             c, results[("three", c)]["rate"] / results[("one", c)]["rate"]))
+    for c in (1, 8):
+        one, three = results[("one", c)]["cpu"], results[("three", c)]["cpu"]
+        out.append("CPU ms per call at %d client(s): pool of one %.3f; pool of three: master %.3f, "
+                   "members %s" % (c, one[0], three[0], ", ".join("%.3f" % x for x in three[1:])))
 
 
 def run_failover(rounds, out):
