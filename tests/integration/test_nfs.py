@@ -455,6 +455,67 @@ class NfsTest(guest.GuestMixin, harness.ServerTestCase):
         self.assertEqual(back, data)
         self.assertEqual(sorted(f for f in os.listdir(self.sr_dir(sr)) if f.startswith(".")), [])
 
+    def test_08_database_replication_and_recovery(self):
+        """The pool's database replicated to a metadata VDI on the NFS SR;
+        a second standalone host introduces the SR, opens that database and
+        recovers the VM with its disk, whose data it reads back."""
+        api = self.api
+        pool_uuid = api.pool.get_uuid(api.pool.get_all()[0])
+        sr = api.SR.create(self.host, self.nfs_dc(), "0", "nfs-dr", "", "nfs", "", True, {})
+        sr_uuid = api.SR.get_uuid(sr)
+        data = bytes(range(256)) * 4096  # 1 MiB
+        vdi = self.new_vdi(sr, len(data), "dr-disk")
+        st, body = self.http("PUT", "/import_raw_vdi", data, vdi=vdi)
+        self.assertEqual(st, 200, body)
+        vm = self.new_vm("nfs-dr-vm")
+        api.VBD.create({"VM": vm, "VDI": vdi, "userdevice": "0", "bootable": True, "mode": "RW",
+                        "type": "Disk", "empty": False, "other_config": {}, "qos_algorithm_type": "",
+                        "qos_algorithm_params": {}})
+        api.SR.enable_database_replication(sr)
+        meta = api.pool.get_metadata_VDIs(api.pool.get_all()[0])
+        self.assertEqual(len(meta), 1)
+        self.assertEqual(api.VDI.get_SR(meta[0]), sr)
+        meta_uuid = api.VDI.get_uuid(meta[0])
+
+        b = harness.Server(backend="sim")
+        b.start()
+        try:
+            bapi = b.api
+            bsr = bapi.SR.introduce(sr_uuid, "nfs-dr", "", "nfs", "", True, {})
+            pbd = bapi.PBD.create({"host": bapi.host.get_all()[0], "SR": bsr, "device_config": self.nfs_dc(),
+                                   "other_config": {}})
+            bapi.PBD.plug(pbd)
+            found = [v for v in bapi.SR.get_VDIs(bsr) if bapi.VDI.read_database_pool_uuid(v) == pool_uuid]
+            self.assertEqual([bapi.VDI.get_uuid(v) for v in found], [meta_uuid])
+            fs, fvm, deadline = None, None, time.monotonic() + 15
+            while fvm is None and time.monotonic() < deadline:
+                fs = bapi.VDI.open_database(found[0])
+                fvm = next((v for v in b.api_for(fs).VM.get_all()
+                            if b.api_for(fs).VM.get_name_label(v) == "nfs-dr-vm"), None)
+                if fvm is None:
+                    b.call("session.logout", fs)
+                    time.sleep(0.3)
+            self.assertIsNotNone(fvm, "the VM never reached the metadata VDI")
+            b.api_for(fs).VM.recover(fvm, b.session, False)
+            bvm = bapi.VM.get_by_uuid(api.VM.get_uuid(vm))
+            bvdi = bapi.VBD.get_VDI(bapi.VM.get_VBDs(bvm)[0])
+            self.assertEqual(bapi.VDI.get_uuid(bvdi), api.VDI.get_uuid(vdi))
+            self.assertEqual(bapi.VDI.get_SR(bvdi), bsr)
+            c = b.connection(60)
+            c.request("GET", "/export_raw_vdi?session_id=%s&vdi=%s" % (b.session, bvdi))
+            r = c.getresponse()
+            self.assertEqual((r.status, r.read()), (200, data))
+            c.close()
+            b.call("session.logout", fs)
+            bapi.PBD.unplug(pbd)
+            bapi.SR.forget(bsr)
+        finally:
+            b.stop()
+        api.SR.disable_database_replication(sr)
+        self.assertEqual(api.pool.get_metadata_VDIs(api.pool.get_all()[0]), [])
+        api.VM.destroy(vm)
+        self.forget_sr(sr)
+
     def test_07_inspect_a_disk_on_the_nfs_sr(self):
         """VDI.inspect, vdi-ls and vdi-file-read of a disk on the NFS SR: the
         image is reached through a qemu-nbd export (QEMU's own NFS client),
