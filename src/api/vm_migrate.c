@@ -819,6 +819,7 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	if (rc == 0 && ctx->task[0])
 		watching = pthread_create(&wt, NULL, watch_main, &w) == 0;
 	tg.cancel = &w.cancel;
+	tg.max_bandwidth = (int64_t)srv->cfg.migration_bandwidth << 20;
 	struct xenops_mig_stats st;
 	memset(&st, 0, sizeof st);
 	int sent = rc == 0 ? srv->backend->migrate_send(&srv->xh, &spec, &tg, &st, err) : -1;
@@ -1234,6 +1235,7 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	if (rc == 0 && ctx->task[0])
 		watching = pthread_create(&wt, NULL, watch_main, &w) == 0;
 	tg.cancel = &w.cancel;
+	tg.max_bandwidth = (int64_t)srv->cfg.migration_bandwidth << 20;
 	struct xenops_mig_stats st;
 	memset(&st, 0, sizeof st);
 	int64_t t_send = clock_now_ms();

@@ -164,6 +164,7 @@ struct xenops_mig_target {
 	int nbd_port;      /* 0: the disks stay where they are (shared SR) */
 	const int *mirror; /* positions of the disks mirrored into the NBD exports */
 	size_t nmirror;
+	int64_t max_bandwidth; /* bytes/s the memory stream and each mirror may use; 0: no cap */
 	/* Set (from another thread) to stop: the migration is cancelled and
 	 * the VM goes on running here. __atomic */
 	const bool *cancel;
