@@ -401,9 +401,11 @@ static int send_memory(struct qmp *q, const struct xenops_mig_target *t, struct 
 			json_decref(info);
 			return -1;
 		}
+		/* transferred counts pages sent again: what is left is the measure */
 		json_t *ram = json_object_get(info, "ram");
-		if (t->progress && ram && jint(ram, "total") > 0)
-			t->progress(t->progress_arg, (double)jint(ram, "transferred") / (double)jint(ram, "total"));
+		int64_t total = ram ? jint(ram, "total") : 0, left = ram ? jint(ram, "remaining") : 0;
+		if (t->progress && total > 0 && left >= 0 && left <= total)
+			t->progress(t->progress_arg, (double)(total - left) / (double)total);
 		json_decref(info);
 		if (cancelled(t)) {
 			r = -2;

@@ -168,7 +168,10 @@ struct xenops_mig_target {
 	/* Set (from another thread) to stop: the migration is cancelled and
 	 * the VM goes on running here. __atomic */
 	const bool *cancel;
-	/* Optional: called with the progress 0..1 now and then. */
+	/* Optional: called now and then with the share 0..1 of the memory
+	 * sent (what is left to send, dirtied pages included, against the
+	 * whole): it may go down again while the guest dirties pages. Called
+	 * from the migrating thread: it only records the figure. */
 	void (*progress)(void *arg, double fraction);
 	void *progress_arg;
 };
