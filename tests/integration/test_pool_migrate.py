@@ -186,6 +186,13 @@ class PoolMigrateTest(unittest.TestCase):
         a = self.api
         return [t for t in a.task.get_all() if a.task.get_status(t) in ("pending", "cancelling")]
 
+    def member_tasks(self):
+        """The tasks on h2 (a host's own records), asked under the pool's
+        session as the master asks it."""
+        h2 = self.lab.hosts[1]
+        with open(os.path.join(h2.data_dir, "pool-secret")) as f:
+            return h2.server.api_for("OpaqueRef:" + f.read().strip()).task.get_all()
+
     def assert_cancelled_on_member(self, vm, task, pid, record):
         """The master's task cancelled; the VM running on h2 in its QEMU pid
         as before, its record as it was; nothing of it on h1."""
@@ -206,7 +213,8 @@ class PoolMigrateTest(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(h1.data_dir, "run", "vm", uuid)), "its files on h1")
         after = a.VM.get_record(vm)
         self.assertEqual({k: v for k, v in after.items() if v != record.get(k)}, {})
-        self.assertEqual(self.pending_tasks(), [], "the member's task ended too")
+        self.assertEqual(self.pending_tasks(), [])
+        self.assertEqual(self.member_tasks(), [], "the member's task of the forwarded call ended and went")
 
     def test_forwarded_migrate_cancel(self):
         """task.cancel on the master's task of a migration forwarded to the
@@ -269,18 +277,21 @@ class PoolMigrateTest(unittest.TestCase):
         t0 = time.monotonic()
         task = a.Async.VM.pool_migrate(vm, self.ref[h1.address], {"live": "true"})
         self.assertEqual(a.task.get_resident_on(task), self.ref[h1.address], "the caller's task is the master's")
-        samples = []
+        samples, on_member = [], None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             st, p = a.task.get_status(task), a.task.get_progress(task)
             samples.append((st, p))
             if st != "pending":
                 break
+            if on_member is None and 0 < p < 1:
+                on_member = self.member_tasks()  # the call runs there, under its own task
             time.sleep(0.02)
         took = time.monotonic() - t0
         self.assertEqual(a.task.get_status(task), "success", a.task.get_error_info(task))
         between = sorted({p for st, p in samples if st == "pending" and 0 < p < 1})
         self.assertTrue(between, "no progress between 0 and 1 seen: %s" % samples)
+        self.assertEqual(len(on_member), 1, "the member's task of the forwarded call")
         progress = [p for _, p in samples]
         self.assertEqual(progress, sorted(progress), "the progress never goes back")
         self.assertEqual(a.task.get_progress(task), 1.0)
@@ -288,7 +299,8 @@ class PoolMigrateTest(unittest.TestCase):
         self.assertEqual(a.task.get_result(task), "<value></value>")  # void, as xapi writes it
         self.assert_moved(vm, h1, last, typed_before=last)
         self.assertFalse(any(u == a.VM.get_uuid(vm) for _, u in guest.qemus_in(os.path.join(h2.data_dir, "run"))))
-        self.assertEqual(self.pending_tasks(), [], "the member's task ended too")
+        self.assertEqual(self.pending_tasks(), [])
+        self.assertEqual(self.member_tasks(), [], "the member's task of the forwarded call ended and went")
         print("  forwarded VM.pool_migrate h2 -> h1 in %.2f s; the master's task showed %d values between 0 "
               "and 1: %s" % (took, len(between), " ".join("%.2f" % p for p in between)))
 
