@@ -460,9 +460,7 @@ bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args)
 	return true;
 }
 
-/* Runs method with args (no session) on the host href's xenond, after it
- * has applied every entry this host has. HOST_OFFLINE when it is not live
- * or cannot be reached. */
+/* The caller's task here was asked to cancel. */
 static bool local_task_cancelling(struct db *db, const char *task)
 {
 	bool r = false;
@@ -524,8 +522,12 @@ static enum peer_result follow_task(struct server *srv, struct peer *p, const ch
 			if (r == PEER_OK) {
 				const char *code = xv_as_str(xv_arr_get(&info, 0));
 				xerr_set(err, code ? code : ERR_INTERNAL_ERROR, NULL);
-				for (size_t i = 1; i < xv_len(&info); i++)
-					xerr_add(err, xv_as_str(xv_arr_get(&info, i)) ? xv_as_str(xv_arr_get(&info, i)) : "");
+				/* a cancel names the task the caller has, not the other host's */
+				bool own = code && !strcmp(code, ERR_TASK_CANCELLED) && task[0];
+				for (size_t i = 1; i < xv_len(&info); i++) {
+					const char *v = xv_as_str(xv_arr_get(&info, i));
+					xerr_add(err, own && i == 1 ? task : v ? v : "");
+				}
 				r = PEER_FAILURE;
 			}
 			xv_free(&info);

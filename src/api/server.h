@@ -48,6 +48,7 @@ struct server_config {
 	int max_sessions_per_subject; /* a subject's live sessions; past it the oldest ends */
 	int capture_max;         /* live captures (GET /capture) at once */
 	int vmss_interval_s;     /* vmss-interval: every enabled VMSS runs this often (tests); 0: by its schedule */
+	int migration_bandwidth; /* migration-bandwidth: MiB/s a live migration from this host may use; 0: no cap */
 	char *metrics_token;     /* metrics-token: a Bearer token that may read GET /metrics; NULL: none */
 	char *web_dir;           /* web-dir: the web console's built files (server/web_static.c) */
 	/* A pooled host (empty pool_address: a pool of one, no Raft at all).

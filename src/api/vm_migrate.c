@@ -631,18 +631,45 @@ static int peer_error(enum peer_result r, const xv *dest, struct xerr *err)
 	return xerr_set(err, ERR_CANNOT_CONTACT_HOST, hostport, NULL);
 }
 
-/* The call's task, watched for a cancel while the migration runs. */
+/* The call's task while the migration runs: watched for a cancel, and
+ * given the backend's progress (written here, not in the migrating
+ * thread, which holds the VM's QEMU). */
 struct watch {
 	struct server *srv;
 	char task[REF_STRLEN + 1];
 	bool cancel; /* __atomic */
 	bool stop;   /* __atomic */
 	bool in_memory; /* __atomic: the mirrors are done */
+	int progress; /* __atomic: the backend's figure, in millionths */
 };
+
+static void watch_progress(void *arg, double fraction)
+{
+	struct watch *w = arg;
+	int ppm = fraction <= 0 ? 0 : fraction >= 1 ? 1000000 : (int)(fraction * 1e6);
+	__atomic_store_n(&w->progress, ppm, __ATOMIC_RELEASE);
+}
+
+/* The task's progress, while it is pending. */
+static void task_progress(struct db *db, const char *task, double progress)
+{
+	struct db_txn *t = db_begin(db);
+	struct db_obj *o = db_lookup_cls(db, SC_C_task, task);
+	if (!o || strcmp(db_peek_str(o, SC_F_task__status), "pending") != 0) {
+		db_abort(t);
+		return;
+	}
+	db_set(t, o, SC_F_task__progress, xv_float(progress));
+	struct xerr e = XERR_INIT;
+	db_commit(t, &e);
+	xerr_clear(&e);
+}
 
 static void *watch_main(void *arg)
 {
 	struct watch *w = arg;
+	int shown = 0;
+	int64_t shown_at = 0;
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		db_rdlock(w->srv->db);
 		struct db_obj *t = db_lookup_cls(w->srv->db, SC_C_task, w->task);
@@ -650,6 +677,16 @@ static void *watch_main(void *arg)
 		db_unlock(w->srv->db);
 		if (c)
 			__atomic_store_n(&w->cancel, true, __ATOMIC_RELEASE);
+		/* the memory sent, never going back, short of 1 (the task's end);
+		 * a write for each 1% more, 4 a second at most */
+		int ppm = __atomic_load_n(&w->progress, __ATOMIC_ACQUIRE);
+		if (ppm > 990000)
+			ppm = 990000;
+		if (!c && ppm >= shown + 10000 && clock_now_ms() >= shown_at + 250) {
+			task_progress(w->srv->db, w->task, ppm / 1e6);
+			shown = ppm;
+			shown_at = clock_now_ms();
+		}
 		struct timespec ts = {0, 50 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
@@ -820,6 +857,9 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	if (rc == 0 && ctx->task[0])
 		watching = pthread_create(&wt, NULL, watch_main, &w) == 0;
 	tg.cancel = &w.cancel;
+	tg.progress = watch_progress;
+	tg.progress_arg = &w;
+	tg.max_bandwidth = (int64_t)srv->cfg.migration_bandwidth << 20;
 	struct xenops_mig_stats st;
 	memset(&st, 0, sizeof st);
 	int sent = rc == 0 ? srv->backend->migrate_send(&srv->xh, &spec, &tg, &st, err) : -1;
@@ -1235,6 +1275,9 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	if (rc == 0 && ctx->task[0])
 		watching = pthread_create(&wt, NULL, watch_main, &w) == 0;
 	tg.cancel = &w.cancel;
+	tg.progress = watch_progress;
+	tg.progress_arg = &w;
+	tg.max_bandwidth = (int64_t)srv->cfg.migration_bandwidth << 20;
 	struct xenops_mig_stats st;
 	memset(&st, 0, sizeof st);
 	int64_t t_send = clock_now_ms();

@@ -101,7 +101,7 @@ int server_config_set(struct server_config *c, const char *key, const char *v, s
 		{"pool-id", &c->pool_id}, {"pool-snapshot-threshold", &c->pool_snapshot_threshold},
 		{"pool-snapshot-trailing", &c->pool_snapshot_trailing}, {"audit-log-keep", &c->audit_log_keep},
 		{"max-sessions-per-subject", &c->max_sessions_per_subject}, {"capture-max", &c->capture_max},
-		{"vmss-interval", &c->vmss_interval_s},
+		{"vmss-interval", &c->vmss_interval_s}, {"migration-bandwidth", &c->migration_bandwidth},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
 		if (strcmp(key, ints[i].key) == 0) {

@@ -108,6 +108,14 @@ void task_set_progress(struct server *srv, const char *task, double progress)
 	xerr_clear(&e);
 }
 
+/* A task still running: pending, or asked to cancel and not yet ended
+ * (it has no finish time yet). */
+static bool task_live(struct db_obj *o)
+{
+	const char *st = db_peek_str(o, SC_F_task__status);
+	return strcmp(st, "pending") == 0 || strcmp(st, "cancelling") == 0;
+}
+
 static int cmp_finished(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -120,7 +128,7 @@ void task_gc(struct server *srv)
 	struct db_txn *t = db_begin(srv->db);
 	size_t done = 0;
 	for (struct db_obj *o = db_first(srv->db, SC_C_task); o; o = db_next(o))
-		if (strcmp(db_peek_str(o, SC_F_task__status), "pending") != 0)
+		if (!task_live(o))
 			done++;
 	/* the finish time below which completed tasks go, to keep max_tasks */
 	int64_t cutoff = now - srv->cfg.task_gc_s;
@@ -128,7 +136,7 @@ void task_gc(struct server *srv)
 		int64_t *times = xmalloc(sizeof(int64_t) * done);
 		size_t i = 0;
 		for (struct db_obj *o = db_first(srv->db, SC_C_task); o; o = db_next(o))
-			if (strcmp(db_peek_str(o, SC_F_task__status), "pending") != 0)
+			if (!task_live(o))
 				times[i++] = db_peek(o, SC_F_task__finished)->u.i;
 		qsort(times, i, sizeof(int64_t), cmp_finished);
 		int64_t keep_from = times[done - (size_t)srv->cfg.max_tasks];
@@ -138,7 +146,7 @@ void task_gc(struct server *srv)
 	}
 	for (struct db_obj *o = db_first(srv->db, SC_C_task), *n; o; o = n) {
 		n = db_next(o);
-		bool pending = strcmp(db_peek_str(o, SC_F_task__status), "pending") == 0;
+		bool pending = task_live(o);
 		int64_t when = pending ? db_peek(o, SC_F_task__created)->u.i
 				       : db_peek(o, SC_F_task__finished)->u.i;
 		if ((pending && when < now - 86400) || (!pending && when < cutoff))

@@ -325,10 +325,11 @@ static int mirror_disks(struct qmp *q, const char *uuid, const struct xenops_mig
 			free(src);
 			return -1;
 		}
-		int mr = qmp_exec(q, "blockdev-mirror",
-				  json_pack("{ss ss ss ss ss}", "job-id", id, "device", src, "target", node, "sync",
-					    "full", "copy-mode", "write-blocking"),
-				  NULL, QMP_MS, err);
+		json_t *margs = json_pack("{ss ss ss ss ss}", "job-id", id, "device", src, "target", node, "sync",
+					  "full", "copy-mode", "write-blocking");
+		if (t->max_bandwidth > 0)
+			json_object_set_new(margs, "speed", json_integer((json_int_t)t->max_bandwidth));
+		int mr = qmp_exec(q, "blockdev-mirror", margs, NULL, QMP_MS, err);
 		free(src);
 		if (mr < 0) {
 			struct xerr e = XERR_INIT;
@@ -372,9 +373,10 @@ static int send_memory(struct qmp *q, const struct xenops_mig_target *t, struct 
 {
 	struct xerr e = XERR_INIT;
 	/* QEMU's default cap (32 MiB/s) is for sharing a slow link: a
-	 * migration here takes the link it is given */
-	qmp_exec(q, "migrate-set-parameters", json_pack("{sI}", "max-bandwidth", (json_int_t)(8LL << 30)), NULL,
-		 QMP_MS, &e);
+	 * migration here takes the link it is given, or the host's
+	 * migration-bandwidth */
+	json_int_t bw = t->max_bandwidth > 0 ? (json_int_t)t->max_bandwidth : (json_int_t)(8LL << 30);
+	qmp_exec(q, "migrate-set-parameters", json_pack("{sI}", "max-bandwidth", bw), NULL, QMP_MS, &e);
 	xerr_clear(&e);
 	char uri[96];
 	snprintf(uri, sizeof uri, "tcp:%s:%d", t->addr, t->port);
@@ -399,9 +401,11 @@ static int send_memory(struct qmp *q, const struct xenops_mig_target *t, struct 
 			json_decref(info);
 			return -1;
 		}
+		/* transferred counts pages sent again: what is left is the measure */
 		json_t *ram = json_object_get(info, "ram");
-		if (t->progress && ram && jint(ram, "total") > 0)
-			t->progress(t->progress_arg, (double)jint(ram, "transferred") / (double)jint(ram, "total"));
+		int64_t total = ram ? jint(ram, "total") : 0, left = ram ? jint(ram, "remaining") : 0;
+		if (t->progress && total > 0 && left >= 0 && left <= total)
+			t->progress(t->progress_arg, (double)(total - left) / (double)total);
 		json_decref(info);
 		if (cancelled(t)) {
 			r = -2;

@@ -164,10 +164,14 @@ struct xenops_mig_target {
 	int nbd_port;      /* 0: the disks stay where they are (shared SR) */
 	const int *mirror; /* positions of the disks mirrored into the NBD exports */
 	size_t nmirror;
+	int64_t max_bandwidth; /* bytes/s the memory stream and each mirror may use; 0: no cap */
 	/* Set (from another thread) to stop: the migration is cancelled and
 	 * the VM goes on running here. __atomic */
 	const bool *cancel;
-	/* Optional: called with the progress 0..1 now and then. */
+	/* Optional: called now and then with the share 0..1 of the memory
+	 * sent (what is left to send, dirtied pages included, against the
+	 * whole): it may go down again while the guest dirties pages. Called
+	 * from the migrating thread: it only records the figure. */
 	void (*progress)(void *arg, double fraction);
 	void *progress_arg;
 };

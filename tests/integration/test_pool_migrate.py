@@ -4,7 +4,14 @@ VM.pool_migrate through the master, back by `xe vm-migrate host=`, and off
 a disabled host by `xe host-evacuate`; its counter never restarts, one QEMU
 runs it at any time, its records follow (resident_on, domid, metrics).
 Refusals with xapi's errors leave it running where it was: the host it is
-on, a disabled host, a template, a halted VM, a disk on a local SR."""
+on, a disabled host, a template, a halted VM, a disk on a local SR.
+
+A client that talks to the master only migrates a VM resident on the member
+(the master forwards the call there with its task): the master's task shows
+the memory's progress, and its task.cancel stops a migration mid-way, the
+VM running on the member as before and nothing left on the destination.
+The member sends at its configured migration-bandwidth (MiB/s), so the
+migration of the guest's few dozen MiB lasts long enough to watch."""
 
 import os
 import re
@@ -20,6 +27,13 @@ from harness import XapiError
 
 MiB = 1 << 20
 LOOP = "i=0; while :; do i=$((i+1)); echo C$i; sleep 0.2; done &"
+# the member's cap on a migration's stream (its xenond.conf)
+BANDWIDTH_MIB = 32
+# 32 MiB of data in the guest's tmpfs: memory that is not zero pages
+FILL = ("yes 0123456789abcdef | head -c 1048576 > /tmp/s; cat /tmp/s /tmp/s /tmp/s /tmp/s > /tmp/t",
+        "cat /tmp/t /tmp/t /tmp/t /tmp/t > /tmp/u; cat /tmp/u /tmp/u > /tmp/d; echo FILL-$((1+1))")
+# rewrites it again and again until /tmp/stop appears
+DIRTY = "while [ ! -e /tmp/stop ]; do cat /tmp/u /tmp/u > /tmp/d; done &"
 
 
 def wait_for(pred, timeout, what):
@@ -44,7 +58,7 @@ class PoolMigrateTest(unittest.TestCase):
             for f in (cls.kernel, "initrd.img"):
                 shutil.copy(os.path.join(guest.GUEST, f), kdir)
             guest._run_dirs.append(os.path.join(h.data_dir, "run"))
-            h.start(backend="qemu")
+            h.start(backend="qemu", config="migration-bandwidth = %d\n" % BANDWIDTH_MIB if h.index else None)
         h1, h2 = cls.lab.hosts
         r = h2.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
                          "master-password=" + h1.server.password)
@@ -115,7 +129,7 @@ class PoolMigrateTest(unittest.TestCase):
     def counts(self, vm):
         return [int(n) for n in re.findall(r"^C(\d+)\r?$", self.serial(vm), re.M)]
 
-    def assert_moved(self, vm, to, last_before):
+    def assert_moved(self, vm, to, last_before, typed_before=5):
         a = self.api
         uuid = a.VM.get_uuid(vm)
         self.assertEqual(a.VM.get_resident_on(vm), self.ref[to.address])
@@ -129,11 +143,166 @@ class PoolMigrateTest(unittest.TestCase):
                  "the counter on the new host")
         after = self.counts(vm)
         self.assertIn(last_before, after)
-        # (the first lines may share a line with the shell's prompt)
-        after = [n for n in after if n >= 5]
+        # (the first lines, and those while a line was typed, may share a
+        # line with the shell's prompt)
+        after = [n for n in after if n >= typed_before]
         self.assertEqual(after, list(range(after[0], after[0] + len(after))), "the counter never restarts")
         m = a.VM.get_metrics(vm)
         self.assertEqual(int(a.VM_metrics.get_memory_actual(m)), 256 * MiB)
+
+    # ---- a VM on the member, migrated by a client of the master only ----
+
+    member_vm = None
+
+    def on_member(self):
+        """The VM running on h2 with its counter going and 32 MiB of data in
+        its tmpfs (booted once for the tests that need it)."""
+        a = self.api
+        h1, h2 = self.lab.hosts
+        cls = type(self)
+        if cls.member_vm is None:
+            vm = self.new_vm("on-member", self.ref[h2.address])
+            a.VM.start(vm, False, False)  # through the master, placed by affinity
+            cls.member_vm = vm
+            wait_for(lambda: guest.READY in self.serial(vm), 90, "the guest ready")
+            self.shell_ready(vm)
+            for line in FILL:
+                self.console(vm, line)
+            wait_for(lambda: "FILL-2" in self.serial(vm), 60, "the guest's tmpfs filled")
+            self.console(vm, LOOP)
+            wait_for(lambda: len(self.counts(vm)) >= 5, 15, "the counter")
+        vm = cls.member_vm
+        if a.VM.get_resident_on(vm) != self.ref[h2.address]:
+            a.VM.pool_migrate(vm, self.ref[h2.address], {"live": "true"})
+        self.assertEqual(a.VM.get_resident_on(vm), self.ref[h2.address])
+        return vm
+
+    def halt_member_vm(self):
+        type(self).member_vm, vm = None, type(self).member_vm
+        if vm is not None:
+            self.api.VM.hard_shutdown(vm)
+
+    def pending_tasks(self):
+        a = self.api
+        return [t for t in a.task.get_all() if a.task.get_status(t) in ("pending", "cancelling")]
+
+    def member_tasks(self):
+        """The tasks on h2 (a host's own records), asked under the pool's
+        session as the master asks it."""
+        h2 = self.lab.hosts[1]
+        with open(os.path.join(h2.data_dir, "pool-secret")) as f:
+            return h2.server.api_for("OpaqueRef:" + f.read().strip()).task.get_all()
+
+    def assert_cancelled_on_member(self, vm, task, pid, record):
+        """The master's task cancelled; the VM running on h2 in its QEMU pid
+        as before, its record as it was; nothing of it on h1."""
+        a = self.api
+        h1, h2 = self.lab.hosts
+        uuid = record["uuid"]
+        self.assertEqual(a.task.get_status(task), "cancelled")
+        self.assertEqual(a.task.get_error_info(task), ["TASK_CANCELLED", task])
+        self.assertLess(a.task.get_progress(task), 1)
+        # still running on the member, in the same QEMU, the guest going on
+        self.assertEqual(a.VM.get_resident_on(vm), self.ref[h2.address])
+        self.assertEqual(a.VM.get_power_state(vm), "Running")
+        self.assertEqual(a.VM.get_current_operations(vm), {})
+        self.assertEqual(guest.qemu_of_uuid(uuid), [pid], "one QEMU runs it: the member's")
+        last = self.counts(vm)[-1]
+        wait_for(lambda: self.counts(vm)[-1] >= last + 3, 15, "the counter going on")
+        # nothing at the destination, the record as it was
+        self.assertFalse(os.path.exists(os.path.join(h1.data_dir, "run", "vm", uuid)), "its files on h1")
+        after = a.VM.get_record(vm)
+        self.assertEqual({k: v for k, v in after.items() if v != record.get(k)}, {})
+        self.assertEqual(self.pending_tasks(), [])
+        self.assertEqual(self.member_tasks(), [], "the member's task of the forwarded call ended and went")
+
+    def test_forwarded_migrate_cancel(self):
+        """task.cancel on the master's task of a migration forwarded to the
+        member, mid-way and at once: cancelled, the VM runs on where it
+        was, nothing at the destination."""
+        a = self.api
+        h1, h2 = self.lab.hosts
+        vm = self.on_member()
+        uuid = a.VM.get_uuid(vm)
+        pid = guest.read_pid(os.path.join(h2.data_dir, "run", "vm", uuid))
+        self.assertTrue(pid and guest.qemu_alive(pid, uuid))
+        record = a.VM.get_record(vm)
+        # pages dirtied faster than the member may send them: the migration
+        # cannot end before the cancel
+        self.console(vm, "rm -f /tmp/stop; " + DIRTY)
+        try:
+            task = a.Async.VM.pool_migrate(vm, self.ref[h1.address], {"live": "true"})
+            # the memory is on its way: the destination's QEMU waits for it
+            seen = []
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                st, p = a.task.get_status(task), a.task.get_progress(task)
+                seen.append(p)
+                if st != "pending" or p > 0:
+                    break
+                time.sleep(0.02)
+            self.assertEqual(a.task.get_status(task), "pending", a.task.get_error_info(task))
+            self.assertGreater(seen[-1], 0, "no progress within 60 s")
+            self.assertIn(uuid, [u for _, u in guest.qemus_in(os.path.join(h1.data_dir, "run"))],
+                          "the destination's QEMU waits")
+            t0 = time.monotonic()
+            a.task.cancel(task)
+            wait_for(lambda: a.task.get_status(task) not in ("pending", "cancelling"), 30, "the cancel")
+            took = time.monotonic() - t0
+        finally:
+            self.console(vm, "touch /tmp/stop")
+            if a.task.get_status(task) == "pending":  # (a failure above: the VM stays put)
+                a.task.cancel(task)
+                wait_for(lambda: a.task.get_status(task) not in ("pending", "cancelling"), 30, "the cancel")
+        self.assert_cancelled_on_member(vm, task, pid, record)
+
+        # cancelled as soon as asked for, before anything moved
+        task = a.Async.VM.pool_migrate(vm, self.ref[h1.address], {"live": "true"})
+        t1 = time.monotonic()
+        a.task.cancel(task)
+        wait_for(lambda: a.task.get_status(task) not in ("pending", "cancelling"), 30, "the cancel")
+        took_at_once = time.monotonic() - t1
+        self.assert_cancelled_on_member(vm, task, pid, record)
+        print("  forwarded VM.pool_migrate cancelled at progress %.3f in %.2f s; at once in %.2f s"
+              % (seen[-1], took, took_at_once))
+
+    def test_forwarded_migrate_progress(self):
+        """Async.VM.pool_migrate through the master of a VM on the member:
+        the master's task goes from 0 through values between to 1."""
+        a = self.api
+        h1, h2 = self.lab.hosts
+        vm = self.on_member()
+        self.addCleanup(self.halt_member_vm)  # the last test of it (by name): the others count on h1 empty
+        last = self.counts(vm)[-1]
+        t0 = time.monotonic()
+        task = a.Async.VM.pool_migrate(vm, self.ref[h1.address], {"live": "true"})
+        self.assertEqual(a.task.get_resident_on(task), self.ref[h1.address], "the caller's task is the master's")
+        samples, on_member = [], None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            st, p = a.task.get_status(task), a.task.get_progress(task)
+            samples.append((st, p))
+            if st != "pending":
+                break
+            if on_member is None and 0 < p < 1:
+                on_member = self.member_tasks()  # the call runs there, under its own task
+            time.sleep(0.02)
+        took = time.monotonic() - t0
+        self.assertEqual(a.task.get_status(task), "success", a.task.get_error_info(task))
+        between = sorted({p for st, p in samples if st == "pending" and 0 < p < 1})
+        self.assertTrue(between, "no progress between 0 and 1 seen: %s" % samples)
+        self.assertEqual(len(on_member), 1, "the member's task of the forwarded call")
+        progress = [p for _, p in samples]
+        self.assertEqual(progress, sorted(progress), "the progress never goes back")
+        self.assertEqual(a.task.get_progress(task), 1.0)
+        self.assertEqual(a.task.get_error_info(task), [])
+        self.assertEqual(a.task.get_result(task), "<value></value>")  # void, as xapi writes it
+        self.assert_moved(vm, h1, last, typed_before=last)
+        self.assertFalse(any(u == a.VM.get_uuid(vm) for _, u in guest.qemus_in(os.path.join(h2.data_dir, "run"))))
+        self.assertEqual(self.pending_tasks(), [])
+        self.assertEqual(self.member_tasks(), [], "the member's task of the forwarded call ended and went")
+        print("  forwarded VM.pool_migrate h2 -> h1 in %.2f s; the master's task showed %d values between 0 "
+              "and 1: %s" % (took, len(between), " ".join("%.2f" % p for p in between)))
 
     def test_pool_migrate_and_evacuate(self):
         a = self.api

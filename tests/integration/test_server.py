@@ -184,6 +184,8 @@ class Config(unittest.TestCase):
         srv.start()
         s = srv.session
         pending = srv.call1("task.create", s, "still running", "")
+        cancelling = srv.call1("task.create", s, "being cancelled", "")
+        srv.call1("task.cancel", s, cancelling)
         done = []
         for i in range(6):
             t = srv.call1("task.create", s, "t%d" % i, "")
@@ -197,6 +199,8 @@ class Config(unittest.TestCase):
             time.sleep(1)
         self.assertFalse(left & set(done), "completed tasks were not collected")
         self.assertIn(pending, left, "a pending task must not be collected")
+        self.assertIn(cancelling, left, "a task asked to cancel, not ended yet, must not be collected")
+        self.assertEqual(srv.call1("task.get_status", s, cancelling), "cancelling")
         srv.stop()
 
 
