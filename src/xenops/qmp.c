@@ -6,6 +6,7 @@
 #include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/strbuf.h"
 #include "../base/uuid.h"
 
 #include <errno.h>
@@ -174,6 +175,54 @@ static void deliver(struct qmp *q, json_t *msg)
 	pthread_mutex_unlock(&q->lock);
 }
 
+/* QEMU writes unsigned 64-bit values (UINT64_MAX for "no limit") that
+ * jansson's signed integers cannot hold: a copy of line where every integer
+ * outside strings past INT64_MAX reads as INT64_MAX, or NULL when none is. */
+static char *clamp_big_ints(const char *line)
+{
+	static const char max[] = "9223372036854775807";
+	struct strbuf sb = STRBUF_INIT;
+	bool in_str = false, changed = false;
+	for (const char *p = line; *p;) {
+		if (in_str) {
+			if (*p == '\\' && p[1]) {
+				sb_add(&sb, p, 2);
+				p += 2;
+				continue;
+			}
+			in_str = *p != '"';
+			sb_putc(&sb, *p++);
+			continue;
+		}
+		if (*p == '"') {
+			in_str = true;
+			sb_putc(&sb, *p++);
+			continue;
+		}
+		if (*p >= '0' && *p <= '9') {
+			const char *e = p;
+			while (*e >= '0' && *e <= '9')
+				e++;
+			size_t n = (size_t)(e - p);
+			bool integer = *e != '.' && *e != 'e' && *e != 'E';
+			if (integer && (n > sizeof max - 1 || (n == sizeof max - 1 && memcmp(p, max, n) > 0))) {
+				sb_puts(&sb, max);
+				changed = true;
+			} else {
+				sb_add(&sb, p, n);
+			}
+			p = e;
+			continue;
+		}
+		sb_putc(&sb, *p++);
+	}
+	if (!changed) {
+		sb_free(&sb);
+		return NULL;
+	}
+	return sb.buf;
+}
+
 static void *reader_main(void *arg)
 {
 	struct qmp *q = arg;
@@ -181,6 +230,12 @@ static void *reader_main(void *arg)
 	while (lb_next(q->fd, &q->lb, &line, -1) == 1) {
 		json_error_t je;
 		json_t *msg = json_loads(line, 0, &je);
+		if (!msg) {
+			char *clamped = clamp_big_ints(line);
+			if (clamped)
+				msg = json_loads(clamped, 0, &je);
+			free(clamped);
+		}
 		lb_consume(&q->lb);
 		if (!json_is_object(msg)) {
 			log_warn("qmp %s: unparsable message: %s", q->path, je.text);

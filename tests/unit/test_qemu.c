@@ -600,6 +600,14 @@ static void *fake_main(void *arg)
 			say(fd, "{\"return\": {}, \"id\": 99999}\n");
 			snprintf(out, sizeof out, "{\"return\": {\"status\": \"running\"}, \"id\": %lld}\n", (long long)id);
 			say(fd, out);
+		} else if (!strcmp(cmd, "query-limits")) {
+			/* QEMU's unsigned 64-bit "no limit", past jansson's integers,
+			 * beside a string that looks like one */
+			snprintf(out, sizeof out,
+				 "{\"return\": {\"max\": 18446744073709551615, \"small\": 42, "
+				 "\"name\": \"99999999999999999999 \\\" x\", \"ratio\": 1.5e3}, \"id\": %lld}\n",
+				 (long long)id);
+			say(fd, out);
 		} else if (!strcmp(cmd, "bogus")) {
 			snprintf(out, sizeof out,
 				 "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command bogus has not been found\"}, \"id\": %lld}\n",
@@ -675,6 +683,12 @@ static void test_qmp_client(void **state)
 	/* the event came before the reply, so it has been delivered */
 	assert_string_equal(seen.last_event, "SHUTDOWN");
 	assert_string_equal(seen.reason, "guest-reset");
+	assert_int_equal(qmp_exec(q, "query-limits", NULL, &ret, 2000, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(ret, "max")), INT64_MAX);
+	assert_int_equal(json_integer_value(json_object_get(ret, "small")), 42);
+	assert_string_equal(json_string_value(json_object_get(ret, "name")), "99999999999999999999 \" x");
+	assert_true(json_real_value(json_object_get(ret, "ratio")) == 1500.0);
+	json_decref(ret);
 	assert_int_equal(qmp_exec(q, "bogus", NULL, NULL, 2000, &err), -1);
 	assert_string_equal(err.code, "INTERNAL_ERROR");
 	assert_non_null(strstr(err.params[0], "The command bogus has not been found"));
