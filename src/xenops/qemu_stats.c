@@ -197,7 +197,8 @@ static void read_balloon(struct qmp *q, const char *uuid, struct rr_vm_counters 
 		o->memory_internal_free = free_ / 1024;
 	if (never &&
 	    qmp_exec(q, "qom-set",
-		     json_pack("{ss ss si}", "path", BALLOON_PATH, "property", "guest-stats-polling-interval", RR_STEP),
+		     json_pack("{ss ss si}", "path", BALLOON_PATH, "property", "guest-stats-polling-interval",
+				 "value", (int)RR_STEP),
 		     NULL, STATS_QMP_TIMEOUT_MS, &e) < 0)
 		xerr_clear(&e);
 }
