@@ -692,6 +692,10 @@ struct db_pend {
 	int result;
 	uint64_t index;
 	struct xerr err;
+	/* its committer waits here (pend_wait): woken when it is settled or
+	 * reported, or, at the head of the pipeline, when it can be settled -
+	 * not every committer at every commit */
+	pthread_cond_t cond;
 	struct db_pend *next;
 };
 
@@ -790,6 +794,7 @@ static void settle(struct db *db, bool force)
 			db->settled_seq = pd->seq;
 			pd->settled = true;
 			pd->result = 0;
+			pthread_cond_signal(&pd->cond);
 			continue;
 		}
 		/* failed: roll back it and every later one */
@@ -826,6 +831,7 @@ static void settle(struct db *db, bool force)
 			v[k]->t = NULL;
 			v[k]->settled = true;
 			v[k]->result = -1;
+			pthread_cond_signal(&v[k]->cond);
 		}
 		db->settled_seq = v[n - 1]->seq;
 		db->pend_head = db->pend_tail = NULL;
@@ -851,7 +857,12 @@ void db_pend_complete(struct db_pend *pd, bool ok, uint64_t index, struct xerr *
 	if (!ok && err)
 		xerr_move(&pd->err, err);
 	pd->reported = true;
-	pthread_cond_broadcast(&db->pend_cond);
+	pthread_cond_signal(&pd->cond);
+	/* the head's committer settles it, and those after it known by then */
+	if (db->pend_head && db->pend_head != pd && db->pend_head->state)
+		pthread_cond_signal(&db->pend_head->cond);
+	if (db->drainers) /* db_drain_begin waits for the head's outcome */
+		pthread_cond_broadcast(&db->pend_cond);
 	pthread_mutex_unlock(&db->pend_lock);
 }
 
@@ -872,7 +883,7 @@ static int pend_wait(struct db *db, struct db_pend *pd, struct xerr *err)
 			pthread_mutex_lock(&db->pend_lock);
 			continue;
 		}
-		pthread_cond_wait(&db->pend_cond, &db->pend_lock);
+		pthread_cond_wait(&pd->cond, &db->pend_lock);
 	}
 	pthread_mutex_unlock(&db->pend_lock);
 	int rc = pd->result;
@@ -884,6 +895,7 @@ static int pend_wait(struct db *db, struct db_pend *pd, struct xerr *err)
 	}
 	xerr_clear(&pd->err);
 	sb_free(&pd->entry);
+	pthread_cond_destroy(&pd->cond);
 	free(pd);
 	return rc;
 }
@@ -915,6 +927,7 @@ int db_commit(struct db_txn *t, struct xerr *err)
 		if (db_txn_encode(t, &sb) > 0) {
 			if (db->repl.submit) {
 				struct db_pend *pd = xcalloc(1, sizeof *pd);
+				pthread_cond_init(&pd->cond, NULL);
 				pd->db = db;
 				pd->t = t;
 				pd->entry = sb;
@@ -954,6 +967,7 @@ int db_commit(struct db_txn *t, struct xerr *err)
 				pthread_cond_broadcast(&db->pend_cond);
 				pthread_mutex_unlock(&db->pend_lock);
 				xerr_clear(&pd->err);
+				pthread_cond_destroy(&pd->cond);
 				free(pd);
 			} else {
 				r = db->repl.replicate(db->repl.arg, sb.buf, sb.len, err);
