@@ -453,7 +453,7 @@ static int vdi_database(struct rpc_ctx *ctx, const xv *ref, char pool[UUID_STRLE
  * holds; COULD_NOT_IMPORT_DATABASE when it holds none. */
 static int vdi_open_database(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
-	if (!ctx->srv || !ctx->srv->session_open_db)
+	if (!ctx->srv || !ctx->srv->open_foreign_session)
 		return xerr_internal(err, "no sessions on other databases here");
 	char pool[UUID_STRLEN + 1];
 	struct db *db = NULL;
@@ -470,7 +470,7 @@ static int vdi_open_database(struct rpc_ctx *ctx, xv *args, xv *result, struct x
 	if (rc < 0)
 		return -1;
 	char ref[REF_STRLEN + 1];
-	if (ctx->srv->session_open_db(ctx->srv, ctx, db, ref, err) < 0)
+	if (ctx->srv->open_foreign_session(ctx->srv, ctx, db, ref, err) < 0)
 		return -1;
 	log_info("dr: session %.20s… reads the database of pool %s", ref + 10, pool);
 	*result = xv_str(ref);
@@ -496,7 +496,7 @@ static int session_create_from_db_file(struct rpc_ctx *ctx, xv *args, xv *result
 	if (!ctx->rbac_exempt && !(ctx->roles & SC_ROLE_POOL_ADMIN))
 		return xerr_set(err, ERR_RBAC_PERMISSION_DENIED, "session.create_from_db_file",
 				"The session's role is not pool-admin", NULL);
-	if (!ctx->srv || !ctx->srv->session_open_db)
+	if (!ctx->srv || !ctx->srv->open_foreign_session)
 		return xerr_internal(err, "no sessions on other databases here");
 	const char *name = arg_str(args, 0);
 	FILE *f = fopen(name, "rb");
@@ -535,7 +535,7 @@ static int session_create_from_db_file(struct rpc_ctx *ctx, xv *args, xv *result
 	if (!db)
 		return -1;
 	char ref[REF_STRLEN + 1];
-	if (ctx->srv->session_open_db(ctx->srv, ctx, db, ref, err) < 0)
+	if (ctx->srv->open_foreign_session(ctx->srv, ctx, db, ref, err) < 0)
 		return -1;
 	*result = xv_str(ref);
 	return 0;

@@ -125,8 +125,8 @@ static bool sr_plugged(struct db *dst, const char *uuid)
 static int dest_db(struct rpc_ctx *ctx, xv *args, struct db **out, struct xerr *err)
 {
 	const char *to = arg_str(args, 1);
-	struct db *d = ctx->srv && ctx->srv->session_db ? ctx->srv->session_db(ctx->srv, to) : NULL;
-	if (!d && ctx->srv && !ctx->srv->session_db) /* no daemon: sessions are rows of this store */
+	struct db *d = ctx->srv && ctx->srv->foreign_store_of ? ctx->srv->foreign_store_of(ctx->srv, to) : NULL;
+	if (!d && ctx->srv && !ctx->srv->foreign_store_of) /* no daemon: sessions are rows of this store */
 		d = db_lookup_cls(ctx->db, SC_C_session, to) ? ctx->db : NULL;
 	if (!d)
 		return xerr_set(err, ERR_SESSION_INVALID, to, NULL);

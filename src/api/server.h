@@ -78,11 +78,11 @@ struct server {
 	/* Set by the daemon: a session for ctx's user whose calls are answered
 	 * read-only from db (VDI.open_database), which the session owns from
 	 * then on (on success and failure). */
-	int (*session_open_db)(struct server *srv, const struct rpc_ctx *ctx, struct db *db,
-			       char out[REF_STRLEN + 1], struct xerr *err);
+	int (*open_foreign_session)(struct server *srv, const struct rpc_ctx *ctx, struct db *db,
+				    char out[REF_STRLEN + 1], struct xerr *err);
 	/* The store a session answers from (srv->db, or its own read-only
 	 * one), NULL when ref is no session. */
-	struct db *(*session_db)(struct server *srv, const char *ref);
+	struct db *(*foreign_store_of)(struct server *srv, const char *ref);
 };
 
 #endif

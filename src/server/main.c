@@ -372,8 +372,8 @@ int main(int argc, char **argv)
 	if (net_backend_init(srv.cfg.network_backend, srv.cfg.data_dir, &err) < 0)
 		goto fail;
 	srv.request_restart = restart_request;
-	srv.session_open_db = session_open_db;
-	srv.session_db = session_db;
+	srv.open_foreign_session = session_open_db;
+	srv.foreign_store_of = session_db;
 	srv.backend = xenops_find(srv.cfg.backend);
 	if (!srv.backend) {
 		log_error("unknown backend '%s'", srv.cfg.backend);
