@@ -50,9 +50,9 @@ static char *read_text(const char *path)
 
 /* ---- the pool's session ---- */
 
-static bool pool_session(struct server *srv, char out[REF_STRLEN + 1])
+static bool session_of(struct server *srv, const char *file, char out[REF_STRLEN + 1])
 {
-	char *path = xasprintf("%s/%s", srv->cfg.data_dir, POOL_SECRET_FILE);
+	char *path = xasprintf("%s/%s", srv->cfg.data_dir, file);
 	FILE *f = fopen(path, "r");
 	free(path);
 	char line[128] = "";
@@ -68,10 +68,23 @@ static bool pool_session(struct server *srv, char out[REF_STRLEN + 1])
 	return true;
 }
 
-bool pool_session_accept(struct server *srv, const char *ref, struct rpc_ctx *ctx)
+static bool pool_session(struct server *srv, char out[REF_STRLEN + 1])
+{
+	return session_of(srv, POOL_SECRET_FILE, out);
+}
+
+/* The pool's session, or the one of a secret staged by pool.rotate_secret
+ * (accepted beside it until the rotation commits). */
+static bool is_pool_session(struct server *srv, const char *ref)
 {
 	char mine[REF_STRLEN + 1];
-	if (!srv->raft || !ref || !pool_session(srv, mine) || strcmp(mine, ref))
+	return ref && ((pool_session(srv, mine) && !strcmp(mine, ref)) ||
+		       (session_of(srv, POOL_SECRET_STAGED_FILE, mine) && !strcmp(mine, ref)));
+}
+
+bool pool_session_accept(struct server *srv, const char *ref, struct rpc_ctx *ctx)
+{
+	if (!srv->raft || !is_pool_session(srv, ref))
 		return false;
 	snprintf(ctx->session, sizeof ctx->session, "%s", ref);
 	snprintf(ctx->user, sizeof ctx->user, "%s", "root");
@@ -82,8 +95,7 @@ bool pool_session_accept(struct server *srv, const char *ref, struct rpc_ctx *ct
 
 static bool forwarded(const struct rpc_ctx *ctx)
 {
-	char mine[REF_STRLEN + 1];
-	return ctx->session[0] && pool_session(ctx->srv, mine) && !strcmp(mine, ctx->session);
+	return ctx->session[0] && is_pool_session(ctx->srv, ctx->session);
 }
 
 bool pool_call_is_forwarded(const struct rpc_ctx *ctx)
