@@ -51,6 +51,7 @@ struct pif_view {
 	char mode6[16], ip6[128], gateway6[128];
 	int64_t vlan, mtu;
 	bool physical, attached, management, disallow_unplug, bond_slave;
+	int gro; /* properties:gro: 1 on, 0 off, -1 not set */
 	/* a VLAN PIF: the tagged PIF (its ref, bridge, whether attached) */
 	char tagged[REF_STRLEN + 1], tagged_bridge[NET_IFNAMSIZ];
 	bool tagged_attached;
@@ -134,6 +135,8 @@ static void view_read(struct db *db, struct db_obj *p, struct pif_view *v)
 	v->management = db_peek_bool(p, SC_F_PIF__management);
 	v->disallow_unplug = db_peek_bool(p, SC_F_PIF__disallow_unplug);
 	v->bond_slave = !ref_is_null(db_peek_str(p, SC_F_PIF__bond_slave_of));
+	const char *gro = xv_map_get_str(db_peek(p, SC_F_PIF__properties), "gro");
+	v->gro = gro ? !strcmp(gro, "on") : -1;
 	struct db_obj *net = db_lookup_cls(db, SC_C_network, v->network);
 	if (net) {
 		cp(v->bridge, sizeof v->bridge, db_peek_str(net, SC_F_network__bridge));
@@ -330,6 +333,12 @@ static int host_plug(const struct pif_view *v, struct xerr *err)
 			return xerr_set(err, ERR_PIF_DEVICE_NOT_FOUND, NULL);
 		if (net_bridge_ensure(v->bridge, v->mtu, err) < 0 || net_port_add(v->bridge, v->device, err) < 0)
 			return -1;
+		/* its properties (xapi's gro); a NIC that cannot change it keeps
+		 * what it has */
+		struct xerr e = XERR_INIT;
+		if (v->gro >= 0 && net_link_set_gro(v->device, v->gro == 1, &e) < 0)
+			log_warn("pif: %s: %s", v->device, e.nparams ? e.params[0] : e.code);
+		xerr_clear(&e);
 	} else if (v->bond[0]) {
 		if (net_bridge_ensure(v->bridge, v->mtu, err) < 0 || host_bond_up(v, err) < 0)
 			return -1;
