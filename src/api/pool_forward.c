@@ -329,6 +329,7 @@ enum target {
 	T_VM_RESIDENT, T_VM_START, T_ARG1_HOST, T_ARG0_HOST, T_PBD_HOST, T_SR_CREATE,
 	T_SR_ARG, T_SR_OF_VDI, T_SR_IN_RECORD, /* where the SR is plugged */
 	T_PIF_HOST, /* the host of the PIF (argument 0) */
+	T_VIF_VM,   /* where the VIF's VM runs */
 };
 
 static const struct {
@@ -377,6 +378,7 @@ static const struct {
 	{SC_C_PIF, "unplug", T_PIF_HOST},
 	{SC_C_PIF, "reconfigure_ip", T_PIF_HOST},
 	{SC_C_PIF, "reconfigure_ipv6", T_PIF_HOST},
+	{SC_C_VIF, "move", T_VIF_VM},
 };
 
 /* A host the SR is plugged on: NULL when this one is (or none is). */
@@ -434,6 +436,13 @@ bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args)
 		case T_PIF_HOST: {
 			struct db_obj *pif = a0 ? db_lookup_cls(ctx->db, SC_C_PIF, a0) : NULL;
 			h = pif ? db_lookup_cls(ctx->db, SC_C_host, db_peek_str(pif, SC_F_PIF__host)) : NULL;
+			break;
+		}
+		case T_VIF_VM: {
+			struct db_obj *vif = a0 ? db_lookup_cls(ctx->db, SC_C_VIF, a0) : NULL;
+			struct db_obj *owner = vif ? db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(vif, SC_F_VIF__VM)) : NULL;
+			if (owner && strcmp(db_peek_str(owner, SC_F_VM__power_state), "Halted"))
+				h = db_lookup_cls(ctx->db, SC_C_host, db_peek_str(owner, SC_F_VM__resident_on));
 			break;
 		}
 		case T_PBD_HOST: {

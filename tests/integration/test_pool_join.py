@@ -504,9 +504,26 @@ class PoolJoinTest(unittest.TestCase):
                    if rec["is_a_template"] and rec["name_label"] == "Other install media"][0]
             vm = a1.VM.clone(tpl, "on-member")
             a1.VM.provision(vm)
+            mknet = lambda label: a1.network.create({"name_label": label, "name_description": "", "MTU": 1500,
+                                                     "other_config": {}, "bridge": "", "managed": True,
+                                                     "tags": []})
+            n_int, n_far = mknet("internal"), mknet("h1-only")
+            vif = a1.VIF.create({"device": "0", "network": n_int, "VM": vm, "MAC": "", "MTU": 1500,
+                                 "other_config": {}, "qos_algorithm_type": "", "qos_algorithm_params": {}})
             a1.VM.start_on(vm, ref["h3"], False, False)
             self.assertEqual(a1.VM.get_resident_on(vm), ref["h3"])
             self.assertEqual(a1.VM.get_power_state(vm), "Running")
+            # VIF.move: to a network the VM's host has no PIF on, refused
+            far = a1.PIF.db_introduce("eth9", n_far, ref["h1"], "02:00:00:00:00:19", 1500, -1, True, "None", "",
+                                      "", "", "", harness.NULL_REF, harness.NULL_REF, False, {}, False, "None", [],
+                                      "", "IPv4", True, {})
+            self.assertEqual(self.assertError("HOST_CANNOT_ATTACH_NETWORK", a1.VIF.move, vif, n_far),
+                             [ref["h3"], n_far])
+            self.assertEqual(a1.VIF.get_network(vif), n_int)
+            a1.PIF.db_forget(far)
+            a1.VIF.move(vif, n_far)
+            self.assertEqual(a1.VIF.get_network(vif), n_far)
+            self.assertTrue(a1.VIF.get_currently_attached(vif))
 
             # ---- host.destroy ----
             self.assertEqual(self.assertError("HOST_IS_LIVE", a1.host.destroy, ref["h3"]), [ref["h3"]])
@@ -545,6 +562,11 @@ class PoolJoinTest(unittest.TestCase):
             a1.VM.start_on(vm, ref["h2"], False, False)
             self.assertEqual(a1.VM.get_resident_on(vm), ref["h2"])
             a1.VM.hard_shutdown(vm)
+            # pool.create_VLAN: on each remaining host's PIF of the device
+            dev = [a1.PIF.get_device(p) for p in a1.PIF.get_all() if a1.PIF.get_management(p)][0]
+            made = a1.pool.create_VLAN(dev, n_int, 55)
+            self.assertEqual(sorted(a1.PIF.get_host(p) for p in made), sorted([ref["h1"], ref["h2"]]))
+            self.assertEqual({int(a1.PIF.get_VLAN(p)) for p in made}, {55})
 
     def test_guest_on_host2(self):
         """The tiny guest (QEMU/TCG), started on the second host of a pool
