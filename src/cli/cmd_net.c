@@ -334,6 +334,15 @@ static int h_host_forget(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+/* pool-secret-rotate: pool.rotate_secret */
+static int h_pool_secret_rotate(struct xe_ctx *x, struct xerr *err)
+{
+	xv a = xv_arr_new();
+	int rc = xe_call_wait(x, "pool.rotate_secret", &a, NULL, err);
+	xv_free(&a);
+	return rc;
+}
+
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 const struct xe_cmd xe_net_cmds[] = {
@@ -376,6 +385,10 @@ const struct xe_cmd xe_net_cmds[] = {
 	 h_vif_move, NULL},
 	{"pif-introduce", L("host-uuid", "device"), L("mac", "managed"),
 	 "Make a PIF for the host's NIC of that name; prints the PIF's uuid.", 0, h_pif_introduce, NULL},
+	{"pif-db-forget", L("uuid"), NULL, "Drop a PIF's record only (nothing is done on the host).", 0, h_pif_op,
+	 "PIF.db_forget"},
+	{"pool-secret-rotate", NULL, NULL, "Give the pool a new secret on every host.", 0, h_pool_secret_rotate,
+	 NULL},
 	{"host-forget", L("uuid"), NULL,
 	 "Forget a host that is gone, without contacting it (pool-eject for a live one).", 0, h_host_forget,
 	 NULL},

@@ -436,7 +436,8 @@ def test_6_introduce_properties_records(self):
                      ("eth5", n400, host, "02:00:00:00:00:05", "10.9.0.5", "Static", {"k": "v"}, False))
     metrics = r["metrics"]
     self.assertEqual(self.vsctl("list-br"), st[2], "no bridge")
-    self.api.PIF.db_forget(pr)
+    p = self.xe("pif-db-forget", "uuid=" + self.api.PIF.get_uuid(pr))
+    self.assertEqual(p.returncode, 0, p.stderr)
     self.assertXapiError("HANDLE_INVALID", self.api.PIF.get_record, pr)
     self.assertXapiError("HANDLE_INVALID", self.api.PIF_metrics.get_record, metrics)
     self.assertEqual(self.state(), st)

@@ -495,6 +495,11 @@ class PoolJoinTest(unittest.TestCase):
                 h2.server.call("pool.get_all", "OpaqueRef:" + old)
             self.assertEqual(cm.exception.code, "HOST_IS_SLAVE", "no longer the pool's session on h2")
             self.assertEqual(len(h1.server.call("pool.get_all", "OpaqueRef:" + new)), 1, "the new one is the pool's")
+            r = h1.server.xe("pool-secret-rotate")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertNotIn(secret(h1), (old, new))
+            new = secret(h1)
+            self.assertEqual({secret(h) for h in l.hosts}, {new})
             # the internal step is the pool's alone
             self.assertError("PERMISSION_DENIED", lambda: h1.server.call("pool.secret_step", h1.server.session,
                                                                            "stage", new))
