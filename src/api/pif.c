@@ -7,7 +7,10 @@
  * tagged PIF's device, plugged as an Open vSwitch fake bridge (parent bridge
  * and tag) or, on the bridge backend, a kernel VLAN device on a Linux
  * bridge; pool.create_VLAN_from_PIF does that for every PIF of the network
- * on the pool's live hosts, rolling back on error.
+ * on the pool's live hosts, rolling back on error; pool.create_VLAN does it
+ * on each host's PIF of a device name. PIF.set_property sets gro on the
+ * NIC(s); PIF.introduce makes one NIC's PIF as PIF.scan does;
+ * PIF.db_introduce and PIF.db_forget make and drop records only.
  *
  * With the simulator backend every call changes records only, as the
  * simulator's VMs make no links: the host's interfaces are left alone. */

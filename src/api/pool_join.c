@@ -29,7 +29,11 @@
  * host; the host leaves Raft, is told (pool.eject_self, authenticated by
  * the pool secret) to drop its pool.conf, store, log and certificates and
  * restart as a fresh pool of one (unreachable: HOST_OFFLINE, and it is a
- * member again), and the master deletes its records. */
+ * member again), and the master deletes its records.
+ *
+ * host.destroy forgets a host that is gone (the same records, and out of
+ * Raft); pool.rotate_secret gives every host a new pool secret, staged
+ * beside the old one first so that no host refuses another meanwhile. */
 #include "pool_join.h"
 #include "pool_forward.h"
 #include "api.h"

@@ -3,7 +3,9 @@
  * destroy, plug/unplug/unplug_force into a running domain through the
  * backend — and the VIF state that follows a domain's life (the NICs a new
  * domain gets, currently_attached, allowed_operations), and the device
- * numbers still free on a VM (VM.get_allowed_VIF_devices). */
+ * numbers still free on a VM (VM.get_allowed_VIF_devices); VIF.move (a
+ * running VIF's tap from one bridge to the other) and
+ * VIF.configure_ipv4/ipv6 (the address its guest is to take). */
 #include "api.h"
 #include "vif_policy.h"
 #include "vm_ops.h"
