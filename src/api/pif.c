@@ -7,7 +7,10 @@
  * tagged PIF's device, plugged as an Open vSwitch fake bridge (parent bridge
  * and tag) or, on the bridge backend, a kernel VLAN device on a Linux
  * bridge; pool.create_VLAN_from_PIF does that for every PIF of the network
- * on the pool's live hosts, rolling back on error.
+ * on the pool's live hosts, rolling back on error; pool.create_VLAN does it
+ * on each host's PIF of a device name. PIF.set_property sets gro on the
+ * NIC(s); PIF.introduce makes one NIC's PIF as PIF.scan does;
+ * PIF.db_introduce and PIF.db_forget make and drop records only.
  *
  * With the simulator backend every call changes records only, as the
  * simulator's VMs make no links: the host's interfaces are left alone. */
@@ -51,6 +54,7 @@ struct pif_view {
 	char mode6[16], ip6[128], gateway6[128];
 	int64_t vlan, mtu;
 	bool physical, attached, management, disallow_unplug, bond_slave;
+	int gro; /* properties:gro: 1 on, 0 off, -1 not set */
 	/* a VLAN PIF: the tagged PIF (its ref, bridge, whether attached) */
 	char tagged[REF_STRLEN + 1], tagged_bridge[NET_IFNAMSIZ];
 	bool tagged_attached;
@@ -134,6 +138,8 @@ static void view_read(struct db *db, struct db_obj *p, struct pif_view *v)
 	v->management = db_peek_bool(p, SC_F_PIF__management);
 	v->disallow_unplug = db_peek_bool(p, SC_F_PIF__disallow_unplug);
 	v->bond_slave = !ref_is_null(db_peek_str(p, SC_F_PIF__bond_slave_of));
+	const char *gro = xv_map_get_str(db_peek(p, SC_F_PIF__properties), "gro");
+	v->gro = gro ? !strcmp(gro, "on") : -1;
 	struct db_obj *net = db_lookup_cls(db, SC_C_network, v->network);
 	if (net) {
 		cp(v->bridge, sizeof v->bridge, db_peek_str(net, SC_F_network__bridge));
@@ -330,6 +336,12 @@ static int host_plug(const struct pif_view *v, struct xerr *err)
 			return xerr_set(err, ERR_PIF_DEVICE_NOT_FOUND, NULL);
 		if (net_bridge_ensure(v->bridge, v->mtu, err) < 0 || net_port_add(v->bridge, v->device, err) < 0)
 			return -1;
+		/* its properties (xapi's gro); a NIC that cannot change it keeps
+		 * what it has */
+		struct xerr e = XERR_INIT;
+		if (v->gro >= 0 && net_link_set_gro(v->device, v->gro == 1, &e) < 0)
+			log_warn("pif: %s: %s", v->device, e.nparams ? e.params[0] : e.code);
+		xerr_clear(&e);
 	} else if (v->bond[0]) {
 		if (net_bridge_ensure(v->bridge, v->mtu, err) < 0 || host_bond_up(v, err) < 0)
 			return -1;
@@ -1187,3 +1199,313 @@ RPC_IMPL(VLAN, create, vlan_create, RPC_SLOW);
 RPC_IMPL(VLAN, destroy, vlan_destroy, RPC_SLOW);
 RPC_IMPL(pool, create_VLAN_from_PIF, pool_create_vlan_from_pif, RPC_SLOW);
 RPC_IMPL(pool, management_reconfigure, pool_management_reconfigure, RPC_SLOW);
+
+/* ---- properties, introduce, the records alone ---- */
+
+/* The bond whose master p is, or NULL. */
+static struct db_obj *bond_of_master(struct db *db, const struct db_obj *p)
+{
+	for (struct db_obj *b = db_first(db, SC_C_Bond); b; b = db_next(b))
+		if (!strcmp(db_peek_str(b, SC_F_Bond__master), p->ref))
+			return b;
+	return NULL;
+}
+
+/* GRO on the device(s) of an attached PIF: a NIC's own, a bond's members. */
+static int gro_apply(struct db *db, struct db_obj *p, bool on, struct xerr *err)
+{
+	struct db_obj *bond = bond_of_master(db, p);
+	if (!bond)
+		return net_link_set_gro(db_peek_str(p, SC_F_PIF__device), on, err);
+	for (struct db_obj *m = db_first(db, SC_C_PIF); m; m = db_next(m))
+		if (!strcmp(db_peek_str(m, SC_F_PIF__bond_slave_of), bond->ref) &&
+		    net_link_set_gro(db_peek_str(m, SC_F_PIF__device), on, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* PIF.set_property(self, name, value): xapi knows one property, gro
+ * (on/off), on a NIC that is no bond member or on a bond's master (its
+ * members take it too); applied to the device when the PIF is plugged. */
+static int pif_set_property(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	const char *name = arg_str(args, 1), *value = arg_str(args, 2);
+	if (strcmp(name, "gro") != 0 || (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)) {
+		char *m = xasprintf("%s = %s", name, value);
+		xerr_set(err, ERR_INVALID_VALUE, "properties", m, NULL);
+		free(m);
+		return -1;
+	}
+	db_rdlock(ctx->db);
+	struct db_obj *p = pif_arg(ctx, args, err);
+	struct pif_view v;
+	if (p)
+		view_read(ctx->db, p, &v);
+	db_unlock(ctx->db);
+	if (!p)
+		return -1;
+	if (on_other_host(ctx, &v)) {
+		xv r = XV_NIL_INIT;
+		int rc = pool_call_on_host(ctx->srv, v.host, "PIF.set_property", args, NULL, &r, err);
+		xv_free(&r);
+		return rc;
+	}
+	pthread_mutex_lock(&host_net_lock);
+	struct db_txn *t = db_begin(ctx->db);
+	p = db_lookup_cls(ctx->db, SC_C_PIF, v.ref);
+	int rc = 0;
+	struct db_obj *bond = p ? bond_of_master(ctx->db, p) : NULL;
+	if (!p)
+		rc = xerr_set(err, ERR_HANDLE_INVALID, "PIF", v.ref, NULL);
+	else if ((!db_peek_bool(p, SC_F_PIF__physical) && !bond) ||
+		 !ref_is_null(db_peek_str(p, SC_F_PIF__bond_slave_of)))
+		rc = xerr_set(err, ERR_CANNOT_CHANGE_PIF_PROPERTIES, p->ref, NULL);
+	if (rc == 0) {
+		xv_map_set_str(db_edit(t, p, SC_F_PIF__properties), name, value);
+		for (struct db_obj *m = bond ? db_first(ctx->db, SC_C_PIF) : NULL; m; m = db_next(m))
+			if (!strcmp(db_peek_str(m, SC_F_PIF__bond_slave_of), bond->ref))
+				xv_map_set_str(db_edit(t, m, SC_F_PIF__properties), name, value);
+		/* the device first: a refusal leaves the record as it was */
+		if (pif_live(ctx) && db_peek_bool(p, SC_F_PIF__currently_attached))
+			rc = gro_apply(ctx->db, p, !strcmp(value, "on"), err);
+	}
+	if (rc == 0)
+		rc = db_commit(t, err);
+	else
+		db_abort(t);
+	pthread_mutex_unlock(&host_net_lock);
+	return rc;
+}
+
+static void lowercase(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+static bool mac_ok(const char *m)
+{
+	if (strlen(m) != 17)
+		return false;
+	for (int i = 0; i < 17; i++) {
+		char c = m[i];
+		bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+		if (i % 3 == 2 ? c != ':' : !hex)
+			return false;
+	}
+	return true;
+}
+
+/* PIF.introduce(host, MAC, device, managed): a PIF for a NIC the host has
+ * and no PIF names yet, as PIF.scan makes it; an empty MAC is the NIC's. */
+static int pif_introduce(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	db_rdlock(ctx->db);
+	struct db_obj *host = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
+	char href[REF_STRLEN + 1] = "";
+	if (host)
+		cp(href, sizeof href, host->ref);
+	db_unlock(ctx->db);
+	if (!host)
+		return -1;
+	/* the NIC is that host's: asked there */
+	if (pif_live(ctx) && ctx->srv->host_ref[0] && strcmp(href, ctx->srv->host_ref) != 0)
+		return pool_call_on_host(ctx->srv, href, "PIF.introduce", args, NULL, result, err);
+	const char *device = arg_str(args, 2);
+	char mac[64];
+	cp(mac, sizeof mac, arg_str(args, 1));
+	lowercase(mac);
+	char **nics = NULL;
+	size_t n = 0;
+	if (net_nics_scan(&nics, &n) < 0)
+		return xerr_internal(err, "cannot list the host's interfaces");
+	char nic_mac[64] = "";
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(nics[i], device) != 0)
+			continue;
+		struct hostinfo_nic hn;
+		memset(&hn, 0, sizeof hn);
+		hostinfo_nic_read(&hn, device);
+		cp(nic_mac, sizeof nic_mac, hn.mac);
+		lowercase(nic_mac);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(nics[i]);
+	free(nics);
+	if (!mac[0])
+		cp(mac, sizeof mac, nic_mac);
+	if (!mac_ok(mac))
+		return xerr_set(err, ERR_MAC_INVALID, mac, NULL);
+	pthread_mutex_lock(&host_net_lock);
+	struct db_txn *t = db_begin(ctx->db);
+	host = db_lookup_cls(ctx->db, SC_C_host, href);
+	int rc = host ? 0 : xerr_set(err, ERR_HANDLE_INVALID, "host", href, NULL);
+	for (struct db_obj *q = db_first(ctx->db, SC_C_PIF); q && rc == 0; q = db_next(q))
+		if (!strcmp(db_peek_str(q, SC_F_PIF__host), href) && db_peek_bool(q, SC_F_PIF__physical) &&
+		    !strcmp(db_peek_str(q, SC_F_PIF__device), device))
+			rc = xerr_set(err, ERR_DUPLICATE_PIF_DEVICE_NAME, device, NULL);
+	if (rc == 0 && (!nic_mac[0] || strcmp(nic_mac, mac) != 0))
+		rc = xerr_set(err, ERR_COULD_NOT_FIND_NETWORK_INTERFACE_WITH_SPECIFIED_DEVICE_NAME_AND_MAC_ADDRESS,
+			      NULL);
+	struct db_obj *p = rc == 0 ? introduce(t, host, device) : NULL;
+	if (rc == 0 && !p)
+		rc = xerr_internal(err, "the bridge for %s is another PIF's on this host", device);
+	char ref[REF_STRLEN + 1] = "";
+	if (p) {
+		cp(ref, sizeof ref, p->ref);
+		db_set_bool(t, p, SC_F_PIF__managed, arg_bool(args, 3));
+	}
+	if (rc == 0)
+		rc = db_commit(t, err);
+	else
+		db_abort(t);
+	pthread_mutex_unlock(&host_net_lock);
+	if (rc == 0)
+		*result = xv_str(ref);
+	return rc;
+}
+
+static bool one_of(const char *s, const char *const *set)
+{
+	for (; *set; set++)
+		if (!strcmp(s, *set))
+			return true;
+	return false;
+}
+
+/* A ref argument that may be null, else must be of cls. */
+static bool null_or(struct rpc_ctx *ctx, int cls, xv *args, size_t i, struct xerr *err)
+{
+	return ref_is_null(arg_str(args, i)) || generic_lookup(ctx, cls, xv_arr_get(args, i), err) != NULL;
+}
+
+/* PIF.db_introduce: a PIF record with the given fields (and its metrics);
+ * nothing is done on the host. */
+static int pif_db_introduce(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	static const char *const modes[] = {"None", "DHCP", "Static", NULL};
+	static const char *const modes6[] = {"None", "DHCP", "Static", "Autoconf", NULL};
+	static const char *const types[] = {"IPv4", "IPv6", NULL};
+	const char *mode = arg_str(args, 7), *mode6 = arg_str(args, 17), *type = arg_str(args, 20);
+	if (!one_of(mode, modes))
+		return xerr_set(err, ERR_INVALID_VALUE, "ip_configuration_mode", mode, NULL);
+	if (!one_of(mode6, modes6))
+		return xerr_set(err, ERR_INVALID_VALUE, "ipv6_configuration_mode", mode6, NULL);
+	if (!one_of(type, types))
+		return xerr_set(err, ERR_INVALID_VALUE, "primary_address_type", type, NULL);
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *net = generic_lookup(ctx, SC_C_network, xv_arr_get(args, 1), err);
+	struct db_obj *host = net ? generic_lookup(ctx, SC_C_host, xv_arr_get(args, 2), err) : NULL;
+	if (!host || !null_or(ctx, SC_C_Bond, args, 12, err) || !null_or(ctx, SC_C_VLAN, args, 13, err)) {
+		db_abort(t);
+		return -1;
+	}
+	struct db_obj *p = db_create(t, SC_C_PIF, NULL);
+	struct db_obj *m = db_create(t, SC_C_PIF_metrics, NULL);
+	db_set_str(t, p, SC_F_PIF__device, arg_str(args, 0));
+	db_set_str(t, p, SC_F_PIF__network, net->ref);
+	db_set_str(t, p, SC_F_PIF__host, host->ref);
+	db_set_str(t, p, SC_F_PIF__MAC, arg_str(args, 3));
+	db_set_int(t, p, SC_F_PIF__MTU, arg_int(args, 4));
+	db_set_int(t, p, SC_F_PIF__VLAN, arg_int(args, 5));
+	db_set_bool(t, p, SC_F_PIF__physical, arg_bool(args, 6));
+	db_set_str(t, p, SC_F_PIF__ip_configuration_mode, mode);
+	db_set_str(t, p, SC_F_PIF__IP, arg_str(args, 8));
+	db_set_str(t, p, SC_F_PIF__netmask, arg_str(args, 9));
+	db_set_str(t, p, SC_F_PIF__gateway, arg_str(args, 10));
+	db_set_str(t, p, SC_F_PIF__DNS, arg_str(args, 11));
+	db_set_str(t, p, SC_F_PIF__bond_slave_of, arg_str(args, 12));
+	db_set_str(t, p, SC_F_PIF__VLAN_master_of, arg_str(args, 13));
+	db_set_bool(t, p, SC_F_PIF__management, arg_bool(args, 14));
+	db_set(t, p, SC_F_PIF__other_config, xv_copy(xv_arr_get(args, 15)));
+	db_set_bool(t, p, SC_F_PIF__disallow_unplug, arg_bool(args, 16));
+	db_set_str(t, p, SC_F_PIF__ipv6_configuration_mode, mode6);
+	db_set(t, p, SC_F_PIF__IPv6, xv_copy(xv_arr_get(args, 18)));
+	db_set_str(t, p, SC_F_PIF__ipv6_gateway, arg_str(args, 19));
+	db_set_str(t, p, SC_F_PIF__primary_address_type, type);
+	db_set_bool(t, p, SC_F_PIF__managed, arg_bool(args, 21));
+	db_set(t, p, SC_F_PIF__properties, xv_copy(xv_arr_get(args, 22)));
+	db_set_bool(t, p, SC_F_PIF__currently_attached, false);
+	db_set_str(t, p, SC_F_PIF__metrics, m->ref);
+	char ref[REF_STRLEN + 1];
+	cp(ref, sizeof ref, p->ref);
+	int rc = db_commit(t, err);
+	if (rc == 0)
+		*result = xv_str(ref);
+	return rc;
+}
+
+/* PIF.db_forget: the record goes (and its metrics, when no VLAN PIF shares
+ * them); the host is not touched. */
+static int pif_db_forget(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *p = pif_arg(ctx, args, err);
+	if (!p) {
+		db_abort(t);
+		return -1;
+	}
+	const char *mref = db_peek_str(p, SC_F_PIF__metrics);
+	struct db_obj *m = db_lookup_cls(ctx->db, SC_C_PIF_metrics, mref);
+	if (m && count_refs(ctx->db, SC_C_PIF, SC_F_PIF__metrics, mref) <= 1)
+		db_delete(t, m);
+	db_delete(t, p);
+	return db_commit(t, err);
+}
+
+/* pool.create_VLAN(device, network, VLAN), deprecated in xapi: VLAN.create
+ * on every host's non-VLAN PIF of that device (INVALID_VALUE if a host has
+ * none); any failure destroys those made. */
+static int pool_create_vlan(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	const char *device = arg_str(args, 0);
+	int64_t tag = arg_int(args, 2);
+	pthread_mutex_lock(&host_net_lock);
+	db_rdlock(ctx->db);
+	xv tagged = xv_arr_new();
+	int rc = 0;
+	for (struct db_obj *h = db_first(ctx->db, SC_C_host); h && rc == 0; h = db_next(h)) {
+		struct db_obj *base = NULL;
+		for (struct db_obj *q = db_first(ctx->db, SC_C_PIF); q && !base; q = db_next(q))
+			if (!strcmp(db_peek_str(q, SC_F_PIF__host), h->ref) &&
+			    !strcmp(db_peek_str(q, SC_F_PIF__device), device) && db_peek_int(q, SC_F_PIF__VLAN) < 0)
+				base = q;
+		if (base)
+			xv_arr_push_str(&tagged, base->ref);
+		else
+			rc = xerr_set(err, ERR_INVALID_VALUE, "device", device, NULL);
+	}
+	db_unlock(ctx->db);
+	xv made = xv_arr_new(), vlans = xv_arr_new();
+	for (size_t i = 0; rc == 0 && i < xv_len(&tagged); i++) {
+		char vref[REF_STRLEN + 1], pref[REF_STRLEN + 1];
+		rc = vlan_create_one(ctx, xv_arr_get(&tagged, i), tag, xv_arr_get(args, 1), vref, pref, err);
+		if (rc == 0) {
+			xv_arr_push_str(&made, pref);
+			xv_arr_push_str(&vlans, vref);
+		}
+	}
+	if (rc < 0) {
+		for (size_t i = 0; i < xv_len(&vlans); i++) {
+			struct xerr e = XERR_INIT;
+			vlan_destroy_ref(ctx, xv_as_str(xv_arr_get(&vlans, i)), &e);
+			xerr_clear(&e);
+		}
+		xv_free(&made);
+	} else {
+		*result = made;
+	}
+	pthread_mutex_unlock(&host_net_lock);
+	xv_free(&tagged);
+	xv_free(&vlans);
+	return rc;
+}
+
+RPC_IMPL(PIF, set_property, pif_set_property, RPC_SLOW);
+RPC_IMPL(PIF, introduce, pif_introduce, RPC_SLOW);
+RPC_IMPL(PIF, db_introduce, pif_db_introduce, 0);
+RPC_IMPL(PIF, db_forget, pif_db_forget, 0);
+RPC_IMPL(pool, create_VLAN, pool_create_vlan, RPC_SLOW);

@@ -50,9 +50,9 @@ static char *read_text(const char *path)
 
 /* ---- the pool's session ---- */
 
-static bool pool_session(struct server *srv, char out[REF_STRLEN + 1])
+static bool session_of(struct server *srv, const char *file, char out[REF_STRLEN + 1])
 {
-	char *path = xasprintf("%s/%s", srv->cfg.data_dir, POOL_SECRET_FILE);
+	char *path = xasprintf("%s/%s", srv->cfg.data_dir, file);
 	FILE *f = fopen(path, "r");
 	free(path);
 	char line[128] = "";
@@ -68,10 +68,23 @@ static bool pool_session(struct server *srv, char out[REF_STRLEN + 1])
 	return true;
 }
 
-bool pool_session_accept(struct server *srv, const char *ref, struct rpc_ctx *ctx)
+static bool pool_session(struct server *srv, char out[REF_STRLEN + 1])
+{
+	return session_of(srv, POOL_SECRET_FILE, out);
+}
+
+/* The pool's session, or the one of a secret staged by pool.rotate_secret
+ * (accepted beside it until the rotation commits). */
+static bool is_pool_session(struct server *srv, const char *ref)
 {
 	char mine[REF_STRLEN + 1];
-	if (!srv->raft || !ref || !pool_session(srv, mine) || strcmp(mine, ref))
+	return ref && ((pool_session(srv, mine) && !strcmp(mine, ref)) ||
+		       (session_of(srv, POOL_SECRET_STAGED_FILE, mine) && !strcmp(mine, ref)));
+}
+
+bool pool_session_accept(struct server *srv, const char *ref, struct rpc_ctx *ctx)
+{
+	if (!srv->raft || !is_pool_session(srv, ref))
 		return false;
 	snprintf(ctx->session, sizeof ctx->session, "%s", ref);
 	snprintf(ctx->user, sizeof ctx->user, "%s", "root");
@@ -82,8 +95,7 @@ bool pool_session_accept(struct server *srv, const char *ref, struct rpc_ctx *ct
 
 static bool forwarded(const struct rpc_ctx *ctx)
 {
-	char mine[REF_STRLEN + 1];
-	return ctx->session[0] && pool_session(ctx->srv, mine) && !strcmp(mine, ctx->session);
+	return ctx->session[0] && is_pool_session(ctx->srv, ctx->session);
 }
 
 bool pool_call_is_forwarded(const struct rpc_ctx *ctx)
@@ -317,6 +329,7 @@ enum target {
 	T_VM_RESIDENT, T_VM_START, T_ARG1_HOST, T_ARG0_HOST, T_PBD_HOST, T_SR_CREATE,
 	T_SR_ARG, T_SR_OF_VDI, T_SR_IN_RECORD, /* where the SR is plugged */
 	T_PIF_HOST, /* the host of the PIF (argument 0) */
+	T_VIF_VM,   /* where the VIF's VM runs */
 };
 
 static const struct {
@@ -365,6 +378,7 @@ static const struct {
 	{SC_C_PIF, "unplug", T_PIF_HOST},
 	{SC_C_PIF, "reconfigure_ip", T_PIF_HOST},
 	{SC_C_PIF, "reconfigure_ipv6", T_PIF_HOST},
+	{SC_C_VIF, "move", T_VIF_VM},
 };
 
 /* A host the SR is plugged on: NULL when this one is (or none is). */
@@ -422,6 +436,13 @@ bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args)
 		case T_PIF_HOST: {
 			struct db_obj *pif = a0 ? db_lookup_cls(ctx->db, SC_C_PIF, a0) : NULL;
 			h = pif ? db_lookup_cls(ctx->db, SC_C_host, db_peek_str(pif, SC_F_PIF__host)) : NULL;
+			break;
+		}
+		case T_VIF_VM: {
+			struct db_obj *vif = a0 ? db_lookup_cls(ctx->db, SC_C_VIF, a0) : NULL;
+			struct db_obj *owner = vif ? db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(vif, SC_F_VIF__VM)) : NULL;
+			if (owner && strcmp(db_peek_str(owner, SC_F_VM__power_state), "Halted"))
+				h = db_lookup_cls(ctx->db, SC_C_host, db_peek_str(owner, SC_F_VM__resident_on));
 			break;
 		}
 		case T_PBD_HOST: {

@@ -29,7 +29,11 @@
  * host; the host leaves Raft, is told (pool.eject_self, authenticated by
  * the pool secret) to drop its pool.conf, store, log and certificates and
  * restart as a fresh pool of one (unreachable: HOST_OFFLINE, and it is a
- * member again), and the master deletes its records. */
+ * member again), and the master deletes its records.
+ *
+ * host.destroy forgets a host that is gone (the same records, and out of
+ * Raft); pool.rotate_secret gives every host a new pool secret, staged
+ * beside the old one first so that no host refuses another meanwhile. */
 #include "pool_join.h"
 #include "pool_forward.h"
 #include "api.h"
@@ -1183,6 +1187,185 @@ static int eject_self(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *er
 	return rc;
 }
 
+/* ---- host.destroy ---- */
+
+/* host.destroy(self): forgets a host that is gone (xe host-forget). As
+ * xapi: HOST_IS_LIVE while it is live (its heartbeat, or it answers),
+ * HOST_CANNOT_DESTROY_SELF for the master, HOST_HAS_RESIDENT_VMS while a
+ * VM of its own is resident there; then it leaves the Raft configuration
+ * (if it is still in it) and its records go: PIFs, PBDs, CPUs, metrics,
+ * control domain, its local SRs, the VMs' links to it. */
+static int host_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	struct server *srv = ctx->srv;
+	db_rdlock(ctx->db);
+	struct db_obj *h = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
+	char href[REF_STRLEN + 1] = "", address[96] = "", uuid[UUID_STRLEN + 1] = "";
+	uint64_t id = 0;
+	int rc = h ? 0 : -1;
+	bool self = false;
+	if (h) {
+		snprintf(href, sizeof href, "%s", h->ref);
+		snprintf(address, sizeof address, "%s", db_peek_str(h, SC_F_host__address));
+		snprintf(uuid, sizeof uuid, "%s", db_peek_str(h, SC_F_host__uuid));
+		const char *idtext = other_config_get(h, SC_F_host__other_config, POOL_MEMBER_KEY);
+		id = idtext ? strtoull(idtext, NULL, 10) : 0;
+		struct db_obj *m = db_lookup_cls(ctx->db, SC_C_host_metrics, db_peek_str(h, SC_F_host__metrics));
+		struct db_obj *pool = db_first(ctx->db, SC_C_pool);
+		self = !strcmp(href, srv->host_ref) || (pool && !strcmp(db_peek_str(pool, SC_F_pool__master), href));
+		if (m && db_peek_bool(m, SC_F_host_metrics__live))
+			rc = xerr_set(err, ERR_HOST_IS_LIVE, href, NULL);
+		else if (self)
+			rc = xerr_set(err, ERR_HOST_CANNOT_DESTROY_SELF, href, NULL);
+		for (struct db_obj *vm = db_first(ctx->db, SC_C_VM); vm && rc == 0; vm = db_next(vm))
+			if (!db_peek_bool(vm, SC_F_VM__is_control_domain) &&
+			    !strcmp(db_peek_str(vm, SC_F_VM__resident_on), href))
+				rc = xerr_set(err, ERR_HOST_HAS_RESIDENT_VMS, href, NULL);
+	}
+	db_unlock(ctx->db);
+	if (rc < 0)
+		return -1;
+	/* a heartbeat may be late: a host that answers is live */
+	if (srv->raft && address[0] && pool_member_answers(srv, uuid, address))
+		return xerr_set(err, ERR_HOST_IS_LIVE, href, NULL);
+	pthread_mutex_lock(&join_lock);
+	bool member = false;
+	if (srv->raft && id) {
+		struct pool_raft_member ms[64];
+		unsigned n = pool_raft_members(srv->raft, ms, 64);
+		for (unsigned i = 0; i < n && !member; i++)
+			member = ms[i].id == id;
+	}
+	rc = member ? change_members(srv, id, NULL, false, err) : 0;
+	if (rc == 0)
+		rc = delete_host_records(srv, href, err);
+	if (rc == 0) {
+		char *cert = xasprintf("%s/%s/%s.pem", srv->cfg.data_dir, POOL_CERTS_DIR, uuid);
+		unlink(cert);
+		free(cert);
+		log_info("pool: host %s (%s) forgotten%s", uuid, address, member ? ", and out of Raft" : "");
+	}
+	pthread_mutex_unlock(&join_lock);
+	return rc;
+}
+
+/* ---- pool.rotate_secret ---- */
+
+/* The secret in two steps, so that no host refuses another meanwhile:
+ * every host first accepts the new one beside its own (staged), then each
+ * takes it as its own and drops the old. */
+static int secret_step(struct server *srv, const char *step, const char *secret, struct xerr *err)
+{
+	char *sp = data_path(srv, POOL_SECRET_FILE), *stp = data_path(srv, POOL_SECRET_STAGED_FILE);
+	int rc = 0;
+	if (!strcmp(step, "stage")) {
+		char *text = xasprintf("%s\n", secret);
+		rc = write_file(stp, text, err);
+		free(text);
+	} else if (!strcmp(step, "commit")) {
+		char *staged = read_line(stp);
+		if (!staged || strcmp(staged, secret) != 0)
+			rc = xerr_internal(err, "pool: no such secret staged here");
+		else if (rename(stp, sp) < 0)
+			rc = xerr_internal(err, "cannot replace %s: %s", sp, strerror(errno));
+		free(staged);
+	} else if (!strcmp(step, "abort")) {
+		unlink(stp);
+	} else {
+		rc = xerr_set(err, ERR_INVALID_VALUE, "step", step, NULL);
+	}
+	free(sp);
+	free(stp);
+	return rc;
+}
+
+/* The internal pool.secret_step(step, secret), from the master under the
+ * pool's session only. */
+static int pool_secret_step(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	if (!pool_call_is_forwarded(ctx))
+		return xerr_set(err, ERR_PERMISSION_DENIED, "pool.secret_step is the pool's own", NULL);
+	const char *secret = arg_str(args, 1);
+	if (strlen(secret) != UUID_STRLEN)
+		return xerr_set(err, ERR_INVALID_VALUE, "secret", "", NULL);
+	return secret_step(ctx->srv, arg_str(args, 0), secret, err);
+}
+
+/* Runs the step on every other host; the hosts it reached in done. */
+static int secret_everywhere(struct server *srv, xv *hosts, const char *step, const char *secret, xv *done,
+			     struct xerr *err)
+{
+	for (size_t i = 0; i < xv_len(hosts); i++) {
+		const char *href = xv_as_str(xv_arr_get(hosts, i));
+		xv a = xv_arr_new(), r = XV_NIL_INIT;
+		xv_arr_push_str(&a, step);
+		xv_arr_push_str(&a, secret);
+		struct xerr e = XERR_INIT;
+		int rc = pool_call_on_host_within(srv, href, "pool.secret_step", &a, 10, &r, &e);
+		xv_free(&a);
+		xv_free(&r);
+		if (rc < 0) {
+			log_warn("pool.rotate_secret: %s on %s: %s", step, href, e.nparams ? e.params[0] : e.code);
+			xerr_clear(&e);
+			return xerr_set(err, ERR_CANNOT_CONTACT_HOST, href, NULL);
+		}
+		if (done)
+			xv_arr_push_str(done, href);
+	}
+	return 0;
+}
+
+/* pool.rotate_secret: a new pool secret on every host; the old one no
+ * longer opens the pool's session anywhere. Every host must be reached
+ * (CANNOT_CONTACT_HOST, and nothing changes). */
+static int pool_rotate_secret(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)args;
+	(void)result;
+	struct server *srv = ctx->srv;
+	pthread_mutex_lock(&join_lock);
+	char *old = pool_secret(srv, true, err);
+	if (!old) {
+		pthread_mutex_unlock(&join_lock);
+		return -1;
+	}
+	free(old);
+	xv others = xv_arr_new(), staged = xv_arr_new();
+	db_rdlock(srv->db);
+	for (struct db_obj *h = db_first(srv->db, SC_C_host); h; h = db_next(h))
+		if (strcmp(h->ref, srv->host_ref) != 0)
+			xv_arr_push_str(&others, h->ref);
+	db_unlock(srv->db);
+	char secret[UUID_STRLEN + 1];
+	uuid_generate_str(secret);
+	int rc = secret_step(srv, "stage", secret, err);
+	if (rc == 0 && secret_everywhere(srv, &others, "stage", secret, &staged, err) < 0) {
+		struct xerr e = XERR_INIT;
+		secret_everywhere(srv, &staged, "abort", secret, NULL, &e);
+		xerr_clear(&e);
+		secret_step(srv, "abort", secret, &e);
+		xerr_clear(&e);
+		rc = -1;
+	}
+	/* every host takes both now: the others switch first (asked with the
+	 * old secret, still theirs; what they send meanwhile comes with the
+	 * new one, staged here), then this host */
+	struct xerr ce = XERR_INIT;
+	if (rc == 0 && secret_everywhere(srv, &others, "commit", secret, NULL, &ce) < 0)
+		log_error("pool.rotate_secret: a host did not take the new secret");
+	xerr_clear(&ce);
+	if (rc == 0)
+		rc = secret_step(srv, "commit", secret, err);
+	if (rc == 0)
+		log_info("pool: secret rotated on %zu host(s)", xv_len(&others) + 1);
+	xv_free(&others);
+	xv_free(&staged);
+	pthread_mutex_unlock(&join_lock);
+	return rc;
+}
+
 /* ---- a member at start ---- */
 
 void pool_member_refresh(struct server *srv)
@@ -1349,6 +1532,10 @@ static const struct sc_param exchange_params[] = {{"uuid", &t_string}, {"certifi
 static const struct sc_message msg_exchange = {
 	.name = "exchange_certificates_on_join", .session = true, .roles = SC_ROLE_POOL_ADMIN, .nparams = 2,
 	.params = exchange_params, .result = &t_map};
+static const struct sc_param secret_params[] = {{"step", &t_string}, {"secret", &t_string}};
+static const struct sc_message msg_secret_step = {
+	.name = "secret_step", .session = true, .roles = SC_ROLE_POOL_ADMIN, .nparams = 2,
+	.params = secret_params, .result = &t_void};
 static const struct sc_message msg_eject_self = {
 	.name = "eject_self", .session = false, .nparams = 2, .params = eject_params, .result = &t_void};
 
@@ -1359,3 +1546,6 @@ RPC_EXTRA(pool, initial_auth, &msg_initial_auth, initial_auth, 0);
 RPC_EXTRA(pool, join_merge, &msg_join_merge, join_merge, RPC_SLOW);
 RPC_EXTRA(pool, eject_self, &msg_eject_self, eject_self, RPC_SLOW);
 RPC_EXTRA(pool, exchange_certificates_on_join, &msg_exchange, exchange_certificates, RPC_SLOW);
+RPC_EXTRA(pool, secret_step, &msg_secret_step, pool_secret_step, RPC_SLOW);
+RPC_IMPL(pool, rotate_secret, pool_rotate_secret, RPC_SLOW);
+RPC_IMPL(host, destroy, host_destroy, RPC_SLOW);

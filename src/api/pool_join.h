@@ -16,6 +16,8 @@
 #define POOL_CONF_FILE "pool.conf"
 #define POOL_HOST_FILE "pool-host"
 #define POOL_SECRET_FILE "pool-secret"
+/* a new secret, accepted beside the old while pool.rotate_secret runs */
+#define POOL_SECRET_STAGED_FILE "pool-secret.staged"
 #define POOL_RESET_FILE "pool-reset"
 /* The pool's hosts' certificates, <uuid>.pem (exchanged at joins). */
 #define POOL_CERTS_DIR "pool-certs"

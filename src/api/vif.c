@@ -3,14 +3,18 @@
  * destroy, plug/unplug/unplug_force into a running domain through the
  * backend — and the VIF state that follows a domain's life (the NICs a new
  * domain gets, currently_attached, allowed_operations), and the device
- * numbers still free on a VM (VM.get_allowed_VIF_devices). */
+ * numbers still free on a VM (VM.get_allowed_VIF_devices); VIF.move (a
+ * running VIF's tap from one bridge to the other) and
+ * VIF.configure_ipv4/ipv6 (the address its guest is to take). */
 #include "api.h"
 #include "vif_policy.h"
 #include "vm_ops.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/uuid.h"
+#include "../net/net.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <gnutls/crypto.h>
 #include <pthread.h>
@@ -413,9 +417,230 @@ static int vm_get_allowed_vif_devices(struct rpc_ctx *ctx, xv *args, xv *result,
 	return 0;
 }
 
+/* ---- move ---- */
+
+/* xapi's device_active: attached, and the VM not suspended. */
+static bool device_active(struct db_obj *vif, struct db_obj *vm)
+{
+	return db_peek_bool(vif, SC_F_VIF__currently_attached) &&
+	       strcmp(db_peek_str(vm, SC_F_VM__power_state), "Suspended") != 0;
+}
+
+/* Whether host can reach net: it has a PIF there, or the network has
+ * none at all (an internal network). */
+static bool host_sees(struct db *db, const char *host, const char *net)
+{
+	bool any = false;
+	for (struct db_obj *p = db_first(db, SC_C_PIF); p; p = db_next(p)) {
+		if (strcmp(db_peek_str(p, SC_F_PIF__network), net) != 0)
+			continue;
+		if (!strcmp(db_peek_str(p, SC_F_PIF__host), host))
+			return true;
+		any = true;
+	}
+	return !any;
+}
+
+/* The running tap from one bridge to another, its policy re-applied;
+ * back on the old bridge if the new one refuses it. */
+static int tap_move(const char *tap, const char *from, const char *to, int64_t mtu,
+		    const struct net_vif_policy *pol, struct xerr *err)
+{
+	if (!net_link_exists(tap))
+		return xerr_internal(err, "the VIF's interface %s is not there", tap);
+	if (net_bridge_ensure(to, mtu, err) < 0 || net_port_del(from, tap, err) < 0)
+		return -1;
+	if (net_port_add(to, tap, err) < 0 || net_vif_policy_apply(tap, to, pol, err) < 0) {
+		struct xerr e = XERR_INIT;
+		net_port_del(to, tap, &e);
+		xerr_clear(&e);
+		if (net_port_add(from, tap, &e) < 0)
+			log_warn("VIF.move: %s left off %s: %s", tap, from, e.nparams ? e.params[0] : e.code);
+		xerr_clear(&e);
+		return -1;
+	}
+	return 0;
+}
+
+/* VIF.move(self, network): the VIF onto another network; a running VIF's
+ * interface leaves the old bridge for the new one, the guest sees nothing
+ * but the link (xapi: no hotplug needed). The VM's host must reach the
+ * network (HOST_CANNOT_ATTACH_NETWORK). */
+static int vif_move(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	struct server *srv = ctx->srv;
+	char token[REF_STRLEN + 1], vif_ref[REF_STRLEN + 1], net_ref[REF_STRLEN + 1];
+	if (ctx->task[0])
+		snprintf(token, sizeof token, "%s", ctx->task);
+	else
+		ref_generate(token);
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *vif = generic_lookup(ctx, SC_C_VIF, xv_arr_get(args, 0), err);
+	struct db_obj *net = vif ? generic_lookup(ctx, SC_C_network, xv_arr_get(args, 1), err) : NULL;
+	struct db_obj *vm = net ? db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(vif, SC_F_VIF__VM)) : NULL;
+	if (net && !vm)
+		handle_invalid(err, SC_C_VM, db_peek_str(vif, SC_F_VIF__VM));
+	if (vm && op_check_idle(vif, err) < 0)
+		vm = NULL;
+	bool active = vm && device_active(vif, vm);
+	char tap[NET_IFNAMSIZ] = "", from[NET_IFNAMSIZ] = "", to[NET_IFNAMSIZ] = "";
+	struct net_vif_policy pol;
+	int64_t mtu = 0;
+	if (active) {
+		const char *host = db_peek_str(vm, SC_F_VM__resident_on);
+		struct db_obj *old = db_lookup_cls(ctx->db, SC_C_network, db_peek_str(vif, SC_F_VIF__network));
+		int dev = device_number(db_peek_str(vif, SC_F_VIF__device));
+		if (!host_sees(ctx->db, host, net->ref)) {
+			xerr_set(err, ERR_HOST_CANNOT_ATTACH_NETWORK, host, net->ref, NULL);
+			vm = NULL;
+		} else if (dev < 0 || !net_vif_name(db_peek_int(vm, SC_F_VM__domid), dev, tap)) {
+			xerr_set(err, ERR_INVALID_DEVICE, db_peek_str(vif, SC_F_VIF__device), NULL);
+			vm = NULL;
+		} else {
+			snprintf(from, sizeof from, "%s", old ? db_peek_str(old, SC_F_network__bridge) : "");
+			snprintf(to, sizeof to, "%s", db_peek_str(net, SC_F_network__bridge));
+			mtu = db_peek_int(net, SC_F_network__MTU);
+			vif_policy_of(ctx->db, vif, net, &pol);
+		}
+	}
+	if (!vm) {
+		db_abort(t);
+		return -1;
+	}
+	memcpy(vif_ref, vif->ref, sizeof vif_ref);
+	memcpy(net_ref, net->ref, sizeof net_ref);
+	bool live = active && strcmp(srv->backend->name, "sim") != 0 && strcmp(from, to) != 0;
+	if (!live) {
+		db_set_str(t, vif, SC_F_VIF__network, net_ref);
+		return db_commit(t, err);
+	}
+	/* the VIF is busy while its interface moves */
+	op_mark(t, vif, "attach", token);
+	if (db_commit(t, err) < 0)
+		return -1;
+	int r = tap_move(tap, from, to, mtu, &pol, err);
+	t = db_begin(ctx->db);
+	vif = db_lookup_cls(ctx->db, SC_C_VIF, vif_ref);
+	if (vif) {
+		if (r == 0)
+			db_set_str(t, vif, SC_F_VIF__network, net_ref);
+		op_end(t, vif, token);
+	}
+	struct xerr e = XERR_INIT;
+	if (db_commit(t, &e) < 0) {
+		/* the record still names the old network: so does the tap */
+		if (r == 0) {
+			struct xerr u = XERR_INIT;
+			if (tap_move(tap, to, from, mtu, &pol, &u) < 0)
+				log_warn("VIF.move rolled back: %s", u.nparams ? u.params[0] : u.code);
+			xerr_clear(&u);
+			xerr_move(err, &e);
+			r = -1;
+		}
+		op_clear_marks(ctx->db, NULL, vif_ref, token);
+	}
+	xerr_clear(&e);
+	if (r == 0)
+		log_info("VIF %s moved to %s (%s -> %s)", vif_ref, net_ref, from, to);
+	return r;
+}
+
+/* ---- configure_ipv4/ipv6: the address the guest is to take ---- */
+
+static bool ip_ok(int family, const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	return inet_pton(family, s, buf) == 1;
+}
+
+/* xapi's parse_cidr: <address>/<prefix>, the prefix within the family's. */
+static bool cidr_split(int family, const char *s, char *addr, size_t n)
+{
+	const char *slash = strchr(s, '/');
+	if (!slash || (size_t)(slash - s) >= n || !slash[1])
+		return false;
+	memcpy(addr, s, (size_t)(slash - s));
+	addr[slash - s] = '\0';
+	char *end;
+	long pl = strtol(slash + 1, &end, 10);
+	return !*end && isdigit((unsigned char)slash[1]) && pl >= 0 && pl <= (family == AF_INET ? 32 : 128) &&
+	       ip_ok(family, addr);
+}
+
+static int configure_ip(struct rpc_ctx *ctx, xv *args, int family, struct xerr *err)
+{
+	const char *mode = arg_str(args, 1), *address = arg_str(args, 2), *gateway = arg_str(args, 3);
+	bool v4 = family == AF_INET;
+	bool stat = !strcmp(mode, "Static");
+	if (!stat && strcmp(mode, "None") != 0)
+		return xerr_set(err, ERR_INVALID_VALUE, "mode", mode, NULL);
+	char addr[INET6_ADDRSTRLEN + 8] = "";
+	if (stat && !cidr_split(family, address, addr, sizeof addr))
+		return xerr_set(err, ERR_INVALID_CIDR_ADDRESS_SPECIFIED, "address", NULL);
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *vif = generic_lookup(ctx, SC_C_VIF, xv_arr_get(args, 0), err);
+	struct db_obj *vm = vif ? db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(vif, SC_F_VIF__VM)) : NULL;
+	int rc = vif ? 0 : -1;
+	if (vif && !vm)
+		rc = handle_invalid(err, SC_C_VM, db_peek_str(vif, SC_F_VIF__VM));
+	if (rc == 0 && stat) {
+		/* a locked VIF may only be given an address it is allowed */
+		struct db_obj *net = db_lookup_cls(ctx->db, SC_C_network, db_peek_str(vif, SC_F_VIF__network));
+		struct net_vif_policy pol;
+		vif_policy_of(ctx->db, vif, net, &pol);
+		if (pol.lock == NET_LOCK_LOCKED) {
+			const xv *allowed = db_peek(vif, v4 ? SC_F_VIF__ipv4_allowed : SC_F_VIF__ipv6_allowed);
+			bool ok = false;
+			for (size_t i = 0; allowed && i < xv_len(allowed) && !ok; i++)
+				ok = !strcmp(xv_as_str(xv_arr_get(allowed, i)), addr);
+			if (!ok)
+				rc = xerr_set(err, ERR_ADDRESS_VIOLATES_LOCKING_CONSTRAINT, address, NULL);
+		}
+		if (rc == 0 && *gateway && !ip_ok(family, gateway))
+			rc = xerr_set(err, ERR_INVALID_IP_ADDRESS_SPECIFIED, "gateway", NULL);
+	}
+	/* A running guest takes the setting only through an agent that says
+	 * it can (feature-static-ip-setting), as on xapi; a halted VM's is
+	 * kept for its guest to read. */
+	if (rc == 0 && device_active(vif, vm) && vm_running(vm)) {
+		struct db_obj *gm = db_lookup_cls(ctx->db, SC_C_VM_guest_metrics, db_peek_str(vm, SC_F_VM__guest_metrics));
+		const char *f = gm ? xv_map_get_str(db_peek(gm, SC_F_VM_guest_metrics__other), "feature-static-ip-setting")
+				   : NULL;
+		if (!f || strcmp(f, "1") != 0)
+			rc = xerr_set(err, ERR_VM_LACKS_FEATURE, vm->ref, NULL);
+	}
+	if (rc < 0) {
+		db_abort(t);
+		return -1;
+	}
+	xv addrs = xv_arr_new();
+	if (*address)
+		xv_arr_push_str(&addrs, address);
+	db_set_str(t, vif, v4 ? SC_F_VIF__ipv4_configuration_mode : SC_F_VIF__ipv6_configuration_mode, mode);
+	db_set(t, vif, v4 ? SC_F_VIF__ipv4_addresses : SC_F_VIF__ipv6_addresses, addrs);
+	db_set_str(t, vif, v4 ? SC_F_VIF__ipv4_gateway : SC_F_VIF__ipv6_gateway, gateway);
+	return db_commit(t, err);
+}
+
+static int vif_configure_ipv4(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	return configure_ip(ctx, args, AF_INET, err);
+}
+
+static int vif_configure_ipv6(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	(void)result;
+	return configure_ip(ctx, args, AF_INET6, err);
+}
+
 RPC_IMPL(VM, get_allowed_VIF_devices, vm_get_allowed_vif_devices, 0);
 RPC_IMPL(VIF, create, vif_create, 0);
 RPC_IMPL(VIF, destroy, vif_destroy, 0);
 RPC_IMPL(VIF, plug, vif_plug, RPC_SLOW);
 RPC_IMPL(VIF, unplug, vif_unplug, RPC_SLOW);
 RPC_IMPL(VIF, unplug_force, vif_unplug_force, RPC_SLOW);
+RPC_IMPL(VIF, move, vif_move, RPC_SLOW);
+RPC_IMPL(VIF, configure_ipv4, vif_configure_ipv4, 0);
+RPC_IMPL(VIF, configure_ipv6, vif_configure_ipv6, 0);

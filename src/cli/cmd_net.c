@@ -262,6 +262,87 @@ static int h_tunnel_create(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+/* vif-configure-ipv4 / -ipv6 uuid= mode= [address=] [gateway=] */
+static int h_vif_configure(struct xe_ctx *x, struct xerr *err)
+{
+	char *ref = NULL;
+	if (ref_param(x, SC_C_VIF, "uuid", &ref, err) < 0)
+		return -1;
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, ref);
+	xv_arr_push_str(&a, mode_of(xe_req(x, "mode")));
+	xv_arr_push_str(&a, opt(x, "address"));
+	xv_arr_push_str(&a, opt(x, "gateway"));
+	int rc = xe_call_wait(x, x->cmd->data, &a, NULL, err);
+	xv_free(&a);
+	free(ref);
+	return rc;
+}
+
+/* vif-move uuid= network-uuid= */
+static int h_vif_move(struct xe_ctx *x, struct xerr *err)
+{
+	char *ref = NULL, *net = NULL;
+	if (ref_param(x, SC_C_VIF, "uuid", &ref, err) < 0)
+		return -1;
+	if (ref_param(x, SC_C_network, "network-uuid", &net, err) < 0) {
+		free(ref);
+		return -1;
+	}
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, ref);
+	xv_arr_push_str(&a, net);
+	int rc = xe_call_wait(x, "VIF.move", &a, NULL, err);
+	xv_free(&a);
+	free(ref);
+	free(net);
+	return rc;
+}
+
+/* pif-introduce host-uuid= device= [mac=] [managed=]: prints the uuid */
+static int h_pif_introduce(struct xe_ctx *x, struct xerr *err)
+{
+	char *host = NULL;
+	if (ref_param(x, SC_C_host, "host-uuid", &host, err) < 0)
+		return -1;
+	const char *managed = opt(x, "managed");
+	xv a = xv_arr_new(), res = XV_NIL_INIT;
+	xv_arr_push_str(&a, host);
+	xv_arr_push_str(&a, opt(x, "mac"));
+	xv_arr_push_str(&a, xe_req(x, "device"));
+	xv_arr_push(&a, xv_bool(!*managed || !strcasecmp(managed, "true")));
+	int rc = xe_call_wait(x, "PIF.introduce", &a, &res, err);
+	if (rc == 0)
+		rc = xe_print_uuid_of(x, SC_C_PIF, xv_as_str(&res), err);
+	xv_free(&a);
+	xv_free(&res);
+	free(host);
+	return rc;
+}
+
+/* host-forget uuid=: host.destroy of a host that is gone */
+static int h_host_forget(struct xe_ctx *x, struct xerr *err)
+{
+	char *ref = NULL;
+	if (ref_param(x, SC_C_host, "uuid", &ref, err) < 0)
+		return -1;
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, ref);
+	int rc = xe_call_wait(x, "host.destroy", &a, NULL, err);
+	xv_free(&a);
+	free(ref);
+	return rc;
+}
+
+/* pool-secret-rotate: pool.rotate_secret */
+static int h_pool_secret_rotate(struct xe_ctx *x, struct xerr *err)
+{
+	xv a = xv_arr_new();
+	int rc = xe_call_wait(x, "pool.rotate_secret", &a, NULL, err);
+	xv_free(&a);
+	return rc;
+}
+
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 const struct xe_cmd xe_net_cmds[] = {
@@ -294,6 +375,23 @@ const struct xe_cmd xe_net_cmds[] = {
 	 "Give a network a tunnel (gre or vxlan) over the PIF; prints the tunnel's uuid.", 0, h_tunnel_create,
 	 NULL},
 	{"tunnel-destroy", L("uuid"), NULL, "Destroy a tunnel.", 0, h_tunnel_destroy, NULL},
+	{"vif-configure-ipv4", L("uuid", "mode"), L("address", "gateway"),
+	 "Set the IPv4 address the VIF's guest is to take: mode=none|static (static: address=<ip>/<prefix>).", 0,
+	 h_vif_configure, "VIF.configure_ipv4"},
+	{"vif-configure-ipv6", L("uuid", "mode"), L("address", "gateway"),
+	 "Set the IPv6 address the VIF's guest is to take: mode=none|static (static: address=<ip>/<prefix>).", 0,
+	 h_vif_configure, "VIF.configure_ipv6"},
+	{"vif-move", L("uuid", "network-uuid"), NULL, "Move the VIF to another network (live on a running VM).", 0,
+	 h_vif_move, NULL},
+	{"pif-introduce", L("host-uuid", "device"), L("mac", "managed"),
+	 "Make a PIF for the host's NIC of that name; prints the PIF's uuid.", 0, h_pif_introduce, NULL},
+	{"pif-db-forget", L("uuid"), NULL, "Drop a PIF's record only (nothing is done on the host).", 0, h_pif_op,
+	 "PIF.db_forget"},
+	{"pool-secret-rotate", NULL, NULL, "Give the pool a new secret on every host.", 0, h_pool_secret_rotate,
+	 NULL},
+	{"host-forget", L("uuid"), NULL,
+	 "Forget a host that is gone, without contacting it (pool-eject for a live one).", 0, h_host_forget,
+	 NULL},
 	{"pool-vlan-create", L("pif-uuid", "vlan", "network-uuid"), NULL,
 	 "Create the VLAN on every host's PIF of the same network; prints the new PIFs' uuids.", 0,
 	 h_vlan_create, NULL},

@@ -89,6 +89,9 @@ void net_link_driver(const char *name, char out[32]);
 /* The NICs of this namespace, sorted by name: *out (each and the array
  * owned, free()) of *n. */
 int net_nics_scan(char ***out, size_t *n);
+/* Generic receive offload of dev: set on or off; read (1, 0, -1 unknown). */
+int net_link_set_gro(const char *dev, bool on, struct xerr *err);
+int net_link_gro(const char *dev);
 int net_link_up(const char *dev, bool up, struct xerr *err);
 /* dev as a port of bridge (either backend), up; and back out. */
 int net_port_add(const char *bridge, const char *dev, struct xerr *err);

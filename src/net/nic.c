@@ -51,6 +51,42 @@ void net_link_driver(const char *name, char out[32])
 		close(s);
 }
 
+/* Generic receive offload of dev on or off (ethtool's "gro"), as
+ * PIF.properties:gro asks. */
+int net_link_set_gro(const char *dev, bool on, struct xerr *err)
+{
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return xerr_internal(err, "socket: %s", strerror(errno));
+	struct ethtool_value ev = {.cmd = ETHTOOL_SGRO, .data = on ? 1 : 0};
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", dev);
+	ifr.ifr_data = (char *)&ev;
+	int rc = ioctl(s, SIOCETHTOOL, &ifr);
+	int e = errno;
+	close(s);
+	if (rc < 0)
+		return xerr_internal(err, "cannot turn gro %s on %s: %s", on ? "on" : "off", dev, strerror(e));
+	return 0;
+}
+
+/* Whether dev has generic receive offload on; -1 if it cannot be told. */
+int net_link_gro(const char *dev)
+{
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	struct ethtool_value ev = {.cmd = ETHTOOL_GGRO};
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", dev);
+	ifr.ifr_data = (char *)&ev;
+	int rc = ioctl(s, SIOCETHTOOL, &ifr);
+	close(s);
+	return rc < 0 ? -1 : ev.data != 0;
+}
+
 /* Names no NIC has: our bridges, taps, bonds, Open vSwitch's own. */
 static bool reserved_name(const char *n)
 {

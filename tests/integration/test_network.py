@@ -442,6 +442,84 @@ class SimNoTapsTest(harness.ServerTestCase):
         self.api.network.destroy(net)
         self.assertXapiError("HANDLE_INVALID", self.api.network.get_bridge, net)
 
+    def test_sim_move_and_configure_ip(self):
+        """VIF.move and VIF.configure_ipv4/ipv6 with xapi's checks: the
+        records only on the simulator."""
+        before = links()
+        mem = 256 << 20
+        vm = self.api.VM.create({
+            "name_label": "sim-move", "name_description": "", "user_version": 1, "is_a_template": False,
+            "affinity": NULL_REF, "memory_static_max": mem, "memory_dynamic_max": mem,
+            "memory_dynamic_min": mem, "memory_static_min": mem, "VCPUs_params": {}, "VCPUs_max": 1,
+            "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy", "actions_after_reboot": "restart",
+            "actions_after_crash": "restart", "PV_bootloader": "", "PV_kernel": "", "PV_ramdisk": "",
+            "PV_args": "", "PV_bootloader_args": "", "PV_legacy_args": "", "HVM_boot_policy": "BIOS order",
+            "HVM_boot_params": {"order": "cd"}, "platform": {}, "PCI_bus": "", "other_config": {},
+            "recommendations": "", "domain_type": "pv"})
+        mk = lambda label: self.api.network.create({"name_label": label, "name_description": "", "MTU": 1500,
+                                                    "other_config": {}, "bridge": "", "managed": True,
+                                                    "tags": []})
+        n1, n2 = mk("move-a"), mk("move-b")
+        vif = self.api.VIF.create({"device": "0", "network": n1, "VM": vm, "MAC": "", "MTU": 1500,
+                                   "other_config": {}, "qos_algorithm_type": "", "qos_algorithm_params": {}})
+        # a halted VM's VIF: the record
+        self.api.VIF.move(vif, n2)
+        self.assertEqual(self.api.VIF.get_network(vif), n2)
+        self.assertXapiError("HANDLE_INVALID", self.api.VIF.move, vif, "OpaqueRef:nope",
+                             params=["network", "OpaqueRef:nope"])
+        self.assertEqual(self.api.VIF.get_network(vif), n2)
+        p = self.srv.xe("vif-move", "uuid=" + self.api.VIF.get_uuid(vif), "network-uuid=" + self.api.network.get_uuid(n1))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.api.VIF.get_network(vif), n1)
+        # configure_ipv4 / ipv6: stored for the guest
+        self.assertEqual(self.api.VIF.get_ipv4_configuration_mode(vif), "None")
+        self.api.VIF.configure_ipv4(vif, "Static", "10.5.0.7/24", "10.5.0.1")
+        r = self.api.VIF.get_record(vif)
+        self.assertEqual((r["ipv4_configuration_mode"], r["ipv4_addresses"], r["ipv4_gateway"]),
+                         ("Static", ["10.5.0.7/24"], "10.5.0.1"))
+        for bad, code, params in [
+                (("Static", "10.5.0.7", ""), "INVALID_CIDR_ADDRESS_SPECIFIED", ["address"]),
+                (("Static", "10.5.0.300/24", ""), "INVALID_CIDR_ADDRESS_SPECIFIED", ["address"]),
+                (("Static", "10.5.0.8/33", ""), "INVALID_CIDR_ADDRESS_SPECIFIED", ["address"]),
+                (("Static", "10.5.0.8/24", "10.5.0"), "INVALID_IP_ADDRESS_SPECIFIED", ["gateway"]),
+                (("DHCP", "", ""), "INVALID_VALUE", ["mode", "DHCP"])]:
+            self.assertXapiError(code, self.api.VIF.configure_ipv4, vif, *bad, params=params)
+        self.assertEqual(self.api.VIF.get_ipv4_addresses(vif), ["10.5.0.7/24"], "refused calls change nothing")
+        self.api.VIF.configure_ipv6(vif, "Static", "fd00:5::7/64", "fd00:5::1")
+        self.assertEqual(self.api.VIF.get_ipv6_addresses(vif), ["fd00:5::7/64"])
+        self.assertXapiError("INVALID_CIDR_ADDRESS_SPECIFIED", self.api.VIF.configure_ipv6, vif, "Static",
+                             "10.5.0.7/24", "", params=["address"])
+        self.assertXapiError("INVALID_IP_ADDRESS_SPECIFIED", self.api.VIF.configure_ipv6, vif, "Static",
+                             "fd00:5::7/64", "10.5.0.1", params=["gateway"])
+        # a locked VIF may only be given an address it is allowed
+        self.api.VIF.set_locking_mode(vif, "locked")
+        self.api.VIF.set_ipv4_allowed(vif, ["10.5.0.9"])
+        self.assertXapiError("ADDRESS_VIOLATES_LOCKING_CONSTRAINT", self.api.VIF.configure_ipv4, vif, "Static",
+                             "10.5.0.8/24", "", params=["10.5.0.8/24"])
+        self.api.VIF.configure_ipv4(vif, "Static", "10.5.0.9/24", "")
+        self.api.VIF.set_locking_mode(vif, "network_default")
+        p = self.srv.xe("vif-configure-ipv4", "uuid=" + self.api.VIF.get_uuid(vif), "mode=none")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = self.api.VIF.get_record(vif)
+        self.assertEqual((r["ipv4_configuration_mode"], r["ipv4_addresses"], r["ipv4_gateway"]), ("None", [], ""))
+        p = self.srv.xe("vif-configure-ipv6", "uuid=" + self.api.VIF.get_uuid(vif), "mode=static", "address=fd00:5::8/64")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.api.VIF.get_ipv6_addresses(vif), ["fd00:5::8/64"])
+        # running: the guest has no agent that takes an address (xapi's
+        # feature-static-ip-setting), so the call is refused; a move is
+        # the record on the simulator
+        self.api.VM.start(vm, False, False)
+        self.assertXapiError("VM_LACKS_FEATURE", self.api.VIF.configure_ipv4, vif, "Static", "10.5.0.7/24", "",
+                             params=[vm])
+        self.assertEqual(self.api.VIF.get_ipv4_configuration_mode(vif), "None")
+        self.api.VIF.move(vif, n2)
+        self.assertEqual(self.api.VIF.get_network(vif), n2)
+        self.assertTrue(self.api.VIF.get_currently_attached(vif))
+        self.assertEqual(links(), before, "the simulator makes no link")
+        self.api.VM.hard_shutdown(vm)
+        self.api.VIF.destroy(vif)
+        self.api.VM.destroy(vm)
+
 
 if __name__ == "__main__":
     harness.main()

@@ -354,5 +354,97 @@ def test_5_management_and_destroy(self):
     self.assertIsNone(self.pif_of("eth1"))
 
 
+
+def gro(dev):
+    """The device's generic receive offload (ethtool's ETHTOOL_GGRO)."""
+    import array
+    import fcntl
+    import socket
+    import struct
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ev = array.array("I", [0x2b, 0])
+        fcntl.ioctl(s.fileno(), 0x8946, struct.pack("16sP", dev.encode(), ev.buffer_info()[0]))
+        return ev[1]
+
+
+@_test
+def test_6_introduce_properties_records(self):
+    host = self.host()
+    # PIF.introduce: the NIC of that name, its MAC read from the host
+    st = self.state()
+    self.assertXapiError("MAC_INVALID", self.api.PIF.introduce, host, "zz", "eth1", True, params=["zz"])
+    self.assertXapiError("MAC_INVALID", self.api.PIF.introduce, host, "", "eth9", True, params=[""])
+    self.assertXapiError("COULD_NOT_FIND_NETWORK_INTERFACE_WITH_SPECIFIED_DEVICE_NAME_AND_MAC_ADDRESS",
+                         self.api.PIF.introduce, host, "02:00:00:00:00:09", "eth1", True)
+    self.assertXapiError("DUPLICATE_PIF_DEVICE_NAME", self.api.PIF.introduce, host, "02:00:00:00:00:02", "eth2", True,
+                         params=["eth2"])
+    self.assertEqual(self.state(), st, "nothing made")
+    with open("/sys/class/net/eth1/address") as f:
+        mac = f.read().strip()
+    eth1 = self.api.PIF.introduce(host, mac.upper(), "eth1", True)
+    r = self.api.PIF.get_record(eth1)
+    self.assertEqual((r["device"], r["MAC"], r["physical"], r["managed"], r["currently_attached"]),
+                     ("eth1", mac, True, True, False))
+    self.assertEqual(self.api.network.get_bridge(r["network"]), "xenbr1")
+    self.assertEqual(r["properties"], {"gro": "on"})
+    self.assertXapiError("DUPLICATE_PIF_DEVICE_NAME", self.api.PIF.introduce, host, "", "eth1", True,
+                         params=["eth1"])
+    sh("ip", "link", "add", "eth3", "type", "veth", "peer", "name", "peer3", check=True)
+    p = self.xe("pif-introduce", "host-uuid=" + self.api.host.get_uuid(host), "device=eth3", "managed=false")
+    self.assertEqual(p.returncode, 0, p.stderr)
+    eth3 = self.pif_of("eth3")
+    self.assertEqual(p.stdout.strip(), self.api.PIF.get_uuid(eth3))
+    self.assertFalse(self.api.PIF.get_managed(eth3))
+    # PIF.set_property: gro, on the device once plugged
+    self.api.PIF.plug(eth1)
+    self.assertEqual(gro("eth1"), 1, "plugged with its properties")
+    self.api.PIF.set_property(eth1, "gro", "off")
+    self.assertEqual(gro("eth1"), 0)
+    self.assertEqual(self.api.PIF.get_properties(eth1), {"gro": "off"})
+    self.assertXapiError("INVALID_VALUE", self.api.PIF.set_property, eth1, "gro", "maybe",
+                         params=["properties", "gro = maybe"])
+    self.assertXapiError("INVALID_VALUE", self.api.PIF.set_property, eth1, "mtu", "9000",
+                         params=["properties", "mtu = 9000"])
+    self.api.PIF.set_property(eth1, "gro", "on")
+    self.assertEqual(gro("eth1"), 1)
+    # pool.create_VLAN: by device name on every host
+    n400 = self.net("v400")
+    st = self.state()
+    self.assertXapiError("INVALID_VALUE", self.api.pool.create_VLAN, "eth7", n400, 400, params=["device", "eth7"])
+    self.assertXapiError("VLAN_TAG_INVALID", self.api.pool.create_VLAN, "eth1", n400, 4095, params=["4095"])
+    self.assertEqual(self.state(), st)
+    made = self.api.pool.create_VLAN("eth1", n400, 400)
+    self.assertEqual(len(made), 1)
+    self.assertEqual(int(self.api.PIF.get_VLAN(made[0])), 400)
+    self.assertEqual(self.vsctl("br-to-vlan", self.api.network.get_bridge(n400)), "400")
+    self.assertXapiError("CANNOT_CHANGE_PIF_PROPERTIES", self.api.PIF.set_property, made[0], "gro", "off",
+                         params=[made[0]])
+    self.api.VLAN.destroy(self.api.PIF.get_VLAN_master_of(made[0]))
+    # PIF.db_introduce / db_forget: the record only, no bridge or port
+    st = self.state()
+    args = ["eth5", n400, host, "02:00:00:00:00:05", 1500, -1, True, "Static", "10.9.0.5", "255.255.255.0", "",
+            "", harness.NULL_REF, harness.NULL_REF, False, {"k": "v"}, False, "None", [], "", "IPv4", True,
+            {"gro": "on"}]
+    self.assertXapiError("HANDLE_INVALID", self.api.PIF.db_introduce, *(args[:1] + [harness.NULL_REF] + args[2:]))
+    self.assertXapiError("INVALID_VALUE", self.api.PIF.db_introduce, *(args[:7] + ["Bogus"] + args[8:]),
+                         params=["ip_configuration_mode", "Bogus"])
+    self.assertEqual(self.state(), st)
+    pr = self.api.PIF.db_introduce(*args)
+    r = self.api.PIF.get_record(pr)
+    self.assertEqual((r["device"], r["network"], r["host"], r["MAC"], r["IP"], r["ip_configuration_mode"],
+                      r["other_config"], r["currently_attached"]),
+                     ("eth5", n400, host, "02:00:00:00:00:05", "10.9.0.5", "Static", {"k": "v"}, False))
+    metrics = r["metrics"]
+    self.assertEqual(self.vsctl("list-br"), st[2], "no bridge")
+    p = self.xe("pif-db-forget", "uuid=" + self.api.PIF.get_uuid(pr))
+    self.assertEqual(p.returncode, 0, p.stderr)
+    self.assertXapiError("HANDLE_INVALID", self.api.PIF.get_record, pr)
+    self.assertXapiError("HANDLE_INVALID", self.api.PIF_metrics.get_record, metrics)
+    self.assertEqual(self.state(), st)
+    self.api.PIF.unplug(eth1)
+    self.api.network.destroy(n400)
+    sh("ip", "link", "del", "eth3")
+
+
 if __name__ == "__main__":
     harness.main()

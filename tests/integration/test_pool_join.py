@@ -6,7 +6,8 @@ SQLite); `xe host-list` on the master shows them all, `xe -s <slave>`
 reports HOST_IS_SLAVE with the master's address; the master's heartbeats
 keep host_metrics.live; a shared SR gets a PBD for a host joining later
 (h4); the master cannot be ejected; h3 is ejected and comes back as a
-fresh pool of one."""
+fresh pool of one. pool.rotate_secret on a pool of three, and host.destroy
+(xe host-forget) of a member that died."""
 
 import http.server
 import json
@@ -449,6 +450,128 @@ class PoolJoinTest(unittest.TestCase):
             self.assertEqual(len(a1.SR.get_PBDs(h4sr)), 1)
             a1.pool.set_name_label(pool, "still-writing")
             self.assertEqual(a1.VM.get_power_state(free), "Halted")
+
+    def test_rotate_secret_and_forget(self):
+        """pool.rotate_secret on a pool of three: every host has the new
+        secret, the old one opens nothing, a call forwarded to a member and
+        the member's own writes still work. host.destroy (xe host-forget):
+        refused for live hosts and for one with a resident VM; a member
+        killed and forgotten loses its records and its Raft membership, and
+        the pool goes on writing."""
+        l = lab.Lab(3)
+        with l:
+            for h in l.hosts:
+                h.start()
+            h1, h2, h3 = l.hosts
+            a1 = h1.server.api
+            for h in (h2, h3):
+                r = h.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
+                                "master-password=" + h1.server.password)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            wait_for(lambda: len(a1.host.get_all()) == 3, 30, "three hosts")
+            ref = {h.name: [x for x in a1.host.get_all() if a1.host.get_address(x) == h.address][0] for h in l.hosts}
+            live = lambda h: a1.host_metrics.get_live(a1.host.get_metrics(ref[h.name]))
+            wait_for(lambda: live(h2) and live(h3), 30, "members live")
+            def secret(h):
+                with open(os.path.join(h.data_dir, "pool-secret")) as f:
+                    return f.read().strip()
+            old = secret(h1)
+            self.assertEqual({secret(h) for h in l.hosts}, {old})
+            self.assertEqual(len(h2.server.call("pool.get_all", "OpaqueRef:" + old)), 1, "the pool's session on h2")
+
+            # ---- rotate_secret ----
+            t0 = time.monotonic()
+            a1.pool.rotate_secret()
+            print("# pool.rotate_secret on 3 hosts: %.2f s" % (time.monotonic() - t0))
+            new = secret(h1)
+            self.assertNotEqual(new, old)
+            self.assertEqual({secret(h) for h in l.hosts}, {new}, "every host has it")
+            for h in l.hosts:
+                self.assertFalse(os.path.exists(os.path.join(h.data_dir, "pool-secret.staged")), h.name)
+            with self.assertRaises(harness.XapiError) as cm:
+                h1.server.call("pool.get_all", "OpaqueRef:" + old)
+            self.assertEqual(cm.exception.code, "SESSION_INVALID")
+            with self.assertRaises(harness.XapiError) as cm:
+                h2.server.call("pool.get_all", "OpaqueRef:" + old)
+            self.assertEqual(cm.exception.code, "HOST_IS_SLAVE", "no longer the pool's session on h2")
+            self.assertEqual(len(h1.server.call("pool.get_all", "OpaqueRef:" + new)), 1, "the new one is the pool's")
+            r = h1.server.xe("pool-secret-rotate")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertNotIn(secret(h1), (old, new))
+            new = secret(h1)
+            self.assertEqual({secret(h) for h in l.hosts}, {new})
+            # the internal step is the pool's alone
+            self.assertError("PERMISSION_DENIED", lambda: h1.server.call("pool.secret_step", h1.server.session,
+                                                                           "stage", new))
+            # a VM started on a member through the master: forwarded, and the
+            # member's writes (its power state) come back
+            tpl = [v for v, rec in a1.VM.get_all_records().items()
+                   if rec["is_a_template"] and rec["name_label"] == "Other install media"][0]
+            vm = a1.VM.clone(tpl, "on-member")
+            a1.VM.provision(vm)
+            mknet = lambda label: a1.network.create({"name_label": label, "name_description": "", "MTU": 1500,
+                                                     "other_config": {}, "bridge": "", "managed": True,
+                                                     "tags": []})
+            n_int, n_far = mknet("internal"), mknet("h1-only")
+            vif = a1.VIF.create({"device": "0", "network": n_int, "VM": vm, "MAC": "", "MTU": 1500,
+                                 "other_config": {}, "qos_algorithm_type": "", "qos_algorithm_params": {}})
+            a1.VM.start_on(vm, ref["h3"], False, False)
+            self.assertEqual(a1.VM.get_resident_on(vm), ref["h3"])
+            self.assertEqual(a1.VM.get_power_state(vm), "Running")
+            # VIF.move: to a network the VM's host has no PIF on, refused
+            far = a1.PIF.db_introduce("eth9", n_far, ref["h1"], "02:00:00:00:00:19", 1500, -1, True, "None", "",
+                                      "", "", "", harness.NULL_REF, harness.NULL_REF, False, {}, False, "None", [],
+                                      "", "IPv4", True, {})
+            self.assertEqual(self.assertError("HOST_CANNOT_ATTACH_NETWORK", a1.VIF.move, vif, n_far),
+                             [ref["h3"], n_far])
+            self.assertEqual(a1.VIF.get_network(vif), n_int)
+            a1.PIF.db_forget(far)
+            a1.VIF.move(vif, n_far)
+            self.assertEqual(a1.VIF.get_network(vif), n_far)
+            self.assertTrue(a1.VIF.get_currently_attached(vif))
+
+            # ---- host.destroy ----
+            self.assertEqual(self.assertError("HOST_IS_LIVE", a1.host.destroy, ref["h3"]), [ref["h3"]])
+            self.assertEqual(self.assertError("HOST_IS_LIVE", a1.host.destroy, ref["h1"]), [ref["h1"]])
+            h3.server.kill9()
+            wait_for(lambda: not live(h3), 30, "h3 not live")
+            self.assertEqual(self.assertError("HOST_HAS_RESIDENT_VMS", a1.host.destroy, ref["h3"]), [ref["h3"]])
+            # a host out of reach: no rotation, nothing staged anywhere
+            self.assertEqual(self.assertError("CANNOT_CONTACT_HOST", a1.pool.rotate_secret), [ref["h3"]])
+            self.assertEqual({secret(h) for h in (h1, h2)}, {new})
+            for h in (h1, h2):
+                self.assertFalse(os.path.exists(os.path.join(h.data_dir, "pool-secret.staged")), h.name)
+            a1.VM.power_state_reset(vm)
+            h3rec = a1.host.get_record(ref["h3"])
+            owned = {"PIF": h3rec["PIFs"], "PBD": h3rec["PBDs"], "host_cpu": h3rec["host_CPUs"],
+                     "host_metrics": [h3rec["metrics"]],
+                     "VM": [v for v in h3rec["resident_VMs"] if a1.VM.get_is_control_domain(v)]}
+            self.assertTrue(owned["PIF"] and owned["VM"], owned)
+            t0 = time.monotonic()
+            r = h1.server.xe("host-forget", "uuid=" + h3rec["uuid"])
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            print("# host-forget of a dead member: %.2f s" % (time.monotonic() - t0))
+            self.assertNotIn(ref["h3"], a1.host.get_all())
+            for cls, refs in owned.items():
+                for x in refs:
+                    self.assertError("HANDLE_INVALID", getattr(a1, cls).get_record, x)
+            self.assertIn("forgotten, and out of Raft", h1.server.log_text())
+            self.assertEqual(a1.VM.get_resident_on(vm), harness.NULL_REF)
+            self.assertError("HANDLE_INVALID", a1.host.destroy, ref["h3"])
+            # the pool of two goes on: writes on the master, in h2's store too
+            pool = a1.pool.get_all()[0]
+            a1.pool.set_name_label(pool, "after-forget")
+            wait_for(lambda: [r.get("name_label") for r in stored(h2, "pool").values()] == ["after-forget"], 15,
+                     "the write on h2")
+            wait_for(lambda: ref["h3"] not in stored(h2, "host"), 15, "h3 gone from h2's store")
+            a1.VM.start_on(vm, ref["h2"], False, False)
+            self.assertEqual(a1.VM.get_resident_on(vm), ref["h2"])
+            a1.VM.hard_shutdown(vm)
+            # pool.create_VLAN: on each remaining host's PIF of the device
+            dev = [a1.PIF.get_device(p) for p in a1.PIF.get_all() if a1.PIF.get_management(p)][0]
+            made = a1.pool.create_VLAN(dev, n_int, 55)
+            self.assertEqual(sorted(a1.PIF.get_host(p) for p in made), sorted([ref["h1"], ref["h2"]]))
+            self.assertEqual({int(a1.PIF.get_VLAN(p)) for p in made}, {55})
 
     def test_guest_on_host2(self):
         """The tiny guest (QEMU/TCG), started on the second host of a pool
