@@ -1,0 +1,152 @@
+"""The web console on a pool of two lab hosts (lab.py namespaces, the
+QEMU backend, h2 joined to h1): the browser (tests/web/pool_test.mjs,
+Playwright driving Debian's chromium) talks to the master's origin alone.
+Before it starts, the tiny guest runs on the member. The driver finds both
+hosts in the tree (the master marked) and the guest under the member; on
+the guest's page its CPU chart gets points and its serial console shows
+the guest's lines, both through the master (which relays /rrd_updates and
+/console from the member); the member's host page shows its figures; the
+guest migrates to the master from the Migrate form and back by being
+dragged onto the member in the tree (each time seen under the other host
+and in resident_on); and a disk image dropped on the page (not on the
+import card) is imported with its progress. A failing step leaves a
+screenshot under <build>/web-pool-test/. Skipped without root, ip,
+chromium, node, Playwright or QEMU."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+import guest  # noqa: E402
+
+MiB = 1 << 20
+CHROMIUM = os.environ.get("XENON_CHROMIUM", "/usr/bin/chromium")
+DRIVER = os.path.join(harness.ROOT, "tests", "web", "pool_test.mjs")
+PLAYWRIGHT = os.path.join(harness.ROOT, "web", "node_modules", "playwright-core")
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("ip") and guest.QEMU and shutil.which("qemu-img"),
+                     "needs root, ip, qemu-system-x86_64 and qemu-img")
+class WebPoolTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        missing = [p for p in (CHROMIUM, PLAYWRIGHT, shutil.which("node") or "/nonexistent") if not os.path.exists(p)]
+        if missing:
+            raise unittest.SkipTest("needs %s" % ", ".join(missing))
+        import lab
+        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), guest.GUEST],
+                       check=True, stdout=subprocess.DEVNULL, timeout=900)
+        cls.kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
+        cls.lab = lab.Lab(2).make()
+        try:
+            for h in cls.lab.hosts:
+                kdir = os.path.join(h.data_dir, "guest-kernels")
+                os.makedirs(kdir)
+                for f in (cls.kernel, "initrd.img"):
+                    shutil.copy(os.path.join(guest.GUEST, f), kdir)
+                guest._run_dirs.append(os.path.join(h.data_dir, "run"))
+                h.start(backend="qemu")
+            h1, h2 = cls.lab.hosts
+            r = h2.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
+                             "master-password=" + h1.server.password)
+            assert r.returncode == 0, r.stdout + r.stderr
+            cls.api = a = h1.server.api
+            wait_for(lambda: len(a.host.get_all()) == 2, 30, "h2 in the pool")
+            cls.ref = {h.address: [x for x in a.host.get_all() if a.host.get_address(x) == h.address][0]
+                       for h in cls.lab.hosts}
+            wait_for(lambda: all(a.host_metrics.get_live(a.host.get_metrics(x)) for x in cls.ref.values()), 30,
+                     "both hosts live")
+        except BaseException:
+            cls.lab.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            for vm in cls.api.VM.get_all():
+                if not cls.api.VM.get_is_a_template(vm) and cls.api.VM.get_power_state(vm) != "Halted":
+                    cls.api.VM.hard_shutdown(vm)
+        except Exception:
+            pass
+        cls.lab.close()
+        guest._kill_leftover_qemus()
+
+    def test_browser(self):
+        a = self.api
+        h1, h2 = self.lab.hosts
+        mem = 256 * MiB
+        g = a.VM.create({
+            "name_label": "pool-guest", "name_description": "", "user_version": 1, "is_a_template": False,
+            "affinity": harness.NULL_REF, "memory_static_max": mem, "memory_dynamic_max": mem,
+            "memory_dynamic_min": mem, "memory_static_min": 128 * MiB, "VCPUs_params": {},
+            "VCPUs_max": 1, "VCPUs_at_startup": 1, "actions_after_shutdown": "destroy",
+            "actions_after_reboot": "restart", "actions_after_crash": "destroy",
+            "PV_bootloader": "", "PV_kernel": self.kernel, "PV_ramdisk": "initrd.img",
+            "PV_args": guest.ARGS, "PV_bootloader_args": "", "PV_legacy_args": "", "HVM_boot_policy": "",
+            "HVM_boot_params": {}, "platform": {}, "PCI_bus": "", "other_config": {},
+            "recommendations": "", "domain_type": "pv"})
+        for h in self.lab.hosts:
+            a.host.set_name_label(self.ref[h.address], "web-" + h.name)
+        a.VM.start_on(g, self.ref[h2.address], False, False)
+        self.assertEqual(a.VM.get_resident_on(g), self.ref[h2.address])
+        # the disk image the page gets dropped on it
+        img = os.path.join(h1.data_dir, "dropped-disk.vmdk")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "vmdk", img, "4M"], check=True)
+        build = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(harness.XENOND))))
+        shots = os.path.join(build, "web-pool-test")
+        shutil.rmtree(shots, ignore_errors=True)
+        os.makedirs(shots)
+        s = h1.server
+        conf = {
+            "url": s.url,
+            "password": s.password,
+            "master": a.host.get_name_label(self.ref[h1.address]),
+            "member": a.host.get_name_label(self.ref[h2.address]),
+            "masterRef": self.ref[h1.address],
+            "memberRef": self.ref[h2.address],
+            "guest": g,
+            "dropFile": img,
+            "chromium": CHROMIUM,
+            "shots": shots,
+            "playwright": PLAYWRIGHT,
+        }
+        t0 = time.monotonic()
+        p = subprocess.run(["node", DRIVER], env=dict(os.environ, XENON_WEB_TEST=json.dumps(conf)),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=240)
+        sys.stderr.write(p.stderr[-4000:])
+        steps = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+        sys.stderr.write("\n" + "".join("  %-4s %-28s %6.2f s %s\n" % ("ok" if x["ok"] else "FAIL", x["step"], x["secs"],
+                                                                       x.get("error", "")) for x in steps))
+        sys.stderr.write("  browser run %.1f s\n" % (time.monotonic() - t0))
+        names = [x["step"] for x in steps]
+        for want in ("login", "both hosts in the tree", "member's host page", "member vm chart",
+                     "member vm console through the master", "migrate from the page",
+                     "drag the vm onto a host", "file dropped on the page imports", "no CSP violations"):
+            with self.subTest(step=want):
+                self.assertIn(want, names, p.stdout[-2000:])
+                x = steps[names.index(want)]
+                self.assertTrue(x["ok"], x.get("error"))
+        self.assertEqual(p.returncode, 0, p.stdout[-2000:])
+        # what the page did, seen through the API: back on the member, running
+        self.assertEqual(a.VM.get_resident_on(g), self.ref[h2.address])
+        self.assertEqual(a.VM.get_power_state(g), "Running")
+        self.assertEqual(len(a.VM.get_by_name_label("dropped-disk")), 1)
+
+
+if __name__ == "__main__":
+    harness.main()
