@@ -190,6 +190,14 @@ static int rrd_updates_begin(struct route_req *rr)
 	if (cf && strcmp(cf, "AVERAGE") && strcmp(cf, "MIN") && strcmp(cf, "MAX") && strcmp(cf, "LAST"))
 		cf = NULL; /* xapi: an unknown cf means every archive */
 	char there[REF_STRLEN + 1];
+	const char *hu = route_arg(rr, "host_uuid");
+	if (hu && rr->srv->raft) {
+		db_rdlock(rr->srv->db);
+		bool known = db_lookup_uuid(rr->srv->db, SC_C_host, hu) != NULL;
+		db_unlock(rr->srv->db);
+		if (!known)
+			return bad_request(rr, "host_uuid");
+	}
 	if (updates_elsewhere(rr, there))
 		return updates_relay(rr, there, wants_json(rr));
 	const char *host = route_arg(rr, "host");

@@ -146,6 +146,28 @@ class WebPoolTest(unittest.TestCase):
         self.assertEqual(a.VM.get_resident_on(g), self.ref[h2.address])
         self.assertEqual(a.VM.get_power_state(g), "Running")
         self.assertEqual(len(a.VM.get_by_name_label("dropped-disk")), 1)
+        # the master answers for the member's VM with the member's figures
+        # (its own archive of the VM went to the member with the VM)
+        import urllib.request
+        uuid = a.VM.get_uuid(g)
+        q = "session_id=%s&start=%d&cf=AVERAGE&interval=5&json=true&vm_uuid=%s" % (
+            s.session, int(time.time()) - 120, uuid)
+        with urllib.request.urlopen("%s/rrd_updates?%s" % (s.url, q), timeout=20) as r:
+            body = json.loads(r.read())
+        self.assertTrue(any(("vm:%s:cpu" % uuid) in l for l in body["meta"]["legend"]), body["meta"]["legend"])
+        self.assertGreater(len(body["data"]), 0)
+        # host_uuid naming the member: the member's own figures, not the master's
+        with urllib.request.urlopen("%s/rrd_updates?%s&host=true&host_uuid=%s" % (
+                s.url, q, a.host.get_uuid(self.ref[h2.address])), timeout=20) as r:
+            legend = json.loads(r.read())["meta"]["legend"]
+        self.assertTrue(any(a.host.get_uuid(self.ref[h2.address]) in l for l in legend), legend[:4])
+        self.assertFalse(any(a.host.get_uuid(self.ref[h1.address]) in l for l in legend), legend[:4])
+        # a host_uuid of no host: xapi's INVALID_VALUE with the parameter
+        import urllib.error
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen("%s/rrd_updates?%s&host=true&host_uuid=nope" % (s.url, q), timeout=20)
+        self.assertEqual(cm.exception.code, 400)
+        self.assertIn("INVALID_VALUE host_uuid", cm.exception.read().decode())
 
 
 if __name__ == "__main__":

@@ -106,6 +106,8 @@ await step("member's host page", async () => {
   await page.locator("#host-role").filter({ hasText: "pool member" }).waitFor({ timeout: 5000 });
   await page.getByRole("toolbar", { name: "Host actions" }).getByRole("button", { name: "Evacuate" }).waitFor({ timeout: 5000 });
   await page.locator(".page.host").getByRole("link", { name: "pool-guest" }).waitFor({ timeout: 5000 });
+  // its CPU, read from the member through the master
+  await page.waitForFunction(() => /%/.test(document.querySelector("#host-cpu")?.textContent || ""), null, { timeout: 15000, polling: 250 });
   // the member's own figures, relayed by the master (host_uuid)
   const uuid = await api("host.get_uuid", conf.memberRef);
   const now = Math.floor(Date.now() / 1000);
@@ -131,6 +133,18 @@ await step("member vm console through the master", async () => {
     timeout: 60000,
     polling: 250,
   });
+  // keys typed go the other way, to the guest's shell on the member
+  await page.locator("#serial-panel .xterm").click();
+  await page.keyboard.type("echo RELAY-$((6*7))\n");
+  await page.waitForFunction(() => /RELAY-42/.test(document.querySelector("#serial-panel .xterm-rows")?.textContent || ""), null, {
+    timeout: 15000,
+    polling: 250,
+  });
+  // the screen too (noVNC through the same relay)
+  await page.getByRole("tab", { name: "Screen" }).click();
+  await page.locator("#screen-panel .screen-state").filter({ hasText: /^connected$/ }).waitFor({ timeout: 15000 });
+  await page.locator("#screen-panel canvas").waitFor({ timeout: 5000 });
+  await page.getByRole("tab", { name: "Serial console" }).click();
   check(sockets.length > 0 && sockets.every((u) => new URL(u).host === origin), "console sockets: " + sockets.join(" "));
 });
 

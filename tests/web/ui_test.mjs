@@ -275,15 +275,15 @@ if (conf.nics.length) await step("tunnel create and destroy", async () => {
   const card = page.getByRole("region", { name: "Tunnels" });
   await card.getByLabel("Tunnel over PIF").selectOption({ label: `${c} on ${conf.host}` });
   await card.getByLabel("Protocol").selectOption("gre");
-  await card.getByLabel("Tunnel network name").fill("web-tunnel");
+  await card.getByLabel("Tunnel name").fill("web-tunnel");
   await card.getByRole("button", { name: "Create tunnel" }).click();
   await card.getByRole("status").filter({ hasText: "Created tunnel network web-tunnel" }).waitFor({ timeout: 15000 });
   const row = card.locator('tr[data-tunnel="web-tunnel"]');
   await row.filter({ hasText: "gre" }).waitFor({ timeout: 5000 });
   const tunnels = Object.values(await api("tunnel.get_all_records"));
   check(tunnels.length === 1 && tunnels[0].protocol === "gre", "tunnels " + JSON.stringify(tunnels));
-  const listed = xe("tunnel-list");
-  check(listed.includes(tunnels[0].uuid) && /gre/.test(listed), "xe tunnel-list: " + listed);
+  const listed = xe("tunnel-list", "params=uuid,protocol");
+  check(listed.includes(tunnels[0].uuid) && /protocol.*: gre/.test(listed), "xe tunnel-list: " + listed);
   await row.getByRole("button", { name: "Destroy tunnel web-tunnel" }).click();
   await row.waitFor({ state: "detached", timeout: 15000 });
   check(xe("tunnel-list") === "", "xe tunnel-list after destroy: " + xe("tunnel-list"));

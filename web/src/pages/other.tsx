@@ -2,14 +2,17 @@
 import { useState } from "preact/hooks";
 import * as store from "../store";
 import { asyncCall, call } from "../api";
-import { bytes, byName, when } from "../format";
+import { bytes, byName, pct, when } from "../format";
 import { Card, ErrorBox, href, Meter, perms, useAction } from "../ui";
+import { useHostStats } from "./dashboard";
 
 export function HostPage({ hostRef }: { hostRef: string }) {
   store.useStore();
   const [run, busy, error, clear] = useAction();
   const h = store.get("host", hostRef);
+  const stats = useHostStats(h ? [h] : []);
   if (!h) return <p class="muted">Loading…</p>;
+  const cpu = stats.get(hostRef)?.cpu;
   const m = store.get("host_metrics", h.metrics);
   const total = Number(m?.memory_total || 0);
   const free = m?.memory_free !== undefined ? Number(m.memory_free) : undefined;
@@ -50,6 +53,11 @@ export function HostPage({ hostRef }: { hostRef: string }) {
             <dd>{sw.product_brand} {sw.product_version}</dd>
             <dt>CPUs</dt>
             <dd>{(h.host_CPUs || []).length}</dd>
+            <dt>CPU used</dt>
+            <dd>
+              <span id="host-cpu">{cpu === undefined ? "—" : pct(cpu)}</span>
+              {cpu !== undefined && <Meter value={cpu} label="CPU used" />}
+            </dd>
             <dt>Memory</dt>
             <dd>
               {free === undefined ? bytes(total) : `${bytes(total - free)} used of ${bytes(total)}`}
@@ -558,7 +566,7 @@ function Tunnels({ physical }: { physical: store.Rec[] }) {
             </select>
           </label>
           <label>
-            Tunnel network name
+            Tunnel name
             <input name="tunnel-name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
           </label>
           <button type="submit" disabled={busy}>Create tunnel</button>
