@@ -58,9 +58,10 @@ static void put_encoded(struct strbuf *sb, const char *s);
 
 /* ---- a member's VMs, read on the member ---- */
 
-/* The host of the pool every VM asked for (vm_uuid, no host=true) runs
- * on, when that is one other host: the page of a pool talks to the
- * master's origin alone (its CSP), so the master relays such a request. */
+/* The host of the pool every VM asked for (vm_uuid and relay=true, no
+ * host=true) runs on, when that is one other host, or the host host_uuid
+ * names: the page of a pool talks to the master's origin alone (its CSP),
+ * so the master relays such a request. */
 static bool updates_elsewhere(struct route_req *rr, char href[REF_STRLEN + 1])
 {
 	struct server *srv = rr->srv;
@@ -75,7 +76,10 @@ static bool updates_elsewhere(struct route_req *rr, char href[REF_STRLEN + 1])
 		db_unlock(srv->db);
 		return href[0] && strcmp(href, srv->host_ref);
 	}
-	if (h && !strcmp(h, "true"))
+	/* xapi's rrd_updates answers a VM running elsewhere with nothing (its
+	 * clients ask each host); relay=true (Xenon's) reads it there */
+	const char *relay = route_arg(rr, "relay");
+	if ((h && !strcmp(h, "true")) || !relay || strcmp(relay, "true"))
 		return false;
 	size_t nvm = 0;
 	const char **vms = route_args(rr, "vm_uuid", &nvm);

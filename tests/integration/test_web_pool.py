@@ -152,10 +152,19 @@ class WebPoolTest(unittest.TestCase):
         uuid = a.VM.get_uuid(g)
         q = "session_id=%s&start=%d&cf=AVERAGE&interval=5&json=true&vm_uuid=%s" % (
             s.session, int(time.time()) - 120, uuid)
-        with urllib.request.urlopen("%s/rrd_updates?%s" % (s.url, q), timeout=20) as r:
+        with urllib.request.urlopen("%s/rrd_updates?%s&relay=true" % (s.url, q), timeout=20) as r:
             body = json.loads(r.read())
         self.assertTrue(any(("vm:%s:cpu" % uuid) in l for l in body["meta"]["legend"]), body["meta"]["legend"])
         self.assertGreater(len(body["data"]), 0)
+        # without relay=true, as xapi's: the master has no figures of it
+        # (it refuses, as for a VM it holds no archive of)
+        import urllib.error
+        try:
+            with urllib.request.urlopen("%s/rrd_updates?%s" % (s.url, q), timeout=20) as r:
+                legend = json.loads(r.read())["meta"]["legend"]
+            self.assertFalse(any(uuid in l for l in legend), legend[:4])
+        except urllib.error.HTTPError as e:
+            self.assertNotEqual(e.code, 200)
         # host_uuid naming the member: the member's own figures, not the master's
         with urllib.request.urlopen("%s/rrd_updates?%s&host=true&host_uuid=%s" % (
                 s.url, q, a.host.get_uuid(self.ref[h2.address])), timeout=20) as r:
@@ -163,7 +172,6 @@ class WebPoolTest(unittest.TestCase):
         self.assertTrue(any(a.host.get_uuid(self.ref[h2.address]) in l for l in legend), legend[:4])
         self.assertFalse(any(a.host.get_uuid(self.ref[h1.address]) in l for l in legend), legend[:4])
         # a host_uuid of no host: xapi's INVALID_VALUE with the parameter
-        import urllib.error
         with self.assertRaises(urllib.error.HTTPError) as cm:
             urllib.request.urlopen("%s/rrd_updates?%s&host=true&host_uuid=nope" % (s.url, q), timeout=20)
         self.assertEqual(cm.exception.code, 400)

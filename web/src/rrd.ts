@@ -32,7 +32,10 @@ export async function updates(host: string, q: { start: number; interval: number
     const h = store.get("host", host);
     if (h?.uuid) p.set("host_uuid", h.uuid);
   }
-  if (q.vm) p.set("vm_uuid", q.vm);
+  if (q.vm) {
+    p.set("vm_uuid", q.vm);
+    p.set("relay", "true"); // read where the VM runs
+  }
   const r = await fetch("/rrd_updates?" + p.toString(), { headers: { Accept: "application/json" } });
   if (!r.ok) throw new Error("rrd_updates: HTTP " + r.status);
   const j = await r.json();
