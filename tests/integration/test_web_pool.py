@@ -8,8 +8,10 @@ the guest's lines, both through the master (which relays /rrd_updates and
 /console from the member); the member's host page shows its figures; the
 guest migrates to the master from the Migrate form and back by being
 dragged onto the member in the tree (each time seen under the other host
-and in resident_on); and a disk image dropped on the page (not on the
-import card) is imported with its progress. A failing step leaves a
+and in resident_on); a disk image dropped on the page (not on the
+import card) is imported with its progress; and the member, put in
+maintenance mode from its page, is evacuated (the guest back on the
+master) and enabled again. A failing step leaves a
 screenshot under <build>/web-pool-test/. Skipped without root, ip,
 chromium, node, Playwright or QEMU."""
 
@@ -136,29 +138,44 @@ class WebPoolTest(unittest.TestCase):
         names = [x["step"] for x in steps]
         for want in ("login", "both hosts in the tree", "member's host page", "member vm chart",
                      "member vm console through the master", "migrate from the page",
-                     "drag the vm onto a host", "file dropped on the page imports", "no CSP violations"):
+                     "drag the vm onto a host", "file dropped on the page imports", "member maintenance and evacuate",
+                     "no CSP violations"):
             with self.subTest(step=want):
                 self.assertIn(want, names, p.stdout[-2000:])
                 x = steps[names.index(want)]
                 self.assertTrue(x["ok"], x.get("error"))
         self.assertEqual(p.returncode, 0, p.stdout[-2000:])
-        # what the page did, seen through the API: back on the member, running
-        self.assertEqual(a.VM.get_resident_on(g), self.ref[h2.address])
+        # what the page did, seen through the API: evacuated to the master,
+        # running, the member enabled again
+        self.assertEqual(a.VM.get_resident_on(g), self.ref[h1.address])
+        self.assertTrue(a.host.get_enabled(self.ref[h2.address]))
         self.assertEqual(a.VM.get_power_state(g), "Running")
         self.assertEqual(len(a.VM.get_by_name_label("dropped-disk")), 1)
         # the master answers for the member's VM with the member's figures
-        # (its own archive of the VM went to the member with the VM)
+        # (its own archive of the VM goes to the member with the VM)
+        a.VM.pool_migrate(g, self.ref[h2.address], {"live": "true"})
         import urllib.request
         uuid = a.VM.get_uuid(g)
         q = "session_id=%s&start=%d&cf=AVERAGE&interval=5&json=true&vm_uuid=%s" % (
             s.session, int(time.time()) - 120, uuid)
-        with urllib.request.urlopen("%s/rrd_updates?%s&relay=true" % (s.url, q), timeout=20) as r:
-            body = json.loads(r.read())
+        import urllib.error
+
+        def relayed():
+            try:
+                with urllib.request.urlopen("%s/rrd_updates?%s&relay=true" % (s.url, q), timeout=20) as r:
+                    return json.loads(r.read())
+            except urllib.error.HTTPError:  # the archive on its way to the member
+                return None
+        deadline = time.monotonic() + 15
+        body = relayed()
+        while (body is None or not body["data"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            body = relayed()
+        self.assertIsNotNone(body, "no figures of the member's VM through the master")
         self.assertTrue(any(("vm:%s:cpu" % uuid) in l for l in body["meta"]["legend"]), body["meta"]["legend"])
         self.assertGreater(len(body["data"]), 0)
         # without relay=true, as xapi's: the master has no figures of it
         # (it refuses, as for a VM it holds no archive of)
-        import urllib.error
         try:
             with urllib.request.urlopen("%s/rrd_updates?%s" % (s.url, q), timeout=20) as r:
                 legend = json.loads(r.read())["meta"]["legend"]

@@ -191,6 +191,21 @@ await step("file dropped on the page imports", async () => {
   await li.getByRole("link", { name: "dropped-disk" }).waitFor({ timeout: 5000 });
 });
 
+await step("member maintenance and evacuate", async () => {
+  await page.goto(url + "/#/host/" + encodeURIComponent(conf.memberRef));
+  const bar = page.getByRole("toolbar", { name: "Host actions" });
+  await bar.getByRole("button", { name: "Enter maintenance mode" }).click();
+  await bar.getByRole("button", { name: "Leave maintenance mode" }).waitFor({ timeout: 10000 });
+  check((await api("host.get_enabled", conf.memberRef)) === false, "the member is still enabled");
+  await page.locator(`nav.tree li[data-host="${conf.member}"] > a.host .badge`).filter({ hasText: "maintenance" }).waitFor({ timeout: 5000 });
+  await bar.getByRole("button", { name: "Evacuate" }).click();
+  await until("the guest under the master", async () => (await vmsUnder(conf.master)).includes("pool-guest"), 60000, 250);
+  check((await api("VM.get_resident_on", conf.guest)) === conf.masterRef, "resident_on is not the master");
+  await bar.getByRole("button", { name: "Leave maintenance mode" }).click();
+  await bar.getByRole("button", { name: "Enter maintenance mode" }).waitFor({ timeout: 10000 });
+  check((await api("host.get_enabled", conf.memberRef)) === true, "the member is still disabled");
+});
+
 await step("no CSP violations", async () => {
   check(cspViolations.length === 0, cspViolations.length + " violations, the first: " + cspViolations[0]);
   check(otherOrigins.length === 0, "requests to other origins: " + otherOrigins.slice(0, 3).join(" "));
