@@ -363,8 +363,12 @@ static int connect_unix(const char *path)
 	if (strlen(path) >= sizeof sa.sun_path)
 		return -1;
 	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	/* never waits on an HTTP thread: a QEMU that takes no more clients
+	 * (its queue full) is a console unavailable now */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fl;
+	if (fd >= 0 && (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || (fl = fcntl(fd, F_GETFL)) < 0 ||
+			fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
 		close(fd);
 		fd = -1;
 	}
