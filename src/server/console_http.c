@@ -39,6 +39,7 @@ struct console_bridge {
 	int vnc;                      /* rfb: the VNC socket, else -1 */
 	struct serial_client *serial; /* vt100 */
 	struct peer *remote;          /* a VM of another host: its /console there */
+	char *remote_query;           /* …upgraded by the bridge's thread (uuid= or ref=) */
 	/* the client side, once upgraded */
 	int sock;
 	struct MHD_UpgradeResponseHandle *urh; /* NULL: sock is ours to close */
@@ -195,7 +196,26 @@ static void *bridge_main(void *arg)
 	int fl = fcntl(b->sock, F_GETFL);
 	if (fl >= 0)
 		fcntl(b->sock, F_SETFL, fl & ~O_NONBLOCK);
-	int rc = b->nextra ? from_client(b, b->extra, b->nextra) : 0;
+	int rc = 0;
+	/* another host's console: asked for here, not on an HTTP thread; a
+	 * refusal closes the client's connection (with its reason in a
+	 * WebSocket's close frame) */
+	if (b->remote) {
+		struct xerr err = XERR_INIT;
+		long st = 0;
+		if (peer_upgrade(b->remote, "/console", b->remote_query, "console", &st, &err) != PEER_OK) {
+			log_warn("console: %s on another host: %s", b->remote_query, err.code ? err.code : "?");
+			if (b->ws) {
+				char why[64];
+				int n = snprintf(why, sizeof why, "\x03\xf3%s", err.code ? err.code : "INTERNAL_ERROR");
+				ws_send(b->sock, 8, why, (size_t)(n < (int)sizeof why ? n : (int)sizeof why - 1));
+			}
+			rc = -1;
+		}
+		xerr_clear(&err);
+	}
+	if (rc == 0 && b->nextra)
+		rc = from_client(b, b->extra, b->nextra);
 	/* the other host's bytes already there (after its 101) */
 	if (b->remote && rc == 0)
 		rc = from_remote(b, buf);
@@ -229,6 +249,7 @@ static void *bridge_main(void *arg)
 	}
 	free(buf);
 	peer_close(b->remote);
+	free(b->remote_query);
 	if (b->serial)
 		serial_detach(b->serial);
 	if (b->vnc >= 0)
@@ -248,6 +269,7 @@ void console_bridge_free(struct console_bridge *b)
 	if (!b)
 		return;
 	peer_close(b->remote);
+	free(b->remote_query);
 	if (b->serial)
 		serial_detach(b->serial);
 	if (b->vnc >= 0)
@@ -395,13 +417,21 @@ static bool runs_elsewhere(struct server *srv, const char *vm_uuid, char href[RE
 }
 
 /* The console of a VM running on another host of the pool: that host's
- * /console under the pool's session, upgraded to raw bytes, which the
- * bridge relays (the page of a pool talks to the master's origin alone). */
-static struct peer *remote_console(struct server *srv, const char *href, const char *uuid, const char *ref,
-				   unsigned *status, const char **msg)
+ * /console under the pool's session, upgraded to raw bytes (by the
+ * bridge's thread), which the bridge relays (the page of a pool talks to
+ * the master's origin alone). NULL (HOST_OFFLINE) when that host is not
+ * live. */
+static struct console_bridge *remote_console(struct server *srv, const char *href, const char *uuid,
+					     const char *ref, unsigned *status, const char **msg)
 {
 	struct xerr err = XERR_INIT;
 	struct peer *p = pool_peer_for_host(srv, href, &err);
+	xerr_clear(&err);
+	if (!p) {
+		*status = MHD_HTTP_BAD_GATEWAY;
+		*msg = "HOST_OFFLINE the VM's host\n";
+		return NULL;
+	}
 	struct strbuf q = STRBUF_INIT;
 	sb_puts(&q, uuid ? "uuid=" : "ref=");
 	for (const char *c = uuid ? uuid : ref ? ref : ""; *c; c++) {
@@ -410,22 +440,12 @@ static struct peer *remote_console(struct server *srv, const char *href, const c
 		else
 			sb_printf(&q, "%%%02X", (unsigned char)*c);
 	}
-	long st = 0;
-	if (p && peer_upgrade(p, "/console", q.buf, "console", &st, &err) != PEER_OK) {
-		log_warn("console: %s on host %s: %s", uuid ? uuid : ref, href, err.code ? err.code : "?");
-		peer_close(p);
-		p = NULL;
-	}
-	sb_free(&q);
-	if (!p) {
-		bool gone = err.code && !strcmp(err.code, ERR_HOST_OFFLINE);
-		*status = st == 404 ? MHD_HTTP_NOT_FOUND : gone || !st ? MHD_HTTP_BAD_GATEWAY : MHD_HTTP_SERVICE_UNAVAILABLE;
-		*msg = st == 404 ? "HANDLE_INVALID console\n"
-		       : gone   ? "HOST_OFFLINE the VM's host\n"
-				: "VM_BAD_POWER_STATE console unavailable\n";
-	}
-	xerr_clear(&err);
-	return p;
+	struct console_bridge *b = xcalloc(1, sizeof *b);
+	b->vnc = -1;
+	b->sock = -1;
+	b->remote = p;
+	b->remote_query = sb_detach(&q);
+	return b;
 }
 
 struct console_bridge *console_bridge_new(struct server *srv, const char *uuid, const char *ref,
@@ -441,16 +461,8 @@ struct console_bridge *console_bridge_new(struct server *srv, const char *uuid, 
 		return NULL;
 	}
 	char there[REF_STRLEN + 1];
-	if (runs_elsewhere(srv, vm_uuid, there)) {
-		struct peer *p = remote_console(srv, there, uuid, ref, status, msg);
-		if (!p)
-			return NULL;
-		struct console_bridge *b = xcalloc(1, sizeof *b);
-		b->vnc = -1;
-		b->sock = -1;
-		b->remote = p;
-		return b;
-	}
+	if (runs_elsewhere(srv, vm_uuid, there))
+		return remote_console(srv, there, uuid, ref, status, msg);
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s/vm/%s", srv->cfg.run_dir, vm_uuid);
 	struct console_bridge *b = xcalloc(1, sizeof *b);
