@@ -8,6 +8,7 @@
 #include "../wire/wire.h"
 
 #include <curl/curl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ struct peer {
 	struct strbuf resp;
 	char curl_err[CURL_ERROR_SIZE];
 	long next_id;
+	size_t raw_off; /* upgraded: resp's bytes from here not yet read */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -274,5 +276,163 @@ enum peer_result peer_get_stream(struct peer *p, const char *path, const char *q
 		r = PEER_UNREACHABLE;
 	}
 	sb_free(&url);
+	return r;
+}
+
+/* ---- an upgraded connection ---- */
+
+static int raw_wait(struct peer *p, short events, int ms)
+{
+	struct pollfd pf = {.fd = peer_raw_fd(p), .events = events};
+	return pf.fd < 0 ? -1 : poll(&pf, 1, ms);
+}
+
+int peer_raw_fd(struct peer *p)
+{
+	curl_socket_t s = CURL_SOCKET_BAD;
+	if (curl_easy_getinfo(p->h, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK || s == CURL_SOCKET_BAD)
+		return -1;
+	return (int)s;
+}
+
+long peer_raw_recv(struct peer *p, void *buf, size_t n)
+{
+	if (p->raw_off < p->resp.len) {
+		size_t k = p->resp.len - p->raw_off;
+		if (k > n)
+			k = n;
+		memcpy(buf, p->resp.buf + p->raw_off, k);
+		p->raw_off += k;
+		if (p->raw_off == p->resp.len) {
+			sb_reset(&p->resp);
+			p->raw_off = 0;
+		}
+		return (long)k;
+	}
+	size_t got = 0;
+	CURLcode rc = curl_easy_recv(p->h, buf, n, &got);
+	if (rc == CURLE_AGAIN)
+		return PEER_RAW_AGAIN;
+	if (rc != CURLE_OK)
+		return -1;
+	return (long)got;
+}
+
+int peer_raw_send(struct peer *p, const void *buf, size_t n)
+{
+	const char *b = buf;
+	while (n) {
+		size_t sent = 0;
+		CURLcode rc = curl_easy_send(p->h, b, n, &sent);
+		if (rc == CURLE_AGAIN) {
+			if (raw_wait(p, POLLOUT, 5000) <= 0)
+				return -1;
+			continue;
+		}
+		if (rc != CURLE_OK)
+			return -1;
+		b += sent;
+		n -= sent;
+	}
+	return 0;
+}
+
+enum peer_result peer_upgrade(struct peer *p, const char *path, const char *query, const char *upgrade,
+			      long *status, struct xerr *err)
+{
+	*status = 0;
+	/* the peer's URL: scheme://host[:port]/jsonrpc */
+	const char *host = strstr(p->url, "://");
+	host = host ? host + 3 : p->url;
+	const char *tail = strchr(host, '/');
+	size_t hostlen = tail ? (size_t)(tail - host) : strlen(host);
+	struct strbuf req = STRBUF_INIT;
+	sb_printf(&req, "GET %s?", path);
+	if (p->session) {
+		char *e = curl_easy_escape(p->h, p->session, 0);
+		sb_printf(&req, "session_id=%s%s", e, query && *query ? "&" : "");
+		curl_free(e);
+	}
+	sb_printf(&req, "%s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: xenond-pool/1\r\nUpgrade: %s\r\n"
+		  "Connection: Upgrade\r\n\r\n", query ? query : "", (int)hostlen, host, upgrade);
+	p->curl_err[0] = 0;
+	curl_easy_setopt(p->h, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(p->h, CURLOPT_FRESH_CONNECT, 1L);
+	CURLcode rc = curl_easy_perform(p->h);
+	enum peer_result r = PEER_UNREACHABLE;
+	if (rc != CURLE_OK) {
+		xerr_internal(err, "%s: %s", p->url, p->curl_err[0] ? p->curl_err : curl_easy_strerror(rc));
+		goto out;
+	}
+	if (peer_raw_send(p, req.buf, req.len) < 0) {
+		xerr_internal(err, "%s: the upgrade request was not sent", p->url);
+		goto out;
+	}
+	/* the answer's head, within 10 s */
+	sb_reset(&p->resp);
+	p->raw_off = 0;
+	char buf[4096];
+	char *end = NULL;
+	for (int waited = 0; !end;) {
+		size_t got = 0;
+		rc = curl_easy_recv(p->h, buf, sizeof buf, &got);
+		if (rc == CURLE_AGAIN) {
+			if (waited >= 10000 || raw_wait(p, POLLIN, 250) < 0) {
+				xerr_internal(err, "%s: no answer to the upgrade", p->url);
+				goto out;
+			}
+			waited += 250;
+			continue;
+		}
+		if (rc != CURLE_OK || got == 0 || p->resp.len + got > 65536) {
+			xerr_internal(err, "%s: the upgrade's answer was cut", p->url);
+			goto out;
+		}
+		sb_add(&p->resp, buf, got);
+		end = memmem(p->resp.buf, p->resp.len, "\r\n\r\n", 4);
+	}
+	size_t head = (size_t)(end - p->resp.buf) + 4;
+	char *sp = memchr(p->resp.buf, ' ', head);
+	*status = sp ? strtol(sp + 1, NULL, 10) : 0;
+	if (*status != 101) {
+		/* a refusal's body: "CODE params" on its first line */
+		const char *body = p->resp.buf + head;
+		size_t blen = p->resp.len - head;
+		for (int waited = 0; !memchr(body, '\n', blen) && waited < 2000; waited += 100) {
+			size_t got = 0;
+			rc = curl_easy_recv(p->h, buf, sizeof buf, &got);
+			if (rc == CURLE_AGAIN) {
+				raw_wait(p, POLLIN, 100);
+				continue;
+			}
+			if (rc != CURLE_OK || got == 0 || p->resp.len + got > 65536)
+				break;
+			sb_add(&p->resp, buf, got);
+			body = p->resp.buf + head;
+			blen = p->resp.len - head;
+		}
+		size_t line = strcspn(body, "\n");
+		char *t = xstrndup(body, line < blen ? line : blen);
+		char *rest = strchr(t, ' ');
+		if (rest)
+			*rest++ = '\0';
+		const char *params[1] = {rest};
+		if (*t)
+			xerr_setv(err, t, rest ? 1 : 0, params);
+		else
+			xerr_internal(err, "%s: HTTP %ld to the upgrade", p->url, *status);
+		free(t);
+		sb_reset(&p->resp);
+		r = PEER_BAD_ANSWER;
+		goto out;
+	}
+	p->raw_off = head;
+	if (p->raw_off == p->resp.len) {
+		sb_reset(&p->resp);
+		p->raw_off = 0;
+	}
+	r = PEER_OK;
+out:
+	sb_free(&req);
 	return r;
 }

@@ -47,4 +47,20 @@ typedef bool (*peer_go_on)(void *arg);
 enum peer_result peer_get_stream(struct peer *p, const char *path, const char *query, peer_sink sink,
 				 peer_go_on go_on, void *arg, struct xerr *err);
 
+/* A byte stream to the peer's host: GET path?query (the session first as
+ * session_id) asking to upgrade to `upgrade`; on the host's 101 the
+ * connection carries raw bytes both ways (peer_raw_*), the peer is for
+ * nothing else. PEER_OK; PEER_BAD_ANSWER with the HTTP status in *status
+ * and the host's first line of refusal in err; PEER_UNREACHABLE. */
+enum peer_result peer_upgrade(struct peer *p, const char *path, const char *query, const char *upgrade,
+			      long *status, struct xerr *err);
+/* The stream's socket, to poll for input. After it polls readable, read
+ * with peer_raw_recv until it answers PEER_RAW_AGAIN (TLS keeps records). */
+int peer_raw_fd(struct peer *p);
+#define PEER_RAW_AGAIN (-2)
+/* Bytes read (> 0), 0 at the end, -1 on an error, PEER_RAW_AGAIN for none yet. */
+long peer_raw_recv(struct peer *p, void *buf, size_t n);
+/* All of buf sent (waiting as needed): 0, else -1. */
+int peer_raw_send(struct peer *p, const void *buf, size_t n);
+
 #endif

@@ -130,10 +130,15 @@ static struct hub *hub_open(const char *dir, const char *uuid)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%s/serial.sock", dir) >= sizeof sa.sun_path)
 		return NULL;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* never waits (under the console lock, on an HTTP thread): a QEMU
+	 * that takes no more clients (its queue full while it is migrated
+	 * away or ends) is a console unavailable now */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return NULL;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	int fl;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || (fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
 		close(fd);
 		return NULL;
 	}

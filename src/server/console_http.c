@@ -1,6 +1,7 @@
 /* console_http: the /console endpoint. Authenticates like the transfer
  * endpoints, finds the console record, and after a 101 bridges the client
- * (raw bytes or RFC 6455 frames) to the VM's serial hub or VNC socket.
+ * (raw bytes or RFC 6455 frames) to the VM's serial hub or VNC socket, or,
+ * for a VM running on another host of the pool, to that host's /console.
  * CONNECT on the plain port never gets here: console_connect.c answers it
  * with 200 and reuses the lookup and the bridge below. */
 #include "console.h"
@@ -9,11 +10,15 @@
 #include "rpc.h"
 #include "session.h"
 #include "url_table.h"
+#include "../api/pool_forward.h"
+#include "../api/pool_peer.h"
 #include "../api/rbac.h"
 #include "../api/vm_console.h"
 #include "../base/b64.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/strbuf.h"
+#include "../db/db.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +38,8 @@ struct console_bridge {
 	bool ws;
 	int vnc;                      /* rfb: the VNC socket, else -1 */
 	struct serial_client *serial; /* vt100 */
+	struct peer *remote;          /* a VM of another host: its /console there */
+	char *remote_query;           /* …upgraded by the bridge's thread (uuid= or ref=) */
 	/* the client side, once upgraded */
 	int sock;
 	struct MHD_UpgradeResponseHandle *urh; /* NULL: sock is ours to close */
@@ -105,6 +112,8 @@ static int to_guest(struct console_bridge *b, const char *p, size_t n)
 {
 	if (!n)
 		return 0;
+	if (b->remote)
+		return peer_raw_send(b->remote, p, n);
 	return b->serial ? serial_write(b->serial, p, n) : send_all(b->vnc, p, n);
 }
 
@@ -165,6 +174,21 @@ static int from_client(struct console_bridge *b, const char *p, size_t n)
 	}
 }
 
+/* What the other host sent, until it has nothing more for now: 0, or
+ * nonzero once its stream ended. */
+static int from_remote(struct console_bridge *b, char *buf)
+{
+	for (;;) {
+		long n = peer_raw_recv(b->remote, buf, 65536);
+		if (n == PEER_RAW_AGAIN)
+			return 0;
+		if (n <= 0)
+			return 1;
+		if (to_client(b, buf, (size_t)n) < 0)
+			return -1;
+	}
+}
+
 static void *bridge_main(void *arg)
 {
 	struct console_bridge *b = arg;
@@ -172,11 +196,34 @@ static void *bridge_main(void *arg)
 	int fl = fcntl(b->sock, F_GETFL);
 	if (fl >= 0)
 		fcntl(b->sock, F_SETFL, fl & ~O_NONBLOCK);
-	int rc = b->nextra ? from_client(b, b->extra, b->nextra) : 0;
+	int rc = 0;
+	/* another host's console: asked for here, not on an HTTP thread; a
+	 * refusal closes the client's connection (with its reason in a
+	 * WebSocket's close frame) */
+	if (b->remote) {
+		struct xerr err = XERR_INIT;
+		long st = 0;
+		if (peer_upgrade(b->remote, "/console", b->remote_query, "console", &st, &err) != PEER_OK) {
+			log_warn("console: %s on another host: %s", b->remote_query, err.code ? err.code : "?");
+			if (b->ws) {
+				char why[64];
+				int n = snprintf(why, sizeof why, "\x03\xf3%s", err.code ? err.code : "INTERNAL_ERROR");
+				ws_send(b->sock, 8, why, (size_t)(n < (int)sizeof why ? n : (int)sizeof why - 1));
+			}
+			rc = -1;
+		}
+		xerr_clear(&err);
+	}
+	if (rc == 0 && b->nextra)
+		rc = from_client(b, b->extra, b->nextra);
+	/* the other host's bytes already there (after its 101) */
+	if (b->remote && rc == 0)
+		rc = from_remote(b, buf);
 	while (rc == 0) {
 		struct pollfd p[2] = {
 			{.fd = b->sock, .events = POLLIN},
-			{.fd = b->serial ? serial_client_fd(b->serial) : b->vnc, .events = POLLIN},
+			{.fd = b->remote ? peer_raw_fd(b->remote) : b->serial ? serial_client_fd(b->serial) : b->vnc,
+			 .events = POLLIN},
 		};
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -189,7 +236,9 @@ static void *bridge_main(void *arg)
 				break;
 			rc = from_client(b, buf, (size_t)n);
 		}
-		if (rc == 0 && p[1].revents) {
+		if (rc == 0 && p[1].revents && b->remote) {
+			rc = from_remote(b, buf);
+		} else if (rc == 0 && p[1].revents) {
 			ssize_t n = b->serial ? serial_read(b->serial, buf, 65536, 0)
 					      : recv(b->vnc, buf, 65536, 0);
 			if (n < 0 || (n == 0 && !b->serial))
@@ -199,6 +248,8 @@ static void *bridge_main(void *arg)
 		}
 	}
 	free(buf);
+	peer_close(b->remote);
+	free(b->remote_query);
 	if (b->serial)
 		serial_detach(b->serial);
 	if (b->vnc >= 0)
@@ -217,6 +268,8 @@ void console_bridge_free(struct console_bridge *b)
 {
 	if (!b)
 		return;
+	peer_close(b->remote);
+	free(b->remote_query);
 	if (b->serial)
 		serial_detach(b->serial);
 	if (b->vnc >= 0)
@@ -280,7 +333,9 @@ int console_auth(struct server *srv, const char *sid, const char *user, const ch
 	ctx.db = srv->db;
 	ctx.proto = -1;
 	char ref[REF_STRLEN + 1] = "";
-	if (sid) {
+	if (sid && pool_session_accept(srv, sid, &ctx)) {
+		/* another host of the pool relaying its client's console */
+	} else if (sid) {
 		if (session_check(srv, sid, &ctx, err) < 0)
 			return -1;
 	} else {
@@ -330,12 +385,67 @@ static int connect_unix(const char *path)
 	if (strlen(path) >= sizeof sa.sun_path)
 		return -1;
 	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	/* never waits on an HTTP thread: a QEMU that takes no more clients
+	 * (its queue full) is a console unavailable now */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fl;
+	if (fd >= 0 && (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || (fl = fcntl(fd, F_GETFL)) < 0 ||
+			fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
 		close(fd);
 		fd = -1;
 	}
 	return fd;
+}
+
+/* The host of the pool running the VM, when it is another one. */
+static bool runs_elsewhere(struct server *srv, const char *vm_uuid, char href[REF_STRLEN + 1])
+{
+	href[0] = '\0';
+	if (!srv->raft)
+		return false;
+	db_rdlock(srv->db);
+	struct db_obj *vm = db_lookup_uuid(srv->db, SC_C_VM, vm_uuid);
+	if (vm) {
+		const char *ps = db_peek_str(vm, SC_F_VM__power_state);
+		const char *on = db_peek_str(vm, SC_F_VM__resident_on);
+		if ((!strcmp(ps, "Running") || !strcmp(ps, "Paused")) && strcmp(on, srv->host_ref) &&
+		    db_lookup_cls(srv->db, SC_C_host, on))
+			snprintf(href, REF_STRLEN + 1, "%s", on);
+	}
+	db_unlock(srv->db);
+	return href[0] != '\0';
+}
+
+/* The console of a VM running on another host of the pool: that host's
+ * /console under the pool's session, upgraded to raw bytes (by the
+ * bridge's thread), which the bridge relays (the page of a pool talks to
+ * the master's origin alone). NULL (HOST_OFFLINE) when that host is not
+ * live. */
+static struct console_bridge *remote_console(struct server *srv, const char *href, const char *uuid,
+					     const char *ref, unsigned *status, const char **msg)
+{
+	struct xerr err = XERR_INIT;
+	struct peer *p = pool_peer_for_host(srv, href, &err);
+	xerr_clear(&err);
+	if (!p) {
+		*status = MHD_HTTP_BAD_GATEWAY;
+		*msg = "HOST_OFFLINE the VM's host\n";
+		return NULL;
+	}
+	struct strbuf q = STRBUF_INIT;
+	sb_puts(&q, uuid ? "uuid=" : "ref=");
+	for (const char *c = uuid ? uuid : ref ? ref : ""; *c; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("-._~", *c))
+			sb_putc(&q, *c);
+		else
+			sb_printf(&q, "%%%02X", (unsigned char)*c);
+	}
+	struct console_bridge *b = xcalloc(1, sizeof *b);
+	b->vnc = -1;
+	b->sock = -1;
+	b->remote = p;
+	b->remote_query = sb_detach(&q);
+	return b;
 }
 
 struct console_bridge *console_bridge_new(struct server *srv, const char *uuid, const char *ref,
@@ -350,6 +460,9 @@ struct console_bridge *console_bridge_new(struct server *srv, const char *uuid, 
 		*msg = "HANDLE_INVALID console\n";
 		return NULL;
 	}
+	char there[REF_STRLEN + 1];
+	if (runs_elsewhere(srv, vm_uuid, there))
+		return remote_console(srv, there, uuid, ref, status, msg);
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s/vm/%s", srv->cfg.run_dir, vm_uuid);
 	struct console_bridge *b = xcalloc(1, sizeof *b);

@@ -6,6 +6,7 @@
 #include "http_route.h"
 #include "../api/metrics.h"
 #include "../api/pool_forward.h"
+#include "../api/pool_peer.h"
 #include "../pool/raft.h"
 #include "../base/strbuf.h"
 #include "../base/httpq.h"
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* xapi's INVALID_VALUE: the query parameter and the value it was given. */
 static int bad_request(struct route_req *rr, const char *field)
@@ -52,6 +54,132 @@ static void add_src(struct rr_xport_src **src, size_t *n, enum rr_kind k, const 
 	(*n)++;
 }
 
+static void put_encoded(struct strbuf *sb, const char *s);
+
+/* ---- a member's VMs, read on the member ---- */
+
+/* The host of the pool every VM asked for (vm_uuid and relay=true, no
+ * host=true) runs on, when that is one other host, or the host host_uuid
+ * names: the page of a pool talks to the master's origin alone (its CSP),
+ * so the master relays such a request. */
+static bool updates_elsewhere(struct route_req *rr, char href[REF_STRLEN + 1])
+{
+	struct server *srv = rr->srv;
+	const char *h = route_arg(rr, "host");
+	const char *hu = route_arg(rr, "host_uuid");
+	if (!srv->raft)
+		return false;
+	if (hu) { /* Xenon's: the figures of that host of the pool */
+		db_rdlock(srv->db);
+		struct db_obj *ho = db_lookup_uuid(srv->db, SC_C_host, hu);
+		snprintf(href, REF_STRLEN + 1, "%s", ho ? ho->ref : "");
+		db_unlock(srv->db);
+		return href[0] && strcmp(href, srv->host_ref);
+	}
+	/* xapi's rrd_updates answers a VM running elsewhere with nothing (its
+	 * clients ask each host); relay=true (Xenon's) reads it there */
+	const char *relay = route_arg(rr, "relay");
+	if ((h && !strcmp(h, "true")) || !relay || strcmp(relay, "true"))
+		return false;
+	size_t nvm = 0;
+	const char **vms = route_args(rr, "vm_uuid", &nvm);
+	href[0] = '\0';
+	bool ok = nvm > 0;
+	db_rdlock(srv->db);
+	for (size_t i = 0; ok && i < nvm; i++) {
+		struct db_obj *vm = db_lookup_uuid(srv->db, SC_C_VM, vms[i]);
+		const char *ps = vm ? db_peek_str(vm, SC_F_VM__power_state) : "Halted";
+		const char *on = vm ? db_peek_str(vm, SC_F_VM__resident_on) : "";
+		if ((strcmp(ps, "Running") && strcmp(ps, "Paused")) || !strcmp(on, srv->host_ref) ||
+		    !db_lookup_cls(srv->db, SC_C_host, on) || (href[0] && strcmp(href, on)))
+			ok = false;
+		else
+			snprintf(href, REF_STRLEN + 1, "%s", on);
+	}
+	db_unlock(srv->db);
+	free(vms);
+	return ok && href[0];
+}
+
+#define RELAY_MAX ((size_t)32 << 20)
+
+struct relay {
+	long status;
+	struct strbuf body;
+	time_t deadline;
+};
+
+/* the member's answer is due within 20 s */
+static bool relay_go_on(void *arg)
+{
+	struct relay *r = arg;
+	return time(NULL) < r->deadline;
+}
+
+static size_t relay_sink(void *arg, long status, const char *data, size_t len)
+{
+	struct relay *r = arg;
+	r->status = status;
+	if (r->body.len + len > RELAY_MAX)
+		return 0;
+	sb_add(&r->body, data, len);
+	return len;
+}
+
+static MHD_RESULT_T relay_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct strbuf *sb = cls;
+	if (!key || !strcmp(key, "session_id"))
+		return MHD_YES;
+	if (sb->len)
+		sb_putc(sb, '&');
+	put_encoded(sb, key);
+	sb_putc(sb, '=');
+	put_encoded(sb, value ? value : "");
+	return MHD_YES;
+}
+
+/* The same query asked of host href under the pool's session; its answer
+ * (refusals included) given as this host's. */
+static int updates_relay(struct route_req *rr, const char *href, bool json)
+{
+	struct strbuf q = STRBUF_INIT;
+	MHD_get_connection_values(rr->conn, MHD_GET_ARGUMENT_KIND, relay_arg, &q);
+	if (json && !route_arg(rr, "json"))
+		sb_puts(&q, q.len ? "&json=true" : "json=true");
+	struct relay r = {0, STRBUF_INIT, time(NULL) + 20};
+	struct peer *p = pool_peer_for_host(rr->srv, href, &rr->err);
+	int rc = -1;
+	if (p && peer_get_stream(p, "/rrd_updates", q.buf ? q.buf : "", relay_sink, relay_go_on, &r, &rr->err) == PEER_OK) {
+		if (r.status == 200) {
+			size_t len = r.body.len;
+			rc = route_send_buffer(rr, r.body.buf ? sb_detach(&r.body) : xstrdup(""), len,
+					       json ? "application/json" : "text/xml");
+			if (rc == 0)
+				cors(rr);
+		} else {
+			/* that host's refusal ("CODE params") as this host's */
+			char *t = xstrdup(r.body.buf ? r.body.buf : "");
+			t[strcspn(t, "\n")] = '\0';
+			char *rest = strchr(t, ' ');
+			if (rest)
+				*rest++ = '\0';
+			const char *params[1] = {rest};
+			rr->status = (unsigned)r.status;
+			if (*t && r.status >= 400)
+				xerr_setv(&rr->err, t, rest ? 1 : 0, params);
+			else
+				xerr_internal(&rr->err, "rrd_updates on the VM's host: HTTP %ld", r.status);
+			free(t);
+		}
+	}
+	peer_close(p);
+	sb_free(&q);
+	sb_free(&r.body);
+	return rc;
+}
+
 static int rrd_updates_begin(struct route_req *rr)
 {
 	struct rr_store *st = metrics_store(rr->srv);
@@ -65,6 +193,17 @@ static int rrd_updates_begin(struct route_req *rr)
 	const char *cf = route_arg(rr, "cf");
 	if (cf && strcmp(cf, "AVERAGE") && strcmp(cf, "MIN") && strcmp(cf, "MAX") && strcmp(cf, "LAST"))
 		cf = NULL; /* xapi: an unknown cf means every archive */
+	char there[REF_STRLEN + 1];
+	const char *hu = route_arg(rr, "host_uuid");
+	if (hu && rr->srv->raft) {
+		db_rdlock(rr->srv->db);
+		bool known = db_lookup_uuid(rr->srv->db, SC_C_host, hu) != NULL;
+		db_unlock(rr->srv->db);
+		if (!known)
+			return bad_request(rr, "host_uuid");
+	}
+	if (updates_elsewhere(rr, there))
+		return updates_relay(rr, there, wants_json(rr));
 	const char *host = route_arg(rr, "host");
 	struct rr_xport_src *src = NULL;
 	size_t nsrc = 0;

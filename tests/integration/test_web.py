@@ -10,7 +10,8 @@ wizard and finds it with `xe vm-list`, copies a VM, makes an ISO SR and
 rescans it, makes a network, sets a NIC's locking mode, allowed
 addresses and rate limit, lists the PIFs (with Open vSwitch: veth PIFs,
 one with an address, a VLAN on one and a bond of two made in the page, the
-same VLAN tag again refused and its network taken back), downloads an export and uploads it
+same VLAN tag again refused and its network taken back, a GRE tunnel made
+on one, found by `xe tunnel-list`, and destroyed), downloads an export and uploads it
 back as an import, starts the guest and reads its boot
 lines in the serial panel and a non-blank VNC canvas, pauses and unpauses
 it, runs a command in it through its agent, uploads a file into it and
@@ -239,7 +240,7 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
         sys.stderr.write("  browser run %.1f s\n" % (time.monotonic() - t0))
         names = [s["step"] for s in steps]
         wanted = ("vif capture", "users and roles") if ROOT else ()
-        wanted += ("vlan and bond",) if OVS else ()
+        wanted += ("vlan and bond", "tunnel create and destroy") if OVS else ()
         wanted += ("browse disk",) if disk else ()
         for want in wanted + ("wrong password", "login", "keyboard focus", "tree and dashboard", "alarm on the dashboard", "xe change is live", "snapshot and revert",
                      "vm copy", "storage create and rescan", "network create", "export download", "import upload", "wizard", "start guest", "serial console", "https and wss", "vnc screen", "pause and unpause", "guest tools", "cpu chart", "vif controls", "networks show PIFs",

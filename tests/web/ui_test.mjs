@@ -268,6 +268,28 @@ if (conf.nics.length) await step("vlan and bond", async () => {
   check((await api("network.get_by_name_label", "web-bond")).length === 1, "no web-bond network");
 });
 
+// a GRE tunnel on the PIF with an address, made and destroyed in the page
+if (conf.nics.length) await step("tunnel create and destroy", async () => {
+  const c = conf.nics[2];
+  await page.goto(url + "/#/networks");
+  const card = page.getByRole("region", { name: "Tunnels" });
+  await card.getByLabel("Tunnel over PIF").selectOption({ label: `${c} on ${conf.host}` });
+  await card.getByLabel("Protocol").selectOption("gre");
+  await card.getByLabel("Tunnel name").fill("web-tunnel");
+  await card.getByRole("button", { name: "Create tunnel" }).click();
+  await card.getByRole("status").filter({ hasText: "Created tunnel network web-tunnel" }).waitFor({ timeout: 15000 });
+  const row = card.locator('tr[data-tunnel="web-tunnel"]');
+  await row.filter({ hasText: "gre" }).waitFor({ timeout: 5000 });
+  const tunnels = Object.values(await api("tunnel.get_all_records"));
+  check(tunnels.length === 1 && tunnels[0].protocol === "gre", "tunnels " + JSON.stringify(tunnels));
+  const listed = xe("tunnel-list", "params=uuid,protocol");
+  check(listed.includes(tunnels[0].uuid) && /protocol.*: gre/.test(listed), "xe tunnel-list: " + listed);
+  await row.getByRole("button", { name: "Destroy tunnel web-tunnel" }).click();
+  await row.waitFor({ state: "detached", timeout: 15000 });
+  check(xe("tunnel-list") === "", "xe tunnel-list after destroy: " + xe("tunnel-list"));
+  check((await api("network.get_by_name_label", "web-tunnel")).length === 0, "the tunnel's network left");
+});
+
 let exported = "";
 await step("export download", async () => {
   await page.goto(url + "/#/vm/" + encodeURIComponent(conf.vm2));

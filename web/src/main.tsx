@@ -4,7 +4,7 @@ import "@xterm/xterm/css/xterm.css";
 import "uplot/dist/uPlot.min.css";
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { getSession, may, rightsOf, login, logout, onSessionLost, call } from "./api";
+import { getSession, may, rightsOf, login, logout, onSessionLost, call, asyncCall } from "./api";
 import * as store from "./store";
 import { ErrorBox, href, perms, useRoute } from "./ui";
 import { Users } from "./pages/users";
@@ -16,6 +16,7 @@ import { DiskPage } from "./pages/disk";
 import { Wizard } from "./pages/wizard";
 import { Tasks } from "./pages/tasks";
 import { HostPage, SrPage, NetworkPage, SrList, NetworkList } from "./pages/other";
+import { Imports, importFile } from "./pages/import";
 
 function applyTheme(t: string) {
   document.documentElement.dataset.theme = t;
@@ -64,9 +65,20 @@ function Login({ onIn }: { onIn: () => void }) {
 
 const TREE_MAX = 300;
 
+// A VM dragged onto a host in the tree migrates there (VM.pool_migrate,
+// after a confirmation); the VM page's Migrate form does the same from
+// the keyboard.
+const VM_DRAG = "application/x-xenon-vm";
+
+async function migrate(vm: string, host: string) {
+  await asyncCall("VM.pool_migrate", vm, host, { live: "true" });
+}
+
 function Tree() {
   store.useStore();
   const [open, setOpen] = useState<Record<string, boolean>>({});
+  const [target, setTarget] = useState("");
+  const [moving, setMoving] = useState<{ text: string; error?: unknown } | null>(null);
   const pools = store.all("pool");
   const hosts = store.all("host").sort(byName);
   const vms = store.all("vm").filter((v) => !v.is_a_template && !v.is_control_domain && !v.is_a_snapshot);
@@ -79,9 +91,34 @@ function Tree() {
       byHost.set(v.resident_on, l);
     } else elsewhere.push(v);
   }
+  const master = pools[0]?.master;
+  const live = (v: store.Rec) => v.power_state === "Running" || v.power_state === "Paused";
+  const drop = (h: store.Rec) => (e: DragEvent) => {
+    setTarget("");
+    const ref = e.dataTransfer?.getData(VM_DRAG);
+    if (!ref) return;
+    e.preventDefault();
+    e.stopPropagation();
+    const v = store.get("vm", ref);
+    if (!v || v.resident_on === h._ref) return;
+    if (!confirm(`Migrate ${v.name_label} to ${h.name_label}?`)) return;
+    setMoving({ text: `Migrating ${v.name_label} to ${h.name_label}…` });
+    migrate(ref, h._ref).then(
+      () => setMoving({ text: `${v.name_label} migrated to ${h.name_label}.` }),
+      (err) => setMoving({ text: `Migrating ${v.name_label} failed.`, error: err }),
+    );
+  };
   const vmItem = (v: store.Rec) => (
     <li key={v._ref}>
-      <a href={href("vm", v._ref)} data-power={v.power_state}>
+      <a
+        href={href("vm", v._ref)}
+        data-power={v.power_state}
+        draggable={perms.canAct && live(v)}
+        onDragStart={(e) => {
+          e.dataTransfer?.setData(VM_DRAG, v._ref);
+          if (e.dataTransfer) e.dataTransfer.effectAllowed = "move";
+        }}
+      >
         <span class={"dot " + v.power_state} aria-hidden="true" />
         <span class="label">{v.name_label}</span>
         <span class="sr-only"> ({v.power_state})</span>
@@ -111,14 +148,34 @@ function Tree() {
   const pool = pools[0];
   return (
     <nav class="tree" aria-label="Pool">
+      {moving && (
+        <div class="moving" role="status">
+          {moving.text}
+          <ErrorBox error={moving.error} onClose={() => setMoving(null)} />
+        </div>
+      )}
       <ul>
         <li>
           <a href={href("dashboard")}>{pool ? pool.name_label || "Pool" : "Pool"}</a>
           <ul>
             {hosts.map((h) => (
-              <li key={h._ref}>
-                <a href={href("host", h._ref)} class="host">
+              <li key={h._ref} data-host={h.name_label}>
+                <a
+                  href={href("host", h._ref)}
+                  class={"host" + (target === h._ref ? " drop-target" : "")}
+                  onDragOver={(e) => {
+                    if (!perms.canAct || !e.dataTransfer?.types.includes(VM_DRAG)) return;
+                    e.preventDefault();
+                    e.stopPropagation();
+                    e.dataTransfer.dropEffect = "move";
+                    setTarget(h._ref);
+                  }}
+                  onDragLeave={() => setTarget("")}
+                  onDrop={drop(h)}
+                >
                   <span class="label">{h.name_label}</span>
+                  {h._ref === master && <span class="badge">master</span>}
+                  {!h.enabled && <span class="badge">maintenance</span>}
                 </a>
                 <ul>{items(byHost.get(h._ref) || [], vmItem)}</ul>
               </li>
@@ -148,6 +205,34 @@ function Shell({ user, onOut }: { user: string; onOut: () => void }) {
   useEffect(() => {
     store.start(setFatal);
     return () => store.stop();
+  }, []);
+  // a file dropped anywhere on the page is imported (pages/import.tsx)
+  useEffect(() => {
+    if (!perms.canAct) return;
+    const files = (e: DragEvent) => !!e.dataTransfer && Array.from(e.dataTransfer.types).includes("Files");
+    const over = (e: DragEvent) => {
+      if (!files(e)) return;
+      e.preventDefault();
+      e.dataTransfer!.dropEffect = "copy";
+      document.body.classList.add("drop-over");
+    };
+    const leave = (e: DragEvent) => {
+      if (!e.relatedTarget) document.body.classList.remove("drop-over");
+    };
+    const dropped = (e: DragEvent) => {
+      document.body.classList.remove("drop-over");
+      if (!files(e)) return;
+      e.preventDefault();
+      Array.from(e.dataTransfer!.files).forEach(importFile);
+    };
+    document.addEventListener("dragover", over);
+    document.addEventListener("dragleave", leave);
+    document.addEventListener("drop", dropped);
+    return () => {
+      document.removeEventListener("dragover", over);
+      document.removeEventListener("dragleave", leave);
+      document.removeEventListener("drop", dropped);
+    };
   }, []);
   const [page, arg] = route;
   let body;
@@ -212,6 +297,7 @@ function Shell({ user, onOut }: { user: string; onOut: () => void }) {
         <Tree />
         <main id="main" tabIndex={-1}>
           <ErrorBox error={fatal} />
+          {page !== "vms" && <Imports />}
           {body}
         </main>
       </div>

@@ -1,7 +1,10 @@
 // /rrd_updates as JSON, with start taken from the host's clock
-// (host.get_servertime), never the browser's.
+// (host.get_servertime), never the browser's. Always from this origin: in
+// a pool the master relays a member's VMs (and a member's host figures,
+// host_uuid) from that member.
 import { call, getSession } from "./api";
 import { xapiTime } from "./format";
+import * as store from "./store";
 
 const offsets = new Map<string, number>(); // host ref -> server minus browser, in s
 
@@ -23,8 +26,16 @@ export interface Series {
 
 export async function updates(host: string, q: { start: number; interval: number; vm?: string; host?: boolean }): Promise<Series> {
   const p = new URLSearchParams({ session_id: getSession(), start: String(q.start), cf: "AVERAGE", interval: String(q.interval), json: "true" });
-  if (q.host) p.set("host", "true");
-  if (q.vm) p.set("vm_uuid", q.vm);
+  if (q.host) {
+    p.set("host", "true");
+    // that host's own figures, relayed by this origin's host in a pool
+    const h = store.get("host", host);
+    if (h?.uuid) p.set("host_uuid", h.uuid);
+  }
+  if (q.vm) {
+    p.set("vm_uuid", q.vm);
+    p.set("relay", "true"); // read where the VM runs
+  }
   const r = await fetch("/rrd_updates?" + p.toString(), { headers: { Accept: "application/json" } });
   if (!r.ok) throw new Error("rrd_updates: HTTP " + r.status);
   const j = await r.json();

@@ -14,8 +14,9 @@ const last = (col: number[] | undefined) => {
   return undefined;
 };
 
-// Each host's cpu_avg and memory_free_kib, their latest 5-s readings.
-function useHostStats(hosts: store.Rec[]): Map<string, HostStats> {
+// Each host's cpu_avg and memory_free_kib, their latest 5-s readings
+// (a member's relayed by the master: rrd.ts asks with host_uuid).
+export function useHostStats(hosts: store.Rec[]): Map<string, HostStats> {
   const [cpu, setCpu] = useState(new Map<string, HostStats>());
   const key = hosts.map((h) => h._ref).join(",");
   useEffect(() => {

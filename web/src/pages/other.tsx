@@ -2,22 +2,28 @@
 import { useState } from "preact/hooks";
 import * as store from "../store";
 import { asyncCall, call } from "../api";
-import { bytes, byName, when } from "../format";
+import { bytes, byName, pct, when } from "../format";
 import { Card, ErrorBox, href, Meter, perms, useAction } from "../ui";
+import { useHostStats } from "./dashboard";
 
 export function HostPage({ hostRef }: { hostRef: string }) {
   store.useStore();
   const [run, busy, error, clear] = useAction();
   const h = store.get("host", hostRef);
+  const stats = useHostStats(h ? [h] : []);
   if (!h) return <p class="muted">Loading…</p>;
+  const cpu = stats.get(hostRef)?.cpu;
   const m = store.get("host_metrics", h.metrics);
   const total = Number(m?.memory_total || 0);
   const free = m?.memory_free !== undefined ? Number(m.memory_free) : undefined;
   const vms = store.all("vm").filter((v) => v.resident_on === hostRef && !v.is_control_domain);
   const sw = h.software_version || {};
+  const isMaster = store.all("pool")[0]?.master === hostRef;
   return (
     <div class="page host">
-      <h1>{h.name_label}</h1>
+      <h1>
+        {h.name_label} <span class="badge" id="host-role">{isMaster ? "pool master" : "pool member"}</span>
+      </h1>
       {perms.canAct && (
         <div class="actions" role="toolbar" aria-label="Host actions">
           {h.enabled ? (
@@ -47,6 +53,11 @@ export function HostPage({ hostRef }: { hostRef: string }) {
             <dd>{sw.product_brand} {sw.product_version}</dd>
             <dt>CPUs</dt>
             <dd>{(h.host_CPUs || []).length}</dd>
+            <dt>CPU used</dt>
+            <dd>
+              <span id="host-cpu">{cpu === undefined ? "—" : pct(cpu)}</span>
+              {cpu !== undefined && <Meter value={cpu} label="CPU used" />}
+            </dd>
             <dt>Memory</dt>
             <dd>
               {free === undefined ? bytes(total) : `${bytes(total - free)} used of ${bytes(total)}`}
@@ -451,6 +462,118 @@ function Pifs() {
       )}
       {done && <p role="status">Created {done}.</p>}
       <ErrorBox error={error} onClose={clear} />
+      <Tunnels physical={physical} />
     </>
+  );
+}
+
+// Tunnels (GRE or VXLAN) carrying a private network over a PIF: made on a
+// new network (tunnel.create), listed, destroyed with their network.
+function Tunnels({ physical }: { physical: store.Rec[] }) {
+  store.useStore();
+  const [run, busy, error, clear] = useAction();
+  const [pif, setPif] = useState("");
+  const [proto, setProto] = useState("vxlan");
+  const [name, setName] = useState("");
+  const [done, setDone] = useState("");
+  const tunnels = store.all("tunnel");
+  const hostOf = (r: string) => store.get("host", r)?.name_label || "";
+  if (!tunnels.length && !(perms.canAct && physical.length)) return null;
+  return (
+    <Card title="Tunnels">
+      <table class="grid" aria-label="Tunnels">
+        <thead>
+          <tr>
+            <th scope="col">Network</th>
+            <th scope="col">Over PIF</th>
+            <th scope="col">Protocol</th>
+            <th scope="col">Active</th>
+            <th scope="col"></th>
+          </tr>
+        </thead>
+        <tbody>
+          {tunnels.map((t) => {
+            const access = store.get("pif", t.access_PIF);
+            const net = store.get("network", access?.network);
+            const tr = store.get("pif", t.transport_PIF);
+            return (
+              <tr key={t._ref} data-tunnel={net?.name_label || ""}>
+                <td>{net ? <a href={href("network", net._ref)}>{net.name_label}</a> : ""}</td>
+                <td>{tr ? `${tr.device} on ${hostOf(tr.host)}` : ""}</td>
+                <td>{t.protocol}</td>
+                <td>{t.status?.active === "true" ? "yes" : "no"}</td>
+                <td>
+                  {perms.canAct && (
+                    <button
+                      type="button"
+                      disabled={busy}
+                      aria-label={`Destroy tunnel ${net?.name_label || ""}`}
+                      onClick={() =>
+                        confirm(`Destroy the tunnel of ${net?.name_label || "this network"}?`) &&
+                        run(async () => {
+                          await call("tunnel.destroy", t._ref);
+                          // the network goes with its last tunnel
+                          if (net && !store.all("tunnel").some((x) => x._ref !== t._ref && store.get("pif", x.access_PIF)?.network === net._ref))
+                            await call("network.destroy", net._ref).catch(() => {});
+                        })
+                      }
+                    >
+                      Destroy
+                    </button>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {tunnels.length === 0 && <p class="muted">No tunnels.</p>}
+      {perms.canAct && physical.length > 0 && (
+        <form
+          class="inline"
+          aria-label="New tunnel"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setDone("");
+            run(async () => {
+              const p = physical.find((x) => x._ref === pif) || physical[0];
+              const n = name.trim() || `${proto} on ${p.device}`;
+              const net = await call("network.create", { name_label: n, name_description: "", MTU: 1500, other_config: {}, tags: [] });
+              try {
+                await call("tunnel.create", p._ref, net, proto);
+              } catch (err) {
+                await call("network.destroy", net).catch(() => {});
+                throw err;
+              }
+              setName("");
+              setDone(n);
+            });
+          }}
+        >
+          <label>
+            Tunnel over PIF
+            <select name="tunnel-pif" value={pif} onChange={(e) => setPif(e.currentTarget.value)}>
+              {physical.map((p) => (
+                <option key={p._ref} value={p._ref}>{`${p.device} on ${hostOf(p.host)}`}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Protocol
+            <select name="tunnel-protocol" value={proto} onChange={(e) => setProto(e.currentTarget.value)}>
+              <option value="vxlan">VXLAN</option>
+              <option value="gre">GRE</option>
+            </select>
+          </label>
+          <label>
+            Tunnel name
+            <input name="tunnel-name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          </label>
+          <button type="submit" disabled={busy}>Create tunnel</button>
+        </form>
+      )}
+      {done && <p role="status">Created tunnel network {done}.</p>}
+      <ErrorBox error={error} onClose={clear} />
+    </Card>
   );
 }

@@ -423,6 +423,44 @@ function GuestTools({ vm }: { vm: store.Rec }) {
   );
 }
 
+// Live migration to another host of the pool (VM.pool_migrate as a task:
+// it lasts as long as the memory takes to copy). The keyboard's way to
+// what dragging the VM onto a host in the tree does.
+function Migrate({ vm }: { vm: store.Rec }) {
+  const [run, busy, error, clear] = useAction();
+  const others = store.all("host").filter((h) => h._ref !== vm.resident_on && h.enabled);
+  const [to, setTo] = useState("");
+  const [done, setDone] = useState("");
+  if (!others.length) return null;
+  return (
+    <form
+      class="inline migrate"
+      aria-label="Migrate"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setDone("");
+        const h = others.find((x) => x._ref === to) || others[0];
+        run(async () => {
+          await asyncCall("VM.pool_migrate", vm._ref, h._ref, { live: "true" });
+          setDone(`Migrated to ${h.name_label}.`);
+        });
+      }}
+    >
+      <label>
+        Migrate to host
+        <select name="migrate-to" value={to} onChange={(e) => setTo(e.currentTarget.value)}>
+          {others.map((h) => (
+            <option key={h._ref} value={h._ref}>{h.name_label}</option>
+          ))}
+        </select>
+      </label>
+      <button type="submit" disabled={busy}>{busy ? "Migrating…" : "Migrate"}</button>
+      {done && <span role="status">{done}</span>}
+      <ErrorBox error={error} onClose={clear} />
+    </form>
+  );
+}
+
 export function VmPage({ vmRef }: { vmRef: string }) {
   store.useStore();
   const [run, busy, error, clear] = useAction();
@@ -476,6 +514,7 @@ export function VmPage({ vmRef }: { vmRef: string }) {
           )}
         </div>
       )}
+      {perms.canAct && live && <Migrate vm={vm} />}
       <ErrorBox error={error} onClose={clear} />
       <div class="cards">
         <Card title="General" id="general">
