@@ -1072,6 +1072,36 @@ static int vlan_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	return rc;
 }
 
+/* VLAN.create with tag on network for each PIF of pifs, under
+ * host_net_lock; the VLAN PIFs made as *result, or, when one fails, every
+ * one made before it destroyed. */
+static int vlans_on(struct rpc_ctx *ctx, const xv *pifs, int64_t tag, const xv *network, xv *result,
+		    struct xerr *err)
+{
+	xv made = xv_arr_new(), vlans = xv_arr_new();
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < xv_len(pifs); i++) {
+		char vref[REF_STRLEN + 1], pref[REF_STRLEN + 1];
+		rc = vlan_create_one(ctx, xv_arr_get(pifs, i), tag, network, vref, pref, err);
+		if (rc == 0) {
+			xv_arr_push_str(&made, pref);
+			xv_arr_push_str(&vlans, vref);
+		}
+	}
+	if (rc < 0) {
+		for (size_t i = 0; i < xv_len(&vlans); i++) {
+			struct xerr e = XERR_INIT;
+			vlan_destroy_ref(ctx, xv_as_str(xv_arr_get(&vlans, i)), &e);
+			xerr_clear(&e);
+		}
+		xv_free(&made);
+	} else {
+		*result = made;
+	}
+	xv_free(&vlans);
+	return rc;
+}
+
 /* pool.create_VLAN_from_PIF(pif, network, VLAN): VLAN.create on every PIF
  * of pif's network on a live host; any failure destroys those made. */
 static int pool_create_vlan_from_pif(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
@@ -1095,30 +1125,9 @@ static int pool_create_vlan_from_pif(struct rpc_ctx *ctx, xv *args, xv *result, 
 			xv_arr_push_str(&tagged, p->ref);
 	}
 	db_unlock(ctx->db);
-	int rc = p ? 0 : -1;
-	xv made = xv_arr_new(), vlans = xv_arr_new();
-	for (size_t i = 0; rc == 0 && i < xv_len(&tagged); i++) {
-		char vref[REF_STRLEN + 1], pref[REF_STRLEN + 1];
-		rc = vlan_create_one(ctx, xv_arr_get(&tagged, i), arg_int(args, 2), xv_arr_get(args, 1), vref, pref,
-				     err);
-		if (rc == 0) {
-			xv_arr_push_str(&made, pref);
-			xv_arr_push_str(&vlans, vref);
-		}
-	}
-	if (rc < 0) {
-		for (size_t i = 0; i < xv_len(&vlans); i++) {
-			struct xerr e = XERR_INIT;
-			vlan_destroy_ref(ctx, xv_as_str(xv_arr_get(&vlans, i)), &e);
-			xerr_clear(&e);
-		}
-		xv_free(&made);
-	} else {
-		*result = made;
-	}
+	int rc = p ? vlans_on(ctx, &tagged, arg_int(args, 2), xv_arr_get(args, 1), result, err) : -1;
 	pthread_mutex_unlock(&host_net_lock);
 	xv_free(&tagged);
-	xv_free(&vlans);
 	return rc;
 }
 
@@ -1479,28 +1488,10 @@ static int pool_create_vlan(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 			rc = xerr_set(err, ERR_INVALID_VALUE, "device", device, NULL);
 	}
 	db_unlock(ctx->db);
-	xv made = xv_arr_new(), vlans = xv_arr_new();
-	for (size_t i = 0; rc == 0 && i < xv_len(&tagged); i++) {
-		char vref[REF_STRLEN + 1], pref[REF_STRLEN + 1];
-		rc = vlan_create_one(ctx, xv_arr_get(&tagged, i), tag, xv_arr_get(args, 1), vref, pref, err);
-		if (rc == 0) {
-			xv_arr_push_str(&made, pref);
-			xv_arr_push_str(&vlans, vref);
-		}
-	}
-	if (rc < 0) {
-		for (size_t i = 0; i < xv_len(&vlans); i++) {
-			struct xerr e = XERR_INIT;
-			vlan_destroy_ref(ctx, xv_as_str(xv_arr_get(&vlans, i)), &e);
-			xerr_clear(&e);
-		}
-		xv_free(&made);
-	} else {
-		*result = made;
-	}
+	if (rc == 0)
+		rc = vlans_on(ctx, &tagged, tag, xv_arr_get(args, 1), result, err);
 	pthread_mutex_unlock(&host_net_lock);
 	xv_free(&tagged);
-	xv_free(&vlans);
 	return rc;
 }
 
