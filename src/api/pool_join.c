@@ -30,6 +30,7 @@
  * the pool secret) to drop its pool.conf, store, log and certificates and
  * restart as a fresh pool of one (unreachable: HOST_OFFLINE, and it is a
  * member again), and the master deletes its records. */
+#include "pool_ha.h"
 #include "pool_join.h"
 #include "pool_forward.h"
 #include "api.h"
@@ -901,6 +902,8 @@ out:
 
 static int do_join(struct rpc_ctx *ctx, xv *args, bool force, struct xerr *err)
 {
+	if (pool_ha_refuse(ctx->db, err) < 0)
+		return -1;
 	struct server *srv = ctx->srv;
 	const char *addr = xv_as_str(xv_arr_get(args, 0));
 	const char *user = xv_as_str(xv_arr_get(args, 1));
@@ -1090,6 +1093,8 @@ static int delete_host_records(struct server *srv, const char *href, struct xerr
 static int pool_eject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
+	if (pool_ha_refuse(ctx->db, err) < 0)
+		return -1;
 	struct server *srv = ctx->srv;
 	db_rdlock(ctx->db);
 	struct db_obj *h = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);

@@ -95,6 +95,10 @@ static void vm_events_reconcile(void *arg, struct xenops_domain *live, size_t n)
 				seen[i] = true;
 			}
 		bool was_live = live_state(db_peek_str(vm, SC_F_VM__power_state));
+		/* in a pool, a VM recorded on another host is that host's */
+		const char *on = db_peek_str(vm, SC_F_VM__resident_on);
+		if (!d && was_live && !ref_is_null(on) && strcmp(on, srv->host_ref) != 0)
+			continue;
 		if (d) {
 			if (d->domid < 0)
 				d->domid = db_peek_int(vm, SC_F_VM__domid) >= 0 ? db_peek_int(vm, SC_F_VM__domid)

@@ -6,6 +6,7 @@
 #include "cert_calls.h"
 #include "../api/pool_forward.h"
 #include "../api/pool_join.h"
+#include "../api/pool_ha.h"
 #include "http.h"
 #include "private.h"
 #include "restart.h"
@@ -460,6 +461,7 @@ int main(int argc, char **argv)
 	if (!hs)
 		goto fail;
 	pool_heartbeat_start(&srv);
+	pool_ha_start(&srv);
 	print_banner(&srv, password);
 	/* under systemd (Type=notify): serving now; the watchdog, when the
 	 * unit sets WatchdogSec, is fed from this loop, so a daemon whose main
@@ -499,6 +501,7 @@ out:;
 		http_stop_handover(hs, &plain_fd, &tls_fd);
 	else
 		http_stop(hs);
+	pool_ha_stop();
 	pool_heartbeat_stop();
 	vmss_stop();
 	storage_coalesce_stop();
