@@ -36,6 +36,7 @@
 #include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/uuid.h"
 #include "../pool/raft.h"
 #include "../sm/fs.h"
 #include "../sm/sm.h"
@@ -225,7 +226,7 @@ static bool plan_exists(const struct plan *p, int64_t nfail)
 static int64_t plan_max(const struct plan *p)
 {
 	int64_t n = 0;
-	while ((size_t)(n + 1) < p->nhosts + (p->nvms == 0) && plan_exists(p, n + 1))
+	while ((size_t)(n + 1) < p->nhosts && plan_exists(p, n + 1))
 		n++;
 	return n;
 }
@@ -336,65 +337,70 @@ static int pool_enable_ha(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 	if (rc)
 		return -1;
 
-	/* the statefile VDI */
-	xv rec = xv_map_new();
-	xv_map_set_str(&rec, "name_label", "Statefile for HA");
-	xv_map_set_str(&rec, "name_description", "Used for storage heartbeating");
-	xv_map_set_str(&rec, "SR", sr_ref);
-	xv_map_set(&rec, "virtual_size", xv_int(4 << 20));
-	xv_map_set_str(&rec, "type", "ha_statefile");
-	xv_map_set(&rec, "sharable", xv_bool(true));
-	xv_map_set(&rec, "read_only", xv_bool(false));
-	xv_map_set(&rec, "other_config", xv_map_new());
-	xv_map_set(&rec, "xenstore_data", xv_map_new());
-	xv_map_set(&rec, "sm_config", xv_map_new());
-	xv_map_set(&rec, "tags", xv_arr_new());
-	xv vdi = XV_NIL_INIT;
-	rc = vdi_create(ctx, &rec, &vdi, err);
-	xv_free(&rec);
-	if (rc < 0) {
-		xerr_clear(err);
-		return xerr_set(err, ERR_CANNOT_CREATE_STATE_FILE, NULL);
-	}
-	char vdi_ref[REF_STRLEN + 1];
-	snprintf(vdi_ref, sizeof vdi_ref, "%s", xv_as_str(&vdi) ? xv_as_str(&vdi) : "");
-	xv_free(&vdi);
-
-	/* this host reaches it: a first heartbeat record */
+	/* the statefile: a raw file next to the SR's images, reached as they
+	 * are (in userspace for a network SR), and this host's first
+	 * heartbeat record beside it */
 	struct sm_sr sr;
+	struct sm_vdi v;
+	sm_vdi_init(&v);
+	uuid_generate_str(v.uuid);
+	v.virtual_size = 4 << 20;
+	v.location = xasprintf("%s.statefile", v.uuid);
+	char my_uuid[UUID_STRLEN + 1] = "";
 	db_rdlock(ctx->db);
-	struct db_obj *sro = db_lookup_cls(ctx->db, SC_C_SR, sr_ref), *vo = db_lookup_cls(ctx->db, SC_C_VDI, vdi_ref),
-		      *me = db_lookup_cls(ctx->db, SC_C_host, ctx->srv->host_ref);
-	char sf_uuid[UUID_STRLEN + 1], my_uuid[UUID_STRLEN + 1];
-	snprintf(sf_uuid, sizeof sf_uuid, "%s", vo ? db_peek_str(vo, SC_F_VDI__uuid) : "");
-	snprintf(my_uuid, sizeof my_uuid, "%s", me ? db_peek_str(me, SC_F_host__uuid) : "");
-	rc = sro && vo && me ? storage_sr_open(ctx, sro, true, &sr, err) : xerr_set(err, ERR_CANNOT_CREATE_STATE_FILE, NULL);
+	struct db_obj *sro = db_lookup_cls(ctx->db, SC_C_SR, sr_ref), *me = db_lookup_cls(ctx->db, SC_C_host, ctx->srv->host_ref);
+	if (me)
+		snprintf(my_uuid, sizeof my_uuid, "%s", db_peek_str(me, SC_F_host__uuid));
+	rc = sro && me ? storage_sr_open(ctx, sro, true, &sr, err) : xerr_set(err, ERR_CANNOT_CREATE_STATE_FILE, NULL);
 	db_unlock(ctx->db);
-	if (rc == 0) {
-		if (hb_write(&sr, sf_uuid, my_uuid, 0) < 0) {
-			log_warn("HA: the statefile's SR takes no heartbeat: %s", strerror(errno));
-			rc = xerr_set(err, ERR_HA_HOST_CANNOT_ACCESS_STATEFILE, NULL);
-		}
-		sm_sr_close(&sr);
-	}
 	if (rc < 0) {
-		struct xerr e = XERR_INIT;
-		vdi_destroy(ctx, vdi_ref, &e);
-		xerr_clear(&e);
+		sm_vdi_free(&v);
 		return -1;
 	}
+	struct xerr e = XERR_INIT;
+	char *path = sm_path(&sr, v.location, &e);
+	xerr_clear(&e);
+	if (!path || sm_fs_of(&sr)->create_excl(&sr, path, 0600, v.virtual_size) < 0) {
+		log_warn("HA: cannot make the statefile on SR %s: %s", sr_ref, strerror(errno));
+		rc = xerr_set(err, ERR_CANNOT_CREATE_STATE_FILE, NULL);
+	} else if (hb_write(&sr, v.uuid, my_uuid, 0) < 0) {
+		log_warn("HA: the statefile's SR takes no heartbeat: %s", strerror(errno));
+		rc = xerr_set(err, ERR_HA_HOST_CANNOT_ACCESS_STATEFILE, NULL);
+	}
+	if (rc < 0 && path) {
+		sm_fs_of(&sr)->unlink(&sr, path);
+		char *hb = hb_name(v.uuid, my_uuid), *hp = sm_path(&sr, hb, &e);
+		xerr_clear(&e);
+		if (hp)
+			sm_fs_of(&sr)->unlink(&sr, hp);
+		free(hp);
+		free(hb);
+	}
+	free(path);
+	sm_sr_close(&sr);
+	if (rc < 0) {
+		sm_vdi_free(&v);
+		return -1;
+	}
+	char sf_uuid[UUID_STRLEN + 1];
+	snprintf(sf_uuid, sizeof sf_uuid, "%s", v.uuid);
 
 	struct db_txn *t = db_begin(ctx->db);
 	pool = the_pool(ctx->db);
-	if (!pool || db_peek_bool(pool, SC_F_pool__ha_enabled)) {
+	sro = db_lookup_cls(ctx->db, SC_C_SR, sr_ref);
+	if (!pool || !sro || db_peek_bool(pool, SC_F_pool__ha_enabled)) {
 		db_abort(t);
-		struct xerr e = XERR_INIT;
-		vdi_destroy(ctx, vdi_ref, &e);
-		xerr_clear(&e);
-		return xerr_set(err, pool ? ERR_HA_IS_ENABLED : ERR_CANNOT_CREATE_STATE_FILE, NULL);
+		sm_vdi_free(&v);
+		return xerr_set(err, pool && sro ? ERR_HA_IS_ENABLED : ERR_CANNOT_CREATE_STATE_FILE, NULL);
 	}
+	struct db_obj *vo = storage_vdi_new(t, sro, &v);
+	sm_vdi_free(&v);
+	db_set_str(t, vo, SC_F_VDI__name_label, "Statefile for HA");
+	db_set_str(t, vo, SC_F_VDI__name_description, "Used for storage heartbeating");
+	db_set_str(t, vo, SC_F_VDI__type, "ha_statefile");
+	db_set_bool(t, vo, SC_F_VDI__sharable, true);
 	xv files = xv_arr_new();
-	xv_arr_push_str(&files, vdi_ref);
+	xv_arr_push_str(&files, vo->ref);
 	db_set(t, pool, SC_F_pool__ha_enabled, xv_bool(true));
 	db_set(t, pool, SC_F_pool__ha_statefiles, xv_copy(&files));
 	db_set(t, pool, SC_F_pool__ha_configuration, conf ? xv_copy(conf) : xv_map_new());
@@ -403,12 +409,8 @@ static int pool_enable_ha(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 		db_set(t, h, SC_F_host__ha_statefiles, xv_copy(&files));
 	xv_free(&files);
 	plan_record(t, ctx->db);
-	if (db_commit(t, err) < 0) {
-		struct xerr e = XERR_INIT;
-		vdi_destroy(ctx, vdi_ref, &e);
-		xerr_clear(&e);
+	if (db_commit(t, err) < 0)
 		return -1;
-	}
 	log_info("HA: enabled, statefile %s on SR %s", sf_uuid, sr_ref);
 	return 0;
 }
@@ -453,6 +455,10 @@ static int pool_disable_ha(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 			xv_arr_push_str(&hosts, db_peek_str(h, SC_F_host__uuid));
 		db_unlock(ctx->db);
 		if (rc == 0) {
+			char *sfp = vdi ? sm_path(&sr, db_peek_str(vdi, SC_F_VDI__location), &e) : NULL;
+			if (sfp)
+				sm_fs_of(&sr)->unlink(&sr, sfp);
+			free(sfp);
 			for (size_t j = 0; j < xv_len(&hosts); j++) {
 				char *name = hb_name(sf_uuid, xv_as_str(xv_arr_get(&hosts, j)));
 				char *path = sm_path(&sr, name, &e);
@@ -465,7 +471,11 @@ static int pool_disable_ha(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 		}
 		xv_free(&hosts);
 		xerr_clear(&e);
-		if (vdi && vdi_destroy(ctx, ref, &e) < 0)
+		struct db_txn *ft = db_begin(ctx->db);
+		vdi = db_lookup_cls(ctx->db, SC_C_VDI, ref);
+		if (vdi)
+			storage_vdi_forget(ft, vdi);
+		if (db_commit(ft, &e) < 0)
 			log_warn("HA: the statefile %s stays: %s", ref, e.code);
 		xerr_clear(&e);
 	}
