@@ -4,10 +4,11 @@ protected VM (the tiny guest, a disk on the NFS SR) survives its host's
 power loss (every process of the host's namespace killed) and a partition
 (its host's switch port down): it runs again on another host, and the
 QEMU processes that ran it — watched in /proc all along — never overlap,
-so two never ran it at once. (The guest boots from its kernel and initrd
-with no disk: QEMU's NFS client speaks NFSv3 only, which needs an rpcbind
-the lab's switch namespace does not run; the heartbeat goes through the SR
-in userspace over NFSv4.) The power-cut host comes back
+so two never had its disk open at once. (The heartbeat SR is NFSv4,
+reached in userspace; the guest's disk is on a shared SR of type file on a
+directory every host sees, as QEMU's own NFS client speaks NFSv3 only,
+which needs an rpcbind the lab's switch namespace does not run: so /proc
+shows which QEMU has the disk's file open.) The power-cut host comes back
 with no VM of its own; the partitioned one fences itself (its QEMU gone
 before the copy starts) and rejoins as a member running nothing."""
 
@@ -48,13 +49,27 @@ class QemuWatch(threading.Thread):
     """Polls /proc every 20 ms for QEMUs of one VM: pid -> [host, first
     seen, last seen] (monotonic)."""
 
-    def __init__(self, uuid, hosts):
+    def __init__(self, uuid, hosts, disk=None):
         super().__init__(daemon=True)
         self.uuid = uuid
+        self.disk = disk
         self.ns = {os.stat("/run/netns/" + h.netns).st_ino: h.name for h in hosts}
         self.seen = {}
+        self.open = {}  # pid -> [host, first, last] while it has the disk's file open
         self.stopped = False
         self.start()
+
+    def has_disk(self, pid):
+        try:
+            for fd in os.listdir("/proc/%d/fd" % pid):
+                try:
+                    if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == self.disk:
+                        return True
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        return False
 
     def run(self):
         while not self.stopped:
@@ -68,15 +83,20 @@ class QemuWatch(threading.Thread):
                     self.seen[pid] = [host, now, now]
                 else:
                     self.seen[pid][2] = now
+                if self.disk and self.has_disk(pid):
+                    if pid not in self.open:
+                        self.open[pid] = [self.seen[pid][0], now, now]
+                    else:
+                        self.open[pid][2] = now
             time.sleep(0.02)
 
     def intervals(self):
         return sorted(self.seen.values(), key=lambda v: v[1])
 
     def assert_never_two(self, test):
-        iv = self.intervals()
-        for a, b in zip(iv, iv[1:]):
-            test.assertLess(a[2], b[1], "two QEMUs of the VM at once: %r" % iv)
+        for iv in (self.intervals(), sorted(self.open.values(), key=lambda v: v[1])):
+            for a, b in zip(iv, iv[1:]):
+                test.assertLess(a[2], b[1], "two QEMUs of the VM at once: %r" % iv)
 
 
 class PoolHaTest(unittest.TestCase):
@@ -214,7 +234,17 @@ class PoolHaTest(unittest.TestCase):
         self.assertError("INVALID_VALUE", a.pool.enable_ha, [nsr], {"timeout": "3"})
         self.assertEqual(a.pool.get_ha_statefiles(pool), [])
 
-        vm, _ = self.new_vm("protected", self.ref["h2"], None)
+        # the guest's disk on a directory every host reaches (the hosts share
+        # the machine's filesystem): a shared SR whose image QEMU opens as a
+        # local file, so /proc shows which QEMU holds it
+        disk_dir = tempfile.mkdtemp(prefix="xenon-lab-shared-")
+        self.addCleanup(shutil.rmtree, disk_dir, True)
+        dsr = a.SR.create(self.ref["h1"], {"path": disk_dir}, "0", "lab-shared", "", "file", "", True, {})
+        wait_for(lambda: len(a.SR.get_PBDs(dsr)) == 3 and
+                 all(a.PBD.get_currently_attached(p) for p in a.SR.get_PBDs(dsr)), 30, "the shared SR on every host")
+        vm, vdi = self.new_vm("protected", self.ref["h2"], dsr)
+        disk = [os.path.join(d, f) for d, _, fs in os.walk(disk_dir) for f in fs
+                if f.startswith(a.VDI.get_uuid(vdi))][0]
         uuid = a.VM.get_uuid(vm)
         self.assertError("INVALID_VALUE", a.VM.set_ha_restart_priority, vm, "sometimes")
         r = h1.server.xe("vm-param-set", "uuid=" + uuid, "ha-restart-priority=restart")
@@ -260,7 +290,7 @@ class PoolHaTest(unittest.TestCase):
         self.assertEqual(a.VM.get_resident_on(vm), self.ref["h2"])
         self.assertFalse(a.pool.ha_failover_plan_exists(3), "no plan when every host fails")
         self.assertTrue(a.pool.ha_failover_plan_exists(2))
-        watch = QemuWatch(uuid, self.lab.hosts)
+        watch = QemuWatch(uuid, self.lab.hosts, disk)
         wait_for(lambda: guest.READY in self.serial(h2, uuid), 90, "the guest ready on h2")
         t0 = time.monotonic()
         self.power_cut(h2)
@@ -273,6 +303,8 @@ class PoolHaTest(unittest.TestCase):
         wait_for(lambda: guest.READY in self.serial(to, uuid), 90, "the guest ready on " + to.name)
         watch.assert_never_two(self)
         self.assertEqual(len(guest.qemu_of_uuid(uuid)), 1)
+        self.assertEqual(sorted(v[0] for v in watch.open.values()), sorted(["h2", to.name]),
+                         "the disk was open in the first QEMU and in the restarted one")
 
         # the host comes back: a member with nothing of the VM running
         h2.server.start(timeout=40, port=h2.port)
@@ -299,6 +331,11 @@ class PoolHaTest(unittest.TestCase):
         self.assertEqual(len(on_new), 1, iv)
         self.assertLess(on_victim[0][2], on_new[0][1], "the cut host's QEMU was gone before the copy started")
         self.assertLess(on_victim[0][2] - t0, TIMEOUT, "the cut host fenced itself within the HA timeout")
+        held = sorted((v for v in watch.open.values() if v[2] > t0), key=lambda v: v[1])
+        self.assertEqual([v[0] for v in held], [victim.name, to.name], held)
+        self.assertLess(held[0][2], held[1][1], "the disk was let go on the cut host before the copy opened it")
+        print("  the cut host's QEMU ended %.1f s after the cut, the copy opened the disk %.1f s after it ended" %
+              (on_victim[0][2] - t0, held[1][1] - held[0][2]))
         watch.assert_never_two(self)
         self.lab.heal(victim)
         self.cut.discard(victim.name)
