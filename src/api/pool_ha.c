@@ -54,6 +54,8 @@
 #define HB_RECORD 128
 #define MAX_HOSTS 64
 
+static int64_t prevent_until; /* the master's: no restart before then (clock_now_ms) */
+
 /* ---- what the store says ---- */
 
 static struct db_obj *the_pool(struct db *db)
@@ -635,6 +637,33 @@ static int vm_set_ha_always_run(struct rpc_ctx *ctx, xv *args, xv *result, struc
 	return set_priority(ctx, xv_arr_get(args, 0), value, err);
 }
 
+static int assert_can_host(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	*result = XV_NIL_INIT;
+	db_rdlock(ctx->db);
+	struct db_obj *sr = generic_lookup(ctx, SC_C_SR, xv_arr_get(args, 0), err);
+	int rc = sr ? sr_can_host(ctx, sr, err) : -1;
+	db_unlock(ctx->db);
+	return rc;
+}
+
+/* No protected VM is restarted for that long (0: restarts again). */
+static int prevent_restarts(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	*result = XV_NIL_INIT;
+	int64_t s = arg_int(args, 0);
+	if (s < 0)
+		return xerr_set(err, ERR_INVALID_VALUE, "seconds", "negative", NULL);
+	if (pool_ha_refuse(ctx->db, err) == 0)
+		return xerr_set(err, ERR_HA_NOT_ENABLED, NULL);
+	xerr_clear(err);
+	__atomic_store_n(&prevent_until, s ? clock_now_ms() + s * 1000 : 0, __ATOMIC_RELEASE);
+	log_info("HA: restarts %s", s ? "held back" : "allowed again");
+	return 0;
+}
+
+RPC_IMPL(SR, assert_can_host_ha_statefile, assert_can_host, 0);
+RPC_IMPL(pool, ha_prevent_restarts_for, prevent_restarts, 0);
 RPC_IMPL(pool, enable_ha, pool_enable_ha, RPC_SLOW);
 RPC_IMPL(pool, disable_ha, pool_disable_ha, RPC_SLOW);
 RPC_IMPL(pool, set_ha_host_failures_to_tolerate, set_ntol, 0);
@@ -981,7 +1010,8 @@ static void *restart_main(void *arg)
 	struct server *srv = H.srv;
 	pthread_mutex_lock(&H.lock);
 	while (!H.stop) {
-		if (!H.nqueue || !H.armed || !H.leading) {
+		if (!H.nqueue || !H.armed || !H.leading ||
+		    __atomic_load_n(&prevent_until, __ATOMIC_ACQUIRE) > clock_now_ms()) {
 			struct timespec ts;
 			clock_realtime_after(&ts, 1000);
 			pthread_cond_timedwait(&H.cond, &H.lock, &ts);
