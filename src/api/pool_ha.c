@@ -26,8 +26,13 @@
  * master to start the protected ones, and serves as a member with no VM of
  * its own running.
  *
- * Not covered: a host whose xenond dies while its QEMUs live on (there is
- * no watchdog outside the daemon). */
+ * The watchdog: while HA is armed, a process of its own (xenond
+ * --ha-watchdog, spawned by the watch thread) is fed a byte every 100 ms
+ * through a pipe as long as the host is in the pool or on the SR; when the
+ * bytes stop for 3T/4 — xenond died, hangs, was stopped, or is fencing —
+ * it kills every QEMU of the host itself. A restarting xenond
+ * (host.restart_agent) hands the pipe to its new image (XENON_HA_WD_FD);
+ * pool.disable_ha sends it away ('D'). */
 #include "pool_ha.h"
 #include "api.h"
 #include "pool_forward.h"
@@ -41,8 +46,14 @@
 #include "../sm/fs.h"
 #include "../sm/sm.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -686,6 +697,7 @@ struct pending {
 	char ref[REF_STRLEN + 1];
 	int prio;
 	int64_t order;
+	char avoid[REF_STRLEN + 1]; /* the host its last try failed on: another first */
 };
 
 static struct {
@@ -900,6 +912,23 @@ static void fence(void)
 static int unfence(void)
 {
 	struct server *srv = H.srv;
+	/* most often the master has recorded them elsewhere already: then
+	 * nothing to write (a member's write waits for a master, holding
+	 * its store) */
+	bool todo = false;
+	db_rdlock(srv->db);
+	for (size_t i = 0; i < H.nfenced && !todo; i++) {
+		struct db_obj *vm = db_lookup_cls(srv->db, SC_C_VM, H.fenced_vms[i]);
+		todo = vm && live_state(db_peek_str(vm, SC_F_VM__power_state)) &&
+		       !strcmp(db_peek_str(vm, SC_F_VM__resident_on), srv->host_ref);
+	}
+	db_unlock(srv->db);
+	if (!todo) {
+		log_info("HA: this host hears the pool again after its fence; its VMs run elsewhere or are halted");
+		H.nfenced = 0;
+		H.fenced = false;
+		return 0;
+	}
 	struct db_txn *t = db_begin(srv->db);
 	char again[64][REF_STRLEN + 1];
 	size_t nagain = 0;
@@ -1023,23 +1052,38 @@ static void *restart_main(void *arg)
 		pthread_mutex_unlock(&H.lock);
 		char best[REF_STRLEN + 1] = "";
 		bool halted = false;
+		struct cand { char ref[REF_STRLEN + 1], uuid[UUID_STRLEN + 1], address[POOL_ADDR_MAX]; int64_t room; } c[MAX_HOSTS];
+		size_t nc = 0;
 		db_rdlock(srv->db);
 		struct db_obj *vm = db_lookup_cls(srv->db, SC_C_VM, p.ref);
 		halted = vm && !strcmp(db_peek_str(vm, SC_F_VM__power_state), "Halted") &&
 			 prio_of(db_peek_str(vm, SC_F_VM__ha_restart_priority)) > 0;
-		int64_t room = -1;
-		for (struct db_obj *h = halted ? db_first(srv->db, SC_C_host) : NULL; h; h = db_next(h)) {
+		for (struct db_obj *h = halted ? db_first(srv->db, SC_C_host) : NULL; h && nc < MAX_HOSTS; h = db_next(h)) {
 			pthread_mutex_lock(&H.lock);
 			bool dead = watched_dead(h->ref);
 			pthread_mutex_unlock(&H.lock);
 			int64_t f = host_free(srv->db, h);
-			if (!dead && host_is_live(srv->db, h) && db_peek_bool(h, SC_F_host__enabled) && f >= footprint(vm) &&
-			    f > room) {
-				room = f;
-				snprintf(best, sizeof best, "%s", h->ref);
-			}
+			if (dead || !host_is_live(srv->db, h) || !db_peek_bool(h, SC_F_host__enabled) || f < footprint(vm))
+				continue;
+			snprintf(c[nc].ref, sizeof c[nc].ref, "%s", h->ref);
+			snprintf(c[nc].uuid, sizeof c[nc].uuid, "%s", db_peek_str(h, SC_F_host__uuid));
+			snprintf(c[nc].address, sizeof c[nc].address, "%s", db_peek_str(h, SC_F_host__address));
+			/* the host the last try failed on comes last */
+			c[nc++].room = strcmp(h->ref, p.avoid) ? f : -1;
 		}
 		db_unlock(srv->db);
+		/* the most room first, among the hosts that answer now */
+		for (size_t k = 0; k < nc && !best[0]; k++) {
+			size_t m = k;
+			for (size_t j = k + 1; j < nc; j++)
+				if (c[j].room > c[m].room)
+					m = j;
+			struct cand tmp = c[k];
+			c[k] = c[m];
+			c[m] = tmp;
+			if (!strcmp(c[k].ref, srv->host_ref) || pool_member_answers(srv, c[k].uuid, c[k].address))
+				snprintf(best, sizeof best, "%s", c[k].ref);
+		}
 		int rc = -1;
 		struct xerr e = XERR_INIT;
 		if (halted && best[0]) {
@@ -1061,6 +1105,7 @@ static void *restart_main(void *arg)
 		xerr_clear(&e);
 		pthread_mutex_lock(&H.lock);
 		if (rc < 0 && halted && p.prio == PRIO_RESTART && H.nqueue < 256) {
+			snprintf(p.avoid, sizeof p.avoid, "%s", best);
 			H.queue[H.nqueue++] = p; /* again, after the others */
 			struct timespec ts;
 			clock_realtime_after(&ts, 2000);
@@ -1136,6 +1181,184 @@ static void monitor(struct pool_raft *raft, int64_t now)
 		}
 }
 
+/* ---- the watchdog ---- */
+
+#define WD_ENV "XENON_HA_WD_FD"
+
+static struct {
+	int fd;       /* the pipe's write end, -1 when no watchdog */
+	pid_t pid;    /* the watchdog's (0 when inherited from an earlier image) */
+	int64_t fence_after;
+} W = {.fd = -1};
+
+/* Kills every QEMU of a VM under <run_dir>/vm/<uuid>/qemu.pid. */
+static size_t kill_qemus(const char *run_dir)
+{
+	char base[4096];
+	snprintf(base, sizeof base, "%s/vm", run_dir);
+	DIR *d = opendir(base);
+	size_t n = 0;
+	for (struct dirent *e = d ? readdir(d) : NULL; e; e = readdir(d)) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[4600], buf[64] = "";
+		snprintf(path, sizeof path, "%s/%s/qemu.pid", base, e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(buf, sizeof buf, f))
+			buf[0] = 0;
+		fclose(f);
+		long pid = strtol(buf, NULL, 10);
+		if (pid <= 1)
+			continue;
+		/* the process is that VM's QEMU: its command line names it */
+		snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+		char want[300], cmd[8192];
+		snprintf(want, sizeof want, "guest=%s,", e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t len = fd >= 0 ? read(fd, cmd, sizeof cmd - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (len <= 0)
+			continue;
+		cmd[len] = 0;
+		bool match = false;
+		for (ssize_t i = 0; i < len && !match; i += (ssize_t)strlen(cmd + i) + 1)
+			match = strstr(cmd + i, want) != NULL;
+		if (match && kill((pid_t)pid, SIGKILL) == 0)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+int pool_ha_watchdog_main(int argc, char **argv)
+{
+	if (argc < 5)
+		return 2;
+	int fd = atoi(argv[2]);
+	int64_t after = strtoll(argv[3], NULL, 10);
+	const char *run_dir = argv[4];
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	int64_t last = clock_now_ms();
+	bool eof = false;
+	for (;;) {
+		int64_t left = last + after - clock_now_ms();
+		if (left <= 0)
+			break;
+		if (eof) {
+			usleep((useconds_t)(left < 100 ? left : 100) * 1000);
+			continue;
+		}
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int r = poll(&p, 1, (int)(left < 1000 ? left : 1000));
+		if (r <= 0)
+			continue;
+		char buf[64];
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n == 0) {
+			eof = true; /* xenond is gone: no more bytes, the time runs out */
+			continue;
+		}
+		if (n < 0)
+			continue;
+		if (memchr(buf, 'D', (size_t)n))
+			return 0; /* HA disabled */
+		last = clock_now_ms();
+	}
+	size_t n = kill_qemus(run_dir);
+	fprintf(stderr, "xenond HA watchdog: no word from xenond for %lld ms: %zu QEMUs killed\n", (long long)after, n);
+	return 1;
+}
+
+/* A watchdog for this host, or the one an earlier image handed over. */
+static void wd_ensure(int64_t fence_after)
+{
+	struct server *srv = H.srv;
+	if (W.fd < 0) {
+		const char *e = getenv(WD_ENV);
+		if (e && *e) {
+			W.fd = atoi(e);
+			W.pid = 0;
+			W.fence_after = fence_after;
+			unsetenv(WD_ENV);
+			if (fcntl(W.fd, F_GETFD) < 0)
+				W.fd = -1;
+			else
+				fcntl(W.fd, F_SETFD, FD_CLOEXEC);
+		}
+	}
+	if (W.fd >= 0 && W.pid > 0) {
+		int st;
+		pid_t r = waitpid(W.pid, &st, WNOHANG);
+		if (r == W.pid || (r < 0 && errno == ECHILD)) { /* it fired or died: a new one */
+			close(W.fd);
+			W.fd = -1;
+		}
+	}
+	if (W.fd >= 0 && W.fence_after != fence_after) { /* a new timeout: a new watchdog */
+		(void)!write(W.fd, "D", 1);
+		close(W.fd);
+		W.fd = -1;
+	}
+	if (W.fd >= 0)
+		return;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	char fdarg[16], afterarg[24];
+	snprintf(fdarg, sizeof fdarg, "%d", 3);
+	snprintf(afterarg, sizeof afterarg, "%lld", (long long)fence_after);
+	char *argv[] = {"xenond", "--ha-watchdog", fdarg, afterarg, srv->cfg.run_dir, NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[0], 3);
+	pid_t pid;
+	extern char **environ;
+	int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[0]);
+	if (rc != 0) {
+		close(p[1]);
+		log_error("HA: cannot start the watchdog: %s", strerror(rc));
+		return;
+	}
+	W.fd = p[1];
+	W.pid = pid;
+	W.fence_after = fence_after;
+	log_info("HA: watchdog %d started (fires after %lld ms without word)", (int)pid, (long long)fence_after);
+}
+
+static void wd_feed(void)
+{
+	if (W.fd >= 0 && write(W.fd, ".", 1) < 0 && errno == EPIPE) {
+		close(W.fd);
+		W.fd = -1;
+	}
+}
+
+static void wd_disarm(void)
+{
+	if (W.fd < 0)
+		return;
+	(void)!write(W.fd, "D", 1);
+	close(W.fd);
+	W.fd = -1;
+	if (W.pid > 0)
+		waitpid(W.pid, NULL, 0);
+	W.pid = 0;
+	log_info("HA: watchdog stopped");
+}
+
+int pool_ha_watchdog_fd(void)
+{
+	return W.fd;
+}
+
 /* Every 100 ms: the fence rule on every host, the master's watch. */
 static void *watch_main(void *arg)
 {
@@ -1151,6 +1374,7 @@ static void *watch_main(void *arg)
 			H.fenced = false;
 			H.nfenced = 0;
 			pthread_mutex_unlock(&H.lock);
+			wd_disarm();
 			continue;
 		}
 		bool raft_ok = !raft || pool_raft_leader_heard(raft);
@@ -1169,6 +1393,10 @@ static void *watch_main(void *arg)
 		H.leading = leading;
 		bool fenced = H.fenced;
 		pthread_mutex_unlock(&H.lock);
+		if (!fenced && now - last <= fence_after) {
+			wd_ensure(fence_after);
+			wd_feed();
+		}
 		if (!fenced && now - last > fence_after)
 			fence();
 		else if (fenced && raft && raft_ok && pool_raft_leader(raft, NULL))
@@ -1178,6 +1406,7 @@ static void *watch_main(void *arg)
 	}
 	return NULL;
 }
+
 
 void pool_ha_start(struct server *srv)
 {

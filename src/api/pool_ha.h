@@ -18,4 +18,11 @@ void pool_ha_stop(void);
  * reconfiguration). Takes the store's read lock. */
 int pool_ha_refuse(struct db *db, struct xerr *err);
 
+/* xenond --ha-watchdog FD FENCE_AFTER_MS RUN_DIR: the watchdog process
+ * (pool_ha.c); returns its exit status. */
+int pool_ha_watchdog_main(int argc, char **argv);
+/* The pipe to this host's watchdog (-1: none), kept across a restart of
+ * the daemon (restart.c passes it to the new image in XENON_HA_WD_FD). */
+int pool_ha_watchdog_fd(void);
+
 #endif

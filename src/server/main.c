@@ -340,6 +340,8 @@ int main(int argc, char **argv)
 {
 	struct server srv;
 	memset(&srv, 0, sizeof srv);
+	if (argc > 1 && strcmp(argv[1], "--ha-watchdog") == 0)
+		return pool_ha_watchdog_main(argc, argv);
 	private_umask();
 	restart_save_argv(argc, argv);
 	server_config_defaults(&srv.cfg);

@@ -8,7 +8,9 @@ so two never had its disk open at once. (The heartbeat SR is NFSv4,
 reached in userspace; the guest's disk is on a shared SR of type file on a
 directory every host sees, as QEMU's own NFS client speaks NFSv3 only,
 which needs an rpcbind the lab's switch namespace does not run: so /proc
-shows which QEMU has the disk's file open.) The power-cut host comes back
+shows which QEMU has the disk's file open.) Last, the daemon of the VM's
+host alone is killed, its QEMU left running: the host's HA watchdog kills
+that QEMU before the VM is started elsewhere. The power-cut host comes back
 with no VM of its own; the partitioned one fences itself (its QEMU gone
 before the copy starts) and rejoins as a member running nothing."""
 
@@ -342,10 +344,36 @@ class PoolHaTest(unittest.TestCase):
         a = self.master_api()
         wait_for(lambda: a.host_metrics.get_live(a.host.get_metrics(self.ref[victim.name])), 40,
                  victim.name + " live again")
-        time.sleep(2)
+        wait_for(lambda: "hears the pool again after its fence" in victim.server.log_text(), 90,
+                 victim.name + " back in the pool's Raft after its fence")
+        self.sync(90)
         self.assertEqual(guest.qemus_in(os.path.join(victim.data_dir, "run")), [])
         self.assertEqual(a.VM.get_resident_on(vm), self.ref[to.name])
         self.assertEqual(len(guest.qemu_of_uuid(uuid)), 1)
+        watch.assert_never_two(self)
+
+        # ---- the daemon alone dies (its QEMU lives on): the watchdog ----
+        victim = to
+        qemu = [p for p, v in watch.seen.items() if v[0] == victim.name and v[2] > time.monotonic() - 1]
+        self.assertEqual(len(qemu), 1)
+        t0 = time.monotonic()
+        victim.server.kill9()
+        self.cut.add(victim.name)
+        to = wait_for(lambda: self.running_elsewhere(vm, victim), 60, "the VM running off the dead daemon's host")
+        took_wd = time.monotonic() - t0
+        ended = watch.seen[qemu[0]][2] - t0
+        print("  xenond of %s killed -> its QEMU killed by the watchdog after %.1f s, VM running on %s: %.1f s" %
+              (victim.name, ended, to.name, took_wd))
+        self.assertLess(ended, TIMEOUT, "the watchdog killed the orphaned QEMU within the HA timeout")
+        self.assertIn("HA watchdog", victim.server.log_text())
+        watch.assert_never_two(self)
+        victim.server.start(timeout=40, port=victim.port)
+        self.cut.discard(victim.name)
+        a = self.master_api()
+        wait_for(lambda: a.host_metrics.get_live(a.host.get_metrics(self.ref[victim.name])), 40,
+                 victim.name + " live again")
+        self.assertEqual(guest.qemus_in(os.path.join(victim.data_dir, "run")), [])
+        self.assertEqual(a.VM.get_resident_on(vm), self.ref[to.name])
         watch.assert_never_two(self)
         watch.stopped = True
 
@@ -358,6 +386,16 @@ class PoolHaTest(unittest.TestCase):
         self.assertNotIn(files[0], a.VDI.get_all())
         self.assertFalse([f for f in os.listdir(sr_dir) if ".hb-" in f or ".statefile" in f])
         a.VM.hard_shutdown(vm)
+
+    def sync(self, timeout):
+        """Until every host holds the whole log (pool.sync_database)."""
+        def synced():
+            try:
+                self.master_api().pool.sync_database()
+                return True
+            except XapiError:
+                return False
+        wait_for(synced, timeout, "every host in step")
 
     def master_host(self):
         api = self.master_api()
