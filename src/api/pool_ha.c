@@ -67,6 +67,14 @@
 
 static int64_t prevent_until; /* the master's: no restart before then (clock_now_ms) */
 
+static void ip_of(const char *addr, char out[POOL_ADDR_MAX])
+{
+	snprintf(out, POOL_ADDR_MAX, "%s", addr);
+	char *colon = strrchr(out, ':');
+	if (colon)
+		*colon = 0;
+}
+
 /* ---- what the store says ---- */
 
 static struct db_obj *the_pool(struct db *db)
@@ -717,10 +725,19 @@ static struct {
 	size_t nhosts;
 	struct pending queue[256];
 	size_t nqueue;
-	/* the watch thread's */
+	/* under lock: this host's live VMs as the store said last (the io
+	 * thread's copy, so a fence needs no lock of the store) */
+	struct { char uuid[UUID_STRLEN + 1], ref[REF_STRLEN + 1]; int64_t domid; } here[64];
+	size_t nhere;
+	/* under lock: QEMUs a fence killed, whose exit the VM logic must not
+	 * act on (pool_ha_swallow_report) */
+	char swept[64][UUID_STRLEN + 1];
+	size_t nswept;
+	/* under lock: set by the fence thread, cleared by the watch thread */
 	bool fenced;
 	char fenced_vms[64][REF_STRLEN + 1];
 	size_t nfenced;
+	pthread_t fencer;
 } H = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static void nap(int64_t ms)
@@ -814,6 +831,18 @@ static void *io_main(void *arg)
 		for (struct db_obj *o = db_first(srv->db, SC_C_host); o && nothers < MAX_HOSTS; o = db_next(o))
 			if (o != h)
 				snprintf(others[nothers++].uuid, sizeof others[0].uuid, "%s", db_peek_str(o, SC_F_host__uuid));
+		pthread_mutex_lock(&H.lock);
+		H.nhere = 0;
+		for (struct db_obj *vm = db_first(srv->db, SC_C_VM); vm && H.nhere < 64; vm = db_next(vm)) {
+			if (db_peek_bool(vm, SC_F_VM__is_control_domain) ||
+			    !live_state(db_peek_str(vm, SC_F_VM__power_state)) ||
+			    strcmp(db_peek_str(vm, SC_F_VM__resident_on), srv->host_ref))
+				continue;
+			snprintf(H.here[H.nhere].uuid, sizeof H.here[0].uuid, "%s", db_peek_str(vm, SC_F_VM__uuid));
+			snprintf(H.here[H.nhere].ref, sizeof H.here[0].ref, "%s", vm->ref);
+			H.here[H.nhere++].domid = db_peek_int(vm, SC_F_VM__domid);
+		}
+		pthread_mutex_unlock(&H.lock);
 		if (!open) {
 			struct db_obj *sro = db_lookup_cls(srv->db, SC_C_SR, sr_ref);
 			struct rpc_ctx c = {.srv = srv, .db = srv->db};
@@ -875,96 +904,138 @@ static void *io_main(void *arg)
 	return NULL;
 }
 
-/* Self-fence: every VM of this host stopped at once (their QEMUs killed),
- * nothing written (this host cannot write now). */
+static size_t kill_qemus(const char *run_dir, char (*uuids)[UUID_STRLEN + 1], size_t max);
+
+/* Self-fence: every QEMU of this host killed at once (through their pid
+ * files: neither the store nor the backend's locks are needed), then the
+ * backend tidies up after each VM the store had here; nothing is written
+ * (this host cannot write now). */
 static void fence(void)
 {
 	struct server *srv = H.srv;
+	char killed[64][UUID_STRLEN + 1];
+	size_t nk = kill_qemus(srv->cfg.run_dir, killed, 64);
+	pthread_mutex_lock(&H.lock);
+	for (size_t i = 0; i < nk && H.nswept < 64; i++)
+		snprintf(H.swept[H.nswept++], UUID_STRLEN + 1, "%s", killed[i]);
+	size_t n = H.nhere;
 	struct vm_spec specs[64];
-	size_t n = 0;
-	db_rdlock(srv->db);
-	for (struct db_obj *vm = db_first(srv->db, SC_C_VM); vm && n < 64; vm = db_next(vm)) {
-		if (db_peek_bool(vm, SC_F_VM__is_control_domain) || !live_state(db_peek_str(vm, SC_F_VM__power_state)) ||
-		    strcmp(db_peek_str(vm, SC_F_VM__resident_on), srv->host_ref))
-			continue;
-		memset(&specs[n], 0, sizeof specs[n]);
-		vm_spec_of(vm, &specs[n]);
-		snprintf(H.fenced_vms[H.nfenced < 64 ? H.nfenced++ : 63], REF_STRLEN + 1, "%s", vm->ref);
-		n++;
+	for (size_t i = 0; i < n; i++) {
+		memset(&specs[i], 0, sizeof specs[i]);
+		snprintf(specs[i].uuid, sizeof specs[i].uuid, "%s", H.here[i].uuid);
+		snprintf(specs[i].ref, sizeof specs[i].ref, "%s", H.here[i].ref);
+		specs[i].domid = H.here[i].domid;
+		if (H.nfenced < 64)
+			snprintf(H.fenced_vms[H.nfenced++], REF_STRLEN + 1, "%s", H.here[i].ref);
 	}
-	db_unlock(srv->db);
-	log_error("HA: this host has lost the pool and the heartbeat SR: fencing (stopping %zu VMs)", n);
+	H.fenced = true;
+	pthread_mutex_unlock(&H.lock);
+	log_error("HA: this host has lost the pool and the heartbeat SR: fenced (%zu QEMUs killed)", nk);
 	for (size_t i = 0; i < n; i++) {
 		struct xerr e = XERR_INIT;
 		if (srv->backend->shutdown(&srv->xh, &specs[i], false, &e) < 0)
-			log_error("HA: fencing: VM %s not stopped: %s", specs[i].uuid, e.code);
+			log_error("HA: fencing: VM %s: %s", specs[i].uuid, e.code);
 		else
 			log_info("HA: fencing: VM %s stopped", specs[i].uuid);
 		xerr_clear(&e);
 		vm_spec_free(&specs[i]);
 	}
-	H.fenced = true;
 }
 
-/* Back in the pool after a fence: what was stopped here and is still
- * recorded here becomes Halted, the protected ones started again by the
- * master. 0 once done. */
-static int unfence(void)
+bool pool_ha_swallow_report(const char *vm_uuid)
 {
-	struct server *srv = H.srv;
-	/* most often the master has recorded them elsewhere already: then
-	 * nothing to write (a member's write waits for a master, holding
-	 * its store) */
-	bool todo = false;
-	db_rdlock(srv->db);
-	for (size_t i = 0; i < H.nfenced && !todo; i++) {
-		struct db_obj *vm = db_lookup_cls(srv->db, SC_C_VM, H.fenced_vms[i]);
-		todo = vm && live_state(db_peek_str(vm, SC_F_VM__power_state)) &&
-		       !strcmp(db_peek_str(vm, SC_F_VM__resident_on), srv->host_ref);
-	}
-	db_unlock(srv->db);
-	if (!todo) {
-		log_info("HA: this host hears the pool again after its fence; its VMs run elsewhere or are halted");
-		H.nfenced = 0;
-		H.fenced = false;
-		return 0;
-	}
-	struct db_txn *t = db_begin(srv->db);
-	char again[64][REF_STRLEN + 1];
-	size_t nagain = 0;
-	for (size_t i = 0; i < H.nfenced; i++) {
-		struct db_obj *vm = db_lookup_cls(srv->db, SC_C_VM, H.fenced_vms[i]);
-		if (!vm || !live_state(db_peek_str(vm, SC_F_VM__power_state)) ||
-		    strcmp(db_peek_str(vm, SC_F_VM__resident_on), srv->host_ref))
+	pthread_mutex_lock(&H.lock);
+	bool found = false;
+	for (size_t i = 0; i < H.nswept && !found; i++)
+		if (!strcmp(H.swept[i], vm_uuid)) {
+			found = true;
+			memmove(H.swept[i], H.swept[i + 1], (H.nswept - i - 1) * sizeof H.swept[0]);
+			H.nswept--;
+		}
+	pthread_mutex_unlock(&H.lock);
+	return found;
+}
+
+/* Telling the master of a fence, on a thread of its own: this host's
+ * store may stay busy a while after a partition (a deposed master's
+ * writes), and the fence rule must not wait for it. */
+struct tell {
+	struct server *srv;
+	char vms[64][REF_STRLEN + 1];
+	size_t n;
+};
+
+static void *tell_main(void *arg)
+{
+	struct tell *t = arg;
+	struct server *srv = t->srv;
+	for (int attempt = 0; attempt < 30 && !H.stop; attempt++) {
+		char laddr[POOL_ADDR_MAX] = "", master[POOL_ADDR_MAX];
+		if (!srv->raft || !pool_raft_leader(srv->raft, laddr)) {
+			nap(1000);
 			continue;
-		if (prio_of(db_peek_str(vm, SC_F_VM__ha_restart_priority)) == PRIO_RESTART)
-			snprintf(again[nagain++], REF_STRLEN + 1, "%s", vm->ref);
-		vm_record_halted(t, vm, "Halted");
-		op_clear_all(t, vm);
-		vm_update_allowed_operations(t, vm);
-	}
-	struct db_obj *pool = the_pool(srv->db);
-	char master[REF_STRLEN + 1];
-	snprintf(master, sizeof master, "%s", pool ? db_peek_str(pool, SC_F_pool__master) : "");
-	struct xerr e = XERR_INIT;
-	if (db_commit(t, &e) < 0) {
-		xerr_clear(&e);
-		return -1;
-	}
-	log_info("HA: this host hears the pool again after its fence; %zu VMs to start elsewhere", nagain);
-	for (size_t i = 0; i < nagain; i++) {
-		xv a = xv_arr_new();
-		xv_arr_push_str(&a, again[i]);
-		xv_arr_push(&a, xv_bool(false));
-		xv_arr_push(&a, xv_bool(false));
-		if (pool_call_on_host(srv, master, "VM.start", &a, NULL, NULL, &e) < 0)
-			log_warn("HA: VM %s not started again: %s", again[i], e.code);
-		xerr_clear(&e);
+		}
+		ip_of(laddr, master);
+		xv a = xv_arr_new(), vms = xv_arr_new();
+		xv_arr_push_str(&a, srv->host_ref);
+		for (size_t i = 0; i < t->n; i++)
+			xv_arr_push_str(&vms, t->vms[i]);
+		xv_arr_push(&a, vms);
+		struct xerr e = XERR_INIT;
+		xv res = XV_NIL_INIT;
+		int rc = pool_call_at(srv, master, "pool.ha_fenced", &a, &res, &e);
+		xv_free(&res);
 		xv_free(&a);
+		if (rc == 0) {
+			log_info("HA: the master knows which VMs this host has lost");
+			xerr_clear(&e);
+			break;
+		}
+		log_warn("HA: the master does not take this host's lost VMs yet: %s", e.code);
+		xerr_clear(&e);
+		nap(1000);
 	}
+	free(t);
+	return NULL;
+}
+
+void pool_ha_report_gone(struct server *srv, const char *const *vm_refs, size_t n)
+{
+	struct tell *t = xcalloc(1, sizeof *t);
+	t->srv = srv;
+	for (size_t i = 0; i < n && t->n < 64; i++)
+		snprintf(t->vms[t->n++], REF_STRLEN + 1, "%s", vm_refs[i]);
+	pthread_t th;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (!t->n || pthread_create(&th, &at, tell_main, t) != 0)
+		free(t);
+	pthread_attr_destroy(&at);
+}
+
+/* Back in the pool after a fence: this host may run VMs again. The master
+ * is told which VMs were stopped here; its store, not this host's (which
+ * may be behind after a partition), decides: what it still records here
+ * becomes Halted and the protected ones restart. */
+static void unfence(void)
+{
+	struct tell *t = xcalloc(1, sizeof *t);
+	t->srv = H.srv;
+	pthread_mutex_lock(&H.lock);
+	t->n = H.nfenced;
+	memcpy(t->vms, H.fenced_vms, t->n * sizeof t->vms[0]);
 	H.nfenced = 0;
 	H.fenced = false;
-	return 0;
+	pthread_mutex_unlock(&H.lock);
+	log_info("HA: this host hears the pool again after its fence (%zu VMs were stopped here)", t->n);
+	pthread_t th;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (!t->n || pthread_create(&th, &at, tell_main, t) != 0)
+		free(t);
+	pthread_attr_destroy(&at);
 }
 
 static int pending_cmp(const void *a, const void *b)
@@ -997,6 +1068,7 @@ static int declare_dead(struct watch *w, int64_t silent_ms)
 			continue;
 		int pr = prio_of(db_peek_str(vm, SC_F_VM__ha_restart_priority));
 		if (pr > 0 && nq < 64) {
+			memset(&q[nq], 0, sizeof q[nq]);
 			snprintf(q[nq].ref, sizeof q[nq].ref, "%s", vm->ref);
 			q[nq].prio = pr;
 			q[nq++].order = db_peek_int(vm, SC_F_VM__order);
@@ -1022,6 +1094,60 @@ static int declare_dead(struct watch *w, int64_t silent_ms)
 	pthread_mutex_unlock(&H.lock);
 	return 0;
 }
+
+/* pool.ha_fenced(host, vms), on the master: vms have no domain on host
+ * any more (its fence stopped them, or they went with a power loss). Those
+ * the master still records running there are Halted now, the protected
+ * ones queued for a restart (while HA is on). */
+static int ha_fenced(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	*result = XV_NIL_INIT;
+	struct server *srv = ctx->srv;
+	const char *host = arg_str(args, 0);
+	const xv *vms = xv_arr_get(args, 1);
+	if (!srv->raft || !pool_raft_is_leader(srv->raft))
+		return xerr_set(err, ERR_HOST_IS_SLAVE, "", NULL);
+	struct db_txn *t = db_begin(ctx->db);
+	struct pending q[64];
+	size_t nq = 0, n = 0;
+	for (size_t i = 0; i < xv_len(vms); i++) {
+		struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, xv_as_str(xv_arr_get(vms, i)));
+		if (!vm || !live_state(db_peek_str(vm, SC_F_VM__power_state)) ||
+		    strcmp(db_peek_str(vm, SC_F_VM__resident_on), host))
+			continue;
+		int pr = prio_of(db_peek_str(vm, SC_F_VM__ha_restart_priority));
+		if (pr > 0 && nq < 64) {
+			memset(&q[nq], 0, sizeof q[nq]);
+			snprintf(q[nq].ref, sizeof q[nq].ref, "%s", vm->ref);
+			q[nq].prio = pr;
+			q[nq++].order = db_peek_int(vm, SC_F_VM__order);
+		}
+		vm_record_halted(t, vm, "Halted");
+		op_clear_all(t, vm);
+		vm_update_allowed_operations(t, vm);
+		n++;
+	}
+	if (db_commit(t, err) < 0)
+		return -1;
+	log_info("HA: host %s has lost %zu VMs: %zu it still ran recorded Halted, %zu to restart", host,
+		 xv_len(vms), n, nq);
+	pthread_mutex_lock(&H.lock);
+	for (size_t i = 0; i < nq && H.nqueue < 256; i++)
+		H.queue[H.nqueue++] = q[i];
+	qsort(H.queue, H.nqueue, sizeof H.queue[0], pending_cmp);
+	pthread_cond_broadcast(&H.cond);
+	pthread_mutex_unlock(&H.lock);
+	return 0;
+}
+
+static const struct sc_type t_string = {.kind = SC_STRING, .text = "string"};
+static const struct sc_type t_strings = {.kind = SC_SET, .elem = &t_string, .text = "string set"};
+static const struct sc_type t_void = {.kind = SC_VOID, .text = "void"};
+static const struct sc_param fenced_params[] = {{"host", &t_string}, {"vms", &t_strings}};
+static const struct sc_message msg_ha_fenced = {
+	.name = "ha_fenced", .session = true, .roles = SC_ROLE_POOL_ADMIN, .nparams = 2,
+	.params = fenced_params, .result = &t_void};
+RPC_EXTRA(pool, ha_fenced, &msg_ha_fenced, ha_fenced, 0);
 
 static bool watched_dead(const char *href)
 {
@@ -1116,13 +1242,6 @@ static void *restart_main(void *arg)
 	return NULL;
 }
 
-static void ip_of(const char *addr, char out[POOL_ADDR_MAX])
-{
-	snprintf(out, POOL_ADDR_MAX, "%s", addr);
-	char *colon = strrchr(out, ':');
-	if (colon)
-		*colon = 0;
-}
 
 /* On the master: who was last heard when, and who is dead. */
 static void monitor(struct pool_raft *raft, int64_t now)
@@ -1192,7 +1311,7 @@ static struct {
 } W = {.fd = -1};
 
 /* Kills every QEMU of a VM under <run_dir>/vm/<uuid>/qemu.pid. */
-static size_t kill_qemus(const char *run_dir)
+static size_t kill_qemus(const char *run_dir, char (*uuids)[UUID_STRLEN + 1], size_t max)
 {
 	char base[4096];
 	snprintf(base, sizeof base, "%s/vm", run_dir);
@@ -1226,8 +1345,11 @@ static size_t kill_qemus(const char *run_dir)
 		bool match = false;
 		for (ssize_t i = 0; i < len && !match; i += (ssize_t)strlen(cmd + i) + 1)
 			match = strstr(cmd + i, want) != NULL;
-		if (match && kill((pid_t)pid, SIGKILL) == 0)
+		if (match && kill((pid_t)pid, SIGKILL) == 0) {
+			if (uuids && n < max)
+				snprintf(uuids[n], UUID_STRLEN + 1, "%.36s", e->d_name);
 			n++;
+		}
 	}
 	if (d)
 		closedir(d);
@@ -1270,7 +1392,7 @@ int pool_ha_watchdog_main(int argc, char **argv)
 			return 0; /* HA disabled */
 		last = clock_now_ms();
 	}
-	size_t n = kill_qemus(run_dir);
+	size_t n = kill_qemus(run_dir, NULL, 0);
 	fprintf(stderr, "xenond HA watchdog: no word from xenond for %lld ms: %zu QEMUs killed\n", (long long)after, n);
 	return 1;
 }
@@ -1359,7 +1481,42 @@ int pool_ha_watchdog_fd(void)
 	return W.fd;
 }
 
-/* Every 100 ms: the fence rule on every host, the master's watch. */
+/* Every 100 ms, on every host: the fence rule and the watchdog's food.
+ * Nothing here waits for the store. */
+static void *fence_main(void *arg)
+{
+	(void)arg;
+	struct server *srv = H.srv;
+	while (!H.stop) {
+		nap(100);
+		struct pool_raft *raft = __atomic_load_n(&srv->raft, __ATOMIC_ACQUIRE);
+		int64_t now = clock_now_ms();
+		pthread_mutex_lock(&H.lock);
+		if (!H.armed) {
+			H.fenced = false;
+			H.nfenced = 0;
+			pthread_mutex_unlock(&H.lock);
+			wd_disarm();
+			continue;
+		}
+		if (!raft || pool_raft_leader_heard(raft))
+			H.last_raft_ok = now;
+		int64_t last = H.last_raft_ok > H.last_sf_ok ? H.last_raft_ok : H.last_sf_ok;
+		int64_t fence_after = H.timeout_ms * 3 / 4;
+		bool fenced = H.fenced;
+		pthread_mutex_unlock(&H.lock);
+		if (!fenced && now - last <= fence_after) {
+			wd_ensure(fence_after);
+			wd_feed();
+		} else if (!fenced) {
+			fence();
+		}
+	}
+	return NULL;
+}
+
+/* Every 100 ms: a fenced host's way back, the master's watch over the
+ * others, the restarts asked for at start. */
 static void *watch_main(void *arg)
 {
 	(void)arg;
@@ -1369,19 +1526,11 @@ static void *watch_main(void *arg)
 		struct pool_raft *raft = __atomic_load_n(&srv->raft, __ATOMIC_ACQUIRE);
 		int64_t now = clock_now_ms();
 		pthread_mutex_lock(&H.lock);
-		bool armed = H.armed;
-		if (!armed) {
-			H.fenced = false;
-			H.nfenced = 0;
+		if (!H.armed) {
 			pthread_mutex_unlock(&H.lock);
-			wd_disarm();
 			continue;
 		}
 		bool raft_ok = !raft || pool_raft_leader_heard(raft);
-		if (raft_ok)
-			H.last_raft_ok = now;
-		int64_t last = H.last_raft_ok > H.last_sf_ok ? H.last_raft_ok : H.last_sf_ok;
-		int64_t fence_after = H.timeout_ms * 3 / 4;
 		bool leading = raft && pool_raft_is_leader(raft);
 		if (leading && !H.leading) { /* a new master counts from now */
 			for (size_t i = 0; i < H.nhosts; i++) {
@@ -1393,20 +1542,13 @@ static void *watch_main(void *arg)
 		H.leading = leading;
 		bool fenced = H.fenced;
 		pthread_mutex_unlock(&H.lock);
-		if (!fenced && now - last <= fence_after) {
-			wd_ensure(fence_after);
-			wd_feed();
-		}
-		if (!fenced && now - last > fence_after)
-			fence();
-		else if (fenced && raft && raft_ok && pool_raft_leader(raft, NULL))
+		if (fenced && raft && raft_ok && pool_raft_leader(raft, NULL))
 			unfence();
-		if (leading && !H.fenced)
+		if (leading && !fenced)
 			monitor(raft, now);
 	}
 	return NULL;
 }
-
 
 void pool_ha_start(struct server *srv)
 {
@@ -1425,6 +1567,13 @@ void pool_ha_start(struct server *srv)
 		pthread_join(H.watch, NULL);
 		return;
 	}
+	if (pthread_create(&H.fencer, NULL, fence_main, NULL) != 0) {
+		H.stop = true;
+		pthread_join(H.io, NULL);
+		pthread_join(H.watch, NULL);
+		pthread_join(H.restart, NULL);
+		return;
+	}
 	H.running = true;
 }
 
@@ -1439,5 +1588,6 @@ void pool_ha_stop(void)
 	pthread_join(H.io, NULL);
 	pthread_join(H.watch, NULL);
 	pthread_join(H.restart, NULL);
+	pthread_join(H.fencer, NULL);
 	H.running = false;
 }

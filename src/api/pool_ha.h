@@ -3,6 +3,9 @@
 #ifndef XENON_POOL_HA_H
 #define XENON_POOL_HA_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "../base/xerr.h"
 #include "../db/db.h"
 
@@ -17,6 +20,16 @@ void pool_ha_stop(void);
  * designate_new_master, emergency transition, joins, management
  * reconfiguration). Takes the store's read lock. */
 int pool_ha_refuse(struct db *db, struct xerr *err);
+
+/* True (once) for a VM whose QEMU a fence killed: the VM logic leaves
+ * its exit alone (the pool has the VM restarted elsewhere). */
+bool pool_ha_swallow_report(const char *vm_uuid);
+
+/* On a pool member (whose store may be behind): VMs it records running
+ * here have no domain any more; the master, whose store decides, records
+ * those it still has here Halted (and restarts the protected ones while HA
+ * is on). Asynchronous. */
+void pool_ha_report_gone(struct server *srv, const char *const *vm_refs, size_t n);
 
 /* xenond --ha-watchdog FD FENCE_AFTER_MS RUN_DIR: the watchdog process
  * (pool_ha.c); returns its exit status. */

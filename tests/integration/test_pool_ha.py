@@ -313,6 +313,7 @@ class PoolHaTest(unittest.TestCase):
         self.cut.discard("h2")
         a = self.master_api()
         wait_for(lambda: a.host_metrics.get_live(a.host.get_metrics(self.ref["h2"])), 40, "h2 live again")
+        self.sync(60)
         time.sleep(2)
         self.assertEqual(guest.qemus_in(os.path.join(h2.data_dir, "run")), [])
         self.assertEqual(a.VM.get_resident_on(vm), self.ref[to.name])
@@ -372,9 +373,12 @@ class PoolHaTest(unittest.TestCase):
         a = self.master_api()
         wait_for(lambda: a.host_metrics.get_live(a.host.get_metrics(self.ref[victim.name])), 40,
                  victim.name + " live again")
+        self.sync(60)
+        time.sleep(2)
         self.assertEqual(guest.qemus_in(os.path.join(victim.data_dir, "run")), [])
         self.assertEqual(a.VM.get_resident_on(vm), self.ref[to.name])
         watch.assert_never_two(self)
+
         watch.stopped = True
 
         # ---- disable ----
