@@ -14,20 +14,23 @@
  * userspace through the SR's driver as its disks are) every T/10.
  *
  * The safety rule: a host that has neither heard its Raft leader nor
- * written its heartbeat for 3T/4 stops every QEMU of its own (self-fence,
- * as Xen's watchdog does for xapi's xhad), so within T nothing of it runs.
- * The master declares a host dead only once it has neither heard from it
- * through Raft nor seen its heartbeat record change for T + T/2 while its
- * own reads of the SR succeed; a new master counts from its election.
- * Only then are the dead host's VMs recorded Halted and the protected ones
- * started on hosts with room: ha_restart_priority "restart" first, then
- * "best-effort" (tried once), each in VM.order. A fenced host that hears
- * the pool again records what it stopped as Halted if nobody has, asks the
- * master to start the protected ones, and serves as a member with no VM of
- * its own running.
+ * written its heartbeat for 3T/4 kills every QEMU of its own (self-fence,
+ * as Xen's watchdog does for xapi's xhad), through their pid files, on a
+ * thread that waits for neither the store nor the backend, so within T
+ * nothing of it runs. The master declares a host dead only once it has
+ * neither heard from it through Raft nor seen its heartbeat record change
+ * for T + T/2 while its own reads of the SR succeed; a new master counts
+ * from its election. Only then are the dead host's VMs recorded Halted and
+ * the protected ones started on hosts that answer and have room:
+ * ha_restart_priority "restart" first, then "best-effort" (tried once),
+ * each in VM.order. A fenced host that hears the pool again tells the
+ * master which VMs it stopped (pool.ha_fenced), as does a member whose
+ * daemon starts to find VMs it recorded running gone: a member's store may
+ * be behind the pool's, so the master's decides — what it still records
+ * there becomes Halted, the protected ones restart.
  *
  * The watchdog: while HA is armed, a process of its own (xenond
- * --ha-watchdog, spawned by the watch thread) is fed a byte every 100 ms
+ * --ha-watchdog, spawned by the fence thread) is fed a byte every 100 ms
  * through a pipe as long as the host is in the pool or on the SR; when the
  * bytes stop for 3T/4 — xenond died, hangs, was stopped, or is fencing —
  * it kills every QEMU of the host itself. A restarting xenond
