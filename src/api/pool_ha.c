@@ -738,7 +738,7 @@ static struct {
 	size_t nswept;
 	/* under lock: set by the fence thread, cleared by the watch thread */
 	bool fenced;
-	char fenced_vms[64][REF_STRLEN + 1];
+	char fenced_vms[64][REF_STRLEN + 48]; /* ref/domid/lost-at */
 	size_t nfenced;
 	pthread_t fencer;
 } H = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -929,7 +929,8 @@ static void fence(void)
 		snprintf(specs[i].ref, sizeof specs[i].ref, "%s", H.here[i].ref);
 		specs[i].domid = H.here[i].domid;
 		if (H.nfenced < 64)
-			snprintf(H.fenced_vms[H.nfenced++], REF_STRLEN + 1, "%s", H.here[i].ref);
+			snprintf(H.fenced_vms[H.nfenced++], sizeof H.fenced_vms[0], "%s/%lld/%lld", H.here[i].ref,
+				 (long long)H.here[i].domid, (long long)time(NULL));
 	}
 	H.fenced = true;
 	pthread_mutex_unlock(&H.lock);
@@ -964,7 +965,7 @@ bool pool_ha_swallow_report(const char *vm_uuid)
  * writes), and the fence rule must not wait for it. */
 struct tell {
 	struct server *srv;
-	char vms[64][REF_STRLEN + 1];
+	char vms[64][REF_STRLEN + 48]; /* ref/domid/lost-at */
 	size_t n;
 };
 
@@ -1007,7 +1008,7 @@ void pool_ha_report_gone(struct server *srv, const char *const *vm_refs, size_t 
 	struct tell *t = xcalloc(1, sizeof *t);
 	t->srv = srv;
 	for (size_t i = 0; i < n && t->n < 64; i++)
-		snprintf(t->vms[t->n++], REF_STRLEN + 1, "%s", vm_refs[i]);
+		snprintf(t->vms[t->n++], sizeof t->vms[0], "%s", vm_refs[i]);
 	pthread_t th;
 	pthread_attr_t at;
 	pthread_attr_init(&at);
@@ -1114,9 +1115,23 @@ static int ha_fenced(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 	struct pending q[64];
 	size_t nq = 0, n = 0;
 	for (size_t i = 0; i < xv_len(vms); i++) {
-		struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, xv_as_str(xv_arr_get(vms, i)));
+		/* ref/domid/lost-at: the domain that is gone, not a later one
+		 * of the VM (started there again since) */
+		char ref[REF_STRLEN + 48];
+		snprintf(ref, sizeof ref, "%s", xv_as_str(xv_arr_get(vms, i)) ? xv_as_str(xv_arr_get(vms, i)) : "");
+		char *slash = strchr(ref, '/'), *slash2 = slash ? strchr(slash + 1, '/') : NULL;
+		long long domid = slash ? strtoll(slash + 1, NULL, 10) : -1;
+		long long lost_at = slash2 ? strtoll(slash2 + 1, NULL, 10) : 0;
+		if (slash)
+			*slash = 0;
+		struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, ref);
 		if (!vm || !live_state(db_peek_str(vm, SC_F_VM__power_state)) ||
-		    strcmp(db_peek_str(vm, SC_F_VM__resident_on), host))
+		    strcmp(db_peek_str(vm, SC_F_VM__resident_on), host) || !slash2 ||
+		    db_peek_int(vm, SC_F_VM__domid) != domid)
+			continue;
+		struct db_obj *m = db_lookup_cls(ctx->db, SC_C_VM_metrics, db_peek_str(vm, SC_F_VM__metrics));
+		const xv *st = m ? db_peek(m, SC_F_VM_metrics__start_time) : NULL;
+		if (st && st->kind == XV_TIME && st->u.i > lost_at)
 			continue;
 		int pr = prio_of(db_peek_str(vm, SC_F_VM__ha_restart_priority));
 		if (pr > 0 && nq < 64) {
@@ -1146,6 +1161,7 @@ static int ha_fenced(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 static const struct sc_type t_string = {.kind = SC_STRING, .text = "string"};
 static const struct sc_type t_strings = {.kind = SC_SET, .elem = &t_string, .text = "string set"};
 static const struct sc_type t_void = {.kind = SC_VOID, .text = "void"};
+/* vms: "<VM ref>/<domid>/<unix time it was lost>" each */
 static const struct sc_param fenced_params[] = {{"host", &t_string}, {"vms", &t_strings}};
 static const struct sc_message msg_ha_fenced = {
 	.name = "ha_fenced", .session = true, .roles = SC_ROLE_POOL_ADMIN, .nparams = 2,

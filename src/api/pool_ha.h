@@ -26,7 +26,7 @@ int pool_ha_refuse(struct db *db, struct xerr *err);
 bool pool_ha_swallow_report(const char *vm_uuid);
 
 /* On a pool member (whose store may be behind): VMs it records running
- * here have no domain any more; the master, whose store decides, records
+ * here ("<ref>/<domid>/<unix time>" each) have no domain any more; the master, whose store decides, records
  * those it still has here Halted (and restarts the protected ones while HA
  * is on). Asynchronous. */
 void pool_ha_report_gone(struct server *srv, const char *const *vm_refs, size_t n);

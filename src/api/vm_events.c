@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const event_names[] = {"shutdown", "reboot", "crash", "died"};
 
@@ -89,7 +90,7 @@ static void vm_events_reconcile(void *arg, struct xenops_domain *live, size_t n)
 	struct db_txn *t = db_begin(db);
 	bool *seen = xcalloc(n + 1, sizeof *seen);
 	bool member = srv->raft && !pool_raft_is_leader(srv->raft);
-	char gone_refs[64][REF_STRLEN + 1];
+	char gone_refs[64][REF_STRLEN + 48];
 	const char *gone[64];
 	size_t ngone = 0;
 	size_t halted = 0, adopted = 0;
@@ -127,7 +128,8 @@ static void vm_events_reconcile(void *arg, struct xenops_domain *live, size_t n)
 			log_warn("vm %s: recorded %s, but its domain is gone: the master is told", uuid,
 				 db_peek_str(vm, SC_F_VM__power_state));
 			if (ngone < 64) {
-				snprintf(gone_refs[ngone], sizeof gone_refs[0], "%s", vm->ref);
+				snprintf(gone_refs[ngone], sizeof gone_refs[0], "%s/%lld/%lld", vm->ref,
+					 (long long)db_peek_int(vm, SC_F_VM__domid), (long long)time(NULL));
 				gone[ngone] = gone_refs[ngone];
 				ngone++;
 			}
