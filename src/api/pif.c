@@ -14,6 +14,7 @@
  *
  * With the simulator backend every call changes records only, as the
  * simulator's VMs make no links: the host's interfaces are left alone. */
+#include "pool_ha.h"
 #include "api.h"
 #include "hostinfo.h"
 #include "pif.h"
@@ -1138,6 +1139,8 @@ static int pool_create_vlan_from_pif(struct rpc_ctx *ctx, xv *args, xv *result, 
 static int pool_management_reconfigure(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
+	if (pool_ha_refuse(ctx->db, err) < 0)
+		return -1;
 	db_rdlock(ctx->db);
 	struct db_obj *net = generic_lookup(ctx, SC_C_network, xv_arr_get(args, 0), err);
 	int rc = net ? 0 : -1;

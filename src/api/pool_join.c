@@ -34,6 +34,7 @@
  * host.destroy forgets a host that is gone (the same records, and out of
  * Raft); pool.rotate_secret gives every host a new pool secret, staged
  * beside the old one first so that no host refuses another meanwhile. */
+#include "pool_ha.h"
 #include "pool_join.h"
 #include "pool_forward.h"
 #include "api.h"
@@ -905,6 +906,8 @@ out:
 
 static int do_join(struct rpc_ctx *ctx, xv *args, bool force, struct xerr *err)
 {
+	if (pool_ha_refuse(ctx->db, err) < 0)
+		return -1;
 	struct server *srv = ctx->srv;
 	const char *addr = xv_as_str(xv_arr_get(args, 0));
 	const char *user = xv_as_str(xv_arr_get(args, 1));
@@ -1094,6 +1097,8 @@ static int delete_host_records(struct server *srv, const char *href, struct xerr
 static int pool_eject(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
+	if (pool_ha_refuse(ctx->db, err) < 0)
+		return -1;
 	struct server *srv = ctx->srv;
 	db_rdlock(ctx->db);
 	struct db_obj *h = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);

@@ -17,6 +17,7 @@
  * pool.sync_database waits until every member holds the log up to the
  * last commit: with Raft every host already has the database to the last
  * replicated entry, so there is no dump to push. */
+#include "pool_ha.h"
 #include "api.h"
 #include "pool_forward.h"
 #include "pool_join.h"
@@ -283,6 +284,8 @@ static int designate(struct rpc_ctx *ctx, const char *host_ref, const char *addr
 static int pool_designate_new_master(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
+	if (pool_ha_refuse(ctx->db, err) < 0)
+		return -1;
 	struct server *srv = ctx->srv;
 	db_rdlock(ctx->db);
 	struct db_obj *h = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
@@ -345,6 +348,8 @@ static int pool_emergency_transition_to_master(struct rpc_ctx *ctx, xv *args, xv
 {
 	(void)args;
 	(void)result;
+	if (pool_ha_refuse(ctx->db, err) < 0)
+		return -1;
 	struct server *srv = ctx->srv;
 	if (!srv->raft || pool_raft_is_leader(srv->raft))
 		return 0;

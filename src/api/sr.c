@@ -80,8 +80,10 @@ static void merge_scan(struct db_txn *t, struct db_obj *sro, struct sm_vdi_list 
 			}
 		} else if (op_busy(o)) {
 			/* an operation is under way on it: its result will tell */
-		} else if (!strcmp(db_peek_str(o, SC_F_VDI__type), "cbt_metadata")) {
-			/* VDI.data_destroy removed its image on purpose */
+		} else if (!strcmp(db_peek_str(o, SC_F_VDI__type), "cbt_metadata") ||
+			   !strcmp(db_peek_str(o, SC_F_VDI__type), "ha_statefile")) {
+			/* VDI.data_destroy removed its image on purpose; the HA
+			 * statefile is a raw file of its own (pool_ha.c) */
 		} else if (storage_vdi_in_use(db, o)) {
 			db_set_bool(t, o, SC_F_VDI__missing, true);
 		} else {

@@ -6,12 +6,15 @@
  * the backend calls up only through them. */
 #include "api.h"
 #include "vm_ops.h"
+#include "pool_ha.h"
+#include "../pool/raft.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const event_names[] = {"shutdown", "reboot", "crash", "died"};
 
@@ -24,6 +27,11 @@ static int vm_events_report(void *arg, const char *vm_uuid, enum xenops_event ev
 {
 	struct server *srv = arg;
 	struct db *db = srv->db;
+	if (pool_ha_swallow_report(vm_uuid)) {
+		log_info("vm %s: guest %s: killed by this host's HA fence, left to the pool", vm_uuid,
+			 event_names[ev]);
+		return 0;
+	}
 	db_rdlock(db);
 	struct db_obj *vm = db_lookup_uuid(db, SC_C_VM, vm_uuid);
 	if (!vm) {
@@ -81,10 +89,16 @@ static void vm_events_reconcile(void *arg, struct xenops_domain *live, size_t n)
 	struct db *db = srv->db;
 	struct db_txn *t = db_begin(db);
 	bool *seen = xcalloc(n + 1, sizeof *seen);
+	bool member = srv->raft && !pool_raft_is_leader(srv->raft);
+	char gone_refs[64][REF_STRLEN + 48];
+	const char *gone[64];
+	size_t ngone = 0;
 	size_t halted = 0, adopted = 0;
 	for (struct db_obj *vm = db_first(db, SC_C_VM); vm; vm = db_next(vm)) {
 		if (db_peek_bool(vm, SC_F_VM__is_control_domain))
 			continue;
+		/* no task outlives the daemon that ran it */
+		op_clear_all(t, vm);
 		const char *uuid = db_peek_str(vm, SC_F_VM__uuid);
 		struct xenops_domain *d = NULL;
 		for (size_t i = 0; i < n && !d; i++)
@@ -93,14 +107,11 @@ static void vm_events_reconcile(void *arg, struct xenops_domain *live, size_t n)
 				seen[i] = true;
 			}
 		bool was_live = live_state(db_peek_str(vm, SC_F_VM__power_state));
-		/* in a pool, a VM another host runs is that host's (a host that
-		 * joins, or restarts, finds the pool's VMs in the store) */
+		/* in a pool, a VM recorded on another host is that host's */
 		const char *on = db_peek_str(vm, SC_F_VM__resident_on);
-		if (!d && was_live && srv->host_ref[0] && strcmp(on, srv->host_ref) != 0 &&
+		if (!d && was_live && !ref_is_null(on) && strcmp(on, srv->host_ref) != 0 &&
 		    db_lookup_cls(db, SC_C_host, on))
 			continue;
-		/* no task outlives the daemon that ran it */
-		op_clear_all(t, vm);
 		if (d) {
 			if (d->domid < 0)
 				d->domid = db_peek_int(vm, SC_F_VM__domid) >= 0 ? db_peek_int(vm, SC_F_VM__domid)
@@ -113,6 +124,16 @@ static void vm_events_reconcile(void *arg, struct xenops_domain *live, size_t n)
 			vm_record_running(t, vm, srv, d->paused, d->domid, !was_live);
 			db_set_int(t, vm, SC_F_VM__domid, d->domid);
 			adopted++;
+		} else if (was_live && member) {
+			/* this store may be behind the pool's: the master decides */
+			log_warn("vm %s: recorded %s, but its domain is gone: the master is told", uuid,
+				 db_peek_str(vm, SC_F_VM__power_state));
+			if (ngone < 64) {
+				snprintf(gone_refs[ngone], sizeof gone_refs[0], "%s/%lld/%lld", vm->ref,
+					 (long long)db_peek_int(vm, SC_F_VM__domid), (long long)time(NULL));
+				gone[ngone] = gone_refs[ngone];
+				ngone++;
+			}
 		} else if (was_live) {
 			log_warn("vm %s: recorded %s, but its domain is gone: Halted", uuid,
 				 db_peek_str(vm, SC_F_VM__power_state));
@@ -132,6 +153,8 @@ static void vm_events_reconcile(void *arg, struct xenops_domain *live, size_t n)
 	else
 		log_info("reconcile: %zu running VMs adopted, %zu found halted", adopted, halted);
 	xerr_clear(&e);
+	if (ngone)
+		pool_ha_report_gone(srv, gone, ngone);
 }
 
 static void vm_events_memory(void *arg, const char *vm_uuid, int64_t actual)

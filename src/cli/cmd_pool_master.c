@@ -1,11 +1,14 @@
 /* cmd_pool_master: moving a pool's master — pool-designate-new-master,
- * pool-sync-database, and the emergency pair for a pool whose master is
+ * pool-sync-database, high availability (pool-ha-enable, pool-ha-disable,
+ * pool-ha-compute-max-host-failures-to-tolerate), and the emergency pair for a pool whose master is
  * gone (pool-emergency-transition-to-master on a slave, then
  * pool-recover-slaves on it). */
 #include "cmd.h"
 #include "base/mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int h_designate(struct xe_ctx *x, struct xerr *err)
 {
@@ -62,6 +65,52 @@ static int h_recover(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+/* pool-ha-enable [heartbeat-sr-uuids=<uuid>,…] [ha-config:timeout=<s>] */
+static int h_ha_enable(struct xe_ctx *x, struct xerr *err)
+{
+	xv srs = xv_arr_new(), conf = xv_map_new();
+	int rc = 0;
+	for (size_t i = 0; i < x->params->n && rc == 0; i++) {
+		const char *k = x->params->items[i].k, *v = x->params->items[i].v;
+		if (!strncmp(k, "ha-config:", 10)) {
+			xv_map_set_str(&conf, k + 10, v);
+			continue;
+		}
+		if (strcmp(k, "heartbeat-sr-uuids") != 0)
+			continue;
+		char *list = xstrdup(v), *save = NULL;
+		for (char *u = strtok_r(list, ",", &save); u && rc == 0; u = strtok_r(NULL, ",", &save)) {
+			char *ref = NULL;
+			rc = xs_by_uuid(x->s, SC_C_SR, u, &ref, err);
+			if (rc == 0)
+				xv_arr_push_str(&srs, ref);
+			free(ref);
+		}
+		free(list);
+	}
+	xv a = xv_arr_new();
+	xv_arr_push(&a, srs);
+	xv_arr_push(&a, conf);
+	if (rc == 0)
+		rc = xc_call(x->c, "pool.enable_ha", &a, NULL, err);
+	xv_free(&a);
+	return rc;
+}
+
+static int h_ha_compute_max(struct xe_ctx *x, struct xerr *err)
+{
+	xv a = xv_arr_new(), n = XV_NIL_INIT;
+	int rc = xc_call(x->c, "pool.ha_compute_max_host_failures_to_tolerate", &a, &n, err);
+	if (rc == 0) {
+		char buf[32];
+		snprintf(buf, sizeof buf, "%lld", (long long)(n.kind == XV_INT ? n.u.i : 0));
+		xe_print_line(x->out, buf);
+	}
+	xv_free(&a);
+	xv_free(&n);
+	return rc;
+}
+
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 const struct xe_cmd xe_pool_master_cmds[] = {
@@ -81,6 +130,14 @@ const struct xe_cmd xe_pool_master_cmds[] = {
 	 "On a master after an emergency transition: add the hosts left out back to the pool; prints "
 	 "their uuids.",
 	 0, h_recover, NULL},
+	{"pool-ha-enable", NULL, L("heartbeat-sr-uuids", "ha-config:"),
+	 "Enable high availability: the statefile on the first of the shared SRs given (or one every "
+	 "host reaches); ha-config:timeout=<seconds> sets the HA timeout (default 60).",
+	 0, h_ha_enable, NULL},
+	{"pool-ha-disable", NULL, NULL, "Disable high availability.", 0, h_call0, "pool.disable_ha"},
+	{"pool-ha-compute-max-host-failures-to-tolerate", NULL, NULL,
+	 "The most host failures the pool's protected VMs survive (a restart plan exists).", 0,
+	 h_ha_compute_max, NULL},
 	{"pool-sync-database", NULL, NULL,
 	 "Wait until every host of the pool holds the database up to its last change.", 0, h_call0,
 	 "pool.sync_database"},

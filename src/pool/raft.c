@@ -523,6 +523,10 @@ static void refresh_view(struct pool_raft *p)
 		m->match = raft_state(&p->raft) == RAFT_LEADER && p->raft.leader_state.progress
 				   ? p->raft.leader_state.progress[i].match_index
 				   : 0;
+		m->quiet_ms = UINT64_MAX;
+		for (unsigned k = 0; k < p->nseen && raft_state(&p->raft) == RAFT_LEADER; k++)
+			if (p->seen[k].id == sv->id)
+				m->quiet_ms = uv_now(&p->loop) - p->seen[k].at;
 	}
 	p->commit_index = p->raft.commit_index;
 	/* a follower's election timer restarts at every message from its leader */

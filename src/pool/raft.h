@@ -131,12 +131,15 @@ unsigned pool_raft_voters(struct pool_raft *p);
 unsigned pool_raft_voters_for(unsigned members);
 
 /* The configuration as this node knows it; match is the last entry the
- * leader knows the member holds (0 on other nodes). */
+ * leader knows the member holds (0 on other nodes); quiet_ms, on the
+ * leader, the time since it last heard from the member (0 for itself,
+ * UINT64_MAX on other nodes or before the leader has watched it). */
 struct pool_raft_member {
 	uint64_t id;
 	char address[POOL_ADDR_MAX];
 	bool voter;
 	uint64_t match;
+	uint64_t quiet_ms;
 };
 unsigned pool_raft_members(struct pool_raft *p, struct pool_raft_member *out, unsigned max);
 /* The last entry this node knows committed. */

@@ -6,6 +6,7 @@
 #include "cert_calls.h"
 #include "../api/pool_forward.h"
 #include "../api/pool_join.h"
+#include "../api/pool_ha.h"
 #include "http.h"
 #include "private.h"
 #include "restart.h"
@@ -322,6 +323,8 @@ int main(int argc, char **argv)
 {
 	struct server srv;
 	memset(&srv, 0, sizeof srv);
+	if (argc > 1 && strcmp(argv[1], "--ha-watchdog") == 0)
+		return pool_ha_watchdog_main(argc, argv);
 	private_umask();
 	restart_save_argv(argc, argv);
 	server_config_defaults(&srv.cfg);
@@ -457,6 +460,7 @@ int main(int argc, char **argv)
 	if (!hs)
 		goto fail;
 	pool_heartbeat_start(&srv);
+	pool_ha_start(&srv);
 	print_banner(&srv, password);
 	/* under systemd (Type=notify): serving now; the watchdog, when the
 	 * unit sets WatchdogSec, is fed from this loop, so a daemon whose main
@@ -496,6 +500,7 @@ out:;
 		http_stop_handover(hs, &plain_fd, &tls_fd);
 	else
 		http_stop(hs);
+	pool_ha_stop();
 	pool_heartbeat_stop();
 	vmss_stop();
 	dr_stop();

@@ -1,6 +1,7 @@
 /* restart: re-executing xenond in place for host.restart_agent (see
  * restart.h). The pid stays the same, so whoever supervises the daemon
  * keeps tracking it; QEMUs run in sessions of their own and are untouched. */
+#include "../api/pool_ha.h"
 #include "restart.h"
 #include "http_listen.h"
 #include "../base/clock.h"
@@ -87,10 +88,11 @@ void restart_exec(int plain_fd, int tls_fd)
 		log_error("restart: no command line saved");
 		return;
 	}
-	int keep[] = {plain_fd, tls_fd};
-	cloexec_all_but(keep, 2);
+	int keep[] = {plain_fd, tls_fd, pool_ha_watchdog_fd()};
+	cloexec_all_but(keep, 3);
 	set_fd_env(HTTP_ENV_PLAIN_FD, plain_fd);
 	set_fd_env(HTTP_ENV_TLS_FD, tls_fd);
+	set_fd_env("XENON_HA_WD_FD", pool_ha_watchdog_fd()); /* the HA watchdog's pipe goes on */
 	log_info("restart: executing a new image of %s", saved_argv[0]);
 	fflush(NULL);
 	/* /proc/self/exe: the binary this process runs, even if argv[0] was

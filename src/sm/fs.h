@@ -21,6 +21,10 @@ struct sm_fs {
 	int (*stat)(const struct sm_sr *sr, const char *path, struct stat *st);
 	/* Reads n bytes at off of the file (opened and closed each time). */
 	ssize_t (*pread)(const struct sm_sr *sr, const char *path, void *buf, size_t n, off_t off);
+	/* Writes n bytes at off, the file made (mode 0600) when missing.
+	 * May be NULL: the SR cannot hold small files of ours (the HA
+	 * heartbeat). */
+	ssize_t (*pwrite)(const struct sm_sr *sr, const char *path, const void *buf, size_t n, off_t off);
 	/* Creates an empty file of size bytes; EEXIST when the name is taken. */
 	int (*create_excl)(const struct sm_sr *sr, const char *path, int mode, int64_t size);
 	int (*unlink)(const struct sm_sr *sr, const char *path);

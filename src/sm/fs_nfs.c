@@ -138,6 +138,33 @@ static ssize_t n_pread(const struct sm_sr *sr, const char *path, void *buf, size
 	return (ssize_t)done;
 }
 
+static ssize_t n_pwrite(const struct sm_sr *sr, const char *path, const void *buf, size_t n, off_t off)
+{
+	struct nfs_context *nfs;
+	const char *r = rel(sr, path, &nfs);
+	if (!r)
+		return -1;
+	struct nfsfh *fh;
+	int rc = nfs_open(nfs, r, O_WRONLY, &fh);
+	if (rc == -ENOENT)
+		rc = nfs_create(nfs, r, O_WRONLY, 0600, &fh);
+	if (rc < 0)
+		return ret(rc);
+	size_t done = 0;
+	while (done < n) {
+		rc = nfs_pwrite(nfs, fh, (uint64_t)off + done, n - done, (const char *)buf + done);
+		if (rc <= 0)
+			break;
+		done += (size_t)rc;
+	}
+	if (rc >= 0)
+		rc = nfs_fsync(nfs, fh);
+	nfs_close(nfs, fh);
+	if (rc < 0)
+		return ret(rc);
+	return (ssize_t)done;
+}
+
 static int n_create_excl(const struct sm_sr *sr, const char *path, int mode, int64_t size)
 {
 	struct nfs_context *nfs;
@@ -248,6 +275,7 @@ static int n_statvfs(const struct sm_sr *sr, const char *path, struct sm_stat *s
 const struct sm_fs sm_nfs_fs = {
 	.stat = n_stat,
 	.pread = n_pread,
+	.pwrite = n_pwrite,
 	.create_excl = n_create_excl,
 	.unlink = n_unlink,
 	.rename = n_rename,

@@ -31,6 +31,19 @@ static ssize_t p_pread(const struct sm_sr *sr, const char *path, void *buf, size
 	return r;
 }
 
+static ssize_t p_pwrite(const struct sm_sr *sr, const char *path, const void *buf, size_t n, off_t off)
+{
+	(void)sr;
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	ssize_t r = pwrite(fd, buf, n, off);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
 static int p_create_excl(const struct sm_sr *sr, const char *path, int mode, int64_t size)
 {
 	(void)sr;
@@ -118,6 +131,7 @@ static int p_statvfs(const struct sm_sr *sr, const char *path, struct sm_stat *s
 const struct sm_fs sm_posix_fs = {
 	.stat = p_stat,
 	.pread = p_pread,
+	.pwrite = p_pwrite,
 	.create_excl = p_create_excl,
 	.unlink = p_unlink,
 	.rename = p_rename,
