@@ -201,3 +201,19 @@ void sb_json_string(struct strbuf *sb, const char *s)
 	sb_add(sb, (const char *)run, (size_t)(p - run));
 	sb_putc(sb, '"');
 }
+
+void sb_url_encode(struct strbuf *sb, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '.' || c == '_' || c == '~') {
+			sb_putc(sb, (char)c);
+		} else {
+			sb_putc(sb, '%');
+			sb_putc(sb, hex[c >> 4]);
+			sb_putc(sb, hex[c & 15]);
+		}
+	}
+}

@@ -48,5 +48,7 @@ char *sb_detach(struct strbuf *sb);
 void sb_xml_escape(struct strbuf *sb, const char *s);
 /* JSON string, with quotes; invalid UTF-8 bytes become U+FFFD. */
 void sb_json_string(struct strbuf *sb, const char *s);
+/* s percent-encoded for a URL's query (RFC 3986: all but unreserved). */
+void sb_url_encode(struct strbuf *sb, const char *s);
 
 #endif

@@ -206,17 +206,6 @@ static bool elsewhere(struct route_req *rr, const char *ref, char host[REF_STRLE
 	return host[0] != '\0';
 }
 
-static void put_encoded(struct strbuf *sb, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
-			sb_putc(sb, (char)c);
-		else
-			sb_printf(sb, "%%%02X", c);
-	}
-}
-
 static MHD_RESULT_T add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	(void)kind;
@@ -225,9 +214,9 @@ static MHD_RESULT_T add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 		return MHD_YES;
 	if (sb->len)
 		sb_putc(sb, '&');
-	put_encoded(sb, key);
+	sb_url_encode(sb, key);
 	sb_putc(sb, '=');
-	put_encoded(sb, value ? value : "");
+	sb_url_encode(sb, value ? value : "");
 	return MHD_YES;
 }
 

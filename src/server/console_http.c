@@ -434,12 +434,7 @@ static struct console_bridge *remote_console(struct server *srv, const char *hre
 	}
 	struct strbuf q = STRBUF_INIT;
 	sb_puts(&q, uuid ? "uuid=" : "ref=");
-	for (const char *c = uuid ? uuid : ref ? ref : ""; *c; c++) {
-		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("-._~", *c))
-			sb_putc(&q, *c);
-		else
-			sb_printf(&q, "%%%02X", (unsigned char)*c);
-	}
+	sb_url_encode(&q, uuid ? uuid : ref ? ref : "");
 	struct console_bridge *b = xcalloc(1, sizeof *b);
 	b->vnc = -1;
 	b->sock = -1;

@@ -54,7 +54,6 @@ static void add_src(struct rr_xport_src **src, size_t *n, enum rr_kind k, const 
 	(*n)++;
 }
 
-static void put_encoded(struct strbuf *sb, const char *s);
 
 /* ---- a member's VMs, read on the member ---- */
 
@@ -134,9 +133,9 @@ static MHD_RESULT_T relay_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 		return MHD_YES;
 	if (sb->len)
 		sb_putc(sb, '&');
-	put_encoded(sb, key);
+	sb_url_encode(sb, key);
 	sb_putc(sb, '=');
-	put_encoded(sb, value ? value : "");
+	sb_url_encode(sb, value ? value : "");
 	return MHD_YES;
 }
 
@@ -293,25 +292,14 @@ static int host_rrd_begin(struct route_req *rr)
 	return dump(rr, RR_HOST, metrics_host_uuid(rr->srv));
 }
 
-static void put_encoded(struct strbuf *sb, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
-			sb_putc(sb, (char)c);
-		else
-			sb_printf(sb, "%%%02X", c);
-	}
-}
-
 static MHD_RESULT_T add_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	(void)kind;
 	struct strbuf *sb = cls;
 	sb_putc(sb, strchr(sb->buf, '?') ? '&' : '?');
-	put_encoded(sb, key ? key : "");
+	sb_url_encode(sb, key ? key : "");
 	sb_putc(sb, '=');
-	put_encoded(sb, value ? value : "");
+	sb_url_encode(sb, value ? value : "");
 	return MHD_YES;
 }
 

@@ -228,6 +228,17 @@ static void test_xml_escape(void **state)
 
 /* ---- hmap ---- */
 
+static void test_url_encode(void **state)
+{
+	(void)state;
+	struct strbuf sb = STRBUF_INIT;
+	sb_url_encode(&sb, "");
+	assert_int_equal(sb.len, 0);
+	sb_url_encode(&sb, "OpaqueRef:ab-c_d.e~f g&h=i/%\xc3\xa9");
+	assert_string_equal(sb.buf, "OpaqueRef%3Aab-c_d.e~f%20g%26h%3Di%2F%25%C3%A9");
+	sb_free(&sb);
+}
+
 static void test_hmap_basics(void **state)
 {
 	(void)state;
@@ -417,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_strbuf_basics),
 		cmocka_unit_test(test_json_escape),
 		cmocka_unit_test(test_xml_escape),
+		cmocka_unit_test(test_url_encode),
 		cmocka_unit_test(test_hmap_basics),
 		cmocka_unit_test(test_hmap_growth),
 		cmocka_unit_test(test_time_format),
