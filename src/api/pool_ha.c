@@ -920,7 +920,7 @@ static void fence(void)
 	size_t nk = kill_qemus(srv->cfg.run_dir, killed, 64);
 	pthread_mutex_lock(&H.lock);
 	for (size_t i = 0; i < nk && H.nswept < 64; i++)
-		snprintf(H.swept[H.nswept++], UUID_STRLEN + 1, "%s", killed[i]);
+		snprintf(H.swept[H.nswept++], UUID_STRLEN + 1, "%.*s", UUID_STRLEN, killed[i]);
 	size_t n = H.nhere;
 	struct vm_spec specs[64];
 	for (size_t i = 0; i < n; i++) {
@@ -1227,7 +1227,7 @@ static void *restart_main(void *arg)
 			c[k] = c[m];
 			c[m] = tmp;
 			if (!strcmp(c[k].ref, srv->host_ref) || pool_member_answers(srv, c[k].uuid, c[k].address))
-				snprintf(best, sizeof best, "%s", c[k].ref);
+				snprintf(best, sizeof best, "%.*s", REF_STRLEN, c[k].ref);
 		}
 		int rc = -1;
 		struct xerr e = XERR_INIT;
