@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -210,8 +211,13 @@ static int export_url(const struct insp_drive *d, bool rw, struct held *h, struc
 	h->sock = xasprintf("%s/xenon-insp-%d-%u.sock", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
 			    (int)getpid(), __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
 	unlink(h->sock);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* it serves this worker only: it ends with it (xenond stopped or
+		 * killed), never left spinning on a share that went away */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+			_exit(127);
 		if (rw)
 			execlp("qemu-nbd", "qemu-nbd", "-k", h->sock, "-f", d->format, "-x", "d0", "-t", d->path,
 			       (char *)NULL);
