@@ -711,6 +711,23 @@ struct pending {
 	char avoid[REF_STRLEN + 1]; /* the host its last try failed on: another first */
 };
 
+/* A VM whose host is lost: recorded Halted in t, and queued in q (up to
+ * 64) for a restart when it is protected. */
+static void lost_vm(struct db_txn *t, struct db_obj *vm, struct pending *q, size_t *nq)
+{
+	int pr = prio_of(db_peek_str(vm, SC_F_VM__ha_restart_priority));
+	if (pr > 0 && *nq < 64) {
+		struct pending *p = &q[(*nq)++];
+		memset(p, 0, sizeof *p);
+		snprintf(p->ref, sizeof p->ref, "%s", vm->ref);
+		p->prio = pr;
+		p->order = db_peek_int(vm, SC_F_VM__order);
+	}
+	vm_record_halted(t, vm, "Halted");
+	op_clear_all(t, vm);
+	vm_update_allowed_operations(t, vm);
+}
+
 static struct {
 	struct server *srv;
 	pthread_t io, watch, restart;
@@ -1070,16 +1087,7 @@ static int declare_dead(struct watch *w, int64_t silent_ms)
 		if (db_peek_bool(vm, SC_F_VM__is_control_domain) || !live_state(db_peek_str(vm, SC_F_VM__power_state)) ||
 		    strcmp(db_peek_str(vm, SC_F_VM__resident_on), h->ref))
 			continue;
-		int pr = prio_of(db_peek_str(vm, SC_F_VM__ha_restart_priority));
-		if (pr > 0 && nq < 64) {
-			memset(&q[nq], 0, sizeof q[nq]);
-			snprintf(q[nq].ref, sizeof q[nq].ref, "%s", vm->ref);
-			q[nq].prio = pr;
-			q[nq++].order = db_peek_int(vm, SC_F_VM__order);
-		}
-		vm_record_halted(t, vm, "Halted");
-		op_clear_all(t, vm);
-		vm_update_allowed_operations(t, vm);
+		lost_vm(t, vm, q, &nq);
 		nvms++;
 	}
 	struct xerr e = XERR_INIT;
@@ -1133,16 +1141,7 @@ static int ha_fenced(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 		const xv *st = m ? db_peek(m, SC_F_VM_metrics__start_time) : NULL;
 		if (st && st->kind == XV_TIME && st->u.i > lost_at)
 			continue;
-		int pr = prio_of(db_peek_str(vm, SC_F_VM__ha_restart_priority));
-		if (pr > 0 && nq < 64) {
-			memset(&q[nq], 0, sizeof q[nq]);
-			snprintf(q[nq].ref, sizeof q[nq].ref, "%s", vm->ref);
-			q[nq].prio = pr;
-			q[nq++].order = db_peek_int(vm, SC_F_VM__order);
-		}
-		vm_record_halted(t, vm, "Halted");
-		op_clear_all(t, vm);
-		vm_update_allowed_operations(t, vm);
+		lost_vm(t, vm, q, &nq);
 		n++;
 	}
 	if (db_commit(t, err) < 0)
