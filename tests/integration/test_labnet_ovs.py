@@ -98,7 +98,8 @@ class OvsLabNetTest(test_labnet.LabNetTest):
         self.assert_nothing_left(bridge, bridge_gone=False)
         self.assertIn(bridge, self.ovs_bridges())
         self.assertEqual(self.vsctl("list-ports", bridge).stdout.split(), ports, "the guest's port stays")
-        self.assertEqual(test_labnet.addrs(bridge), [], "the host's address left the bridge")
+        # the address goes last, after dnsmasq and the table that assert_nothing_left waited for
+        self.wait_for(lambda: test_labnet.addrs(bridge) == [], 10, msg="the host's address left the bridge")
         self.api.VM.hard_shutdown(vm)
 
 
