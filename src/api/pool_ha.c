@@ -537,16 +537,24 @@ static int set_ntol(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 	return db_commit(t, err);
 }
 
+/* How many host failures the pool's plan tolerates, with the VMs'
+ * priorities, or those conf maps VMs to (the hypothetical call). */
+static int64_t max_failures(struct db *db, const xv *conf)
+{
+	struct plan *p = xmalloc(sizeof *p);
+	db_rdlock(db);
+	plan_collect(db, conf, p);
+	db_unlock(db);
+	int64_t n = plan_max(p);
+	free(p);
+	return n;
+}
+
 static int compute_max(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)args;
 	(void)err;
-	struct plan *p = xmalloc(sizeof *p);
-	db_rdlock(ctx->db);
-	plan_collect(ctx->db, NULL, p);
-	db_unlock(ctx->db);
-	*result = xv_int(plan_max(p));
-	free(p);
+	*result = xv_int(max_failures(ctx->db, NULL));
 	return 0;
 }
 
@@ -556,12 +564,7 @@ static int compute_hypothetical(struct rpc_ctx *ctx, xv *args, xv *result, struc
 	for (size_t i = 0; conf && i < xv_len(conf); i++)
 		if (prio_of(xv_as_str(&conf->u.m->vals[i])) < 0)
 			return xerr_set(err, ERR_INVALID_VALUE, "ha_restart_priority", xv_as_str(&conf->u.m->vals[i]), NULL);
-	struct plan *p = xmalloc(sizeof *p);
-	db_rdlock(ctx->db);
-	plan_collect(ctx->db, conf, p);
-	db_unlock(ctx->db);
-	*result = xv_int(plan_max(p));
-	free(p);
+	*result = xv_int(max_failures(ctx->db, conf));
 	return 0;
 }
 
