@@ -32,8 +32,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
 import guest  # noqa: E402
-import harness  # noqa: E402
 import lab  # noqa: E402
+import pool_util  # noqa: E402
 from test_pool_ha import MiB, wait_for, QemuWatch  # noqa: E402
 from test_pool_join import LabNfs  # noqa: E402
 
@@ -58,29 +58,17 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--timeout", type=int, default=10)
     o = ap.parse_args()
-    subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), guest.GUEST], check=True,
-                   stdout=subprocess.DEVNULL, timeout=900)
-    kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
+    kernel = guest.build()
     l = lab.Lab(3).make()
     nfs = LabNfs(tempfile.mkdtemp(prefix="xenon-bench-nfs-"))
     try:
         for h in l.hosts:
-            kdir = os.path.join(h.data_dir, "guest-kernels")
-            os.makedirs(kdir)
-            for f in (kernel, "initrd.img"):
-                shutil.copy(os.path.join(guest.GUEST, f), kdir)
-            guest._run_dirs.append(os.path.join(h.data_dir, "run"))
+            guest.provide(h.data_dir, kernel)
             h.start(backend="qemu")
         nfs.start()
-        h1 = l.hosts[0]
-        for h in l.hosts[1:]:
-            r = h.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
-                            "master-password=" + h1.server.password)
-            assert r.returncode == 0, r.stdout + r.stderr
-        a = h1.server.api
-        wait_for(lambda: len(a.host.get_all()) == 3, 30, "three hosts")
-        ref = {h.name: [x for x in a.host.get_all() if a.host.get_address(x) == h.address][0] for h in l.hosts}
-        wait_for(lambda: all(a.host_metrics.get_live(a.host.get_metrics(x)) for x in ref.values()), 30, "live")
+        a = l.hosts[0].server.api
+        refs = pool_util.join(l)
+        ref = {h.name: refs[h.address] for h in l.hosts}
         sr = a.SR.create(ref["h1"], nfs.device_config(), "0", "nfs-shared", "", "nfs", "", True, {})
         wait_for(lambda: len(a.SR.get_PBDs(sr)) == 3 and all(a.PBD.get_currently_attached(p)
                                                               for p in a.SR.get_PBDs(sr)), 30, "the SR")

@@ -29,7 +29,6 @@ bench/README.md §18 has a run."""
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -42,39 +41,20 @@ import guest  # noqa: E402
 import harness  # noqa: E402
 import lab  # noqa: E402
 import ovs_lab  # noqa: E402
+import pool_util  # noqa: E402
+from pool_util import wait_for  # noqa: E402
 
 MiB = 1 << 20
 CONF = "network-backend = openvswitch\n"
 
 
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise TimeoutError("timed out waiting for " + what)
-
-
 class Bench:
     def __init__(self):
-        subprocess.run([os.path.join(ROOT, "scripts", "build-test-guest.sh"), guest.GUEST], check=True,
-                       stdout=subprocess.DEVNULL, timeout=900)
-        self.kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
+        self.kernel = guest.build()
         self.lab = lab.Lab(3).make()
-        sw = self.lab.switch
-        lab._ip("-n", sw, "link", "add", "br1", "type", "bridge")
-        lab._ip("-n", sw, "link", "set", "br1", "up")
+        pool_util.add_second_nics(self.lab)
         for h in self.lab.hosts:
-            lab._ip("-n", h.netns, "link", "add", "eth1", "type", "veth", "peer", "name", "q" + h.name,
-                    "netns", sw)
-            lab._ip("-n", sw, "link", "set", "q" + h.name, "master", "br1", "up")
-            lab._ip("-n", h.netns, "link", "set", "eth1", "up")
-            kdir = os.path.join(h.data_dir, "guest-kernels")
-            os.makedirs(kdir)
-            for f in (self.kernel, "initrd.img"):
-                shutil.copy(os.path.join(guest.GUEST, f), kdir)
-            guest._run_dirs.append(os.path.join(h.data_dir, "run"))
+            guest.provide(h.data_dir, self.kernel)
             h.start(backend="qemu", config=CONF)
             a = h.server.api
             a.PIF.scan(a.host.get_all()[0])
@@ -82,27 +62,13 @@ class Bench:
             a.PIF.plug(eth1)
         h1 = self.lab.hosts[0]
         self.api = a = h1.server.api
-        for h in self.lab.hosts[1:]:
-            r = h.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
-                            "master-password=" + h1.server.password)
-            if r.returncode != 0:
-                raise RuntimeError(r.stdout + r.stderr)
-        wait_for(lambda: len(a.host.get_all()) == 3, 60, "three hosts")
-        self.ref = {h.address: [x for x in a.host.get_all() if a.host.get_address(x) == h.address][0]
-                    for h in self.lab.hosts}
-        wait_for(lambda: all(a.host_metrics.get_live(a.host.get_metrics(x)) for x in self.ref.values()), 60,
-                 "every host live")
+        self.ref = pool_util.join(self.lab, timeout=60)
         self.eth1 = {h.address: [p for p in a.host.get_PIFs(self.ref[h.address])
                                  if a.PIF.get_device(p) == "eth1"][0] for h in self.lab.hosts}
         self.physical = a.PIF.get_network(self.eth1[h1.address])
 
     def close(self):
-        try:
-            for vm in self.api.VM.get_all():
-                if not self.api.VM.get_is_a_template(vm) and self.api.VM.get_power_state(vm) != "Halted":
-                    self.api.VM.hard_shutdown(vm)
-        except Exception:
-            pass
+        pool_util.halt_vms(self.api)
         self.lab.close()
         for h in self.lab.hosts:
             ovs_lab.stop_ovs_of(h.data_dir)

@@ -1,14 +1,20 @@
-"""Pools formed by configuration in the lab (lab.py), for the pool suites:
-every host gets pool-address/pool-id/pool-peers, all start together (each
-waits for a leader, which needs the others), and a Keeper thread per host
-starts and restarts its xenond: a daemon dies with the thread that
-started it (PDEATHSIG), so that thread lives as long as the pool.
+"""Pools in the lab (lab.py), for the pool suites and benchmarks.
+
+Formed by configuration: every host gets pool-address/pool-id/pool-peers,
+all start together (each waits for a leader, which needs the others), and
+a Keeper thread per host starts and restarts its xenond: a daemon dies with
+the thread that started it (PDEATHSIG), so that thread lives as long as
+the pool.
 
     with lab.Lab(3) as l:
         pool = Pool(l)
         pool.start()
         m = pool.find_master(10)
         pool.kill(m); pool.restart(m)
+
+Formed as a user forms one: hosts started alone, then `xe pool-join` to
+the first (join()); second NICs on a segment of their own
+(add_second_nics()).
 """
 
 import json
@@ -107,6 +113,61 @@ class Pool:
                     return h
             time.sleep(0.05)
         return None
+
+
+def wait_for(pred, timeout, what, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def join(l, hosts=None, timeout=30):
+    """`xe pool-join` of each of hosts (every host but the first by default,
+    each started) to the lab's first host; waits until every running host is
+    in the pool and live. Returns the host refs by address."""
+    h1 = l.hosts[0]
+    a = h1.server.api
+    for h in l.hosts[1:] if hosts is None else hosts:
+        r = h.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
+                        "master-password=" + h1.server.password)
+        assert r.returncode == 0, "%s: pool-join: %s" % (h.name, r.stdout + r.stderr)
+    running = [h for h in l.hosts if h.server is not None and h.server.alive()]
+    wait_for(lambda: len(a.host.get_all()) == len(running), timeout,
+             "%d hosts in the pool" % len(running))
+    refs = {h.address: [x for x in a.host.get_all() if a.host.get_address(x) == h.address][0]
+            for h in running}
+    wait_for(lambda: all(a.host_metrics.get_live(a.host.get_metrics(x)) for x in refs.values()), timeout,
+             "every host live")
+    return refs
+
+
+def add_second_nics(l):
+    """A second NIC, eth1, on every host, cabled to a bridge of its own
+    (br1) in the switch's namespace: one segment with eth0 would have both
+    NICs answer ARP."""
+    lab._ip("-n", l.switch, "link", "add", "br1", "type", "bridge")
+    lab._ip("-n", l.switch, "link", "set", "br1", "up")
+    for h in l.hosts:
+        lab._ip("-n", h.netns, "link", "add", "eth1", "type", "veth", "peer", "name", "q" + h.name,
+                "netns", l.switch)
+        lab._ip("-n", l.switch, "link", "set", "q" + h.name, "master", "br1", "up")
+        lab._ip("-n", h.netns, "link", "set", "eth1", "up")
+
+
+def halt_vms(api):
+    """Hard-shuts-down every VM still running (a class's tear-down: errors
+    are left to the tear-down's own checks); nothing without an API."""
+    if api is None:
+        return
+    try:
+        for vm in api.VM.get_all():
+            if not api.VM.get_is_a_template(vm) and api.VM.get_power_state(vm) != "Halted":
+                api.VM.hard_shutdown(vm)
+    except Exception:
+        pass
 
 
 def slave_error(h, timeout=2):

@@ -26,6 +26,7 @@ import unittest
 import guest
 import harness
 import lab
+import pool_util
 from harness import XapiError
 from test_pool_join import LabNfs
 
@@ -104,38 +105,20 @@ class QemuWatch(threading.Thread):
 class PoolHaTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), guest.GUEST],
-                       check=True, stdout=subprocess.DEVNULL, timeout=900)
-        cls.kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
+        cls.kernel = guest.build()
         cls.lab = lab.Lab(3).make()
         for h in cls.lab.hosts:
-            kdir = os.path.join(h.data_dir, "guest-kernels")
-            os.makedirs(kdir)
-            for f in (cls.kernel, "initrd.img"):
-                shutil.copy(os.path.join(guest.GUEST, f), kdir)
-            guest._run_dirs.append(os.path.join(h.data_dir, "run"))
+            guest.provide(h.data_dir, cls.kernel)
             h.start(backend="qemu")
         cls.nfs = LabNfs(tempfile.mkdtemp(prefix="xenon-lab-nfs-"))
         cls.nfs.start()
-        h1 = cls.lab.hosts[0]
-        for h in cls.lab.hosts[1:]:
-            r = h.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
-                            "master-password=" + h1.server.password)
-            assert r.returncode == 0, r.stdout + r.stderr
-        a1 = h1.server.api
-        wait_for(lambda: len(a1.host.get_all()) == 3, 30, "three hosts in the pool")
-        cls.ref = {h.name: [x for x in a1.host.get_all() if a1.host.get_address(x) == h.address][0]
-                   for h in cls.lab.hosts}
-        wait_for(lambda: all(a1.host_metrics.get_live(a1.host.get_metrics(x)) for x in cls.ref.values()), 30,
-                 "every host live")
+        refs = pool_util.join(cls.lab)
+        cls.ref = {h.name: refs[h.address] for h in cls.lab.hosts}
 
     @classmethod
     def tearDownClass(cls):
         try:
-            a = cls.master_api()
-            for vm in a.VM.get_all():
-                if not a.VM.get_is_a_template(vm) and a.VM.get_power_state(vm) != "Halted":
-                    a.VM.hard_shutdown(vm)
+            pool_util.halt_vms(cls.master_api())
         except Exception:
             pass
         cls.lab.close()

@@ -579,17 +579,11 @@ class PoolJoinTest(unittest.TestCase):
         import guest
         if not guest.QEMU:
             self.skipTest("qemu-system-x86_64 is not installed")
-        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), guest.GUEST],
-                       check=True, stdout=subprocess.DEVNULL, timeout=900)
-        kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
+        kernel = guest.build()
         l = lab.Lab(2)
         with l:
             for h in l.hosts:
-                kdir = os.path.join(h.data_dir, "guest-kernels")
-                os.makedirs(kdir)
-                for f in (kernel, "initrd.img"):
-                    shutil.copy(os.path.join(guest.GUEST, f), kdir)
-                guest._run_dirs.append(os.path.join(h.data_dir, "run"))
+                guest.provide(h.data_dir, kernel)
                 h.start(backend="qemu")
             h1, h2 = l.hosts
             a1 = h1.server.api

@@ -15,15 +15,15 @@ migration of the guest's few dozen MiB lasts long enough to watch."""
 
 import os
 import re
-import shutil
-import subprocess
 import time
 import unittest
 
 import guest
 import harness
 import lab
+import pool_util
 from harness import XapiError
+from pool_util import wait_for
 
 MiB = 1 << 20
 LOOP = "i=0; while :; do i=$((i+1)); echo C$i; sleep 0.2; done &"
@@ -36,48 +36,20 @@ FILL = ("yes 0123456789abcdef | head -c 1048576 > /tmp/s; cat /tmp/s /tmp/s /tmp
 DIRTY = "while [ ! -e /tmp/stop ]; do cat /tmp/u /tmp/u > /tmp/d; done &"
 
 
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
-
-
 class PoolMigrateTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), guest.GUEST],
-                       check=True, stdout=subprocess.DEVNULL, timeout=900)
-        cls.kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
+        cls.kernel = guest.build()
         cls.lab = lab.Lab(2).make()
         for h in cls.lab.hosts:
-            kdir = os.path.join(h.data_dir, "guest-kernels")
-            os.makedirs(kdir)
-            for f in (cls.kernel, "initrd.img"):
-                shutil.copy(os.path.join(guest.GUEST, f), kdir)
-            guest._run_dirs.append(os.path.join(h.data_dir, "run"))
+            guest.provide(h.data_dir, cls.kernel)
             h.start(backend="qemu", config="migration-bandwidth = %d\n" % BANDWIDTH_MIB if h.index else None)
-        h1, h2 = cls.lab.hosts
-        r = h2.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
-                         "master-password=" + h1.server.password)
-        assert r.returncode == 0, r.stdout + r.stderr
-        cls.api = a1 = h1.server.api
-        wait_for(lambda: len(a1.host.get_all()) == 2, 30, "h2 in the pool")
-        cls.ref = {h.address: [x for x in a1.host.get_all() if a1.host.get_address(x) == h.address][0]
-                   for h in cls.lab.hosts}
-        wait_for(lambda: all(a1.host_metrics.get_live(a1.host.get_metrics(x)) for x in cls.ref.values()), 30,
-                 "both hosts live")
+        cls.api = cls.lab.hosts[0].server.api
+        cls.ref = pool_util.join(cls.lab)
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            for vm in cls.api.VM.get_all():
-                if not cls.api.VM.get_is_a_template(vm) and cls.api.VM.get_power_state(vm) != "Halted":
-                    cls.api.VM.hard_shutdown(vm)
-        except Exception:
-            pass
+        pool_util.halt_vms(cls.api)
         cls.lab.close()
         guest._kill_leftover_qemus()
 

@@ -31,20 +31,13 @@ import guest  # noqa: E402
 import harness  # noqa: E402
 import lab  # noqa: E402
 import ovs_lab  # noqa: E402
+import pool_util  # noqa: E402
+from pool_util import wait_for  # noqa: E402
 
 MiB = 1 << 20
 CONF = "network-backend = openvswitch\n"
 TCPDUMP = shutil.which("tcpdump")
 TRANSPORT = "10.99.0.%d"
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def tcpdump_lines(path):
@@ -65,26 +58,12 @@ class PoolTunnelTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), guest.GUEST],
-                       check=True, stdout=subprocess.DEVNULL, timeout=900)
-        cls.kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
+        cls.kernel = guest.build()
         cls.lab = lab.Lab(3).make()
         try:
-            # the second NICs' segment: a bridge of its own in the switch's
-            # namespace (one segment with eth0 would have both NICs answer ARP)
-            lab._ip("-n", cls.lab.switch, "link", "add", "br1", "type", "bridge")
-            lab._ip("-n", cls.lab.switch, "link", "set", "br1", "up")
+            pool_util.add_second_nics(cls.lab)
             for h in cls.lab.hosts:
-                # the second NIC: a cable to the lab's switch, addresses of its own
-                lab._ip("-n", h.netns, "link", "add", "eth1", "type", "veth", "peer", "name", "q" + h.name,
-                        "netns", cls.lab.switch)
-                lab._ip("-n", cls.lab.switch, "link", "set", "q" + h.name, "master", "br1", "up")
-                lab._ip("-n", h.netns, "link", "set", "eth1", "up")
-                kdir = os.path.join(h.data_dir, "guest-kernels")
-                os.makedirs(kdir)
-                for f in (cls.kernel, "initrd.img"):
-                    shutil.copy(os.path.join(guest.GUEST, f), kdir)
-                guest._run_dirs.append(os.path.join(h.data_dir, "run"))
+                guest.provide(h.data_dir, cls.kernel)
             h1, h2, _ = cls.lab.hosts
             for h in (h1, h2):
                 cls.standalone(h)
@@ -110,26 +89,11 @@ class PoolTunnelTest(unittest.TestCase):
 
     @classmethod
     def join(cls, h):
-        h1 = cls.lab.hosts[0]
-        a1 = cls.api
-        n = len(a1.host.get_all())
-        r = h.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
-                        "master-password=" + h1.server.password)
-        assert r.returncode == 0, r.stdout + r.stderr
-        wait_for(lambda: len(a1.host.get_all()) == n + 1, 30, "%s in the pool" % h.name)
-        cls.ref = {x.address: [y for y in a1.host.get_all() if a1.host.get_address(y) == x.address][0]
-                   for x in cls.lab.hosts if x.server is not None and x.server.alive()}
-        wait_for(lambda: all(a1.host_metrics.get_live(a1.host.get_metrics(x)) for x in cls.ref.values()), 30,
-                 "every host live")
+        cls.ref = pool_util.join(cls.lab, [h])
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            for vm in cls.api.VM.get_all():
-                if not cls.api.VM.get_is_a_template(vm) and cls.api.VM.get_power_state(vm) != "Halted":
-                    cls.api.VM.hard_shutdown(vm)
-        except Exception:
-            pass
+        pool_util.halt_vms(getattr(cls, "api", None))
         cls.lab.close()
         for h in cls.lab.hosts:
             ovs_lab.stop_ovs_of(h.data_dir)

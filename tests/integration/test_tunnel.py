@@ -67,11 +67,7 @@ class TunnelTest(guest.GuestTestCase):
             super().setUpClass()
             cls.srvb = harness.Server(backend="qemu", host="10.98.0.2", config=CONF,
                                       prefix=[IP, "netns", "exec", cls.nsb])
-            kdir = os.path.join(cls.srvb.data_dir, "guest-kernels")
-            os.makedirs(kdir)
-            for f in (cls.kernel, "initrd.img"):
-                shutil.copy(os.path.join(cls.kdir, f), kdir)
-            guest._run_dirs.append(os.path.join(cls.srvb.data_dir, "run"))
+            guest.provide(cls.srvb.data_dir, cls.kernel)
             cls.srvb.start()
             cls.apib = cls.srvb.api
         except BaseException:

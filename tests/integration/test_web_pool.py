@@ -29,21 +29,14 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import guest  # noqa: E402
+import pool_util  # noqa: E402
+from pool_util import wait_for  # noqa: E402
 
 MiB = 1 << 20
 TLS_PORT = 8443
 CHROMIUM = os.environ.get("XENON_CHROMIUM", "/usr/bin/chromium")
 DRIVER = os.path.join(harness.ROOT, "tests", "web", "pool_test.mjs")
 PLAYWRIGHT = os.path.join(harness.ROOT, "web", "node_modules", "playwright-core")
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 @unittest.skipUnless(os.geteuid() == 0 and shutil.which("ip") and guest.QEMU and shutil.which("qemu-img"),
@@ -55,29 +48,16 @@ class WebPoolTest(unittest.TestCase):
         if missing:
             raise unittest.SkipTest("needs %s" % ", ".join(missing))
         import lab
-        subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), guest.GUEST],
-                       check=True, stdout=subprocess.DEVNULL, timeout=900)
-        cls.kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
+        cls.kernel = guest.build()
         cls.lab = lab.Lab(2).make()
         try:
             for h in cls.lab.hosts:
-                kdir = os.path.join(h.data_dir, "guest-kernels")
-                os.makedirs(kdir)
-                for f in (cls.kernel, "initrd.img"):
-                    shutil.copy(os.path.join(guest.GUEST, f), kdir)
-                guest._run_dirs.append(os.path.join(h.data_dir, "run"))
+                guest.provide(h.data_dir, cls.kernel)
                 # TLS listeners: the hosts talk TLS to each other (the relays too)
                 h.start(backend="qemu", extra_args=["--tls-listen", "%s:%d" % (h.address, TLS_PORT)])
             h1, h2 = cls.lab.hosts
-            r = h2.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
-                             "master-password=" + h1.server.password)
-            assert r.returncode == 0, r.stdout + r.stderr
             cls.api = a = h1.server.api
-            wait_for(lambda: len(a.host.get_all()) == 2, 30, "h2 in the pool")
-            cls.ref = {h.address: [x for x in a.host.get_all() if a.host.get_address(x) == h.address][0]
-                       for h in cls.lab.hosts}
-            wait_for(lambda: all(a.host_metrics.get_live(a.host.get_metrics(x)) for x in cls.ref.values()), 30,
-                     "both hosts live")
+            cls.ref = pool_util.join(cls.lab)
             # the master holds the member's certificate: its calls there go over TLS
             member_pem = os.path.join(h1.data_dir, "pool-certs", a.host.get_uuid(cls.ref[h2.address]) + ".pem")
             wait_for(lambda: os.path.exists(member_pem), 30, "the member's certificate on the master")
@@ -87,12 +67,7 @@ class WebPoolTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            for vm in cls.api.VM.get_all():
-                if not cls.api.VM.get_is_a_template(vm) and cls.api.VM.get_power_state(vm) != "Halted":
-                    cls.api.VM.hard_shutdown(vm)
-        except Exception:
-            pass
+        pool_util.halt_vms(cls.api)
         cls.lab.close()
         guest._kill_leftover_qemus()
 
