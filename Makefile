@@ -22,11 +22,13 @@ check:
 	scripts/deps.sh test
 	scripts/check.sh
 
-# Every libFuzzer harness of fuzz/ for FUZZ_SECONDS each (clang, build-fuzz).
+# Every libFuzzer harness of fuzz/ for FUZZ_SECONDS each or FUZZ_RUNS
+# executions, whichever first (clang, build-fuzz).
 FUZZ_SECONDS ?= 300
+FUZZ_RUNS ?= -1
 fuzz:
 	scripts/deps.sh test
-	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh run
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) scripts/fuzz.sh run
 
 # The integration suites under valgrind's leak checker.
 valgrind: deps all

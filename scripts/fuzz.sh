@@ -5,7 +5,9 @@
 #   scripts/fuzz.sh check NAME         runs one for FUZZ_SECONDS (4) on its
 #                                      corpus, new inputs kept in a scratch dir
 #   scripts/fuzz.sh run [NAME...]      runs each (all by default) for
-#                                      FUZZ_SECONDS (300), new inputs kept in
+#                                      FUZZ_SECONDS (300) or FUZZ_RUNS
+#                                      executions, whichever comes first
+#                                      (no bound by default), new inputs kept in
 #                                      $BUILD_FUZZ/corpus/NAME; crashes in
 #                                      $BUILD_FUZZ/crashes; a line of figures each
 set -e
@@ -36,7 +38,7 @@ build() {
 run_one() {
 	name=$1 secs=$2 out=$3
 	mkdir -p "$out" "$BUILD_FUZZ/crashes"
-	"$BUILD_FUZZ/fuzz/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+	"$BUILD_FUZZ/fuzz/fuzz_$name" -max_total_time="$secs" -runs="${FUZZ_RUNS:--1}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
 		-print_final_stats=1 -artifact_prefix="$BUILD_FUZZ/crashes/$name-" \
 		"$out" "fuzz/corpus/$name" >"$BUILD_FUZZ/fuzz-$name.log" 2>&1 || {
 		tail -60 "$BUILD_FUZZ/fuzz-$name.log"
@@ -46,7 +48,8 @@ run_one() {
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$BUILD_FUZZ/fuzz-$name.log")
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$BUILD_FUZZ/fuzz-$name.log")
 	cov=$(grep -o 'cov: [0-9]*' "$BUILD_FUZZ/fuzz-$name.log" | tail -1 | cut -d' ' -f2)
-	echo "fuzz_$name: ${secs}s, $execs executions, $rate exec/s, $cov edges"
+	took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$BUILD_FUZZ/fuzz-$name.log")
+	echo "fuzz_$name: ${took:-$secs}s, $execs executions, $rate exec/s, $cov edges"
 }
 
 case "${1:-}" in
