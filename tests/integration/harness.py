@@ -27,7 +27,8 @@ import xmlrpc.client
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 XENOND = os.environ.get("XENOND") or os.path.join(ROOT, "build", "src", "server", "xenond")
-XE = os.environ.get("XE") or os.path.join(ROOT, "build", "src", "cli", "xe")
+# xe of the same build as xenond unless named
+XE = os.environ.get("XE") or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(XENOND))), "cli", "xe")
 
 REF_RE = re.compile(r"^OpaqueRef:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
