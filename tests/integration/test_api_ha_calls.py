@@ -9,7 +9,8 @@ here), pool.enable_redo_log / disable_redo_log (the database kept in a VDI
 on the SR, read back through VDI.open_database), VM.restart_device_models
 (a migration to the VM's own host, which VM.pool_migrate refuses here), and
 host.declare_dead: refused for a live host, then a killed member's VMs
-recorded Halted and the member disabled."""
+recorded Halted (a protected one restarted on the master, HA being on) and
+the member disabled."""
 
 import os
 import sys
@@ -379,6 +380,15 @@ class DeclareDeadPool(unittest.TestCase):
             api.VM.start_on(other, r1, False, False)
             self.assertEqual(api.VM.get_resident_on(vm), r2)
 
+            # HA on (statefile on a shared SR both hosts see) and a protected
+            # VM on host2 beside the unprotected one
+            shared = tempfile.mkdtemp(prefix="xenon-it-ha-")
+            sr = api.SR.create(r1, {"path": shared}, "0", "ha-shared", "", "file", "user", True, {})
+            api.pool.enable_ha([sr], {"timeout": "30"})
+            prot = api.VM.create(vm_record("protected-on-h2"))
+            api.VM.set_ha_restart_priority(prot, "restart")
+            api.VM.start_on(prot, r2, False, False)
+
             # the failover plan with host2 failed: its VM to host1
             self.assertEqual(api.pool.ha_compute_vm_failover_plan([r2], [vm]), {vm: {"host": r1}})
             self.assertEqual(api.pool.ha_compute_vm_failover_plan([r1, r2], [vm]),
@@ -408,6 +418,12 @@ class DeclareDeadPool(unittest.TestCase):
             self.assertIn("start", api.VM.get_allowed_operations(vm))
             self.assertFalse(api.host.get_enabled(r2))
             self.assertFalse(live(r2))
+            # the protected VM restarts on host1 (HA is on), not waiting for
+            # HA's own timeout
+            while api.VM.get_power_state(prot) != "Running" and time.monotonic() - t0 < 15:
+                time.sleep(0.1)
+            self.assertEqual(api.VM.get_power_state(prot), "Running")
+            self.assertEqual(api.VM.get_resident_on(prot), r1)
             # host1's VM is untouched
             self.assertEqual(api.VM.get_power_state(other), "Running")
             self.assertEqual(api.VM.get_resident_on(other), r1)
@@ -421,8 +437,10 @@ class DeclareDeadPool(unittest.TestCase):
             self.assertXapiError("XENAPI_MISSING_PLUGIN", api.host.power_on, r2, params=["power-on-host"])
             # declared dead again: nothing more to do
             api.host.declare_dead(r2)
-            for x in (vm, other):
+            for x in (vm, other, prot):
+                self.assertEqual(api.VM.get_resident_on(x), r1)
                 api.VM.hard_shutdown(x)
+            api.pool.disable_ha()
 
 
 if __name__ == "__main__":
