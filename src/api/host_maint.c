@@ -1,6 +1,8 @@
 /* host_maint: a host going into maintenance — host.disable (no new VM is
  * placed on it) and host.enable, the VMs that would keep it from being
- * emptied (host.get_vms_which_prevent_evacuation), and host.shutdown /
+ * emptied (host.get_vms_which_prevent_evacuation; host.evacuate and
+ * host.assert_can_evacuate check them alike), how the host is powered on
+ * (host.set_power_on_mode, host.power_on), and host.shutdown /
  * host.reboot, refused as xapi refuses them until the host is disabled
  * (HOST_NOT_DISABLED) and runs no VM (HOST_IN_USE). Here a host is its
  * xenond: its shutdown stops the daemon, its reboot restarts it (the

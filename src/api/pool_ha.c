@@ -35,7 +35,12 @@
  * bytes stop for 3T/4 — xenond died, hangs, was stopped, or is fencing —
  * it kills every QEMU of the host itself. A restarting xenond
  * (host.restart_agent) hands the pipe to its new image (XENON_HA_WD_FD);
- * pool.disable_ha sends it away ('D'). */
+ * pool.disable_ha sends it away ('D').
+ *
+ * Beside it: VM.assert_agile (xapi's agility, which protecting a VM
+ * requires), pool.ha_compute_vm_failover_plan (the plan's placement for
+ * the hosts and VMs given), and host.declare_dead (a user vouches that a
+ * host is off: its VMs are lost as when the master finds it dead). */
 #include "pool_ha.h"
 #include "api.h"
 #include "pool_forward.h"
