@@ -43,6 +43,10 @@ void vmss_stop(void);
 /* dr.c: the writer of the pool's database into its metadata VDIs */
 void dr_start(struct server *srv);
 void dr_stop(void);
+/* The database written into a VDI now (a metadata or the redo log's), the
+ * writer woken; and a wait for any write under way to end. */
+int dr_write_now(struct server *srv, const char *vdi_ref, struct xerr *err);
+void dr_quiesce(void);
 /* Whether a schedule of frequency freq (hourly, daily, weekly) and keys
  * sch (min, hour, days) has a slot, in local time, after last and not
  * after now: it is due. */

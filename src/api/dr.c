@@ -194,17 +194,21 @@ static int write_vdi(struct server *srv, const char *vdi_ref, bool force, struct
 	return rc;
 }
 
-/* The metadata VDIs of this pool on SRs this host has plugged; only the
- * pool's master writes. */
+/* The metadata VDIs of this pool on SRs this host has plugged, and its
+ * redo log's VDI while pool.redo_log_enabled (redo_log.c); only the pool's
+ * master writes. */
 static xv replica_vdis(struct server *srv)
 {
 	xv out = xv_arr_new();
 	db_rdlock(srv->db);
 	struct db_obj *p = db_first(srv->db, SC_C_pool);
 	bool master = p && !strcmp(db_peek_str(p, SC_F_pool__master), srv->host_ref);
+	const char *redo = master && db_peek_bool(p, SC_F_pool__redo_log_enabled) ? db_peek_str(p, SC_F_pool__redo_log_vdi)
+										 : "";
 	for (struct db_obj *v = master ? db_first(srv->db, SC_C_VDI) : NULL; v; v = db_next(v)) {
-		if (strcmp(db_peek_str(v, SC_F_VDI__type), "metadata") ||
-		    strcmp(db_peek_str(v, SC_F_VDI__metadata_of_pool), p->ref))
+		if ((strcmp(db_peek_str(v, SC_F_VDI__type), "metadata") ||
+		     strcmp(db_peek_str(v, SC_F_VDI__metadata_of_pool), p->ref)) &&
+		    strcmp(v->ref, redo))
 			continue;
 		struct db_obj *sr = db_lookup_cls(srv->db, SC_C_SR, db_peek_str(v, SC_F_VDI__SR));
 		struct db_obj *pbd = sr ? storage_pbd(srv->db, srv->host_ref, sr) : NULL;
@@ -267,6 +271,21 @@ void dr_stop(void)
 	free(W.w);
 	W.w = NULL;
 	W.nw = 0;
+}
+
+int dr_write_now(struct server *srv, const char *vdi_ref, struct xerr *err)
+{
+	int rc = write_vdi(srv, vdi_ref, true, err);
+	pthread_mutex_lock(&W.lock);
+	pthread_cond_signal(&W.cond);
+	pthread_mutex_unlock(&W.lock);
+	return rc;
+}
+
+void dr_quiesce(void)
+{
+	pthread_mutex_lock(&W.io);
+	pthread_mutex_unlock(&W.io);
 }
 
 /* ---- SR.*_database_replication ---- */
@@ -423,7 +442,9 @@ static int vdi_database(struct rpc_ctx *ctx, const xv *ref, char pool[UUID_STRLE
 	int rc = v ? vdi_open(ctx, v, &sr, &view, err) : -1;
 	if (v) {
 		snprintf(vdi, sizeof vdi, "%s", v->ref);
-		metadata = !strcmp(db_peek_str(v, SC_F_VDI__type), "metadata");
+		/* a redo log's VDI holds the same image and keeps its type */
+		metadata = !strcmp(db_peek_str(v, SC_F_VDI__type), "metadata") ||
+			   !strcmp(db_peek_str(v, SC_F_VDI__type), "redo_log");
 	}
 	db_unlock(ctx->db);
 	void *buf = NULL;

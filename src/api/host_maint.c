@@ -1,6 +1,8 @@
 /* host_maint: a host going into maintenance — host.disable (no new VM is
  * placed on it) and host.enable, the VMs that would keep it from being
- * emptied (host.get_vms_which_prevent_evacuation), and host.shutdown /
+ * emptied (host.get_vms_which_prevent_evacuation; host.evacuate and
+ * host.assert_can_evacuate check them alike), how the host is powered on
+ * (host.set_power_on_mode, host.power_on), and host.shutdown /
  * host.reboot, refused as xapi refuses them until the host is disabled
  * (HOST_NOT_DISABLED) and runs no VM (HOST_IN_USE). Here a host is its
  * xenond: its shutdown stops the daemon, its reboot restarts it (the
@@ -10,6 +12,7 @@
 #include "vm_ops.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/strbuf.h"
 #include "server.h"
 
 #include <signal.h>
@@ -170,6 +173,44 @@ static int get_vms_which_prevent_evacuation(struct rpc_ctx *ctx, xv *args, xv *r
 	return h ? 0 : -1;
 }
 
+/* Whether every VM running on host can leave it (the store's lock held):
+ * else, as xapi, host.evacuate raises the first VM's reason and
+ * host.assert_can_evacuate all of them in CANNOT_EVACUATE_HOST
+ * ("code,param,…|code,…"). */
+static int assert_evacuable(struct db *db, struct db_obj *host, bool all, struct xerr *err)
+{
+	xv block = blockers(db, host);
+	int rc = 0;
+	if (xv_len(&block) && !all) {
+		const xv *why = &block.u.m->vals[0];
+		const char *p[5] = {NULL};
+		for (size_t i = 1; i < xv_len(why) && i < 5; i++)
+			p[i - 1] = xv_as_str(xv_arr_get(why, i));
+		rc = xerr_set(err, xv_as_str(xv_arr_get(why, 0)), p[0], p[1], p[2], p[3], NULL);
+	} else if (xv_len(&block)) {
+		struct strbuf sb = STRBUF_INIT;
+		for (size_t k = 0; k < xv_len(&block); k++) {
+			const xv *why = &block.u.m->vals[k];
+			for (size_t i = 0; i < xv_len(why); i++)
+				sb_printf(&sb, "%s%s", i ? "," : k ? "|" : "", xv_as_str(xv_arr_get(why, i)));
+		}
+		rc = xerr_set(err, ERR_CANNOT_EVACUATE_HOST, sb.buf ? sb.buf : "", NULL);
+		sb_free(&sb);
+	}
+	xv_free(&block);
+	return rc;
+}
+
+static int host_assert_can_evacuate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	*result = XV_NIL_INIT;
+	db_rdlock(ctx->db);
+	struct db_obj *h = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
+	int rc = h ? assert_evacuable(ctx->db, h, true, err) : -1;
+	db_unlock(ctx->db);
+	return rc;
+}
+
 /* Every VM running on the host live-migrated to hosts that fit, refused
  * up front (with the first blocker's error) when any cannot go. */
 static int host_evacuate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
@@ -177,25 +218,69 @@ static int host_evacuate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr 
 	*result = XV_NIL_INIT;
 	db_rdlock(ctx->db);
 	struct db_obj *h = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
-	xv block = h ? blockers(ctx->db, h) : XV_NIL_INIT;
-	xv plan = h ? plan_evacuation(ctx->db, h) : XV_NIL_INIT;
+	int rc = h ? assert_evacuable(ctx->db, h, false, err) : -1;
+	xv plan = rc == 0 ? plan_evacuation(ctx->db, h) : XV_NIL_INIT;
 	db_unlock(ctx->db);
-	int rc = h ? 0 : -1;
-	if (rc == 0 && xv_len(&block)) {
-		/* xapi raises the first VM's reason */
-		const xv *why = &block.u.m->vals[0];
-		const char *p[5] = {NULL};
-		for (size_t i = 1; i < xv_len(why) && i < 5; i++)
-			p[i - 1] = xv_as_str(xv_arr_get(why, i));
-		rc = xerr_set(err, xv_as_str(xv_arr_get(why, 0)), p[0], p[1], p[2], p[3], NULL);
-	}
 	for (size_t i = 0; rc == 0 && i < xv_len(&plan); i++) {
 		const char *vm = plan.u.m->keys[i], *to = xv_as_str(&plan.u.m->vals[i]);
 		log_info("host.evacuate: VM %s to host %s", vm, to);
 		rc = vm_pool_migrate_to(ctx, vm, to, err);
 	}
-	xv_free(&block);
 	xv_free(&plan);
+	return rc;
+}
+
+/* host.set_power_on_mode(self, mode, config), as xapi: both stored; the
+ * secrets the old configuration named (keys ending password_secret) are
+ * destroyed, unless the new one names them too. */
+static int host_set_power_on_mode(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	*result = XV_NIL_INIT;
+	const xv *conf = xv_arr_get(args, 2);
+	struct db_txn *t = db_begin(ctx->db);
+	struct db_obj *h = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
+	if (!h) {
+		db_abort(t);
+		return -1;
+	}
+	const xv *old = db_peek(h, SC_F_host__power_on_config);
+	for (size_t i = 0; old && old->kind == XV_MAP && i < xv_len(old); i++) {
+		const char *k = old->u.m->keys[i], *v = xv_as_str(&old->u.m->vals[i]);
+		size_t kl = strlen(k), sl = strlen("password_secret");
+		bool kept = false;
+		for (size_t j = 0; conf && conf->kind == XV_MAP && j < xv_len(conf) && !kept; j++)
+			kept = v && xv_as_str(&conf->u.m->vals[j]) && !strcmp(v, xv_as_str(&conf->u.m->vals[j]));
+		struct db_obj *sec = kl >= sl && !strcmp(k + kl - sl, "password_secret") && v && !kept
+					     ? db_lookup_uuid(ctx->db, SC_C_secret, v)
+					     : NULL;
+		if (sec)
+			db_delete(t, sec);
+	}
+	db_set_str(t, h, SC_F_host__power_on_mode, arg_str(args, 1));
+	db_set(t, h, SC_F_host__power_on_config, conf && conf->kind == XV_MAP ? xv_copy(conf) : xv_map_new());
+	return db_commit(t, err);
+}
+
+/* host.power_on(host), as xapi without its power-on-host plugin: refused
+ * for a live host (HOST_IS_LIVE) and for one with no power-on mode
+ * (HOST_POWER_ON_MODE_DISABLED); else xapi calls the plugin, which no host
+ * here has (XENAPI_MISSING_PLUGIN): no machine is woken from here. */
+static int host_power_on(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	*result = XV_NIL_INIT;
+	db_rdlock(ctx->db);
+	struct db_obj *h = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
+	int rc = h ? 0 : -1;
+	if (rc == 0) {
+		struct db_obj *m = db_lookup_cls(ctx->db, SC_C_host_metrics, db_peek_str(h, SC_F_host__metrics));
+		if (m && db_peek_bool(m, SC_F_host_metrics__live))
+			rc = xerr_set(err, ERR_HOST_IS_LIVE, h->ref, NULL);
+		else if (!db_peek_str(h, SC_F_host__power_on_mode)[0])
+			rc = xerr_set(err, ERR_HOST_POWER_ON_MODE_DISABLED, NULL);
+		else
+			rc = xerr_set(err, ERR_XENAPI_MISSING_PLUGIN, "power-on-host", NULL);
+	}
+	db_unlock(ctx->db);
 	return rc;
 }
 
@@ -245,3 +330,6 @@ RPC_IMPL(host, get_vms_which_prevent_evacuation, get_vms_which_prevent_evacuatio
 RPC_IMPL(host, shutdown, host_shutdown, 0);
 RPC_IMPL(host, evacuate, host_evacuate, RPC_SLOW);
 RPC_IMPL(host, reboot, host_reboot, 0);
+RPC_IMPL(host, assert_can_evacuate, host_assert_can_evacuate, 0);
+RPC_IMPL(host, set_power_on_mode, host_set_power_on_mode, 0);
+RPC_IMPL(host, power_on, host_power_on, 0);

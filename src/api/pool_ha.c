@@ -35,7 +35,12 @@
  * bytes stop for 3T/4 — xenond died, hangs, was stopped, or is fencing —
  * it kills every QEMU of the host itself. A restarting xenond
  * (host.restart_agent) hands the pipe to its new image (XENON_HA_WD_FD);
- * pool.disable_ha sends it away ('D'). */
+ * pool.disable_ha sends it away ('D').
+ *
+ * Beside it: VM.assert_agile (xapi's agility, which protecting a VM
+ * requires), pool.ha_compute_vm_failover_plan (the plan's placement for
+ * the hosts and VMs given), and host.declare_dead (a user vouches that a
+ * host is off: its VMs are lost as when the master finds it dead). */
 #include "pool_ha.h"
 #include "api.h"
 #include "pool_forward.h"
@@ -198,38 +203,55 @@ static void plan_collect(struct db *db, const xv *conf, struct plan *p)
 	}
 }
 
-static int need_desc(const void *a, const void *b)
+#define PLAN_NOWHERE ((size_t)-1)
+
+struct moving { int64_t need; size_t vm; };
+
+/* largest first; the VMs' order breaks ties */
+static int moving_cmp(const void *a, const void *b)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? 1 : x > y ? -1 : 0;
+	const struct moving *x = a, *y = b;
+	if (x->need != y->need)
+		return x->need < y->need ? 1 : -1;
+	return x->vm < y->vm ? -1 : x->vm > y->vm;
 }
 
-/* Whether the protected VMs of the hosts in mask fit on the others
- * (largest first, each on the host with the most room left). */
-static bool plan_fits(const struct plan *p, uint64_t mask)
+/* Places the VMs of the hosts in mask (and those on none of the plan's
+ * hosts) on the others: largest first, each on the host with the most room
+ * left. where (when given) gets each VM's host, PLAN_NOWHERE for one that
+ * does not fit or stays; the answer is whether every one fits. */
+static bool plan_place(const struct plan *p, uint64_t mask, size_t *where)
 {
-	int64_t room[MAX_HOSTS], need[1024];
+	int64_t room[MAX_HOSTS];
+	struct moving *m = xmalloc((p->nvms + 1) * sizeof *m);
 	size_t n = 0, alive = 0;
 	for (size_t i = 0; i < p->nhosts; i++) {
 		room[i] = (mask >> i) & 1 ? -1 : p->free[i];
 		alive += !((mask >> i) & 1);
 	}
-	for (size_t i = 0; i < p->nvms; i++)
-		if ((mask >> p->vm[i].host) & 1)
-			need[n++] = p->vm[i].need;
-	if (n && !alive)
-		return false;
-	qsort(need, n, sizeof need[0], need_desc);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < p->nvms; i++) {
+		if (where)
+			where[i] = PLAN_NOWHERE;
+		if (p->vm[i].host == PLAN_NOWHERE || ((mask >> p->vm[i].host) & 1))
+			m[n++] = (struct moving){p->vm[i].need, i};
+	}
+	qsort(m, n, sizeof m[0], moving_cmp);
+	bool all = !n || alive;
+	for (size_t k = 0; k < n && alive && (all || where); k++) {
 		size_t best = 0;
 		for (size_t j = 1; j < p->nhosts; j++)
 			if (room[j] > room[best])
 				best = j;
-		if (room[best] < need[i])
-			return false;
-		room[best] -= need[i];
+		if (room[best] < m[k].need) {
+			all = false;
+			continue;
+		}
+		room[best] -= m[k].need;
+		if (where)
+			where[m[k].vm] = best;
 	}
-	return true;
+	free(m);
+	return all;
 }
 
 /* A plan exists for any nfail hosts failing at once. */
@@ -242,7 +264,7 @@ static bool plan_exists(const struct plan *p, int64_t nfail)
 	if (p->nhosts > 20)
 		return false;
 	for (uint64_t mask = 1; mask < (1ull << p->nhosts); mask++)
-		if (__builtin_popcountll(mask) == nfail && !plan_fits(p, mask))
+		if (__builtin_popcountll(mask) == nfail && !plan_place(p, mask, NULL))
 			return false;
 	return true;
 }
@@ -580,10 +602,56 @@ static int plan_exists_call(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	return 0;
 }
 
-/* A protected VM must be able to run anywhere: its disks on shared SRs. */
-static int assert_agile(struct db *db, struct db_obj *vm, struct xerr *err)
+/* xapi's Agility: an SR is properly shared when it is marked shared and
+ * every enabled host has it plugged. */
+static bool sr_properly_shared(struct db *db, struct db_obj *sr)
 {
-	xv vbds = db_get(db, vm, SC_F_VM__VBDs);
+	if (!db_peek_bool(sr, SC_F_SR__shared))
+		return false;
+	for (struct db_obj *h = db_first(db, SC_C_host); h; h = db_next(h)) {
+		struct db_obj *pbd = db_peek_bool(h, SC_F_host__enabled) ? storage_pbd(db, h->ref, sr) : NULL;
+		if (db_peek_bool(h, SC_F_host__enabled) && !(pbd && db_peek_bool(pbd, SC_F_PBD__currently_attached)))
+			return false;
+	}
+	return true;
+}
+
+/* A network is properly shared when every enabled host has a PIF on it
+ * that is no bond's member; it is an SR-IOV network when one of its PIFs
+ * is an SR-IOV logical PIF. */
+static bool network_properly_shared(struct db *db, struct db_obj *net, bool *sriov)
+{
+	xv pifs = db_get(db, net, SC_F_network__PIFs);
+	bool ok = true;
+	*sriov = false;
+	for (struct db_obj *h = db_first(db, SC_C_host); h; h = db_next(h)) {
+		bool has = !db_peek_bool(h, SC_F_host__enabled);
+		for (size_t i = 0; i < xv_len(&pifs) && !has; i++) {
+			struct db_obj *pif = db_lookup_cls(db, SC_C_PIF, xv_as_str(xv_arr_get(&pifs, i)));
+			has = pif && !strcmp(db_peek_str(pif, SC_F_PIF__host), h->ref) &&
+			      !db_lookup_cls(db, SC_C_Bond, db_peek_str(pif, SC_F_PIF__bond_slave_of));
+		}
+		ok = ok && has;
+	}
+	for (size_t i = 0; i < xv_len(&pifs); i++) {
+		struct db_obj *pif = db_lookup_cls(db, SC_C_PIF, xv_as_str(xv_arr_get(&pifs, i)));
+		*sriov = *sriov || (pif && xv_len(db_peek(pif, SC_F_PIF__sriov_logical_PIF_of)) > 0);
+	}
+	xv_free(&pifs);
+	return ok;
+}
+
+/* A VM is agile — it can run on (and be restarted on) any enabled host —
+ * when it has no vGPU and no VUSB, its disks are on properly shared SRs and
+ * its VIFs on properly shared networks, none SR-IOV: else xapi's error for
+ * the first thing that holds it. Under the store's lock. */
+static int vm_agile(struct db *db, struct db_obj *vm, struct xerr *err)
+{
+	if (xv_len(db_peek(vm, SC_F_VM__VGPUs)))
+		return xerr_set(err, ERR_VM_HAS_VGPU, vm->ref, NULL);
+	if (xv_len(db_peek(vm, SC_F_VM__VUSBs)))
+		return xerr_set(err, ERR_VM_HAS_VUSBS, vm->ref, NULL);
+	xv vbds = db_get(db, vm, SC_F_VM__VBDs), vifs = db_get(db, vm, SC_F_VM__VIFs);
 	int rc = 0;
 	for (size_t i = 0; i < xv_len(&vbds) && !rc; i++) {
 		struct db_obj *vbd = db_lookup_cls(db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
@@ -591,10 +659,99 @@ static int assert_agile(struct db *db, struct db_obj *vm, struct xerr *err)
 					     ? db_lookup_cls(db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI))
 					     : NULL;
 		struct db_obj *sr = vdi ? db_lookup_cls(db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
-		if (sr && !db_peek_bool(sr, SC_F_SR__shared))
+		if (sr && !sr_properly_shared(db, sr))
 			rc = xerr_set(err, ERR_HA_CONSTRAINT_VIOLATION_SR_NOT_SHARED, sr->ref, NULL);
 	}
+	for (size_t i = 0; i < xv_len(&vifs) && !rc; i++) {
+		struct db_obj *vif = db_lookup_cls(db, SC_C_VIF, xv_as_str(xv_arr_get(&vifs, i)));
+		struct db_obj *net = vif ? db_lookup_cls(db, SC_C_network, db_peek_str(vif, SC_F_VIF__network)) : NULL;
+		bool sriov = false;
+		if (net && !network_properly_shared(db, net, &sriov))
+			rc = xerr_set(err, ERR_HA_CONSTRAINT_VIOLATION_NETWORK_NOT_SHARED, net->ref, NULL);
+		else if (net && sriov)
+			rc = xerr_set(err, ERR_VM_HAS_SRIOV_VIF, vm->ref, NULL);
+	}
 	xv_free(&vbds);
+	xv_free(&vifs);
+	return rc;
+}
+
+static int vm_assert_agile(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	*result = XV_NIL_INIT;
+	db_rdlock(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	int rc = vm ? vm_agile(ctx->db, vm, err) : -1;
+	db_unlock(ctx->db);
+	return rc;
+}
+
+/* pool.ha_compute_vm_failover_plan(failed_hosts, failed_vms): where each
+ * failed VM would restart were those hosts gone — {"host": ref}, or
+ * {"error_code": …}: the VM's agility error (such a VM is not placed), else
+ * HOST_NOT_ENOUGH_FREE_MEMORY. The hosts left are the live ones not
+ * named; the placement is the failover plan's. */
+static int compute_vm_failover_plan(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	const xv *hosts = xv_arr_get(args, 0), *vms = xv_arr_get(args, 1);
+	struct plan *p = xmalloc(sizeof *p);
+	memset(p, 0, sizeof *p);
+	char (*href)[REF_STRLEN + 1] = xcalloc(MAX_HOSTS, sizeof *href);
+	size_t nv = xv_len(vms), *where = xcalloc(nv + 1, sizeof *where);
+	char **code = xcalloc(nv + 1, sizeof *code);
+	size_t *slot = xcalloc(nv + 1, sizeof *slot);
+	uint64_t mask = 0;
+	int rc = 0;
+	db_rdlock(ctx->db);
+	for (size_t i = 0; i < xv_len(hosts) && rc == 0; i++)
+		if (!generic_lookup(ctx, SC_C_host, xv_arr_get(hosts, i), err))
+			rc = -1;
+	for (size_t i = 0; i < nv && rc == 0; i++)
+		if (!generic_lookup(ctx, SC_C_VM, xv_arr_get(vms, i), err))
+			rc = -1;
+	for (struct db_obj *h = db_first(ctx->db, SC_C_host); h && rc == 0 && p->nhosts < MAX_HOSTS; h = db_next(h)) {
+		bool failed = !host_is_live(ctx->db, h);
+		for (size_t i = 0; i < xv_len(hosts) && !failed; i++)
+			failed = !strcmp(xv_as_str(xv_arr_get(hosts, i)), h->ref);
+		if (failed)
+			mask |= 1ull << p->nhosts;
+		snprintf(href[p->nhosts], REF_STRLEN + 1, "%s", h->ref);
+		p->free[p->nhosts++] = host_free(ctx->db, h);
+	}
+	for (size_t i = 0; i < nv && rc == 0; i++) {
+		struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, xv_as_str(xv_arr_get(vms, i)));
+		struct xerr e = XERR_INIT;
+		slot[i] = PLAN_NOWHERE;
+		if (vm_agile(ctx->db, vm, &e) < 0) {
+			code[i] = xstrdup(e.code);
+		} else if (p->nvms < sizeof p->vm / sizeof p->vm[0]) {
+			slot[i] = p->nvms;
+			p->vm[p->nvms].need = footprint(vm);
+			p->vm[p->nvms++].host = PLAN_NOWHERE;
+		}
+		xerr_clear(&e);
+	}
+	db_unlock(ctx->db);
+	if (rc == 0) {
+		plan_place(p, mask, where);
+		*result = xv_map_new();
+		for (size_t i = 0; i < nv; i++) {
+			xv entry = xv_map_new();
+			size_t h = slot[i] == PLAN_NOWHERE ? PLAN_NOWHERE : where[slot[i]];
+			if (h != PLAN_NOWHERE)
+				xv_map_set_str(&entry, "host", href[h]);
+			else
+				xv_map_set_str(&entry, "error_code", code[i] ? code[i] : ERR_HOST_NOT_ENOUGH_FREE_MEMORY);
+			xv_map_set(result, xv_as_str(xv_arr_get(vms, i)), entry);
+		}
+	}
+	for (size_t i = 0; i < nv; i++)
+		free(code[i]);
+	free(slot);
+	free(code);
+	free(where);
+	free(href);
+	free(p);
 	return rc;
 }
 
@@ -610,7 +767,7 @@ static int set_priority(struct rpc_ctx *ctx, const xv *ref, const char *value, s
 		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the control domain cannot be protected", NULL);
 	bool on = rc == 0 && ha_on(ctx->db);
 	if (rc == 0 && on && pr == PRIO_RESTART)
-		rc = assert_agile(ctx->db, vm, err);
+		rc = vm_agile(ctx->db, vm, err);
 	if (rc == 0 && on && pr == PRIO_RESTART && !db_peek_bool(the_pool(ctx->db), SC_F_pool__ha_allow_overcommit) &&
 	    live_state(db_peek_str(vm, SC_F_VM__power_state))) {
 		xv conf = xv_map_new();
@@ -695,6 +852,8 @@ RPC_IMPL(pool, set_ha_host_failures_to_tolerate, set_ntol, 0);
 RPC_IMPL(pool, ha_compute_max_host_failures_to_tolerate, compute_max, 0);
 RPC_IMPL(pool, ha_compute_hypothetical_max_host_failures_to_tolerate, compute_hypothetical, 0);
 RPC_IMPL(pool, ha_failover_plan_exists, plan_exists_call, 0);
+RPC_IMPL(pool, ha_compute_vm_failover_plan, compute_vm_failover_plan, 0);
+RPC_IMPL(VM, assert_agile, vm_assert_agile, 0);
 RPC_IMPL(VM, set_ha_restart_priority, vm_set_ha_restart_priority, 0);
 RPC_IMPL(VM, set_ha_always_run, vm_set_ha_always_run, 0);
 
@@ -1070,6 +1229,36 @@ static int pending_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* The restarts found: queued in order for the master's restart thread. */
+static void queue_restarts(const struct pending *q, size_t nq)
+{
+	pthread_mutex_lock(&H.lock);
+	for (size_t i = 0; i < nq && H.nqueue < 256; i++)
+		H.queue[H.nqueue++] = q[i];
+	qsort(H.queue, H.nqueue, sizeof H.queue[0], pending_cmp);
+	pthread_cond_broadcast(&H.cond);
+	pthread_mutex_unlock(&H.lock);
+}
+
+/* Host h is gone, in t: its metrics say so, and every VM the store has
+ * running or paused there is recorded Halted (lost_vm: the protected ones
+ * queued in q). Returns how many VMs it had. */
+static size_t host_lost(struct db_txn *t, struct db *db, struct db_obj *h, struct pending *q, size_t *nq)
+{
+	struct db_obj *m = db_lookup_cls(db, SC_C_host_metrics, db_peek_str(h, SC_F_host__metrics));
+	if (m && db_peek_bool(m, SC_F_host_metrics__live))
+		db_set_bool(t, m, SC_F_host_metrics__live, false);
+	size_t nvms = 0;
+	for (struct db_obj *vm = db_first(db, SC_C_VM); vm; vm = db_next(vm)) {
+		if (db_peek_bool(vm, SC_F_VM__is_control_domain) || !live_state(db_peek_str(vm, SC_F_VM__power_state)) ||
+		    strcmp(db_peek_str(vm, SC_F_VM__resident_on), h->ref))
+			continue;
+		lost_vm(t, vm, q, nq);
+		nvms++;
+	}
+	return nvms;
+}
+
 /* On the master: host w is dead (fenced for sure by now). Its VMs are
  * recorded Halted and the protected ones queued for a restart. */
 static int declare_dead(struct watch *w, int64_t silent_ms)
@@ -1081,18 +1270,8 @@ static int declare_dead(struct watch *w, int64_t silent_ms)
 		db_abort(t);
 		return -1;
 	}
-	struct db_obj *m = db_lookup_cls(srv->db, SC_C_host_metrics, db_peek_str(h, SC_F_host__metrics));
-	if (m && db_peek_bool(m, SC_F_host_metrics__live))
-		db_set_bool(t, m, SC_F_host_metrics__live, false);
 	struct pending q[64];
-	size_t nq = 0, nvms = 0;
-	for (struct db_obj *vm = db_first(srv->db, SC_C_VM); vm; vm = db_next(vm)) {
-		if (db_peek_bool(vm, SC_F_VM__is_control_domain) || !live_state(db_peek_str(vm, SC_F_VM__power_state)) ||
-		    strcmp(db_peek_str(vm, SC_F_VM__resident_on), h->ref))
-			continue;
-		lost_vm(t, vm, q, &nq);
-		nvms++;
-	}
+	size_t nq = 0, nvms = host_lost(t, srv->db, h, q, &nq);
 	struct xerr e = XERR_INIT;
 	if (db_commit(t, &e) < 0) {
 		log_warn("HA: host %s: cannot record it dead: %s", w->uuid, e.code);
@@ -1101,12 +1280,49 @@ static int declare_dead(struct watch *w, int64_t silent_ms)
 	}
 	log_error("HA: host %s silent for %lld ms (Raft and heartbeat): dead; %zu VMs halted, %zu to restart",
 		  w->uuid, (long long)silent_ms, nvms, nq);
-	pthread_mutex_lock(&H.lock);
-	for (size_t i = 0; i < nq && H.nqueue < 256; i++)
-		H.queue[H.nqueue++] = q[i];
-	qsort(H.queue, H.nqueue, sizeof H.queue[0], pending_cmp);
-	pthread_cond_broadcast(&H.cond);
-	pthread_mutex_unlock(&H.lock);
+	queue_restarts(q, nq);
+	return 0;
+}
+
+/* host.declare_dead(host), as xapi: refused for this host and for one that
+ * answers (HOST_IS_LIVE) — the user vouches that it is off; then its VMs
+ * are recorded Halted as for a host HA found dead (the protected ones
+ * restarted elsewhere while HA is on) and it is disabled. */
+static int host_declare_dead(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	*result = XV_NIL_INIT;
+	struct server *srv = ctx->srv;
+	char href[REF_STRLEN + 1] = "", uuid[UUID_STRLEN + 1] = "", address[POOL_ADDR_MAX] = "";
+	db_rdlock(ctx->db);
+	struct db_obj *h = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
+	if (h) {
+		snprintf(href, sizeof href, "%s", h->ref);
+		snprintf(uuid, sizeof uuid, "%s", db_peek_str(h, SC_F_host__uuid));
+		snprintf(address, sizeof address, "%s", db_peek_str(h, SC_F_host__address));
+	}
+	db_unlock(ctx->db);
+	if (!h)
+		return -1;
+	/* asked whatever the store says: a heartbeat may be late */
+	if (!strcmp(href, srv->host_ref) || (srv->raft && address[0] && pool_member_answers(srv, uuid, address)))
+		return xerr_set(err, ERR_HOST_IS_LIVE, href, NULL);
+	struct db_txn *t = db_begin(ctx->db);
+	h = db_lookup_cls(ctx->db, SC_C_host, href);
+	if (!h) {
+		db_abort(t);
+		return handle_invalid(err, SC_C_host, href);
+	}
+	struct pending q[64];
+	size_t nq = 0, nvms = host_lost(t, ctx->db, h, q, &nq);
+	bool on = ha_on(ctx->db);
+	if (db_peek_bool(h, SC_F_host__enabled))
+		db_set_bool(t, h, SC_F_host__enabled, false);
+	if (db_commit(t, err) < 0)
+		return -1;
+	log_warn("host %s declared dead by a user: %zu VMs recorded Halted%s", uuid, nvms,
+		 on && nq ? ", the protected ones to restart" : "");
+	if (on)
+		queue_restarts(q, nq);
 	return 0;
 }
 
@@ -1151,12 +1367,7 @@ static int ha_fenced(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err
 		return -1;
 	log_info("HA: host %s has lost %zu VMs: %zu it still ran recorded Halted, %zu to restart", host,
 		 xv_len(vms), n, nq);
-	pthread_mutex_lock(&H.lock);
-	for (size_t i = 0; i < nq && H.nqueue < 256; i++)
-		H.queue[H.nqueue++] = q[i];
-	qsort(H.queue, H.nqueue, sizeof H.queue[0], pending_cmp);
-	pthread_cond_broadcast(&H.cond);
-	pthread_mutex_unlock(&H.lock);
+	queue_restarts(q, nq);
 	return 0;
 }
 
@@ -1169,6 +1380,7 @@ static const struct sc_message msg_ha_fenced = {
 	.name = "ha_fenced", .session = true, .roles = SC_ROLE_POOL_ADMIN, .nparams = 2,
 	.params = fenced_params, .result = &t_void};
 RPC_EXTRA(pool, ha_fenced, &msg_ha_fenced, ha_fenced, 0);
+RPC_IMPL(host, declare_dead, host_declare_dead, RPC_SLOW);
 
 static bool watched_dead(const char *href)
 {

@@ -1377,6 +1377,28 @@ int vm_pool_migrate_to(struct rpc_ctx *ctx, const char *vm, const char *host, st
 	return rc;
 }
 
+/* VM.restart_device_models, as xapi: a running VM's device model is
+ * restarted by a live migration to the host it runs on (VM.pool_migrate's
+ * checks and answers, so one that the migration cannot do here is refused
+ * as VM.pool_migrate refuses it, the VM left running as it was). */
+static int vm_restart_device_models(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	*result = XV_NIL_INIT;
+	char vm_ref[REF_STRLEN + 1] = "", host[REF_STRLEN + 1] = "";
+	db_rdlock(ctx->db);
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
+	int rc = vm ? 0 : -1;
+	const char *ps = rc == 0 ? db_peek_str(vm, SC_F_VM__power_state) : "";
+	if (rc == 0 && strcmp(ps, "Running") != 0)
+		rc = xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "Running", ps, NULL);
+	if (rc == 0) {
+		snprintf(vm_ref, sizeof vm_ref, "%s", vm->ref);
+		snprintf(host, sizeof host, "%s", db_peek_str(vm, SC_F_VM__resident_on));
+	}
+	db_unlock(ctx->db);
+	return rc == 0 ? vm_pool_migrate_to(ctx, vm_ref, host, err) : -1;
+}
+
 /* ---- the extension messages and the table ---- */
 
 static const struct sc_type t_string = {.kind = SC_STRING, .text = "string"};
@@ -1410,4 +1432,5 @@ RPC_IMPL(VM, assert_can_migrate, assert_can_migrate, RPC_SLOW);
 RPC_IMPL(VM, migrate_send, migrate_send, RPC_SLOW);
 RPC_IMPL(VDI, pool_migrate, vdi_pool_migrate, RPC_SLOW);
 RPC_IMPL(VM, pool_migrate, vm_pool_migrate, RPC_SLOW);
+RPC_IMPL(VM, restart_device_models, vm_restart_device_models, RPC_SLOW);
 RPC_EXTRA(host, pool_migrate_prepare, &msg_pool_prepare, host_pool_migrate_prepare, RPC_SLOW);

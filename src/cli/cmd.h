@@ -142,6 +142,9 @@ int xe_call_wait(struct xe_ctx *x, const char *method, const xv *args, xv *resul
 int xe_parse_size(const char *s, int64_t *out);
 /* The VM named by vm= or uuid= (a uuid or a unique name-label); owned ref. */
 int xe_vm_ref(struct xe_ctx *x, char **ref, struct xerr *err);
+/* force=true, else "Type 'yes' to continue" and the answer read from stdin
+ * (anything but yes aborts, printed): *yes says whether to go on. */
+int xe_confirm(struct xe_ctx *x, bool *yes, struct xerr *err);
 /* Prints a uuid for a ref just made. */
 int xe_print_uuid_of(struct xe_ctx *x, int cls, const char *ref, struct xerr *err);
 

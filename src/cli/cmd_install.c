@@ -339,34 +339,6 @@ static void plan_vm(struct xe_ctx *x, struct doomed *d, const char *vm)
 	xv_free(&r);
 }
 
-static int confirm(struct xe_ctx *x, bool *yes, struct xerr *err)
-{
-	bool force;
-	if (xe_param_bool(x->params, "force", false, &force, err) < 0)
-		return -1;
-	*yes = force;
-	if (force)
-		return 0;
-	xe_print_line(x->out, "Type 'yes' to continue");
-	fflush(x->out->out);
-	char line[256] = "";
-	if (fgets(line, sizeof line, stdin)) {
-		line[strcspn(line, "\r\n")] = 0;
-		char *s = line;
-		while (*s == ' ' || *s == '\t')
-			s++;
-		for (char *e = s + strlen(s); e > s && (e[-1] == ' ' || e[-1] == '\t');)
-			*--e = 0;
-		*yes = strcasecmp(s, "yes") == 0;
-		if (!*yes) {
-			char *msg = xasprintf("Aborted (you typed: '%s')", line);
-			xe_print_line(x->out, msg);
-			free(msg);
-		}
-	}
-	return 0;
-}
-
 static int uninstall(struct xe_ctx *x, const xv *vms, struct xerr *err)
 {
 	struct doomed d = {STRBUF_INIT, xv_arr_new(), xv_arr_new()};
@@ -378,7 +350,7 @@ static int uninstall(struct xe_ctx *x, const xv *vms, struct xerr *err)
 		xe_print_line(x->out, d.plan.buf);
 	}
 	bool yes = false;
-	int rc = confirm(x, &yes, err);
+	int rc = xe_confirm(x, &yes, err);
 	for (size_t i = 0; rc == 0 && yes && i < xv_len(&d.vms); i++) {
 		const char *vm = xv_as_str(xv_arr_get(&d.vms, i));
 		xv ps = XV_NIL_INIT;

@@ -1,4 +1,5 @@
-/* cmd_migrate: xe vm-migrate and vdi-pool-migrate.
+/* cmd_migrate: xe vm-migrate and vdi-pool-migrate, host-evacuate, and a
+ * host's power-on mode (host-set-power-on-mode, host-power-on).
  *
  * vm-migrate with remote-master moves the VM to another pool (or a
  * standalone host) with its disks, as xapi's CLI does it: xe logs in to
@@ -304,7 +305,49 @@ static int h_host_evacuate(struct xe_ctx *x, struct xerr *err)
 	return xe_do_selected(x, "host", false, false, false, op_evacuate, NULL, err);
 }
 
+/* host-set-power-on-mode power-on-mode= [power-on-config:<k>=<v>…] */
+static int op_power_on_mode(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct xerr *err)
+{
+	(void)ud;
+	xv a = xv_arr_new(), conf = xv_map_new();
+	for (size_t i = 0; i < x->params->n; i++)
+		if (!strncmp(x->params->items[i].k, "power-on-config:", 16))
+			xv_map_set_str(&conf, x->params->items[i].k + 16, x->params->items[i].v);
+	xv_arr_push_str(&a, o->ref);
+	xv_arr_push_str(&a, xe_req(x, "power-on-mode"));
+	xv_arr_push(&a, conf);
+	int rc = xc_call(x->c, "host.set_power_on_mode", &a, NULL, err);
+	xv_free(&a);
+	return rc;
+}
+
+static int h_host_set_power_on_mode(struct xe_ctx *x, struct xerr *err)
+{
+	return xe_do_selected(x, "host", false, false, true, op_power_on_mode, NULL, err);
+}
+
+static int op_power_on(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct xerr *err)
+{
+	(void)ud;
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, o->ref);
+	int rc = xe_call_wait(x, "host.power_on", &a, NULL, err);
+	xv_free(&a);
+	return rc;
+}
+
+static int h_host_power_on(struct xe_ctx *x, struct xerr *err)
+{
+	return xe_do_selected(x, "host", false, false, true, op_power_on, NULL, err);
+}
+
 const struct xe_cmd xe_migrate_cmds[] = {
+	{"host-set-power-on-mode", L("power-on-mode"), L("power-on-config:"),
+	 "Set how the selected host is powered on (\"\" for none, wake-on-lan, iLO, DRAC, IPMI or a plugin's "
+	 "own), with power-on-config:<key>=<value>.",
+	 XE_CMD_HOST_SEL, h_host_set_power_on_mode, NULL},
+	{"host-power-on", NULL, NULL, "Power on the selected host (one that is off) by its power-on mode.",
+	 XE_CMD_HOST_SEL, h_host_power_on, NULL},
 	{"host-evacuate", NULL, NULL,
 	 "Live-migrate every VM running on the selected host to other hosts of the pool.",
 	 XE_CMD_STANDARD | XE_CMD_HOST_SEL, h_host_evacuate, NULL},

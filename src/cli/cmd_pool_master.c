@@ -2,7 +2,8 @@
  * pool-sync-database, high availability (pool-ha-enable, pool-ha-disable,
  * pool-ha-compute-max-host-failures-to-tolerate), and the emergency pair for a pool whose master is
  * gone (pool-emergency-transition-to-master on a slave, then
- * pool-recover-slaves on it). */
+ * pool-recover-slaves on it), host-declare-dead, and the database's redo
+ * log (pool-enable-redo-log, pool-disable-redo-log). */
 #include "cmd.h"
 #include "base/mem.h"
 
@@ -111,6 +112,46 @@ static int h_ha_compute_max(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+/* host-declare-dead uuid= [force=true]: after xapi's warnings, the user's
+ * yes (or force) */
+static int h_declare_dead(struct xe_ctx *x, struct xerr *err)
+{
+	char *ref = NULL;
+	if (xs_by_uuid(x->s, SC_C_host, xe_req(x, "uuid"), &ref, err) < 0)
+		return -1;
+	bool force = false, yes = false;
+	int rc = xe_param_bool(x->params, "force", false, &force, err);
+	if (rc == 0 && !force) {
+		xe_print_line(x->out, "WARNING: A host should only be declared dead if it is verified offline.");
+		xe_print_line(x->out, "WARNING: Performing this operation if the host is still online and has any");
+		xe_print_line(x->out, "WARNING: running VMs may lead to possible data loss and/or corruption.");
+	}
+	if (rc == 0)
+		rc = xe_confirm(x, &yes, err);
+	if (rc == 0 && yes) {
+		xv a = xv_arr_new();
+		xv_arr_push_str(&a, ref);
+		rc = xe_call_wait(x, "host.declare_dead", &a, NULL, err);
+		xv_free(&a);
+	}
+	free(ref);
+	return rc;
+}
+
+/* pool-enable-redo-log sr-uuid= */
+static int h_enable_redo_log(struct xe_ctx *x, struct xerr *err)
+{
+	char *ref = NULL;
+	if (xs_by_uuid(x->s, SC_C_SR, xe_req(x, "sr-uuid"), &ref, err) < 0)
+		return -1;
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, ref);
+	int rc = xe_call_wait(x, "pool.enable_redo_log", &a, NULL, err);
+	xv_free(&a);
+	free(ref);
+	return rc;
+}
+
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 const struct xe_cmd xe_pool_master_cmds[] = {
@@ -135,6 +176,15 @@ const struct xe_cmd xe_pool_master_cmds[] = {
 	 "host reaches); ha-config:timeout=<seconds> sets the HA timeout (default 60).",
 	 0, h_ha_enable, NULL},
 	{"pool-ha-disable", NULL, NULL, "Disable high availability.", 0, h_call0, "pool.disable_ha"},
+	{"host-declare-dead", L("uuid"), L("force"),
+	 "Declare a host that is off to be dead without contacting it: its VMs are recorded halted (the "
+	 "protected ones restarted elsewhere while HA is on) and it is disabled. Asks first, unless force=true.",
+	 0, h_declare_dead, NULL},
+	{"pool-enable-redo-log", L("sr-uuid"), NULL,
+	 "Keep a copy of the pool's database, rewritten after changes, in a redo-log VDI on the SR.", 0,
+	 h_enable_redo_log, NULL},
+	{"pool-disable-redo-log", NULL, NULL, "Stop writing the pool's database into its redo-log VDI.", 0,
+	 h_call0, "pool.disable_redo_log"},
 	{"pool-ha-compute-max-host-failures-to-tolerate", NULL, NULL,
 	 "The most host failures the pool's protected VMs survive (a restart plan exists).", 0,
 	 h_ha_compute_max, NULL},

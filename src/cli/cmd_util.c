@@ -361,3 +361,32 @@ int xe_vm_ref(struct xe_ctx *x, char **ref, struct xerr *err)
 	xv_free(&refs);
 	return rc;
 }
+
+/* force=true, or the user's 'yes' on stdin (after the warnings printed). */
+int xe_confirm(struct xe_ctx *x, bool *yes, struct xerr *err)
+{
+	bool force;
+	if (xe_param_bool(x->params, "force", false, &force, err) < 0)
+		return -1;
+	*yes = force;
+	if (force)
+		return 0;
+	xe_print_line(x->out, "Type 'yes' to continue");
+	fflush(x->out->out);
+	char line[256] = "";
+	if (fgets(line, sizeof line, stdin)) {
+		line[strcspn(line, "\r\n")] = 0;
+		char *s = line;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		for (char *e = s + strlen(s); e > s && (e[-1] == ' ' || e[-1] == '\t');)
+			*--e = 0;
+		*yes = strcasecmp(s, "yes") == 0;
+		if (!*yes) {
+			char *msg = xasprintf("Aborted (you typed: '%s')", line);
+			xe_print_line(x->out, msg);
+			free(msg);
+		}
+	}
+	return 0;
+}

@@ -446,14 +446,14 @@ class Server:
 
     # ---- xe ----
 
-    def xe(self, *args, timeout=60, minimal=False, password=None):
+    def xe(self, *args, timeout=60, minimal=False, password=None, input=None):
         cmd = [XE, "-s", self.host, "-p", str(self.port), "--nossl", "-u", "root",
                "-pw", self.password if password is None else password]
         cmd += list(args)
         if minimal:
             cmd.append("--minimal")
         return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
-                              text=True)
+                              text=True, input=input)
 
 
 # ---- a re-implementation of what XenAPI.py does over xmlrpc.client ----
