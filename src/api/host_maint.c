@@ -9,12 +9,14 @@
  * machine is not this daemon's to stop). */
 #include "api.h"
 #include "generic.h"
+#include "op.h"
 #include "vm_ops.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
 #include "server.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -213,19 +215,80 @@ static int host_assert_can_evacuate(struct rpc_ctx *ctx, xv *args, xv *result, s
 
 /* Every VM running on the host live-migrated to hosts that fit, refused
  * up front (with the first blocker's error) when any cannot go. */
+/* One VM of an evacuation's batch, migrated on a thread of its own with a
+ * copy of the call's context: without its task, which counts the VMs done
+ * (its cancel stops the evacuation between batches). */
+struct evac_move {
+	struct rpc_ctx ctx;
+	const char *vm, *to;
+	struct xerr err;
+	int rc;
+	pthread_t thread;
+	bool started;
+};
+
+static void *evac_main(void *arg)
+{
+	struct evac_move *m = arg;
+	log_info("host.evacuate: VM %s to host %s", m->vm, m->to);
+	m->rc = vm_pool_migrate_to(&m->ctx, m->vm, m->to, &m->err);
+	return NULL;
+}
+
+/* xapi's default when the call gives no batch size (its
+ * evacuation-batch-size) */
+#define EVACUATE_BATCH 10
+
+/* Every VM running on the host live-migrated to hosts that fit, refused
+ * up front (with the first blocker's error) when any cannot go; in
+ * batches of evacuate_batch_size at once. The first failure ends it after
+ * its batch, with that VM's error. */
 static int host_evacuate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	*result = XV_NIL_INIT;
+	const xv *bs = xv_arr_get(args, 2);
+	int64_t batch = bs && bs->kind == XV_INT && bs->u.i > 0 ? bs->u.i : EVACUATE_BATCH;
 	db_rdlock(ctx->db);
 	struct db_obj *h = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
-	int rc = h ? assert_evacuable(ctx->db, h, false, err) : -1;
+	const char *net = xv_as_str(xv_arr_get(args, 1));
+	int rc = h ? 0 : -1;
+	if (rc == 0 && net && strcmp(net, REF_NULL) != 0 && !generic_lookup(ctx, SC_C_network, xv_arr_get(args, 1), err))
+		rc = -1;
+	if (rc == 0)
+		rc = assert_evacuable(ctx->db, h, false, err);
 	xv plan = rc == 0 ? plan_evacuation(ctx->db, h) : XV_NIL_INIT;
 	db_unlock(ctx->db);
-	for (size_t i = 0; rc == 0 && i < xv_len(&plan); i++) {
-		const char *vm = plan.u.m->keys[i], *to = xv_as_str(&plan.u.m->vals[i]);
-		log_info("host.evacuate: VM %s to host %s", vm, to);
-		rc = vm_pool_migrate_to(ctx, vm, to, err);
+	size_t n = rc == 0 ? xv_len(&plan) : 0;
+	struct evac_move *moves = n ? xcalloc(n, sizeof *moves) : NULL;
+	for (size_t first = 0; rc == 0 && first < n; first += (size_t)batch) {
+		size_t end = first + (size_t)batch < n ? first + (size_t)batch : n;
+		for (size_t i = first; i < end; i++) {
+			struct evac_move *m = &moves[i];
+			m->ctx = *ctx;
+			m->ctx.task[0] = '\0';
+			m->vm = plan.u.m->keys[i];
+			m->to = xv_as_str(&plan.u.m->vals[i]);
+			m->started = pthread_create(&m->thread, NULL, evac_main, m) == 0;
+			if (!m->started)
+				evac_main(m);
+		}
+		for (size_t i = first; i < end; i++) {
+			struct evac_move *m = &moves[i];
+			if (m->started)
+				pthread_join(m->thread, NULL);
+			if (m->rc < 0 && rc == 0) {
+				xerr_move(err, &m->err);
+				rc = -1;
+			}
+			xerr_clear(&m->err);
+		}
+		if (ctx->task[0]) {
+			op_task_progress(ctx->db, ctx->task, (double)end / (double)n);
+			if (rc == 0 && end < n && op_task_cancelling(ctx->db, ctx->task))
+				rc = xerr_set(err, ERR_TASK_CANCELLED, ctx->task, NULL);
+		}
 	}
+	free(moves);
 	xv_free(&plan);
 	return rc;
 }

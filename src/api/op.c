@@ -129,3 +129,35 @@ void op_clear_marks(struct db *db, const xv *refs, const char *ref, const char *
 			return;
 	}
 }
+
+void op_task_progress(struct db *db, const char *task, double progress)
+{
+	struct db_txn *t = db_begin(db);
+	struct db_obj *o = db_lookup_cls(db, SC_C_task, task);
+	if (!o || strcmp(db_peek_str(o, SC_F_task__status), "pending") != 0 ||
+	    db_peek(o, SC_F_task__progress)->u.f == progress) {
+		db_abort(t);
+		return;
+	}
+	db_set(t, o, SC_F_task__progress, xv_float(progress));
+	struct xerr e = XERR_INIT;
+	db_commit(t, &e);
+	xerr_clear(&e);
+}
+
+bool op_task_cancelling(struct db *db, const char *task)
+{
+	bool r = false;
+	db_rdlock(db);
+	struct db_obj *o = db_lookup_cls(db, SC_C_task, task);
+	if (o) {
+		const xv *ops = db_peek(o, SC_F_task__current_operations);
+		for (size_t i = 0; i < xv_len(ops); i++) {
+			const char *v = xv_as_str(&ops->u.m->vals[i]);
+			r = r || (v && !strcmp(v, "cancel"));
+		}
+		r = r || !strcmp(db_peek_str(o, SC_F_task__status), "cancelling");
+	}
+	db_unlock(db);
+	return r;
+}

@@ -33,4 +33,11 @@ void op_clear_marks(struct db *db, const xv *refs, const char *ref, const char *
 /* allowed_operations recomputed through the class's own rules. */
 void op_update_allowed(struct db_txn *t, struct db_obj *o);
 
+/* A task's progress (0..1), written while it is pending and only when it
+ * changes. */
+void op_task_progress(struct db *db, const char *task, double progress);
+/* Whether the task was asked to cancel (task.cancel marks it "cancel" in
+ * its current_operations, or its status is cancelling). */
+bool op_task_cancelling(struct db *db, const char *task);
+
 #endif

@@ -13,6 +13,7 @@
  * the store's replicator on a member sends each transaction to the
  * master's internal pool.apply_entry, which commits it through Raft; the
  * member's own copy comes back through the log. */
+#include "op.h"
 #include "pool_forward.h"
 #include "pif.h"
 #include "../base/clock.h"
@@ -482,33 +483,6 @@ bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args)
 	return true;
 }
 
-/* The caller's task here was asked to cancel. */
-static bool local_task_cancelling(struct db *db, const char *task)
-{
-	bool r = false;
-	db_rdlock(db);
-	struct db_obj *o = db_lookup_cls(db, SC_C_task, task);
-	if (o) {
-		const xv *ops = db_peek(o, SC_F_task__current_operations);
-		for (size_t i = 0; i < xv_len(ops); i++)
-			r = r || !strcmp(xv_as_str(&ops->u.m->vals[i]) ? xv_as_str(&ops->u.m->vals[i]) : "", "cancel");
-		r = r || !strcmp(db_peek_str(o, SC_F_task__status), "cancelling");
-	}
-	db_unlock(db);
-	return r;
-}
-
-static void local_task_progress(struct db *db, const char *task, double progress)
-{
-	struct db_txn *t = db_begin(db);
-	struct db_obj *o = db_lookup_cls(db, SC_C_task, task);
-	if (o && db_peek(o, SC_F_task__progress)->u.f != progress)
-		db_set(t, o, SC_F_task__progress, xv_float(progress));
-	struct xerr e = XERR_INIT;
-	db_commit(t, &e);
-	xerr_clear(&e);
-}
-
 /* An Async call on the host p: its task followed until it ends, its
  * progress copied to the caller's task, the caller's cancel passed on. */
 static enum peer_result follow_task(struct server *srv, struct peer *p, const char *task,
@@ -528,7 +502,7 @@ static enum peer_result follow_task(struct server *srv, struct peer *p, const ch
 		if (r != PEER_OK)
 			return r;
 		if (task[0])
-			local_task_progress(srv->db, task, progress);
+			op_task_progress(srv->db, task, progress);
 		if (!strcmp(status, "success")) {
 			xv text = XV_NIL_INIT;
 			r = peer_call_strs(p, "task.get_result", &text, err, remote, NULL);
@@ -555,7 +529,7 @@ static enum peer_result follow_task(struct server *srv, struct peer *p, const ch
 			xv_free(&info);
 			break;
 		}
-		if (!cancelled && task[0] && local_task_cancelling(srv->db, task)) {
+		if (!cancelled && task[0] && op_task_cancelling(srv->db, task)) {
 			struct xerr e = XERR_INIT;
 			peer_call_strs(p, "task.cancel", NULL, &e, remote, NULL);
 			xerr_clear(&e);

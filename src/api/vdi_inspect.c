@@ -6,6 +6,7 @@
  * after it) when a running VM holds the disk; read-write only on a disk
  * nobody uses, marked busy meanwhile. */
 #include "vdi_inspect.h"
+#include "op.h"
 #include "storage.h"
 #include "../base/b64.h"
 #include "../base/log.h"
@@ -54,18 +55,8 @@ static struct db_obj *find(struct db *db, int cls, const char *id)
 static void set_progress(void *arg, double p)
 {
 	struct rpc_ctx *ctx = arg;
-	if (!ctx->task[0])
-		return;
-	struct db_txn *t = db_begin(ctx->db);
-	struct db_obj *o = db_lookup_cls(ctx->db, SC_C_task, ctx->task);
-	if (!o) {
-		db_abort(t);
-		return;
-	}
-	db_set(t, o, SC_F_task__progress, xv_float(p));
-	struct xerr e = XERR_INIT;
-	db_commit(t, &e);
-	xerr_clear(&e);
+	if (ctx->task[0])
+		op_task_progress(ctx->db, ctx->task, p);
 }
 
 /* ---- a VDI as an image for the appliance ---- */

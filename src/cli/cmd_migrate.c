@@ -290,11 +290,19 @@ static int h_vdi_pool_migrate(struct xe_ctx *x, struct xerr *err)
 static int op_evacuate(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct xerr *err)
 {
 	(void)ud;
+	const char *netu = xe_param(x->params, "network-uuid"), *bs = xe_param(x->params, "batch-size");
+	char *net = NULL, *end = NULL;
+	long long batch = bs ? strtoll(bs, &end, 10) : 0;
+	if (bs && (!*bs || *end || batch < 0))
+		return xerr_set(err, ERR_INVALID_VALUE, "batch-size", bs, NULL);
+	int rc = netu ? xs_by_uuid(x->s, SC_C_network, netu, &net, err) : 0;
 	xv a = xv_arr_new(), res = XV_NIL_INIT;
 	xv_arr_push_str(&a, o->ref);
-	xv_arr_push_str(&a, "OpaqueRef:NULL");
-	xv_arr_push(&a, xv_int(0));
-	int rc = xe_call_wait(x, "host.evacuate", &a, &res, err);
+	xv_arr_push_str(&a, net ? net : "OpaqueRef:NULL");
+	xv_arr_push(&a, xv_int(batch));
+	if (rc == 0)
+		rc = xe_call_wait(x, "host.evacuate", &a, &res, err);
+	free(net);
 	xv_free(&a);
 	xv_free(&res);
 	return rc;
@@ -348,8 +356,9 @@ const struct xe_cmd xe_migrate_cmds[] = {
 	 XE_CMD_HOST_SEL, h_host_set_power_on_mode, NULL},
 	{"host-power-on", NULL, NULL, "Power on the selected host (one that is off) by its power-on mode.",
 	 XE_CMD_HOST_SEL, h_host_power_on, NULL},
-	{"host-evacuate", NULL, NULL,
-	 "Live-migrate every VM running on the selected host to other hosts of the pool.",
+	{"host-evacuate", NULL, L("network-uuid", "batch-size"),
+	 "Live-migrate every VM running on the selected host to other hosts of the pool, batch-size= at once "
+	 "(10 by default), over network-uuid= if given.",
 	 XE_CMD_STANDARD | XE_CMD_HOST_SEL, h_host_evacuate, NULL},
 	{"vm-migrate", NULL,
 	 L("host", "host-uuid", "live", "force", "compress", "network-uuid", "remote-master", "remote-username",

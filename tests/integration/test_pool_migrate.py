@@ -345,6 +345,47 @@ class PoolMigrateTest(unittest.TestCase):
             a.VM.pool_migrate(vm, self.ref[h1.address], {})
         self.assertEqual(cm.exception.code, "VM_BAD_POWER_STATE")
 
+    def test_evacuate_in_batches(self):
+        """host.evacuate's batch size: that many VMs move at once, no more;
+        bad input leaves every VM where it was."""
+        a = self.api
+        h1, h2 = self.lab.hosts
+        vms = [self.new_vm("batch%d" % i, self.ref[h1.address]) for i in range(3)]
+        for vm in vms:
+            a.VM.start(vm, False, False)
+        wait_for(lambda: all(guest.READY in self.serial(vm) for vm in vms), 120, "the guests ready")
+        h1ref = self.ref[h1.address]
+        h1uuid = a.host.get_uuid(h1ref)
+        a.host.disable(h1ref)
+        try:
+            for args in (["batch-size=two"], ["batch-size=-1"], ["network-uuid=nonexistent"]):
+                r = h1.server.xe("host-evacuate", "uuid=" + h1uuid, *args)
+                self.assertNotEqual(r.returncode, 0, args)
+            with self.assertRaises(XapiError) as cm:
+                a.host.evacuate(h1ref, "OpaqueRef:nonexistent", 2)
+            self.assertEqual(cm.exception.code, "HANDLE_INVALID")
+            self.assertEqual({a.VM.get_resident_on(vm) for vm in vms}, {h1ref})
+            t0 = time.monotonic()
+            task = a.Async.host.evacuate(h1ref, "OpaqueRef:NULL", 2)
+            most = 0
+            while a.task.get_status(task) == "pending" and time.monotonic() - t0 < 120:
+                moving = sum(1 for vm in vms if "pool_migrate" in a.VM.get_current_operations(vm).values())
+                most = max(most, moving)
+                time.sleep(0.02)
+            took = time.monotonic() - t0
+            self.assertEqual(a.task.get_status(task), "success", a.task.get_error_info(task))
+            self.assertEqual(most, 2, "VMs migrating at once with a batch of 2")
+            self.assertEqual(float(a.task.get_progress(task)), 1.0)
+        finally:
+            a.host.enable(h1ref)
+        for vm in vms:
+            self.assertEqual(a.VM.get_resident_on(vm), self.ref[h2.address])
+            self.assertEqual(len(guest.qemu_of_uuid(a.VM.get_uuid(vm))), 1)
+        self.assertFalse(guest.qemus_in(os.path.join(h1.data_dir, "run")), "nothing left on h1")
+        print("  host.evacuate of 3 VMs, 2 at once: %.2f s" % took)
+        for vm in vms:
+            a.VM.hard_shutdown(vm)
+
     def test_local_disk_requires_sr(self):
         a = self.api
         h1, h2 = self.lab.hosts
