@@ -352,3 +352,34 @@ char *tls_cert_pin(const char *cert_pem, struct xerr *err)
 		xerr_internal(err, "tls: not a PEM certificate");
 	return pin;
 }
+
+char *tls_leaf_pem(const char *pem)
+{
+	gnutls_x509_crt_t *list = NULL;
+	unsigned n = 0;
+	gnutls_datum_t in = datum(pem), out = {NULL, 0};
+	char *leaf = NULL;
+	if (gnutls_x509_crt_list_import2(&list, &n, &in, GNUTLS_X509_FMT_PEM, 0) < 0)
+		return NULL;
+	if (n && gnutls_x509_crt_export2(list[0], GNUTLS_X509_FMT_PEM, &out) == 0)
+		leaf = xasprintf("%.*s", (int)out.size, (const char *)out.data);
+	gnutls_free(out.data);
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(list[i]);
+	gnutls_free(list);
+	return leaf;
+}
+
+int tls_crl_check(const char *pem)
+{
+	gnutls_x509_crl_t *list = NULL;
+	unsigned n = 0;
+	gnutls_datum_t in = datum(pem);
+	if (!strstr(pem, "-----BEGIN X509 CRL-----") ||
+	    gnutls_x509_crl_list_import2(&list, &n, &in, GNUTLS_X509_FMT_PEM, 0) < 0)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crl_deinit(list[i]);
+	gnutls_free(list);
+	return n ? 0 : -1;
+}
