@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_CHAIN 8
 
@@ -146,6 +147,30 @@ static void add_dir(gnutls_x509_trust_list_t tl, const char *dir, bool crl)
 		closedir(d);
 }
 
+/* Whether crt names name as OpenSSL's host check (stunnel's checkHost)
+ * does: its DNS names when it has any, else its CN. GnuTLS falls back to
+ * the CN only for server certificates. */
+static bool names(gnutls_x509_crt_t crt, const char *name)
+{
+	char buf[1024];
+	for (unsigned i = 0;; i++) {
+		size_t n = sizeof buf;
+		int type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &n, NULL);
+		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (type == GNUTLS_SAN_DNSNAME)
+			return gnutls_x509_crt_check_hostname(crt, name) != 0;
+	}
+	size_t n = sizeof buf;
+	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, buf, &n) < 0)
+		return false;
+	char other[8]; /* exactly one CN */
+	size_t on = sizeof other;
+	return gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 1, 0, other, &on) ==
+		       GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE &&
+	       strcasecmp(buf, name) == 0;
+}
+
 bool tls_live_client_verified(gnutls_session_t s)
 {
 	if (!s || !atomic_load(&client_auth))
@@ -179,7 +204,7 @@ bool tls_live_client_verified(gnutls_session_t s)
 	gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *)(uintptr_t)GNUTLS_KP_TLS_WWW_CLIENT, 0};
 	unsigned status = ~0u;
 	if (gnutls_x509_trust_list_verify_crt2(tl, chain, nc, &purpose, 1, 0, &status, NULL) == 0 && status == 0)
-		ok = name[0] && gnutls_x509_crt_check_hostname(chain[0], name);
+		ok = name[0] && names(chain[0], name);
 	log_info("tls: a client certificate %s (status 0x%x, name %s)", ok ? "accepted" : "refused", status, name);
 out:
 	if (tl)
