@@ -62,7 +62,9 @@ static void end_subject_sessions(struct server *srv)
 
 /* ---- homogeneity (xapi's CA-24856) ---- */
 
-static void detect_nonhomogeneous(struct server *srv)
+/* A message for each host (only: that one, else every one) whose external
+ * authentication differs from the master's. */
+static void detect_nonhomogeneous(struct server *srv, const char *only)
 {
 	struct db_txn *t = db_begin(srv->db);
 	struct db_obj *pool = db_first(srv->db, SC_C_pool);
@@ -73,7 +75,7 @@ static void detect_nonhomogeneous(struct server *srv)
 		const char *service = db_peek_str(h, SC_F_host__external_auth_service_name);
 		const char *mtype = db_peek_str(master, SC_F_host__external_auth_type);
 		const char *mservice = db_peek_str(master, SC_F_host__external_auth_service_name);
-		if (h == master || (!strcmp(type, mtype) && !strcmp(service, mservice)))
+		if (h == master || (only && strcmp(h->ref, only)) || (!strcmp(type, mtype) && !strcmp(service, mservice)))
 			continue;
 		char *body = xasprintf("host_external_auth_type=%s, host_external_auth_service_name=%s, "
 				       "master_external_auth_type=%s, master_external_auth_service_name=%s",
@@ -198,6 +200,18 @@ static int disable_here(struct server *srv, struct xerr *err)
 	return r;
 }
 
+/* After a host's change, as xapi: a member compares itself with the
+ * master; the master, called by a client, compares every member with
+ * itself (called by the pool's own loop, the loop does at its end). */
+static void detect_after(struct rpc_ctx *ctx)
+{
+	struct server *srv = ctx->srv;
+	if (srv->raft && !pool_raft_is_leader(srv->raft))
+		detect_nonhomogeneous(srv, srv->host_ref);
+	else if (!pool_call_is_forwarded(ctx))
+		detect_nonhomogeneous(srv, NULL);
+}
+
 static int host_enable(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
@@ -205,8 +219,7 @@ static int host_enable(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 		return -1;
 	if (enable_here(ctx->srv, xv_arr_get(args, 1), arg_str(args, 2), arg_str(args, 3), err) < 0)
 		return -1;
-	if (!pool_call_is_forwarded(ctx))
-		detect_nonhomogeneous(ctx->srv);
+	detect_after(ctx);
 	return 0;
 }
 
@@ -215,8 +228,7 @@ static int host_disable(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	(void)result;
 	if (host_is_here(ctx->srv, arg_str(args, 0), err) < 0 || disable_here(ctx->srv, err) < 0)
 		return -1;
-	if (!pool_call_is_forwarded(ctx))
-		detect_nonhomogeneous(ctx->srv);
+	detect_after(ctx);
 	return 0;
 }
 
@@ -268,7 +280,8 @@ static int pool_enable(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 		struct db_obj *h = db_lookup_cls(srv->db, SC_C_host, refs[i]);
 		if (h && db_peek_str(h, SC_F_host__external_auth_type)[0])
 			on = refs[i];
-		for (size_t j = 0; h && j < i && !dup; j++) {
+		/* a domain's machine accounts are named after the hosts; PAM has none */
+		for (size_t j = 0; h && !strcmp(type, "AD") && j < i && !dup; j++) {
 			struct db_obj *o = db_lookup_cls(srv->db, SC_C_host, refs[j]);
 			if (o && !strcmp(db_peek_str(o, SC_F_host__hostname), db_peek_str(h, SC_F_host__hostname)))
 				dup = refs[0];
@@ -310,7 +323,7 @@ static int pool_enable(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 out:
 	pthread_mutex_unlock(&pool_serial);
 	if (r == 0 || (err->code && strcmp(err->code, ERR_POOL_AUTH_ALREADY_ENABLED)))
-		detect_nonhomogeneous(srv);
+		detect_nonhomogeneous(srv, NULL);
 	return r;
 }
 
@@ -336,7 +349,7 @@ static int pool_disable(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	}
 	pthread_mutex_unlock(&pool_serial);
 	end_subject_sessions(srv);
-	detect_nonhomogeneous(srv);
+	detect_nonhomogeneous(srv, NULL);
 	return r;
 }
 
@@ -345,7 +358,7 @@ static int pool_detect(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 	(void)result;
 	if (pool_known(ctx, args, err) < 0)
 		return -1;
-	detect_nonhomogeneous(ctx->srv);
+	detect_nonhomogeneous(ctx->srv, NULL);
 	return 0;
 }
 

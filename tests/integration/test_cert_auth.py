@@ -9,7 +9,12 @@ client-cert role, and one with an untrusted, revoked or misnamed
 certificate does not; TLS verification and certificate_sync on a pool of
 one; external authentication (auth_type PAM) turns the subject lookups
 and the system accounts' logins on and off, AD and unknown types refused
-with nothing changed. Certificates are made with certtool (GnuTLS)."""
+with nothing changed. On a pool of two lab hosts talking TLS: the pool's
+external authentication on both hosts, a host's through the master, a
+differing host reported once (EXTAUTH_IN_POOL_IS_NON_HOMOGENEOUS), a host
+failing half-way undone; a member's refreshed certificate learnt by the
+master; certificate_sync restoring a lost one; TLS verification ending
+the plain-HTTP fallback. Certificates are made with certtool (GnuTLS)."""
 
 import hashlib
 import json
@@ -20,9 +25,11 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import lab  # noqa: E402
 
 TLS_PORT = harness.free_port()
 CLIENT_NAME = "xenon-client"
@@ -390,6 +397,104 @@ class CertAuth(harness.ServerTestCase):
                 api.pool.disable_external_auth(self.pool, {})
             finally:
                 subprocess.run(["userdel", USER], check=False, capture_output=True)
+
+
+def wait_for(pred, timeout, what):
+    end, last = time.monotonic() + timeout, None
+    while time.monotonic() < end:
+        try:
+            last = pred()
+            if last:
+                return last
+        except (harness.XapiError, OSError) as e:
+            last = e
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+class PoolOfTwo(harness.unittest.TestCase):
+    """The pool's calls on two lab hosts (network namespaces) talking TLS."""
+    assertXapiError = harness.ServerTestCase.assertXapiError
+
+    def test_pool_calls(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root for the lab's namespaces")
+        l = lab.Lab(2)
+        with l:
+            for h in l.hosts:
+                h.start(extra_args=["--tls-listen", "%s:4443" % h.address])
+            h1, h2 = l.hosts
+            a1 = h1.server.api
+            r = h2.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
+                             "master-password=" + h1.server.password)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            wait_for(lambda: len(a1.host.get_all()) == 2, 30, "two hosts")
+            ref = {h.name: [x for x in a1.host.get_all() if a1.host.get_address(x) == h.address][0] for h in l.hosts}
+            live = lambda h: a1.host_metrics.get_live(a1.host.get_metrics(ref[h.name]))
+            wait_for(lambda: live(h2), 30, "h2 live")
+            pool = a1.pool.get_all()[0]
+            u2 = a1.host.get_uuid(ref["h2"])
+            h2cert = os.path.join(h1.data_dir, "pool-certs", u2 + ".pem")
+            wait_for(lambda: os.path.exists(h2cert), 10, "h2's certificate on h1")
+
+            # external authentication on both hosts, one host's through the master
+            def auth(h):
+                r = a1.host.get_record(ref[h.name])
+                return r["external_auth_type"], r["external_auth_service_name"]
+            a1.pool.enable_external_auth(pool, {}, "svc", "PAM")
+            self.assertEqual((auth(h1), auth(h2)), (("PAM", "svc"), ("PAM", "svc")))
+            self.assertXapiError("POOL_AUTH_ALREADY_ENABLED", a1.pool.enable_external_auth, pool, {}, "svc", "PAM")
+            nonhomo = lambda: [m for m in a1.message.get_all_records().values()
+                               if m["name"] == "EXTAUTH_IN_POOL_IS_NON_HOMOGENEOUS"]
+            self.assertEqual(nonhomo(), [])
+            a1.host.disable_external_auth(ref["h2"], {})  # runs on h2
+            self.assertEqual(auth(h2), ("", ""))
+            msgs = wait_for(nonhomo, 10, "the non-homogeneous message")
+            self.assertEqual([m["obj_uuid"] for m in msgs], [u2])
+            self.assertIn("master_external_auth_type=PAM", msgs[0]["body"])
+            a1.pool.detect_nonhomogeneous_external_auth(pool)
+            self.assertEqual(len(nonhomo()), 1, "the same finding is not repeated")
+            a1.pool.disable_external_auth(pool, {})
+            self.assertEqual((auth(h1), auth(h2)), (("", ""), ("", "")))
+            # AD: a domain's machine accounts are named after the hosts, and
+            # the lab's hosts share one hostname
+            self.assertXapiError("POOL_AUTH_ENABLE_FAILED_DUPLICATE_HOSTNAME", a1.pool.enable_external_auth,
+                                 pool, {}, "example.org", "AD")
+            self.assertEqual((auth(h1), auth(h2)), (("", ""), ("", "")))
+
+            # a member's new certificate: the master learns it, and still talks to it
+            before = a1.host.get_server_certificate(ref["h2"])
+            a1.host.refresh_server_certificate(ref["h2"])
+            after = a1.host.get_server_certificate(ref["h2"])  # over TLS with the new key pinned
+            self.assertNotEqual(pem_fingerprint(before), pem_fingerprint(after))
+            self.assertEqual(pem_fingerprint(read(h2cert)), pem_fingerprint(after))
+            a1.host.get_servertime(ref["h2"])
+
+            # certificate_sync puts back what a host lacks
+            os.unlink(h2cert)
+            a1.host.get_servertime(ref["h2"])  # plain HTTP while TLS is not verified
+            a1.pool.certificate_sync()
+            self.assertEqual(pem_fingerprint(read(h2cert)), pem_fingerprint(after))
+            mine = os.path.join(h2.data_dir, "pool-certs", a1.host.get_uuid(ref["h1"]) + ".pem")
+            self.assertEqual(pem_fingerprint(read(mine)), pem_fingerprint(a1.host.get_server_certificate(ref["h1"])))
+
+            # TLS verification: then no plain HTTP to a host whose certificate is unknown
+            self.assertFalse(a1.pool.get_tls_verification_enabled(pool))
+            a1.pool.enable_tls_verification()
+            self.assertTrue(a1.pool.get_tls_verification_enabled(pool))
+            self.assertTrue(all(a1.host.get_tls_verification_enabled(ref[h.name]) for h in l.hosts))
+            saved = read(h2cert)
+            os.unlink(h2cert)
+            self.assertXapiError("HOST_OFFLINE", a1.host.get_servertime, ref["h2"])
+            with open(h2cert, "w") as f:
+                f.write(saved)
+            a1.host.get_servertime(ref["h2"])
+
+            # a host that fails half-way: the hosts done are undone
+            h2.server.kill9()
+            e = self.assertXapiError("POOL_AUTH_ENABLE_FAILED", a1.pool.enable_external_auth, pool, {}, "s", "PAM")
+            self.assertEqual(e.params[0], ref["h2"])
+            self.assertEqual(auth(h1), ("", ""))
 
 
 if __name__ == "__main__":
