@@ -324,9 +324,13 @@ class CertAuth(harness.ServerTestCase):
                              {"subject_identifier": "u0", "other_config": {}})
         # refused types change nothing
         e = self.assertXapiError("POOL_AUTH_ENABLE_FAILED", api.pool.enable_external_auth, self.pool,
-                                 {"domain": "example.org", "user": "admin", "pass": "secret"}, "example.org", "AD")
+                                 {"domain": "example.org", "user": "admin", "pass": "Sekrit-AD-pw"}, "example.org",
+                                 "AD")
         self.assertEqual(e.params[0], self.host)
         self.assertIn("Active Directory", e.params[1])
+        audit = read(os.path.join(self.srv.data_dir, "audit.log"))
+        self.assertIn("pool.enable_external_auth", audit)
+        self.assertNotIn("Sekrit-AD-pw", audit)  # the domain password is elided
         self.assertXapiError("AUTH_ENABLE_FAILED", api.host.enable_external_auth, self.host, {}, "x", "AD")
         self.assertXapiError("AUTH_UNKNOWN_TYPE", api.pool.enable_external_auth, self.pool, {}, "x", "LDAP",
                              params=["LDAP"])
