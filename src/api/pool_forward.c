@@ -170,7 +170,7 @@ struct peer *pool_open_peer(struct server *srv, const char *uuid, const char *ad
 	if (!pem)
 		return peer_open(address, pool_api_port(srv), timeout_s);
 	struct xerr e = XERR_INIT;
-	char *pin = tls_cert_pin(pem, &e);
+	char *pin = tls_cert_pins(pem, &e);
 	free(pem);
 	xerr_clear(&e);
 	/* a certificate that is no longer one: nothing to trust, no call */
@@ -213,6 +213,9 @@ bool pool_member_answers(struct server *srv, const char *uuid, const char *addre
 	xv_arr_push_str(&a, "0");
 	struct xerr e = XERR_INIT;
 	bool ok = peer_call(p, "pool.wait_applied", &a, NULL, &e) == PEER_OK;
+	if (!ok)
+		log_debug("pool: %s (%s) does not answer: %s %s", address, uuid, e.code ? e.code : "?",
+			 e.nparams ? e.params[0] : "");
 	xerr_clear(&e);
 	xv_free(&a);
 	peer_close(p);

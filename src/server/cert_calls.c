@@ -65,8 +65,8 @@ int cert_startup(struct server *srv, const char *cert_pem, struct xerr *err)
 	return 0;
 }
 
-/* The pool's other hosts learn this host's new certificate (they pin its
- * key: pool_forward.c) through pool.exchange_certificates_on_join. */
+/* The pool's other hosts learn this host's certificate(s) (they pin the
+ * keys: pool_forward.c) through pool.exchange_certificates_on_join. */
 static void publish(struct server *srv, const char *cert_pem)
 {
 	if (!srv->raft)
@@ -94,17 +94,40 @@ static void publish(struct server *srv, const char *cert_pem)
 	xv_free(&a);
 }
 
-/* Writes key and certificate (with its chain) and serves them. */
+/* Writes key and certificate (with its chain) and serves them. The pool's
+ * hosts trust the old and the new key while it changes, then the new. */
 static int put_in_place(struct server *srv, const char *served, const char *key_pem, struct xerr *err)
 {
+	char *leaf = tls_leaf_pem(served);
+	FILE *f = srv->raft && leaf ? fopen(srv->cfg.cert_file, "r") : NULL;
+	char old[65536];
+	size_t n = f ? fread(old, 1, sizeof old - 1, f) : 0;
+	if (f)
+		fclose(f);
+	old[n] = 0;
+	char *old_leaf = n ? tls_leaf_pem(old) : NULL;
+	if (leaf && old_leaf) {
+		char *both = xasprintf("%s%s", leaf, old_leaf);
+		publish(srv, both);
+		free(both);
+		/* a connection to this host that read its pins before they came
+		 * (a heartbeat) meets the old key: let it */
+		usleep(500 * 1000);
+	}
+	free(old_leaf);
+	int r = -1;
 	if (tls_write_file(srv->cfg.key_file, key_pem, 0600, err) < 0 ||
 	    tls_write_file(srv->cfg.cert_file, served, 0644, err) < 0)
-		return -1;
+		goto out;
 	if (tls_live_set(served, key_pem, err) < 0 || host_row(srv, served, err) < 0)
-		return -1;
+		goto out;
 	cert_expiry_check(srv);
-	publish(srv, served);
-	return 0;
+	if (leaf)
+		publish(srv, leaf);
+	r = 0;
+out:
+	free(leaf);
+	return r;
 }
 
 static int this_host(struct rpc_ctx *ctx, const char *ref, struct xerr *err)

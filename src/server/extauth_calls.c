@@ -18,6 +18,7 @@
 #include "../api/rbac.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/strbuf.h"
 #include "../pool/raft.h"
 
 #include <pthread.h>
@@ -314,11 +315,21 @@ static int pool_enable(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 			log_warn("auth: undoing external authentication on %s: %s", refs[i], u.code);
 		xerr_clear(&u);
 	}
-	const char *msg = e.nparams ? e.params[0] : e.code ? e.code : "";
+	/* the host's reason: its message, or its error in full */
+	bool tagged = e.code && e.nparams == 1 &&
+		      (!strcmp(e.code, ERR_AUTH_UNKNOWN_TYPE) || !strcmp(e.code, ERR_AUTH_ENABLE_FAILED));
+	struct strbuf why = STRBUF_INIT;
+	sb_puts(&why, tagged ? e.params[0] : e.code ? e.code : "failed");
+	for (size_t i = 0; !tagged && i < e.nparams; i++) {
+		sb_puts(&why, i ? ", " : ": ");
+		sb_puts(&why, e.params[i]);
+	}
+	sb_add(&why, "", 0);
 	if (e.code && !strcmp(e.code, ERR_AUTH_UNKNOWN_TYPE))
-		xerr_set(err, ERR_AUTH_UNKNOWN_TYPE, msg, NULL);
+		xerr_set(err, ERR_AUTH_UNKNOWN_TYPE, why.buf, NULL);
 	else
-		xerr_set(err, ERR_POOL_AUTH_ENABLE_FAILED, refs[done], msg, NULL);
+		xerr_set(err, ERR_POOL_AUTH_ENABLE_FAILED, refs[done], why.buf, NULL);
+	sb_free(&why);
 	xerr_clear(&e);
 out:
 	pthread_mutex_unlock(&pool_serial);
