@@ -114,6 +114,9 @@ static bool arg_true(const xv *v)
 /* uuid -> address of the pool's hosts, for the callers that may not read
  * the store (a member's replicator runs under its write lock). */
 static pthread_mutex_t hosts_lock = PTHREAD_MUTEX_INITIALIZER;
+/* pool.tls_verification_enabled, as last seen: then no plain HTTP to a
+ * host whose certificate this one lacks */
+static bool tls_verify;
 static struct { char uuid[UUID_STRLEN + 1], address[96]; } known[64];
 static size_t nknown;
 
@@ -128,6 +131,8 @@ void pool_hosts_refresh(struct server *srv)
 			 db_peek_str(h, SC_F_host__address));
 		nknown++;
 	}
+	struct db_obj *pool = db_first(srv->db, SC_C_pool);
+	__atomic_store_n(&tls_verify, pool && db_peek_bool(pool, SC_F_pool__tls_verification_enabled), __ATOMIC_RELEASE);
 	db_unlock(srv->db);
 	pthread_mutex_unlock(&hosts_lock);
 }
@@ -159,10 +164,14 @@ struct peer *pool_open_peer(struct server *srv, const char *uuid, const char *ad
 		pem = read_text(path);
 		free(path);
 	}
+	if (!pem && __atomic_load_n(&tls_verify, __ATOMIC_ACQUIRE)) {
+		log_warn("pool: no verified TLS to %s (%s): its certificate is unknown here", address, uuid);
+		return NULL;
+	}
 	if (!pem)
 		return peer_open(address, pool_api_port(srv), timeout_s);
 	struct xerr e = XERR_INIT;
-	char *pin = tls_cert_pin(pem, &e);
+	char *pin = tls_cert_pins(pem, &e);
 	free(pem);
 	xerr_clear(&e);
 	/* a certificate that is no longer one: nothing to trust, no call */
@@ -205,6 +214,9 @@ bool pool_member_answers(struct server *srv, const char *uuid, const char *addre
 	xv_arr_push_str(&a, "0");
 	struct xerr e = XERR_INIT;
 	bool ok = peer_call(p, "pool.wait_applied", &a, NULL, &e) == PEER_OK;
+	if (!ok)
+		log_debug("pool: %s (%s) does not answer: %s %s", address, uuid, e.code ? e.code : "?",
+			 e.nparams ? e.params[0] : "");
 	xerr_clear(&e);
 	xv_free(&a);
 	peer_close(p);
@@ -375,6 +387,10 @@ static const struct {
 	{SC_C_host, "call_plugin", T_ARG0_HOST},
 	{SC_C_host, "dmesg_clear", T_ARG0_HOST},
 	{SC_C_host, "get_log", T_ARG0_HOST},
+	{SC_C_host, "get_server_certificate", T_ARG0_HOST},
+	{SC_C_host, "refresh_server_certificate", T_ARG0_HOST},
+	{SC_C_host, "enable_external_auth", T_ARG0_HOST},
+	{SC_C_host, "disable_external_auth", T_ARG0_HOST},
 	{SC_C_PIF, "scan", T_ARG0_HOST},
 	{SC_C_PIF, "plug", T_PIF_HOST},
 	{SC_C_PIF, "unplug", T_PIF_HOST},

@@ -306,9 +306,19 @@ static bool resolve_sid(const char *sid, xv *info)
 
 /* ---- auth.* ---- */
 
+bool rbac_extauth_enabled(struct server *srv)
+{
+	db_rdlock(srv->db);
+	struct db_obj *h = db_lookup_cls(srv->db, SC_C_host, srv->host_ref);
+	bool on = h && !strcmp(db_peek_str(h, SC_F_host__external_auth_type), "PAM");
+	db_unlock(srv->db);
+	return on;
+}
+
 static int auth_get_subject_identifier(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
-	(void)ctx;
+	if (!rbac_extauth_enabled(ctx->srv))
+		return xerr_set(err, ERR_AUTH_IS_DISABLED, NULL);
 	const char *name = arg_str(args, 0);
 	char buf[16384];
 	struct passwd pw, *p = NULL;
@@ -326,7 +336,8 @@ static int auth_get_subject_identifier(struct rpc_ctx *ctx, xv *args, xv *result
 
 static int auth_get_info(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
-	(void)ctx;
+	if (!rbac_extauth_enabled(ctx->srv))
+		return xerr_set(err, ERR_AUTH_IS_DISABLED, NULL);
 	xv info = xv_map_new();
 	if (!resolve_sid(arg_str(args, 0), &info)) {
 		xv_free(&info);
@@ -338,7 +349,8 @@ static int auth_get_info(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr 
 
 static int auth_get_group_membership(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
-	(void)ctx;
+	if (!rbac_extauth_enabled(ctx->srv))
+		return xerr_set(err, ERR_AUTH_IS_DISABLED, NULL);
 	const char *sid = arg_str(args, 0);
 	xv info = xv_map_new();
 	if (!resolve_sid(sid, &info)) {
@@ -365,6 +377,8 @@ static int subject_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 	const char *sid = xv_map_get_str(rec, "subject_identifier");
 	if (!sid || !*sid)
 		return xerr_set(err, ERR_SUBJECT_CANNOT_BE_RESOLVED, NULL);
+	if (!rbac_extauth_enabled(ctx->srv))
+		return xerr_set(err, ERR_AUTH_IS_DISABLED, NULL);
 	xv info = xv_map_new();
 	if (!resolve_sid(sid, &info)) {
 		xv_free(&info);

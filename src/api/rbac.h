@@ -81,4 +81,11 @@ uint32_t rbac_subject_roles(struct db *db, const char *const *sids, size_t n, xv
 char **rbac_user_sids(const char *name, size_t *n);
 void rbac_sids_free(char **v, size_t n);
 
+/* External authentication is on for this host (host.external_auth_type
+ * "PAM", host.enable_external_auth): subjects are looked up and the
+ * system's accounts log in. Off, auth.* and subject.create answer
+ * AUTH_IS_DISABLED and only root and the local password file log in. */
+struct server;
+bool rbac_extauth_enabled(struct server *srv);
+
 #endif

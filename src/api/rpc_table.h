@@ -43,6 +43,9 @@ struct rpc_ctx {
 	 * transport that can park the call sends it no earlier. 0: at once. */
 	int64_t reply_at_ms;
 	char peer[RPC_PEER_LEN]; /* the client's address (authlimit_peer), "" if unknown */
+	/* A login whose TLS client presented a certificate the pool trusts
+	 * for client-certificate authentication (tls_live.h). */
+	bool client_cert;
 	/* The caller's wire protocol (enum wire_proto), or -1: lets bulk
 	 * readers write records straight into the reply as XV_RAW. */
 	int proto;

@@ -3,6 +3,7 @@
 #include "../base/b64.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/strbuf.h"
 #include "../base/uuid.h"
 #include "../base/xv.h"
 
@@ -351,4 +352,69 @@ char *tls_cert_pin(const char *cert_pem, struct xerr *err)
 	if (!pin)
 		xerr_internal(err, "tls: not a PEM certificate");
 	return pin;
+}
+
+char *tls_leaf_pem(const char *pem)
+{
+	gnutls_x509_crt_t *list = NULL;
+	unsigned n = 0;
+	gnutls_datum_t in = datum(pem), out = {NULL, 0};
+	char *leaf = NULL;
+	if (gnutls_x509_crt_list_import2(&list, &n, &in, GNUTLS_X509_FMT_PEM, 0) < 0)
+		return NULL;
+	if (n && gnutls_x509_crt_export2(list[0], GNUTLS_X509_FMT_PEM, &out) == 0)
+		leaf = xasprintf("%.*s", (int)out.size, (const char *)out.data);
+	gnutls_free(out.data);
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(list[i]);
+	gnutls_free(list);
+	return leaf;
+}
+
+int tls_crl_check(const char *pem)
+{
+	gnutls_x509_crl_t *list = NULL;
+	unsigned n = 0;
+	gnutls_datum_t in = datum(pem);
+	if (!strstr(pem, "-----BEGIN X509 CRL-----") ||
+	    gnutls_x509_crl_list_import2(&list, &n, &in, GNUTLS_X509_FMT_PEM, 0) < 0)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crl_deinit(list[i]);
+	gnutls_free(list);
+	return n ? 0 : -1;
+}
+
+char *tls_cert_pins(const char *pem, struct xerr *err)
+{
+	gnutls_x509_crt_t *list = NULL;
+	unsigned n = 0;
+	gnutls_datum_t in = datum(pem);
+	if (gnutls_x509_crt_list_import2(&list, &n, &in, GNUTLS_X509_FMT_PEM, 0) < 0 || !n) {
+		gnutls_free(list);
+		return tls_cert_pin(pem, err); /* its error */
+	}
+	struct strbuf sb = STRBUF_INIT;
+	for (unsigned i = 0; i < n; i++) {
+		gnutls_datum_t out = {NULL, 0};
+		if (gnutls_x509_crt_export2(list[i], GNUTLS_X509_FMT_PEM, &out) == 0) {
+			char *one = xasprintf("%.*s", (int)out.size, (const char *)out.data);
+			char *pin = tls_cert_pin(one, err);
+			if (pin) {
+				if (sb.len)
+					sb_puts(&sb, ";");
+				sb_puts(&sb, pin);
+			}
+			free(pin);
+			free(one);
+		}
+		gnutls_free(out.data);
+		gnutls_x509_crt_deinit(list[i]);
+	}
+	gnutls_free(list);
+	if (!sb.len)
+		return NULL;
+	xerr_clear(err);
+	sb_add(&sb, "", 0);
+	return sb_detach(&sb);
 }

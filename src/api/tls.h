@@ -41,5 +41,14 @@ int tls_write_file(const char *path, const char *pem, mode_t mode, struct xerr *
  * its SubjectPublicKeyInfo. Caller frees; NULL with err set if the PEM is
  * no certificate. */
 char *tls_cert_pin(const char *cert_pem, struct xerr *err);
+/* The pins of every certificate in pem, for libcurl ("sha256//…;sha256//…"):
+ * a host's file holds two while its certificate changes. */
+char *tls_cert_pins(const char *pem, struct xerr *err);
+/* The first certificate of a PEM text (a chain's leaf), as PEM; owned,
+ * NULL if there is none. */
+char *tls_leaf_pem(const char *pem);
+/* 0 when pem holds one or more certificate revocation lists, each
+ * parsing, else -1. */
+int tls_crl_check(const char *pem);
 
 #endif

@@ -239,7 +239,206 @@ static int h_ca_uninstall(struct xe_ctx *x, struct xerr *err)
 	return rc;
 }
 
+/* uuid=, else the pool. */
+static int pool_ref(struct xe_ctx *x, char **ref, struct xerr *err)
+{
+	const char *uuid = xe_param(x->params, "uuid");
+	if (uuid)
+		return xs_by_uuid(x->s, SC_C_pool, uuid, ref, err);
+	xv pools = XV_NIL_INIT;
+	if (xs_call(x->s, "pool.get_all", &pools, err, NULL) < 0)
+		return -1;
+	int rc = xv_len(&pools) ? 0 : xe_fail(err, "no pool");
+	if (rc == 0)
+		*ref = xstrdup(xv_as_str(xv_arr_get(&pools, 0)));
+	xv_free(&pools);
+	return rc;
+}
+
+/* config:key=value pairs as a map. */
+static xv config_map(struct xe_ctx *x)
+{
+	xv m = xv_map_new();
+	for (size_t i = 0; i < x->params->n; i++)
+		if (!strncmp(x->params->items[i].k, "config:", 7))
+			xv_map_set_str(&m, x->params->items[i].k + 7, x->params->items[i].v);
+	return m;
+}
+
+/* Calls method(obj, config[, service-name, auth-type]). */
+static int extauth_call(struct xe_ctx *x, const char *method, const char *obj, bool enable, struct xerr *err)
+{
+	xv args = xv_arr_new(), r = XV_NIL_INIT;
+	xv_arr_push_str(&args, obj);
+	xv_arr_push(&args, config_map(x));
+	if (enable) {
+		xv_arr_push_str(&args, xe_req(x, "service-name"));
+		xv_arr_push_str(&args, xe_req(x, "auth-type"));
+	}
+	int rc = xc_call(x->c, method, &args, &r, err);
+	xv_free(&args);
+	xv_free(&r);
+	return rc;
+}
+
+static int h_pool_extauth(struct xe_ctx *x, struct xerr *err)
+{
+	char *pool = NULL;
+	if (pool_ref(x, &pool, err) < 0)
+		return -1;
+	bool enable = !strcmp(x->cmd->name, "pool-enable-external-auth");
+	int rc = extauth_call(x, enable ? "pool.enable_external_auth" : "pool.disable_external_auth", pool, enable, err);
+	free(pool);
+	return rc;
+}
+
+static int h_host_extauth(struct xe_ctx *x, struct xerr *err)
+{
+	char *host = NULL;
+	if (xs_by_uuid(x->s, SC_C_host, xe_req(x, "host-uuid"), &host, err) < 0)
+		return -1;
+	bool enable = !strcmp(x->cmd->name, "host-enable-external-auth");
+	int rc = extauth_call(x, enable ? "host.enable_external_auth" : "host.disable_external_auth", host, enable, err);
+	free(host);
+	return rc;
+}
+
+static int h_crl_install(struct xe_ctx *x, struct xerr *err)
+{
+	const char *file = xe_req(x, "filename");
+	const char *name = strrchr(file, '/');
+	name = name ? name + 1 : file;
+	char *crl = slurp(file, err);
+	if (!crl)
+		return -1;
+	xv r = XV_NIL_INIT;
+	int rc = xs_call(x->s, "pool.crl_install", &r, err, name, crl, NULL);
+	xv_free(&r);
+	free(crl);
+	return rc;
+}
+
+static int h_crl_uninstall(struct xe_ctx *x, struct xerr *err)
+{
+	xv r = XV_NIL_INIT;
+	int rc = xs_call(x->s, "pool.crl_uninstall", &r, err, xe_req(x, "name"), NULL);
+	xv_free(&r);
+	return rc;
+}
+
+static int h_crl_list(struct xe_ctx *x, struct xerr *err)
+{
+	xv r = XV_NIL_INIT;
+	int rc = xs_call(x->s, "pool.crl_list", &r, err, NULL);
+	for (size_t i = 0; rc == 0 && i < xv_len(&r); i++)
+		xe_print_line(x->out, xv_as_str(xv_arr_get(&r, i)));
+	xv_free(&r);
+	return rc;
+}
+
+/* pool-certificate-sync, pool-enable-tls-verification: no argument. */
+static int h_pool_plain(struct xe_ctx *x, struct xerr *err)
+{
+	xv r = XV_NIL_INIT;
+	int rc = xs_call(x->s, x->cmd->data, &r, err, NULL);
+	xv_free(&r);
+	return rc;
+}
+
+static int h_client_auth(struct xe_ctx *x, struct xerr *err)
+{
+	char *pool = NULL;
+	if (pool_ref(x, &pool, err) < 0)
+		return -1;
+	xv r = XV_NIL_INIT;
+	int rc = !strcmp(x->cmd->name, "pool-enable-client-certificate-auth")
+			 ? xs_call(x->s, "pool.enable_client_certificate_auth", &r, err, pool, xe_req(x, "name"), NULL)
+			 : xs_call(x->s, "pool.disable_client_certificate_auth", &r, err, pool, NULL);
+	xv_free(&r);
+	free(pool);
+	return rc;
+}
+
+/* host=: a host's uuid or name. */
+static int named_host(struct xe_ctx *x, const char *given, char **ref, struct xerr *err)
+{
+	xv refs = XV_NIL_INIT;
+	if (xs_call(x->s, "host.get_by_name_label", &refs, err, given, NULL) < 0)
+		return -1;
+	int rc = 0;
+	if (xv_len(&refs) == 1)
+		*ref = xstrdup(xv_as_str(xv_arr_get(&refs, 0)));
+	else
+		rc = xs_by_uuid(x->s, SC_C_host, given, ref, err);
+	xv_free(&refs);
+	return rc;
+}
+
+static int h_cert_refresh(struct xe_ctx *x, struct xerr *err)
+{
+	char *host = NULL;
+	if (named_host(x, xe_req(x, "host"), &host, err) < 0)
+		return -1;
+	xv r = XV_NIL_INIT;
+	int rc = xs_call(x->s, "host.refresh_server_certificate", &r, err, host, NULL);
+	xv_free(&r);
+	free(host);
+	return rc;
+}
+
+static int h_cert_get(struct xe_ctx *x, struct xerr *err)
+{
+	char *host = NULL;
+	const char *uuid = xe_param(x->params, "uuid");
+	if (uuid ? xs_by_uuid(x->s, SC_C_host, uuid, &host, err) < 0 : host_ref(x, &host, err) < 0)
+		return -1;
+	xv r = XV_NIL_INIT;
+	int rc = xs_call(x->s, "host.get_server_certificate", &r, err, host, NULL);
+	if (rc == 0) {
+		char *pem = xstrdup(xv_as_str(&r) ? xv_as_str(&r) : "");
+		size_t n = strlen(pem);
+		while (n && pem[n - 1] == '\n')
+			pem[--n] = 0;
+		xe_print_line(x->out, pem);
+		free(pem);
+	}
+	xv_free(&r);
+	free(host);
+	return rc;
+}
+
 const struct xe_cmd xe_rbac_cmds[] = {
+	{"pool-enable-external-auth", L("auth-type", "service-name"), L("uuid", "config:"),
+	 "Enable external authentication on every host of the pool (auth-type=PAM: the accounts PAM and NSS "
+	 "know can be subjects).",
+	 0, h_pool_extauth, NULL},
+	{"pool-disable-external-auth", NULL, L("uuid", "config:"),
+	 "Disable external authentication on every host of the pool; subjects' sessions end.", 0, h_pool_extauth,
+	 NULL},
+	{"host-enable-external-auth", L("host-uuid", "auth-type", "service-name"), L("config:"),
+	 "Enable external authentication on one host.", 0, h_host_extauth, NULL},
+	{"host-disable-external-auth", L("host-uuid"), L("config:"), "Disable external authentication on one host.", 0,
+	 h_host_extauth, NULL},
+	{"pool-crl-install", L("filename"), NULL,
+	 "Install a certificate revocation list (PEM file, named after it) for client certificates.", 0,
+	 h_crl_install, NULL},
+	{"pool-crl-uninstall", L("name"), NULL, "Uninstall the named certificate revocation list.", 0,
+	 h_crl_uninstall, NULL},
+	{"pool-crl-list", NULL, NULL, "List the installed certificate revocation lists.", 0, h_crl_list, NULL},
+	{"pool-certificate-sync", NULL, NULL, "Give every host of the pool every host's current certificate.", 0,
+	 h_pool_plain, "pool.certificate_sync"},
+	{"pool-enable-tls-verification", NULL, NULL,
+	 "Make the pool's hosts verify each other's certificates from now on.", 0, h_pool_plain,
+	 "pool.enable_tls_verification"},
+	{"pool-enable-client-certificate-auth", L("name"), L("uuid"),
+	 "Log in clients whose certificate a trusted CA signed for name, with the client-cert role.", 0,
+	 h_client_auth, NULL},
+	{"pool-disable-client-certificate-auth", NULL, L("uuid"), "Stop logging in clients by their certificate.", 0,
+	 h_client_auth, NULL},
+	{"host-refresh-server-certificate", L("host"), NULL,
+	 "Replace the host's certificate by a new self-signed one (its pool learns it).", 0, h_cert_refresh, NULL},
+	{"host-get-server-certificate", NULL, L("uuid", "host-uuid"), "Print the host's TLS server certificate (PEM).",
+	 0, h_cert_get, NULL},
 	{"host-server-certificate-install", L("certificate", "private-key"), L("certificate-chain", "host-uuid"),
 	 "Install a TLS server certificate and its key (PEM files) on the host; the HTTPS port presents it "
 	 "from the next connection.",

@@ -99,7 +99,7 @@ static bool secret_name(const char *name)
 	for (int i = 0; words[i]; i++)
 		if (strcasestr(name, words[i]))
 			return true;
-	return false;
+	return !strcasecmp(name, "pass"); /* external authentication's config key */
 }
 
 /* A copy of v with the values of secret-looking keys elided. */

@@ -8,6 +8,7 @@
 #include "cert_calls.h"
 #include "tls_live.h"
 #include "../api/api.h"
+#include "../api/pool_forward.h"
 #include "../api/tls.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -59,20 +60,74 @@ int cert_startup(struct server *srv, const char *cert_pem, struct xerr *err)
 	bool on = h && db_peek_bool(h, SC_F_host__https_only);
 	db_unlock(srv->db);
 	tls_live_set_https_only(on);
+	cert_pool_startup(srv);
 	cert_expiry_check(srv);
 	return 0;
 }
 
-/* Writes key and certificate (with its chain) and serves them. */
+/* The pool's other hosts learn this host's certificate(s) (they pin the
+ * keys: pool_forward.c) through pool.exchange_certificates_on_join. */
+static void publish(struct server *srv, const char *cert_pem)
+{
+	if (!srv->raft)
+		return;
+	struct { char ref[REF_STRLEN + 1]; } others[64];
+	size_t n = 0;
+	char uuid[UUID_STRLEN + 1] = "";
+	db_rdlock(srv->db);
+	struct db_obj *me = db_lookup_cls(srv->db, SC_C_host, srv->host_ref);
+	if (me)
+		snprintf(uuid, sizeof uuid, "%s", db_peek_str(me, SC_F_host__uuid));
+	for (struct db_obj *h = db_first(srv->db, SC_C_host); h && n < 64; h = db_next(h))
+		if (h != me)
+			snprintf(others[n++].ref, sizeof others[0].ref, "%s", h->ref);
+	db_unlock(srv->db);
+	xv a = xv_arr_new();
+	xv_arr_push_str(&a, uuid);
+	xv_arr_push_str(&a, cert_pem);
+	for (size_t i = 0; uuid[0] && i < n; i++) {
+		struct xerr e = XERR_INIT;
+		if (pool_call_on_host(srv, others[i].ref, "pool.exchange_certificates_on_join", &a, NULL, NULL, &e) < 0)
+			log_warn("tls: the new certificate not passed to %s: %s", others[i].ref, e.code ? e.code : "?");
+		xerr_clear(&e);
+	}
+	xv_free(&a);
+}
+
+/* Writes key and certificate (with its chain) and serves them. The pool's
+ * hosts trust the old and the new key while it changes, then the new. */
 static int put_in_place(struct server *srv, const char *served, const char *key_pem, struct xerr *err)
 {
+	char *leaf = tls_leaf_pem(served);
+	FILE *f = srv->raft && leaf ? fopen(srv->cfg.cert_file, "r") : NULL;
+	char old[65536];
+	size_t n = f ? fread(old, 1, sizeof old - 1, f) : 0;
+	if (f)
+		fclose(f);
+	old[n] = 0;
+	char *old_leaf = n ? tls_leaf_pem(old) : NULL;
+	if (leaf && old_leaf) {
+		char *both = xasprintf("%s%s", leaf, old_leaf);
+		publish(srv, both);
+		free(both);
+		/* a connection to this host that read its pins before they came
+		 * (a heartbeat) meets the old key: let it */
+		usleep(500 * 1000);
+	}
+	free(old_leaf);
+	int r = -1;
 	if (tls_write_file(srv->cfg.key_file, key_pem, 0600, err) < 0 ||
 	    tls_write_file(srv->cfg.cert_file, served, 0644, err) < 0)
-		return -1;
+		goto out;
 	if (tls_live_set(served, key_pem, err) < 0 || host_row(srv, served, err) < 0)
-		return -1;
+		goto out;
 	cert_expiry_check(srv);
-	return 0;
+	if (leaf)
+		publish(srv, leaf);
+	r = 0;
+out:
+	free(leaf);
+	return r;
 }
 
 static int this_host(struct rpc_ctx *ctx, const char *ref, struct xerr *err)
@@ -105,6 +160,10 @@ static int install_server_certificate(struct rpc_ctx *ctx, xv *args, xv *result,
 	return r;
 }
 
+/* host.reset_server_certificate and refresh_server_certificate (xapi's
+ * refreshes the certificate its pool's hosts talk over, which is this
+ * one here): a new self-signed certificate, served from the next
+ * handshake and passed to the pool's hosts. */
 static int reset_server_certificate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
@@ -125,6 +184,26 @@ static int reset_server_certificate(struct rpc_ctx *ctx, xv *args, xv *result, s
 	if (r == 0)
 		log_info("tls: server certificate reset to a new self-signed one for %s", hostname);
 	return r;
+}
+
+/* host.get_server_certificate: the certificate the HTTPS port presents,
+ * without its chain. */
+static int get_server_certificate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	if (this_host(ctx, arg_str(args, 0), err) < 0)
+		return -1;
+	FILE *f = ctx->srv->cfg.tls_listen[0] ? fopen(ctx->srv->cfg.cert_file, "r") : NULL;
+	if (!f)
+		return xerr_internal(err, "this host serves no TLS certificate");
+	char buf[65536];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *leaf = tls_leaf_pem(buf);
+	if (!leaf)
+		return xerr_set(err, ERR_CERTIFICATE_LIBRARY_CORRUPT, NULL);
+	*result = xv_str_own(leaf);
+	return 0;
 }
 
 /* ---- the pool's trusted CA certificates: <data-dir>/ca/<name> ---- */
@@ -355,6 +434,8 @@ static int pool_set_https_only(struct rpc_ctx *ctx, xv *args, xv *result, struct
 
 RPC_IMPL(host, install_server_certificate, install_server_certificate, RPC_SLOW);
 RPC_IMPL(host, reset_server_certificate, reset_server_certificate, RPC_SLOW);
+RPC_IMPL(host, refresh_server_certificate, reset_server_certificate, RPC_SLOW);
+RPC_IMPL(host, get_server_certificate, get_server_certificate, 0);
 RPC_IMPL(host, set_https_only, host_set_https_only, 0);
 RPC_IMPL(pool, set_https_only, pool_set_https_only, 0);
 RPC_IMPL(pool, install_ca_certificate, install_ca_certificate, 0);

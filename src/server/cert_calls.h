@@ -14,5 +14,8 @@ int cert_startup(struct server *srv, const char *cert_pem, struct xerr *err);
  * POOL_CA_CERTIFICATE_… for the pool's CAs); stale ones are removed. At
  * start, after each change and hourly. */
 void cert_expiry_check(struct server *srv);
+/* At start (cert_startup): client-certificate authentication and TLS
+ * verification as the pool's record has them (cert_pool.c). */
+void cert_pool_startup(struct server *srv);
 
 #endif

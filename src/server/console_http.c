@@ -341,7 +341,7 @@ int console_auth(struct server *srv, const char *sid, const char *user, const ch
 	} else {
 		if (!user)
 			return xerr_set(err, ERR_SESSION_AUTHENTICATION_FAILED, NULL); /* as xapi_http.ml */
-		struct session_creds c = {user, pass ? pass : "", "http-basic", peer, 0};
+		struct session_creds c = {user, pass ? pass : "", "http-basic", peer, 0, false};
 		if (session_login(srv, &c, ref, NULL, err) < 0)
 			return -1;
 		if (session_check(srv, ref, &ctx, err) < 0)

@@ -332,6 +332,7 @@ static MHD_RESULT_T start_rpc(struct http_req *r, bool json)
 		return send_buf(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/html", msg, strlen(msg));
 	}
 	log_debug("rpc: %s", wc.method);
+	bool login = !strcmp(wc.method, "session.login_with_password");
 	r->is_rpc = true;
 	r->proto = wc.proto;
 	r->id = wc.id;
@@ -348,6 +349,11 @@ static MHD_RESULT_T start_rpc(struct http_req *r, bool json)
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	authlimit_peer(ci ? ci->client_addr : NULL, r->call.ctx.peer);
+	if (login && tls_live_client_auth()) { /* its client's certificate may log it in */
+		const union MHD_ConnectionInfo *ti = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		r->call.ctx.client_cert = ti && ti->tls_session &&
+					  tls_live_client_verified((gnutls_session_t)ti->tls_session);
+	}
 	r->gen_seen = db_generation(r->hs->srv->db);
 	return run_call(r);
 }
@@ -548,6 +554,21 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("mhd: %s", line);
 }
 
+/* Every connection is the guard's to follow; a TLS one asks its client
+ * for a certificate, before its handshake, while client-certificate
+ * authentication is on. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *hs = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED && tls_live_client_auth()) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		if (ci && ci->tls_session)
+			tls_live_request_client_cert((gnutls_session_t)ci->tls_session);
+	}
+	http_guard_notify(hs->guard, c, socket_context, code);
+}
+
 /* An MHD daemon without a listening socket: the acceptor (http_listen.c)
  * admits connections and adds them. MHD_ALLOW_SUSPEND_RESUME brings the
  * inter-thread channel that MHD_add_connection needs with internal
@@ -567,7 +588,7 @@ static struct MHD_Daemon *start_daemon(struct http_server *hs, const char *spec,
 	struct MHD_OptionItem opts[] = {
 		{MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, hs},
-		{MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_guard_notify, hs->guard},
+		{MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, hs},
 		{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
 		/* connections that authenticated get idle_timeout_s */
 		{MHD_OPTION_CONNECTION_TIMEOUT, cfg->request_timeout_s, NULL},

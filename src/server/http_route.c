@@ -99,7 +99,7 @@ static int authenticate(struct route_req *rr)
 		MHD_get_connection_info(rr->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	char peer[AUTH_PEER_LEN];
 	authlimit_peer(ci ? ci->client_addr : NULL, peer);
-	struct session_creds c = {user, pass, "http-basic", peer, 0};
+	struct session_creds c = {user, pass, "http-basic", peer, 0, false};
 	char ref[REF_STRLEN + 1];
 	int rc = session_login(rr->srv, &c, ref, NULL, &rr->err);
 	MHD_free(user);

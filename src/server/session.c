@@ -132,7 +132,7 @@ static void enforce_limit(struct server *srv, const char *user, const char *orig
 /* subjects: the refs of the subjects a subject's login matched (taken),
  * NULL for root and password-file users. */
 static int session_open(struct server *srv, const char *user, uint32_t roles, const char *sid,
-			xv *subjects, const char *originator, char out[REF_STRLEN + 1],
+			xv *subjects, const char *originator, bool client_cert, char out[REF_STRLEN + 1],
 			struct xerr *err)
 {
 	const char *subject = subjects ? xv_as_str(xv_arr_get(subjects, 0)) : NULL;
@@ -142,8 +142,9 @@ static int session_open(struct server *srv, const char *user, uint32_t roles, co
 	db_set_str(t, o, SC_F_session__this_host, srv->host_ref[0] ? srv->host_ref : REF_NULL);
 	db_set(t, o, SC_F_session__last_active, xv_time(now));
 	db_set(t, o, SC_F_session__validation_time, xv_time(now));
-	bool superuser = strcmp(user, "root") == 0;
+	bool superuser = !client_cert && strcmp(user, "root") == 0;
 	db_set_bool(t, o, SC_F_session__is_local_superuser, superuser);
+	db_set_bool(t, o, SC_F_session__client_certificate, client_cert);
 	db_set_str(t, o, SC_F_session__auth_user_name, user);
 	db_set_str(t, o, SC_F_session__auth_user_sid, sid);
 	db_set_str(t, o, SC_F_session__subject, subject ? subject : REF_NULL);
@@ -204,7 +205,7 @@ static int subject_login(struct server *srv, const struct session_creds *c, char
 		return rbac_denied(err, "session.login_with_password", rbac_role_closure(SC_ROLE_POOL_ADMIN));
 	}
 	log_info("session: subject '%s' (%s) logged in from %s", c->user, sid, c->peer);
-	return session_open(srv, c->user, roles, sid, &matched, c->originator, out, err);
+	return session_open(srv, c->user, roles, sid, &matched, c->originator, false, out, err);
 }
 
 /* When the password check's turn has not come: RPC_WAIT for a caller that
@@ -246,6 +247,11 @@ int session_login(struct server *srv, const struct session_creds *creds, char ou
 	const struct session_creds *c = &cc;
 	if (!cc.peer)
 		cc.peer = "";
+	if (c->client_cert) { /* as xapi: the client-cert role, whatever the name and password */
+		log_info("session: '%s' from %s logged in by its client certificate", c->user ? c->user : "", c->peer);
+		return session_open(srv, c->user ? c->user : "", SC_ROLE_CLIENT_CERT, "", NULL, c->originator, true,
+				    out, err);
+	}
 	int r = await_turn(c, retry_ms, err);
 	if (r != 0)
 		return r;
@@ -253,9 +259,11 @@ int session_login(struct server *srv, const struct session_creds *creds, char ou
 	/* root and the local password file's users as before; anyone else is
 	 * a subject: a system account checked by PAM */
 	bool local = c->user && (!strcmp(c->user, "root") || users_exists(srv->users, c->user));
+	/* the system's accounts only while external authentication is on
+	 * (host.external_auth_type PAM), as xapi's */
 	bool ok = c->user && c->password &&
 		  (local ? users_check(srv->users, c->user, c->password, &roles) == 0
-			 : users_system_check(srv->users, c->user, c->password) == 0);
+			 : rbac_extauth_enabled(srv) && users_system_check(srv->users, c->user, c->password) == 0);
 	authlimit_done(c->peer, ok, clock_now_ms());
 	if (!ok) {
 		log_info("session: failed login for '%s' from %s", c->user ? c->user : "", c->peer);
@@ -263,7 +271,7 @@ int session_login(struct server *srv, const struct session_creds *creds, char ou
 				"Authentication failure", NULL);
 	}
 	if (local)
-		return session_open(srv, c->user, roles, "", NULL, c->originator, out, err);
+		return session_open(srv, c->user, roles, "", NULL, c->originator, false, out, err);
 	return subject_login(srv, c, out, err);
 }
 
@@ -423,7 +431,7 @@ int session_check(struct server *srv, const char *ref, struct rpc_ctx *ctx, stru
 int session_open_db(struct server *srv, const struct rpc_ctx *ctx, struct db *db, char out[REF_STRLEN + 1],
 		    struct xerr *err)
 {
-	if (session_open(srv, ctx->user, ctx->roles, ctx->sid, NULL, ctx->originator, out, err) < 0) {
+	if (session_open(srv, ctx->user, ctx->roles, ctx->sid, NULL, ctx->originator, false, out, err) < 0) {
 		db_close(db);
 		return -1;
 	}

@@ -18,6 +18,7 @@ struct session_creds {
 	const char *user, *password, *originator;
 	const char *peer;   /* the client's address (authlimit_peer) */
 	int64_t since_ms;   /* when the login began (clock_now_ms), for callers that park */
+	bool client_cert;   /* its TLS client's certificate vouches for it: no password checked */
 };
 
 /* Logs in: 0 with out set, else -1 with err (SESSION_AUTHENTICATION_FAILED).

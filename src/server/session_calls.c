@@ -17,7 +17,7 @@
 static int login(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	struct session_creds c = {arg_str(args, 0), arg_str(args, 1), arg_str(args, 3), ctx->peer,
-				  ctx->started_ms};
+				  ctx->started_ms, ctx->client_cert};
 	bool may_park = ctx->may_wait && !(ctx->deadline_ms && ctx->deadline_ms < ctx->started_ms);
 	char ref[REF_STRLEN + 1];
 	int64_t retry = 0;
@@ -38,7 +38,8 @@ static int login(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
  * given by a slave too (the emergency calls need one there). */
 static int local_login(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
-	struct session_creds c = {arg_str(args, 0), arg_str(args, 1), "slave-local", ctx->peer, ctx->started_ms};
+	struct session_creds c = {arg_str(args, 0), arg_str(args, 1), "slave-local", ctx->peer, ctx->started_ms,
+				  false};
 	char ref[REF_STRLEN + 1];
 	if (session_login(ctx->srv, &c, ref, NULL, err) < 0) {
 		ctx->reply_at_ms = clock_now_ms() + AUTH_FAIL_DELAY_MS;

@@ -24,4 +24,18 @@ void tls_live_free(void);
 void tls_live_set_https_only(bool on);
 bool tls_live_https_only(void);
 
+/* Client-certificate authentication (pool.enable_client_certificate_auth):
+ * while on, each new TLS connection asks its client for a certificate
+ * (tls_live_request_client_cert), and a login on a connection whose
+ * client presented one that the pool's CA store (ca_dir: one PEM file
+ * per CA) trusts, that no CRL in crl_dir revokes and that names name (its
+ * DNS names, else its CN) gets a session of the client-cert role. */
+void tls_live_set_client_auth(bool on, const char *name, const char *ca_dir, const char *crl_dir);
+bool tls_live_client_auth(void);
+/* At a connection's start (before its handshake): asks for a client
+ * certificate when client-certificate authentication is on. */
+void tls_live_request_client_cert(gnutls_session_t s);
+/* The client of s presented a certificate as above. */
+bool tls_live_client_verified(gnutls_session_t s);
+
 #endif

@@ -152,10 +152,11 @@ static void find_helper(void)
 	snprintf(helper, sizeof helper, "%s", XENON_AUTH_HELPER);
 }
 
+static pthread_once_t helper_once = PTHREAD_ONCE_INIT;
+
 static int pam_check(const char *name, const char *password)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, find_helper);
+	pthread_once(&helper_once, find_helper);
 	int in[2];
 	if (pipe2(in, O_CLOEXEC) < 0)
 		return -1;
@@ -225,6 +226,22 @@ int users_system_check(struct users *u, const char *name, const char *password)
 	(void)name;
 	(void)password;
 	return -1;
+#endif
+}
+
+const char *users_pam_unavailable(void)
+{
+#ifdef HAVE_PAM
+	pthread_once(&helper_once, find_helper);
+	if (access(helper, X_OK) != 0)
+		return "the PAM helper xenon-auth is not installed on this host";
+	/* PAM falls back to the "other" service when "xenon" has none */
+	if (access("/etc/pam.d/xenon", R_OK) != 0 && access("/etc/pam.d/other", R_OK) != 0 &&
+	    access("/etc/pam.conf", R_OK) != 0)
+		return "this host has no PAM configuration (/etc/pam.d/xenon)";
+	return NULL;
+#else
+	return "xenond was built without PAM";
 #endif
 }
 

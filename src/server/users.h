@@ -23,6 +23,9 @@ int users_set_password(struct users *u, const char *name, const char *password, 
 /* 0 when PAM accepts the system account's password (subjects), else -1. */
 int users_system_check(struct users *u, const char *name, const char *password);
 bool users_exists(struct users *u, const char *name);
+/* NULL when this host can check system accounts' passwords (a PAM build,
+ * the xenon-auth helper, a PAM configuration for it), else why not. */
+const char *users_pam_unavailable(void);
 /* Role names to bits; unknown names are ignored. */
 uint32_t users_roles_from_names(const char *csv);
 

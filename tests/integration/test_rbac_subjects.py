@@ -1,6 +1,7 @@
 """Subjects as xapi has them, against a real xenond and real system
 accounts: the test makes a local user and group (useradd, groupadd),
-removes them afterwards, and logs in through PAM. A user that is no
+removes them afterwards, turns external authentication (PAM) on and logs
+in through PAM. A user that is no
 subject, alone or through a group, gets SESSION_AUTHORIZATION_FAILED; a
 group subject with a role lets its members in with that role's
 permissions; role changes count from the next login; the auth.* lookups
@@ -47,6 +48,8 @@ class Subjects(harness.ServerTestCase):
         cls.gid = grp.getgrnam(GROUP).gr_gid
         cls.server_kwargs = {"config": "max-sessions-per-subject = 3\n"}
         super().setUpClass()
+        # subjects are the system's accounts once external authentication is on
+        cls.api.pool.enable_external_auth(cls.api.pool.get_all()[0], {}, "", "PAM")
 
     @classmethod
     def tearDownClass(cls):

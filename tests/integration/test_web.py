@@ -151,6 +151,8 @@ class WebTest(guest.GuestMixin, harness.ServerTestCase):
             sh("userdel", LOCAL_USER, check=False)
             sh("useradd", "-M", "-N", "-s", "/usr/sbin/nologin", LOCAL_USER)
             sh("chpasswd", input="%s:%s\n" % (LOCAL_USER, LOCAL_PASSWORD))
+            # the system's accounts are subjects while external authentication is on
+            cls.api.pool.enable_external_auth(cls.api.pool.get_all()[0], {}, "", "PAM")
 
     @classmethod
     def tearDownClass(cls):
