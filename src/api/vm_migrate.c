@@ -24,6 +24,7 @@
 #include "pool_forward.h"
 #include "pool_peer.h"
 #include "storage.h"
+#include "tls.h"
 #include "transfer.h"
 #include "vm_ops.h"
 #include "../base/b64.h"
@@ -59,6 +60,64 @@ static int api_port(struct server *srv)
 	const char *l = srv->cfg.listen && *srv->cfg.listen ? srv->cfg.listen : srv->cfg.tls_listen;
 	const char *c = l ? strrchr(l, ':') : NULL;
 	return c ? atoi(c + 1) : 80;
+}
+
+/* ---- the stream's TLS ---- */
+
+/* One side's credentials for one migration's stream (tls.h): made for it,
+ * trusted by the other side through the CA it is sent over the pool's
+ * channel (or the dest map's session), gone with the migration. */
+struct mig_creds {
+	char *ca, *cert, *key, *bundle;
+	char name[UUID_STRLEN + 1]; /* what this side's certificate names */
+	struct xenops_mig_tls tls;
+};
+
+static int creds_make(struct server *srv, struct mig_creds *c, struct xerr *err)
+{
+	memset(c, 0, sizeof *c);
+	db_rdlock(srv->db);
+	struct db_obj *me = db_lookup_cls(srv->db, SC_C_host, srv->host_ref);
+	snprintf(c->name, sizeof c->name, "%s", me ? db_peek_str(me, SC_F_host__uuid) : "xenon");
+	db_unlock(srv->db);
+	return tls_new_peer_creds(c->name, &c->ca, &c->cert, &c->key, err);
+}
+
+/* Trusts the peer's CA beside its own; the peer's certificate must name
+ * peer_name (the source checks it; "" on the destination). */
+static const struct xenops_mig_tls *creds_trust(struct mig_creds *c, const char *peer_ca, const char *peer_name)
+{
+	free(c->bundle);
+	c->bundle = xasprintf("%s%s", c->ca, peer_ca);
+	c->tls.ca = c->bundle;
+	c->tls.cert = c->cert;
+	c->tls.key = c->key;
+	snprintf(c->tls.name, sizeof c->tls.name, "%s", peer_name);
+	return &c->tls;
+}
+
+static void creds_free(struct mig_creds *c)
+{
+	free(c->ca);
+	free(c->cert);
+	free(c->key);
+	free(c->bundle);
+	memset(c, 0, sizeof *c);
+}
+
+/* Whether a pool's migration stream may go plain: when the network it
+ * goes over is marked for it, other_config:insecure_migration=true (as a
+ * network's insecure_nbd purpose lets NBD go plain). The network: the one
+ * asked for (net), else the destination's management network. */
+static bool stream_plain(struct db *db, struct db_obj *dest, struct db_obj *net)
+{
+	for (struct db_obj *pif = db_first(db, SC_C_PIF); !net && pif; pif = db_next(pif))
+		if (!strcmp(db_peek_str(pif, SC_F_PIF__host), dest->ref) && db_peek_bool(pif, SC_F_PIF__management))
+			net = db_lookup_cls(db, SC_C_network, db_peek_str(pif, SC_F_PIF__network));
+	if (!net)
+		return false;
+	const char *v = xv_map_get_str(db_peek(net, SC_F_network__other_config), "insecure_migration");
+	return v && !strcmp(v, "true");
 }
 
 /* ---- host.migrate_receive: the dest map ---- */
@@ -310,6 +369,8 @@ static int host_migrate_receive_prepare(struct rpc_ctx *ctx, xv *args, xv *resul
 	const char *want_addr = xv_map_get_str(&spec, "address");
 	if (want_addr && *want_addr)
 		snprintf(addr, sizeof addr, "%s", want_addr);
+	/* the source's CA given: the streams are TLS */
+	char *peer_ca = xv_map_get_str(&spec, "tls_ca") ? xstrdup(xv_map_get_str(&spec, "tls_ca")) : NULL;
 
 	/* room for it, as VM.start would ask */
 	int64_t need = 0;
@@ -325,6 +386,7 @@ static int host_migrate_receive_prepare(struct rpc_ctx *ctx, xv *args, xv *resul
 		snprintf(n, sizeof n, "%lld", (long long)need);
 		snprintf(a, sizeof a, "%lld", (long long)free_mem);
 		xv_free(&spec);
+		free(peer_ca);
 		return xerr_set(err, ERR_HOST_NOT_ENOUGH_FREE_MEMORY, n, a, NULL);
 	}
 
@@ -362,10 +424,19 @@ static int host_migrate_receive_prepare(struct rpc_ctx *ctx, xv *args, xv *resul
 	struct xenops_mig_listen l;
 	memset(&l, 0, sizeof l);
 	snprintf(l.addr, sizeof l.addr, "%s", addr);
+	struct mig_creds creds;
+	memset(&creds, 0, sizeof creds);
+	bool tls = peer_ca && *peer_ca;
+	if (rc == 0 && tls && creds_make(srv, &creds, err) == 0)
+		l.tls = creds_trust(&creds, peer_ca, "");
+	else if (rc == 0 && tls)
+		rc = -1;
+	free(peer_ca);
 	if (rc == 0)
 		rc = srv->backend->migrate_receive(&srv->xh, &in->spec, nbd, n_nbd, &l, err);
 	free(nbd);
 	if (rc < 0) {
+		creds_free(&creds);
 		discard(srv, in);
 		incoming_free(in);
 		return -1;
@@ -379,6 +450,11 @@ static int host_migrate_receive_prepare(struct rpc_ctx *ctx, xv *args, xv *resul
 	xv_map_set_str(&out, "address", l.addr);
 	xv_map_set(&out, "port", xv_int(l.port));
 	xv_map_set(&out, "nbd_port", xv_int(l.nbd_port));
+	if (tls) {
+		xv_map_set_str(&out, "tls_ca", creds.ca);
+		xv_map_set_str(&out, "tls_name", creds.name);
+	}
+	creds_free(&creds);
 	struct strbuf sb;
 	sb_init(&sb);
 	jsonv_write(&sb, &out);
@@ -815,13 +891,18 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		return -1;
 	}
 
-	/* 1. the destination gets the VM's metadata and waits */
+	/* 1. the destination gets the VM's metadata and waits; the streams
+	 * to another pool are always TLS */
 	struct peer *peer = dest_open(dest, err, p.vm_ref, p.src_host, p.dest_host);
 	xv prep = XV_NIL_INIT, ans = XV_NIL_INIT;
 	char dest_vm[REF_STRLEN + 1] = "";
 	struct xenops_mig_target tg;
 	memset(&tg, 0, sizeof tg);
-	rc = peer ? 0 : -1;
+	struct mig_creds creds;
+	memset(&creds, 0, sizeof creds);
+	rc = peer ? creds_make(srv, &creds, err) : -1;
+	if (rc == 0)
+		xv_map_set_str(&p.spec, "tls_ca", creds.ca);
 	if (rc == 0) {
 		struct strbuf sb;
 		sb_init(&sb);
@@ -847,6 +928,11 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		tg.nbd_port = nport && nport->kind == XV_INT ? (int)nport->u.i : 0;
 		tg.mirror = p.mirror;
 		tg.nmirror = p.nmirror;
+		if (!*jstr(&ans, "tls_ca"))
+			rc = xerr_set(err, ERR_VM_MIGRATE_FAILED, p.vm_ref, p.src_host, p.dest_host,
+				      "the destination offers no TLS for the streams", NULL);
+		else
+			tg.tls = creds_trust(&creds, jstr(&ans, "tls_ca"), jstr(&ans, "tls_name"));
 	}
 
 	/* 2. disks, then memory; the task's cancel is watched meanwhile */
@@ -926,6 +1012,7 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	}
 	xv_free(&prep);
 	xv_free(&ans);
+	creds_free(&creds);
 	if (peer)
 		peer_close(peer);
 	if (committed) {
@@ -1100,7 +1187,9 @@ static int vdi_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 /* ---- VM.pool_migrate: to another host of the pool, disks on shared SRs ---- */
 
 /* The destination's side: the VM's domain built from the pool's records,
- * waiting for the stream. */
+ * waiting for the stream on the address the source names (its address on
+ * the migration's network; "": the host's), over TLS when the source sends
+ * the CA of its credentials (tls_ca; the answer carries this side's). */
 static int host_pool_migrate_prepare(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	struct server *srv = ctx->srv;
@@ -1138,14 +1227,28 @@ static int host_pool_migrate_prepare(struct rpc_ctx *ctx, xv *args, xv *result, 
 			rc = -1;
 	}
 	db_unlock(ctx->db);
+	/* the address on the network the source asked for */
+	const char *want_addr = arg_str(args, 4);
+	if (want_addr && *want_addr)
+		snprintf(addr, sizeof addr, "%s", want_addr);
 	if (rc == 0)
 		rc = vm_build_attach(in->build, &in->spec, err);
 	struct xenops_mig_listen l;
 	memset(&l, 0, sizeof l);
 	snprintf(l.addr, sizeof l.addr, "%s", addr);
+	/* the source's CA given: the stream is TLS */
+	const char *peer_ca = arg_str(args, 3);
+	struct mig_creds creds;
+	memset(&creds, 0, sizeof creds);
+	bool tls = peer_ca && *peer_ca;
+	if (rc == 0 && tls && creds_make(srv, &creds, err) == 0)
+		l.tls = creds_trust(&creds, peer_ca, "");
+	else if (rc == 0 && tls)
+		rc = -1;
 	if (rc == 0)
 		rc = srv->backend->migrate_receive(&srv->xh, &in->spec, NULL, 0, &l, err);
 	if (rc < 0) {
+		creds_free(&creds);
 		if (in->build) {
 			vm_build_detach(in->build);
 			vm_build_free(in->build);
@@ -1160,6 +1263,9 @@ static int host_pool_migrate_prepare(struct rpc_ctx *ctx, xv *args, xv *result, 
 	xv out = xv_map_new();
 	xv_map_set_str(&out, "address", l.addr);
 	xv_map_set(&out, "port", xv_int(l.port));
+	if (tls)
+		xv_map_set_str(&out, "tls_ca", creds.ca);
+	creds_free(&creds);
 	struct strbuf sb;
 	sb_init(&sb);
 	jsonv_write(&sb, &out);
@@ -1221,12 +1327,24 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 			rc = xerr_set(err, ERR_VM_REQUIRES_SR, vm->ref, sr->ref, NULL);
 	}
 	xv_free(&vbds);
-	char vm_ref[REF_STRLEN + 1], dest_ref[REF_STRLEN + 1];
+	/* the network the stream goes over (options:network, else the
+	 * destination's management network): TLS unless the pool marks it */
+	const xv *netv = xv_map_get(opts, "network");
+	struct db_obj *net = NULL;
+	char addr[64] = "";
+	if (rc == 0 && netv && xv_as_str(netv) && *xv_as_str(netv) && strcmp(xv_as_str(netv), REF_NULL) != 0) {
+		net = generic_lookup(ctx, SC_C_network, netv, err);
+		if (!net || address_on(ctx->db, dest, net, addr, err) < 0)
+			rc = -1;
+	}
+	bool plain = rc == 0 && stream_plain(ctx->db, dest, net);
+	char vm_ref[REF_STRLEN + 1], dest_ref[REF_STRLEN + 1], dest_uuid[UUID_STRLEN + 1];
 	struct vm_spec spec;
 	memset(&spec, 0, sizeof spec);
 	if (rc == 0) {
 		snprintf(vm_ref, sizeof vm_ref, "%s", vm->ref);
 		snprintf(dest_ref, sizeof dest_ref, "%s", dest->ref);
+		snprintf(dest_uuid, sizeof dest_uuid, "%s", db_peek_str(dest, SC_F_host__uuid));
 		vm_spec_of(vm, &spec);
 		spec.domid = db_peek_int(vm, SC_F_VM__domid);
 		op_mark(t, vm, "pool_migrate", token);
@@ -1248,11 +1366,17 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 
 	/* the destination waits for the stream */
 	int64_t t_prep = clock_now_ms();
+	struct mig_creds creds;
+	memset(&creds, 0, sizeof creds);
+	rc = plain ? 0 : creds_make(srv, &creds, err);
 	xv pargs = xv_arr_new(), prep = XV_NIL_INIT, ans = XV_NIL_INIT;
 	xv_arr_push_str(&pargs, dest_ref);
 	xv_arr_push_str(&pargs, vm_ref);
 	xv_arr_push_str(&pargs, token);
-	rc = pool_call_on_host(srv, dest_ref, "host.pool_migrate_prepare", &pargs, NULL, &prep, err);
+	xv_arr_push_str(&pargs, plain || !creds.ca ? "" : creds.ca);
+	xv_arr_push_str(&pargs, addr);
+	if (rc == 0)
+		rc = pool_call_on_host(srv, dest_ref, "host.pool_migrate_prepare", &pargs, NULL, &prep, err);
 	xv_free(&pargs);
 	struct xenops_mig_target tg;
 	memset(&tg, 0, sizeof tg);
@@ -1267,6 +1391,12 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 		snprintf(tg.addr, sizeof tg.addr, "%s", jstr(&ans, "address"));
 		const xv *port = xv_map_get(&ans, "port");
 		tg.port = port && port->kind == XV_INT ? (int)port->u.i : 0;
+		/* a destination that would take it plain gets nothing */
+		if (!plain && !*jstr(&ans, "tls_ca"))
+			rc = xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
+				      "the destination offers no TLS for the stream", NULL);
+		else if (!plain)
+			tg.tls = creds_trust(&creds, jstr(&ans, "tls_ca"), dest_uuid);
 	}
 	struct watch w = {.srv = srv};
 	snprintf(w.task, sizeof w.task, "%s", ctx->task);
@@ -1333,6 +1463,7 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	}
 	xv_free(&prep);
 	xv_free(&ans);
+	creds_free(&creds);
 	int64_t t_end = clock_now_ms();
 	if (committed) {
 		/* the destination recorded it running there; this host's domain,
@@ -1342,9 +1473,9 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 			log_warn("pool_migrate: VM %s: ending the source's domain: %s", spec.uuid, e.code);
 		xerr_clear(&e);
 		vm_build_detach(build);
-		log_info("pool_migrate: VM %s moved to %s (memory %lld ms, downtime %lld ms; prepare %lld ms, send %lld "
-			 "ms, finish %lld ms, source ended %lld ms)",
-			 spec.uuid, dest_ref, (long long)st.total_ms, (long long)st.downtime_ms,
+		log_info("pool_migrate: VM %s moved to %s, %s (memory %lld ms, downtime %lld ms; prepare %lld ms, send "
+			 "%lld ms, finish %lld ms, source ended %lld ms)",
+			 spec.uuid, dest_ref, plain ? "plain" : "TLS", (long long)st.total_ms, (long long)st.downtime_ms,
 			 (long long)(t_send - t_prep), (long long)(t_finish - t_send), (long long)(t_end - t_finish),
 			 (long long)(clock_now_ms() - t_end));
 	}
@@ -1386,7 +1517,8 @@ static const struct sc_type t_host = {.kind = SC_REF, .cls = SC_C_host, .text = 
 static const struct sc_type t_vm = {.kind = SC_REF, .cls = SC_C_VM, .text = "VM ref"};
 
 static const struct sc_param prepare_params[] = {{"host", &t_host}, {"spec", &t_string}};
-static const struct sc_param pool_prepare_params[] = {{"host", &t_host}, {"vm", &t_vm}, {"token", &t_string}};
+static const struct sc_param pool_prepare_params[] = {
+	{"host", &t_host}, {"vm", &t_vm}, {"token", &t_string}, {"tls_ca", &t_string}, {"address", &t_string}};
 static const struct sc_param finish_params[] = {
 	{"host", &t_host}, {"vm", &t_vm}, {"commit", &t_bool}, {"console", &t_string}};
 
@@ -1397,7 +1529,7 @@ static const struct sc_message msg_prepare = {
 static const struct sc_message msg_pool_prepare = {
 	.name = "pool_migrate_prepare", .session = true, .async = false,
 	.roles = SC_ROLE_POOL_ADMIN | SC_ROLE_POOL_OPERATOR | SC_ROLE_VM_POWER_ADMIN,
-	.nparams = 3, .params = pool_prepare_params, .result = &t_string};
+	.nparams = 5, .params = pool_prepare_params, .result = &t_string};
 static const struct sc_message msg_finish = {
 	.name = "migrate_receive_finish", .session = true, .async = false,
 	.roles = SC_ROLE_POOL_ADMIN | SC_ROLE_POOL_OPERATOR | SC_ROLE_VM_POWER_ADMIN,
