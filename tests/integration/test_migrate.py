@@ -157,6 +157,22 @@ class StorageMotionTest(unittest.TestCase):
 
     # ---- tests ----
 
+    def assert_streams_tls(self, flows):
+        """The disk's NBD connection turned TLS at its first option
+        (NBD_OPT_STARTTLS) and the memory stream is TLS from its first
+        byte: QEMU's own stream ("QEVM") never seen in the clear."""
+        to = [v for k, v in flows.items() if k[1].startswith(self.dst.address + ":")]
+        self.assertFalse([v for v in to if b"QEVM" in v], "a plain memory stream")
+        nbd = [v for v in to if b"IHAVEOPT" in v]
+        self.assertTrue(nbd, "no NBD connection to the destination seen")
+        for v in nbd:
+            opt = v.index(b"IHAVEOPT")
+            self.assertEqual(v[opt + 8:opt + 12], b"\x00\x00\x00\x05", "the first NBD option is STARTTLS")
+            self.assertEqual(v[opt + 16:opt + 18], b"\x16\x03", "a TLS handshake follows it")
+        memory = max([v for v in to if b"IHAVEOPT" not in v], key=len)
+        self.assertGreater(len(memory), 10000)
+        self.assertEqual(memory[:2], b"\x16\x03", "the memory stream begins %r" % memory[:16])
+
     def test_1_migrate_send_with_disk(self):
         s, vm, vdi = self.make_vm("sxm")
         uuid = s.api.VM.get_uuid(vm)
@@ -179,9 +195,11 @@ class StorageMotionTest(unittest.TestCase):
         s.api.VM.assert_can_migrate(vm, dest, True, vdis, vifs, {})
         t0 = time.monotonic()
         # the 6-parameter call Xen Orchestra makes, as a task
-        task = s.api.Async.VM.migrate_send(vm, dest, True, vdis, vifs, {})
-        res = self.wait_task(s.api, task, 120)
+        with self.lab.capture() as cap:
+            task = s.api.Async.VM.migrate_send(vm, dest, True, vdis, vifs, {})
+            res = self.wait_task(s.api, task, 120)
         took = time.monotonic() - t0
+        self.assert_streams_tls(cap.flows)
         dapi = self.dst.server.api
         new_vm = res
         self.assertEqual(dapi.VM.get_uuid(new_vm), uuid, "the VM keeps its uuid")

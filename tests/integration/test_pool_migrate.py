@@ -6,6 +6,10 @@ runs it at any time, its records follow (resident_on, domid, metrics).
 Refusals with xapi's errors leave it running where it was: the host it is
 on, a disabled host, a template, a halted VM, a disk on a local SR.
 
+The memory stream between the hosts is TLS (a capture on the lab's switch
+sees a TLS handshake and never QEMU's "QEVM" stream), plain only when the
+network it goes over is marked other_config:insecure_migration=true.
+
 A client that talks to the master only migrates a VM resident on the member
 (the master forwards the call there with its task): the master's task shows
 the memory's progress, and its task.cancel stops a migration mid-way, the
@@ -372,6 +376,69 @@ class PoolMigrateTest(unittest.TestCase):
         with self.assertRaises(XapiError) as cm:
             a.VM.pool_migrate(vm, self.ref[h1.address], {})
         self.assertEqual(cm.exception.code, "VM_BAD_POWER_STATE")
+
+    def capture_migration(self, vm, to, opts):
+        """VM.pool_migrate of vm to host to with opts while tcpdump listens
+        on the lab's switch: the first bytes the source's QEMU sent on the
+        connection that carried the most (the memory stream)."""
+        last = self.counts(vm)[-1]
+        with self.lab.capture() as cap:
+            self.api.VM.pool_migrate(vm, self.ref[to.address], opts)
+        self.assert_moved(vm, to, last, typed_before=last)
+        flows = {k: v for k, v in cap.flows.items() if k[1].startswith(to.address + ":")}
+        self.assertTrue(flows, "no connection to the destination seen")
+        (client, server), stream = max(flows.items(), key=lambda kv: len(kv[1]))
+        # (200 bytes of each packet are captured: enough)
+        self.assertGreater(len(stream), 10000, "the stream %s -> %s is too small to be the memory" % (client, server))
+        return stream
+
+    def test_stream_tls_or_plain(self):
+        """The memory stream is TLS between the hosts; plain only over a
+        network the pool marks for it; the network option names the address
+        the destination listens on."""
+        if not lab.TCPDUMP:
+            self.skipTest("needs tcpdump")
+        a = self.api
+        h1, h2 = self.lab.hosts
+        vm = self.new_vm("stream", self.ref[h1.address])
+        a.VM.start(vm, False, False)
+        self.addCleanup(a.VM.hard_shutdown, vm)
+        wait_for(lambda: guest.READY in self.serial(vm), 90, "the guest ready")
+        self.shell_ready(vm)
+        self.console(vm, LOOP)
+        wait_for(lambda: len(self.counts(vm)) >= 5, 15, "the counter")
+        mgmt = [a.PIF.get_network(p) for p in a.PIF.get_all()
+                if a.PIF.get_host(p) == self.ref[h2.address] and a.PIF.get_management(p)][0]
+
+        # TLS by default: a handshake (a TLS record of type 22, version 3.x)
+        # and never QEMU's own stream, whose first word is "QEVM"
+        stream = self.capture_migration(vm, h2, {"live": "true"})
+        self.assertEqual(stream[:2], b"\x16\x03", "the stream begins %r" % stream[:16])
+        self.assertNotIn(b"QEVM", stream)
+
+        # the destination's management network marked: plain, back to h1
+        a.network.add_to_other_config(mgmt, "insecure_migration", "true")
+        self.addCleanup(a.network.remove_from_other_config, mgmt, "insecure_migration")
+        mgmt1 = [a.PIF.get_network(p) for p in a.PIF.get_all()
+                 if a.PIF.get_host(p) == self.ref[h1.address] and a.PIF.get_management(p)][0]
+        self.assertEqual(mgmt1, mgmt, "the hosts share their management network")
+        stream = self.capture_migration(vm, h1, {"live": "true", "network": mgmt})
+        self.assertEqual(stream[:4], b"QEVM", "the stream begins %r" % stream[:16])
+
+        # unmarked again: TLS again
+        a.network.remove_from_other_config(mgmt, "insecure_migration")
+        stream = self.capture_migration(vm, h2, {"live": "true", "network": mgmt})
+        self.assertEqual(stream[:2], b"\x16\x03")
+        self.assertNotIn(b"QEVM", stream)
+        # a network the destination has no PIF on: refused, nothing moved
+        other = a.network.create({"name_label": "nowhere", "name_description": "", "MTU": "1500",
+                                  "other_config": {}, "bridge": "", "managed": True, "tags": []})
+        self.addCleanup(a.network.destroy, other)
+        with self.assertRaises(XapiError) as cm:
+            a.VM.pool_migrate(vm, self.ref[h1.address], {"live": "true", "network": other})
+        self.assertEqual(cm.exception.code, "HOST_CANNOT_ATTACH_NETWORK")
+        self.assertEqual(a.VM.get_resident_on(vm), self.ref[h2.address])
+        self.assertFalse(any(u == a.VM.get_uuid(vm) for _, u in guest.qemus_in(os.path.join(h1.data_dir, "run"))))
 
     def test_local_disk_requires_sr(self):
         a = self.api
