@@ -349,6 +349,8 @@ static const struct {
 	{SC_C_VM, "unpause", T_VM_RESIDENT},
 	{SC_C_VM, "suspend", T_VM_RESIDENT},
 	{SC_C_VM, "pool_migrate", T_VM_RESIDENT},
+	{SC_C_VM, "migrate_send", T_VM_RESIDENT},
+	{SC_C_VM, "assert_can_migrate", T_VM_RESIDENT},
 	{SC_C_host, "evacuate", T_ARG0_HOST},
 	{SC_C_VM, "set_memory_dynamic_range", T_VM_RESIDENT},
 	{SC_C_VM, "set_memory_target_live", T_VM_RESIDENT},

@@ -213,6 +213,25 @@ int tls_new_peer_creds(const char *name, char **ca_pem, char **cert_pem, char **
 	return r;
 }
 
+char *tls_dh_params_pem(void)
+{
+	gnutls_dh_params_t dh = NULL;
+	gnutls_datum_t out = {NULL, 0};
+	char *pem = NULL;
+	if (gnutls_dh_params_init(&dh) == 0 &&
+	    gnutls_dh_params_import_raw2(dh, &gnutls_ffdhe_2048_group_prime, &gnutls_ffdhe_2048_group_generator,
+					 gnutls_ffdhe_2048_key_bits) == 0 &&
+	    gnutls_dh_params_export2_pkcs3(dh, GNUTLS_X509_FMT_PEM, &out) == 0) {
+		pem = xmalloc(out.size + 1);
+		memcpy(pem, out.data, out.size);
+		pem[out.size] = '\0';
+	}
+	gnutls_free(out.data);
+	if (dh)
+		gnutls_dh_params_deinit(dh);
+	return pem;
+}
+
 int tls_load_or_create(const char *cert_path, const char *key_path, const char *hostname,
 		       char **cert_pem, char **key_pem, struct xerr *err)
 {

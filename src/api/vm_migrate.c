@@ -68,7 +68,7 @@ static int api_port(struct server *srv)
  * trusted by the other side through the CA it is sent over the pool's
  * channel (or the dest map's session), gone with the migration. */
 struct mig_creds {
-	char *ca, *cert, *key, *bundle;
+	char *ca, *cert, *key, *bundle, *dh;
 	char name[UUID_STRLEN + 1]; /* what this side's certificate names */
 	struct xenops_mig_tls tls;
 };
@@ -92,6 +92,9 @@ static const struct xenops_mig_tls *creds_trust(struct mig_creds *c, const char 
 	c->tls.ca = c->bundle;
 	c->tls.cert = c->cert;
 	c->tls.key = c->key;
+	if (!c->dh)
+		c->dh = tls_dh_params_pem();
+	c->tls.dh = c->dh;
 	snprintf(c->tls.name, sizeof c->tls.name, "%s", peer_name);
 	return &c->tls;
 }
@@ -102,6 +105,7 @@ static void creds_free(struct mig_creds *c)
 	free(c->cert);
 	free(c->key);
 	free(c->bundle);
+	free(c->dh);
 	memset(c, 0, sizeof *c);
 }
 
@@ -181,6 +185,7 @@ struct incoming {
 	struct vm_spec spec;
 	struct vm_build *build;
 	xv vdis; /* the VDIs made here for it */
+	xv moved; /* VM.migrate_send within the pool: VBD ref -> its new VDI here */
 	bool pooled; /* VM.pool_migrate: the records are the pool's, not made here */
 	struct incoming *next;
 };
@@ -252,6 +257,7 @@ static void incoming_free(struct incoming *in)
 {
 	vm_spec_free(&in->spec);
 	xv_free(&in->vdis);
+	xv_free(&in->moved);
 	free(in);
 }
 
@@ -498,6 +504,12 @@ static int host_migrate_receive_finish(struct rpc_ctx *ctx, xv *args, xv *result
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, in->vm_ref);
 	if (vm) {
+		/* its disks moved here: the VBDs name the new VDIs from now on */
+		for (size_t i = 0; i < xv_len(&in->moved); i++) {
+			struct db_obj *vbd = db_lookup_cls(ctx->db, SC_C_VBD, in->moved.u.m->keys[i]);
+			if (vbd)
+				db_set_str(t, vbd, SC_F_VBD__VDI, xv_as_str(&in->moved.u.m->vals[i]));
+		}
 		if (in->pooled)
 			vm_consoles_destroy(t, vm); /* the source's; this host's are made next */
 		vm_record_running(t, vm, srv, false, in->spec.domid, true);
@@ -582,9 +594,6 @@ static int plan_migration(struct rpc_ctx *ctx, struct db_obj *vm, const xv *dest
 	if (!xv_map_get_str(dest, "master") || !xv_map_get_str(dest, "session_id") || !dh)
 		return xerr_set(err, ERR_VM_MIGRATE_FAILED, vm->ref, p->src_host, p->dest_host,
 				"the dest map lacks master, session_id or host (host.migrate_receive makes it)", NULL);
-	if (db_lookup_cls(db, SC_C_host, dh))
-		return xerr_set(err, ERR_VM_MIGRATE_FAILED, vm->ref, p->src_host, p->dest_host,
-				"the destination is a host of this pool: use VM.pool_migrate", NULL);
 
 	xv vmrec = xv_map_new();
 	const struct sc_class *c = &sc_classes[SC_C_VM];
@@ -807,8 +816,52 @@ static void remove_source(struct server *srv, const struct plan *p, const struct
 	}
 }
 
+static int pool_move(struct rpc_ctx *ctx, const xv *vm_arg, const xv *host_arg, const xv *opts, const xv *vdi_map,
+		     const xv *vif_map, const char *dest_ip, bool dry, xv *result, struct xerr *err);
+
+/* A dest map of a host of this pool (host.migrate_receive called on it):
+ * storage motion within the pool. The address of its xenops URL into ip. */
+static bool dest_in_pool(struct db *db, const xv *dest, char ip[128])
+{
+	const char *h = xv_map_get_str(dest, "host");
+	const char *url = xv_map_get_str(dest, "xenops");
+	ip[0] = '\0';
+	db_rdlock(db);
+	bool in = h && db_lookup_cls(db, SC_C_host, h);
+	db_unlock(db);
+	bool tls;
+	if (in && url && parse_master(url, ip, &tls) == 0) {
+		char *colon = strrchr(ip, ':');
+		if (colon)
+			*colon = '\0';
+	}
+	return in;
+}
+
+static int intra_pool(struct rpc_ctx *ctx, xv *args, bool dry, xv *result, struct xerr *err)
+{
+	const xv *dest = xv_arr_get(args, 1);
+	char ip[128];
+	dest_in_pool(ctx->db, dest, ip);
+	xv host = xv_str(xv_map_get_str(dest, "host"));
+	const xv *opts = xv_arr_get(args, 5);
+	xv none = xv_map_new();
+	int rc = pool_move(ctx, xv_arr_get(args, 0), &host, opts && opts->kind == XV_MAP ? opts : &none,
+			   xv_arr_get(args, 3) ? xv_arr_get(args, 3) : &none, xv_arr_get(args, 4), ip, dry, result,
+			   err);
+	xv_free(&host);
+	xv_free(&none);
+	return rc;
+}
+
 static int assert_can_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
+	char ip[128];
+	if (dest_in_pool(ctx->db, xv_arr_get(args, 1), ip)) {
+		int rc = intra_pool(ctx, args, true, result, err);
+		*result = XV_NIL_INIT;
+		return rc;
+	}
 	db_rdlock(ctx->db);
 	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
 	struct plan p;
@@ -846,6 +899,9 @@ static int assert_can_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct 
 static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	struct server *srv = ctx->srv;
+	char ip[128];
+	if (dest_in_pool(ctx->db, xv_arr_get(args, 1), ip))
+		return intra_pool(ctx, args, false, result, err);
 	const xv *dest = xv_arr_get(args, 1);
 	char token[REF_STRLEN + 1];
 	if (ctx->task[0])
@@ -1189,17 +1245,33 @@ static int vdi_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 /* The destination's side: the VM's domain built from the pool's records,
  * waiting for the stream on the address the source names (its address on
  * the migration's network; "": the host's), over TLS when the source sends
- * the CA of its credentials (tls_ca; the answer carries this side's). */
+ * the CA of its credentials (tls_ca; the answer carries this side's).
+ * With disks (storage motion within the pool: a map VBD -> SR here, in
+ * JSON), a new VDI is made on that SR for each, and the domain built on
+ * them, exported to the source's mirrors; the VBDs are pointed at them
+ * only when the migration commits (host.migrate_receive_finish). */
 static int host_pool_migrate_prepare(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	struct server *srv = ctx->srv;
 	if (!srv->backend->migrate_receive)
 		return xerr_set(err, ERR_VM_MIGRATE_FAILED, REF_NULL, "", srv->host_ref,
 				"this host's VM backend cannot receive a migration", NULL);
+	xv moves = XV_NIL_INIT;
+	const char *mtext = arg_str(args, 5);
+	if (mtext && *mtext && jsonv_parse(mtext, strlen(mtext), &moves, err) < 0)
+		return -1;
+	if (moves.kind != XV_NIL && moves.kind != XV_MAP) {
+		xv_free(&moves);
+		return xerr_set(err, ERR_FIELD_TYPE_ERROR, "disks", NULL);
+	}
 	struct incoming *in = xcalloc(1, sizeof *in);
 	in->vdis = xv_arr_new();
+	in->moved = xv_map_new();
 	in->pooled = true;
 	char addr[64] = "";
+	xv recs = xv_arr_new(); /* the new VDIs' records, in the order of moves */
+	int *nbd = xcalloc(xv_len(&moves) + 1, sizeof *nbd);
+	size_t n_nbd = 0;
 	db_rdlock(ctx->db);
 	struct db_obj *host = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
 	struct db_obj *vm = host ? generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 1), err) : NULL;
@@ -1217,16 +1289,60 @@ static int host_pool_migrate_prepare(struct rpc_ctx *ctx, xv *args, xv *result, 
 			rc = xerr_set(err, ERR_HOST_NOT_ENOUGH_FREE_MEMORY, n, a, NULL);
 		}
 	}
-	if (rc == 0) {
-		snprintf(in->vm_ref, sizeof in->vm_ref, "%s", vm->ref);
-		snprintf(in->token, sizeof in->token, "%s", arg_str(args, 2) ? arg_str(args, 2) : "");
-		vm_spec_of(vm, &in->spec);
-		in->spec.domid = vm_next_domid(ctx->db);
-		if (vm_boot_files(srv, &in->spec, err) < 0 || vif_spec_nics(ctx->db, vm, &in->spec, false, err) < 0 ||
-		    !(in->build = vm_build_collect(srv, vm, err)))
-			rc = -1;
+	for (size_t i = 0; rc == 0 && i < xv_len(&moves); i++) {
+		const char *vbd_ref = moves.u.m->keys[i], *sr_ref = xv_as_str(&moves.u.m->vals[i]);
+		struct db_obj *vbd = db_lookup_cls(ctx->db, SC_C_VBD, vbd_ref);
+		struct db_obj *vdi = vbd ? db_lookup_cls(ctx->db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI)) : NULL;
+		struct db_obj *sr = sr_ref ? db_lookup_cls(ctx->db, SC_C_SR, sr_ref) : NULL;
+		if (!vbd || !vdi || strcmp(db_peek_str(vbd, SC_F_VBD__VM), vm->ref) != 0)
+			rc = handle_invalid(err, SC_C_VBD, vbd_ref);
+		else if (!sr)
+			rc = handle_invalid(err, SC_C_SR, sr_ref ? sr_ref : "");
+		else if (!storage_pbd(ctx->db, srv->host_ref, sr))
+			rc = xerr_set(err, ERR_SR_NOT_ATTACHED, sr->ref, NULL);
+		if (rc < 0)
+			break;
+		xv rec = xv_map_new();
+		xv_map_set_str(&rec, "name_label", db_peek_str(vdi, SC_F_VDI__name_label));
+		xv_map_set_str(&rec, "name_description", db_peek_str(vdi, SC_F_VDI__name_description));
+		xv_map_set_str(&rec, "SR", sr->ref);
+		xv_map_set(&rec, "virtual_size", xv_int(db_peek_int(vdi, SC_F_VDI__virtual_size)));
+		xv_map_set_str(&rec, "type", db_peek_str(vdi, SC_F_VDI__type));
+		xv_map_set(&rec, "other_config", xv_copy(db_peek(vdi, SC_F_VDI__other_config)));
+		xv_arr_push(&recs, rec);
+		nbd[n_nbd++] = storage_vbd_position(db_peek_str(vbd, SC_F_VBD__userdevice));
 	}
 	db_unlock(ctx->db);
+	/* the new disks, empty, on this host's SRs */
+	for (size_t i = 0; rc == 0 && i < xv_len(&recs); i++) {
+		char vdi_ref[REF_STRLEN + 1];
+		xv rec = xv_copy(xv_arr_get(&recs, i));
+		if (transfer_vdi_create(ctx, rec, vdi_ref, err) < 0) {
+			rc = -1;
+			break;
+		}
+		xv_arr_push_str(&in->vdis, vdi_ref);
+		xv_map_set_str(&in->moved, moves.u.m->keys[i], vdi_ref);
+	}
+	xv_free(&recs);
+	xv_free(&moves);
+	if (rc == 0) {
+		db_rdlock(ctx->db);
+		vm = db_lookup_cls(ctx->db, SC_C_VM, xv_as_str(xv_arr_get(args, 1)));
+		if (!vm) {
+			rc = handle_invalid(err, SC_C_VM, xv_as_str(xv_arr_get(args, 1)));
+		} else {
+			snprintf(in->vm_ref, sizeof in->vm_ref, "%s", vm->ref);
+			snprintf(in->token, sizeof in->token, "%s", arg_str(args, 2) ? arg_str(args, 2) : "");
+			vm_spec_of(vm, &in->spec);
+			in->spec.domid = vm_next_domid(ctx->db);
+			if (vm_boot_files(srv, &in->spec, err) < 0 ||
+			    vif_spec_nics(ctx->db, vm, &in->spec, false, err) < 0 ||
+			    !(in->build = vm_build_collect_with(srv, vm, &in->moved, err)))
+				rc = -1;
+		}
+		db_unlock(ctx->db);
+	}
 	/* the address on the network the source asked for */
 	const char *want_addr = arg_str(args, 4);
 	if (want_addr && *want_addr)
@@ -1246,26 +1362,28 @@ static int host_pool_migrate_prepare(struct rpc_ctx *ctx, xv *args, xv *result, 
 	else if (rc == 0 && tls)
 		rc = -1;
 	if (rc == 0)
-		rc = srv->backend->migrate_receive(&srv->xh, &in->spec, NULL, 0, &l, err);
+		rc = srv->backend->migrate_receive(&srv->xh, &in->spec, nbd, n_nbd, &l, err);
+	free(nbd);
 	if (rc < 0) {
 		creds_free(&creds);
-		if (in->build) {
-			vm_build_detach(in->build);
-			vm_build_free(in->build);
-		}
+		/* the pool's records stay as they are: the new disks go */
+		in->vm_ref[0] = '\0';
+		discard(srv, in);
 		incoming_free(in);
 		return -1;
 	}
+	xv out = xv_map_new();
+	xv_map_set_str(&out, "address", l.addr);
+	xv_map_set(&out, "port", xv_int(l.port));
+	xv_map_set(&out, "nbd_port", xv_int(l.nbd_port));
+	xv_map_set(&out, "vdis", xv_copy(&in->moved));
+	if (tls)
+		xv_map_set_str(&out, "tls_ca", creds.ca);
+	creds_free(&creds);
 	pthread_mutex_lock(&in_lock);
 	in->next = incomings;
 	incomings = in;
 	pthread_mutex_unlock(&in_lock);
-	xv out = xv_map_new();
-	xv_map_set_str(&out, "address", l.addr);
-	xv_map_set(&out, "port", xv_int(l.port));
-	if (tls)
-		xv_map_set_str(&out, "tls_ca", creds.ca);
-	creds_free(&creds);
 	struct strbuf sb;
 	sb_init(&sb);
 	jsonv_write(&sb, &out);
@@ -1279,11 +1397,39 @@ static bool truthy(const char *v)
 	return v && (!strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"));
 }
 
-static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+/* The host's PIF network whose address is ip (the address a dest map
+ * names), NULL when none is. */
+static struct db_obj *net_of_address(struct db *db, struct db_obj *host, const char *ip)
+{
+	for (struct db_obj *pif = db_first(db, SC_C_PIF); pif; pif = db_next(pif)) {
+		if (strcmp(db_peek_str(pif, SC_F_PIF__host), host->ref) != 0)
+			continue;
+		const char *a = db_peek_str(pif, SC_F_PIF__IP);
+		if (!*a && db_peek_bool(pif, SC_F_PIF__management))
+			a = db_peek_str(host, SC_F_host__address);
+		if (!strcmp(a, ip))
+			return db_lookup_cls(db, SC_C_network, db_peek_str(pif, SC_F_PIF__network));
+	}
+	return NULL;
+}
+
+/* The VM to another host of the pool, live. VM.pool_migrate (vdi_map
+ * NULL): its disks stay where they are, on SRs the destination reaches.
+ * VM.migrate_send within the pool (vdi_map given; xapi's intra-pool
+ * storage motion): the VM's record, ref and uuid stay; each disk whose VDI
+ * the map sends to another SR gets a new VDI there (made by the
+ * destination), mirrored into while the guest runs, then the memory
+ * follows; at the commit its VBD names the new VDI and the old one is
+ * destroyed here. A disk the map leaves out stays where it is if the
+ * destination reaches its SR (VDI_NOT_IN_MAP otherwise). dry: the checks
+ * only (VM.assert_can_migrate). */
+static int pool_move(struct rpc_ctx *ctx, const xv *vm_arg, const xv *host_arg, const xv *opts, const xv *vdi_map,
+		     const xv *vif_map, const char *dest_ip, bool dry, xv *result, struct xerr *err)
 {
 	struct server *srv = ctx->srv;
 	*result = XV_NIL_INIT;
-	const xv *opts = xv_arr_get(args, 2);
+	bool sxm = vdi_map != NULL;
+	const char *opname = sxm ? "migrate_send" : "pool_migrate";
 	const char *live = xv_map_get_str(opts, "live");
 	if (live && !truthy(live) && strcmp(live, "false") && strcmp(live, "off") && strcmp(live, "0"))
 		return xerr_set(err, ERR_INVALID_VALUE, "live", live, NULL);
@@ -1293,15 +1439,18 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	else
 		ref_generate(token);
 	struct db_txn *t = db_begin(ctx->db);
-	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
-	struct db_obj *dest = vm ? generic_lookup(ctx, SC_C_host, xv_arr_get(args, 1), err) : NULL;
+	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, vm_arg, err);
+	struct db_obj *dest = vm ? generic_lookup(ctx, SC_C_host, host_arg, err) : NULL;
 	int rc = dest ? 0 : -1;
+	/* xapi: within a pool the VIFs stay on their networks */
+	if (rc == 0 && sxm && xv_len(vif_map))
+		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "a VIF map is for another pool: the VIFs stay here", NULL);
 	if (rc == 0 && (db_peek_bool(vm, SC_F_VM__is_a_template) || db_peek_bool(vm, SC_F_VM__is_a_snapshot)))
 		rc = xerr_set(err, ERR_VM_IS_TEMPLATE, vm->ref, NULL);
 	const char *ps = rc == 0 ? db_peek_str(vm, SC_F_VM__power_state) : "";
 	if (rc == 0 && strcmp(ps, "Running") != 0)
 		rc = xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "running", ps, NULL);
-	if (rc == 0 && vm_check_op(vm, "pool_migrate", err) < 0)
+	if (rc == 0 && vm_check_op(vm, opname, err) < 0)
 		rc = -1;
 	if (rc == 0 && !strcmp(db_peek_str(vm, SC_F_VM__resident_on), dest->ref))
 		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the VM runs on that host already", NULL);
@@ -1314,19 +1463,51 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 		if (!m || !db_peek_bool(m, SC_F_host_metrics__live))
 			rc = xerr_set(err, ERR_HOST_OFFLINE, dest->ref, NULL);
 	}
-	/* every disk on an SR the destination reaches: else storage motion
-	 * (VM_REQUIRES_SR, early, as XO expects) */
+	/* every disk on an SR the destination reaches (else storage motion:
+	 * VM_REQUIRES_SR, early, as XO expects), or moved by the map to one */
 	xv vbds = rc == 0 ? db_get(ctx->db, vm, SC_F_VM__VBDs) : xv_arr_new();
+	xv moves = xv_map_new(), old_vdis = xv_arr_new();
+	int *mirror = xcalloc(xv_len(&vbds) + 1, sizeof *mirror);
+	size_t nmirror = 0;
 	for (size_t i = 0; rc == 0 && i < xv_len(&vbds); i++) {
 		struct db_obj *vbd = db_lookup_cls(ctx->db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
 		struct db_obj *vdi = vbd && !db_peek_bool(vbd, SC_F_VBD__empty)
 					     ? db_lookup_cls(ctx->db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI))
 					     : NULL;
 		struct db_obj *sr = vdi ? db_lookup_cls(ctx->db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
-		if (sr && !storage_pbd(ctx->db, dest->ref, sr))
-			rc = xerr_set(err, ERR_VM_REQUIRES_SR, vm->ref, sr->ref, NULL);
+		if (!sr)
+			continue;
+		bool cd = !strcmp(db_peek_str(vbd, SC_F_VBD__type), "CD");
+		const char *to = sxm && !cd ? xv_map_get_str(vdi_map, vdi->ref) : NULL;
+		if (to && strcmp(to, sr->ref) != 0) {
+			struct db_obj *tsr = db_lookup_cls(ctx->db, SC_C_SR, to);
+			if (!tsr)
+				rc = handle_invalid(err, SC_C_SR, to);
+			else if (!storage_pbd(ctx->db, dest->ref, tsr))
+				rc = xerr_set(err, ERR_VM_REQUIRES_SR, vm->ref, tsr->ref, NULL);
+			else if (db_peek_bool(vdi, SC_F_VDI__cbt_enabled))
+				rc = xerr_set(err, ERR_VDI_CBT_ENABLED, vdi->ref, NULL);
+			if (rc < 0)
+				break;
+			xv_map_set_str(&moves, vbd->ref, tsr->ref);
+			xv_arr_push_str(&old_vdis, vdi->ref);
+			mirror[nmirror++] = storage_vbd_position(db_peek_str(vbd, SC_F_VBD__userdevice));
+		} else if (!storage_pbd(ctx->db, dest->ref, sr)) {
+			rc = sxm && !cd && !to ? xerr_set(err, ERR_VDI_NOT_IN_MAP, vdi->ref, NULL)
+					: xerr_set(err, ERR_VM_REQUIRES_SR, vm->ref, sr->ref, NULL);
+		}
 	}
 	xv_free(&vbds);
+	/* xapi's limit of storage migrations at once from this host */
+	bool counted = false;
+	if (rc == 0 && nmirror) {
+		pthread_mutex_lock(&mig_lock);
+		if (storage_migrates >= MAX_STORAGE_MIGRATES)
+			rc = xerr_set(err, ERR_TOO_MANY_STORAGE_MIGRATES, "3", NULL);
+		else if (!dry)
+			counted = ++storage_migrates > 0;
+		pthread_mutex_unlock(&mig_lock);
+	}
 	/* the network the stream goes over (options:network, else the
 	 * destination's management network): TLS unless the pool marks it */
 	const xv *netv = xv_map_get(opts, "network");
@@ -1336,8 +1517,23 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 		net = generic_lookup(ctx, SC_C_network, netv, err);
 		if (!net || address_on(ctx->db, dest, net, addr, err) < 0)
 			rc = -1;
+	} else if (rc == 0 && dest_ip && *dest_ip && (net = net_of_address(ctx->db, dest, dest_ip))) {
+		/* the network of the dest map's address */
+		snprintf(addr, sizeof addr, "%s", dest_ip);
 	}
 	bool plain = rc == 0 && stream_plain(ctx->db, dest, net);
+	if (dry || rc < 0) {
+		db_abort(t);
+		if (counted) {
+			pthread_mutex_lock(&mig_lock);
+			storage_migrates--;
+			pthread_mutex_unlock(&mig_lock);
+		}
+		xv_free(&moves);
+		xv_free(&old_vdis);
+		free(mirror);
+		return rc;
+	}
 	char vm_ref[REF_STRLEN + 1], dest_ref[REF_STRLEN + 1], dest_uuid[UUID_STRLEN + 1];
 	struct vm_spec spec;
 	memset(&spec, 0, sizeof spec);
@@ -1347,13 +1543,21 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 		snprintf(dest_uuid, sizeof dest_uuid, "%s", db_peek_str(dest, SC_F_host__uuid));
 		vm_spec_of(vm, &spec);
 		spec.domid = db_peek_int(vm, SC_F_VM__domid);
-		op_mark(t, vm, "pool_migrate", token);
+		op_mark(t, vm, opname, token);
 		rc = db_commit(t, err);
 	} else {
 		db_abort(t);
 	}
 	if (rc < 0) {
 		vm_spec_free(&spec);
+		if (counted) {
+			pthread_mutex_lock(&mig_lock);
+			storage_migrates--;
+			pthread_mutex_unlock(&mig_lock);
+		}
+		xv_free(&moves);
+		xv_free(&old_vdis);
+		free(mirror);
 		return -1;
 	}
 	/* the disks as this host attached them, to let go of afterwards */
@@ -1375,6 +1579,14 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	xv_arr_push_str(&pargs, token);
 	xv_arr_push_str(&pargs, plain || !creds.ca ? "" : creds.ca);
 	xv_arr_push_str(&pargs, addr);
+	if (nmirror) {
+		struct strbuf sb;
+		sb_init(&sb);
+		jsonv_write(&sb, &moves);
+		xv_arr_push(&pargs, xv_str_own(sb_detach(&sb)));
+	} else {
+		xv_arr_push_str(&pargs, "");
+	}
 	if (rc == 0)
 		rc = pool_call_on_host(srv, dest_ref, "host.pool_migrate_prepare", &pargs, NULL, &prep, err);
 	xv_free(&pargs);
@@ -1391,8 +1603,15 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 		snprintf(tg.addr, sizeof tg.addr, "%s", jstr(&ans, "address"));
 		const xv *port = xv_map_get(&ans, "port");
 		tg.port = port && port->kind == XV_INT ? (int)port->u.i : 0;
+		const xv *nport = xv_map_get(&ans, "nbd_port"), *made = xv_map_get(&ans, "vdis");
+		tg.nbd_port = nport && nport->kind == XV_INT ? (int)nport->u.i : 0;
+		tg.mirror = mirror;
+		tg.nmirror = nmirror;
 		/* a destination that would take it plain gets nothing */
-		if (!plain && !*jstr(&ans, "tls_ca"))
+		if (nmirror && (!tg.nbd_port || xv_len(made) != nmirror))
+			rc = xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
+				      "the destination made no disks for the mirrors", NULL);
+		else if (!plain && !*jstr(&ans, "tls_ca"))
 			rc = xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
 				      "the destination offers no TLS for the stream", NULL);
 		else if (!plain)
@@ -1423,6 +1642,8 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 		xerr_clear(err);
 		if (sent == -2)
 			xerr_set(err, ERR_TASK_CANCELLED, ctx->task, NULL);
+		else if (st.phase == 0 && nmirror)
+			xerr_set(err, ERR_MIRROR_FAILED, xv_as_str(xv_arr_get(&old_vdis, 0)), NULL);
 		else
 			xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
 				 "the memory did not reach the destination", NULL);
@@ -1473,9 +1694,18 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 			log_warn("pool_migrate: VM %s: ending the source's domain: %s", spec.uuid, e.code);
 		xerr_clear(&e);
 		vm_build_detach(build);
-		log_info("pool_migrate: VM %s moved to %s, %s (memory %lld ms, downtime %lld ms; prepare %lld ms, send "
+		/* its disks that moved: the old VDIs go (the VBDs name the new) */
+		struct rpc_ctx self;
+		self_ctx(srv, &self);
+		for (size_t i = 0; i < xv_len(&old_vdis); i++) {
+			const char *ref = xv_as_str(xv_arr_get(&old_vdis, i));
+			if (vdi_destroy(&self, ref, &e) < 0)
+				log_warn("migrate_send: VM %s: the old VDI %s stays: %s", spec.uuid, ref, e.code);
+			xerr_clear(&e);
+		}
+		log_info("%s: VM %s moved to %s, %s (disks %lld ms, memory %lld ms, downtime %lld ms; prepare %lld ms, send "
 			 "%lld ms, finish %lld ms, source ended %lld ms)",
-			 spec.uuid, dest_ref, plain ? "plain" : "TLS", (long long)st.total_ms, (long long)st.downtime_ms,
+			 opname, spec.uuid, dest_ref, plain ? "plain" : "TLS", (long long)st.mirror_ms, (long long)st.total_ms, (long long)st.downtime_ms,
 			 (long long)(t_send - t_prep), (long long)(t_finish - t_send), (long long)(t_end - t_finish),
 			 (long long)(clock_now_ms() - t_end));
 	}
@@ -1490,9 +1720,25 @@ static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 		xerr_clear(&e);
 	}
 	vm_spec_free(&spec);
+	if (counted) {
+		pthread_mutex_lock(&mig_lock);
+		storage_migrates--;
+		pthread_mutex_unlock(&mig_lock);
+	}
+	xv_free(&moves);
+	xv_free(&old_vdis);
+	free(mirror);
 	if (committed)
 		metrics_move_now(srv); /* its RRD follows it */
+	if (committed && sxm)
+		*result = xv_str(vm_ref); /* the same VM */
 	return committed ? 0 : -1;
+}
+
+static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+{
+	return pool_move(ctx, xv_arr_get(args, 0), xv_arr_get(args, 1), xv_arr_get(args, 2), NULL, NULL, NULL, false,
+			 result, err);
 }
 
 int vm_pool_migrate_to(struct rpc_ctx *ctx, const char *vm, const char *host, struct xerr *err)
@@ -1517,8 +1763,9 @@ static const struct sc_type t_host = {.kind = SC_REF, .cls = SC_C_host, .text = 
 static const struct sc_type t_vm = {.kind = SC_REF, .cls = SC_C_VM, .text = "VM ref"};
 
 static const struct sc_param prepare_params[] = {{"host", &t_host}, {"spec", &t_string}};
-static const struct sc_param pool_prepare_params[] = {
-	{"host", &t_host}, {"vm", &t_vm}, {"token", &t_string}, {"tls_ca", &t_string}, {"address", &t_string}};
+static const struct sc_param pool_prepare_params[] = {{"host", &t_host},      {"vm", &t_vm},
+						       {"token", &t_string},    {"tls_ca", &t_string},
+						       {"address", &t_string},  {"disks", &t_string}};
 static const struct sc_param finish_params[] = {
 	{"host", &t_host}, {"vm", &t_vm}, {"commit", &t_bool}, {"console", &t_string}};
 
@@ -1529,7 +1776,7 @@ static const struct sc_message msg_prepare = {
 static const struct sc_message msg_pool_prepare = {
 	.name = "pool_migrate_prepare", .session = true, .async = false,
 	.roles = SC_ROLE_POOL_ADMIN | SC_ROLE_POOL_OPERATOR | SC_ROLE_VM_POWER_ADMIN,
-	.nparams = 5, .params = pool_prepare_params, .result = &t_string};
+	.nparams = 6, .params = pool_prepare_params, .result = &t_string};
 static const struct sc_message msg_finish = {
 	.name = "migrate_receive_finish", .session = true, .async = false,
 	.roles = SC_ROLE_POOL_ADMIN | SC_ROLE_POOL_OPERATOR | SC_ROLE_VM_POWER_ADMIN,

@@ -101,11 +101,11 @@ static int tls_setup(struct qvm *v, struct qmp *q, const char *run_dir, const ch
 				NULL, QMP_MS, err);
 	char *vdir = qemu_vm_dir(run_dir, uuid), *dir = qemu_file(vdir, "mig-tls");
 	const char *role = server ? "server" : "client";
-	char *paths[3] = {qemu_file(dir, "ca-cert.pem"), xasprintf("%s/%s-cert.pem", dir, role),
-			  xasprintf("%s/%s-key.pem", dir, role)};
-	const char *texts[3] = {tls->ca, tls->cert, tls->key};
+	char *paths[4] = {qemu_file(dir, "ca-cert.pem"), xasprintf("%s/%s-cert.pem", dir, role),
+			  xasprintf("%s/%s-key.pem", dir, role), qemu_file(dir, "dh-params.pem")};
+	const char *texts[4] = {tls->ca, tls->cert, tls->key, server ? tls->dh : NULL};
 	int r = mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : xerr_internal(err, "cannot make %s: %s", dir, strerror(errno));
-	for (int i = 0; i < 3 && r == 0; i++) {
+	for (int i = 0; i < 4 && r == 0 && texts[i]; i++) {
 		if (write_text(paths[i], texts[i]) < 0)
 			r = xerr_internal(err, "cannot write %s: %s", paths[i], strerror(errno));
 		else
@@ -118,7 +118,7 @@ static int tls_setup(struct qvm *v, struct qmp *q, const char *run_dir, const ch
 			     NULL, QMP_MS, err);
 	/* loaded: the files go (the key is this migration's only, but no
 	 * copy of it stays on disk) */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		unlink(paths[i]);
 		free(paths[i]);
 	}

@@ -154,6 +154,7 @@ struct xenops_stats_req {
  * the source also checks the destination's certificate names name. */
 struct xenops_mig_tls {
 	const char *ca, *cert, *key;
+	const char *dh; /* the server's DH parameters (PKCS#3 PEM), NULL: QEMU makes some */
 	char name[64];
 };
 
