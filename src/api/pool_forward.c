@@ -352,6 +352,7 @@ static const struct {
 	{SC_C_VM, "migrate_send", T_VM_RESIDENT},
 	{SC_C_VM, "assert_can_migrate", T_VM_RESIDENT},
 	{SC_C_host, "evacuate", T_ARG0_HOST},
+	{SC_C_host, "migrate_receive", T_ARG0_HOST},
 	{SC_C_VM, "set_memory_dynamic_range", T_VM_RESIDENT},
 	{SC_C_VM, "set_memory_target_live", T_VM_RESIDENT},
 	{SC_C_VM, "set_VCPUs_number_live", T_VM_RESIDENT},

@@ -440,6 +440,119 @@ class PoolMigrateTest(unittest.TestCase):
         self.assertEqual(a.VM.get_resident_on(vm), self.ref[h2.address])
         self.assertFalse(any(u == a.VM.get_uuid(vm) for _, u in guest.qemus_in(os.path.join(h1.data_dir, "run"))))
 
+    def local_sr(self, host):
+        a = self.api
+        return [s for s in a.SR.get_all() if not a.SR.get_shared(s) and a.SR.get_type(s) != "iso" and
+                any(a.PBD.get_host(p) == self.ref[host.address] for p in a.SR.get_PBDs(s))][0]
+
+    def wait_line(self, vm, pattern, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(pattern, self.serial(vm))
+            if m:
+                return m
+            time.sleep(0.05)
+        self.fail("no %r on the console within %d s" % (pattern, timeout))
+
+    def halt_if_there(self, vm):
+        try:
+            if self.api.VM.get_power_state(vm) != "Halted":
+                self.api.VM.hard_shutdown(vm)
+        except XapiError:
+            pass  # destroyed by the test
+
+    def test_storage_motion_in_pool(self):
+        """VM.migrate_send within the pool: the guest's disk moves from h1's
+        local SR to h2's while the guest runs and writes its counter to it;
+        the VM keeps its ref, its VBD names a new VDI on h2's SR, the old
+        VDI and its image are gone from h1, and the guest reads back on h2
+        what it wrote on h1."""
+        a = self.api
+        h1, h2 = self.lab.hosts
+        sr1, sr2 = self.local_sr(h1), self.local_sr(h2)
+        vm = self.new_vm("sxm-in-pool", self.ref[h1.address])
+        vdi = a.VDI.create({"name_label": "sxm-disk", "name_description": "", "SR": sr1,
+                            "virtual_size": str(64 * MiB), "type": "user", "sharable": False, "read_only": False,
+                            "other_config": {}, "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vbd = a.VBD.create({"VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW",
+                            "type": "Disk", "unpluggable": True, "empty": False, "other_config": {},
+                            "qos_algorithm_type": "", "qos_algorithm_params": {}})
+        old_uuid = a.VDI.get_uuid(vdi)
+        a.VM.start(vm, False, False)
+        self.addCleanup(self.halt_if_there, vm)
+        uuid = a.VM.get_uuid(vm)
+        wait_for(lambda: guest.READY in self.serial(vm), 90, "the guest ready")
+        self.shell_ready(vm)
+        # 4 MiB of random data whose checksum the guest checks on h2
+        self.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=4 conv=fsync 2>/dev/null; echo D$((1+1))K")
+        self.wait_line(vm, r"D2K")
+        self.console(vm, "echo H1-$(head -c 4194304 /dev/vda | md5sum | cut -c1-32)-END")
+        before = self.wait_line(vm, r"H1-([0-9a-f]{32})-END").group(1)
+        # the counter, each count written to the disk as well
+        self.console(vm, "i=0; while :; do i=$((i+1)); echo C$i; echo $i | dd of=/dev/vda seek=50000 "
+                         "conv=sync,fsync 2>/dev/null; sleep 0.2; done &")
+        wait_for(lambda: len(self.counts(vm)) >= 5, 15, "the counter")
+
+        # refusals first, the VM running on h1 as before: a disk left out
+        # of the map on an SR h2 does not reach, a VIF map within a pool
+        pif = [p for p in a.PIF.get_all() if a.PIF.get_host(p) == self.ref[h2.address] and a.PIF.get_management(p)][0]
+        dest = a.host.migrate_receive(self.ref[h2.address], a.PIF.get_network(pif), {})
+        self.assertEqual(dest["host"], self.ref[h2.address])
+        for vdi_map, vif_map, code in (({}, {}, "VDI_NOT_IN_MAP"),
+                                       ({vdi: sr2}, {"OpaqueRef:x": a.PIF.get_network(pif)}, "OPERATION_NOT_ALLOWED")):
+            with self.assertRaises(XapiError) as cm:
+                a.VM.assert_can_migrate(vm, dest, True, vdi_map, vif_map, {})
+            self.assertEqual(cm.exception.code, code)
+            with self.assertRaises(XapiError) as cm:
+                a.VM.migrate_send(vm, dest, True, vdi_map, vif_map, {})
+            self.assertEqual(cm.exception.code, code)
+        a.VM.assert_can_migrate(vm, dest, True, {vdi: sr2}, {}, {})
+        self.assertEqual(a.VM.get_resident_on(vm), self.ref[h1.address])
+        vdis2 = set(a.SR.get_VDIs(sr2))
+
+        last = self.counts(vm)[-1]
+        t0 = time.monotonic()
+        with self.lab.capture() as cap:
+            res = a.VM.migrate_send(vm, dest, True, {vdi: sr2}, {}, {})
+        took = time.monotonic() - t0
+        self.assertEqual(res, vm, "the VM keeps its ref")
+        self.assert_moved(vm, h2, last, typed_before=last)
+        new = a.VBD.get_VDI(vbd)
+        self.assertNotEqual(new, vdi)
+        self.assertEqual(a.VDI.get_SR(new), sr2)
+        self.assertEqual(set(a.SR.get_VDIs(sr2)) - vdis2, {new})
+        self.assertEqual(int(a.VDI.get_virtual_size(new)), 64 * MiB)
+        self.assertEqual(a.VDI.get_name_label(new), "sxm-disk")
+        self.assertEqual(a.VDI.get_VBDs(new), [vbd])
+        # nothing of it on h1: the old VDI, its image, its QEMU
+        with self.assertRaises(XapiError) as cm:
+            a.VDI.get_uuid(vdi)
+        self.assertEqual(cm.exception.code, "HANDLE_INVALID")
+        self.assertFalse([f for r, _, fs in os.walk(h1.data_dir) for f in fs if old_uuid in f],
+                         "the old image is gone from h1")
+        self.assertFalse(any(u == uuid for _, u in guest.qemus_in(os.path.join(h1.data_dir, "run"))))
+        self.assertEqual(a.VM.get_current_operations(vm), {})
+        # the streams to h2 were TLS: the disk's NBD turned TLS at its
+        # first option, QEMU's own stream never in the clear
+        to = [v for k, v in cap.flows.items() if k[1].startswith(h2.address + ":")]
+        self.assertFalse([v for v in to if b"QEVM" in v])
+        nbd = [v for v in to if b"IHAVEOPT" in v]
+        self.assertTrue(nbd)
+        for v in nbd:
+            o = v.index(b"IHAVEOPT")
+            self.assertEqual(v[o + 8:o + 12], b"\x00\x00\x00\x05")
+        # the guest checks its disk on h2: the data and the last count
+        self.console(vm, "kill %1; sleep 0.5")
+        self.console(vm, "echo H2-$(head -c 4194304 /dev/vda | md5sum | cut -c1-32)-END")
+        self.assertEqual(self.wait_line(vm, r"H2-([0-9a-f]{32})-END").group(1), before, "the disk's data came along")
+        self.console(vm, "echo D-$(dd if=/dev/vda skip=50000 count=1 2>/dev/null | head -1)-E")
+        on_disk = int(self.wait_line(vm, r"D-(\d+)-E").group(1))
+        self.assertEqual(on_disk, self.counts(vm)[-1], "every count written reached the disk")
+        print("  VM.migrate_send within the pool, 64 MiB disk h1 -> h2: %.2f s" % took)
+        a.VM.hard_shutdown(vm)
+        a.VM.destroy(vm)
+        a.VDI.destroy(new)
+
     def test_local_disk_requires_sr(self):
         a = self.api
         h1, h2 = self.lab.hosts
