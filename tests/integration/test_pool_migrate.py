@@ -541,6 +541,21 @@ class PoolMigrateTest(unittest.TestCase):
         for v in nbd:
             o = v.index(b"IHAVEOPT")
             self.assertEqual(v[o + 8:o + 12], b"\x00\x00\x00\x05")
+        # VDI.pool_migrate through the master, to a second SR of h2 (the
+        # call runs on h2, where the VM is)
+        d = os.path.join(h2.data_dir, "sr-second")
+        os.makedirs(d)
+        sr3 = a.SR.create(self.ref[h2.address], {"path": d}, "0", "second", "", "ext", "", False, {})
+        n = self.counts(vm)[-1]
+        t1 = time.monotonic()
+        moved = a.VDI.pool_migrate(new, sr3, {})
+        took_vdi = time.monotonic() - t1
+        self.assertEqual(a.VDI.get_SR(moved), sr3)
+        self.assertEqual(a.VBD.get_VDI(vbd), moved)
+        with self.assertRaises(XapiError):
+            a.VDI.get_uuid(new)
+        self.assertTrue([f for f in os.listdir(d) if a.VDI.get_uuid(moved) in f], os.listdir(d))
+        wait_for(lambda: self.counts(vm)[-1] >= n + 3, 15, "the counter after VDI.pool_migrate")
         # the guest checks its disk on h2: the data and the last count
         self.console(vm, "kill %1; sleep 0.5")
         self.console(vm, "echo H2-$(head -c 4194304 /dev/vda | md5sum | cut -c1-32)-END")
@@ -548,10 +563,14 @@ class PoolMigrateTest(unittest.TestCase):
         self.console(vm, "echo D-$(dd if=/dev/vda skip=50000 count=1 2>/dev/null | head -1)-E")
         on_disk = int(self.wait_line(vm, r"D-(\d+)-E").group(1))
         self.assertEqual(on_disk, self.counts(vm)[-1], "every count written reached the disk")
-        print("  VM.migrate_send within the pool, 64 MiB disk h1 -> h2: %.2f s" % took)
+        print("  VM.migrate_send within the pool, 64 MiB disk h1 -> h2: %.2f s; VDI.pool_migrate on h2: %.2f s"
+              % (took, took_vdi))
         a.VM.hard_shutdown(vm)
         a.VM.destroy(vm)
-        a.VDI.destroy(new)
+        a.VDI.destroy(moved)
+        for pbd in a.SR.get_PBDs(sr3):
+            a.PBD.unplug(pbd)
+        a.SR.forget(sr3)
 
     def test_local_disk_requires_sr(self):
         a = self.api
