@@ -198,7 +198,7 @@ def runs(rounds, log, fill=False):
                 if mode == "plain":
                     a.network.remove_from_other_config(mgmt, "insecure_migration")
                 text = src.server.log_text()
-                pm = re.findall(r"pool_migrate: VM \S+ moved to \S+, (\w+) \(memory (\d+) ms, downtime (\d+) ms; "
+                pm = re.findall(r"pool_migrate: VM \S+ moved to \S+, (\w+) \(disks \d+ ms, memory (\d+) ms, downtime (\d+) ms; "
                                 r"prepare (\d+) ms, send (\d+) ms, finish (\d+) ms, source ended (\d+) ms\)", text)
                 seen, mem_ms, down, prep, send, fin, end = pm[-1] if pm else ("?",) + ("0",) * 6
                 assert seen == mode, "the migration went %s, not %s" % (seen, mode)
@@ -218,8 +218,17 @@ def runs(rounds, log, fill=False):
 class Qmp:
     def __init__(self, path, timeout=30):
         wait_for(lambda: os.path.exists(path), timeout, path)
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(path)
+        deadline = time.monotonic() + timeout
+        while True:  # the socket's file is there a moment before QEMU listens
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                self.s.connect(path)
+                break
+            except (ConnectionRefusedError, FileNotFoundError):
+                self.s.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         self.f = self.s.makefile("rwb")
         self.f.readline()
         self.cmd("qmp_capabilities")
