@@ -1592,6 +1592,7 @@ static int pool_move(struct rpc_ctx *ctx, const xv *vm_arg, const xv *host_arg, 
 	xv_free(&pargs);
 	struct xenops_mig_target tg;
 	memset(&tg, 0, sizeof tg);
+	xv new_vdis = XV_NIL_INIT; /* VBD -> the VDI the destination made for it */
 	if (rc == 0) {
 		const char *txt = xv_as_str(&prep);
 		if (!txt || jsonv_parse(txt, strlen(txt), &ans, err) < 0)
@@ -1605,6 +1606,8 @@ static int pool_move(struct rpc_ctx *ctx, const xv *vm_arg, const xv *host_arg, 
 		tg.port = port && port->kind == XV_INT ? (int)port->u.i : 0;
 		const xv *nport = xv_map_get(&ans, "nbd_port"), *made = xv_map_get(&ans, "vdis");
 		tg.nbd_port = nport && nport->kind == XV_INT ? (int)nport->u.i : 0;
+		if (made && made->kind == XV_MAP)
+			new_vdis = xv_copy(made);
 		tg.mirror = mirror;
 		tg.nmirror = nmirror;
 		/* a destination that would take it plain gets nothing */
@@ -1694,7 +1697,22 @@ static int pool_move(struct rpc_ctx *ctx, const xv *vm_arg, const xv *host_arg, 
 			log_warn("pool_migrate: VM %s: ending the source's domain: %s", spec.uuid, e.code);
 		xerr_clear(&e);
 		vm_build_detach(build);
-		/* its disks that moved: the old VDIs go (the VBDs name the new) */
+		/* its disks that moved: the old VDIs go once this host's store has
+		 * the VBDs naming the new ones (the destination wrote it; a member
+		 * applies the pool's writes a moment later) */
+		for (int64_t until = clock_now_ms() + 10000; xv_len(&new_vdis) && clock_now_ms() < until;) {
+			size_t seen = 0;
+			db_rdlock(ctx->db);
+			for (size_t i = 0; i < xv_len(&new_vdis); i++) {
+				struct db_obj *b = db_lookup_cls(ctx->db, SC_C_VBD, new_vdis.u.m->keys[i]);
+				seen += b && !strcmp(db_peek_str(b, SC_F_VBD__VDI), xv_as_str(&new_vdis.u.m->vals[i]));
+			}
+			db_unlock(ctx->db);
+			if (seen == xv_len(&new_vdis))
+				break;
+			struct timespec ts = {0, 20 * 1000000L};
+			nanosleep(&ts, NULL);
+		}
 		struct rpc_ctx self;
 		self_ctx(srv, &self);
 		for (size_t i = 0; i < xv_len(&old_vdis); i++) {
@@ -1727,6 +1745,7 @@ static int pool_move(struct rpc_ctx *ctx, const xv *vm_arg, const xv *host_arg, 
 	}
 	xv_free(&moves);
 	xv_free(&old_vdis);
+	xv_free(&new_vdis);
 	free(mirror);
 	if (committed)
 		metrics_move_now(srv); /* its RRD follows it */

@@ -465,8 +465,10 @@ class PoolMigrateTest(unittest.TestCase):
         """VM.migrate_send within the pool: the guest's disk moves from h1's
         local SR to h2's while the guest runs and writes its counter to it;
         the VM keeps its ref, its VBD names a new VDI on h2's SR, the old
-        VDI and its image are gone from h1, and the guest reads back on h2
-        what it wrote on h1."""
+        VDI and its image are gone from h1. Then VDI.pool_migrate through
+        the master to another SR of h2, and `xe vm-migrate
+        destination-sr-uuid=` back to h1's SR; the guest reads back what it
+        wrote before the moves."""
         a = self.api
         h1, h2 = self.lab.hosts
         sr1, sr2 = self.local_sr(h1), self.local_sr(h2)
@@ -556,18 +558,32 @@ class PoolMigrateTest(unittest.TestCase):
             a.VDI.get_uuid(new)
         self.assertTrue([f for f in os.listdir(d) if a.VDI.get_uuid(moved) in f], os.listdir(d))
         wait_for(lambda: self.counts(vm)[-1] >= n + 3, 15, "the counter after VDI.pool_migrate")
-        # the guest checks its disk on h2: the data and the last count
+        # back to h1's local SR with xe (h2, a member, sends it to the master)
+        last = self.counts(vm)[-1]
+        t2 = time.monotonic()
+        r = h1.server.xe("vm-migrate", "uuid=" + uuid, "host-uuid=" + a.host.get_uuid(self.ref[h1.address]),
+                         "destination-sr-uuid=" + a.SR.get_uuid(sr1), timeout=120)
+        took_back = time.monotonic() - t2
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assert_moved(vm, h1, last, typed_before=last)
+        back = a.VBD.get_VDI(vbd)
+        self.assertEqual(a.VDI.get_SR(back), sr1)
+        with self.assertRaises(XapiError):
+            a.VDI.get_uuid(moved)
+        self.assertEqual(os.listdir(d), [], "nothing left on h2's second SR")
+        self.assertFalse(any(u == uuid for _, u in guest.qemus_in(os.path.join(h2.data_dir, "run"))))
+        # the guest checks its disk: the data and the last count
         self.console(vm, "kill %1; sleep 0.5")
         self.console(vm, "echo H2-$(head -c 4194304 /dev/vda | md5sum | cut -c1-32)-END")
         self.assertEqual(self.wait_line(vm, r"H2-([0-9a-f]{32})-END").group(1), before, "the disk's data came along")
         self.console(vm, "echo D-$(dd if=/dev/vda skip=50000 count=1 2>/dev/null | head -1)-E")
         on_disk = int(self.wait_line(vm, r"D-(\d+)-E").group(1))
         self.assertEqual(on_disk, self.counts(vm)[-1], "every count written reached the disk")
-        print("  VM.migrate_send within the pool, 64 MiB disk h1 -> h2: %.2f s; VDI.pool_migrate on h2: %.2f s"
-              % (took, took_vdi))
+        print("  VM.migrate_send within the pool, 64 MiB disk h1 -> h2: %.2f s; VDI.pool_migrate on h2: %.2f s; "
+              "xe vm-migrate back to h1's SR: %.2f s" % (took, took_vdi, took_back))
         a.VM.hard_shutdown(vm)
         a.VM.destroy(vm)
-        a.VDI.destroy(moved)
+        a.VDI.destroy(back)
         for pbd in a.SR.get_PBDs(sr3):
             a.PBD.unplug(pbd)
         a.SR.forget(sr3)
