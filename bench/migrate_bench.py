@@ -120,6 +120,21 @@ class GapWatch:
         return self.max_gap
 
 
+def fill(sock_path, log_path):
+    """Types the fill once the guest's shell answers (input typed before its
+    prompt is lost), then waits for it to end."""
+    deadline = time.monotonic() + 60
+    while "SH-42" not in open(log_path, errors="replace").read():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the guest's shell does not answer")
+        console(sock_path, "echo SH-$((40+2))")
+        time.sleep(1)
+    for line in FILL:
+        console(sock_path, line)
+        time.sleep(1)
+    wait_for(lambda: "FILL-2" in open(log_path, errors="replace").read(), 120, "the guest's tmpfs filled")
+
+
 def console(sock_path, line):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(sock_path)
@@ -130,7 +145,7 @@ def console(sock_path, line):
 
 # ---- Xenon ----
 
-def runs(rounds, log, fill=False):
+def runs(rounds, log, with_fill=False):
     kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
     out, plain_out, bare_out = [], [], []
     with lab.Lab(2) as l:
@@ -166,16 +181,13 @@ def runs(rounds, log, fill=False):
         wait_for(lambda: os.path.exists(logs[0]) and guest.READY in open(logs[0], errors="replace").read(),
                  90, "the guest ready")
         sock = os.path.join(h1.data_dir, "run", "vm", uuid, "serial.sock")
-        if fill:
-            for line in FILL:
-                console(sock, line)
-                time.sleep(1)
-            wait_for(lambda: "FILL-2" in open(logs[0], errors="replace").read(), 120, "the guest's tmpfs filled")
+        if with_fill:
+            fill(sock, logs[0])
         console(sock, COUNTER)
         mgmt = [a.PIF.get_network(p) for p in a.PIF.get_all() if a.PIF.get_management(p)][0]
         # the bare QEMUs on the lab switch's address, as the hosts talk;
         # their rounds alternate with Xenon's, so both see the same load
-        bare = Bare(log, lab.SUBNET + ".254", fill)
+        bare = Bare(log, lab.SUBNET + ".254", with_fill)
         bare.setup()
         time.sleep(2)
         where = 0
@@ -281,10 +293,7 @@ class Bare:
         wait_for(lambda: os.path.exists(log_path) and guest.READY in open(log_path, errors="replace").read(),
                  90, "the bare guest ready")
         if self.fill:
-            for line in FILL:
-                console(os.path.join(d, "serial.sock"), line)
-                time.sleep(1)
-            wait_for(lambda: "FILL-2" in open(log_path, errors="replace").read(), 120, "the bare guest filled")
+            fill(os.path.join(d, "serial.sock"), log_path)
         console(os.path.join(d, "serial.sock"), COUNTER)
         self.logs = [log_path]
 
