@@ -17,7 +17,12 @@
  *      destroyed here, with its VDIs.
  * Any failure before 3 aborts on the destination (QEMU, taps, VDIs,
  * records all go) and leaves the VM running here as before; so does a
- * cancel of the call's task. */
+ * cancel of the call's task. The streams are TLS (the credentials' CAs
+ * exchanged in 1).
+ *
+ * A dest map of a host of this pool is storage motion within the pool:
+ * vm_migrate_pool.c, with VM.pool_migrate, over the same destination's
+ * finish as here (vm_migrate.h: what both share). */
 #include "api.h"
 #include "generic.h"
 #include "metrics.h"
@@ -25,6 +30,7 @@
 #include "pool_peer.h"
 #include "storage.h"
 #include "tls.h"
+#include "vm_migrate.h"
 #include "transfer.h"
 #include "vm_ops.h"
 #include "../base/b64.h"
@@ -46,7 +52,7 @@
 #define PEER_TIMEOUT_S 120
 #define FINISH_TIMEOUT_S 60
 
-static void self_ctx(struct server *srv, struct rpc_ctx *ctx)
+void mig_self_ctx(struct server *srv, struct rpc_ctx *ctx)
 {
 	memset(ctx, 0, sizeof *ctx);
 	ctx->srv = srv;
@@ -64,16 +70,8 @@ static int api_port(struct server *srv)
 
 /* ---- the stream's TLS ---- */
 
-/* One side's credentials for one migration's stream (tls.h): made for it,
- * trusted by the other side through the CA it is sent over the pool's
- * channel (or the dest map's session), gone with the migration. */
-struct mig_creds {
-	char *ca, *cert, *key, *bundle, *dh;
-	char name[UUID_STRLEN + 1]; /* what this side's certificate names */
-	struct xenops_mig_tls tls;
-};
 
-static int creds_make(struct server *srv, struct mig_creds *c, struct xerr *err)
+int mig_creds_make(struct server *srv, struct mig_creds *c, struct xerr *err)
 {
 	memset(c, 0, sizeof *c);
 	db_rdlock(srv->db);
@@ -85,7 +83,7 @@ static int creds_make(struct server *srv, struct mig_creds *c, struct xerr *err)
 
 /* Trusts the peer's CA beside its own; the peer's certificate must name
  * peer_name (the source checks it; "" on the destination). */
-static const struct xenops_mig_tls *creds_trust(struct mig_creds *c, const char *peer_ca, const char *peer_name)
+const struct xenops_mig_tls *mig_creds_trust(struct mig_creds *c, const char *peer_ca, const char *peer_name)
 {
 	free(c->bundle);
 	c->bundle = xasprintf("%s%s", c->ca, peer_ca);
@@ -99,7 +97,7 @@ static const struct xenops_mig_tls *creds_trust(struct mig_creds *c, const char 
 	return &c->tls;
 }
 
-static void creds_free(struct mig_creds *c)
+void mig_creds_free(struct mig_creds *c)
 {
 	free(c->ca);
 	free(c->cert);
@@ -113,7 +111,7 @@ static void creds_free(struct mig_creds *c)
  * goes over is marked for it, other_config:insecure_migration=true (as a
  * network's insecure_nbd purpose lets NBD go plain). The network: the one
  * asked for (net), else the destination's management network. */
-static bool stream_plain(struct db *db, struct db_obj *dest, struct db_obj *net)
+bool mig_stream_plain(struct db *db, struct db_obj *dest, struct db_obj *net)
 {
 	for (struct db_obj *pif = db_first(db, SC_C_PIF); !net && pif; pif = db_next(pif))
 		if (!strcmp(db_peek_str(pif, SC_F_PIF__host), dest->ref) && db_peek_bool(pif, SC_F_PIF__management))
@@ -128,7 +126,7 @@ static bool stream_plain(struct db *db, struct db_obj *dest, struct db_obj *net)
 
 /* The address of this host on network: its PIF's IP there, the host's
  * address for the management PIF without one. */
-static int address_on(struct db *db, struct db_obj *host, struct db_obj *net, char out[64], struct xerr *err)
+int mig_address_on(struct db *db, struct db_obj *host, struct db_obj *net, char out[64], struct xerr *err)
 {
 	for (struct db_obj *pif = db_first(db, SC_C_PIF); pif; pif = db_next(pif)) {
 		if (strcmp(db_peek_str(pif, SC_F_PIF__host), host->ref) != 0 ||
@@ -151,7 +149,7 @@ static int host_migrate_receive(struct rpc_ctx *ctx, xv *args, xv *result, struc
 	struct db_obj *host = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
 	struct db_obj *net = host ? generic_lookup(ctx, SC_C_network, xv_arr_get(args, 1), err) : NULL;
 	char addr[64];
-	int rc = !net ? -1 : address_on(ctx->db, host, net, addr, err);
+	int rc = !net ? -1 : mig_address_on(ctx->db, host, net, addr, err);
 	if (rc == 0 && strcmp(host->ref, ctx->srv->host_ref) != 0)
 		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the host is not this one: call its own xenond",
 			      NULL);
@@ -179,19 +177,17 @@ static int host_migrate_receive(struct rpc_ctx *ctx, xv *args, xv *result, struc
 
 /* ---- the destination's side of VM.migrate_send ---- */
 
-struct incoming {
-	char vm_ref[REF_STRLEN + 1];
-	char token[REF_STRLEN + 1];
-	struct vm_spec spec;
-	struct vm_build *build;
-	xv vdis; /* the VDIs made here for it */
-	xv moved; /* VM.migrate_send within the pool: VBD ref -> its new VDI here */
-	bool pooled; /* VM.pool_migrate: the records are the pool's, not made here */
-	struct incoming *next;
-};
 
 static pthread_mutex_t in_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct incoming *incomings;
+
+void mig_incoming_add(struct incoming *in)
+{
+	pthread_mutex_lock(&in_lock);
+	in->next = incomings;
+	incomings = in;
+	pthread_mutex_unlock(&in_lock);
+}
 
 static struct incoming *take_incoming(const char *vm_ref)
 {
@@ -221,10 +217,10 @@ static const int carried[] = {
 };
 
 /* What goes wrong here undoes what was made: the VM's records and VDIs. */
-static void discard(struct server *srv, struct incoming *in)
+void mig_discard(struct server *srv, struct incoming *in)
 {
 	struct rpc_ctx ctx;
-	self_ctx(srv, &ctx);
+	mig_self_ctx(srv, &ctx);
 	if (in->build) {
 		vm_build_detach(in->build);
 		vm_build_free(in->build);
@@ -253,7 +249,7 @@ static void discard(struct server *srv, struct incoming *in)
 	}
 }
 
-static void incoming_free(struct incoming *in)
+void mig_incoming_free(struct incoming *in)
 {
 	vm_spec_free(&in->spec);
 	xv_free(&in->vdis);
@@ -261,7 +257,7 @@ static void incoming_free(struct incoming *in)
 	free(in);
 }
 
-static const char *jstr(const xv *m, const char *k)
+const char *mig_jstr(const xv *m, const char *k)
 {
 	const char *s = xv_map_get_str(m, k);
 	return s ? s : "";
@@ -271,7 +267,7 @@ static const char *jstr(const xv *m, const char *k)
 static int import_records(struct rpc_ctx *ctx, const xv *spec, struct incoming *in, struct xerr *err)
 {
 	const xv *rec = xv_map_get(spec, "vm");
-	const char *uuid = rec ? jstr(rec, "uuid") : "";
+	const char *uuid = rec ? mig_jstr(rec, "uuid") : "";
 	if (!rec || !*uuid)
 		return xerr_set(err, ERR_VM_MIGRATE_FAILED, REF_NULL, "", "", "the VM's metadata is missing", NULL);
 	db_rdlock(ctx->db);
@@ -297,12 +293,12 @@ static int import_records(struct rpc_ctx *ctx, const xv *spec, struct incoming *
 	for (size_t i = 0; i < xv_len(disks); i++) {
 		const xv *d = xv_arr_get(disks, i);
 		char vdi_ref[REF_STRLEN + 1] = "";
-		if (!xv_map_get_str(d, "empty") || strcmp(jstr(d, "empty"), "true") != 0) {
+		if (!xv_map_get_str(d, "empty") || strcmp(mig_jstr(d, "empty"), "true") != 0) {
 			const xv *size = xv_map_get(d, "virtual_size");
 			xv vrec = xv_map_new();
-			xv_map_set_str(&vrec, "name_label", jstr(d, "name_label"));
-			xv_map_set_str(&vrec, "name_description", jstr(d, "name_description"));
-			xv_map_set_str(&vrec, "SR", jstr(d, "SR"));
+			xv_map_set_str(&vrec, "name_label", mig_jstr(d, "name_label"));
+			xv_map_set_str(&vrec, "name_description", mig_jstr(d, "name_description"));
+			xv_map_set_str(&vrec, "SR", mig_jstr(d, "SR"));
 			xv_map_set(&vrec, "virtual_size", size ? xv_copy(size) : xv_int(0));
 			xv_map_set_str(&vrec, "type", "user");
 			if (transfer_vdi_create(ctx, vrec, vdi_ref, err) < 0)
@@ -312,10 +308,10 @@ static int import_records(struct rpc_ctx *ctx, const xv *spec, struct incoming *
 		xv vbd = xv_map_new();
 		xv_map_set_str(&vbd, "VM", in->vm_ref);
 		xv_map_set_str(&vbd, "VDI", vdi_ref[0] ? vdi_ref : REF_NULL);
-		xv_map_set_str(&vbd, "userdevice", jstr(d, "userdevice"));
-		xv_map_set(&vbd, "bootable", xv_bool(!strcmp(jstr(d, "bootable"), "true")));
-		xv_map_set_str(&vbd, "mode", jstr(d, "mode"));
-		xv_map_set_str(&vbd, "type", jstr(d, "type"));
+		xv_map_set_str(&vbd, "userdevice", mig_jstr(d, "userdevice"));
+		xv_map_set(&vbd, "bootable", xv_bool(!strcmp(mig_jstr(d, "bootable"), "true")));
+		xv_map_set_str(&vbd, "mode", mig_jstr(d, "mode"));
+		xv_map_set_str(&vbd, "type", mig_jstr(d, "type"));
 		xv_map_set(&vbd, "empty", xv_bool(!vdi_ref[0]));
 		xv_map_set(&vbd, "unpluggable", xv_bool(false));
 		xv_map_set(&vbd, "other_config", xv_map_new());
@@ -329,17 +325,17 @@ static int import_records(struct rpc_ctx *ctx, const xv *spec, struct incoming *
 	vm = db_lookup_cls(ctx->db, SC_C_VM, in->vm_ref);
 	for (size_t i = 0; vm && i < xv_len(vifs); i++) {
 		const xv *f = xv_arr_get(vifs, i);
-		struct db_obj *net = db_lookup_cls(ctx->db, SC_C_network, jstr(f, "network"));
+		struct db_obj *net = db_lookup_cls(ctx->db, SC_C_network, mig_jstr(f, "network"));
 		if (!net) {
 			db_abort(t);
-			return handle_invalid(err, SC_C_network, jstr(f, "network"));
+			return handle_invalid(err, SC_C_network, mig_jstr(f, "network"));
 		}
 		struct db_obj *o = db_create(t, SC_C_VIF, NULL);
 		db_set_str(t, o, SC_F_VIF__VM, vm->ref);
 		db_set_str(t, o, SC_F_VIF__network, net->ref);
-		db_set_str(t, o, SC_F_VIF__device, jstr(f, "device"));
-		db_set_str(t, o, SC_F_VIF__MAC, jstr(f, "MAC"));
-		db_set_int(t, o, SC_F_VIF__MTU, atoll(jstr(f, "MTU")));
+		db_set_str(t, o, SC_F_VIF__device, mig_jstr(f, "device"));
+		db_set_str(t, o, SC_F_VIF__MAC, mig_jstr(f, "MAC"));
+		db_set_int(t, o, SC_F_VIF__MTU, atoll(mig_jstr(f, "MTU")));
 		vif_update_allowed(t, o);
 	}
 	/* nothing starts it before the migration ends */
@@ -433,8 +429,8 @@ static int host_migrate_receive_prepare(struct rpc_ctx *ctx, xv *args, xv *resul
 	struct mig_creds creds;
 	memset(&creds, 0, sizeof creds);
 	bool tls = peer_ca && *peer_ca;
-	if (rc == 0 && tls && creds_make(srv, &creds, err) == 0)
-		l.tls = creds_trust(&creds, peer_ca, "");
+	if (rc == 0 && tls && mig_creds_make(srv, &creds, err) == 0)
+		l.tls = mig_creds_trust(&creds, peer_ca, "");
 	else if (rc == 0 && tls)
 		rc = -1;
 	free(peer_ca);
@@ -442,9 +438,9 @@ static int host_migrate_receive_prepare(struct rpc_ctx *ctx, xv *args, xv *resul
 		rc = srv->backend->migrate_receive(&srv->xh, &in->spec, nbd, n_nbd, &l, err);
 	free(nbd);
 	if (rc < 0) {
-		creds_free(&creds);
-		discard(srv, in);
-		incoming_free(in);
+		mig_creds_free(&creds);
+		mig_discard(srv, in);
+		mig_incoming_free(in);
 		return -1;
 	}
 	pthread_mutex_lock(&in_lock);
@@ -460,7 +456,7 @@ static int host_migrate_receive_prepare(struct rpc_ctx *ctx, xv *args, xv *resul
 		xv_map_set_str(&out, "tls_ca", creds.ca);
 		xv_map_set_str(&out, "tls_name", creds.name);
 	}
-	creds_free(&creds);
+	mig_creds_free(&creds);
 	struct strbuf sb;
 	sb_init(&sb);
 	jsonv_write(&sb, &out);
@@ -496,8 +492,8 @@ static int host_migrate_receive_finish(struct rpc_ctx *ctx, xv *args, xv *result
 			in->build = NULL;
 			in->vm_ref[0] = '\0';
 		}
-		discard(srv, in);
-		incoming_free(in);
+		mig_discard(srv, in);
+		mig_incoming_free(in);
 		*result = XV_NIL_INIT;
 		return rc;
 	}
@@ -521,14 +517,14 @@ static int host_migrate_receive_finish(struct rpc_ctx *ctx, xv *args, xv *result
 	vm_build_free(in->build); /* attached: the domain holds them */
 	in->build = NULL;
 	log_info("migrate: VM %s runs here now (domid %lld)", in->spec.uuid, (long long)in->spec.domid);
-	incoming_free(in);
+	mig_incoming_free(in);
 	*result = XV_NIL_INIT;
 	return rc;
 }
 
 /* The source's console history (its last 256 KiB), base64, for the
  * destination's log; "" when there is none. */
-static xv console_history(struct server *srv, const char *uuid)
+xv mig_console_history(struct server *srv, const char *uuid)
 {
 	char *buf = NULL;
 	size_t n = 0;
@@ -543,6 +539,23 @@ static xv console_history(struct server *srv, const char *uuid)
 
 static int storage_migrates;
 static pthread_mutex_t mig_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int mig_storage_take(bool count, struct xerr *err)
+{
+	pthread_mutex_lock(&mig_lock);
+	int rc = storage_migrates >= MAX_STORAGE_MIGRATES ? xerr_set(err, ERR_TOO_MANY_STORAGE_MIGRATES, "3", NULL) : 0;
+	if (rc == 0 && count)
+		storage_migrates++;
+	pthread_mutex_unlock(&mig_lock);
+	return rc;
+}
+
+void mig_storage_give(void)
+{
+	pthread_mutex_lock(&mig_lock);
+	storage_migrates--;
+	pthread_mutex_unlock(&mig_lock);
+}
 
 struct plan {
 	char vm_ref[REF_STRLEN + 1];
@@ -675,7 +688,7 @@ static int plan_migration(struct rpc_ctx *ctx, struct db_obj *vm, const xv *dest
 }
 
 /* "http://ADDR:PORT" (or https) into "ADDR:PORT" and whether TLS. */
-static int parse_master(const char *url, char out[128], bool *tls)
+int mig_parse_master(const char *url, char out[128], bool *tls)
 {
 	*tls = !strncmp(url, "https://", 8);
 	const char *s = *tls ? url + 8 : !strncmp(url, "http://", 7) ? url + 7 : url;
@@ -692,7 +705,7 @@ static struct peer *dest_open(const xv *dest, struct xerr *err, const char *vm_r
 {
 	char hostport[128];
 	bool tls;
-	if (parse_master(xv_map_get_str(dest, "master"), hostport, &tls) < 0 || tls) {
+	if (mig_parse_master(xv_map_get_str(dest, "master"), hostport, &tls) < 0 || tls) {
 		xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, src, dst,
 			 "the master of the dest map is no plain HTTP address", NULL);
 		return NULL;
@@ -711,24 +724,13 @@ static int peer_error(enum peer_result r, const xv *dest, struct xerr *err)
 		return -1;
 	char hostport[128] = "";
 	bool tls;
-	parse_master(xv_map_get_str(dest, "master"), hostport, &tls);
+	mig_parse_master(xv_map_get_str(dest, "master"), hostport, &tls);
 	xerr_clear(err);
 	return xerr_set(err, ERR_CANNOT_CONTACT_HOST, hostport, NULL);
 }
 
-/* The call's task while the migration runs: watched for a cancel, and
- * given the backend's progress (written here, not in the migrating
- * thread, which holds the VM's QEMU). */
-struct watch {
-	struct server *srv;
-	char task[REF_STRLEN + 1];
-	bool cancel; /* __atomic */
-	bool stop;   /* __atomic */
-	bool in_memory; /* __atomic: the mirrors are done */
-	int progress; /* __atomic: the backend's figure, in millionths */
-};
 
-static void watch_progress(void *arg, double fraction)
+void mig_watch_progress(void *arg, double fraction)
 {
 	struct watch *w = arg;
 	int ppm = fraction <= 0 ? 0 : fraction >= 1 ? 1000000 : (int)(fraction * 1e6);
@@ -750,7 +752,7 @@ static void task_progress(struct db *db, const char *task, double progress)
 	xerr_clear(&e);
 }
 
-static void *watch_main(void *arg)
+void *mig_watch_main(void *arg)
 {
 	struct watch *w = arg;
 	int shown = 0;
@@ -783,7 +785,7 @@ static void *watch_main(void *arg)
 static void remove_source(struct server *srv, const struct plan *p, const struct vm_spec *s)
 {
 	struct rpc_ctx ctx;
-	self_ctx(srv, &ctx);
+	mig_self_ctx(srv, &ctx);
 	struct xerr e = XERR_INIT;
 	if (srv->backend->shutdown(&srv->xh, s, false, &e) < 0)
 		log_warn("migrate: VM %s: ending the source's domain: %s", p->vm_uuid, e.code);
@@ -816,49 +818,11 @@ static void remove_source(struct server *srv, const struct plan *p, const struct
 	}
 }
 
-static int pool_move(struct rpc_ctx *ctx, const xv *vm_arg, const xv *host_arg, const xv *opts, const xv *vdi_map,
-		     const xv *vif_map, const char *dest_ip, bool dry, xv *result, struct xerr *err);
-
-/* A dest map of a host of this pool (host.migrate_receive called on it):
- * storage motion within the pool. The address of its xenops URL into ip. */
-static bool dest_in_pool(struct db *db, const xv *dest, char ip[128])
-{
-	const char *h = xv_map_get_str(dest, "host");
-	const char *url = xv_map_get_str(dest, "xenops");
-	ip[0] = '\0';
-	db_rdlock(db);
-	bool in = h && db_lookup_cls(db, SC_C_host, h);
-	db_unlock(db);
-	bool tls;
-	if (in && url && parse_master(url, ip, &tls) == 0) {
-		char *colon = strrchr(ip, ':');
-		if (colon)
-			*colon = '\0';
-	}
-	return in;
-}
-
-static int intra_pool(struct rpc_ctx *ctx, xv *args, bool dry, xv *result, struct xerr *err)
-{
-	const xv *dest = xv_arr_get(args, 1);
-	char ip[128];
-	dest_in_pool(ctx->db, dest, ip);
-	xv host = xv_str(xv_map_get_str(dest, "host"));
-	const xv *opts = xv_arr_get(args, 5);
-	xv none = xv_map_new();
-	int rc = pool_move(ctx, xv_arr_get(args, 0), &host, opts && opts->kind == XV_MAP ? opts : &none,
-			   xv_arr_get(args, 3) ? xv_arr_get(args, 3) : &none, xv_arr_get(args, 4), ip, dry, result,
-			   err);
-	xv_free(&host);
-	xv_free(&none);
-	return rc;
-}
-
 static int assert_can_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	char ip[128];
-	if (dest_in_pool(ctx->db, xv_arr_get(args, 1), ip)) {
-		int rc = intra_pool(ctx, args, true, result, err);
+	if (mig_dest_in_pool(ctx->db, xv_arr_get(args, 1), ip)) {
+		int rc = mig_intra_pool(ctx, args, true, result, err);
 		*result = XV_NIL_INIT;
 		return rc;
 	}
@@ -900,8 +864,8 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 {
 	struct server *srv = ctx->srv;
 	char ip[128];
-	if (dest_in_pool(ctx->db, xv_arr_get(args, 1), ip))
-		return intra_pool(ctx, args, false, result, err);
+	if (mig_dest_in_pool(ctx->db, xv_arr_get(args, 1), ip))
+		return mig_intra_pool(ctx, args, false, result, err);
 	const xv *dest = xv_arr_get(args, 1);
 	char token[REF_STRLEN + 1];
 	if (ctx->task[0])
@@ -956,7 +920,7 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	memset(&tg, 0, sizeof tg);
 	struct mig_creds creds;
 	memset(&creds, 0, sizeof creds);
-	rc = peer ? creds_make(srv, &creds, err) : -1;
+	rc = peer ? mig_creds_make(srv, &creds, err) : -1;
 	if (rc == 0)
 		xv_map_set_str(&p.spec, "tls_ca", creds.ca);
 	if (rc == 0) {
@@ -977,18 +941,18 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 				      "the destination's answer is no migration", NULL);
 	}
 	if (rc == 0) {
-		snprintf(dest_vm, sizeof dest_vm, "%s", jstr(&ans, "vm"));
-		snprintf(tg.addr, sizeof tg.addr, "%s", jstr(&ans, "address"));
+		snprintf(dest_vm, sizeof dest_vm, "%s", mig_jstr(&ans, "vm"));
+		snprintf(tg.addr, sizeof tg.addr, "%s", mig_jstr(&ans, "address"));
 		const xv *port = xv_map_get(&ans, "port"), *nport = xv_map_get(&ans, "nbd_port");
 		tg.port = port && port->kind == XV_INT ? (int)port->u.i : 0;
 		tg.nbd_port = nport && nport->kind == XV_INT ? (int)nport->u.i : 0;
 		tg.mirror = p.mirror;
 		tg.nmirror = p.nmirror;
-		if (!*jstr(&ans, "tls_ca"))
+		if (!*mig_jstr(&ans, "tls_ca"))
 			rc = xerr_set(err, ERR_VM_MIGRATE_FAILED, p.vm_ref, p.src_host, p.dest_host,
 				      "the destination offers no TLS for the streams", NULL);
 		else
-			tg.tls = creds_trust(&creds, jstr(&ans, "tls_ca"), jstr(&ans, "tls_name"));
+			tg.tls = mig_creds_trust(&creds, mig_jstr(&ans, "tls_ca"), mig_jstr(&ans, "tls_name"));
 	}
 
 	/* 2. disks, then memory; the task's cancel is watched meanwhile */
@@ -997,9 +961,9 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	pthread_t wt;
 	bool watching = false;
 	if (rc == 0 && ctx->task[0])
-		watching = pthread_create(&wt, NULL, watch_main, &w) == 0;
+		watching = pthread_create(&wt, NULL, mig_watch_main, &w) == 0;
 	tg.cancel = &w.cancel;
-	tg.progress = watch_progress;
+	tg.progress = mig_watch_progress;
 	tg.progress_arg = &w;
 	tg.max_bandwidth = (int64_t)srv->cfg.migration_bandwidth << 20;
 	struct xenops_mig_stats st;
@@ -1031,7 +995,7 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		xv_arr_push_str(&fargs, p.dest_host);
 		xv_arr_push_str(&fargs, dest_vm);
 		xv_arr_push(&fargs, xv_bool(commit));
-		xv_arr_push(&fargs, commit ? console_history(srv, p.vm_uuid) : xv_str(""));
+		xv_arr_push(&fargs, commit ? mig_console_history(srv, p.vm_uuid) : xv_str(""));
 		struct xerr fe = XERR_INIT;
 		enum peer_result pr = peer_call(peer, "host.migrate_receive_finish", &fargs, &r, &fe);
 		xv_free(&fargs);
@@ -1068,7 +1032,7 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	}
 	xv_free(&prep);
 	xv_free(&ans);
-	creds_free(&creds);
+	mig_creds_free(&creds);
 	if (peer)
 		peer_close(peer);
 	if (committed) {
@@ -1240,539 +1204,6 @@ static int vdi_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	return 0;
 }
 
-/* ---- VM.pool_migrate: to another host of the pool, disks on shared SRs ---- */
-
-/* The destination's side: the VM's domain built from the pool's records,
- * waiting for the stream on the address the source names (its address on
- * the migration's network; "": the host's), over TLS when the source sends
- * the CA of its credentials (tls_ca; the answer carries this side's).
- * With disks (storage motion within the pool: a map VBD -> SR here, in
- * JSON), a new VDI is made on that SR for each, and the domain built on
- * them, exported to the source's mirrors; the VBDs are pointed at them
- * only when the migration commits (host.migrate_receive_finish). */
-static int host_pool_migrate_prepare(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
-{
-	struct server *srv = ctx->srv;
-	if (!srv->backend->migrate_receive)
-		return xerr_set(err, ERR_VM_MIGRATE_FAILED, REF_NULL, "", srv->host_ref,
-				"this host's VM backend cannot receive a migration", NULL);
-	xv moves = XV_NIL_INIT;
-	const char *mtext = arg_str(args, 5);
-	if (mtext && *mtext && jsonv_parse(mtext, strlen(mtext), &moves, err) < 0)
-		return -1;
-	if (moves.kind != XV_NIL && moves.kind != XV_MAP) {
-		xv_free(&moves);
-		return xerr_set(err, ERR_FIELD_TYPE_ERROR, "disks", NULL);
-	}
-	struct incoming *in = xcalloc(1, sizeof *in);
-	in->vdis = xv_arr_new();
-	in->moved = xv_map_new();
-	in->pooled = true;
-	char addr[64] = "";
-	xv recs = xv_arr_new(); /* the new VDIs' records, in the order of moves */
-	int *nbd = xcalloc(xv_len(&moves) + 1, sizeof *nbd);
-	size_t n_nbd = 0;
-	db_rdlock(ctx->db);
-	struct db_obj *host = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
-	struct db_obj *vm = host ? generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 1), err) : NULL;
-	int rc = vm ? 0 : -1;
-	if (rc == 0 && strcmp(host->ref, srv->host_ref) != 0)
-		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the host is not this one", NULL);
-	if (rc == 0) {
-		snprintf(addr, sizeof addr, "%s", db_peek_str(host, SC_F_host__address));
-		int64_t free_mem = vm_host_free_memory(srv, vm);
-		int64_t need = db_peek_int(vm, SC_F_VM__memory_dynamic_max) + db_peek_int(vm, SC_F_VM__memory_overhead);
-		if (free_mem >= 0 && need > free_mem) {
-			char n[32], a[32];
-			snprintf(n, sizeof n, "%lld", (long long)need);
-			snprintf(a, sizeof a, "%lld", (long long)free_mem);
-			rc = xerr_set(err, ERR_HOST_NOT_ENOUGH_FREE_MEMORY, n, a, NULL);
-		}
-	}
-	for (size_t i = 0; rc == 0 && i < xv_len(&moves); i++) {
-		const char *vbd_ref = moves.u.m->keys[i], *sr_ref = xv_as_str(&moves.u.m->vals[i]);
-		struct db_obj *vbd = db_lookup_cls(ctx->db, SC_C_VBD, vbd_ref);
-		struct db_obj *vdi = vbd ? db_lookup_cls(ctx->db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI)) : NULL;
-		struct db_obj *sr = sr_ref ? db_lookup_cls(ctx->db, SC_C_SR, sr_ref) : NULL;
-		if (!vbd || !vdi || strcmp(db_peek_str(vbd, SC_F_VBD__VM), vm->ref) != 0)
-			rc = handle_invalid(err, SC_C_VBD, vbd_ref);
-		else if (!sr)
-			rc = handle_invalid(err, SC_C_SR, sr_ref ? sr_ref : "");
-		else if (!storage_pbd(ctx->db, srv->host_ref, sr))
-			rc = xerr_set(err, ERR_SR_NOT_ATTACHED, sr->ref, NULL);
-		if (rc < 0)
-			break;
-		xv rec = xv_map_new();
-		xv_map_set_str(&rec, "name_label", db_peek_str(vdi, SC_F_VDI__name_label));
-		xv_map_set_str(&rec, "name_description", db_peek_str(vdi, SC_F_VDI__name_description));
-		xv_map_set_str(&rec, "SR", sr->ref);
-		xv_map_set(&rec, "virtual_size", xv_int(db_peek_int(vdi, SC_F_VDI__virtual_size)));
-		xv_map_set_str(&rec, "type", db_peek_str(vdi, SC_F_VDI__type));
-		xv_map_set(&rec, "other_config", xv_copy(db_peek(vdi, SC_F_VDI__other_config)));
-		xv_arr_push(&recs, rec);
-		nbd[n_nbd++] = storage_vbd_position(db_peek_str(vbd, SC_F_VBD__userdevice));
-	}
-	db_unlock(ctx->db);
-	/* the new disks, empty, on this host's SRs */
-	for (size_t i = 0; rc == 0 && i < xv_len(&recs); i++) {
-		char vdi_ref[REF_STRLEN + 1];
-		xv rec = xv_copy(xv_arr_get(&recs, i));
-		if (transfer_vdi_create(ctx, rec, vdi_ref, err) < 0) {
-			rc = -1;
-			break;
-		}
-		xv_arr_push_str(&in->vdis, vdi_ref);
-		xv_map_set_str(&in->moved, moves.u.m->keys[i], vdi_ref);
-	}
-	xv_free(&recs);
-	xv_free(&moves);
-	if (rc == 0) {
-		db_rdlock(ctx->db);
-		vm = db_lookup_cls(ctx->db, SC_C_VM, xv_as_str(xv_arr_get(args, 1)));
-		if (!vm) {
-			rc = handle_invalid(err, SC_C_VM, xv_as_str(xv_arr_get(args, 1)));
-		} else {
-			snprintf(in->vm_ref, sizeof in->vm_ref, "%s", vm->ref);
-			snprintf(in->token, sizeof in->token, "%s", arg_str(args, 2) ? arg_str(args, 2) : "");
-			vm_spec_of(vm, &in->spec);
-			in->spec.domid = vm_next_domid(ctx->db);
-			if (vm_boot_files(srv, &in->spec, err) < 0 ||
-			    vif_spec_nics(ctx->db, vm, &in->spec, false, err) < 0 ||
-			    !(in->build = vm_build_collect_with(srv, vm, &in->moved, err)))
-				rc = -1;
-		}
-		db_unlock(ctx->db);
-	}
-	/* the address on the network the source asked for */
-	const char *want_addr = arg_str(args, 4);
-	if (want_addr && *want_addr)
-		snprintf(addr, sizeof addr, "%s", want_addr);
-	if (rc == 0)
-		rc = vm_build_attach(in->build, &in->spec, err);
-	struct xenops_mig_listen l;
-	memset(&l, 0, sizeof l);
-	snprintf(l.addr, sizeof l.addr, "%s", addr);
-	/* the source's CA given: the stream is TLS */
-	const char *peer_ca = arg_str(args, 3);
-	struct mig_creds creds;
-	memset(&creds, 0, sizeof creds);
-	bool tls = peer_ca && *peer_ca;
-	if (rc == 0 && tls && creds_make(srv, &creds, err) == 0)
-		l.tls = creds_trust(&creds, peer_ca, "");
-	else if (rc == 0 && tls)
-		rc = -1;
-	if (rc == 0)
-		rc = srv->backend->migrate_receive(&srv->xh, &in->spec, nbd, n_nbd, &l, err);
-	free(nbd);
-	if (rc < 0) {
-		creds_free(&creds);
-		/* the pool's records stay as they are: the new disks go */
-		in->vm_ref[0] = '\0';
-		discard(srv, in);
-		incoming_free(in);
-		return -1;
-	}
-	xv out = xv_map_new();
-	xv_map_set_str(&out, "address", l.addr);
-	xv_map_set(&out, "port", xv_int(l.port));
-	xv_map_set(&out, "nbd_port", xv_int(l.nbd_port));
-	xv_map_set(&out, "vdis", xv_copy(&in->moved));
-	if (tls)
-		xv_map_set_str(&out, "tls_ca", creds.ca);
-	creds_free(&creds);
-	pthread_mutex_lock(&in_lock);
-	in->next = incomings;
-	incomings = in;
-	pthread_mutex_unlock(&in_lock);
-	struct strbuf sb;
-	sb_init(&sb);
-	jsonv_write(&sb, &out);
-	xv_free(&out);
-	*result = xv_str_own(sb_detach(&sb));
-	return 0;
-}
-
-static bool truthy(const char *v)
-{
-	return v && (!strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"));
-}
-
-/* The host's PIF network whose address is ip (the address a dest map
- * names), NULL when none is. */
-static struct db_obj *net_of_address(struct db *db, struct db_obj *host, const char *ip)
-{
-	for (struct db_obj *pif = db_first(db, SC_C_PIF); pif; pif = db_next(pif)) {
-		if (strcmp(db_peek_str(pif, SC_F_PIF__host), host->ref) != 0)
-			continue;
-		const char *a = db_peek_str(pif, SC_F_PIF__IP);
-		if (!*a && db_peek_bool(pif, SC_F_PIF__management))
-			a = db_peek_str(host, SC_F_host__address);
-		if (!strcmp(a, ip))
-			return db_lookup_cls(db, SC_C_network, db_peek_str(pif, SC_F_PIF__network));
-	}
-	return NULL;
-}
-
-/* The VM to another host of the pool, live. VM.pool_migrate (vdi_map
- * NULL): its disks stay where they are, on SRs the destination reaches.
- * VM.migrate_send within the pool (vdi_map given; xapi's intra-pool
- * storage motion): the VM's record, ref and uuid stay; each disk whose VDI
- * the map sends to another SR gets a new VDI there (made by the
- * destination), mirrored into while the guest runs, then the memory
- * follows; at the commit its VBD names the new VDI and the old one is
- * destroyed here. A disk the map leaves out stays where it is if the
- * destination reaches its SR (VDI_NOT_IN_MAP otherwise). dry: the checks
- * only (VM.assert_can_migrate). */
-static int pool_move(struct rpc_ctx *ctx, const xv *vm_arg, const xv *host_arg, const xv *opts, const xv *vdi_map,
-		     const xv *vif_map, const char *dest_ip, bool dry, xv *result, struct xerr *err)
-{
-	struct server *srv = ctx->srv;
-	*result = XV_NIL_INIT;
-	bool sxm = vdi_map != NULL;
-	const char *opname = sxm ? "migrate_send" : "pool_migrate";
-	const char *live = xv_map_get_str(opts, "live");
-	if (live && !truthy(live) && strcmp(live, "false") && strcmp(live, "off") && strcmp(live, "0"))
-		return xerr_set(err, ERR_INVALID_VALUE, "live", live, NULL);
-	char token[REF_STRLEN + 1];
-	if (ctx->task[0])
-		snprintf(token, sizeof token, "%s", ctx->task);
-	else
-		ref_generate(token);
-	struct db_txn *t = db_begin(ctx->db);
-	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, vm_arg, err);
-	struct db_obj *dest = vm ? generic_lookup(ctx, SC_C_host, host_arg, err) : NULL;
-	int rc = dest ? 0 : -1;
-	/* xapi: within a pool the VIFs stay on their networks */
-	if (rc == 0 && sxm && xv_len(vif_map))
-		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "a VIF map is for another pool: the VIFs stay here", NULL);
-	if (rc == 0 && (db_peek_bool(vm, SC_F_VM__is_a_template) || db_peek_bool(vm, SC_F_VM__is_a_snapshot)))
-		rc = xerr_set(err, ERR_VM_IS_TEMPLATE, vm->ref, NULL);
-	const char *ps = rc == 0 ? db_peek_str(vm, SC_F_VM__power_state) : "";
-	if (rc == 0 && strcmp(ps, "Running") != 0)
-		rc = xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "running", ps, NULL);
-	if (rc == 0 && vm_check_op(vm, opname, err) < 0)
-		rc = -1;
-	if (rc == 0 && !strcmp(db_peek_str(vm, SC_F_VM__resident_on), dest->ref))
-		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the VM runs on that host already", NULL);
-	if (rc == 0 && strcmp(db_peek_str(vm, SC_F_VM__resident_on), srv->host_ref) != 0)
-		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the VM does not run on this host", NULL);
-	if (rc == 0 && !db_peek_bool(dest, SC_F_host__enabled))
-		rc = xerr_set(err, ERR_HOST_DISABLED, dest->ref, NULL);
-	if (rc == 0) {
-		struct db_obj *m = db_lookup_cls(ctx->db, SC_C_host_metrics, db_peek_str(dest, SC_F_host__metrics));
-		if (!m || !db_peek_bool(m, SC_F_host_metrics__live))
-			rc = xerr_set(err, ERR_HOST_OFFLINE, dest->ref, NULL);
-	}
-	/* every disk on an SR the destination reaches (else storage motion:
-	 * VM_REQUIRES_SR, early, as XO expects), or moved by the map to one */
-	xv vbds = rc == 0 ? db_get(ctx->db, vm, SC_F_VM__VBDs) : xv_arr_new();
-	xv moves = xv_map_new(), old_vdis = xv_arr_new();
-	int *mirror = xcalloc(xv_len(&vbds) + 1, sizeof *mirror);
-	size_t nmirror = 0;
-	for (size_t i = 0; rc == 0 && i < xv_len(&vbds); i++) {
-		struct db_obj *vbd = db_lookup_cls(ctx->db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
-		struct db_obj *vdi = vbd && !db_peek_bool(vbd, SC_F_VBD__empty)
-					     ? db_lookup_cls(ctx->db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI))
-					     : NULL;
-		struct db_obj *sr = vdi ? db_lookup_cls(ctx->db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
-		if (!sr)
-			continue;
-		bool cd = !strcmp(db_peek_str(vbd, SC_F_VBD__type), "CD");
-		const char *to = sxm && !cd ? xv_map_get_str(vdi_map, vdi->ref) : NULL;
-		if (to && strcmp(to, sr->ref) != 0) {
-			struct db_obj *tsr = db_lookup_cls(ctx->db, SC_C_SR, to);
-			if (!tsr)
-				rc = handle_invalid(err, SC_C_SR, to);
-			else if (!storage_pbd(ctx->db, dest->ref, tsr))
-				rc = xerr_set(err, ERR_VM_REQUIRES_SR, vm->ref, tsr->ref, NULL);
-			else if (db_peek_bool(vdi, SC_F_VDI__cbt_enabled))
-				rc = xerr_set(err, ERR_VDI_CBT_ENABLED, vdi->ref, NULL);
-			if (rc < 0)
-				break;
-			xv_map_set_str(&moves, vbd->ref, tsr->ref);
-			xv_arr_push_str(&old_vdis, vdi->ref);
-			mirror[nmirror++] = storage_vbd_position(db_peek_str(vbd, SC_F_VBD__userdevice));
-		} else if (!storage_pbd(ctx->db, dest->ref, sr)) {
-			rc = sxm && !cd && !to ? xerr_set(err, ERR_VDI_NOT_IN_MAP, vdi->ref, NULL)
-					: xerr_set(err, ERR_VM_REQUIRES_SR, vm->ref, sr->ref, NULL);
-		}
-	}
-	xv_free(&vbds);
-	/* xapi's limit of storage migrations at once from this host */
-	bool counted = false;
-	if (rc == 0 && nmirror) {
-		pthread_mutex_lock(&mig_lock);
-		if (storage_migrates >= MAX_STORAGE_MIGRATES)
-			rc = xerr_set(err, ERR_TOO_MANY_STORAGE_MIGRATES, "3", NULL);
-		else if (!dry)
-			counted = ++storage_migrates > 0;
-		pthread_mutex_unlock(&mig_lock);
-	}
-	/* the network the stream goes over (options:network, else the
-	 * destination's management network): TLS unless the pool marks it */
-	const xv *netv = xv_map_get(opts, "network");
-	struct db_obj *net = NULL;
-	char addr[64] = "";
-	if (rc == 0 && netv && xv_as_str(netv) && *xv_as_str(netv) && strcmp(xv_as_str(netv), REF_NULL) != 0) {
-		net = generic_lookup(ctx, SC_C_network, netv, err);
-		if (!net || address_on(ctx->db, dest, net, addr, err) < 0)
-			rc = -1;
-	} else if (rc == 0 && dest_ip && *dest_ip && (net = net_of_address(ctx->db, dest, dest_ip))) {
-		/* the network of the dest map's address */
-		snprintf(addr, sizeof addr, "%s", dest_ip);
-	}
-	bool plain = rc == 0 && stream_plain(ctx->db, dest, net);
-	if (dry || rc < 0) {
-		db_abort(t);
-		if (counted) {
-			pthread_mutex_lock(&mig_lock);
-			storage_migrates--;
-			pthread_mutex_unlock(&mig_lock);
-		}
-		xv_free(&moves);
-		xv_free(&old_vdis);
-		free(mirror);
-		return rc;
-	}
-	char vm_ref[REF_STRLEN + 1], dest_ref[REF_STRLEN + 1], dest_uuid[UUID_STRLEN + 1];
-	struct vm_spec spec;
-	memset(&spec, 0, sizeof spec);
-	if (rc == 0) {
-		snprintf(vm_ref, sizeof vm_ref, "%s", vm->ref);
-		snprintf(dest_ref, sizeof dest_ref, "%s", dest->ref);
-		snprintf(dest_uuid, sizeof dest_uuid, "%s", db_peek_str(dest, SC_F_host__uuid));
-		vm_spec_of(vm, &spec);
-		spec.domid = db_peek_int(vm, SC_F_VM__domid);
-		op_mark(t, vm, opname, token);
-		rc = db_commit(t, err);
-	} else {
-		db_abort(t);
-	}
-	if (rc < 0) {
-		vm_spec_free(&spec);
-		if (counted) {
-			pthread_mutex_lock(&mig_lock);
-			storage_migrates--;
-			pthread_mutex_unlock(&mig_lock);
-		}
-		xv_free(&moves);
-		xv_free(&old_vdis);
-		free(mirror);
-		return -1;
-	}
-	/* the disks as this host attached them, to let go of afterwards */
-	db_rdlock(ctx->db);
-	vm = db_lookup_cls(ctx->db, SC_C_VM, vm_ref);
-	struct xerr be = XERR_INIT;
-	struct vm_build *build = vm ? vm_build_collect(srv, vm, &be) : NULL;
-	db_unlock(ctx->db);
-	xerr_clear(&be);
-
-	/* the destination waits for the stream */
-	int64_t t_prep = clock_now_ms();
-	struct mig_creds creds;
-	memset(&creds, 0, sizeof creds);
-	rc = plain ? 0 : creds_make(srv, &creds, err);
-	xv pargs = xv_arr_new(), prep = XV_NIL_INIT, ans = XV_NIL_INIT;
-	xv_arr_push_str(&pargs, dest_ref);
-	xv_arr_push_str(&pargs, vm_ref);
-	xv_arr_push_str(&pargs, token);
-	xv_arr_push_str(&pargs, plain || !creds.ca ? "" : creds.ca);
-	xv_arr_push_str(&pargs, addr);
-	if (nmirror) {
-		struct strbuf sb;
-		sb_init(&sb);
-		jsonv_write(&sb, &moves);
-		xv_arr_push(&pargs, xv_str_own(sb_detach(&sb)));
-	} else {
-		xv_arr_push_str(&pargs, "");
-	}
-	if (rc == 0)
-		rc = pool_call_on_host(srv, dest_ref, "host.pool_migrate_prepare", &pargs, NULL, &prep, err);
-	xv_free(&pargs);
-	struct xenops_mig_target tg;
-	memset(&tg, 0, sizeof tg);
-	xv new_vdis = XV_NIL_INIT; /* VBD -> the VDI the destination made for it */
-	if (rc == 0) {
-		const char *txt = xv_as_str(&prep);
-		if (!txt || jsonv_parse(txt, strlen(txt), &ans, err) < 0)
-			rc = xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
-				      "the destination's answer is no migration", NULL);
-	}
-	bool prepared = rc == 0;
-	if (rc == 0) {
-		snprintf(tg.addr, sizeof tg.addr, "%s", jstr(&ans, "address"));
-		const xv *port = xv_map_get(&ans, "port");
-		tg.port = port && port->kind == XV_INT ? (int)port->u.i : 0;
-		const xv *nport = xv_map_get(&ans, "nbd_port"), *made = xv_map_get(&ans, "vdis");
-		tg.nbd_port = nport && nport->kind == XV_INT ? (int)nport->u.i : 0;
-		if (made && made->kind == XV_MAP)
-			new_vdis = xv_copy(made);
-		tg.mirror = mirror;
-		tg.nmirror = nmirror;
-		/* a destination that would take it plain gets nothing */
-		if (nmirror && (!tg.nbd_port || xv_len(made) != nmirror))
-			rc = xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
-				      "the destination made no disks for the mirrors", NULL);
-		else if (!plain && !*jstr(&ans, "tls_ca"))
-			rc = xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
-				      "the destination offers no TLS for the stream", NULL);
-		else if (!plain)
-			tg.tls = creds_trust(&creds, jstr(&ans, "tls_ca"), dest_uuid);
-	}
-	struct watch w = {.srv = srv};
-	snprintf(w.task, sizeof w.task, "%s", ctx->task);
-	pthread_t wt;
-	bool watching = false;
-	if (rc == 0 && ctx->task[0])
-		watching = pthread_create(&wt, NULL, watch_main, &w) == 0;
-	tg.cancel = &w.cancel;
-	tg.progress = watch_progress;
-	tg.progress_arg = &w;
-	tg.max_bandwidth = (int64_t)srv->cfg.migration_bandwidth << 20;
-	struct xenops_mig_stats st;
-	memset(&st, 0, sizeof st);
-	int64_t t_send = clock_now_ms();
-	int sent = rc == 0 ? srv->backend->migrate_send(&srv->xh, &spec, &tg, &st, err) : -1;
-	int64_t t_finish = clock_now_ms();
-	if (watching) {
-		__atomic_store_n(&w.stop, true, __ATOMIC_RELEASE);
-		pthread_join(wt, NULL);
-	}
-	if (rc == 0 && sent < 0) {
-		log_warn("pool_migrate: VM %s: %s %s", spec.uuid, err->code ? err->code : "",
-			 err->nparams ? err->params[0] : "");
-		xerr_clear(err);
-		if (sent == -2)
-			xerr_set(err, ERR_TASK_CANCELLED, ctx->task, NULL);
-		else if (st.phase == 0 && nmirror)
-			xerr_set(err, ERR_MIRROR_FAILED, xv_as_str(xv_arr_get(&old_vdis, 0)), NULL);
-		else
-			xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
-				 "the memory did not reach the destination", NULL);
-		rc = -1;
-	}
-	bool committed = false;
-	if (prepared) {
-		xv fargs = xv_arr_new(), r = XV_NIL_INIT;
-		xv_arr_push_str(&fargs, dest_ref);
-		xv_arr_push_str(&fargs, vm_ref);
-		xv_arr_push(&fargs, xv_bool(rc == 0));
-		xv_arr_push(&fargs, rc == 0 ? console_history(srv, spec.uuid) : xv_str(""));
-		struct xerr fe = XERR_INIT;
-		int fr = pool_call_on_host(srv, dest_ref, "host.migrate_receive_finish", &fargs, NULL, &r, &fe);
-		xv_free(&fargs);
-		xv_free(&r);
-		if (rc == 0 && fr == 0) {
-			committed = true;
-		} else if (rc == 0 && fe.code && !strcmp(fe.code, ERR_HOST_OFFLINE)) {
-			/* no answer: whether it runs there is unknown, so it stays
-			 * stopped here rather than run twice */
-			log_error("pool_migrate: VM %s: no answer from the destination at the end: left paused here",
-				  spec.uuid);
-			xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
-				 "the destination did not confirm; the VM is paused here", NULL);
-			rc = -1;
-		} else if (rc == 0) {
-			/* it does not run there: it goes on here */
-			struct xerr e = XERR_INIT;
-			if (srv->backend->unpause(&srv->xh, &spec, &e) < 0)
-				log_error("pool_migrate: VM %s: cannot resume it here: %s", spec.uuid, e.code);
-			xerr_clear(&e);
-			xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
-				 fe.nparams ? fe.params[fe.nparams - 1] : fe.code ? fe.code : "", NULL);
-			rc = -1;
-		}
-		xerr_clear(&fe);
-	}
-	xv_free(&prep);
-	xv_free(&ans);
-	creds_free(&creds);
-	int64_t t_end = clock_now_ms();
-	if (committed) {
-		/* the destination recorded it running there; this host's domain,
-		 * taps and attachments go */
-		struct xerr e = XERR_INIT;
-		if (srv->backend->shutdown(&srv->xh, &spec, false, &e) < 0)
-			log_warn("pool_migrate: VM %s: ending the source's domain: %s", spec.uuid, e.code);
-		xerr_clear(&e);
-		vm_build_detach(build);
-		/* its disks that moved: the old VDIs go once this host's store has
-		 * the VBDs naming the new ones (the destination wrote it; a member
-		 * applies the pool's writes a moment later) */
-		for (int64_t until = clock_now_ms() + 10000; xv_len(&new_vdis) && clock_now_ms() < until;) {
-			size_t seen = 0;
-			db_rdlock(ctx->db);
-			for (size_t i = 0; i < xv_len(&new_vdis); i++) {
-				struct db_obj *b = db_lookup_cls(ctx->db, SC_C_VBD, new_vdis.u.m->keys[i]);
-				seen += b && !strcmp(db_peek_str(b, SC_F_VBD__VDI), xv_as_str(&new_vdis.u.m->vals[i]));
-			}
-			db_unlock(ctx->db);
-			if (seen == xv_len(&new_vdis))
-				break;
-			struct timespec ts = {0, 20 * 1000000L};
-			nanosleep(&ts, NULL);
-		}
-		struct rpc_ctx self;
-		self_ctx(srv, &self);
-		for (size_t i = 0; i < xv_len(&old_vdis); i++) {
-			const char *ref = xv_as_str(xv_arr_get(&old_vdis, i));
-			if (vdi_destroy(&self, ref, &e) < 0)
-				log_warn("migrate_send: VM %s: the old VDI %s stays: %s", spec.uuid, ref, e.code);
-			xerr_clear(&e);
-		}
-		log_info("%s: VM %s moved to %s, %s (disks %lld ms, memory %lld ms, downtime %lld ms; prepare %lld ms, send "
-			 "%lld ms, finish %lld ms, source ended %lld ms)",
-			 opname, spec.uuid, dest_ref, plain ? "plain" : "TLS", (long long)st.mirror_ms, (long long)st.total_ms, (long long)st.downtime_ms,
-			 (long long)(t_send - t_prep), (long long)(t_finish - t_send), (long long)(t_end - t_finish),
-			 (long long)(clock_now_ms() - t_end));
-	}
-	vm_build_free(build);
-	if (!committed) {
-		t = db_begin(ctx->db);
-		vm = db_lookup_cls(ctx->db, SC_C_VM, vm_ref);
-		if (vm)
-			op_end(t, vm, token);
-		struct xerr e = XERR_INIT;
-		db_commit(t, &e);
-		xerr_clear(&e);
-	}
-	vm_spec_free(&spec);
-	if (counted) {
-		pthread_mutex_lock(&mig_lock);
-		storage_migrates--;
-		pthread_mutex_unlock(&mig_lock);
-	}
-	xv_free(&moves);
-	xv_free(&old_vdis);
-	xv_free(&new_vdis);
-	free(mirror);
-	if (committed)
-		metrics_move_now(srv); /* its RRD follows it */
-	if (committed && sxm)
-		*result = xv_str(vm_ref); /* the same VM */
-	return committed ? 0 : -1;
-}
-
-static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
-{
-	return pool_move(ctx, xv_arr_get(args, 0), xv_arr_get(args, 1), xv_arr_get(args, 2), NULL, NULL, NULL, false,
-			 result, err);
-}
-
-int vm_pool_migrate_to(struct rpc_ctx *ctx, const char *vm, const char *host, struct xerr *err)
-{
-	xv args = xv_arr_new(), opts = xv_map_new(), res = XV_NIL_INIT;
-	xv_map_set_str(&opts, "live", "true");
-	xv_arr_push_str(&args, vm);
-	xv_arr_push_str(&args, host);
-	xv_arr_push(&args, opts);
-	int rc = vm_pool_migrate(ctx, &args, &res, err);
-	xv_free(&args);
-	xv_free(&res);
-	return rc;
-}
-
 /* ---- the extension messages and the table ---- */
 
 static const struct sc_type t_string = {.kind = SC_STRING, .text = "string"};
@@ -1782,9 +1213,6 @@ static const struct sc_type t_host = {.kind = SC_REF, .cls = SC_C_host, .text = 
 static const struct sc_type t_vm = {.kind = SC_REF, .cls = SC_C_VM, .text = "VM ref"};
 
 static const struct sc_param prepare_params[] = {{"host", &t_host}, {"spec", &t_string}};
-static const struct sc_param pool_prepare_params[] = {{"host", &t_host},      {"vm", &t_vm},
-						       {"token", &t_string},    {"tls_ca", &t_string},
-						       {"address", &t_string},  {"disks", &t_string}};
 static const struct sc_param finish_params[] = {
 	{"host", &t_host}, {"vm", &t_vm}, {"commit", &t_bool}, {"console", &t_string}};
 
@@ -1792,10 +1220,6 @@ static const struct sc_message msg_prepare = {
 	.name = "migrate_receive_prepare", .session = true, .async = false,
 	.roles = SC_ROLE_POOL_ADMIN | SC_ROLE_POOL_OPERATOR | SC_ROLE_VM_POWER_ADMIN,
 	.nparams = 2, .params = prepare_params, .result = &t_string};
-static const struct sc_message msg_pool_prepare = {
-	.name = "pool_migrate_prepare", .session = true, .async = false,
-	.roles = SC_ROLE_POOL_ADMIN | SC_ROLE_POOL_OPERATOR | SC_ROLE_VM_POWER_ADMIN,
-	.nparams = 6, .params = pool_prepare_params, .result = &t_string};
 static const struct sc_message msg_finish = {
 	.name = "migrate_receive_finish", .session = true, .async = false,
 	.roles = SC_ROLE_POOL_ADMIN | SC_ROLE_POOL_OPERATOR | SC_ROLE_VM_POWER_ADMIN,
@@ -1807,5 +1231,3 @@ RPC_EXTRA(host, migrate_receive_finish, &msg_finish, host_migrate_receive_finish
 RPC_IMPL(VM, assert_can_migrate, assert_can_migrate, RPC_SLOW);
 RPC_IMPL(VM, migrate_send, migrate_send, RPC_SLOW);
 RPC_IMPL(VDI, pool_migrate, vdi_pool_migrate, RPC_SLOW);
-RPC_IMPL(VM, pool_migrate, vm_pool_migrate, RPC_SLOW);
-RPC_EXTRA(host, pool_migrate_prepare, &msg_pool_prepare, host_pool_migrate_prepare, RPC_SLOW);
