@@ -104,7 +104,9 @@ static int tls_setup(struct qvm *v, struct qmp *q, const char *run_dir, const ch
 	char *paths[4] = {qemu_file(dir, "ca-cert.pem"), xasprintf("%s/%s-cert.pem", dir, role),
 			  xasprintf("%s/%s-key.pem", dir, role), qemu_file(dir, "dh-params.pem")};
 	const char *texts[4] = {tls->ca, tls->cert, tls->key, server ? tls->dh : NULL};
-	int r = mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : xerr_internal(err, "cannot make %s: %s", dir, strerror(errno));
+	int r = 0;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		r = xerr_internal(err, "cannot make %s: %s", dir, strerror(errno));
 	for (int i = 0; i < 4 && r == 0 && texts[i]; i++) {
 		if (write_text(paths[i], texts[i]) < 0)
 			r = xerr_internal(err, "cannot write %s: %s", paths[i], strerror(errno));
