@@ -490,9 +490,10 @@ class PoolMigrateTest(unittest.TestCase):
         self.wait_line(vm, r"D2K")
         self.console(vm, "echo H1-$(head -c 4194304 /dev/vda | md5sum | cut -c1-32)-END")
         before = self.wait_line(vm, r"H1-([0-9a-f]{32})-END").group(1)
-        # the counter, each count written to the disk as well
-        self.console(vm, "i=0; while :; do i=$((i+1)); echo C$i; echo $i | dd of=/dev/vda seek=50000 "
-                         "conv=sync,fsync 2>/dev/null; sleep 0.2; done &")
+        # the counter, each count written to the disk as well, until
+        # /tmp/stop appears (its last count on the disk before it says so)
+        self.console(vm, "(i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); echo C$i; echo $i | dd of=/dev/vda "
+                         "seek=50000 conv=sync,fsync 2>/dev/null; sleep 0.2; done; echo ST$((0+1))OP) &")
         wait_for(lambda: len(self.counts(vm)) >= 5, 15, "the counter")
 
         # refusals first, the VM running on h1 as before: a disk left out
@@ -573,7 +574,8 @@ class PoolMigrateTest(unittest.TestCase):
         self.assertEqual(os.listdir(d), [], "nothing left on h2's second SR")
         self.assertFalse(any(u == uuid for _, u in guest.qemus_in(os.path.join(h2.data_dir, "run"))))
         # the guest checks its disk: the data and the last count
-        self.console(vm, "kill %1; sleep 0.5")
+        self.console(vm, "touch /tmp/stop")
+        self.wait_line(vm, r"ST1OP")
         self.console(vm, "echo H2-$(head -c 4194304 /dev/vda | md5sum | cut -c1-32)-END")
         self.assertEqual(self.wait_line(vm, r"H2-([0-9a-f]{32})-END").group(1), before, "the disk's data came along")
         self.console(vm, "echo D-$(dd if=/dev/vda skip=50000 count=1 2>/dev/null | head -1)-E")
