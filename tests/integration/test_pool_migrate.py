@@ -467,8 +467,8 @@ class PoolMigrateTest(unittest.TestCase):
         the VM keeps its ref, its VBD names a new VDI on h2's SR, the old
         VDI and its image are gone from h1. Then VDI.pool_migrate through
         the master to another SR of h2, and `xe vm-migrate
-        destination-sr-uuid=` back to h1's SR; the guest reads back what it
-        wrote before the moves."""
+        destination-sr-uuid=` back to h1's SR, plain over the network marked
+        for it; the guest reads back what it wrote before the moves."""
         a = self.api
         h1, h2 = self.lab.hosts
         sr1, sr2 = self.local_sr(h1), self.local_sr(h2)
@@ -559,13 +559,26 @@ class PoolMigrateTest(unittest.TestCase):
             a.VDI.get_uuid(new)
         self.assertTrue([f for f in os.listdir(d) if a.VDI.get_uuid(moved) in f], os.listdir(d))
         wait_for(lambda: self.counts(vm)[-1] >= n + 3, 15, "the counter after VDI.pool_migrate")
-        # back to h1's local SR with xe (h2, a member, sends it to the master)
+        # back to h1's local SR with xe (h2, a member, sends it to the
+        # master), over the management network marked for plain streams
+        mgmt = a.PIF.get_network(pif)
+        a.network.add_to_other_config(mgmt, "insecure_migration", "true")
+        self.addCleanup(a.network.remove_from_other_config, mgmt, "insecure_migration")
         last = self.counts(vm)[-1]
         t2 = time.monotonic()
-        r = h1.server.xe("vm-migrate", "uuid=" + uuid, "host-uuid=" + a.host.get_uuid(self.ref[h1.address]),
-                         "destination-sr-uuid=" + a.SR.get_uuid(sr1), timeout=120)
+        with self.lab.capture() as cap:
+            r = h1.server.xe("vm-migrate", "uuid=" + uuid, "host-uuid=" + a.host.get_uuid(self.ref[h1.address]),
+                             "destination-sr-uuid=" + a.SR.get_uuid(sr1), timeout=120)
         took_back = time.monotonic() - t2
+        a.network.remove_from_other_config(mgmt, "insecure_migration")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        to = [v for k, v in cap.flows.items() if k[1].startswith(h1.address + ":")]
+        self.assertTrue([v for v in to if v.startswith(b"QEVM")], "a plain memory stream")
+        nbd = [v for v in to if b"IHAVEOPT" in v]
+        self.assertTrue(nbd)
+        for v in nbd:
+            o = v.index(b"IHAVEOPT")
+            self.assertNotEqual(v[o + 8:o + 12], b"\x00\x00\x00\x05", "no STARTTLS on a plain network")
         self.assert_moved(vm, h1, last, typed_before=last)
         back = a.VBD.get_VDI(vbd)
         self.assertEqual(a.VDI.get_SR(back), sr1)
