@@ -18,11 +18,18 @@ migration done by hand:
    wall time until "completed" and QEMU's downtime; the counter gap the same
    way.
 
+Each round migrates twice with Xenon: once with the stream over TLS (the
+default between hosts) and once plain (the management network marked
+other_config:insecure_migration=true), so the cost of TLS is measured
+side by side with the same guest. With --fill the guest first writes 32 MiB
+of data into its tmpfs (memory that is not zero pages: the stream carries
+it).
+
 The comparison is Xenon's whole call (the destination QEMU started, the
 stream, the records, the source QEMU ended) against the bare destination
 start plus its migrate.
 
-    XENOND=build-bench/src/server/xenond python3 bench/migrate_bench.py [--rounds 5]
+    XENOND=build-bench/src/server/xenond python3 bench/migrate_bench.py [--rounds 5] [--fill]
 
 Run as root (namespaces). Prints the figures; bench/README.md §12 has runs."""
 import argparse
@@ -41,11 +48,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 import guest  # noqa: E402
-import harness  # noqa: E402
 import lab  # noqa: E402
+import pool_util  # noqa: E402
 
 MiB = 1 << 20
 COUNTER = "i=0; while :; do i=$((i+1)); echo C$i; usleep 10000; done &"
+FILL = ("yes 0123456789abcdef | head -c 1048576 > /tmp/s; cat /tmp/s /tmp/s /tmp/s /tmp/s > /tmp/t",
+        "cat /tmp/t /tmp/t /tmp/t /tmp/t > /tmp/u; cat /tmp/u /tmp/u > /tmp/d; echo FILL-$((1+1))")
 
 
 def wait_for(pred, timeout, what):
@@ -111,6 +120,21 @@ class GapWatch:
         return self.max_gap
 
 
+def fill(sock_path, log_path):
+    """Types the fill once the guest's shell answers (input typed before its
+    prompt is lost), then waits for it to end."""
+    deadline = time.monotonic() + 60
+    while "SH-42" not in open(log_path, errors="replace").read():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the guest's shell does not answer")
+        console(sock_path, "echo SH-$((40+2))")
+        time.sleep(1)
+    for line in FILL:
+        console(sock_path, line)
+        time.sleep(1)
+    wait_for(lambda: "FILL-2" in open(log_path, errors="replace").read(), 120, "the guest's tmpfs filled")
+
+
 def console(sock_path, line):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(sock_path)
@@ -121,25 +145,16 @@ def console(sock_path, line):
 
 # ---- Xenon ----
 
-def runs(rounds, log):
+def runs(rounds, log, with_fill=False):
     kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
-    out, bare_out = [], []
+    out, plain_out, bare_out = [], [], []
     with lab.Lab(2) as l:
         for h in l.hosts:
-            kdir = os.path.join(h.data_dir, "guest-kernels")
-            os.makedirs(kdir)
-            for f in (kernel, "initrd.img"):
-                shutil.copy(os.path.join(guest.GUEST, f), kdir)
-            guest._run_dirs.append(os.path.join(h.data_dir, "run"))
+            guest.provide(h.data_dir, kernel)
             h.start(backend="qemu", log_level="info")
         h1, h2 = l.hosts
-        r = h2.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
-                         "master-password=" + h1.server.password)
-        assert r.returncode == 0, r.stdout + r.stderr
         a = h1.server.api
-        wait_for(lambda: len(a.host.get_all()) == 2, 30, "h2 in the pool")
-        ref = {h.address: [x for x in a.host.get_all() if a.host.get_address(x) == h.address][0] for h in l.hosts}
-        wait_for(lambda: all(a.host_metrics.get_live(a.host.get_metrics(x)) for x in ref.values()), 30, "live")
+        ref = pool_util.join(l)
         mem = 256 * MiB
         vm = a.VM.create({
             "name_label": "bench", "name_description": "", "user_version": 1, "is_a_template": False,
@@ -156,39 +171,49 @@ def runs(rounds, log):
         logs = [os.path.join(h.data_dir, "run", "vm", uuid, "serial.log") for h in l.hosts]
         wait_for(lambda: os.path.exists(logs[0]) and guest.READY in open(logs[0], errors="replace").read(),
                  90, "the guest ready")
-        console(os.path.join(h1.data_dir, "run", "vm", uuid, "serial.sock"), COUNTER)
+        sock = os.path.join(h1.data_dir, "run", "vm", uuid, "serial.sock")
+        if with_fill:
+            fill(sock, logs[0])
+        console(sock, COUNTER)
+        mgmt = [a.PIF.get_network(p) for p in a.PIF.get_all() if a.PIF.get_management(p)][0]
         # the bare QEMUs on the lab switch's address, as the hosts talk;
         # their rounds alternate with Xenon's, so both see the same load
-        bare = Bare(log, lab.SUBNET + ".254")
+        bare = Bare(log, lab.SUBNET + ".254", with_fill)
         bare.setup()
         time.sleep(2)
         where = 0
         for i in range(rounds):
             bare_out.append(bare.one())
             time.sleep(1)
-            to = l.hosts[1 - where]
-            src = l.hosts[where]
-            w = GapWatch(logs).start()
-            time.sleep(0.5)
-            t0 = time.monotonic()
-            a.VM.pool_migrate(vm, ref[to.address], {"live": "true"})
-            wall = time.monotonic() - t0
-            gap = w.finish()
-            text = src.server.log_text()
-            m = re.findall(r"migrated to \S+ in (\d+) ms \(disks \d+ ms\), downtime (\d+) ms", text)
-            qtotal = m[-1] if m else ("?", "?")
-            pm = re.findall(r"pool_migrate: VM \S+ moved to \S+ \(memory (\d+) ms, downtime (\d+) ms; prepare (\d+) "
-                            r"ms, send (\d+) ms, finish (\d+) ms, source ended (\d+) ms\)", text)
-            mem_ms, down, prep, send, fin, end = pm[-1] if pm else ("0",) * 6
-            out.append({"wall": wall, "qemu_total_ms": int(mem_ms), "downtime_ms": int(down), "gap": gap})
-            log("  xenon  %d: %s -> %s  call %.3f s  QEMU total %s ms  downtime %s ms  counter gap %.0f ms  "
-                "(prepare %s ms, send %s ms, finish %s ms, source ended %s ms)" %
-                (i + 1, src.name, to.name, wall, mem_ms, down, gap * 1000, prep, send, fin, end))
-            where = 1 - where
-            time.sleep(1)
+            # each mode in both directions: TLS first in odd rounds
+            modes = (("TLS", out), ("plain", plain_out))
+            for mode, res in modes if i % 2 == 0 else modes[::-1]:
+                if mode == "plain":
+                    a.network.add_to_other_config(mgmt, "insecure_migration", "true")
+                to = l.hosts[1 - where]
+                src = l.hosts[where]
+                w = GapWatch(logs).start()
+                time.sleep(0.5)
+                t0 = time.monotonic()
+                a.VM.pool_migrate(vm, ref[to.address], {"live": "true"})
+                wall = time.monotonic() - t0
+                gap = w.finish()
+                if mode == "plain":
+                    a.network.remove_from_other_config(mgmt, "insecure_migration")
+                text = src.server.log_text()
+                pm = re.findall(r"pool_migrate: VM \S+ moved to \S+, (\w+) \(disks \d+ ms, memory (\d+) ms, downtime (\d+) ms; "
+                                r"prepare (\d+) ms, send (\d+) ms, finish (\d+) ms, source ended (\d+) ms\)", text)
+                seen, mem_ms, down, prep, send, fin, end = pm[-1] if pm else ("?",) + ("0",) * 6
+                assert seen == mode, "the migration went %s, not %s" % (seen, mode)
+                res.append({"wall": wall, "qemu_total_ms": int(mem_ms), "downtime_ms": int(down), "gap": gap})
+                log("  xenon %-5s %d: %s -> %s  call %.3f s  QEMU total %s ms  downtime %s ms  counter gap %.0f ms  "
+                    "(prepare %s ms, send %s ms, finish %s ms, source ended %s ms)" %
+                    (mode, i + 1, src.name, to.name, wall, mem_ms, down, gap * 1000, prep, send, fin, end))
+                where = 1 - where
+                time.sleep(1)
         bare.close()
         a.VM.hard_shutdown(vm)
-    return out, bare_out
+    return out, plain_out, bare_out
 
 
 # ---- by hand ----
@@ -196,8 +221,17 @@ def runs(rounds, log):
 class Qmp:
     def __init__(self, path, timeout=30):
         wait_for(lambda: os.path.exists(path), timeout, path)
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(path)
+        deadline = time.monotonic() + timeout
+        while True:  # the socket's file is there a moment before QEMU listens
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                self.s.connect(path)
+                break
+            except (ConnectionRefusedError, FileNotFoundError):
+                self.s.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         self.f = self.s.makefile("rwb")
         self.f.readline()
         self.cmd("qmp_capabilities")
@@ -231,8 +265,8 @@ def qemu_argv(d, kernel, incoming=None):
 class Bare:
     """The guest under a bare QEMU, migrated by hand between bare QEMUs."""
 
-    def __init__(self, log, addr):
-        self.log, self.addr = log, addr
+    def __init__(self, log, addr, fill=False):
+        self.log, self.addr, self.fill = log, addr, fill
         self.kernel = os.path.join(guest.GUEST, "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux"))
                                    else "vmlinuz")
         self.base = tempfile.mkdtemp(prefix="xenon-bench-mig-")
@@ -249,6 +283,8 @@ class Bare:
         log_path = os.path.join(d, "serial.log")
         wait_for(lambda: os.path.exists(log_path) and guest.READY in open(log_path, errors="replace").read(),
                  90, "the bare guest ready")
+        if self.fill:
+            fill(os.path.join(d, "serial.sock"), log_path)
         console(os.path.join(d, "serial.sock"), COUNTER)
         self.logs = [log_path]
 
@@ -309,17 +345,20 @@ def summary(name, runs, keys):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--fill", action="store_true", help="32 MiB of data in the guest's memory first")
     a = ap.parse_args()
-    subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), guest.GUEST], check=True,
-                   stdout=subprocess.DEVNULL, timeout=900)
+    guest.build()
     log = lambda s: print(s, flush=True)
     log("load average at start: %s" % open("/proc/loadavg").read().strip())
-    xr, br = runs(a.rounds, log)
-    log(summary("xenon", xr, ["wall", "qemu_total_ms", "downtime_ms", "gap"]))
+    xr, pr, br = runs(a.rounds, log, a.fill)
+    log(summary("tls", xr, ["wall", "qemu_total_ms", "downtime_ms", "gap"]))
+    log(summary("plain", pr, ["wall", "qemu_total_ms", "downtime_ms", "gap"]))
     log(summary("bare", br, ["start", "migrate", "wall", "qemu_total_ms", "downtime_ms", "gap"]))
     xw = statistics.median(r["wall"] for r in xr)
     bw = statistics.median(r["wall"] for r in br)
-    log("ratio of medians: xenon call / bare start+migrate+cont = %.2f" % (xw / bw))
+    pw = statistics.median(r["wall"] for r in pr)
+    log("ratio of medians: xenon call (TLS) / bare start+migrate+cont = %.2f; plain %.2f; TLS / plain %.2f"
+        % (xw / bw, pw / bw, xw / pw))
     log("load average at end: %s" % open("/proc/loadavg").read().strip())
 
 

@@ -220,7 +220,7 @@ static int host_assert_can_evacuate(struct rpc_ctx *ctx, xv *args, xv *result, s
  * (its cancel stops the evacuation between batches). */
 struct evac_move {
 	struct rpc_ctx ctx;
-	const char *vm, *to;
+	const char *vm, *to, *network; /* network: NULL for the migration's default */
 	struct xerr err;
 	int rc;
 	pthread_t thread;
@@ -231,7 +231,7 @@ static void *evac_main(void *arg)
 {
 	struct evac_move *m = arg;
 	log_info("host.evacuate: VM %s to host %s", m->vm, m->to);
-	m->rc = vm_pool_migrate_to(&m->ctx, m->vm, m->to, &m->err);
+	m->rc = vm_pool_migrate_to(&m->ctx, m->vm, m->to, m->network, &m->err);
 	return NULL;
 }
 
@@ -241,8 +241,9 @@ static void *evac_main(void *arg)
 
 /* Every VM running on the host live-migrated to hosts that fit, refused
  * up front (with the first blocker's error) when any cannot go; in
- * batches of evacuate_batch_size at once. The first failure ends it after
- * its batch, with that VM's error. */
+ * batches of evacuate_batch_size at once, over the network given (as
+ * VM.pool_migrate's network option). The first failure ends it after its
+ * batch, with that VM's error. */
 static int host_evacuate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	*result = XV_NIL_INIT;
@@ -268,6 +269,7 @@ static int host_evacuate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr 
 			m->ctx.task[0] = '\0';
 			m->vm = plan.u.m->keys[i];
 			m->to = xv_as_str(&plan.u.m->vals[i]);
+			m->network = net && strcmp(net, REF_NULL) != 0 ? net : NULL;
 			m->started = pthread_create(&m->thread, NULL, evac_main, m) == 0;
 			if (!m->started)
 				evac_main(m);

@@ -20,6 +20,7 @@
 #include "api.h"
 #include "pool_join.h"
 #include "pool_peer.h"
+#include "storage.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
@@ -343,6 +344,7 @@ enum target {
 	T_SR_ARG, T_SR_OF_VDI, T_SR_IN_RECORD, /* where the SR is plugged */
 	T_PIF_HOST, /* the host of the PIF (argument 0) */
 	T_VIF_VM,   /* where the VIF's VM runs */
+	T_VDI_VM,   /* where the running VM with the VDI (argument 0) runs */
 };
 
 static const struct {
@@ -363,7 +365,11 @@ static const struct {
 	{SC_C_VM, "suspend", T_VM_RESIDENT},
 	{SC_C_VM, "pool_migrate", T_VM_RESIDENT},
 	{SC_C_VM, "restart_device_models", T_VM_RESIDENT},
+	{SC_C_VM, "migrate_send", T_VM_RESIDENT},
+	{SC_C_VM, "assert_can_migrate", T_VM_RESIDENT},
+	{SC_C_VDI, "pool_migrate", T_VDI_VM},
 	{SC_C_host, "evacuate", T_ARG0_HOST},
+	{SC_C_host, "migrate_receive", T_ARG0_HOST},
 	{SC_C_VM, "set_memory_dynamic_range", T_VM_RESIDENT},
 	{SC_C_VM, "set_memory_target_live", T_VM_RESIDENT},
 	{SC_C_VM, "set_VCPUs_number_live", T_VM_RESIDENT},
@@ -454,6 +460,14 @@ bool pool_forward_wanted(struct rpc_ctx *ctx, xv *args)
 		case T_PIF_HOST: {
 			struct db_obj *pif = a0 ? db_lookup_cls(ctx->db, SC_C_PIF, a0) : NULL;
 			h = pif ? db_lookup_cls(ctx->db, SC_C_host, db_peek_str(pif, SC_F_PIF__host)) : NULL;
+			break;
+		}
+		case T_VDI_VM: {
+			struct db_obj *vdi = a0 ? db_lookup_cls(ctx->db, SC_C_VDI, a0) : NULL;
+			struct db_obj *vbd = vdi ? storage_vdi_running_vbd(ctx->db, vdi) : NULL;
+			struct db_obj *owner = vbd ? db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(vbd, SC_F_VBD__VM)) : NULL;
+			if (owner)
+				h = db_lookup_cls(ctx->db, SC_C_host, db_peek_str(owner, SC_F_VM__resident_on));
 			break;
 		}
 		case T_VIF_VM: {

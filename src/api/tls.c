@@ -54,13 +54,18 @@ static int write_file(const char *path, const void *data, size_t n, mode_t mode)
 /* A new RSA key and a certificate for it naming hostname: a CA when
  * is_ca, else a TLS server certificate; signed by issuer (NULL: by
  * itself). */
-static int make_cert(const char *hostname, bool is_ca, gnutls_x509_crt_t issuer, gnutls_x509_privkey_t issuer_key,
-		     gnutls_x509_crt_t *crt_out, gnutls_x509_privkey_t *key_out)
+/* peer: a short-lived ECDSA P-256 key (made in a few ms) and, for a
+ * leaf, the TLS client's purpose beside the server's. */
+static int make_cert2(const char *hostname, bool is_ca, bool peer, gnutls_x509_crt_t issuer,
+		      gnutls_x509_privkey_t issuer_key, gnutls_x509_crt_t *crt_out, gnutls_x509_privkey_t *key_out)
 {
 	gnutls_x509_privkey_t key = NULL;
 	gnutls_x509_crt_t crt = NULL;
 	unsigned char serial[16];
-	if (gnutls_x509_privkey_init(&key) < 0 || gnutls_x509_privkey_generate(key, GNUTLS_PK_RSA, 2048, 0) < 0 ||
+	if (gnutls_x509_privkey_init(&key) < 0 ||
+	    (peer ? gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
+						 GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0)
+		  : gnutls_x509_privkey_generate(key, GNUTLS_PK_RSA, 2048, 0)) < 0 ||
 	    gnutls_x509_crt_init(&crt) < 0)
 		goto fail;
 	random_bytes(serial, sizeof serial);
@@ -69,7 +74,7 @@ static int make_cert(const char *hostname, bool is_ca, gnutls_x509_crt_t issuer,
 	gnutls_x509_crt_set_version(crt, 3);
 	gnutls_x509_crt_set_serial(crt, serial, sizeof serial);
 	gnutls_x509_crt_set_activation_time(crt, now - 3600);
-	gnutls_x509_crt_set_expiration_time(crt, now + 10L * 365 * 86400);
+	gnutls_x509_crt_set_expiration_time(crt, now + (peer ? 86400L : 10L * 365 * 86400));
 	gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, hostname, (unsigned)strlen(hostname));
 	gnutls_x509_crt_set_key(crt, key);
 	gnutls_x509_crt_set_basic_constraints(crt, is_ca, -1);
@@ -80,6 +85,8 @@ static int make_cert(const char *hostname, bool is_ca, gnutls_x509_crt_t issuer,
 						     GNUTLS_FSAN_SET);
 		gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_ENCIPHERMENT);
 		gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
+		if (peer)
+			gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0);
 	}
 	if (gnutls_x509_crt_sign2(crt, issuer ? issuer : crt, issuer ? issuer_key : key, GNUTLS_DIG_SHA256, 0) < 0)
 		goto fail;
@@ -92,6 +99,12 @@ fail:
 	if (key)
 		gnutls_x509_privkey_deinit(key);
 	return -1;
+}
+
+static int make_cert(const char *hostname, bool is_ca, gnutls_x509_crt_t issuer, gnutls_x509_privkey_t issuer_key,
+		     gnutls_x509_crt_t *crt_out, gnutls_x509_privkey_t *key_out)
+{
+	return make_cert2(hostname, is_ca, false, issuer, issuer_key, crt_out, key_out);
 }
 
 static int export_pem(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const char *path, mode_t mode)
@@ -157,6 +170,67 @@ int tls_make_ca_signed(const char *dir, const char *hostname, char **ca_pem, str
 	free(cert_path);
 	free(key_path);
 	return r;
+}
+
+static char *pem_of(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key)
+{
+	gnutls_datum_t d = {NULL, 0};
+	int r = crt ? gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d)
+		    : gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &d);
+	if (r < 0)
+		return NULL;
+	char *s = xmalloc(d.size + 1);
+	memcpy(s, d.data, d.size);
+	s[d.size] = '\0';
+	gnutls_free(d.data);
+	return s;
+}
+
+int tls_new_peer_creds(const char *name, char **ca_pem, char **cert_pem, char **key_pem, struct xerr *err)
+{
+	gnutls_x509_crt_t ca = NULL, crt = NULL;
+	gnutls_x509_privkey_t ca_key = NULL, key = NULL;
+	*ca_pem = *cert_pem = *key_pem = NULL;
+	int r = -1;
+	if (make_cert2(name, true, true, NULL, NULL, &ca, &ca_key) == 0 &&
+	    make_cert2(name, false, true, ca, ca_key, &crt, &key) == 0 && (*ca_pem = pem_of(ca, NULL)) &&
+	    (*cert_pem = pem_of(crt, NULL)) && (*key_pem = pem_of(NULL, key)))
+		r = 0;
+	if (r < 0) {
+		free(*ca_pem);
+		free(*cert_pem);
+		free(*key_pem);
+		*ca_pem = *cert_pem = *key_pem = NULL;
+		xerr_internal(err, "cannot make TLS credentials for %s", name);
+	}
+	if (ca)
+		gnutls_x509_crt_deinit(ca);
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (ca_key)
+		gnutls_x509_privkey_deinit(ca_key);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	return r;
+}
+
+char *tls_dh_params_pem(void)
+{
+	gnutls_dh_params_t dh = NULL;
+	gnutls_datum_t out = {NULL, 0};
+	char *pem = NULL;
+	if (gnutls_dh_params_init(&dh) == 0 &&
+	    gnutls_dh_params_import_raw2(dh, &gnutls_ffdhe_2048_group_prime, &gnutls_ffdhe_2048_group_generator,
+					 gnutls_ffdhe_2048_key_bits) == 0 &&
+	    gnutls_dh_params_export2_pkcs3(dh, GNUTLS_X509_FMT_PEM, &out) == 0) {
+		pem = xmalloc(out.size + 1);
+		memcpy(pem, out.data, out.size);
+		pem[out.size] = '\0';
+	}
+	gnutls_free(out.data);
+	if (dh)
+		gnutls_dh_params_deinit(dh);
+	return pem;
 }
 
 int tls_load_or_create(const char *cert_path, const char *key_path, const char *hostname,

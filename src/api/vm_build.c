@@ -119,7 +119,8 @@ void vm_build_free(struct vm_build *b)
 
 /* One VBD into b: an image to attach (its SR opened) or an empty CD drive;
  * a disk without an image is left out. */
-static int collect_vbd(struct vm_build *b, struct rpc_ctx *ctx, struct db_obj *vbd, struct xerr *err)
+static int collect_vbd(struct vm_build *b, struct rpc_ctx *ctx, struct db_obj *vbd, const char *vdi_ref,
+		       struct xerr *err)
 {
 	struct db *db = ctx->db;
 	const char *type = db_peek_str(vbd, SC_F_VBD__type);
@@ -130,7 +131,7 @@ static int collect_vbd(struct vm_build *b, struct rpc_ctx *ctx, struct db_obj *v
 	d->position = storage_vbd_position(db_peek_str(vbd, SC_F_VBD__userdevice));
 	d->cd = !strcmp(type, "CD");
 	d->bootable = db_peek_bool(vbd, SC_F_VBD__bootable);
-	struct db_obj *vdi = db_lookup_cls(db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI));
+	struct db_obj *vdi = db_lookup_cls(db, SC_C_VDI, vdi_ref ? vdi_ref : db_peek_str(vbd, SC_F_VBD__VDI));
 	d->empty = db_peek_bool(vbd, SC_F_VBD__empty) || !vdi;
 	if (d->empty && !d->cd)
 		return 0; /* a disk without an image: nothing to give the guest */
@@ -165,6 +166,11 @@ static int collect_vbd(struct vm_build *b, struct rpc_ctx *ctx, struct db_obj *v
 
 struct vm_build *vm_build_collect(struct server *srv, struct db_obj *vm, struct xerr *err)
 {
+	return vm_build_collect_with(srv, vm, NULL, err);
+}
+
+struct vm_build *vm_build_collect_with(struct server *srv, struct db_obj *vm, const xv *instead, struct xerr *err)
+{
 	struct db *db = srv->db;
 	struct rpc_ctx ctx = {.srv = srv, .db = db};
 	struct vm_build *b = xcalloc(1, sizeof *b);
@@ -174,7 +180,7 @@ struct vm_build *vm_build_collect(struct server *srv, struct db_obj *vm, struct 
 	for (size_t i = 0; rc == 0 && i < xv_len(&vbds); i++) {
 		struct db_obj *vbd = db_lookup_cls(db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
 		if (vbd)
-			rc = collect_vbd(b, &ctx, vbd, err);
+			rc = collect_vbd(b, &ctx, vbd, instead ? xv_map_get_str(instead, vbd->ref) : NULL, err);
 	}
 	xv_free(&vbds);
 	if (rc < 0) {
@@ -189,7 +195,7 @@ struct vm_build *vm_build_collect_vbd(struct server *srv, struct db_obj *vbd, st
 	struct rpc_ctx ctx = {.srv = srv, .db = srv->db};
 	struct vm_build *b = xcalloc(1, sizeof *b);
 	b->d = xcalloc(1, sizeof *b->d);
-	if (collect_vbd(b, &ctx, vbd, err) < 0) {
+	if (collect_vbd(b, &ctx, vbd, NULL, err) < 0) {
 		vm_build_free(b);
 		return NULL;
 	}

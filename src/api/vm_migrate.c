@@ -17,13 +17,21 @@
  *      destroyed here, with its VDIs.
  * Any failure before 3 aborts on the destination (QEMU, taps, VDIs,
  * records all go) and leaves the VM running here as before; so does a
- * cancel of the call's task. */
+ * cancel of the call's task. The streams are TLS (the credentials' CAs
+ * exchanged in 1).
+ *
+ * A dest map of a host of this pool is storage motion within the pool:
+ * vm_migrate_pool.c, with VM.pool_migrate, over the same destination's
+ * finish as here (vm_migrate.h: what both share). */
 #include "api.h"
 #include "generic.h"
+#include "op.h"
 #include "metrics.h"
 #include "pool_forward.h"
 #include "pool_peer.h"
 #include "storage.h"
+#include "tls.h"
+#include "vm_migrate.h"
 #include "transfer.h"
 #include "vm_ops.h"
 #include "../base/b64.h"
@@ -45,7 +53,7 @@
 #define PEER_TIMEOUT_S 120
 #define FINISH_TIMEOUT_S 60
 
-static void self_ctx(struct server *srv, struct rpc_ctx *ctx)
+void mig_self_ctx(struct server *srv, struct rpc_ctx *ctx)
 {
 	memset(ctx, 0, sizeof *ctx);
 	ctx->srv = srv;
@@ -61,11 +69,65 @@ static int api_port(struct server *srv)
 	return c ? atoi(c + 1) : 80;
 }
 
+/* ---- the stream's TLS ---- */
+
+
+int mig_creds_make(struct server *srv, struct mig_creds *c, struct xerr *err)
+{
+	memset(c, 0, sizeof *c);
+	db_rdlock(srv->db);
+	struct db_obj *me = db_lookup_cls(srv->db, SC_C_host, srv->host_ref);
+	snprintf(c->name, sizeof c->name, "%s", me ? db_peek_str(me, SC_F_host__uuid) : "xenon");
+	db_unlock(srv->db);
+	return tls_new_peer_creds(c->name, &c->ca, &c->cert, &c->key, err);
+}
+
+/* Trusts the peer's CA beside its own; the peer's certificate must name
+ * peer_name (the source checks it; "" on the destination). */
+const struct xenops_mig_tls *mig_creds_trust(struct mig_creds *c, const char *peer_ca, const char *peer_name)
+{
+	free(c->bundle);
+	c->bundle = xasprintf("%s%s", c->ca, peer_ca);
+	c->tls.ca = c->bundle;
+	c->tls.cert = c->cert;
+	c->tls.key = c->key;
+	if (!c->dh)
+		c->dh = tls_dh_params_pem();
+	c->tls.dh = c->dh;
+	snprintf(c->tls.name, sizeof c->tls.name, "%s", peer_name);
+	return &c->tls;
+}
+
+void mig_creds_free(struct mig_creds *c)
+{
+	free(c->ca);
+	free(c->cert);
+	free(c->key);
+	free(c->bundle);
+	free(c->dh);
+	memset(c, 0, sizeof *c);
+}
+
+/* Whether a pool's migration stream may go plain: when the network it
+ * goes over is marked for it, other_config:insecure_migration=true (as a
+ * network's insecure_nbd purpose lets NBD go plain). The network: the one
+ * asked for (net), else the destination's management network. */
+bool mig_stream_plain(struct db *db, struct db_obj *dest, struct db_obj *net)
+{
+	for (struct db_obj *pif = db_first(db, SC_C_PIF); !net && pif; pif = db_next(pif))
+		if (!strcmp(db_peek_str(pif, SC_F_PIF__host), dest->ref) && db_peek_bool(pif, SC_F_PIF__management))
+			net = db_lookup_cls(db, SC_C_network, db_peek_str(pif, SC_F_PIF__network));
+	if (!net)
+		return false;
+	const char *v = xv_map_get_str(db_peek(net, SC_F_network__other_config), "insecure_migration");
+	return v && !strcmp(v, "true");
+}
+
 /* ---- host.migrate_receive: the dest map ---- */
 
 /* The address of this host on network: its PIF's IP there, the host's
  * address for the management PIF without one. */
-static int address_on(struct db *db, struct db_obj *host, struct db_obj *net, char out[64], struct xerr *err)
+int mig_address_on(struct db *db, struct db_obj *host, struct db_obj *net, char out[64], struct xerr *err)
 {
 	for (struct db_obj *pif = db_first(db, SC_C_PIF); pif; pif = db_next(pif)) {
 		if (strcmp(db_peek_str(pif, SC_F_PIF__host), host->ref) != 0 ||
@@ -88,7 +150,7 @@ static int host_migrate_receive(struct rpc_ctx *ctx, xv *args, xv *result, struc
 	struct db_obj *host = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
 	struct db_obj *net = host ? generic_lookup(ctx, SC_C_network, xv_arr_get(args, 1), err) : NULL;
 	char addr[64];
-	int rc = !net ? -1 : address_on(ctx->db, host, net, addr, err);
+	int rc = !net ? -1 : mig_address_on(ctx->db, host, net, addr, err);
 	if (rc == 0 && strcmp(host->ref, ctx->srv->host_ref) != 0)
 		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the host is not this one: call its own xenond",
 			      NULL);
@@ -116,18 +178,17 @@ static int host_migrate_receive(struct rpc_ctx *ctx, xv *args, xv *result, struc
 
 /* ---- the destination's side of VM.migrate_send ---- */
 
-struct incoming {
-	char vm_ref[REF_STRLEN + 1];
-	char token[REF_STRLEN + 1];
-	struct vm_spec spec;
-	struct vm_build *build;
-	xv vdis; /* the VDIs made here for it */
-	bool pooled; /* VM.pool_migrate: the records are the pool's, not made here */
-	struct incoming *next;
-};
 
 static pthread_mutex_t in_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct incoming *incomings;
+
+void mig_incoming_add(struct incoming *in)
+{
+	pthread_mutex_lock(&in_lock);
+	in->next = incomings;
+	incomings = in;
+	pthread_mutex_unlock(&in_lock);
+}
 
 static struct incoming *take_incoming(const char *vm_ref)
 {
@@ -157,10 +218,10 @@ static const int carried[] = {
 };
 
 /* What goes wrong here undoes what was made: the VM's records and VDIs. */
-static void discard(struct server *srv, struct incoming *in)
+void mig_discard(struct server *srv, struct incoming *in)
 {
 	struct rpc_ctx ctx;
-	self_ctx(srv, &ctx);
+	mig_self_ctx(srv, &ctx);
 	if (in->build) {
 		vm_build_detach(in->build);
 		vm_build_free(in->build);
@@ -189,14 +250,15 @@ static void discard(struct server *srv, struct incoming *in)
 	}
 }
 
-static void incoming_free(struct incoming *in)
+void mig_incoming_free(struct incoming *in)
 {
 	vm_spec_free(&in->spec);
 	xv_free(&in->vdis);
+	xv_free(&in->moved);
 	free(in);
 }
 
-static const char *jstr(const xv *m, const char *k)
+const char *mig_jstr(const xv *m, const char *k)
 {
 	const char *s = xv_map_get_str(m, k);
 	return s ? s : "";
@@ -206,7 +268,7 @@ static const char *jstr(const xv *m, const char *k)
 static int import_records(struct rpc_ctx *ctx, const xv *spec, struct incoming *in, struct xerr *err)
 {
 	const xv *rec = xv_map_get(spec, "vm");
-	const char *uuid = rec ? jstr(rec, "uuid") : "";
+	const char *uuid = rec ? mig_jstr(rec, "uuid") : "";
 	if (!rec || !*uuid)
 		return xerr_set(err, ERR_VM_MIGRATE_FAILED, REF_NULL, "", "", "the VM's metadata is missing", NULL);
 	db_rdlock(ctx->db);
@@ -232,12 +294,12 @@ static int import_records(struct rpc_ctx *ctx, const xv *spec, struct incoming *
 	for (size_t i = 0; i < xv_len(disks); i++) {
 		const xv *d = xv_arr_get(disks, i);
 		char vdi_ref[REF_STRLEN + 1] = "";
-		if (!xv_map_get_str(d, "empty") || strcmp(jstr(d, "empty"), "true") != 0) {
+		if (!xv_map_get_str(d, "empty") || strcmp(mig_jstr(d, "empty"), "true") != 0) {
 			const xv *size = xv_map_get(d, "virtual_size");
 			xv vrec = xv_map_new();
-			xv_map_set_str(&vrec, "name_label", jstr(d, "name_label"));
-			xv_map_set_str(&vrec, "name_description", jstr(d, "name_description"));
-			xv_map_set_str(&vrec, "SR", jstr(d, "SR"));
+			xv_map_set_str(&vrec, "name_label", mig_jstr(d, "name_label"));
+			xv_map_set_str(&vrec, "name_description", mig_jstr(d, "name_description"));
+			xv_map_set_str(&vrec, "SR", mig_jstr(d, "SR"));
 			xv_map_set(&vrec, "virtual_size", size ? xv_copy(size) : xv_int(0));
 			xv_map_set_str(&vrec, "type", "user");
 			if (transfer_vdi_create(ctx, vrec, vdi_ref, err) < 0)
@@ -247,10 +309,10 @@ static int import_records(struct rpc_ctx *ctx, const xv *spec, struct incoming *
 		xv vbd = xv_map_new();
 		xv_map_set_str(&vbd, "VM", in->vm_ref);
 		xv_map_set_str(&vbd, "VDI", vdi_ref[0] ? vdi_ref : REF_NULL);
-		xv_map_set_str(&vbd, "userdevice", jstr(d, "userdevice"));
-		xv_map_set(&vbd, "bootable", xv_bool(!strcmp(jstr(d, "bootable"), "true")));
-		xv_map_set_str(&vbd, "mode", jstr(d, "mode"));
-		xv_map_set_str(&vbd, "type", jstr(d, "type"));
+		xv_map_set_str(&vbd, "userdevice", mig_jstr(d, "userdevice"));
+		xv_map_set(&vbd, "bootable", xv_bool(!strcmp(mig_jstr(d, "bootable"), "true")));
+		xv_map_set_str(&vbd, "mode", mig_jstr(d, "mode"));
+		xv_map_set_str(&vbd, "type", mig_jstr(d, "type"));
 		xv_map_set(&vbd, "empty", xv_bool(!vdi_ref[0]));
 		xv_map_set(&vbd, "unpluggable", xv_bool(false));
 		xv_map_set(&vbd, "other_config", xv_map_new());
@@ -264,17 +326,17 @@ static int import_records(struct rpc_ctx *ctx, const xv *spec, struct incoming *
 	vm = db_lookup_cls(ctx->db, SC_C_VM, in->vm_ref);
 	for (size_t i = 0; vm && i < xv_len(vifs); i++) {
 		const xv *f = xv_arr_get(vifs, i);
-		struct db_obj *net = db_lookup_cls(ctx->db, SC_C_network, jstr(f, "network"));
+		struct db_obj *net = db_lookup_cls(ctx->db, SC_C_network, mig_jstr(f, "network"));
 		if (!net) {
 			db_abort(t);
-			return handle_invalid(err, SC_C_network, jstr(f, "network"));
+			return handle_invalid(err, SC_C_network, mig_jstr(f, "network"));
 		}
 		struct db_obj *o = db_create(t, SC_C_VIF, NULL);
 		db_set_str(t, o, SC_F_VIF__VM, vm->ref);
 		db_set_str(t, o, SC_F_VIF__network, net->ref);
-		db_set_str(t, o, SC_F_VIF__device, jstr(f, "device"));
-		db_set_str(t, o, SC_F_VIF__MAC, jstr(f, "MAC"));
-		db_set_int(t, o, SC_F_VIF__MTU, atoll(jstr(f, "MTU")));
+		db_set_str(t, o, SC_F_VIF__device, mig_jstr(f, "device"));
+		db_set_str(t, o, SC_F_VIF__MAC, mig_jstr(f, "MAC"));
+		db_set_int(t, o, SC_F_VIF__MTU, atoll(mig_jstr(f, "MTU")));
 		vif_update_allowed(t, o);
 	}
 	/* nothing starts it before the migration ends */
@@ -310,6 +372,8 @@ static int host_migrate_receive_prepare(struct rpc_ctx *ctx, xv *args, xv *resul
 	const char *want_addr = xv_map_get_str(&spec, "address");
 	if (want_addr && *want_addr)
 		snprintf(addr, sizeof addr, "%s", want_addr);
+	/* the source's CA given: the streams are TLS */
+	char *peer_ca = xv_map_get_str(&spec, "tls_ca") ? xstrdup(xv_map_get_str(&spec, "tls_ca")) : NULL;
 
 	/* room for it, as VM.start would ask */
 	int64_t need = 0;
@@ -325,6 +389,7 @@ static int host_migrate_receive_prepare(struct rpc_ctx *ctx, xv *args, xv *resul
 		snprintf(n, sizeof n, "%lld", (long long)need);
 		snprintf(a, sizeof a, "%lld", (long long)free_mem);
 		xv_free(&spec);
+		free(peer_ca);
 		return xerr_set(err, ERR_HOST_NOT_ENOUGH_FREE_MEMORY, n, a, NULL);
 	}
 
@@ -362,12 +427,21 @@ static int host_migrate_receive_prepare(struct rpc_ctx *ctx, xv *args, xv *resul
 	struct xenops_mig_listen l;
 	memset(&l, 0, sizeof l);
 	snprintf(l.addr, sizeof l.addr, "%s", addr);
+	struct mig_creds creds;
+	memset(&creds, 0, sizeof creds);
+	bool tls = peer_ca && *peer_ca;
+	if (rc == 0 && tls && mig_creds_make(srv, &creds, err) == 0)
+		l.tls = mig_creds_trust(&creds, peer_ca, "");
+	else if (rc == 0 && tls)
+		rc = -1;
+	free(peer_ca);
 	if (rc == 0)
 		rc = srv->backend->migrate_receive(&srv->xh, &in->spec, nbd, n_nbd, &l, err);
 	free(nbd);
 	if (rc < 0) {
-		discard(srv, in);
-		incoming_free(in);
+		mig_creds_free(&creds);
+		mig_discard(srv, in);
+		mig_incoming_free(in);
 		return -1;
 	}
 	pthread_mutex_lock(&in_lock);
@@ -379,6 +453,11 @@ static int host_migrate_receive_prepare(struct rpc_ctx *ctx, xv *args, xv *resul
 	xv_map_set_str(&out, "address", l.addr);
 	xv_map_set(&out, "port", xv_int(l.port));
 	xv_map_set(&out, "nbd_port", xv_int(l.nbd_port));
+	if (tls) {
+		xv_map_set_str(&out, "tls_ca", creds.ca);
+		xv_map_set_str(&out, "tls_name", creds.name);
+	}
+	mig_creds_free(&creds);
 	struct strbuf sb;
 	sb_init(&sb);
 	jsonv_write(&sb, &out);
@@ -414,14 +493,20 @@ static int host_migrate_receive_finish(struct rpc_ctx *ctx, xv *args, xv *result
 			in->build = NULL;
 			in->vm_ref[0] = '\0';
 		}
-		discard(srv, in);
-		incoming_free(in);
+		mig_discard(srv, in);
+		mig_incoming_free(in);
 		*result = XV_NIL_INIT;
 		return rc;
 	}
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vm = db_lookup_cls(ctx->db, SC_C_VM, in->vm_ref);
 	if (vm) {
+		/* its disks moved here: the VBDs name the new VDIs from now on */
+		for (size_t i = 0; i < xv_len(&in->moved); i++) {
+			struct db_obj *vbd = db_lookup_cls(ctx->db, SC_C_VBD, in->moved.u.m->keys[i]);
+			if (vbd)
+				db_set_str(t, vbd, SC_F_VBD__VDI, xv_as_str(&in->moved.u.m->vals[i]));
+		}
 		if (in->pooled)
 			vm_consoles_destroy(t, vm); /* the source's; this host's are made next */
 		vm_record_running(t, vm, srv, false, in->spec.domid, true);
@@ -433,14 +518,14 @@ static int host_migrate_receive_finish(struct rpc_ctx *ctx, xv *args, xv *result
 	vm_build_free(in->build); /* attached: the domain holds them */
 	in->build = NULL;
 	log_info("migrate: VM %s runs here now (domid %lld)", in->spec.uuid, (long long)in->spec.domid);
-	incoming_free(in);
+	mig_incoming_free(in);
 	*result = XV_NIL_INIT;
 	return rc;
 }
 
 /* The source's console history (its last 256 KiB), base64, for the
  * destination's log; "" when there is none. */
-static xv console_history(struct server *srv, const char *uuid)
+xv mig_console_history(struct server *srv, const char *uuid)
 {
 	char *buf = NULL;
 	size_t n = 0;
@@ -455,6 +540,23 @@ static xv console_history(struct server *srv, const char *uuid)
 
 static int storage_migrates;
 static pthread_mutex_t mig_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int mig_storage_take(bool count, struct xerr *err)
+{
+	pthread_mutex_lock(&mig_lock);
+	int rc = storage_migrates >= MAX_STORAGE_MIGRATES ? xerr_set(err, ERR_TOO_MANY_STORAGE_MIGRATES, "3", NULL) : 0;
+	if (rc == 0 && count)
+		storage_migrates++;
+	pthread_mutex_unlock(&mig_lock);
+	return rc;
+}
+
+void mig_storage_give(void)
+{
+	pthread_mutex_lock(&mig_lock);
+	storage_migrates--;
+	pthread_mutex_unlock(&mig_lock);
+}
 
 struct plan {
 	char vm_ref[REF_STRLEN + 1];
@@ -506,9 +608,6 @@ static int plan_migration(struct rpc_ctx *ctx, struct db_obj *vm, const xv *dest
 	if (!xv_map_get_str(dest, "master") || !xv_map_get_str(dest, "session_id") || !dh)
 		return xerr_set(err, ERR_VM_MIGRATE_FAILED, vm->ref, p->src_host, p->dest_host,
 				"the dest map lacks master, session_id or host (host.migrate_receive makes it)", NULL);
-	if (db_lookup_cls(db, SC_C_host, dh))
-		return xerr_set(err, ERR_VM_MIGRATE_FAILED, vm->ref, p->src_host, p->dest_host,
-				"the destination is a host of this pool: use VM.pool_migrate", NULL);
 
 	xv vmrec = xv_map_new();
 	const struct sc_class *c = &sc_classes[SC_C_VM];
@@ -590,7 +689,7 @@ static int plan_migration(struct rpc_ctx *ctx, struct db_obj *vm, const xv *dest
 }
 
 /* "http://ADDR:PORT" (or https) into "ADDR:PORT" and whether TLS. */
-static int parse_master(const char *url, char out[128], bool *tls)
+int mig_parse_master(const char *url, char out[128], bool *tls)
 {
 	*tls = !strncmp(url, "https://", 8);
 	const char *s = *tls ? url + 8 : !strncmp(url, "http://", 7) ? url + 7 : url;
@@ -607,7 +706,7 @@ static struct peer *dest_open(const xv *dest, struct xerr *err, const char *vm_r
 {
 	char hostport[128];
 	bool tls;
-	if (parse_master(xv_map_get_str(dest, "master"), hostport, &tls) < 0 || tls) {
+	if (mig_parse_master(xv_map_get_str(dest, "master"), hostport, &tls) < 0 || tls) {
 		xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, src, dst,
 			 "the master of the dest map is no plain HTTP address", NULL);
 		return NULL;
@@ -626,55 +725,26 @@ static int peer_error(enum peer_result r, const xv *dest, struct xerr *err)
 		return -1;
 	char hostport[128] = "";
 	bool tls;
-	parse_master(xv_map_get_str(dest, "master"), hostport, &tls);
+	mig_parse_master(xv_map_get_str(dest, "master"), hostport, &tls);
 	xerr_clear(err);
 	return xerr_set(err, ERR_CANNOT_CONTACT_HOST, hostport, NULL);
 }
 
-/* The call's task while the migration runs: watched for a cancel, and
- * given the backend's progress (written here, not in the migrating
- * thread, which holds the VM's QEMU). */
-struct watch {
-	struct server *srv;
-	char task[REF_STRLEN + 1];
-	bool cancel; /* __atomic */
-	bool stop;   /* __atomic */
-	bool in_memory; /* __atomic: the mirrors are done */
-	int progress; /* __atomic: the backend's figure, in millionths */
-};
 
-static void watch_progress(void *arg, double fraction)
+void mig_watch_progress(void *arg, double fraction)
 {
 	struct watch *w = arg;
 	int ppm = fraction <= 0 ? 0 : fraction >= 1 ? 1000000 : (int)(fraction * 1e6);
 	__atomic_store_n(&w->progress, ppm, __ATOMIC_RELEASE);
 }
 
-/* The task's progress, while it is pending. */
-static void task_progress(struct db *db, const char *task, double progress)
-{
-	struct db_txn *t = db_begin(db);
-	struct db_obj *o = db_lookup_cls(db, SC_C_task, task);
-	if (!o || strcmp(db_peek_str(o, SC_F_task__status), "pending") != 0) {
-		db_abort(t);
-		return;
-	}
-	db_set(t, o, SC_F_task__progress, xv_float(progress));
-	struct xerr e = XERR_INIT;
-	db_commit(t, &e);
-	xerr_clear(&e);
-}
-
-static void *watch_main(void *arg)
+void *mig_watch_main(void *arg)
 {
 	struct watch *w = arg;
 	int shown = 0;
 	int64_t shown_at = 0;
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
-		db_rdlock(w->srv->db);
-		struct db_obj *t = db_lookup_cls(w->srv->db, SC_C_task, w->task);
-		bool c = t && !strcmp(db_peek_str(t, SC_F_task__status), "cancelling");
-		db_unlock(w->srv->db);
+		bool c = op_task_cancelling(w->srv->db, w->task);
 		if (c)
 			__atomic_store_n(&w->cancel, true, __ATOMIC_RELEASE);
 		/* the memory sent, never going back, short of 1 (the task's end);
@@ -683,7 +753,7 @@ static void *watch_main(void *arg)
 		if (ppm > 990000)
 			ppm = 990000;
 		if (!c && ppm >= shown + 10000 && clock_now_ms() >= shown_at + 250) {
-			task_progress(w->srv->db, w->task, ppm / 1e6);
+			op_task_progress(w->srv->db, w->task, ppm / 1e6);
 			shown = ppm;
 			shown_at = clock_now_ms();
 		}
@@ -698,7 +768,7 @@ static void *watch_main(void *arg)
 static void remove_source(struct server *srv, const struct plan *p, const struct vm_spec *s)
 {
 	struct rpc_ctx ctx;
-	self_ctx(srv, &ctx);
+	mig_self_ctx(srv, &ctx);
 	struct xerr e = XERR_INIT;
 	if (srv->backend->shutdown(&srv->xh, s, false, &e) < 0)
 		log_warn("migrate: VM %s: ending the source's domain: %s", p->vm_uuid, e.code);
@@ -733,6 +803,12 @@ static void remove_source(struct server *srv, const struct plan *p, const struct
 
 static int assert_can_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
+	char ip[128];
+	if (mig_dest_in_pool(ctx->db, xv_arr_get(args, 1), ip)) {
+		int rc = mig_intra_pool(ctx, args, true, result, err);
+		*result = XV_NIL_INIT;
+		return rc;
+	}
 	db_rdlock(ctx->db);
 	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
 	struct plan p;
@@ -770,6 +846,9 @@ static int assert_can_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct 
 static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	struct server *srv = ctx->srv;
+	char ip[128];
+	if (mig_dest_in_pool(ctx->db, xv_arr_get(args, 1), ip))
+		return mig_intra_pool(ctx, args, false, result, err);
 	const xv *dest = xv_arr_get(args, 1);
 	char token[REF_STRLEN + 1];
 	if (ctx->task[0])
@@ -815,13 +894,18 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		return -1;
 	}
 
-	/* 1. the destination gets the VM's metadata and waits */
+	/* 1. the destination gets the VM's metadata and waits; the streams
+	 * to another pool are always TLS */
 	struct peer *peer = dest_open(dest, err, p.vm_ref, p.src_host, p.dest_host);
 	xv prep = XV_NIL_INIT, ans = XV_NIL_INIT;
 	char dest_vm[REF_STRLEN + 1] = "";
 	struct xenops_mig_target tg;
 	memset(&tg, 0, sizeof tg);
-	rc = peer ? 0 : -1;
+	struct mig_creds creds;
+	memset(&creds, 0, sizeof creds);
+	rc = peer ? mig_creds_make(srv, &creds, err) : -1;
+	if (rc == 0)
+		xv_map_set_str(&p.spec, "tls_ca", creds.ca);
 	if (rc == 0) {
 		struct strbuf sb;
 		sb_init(&sb);
@@ -840,13 +924,18 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 				      "the destination's answer is no migration", NULL);
 	}
 	if (rc == 0) {
-		snprintf(dest_vm, sizeof dest_vm, "%s", jstr(&ans, "vm"));
-		snprintf(tg.addr, sizeof tg.addr, "%s", jstr(&ans, "address"));
+		snprintf(dest_vm, sizeof dest_vm, "%s", mig_jstr(&ans, "vm"));
+		snprintf(tg.addr, sizeof tg.addr, "%s", mig_jstr(&ans, "address"));
 		const xv *port = xv_map_get(&ans, "port"), *nport = xv_map_get(&ans, "nbd_port");
 		tg.port = port && port->kind == XV_INT ? (int)port->u.i : 0;
 		tg.nbd_port = nport && nport->kind == XV_INT ? (int)nport->u.i : 0;
 		tg.mirror = p.mirror;
 		tg.nmirror = p.nmirror;
+		if (!*mig_jstr(&ans, "tls_ca"))
+			rc = xerr_set(err, ERR_VM_MIGRATE_FAILED, p.vm_ref, p.src_host, p.dest_host,
+				      "the destination offers no TLS for the streams", NULL);
+		else
+			tg.tls = mig_creds_trust(&creds, mig_jstr(&ans, "tls_ca"), mig_jstr(&ans, "tls_name"));
 	}
 
 	/* 2. disks, then memory; the task's cancel is watched meanwhile */
@@ -855,9 +944,9 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	pthread_t wt;
 	bool watching = false;
 	if (rc == 0 && ctx->task[0])
-		watching = pthread_create(&wt, NULL, watch_main, &w) == 0;
+		watching = pthread_create(&wt, NULL, mig_watch_main, &w) == 0;
 	tg.cancel = &w.cancel;
-	tg.progress = watch_progress;
+	tg.progress = mig_watch_progress;
 	tg.progress_arg = &w;
 	tg.max_bandwidth = (int64_t)srv->cfg.migration_bandwidth << 20;
 	struct xenops_mig_stats st;
@@ -889,7 +978,7 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 		xv_arr_push_str(&fargs, p.dest_host);
 		xv_arr_push_str(&fargs, dest_vm);
 		xv_arr_push(&fargs, xv_bool(commit));
-		xv_arr_push(&fargs, commit ? console_history(srv, p.vm_uuid) : xv_str(""));
+		xv_arr_push(&fargs, commit ? mig_console_history(srv, p.vm_uuid) : xv_str(""));
 		struct xerr fe = XERR_INIT;
 		enum peer_result pr = peer_call(peer, "host.migrate_receive_finish", &fargs, &r, &fe);
 		xv_free(&fargs);
@@ -926,6 +1015,7 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	}
 	xv_free(&prep);
 	xv_free(&ans);
+	mig_creds_free(&creds);
 	if (peer)
 		peer_close(peer);
 	if (committed) {
@@ -1097,308 +1187,6 @@ static int vdi_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	return 0;
 }
 
-/* ---- VM.pool_migrate: to another host of the pool, disks on shared SRs ---- */
-
-/* The destination's side: the VM's domain built from the pool's records,
- * waiting for the stream. */
-static int host_pool_migrate_prepare(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
-{
-	struct server *srv = ctx->srv;
-	if (!srv->backend->migrate_receive)
-		return xerr_set(err, ERR_VM_MIGRATE_FAILED, REF_NULL, "", srv->host_ref,
-				"this host's VM backend cannot receive a migration", NULL);
-	struct incoming *in = xcalloc(1, sizeof *in);
-	in->vdis = xv_arr_new();
-	in->pooled = true;
-	char addr[64] = "";
-	db_rdlock(ctx->db);
-	struct db_obj *host = generic_lookup(ctx, SC_C_host, xv_arr_get(args, 0), err);
-	struct db_obj *vm = host ? generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 1), err) : NULL;
-	int rc = vm ? 0 : -1;
-	if (rc == 0 && strcmp(host->ref, srv->host_ref) != 0)
-		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the host is not this one", NULL);
-	if (rc == 0) {
-		snprintf(addr, sizeof addr, "%s", db_peek_str(host, SC_F_host__address));
-		int64_t free_mem = vm_host_free_memory(srv, vm);
-		int64_t need = db_peek_int(vm, SC_F_VM__memory_dynamic_max) + db_peek_int(vm, SC_F_VM__memory_overhead);
-		if (free_mem >= 0 && need > free_mem) {
-			char n[32], a[32];
-			snprintf(n, sizeof n, "%lld", (long long)need);
-			snprintf(a, sizeof a, "%lld", (long long)free_mem);
-			rc = xerr_set(err, ERR_HOST_NOT_ENOUGH_FREE_MEMORY, n, a, NULL);
-		}
-	}
-	if (rc == 0) {
-		snprintf(in->vm_ref, sizeof in->vm_ref, "%s", vm->ref);
-		snprintf(in->token, sizeof in->token, "%s", arg_str(args, 2) ? arg_str(args, 2) : "");
-		vm_spec_of(vm, &in->spec);
-		in->spec.domid = vm_next_domid(ctx->db);
-		if (vm_boot_files(srv, &in->spec, err) < 0 || vif_spec_nics(ctx->db, vm, &in->spec, false, err) < 0 ||
-		    !(in->build = vm_build_collect(srv, vm, err)))
-			rc = -1;
-	}
-	db_unlock(ctx->db);
-	if (rc == 0)
-		rc = vm_build_attach(in->build, &in->spec, err);
-	struct xenops_mig_listen l;
-	memset(&l, 0, sizeof l);
-	snprintf(l.addr, sizeof l.addr, "%s", addr);
-	if (rc == 0)
-		rc = srv->backend->migrate_receive(&srv->xh, &in->spec, NULL, 0, &l, err);
-	if (rc < 0) {
-		if (in->build) {
-			vm_build_detach(in->build);
-			vm_build_free(in->build);
-		}
-		incoming_free(in);
-		return -1;
-	}
-	pthread_mutex_lock(&in_lock);
-	in->next = incomings;
-	incomings = in;
-	pthread_mutex_unlock(&in_lock);
-	xv out = xv_map_new();
-	xv_map_set_str(&out, "address", l.addr);
-	xv_map_set(&out, "port", xv_int(l.port));
-	struct strbuf sb;
-	sb_init(&sb);
-	jsonv_write(&sb, &out);
-	xv_free(&out);
-	*result = xv_str_own(sb_detach(&sb));
-	return 0;
-}
-
-static bool truthy(const char *v)
-{
-	return v && (!strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"));
-}
-
-static int vm_pool_migrate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
-{
-	struct server *srv = ctx->srv;
-	*result = XV_NIL_INIT;
-	const xv *opts = xv_arr_get(args, 2);
-	const char *live = xv_map_get_str(opts, "live");
-	if (live && !truthy(live) && strcmp(live, "false") && strcmp(live, "off") && strcmp(live, "0"))
-		return xerr_set(err, ERR_INVALID_VALUE, "live", live, NULL);
-	char token[REF_STRLEN + 1];
-	if (ctx->task[0])
-		snprintf(token, sizeof token, "%s", ctx->task);
-	else
-		ref_generate(token);
-	struct db_txn *t = db_begin(ctx->db);
-	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
-	struct db_obj *dest = vm ? generic_lookup(ctx, SC_C_host, xv_arr_get(args, 1), err) : NULL;
-	int rc = dest ? 0 : -1;
-	if (rc == 0 && (db_peek_bool(vm, SC_F_VM__is_a_template) || db_peek_bool(vm, SC_F_VM__is_a_snapshot)))
-		rc = xerr_set(err, ERR_VM_IS_TEMPLATE, vm->ref, NULL);
-	const char *ps = rc == 0 ? db_peek_str(vm, SC_F_VM__power_state) : "";
-	if (rc == 0 && strcmp(ps, "Running") != 0)
-		rc = xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "running", ps, NULL);
-	if (rc == 0 && vm_check_op(vm, "pool_migrate", err) < 0)
-		rc = -1;
-	if (rc == 0 && !strcmp(db_peek_str(vm, SC_F_VM__resident_on), dest->ref))
-		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the VM runs on that host already", NULL);
-	if (rc == 0 && strcmp(db_peek_str(vm, SC_F_VM__resident_on), srv->host_ref) != 0)
-		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the VM does not run on this host", NULL);
-	if (rc == 0 && !db_peek_bool(dest, SC_F_host__enabled))
-		rc = xerr_set(err, ERR_HOST_DISABLED, dest->ref, NULL);
-	if (rc == 0) {
-		struct db_obj *m = db_lookup_cls(ctx->db, SC_C_host_metrics, db_peek_str(dest, SC_F_host__metrics));
-		if (!m || !db_peek_bool(m, SC_F_host_metrics__live))
-			rc = xerr_set(err, ERR_HOST_OFFLINE, dest->ref, NULL);
-	}
-	/* every disk on an SR the destination reaches: else storage motion
-	 * (VM_REQUIRES_SR, early, as XO expects) */
-	xv vbds = rc == 0 ? db_get(ctx->db, vm, SC_F_VM__VBDs) : xv_arr_new();
-	for (size_t i = 0; rc == 0 && i < xv_len(&vbds); i++) {
-		struct db_obj *vbd = db_lookup_cls(ctx->db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
-		struct db_obj *vdi = vbd && !db_peek_bool(vbd, SC_F_VBD__empty)
-					     ? db_lookup_cls(ctx->db, SC_C_VDI, db_peek_str(vbd, SC_F_VBD__VDI))
-					     : NULL;
-		struct db_obj *sr = vdi ? db_lookup_cls(ctx->db, SC_C_SR, db_peek_str(vdi, SC_F_VDI__SR)) : NULL;
-		if (sr && !storage_pbd(ctx->db, dest->ref, sr))
-			rc = xerr_set(err, ERR_VM_REQUIRES_SR, vm->ref, sr->ref, NULL);
-	}
-	xv_free(&vbds);
-	char vm_ref[REF_STRLEN + 1], dest_ref[REF_STRLEN + 1];
-	struct vm_spec spec;
-	memset(&spec, 0, sizeof spec);
-	if (rc == 0) {
-		snprintf(vm_ref, sizeof vm_ref, "%s", vm->ref);
-		snprintf(dest_ref, sizeof dest_ref, "%s", dest->ref);
-		vm_spec_of(vm, &spec);
-		spec.domid = db_peek_int(vm, SC_F_VM__domid);
-		op_mark(t, vm, "pool_migrate", token);
-		rc = db_commit(t, err);
-	} else {
-		db_abort(t);
-	}
-	if (rc < 0) {
-		vm_spec_free(&spec);
-		return -1;
-	}
-	/* the disks as this host attached them, to let go of afterwards */
-	db_rdlock(ctx->db);
-	vm = db_lookup_cls(ctx->db, SC_C_VM, vm_ref);
-	struct xerr be = XERR_INIT;
-	struct vm_build *build = vm ? vm_build_collect(srv, vm, &be) : NULL;
-	db_unlock(ctx->db);
-	xerr_clear(&be);
-
-	/* the destination waits for the stream */
-	int64_t t_prep = clock_now_ms();
-	xv pargs = xv_arr_new(), prep = XV_NIL_INIT, ans = XV_NIL_INIT;
-	xv_arr_push_str(&pargs, dest_ref);
-	xv_arr_push_str(&pargs, vm_ref);
-	xv_arr_push_str(&pargs, token);
-	rc = pool_call_on_host(srv, dest_ref, "host.pool_migrate_prepare", &pargs, NULL, &prep, err);
-	xv_free(&pargs);
-	struct xenops_mig_target tg;
-	memset(&tg, 0, sizeof tg);
-	if (rc == 0) {
-		const char *txt = xv_as_str(&prep);
-		if (!txt || jsonv_parse(txt, strlen(txt), &ans, err) < 0)
-			rc = xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
-				      "the destination's answer is no migration", NULL);
-	}
-	bool prepared = rc == 0;
-	if (rc == 0) {
-		snprintf(tg.addr, sizeof tg.addr, "%s", jstr(&ans, "address"));
-		const xv *port = xv_map_get(&ans, "port");
-		tg.port = port && port->kind == XV_INT ? (int)port->u.i : 0;
-	}
-	struct watch w = {.srv = srv};
-	snprintf(w.task, sizeof w.task, "%s", ctx->task);
-	pthread_t wt;
-	bool watching = false;
-	if (rc == 0 && ctx->task[0])
-		watching = pthread_create(&wt, NULL, watch_main, &w) == 0;
-	tg.cancel = &w.cancel;
-	tg.progress = watch_progress;
-	tg.progress_arg = &w;
-	tg.max_bandwidth = (int64_t)srv->cfg.migration_bandwidth << 20;
-	struct xenops_mig_stats st;
-	memset(&st, 0, sizeof st);
-	int64_t t_send = clock_now_ms();
-	int sent = rc == 0 ? srv->backend->migrate_send(&srv->xh, &spec, &tg, &st, err) : -1;
-	int64_t t_finish = clock_now_ms();
-	if (watching) {
-		__atomic_store_n(&w.stop, true, __ATOMIC_RELEASE);
-		pthread_join(wt, NULL);
-	}
-	if (rc == 0 && sent < 0) {
-		log_warn("pool_migrate: VM %s: %s %s", spec.uuid, err->code ? err->code : "",
-			 err->nparams ? err->params[0] : "");
-		xerr_clear(err);
-		if (sent == -2)
-			xerr_set(err, ERR_TASK_CANCELLED, ctx->task, NULL);
-		else
-			xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
-				 "the memory did not reach the destination", NULL);
-		rc = -1;
-	}
-	bool committed = false;
-	if (prepared) {
-		xv fargs = xv_arr_new(), r = XV_NIL_INIT;
-		xv_arr_push_str(&fargs, dest_ref);
-		xv_arr_push_str(&fargs, vm_ref);
-		xv_arr_push(&fargs, xv_bool(rc == 0));
-		xv_arr_push(&fargs, rc == 0 ? console_history(srv, spec.uuid) : xv_str(""));
-		struct xerr fe = XERR_INIT;
-		int fr = pool_call_on_host(srv, dest_ref, "host.migrate_receive_finish", &fargs, NULL, &r, &fe);
-		xv_free(&fargs);
-		xv_free(&r);
-		if (rc == 0 && fr == 0) {
-			committed = true;
-		} else if (rc == 0 && fe.code && !strcmp(fe.code, ERR_HOST_OFFLINE)) {
-			/* no answer: whether it runs there is unknown, so it stays
-			 * stopped here rather than run twice */
-			log_error("pool_migrate: VM %s: no answer from the destination at the end: left paused here",
-				  spec.uuid);
-			xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
-				 "the destination did not confirm; the VM is paused here", NULL);
-			rc = -1;
-		} else if (rc == 0) {
-			/* it does not run there: it goes on here */
-			struct xerr e = XERR_INIT;
-			if (srv->backend->unpause(&srv->xh, &spec, &e) < 0)
-				log_error("pool_migrate: VM %s: cannot resume it here: %s", spec.uuid, e.code);
-			xerr_clear(&e);
-			xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, dest_ref,
-				 fe.nparams ? fe.params[fe.nparams - 1] : fe.code ? fe.code : "", NULL);
-			rc = -1;
-		}
-		xerr_clear(&fe);
-	}
-	xv_free(&prep);
-	xv_free(&ans);
-	int64_t t_end = clock_now_ms();
-	if (committed) {
-		/* the destination recorded it running there; this host's domain,
-		 * taps and attachments go */
-		struct xerr e = XERR_INIT;
-		if (srv->backend->shutdown(&srv->xh, &spec, false, &e) < 0)
-			log_warn("pool_migrate: VM %s: ending the source's domain: %s", spec.uuid, e.code);
-		xerr_clear(&e);
-		vm_build_detach(build);
-		log_info("pool_migrate: VM %s moved to %s (memory %lld ms, downtime %lld ms; prepare %lld ms, send %lld "
-			 "ms, finish %lld ms, source ended %lld ms)",
-			 spec.uuid, dest_ref, (long long)st.total_ms, (long long)st.downtime_ms,
-			 (long long)(t_send - t_prep), (long long)(t_finish - t_send), (long long)(t_end - t_finish),
-			 (long long)(clock_now_ms() - t_end));
-	}
-	vm_build_free(build);
-	if (!committed) {
-		t = db_begin(ctx->db);
-		vm = db_lookup_cls(ctx->db, SC_C_VM, vm_ref);
-		if (vm)
-			op_end(t, vm, token);
-		struct xerr e = XERR_INIT;
-		db_commit(t, &e);
-		xerr_clear(&e);
-	}
-	vm_spec_free(&spec);
-	if (committed)
-		metrics_move_now(srv); /* its RRD follows it */
-	return committed ? 0 : -1;
-}
-
-int vm_pool_migrate_to(struct rpc_ctx *ctx, const char *vm, const char *host, struct xerr *err)
-{
-	xv args = xv_arr_new(), opts = xv_map_new(), res = XV_NIL_INIT;
-	xv_map_set_str(&opts, "live", "true");
-	xv_arr_push_str(&args, vm);
-	xv_arr_push_str(&args, host);
-	xv_arr_push(&args, opts);
-	int rc = vm_pool_migrate(ctx, &args, &res, err);
-	xv_free(&args);
-	xv_free(&res);
-	return rc;
-}
-
-/* VM.restart_device_models, as xapi: a running VM's device model is
- * restarted by a live migration to the host it runs on (VM.pool_migrate's
- * checks and answers, so one that the migration cannot do here is refused
- * as VM.pool_migrate refuses it, the VM left running as it was). */
-static int vm_restart_device_models(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
-{
-	*result = XV_NIL_INIT;
-	char vm_ref[REF_STRLEN + 1] = "", host[REF_STRLEN + 1] = "";
-	db_rdlock(ctx->db);
-	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
-	int rc = vm ? 0 : -1;
-	const char *ps = rc == 0 ? db_peek_str(vm, SC_F_VM__power_state) : "";
-	if (rc == 0 && strcmp(ps, "Running") != 0)
-		rc = xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "Running", ps, NULL);
-	if (rc == 0) {
-		snprintf(vm_ref, sizeof vm_ref, "%s", vm->ref);
-		snprintf(host, sizeof host, "%s", db_peek_str(vm, SC_F_VM__resident_on));
-	}
-	db_unlock(ctx->db);
-	return rc == 0 ? vm_pool_migrate_to(ctx, vm_ref, host, err) : -1;
-}
-
 /* ---- the extension messages and the table ---- */
 
 static const struct sc_type t_string = {.kind = SC_STRING, .text = "string"};
@@ -1408,7 +1196,6 @@ static const struct sc_type t_host = {.kind = SC_REF, .cls = SC_C_host, .text = 
 static const struct sc_type t_vm = {.kind = SC_REF, .cls = SC_C_VM, .text = "VM ref"};
 
 static const struct sc_param prepare_params[] = {{"host", &t_host}, {"spec", &t_string}};
-static const struct sc_param pool_prepare_params[] = {{"host", &t_host}, {"vm", &t_vm}, {"token", &t_string}};
 static const struct sc_param finish_params[] = {
 	{"host", &t_host}, {"vm", &t_vm}, {"commit", &t_bool}, {"console", &t_string}};
 
@@ -1416,10 +1203,6 @@ static const struct sc_message msg_prepare = {
 	.name = "migrate_receive_prepare", .session = true, .async = false,
 	.roles = SC_ROLE_POOL_ADMIN | SC_ROLE_POOL_OPERATOR | SC_ROLE_VM_POWER_ADMIN,
 	.nparams = 2, .params = prepare_params, .result = &t_string};
-static const struct sc_message msg_pool_prepare = {
-	.name = "pool_migrate_prepare", .session = true, .async = false,
-	.roles = SC_ROLE_POOL_ADMIN | SC_ROLE_POOL_OPERATOR | SC_ROLE_VM_POWER_ADMIN,
-	.nparams = 3, .params = pool_prepare_params, .result = &t_string};
 static const struct sc_message msg_finish = {
 	.name = "migrate_receive_finish", .session = true, .async = false,
 	.roles = SC_ROLE_POOL_ADMIN | SC_ROLE_POOL_OPERATOR | SC_ROLE_VM_POWER_ADMIN,
@@ -1431,6 +1214,3 @@ RPC_EXTRA(host, migrate_receive_finish, &msg_finish, host_migrate_receive_finish
 RPC_IMPL(VM, assert_can_migrate, assert_can_migrate, RPC_SLOW);
 RPC_IMPL(VM, migrate_send, migrate_send, RPC_SLOW);
 RPC_IMPL(VDI, pool_migrate, vdi_pool_migrate, RPC_SLOW);
-RPC_IMPL(VM, pool_migrate, vm_pool_migrate, RPC_SLOW);
-RPC_IMPL(VM, restart_device_models, vm_restart_device_models, RPC_SLOW);
-RPC_EXTRA(host, pool_migrate_prepare, &msg_pool_prepare, host_pool_migrate_prepare, RPC_SLOW);

@@ -106,6 +106,11 @@ int vm_boot_files(struct server *srv, struct vm_spec *s, struct xerr *err);
  * lock (collect), then attached by the drivers with it released. */
 struct vm_build;
 struct vm_build *vm_build_collect(struct server *srv, struct db_obj *vm, struct xerr *err);
+/* The same with, for each VBD ref that instead (a map, NULL: none) names,
+ * the VDI it gives instead of the VBD's (storage motion within a pool: the
+ * destination builds the domain on the new disks before the records
+ * change). */
+struct vm_build *vm_build_collect_with(struct server *srv, struct db_obj *vm, const xv *instead, struct xerr *err);
 /* The same for one VBD (hot-plug, CD insert): no disk in it when the VBD
  * gives the guest nothing (an empty disk, a floppy). */
 struct vm_build *vm_build_collect_vbd(struct server *srv, struct db_obj *vbd, struct xerr *err);
@@ -131,9 +136,11 @@ void vif_update_allowed(struct db_txn *t, struct db_obj *vif);
  * for MAC "" (a clone's or copy's VIFs, as xapi's Xapi_vif_helpers.copy). */
 void vif_fresh_mac(struct db_txn *t, struct db_obj *vif, const char *seed);
 
-/* ---- migration (vm_migrate.c) ---- */
+/* ---- migration (vm_migrate.c, vm_migrate_pool.c) ---- */
 
-/* VM.pool_migrate of vm (running here) to host, live. */
-int vm_pool_migrate_to(struct rpc_ctx *ctx, const char *vm, const char *host, struct xerr *err);
+/* VM.pool_migrate of vm (running here) to host, live, over network (its
+ * "network" option) unless NULL. */
+int vm_pool_migrate_to(struct rpc_ctx *ctx, const char *vm, const char *host, const char *network,
+		       struct xerr *err);
 
 #endif

@@ -211,6 +211,100 @@ static int cross_pool(struct xe_ctx *x, const char *vm_ref, struct xerr *err)
 	return rc;
 }
 
+/* vm-migrate host= with vdi:<vdi-uuid>=<sr-uuid> or destination-sr-uuid=:
+ * storage motion within the pool, as xe does it: the host's dest map
+ * (host.migrate_receive on network-uuid=, else its management network),
+ * then VM.migrate_send with the VDI map and no VIF map. */
+static int in_pool_sxm(struct xe_ctx *x, const char *vm_ref, const char *href, struct xerr *err)
+{
+	char *net = NULL;
+	const char *netu = xe_param(x->params, "network-uuid");
+	int rc = netu ? xs_by_uuid(x->s, SC_C_network, netu, &net, err) : 0;
+	if (rc == 0 && !net) {
+		xv pifs = XV_NIL_INIT;
+		rc = xs_get_all(x->s, SC_C_PIF, &pifs, err);
+		for (size_t i = 0; rc == 0 && i < xv_len(&pifs) && !net; i++) {
+			const xv *rec = &pifs.u.m->vals[i];
+			const xv *mg = xv_map_get(rec, "management");
+			const char *h = xv_map_get_str(rec, "host"), *n = xv_map_get_str(rec, "network");
+			if (mg && mg->kind == XV_BOOL && mg->u.b && h && !strcmp(h, href) && n)
+				net = xstrdup(n);
+		}
+		xv_free(&pifs);
+		if (rc == 0 && !net)
+			rc = xe_fail(err, "The host has no management interface");
+	}
+	xv dest = XV_NIL_INIT, vdis = xv_map_new(), res = XV_NIL_INIT;
+	if (rc == 0) {
+		xv a = xv_arr_new();
+		xv_arr_push_str(&a, href);
+		xv_arr_push_str(&a, net);
+		xv_arr_push(&a, xv_map_new());
+		rc = xc_call(x->c, "host.migrate_receive", &a, &dest, err);
+		xv_free(&a);
+	}
+	xv given = prefixed(x, "vdi:");
+	for (size_t i = 0; rc == 0 && i < xv_len(&given); i++) {
+		char *vdi = NULL, *sr = NULL;
+		rc = xs_by_uuid(x->s, SC_C_VDI, given.u.m->keys[i], &vdi, err);
+		if (rc == 0)
+			rc = xs_by_uuid(x->s, SC_C_SR, xv_as_str(&given.u.m->vals[i]), &sr, err);
+		if (rc == 0)
+			xv_map_set_str(&vdis, vdi, sr);
+		free(vdi);
+		free(sr);
+	}
+	xv_free(&given);
+	const char *all_sr = xe_param(x->params, "destination-sr-uuid");
+	if (rc == 0 && all_sr) {
+		char *sr = NULL;
+		xv vbds = XV_NIL_INIT;
+		rc = xs_by_uuid(x->s, SC_C_SR, all_sr, &sr, err);
+		if (rc == 0)
+			rc = xs_call(x->s, "VM.get_VBDs", &vbds, err, vm_ref, NULL);
+		for (size_t i = 0; rc == 0 && i < xv_len(&vbds); i++) {
+			xv vdi = XV_NIL_INIT, type = XV_NIL_INIT;
+			const char *vbd = xv_as_str(xv_arr_get(&vbds, i));
+			if (xs_call(x->s, "VBD.get_VDI", &vdi, err, vbd, NULL) < 0 ||
+			    xs_call(x->s, "VBD.get_type", &type, err, vbd, NULL) < 0) {
+				rc = -1;
+			} else {
+				const char *v = xv_as_str(&vdi), *t = xv_as_str(&type);
+				if (v && strcmp(v, "OpaqueRef:NULL") != 0 && t && strcmp(t, "CD") != 0 &&
+				    !xv_map_get(&vdis, v))
+					xv_map_set_str(&vdis, v, sr);
+			}
+			xv_free(&vdi);
+			xv_free(&type);
+		}
+		xv_free(&vbds);
+		free(sr);
+	}
+	bool live = true;
+	if (rc == 0)
+		rc = xe_param_bool(x->params, "live", true, &live, err);
+	if (rc == 0) {
+		xv opts_m = xv_map_new();
+		const char *force = xe_param(x->params, "force");
+		if (force)
+			xv_map_set_str(&opts_m, "force", force);
+		xv a = xv_arr_new();
+		xv_arr_push_str(&a, vm_ref);
+		xv_arr_push(&a, xv_copy(&dest));
+		xv_arr_push(&a, xv_bool(live));
+		xv_arr_push(&a, xv_copy(&vdis));
+		xv_arr_push(&a, xv_map_new());
+		xv_arr_push(&a, opts_m);
+		rc = xe_call_wait(x, "VM.migrate_send", &a, &res, err);
+		xv_free(&a);
+	}
+	free(net);
+	xv_free(&dest);
+	xv_free(&vdis);
+	xv_free(&res);
+	return rc;
+}
+
 static int op_migrate(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct xerr *err)
 {
 	(void)ud;
@@ -232,8 +326,13 @@ static int op_migrate(struct xe_ctx *x, const struct xe_obj *o, void *ud, struct
 			href = hosts.u.m->keys[i];
 	}
 	int rc = -1;
+	xv vdi_args = prefixed(x, "vdi:");
+	bool sxm = xv_len(&vdi_args) || xe_param(x->params, "destination-sr-uuid");
+	xv_free(&vdi_args);
 	if (!href) {
 		rc = xe_fail(err, "No such host: %s", h);
+	} else if (sxm) {
+		rc = in_pool_sxm(x, o->ref, href, err);
 	} else {
 		xv opts_m = xv_map_new();
 		static const char *const keys[] = {"live", "force", "compress", NULL};
@@ -363,7 +462,8 @@ const struct xe_cmd xe_migrate_cmds[] = {
 	{"vm-migrate", NULL,
 	 L("host", "host-uuid", "live", "force", "compress", "network-uuid", "remote-master", "remote-username",
 	   "remote-password", "remote-network", "destination-sr-uuid", "vdi:", "vif:"),
-	 "Migrate the selected VM(s): to host= of this pool, or with remote-master= (and its credentials) "
+	 "Migrate the selected VM(s): to host= of this pool (with its disks to that host's SRs given "
+	 "vdi:<vdi-uuid>=<sr-uuid> or destination-sr-uuid=), or with remote-master= (and its credentials) "
 	 "to another pool or host with its disks (vdi:<vdi-uuid>=<sr-uuid>, destination-sr-uuid=).",
 	 XE_CMD_STANDARD | XE_CMD_VM_SEL, h_vm_migrate, NULL},
 	{"vdi-pool-migrate", L("uuid", "sr-uuid"), NULL,

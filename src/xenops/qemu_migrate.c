@@ -14,7 +14,15 @@
  * leaves the target a full copy) before the destination is told to run the
  * guest, so nothing here writes to the destination's disks once it runs.
  * A failure or a cancel before that point cancels the migration and the
- * mirrors: the guest runs on here as before. */
+ * mirrors: the guest runs on here as before.
+ *
+ * With credentials (xenops_mig_tls) both streams are TLS: each QEMU gets
+ * an x509 credentials object "mig-tls" (the destination's as the server,
+ * verifying the source's certificate; the source's as the client, checking
+ * the destination's name), used by the memory stream (migration parameter
+ * tls-creds) and by the NBD server and its clients. The files are written
+ * into the VM's directory for its QEMU's uid to read when the object is
+ * made, and removed once it is: QEMU holds them in memory. */
 #include "qemu_int.h"
 #include "qmp.h"
 #include "qemu_disk.h"
@@ -24,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,20 +66,90 @@ static int pick_port(void)
 	return PORT_BASE + (int)(rand_r(&seed) % PORT_SPAN);
 }
 
+#define TLS_ID "mig-tls"
+
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	size_t n = strlen(text), done = 0;
+	while (done < n) {
+		ssize_t w = write(fd, text + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	close(fd);
+	return done == n ? 0 : -1;
+}
+
+/* The object TLS_ID in v's QEMU (one left by an earlier migration
+ * replaced), from tls's PEMs; NULL tls: the object goes, the streams are
+ * plain. Then the migration's tls-creds (and, on the client, tls-hostname)
+ * name it or nothing. */
+static int tls_setup(struct qvm *v, struct qmp *q, const char *run_dir, const char *uuid,
+		     const struct xenops_mig_tls *tls, bool server, struct xerr *err)
+{
+	struct xerr e = XERR_INIT;
+	qmp_exec(q, "object-del", json_pack("{ss}", "id", TLS_ID), NULL, QMP_MS, &e);
+	xerr_clear(&e);
+	if (!tls)
+		return qmp_exec(q, "migrate-set-parameters", json_pack("{ssss}", "tls-creds", "", "tls-hostname", ""),
+				NULL, QMP_MS, err);
+	char *vdir = qemu_vm_dir(run_dir, uuid), *dir = qemu_file(vdir, "mig-tls");
+	const char *role = server ? "server" : "client";
+	char *paths[4] = {qemu_file(dir, "ca-cert.pem"), xasprintf("%s/%s-cert.pem", dir, role),
+			  xasprintf("%s/%s-key.pem", dir, role), qemu_file(dir, "dh-params.pem")};
+	const char *texts[4] = {tls->ca, tls->cert, tls->key, server ? tls->dh : NULL};
+	int r = 0;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		r = xerr_internal(err, "cannot make %s: %s", dir, strerror(errno));
+	for (int i = 0; i < 4 && r == 0 && texts[i]; i++) {
+		if (write_text(paths[i], texts[i]) < 0)
+			r = xerr_internal(err, "cannot write %s: %s", paths[i], strerror(errno));
+		else
+			r = qemu_vm_grant(v, paths[i], false, err);
+	}
+	if (r == 0)
+		r = qmp_exec(q, "object-add",
+			     json_pack("{ss ss ss ss sb}", "qom-type", "tls-creds-x509", "id", TLS_ID, "endpoint", role,
+				       "dir", dir, "verify-peer", 1),
+			     NULL, QMP_MS, err);
+	/* loaded: the files go (the key is this migration's only, but no
+	 * copy of it stays on disk) */
+	for (int i = 0; i < 4; i++) {
+		unlink(paths[i]);
+		free(paths[i]);
+	}
+	rmdir(dir);
+	free(dir);
+	free(vdir);
+	if (r == 0)
+		r = qmp_exec(q, "migrate-set-parameters",
+			     json_pack("{ssss}", "tls-creds", TLS_ID, "tls-hostname", server ? "" : tls->name), NULL,
+			     QMP_MS, err);
+	return r;
+}
+
 /* ---- the destination ---- */
 
 /* The NBD server on addr (a free port tried until one binds) exporting
  * each disk of nbd_disks. */
-static int serve_disks(struct qmp *q, const char *addr, const int *pos, size_t n, int *port, struct xerr *err)
+static int serve_disks(struct qmp *q, const char *addr, const int *pos, size_t n, bool tls, int *port,
+		       struct xerr *err)
 {
 	int r = -1;
 	for (int i = 0; i < PORT_TRIES && r < 0; i++) {
 		char p[16];
 		snprintf(p, sizeof p, "%d", pick_port());
 		xerr_clear(err);
-		r = qmp_exec(q, "nbd-server-start",
-			     json_pack("{s{ss s{ssss}}}", "addr", "type", "inet", "data", "host", addr, "port", p),
-			     NULL, QMP_MS, err);
+		json_t *a = json_pack("{s{ss s{ssss}}}", "addr", "type", "inet", "data", "host", addr, "port", p);
+		if (tls)
+			json_object_set_new(a, "tls-creds", json_string(TLS_ID));
+		r = qmp_exec(q, "nbd-server-start", a, NULL, QMP_MS, err);
 		if (r == 0)
 			*port = atoi(p);
 	}
@@ -101,7 +180,9 @@ int qemu_migrate_receive(const struct xenops_host *host, const struct vm_spec *v
 		return -1;
 	}
 	l->nbd_port = 0;
-	int r = n_nbd ? serve_disks(q, l->addr, nbd_disks, n_nbd, &l->nbd_port, err) : 0;
+	int r = tls_setup(v, q, host->run_dir, vm->uuid, l->tls, true, err);
+	if (r == 0 && n_nbd)
+		r = serve_disks(q, l->addr, nbd_disks, n_nbd, l->tls != NULL, &l->nbd_port, err);
 	if (r == 0) {
 		r = -1;
 		for (int i = 0; i < PORT_TRIES && r < 0; i++) {
@@ -121,8 +202,8 @@ int qemu_migrate_receive(const struct xenops_host *host, const struct vm_spec *v
 		qemu_migrate_abort(host, vm);
 		return -1;
 	}
-	log_info("qemu %s: waiting for its migration on %s:%d (disks on port %d)", vm->uuid, l->addr, l->port,
-		 l->nbd_port);
+	log_info("qemu %s: waiting for its migration on %s:%d (disks on port %d), %s", vm->uuid, l->addr, l->port,
+		 l->nbd_port, l->tls ? "TLS" : "plain");
 	return 0;
 }
 
@@ -318,10 +399,13 @@ static int mirror_disks(struct qmp *q, const char *uuid, const struct xenops_mig
 		char *src = qemu_top_node(q, uuid, t->mirror[i], err);
 		if (!src)
 			return -1;
-		if (qmp_exec(q, "blockdev-add",
-			     json_pack("{ss ss s{ssssss} ss}", "driver", "nbd", "node-name", node, "server", "type",
-				       "inet", "host", t->addr, "port", port, "export", exp),
-			     NULL, QMP_MS, err) < 0) {
+		json_t *nbd = json_pack("{ss ss s{ssssss} ss}", "driver", "nbd", "node-name", node, "server", "type",
+					"inet", "host", t->addr, "port", port, "export", exp);
+		if (t->tls) {
+			json_object_set_new(nbd, "tls-creds", json_string(TLS_ID));
+			json_object_set_new(nbd, "tls-hostname", json_string(t->tls->name));
+		}
+		if (qmp_exec(q, "blockdev-add", nbd, NULL, QMP_MS, err) < 0) {
 			free(src);
 			return -1;
 		}
@@ -443,7 +527,6 @@ static int send_memory(struct qmp *q, const struct xenops_mig_target *t, struct 
 int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, const struct xenops_mig_target *t,
 		      struct xenops_mig_stats *st, struct xerr *err)
 {
-	(void)host;
 	memset(st, 0, sizeof *st);
 	struct qmp *q;
 	struct qvm *v = qemu_claim_qmp(vm->uuid, &q, err);
@@ -456,7 +539,9 @@ int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, 
 	bool was_running = qemu_vm_running(v);
 	size_t started = 0;
 	int64_t t0 = clock_now_ms();
-	int r = t->nbd_port && t->nmirror ? mirror_disks(q, vm->uuid, t, &started, err) : 0;
+	int r = tls_setup(v, q, host->run_dir, vm->uuid, t->tls, false, err);
+	if (r == 0 && t->nbd_port && t->nmirror)
+		r = mirror_disks(q, vm->uuid, t, &started, err);
 	st->mirror_ms = clock_now_ms() - t0;
 	if (r == 0 && cancelled(t))
 		r = -2;
@@ -484,9 +569,9 @@ int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, 
 	}
 	qemu_release(v);
 	if (r == 0)
-		log_info("qemu %s: migrated to %s:%d in %lld ms (disks %lld ms), downtime %lld ms", vm->uuid, t->addr,
-			 t->port, (long long)(clock_now_ms() - t0), (long long)st->mirror_ms,
-			 (long long)st->downtime_ms);
+		log_info("qemu %s: migrated to %s:%d (%s) in %lld ms (disks %lld ms), downtime %lld ms", vm->uuid,
+			 t->addr, t->port, t->tls ? "TLS" : "plain", (long long)(clock_now_ms() - t0),
+			 (long long)st->mirror_ms, (long long)st->downtime_ms);
 	return r;
 }
 

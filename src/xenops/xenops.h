@@ -148,6 +148,16 @@ struct xenops_stats_req {
 
 /* ---- live migration between hosts (either side's xenond) ---- */
 
+/* A migration's stream (memory and disks) over TLS: the PEM of the CAs
+ * trusted (this host's and the peer's), of this host's certificate and of
+ * its key. Each side presents its certificate and verifies the other's;
+ * the source also checks the destination's certificate names name. */
+struct xenops_mig_tls {
+	const char *ca, *cert, *key;
+	const char *dh; /* the server's DH parameters (PKCS#3 PEM), NULL: QEMU makes some */
+	char name[64];
+};
+
 /* What the destination listens on: QEMU's incoming migration on
  * addr:port, and, for disks that move with the VM, its NBD server on
  * addr:nbd_port exporting each one (writable) as "vbd<position>". */
@@ -155,6 +165,7 @@ struct xenops_mig_listen {
 	char addr[64];
 	int port;
 	int nbd_port; /* 0: no disk moves */
+	const struct xenops_mig_tls *tls; /* NULL: plain TCP */
 };
 
 /* The source's side: where to send and what to mirror first. */
@@ -165,6 +176,7 @@ struct xenops_mig_target {
 	const int *mirror; /* positions of the disks mirrored into the NBD exports */
 	size_t nmirror;
 	int64_t max_bandwidth; /* bytes/s the memory stream and each mirror may use; 0: no cap */
+	const struct xenops_mig_tls *tls; /* NULL: plain TCP */
 	/* Set (from another thread) to stop: the migration is cancelled and
 	 * the VM goes on running here. __atomic */
 	const bool *cancel;

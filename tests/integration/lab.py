@@ -25,10 +25,13 @@ import os
 import random
 import shutil
 import subprocess
+import struct
+import time
 
 import harness
 
 IP = shutil.which("ip") or "/usr/sbin/ip"
+TCPDUMP = shutil.which("tcpdump")
 SUBNET = "10.77.0"
 PORT = 8080
 CLONE_NEWNET = 0x40000000
@@ -93,6 +96,68 @@ class Host:
         return subprocess.run([IP, "netns", "exec", self.netns] + list(cmd), **kw)
 
 
+def tcp_flows(path):
+    """The TCP connections in an Ethernet pcap: {(client, server): payload
+    the client sent, in order} for those whose SYN was seen."""
+    flows, seen = {}, set()
+    with open(path, "rb") as f:
+        data = f.read()
+    off = 24
+    while off + 16 <= len(data):
+        incl = struct.unpack_from("<I", data, off + 8)[0]
+        pkt = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        if len(pkt) < 34 or pkt[12:14] != b"\x08\x00" or pkt[23] != 6:
+            continue
+        ihl = (pkt[14] & 15) * 4
+        ip_len = struct.unpack_from(">H", pkt, 16)[0]
+        tcp = pkt[14 + ihl:14 + ip_len]
+        if len(tcp) < 20:
+            continue
+        src = "%d.%d.%d.%d:%d" % (*pkt[26:30], struct.unpack_from(">H", tcp, 0)[0])
+        dst = "%d.%d.%d.%d:%d" % (*pkt[30:34], struct.unpack_from(">H", tcp, 2)[0])
+        flags = tcp[13]
+        if flags & 0x02 and not flags & 0x10:
+            seen.add((src, dst))
+            flows.setdefault((src, dst), [])
+        payload = tcp[(tcp[12] >> 4) * 4:]
+        if payload and (src, dst) in seen:
+            flows[(src, dst)].append(payload)
+    return {k: b"".join(v) for k, v in flows.items()}
+
+
+class Capture:
+    """tcpdump on the switch's bridge (the first 200 bytes of each packet)
+    of the TCP traffic but the API's, while the with block runs; .flows
+    then holds tcp_flows of it."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.flows = {}
+        self.path = os.path.join(harness._tmpdir("xenon-lab-cap-"), "cap.pcap")
+
+    def __enter__(self):
+        # the test's thread is in the switch's namespace: so is tcpdump
+        self.proc = subprocess.Popen([TCPDUMP, "-i", "br0", "-U", "-s", "200", "-w", self.path,
+                                      "tcp and not port %d" % PORT],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not (os.path.exists(self.path) and os.path.getsize(self.path) >= 24):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.proc.kill()
+                raise AssertionError("tcpdump did not start")
+            time.sleep(0.05)
+        time.sleep(0.3)
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(0.3)
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.flows = tcp_flows(self.path)
+        os.unlink(self.path)
+
+
 class Lab:
     def __init__(self, n):
         self.prefix = "xlab%06x" % random.getrandbits(24)
@@ -133,6 +198,9 @@ class Lab:
         for h in self.hosts:
             h.start(**kw)
         return self
+
+    def capture(self):
+        return Capture(self)
 
     def cut(self, host):
         _ip("-n", self.switch, "link", "set", host.if_switch, "down")

@@ -9,14 +9,13 @@ xapi's errors with the VM still running where it was."""
 
 import os
 import re
-import shutil
 import time
 import unittest
 
 import guest
 import harness
 import lab
-from guest import GUEST, MiB, READY, qemu_of_uuid
+from guest import MiB, READY, qemu_of_uuid
 from harness import NULL_REF, XapiError
 
 WRITE = "w() { echo $i | dd of=/dev/vda seek=50000 conv=sync,fsync 2>/dev/null; }"
@@ -43,16 +42,10 @@ class Side(guest.GuestMixin):
 class StorageMotionTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        guest.subprocess.run([os.path.join(harness.ROOT, "scripts", "build-test-guest.sh"), GUEST],
-                             check=True, stdout=guest.subprocess.DEVNULL, timeout=900)
-        cls.kernel = "vmlinux" if os.path.exists(os.path.join(GUEST, "vmlinux")) else "vmlinuz"
+        cls.kernel = guest.build()
         cls.lab = lab.Lab(2).make()
         for h in cls.lab.hosts:
-            kdir = os.path.join(h.data_dir, "guest-kernels")
-            os.makedirs(kdir, exist_ok=True)
-            for f in (cls.kernel, "initrd.img"):
-                shutil.copy(os.path.join(GUEST, f), kdir)
-            guest._run_dirs.append(os.path.join(h.data_dir, "run"))
+            guest.provide(h.data_dir, cls.kernel)
         cls.lab.start(backend="qemu")
         cls.src = cls.lab.hosts[0]
         cls.dst = cls.lab.hosts[1]
@@ -157,6 +150,22 @@ class StorageMotionTest(unittest.TestCase):
 
     # ---- tests ----
 
+    def assert_streams_tls(self, flows):
+        """The disk's NBD connection turned TLS at its first option
+        (NBD_OPT_STARTTLS) and the memory stream is TLS from its first
+        byte: QEMU's own stream ("QEVM") never seen in the clear."""
+        to = [v for k, v in flows.items() if k[1].startswith(self.dst.address + ":")]
+        self.assertFalse([v for v in to if b"QEVM" in v], "a plain memory stream")
+        nbd = [v for v in to if b"IHAVEOPT" in v]
+        self.assertTrue(nbd, "no NBD connection to the destination seen")
+        for v in nbd:
+            opt = v.index(b"IHAVEOPT")
+            self.assertEqual(v[opt + 8:opt + 12], b"\x00\x00\x00\x05", "the first NBD option is STARTTLS")
+            self.assertEqual(v[opt + 16:opt + 18], b"\x16\x03", "a TLS handshake follows it")
+        memory = max([v for v in to if b"IHAVEOPT" not in v], key=len)
+        self.assertGreater(len(memory), 10000)
+        self.assertEqual(memory[:2], b"\x16\x03", "the memory stream begins %r" % memory[:16])
+
     def test_1_migrate_send_with_disk(self):
         s, vm, vdi = self.make_vm("sxm")
         uuid = s.api.VM.get_uuid(vm)
@@ -179,9 +188,11 @@ class StorageMotionTest(unittest.TestCase):
         s.api.VM.assert_can_migrate(vm, dest, True, vdis, vifs, {})
         t0 = time.monotonic()
         # the 6-parameter call Xen Orchestra makes, as a task
-        task = s.api.Async.VM.migrate_send(vm, dest, True, vdis, vifs, {})
-        res = self.wait_task(s.api, task, 120)
+        with self.lab.capture() as cap:
+            task = s.api.Async.VM.migrate_send(vm, dest, True, vdis, vifs, {})
+            res = self.wait_task(s.api, task, 120)
         took = time.monotonic() - t0
+        self.assert_streams_tls(cap.flows)
         dapi = self.dst.server.api
         new_vm = res
         self.assertEqual(dapi.VM.get_uuid(new_vm), uuid, "the VM keeps its uuid")

@@ -6,6 +6,10 @@ runs it at any time, its records follow (resident_on, domid, metrics).
 Refusals with xapi's errors leave it running where it was: the host it is
 on, a disabled host, a template, a halted VM, a disk on a local SR.
 
+The memory stream between the hosts is TLS (a capture on the lab's switch
+sees a TLS handshake and never QEMU's "QEVM" stream), plain only when the
+network it goes over is marked other_config:insecure_migration=true.
+
 A client that talks to the master only migrates a VM resident on the member
 (the master forwards the call there with its task): the master's task shows
 the memory's progress, and its task.cancel stops a migration mid-way, the
@@ -385,6 +389,232 @@ class PoolMigrateTest(unittest.TestCase):
         print("  host.evacuate of 3 VMs, 2 at once: %.2f s" % took)
         for vm in vms:
             a.VM.hard_shutdown(vm)
+
+    def capture_migration(self, vm, to, opts):
+        """VM.pool_migrate of vm to host to with opts while tcpdump listens
+        on the lab's switch: the first bytes the source's QEMU sent on the
+        connection that carried the most (the memory stream)."""
+        last = self.counts(vm)[-1]
+        with self.lab.capture() as cap:
+            self.api.VM.pool_migrate(vm, self.ref[to.address], opts)
+        self.assert_moved(vm, to, last, typed_before=last)
+        flows = {k: v for k, v in cap.flows.items() if k[1].startswith(to.address + ":")}
+        self.assertTrue(flows, "no connection to the destination seen")
+        (client, server), stream = max(flows.items(), key=lambda kv: len(kv[1]))
+        # (200 bytes of each packet are captured: enough)
+        self.assertGreater(len(stream), 10000, "the stream %s -> %s is too small to be the memory" % (client, server))
+        return stream
+
+    def test_stream_tls_or_plain(self):
+        """The memory stream is TLS between the hosts; plain only over a
+        network the pool marks for it; the network option names the address
+        the destination listens on."""
+        if not lab.TCPDUMP:
+            self.skipTest("needs tcpdump")
+        a = self.api
+        h1, h2 = self.lab.hosts
+        vm = self.new_vm("stream", self.ref[h1.address])
+        a.VM.start(vm, False, False)
+        self.addCleanup(a.VM.hard_shutdown, vm)
+        wait_for(lambda: guest.READY in self.serial(vm), 90, "the guest ready")
+        self.shell_ready(vm)
+        self.console(vm, LOOP)
+        wait_for(lambda: len(self.counts(vm)) >= 5, 15, "the counter")
+        mgmt = [a.PIF.get_network(p) for p in a.PIF.get_all()
+                if a.PIF.get_host(p) == self.ref[h2.address] and a.PIF.get_management(p)][0]
+
+        # TLS by default: a handshake (a TLS record of type 22, version 3.x)
+        # and never QEMU's own stream, whose first word is "QEVM"
+        stream = self.capture_migration(vm, h2, {"live": "true"})
+        self.assertEqual(stream[:2], b"\x16\x03", "the stream begins %r" % stream[:16])
+        self.assertNotIn(b"QEVM", stream)
+
+        # the destination's management network marked: plain, back to h1
+        a.network.add_to_other_config(mgmt, "insecure_migration", "true")
+        self.addCleanup(a.network.remove_from_other_config, mgmt, "insecure_migration")
+        mgmt1 = [a.PIF.get_network(p) for p in a.PIF.get_all()
+                 if a.PIF.get_host(p) == self.ref[h1.address] and a.PIF.get_management(p)][0]
+        self.assertEqual(mgmt1, mgmt, "the hosts share their management network")
+        stream = self.capture_migration(vm, h1, {"live": "true", "network": mgmt})
+        self.assertEqual(stream[:4], b"QEVM", "the stream begins %r" % stream[:16])
+
+        # unmarked again: TLS again
+        a.network.remove_from_other_config(mgmt, "insecure_migration")
+        stream = self.capture_migration(vm, h2, {"live": "true", "network": mgmt})
+        self.assertEqual(stream[:2], b"\x16\x03")
+        self.assertNotIn(b"QEVM", stream)
+        # a network the destination has no PIF on: refused, nothing moved
+        other = a.network.create({"name_label": "nowhere", "name_description": "", "MTU": "1500",
+                                  "other_config": {}, "bridge": "", "managed": True, "tags": []})
+        self.addCleanup(a.network.destroy, other)
+        with self.assertRaises(XapiError) as cm:
+            a.VM.pool_migrate(vm, self.ref[h1.address], {"live": "true", "network": other})
+        self.assertEqual(cm.exception.code, "HOST_CANNOT_ATTACH_NETWORK")
+        self.assertEqual(a.VM.get_resident_on(vm), self.ref[h2.address])
+        self.assertFalse(any(u == a.VM.get_uuid(vm) for _, u in guest.qemus_in(os.path.join(h1.data_dir, "run"))))
+
+    def local_sr(self, host):
+        a = self.api
+        return [s for s in a.SR.get_all() if not a.SR.get_shared(s) and a.SR.get_type(s) != "iso" and
+                any(a.PBD.get_host(p) == self.ref[host.address] for p in a.SR.get_PBDs(s))][0]
+
+    def wait_line(self, vm, pattern, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(pattern, self.serial(vm))
+            if m:
+                return m
+            time.sleep(0.05)
+        self.fail("no %r on the console within %d s" % (pattern, timeout))
+
+    def halt_if_there(self, vm):
+        try:
+            if self.api.VM.get_power_state(vm) != "Halted":
+                self.api.VM.hard_shutdown(vm)
+        except XapiError:
+            pass  # destroyed by the test
+
+    def test_storage_motion_in_pool(self):
+        """VM.migrate_send within the pool: the guest's disk moves from h1's
+        local SR to h2's while the guest runs and writes its counter to it;
+        the VM keeps its ref, its VBD names a new VDI on h2's SR, the old
+        VDI and its image are gone from h1. Then VDI.pool_migrate through
+        the master to another SR of h2, and `xe vm-migrate
+        destination-sr-uuid=` back to h1's SR, plain over the network marked
+        for it; the guest reads back what it wrote before the moves."""
+        a = self.api
+        h1, h2 = self.lab.hosts
+        sr1, sr2 = self.local_sr(h1), self.local_sr(h2)
+        vm = self.new_vm("sxm-in-pool", self.ref[h1.address])
+        vdi = a.VDI.create({"name_label": "sxm-disk", "name_description": "", "SR": sr1,
+                            "virtual_size": str(64 * MiB), "type": "user", "sharable": False, "read_only": False,
+                            "other_config": {}, "xenstore_data": {}, "sm_config": {}, "tags": []})
+        vbd = a.VBD.create({"VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW",
+                            "type": "Disk", "unpluggable": True, "empty": False, "other_config": {},
+                            "qos_algorithm_type": "", "qos_algorithm_params": {}})
+        old_uuid = a.VDI.get_uuid(vdi)
+        a.VM.start(vm, False, False)
+        self.addCleanup(self.halt_if_there, vm)
+        uuid = a.VM.get_uuid(vm)
+        wait_for(lambda: guest.READY in self.serial(vm), 90, "the guest ready")
+        self.shell_ready(vm)
+        # 4 MiB of random data whose checksum the guest checks on h2
+        self.console(vm, "dd if=/dev/urandom of=/dev/vda bs=1M count=4 conv=fsync 2>/dev/null; echo D$((1+1))K")
+        self.wait_line(vm, r"D2K")
+        self.console(vm, "echo H1-$(head -c 4194304 /dev/vda | md5sum | cut -c1-32)-END")
+        before = self.wait_line(vm, r"H1-([0-9a-f]{32})-END").group(1)
+        # the counter, each count written to the disk as well, until
+        # /tmp/stop appears (its last count on the disk before it says so)
+        self.console(vm, "(i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); echo C$i; echo $i | dd of=/dev/vda "
+                         "seek=50000 conv=sync,fsync 2>/dev/null; sleep 0.2; done; echo ST$((0+1))OP) &")
+        wait_for(lambda: len(self.counts(vm)) >= 5, 15, "the counter")
+
+        # refusals first, the VM running on h1 as before: a disk left out
+        # of the map on an SR h2 does not reach, a VIF map within a pool
+        pif = [p for p in a.PIF.get_all() if a.PIF.get_host(p) == self.ref[h2.address] and a.PIF.get_management(p)][0]
+        dest = a.host.migrate_receive(self.ref[h2.address], a.PIF.get_network(pif), {})
+        self.assertEqual(dest["host"], self.ref[h2.address])
+        for vdi_map, vif_map, code in (({}, {}, "VDI_NOT_IN_MAP"),
+                                       ({vdi: sr2}, {"OpaqueRef:x": a.PIF.get_network(pif)}, "OPERATION_NOT_ALLOWED")):
+            with self.assertRaises(XapiError) as cm:
+                a.VM.assert_can_migrate(vm, dest, True, vdi_map, vif_map, {})
+            self.assertEqual(cm.exception.code, code)
+            with self.assertRaises(XapiError) as cm:
+                a.VM.migrate_send(vm, dest, True, vdi_map, vif_map, {})
+            self.assertEqual(cm.exception.code, code)
+        a.VM.assert_can_migrate(vm, dest, True, {vdi: sr2}, {}, {})
+        self.assertEqual(a.VM.get_resident_on(vm), self.ref[h1.address])
+        vdis2 = set(a.SR.get_VDIs(sr2))
+
+        last = self.counts(vm)[-1]
+        t0 = time.monotonic()
+        with self.lab.capture() as cap:
+            res = a.VM.migrate_send(vm, dest, True, {vdi: sr2}, {}, {})
+        took = time.monotonic() - t0
+        self.assertEqual(res, vm, "the VM keeps its ref")
+        self.assert_moved(vm, h2, last, typed_before=last)
+        new = a.VBD.get_VDI(vbd)
+        self.assertNotEqual(new, vdi)
+        self.assertEqual(a.VDI.get_SR(new), sr2)
+        self.assertEqual(set(a.SR.get_VDIs(sr2)) - vdis2, {new})
+        self.assertEqual(int(a.VDI.get_virtual_size(new)), 64 * MiB)
+        self.assertEqual(a.VDI.get_name_label(new), "sxm-disk")
+        self.assertEqual(a.VDI.get_VBDs(new), [vbd])
+        # nothing of it on h1: the old VDI, its image, its QEMU
+        with self.assertRaises(XapiError) as cm:
+            a.VDI.get_uuid(vdi)
+        self.assertEqual(cm.exception.code, "HANDLE_INVALID")
+        self.assertFalse([f for r, _, fs in os.walk(h1.data_dir) for f in fs if old_uuid in f],
+                         "the old image is gone from h1")
+        self.assertFalse(any(u == uuid for _, u in guest.qemus_in(os.path.join(h1.data_dir, "run"))))
+        self.assertEqual(a.VM.get_current_operations(vm), {})
+        # the streams to h2 were TLS: the disk's NBD turned TLS at its
+        # first option, QEMU's own stream never in the clear
+        to = [v for k, v in cap.flows.items() if k[1].startswith(h2.address + ":")]
+        self.assertFalse([v for v in to if b"QEVM" in v])
+        nbd = [v for v in to if b"IHAVEOPT" in v]
+        self.assertTrue(nbd)
+        for v in nbd:
+            o = v.index(b"IHAVEOPT")
+            self.assertEqual(v[o + 8:o + 12], b"\x00\x00\x00\x05")
+        # VDI.pool_migrate through the master, to a second SR of h2 (the
+        # call runs on h2, where the VM is)
+        d = os.path.join(h2.data_dir, "sr-second")
+        os.makedirs(d)
+        sr3 = a.SR.create(self.ref[h2.address], {"path": d}, "0", "second", "", "ext", "", False, {})
+        n = self.counts(vm)[-1]
+        t1 = time.monotonic()
+        moved = a.VDI.pool_migrate(new, sr3, {})
+        took_vdi = time.monotonic() - t1
+        self.assertEqual(a.VDI.get_SR(moved), sr3)
+        self.assertEqual(a.VBD.get_VDI(vbd), moved)
+        with self.assertRaises(XapiError):
+            a.VDI.get_uuid(new)
+        self.assertTrue([f for f in os.listdir(d) if a.VDI.get_uuid(moved) in f], os.listdir(d))
+        wait_for(lambda: self.counts(vm)[-1] >= n + 3, 15, "the counter after VDI.pool_migrate")
+        # back to h1's local SR with xe (h2, a member, sends it to the
+        # master), over the management network marked for plain streams
+        mgmt = a.PIF.get_network(pif)
+        a.network.add_to_other_config(mgmt, "insecure_migration", "true")
+        self.addCleanup(a.network.remove_from_other_config, mgmt, "insecure_migration")
+        last = self.counts(vm)[-1]
+        t2 = time.monotonic()
+        with self.lab.capture() as cap:
+            r = h1.server.xe("vm-migrate", "uuid=" + uuid, "host-uuid=" + a.host.get_uuid(self.ref[h1.address]),
+                             "destination-sr-uuid=" + a.SR.get_uuid(sr1), timeout=120)
+        took_back = time.monotonic() - t2
+        a.network.remove_from_other_config(mgmt, "insecure_migration")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        to = [v for k, v in cap.flows.items() if k[1].startswith(h1.address + ":")]
+        self.assertTrue([v for v in to if v.startswith(b"QEVM")], "a plain memory stream")
+        nbd = [v for v in to if b"IHAVEOPT" in v]
+        self.assertTrue(nbd)
+        for v in nbd:
+            o = v.index(b"IHAVEOPT")
+            self.assertNotEqual(v[o + 8:o + 12], b"\x00\x00\x00\x05", "no STARTTLS on a plain network")
+        self.assert_moved(vm, h1, last, typed_before=last)
+        back = a.VBD.get_VDI(vbd)
+        self.assertEqual(a.VDI.get_SR(back), sr1)
+        with self.assertRaises(XapiError):
+            a.VDI.get_uuid(moved)
+        self.assertEqual(os.listdir(d), [], "nothing left on h2's second SR")
+        self.assertFalse(any(u == uuid for _, u in guest.qemus_in(os.path.join(h2.data_dir, "run"))))
+        # the guest checks its disk: the data and the last count
+        self.console(vm, "touch /tmp/stop")
+        self.wait_line(vm, r"ST1OP")
+        self.console(vm, "echo H2-$(head -c 4194304 /dev/vda | md5sum | cut -c1-32)-END")
+        self.assertEqual(self.wait_line(vm, r"H2-([0-9a-f]{32})-END").group(1), before, "the disk's data came along")
+        self.console(vm, "echo D-$(dd if=/dev/vda skip=50000 count=1 2>/dev/null | head -1)-E")
+        on_disk = int(self.wait_line(vm, r"D-(\d+)-E").group(1))
+        self.assertEqual(on_disk, self.counts(vm)[-1], "every count written reached the disk")
+        print("  VM.migrate_send within the pool, 64 MiB disk h1 -> h2: %.2f s; VDI.pool_migrate on h2: %.2f s; "
+              "xe vm-migrate back to h1's SR: %.2f s" % (took, took_vdi, took_back))
+        a.VM.hard_shutdown(vm)
+        a.VM.destroy(vm)
+        a.VDI.destroy(back)
+        for pbd in a.SR.get_PBDs(sr3):
+            a.PBD.unplug(pbd)
+        a.SR.forget(sr3)
 
     def test_local_disk_requires_sr(self):
         a = self.api
