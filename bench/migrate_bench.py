@@ -25,9 +25,14 @@ side by side with the same guest. With --fill the guest first writes 32 MiB
 of data into its tmpfs (memory that is not zero pages: the stream carries
 it).
 
+The bare QEMUs also migrate twice a round, plain and over TLS (QEMU's
+tls-creds-x509: a CA, a server and a client certificate, ECDSA P-256,
+verify-peer on, the same ffdhe2048 DH parameters Xenon gives; the
+destination started with -incoming defer to take its credentials first).
+
 The comparison is Xenon's whole call (the destination QEMU started, the
 stream, the records, the source QEMU ended) against the bare destination
-start plus its migrate.
+start plus its migrate, TLS against TLS and plain against plain.
 
     XENOND=build-bench/src/server/xenond python3 bench/migrate_bench.py [--rounds 5] [--fill]
 
@@ -147,7 +152,7 @@ def console(sock_path, line):
 
 def runs(rounds, log, with_fill=False):
     kernel = "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux")) else "vmlinuz"
-    out, plain_out, bare_out = [], [], []
+    out, plain_out, bare_out, bare_tls_out = [], [], [], []
     with lab.Lab(2) as l:
         for h in l.hosts:
             guest.provide(h.data_dir, kernel)
@@ -185,6 +190,8 @@ def runs(rounds, log, with_fill=False):
         for i in range(rounds):
             bare_out.append(bare.one())
             time.sleep(1)
+            bare_tls_out.append(bare.one(tls=True))
+            time.sleep(1)
             # each mode in both directions: TLS first in odd rounds
             modes = (("TLS", out), ("plain", plain_out))
             for mode, res in modes if i % 2 == 0 else modes[::-1]:
@@ -213,7 +220,7 @@ def runs(rounds, log, with_fill=False):
                 time.sleep(1)
         bare.close()
         a.VM.hard_shutdown(vm)
-    return out, plain_out, bare_out
+    return out, plain_out, bare_out, bare_tls_out
 
 
 # ---- by hand ----
@@ -262,14 +269,41 @@ def qemu_argv(d, kernel, incoming=None):
     return argv
 
 
+def bare_tls_dir(base, addr):
+    """x509 credentials for the bare QEMUs' TLS, as QEMU's tls-creds-x509
+    reads a directory: a CA (ECDSA P-256), a server certificate for addr and
+    a client one it signed, RFC 7919's ffdhe2048 as dh-params.pem (as Xenon
+    gives its QEMUs, so neither side generates DH parameters)."""
+    d = os.path.join(base, "tls")
+    os.makedirs(d)
+
+    def ssl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, cwd=d, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+    ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+        "-subj", "/CN=bench-ca", "-keyout", "ca-key.pem", "-out", "ca-cert.pem")
+    for role, ext in (("server", "subjectAltName=IP:%s" % addr), ("client", "extendedKeyUsage=clientAuth")):
+        ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=" + role,
+            "-keyout", "%s-key.pem" % role, "-out", "%s.csr" % role)
+        with open(os.path.join(d, "%s.ext" % role), "w") as f:
+            f.write(ext + "\n")
+        ssl("x509", "-req", "-in", "%s.csr" % role, "-CA", "ca-cert.pem", "-CAkey", "ca-key.pem",
+            "-CAcreateserial", "-days", "1", "-extfile", "%s.ext" % role, "-out", "%s-cert.pem" % role)
+    ssl("genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048", "-out", "dh-params.pem")
+    return d
+
+
 class Bare:
-    """The guest under a bare QEMU, migrated by hand between bare QEMUs."""
+    """The guest under a bare QEMU, migrated by hand between bare QEMUs,
+    plain or over TLS."""
 
     def __init__(self, log, addr, fill=False):
         self.log, self.addr, self.fill = log, addr, fill
         self.kernel = os.path.join(guest.GUEST, "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux"))
                                    else "vmlinuz")
         self.base = tempfile.mkdtemp(prefix="xenon-bench-mig-")
+        self.tls = bare_tls_dir(self.base, addr)
         self.procs = []
         self.n = 0
 
@@ -279,6 +313,7 @@ class Bare:
         self.procs.append(subprocess.Popen(qemu_argv(d, self.kernel), stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL))
         self.q = Qmp(os.path.join(d, "qmp.sock"))
+        self.q_has_creds = False
         self.q.cmd("cont")
         log_path = os.path.join(d, "serial.log")
         wait_for(lambda: os.path.exists(log_path) and guest.READY in open(log_path, errors="replace").read(),
@@ -288,7 +323,7 @@ class Bare:
         console(os.path.join(d, "serial.sock"), COUNTER)
         self.logs = [log_path]
 
-    def one(self):
+    def one(self, tls=False):
         self.n += 1
         nd = os.path.join(self.base, "q%d" % self.n)
         os.makedirs(nd)
@@ -296,12 +331,26 @@ class Bare:
         w = GapWatch(self.logs + [os.path.join(nd, "serial.log")]).start()
         time.sleep(0.5)
         t0 = time.monotonic()
-        self.procs.append(subprocess.Popen(qemu_argv(nd, self.kernel, "tcp:%s:%d" % (self.addr, port)),
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        uri = "tcp:%s:%d" % (self.addr, port)
+        argv = qemu_argv(nd, self.kernel, "defer" if tls else uri)
+        if tls:
+            argv += ["-object", "tls-creds-x509,id=tls0,endpoint=server,verify-peer=on,dir=" + self.tls]
+        self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         nq = Qmp(os.path.join(nd, "qmp.sock"))
+        if tls:
+            nq.cmd("migrate-set-parameters", **{"tls-creds": "tls0"})
+            nq.cmd("migrate-incoming", uri=uri)
         t1 = time.monotonic()
         q = self.q
         q.cmd("migrate-set-parameters", **{"max-bandwidth": 8 << 30})
+        if tls:
+            if not self.q_has_creds:  # a client's credentials, once per QEMU
+                q.cmd("object-add", **{"qom-type": "tls-creds-x509", "id": "tlsc", "endpoint": "client",
+                                       "dir": self.tls})
+                self.q_has_creds = True
+            q.cmd("migrate-set-parameters", **{"tls-creds": "tlsc"})
+        else:
+            q.cmd("migrate-set-parameters", **{"tls-creds": ""})
         q.cmd("migrate", uri="tcp:%s:%d" % (self.addr, port))
         while True:
             info = q.cmd("query-migrate")
@@ -320,10 +369,11 @@ class Bare:
         self.procs[-2].wait(10)
         r = {"start": t1 - t0, "migrate": t2 - t1, "wall": t3 - t0, "qemu_total_ms": info["total-time"],
              "downtime_ms": info["downtime"], "gap": gap}
-        self.log("  bare   %d: dest start %.3f s  migrate %.3f s  start+migrate+cont %.3f s  QEMU total %d ms  "
-                 "downtime %d ms  counter gap %.0f ms" % (self.n, t1 - t0, t2 - t1, t3 - t0, info["total-time"],
+        self.log("  bare %-5s %d: dest start %.3f s  migrate %.3f s  start+migrate+cont %.3f s  QEMU total %d ms  "
+                 "downtime %d ms  counter gap %.0f ms" % ("TLS" if tls else "plain", self.n, t1 - t0, t2 - t1, t3 - t0, info["total-time"],
                                                           info["downtime"], gap * 1000))
         self.q, self.logs = nq, [os.path.join(nd, "serial.log")]
+        self.q_has_creds = False
         return r
 
     def close(self):
@@ -350,15 +400,17 @@ def main():
     guest.build()
     log = lambda s: print(s, flush=True)
     log("load average at start: %s" % open("/proc/loadavg").read().strip())
-    xr, pr, br = runs(a.rounds, log, a.fill)
+    xr, pr, br, btr = runs(a.rounds, log, a.fill)
     log(summary("tls", xr, ["wall", "qemu_total_ms", "downtime_ms", "gap"]))
     log(summary("plain", pr, ["wall", "qemu_total_ms", "downtime_ms", "gap"]))
     log(summary("bare", br, ["start", "migrate", "wall", "qemu_total_ms", "downtime_ms", "gap"]))
+    log(summary("bareTLS", btr, ["start", "migrate", "wall", "qemu_total_ms", "downtime_ms", "gap"]))
     xw = statistics.median(r["wall"] for r in xr)
     bw = statistics.median(r["wall"] for r in br)
     pw = statistics.median(r["wall"] for r in pr)
-    log("ratio of medians: xenon call (TLS) / bare start+migrate+cont = %.2f; plain %.2f; TLS / plain %.2f"
-        % (xw / bw, pw / bw, xw / pw))
+    btw = statistics.median(r["wall"] for r in btr)
+    log("ratio of medians: xenon call TLS / bare TLS start+migrate+cont = %.2f; plain / bare plain %.2f; "
+        "xenon TLS / plain %.2f; bare TLS / plain %.2f" % (xw / btw, pw / bw, xw / pw, btw / bw))
     log("load average at end: %s" % open("/proc/loadavg").read().strip())
 
 
