@@ -132,6 +132,12 @@ void qemu_migrate_abort(const struct xenops_host *host, const struct vm_spec *vm
 int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, const struct xenops_mig_target *t,
 		      struct xenops_mig_stats *st, struct xerr *err);
 
+/* The running guest's state from the QEMU on monitor from into the one on
+ * monitor to (started with -incoming defer), over a socket pair: 0 when
+ * to has all of it (from's guest stopped, to's not yet running); on
+ * failure from's guest runs on unless the stream had completed. */
+int qemu_migrate_local(struct qmp *from, struct qmp *to, struct xenops_mig_stats *st, struct xerr *err);
+
 int qemu_disk_move(const struct xenops_host *host, const char *uuid, const struct vm_disk *to, struct xerr *err);
 /* The name of the node at the top of device vbd<pos> (owned), NULL (err
  * set) when the VM has no such disk open (qemu_live.c). */

@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,8 +369,8 @@ static int64_t jint(json_t *o, const char *k)
 
 /* Sends the memory; 0 when completed (the guest stopped here), -2 when
  * cancelled, -1 on failure — the migration cancelled either way. */
-static int send_memory(struct qmp *q, const struct xenops_mig_target *t, struct xenops_mig_stats *st,
-		       struct xerr *err)
+static int send_memory(struct qmp *q, const char *uri, const struct xenops_mig_target *t,
+		       struct xenops_mig_stats *st, struct xerr *err)
 {
 	struct xerr e = XERR_INIT;
 	/* QEMU's default cap (32 MiB/s) is for sharing a slow link: a
@@ -378,8 +379,6 @@ static int send_memory(struct qmp *q, const struct xenops_mig_target *t, struct 
 	json_int_t bw = t->max_bandwidth > 0 ? (json_int_t)t->max_bandwidth : (json_int_t)(8LL << 30);
 	qmp_exec(q, "migrate-set-parameters", json_pack("{sI}", "max-bandwidth", bw), NULL, QMP_MS, &e);
 	xerr_clear(&e);
-	char uri[96];
-	snprintf(uri, sizeof uri, "tcp:%s:%d", t->addr, t->port);
 	if (qmp_exec(q, "migrate", json_pack("{ss}", "uri", uri), NULL, QMP_MS, err) < 0)
 		return -1;
 	int r = -1;
@@ -462,7 +461,9 @@ int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, 
 		r = -2;
 	if (r == 0) {
 		st->phase = 1;
-		r = send_memory(q, t, st, err);
+		char uri[96];
+		snprintf(uri, sizeof uri, "tcp:%s:%d", t->addr, t->port);
+		r = send_memory(q, uri, t, st, err);
 	}
 	if (r == 0) {
 		st->phase = 2;
@@ -487,6 +488,54 @@ int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, 
 		log_info("qemu %s: migrated to %s:%d in %lld ms (disks %lld ms), downtime %lld ms", vm->uuid, t->addr,
 			 t->port, (long long)(clock_now_ms() - t0), (long long)st->mirror_ms,
 			 (long long)st->downtime_ms);
+	return r;
+}
+
+/* ---- a new QEMU of a VM on this host (VM.restart_device_models) ---- */
+
+int qemu_migrate_local(struct qmp *from, struct qmp *to, struct xenops_mig_stats *st, struct xerr *err)
+{
+	memset(st, 0, sizeof *st);
+	/* the stream on a socket pair: each QEMU gets one end on its monitor,
+	 * so neither opens a path of the other's (they run as different
+	 * users) and nothing listens */
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return xerr_internal(err, "socketpair: %s", strerror(errno));
+	int r = qmp_exec_fd(to, "getfd", json_pack("{ss}", "fdname", "xenon-dm-in"), sv[1], NULL, QMP_MS, err);
+	if (r == 0)
+		r = qmp_exec_fd(from, "getfd", json_pack("{ss}", "fdname", "xenon-dm-out"), sv[0], NULL, QMP_MS, err);
+	close(sv[0]);
+	close(sv[1]);
+	if (r == 0)
+		r = qmp_exec(to, "migrate-incoming", json_pack("{ss}", "uri", "fd:xenon-dm-in"), NULL, QMP_MS, err);
+	if (r < 0)
+		return -1;
+	struct xenops_mig_target t;
+	memset(&t, 0, sizeof t);
+	st->phase = 1;
+	int64_t t0 = clock_now_ms();
+	r = send_memory(from, "fd:xenon-dm-out", &t, st, err);
+	/* the new QEMU has read the whole stream once it says completed */
+	for (int64_t until = clock_now_ms() + 30000; r == 0;) {
+		json_t *info = NULL;
+		const char *s = mig_status(to, &info, err);
+		bool done = s && !strcmp(s, "completed"), bad = !s || !strcmp(s, "failed") || !strcmp(s, "cancelled");
+		json_decref(info);
+		if (done)
+			break;
+		if (bad || clock_now_ms() > until)
+			r = s ? xerr_internal(err, "the new QEMU did not take the stream (%s)", s) : -1;
+		else
+			sleep_ms(POLL_MS / 4);
+	}
+	if (r == 0) {
+		st->phase = 2;
+		log_info("qemu: state moved to a new QEMU in %lld ms (QEMU's total %lld ms, downtime %lld ms, %lld "
+			 "bytes)",
+			 (long long)(clock_now_ms() - t0), (long long)st->total_ms, (long long)st->downtime_ms,
+			 (long long)st->bytes);
+	}
 	return r;
 }
 
