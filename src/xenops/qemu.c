@@ -897,6 +897,7 @@ static int q_restart_dm(const struct xenops_host *host, const struct vm_spec *vm
 			goto fail;
 		set_state(nv, Q_RUNNING);
 	}
+	qemu_set_incoming(nv, false); /* its end is the guest's from now on */
 	int64_t t_run = clock_now_ms();
 	/* from here on the guest is the new QEMU's: the old one goes */
 	struct xerr e = XERR_INIT;
@@ -936,8 +937,8 @@ static int q_restart_dm(const struct xenops_host *host, const struct vm_spec *vm
 	pthread_cond_broadcast(&Q.cond);
 	pthread_mutex_unlock(&Q.lock);
 	free_qvm(old);
-	log_info("qemu %s: device model restarted: pid %d, domid %lld (guest state moved in %lld ms, downtime "
-		 "%lld ms; old QEMU ended in %lld ms)",
+	log_info("qemu %s: device model restarted: pid %d, domid %lld (started and given the guest in %lld ms, "
+		 "downtime %lld ms; old QEMU ended in %lld ms)",
 		 vm->uuid, (int)nv->pid, (long long)nv->domid, (long long)(t_run - t0), (long long)st->downtime_ms,
 		 (long long)(clock_now_ms() - t_run));
 	release(nv);
@@ -1024,6 +1025,8 @@ static enum qstate state_of_status(const char *status)
 	return Q_PAUSED; /* paused, prelaunch, suspended, io-error, … */
 }
 
+static bool was_abandoned(const char *uuid);
+
 /* A QEMU left by an earlier xenond: a qvm for it, or NULL when nothing
  * lives there (its stale files are then removed). */
 static struct qvm *adopt(const char *run_vm, const char *uuid)
@@ -1059,12 +1062,80 @@ static struct qvm *adopt(const char *run_vm, const char *uuid)
 	} else {
 		const char *status = json_string_value(json_object_get(st, "status"));
 		v->state = state_of_status(status ? status : "");
+		if (status && !strcmp(status, "postmigrate") && was_abandoned(uuid)) {
+			/* it had handed the guest to a new QEMU on this host that
+			 * is gone now: the guest goes on here */
+			if (qmp_exec(v->qmp, "cont", NULL, NULL, QMP_TIMEOUT_MS, &e) == 0) {
+				v->state = Q_RUNNING;
+				log_info("qemu %s: the guest runs on in its QEMU, pid %d", uuid, (int)pid);
+			}
+			xerr_clear(&e);
+		}
 	}
 	json_decref(st);
 	xerr_clear(&e);
 	log_info("qemu %s: adopted pid %d, domid %lld, state %d", uuid, (int)pid, (long long)v->domid,
 		 v->state);
 	return v;
+}
+
+/* VMs whose new device model the sweep ended: a guest their old QEMU
+ * had already sent ("postmigrate") runs on there (adopt). */
+#define MAX_ABANDONED 64
+static char abandoned[MAX_ABANDONED][UUID_STRLEN + 1];
+static size_t n_abandoned;
+
+static bool was_abandoned(const char *uuid)
+{
+	for (size_t i = 0; i < n_abandoned; i++)
+		if (!strcmp(abandoned[i], uuid))
+			return true;
+	return false;
+}
+
+/* What a restart of a device model left when an earlier xenond stopped
+ * in the middle of it (<uuid>.dm): while the VM's own QEMU lives, the new
+ * one is half-made and goes; once that one is gone, the new one holds the
+ * guest and takes the VM's directory (adopted next). */
+static void sweep_dm_dirs(const char *run_vm)
+{
+	DIR *d = opendir(run_vm);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name), sl = strlen(DM_SUFFIX);
+		if (len != UUID_STRLEN + sl || strcmp(de->d_name + UUID_STRLEN, DM_SUFFIX) != 0)
+			continue;
+		char uuid[UUID_STRLEN + 1];
+		memcpy(uuid, de->d_name, UUID_STRLEN);
+		uuid[UUID_STRLEN] = '\0';
+		if (!uuid_like(uuid))
+			continue;
+		char *dir = xasprintf("%s/%s", run_vm, uuid), *ndir = xasprintf("%s/%s", run_vm, de->d_name);
+		pid_t old = qemu_read_pid(dir), nw = qemu_read_pid(ndir);
+		bool old_alive = old > 0 && qemu_pid_is_vm(old, uuid), new_alive = nw > 0 && qemu_pid_is_vm(nw, uuid);
+		if (new_alive && !old_alive) {
+			qemu_remove_dir(dir);
+			if (rename(ndir, dir) == 0)
+				log_info("qemu %s: the restarted device model (pid %d) takes the VM's directory", uuid,
+					 (int)nw);
+			else
+				log_error("qemu %s: cannot rename %s: %s", uuid, ndir, strerror(errno));
+		} else {
+			if (new_alive) {
+				log_info("qemu %s: ending the half-made new device model, pid %d", uuid, (int)nw);
+				kill(nw, SIGKILL);
+				qemu_wait_gone(nw, uuid, 10000);
+			}
+			if (old_alive && n_abandoned < MAX_ABANDONED)
+				memcpy(abandoned[n_abandoned++], uuid, sizeof uuid);
+			qemu_clean_dir(ndir);
+			qemu_remove_dir(ndir);
+		}
+		free(dir);
+		free(ndir);
+	}
+	if (d)
+		closedir(d);
 }
 
 static int q_init(const struct xenops_host *host, struct xerr *err)
@@ -1086,6 +1157,7 @@ static int q_init(const struct xenops_host *host, struct xerr *err)
 		free(run_vm);
 		return -1;
 	}
+	sweep_dm_dirs(run_vm);
 	struct xenops_domain *live = NULL;
 	size_t n = 0;
 	DIR *d = opendir(run_vm);
