@@ -4,7 +4,8 @@ on its VIF gets a fresh QEMU on the same host while it runs. Its counter
 goes on and never restarts, the QEMU's pid and the domid change, exactly
 one QEMU runs it afterwards, its tap is vif<new domid>.0 on the network's
 bridge (the old one gone), the console history came along and typing into
-the console still works, and the host still pings it. The pause the counter
+the console still works, its disk reads back what it wrote before and takes
+writes, and the host still pings it. The pause the counter
 sees and the call's time are printed. While a restart runs, another one is
 OTHER_OPERATION_IN_PROGRESS. Failures leave the guest running in its old
 QEMU with nothing of the new one left (no second QEMU, tap or directory):
@@ -182,6 +183,8 @@ class RestartDeviceModelTest(guest.GuestTestCase):
         vm = self.new_vm("dm", PV_args=guest.ARGS + " xenon.ip=%s/24" % GUEST_IP)
         vif = api.VIF.create({"device": "0", "network": net, "VM": vm, "MAC": "", "MTU": 1500,
                               "other_config": {}, "qos_algorithm_type": "", "qos_algorithm_params": {}})
+        vdi = self.new_vdi(size=16 * guest.MiB, name="dm-disk")
+        vbd = self.vbd(vm, vdi, 1)
         pid0 = self.start_ready(vm)
         uuid = api.VM.get_uuid(vm)
         bridge = api.network.get_bridge(net)
@@ -189,6 +192,8 @@ class RestartDeviceModelTest(guest.GuestTestCase):
         subprocess.run([IP, "link", "set", bridge, "up"], check=True)
         self.wait_for(lambda: ping(GUEST_IP), 30, interval=0.5, msg="the guest answers pings")
         self.shell_ready(vm)
+        self.console(vm, "echo MARKED >/tmp/h; dd if=/tmp/h of=/dev/vda conv=fsync && echo DW-$((1+2))")
+        self.wait_serial(vm, "DW-3", 20)
         self.console(vm, LOOP)
         self.wait_for(lambda: len(self.counts(vm)) >= 10, 20, msg="the counter")
         domid0 = api.VM.get_domid(vm)
@@ -221,9 +226,15 @@ class RestartDeviceModelTest(guest.GuestTestCase):
         self.assertLess(gap, 2.0, "the guest's pause")
         self.assertEqual(sorted(api.VM.get_consoles(vm)), consoles)
         self.assertTrue(api.VIF.get_currently_attached(vif))
-        # the console takes input, the NIC carries traffic
+        self.assertTrue(api.VBD.get_currently_attached(vbd))
+        # the console takes input, the NIC carries traffic, the disk written
+        # before is read back and takes writes
         self.console(vm, "echo AFTER-$((20+3))")
         self.wait_serial(vm, "AFTER-23", timeout=20)
+        self.console(vm, "echo RD-$(head -c 6 /dev/vda)-END")
+        self.wait_serial(vm, "RD-MARKED-END", timeout=20)
+        self.console(vm, "echo AGAIN >/tmp/g; dd if=/tmp/g of=/dev/vda conv=fsync && echo DW-$((2+5))")
+        self.wait_serial(vm, "DW-7", timeout=20)
         self.assertTrue(ping(GUEST_IP), "the guest answers pings after the restart")
 
         # ---- one at a time ----
