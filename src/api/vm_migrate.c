@@ -1380,8 +1380,9 @@ int vm_pool_migrate_to(struct rpc_ctx *ctx, const char *vm, const char *host, st
 /* VM.restart_device_models: a running VM's device model (here, its QEMU)
  * replaced by a fresh one on the same host while the guest runs on, as
  * xapi does it by a live migration to the VM's own host: marked as that
- * migration (pool_migrate) in its operations, a new domid, its disks
- * attached and its taps made for the new domain; the backend hands the
+ * migration (pool_migrate) in its operations, room for a second copy of
+ * its memory asked for, a new domid, its disks attached and its taps made
+ * for the new domain; the backend hands the
  * guest over (xenops restart_dm). A failure leaves the VM running in its
  * old device model, records unchanged. */
 static int vm_restart_device_models(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
@@ -1413,6 +1414,17 @@ static int vm_restart_device_models(struct rpc_ctx *ctx, xv *args, xv *result, s
 			      NULL);
 	if (rc == 0 && vm_check_op(vm, "pool_migrate", err) < 0)
 		rc = -1;
+	if (rc == 0) {
+		/* both domains hold the guest's memory while it moves */
+		int64_t free_mem = vm_host_free_memory(srv, NULL);
+		int64_t need = db_peek_int(vm, SC_F_VM__memory_dynamic_max) + db_peek_int(vm, SC_F_VM__memory_overhead);
+		if (free_mem >= 0 && need > free_mem) {
+			char n[32], a[32];
+			snprintf(n, sizeof n, "%lld", (long long)need);
+			snprintf(a, sizeof a, "%lld", (long long)free_mem);
+			rc = xerr_set(err, ERR_HOST_NOT_ENOUGH_FREE_MEMORY, n, a, NULL);
+		}
+	}
 	if (rc == 0) {
 		snprintf(vm_ref, sizeof vm_ref, "%s", vm->ref);
 		vm_spec_of(vm, &spec);

@@ -359,6 +359,15 @@ class HaCallsOneHost(harness.ServerTestCase):
         self.assertXapiError("VM_BAD_POWER_STATE", api.VM.restart_device_models, vm,
                              params=[vm, "Running", "Paused"])
         api.VM.unpause(vm)
+        # room for a second copy of its memory while it moves
+        free = int(api.host.compute_free_memory(self.host))
+        big = self.vm("dm-big", mem=(free // 2 + 256 * MiB) // MiB * MiB)
+        api.VM.start(big, False, False)
+        d = api.VM.get_domid(big)
+        self.assertXapiError("HOST_NOT_ENOUGH_FREE_MEMORY", api.VM.restart_device_models, big)
+        self.assertEqual((api.VM.get_domid(big), api.VM.get_power_state(big)), (d, "Running"))
+        self.assertEqual(api.VM.get_current_operations(big), {})
+        api.VM.hard_shutdown(big)
         tpl = self.vm("dm-template")
         api.VM.set_is_a_template(tpl, True)
         self.assertXapiError("VM_IS_TEMPLATE", api.VM.restart_device_models, tpl, params=[tpl])
