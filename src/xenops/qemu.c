@@ -884,6 +884,7 @@ static int q_restart_dm(const struct xenops_host *host, const struct vm_spec *vm
 		goto fail;
 	if (qemu_migrate_local(old->qmp, nv->qmp, st, err) < 0)
 		goto fail;
+	int64_t t_taken = clock_now_ms();
 	/* the guest is stopped in the old QEMU and whole in the new one: its
 	 * console's history first, then it runs there */
 	char *olog = qemu_file(dir, "serial.log"), *nlog = qemu_file(ndir, "serial.log");
@@ -938,9 +939,9 @@ static int q_restart_dm(const struct xenops_host *host, const struct vm_spec *vm
 	pthread_mutex_unlock(&Q.lock);
 	free_qvm(old);
 	log_info("qemu %s: device model restarted: pid %d, domid %lld (started and given the guest in %lld ms, "
-		 "downtime %lld ms; old QEMU ended in %lld ms)",
+		 "downtime %lld ms, then %lld ms to run it; old QEMU ended in %lld ms)",
 		 vm->uuid, (int)nv->pid, (long long)nv->domid, (long long)(t_run - t0), (long long)st->downtime_ms,
-		 (long long)(clock_now_ms() - t_run));
+		 (long long)(t_run - t_taken), (long long)(clock_now_ms() - t_run));
 	release(nv);
 	free(dir);
 	free(ndir);
