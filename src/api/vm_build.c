@@ -163,7 +163,7 @@ static int collect_vbd(struct vm_build *b, struct rpc_ctx *ctx, struct db_obj *v
 	return 0;
 }
 
-struct vm_build *vm_build_collect(struct server *srv, struct db_obj *vm, struct xerr *err)
+static struct vm_build *collect(struct server *srv, struct db_obj *vm, bool plugged_only, struct xerr *err)
 {
 	struct db *db = srv->db;
 	struct rpc_ctx ctx = {.srv = srv, .db = db};
@@ -173,7 +173,7 @@ struct vm_build *vm_build_collect(struct server *srv, struct db_obj *vm, struct 
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < xv_len(&vbds); i++) {
 		struct db_obj *vbd = db_lookup_cls(db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
-		if (vbd)
+		if (vbd && (!plugged_only || db_peek_bool(vbd, SC_F_VBD__currently_attached)))
 			rc = collect_vbd(b, &ctx, vbd, err);
 	}
 	xv_free(&vbds);
@@ -182,6 +182,16 @@ struct vm_build *vm_build_collect(struct server *srv, struct db_obj *vm, struct 
 		return NULL;
 	}
 	return b;
+}
+
+struct vm_build *vm_build_collect(struct server *srv, struct db_obj *vm, struct xerr *err)
+{
+	return collect(srv, vm, false, err);
+}
+
+struct vm_build *vm_build_collect_plugged(struct server *srv, struct db_obj *vm, struct xerr *err)
+{
+	return collect(srv, vm, true, err);
 }
 
 struct vm_build *vm_build_collect_vbd(struct server *srv, struct db_obj *vbd, struct xerr *err)

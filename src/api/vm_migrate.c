@@ -1439,19 +1439,20 @@ static int vm_restart_device_models(struct rpc_ctx *ctx, xv *args, xv *result, s
 		vm_spec_free(&spec);
 		return -1;
 	}
-	/* the new domain as a start builds it: only the NICs the running one
-	 * has (the guest's state has those), its disks attached for it; the
-	 * attachments the old domain had, to let go of afterwards */
+	/* the new domain as a start builds it, with only the NICs and disks
+	 * the running one has plugged (the guest's state has those), its disks
+	 * attached for it; the attachments the old domain had, to let go of
+	 * afterwards */
 	xv vcpu_params = XV_NIL_INIT;
 	db_rdlock(ctx->db);
 	vm = db_lookup_cls(ctx->db, SC_C_VM, vm_ref);
 	struct xerr be = XERR_INIT;
-	struct vm_build *old_build = vm ? vm_build_collect(srv, vm, &be) : NULL;
+	struct vm_build *old_build = vm ? vm_build_collect_plugged(srv, vm, &be) : NULL;
 	xerr_clear(&be);
 	struct vm_build *build = NULL;
 	rc = vm ? 0 : handle_invalid(err, SC_C_VM, vm_ref);
 	if (rc == 0 && (vm_boot_files(srv, &spec, err) < 0 || vif_spec_nics(ctx->db, vm, &spec, true, err) < 0 ||
-			!(build = vm_build_collect(srv, vm, err))))
+			!(build = vm_build_collect_plugged(srv, vm, err))))
 		rc = -1;
 	if (rc == 0)
 		vcpu_params = db_get(ctx->db, vm, SC_F_VM__VCPUs_params);
@@ -1466,11 +1467,12 @@ static int vm_restart_device_models(struct rpc_ctx *ctx, xv *args, xv *result, s
 		bool alive = !srv->backend->active || srv->backend->active(&srv->xh, spec.uuid);
 		log_warn("VM.restart_device_models: VM %s: %s %s", spec.uuid, err->code ? err->code : "",
 			 err->nparams ? err->params[0] : "");
+		char *why = xasprintf("the new device model did not take the guest over (%s)%s",
+				      err->nparams ? err->params[err->nparams - 1] : err->code ? err->code : "",
+				      alive ? "; the VM runs on in its old one" : ", and the old one is gone");
 		xerr_clear(err);
-		xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, srv->host_ref,
-			 alive ? "the new device model did not take the guest over; the VM runs on in its old one"
-			       : "the new device model did not take the guest over, and the old one is gone",
-			 NULL);
+		xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, srv->host_ref, why, NULL);
+		free(why);
 	}
 	xv applied = XV_NIL_INIT;
 	if (rc == 0)

@@ -106,6 +106,9 @@ int vm_boot_files(struct server *srv, struct vm_spec *s, struct xerr *err);
  * lock (collect), then attached by the drivers with it released. */
 struct vm_build;
 struct vm_build *vm_build_collect(struct server *srv, struct db_obj *vm, struct xerr *err);
+/* The same for the VBDs plugged into the running domain only (a new
+ * device model for it has the devices it has). */
+struct vm_build *vm_build_collect_plugged(struct server *srv, struct db_obj *vm, struct xerr *err);
 /* The same for one VBD (hot-plug, CD insert): no disk in it when the VBD
  * gives the guest nothing (an empty disk, a floppy). */
 struct vm_build *vm_build_collect_vbd(struct server *srv, struct db_obj *vbd, struct xerr *err);

@@ -58,6 +58,16 @@ static int pick_port(void)
 	return PORT_BASE + (int)(rand_r(&seed) % PORT_SPAN);
 }
 
+static int64_t jint(json_t *o, const char *k)
+{
+	return (int64_t)json_integer_value(json_object_get(o, k));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* ---- the destination ---- */
 
 /* The NBD server on addr (a free port tried until one binds) exporting
@@ -362,10 +372,6 @@ static int mirror_disks(struct qmp *q, const char *uuid, const struct xenops_mig
 	}
 }
 
-static int64_t jint(json_t *o, const char *k)
-{
-	return (int64_t)json_integer_value(json_object_get(o, k));
-}
 
 /* Sends the memory; 0 when completed (the guest stopped here), -2 when
  * cancelled, -1 on failure — the migration cancelled either way. */
@@ -493,8 +499,60 @@ int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, 
 
 /* ---- a new QEMU of a VM on this host (VM.restart_device_models) ---- */
 
+/* "id@bus:slot.function" of each PCI device with an id, sorted, in one
+ * string (owned); NULL when the monitor fails. */
+static char *pci_layout(struct qmp *q, struct xerr *err)
+{
+	json_t *buses = NULL;
+	if (qmp_exec(q, "query-pci", NULL, &buses, QMP_MS, err) < 0)
+		return NULL;
+	char **items = NULL;
+	size_t n = 0, i, j;
+	json_t *bus, *dev;
+	json_array_foreach(buses, i, bus)
+	{
+		json_array_foreach(json_object_get(bus, "devices"), j, dev)
+		{
+			const char *id = json_string_value(json_object_get(dev, "qdev_id"));
+			if (!id || !*id)
+				continue;
+			items = xrealloc(items, (n + 1) * sizeof *items);
+			items[n++] = xasprintf("%s@%lld:%lld.%lld", id, (long long)jint(dev, "bus"),
+					       (long long)jint(dev, "slot"), (long long)jint(dev, "function"));
+		}
+	}
+	json_decref(buses);
+	qsort(items, n, sizeof *items, cmp_str);
+	size_t len = 1;
+	for (i = 0; i < n; i++)
+		len += strlen(items[i]) + 1;
+	char *out = xmalloc(len);
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		strcat(out, items[i]);
+		strcat(out, " ");
+		free(items[i]);
+	}
+	free(items);
+	return out;
+}
+
 int qemu_migrate_local(struct qmp *from, struct qmp *to, struct xenops_mig_stats *st, struct xerr *err)
 {
+	/* the guest's devices where it has them: a device plugged or
+	 * unplugged since its QEMU started leaves the slots of a new one's
+	 * command line different, and the state would not fit */
+	char *had = pci_layout(from, err), *has = had ? pci_layout(to, err) : NULL;
+	int same = had && has ? strcmp(had, has) == 0 : -1;
+	if (same == 0) {
+		log_warn("qemu: PCI devices of the running QEMU: %s; of a new one: %s", had, has);
+		xerr_internal(err, "the guest's devices were plugged or unplugged since its QEMU started: a new "
+			      "QEMU would have them in other slots");
+	}
+	free(had);
+	free(has);
+	if (same != 1)
+		return -1;
 	memset(st, 0, sizeof *st);
 	/* the stream on a socket pair: each QEMU gets one end on its monitor,
 	 * so neither opens a path of the other's (they run as different

@@ -5,7 +5,9 @@ goes on and never restarts, the QEMU's pid and the domid change, exactly
 one QEMU runs it afterwards, its tap is vif<new domid>.0 on the network's
 bridge (the old one gone), the console history came along and typing into
 the console still works, its disk reads back what it wrote before and takes
-writes, and the host still pings it. The pause the counter
+writes, and the host still pings it. A disk unplugged since the QEMU
+started is refused up front (a new QEMU would have the devices in other PCI
+slots); plugged back, it has its slot again and the restart goes. The pause the counter
 sees and the call's time are printed. While a restart runs, another one is
 OTHER_OPERATION_IN_PROGRESS. Failures leave the guest running in its old
 QEMU with nothing of the new one left (no second QEMU, tap or directory):
@@ -186,6 +188,7 @@ class RestartDeviceModelTest(guest.GuestTestCase):
                               "other_config": {}, "qos_algorithm_type": "", "qos_algorithm_params": {}})
         vdi = self.new_vdi(size=16 * guest.MiB, name="dm-disk")
         vbd = self.vbd(vm, vdi, 1)
+        vbd2 = self.vbd(vm, self.new_vdi(size=8 * guest.MiB, name="dm-disk2"), 2)
         pid0 = self.start_ready(vm)
         uuid = api.VM.get_uuid(vm)
         bridge = api.network.get_bridge(net)
@@ -195,6 +198,15 @@ class RestartDeviceModelTest(guest.GuestTestCase):
         self.shell_ready(vm)
         self.console(vm, "echo MARKED >/tmp/h; dd if=/tmp/h of=/dev/vda conv=fsync && echo DW-$((1+2))")
         self.wait_serial(vm, "DW-3", 20)
+        # with a disk unplugged since its QEMU started, a new one's devices
+        # would sit in other slots: refused before the guest moves
+        api.VBD.unplug(vbd2)
+        e = self.assertXapiError("VM_MIGRATE_FAILED", api.VM.restart_device_models, vm)
+        self.assertIn("plugged or unplugged", e.params[-1])
+        self.assertIn("runs on in its old one", e.params[-1])
+        self.assert_one_qemu(vm, pid0, api.VM.get_domid(vm), bridge)
+        # plugged again, it has its slot back
+        api.VBD.plug(vbd2)
         self.console(vm, LOOP)
         self.wait_for(lambda: len(self.counts(vm)) >= 10, 20, msg="the counter")
         domid0 = api.VM.get_domid(vm)
@@ -236,6 +248,9 @@ class RestartDeviceModelTest(guest.GuestTestCase):
         self.wait_serial(vm, "RD-MARKED-END", timeout=20)
         self.console(vm, "echo AGAIN >/tmp/g; dd if=/tmp/g of=/dev/vda conv=fsync && echo DW-$((2+5))")
         self.wait_serial(vm, "DW-7", timeout=20)
+        self.assertTrue(api.VBD.get_currently_attached(vbd2))
+        self.console(vm, "echo NB-$(ls /sys/block | grep -c vd)-END")
+        self.wait_serial(vm, "NB-2-END", timeout=20)
         self.assertTrue(ping(GUEST_IP), "the guest answers pings after the restart")
 
         # ---- one at a time ----
