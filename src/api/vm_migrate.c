@@ -1480,7 +1480,9 @@ static int vm_restart_device_models(struct rpc_ctx *ctx, xv *args, xv *result, s
 	t = db_begin(ctx->db);
 	vm = db_lookup_cls(ctx->db, SC_C_VM, vm_ref);
 	if (vm && rc == 0) {
-		vm_record_running(t, vm, srv, false, spec.domid, true);
+		/* the same VBDs and VIFs plugged as before: only the domain is new */
+		vm_record_running(t, vm, srv, false, -1, false);
+		db_set_int(t, vm, SC_F_VM__domid, spec.domid);
 		vm_record_vcpu_params(t, vm, &applied);
 	}
 	if (vm)

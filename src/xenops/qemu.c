@@ -460,12 +460,35 @@ static int grant_disks(const char *dir, const struct vm_spec *vm, struct xerr *e
 
 enum start_mode { START_BOOT, START_RESUME, START_MIGRATE };
 
+/* Each -device of argv whose id slots names goes in that PCI slot (the
+ * one a running QEMU has it in). */
+static void pin_slots(struct qemu_argv *a, const json_t *slots)
+{
+	for (size_t i = 1; i < a->n; i++) {
+		if (strcmp(a->v[i - 1], "-device") != 0)
+			continue;
+		const char *id = strstr(a->v[i], ",id=");
+		if (!id)
+			continue;
+		id += 4;
+		size_t len = strcspn(id, ",");
+		char *name = xstrndup(id, len);
+		const char *addr = json_string_value(json_object_get(slots, name));
+		free(name);
+		if (!addr)
+			continue;
+		char *pinned = xasprintf("%s,addr=%s", a->v[i], addr);
+		free(a->v[i]);
+		a->v[i] = pinned;
+	}
+}
+
 /* A new QEMU for vm in dir; with START_RESUME, its state comes from the
  * suspend image; with START_MIGRATE, it is left waiting (-incoming defer).
  * With out, it is not registered under the VM's uuid (the VM has another
  * QEMU there): *out gets it, owned by the caller. */
 static int spawn(const char *dir_in, const struct vm_spec *vm, bool paused, enum start_mode mode,
-		 struct qvm **out, struct xerr *err)
+		 const json_t *slots, struct qvm **out, struct xerr *err)
 {
 	bool resume = mode == START_RESUME;
 	char *dir = xstrdup(dir_in);
@@ -477,6 +500,8 @@ static int spawn(const char *dir_in, const struct vm_spec *vm, bool paused, enum
 		free(dir);
 		return -1;
 	}
+	if (slots)
+		pin_slots(&argv, slots);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm->ref, "qemu", strerror(errno), NULL);
 		goto fail;
@@ -607,7 +632,7 @@ static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bo
 		    struct xerr *err)
 {
 	char *dir = qemu_vm_dir(host->run_dir, vm->uuid);
-	int r = spawn(dir, vm, paused, mode, NULL, err);
+	int r = spawn(dir, vm, paused, mode, NULL, NULL, err);
 	free(dir);
 	return r;
 }
@@ -880,7 +905,12 @@ static int q_restart_dm(const struct xenops_host *host, const struct vm_spec *vm
 	qemu_remove_dir(ndir);
 	struct qvm *nv = NULL;
 	int64_t t0 = clock_now_ms();
-	if (spawn(ndir, vm, true, START_MIGRATE, &nv, err) < 0)
+	/* the devices in the slots the guest knows them in (those plugged
+	 * since its QEMU started are not where a command line puts them) */
+	json_t *slots = qemu_pci_slots(old->qmp, err);
+	int sr = slots ? spawn(ndir, vm, true, START_MIGRATE, slots, &nv, err) : -1;
+	json_decref(slots);
+	if (sr < 0)
 		goto fail;
 	if (qemu_migrate_local(old->qmp, nv->qmp, st, err) < 0)
 		goto fail;

@@ -4,6 +4,7 @@
 #ifndef XENON_QEMU_INT_H
 #define XENON_QEMU_INT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -132,6 +133,10 @@ void qemu_migrate_abort(const struct xenops_host *host, const struct vm_spec *vm
 int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, const struct xenops_mig_target *t,
 		      struct xenops_mig_stats *st, struct xerr *err);
 
+/* The PCI slot of each device with an id on bus 0 of the QEMU on monitor
+ * q, {id: "slot.function"} (hex, as the addr property takes it), owned;
+ * NULL when the monitor fails. */
+json_t *qemu_pci_slots(struct qmp *q, struct xerr *err);
 /* The running guest's state from the QEMU on monitor from into the one on
  * monitor to (started with -incoming defer), over a socket pair: 0 when
  * to has all of it (from's guest stopped, to's not yet running); on

@@ -537,6 +537,33 @@ static char *pci_layout(struct qmp *q, struct xerr *err)
 	return out;
 }
 
+json_t *qemu_pci_slots(struct qmp *q, struct xerr *err)
+{
+	json_t *buses = NULL;
+	if (qmp_exec(q, "query-pci", NULL, &buses, QMP_MS, err) < 0)
+		return NULL;
+	json_t *out = json_object();
+	size_t i, j;
+	json_t *bus, *dev;
+	json_array_foreach(buses, i, bus)
+	{
+		if (jint(bus, "bus") != 0)
+			continue;
+		json_array_foreach(json_object_get(bus, "devices"), j, dev)
+		{
+			const char *id = json_string_value(json_object_get(dev, "qdev_id"));
+			if (!id || !*id)
+				continue;
+			char addr[32];
+			snprintf(addr, sizeof addr, "%llx.%llx", (unsigned long long)jint(dev, "slot"),
+				 (unsigned long long)jint(dev, "function"));
+			json_object_set_new(out, id, json_string(addr));
+		}
+	}
+	json_decref(buses);
+	return out;
+}
+
 int qemu_migrate_local(struct qmp *from, struct qmp *to, struct xenops_mig_stats *st, struct xerr *err)
 {
 	/* the guest's devices where it has them: a device plugged or
