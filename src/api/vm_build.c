@@ -164,12 +164,10 @@ static int collect_vbd(struct vm_build *b, struct rpc_ctx *ctx, struct db_obj *v
 	return 0;
 }
 
-struct vm_build *vm_build_collect(struct server *srv, struct db_obj *vm, struct xerr *err)
-{
-	return vm_build_collect_with(srv, vm, NULL, err);
-}
-
-struct vm_build *vm_build_collect_with(struct server *srv, struct db_obj *vm, const xv *instead, struct xerr *err)
+/* The VM's disks: every VBD's, or the plugged ones only; for a VBD that
+ * instead (a map, NULL: none) names, that VDI instead of the VBD's. */
+static struct vm_build *collect(struct server *srv, struct db_obj *vm, const xv *instead, bool plugged_only,
+				struct xerr *err)
 {
 	struct db *db = srv->db;
 	struct rpc_ctx ctx = {.srv = srv, .db = db};
@@ -179,7 +177,7 @@ struct vm_build *vm_build_collect_with(struct server *srv, struct db_obj *vm, co
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < xv_len(&vbds); i++) {
 		struct db_obj *vbd = db_lookup_cls(db, SC_C_VBD, xv_as_str(xv_arr_get(&vbds, i)));
-		if (vbd)
+		if (vbd && (!plugged_only || db_peek_bool(vbd, SC_F_VBD__currently_attached)))
 			rc = collect_vbd(b, &ctx, vbd, instead ? xv_map_get_str(instead, vbd->ref) : NULL, err);
 	}
 	xv_free(&vbds);
@@ -188,6 +186,21 @@ struct vm_build *vm_build_collect_with(struct server *srv, struct db_obj *vm, co
 		return NULL;
 	}
 	return b;
+}
+
+struct vm_build *vm_build_collect(struct server *srv, struct db_obj *vm, struct xerr *err)
+{
+	return collect(srv, vm, NULL, false, err);
+}
+
+struct vm_build *vm_build_collect_with(struct server *srv, struct db_obj *vm, const xv *instead, struct xerr *err)
+{
+	return collect(srv, vm, instead, false, err);
+}
+
+struct vm_build *vm_build_collect_plugged(struct server *srv, struct db_obj *vm, struct xerr *err)
+{
+	return collect(srv, vm, NULL, true, err);
 }
 
 struct vm_build *vm_build_collect_vbd(struct server *srv, struct db_obj *vbd, struct xerr *err)

@@ -592,26 +592,136 @@ int mig_intra_pool(struct rpc_ctx *ctx, xv *args, bool dry, xv *result, struct x
 	return rc;
 }
 
-/* VM.restart_device_models, as xapi: a running VM's device model is
- * restarted by a live migration to the host it runs on (VM.pool_migrate's
- * checks and answers, so one that the migration cannot do here is refused
- * as VM.pool_migrate refuses it, the VM left running as it was). */
+/* VM.restart_device_models: a running VM's device model (here, its QEMU)
+ * replaced by a fresh one on the same host while the guest runs on, as
+ * xapi does it by a live migration to the VM's own host: marked as that
+ * migration (pool_migrate) in its operations, room for a second copy of
+ * its memory asked for, a new domid, its disks attached and its taps made
+ * for the new domain; the backend hands the
+ * guest over (xenops restart_dm). A failure leaves the VM running in its
+ * old device model, records unchanged. */
 static int vm_restart_device_models(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
+	struct server *srv = ctx->srv;
 	*result = XV_NIL_INIT;
-	char vm_ref[REF_STRLEN + 1] = "", host[REF_STRLEN + 1] = "";
-	db_rdlock(ctx->db);
+	int64_t t0 = clock_now_ms();
+	char token[REF_STRLEN + 1];
+	if (ctx->task[0])
+		snprintf(token, sizeof token, "%s", ctx->task);
+	else
+		ref_generate(token);
+	struct vm_spec spec;
+	memset(&spec, 0, sizeof spec);
+	char vm_ref[REF_STRLEN + 1] = "";
+	int64_t old_domid = -1;
+	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *vm = generic_lookup(ctx, SC_C_VM, xv_arr_get(args, 0), err);
 	int rc = vm ? 0 : -1;
+	if (rc == 0 && (db_peek_bool(vm, SC_F_VM__is_a_template) || db_peek_bool(vm, SC_F_VM__is_a_snapshot)))
+		rc = xerr_set(err, ERR_VM_IS_TEMPLATE, vm->ref, NULL);
 	const char *ps = rc == 0 ? db_peek_str(vm, SC_F_VM__power_state) : "";
 	if (rc == 0 && strcmp(ps, "Running") != 0)
 		rc = xerr_set(err, ERR_VM_BAD_POWER_STATE, vm->ref, "Running", ps, NULL);
+	if (rc == 0 && strcmp(db_peek_str(vm, SC_F_VM__resident_on), srv->host_ref) != 0)
+		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "the VM does not run on this host", NULL);
+	if (rc == 0 && !srv->backend->restart_dm)
+		rc = xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "this host's VM backend cannot restart a device model",
+			      NULL);
+	if (rc == 0 && vm_check_op(vm, "pool_migrate", err) < 0)
+		rc = -1;
+	if (rc == 0) {
+		/* both domains hold the guest's memory while it moves */
+		int64_t free_mem = vm_host_free_memory(srv, NULL);
+		int64_t need = db_peek_int(vm, SC_F_VM__memory_dynamic_max) + db_peek_int(vm, SC_F_VM__memory_overhead);
+		if (free_mem >= 0 && need > free_mem) {
+			char n[32], a[32];
+			snprintf(n, sizeof n, "%lld", (long long)need);
+			snprintf(a, sizeof a, "%lld", (long long)free_mem);
+			rc = xerr_set(err, ERR_HOST_NOT_ENOUGH_FREE_MEMORY, n, a, NULL);
+		}
+	}
 	if (rc == 0) {
 		snprintf(vm_ref, sizeof vm_ref, "%s", vm->ref);
-		snprintf(host, sizeof host, "%s", db_peek_str(vm, SC_F_VM__resident_on));
+		vm_spec_of(vm, &spec);
+		old_domid = db_peek_int(vm, SC_F_VM__domid);
+		spec.domid = vm_next_domid(ctx->db);
+		op_mark(t, vm, "pool_migrate", token);
+		rc = db_commit(t, err);
+	} else {
+		db_abort(t);
 	}
+	if (rc < 0) {
+		vm_spec_free(&spec);
+		return -1;
+	}
+	/* the new domain as a start builds it, with only the NICs and disks
+	 * the running one has plugged (the guest's state has those), its disks
+	 * attached for it; the attachments the old domain had, to let go of
+	 * afterwards */
+	xv vcpu_params = XV_NIL_INIT;
+	db_rdlock(ctx->db);
+	vm = db_lookup_cls(ctx->db, SC_C_VM, vm_ref);
+	struct xerr be = XERR_INIT;
+	struct vm_build *old_build = vm ? vm_build_collect_plugged(srv, vm, &be) : NULL;
+	xerr_clear(&be);
+	struct vm_build *build = NULL;
+	rc = vm ? 0 : handle_invalid(err, SC_C_VM, vm_ref);
+	if (rc == 0 && (vm_boot_files(srv, &spec, err) < 0 || vif_spec_nics(ctx->db, vm, &spec, true, err) < 0 ||
+			!(build = vm_build_collect_plugged(srv, vm, err))))
+		rc = -1;
+	if (rc == 0)
+		vcpu_params = db_get(ctx->db, vm, SC_F_VM__VCPUs_params);
 	db_unlock(ctx->db);
-	return rc == 0 ? vm_pool_migrate_to(ctx, vm_ref, host, NULL, err) : -1;
+	bool attached = false;
+	if (rc == 0)
+		attached = (rc = vm_build_attach(build, &spec, err)) == 0;
+	struct xenops_mig_stats st;
+	memset(&st, 0, sizeof st);
+	if (rc == 0 && srv->backend->restart_dm(&srv->xh, &spec, &st, err) < 0) {
+		rc = -1;
+		bool alive = !srv->backend->active || srv->backend->active(&srv->xh, spec.uuid);
+		log_warn("VM.restart_device_models: VM %s: %s %s", spec.uuid, err->code ? err->code : "",
+			 err->nparams ? err->params[0] : "");
+		char *why = xasprintf("the new device model did not take the guest over (%s)%s",
+				      err->nparams ? err->params[err->nparams - 1] : err->code ? err->code : "",
+				      alive ? "; the VM runs on in its old one" : ", and the old one is gone");
+		xerr_clear(err);
+		xerr_set(err, ERR_VM_MIGRATE_FAILED, vm_ref, srv->host_ref, srv->host_ref, why, NULL);
+		free(why);
+	}
+	xv applied = XV_NIL_INIT;
+	if (rc == 0)
+		vm_apply_vcpu_params(srv, &spec, &vcpu_params, &applied);
+	t = db_begin(ctx->db);
+	vm = db_lookup_cls(ctx->db, SC_C_VM, vm_ref);
+	if (vm && rc == 0) {
+		/* the same VBDs and VIFs plugged as before: only the domain is new */
+		vm_record_running(t, vm, srv, false, -1, false);
+		db_set_int(t, vm, SC_F_VM__domid, spec.domid);
+		vm_record_vcpu_params(t, vm, &applied);
+	}
+	if (vm)
+		op_end(t, vm, token);
+	struct xerr ce = XERR_INIT;
+	db_commit(t, &ce);
+	xerr_clear(&ce);
+	if (rc == 0) {
+		/* the new domain holds its attachments; the old one's go */
+		vm_build_detach(old_build);
+	} else if (attached) {
+		vm_build_detach(build);
+	}
+	vm_build_free(old_build);
+	vm_build_free(build);
+	xv_free(&applied);
+	xv_free(&vcpu_params);
+	if (rc == 0)
+		log_info("VM.restart_device_models: VM %s: domid %lld -> %lld in %lld ms (guest paused %lld ms as "
+			 "QEMU reports)",
+			 spec.uuid, (long long)old_domid, (long long)spec.domid, (long long)(clock_now_ms() - t0),
+			 (long long)st.downtime_ms);
+	vm_spec_free(&spec);
+	return rc;
 }
 
 /* ---- the extension message and the table ---- */

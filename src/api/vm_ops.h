@@ -111,6 +111,9 @@ struct vm_build *vm_build_collect(struct server *srv, struct db_obj *vm, struct 
  * destination builds the domain on the new disks before the records
  * change). */
 struct vm_build *vm_build_collect_with(struct server *srv, struct db_obj *vm, const xv *instead, struct xerr *err);
+/* The same for the VBDs plugged into the running domain only (a new
+ * device model for it has the devices it has). */
+struct vm_build *vm_build_collect_plugged(struct server *srv, struct db_obj *vm, struct xerr *err);
 /* The same for one VBD (hot-plug, CD insert): no disk in it when the VBD
  * gives the guest nothing (an empty disk, a floppy). */
 struct vm_build *vm_build_collect_vbd(struct server *srv, struct db_obj *vbd, struct xerr *err);

@@ -392,8 +392,9 @@ static int copy_file(const char *from, const char *to)
 }
 
 /* Ends v's QEMU — QMP quit (QEMU flushes its disks), SIGKILL after a grace
- * period — removes its files and forgets v. */
-static int destroy_domain(struct qvm *v, struct xerr *err)
+ * period — and removes its files, taps and (with cgroup) its cgroup; v is
+ * still registered (if it was) and claimed on return, failing or not. */
+static int end_qemu(struct qvm *v, bool cgroup, struct xerr *err)
 {
 	if (v->state != Q_DEAD && v->qmp) {
 		struct xerr e = XERR_INIT;
@@ -405,14 +406,23 @@ static int destroy_domain(struct qvm *v, struct xerr *err)
 	if (!qemu_wait_gone(v->pid, v->uuid, v->qmp ? 2000 : 0)) {
 		log_warn("qemu %s: pid %d still there after quit: SIGKILL", v->uuid, (int)v->pid);
 		kill(v->pid, SIGKILL);
-		if (!qemu_wait_gone(v->pid, v->uuid, 10000)) {
-			release(v);
+		if (!qemu_wait_gone(v->pid, v->uuid, 10000))
 			return xerr_internal(err, "QEMU pid %d of VM %s does not die", (int)v->pid, v->uuid);
-		}
 	}
 	qemu_clean_dir(v->dir);
-	qemu_cgroup_remove(v->uuid);
+	if (cgroup)
+		qemu_cgroup_remove(v->uuid);
 	qemu_nics_down(v->uuid, v->domid);
+	return 0;
+}
+
+/* end_qemu, then v is forgotten. */
+static int destroy_domain(struct qvm *v, struct xerr *err)
+{
+	if (end_qemu(v, true, err) < 0) {
+		release(v);
+		return -1;
+	}
 	drop(v);
 	return 0;
 }
@@ -450,13 +460,38 @@ static int grant_disks(const char *dir, const struct vm_spec *vm, struct xerr *e
 
 enum start_mode { START_BOOT, START_RESUME, START_MIGRATE };
 
-/* A new QEMU for vm; with START_RESUME, its state comes from the suspend
- * image; with START_MIGRATE, it is left waiting (-incoming defer). */
-static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bool paused, enum start_mode mode,
-		    struct xerr *err)
+/* Each -device of argv whose id slots names goes in that PCI slot (the
+ * one a running QEMU has it in). */
+static void pin_slots(struct qemu_argv *a, const json_t *slots)
+{
+	for (size_t i = 1; i < a->n; i++) {
+		if (strcmp(a->v[i - 1], "-device") != 0)
+			continue;
+		const char *id = strstr(a->v[i], ",id=");
+		if (!id)
+			continue;
+		id += 4;
+		size_t len = strcspn(id, ",");
+		char *name = xstrndup(id, len);
+		const char *addr = json_string_value(json_object_get(slots, name));
+		free(name);
+		if (!addr)
+			continue;
+		char *pinned = xasprintf("%s,addr=%s", a->v[i], addr);
+		free(a->v[i]);
+		a->v[i] = pinned;
+	}
+}
+
+/* A new QEMU for vm in dir; with START_RESUME, its state comes from the
+ * suspend image; with START_MIGRATE, it is left waiting (-incoming defer).
+ * With out, it is not registered under the VM's uuid (the VM has another
+ * QEMU there): *out gets it, owned by the caller. */
+static int spawn(const char *dir_in, const struct vm_spec *vm, bool paused, enum start_mode mode,
+		 const json_t *slots, struct qvm **out, struct xerr *err)
 {
 	bool resume = mode == START_RESUME;
-	char *dir = qemu_vm_dir(host->run_dir, vm->uuid);
+	char *dir = xstrdup(dir_in);
 	struct qemu_argv argv;
 	bool rotated = false;
 	struct qvm *v = NULL;
@@ -465,6 +500,8 @@ static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bo
 		free(dir);
 		return -1;
 	}
+	if (slots)
+		pin_slots(&argv, slots);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm->ref, "qemu", strerror(errno), NULL);
 		goto fail;
@@ -521,6 +558,14 @@ static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bo
 		xerr_set(err, ERR_FAILED_TO_START_EMULATOR, vm->ref, "qemu", m, NULL);
 		free(m);
 		goto fail;
+	}
+	if (out) {
+		*out = v;
+		log_info("qemu %s: a second QEMU waits for the guest's state, pid %d, domid %lld", vm->uuid,
+			 (int)pid, (long long)vm->domid);
+		qemu_argv_free(&argv);
+		free(dir);
+		return 0;
 	}
 	pthread_mutex_lock(&Q.lock);
 	v->next = Q.vms;
@@ -581,6 +626,15 @@ fail:
 	qemu_argv_free(&argv);
 	free(dir);
 	return -1;
+}
+
+static int do_start(const struct xenops_host *host, const struct vm_spec *vm, bool paused, enum start_mode mode,
+		    struct xerr *err)
+{
+	char *dir = qemu_vm_dir(host->run_dir, vm->uuid);
+	int r = spawn(dir, vm, paused, mode, NULL, NULL, err);
+	free(dir);
+	return r;
 }
 
 static int q_start(const struct xenops_host *host, const struct vm_spec *vm, bool paused, struct xerr *err)
@@ -759,6 +813,188 @@ int qemu_start_incoming(const struct xenops_host *host, const struct vm_spec *vm
 	return do_start(host, vm, true, START_MIGRATE, err);
 }
 
+/* ---- a new device model for a running guest (VM.restart_device_models) ----
+ *
+ * The new QEMU starts beside the old one under a second identity: its run
+ * directory <run-dir>/vm/<uuid>.dm (its monitor, console and agent sockets,
+ * pid and log there), the new domid's uid and taps, and a qvm kept out of
+ * the registry while the old QEMU holds the uuid there. The guest's state
+ * moves across on a socket pair (a live migration on this host); then the
+ * console's history goes into the new log before the guest runs on, the
+ * old QEMU ends (its taps and files go, the VM's cgroup, which both share,
+ * stays), the new directory takes the VM's name and the new qvm its place
+ * in the registry in one step. Until the old QEMU is told to quit, any
+ * failure removes the new one and the guest runs on in the old. */
+
+#define DM_SUFFIX ".dm"
+
+/* Appends the file from to the file to (the console's history). */
+static int append_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return errno == ENOENT ? 0 : -1;
+	int out = open(to, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	char buf[65536];
+	ssize_t n;
+	int rc = 0;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			rc = -1;
+	if (n < 0)
+		rc = -1;
+	close(in);
+	if (close(out) < 0)
+		rc = -1;
+	return rc;
+}
+
+static void write_pid(const char *dir, pid_t pid)
+{
+	char *p = qemu_file(dir, "qemu.pid"), *tmp = qemu_file(dir, "qemu.pid.tmp");
+	FILE *f = fopen(tmp, "we");
+	if (f) {
+		fprintf(f, "%d\n", (int)pid);
+		if (fclose(f) == 0 && rename(tmp, p) == 0)
+			tmp[0] = '\0';
+	}
+	if (tmp[0]) {
+		unlink(tmp);
+		log_error("qemu: cannot write %s: %s", p, strerror(errno));
+	}
+	free(p);
+	free(tmp);
+}
+
+/* The new QEMU nv (unregistered) ended and its directory removed. */
+static void discard_new(struct qvm *nv, const char *ndir)
+{
+	struct xerr e = XERR_INIT;
+	if (end_qemu(nv, false, &e) < 0)
+		log_error("qemu %s: the new QEMU (pid %d) does not end: %s", nv->uuid, (int)nv->pid,
+			  e.nparams ? e.params[0] : e.code);
+	else
+		free_qvm(nv);
+	xerr_clear(&e);
+	qemu_remove_dir(ndir);
+}
+
+static int q_restart_dm(const struct xenops_host *host, const struct vm_spec *vm, struct xenops_mig_stats *st,
+			struct xerr *err)
+{
+	memset(st, 0, sizeof *st);
+	struct qvm *old = claim(vm->uuid);
+	if (!old)
+		return xerr_internal(err, "VM %s has no QEMU", vm->uuid);
+	if (!old->qmp || old->incoming || (QS(old->state) & Q_ENDED)) {
+		release(old);
+		return xerr_internal(err, "VM %s: its QEMU cannot hand its guest over now", vm->uuid);
+	}
+	if (old->domid == vm->domid) {
+		release(old);
+		return xerr_internal(err, "VM %s: the new QEMU needs a domid of its own", vm->uuid);
+	}
+	bool was_running = qemu_vm_running(old);
+	char *dir = qemu_vm_dir(host->run_dir, vm->uuid);
+	char *ndir = xasprintf("%s" DM_SUFFIX, dir);
+	/* what an earlier attempt that died half-way left */
+	qemu_remove_dir(ndir);
+	struct qvm *nv = NULL;
+	int64_t t0 = clock_now_ms();
+	/* the devices in the slots the guest knows them in (those plugged
+	 * since its QEMU started are not where a command line puts them) */
+	json_t *slots = qemu_pci_slots(old->qmp, err);
+	int sr = slots ? spawn(ndir, vm, true, START_MIGRATE, slots, &nv, err) : -1;
+	json_decref(slots);
+	if (sr < 0)
+		goto fail;
+	if (qemu_migrate_local(old->qmp, nv->qmp, st, err) < 0)
+		goto fail;
+	int64_t t_taken = clock_now_ms();
+	/* the guest is stopped in the old QEMU and whole in the new one: its
+	 * console's history first, then it runs there */
+	char *olog = qemu_file(dir, "serial.log"), *nlog = qemu_file(ndir, "serial.log");
+	int ar = append_file(olog, nlog);
+	free(olog);
+	free(nlog);
+	if (ar < 0)
+		log_warn("qemu %s: the console's history did not come along: %s", vm->uuid, strerror(errno));
+	if (was_running) {
+		if (qmp_simple(nv, "cont", NULL, err) < 0)
+			goto fail;
+		set_state(nv, Q_RUNNING);
+	}
+	qemu_set_incoming(nv, false); /* its end is the guest's from now on */
+	int64_t t_run = clock_now_ms();
+	/* from here on the guest is the new QEMU's: the old one goes */
+	struct xerr e = XERR_INIT;
+	bool old_gone = end_qemu(old, false, &e) == 0;
+	if (!old_gone)
+		log_error("qemu %s: the old QEMU (pid %d) does not end: %s", vm->uuid, (int)old->pid,
+			  e.nparams ? e.params[0] : e.code);
+	xerr_clear(&e);
+	char *keep = qemu_file(dir, "serial.log.1"), *kept = qemu_file(ndir, "serial.log.1");
+	rename(keep, kept); /* the boot before this one's console, as it was */
+	free(keep);
+	free(kept);
+	if (old_gone)
+		qemu_remove_dir(dir);
+	if (!old_gone || rename(ndir, dir) < 0) {
+		log_error("qemu %s: the new QEMU's directory stays %s: %s", vm->uuid, ndir,
+			  old_gone ? strerror(errno) : "the old QEMU is still there");
+	} else {
+		free(nv->dir);
+		nv->dir = xstrdup(dir);
+	}
+	/* the old QEMU removed the pid file it was started with, which may be
+	 * the new one's path */
+	write_pid(nv->dir, nv->pid);
+	/* the new qvm in the old one's place at once: no claim in between
+	 * finds the VM without a QEMU (a stuck old QEMU is left alone, out of
+	 * the registry: it holds the guest no more) */
+	pthread_mutex_lock(&Q.lock);
+	for (struct qvm **pp = &Q.vms; *pp; pp = &(*pp)->next) {
+		if (*pp == old) {
+			*pp = old->next;
+			break;
+		}
+	}
+	nv->next = Q.vms;
+	Q.vms = nv;
+	pthread_cond_broadcast(&Q.cond);
+	pthread_mutex_unlock(&Q.lock);
+	free_qvm(old);
+	log_info("qemu %s: device model restarted: pid %d, domid %lld (started and given the guest in %lld ms, "
+		 "downtime %lld ms, then %lld ms to run it; old QEMU ended in %lld ms)",
+		 vm->uuid, (int)nv->pid, (long long)nv->domid, (long long)(t_run - t0), (long long)st->downtime_ms,
+		 (long long)(t_run - t_taken), (long long)(clock_now_ms() - t_run));
+	release(nv);
+	free(dir);
+	free(ndir);
+	return 0;
+fail:
+	if (nv)
+		discard_new(nv, ndir);
+	if (st->phase == 2 && was_running) {
+		/* the stream had completed: the old QEMU holds the guest still */
+		struct xerr e2 = XERR_INIT;
+		if (qmp_simple(old, "cont", NULL, &e2) == 0)
+			set_state(old, Q_RUNNING);
+		else
+			log_error("qemu %s: cannot let the guest run on in its QEMU: %s", vm->uuid,
+				  e2.nparams ? e2.params[0] : e2.code);
+		xerr_clear(&e2);
+	}
+	release(old);
+	free(dir);
+	free(ndir);
+	return -1;
+}
+
 void qemu_set_incoming(struct qvm *v, bool incoming)
 {
 	pthread_mutex_lock(&Q.lock);
@@ -820,6 +1056,8 @@ static enum qstate state_of_status(const char *status)
 	return Q_PAUSED; /* paused, prelaunch, suspended, io-error, … */
 }
 
+static bool was_abandoned(const char *uuid);
+
 /* A QEMU left by an earlier xenond: a qvm for it, or NULL when nothing
  * lives there (its stale files are then removed). */
 static struct qvm *adopt(const char *run_vm, const char *uuid)
@@ -855,12 +1093,80 @@ static struct qvm *adopt(const char *run_vm, const char *uuid)
 	} else {
 		const char *status = json_string_value(json_object_get(st, "status"));
 		v->state = state_of_status(status ? status : "");
+		if (status && !strcmp(status, "postmigrate") && was_abandoned(uuid)) {
+			/* it had handed the guest to a new QEMU on this host that
+			 * is gone now: the guest goes on here */
+			if (qmp_exec(v->qmp, "cont", NULL, NULL, QMP_TIMEOUT_MS, &e) == 0) {
+				v->state = Q_RUNNING;
+				log_info("qemu %s: the guest runs on in its QEMU, pid %d", uuid, (int)pid);
+			}
+			xerr_clear(&e);
+		}
 	}
 	json_decref(st);
 	xerr_clear(&e);
 	log_info("qemu %s: adopted pid %d, domid %lld, state %d", uuid, (int)pid, (long long)v->domid,
 		 v->state);
 	return v;
+}
+
+/* VMs whose new device model the sweep ended: a guest their old QEMU
+ * had already sent ("postmigrate") runs on there (adopt). */
+#define MAX_ABANDONED 64
+static char abandoned[MAX_ABANDONED][UUID_STRLEN + 1];
+static size_t n_abandoned;
+
+static bool was_abandoned(const char *uuid)
+{
+	for (size_t i = 0; i < n_abandoned; i++)
+		if (!strcmp(abandoned[i], uuid))
+			return true;
+	return false;
+}
+
+/* What a restart of a device model left when an earlier xenond stopped
+ * in the middle of it (<uuid>.dm): while the VM's own QEMU lives, the new
+ * one is half-made and goes; once that one is gone, the new one holds the
+ * guest and takes the VM's directory (adopted next). */
+static void sweep_dm_dirs(const char *run_vm)
+{
+	DIR *d = opendir(run_vm);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name), sl = strlen(DM_SUFFIX);
+		if (len != UUID_STRLEN + sl || strcmp(de->d_name + UUID_STRLEN, DM_SUFFIX) != 0)
+			continue;
+		char uuid[UUID_STRLEN + 1];
+		memcpy(uuid, de->d_name, UUID_STRLEN);
+		uuid[UUID_STRLEN] = '\0';
+		if (!uuid_like(uuid))
+			continue;
+		char *dir = xasprintf("%s/%s", run_vm, uuid), *ndir = xasprintf("%s/%s", run_vm, de->d_name);
+		pid_t old = qemu_read_pid(dir), nw = qemu_read_pid(ndir);
+		bool old_alive = old > 0 && qemu_pid_is_vm(old, uuid), new_alive = nw > 0 && qemu_pid_is_vm(nw, uuid);
+		if (new_alive && !old_alive) {
+			qemu_remove_dir(dir);
+			if (rename(ndir, dir) == 0)
+				log_info("qemu %s: the restarted device model (pid %d) takes the VM's directory", uuid,
+					 (int)nw);
+			else
+				log_error("qemu %s: cannot rename %s: %s", uuid, ndir, strerror(errno));
+		} else {
+			if (new_alive) {
+				log_info("qemu %s: ending the half-made new device model, pid %d", uuid, (int)nw);
+				kill(nw, SIGKILL);
+				qemu_wait_gone(nw, uuid, 10000);
+			}
+			if (old_alive && n_abandoned < MAX_ABANDONED)
+				memcpy(abandoned[n_abandoned++], uuid, sizeof uuid);
+			qemu_clean_dir(ndir);
+			qemu_remove_dir(ndir);
+		}
+		free(dir);
+		free(ndir);
+	}
+	if (d)
+		closedir(d);
 }
 
 static int q_init(const struct xenops_host *host, struct xerr *err)
@@ -882,6 +1188,7 @@ static int q_init(const struct xenops_host *host, struct xerr *err)
 		free(run_vm);
 		return -1;
 	}
+	sweep_dm_dirs(run_vm);
 	struct xenops_domain *live = NULL;
 	size_t n = 0;
 	DIR *d = opendir(run_vm);
@@ -1007,5 +1314,6 @@ const struct xenops_backend xenops_qemu = {
 	.migrate_abort = qemu_migrate_abort,
 	.migrate_send = qemu_migrate_send,
 	.disk_move = qemu_disk_move,
+	.restart_dm = q_restart_dm,
 	.console_read = qemu_console_read,
 };

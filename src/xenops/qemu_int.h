@@ -4,6 +4,7 @@
 #ifndef XENON_QEMU_INT_H
 #define XENON_QEMU_INT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -131,6 +132,16 @@ int qemu_console_read(const struct xenops_host *host, const char *uuid, size_t m
 void qemu_migrate_abort(const struct xenops_host *host, const struct vm_spec *vm);
 int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, const struct xenops_mig_target *t,
 		      struct xenops_mig_stats *st, struct xerr *err);
+
+/* The PCI slot of each device with an id on bus 0 of the QEMU on monitor
+ * q, {id: "slot.function"} (hex, as the addr property takes it), owned;
+ * NULL when the monitor fails. */
+json_t *qemu_pci_slots(struct qmp *q, struct xerr *err);
+/* The running guest's state from the QEMU on monitor from into the one on
+ * monitor to (started with -incoming defer), over a socket pair: 0 when
+ * to has all of it (from's guest stopped, to's not yet running); on
+ * failure from's guest runs on unless the stream had completed. */
+int qemu_migrate_local(struct qmp *from, struct qmp *to, struct xenops_mig_stats *st, struct xerr *err);
 
 int qemu_disk_move(const struct xenops_host *host, const char *uuid, const struct vm_disk *to, struct xerr *err);
 /* The name of the node at the top of device vbd<pos> (owned), NULL (err

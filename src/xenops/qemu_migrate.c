@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,16 @@ static int tls_setup(struct qvm *v, struct qmp *q, const char *run_dir, const ch
 			     json_pack("{ssss}", "tls-creds", TLS_ID, "tls-hostname", server ? "" : tls->name), NULL,
 			     QMP_MS, err);
 	return r;
+}
+
+static int64_t jint(json_t *o, const char *k)
+{
+	return (int64_t)json_integer_value(json_object_get(o, k));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* ---- the destination ---- */
@@ -445,15 +456,11 @@ static int mirror_disks(struct qmp *q, const char *uuid, const struct xenops_mig
 	}
 }
 
-static int64_t jint(json_t *o, const char *k)
-{
-	return (int64_t)json_integer_value(json_object_get(o, k));
-}
 
 /* Sends the memory; 0 when completed (the guest stopped here), -2 when
  * cancelled, -1 on failure — the migration cancelled either way. */
-static int send_memory(struct qmp *q, const struct xenops_mig_target *t, struct xenops_mig_stats *st,
-		       struct xerr *err)
+static int send_memory(struct qmp *q, const char *uri, const struct xenops_mig_target *t,
+		       struct xenops_mig_stats *st, struct xerr *err)
 {
 	struct xerr e = XERR_INIT;
 	/* QEMU's default cap (32 MiB/s) is for sharing a slow link: a
@@ -462,8 +469,6 @@ static int send_memory(struct qmp *q, const struct xenops_mig_target *t, struct 
 	json_int_t bw = t->max_bandwidth > 0 ? (json_int_t)t->max_bandwidth : (json_int_t)(8LL << 30);
 	qmp_exec(q, "migrate-set-parameters", json_pack("{sI}", "max-bandwidth", bw), NULL, QMP_MS, &e);
 	xerr_clear(&e);
-	char uri[96];
-	snprintf(uri, sizeof uri, "tcp:%s:%d", t->addr, t->port);
 	if (qmp_exec(q, "migrate", json_pack("{ss}", "uri", uri), NULL, QMP_MS, err) < 0)
 		return -1;
 	int r = -1;
@@ -547,7 +552,9 @@ int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, 
 		r = -2;
 	if (r == 0) {
 		st->phase = 1;
-		r = send_memory(q, t, st, err);
+		char uri[96];
+		snprintf(uri, sizeof uri, "tcp:%s:%d", t->addr, t->port);
+		r = send_memory(q, uri, t, st, err);
 	}
 	if (r == 0) {
 		st->phase = 2;
@@ -572,6 +579,138 @@ int qemu_migrate_send(const struct xenops_host *host, const struct vm_spec *vm, 
 		log_info("qemu %s: migrated to %s:%d (%s) in %lld ms (disks %lld ms), downtime %lld ms", vm->uuid,
 			 t->addr, t->port, t->tls ? "TLS" : "plain", (long long)(clock_now_ms() - t0),
 			 (long long)st->mirror_ms, (long long)st->downtime_ms);
+	return r;
+}
+
+/* ---- a new QEMU of a VM on this host (VM.restart_device_models) ---- */
+
+/* "id@bus:slot.function" of each PCI device with an id, sorted, in one
+ * string (owned); NULL when the monitor fails. */
+static char *pci_layout(struct qmp *q, struct xerr *err)
+{
+	json_t *buses = NULL;
+	if (qmp_exec(q, "query-pci", NULL, &buses, QMP_MS, err) < 0)
+		return NULL;
+	char **items = NULL;
+	size_t n = 0, i, j;
+	json_t *bus, *dev;
+	json_array_foreach(buses, i, bus)
+	{
+		json_array_foreach(json_object_get(bus, "devices"), j, dev)
+		{
+			const char *id = json_string_value(json_object_get(dev, "qdev_id"));
+			if (!id || !*id)
+				continue;
+			items = xrealloc(items, (n + 1) * sizeof *items);
+			items[n++] = xasprintf("%s@%lld:%lld.%lld", id, (long long)jint(dev, "bus"),
+					       (long long)jint(dev, "slot"), (long long)jint(dev, "function"));
+		}
+	}
+	json_decref(buses);
+	qsort(items, n, sizeof *items, cmp_str);
+	size_t len = 1;
+	for (i = 0; i < n; i++)
+		len += strlen(items[i]) + 1;
+	char *out = xmalloc(len);
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		strcat(out, items[i]);
+		strcat(out, " ");
+		free(items[i]);
+	}
+	free(items);
+	return out;
+}
+
+json_t *qemu_pci_slots(struct qmp *q, struct xerr *err)
+{
+	json_t *buses = NULL;
+	if (qmp_exec(q, "query-pci", NULL, &buses, QMP_MS, err) < 0)
+		return NULL;
+	json_t *out = json_object();
+	size_t i, j;
+	json_t *bus, *dev;
+	json_array_foreach(buses, i, bus)
+	{
+		if (jint(bus, "bus") != 0)
+			continue;
+		json_array_foreach(json_object_get(bus, "devices"), j, dev)
+		{
+			const char *id = json_string_value(json_object_get(dev, "qdev_id"));
+			if (!id || !*id)
+				continue;
+			char addr[32];
+			snprintf(addr, sizeof addr, "%llx.%llx", (unsigned long long)jint(dev, "slot"),
+				 (unsigned long long)jint(dev, "function"));
+			json_object_set_new(out, id, json_string(addr));
+		}
+	}
+	json_decref(buses);
+	return out;
+}
+
+int qemu_migrate_local(struct qmp *from, struct qmp *to, struct xenops_mig_stats *st, struct xerr *err)
+{
+	/* the guest's devices where it has them: a device plugged or
+	 * unplugged since its QEMU started leaves the slots of a new one's
+	 * command line different, and the state would not fit */
+	char *had = pci_layout(from, err), *has = had ? pci_layout(to, err) : NULL;
+	int same = had && has ? strcmp(had, has) == 0 : -1;
+	if (same == 0) {
+		log_warn("qemu: PCI devices of the running QEMU: %s; of a new one: %s", had, has);
+		xerr_internal(err, "the guest's devices were plugged or unplugged since its QEMU started: a new "
+			      "QEMU would have them in other slots");
+	}
+	free(had);
+	free(has);
+	if (same != 1)
+		return -1;
+	memset(st, 0, sizeof *st);
+	/* the stream on a socket pair: each QEMU gets one end on its monitor,
+	 * so neither opens a path of the other's (they run as different
+	 * users) and nothing listens */
+	/* plain: a QEMU that came in over TLS keeps the server's credentials
+	 * in its migration parameters */
+	if (qmp_exec(from, "migrate-set-parameters", json_pack("{ssss}", "tls-creds", "", "tls-hostname", ""), NULL,
+		     QMP_MS, err) < 0)
+		return -1;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return xerr_internal(err, "socketpair: %s", strerror(errno));
+	int r = qmp_exec_fd(to, "getfd", json_pack("{ss}", "fdname", "xenon-dm-in"), sv[1], NULL, QMP_MS, err);
+	if (r == 0)
+		r = qmp_exec_fd(from, "getfd", json_pack("{ss}", "fdname", "xenon-dm-out"), sv[0], NULL, QMP_MS, err);
+	close(sv[0]);
+	close(sv[1]);
+	if (r == 0)
+		r = qmp_exec(to, "migrate-incoming", json_pack("{ss}", "uri", "fd:xenon-dm-in"), NULL, QMP_MS, err);
+	if (r < 0)
+		return -1;
+	struct xenops_mig_target t;
+	memset(&t, 0, sizeof t);
+	st->phase = 1;
+	int64_t t0 = clock_now_ms();
+	r = send_memory(from, "fd:xenon-dm-out", &t, st, err);
+	/* the new QEMU has read the whole stream once it says completed */
+	for (int64_t until = clock_now_ms() + 30000; r == 0;) {
+		json_t *info = NULL;
+		const char *s = mig_status(to, &info, err);
+		bool done = s && !strcmp(s, "completed"), bad = !s || !strcmp(s, "failed") || !strcmp(s, "cancelled");
+		json_decref(info);
+		if (done)
+			break;
+		if (bad || clock_now_ms() > until)
+			r = s ? xerr_internal(err, "the new QEMU did not take the stream (%s)", s) : -1;
+		else
+			sleep_ms(POLL_MS / 4);
+	}
+	if (r == 0) {
+		st->phase = 2;
+		log_info("qemu: state moved to a new QEMU in %lld ms (QEMU's total %lld ms, downtime %lld ms, %lld "
+			 "bytes)",
+			 (long long)(clock_now_ms() - t0), (long long)st->total_ms, (long long)st->downtime_ms,
+			 (long long)st->bytes);
+	}
 	return r;
 }
 

@@ -301,6 +301,14 @@ struct xenops_backend {
 	 * disks of running VMs do not move. */
 	int (*disk_move)(const struct xenops_host *host, const char *vm_uuid, const struct vm_disk *to,
 			 struct xerr *err);
+	/* Optional. A new device model for the running domain
+	 * (VM.restart_device_models): a fresh emulator for vm — vm->domid the
+	 * new domain's, disks and NICs given as for start — takes the guest
+	 * over live on this host, and the old one ends. On failure (-1) the
+	 * guest runs on in the old one and nothing of the new one is left.
+	 * *st gets what the hand-over measured. NULL: not supported. */
+	int (*restart_dm)(const struct xenops_host *host, const struct vm_spec *vm, struct xenops_mig_stats *st,
+			  struct xerr *err);
 };
 
 const struct xenops_backend *xenops_find(const char *name);

@@ -7,7 +7,7 @@ reasons host.evacuate checks, all of them in CANNOT_EVACUATE_HOST),
 host.set_power_on_mode and host.power_on (refusals; no power-on plugin
 here), pool.enable_redo_log / disable_redo_log (the database kept in a VDI
 on the SR, read back through VDI.open_database), VM.restart_device_models
-(a migration to the VM's own host, which VM.pool_migrate refuses here), and
+(a new domain for a running VM, the records following it), and
 host.declare_dead: refused for a live host, then a killed member's VMs
 recorded Halted (a protected one restarted on the master, HA being on) and
 the member disabled."""
@@ -320,22 +320,59 @@ class HaCallsOneHost(harness.ServerTestCase):
     # ---- VM.restart_device_models ----
 
     def test_restart_device_models(self):
+        """The simulated domain gets a new domid; the records follow as for
+        a migration to the same host (the QEMU side: test_restart_dm)."""
         api = self.api
         vm = self.vm("dm")
+        vdi = add_disk(api, vm, self.shared_sr)
+        vif = add_vif(api, vm, self.pif_net)
         self.assertXapiError("VM_BAD_POWER_STATE", api.VM.restart_device_models, vm,
                              params=[vm, "Running", "Halted"])
         api.VM.start(vm, False, False)
         domid = api.VM.get_domid(vm)
-        # xapi's way is a live migration to the VM's own host: refused here
-        self.assertXapiError("OPERATION_NOT_ALLOWED", api.VM.restart_device_models, vm)
+        consoles = sorted(api.VM.get_consoles(vm))
+        self.assertTrue(consoles)
+        api.VM.restart_device_models(vm)
         self.assertEqual(api.VM.get_power_state(vm), "Running")
-        self.assertEqual(api.VM.get_domid(vm), domid)
+        self.assertEqual(api.VM.get_resident_on(vm), self.host)
+        new = api.VM.get_domid(vm)
+        self.assertNotEqual(new, domid, "a new domain")
+        self.assertNotIn(new, [api.VM.get_domid(o) for o in api.VM.get_all() if o != vm])
         self.assertEqual(api.VM.get_current_operations(vm), {})
+        self.assertIn("pool_migrate", api.VM.get_allowed_operations(vm))
+        self.assertEqual(sorted(api.VM.get_consoles(vm)), consoles, "the consoles stay the VM's")
+        vbd = api.VDI.get_VBDs(vdi)[0]
+        self.assertTrue(api.VBD.get_currently_attached(vbd))
+        self.assertTrue(api.VIF.get_currently_attached(vif))
+        # again, as an async task
+        task = api.Async.VM.restart_device_models(vm)
+        self.wait_for(lambda: api.task.get_status(task) != "pending", 10, msg="the task ends")
+        self.assertEqual(api.task.get_status(task), "success")
+        self.assertNotIn(api.VM.get_domid(vm), (domid, new))
+        # a blocked migration blocks it (it is one, as in xapi)
+        api.VM.set_blocked_operations(vm, {"pool_migrate": "no moving"})
+        d = api.VM.get_domid(vm)
+        self.assertXapiError("OPERATION_BLOCKED", api.VM.restart_device_models, vm)
+        self.assertEqual(api.VM.get_domid(vm), d)
+        api.VM.set_blocked_operations(vm, {})
         api.VM.pause(vm)
         self.assertXapiError("VM_BAD_POWER_STATE", api.VM.restart_device_models, vm,
                              params=[vm, "Running", "Paused"])
         api.VM.unpause(vm)
+        # room for a second copy of its memory while it moves
+        free = int(api.host.compute_free_memory(self.host))
+        big = self.vm("dm-big", mem=(free // 2 + 256 * MiB) // MiB * MiB)
+        api.VM.start(big, False, False)
+        d = api.VM.get_domid(big)
+        self.assertXapiError("HOST_NOT_ENOUGH_FREE_MEMORY", api.VM.restart_device_models, big)
+        self.assertEqual((api.VM.get_domid(big), api.VM.get_power_state(big)), (d, "Running"))
+        self.assertEqual(api.VM.get_current_operations(big), {})
+        api.VM.hard_shutdown(big)
+        tpl = self.vm("dm-template")
+        api.VM.set_is_a_template(tpl, True)
+        self.assertXapiError("VM_IS_TEMPLATE", api.VM.restart_device_models, tpl, params=[tpl])
         self.assertXapiError("HANDLE_INVALID", api.VM.restart_device_models, NULL_REF)
+        api.VM.hard_shutdown(vm)
 
     # ---- host.declare_dead on one host ----
 

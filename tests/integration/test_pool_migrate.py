@@ -322,6 +322,13 @@ class PoolMigrateTest(unittest.TestCase):
         self.assertFalse(guest.qemus_in(os.path.join(h1.data_dir, "run")), "nothing left on h1")
         print("  VM.pool_migrate h1 -> h2: %.2f s (domid %s -> %s)" % (took, domid, a.VM.get_domid(vm)))
 
+        # a QEMU that came in over TLS hands the guest to a fresh one on
+        # its host (its migration parameters named the server's credentials)
+        last, domid = self.counts(vm)[-1], a.VM.get_domid(vm)
+        a.VM.restart_device_models(vm)
+        self.assertNotEqual(a.VM.get_domid(vm), domid)
+        self.assert_moved(vm, h2, last)
+
         # back with xe
         last = self.counts(vm)[-1]
         r = h1.server.xe("vm-migrate", "uuid=" + a.VM.get_uuid(vm),
