@@ -16,13 +16,19 @@
    the log index each host's SQLite holds (meta 'log-index') every
    millisecond; the lag of an index is the time it appears on the standby
    minus the time it appears on the master.
-4. Join: a standalone host joins (pool.join) a pool of one whose database
+4. Heal: in a pool of three, one host (a member, then the master, in
+   turn) is cut off the network (lab.cut: its switch port down) for
+   CUT seconds while a writer keeps committing on the majority's master,
+   then healed (lab.heal); the time from the heal until the cut host's
+   SQLite holds the last index the master's held at the heal (meta
+   'log-index'), i.e. until it has caught up; R rounds of each.
+5. Join: a standalone host joins (pool.join) a pool of one whose database
    holds V VMs (sim backend, made with VM.clone): the time pool.join
    takes, the time until the joiner is a slave whose SQLite holds every
    VM, and each xenond's resident memory (VmRSS) before and after.
 
     XENOND=build-bench/src/server/xenond python3 bench/pool_bench.py [--seconds 10] [--rounds 5]
-        [--only writes|failover|lag|join] [--vms 10000]
+        [--only writes|failover|lag|heal|join] [--vms 10000] [--cut-seconds 20]
 
 Run as root (namespaces). Prints the figures; bench/README.md §8 has a run."""
 import argparse
@@ -228,6 +234,70 @@ def run_lag(seconds, out):
         pool.close()
 
 
+def run_heal(rounds, cut_seconds, out):
+    """Rounds of: cut a host (a member, then the master) for cut_seconds
+    while a writer commits on the majority's master, heal it, and time
+    until its SQLite's log index reaches the master's at the heal."""
+    times = {"member": [], "master": []}
+    with lab.Lab(3) as l:
+        pool = pool_util.Pool(l)
+        pool.start()
+        cons = {h.name: sqlite3.connect("file:%s/db.sqlite?mode=ro" % h.data_dir, uri=True, timeout=5,
+                                        check_same_thread=False)
+                for h in l.hosts}
+        m = pool.find_master(20)
+        pref = m.server.api.pool.get_all()[0]
+        for r in range(rounds):
+            for kind in ("member", "master"):
+                m = pool.find_master(20)
+                cut = m if kind == "master" else [h for h in l.hosts if h is not m][0]
+                # every host caught up before the cut
+                end = time.monotonic() + 30
+                while len({log_index(c) for c in cons.values()}) > 1 and time.monotonic() < end:
+                    time.sleep(0.05)
+                stop = threading.Event()
+                n = [0]
+
+                majority = [h for h in l.hosts if h is not cut]
+
+                def writer():
+                    i = 0
+                    while not stop.is_set():
+                        i += 1
+                        w = pool.find_master(5, majority)
+                        try:
+                            if w is None:
+                                continue
+                            w.server.call("pool.set_name_label", w.server.session, pref, "heal-%d" % i,
+                                          timeout=5)
+                            n[0] += 1
+                        except Exception:  # the master moved: find it again
+                            w.server._session = None
+                        finally:
+                            time.sleep(0.05)
+                l.cut(cut)
+                t = threading.Thread(target=writer)
+                t.start()
+                time.sleep(cut_seconds)
+                stop.set()
+                t.join()
+                leader = pool.find_master(20, majority)
+                target = log_index(cons[leader.name])
+                l.heal(cut)
+                t0 = time.monotonic()
+                while log_index(cons[cut.name]) < target and time.monotonic() - t0 < 120:
+                    time.sleep(0.01)
+                took = time.monotonic() - t0
+                times[kind].append(took)
+                out.append("round %d: %s %s cut %.0f s (%d writes meanwhile), caught up to index %d "
+                           "%.2f s after the heal" % (r + 1, kind, cut.name, cut_seconds, n[0], target, took))
+        pool.close()
+    for kind in ("member", "master"):
+        xs = times[kind]
+        out.append("heal -> caught up, %s cut: median %.2f s, max %.2f s over %d rounds (%s)" % (
+            kind, pct(xs, 50), max(xs), len(xs), ", ".join("%.2f" % x for x in xs)))
+
+
 def rss_mib(server):
     with open("/proc/%d/status" % server.pid) as f:
         for line in f:
@@ -286,8 +356,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--only", choices=["writes", "failover", "lag", "join"])
+    ap.add_argument("--only", choices=["writes", "failover", "lag", "heal", "join"])
     ap.add_argument("--vms", type=int, default=10000, help="VMs in the pool a host joins (--only join)")
+    ap.add_argument("--cut-seconds", type=float, default=20, help="how long a host stays cut (--only heal)")
     a = ap.parse_args()
     out = ["xenond: %s" % harness.XENOND, "load average at start: %.2f" % os.getloadavg()[0]]
     if a.only in (None, "writes"):
@@ -296,6 +367,8 @@ def main():
         run_failover(a.rounds, out)
     if a.only in (None, "lag"):
         run_lag(a.seconds, out)
+    if a.only in (None, "heal"):
+        run_heal(a.rounds, a.cut_seconds, out)
     if a.only in (None, "join"):
         run_join(a.vms, out)
     out.append("load average at end: %.2f" % os.getloadavg()[0])

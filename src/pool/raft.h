@@ -40,7 +40,11 @@
  * died), pool_raft_recover_alone makes a node the only member and
  * pool_raft_reset empties a node (the old master) to be added again. The
  * transport closes connections from servers outside the configuration,
- * so an old master back with its own history cannot reach the new one.
+ * so an old master back with its own history cannot reach the new one;
+ * it makes the outgoing connections itself (libraft's handshake, an
+ * attempt bounded in time) and gives every connection TCP timeouts, so a
+ * peer back from a network partition is reached again within about two
+ * seconds, not at TCP's next backed-off retransmission.
  *
  * Not there yet: removing members; reads are served by a leader until
  * libraft steps it down (about an election timeout after it lost its
