@@ -317,6 +317,9 @@ static int do_start(const struct vm_spec *vm, bool paused, bool resume, struct x
 		libxl_domain_restore_params params;
 		libxl_domain_restore_params_init(&params);
 		params.checkpointed_stream = LIBXL_CHECKPOINTED_STREAM_NONE;
+		/* libxl_domain_suspend writes its v2 stream (the default, 1,
+		 * would have the pre-4.6 format converted) */
+		params.stream_version = 2;
 		/* the suspended domain's id was in use a moment ago: Xen picks */
 		cfg.c_info.domid = 0;
 		rc = libxl_domain_create_restore(X.ctx, &cfg, &domid, fd, -1, &params, NULL, NULL);
