@@ -119,7 +119,10 @@ xen-init-dom0
 xenconsoled --pid-file=/run/xenconsoled.pid
 xl info >/dev/null 2>&1 && echo "XENON-DOM0: xl $(cut -d' ' -f1 /proc/uptime)" >/dev/hvc0
 if [ -x /usr/sbin/xenond ]; then
-	mkdir -p /var/lib/xenon
+	mkdir -p /var/lib/xenon/sr
+	# the SRs' images (suspend images among them) on their own tmpfs: the
+	# root's has room for what the initramfs holds only
+	mount -t tmpfs -o size=1g tmpfs /var/lib/xenon/sr
 	echo xenon-test >/var/lib/xenon/root-password
 	xenond --backend xen --listen 0.0.0.0:8080 --tls-listen "" --data-dir /var/lib/xenon \
 		--root-password-file /var/lib/xenon/root-password \
@@ -142,11 +145,12 @@ boot() {
 	# -cpu max with SMAP/SMEP: the PV dom0 kernel dies at its first
 	# instruction under TCG (#PF in create_bounce_frame); without them it boots.
 	# Xen's command line: its console on com1 (QEMU's first serial port),
-	# the dom0 kernel's on hvc0 (Xen's console, the same port).
+	# the dom0 kernel's on hvc0 (Xen's console, the same port); guests'
+	# debug output (hvmloader, SeaBIOS) in `xl dmesg`.
 	# Commas in -initrd separate modules.
 	nice -n "${XEN_TESTVM_NICE:-5}" qemu-system-x86_64 -accel tcg -M pc -cpu "${XEN_TESTVM_CPU:-max,-smap,-smep}" -smp 2 -m "$MEM" \
 		-kernel "$DIR/xen" \
-		-append "console=com1 com1=115200,8n1 dom0_mem=$DOM0_MEM,max:$DOM0_MEM dom0_max_vcpus=1 noreboot" \
+		-append "console=com1 com1=115200,8n1 dom0_mem=$DOM0_MEM,max:$DOM0_MEM dom0_max_vcpus=1 noreboot guest_loglvl=all" \
 		-initrd "$DIR/vmlinuz console=hvc0 earlyprintk=xen quiet,$DIR/initrd.img" \
 		-display none -serial "file:$DIR/console.log" \
 		-serial "unix:$DIR/shell.sock,server=on,wait=off" \
