@@ -40,8 +40,9 @@ failover net_failover virtio_net virtio_blk virtio_console virtio_balloon
 button evdev"
 # Modules in the guest but loaded only when a test asks (modprobe): the IDE
 # CD drive and ISO 9660, for CD insert/eject tests, cost boot time otherwise;
-# vfat and its code pages, for disks written by the inspection tests.
-ONDEMAND="ata_piix sr_mod isofs vfat nls_cp437 nls_ascii nls_utf8"
+# vfat and its code pages, for disks written by the inspection tests;
+# Xen's block front end, for the disks of the guest as a Xen PV domain.
+ONDEMAND="ata_piix sr_mod isofs vfat nls_cp437 nls_ascii nls_utf8 xen_blkfront"
 GA=/usr/sbin/qemu-ga
 
 log() { echo "build-test-guest: $*" >&2; }

@@ -16,7 +16,8 @@
 #
 # The serial console (Xen's and dom0's hvc0) goes to $DIR/console.log; a
 # control socket for commands inside is the busybox shell on QEMU's second
-# serial port, $DIR/shell.sock.
+# serial port, $DIR/shell.sock. QEMU runs under `nice -n $XEN_TESTVM_NICE`
+# (default 5): it is heavy for a small shared machine.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +30,7 @@ debs() {
 	mkdir -p "$DIR/debs"
 	cd "$DIR/debs"
 	for p in xen-hypervisor-4.17-amd64 xen-utils-4.17 xen-utils-common busybox-static \
-		xenstore-utils linux-image-$KVER; do
+		xenstore-utils linux-image-$KVER qemu-system-xen; do
 		ls ./"${p}"_*.deb >/dev/null 2>&1 && continue
 		c=$(ls /var/cache/apt/archives/"${p}"_*.deb 2>/dev/null | head -n1 || true)
 		if [ -n "$c" ]; then cp "$c" .; else apt-get download "$p"; fi
@@ -87,6 +88,12 @@ build() {
 		cp "$XENOND" "$R/usr/sbin/xenond"
 		copy_libs "$XENOND"
 		for b in qemu-img; do cp "$(command -v $b)" "$R/usr/bin/"; copy_libs "$(command -v $b)"; done
+		# libxl's device model for qdisk disks (and HVM guests)
+		mkdir -p "$R/usr/libexec" "$R/usr/share"
+		cp "$DIR/x/usr/libexec/xen-qemu-system-i386" "$R/usr/libexec/"
+		copy_libs "$R/usr/libexec/xen-qemu-system-i386"
+		[ -d /usr/share/qemu ] && cp -a /usr/share/qemu "$R/usr/share/"
+		[ -d /usr/share/seabios ] && cp -a /usr/share/seabios "$R/usr/share/"
 		# the tiny test guest (scripts/build-test-guest.sh) as PV kernels
 		G=${XEN_TESTVM_GUEST:-$ROOT/build/guest}
 		if [ -f "$G/vmlinuz" ]; then
@@ -112,7 +119,10 @@ xen-init-dom0
 xenconsoled --pid-file=/run/xenconsoled.pid
 xl info >/dev/null 2>&1 && echo "XENON-DOM0: xl $(cut -d' ' -f1 /proc/uptime)" >/dev/hvc0
 if [ -x /usr/sbin/xenond ]; then
-	mkdir -p /var/lib/xenon
+	mkdir -p /var/lib/xenon/sr
+	# the SRs' images (suspend images among them) on their own tmpfs: the
+	# root's has room for what the initramfs holds only
+	mount -t tmpfs -o size=1g tmpfs /var/lib/xenon/sr
 	echo xenon-test >/var/lib/xenon/root-password
 	xenond --backend xen --listen 0.0.0.0:8080 --tls-listen "" --data-dir /var/lib/xenon \
 		--root-password-file /var/lib/xenon/root-password \
@@ -135,11 +145,12 @@ boot() {
 	# -cpu max with SMAP/SMEP: the PV dom0 kernel dies at its first
 	# instruction under TCG (#PF in create_bounce_frame); without them it boots.
 	# Xen's command line: its console on com1 (QEMU's first serial port),
-	# the dom0 kernel's on hvc0 (Xen's console, the same port).
+	# the dom0 kernel's on hvc0 (Xen's console, the same port); guests'
+	# debug output (hvmloader, SeaBIOS) in `xl dmesg`.
 	# Commas in -initrd separate modules.
-	qemu-system-x86_64 -accel tcg -M pc -cpu "${XEN_TESTVM_CPU:-max,-smap,-smep}" -smp 2 -m "$MEM" \
+	nice -n "${XEN_TESTVM_NICE:-5}" qemu-system-x86_64 -accel tcg -M pc -cpu "${XEN_TESTVM_CPU:-max,-smap,-smep}" -smp 2 -m "$MEM" \
 		-kernel "$DIR/xen" \
-		-append "console=com1 com1=115200,8n1 dom0_mem=$DOM0_MEM,max:$DOM0_MEM dom0_max_vcpus=1 noreboot" \
+		-append "console=com1 com1=115200,8n1 dom0_mem=$DOM0_MEM,max:$DOM0_MEM dom0_max_vcpus=1 noreboot guest_loglvl=all" \
 		-initrd "$DIR/vmlinuz console=hvc0 earlyprintk=xen quiet,$DIR/initrd.img" \
 		-display none -serial "file:$DIR/console.log" \
 		-serial "unix:$DIR/shell.sock,server=on,wait=off" \

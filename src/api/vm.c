@@ -430,6 +430,12 @@ static int lifecycle_run(struct server *srv, struct db_txn *t, struct db_obj *vm
 	}
 	if (r == 0)
 		r = backend_do(srv, l, &spec, paused, err);
+	if (r == 0 && builds_domain(l) && srv->backend->domid) {
+		/* the hypervisor's choice where it made another */
+		int64_t d = srv->backend->domid(&srv->xh, spec.uuid);
+		if (d >= 0)
+			spec.domid = d;
+	}
 	xv vcpu_applied = XV_NIL_INIT; /* VCPUs_params as the new domain took them */
 	if (r == 0 && builds_domain(l))
 		vm_apply_vcpu_params(srv, &spec, &vcpu_params, &vcpu_applied);

@@ -398,7 +398,8 @@ int main(int argc, char **argv)
 		goto fail;
 	/* a pooled host writes its records only as master; a slave's come
 	 * through the log */
-	struct bootstrap_opts bo = {.data_dir = srv.cfg.data_dir, .pooled = srv.raft != NULL};
+	struct bootstrap_opts bo = {.data_dir = srv.cfg.data_dir, .pooled = srv.raft != NULL,
+				    .memory_total = srv.backend->host_memory ? srv.backend->host_memory() : 0};
 	if (!srv.raft || pool_wait_leader(&srv, 10)) {
 		char own[REF_STRLEN + 1] = "";
 		if (srv.raft) {

@@ -7,6 +7,9 @@
  * are found again at init by their uuid. */
 #include "backends.h"
 #include "xen_int.h"
+#include "qemu_disk.h"
+#include "qmp.h"
+#include "../sm/sm.h"
 #include "../base/clock.h"
 #include "../base/errors_gen.h"
 #include "../base/log.h"
@@ -314,6 +317,11 @@ static int do_start(const struct vm_spec *vm, bool paused, bool resume, struct x
 		libxl_domain_restore_params params;
 		libxl_domain_restore_params_init(&params);
 		params.checkpointed_stream = LIBXL_CHECKPOINTED_STREAM_NONE;
+		/* libxl_domain_suspend writes its v2 stream (the default, 1,
+		 * would have the pre-4.6 format converted) */
+		params.stream_version = 2;
+		/* the suspended domain's id was in use a moment ago: Xen picks */
+		cfg.c_info.domid = 0;
 		rc = libxl_domain_create_restore(X.ctx, &cfg, &domid, fd, -1, &params, NULL, NULL);
 		libxl_domain_restore_params_dispose(&params);
 	} else {
@@ -552,6 +560,35 @@ static int x_resume(const struct xenops_host *host, const struct vm_spec *vm, bo
 	return do_start(vm, paused, true, err);
 }
 
+/* Xen's physical memory: the whole machine's, not the dom0's. */
+static int64_t x_host_memory(void)
+{
+	xentoollog_logger_stdiostream *lg = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
+	libxl_ctx *ctx = NULL;
+	int64_t total = 0;
+	if (lg && libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0, (xentoollog_logger *)lg) == 0) {
+		libxl_physinfo pi;
+		libxl_physinfo_init(&pi);
+		if (libxl_get_physinfo(ctx, &pi) == 0)
+			total = (int64_t)pi.total_pages * 4096;
+		libxl_physinfo_dispose(&pi);
+		libxl_ctx_free(ctx);
+	}
+	if (lg)
+		xtl_logger_destroy((xentoollog_logger *)lg);
+	return total;
+}
+
+static int64_t x_domid(const struct xenops_host *host, const char *uuid)
+{
+	(void)host;
+	pthread_mutex_lock(&X.lock);
+	struct xvm *v = find_locked(uuid);
+	int64_t d = v && !X_ENDED(v->state) ? (int64_t)v->domid : -1;
+	pthread_mutex_unlock(&X.lock);
+	return d;
+}
+
 static bool x_active(const struct xenops_host *host, const char *uuid)
 {
 	(void)host;
@@ -764,6 +801,226 @@ static int x_agent(const struct xenops_host *host, const char *uuid, const char 
 
 /* ---- start and stop of the daemon ---- */
 
+
+/* ---- the 5-s metrics: what Xen counts for the domain ----
+ * vCPU time from the hypervisor (libxl_list_vcpu), memory the domain holds
+ * (libxl_domain_info's current_memkb) and its balloon target (xenstore
+ * memory/target), the guest's own free memory where its tools write
+ * data/meminfo_free, blkback's per-device request and sector counters
+ * (xenbus backend statistics in sysfs) and netback's vif<domid>.<dev>. */
+
+static int64_t read_i64(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	long long v;
+	int ok = fscanf(f, "%lld", &v) == 1;
+	fclose(f);
+	return ok ? (int64_t)v : -1;
+}
+
+static void stats_disks(const struct xenops_stats_req *s, uint32_t domid, struct rr_vm_counters *o)
+{
+	for (int i = 0; i < s->ndisks && o->ndisks < RR_MAX_DISKS; i++) {
+		int pos = s->disk[i].position;
+		if (pos < 0 || pos > 25 || s->disk[i].is_cdrom)
+			continue;
+		/* the xvd<letter> device number: 202 << 8 | position << 4 */
+		char base[128], path[192];
+		snprintf(base, sizeof base, "/sys/bus/xen-backend/devices/vbd-%u-%d/statistics", domid,
+			 (202 << 8) | (pos << 4));
+		snprintf(path, sizeof path, "%s/rd_req", base);
+		int64_t rd_req = read_i64(path);
+		if (rd_req < 0)
+			continue; /* not blkback's (qdisk counts inside its QEMU) */
+		struct rr_disk_counters *c = &o->disk[o->ndisks++];
+		snprintf(c->dev, sizeof c->dev, "xvd%c", 'a' + pos);
+		c->rd_ops = rd_req;
+		snprintf(path, sizeof path, "%s/wr_req", base);
+		c->wr_ops = read_i64(path);
+		snprintf(path, sizeof path, "%s/rd_sect", base);
+		c->rd_bytes = read_i64(path) * 512;
+		snprintf(path, sizeof path, "%s/wr_sect", base);
+		c->wr_bytes = read_i64(path) * 512;
+	}
+}
+
+static void stats_vifs(const struct xenops_stats_req *s, uint32_t domid, struct rr_vm_counters *o)
+{
+	static const char *const names[] = {"tx_bytes", "rx_bytes", "tx_errors", "rx_errors"};
+	for (int i = 0; i < s->nvifs && o->nvifs < RR_MAX_VIFS; i++) {
+		char dev[NET_IFNAMSIZ], path[128];
+		if (!net_vif_name(domid, s->vif[i], dev))
+			continue;
+		int64_t v[4];
+		for (int k = 0; k < 4; k++) {
+			snprintf(path, sizeof path, "/sys/class/net/%s/statistics/%s", dev, names[k]);
+			v[k] = read_i64(path);
+		}
+		if (v[0] < 0 && v[1] < 0)
+			continue;
+		struct rr_vif_counters *c = &o->vif[o->nvifs++];
+		c->device = s->vif[i];
+		/* netback's device sends what the guest receives */
+		c->rx_bytes = v[0];
+		c->tx_bytes = v[1];
+		c->rx_errors = v[2];
+		c->tx_errors = v[3];
+	}
+}
+
+static int x_stats(const struct xenops_host *host, const struct xenops_stats_req *s, struct rr_vm_counters *o)
+{
+	(void)host;
+	uint32_t domid;
+	bool hvm;
+	struct xerr e = XERR_INIT;
+	if (domain_of(s->uuid, &domid, &hvm, &e) < 0) {
+		xerr_clear(&e);
+		return -1;
+	}
+	libxl_dominfo info;
+	libxl_dominfo_init(&info);
+	if (libxl_domain_info(X.ctx, &info, domid)) {
+		libxl_dominfo_dispose(&info);
+		return -1;
+	}
+	o->memory = (int64_t)info.current_memkb * 1024;
+	libxl_dominfo_dispose(&info);
+	int nb = 0, ncpus = 0;
+	libxl_vcpuinfo *vc = libxl_list_vcpu(X.ctx, domid, &nb, &ncpus);
+	for (int i = 0; vc && i < nb; i++) {
+		if (!vc[i].online || vc[i].vcpuid >= RR_MAX_VCPUS)
+			continue;
+		o->vcpu_ns[vc[i].vcpuid] = (int64_t)vc[i].vcpu_time;
+		if ((int)vc[i].vcpuid + 1 > o->nvcpus)
+			o->nvcpus = (int)vc[i].vcpuid + 1;
+	}
+	if (vc)
+		libxl_vcpuinfo_list_free(vc, nb);
+	char path[96];
+	snprintf(path, sizeof path, "/local/domain/%u/memory/target", domid);
+	unsigned int len;
+	char *t = xs_read(X.xs, XBT_NULL, path, &len);
+	o->memory_target = t ? strtoll(t, NULL, 10) * 1024 : s->memory_target;
+	free(t);
+	snprintf(path, sizeof path, "/local/domain/%u/data/meminfo_free", domid);
+	t = xs_read(X.xs, XBT_NULL, path, &len);
+	if (t)
+		o->memory_internal_free = strtoll(t, NULL, 10);
+	free(t);
+	stats_disks(s, domid, o);
+	stats_vifs(s, domid, o);
+	return 0;
+}
+
+/* ---- disks of a running domain (sm.h's live operations) ----
+ * A qdisk disk is open in the domain's device model, libxl's QEMU, whose
+ * QMP socket is /var/run/xen/qmp-libxl-<domid>. A snapshot renames the
+ * image and puts an overlay at its path; between freeze (the domain
+ * paused) and thaw, reopen has that QEMU open the overlay over the node it
+ * has open (blockdev-add + blockdev-snapshot), as the QEMU backend does. */
+
+#define LIVE_QMP_TIMEOUT_MS 30000
+
+static int live_freeze(const char *uuid, struct xerr *err)
+{
+	uint32_t domid;
+	bool hvm;
+	if (domain_of(uuid, &domid, &hvm, err) < 0)
+		return -1;
+	int rc = libxl_domain_pause(X.ctx, domid, NULL);
+	return rc ? xerr_internal(err, "VM %s: libxl could not pause domain %u (%d)", uuid, domid, rc) : 0;
+}
+
+/* The node the device model has at the top of the disk whose image is
+ * path (query-block: the images attached to devices). */
+static char *top_node(struct qmp *q, const char *path, struct xerr *err)
+{
+	json_t *r = NULL;
+	if (qmp_exec(q, "query-block", NULL, &r, LIVE_QMP_TIMEOUT_MS, err) < 0)
+		return NULL;
+	char *node = NULL;
+	size_t i;
+	json_t *b;
+	json_array_foreach(r, i, b) {
+		json_t *in = json_object_get(b, "inserted");
+		const char *f = json_string_value(json_object_get(in, "file"));
+		const char *n = json_string_value(json_object_get(in, "node-name"));
+		if (f && n && !strcmp(f, path)) {
+			node = xstrdup(n);
+			break;
+		}
+	}
+	json_decref(r);
+	if (!node)
+		xerr_internal(err, "the device model has no disk open at %s", path);
+	return node;
+}
+
+static int live_reopen(const char *uuid, const char *userdevice, const struct sm_attach_info *disk,
+		       struct xerr *err)
+{
+	uint32_t domid;
+	bool hvm;
+	if (domain_of(uuid, &domid, &hvm, err) < 0)
+		return -1;
+	char sock[64];
+	snprintf(sock, sizeof sock, "/var/run/xen/qmp-libxl-%u", domid);
+	struct qmp *q = qmp_open(sock, LIVE_QMP_TIMEOUT_MS, NULL, err);
+	if (!q)
+		return -1;
+	int r = -1;
+	char *top = top_node(q, disk->path, err);
+	json_t *file = top ? qemu_disk_file_node(disk->path) : NULL;
+	if (top && !file)
+		xerr_internal(err, "VM %s: cannot open '%s'", uuid, disk->path);
+	if (file) {
+		static unsigned gen;
+		char node[40];
+		snprintf(node, sizeof node, "xvd%s-s%u", userdevice, __atomic_add_fetch(&gen, 1, __ATOMIC_RELAXED));
+		/* backing null: blockdev-snapshot gives it the open node */
+		r = qmp_exec(q, "blockdev-add",
+			     json_pack("{ss ss so sn}", "driver", disk->format, "node-name", node, "file", file,
+				       "backing"),
+			     NULL, LIVE_QMP_TIMEOUT_MS, err);
+		if (r == 0) {
+			r = qmp_exec(q, "blockdev-snapshot", json_pack("{ss ss}", "node", top, "overlay", node), NULL,
+				     LIVE_QMP_TIMEOUT_MS, err);
+			if (r < 0) {
+				struct xerr e = XERR_INIT;
+				qmp_exec(q, "blockdev-del", json_pack("{ss}", "node-name", node), NULL,
+					 LIVE_QMP_TIMEOUT_MS, &e);
+				xerr_clear(&e);
+			}
+		}
+		if (r == 0)
+			log_info("xen %s: disk %s now writes to %s (over %s)", uuid, userdevice, disk->path, top);
+	}
+	free(top);
+	qmp_close(q);
+	return r;
+}
+
+static void live_thaw(const char *uuid)
+{
+	uint32_t domid;
+	bool hvm;
+	struct xerr e = XERR_INIT;
+	/* Xen counts the toolstack's pauses: this one undoes freeze's, a
+	 * domain the user had paused stays so */
+	if (domain_of(uuid, &domid, &hvm, &e) == 0 && libxl_domain_unpause(X.ctx, domid, NULL))
+		log_warn("xen %s: could not unpause domain %u after a disk snapshot", uuid, domid);
+	xerr_clear(&e);
+}
+
+static const struct sm_live_ops x_live = {
+	.freeze = live_freeze,
+	.reopen = live_reopen,
+	.thaw = live_thaw,
+};
+
 static int x_init(const struct xenops_host *host, struct xerr *err)
 {
 	X.xh = host;
@@ -845,6 +1102,8 @@ const struct xenops_backend xenops_xen = {
 	.resume = x_resume,
 	.save = x_save,
 	.active = x_active,
+	.domid = x_domid,
+	.host_memory = x_host_memory,
 	.fini = x_fini,
 	.agent_call = x_agent,
 	.disk_plug = x_disk_plug,
@@ -854,5 +1113,7 @@ const struct xenops_backend xenops_xen = {
 	.set_vcpus = x_vcpus,
 	.set_vcpu_params = x_vcpu_params,
 	.vif_plug = x_vif_plug,
+	.stats = x_stats,
+	.live = &x_live,
 	.vif_unplug = x_vif_unplug,
 };

@@ -218,6 +218,14 @@ struct xenops_backend {
 	/* Optional. Whether the VM has a domain here: after a failed reboot
 	 * the old one may be gone. NULL means "as the records say". */
 	bool (*active)(const struct xenops_host *host, const char *vm_uuid);
+	/* Optional. The domid the VM's domain has now, as the hypervisor gave
+	 * it (-1: none): after start, resume and reboot the VM logic records
+	 * this one rather than the one it chose. NULL: the chosen one. */
+	int64_t (*domid)(const struct xenops_host *host, const char *vm_uuid);
+	/* Optional, called before init. The memory of the machine the
+	 * backend's domains share, in bytes (a Xen dom0's /proc/meminfo sees
+	 * only the dom0's); 0: unknown, /proc/meminfo's is the host's. */
+	int64_t (*host_memory)(void);
 	/* Optional. At daemon exit: stop watching domains (they keep running). */
 	void (*fini)(const struct xenops_host *host);
 	/* Optional. Snapshots and coalescing of disks the backend's running
