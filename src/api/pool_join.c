@@ -39,6 +39,7 @@
 #include "pool_forward.h"
 #include "api.h"
 #include "pool_peer.h"
+#include "pool_trust.h"
 #include "hostinfo.h"
 #include "tls.h"
 #include "../base/jsonv.h"
@@ -976,6 +977,13 @@ static int do_join(struct rpc_ctx *ctx, xv *args, bool force, struct xerr *err)
 		xerr_clear(&ce);
 	}
 	xv_free(&bundle);
+	/* and the pool's trusted CAs and revocation lists replace this host's
+	 * (its store's rows of them are replaced by the pool's too); missed
+	 * here, the master sends them once this host answers as a member */
+	struct xerr te = XERR_INIT;
+	if (pool_trust_fetch(srv, p, &te) < 0)
+		log_warn("pool.join: the pool's CAs and CRLs not taken yet: %s", te.code ? te.code : "?");
+	xerr_clear(&te);
 	conf = xasprintf("pool-address=%s:%d\npool-id=%s\n", my_addr, POOL_RAFT_PORT, id);
 	char *sp = data_path(srv, POOL_SECRET_FILE), *hp = data_path(srv, POOL_HOST_FILE);
 	char *cp = data_path(srv, POOL_CONF_FILE), *rp = data_path(srv, POOL_RESET_FILE);
@@ -1394,7 +1402,7 @@ void pool_member_refresh(struct server *srv)
 
 /* A host that (again) answers gets every certificate of the pool it may
  * lack (one it missed while restarting), so it can talk TLS to all if it
- * becomes master. */
+ * becomes master, and the pool's CAs and revocation lists. */
 static void push_certs(struct server *srv, const char *uuid)
 {
 	db_rdlock(srv->db);
@@ -1405,6 +1413,10 @@ static void push_certs(struct server *srv, const char *uuid)
 	db_unlock(srv->db);
 	if (!href[0])
 		return;
+	struct xerr te = XERR_INIT;
+	if (pool_trust_push(srv, href, &te) < 0)
+		log_warn("pool: the pool's CAs and CRLs not passed to %s: %s", uuid, te.code ? te.code : "?");
+	xerr_clear(&te);
 	char *dir = data_path(srv, POOL_CERTS_DIR);
 	DIR *d = opendir(dir);
 	xv one = xv_arr_new();
