@@ -1468,7 +1468,7 @@ static void *heartbeat_main(void *arg)
 			pool_hosts_refresh(srv);
 		if (raft && pool_raft_is_leader(raft)) {
 			struct probe {
-				char metrics[REF_STRLEN + 1], uuid[UUID_STRLEN + 1], address[128];
+				char metrics[REF_STRLEN + 1], ref[REF_STRLEN + 1], uuid[UUID_STRLEN + 1], address[128];
 				bool self, live, was;
 			} pr[64];
 			size_t n = 0;
@@ -1479,6 +1479,7 @@ static void *heartbeat_main(void *arg)
 				if (!m)
 					continue;
 				snprintf(pr[n].metrics, sizeof pr[n].metrics, "%s", m->ref);
+				snprintf(pr[n].ref, sizeof pr[n].ref, "%s", h->ref);
 				snprintf(pr[n].address, sizeof pr[n].address, "%s", db_peek_str(h, SC_F_host__address));
 				snprintf(pr[n].uuid, sizeof pr[n].uuid, "%s", db_peek_str(h, SC_F_host__uuid));
 				pr[n].self = !strcmp(h->ref, srv->host_ref);
@@ -1505,6 +1506,9 @@ static void *heartbeat_main(void *arg)
 					if (pr[i].live && !pr[i].was && !pr[i].self)
 						push_certs(srv, pr[i].uuid);
 			}
+			for (size_t i = 0; i < n && !hb_stop; i++)
+				if (pr[i].live && pr[i].was && !pr[i].self)
+					pool_trust_retry(srv, pr[i].ref);
 		}
 		for (int i = 0; i < 20 && !hb_stop; i++)
 			usleep(100000);

@@ -141,6 +141,25 @@ int pool_trust_replace(struct server *srv, const char *kind, const xv *files, st
 	return r;
 }
 
+/* The hosts a sync missed: the master's heartbeat tries them again once
+ * they answer (one back before it was seen down is never "back"). */
+static pthread_mutex_t owed_lock = PTHREAD_MUTEX_INITIALIZER;
+static char owed[64][REF_STRLEN + 1];
+static size_t nowed;
+
+static void set_owed(const char *href, bool on)
+{
+	pthread_mutex_lock(&owed_lock);
+	size_t i = 0;
+	while (i < nowed && strcmp(owed[i], href))
+		i++;
+	if (on && i == nowed && nowed < 64)
+		snprintf(owed[nowed++], sizeof owed[0], "%s", href);
+	else if (!on && i < nowed)
+		memmove(owed[i], owed[i + 1], (--nowed - i) * sizeof owed[0]);
+	pthread_mutex_unlock(&owed_lock);
+}
+
 static int push_kind(struct server *srv, const char *href, const char *kind, struct xerr *err)
 {
 	xv a = xv_arr_new(), files = XV_NIL_INIT;
@@ -154,9 +173,23 @@ static int push_kind(struct server *srv, const char *href, const char *kind, str
 
 int pool_trust_push(struct server *srv, const char *href, struct xerr *err)
 {
-	if (push_kind(srv, href, POOL_TRUST_CA, err) < 0 || push_kind(srv, href, POOL_TRUST_CRL, err) < 0)
-		return -1;
-	return 0;
+	bool ok = push_kind(srv, href, POOL_TRUST_CA, err) == 0 && push_kind(srv, href, POOL_TRUST_CRL, err) == 0;
+	set_owed(href, !ok);
+	return ok ? 0 : -1;
+}
+
+void pool_trust_retry(struct server *srv, const char *href)
+{
+	pthread_mutex_lock(&owed_lock);
+	size_t i = 0;
+	while (i < nowed && strcmp(owed[i], href))
+		i++;
+	bool due = i < nowed;
+	pthread_mutex_unlock(&owed_lock);
+	struct xerr e = XERR_INIT;
+	if (due && pool_trust_push(srv, href, &e) == 0)
+		log_info("tls: the pool's CAs and CRLs taken by %s after a miss", href);
+	xerr_clear(&e);
 }
 
 int pool_trust_sync(struct server *srv, struct xerr *err)

@@ -31,6 +31,9 @@ int pool_trust_replace(struct server *srv, const char *kind, const xv *files, st
 int pool_trust_sync(struct server *srv, struct xerr *err);
 /* The same for the host href alone. */
 int pool_trust_push(struct server *srv, const char *href, struct xerr *err);
+/* The master's heartbeat, for a host href that answers: pushes the sets
+ * again if a push to it failed since the last that succeeded. */
+void pool_trust_retry(struct server *srv, const char *href);
 /* At a join (p: the master, logged in): this host takes the pool's sets. */
 int pool_trust_fetch(struct server *srv, struct peer *p, struct xerr *err);
 

@@ -14,7 +14,14 @@ external authentication on both hosts, a host's through the master, a
 differing host reported once (EXTAUTH_IN_POOL_IS_NON_HOMOGENEOUS), a host
 failing half-way undone; a member's refreshed certificate learnt by the
 master; certificate_sync restoring a lost one; TLS verification ending
-the plain-HTTP fallback. Certificates are made with certtool (GnuTLS)."""
+the plain-HTTP fallback. The pool's CAs and revocation lists on both hosts
+(a host joining takes the pool's, installs and uninstalls through the
+master reach the member, bad input leaves both alike, an install a host
+cannot take fails with nothing left, a host back from a miss catches up),
+client-certificate authentication switched through the master asking for
+certificates on the member's live port, and the member made master
+letting in and refusing as the pool says. Certificates are made with
+certtool (GnuTLS); gnutls-cli tells whether a port asks for one."""
 
 import hashlib
 import json
@@ -628,6 +635,20 @@ class PoolOfTwo(harness.unittest.TestCase):
             self.assertEqual((listing(h2, "ca"), listing(h2, "crl")), before)
             self.assertEqual(sorted(c["name"] for c in a2.Certificate.get_all_records().values()
                                     if c["type"] == "ca"), ["pool-a.pem", "pool-b.pem"])
+            # an uninstall meanwhile: done here, the host's error answered (as
+            # xapi's); the host drops it when it answers again
+            self.assertXapiError("HOST_OFFLINE", a2.pool.crl_uninstall, "revoked-b.pem")
+            self.assertEqual(sorted(listing(h2, "crl")), ["revoked-a.pem"])
+            self.assertIn("revoked-b.pem", listing(h1, "crl"))
+            h1.server.start(timeout=40, port=h1.port)
+            live1 = lambda: a2.host_metrics.get_live(a2.host.get_metrics(ref["h1"]))
+            wait_for(lambda: live1() and sorted(listing(h1, "crl")) == ["revoked-a.pem"], 30,
+                     "h1 back with the pool's revocation lists")
+            self.assertEqual(listing(h1, "ca"), listing(h2, "ca"))
+            for h in l.hosts:  # sanitized builds report here
+                log = read(h.server.log_path)
+                self.assertNotIn("runtime error", log, h.name)
+                self.assertNotIn("AddressSanitizer", log, h.name)
 
 
 if __name__ == "__main__":
