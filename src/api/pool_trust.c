@@ -274,4 +274,4 @@ static const struct sc_message msg_set = {
 	.params = set_params, .result = &t_void};
 
 RPC_EXTRA(pool, trust_store_get, &msg_get, trust_store_get, 0);
-RPC_EXTRA(pool, trust_store_set, &msg_set, trust_store_set, 0);
+RPC_EXTRA(pool, trust_store_set, &msg_set, trust_store_set, RPC_SLOW);

@@ -3,8 +3,9 @@
  * pool.install_ca_certificate / uninstall_ca_certificate and the
  * https-only setting. The certificate goes to the configured files and to
  * the live HTTPS port at once (tls_live.h); each is a Certificate object
- * (type host, or ca with its name). Here, beside the transport, because
- * they switch what the HTTPS port serves. */
+ * (type host, or ca with its name). The CAs are the pool's: every host
+ * of the pool gets the same set (api/pool_trust.h). Here, beside the
+ * transport, because they switch what the HTTPS port serves. */
 #include "cert_calls.h"
 #include "tls_live.h"
 #include "../api/api.h"
@@ -483,5 +484,5 @@ RPC_IMPL(host, refresh_server_certificate, reset_server_certificate, RPC_SLOW);
 RPC_IMPL(host, get_server_certificate, get_server_certificate, 0);
 RPC_IMPL(host, set_https_only, host_set_https_only, 0);
 RPC_IMPL(pool, set_https_only, pool_set_https_only, 0);
-RPC_IMPL(pool, install_ca_certificate, install_ca_certificate, 0);
-RPC_IMPL(pool, uninstall_ca_certificate, uninstall_ca_certificate, 0);
+RPC_IMPL(pool, install_ca_certificate, install_ca_certificate, RPC_SLOW);
+RPC_IMPL(pool, uninstall_ca_certificate, uninstall_ca_certificate, RPC_SLOW);

@@ -1,9 +1,10 @@
 /* cert_pool: what the pool trusts beyond its CAs (cert_calls.c), as
  * xapi's pool calls: certificate revocation lists (crl_install /
  * uninstall / list: PEM files in <data-dir>/crl, names as xapi allows
- * them), which the HTTPS port applies to client certificates;
- * client-certificate authentication (enable/disable_client_certificate_auth:
- * the pool's fields and the live port, tls_live.h); TLS verification
+ * them, the same set on every host of the pool: api/pool_trust.h), which
+ * the HTTPS port applies to client certificates; client-certificate
+ * authentication (enable/disable_client_certificate_auth: the pool's
+ * fields, and every host's live port following them, tls_live.h); TLS verification
  * between the pool's hosts (enable_tls_verification: each host reached
  * over TLS with the key it presented at its join, and no plain HTTP to a
  * host without one afterwards, pool_forward.c); and certificate_sync,
@@ -440,8 +441,8 @@ static int certificate_sync(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	return r;
 }
 
-RPC_IMPL(pool, crl_install, crl_install, 0);
-RPC_IMPL(pool, crl_uninstall, crl_uninstall, 0);
+RPC_IMPL(pool, crl_install, crl_install, RPC_SLOW);
+RPC_IMPL(pool, crl_uninstall, crl_uninstall, RPC_SLOW);
 RPC_IMPL(pool, crl_list, crl_list, 0);
 RPC_IMPL(pool, enable_client_certificate_auth, enable_client_auth, 0);
 RPC_IMPL(pool, disable_client_certificate_auth, disable_client_auth, 0);
