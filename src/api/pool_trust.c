@@ -254,9 +254,14 @@ static int trust_store_get(struct rpc_ctx *ctx, xv *args, xv *result, struct xer
 	return pool_trust_read(ctx->srv, kind, result, err);
 }
 
+/* Only from another host of the pool: a client changes the sets through
+ * the install calls, which keep every host alike. */
 static int trust_store_set(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
+	if (!pool_call_is_forwarded(ctx))
+		return xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "Only the pool's hosts set a host's trusted certificates",
+				NULL);
 	return pool_trust_replace(ctx->srv, arg_str(args, 0), xv_arr_get(args, 1), err);
 }
 

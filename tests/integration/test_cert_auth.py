@@ -601,6 +601,9 @@ class PoolOfTwo(harness.unittest.TestCase):
             self.assertXapiError("CRL_CORRUPT", a1.pool.crl_install, "junk.pem", read(pc.ca))
             self.assertXapiError("CRL_ALREADY_EXISTS", a1.pool.crl_install, "revoked-b.pem", crl_b)
             self.assertXapiError("CRL_DOES_NOT_EXIST", a1.pool.crl_uninstall, "gone.pem")
+            # the hosts' own call is theirs alone
+            self.assertXapiError("OPERATION_NOT_ALLOWED", h1.server.call, "pool.trust_store_set",
+                                 h1.server.session, "ca", {})
             self.assertEqual([(listing(h, "ca"), listing(h, "crl")) for h in l.hosts], before)
             self.assertEqual(cas(), ["pool-a.pem", "pool-b.pem"])
 
