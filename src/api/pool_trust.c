@@ -224,10 +224,12 @@ int pool_trust_fetch(struct server *srv, struct peer *p, struct xerr *err)
 	xv got[2] = {XV_NIL_INIT, XV_NIL_INIT};
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < 2; i++) {
-		xv a = xv_arr_new();
+		xv a = xv_arr_new(), mine = XV_NIL_INIT;
+		pool_trust_read(srv, kinds[i], &mine, err);
 		xv_arr_push_str(&a, kinds[i]);
+		xv_arr_push(&a, mine);
 		struct xerr e = XERR_INIT;
-		if (peer_call(p, "pool.trust_store_get", &a, &got[i], &e) != PEER_OK) {
+		if (peer_call(p, "pool.trust_store_exchange", &a, &got[i], &e) != PEER_OK) {
 			if (!e.code)
 				xerr_internal(&e, "the pool's %s set not received", kinds[i]);
 			xerr_move(err, &e);
@@ -244,14 +246,69 @@ int pool_trust_fetch(struct server *srv, struct peer *p, struct xerr *err)
 	return r;
 }
 
+/* On the master, at a join: the joining host's set of kind added to the
+ * pool's on every host (a name the pool has keeps the pool's file), a CA
+ * with its Certificate object; *merged gets the pool's set then. */
+static int merge(struct server *srv, const char *kind, const xv *files, xv *merged, struct xerr *err)
+{
+	if (!kind_ok(kind))
+		return xerr_set(err, ERR_INVALID_VALUE, "kind", kind ? kind : "", NULL);
+	if (!files || files->kind != XV_MAP)
+		return xerr_set(err, ERR_FIELD_TYPE_ERROR, "files", NULL);
+	bool ca = !strcmp(kind, POOL_TRUST_CA);
+	xv have = XV_NIL_INIT, added = xv_map_new();
+	pool_trust_read(srv, kind, &have, err);
+	xv all = xv_map_new();
+	for (size_t i = 0; have.kind == XV_MAP && i < have.u.m->n; i++)
+		xv_map_set_str(&all, have.u.m->keys[i], xv_as_str(&have.u.m->vals[i]));
+	for (size_t i = 0; i < files->u.m->n; i++) {
+		const char *name = files->u.m->keys[i], *pem = xv_as_str(&files->u.m->vals[i]);
+		struct tls_cert_info info;
+		if (!file_ok(name) || !pem || xv_map_get(&all, name))
+			continue;
+		if (ca ? tls_cert_info(pem, &info) < 0 : tls_crl_check(pem) < 0)
+			continue; /* not one: left out, as an install refuses it */
+		xv_map_set_str(&all, name, pem);
+		xv_map_set_str(&added, name, pem);
+	}
+	int r = 0;
+	if (added.u.m->n) {
+		r = pool_trust_replace(srv, kind, &all, err);
+		struct xerr e = XERR_INIT;
+		if (r == 0 && pool_trust_sync(srv, &e) < 0)
+			log_warn("tls: the joining host's %s set not on every host yet: %s", kind, e.code ? e.code : "?");
+		xerr_clear(&e);
+	}
+	if (r == 0 && ca && added.u.m->n) { /* the CAs' objects */
+		struct db_txn *t = db_begin(srv->db);
+		for (size_t i = 0; i < added.u.m->n; i++) {
+			struct tls_cert_info info;
+			if (tls_cert_info(xv_as_str(&added.u.m->vals[i]), &info) < 0)
+				continue;
+			struct db_obj *c = db_create(t, SC_C_Certificate, NULL);
+			db_set_str(t, c, SC_F_Certificate__type, "ca");
+			db_set_str(t, c, SC_F_Certificate__name, added.u.m->keys[i]);
+			db_set(t, c, SC_F_Certificate__not_before, xv_time(info.not_before));
+			db_set(t, c, SC_F_Certificate__not_after, xv_time(info.not_after));
+			db_set_str(t, c, SC_F_Certificate__fingerprint, info.fingerprint);
+		}
+		r = db_commit(t, err);
+	}
+	if (r == 0 && added.u.m->n)
+		log_info("tls: %zu of the joining host's %s set added to the pool's", added.u.m->n, kind);
+	if (r == 0)
+		r = pool_trust_read(srv, kind, merged, err);
+	xv_free(&have);
+	xv_free(&added);
+	xv_free(&all);
+	return r;
+}
+
 /* ---- the internal calls ---- */
 
-static int trust_store_get(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
+static int trust_store_exchange(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
-	const char *kind = arg_str(args, 0);
-	if (!kind_ok(kind))
-		return xerr_set(err, ERR_INVALID_VALUE, "kind", kind, NULL);
-	return pool_trust_read(ctx->srv, kind, result, err);
+	return merge(ctx->srv, arg_str(args, 0), xv_arr_get(args, 1), result, err);
 }
 
 /* Only from another host of the pool: a client changes the sets through
@@ -269,14 +326,13 @@ static const struct sc_type t_string = {.kind = SC_STRING, .text = "string"};
 static const struct sc_type t_map = {
 	.kind = SC_MAP, .key = &t_string, .val = &t_string, .text = "(string -> string) map"};
 static const struct sc_type t_void = {.kind = SC_VOID, .text = "void"};
-static const struct sc_param get_params[] = {{"kind", &t_string}};
 static const struct sc_param set_params[] = {{"kind", &t_string}, {"files", &t_map}};
-static const struct sc_message msg_get = {
-	.name = "trust_store_get", .session = true, .roles = SC_ROLE_POOL_ADMIN, .nparams = 1,
-	.params = get_params, .result = &t_map};
+static const struct sc_message msg_exchange = {
+	.name = "trust_store_exchange", .session = true, .roles = SC_ROLE_POOL_ADMIN, .nparams = 2,
+	.params = set_params, .result = &t_map};
 static const struct sc_message msg_set = {
 	.name = "trust_store_set", .session = true, .roles = SC_ROLE_POOL_ADMIN, .nparams = 2,
 	.params = set_params, .result = &t_void};
 
-RPC_EXTRA(pool, trust_store_get, &msg_get, trust_store_get, 0);
+RPC_EXTRA(pool, trust_store_exchange, &msg_exchange, trust_store_exchange, RPC_SLOW);
 RPC_EXTRA(pool, trust_store_set, &msg_set, trust_store_set, RPC_SLOW);

@@ -2,8 +2,8 @@
  * certificate revocation lists (<data-dir>/crl) kept alike on every host,
  * as xapi keeps them pool-wide: after an install or uninstall the host
  * that ran it brings every other host's set to its own (a host that
- * cannot take it fails the call), a joining host takes the pool's sets at
- * its join, and a host that answers again after missing a change gets
+ * cannot take it fails the call), a joining host's sets are added to the
+ * pool's and it takes the pool's at its join (as xapi merges them), and a host that answers again after missing a change gets
  * them from the master (the heartbeat). */
 #ifndef XENON_POOL_TRUST_H
 #define XENON_POOL_TRUST_H
@@ -34,7 +34,9 @@ int pool_trust_push(struct server *srv, const char *href, struct xerr *err);
 /* The master's heartbeat, for a host href that answers: pushes the sets
  * again if a push to it failed since the last that succeeded. */
 void pool_trust_retry(struct server *srv, const char *href);
-/* At a join (p: the master, logged in): this host takes the pool's sets. */
+/* At a join (p: the master, logged in): this host's sets are added to
+ * the pool's (a name the pool has keeps the pool's), and this host takes
+ * the pool's. */
 int pool_trust_fetch(struct server *srv, struct peer *p, struct xerr *err);
 
 #endif

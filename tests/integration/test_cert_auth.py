@@ -15,7 +15,7 @@ differing host reported once (EXTAUTH_IN_POOL_IS_NON_HOMOGENEOUS), a host
 failing half-way undone; a member's refreshed certificate learnt by the
 master; certificate_sync restoring a lost one; TLS verification ending
 the plain-HTTP fallback. The pool's CAs and revocation lists on both hosts
-(a host joining takes the pool's, installs and uninstalls through the
+(a host joining adds its own to the pool's and takes the pool's, installs and uninstalls through the
 master reach the member, bad input leaves both alike, an install a host
 cannot take fails with nothing left, a host back from a miss catches up),
 client-certificate authentication switched through the master asking for
@@ -534,6 +534,8 @@ class PoolOfTwo(harness.unittest.TestCase):
         good_a, revoked_a = pa.client("good-a", CLIENT_NAME), pa.client("revoked-a", CLIENT_NAME)
         good_b, revoked_b = pb.client("good-b", CLIENT_NAME), pb.client("revoked-b", CLIENT_NAME)
         good_c = pc.client("good-c", CLIENT_NAME)
+        pd = Pki(tmp, "pool-d")
+        good_d, revoked_d = pd.client("good-d", CLIENT_NAME), pd.client("revoked-d", CLIENT_NAME)
         l = lab.Lab(2)
         with l:
             for h in l.hosts:
@@ -545,11 +547,13 @@ class PoolOfTwo(harness.unittest.TestCase):
                                        if not n.startswith(".")} if os.path.isdir(
                                            os.path.join(h.data_dir, kind)) else {}
             # before the join: the pool (h1 alone) trusts CA a and revokes one
-            # of its certificates; h2 trusts a CA of its own
+            # of its certificates; h2 trusts CA d and revokes one of its, and
+            # has a file named as one of the pool's
             a1.pool.install_ca_certificate("pool-a.pem", read(pa.ca))
             a1.pool.crl_install("revoked-a.pem", pa.crl(revoked_a[0]))
-            a2.pool.install_ca_certificate("own-b.pem", read(pb.ca))
-            a2.pool.crl_install("own-b-crl.pem", pb.crl(good_b[0]))
+            a2.pool.install_ca_certificate("own-d.pem", read(pd.ca))
+            a2.pool.crl_install("own-d-crl.pem", pd.crl(revoked_d[0]))
+            a2.pool.install_ca_certificate("pool-a.pem", read(pb.ca))
             r = h2.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
                              "master-password=" + h1.server.password)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -558,12 +562,15 @@ class PoolOfTwo(harness.unittest.TestCase):
             live = lambda h: a1.host_metrics.get_live(a1.host.get_metrics(ref[h.name]))
             wait_for(lambda: live(h2), 30, "h2 live")
             pool = a1.pool.get_all()[0]
-            # the joining host took the pool's sets, its own gone with its store
-            self.assertEqual(listing(h2, "ca"), {"pool-a.pem": read(pa.ca)})
+            # the sets merged as xapi merges them at a join: the joining
+            # host's added to the pool's on both hosts, the pool's file kept
+            # where the names meet
+            for h in l.hosts:
+                self.assertEqual(listing(h, "ca"), {"pool-a.pem": read(pa.ca), "own-d.pem": read(pd.ca)}, h.name)
+                self.assertEqual(sorted(listing(h, "crl")), ["own-d-crl.pem", "revoked-a.pem"], h.name)
             self.assertEqual(listing(h2, "crl"), listing(h1, "crl"))
-            self.assertEqual(list(listing(h2, "crl")), ["revoked-a.pem"])
             cas = lambda: sorted(c["name"] for c in a1.Certificate.get_all_records().values() if c["type"] == "ca")
-            self.assertEqual(cas(), ["pool-a.pem"])
+            self.assertEqual(cas(), ["own-d.pem", "pool-a.pem"])
 
             # client-certificate authentication through the master: the
             # member's live port asks for certificates, no restart
@@ -574,7 +581,8 @@ class PoolOfTwo(harness.unittest.TestCase):
 
             # installs through the master reach the member when the call returns
             a1.pool.install_ca_certificate("pool-b.pem", read(pb.ca))
-            self.assertEqual(listing(h2, "ca"), {"pool-a.pem": read(pa.ca), "pool-b.pem": read(pb.ca)})
+            self.assertEqual(listing(h2, "ca"), {"pool-a.pem": read(pa.ca), "pool-b.pem": read(pb.ca),
+                                                 "own-d.pem": read(pd.ca)})
             crl_b = pb.crl(revoked_b[0])
             a1.pool.crl_install("revoked-b.pem", crl_b)
             self.assertEqual(listing(h2, "crl")["revoked-b.pem"], crl_b)
@@ -586,9 +594,10 @@ class PoolOfTwo(harness.unittest.TestCase):
             a1.pool.uninstall_ca_certificate("pool-c.pem")
             a1.pool.crl_uninstall("gone.pem")
             for h in l.hosts:
-                self.assertEqual(sorted(listing(h, "ca")), ["pool-a.pem", "pool-b.pem"], h.name)
-                self.assertEqual(sorted(listing(h, "crl")), ["revoked-a.pem", "revoked-b.pem"], h.name)
-            self.assertEqual(a1.pool.crl_list(), ["revoked-a.pem", "revoked-b.pem"])
+                self.assertEqual(sorted(listing(h, "ca")), ["own-d.pem", "pool-a.pem", "pool-b.pem"], h.name)
+                self.assertEqual(sorted(listing(h, "crl")), ["own-d-crl.pem", "revoked-a.pem", "revoked-b.pem"],
+                                 h.name)
+            self.assertEqual(a1.pool.crl_list(), ["own-d-crl.pem", "revoked-a.pem", "revoked-b.pem"])
 
             # bad input: xapi's errors, nothing on either host
             before = [(listing(h, "ca"), listing(h, "crl")) for h in l.hosts]
@@ -605,7 +614,7 @@ class PoolOfTwo(harness.unittest.TestCase):
             self.assertXapiError("OPERATION_NOT_ALLOWED", h1.server.call, "pool.trust_store_set",
                                  h1.server.session, "ca", {})
             self.assertEqual([(listing(h, "ca"), listing(h, "crl")) for h in l.hosts], before)
-            self.assertEqual(cas(), ["pool-a.pem", "pool-b.pem"])
+            self.assertEqual(cas(), ["own-d.pem", "pool-a.pem", "pool-b.pem"])
 
             # h2 becomes master: its port lets in what the pool trusts, at once
             a1.pool.designate_new_master(ref["h2"])
@@ -620,6 +629,8 @@ class PoolOfTwo(harness.unittest.TestCase):
             self.assertIsNone(err)
             self.assertEqual(tls_login(revoked_a, addr=m2)[1][0], "SESSION_AUTHENTICATION_FAILED")  # at the join
             self.assertEqual(tls_login(revoked_b, addr=m2)[1][0], "SESSION_AUTHENTICATION_FAILED")  # after it
+            self.assertIsNone(tls_login(good_d, addr=m2)[1])  # the joining host's CA, kept
+            self.assertEqual(tls_login(revoked_d, addr=m2)[1][0], "SESSION_AUTHENTICATION_FAILED")
             self.assertEqual(tls_login(good_c, addr=m2)[1][0], "SESSION_AUTHENTICATION_FAILED")  # CA c uninstalled
             self.assertEqual(tls_login(None, addr=m2)[1][0], "SESSION_AUTHENTICATION_FAILED")
             # switched off through the new master: the old one's port stops asking
@@ -637,15 +648,15 @@ class PoolOfTwo(harness.unittest.TestCase):
             self.assertXapiError("HOST_OFFLINE", a2.pool.crl_install, "late.pem", pc.crl(good_c[0]))
             self.assertEqual((listing(h2, "ca"), listing(h2, "crl")), before)
             self.assertEqual(sorted(c["name"] for c in a2.Certificate.get_all_records().values()
-                                    if c["type"] == "ca"), ["pool-a.pem", "pool-b.pem"])
+                                    if c["type"] == "ca"), ["own-d.pem", "pool-a.pem", "pool-b.pem"])
             # an uninstall meanwhile: done here, the host's error answered (as
             # xapi's); the host drops it when it answers again
             self.assertXapiError("HOST_OFFLINE", a2.pool.crl_uninstall, "revoked-b.pem")
-            self.assertEqual(sorted(listing(h2, "crl")), ["revoked-a.pem"])
+            self.assertEqual(sorted(listing(h2, "crl")), ["own-d-crl.pem", "revoked-a.pem"])
             self.assertIn("revoked-b.pem", listing(h1, "crl"))
             h1.server.start(timeout=40, port=h1.port)
             live1 = lambda: a2.host_metrics.get_live(a2.host.get_metrics(ref["h1"]))
-            wait_for(lambda: live1() and sorted(listing(h1, "crl")) == ["revoked-a.pem"], 30,
+            wait_for(lambda: live1() and sorted(listing(h1, "crl")) == ["own-d-crl.pem", "revoked-a.pem"], 30,
                      "h1 back with the pool's revocation lists")
             self.assertEqual(listing(h1, "ca"), listing(h2, "ca"))
             for h in l.hosts:  # sanitized builds report here
