@@ -977,9 +977,10 @@ static int do_join(struct rpc_ctx *ctx, xv *args, bool force, struct xerr *err)
 		xerr_clear(&ce);
 	}
 	xv_free(&bundle);
-	/* and the pool's trusted CAs and revocation lists replace this host's
-	 * (its store's rows of them are replaced by the pool's too); missed
-	 * here, the master sends them once this host answers as a member */
+	/* and this host's trusted CAs and revocation lists are added to the
+	 * pool's, which this host takes (its store's rows of them give way to
+	 * the pool's); missed here, the master sends them once this host
+	 * answers as a member */
 	struct xerr te = XERR_INIT;
 	if (pool_trust_fetch(srv, p, &te) < 0)
 		log_warn("pool.join: the pool's CAs and CRLs not taken yet: %s", te.code ? te.code : "?");
