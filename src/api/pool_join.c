@@ -39,6 +39,7 @@
 #include "pool_forward.h"
 #include "api.h"
 #include "pool_peer.h"
+#include "pool_trust.h"
 #include "hostinfo.h"
 #include "tls.h"
 #include "../base/jsonv.h"
@@ -976,6 +977,14 @@ static int do_join(struct rpc_ctx *ctx, xv *args, bool force, struct xerr *err)
 		xerr_clear(&ce);
 	}
 	xv_free(&bundle);
+	/* and this host's trusted CAs and revocation lists are added to the
+	 * pool's, which this host takes (its store's rows of them give way to
+	 * the pool's); missed here, the master sends them once this host
+	 * answers as a member */
+	struct xerr te = XERR_INIT;
+	if (pool_trust_fetch(srv, p, &te) < 0)
+		log_warn("pool.join: the pool's CAs and CRLs not taken yet: %s", te.code ? te.code : "?");
+	xerr_clear(&te);
 	conf = xasprintf("pool-address=%s:%d\npool-id=%s\n", my_addr, POOL_RAFT_PORT, id);
 	char *sp = data_path(srv, POOL_SECRET_FILE), *hp = data_path(srv, POOL_HOST_FILE);
 	char *cp = data_path(srv, POOL_CONF_FILE), *rp = data_path(srv, POOL_RESET_FILE);
@@ -1394,7 +1403,7 @@ void pool_member_refresh(struct server *srv)
 
 /* A host that (again) answers gets every certificate of the pool it may
  * lack (one it missed while restarting), so it can talk TLS to all if it
- * becomes master. */
+ * becomes master, and the pool's CAs and revocation lists. */
 static void push_certs(struct server *srv, const char *uuid)
 {
 	db_rdlock(srv->db);
@@ -1405,6 +1414,10 @@ static void push_certs(struct server *srv, const char *uuid)
 	db_unlock(srv->db);
 	if (!href[0])
 		return;
+	struct xerr te = XERR_INIT;
+	if (pool_trust_push(srv, href, &te) < 0)
+		log_warn("pool: the pool's CAs and CRLs not passed to %s: %s", uuid, te.code ? te.code : "?");
+	xerr_clear(&te);
 	char *dir = data_path(srv, POOL_CERTS_DIR);
 	DIR *d = opendir(dir);
 	xv one = xv_arr_new();
@@ -1456,7 +1469,7 @@ static void *heartbeat_main(void *arg)
 			pool_hosts_refresh(srv);
 		if (raft && pool_raft_is_leader(raft)) {
 			struct probe {
-				char metrics[REF_STRLEN + 1], uuid[UUID_STRLEN + 1], address[128];
+				char metrics[REF_STRLEN + 1], ref[REF_STRLEN + 1], uuid[UUID_STRLEN + 1], address[128];
 				bool self, live, was;
 			} pr[64];
 			size_t n = 0;
@@ -1467,6 +1480,7 @@ static void *heartbeat_main(void *arg)
 				if (!m)
 					continue;
 				snprintf(pr[n].metrics, sizeof pr[n].metrics, "%s", m->ref);
+				snprintf(pr[n].ref, sizeof pr[n].ref, "%s", h->ref);
 				snprintf(pr[n].address, sizeof pr[n].address, "%s", db_peek_str(h, SC_F_host__address));
 				snprintf(pr[n].uuid, sizeof pr[n].uuid, "%s", db_peek_str(h, SC_F_host__uuid));
 				pr[n].self = !strcmp(h->ref, srv->host_ref);
@@ -1493,6 +1507,9 @@ static void *heartbeat_main(void *arg)
 					if (pr[i].live && !pr[i].was && !pr[i].self)
 						push_certs(srv, pr[i].uuid);
 			}
+			for (size_t i = 0; i < n && !hb_stop; i++)
+				if (pr[i].live && pr[i].was && !pr[i].self)
+					pool_trust_retry(srv, pr[i].ref);
 		}
 		for (int i = 0; i < 20 && !hb_stop; i++)
 			usleep(100000);

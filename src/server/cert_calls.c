@@ -3,12 +3,14 @@
  * pool.install_ca_certificate / uninstall_ca_certificate and the
  * https-only setting. The certificate goes to the configured files and to
  * the live HTTPS port at once (tls_live.h); each is a Certificate object
- * (type host, or ca with its name). Here, beside the transport, because
- * they switch what the HTTPS port serves. */
+ * (type host, or ca with its name). The CAs are the pool's: every host
+ * of the pool gets the same set (api/pool_trust.h). Here, beside the
+ * transport, because they switch what the HTTPS port serves. */
 #include "cert_calls.h"
 #include "tls_live.h"
 #include "../api/api.h"
 #include "../api/pool_forward.h"
+#include "../api/pool_trust.h"
 #include "../api/tls.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -16,6 +18,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +232,22 @@ static struct db_obj *ca_row(struct db *db, const char *name)
 	return NULL;
 }
 
+/* Another try at leaving every host as this one (after an undo here). */
+static void resync(struct server *srv)
+{
+	struct xerr e = XERR_INIT;
+	if (pool_trust_sync(srv, &e) < 0)
+		log_warn("tls: the pool's hosts not all brought back: %s", e.code ? e.code : "?");
+	xerr_clear(&e);
+}
+
+/* One install or uninstall at a time: each ends with every host alike. */
+static pthread_mutex_t ca_op_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* pool.install_ca_certificate, as xapi's: the file here, then every other
+ * host of the pool brought to this host's set; a host that cannot take
+ * it fails the call with its error, and the file goes again, here and
+ * from the hosts that took it. The Certificate object once all have it. */
 static int install_ca_certificate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
@@ -238,56 +257,83 @@ static int install_ca_certificate(struct rpc_ctx *ctx, xv *args, xv *result, str
 	struct tls_cert_info info;
 	if (tls_cert_info(cert, &info) < 0)
 		return xerr_set(err, ERR_CERTIFICATE_CORRUPT, name, NULL);
-	char *dir = xasprintf("%s/ca", ctx->srv->cfg.data_dir);
+	char *dir = xasprintf("%s/%s", ctx->srv->cfg.data_dir, POOL_TRUST_CA);
 	char *path = xasprintf("%s/%s", dir, name);
 	int r = -1;
-	struct db_txn *t = db_begin(ctx->db);
-	if (ca_row(ctx->db, name)) {
-		db_abort(t);
+	pthread_mutex_lock(&ca_op_lock);
+	db_rdlock(ctx->db);
+	bool exists = ca_row(ctx->db, name) != NULL;
+	db_unlock(ctx->db);
+	if (exists) {
 		xerr_set(err, ERR_CERTIFICATE_ALREADY_EXISTS, name, NULL);
 		goto out;
 	}
+	pool_trust_lock();
 	if ((mkdir(dir, 0755) < 0 && errno != EEXIST) || tls_write_file(path, cert, 0644, err) < 0) {
-		db_abort(t);
+		pool_trust_unlock();
 		if (!err->code)
 			xerr_internal(err, "cannot write %s: %s", path, strerror(errno));
 		goto out;
 	}
+	pool_trust_unlock();
+	if (pool_trust_sync(ctx->srv, err) < 0)
+		goto undo;
+	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *c = db_create(t, SC_C_Certificate, NULL);
 	db_set_str(t, c, SC_F_Certificate__type, "ca");
 	db_set_str(t, c, SC_F_Certificate__name, name);
 	db_set(t, c, SC_F_Certificate__not_before, xv_time(info.not_before));
 	db_set(t, c, SC_F_Certificate__not_after, xv_time(info.not_after));
 	db_set_str(t, c, SC_F_Certificate__fingerprint, info.fingerprint);
-	r = db_commit(t, err);
-	if (r < 0)
-		unlink(path);
-	else
-		cert_expiry_check(ctx->srv);
+	if (db_commit(t, err) < 0)
+		goto undo;
+	r = 0;
+	log_info("tls: CA certificate %s installed on the pool's hosts", name);
+	cert_expiry_check(ctx->srv);
+	goto out;
+undo:
+	pool_trust_lock();
+	unlink(path);
+	pool_trust_unlock();
+	resync(ctx->srv);
 out:
+	pthread_mutex_unlock(&ca_op_lock);
 	free(dir);
 	free(path);
 	return r;
 }
 
+/* pool.uninstall_ca_certificate, as xapi's: gone here, then every other
+ * host brought to this host's set; a host that cannot take it answers
+ * with its error (it drops the file when it answers again: the master's
+ * heartbeat sends it the pool's set). */
 static int uninstall_ca_certificate(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
 	const char *name = arg_str(args, 0);
+	pthread_mutex_lock(&ca_op_lock);
 	struct db_txn *t = db_begin(ctx->db);
 	struct db_obj *c = name_ok(name) ? ca_row(ctx->db, name) : NULL;
 	if (!c) {
 		db_abort(t);
+		pthread_mutex_unlock(&ca_op_lock);
 		return xerr_set(err, ERR_CERTIFICATE_DOES_NOT_EXIST, name, NULL);
 	}
 	db_delete(t, c);
-	if (db_commit(t, err) < 0)
+	if (db_commit(t, err) < 0) {
+		pthread_mutex_unlock(&ca_op_lock);
 		return -1;
-	char *path = xasprintf("%s/ca/%s", ctx->srv->cfg.data_dir, name);
+	}
+	char *path = xasprintf("%s/%s/%s", ctx->srv->cfg.data_dir, POOL_TRUST_CA, name);
+	pool_trust_lock();
 	unlink(path);
+	pool_trust_unlock();
 	free(path);
+	int r = pool_trust_sync(ctx->srv, err);
+	pthread_mutex_unlock(&ca_op_lock);
+	log_info("tls: CA certificate %s uninstalled", name);
 	cert_expiry_check(ctx->srv);
-	return 0;
+	return r;
 }
 
 /* ---- expiry messages, as xapi's certificate check raises them ---- */
@@ -438,5 +484,5 @@ RPC_IMPL(host, refresh_server_certificate, reset_server_certificate, RPC_SLOW);
 RPC_IMPL(host, get_server_certificate, get_server_certificate, 0);
 RPC_IMPL(host, set_https_only, host_set_https_only, 0);
 RPC_IMPL(pool, set_https_only, pool_set_https_only, 0);
-RPC_IMPL(pool, install_ca_certificate, install_ca_certificate, 0);
-RPC_IMPL(pool, uninstall_ca_certificate, uninstall_ca_certificate, 0);
+RPC_IMPL(pool, install_ca_certificate, install_ca_certificate, RPC_SLOW);
+RPC_IMPL(pool, uninstall_ca_certificate, uninstall_ca_certificate, RPC_SLOW);

@@ -17,5 +17,8 @@ void cert_expiry_check(struct server *srv);
 /* At start (cert_startup): client-certificate authentication and TLS
  * verification as the pool's record has them (cert_pool.c). */
 void cert_pool_startup(struct server *srv);
+/* Client-certificate authentication follows the pool's record on every
+ * host (a watcher started by cert_pool_startup); stopped at exit. */
+void cert_pool_stop(void);
 
 #endif

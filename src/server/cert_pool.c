@@ -1,9 +1,10 @@
 /* cert_pool: what the pool trusts beyond its CAs (cert_calls.c), as
  * xapi's pool calls: certificate revocation lists (crl_install /
  * uninstall / list: PEM files in <data-dir>/crl, names as xapi allows
- * them), which the HTTPS port applies to client certificates;
- * client-certificate authentication (enable/disable_client_certificate_auth:
- * the pool's fields and the live port, tls_live.h); TLS verification
+ * them, the same set on every host of the pool: api/pool_trust.h), which
+ * the HTTPS port applies to client certificates; client-certificate
+ * authentication (enable/disable_client_certificate_auth: the pool's
+ * fields, and every host's live port following them, tls_live.h); TLS verification
  * between the pool's hosts (enable_tls_verification: each host reached
  * over TLS with the key it presented at its join, and no plain HTTP to a
  * host without one afterwards, pool_forward.c); and certificate_sync,
@@ -13,6 +14,7 @@
 #include "../api/api.h"
 #include "../api/pool_forward.h"
 #include "../api/pool_join.h"
+#include "../api/pool_trust.h"
 #include "../api/tls.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -26,8 +28,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static pthread_mutex_t crl_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static char *store_dir(struct server *srv, const char *what)
 {
@@ -50,15 +50,31 @@ static bool crl_name_ok(const char *name)
 	return true;
 }
 
+/* One install or uninstall at a time: each ends with every host alike. */
+static pthread_mutex_t crl_op_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void resync(struct server *srv)
+{
+	struct xerr e = XERR_INIT;
+	if (pool_trust_sync(srv, &e) < 0)
+		log_warn("tls: the pool's hosts not all brought back: %s", e.code ? e.code : "?");
+	xerr_clear(&e);
+}
+
+/* pool.crl_install, as xapi's: the file here, then every other host of
+ * the pool brought to this host's set; a host that cannot take it fails
+ * the call with its error, and the file goes again, here and from the
+ * hosts that took it. */
 static int crl_install(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
 	const char *name = arg_str(args, 0), *pem = arg_str(args, 1);
 	if (!crl_name_ok(name))
 		return xerr_set(err, ERR_CRL_NAME_INVALID, name, NULL);
-	char *dir = store_dir(ctx->srv, "crl"), *path = xasprintf("%s/%s", dir, name);
+	char *dir = store_dir(ctx->srv, POOL_TRUST_CRL), *path = xasprintf("%s/%s", dir, name);
 	int r = -1;
-	pthread_mutex_lock(&crl_lock);
+	pthread_mutex_lock(&crl_op_lock);
+	pool_trust_lock();
 	if (access(path, F_OK) == 0)
 		xerr_set(err, ERR_CRL_ALREADY_EXISTS, name, NULL);
 	else if (tls_crl_check(pem) < 0)
@@ -67,32 +83,46 @@ static int crl_install(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *e
 		xerr_internal(err, "cannot make %s: %s", dir, strerror(errno));
 	else
 		r = tls_write_file(path, pem, 0644, err);
-	pthread_mutex_unlock(&crl_lock);
+	pool_trust_unlock();
+	if (r == 0 && pool_trust_sync(ctx->srv, err) < 0) {
+		pool_trust_lock();
+		unlink(path);
+		pool_trust_unlock();
+		resync(ctx->srv);
+		r = -1;
+	}
+	pthread_mutex_unlock(&crl_op_lock);
 	if (r == 0)
-		log_info("tls: revocation list %s installed", name);
+		log_info("tls: revocation list %s installed on the pool's hosts", name);
 	free(dir);
 	free(path);
 	return r;
 }
 
+/* pool.crl_uninstall, as xapi's: gone here, then every other host brought
+ * to this host's set (one that cannot take it answers with its error, and
+ * drops the file when it answers again: the master's heartbeat). */
 static int crl_uninstall(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 {
 	(void)result;
 	const char *name = arg_str(args, 0);
 	if (!crl_name_ok(name))
 		return xerr_set(err, ERR_CRL_NAME_INVALID, name, NULL);
-	char *path = xasprintf("%s/crl/%s", ctx->srv->cfg.data_dir, name);
-	pthread_mutex_lock(&crl_lock);
+	char *path = xasprintf("%s/%s/%s", ctx->srv->cfg.data_dir, POOL_TRUST_CRL, name);
+	pthread_mutex_lock(&crl_op_lock);
+	pool_trust_lock();
 	int r = unlink(path);
 	int e = errno;
-	pthread_mutex_unlock(&crl_lock);
+	pool_trust_unlock();
 	free(path);
-	if (r < 0 && e == ENOENT)
-		return xerr_set(err, ERR_CRL_DOES_NOT_EXIST, name, NULL);
-	if (r < 0)
-		return xerr_set(err, ERR_CRL_CORRUPT, name, NULL);
+	if (r < 0) {
+		pthread_mutex_unlock(&crl_op_lock);
+		return xerr_set(err, e == ENOENT ? ERR_CRL_DOES_NOT_EXIST : ERR_CRL_CORRUPT, name, NULL);
+	}
+	r = pool_trust_sync(ctx->srv, err);
+	pthread_mutex_unlock(&crl_op_lock);
 	log_info("tls: revocation list %s uninstalled", name);
-	return 0;
+	return r;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -107,7 +137,7 @@ static int crl_list(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 	char *dir = store_dir(ctx->srv, "crl");
 	char **names = NULL;
 	size_t n = 0;
-	pthread_mutex_lock(&crl_lock);
+	pool_trust_lock();
 	DIR *d = opendir(dir);
 	for (struct dirent *e; d && (e = readdir(d));) {
 		char *path = xasprintf("%s/%s", dir, e->d_name);
@@ -120,7 +150,7 @@ static int crl_list(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
 	}
 	if (d)
 		closedir(d);
-	pthread_mutex_unlock(&crl_lock);
+	pool_trust_unlock();
 	if (n)
 		qsort(names, n, sizeof *names, cmp_names);
 	*result = xv_arr_new();
@@ -143,7 +173,25 @@ static void apply_client_auth(struct server *srv, bool on, const char *name)
 	free(crl);
 }
 
-void cert_pool_startup(struct server *srv)
+/* The pool record's client-certificate fields, applied to this host's
+ * live HTTPS port whenever they change, on whichever host they were
+ * changed (the store is replicated: a member sees the master's write when
+ * it applies it): a waiter on the pool class wakes a thread of its own,
+ * which compares the record with what the port has. */
+static struct {
+	struct server *srv;
+	pthread_t thread;
+	bool started, stop, dirty;
+	pthread_mutex_t lock; /* the above */
+	pthread_cond_t cond;
+	struct db_waiter waiter;
+	pthread_mutex_t apply_lock; /* the below */
+	bool applied, on;
+	char name[256];
+} W = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+       .apply_lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void apply_from_record(struct server *srv)
 {
 	db_rdlock(srv->db);
 	struct db_obj *p = db_first(srv->db, SC_C_pool);
@@ -151,8 +199,76 @@ void cert_pool_startup(struct server *srv)
 	char name[256];
 	snprintf(name, sizeof name, "%s", p ? db_peek_str(p, SC_F_pool__client_certificate_auth_name) : "");
 	db_unlock(srv->db);
-	apply_client_auth(srv, on, name);
+	pthread_mutex_lock(&W.apply_lock);
+	if (!W.applied || on != W.on || strcmp(name, W.name)) {
+		apply_client_auth(srv, on, name);
+		if (W.applied)
+			log_info("tls: client-certificate authentication %s%s on this host's HTTPS port",
+				 on ? "on, for " : "off", on ? name : "");
+		W.applied = true;
+		W.on = on;
+		snprintf(W.name, sizeof W.name, "%s", name);
+	}
+	pthread_mutex_unlock(&W.apply_lock);
+}
+
+static void wake(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&W.lock);
+	W.dirty = true;
+	pthread_cond_signal(&W.cond);
+	pthread_mutex_unlock(&W.lock);
+}
+
+static void *watch_main(void *arg)
+{
+	struct server *srv = arg;
+	pthread_mutex_lock(&W.lock);
+	while (!W.stop) {
+		if (W.dirty) {
+			W.dirty = false;
+			pthread_mutex_unlock(&W.lock);
+			apply_from_record(srv);
+			pthread_mutex_lock(&W.lock);
+			continue;
+		}
+		pthread_cond_wait(&W.cond, &W.lock);
+	}
+	pthread_mutex_unlock(&W.lock);
+	return NULL;
+}
+
+void cert_pool_startup(struct server *srv)
+{
+	apply_from_record(srv);
 	pool_hosts_refresh(srv); /* and whether the pool's hosts verify each other */
+	if (W.started)
+		return;
+	W.srv = srv;
+	W.stop = W.dirty = false;
+	W.waiter.wake = wake;
+	W.waiter.arg = NULL;
+	memset(W.waiter.classes, 0, sizeof W.waiter.classes);
+	W.waiter.classes[SC_C_pool / 64] |= 1ull << (SC_C_pool % 64);
+	db_waiter_add(srv->db, &W.waiter);
+	if (pthread_create(&W.thread, NULL, watch_main, srv) == 0)
+		W.started = true;
+	else
+		db_waiter_remove(srv->db, &W.waiter);
+}
+
+void cert_pool_stop(void)
+{
+	if (!W.started)
+		return;
+	db_waiter_remove(W.srv->db, &W.waiter);
+	pthread_mutex_lock(&W.lock);
+	W.stop = true;
+	pthread_cond_signal(&W.cond);
+	pthread_mutex_unlock(&W.lock);
+	pthread_join(W.thread, NULL);
+	W.started = false;
 }
 
 static int set_client_auth(struct rpc_ctx *ctx, xv *args, bool on, struct xerr *err)
@@ -170,7 +286,7 @@ static int set_client_auth(struct rpc_ctx *ctx, xv *args, bool on, struct xerr *
 	db_set_str(t, p, SC_F_pool__client_certificate_auth_name, name);
 	if (db_commit(t, err) < 0)
 		return -1;
-	apply_client_auth(ctx->srv, on, name);
+	apply_from_record(ctx->srv); /* here at once; the other hosts as they apply the write */
 	log_info("tls: client-certificate authentication %s %s", on ? "on, for" : "off", name);
 	return 0;
 }
@@ -325,8 +441,8 @@ static int certificate_sync(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	return r;
 }
 
-RPC_IMPL(pool, crl_install, crl_install, 0);
-RPC_IMPL(pool, crl_uninstall, crl_uninstall, 0);
+RPC_IMPL(pool, crl_install, crl_install, RPC_SLOW);
+RPC_IMPL(pool, crl_uninstall, crl_uninstall, RPC_SLOW);
 RPC_IMPL(pool, crl_list, crl_list, 0);
 RPC_IMPL(pool, enable_client_certificate_auth, enable_client_auth, 0);
 RPC_IMPL(pool, disable_client_certificate_auth, disable_client_auth, 0);

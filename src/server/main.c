@@ -508,6 +508,7 @@ out:;
 	storage_coalesce_stop();
 	metrics_stop(&srv);
 	net_services_stop();
+	cert_pool_stop();
 	vif_policy_stop();
 	vm_guest_stop();
 	if (srv.db)

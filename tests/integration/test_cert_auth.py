@@ -14,7 +14,14 @@ external authentication on both hosts, a host's through the master, a
 differing host reported once (EXTAUTH_IN_POOL_IS_NON_HOMOGENEOUS), a host
 failing half-way undone; a member's refreshed certificate learnt by the
 master; certificate_sync restoring a lost one; TLS verification ending
-the plain-HTTP fallback. Certificates are made with certtool (GnuTLS)."""
+the plain-HTTP fallback. The pool's CAs and revocation lists on both hosts
+(a host joining adds its own to the pool's and takes the pool's, installs and uninstalls through the
+master reach the member, bad input leaves both alike, an install a host
+cannot take fails with nothing left, a host back from a miss catches up),
+client-certificate authentication switched through the master asking for
+certificates on the member's live port, and the member made master
+letting in and refusing as the pool says. Certificates are made with
+certtool (GnuTLS); gnutls-cli tells whether a port asks for one."""
 
 import hashlib
 import json
@@ -105,16 +112,17 @@ def pem_fingerprint(pem):
     return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
 
 
-def tls_call(method, params, cert=None):
-    """A JSON-RPC call over a new TLS connection presenting cert (cert file,
-    key file) or none: (result, error)."""
+def tls_call(method, params, cert=None, addr=None):
+    """A JSON-RPC call over a new TLS connection (to addr, by default this
+    suite's server) presenting cert (cert file, key file) or none: (result,
+    error)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     if cert:
         ctx.load_cert_chain(cert[0], cert[1])
     body = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": 1}).encode()
-    with socket.create_connection(("127.0.0.1", TLS_PORT), timeout=20) as raw:
+    with socket.create_connection(addr or ("127.0.0.1", TLS_PORT), timeout=20) as raw:
         with ctx.wrap_socket(raw) as s:
             s.sendall(b"POST /jsonrpc HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                       b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
@@ -130,8 +138,18 @@ def tls_call(method, params, cert=None):
     return env["result"], None
 
 
-def tls_login(cert=None, user="someone", password="not-a-password"):
-    return tls_call("session.login_with_password", [user, password, "1.0", "cert-test"], cert)
+def tls_login(cert=None, user="someone", password="not-a-password", addr=None):
+    return tls_call("session.login_with_password", [user, password, "1.0", "cert-test"], cert, addr)
+
+
+def asks_for_certificate(address, port):
+    """Whether the HTTPS port at address asks its clients for a certificate
+    in the handshake (gnutls-cli says so)."""
+    r = subprocess.run(["gnutls-cli", "--insecure", "-p", str(port), address], input="", capture_output=True,
+                       text=True, timeout=20)
+    if "Handshake was completed" not in r.stdout:
+        raise AssertionError("no TLS handshake with %s:%d: %s" % (address, port, r.stdout + r.stderr))
+    return "Server has requested a certificate" in r.stdout
 
 
 class CertAuth(harness.ServerTestCase):
@@ -502,6 +520,149 @@ class PoolOfTwo(harness.unittest.TestCase):
             self.assertEqual(e.params[0], ref["h2"])
             self.assertIn("HOST_OFFLINE", e.params[1])
             self.assertEqual(auth(h1), ("", ""))
+
+    def test_trust_pool_wide(self):
+        """The pool's CAs and revocation lists on every host (a joining host
+        takes the pool's), client-certificate authentication on every
+        host's live port, and a host that later becomes master honouring
+        all of it at once."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root for the lab's namespaces")
+        tmp = tempfile.mkdtemp(prefix="xenon-pooltrust-")
+        self.addCleanup(subprocess.run, ["rm", "-rf", tmp], check=False)
+        pa, pb, pc = Pki(tmp, "pool-a"), Pki(tmp, "pool-b"), Pki(tmp, "pool-c")
+        good_a, revoked_a = pa.client("good-a", CLIENT_NAME), pa.client("revoked-a", CLIENT_NAME)
+        good_b, revoked_b = pb.client("good-b", CLIENT_NAME), pb.client("revoked-b", CLIENT_NAME)
+        good_c = pc.client("good-c", CLIENT_NAME)
+        pd = Pki(tmp, "pool-d")
+        good_d, revoked_d = pd.client("good-d", CLIENT_NAME), pd.client("revoked-d", CLIENT_NAME)
+        l = lab.Lab(2)
+        with l:
+            for h in l.hosts:
+                h.start(extra_args=["--tls-listen", "%s:4443" % h.address])
+            h1, h2 = l.hosts
+            a1, a2 = h1.server.api, h2.server.api
+            listing = lambda h, kind: {n: read(os.path.join(h.data_dir, kind, n))
+                                       for n in sorted(os.listdir(os.path.join(h.data_dir, kind)))
+                                       if not n.startswith(".")} if os.path.isdir(
+                                           os.path.join(h.data_dir, kind)) else {}
+            # before the join: the pool (h1 alone) trusts CA a and revokes one
+            # of its certificates; h2 trusts CA d and revokes one of its, and
+            # has a file named as one of the pool's
+            a1.pool.install_ca_certificate("pool-a.pem", read(pa.ca))
+            a1.pool.crl_install("revoked-a.pem", pa.crl(revoked_a[0]))
+            a2.pool.install_ca_certificate("own-d.pem", read(pd.ca))
+            a2.pool.crl_install("own-d-crl.pem", pd.crl(revoked_d[0]))
+            a2.pool.install_ca_certificate("pool-a.pem", read(pb.ca))
+            r = h2.server.xe("pool-join", "master-address=" + h1.address, "master-username=root",
+                             "master-password=" + h1.server.password)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            wait_for(lambda: len(a1.host.get_all()) == 2, 30, "two hosts")
+            ref = {h.name: [x for x in a1.host.get_all() if a1.host.get_address(x) == h.address][0] for h in l.hosts}
+            live = lambda h: a1.host_metrics.get_live(a1.host.get_metrics(ref[h.name]))
+            wait_for(lambda: live(h2), 30, "h2 live")
+            pool = a1.pool.get_all()[0]
+            # the sets merged as xapi merges them at a join: the joining
+            # host's added to the pool's on both hosts, the pool's file kept
+            # where the names meet
+            for h in l.hosts:
+                self.assertEqual(listing(h, "ca"), {"pool-a.pem": read(pa.ca), "own-d.pem": read(pd.ca)}, h.name)
+                self.assertEqual(sorted(listing(h, "crl")), ["own-d-crl.pem", "revoked-a.pem"], h.name)
+            self.assertEqual(listing(h2, "crl"), listing(h1, "crl"))
+            cas = lambda: sorted(c["name"] for c in a1.Certificate.get_all_records().values() if c["type"] == "ca")
+            self.assertEqual(cas(), ["own-d.pem", "pool-a.pem"])
+
+            # client-certificate authentication through the master: the
+            # member's live port asks for certificates, no restart
+            self.assertFalse(asks_for_certificate(h2.address, 4443))
+            a1.pool.enable_client_certificate_auth(pool, CLIENT_NAME)
+            self.assertTrue(asks_for_certificate(h1.address, 4443))
+            wait_for(lambda: asks_for_certificate(h2.address, 4443), 10, "h2's port asking for certificates")
+
+            # installs through the master reach the member when the call returns
+            a1.pool.install_ca_certificate("pool-b.pem", read(pb.ca))
+            self.assertEqual(listing(h2, "ca"), {"pool-a.pem": read(pa.ca), "pool-b.pem": read(pb.ca),
+                                                 "own-d.pem": read(pd.ca)})
+            crl_b = pb.crl(revoked_b[0])
+            a1.pool.crl_install("revoked-b.pem", crl_b)
+            self.assertEqual(listing(h2, "crl")["revoked-b.pem"], crl_b)
+            # and uninstalls: a CA and a revocation list (of good_a) gone from both
+            a1.pool.install_ca_certificate("pool-c.pem", read(pc.ca))
+            a1.pool.crl_install("gone.pem", pa.crl(good_a[0]))
+            self.assertIn("pool-c.pem", listing(h2, "ca"))
+            self.assertIn("gone.pem", listing(h2, "crl"))
+            a1.pool.uninstall_ca_certificate("pool-c.pem")
+            a1.pool.crl_uninstall("gone.pem")
+            for h in l.hosts:
+                self.assertEqual(sorted(listing(h, "ca")), ["own-d.pem", "pool-a.pem", "pool-b.pem"], h.name)
+                self.assertEqual(sorted(listing(h, "crl")), ["own-d-crl.pem", "revoked-a.pem", "revoked-b.pem"],
+                                 h.name)
+            self.assertEqual(a1.pool.crl_list(), ["own-d-crl.pem", "revoked-a.pem", "revoked-b.pem"])
+
+            # bad input: xapi's errors, nothing on either host
+            before = [(listing(h, "ca"), listing(h, "crl")) for h in l.hosts]
+            self.assertXapiError("CERTIFICATE_NAME_INVALID", a1.pool.install_ca_certificate, "../x.pem", read(pc.ca))
+            self.assertXapiError("CERTIFICATE_CORRUPT", a1.pool.install_ca_certificate, "junk.pem", "junk")
+            self.assertXapiError("CERTIFICATE_ALREADY_EXISTS", a1.pool.install_ca_certificate, "pool-a.pem",
+                                 read(pc.ca))
+            self.assertXapiError("CERTIFICATE_DOES_NOT_EXIST", a1.pool.uninstall_ca_certificate, "pool-c.pem")
+            self.assertXapiError("CRL_NAME_INVALID", a1.pool.crl_install, "../x.pem", crl_b)
+            self.assertXapiError("CRL_CORRUPT", a1.pool.crl_install, "junk.pem", read(pc.ca))
+            self.assertXapiError("CRL_ALREADY_EXISTS", a1.pool.crl_install, "revoked-b.pem", crl_b)
+            self.assertXapiError("CRL_DOES_NOT_EXIST", a1.pool.crl_uninstall, "gone.pem")
+            # the hosts' own call is theirs alone
+            self.assertXapiError("OPERATION_NOT_ALLOWED", h1.server.call, "pool.trust_store_set",
+                                 h1.server.session, "ca", {})
+            self.assertEqual([(listing(h, "ca"), listing(h, "crl")) for h in l.hosts], before)
+            self.assertEqual(cas(), ["own-d.pem", "pool-a.pem", "pool-b.pem"])
+
+            # h2 becomes master: its port lets in what the pool trusts, at once
+            a1.pool.designate_new_master(ref["h2"])
+            h2.server._session = None  # the one from before its join is gone with its store
+            a2 = h2.server.api
+            self.assertEqual(a2.pool.get_master(pool), ref["h2"])
+            m2 = (h2.address, 4443)
+            s, err = tls_login(good_a, addr=m2)
+            self.assertIsNone(err)
+            self.assertTrue(a2.session.get_client_certificate(s))
+            s, err = tls_login(good_b, addr=m2)  # CA b: installed after the join
+            self.assertIsNone(err)
+            self.assertEqual(tls_login(revoked_a, addr=m2)[1][0], "SESSION_AUTHENTICATION_FAILED")  # at the join
+            self.assertEqual(tls_login(revoked_b, addr=m2)[1][0], "SESSION_AUTHENTICATION_FAILED")  # after it
+            self.assertIsNone(tls_login(good_d, addr=m2)[1])  # the joining host's CA, kept
+            self.assertEqual(tls_login(revoked_d, addr=m2)[1][0], "SESSION_AUTHENTICATION_FAILED")
+            self.assertEqual(tls_login(good_c, addr=m2)[1][0], "SESSION_AUTHENTICATION_FAILED")  # CA c uninstalled
+            self.assertEqual(tls_login(None, addr=m2)[1][0], "SESSION_AUTHENTICATION_FAILED")
+            # switched off through the new master: the old one's port stops asking
+            a2.pool.disable_client_certificate_auth(pool)
+            self.assertFalse(asks_for_certificate(h2.address, 4443))
+            wait_for(lambda: not asks_for_certificate(h1.address, 4443), 10, "h1's port no longer asking")
+            self.assertEqual(tls_login(good_a, addr=m2)[1][0], "SESSION_AUTHENTICATION_FAILED")
+
+            # a host that cannot take an install fails it, as xapi's: the
+            # host's error, and nothing left on the host that ran it
+            time.sleep(1.5)  # the new master takes the old one's vote away
+            h1.server.kill9()
+            before = (listing(h2, "ca"), listing(h2, "crl"))
+            self.assertXapiError("HOST_OFFLINE", a2.pool.install_ca_certificate, "late.pem", read(pc.ca))
+            self.assertXapiError("HOST_OFFLINE", a2.pool.crl_install, "late.pem", pc.crl(good_c[0]))
+            self.assertEqual((listing(h2, "ca"), listing(h2, "crl")), before)
+            self.assertEqual(sorted(c["name"] for c in a2.Certificate.get_all_records().values()
+                                    if c["type"] == "ca"), ["own-d.pem", "pool-a.pem", "pool-b.pem"])
+            # an uninstall meanwhile: done here, the host's error answered (as
+            # xapi's); the host drops it when it answers again
+            self.assertXapiError("HOST_OFFLINE", a2.pool.crl_uninstall, "revoked-b.pem")
+            self.assertEqual(sorted(listing(h2, "crl")), ["own-d-crl.pem", "revoked-a.pem"])
+            self.assertIn("revoked-b.pem", listing(h1, "crl"))
+            h1.server.start(timeout=40, port=h1.port)
+            live1 = lambda: a2.host_metrics.get_live(a2.host.get_metrics(ref["h1"]))
+            wait_for(lambda: live1() and sorted(listing(h1, "crl")) == ["own-d-crl.pem", "revoked-a.pem"], 30,
+                     "h1 back with the pool's revocation lists")
+            self.assertEqual(listing(h1, "ca"), listing(h2, "ca"))
+            for h in l.hosts:  # sanitized builds report here
+                log = read(h.server.log_path)
+                self.assertNotIn("runtime error", log, h.name)
+                self.assertNotIn("AddressSanitizer", log, h.name)
 
 
 if __name__ == "__main__":
