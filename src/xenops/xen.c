@@ -687,6 +687,8 @@ static int x_vcpu_params(const struct xenops_host *host, const struct vm_spec *v
  * claim: libxl serialises device changes itself). */
 static int domain_of(const char *uuid, uint32_t *domid, bool *hvm, struct xerr *err)
 {
+	*domid = 0;
+	*hvm = false;
 	pthread_mutex_lock(&X.lock);
 	struct xvm *v = find_locked(uuid);
 	if (v) {
@@ -873,8 +875,8 @@ static void stats_vifs(const struct xenops_stats_req *s, uint32_t domid, struct 
 static int x_stats(const struct xenops_host *host, const struct xenops_stats_req *s, struct rr_vm_counters *o)
 {
 	(void)host;
-	uint32_t domid;
-	bool hvm;
+	uint32_t domid = 0;
+	bool hvm = false;
 	struct xerr e = XERR_INIT;
 	if (domain_of(s->uuid, &domid, &hvm, &e) < 0) {
 		xerr_clear(&e);
