@@ -257,6 +257,10 @@ class Qmp:
         self.s.close()
 
 
+# --bare-sandbox: the bare QEMUs in the seccomp sandbox Xenon starts its own in
+BARE_EXTRA = []
+
+
 def qemu_argv(d, kernel, incoming=None):
     argv = [guest.QEMU, "-name", "bench", "-no-user-config", "-nodefaults", "-machine", "pc", "-accel", "tcg",
             "-cpu", "max", "-m", "256M", "-smp", "1", "-S", "-display", "none",
@@ -266,7 +270,7 @@ def qemu_argv(d, kernel, incoming=None):
             "-kernel", kernel, "-initrd", os.path.join(guest.GUEST, "initrd.img"), "-append", guest.ARGS]
     if incoming:
         argv += ["-incoming", incoming]
-    return argv
+    return argv + BARE_EXTRA
 
 
 def bare_tls_dir(base, addr):
@@ -396,7 +400,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--fill", action="store_true", help="32 MiB of data in the guest's memory first")
+    ap.add_argument("--bare-sandbox", action="store_true",
+                    help="the bare QEMUs with Xenon's -sandbox (seccomp) options")
     a = ap.parse_args()
+    if a.bare_sandbox:
+        BARE_EXTRA.extend(["-sandbox", "on,obsolete=deny,spawn=deny,resourcecontrol=deny"])
     guest.build()
     log = lambda s: print(s, flush=True)
     log("load average at start: %s" % open("/proc/loadavg").read().strip())
