@@ -118,6 +118,8 @@ def main():
         kind = "password-file user"
         if as_root:
             make_account()
+            # subjects come through external authentication (PAM here)
+            r.call("pool.enable_external_auth", root, r.call("pool.get_all", root)[0], {}, "", "PAM")
             sid = r.call("auth.get_subject_identifier", root, ACCOUNT)
             subj = r.call("subject.create", root, {"subject_identifier": sid, "other_config": {}})
             r.call("subject.add_to_roles", root, subj, r.call("role.get_by_name_label", root, "read-only")[0])
