@@ -22,7 +22,9 @@ int pif_unplug_ref(struct rpc_ctx *ctx, const char *ref, struct xerr *err);
 int pif_bond_apply(struct rpc_ctx *ctx, const char *master, struct xerr *err);
 /* On the master, once the host host_ref joined: a tunnel on each private
  * network the pool's other hosts reach by tunnels, over the joined host's
- * configured PIF on the network their transport PIFs are on (tunnel.c). */
-void tunnel_joined_host(struct server *srv, const char *host_ref);
+ * configured PIF on the network their transport PIFs are on (tunnel.c).
+ * Returns how many could not be made yet (tried again: those made are
+ * skipped). */
+int tunnel_joined_host(struct server *srv, const char *host_ref);
 
 #endif

@@ -749,12 +749,12 @@ static void *plug_joined_main(void *arg)
 				snprintf(pbds[n++], REF_STRLEN + 1, "%s", pbd->ref);
 		}
 		db_unlock(j->srv->db);
-		/* the private networks of the pool reach it */
-		if (live && !tunnels) {
-			tunnels = true;
-			tunnel_joined_host(j->srv, j->host);
-		}
-		if (!h || (live && n == 0))
+		/* the private networks of the pool reach it (again at the next
+		 * round while a call to it fails: a host just marked live may
+		 * not serve calls yet) */
+		if (live && !tunnels)
+			tunnels = tunnel_joined_host(j->srv, j->host) == 0;
+		if (!h || (live && n == 0 && tunnels))
 			break;
 		size_t done = 0;
 		for (size_t k = 0; live && k < n; k++) {
@@ -765,7 +765,7 @@ static void *plug_joined_main(void *arg)
 				log_warn("pool: plugging %s on a new member: %s", pbds[k], e.code ? e.code : "?");
 			xerr_clear(&e);
 		}
-		if (live && done == n)
+		if (live && done == n && tunnels)
 			break;
 		sleep(1);
 	}

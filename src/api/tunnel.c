@@ -205,8 +205,9 @@ static int tunnel_destroy(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 	return rc;
 }
 
-void tunnel_joined_host(struct server *srv, const char *host_ref)
+int tunnel_joined_host(struct server *srv, const char *host_ref)
 {
+	int failed = 0;
 	struct rpc_ctx ctx = {.srv = srv, .db = srv->db, .rbac_exempt = true};
 	xv todo = xv_arr_new(); /* [transport PIF, network, protocol] … */
 	db_rdlock(srv->db);
@@ -240,16 +241,18 @@ void tunnel_joined_host(struct server *srv, const char *host_ref)
 	for (size_t i = 0; i < xv_len(&todo); i++) {
 		xv a = xv_copy(xv_arr_get(&todo, i)), r = XV_NIL_INIT;
 		struct xerr e = XERR_INIT;
-		if (tunnel_create(&ctx, &a, &r, &e) < 0)
-			log_warn("tunnel: none for the joined host on %s: %s", xv_as_str(xv_arr_get(&a, 1)),
+		if (tunnel_create(&ctx, &a, &r, &e) < 0) {
+			log_warn("tunnel: none for the joined host on %s yet: %s", xv_as_str(xv_arr_get(&a, 1)),
 				 e.nparams ? e.params[0] : e.code ? e.code : "?");
-		else
+			failed++;
+		} else
 			log_info("tunnel: %s for the joined host", xv_as_str(&r));
 		xv_free(&a);
 		xv_free(&r);
 		xerr_clear(&e);
 	}
 	xv_free(&todo);
+	return failed;
 }
 
 RPC_IMPL(tunnel, create, tunnel_create, RPC_SLOW);
