@@ -111,6 +111,25 @@ void vm_vifs_mark(struct db_txn *t, struct db_obj *vm, bool attached)
 	xv_free(&vifs);
 }
 
+/* Whether a tunnel carries the network: one of its PIFs is a tunnel's
+ * access PIF. Every host of the pool reads the same answer, so a VM's
+ * NICs are built alike wherever it runs or migrates. */
+static bool network_tunnelled(struct db *db, struct db_obj *net)
+{
+	xv pifs = db_get(db, net, SC_F_network__PIFs);
+	bool found = false;
+	for (size_t i = 0; i < xv_len(&pifs) && !found; i++) {
+		struct db_obj *pif = db_lookup_cls(db, SC_C_PIF, xv_as_str(xv_arr_get(&pifs, i)));
+		if (pif) {
+			xv of = db_get(db, pif, SC_F_PIF__tunnel_access_PIF_of);
+			found = xv_len(&of) > 0;
+			xv_free(&of);
+		}
+	}
+	xv_free(&pifs);
+	return found;
+}
+
 /* One VIF as the backend gets it; false when its network is gone or its
  * device is not a number. */
 static bool nic_of(struct db *db, struct db_obj *vif, struct vm_nic *nic)
@@ -128,6 +147,7 @@ static bool nic_of(struct db *db, struct db_obj *vif, struct vm_nic *nic)
 							: db_peek_int(net, SC_F_network__MTU);
 	nic->bridge_mtu = db_peek_int(net, SC_F_network__MTU);
 	vif_policy_of(db, vif, net, &nic->policy);
+	nic->no_offload = network_tunnelled(db, net);
 	return true;
 }
 

@@ -34,6 +34,10 @@ struct vm_nic {
 	int64_t mtu;        /* VIF.MTU, else network.MTU; 0: the bridge's */
 	int64_t bridge_mtu; /* network.MTU; 0: leave the bridge's as it is */
 	struct net_vif_policy policy; /* applied to the tap once it is made */
+	/* the network is carried by a tunnel: a virtio NIC offers the guest
+	 * no checksum or segmentation offload, so every frame leaves the guest
+	 * complete (a switch's tunnel port may not finish offloaded ones) */
+	bool no_offload;
 };
 
 /* How the VM boots, as xapi's Helpers.boot_method_of_vm decides it:

@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import urllib.parse
@@ -128,7 +129,9 @@ class PoolTunnelTest(unittest.TestCase):
     def key(self, net):
         return int(self.api.network.get_uuid(net).replace("-", "")[:8], 16) & 0xffffff
 
-    def guest_on(self, h, nets, ip):
+    def guest_on(self, h, nets, ip, disk_sr=None):
+        """A tiny guest started on h with a NIC on each of nets (eth0 at ip),
+        and a 16 MiB disk on disk_sr if given."""
         a = self.api
         rec = {"name_label": "tun-" + h.name, "name_description": "", "user_version": 1, "is_a_template": False,
                "affinity": harness.NULL_REF, "memory_static_max": 256 * MiB, "memory_dynamic_max": 256 * MiB,
@@ -143,6 +146,13 @@ class PoolTunnelTest(unittest.TestCase):
         for i, net in enumerate(nets):
             a.VIF.create({"device": str(i), "network": net, "VM": vm, "MAC": "", "MTU": 1500, "other_config": {},
                           "qos_algorithm_type": "", "qos_algorithm_params": {}})
+        if disk_sr:
+            vdi = a.VDI.create({"name_label": "disk", "name_description": "", "SR": disk_sr,
+                                "virtual_size": str(16 * MiB), "type": "user", "sharable": False, "read_only": False,
+                                "other_config": {}, "xenstore_data": {}, "sm_config": {}, "tags": []})
+            a.VBD.create({"VM": vm, "VDI": vdi, "userdevice": "0", "bootable": False, "mode": "RW", "type": "Disk",
+                          "unpluggable": True, "empty": False, "other_config": {}, "qos_algorithm_type": "",
+                          "qos_algorithm_params": {}})
         a.VM.start_on(vm, self.ref[h.address], False, False)
         return vm
 
@@ -307,6 +317,79 @@ class PoolTunnelTest(unittest.TestCase):
         for h in (h1, h2, h3):
             self.assertEqual(self.ports(h, bvx) + self.ports(h, bgre), [])
         self.assertEqual([x for x in a.PIF.get_all() if a.PIF.get_device(x).startswith("tunnel")], [])
+
+    def test_3_live_migration_keeps_its_connection(self):
+        """A guest with its disk on a shared SR and a TCP connection to a peer
+        on a vxlan network moves h1 -> h2 -> h1 live: the connection carries
+        on without a gap, its memory (a file in its tmpfs) and its disk are
+        as they were, and tcpdump on the destination's vif<domid>.0 sees its
+        traffic."""
+        a = self.api
+        h1, h2, h3 = self.lab.hosts
+        if len(self.ref) < 3:
+            self.skipTest("h3 did not join (test_1)")
+        net = self.private("mig")
+        for h in (h1, h2, h3):
+            a.tunnel.create(self.eth1(h), net, "vxlan")
+        # a shared SR every host reaches (a directory: the lab's hosts share
+        # the file system)
+        disk_dir = tempfile.mkdtemp(prefix="xenon-lab-shared-")
+        self.addCleanup(shutil.rmtree, disk_dir, True)
+        sr = a.SR.create(self.ref[h1.address], {"path": disk_dir}, "0", "lab-shared", "", "file", "", True, {})
+        wait_for(lambda: len(a.SR.get_PBDs(sr)) == 3 and all(a.PBD.get_currently_attached(p)
+                                                              for p in a.SR.get_PBDs(sr)), 30, "the SR on every host")
+        mover = self.guest_on(h1, [net], "10.202.0.1", disk_sr=sr)
+        peer = self.guest_on(h3, [net], "10.202.0.3")
+        self.wait_ready(h1, mover)
+        self.wait_ready(h3, peer)
+        self.ping(mover, "10.202.0.3")
+        # the peer keeps what arrives; the mover sends a count every 0.1 s
+        # (in sessions of their own: the agent ends what its command leaves)
+        out = self.run_in(peer, "setsid sh -c 'sleep 100000 | nc -l -p 5000 > /tmp/rx' </dev/null >/dev/null 2>&1 &")
+        self.assertEqual(out["exitcode"], "0", out)
+        wait_for(lambda: ":5000" in self.run_in(peer, "netstat -ltn")["stdout"], 10, "the peer listening")
+        out = self.run_in(mover, "setsid sh -c 'i=0; while :; do i=$((i+1)); echo N$i; usleep 100000; done | "
+                                 "nc 10.202.0.3 5000' </dev/null >/dev/null 2>&1 &")
+        self.assertEqual(out["exitcode"], "0", out)
+        mem = self.run_in(mover, "head -c 8388608 /dev/urandom > /tmp/mem && md5sum /tmp/mem")["stdout"].split()[0]
+        out = self.run_in(mover, "echo DISK-OK | dd of=/dev/vda conv=fsync 2>/dev/null && sync")
+        self.assertEqual(out["exitcode"], "0", out)
+
+        def received():
+            text = self.run_in(peer, "cat /tmp/rx")["stdout"]
+            return [int(x) for x in text.split("N")[1:] if x.strip().isdigit()]
+
+        wait_for(lambda: len(received()) >= 5, 20, "the count arriving at the peer")
+        for to in (h2, h1):
+            before = received()[-1]
+            t0 = time.monotonic()
+            a.VM.pool_migrate(mover, self.ref[to.address], {"live": "true"})
+            took = time.monotonic() - t0
+            self.assertEqual(a.VM.get_resident_on(mover), self.ref[to.address])
+            vif = "vif%s.0" % a.VM.get_domid(mover)
+            cap = to.exec("timeout", "10", TCPDUMP, "-nn", "-l", "-i", vif, "-c", "3", "tcp and port 5000",
+                          capture_output=True, text=True)
+            seen = [line for line in cap.stdout.splitlines() if "10.202.0.1." in line and "10.202.0.3.5000" in line]
+            self.assertEqual(len(seen), 3, "tcpdump on %s's %s: %s %s" % (to.name, vif, cap.stdout, cap.stderr))
+            wait_for(lambda: received()[-1] >= before + 10, 20, "the count going on after the move to " + to.name)
+            self.timings["live migration with a shared disk and TCP to %s" % to.name] = took
+        got = received()
+        self.assertEqual(got, list(range(1, len(got) + 1)), "the connection's count has no gap nor restart")
+        self.assertEqual(self.run_in(mover, "md5sum /tmp/mem")["stdout"].split()[0], mem, "the memory came along")
+        self.assertEqual(self.run_in(mover, "head -c 7 /dev/vda")["stdout"], "DISK-OK")
+        for vm in (mover, peer):
+            a.VM.hard_shutdown(vm)
+            for vbd in a.VM.get_VBDs(vm):
+                vdi = a.VBD.get_VDI(vbd)
+                a.VBD.destroy(vbd)
+                if vdi != harness.NULL_REF:
+                    a.VDI.destroy(vdi)
+            a.VM.destroy(vm)
+        for pbd in a.SR.get_PBDs(sr):
+            a.PBD.unplug(pbd)
+        a.SR.forget(sr)
+        for tu in a.tunnel.get_all():
+            a.tunnel.destroy(tu)
 
     def test_2_pool_vlan_on_every_host(self):
         """pool.create_VLAN_from_PIF on the master: each host's xenond makes

@@ -367,6 +367,24 @@ static void case_nics_model(struct qemu_host *h, struct vm_spec *s, bool *incomi
 	xv_map_set_str(&s->platform, "nic_type", "e1000");
 }
 
+/* NICs on tunnelled networks: a virtio NIC without offloads, one on a
+ * plain network beside it; an emulated card has no such switch. */
+static void case_nics_tunnel(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	(void)h;
+	(void)incoming;
+	s->domid = 13;
+	add_nic(s, 0, "aa:bb:cc:00:03:01");
+	add_nic(s, 1, "aa:bb:cc:00:03:02");
+	s->nics[0].no_offload = true;
+}
+
+static void case_nics_tunnel_model(struct qemu_host *h, struct vm_spec *s, bool *incoming)
+{
+	case_nics_tunnel(h, s, incoming);
+	xv_map_set_str(&s->platform, "nic_type", "e1000");
+}
+
 /* One vCPU, no topology; memory rounded up to whole MiB. */
 static void case_vcpu_one(struct qemu_host *h, struct vm_spec *s, bool *incoming)
 {
@@ -420,6 +438,8 @@ static const struct golden_case {
 	{"nics_hvm", case_nics_hvm},
 	{"nics_model", case_nics_model},
 	{"nics_pxe", case_nics_pxe},
+	{"nics_tunnel", case_nics_tunnel},
+	{"nics_tunnel_model", case_nics_tunnel_model},
 	{"vcpu_one", case_vcpu_one},
 	{"vcpu_topology", case_vcpu_topology},
 	{"memory_floor", case_memory_floor},
