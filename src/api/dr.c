@@ -9,6 +9,7 @@
  * task introduced. */
 #include "api.h"
 #include "storage.h"
+#include "../base/file.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../db/durable.h"
@@ -520,22 +521,10 @@ static int session_create_from_db_file(struct rpc_ctx *ctx, xv *args, xv *result
 	if (!ctx->srv || !ctx->srv->open_foreign_session)
 		return xerr_internal(err, "no sessions on other databases here");
 	const char *name = arg_str(args, 0);
-	FILE *f = fopen(name, "rb");
-	if (!f)
+	size_t len;
+	char *buf = file_read(name, (size_t)DR_FILE_MAX, &len);
+	if (!buf)
 		return xerr_set(err, ERR_COULD_NOT_IMPORT_DATABASE, strerror(errno), NULL);
-	size_t cap = 1 << 16, len = 0;
-	char *buf = xmalloc(cap);
-	size_t n;
-	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
-		len += n;
-		if (len == cap) {
-			if (cap >= (size_t)DR_FILE_MAX)
-				break;
-			cap *= 2;
-			buf = xrealloc(buf, cap);
-		}
-	}
-	fclose(f);
 	char pool[UUID_STRLEN + 1];
 	size_t img_len = len;
 	const char *img = buf;

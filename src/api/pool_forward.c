@@ -21,9 +21,9 @@
 #include "pool_join.h"
 #include "pool_peer.h"
 #include "storage.h"
+#include "../base/file.h"
 #include "../base/log.h"
 #include "../base/mem.h"
-#include "../base/strbuf.h"
 #include "tls.h"
 #include "../wire/wire.h"
 #include "../db/durable.h"
@@ -34,21 +34,6 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	struct strbuf sb = STRBUF_INIT;
-	char buf[4096];
-	for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;)
-		sb_add(&sb, buf, n);
-	fclose(f);
-	if (!sb.buf)
-		sb_puts(&sb, "");
-	return sb_detach(&sb);
-}
 
 /* ---- the pool's session ---- */
 
@@ -162,7 +147,7 @@ struct peer *pool_open_peer(struct server *srv, const char *uuid, const char *ad
 	char *pem = NULL;
 	if (tls_port > 0 && uuid[0]) {
 		char *path = xasprintf("%s/%s/%s.pem", srv->cfg.data_dir, POOL_CERTS_DIR, uuid);
-		pem = read_text(path);
+		pem = file_read(path, 0, NULL);
 		free(path);
 	}
 	if (!pem && __atomic_load_n(&tls_verify, __ATOMIC_ACQUIRE)) {

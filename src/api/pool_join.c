@@ -42,6 +42,7 @@
 #include "pool_trust.h"
 #include "hostinfo.h"
 #include "tls.h"
+#include "../base/file.h"
 #include "../base/jsonv.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -670,22 +671,9 @@ static int store_cert(struct server *srv, const char *uuid, const char *pem, str
 	return rc;
 }
 
-static char *read_file_text(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	struct strbuf sb = STRBUF_INIT;
-	char buf[4096];
-	for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;)
-		sb_add(&sb, buf, n);
-	fclose(f);
-	return sb.buf ? sb_detach(&sb) : NULL;
-}
-
 static char *own_cert(struct server *srv)
 {
-	return srv->cfg.tls_listen[0] ? read_file_text(srv->cfg.cert_file) : NULL;
+	return srv->cfg.tls_listen[0] ? file_read(srv->cfg.cert_file, 0, NULL) : NULL;
 }
 
 /* pool.exchange_certificates_on_join(uuid, certificate): keeps the
@@ -701,11 +689,11 @@ static int exchange_certificates(struct rpc_ctx *ctx, xv *args, xv *result, stru
 	char *have = NULL;
 	if (uuid_is_valid(uuid)) {
 		char *path = xasprintf("%s/%s/%s.pem", srv->cfg.data_dir, POOL_CERTS_DIR, uuid);
-		have = read_file_text(path);
+		have = file_read(path, 0, NULL);
 		free(path);
 	}
 	/* a host's key, once exchanged, is replaced only by the pool's hosts */
-	bool replace = have && pem[0] && strcmp(have, pem) && !pool_call_is_forwarded(ctx);
+	bool replace = have && have[0] && pem[0] && strcmp(have, pem) && !pool_call_is_forwarded(ctx);
 	free(have);
 	if (replace)
 		return xerr_set(err, ERR_OPERATION_NOT_ALLOWED, "The host's certificate is already known", NULL);
@@ -746,10 +734,12 @@ static int exchange_certificates(struct rpc_ctx *ctx, xv *args, xv *result, stru
 		if (len != UUID_STRLEN + 4 || strcmp(e->d_name + UUID_STRLEN, ".pem"))
 			continue;
 		char *path = xasprintf("%s/%s", dir, e->d_name);
-		char *pem_text = read_file_text(path);
+		char *pem_text = file_read(path, 0, NULL);
 		free(path);
-		if (pem_text)
+		if (pem_text && pem_text[0])
 			xv_map_set(result, e->d_name, xv_str_own(pem_text));
+		else
+			free(pem_text);
 	}
 	if (d)
 		closedir(d);
@@ -1443,7 +1433,7 @@ static void push_certs(struct server *srv, const char *uuid)
 		if (len != UUID_STRLEN + 4 || strcmp(e->d_name + UUID_STRLEN, ".pem") || !strncmp(e->d_name, uuid, UUID_STRLEN))
 			continue;
 		char *path = xasprintf("%s/%s", dir, e->d_name);
-		char *pem = read_file_text(path);
+		char *pem = file_read(path, 0, NULL);
 		free(path);
 		if (pem) {
 			xv_arr_push(&one, xv_strn(e->d_name, UUID_STRLEN));

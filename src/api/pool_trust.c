@@ -8,9 +8,9 @@
 #include "pool_forward.h"
 #include "pool_peer.h"
 #include "tls.h"
+#include "../base/file.h"
 #include "../base/log.h"
 #include "../base/mem.h"
-#include "../base/strbuf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -51,21 +51,6 @@ static bool file_ok(const char *name)
 	return true;
 }
 
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	struct strbuf sb = STRBUF_INIT;
-	char buf[4096];
-	for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;)
-		sb_add(&sb, buf, n);
-	fclose(f);
-	if (!sb.buf)
-		sb_puts(&sb, "");
-	return sb_detach(&sb);
-}
-
 static int read_locked(struct server *srv, const char *kind, xv *files)
 {
 	char *dir = xasprintf("%s/%s", srv->cfg.data_dir, kind);
@@ -76,7 +61,7 @@ static int read_locked(struct server *srv, const char *kind, xv *files)
 			continue;
 		char *path = xasprintf("%s/%s", dir, e->d_name);
 		struct stat st;
-		char *pem = lstat(path, &st) == 0 && S_ISREG(st.st_mode) ? read_text(path) : NULL;
+		char *pem = lstat(path, &st) == 0 && S_ISREG(st.st_mode) ? file_read(path, 0, NULL) : NULL;
 		if (pem)
 			xv_map_set(files, e->d_name, xv_str_own(pem));
 		free(path);

@@ -1,6 +1,7 @@
 /* tls: self-signed certificate generation with GnuTLS (see tls.h). */
 #include "tls.h"
 #include "../base/b64.h"
+#include "../base/file.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/strbuf.h"
@@ -20,21 +21,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = xmalloc((size_t)n + 1);
-	size_t got = fread(buf, 1, (size_t)n, f);
-	buf[got] = '\0';
-	fclose(f);
-	return buf;
-}
 
 static int write_file(const char *path, const void *data, size_t n, mode_t mode)
 {
@@ -154,7 +140,7 @@ int tls_make_ca_signed(const char *dir, const char *hostname, char **ca_pem, str
 		    export_pem(ca, NULL, ca_path, 0600) == 0)
 			r = 0;
 	}
-	if (r == 0 && !(*ca_pem = read_file(ca_path)))
+	if (r == 0 && !(*ca_pem = file_read(ca_path, 0, NULL)))
 		r = -1;
 	if (r < 0)
 		xerr_internal(err, "cannot create TLS credentials in %s", dir);
@@ -239,8 +225,8 @@ int tls_load_or_create(const char *cert_path, const char *key_path, const char *
 	if ((access(cert_path, R_OK) != 0 || access(key_path, R_OK) != 0) &&
 	    generate(cert_path, key_path, hostname, err) < 0)
 		return -1;
-	*cert_pem = read_file(cert_path);
-	*key_pem = read_file(key_path);
+	*cert_pem = file_read(cert_path, 0, NULL);
+	*key_pem = file_read(key_path, 0, NULL);
 	if (!*cert_pem || !*key_pem) {
 		free(*cert_pem);
 		free(*key_pem);

@@ -731,14 +731,14 @@ static int peer_error(enum peer_result r, const xv *dest, struct xerr *err)
 }
 
 
-void mig_watch_progress(void *arg, double fraction)
+static void watch_progress(void *arg, double fraction)
 {
 	struct watch *w = arg;
 	int ppm = fraction <= 0 ? 0 : fraction >= 1 ? 1000000 : (int)(fraction * 1e6);
 	__atomic_store_n(&w->progress, ppm, __ATOMIC_RELEASE);
 }
 
-void *mig_watch_main(void *arg)
+static void *watch_main(void *arg)
 {
 	struct watch *w = arg;
 	int shown = 0;
@@ -761,6 +761,27 @@ void *mig_watch_main(void *arg)
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
+}
+
+void mig_watch_begin(struct watch *w, struct server *srv, const char *task, struct xenops_mig_target *tg)
+{
+	memset(w, 0, sizeof *w);
+	w->srv = srv;
+	snprintf(w->task, sizeof w->task, "%s", task);
+	if (task[0])
+		w->running = pthread_create(&w->thread, NULL, watch_main, w) == 0;
+	tg->cancel = &w->cancel;
+	tg->progress = watch_progress;
+	tg->progress_arg = w;
+}
+
+void mig_watch_end(struct watch *w)
+{
+	if (w->running) {
+		__atomic_store_n(&w->stop, true, __ATOMIC_RELEASE);
+		pthread_join(w->thread, NULL);
+		w->running = false;
+	}
 }
 
 /* The source's VM after the destination took over: its domain, disks,
@@ -939,23 +960,13 @@ static int migrate_send(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	}
 
 	/* 2. disks, then memory; the task's cancel is watched meanwhile */
-	struct watch w = {.srv = srv};
-	snprintf(w.task, sizeof w.task, "%s", ctx->task);
-	pthread_t wt;
-	bool watching = false;
-	if (rc == 0 && ctx->task[0])
-		watching = pthread_create(&wt, NULL, mig_watch_main, &w) == 0;
-	tg.cancel = &w.cancel;
-	tg.progress = mig_watch_progress;
-	tg.progress_arg = &w;
+	struct watch w;
+	mig_watch_begin(&w, srv, rc == 0 ? ctx->task : "", &tg);
 	tg.max_bandwidth = (int64_t)srv->cfg.migration_bandwidth << 20;
 	struct xenops_mig_stats st;
 	memset(&st, 0, sizeof st);
 	int sent = rc == 0 ? srv->backend->migrate_send(&srv->xh, &spec, &tg, &st, err) : -1;
-	if (watching) {
-		__atomic_store_n(&w.stop, true, __ATOMIC_RELEASE);
-		pthread_join(wt, NULL);
-	}
+	mig_watch_end(&w);
 	if (rc == 0 && sent < 0) {
 		log_warn("migrate: VM %s: %s %s", p.vm_uuid, err->code ? err->code : "",
 			 err->nparams ? err->params[0] : "");

@@ -10,6 +10,7 @@
 #include "../base/uuid.h"
 #include "../xenops/xenops.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 
 /* A context of this host's own, without a session. */
@@ -75,10 +76,14 @@ struct watch {
 	bool stop;   /* __atomic */
 	bool in_memory; /* __atomic: the mirrors are done */
 	int progress; /* __atomic: the backend's figure, in millionths */
+	pthread_t thread;
+	bool running;
 };
 
-void mig_watch_progress(void *arg, double fraction);
-void *mig_watch_main(void *arg);
+/* Watches task (if any) in a thread of its own while the backend sends,
+ * and points tg's cancel flag and progress at w; mig_watch_end stops it. */
+void mig_watch_begin(struct watch *w, struct server *srv, const char *task, struct xenops_mig_target *tg);
+void mig_watch_end(struct watch *w);
 /* The source's console history (its last 256 KiB), base64, "" if none. */
 xv mig_console_history(struct server *srv, const char *uuid);
 

@@ -403,25 +403,15 @@ static int pool_move(struct rpc_ctx *ctx, const xv *vm_arg, const xv *host_arg, 
 		else if (!plain)
 			tg.tls = mig_creds_trust(&creds, mig_jstr(&ans, "tls_ca"), dest_uuid);
 	}
-	struct watch w = {.srv = srv};
-	snprintf(w.task, sizeof w.task, "%s", ctx->task);
-	pthread_t wt;
-	bool watching = false;
-	if (rc == 0 && ctx->task[0])
-		watching = pthread_create(&wt, NULL, mig_watch_main, &w) == 0;
-	tg.cancel = &w.cancel;
-	tg.progress = mig_watch_progress;
-	tg.progress_arg = &w;
+	struct watch w;
+	mig_watch_begin(&w, srv, rc == 0 ? ctx->task : "", &tg);
 	tg.max_bandwidth = (int64_t)srv->cfg.migration_bandwidth << 20;
 	struct xenops_mig_stats st;
 	memset(&st, 0, sizeof st);
 	int64_t t_send = clock_now_ms();
 	int sent = rc == 0 ? srv->backend->migrate_send(&srv->xh, &spec, &tg, &st, err) : -1;
 	int64_t t_finish = clock_now_ms();
-	if (watching) {
-		__atomic_store_n(&w.stop, true, __ATOMIC_RELEASE);
-		pthread_join(wt, NULL);
-	}
+	mig_watch_end(&w);
 	if (rc == 0 && sent < 0) {
 		log_warn("pool_migrate: VM %s: %s %s", spec.uuid, err->code ? err->code : "",
 			 err->nparams ? err->params[0] : "");

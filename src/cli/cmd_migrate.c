@@ -42,6 +42,57 @@ static int remote_by_uuid(struct xc *c, const char *cls, const char *uuid, char 
 	return 0;
 }
 
+/* An SR by uuid: on the remote pool's client, or on this pool's when
+ * remote is NULL. */
+static int sr_by_uuid(struct xe_ctx *x, struct xc *remote, const char *uuid, char **ref, struct xerr *err)
+{
+	return remote ? remote_by_uuid(remote, "SR", uuid, ref, err) : xs_by_uuid(x->s, SC_C_SR, uuid, ref, err);
+}
+
+/* The VDI map into vdis: each vdi:<vdi-uuid>=<sr-uuid>, then every other
+ * disk of the VM (not a CD) to destination-sr-uuid= if given. */
+static int vdi_map(struct xe_ctx *x, struct xc *remote, const char *vm_ref, xv *vdis, struct xerr *err)
+{
+	int rc = 0;
+	xv given = prefixed(x, "vdi:");
+	for (size_t i = 0; rc == 0 && i < xv_len(&given); i++) {
+		char *vdi = NULL, *sr = NULL;
+		rc = xs_by_uuid(x->s, SC_C_VDI, given.u.m->keys[i], &vdi, err);
+		if (rc == 0)
+			rc = sr_by_uuid(x, remote, xv_as_str(&given.u.m->vals[i]), &sr, err);
+		if (rc == 0)
+			xv_map_set_str(vdis, vdi, sr);
+		free(vdi);
+		free(sr);
+	}
+	xv_free(&given);
+	const char *all_sr = xe_param(x->params, "destination-sr-uuid");
+	if (rc < 0 || !all_sr)
+		return rc;
+	char *sr = NULL;
+	xv vbds = XV_NIL_INIT;
+	rc = sr_by_uuid(x, remote, all_sr, &sr, err);
+	if (rc == 0)
+		rc = xs_call(x->s, "VM.get_VBDs", &vbds, err, vm_ref, NULL);
+	for (size_t i = 0; rc == 0 && i < xv_len(&vbds); i++) {
+		xv vdi = XV_NIL_INIT, type = XV_NIL_INIT;
+		const char *vbd = xv_as_str(xv_arr_get(&vbds, i));
+		if (xs_call(x->s, "VBD.get_VDI", &vdi, err, vbd, NULL) < 0 ||
+		    xs_call(x->s, "VBD.get_type", &type, err, vbd, NULL) < 0) {
+			rc = -1;
+		} else {
+			const char *v = xv_as_str(&vdi), *t = xv_as_str(&type);
+			if (v && strcmp(v, "OpaqueRef:NULL") != 0 && t && strcmp(t, "CD") != 0 && !xv_map_get(vdis, v))
+				xv_map_set_str(vdis, v, sr);
+		}
+		xv_free(&vdi);
+		xv_free(&type);
+	}
+	xv_free(&vbds);
+	free(sr);
+	return rc;
+}
+
 /* The remote host named by host= / host-uuid= (uuid or name), or the
  * remote's only host. */
 static int remote_host(struct xe_ctx *x, struct xc *c, char **ref, struct xerr *err)
@@ -126,40 +177,9 @@ static int cross_pool(struct xe_ctx *x, const char *vm_ref, struct xerr *err)
 	/* the maps: local VDI/VIF refs to the remote's SR/network refs */
 	vdis = xv_map_new();
 	vifs = xv_map_new();
-	xv given = prefixed(x, "vdi:");
-	for (size_t i = 0; rc == 0 && i < xv_len(&given); i++) {
-		char *vdi = NULL, *sr = NULL;
-		rc = xs_by_uuid(x->s, SC_C_VDI, given.u.m->keys[i], &vdi, err);
-		if (rc == 0)
-			rc = remote_by_uuid(c, "SR", xv_as_str(&given.u.m->vals[i]), &sr, err);
-		if (rc == 0)
-			xv_map_set_str(&vdis, vdi, sr);
-		free(vdi);
-		free(sr);
-	}
-	xv_free(&given);
-	const char *all_sr = xe_param(x->params, "destination-sr-uuid");
-	if (rc == 0 && all_sr) {
-		char *sr = NULL;
-		xv vbds = XV_NIL_INIT;
-		rc = remote_by_uuid(c, "SR", all_sr, &sr, err);
-		if (rc == 0)
-			rc = xs_call(x->s, "VM.get_VBDs", &vbds, err, vm_ref, NULL);
-		for (size_t i = 0; rc == 0 && i < xv_len(&vbds); i++) {
-			xv vdi = XV_NIL_INIT;
-			if (xs_call(x->s, "VBD.get_VDI", &vdi, err, xv_as_str(xv_arr_get(&vbds, i)), NULL) < 0) {
-				rc = -1;
-				break;
-			}
-			const char *v = xv_as_str(&vdi);
-			if (v && strcmp(v, "OpaqueRef:NULL") != 0 && !xv_map_get(&vdis, v))
-				xv_map_set_str(&vdis, v, sr);
-			xv_free(&vdi);
-		}
-		xv_free(&vbds);
-		free(sr);
-	}
-	given = prefixed(x, "vif:");
+	if (rc == 0)
+		rc = vdi_map(x, c, vm_ref, &vdis, err);
+	xv given = prefixed(x, "vif:");
 	for (size_t i = 0; rc == 0 && i < xv_len(&given); i++) {
 		char *vif = NULL, *n = NULL;
 		rc = xs_by_uuid(x->s, SC_C_VIF, given.u.m->keys[i], &vif, err);
@@ -243,43 +263,8 @@ static int in_pool_sxm(struct xe_ctx *x, const char *vm_ref, const char *href, s
 		rc = xc_call(x->c, "host.migrate_receive", &a, &dest, err);
 		xv_free(&a);
 	}
-	xv given = prefixed(x, "vdi:");
-	for (size_t i = 0; rc == 0 && i < xv_len(&given); i++) {
-		char *vdi = NULL, *sr = NULL;
-		rc = xs_by_uuid(x->s, SC_C_VDI, given.u.m->keys[i], &vdi, err);
-		if (rc == 0)
-			rc = xs_by_uuid(x->s, SC_C_SR, xv_as_str(&given.u.m->vals[i]), &sr, err);
-		if (rc == 0)
-			xv_map_set_str(&vdis, vdi, sr);
-		free(vdi);
-		free(sr);
-	}
-	xv_free(&given);
-	const char *all_sr = xe_param(x->params, "destination-sr-uuid");
-	if (rc == 0 && all_sr) {
-		char *sr = NULL;
-		xv vbds = XV_NIL_INIT;
-		rc = xs_by_uuid(x->s, SC_C_SR, all_sr, &sr, err);
-		if (rc == 0)
-			rc = xs_call(x->s, "VM.get_VBDs", &vbds, err, vm_ref, NULL);
-		for (size_t i = 0; rc == 0 && i < xv_len(&vbds); i++) {
-			xv vdi = XV_NIL_INIT, type = XV_NIL_INIT;
-			const char *vbd = xv_as_str(xv_arr_get(&vbds, i));
-			if (xs_call(x->s, "VBD.get_VDI", &vdi, err, vbd, NULL) < 0 ||
-			    xs_call(x->s, "VBD.get_type", &type, err, vbd, NULL) < 0) {
-				rc = -1;
-			} else {
-				const char *v = xv_as_str(&vdi), *t = xv_as_str(&type);
-				if (v && strcmp(v, "OpaqueRef:NULL") != 0 && t && strcmp(t, "CD") != 0 &&
-				    !xv_map_get(&vdis, v))
-					xv_map_set_str(&vdis, v, sr);
-			}
-			xv_free(&vdi);
-			xv_free(&type);
-		}
-		xv_free(&vbds);
-		free(sr);
-	}
+	if (rc == 0)
+		rc = vdi_map(x, NULL, vm_ref, &vdis, err);
 	bool live = true;
 	if (rc == 0)
 		rc = xe_param_bool(x->params, "live", true, &live, err);

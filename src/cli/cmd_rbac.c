@@ -4,8 +4,8 @@
  * or role-uuid=, audit-log-get downloads GET /audit_log, the certificate
  * commands send PEM files read here. */
 #include "cmd.h"
+#include "base/file.h"
 #include "base/mem.h"
-#include "base/strbuf.h"
 #include "schema/schema.h"
 
 #include <curl/curl.h>
@@ -148,19 +148,10 @@ static int h_audit_log_get(struct xe_ctx *x, struct xerr *err)
 /* A whole PEM file (owned), or NULL with err. */
 static char *slurp(const char *path, struct xerr *err)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
+	char *pem = file_read(path, 1u << 20, NULL);
+	if (!pem)
 		xe_fail(err, "cannot read %s", path);
-		return NULL;
-	}
-	struct strbuf sb = STRBUF_INIT;
-	char buf[4096];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0 && sb.len < (1u << 20))
-		sb_add(&sb, buf, n);
-	fclose(f);
-	sb_add(&sb, "", 0);
-	return sb_detach(&sb);
+	return pem;
 }
 
 /* host-uuid=, else the pool's master (the host xe talks to). */

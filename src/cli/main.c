@@ -2,6 +2,7 @@
  * answers help and usage errors without a server, otherwise logs in over
  * the XenAPI, runs the command and exits 0 on success, 1 on failure. */
 #include "cmd.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/strbuf.h"
@@ -16,17 +17,9 @@ static char *read_rc(void)
 	if (!home)
 		return NULL;
 	char *path = xasprintf("%s/.xe", home);
-	FILE *f = fopen(path, "r");
+	char *rc = file_read(path, 0, NULL);
 	free(path);
-	if (!f)
-		return NULL;
-	struct strbuf sb = STRBUF_INIT;
-	char buf[4096];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-		sb_add(&sb, buf, n);
-	fclose(f);
-	return sb_detach(&sb);
+	return rc;
 }
 
 static char *server_url(const struct xe_conn *c)

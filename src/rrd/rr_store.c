@@ -5,6 +5,7 @@
  * sources are named x<id> and <kind>-<uuid>.ds maps each id to its xapi
  * name. Updates wait in memory and go to a file a batch at a time. */
 #include "rr_int.h"
+#include "../base/file.h"
 #include "../base/hmap.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -545,21 +546,6 @@ struct rr_entry *rr_store_entry(struct rr_store *st, enum rr_kind k, const char 
 
 #define BUNDLE_MAGIC "XRRD1"
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	*len = 0;
-	if (!f)
-		return NULL;
-	struct strbuf sb = STRBUF_INIT;
-	char buf[65536];
-	for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;)
-		sb_add(&sb, buf, n);
-	fclose(f);
-	*len = sb.len;
-	return sb.buf ? sb_detach(&sb) : xstrdup("");
-}
-
 static int spill(const char *path, const char *data, size_t len)
 {
 	FILE *f = fopen(path, "wb");
@@ -585,7 +571,7 @@ int rr_store_export(struct rr_store *st, enum rr_kind k, const char *uuid, struc
 	}
 	flush_entry(e);
 	size_t nds = 0, nrrd = 0;
-	char *ds = slurp(e->map_path, &nds), *rrd = slurp(e->path, &nrrd);
+	char *ds = file_read(e->map_path, 0, &nds), *rrd = file_read(e->path, 0, &nrrd);
 	*last = e->last;
 	pthread_mutex_unlock(&st->mu);
 	int rc = 0;

@@ -16,6 +16,7 @@
 #include "../api/pool_join.h"
 #include "../api/pool_trust.h"
 #include "../api/tls.h"
+#include "../base/file.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../pool/raft.h"
@@ -326,18 +327,6 @@ static size_t members(struct server *srv, struct member *m, size_t cap)
 	return n;
 }
 
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	char *buf = xmalloc(65536);
-	size_t n = fread(buf, 1, 65535, f);
-	fclose(f);
-	buf[n] = 0;
-	return buf;
-}
-
 /* pool.enable_tls_verification: every other host answers over TLS with
  * the key it gave at its join, or nothing changes (TLS_CONNECTION_FAILED);
  * then the pool and its hosts verify from now on. */
@@ -413,7 +402,7 @@ static int certificate_sync(struct rpc_ctx *ctx, xv *args, xv *result, struct xe
 	if (me)
 		snprintf(my_uuid, sizeof my_uuid, "%s", db_peek_str(me, SC_F_host__uuid));
 	db_unlock(srv->db);
-	char *mine = srv->cfg.tls_listen[0] ? read_text(srv->cfg.cert_file) : NULL;
+	char *mine = srv->cfg.tls_listen[0] ? file_read(srv->cfg.cert_file, 0, NULL) : NULL;
 	char *leaf = mine ? tls_leaf_pem(mine) : NULL;
 	free(mine);
 	for (size_t i = 0; i < n; i++)
