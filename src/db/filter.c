@@ -22,10 +22,17 @@ struct db_filter {
 	struct operand a, b;
 };
 
+/* Bounds on what a client may send: nesting (parentheses, not) and
+ * nodes in all, so parsing, evaluating and freeing, all recursive, stay
+ * well inside a thread's stack. xapi's clients send a few terms. */
+#define FILTER_MAX_DEPTH 64
+#define FILTER_MAX_NODES 1024
+
 struct parser {
 	const char *p;
 	int cls;
 	bool failed;
+	int depth, nodes;
 };
 
 static void skip_ws(struct parser *ps)
@@ -110,33 +117,45 @@ static bool operand(struct parser *ps, struct operand *o)
 
 static struct db_filter *expr_or(struct parser *ps);
 
-static struct db_filter *node(enum node_kind k)
+static struct db_filter *node(struct parser *ps, enum node_kind k)
 {
+	if (++ps->nodes > FILTER_MAX_NODES)
+		ps->failed = true;
 	struct db_filter *f = xcalloc(1, sizeof *f);
 	f->kind = k;
 	return f;
 }
 
+/* Into a nested expression: false (and failed) past the bound. */
+static bool nest(struct parser *ps)
+{
+	if (++ps->depth > FILTER_MAX_DEPTH)
+		ps->failed = true;
+	return !ps->failed;
+}
+
 static struct db_filter *atom(struct parser *ps)
 {
 	if (keyword(ps, "true"))
-		return node(N_TRUE);
+		return node(ps, N_TRUE);
 	if (keyword(ps, "false"))
-		return node(N_FALSE);
+		return node(ps, N_FALSE);
 	if (keyword(ps, "not")) {
-		struct db_filter *f = node(N_NOT);
-		f->l = atom(ps);
+		struct db_filter *f = node(ps, N_NOT);
+		f->l = nest(ps) ? atom(ps) : NULL;
+		ps->depth--;
 		if (!f->l)
 			ps->failed = true;
 		return f;
 	}
 	if (punct(ps, "(")) {
-		struct db_filter *f = expr_or(ps);
-		if (!punct(ps, ")"))
+		struct db_filter *f = nest(ps) ? expr_or(ps) : NULL;
+		ps->depth--;
+		if (!f || !punct(ps, ")"))
 			ps->failed = true;
 		return f;
 	}
-	struct db_filter *f = node(N_EQ);
+	struct db_filter *f = node(ps, N_EQ);
 	if (!operand(ps, &f->a)) {
 		ps->failed = true;
 		return f;
@@ -154,7 +173,7 @@ static struct db_filter *expr_and(struct parser *ps)
 {
 	struct db_filter *l = atom(ps);
 	while (!ps->failed && keyword(ps, "and")) {
-		struct db_filter *n = node(N_AND);
+		struct db_filter *n = node(ps, N_AND);
 		n->l = l;
 		n->r = atom(ps);
 		l = n;
@@ -166,7 +185,7 @@ static struct db_filter *expr_or(struct parser *ps)
 {
 	struct db_filter *l = expr_and(ps);
 	while (!ps->failed && keyword(ps, "or")) {
-		struct db_filter *n = node(N_OR);
+		struct db_filter *n = node(ps, N_OR);
 		n->l = l;
 		n->r = expr_and(ps);
 		l = n;
@@ -187,7 +206,7 @@ void db_filter_free(struct db_filter *f)
 
 struct db_filter *db_filter_parse(const char *expr, int cls, struct xerr *err)
 {
-	struct parser ps = {expr, cls, false};
+	struct parser ps = {expr, cls, false, 0, 0};
 	struct db_filter *f = expr_or(&ps);
 	skip_ws(&ps);
 	if (ps.failed || *ps.p) {

@@ -276,6 +276,16 @@ class Where(harness.ServerTestCase):
                 self.where("VM", expr)
             self.assertNotEqual(cm.exception.code, "MESSAGE_METHOD_UNKNOWN")
 
+    def test_deep_expression_is_refused(self):
+        # 100,000 parentheses (200 KB) once took the daemon's stack; now it
+        # is INVALID_VALUE and the daemon answers on
+        for expr in ("(" * 100000 + "true" + ")" * 100000, "not " * 50000 + "true",
+                     "true" + " or true" * 20000):
+            with self.assertRaises(XapiError) as cm:
+                self.where("VM", expr)
+            self.assertEqual(cm.exception.code, "INVALID_VALUE")
+        self.assertEqual(len(self.where("VM", "(" * 64 + "true" + ")" * 64)), len(self.api.VM.get_all()))
+
 
 class MapsAndSets(harness.ServerTestCase):
     def setUp(self):

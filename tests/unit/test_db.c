@@ -279,6 +279,74 @@ static void test_filter(void **state)
 	db_close(db);
 }
 
+/* An expression repeating unit n times between head and tail. */
+static char *repeat(const char *head, const char *unit, size_t n, const char *tail)
+{
+	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+	char *s = malloc(hl + ul * n + tl + 1), *p = s;
+	memcpy(p, head, hl);
+	p += hl;
+	for (size_t i = 0; i < n; i++, p += ul)
+		memcpy(p, unit, ul);
+	memcpy(p, tail, tl + 1);
+	return s;
+}
+
+static void filter_nested(const char *open, size_t n, const char *close, bool ok)
+{
+	/* open n times, "true", close n times */
+	char *l = repeat("", open, n, "true");
+	char *r = repeat("", close, n, "");
+	char *expr = malloc(strlen(l) + strlen(r) + 1);
+	strcpy(expr, l);
+	strcat(expr, r);
+	struct xerr e = XERR_INIT;
+	struct db_filter *f = db_filter_parse(expr, SC_C_VM, &e);
+	if (ok) {
+		assert_non_null(f);
+	} else {
+		assert_null(f);
+		assert_string_equal(e.code, "INVALID_VALUE");
+	}
+	db_filter_free(f);
+	xerr_clear(&e);
+	free(l);
+	free(r);
+	free(expr);
+}
+
+/* What a hostile client may send: nesting and length past the bounds is
+ * INVALID_VALUE, never a recursion through the thread's stack. */
+static void test_filter_bounds(void **state)
+{
+	(void)state;
+	filter_nested("(", 64, ")", true);
+	filter_nested("(", 65, ")", false);
+	filter_nested("not ", 64, "", true);
+	filter_nested("not ", 65, "", false);
+	filter_nested("(", 200000, ")", false);
+	filter_nested("not (", 100000, ")", false);
+	struct xerr e = XERR_INIT;
+	/* 1,023 nodes (512 terms, 511 joins), then one term more */
+	char *chain = repeat("true", " and true", 511, "");
+	struct db_filter *f = db_filter_parse(chain, SC_C_VM, &e);
+	assert_non_null(f);
+	db_filter_free(f);
+	free(chain);
+	chain = repeat("true", " or true", 512, "");
+	assert_null(db_filter_parse(chain, SC_C_VM, &e));
+	xerr_clear(&e);
+	free(chain);
+	const char *joins[] = {" and true", " or true"};
+	for (size_t i = 0; i < 2; i++) {
+		chain = repeat("true", joins[i], 200000, "");
+		assert_null(db_filter_parse(chain, SC_C_VM, &e));
+		assert_string_equal(e.code, "INVALID_VALUE");
+		xerr_clear(&e);
+		free(chain);
+	}
+}
+
 static void test_durable_reload(void **state)
 {
 	(void)state;
@@ -821,6 +889,7 @@ int main(void)
 		cmocka_unit_test(test_relations),
 		cmocka_unit_test(test_change_list),
 		cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_filter_bounds),
 		cmocka_unit_test(test_durable_reload),
 		cmocka_unit_test(test_uuid_index),
 		cmocka_unit_test(test_class_order_and_counts),
