@@ -11,6 +11,12 @@
 
 #include <time.h>
 
+/* A message (an alert, as xapi's Xapi_alert.add), in t, about the object
+ * of class cls ("VM", "Host", "SR", "Pool", …) with obj_uuid, timed now
+ * (api/message_calls.c). */
+struct db_obj *message_add(struct db_txn *t, const char *name, int64_t priority, const char *cls,
+			   const char *obj_uuid, const char *body);
+
 /* debug.fault_* (api/debug_fault.c): only when fault points are enabled */
 void api_debug_fault_init(void);
 /* The guest-metrics poller (api/vm_guest.c): one thread for all VMs, only

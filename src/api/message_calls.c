@@ -88,6 +88,19 @@ static int class_of_cls(const char *cls)
 	return c;
 }
 
+struct db_obj *message_add(struct db_txn *t, const char *name, int64_t priority, const char *cls,
+			   const char *obj_uuid, const char *body)
+{
+	struct db_obj *m = db_create(t, SC_C_message, NULL);
+	db_set_str(t, m, SC_F_message__name, name);
+	db_set_int(t, m, SC_F_message__priority, priority);
+	db_set_str(t, m, SC_F_message__cls, cls);
+	db_set_str(t, m, SC_F_message__obj_uuid, obj_uuid);
+	db_set(t, m, SC_F_message__timestamp, xv_time(time(NULL)));
+	db_set_str(t, m, SC_F_message__body, body);
+	return m;
+}
+
 /* As xapi's: the object must exist (UUID_INVALID [cls, uuid]); the time
  * is the host's. */
 static int message_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *err)
@@ -99,13 +112,7 @@ static int message_create(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr
 		db_abort(t);
 		return xerr_set(err, ERR_UUID_INVALID, cls, uuid, NULL);
 	}
-	struct db_obj *m = db_create(t, SC_C_message, NULL);
-	db_set_str(t, m, SC_F_message__name, arg_str(args, 0));
-	db_set_int(t, m, SC_F_message__priority, arg_int(args, 1));
-	db_set_str(t, m, SC_F_message__cls, cls);
-	db_set_str(t, m, SC_F_message__obj_uuid, uuid);
-	db_set(t, m, SC_F_message__timestamp, xv_time(time(NULL)));
-	db_set_str(t, m, SC_F_message__body, arg_str(args, 4));
+	struct db_obj *m = message_add(t, arg_str(args, 0), arg_int(args, 1), cls, uuid, arg_str(args, 4));
 	*result = xv_str(m->ref);
 	if (db_commit(t, err) < 0) {
 		xv_free(result);

@@ -598,13 +598,7 @@ static void raise_alarm(struct db *db, enum rr_kind k, const char *uuid, const s
 		free(body);
 		return;
 	}
-	struct db_obj *m = db_create(t, SC_C_message, NULL);
-	db_set_str(t, m, SC_F_message__name, "ALARM");
-	db_set_int(t, m, SC_F_message__priority, v->priority);
-	db_set_str(t, m, SC_F_message__cls, msg_class(k));
-	db_set_str(t, m, SC_F_message__obj_uuid, uuid);
-	db_set(t, m, SC_F_message__timestamp, xv_time(time(NULL)));
-	db_set_str(t, m, SC_F_message__body, body);
+	message_add(t, "ALARM", v->priority, msg_class(k), uuid, body);
 	struct xerr err = XERR_INIT;
 	if (db_commit(t, &err) < 0) {
 		log_warn("perfmon %s %s: ALARM not stored: %s", rr_kind_name(k), uuid, err.code);

@@ -179,13 +179,15 @@ struct plan {
 	struct { int64_t need; size_t host; } vm[1024];
 };
 
-/* The hosts and the protected running VMs; conf (a VM ref -> priority
+/* The live hosts and the protected running VMs; conf (a VM ref -> priority
  * map) replaces the VMs' own priorities when given. Under the read lock. */
 static void plan_collect(struct db *db, const xv *conf, struct plan *p)
 {
 	memset(p, 0, sizeof *p);
 	char refs[MAX_HOSTS][REF_STRLEN + 1];
 	for (struct db_obj *h = db_first(db, SC_C_host); h && p->nhosts < MAX_HOSTS; h = db_next(h)) {
+		if (!host_is_live(db, h)) /* as xapi: the live set only */
+			continue;
 		snprintf(refs[p->nhosts], sizeof refs[0], "%s", h->ref);
 		p->free[p->nhosts++] = host_free(db, h);
 	}
@@ -287,11 +289,40 @@ static void plan_record(struct db_txn *t, struct db *db)
 	plan_collect(db, NULL, p);
 	int64_t ntol = db_peek_int(pool, SC_F_pool__ha_host_failures_to_tolerate), max = plan_max(p);
 	free(p);
-	int64_t exists = max < ntol ? max : ntol;
-	if (db_peek_int(pool, SC_F_pool__ha_plan_exists_for) != exists)
+	int64_t exists = max < ntol ? max : ntol, was = db_peek_int(pool, SC_F_pool__ha_plan_exists_for);
+	const char *uuid = db_peek_str(pool, SC_F_pool__uuid);
+	if (was != exists) {
 		db_set_int(t, pool, SC_F_pool__ha_plan_exists_for, exists);
-	if (db_peek_bool(pool, SC_F_pool__ha_overcommitted) != (exists < ntol))
-		db_set_bool(t, pool, SC_F_pool__ha_overcommitted, exists < ntol);
+		/* as xapi: the body is how many failures the plan now survives */
+		if (max < was) {
+			char body[24];
+			snprintf(body, sizeof body, "%lld", (long long)max);
+			message_add(t, "HA_POOL_DROP_IN_PLAN_EXISTS_FOR", 3, "Pool", uuid, body);
+		}
+	}
+	bool over = exists < ntol;
+	if (db_peek_bool(pool, SC_F_pool__ha_overcommitted) != over) {
+		db_set_bool(t, pool, SC_F_pool__ha_overcommitted, over);
+		if (over)
+			message_add(t, "HA_POOL_OVERCOMMITTED", 3, "Pool", uuid, "");
+	}
+}
+
+/* On the master while HA is on: the plan again, as hosts and VMs come and
+ * go between the calls that record it. */
+static void plan_refresh(struct db *db)
+{
+	struct db_txn *t = db_begin(db);
+	struct db_obj *pool = the_pool(db);
+	if (!pool || !db_peek_bool(pool, SC_F_pool__ha_enabled)) { /* HA just turned off */
+		db_abort(t);
+		return;
+	}
+	plan_record(t, db);
+	struct xerr e = XERR_INIT;
+	if (db_commit(t, &e) < 0)
+		log_warn("HA: the failover plan not recorded: %s", e.code);
+	xerr_clear(&e);
 }
 
 /* ---- the calls ---- */
@@ -1272,6 +1303,10 @@ static int declare_dead(struct watch *w, int64_t silent_ms)
 	}
 	struct pending q[64];
 	size_t nq = 0, nvms = host_lost(t, srv->db, h, q, &nq);
+	char *body = xasprintf("Host '%s' failed: silent for %lld ms (Raft and heartbeat)",
+			       db_peek_str(h, SC_F_host__name_label), (long long)silent_ms);
+	message_add(t, "HA_HOST_FAILED", 3, "Host", w->uuid, body);
+	free(body);
 	struct xerr e = XERR_INIT;
 	if (db_commit(t, &e) < 0) {
 		log_warn("HA: host %s: cannot record it dead: %s", w->uuid, e.code);
@@ -1750,10 +1785,14 @@ static void *fence_main(void *arg)
 
 /* Every 100 ms: a fenced host's way back, the master's watch over the
  * others, the restarts asked for at start. */
+/* how often the master records the failover plan again */
+#define PLAN_REFRESH_MS 2000
+
 static void *watch_main(void *arg)
 {
 	(void)arg;
 	struct server *srv = H.srv;
+	int64_t planned_at = 0;
 	while (!H.stop) {
 		nap(100);
 		struct pool_raft *raft = __atomic_load_n(&srv->raft, __ATOMIC_ACQUIRE);
@@ -1779,6 +1818,10 @@ static void *watch_main(void *arg)
 			unfence();
 		if (leading && !fenced)
 			monitor(raft, now);
+		if (leading && !fenced && now - planned_at >= PLAN_REFRESH_MS) {
+			plan_refresh(srv->db);
+			planned_at = now;
+		}
 	}
 	return NULL;
 }

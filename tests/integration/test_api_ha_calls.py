@@ -422,9 +422,16 @@ class DeclareDeadPool(unittest.TestCase):
             shared = tempfile.mkdtemp(prefix="xenon-it-ha-")
             sr = api.SR.create(r1, {"path": shared}, "0", "ha-shared", "", "file", "user", True, {})
             api.pool.enable_ha([sr], {"timeout": "30"})
+            pool = api.pool.get_all()[0]
             prot = api.VM.create(vm_record("protected-on-h2"))
             api.VM.set_ha_restart_priority(prot, "restart")
             api.VM.start_on(prot, r2, False, False)
+
+            # a plan for one failure: both hosts have room for the other's
+            # protected VM
+            api.pool.set_ha_host_failures_to_tolerate(pool, 1)
+            self.assertEqual(api.pool.get_ha_plan_exists_for(pool), 1)
+            self.assertFalse(api.pool.get_ha_overcommitted(pool))
 
             # the failover plan with host2 failed: its VM to host1
             self.assertEqual(api.pool.ha_compute_vm_failover_plan([r2], [vm]), {vm: {"host": r1}})
@@ -461,6 +468,18 @@ class DeclareDeadPool(unittest.TestCase):
                 time.sleep(0.1)
             self.assertEqual(api.VM.get_power_state(prot), "Running")
             self.assertEqual(api.VM.get_resident_on(prot), r1)
+            # host1 alone can survive no failure: the master records it by
+            # itself (no call made), with xapi's two alerts on the pool
+            while api.pool.get_ha_plan_exists_for(pool) != 0 and time.monotonic() - t0 < 20:
+                time.sleep(0.2)
+            self.assertEqual(api.pool.get_ha_plan_exists_for(pool), 0)
+            self.assertTrue(api.pool.get_ha_overcommitted(pool))
+            pool_uuid = api.pool.get_uuid(pool)
+            alerts = {m["name"]: m for m in api.message.get_all_records().values() if m["obj_uuid"] == pool_uuid}
+            self.assertEqual(alerts["HA_POOL_DROP_IN_PLAN_EXISTS_FOR"]["body"], "0")
+            self.assertEqual(int(alerts["HA_POOL_DROP_IN_PLAN_EXISTS_FOR"]["priority"]), 3)
+            self.assertIn("HA_POOL_OVERCOMMITTED", alerts)
+            self.assertEqual(alerts["HA_POOL_OVERCOMMITTED"]["cls"], "Pool")
             # host1's VM is untouched
             self.assertEqual(api.VM.get_power_state(other), "Running")
             self.assertEqual(api.VM.get_resident_on(other), r1)

@@ -298,6 +298,10 @@ class PoolHaTest(unittest.TestCase):
         wait_for(lambda: guest.READY in self.serial(to, uuid), 90, "the guest ready on " + to.name)
         watch.assert_never_two(self)
         self.assertEqual(len(guest.qemu_of_uuid(uuid)), 1)
+        # xapi's alert for the dead host
+        h2_uuid = a.host.get_uuid(self.ref["h2"])
+        failed = [m for m in a.message.get_all_records().values() if m["name"] == "HA_HOST_FAILED"]
+        self.assertEqual([(m["cls"], m["obj_uuid"]) for m in failed], [("Host", h2_uuid)])
         self.assertEqual(sorted(v[0] for v in watch.open.values()), sorted(["h2", to.name]),
                          "the disk was open in the first QEMU and in the restarted one")
 
