@@ -28,7 +28,7 @@ import harness
 import lab
 import pool_util
 from harness import XapiError
-from test_pool_join import LabNfs
+from pool_util import LabNfs
 
 MiB = 1 << 20
 TIMEOUT = 10
