@@ -23,6 +23,7 @@ SRs every host reaches, QEMU's own nfs:// client included.
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -246,6 +247,25 @@ EXPORT { Export_Id = 7703; Path = %s; Pseudo = %s; Access_Type = RW; Squash = No
         """An NFS SR's device_config for the export: "3" for disks QEMU
         opens (its libnfs speaks NFSv3 only)."""
         return {"server": self.server, "serverpath": self.export, "nfsversion": version}
+
+
+# A counter on the guest's serial console: C1, C2, ... every 0.2 s
+COUNTER = "i=0; while :; do i=$((i+1)); echo C$i; sleep 0.2; done"
+
+
+def serial_log(h, uuid):
+    """What the VM has written to its serial console, as kept by the xenond
+    of host h (the one it runs on: the log moves with the VM)."""
+    try:
+        with open(os.path.join(h.data_dir, "run", "vm", uuid, "serial.log"), "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def counts(text):
+    """The counts of COUNTER in a serial log, in order."""
+    return [int(n) for n in re.findall(r"^C(\d+)\r?$", text, re.M)]
 
 
 def wait_for(pred, timeout, what, interval=0.05):
