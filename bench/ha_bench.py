@@ -35,7 +35,7 @@ import guest  # noqa: E402
 import lab  # noqa: E402
 import pool_util  # noqa: E402
 from test_pool_ha import MiB, wait_for, QemuWatch  # noqa: E402
-from test_pool_join import LabNfs  # noqa: E402
+from pool_util import LabNfs  # noqa: E402
 
 
 def master_api(l, down):

@@ -15,11 +15,20 @@ the pool.
 Formed as a user forms one: hosts started alone, then `xe pool-join` to
 the first (join()); second NICs on a segment of their own
 (add_second_nics()).
+
+LabNfs: an NFS server (v3 and v4) in the lab's switch namespace, for shared
+SRs every host reaches, QEMU's own nfs:// client included.
 """
 
 import json
+import os
 import queue
+import re
+import shutil
+import signal
+import socket
 import sqlite3
+import subprocess
 import threading
 import time
 
@@ -113,6 +122,150 @@ class Pool:
                     return h
             time.sleep(0.05)
         return None
+
+
+def _sbin(name):
+    return shutil.which(name) or os.path.join("/usr/sbin", name)
+
+
+# Runs in a mount namespace of its own (unshare -m) with a private tmpfs over
+# /run: rpcbind's unix socket and lock files, which ganesha registers
+# through, are the lab's own there, never those of an rpcbind of the machine
+# (another suite may run one at the same time), and the system bus is out of
+# reach (ganesha's D-Bus name is the machine's). Everything goes with the
+# namespace when the processes end.
+_NFS_RUN = """
+set -e
+mount -t tmpfs -o mode=0755,size=4m xenon-lab-nfs /run
+"$1" -f &
+i=0
+while [ ! -S /run/rpcbind.sock ]; do i=$((i+1)); [ $i -lt 200 ] || exit 1; sleep 0.05; done
+shift
+exec "$@"
+"""
+
+
+class LabNfs:
+    """nfs-ganesha in the lab's switch namespace (the test thread lives
+    there, so a process it starts does too), on the switch's address:
+    NFSv4 and NFSv3 (what QEMU's libnfs speaks) on port 2049, the mount
+    protocol on MNT_PORT, with an rpcbind of its own on port 111 of that
+    address, both in a private mount namespace (see _NFS_RUN). One process
+    group; stop() ends it all."""
+
+    MNT_PORT = 20048
+
+    def __init__(self, base):
+        self.base = base
+        self.export = os.path.join(base, "export")
+        os.makedirs(self.export)
+        os.makedirs(os.path.join(base, "recovery"))
+        self.conf = os.path.join(base, "ganesha.conf")
+        self.log = os.path.join(base, "ganesha.log")
+        self.server = lab.SUBNET + ".254"
+        with open(self.conf, "w") as f:
+            f.write("""
+NFS_CORE_PARAM { NFS_Port = 2049; MNT_Port = %d; Bind_addr = %s;
+                 Enable_NLM = false; Enable_RQUOTA = false; Protocols = 3, 4; }
+NFSV4 { Graceless = true; RecoveryRoot = %s; }
+EXPORT { Export_Id = 7703; Path = %s; Pseudo = %s; Access_Type = RW; Squash = No_Root_Squash;
+         Protocols = 3, 4; Transports = TCP; SecType = sys; FSAL { Name = VFS; } }
+""" % (self.MNT_PORT, self.server, os.path.join(base, "recovery"), self.export, self.export))
+        self.proc = None
+
+    def registered(self):
+        """The (program, version) pairs rpcbind on the switch lists."""
+        try:
+            r = subprocess.run([_sbin("rpcinfo"), "-p", self.server], capture_output=True, text=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            return set()
+        got = set()
+        for line in r.stdout.splitlines()[1:]:
+            f = line.split()
+            if len(f) >= 5:
+                got.add((f[4], int(f[1])))
+        return got
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", _NFS_RUN, "lab-nfs", _sbin("rpcbind"),
+             _sbin("ganesha.nfsd"), "-F", "-f", self.conf, "-L", self.log,
+             "-p", os.path.join(self.base, "ganesha.pid"), "-N", "NIV_EVENT"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        want = {("nfs", 3), ("nfs", 4), ("mountd", 3)}
+
+        def up():
+            if self.proc.poll() is not None:
+                raise RuntimeError("ganesha.nfsd exited (%s):\n%s" % (self.proc.returncode, self.log_tail()))
+            try:
+                with socket.create_connection((self.server, 2049), timeout=0.5):
+                    pass
+            except OSError:
+                return False
+            return want <= self.registered()
+        try:
+            wait_for(up, 30, "nfs-ganesha and its rpcbind", interval=0.1)
+        except BaseException:
+            self.stop()
+            raise
+
+    def log_tail(self):
+        try:
+            with open(self.log) as f:
+                return "".join(f.readlines()[-30:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        """Ends ganesha and rpcbind (the whole process group) and waits for
+        them: the private /run goes with them."""
+        if not self.proc:
+            return
+        pgid = self.proc.pid
+
+        def gone():
+            self.proc.poll()  # reaps ganesha: a zombie still counts in its group
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            end = time.monotonic() + 20
+            while not gone() and time.monotonic() < end:
+                time.sleep(0.05)
+            if gone():
+                break
+        self.proc.wait(10)
+        self.proc = None
+
+    def device_config(self, version="4"):
+        """An NFS SR's device_config for the export: "3" for disks QEMU
+        opens (its libnfs speaks NFSv3 only)."""
+        return {"server": self.server, "serverpath": self.export, "nfsversion": version}
+
+
+# A counter on the guest's serial console: C1, C2, ... every 0.2 s
+COUNTER = "i=0; while :; do i=$((i+1)); echo C$i; sleep 0.2; done"
+
+
+def serial_log(h, uuid):
+    """What the VM has written to its serial console, as kept by the xenond
+    of host h (the one it runs on: the log moves with the VM)."""
+    try:
+        with open(os.path.join(h.data_dir, "run", "vm", uuid, "serial.log"), "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def counts(text):
+    """The counts of COUNTER in a serial log, in order."""
+    return [int(n) for n in re.findall(r"^C(\d+)\r?$", text, re.M)]
 
 
 def wait_for(pred, timeout, what, interval=0.05):

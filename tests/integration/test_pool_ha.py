@@ -1,22 +1,25 @@
 """High availability in a pool of three lab hosts (QEMU backend) on a
 shared NFS SR, HA timeout 10 s: refusals with xapi's errors, then a
-protected VM (the tiny guest, a disk on the NFS SR) survives its host's
+protected VM (the tiny guest, a disk on an NFS SR) survives its host's
 power loss (every process of the host's namespace killed) and a partition
 (its host's switch port down): it runs again on another host, and the
 QEMU processes that ran it — watched in /proc all along — never overlap,
-so two never had its disk open at once. (The heartbeat SR is NFSv4,
-reached in userspace; the guest's disk is on a shared SR of type file on a
-directory every host sees, as QEMU's own NFS client speaks NFSv3 only,
-which needs an rpcbind the lab's switch namespace does not run: so /proc
-shows which QEMU has the disk's file open.) Last, the daemon of the VM's
-host alone is killed, its QEMU left running: the host's HA watchdog kills
-that QEMU before the VM is started elsewhere. The power-cut host comes back
-with no VM of its own; the partitioned one fences itself (its QEMU gone
-before the copy starts) and rejoins as a member running nothing."""
+so two never had its disk open at once. (The NFS server is
+pool_util.LabNfs in the lab's switch namespace: the heartbeat SR is NFSv4,
+reached by xenond in userspace; the guest's disk is on an NFSv3 SR, which
+QEMU's own NFS client opens: its TCP connection to the server's NFS
+port, seen in /proc, shows which QEMU has the disk open.) Last, the daemon
+of the VM's host alone is killed, its QEMU left running: the host's HA
+watchdog kills that QEMU before the VM is started elsewhere. The power-cut
+host comes back with no VM of its own; the partitioned one fences itself
+(its QEMU gone before the copy starts) and rejoins as a member running
+nothing."""
 
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -28,7 +31,7 @@ import harness
 import lab
 import pool_util
 from harness import XapiError
-from test_pool_join import LabNfs
+from pool_util import LabNfs
 
 MiB = 1 << 20
 TIMEOUT = 10
@@ -48,31 +51,47 @@ def wait_for(pred, timeout, what, interval=0.1):
     raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
 
 
+def tcp_peers(pid):
+    """(address, port) of every established TCP connection of a process
+    (its sockets, looked up in its network namespace's /proc/net/tcp)."""
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+        with open("/proc/%d/net/tcp" % pid) as f:
+            rows = [line.split() for line in f.readlines()[1:]]
+    except OSError:
+        return set()
+    peers = set()
+    for r in rows:
+        if len(r) > 9 and r[3] == "01" and r[9] in inodes:  # ESTABLISHED
+            ip, port = r[2].split(":")
+            peers.add((socket.inet_ntoa(struct.pack("<I", int(ip, 16))), int(port, 16)))
+    return peers
+
+
 class QemuWatch(threading.Thread):
     """Polls /proc every 20 ms for QEMUs of one VM: pid -> [host, first
-    seen, last seen] (monotonic)."""
+    seen, last seen] (monotonic). With disk_server (address, port): also
+    while each has a connection there, its disk open on an NFS server."""
 
-    def __init__(self, uuid, hosts, disk=None):
+    def __init__(self, uuid, hosts, disk_server=None):
         super().__init__(daemon=True)
         self.uuid = uuid
-        self.disk = disk
+        self.disk_server = disk_server
         self.ns = {os.stat("/run/netns/" + h.netns).st_ino: h.name for h in hosts}
         self.seen = {}
-        self.open = {}  # pid -> [host, first, last] while it has the disk's file open
+        self.open = {}  # pid -> [host, first, last] while it has the disk open
         self.stopped = False
         self.start()
 
     def has_disk(self, pid):
-        try:
-            for fd in os.listdir("/proc/%d/fd" % pid):
-                try:
-                    if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == self.disk:
-                        return True
-                except OSError:
-                    pass
-        except OSError:
-            pass
-        return False
+        return self.disk_server in tcp_peers(pid)
 
     def run(self):
         while not self.stopped:
@@ -86,7 +105,7 @@ class QemuWatch(threading.Thread):
                     self.seen[pid] = [host, now, now]
                 else:
                     self.seen[pid][2] = now
-                if self.disk and self.has_disk(pid):
+                if self.disk_server and self.has_disk(pid):
                     if pid not in self.open:
                         self.open[pid] = [self.seen[pid][0], now, now]
                     else:
@@ -229,17 +248,11 @@ class PoolHaTest(unittest.TestCase):
         self.assertError("INVALID_VALUE", a.pool.enable_ha, [nsr], {"timeout": "3"})
         self.assertEqual(a.pool.get_ha_statefiles(pool), [])
 
-        # the guest's disk on a directory every host reaches (the hosts share
-        # the machine's filesystem): a shared SR whose image QEMU opens as a
-        # local file, so /proc shows which QEMU holds it
-        disk_dir = tempfile.mkdtemp(prefix="xenon-lab-shared-")
-        self.addCleanup(shutil.rmtree, disk_dir, True)
-        dsr = a.SR.create(self.ref["h1"], {"path": disk_dir}, "0", "lab-shared", "", "file", "", True, {})
+        # the guest's disk on an NFSv3 SR: QEMU opens its image over NFS itself
+        dsr = a.SR.create(self.ref["h1"], self.nfs.device_config("3"), "0", "nfs-disks", "", "nfs", "", True, {})
         wait_for(lambda: len(a.SR.get_PBDs(dsr)) == 3 and
-                 all(a.PBD.get_currently_attached(p) for p in a.SR.get_PBDs(dsr)), 30, "the shared SR on every host")
-        vm, vdi = self.new_vm("protected", self.ref["h2"], dsr)
-        disk = [os.path.join(d, f) for d, _, fs in os.walk(disk_dir) for f in fs
-                if f.startswith(a.VDI.get_uuid(vdi))][0]
+                 all(a.PBD.get_currently_attached(p) for p in a.SR.get_PBDs(dsr)), 30, "the disks' SR on every host")
+        vm, _ = self.new_vm("protected", self.ref["h2"], dsr)
         uuid = a.VM.get_uuid(vm)
         self.assertError("INVALID_VALUE", a.VM.set_ha_restart_priority, vm, "sometimes")
         r = h1.server.xe("vm-param-set", "uuid=" + uuid, "ha-restart-priority=restart")
@@ -285,7 +298,7 @@ class PoolHaTest(unittest.TestCase):
         self.assertEqual(a.VM.get_resident_on(vm), self.ref["h2"])
         self.assertFalse(a.pool.ha_failover_plan_exists(3), "no plan when every host fails")
         self.assertTrue(a.pool.ha_failover_plan_exists(2))
-        watch = QemuWatch(uuid, self.lab.hosts, disk)
+        watch = QemuWatch(uuid, self.lab.hosts, (self.nfs.server, 2049))
         wait_for(lambda: guest.READY in self.serial(h2, uuid), 90, "the guest ready on h2")
         t0 = time.monotonic()
         self.power_cut(h2)

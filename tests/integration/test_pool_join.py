@@ -13,7 +13,6 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -23,6 +22,7 @@ import unittest
 
 import harness
 import lab
+from pool_util import LabNfs
 
 
 def stored(h, cls):
@@ -36,57 +36,6 @@ def stored(h, cls):
 
 
 TLS_PORT = 8443
-GANESHA = shutil.which("ganesha.nfsd") or "/usr/bin/ganesha.nfsd"
-
-
-class LabNfs:
-    """nfs-ganesha in the lab's switch namespace (the test thread lives
-    there, so a process it starts does too): NFSv4 only, on the switch's
-    address, port 2049 (NFSv4 needs no rpcbind)."""
-
-    def __init__(self, base):
-        self.base = base
-        self.export = os.path.join(base, "export")
-        os.makedirs(self.export)
-        os.makedirs(os.path.join(base, "recovery"))
-        self.conf = os.path.join(base, "ganesha.conf")
-        with open(self.conf, "w") as f:
-            f.write("""
-NFS_CORE_PARAM { NFS_Port = 2049; Bind_addr = %s.254; Enable_NLM = false; Enable_RQUOTA = false; Protocols = 4; }
-NFSV4 { Graceless = true; RecoveryRoot = %s; }
-EXPORT { Export_Id = 7703; Path = %s; Pseudo = %s; Access_Type = RW; Squash = No_Root_Squash;
-         Protocols = 4; Transports = TCP; SecType = sys; FSAL { Name = VFS; } }
-""" % (lab.SUBNET, os.path.join(base, "recovery"), self.export, self.export))
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen([GANESHA, "-F", "-f", self.conf, "-L", os.path.join(self.base, "ganesha.log"),
-                                      "-p", os.path.join(self.base, "ganesha.pid"), "-N", "NIV_EVENT"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-        def up():
-            if self.proc.poll() is not None:
-                raise RuntimeError("ganesha.nfsd exited")
-            try:
-                with socket.create_connection((lab.SUBNET + ".254", 2049), timeout=0.5):
-                    return True
-            except OSError:
-                return False
-        wait_for(up, 30, "nfs-ganesha")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def device_config(self):
-        return {"server": lab.SUBNET + ".254", "serverpath": self.export, "nfsversion": "4"}
-
-
 class QuietHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass

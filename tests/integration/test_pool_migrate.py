@@ -30,7 +30,7 @@ from harness import XapiError
 from pool_util import wait_for
 
 MiB = 1 << 20
-LOOP = "i=0; while :; do i=$((i+1)); echo C$i; sleep 0.2; done &"
+LOOP = pool_util.COUNTER + " &"
 # the member's cap on a migration's stream (its xenond.conf)
 BANDWIDTH_MIB = 32
 # 32 MiB of data in the guest's tmpfs: memory that is not zero pages
@@ -74,12 +74,7 @@ class PoolMigrateTest(unittest.TestCase):
         return [h for h in self.lab.hosts if self.ref[h.address] == ref][0]
 
     def serial(self, vm):
-        h = self.host_of(self.api.VM.get_resident_on(vm))
-        try:
-            with open(os.path.join(h.data_dir, "run", "vm", self.api.VM.get_uuid(vm), "serial.log"), "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return pool_util.serial_log(self.host_of(self.api.VM.get_resident_on(vm)), self.api.VM.get_uuid(vm))
 
     def console(self, vm, line):
         h = self.host_of(self.api.VM.get_resident_on(vm))
@@ -103,7 +98,7 @@ class PoolMigrateTest(unittest.TestCase):
         self.fail("the guest's shell does not answer")
 
     def counts(self, vm):
-        return [int(n) for n in re.findall(r"^C(\d+)\r?$", self.serial(vm), re.M)]
+        return pool_util.counts(self.serial(vm))
 
     def assert_moved(self, vm, to, last_before, typed_before=5):
         a = self.api

@@ -14,9 +14,16 @@ the capture on the member. tunnel.destroy of one
 host's tunnel removes its ports on both hosts. A third host joining later
 gets the pool's tunnels on its configured eth1 (the other hosts a port to
 it) and its guest reaches the others. pool.create_VLAN_from_PIF on the
-master makes the VLAN on every host's Open vSwitch. Skipped without root,
-ip, Open vSwitch, tcpdump and qemu-system-x86_64."""
+master makes the VLAN on every host's Open vSwitch. A guest whose disk is
+on an NFS SR (NFSv3, served in the lab by pool_util.LabNfs and opened by
+QEMU's own nfs:// client) moves h1 -> h2 -> h1 live with a TCP connection
+to a peer guest over a vxlan network: the connection's count has no gap,
+the counter on its serial console never restarts, its memory and disk are
+as they were, and tcpdump on the destination's vif sees its traffic.
+Skipped without root, ip, Open vSwitch, tcpdump and qemu-system-x86_64."""
 
+import glob
+import json
 import os
 import shutil
 import subprocess
@@ -74,6 +81,8 @@ class PoolTunnelTest(unittest.TestCase):
             eth1 = [p for p, r in a1.PIF.get_all_records().items() if r["device"] == "eth1"][0]
             cls.t1 = a1.tunnel.create(eth1, cls.vx, "vxlan")
             cls.join(h2)
+            cls.nfs = pool_util.LabNfs(tempfile.mkdtemp(prefix="xenon-lab-nfs-"))
+            cls.nfs.start()
         except BaseException:
             cls.tearDownClass()
             raise
@@ -95,6 +104,10 @@ class PoolTunnelTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         pool_util.halt_vms(getattr(cls, "api", None))
+        nfs = getattr(cls, "nfs", None)
+        if nfs:
+            nfs.stop()
+            shutil.rmtree(nfs.base, True)
         cls.lab.close()
         for h in cls.lab.hosts:
             ovs_lab.stop_ovs_of(h.data_dir)
@@ -157,14 +170,8 @@ class PoolTunnelTest(unittest.TestCase):
         return vm
 
     def wait_ready(self, h, vm):
-        serial = os.path.join(h.data_dir, "run", "vm", self.api.VM.get_uuid(vm), "serial.log")
-
-        def ready():
-            if not os.path.exists(serial):
-                return False
-            with open(serial, errors="replace") as f:
-                return guest.READY in f.read()
-        wait_for(ready, 90, "the guest on %s ready" % h.name)
+        uuid = self.api.VM.get_uuid(vm)
+        wait_for(lambda: guest.READY in pool_util.serial_log(h, uuid), 90, "the guest on %s ready" % h.name)
 
     def run_in(self, vm, cmd, timeout=60):
         return self.api.VM.guest_exec(vm, ["sh", "-c", cmd], "", timeout)
@@ -319,11 +326,12 @@ class PoolTunnelTest(unittest.TestCase):
         self.assertEqual([x for x in a.PIF.get_all() if a.PIF.get_device(x).startswith("tunnel")], [])
 
     def test_3_live_migration_keeps_its_connection(self):
-        """A guest with its disk on a shared SR and a TCP connection to a peer
-        on a vxlan network moves h1 -> h2 -> h1 live: the connection carries
-        on without a gap, its memory (a file in its tmpfs) and its disk are
-        as they were, and tcpdump on the destination's vif<domid>.0 sees its
-        traffic."""
+        """A guest with its disk on an NFS SR (NFSv3: QEMU's own client opens
+        it) and a TCP connection to a peer on a vxlan network moves h1 -> h2
+        -> h1 live: the connection carries on without a gap, the counter on
+        its serial console never restarts, its memory (a file in its tmpfs)
+        and its disk are as they were, and tcpdump on the destination's
+        vif<domid>.0 sees its traffic."""
         a = self.api
         h1, h2, h3 = self.lab.hosts
         if len(self.ref) < 3:
@@ -331,25 +339,43 @@ class PoolTunnelTest(unittest.TestCase):
         net = self.private("mig")
         for h in (h1, h2, h3):
             a.tunnel.create(self.eth1(h), net, "vxlan")
-        # a shared SR every host reaches (a directory: the lab's hosts share
-        # the file system)
-        disk_dir = tempfile.mkdtemp(prefix="xenon-lab-shared-")
-        self.addCleanup(shutil.rmtree, disk_dir, True)
-        sr = a.SR.create(self.ref[h1.address], {"path": disk_dir}, "0", "lab-shared", "", "file", "", True, {})
+        sr = a.SR.create(self.ref[h1.address], self.nfs.device_config("3"), "0", "lab-nfs", "", "nfs", "", True, {})
         wait_for(lambda: len(a.SR.get_PBDs(sr)) == 3 and all(a.PBD.get_currently_attached(p)
                                                               for p in a.SR.get_PBDs(sr)), 30, "the SR on every host")
+        t = time.monotonic()
         mover = self.guest_on(h1, [net], "10.202.0.1", disk_sr=sr)
         peer = self.guest_on(h3, [net], "10.202.0.3")
         self.wait_ready(h1, mover)
         self.wait_ready(h3, peer)
+        self.timings["migration test: two guests ready (one on NFS)"] = time.monotonic() - t
+        uuid = a.VM.get_uuid(mover)
+        vdi = a.VBD.get_VDI(a.VM.get_VBDs(mover)[0])
+        image = glob.glob(os.path.join(self.nfs.export, "**", "*%s*" % a.VDI.get_uuid(vdi)), recursive=True)
+        self.assertEqual(len(image), 1, "the disk's image on the NFS server")
+
+        def qemu_opens_nfs(h):
+            pids = guest.qemu_of_uuid(uuid)
+            self.assertEqual(len(pids), 1, "one QEMU runs the VM")
+            with open("/proc/%d/cmdline" % pids[0], "rb") as f:
+                args = f.read().decode(errors="replace").split("\0")
+            nodes = [json.loads(v) for k, v in zip(args, args[1:]) if k == "-blockdev" and v.startswith("{")]
+            self.assertIn(("nfs", self.nfs.server, image[0]),
+                          [(n.get("driver"), n.get("server", {}).get("host"), n.get("path")) for n in nodes],
+                          "QEMU opens the disk's image itself over NFS: %r" % args)
+            self.assertTrue(guest.qemus_in(os.path.join(h.data_dir, "run")), "the QEMU is %s's" % h.name)
+        qemu_opens_nfs(h1)
         self.ping(mover, "10.202.0.3")
-        # the peer keeps what arrives; the mover sends a count every 0.1 s
-        # (in sessions of their own: the agent ends what its command leaves)
+        # the peer keeps what arrives; the mover sends a count every 0.1 s and
+        # counts on its serial console (in sessions of their own: the agent
+        # ends what its command leaves)
         out = self.run_in(peer, "setsid sh -c 'sleep 100000 | nc -l -p 5000 > /tmp/rx' </dev/null >/dev/null 2>&1 &")
         self.assertEqual(out["exitcode"], "0", out)
         wait_for(lambda: ":5000" in self.run_in(peer, "netstat -ltn")["stdout"], 10, "the peer listening")
         out = self.run_in(mover, "setsid sh -c 'i=0; while :; do i=$((i+1)); echo N$i; usleep 100000; done | "
                                  "nc 10.202.0.3 5000' </dev/null >/dev/null 2>&1 &")
+        self.assertEqual(out["exitcode"], "0", out)
+        # (a new line first: the console shell's prompt has none)
+        out = self.run_in(mover, "setsid sh -c 'echo; %s' </dev/null >/dev/console 2>&1 &" % pool_util.COUNTER)
         self.assertEqual(out["exitcode"], "0", out)
         mem = self.run_in(mover, "head -c 8388608 /dev/urandom > /tmp/mem && md5sum /tmp/mem")["stdout"].split()[0]
         out = self.run_in(mover, "echo DISK-OK | dd of=/dev/vda conv=fsync 2>/dev/null && sync")
@@ -359,37 +385,59 @@ class PoolTunnelTest(unittest.TestCase):
             text = self.run_in(peer, "cat /tmp/rx")["stdout"]
             return [int(x) for x in text.split("N")[1:] if x.strip().isdigit()]
 
+        def console(h):
+            return pool_util.counts(pool_util.serial_log(h, uuid))
+
         wait_for(lambda: len(received()) >= 5, 20, "the count arriving at the peer")
+        wait_for(lambda: len(console(h1)) >= 5, 20, "the counter on the serial console")
         for to in (h2, h1):
             before = received()[-1]
+            counted = console(self.host_of(a.VM.get_resident_on(mover)))[-1]
             t0 = time.monotonic()
             a.VM.pool_migrate(mover, self.ref[to.address], {"live": "true"})
             took = time.monotonic() - t0
             self.assertEqual(a.VM.get_resident_on(mover), self.ref[to.address])
+            qemu_opens_nfs(to)
             vif = "vif%s.0" % a.VM.get_domid(mover)
             cap = to.exec("timeout", "10", TCPDUMP, "-nn", "-l", "-i", vif, "-c", "3", "tcp and port 5000",
                           capture_output=True, text=True)
             seen = [line for line in cap.stdout.splitlines() if "10.202.0.1." in line and "10.202.0.3.5000" in line]
             self.assertEqual(len(seen), 3, "tcpdump on %s's %s: %s %s" % (to.name, vif, cap.stdout, cap.stderr))
             wait_for(lambda: received()[-1] >= before + 10, 20, "the count going on after the move to " + to.name)
-            self.timings["live migration with a shared disk and TCP to %s" % to.name] = took
+            # the console's history came along to the new host, and the
+            # counter goes on from where it was
+            wait_for(lambda: console(to) and console(to)[-1] >= counted + 5, 20,
+                     "the console's counter going on on " + to.name)
+            after = console(to)
+            self.assertIn(counted, after)
+            self.assertEqual(after, list(range(1, len(after) + 1)), "the console's counter never restarts")
+            self.timings["live migration, disk on NFS, TCP: to %s" % to.name] = took
         got = received()
         self.assertEqual(got, list(range(1, len(got) + 1)), "the connection's count has no gap nor restart")
         self.assertEqual(self.run_in(mover, "md5sum /tmp/mem")["stdout"].split()[0], mem, "the memory came along")
         self.assertEqual(self.run_in(mover, "head -c 7 /dev/vda")["stdout"], "DISK-OK")
         for vm in (mover, peer):
             a.VM.hard_shutdown(vm)
+        # what the guest wrote is in the image on the NFS server
+        r = subprocess.run(["qemu-io", "-r", "-f", "qcow2", "-c", "read -v 0 7", image[0]], capture_output=True,
+                           text=True, timeout=30)
+        self.assertIn("00000000:  " + " ".join("%02x" % c for c in b"DISK-OK"), r.stdout, r.stdout + r.stderr)
+        for vm in (mover, peer):
             for vbd in a.VM.get_VBDs(vm):
                 vdi = a.VBD.get_VDI(vbd)
                 a.VBD.destroy(vbd)
                 if vdi != harness.NULL_REF:
                     a.VDI.destroy(vdi)
             a.VM.destroy(vm)
+        self.assertEqual(glob.glob(image[0]), [], "the VDI's image gone from the NFS server")
         for pbd in a.SR.get_PBDs(sr):
             a.PBD.unplug(pbd)
         a.SR.forget(sr)
         for tu in a.tunnel.get_all():
             a.tunnel.destroy(tu)
+
+    def host_of(self, ref):
+        return [h for h in self.lab.hosts if self.ref.get(h.address) == ref][0]
 
     def test_2_pool_vlan_on_every_host(self):
         """pool.create_VLAN_from_PIF on the master: each host's xenond makes
