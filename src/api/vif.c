@@ -111,20 +111,37 @@ void vm_vifs_mark(struct db_txn *t, struct db_obj *vm, bool attached)
 	xv_free(&vifs);
 }
 
-/* Whether a tunnel carries the network: one of its PIFs is a tunnel's
- * access PIF. Every host of the pool reads the same answer, so a VM's
- * NICs are built alike wherever it runs or migrates. */
-static bool network_tunnelled(struct db *db, struct db_obj *net)
+/* Bytes a tunnel adds around a guest's frame on an IPv4 transport: the
+ * outer IP header and the protocol's own (vxlan: UDP and VXLAN; gre: GRE
+ * with its key), plus the inner Ethernet header. */
+static int64_t tunnel_overhead(const char *protocol)
+{
+	return !strcmp(protocol, "gre") ? 20 + 8 + 14 : 20 + 8 + 8 + 14;
+}
+
+/* Whether a tunnel carries the network (one of its PIFs is a tunnel's
+ * access PIF), and the largest frame every such tunnel in the pool
+ * carries whole (the smallest transport MTU less the overhead; 0: no
+ * transport says). Every host reads the same answer, so a VM's NICs are
+ * built alike wherever it runs or migrates. */
+static bool network_tunnelled(struct db *db, struct db_obj *net, int64_t *mtu)
 {
 	xv pifs = db_get(db, net, SC_F_network__PIFs);
 	bool found = false;
-	for (size_t i = 0; i < xv_len(&pifs) && !found; i++) {
+	*mtu = 0;
+	for (size_t i = 0; i < xv_len(&pifs); i++) {
 		struct db_obj *pif = db_lookup_cls(db, SC_C_PIF, xv_as_str(xv_arr_get(&pifs, i)));
-		if (pif) {
-			xv of = db_get(db, pif, SC_F_PIF__tunnel_access_PIF_of);
-			found = xv_len(&of) > 0;
-			xv_free(&of);
+		xv of = pif ? db_get(db, pif, SC_F_PIF__tunnel_access_PIF_of) : xv_arr_new();
+		for (size_t k = 0; k < xv_len(&of); k++) {
+			struct db_obj *tu = db_lookup_cls(db, SC_C_tunnel, xv_as_str(xv_arr_get(&of, k)));
+			struct db_obj *tr = tu ? db_lookup_cls(db, SC_C_PIF, db_peek_str(tu, SC_F_tunnel__transport_PIF))
+					       : NULL;
+			found = true;
+			int64_t t = tr ? db_peek_int(tr, SC_F_PIF__MTU) : 0;
+			if (t > 0 && (*mtu == 0 || t - tunnel_overhead(db_peek_str(tu, SC_F_tunnel__protocol)) < *mtu))
+				*mtu = t - tunnel_overhead(db_peek_str(tu, SC_F_tunnel__protocol));
 		}
+		xv_free(&of);
 	}
 	xv_free(&pifs);
 	return found;
@@ -147,7 +164,11 @@ static bool nic_of(struct db *db, struct db_obj *vif, struct vm_nic *nic)
 							: db_peek_int(net, SC_F_network__MTU);
 	nic->bridge_mtu = db_peek_int(net, SC_F_network__MTU);
 	vif_policy_of(db, vif, net, &nic->policy);
-	nic->no_offload = network_tunnelled(db, net);
+	int64_t fits;
+	nic->tunnelled = network_tunnelled(db, net, &fits);
+	/* on a tunnel the guest's frames must fit the transport whole */
+	if (nic->tunnelled && fits >= 68 && (nic->mtu <= 0 || nic->mtu > fits))
+		nic->mtu = fits;
 	return true;
 }
 

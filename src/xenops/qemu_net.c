@@ -82,17 +82,22 @@ int qemu_tap_open(const struct vm_spec *vm, const struct vm_nic *nic, struct xer
 	return fd;
 }
 
-/* Only virtio-net has the offload switch; the emulated cards finish
- * their frames in QEMU. */
-static bool nic_no_offload(const struct vm_spec *vm, const struct vm_nic *nic)
+/* Only virtio-net has the offload switch and tells the guest an MTU; the
+ * emulated cards finish their frames in QEMU. */
+static bool nic_tunnelled(const struct vm_spec *vm, const struct vm_nic *nic)
 {
-	return nic->no_offload && !strcmp(nic_model(vm), "virtio-net-pci");
+	return nic->tunnelled && !strcmp(nic_model(vm), "virtio-net-pci");
 }
 
 char *qemu_nic_device_opts(const struct vm_spec *vm, const struct vm_nic *nic)
 {
+	char extra[48] = "";
+	if (nic_tunnelled(vm, nic) && nic->mtu > 0)
+		snprintf(extra, sizeof extra, ",csum=off,host_mtu=%lld", (long long)nic->mtu);
+	else if (nic_tunnelled(vm, nic))
+		snprintf(extra, sizeof extra, ",csum=off");
 	return xasprintf("%s,id=nic%d,netdev=vif%d,mac=%s%s", nic_model(vm), nic->device, nic->device,
-			 nic->mac, nic_no_offload(vm, nic) ? ",csum=off" : "");
+			 nic->mac, extra);
 }
 
 /* The label of the vif link `name`; false when there is no such link. */
@@ -244,8 +249,11 @@ int qemu_vif_plug(const struct xenops_host *host, const struct vm_spec *vm, cons
 	if (r == 0) {
 		json_t *dev = json_pack("{ss ss ss ss}", "driver", nic_model(vm), "id", nid, "netdev", id,
 					"mac", nic->mac);
-		if (nic_no_offload(vm, nic))
+		if (nic_tunnelled(vm, nic)) {
 			json_object_set_new(dev, "csum", json_false());
+			if (nic->mtu > 0)
+				json_object_set_new(dev, "host_mtu", json_integer(nic->mtu));
+		}
 		r = qmp_exec(q, "device_add", dev, NULL, QMP_TIMEOUT_MS, err);
 		if (r < 0) {
 			struct xerr e = XERR_INIT;

@@ -36,8 +36,9 @@ struct vm_nic {
 	struct net_vif_policy policy; /* applied to the tap once it is made */
 	/* the network is carried by a tunnel: a virtio NIC offers the guest
 	 * no checksum or segmentation offload, so every frame leaves the guest
-	 * complete (a switch's tunnel port may not finish offloaded ones) */
-	bool no_offload;
+	 * complete (a switch's tunnel port may not finish offloaded ones), and
+	 * tells it mtu (what the tunnel carries whole) */
+	bool tunnelled;
 };
 
 /* How the VM boots, as xapi's Helpers.boot_method_of_vm decides it:

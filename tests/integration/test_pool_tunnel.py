@@ -183,6 +183,22 @@ class PoolTunnelTest(unittest.TestCase):
 
     # ---- the tests, in order ----
 
+    def bulk(self, src, dst, ip, size=2000000):
+        """size random bytes over TCP from guest src to guest dst at ip,
+        checked whole on arrival."""
+        out = self.run_in(dst, "rm -f /tmp/got; setsid sh -c 'sleep 60 | nc -l -p 6000 > /tmp/got' "
+                               "</dev/null >/dev/null 2>&1 &")
+        self.assertEqual(out["exitcode"], "0", out)
+        wait_for(lambda: ":6000" in self.run_in(dst, "netstat -ltn")["stdout"], 10, "the receiver listening")
+        out = self.run_in(src, "head -c %d /dev/urandom > /tmp/big && md5sum /tmp/big && "
+                               "timeout 30 nc %s 6000 < /tmp/big" % (size, ip), timeout=45)
+        self.assertEqual(out["exitcode"], "0", out)
+        sent = out["stdout"].split()[0]
+        wait_for(lambda: self.run_in(dst, "wc -c < /tmp/got")["stdout"].strip() == str(size), 30,
+                 "%d bytes at %s" % (size, ip))
+        self.assertEqual(self.run_in(dst, "md5sum /tmp/got")["stdout"].split()[0], sent)
+        self.run_in(dst, "pkill -f 'nc -l -p 6000'; pkill -f 'sleep 60'")
+
     def test_1_tunnels_guests_capture_and_join(self):
         a = self.api
         h1, h2, h3 = self.lab.hosts
@@ -239,6 +255,14 @@ class PoolTunnelTest(unittest.TestCase):
         self.ping(v2, "10.200.0.1")
         self.ping(v1, "10.201.0.2")
         self.ping(v2, "10.201.0.1")
+        # full-sized frames: the guests are told what each tunnel carries
+        # whole (1500 less vxlan's 50 bytes, gre's 42), and 2 MB of TCP
+        # crosses each tunnel intact
+        for dev, mtu in (("eth0", 1450), ("eth1", 1458)):
+            out = self.run_in(v1, "cat /sys/class/net/%s/mtu" % dev)
+            self.assertEqual(out["stdout"].strip(), str(mtu), out)
+        for ip in ("10.200.0.1", "10.201.0.1"):
+            self.bulk(v2, v1, ip)
 
         # capture on the master of the member's guest VIF
         vif2 = [v for v in a.VM.get_VIFs(v2) if a.VIF.get_device(v) == "0"][0]

@@ -376,7 +376,8 @@ static void case_nics_tunnel(struct qemu_host *h, struct vm_spec *s, bool *incom
 	s->domid = 13;
 	add_nic(s, 0, "aa:bb:cc:00:03:01");
 	add_nic(s, 1, "aa:bb:cc:00:03:02");
-	s->nics[0].no_offload = true;
+	s->nics[0].tunnelled = true;
+	s->nics[0].mtu = 1450;
 }
 
 static void case_nics_tunnel_model(struct qemu_host *h, struct vm_spec *s, bool *incoming)
