@@ -96,6 +96,9 @@ void vif_update_allowed(struct db_txn *t, struct db_obj *vif)
 	db_set(t, vif, SC_F_VIF__allowed_operations, ops);
 }
 
+static bool nic_of(struct db *db, struct db_obj *vif, struct vm_nic *nic);
+static void vif_mark_built(struct db_txn *t, struct db_obj *vif, const struct vm_nic *nic);
+
 void vm_vifs_mark(struct db_txn *t, struct db_obj *vm, bool attached)
 {
 	struct db *db = db_txn_db(t);
@@ -104,8 +107,11 @@ void vm_vifs_mark(struct db_txn *t, struct db_obj *vm, bool attached)
 		struct db_obj *vif = db_lookup_cls(db, SC_C_VIF, xv_as_str(xv_arr_get(&vifs, i)));
 		if (!vif)
 			continue;
-		if (db_peek_bool(vif, SC_F_VIF__currently_attached) != attached)
+		if (db_peek_bool(vif, SC_F_VIF__currently_attached) != attached) {
+			struct vm_nic nic;
+			vif_mark_built(t, vif, attached && nic_of(db, vif, &nic) ? &nic : NULL);
 			db_set_bool(t, vif, SC_F_VIF__currently_attached, attached);
+		}
 		vif_update_allowed(t, vif);
 	}
 	xv_free(&vifs);
@@ -164,12 +170,35 @@ static bool nic_of(struct db *db, struct db_obj *vif, struct vm_nic *nic)
 							: db_peek_int(net, SC_F_network__MTU);
 	nic->bridge_mtu = db_peek_int(net, SC_F_network__MTU);
 	vif_policy_of(db, vif, net, &nic->policy);
+	const xv *built = db_peek(vif, SC_F_VIF__runtime_properties);
+	const char *was = xv_map_get_str(built, "tunnelled"), *was_mtu = xv_map_get_str(built, "mtu");
 	int64_t fits;
-	nic->tunnelled = network_tunnelled(db, net, &fits);
-	/* on a tunnel the guest's frames must fit the transport whole */
-	if (nic->tunnelled && fits >= 68 && (nic->mtu <= 0 || nic->mtu > fits))
-		nic->mtu = fits;
+	if (db_peek_bool(vif, SC_F_VIF__currently_attached) && was) {
+		/* a running NIC is built again as it was: a migration's stream,
+		 * a resume or a device model's handover needs the same device */
+		nic->tunnelled = !strcmp(was, "true");
+		if (nic->tunnelled && was_mtu)
+			nic->mtu = strtoll(was_mtu, NULL, 10);
+	} else if ((nic->tunnelled = network_tunnelled(db, net, &fits))) {
+		/* on a tunnel the guest's frames must fit the transport whole */
+		if (fits >= 68 && (nic->mtu <= 0 || nic->mtu > fits))
+			nic->mtu = fits;
+	}
 	return true;
+}
+
+/* What a NIC was built with, in VIF.runtime_properties while it is
+ * attached (nic NULL: cleared, once it is not). */
+static void vif_mark_built(struct db_txn *t, struct db_obj *vif, const struct vm_nic *nic)
+{
+	xv props = xv_map_new();
+	if (nic) {
+		char mtu[24];
+		snprintf(mtu, sizeof mtu, "%lld", (long long)nic->mtu);
+		xv_map_set_str(&props, "tunnelled", nic->tunnelled ? "true" : "false");
+		xv_map_set_str(&props, "mtu", mtu);
+	}
+	db_set(t, vif, SC_F_VIF__runtime_properties, props);
 }
 
 int vif_spec_nics(struct db *db, struct db_obj *vm, struct vm_spec *s, bool only_attached,
@@ -389,8 +418,10 @@ static int plug_common(struct rpc_ctx *ctx, xv *args, bool plug, bool force, str
 	if (vif) {
 		/* a domain that ended meanwhile left the VIF detached */
 		vm = db_lookup_cls(ctx->db, SC_C_VM, db_peek_str(vif, SC_F_VIF__VM));
-		if (r == 0 && (!plug || (vm && vm_running(vm))))
+		if (r == 0 && (!plug || (vm && vm_running(vm)))) {
+			vif_mark_built(t, vif, plug ? &nic : NULL);
 			db_set_bool(t, vif, SC_F_VIF__currently_attached, plug);
+		}
 		op_end(t, vif, token);
 	}
 	struct xerr e = XERR_INIT;

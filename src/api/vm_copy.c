@@ -342,8 +342,10 @@ static struct db_obj *copy_vm(struct db_txn *t, struct db_obj *vm, const char *n
 		struct db_obj *nv = copy_fields(t, SC_C_VIF, vif, NULL);
 		db_set_str(t, nv, SC_F_VIF__VM, n->ref);
 		/* a snapshot keeps the MACs; a new VM's come from its new seed */
-		if (!snap)
+		if (!snap) {
 			vif_fresh_mac(t, nv, xv_map_get_str(db_peek(n, SC_F_VM__other_config), "mac_seed"));
+			db_set(t, nv, SC_F_VIF__runtime_properties, xv_map_new()); /* never built */
+		}
 		db_set_bool(t, nv, SC_F_VIF__currently_attached, false);
 	}
 	xv_free(&vifs);

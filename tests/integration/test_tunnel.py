@@ -192,8 +192,28 @@ def test_2_vxlan_guests(self):
     self.assertIn("3 packets received", out["stdout"])
     out = self.apib.VM.guest_exec(vb, ["sh", "-c", "ping -c 2 -W 3 10.200.0.1"], "", 60)
     self.assertEqual(out["exitcode"], "0", out)
+    # the NIC as it was built: no offloads, and the MTU the tunnel carries
+    # whole (the transport's 1500 less vxlan's 50), told to the guest
+    vif = self.api.VM.get_VIFs(va)[0]
+    self.assertEqual(self.api.VIF.get_runtime_properties(vif), {"tunnelled": "true", "mtu": "1450"})
+    out = self.api.VM.guest_exec(va, ["sh", "-c", "cat /sys/class/net/eth0/mtu"], "", 60)
+    self.assertEqual(out["stdout"].strip(), "1450", out)
+    # the tunnel goes while the guest runs: a new device model takes the
+    # guest over with the NIC built as before (QEMU takes the guest's state
+    # only into the same device), and its next start builds it anew
+    self.api.tunnel.destroy(ta)
+    self.api.VM.restart_device_models(va)
+    self.assertEqual(self.api.VIF.get_runtime_properties(vif), {"tunnelled": "true", "mtu": "1450"})
+    out = self.api.VM.guest_exec(va, ["sh", "-c", "cat /sys/class/net/eth0/mtu"], "", 60)
+    self.assertEqual(out["stdout"].strip(), "1450", out)
     self.apib.VM.hard_shutdown(vb)
     self.api.VM.hard_shutdown(va)
+    self.assertEqual(self.api.VIF.get_runtime_properties(vif), {})
+    self.api.VM.start(va, False, False)
+    self.assertEqual(self.api.VIF.get_runtime_properties(vif), {"tunnelled": "false", "mtu": "1500"})
+    self.api.VM.hard_shutdown(va)
+    ta = self.api.tunnel.create(a, na, "vxlan")
+    type(self).tunnels = (ta, tb)
 
 
 @_test
