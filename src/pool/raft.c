@@ -109,8 +109,9 @@ struct pool_raft {
 	int64_t lease_sent;     /* loop thread */
 	uint64_t lease_term;    /* loop thread */
 	struct membership *mqueue; /* under lock */
-	/* the leader's watch over its voters (loop thread) */
-	struct seen { raft_id id; uint64_t at; } seen[POOL_MAX_MEMBERS];
+	/* the leader's watch over its voters (loop thread): when each member
+	 * was last heard from (at: since this leader began, while never heard) */
+	struct seen { raft_id id; uint64_t at; bool heard; } seen[POOL_MAX_MEMBERS];
 	unsigned nseen;
 	struct raft_change role_change;
 	bool role_change_pending;
@@ -795,15 +796,15 @@ static void role_change_done(struct raft_change *req, int status)
 	refresh_view(p);
 }
 
-static uint64_t *seen_at(struct pool_raft *p, raft_id id)
+static struct seen *seen_of(struct pool_raft *p, raft_id id)
 {
 	for (unsigned i = 0; i < p->nseen; i++)
 		if (p->seen[i].id == id)
-			return &p->seen[i].at;
+			return &p->seen[i];
 	if (p->nseen == POOL_MAX_MEMBERS)
 		return NULL;
-	p->seen[p->nseen] = (struct seen){id, uv_now(&p->loop)};
-	return &p->seen[p->nseen++].at;
+	p->seen[p->nseen] = (struct seen){id, uv_now(&p->loop), false};
+	return &p->seen[p->nseen++];
 }
 
 /* On the leader: the voters the pool's size asks for (pool_raft_voters_for),
@@ -827,15 +828,19 @@ static void keep_voters(struct pool_raft *p)
 			continue;
 		members++;
 		voters += sv->role == RAFT_VOTER;
-		uint64_t *at = seen_at(p, sv->id);
-		if (!at)
+		struct seen *w = seen_of(p, sv->id);
+		if (!w)
 			continue;
-		if (sv->id == p->id || p->raft.leader_state.progress[i].recent_recv)
-			*at = now;
-		bool alive = now - *at < p->voter_timeout_ms;
+		if (sv->id == p->id || p->raft.leader_state.progress[i].recent_recv) {
+			w->at = now;
+			w->heard = true;
+		}
+		bool alive = now - w->at < p->voter_timeout_ms;
 		if (sv->role == RAFT_VOTER && !alive && !silent)
 			silent = sv->id;
-		if (sv->role == RAFT_STANDBY && now - *at < 1000 && !standby)
+		/* a standby that answers: one that joined a moment ago and has
+		 * not yet (its daemon still restarting as a member) gets no vote */
+		if (sv->role == RAFT_STANDBY && w->heard && now - w->at < 1000 && !standby)
 			standby = sv->id;
 	}
 	unsigned want = pool_raft_voters_for(members);
