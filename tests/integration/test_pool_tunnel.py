@@ -466,7 +466,8 @@ class PoolTunnelTest(unittest.TestCase):
     def test_2_pool_vlan_on_every_host(self):
         """pool.create_VLAN_from_PIF on the master: each host's xenond makes
         the VLAN on its own Open vSwitch (a fake bridge on xenbr1 with the
-        tag); destroying the VLANs removes them there."""
+        tag), guests on two hosts exchange 2 MB of TCP over it; destroying
+        the VLANs removes them there."""
         a = self.api
         net = self.private("v100")
         pifs = a.pool.create_VLAN_from_PIF(self.eth1(self.lab.hosts[0]), net, 100)
@@ -476,6 +477,20 @@ class PoolTunnelTest(unittest.TestCase):
         for h in hosts:
             self.assertEqual(self.vsctl(h, "br-to-parent", bridge), "xenbr1", h.name)
             self.assertEqual(self.vsctl(h, "br-to-vlan", bridge), "100", h.name)
+        # guests on two hosts: full-sized frames and offloads pass on a VLAN
+        # (no tunnel: the NIC keeps its offloads and the network's MTU)
+        h1, h2 = hosts[0], hosts[1]
+        g1 = self.guest_on(h1, [net], "10.203.0.1")
+        g2 = self.guest_on(h2, [net], "10.203.0.2")
+        self.wait_ready(h1, g1)
+        self.wait_ready(h2, g2)
+        self.ping(g1, "10.203.0.2")
+        self.assertEqual(a.VIF.get_runtime_properties(a.VM.get_VIFs(g1)[0]), {"tunnelled": "false", "mtu": "1500"})
+        self.assertEqual(self.run_in(g1, "cat /sys/class/net/eth0/mtu")["stdout"].strip(), "1500")
+        self.bulk(g2, g1, "10.203.0.1")
+        for g in (g1, g2):
+            a.VM.hard_shutdown(g)
+            a.VM.destroy(g)
         for p in pifs:
             self.assertTrue(a.PIF.get_currently_attached(p))
             a.VLAN.destroy(a.PIF.get_VLAN_master_of(p))
