@@ -140,12 +140,14 @@ static bool network_tunnelled(struct db *db, struct db_obj *net, int64_t *mtu)
 		xv of = pif ? db_get(db, pif, SC_F_PIF__tunnel_access_PIF_of) : xv_arr_new();
 		for (size_t k = 0; k < xv_len(&of); k++) {
 			struct db_obj *tu = db_lookup_cls(db, SC_C_tunnel, xv_as_str(xv_arr_get(&of, k)));
-			struct db_obj *tr = tu ? db_lookup_cls(db, SC_C_PIF, db_peek_str(tu, SC_F_tunnel__transport_PIF))
-					       : NULL;
 			found = true;
+			if (!tu)
+				continue;
+			struct db_obj *tr = db_lookup_cls(db, SC_C_PIF, db_peek_str(tu, SC_F_tunnel__transport_PIF));
 			int64_t t = tr ? db_peek_int(tr, SC_F_PIF__MTU) : 0;
-			if (t > 0 && (*mtu == 0 || t - tunnel_overhead(db_peek_str(tu, SC_F_tunnel__protocol)) < *mtu))
-				*mtu = t - tunnel_overhead(db_peek_str(tu, SC_F_tunnel__protocol));
+			int64_t whole = t - tunnel_overhead(db_peek_str(tu, SC_F_tunnel__protocol));
+			if (t > 0 && (*mtu == 0 || whole < *mtu))
+				*mtu = whole;
 		}
 		xv_free(&of);
 	}
