@@ -919,9 +919,9 @@ static int wait_applied(struct rpc_ctx *ctx, xv *args, xv *result, struct xerr *
 	if (!forwarded(ctx))
 		return xerr_set(err, ERR_PERMISSION_DENIED, "pool.wait_applied is for the pool's hosts", NULL);
 	uint64_t want = text ? strtoull(text, NULL, 10) : 0;
-	for (int i = 0; i < 200 && pool_raft_applied(ctx->srv->raft) < want; i++)
-		usleep(50000);
-	if (pool_raft_applied(ctx->srv->raft) < want)
+	struct pool_raft *raft = __atomic_load_n(&ctx->srv->raft, __ATOMIC_ACQUIRE);
+	/* woken as the entry is applied, 10 s at most */
+	if (want && (!raft || !pool_raft_wait_applied(raft, want, 10000)))
 		return xerr_set(err, ERR_HOST_OFFLINE, ctx->srv->host_ref, NULL);
 	return 0;
 }

@@ -268,6 +268,7 @@ static void apply_batch(struct pool_raft *p, struct queued *list, size_t n)
 	pthread_mutex_lock(&p->lock);
 	p->stats.replayed += ok;
 	p->applied = e[n - 1].index;
+	pthread_cond_broadcast(&p->cond); /* pool_raft_wait_applied */
 	pthread_mutex_unlock(&p->lock);
 	free(e);
 }
@@ -355,6 +356,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	p->stats.skipped += skipped;
 	p->stats.replayed += applied;
 	p->applied = index;
+	pthread_cond_broadcast(&p->cond); /* pool_raft_wait_applied */
 	pthread_mutex_unlock(&p->lock);
 	return 0;
 }
@@ -540,8 +542,10 @@ static void refresh_view(struct pool_raft *p)
 	p->leader_quiet_ms = raft_state(&p->raft) == RAFT_FOLLOWER
 				     ? uv_now(&p->loop) - p->raft.election_timer_start
 				     : 0;
-	if (p->raft.last_applied > p->applied && queue_idle_locked(p)) /* after a snapshot's install */
+	if (p->raft.last_applied > p->applied && queue_idle_locked(p)) { /* after a snapshot's install */
 		p->applied = p->raft.last_applied;
+		pthread_cond_broadcast(&p->cond);
+	}
 	p->nvoters = voters;
 	if (!ready || p->raft.transfer)
 		p->lease_until = 0;
@@ -1724,6 +1728,20 @@ uint64_t pool_raft_leader(struct pool_raft *p, char address[POOL_ADDR_MAX])
 		snprintf(address, POOL_ADDR_MAX, "%s", p->leader_addr);
 	pthread_mutex_unlock(&p->lock);
 	return id;
+}
+
+bool pool_raft_wait_applied(struct pool_raft *p, uint64_t index, int timeout_ms)
+{
+	int64_t until = clock_now_ms() + timeout_ms;
+	pthread_mutex_lock(&p->lock);
+	while (p->applied < index && clock_now_ms() < until) {
+		struct timespec ts;
+		clock_realtime_after(&ts, until - clock_now_ms());
+		pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+	}
+	bool ok = p->applied >= index;
+	pthread_mutex_unlock(&p->lock);
+	return ok;
 }
 
 uint64_t pool_raft_applied(struct pool_raft *p)

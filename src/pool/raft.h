@@ -188,6 +188,9 @@ bool pool_raft_confirm(struct pool_raft *p, int timeout_ms);
 uint64_t pool_raft_leader(struct pool_raft *p, char address[POOL_ADDR_MAX]);
 /* Index of the last entry applied to the store here. */
 uint64_t pool_raft_applied(struct pool_raft *p);
+/* Waits (at most timeout_ms) until the entry at index is applied here;
+ * whether it is. */
+bool pool_raft_wait_applied(struct pool_raft *p, uint64_t index, int timeout_ms);
 
 /* What this node did since it started. */
 struct pool_raft_stats {
