@@ -11,9 +11,15 @@ migration done by hand:
    longest interval between two consecutive counter lines arriving (on
    either host) is the pause the guest's output saw.
 2. By hand (its rounds alternating with Xenon's): two bare QEMUs (the same machine type, CPU, memory, kernel,
-   initrd and command line; -incoming on the destination), on the lab
-   switch's address, QMP `migrate` with the same max-bandwidth Xenon sets
-   and the same polling of query-migrate (20 ms). Per migration: the
+   initrd and command line; -incoming on the destination), the source in
+   one lab host's namespace and the destination in the other's, the stream
+   from one host's address to the other's over their veths and the switch,
+   as Xenon's goes (--bare-path switch: both in the switch's namespace on
+   its one address, the stream on that namespace's loopback, as before
+   2026-12-07 22:30), QMP `migrate` with the same max-bandwidth Xenon sets
+   and the same polling of query-migrate (20 ms). --bare-like-xenon adds
+   parts of the rest of Xenon's command line (devices and VNC display,
+   seccomp sandbox, an unprivileged uid) to the bare QEMUs. Per migration: the
    destination QEMU's start (launch to QMP ready), the migrate command's
    wall time until "completed" and QEMU's downtime; the counter gap the same
    way.
@@ -36,7 +42,7 @@ start plus its migrate, TLS against TLS and plain against plain.
 
     XENOND=build-bench/src/server/xenond python3 bench/migrate_bench.py [--rounds 5] [--fill]
 
-Run as root (namespaces). Prints the figures; bench/README.md §12 has runs."""
+Run as root (namespaces). Prints the figures; bench/README.md §16 has runs."""
 import argparse
 import json
 import os
@@ -183,7 +189,13 @@ def runs(rounds, log, with_fill=False):
         mgmt = [a.PIF.get_network(p) for p in a.PIF.get_all() if a.PIF.get_management(p)][0]
         # the bare QEMUs on the lab switch's address, as the hosts talk;
         # their rounds alternate with Xenon's, so both see the same load
-        bare = Bare(log, lab.SUBNET + ".254", with_fill)
+        if BARE_PATH == "hosts":
+            # the bare pair in the hosts' namespaces, the stream between
+            # the hosts' addresses over their veths and the switch, as
+            # Xenon's stream goes
+            bare = Bare(log, [h1.address, h2.address], with_fill, [h1.netns, h2.netns])
+        else:
+            bare = Bare(log, [lab.SUBNET + ".254"], with_fill)
         bare.setup()
         time.sleep(2)
         where = 0
@@ -259,6 +271,14 @@ class Qmp:
 
 # --bare-sandbox: the bare QEMUs in the seccomp sandbox Xenon starts its own in
 BARE_EXTRA = []
+# --bare-path: "hosts" (the bare QEMUs in the lab hosts' namespaces, the
+# stream from one host's address to the other's, the path Xenon's takes) or
+# "switch" (both in the switch's namespace on its one address: the stream
+# never leaves that namespace's loopback)
+BARE_PATH = "hosts"
+# --bare-like-xenon: the rest of Xenon's command line (its devices,
+# display, sandbox, an unprivileged uid) on the bare QEMUs too
+BARE_LIKE_XENON = False
 
 
 def qemu_argv(d, kernel, incoming=None):
@@ -270,12 +290,18 @@ def qemu_argv(d, kernel, incoming=None):
             "-kernel", kernel, "-initrd", os.path.join(guest.GUEST, "initrd.img"), "-append", guest.ARGS]
     if incoming:
         argv += ["-incoming", incoming]
+    if BARE_LIKE_XENON:  # the rest of the command line Xenon gives its QEMUs
+        argv[argv.index("-name") + 1] = "bench,debug-threads=on"
+        argv += ["-rtc", "base=utc", "-vnc", "unix:%s/vnc.sock" % d, "-device", "pvpanic",
+                 "-device", "virtio-serial-pci,id=vser0",
+                 "-chardev", "socket,id=ga0,path=%s/ga.sock,server=on,wait=off" % d,
+                 "-device", "virtserialport,bus=vser0.0,chardev=ga0,name=org.qemu.guest_agent.0"]
     return argv + BARE_EXTRA
 
 
-def bare_tls_dir(base, addr):
+def bare_tls_dir(base, addrs):
     """x509 credentials for the bare QEMUs' TLS, as QEMU's tls-creds-x509
-    reads a directory: a CA (ECDSA P-256), a server certificate for addr and
+    reads a directory: a CA (ECDSA P-256), a server certificate for addrs and
     a client one it signed, RFC 7919's ffdhe2048 as dh-params.pem (as Xenon
     gives its QEMUs, so neither side generates DH parameters)."""
     d = os.path.join(base, "tls")
@@ -287,7 +313,7 @@ def bare_tls_dir(base, addr):
 
     ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
         "-subj", "/CN=bench-ca", "-keyout", "ca-key.pem", "-out", "ca-cert.pem")
-    for role, ext in (("server", "subjectAltName=IP:%s" % addr), ("client", "extendedKeyUsage=clientAuth")):
+    for role, ext in (("server", "subjectAltName=" + ",".join("IP:" + a for a in addrs)), ("client", "extendedKeyUsage=clientAuth")):
         ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=" + role,
             "-keyout", "%s-key.pem" % role, "-out", "%s.csr" % role)
         with open(os.path.join(d, "%s.ext" % role), "w") as f:
@@ -295,6 +321,11 @@ def bare_tls_dir(base, addr):
         ssl("x509", "-req", "-in", "%s.csr" % role, "-CA", "ca-cert.pem", "-CAkey", "ca-key.pem",
             "-CAcreateserial", "-days", "1", "-extfile", "%s.ext" % role, "-out", "%s-cert.pem" % role)
     ssl("genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048", "-out", "dh-params.pem")
+    if "-runas" in BARE_EXTRA:  # read by QEMUs running as nobody (throwaway keys)
+        os.chmod(base, 0o755)
+        os.chmod(d, 0o755)
+        for f in os.listdir(d):
+            os.chmod(os.path.join(d, f), 0o644)
     return d
 
 
@@ -302,19 +333,21 @@ class Bare:
     """The guest under a bare QEMU, migrated by hand between bare QEMUs,
     plain or over TLS."""
 
-    def __init__(self, log, addr, fill=False):
-        self.log, self.addr, self.fill = log, addr, fill
+    def __init__(self, log, addrs, fill=False, netns=None):
+        """addrs: the address(es) the destinations listen on, in turn;
+        netns: the namespace each of those QEMUs runs in (None: this one)."""
+        self.log, self.addrs, self.fill, self.netns = log, addrs, fill, netns
         self.kernel = os.path.join(guest.GUEST, "vmlinux" if os.path.exists(os.path.join(guest.GUEST, "vmlinux"))
                                    else "vmlinuz")
         self.base = tempfile.mkdtemp(prefix="xenon-bench-mig-")
-        self.tls = bare_tls_dir(self.base, addr)
+        self.tls = bare_tls_dir(self.base, addrs)
         self.procs = []
         self.n = 0
 
     def setup(self):
         d = os.path.join(self.base, "q0")
         os.makedirs(d)
-        self.procs.append(subprocess.Popen(qemu_argv(d, self.kernel), stdout=subprocess.DEVNULL,
+        self.procs.append(subprocess.Popen(self.prefix(0) + qemu_argv(d, self.kernel), stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL))
         self.q = Qmp(os.path.join(d, "qmp.sock"))
         self.q_has_creds = False
@@ -327,6 +360,9 @@ class Bare:
         console(os.path.join(d, "serial.sock"), COUNTER)
         self.logs = [log_path]
 
+    def prefix(self, n):
+        return [lab.IP, "netns", "exec", self.netns[n % len(self.netns)]] if self.netns else []
+
     def one(self, tls=False):
         self.n += 1
         nd = os.path.join(self.base, "q%d" % self.n)
@@ -335,8 +371,8 @@ class Bare:
         w = GapWatch(self.logs + [os.path.join(nd, "serial.log")]).start()
         time.sleep(0.5)
         t0 = time.monotonic()
-        uri = "tcp:%s:%d" % (self.addr, port)
-        argv = qemu_argv(nd, self.kernel, "defer" if tls else uri)
+        uri = "tcp:%s:%d" % (self.addrs[self.n % len(self.addrs)], port)
+        argv = self.prefix(self.n) + qemu_argv(nd, self.kernel, "defer" if tls else uri)
         if tls:
             argv += ["-object", "tls-creds-x509,id=tls0,endpoint=server,verify-peer=on,dir=" + self.tls]
         self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -355,7 +391,7 @@ class Bare:
             q.cmd("migrate-set-parameters", **{"tls-creds": "tlsc"})
         else:
             q.cmd("migrate-set-parameters", **{"tls-creds": ""})
-        q.cmd("migrate", uri="tcp:%s:%d" % (self.addr, port))
+        q.cmd("migrate", uri=uri)
         while True:
             info = q.cmd("query-migrate")
             if info.get("status") in ("completed", "failed", "cancelled"):
@@ -402,8 +438,26 @@ def main():
     ap.add_argument("--fill", action="store_true", help="32 MiB of data in the guest's memory first")
     ap.add_argument("--bare-sandbox", action="store_true",
                     help="the bare QEMUs with Xenon's -sandbox (seccomp) options")
+    ap.add_argument("--bare-like-xenon", default="", metavar="PARTS",
+                    help="the bare QEMUs with parts of the rest of Xenon's command line, comma-separated: "
+                    "devices (its devices and VNC display), sandbox (its seccomp options), runas (an "
+                    "unprivileged uid, nobody), all")
+    ap.add_argument("--bare-path", choices=("hosts", "switch"), default="hosts",
+                    help="hosts: the bare QEMUs in the two hosts' namespaces, the stream between their "
+                    "addresses (Xenon's path); switch: both on the switch's address (loopback)")
     a = ap.parse_args()
-    if a.bare_sandbox:
+    global BARE_PATH
+    BARE_PATH = a.bare_path
+    global BARE_LIKE_XENON
+    like = set(a.bare_like_xenon.split(",")) - {""}
+    if "all" in like:
+        like = {"devices", "sandbox", "runas"}
+    BARE_LIKE_XENON = "devices" in like
+    if "sandbox" in like:
+        BARE_EXTRA.extend(["-sandbox", "on,obsolete=deny,spawn=deny,resourcecontrol=deny"])
+    if "runas" in like:
+        BARE_EXTRA.extend(["-runas", "nobody"])
+    if a.bare_sandbox and "sandbox" not in like:
         BARE_EXTRA.extend(["-sandbox", "on,obsolete=deny,spawn=deny,resourcecontrol=deny"])
     guest.build()
     log = lambda s: print(s, flush=True)
