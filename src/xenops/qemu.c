@@ -1058,6 +1058,35 @@ static enum qstate state_of_status(const char *status)
 
 static bool was_abandoned(const char *uuid);
 
+/* A QEMU whose stream to a new device model was cut (the new one ended by
+ * the sweep) may still be finishing it — stopped in "finish-migrate" until
+ * it sees the socket gone, then running again, or "postmigrate" when all
+ * had gone. Waits (5 s at most) until its migration is no longer under
+ * way; true when it was under way at first. */
+static bool settle_migration(struct qmp *q)
+{
+	bool waited = false;
+	for (int i = 0; i < 100; i++) {
+		json_t *m = NULL;
+		struct xerr e = XERR_INIT;
+		if (qmp_exec(q, "query-migrate", NULL, &m, QMP_TIMEOUT_MS, &e) < 0) {
+			xerr_clear(&e);
+			return waited;
+		}
+		const char *ms = json_string_value(json_object_get(m, "status"));
+		bool busy = ms && (!strcmp(ms, "active") || !strcmp(ms, "device") || !strcmp(ms, "setup") ||
+				   !strcmp(ms, "pre-switchover") || !strcmp(ms, "cancelling") ||
+				   !strcmp(ms, "wait-unplug"));
+		json_decref(m);
+		if (!busy)
+			return waited;
+		waited = true;
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return waited;
+}
+
 /* A QEMU left by an earlier xenond: a qvm for it, or NULL when nothing
  * lives there (its stale files are then removed). */
 static struct qvm *adopt(const char *run_vm, const char *uuid)
@@ -1091,6 +1120,13 @@ static struct qvm *adopt(const char *run_vm, const char *uuid)
 		qmp_close(v->qmp);
 		v->qmp = NULL;
 	} else {
+		if (was_abandoned(uuid) && settle_migration(v->qmp)) {
+			/* the stream's end moved the guest on meanwhile: as it is now */
+			json_decref(st);
+			st = NULL;
+			if (qmp_exec(v->qmp, "query-status", NULL, &st, QMP_TIMEOUT_MS, &e) < 0)
+				xerr_clear(&e);
+		}
 		const char *status = json_string_value(json_object_get(st, "status"));
 		v->state = state_of_status(status ? status : "");
 		if (status && !strcmp(status, "postmigrate") && was_abandoned(uuid)) {
