@@ -115,6 +115,15 @@ def _die_with_parent():
         pass
 
 
+def file_tail(path, n=30):
+    """The last n lines of a text file (a server's log), "" if it cannot be read."""
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
 class XapiError(Exception):
     """A XenAPI failure: code plus parameter list, as the wire carries it."""
 

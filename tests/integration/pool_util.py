@@ -210,11 +210,7 @@ EXPORT { Export_Id = 7703; Path = %s; Pseudo = %s; Access_Type = RW; Squash = No
             raise
 
     def log_tail(self):
-        try:
-            with open(self.log) as f:
-                return "".join(f.readlines()[-30:])
-        except OSError:
-            return ""
+        return harness.file_tail(self.log)
 
     def stop(self):
         """Ends ganesha and rpcbind (the whole process group) and waits for

@@ -106,11 +106,7 @@ EXPORT {
         _wait(up, 60, "nfs-ganesha")
 
     def log_tail(self):
-        try:
-            with open(self.log) as f:
-                return "".join(f.readlines()[-30:])
-        except OSError:
-            return ""
+        return harness.file_tail(self.log)
 
     def stop(self):
         if self.proc and self.proc.poll() is not None:
